@@ -1,0 +1,154 @@
+// Package spool holds data that must not be released yet: withheld
+// plaintext waiting for its integrity check, or a whole input message that
+// is read more than once. Small data stays in memory; beyond a threshold it
+// spills to a temporary file encrypted with a random key (AES-256-CTR), so
+// spooled plaintext never sits readable on disk, and the file is removed on
+// Close. Random access (ReadAt) works on both.
+package spool
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Spool is written once, then read any number of times. It is not safe for
+// concurrent writes; concurrent ReadAt calls after writing are safe.
+type Spool struct {
+	memLimit int64
+	mem      []byte
+	file     *os.File
+	block    cipher.Block
+	size     int64
+	closed   bool
+}
+
+// New returns an empty spool that keeps up to memLimit bytes in memory.
+func New(memLimit int64) *Spool {
+	return &Spool{memLimit: memLimit}
+}
+
+// Write appends p.
+func (s *Spool) Write(p []byte) (int, error) {
+	if s.closed {
+		return 0, errors.New("spool: write after close")
+	}
+	if s.file == nil && int64(len(s.mem))+int64(len(p)) <= s.memLimit {
+		s.mem = append(s.mem, p...)
+		s.size += int64(len(p))
+		return len(p), nil
+	}
+	if s.file == nil {
+		if err := s.spill(); err != nil {
+			return 0, err
+		}
+	}
+	buf := make([]byte, len(p))
+	s.xor(buf, p, s.size)
+	n, err := s.file.WriteAt(buf, s.size)
+	s.size += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("spool: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Spool) spill() error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	f, err := os.CreateTemp("", "mailseal-spool-*")
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	// Unlink at once where the OS allows it, so nothing is left behind even
+	// if the process dies; the open descriptor keeps the data.
+	os.Remove(f.Name())
+	s.file, s.block = f, block
+	mem := s.mem
+	s.mem, s.size = nil, 0
+	if len(mem) > 0 {
+		buf := make([]byte, len(mem))
+		s.xor(buf, mem, 0)
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.size = int64(len(mem))
+		clear(mem)
+	}
+	return nil
+}
+
+// xor applies the AES-CTR key stream at byte offset off.
+func (s *Spool) xor(dst, src []byte, off int64) {
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[8:], uint64(off/aes.BlockSize))
+	stream := cipher.NewCTR(s.block, iv[:])
+	if skip := int(off % aes.BlockSize); skip > 0 {
+		var junk [aes.BlockSize]byte
+		stream.XORKeyStream(junk[:skip], junk[:skip])
+	}
+	stream.XORKeyStream(dst, src)
+}
+
+// Size is the number of bytes written.
+func (s *Spool) Size() int64 { return s.size }
+
+// ReadAt implements io.ReaderAt.
+func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
+	if s.closed {
+		return 0, errors.New("spool: read after close")
+	}
+	if off < 0 {
+		return 0, errors.New("spool: negative offset")
+	}
+	if off >= s.size {
+		return 0, io.EOF
+	}
+	want := len(p)
+	if rem := s.size - off; int64(want) > rem {
+		p = p[:rem]
+	}
+	var n int
+	if s.file == nil {
+		n = copy(p, s.mem[off:])
+	} else {
+		var err error
+		n, err = s.file.ReadAt(p, off)
+		if err != nil && !(errors.Is(err, io.EOF) && n == len(p)) {
+			return n, fmt.Errorf("spool: %w", err)
+		}
+		s.xor(p[:n], p[:n], off)
+	}
+	if n < want {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Reader returns a reader over the whole content.
+func (s *Spool) Reader() *io.SectionReader { return io.NewSectionReader(s, 0, s.size) }
+
+// Close discards the content.
+func (s *Spool) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	clear(s.mem)
+	s.mem = nil
+	if s.file != nil {
+		return s.file.Close()
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package spool
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"os"
+	"testing"
+)
+
+func TestSpoolMemoryAndFile(t *testing.T) {
+	for _, limit := range []int64{0, 10, 1 << 20} {
+		data := make([]byte, 100000)
+		rand.Read(data)
+		s := New(limit)
+		// Uneven writes, crossing the spill point and block boundaries.
+		for off := 0; off < len(data); {
+			n := 1 + off%4099
+			if off+n > len(data) {
+				n = len(data) - off
+			}
+			if _, err := s.Write(data[off : off+n]); err != nil {
+				t.Fatal(err)
+			}
+			off += n
+		}
+		if s.Size() != int64(len(data)) {
+			t.Fatalf("size %d", s.Size())
+		}
+		got, err := io.ReadAll(s.Reader())
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("limit %d: content differs (err %v)", limit, err)
+		}
+		buf := make([]byte, 33)
+		if _, err := s.ReadAt(buf, 12345); err != nil || !bytes.Equal(buf, data[12345:12378]) {
+			t.Fatalf("ReadAt: %v", err)
+		}
+		if n, err := s.ReadAt(buf, int64(len(data))-5); n != 5 || err != io.EOF {
+			t.Fatalf("ReadAt at end: %d %v", n, err)
+		}
+		s.Close()
+	}
+}
+
+// The spill file must not hold the plaintext.
+func TestSpoolFileIsEncrypted(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	s := New(0)
+	secret := bytes.Repeat([]byte("attack at dawn "), 1000)
+	s.Write(secret)
+	raw := make([]byte, len(secret))
+	if _, err := s.file.ReadAt(raw, 0); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("attack at dawn")) {
+		t.Fatal("spooled plaintext is readable on disk")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Fatalf("spool file is visible in %s: %v", dir, entries)
+	}
+	s.Close()
+}

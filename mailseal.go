@@ -1,0 +1,283 @@
+// Package mailseal holds what the OpenPGP and S/MIME engines share: the
+// status report of a verification or decryption, the rules that turn the
+// engines' per-signature results into one verdict, the verification policy,
+// and the error kinds that map to the command-line exit codes.
+//
+// The engines live in the pgp and smime packages; the MIME layer in mime;
+// keys in keystore. Nothing here knows a protocol's details.
+package mailseal
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is the verdict on a message's signature.
+type Status string
+
+const (
+	// StatusGood: every signature is valid, covers the root of the message,
+	// comes from a known, valid key, and the signer is the single From address.
+	StatusGood Status = "good"
+	// StatusBad: a signature does not verify (tampered content, wrong key, weak hash).
+	StatusBad Status = "bad"
+	// StatusUntrusted: the signature verifies, but the signer is not valid
+	// (revoked, expired, not chained to a trust anchor).
+	StatusUntrusted Status = "untrusted"
+	// StatusUnknownSigner: the signing key is not known.
+	StatusUnknownSigner Status = "unknown-signer"
+	// StatusSenderMismatch: the signature is good but the signer is not the
+	// single From address (or From/Sender are ambiguous).
+	StatusSenderMismatch Status = "sender-mismatch"
+	// StatusPartial: a signature (or encryption) covers only part of the message.
+	StatusPartial Status = "partial"
+	// StatusUnsigned: there is no signature at all.
+	StatusUnsigned Status = "unsigned"
+)
+
+// Protocol names as reported in Report.Protocol.
+const (
+	ProtocolOpenPGP = "openpgp"
+	ProtocolSMIME   = "smime"
+)
+
+// Integrity names how the decrypted content was protected against tampering.
+const (
+	IntegrityMDC  = "mdc"  // OpenPGP SEIPDv1 modification detection code
+	IntegrityAEAD = "aead" // OpenPGP SEIPDv2 (AEAD)
+	IntegrityGCM  = "gcm"  // CMS AuthEnvelopedData
+	IntegrityNone = "none" // CMS EnvelopedData in CBC mode: no integrity protection
+)
+
+// SignerStatus is the verdict on one signature, before the message-level
+// rules (root only, sender binding) are applied.
+type SignerStatus string
+
+const (
+	SignerGood      SignerStatus = "good"      // cryptographically valid, key valid
+	SignerBad       SignerStatus = "bad"       // does not verify, or a refused algorithm
+	SignerUntrusted SignerStatus = "untrusted" // verifies, but the key is revoked/expired/not trusted
+	SignerUnknown   SignerStatus = "unknown"   // no key to check it with
+)
+
+// Signer describes one signature found on a message.
+type Signer struct {
+	// Fingerprint is the full fingerprint of the OpenPGP primary key, or the
+	// SHA-256 fingerprint of the X.509 certificate, upper-case hex.
+	Fingerprint string `json:"fingerprint"`
+	// KeyID is the issuer key ID or subject key ID as found in the signature,
+	// reported when the signer is unknown. Never used to identify a key.
+	KeyID string `json:"key_id,omitempty"`
+	// SigningKey is the fingerprint of the (sub)key that made the signature.
+	SigningKey string       `json:"signing_key,omitempty"`
+	Emails     []string     `json:"emails"`
+	Valid      bool         `json:"valid"`
+	Status     SignerStatus `json:"status"`
+	Created    time.Time    `json:"created"`
+	Hash       string       `json:"hash,omitempty"`
+	// Chain is the certificate chain (subjects, leaf first) for S/MIME.
+	Chain []string `json:"chain,omitempty"`
+	// Error says why the signature is not good.
+	Error string `json:"error,omitempty"`
+}
+
+// Report is the status of a verify or decrypt operation, printed with --json.
+type Report struct {
+	Status   Status   `json:"status"`
+	Protocol string   `json:"protocol,omitempty"`
+	Signers  []Signer `json:"signers"`
+	// SignedPart is the MIME part path of the signed entity: empty for the
+	// root of the message, else e.g. "2" or "1.2".
+	SignedPart string `json:"signed_part"`
+	Encrypted  bool   `json:"encrypted"`
+	// EncryptedPart is the part path of the encrypted entity ("" = root).
+	EncryptedPart string `json:"encrypted_part,omitempty"`
+	// Integrity is set after decryption: mdc, aead, gcm or none.
+	Integrity string `json:"integrity,omitempty"`
+	// DecryptedWith is the fingerprint of the key that decrypted the message.
+	DecryptedWith string `json:"decrypted_with,omitempty"`
+	// From is the single From address the signer was checked against.
+	From string `json:"from,omitempty"`
+	// Unprotected lists parts (or text outside armored blocks) that are
+	// neither signed nor encrypted while another part is.
+	Unprotected []string `json:"unprotected,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
+	Error       string   `json:"error,omitempty"`
+}
+
+// Senders are the addresses a signature must be bound to, from the
+// message's From and Sender header fields (addresses only, as written).
+type Senders struct {
+	From   []string
+	Sender string
+}
+
+// Assess applies the message-level rules to the engines' per-signature
+// results and sets r.Status:
+//   - no signature: unsigned;
+//   - any bad signature: bad; any unknown signer: unknown-signer; any signer
+//     that is not valid: untrusted (in that order of precedence);
+//   - all good but the signed entity is not the root, or parts of the
+//     message are unprotected: partial;
+//   - all good but not exactly one From address, Sender differs from From,
+//     or a signer's addresses do not include From: sender-mismatch;
+//   - otherwise good.
+func (r *Report) Assess(senders Senders) {
+	r.Status = assess(r, senders)
+}
+
+func assess(r *Report, senders Senders) Status {
+	if len(r.Signers) == 0 {
+		return StatusUnsigned
+	}
+	worst := SignerGood
+	for _, s := range r.Signers {
+		switch {
+		case s.Status == SignerBad:
+			worst = SignerBad
+		case s.Status == SignerUnknown && worst != SignerBad:
+			worst = SignerUnknown
+		case s.Status == SignerUntrusted && worst == SignerGood:
+			worst = SignerUntrusted
+		}
+	}
+	switch worst {
+	case SignerBad:
+		return StatusBad
+	case SignerUnknown:
+		return StatusUnknownSigner
+	case SignerUntrusted:
+		return StatusUntrusted
+	}
+	if r.SignedPart != "" || len(r.Unprotected) > 0 {
+		return StatusPartial
+	}
+	if len(senders.From) != 1 || senders.From[0] == "" {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("message has %d From addresses; a signature can be bound to exactly one", len(senders.From)))
+		return StatusSenderMismatch
+	}
+	from := senders.From[0]
+	r.From = from
+	if senders.Sender != "" && !SameAddress(senders.Sender, from) {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Sender %s differs from From %s", senders.Sender, from))
+		return StatusSenderMismatch
+	}
+	for _, s := range r.Signers {
+		match := false
+		for _, e := range s.Emails {
+			if SameAddress(e, from) {
+				match = true
+				break
+			}
+		}
+		if !match {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("signer %s is not %s", s.Fingerprint, from))
+			return StatusSenderMismatch
+		}
+	}
+	return StatusGood
+}
+
+// SameAddress compares two email addresses: the local part exactly, the
+// domain case-insensitively.
+func SameAddress(a, b string) bool {
+	al, ad, ok1 := splitAddress(a)
+	bl, bd, ok2 := splitAddress(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return al == bl && strings.EqualFold(ad, bd)
+}
+
+func splitAddress(a string) (local, domain string, ok bool) {
+	a = strings.TrimSpace(a)
+	i := strings.LastIndexByte(a, '@')
+	if i <= 0 || i == len(a)-1 {
+		return "", "", false
+	}
+	return a[:i], a[i+1:], true
+}
+
+// Exit codes of the mailseal command, documented in the README.
+const (
+	ExitOK           = 0
+	ExitVerification = 1 // bad/partial/untrusted/mismatched/missing signature, tampered ciphertext
+	ExitUsage        = 2 // usage error or unreadable input
+	ExitKey          = 3 // missing or locked key
+)
+
+// ExitCode is the exit code for a finished report: 0 only for good.
+func (r *Report) ExitCode() int {
+	if r.Status == StatusGood {
+		return ExitOK
+	}
+	return ExitVerification
+}
+
+// Error kinds. Wrap them (fmt.Errorf("...: %w", ErrIntegrity)) so ExitCode
+// can classify an error without string matching.
+var (
+	// ErrIntegrity: ciphertext was tampered with, truncated, or lacks
+	// integrity protection where it is required.
+	ErrIntegrity = errors.New("integrity check failed")
+	// ErrVerification: a signature failed or the message is not signed as required.
+	ErrVerification = errors.New("verification failed")
+	// ErrNoKey: a needed key is missing, unusable (revoked, expired, no
+	// encryption subkey), or cannot be unlocked.
+	ErrNoKey = errors.New("no usable key")
+	// ErrLocked: a secret key is protected and no (or a wrong) passphrase was given.
+	ErrLocked = errors.New("secret key is locked")
+	// ErrUsage: bad flags or arguments.
+	ErrUsage = errors.New("usage error")
+	// ErrInput: the input could not be read or parsed.
+	ErrInput = errors.New("unreadable input")
+)
+
+// ExitCode classifies an error into one of the documented exit codes.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrNoKey), errors.Is(err, ErrLocked):
+		return ExitKey
+	case errors.Is(err, ErrIntegrity), errors.Is(err, ErrVerification):
+		return ExitVerification
+	default:
+		return ExitUsage
+	}
+}
+
+// Policy is what verification and decryption accept. It is a value passed
+// down to the engines, never global state; tests pass their own.
+type Policy struct {
+	// Now is the verification time; zero means time.Now().
+	Now time.Time
+	// AllowSHA1 accepts SHA-1 signatures (off by default; PKITS tests only).
+	AllowSHA1 bool
+	// MinRSABits is the smallest RSA key accepted (default 2048).
+	MinRSABits int
+	// MaxDecompressed caps the size of decompressed OpenPGP data.
+	MaxDecompressed int64
+	// MaxMemorySpool is how much withheld plaintext is kept in memory
+	// before it spills to an encrypted temporary file.
+	MaxMemorySpool int64
+}
+
+// DefaultPolicy is the policy of the command-line tool.
+func DefaultPolicy() Policy {
+	return Policy{
+		MinRSABits:      2048,
+		MaxDecompressed: 1 << 30, // 1 GiB
+		MaxMemorySpool:  8 << 20, // 8 MiB
+	}
+}
+
+// Time returns the verification time of the policy.
+func (p Policy) Time() time.Time {
+	if p.Now.IsZero() {
+		return time.Now()
+	}
+	return p.Now
+}
