@@ -1,0 +1,274 @@
+package mime
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+)
+
+// defaultContentType is the Content-Type of a root without one (RFC 2045).
+const defaultContentType = "Content-Type: text/plain; charset=us-ascii\r\n"
+
+// maxLineLength is the longest line (without CRLF) allowed in 7bit data (RFC 5322, RFC 2045).
+const maxLineLength = 998
+
+// Content returns the root's content as a standalone entity: its Content-*
+// fields in their original order (Content-Type: text/plain;
+// charset=us-ascii first if it has none), a blank line and the body. This is
+// the part that gets signed or encrypted.
+//
+// Without sevenBit the bytes are exact. With sevenBit, leaf entities that are
+// not 7-bit safe (Content-Transfer-Encoding 8bit or binary, or raw bytes that
+// are non-ASCII or NUL, or lines over 998 octets) are made so, as RFC 3156
+// section 3 requires before signing: a body that is in fact 7-bit clean is
+// only relabelled "7bit"; otherwise text/* is re-encoded quoted-printable and
+// everything else base64, and the Content-Transfer-Encoding field is
+// replaced. Multiparts labelled 8bit or binary are relabelled 7bit. All other
+// bytes — other entities, fields, delimiters, preambles and epilogues — stay
+// exact. (Non-ASCII bytes in header fields, preambles or epilogues are left
+// as they are.)
+//
+// The result streams from the spool; errors surface from Read and wrap
+// mailseal.ErrInput.
+func (m *Message) Content(sevenBit bool) io.Reader {
+	return &lazyReader{build: func() (io.Reader, error) { return m.buildContent(sevenBit) }}
+}
+
+// lazyReader defers building a reader (which needs I/O) to the first Read.
+type lazyReader struct {
+	build func() (io.Reader, error)
+	r     io.Reader
+	err   error
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.build()
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.r.Read(p)
+}
+
+func (m *Message) buildContent(sevenBit bool) (io.Reader, error) {
+	root := m.Root
+	fields := root.Header.ContentFields()
+	var plan map[*Entity]string
+	if sevenBit {
+		var err error
+		if plan, err = planSevenBit(root); err != nil {
+			return nil, err
+		}
+	}
+	var head bytes.Buffer
+	if !root.Header.has("Content-Type") {
+		head.WriteString(defaultContentType)
+	}
+	writeFields(&head, fields, plan[root])
+	head.WriteString("\r\n")
+	parts := []io.Reader{&head}
+	parts = append(parts, bodyReaders(root, plan)...)
+	return io.MultiReader(parts...), nil
+}
+
+// writeFields writes the raw fields; with a non-empty cte, the
+// Content-Transfer-Encoding field is replaced (or added at the end).
+func writeFields(b *bytes.Buffer, fields Header, cte string) {
+	done := cte == ""
+	for _, f := range fields {
+		if strings.EqualFold(f.Key, "Content-Transfer-Encoding") && cte != "" {
+			if !done {
+				b.WriteString("Content-Transfer-Encoding: " + cte + "\r\n")
+				done = true
+			}
+			continue
+		}
+		b.Write(f.rawBytes())
+	}
+	if !done {
+		b.WriteString("Content-Transfer-Encoding: " + cte + "\r\n")
+	}
+}
+
+// entityReaders returns the readers that produce entity e (header and
+// body), rewritten according to plan.
+func entityReaders(e *Entity, plan map[*Entity]string) []io.Reader {
+	cte, rewrite := plan[e]
+	if !rewrite {
+		return []io.Reader{e.Raw()}
+	}
+	var head bytes.Buffer
+	writeFields(&head, e.Header, cte)
+	head.WriteString("\r\n")
+	return append([]io.Reader{&head}, bodyReaders(e, plan)...)
+}
+
+// bodyReaders returns the readers that produce the body of e, rewritten
+// according to plan.
+func bodyReaders(e *Entity, plan map[*Entity]string) []io.Reader {
+	cte, rewrite := plan[e]
+	switch {
+	case !rewrite || cte == "7bit" && !e.IsMultipart():
+		return []io.Reader{e.RawBody()}
+	case cte == "quoted-printable":
+		return []io.Reader{newEncodeReader(e.Body(), func(w io.Writer) io.WriteCloser { return quotedprintable.NewWriter(w) })}
+	case cte == "base64":
+		return []io.Reader{newEncodeReader(e.Body(), func(w io.Writer) io.WriteCloser {
+			return base64.NewEncoder(base64.StdEncoding, &lineWrapper{w: w, width: 76})
+		})}
+	}
+	// A multipart: the bytes between the children (preamble, delimiters,
+	// epilogue) stay exact.
+	var rs []io.Reader
+	pos := e.bodyStart
+	for _, c := range e.Children {
+		rs = append(rs, io.NewSectionReader(e.src, pos, c.start-pos))
+		rs = append(rs, entityReaders(c, plan)...)
+		pos = c.end
+	}
+	return append(rs, io.NewSectionReader(e.src, pos, e.end-pos))
+}
+
+// planSevenBit decides which entities under root must change to be 7-bit
+// safe, and maps each to its new Content-Transfer-Encoding.
+func planSevenBit(root *Entity) (map[*Entity]string, error) {
+	plan := map[*Entity]string{}
+	var visit func(e *Entity) error
+	visit = func(e *Entity) error {
+		cte := e.transferEncoding()
+		if e.IsMultipart() && len(e.Children) > 0 {
+			changed := false
+			for _, c := range e.Children {
+				if err := visit(c); err != nil {
+					return err
+				}
+				if _, ok := plan[c]; ok {
+					changed = true
+				}
+			}
+			if changed || cte == "8bit" || cte == "binary" {
+				plan[e] = "7bit"
+			}
+			return nil
+		}
+		clean, err := sevenBitClean(e.RawBody())
+		if err != nil {
+			return fmt.Errorf("mime: reading %s: %v: %w", e.name(), err, mailseal.ErrInput)
+		}
+		switch {
+		case clean && (cte == "8bit" || cte == "binary"):
+			plan[e] = "7bit"
+		case clean:
+		case strings.HasPrefix(e.MediaType, "text/"):
+			plan[e] = "quoted-printable"
+		default:
+			plan[e] = "base64"
+		}
+		return nil
+	}
+	return plan, visit(root)
+}
+
+// sevenBitClean reports whether r holds only 7-bit data: no byte >= 128,
+// no NUL, no line longer than 998 octets. (Line endings are canonical.)
+func sevenBitClean(r io.Reader) (bool, error) {
+	buf := make([]byte, 32<<10)
+	lineLen := 0
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			switch {
+			case c == 0 || c >= 0x80:
+				return false, nil
+			case c == '\n':
+				lineLen = 0
+			case c == '\r':
+			default:
+				lineLen++
+				if lineLen > maxLineLength {
+					return false, nil
+				}
+			}
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// encodeReader turns a streaming encoder (a WriteCloser) into a reader:
+// it pulls a chunk from src, pushes it through the encoder into a buffer,
+// and serves the buffer. Memory stays bounded by the chunk size.
+type encodeReader struct {
+	src   io.Reader
+	chunk []byte
+	out   bytes.Buffer
+	enc   io.WriteCloser
+	done  bool
+}
+
+func newEncodeReader(src io.Reader, newEncoder func(io.Writer) io.WriteCloser) *encodeReader {
+	r := &encodeReader{src: src, chunk: make([]byte, 16<<10)}
+	r.enc = newEncoder(&r.out)
+	return r
+}
+
+func (r *encodeReader) Read(p []byte) (int, error) {
+	for r.out.Len() == 0 && !r.done {
+		n, err := r.src.Read(r.chunk)
+		if n > 0 {
+			if _, werr := r.enc.Write(r.chunk[:n]); werr != nil {
+				return 0, werr
+			}
+		}
+		if err == io.EOF {
+			r.done = true
+			if cerr := r.enc.Close(); cerr != nil {
+				return 0, cerr
+			}
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	if r.out.Len() == 0 {
+		return 0, io.EOF
+	}
+	return r.out.Read(p)
+}
+
+// lineWrapper breaks its input into lines of width bytes joined by CRLF
+// (no CRLF after the last line).
+type lineWrapper struct {
+	w     io.Writer
+	width int
+	col   int
+}
+
+func (l *lineWrapper) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if l.col == l.width {
+			if _, err := l.w.Write([]byte("\r\n")); err != nil {
+				return written, err
+			}
+			l.col = 0
+		}
+		n := min(len(p), l.width-l.col)
+		if _, err := l.w.Write(p[:n]); err != nil {
+			return written, err
+		}
+		l.col += n
+		written += n
+		p = p[n:]
+	}
+	return written, nil
+}

@@ -1,0 +1,127 @@
+package mime
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// checkInvariants walks every entity of m and checks the structural rules:
+// offsets are ordered, children lie inside their parent's body in order,
+// every child's Raw is the parent's body bytes at its offsets, and all
+// readers can be read to the end.
+func checkInvariants(t testing.TB, m *Message) {
+	t.Helper()
+	whole, err := io.ReadAll(m.Root.Raw())
+	if err != nil {
+		t.Fatalf("reading the root: %v", err)
+	}
+	if int64(len(whole)) != m.Size() {
+		t.Fatalf("root Raw has %d bytes, Size %d", len(whole), m.Size())
+	}
+	if m.Root.start != 0 || m.Root.end != m.Size() {
+		t.Fatalf("root spans [%d,%d) of %d", m.Root.start, m.Root.end, m.Size())
+	}
+	for _, e := range m.Entities() {
+		if !(e.start <= e.bodyStart && e.bodyStart <= e.end) {
+			t.Fatalf("entity %q: offsets %d %d %d not ordered", e.Path, e.start, e.bodyStart, e.end)
+		}
+		raw, err := io.ReadAll(e.Raw())
+		if err != nil {
+			t.Fatalf("entity %q: Raw: %v", e.Path, err)
+		}
+		if !bytes.Equal(raw, whole[e.start:e.end]) {
+			t.Fatalf("entity %q: Raw is not the bytes at its offsets", e.Path)
+		}
+		body, err := io.ReadAll(e.RawBody())
+		if err != nil {
+			t.Fatalf("entity %q: RawBody: %v", e.Path, err)
+		}
+		if !bytes.HasSuffix(raw, body) || int64(len(body)) != e.BodySize() {
+			t.Fatalf("entity %q: RawBody is not the end of Raw", e.Path)
+		}
+		var hdr []byte
+		for _, f := range e.Header {
+			hdr = append(hdr, f.Raw...)
+		}
+		if !bytes.HasPrefix(append(raw, '\r', '\n'), hdr) {
+			t.Fatalf("entity %q: header fields are not the start of Raw", e.Path)
+		}
+		io.Copy(io.Discard, e.Body()) // may fail on bad encodings, must not panic
+		if e.MediaType == "" || e.Params == nil {
+			t.Fatalf("entity %q: media type %q params %v", e.Path, e.MediaType, e.Params)
+		}
+		pos := e.bodyStart
+		for i, c := range e.Children {
+			if c.start < pos || c.end > e.end {
+				t.Fatalf("child %q [%d,%d) outside parent body or overlapping [%d,%d)", c.Path, c.start, c.end, pos, e.end)
+			}
+			if want := childPath(e.Path, i); c.Path != want {
+				t.Fatalf("child path %q, want %q", c.Path, want)
+			}
+			// The child's bytes are exactly the parent's body at the
+			// child's offset.
+			if !bytes.Equal(body[c.start-e.bodyStart:c.end-e.bodyStart], whole[c.start:c.end]) {
+				t.Fatalf("child %q is not where its offsets say in the parent body", c.Path)
+			}
+			// A delimiter line ("--" boundary) precedes every child.
+			before := string(whole[e.bodyStart:c.start])
+			if !strings.Contains(before, "--"+e.Params["boundary"]) {
+				t.Fatalf("no delimiter before child %q", c.Path)
+			}
+			pos = c.end
+		}
+	}
+	for _, seven := range []bool{false, true} {
+		if _, err := io.Copy(io.Discard, m.Content(seven)); err != nil {
+			t.Fatalf("Content(%v): %v", seven, err)
+		}
+	}
+}
+
+func childPath(parent string, i int) string {
+	if parent == "" {
+		return strconv.Itoa(i + 1)
+	}
+	return parent + "." + strconv.Itoa(i+1)
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.eml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, tc := range parseCases {
+		f.Add([]byte(tc.input))
+	}
+	lim := Limits{MaxSize: 1 << 20, MaxDepth: 8, MaxParts: 200, MaxHeaderBytes: 4096}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(bytes.NewReader(data), lim, 1<<16)
+		if err != nil {
+			return
+		}
+		defer m.Close()
+		checkInvariants(t, m)
+		// Content(true) must be 7-bit safe apart from what it leaves exact
+		// by design (headers, preambles, epilogues) — check the leaves by
+		// reparsing.
+		c, err := io.ReadAll(m.Content(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, err := Parse(bytes.NewReader(c), Limits{MaxSize: 8 << 20, MaxDepth: 8, MaxParts: 200, MaxHeaderBytes: 1 << 20}, 1<<20)
+		if err != nil {
+			return // e.g. the added Content-Type pushed a header over its limit
+		}
+		defer m2.Close()
+		checkInvariants(t, m2)
+	})
+}

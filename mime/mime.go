@@ -1,0 +1,185 @@
+// Package mime parses email messages into a tree of MIME entities that keeps
+// the exact bytes of every entity, and builds the MIME structures of signed
+// and encrypted mail (RFC 1847, RFC 3156, RFC 8551).
+//
+// Exact bytes matter because a multipart/signed signature covers the bytes
+// of its first part as they were sent. Parse therefore does not decode
+// anything up front: it canonicalises line endings to CRLF (the form that
+// was signed), spools the message (internal/spool), and records for every
+// entity its header fields (with their raw bytes) and byte offsets into the
+// spool. Bodies are read back on demand through Raw, RawBody and Body, so
+// memory does not grow with the size of the message.
+//
+// The builders (WriteSigned, WriteEncrypted, WriteMessage) stream, write CRLF
+// line endings everywhere, and use random boundaries.
+package mime
+
+import (
+	"fmt"
+	"io"
+	stdmime "mime"
+	"net/mail"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+)
+
+// Limits bound what Parse accepts, so that hostile input cannot exhaust
+// memory, disk or time. A zero or negative field means its default.
+type Limits struct {
+	MaxSize        int64 // whole message, bytes (default 1 GiB)
+	MaxDepth       int   // multipart nesting (default 32)
+	MaxParts       int   // entities in total (default 10000)
+	MaxHeaderBytes int   // one entity's header block (default 1 MiB)
+}
+
+// DefaultLimits are the limits of the command-line tool.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxSize:        1 << 30,
+		MaxDepth:       32,
+		MaxParts:       10000,
+		MaxHeaderBytes: 1 << 20,
+	}
+}
+
+// withDefaults replaces unset fields by their defaults.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxSize <= 0 {
+		l.MaxSize = d.MaxSize
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxParts <= 0 {
+		l.MaxParts = d.MaxParts
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	return l
+}
+
+// Field is one header field.
+type Field struct {
+	Key   string // as written (e.g. "Content-Type")
+	Value string // unfolded, leading/trailing space trimmed, not RFC 2047-decoded
+	// Raw is the exact bytes of the field including folding and the final
+	// CRLF. (A field on the last line of the input, without a line ending,
+	// gets a CRLF appended here so that fields can always be concatenated;
+	// Entity.Raw still returns the input exactly.)
+	Raw []byte
+}
+
+// rawBytes returns the field as it is written out: Raw, or, for a field
+// built by hand without Raw, "Key: Value" CRLF.
+func (f Field) rawBytes() []byte {
+	if len(f.Raw) > 0 {
+		if f.Raw[len(f.Raw)-1] != '\n' {
+			return append(append([]byte(nil), f.Raw...), '\r', '\n')
+		}
+		return f.Raw
+	}
+	return []byte(f.Key + ": " + f.Value + "\r\n")
+}
+
+// Header is an entity's header fields in their original order.
+type Header []Field
+
+// Get returns the value of the first field named key (case-insensitive), or "".
+func (h Header) Get(key string) string {
+	for _, f := range h {
+		if strings.EqualFold(f.Key, key) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// has reports whether a field named key is present.
+func (h Header) has(key string) bool {
+	for _, f := range h {
+		if strings.EqualFold(f.Key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// Values returns the values of all fields named key (case-insensitive).
+func (h Header) Values(key string) []string {
+	var vs []string
+	for _, f := range h {
+		if strings.EqualFold(f.Key, key) {
+			vs = append(vs, f.Value)
+		}
+	}
+	return vs
+}
+
+// Without returns a copy of h without the fields named by keys (case-insensitive).
+func (h Header) Without(keys ...string) Header {
+	return h.filter(func(f Field) bool {
+		for _, k := range keys {
+			if strings.EqualFold(f.Key, k) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// ContentFields returns the Content-* fields, in order.
+func (h Header) ContentFields() Header {
+	return h.filter(isContentField)
+}
+
+// NonContentFields returns all fields except Content-* and MIME-Version, in order.
+func (h Header) NonContentFields() Header {
+	return h.filter(func(f Field) bool {
+		return !isContentField(f) && !strings.EqualFold(f.Key, "MIME-Version")
+	})
+}
+
+func (h Header) filter(keep func(Field) bool) Header {
+	var out Header
+	for _, f := range h {
+		if keep(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func isContentField(f Field) bool {
+	return len(f.Key) >= 8 && strings.EqualFold(f.Key[:8], "Content-")
+}
+
+// Addresses returns the bare addr-specs (local@domain) of every field named
+// key, which should be an address-list field: From, To, Cc, Bcc, Sender,
+// Reply-To. Groups are flattened. No field gives an empty list; an
+// unparseable field gives an error wrapping mailseal.ErrInput.
+func (h Header) Addresses(key string) ([]string, error) {
+	parser := mail.AddressParser{WordDecoder: &stdmime.WordDecoder{CharsetReader: passthroughCharset}}
+	var out []string
+	for _, v := range h.Values(key) {
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		list, err := parser.ParseList(v)
+		if err != nil {
+			return nil, fmt.Errorf("mime: %s field %q is not a valid address list (%v): %w", key, v, err, mailseal.ErrInput)
+		}
+		for _, a := range list {
+			out = append(out, a.Address)
+		}
+	}
+	return out, nil
+}
+
+// passthroughCharset lets encoded display names in any charset through
+// undecoded; only the addr-spec matters here, and it is never encoded.
+func passthroughCharset(_ string, input io.Reader) (io.Reader, error) {
+	return input, nil
+}

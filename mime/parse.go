@@ -1,0 +1,539 @@
+package mime
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	stdmime "mime"
+	"strconv"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/spool"
+)
+
+// Message is a parsed message: the entity tree over a spool that holds the
+// CRLF-canonical bytes. Close it to release the spool.
+type Message struct {
+	Root *Entity
+
+	spool *spool.Spool
+}
+
+// Close releases the spooled message. Readers obtained from its entities
+// fail afterwards.
+func (m *Message) Close() error {
+	return m.spool.Close()
+}
+
+// Size is the size of the canonical message in bytes (after line-ending
+// canonicalisation, without a skipped mbox "From " line).
+func (m *Message) Size() int64 {
+	return m.spool.Size()
+}
+
+// Entities returns all entities depth-first, root first.
+func (m *Message) Entities() []*Entity {
+	var out []*Entity
+	var walk func(e *Entity)
+	walk = func(e *Entity) {
+		out = append(out, e)
+		for _, c := range e.Children {
+			walk(c)
+		}
+	}
+	walk(m.Root)
+	return out
+}
+
+// Find returns the entity with the given part path ("" is the root, "1",
+// "2.1", ...), or nil if there is none.
+func (m *Message) Find(path string) *Entity {
+	e := m.Root
+	if path == "" {
+		return e
+	}
+	for _, step := range strings.Split(path, ".") {
+		n, err := strconv.Atoi(step)
+		if err != nil || n < 1 || n > len(e.Children) || step != strconv.Itoa(n) {
+			return nil
+		}
+		e = e.Children[n-1]
+	}
+	return e
+}
+
+// Entity is one MIME entity: its header, and offsets of its bytes in the
+// message's canonical spool.
+type Entity struct {
+	Path      string            // "" root, "1", "1.2" (1-based, like IMAP part numbers)
+	Header    Header            // the entity's own header fields
+	MediaType string            // lower-case; "text/plain" if absent (multipart/digest children: message/rfc822)
+	Params    map[string]string // Content-Type parameters, lower-case keys
+	Children  []*Entity         // for multipart/*
+
+	src       io.ReaderAt
+	start     int64 // first byte of the header
+	bodyStart int64 // first byte of the body
+	end       int64 // one past the last byte of the body
+}
+
+// Raw returns the exact canonical bytes of the entity: header, blank line
+// and body. For a child of a multipart it ends before the CRLF that
+// precedes the next boundary delimiter (that CRLF belongs to the delimiter,
+// RFC 2046), so it is exactly what a multipart/signed signature covers.
+func (e *Entity) Raw() io.Reader {
+	return io.NewSectionReader(e.src, e.start, e.end-e.start)
+}
+
+// RawBody returns the exact canonical body bytes, still transfer-encoded.
+func (e *Entity) RawBody() io.Reader {
+	return io.NewSectionReader(e.src, e.bodyStart, e.end-e.bodyStart)
+}
+
+// BodySize is the size of the raw (still transfer-encoded) body in bytes.
+func (e *Entity) BodySize() int64 {
+	return e.end - e.bodyStart
+}
+
+// IsMultipart reports whether the entity is a multipart/* entity.
+func (e *Entity) IsMultipart() bool {
+	return strings.HasPrefix(e.MediaType, "multipart/")
+}
+
+// transferEncoding is the lower-cased Content-Transfer-Encoding, "7bit" if absent.
+func (e *Entity) transferEncoding() string {
+	cte := strings.ToLower(strings.TrimSpace(e.Header.Get("Content-Transfer-Encoding")))
+	if cte == "" {
+		return "7bit"
+	}
+	return cte
+}
+
+// name is how error messages refer to the entity.
+func (e *Entity) name() string {
+	if e.Path == "" {
+		return "the message"
+	}
+	return "part " + e.Path
+}
+
+// Parse reads a whole message, canonicalising line endings to CRLF (bare LF
+// and bare CR become CRLF) while spooling it in a spool that keeps memLimit
+// bytes in memory, skips a leading mbox "From " line, and builds the entity
+// tree. Errors wrap mailseal.ErrInput and say which limit or what syntax
+// failed.
+//
+// Parsing is lenient where real mail is sloppy: a missing Content-Type is
+// text/plain; charset=us-ascii (RFC 2045), an unparseable one
+// application/octet-stream; a header line that is not a field ends the
+// header (the body starts at that line); a header without a blank line is
+// all header; a multipart without its close delimiter ends at the end of
+// its body; a multipart without a boundary parameter is a leaf.
+// message/rfc822 entities are leaves (their content is not parsed).
+func Parse(r io.Reader, lim Limits, memLimit int64) (*Message, error) {
+	lim = lim.withDefaults()
+	sp := spool.New(memLimit)
+	if err := spoolCanonical(sp, r, lim.MaxSize); err != nil {
+		sp.Close()
+		return nil, err
+	}
+	p := &parser{src: sp, lim: lim}
+	root, err := p.parseEntity("", 0, sp.Size(), 0, "")
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	return &Message{Root: root, spool: sp}, nil
+}
+
+// spoolCanonical copies r to sp with CRLF line endings, skipping a leading
+// mbox "From " line, and fails once more than maxSize bytes were written.
+func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if err := skipMboxFromLine(br); err != nil {
+		return err
+	}
+	in := make([]byte, 32<<10)
+	out := make([]byte, 0, 2*len(in))
+	var conv crlfConverter
+	var total int64
+	for {
+		n, rerr := br.Read(in)
+		if n > 0 {
+			out = conv.convert(out[:0], in[:n])
+			total += int64(len(out))
+			if total > maxSize {
+				return fmt.Errorf("mime: message exceeds the size limit of %d bytes: %w", maxSize, mailseal.ErrInput)
+			}
+			if _, err := sp.Write(out); err != nil {
+				return fmt.Errorf("mime: spooling message: %v: %w", err, mailseal.ErrInput)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("mime: reading message: %v: %w", rerr, mailseal.ErrInput)
+		}
+	}
+}
+
+// skipMboxFromLine discards a first line "From ..." (an mbox envelope line),
+// unless it is an (obsolete-syntax) header field "From :".
+func skipMboxFromLine(br *bufio.Reader) error {
+	head, _ := br.Peek(1024)
+	if !bytes.HasPrefix(head, []byte("From ")) {
+		return nil
+	}
+	rest := bytes.TrimLeft(head[4:], " \t")
+	if len(rest) > 0 && rest[0] == ':' {
+		return nil
+	}
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("mime: reading message: %v: %w", err, mailseal.ErrInput)
+		}
+		if c == '\n' {
+			return nil
+		}
+		if c == '\r' {
+			if next, err := br.Peek(1); err == nil && next[0] == '\n' {
+				br.ReadByte()
+			}
+			return nil
+		}
+	}
+}
+
+// crlfConverter turns bare CR and bare LF into CRLF, across calls.
+type crlfConverter struct {
+	afterCR bool // the last byte seen was '\r' (already written as CRLF)
+}
+
+// convert appends the canonical form of src to dst.
+func (c *crlfConverter) convert(dst, src []byte) []byte {
+	for len(src) > 0 {
+		i := bytes.IndexAny(src, "\r\n")
+		if i < 0 {
+			c.afterCR = false
+			return append(dst, src...)
+		}
+		if i > 0 {
+			c.afterCR = false
+			dst = append(dst, src[:i]...)
+		}
+		switch src[i] {
+		case '\r':
+			dst = append(dst, '\r', '\n')
+			c.afterCR = true
+		case '\n':
+			if !c.afterCR {
+				dst = append(dst, '\r', '\n')
+			}
+			c.afterCR = false
+		}
+		src = src[i+1:]
+	}
+	return dst
+}
+
+// parser builds the entity tree over the canonical spool.
+type parser struct {
+	src   io.ReaderAt
+	lim   Limits
+	parts int
+}
+
+// parseEntity parses the entity whose bytes are [start, end).
+func (p *parser) parseEntity(path string, start, end int64, depth int, parentType string) (*Entity, error) {
+	p.parts++
+	if p.parts > p.lim.MaxParts {
+		return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+	}
+	e := &Entity{Path: path, src: p.src, start: start, end: end}
+	hdr, bodyStart, err := p.readHeader(e)
+	if err != nil {
+		return nil, err
+	}
+	e.Header, e.bodyStart = hdr, bodyStart
+	e.MediaType, e.Params = mediaType(hdr, parentType)
+
+	boundary := e.Params["boundary"]
+	if !e.IsMultipart() || boundary == "" {
+		return e, nil
+	}
+	if depth+1 > p.lim.MaxDepth {
+		return nil, fmt.Errorf("mime: multipart nesting in %s is deeper than %d levels (the MaxDepth limit): %w", e.name(), p.lim.MaxDepth, mailseal.ErrInput)
+	}
+	spans, err := p.splitParts(e, boundary)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range spans {
+		childPath := strconv.Itoa(i + 1)
+		if path != "" {
+			childPath = path + "." + childPath
+		}
+		child, err := p.parseEntity(childPath, s.start, s.end, depth+1, e.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		e.Children = append(e.Children, child)
+	}
+	return e, nil
+}
+
+// readHeader reads the header block of e, which starts at e.start, and
+// returns its fields and the offset of the body.
+func (p *parser) readHeader(e *Entity) (Header, int64, error) {
+	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.start, e.end-e.start), 16<<10)
+	var (
+		hdr     Header
+		cur     []byte // raw bytes of the field being read
+		off     = e.start
+		line    []byte
+		tooLong = fmt.Errorf("mime: the header of %s is longer than %d bytes (the MaxHeaderBytes limit): %w", e.name(), p.lim.MaxHeaderBytes, mailseal.ErrInput)
+	)
+	flush := func() {
+		if cur != nil {
+			hdr = append(hdr, newField(cur))
+			cur = nil
+		}
+	}
+	for {
+		line = line[:0]
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			line = append(line, chunk...)
+			if off-e.start+int64(len(line)) > int64(p.lim.MaxHeaderBytes)+2 {
+				return nil, 0, tooLong
+			}
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if err != nil && err != io.EOF {
+			return nil, 0, fmt.Errorf("mime: reading the header of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+		}
+		switch {
+		case len(line) == 0: // end of entity: all header, empty body
+			flush()
+			return hdr, off, nil
+		case string(line) == "\r\n": // the blank line
+			flush()
+			return hdr, off + 2, nil
+		case (line[0] == ' ' || line[0] == '\t') && cur != nil:
+			cur = append(cur, line...)
+		case isFieldLine(line):
+			flush()
+			cur = append([]byte(nil), line...)
+		default: // not a header field: the body starts here
+			flush()
+			return hdr, off, nil
+		}
+		off += int64(len(line))
+		if off-e.start > int64(p.lim.MaxHeaderBytes) {
+			return nil, 0, tooLong
+		}
+		if err == io.EOF {
+			flush()
+			return hdr, off, nil
+		}
+	}
+}
+
+// isFieldLine reports whether line starts a header field: a name of
+// printable ASCII other than ':' (optionally followed by white space, the
+// obsolete syntax) and a colon.
+func isFieldLine(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return false
+	}
+	name := bytes.TrimRight(line[:i], " \t")
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// newField makes a Field of its raw bytes (a field line plus continuation lines).
+func newField(raw []byte) Field {
+	if !bytes.HasSuffix(raw, []byte("\r\n")) {
+		raw = append(raw, '\r', '\n')
+	}
+	i := bytes.IndexByte(raw, ':')
+	key := string(bytes.TrimRight(raw[:i], " \t"))
+	value := bytes.ReplaceAll(raw[i+1:], []byte("\r\n"), nil)
+	return Field{Key: key, Value: strings.Trim(string(value), " \t"), Raw: raw}
+}
+
+// mediaType returns the entity's media type and parameters.
+func mediaType(h Header, parentType string) (string, map[string]string) {
+	if !h.has("Content-Type") {
+		if parentType == "multipart/digest" {
+			return "message/rfc822", map[string]string{}
+		}
+		return "text/plain", map[string]string{"charset": "us-ascii"}
+	}
+	v := h.Get("Content-Type")
+	mt, params, err := stdmime.ParseMediaType(v)
+	if err != nil {
+		// Real mail has broken parameters (duplicates, bad quoting): keep the
+		// media type if it parses alone, and the parameters that parse.
+		if mt, _, err = stdmime.ParseMediaType(splitParams(v)[0]); err == nil {
+			params = lenientParams(v)
+		}
+	}
+	if err != nil || !strings.Contains(mt, "/") {
+		// RFC 2045 section 5.2: an unparseable Content-Type is treated as
+		// application/octet-stream.
+		return "application/octet-stream", map[string]string{}
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	return mt, params
+}
+
+// lenientParams parses the parameters of a Content-Type value one by one,
+// skipping those that do not parse and keeping the first of duplicates.
+func lenientParams(v string) map[string]string {
+	params := map[string]string{}
+	pieces := splitParams(v)
+	for _, piece := range pieces[1:] {
+		_, ps, err := stdmime.ParseMediaType("x/x; " + piece)
+		if err != nil {
+			continue
+		}
+		for k, val := range ps {
+			if _, dup := params[k]; !dup {
+				params[k] = val
+			}
+		}
+	}
+	return params
+}
+
+// splitParams splits a header value at the semicolons outside quoted
+// strings and trims the pieces.
+func splitParams(v string) []string {
+	var out []string
+	inQuote, escaped := false, false
+	startAt := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && inQuote:
+			escaped = true
+		case c == '"':
+			inQuote = !inQuote
+		case c == ';' && !inQuote:
+			out = append(out, strings.TrimSpace(v[startAt:i]))
+			startAt = i + 1
+		}
+	}
+	out = append(out, strings.TrimSpace(v[startAt:]))
+	return out
+}
+
+// span is the byte range of one body part: [start, end).
+type span struct{ start, end int64 }
+
+// splitParts finds the body parts of multipart entity e by streaming over
+// its body. Per RFC 2046 a delimiter line is "--" boundary, optional
+// transport padding (spaces, tabs) and CRLF, and the CRLF before it belongs
+// to the delimiter; the close delimiter is "--" boundary "--". The first
+// delimiter may start the body. Without a close delimiter the last part
+// runs to the end of the body.
+func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
+	dash := []byte("--" + boundary)
+	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.bodyStart, e.end-e.bodyStart), 64<<10)
+	var spans []span
+	inPart := false
+	var partStart int64
+	off := e.bodyStart
+	for {
+		lineStart := off
+		line, err := br.ReadSlice('\n')
+		off += int64(len(line))
+		kind := delimNone
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer is not a delimiter (it would
+			// need kilobytes of transport padding); skip the rest of it.
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				off += int64(len(line))
+			}
+		} else if len(line) > 0 {
+			kind = delimiterKind(line, dash)
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+		}
+		if kind != delimNone {
+			// The CRLF before the delimiter belongs to it, unless the
+			// delimiter starts the body.
+			partEnd := lineStart
+			if lineStart > e.bodyStart {
+				partEnd -= 2
+			}
+			if inPart {
+				spans = append(spans, span{partStart, max(partStart, partEnd)})
+			}
+			if kind == delimClose {
+				return spans, nil
+			}
+			inPart, partStart = true, off
+			if p.parts+len(spans)+1 > p.lim.MaxParts {
+				return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if inPart {
+		spans = append(spans, span{partStart, e.end})
+	}
+	return spans, nil
+}
+
+type delimKind int
+
+const (
+	delimNone delimKind = iota
+	delimOpen
+	delimClose
+)
+
+// delimiterKind classifies a line (with its CRLF, if any).
+func delimiterKind(line, dash []byte) delimKind {
+	if !bytes.HasPrefix(line, dash) {
+		return delimNone
+	}
+	rest := bytes.TrimSuffix(line[len(dash):], []byte("\r\n"))
+	if bytes.HasPrefix(rest, []byte("--")) {
+		// Lenient: anything may follow a close delimiter on its line.
+		return delimClose
+	}
+	if len(bytes.Trim(rest, " \t")) == 0 {
+		return delimOpen
+	}
+	return delimNone
+}

@@ -1,0 +1,409 @@
+package mime
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal"
+)
+
+func mustParse(t testing.TB, s string) *Message {
+	t.Helper()
+	m, err := Parse(strings.NewReader(s), DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func readString(t testing.TB, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return string(b)
+}
+
+// wantEntity describes an expected entity; an empty mediaType and a raw or
+// body of "-" are not checked.
+type wantEntity struct {
+	path      string
+	mediaType string
+	raw       string
+	body      string // RawBody
+}
+
+// parseCases are shared with the fuzz seeds.
+var parseCases = []struct {
+	name  string
+	input string
+	want  []wantEntity // depth-first
+}{
+	{
+		name:  "lf only",
+		input: "Subject: hi\nFrom: a@example.org\n\nhello\nworld\n",
+		want: []wantEntity{{"", "text/plain",
+			"Subject: hi\r\nFrom: a@example.org\r\n\r\nhello\r\nworld\r\n", "hello\r\nworld\r\n"}},
+	},
+	{
+		name:  "cr only",
+		input: "Subject: hi\r\rhello\rworld",
+		want:  []wantEntity{{"", "text/plain", "Subject: hi\r\n\r\nhello\r\nworld", "hello\r\nworld"}},
+	},
+	{
+		name:  "mixed line endings",
+		input: "A: 1\r\nB: 2\n\r\nx\r\ry\n\nz",
+		want:  []wantEntity{{"", "text/plain", "A: 1\r\nB: 2\r\n\r\nx\r\n\r\ny\r\n\r\nz", "x\r\n\r\ny\r\n\r\nz"}},
+	},
+	{
+		name:  "mbox From line skipped",
+		input: "From alice@example.org Mon Nov  4 10:12:03 2024\nSubject: x\n\nbody\n",
+		want:  []wantEntity{{"", "text/plain", "Subject: x\r\n\r\nbody\r\n", "body\r\n"}},
+	},
+	{
+		name:  "From field kept",
+		input: "From: a@example.org\n\nbody",
+		want:  []wantEntity{{"", "text/plain", "From: a@example.org\r\n\r\nbody", "body"}},
+	},
+	{
+		name:  "obsolete From field kept",
+		input: "From : a@example.org\n\nbody",
+		want:  []wantEntity{{"", "text/plain", "From : a@example.org\r\n\r\nbody", "body"}},
+	},
+	{
+		name:  "header without body",
+		input: "Subject: only a header",
+		want:  []wantEntity{{"", "text/plain", "Subject: only a header", ""}},
+	},
+	{
+		name:  "header and blank line",
+		input: "Subject: x\n\n",
+		want:  []wantEntity{{"", "text/plain", "Subject: x\r\n\r\n", ""}},
+	},
+	{
+		name:  "empty input",
+		input: "",
+		want:  []wantEntity{{"", "text/plain", "", ""}},
+	},
+	{
+		name:  "no header",
+		input: "\nbody only\n",
+		want:  []wantEntity{{"", "text/plain", "\r\nbody only\r\n", "body only\r\n"}},
+	},
+	{
+		name:  "non-field line ends the header",
+		input: "Subject: x\nthis is the body\n",
+		want:  []wantEntity{{"", "text/plain", "Subject: x\r\nthis is the body\r\n", "this is the body\r\n"}},
+	},
+	{
+		name:  "unparseable content type",
+		input: "Content-Type: text\n\nx",
+		want:  []wantEntity{{"", "application/octet-stream", "Content-Type: text\r\n\r\nx", "x"}},
+	},
+	{
+		name:  "multipart with preamble and epilogue",
+		input: "Content-Type: multipart/mixed; boundary=b\n\npreamble\n--b\nContent-Type: text/plain\n\none\n--b\n\ntwo\n\n--b--\nepilogue\n",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "preamble\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\ntwo\r\n\r\n--b--\r\nepilogue\r\n"},
+			{"1", "text/plain", "Content-Type: text/plain\r\n\r\none", "one"},
+			{"2", "text/plain", "\r\ntwo\r\n", "two\r\n"},
+		},
+	},
+	{
+		name:  "first delimiter at body start, close at EOF without CRLF",
+		input: "Content-Type: multipart/mixed; boundary=\"b b\"\r\n\r\n--b b\r\n\r\nx\r\n--b b--",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "text/plain", "\r\nx", "x"},
+		},
+	},
+	{
+		name:  "transport padding",
+		input: "Content-Type: multipart/mixed; boundary=b\n\n--b \t \nA: 1\n\nx\n--b\t\n\ny\n--b--  \n",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "", "A: 1\r\n\r\nx", "x"},
+			{"2", "", "\r\ny", "y"},
+		},
+	},
+	{
+		name:  "missing close delimiter",
+		input: "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond\nand more\n",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "", "\r\nfirst", "first"},
+			{"2", "", "\r\nsecond\r\nand more\r\n", "second\r\nand more\r\n"},
+		},
+	},
+	{
+		name:  "boundary as prefix of a longer line is not a delimiter",
+		input: "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n--bb\n--b-x\n--b--\n",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "", "\r\n--bb\r\n--b-x", "--bb\r\n--b-x"},
+		},
+	},
+	{
+		name:  "empty parts",
+		input: "Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\n--b--",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "", "", ""},
+			{"2", "", "", ""},
+		},
+	},
+	{
+		name: "nested multipart",
+		input: "Content-Type: multipart/mixed; boundary=outer\n\n--outer\n" +
+			"Content-Type: multipart/alternative; boundary=inner\n\n--inner\nContent-Type: text/plain\n\nplain\n--inner\nContent-Type: text/html\n\n<p>html</p>\n--inner--\n" +
+			"--outer\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAEC\n--outer--\n",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "multipart/alternative", "Content-Type: multipart/alternative; boundary=inner\r\n\r\n--inner\r\nContent-Type: text/plain\r\n\r\nplain\r\n--inner\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--inner--", "-"},
+			{"1.1", "text/plain", "Content-Type: text/plain\r\n\r\nplain", "plain"},
+			{"1.2", "text/html", "Content-Type: text/html\r\n\r\n<p>html</p>", "<p>html</p>"},
+			{"2", "application/octet-stream", "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC", "AAEC"},
+		},
+	},
+	{
+		name:  "digest children default to message/rfc822 and are leaves",
+		input: "Content-Type: multipart/digest; boundary=d\n\n--d\n\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\ninner\n--x--\n--d--\n",
+		want: []wantEntity{
+			{"", "multipart/digest", "-", "-"},
+			{"1", "message/rfc822", "\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\ninner\r\n--x--", "-"},
+		},
+	},
+	{
+		name:  "multipart without boundary is a leaf",
+		input: "Content-Type: multipart/mixed\n\n--b\n\nx\n",
+		want:  []wantEntity{{"", "multipart/mixed", "-", "--b\r\n\r\nx\r\n"}},
+	},
+	{
+		name:  "duplicate parameter is tolerated",
+		input: "Content-Type: multipart/mixed; boundary=a; boundary=b\n\n--a\n\nx\n--a--\n",
+		want: []wantEntity{
+			{"", "multipart/mixed", "-", "-"},
+			{"1", "text/plain", "\r\nx", "x"},
+		},
+	},
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range parseCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustParse(t, tc.input)
+			got := m.Entities()
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d entities, want %d", len(got), len(tc.want))
+			}
+			for i, w := range tc.want {
+				e := got[i]
+				if e.Path != w.path {
+					t.Errorf("entity %d: path %q, want %q", i, e.Path, w.path)
+				}
+				if w.mediaType != "" && e.MediaType != w.mediaType {
+					t.Errorf("entity %q: media type %q, want %q", e.Path, e.MediaType, w.mediaType)
+				}
+				if w.raw != "-" {
+					if raw := readString(t, e.Raw()); raw != w.raw {
+						t.Errorf("entity %q: Raw\n got %q\nwant %q", e.Path, raw, w.raw)
+					}
+				}
+				if w.body != "-" {
+					if body := readString(t, e.RawBody()); body != w.body {
+						t.Errorf("entity %q: RawBody\n got %q\nwant %q", e.Path, body, w.body)
+					}
+				}
+				if e.BodySize() != int64(len(readString(t, e.RawBody()))) {
+					t.Errorf("entity %q: BodySize %d wrong", e.Path, e.BodySize())
+				}
+				if m.Find(e.Path) != e {
+					t.Errorf("Find(%q) does not return the entity", e.Path)
+				}
+			}
+		})
+	}
+}
+
+func TestParseHeaderFields(t *testing.T) {
+	m := mustParse(t, "Subject: a\n  folded\tsubject  \nX-Empty:\nContent-Type: text/plain;\n charset=\"utf-8\"\nContent-Transfer-Encoding:  Quoted-Printable\n\nbody")
+	h := m.Root.Header
+	if len(h) != 4 {
+		t.Fatalf("got %d fields", len(h))
+	}
+	if h[0].Key != "Subject" || h[0].Value != "a  folded\tsubject" || string(h[0].Raw) != "Subject: a\r\n  folded\tsubject  \r\n" {
+		t.Errorf("Subject field: %+v (raw %q)", h[0], h[0].Raw)
+	}
+	if h.Get("x-empty") != "" || len(h.Values("X-EMPTY")) != 1 {
+		t.Errorf("X-Empty: %q", h.Values("X-EMPTY"))
+	}
+	if m.Root.MediaType != "text/plain" || m.Root.Params["charset"] != "utf-8" {
+		t.Errorf("media type %q %v", m.Root.MediaType, m.Root.Params)
+	}
+	if m.Root.transferEncoding() != "quoted-printable" {
+		t.Errorf("cte %q", m.Root.transferEncoding())
+	}
+	if got := m.Root.Header.ContentFields(); len(got) != 2 || got[0].Key != "Content-Type" {
+		t.Errorf("ContentFields: %v", got)
+	}
+	if got := m.Root.Header.NonContentFields(); len(got) != 2 || got[1].Key != "X-Empty" {
+		t.Errorf("NonContentFields: %v", got)
+	}
+	if got := m.Root.Header.Without("subject", "X-Empty"); len(got) != 2 {
+		t.Errorf("Without: %v", got)
+	}
+	// The last field without a line ending still gets its CRLF in Raw.
+	m2 := mustParse(t, "A: 1\nB: 2")
+	if raw := string(m2.Root.Header[1].Raw); raw != "B: 2\r\n" {
+		t.Errorf("last field raw %q", raw)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	m := mustParse(t, "Subject: x\n\nbody")
+	if m.Root.Params["charset"] != "us-ascii" {
+		t.Errorf("default params %v", m.Root.Params)
+	}
+	if m.Root.IsMultipart() {
+		t.Error("text/plain is multipart")
+	}
+	if m.Find("1") != nil || m.Find("x") != nil || m.Find("01") != nil {
+		t.Error("Find of a missing part is not nil")
+	}
+	if m.Size() != int64(len("Subject: x\r\n\r\nbody")) {
+		t.Errorf("Size %d", m.Size())
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	nested := func(depth int) string {
+		var b strings.Builder
+		for i := 0; i < depth; i++ {
+			b.WriteString("Content-Type: multipart/mixed; boundary=b" + string(rune('a'+i)) + "\n\n--b" + string(rune('a'+i)) + "\n")
+		}
+		b.WriteString("\nleaf\n")
+		return b.String()
+	}
+	manyParts := "Content-Type: multipart/mixed; boundary=b\n\n" + strings.Repeat("--b\n\nx\n", 20) + "--b--\n"
+	cases := []struct {
+		name  string
+		input string
+		lim   Limits
+		ok    bool
+		msg   string
+	}{
+		{"size ok", strings.Repeat("x", 100), Limits{MaxSize: 100}, true, ""},
+		{"size exceeded", strings.Repeat("x", 101), Limits{MaxSize: 100}, false, "size limit of 100 bytes"},
+		{"size counts canonical bytes", strings.Repeat("\n", 60), Limits{MaxSize: 100}, false, "size limit"},
+		{"header ok", "A: " + strings.Repeat("x", 90) + "\n\nbody", Limits{MaxHeaderBytes: 100}, true, ""},
+		{"header too big", "A: " + strings.Repeat("x", 200) + "\n\nbody", Limits{MaxHeaderBytes: 100}, false, "MaxHeaderBytes"},
+		{"header too big, folded", "A: x\n" + strings.Repeat(" y\n", 100) + "\nbody", Limits{MaxHeaderBytes: 100}, false, "MaxHeaderBytes"},
+		{"huge header default limit", "A: " + strings.Repeat("x", 2<<20) + "\n\nbody", Limits{}, false, "MaxHeaderBytes"},
+		{"depth ok", nested(3), Limits{MaxDepth: 3}, true, ""},
+		{"depth exceeded", nested(4), Limits{MaxDepth: 3}, false, "MaxDepth"},
+		{"parts ok", manyParts, Limits{MaxParts: 21}, true, ""},
+		{"parts exceeded", manyParts, Limits{MaxParts: 20}, false, "MaxParts"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse(strings.NewReader(tc.input), tc.lim, 1<<20)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				m.Close()
+				return
+			}
+			if err == nil {
+				m.Close()
+				t.Fatal("Parse succeeded")
+			}
+			if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "mime: ") {
+				t.Errorf("error %q: want mime: ... %q wrapping ErrInput", err, tc.msg)
+			}
+		})
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+func TestParseReadError(t *testing.T) {
+	_, err := Parse(failingReader{}, DefaultLimits(), 1024)
+	if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestParseSpillsToFile(t *testing.T) {
+	// A memory limit of 0 puts the whole message in the encrypted file.
+	in := "Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n--b--\n"
+	m, err := Parse(strings.NewReader(in), DefaultLimits(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got := readString(t, m.Find("2").Body()); got != "two" {
+		t.Errorf("body %q", got)
+	}
+}
+
+func TestParseTestdata(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.eml")
+	if len(files) < 3 {
+		t.Fatalf("only %d testdata messages", len(files))
+	}
+	want := map[string][]string{ // path:mediatype of every entity
+		"pgp-signed-thunderbird.eml": {":multipart/signed", "1:multipart/mixed", "1.1:text/plain", "1.2:text/csv", "2:application/pgp-signature"},
+		"html-alternative.eml":       {":multipart/alternative", "1:text/plain", "2:text/html"},
+		"attachment-8bit.eml":        {":multipart/mixed", "1:text/plain", "2:application/pdf"},
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mustParse(t, string(data))
+		var got []string
+		for _, e := range m.Entities() {
+			got = append(got, e.Path+":"+e.MediaType)
+		}
+		if w, ok := want[filepath.Base(f)]; ok && strings.Join(got, " ") != strings.Join(w, " ") {
+			t.Errorf("%s: entities %v, want %v", f, got, w)
+		}
+		checkInvariants(t, m)
+	}
+}
+
+func TestThunderbirdSignedShape(t *testing.T) {
+	data, err := os.ReadFile("testdata/pgp-signed-thunderbird.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustParse(t, string(data))
+	if m.Root.Params["protocol"] != "application/pgp-signature" || m.Root.Params["micalg"] != "pgp-sha256" {
+		t.Errorf("params %v", m.Root.Params)
+	}
+	signed := readString(t, m.Find("1").Raw())
+	if !strings.HasPrefix(signed, "Content-Type: multipart/mixed; boundary=\"------------p0Ks7XcRb2LmQy6VwE1aTuGd\";\r\n protected-headers=\"v1\"\r\n") ||
+		!strings.HasSuffix(signed, "\r\n--------------p0Ks7XcRb2LmQy6VwE1aTuGd--\r\n") {
+		t.Errorf("signed part:\n%q", signed)
+	}
+	if strings.Contains(signed, "\n\n") || strings.Count(signed, "\n") != strings.Count(signed, "\r\n") {
+		t.Error("signed part is not CRLF-canonical")
+	}
+	sig := readString(t, m.Find("2").Body())
+	if !strings.HasPrefix(sig, "-----BEGIN PGP SIGNATURE-----\r\n") || !strings.HasSuffix(sig, "-----END PGP SIGNATURE-----\r\n") {
+		t.Errorf("signature %q", sig)
+	}
+	if got := readString(t, m.Find("1.2").Body()); got != "quarter,revenue\n1,100\n2,120\n3,90\n4,150\n" {
+		t.Errorf("csv %q", got)
+	}
+}
