@@ -1,0 +1,402 @@
+package pgp
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/spool"
+)
+
+// Keyring is what Decrypt may use.
+type Keyring struct {
+	Certs   openpgp.EntityList // known public certs, for verifying signatures
+	Secrets openpgp.EntityList // secret keys, possibly locked
+	// Unlock unlocks a locked secret entity in place; its error should wrap
+	// mailseal.ErrLocked when no or a wrong passphrase was given. May be nil.
+	Unlock func(*openpgp.Entity) error
+	// Password returns the password of a password-encrypted (SKESK)
+	// message. May be nil.
+	Password func() ([]byte, error)
+}
+
+// Decrypted is the result of Decrypt. Body is only available once every
+// check passed; Close discards the withheld plaintext.
+type Decrypted struct {
+	Encrypted     bool
+	Integrity     string            // mailseal.IntegrityMDC / IntegrityAEAD ("" if not encrypted)
+	DecryptedWith string            // primary-key fingerprint ("" for a password)
+	Signers       []mailseal.Signer // one per signature, with SignerStatus
+	Body          io.Reader         // the verified plaintext
+	spool         *spool.Spool
+}
+
+// Close releases the plaintext (memory or encrypted temporary file).
+func (d *Decrypted) Close() error {
+	if d == nil || d.spool == nil {
+		return nil
+	}
+	return d.spool.Close()
+}
+
+// prescanSize is how much of the binary message is inspected before go-crypto
+// reads it, to learn the recipients and the kind of encrypted packet.
+const prescanSize = 256 << 10
+
+// outer describes the packets in front of the encrypted data.
+type outer struct {
+	recipients []string // key IDs or fingerprints of the PKESK packets
+	skesk      bool
+	tag        int // 9 SED, 18 SEIPD, 20 AEAD (draft), 0 not encrypted / not found
+	version    int // SEIPD version
+}
+
+func prescan(prefix []byte) outer {
+	var o outer
+	packets := packet.NewReader(bytes.NewReader(prefix))
+	for {
+		p, err := packets.Next()
+		if err != nil {
+			return o
+		}
+		switch p := p.(type) {
+		case *packet.EncryptedKey:
+			switch {
+			case len(p.KeyFingerprint) > 0:
+				o.recipients = append(o.recipients, strings.ToUpper(hex.EncodeToString(p.KeyFingerprint)))
+			case p.KeyId == 0:
+				o.recipients = append(o.recipients, "an anonymous recipient")
+			default:
+				o.recipients = append(o.recipients, fmt.Sprintf("%016X", p.KeyId))
+			}
+		case *packet.SymmetricKeyEncrypted:
+			o.skesk = true
+		case *packet.SymmetricallyEncrypted:
+			if p.IntegrityProtected {
+				o.tag, o.version = 18, p.Version
+			} else {
+				o.tag = 9
+			}
+			return o
+		case *packet.AEADEncrypted:
+			o.tag = 20
+			return o
+		default:
+			return o
+		}
+	}
+}
+
+// limitWriter fails once more than max bytes were written.
+type limitWriter struct {
+	w        io.Writer
+	n, max   int64
+	exceeded bool
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n+int64(len(p)) > l.max {
+		l.exceeded = true
+		return 0, errTooLarge
+	}
+	n, err := l.w.Write(p)
+	l.n += int64(n)
+	return n, err
+}
+
+var errTooLarge = errors.New("decompressed data too large")
+
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func (e *Engine) tooLarge() error {
+	return fmt.Errorf("pgp: decompressed data exceeds the %s limit (if the message is genuine, raise the decompression limit): %w",
+		sizeName(e.policy.MaxDecompressed), mailseal.ErrInput)
+}
+
+// openInput returns the binary packet stream of an armored ("PGP MESSAGE")
+// or binary message.
+func openInput(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, err := br.Peek(1)
+	if err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("pgp: decrypt: empty input: %w", mailseal.ErrInput)
+		}
+		return nil, fmt.Errorf("pgp: decrypt: %v: %w", err, mailseal.ErrInput)
+	}
+	if first[0]&0x80 != 0 {
+		return br, nil
+	}
+	block, err := armor.Decode(br)
+	if err != nil {
+		return nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored: %v): %w", err, mailseal.ErrInput)
+	}
+	if block.Type != armorMessage {
+		return nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, block.Type, mailseal.ErrInput)
+	}
+	return block.Body, nil
+}
+
+// candidate is a signature of the message being read, with our own hash.
+type candidate struct {
+	c         *openpgp.SignatureCandidate
+	ent       *openpgp.Entity
+	pub       *packet.PublicKey
+	in, final hash.Hash
+	err       error
+}
+
+// Decrypt reads an armored or binary OpenPGP message (encrypted and/or
+// signed; an inline "--armor --sign" message is read here too), withholds
+// the plaintext in a spool until the MDC or AEAD check, the whole packet
+// stream and the signatures are done, and only then returns it.
+//
+// Errors: tampered or truncated ciphertext, and encrypted data without
+// integrity protection, wrap mailseal.ErrIntegrity (and no plaintext is
+// returned); no usable secret key wraps mailseal.ErrNoKey and lists the key
+// IDs the message is encrypted to; a locked key without passphrase or a wrong
+// password wraps mailseal.ErrLocked; decompression beyond
+// Policy.MaxDecompressed and unreadable input wrap mailseal.ErrInput.
+// Signatures that do not verify are not errors: see Decrypted.Signers.
+func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
+	in, err := openInput(r)
+	if err != nil {
+		return nil, err
+	}
+	prefix := make([]byte, prescanSize)
+	n, err := io.ReadFull(in, prefix)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, mailseal.ErrInput)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("pgp: decrypt: no OpenPGP data: %w", mailseal.ErrInput)
+	}
+	prefix = prefix[:n]
+	o := prescan(prefix)
+	if o.tag == 9 {
+		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", mailseal.ErrIntegrity)
+	}
+	stream := io.MultiReader(bytes.NewReader(prefix), in)
+
+	cfg := e.Config()
+	p := &prompter{kr: kr}
+	var secrets openpgp.EntityList
+	for _, s := range kr.Secrets {
+		if s != nil && s.PrimaryKey != nil {
+			secrets = append(secrets, s)
+		}
+	}
+	md, err := openpgp.ReadMessage(stream, secrets, p.prompt, cfg)
+	if err != nil {
+		return nil, e.readError(err, p, o)
+	}
+
+	// Hash the plaintext ourselves for every signature whose key we know, so
+	// that each one gets its own verdict (go-crypto only reports the first).
+	var cands []*candidate
+	var writers []io.Writer
+	for _, c := range md.SignatureCandidates {
+		cd := &candidate{c: c}
+		var fpr []byte
+		if c.OPSVersion == 6 || (c.CorrespondingSig != nil && c.CorrespondingSig.Version == 6) {
+			fpr = c.IssuerFingerprint
+		}
+		cd.ent, cd.pub = findSigner(c.IssuerKeyId, fpr, kr.Certs, kr.Secrets)
+		if cd.ent != nil {
+			cd.in, cd.final, cd.err = newSigHash(c.HashAlgorithm, c.SigType, c.Salt)
+			if cd.in != nil {
+				writers = append(writers, cd.in)
+			}
+		}
+		cands = append(cands, cd)
+	}
+
+	sp := spool.New(e.policy.MaxMemorySpool)
+	lw := &limitWriter{w: sp, max: e.policy.MaxDecompressed}
+	_, err = io.Copy(io.MultiWriter(append([]io.Writer{lw}, writers...)...), md.UnverifiedBody)
+	if err != nil {
+		sp.Close()
+		if lw.exceeded || errors.Is(err, pgperrors.ErrMessageTooLarge) ||
+			(md.IsEncrypted && lw.n > e.policy.MaxDecompressed-(1<<20) && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing)) {
+			return nil, e.tooLarge()
+		}
+		if md.IsEncrypted {
+			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v); no plaintext is released: %w", err, mailseal.ErrIntegrity)
+		}
+		return nil, fmt.Errorf("pgp: decrypt: the message is damaged (%v): %w", err, mailseal.ErrInput)
+	}
+
+	d := &Decrypted{Encrypted: md.IsEncrypted, spool: sp, Signers: []mailseal.Signer{}}
+	if md.IsEncrypted {
+		d.Integrity = mailseal.IntegrityMDC
+		if o.tag == 20 || (o.tag == 18 && o.version == 2) {
+			d.Integrity = mailseal.IntegrityAEAD
+		}
+		if md.DecryptedWith.Entity != nil && md.DecryptedWith.Entity.PrimaryKey != nil {
+			d.DecryptedWith = Fingerprint(md.DecryptedWith.Entity.PrimaryKey)
+		}
+	}
+	for _, cd := range cands {
+		d.Signers = append(d.Signers, e.evalCandidate(cd))
+	}
+	d.Body = sp.Reader()
+	return d, nil
+}
+
+// evalCandidate checks that the signature packet matches its one-pass
+// header and evaluates it.
+func (e *Engine) evalCandidate(cd *candidate) mailseal.Signer {
+	c := cd.c
+	sig := c.CorrespondingSig
+	if sig == nil {
+		s := mailseal.Signer{Emails: []string{}, Status: mailseal.SignerBad, KeyID: fmt.Sprintf("%016X", c.IssuerKeyId),
+			Hash: hashName(c.HashAlgorithm), Error: "the signature packet announced by a one-pass signature header is missing or unreadable"}
+		if cd.ent != nil {
+			s.Fingerprint = Fingerprint(cd.ent.PrimaryKey)
+			s.SigningKey = Fingerprint(cd.pub)
+		}
+		return s
+	}
+	mismatch := sig.SigType != c.SigType || sig.Hash != c.HashAlgorithm || sig.PubKeyAlgo != c.PubKeyAlgo ||
+		(sig.IssuerKeyId != nil && *sig.IssuerKeyId != c.IssuerKeyId) ||
+		(c.OPSVersion == 3 && sig.Version == 6) ||
+		(c.OPSVersion == 6 && (sig.Version != 6 || !bytes.Equal(c.IssuerFingerprint, sig.IssuerFingerprint) || !bytes.Equal(c.Salt, sig.Salt())))
+	s := e.evaluate(sig, cd.final, cd.err, cd.ent, cd.pub)
+	if mismatch && s.Status != mailseal.SignerUnknown {
+		s.Status = mailseal.SignerBad
+		s.Valid = false
+		s.Error = "the signature packet does not match its one-pass signature header"
+	}
+	return s
+}
+
+// readError classifies an error of openpgp.ReadMessage.
+func (e *Engine) readError(err error, p *prompter, o outer) error {
+	if p.err != nil {
+		return fmt.Errorf("pgp: decrypt: %w", p.err)
+	}
+	var se pgperrors.DecryptWithSessionKeyError
+	switch {
+	case errors.Is(err, pgperrors.ErrKeyIncorrect):
+		if len(o.recipients) == 0 && o.skesk {
+			return fmt.Errorf("pgp: decrypt: the message is encrypted with a password and none was given: %w", mailseal.ErrLocked)
+		}
+		to := "unknown keys"
+		if len(o.recipients) > 0 {
+			to = strings.Join(o.recipients, ", ")
+		}
+		return fmt.Errorf("pgp: decrypt: no secret key for this message; it is encrypted to %s (import the matching secret key): %w", to, mailseal.ErrNoKey)
+	case errors.Is(err, pgperrors.ErrMessageTooLarge):
+		return e.tooLarge()
+	case errors.As(err, &se), errors.Is(err, pgperrors.ErrMDCHashMismatch), errors.Is(err, pgperrors.ErrMDCMissing),
+		errors.Is(err, pgperrors.ErrAEADTagVerification):
+		return fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v): %w", err, mailseal.ErrIntegrity)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		if o.tag != 0 {
+			return fmt.Errorf("pgp: decrypt: the encrypted message is truncated: %w", mailseal.ErrIntegrity)
+		}
+		return fmt.Errorf("pgp: decrypt: the message is truncated or empty: %w", mailseal.ErrInput)
+	}
+	var ue pgperrors.UnsupportedError
+	if errors.As(err, &ue) && strings.Contains(string(ue), "integrity") {
+		return fmt.Errorf("pgp: decrypt: %v; refused: %w", err, mailseal.ErrIntegrity)
+	}
+	return fmt.Errorf("pgp: decrypt: %v: %w", err, mailseal.ErrInput)
+}
+
+// prompter answers go-crypto's prompt: first it unlocks the locked secret
+// keys the message is encrypted to, then it asks for the message password.
+// It never loops: a second request for the same thing is an error.
+type prompter struct {
+	kr             Keyring
+	triedUnlock    bool
+	triedPassword  bool
+	err            error
+	lockedKeyNames []string
+}
+
+func (p *prompter) prompt(keys []openpgp.Key, symmetric bool) ([]byte, error) {
+	if len(keys) > 0 && !p.triedUnlock {
+		p.triedUnlock = true
+		unlocked := false
+		var errs []error
+		seen := map[*openpgp.Entity]bool{}
+		for _, k := range keys {
+			ent := k.Entity
+			if ent == nil || seen[ent] {
+				continue
+			}
+			seen[ent] = true
+			p.lockedKeyNames = append(p.lockedKeyNames, keyName(ent))
+			if p.kr.Unlock == nil {
+				continue
+			}
+			if err := p.kr.Unlock(ent); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			unlocked = true
+		}
+		if unlocked {
+			return nil, nil // go-crypto retries with the unlocked keys
+		}
+		if !symmetric || p.kr.Password == nil {
+			if len(errs) > 0 {
+				p.err = fmt.Errorf("cannot unlock the secret key %s: %w", strings.Join(p.lockedKeyNames, ", "), errors.Join(errs...))
+				if !errors.Is(p.err, mailseal.ErrLocked) {
+					p.err = fmt.Errorf("%w: %w", p.err, mailseal.ErrLocked)
+				}
+			} else {
+				p.err = fmt.Errorf("the secret key %s is locked and no passphrase was given: %w", strings.Join(p.lockedKeyNames, ", "), mailseal.ErrLocked)
+			}
+			return nil, p.err
+		}
+	}
+	if symmetric && p.kr.Password != nil && !p.triedPassword {
+		p.triedPassword = true
+		pw, err := p.kr.Password()
+		if err != nil {
+			p.err = fmt.Errorf("no password for the message: %w", err)
+			if !errors.Is(err, mailseal.ErrLocked) {
+				p.err = fmt.Errorf("%w: %w", p.err, mailseal.ErrLocked)
+			}
+			return nil, p.err
+		}
+		if pw == nil {
+			pw = []byte{}
+		}
+		return pw, nil
+	}
+	switch {
+	case p.triedPassword:
+		p.err = fmt.Errorf("wrong password for the message: %w", mailseal.ErrLocked)
+	case symmetric && len(keys) == 0:
+		p.err = fmt.Errorf("the message is encrypted with a password and none was given: %w", mailseal.ErrLocked)
+	case len(p.lockedKeyNames) > 0:
+		p.err = fmt.Errorf("the secret key %s could not be used to decrypt the message: %w", strings.Join(p.lockedKeyNames, ", "), mailseal.ErrNoKey)
+	default:
+		p.err = fmt.Errorf("no usable secret key for the message: %w", mailseal.ErrNoKey)
+	}
+	return nil, p.err
+}

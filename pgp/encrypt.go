@@ -1,0 +1,84 @@
+package pgp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+)
+
+// Encrypt returns a writer for the plaintext; what is written is encrypted
+// to every recipient in to (and signed by signer unless it is nil) and
+// written ASCII-armored ("PGP MESSAGE") to ciphertext as it goes. Close
+// finishes the message. Every recipient must pass CheckRecipient; otherwise
+// nothing is written and the error names each bad recipient and wraps
+// mailseal.ErrNoKey. SEIPDv2 (AEAD) is used when every recipient's key
+// announces support for it, SEIPDv1 (MDC) otherwise.
+func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *openpgp.Entity) (io.WriteCloser, error) {
+	if len(to) == 0 {
+		return nil, fmt.Errorf("pgp: encrypt: no recipients: %w", mailseal.ErrUsage)
+	}
+	var bad []string
+	for _, r := range to {
+		if err := e.CheckRecipient(r); err != nil {
+			bad = append(bad, strings.TrimPrefix(strings.TrimSuffix(err.Error(), ": "+mailseal.ErrNoKey.Error()), "pgp: "))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("pgp: encrypt: %s: %w", strings.Join(bad, "; "), mailseal.ErrNoKey)
+	}
+	var signers []*openpgp.Entity
+	if signer != nil {
+		if _, _, err := e.signingKey(signer); err != nil {
+			return nil, err
+		}
+		signers = []*openpgp.Entity{signer}
+	}
+	cfg := e.Config()
+	// Layering: plaintext -> go-crypto (literal, signature, SEIPD) -> armor -> ciphertext.
+	aw, err := armor.EncodeWithChecksumOption(ciphertext, armorMessage, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("pgp: encrypt: %w", err)
+	}
+	pw, err := openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{Signers: signers, Config: cfg})
+	if err != nil {
+		return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
+	}
+	return &encWriter{pt: pw, armor: aw, out: ciphertext}, nil
+}
+
+type encWriter struct {
+	pt     io.WriteCloser
+	armor  io.WriteCloser
+	out    io.Writer
+	closed bool
+}
+
+func (w *encWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("pgp: encrypt: write after close")
+	}
+	return w.pt.Write(p)
+}
+
+func (w *encWriter) Close() error {
+	if w.closed {
+		return errors.New("pgp: encrypt: already closed")
+	}
+	w.closed = true
+	if err := w.pt.Close(); err != nil {
+		return fmt.Errorf("pgp: encrypt: %w", err)
+	}
+	if err := w.armor.Close(); err != nil {
+		return fmt.Errorf("pgp: encrypt: %w", err)
+	}
+	if _, err := io.WriteString(w.out, "\n"); err != nil {
+		return fmt.Errorf("pgp: encrypt: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+// Package pgp is mailseal's OpenPGP engine: it signs (detached, for
+// PGP/MIME), encrypts, decrypts and verifies OpenPGP data on top of
+// github.com/ProtonMail/go-crypto/openpgp/v2, applying a mailseal.Policy.
+//
+// The engine never sees whole e-mail messages; the mime package hands it the
+// exact bytes to sign, verify or decrypt. Its results are per-signature
+// mailseal.Signer values; the message-level verdict is mailseal.Report's job.
+//
+// Safety properties:
+//   - decrypted plaintext is withheld in an internal/spool.Spool until the
+//     MDC or AEAD check, the end of the packet stream and the signature checks
+//     are done; tampered ciphertext yields an error wrapping
+//     mailseal.ErrIntegrity and no plaintext at all;
+//   - data encrypted without integrity protection (SED, packet tag 9) is refused;
+//   - decompressed data is capped at Policy.MaxDecompressed;
+//   - revoked or expired keys are refused for encryption and signing, and a
+//     signature only counts as good if its key was valid when it signed;
+//   - signing and encryption stream: memory does not grow with the message.
+package pgp
+
+import (
+	"crypto"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+)
+
+// Engine is the OpenPGP engine for one policy. It holds no mutable state and
+// is safe for concurrent use.
+type Engine struct {
+	policy mailseal.Policy
+}
+
+// New returns an engine applying p. Zero fields of p that have a default in
+// mailseal.DefaultPolicy (MinRSABits, MaxDecompressed, MaxMemorySpool) get
+// that default, so a zero Policy is still safe.
+func New(p mailseal.Policy) *Engine {
+	d := mailseal.DefaultPolicy()
+	if p.MinRSABits <= 0 {
+		p.MinRSABits = d.MinRSABits
+	}
+	if p.MaxDecompressed <= 0 {
+		p.MaxDecompressed = d.MaxDecompressed
+	}
+	if p.MaxMemorySpool <= 0 {
+		p.MaxMemorySpool = d.MaxMemorySpool
+	}
+	return &Engine{policy: p}
+}
+
+// Policy returns the policy the engine applies (with defaults filled in).
+func (e *Engine) Policy() mailseal.Policy { return e.policy }
+
+// Config returns a fresh go-crypto configuration for the engine's policy.
+// It is never nil (go-crypto's v2 API misbehaves on nil configurations).
+// The caller may modify the returned value; it is not shared.
+func (e *Engine) Config() *packet.Config {
+	p := e.policy
+	limit := p.MaxDecompressed
+	minRSA := p.MinRSABits
+	if minRSA > 0xffff {
+		minRSA = 0xffff
+	}
+	rejectMsg := map[crypto.Hash]bool{
+		crypto.MD5:       true,
+		crypto.RIPEMD160: true,
+		crypto.SHA1:      !p.AllowSHA1,
+		crypto.SHA224:    !p.AllowSHA1,
+	}
+	return &packet.Config{
+		DefaultHash:   crypto.SHA512,
+		DefaultCipher: packet.CipherAES256,
+		Time:          p.Time,
+		MinRSABits:    uint16(minRSA),
+		// Key binding signatures: SHA-1 is still common in old certificates
+		// and is accepted there (as RFC 9580 allows for old signatures); MD5
+		// and RIPEMD-160 are not.
+		RejectHashAlgorithms: map[crypto.Hash]bool{
+			crypto.MD5:       true,
+			crypto.RIPEMD160: true,
+		},
+		RejectMessageHashAlgorithms: rejectMsg,
+		RejectPublicKeyAlgorithms: map[packet.PublicKeyAlgorithm]bool{
+			packet.PubKeyAlgoElGamal: true,
+			packet.PubKeyAlgoDSA:     true,
+		},
+		MaxDecompressedMessageSize: &limit,
+	}
+}
+
+// now is the policy's verification time.
+func (e *Engine) now() time.Time { return e.policy.Time() }
+
+// hashAccepted reports whether a message signature hash passes the policy:
+// SHA-256 or stronger, SHA-1 (and SHA-224) only with AllowSHA1.
+func (e *Engine) hashAccepted(h crypto.Hash) bool {
+	switch h {
+	case crypto.SHA256, crypto.SHA384, crypto.SHA512, crypto.SHA3_256, crypto.SHA3_512:
+		return true
+	case crypto.SHA1, crypto.SHA224:
+		return e.policy.AllowSHA1
+	}
+	return false
+}
+
+// hashName is the name reported in mailseal.Signer.Hash.
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.MD5:
+		return "MD5"
+	case crypto.SHA1:
+		return "SHA-1"
+	case crypto.RIPEMD160:
+		return "RIPEMD-160"
+	case crypto.SHA224:
+		return "SHA-224"
+	case crypto.SHA256:
+		return "SHA-256"
+	case crypto.SHA384:
+		return "SHA-384"
+	case crypto.SHA512:
+		return "SHA-512"
+	case crypto.SHA3_256:
+		return "SHA3-256"
+	case crypto.SHA3_512:
+		return "SHA3-512"
+	}
+	return fmt.Sprintf("hash #%d", int(h))
+}
+
+// micalgName is the RFC 3156 / RFC 9580 micalg value for h.
+func micalgName(h crypto.Hash) (string, bool) {
+	switch h {
+	case crypto.SHA1:
+		return "pgp-sha1", true
+	case crypto.SHA224:
+		return "pgp-sha224", true
+	case crypto.SHA256:
+		return "pgp-sha256", true
+	case crypto.SHA384:
+		return "pgp-sha384", true
+	case crypto.SHA512:
+		return "pgp-sha512", true
+	case crypto.SHA3_256:
+		return "pgp-sha3-256", true
+	case crypto.SHA3_512:
+		return "pgp-sha3-512", true
+	}
+	return "", false
+}
+
+// Fingerprint is the upper-case hex fingerprint of a key packet.
+func Fingerprint(pk *packet.PublicKey) string {
+	if pk == nil {
+		return ""
+	}
+	return strings.ToUpper(hex.EncodeToString(pk.Fingerprint))
+}
+
+// keyName names an entity in error messages: fingerprint and first e-mail.
+func keyName(ent *openpgp.Entity) string {
+	if ent == nil || ent.PrimaryKey == nil {
+		return "(no key)"
+	}
+	name := Fingerprint(ent.PrimaryKey)
+	var emails []string
+	for _, id := range ent.Identities {
+		if id.UserId != nil && id.UserId.Email != "" {
+			emails = append(emails, id.UserId.Email)
+		}
+	}
+	if len(emails) > 0 {
+		sort.Strings(emails)
+		name += " <" + emails[0] + ">"
+	}
+	return name
+}

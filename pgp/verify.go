@@ -1,0 +1,317 @@
+package pgp
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+)
+
+// maxSignatureSize bounds a detached signature block (armored or binary).
+const maxSignatureSize = 1 << 20
+
+// findSigner returns the entity holding the key that issued a signature
+// (matched by issuer fingerprint when the signature carries one, else by key
+// ID) and that key; nil if no list has it.
+func findSigner(keyID uint64, fpr []byte, lists ...openpgp.EntityList) (*openpgp.Entity, *packet.PublicKey) {
+	for _, list := range lists {
+		for _, ent := range list {
+			if ent == nil || ent.PrimaryKey == nil {
+				continue
+			}
+			keys := []*packet.PublicKey{ent.PrimaryKey}
+			for i := range ent.Subkeys {
+				if ent.Subkeys[i].PublicKey != nil {
+					keys = append(keys, ent.Subkeys[i].PublicKey)
+				}
+			}
+			for _, k := range keys {
+				if len(fpr) > 0 {
+					if bytes.Equal(k.Fingerprint, fpr) {
+						return ent, k
+					}
+				} else if k.KeyId == keyID {
+					return ent, k
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+// newSigHash returns the hash state for verifying a signature of the given
+// type, hash and (v6) salt, wrapped for text canonicalisation when needed:
+// the first value is what the data is written to, the second what
+// VerifySignature takes.
+func newSigHash(h crypto.Hash, sigType packet.SignatureType, salt []byte) (hash.Hash, hash.Hash, error) {
+	if !h.Available() {
+		return nil, nil, fmt.Errorf("hash algorithm %s is not supported", hashName(h))
+	}
+	direct := h.New()
+	if salt != nil {
+		direct.Write(salt)
+	}
+	switch sigType {
+	case packet.SigTypeBinary:
+		return direct, direct, nil
+	case packet.SigTypeText:
+		return openpgp.NewCanonicalTextHash(direct), direct, nil
+	}
+	return nil, nil, fmt.Errorf("signature of type 0x%02x is not a document signature", uint8(sigType))
+}
+
+// issuerID returns the key ID of the signature's issuer in hex.
+func issuerID(sig *packet.Signature) string {
+	if sig.IssuerKeyId != nil {
+		return fmt.Sprintf("%016X", *sig.IssuerKeyId)
+	}
+	if len(sig.IssuerFingerprint) >= 8 {
+		// v6 signatures may carry only the fingerprint; v6 key IDs are its first 8 bytes.
+		return strings.ToUpper(hex.EncodeToString(sig.IssuerFingerprint[:8]))
+	}
+	return ""
+}
+
+func issuerKeyID(sig *packet.Signature) uint64 {
+	if sig.IssuerKeyId != nil {
+		return *sig.IssuerKeyId
+	}
+	return 0
+}
+
+// validEmails lists the addresses of ent's valid, unrevoked user IDs at t.
+func (e *Engine) validEmails(ent *openpgp.Entity, t time.Time) []string {
+	emails := []string{}
+	cfg := e.Config()
+	seen := map[string]bool{}
+	for _, id := range ent.Identities {
+		if id == nil || id.UserId == nil || id.UserId.Email == "" {
+			continue
+		}
+		if _, err := id.Verify(t, cfg); err != nil {
+			continue
+		}
+		if !seen[id.UserId.Email] {
+			seen[id.UserId.Email] = true
+			emails = append(emails, id.UserId.Email)
+		}
+	}
+	sort.Strings(emails)
+	return emails
+}
+
+// evaluate turns one signature into a mailseal.Signer, following the
+// signer status rules of docs/ARCHITECTURE.md. h is the hash over the signed
+// data (already salted and canonicalised as the signature requires; nil if
+// it could not be computed, with hashErr saying why). ent and pub are the
+// issuer's certificate and key, nil if unknown.
+func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent *openpgp.Entity, pub *packet.PublicKey) mailseal.Signer {
+	now := e.now()
+	s := mailseal.Signer{
+		KeyID:   issuerID(sig),
+		Emails:  []string{},
+		Created: sig.CreationTime,
+		Hash:    hashName(sig.Hash),
+	}
+	if ent == nil || pub == nil {
+		s.Status = mailseal.SignerUnknown
+		if len(sig.IssuerFingerprint) > 0 {
+			s.SigningKey = strings.ToUpper(hex.EncodeToString(sig.IssuerFingerprint))
+		}
+		s.Error = fmt.Sprintf("no certificate for the signing key %s (import the signer's public key to check this signature)", s.KeyID)
+		return s
+	}
+	s.Fingerprint = Fingerprint(ent.PrimaryKey)
+	s.SigningKey = Fingerprint(pub)
+	s.Emails = e.validEmails(ent, now)
+	bad := func(format string, args ...any) mailseal.Signer {
+		s.Status = mailseal.SignerBad
+		s.Error = fmt.Sprintf(format, args...)
+		return s
+	}
+	untrusted := func(format string, args ...any) mailseal.Signer {
+		s.Status = mailseal.SignerUntrusted
+		s.Error = fmt.Sprintf(format, args...)
+		return s
+	}
+	if sig.SigType != packet.SigTypeBinary && sig.SigType != packet.SigTypeText {
+		return bad("signature of type 0x%02x is not a signature over a document", uint8(sig.SigType))
+	}
+	if h == nil {
+		if hashErr == nil {
+			hashErr = errors.New("no hash")
+		}
+		return bad("cannot check the signature: %v", hashErr)
+	}
+	if err := pub.VerifySignature(h, sig); err != nil {
+		return bad("the signature does not verify: the signed data was changed or the signature is damaged (%v)", err)
+	}
+	if !e.hashAccepted(sig.Hash) {
+		if sig.Hash == crypto.SHA1 {
+			return bad("the signature uses SHA-1, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger")
+		}
+		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", hashName(sig.Hash))
+	}
+	if sig.CreationTime.Before(pub.CreationTime) {
+		return bad("the signature claims to be older than its key")
+	}
+	for _, n := range sig.Notations {
+		if n.IsCritical {
+			return bad("the signature has an unknown critical notation %q", n.Name)
+		}
+	}
+	if sig.SigExpired(now) {
+		return bad("the signature has expired")
+	}
+	if ent.Revoked(now) {
+		return untrusted("the signer's key %s is revoked", s.Fingerprint)
+	}
+	if err := e.primaryValid(ent, sig.CreationTime); err != nil {
+		return untrusted("at signing time (%s): %v", sig.CreationTime.UTC().Format(time.RFC3339), err)
+	}
+	if pub != ent.PrimaryKey {
+		for i := range ent.Subkeys {
+			sub := &ent.Subkeys[i]
+			if sub.PublicKey != pub {
+				continue
+			}
+			if sub.Revoked(nil, now) {
+				return untrusted("the signing subkey %s is revoked", s.SigningKey)
+			}
+			if _, err := sub.Verify(sig.CreationTime, e.Config()); err != nil {
+				if errors.Is(err, pgperrors.ErrKeyRevoked) || errors.Is(err, pgperrors.ErrKeyExpired) {
+					return untrusted("the signing subkey %s was not valid at signing time: %v", s.SigningKey, err)
+				}
+				return bad("the signing subkey %s is not validly bound to its certificate: %v", s.SigningKey, err)
+			}
+		}
+	}
+	if pub.PubKeyAlgo == packet.PubKeyAlgoRSA || pub.PubKeyAlgo == packet.PubKeyAlgoRSASignOnly {
+		if bits, err := pub.BitLength(); err != nil || int(bits) < e.policy.MinRSABits {
+			return bad("the RSA signing key has %d bits; at least %d are required", bits, e.policy.MinRSABits)
+		}
+	}
+	if _, ok := ent.SigningKeyById(sig.CreationTime, pub.KeyId, e.Config()); !ok {
+		return bad("key %s is not a valid signing key (key flags or algorithm)", s.SigningKey)
+	}
+	s.Status = mailseal.SignerGood
+	s.Valid = true
+	return s
+}
+
+// readSignatures reads the signature packets of a detached signature,
+// armored ("PGP SIGNATURE") or binary. Unsupported signature packets are
+// returned as errors in unsupported, so they are reported, not dropped.
+func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error, err error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxSignatureSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the signature: %v: %w", err, mailseal.ErrInput)
+	}
+	if len(data) > maxSignatureSize {
+		return nil, nil, fmt.Errorf("the signature is larger than %d bytes: %w", maxSignatureSize, mailseal.ErrInput)
+	}
+	body := io.Reader(bytes.NewReader(data))
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0]&0x80 == 0 {
+		block, err := armor.Decode(bytes.NewReader(data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("the signature is neither binary OpenPGP nor ASCII armor (%v): %w", err, mailseal.ErrInput)
+		}
+		if block.Type != armorSignature {
+			return nil, nil, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, block.Type, mailseal.ErrInput)
+		}
+		body = block.Body
+	}
+	packets := packet.NewReader(body)
+	for {
+		p, err := packets.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var ue pgperrors.UnsupportedError
+			if errors.As(err, &ue) {
+				unsupported = append(unsupported, err)
+				continue
+			}
+			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, mailseal.ErrInput)
+		}
+		if sig, ok := p.(*packet.Signature); ok {
+			sigs = append(sigs, sig)
+		}
+	}
+	if len(sigs) == 0 && len(unsupported) == 0 {
+		return nil, nil, fmt.Errorf("no signature packet found: %w", mailseal.ErrInput)
+	}
+	return sigs, unsupported, nil
+}
+
+// VerifyDetached checks a detached signature (armored or binary) over the
+// bytes of signed, streaming them once through every signature's hash. It
+// returns one mailseal.Signer per signature packet (an unsupported packet
+// version gives a SignerBad entry). The error is for unreadable input only;
+// a signature that does not verify is a SignerBad entry, not an error.
+func (e *Engine) VerifyDetached(signed, signature io.Reader, certs openpgp.EntityList) ([]mailseal.Signer, error) {
+	sigs, unsupported, err := readSignatures(signature)
+	if err != nil {
+		return nil, fmt.Errorf("pgp: verify: %w", err)
+	}
+	return e.verifySigs(signed, sigs, unsupported, certs)
+}
+
+func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs openpgp.EntityList) ([]mailseal.Signer, error) {
+	type item struct {
+		sig       *packet.Signature
+		ent       *openpgp.Entity
+		pub       *packet.PublicKey
+		in, final hash.Hash
+		err       error
+	}
+	items := make([]item, len(sigs))
+	var writers []io.Writer
+	for i, sig := range sigs {
+		it := item{sig: sig}
+		it.ent, it.pub = findSigner(issuerKeyID(sig), sig.IssuerFingerprint, certs)
+		if it.ent != nil {
+			var salt []byte
+			if sig.Version == 6 {
+				salt = sig.Salt()
+				if salt == nil {
+					it.err = errors.New("v6 signature without salt")
+				}
+			}
+			if it.err == nil {
+				it.in, it.final, it.err = newSigHash(sig.Hash, sig.SigType, salt)
+			}
+			if it.in != nil {
+				writers = append(writers, it.in)
+			}
+		}
+		items[i] = it
+	}
+	if _, err := io.Copy(io.MultiWriter(writers...), signed); err != nil {
+		return nil, fmt.Errorf("pgp: verify: reading the signed data: %v: %w", err, mailseal.ErrInput)
+	}
+	signers := make([]mailseal.Signer, 0, len(items)+len(unsupported))
+	for _, it := range items {
+		signers = append(signers, e.evaluate(it.sig, it.final, it.err, it.ent, it.pub))
+	}
+	for _, err := range unsupported {
+		signers = append(signers, mailseal.Signer{Emails: []string{}, Status: mailseal.SignerBad,
+			Error: fmt.Sprintf("unsupported signature: %v", err)})
+	}
+	return signers, nil
+}
