@@ -103,6 +103,10 @@ func entityReaders(e *Entity, plan map[*Entity]string) []io.Reader {
 	if !rewrite {
 		return []io.Reader{e.Raw()}
 	}
+	if cte == "" {
+		header := io.NewSectionReader(e.src, e.start, e.bodyStart-e.start)
+		return append([]io.Reader{header}, bodyReaders(e, plan)...)
+	}
 	var head bytes.Buffer
 	writeFields(&head, e.Header, cte)
 	head.WriteString("\r\n")
@@ -136,7 +140,8 @@ func bodyReaders(e *Entity, plan map[*Entity]string) []io.Reader {
 }
 
 // planSevenBit decides which entities under root must change to be 7-bit
-// safe, and maps each to its new Content-Transfer-Encoding.
+// safe, and maps each to its new Content-Transfer-Encoding ("" for a
+// multipart whose header stays but some of whose children change).
 func planSevenBit(root *Entity) (map[*Entity]string, error) {
 	plan := map[*Entity]string{}
 	var visit func(e *Entity) error
@@ -152,8 +157,11 @@ func planSevenBit(root *Entity) (map[*Entity]string, error) {
 					changed = true
 				}
 			}
-			if changed || cte == "8bit" || cte == "binary" {
-				plan[e] = "7bit"
+			switch {
+			case cte == "8bit" || cte == "binary":
+				plan[e] = "7bit" // relabel; the children are 7-bit now
+			case changed:
+				plan[e] = "" // header unchanged, children rewritten
 			}
 			return nil
 		}

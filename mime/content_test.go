@@ -1,0 +1,231 @@
+package mime
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+func readFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// assertSevenBit fails if data has a byte >= 128 or NUL, or a line over 998 octets.
+func assertSevenBit(t *testing.T, data []byte) {
+	t.Helper()
+	for i, line := range bytes.Split(data, []byte("\r\n")) {
+		if len(line) > 998 {
+			t.Errorf("line %d has %d octets", i+1, len(line))
+		}
+		for _, c := range line {
+			if c == 0 || c >= 0x80 {
+				t.Errorf("line %d has byte %#x: %q", i+1, c, line)
+				break
+			}
+		}
+	}
+}
+
+func TestContentExact(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{
+			"non-content fields dropped, order kept",
+			"From: a@example.org\nContent-Type: text/plain; charset=utf-8\nSubject: x\nMIME-Version: 1.0\nContent-Transfer-Encoding: quoted-printable\n\nCaf=C3=A9\n",
+			"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9\r\n",
+		},
+		{
+			"no content type",
+			"Subject: x\n\nhello",
+			"Content-Type: text/plain; charset=us-ascii\r\n\r\nhello",
+		},
+		{
+			"no content type but other content fields",
+			"Content-Language: en\nSubject: x\n\nhello",
+			"Content-Type: text/plain; charset=us-ascii\r\nContent-Language: en\r\n\r\nhello",
+		},
+		{
+			"header only",
+			"Subject: x",
+			"Content-Type: text/plain; charset=us-ascii\r\n\r\n",
+		},
+		{
+			"folded content type",
+			"Content-Type: multipart/mixed;\n boundary=b\n\n--b\n\nx\n--b--\n",
+			"Content-Type: multipart/mixed;\r\n boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustParse(t, tc.in)
+			for _, seven := range []bool{false, true} {
+				if got := readString(t, m.Content(seven)); got != tc.want {
+					t.Errorf("Content(%v)\n got %q\nwant %q", seven, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestContentSevenBitCleanStaysExact(t *testing.T) {
+	for _, f := range []string{"testdata/pgp-signed-thunderbird.eml", "testdata/html-alternative.eml"} {
+		m := mustParse(t, readFile(t, f))
+		exact := readString(t, m.Content(false))
+		if seven := readString(t, m.Content(true)); seven != exact {
+			t.Errorf("%s: Content(true) differs from the exact content", f)
+		}
+		// And the exact content is the root's content fields and raw body.
+		var want strings.Builder
+		for _, fl := range m.Root.Header.ContentFields() {
+			want.Write(fl.Raw)
+		}
+		want.WriteString("\r\n" + readString(t, m.Root.RawBody()))
+		if exact != want.String() {
+			t.Errorf("%s: exact content is not fields + body", f)
+		}
+	}
+}
+
+func TestContentReencode(t *testing.T) {
+	binary := make([]byte, 3000)
+	rand.Read(binary)
+	longLine := strings.Repeat("abcdefghij", 120) // 1200 octets
+	cases := []struct {
+		name    string
+		in      string
+		wantCTE map[string]string // path -> Content-Transfer-Encoding after re-encoding
+	}{
+		{
+			"8bit text leaf",
+			"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße   \nline two\n",
+			map[string]string{"": "quoted-printable"},
+		},
+		{
+			"non-ASCII without CTE",
+			"Content-Type: text/plain; charset=utf-8\n\nGrüße\n",
+			map[string]string{"": "quoted-printable"},
+		},
+		{
+			"8bit but clean is only relabelled",
+			"Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\nplain ascii\n",
+			map[string]string{"": "7bit"},
+		},
+		{
+			"binary attachment",
+			"Content-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n" + string(binary),
+			map[string]string{"": "base64"},
+		},
+		{
+			"long line",
+			"Content-Type: text/plain\n\n" + longLine + "\nshort\n",
+			map[string]string{"": "quoted-printable"},
+		},
+		{
+			"nested: only the dirty leaf changes",
+			"Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: 8bit\n\npreamble\n--b\nContent-Type: text/plain\n\nclean\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\nContent-Disposition: inline\n\nnaïve\n--c\nContent-Type: text/html\n\n<p>ok</p>\n--c--\n--b\nContent-Type: image/png\n\n\x89PNG\r\n\x1a\n--b--\nepilogue\n",
+			map[string]string{"": "7bit", "1": "", "2": "", "2.1": "quoted-printable", "2.2": "", "3": "base64"},
+		},
+		{
+			"testdata attachment",
+			readFile(t, "testdata/attachment-8bit.eml"),
+			map[string]string{"": "7bit", "1": "quoted-printable", "2": "base64"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustParse(t, tc.in)
+			out, err := io.ReadAll(m.Content(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSevenBit(t, out)
+			m2 := mustParse(t, string(out))
+			checkInvariants(t, m2)
+			orig, re := m.Entities(), m2.Entities()
+			if len(orig) != len(re) {
+				t.Fatalf("%d entities after re-encoding, %d before", len(re), len(orig))
+			}
+			for i, e := range orig {
+				r := re[i]
+				if r.Path != e.Path || r.MediaType != e.MediaType {
+					t.Errorf("entity %d: %q %s became %q %s", i, e.Path, e.MediaType, r.Path, r.MediaType)
+				}
+				if got, want := r.Header.Get("Content-Transfer-Encoding"), tc.wantCTE[e.Path]; want != "" && got != want {
+					t.Errorf("entity %q: CTE %q, want %q", e.Path, got, want)
+				}
+				if e.Path != "" && !changedWithin(tc.wantCTE, e.Path) {
+					// Unchanged entities are byte-exact.
+					if readString(t, r.Raw()) != readString(t, e.Raw()) {
+						t.Errorf("entity %q changed", e.Path)
+					}
+				}
+				if !e.IsMultipart() {
+					if got, want := readString(t, r.Body()), readString(t, e.Body()); got != want {
+						t.Errorf("entity %q: decoded body changed:\n got %q\nwant %q", e.Path, got, want)
+					}
+				}
+			}
+			// Other header fields of a changed entity keep their order and bytes.
+			for _, e := range orig {
+				r := m2.Find(e.Path)
+				want := e.Header
+				if e.Path == "" {
+					want = e.Header.ContentFields()
+				}
+				if len(r.Header) != len(want)+btoi(!want.has("Content-Transfer-Encoding") && tc.wantCTE[e.Path] != "") {
+					t.Errorf("entity %q: %d fields, had %d", e.Path, len(r.Header), len(want))
+				}
+			}
+		})
+	}
+}
+
+// changedWithin reports whether the entity at path or one below it is re-encoded.
+func changedWithin(cte map[string]string, path string) bool {
+	for p, v := range cte {
+		if v != "" && (p == path || strings.HasPrefix(p, path+".")) {
+			return true
+		}
+	}
+	return false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestContentBase64LineLength(t *testing.T) {
+	data := make([]byte, 10000)
+	rand.Read(data)
+	m := mustParse(t, "Content-Type: application/zip\n\n"+string(data))
+	out := readString(t, m.Content(true))
+	_, body, _ := strings.Cut(out, "\r\n\r\n")
+	lines := strings.Split(body, "\r\n")
+	for i, l := range lines {
+		if len(l) > 76 || (i < len(lines)-1 && len(l) != 76) {
+			t.Fatalf("line %d has %d characters", i+1, len(l))
+		}
+	}
+}
+
+func TestContentStreamsAfterClose(t *testing.T) {
+	// Reading Content of a closed message fails cleanly (no panic).
+	m, err := Parse(strings.NewReader("Content-Type: text/plain\n\nGrüße\n"), DefaultLimits(), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if _, err := io.ReadAll(m.Content(true)); err == nil {
+		t.Error("reading a closed message succeeded")
+	}
+}
