@@ -1,0 +1,113 @@
+// Package flow is the message-level logic above the engines: it finds the
+// signed or encrypted entity in a parsed message, hands the bytes to the
+// protocol engine, and applies the rules that do not depend on the protocol:
+// only the root of a message counts as signed or is decrypted, unprotected
+// text around a protected part makes the result partial, and a signer must be
+// the single From address (mailseal.Report.Assess). The CLI calls this
+// package; it never branches on protocol details itself.
+package flow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/mime"
+)
+
+// Kind is what an entity is, cryptographically.
+type Kind int
+
+const (
+	KindPlain           Kind = iota
+	KindSigned               // multipart/signed
+	KindEncrypted            // multipart/encrypted
+	KindInline               // text/plain holding inline armored OpenPGP blocks
+)
+
+// Found is a protected entity located in a message.
+type Found struct {
+	Entity   *mime.Entity
+	Kind     Kind
+	Protocol string // mailseal.ProtocolOpenPGP or mailseal.ProtocolSMIME
+}
+
+// Detector recognises the protected entities a protocol engine can handle.
+type Detector interface {
+	// Detect reports whether e is a signed or encrypted entity of this
+	// protocol. It may read e's body (inline blocks).
+	Detect(e *mime.Entity) (Kind, bool)
+	Protocol() string
+}
+
+// Locate walks the message depth-first and returns every protected entity,
+// outermost first. Children of a protected entity are not searched: their
+// content is the engine's business.
+func Locate(m *mime.Message, detectors []Detector) []Found {
+	var found []Found
+	var walk func(e *mime.Entity)
+	walk = func(e *mime.Entity) {
+		for _, d := range detectors {
+			if k, ok := d.Detect(e); ok {
+				found = append(found, Found{Entity: e, Kind: k, Protocol: d.Protocol()})
+				return
+			}
+		}
+		for _, c := range e.Children {
+			walk(c)
+		}
+	}
+	walk(m.Root)
+	return found
+}
+
+// Unprotected lists the leaf parts of the message outside the protected
+// entity at path (for a partial report), e.g. "part 1 (text/html)".
+func Unprotected(m *mime.Message, protected string) []string {
+	var out []string
+	for _, e := range m.Entities() {
+		if e.IsMultipart() || e.Path == protected || isWithin(e.Path, protected) {
+			continue
+		}
+		if isWithin(protected, e.Path) {
+			continue // an ancestor of the protected part
+		}
+		name := "part " + e.Path
+		if e.Path == "" {
+			name = "root"
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", name, e.MediaType))
+	}
+	return out
+}
+
+// isWithin reports whether path p lies inside the entity at path anc.
+func isWithin(p, anc string) bool {
+	if anc == "" {
+		return true
+	}
+	return strings.HasPrefix(p, anc+".")
+}
+
+// Senders extracts the From and Sender addresses that a signer is bound to.
+func Senders(h mime.Header) (mailseal.Senders, error) {
+	var s mailseal.Senders
+	if h.Get("From") != "" {
+		from, err := h.Addresses("From")
+		if err != nil {
+			return s, fmt.Errorf("From: %w", err)
+		}
+		s.From = from
+	}
+	if h.Get("Sender") != "" {
+		sender, err := h.Addresses("Sender")
+		if err != nil {
+			return s, fmt.Errorf("Sender: %w", err)
+		}
+		if len(sender) != 1 {
+			return s, fmt.Errorf("Sender holds %d addresses: %w", len(sender), mailseal.ErrInput)
+		}
+		s.Sender = sender[0]
+	}
+	return s, nil
+}

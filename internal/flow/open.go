@@ -1,0 +1,242 @@
+package flow
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/mime"
+)
+
+// Engine is a protocol engine as the message flow uses it.
+type Engine interface {
+	Detector
+	// open verifies or decrypts a protected entity found by Detect.
+	open(f Found) (*Opened, error)
+}
+
+// Opened is the content of a protected entity after verification or
+// decryption. Inner is released only after integrity and signatures have
+// been checked.
+type Opened struct {
+	// Inner is the protected content as a MIME entity (header fields, blank
+	// line, body), CRLF line endings.
+	Inner         io.Reader
+	Signers       []mailseal.Signer
+	Encrypted     bool
+	Integrity     string
+	DecryptedWith string
+	// Unprotected names text that sits outside the protected block (inline PGP).
+	Unprotected []string
+	closer      func() error
+}
+
+// Close releases spooled plaintext.
+func (o *Opened) Close() error {
+	if o == nil || o.closer == nil {
+		return nil
+	}
+	return o.closer()
+}
+
+// Result is the outcome of opening a message.
+type Result struct {
+	Report mailseal.Report
+	// Outer are the outer header fields to write before Inner (decrypt only).
+	Outer mime.Header
+	// Inner is the decrypted entity, nil when there is nothing to output.
+	Inner  io.Reader
+	opened []*Opened
+	inner  *mime.Message
+}
+
+// Close releases spooled data.
+func (r *Result) Close() error {
+	var errs []error
+	for _, o := range r.opened {
+		errs = append(errs, o.Close())
+	}
+	if r.inner != nil {
+		errs = append(errs, r.inner.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Options steer Open.
+type Options struct {
+	// Part names the protected entity to open when it is not the root
+	// (IMAP-style path: "2", "1.2"; "1" is the body of a single-part
+	// message). Only that part is output.
+	Part string
+	// Decrypt says the caller wants decrypted output: a message that is not
+	// encrypted is an error, and nested ciphertext is never opened.
+	Decrypt bool
+	Limits  mime.Limits
+	// MemLimit is how much decrypted content is kept in memory when parsed.
+	MemLimit int64
+}
+
+// Open finds the protected entity of m, verifies or decrypts it, and
+// applies the message-level rules. The report's status is set; errors are
+// returned for unreadable input, missing keys and integrity failures.
+func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
+	senders, err := Senders(m.Root.Header)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", mailseal.ErrInput, err)
+	}
+	res := &Result{Outer: m.Root.Header.NonContentFields()}
+	rep := &res.Report
+	rep.Signers = []mailseal.Signer{}
+
+	target, explicit, err := pickTarget(m, engines, opts.Part)
+	if err != nil {
+		return nil, err
+	}
+	if target == nil {
+		if opts.Decrypt {
+			return nil, fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
+		}
+		rep.Assess(senders)
+		return res, nil
+	}
+	rep.Protocol = target.Protocol
+	path := target.Entity.Path
+	nested := path != "" && !explicit
+
+	if nested && (opts.Decrypt || target.Kind == KindEncrypted) {
+		// EFAIL: ciphertext inside attacker-controlled structure is never
+		// decrypted into the surrounding message.
+		rep.Encrypted = target.Kind == KindEncrypted || target.Kind == KindInline
+		rep.EncryptedPart = path
+		rep.SignedPart = path
+		rep.Unprotected = Unprotected(m, path)
+		rep.Status = mailseal.StatusPartial
+		rep.Error = fmt.Sprintf("the protected content is nested in part %s among unprotected parts; it is not opened (name it with --part %s to open that part alone)", path, path)
+		return res, nil
+	}
+
+	opened, err := engineFor(engines, target.Protocol).open(*target)
+	if err != nil {
+		return nil, err
+	}
+	res.opened = append(res.opened, opened)
+	rep.Encrypted = opened.Encrypted
+	rep.Integrity = opened.Integrity
+	rep.DecryptedWith = opened.DecryptedWith
+	rep.Signers = append(rep.Signers, opened.Signers...)
+	if opened.Encrypted {
+		rep.EncryptedPart = path
+	}
+	if len(opened.Signers) > 0 {
+		rep.SignedPart = path
+	}
+	if nested {
+		rep.Unprotected = Unprotected(m, path)
+	}
+	rep.Unprotected = append(rep.Unprotected, opened.Unprotected...)
+
+	if opts.Decrypt && !opened.Encrypted {
+		return nil, fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
+	}
+	if opts.Decrypt && len(opened.Unprotected) > 0 && !explicit {
+		// Inline ciphertext with other text around it: refuse to merge.
+		rep.Status = mailseal.StatusPartial
+		rep.Error = "the armored block has unprotected text around it; it is not decrypted into the message (name it with --part to open the block alone)"
+		return res, nil
+	}
+
+	if opened.Encrypted {
+		// The decrypted entity may itself be signed (RFC 3156 §6.1).
+		inner, err := mime.Parse(opened.Inner, opts.Limits, opts.MemLimit)
+		if err != nil {
+			return nil, fmt.Errorf("decrypted content: %w", err)
+		}
+		res.inner = inner
+		if len(opened.Signers) == 0 {
+			if err := openInnerSignature(res, inner, engines); err != nil {
+				return nil, err
+			}
+		}
+		res.Inner = inner.Root.Raw()
+	}
+	if explicit {
+		// The user chose this part: judge it as if it were the message.
+		signed, unprot := rep.SignedPart, rep.Unprotected
+		rep.SignedPart, rep.Unprotected = "", nil
+		rep.Assess(senders)
+		rep.SignedPart, rep.Unprotected = signed, unprot
+		return res, nil
+	}
+	rep.Assess(senders)
+	return res, nil
+}
+
+// openInnerSignature verifies a signature inside decrypted content.
+func openInnerSignature(res *Result, inner *mime.Message, engines []Engine) error {
+	found := Locate(inner, detectors(engines))
+	if len(found) == 0 {
+		return nil
+	}
+	f := found[0]
+	if f.Kind == KindEncrypted {
+		res.Report.Warnings = append(res.Report.Warnings, "decrypted content holds another encrypted part; it was not opened")
+		return nil
+	}
+	opened, err := engineFor(engines, f.Protocol).open(f)
+	if err != nil {
+		return err
+	}
+	res.opened = append(res.opened, opened)
+	res.Report.Signers = append(res.Report.Signers, opened.Signers...)
+	if f.Entity.Path != "" {
+		res.Report.SignedPart = "inner:" + f.Entity.Path
+		res.Report.Unprotected = append(res.Report.Unprotected, Unprotected(inner, f.Entity.Path)...)
+	}
+	res.Report.Unprotected = append(res.Report.Unprotected, opened.Unprotected...)
+	return nil
+}
+
+// pickTarget returns the protected entity to open: the named part, or the
+// outermost protected entity.
+func pickTarget(m *mime.Message, engines []Engine, part string) (*Found, bool, error) {
+	dets := detectors(engines)
+	if part != "" {
+		e := m.Find(strings.TrimSpace(part))
+		if e == nil && part == "1" && !m.Root.IsMultipart() {
+			e = m.Root
+		}
+		if e == nil {
+			return nil, false, fmt.Errorf("the message has no part %q: %w", part, mailseal.ErrUsage)
+		}
+		for _, d := range dets {
+			if k, ok := d.Detect(e); ok {
+				return &Found{Entity: e, Kind: k, Protocol: d.Protocol()}, true, nil
+			}
+		}
+		return nil, false, fmt.Errorf("part %s is neither signed nor encrypted: %w", part, mailseal.ErrUsage)
+	}
+	found := Locate(m, dets)
+	if len(found) == 0 {
+		return nil, false, nil
+	}
+	return &found[0], false, nil
+}
+
+func engineFor(engines []Engine, protocol string) Engine {
+	for _, e := range engines {
+		if e.Protocol() == protocol {
+			return e
+		}
+	}
+	return nil
+}
+
+func detectors(engines []Engine) []Detector {
+	dets := make([]Detector, len(engines))
+	for i, e := range engines {
+		dets[i] = e
+	}
+	return dets
+}
