@@ -1,9 +1,10 @@
 package mime
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
-	"mime/quotedprintable"
 
 	"github.com/mailseal/mailseal"
 )
@@ -11,8 +12,9 @@ import (
 // Body returns the body with its Content-Transfer-Encoding decoded:
 // base64 (leniently: characters outside the alphabet, such as line breaks
 // and spaces, are skipped, and an incomplete last group is decoded as far as
-// it goes), quoted-printable, and 7bit, 8bit, binary and unknown encodings
-// passed through. A multipart body is passed through too: composite types
+// it goes), quoted-printable (leniently: invalid escapes and unencoded
+// 8-bit bytes, common in real mail, pass through literally), and 7bit,
+// 8bit, binary and unknown encodings passed through. A multipart body is passed through too: composite types
 // may not be encoded (RFC 2045 section 6.4). Read errors wrap
 // mailseal.ErrInput.
 func (e *Entity) Body() io.Reader {
@@ -24,24 +26,10 @@ func (e *Entity) Body() io.Reader {
 	case "base64":
 		return newBase64Decoder(raw)
 	case "quoted-printable":
-		return &wrapErrReader{r: quotedprintable.NewReader(raw), context: "mime: decoding the quoted-printable body of " + e.name()}
+		return newQPDecoder(raw)
 	default:
 		return raw
 	}
-}
-
-// wrapErrReader wraps errors other than io.EOF with context and ErrInput.
-type wrapErrReader struct {
-	r       io.Reader
-	context string
-}
-
-func (w *wrapErrReader) Read(p []byte) (int, error) {
-	n, err := w.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%s: %v: %w", w.context, err, mailseal.ErrInput)
-	}
-	return n, err
 }
 
 const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -124,4 +112,109 @@ func (d *base64Decoder) flush(buf []byte) []byte {
 	}
 	d.n = 0
 	return buf
+}
+
+// qpDecoder decodes quoted-printable (RFC 2045 section 6.7) leniently and
+// streaming, line by line: trailing white space is removed, a final "="
+// joins the line with the next (soft line break), "=XX" (hex digits in
+// either case) is the byte XX, and anything else — an "=" not followed by
+// two hex digits, control or 8-bit bytes — is kept literally. Lines longer
+// than the read buffer (64 KiB) are decoded in pieces; white space at the
+// end of such a piece is kept.
+type qpDecoder struct {
+	br      *bufio.Reader
+	carry   []byte // an escape split across pieces of a long line
+	scratch []byte
+	buf     []byte
+	out     []byte
+	done    bool
+}
+
+func newQPDecoder(src io.Reader) *qpDecoder {
+	return &qpDecoder{br: bufio.NewReaderSize(src, 64<<10)}
+}
+
+func (d *qpDecoder) Read(p []byte) (int, error) {
+	for len(d.out) == 0 {
+		if d.done {
+			return 0, io.EOF
+		}
+		line, err := d.br.ReadSlice('\n')
+		data := append(append(d.scratch[:0], d.carry...), line...)
+		d.scratch, d.carry = data, d.carry[:0]
+		buf := d.buf[:0]
+		switch {
+		case err == bufio.ErrBufferFull:
+			keep := 0
+			if k := len(data); k >= 1 && data[k-1] == '=' {
+				keep = 1
+			} else if k >= 2 && data[k-2] == '=' {
+				keep = 2
+			}
+			d.carry = append(d.carry, data[len(data)-keep:]...)
+			buf = qpUnescape(buf, data[:len(data)-keep])
+		case err == nil || err == io.EOF:
+			buf = qpDecodeLine(buf, data)
+			d.done = err == io.EOF
+		default:
+			return 0, fmt.Errorf("mime: reading a quoted-printable body: %v: %w", err, mailseal.ErrInput)
+		}
+		d.buf, d.out = buf, buf
+	}
+	n := copy(p, d.out)
+	d.out = d.out[n:]
+	return n, nil
+}
+
+// qpDecodeLine appends the decoded form of one line (with its line ending, if any).
+func qpDecodeLine(dst, line []byte) []byte {
+	text := bytes.TrimSuffix(line, []byte("\n"))
+	eol := len(text) < len(line)
+	text = bytes.TrimSuffix(text, []byte("\r"))
+	text = bytes.TrimRight(text, " \t")
+	soft := bytes.HasSuffix(text, []byte("="))
+	if soft {
+		text = text[:len(text)-1]
+	}
+	dst = qpUnescape(dst, text)
+	if eol && !soft {
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
+}
+
+// qpUnescape appends s with its "=XX" escapes decoded.
+func qpUnescape(dst, s []byte) []byte {
+	for len(s) > 0 {
+		i := bytes.IndexByte(s, '=')
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		s = s[i:]
+		if len(s) >= 3 {
+			hi, ok1 := unhex(s[1])
+			lo, ok2 := unhex(s[2])
+			if ok1 && ok2 {
+				dst = append(dst, hi<<4|lo)
+				s = s[3:]
+				continue
+			}
+		}
+		dst = append(dst, '=')
+		s = s[1:]
+	}
+	return dst
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
