@@ -1,6 +1,7 @@
 package pgp
 
 import (
+	"crypto"
 	"errors"
 	"runtime"
 
@@ -29,3 +30,10 @@ func heapGrowth(before runtimeStats) uint64 {
 }
 
 func errorsJoinLocked(err error) error { return errors.Join(err, mailseal.ErrLocked) }
+
+type hashID = crypto.Hash
+
+const (
+	hashSHA1   = crypto.SHA1
+	hashSHA512 = crypto.SHA512
+)
