@@ -19,10 +19,10 @@ import (
 type Kind int
 
 const (
-	KindPlain           Kind = iota
-	KindSigned               // multipart/signed
-	KindEncrypted            // multipart/encrypted
-	KindInline               // text/plain holding inline armored OpenPGP blocks
+	KindPlain     Kind = iota
+	KindSigned         // multipart/signed
+	KindEncrypted      // multipart/encrypted
+	KindInline         // text/plain holding inline armored OpenPGP blocks
 )
 
 // Found is a protected entity located in a message.

