@@ -55,6 +55,12 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 	if err := checkHeaderValues(protocol, micalg, sigType); err != nil {
 		return err
 	}
+	if signed == nil || signature == nil {
+		return fmt.Errorf("mime: WriteSigned needs the signed content and a signature function: %w", mailseal.ErrUsage)
+	}
+	if hash == nil {
+		hash = io.Discard
+	}
 	boundary, err := newBoundary()
 	if err != nil {
 		return err

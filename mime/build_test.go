@@ -144,7 +144,8 @@ func TestWriteSignedErrors(t *testing.T) {
 		{"header injection", "application/pgp-signature\r\nBcc: x@example.org", "a/b", strings.NewReader(""), nil, mailseal.ErrUsage},
 		{"empty type", "application/pgp-signature", "", strings.NewReader(""), nil, mailseal.ErrUsage},
 		{"signature fails", "application/pgp-signature", "a/b", strings.NewReader("x"), func() ([]byte, error) { return nil, sigErr }, sigErr},
-		{"read fails", "application/pgp-signature", "a/b", failingReader{}, nil, nil},
+		{"read fails", "application/pgp-signature", "a/b", failingReader{}, func() ([]byte, error) { return nil, nil }, nil},
+		{"no signature function", "application/pgp-signature", "a/b", strings.NewReader("x"), nil, mailseal.ErrUsage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
