@@ -41,7 +41,9 @@ func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *ope
 	}
 	cfg := e.Config()
 	// Layering: plaintext -> go-crypto (literal, signature, SEIPD) -> armor -> ciphertext.
-	aw, err := armor.EncodeWithChecksumOption(ciphertext, armorMessage, nil, false)
+	// The armor carries a CRC-24 line although RFC 9580 deprecates it:
+	// GnuPG 2.2 misreads armor without one.
+	aw, err := armor.Encode(ciphertext, armorMessage, nil)
 	if err != nil {
 		return nil, fmt.Errorf("pgp: encrypt: %w", err)
 	}

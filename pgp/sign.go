@@ -75,7 +75,7 @@ func (d *detachedSigner) Close() error {
 	if err := d.sig.Sign(d.h, d.key, d.cfg); err != nil {
 		return fmt.Errorf("pgp: sign: %w", err)
 	}
-	aw, err := armor.EncodeWithChecksumOption(d.out, armorSignature, nil, false)
+	aw, err := armor.Encode(d.out, armorSignature, nil)
 	if err != nil {
 		return fmt.Errorf("pgp: sign: %w", err)
 	}
