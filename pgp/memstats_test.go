@@ -1,9 +1,12 @@
 package pgp
 
 import (
+	"bytes"
 	"crypto"
 	"errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"runtime"
+	"testing"
 
 	"github.com/mailseal/mailseal"
 )
@@ -37,3 +40,16 @@ const (
 	hashSHA1   = crypto.SHA1
 	hashSHA512 = crypto.SHA512
 )
+
+func readPublicKeyPacket(t testing.TB, data []byte) *packet.PublicKey {
+	t.Helper()
+	p, err := packet.NewReader(bytes.NewReader(data)).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, ok := p.(*packet.PublicKey)
+	if !ok {
+		t.Fatalf("not a public key packet: %T", p)
+	}
+	return pk
+}
