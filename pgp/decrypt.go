@@ -52,7 +52,7 @@ func (d *Decrypted) Close() error {
 
 // prescanSize is how much of the binary message is inspected before go-crypto
 // reads it, to learn the recipients and the kind of encrypted packet.
-const prescanSize = 256 << 10
+const prescanSize = 64 << 10
 
 // outer describes the packets in front of the encrypted data.
 type outer struct {
@@ -137,7 +137,7 @@ func (e *Engine) tooLarge() error {
 // openInput returns the binary packet stream of an armored ("PGP MESSAGE")
 // or binary message.
 func openInput(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 32<<10)
 	first, err := br.Peek(1)
 	if err != nil {
 		if err == io.EOF {
