@@ -14,12 +14,13 @@ import (
 // and spaces, are skipped, and an incomplete last group is decoded as far as
 // it goes), quoted-printable (leniently: invalid escapes and unencoded
 // 8-bit bytes, common in real mail, pass through literally), and 7bit,
-// 8bit, binary and unknown encodings passed through. A multipart body is passed through too: composite types
-// may not be encoded (RFC 2045 section 6.4). Read errors wrap
-// mailseal.ErrInput.
+// 8bit, binary and unknown encodings passed through. The body of a
+// multipart with parts is passed through too: composite types may not be
+// encoded (RFC 2045 section 6.4), and the parts' offsets refer to the raw
+// body. Read errors wrap mailseal.ErrInput.
 func (e *Entity) Body() io.Reader {
 	raw := e.RawBody()
-	if e.IsMultipart() {
+	if len(e.Children) > 0 {
 		return raw
 	}
 	switch e.transferEncoding() {

@@ -123,5 +123,27 @@ func FuzzParse(f *testing.F) {
 		}
 		defer m2.Close()
 		checkInvariants(t, m2)
+		// Same structure, same decoded leaves, and 7-bit clean leaves.
+		orig, re := m.Entities(), m2.Entities()
+		if len(orig) != len(re) {
+			t.Fatalf("Content(true) has %d entities, the message %d", len(re), len(orig))
+		}
+		for i, e := range orig {
+			r := re[i]
+			if r.Path != e.Path || r.MediaType != e.MediaType {
+				t.Fatalf("entity %q %s became %q %s", e.Path, e.MediaType, r.Path, r.MediaType)
+			}
+			if len(r.Children) > 0 {
+				continue
+			}
+			if clean, _ := sevenBitClean(r.RawBody()); !clean {
+				t.Fatalf("entity %q is not 7-bit clean after Content(true)", r.Path)
+			}
+			a, _ := io.ReadAll(e.Body())
+			b, _ := io.ReadAll(r.Body())
+			if !bytes.Equal(a, b) {
+				t.Fatalf("entity %q: decoded body changed\n got %q\nwant %q", e.Path, b, a)
+			}
+		}
 	})
 }
