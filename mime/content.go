@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"mime/quotedprintable"
 	"strings"
 
 	"github.com/mailseal/mailseal"
@@ -121,7 +120,7 @@ func bodyReaders(e *Entity, plan map[*Entity]string) []io.Reader {
 	case !rewrite || cte == "7bit" && !e.IsMultipart():
 		return []io.Reader{e.RawBody()}
 	case cte == "quoted-printable":
-		return []io.Reader{newEncodeReader(e.Body(), func(w io.Writer) io.WriteCloser { return quotedprintable.NewWriter(w) })}
+		return []io.Reader{newEncodeReader(e.Body(), func(w io.Writer) io.WriteCloser { return &qpEncoder{w: w} })}
 	case cte == "base64":
 		return []io.Reader{newEncodeReader(e.Body(), func(w io.Writer) io.WriteCloser {
 			return base64.NewEncoder(base64.StdEncoding, &lineWrapper{w: w, width: 76})
@@ -279,4 +278,99 @@ func (l *lineWrapper) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	return written, nil
+}
+
+// qpEncoder writes quoted-printable (RFC 2045 section 6.7) for re-encoded
+// text: CRLF is a line break, every other byte outside printable ASCII
+// (including a CR or LF not in a CRLF pair) and "=" is escaped, white
+// space at the end of a line is escaped, and lines are soft-broken to stay
+// within 76 characters. A "-" at the start of an output line is escaped too,
+// so that re-encoded text can never produce a line that looks like a
+// boundary delimiter of an enclosing multipart (soft breaks would otherwise
+// move text to a line start).
+type qpEncoder struct {
+	w         io.Writer
+	line      []byte
+	pendingCR bool
+	err       error
+}
+
+// qpMaxContent leaves room on a line for a trailing-space escape (+2) and
+// the soft break "=" within the 76-character limit.
+const qpMaxContent = 73
+
+func (q *qpEncoder) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if q.pendingCR {
+			q.pendingCR = false
+			if c == '\n' {
+				q.endLine(true)
+				continue
+			}
+			q.add('\r')
+		}
+		if c == '\r' {
+			q.pendingCR = true
+			continue
+		}
+		q.add(c)
+	}
+	return len(p), q.err
+}
+
+// add appends the encoding of c, soft-breaking the line first if needed.
+func (q *qpEncoder) add(c byte) {
+	literal := (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t'
+	width := 1
+	if !literal {
+		width = 3
+	}
+	if len(q.line)+width > qpMaxContent {
+		q.endLine(false)
+	}
+	if len(q.line) == 0 && c == '-' {
+		literal, width = false, 3
+	}
+	if literal {
+		q.line = append(q.line, c)
+	} else {
+		q.line = append(q.line, '=', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+}
+
+// endLine writes the current line with a hard (CRLF) or soft ("=" CRLF) break.
+func (q *qpEncoder) endLine(hard bool) {
+	if hard {
+		q.escapeTrailingSpace()
+		q.line = append(q.line, '\r', '\n')
+	} else {
+		q.line = append(q.line, '=', '\r', '\n')
+	}
+	if q.err == nil {
+		_, q.err = q.w.Write(q.line)
+	}
+	q.line = q.line[:0]
+}
+
+// escapeTrailingSpace escapes a space or tab ending the line (decoders
+// strip unescaped trailing white space).
+func (q *qpEncoder) escapeTrailingSpace() {
+	if n := len(q.line); n > 0 && (q.line[n-1] == ' ' || q.line[n-1] == '\t') {
+		c := q.line[n-1]
+		q.line = append(q.line[:n-1], '=', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+}
+
+// Close writes the last line, without a line break.
+func (q *qpEncoder) Close() error {
+	if q.pendingCR {
+		q.pendingCR = false
+		q.add('\r')
+	}
+	q.escapeTrailingSpace()
+	if len(q.line) > 0 && q.err == nil {
+		_, q.err = q.w.Write(q.line)
+	}
+	q.line = q.line[:0]
+	return q.err
 }

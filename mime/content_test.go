@@ -229,3 +229,68 @@ func TestContentStreamsAfterClose(t *testing.T) {
 		t.Error("reading a closed message succeeded")
 	}
 }
+
+func TestQPEncoderRoundTrip(t *testing.T) {
+	inputs := []string{
+		"", "plain", "line\r\n", "a\r\nb", "trailing space \r\ntab\t\r\n", "end with space ",
+		"bare\rcr and bare\nlf", "cr at the end\r", "= sign =3D", "-- dash\r\n--b\r\n-",
+		strings.Repeat("x", 72) + "-boundary", strings.Repeat("é", 100),
+		strings.Repeat(" ", 200) + "\r\n", strings.Repeat("a ", 40) + "\r\n",
+	}
+	for i := 0; i < 200; i++ {
+		b := make([]byte, i*7)
+		rand.Read(b)
+		for j := range b { // mostly text, some specials
+			switch b[j] % 8 {
+			case 0:
+				b[j] = ' '
+			case 1:
+				b[j] = '\r'
+			case 2:
+				b[j] = '\n'
+			case 3:
+				b[j] = '-'
+			}
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		var out bytes.Buffer
+		enc := &qpEncoder{w: &out}
+		// Write in uneven pieces to exercise the CR state across writes.
+		for rest := in; len(rest) > 0; {
+			n := min(len(rest), 1+len(rest)%5)
+			enc.Write([]byte(rest[:n]))
+			rest = rest[n:]
+		}
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(out.String(), "\r\n") {
+			if len(line) > 76 || strings.HasPrefix(line, "-") || strings.ContainsAny(line, "\r\n") ||
+				strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t") {
+				t.Fatalf("bad line %q in the encoding of %q", line, in)
+			}
+		}
+		assertSevenBit(t, out.Bytes())
+		dec, err := io.ReadAll(newQPDecoder(&out))
+		if err != nil || string(dec) != in {
+			t.Fatalf("round trip of %q gave %q (%v)", in, dec, err)
+		}
+	}
+}
+
+func TestContentReencodingCannotForgeDelimiters(t *testing.T) {
+	// An 8-bit line that, soft-broken at 76 characters, would put the
+	// enclosing boundary at the start of a line.
+	for pad := 60; pad < 80; pad++ {
+		in := "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\né" +
+			strings.Repeat("x", pad) + "--b--\n--b\n\nsecond\n--b--\n"
+		m := mustParse(t, in)
+		out := readString(t, m.Content(true))
+		m2 := mustParse(t, out)
+		if len(m2.Root.Children) != 2 || readString(t, m2.Find("1").Body()) != readString(t, m.Find("1").Body()) {
+			t.Fatalf("pad %d: structure changed:\n%s", pad, out)
+		}
+	}
+}
