@@ -269,8 +269,8 @@ type Policy struct {
 func DefaultPolicy() Policy {
 	return Policy{
 		MinRSABits:      2048,
-		MaxDecompressed: 1 << 30, // 1 GiB
-		MaxMemorySpool:  8 << 20, // 8 MiB
+		MaxDecompressed: 256 << 20, // 256 MiB: more than any mail, small enough to stop a bomb in seconds
+		MaxMemorySpool:  8 << 20,   // 8 MiB
 	}
 }
 

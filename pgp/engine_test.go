@@ -56,7 +56,7 @@ func TestConfig(t *testing.T) {
 	// Zero policy gets safe defaults; configs are not shared.
 	e := New(mailseal.Policy{})
 	c1, c2 := e.Config(), e.Config()
-	if c1 == c2 || *c1.MaxDecompressedMessageSize != 1<<30 || c1.MinimumRSABits() != 2048 {
+	if c1 == c2 || *c1.MaxDecompressedMessageSize != 256<<20 || c1.MinimumRSABits() != 2048 {
 		t.Errorf("zero policy config: %v %d", *c1.MaxDecompressedMessageSize, c1.MinimumRSABits())
 	}
 	if d := time.Since(c1.Now()); d < 0 || d > time.Minute {

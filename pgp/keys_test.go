@@ -201,7 +201,7 @@ func TestDecompressionBomb(t *testing.T) {
 		t.Fatal("bomb decompressed")
 	}
 	wantErr(t, err, mailseal.ErrInput)
-	if !strings.Contains(err.Error(), "decompressed data exceeds the 1 GiB limit") {
+	if !strings.Contains(err.Error(), "decompressed data exceeds the 256 MiB limit") {
 		t.Errorf("error %q", err)
 	}
 	if elapsed > 20*time.Second {
