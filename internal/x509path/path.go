@@ -1,0 +1,337 @@
+package x509path
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"errors"
+)
+
+// validator runs one Verify call. It holds the parsed form of every
+// certificate and CRL it has seen, and the results of CRL-signer paths.
+type validator struct {
+	opts      Options
+	depth     int // nesting of CRL-signer validations
+	infos     map[*x509.Certificate]*certInfo
+	crls      map[*x509.RevocationList]*crlInfo
+	signerRes map[string]signerResult // by certificate DER + anchor DER
+}
+
+type signerResult struct {
+	key crypto.PublicKey
+	err error
+}
+
+// pathResult is a validated path.
+type pathResult struct {
+	chain   []*x509.Certificate // leaf first, anchor last
+	leafKey crypto.PublicKey    // the leaf's key, DSA parameters inherited
+}
+
+func newValidator(opts Options, depth int) *validator {
+	return &validator{
+		opts:      opts,
+		depth:     depth,
+		infos:     map[*x509.Certificate]*certInfo{},
+		crls:      map[*x509.RevocationList]*crlInfo{},
+		signerRes: map[string]signerResult{},
+	}
+}
+
+func (v *validator) info(c *x509.Certificate) (*certInfo, error) {
+	if in, ok := v.infos[c]; ok {
+		return in, nil
+	}
+	in, err := newCertInfo(c)
+	if err != nil {
+		return nil, certError(c, "unparsable: %v", err)
+	}
+	v.infos[c] = in
+	return in, nil
+}
+
+// verifyPath searches for a path from leaf to one of opts.Roots that
+// validates, trying alternatives depth-first.
+func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
+	leafInfo, err := v.info(leaf)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range v.opts.Roots {
+		if r != nil && bytes.Equal(r.Raw, leaf.Raw) {
+			return &pathResult{chain: []*x509.Certificate{leaf}, leafKey: leaf.PublicKey}, nil
+		}
+	}
+	search := &pathSearch{v: v, budget: maxPathsTried}
+	res := search.extend([]*certInfo{leafInfo})
+	if res != nil {
+		return res, nil
+	}
+	if search.firstErr != nil {
+		return nil, search.firstErr
+	}
+	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", leaf.Issuer.String())
+}
+
+type pathSearch struct {
+	v        *validator
+	budget   int
+	firstErr error // from the first complete path that failed (the most direct one)
+	bestLen  int
+}
+
+// extend tries every issuer candidate of the last certificate of path.
+func (s *pathSearch) extend(path []*certInfo) *pathResult {
+	last := path[len(path)-1]
+	if len(path) >= maxPathDepth {
+		return nil
+	}
+	// Anchors first: the shortest path wins when it validates.
+	for _, r := range s.v.opts.Roots {
+		if s.budget <= 0 {
+			return nil
+		}
+		if r == nil {
+			continue
+		}
+		ri, err := s.v.info(r)
+		if err != nil || !issuerCandidate(last, ri) {
+			continue
+		}
+		s.budget--
+		res, err := s.v.validate(path, ri)
+		if err == nil {
+			return res
+		}
+		if s.firstErr == nil || len(path) > s.bestLen && errors.Is(s.firstErr, errNoPath) {
+			s.firstErr, s.bestLen = err, len(path)
+		}
+	}
+	for _, c := range s.v.opts.Intermediates {
+		if s.budget <= 0 {
+			return nil
+		}
+		if c == nil || isRoot(s.v.opts.Roots, c) || inPath(path, c) {
+			continue
+		}
+		ci, err := s.v.info(c)
+		if err != nil || !issuerCandidate(last, ci) {
+			continue
+		}
+		if res := s.extend(append(path[:len(path):len(path)], ci)); res != nil {
+			return res
+		}
+	}
+	return nil
+}
+
+func isRoot(roots []*x509.Certificate, c *x509.Certificate) bool {
+	for _, r := range roots {
+		if r != nil && bytes.Equal(r.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+func inPath(path []*certInfo, c *x509.Certificate) bool {
+	for _, p := range path {
+		if bytes.Equal(p.cert.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// issuerCandidate: the names chain, and the key identifiers, where both are
+// present, agree.
+func issuerCandidate(child, issuer *certInfo) bool {
+	if !child.issuer.equal(issuer.subject) {
+		return false
+	}
+	aki, ski := child.cert.AuthorityKeyId, issuer.cert.SubjectKeyId
+	return len(aki) == 0 || len(ski) == 0 || bytes.Equal(aki, ski)
+}
+
+// policyState is the policy part of the RFC 5280 §6.1 state variables.
+type policyState struct {
+	tree           *policyTree
+	explicitPolicy int
+	inhibitAny     int
+	policyMapping  int
+}
+
+// validate runs the RFC 5280 §6.1 basic path validation on path (leaf
+// first, last certificate issued by anchor), then the revocation checks.
+func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, error) {
+	n := len(path)
+	opts := v.opts
+	// Certificates in RFC order: certs[0] is issued by the anchor, certs[n-1] is the leaf.
+	certs := make([]*certInfo, n)
+	for i := range path {
+		certs[n-1-i] = path[i]
+	}
+	workingKey := anchor.cert.PublicKey
+	if workingKey == nil {
+		return nil, certError(anchor.cert, "trust anchor with an unusable public key")
+	}
+	if err := checkKeyStrength(workingKey, opts.MinRSABits); err != nil {
+		return nil, certError(anchor.cert, "trust anchor: %v", err)
+	}
+	workingIssuer := anchor.subject
+	maxPathLength := n
+	ps := policyState{tree: newPolicyTree(), explicitPolicy: n + 1, inhibitAny: n + 1, policyMapping: n + 1}
+	var constraints []*nameConstraints
+	keys := make([]crypto.PublicKey, n) // each certificate's effective key
+	issuerKeys := make([]crypto.PublicKey, n)
+
+	for i, ci := range certs {
+		c := ci.cert
+		last := i == n-1
+		// 6.1.3 (a): signature, validity, (revocation later), name chaining.
+		if !ci.issuer.equal(workingIssuer) {
+			return nil, certError(c, "issuer name does not match the subject of its issuer")
+		}
+		if err := checkSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature, workingKey, opts.AllowSHA1); err != nil {
+			return nil, certError(c, "signature: %v", err)
+		}
+		if opts.Time.Before(c.NotBefore) {
+			return nil, certError(c, "not valid before %s", c.NotBefore.UTC().Format("2006-01-02 15:04:05Z"))
+		}
+		if opts.Time.After(c.NotAfter) {
+			return nil, certError(c, "expired at %s", c.NotAfter.UTC().Format("2006-01-02 15:04:05Z"))
+		}
+		if len(ci.unknownCritical) > 0 {
+			return nil, certError(c, "unknown critical extension %v", ci.unknownCritical)
+		}
+		key, err := effectiveKey(c, workingKey)
+		if err != nil {
+			return nil, certError(c, "public key: %v", err)
+		}
+		if err := checkKeyStrength(key, opts.MinRSABits); err != nil {
+			return nil, certError(c, "%v", err)
+		}
+		issuerKeys[i], keys[i] = workingKey, key
+		// 6.1.3 (b), (c): name constraints.
+		if !ci.selfIssued || last {
+			if err := checkNameConstraints(ci, constraints); err != nil {
+				return nil, certError(c, "name constraints: %v", err)
+			}
+		}
+		// 6.1.3 (d)-(f): policies.
+		if err := ps.processCertificate(ci, i+1, n); err != nil {
+			return nil, certError(c, "%v", err)
+		}
+		if last {
+			break
+		}
+		// 6.1.4: preparation for certificate i+1.
+		if err := ps.prepare(ci); err != nil {
+			return nil, certError(c, "%v", err)
+		}
+		workingIssuer = ci.subject
+		workingKey = key
+		if ci.nameConstraint != nil {
+			constraints = append(constraints, ci.nameConstraint)
+		}
+		if !ci.isCA {
+			return nil, certError(c, "not a CA certificate (basicConstraints cA missing or false) but issued %q", subjectString(certs[i+1].cert))
+		}
+		if !ci.selfIssued {
+			if maxPathLength <= 0 {
+				return nil, certError(c, "path length constraint exceeded")
+			}
+			maxPathLength--
+		}
+		if c.MaxPathLen >= 0 && (c.MaxPathLen > 0 || c.MaxPathLenZero) && c.MaxPathLen < maxPathLength {
+			maxPathLength = c.MaxPathLen
+		}
+		if ci.hasKeyUsage && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+			return nil, certError(c, "key usage does not allow keyCertSign")
+		}
+	}
+	// 6.1.5 wrap-up.
+	if err := ps.wrapUp(certs[n-1]); err != nil {
+		return nil, certError(certs[n-1].cert, "%v", err)
+	}
+
+	// 6.3: revocation of every certificate but the anchor.
+	for i, ci := range certs {
+		var issuer *certInfo
+		if i == 0 {
+			issuer = anchor
+		} else {
+			issuer = certs[i-1]
+		}
+		if err := v.checkRevocation(ci, keys[i], issuer, issuerKeys[i], anchor); err != nil {
+			return nil, err
+		}
+	}
+	chain := make([]*x509.Certificate, 0, n+1)
+	for _, p := range path {
+		chain = append(chain, p.cert)
+	}
+	chain = append(chain, anchor.cert)
+	return &pathResult{chain: chain, leafKey: keys[n-1]}, nil
+}
+
+func (ps *policyState) processCertificate(ci *certInfo, depth, n int) error {
+	if ps.tree != nil && ci.hasPolicies {
+		allowAny := ps.inhibitAny > 0 || (depth < n && ci.selfIssued)
+		ps.tree.addLevel(ci.policies, allowAny)
+	} else if !ci.hasPolicies {
+		ps.tree = nil
+	}
+	if ps.tree != nil && ps.tree.empty() {
+		ps.tree = nil
+	}
+	if ps.explicitPolicy <= 0 && ps.tree == nil {
+		return errors.New("no valid certificate policy, and an explicit policy is required")
+	}
+	return nil
+}
+
+func (ps *policyState) prepare(ci *certInfo) error {
+	for _, m := range ci.mappings {
+		if m[0] == anyPolicy || m[1] == anyPolicy {
+			return errors.New("policy mapping to or from anyPolicy")
+		}
+	}
+	if ps.tree != nil && len(ci.mappings) > 0 {
+		ps.tree.applyMappings(ci.mappings, ps.policyMapping > 0)
+		if ps.tree.empty() {
+			ps.tree = nil
+		}
+	}
+	if !ci.selfIssued {
+		for _, p := range []*int{&ps.explicitPolicy, &ps.policyMapping, &ps.inhibitAny} {
+			if *p > 0 {
+				*p--
+			}
+		}
+	}
+	if ci.requireExplicit >= 0 && ci.requireExplicit < ps.explicitPolicy {
+		ps.explicitPolicy = ci.requireExplicit
+	}
+	if ci.inhibitMapping >= 0 && ci.inhibitMapping < ps.policyMapping {
+		ps.policyMapping = ci.inhibitMapping
+	}
+	if ci.inhibitAny >= 0 && ci.inhibitAny < ps.inhibitAny {
+		ps.inhibitAny = ci.inhibitAny
+	}
+	return nil
+}
+
+func (ps *policyState) wrapUp(leaf *certInfo) error {
+	if ps.explicitPolicy > 0 {
+		ps.explicitPolicy--
+	}
+	if leaf.requireExplicit == 0 {
+		ps.explicitPolicy = 0
+	}
+	// user-initial-policy-set is any-policy: the intersection is the tree itself.
+	if ps.explicitPolicy <= 0 && (ps.tree == nil || ps.tree.empty()) {
+		return errors.New("no valid certificate policy, and an explicit policy is required")
+	}
+	return nil
+}

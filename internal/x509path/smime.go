@@ -1,0 +1,86 @@
+package x509path
+
+import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"strings"
+)
+
+// checkSMIMELeaf applies the RFC 8550/8551 end-entity rules: key usage for
+// the purpose, extended key usage, and the email address.
+func checkSMIMELeaf(leaf *x509.Certificate, opts Options) error {
+	info, err := newCertInfo(leaf)
+	if err != nil {
+		return certError(leaf, "unparsable: %v", err)
+	}
+	if info.hasKeyUsage {
+		switch opts.Purpose {
+		case Signing:
+			if leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+				return certError(leaf, "key usage allows neither digitalSignature nor nonRepudiation, needed for signing")
+			}
+		case Encryption:
+			switch leaf.PublicKey.(type) {
+			case *rsa.PublicKey:
+				if leaf.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+					return certError(leaf, "key usage does not allow keyEncipherment, needed for RSA encryption")
+				}
+			case *ecdsa.PublicKey, *ecdh.PublicKey:
+				if leaf.KeyUsage&x509.KeyUsageKeyAgreement == 0 {
+					return certError(leaf, "key usage does not allow keyAgreement, needed for EC encryption")
+				}
+			default:
+				return certError(leaf, "%T keys cannot receive encrypted messages", leaf.PublicKey)
+			}
+		}
+	} else if opts.Purpose == Encryption {
+		switch leaf.PublicKey.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey, *ecdh.PublicKey:
+		default:
+			return certError(leaf, "%T keys cannot receive encrypted messages", leaf.PublicKey)
+		}
+	}
+	if hasExtension(leaf, oidExtKeyUsage) {
+		ok := false
+		for _, u := range leaf.ExtKeyUsage {
+			if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
+				ok = true
+			}
+		}
+		if !ok {
+			return certError(leaf, "extended key usage has neither emailProtection nor anyExtendedKeyUsage")
+		}
+	}
+	if opts.Email != "" {
+		var candidates []string
+		for _, g := range info.sans {
+			if g.kind == gnRFC822 {
+				candidates = append(candidates, g.text)
+			}
+		}
+		if len(candidates) == 0 {
+			candidates = nameAttributes(leaf.RawSubject, oidEmailAddress)
+		}
+		matched := false
+		for _, c := range candidates {
+			if emailEqual(c, opts.Email) {
+				matched = true
+			}
+		}
+		if !matched {
+			return certError(leaf, "not issued for %s (certificate addresses: %s)", opts.Email, strings.Join(candidates, ", "))
+		}
+	}
+	return nil
+}
+
+// emailEqual compares addresses: local part exactly, domain case-insensitively.
+func emailEqual(a, b string) bool {
+	ia, ib := strings.LastIndexByte(a, '@'), strings.LastIndexByte(b, '@')
+	if ia < 0 || ib < 0 {
+		return false
+	}
+	return a[:ia] == b[:ib] && strings.EqualFold(a[ia+1:], b[ib+1:])
+}

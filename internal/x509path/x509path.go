@@ -1,0 +1,151 @@
+// Package x509path decides whether an X.509 certificate may be trusted for
+// S/MIME: it builds a certification path from the certificate to one of the
+// caller's trust anchors, validates it as RFC 5280 section 6 describes
+// (signatures, validity, basic constraints, key usage, name constraints and
+// the certificate policy tree), checks every certificate of the path against
+// the caller's CRLs (section 6.3, with delta and indirect CRLs), and applies
+// the S/MIME end-entity rules of RFC 8550 and RFC 8551 (key usage, extended
+// key usage, email address).
+//
+// crypto/x509 is used for parsing only; the path algorithm, the signature
+// checks (including DSA with inherited parameters) and the revocation logic
+// are this package's own.
+package x509path
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mailseal/mailseal"
+)
+
+// Purpose is what the end-entity certificate is to be used for.
+type Purpose int
+
+const (
+	// Signing: the key signs messages (keyUsage digitalSignature or
+	// nonRepudiation, when keyUsage is present).
+	Signing Purpose = iota + 1
+	// Encryption: the key receives content-encryption keys (keyUsage
+	// keyEncipherment for RSA, keyAgreement for EC and X25519 keys).
+	Encryption
+)
+
+func (p Purpose) String() string {
+	switch p {
+	case Signing:
+		return "signing"
+	case Encryption:
+		return "encryption"
+	}
+	return fmt.Sprintf("Purpose(%d)", int(p))
+}
+
+// DefaultMinRSABits is the RSA modulus size required when Options.MinRSABits is zero.
+const DefaultMinRSABits = 2048
+
+// Options are the inputs of path validation.
+type Options struct {
+	// Roots are the trust anchors. Never put certificates taken from a
+	// message here.
+	Roots []*x509.Certificate
+	// Intermediates are candidate CA certificates (and CRL signers) for
+	// building the path, e.g. those carried in the message.
+	Intermediates []*x509.Certificate
+	// CRLs are all revocation lists available (keystore and message). Every
+	// certificate of the path except the anchor needs CRLs that cover it.
+	CRLs []*x509.RevocationList
+	// Time is the validation time; zero means now.
+	Time time.Time
+	// AllowSHA1 accepts SHA-1 signatures on certificates and CRLs.
+	AllowSHA1 bool
+	// MinRSABits is the smallest RSA modulus accepted for any key in the
+	// path or signing a CRL; zero means DefaultMinRSABits.
+	MinRSABits int
+	// Email, if set, must match an rfc822Name in the leaf's subjectAltName
+	// or, only when there is none, an emailAddress attribute of its subject.
+	Email string
+	// Purpose selects the key usage the leaf must allow. Required unless
+	// SkipSMIMEChecks is set.
+	Purpose Purpose
+	// SkipSMIMEChecks turns off the S/MIME end-entity checks (key usage for
+	// Purpose, extended key usage, Email). It exists for plain RFC 5280
+	// conformance tests such as NIST PKITS; S/MIME callers leave it false.
+	SkipSMIMEChecks bool
+}
+
+// Limits of the path search.
+const (
+	maxPathDepth      = 12 // certificates in one path, anchor included
+	maxPathsTried     = 64 // complete paths validated before giving up
+	maxCRLSignerDepth = 4  // nested validations of CRL signers' own paths
+)
+
+// Verify builds and validates a path from leaf to a root per RFC 5280 §6
+// (signatures incl. DSA with parameter inheritance, validity at Time, basic
+// constraints, path length, key usage, name constraints, policies with
+// initial-policy-set any-policy and no explicit policy required, CRL checking
+// incl. delta CRLs, indirect CRLs, distribution points and reasons) and the
+// S/MIME leaf checks (EKU emailProtection or anyExtendedKeyUsage if present,
+// key usage, email). Returns the chain leaf first, the anchor last, or an
+// error wrapping mailseal.ErrVerification that says which certificate failed
+// and why.
+func Verify(leaf *x509.Certificate, opts Options) ([]*x509.Certificate, error) {
+	if leaf == nil {
+		return nil, fmt.Errorf("x509path: no certificate: %w", mailseal.ErrVerification)
+	}
+	if !opts.SkipSMIMEChecks && opts.Purpose != Signing && opts.Purpose != Encryption {
+		return nil, fmt.Errorf("x509path: Options.Purpose must be Signing or Encryption: %w", mailseal.ErrUsage)
+	}
+	if opts.Time.IsZero() {
+		opts.Time = time.Now()
+	}
+	if opts.MinRSABits == 0 {
+		opts.MinRSABits = DefaultMinRSABits
+	}
+	v := newValidator(opts, 0)
+	res, err := v.verifyPath(leaf)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.SkipSMIMEChecks {
+		if err := checkSMIMELeaf(leaf, opts); err != nil {
+			return nil, err
+		}
+	}
+	return res.chain, nil
+}
+
+// certError reports why certificate c failed, wrapping mailseal.ErrVerification.
+func certError(c *x509.Certificate, format string, args ...any) error {
+	return &CertificateError{Subject: subjectString(c), Reason: fmt.Sprintf(format, args...)}
+}
+
+// CertificateError says which certificate failed validation and why.
+// It matches mailseal.ErrVerification with errors.Is.
+type CertificateError struct {
+	Subject string // the failing certificate's subject DN
+	Reason  string
+}
+
+func (e *CertificateError) Error() string {
+	return fmt.Sprintf("x509path: certificate %q: %s", e.Subject, e.Reason)
+}
+
+// Is makes errors.Is(err, mailseal.ErrVerification) true.
+func (e *CertificateError) Is(target error) bool { return target == mailseal.ErrVerification }
+
+func subjectString(c *x509.Certificate) string {
+	if c == nil {
+		return "<nil>"
+	}
+	s := c.Subject.String()
+	if s == "" {
+		s = fmt.Sprintf("<empty subject, serial %s>", c.SerialNumber)
+	}
+	return s
+}
+
+var errNoPath = errors.New("no path")
