@@ -343,7 +343,11 @@ func parseDistributionPoints(der []byte) ([]distributionPoint, error) {
 			// Re-wrap the implicit BIT STRING content.
 			var b cryptobyte.Builder
 			b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) { b.AddBytes(v) })
-			m, err := parseReasonFlags(cryptobyte.String(b.BytesOrPanic()))
+			raw, err := b.Bytes()
+			if err != nil {
+				return nil, err
+			}
+			m, err := parseReasonFlags(cryptobyte.String(raw))
 			if err != nil {
 				return nil, err
 			}

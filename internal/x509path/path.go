@@ -77,7 +77,6 @@ type pathSearch struct {
 	v        *validator
 	budget   int
 	firstErr error // from the first complete path that failed (the most direct one)
-	bestLen  int
 }
 
 // extend tries every issuer candidate of the last certificate of path.
@@ -103,8 +102,8 @@ func (s *pathSearch) extend(path []*certInfo) *pathResult {
 		if err == nil {
 			return res
 		}
-		if s.firstErr == nil || len(path) > s.bestLen && errors.Is(s.firstErr, errNoPath) {
-			s.firstErr, s.bestLen = err, len(path)
+		if s.firstErr == nil {
+			s.firstErr = err
 		}
 	}
 	for _, c := range s.v.opts.Intermediates {

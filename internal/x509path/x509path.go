@@ -14,7 +14,6 @@ package x509path
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"time"
 
@@ -147,5 +146,3 @@ func subjectString(c *x509.Certificate) string {
 	}
 	return s
 }
-
-var errNoPath = errors.New("no path")
