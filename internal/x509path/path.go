@@ -75,14 +75,16 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 
 type pathSearch struct {
 	v        *validator
-	budget   int
+	budget   int   // complete paths that may still be validated
+	steps    int   // partial paths extended so far
 	firstErr error // from the first complete path that failed (the most direct one)
 }
 
 // extend tries every issuer candidate of the last certificate of path.
 func (s *pathSearch) extend(path []*certInfo) *pathResult {
 	last := path[len(path)-1]
-	if len(path) >= maxPathDepth {
+	s.steps++
+	if len(path) >= maxPathDepth || s.steps > maxSearchSteps {
 		return nil
 	}
 	// Anchors first: the shortest path wins when it validates.

@@ -470,9 +470,13 @@ func (v *validator) validatedSignerKey(cand, anchor *certInfo) (crypto.PublicKey
 		// Mark in progress to stop cycles.
 		v.signerRes[id] = signerResult{err: fmt.Errorf("CRL signer %q: its validation depends on itself", subjectString(cand.cert))}
 		p, err := sub.verifyPath(cand.cert)
-		if err != nil {
-			res.err = fmt.Errorf("CRL signer: %v", err)
-		} else {
+		var ce *CertificateError
+		switch {
+		case errors.As(err, &ce):
+			res.err = fmt.Errorf("CRL signer path: certificate %q: %s", ce.Subject, ce.Reason)
+		case err != nil:
+			res.err = fmt.Errorf("CRL signer path: %v", err)
+		default:
 			res.key = p.leafKey
 		}
 	}

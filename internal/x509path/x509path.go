@@ -77,9 +77,10 @@ type Options struct {
 
 // Limits of the path search.
 const (
-	maxPathDepth      = 12 // certificates in one path, anchor included
-	maxPathsTried     = 64 // complete paths validated before giving up
-	maxCRLSignerDepth = 4  // nested validations of CRL signers' own paths
+	maxPathDepth      = 12   // certificates in one path, anchor included
+	maxPathsTried     = 64   // complete paths validated before giving up
+	maxSearchSteps    = 1024 // partial paths extended before giving up
+	maxCRLSignerDepth = 4    // nested validations of CRL signers' own paths
 )
 
 // Verify builds and validates a path from leaf to a root per RFC 5280 §6
