@@ -7,11 +7,19 @@ import (
 	"errors"
 )
 
-// validator runs one Verify call. It holds the parsed form of every
-// certificate and CRL it has seen, and the results of CRL-signer paths.
+// validator runs one Verify call, or the validation of a CRL signer's
+// path inside it (depth > 0).
 type validator struct {
-	opts      Options
-	depth     int // nesting of CRL-signer validations
+	opts  Options
+	depth int // nesting of CRL-signer validations
+	state *verifyState
+}
+
+// verifyState is shared by a Verify call and its nested CRL-signer
+// validations: parsed certificates and CRLs, CRL-signer results, and the
+// work budget that bounds the whole search.
+type verifyState struct {
+	workLeft  int
 	infos     map[*x509.Certificate]*certInfo
 	crls      map[*x509.RevocationList]*crlInfo
 	signerRes map[string]signerResult // by certificate DER + anchor DER
@@ -28,25 +36,31 @@ type pathResult struct {
 	leafKey crypto.PublicKey    // the leaf's key, DSA parameters inherited
 }
 
-func newValidator(opts Options, depth int) *validator {
-	return &validator{
-		opts:      opts,
-		depth:     depth,
+func newValidator(opts Options) *validator {
+	return &validator{opts: opts, state: &verifyState{
+		workLeft:  maxWork,
 		infos:     map[*x509.Certificate]*certInfo{},
 		crls:      map[*x509.RevocationList]*crlInfo{},
 		signerRes: map[string]signerResult{},
-	}
+	}}
+}
+
+// spend takes units of work (a signature check, a certificate processed)
+// from the budget; false when it is used up.
+func (v *validator) spend(units int) bool {
+	v.state.workLeft -= units
+	return v.state.workLeft >= 0
 }
 
 func (v *validator) info(c *x509.Certificate) (*certInfo, error) {
-	if in, ok := v.infos[c]; ok {
+	if in, ok := v.state.infos[c]; ok {
 		return in, nil
 	}
 	in, err := newCertInfo(c)
 	if err != nil {
 		return nil, certError(c, "unparsable: %v", err)
 	}
-	v.infos[c] = in
+	v.state.infos[c] = in
 	return in, nil
 }
 
@@ -67,6 +81,9 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 	if res != nil {
 		return res, nil
 	}
+	if v.state.workLeft < 0 {
+		return nil, certError(leaf, "path search limit reached (too many candidate certificates or CRLs)")
+	}
 	if search.firstErr != nil {
 		return nil, search.firstErr
 	}
@@ -84,12 +101,12 @@ type pathSearch struct {
 func (s *pathSearch) extend(path []*certInfo) *pathResult {
 	last := path[len(path)-1]
 	s.steps++
-	if len(path) >= maxPathDepth || s.steps > maxSearchSteps {
+	if len(path) >= maxPathDepth || s.steps > maxSearchSteps || s.v.state.workLeft < 0 {
 		return nil
 	}
 	// Anchors first: the shortest path wins when it validates.
 	for _, r := range s.v.opts.Roots {
-		if s.budget <= 0 {
+		if s.budget <= 0 || s.v.state.workLeft < 0 {
 			return nil
 		}
 		if r == nil {
@@ -109,7 +126,7 @@ func (s *pathSearch) extend(path []*certInfo) *pathResult {
 		}
 	}
 	for _, c := range s.v.opts.Intermediates {
-		if s.budget <= 0 {
+		if s.budget <= 0 || s.v.state.workLeft < 0 {
 			return nil
 		}
 		if c == nil || isRoot(s.v.opts.Roots, c) || inPath(path, c) {
@@ -167,6 +184,9 @@ type policyState struct {
 func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, error) {
 	n := len(path)
 	opts := v.opts
+	if !v.spend(n + 1) {
+		return nil, certError(path[0].cert, "path search limit reached (too many candidate certificates or CRLs)")
+	}
 	// Certificates in RFC order: certs[0] is issued by the anchor, certs[n-1] is the leaf.
 	certs := make([]*certInfo, n)
 	for i := range path {

@@ -63,11 +63,11 @@ func isKnown(oid asn1.ObjectIdentifier, known []asn1.ObjectIdentifier) bool {
 }
 
 func (v *validator) crlInfo(rl *x509.RevocationList) *crlInfo {
-	if in, ok := v.crls[rl]; ok {
+	if in, ok := v.state.crls[rl]; ok {
 		return in
 	}
 	in := parseCRLInfo(rl)
-	v.crls[rl] = in
+	v.state.crls[rl] = in
 	return in
 }
 
@@ -374,7 +374,7 @@ func (v *validator) findDelta(base *crlInfo, key crypto.PublicKey) *crlInfo {
 		if len(base.crl.AuthorityKeyId) > 0 && len(rl.AuthorityKeyId) > 0 && !bytes.Equal(base.crl.AuthorityKeyId, rl.AuthorityKeyId) {
 			continue
 		}
-		if checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.AllowSHA1) != nil {
+		if !v.spend(1) || checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.AllowSHA1) != nil {
 			continue
 		}
 		if best == nil || d.number.Cmp(best.number) > 0 {
@@ -410,6 +410,10 @@ func (v *validator) crlSignerKey(in *crlInfo, ci *certInfo, ownKey crypto.Public
 		}
 		if err := checkKeyStrength(key, v.opts.MinRSABits); err != nil {
 			lastErr = fmt.Errorf("signer %q: %v", subjectString(cand.cert), err)
+			return false
+		}
+		if !v.spend(1) {
+			lastErr = errors.New("path search limit reached")
 			return false
 		}
 		if err := checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.AllowSHA1); err != nil {
@@ -455,7 +459,7 @@ func (v *validator) crlSignerKey(in *crlInfo, ci *certInfo, ownKey crypto.Public
 // revocation checks, and returns its key (memoised).
 func (v *validator) validatedSignerKey(cand, anchor *certInfo) (crypto.PublicKey, error) {
 	id := string(cand.cert.Raw) + "\x00" + string(anchor.cert.Raw)
-	if r, ok := v.signerRes[id]; ok {
+	if r, ok := v.state.signerRes[id]; ok {
 		return r.key, r.err
 	}
 	var res signerResult
@@ -466,9 +470,9 @@ func (v *validator) validatedSignerKey(cand, anchor *certInfo) (crypto.PublicKey
 		opts.Roots = []*x509.Certificate{anchor.cert}
 		opts.SkipSMIMEChecks = true
 		opts.Email = ""
-		sub := newValidator(opts, v.depth+1)
+		sub := &validator{opts: opts, depth: v.depth + 1, state: v.state}
 		// Mark in progress to stop cycles.
-		v.signerRes[id] = signerResult{err: fmt.Errorf("CRL signer %q: its validation depends on itself", subjectString(cand.cert))}
+		v.state.signerRes[id] = signerResult{err: fmt.Errorf("CRL signer %q: its validation depends on itself", subjectString(cand.cert))}
 		p, err := sub.verifyPath(cand.cert)
 		var ce *CertificateError
 		switch {
@@ -480,7 +484,7 @@ func (v *validator) validatedSignerKey(cand, anchor *certInfo) (crypto.PublicKey
 			res.key = p.leafKey
 		}
 	}
-	v.signerRes[id] = res
+	v.state.signerRes[id] = res
 	return res.key, res.err
 }
 

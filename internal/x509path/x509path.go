@@ -81,6 +81,7 @@ const (
 	maxPathsTried     = 64   // complete paths validated before giving up
 	maxSearchSteps    = 1024 // partial paths extended before giving up
 	maxCRLSignerDepth = 4    // nested validations of CRL signers' own paths
+	maxWork           = 1024 // certificates processed plus CRL signatures checked, per Verify
 )
 
 // Verify builds and validates a path from leaf to a root per RFC 5280 §6
@@ -105,7 +106,7 @@ func Verify(leaf *x509.Certificate, opts Options) ([]*x509.Certificate, error) {
 	if opts.MinRSABits == 0 {
 		opts.MinRSABits = DefaultMinRSABits
 	}
-	v := newValidator(opts, 0)
+	v := newValidator(opts)
 	res, err := v.verifyPath(leaf)
 	if err != nil {
 		return nil, err
