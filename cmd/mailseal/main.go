@@ -1,0 +1,84 @@
+// Command mailseal signs, encrypts, decrypts and verifies email with OpenPGP
+// (PGP/MIME and inline PGP) and manages the keys in a local keystore.
+//
+// Every message command reads a whole RFC 5322 message on stdin (or -i FILE)
+// and writes to stdout (or -o FILE). Exit codes: 0 ok; 1 verification or
+// integrity failure; 2 usage error or unreadable input; 3 missing or locked key.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mailseal/mailseal"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit code decided by a command (e.g. a report that is
+// not good) without an error message of its own.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return mailseal.ExitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(err.Error()))
+	return mailseal.ExitCode(err)
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "mailseal",
+		Usage: "sign, encrypt, decrypt and verify email with OpenPGP",
+		Description: "Message commands read a message on stdin (or -i FILE) and write to stdout (or -o FILE).\n" +
+			"Exit codes: 0 ok, 1 verification or integrity failure, 2 usage error or unreadable input,\n" +
+			"3 missing or locked key.",
+		Reader:          stdin,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "home", Usage: "keystore directory", EnvVars: []string{"MAILSEAL_HOME"}},
+			&cli.StringFlag{Name: "passphrase-file", Usage: "read the key passphrase from the first line of `FILE`"},
+		},
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return fmt.Errorf("%w: %v (see mailseal --help)", mailseal.ErrUsage, err)
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			signCommand(),
+			encryptCommand(),
+			decryptCommand(),
+			verifyCommand(),
+			keysCommand(),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "mailseal: unknown command %q (see mailseal --help)\n", name)
+		},
+	}
+}
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), mailseal.ErrUsage)
+}

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/urfave/cli/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/flow"
+	"github.com/mailseal/mailseal/keystore"
+	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/pgp"
+)
+
+var ioFlags = []cli.Flag{
+	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
+	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (replaced atomically)"},
+	&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"},
+	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME)"},
+}
+
+func signCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sign",
+		Usage: "sign a message (PGP/MIME multipart/signed)",
+		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
+		),
+		Action: withMessage(func(s *session, m *mime.Message) error {
+			signer, err := s.signer(m, s.c.String("signer"))
+			if err != nil {
+				return err
+			}
+			return s.writeOutput(func(w io.Writer) error {
+				return s.openpgp().Sign(w, m, signer)
+			})
+		}),
+	}
+}
+
+func encryptCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "encrypt",
+		Usage: "encrypt a message to its recipients (PGP/MIME multipart/encrypted)",
+		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+			&cli.BoolFlag{Name: "sign", Usage: "also sign with the sender's key"},
+			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
+			&cli.BoolFlag{Name: "no-self", Usage: "do not encrypt to the sender's own key"},
+			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
+		),
+		Action: withMessage(func(s *session, m *mime.Message) error {
+			to, err := s.recipients(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
+			if err != nil {
+				return err
+			}
+			var signer *openpgp.Entity
+			if s.c.Bool("sign") {
+				if signer, err = s.signer(m, s.c.String("signer")); err != nil {
+					return err
+				}
+			}
+			return s.writeOutput(func(w io.Writer) error {
+				return s.openpgp().Encrypt(w, m, to, signer)
+			})
+		}),
+	}
+}
+
+func decryptCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "decrypt",
+		Usage: "decrypt a message and verify its inner signature",
+		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
+		),
+		Action: func(c *cli.Context) error { return openCommand(c, true) },
+	}
+}
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "verify a message's signature; exit 0 only for a good signature",
+		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
+		),
+		Action: func(c *cli.Context) error { return openCommand(c, false) },
+	}
+}
+
+// withMessage makes an action that reads the input message first.
+func withMessage(action func(s *session, m *mime.Message) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		s, err := newSession(c)
+		if err != nil {
+			return err
+		}
+		m, err := s.readMessage()
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		return action(s, m)
+	}
+}
+
+// openCommand is decrypt and verify: both open the protected entity of a
+// message; decrypt also writes the decrypted message.
+func openCommand(c *cli.Context, decrypt bool) error {
+	s, err := newSession(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.readMessage()
+	if err != nil {
+		return s.failReport(err)
+	}
+	defer m.Close()
+	op, err := s.openpgpWithKeys()
+	if err != nil {
+		return s.failReport(err)
+	}
+	res, err := flow.Open(m, []flow.Engine{op}, flow.Options{
+		Part: c.String("part"), Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
+	})
+	if err != nil {
+		return s.failReport(err)
+	}
+	defer res.Close()
+	rep := &res.Report
+	if decrypt && res.Inner != nil {
+		if err := s.writeOutput(func(w io.Writer) error {
+			return mime.WriteMessage(w, res.Outer, res.Inner)
+		}); err != nil {
+			return err
+		}
+	}
+	s.printReport(rep, !decrypt)
+	code := rep.ExitCode()
+	if decrypt && res.Inner != nil && rep.Status == mailseal.StatusUnsigned {
+		code = mailseal.ExitOK // decrypted, integrity verified, simply not signed
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// session is what one command invocation needs: flags, keystore, policy.
+type session struct {
+	c      *cli.Context
+	policy mailseal.Policy
+	pass   *passphrases
+	store  *keystore.Store
+}
+
+func newSession(c *cli.Context) (*session, error) {
+	if c.NArg() > 0 {
+		return nil, usageErr("unexpected argument %q (the message is read from stdin or -i FILE)", c.Args().First())
+	}
+	home := c.String("home")
+	if home == "" {
+		home = keystore.DefaultDir()
+	}
+	store, err := keystore.Open(home)
+	if err != nil {
+		return nil, err
+	}
+	return &session{c: c, policy: mailseal.DefaultPolicy(), pass: newPassphrases(c), store: store}, nil
+}
+
+func (s *session) readMessage() (*mime.Message, error) {
+	var r io.Reader = s.c.App.Reader
+	if name := s.c.String("input"); name != "" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", err, mailseal.ErrInput)
+		}
+		defer f.Close()
+		r = f
+	}
+	m, err := mime.Parse(r, mime.DefaultLimits(), s.policy.MaxMemorySpool)
+	if err != nil {
+		return nil, fmt.Errorf("reading the message: %w", err)
+	}
+	return m, nil
+}
+
+// writeOutput writes to stdout, or atomically to the -o file: on error the
+// file is not created and no partial output is left behind.
+func (s *session) writeOutput(write func(io.Writer) error) error {
+	name := s.c.String("output")
+	if name == "" {
+		return write(s.c.App.Writer)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("output: %w: %w", err, mailseal.ErrUsage)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
+
+func (s *session) openpgp() *flow.OpenPGP {
+	return &flow.OpenPGP{Engine: pgp.New(s.policy)}
+}
+
+func (s *session) openpgpWithKeys() (*flow.OpenPGP, error) {
+	certs, err := s.store.AllPGPCerts()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := s.store.AllPGPSecrets()
+	if err != nil {
+		return nil, err
+	}
+	op := s.openpgp()
+	op.Keyring = pgp.Keyring{
+		Certs:   certs,
+		Secrets: secrets,
+		Unlock: func(e *openpgp.Entity) error {
+			return keystore.Unlock(e, s.pass.get)
+		},
+		Password: func() ([]byte, error) { return s.pass.get("the message password") },
+	}
+	return op, nil
+}
+
+// senderAddress is the single From address of the message.
+func senderAddress(m *mime.Message) (string, error) {
+	from, err := m.Root.Header.Addresses("From")
+	if err != nil || len(from) != 1 {
+		return "", usageErr("the message needs exactly one From address to pick the sender's key (or give --signer)")
+	}
+	return from[0], nil
+}
+
+// signer returns the unlocked secret key to sign with.
+func (s *session) signer(m *mime.Message, query string) (*openpgp.Entity, error) {
+	var fpr string
+	if query != "" {
+		cert, err := s.store.FindOnePGP(query)
+		if err != nil {
+			return nil, err
+		}
+		fpr = fingerprint(cert)
+	} else {
+		from, err := senderAddress(m)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := s.store.SecretPGPForEmail(from)
+		if err != nil {
+			return nil, err
+		}
+		switch len(keys) {
+		case 0:
+			return nil, fmt.Errorf("no secret key for the sender %s (generate or import one, or give --signer): %w", from, mailseal.ErrNoKey)
+		case 1:
+			fpr = fingerprint(keys[0])
+		default:
+			var fprs []string
+			for _, k := range keys {
+				fprs = append(fprs, fingerprint(k))
+			}
+			return nil, usageErr("several secret keys for %s: %s; choose one with --signer", from, strings.Join(fprs, ", "))
+		}
+	}
+	key, err := s.store.PGPSecret(fpr)
+	if err != nil {
+		return nil, err
+	}
+	if err := keystore.Unlock(key, s.pass.get); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// recipients finds a valid encryption key for every recipient address and
+// fails, naming each one that has none, before anything is written.
+func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*openpgp.Entity, error) {
+	var addrs []string
+	for _, field := range []string{"To", "Cc", "Bcc"} {
+		if m.Root.Header.Get(field) == "" {
+			continue
+		}
+		list, err := m.Root.Header.Addresses(field)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		addrs = append(addrs, list...)
+	}
+	addrs = append(addrs, extra...)
+	if self {
+		from, err := senderAddress(m)
+		if err != nil {
+			return nil, usageErr("the message needs exactly one From address to encrypt to the sender (or give --no-self)")
+		}
+		addrs = append(addrs, from)
+	}
+	if len(addrs) == 0 {
+		return nil, usageErr("no recipients: the message has no To, Cc or Bcc and no --to was given")
+	}
+	engine := pgp.New(s.policy)
+	seen := map[string]bool{}
+	var to []*openpgp.Entity
+	var missing []string
+	for _, addr := range addrs {
+		certs, err := s.store.FindPGP(addr)
+		if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+			return nil, err
+		}
+		found := false
+		for _, cert := range certs {
+			if engine.CheckRecipient(cert) != nil {
+				continue
+			}
+			found = true
+			if fpr := fingerprint(cert); !seen[fpr] {
+				seen[fpr] = true
+				to = append(to, cert)
+			}
+		}
+		if !found {
+			missing = append(missing, addr)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("no valid OpenPGP encryption key for %s (import their key with mailseal keys import): %w",
+			strings.Join(missing, ", "), mailseal.ErrNoKey)
+	}
+	return to, nil
+}
+
+func fingerprint(e *openpgp.Entity) string {
+	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+}
+
+// failReport prints an error; with --json as a report object.
+func (s *session) failReport(err error) error {
+	if !s.c.Bool("json") {
+		return err
+	}
+	rep := mailseal.Report{Signers: []mailseal.Signer{}, Error: oneLine(err.Error())}
+	switch mailseal.ExitCode(err) {
+	case mailseal.ExitVerification:
+		rep.Status = mailseal.StatusBad
+	default:
+		rep.Status = ""
+	}
+	s.printReport(&rep, s.c.Command.Name == "verify")
+	return exitError{mailseal.ExitCode(err)}
+}
+
+// printReport writes the report: with --json as one JSON object (to stdout
+// when the command writes no message, else to stderr), otherwise as
+// readable lines on stderr.
+func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
+	if s.c.Bool("json") {
+		w := s.c.App.ErrWriter
+		if toStdout {
+			w = s.c.App.Writer
+		}
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.Encode(rep)
+		return
+	}
+	w := s.c.App.ErrWriter
+	line := "status: " + string(rep.Status)
+	if rep.Protocol != "" {
+		line += " (" + rep.Protocol + ")"
+	}
+	if rep.Encrypted {
+		line += ", encrypted"
+		if rep.Integrity != "" {
+			line += ", integrity " + rep.Integrity
+		}
+	}
+	fmt.Fprintln(w, line)
+	for _, sg := range rep.Signers {
+		who := sg.Fingerprint
+		if who == "" {
+			who = "unknown key " + sg.KeyID
+		}
+		fmt.Fprintf(w, "signer: %s %s %s, made %s", who, strings.Join(sg.Emails, ", "), sg.Status, sg.Created.UTC().Format(time.RFC3339))
+		if sg.Error != "" {
+			fmt.Fprintf(w, " (%s)", sg.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, u := range rep.Unprotected {
+		fmt.Fprintf(w, "unprotected: %s\n", u)
+	}
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if rep.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", rep.Error)
+	}
+}

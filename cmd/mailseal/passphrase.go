@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/mailseal/mailseal"
+)
+
+// passphrases finds the passphrase: --passphrase-file, then
+// MAILSEAL_PASSPHRASE, then a prompt on the terminal — but only when stdin
+// is a terminal, so scripts never hang on a prompt.
+type passphrases struct {
+	file   string
+	stdin  any
+	cached []byte
+	have   bool
+}
+
+func newPassphrases(c *cli.Context) *passphrases {
+	return &passphrases{file: c.String("passphrase-file"), stdin: c.App.Reader}
+}
+
+// available reports whether a passphrase can be had without prompting.
+func (p *passphrases) available() bool {
+	return p.have || p.file != "" || os.Getenv("MAILSEAL_PASSPHRASE") != ""
+}
+
+// get returns the passphrase; purpose names what it is for in the prompt.
+func (p *passphrases) get(purpose string) ([]byte, error) {
+	if p.have {
+		return p.cached, nil
+	}
+	var pass []byte
+	switch {
+	case p.file != "":
+		data, err := os.ReadFile(p.file)
+		if err != nil {
+			return nil, fmt.Errorf("passphrase file: %w: %w", err, mailseal.ErrUsage)
+		}
+		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+			data = data[:i]
+		}
+		pass = data
+	case os.Getenv("MAILSEAL_PASSPHRASE") != "":
+		pass = []byte(os.Getenv("MAILSEAL_PASSPHRASE"))
+	default:
+		f, ok := p.stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return nil, fmt.Errorf("%s needs a passphrase: give --passphrase-file or set MAILSEAL_PASSPHRASE: %w", purpose, mailseal.ErrLocked)
+		}
+		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s needs a passphrase and there is no terminal: %w", purpose, mailseal.ErrLocked)
+		}
+		defer tty.Close()
+		fmt.Fprintf(tty, "Passphrase for %s: ", purpose)
+		pass, err = term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		if err != nil {
+			return nil, fmt.Errorf("reading passphrase: %w: %w", err, mailseal.ErrLocked)
+		}
+	}
+	if len(pass) == 0 {
+		return nil, fmt.Errorf("%s: the passphrase is empty: %w", purpose, mailseal.ErrLocked)
+	}
+	p.cached, p.have = pass, true
+	return pass, nil
+}

@@ -1,0 +1,198 @@
+package keystore
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+)
+
+// KeyInfo describes a stored OpenPGP key for listing.
+type KeyInfo struct {
+	Fingerprint  string       `json:"fingerprint"`
+	Version      int          `json:"version"`
+	Algorithm    string       `json:"algorithm"`
+	UserIDs      []string     `json:"user_ids"`
+	Emails       []string     `json:"emails"`
+	Capabilities string       `json:"capabilities"` // C certify, S sign, E encrypt, A authenticate
+	Created      time.Time    `json:"created"`
+	Expires      *time.Time   `json:"expires"`
+	Revoked      bool         `json:"revoked"`
+	Expired      bool         `json:"expired"`
+	HasSecret    bool         `json:"secret"`
+	Protected    bool         `json:"protected"`
+	Subkeys      []SubkeyInfo `json:"subkeys"`
+}
+
+// SubkeyInfo describes a subkey.
+type SubkeyInfo struct {
+	Fingerprint  string     `json:"fingerprint"`
+	Algorithm    string     `json:"algorithm"`
+	Capabilities string     `json:"capabilities"`
+	Created      time.Time  `json:"created"`
+	Expires      *time.Time `json:"expires"`
+	Revoked      bool       `json:"revoked"`
+}
+
+// ListPGP describes the keys matching query ("" for all), sorted by the
+// first user ID.
+func (s *Store) ListPGP(query string) ([]KeyInfo, error) {
+	var certs []*openpgp.Entity
+	var err error
+	if query == "" {
+		certs, err = s.AllPGPCerts()
+	} else {
+		certs, err = s.FindPGP(query)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyInfo, 0, len(certs))
+	for _, e := range certs {
+		out = append(out, s.info(e, time.Now()))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := strings.Join(out[i].UserIDs, ""), strings.Join(out[j].UserIDs, "")
+		if a != b {
+			return a < b
+		}
+		return out[i].Fingerprint < out[j].Fingerprint
+	})
+	return out, nil
+}
+
+func (s *Store) info(e *openpgp.Entity, now time.Time) KeyInfo {
+	cfg := &packet.Config{}
+	fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint)
+	k := KeyInfo{
+		Fingerprint: upper(fpr),
+		Version:     e.PrimaryKey.Version,
+		Algorithm:   algorithmName(e.PrimaryKey),
+		Created:     e.PrimaryKey.CreationTime,
+		Revoked:     e.Revoked(now),
+		UserIDs:     []string{},
+		Emails:      []string{},
+	}
+	caps := map[byte]bool{}
+	if sig, err := e.PrimarySelfSignature(now, cfg); err == nil && sig != nil {
+		k.Expires = lifetime(e.PrimaryKey.CreationTime, sig.KeyLifetimeSecs)
+		addFlags(caps, sig, true)
+	} else if err != nil && strings.Contains(err.Error(), "expired") {
+		k.Expired = true
+	}
+	if k.Expires != nil && now.After(*k.Expires) {
+		k.Expired = true
+	}
+	var names []string
+	for name, id := range e.Identities {
+		sig, err := id.Verify(now, cfg)
+		if err != nil || id.Revoked(sig, now, cfg) {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		k.UserIDs = append(k.UserIDs, name)
+		if email := uidEmail(name); strings.Contains(email, "@") {
+			k.Emails = append(k.Emails, email)
+		}
+	}
+	for i := range e.Subkeys {
+		sk := &e.Subkeys[i]
+		si := SubkeyInfo{
+			Fingerprint: upper(hex.EncodeToString(sk.PublicKey.Fingerprint)),
+			Algorithm:   algorithmName(sk.PublicKey),
+			Created:     sk.PublicKey.CreationTime,
+		}
+		sub := map[byte]bool{}
+		if sig, err := sk.LatestValidBindingSignature(now, cfg); err == nil && sig != nil {
+			si.Expires = lifetime(sk.PublicKey.CreationTime, sig.KeyLifetimeSecs)
+			si.Revoked = sk.Revoked(sig, now)
+			addFlags(sub, sig, false)
+			if !si.Revoked && (si.Expires == nil || now.Before(*si.Expires)) {
+				for c := range sub {
+					caps[c] = true
+				}
+			}
+		}
+		si.Capabilities = capString(sub)
+		k.Subkeys = append(k.Subkeys, si)
+	}
+	k.Capabilities = capString(caps)
+	if _, err := os.Stat(s.secretPath(fpr)); err == nil {
+		k.HasSecret = true
+		if sec, err := s.PGPSecret(fpr); err == nil {
+			k.Protected = !hasUnprotected(sec)
+		}
+	}
+	return k
+}
+
+func lifetime(created time.Time, secs *uint32) *time.Time {
+	if secs == nil || *secs == 0 {
+		return nil
+	}
+	t := created.Add(time.Duration(*secs) * time.Second)
+	return &t
+}
+
+func addFlags(caps map[byte]bool, sig *packet.Signature, primary bool) {
+	if !sig.FlagsValid {
+		if primary {
+			caps['C'] = true
+		}
+		return
+	}
+	if sig.FlagCertify {
+		caps['C'] = true
+	}
+	if sig.FlagSign {
+		caps['S'] = true
+	}
+	if sig.FlagEncryptCommunications || sig.FlagEncryptStorage {
+		caps['E'] = true
+	}
+	if sig.FlagAuthenticate {
+		caps['A'] = true
+	}
+}
+
+func capString(caps map[byte]bool) string {
+	var b strings.Builder
+	for _, c := range "CSEA" {
+		if caps[byte(c)] {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+func algorithmName(pk *packet.PublicKey) string {
+	switch pk.PubKeyAlgo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly, packet.PubKeyAlgoRSAEncryptOnly:
+		if n, err := pk.BitLength(); err == nil {
+			return fmt.Sprintf("rsa%d", n)
+		}
+		return "rsa"
+	case packet.PubKeyAlgoEdDSA, packet.PubKeyAlgoEd25519:
+		return "ed25519"
+	case packet.PubKeyAlgoEd448:
+		return "ed448"
+	case packet.PubKeyAlgoECDH, packet.PubKeyAlgoX25519:
+		if pk.PubKeyAlgo == packet.PubKeyAlgoX25519 {
+			return "x25519"
+		}
+		return "ecdh"
+	case packet.PubKeyAlgoX448:
+		return "x448"
+	case packet.PubKeyAlgoECDSA:
+		return "ecdsa"
+	}
+	return fmt.Sprintf("algo%d", pk.PubKeyAlgo)
+}

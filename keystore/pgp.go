@@ -1,0 +1,547 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ProtonMail/go-crypto/openpgp/s2k"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+)
+
+// maxImport bounds the key data read by one import.
+const maxImport = 256 << 20
+
+// ImportResult says what one import did to one key.
+type ImportResult struct {
+	Fingerprint string   `json:"fingerprint"`
+	UserIDs     []string `json:"user_ids"`
+	New         bool     `json:"new"`
+	Secret      bool     `json:"secret"`
+	Changes     []string `json:"changes"`
+}
+
+// ImportPGP imports armored or binary OpenPGP keys (public or secret, any
+// number). Each key is merged into the stored certificate: user IDs,
+// subkeys, signatures and revocations are added only when validly bound to
+// the primary key (third-party certifications and user attributes are not
+// kept), and stored key material is never replaced. Unprotected secret keys
+// are encrypted with protect unless it is nil; protected ones are stored as
+// they are. Standalone key revocation certificates are applied to the key
+// they verify against.
+func (s *Store) ImportPGP(r io.Reader, protect []byte) ([]ImportResult, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxImport+1))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+	}
+	if len(data) > maxImport {
+		return nil, fmt.Errorf("keystore: import: more than %d MiB of key data: %w", maxImport>>20, mailseal.ErrInput)
+	}
+	streams, err := binaryStreams(data)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+	}
+	var certs []*cert
+	var loose []rawPacket
+	for _, st := range streams {
+		pkts, err := splitPackets(st)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+		}
+		c, l, err := groupCerts(pkts)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+		}
+		certs, loose = append(certs, c...), append(loose, l...)
+	}
+	if len(certs) == 0 && len(loose) == 0 {
+		return nil, fmt.Errorf("keystore: import: no keys found: %w", mailseal.ErrInput)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var results []ImportResult
+	for _, c := range certs {
+		res, err := s.importCert(c, protect)
+		if err != nil {
+			return results, fmt.Errorf("keystore: import %s: %w", upper(c.fingerprint()), err)
+		}
+		results = append(results, res)
+	}
+	if len(loose) > 0 {
+		res, err := s.applyRevocations(loose)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res...)
+	}
+	return results, nil
+}
+
+// importCert merges one certificate; the caller holds the lock.
+func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
+	fpr := c.fingerprint()
+	res := ImportResult{Fingerprint: upper(fpr)}
+	old, err := s.readCert(fpr)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return res, err
+	}
+	merged, changes, err := merge(old, c)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", err, mailseal.ErrInput)
+	}
+	res.New = old == nil
+	res.Changes = changes
+	if old == nil || len(changes) > 0 {
+		if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+			return res, err
+		}
+	}
+	for _, u := range merged.uids {
+		res.UserIDs = append(res.UserIDs, u.uid.Id)
+	}
+	if len(c.secret) > 0 {
+		res.Secret = true
+		change, err := s.storeSecret(fpr, c.secret, protect)
+		if err != nil {
+			return res, err
+		}
+		res.Changes = append(res.Changes, change)
+	}
+	if len(res.Changes) == 0 {
+		res.Changes = []string{"unchanged"}
+	}
+	return res, nil
+}
+
+// storeSecret keeps a transferable secret key, encrypted with protect if it
+// is not protected yet. An existing secret key is never replaced.
+func (s *Store) storeSecret(fpr string, pkts []rawPacket, protect []byte) (string, error) {
+	path := s.secretPath(fpr)
+	if _, err := os.Stat(path); err == nil {
+		return "secret key already stored", nil
+	}
+	var raw bytes.Buffer
+	for _, p := range pkts {
+		raw.Write(p.raw)
+	}
+	ent, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(raw.Bytes())))
+	if err != nil {
+		return "", fmt.Errorf("secret key: %w: %w", err, mailseal.ErrInput)
+	}
+	out := raw.Bytes()
+	if protect != nil && hasUnprotected(ent) {
+		if err := ent.EncryptPrivateKeys(protect, protectionConfig(ent.PrimaryKey.Version)); err != nil {
+			return "", fmt.Errorf("protecting the secret key: %w", err)
+		}
+		var b bytes.Buffer
+		if err := ent.SerializePrivateWithoutSigning(&b, nil); err != nil {
+			return "", fmt.Errorf("secret key: %w", err)
+		}
+		out = b.Bytes()
+	}
+	if err := writeAtomic(path, out, 0o600); err != nil {
+		return "", err
+	}
+	if hasUnprotected(ent) && protect == nil {
+		return "secret key added (not passphrase-protected)", nil
+	}
+	return "secret key added", nil
+}
+
+func hasUnprotected(e *openpgp.Entity) bool {
+	if e.PrivateKey != nil && !e.PrivateKey.Encrypted && !e.PrivateKey.Dummy() {
+		return true
+	}
+	for _, sk := range e.Subkeys {
+		if sk.PrivateKey != nil && !sk.PrivateKey.Encrypted && !sk.PrivateKey.Dummy() {
+			return true
+		}
+	}
+	return false
+}
+
+// protectionConfig is the S2K used to encrypt secret keys at rest.
+func protectionConfig(version int) *packet.Config {
+	cfg := &packet.Config{DefaultCipher: packet.CipherAES256}
+	if version == 6 {
+		cfg.S2KConfig = &s2k.Config{S2KMode: s2k.Argon2S2K, Argon2Config: &s2k.Argon2Config{}}
+	} else {
+		cfg.S2KConfig = &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, Hash: crypto.SHA256, S2KCount: 65011712}
+	}
+	return cfg
+}
+
+// HasUnprotectedSecrets reports whether key data holds a secret key that is
+// not protected by a passphrase (so importing it needs one, or an explicit
+// decision to store it unprotected).
+func HasUnprotectedSecrets(data []byte) bool {
+	streams, err := binaryStreams(data)
+	if err != nil {
+		return false
+	}
+	for _, st := range streams {
+		pkts, err := splitPackets(st)
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			if p.tag != tagSecretKey && p.tag != tagSecretSubkey {
+				continue
+			}
+			parsed, err := packet.Read(bytes.NewReader(p.raw))
+			if k, ok := parsed.(*packet.PrivateKey); err == nil && ok && !k.Encrypted && !k.Dummy() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// applyRevocations applies standalone revocation signatures to the stored
+// keys they verify against.
+func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
+	var results []ImportResult
+	for _, p := range sigs {
+		sig := parseSig(p)
+		if sig == nil || sig.SigType != packet.SigTypeKeyRevocation {
+			return results, fmt.Errorf("keystore: import: a signature without its key that is not a key revocation: %w", mailseal.ErrInput)
+		}
+		applied := false
+		for _, fpr := range s.certFingerprints() {
+			c, err := s.readCert(fpr)
+			if err != nil {
+				continue
+			}
+			if _, ok := verifyDirect(c.key, p); !ok {
+				continue
+			}
+			merged, changes, err := merge(c, &cert{primary: c.primary, key: c.key, direct: []rawPacket{p}})
+			if err != nil {
+				return results, err
+			}
+			if len(changes) > 0 {
+				if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+					return results, err
+				}
+			} else {
+				changes = []string{"unchanged (revocation already known)"}
+			}
+			results = append(results, ImportResult{Fingerprint: upper(fpr), Changes: changes})
+			applied = true
+			break
+		}
+		if !applied {
+			return results, fmt.Errorf("keystore: import: a revocation certificate for a key that is not in the keystore (import the key first): %w", mailseal.ErrNoKey)
+		}
+	}
+	return results, nil
+}
+
+func (s *Store) readCert(fpr string) (*cert, error) {
+	data, err := os.ReadFile(s.certPath(fpr))
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseStored(data)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %s: %w", s.certPath(fpr), err)
+	}
+	return c, nil
+}
+
+// certFingerprints lists the stored certificates (lower-case hex).
+func (s *Store) certFingerprints() []string {
+	var out []string
+	dirs, _ := os.ReadDir(s.certDir())
+	for _, d := range dirs {
+		if !d.IsDir() || len(d.Name()) != 2 || !isHex(d.Name()) {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(s.certDir(), d.Name()))
+		for _, f := range files {
+			name := d.Name() + f.Name()
+			if !f.IsDir() && (len(name) == 40 || len(name) == 64) && isHex(name) {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// AllPGPCerts returns every stored certificate.
+func (s *Store) AllPGPCerts() (openpgp.EntityList, error) {
+	var out openpgp.EntityList
+	for _, fpr := range s.certFingerprints() {
+		e, err := s.entity(fpr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (s *Store) entity(fpr string) (*openpgp.Entity, error) {
+	data, err := os.ReadFile(s.certPath(fpr))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	e, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(data)))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %s: %w", s.certPath(fpr), err)
+	}
+	return e, nil
+}
+
+// PGPSecret returns the stored secret key of a fingerprint, still locked.
+func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
+	fpr := normalizeFingerprint(fingerprint)
+	data, err := os.ReadFile(s.secretPath(fpr))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), mailseal.ErrNoKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	e, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(data)))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: secret key %s: %w", upper(fpr), err)
+	}
+	// Revocations and new signatures arrive in the public certificate:
+	// use its view of validity.
+	if pub, err := s.entity(fpr); err == nil {
+		e.Revocations = pub.Revocations
+		e.DirectSignatures = pub.DirectSignatures
+		for name, id := range pub.Identities {
+			if own, ok := e.Identities[name]; ok {
+				own.Revocations = id.Revocations
+				own.SelfCertifications = id.SelfCertifications
+			}
+		}
+	}
+	return e, nil
+}
+
+// AllPGPSecrets returns every stored secret key, locked.
+func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
+	var out openpgp.EntityList
+	files, err := os.ReadDir(s.secretDir())
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	for _, f := range files {
+		if f.IsDir() || strings.HasPrefix(f.Name(), ".") {
+			continue
+		}
+		e, err := s.PGPSecret(f.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// SecretPGPForEmail returns the secret keys (locked) with a user ID for email.
+func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
+	certs, err := s.FindPGP(email)
+	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+		return nil, err
+	}
+	var out []*openpgp.Entity
+	for _, c := range certs {
+		if _, err := os.Stat(s.secretPath(hex.EncodeToString(c.PrimaryKey.Fingerprint))); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Unlock decrypts the secret keys of e in place with the passphrase pass
+// gives. Wrong or missing passphrase: an error wrapping mailseal.ErrLocked.
+func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
+	locked := e.PrivateKey != nil && e.PrivateKey.Encrypted
+	for _, sk := range e.Subkeys {
+		locked = locked || (sk.PrivateKey != nil && sk.PrivateKey.Encrypted)
+	}
+	if !locked {
+		return nil
+	}
+	name := upper(hex.EncodeToString(e.PrimaryKey.Fingerprint))
+	p, err := pass("the secret key " + name)
+	if err != nil {
+		return err
+	}
+	if err := e.DecryptPrivateKeys(p); err != nil {
+		return fmt.Errorf("keystore: wrong passphrase for the secret key %s: %w", name, mailseal.ErrLocked)
+	}
+	return nil
+}
+
+// PassphraseFunc returns a passphrase; purpose says what it unlocks.
+type PassphraseFunc func(purpose string) ([]byte, error)
+
+func normalizeFingerprint(q string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(q), " ", ""))
+}
+
+// FindPGP returns the certificates matching a QUERY: an email address
+// (domain case-insensitive), a full fingerprint (spaces allowed), or a
+// case-insensitive substring of a user ID. None: an error wrapping ErrNoKey.
+func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
+	q := strings.TrimSpace(query)
+	if q == "" {
+		return nil, fmt.Errorf("keystore: empty query: %w", mailseal.ErrUsage)
+	}
+	if fpr := normalizeFingerprint(q); (len(fpr) == 40 || len(fpr) == 64) && isHex(fpr) {
+		e, err := s.entity(fpr)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: no key %s: %w", upper(fpr), mailseal.ErrNoKey)
+		}
+		return []*openpgp.Entity{e}, nil
+	}
+	all, err := s.AllPGPCerts()
+	if err != nil {
+		return nil, err
+	}
+	isEmail := strings.Contains(q, "@") && !strings.ContainsAny(q, " <>")
+	var out []*openpgp.Entity
+	for _, e := range all {
+		for _, id := range e.Identities {
+			var match bool
+			if isEmail {
+				match = mailseal.SameAddress(uidEmail(id.Name), q)
+			} else {
+				match = strings.Contains(strings.ToLower(id.Name), strings.ToLower(q))
+			}
+			if match {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("keystore: no OpenPGP key matches %q: %w", q, mailseal.ErrNoKey)
+	}
+	return out, nil
+}
+
+// FindOnePGP is FindPGP for a query that must name exactly one key.
+func (s *Store) FindOnePGP(query string) (*openpgp.Entity, error) {
+	found, err := s.FindPGP(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > 1 {
+		var names []string
+		for _, e := range found {
+			names = append(names, upper(hex.EncodeToString(e.PrimaryKey.Fingerprint))+" "+primaryUID(e))
+		}
+		return nil, fmt.Errorf("keystore: %q matches %d keys: %s; give a fingerprint: %w",
+			query, len(found), strings.Join(names, "; "), mailseal.ErrUsage)
+	}
+	return found[0], nil
+}
+
+func uidEmail(uid string) string {
+	if a, err := mail.ParseAddress(uid); err == nil {
+		return a.Address
+	}
+	if i, j := strings.LastIndex(uid, "<"), strings.LastIndex(uid, ">"); i >= 0 && j > i {
+		return uid[i+1 : j]
+	}
+	return strings.TrimSpace(uid)
+}
+
+func primaryUID(e *openpgp.Entity) string {
+	if _, id := e.PrimaryIdentity(time.Now(), &packet.Config{}); id != nil {
+		return id.Name
+	}
+	for name := range e.Identities {
+		return name
+	}
+	return ""
+}
+
+// ExportPGP writes the matching key, armored: the certificate, or with
+// secret the secret key as stored (encrypted with its passphrase).
+func (s *Store) ExportPGP(w io.Writer, query string, secret bool) error {
+	e, err := s.FindOnePGP(query)
+	if err != nil {
+		return err
+	}
+	fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint)
+	path, blockType := s.certPath(fpr), openpgp.PublicKeyType
+	if secret {
+		path, blockType = s.secretPath(fpr), openpgp.PrivateKeyType
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && secret {
+		return fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), mailseal.ErrNoKey)
+	}
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	aw, err := armor.EncodeWithChecksumOption(w, blockType, nil, true)
+	if err != nil {
+		return err
+	}
+	if _, err := aw.Write(data); err != nil {
+		return err
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
+}
+
+// DeletePGP deletes the matching key. A key with a secret part is deleted
+// only with secret set (then both parts go).
+func (s *Store) DeletePGP(query string, secret bool) error {
+	e, err := s.FindOnePGP(query)
+	if err != nil {
+		return err
+	}
+	fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint)
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(s.secretPath(fpr)); err == nil {
+		if !secret {
+			return fmt.Errorf("keystore: %s has a secret key; deleting it needs --yes: %w", upper(fpr), mailseal.ErrUsage)
+		}
+		if err := os.Remove(s.secretPath(fpr)); err != nil {
+			return fmt.Errorf("keystore: %w", err)
+		}
+	}
+	if err := os.Remove(s.certPath(fpr)); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+// Package keystore is mailseal's local key directory: OpenPGP certificates
+// in the Shared OpenPGP Certificate Directory layout (so other OpenPGP tools
+// can read them), OpenPGP secret keys kept apart and encrypted with their
+// passphrase, all in one directory.
+//
+//	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   public certificates (binary, lower-case names)
+//	<home>/pgp.cert.d/writelock                 flock-ed by every writer
+//	<home>/pgp.keys/<FINGERPRINT>               secret keys, mode 0600
+//
+// Every write is atomic (temporary file, fsync, rename, fsync of the
+// directory) and happens under the writer lock, held across
+// read-merge-write, so concurrent imports lose nothing.
+package keystore
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mailseal/mailseal"
+)
+
+// Store is an open key directory.
+type Store struct {
+	dir string
+}
+
+// DefaultDir is $MAILSEAL_HOME, else $XDG_DATA_HOME/mailseal, else
+// ~/.local/share/mailseal.
+func DefaultDir() string {
+	if d := os.Getenv("MAILSEAL_HOME"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "mailseal")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".", ".mailseal")
+	}
+	return filepath.Join(home, ".local", "share", "mailseal")
+}
+
+// Open opens the key directory dir, creating it (mode 0700) if needed.
+func Open(dir string) (*Store, error) {
+	s := &Store{dir: dir}
+	for _, d := range []string{dir, s.certDir(), s.secretDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("keystore: %w: %w", err, mailseal.ErrUsage)
+		}
+	}
+	return s, nil
+}
+
+// Dir is the key directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) certDir() string   { return filepath.Join(s.dir, "pgp.cert.d") }
+func (s *Store) secretDir() string { return filepath.Join(s.dir, "pgp.keys") }
+
+// certPath is the cert-d path of a fingerprint (lower-case hex).
+func (s *Store) certPath(fpr string) string {
+	return filepath.Join(s.certDir(), fpr[:2], fpr[2:])
+}
+
+func (s *Store) secretPath(fpr string) string {
+	return filepath.Join(s.secretDir(), upper(fpr))
+}
+
+// lock takes the cert-d writer lock; the returned function releases it.
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.certDir(), "writelock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("keystore: lock: %w", err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// writeAtomic replaces path with data: temporary file in the same
+// directory, fsync, rename, fsync of the directory.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

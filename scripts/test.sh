@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, fuzz seeds, CLI scripts and the interop tests
+# against gpg (and, once S/MIME lands, openssl and gpgsm). Installs the peers
+# from Debian's packages when they are missing (needs root or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v gpgsm >/dev/null 2>&1 || need+=(gpgsm)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+go vet ./...
+go test -count=1 -timeout 30m ./...
