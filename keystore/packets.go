@@ -150,6 +150,9 @@ type cert struct {
 	// secret holds the packets of a transferable secret key when the input
 	// was one.
 	secret []rawPacket
+	// unsupported says why a key could not be read (e.g. a v3 key); such a
+	// key is reported and skipped.
+	unsupported error
 }
 
 func (c *cert) fingerprint() string { return hex.EncodeToString(c.key.Fingerprint) }
@@ -189,56 +192,77 @@ func groupCerts(pkts []rawPacket) (certs []*cert, loose []rawPacket, err error) 
 		switch p.tag {
 		case tagPublicKey, tagSecretKey:
 			pub, key, err := publicPacket(p)
+			last = nil
 			if err != nil {
-				return nil, nil, fmt.Errorf("primary key: %w", err)
+				// An unsupported key (e.g. v3) is skipped, not fatal: the
+				// rest of a keyring still imports.
+				cur = &cert{unsupported: err}
+				certs = append(certs, cur)
+				continue
 			}
 			cur = &cert{primary: pub, key: key}
-			last = nil
 			certs = append(certs, cur)
-		case tagPublicSubkey, tagSecretSubkey:
-			if cur == nil {
-				return nil, nil, errors.New("subkey before any primary key")
+		case tagPublicSubkey, tagSecretSubkey, tagUserID, tagSignature, tagUserAttribute:
+			if cur != nil && cur.unsupported != nil {
+				continue
 			}
-			pub, key, err := publicPacket(p)
-			if err != nil {
-				return nil, nil, fmt.Errorf("subkey: %w", err)
-			}
-			cur.subkeys = append(cur.subkeys, component{pkt: pub, key: key})
-			last = &cur.subkeys[len(cur.subkeys)-1]
-		case tagUserID:
-			if cur == nil {
-				return nil, nil, errors.New("user ID before any primary key")
-			}
-			parsed, err := packet.Read(bytes.NewReader(p.raw))
-			uid, ok := parsed.(*packet.UserId)
-			if err != nil || !ok {
-				return nil, nil, errors.New("unreadable user ID")
-			}
-			cur.uids = append(cur.uids, component{pkt: p, uid: uid})
-			last = &cur.uids[len(cur.uids)-1]
-		case tagUserAttribute:
-			// Photo IDs and other attributes are not kept.
-			if cur != nil {
-				last = &component{}
-			}
-		case tagSignature:
-			switch {
-			case cur == nil:
-				loose = append(loose, p)
-			case last == nil:
-				cur.direct = append(cur.direct, p)
-			default:
-				last.sigs = append(last.sigs, p)
+			if err := cur.add(p, &last, &loose); err != nil {
+				return nil, nil, err
 			}
 		case tagTrust, tagPadding:
 		default:
 			return nil, nil, fmt.Errorf("unexpected packet (tag %d) in a key", p.tag)
 		}
-		if cur != nil && (p.tag == tagSecretKey || p.tag == tagSecretSubkey || (len(cur.secret) > 0 && p.tag != tagTrust)) {
+		if cur != nil && cur.unsupported == nil && (p.tag == tagSecretKey || p.tag == tagSecretSubkey || (len(cur.secret) > 0 && p.tag != tagTrust)) {
 			cur.secret = append(cur.secret, p)
 		}
 	}
 	return certs, loose, nil
+}
+
+// add files a packet that follows the primary key of c (c is nil before
+// any key: then only standalone signatures are allowed).
+func (c *cert) add(p rawPacket, last **component, loose *[]rawPacket) error {
+	switch p.tag {
+	case tagPublicSubkey, tagSecretSubkey:
+		if c == nil {
+			return errors.New("subkey before any primary key")
+		}
+		pub, key, err := publicPacket(p)
+		if err != nil {
+			// An unsupported subkey is dropped with its signatures.
+			*last = &component{}
+			return nil
+		}
+		c.subkeys = append(c.subkeys, component{pkt: pub, key: key})
+		*last = &c.subkeys[len(c.subkeys)-1]
+	case tagUserID:
+		if c == nil {
+			return errors.New("user ID before any primary key")
+		}
+		parsed, err := packet.Read(bytes.NewReader(p.raw))
+		uid, ok := parsed.(*packet.UserId)
+		if err != nil || !ok {
+			return errors.New("unreadable user ID")
+		}
+		c.uids = append(c.uids, component{pkt: p, uid: uid})
+		*last = &c.uids[len(c.uids)-1]
+	case tagUserAttribute:
+		// Photo IDs and other attributes are not kept.
+		if c != nil {
+			*last = &component{}
+		}
+	case tagSignature:
+		switch {
+		case c == nil:
+			*loose = append(*loose, p)
+		case *last == nil:
+			c.direct = append(c.direct, p)
+		default:
+			(*last).sigs = append((*last).sigs, p)
+		}
+	}
+	return nil
 }
 
 func parseSig(p rawPacket) *packet.Signature {

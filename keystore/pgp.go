@@ -78,6 +78,10 @@ func (s *Store) ImportPGP(r io.Reader, protect []byte) ([]ImportResult, error) {
 	defer unlock()
 	var results []ImportResult
 	for _, c := range certs {
+		if c.unsupported != nil {
+			results = append(results, ImportResult{Changes: []string{"skipped: " + c.unsupported.Error()}})
+			continue
+		}
 		res, err := s.importCert(c, protect)
 		if err != nil {
 			return results, fmt.Errorf("keystore: import %s: %w", upper(c.fingerprint()), err)
@@ -182,6 +186,7 @@ func protectionConfig(version int) *packet.Config {
 	cfg := &packet.Config{DefaultCipher: packet.CipherAES256}
 	if version == 6 {
 		cfg.S2KConfig = &s2k.Config{S2KMode: s2k.Argon2S2K, Argon2Config: &s2k.Argon2Config{}}
+		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeOCB}
 	} else {
 		cfg.S2KConfig = &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, Hash: crypto.SHA256, S2KCount: 65011712}
 	}

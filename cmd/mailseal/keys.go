@@ -176,7 +176,11 @@ func keysImport(c *cli.Context) error {
 			if len(r.UserIDs) > 0 {
 				uid = " " + r.UserIDs[0]
 			}
-			fmt.Fprintf(c.App.ErrWriter, "%s%s: %s\n", r.Fingerprint, uid, strings.Join(r.Changes, ", "))
+			name := r.Fingerprint
+			if name == "" {
+				name = "(unreadable key)"
+			}
+			fmt.Fprintf(c.App.ErrWriter, "%s%s: %s\n", name, uid, strings.Join(r.Changes, ", "))
 		}
 	}
 	return nil
