@@ -91,7 +91,7 @@ func cmdBigMessage(ts *testscript.TestScript, neg bool, args []string) {
 	size, err := strconv.Atoi(args[0])
 	ts.Check(err)
 	var b strings.Builder
-	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: big\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n", args[1], args[2])
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n", args[1], args[2])
 	for i := 0; b.Len() < size; i++ {
 		fmt.Fprintf(&b, "line %08d of a large message, to see that nothing is released early\r\n", i)
 	}
