@@ -30,7 +30,15 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
+	unknown := false
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		fmt.Fprintf(c.App.ErrWriter, "mailseal: unknown command %q (see mailseal --help)\n", name)
+		unknown = true
+	}
 	err := app.Run(args)
+	if unknown {
+		return mailseal.ExitUsage
+	}
 	if err == nil {
 		return mailseal.ExitOK
 	}
@@ -72,9 +80,6 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			decryptCommand(),
 			verifyCommand(),
 			keysCommand(),
-		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "mailseal: unknown command %q (see mailseal --help)\n", name)
 		},
 	}
 }

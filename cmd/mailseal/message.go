@@ -192,6 +192,10 @@ func (s *session) readMessage() (*mime.Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the message: %w", err)
 	}
+	if m.Size() == 0 {
+		m.Close()
+		return nil, fmt.Errorf("no message: the input is empty: %w", mailseal.ErrInput)
+	}
 	return m, nil
 }
 
