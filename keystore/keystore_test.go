@@ -264,8 +264,22 @@ func TestMergeRequiresValidBindings(t *testing.T) {
 	if err := bsig.SignKey(mallory.Subkeys[0].PublicKey, mallory.PrivateKey, cfg); err != nil {
 		t.Fatal(err)
 	}
+	// A signing subkey bound by the victim's own key but without the
+	// subkey's back-signature (anyone could bind someone else's key).
+	other, _ := openpgp.NewEntity("Other", "", "other@example.org", cfg)
+	var signSub bytes.Buffer
+	otherPub := *other.PrimaryKey
+	otherPub.IsSubkey = true
+	otherPub.Serialize(&signSub)
+	ssig := &packet.Signature{Version: 4, SigType: packet.SigTypeSubkeyBinding, PubKeyAlgo: victim.PrimaryKey.PubKeyAlgo,
+		Hash: cfg.Hash(), CreationTime: time.Now(), IssuerKeyId: &victim.PrimaryKey.KeyId, FlagsValid: true, FlagSign: true}
+	if err := ssig.SignKey(&otherPub, victim.PrivateKey, cfg); err != nil {
+		t.Fatal(err)
+	}
 	var update bytes.Buffer
 	update.Write(pub.Bytes())
+	signSub.WriteTo(&update)
+	ssig.Serialize(&update)
 	forged.Serialize(&update)
 	sig.Serialize(&update)
 	update.Write(forgedSub.Bytes())

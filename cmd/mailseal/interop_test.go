@@ -181,6 +181,10 @@ func TestMailsealReadsGPGMail(t *testing.T) {
 		from := fmt.Sprintf("%s <%s@example.org>", strings.ToUpper(signer[:1])+signer[1:], signer)
 		t.Run("pgpmime-signed-"+signer, func(t *testing.T) {
 			entity := crlf("Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\nSigned by gpg with a long line that is soft-=\nbroken.  \nTrailing spaces above.\n")
+			if signer == "rita" {
+				// A folded header and a base64 attachment.
+				entity = crlf("Content-Type: multipart/mixed;\n boundary=\"inner\"\n\n--inner\nContent-Type: text/plain;\n\tcharset=utf-8\nContent-Transfer-Encoding: base64\n\nR3LDvMOfZSBmcm9tIFJpdGEK\n--inner\nContent-Type: application/octet-stream; name=\"a.bin\"\nContent-Transfer-Encoding: base64\n\nAAECAwQFBgcICQ==\n--inner--\n")
+			}
 			sig := p.gpg(entity, "--armor", "--detach-sign", "--local-user", signer+"@example.org")
 			var b bytes.Buffer
 			fmt.Fprintf(&b, "From: %s\r\nTo: alice@example.org\r\nSubject: gpg signed\r\nMIME-Version: 1.0\r\n", from)
