@@ -35,6 +35,9 @@ const (
 	StatusPartial Status = "partial"
 	// StatusUnsigned: there is no signature at all.
 	StatusUnsigned Status = "unsigned"
+	// StatusError: the message could not be checked at all (unreadable
+	// input, missing key); the report's Error says why.
+	StatusError Status = "error"
 )
 
 // Protocol names as reported in Report.Protocol.
@@ -49,6 +52,8 @@ const (
 	IntegrityAEAD = "aead" // OpenPGP SEIPDv2 (AEAD)
 	IntegrityGCM  = "gcm"  // CMS AuthEnvelopedData
 	IntegrityNone = "none" // CMS EnvelopedData in CBC mode: no integrity protection
+	// IntegrityFailed: the ciphertext was tampered with; nothing was released.
+	IntegrityFailed = "failed"
 )
 
 // SignerStatus is the verdict on one signature, before the message-level

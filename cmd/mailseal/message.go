@@ -366,12 +366,9 @@ func (s *session) failReport(err error) error {
 	if !s.c.Bool("json") {
 		return err
 	}
-	rep := mailseal.Report{Signers: []mailseal.Signer{}, Error: oneLine(err.Error())}
-	switch mailseal.ExitCode(err) {
-	case mailseal.ExitVerification:
-		rep.Status = mailseal.StatusBad
-	default:
-		rep.Status = ""
+	rep := mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signer{}, Error: oneLine(err.Error())}
+	if errors.Is(err, mailseal.ErrIntegrity) {
+		rep.Status, rep.Encrypted, rep.Integrity = mailseal.StatusBad, true, mailseal.IntegrityFailed
 	}
 	s.printReport(&rep, s.c.Command.Name == "verify")
 	return exitError{mailseal.ExitCode(err)}
