@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/mime"
@@ -206,25 +206,15 @@ func (s *session) writeOutput(write func(io.Writer) error) error {
 	if name == "" {
 		return write(s.c.App.Writer)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("output: %w: %w", err, mailseal.ErrUsage)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
+	if err := atomicfile.Write(name, 0o600, write); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("output: %w: %w", err, mailseal.ErrUsage)
+		}
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
+	return nil
 }
-
 func (s *session) openpgp() *flow.OpenPGP {
 	return &flow.OpenPGP{Engine: pgp.New(s.policy)}
 }
