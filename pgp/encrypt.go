@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
@@ -43,7 +42,7 @@ func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *ope
 	// Layering: plaintext -> go-crypto (literal, signature, SEIPD) -> armor -> ciphertext.
 	// The armor carries a CRC-24 line although RFC 9580 deprecates it:
 	// GnuPG 2.2 misreads armor without one.
-	aw, err := armor.Encode(ciphertext, armorMessage, nil)
+	aw, err := newArmorWriter(ciphertext, armorMessage)
 	if err != nil {
 		return nil, fmt.Errorf("pgp: encrypt: %w", err)
 	}
@@ -51,13 +50,12 @@ func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *ope
 	if err != nil {
 		return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
 	}
-	return &encWriter{pt: pw, armor: aw, out: ciphertext}, nil
+	return &encWriter{pt: pw, armor: aw}, nil
 }
 
 type encWriter struct {
 	pt     io.WriteCloser
 	armor  io.WriteCloser
-	out    io.Writer
 	closed bool
 }
 
@@ -77,9 +75,6 @@ func (w *encWriter) Close() error {
 		return fmt.Errorf("pgp: encrypt: %w", err)
 	}
 	if err := w.armor.Close(); err != nil {
-		return fmt.Errorf("pgp: encrypt: %w", err)
-	}
-	if _, err := io.WriteString(w.out, "\n"); err != nil {
 		return fmt.Errorf("pgp: encrypt: %w", err)
 	}
 	return nil

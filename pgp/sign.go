@@ -6,7 +6,6 @@ import (
 	"hash"
 	"io"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -75,7 +74,7 @@ func (d *detachedSigner) Close() error {
 	if err := d.sig.Sign(d.h, d.key, d.cfg); err != nil {
 		return fmt.Errorf("pgp: sign: %w", err)
 	}
-	aw, err := armor.Encode(d.out, armorSignature, nil)
+	aw, err := newArmorWriter(d.out, armorSignature)
 	if err != nil {
 		return fmt.Errorf("pgp: sign: %w", err)
 	}
@@ -83,9 +82,6 @@ func (d *detachedSigner) Close() error {
 		return fmt.Errorf("pgp: sign: %w", err)
 	}
 	if err := aw.Close(); err != nil {
-		return fmt.Errorf("pgp: sign: %w", err)
-	}
-	if _, err := io.WriteString(d.out, "\n"); err != nil {
 		return fmt.Errorf("pgp: sign: %w", err)
 	}
 	return nil
