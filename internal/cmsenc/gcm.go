@@ -1,0 +1,154 @@
+package cmsenc
+
+import (
+	"crypto/cipher"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+)
+
+// gcmMaxBytes is GCM's limit on one message: 2^39-256 bits.
+const gcmMaxBytes = 1<<36 - 32
+
+var errGCMTooLong = errors.New("content exceeds the GCM limit of 64 GiB")
+
+// streamingGCM is one GCM operation (NIST SP 800-38D) over content that
+// arrives in pieces: AES in GCM's counter mode for the data, GHASH (ghash.go)
+// for the tag. It gives byte-for-byte the output of crypto/cipher's GCM for
+// the same key, nonce and additional data, without holding the content.
+//
+// The additional data is passed at the end (tag), because CMS puts
+// authAttrs after the content; GHASH's linearity lets its contribution be
+// added last (multiplied by H^(number of ciphertext blocks)).
+type streamingGCM struct {
+	block  cipher.Block
+	ctr    gcmCounter
+	hash   ghash
+	j0     [16]byte
+	length uint64
+}
+
+func newStreamingGCM(block cipher.Block, nonce []byte) (*streamingGCM, error) {
+	if block.BlockSize() != 16 {
+		return nil, errors.New("GCM needs a 128-bit block cipher")
+	}
+	if len(nonce) == 0 {
+		return nil, errors.New("GCM nonce is empty")
+	}
+	var h [16]byte
+	block.Encrypt(h[:], h[:])
+	g := &streamingGCM{block: block, hash: newGHASH(h[:])}
+	if len(nonce) == 12 {
+		copy(g.j0[:], nonce)
+		g.j0[15] = 1
+	} else {
+		// J0 = GHASH(nonce || padding || 0^64 || [len(nonce)]_64)
+		nh := newGHASH(h[:])
+		nh.update(nonce)
+		nh.pad()
+		var lengths [16]byte
+		binary.BigEndian.PutUint64(lengths[8:], uint64(len(nonce))*8)
+		nh.block(lengths[:])
+		nh.acc.store(g.j0[:])
+	}
+	first := g.j0
+	binary.BigEndian.PutUint32(first[12:], binary.BigEndian.Uint32(first[12:])+1)
+	g.ctr = newGCMCounter(block, first)
+	return g, nil
+}
+
+// seal encrypts src into dst (which may be src itself).
+func (g *streamingGCM) seal(dst, src []byte) error {
+	if g.length+uint64(len(src)) > gcmMaxBytes {
+		return errGCMTooLong
+	}
+	g.ctr.XORKeyStream(dst[:len(src)], src)
+	g.hash.update(dst[:len(src)])
+	g.length += uint64(len(src))
+	return nil
+}
+
+// open decrypts src into dst (which may be src itself). The plaintext must
+// be withheld until tag has been checked.
+func (g *streamingGCM) open(dst, src []byte) error {
+	if g.length+uint64(len(src)) > gcmMaxBytes {
+		return errGCMTooLong
+	}
+	g.hash.update(src)
+	g.ctr.XORKeyStream(dst[:len(src)], src)
+	g.length += uint64(len(src))
+	return nil
+}
+
+// tag returns the full 16-byte tag over aad and all data so far.
+func (g *streamingGCM) tag(aad []byte) [16]byte {
+	g.hash.pad()
+	h := g.hash.key
+	x := g.hash.acc
+	if len(aad) > 0 {
+		ah := ghash{key: h}
+		ah.update(aad)
+		ah.pad()
+		a := ah.acc.mul(h.pow(g.hash.blocks))
+		x = fieldElement{x.lo ^ a.lo, x.hi ^ a.hi}
+	}
+	var lengths [16]byte
+	binary.BigEndian.PutUint64(lengths[0:], uint64(len(aad))*8)
+	binary.BigEndian.PutUint64(lengths[8:], g.length*8)
+	l := loadElement(lengths[:])
+	x = fieldElement{x.lo ^ l.lo, x.hi ^ l.hi}.mul(h)
+	var t, mask [16]byte
+	x.store(t[:])
+	g.block.Encrypt(mask[:], g.j0[:])
+	subtle.XORBytes(t[:], t[:], mask[:])
+	return t
+}
+
+// checkTag compares the received tag (12 to 16 bytes, a truncation of the
+// full tag) in constant time.
+func (g *streamingGCM) checkTag(aad, received []byte) bool {
+	if len(received) < 12 || len(received) > 16 {
+		return false
+	}
+	t := g.tag(aad)
+	return subtle.ConstantTimeCompare(t[:len(received)], received) == 1
+}
+
+// gcmCounter is GCM's counter mode: only the low 32 bits of the counter
+// block are incremented (inc32). crypto/cipher's CTR increments all 128
+// bits, which is the same until the low word wraps; that can only happen
+// for nonces that are not 96 bits long (J0 derived by GHASH), and then the
+// stream is restarted with the low word at zero.
+type gcmCounter struct {
+	block     cipher.Block
+	stream    cipher.Stream
+	counter   [16]byte // counter block the current stream started at
+	untilWrap uint64   // bytes the current stream may still produce
+}
+
+func newGCMCounter(block cipher.Block, first [16]byte) gcmCounter {
+	low := uint64(binary.BigEndian.Uint32(first[12:]))
+	return gcmCounter{
+		block:     block,
+		stream:    cipher.NewCTR(block, first[:]),
+		counter:   first,
+		untilWrap: (1<<32 - low) * 16,
+	}
+}
+
+func (c *gcmCounter) XORKeyStream(dst, src []byte) {
+	for len(src) > 0 {
+		if c.untilWrap == 0 {
+			binary.BigEndian.PutUint32(c.counter[12:], 0)
+			c.stream = cipher.NewCTR(c.block, c.counter[:])
+			c.untilWrap = 1 << 32 * 16
+		}
+		n := len(src)
+		if uint64(n) > c.untilWrap {
+			n = int(c.untilWrap)
+		}
+		c.stream.XORKeyStream(dst[:n], src[:n])
+		c.untilWrap -= uint64(n)
+		dst, src = dst[n:], src[n:]
+	}
+}
