@@ -1,0 +1,216 @@
+package cmsenc
+
+import (
+	"bufio"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/mailseal/mailseal"
+)
+
+// encryptChunk is the size of the OCTET STRING pieces of encryptedContent.
+const encryptChunk = 16 << 10
+
+// Encrypt writes a BER ContentInfo (AuthEnvelopedData for the GCM ciphers,
+// EnvelopedData for CBC) to w, with indefinite lengths, streaming: the
+// content is written to the returned writer, and Close writes the rest
+// (the GCM tag goes in the mac field; there are no authAttrs). The key
+// management for each recipient follows its certificate's key: RSA (PKCS #1
+// v1.5, or RSAES-OAEP with SHA-256 if opts.RSAOAEP), ECDSA P-256/P-384/P-521
+// (ECDH with X9.63 KDF SHA-256/384/512 and AES-128/192/256 key wrap),
+// X25519 (RFC 8418: HKDF-SHA256, AES-256 key wrap). Recipients are
+// identified by issuer and serial number. Errors that name a recipient
+// wrap mailseal.ErrNoKey.
+func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (io.WriteCloser, error) {
+	if len(recipients) == 0 {
+		return nil, fmt.Errorf("cmsenc: encrypt: no recipients: %w", mailseal.ErrUsage)
+	}
+	enc, cek, algID, err := newContentEncryption(opts.Cipher)
+	if err != nil {
+		return nil, fmt.Errorf("cmsenc: encrypt: %w", err)
+	}
+	defer clear(cek)
+	var infos [][]byte
+	version := 0
+	var bad []string
+	for _, cert := range recipients {
+		der, riVersion, err := recipientInfo(cert, cek, opts)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", certName(cert), err))
+			continue
+		}
+		if riVersion != 0 {
+			version = 2 // RFC 5652 6.1: any KARI (version 3) makes EnvelopedData version 2
+		}
+		infos = append(infos, der)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("cmsenc: encrypt: cannot encrypt to %s: %w", joinSemicolon(bad), mailseal.ErrNoKey)
+	}
+	contentType := oidEnvelopedData
+	if opts.Cipher.authenticated() {
+		contentType = oidAuthEnvelopedData
+		version = 0 // RFC 5083: always 0
+	}
+
+	var head cryptobyte.Builder
+	head.AddASN1ObjectIdentifier(contentType)
+	header := head.BytesOrPanic()
+	var start []byte
+	start = appendIndefinite(start, cbasn1.SEQUENCE) // ContentInfo
+	start = append(start, header...)
+	start = appendIndefinite(start, cbasn1.Tag(0).Constructed().ContextSpecific()) // [0] EXPLICIT content
+	start = appendIndefinite(start, cbasn1.SEQUENCE)                               // (Auth)EnvelopedData
+	var v cryptobyte.Builder
+	v.AddASN1Int64(int64(version))
+	start = append(start, v.BytesOrPanic()...)
+	start = appendIndefinite(start, cbasn1.SET) // RecipientInfos
+	for _, ri := range infos {
+		start = append(start, ri...)
+	}
+	start = appendEndOfContents(start)
+	start = appendIndefinite(start, cbasn1.SEQUENCE) // EncryptedContentInfo
+	var data cryptobyte.Builder
+	data.AddASN1ObjectIdentifier(oidData)
+	start = append(start, data.BytesOrPanic()...)
+	start = append(start, algID...)
+	start = appendIndefinite(start, cbasn1.Tag(0).Constructed().ContextSpecific()) // encryptedContent [0] IMPLICIT OCTET STRING
+
+	bw := bufio.NewWriterSize(w, encryptChunk+16)
+	if _, err := bw.Write(start); err != nil {
+		return nil, fmt.Errorf("cmsenc: encrypt: %w", err)
+	}
+	return &encryptWriter{out: bw, enc: enc, buf: make([]byte, 0, encryptChunk)}, nil
+}
+
+func certName(cert *x509.Certificate) string {
+	if len(cert.EmailAddresses) > 0 {
+		return cert.EmailAddresses[0]
+	}
+	return cert.Subject.String()
+}
+
+// appendIndefinite appends an identifier octet (tags < 31) with the
+// indefinite length octet 0x80.
+func appendIndefinite(b []byte, tag cbasn1.Tag) []byte {
+	return append(b, byte(tag)|0x20, 0x80)
+}
+
+func appendEndOfContents(b []byte) []byte { return append(b, 0, 0) }
+
+// appendDefiniteHeader appends a definite-length header.
+func appendDefiniteHeader(b []byte, tag cbasn1.Tag, length int) []byte {
+	b = append(b, byte(tag))
+	switch {
+	case length < 0x80:
+		return append(b, byte(length))
+	case length < 0x100:
+		return append(b, 0x81, byte(length))
+	case length < 0x10000:
+		return append(b, 0x82, byte(length>>8), byte(length))
+	default:
+		return append(b, 0x83, byte(length>>16), byte(length>>8), byte(length))
+	}
+}
+
+// encryptWriter collects plaintext into chunks, encrypts each and writes
+// it as one primitive OCTET STRING of the constructed encryptedContent.
+type encryptWriter struct {
+	out    *bufio.Writer
+	enc    contentEncrypter
+	buf    []byte // plaintext waiting for a full chunk
+	hdr    []byte
+	err    error
+	closed bool
+}
+
+func (e *encryptWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.closed {
+		return 0, errors.New("cmsenc: encrypt: write after close")
+	}
+	n := len(p)
+	for len(p) > 0 {
+		k := copy(e.buf[len(e.buf):cap(e.buf)], p)
+		e.buf = e.buf[:len(e.buf)+k]
+		p = p[k:]
+		if len(e.buf) == cap(e.buf) {
+			if err := e.flush(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (e *encryptWriter) flush() error {
+	ct, err := e.enc.encrypt(e.buf)
+	e.buf = e.buf[:0]
+	if err != nil {
+		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		return e.err
+	}
+	return e.writeOctets(ct)
+}
+
+func (e *encryptWriter) writeOctets(ct []byte) error {
+	if len(ct) == 0 {
+		return nil
+	}
+	e.hdr = appendDefiniteHeader(e.hdr[:0], cbasn1.OCTET_STRING, len(ct))
+	if _, err := e.out.Write(e.hdr); err != nil {
+		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		return e.err
+	}
+	if _, err := e.out.Write(ct); err != nil {
+		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		return e.err
+	}
+	return nil
+}
+
+// Close encrypts what is left, writes the end of the structure and the
+// GCM tag, and flushes. It does not close the underlying writer.
+func (e *encryptWriter) Close() error {
+	if e.closed {
+		return e.err
+	}
+	e.closed = true
+	if e.err != nil {
+		return e.err
+	}
+	if len(e.buf) > 0 {
+		if err := e.flush(); err != nil {
+			return err
+		}
+	}
+	last, mac := e.enc.finish()
+	if err := e.writeOctets(last); err != nil {
+		return err
+	}
+	var tail []byte
+	tail = appendEndOfContents(tail) // encryptedContent
+	tail = appendEndOfContents(tail) // EncryptedContentInfo
+	if mac != nil {
+		tail = appendDefiniteHeader(tail, cbasn1.OCTET_STRING, len(mac))
+		tail = append(tail, mac...)
+	}
+	tail = appendEndOfContents(tail) // (Auth)EnvelopedData
+	tail = appendEndOfContents(tail) // [0]
+	tail = appendEndOfContents(tail) // ContentInfo
+	if _, err := e.out.Write(tail); err != nil {
+		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		return e.err
+	}
+	if err := e.out.Flush(); err != nil {
+		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+	}
+	return e.err
+}
