@@ -19,7 +19,6 @@ package cmsenc
 import (
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/mailseal/mailseal"
@@ -77,6 +76,3 @@ var errDecrypt = fmt.Errorf("cmsenc: decrypt: the message cannot be decrypted: i
 func inputError(format string, args ...any) error {
 	return fmt.Errorf("cmsenc: decrypt: malformed message: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrInput)
 }
-
-// IsDecryptFailure reports whether err is the generic decryption failure.
-func IsDecryptFailure(err error) bool { return errors.Is(err, errDecrypt) }
