@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/b64lines"
 )
 
 // Boundaries are "----=_mailseal_" followed by 32 random hex digits
@@ -47,12 +48,17 @@ func newBoundary() (string, error) {
 //     between the first delimiter's CRLF and the CRLF of the next delimiter
 //     (what RFC 1847/3156 sign, and what Entity.Raw of the parsed first part
 //     returns);
-//   - the second part: Content-Type sigType, a blank line and the bytes
-//     returned by signature(), which is called once signed is exhausted;
+//   - the second part: the fields of sigHeader (e.g. Content-Type,
+//     Content-Transfer-Encoding), a blank line and the bytes returned by
+//     signature(), which is called once signed is exhausted and must already
+//     be in the transfer encoding sigHeader names;
 //   - the close delimiter.
 func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.Reader, hash io.Writer,
-	sigType string, signature func() ([]byte, error)) error {
-	if err := checkHeaderValues(protocol, micalg, sigType); err != nil {
+	sigHeader Header, signature func() ([]byte, error)) error {
+	if err := checkHeaderValues(protocol, micalg); err != nil {
+		return err
+	}
+	if err := checkPartHeader(sigHeader); err != nil {
 		return err
 	}
 	if signed == nil || signature == nil {
@@ -83,8 +89,7 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 		return err
 	}
 	bw.WriteString("\r\n--" + boundary + "\r\n")
-	writeField(bw, "Content-Type", sigType)
-	bw.WriteString("\r\n")
+	writePartHeader(bw, sigHeader)
 	sigGuard := newBoundaryGuard(boundary)
 	if _, err := (&crlfWriter{w: io.MultiWriter(sigGuard, bw)}).Write(sig); err != nil {
 		return fmt.Errorf("mime: writing the signature part: %w", err)
@@ -162,6 +167,70 @@ func (p *payloadWriter) Close() error {
 		return fmt.Errorf("mime: writing the message: %w", err)
 	}
 	return nil
+}
+
+// WriteBase64Part writes a single-part message whose body is binary data in
+// base64 (an S/MIME application/pkcs7-mime message): outer (as for
+// WriteSigned), MIME-Version, the fields of part (Content-Type and
+// friends; a Content-Transfer-Encoding field is added), a blank line; the
+// returned writer takes the binary body and writes it as base64 in
+// 76-character CRLF lines. Close ends the body (it does not close w).
+func WriteBase64Part(w io.Writer, outer Header, part Header) (io.WriteCloser, error) {
+	if err := checkPartHeader(part); err != nil {
+		return nil, err
+	}
+	bw := bufio.NewWriterSize(w, 32<<10)
+	if err := writeOuter(bw, outer); err != nil {
+		return nil, err
+	}
+	writePartHeader(bw, append(part.Without("Content-Transfer-Encoding"), Field{Key: "Content-Transfer-Encoding", Value: "base64"}))
+	return &base64Part{enc: b64lines.NewWriter(bw, 76, "\r\n"), bw: bw}, nil
+}
+
+type base64Part struct {
+	enc    *b64lines.Writer
+	bw     *bufio.Writer
+	closed bool
+}
+
+func (p *base64Part) Write(b []byte) (int, error) { return p.enc.Write(b) }
+
+func (p *base64Part) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if err := p.enc.Close(); err != nil {
+		return fmt.Errorf("mime: writing the message: %w", err)
+	}
+	if err := p.bw.Flush(); err != nil {
+		return fmt.Errorf("mime: writing the message: %w", err)
+	}
+	return nil
+}
+
+// checkPartHeader checks fields built by hand for a part header.
+func checkPartHeader(h Header) error {
+	if h.Get("Content-Type") == "" {
+		return fmt.Errorf("mime: a part header without Content-Type: %w", mailseal.ErrUsage)
+	}
+	for _, f := range h {
+		if err := checkHeaderValues(f.Key, f.Value); err != nil {
+			return err
+		}
+		if strings.ContainsAny(f.Key, ": ") {
+			return fmt.Errorf("mime: bad header field name %q: %w", f.Key, mailseal.ErrUsage)
+		}
+	}
+	return nil
+}
+
+// writePartHeader writes hand-built fields (folded) and the blank line.
+func writePartHeader(w *bufio.Writer, h Header) {
+	for _, f := range h {
+		writeField(w, f.Key, f.Value)
+	}
+	w.WriteString("\r\n")
 }
 
 // WriteMessage writes outer (as for WriteSigned), then "MIME-Version: 1.0"

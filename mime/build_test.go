@@ -20,7 +20,7 @@ func signMessage(t *testing.T, in string) (out, hashed []byte, m *Message) {
 	m = mustParse(t, in)
 	var w, h bytes.Buffer
 	err := WriteSigned(&w, m.Root.Header.NonContentFields(), "application/pgp-signature", "pgp-sha512",
-		m.Content(true), &h, `application/pgp-signature; name="signature.asc"`,
+		m.Content(true), &h, Header{{Key: "Content-Type", Value: `application/pgp-signature; name="signature.asc"`}},
 		func() ([]byte, error) { return []byte(testSignature), nil })
 	if err != nil {
 		t.Fatalf("WriteSigned: %v", err)
@@ -115,7 +115,7 @@ func TestWriteSignedKeepsMIMEVersion(t *testing.T) {
 		{Key: "X-Hand-Made", Value: "yes"}}
 	var w bytes.Buffer
 	err := WriteSigned(&w, outer, "application/pkcs7-signature", "sha-256", strings.NewReader("Content-Type: text/plain\r\n\r\nhi"),
-		io.Discard, "application/pkcs7-signature; name=smime.p7s", func() ([]byte, error) { return []byte("MIIB"), nil })
+		io.Discard, Header{{Key: "Content-Type", Value: "application/pkcs7-signature; name=smime.p7s"}}, func() ([]byte, error) { return []byte("MIIB"), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +149,68 @@ func TestWriteSignedErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := WriteSigned(io.Discard, nil, tc.protocol, "pgp-sha256", tc.signed, io.Discard, tc.sigType, tc.sig)
+			err := WriteSigned(io.Discard, nil, tc.protocol, "pgp-sha256", tc.signed, io.Discard, Header{{Key: "Content-Type", Value: tc.sigType}}, tc.sig)
 			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("error %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestWriteSignedSignatureHeader(t *testing.T) {
+	var w bytes.Buffer
+	sigHeader := Header{{Key: "Content-Type", Value: "application/pkcs7-signature; name=smime.p7s"},
+		{Key: "Content-Transfer-Encoding", Value: "base64"},
+		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7s"}}
+	err := WriteSigned(&w, nil, "application/pkcs7-signature", "sha-256", strings.NewReader("Content-Type: text/plain\r\n\r\nhi"),
+		io.Discard, sigHeader, func() ([]byte, error) { return []byte("TUlJQg==\r\n"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustParse(t, w.String())
+	sig := m.Root.Children[1]
+	if sig.MediaType != "application/pkcs7-signature" || sig.Header.Get("Content-Disposition") != "attachment; filename=smime.p7s" {
+		t.Fatalf("signature part header: %v", sig.Header)
+	}
+	body, _ := io.ReadAll(sig.Body())
+	if string(body) != "MIIB" {
+		t.Fatalf("signature body %q", body)
+	}
+	bad := Header{{Key: "Content-Type", Value: "a/b"}, {Key: "X-Evil", Value: "a\r\nBcc: x"}}
+	if err := WriteSigned(io.Discard, nil, "a/b", "sha-256", strings.NewReader("x"), nil, bad, func() ([]byte, error) { return nil, nil }); !errors.Is(err, mailseal.ErrUsage) {
+		t.Fatalf("injection in the signature header: %v", err)
+	}
+}
+
+func TestWriteBase64Part(t *testing.T) {
+	data := make([]byte, 10000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	outer := Header{{Key: "From", Value: "a@example.org"}, {Key: "Content-Type", Value: "text/plain"}}
+	var w bytes.Buffer
+	pw, err := WriteBase64Part(&w, outer, Header{{Key: "Content-Type", Value: "application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.Write(data[:5])
+	pw.Write(data[5:])
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := mustParse(t, w.String())
+	if m.Root.MediaType != "application/pkcs7-mime" || m.Root.Params["smime-type"] != "enveloped-data" ||
+		m.Root.Header.Get("From") != "a@example.org" || m.Root.Header.Get("MIME-Version") != "1.0" {
+		t.Fatalf("header: %v", m.Root.Header)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(w.String(), "\r\n"), "\r\n") {
+		if len(line) > 76 {
+			t.Fatalf("line of %d characters", len(line))
+		}
+	}
+	got, _ := io.ReadAll(m.Root.Body())
+	if !bytes.Equal(got, data) {
+		t.Fatal("body does not round-trip")
 	}
 }
 

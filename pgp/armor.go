@@ -4,33 +4,27 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+
+	"github.com/mailseal/mailseal/internal/b64lines"
 )
 
-// armorWriter is a fast streaming ASCII-armor encoder (RFC 9580 §6.2): the
-// header line, a blank line, base64 in 64-character lines, the CRC-24
-// checksum line (which RFC 9580 deprecates but GnuPG 2.2 needs), and the
-// footer. It encodes whole lines at a time with encoding/base64, so it runs
-// near base64 speed instead of a byte at a time.
+// armorWriter is a streaming ASCII-armor encoder (RFC 9580 §6.2): the
+// header line, a blank line, base64 in 64-character lines (internal/b64lines,
+// near encoding/base64 speed), the CRC-24 checksum line (which RFC 9580
+// deprecates but GnuPG 2.2 needs), and the footer.
 type armorWriter struct {
 	w         io.Writer
 	blockType string
 	crc       uint32
-	pending   []byte // less than one line of input not yet encoded
-	out       []byte
+	body      *b64lines.Writer
 	started   bool
 	closed    bool
 }
 
-const (
-	armorLineBytes = 48                  // input bytes per 64-character line
-	armorChunk     = 64 * armorLineBytes // input encoded per batch
-)
-
 // newArmorWriter returns an encoder writing to w. Nothing is written until
 // the first Write or Close, so a failure before that leaves w untouched.
 func newArmorWriter(w io.Writer, blockType string) (*armorWriter, error) {
-	return &armorWriter{w: w, blockType: blockType, crc: crc24Init,
-		pending: make([]byte, 0, armorLineBytes), out: make([]byte, 0, armorChunk/48*65)}, nil
+	return &armorWriter{w: w, blockType: blockType, crc: crc24Init, body: b64lines.NewWriter(w, 64, "\n")}, nil
 }
 
 func (a *armorWriter) writeHeader() error {
@@ -49,51 +43,8 @@ func (a *armorWriter) Write(p []byte) (int, error) {
 	if err := a.writeHeader(); err != nil {
 		return 0, err
 	}
-	n := len(p)
 	a.crc = crc24Update(a.crc, p)
-	if len(a.pending) > 0 {
-		k := copy(a.pending[len(a.pending):armorLineBytes], p)
-		a.pending = a.pending[:len(a.pending)+k]
-		p = p[k:]
-		if len(a.pending) < armorLineBytes {
-			return n, nil
-		}
-		if err := a.encodeLines(a.pending); err != nil {
-			return 0, err
-		}
-		a.pending = a.pending[:0]
-	}
-	for len(p) >= armorLineBytes {
-		k := len(p) - len(p)%armorLineBytes
-		if k > armorChunk {
-			k = armorChunk
-		}
-		if err := a.encodeLines(p[:k]); err != nil {
-			return 0, err
-		}
-		p = p[k:]
-	}
-	a.pending = append(a.pending, p...)
-	return n, nil
-}
-
-// encodeLines writes whole 48-byte groups as 64-character lines.
-func (a *armorWriter) encodeLines(p []byte) error {
-	out := a.out[:0]
-	for len(p) > 0 {
-		k := armorLineBytes
-		if k > len(p) {
-			k = len(p)
-		}
-		start := len(out)
-		out = append(out, make([]byte, base64.StdEncoding.EncodedLen(k)+1)...)
-		base64.StdEncoding.Encode(out[start:], p[:k])
-		out[len(out)-1] = '\n'
-		p = p[k:]
-	}
-	a.out = out
-	_, err := a.w.Write(out)
-	return err
+	return a.body.Write(p)
 }
 
 func (a *armorWriter) Close() error {
@@ -104,10 +55,8 @@ func (a *armorWriter) Close() error {
 	if err := a.writeHeader(); err != nil {
 		return err
 	}
-	if len(a.pending) > 0 {
-		if err := a.encodeLines(a.pending); err != nil {
-			return err
-		}
+	if err := a.body.Close(); err != nil {
+		return err
 	}
 	sum := []byte{byte(a.crc >> 16), byte(a.crc >> 8), byte(a.crc)}
 	tail := "=" + base64.StdEncoding.EncodeToString(sum) + "\n-----END " + a.blockType + "-----\n"

@@ -67,7 +67,7 @@ func (o *OpenPGP) Sign(w io.Writer, m *mime.Message, signer *openpgp.Entity) err
 	}
 	outer := m.Root.Header.NonContentFields()
 	return mime.WriteSigned(w, outer, pgpSignatureType, micalg, m.Content(true), sw,
-		pgpSignatureType+"; name=\"signature.asc\"", func() ([]byte, error) {
+		mime.Header{{Key: "Content-Type", Value: pgpSignatureType + "; name=\"signature.asc\""}}, func() ([]byte, error) {
 			if err := sw.Close(); err != nil {
 				return nil, err
 			}

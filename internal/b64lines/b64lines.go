@@ -1,0 +1,93 @@
+// Package b64lines is the one streaming base64 encoder of mailseal: it
+// writes standard base64 broken into lines of a fixed width, each ended by
+// a given line ending, encoding whole lines at a time with encoding/base64
+// so that it runs near that package's speed. OpenPGP armor (64 characters,
+// LF) and MIME base64 bodies (76 characters, CRLF) both use it.
+package b64lines
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+)
+
+// Writer encodes what is written to it. Close writes the last, partial line
+// (with its line ending); it does not close the underlying writer.
+type Writer struct {
+	w         io.Writer
+	lineBytes int // input bytes per full line
+	eol       string
+	pending   []byte
+	out       []byte
+	closed    bool
+}
+
+// linesPerBatch is how many lines are encoded per write to the underlying writer.
+const linesPerBatch = 64
+
+// NewWriter returns an encoder writing lines of lineChars base64 characters
+// (rounded down to a multiple of 4, at least 4) ended by eol.
+func NewWriter(w io.Writer, lineChars int, eol string) *Writer {
+	lb := lineChars / 4 * 3
+	if lb < 3 {
+		lb = 3
+	}
+	return &Writer{w: w, lineBytes: lb, eol: eol, pending: make([]byte, 0, lb)}
+}
+
+func (b *Writer) Write(p []byte) (int, error) {
+	if b.closed {
+		return 0, errors.New("base64: write after close")
+	}
+	n := len(p)
+	if len(b.pending) > 0 {
+		k := copy(b.pending[len(b.pending):b.lineBytes], p)
+		b.pending = b.pending[:len(b.pending)+k]
+		p = p[k:]
+		if len(b.pending) < b.lineBytes {
+			return n, nil
+		}
+		if err := b.encodeLines(b.pending); err != nil {
+			return 0, err
+		}
+		b.pending = b.pending[:0]
+	}
+	batch := linesPerBatch * b.lineBytes
+	for len(p) >= b.lineBytes {
+		k := min(len(p)-len(p)%b.lineBytes, batch)
+		if err := b.encodeLines(p[:k]); err != nil {
+			return 0, err
+		}
+		p = p[k:]
+	}
+	b.pending = append(b.pending, p...)
+	return n, nil
+}
+
+// encodeLines writes p as lines of lineBytes input bytes (the last may be shorter).
+func (b *Writer) encodeLines(p []byte) error {
+	out := b.out[:0]
+	for len(p) > 0 {
+		k := min(b.lineBytes, len(p))
+		start := len(out)
+		out = append(out, make([]byte, base64.StdEncoding.EncodedLen(k))...)
+		base64.StdEncoding.Encode(out[start:], p[:k])
+		out = append(out, b.eol...)
+		p = p[k:]
+	}
+	b.out = out
+	_, err := b.w.Write(out)
+	return err
+}
+
+// Close writes what is pending as the last line.
+func (b *Writer) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if len(b.pending) > 0 {
+		return b.encodeLines(b.pending)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package b64lines
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestWriterMatchesStdlib(t *testing.T) {
+	data := make([]byte, 100_003)
+	rand.Read(data)
+	for _, tc := range []struct {
+		width int
+		eol   string
+	}{{64, "\n"}, {76, "\r\n"}, {4, "\n"}} {
+		for _, chunk := range []int{1, 7, 57, 4096, len(data)} {
+			var out bytes.Buffer
+			w := NewWriter(&out, tc.width, tc.eol)
+			for p := data; len(p) > 0; {
+				k := min(chunk, len(p))
+				if n, err := w.Write(p[:k]); err != nil || n != k {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+				p = p[k:]
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), tc.eol), tc.eol)
+			for i, l := range lines[:len(lines)-1] {
+				if len(l) != tc.width {
+					t.Fatalf("width %d chunk %d: line %d has %d chars", tc.width, chunk, i, len(l))
+				}
+			}
+			got, err := base64.StdEncoding.DecodeString(strings.Join(lines, ""))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("width %d chunk %d: round trip failed: %v", tc.width, chunk, err)
+			}
+			if !strings.HasSuffix(out.String(), tc.eol) {
+				t.Fatalf("output does not end with the line ending")
+			}
+		}
+	}
+}
+
+func TestEmptyAndWriteAfterClose(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out, 76, "\r\n")
+	if err := w.Close(); err != nil || out.Len() != 0 {
+		t.Fatalf("empty: %q, %v", out.String(), err)
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Fatal("write after close succeeded")
+	}
+}
+
+func BenchmarkWriter(b *testing.B) {
+	data := make([]byte, 1<<20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		w := NewWriter(discard{}, 76, "\r\n")
+		w.Write(data)
+		w.Close()
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
