@@ -34,6 +34,8 @@ type signerResult struct {
 type pathResult struct {
 	chain   []*x509.Certificate // leaf first, anchor last
 	leafKey crypto.PublicKey    // the leaf's key, DSA parameters inherited
+	// warnings: revocation status unknown (Options.CRLsOptional)
+	warnings []string
 }
 
 func newValidator(opts Options) *validator {
@@ -277,6 +279,7 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 	}
 
 	// 6.3: revocation of every certificate but the anchor.
+	var warnings []string
 	for i, ci := range certs {
 		var issuer *certInfo
 		if i == 0 {
@@ -285,6 +288,11 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 			issuer = certs[i-1]
 		}
 		if err := v.checkRevocation(ci, keys[i], issuer, issuerKeys[i], anchor); err != nil {
+			var ce *CertificateError
+			if v.opts.CRLsOptional && errors.As(err, &ce) && ce.RevocationUnknown {
+				warnings = append(warnings, ce.Subject+": "+ce.Reason)
+				continue
+			}
 			return nil, err
 		}
 	}
@@ -293,7 +301,7 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		chain = append(chain, p.cert)
 	}
 	chain = append(chain, anchor.cert)
-	return &pathResult{chain: chain, leafKey: keys[n-1]}, nil
+	return &pathResult{chain: chain, leafKey: keys[n-1], warnings: warnings}, nil
 }
 
 func (ps *policyState) processCertificate(ci *certInfo, depth, n int) error {

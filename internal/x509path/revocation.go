@@ -281,7 +281,7 @@ func (v *validator) checkRevocation(ci *certInfo, ownKey crypto.PublicKey, issue
 		if len(notes) > 0 {
 			msg += " (" + strings.Join(notes, "; ") + ")"
 		}
-		return certError(ci.cert, "%s", msg)
+		return &CertificateError{Subject: subjectString(ci.cert), Reason: msg, RevocationUnknown: true}
 	}
 	return nil
 }

@@ -365,6 +365,31 @@ func TestRevocationAndMissingCRL(t *testing.T) {
 	wantFail(t, leaf, opts, "out of date")
 }
 
+func TestCRLsOptional(t *testing.T) {
+	p := newTestPKI(t)
+	leaf := p.leaf(t, leafSpec{}, newECKey(t).Public())
+	opts := p.options(Signing)
+	opts.CRLsOptional = true
+	opts.CRLs = nil
+	res, err := VerifyResult(leaf, opts)
+	if err != nil {
+		t.Fatalf("no CRLs, optional: %v", err)
+	}
+	if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], "revocation status unknown") {
+		t.Fatalf("warnings %q, want one per certificate below the anchor", res.Warnings)
+	}
+	// A valid CRL that lists the leaf still fails.
+	opts.CRLs = []*x509.RevocationList{p.crls[0], issueCRL(t, p.inter, leaf)}
+	wantFail(t, leaf, opts, "revoked (keyCompromise)")
+	// Covered by CRLs: no warnings.
+	opts = p.options(Signing)
+	opts.CRLsOptional = true
+	res, err = VerifyResult(leaf, opts)
+	if err != nil || len(res.Warnings) != 0 {
+		t.Fatalf("with CRLs: %v, warnings %q", err, res.Warnings)
+	}
+}
+
 func TestNoPathAndExpiry(t *testing.T) {
 	p := newTestPKI(t)
 	leaf := p.leaf(t, leafSpec{}, newECKey(t).Public())

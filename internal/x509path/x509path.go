@@ -54,8 +54,14 @@ type Options struct {
 	// building the path, e.g. those carried in the message.
 	Intermediates []*x509.Certificate
 	// CRLs are all revocation lists available (keystore and message). Every
-	// certificate of the path except the anchor needs CRLs that cover it.
+	// certificate of the path except the anchor needs CRLs that cover it,
+	// unless CRLsOptional is set.
 	CRLs []*x509.RevocationList
+	// CRLsOptional accepts a certificate whose revocation status is unknown
+	// (no valid CRL covers it) and reports that in Result.Warnings, as mail
+	// clients do when they have no CRL. A certificate a valid CRL lists as
+	// revoked fails either way. PKITS conformance runs with it off.
+	CRLsOptional bool
 	// Time is the validation time; zero means now.
 	Time time.Time
 	// AllowSHA1 accepts SHA-1 signatures on certificates and CRLs.
@@ -94,6 +100,23 @@ const (
 // error wrapping mailseal.ErrVerification that says which certificate failed
 // and why.
 func Verify(leaf *x509.Certificate, opts Options) ([]*x509.Certificate, error) {
+	res, err := VerifyResult(leaf, opts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Chain, nil
+}
+
+// Result is a validated path.
+type Result struct {
+	Chain []*x509.Certificate // leaf first, anchor last
+	// Warnings name what was accepted without proof (revocation status
+	// unknown under CRLsOptional).
+	Warnings []string
+}
+
+// VerifyResult is Verify, returning the warnings as well.
+func VerifyResult(leaf *x509.Certificate, opts Options) (*Result, error) {
 	if leaf == nil {
 		return nil, fmt.Errorf("x509path: no certificate: %w", mailseal.ErrVerification)
 	}
@@ -116,7 +139,7 @@ func Verify(leaf *x509.Certificate, opts Options) ([]*x509.Certificate, error) {
 			return nil, err
 		}
 	}
-	return res.chain, nil
+	return &Result{Chain: res.chain, Warnings: res.warnings}, nil
 }
 
 // certError reports why certificate c failed, wrapping mailseal.ErrVerification.
@@ -129,6 +152,8 @@ func certError(c *x509.Certificate, format string, args ...any) error {
 type CertificateError struct {
 	Subject string // the failing certificate's subject DN
 	Reason  string
+	// RevocationUnknown: the only problem is that no valid CRL covers it.
+	RevocationUnknown bool
 }
 
 func (e *CertificateError) Error() string {
