@@ -8,6 +8,7 @@
 package mailseal
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"strings"
@@ -285,4 +286,29 @@ func (p Policy) Time() time.Time {
 		return time.Now()
 	}
 	return p.Now
+}
+
+// HashName is the name of a hash as reported in Signer.Hash ("SHA-256").
+func HashName(h crypto.Hash) string {
+	switch h {
+	case crypto.MD5:
+		return "MD5"
+	case crypto.SHA1:
+		return "SHA-1"
+	case crypto.RIPEMD160:
+		return "RIPEMD-160"
+	case crypto.SHA224:
+		return "SHA-224"
+	case crypto.SHA256:
+		return "SHA-256"
+	case crypto.SHA384:
+		return "SHA-384"
+	case crypto.SHA512:
+		return "SHA-512"
+	case crypto.SHA3_256:
+		return "SHA3-256"
+	case crypto.SHA3_512:
+		return "SHA3-512"
+	}
+	return fmt.Sprintf("hash #%d", int(h))
 }

@@ -92,7 +92,7 @@ func TestCorpusV4Ed25519Signature(t *testing.T) {
 	if err := pk.VerifySignature(final, sig); err != nil {
 		t.Fatalf("corpus signature does not verify: %v", err)
 	}
-	t.Logf("v4 Ed25519 corpus signature verifies cryptographically: hash %s, created %s", hashName(sig.Hash), sig.CreationTime)
+	t.Logf("v4 Ed25519 corpus signature verifies cryptographically: hash %s, created %s", mailseal.HashName(sig.Hash), sig.CreationTime)
 	// As a detached signature with no certificate, the engine reports an
 	// unknown signer: a bare key packet is not a certificate.
 	signers, err := e.VerifyDetached(strings.NewReader("OpenPGP"), bytes.NewReader(sigData), openpgp.EntityList{})

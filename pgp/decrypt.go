@@ -271,7 +271,7 @@ func (e *Engine) evalCandidate(cd *candidate) mailseal.Signer {
 	sig := c.CorrespondingSig
 	if sig == nil {
 		s := mailseal.Signer{Emails: []string{}, Status: mailseal.SignerBad, KeyID: fmt.Sprintf("%016X", c.IssuerKeyId),
-			Hash: hashName(c.HashAlgorithm), Error: "the signature packet announced by a one-pass signature header is missing or unreadable"}
+			Hash: mailseal.HashName(c.HashAlgorithm), Error: "the signature packet announced by a one-pass signature header is missing or unreadable"}
 		if cd.ent != nil {
 			s.Fingerprint = Fingerprint(cd.ent.PrimaryKey)
 			s.SigningKey = Fingerprint(cd.pub)

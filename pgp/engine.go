@@ -21,7 +21,6 @@ package pgp
 import (
 	"crypto"
 	"encoding/hex"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -108,31 +107,6 @@ func (e *Engine) hashAccepted(h crypto.Hash) bool {
 		return e.policy.AllowSHA1
 	}
 	return false
-}
-
-// hashName is the name reported in mailseal.Signer.Hash.
-func hashName(h crypto.Hash) string {
-	switch h {
-	case crypto.MD5:
-		return "MD5"
-	case crypto.SHA1:
-		return "SHA-1"
-	case crypto.RIPEMD160:
-		return "RIPEMD-160"
-	case crypto.SHA224:
-		return "SHA-224"
-	case crypto.SHA256:
-		return "SHA-256"
-	case crypto.SHA384:
-		return "SHA-384"
-	case crypto.SHA512:
-		return "SHA-512"
-	case crypto.SHA3_256:
-		return "SHA3-256"
-	case crypto.SHA3_512:
-		return "SHA3-512"
-	}
-	return fmt.Sprintf("hash #%d", int(h))
 }
 
 // micalgName is the RFC 3156 / RFC 9580 micalg value for h.

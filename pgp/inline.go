@@ -157,7 +157,7 @@ func (e *Engine) VerifyCleartext(block []byte, certs openpgp.EntityList) ([]byte
 			if !hashListed(hashes, sig) {
 				signers[i].Status = mailseal.SignerBad
 				signers[i].Valid = false
-				signers[i].Error = fmt.Sprintf("the signature's hash %s is not the one named in the Hash header (%s)", hashName(sig.Hash), strings.Join(hashes, ", "))
+				signers[i].Error = fmt.Sprintf("the signature's hash %s is not the one named in the Hash header (%s)", mailseal.HashName(sig.Hash), strings.Join(hashes, ", "))
 			}
 		}
 	}
@@ -166,7 +166,7 @@ func (e *Engine) VerifyCleartext(block []byte, certs openpgp.EntityList) ([]byte
 }
 
 func hashListed(names []string, sig *packet.Signature) bool {
-	want := strings.ReplaceAll(strings.ToUpper(hashName(sig.Hash)), "-", "")
+	want := strings.ReplaceAll(strings.ToUpper(mailseal.HashName(sig.Hash)), "-", "")
 	for _, n := range names {
 		if strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(n)), "-", "") == want {
 			return true

@@ -167,7 +167,7 @@ func (e *Engine) Micalg(signer *openpgp.Entity) (string, error) {
 	}
 	name, ok := micalgName(h)
 	if !ok {
-		return "", fmt.Errorf("pgp: no micalg name for %s: %w", hashName(h), mailseal.ErrUsage)
+		return "", fmt.Errorf("pgp: no micalg name for %s: %w", mailseal.HashName(h), mailseal.ErrUsage)
 	}
 	return name, nil
 }

@@ -58,7 +58,7 @@ func findSigner(keyID uint64, fpr []byte, lists ...openpgp.EntityList) (*openpgp
 // VerifySignature takes.
 func newSigHash(h crypto.Hash, sigType packet.SignatureType, salt []byte) (hash.Hash, hash.Hash, error) {
 	if !h.Available() {
-		return nil, nil, fmt.Errorf("hash algorithm %s is not supported", hashName(h))
+		return nil, nil, fmt.Errorf("hash algorithm %s is not supported", mailseal.HashName(h))
 	}
 	direct := h.New()
 	if salt != nil {
@@ -124,7 +124,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		KeyID:   issuerID(sig),
 		Emails:  []string{},
 		Created: sig.CreationTime,
-		Hash:    hashName(sig.Hash),
+		Hash:    mailseal.HashName(sig.Hash),
 	}
 	if ent == nil || pub == nil {
 		s.Status = mailseal.SignerUnknown
@@ -163,7 +163,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		if sig.Hash == crypto.SHA1 {
 			return bad("the signature uses SHA-1, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger")
 		}
-		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", hashName(sig.Hash))
+		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", mailseal.HashName(sig.Hash))
 	}
 	if sig.CreationTime.Before(pub.CreationTime) {
 		return bad("the signature claims to be older than its key")

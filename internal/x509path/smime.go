@@ -54,15 +54,7 @@ func checkSMIMELeaf(leaf *x509.Certificate, opts Options) error {
 		}
 	}
 	if opts.Email != "" {
-		var candidates []string
-		for _, g := range info.sans {
-			if g.kind == gnRFC822 {
-				candidates = append(candidates, g.text)
-			}
-		}
-		if len(candidates) == 0 {
-			candidates = nameAttributes(leaf.RawSubject, oidEmailAddress)
-		}
+		candidates := emails(leaf, info)
 		matched := false
 		for _, c := range candidates {
 			if emailEqual(c, opts.Email) {
@@ -74,6 +66,30 @@ func checkSMIMELeaf(leaf *x509.Certificate, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// Emails returns the addresses a certificate is bound to per RFC 8550
+// §3: its rfc822Name subjectAltNames or, only when it has none, the
+// emailAddress attributes of its subject. Nil if it cannot be parsed.
+func Emails(c *x509.Certificate) []string {
+	info, err := newCertInfo(c)
+	if err != nil {
+		return nil
+	}
+	return emails(c, info)
+}
+
+func emails(c *x509.Certificate, info *certInfo) []string {
+	var out []string
+	for _, g := range info.sans {
+		if g.kind == gnRFC822 {
+			out = append(out, g.text)
+		}
+	}
+	if len(out) == 0 {
+		out = nameAttributes(c.RawSubject, oidEmailAddress)
+	}
+	return out
 }
 
 // emailEqual compares addresses: local part exactly, domain case-insensitively.
