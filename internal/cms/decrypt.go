@@ -1,4 +1,4 @@
-package cmsenc
+package cms
 
 import (
 	"crypto/x509"
@@ -206,7 +206,7 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 		return nil
 	})
 	if writeErr != nil && !errors.Is(writeErr, errGCMTooLong) {
-		return nil, fmt.Errorf("cmsenc: decrypt: %w", writeErr) // the spool failed
+		return nil, fmt.Errorf("cms: decrypt: %w", writeErr) // the spool failed
 	}
 	if err != nil {
 		return nil, errDecrypt
@@ -253,7 +253,7 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 	}
 	good, err := dec.finish(out, mac, aad)
 	if err != nil {
-		return nil, fmt.Errorf("cmsenc: decrypt: %w", err)
+		return nil, fmt.Errorf("cms: decrypt: %w", err)
 	}
 	if !good {
 		return nil, errDecrypt

@@ -1,4 +1,4 @@
-package cmsenc
+package cms
 
 import (
 	"bytes"
@@ -591,7 +591,7 @@ func noKeyError(recipients []parsedRecipient) error {
 			others++
 		}
 	}
-	msg := "cmsenc: decrypt: none of the keys is a recipient of this message"
+	msg := "cms: decrypt: none of the keys is a recipient of this message"
 	if len(names) > 0 {
 		msg += "; it is encrypted to: " + joinSemicolon(names)
 	}

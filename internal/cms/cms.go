@@ -1,4 +1,5 @@
-// Package cmsenc encrypts and decrypts S/MIME message bodies: CMS
+// Package cms is mailseal's CMS codec (RFC 5652) for S/MIME message bodies:
+// SignedData (sign and verify, detached or encapsulated), and
 // EnvelopedData (RFC 5652 section 6, AES-CBC, 3DES read-only) and
 // AuthEnvelopedData (RFC 5083/5084, AES-GCM), with key transport to RSA
 // recipients (PKCS #1 v1.5 or RSAES-OAEP) and ephemeral-static key
@@ -14,7 +15,7 @@
 // is one generic error wrapping mailseal.ErrIntegrity, so the errors are no
 // oracle; no matching recipient wraps mailseal.ErrNoKey; malformed input
 // wraps mailseal.ErrInput.
-package cmsenc
+package cms
 
 import (
 	"crypto"
@@ -71,8 +72,8 @@ type Identity struct {
 }
 
 // errDecrypt is the one error for every decryption failure.
-var errDecrypt = fmt.Errorf("cmsenc: decrypt: the message cannot be decrypted: it is damaged, tampered with, or not for this key: %w", mailseal.ErrIntegrity)
+var errDecrypt = fmt.Errorf("cms: decrypt: the message cannot be decrypted: it is damaged, tampered with, or not for this key: %w", mailseal.ErrIntegrity)
 
 func inputError(format string, args ...any) error {
-	return fmt.Errorf("cmsenc: decrypt: malformed message: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrInput)
+	return fmt.Errorf("cms: decrypt: malformed message: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrInput)
 }

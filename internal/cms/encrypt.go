@@ -1,4 +1,4 @@
-package cmsenc
+package cms
 
 import (
 	"bufio"
@@ -28,11 +28,11 @@ const encryptChunk = 16 << 10
 // wrap mailseal.ErrNoKey.
 func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (io.WriteCloser, error) {
 	if len(recipients) == 0 {
-		return nil, fmt.Errorf("cmsenc: encrypt: no recipients: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("cms: encrypt: no recipients: %w", mailseal.ErrUsage)
 	}
 	enc, cek, algID, err := newContentEncryption(opts.Cipher)
 	if err != nil {
-		return nil, fmt.Errorf("cmsenc: encrypt: %w", err)
+		return nil, fmt.Errorf("cms: encrypt: %w", err)
 	}
 	defer clear(cek)
 	var infos [][]byte
@@ -50,7 +50,7 @@ func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (
 		infos = append(infos, der)
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("cmsenc: encrypt: cannot encrypt to %s: %w", joinSemicolon(bad), mailseal.ErrNoKey)
+		return nil, fmt.Errorf("cms: encrypt: cannot encrypt to %s: %w", joinSemicolon(bad), mailseal.ErrNoKey)
 	}
 	contentType := oidEnvelopedData
 	if opts.Cipher.authenticated() {
@@ -83,7 +83,7 @@ func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (
 
 	bw := bufio.NewWriterSize(w, encryptChunk+16)
 	if _, err := bw.Write(start); err != nil {
-		return nil, fmt.Errorf("cmsenc: encrypt: %w", err)
+		return nil, fmt.Errorf("cms: encrypt: %w", err)
 	}
 	return &encryptWriter{out: bw, enc: enc, buf: make([]byte, 0, encryptChunk)}, nil
 }
@@ -134,7 +134,7 @@ func (e *encryptWriter) Write(p []byte) (int, error) {
 		return 0, e.err
 	}
 	if e.closed {
-		return 0, errors.New("cmsenc: encrypt: write after close")
+		return 0, errors.New("cms: encrypt: write after close")
 	}
 	n := len(p)
 	for len(p) > 0 {
@@ -154,7 +154,7 @@ func (e *encryptWriter) flush() error {
 	ct, err := e.enc.encrypt(e.buf)
 	e.buf = e.buf[:0]
 	if err != nil {
-		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		e.err = fmt.Errorf("cms: encrypt: %w", err)
 		return e.err
 	}
 	return e.writeOctets(ct)
@@ -166,11 +166,11 @@ func (e *encryptWriter) writeOctets(ct []byte) error {
 	}
 	e.hdr = appendDefiniteHeader(e.hdr[:0], cbasn1.OCTET_STRING, len(ct))
 	if _, err := e.out.Write(e.hdr); err != nil {
-		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		e.err = fmt.Errorf("cms: encrypt: %w", err)
 		return e.err
 	}
 	if _, err := e.out.Write(ct); err != nil {
-		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		e.err = fmt.Errorf("cms: encrypt: %w", err)
 		return e.err
 	}
 	return nil
@@ -206,11 +206,11 @@ func (e *encryptWriter) Close() error {
 	tail = appendEndOfContents(tail) // [0]
 	tail = appendEndOfContents(tail) // ContentInfo
 	if _, err := e.out.Write(tail); err != nil {
-		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		e.err = fmt.Errorf("cms: encrypt: %w", err)
 		return e.err
 	}
 	if err := e.out.Flush(); err != nil {
-		e.err = fmt.Errorf("cmsenc: encrypt: %w", err)
+		e.err = fmt.Errorf("cms: encrypt: %w", err)
 	}
 	return e.err
 }

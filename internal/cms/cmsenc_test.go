@@ -1,4 +1,4 @@
-package cmsenc
+package cms
 
 import (
 	"bytes"

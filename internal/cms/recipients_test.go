@@ -1,4 +1,4 @@
-package cmsenc
+package cms
 
 import (
 	"bytes"
@@ -29,13 +29,13 @@ func testIdentity(t testing.TB, name string, key crypto.PrivateKey) Identity {
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial,
 		Subject:        pkix.Name{CommonName: name},
-		Issuer:         pkix.Name{CommonName: "cmsenc test CA"},
+		Issuer:         pkix.Name{CommonName: "cms test CA"},
 		NotBefore:      time.Now().Add(-time.Hour),
 		NotAfter:       time.Now().Add(24 * time.Hour),
 		KeyUsage:       x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement,
 		EmailAddresses: []string{name + "@example.org"},
 	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cmsenc test CA"}}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cms test CA"}}
 	pub := key.(interface{ Public() crypto.PublicKey }).Public()
 	certPub := pub
 	if _, isECDH := pub.(*ecdh.PublicKey); isECDH {
