@@ -311,6 +311,11 @@ func (e *Engine) readError(err error, p *prompter, o outer) error {
 		return e.tooLarge()
 	case errors.As(err, &se), errors.Is(err, pgperrors.ErrMDCHashMismatch), errors.Is(err, pgperrors.ErrMDCMissing),
 		errors.Is(err, pgperrors.ErrAEADTagVerification):
+		if p.triedPassword && len(o.recipients) == 0 && errors.As(err, &se) {
+			// A wrong password yields a wrong session key, which shows as
+			// damaged data: nothing tells the two apart.
+			return fmt.Errorf("pgp: decrypt: wrong password for the message (or the message is damaged): %w", mailseal.ErrLocked)
+		}
 		return fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v): %w", err, mailseal.ErrIntegrity)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		if o.tag != 0 {
