@@ -1,0 +1,666 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/x509path"
+)
+
+// The X.509 side of the store (see the package doc for the layout).
+func (s *Store) x509Dir() string     { return filepath.Join(s.dir, "x509") }
+func (s *Store) x509CertDir() string { return filepath.Join(s.x509Dir(), "certs") }
+func (s *Store) x509KeyDir() string  { return filepath.Join(s.x509Dir(), "keys") }
+func (s *Store) trustDir() string    { return filepath.Join(s.x509Dir(), "trust") }
+func (s *Store) crlDir() string      { return filepath.Join(s.x509Dir(), "crls") }
+
+func (s *Store) x509CertPath(fpr string) string { return filepath.Join(s.x509CertDir(), fpr+".pem") }
+func (s *Store) x509KeyPath(id string) string   { return filepath.Join(s.x509KeyDir(), id+".p12") }
+func (s *Store) trustPath(fpr string) string    { return filepath.Join(s.trustDir(), fpr+".pem") }
+func (s *Store) crlPath(id string) string       { return filepath.Join(s.crlDir(), id+".crl") }
+
+// atRestIterations is the PBKDF2 (and MAC) iteration count of the PKCS#12
+// files that keep private keys in the store and of exported ones: more
+// than the encoder's default of 2048, which protects little.
+const atRestIterations = 200_000
+
+// keyFileEncoder writes PKCS#12 files: AES-256-CBC, PBKDF2-HMAC-SHA-256,
+// HMAC-SHA-256 MAC, as OpenSSL 3 does by default.
+var keyFileEncoder = pkcs12.Modern2023.WithIterations(atRestIterations)
+
+// CertInfo describes a stored certificate for listing.
+type CertInfo struct {
+	Fingerprint  string    `json:"fingerprint"` // SHA-256 of the DER, upper-case hex
+	Subject      string    `json:"subject"`
+	Issuer       string    `json:"issuer"`
+	Emails       []string  `json:"emails"`
+	Serial       string    `json:"serial"` // upper-case hex
+	NotBefore    time.Time `json:"not_before"`
+	NotAfter     time.Time `json:"not_after"`
+	CA           bool      `json:"ca"`
+	SelfSigned   bool      `json:"self_signed"`
+	Trusted      bool      `json:"trusted"`
+	HasSecret    bool      `json:"secret"`    // a private key is stored
+	Protected    bool      `json:"protected"` // the private key is encrypted with a passphrase
+	KeyAlgorithm string    `json:"key_algorithm"`
+	Expired      bool      `json:"expired"`
+}
+
+// CertFingerprint is the name of a certificate in the store: the SHA-256
+// of its DER encoding, upper-case hex.
+func CertFingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// keyID names a private key file: the SHA-256 of the public key's
+// SubjectPublicKeyInfo, upper-case hex. All certificates for one key share
+// the file, and a key stored by Request pairs with its certificate when that
+// arrives. "" when Go cannot encode the key.
+func keyID(pub crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// CertEmails returns the addresses of a certificate: its rfc822Name SANs
+// and the subject's emailAddress attributes, without duplicates.
+func CertEmails(c *x509.Certificate) []string {
+	out := []string{}
+	add := func(a string) {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			return
+		}
+		for _, have := range out {
+			if mailseal.SameAddress(have, a) {
+				return
+			}
+		}
+		out = append(out, a)
+	}
+	for _, a := range c.EmailAddresses {
+		add(a)
+	}
+	for _, atv := range c.Subject.Names {
+		if atv.Type.Equal(oidEmailAddress) {
+			if v, ok := atv.Value.(string); ok {
+				add(v)
+			}
+		}
+	}
+	return out
+}
+
+var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+
+// readCertDir parses every certificate in dir; a missing directory is empty.
+func readCertDir(dir string) ([]*x509.Certificate, error) {
+	files, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	var out []*x509.Certificate
+	for _, f := range files {
+		if f.IsDir() || !strings.HasSuffix(f.Name(), ".pem") {
+			continue
+		}
+		c, err := readCertFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func readCertFile(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("keystore: x509: %s: not a PEM certificate: %w", path, mailseal.ErrInput)
+	}
+	c, err := x509path.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %s: %w: %w", path, err, mailseal.ErrInput)
+	}
+	return c, nil
+}
+
+func certPEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// AllX509Certs returns every stored certificate: own, contacts,
+// intermediates and trust anchors.
+func (s *Store) AllX509Certs() ([]*x509.Certificate, error) {
+	return readCertDir(s.x509CertDir())
+}
+
+// TrustAnchors returns the certificates the user trusts (keys trust).
+func (s *Store) TrustAnchors() ([]*x509.Certificate, error) {
+	return readCertDir(s.trustDir())
+}
+
+// Intermediates returns every stored certificate that is not a trust
+// anchor: candidates for building paths and chains.
+func (s *Store) Intermediates() ([]*x509.Certificate, error) {
+	all, err := s.AllX509Certs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, c := range all {
+		if !s.isTrusted(CertFingerprint(c)) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// CRLs returns the stored certificate revocation lists.
+func (s *Store) CRLs() ([]*x509.RevocationList, error) {
+	files, err := os.ReadDir(s.crlDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	var out []*x509.RevocationList
+	for _, f := range files {
+		if f.IsDir() || !strings.HasSuffix(f.Name(), ".crl") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(s.crlDir(), f.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("keystore: x509: %w", err)
+		}
+		crl, err := x509.ParseRevocationList(data)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: x509: %s: %w: %w", f.Name(), err, mailseal.ErrInput)
+		}
+		out = append(out, crl)
+	}
+	return out, nil
+}
+
+func (s *Store) isTrusted(fpr string) bool {
+	_, err := os.Stat(s.trustPath(fpr))
+	return err == nil
+}
+
+// hasKey reports whether a private key for the certificate is stored.
+func (s *Store) hasKey(c *x509.Certificate) bool {
+	id := keyID(c.PublicKey)
+	if id == "" {
+		return false
+	}
+	_, err := os.Stat(s.x509KeyPath(id))
+	return err == nil
+}
+
+// normalizeCertFingerprint turns "AB:CD ..." into upper-case hex; ok is
+// false unless it is 64 hex digits.
+func normalizeCertFingerprint(q string) (string, bool) {
+	f := strings.ToUpper(strings.NewReplacer(" ", "", ":", "", "\t", "").Replace(strings.TrimSpace(q)))
+	if len(f) != 64 {
+		return "", false
+	}
+	if _, err := hex.DecodeString(f); err != nil {
+		return "", false
+	}
+	return f, true
+}
+
+// FindX509 returns the stored certificates matching a QUERY: an email
+// address (rfc822Name SAN or subject emailAddress; domain
+// case-insensitive), a SHA-256 fingerprint (64 hex, spaces and colons
+// allowed), or a case-insensitive substring of the subject. None: an error
+// wrapping ErrNoKey.
+func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
+	q := strings.TrimSpace(query)
+	if q == "" {
+		return nil, fmt.Errorf("keystore: x509: empty query: %w", mailseal.ErrUsage)
+	}
+	if fpr, ok := normalizeCertFingerprint(q); ok {
+		c, err := readCertFile(s.x509CertPath(fpr))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("keystore: x509: no certificate %s: %w", fpr, mailseal.ErrNoKey)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []*x509.Certificate{c}, nil
+	}
+	all, err := s.AllX509Certs()
+	if err != nil {
+		return nil, err
+	}
+	isEmail := strings.Contains(q, "@") && !strings.ContainsAny(q, " <>,=")
+	var out []*x509.Certificate
+	for _, c := range all {
+		if isEmail {
+			for _, e := range CertEmails(c) {
+				if mailseal.SameAddress(e, q) {
+					out = append(out, c)
+					break
+				}
+			}
+		} else if strings.Contains(strings.ToLower(c.Subject.String()), strings.ToLower(q)) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("keystore: x509: no certificate matches %q: %w", q, mailseal.ErrNoKey)
+	}
+	sortCerts(out)
+	return out, nil
+}
+
+// sortCerts orders certificates newest first, then by fingerprint.
+func sortCerts(cs []*x509.Certificate) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if !cs[i].NotBefore.Equal(cs[j].NotBefore) {
+			return cs[i].NotBefore.After(cs[j].NotBefore)
+		}
+		return CertFingerprint(cs[i]) < CertFingerprint(cs[j])
+	})
+}
+
+// FindOneX509 is FindX509 for a query that must name exactly one
+// certificate; more than one: an error listing them (ErrUsage).
+func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
+	found, err := s.FindX509(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > 1 {
+		var names []string
+		for _, c := range found {
+			names = append(names, CertFingerprint(c)+" "+c.Subject.String())
+		}
+		return nil, fmt.Errorf("keystore: x509: %q matches %d certificates: %s; give a fingerprint: %w",
+			query, len(found), strings.Join(names, "; "), mailseal.ErrUsage)
+	}
+	return found[0], nil
+}
+
+// X509ForEmail returns the stored certificates for an address (newest
+// first), CA certificates excluded; none is not an error.
+func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
+	found, err := s.FindX509(email)
+	if errors.Is(err, mailseal.ErrNoKey) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, c := range found {
+		if !c.IsCA {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// X509SecretsForEmail is X509ForEmail limited to certificates whose
+// private key is stored: the identities that can sign or decrypt as email.
+func (s *Store) X509SecretsForEmail(email string) ([]*x509.Certificate, error) {
+	found, err := s.X509ForEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, c := range found {
+		if s.hasKey(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// X509Identity returns the certificate with the given fingerprint, its
+// private key (unlocked with pass if it is protected) and its chain: the
+// issuers found among the stored non-anchor certificates, nearest first.
+// No key: ErrNoKey; wrong or missing passphrase: ErrLocked.
+func (s *Store) X509Identity(fingerprint string, pass PassphraseFunc) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
+	fpr, ok := normalizeCertFingerprint(fingerprint)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("keystore: x509: %q is not a SHA-256 fingerprint: %w", fingerprint, mailseal.ErrUsage)
+	}
+	c, err := s.FindOneX509(fpr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := s.privateKey(c, pass)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	chain, err := s.chain(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, key, chain, nil
+}
+
+// privateKey reads and unlocks the stored private key of c.
+func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.PrivateKey, error) {
+	fpr := CertFingerprint(c)
+	id := keyID(c.PublicKey)
+	data, err := os.ReadFile(s.x509KeyPath(id))
+	if id == "" || errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keystore: x509: no private key for %s: %w", fpr, mailseal.ErrNoKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	key, _, _, err := pkcs12.DecodeChain(data, "")
+	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+		if pass == nil {
+			return nil, fmt.Errorf("keystore: x509: the private key of %s needs a passphrase: %w", fpr, mailseal.ErrLocked)
+		}
+		p, perr := pass("the private key of " + c.Subject.String() + " (" + fpr + ")")
+		if perr != nil {
+			return nil, perr
+		}
+		key, _, _, err = pkcs12.DecodeChain(data, string(p))
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) || errors.Is(err, pkcs12.ErrDecryption) {
+			return nil, fmt.Errorf("keystore: x509: wrong passphrase for the private key of %s: %w", fpr, mailseal.ErrLocked)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: private key of %s: %w", fpr, err)
+	}
+	if !publicKeyMatches(key, c.PublicKey) {
+		return nil, fmt.Errorf("keystore: x509: the stored private key does not belong to %s: %w", fpr, mailseal.ErrInput)
+	}
+	return key, nil
+}
+
+// keyProtected reports whether the key file opens only with a passphrase.
+func keyProtected(data []byte) bool {
+	_, _, _, err := pkcs12.DecodeChain(data, "")
+	return errors.Is(err, pkcs12.ErrIncorrectPassword)
+}
+
+// publicKeyMatches reports whether key is the private half of pub.
+func publicKeyMatches(key crypto.PrivateKey, pub crypto.PublicKey) bool {
+	k, ok := key.(interface{ Public() crypto.PublicKey })
+	if !ok || pub == nil {
+		return false
+	}
+	eq, ok := k.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(pub)
+}
+
+// chain follows issuers of c through the stored non-anchor certificates:
+// a candidate is the issuer when its subject is c's issuer and its key
+// verifies c's signature. It stops at a self-signed certificate (included
+// if it is not a trust anchor) or when no issuer is stored.
+func (s *Store) chain(c *x509.Certificate) ([]*x509.Certificate, error) {
+	pool, err := s.Intermediates()
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	seen := map[string]bool{CertFingerprint(c): true}
+	for cur := c; !isSelfSigned(cur) && len(out) < 16; {
+		var next *x509.Certificate
+		for _, cand := range pool {
+			if seen[CertFingerprint(cand)] || !bytes.Equal(cand.RawSubject, cur.RawIssuer) {
+				continue
+			}
+			if cur.CheckSignatureFrom(cand) == nil {
+				next = cand
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		seen[CertFingerprint(next)] = true
+		out = append(out, next)
+		cur = next
+	}
+	return out, nil
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+}
+
+// ListX509 describes the certificates matching query ("" for all), sorted
+// by subject.
+func (s *Store) ListX509(query string) ([]CertInfo, error) {
+	var certs []*x509.Certificate
+	var err error
+	if query == "" {
+		certs, err = s.AllX509Certs()
+	} else {
+		certs, err = s.FindX509(query)
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]CertInfo, 0, len(certs))
+	for _, c := range certs {
+		out = append(out, s.certInfo(c, now))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Subject != out[j].Subject {
+			return out[i].Subject < out[j].Subject
+		}
+		return out[i].Fingerprint < out[j].Fingerprint
+	})
+	return out, nil
+}
+
+func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
+	fpr := CertFingerprint(c)
+	info := CertInfo{
+		Fingerprint:  fpr,
+		Subject:      c.Subject.String(),
+		Issuer:       c.Issuer.String(),
+		Emails:       CertEmails(c),
+		NotBefore:    c.NotBefore,
+		NotAfter:     c.NotAfter,
+		CA:           c.BasicConstraintsValid && c.IsCA,
+		SelfSigned:   isSelfSigned(c),
+		Trusted:      s.isTrusted(fpr),
+		KeyAlgorithm: keyAlgorithmName(c.PublicKey),
+		Expired:      now.After(c.NotAfter),
+	}
+	if c.SerialNumber != nil {
+		info.Serial = strings.ToUpper(c.SerialNumber.Text(16))
+	}
+	if id := keyID(c.PublicKey); id != "" {
+		if data, err := os.ReadFile(s.x509KeyPath(id)); err == nil {
+			info.HasSecret = true
+			info.Protected = keyProtected(data)
+		}
+	}
+	return info
+}
+
+func keyAlgorithmName(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("rsa%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "ecdsa-" + strings.ToLower(strings.ReplaceAll(k.Curve.Params().Name, "-", ""))
+	case ed25519.PublicKey:
+		return "ed25519"
+	case *ecdh.PublicKey:
+		if k.Curve() == ecdh.X25519() {
+			return "x25519"
+		}
+		return "ecdh"
+	case nil:
+		return "unknown"
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+// Trust makes the matching certificate a trust anchor.
+func (s *Store) Trust(query string) (*CertInfo, error) {
+	c, err := s.FindOneX509(query)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := writeAtomic(s.trustPath(CertFingerprint(c)), certPEM(c), 0o644); err != nil {
+		return nil, fmt.Errorf("keystore: x509: trust: %w", err)
+	}
+	info := s.certInfo(c, time.Now())
+	return &info, nil
+}
+
+// Untrust removes the matching certificate from the trust anchors (it
+// stays in the store). Untrusting a certificate that is not trusted is
+// not an error.
+func (s *Store) Untrust(query string) (*CertInfo, error) {
+	c, err := s.FindOneX509(query)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := os.Remove(s.trustPath(CertFingerprint(c))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keystore: x509: untrust: %w", err)
+	}
+	info := s.certInfo(c, time.Now())
+	return &info, nil
+}
+
+// ExportX509 writes the matching certificate. Format "pem" (the default):
+// the certificate and its chain as PEM; secret is refused there, private
+// keys leave the store only encrypted. Format "p12" needs secret: the key,
+// certificate and chain in a PKCS#12 file (AES-256-CBC, PBKDF2-SHA-256)
+// encrypted with the passphrase pass returns (which also unlocks the key).
+func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass PassphraseFunc) error {
+	c, err := s.FindOneX509(query)
+	if err != nil {
+		return err
+	}
+	chain, err := s.chain(c)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "", "pem":
+		if secret {
+			return fmt.Errorf("keystore: x509: a private key is exported only as PKCS#12 (--format p12): %w", mailseal.ErrUsage)
+		}
+		var buf bytes.Buffer
+		for _, cc := range append([]*x509.Certificate{c}, chain...) {
+			buf.Write(certPEM(cc))
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
+	case "p12":
+		if !secret {
+			return fmt.Errorf("keystore: x509: PKCS#12 export is for the private key (--secret); certificates alone: --format pem: %w", mailseal.ErrUsage)
+		}
+		key, err := s.privateKey(c, pass)
+		if err != nil {
+			return err
+		}
+		if pass == nil {
+			return fmt.Errorf("keystore: x509: exporting a private key needs a passphrase: %w", mailseal.ErrLocked)
+		}
+		p, err := pass("the exported PKCS#12 file")
+		if err != nil {
+			return err
+		}
+		pfx, err := keyFileEncoder.Encode(key, c, chain, string(p))
+		if err != nil {
+			return fmt.Errorf("keystore: x509: export: %w", err)
+		}
+		_, err = w.Write(pfx)
+		return err
+	}
+	return fmt.Errorf("keystore: x509: unknown export format %q (pem or p12): %w", format, mailseal.ErrUsage)
+}
+
+// DeleteX509 deletes the matching certificate (and its trust anchor copy).
+// A certificate whose private key is stored is deleted only with secret
+// set; the key goes with it unless another stored certificate uses it.
+func (s *Store) DeleteX509(query string, secret bool) error {
+	c, err := s.FindOneX509(query)
+	if err != nil {
+		return err
+	}
+	fpr := CertFingerprint(c)
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if s.hasKey(c) {
+		if !secret {
+			return fmt.Errorf("keystore: x509: %s has a private (secret) key; deleting it needs --yes: %w", fpr, mailseal.ErrUsage)
+		}
+		shared := false
+		all, err := s.AllX509Certs()
+		if err != nil {
+			return err
+		}
+		for _, other := range all {
+			if CertFingerprint(other) != fpr && keyID(other.PublicKey) == keyID(c.PublicKey) {
+				shared = true
+			}
+		}
+		if !shared {
+			if err := os.Remove(s.x509KeyPath(keyID(c.PublicKey))); err != nil {
+				return fmt.Errorf("keystore: x509: %w", err)
+			}
+		}
+	}
+	if err := os.Remove(s.trustPath(fpr)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("keystore: x509: %w", err)
+	}
+	if err := os.Remove(s.x509CertPath(fpr)); err != nil {
+		return fmt.Errorf("keystore: x509: %w", err)
+	}
+	return nil
+}
