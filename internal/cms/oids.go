@@ -1,6 +1,9 @@
 package cms
 
-import "encoding/asn1"
+import (
+	"crypto"
+	"encoding/asn1"
+)
 
 // Object identifiers used by this package (RFC 5652, 5083, 5084, 3565,
 // 3370, 4055, 5753, 8418, 8410).
@@ -42,4 +45,46 @@ var (
 	oidStdDHHKDFSHA256     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 3, 19}
 	oidStdDHHKDFSHA384     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 3, 20}
 	oidStdDHHKDFSHA512     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 3, 21}
+
+	// SignedData (RFC 5652 section 5, RFC 8551, RFC 5035, RFC 4055, RFC 8419)
+	oidSignedData               = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidAttrContentType          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidAttrMessageDigest        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	oidAttrSigningTime          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
+	oidAttrSMIMECapabilities    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 15}
+	oidAttrSigningCertificate   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
+	oidAttrSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	oidMD5                      = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}
+	oidRSASSAPSS                = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	oidMD5WithRSA               = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 4}
+	oidSHA1WithRSA              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
+	oidSHA256WithRSA            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidSHA384WithRSA            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
+	oidSHA512WithRSA            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
+	oidSHA224WithRSA            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 14}
+	oidECDSAWithSHA1            = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
+	oidECDSAWithSHA224          = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 1}
+	oidECDSAWithSHA256          = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	oidECDSAWithSHA384          = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
+	oidECDSAWithSHA512          = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	oidEd25519                  = asn1.ObjectIdentifier{1, 3, 101, 112}
+	oidDSA                      = asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 1}
+	oidDSAWithSHA1              = asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 3}
+	oidDSAWithSHA224            = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 1}
+	oidDSAWithSHA256            = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 2}
 )
+
+// hashOIDs are the digest algorithm identifiers this package writes.
+var hashOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+	crypto.SHA1:   oidSHA1,
+	crypto.SHA256: oidSHA256,
+	crypto.SHA384: oidSHA384,
+	crypto.SHA512: oidSHA512,
+}
+
+// ecdsaOIDs are the ECDSA signature algorithm identifiers per hash.
+var ecdsaOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+	crypto.SHA256: oidECDSAWithSHA256,
+	crypto.SHA384: oidECDSAWithSHA384,
+	crypto.SHA512: oidECDSAWithSHA512,
+}

@@ -13,6 +13,7 @@
 package x509path
 
 import (
+	"crypto"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -113,6 +114,9 @@ type Result struct {
 	// Warnings name what was accepted without proof (revocation status
 	// unknown under CRLsOptional).
 	Warnings []string
+	// LeafKey is the leaf's public key with DSA parameters inherited along
+	// the path (the leaf's PublicKey is nil when it inherits them).
+	LeafKey crypto.PublicKey
 }
 
 // VerifyResult is Verify, returning the warnings as well.
@@ -139,7 +143,7 @@ func VerifyResult(leaf *x509.Certificate, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	return &Result{Chain: res.chain, Warnings: res.warnings}, nil
+	return &Result{Chain: res.chain, Warnings: res.warnings, LeafKey: res.leafKey}, nil
 }
 
 // certError reports why certificate c failed, wrapping mailseal.ErrVerification.
