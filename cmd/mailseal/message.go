@@ -25,17 +25,33 @@ var ioFlags = []cli.Flag{
 	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
 	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (replaced atomically)"},
 	&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"},
-	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME)"},
+	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME); the default"},
+	smimeFlag,
+}
+
+// flags joins flag lists into a new slice.
+func flags(lists ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 func signCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sign",
-		Usage: "sign a message (PGP/MIME multipart/signed)",
-		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+		Usage: "sign a message (PGP/MIME or S/MIME multipart/signed)",
+		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
-		),
+		}, smimeSignFlags),
 		Action: withMessage(func(s *session, m *mime.Message) error {
+			if useSMIME, err := s.useSMIME(); err != nil || useSMIME {
+				if err != nil {
+					return err
+				}
+				return s.smimeSign(m)
+			}
 			signer, err := s.signer(m, s.c.String("signer"))
 			if err != nil {
 				return err
@@ -50,14 +66,20 @@ func signCommand() *cli.Command {
 func encryptCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "encrypt",
-		Usage: "encrypt a message to its recipients (PGP/MIME multipart/encrypted)",
-		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+		Usage: "encrypt a message to its recipients (PGP/MIME multipart/encrypted or S/MIME enveloped)",
+		Flags: flags(ioFlags, []cli.Flag{
 			&cli.BoolFlag{Name: "sign", Usage: "also sign with the sender's key"},
 			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
 			&cli.BoolFlag{Name: "no-self", Usage: "do not encrypt to the sender's own key"},
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
-		),
+		}, smimeEncryptFlags, smimeSignFlags),
 		Action: withMessage(func(s *session, m *mime.Message) error {
+			if useSMIME, err := s.useSMIME(); err != nil || useSMIME {
+				if err != nil {
+					return err
+				}
+				return s.smimeEncrypt(m)
+			}
 			to, err := s.recipients(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
 			if err != nil {
 				return err
@@ -79,9 +101,9 @@ func decryptCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "decrypt",
 		Usage: "decrypt a message and verify its inner signature",
-		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
-		),
+		}, verifyFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, true) },
 	}
 }
@@ -90,9 +112,9 @@ func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "verify",
 		Usage: "verify a message's signature; exit 0 only for a good signature",
-		Flags: append(ioFlags[:len(ioFlags):len(ioFlags)],
+		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
-		),
+		}, verifyFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, false) },
 	}
 }
@@ -129,7 +151,15 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if err != nil {
 		return s.failReport(err)
 	}
-	res, err := flow.Open(m, []flow.Engine{op}, flow.Options{
+	sm, err := s.smimeFlow()
+	if err != nil {
+		return s.failReport(err)
+	}
+	engines := []flow.Engine{op, sm}
+	if c.Bool("smime") {
+		engines = []flow.Engine{sm, op}
+	}
+	res, err := flow.Open(m, engines, flow.Options{
 		Part: c.String("part"), Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
 	})
 	if err != nil {
@@ -175,7 +205,15 @@ func newSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{c: c, policy: mailseal.DefaultPolicy(), pass: newPassphrases(c), store: store}, nil
+	policy := mailseal.DefaultPolicy()
+	if c.IsSet("at") {
+		t, err := parseTime(c.String("at"))
+		if err != nil {
+			return nil, err
+		}
+		policy.Now = t
+	}
+	return &session{c: c, policy: policy, pass: newPassphrases(c), store: store}, nil
 }
 
 func (s *session) readMessage() (*mime.Message, error) {
@@ -290,9 +328,9 @@ func (s *session) signer(m *mime.Message, query string) (*openpgp.Entity, error)
 	return key, nil
 }
 
-// recipients finds a valid encryption key for every recipient address and
-// fails, naming each one that has none, before anything is written.
-func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*openpgp.Entity, error) {
+// recipientAddresses are the addresses in To, Cc and Bcc, the extra ones,
+// and with self the single From address.
+func recipientAddresses(m *mime.Message, extra []string, self bool) ([]string, error) {
 	var addrs []string
 	for _, field := range []string{"To", "Cc", "Bcc"} {
 		if m.Root.Header.Get(field) == "" {
@@ -314,6 +352,16 @@ func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*ope
 	}
 	if len(addrs) == 0 {
 		return nil, usageErr("no recipients: the message has no To, Cc or Bcc and no --to was given")
+	}
+	return addrs, nil
+}
+
+// recipients finds a valid encryption key for every recipient address and
+// fails, naming each one that has none, before anything is written.
+func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*openpgp.Entity, error) {
+	addrs, err := recipientAddresses(m, extra, self)
+	if err != nil {
+		return nil, err
 	}
 	engine := pgp.New(s.policy)
 	seen := map[string]bool{}

@@ -30,7 +30,13 @@ type Opened struct {
 	DecryptedWith string
 	// Unprotected names text that sits outside the protected block (inline PGP).
 	Unprotected []string
-	closer      func() error
+	// Warnings are the engine's remarks (e.g. revocation status unknown).
+	Warnings []string
+	// Unwraps: Inner is content that was encapsulated in the protected
+	// entity (S/MIME signed-data), not a copy of part of it, so decrypted
+	// output shows Inner instead of the signed entity.
+	Unwraps bool
+	closer  func() error
 }
 
 // Close releases spooled plaintext.
@@ -126,6 +132,7 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 	rep.Integrity = opened.Integrity
 	rep.DecryptedWith = opened.DecryptedWith
 	rep.Signers = append(rep.Signers, opened.Signers...)
+	rep.Warnings = append(rep.Warnings, opened.Warnings...)
 	if opened.Encrypted {
 		rep.EncryptedPart = path
 	}
@@ -154,12 +161,12 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("decrypted content: %w", err)
 		}
 		res.inner = inner
+		res.Inner = inner.Root.Raw()
 		if len(opened.Signers) == 0 {
 			if err := openInnerSignature(res, inner, engines); err != nil {
 				return nil, err
 			}
 		}
-		res.Inner = inner.Root.Raw()
 	}
 	if explicit {
 		// The user chose this part: judge it as if it were the message.
@@ -190,6 +197,10 @@ func openInnerSignature(res *Result, inner *mime.Message, engines []Engine) erro
 	}
 	res.opened = append(res.opened, opened)
 	res.Report.Signers = append(res.Report.Signers, opened.Signers...)
+	res.Report.Warnings = append(res.Report.Warnings, opened.Warnings...)
+	if opened.Unwraps && f.Entity.Path == "" {
+		res.Inner = opened.Inner
+	}
 	if f.Entity.Path != "" {
 		res.Report.SignedPart = "inner:" + f.Entity.Path
 		res.Report.Unprotected = append(res.Report.Unprotected, Unprotected(inner, f.Entity.Path)...)

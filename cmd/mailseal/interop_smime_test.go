@@ -1,0 +1,589 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/keystore"
+	"github.com/mailseal/mailseal/mime"
+)
+
+// smimePeers is a small PKI made by openssl: a CA, and end-entity
+// certificates for Alice (RSA-3072, whose key mailseal holds), Bob
+// (RSA-3072), Carol (EC P-256) and Erin (RSA-3072, PSS signatures), whose
+// keys openssl holds. mailseal trusts the CA and knows every certificate.
+type smimePeers struct {
+	t        *testing.T
+	dir      string
+	home     string
+	passFile string
+}
+
+const smimeP12Pass = "p12-pass"
+
+func newSMIMEPeers(t *testing.T) *smimePeers {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("openssl is needed for the S/MIME interop tests: install openssl (scripts/test.sh does)")
+	}
+	dir := t.TempDir()
+	p := &smimePeers{t: t, dir: dir, home: filepath.Join(dir, "ms"), passFile: filepath.Join(dir, "pass")}
+	os.WriteFile(p.passFile, []byte("alice-pass\n"), 0o600)
+	p.openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p.path("ca.key"), "-out", p.path("ca.pem"),
+		"-subj", "/O=Mailseal Interop/CN=Interop CA", "-days", "365",
+		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+		"-addext", "subjectKeyIdentifier=hash")
+	p.leaf("alice", "rsa:3072", "keyEncipherment")
+	p.leaf("bob", "rsa:3072", "keyEncipherment")
+	p.leaf("erin", "rsa:3072", "keyEncipherment")
+	p.leaf("carol", "ec", "keyAgreement")
+	p.openssl("pkcs12", "-export", "-in", p.path("alice.pem"), "-inkey", p.path("alice.key"),
+		"-certfile", p.path("ca.pem"), "-passout", "pass:"+smimeP12Pass, "-out", p.path("alice.p12"))
+
+	store, err := keystore.Open(p.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := func(string) ([]byte, error) { return []byte(smimeP12Pass), nil }
+	for _, f := range []string{"alice.p12", "ca.pem", "bob.pem", "carol.pem", "erin.pem"} {
+		data, err := os.ReadFile(p.path(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.ImportX509(data, pass, []byte("alice-pass")); err != nil {
+			t.Fatalf("import %s: %v", f, err)
+		}
+	}
+	if _, err := store.Trust("Interop CA"); err != nil {
+		t.Fatalf("trust: %v", err)
+	}
+	return p
+}
+
+func (p *smimePeers) path(name string) string { return filepath.Join(p.dir, name) }
+
+// leaf issues name@example.org a certificate for signing and encryption.
+func (p *smimePeers) leaf(name, key, encUsage string) {
+	p.t.Helper()
+	args := []string{"req", "-newkey", key, "-nodes", "-keyout", p.path(name + ".key"), "-out", p.path(name + ".csr"),
+		"-subj", "/CN=" + name}
+	if key == "ec" {
+		args = append(args, "-pkeyopt", "ec_paramgen_curve:P-256")
+	}
+	p.openssl(args...)
+	ext := "subjectAltName=email:" + name + "@example.org\n" +
+		"keyUsage=critical,digitalSignature,nonRepudiation," + encUsage + "\n" +
+		"extendedKeyUsage=emailProtection\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+	os.WriteFile(p.path(name+".ext"), []byte(ext), 0o600)
+	p.openssl("x509", "-req", "-in", p.path(name+".csr"), "-CA", p.path("ca.pem"), "-CAkey", p.path("ca.key"),
+		"-CAcreateserial", "-days", "365", "-extfile", p.path(name+".ext"), "-out", p.path(name+".pem"))
+}
+
+func (p *smimePeers) openssl(args ...string) []byte {
+	p.t.Helper()
+	out, err := p.opensslErr(nil, args...)
+	if err != nil {
+		p.t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// opensslErr runs openssl with stdin and returns stdout, or an error with stderr.
+func (p *smimePeers) opensslErr(stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.Command("openssl", args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, &cmdError{err: err, stderr: errb.String()}
+	}
+	return out.Bytes(), nil
+}
+
+type cmdError struct {
+	err    error
+	stderr string
+}
+
+func (e *cmdError) Error() string { return e.err.Error() + ": " + e.stderr }
+
+func (p *smimePeers) ms(stdin []byte, wantCode int, args ...string) (stdout, stderr []byte) {
+	p.t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"mailseal", "--home", p.home, "--passphrase-file", p.passFile}, args...)
+	code := run(full, bytes.NewReader(stdin), &out, &errb)
+	if code != wantCode {
+		p.t.Fatalf("mailseal %s: exit %d, want %d\nstderr: %s", strings.Join(args, " "), code, wantCode, errb.String())
+	}
+	return out.Bytes(), errb.Bytes()
+}
+
+// msCode runs the CLI and returns its exit code and output.
+func (p *smimePeers) msCode(stdin []byte, args ...string) (int, []byte, []byte) {
+	var out, errb bytes.Buffer
+	full := append([]string{"mailseal", "--home", p.home, "--passphrase-file", p.passFile}, args...)
+	code := run(full, bytes.NewReader(stdin), &out, &errb)
+	return code, out.Bytes(), errb.Bytes()
+}
+
+// verifyJSON runs mailseal verify --json and decodes the report.
+func (p *smimePeers) verifyJSON(msg []byte, wantCode int, extra ...string) mailseal.Report {
+	p.t.Helper()
+	out, _ := p.ms(msg, wantCode, append([]string{"verify", "--json"}, extra...)...)
+	var rep mailseal.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		p.t.Fatalf("report %q: %v", out, err)
+	}
+	return rep
+}
+
+func (p *smimePeers) write(name string, data []byte) string {
+	path := p.path(name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+const smimeBody = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+	"Grüße from the S/MIME interop test.\r\nFrom the start of a line, and trailing space   \r\n-- \r\nsig\r\n"
+
+func smimeMessage(from, to string) []byte {
+	return []byte("From: " + from + "\r\nTo: " + to + "\r\nSubject: interop\r\nMessage-ID: <interop@example.org>\r\n" + smimeBody)
+}
+
+// withHeaders puts mail header fields in front of what openssl writes
+// (its S/MIME output starts with MIME-Version and Content-Type).
+func withHeaders(from, to string, opensslOut []byte) []byte {
+	return append([]byte("From: "+from+"\r\nTo: "+to+"\r\nSubject: from openssl\r\n"), bytes.ReplaceAll(opensslOut, []byte("\r\n"), []byte("\n"))...)
+}
+
+func TestOpenSSLReadsMailsealSMIME(t *testing.T) {
+	p := newSMIMEPeers(t)
+	msg := smimeMessage("alice@example.org", "bob@example.org, carol@example.org")
+	verify := func(t *testing.T, signed []byte, extra ...string) []byte {
+		t.Helper()
+		args := append([]string{"cms", "-verify", "-CAfile", p.path("ca.pem"), "-purpose", "smimesign"}, extra...)
+		out, err := p.opensslErr(signed, args...)
+		if err != nil {
+			t.Fatalf("openssl cms -verify: %v\n%s", err, signed)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"detached", nil},
+		{"opaque", []string{"--opaque"}},
+		{"pss-sha512", []string{"--pss", "--hash", "sha512"}},
+		{"skid-sha384", []string{"--skid", "--hash", "sha384"}},
+	} {
+		t.Run("sign-"+tc.name, func(t *testing.T) {
+			signed, _ := p.ms(msg, 0, append([]string{"sign", "--smime"}, tc.args...)...)
+			content := verify(t, signed)
+			if !hasGreeting(content) {
+				t.Fatalf("openssl output lacks the content:\n%s", content)
+			}
+			// Tampered: openssl refuses it.
+			bad := bytes.Replace(signed, []byte("interop test"), []byte("interop tesT"), 1)
+			if tc.name == "opaque" {
+				bad = flipBase64Body(t, signed)
+			}
+			if _, err := p.opensslErr(bad, "cms", "-verify", "-CAfile", p.path("ca.pem")); err == nil {
+				t.Fatal("openssl verified a tampered message")
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"gcm", nil},
+		{"aes128-gcm-oaep", []string{"--cipher", "aes128-gcm", "--rsa-oaep"}},
+		{"cbc", []string{"--cipher", "aes256-cbc"}},
+		{"aes128-cbc", []string{"--cipher", "aes128-cbc"}},
+	} {
+		t.Run("encrypt-"+tc.name, func(t *testing.T) {
+			enc, _ := p.ms(msg, 0, append([]string{"encrypt", "--smime"}, tc.args...)...)
+			if bytes.Contains(enc, []byte("Grüße")) {
+				t.Fatal("plaintext in the encrypted message")
+			}
+			for _, who := range []string{"bob", "carol"} {
+				out, err := p.opensslErr(enc, "cms", "-decrypt", "-recip", p.path(who+".pem"), "-inkey", p.path(who+".key"))
+				if err != nil {
+					t.Fatalf("%s: openssl cms -decrypt: %v", who, err)
+				}
+				if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
+					t.Fatalf("%s: decrypted:\n%s", who, out)
+				}
+			}
+			bad := flipBase64Body(t, enc)
+			if out, err := p.opensslErr(bad, "cms", "-decrypt", "-recip", p.path("bob.pem"), "-inkey", p.path("bob.key")); err == nil && strings.HasPrefix(tc.name, "gcm") {
+				t.Fatalf("openssl decrypted a tampered GCM message:\n%s", out)
+			}
+		})
+	}
+	t.Run("sign-then-encrypt", func(t *testing.T) {
+		enc, _ := p.ms(msg, 0, "encrypt", "--smime", "--sign")
+		inner, err := p.opensslErr(enc, "cms", "-decrypt", "-recip", p.path("bob.pem"), "-inkey", p.path("bob.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := verify(t, inner)
+		if !hasGreeting(content) {
+			t.Fatalf("content:\n%s", content)
+		}
+	})
+}
+
+func TestMailsealReadsOpenSSLSMIME(t *testing.T) {
+	p := newSMIMEPeers(t)
+	content := p.write("content.eml", []byte(strings.ReplaceAll(smimeBody, "\r\n", "\n")))
+	sign := func(t *testing.T, args ...string) []byte {
+		t.Helper()
+		full := append([]string{"cms", "-sign", "-in", content, "-md", "sha256"}, args...)
+		out, err := p.opensslErr(nil, full...)
+		if err != nil {
+			t.Fatalf("openssl cms -sign: %v", err)
+		}
+		return out
+	}
+	signer := func(name string) []string {
+		return []string{"-signer", p.path(name + ".pem"), "-inkey", p.path(name + ".key")}
+	}
+	for _, tc := range []struct {
+		name    string
+		from    string
+		args    []string
+		signers int
+	}{
+		{"detached-rsa", "bob", signer("bob"), 1},
+		{"opaque-rsa", "bob", append(signer("bob"), "-nodetach"), 1},
+		{"stream-opaque", "bob", append(signer("bob"), "-nodetach", "-stream"), 1},
+		{"detached-ecdsa", "carol", signer("carol"), 1},
+		{"pss", "erin", append(signer("erin"), "-keyopt", "rsa_padding_mode:pss"), 1},
+		{"skid", "bob", append(signer("bob"), "-keyid"), 1},
+		{"sha512-no-certs", "bob", append(signer("bob"), "-md", "sha512", "-nocerts"), 1},
+		{"two-signers", "bob", append(signer("bob"), signer("carol")...), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := withHeaders(tc.from+"@example.org", "alice@example.org", sign(t, tc.args...))
+			want := 0
+			if tc.signers > 1 {
+				want = 1 // Carol's signature is not from the single From address
+			}
+			rep := p.verifyJSON(msg, want)
+			if rep.Protocol != mailseal.ProtocolSMIME || len(rep.Signers) != tc.signers {
+				t.Fatalf("report %+v", rep)
+			}
+			for _, s := range rep.Signers {
+				if s.Status != mailseal.SignerGood || len(s.Chain) != 2 {
+					t.Fatalf("signer %+v", s)
+				}
+			}
+			if tc.signers == 1 && rep.Status != mailseal.StatusGood {
+				t.Fatalf("status %s: %s", rep.Status, rep.Error)
+			}
+			if tc.signers == 2 && rep.Status != mailseal.StatusSenderMismatch {
+				t.Fatalf("two signers, one not the sender: status %s", rep.Status)
+			}
+			// From a different address: sender-mismatch, exit 1.
+			other := withHeaders("mallory@example.org", "alice@example.org", sign(t, tc.args...))
+			if rep := p.verifyJSON(other, 1); rep.Status != mailseal.StatusSenderMismatch {
+				t.Fatalf("forged From: status %s", rep.Status)
+			}
+			// Without the CA as trust anchor: untrusted.
+			if rep := p.verifyJSON(msg, 1, "--at", "2020-01-01"); rep.Status != mailseal.StatusUntrusted {
+				t.Fatalf("before the certificates were valid: status %s", rep.Status)
+			}
+		})
+	}
+	t.Run("tampered", func(t *testing.T) {
+		msg := withHeaders("bob@example.org", "alice@example.org", sign(t, signer("bob")...))
+		bad := bytes.Replace(msg, []byte("interop test"), []byte("interop tesT"), 1)
+		if rep := p.verifyJSON(bad, 1); rep.Status != mailseal.StatusBad {
+			t.Fatalf("tampered: status %s", rep.Status)
+		}
+		opaque := withHeaders("bob@example.org", "alice@example.org", sign(t, append(signer("bob"), "-nodetach")...))
+		if rep := p.verifyJSON(flipBase64Body(t, opaque), 1); rep.Status == mailseal.StatusGood {
+			t.Fatalf("tampered opaque: status %s", rep.Status)
+		}
+	})
+
+	encrypt := func(t *testing.T, in string, args ...string) []byte {
+		t.Helper()
+		full := append([]string{"cms", "-encrypt", "-in", in}, args...)
+		full = append(full, p.path("alice.pem"))
+		out, err := p.opensslErr(nil, full...)
+		if err != nil {
+			t.Fatalf("openssl cms -encrypt: %v", err)
+		}
+		return withHeaders("bob@example.org", "alice@example.org", out)
+	}
+	for _, tc := range []struct {
+		name, integrity string
+		args            []string
+	}{
+		{"aes256-gcm", "gcm", []string{"-aes-256-gcm"}},
+		{"aes128-gcm-oaep", "gcm", []string{"-aes-128-gcm", "-recip", p.path("alice.pem"), "-keyopt", "rsa_padding_mode:oaep"}},
+		{"aes256-cbc", "none", []string{"-aes-256-cbc"}},
+		{"aes192-cbc", "none", []string{"-aes-192-cbc"}},
+		{"3des", "none", []string{"-des3"}},
+		{"stream", "gcm", []string{"-aes-256-gcm", "-stream"}},
+	} {
+		t.Run("decrypt-"+tc.name, func(t *testing.T) {
+			args := tc.args
+			if len(args) > 1 && args[1] == "-recip" {
+				// -recip FILE -keyopt ... replaces the trailing certificate.
+				out, err := p.opensslErr(nil, append([]string{"cms", "-encrypt", "-in", content}, args...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc := withHeaders("bob@example.org", "alice@example.org", out)
+				p.checkDecrypt(t, tc, "gcm")
+				return
+			}
+			enc := encrypt(t, content, args...)
+			p.checkDecrypt(t, enc, tc.integrity)
+			// Tampered: for GCM exit 1 and nothing on stdout. CBC has no
+			// integrity: the damage may go unnoticed (hence integrity
+			// "none" and the warning), but it must not crash.
+			code, out, _ := p.msCode(flipBase64Body(t, enc), "decrypt")
+			if tc.integrity == "gcm" && (code != 1 || len(out) != 0) {
+				t.Fatalf("tampered GCM message: exit %d, %d bytes released", code, len(out))
+			}
+			if code != 0 && code != 1 {
+				t.Fatalf("tampered CBC message: exit %d", code)
+			}
+		})
+	}
+	t.Run("sign-then-encrypt", func(t *testing.T) {
+		signed := sign(t, signer("bob")...)
+		inner := p.write("signed.eml", signed)
+		enc := encrypt(t, inner, "-aes-256-gcm")
+		out, _ := p.ms(enc, 0, "decrypt", "--json")
+		if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
+			t.Fatalf("decrypted:\n%s", out)
+		}
+		var rep mailseal.Report
+		_, errOut := p.ms(enc, 0, "decrypt", "--json")
+		if err := json.Unmarshal(errOut, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Status != mailseal.StatusGood || !rep.Encrypted || len(rep.Signers) != 1 {
+			t.Fatalf("report %+v", rep)
+		}
+	})
+}
+
+// hasGreeting reports whether the test body's first line is in content,
+// as is or quoted-printable (multipart/signed content is made 7-bit first).
+func hasGreeting(content []byte) bool {
+	return bytes.Contains(content, []byte("Grüße from the S/MIME interop test.")) ||
+		bytes.Contains(content, []byte("Gr=C3=BC=C3=9Fe from the S/MIME interop test."))
+}
+
+// checkDecrypt decrypts with mailseal and checks content and integrity.
+func (p *smimePeers) checkDecrypt(t *testing.T, enc []byte, integrity string) {
+	t.Helper()
+	out, errOut := p.ms(enc, 0, "decrypt", "--json")
+	if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
+		t.Fatalf("decrypted:\n%s", out)
+	}
+	var rep mailseal.Report
+	if err := json.Unmarshal(errOut, &rep); err != nil {
+		t.Fatalf("report %q: %v", errOut, err)
+	}
+	if rep.Protocol != mailseal.ProtocolSMIME || rep.Integrity != integrity || !rep.Encrypted {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+// flipBase64Body changes one byte near the end of the decoded base64 body
+// of a single-part message (the CMS blob) and re-encodes it.
+func flipBase64Body(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	norm := bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
+	i := bytes.Index(norm, []byte("\n\n"))
+	if i < 0 {
+		t.Fatal("no body")
+	}
+	body := norm[i+2:]
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(body)), ""))
+	if err != nil {
+		t.Fatalf("body is not base64: %v", err)
+	}
+	raw[len(raw)-40] ^= 0x01
+	enc := base64.StdEncoding.EncodeToString(raw)
+	var b strings.Builder
+	for len(enc) > 64 {
+		b.WriteString(enc[:64] + "\n")
+		enc = enc[64:]
+	}
+	b.WriteString(enc + "\n")
+	return append(append([]byte(nil), norm[:i+2]...), b.String()...)
+}
+
+// gpgsmPeer is a gpgsm 2.2 home holding Greg's key (made by openssl,
+// imported from PKCS#12), trusting the peers' CA, and knowing Alice's
+// certificate. CRL and policy checks are off in gpgsm: the test PKI has
+// no CRLs.
+type gpgsmPeer struct {
+	p    *smimePeers
+	home string
+	pass string
+}
+
+func (p *smimePeers) newGPGSM(t *testing.T) *gpgsmPeer {
+	t.Helper()
+	if _, err := exec.LookPath("gpgsm"); err != nil {
+		t.Fatal("gpgsm is needed for the S/MIME interop tests: install gpgsm (scripts/test.sh does)")
+	}
+	g := &gpgsmPeer{p: p, home: p.path("gpgsm"), pass: p.write("gpgsm-pass", []byte("greg-pass\n"))}
+	os.MkdirAll(g.home, 0o700)
+	os.WriteFile(filepath.Join(g.home, "gpg-agent.conf"), []byte("allow-loopback-pinentry\n"), 0o600)
+	p.leaf("greg", "rsa:3072", "keyEncipherment")
+	p.openssl("pkcs12", "-export", "-legacy", "-in", p.path("greg.pem"), "-inkey", p.path("greg.key"),
+		"-passout", "pass:greg-pass", "-out", p.path("greg.p12"))
+	g.run(t, nil, "--import", p.path("greg.p12"))
+	g.run(t, nil, "--import", p.path("ca.pem"))
+	g.run(t, nil, "--import", p.path("alice.pem"))
+	fpr := strings.TrimSpace(strings.SplitN(string(p.openssl("x509", "-in", p.path("ca.pem"), "-noout", "-fingerprint", "-sha1")), "=", 2)[1])
+	os.WriteFile(filepath.Join(g.home, "trustlist.txt"), []byte(fpr+" S relax\n"), 0o600)
+	t.Cleanup(func() { exec.Command("gpgconf", "--homedir", g.home, "--kill", "all").Run() })
+
+	store, err := keystore.Open(p.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p.path("greg.pem"))
+	if _, err := store.ImportX509(data, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// run runs gpgsm; the passphrase goes in on fd 3.
+func (g *gpgsmPeer) run(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
+	out, err := g.runErr(stdin, args...)
+	if err != nil {
+		t.Fatalf("gpgsm %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func (g *gpgsmPeer) runErr(stdin []byte, args ...string) ([]byte, error) {
+	pf, err := os.Open(g.pass)
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	full := append([]string{"--homedir", g.home, "--batch", "--yes", "--disable-crl-checks", "--disable-policy-checks",
+		"--pinentry-mode", "loopback", "--passphrase-fd", "3"}, args...)
+	cmd := exec.Command("gpgsm", full...)
+	cmd.ExtraFiles = []*os.File{pf}
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, &cmdError{err: err, stderr: errb.String()}
+	}
+	return out.Bytes(), nil
+}
+
+func TestGPGSMInterop(t *testing.T) {
+	p := newSMIMEPeers(t)
+	g := p.newGPGSM(t)
+	entity := []byte(smimeBody)
+
+	t.Run("gpgsm-signs", func(t *testing.T) {
+		content := p.write("gpgsm-content", entity)
+		sig := g.run(t, nil, "--sign", "--detach", "-u", "greg@example.org", "--base64", content)
+		msg := "From: greg@example.org\r\nTo: alice@example.org\r\nSubject: gpgsm\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"b1\"\r\n\r\n" +
+			"--b1\r\n" + string(entity) + "\r\n--b1\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n" +
+			"Content-Transfer-Encoding: base64\r\n\r\n" + string(sig) + "\r\n--b1--\r\n"
+		rep := p.verifyJSON([]byte(msg), 0)
+		if rep.Status != mailseal.StatusGood || len(rep.Signers) != 1 || rep.Signers[0].Emails[0] != "greg@example.org" {
+			t.Fatalf("report %+v", rep)
+		}
+		bad := strings.Replace(msg, "interop test", "interop tesT", 1)
+		if rep := p.verifyJSON([]byte(bad), 1); rep.Status != mailseal.StatusBad {
+			t.Fatalf("tampered: %s", rep.Status)
+		}
+	})
+	t.Run("gpgsm-encrypts", func(t *testing.T) {
+		content := p.write("gpgsm-plain", entity)
+		enc := g.run(t, nil, "--encrypt", "-r", "alice@example.org", "--base64", content)
+		msg := "From: greg@example.org\r\nTo: alice@example.org\r\nSubject: gpgsm\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n" +
+			"Content-Transfer-Encoding: base64\r\n\r\n" + string(enc)
+		p.checkDecrypt(t, []byte(msg), "none")
+	})
+	t.Run("mailseal-signs", func(t *testing.T) {
+		signed, _ := p.ms(smimeMessage("alice@example.org", "greg@example.org"), 0, "sign", "--smime")
+		content, sig := splitSigned(t, signed)
+		sigFile := p.write("ms.p7s", sig)
+		contentFile := p.write("ms-content", content)
+		if _, err := g.runErr(nil, "--verify", sigFile, contentFile); err != nil {
+			t.Fatalf("gpgsm --verify: %v", err)
+		}
+		p.write("ms-content", append(content, 'x'))
+		if _, err := g.runErr(nil, "--verify", sigFile, contentFile); err == nil {
+			t.Fatal("gpgsm verified altered content")
+		}
+	})
+	t.Run("mailseal-encrypts", func(t *testing.T) {
+		for _, cipher := range []string{"aes256-cbc", "aes128-cbc"} {
+			enc, _ := p.ms(smimeMessage("alice@example.org", "greg@example.org"), 0, "encrypt", "--smime", "--cipher", cipher)
+			blob := p.write("ms.p7m", singlePartBody(t, enc))
+			out, err := g.runErr(nil, "--decrypt", blob)
+			if err != nil {
+				t.Fatalf("%s: gpgsm --decrypt: %v", cipher, err)
+			}
+			if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
+				t.Fatalf("%s: gpgsm decrypted:\n%s", cipher, out)
+			}
+		}
+	})
+}
+
+// splitSigned returns the exact signed bytes and the decoded signature of
+// a multipart/signed message.
+func splitSigned(t *testing.T, msg []byte) (content, sig []byte) {
+	t.Helper()
+	m := parseMessage(t, msg)
+	if len(m.Root.Children) != 2 {
+		t.Fatalf("not multipart/signed:\n%s", msg)
+	}
+	content, _ = io.ReadAll(m.Root.Children[0].Raw())
+	sig, _ = io.ReadAll(m.Root.Children[1].Body())
+	return content, sig
+}
+
+// singlePartBody returns the decoded body of a single-part message.
+func singlePartBody(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	body, _ := io.ReadAll(parseMessage(t, msg).Root.Body())
+	return body
+}
+
+func parseMessage(t *testing.T, msg []byte) *mime.Message {
+	t.Helper()
+	m, err := mime.Parse(bytes.NewReader(msg), mime.DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}

@@ -1,0 +1,222 @@
+package flow
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/b64lines"
+	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/smime"
+)
+
+// RFC 8551 media types. The x-pkcs7 forms are what older clients send.
+const (
+	smimeSignatureType = "application/pkcs7-signature"
+	smimeMimeType      = "application/pkcs7-mime"
+)
+
+// SMIME is the S/MIME engine as the message flow uses it: multipart/signed
+// with application/pkcs7-signature, and application/pkcs7-mime signed-data,
+// enveloped-data and authEnveloped-data.
+type SMIME struct {
+	Engine *smime.Engine
+	// Identities returns the private keys to decrypt with; called only
+	// when a message is to be decrypted.
+	Identities func() ([]smime.Identity, error)
+}
+
+func (s *SMIME) Protocol() string { return mailseal.ProtocolSMIME }
+
+func isSignatureType(t string) bool {
+	return t == smimeSignatureType || t == "application/x-pkcs7-signature"
+}
+
+func isMimeType(t string) bool {
+	return t == smimeMimeType || t == "application/x-pkcs7-mime"
+}
+
+// Detect recognises S/MIME entities by their Content-Type. An
+// application/pkcs7-mime entity without a usable smime-type parameter is
+// classified by the CMS content type at the start of its body.
+func (s *SMIME) Detect(e *mime.Entity) (Kind, bool) {
+	switch {
+	case e.MediaType == "multipart/signed":
+		if isSignatureType(strings.ToLower(e.Params["protocol"])) {
+			return KindSigned, true
+		}
+	case isMimeType(e.MediaType):
+		kind := smimeKind(e.Params["smime-type"])
+		if kind == smime.KindUnknown {
+			prefix, _ := io.ReadAll(io.LimitReader(e.Body(), 64))
+			kind = smime.PeekKind(prefix)
+		}
+		switch kind {
+		case smime.KindSignedData:
+			return KindSigned, true
+		case smime.KindEnvelopedData, smime.KindAuthEnvelopedData:
+			return KindEncrypted, true
+		}
+	}
+	return KindPlain, false
+}
+
+func smimeKind(param string) smime.Kind {
+	switch strings.ToLower(param) {
+	case "signed-data":
+		return smime.KindSignedData
+	case "enveloped-data":
+		return smime.KindEnvelopedData
+	case "authenveloped-data":
+		return smime.KindAuthEnvelopedData
+	case "certs-only":
+		return smime.KindCertsOnly
+	}
+	return smime.KindUnknown
+}
+
+// open verifies or decrypts an S/MIME entity found by Detect.
+func (s *SMIME) open(f Found) (*Opened, error) {
+	e := f.Entity
+	if f.Kind == KindSigned && e.MediaType == "multipart/signed" {
+		if len(e.Children) != 2 {
+			return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), mailseal.ErrInput)
+		}
+		if t := e.Children[1].MediaType; !isSignatureType(t) {
+			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, mailseal.ErrInput)
+		}
+		signers, warnings, err := s.Engine.VerifyDetached(e.Children[0].Raw(), e.Children[1].Body())
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Signers: signers, Warnings: warnings, Inner: e.Children[0].Raw()}, nil
+	}
+	switch f.Kind {
+	case KindSigned:
+		v, err := s.Engine.VerifyOpaque(e.Body())
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Signers: v.Signers, Warnings: v.Warnings, Inner: v.Content, Unwraps: true, closer: v.Close}, nil
+	case KindEncrypted:
+		if s.Identities == nil {
+			return nil, fmt.Errorf("smime: decrypt: no keys: %w", mailseal.ErrNoKey)
+		}
+		ids, err := s.Identities()
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.Engine.Decrypt(e.Body(), ids)
+		if err != nil {
+			return nil, err
+		}
+		o := &Opened{Encrypted: true, Integrity: d.Integrity, DecryptedWith: d.DecryptedWith, Inner: d.Body, closer: d.Close}
+		if d.Integrity == mailseal.IntegrityNone {
+			o.Warnings = append(o.Warnings, "the message was encrypted with "+d.Cipher+", which has no integrity protection: the content may have been altered in transit")
+		}
+		return o, nil
+	}
+	return nil, fmt.Errorf("not an S/MIME entity: %w", mailseal.ErrInput)
+}
+
+// Sign writes m as an S/MIME signed message: multipart/signed with a
+// detached signature, or with opts.Opaque application/pkcs7-mime
+// signed-data. For multipart/signed the content is made 7-bit safe first
+// (RFC 8551 §3.1.3); opaque content travels inside the base64 blob as is.
+func (s *SMIME) Sign(w io.Writer, m *mime.Message, ids []smime.Identity, opts smime.SignOptions) error {
+	return s.signEntity(w, m.Root.Header.NonContentFields(), m, ids, opts)
+}
+
+// signEntity writes the signed entity with the given outer fields.
+func (s *SMIME) signEntity(w io.Writer, outer mime.Header, m *mime.Message, ids []smime.Identity, opts smime.SignOptions) error {
+	for _, id := range ids {
+		if err := s.Engine.CheckSigner(id); err != nil {
+			return err
+		}
+	}
+	if opts.Opaque {
+		part, err := mime.WriteBase64Part(w, outer, mime.Header{
+			{Key: "Content-Type", Value: smimeMimeType + "; smime-type=signed-data; name=smime.p7m"},
+			{Key: "Content-Disposition", Value: "attachment; filename=smime.p7m"},
+		})
+		if err != nil {
+			return err
+		}
+		sw, err := s.Engine.Sign(part, ids, opts)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(sw, m.Content(false)); err != nil {
+			return err
+		}
+		if err := sw.Close(); err != nil {
+			return err
+		}
+		return part.Close()
+	}
+	var sig bytes.Buffer
+	sw, err := s.Engine.Sign(&sig, ids, opts)
+	if err != nil {
+		return err
+	}
+	sigHeader := mime.Header{
+		{Key: "Content-Type", Value: smimeSignatureType + "; name=smime.p7s"},
+		{Key: "Content-Transfer-Encoding", Value: "base64"},
+		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7s"},
+	}
+	return mime.WriteSigned(w, outer, smimeSignatureType, opts.Micalg(), m.Content(true), sw, sigHeader,
+		func() ([]byte, error) {
+			if err := sw.Close(); err != nil {
+				return nil, err
+			}
+			var b64 bytes.Buffer
+			enc := b64lines.NewWriter(&b64, 76, "\r\n")
+			enc.Write(sig.Bytes())
+			if err := enc.Close(); err != nil {
+				return nil, err
+			}
+			return b64.Bytes(), nil
+		})
+}
+
+// Encrypt writes m as application/pkcs7-mime (authEnveloped-data for GCM,
+// enveloped-data for CBC) to the recipients, signed first by ids if any
+// (sign-then-encrypt, RFC 8551 §3.7). The Bcc field is dropped.
+func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, enc smime.EncryptOptions, ids []smime.Identity, sign smime.SignOptions) error {
+	for _, id := range ids {
+		if err := s.Engine.CheckSigner(id); err != nil {
+			return err
+		}
+	}
+	smimeType := "enveloped-data"
+	if smime.Authenticated(enc.Cipher) {
+		smimeType = "authEnveloped-data"
+	}
+	outer := m.Root.Header.NonContentFields().Without("Bcc")
+	part, err := mime.WriteBase64Part(w, outer, mime.Header{
+		{Key: "Content-Type", Value: smimeMimeType + "; smime-type=" + smimeType + "; name=smime.p7m"},
+		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7m"},
+	})
+	if err != nil {
+		return err
+	}
+	pt, err := s.Engine.Encrypt(part, to, enc)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		err = s.signEntity(pt, nil, m, ids, sign)
+	} else {
+		_, err = io.Copy(pt, m.Content(false))
+	}
+	if err != nil {
+		return err
+	}
+	if err := pt.Close(); err != nil {
+		return err
+	}
+	return part.Close()
+}

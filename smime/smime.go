@@ -1,0 +1,364 @@
+// Package smime is mailseal's S/MIME 4.0 engine (RFC 8551): it signs,
+// verifies, encrypts and decrypts message bodies with the streaming CMS
+// codec in internal/cms, and judges every signer by RFC 5280 path
+// validation to the user's trust anchors (internal/x509path, RFC 8550
+// rules: key usage, emailProtection, the addresses a certificate is bound
+// to). It works on bodies (io.Reader in, io.Writer out); finding the
+// S/MIME entity in a message and building the MIME structure around the
+// CMS blobs is internal/flow's business.
+//
+// Certificates carried in a message are only ever candidates for
+// intermediates; trust comes from Trust.Roots alone.
+package smime
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/cms"
+	"github.com/mailseal/mailseal/internal/x509path"
+)
+
+// Engine is the S/MIME engine. The zero Policy is not usable: start from
+// mailseal.DefaultPolicy().
+type Engine struct {
+	Policy mailseal.Policy
+	Trust  Trust
+	// conformance turns off the S/MIME end-entity checks (key usage,
+	// emailProtection) for the NIST PKITS messages, whose certificates
+	// predate them. Set only by this package's tests.
+	conformance bool
+}
+
+// Trust is what signers and recipients are judged against.
+type Trust struct {
+	// Roots are the trust anchors (the keystore's trusted certificates and,
+	// unless turned off, the system's).
+	Roots []*x509.Certificate
+	// Intermediates are other known certificates that may complete a path
+	// (the keystore's). Certificates in a message are added per message.
+	Intermediates []*x509.Certificate
+	// CRLs are the known revocation lists; those in a message are added.
+	CRLs []*x509.RevocationList
+	// RequireCRLs fails a certificate no valid CRL covers. Off, such a
+	// certificate is accepted with a warning (as mail clients do without
+	// CRLs); a certificate a valid CRL lists as revoked fails either way.
+	RequireCRLs bool
+}
+
+// Identity is a certificate with its private key, and the intermediates to
+// send with signatures.
+type Identity struct {
+	Cert  *x509.Certificate
+	Key   crypto.PrivateKey
+	Chain []*x509.Certificate
+}
+
+// Fingerprint names a certificate everywhere in mailseal: the SHA-256 of its
+// DER encoding, upper-case hex.
+func Fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// pathOptions are the x509path options for this engine and purpose.
+func (e *Engine) pathOptions(purpose x509path.Purpose, extraCerts []*x509.Certificate, extraCRLs []*x509.RevocationList) x509path.Options {
+	return x509path.Options{
+		Roots:           e.Trust.Roots,
+		Intermediates:   append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), extraCerts...),
+		CRLs:            append(append([]*x509.RevocationList(nil), e.Trust.CRLs...), extraCRLs...),
+		Time:            e.Policy.Time(),
+		AllowSHA1:       e.Policy.AllowSHA1,
+		MinRSABits:      e.Policy.MinRSABits,
+		Purpose:         purpose,
+		CRLsOptional:    !e.Trust.RequireCRLs,
+		SkipSMIMEChecks: e.conformance,
+	}
+}
+
+// CheckRecipient reports whether c is a valid certificate to encrypt to for
+// addr (empty: any address): it chains to a trust anchor, is valid now,
+// allows key encipherment or agreement for its key type, has
+// emailProtection if it has an EKU, and is bound to addr. Warnings say what
+// was accepted without proof (revocation status unknown).
+func (e *Engine) CheckRecipient(c *x509.Certificate, addr string) ([]string, error) {
+	opts := e.pathOptions(x509path.Encryption, nil, nil)
+	opts.Email = addr
+	res, err := x509path.VerifyResult(c, opts)
+	if err != nil {
+		return nil, fmt.Errorf("smime: recipient certificate %s: %w", Fingerprint(c), err)
+	}
+	return res.Warnings, nil
+}
+
+// CheckSigner reports whether id can sign now: a private key that signs
+// and matches the certificate, a certificate inside its validity period
+// whose key usage allows signing. It does not need a trust anchor: the
+// recipient judges that.
+func (e *Engine) CheckSigner(id Identity) error {
+	if id.Cert == nil {
+		return fmt.Errorf("smime: sign: no certificate: %w", mailseal.ErrNoKey)
+	}
+	signer, ok := id.Key.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("smime: sign: the key of %s cannot sign: %w", Fingerprint(id.Cert), mailseal.ErrNoKey)
+	}
+	if !publicKeyEqual(signer.Public(), id.Cert.PublicKey) {
+		return fmt.Errorf("smime: sign: the private key does not belong to certificate %s: %w", Fingerprint(id.Cert), mailseal.ErrNoKey)
+	}
+	now := e.Policy.Time()
+	if now.Before(id.Cert.NotBefore) || now.After(id.Cert.NotAfter) {
+		return fmt.Errorf("smime: sign: certificate %s is not valid now (valid %s to %s): %w", Fingerprint(id.Cert),
+			id.Cert.NotBefore.UTC().Format("2006-01-02"), id.Cert.NotAfter.UTC().Format("2006-01-02"), mailseal.ErrNoKey)
+	}
+	if id.Cert.KeyUsage != 0 && id.Cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return fmt.Errorf("smime: sign: certificate %s does not allow signing (key usage): %w", Fingerprint(id.Cert), mailseal.ErrNoKey)
+	}
+	if pub, ok := id.Cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() < e.Policy.MinRSABits {
+		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.Policy.MinRSABits, mailseal.ErrNoKey)
+	}
+	return nil
+}
+
+func publicKeyEqual(a, b crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if ea, ok := a.(equaler); ok {
+		return ea.Equal(b)
+	}
+	return false
+}
+
+// SignOptions choose how Sign signs.
+type SignOptions struct {
+	Hash         crypto.Hash // SHA-256 (default), SHA-384 or SHA-512
+	PSS          bool        // RSASSA-PSS for RSA keys
+	SubjectKeyID bool        // identify the signer by subjectKeyIdentifier
+	Opaque       bool        // encapsulate the content (signed-data) instead of a detached signature
+}
+
+func (o SignOptions) hash() crypto.Hash {
+	if o.Hash == 0 {
+		return crypto.SHA256
+	}
+	return o.Hash
+}
+
+// Micalg is the micalg parameter of multipart/signed for these options.
+func (o SignOptions) Micalg() string { return cms.Micalg(o.hash()) }
+
+// Sign returns a writer for the content to sign. With Opaque, the
+// signed-data ContentInfo streams to w as the content is written; else the
+// detached signature (DER) is written to w on Close.
+func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCloser, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("smime: sign: no signer: %w", mailseal.ErrNoKey)
+	}
+	switch opts.hash() {
+	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
+	default:
+		return nil, fmt.Errorf("smime: sign: hash %v is not offered (SHA-256, SHA-384, SHA-512): %w", opts.Hash, mailseal.ErrUsage)
+	}
+	signers := make([]cms.Signer, 0, len(ids))
+	for _, id := range ids {
+		if err := e.CheckSigner(id); err != nil {
+			return nil, err
+		}
+		if _, ok := id.Key.(ed25519.PrivateKey); ok && opts.PSS {
+			return nil, fmt.Errorf("smime: sign: RSA-PSS was asked for an Ed25519 key: %w", mailseal.ErrUsage)
+		}
+		signers = append(signers, cms.Signer{Cert: id.Cert, Key: id.Key.(crypto.Signer), Chain: id.Chain})
+	}
+	sw, err := cms.Sign(w, signers, cms.SignOptions{Hash: opts.hash(), PSS: opts.PSS, SubjectKeyID: opts.SubjectKeyID,
+		SigningTime: e.Policy.Time(), Detached: !opts.Opaque})
+	if err != nil {
+		return nil, fmt.Errorf("smime: sign: %w", err)
+	}
+	return sw, nil
+}
+
+// VerifyDetached checks a detached signature (the DER or BER body of an
+// application/pkcs7-signature part) over content, the exact signed bytes.
+// It returns one Signer per SignerInfo (none: the message is unsigned)
+// and warnings; a bad signature is a Signer with status bad, not an error.
+func (e *Engine) VerifyDetached(content, sig io.Reader) ([]mailseal.Signer, []string, error) {
+	s, err := cms.VerifyDetached(sig, content, e.verifyOptions())
+	if err != nil {
+		return nil, nil, fmt.Errorf("smime: verify: %w", err)
+	}
+	defer s.Close()
+	signers, warnings := e.judge(s)
+	return signers, warnings, nil
+}
+
+// Verified is an opaque signed-data message after verification.
+type Verified struct {
+	Signers  []mailseal.Signer
+	Warnings []string
+	// Content is the encapsulated content, read only after every signature
+	// was checked. Close discards it.
+	Content io.Reader
+	signed  *cms.Signed
+}
+
+// Close releases the spooled content.
+func (v *Verified) Close() error { return v.signed.Close() }
+
+// VerifyOpaque reads an application/pkcs7-mime signed-data body.
+func (e *Engine) VerifyOpaque(r io.Reader) (*Verified, error) {
+	s, err := cms.VerifyOpaque(r, e.verifyOptions())
+	if err != nil {
+		return nil, fmt.Errorf("smime: verify: %w", err)
+	}
+	signers, warnings := e.judge(s)
+	return &Verified{Signers: signers, Warnings: warnings, Content: s.Content, signed: s}, nil
+}
+
+func (e *Engine) verifyOptions() cms.VerifyOptions {
+	known := append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), e.Trust.Roots...)
+	return cms.VerifyOptions{AllowSHA1: e.Policy.AllowSHA1, Certificates: known, MemLimit: e.Policy.MaxMemorySpool}
+}
+
+// judge turns the CMS results into signers: a signature that verifies is
+// good only if its certificate validates for signing at the policy time
+// (certificates from the message serve as intermediates only).
+func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
+	var warnings []string
+	out := make([]mailseal.Signer, 0, len(s.Signers))
+	for _, r := range s.Signers {
+		sg := mailseal.Signer{Created: r.SigningTime, Emails: []string{}}
+		if r.Hash != 0 {
+			sg.Hash = mailseal.HashName(r.Hash)
+		}
+		switch {
+		case r.Cert == nil:
+			sg.Status = mailseal.SignerUnknown
+			sg.Error = "the signer's certificate is neither in the message nor in the keystore"
+			if r.Err != nil {
+				sg.Error = oneLine(r.Err)
+			}
+			out = append(out, sg)
+			continue
+		}
+		sg.Fingerprint = Fingerprint(r.Cert)
+		if emails := x509path.Emails(r.Cert); emails != nil {
+			sg.Emails = emails
+		}
+		inherited := errors.Is(r.Err, cms.ErrKeyParametersInherited)
+		if r.Err != nil && !inherited {
+			sg.Status = mailseal.SignerBad
+			sg.Error = oneLine(r.Err)
+			out = append(out, sg)
+			continue
+		}
+		res, err := x509path.VerifyResult(r.Cert, e.pathOptions(x509path.Signing, s.Certificates, s.CRLs))
+		if err == nil && inherited {
+			// The key is complete only with the parameters from the path.
+			if verr := r.VerifyWithKey(res.LeafKey); verr != nil {
+				sg.Status = mailseal.SignerBad
+				sg.Error = oneLine(verr)
+				out = append(out, sg)
+				continue
+			}
+		}
+		if err != nil {
+			sg.Status = mailseal.SignerUntrusted
+			sg.Error = oneLine(err)
+			sg.Chain = []string{r.Cert.Subject.String()}
+			out = append(out, sg)
+			continue
+		}
+		for _, c := range res.Chain {
+			sg.Chain = append(sg.Chain, c.Subject.String())
+		}
+		for _, w := range res.Warnings {
+			warnings = append(warnings, "signer "+sg.Fingerprint+": "+w)
+		}
+		sg.Status = mailseal.SignerGood
+		sg.Valid = true
+		out = append(out, sg)
+	}
+	return out, warnings
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// Cipher names, as --cipher takes them.
+var ciphers = map[string]cms.Cipher{
+	"aes256-gcm": cms.AES256GCM,
+	"aes128-gcm": cms.AES128GCM,
+	"aes256-cbc": cms.AES256CBC,
+	"aes128-cbc": cms.AES128CBC,
+}
+
+// ParseCipher turns a --cipher value into a cipher ("" is AES-256-GCM).
+func ParseCipher(name string) (cms.Cipher, error) {
+	if name == "" {
+		return cms.AES256GCM, nil
+	}
+	c, ok := ciphers[strings.ToLower(name)]
+	if !ok {
+		return 0, fmt.Errorf("smime: unknown cipher %q (aes256-gcm, aes128-gcm, aes256-cbc, aes128-cbc): %w", name, mailseal.ErrUsage)
+	}
+	return c, nil
+}
+
+// EncryptOptions choose the content cipher and RSA key transport.
+type EncryptOptions = cms.EncryptOptions
+
+// Authenticated reports whether the cipher gives integrity (GCM), i.e. the
+// message is AuthEnvelopedData.
+func Authenticated(c cms.Cipher) bool { return c == cms.AES256GCM || c == cms.AES128GCM }
+
+// Encrypt returns a writer for the content to encrypt to the recipients'
+// certificates (checked with CheckRecipient by the caller); the
+// EnvelopedData or AuthEnvelopedData streams to w.
+func (e *Engine) Encrypt(w io.Writer, to []*x509.Certificate, opts EncryptOptions) (io.WriteCloser, error) {
+	if len(to) == 0 {
+		return nil, fmt.Errorf("smime: encrypt: no recipients: %w", mailseal.ErrUsage)
+	}
+	ew, err := cms.Encrypt(w, to, opts)
+	if err != nil {
+		return nil, fmt.Errorf("smime: encrypt: %w", err)
+	}
+	return ew, nil
+}
+
+// Decrypted is a decrypted body, released after its integrity check.
+type Decrypted struct {
+	Body          io.Reader
+	Integrity     string // gcm or none
+	Cipher        string
+	DecryptedWith string // fingerprint of the recipient certificate
+	d             *cms.Decrypted
+}
+
+// Close discards the plaintext.
+func (d *Decrypted) Close() error { return d.d.Close() }
+
+// Decrypt decrypts an EnvelopedData or AuthEnvelopedData body with one of
+// the identities. Every decryption failure is the same integrity error.
+func (e *Engine) Decrypt(r io.Reader, ids []Identity) (*Decrypted, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("smime: decrypt: no S/MIME private key in the keystore (import your PKCS#12 file with mailseal keys import): %w", mailseal.ErrNoKey)
+	}
+	cids := make([]cms.Identity, len(ids))
+	for i, id := range ids {
+		cids[i] = cms.Identity{Cert: id.Cert, Key: id.Key}
+	}
+	d, err := cms.Decrypt(r, cids, e.Policy.MaxMemorySpool)
+	if err != nil {
+		return nil, err
+	}
+	return &Decrypted{Body: d.Body, Integrity: d.Integrity, Cipher: d.Cipher, DecryptedWith: Fingerprint(d.Recipient), d: d}, nil
+}
