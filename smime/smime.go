@@ -145,15 +145,22 @@ type SignOptions struct {
 	Opaque       bool        // encapsulate the content (signed-data) instead of a detached signature
 }
 
-func (o SignOptions) hash() crypto.Hash {
-	if o.Hash == 0 {
-		return crypto.SHA256
+// hash is the digest algorithm for signing with ids: o.Hash, or by default
+// SHA-512 when an Ed25519 key signs (RFC 8419) and SHA-256 otherwise.
+func (o SignOptions) hash(ids []Identity) crypto.Hash {
+	if o.Hash != 0 {
+		return o.Hash
 	}
-	return o.Hash
+	for _, id := range ids {
+		if _, ok := id.Key.(ed25519.PrivateKey); ok {
+			return crypto.SHA512
+		}
+	}
+	return crypto.SHA256
 }
 
-// Micalg is the micalg parameter of multipart/signed for these options.
-func (o SignOptions) Micalg() string { return cms.Micalg(o.hash()) }
+// Micalg is the micalg parameter of multipart/signed when ids sign.
+func (o SignOptions) Micalg(ids []Identity) string { return cms.Micalg(o.hash(ids)) }
 
 // Sign returns a writer for the content to sign. With Opaque, the
 // signed-data ContentInfo streams to w as the content is written; else the
@@ -162,7 +169,8 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("smime: sign: no signer: %w", mailseal.ErrNoKey)
 	}
-	switch opts.hash() {
+	h := opts.hash(ids)
+	switch h {
 	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
 	default:
 		return nil, fmt.Errorf("smime: sign: hash %v is not offered (SHA-256, SHA-384, SHA-512): %w", opts.Hash, mailseal.ErrUsage)
@@ -177,7 +185,7 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 		}
 		signers = append(signers, cms.Signer{Cert: id.Cert, Key: id.Key.(crypto.Signer), Chain: id.Chain})
 	}
-	sw, err := cms.Sign(w, signers, cms.SignOptions{Hash: opts.hash(), PSS: opts.PSS, SubjectKeyID: opts.SubjectKeyID,
+	sw, err := cms.Sign(w, signers, cms.SignOptions{Hash: h, PSS: opts.PSS, SubjectKeyID: opts.SubjectKeyID,
 		SigningTime: e.Policy.Time(), Detached: !opts.Opaque})
 	if err != nil {
 		return nil, fmt.Errorf("smime: sign: %w", err)

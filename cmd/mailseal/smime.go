@@ -24,7 +24,7 @@ var (
 	smimeFlag      = &cli.BoolFlag{Name: "smime", Usage: "use S/MIME (RFC 8551)"}
 	smimeSignFlags = []cli.Flag{
 		&cli.BoolFlag{Name: "opaque", Usage: "S/MIME: encapsulate the content (application/pkcs7-mime signed-data) instead of multipart/signed"},
-		&cli.StringFlag{Name: "hash", Usage: "S/MIME: signature hash `sha256|sha384|sha512`", Value: "sha256"},
+		&cli.StringFlag{Name: "hash", Usage: "S/MIME: signature hash `sha256|sha384|sha512` (default sha256; sha512 for Ed25519)"},
 		&cli.BoolFlag{Name: "pss", Usage: "S/MIME: sign with RSASSA-PSS (RSA keys)"},
 		&cli.BoolFlag{Name: "skid", Usage: "S/MIME: identify the signer by subjectKeyIdentifier instead of issuer and serial number"},
 	}
@@ -251,7 +251,8 @@ func (s *session) smimeRecipients(e *smime.Engine, m *mime.Message, extra []stri
 func (s *session) smimeSignOptions() (smime.SignOptions, error) {
 	opts := smime.SignOptions{Opaque: s.c.Bool("opaque"), PSS: s.c.Bool("pss"), SubjectKeyID: s.c.Bool("skid")}
 	switch strings.ToLower(s.c.String("hash")) {
-	case "", "sha256", "sha-256":
+	case "":
+	case "sha256", "sha-256":
 		opts.Hash = crypto.SHA256
 	case "sha384", "sha-384":
 		opts.Hash = crypto.SHA384

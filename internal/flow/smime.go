@@ -167,7 +167,7 @@ func (s *SMIME) signEntity(w io.Writer, outer mime.Header, m *mime.Message, ids 
 		{Key: "Content-Transfer-Encoding", Value: "base64"},
 		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7s"},
 	}
-	return mime.WriteSigned(w, outer, smimeSignatureType, opts.Micalg(), m.Content(true), sw, sigHeader,
+	return mime.WriteSigned(w, outer, smimeSignatureType, opts.Micalg(ids), m.Content(true), sw, sigHeader,
 		func() ([]byte, error) {
 			if err := sw.Close(); err != nil {
 				return nil, err

@@ -1,0 +1,443 @@
+package smime
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/cms"
+)
+
+var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// testPKI is a root CA, an intermediate, and leaves issued by the intermediate.
+type testPKI struct {
+	root, inter       *x509.Certificate
+	rootKey, interKey crypto.Signer
+}
+
+var (
+	pkiOnce sync.Once
+	pki     *testPKI
+	rsaKeys = map[int]*rsa.PrivateKey{}
+	rsaMu   sync.Mutex
+)
+
+func rsaKey(t testing.TB, bits int) *rsa.PrivateKey {
+	rsaMu.Lock()
+	defer rsaMu.Unlock()
+	if k, ok := rsaKeys[bits]; ok {
+		return k
+	}
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKeys[bits] = k
+	return k
+}
+
+func issue(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey, parent *x509.Certificate, key crypto.Signer) *x509.Certificate {
+	t.Helper()
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var serial int64 = 100
+
+func nextSerial() *big.Int { serial++; return big.NewInt(serial) }
+
+func getPKI(t testing.TB) *testPKI {
+	pkiOnce.Do(func() {
+		rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		interKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ca := func(cn string) *x509.Certificate {
+			return &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn},
+				NotBefore: testNow.AddDate(-1, 0, 0), NotAfter: testNow.AddDate(5, 0, 0),
+				IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+		}
+		root := issue(t, ca("Test Root"), rootKey.Public(), nil, rootKey)
+		inter := issue(t, ca("Test Intermediate"), interKey.Public(), root, rootKey)
+		pki = &testPKI{root: root, inter: inter, rootKey: rootKey, interKey: interKey}
+	})
+	return pki
+}
+
+type leafSpec struct {
+	email    string
+	usage    x509.KeyUsage
+	eku      []x509.ExtKeyUsage
+	notAfter time.Time
+}
+
+// identity issues a leaf for key.
+func (p *testPKI) identity(t testing.TB, key crypto.Signer, spec leafSpec) Identity {
+	if spec.email == "" {
+		spec.email = "alice@example.org"
+	}
+	if spec.usage == 0 {
+		spec.usage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+		if _, ok := key.Public().(*ecdsa.PublicKey); ok {
+			spec.usage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement
+		}
+		if _, ok := key.Public().(ed25519.PublicKey); ok {
+			spec.usage = x509.KeyUsageDigitalSignature
+		}
+	}
+	if spec.eku == nil {
+		spec.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+	}
+	if spec.notAfter.IsZero() {
+		spec.notAfter = testNow.AddDate(1, 0, 0)
+	}
+	tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: spec.email},
+		NotBefore: testNow.AddDate(0, -1, 0), NotAfter: spec.notAfter, KeyUsage: spec.usage, ExtKeyUsage: spec.eku,
+		EmailAddresses: []string{spec.email}, SubjectKeyId: nextSerial().Bytes()}
+	c := issue(t, tmpl, key.Public(), p.inter, p.interKey)
+	return Identity{Cert: c, Key: key, Chain: []*x509.Certificate{p.inter}}
+}
+
+func testEngine(t testing.TB) *Engine {
+	p := getPKI(t)
+	policy := mailseal.DefaultPolicy()
+	policy.Now = testNow
+	return &Engine{Policy: policy, Trust: Trust{Roots: []*x509.Certificate{p.root}, Intermediates: []*x509.Certificate{p.inter}}}
+}
+
+const content = "Content-Type: text/plain\r\n\r\nhello, S/MIME\r\n"
+
+func sign(t testing.TB, e *Engine, ids []Identity, opts SignOptions, body string) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := e.Sign(&out, ids, opts)
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	io.WriteString(w, body)
+	if err := w.Close(); err != nil {
+		t.Fatalf("Sign: Close: %v", err)
+	}
+	return out.Bytes()
+}
+
+func TestSignVerifyAlgorithms(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	ec256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+		opts SignOptions
+		hash string
+	}{
+		{"rsa", rsaKey(t, 2048), SignOptions{}, "SHA-256"},
+		{"rsa-pss-sha384", rsaKey(t, 2048), SignOptions{PSS: true, Hash: crypto.SHA384}, "SHA-384"},
+		{"ecdsa-p256-skid", ec256, SignOptions{SubjectKeyID: true}, "SHA-256"},
+		{"ecdsa-p384-sha512", ec384, SignOptions{Hash: crypto.SHA512}, "SHA-512"},
+		{"ed25519", ed, SignOptions{}, "SHA-512"},
+	} {
+		for _, opaque := range []bool{false, true} {
+			name := tc.name
+			if opaque {
+				name += "-opaque"
+			}
+			t.Run(name, func(t *testing.T) {
+				id := p.identity(t, tc.key, leafSpec{})
+				opts := tc.opts
+				opts.Opaque = opaque
+				blob := sign(t, e, []Identity{id}, opts, content)
+				var signers []mailseal.Signer
+				if opaque {
+					v, err := e.VerifyOpaque(bytes.NewReader(blob))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer v.Close()
+					got, _ := io.ReadAll(v.Content)
+					if string(got) != content {
+						t.Fatalf("content %q", got)
+					}
+					signers = v.Signers
+				} else {
+					var err error
+					signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+					if err != nil {
+						t.Fatal(err)
+					}
+					// Altered content: bad.
+					bad, _, err := e.VerifyDetached(strings.NewReader(content+"x"), bytes.NewReader(blob))
+					if err != nil || len(bad) != 1 || bad[0].Status != mailseal.SignerBad {
+						t.Fatalf("altered content: %+v, %v", bad, err)
+					}
+				}
+				if len(signers) != 1 {
+					t.Fatalf("signers %+v", signers)
+				}
+				s := signers[0]
+				if s.Status != mailseal.SignerGood || !s.Valid || s.Hash != tc.hash || s.Fingerprint != Fingerprint(id.Cert) ||
+					len(s.Chain) != 3 || s.Emails[0] != "alice@example.org" || !s.Created.Equal(testNow) {
+					t.Fatalf("signer %+v", s)
+				}
+			})
+		}
+	}
+}
+
+func TestSignerJudgement(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	key := rsaKey(t, 2048)
+	verify := func(t *testing.T, e *Engine, blob []byte) mailseal.Signer {
+		t.Helper()
+		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+		if err != nil || len(signers) != 1 {
+			t.Fatalf("%+v, %v", signers, err)
+		}
+		return signers[0]
+	}
+	good := p.identity(t, key, leafSpec{})
+	blob := sign(t, e, []Identity{good}, SignOptions{}, content)
+
+	t.Run("no trust anchor", func(t *testing.T) {
+		other := *e
+		other.Trust = Trust{}
+		if s := verify(t, &other, blob); s.Status != mailseal.SignerUntrusted || s.Valid {
+			t.Fatalf("%+v", s)
+		}
+	})
+	t.Run("the message's own certificates are never anchors", func(t *testing.T) {
+		other := *e
+		other.Trust = Trust{Intermediates: []*x509.Certificate{p.root}}
+		if s := verify(t, &other, blob); s.Status != mailseal.SignerUntrusted {
+			t.Fatalf("%+v", s)
+		}
+	})
+	t.Run("expired at verification time", func(t *testing.T) {
+		later := *e
+		later.Policy.Now = testNow.AddDate(2, 0, 0)
+		if s := verify(t, &later, blob); s.Status != mailseal.SignerUntrusted || !strings.Contains(s.Error, "expired") && !strings.Contains(s.Error, "valid") {
+			t.Fatalf("%+v", s)
+		}
+	})
+	t.Run("no emailProtection", func(t *testing.T) {
+		id := p.identity(t, key, leafSpec{eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		b := sign(t, e, []Identity{id}, SignOptions{}, content)
+		if s := verify(t, e, b); s.Status != mailseal.SignerUntrusted || !strings.Contains(s.Error, "emailProtection") {
+			t.Fatalf("%+v", s)
+		}
+	})
+	t.Run("unknown signer", func(t *testing.T) {
+		// A signature without certificates whose signer nobody knows.
+		s := stripCertificates(t, blob)
+		if got := verify(t, e, s); got.Status != mailseal.SignerUnknown {
+			t.Fatalf("%+v", got)
+		}
+		known := *e
+		known.Trust.Intermediates = []*x509.Certificate{good.Cert, p.inter}
+		if got := verify(t, &known, s); got.Status != mailseal.SignerGood {
+			t.Fatalf("with the certificate in the keystore: %+v", got)
+		}
+	})
+	t.Run("several signers, each reported", func(t *testing.T) {
+		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		bob := p.identity(t, ec, leafSpec{email: "bob@example.org"})
+		b := sign(t, e, []Identity{good, bob}, SignOptions{}, content)
+		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(b))
+		if err != nil || len(signers) != 2 || signers[0].Status != mailseal.SignerGood || signers[1].Status != mailseal.SignerGood {
+			t.Fatalf("%+v, %v", signers, err)
+		}
+	})
+	t.Run("revocation status unknown is a warning", func(t *testing.T) {
+		_, warnings, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+		if err != nil || len(warnings) == 0 || !strings.Contains(warnings[0], "revocation status unknown") {
+			t.Fatalf("warnings %q, %v", warnings, err)
+		}
+		strict := *e
+		strict.Trust.RequireCRLs = true
+		if s := verify(t, &strict, blob); s.Status != mailseal.SignerUntrusted {
+			t.Fatalf("with CRLs required: %+v", s)
+		}
+	})
+}
+
+// stripCertificates removes the certificate set from a DER detached
+// signature made by Sign.
+func stripCertificates(t *testing.T, blob []byte) []byte {
+	t.Helper()
+	der := bytes.Clone(blob)
+	// The certificates are the [0] IMPLICIT SET after the (empty)
+	// EncapsulatedContentInfo; find "a0 82 hi lo" following "06 09 ... 07 01".
+	eci := []byte{0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01}
+	i := bytes.Index(der, eci)
+	if i < 0 || der[i+len(eci)] != 0xa0 || der[i+len(eci)+1] != 0x82 {
+		t.Fatal("unexpected signature layout")
+	}
+	at := i + len(eci)
+	n := int(der[at+2])<<8 | int(der[at+3])
+	out := append(append([]byte(nil), der[:at]...), der[at+4+n:]...)
+	// Fix the three enclosing definite lengths (ContentInfo, [0], SignedData).
+	return fixLengths(t, out, 4+n)
+}
+
+func fixLengths(t *testing.T, der []byte, removed int) []byte {
+	t.Helper()
+	// ContentInfo, [0] and SignedData all use 0x82 two-byte lengths here.
+	for _, off := range []int{0, 4 + 11, 4 + 11 + 4} {
+		if der[off+1] != 0x82 {
+			t.Fatalf("unexpected length form at %d", off)
+		}
+		n := int(der[off+2])<<8 | int(der[off+3]) - removed
+		der[off+2], der[off+3] = byte(n>>8), byte(n)
+	}
+	return der
+}
+
+func TestSignRefusals(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	key := rsaKey(t, 2048)
+	expired := p.identity(t, key, leafSpec{notAfter: testNow.AddDate(0, 0, -1)})
+	if _, err := e.Sign(io.Discard, []Identity{expired}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("expired certificate: %v", err)
+	}
+	encOnly := p.identity(t, key, leafSpec{usage: x509.KeyUsageKeyEncipherment})
+	if _, err := e.Sign(io.Discard, []Identity{encOnly}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("encryption-only certificate: %v", err)
+	}
+	good := p.identity(t, key, leafSpec{})
+	other := rsaKey(t, 3072)
+	if _, err := e.Sign(io.Discard, []Identity{{Cert: good.Cert, Key: other}}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("key of another certificate: %v", err)
+	}
+	if _, err := e.Sign(io.Discard, []Identity{good}, SignOptions{Hash: crypto.SHA1}); !errors.Is(err, mailseal.ErrUsage) {
+		t.Errorf("SHA-1: %v", err)
+	}
+	small := rsaKey(t, 1024)
+	weak := p.identity(t, small, leafSpec{})
+	if _, err := e.Sign(io.Discard, []Identity{weak}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("RSA-1024: %v", err)
+	}
+}
+
+func TestEncryptDecrypt(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	rsaID := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ecID := p.identity(t, ec, leafSpec{email: "bob@example.org"})
+	for _, c := range []string{"", "aes128-gcm", "aes256-cbc", "aes128-cbc"} {
+		cipher, err := ParseCipher(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		w, err := e.Encrypt(&out, []*x509.Certificate{rsaID.Cert, ecID.Cert}, EncryptOptions{Cipher: cipher})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, content)
+		w.Close()
+		for _, id := range []Identity{rsaID, {Cert: ecID.Cert, Key: ec}} {
+			d, err := e.Decrypt(bytes.NewReader(out.Bytes()), []Identity{id})
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			got, _ := io.ReadAll(d.Body)
+			d.Close()
+			want := mailseal.IntegrityGCM
+			if !Authenticated(cipher) {
+				want = mailseal.IntegrityNone
+			}
+			if string(got) != content || d.Integrity != want || d.DecryptedWith != Fingerprint(id.Cert) {
+				t.Fatalf("%s: %q %+v", c, got, d)
+			}
+		}
+	}
+	if _, err := ParseCipher("des"); !errors.Is(err, mailseal.ErrUsage) {
+		t.Errorf("unknown cipher: %v", err)
+	}
+	if _, err := e.Decrypt(strings.NewReader("x"), nil); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("no identities: %v", err)
+	}
+}
+
+func TestCheckRecipient(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	if _, err := e.CheckRecipient(id.Cert, "alice@example.org"); err != nil {
+		t.Fatalf("valid recipient: %v", err)
+	}
+	if _, err := e.CheckRecipient(id.Cert, "alice@EXAMPLE.org"); err != nil {
+		t.Fatalf("domain case: %v", err)
+	}
+	if _, err := e.CheckRecipient(id.Cert, "mallory@example.org"); !errors.Is(err, mailseal.ErrVerification) {
+		t.Fatalf("other address: %v", err)
+	}
+	signOnly := p.identity(t, rsaKey(t, 2048), leafSpec{usage: x509.KeyUsageDigitalSignature})
+	if _, err := e.CheckRecipient(signOnly.Cert, ""); err == nil {
+		t.Fatal("a signing-only certificate was accepted for encryption")
+	}
+	untrusted := *e
+	untrusted.Trust = Trust{}
+	if _, err := untrusted.CheckRecipient(id.Cert, ""); err == nil {
+		t.Fatal("a recipient without a path to a trust anchor was accepted")
+	}
+}
+
+func TestVerifyDetachedRefusesEmbeddedContent(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	opaque := sign(t, e, []Identity{id}, SignOptions{Opaque: true}, content)
+	if _, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(opaque)); !errors.Is(err, mailseal.ErrInput) {
+		t.Fatalf("embedded content in a detached signature: %v", err)
+	}
+}
+
+func TestSHA1Refused(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	var out bytes.Buffer
+	w, err := cms.Sign(&out, []cms.Signer{{Cert: id.Cert, Key: id.Key.(crypto.Signer)}}, cms.SignOptions{Hash: crypto.SHA384, Detached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, content)
+	w.Close()
+	// Swap the SHA-384 digest OID for SHA-1 throughout: the signature is
+	// then judged on SHA-1 grounds before anything else.
+	blob := bytes.ReplaceAll(out.Bytes(), []byte{0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02},
+		[]byte{0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x05, 0x00})
+	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerBad || !strings.Contains(signers[0].Error, "SHA-1") {
+		t.Fatalf("%+v, %v", signers, err)
+	}
+}
