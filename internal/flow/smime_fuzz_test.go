@@ -144,4 +144,3 @@ func FuzzOpenSMIME(f *testing.F) {
 		}
 	})
 }
-
