@@ -425,12 +425,13 @@ func publicKeyMatches(key crypto.PrivateKey, pub crypto.PublicKey) bool {
 	return ok && eq.Equal(pub)
 }
 
-// chain follows issuers of c through the stored non-anchor certificates:
-// a candidate is the issuer when its subject is c's issuer and its key
-// verifies c's signature. It stops at a self-signed certificate (included
-// if it is not a trust anchor) or when no issuer is stored.
+// chain follows issuers of c through the stored certificates: a candidate
+// is the issuer when its subject is c's issuer and its key verifies c's
+// signature. It stops after a self-signed certificate (the root is
+// included, trusted or not: receivers never take trust from a message) or
+// when no issuer is stored.
 func (s *Store) chain(c *x509.Certificate) ([]*x509.Certificate, error) {
-	pool, err := s.Intermediates()
+	pool, err := s.AllX509Certs()
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,24 +20,30 @@ import (
 func keysCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keys",
-		Usage: "manage the keystore: generate, import, export, list, delete",
+		Usage: "manage the keystore: OpenPGP keys and X.509 certificates",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "generate",
-				Usage: "generate a key pair and print its fingerprint",
+				Usage: "generate a key pair (--pgp), an S/MIME certificate (--smime) or a CA (--ca); print its fingerprint",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "pgp", Usage: "an OpenPGP key"},
-					&cli.StringFlag{Name: "uid", Usage: "user ID, e.g. `\"Alice <alice@example.org>\"`"},
-					&cli.StringFlag{Name: "profile", Value: "default", Usage: "default (v4, read by gpg 2.2 and mail clients) or rfc9580 (v6, AEAD)"},
-					&cli.StringFlag{Name: "algo", Value: "ed25519", Usage: "ed25519, rsa3072 or rsa4096"},
-					&cli.StringFlag{Name: "expires", Value: "never", Usage: "validity, e.g. 2y, 6m, 30d, or never"},
+					&cli.BoolFlag{Name: "smime", Usage: "an S/MIME key and certificate (emailProtection, rfc822Name)"},
+					&cli.BoolFlag{Name: "ca", Usage: "a CA certificate to issue S/MIME certificates with"},
+					&cli.StringFlag{Name: "uid", Usage: "OpenPGP user ID, e.g. `\"Alice <alice@example.org>\"`"},
+					&cli.StringFlag{Name: "email", Usage: "S/MIME: the certificate's `ADDRESS`"},
+					&cli.StringFlag{Name: "name", Usage: "S/MIME or CA: the subject's common `NAME`"},
+					&cli.StringFlag{Name: "issuer", Usage: "S/MIME: issue with the stored CA matching `QUERY`"},
+					&cli.BoolFlag{Name: "self-signed", Usage: "S/MIME: a self-signed certificate"},
+					&cli.StringFlag{Name: "profile", Value: "default", Usage: "OpenPGP: default (v4, read by gpg 2.2 and mail clients) or rfc9580 (v6, AEAD)"},
+					&cli.StringFlag{Name: "algo", Usage: "OpenPGP: ed25519 (default), rsa3072, rsa4096; S/MIME and CA: ecdsa-p256 (default), rsa3072, ed25519"},
+					&cli.StringFlag{Name: "expires", Usage: "validity, e.g. 2y, 6m, 30d, or never (OpenPGP default: never; S/MIME 2y; CA 10y)"},
 					&cli.BoolFlag{Name: "no-passphrase", Usage: "store the secret key unencrypted"},
 				},
 				Action: keysGenerate,
 			},
 			{
 				Name:      "import",
-				Usage:     "import keys (armored or binary, public or secret) from FILEs or stdin",
+				Usage:     "import OpenPGP keys, X.509 certificates (PEM, DER, .p7b/.p7c), PKCS#12 files and CRLs from FILEs or stdin",
 				ArgsUsage: "[FILE...]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "no-passphrase", Usage: "store unprotected secret keys as they are"},
@@ -45,27 +52,58 @@ func keysCommand() *cli.Command {
 			},
 			{
 				Name:      "export",
-				Usage:     "export a key, armored",
+				Usage:     "export an OpenPGP key (armored) or a certificate and its chain (PEM; PKCS#12 with --secret)",
 				ArgsUsage: "QUERY",
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "secret", Usage: "export the secret key (as stored: encrypted with its passphrase)"},
+					&cli.BoolFlag{Name: "secret", Usage: "export the secret key: OpenPGP as stored (encrypted with its passphrase), X.509 as PKCS#12 encrypted with the passphrase"},
+					&cli.StringFlag{Name: "format", Usage: "X.509: `pem` (default) or p12 (default with --secret)"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE`"},
+					&cli.BoolFlag{Name: "pgp", Usage: "QUERY names an OpenPGP key"},
+					&cli.BoolFlag{Name: "smime", Usage: "QUERY names an X.509 certificate"},
 				},
 				Action: keysExport,
 			},
 			{
 				Name:      "list",
-				Usage:     "list keys",
+				Usage:     "list OpenPGP keys and X.509 certificates",
 				ArgsUsage: "[QUERY]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "as JSON"}},
 				Action:    keysList,
 			},
 			{
 				Name:      "delete",
-				Usage:     "delete a key",
+				Usage:     "delete a key or certificate",
 				ArgsUsage: "QUERY",
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "confirm deleting a secret key"}},
-				Action:    keysDelete,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "yes", Usage: "confirm deleting a secret key"},
+					&cli.BoolFlag{Name: "pgp", Usage: "QUERY names an OpenPGP key"},
+					&cli.BoolFlag{Name: "smime", Usage: "QUERY names an X.509 certificate"},
+				},
+				Action: keysDelete,
+			},
+			{
+				Name:      "trust",
+				Usage:     "make the certificate matching QUERY a trust anchor for S/MIME",
+				ArgsUsage: "QUERY",
+				Action:    func(c *cli.Context) error { return keysTrust(c, true) },
+			},
+			{
+				Name:      "untrust",
+				Usage:     "stop trusting the certificate matching QUERY (it stays stored)",
+				ArgsUsage: "QUERY",
+				Action:    func(c *cli.Context) error { return keysTrust(c, false) },
+			},
+			{
+				Name:  "request",
+				Usage: "make a key and write a PKCS#10 certificate request (PEM) for a public CA; import the issued certificate later",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "email", Usage: "the `ADDRESS` to certify"},
+					&cli.StringFlag{Name: "name", Usage: "the subject's common `NAME`"},
+					&cli.StringFlag{Name: "algo", Usage: "ecdsa-p256 (default), rsa3072, ed25519"},
+					&cli.BoolFlag{Name: "no-passphrase", Usage: "store the private key unencrypted"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE`"},
+				},
+				Action: keysRequest,
 			},
 		},
 	}
@@ -80,8 +118,17 @@ func openStore(c *cli.Context) (*keystore.Store, error) {
 }
 
 func keysGenerate(c *cli.Context) error {
-	if !c.Bool("pgp") {
-		return usageErr("keys generate needs --pgp (S/MIME certificates are not supported yet)")
+	kinds := 0
+	for _, f := range []string{"pgp", "smime", "ca"} {
+		if c.Bool(f) {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return usageErr("keys generate needs one of --pgp, --smime or --ca")
+	}
+	if c.Bool("smime") || c.Bool("ca") {
+		return keysGenerateX509(c)
 	}
 	if c.String("uid") == "" {
 		return usageErr("keys generate needs --uid \"Name <address>\"")
@@ -94,8 +141,12 @@ func keysGenerate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	algo := c.String("algo")
+	if algo == "" {
+		algo = "ed25519"
+	}
 	opts := keystore.GenerateOptions{
-		UID: c.String("uid"), Profile: c.String("profile"), Algo: c.String("algo"), Expires: expires,
+		UID: c.String("uid"), Profile: c.String("profile"), Algo: algo, Expires: expires,
 	}
 	if !c.Bool("no-passphrase") {
 		pass, err := newPassphrases(c).get("the new key")
@@ -159,6 +210,12 @@ func keysImport(c *cli.Context) error {
 		inputs = append(inputs, input{name, data})
 	}
 	for _, in := range inputs {
+		if keystore.LooksLikeX509(in.data) {
+			if err := importX509(c, store, pass, in.name, in.data); err != nil {
+				return err
+			}
+			continue
+		}
 		var protect []byte
 		if keystore.HasUnprotectedSecrets(in.data) && !c.Bool("no-passphrase") {
 			p, err := pass.get("protecting the imported secret keys")
@@ -194,12 +251,21 @@ func keysExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	x509, err := queryIsX509(c, store, c.Args().First())
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
-	if err := store.ExportPGP(&buf, c.Args().First(), c.Bool("secret")); err != nil {
+	if x509 {
+		err = exportX509(c, store, &buf)
+	} else {
+		err = store.ExportPGP(&buf, c.Args().First(), c.Bool("secret"))
+	}
+	if err != nil {
 		return err
 	}
 	if name := c.String("output"); name != "" {
-		return os.WriteFile(name, buf.Bytes(), 0o600)
+		return writeFileAtomic(name, buf.Bytes())
 	}
 	_, err = c.App.Writer.Write(buf.Bytes())
 	return err
@@ -213,17 +279,31 @@ func keysList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	infos, err := store.ListPGP(c.Args().First())
-	if err != nil {
+	query := c.Args().First()
+	infos, err := store.ListPGP(query)
+	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 		return err
+	}
+	certs, err := store.ListX509(query)
+	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+		return err
+	}
+	if query != "" && len(infos) == 0 && len(certs) == 0 {
+		return fmt.Errorf("no key or certificate matches %q: %w", query, mailseal.ErrNoKey)
 	}
 	if c.Bool("json") {
 		if infos == nil {
 			infos = []keystore.KeyInfo{}
 		}
+		if certs == nil {
+			certs = []keystore.CertInfo{}
+		}
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
-		return enc.Encode(infos)
+		return enc.Encode(struct {
+			OpenPGP []keystore.KeyInfo  `json:"openpgp"`
+			X509    []keystore.CertInfo `json:"x509"`
+		}{infos, certs})
 	}
 	w := c.App.Writer
 	for _, k := range infos {
@@ -247,6 +327,7 @@ func keysList(c *cli.Context) error {
 			fmt.Fprintf(w, "    %s\n", uid)
 		}
 	}
+	printCerts(w, certs)
 	return nil
 }
 
@@ -257,6 +338,13 @@ func keysDelete(c *cli.Context) error {
 	store, err := openStore(c)
 	if err != nil {
 		return err
+	}
+	x509, err := queryIsX509(c, store, c.Args().First())
+	if err != nil {
+		return err
+	}
+	if x509 {
+		return store.DeleteX509(c.Args().First(), c.Bool("yes"))
 	}
 	return store.DeletePGP(c.Args().First(), c.Bool("yes"))
 }
