@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -246,8 +247,8 @@ func normalizeCertFingerprint(q string) (string, bool) {
 // FindX509 returns the stored certificates matching a QUERY: an email
 // address (rfc822Name SAN or subject emailAddress; domain
 // case-insensitive), a SHA-256 fingerprint (64 hex, spaces and colons
-// allowed), or a case-insensitive substring of the subject. None: an error
-// wrapping ErrNoKey.
+// allowed), or a case-insensitive substring of the subject or of one of
+// its addresses. None: an error wrapping ErrNoKey.
 func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
@@ -277,7 +278,7 @@ func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 					break
 				}
 			}
-		} else if strings.Contains(strings.ToLower(c.Subject.String()), strings.ToLower(q)) {
+		} else if containsFold(c.Subject.String(), q) || slices.ContainsFunc(CertEmails(c), func(e string) bool { return containsFold(e, q) }) {
 			out = append(out, c)
 		}
 	}
@@ -286,6 +287,10 @@ func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 	}
 	sortCerts(out)
 	return out, nil
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
 // sortCerts orders certificates newest first, then by fingerprint.
