@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs mailseal end to end on a fresh machine: builds it, creates two
-# identities in a temporary keystore, signs and encrypts a message from Alice
+# identities in a temporary keystore (OpenPGP keys, then a small S/MIME CA
+# and certificates), signs and encrypts a message from Alice
 # to Bob, then decrypts and verifies it and prints the JSON status report.
 # Nothing outside a temporary directory is touched.
 set -euo pipefail
@@ -55,3 +56,18 @@ if "$ms" verify -i "$work/tampered.eml"; then
 else
   echo "(exit code $? for the tampered message, as documented)"
 fi
+
+step "S/MIME: a small CA in the keystore issues certificates for Alice and Bob"
+"$ms" keys generate --ca --name "Demo CA" >/dev/null
+"$ms" keys generate --smime --email alice@example.org --name Alice --issuer "Demo CA" >/dev/null
+"$ms" keys generate --smime --email bob@example.org --name Bob --issuer "Demo CA" >/dev/null
+"$ms" keys trust "Demo CA"
+"$ms" keys list bob@example.org
+
+step "Alice signs and encrypts with S/MIME (AES-256-GCM AuthEnvelopedData)"
+"$ms" encrypt --smime --sign -i "$work/message.eml" -o "$work/smime.eml" 2>/dev/null
+head -n 12 "$work/smime.eml"
+echo "..."
+
+step "Bob decrypts; the S/MIME signature and its certificate chain are checked"
+"$ms" decrypt --json --no-system-roots -i "$work/smime.eml" -o "$work/smime-decrypted.eml"
