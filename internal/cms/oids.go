@@ -88,3 +88,29 @@ var ecdsaOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
 	crypto.SHA384: oidECDSAWithSHA384,
 	crypto.SHA512: oidECDSAWithSHA512,
 }
+
+type oidHash struct {
+	oid  asn1.ObjectIdentifier
+	hash crypto.Hash
+}
+
+// digestHashes are the digest algorithms this package reads.
+var digestHashes = []oidHash{
+	{oidSHA1, crypto.SHA1}, {oidSHA224, crypto.SHA224}, {oidSHA256, crypto.SHA256},
+	{oidSHA384, crypto.SHA384}, {oidSHA512, crypto.SHA512},
+}
+
+// rsaSignatureHashes are the hashes the shaNNNWithRSAEncryption OIDs name.
+var rsaSignatureHashes = []oidHash{
+	{oidSHA1WithRSA, crypto.SHA1}, {oidSHA224WithRSA, crypto.SHA224}, {oidSHA256WithRSA, crypto.SHA256},
+	{oidSHA384WithRSA, crypto.SHA384}, {oidSHA512WithRSA, crypto.SHA512},
+}
+
+func lookupHash(table []oidHash, oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
+	for _, e := range table {
+		if e.oid.Equal(oid) {
+			return e.hash, true
+		}
+	}
+	return 0, false
+}

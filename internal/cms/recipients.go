@@ -446,19 +446,7 @@ func unwrapKeyTrans(ri *parsedRecipient, ek []byte, priv *rsa.PrivateKey, keyLen
 }
 
 func hashForOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
-	switch {
-	case oid.Equal(oidSHA1):
-		return crypto.SHA1, true
-	case oid.Equal(oidSHA224):
-		return crypto.SHA224, true
-	case oid.Equal(oidSHA256):
-		return crypto.SHA256, true
-	case oid.Equal(oidSHA384):
-		return crypto.SHA384, true
-	case oid.Equal(oidSHA512):
-		return crypto.SHA512, true
-	}
-	return 0, false
+	return lookupHash(digestHashes, oid)
 }
 
 // parseOAEPParams reads RSAES-OAEP-params (RFC 4055 section 4.1); every

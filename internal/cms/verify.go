@@ -328,46 +328,43 @@ func parseSignedData(br *berReader, sink *contentSink) (*parsedSigned, error) {
 // parseCertificateSet reads the certificates of a CertificateSet; other
 // certificate choices and certificates that do not parse are skipped.
 func parseCertificateSet(el []byte) []*x509.Certificate {
-	in := cryptobyte.String(el)
-	var set cryptobyte.String
-	if !in.ReadAnyASN1(&set, new(cbasn1.Tag)) {
-		return nil
-	}
 	var out []*x509.Certificate
-	for !set.Empty() {
-		var one cryptobyte.String
-		var tag cbasn1.Tag
-		if !set.ReadAnyASN1Element(&one, &tag) {
-			break
-		}
-		if tag != cbasn1.SEQUENCE {
-			continue
-		}
-		if c, err := x509path.ParseCertificate(one); err == nil {
+	for _, der := range sequencesInSet(el) {
+		if c, err := x509path.ParseCertificate(der); err == nil {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
+// parseCRLSet reads the CRLs of a RevocationInfoChoices; other choices and
+// CRLs that do not parse are skipped.
 func parseCRLSet(el []byte) []*x509.RevocationList {
+	var out []*x509.RevocationList
+	for _, der := range sequencesInSet(el) {
+		if l, err := x509.ParseRevocationList(der); err == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// sequencesInSet returns the SEQUENCE elements of a (tagged) SET OF.
+func sequencesInSet(el []byte) [][]byte {
 	in := cryptobyte.String(el)
 	var set cryptobyte.String
 	if !in.ReadAnyASN1(&set, new(cbasn1.Tag)) {
 		return nil
 	}
-	var out []*x509.RevocationList
+	var out [][]byte
 	for !set.Empty() {
 		var one cryptobyte.String
 		var tag cbasn1.Tag
 		if !set.ReadAnyASN1Element(&one, &tag) {
 			break
 		}
-		if tag != cbasn1.SEQUENCE {
-			continue
-		}
-		if l, err := x509.ParseRevocationList(one); err == nil {
-			out = append(out, l)
+		if tag == cbasn1.SEQUENCE {
+			out = append(out, one)
 		}
 	}
 	return out
@@ -440,18 +437,11 @@ func hashForDigestOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
 	if oid.Equal(oidMD5) {
 		return crypto.MD5, true
 	}
-	// Some writers put a signature algorithm where the digest belongs.
-	switch {
-	case oid.Equal(oidSHA256WithRSA):
-		return crypto.SHA256, true
-	case oid.Equal(oidSHA384WithRSA):
-		return crypto.SHA384, true
-	case oid.Equal(oidSHA512WithRSA):
-		return crypto.SHA512, true
-	case oid.Equal(oidSHA1WithRSA):
-		return crypto.SHA1, true
+	if h, ok := hashForOID(oid); ok {
+		return h, true
 	}
-	return hashForOID(oid)
+	// Some writers put a signature algorithm where the digest belongs.
+	return rsaSignatureHash(oid)
 }
 
 // check verifies every signer against the content digests.
@@ -609,19 +599,7 @@ func checkSignature(si *signerInfo, h crypto.Hash, contentDigest, signed []byte,
 }
 
 func rsaSignatureHash(alg asn1.ObjectIdentifier) (crypto.Hash, bool) {
-	switch {
-	case alg.Equal(oidSHA1WithRSA):
-		return crypto.SHA1, true
-	case alg.Equal(oidSHA224WithRSA):
-		return crypto.SHA224, true
-	case alg.Equal(oidSHA256WithRSA):
-		return crypto.SHA256, true
-	case alg.Equal(oidSHA384WithRSA):
-		return crypto.SHA384, true
-	case alg.Equal(oidSHA512WithRSA):
-		return crypto.SHA512, true
-	}
-	return 0, false
+	return lookupHash(rsaSignatureHashes, alg)
 }
 
 // parsePSSParams reads RSASSA-PSS-params (RFC 4055 section 3.1); the
