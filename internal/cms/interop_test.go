@@ -239,3 +239,32 @@ func locateContent(t *testing.T, msg []byte) (start, end, mac int) {
 	}
 	return start, end, mac
 }
+
+// RSAES-OAEP as openssl writes it with every hash and with a label
+// (RFC 8551 requires reading SHA-1/256/384/512, with and without label).
+func TestWeDecryptOpenSSLOAEPVariants(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	keys := newTestKeys(t)
+	certPath, _ := writeIdentity(t, dir, keys.rsa)
+	in := filepath.Join(dir, "plain")
+	plaintext := []byte("OAEP variants\r\n")
+	os.WriteFile(in, plaintext, 0o600)
+	for _, md := range []string{"sha1", "sha256", "sha384", "sha512"} {
+		for _, label := range []string{"", "6d61696c7365616c"} {
+			args := []string{"cms", "-encrypt", "-binary", "-aes-256-gcm", "-outform", "DER", "-in", in, "-recip", certPath,
+				"-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:" + md, "-keyopt", "rsa_mgf1_md:" + md}
+			if label != "" {
+				args = append(args, "-keyopt", "rsa_oaep_label:"+label)
+			}
+			msg, err := runOpenSSL(t, args...)
+			if err != nil {
+				t.Fatalf("%s label=%q: openssl: %v", md, label, err)
+			}
+			body, _, err := decryptAll(msg, []Identity{keys.rsa})
+			if err != nil || !bytes.Equal(body, plaintext) {
+				t.Fatalf("%s label=%q: %v", md, label, err)
+			}
+		}
+	}
+}
