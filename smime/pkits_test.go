@@ -16,7 +16,7 @@ import (
 	"github.com/mailseal/mailseal/mime"
 )
 
-const pkitsTarball = "../../shared/corpora/x509/pkits/PKITS_data.tar.bz2"
+const pkitsTarball = "../testdata/corpora/x509/pkits/PKITS_data.tar.bz2"
 
 // TestPKITSMessages verifies the NIST PKITS S/MIME messages end to end
 // (MIME parsing, CMS SignedData, path validation with the suite's CRLs)
@@ -25,7 +25,7 @@ const pkitsTarball = "../../shared/corpora/x509/pkits/PKITS_data.tar.bz2"
 func TestPKITSMessages(t *testing.T) {
 	f, err := os.Open(pkitsTarball)
 	if err != nil {
-		t.Fatalf("PKITS corpus missing: %v (expected shared/corpora/x509/pkits beside the repository)", err)
+		t.Fatalf("PKITS corpus missing: %v (expected testdata/corpora/x509/pkits in the repository)", err)
 	}
 	defer f.Close()
 	msgs := map[string][]byte{}

@@ -20,7 +20,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-const pkitsTarball = "../../../shared/corpora/x509/pkits/PKITS_data.tar.bz2"
+const pkitsTarball = "../../testdata/corpora/x509/pkits/PKITS_data.tar.bz2"
 
 // loadPKITS reads the NIST PKITS tarball into memory: file name -> content
 // for the trust anchor and the smime/ messages.
@@ -28,7 +28,7 @@ func loadPKITS(t *testing.T) map[string][]byte {
 	t.Helper()
 	f, err := os.Open(pkitsTarball)
 	if err != nil {
-		t.Fatalf("PKITS corpus missing: %v (expected the NIST suite at shared/corpora/x509/pkits/PKITS_data.tar.bz2 beside the repository)", err)
+		t.Fatalf("PKITS corpus missing: %v (expected the NIST suite at testdata/corpora/x509/pkits/PKITS_data.tar.bz2)", err)
 	}
 	defer f.Close()
 	files := map[string][]byte{}
