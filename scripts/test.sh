@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, fuzz seeds, CLI scripts and the interop tests
-# against gpg (and, once S/MIME lands, openssl and gpgsm). Installs the peers
-# from Debian's packages when they are missing (needs root or sudo).
+# against gpg, gpgsm, openssl and a real SMTP server (Debian's
+# python3-aiosmtpd). Installs the peers from Debian's packages when they are
+# missing (needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ need=()
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v gpgsm >/dev/null 2>&1 || need+=(gpgsm)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -1,0 +1,210 @@
+// Package submit hands finished (already signed and encrypted) messages to
+// the mail system: SMTP submission with TLS (github.com/emersion/go-smtp),
+// or a local sendmail program, and an outbox that keeps every message that
+// could not be delivered until a later flush succeeds. Nothing here reads
+// or changes message content.
+package submit
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// TLS modes of an SMTP connection.
+const (
+	TLSStartTLS = "starttls" // STARTTLS, required (port 587)
+	TLSImplicit = "implicit" // TLS from the first byte (port 465)
+)
+
+// SMTP says how to reach the submission server.
+type SMTP struct {
+	// Addr is HOST[:PORT]; the port defaults to 587 for STARTTLS and 465
+	// for implicit TLS.
+	Addr string
+	// TLS is TLSStartTLS (default) or TLSImplicit.
+	TLS string
+	// RootCAs verify the server certificate; nil means the system roots.
+	RootCAs *x509.CertPool
+	// InsecurePlaintext sends without TLS (for a loopback relay only).
+	InsecurePlaintext bool
+	// User and Password authenticate with AUTH PLAIN (or LOGIN); Password
+	// is called only when the server is reached and TLS is up.
+	User     string
+	Password func() (string, error)
+	// Timeout bounds connecting and each command; 0 means 60 s.
+	Timeout time.Duration
+}
+
+// Envelope is the SMTP envelope of one transaction.
+type Envelope struct {
+	From string   `json:"from"`
+	To   []string `json:"to"`
+}
+
+// Error is a submission failure. Temporary failures (no connection, TLS
+// failure, timeout, 4xx) are worth retrying; permanent ones (5xx) are not.
+type Error struct {
+	Temporary bool
+	Err       error
+}
+
+func (e *Error) Error() string { return "submit: " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func temporary(format string, args ...any) error {
+	return &Error{Temporary: true, Err: fmt.Errorf(format, args...)}
+}
+
+// classify turns an SMTP error into an Error.
+func classify(step string, err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return &Error{Temporary: se.Temporary(), Err: fmt.Errorf("%s: the server answered %d %s", step, se.Code, se.Message)}
+	}
+	return temporary("%s: %v", step, err)
+}
+
+// address returns host:port with the default port for the TLS mode.
+func (s SMTP) address() (string, string, error) {
+	addr := strings.TrimSpace(s.Addr)
+	if addr == "" {
+		return "", "", errors.New("no SMTP server: give --smtp HOST[:PORT] (or smtp in the config file)")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, "587"
+		if s.TLS == TLSImplicit {
+			port = "465"
+		}
+	}
+	return net.JoinHostPort(host, port), host, nil
+}
+
+// Send submits msg to the server for env. Every recipient must be
+// accepted, else nothing is sent (the transaction is reset).
+func (s SMTP) Send(env Envelope, msg io.Reader) error {
+	switch s.TLS {
+	case "", TLSStartTLS, TLSImplicit:
+	default:
+		return &Error{Err: fmt.Errorf("unknown TLS mode %q (starttls or implicit)", s.TLS)}
+	}
+	addr, host, err := s.address()
+	if err != nil {
+		return &Error{Err: err}
+	}
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	tlsConfig := &tls.Config{ServerName: host, RootCAs: s.RootCAs, MinVersion: tls.VersionTLS12}
+	dialer := &net.Dialer{Timeout: timeout}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var c *smtp.Client
+	switch {
+	case s.TLS == TLSImplicit:
+		conn, err := (&tls.Dialer{NetDialer: dialer, Config: tlsConfig}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return temporary("connecting to %s with TLS: %v", addr, err)
+		}
+		c = smtp.NewClient(conn)
+	default:
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return temporary("connecting to %s: %v", addr, err)
+		}
+		if s.InsecurePlaintext {
+			c = smtp.NewClient(conn)
+		} else {
+			c, err = smtp.NewClientStartTLS(conn, tlsConfig)
+			if err != nil {
+				return temporary("STARTTLS with %s: %v (nothing was sent)", addr, err)
+			}
+		}
+	}
+	defer c.Close()
+	c.CommandTimeout = timeout
+	c.SubmissionTimeout = 10 * time.Minute
+	if s.User != "" {
+		if s.Password == nil {
+			return &Error{Err: errors.New("an SMTP user without a password")}
+		}
+		pw, err := s.Password()
+		if err != nil {
+			return &Error{Err: fmt.Errorf("SMTP password: %w", err)}
+		}
+		var client sasl.Client
+		switch {
+		case c.SupportsAuth(sasl.Plain):
+			client = sasl.NewPlainClient("", s.User, pw)
+		case c.SupportsAuth(sasl.Login):
+			client = sasl.NewLoginClient(s.User, pw)
+		default:
+			return &Error{Err: fmt.Errorf("%s offers neither AUTH PLAIN nor LOGIN", addr)}
+		}
+		if err := c.Auth(client); err != nil {
+			return classify("AUTH", err)
+		}
+	}
+	if err := c.Mail(env.From, nil); err != nil {
+		return classify("MAIL FROM", err)
+	}
+	for _, rcpt := range env.To {
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			c.Reset()
+			return classify("RCPT TO "+rcpt, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify("DATA", err)
+	}
+	if _, err := io.Copy(w, msg); err != nil {
+		w.Close()
+		return temporary("sending the message: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		return classify("end of DATA", err)
+	}
+	c.Quit()
+	return nil
+}
+
+// Sendmail hands messages to a local MTA's sendmail program.
+type Sendmail struct{ Path string }
+
+// Send runs PATH -i -f FROM -- TO... with msg on stdin. A non-zero exit is
+// temporary when it is EX_TEMPFAIL (75), as sendmail defines it.
+func (s Sendmail) Send(env Envelope, msg io.Reader) error {
+	args := []string{"-i", "-f", env.From, "--"}
+	args = append(args, env.To...)
+	cmd := exec.Command(s.Path, args...)
+	cmd.Stdin = msg
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		temp := true
+		if errors.As(err, &ee) && ee.ExitCode() != 75 {
+			temp = false
+		}
+		return &Error{Temporary: temp, Err: fmt.Errorf("%s: %v: %s", s.Path, err, strings.TrimSpace(stderr.String()))}
+	}
+	return nil
+}
+
+// Transport submits one message for one envelope.
+type Transport interface {
+	Send(env Envelope, msg io.Reader) error
+}

@@ -1,0 +1,146 @@
+package submit
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal/internal/smtptest"
+)
+
+var testMsg = []byte("From: a@example.org\r\nTo: b@example.org\r\nSubject: t\r\n\r\nbody\r\n.leading dot\r\n")
+
+var env = Envelope{From: "a@example.org", To: []string{"b@example.org", "c@example.org"}}
+
+func TestSMTPSubmission(t *testing.T) {
+	for _, mode := range []string{"starttls", "implicit"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Options{Mode: mode, Auth: "alice:s3cret"})
+			s := SMTP{Addr: srv.Addr, TLS: mode, RootCAs: srv.RootCAs, User: "alice",
+				Password: func() (string, error) { return "s3cret", nil }}
+			if err := s.Send(env, bytes.NewReader(testMsg)); err != nil {
+				t.Fatal(err)
+			}
+			msgs := srv.Messages(t)
+			if len(msgs) != 1 || msgs[0].From != env.From || strings.Join(msgs[0].To, ",") != "b@example.org,c@example.org" ||
+				!bytes.Equal(msgs[0].Data, testMsg) || !msgs[0].TLS {
+				t.Fatalf("%+v %q", msgs, msgs[0].Data)
+			}
+			// A wrong password is a permanent failure (535).
+			s.Password = func() (string, error) { return "wrong", nil }
+			err := s.Send(env, bytes.NewReader(testMsg))
+			var se *Error
+			if !errors.As(err, &se) || se.Temporary {
+				t.Fatalf("wrong password: %v", err)
+			}
+		})
+	}
+}
+
+func TestSMTPRefusesUnverifiedServer(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{CertHost: "mail.other.example"})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	err := s.Send(env, bytes.NewReader(testMsg))
+	var se *Error
+	if !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("unverified certificate: %v", err)
+	}
+	// Unknown CA (the system roots): refused too.
+	s.RootCAs = nil
+	if err := s.Send(env, bytes.NewReader(testMsg)); err == nil {
+		t.Fatal("a self-signed server certificate was accepted with the system roots")
+	}
+	if len(srv.Messages(t)) != 0 {
+		t.Fatal("a message was delivered over an unverified connection")
+	}
+}
+
+func TestSMTPFailures(t *testing.T) {
+	// Nobody listening: temporary.
+	dead := SMTP{Addr: "127.0.0.1:1", Timeout: 5 * time.Second}
+	var se *Error
+	if err := dead.Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || !se.Temporary {
+		t.Fatalf("server down: %v", err)
+	}
+	// 550: permanent, with the server's reply.
+	srv := smtptest.Start(t, smtptest.Options{Reject: true})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	err := s.Send(env, bytes.NewReader(testMsg))
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "550") || !strings.Contains(err.Error(), "rejected by policy") {
+		t.Fatalf("550: %v", err)
+	}
+	// A plaintext server without STARTTLS is not used unless allowed.
+	plain := smtptest.Start(t, smtptest.Options{Mode: "plain"})
+	if err := (SMTP{Addr: plain.Addr}).Send(env, bytes.NewReader(testMsg)); err == nil {
+		t.Fatal("sent without TLS")
+	}
+	if err := (SMTP{Addr: plain.Addr, InsecurePlaintext: true}).Send(env, bytes.NewReader(testMsg)); err != nil {
+		t.Fatalf("--smtp-insecure-plaintext: %v", err)
+	}
+}
+
+func TestOutboxFlush(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{FailFirst: 1})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	id, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{".eml", ".json"} {
+		st, err := os.Stat(filepath.Join(box.Dir, id+ext))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", ext, err, st)
+		}
+	}
+	// The first attempt meets 451: kept, temporary.
+	sent, err := box.Flush(s)
+	var se *Error
+	if sent != 0 || !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("451: sent %d, %v", sent, err)
+	}
+	items, _ := box.List()
+	if len(items) != 1 || !strings.Contains(items[0].LastError, "451") {
+		t.Fatalf("%+v", items)
+	}
+	// The second is delivered once and leaves the outbox.
+	if sent, err := box.Flush(s); sent != 1 || err != nil {
+		t.Fatalf("flush: %d %v", sent, err)
+	}
+	if items, _ := box.List(); len(items) != 0 {
+		t.Fatalf("still queued: %+v", items)
+	}
+	if sent, err := box.Flush(s); sent != 0 || err != nil {
+		t.Fatalf("empty flush: %d %v", sent, err)
+	}
+	if msgs := srv.Messages(t); len(msgs) != 1 || !bytes.Equal(msgs[0].Data, testMsg) {
+		t.Fatalf("delivered %d", len(msgs))
+	}
+}
+
+func TestSendmailProgram(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "sendmail")
+	os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\" > "+dir+"/args\ncat > "+dir+"/msg\nexit ${FAKE_EXIT:-0}\n"), 0o755)
+	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); err != nil {
+		t.Fatal(err)
+	}
+	args, _ := os.ReadFile(filepath.Join(dir, "args"))
+	msg, _ := os.ReadFile(filepath.Join(dir, "msg"))
+	if strings.TrimSpace(string(args)) != "-i -f a@example.org -- b@example.org c@example.org" || !bytes.Equal(msg, testMsg) {
+		t.Fatalf("%q %q", args, msg)
+	}
+	t.Setenv("FAKE_EXIT", "75")
+	var se *Error
+	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || !se.Temporary {
+		t.Fatalf("EX_TEMPFAIL: %v", err)
+	}
+	t.Setenv("FAKE_EXIT", "67")
+	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || se.Temporary {
+		t.Fatalf("EX_NOUSER: %v", err)
+	}
+}
