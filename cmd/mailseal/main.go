@@ -29,13 +29,18 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	args, err := translateSendmail(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(err.Error()))
+		return mailseal.ExitCode(err)
+	}
 	app := newApp(stdin, stdout, stderr)
 	unknown := false
 	app.CommandNotFound = func(c *cli.Context, name string) {
 		fmt.Fprintf(c.App.ErrWriter, "mailseal: unknown command %q (see mailseal --help)\n", name)
 		unknown = true
 	}
-	err := app.Run(args)
+	err = app.Run(args)
 	if unknown {
 		return mailseal.ExitUsage
 	}
@@ -58,10 +63,10 @@ func oneLine(s string) string {
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:  "mailseal",
-		Usage: "sign, encrypt, decrypt and verify email with OpenPGP",
+		Usage: "sign, encrypt, decrypt, verify and send email with OpenPGP and S/MIME",
 		Description: "Message commands read a message on stdin (or -i FILE) and write to stdout (or -o FILE).\n" +
 			"Exit codes: 0 ok, 1 verification or integrity failure, 2 usage error or unreadable input,\n" +
-			"3 missing or locked key.",
+			"3 missing or locked key, 75 (send) kept in the outbox for a later send --flush.",
 		Reader:          stdin,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -79,6 +84,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			encryptCommand(),
 			decryptCommand(),
 			verifyCommand(),
+			sendCommand(),
+			sendmailCommand(),
 			keysCommand(),
 		},
 	}

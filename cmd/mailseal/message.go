@@ -368,23 +368,18 @@ func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*ope
 	var to []*openpgp.Entity
 	var missing []string
 	for _, addr := range addrs {
-		certs, err := s.store.FindPGP(addr)
-		if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+		certs, err := s.pgpRecipientCerts(engine, addr)
+		if err != nil {
 			return nil, err
 		}
-		found := false
+		if len(certs) == 0 {
+			missing = append(missing, addr)
+		}
 		for _, cert := range certs {
-			if engine.CheckRecipient(cert) != nil {
-				continue
-			}
-			found = true
 			if fpr := fingerprint(cert); !seen[fpr] {
 				seen[fpr] = true
 				to = append(to, cert)
 			}
-		}
-		if !found {
-			missing = append(missing, addr)
 		}
 	}
 	if len(missing) > 0 {
@@ -393,6 +388,22 @@ func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*ope
 			strings.Join(missing, ", "), mailseal.ErrNoKey)
 	}
 	return to, nil
+}
+
+// pgpRecipientCerts returns the stored certificates for addr that have a
+// valid encryption key (none is not an error).
+func (s *session) pgpRecipientCerts(engine *pgp.Engine, addr string) ([]*openpgp.Entity, error) {
+	certs, err := s.store.FindPGP(addr)
+	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+		return nil, err
+	}
+	var out []*openpgp.Entity
+	for _, cert := range certs {
+		if engine.CheckRecipient(cert) == nil {
+			out = append(out, cert)
+		}
+	}
+	return out, nil
 }
 
 func fingerprint(e *openpgp.Entity) string {

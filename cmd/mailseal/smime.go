@@ -207,27 +207,19 @@ func (s *session) smimeRecipients(e *smime.Engine, m *mime.Message, extra []stri
 	var missing, warnings []string
 	reasons := map[string]string{}
 	for _, addr := range addrs {
-		certs, err := s.store.X509ForEmail(addr)
+		c, w, reason, err := s.smimeRecipientCert(e, addr)
 		if err != nil {
 			return nil, nil, err
 		}
-		found := false
-		for _, c := range certs {
-			w, err := e.CheckRecipient(c, addr)
-			if err != nil {
-				reasons[addr] = oneLine(err.Error())
-				continue
-			}
-			found = true
-			if fpr := smime.Fingerprint(c); !seen[fpr] {
-				seen[fpr] = true
-				to = append(to, c)
-				warnings = append(warnings, w...)
-			}
-			break
-		}
-		if !found {
+		if c == nil {
 			missing = append(missing, addr)
+			reasons[addr] = reason
+			continue
+		}
+		if fpr := smime.Fingerprint(c); !seen[fpr] {
+			seen[fpr] = true
+			to = append(to, c)
+			warnings = append(warnings, w...)
 		}
 	}
 	if len(missing) > 0 {
@@ -245,6 +237,26 @@ func (s *session) smimeRecipients(e *smime.Engine, m *mime.Message, extra []stri
 		return nil, nil, fmt.Errorf("%s: %w", msg, mailseal.ErrNoKey)
 	}
 	return to, warnings, nil
+}
+
+// smimeRecipientCert returns the newest stored certificate for addr that
+// validates for encryption, with its warnings; nil and the reason the
+// last candidate failed when there is none.
+func (s *session) smimeRecipientCert(e *smime.Engine, addr string) (*x509.Certificate, []string, string, error) {
+	certs, err := s.store.X509ForEmail(addr)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	reason := ""
+	for _, c := range certs {
+		w, err := e.CheckRecipient(c, addr)
+		if err != nil {
+			reason = oneLine(err.Error())
+			continue
+		}
+		return c, w, "", nil
+	}
+	return nil, nil, reason, nil
 }
 
 // smimeSignOptions reads --opaque, --hash, --pss, --skid.

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal/internal/smtptest"
+)
+
+// sendWorld is a keystore where Alice has an OpenPGP key and an S/MIME
+// certificate, Greg (gpg) has OpenPGP only, Bob and Carol (openssl) have
+// S/MIME only, and nobody@example.org has nothing.
+type sendWorld struct {
+	*smimePeers
+	gpgPeer *peers
+}
+
+func newSendWorld(t *testing.T) *sendWorld {
+	t.Helper()
+	sp := newSMIMEPeers(t)
+	gp := &peers{t: t, home: sp.home, gnupg: filepath.Join(sp.dir, "gnupg"), passFile: sp.passFile}
+	os.MkdirAll(gp.gnupg, 0o700)
+	out, _ := sp.ms(nil, 0, "keys", "generate", "--pgp", "--uid", "Alice <alice@example.org>")
+	gp.alice = strings.TrimSpace(string(out))
+	gp.greg = gp.gpgGenKey("Greg <greg@example.org>", "ed25519", "cv25519")
+	pub, _ := sp.ms(nil, 0, "keys", "export", "--pgp", "alice@example.org")
+	gp.gpg(pub, "--import")
+	sp.ms(gp.gpg(nil, "--armor", "--export", "greg@example.org"), 0, "keys", "import")
+	return &sendWorld{smimePeers: sp, gpgPeer: gp}
+}
+
+func (w *sendWorld) smtpArgs(srv *smtptest.Server) []string {
+	return []string{"--smtp", srv.Addr, "--smtp-ca", srv.CAFile}
+}
+
+const sendBody = "Subject: quarterly\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe numbers are in.\r\n"
+
+func TestSendSplitsByProtocolAndBcc(t *testing.T) {
+	w := newSendWorld(t)
+	srv := smtptest.Start(t, smtptest.Options{Auth: "alice:smtp-pw"})
+	pwFile := w.write("smtp-pw", []byte("smtp-pw\n"))
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: greg@example.org, Bob <bob@example.org>\r\nBcc: carol@example.org\r\n" + sendBody)
+	_, stderr := w.ms(msg, 0, append([]string{"send", "--smtp-user", "alice", "--smtp-password-file", pwFile}, w.smtpArgs(srv)...)...)
+	got := srv.Messages(t)
+	if len(got) != 3 {
+		t.Fatalf("%d messages submitted, want 3 (OpenPGP to Greg, S/MIME to Bob, S/MIME to Carol alone)\n%s", len(got), stderr)
+	}
+	var msgID string
+	for i, m := range got {
+		if m.From != "alice@example.org" || !m.TLS {
+			t.Fatalf("message %d: envelope %+v", i, m)
+		}
+		head, _ := splitHeader(m.Data)
+		if headerValue(head, "Bcc") != "" || bytes.Contains(m.Data, []byte("carol@")) && m.To[0] != "carol@example.org" {
+			t.Fatalf("message %d leaks the Bcc recipient", i)
+		}
+		id := headerValue(head, "Message-ID")
+		if id == "" || msgID != "" && id != msgID {
+			t.Fatalf("message %d: Message-ID %q, want one shared ID", i, id)
+		}
+		msgID = id
+		if bytes.Contains(m.Data, []byte("The numbers are in")) {
+			t.Fatalf("message %d is not encrypted", i)
+		}
+	}
+	// Greg reads the OpenPGP copy with gpg.
+	pgpCopy := got[0]
+	if strings.Join(pgpCopy.To, ",") != "greg@example.org" {
+		t.Fatalf("OpenPGP copy to %v", pgpCopy.To)
+	}
+	block := armorBlock.Find(pgpCopy.Data)
+	out, status, err := w.gpgPeer.gpgStatus(block, "--decrypt")
+	if err != nil || !bytes.Contains(out, []byte("The numbers are in")) || !strings.Contains(status, "GOODSIG") {
+		t.Fatalf("gpg: %v\n%s\n%s", err, out, status)
+	}
+	// Bob and Carol read theirs with openssl; Carol's copy is hers alone.
+	for i, who := range map[int]string{1: "bob", 2: "carol"} {
+		if strings.Join(got[i].To, ",") != who+"@example.org" {
+			t.Fatalf("S/MIME copy %d to %v", i, got[i].To)
+		}
+		out, err := w.opensslErr(got[i].Data, "cms", "-decrypt", "-recip", w.path(who+".pem"), "-inkey", w.path(who+".key"))
+		if err != nil || !bytes.Contains(out, []byte("The numbers are in")) {
+			t.Fatalf("%s: openssl: %v\n%s", who, err, out)
+		}
+		other := map[string]string{"bob": "carol", "carol": "bob"}[who]
+		if _, err := w.opensslErr(got[i].Data, "cms", "-decrypt", "-recip", w.path(other+".pem"), "-inkey", w.path(other+".key")); err == nil {
+			t.Fatalf("%s can decrypt %s's copy", other, who)
+		}
+	}
+	// The sender can read every copy.
+	for i, m := range got {
+		if code, _, errOut := w.msCode(m.Data, "decrypt"); code != 0 {
+			t.Fatalf("the sender cannot decrypt copy %d: %s", i, errOut)
+		}
+	}
+}
+
+func TestSendFailures(t *testing.T) {
+	w := newSendWorld(t)
+	msg := []byte("From: alice@example.org\r\nTo: greg@example.org, nobody@example.org\r\n" + sendBody)
+	t.Run("recipient without key", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{})
+		code, _, stderr := w.msCode(msg, append([]string{"send"}, w.smtpArgs(srv)...)...)
+		if code != 3 || !bytes.Contains(stderr, []byte("nobody@example.org")) || len(srv.Messages(t)) != 0 {
+			t.Fatalf("exit %d, %d sent: %s", code, len(srv.Messages(t)), stderr)
+		}
+		// --allow-plaintext: nobody gets a signed copy of their own.
+		w.ms(msg, 0, append([]string{"send", "--allow-plaintext"}, w.smtpArgs(srv)...)...)
+		got := srv.Messages(t)
+		if len(got) != 2 || strings.Join(got[1].To, ",") != "nobody@example.org" || !bytes.Contains(got[1].Data, []byte("multipart/signed")) {
+			t.Fatalf("%+v", got)
+		}
+		if rep := w.verifyJSON(got[1].Data, 0); rep.Status != "good" {
+			t.Fatalf("the plaintext copy is not signed: %+v", rep)
+		}
+	})
+	good := []byte("From: alice@example.org\r\nTo: greg@example.org\r\n" + sendBody)
+	t.Run("451 then flush", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{FailFirst: 1})
+		home := w.home
+		code, _, stderr := w.msCode(good, append([]string{"send"}, w.smtpArgs(srv)...)...)
+		if code != 75 || !bytes.Contains(stderr, []byte("outbox")) {
+			t.Fatalf("451: exit %d %s", code, stderr)
+		}
+		queued, _ := filepath.Glob(filepath.Join(home, "outbox", "*.eml"))
+		if len(queued) != 1 {
+			t.Fatalf("%d in the outbox", len(queued))
+		}
+		w.ms(nil, 0, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		w.ms(nil, 0, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		if n := len(srv.Messages(t)); n != 1 {
+			t.Fatalf("delivered %d times, want once", n)
+		}
+		if queued, _ := filepath.Glob(filepath.Join(home, "outbox", "*.eml")); len(queued) != 0 {
+			t.Fatal("the outbox was not emptied")
+		}
+	})
+	t.Run("550 keeps the message", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{Reject: true})
+		code, _, stderr := w.msCode(good, append([]string{"send"}, w.smtpArgs(srv)...)...)
+		if code != 1 || !bytes.Contains(stderr, []byte("550")) || !bytes.Contains(stderr, []byte("rejected by policy")) {
+			t.Fatalf("550: exit %d %s", code, stderr)
+		}
+		queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.eml"))
+		if len(queued) != 1 {
+			t.Fatalf("%d in the outbox after 550", len(queued))
+		}
+		for _, q := range queued {
+			os.Remove(q)
+			os.Remove(strings.TrimSuffix(q, ".eml") + ".json")
+		}
+	})
+	t.Run("unverified server", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{CertHost: "mail.other.example"})
+		code, _, _ := w.msCode(good, append([]string{"send"}, w.smtpArgs(srv)...)...)
+		if code != 75 || len(srv.Messages(t)) != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.json"))
+		for _, q := range queued {
+			os.Remove(q)
+			os.Remove(strings.TrimSuffix(q, ".json") + ".eml")
+		}
+	})
+	t.Run("server down", func(t *testing.T) {
+		code, _, _ := w.msCode(good, "send", "--smtp", "127.0.0.1:1")
+		if code != 75 {
+			t.Fatalf("exit %d", code)
+		}
+	})
+}
+
+func TestSendmailMode(t *testing.T) {
+	w := newSendWorld(t)
+	srv := smtptest.Start(t, smtptest.Options{Mode: "implicit"})
+	cfg := w.write("config.toml", []byte("smtp = \""+srv.Addr+"\"\nsmtp-tls = \"implicit\"\nsmtp-ca = \""+srv.CAFile+"\"\n"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Dir(filepath.Dir(cfg)))
+	os.MkdirAll(filepath.Join(w.dir, "mailseal"), 0o700)
+	os.Rename(cfg, filepath.Join(w.dir, "mailseal", "config.toml"))
+	t.Setenv("XDG_CONFIG_HOME", w.dir)
+	t.Setenv("MAILSEAL_HOME", w.home)
+	t.Setenv("MAILSEAL_PASSPHRASE", "alice-pass")
+	run1 := func(args []string, stdin []byte) (int, string) {
+		var out, errb bytes.Buffer
+		code := run(args, bytes.NewReader(stdin), &out, &errb)
+		return code, errb.String()
+	}
+	// cron: sendmail -t -i (or a symlink named sendmail).
+	cron := []byte("From: alice@example.org\nTo: bob@example.org\nSubject: cron\n\nnightly output\n")
+	if code, errOut := run1([]string{"/usr/sbin/sendmail", "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "-t"}, cron); code != 0 {
+		t.Fatalf("sendmail -t: %d %s", code, errOut)
+	}
+	// git send-email --sendmail-cmd: recipients as arguments, -f sender.
+	patch := []byte("From: alice@example.org\nTo: greg@example.org\nCc: bob@example.org\nSubject: [PATCH] fix\n\ndiff\n")
+	if code, errOut := run1([]string{"mailseal", "sendmail", "-i", "-f", "alice@example.org", "greg@example.org", "bob@example.org"}, patch); code != 0 {
+		t.Fatalf("git send-email style: %d %s", code, errOut)
+	}
+	got := srv.Messages(t)
+	if len(got) != 3 || strings.Join(got[0].To, ",") != "bob@example.org" ||
+		strings.Join(got[1].To, ",") != "greg@example.org" || strings.Join(got[2].To, ",") != "bob@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	for i, m := range got {
+		if bytes.Contains(m.Data, []byte("nightly output")) || bytes.Contains(m.Data, []byte("\ndiff")) {
+			t.Fatalf("message %d went out in clear", i)
+		}
+	}
+	if code, _ := run1([]string{"sendmail", "-bs"}, nil); code != 2 {
+		t.Fatalf("unsupported option: exit %d", code)
+	}
+	if code, _ := run1([]string{"sendmail", "-i"}, cron); code != 2 {
+		t.Fatalf("no recipients: exit %d", code)
+	}
+}
