@@ -25,9 +25,12 @@ var ioFlags = []cli.Flag{
 	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
 	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (replaced atomically)"},
 	&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"},
-	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME); the default"},
+	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME)"},
 	smimeFlag,
 }
+
+// protocolFlag sets the preference when sign and encrypt choose the protocol.
+var protocolFlag = &cli.StringFlag{Name: "protocol", Usage: "without --pgp/--smime: try `openpgp` (default) or smime first"}
 
 // flags joins flag lists into a new slice.
 func flags(lists ...[]cli.Flag) []cli.Flag {
@@ -44,9 +47,10 @@ func signCommand() *cli.Command {
 		Usage: "sign a message (PGP/MIME or S/MIME multipart/signed)",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
+			protocolFlag,
 		}, smimeSignFlags),
 		Action: withMessage(func(s *session, m *mime.Message) error {
-			if useSMIME, err := s.useSMIME(); err != nil || useSMIME {
+			if useSMIME, err := s.useSMIME(m, false); err != nil || useSMIME {
 				if err != nil {
 					return err
 				}
@@ -72,9 +76,10 @@ func encryptCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
 			&cli.BoolFlag{Name: "no-self", Usage: "do not encrypt to the sender's own key"},
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
+			protocolFlag,
 		}, smimeEncryptFlags, smimeSignFlags),
 		Action: withMessage(func(s *session, m *mime.Message) error {
-			if useSMIME, err := s.useSMIME(); err != nil || useSMIME {
+			if useSMIME, err := s.useSMIME(m, true); err != nil || useSMIME {
 				if err != nil {
 					return err
 				}

@@ -377,25 +377,6 @@ func protocolNames(ps []string) string {
 	return strings.Join(ps, " or ")
 }
 
-// protocolOrder is --pgp, --smime, or the preference (openpgp first).
-func (s *session) protocolOrder() ([]string, error) {
-	switch {
-	case s.c.Bool("pgp") && s.c.Bool("smime"):
-		return nil, usageErr("--pgp and --smime exclude each other")
-	case s.c.Bool("pgp"):
-		return []string{mailseal.ProtocolOpenPGP}, nil
-	case s.c.Bool("smime"):
-		return []string{mailseal.ProtocolSMIME}, nil
-	}
-	switch strings.ToLower(s.c.String("protocol")) {
-	case "", "openpgp", "pgp":
-		return []string{mailseal.ProtocolOpenPGP, mailseal.ProtocolSMIME}, nil
-	case "smime", "s/mime":
-		return []string{mailseal.ProtocolSMIME, mailseal.ProtocolOpenPGP}, nil
-	}
-	return nil, usageErr("--protocol %q: openpgp or smime", s.c.String("protocol"))
-}
-
 // senderProtocol is the first protocol the sender can sign with.
 func (s *session) senderProtocol(protocols []string, from string) (string, error) {
 	for _, p := range protocols {

@@ -215,3 +215,40 @@ func TestSendmailMode(t *testing.T) {
 		t.Fatalf("no recipients: exit %d", code)
 	}
 }
+
+func TestEncryptAndSignChooseTheProtocol(t *testing.T) {
+	w := newSendWorld(t)
+	mk := func(to string) []byte { return []byte("From: alice@example.org\r\nTo: " + to + "\r\n" + sendBody) }
+	out, _ := w.ms(mk("greg@example.org"), 0, "encrypt")
+	if !bytes.Contains(out, []byte("application/pgp-encrypted")) {
+		t.Fatal("Greg has only an OpenPGP key: the message should be PGP/MIME")
+	}
+	out, _ = w.ms(mk("bob@example.org"), 0, "encrypt", "--sign")
+	if !bytes.Contains(out, []byte("application/pkcs7-mime")) {
+		t.Fatal("Bob has only a certificate: the message should be S/MIME")
+	}
+	if rep := w.verifyJSON(out, 0); rep.Protocol != "smime" || rep.Status != "good" {
+		t.Fatalf("%+v", rep)
+	}
+	code, out, stderr := w.msCode(mk("greg@example.org, bob@example.org"), "encrypt")
+	if code != 3 || len(out) != 0 || !bytes.Contains(stderr, []byte("no OpenPGP key for bob@example.org")) ||
+		!bytes.Contains(stderr, []byte("no S/MIME certificate for greg@example.org")) || !bytes.Contains(stderr, []byte("mailseal send")) {
+		t.Fatalf("mixed recipients: exit %d: %s", code, stderr)
+	}
+	// Alice has both: OpenPGP first, unless preferred otherwise.
+	out, _ = w.ms(mk("bob@example.org"), 0, "sign")
+	if !bytes.Contains(out, []byte("application/pgp-signature")) {
+		t.Fatal("sign should prefer OpenPGP")
+	}
+	out, _ = w.ms(mk("bob@example.org"), 0, "sign", "--protocol", "smime")
+	if !bytes.Contains(out, []byte("application/pkcs7-signature")) {
+		t.Fatal("--protocol smime")
+	}
+	out, _ = w.ms(mk("bob@example.org"), 0, "sign", "--opaque")
+	if !bytes.Contains(out, []byte("smime-type=signed-data")) {
+		t.Fatal("--opaque implies S/MIME")
+	}
+	if code, _, _ := w.msCode(mk("bob@example.org"), "sign", "--pgp", "--opaque"); code != 2 {
+		t.Fatalf("--pgp --opaque: exit %d", code)
+	}
+}

@@ -284,21 +284,6 @@ func (s *session) smimeEncryptOptions() (smime.EncryptOptions, error) {
 	return smime.EncryptOptions{Cipher: c, RSAOAEP: s.c.Bool("rsa-oaep")}, nil
 }
 
-// useSMIME says whether the command runs S/MIME (--smime) or OpenPGP.
-func (s *session) useSMIME() (bool, error) {
-	if s.c.Bool("smime") && s.c.Bool("pgp") {
-		return false, usageErr("--pgp and --smime exclude each other")
-	}
-	if !s.c.Bool("smime") {
-		for _, f := range []string{"opaque", "pss", "skid", "cipher", "rsa-oaep"} {
-			if s.c.IsSet(f) {
-				return false, usageErr("--%s is an S/MIME option: add --smime", f)
-			}
-		}
-	}
-	return s.c.Bool("smime"), nil
-}
-
 // smimeSign is `sign --smime`.
 func (s *session) smimeSign(m *mime.Message) error {
 	e, err := s.smimeEngine()
