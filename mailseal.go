@@ -109,8 +109,15 @@ type Report struct {
 	// Unprotected lists parts (or text outside armored blocks) that are
 	// neither signed nor encrypted while another part is.
 	Unprotected []string `json:"unprotected,omitempty"`
-	Warnings    []string `json:"warnings,omitempty"`
-	Error       string   `json:"error,omitempty"`
+	// HeaderProtection is the RFC 9788 hp value of the protected content:
+	// "cipher" (encrypted) or "clear" (signed only); empty without.
+	HeaderProtection string `json:"header_protection,omitempty"`
+	// OuterDiffers names outer header fields that differ from what the
+	// protected header says should be outside (added or changed in transit,
+	// e.g. an injected Reply-To); the protected values are the ones that count.
+	OuterDiffers []string `json:"outer_differs,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Error        string   `json:"error,omitempty"`
 }
 
 // Senders are the addresses a signature must be bound to, from the

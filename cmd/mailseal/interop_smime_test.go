@@ -638,8 +638,16 @@ func TestSMIMEMessageRules(t *testing.T) {
 		if bytes.Contains(enc, []byte("Bcc")) || bytes.Contains(enc, []byte("carol@")) {
 			t.Fatal("Bcc in the output")
 		}
-		if _, err := p.opensslErr(enc, "cms", "-decrypt", "-recip", p.path("carol.pem"), "-inkey", p.path("carol.key")); err != nil {
+		inner, err := p.opensslErr(enc, "cms", "-decrypt", "-recip", p.path("carol.pem"), "-inkey", p.path("carol.key"))
+		if err != nil {
 			t.Fatalf("the Bcc recipient cannot decrypt: %v", err)
+		}
+		// RFC 9788 as openssl's user sees it: the Subject hidden outside,
+		// protected fields and HP-Outer inside, the legacy display element.
+		if !bytes.Contains(enc, []byte("Subject: [...]")) || !bytes.Contains(inner, []byte("HP-Outer: Subject: [...]")) ||
+			!bytes.Contains(inner, []byte(`hp="cipher"`)) || !bytes.Contains(inner, []byte("\r\nSubject: s\r\n\r\nGr")) ||
+			bytes.Contains(inner, []byte("Bcc")) {
+			t.Fatalf("header protection:\n%s", inner)
 		}
 		if code, _, _ := p.msCode(enc, "decrypt"); code != 3 {
 			t.Fatalf("--no-self: the sender decrypted (exit %d)", code)

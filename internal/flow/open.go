@@ -56,6 +56,8 @@ type Result struct {
 	Inner  io.Reader
 	opened []*Opened
 	inner  *mime.Message
+	// unwrapped is encapsulated signed content (S/MIME signed-data), parsed.
+	unwrapped *mime.Message
 }
 
 // Close releases spooled data.
@@ -66,6 +68,9 @@ func (r *Result) Close() error {
 	}
 	if r.inner != nil {
 		errs = append(errs, r.inner.Close())
+	}
+	if r.unwrapped != nil {
+		errs = append(errs, r.unwrapped.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -163,8 +168,28 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 		res.inner = inner
 		res.Inner = inner.Root.Raw()
 		if len(opened.Signers) == 0 {
-			if err := openInnerSignature(res, inner, engines); err != nil {
+			if err := openInnerSignature(res, inner, engines, opts); err != nil {
 				return nil, err
+			}
+		}
+	}
+	fromDiffers := false
+	if !nested && !explicit {
+		pe, err := protectedEntity(res, target, opened, opts)
+		if err != nil {
+			return nil, err
+		}
+		if pe != nil {
+			ps, err := headerProtection(rep, res.Outer, pe)
+			if err != nil {
+				return nil, fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err)
+			}
+			if ps != nil {
+				fromDiffers = !sameFrom(senders, ps)
+				senders = *ps
+				if opened.Encrypted {
+					res.Outer, res.Inner = protectedOutput(res.Outer, pe)
+				}
 			}
 		}
 	}
@@ -177,11 +202,44 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 		return res, nil
 	}
 	rep.Assess(senders)
+	if fromDiffers && rep.Status == mailseal.StatusGood {
+		rep.Status = mailseal.StatusSenderMismatch
+		rep.Error = "the From or Sender outside differs from the protected one: a client that shows the outer header would show a sender who did not sign"
+	}
 	return res, nil
 }
 
+// protectedEntity is the root of the Cryptographic Payload (RFC 9788):
+// the decrypted entity, the signed part of a multipart/signed (also
+// inside encryption), or encapsulated signed content.
+func protectedEntity(res *Result, target *Found, opened *Opened, opts Options) (*mime.Entity, error) {
+	switch {
+	case opened.Encrypted && res.inner != nil:
+		root := res.inner.Root
+		if root.Params["hp"] != "" {
+			return root, nil
+		}
+		if res.unwrapped != nil {
+			return res.unwrapped.Root, nil
+		}
+		if root.MediaType == "multipart/signed" && len(root.Children) == 2 {
+			return root.Children[0], nil
+		}
+	case target.Entity.MediaType == "multipart/signed" && len(target.Entity.Children) == 2:
+		return target.Entity.Children[0], nil
+	case opened.Unwraps && opened.Inner != nil:
+		m, err := mime.Parse(opened.Inner, opts.Limits, opts.MemLimit)
+		if err != nil {
+			return nil, fmt.Errorf("signed content: %w", err)
+		}
+		res.unwrapped = m
+		return m.Root, nil
+	}
+	return nil, nil
+}
+
 // openInnerSignature verifies a signature inside decrypted content.
-func openInnerSignature(res *Result, inner *mime.Message, engines []Engine) error {
+func openInnerSignature(res *Result, inner *mime.Message, engines []Engine, opts Options) error {
 	found := Locate(inner, detectors(engines))
 	if len(found) == 0 {
 		return nil
@@ -199,7 +257,12 @@ func openInnerSignature(res *Result, inner *mime.Message, engines []Engine) erro
 	res.Report.Signers = append(res.Report.Signers, opened.Signers...)
 	res.Report.Warnings = append(res.Report.Warnings, opened.Warnings...)
 	if opened.Unwraps && f.Entity.Path == "" {
-		res.Inner = opened.Inner
+		m, err := mime.Parse(opened.Inner, opts.Limits, opts.MemLimit)
+		if err != nil {
+			return fmt.Errorf("signed content: %w", err)
+		}
+		res.unwrapped = m
+		res.Inner = m.Root.Raw()
 	}
 	if f.Entity.Path != "" {
 		res.Report.SignedPart = "inner:" + f.Entity.Path

@@ -53,8 +53,9 @@ func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 	return KindPlain, false
 }
 
-// Sign writes m as a PGP/MIME multipart/signed message signed by signer.
-// The root content is made 7-bit safe first, as RFC 3156 requires.
+// Sign writes m as a PGP/MIME multipart/signed message signed by signer,
+// with RFC 9788 Header Protection (hp="clear"). The content is made 7-bit
+// safe first, as RFC 3156 requires.
 func (o *OpenPGP) Sign(w io.Writer, m *mime.Message, signer *openpgp.Entity) error {
 	micalg, err := o.Engine.Micalg(signer)
 	if err != nil {
@@ -65,8 +66,8 @@ func (o *OpenPGP) Sign(w io.Writer, m *mime.Message, signer *openpgp.Entity) err
 	if err != nil {
 		return err
 	}
-	outer := m.Root.Header.NonContentFields()
-	return mime.WriteSigned(w, outer, pgpSignatureType, micalg, m.Content(true), sw,
+	outer, payload := mime.Protect(m, false, true)
+	return mime.WriteSigned(w, outer, pgpSignatureType, micalg, payload, sw,
 		mime.Header{{Key: "Content-Type", Value: pgpSignatureType + "; name=\"signature.asc\""}}, func() ([]byte, error) {
 			if err := sw.Close(); err != nil {
 				return nil, err
@@ -76,7 +77,8 @@ func (o *OpenPGP) Sign(w io.Writer, m *mime.Message, signer *openpgp.Entity) err
 }
 
 // Encrypt writes m as a PGP/MIME multipart/encrypted message to the given
-// recipients, signed by signer if it is not nil. The Bcc field is dropped.
+// recipients, signed by signer if it is not nil, with RFC 9788 Header
+// Protection (hp="cipher", Subject "[...]" outside). The Bcc field is dropped.
 func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, signer *openpgp.Entity) error {
 	if signer != nil {
 		// Fail before writing anything if the signer cannot sign.
@@ -84,7 +86,7 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 			return err
 		}
 	}
-	outer := m.Root.Header.NonContentFields().Without("Bcc")
+	outer, content := mime.Protect(m, true, false)
 	payload, err := mime.WriteEncrypted(w, outer, pgpEncryptedType, pgpEncryptedType,
 		[]byte("Version: 1\r\n"), "application/octet-stream; name=\"encrypted.asc\"")
 	if err != nil {
@@ -94,7 +96,7 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(pt, m.Content(false)); err != nil {
+	if _, err := io.Copy(pt, content); err != nil {
 		return err
 	}
 	if err := pt.Close(); err != nil {

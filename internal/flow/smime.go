@@ -127,11 +127,12 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 // signed-data. For multipart/signed the content is made 7-bit safe first
 // (RFC 8551 §3.1.3); opaque content travels inside the base64 blob as is.
 func (s *SMIME) Sign(w io.Writer, m *mime.Message, ids []smime.Identity, opts smime.SignOptions) error {
-	return s.signEntity(w, m.Root.Header.NonContentFields(), m, ids, opts)
+	outer, payload := mime.Protect(m, false, !opts.Opaque)
+	return s.signEntity(w, outer, payload, ids, opts)
 }
 
-// signEntity writes the signed entity with the given outer fields.
-func (s *SMIME) signEntity(w io.Writer, outer mime.Header, m *mime.Message, ids []smime.Identity, opts smime.SignOptions) error {
+// signEntity writes content signed, with the given outer fields.
+func (s *SMIME) signEntity(w io.Writer, outer mime.Header, content io.Reader, ids []smime.Identity, opts smime.SignOptions) error {
 	for _, id := range ids {
 		if err := s.Engine.CheckSigner(id); err != nil {
 			return err
@@ -149,7 +150,7 @@ func (s *SMIME) signEntity(w io.Writer, outer mime.Header, m *mime.Message, ids 
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(sw, m.Content(false)); err != nil {
+		if _, err := io.Copy(sw, content); err != nil {
 			return err
 		}
 		if err := sw.Close(); err != nil {
@@ -167,7 +168,7 @@ func (s *SMIME) signEntity(w io.Writer, outer mime.Header, m *mime.Message, ids 
 		{Key: "Content-Transfer-Encoding", Value: "base64"},
 		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7s"},
 	}
-	return mime.WriteSigned(w, outer, smimeSignatureType, opts.Micalg(ids), m.Content(true), sw, sigHeader,
+	return mime.WriteSigned(w, outer, smimeSignatureType, opts.Micalg(ids), content, sw, sigHeader,
 		func() ([]byte, error) {
 			if err := sw.Close(); err != nil {
 				return nil, err
@@ -195,7 +196,7 @@ func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, en
 	if smime.Authenticated(enc.Cipher) {
 		smimeType = "authEnveloped-data"
 	}
-	outer := m.Root.Header.NonContentFields().Without("Bcc")
+	outer, payload := mime.Protect(m, true, false)
 	part, err := mime.WriteBase64Part(w, outer, mime.Header{
 		{Key: "Content-Type", Value: smimeMimeType + "; smime-type=" + smimeType + "; name=smime.p7m"},
 		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7m"},
@@ -208,9 +209,9 @@ func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, en
 		return err
 	}
 	if len(ids) > 0 {
-		err = s.signEntity(pt, nil, m, ids, sign)
+		err = s.signEntity(pt, nil, payload, ids, sign)
 	} else {
-		_, err = io.Copy(pt, m.Content(false))
+		_, err = io.Copy(pt, payload)
 	}
 	if err != nil {
 		return err

@@ -1,0 +1,148 @@
+package flow
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/mime"
+)
+
+// traceFields are outer header fields that belong to the transport, not to
+// the message as the sender wrote it; they are kept in decrypted output and
+// never compared with the protected header.
+var traceFields = map[string]bool{
+	"received": true, "return-path": true, "delivered-to": true, "x-original-to": true,
+	"authentication-results": true, "dkim-signature": true, "arc-seal": true,
+	"arc-message-signature": true, "arc-authentication-results": true, "mime-version": true,
+	"x-spam-status": true, "x-spam-score": true, "x-spam-flag": true,
+}
+
+// headerProtection applies RFC 9788 to an opened message whose protected
+// entity is e: its header fields replace the outer ones, outer fields that
+// differ from what the sender left outside are reported, and senders are
+// taken from the protected From and Sender. It returns nil senders when e
+// has no Header Protection.
+func headerProtection(rep *mailseal.Report, outer mime.Header, e *mime.Entity) (*mailseal.Senders, error) {
+	hp := strings.ToLower(e.Params["hp"])
+	if hp != mime.HPCipher && hp != mime.HPClear {
+		return nil, nil
+	}
+	rep.HeaderProtection = hp
+	protected := e.Header.NonContentFields()
+	var expected []string // "name: value" of what should be outside
+	if hp == mime.HPCipher {
+		for _, v := range protected.Values("HP-Outer") {
+			expected = append(expected, normalizeField(v))
+		}
+	} else {
+		for _, f := range protected {
+			expected = append(expected, normalizeField(f.Key+": "+f.Value))
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range outer {
+		name := strings.ToLower(f.Key)
+		if traceFields[name] || strings.HasPrefix(name, "content-") || seen[name] || hp == mime.HPClear && name == "bcc" {
+			continue // the protected copy of a signed message leaves Bcc out on purpose
+		}
+		if !containsField(expected, normalizeField(f.Key+": "+f.Value)) {
+			seen[name] = true
+			rep.OuterDiffers = append(rep.OuterDiffers, f.Key)
+		}
+	}
+	s, err := Senders(protected)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func normalizeField(v string) string {
+	name, value, _ := strings.Cut(v, ":")
+	return strings.ToLower(strings.TrimSpace(name)) + ":" + strings.Join(strings.Fields(value), " ")
+}
+
+func containsField(list []string, f string) bool {
+	for _, l := range list {
+		if l == f {
+			return true
+		}
+	}
+	return false
+}
+
+// sameFrom reports whether the outer From and Sender name the same
+// addresses as the protected ones.
+func sameFrom(outer mailseal.Senders, protected *mailseal.Senders) bool {
+	if len(outer.From) != len(protected.From) || (outer.Sender == "") != (protected.Sender == "") ||
+		outer.Sender != "" && !mailseal.SameAddress(outer.Sender, protected.Sender) {
+		return false
+	}
+	for i := range outer.From {
+		if !mailseal.SameAddress(outer.From[i], protected.From[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// protectedOutput is the decrypted message as the sender wrote it: the
+// outer trace fields, then e with its HP-Outer fields removed and its
+// legacy display element (hp-legacy-display="1", a text/plain body in
+// 7bit or 8bit) taken off again.
+func protectedOutput(outer mime.Header, e *mime.Entity) (mime.Header, io.Reader) {
+	var trace mime.Header
+	for _, f := range outer {
+		if traceFields[strings.ToLower(f.Key)] && !strings.EqualFold(f.Key, "MIME-Version") {
+			trace = append(trace, f)
+		}
+	}
+	var head bytes.Buffer
+	legacy := e.Params["hp-legacy-display"] == "1"
+	for _, f := range e.Header {
+		if strings.EqualFold(f.Key, "HP-Outer") {
+			continue
+		}
+		if strings.EqualFold(f.Key, "Content-Type") {
+			// Take off the parameters mailseal's Protect added, so that a
+			// message it encrypted comes back byte for byte.
+			if v, ok := strings.CutSuffix(f.Value, mime.HPParams(e.Params["hp"], legacy)); ok {
+				head.WriteString(f.Key + ": " + v + "\r\n")
+				continue
+			}
+		}
+		head.Write(f.Raw)
+		if len(f.Raw) == 0 {
+			head.WriteString(f.Key + ": " + f.Value + "\r\n")
+		}
+	}
+	head.WriteString("\r\n")
+	body := e.RawBody()
+	cte := strings.ToLower(e.Header.Get("Content-Transfer-Encoding"))
+	if legacy && e.MediaType == "text/plain" && (cte == "" || cte == "7bit" || cte == "8bit") {
+		body = stripLegacyDisplay(body)
+	}
+	return trace, io.MultiReader(&head, body)
+}
+
+// stripLegacyDisplay drops the leading "Name: value" lines and the blank
+// line after them.
+func stripLegacyDisplay(body io.Reader) io.Reader {
+	br := bufio.NewReader(body)
+	var consumed bytes.Buffer
+	for i := 0; i < 16; i++ {
+		line, err := br.ReadString('\n')
+		consumed.WriteString(line)
+		trimmed := strings.TrimRight(line, "\r\n")
+		if trimmed == "" && i > 0 {
+			return br
+		}
+		if err != nil || !strings.Contains(trimmed, ": ") || strings.HasPrefix(trimmed, " ") {
+			break
+		}
+	}
+	return io.MultiReader(&consumed, br)
+}
