@@ -41,9 +41,9 @@ const sendBody = "Subject: quarterly\r\nContent-Type: text/plain; charset=utf-8\
 func TestSendSplitsByProtocolAndBcc(t *testing.T) {
 	w := newSendWorld(t)
 	srv := smtptest.Start(t, smtptest.Options{Auth: "alice:smtp-pw"})
-	pwFile := w.write("smtp-pw", []byte("smtp-pw\n"))
 	msg := []byte("From: Alice <alice@example.org>\r\nTo: greg@example.org, Bob <bob@example.org>\r\nBcc: carol@example.org\r\n" + sendBody)
-	_, stderr := w.ms(msg, 0, append([]string{"send", "--smtp-user", "alice", "--smtp-password-file", pwFile}, w.smtpArgs(srv)...)...)
+	// The password from a command, as msmtp's passwordeval.
+	_, stderr := w.ms(msg, 0, append([]string{"send", "--smtp-user", "alice", "--smtp-password-command", "printf 'smtp-pw\\n'"}, w.smtpArgs(srv)...)...)
 	got := srv.Messages(t)
 	if len(got) != 3 {
 		t.Fatalf("%d messages submitted, want 3 (OpenPGP to Greg, S/MIME to Bob, S/MIME to Carol alone)\n%s", len(got), stderr)
