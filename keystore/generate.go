@@ -2,16 +2,12 @@ package keystore
 
 import (
 	"bytes"
-	"crypto"
 	"fmt"
 	"net/mail"
-	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
-
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // GenerateOptions describe a new OpenPGP key.
@@ -39,52 +35,17 @@ func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: generate: the user ID %q is not \"Name <address>\": %w", opts.UID, mailseal.ErrUsage)
 	}
-	cfg := &packet.Config{
-		DefaultHash:            crypto.SHA512,
-		DefaultCipher:          packet.CipherAES256,
-		DefaultCompressionAlgo: packet.CompressionNone,
-		Time:                   func() time.Time { return opts.Now },
-	}
-	if opts.Now.IsZero() {
-		cfg.Time = nil
-	}
-	if opts.Expires > 0 {
-		cfg.KeyLifetimeSecs = uint32(opts.Expires / time.Second)
-	}
-	switch opts.Profile {
-	case "", "default":
-	case "rfc9580":
-		cfg.V6Keys = true
-		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeOCB}
-	default:
-		return nil, fmt.Errorf("keystore: generate: unknown profile %q (default or rfc9580): %w", opts.Profile, mailseal.ErrUsage)
-	}
-	switch strings.ToLower(opts.Algo) {
-	case "", "ed25519":
-		if cfg.V6Keys {
-			cfg.Algorithm = packet.PubKeyAlgoEd25519
-		} else {
-			cfg.Algorithm = packet.PubKeyAlgoEdDSA
-			cfg.Curve = packet.Curve25519
-		}
-	case "rsa3072":
-		cfg.Algorithm, cfg.RSABits = packet.PubKeyAlgoRSA, 3072
-	case "rsa4096":
-		cfg.Algorithm, cfg.RSABits = packet.PubKeyAlgoRSA, 4096
-	default:
-		return nil, fmt.Errorf("keystore: generate: unknown algorithm %q (ed25519, rsa3072 or rsa4096): %w", opts.Algo, mailseal.ErrUsage)
-	}
-	name := addr.Name
-	e, err := openpgp.NewEntity(name, "", addr.Address, cfg)
+	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{addr.String()}, Profile: opts.Profile, Algo: opts.Algo,
+		Expires: opts.Expires, Now: opts.Now})
 	if err != nil {
-		return nil, fmt.Errorf("keystore: generate: %w", err)
+		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	var pub, sec bytes.Buffer
 	if err := e.Serialize(&pub); err != nil {
 		return nil, fmt.Errorf("keystore: generate: %w", err)
 	}
 	if !opts.NoPassphrase {
-		if err := e.EncryptPrivateKeys(opts.Passphrase, protectionConfig(e.PrimaryKey.Version)); err != nil {
+		if err := pgp.ProtectKey(e, opts.Passphrase); err != nil {
 			return nil, fmt.Errorf("keystore: generate: %w", err)
 		}
 	}

@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"bytes"
-	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,10 +16,10 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	"github.com/ProtonMail/go-crypto/openpgp/s2k"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // maxImport bounds the key data read by one import.
@@ -151,7 +150,7 @@ func (s *Store) storeSecret(fpr string, pkts []rawPacket, protect []byte) (strin
 	}
 	out := raw.Bytes()
 	if protect != nil && hasUnprotected(ent) {
-		if err := ent.EncryptPrivateKeys(protect, protectionConfig(ent.PrimaryKey.Version)); err != nil {
+		if err := ent.EncryptPrivateKeys(protect, pgp.ProtectionConfig(ent.PrimaryKey.Version)); err != nil {
 			return "", fmt.Errorf("protecting the secret key: %w", err)
 		}
 		var b bytes.Buffer
@@ -179,18 +178,6 @@ func hasUnprotected(e *openpgp.Entity) bool {
 		}
 	}
 	return false
-}
-
-// protectionConfig is the S2K used to encrypt secret keys at rest.
-func protectionConfig(version int) *packet.Config {
-	cfg := &packet.Config{DefaultCipher: packet.CipherAES256}
-	if version == 6 {
-		cfg.S2KConfig = &s2k.Config{S2KMode: s2k.Argon2S2K, Argon2Config: &s2k.Argon2Config{}}
-		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeOCB}
-	} else {
-		cfg.S2KConfig = &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, Hash: crypto.SHA256, S2KCount: 65011712}
-	}
-	return cfg
 }
 
 // HasUnprotectedSecrets reports whether key data holds a secret key that is

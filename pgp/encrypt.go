@@ -19,7 +19,17 @@ import (
 // mailseal.ErrNoKey. SEIPDv2 (AEAD) is used when every recipient's key
 // announces support for it, SEIPDv1 (MDC) otherwise.
 func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *openpgp.Entity) (io.WriteCloser, error) {
-	if len(to) == 0 {
+	var signers []*openpgp.Entity
+	if signer != nil {
+		signers = []*openpgp.Entity{signer}
+	}
+	return e.EncryptData(ciphertext, to, signers, nil, DataOptions{Armor: true})
+}
+
+// EncryptData is Encrypt for byte-level users: several signers, messages
+// also (or only) encrypted to passwords, armor and text mode as opts say.
+func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity, passwords [][]byte, opts DataOptions) (io.WriteCloser, error) {
+	if len(to) == 0 && len(passwords) == 0 {
 		return nil, fmt.Errorf("pgp: encrypt: no recipients: %w", mailseal.ErrUsage)
 	}
 	var bad []string
@@ -31,22 +41,29 @@ func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *ope
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("pgp: encrypt: %s: %w", strings.Join(bad, "; "), mailseal.ErrNoKey)
 	}
-	var signers []*openpgp.Entity
-	if signer != nil {
+	for _, signer := range signers {
 		if _, _, err := e.signingKey(signer); err != nil {
 			return nil, err
 		}
-		signers = []*openpgp.Entity{signer}
 	}
 	cfg := e.Config()
 	// Layering: plaintext -> go-crypto (literal, signature, SEIPD) -> armor -> ciphertext.
 	// The armor carries a CRC-24 line although RFC 9580 deprecates it:
 	// GnuPG 2.2 misreads armor without one.
-	aw, err := newArmorWriter(ciphertext, armorMessage)
-	if err != nil {
-		return nil, fmt.Errorf("pgp: encrypt: %w", err)
+	var aw io.WriteCloser = nopCloser{ciphertext}
+	if opts.Armor {
+		aw = NewArmorWriter(ciphertext, armorMessage)
 	}
-	pw, err := openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{Signers: signers, Config: cfg})
+	params := &openpgp.EncryptParams{Signers: signers, Config: cfg, TextSig: opts.Text, Passwords: passwords,
+		Hints: &openpgp.FileHints{IsUTF8: opts.Text}}
+	var pw io.WriteCloser
+	var err error
+	if len(to) == 0 {
+		params.Passwords = passwords[1:]
+		pw, err = openpgp.SymmetricallyEncryptWithParams(passwords[0], aw, params)
+	} else {
+		pw, err = openpgp.EncryptWithParams(aw, to, nil, params)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
 	}
@@ -79,3 +96,7 @@ func (w *encWriter) Close() error {
 	}
 	return nil
 }
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

@@ -18,44 +18,83 @@ const (
 	armorMessage   = "PGP MESSAGE"
 )
 
+// DataOptions shape OpenPGP data for byte-level users (SOP, scripts) as
+// opposed to PGP/MIME, which is always armored binary-mode data.
+type DataOptions struct {
+	Armor bool // ASCII armor
+	Text  bool // text mode: signatures of type 0x01 over CRLF-canonical text, a UTF-8 literal packet
+}
+
+// NewArmorWriter returns the engine's streaming ASCII-armor encoder for a
+// block type such as "PGP PUBLIC KEY BLOCK"; nothing is written before the
+// first Write or Close.
+func NewArmorWriter(w io.Writer, blockType string) io.WriteCloser {
+	aw, _ := newArmorWriter(w, blockType)
+	return aw
+}
+
 // SignDetached returns a writer that receives the exact bytes to sign. Close
 // computes a binary-document signature (type 0x00) by signer's signing key,
 // using the hash Micalg reports, and writes it ASCII-armored to sig. Memory
 // use does not depend on the amount written. The signer must be unlocked and
 // valid now; otherwise the error wraps mailseal.ErrNoKey or mailseal.ErrLocked.
 func (e *Engine) SignDetached(sig io.Writer, signer *openpgp.Entity) (io.WriteCloser, error) {
-	key, h, err := e.signingKey(signer)
-	if err != nil {
-		return nil, err
-	}
-	cfg := e.Config()
-	pub := key.PublicKey
-	keyID := pub.KeyId
-	s := &packet.Signature{
-		Version:           pub.Version,
-		SigType:           packet.SigTypeBinary,
-		PubKeyAlgo:        pub.PubKeyAlgo,
-		Hash:              h,
-		CreationTime:      cfg.Now(),
-		IssuerKeyId:       &keyID,
-		IssuerKeyVersion:  uint8(pub.Version),
-		IssuerFingerprint: pub.Fingerprint,
-	}
-	hh, err := s.PrepareSign(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("pgp: sign: %v: %w", err, mailseal.ErrUsage)
-	}
-	return &detachedSigner{out: sig, sig: s, h: hh, key: key.PrivateKey, cfg: cfg}, nil
+	return e.SignData(sig, []*openpgp.Entity{signer}, DataOptions{Armor: true})
 }
 
-// detachedSigner hashes what is written; Close signs and writes the armor.
-// Layering: caller -> hash; on Close: signature packet -> armor encoder -> out.
+// SignData is SignDetached for several signers (one signature packet each,
+// all written on Close), with armor and text mode as opts say.
+func (e *Engine) SignData(sig io.Writer, signers []*openpgp.Entity, opts DataOptions) (io.WriteCloser, error) {
+	if len(signers) == 0 {
+		return nil, fmt.Errorf("pgp: sign: no signer: %w", mailseal.ErrNoKey)
+	}
+	d := &detachedSigner{out: sig, cfg: e.Config(), armor: opts.Armor}
+	sigType := packet.SigTypeBinary
+	if opts.Text {
+		sigType = packet.SigTypeText
+	}
+	for _, signer := range signers {
+		key, h, err := e.signingKey(signer)
+		if err != nil {
+			return nil, err
+		}
+		pub := key.PublicKey
+		keyID := pub.KeyId
+		s := &packet.Signature{
+			Version:           pub.Version,
+			SigType:           sigType,
+			PubKeyAlgo:        pub.PubKeyAlgo,
+			Hash:              h,
+			CreationTime:      d.cfg.Now(),
+			IssuerKeyId:       &keyID,
+			IssuerKeyVersion:  uint8(pub.Version),
+			IssuerFingerprint: pub.Fingerprint,
+		}
+		hh, err := s.PrepareSign(d.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("pgp: sign: %v: %w", err, mailseal.ErrUsage)
+		}
+		if opts.Text {
+			hh = openpgp.NewCanonicalTextHash(hh)
+		}
+		d.sigs = append(d.sigs, pendingSig{sig: s, h: hh, key: key.PrivateKey})
+	}
+	return d, nil
+}
+
+type pendingSig struct {
+	sig *packet.Signature
+	h   hash.Hash
+	key *packet.PrivateKey
+}
+
+// detachedSigner hashes what is written; Close signs and writes the
+// signature packets, armored or not.
 type detachedSigner struct {
 	out    io.Writer
-	sig    *packet.Signature
-	h      hash.Hash
-	key    *packet.PrivateKey
+	sigs   []pendingSig
 	cfg    *packet.Config
+	armor  bool
 	closed bool
 }
 
@@ -63,7 +102,10 @@ func (d *detachedSigner) Write(p []byte) (int, error) {
 	if d.closed {
 		return 0, errors.New("pgp: sign: write after close")
 	}
-	return d.h.Write(p)
+	for _, s := range d.sigs {
+		s.h.Write(p)
+	}
+	return len(p), nil
 }
 
 func (d *detachedSigner) Close() error {
@@ -71,18 +113,24 @@ func (d *detachedSigner) Close() error {
 		return errors.New("pgp: sign: already closed")
 	}
 	d.closed = true
-	if err := d.sig.Sign(d.h, d.key, d.cfg); err != nil {
-		return fmt.Errorf("pgp: sign: %w", err)
+	out := d.out
+	var aw io.WriteCloser
+	if d.armor {
+		aw = NewArmorWriter(d.out, armorSignature)
+		out = aw
 	}
-	aw, err := newArmorWriter(d.out, armorSignature)
-	if err != nil {
-		return fmt.Errorf("pgp: sign: %w", err)
+	for _, s := range d.sigs {
+		if err := s.sig.Sign(s.h, s.key, d.cfg); err != nil {
+			return fmt.Errorf("pgp: sign: %w", err)
+		}
+		if err := s.sig.Serialize(out); err != nil {
+			return fmt.Errorf("pgp: sign: %w", err)
+		}
 	}
-	if err := d.sig.Serialize(aw); err != nil {
-		return fmt.Errorf("pgp: sign: %w", err)
-	}
-	if err := aw.Close(); err != nil {
-		return fmt.Errorf("pgp: sign: %w", err)
+	if aw != nil {
+		if err := aw.Close(); err != nil {
+			return fmt.Errorf("pgp: sign: %w", err)
+		}
 	}
 	return nil
 }
