@@ -83,6 +83,9 @@ type Signer struct {
 	Status     SignerStatus `json:"status"`
 	Created    time.Time    `json:"created"`
 	Hash       string       `json:"hash,omitempty"`
+	// Mode is what an OpenPGP signature covers: "binary" (the exact bytes)
+	// or "text" (CRLF-canonical text).
+	Mode string `json:"mode,omitempty"`
 	// Chain is the certificate chain (subjects, leaf first) for S/MIME.
 	Chain []string `json:"chain,omitempty"`
 	// Error says why the signature is not good.

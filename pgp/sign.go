@@ -6,6 +6,7 @@ import (
 	"hash"
 	"io"
 
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -74,10 +75,13 @@ func (e *Engine) SignData(sig io.Writer, signers []*openpgp.Entity, opts DataOpt
 		if err != nil {
 			return nil, fmt.Errorf("pgp: sign: %v: %w", err, mailseal.ErrUsage)
 		}
+		// Text mode hashes the data as CRLF text; the signature trailer
+		// that Sign adds must go into the hash unchanged.
+		var in io.Writer = hh
 		if opts.Text {
-			hh = openpgp.NewCanonicalTextHash(hh)
+			in = openpgp.NewCanonicalTextHash(hh)
 		}
-		d.sigs = append(d.sigs, pendingSig{sig: s, h: hh, key: key.PrivateKey})
+		d.sigs = append(d.sigs, pendingSig{sig: s, h: hh, in: in, key: key.PrivateKey})
 	}
 	return d, nil
 }
@@ -85,6 +89,7 @@ func (e *Engine) SignData(sig io.Writer, signers []*openpgp.Entity, opts DataOpt
 type pendingSig struct {
 	sig *packet.Signature
 	h   hash.Hash
+	in  io.Writer // h, or a canonicalising writer in front of it
 	key *packet.PrivateKey
 }
 
@@ -103,7 +108,7 @@ func (d *detachedSigner) Write(p []byte) (int, error) {
 		return 0, errors.New("pgp: sign: write after close")
 	}
 	for _, s := range d.sigs {
-		s.h.Write(p)
+		s.in.Write(p)
 	}
 	return len(p), nil
 }
@@ -133,4 +138,47 @@ func (d *detachedSigner) Close() error {
 		}
 	}
 	return nil
+}
+
+// InlineOptions shape an inline-signed message.
+type InlineOptions struct {
+	Armor     bool // ASCII armor ("PGP MESSAGE"); always for Cleartext
+	Text      bool // text-mode signatures
+	Cleartext bool // a cleartext-signed message ("-----BEGIN PGP SIGNED MESSAGE-----")
+}
+
+// SignInline returns a writer for data to sign inline: a one-pass signed
+// OpenPGP message, or with Cleartext the cleartext signature framework
+// (RFC 9580 §7). Every signer must be able to sign now.
+func (e *Engine) SignInline(w io.Writer, signers []*openpgp.Entity, opts InlineOptions) (io.WriteCloser, error) {
+	if len(signers) == 0 {
+		return nil, fmt.Errorf("pgp: sign: no signer: %w", mailseal.ErrNoKey)
+	}
+	cfg := e.Config()
+	var keys []*packet.PrivateKey
+	for _, s := range signers {
+		key, h, err := e.signingKey(s)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key.PrivateKey)
+		cfg.DefaultHash = h
+	}
+	if opts.Cleartext {
+		pw, err := clearsign.EncodeMulti(w, keys, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("pgp: sign: %w", err)
+		}
+		return pw, nil
+	}
+	var out io.WriteCloser = nopCloser{w}
+	if opts.Armor {
+		out = NewArmorWriter(w, armorMessage)
+	}
+	pw, err := openpgp.SignWithParams(out, signers, &openpgp.SignParams{TextSig: opts.Text, Config: cfg,
+		Hints: &openpgp.FileHints{IsUTF8: opts.Text}})
+	if err != nil {
+		return nil, fmt.Errorf("pgp: sign: %w", err)
+	}
+	return &encWriter{pt: pw, armor: out}, nil
 }

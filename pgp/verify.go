@@ -126,6 +126,12 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		Created: sig.CreationTime,
 		Hash:    mailseal.HashName(sig.Hash),
 	}
+	switch sig.SigType {
+	case packet.SigTypeBinary:
+		s.Mode = "binary"
+	case packet.SigTypeText:
+		s.Mode = "text"
+	}
 	if ent == nil || pub == nil {
 		s.Status = mailseal.SignerUnknown
 		if len(sig.IssuerFingerprint) > 0 {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, fuzz seeds, CLI scripts and the interop tests
-# against gpg, gpgsm, openssl and a real SMTP server (Debian's
+# against gpg, gpgsm, openssl, sqop and a real SMTP server (Debian's
 # python3-aiosmtpd). Installs the peers from Debian's packages when they are
 # missing (needs root or sudo).
 set -euo pipefail
@@ -10,6 +10,7 @@ need=()
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v gpgsm >/dev/null 2>&1 || need+=(gpgsm)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v sqop >/dev/null 2>&1 || need+=(sqop)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
