@@ -21,3 +21,7 @@ fi
 
 go vet ./...
 go test -count=1 -timeout 30m ./...
+
+# The interoperability matrix with the peers CI has (gpg, gpgsm, openssl);
+# scripts/interop.sh without --ci adds sqop, pgpainless-cli, rnp and sq.
+bash scripts/interop.sh --ci
