@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -19,6 +20,17 @@ import (
 )
 
 func main() {
+	// MAILSEAL_CPUPROFILE=FILE writes a CPU profile (go tool pprof) of the
+	// run, for BENCHMARKS.md's "where the time goes".
+	if path := os.Getenv("MAILSEAL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			code := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // Spool is written once, then read any number of times. It is not safe for
@@ -26,7 +27,16 @@ type Spool struct {
 	block    cipher.Block
 	size     int64
 	closed   bool
+	// Writes to the file are encrypted with one running CTR stream and
+	// batched: pending holds ciphertext for the bytes from flushed to size.
+	stream  cipher.Stream
+	pending []byte
+	flushed int64
+	mu      sync.Mutex // guards flushing on the first reads
 }
+
+// writeBatch is how much ciphertext is collected before one write to the file.
+const writeBatch = 256 << 10
 
 // New returns an empty spool that keeps up to memLimit bytes in memory.
 func New(memLimit int64) *Spool {
@@ -48,14 +58,30 @@ func (s *Spool) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	buf := make([]byte, len(p))
-	s.xor(buf, p, s.size)
-	n, err := s.file.WriteAt(buf, s.size)
-	s.size += int64(n)
-	if err != nil {
-		return n, fmt.Errorf("spool: %w", err)
+	start := len(s.pending)
+	s.pending = append(s.pending, p...)
+	s.stream.XORKeyStream(s.pending[start:], p)
+	s.size += int64(len(p))
+	if len(s.pending) >= writeBatch {
+		if err := s.flush(); err != nil {
+			return 0, err
+		}
 	}
-	return n, nil
+	return len(p), nil
+}
+
+// flush writes the pending ciphertext to the file.
+func (s *Spool) flush() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	n, err := s.file.WriteAt(s.pending, s.flushed)
+	s.flushed += int64(n)
+	s.pending = s.pending[:0]
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
 }
 
 func (s *Spool) spill() error {
@@ -75,15 +101,18 @@ func (s *Spool) spill() error {
 	// if the process dies; the open descriptor keeps the data.
 	os.Remove(f.Name())
 	s.file, s.block = f, block
+	var iv [aes.BlockSize]byte
+	s.stream = cipher.NewCTR(block, iv[:])
+	s.pending = make([]byte, 0, writeBatch+64<<10)
 	mem := s.mem
 	s.mem, s.size = nil, 0
 	if len(mem) > 0 {
 		buf := make([]byte, len(mem))
-		s.xor(buf, mem, 0)
+		s.stream.XORKeyStream(buf, mem)
 		if _, err := f.WriteAt(buf, 0); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
-		s.size = int64(len(mem))
+		s.size, s.flushed = int64(len(mem)), int64(len(mem))
 		clear(mem)
 	}
 	return nil
@@ -123,6 +152,12 @@ func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
 	if s.file == nil {
 		n = copy(p, s.mem[off:])
 	} else {
+		s.mu.Lock()
+		ferr := s.flush()
+		s.mu.Unlock()
+		if ferr != nil {
+			return 0, ferr
+		}
 		var err error
 		n, err = s.file.ReadAt(p, off)
 		if err != nil && !(errors.Is(err, io.EOF) && n == len(p)) {

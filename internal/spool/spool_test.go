@@ -49,6 +49,9 @@ func TestSpoolFileIsEncrypted(t *testing.T) {
 	s := New(0)
 	secret := bytes.Repeat([]byte("attack at dawn "), 1000)
 	s.Write(secret)
+	if err := s.flush(); err != nil { // batched writes reach the file
+		t.Fatal(err)
+	}
 	raw := make([]byte, len(secret))
 	if _, err := s.file.ReadAt(raw, 0); err != nil {
 		t.Fatal(err)
@@ -61,4 +64,26 @@ func TestSpoolFileIsEncrypted(t *testing.T) {
 		t.Fatalf("spool file is visible in %s: %v", dir, entries)
 	}
 	s.Close()
+}
+
+func TestSpoolBatchedWritesReadBack(t *testing.T) {
+	s := New(1000)
+	defer s.Close()
+	var want bytes.Buffer
+	for i := 0; i < 5000; i++ {
+		chunk := bytes.Repeat([]byte{byte(i)}, i%300+1)
+		s.Write(chunk)
+		want.Write(chunk)
+	}
+	got := make([]byte, want.Len())
+	if _, err := s.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatal("spooled content differs")
+	}
+	part := make([]byte, 777)
+	if _, err := s.ReadAt(part, 123457); err != nil || !bytes.Equal(part, want.Bytes()[123457:123457+777]) {
+		t.Fatal("ReadAt in the middle differs")
+	}
 }
