@@ -219,7 +219,14 @@ type crlfConverter struct {
 // convert appends the canonical form of src to dst.
 func (c *crlfConverter) convert(dst, src []byte) []byte {
 	for len(src) > 0 {
-		i := bytes.IndexAny(src, "\r\n")
+		i := indexCRorLF(src)
+		if i >= 0 && src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
+			// The common case: a line already ending in CRLF.
+			dst = append(dst, src[:i+2]...)
+			c.afterCR = false
+			src = src[i+2:]
+			continue
+		}
 		if i < 0 {
 			c.afterCR = false
 			return append(dst, src...)
@@ -241,6 +248,19 @@ func (c *crlfConverter) convert(dst, src []byte) []byte {
 		src = src[i+1:]
 	}
 	return dst
+}
+
+// indexCRorLF is bytes.IndexAny(b, "\r\n") with two vectorised scans.
+func indexCRorLF(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	head := b
+	if i >= 0 {
+		head = b[:i]
+	}
+	if j := bytes.IndexByte(head, '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // parser builds the entity tree over the canonical spool.
