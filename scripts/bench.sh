@@ -208,6 +208,7 @@ table() {
   echo "| gpg -e -s | $gpg_small |"
   echo "| mailseal encrypt --smime --sign | $mss_small |"
   echo "| openssl cms -sign \| openssl cms -encrypt | $ossl_small |"
+  if [ -f docs/benchmark-notes.md ]; then echo; cat docs/benchmark-notes.md; fi
 } > "$W/BENCHMARKS.md"
 cat "$W/BENCHMARKS.md"
 if [ $quick -eq 0 ]; then cp "$W/BENCHMARKS.md" BENCHMARKS.md; echo "written to BENCHMARKS.md" >&2; fi
