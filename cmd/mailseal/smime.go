@@ -109,11 +109,7 @@ func systemRoots() []*x509.Certificate {
 }
 
 func (s *session) smimeFlow() (*flow.SMIME, error) {
-	e, err := s.smimeEngine()
-	if err != nil {
-		return nil, err
-	}
-	return &flow.SMIME{Engine: e, Identities: s.smimeDecryptionIdentities}, nil
+	return &flow.SMIME{LoadEngine: s.smimeEngine, Identities: s.smimeDecryptionIdentities}, nil
 }
 
 // smimeDecryptionIdentities unlocks every stored S/MIME private key.

@@ -24,6 +24,9 @@ const (
 // enveloped-data and authEnveloped-data.
 type SMIME struct {
 	Engine *smime.Engine
+	// LoadEngine makes Engine when an S/MIME entity is first opened, so
+	// that trust anchors are read only for S/MIME messages. Optional.
+	LoadEngine func() (*smime.Engine, error)
 	// Identities returns the private keys to decrypt with; called only
 	// when a message is to be decrypted.
 	Identities func() ([]smime.Identity, error)
@@ -80,6 +83,16 @@ func smimeKind(param string) smime.Kind {
 
 // open verifies or decrypts an S/MIME entity found by Detect.
 func (s *SMIME) open(f Found) (*Opened, error) {
+	if s.Engine == nil && s.LoadEngine != nil {
+		engine, err := s.LoadEngine()
+		if err != nil {
+			return nil, err
+		}
+		s.Engine = engine
+	}
+	if s.Engine == nil {
+		return nil, fmt.Errorf("smime: no engine: %w", mailseal.ErrUsage)
+	}
 	e := f.Entity
 	if f.Kind == KindSigned && e.MediaType == "multipart/signed" {
 		if len(e.Children) != 2 {
