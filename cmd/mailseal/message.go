@@ -108,6 +108,7 @@ func decryptCommand() *cli.Command {
 		Usage: "decrypt a message and verify its inner signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
+			batchFlag,
 		}, verifyFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, true) },
 	}
@@ -119,6 +120,7 @@ func verifyCommand() *cli.Command {
 		Usage: "verify a message's signature; exit 0 only for a good signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
+			batchFlag,
 		}, verifyFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, false) },
 	}
@@ -146,6 +148,9 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	s, err := newSession(c)
 	if err != nil {
 		return err
+	}
+	if c.String("batch") != "" {
+		return runBatch(s, func() (func([]byte) batchResult, error) { return s.openWorker(decrypt) }, decrypt)
 	}
 	m, err := s.readMessage()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -15,6 +16,7 @@ import (
 // MAILSEAL_PASSPHRASE, then a prompt on the terminal — but only when stdin
 // is a terminal, so scripts never hang on a prompt.
 type passphrases struct {
+	mu     sync.Mutex // batch workers ask concurrently
 	file   string
 	stdin  any
 	cached []byte
@@ -32,6 +34,8 @@ func (p *passphrases) available() bool {
 
 // get returns the passphrase; purpose names what it is for in the prompt.
 func (p *passphrases) get(purpose string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.have {
 		return p.cached, nil
 	}
