@@ -30,6 +30,19 @@ func readAll(r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
+// stdinKeys reads the keys or certificates given on standard input.
+func stdinKeys(env Env) (openpgp.EntityList, error) {
+	data, err := readAll(env.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseKeys(data)
+	if err != nil || len(keys) == 0 {
+		return nil, fail(exitBadData, "no OpenPGP key on input: %v", err)
+	}
+	return keys, nil
+}
+
 func run(args []string, env Env) error {
 	if len(args) == 0 {
 		return fail(exitUnsupportedSubcmd, "no subcommand (version, list-profiles, generate-key, extract-cert, change-key-password, revoke-key, sign, verify, encrypt, decrypt, armor, dearmor, inline-sign, inline-verify, inline-detach)")
@@ -154,13 +167,9 @@ func cmdExtractCert(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	data, err := readAll(env.Stdin)
+	keys, err := stdinKeys(env)
 	if err != nil {
 		return err
-	}
-	keys, err := parseKeys(data)
-	if err != nil || len(keys) == 0 {
-		return fail(exitBadData, "no OpenPGP key on input: %v", err)
 	}
 	w := maybeArmor(env.Stdout, o, "PGP PUBLIC KEY BLOCK")
 	for _, k := range keys {
@@ -176,21 +185,13 @@ func cmdChangeKeyPassword(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	data, err := readAll(env.Stdin)
+	keys, err := stdinKeys(env)
 	if err != nil {
 		return err
 	}
-	keys, err := parseKeys(data)
-	if err != nil || len(keys) == 0 {
-		return fail(exitBadData, "no OpenPGP key on input: %v", err)
-	}
-	var old [][]byte
-	for _, n := range o.values["old-key-password"] {
-		p, err := password(n)
-		if err != nil {
-			return err
-		}
-		old = append(old, p)
+	old, err := passwords(o, "old-key-password")
+	if err != nil {
+		return err
 	}
 	if err := unlock(keys, old); err != nil {
 		return err
@@ -220,13 +221,9 @@ func cmdRevokeKey(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	data, err := readAll(env.Stdin)
+	keys, err := stdinKeys(env)
 	if err != nil {
 		return err
-	}
-	keys, err := parseKeys(data)
-	if err != nil || len(keys) == 0 {
-		return fail(exitBadData, "no OpenPGP key on input: %v", err)
 	}
 	pw, err := keyPasswords(o)
 	if err != nil {
@@ -389,19 +386,15 @@ func cmdEncrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	var passwords [][]byte
-	for _, n := range o.values["with-password"] {
-		p, err := password(n)
-		if err != nil {
-			return err
-		}
-		passwords = append(passwords, p)
+	msgPasswords, err := passwords(o, "with-password")
+	if err != nil {
+		return err
 	}
 	certs, err := readKeys(o.pos, "certificates")
 	if err != nil {
 		return err
 	}
-	if len(certs) == 0 && len(passwords) == 0 {
+	if len(certs) == 0 && len(msgPasswords) == 0 {
 		return fail(exitMissingArg, "encrypt needs CERTS or --with-password")
 	}
 	for _, c := range certs {
@@ -415,7 +408,7 @@ func cmdEncrypt(args []string, env Env, e *pgp.Engine) error {
 			return err
 		}
 	}
-	w, err := e.EncryptData(env.Stdout, certs, sigKeys, passwords, pgp.DataOptions{Armor: !o.flags["no-armor"], Text: as == "text"})
+	w, err := e.EncryptData(env.Stdout, certs, sigKeys, msgPasswords, pgp.DataOptions{Armor: !o.flags["no-armor"], Text: as == "text"})
 	if err != nil {
 		return signError(err)
 	}
@@ -453,13 +446,9 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	var msgPasswords [][]byte
-	for _, n := range o.values["with-password"] {
-		p, err := password(n)
-		if err != nil {
-			return err
-		}
-		msgPasswords = append(msgPasswords, p)
+	msgPasswords, err := passwords(o, "with-password")
+	if err != nil {
+		return err
 	}
 	if len(keys) == 0 && len(msgPasswords) == 0 {
 		return fail(exitMissingArg, "decrypt needs KEYS or --with-password")

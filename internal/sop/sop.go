@@ -269,9 +269,12 @@ func locked(e *openpgp.Entity) bool {
 	return l
 }
 
-func keyPasswords(o *options) ([][]byte, error) {
+func keyPasswords(o *options) ([][]byte, error) { return passwords(o, "with-key-password") }
+
+// passwords reads every password named by the option.
+func passwords(o *options, option string) ([][]byte, error) {
 	var out [][]byte
-	for _, n := range o.values["with-key-password"] {
+	for _, n := range o.values[option] {
 		p, err := password(n)
 		if err != nil {
 			return nil, err
