@@ -18,19 +18,23 @@ import (
 type Message struct {
 	Root *Entity
 
-	spool *spool.Spool
+	spool *spool.Spool // nil when parsed in place (ParseAt)
+	size  int64
 }
 
 // Close releases the spooled message. Readers obtained from its entities
-// fail afterwards.
+// fail afterwards. A message parsed in place leaves its source alone.
 func (m *Message) Close() error {
+	if m.spool == nil {
+		return nil
+	}
 	return m.spool.Close()
 }
 
 // Size is the size of the canonical message in bytes (after line-ending
 // canonicalisation, without a skipped mbox "From " line).
 func (m *Message) Size() int64 {
-	return m.spool.Size()
+	return m.size
 }
 
 // Entities returns all entities depth-first, root first.
@@ -145,7 +149,73 @@ func Parse(r io.Reader, lim Limits, memLimit int64) (*Message, error) {
 		sp.Close()
 		return nil, err
 	}
-	return &Message{Root: root, spool: sp}, nil
+	return &Message{Root: root, spool: sp, size: sp.Size()}, nil
+}
+
+// ParseAt parses the size bytes of src in place when they already have
+// CRLF line endings and no mbox "From " line (as decrypted content that
+// mailseal and most MUAs write does), so that withheld plaintext is not
+// copied into a second spool; otherwise it is Parse. src must stay valid
+// until the message is closed, and Close does not close it.
+func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message, error) {
+	lim = lim.withDefaults()
+	canonical, err := isCanonical(src, size)
+	if err != nil {
+		return nil, fmt.Errorf("mime: reading message: %v: %w", err, mailseal.ErrInput)
+	}
+	if !canonical || size > lim.MaxSize {
+		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit)
+	}
+	p := &parser{src: src, lim: lim}
+	root, err := p.parseEntity("", 0, size, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Root: root, size: size}, nil
+}
+
+// isCanonical reports whether every line of src ends in CRLF, with no bare
+// CR or LF, and src does not start with an mbox "From " line.
+func isCanonical(src io.ReaderAt, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	prevCR := false
+	for off := int64(0); off < size; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n == 0 && err != nil {
+			return false, err
+		}
+		chunk := buf[:n]
+		if off == 0 && bytes.HasPrefix(chunk, []byte("From ")) {
+			return false, nil
+		}
+		if prevCR && (len(chunk) == 0 || chunk[0] != '\n') {
+			return false, nil
+		}
+		start := 0
+		if prevCR {
+			start = 1
+		}
+		for i := start; i < len(chunk); {
+			j := indexCRorLF(chunk[i:])
+			if j < 0 {
+				break
+			}
+			k := i + j
+			if chunk[k] == '\n' {
+				return false, nil // a LF without CR
+			}
+			if k+1 == len(chunk) {
+				break // CR at the end of the chunk: its LF comes next
+			}
+			if chunk[k+1] != '\n' {
+				return false, nil // a bare CR
+			}
+			i = k + 2
+		}
+		prevCR = chunk[len(chunk)-1] == '\r'
+		off += int64(n)
+	}
+	return !prevCR, nil
 }
 
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading

@@ -407,3 +407,33 @@ func TestThunderbirdSignedShape(t *testing.T) {
 		t.Errorf("csv %q", got)
 	}
 }
+
+func TestParseAtInPlace(t *testing.T) {
+	canonical := "From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"
+	for _, tc := range []struct {
+		in      string
+		inPlace bool
+	}{
+		{canonical, true},
+		{strings.ReplaceAll(canonical, "\r\n", "\n"), false},
+		{canonical + "tail\r", false},
+		{"a\rb\r\n", false},
+		{"From someone\r\n" + canonical, false},
+	} {
+		m, err := ParseAt(strings.NewReader(tc.in), int64(len(tc.in)), DefaultLimits(), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.spool == nil) != tc.inPlace {
+			t.Errorf("%q: parsed in place %v, want %v", tc.in, m.spool == nil, tc.inPlace)
+		}
+		ref, _ := Parse(strings.NewReader(tc.in), DefaultLimits(), 1<<20)
+		a, _ := io.ReadAll(m.Root.Raw())
+		b, _ := io.ReadAll(ref.Root.Raw())
+		if string(a) != string(b) || len(m.Root.Children) != len(ref.Root.Children) {
+			t.Errorf("%q: ParseAt and Parse differ", tc.in)
+		}
+		m.Close()
+		ref.Close()
+	}
+}

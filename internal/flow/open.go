@@ -161,7 +161,7 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 
 	if opened.Encrypted {
 		// The decrypted entity may itself be signed (RFC 3156 §6.1).
-		inner, err := mime.Parse(opened.Inner, opts.Limits, opts.MemLimit)
+		inner, err := parseDecrypted(opened.Inner, opts)
 		if err != nil {
 			return nil, fmt.Errorf("decrypted content: %w", err)
 		}
@@ -207,6 +207,18 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 		rep.Error = "the From or Sender outside differs from the protected one: a client that shows the outer header would show a sender who did not sign"
 	}
 	return res, nil
+}
+
+// parseDecrypted parses withheld plaintext in place when the engine's
+// spool offers random access (one spool instead of two), else by copying.
+func parseDecrypted(r io.Reader, opts Options) (*mime.Message, error) {
+	if ra, ok := r.(interface {
+		io.ReaderAt
+		Size() int64
+	}); ok {
+		return mime.ParseAt(ra, ra.Size(), opts.Limits, opts.MemLimit)
+	}
+	return mime.Parse(r, opts.Limits, opts.MemLimit)
 }
 
 // protectedEntity is the root of the Cryptographic Payload (RFC 9788):
