@@ -178,9 +178,10 @@ func (w *mailboxWriter) close() error {
 
 // batchResult is what one message produced.
 type batchResult struct {
-	output []byte
-	report mailseal.Report
-	err    error
+	output   []byte
+	report   mailseal.Report
+	reported bool // decrypt and verify judge each message; encrypt does not
+	err      error
 }
 
 // runBatch processes every message of --batch with work (one worker per
@@ -239,7 +240,10 @@ func runBatch(s *session, newWorker func() (func(raw []byte) batchResult, error)
 	for i := range msgs {
 		<-done[i]
 		r := results[i]
-		code := r.report.ExitCode()
+		code := 0
+		if r.reported {
+			code = r.report.ExitCode()
+		}
 		if r.err != nil {
 			code = mailseal.ExitCode(r.err)
 			r.report = mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signer{}, Error: oneLine(r.err.Error())}
@@ -252,7 +256,7 @@ func runBatch(s *session, newWorker func() (func(raw []byte) batchResult, error)
 				code = 0 // decrypted and not signed: fine for decrypt
 			}
 		}
-		if s.c.Bool("json") || !writesMessages {
+		if s.c.Bool("json") || !writesMessages || r.err != nil {
 			enc.Encode(struct {
 				Message string `json:"message"`
 				mailseal.Report
@@ -294,7 +298,7 @@ func (s *session) openWorker(decrypt bool) (func(raw []byte) batchResult, error)
 			return batchResult{err: err}
 		}
 		defer res.Close()
-		r := batchResult{report: res.Report}
+		r := batchResult{report: res.Report, reported: true}
 		if decrypt && res.Inner != nil {
 			var buf bytes.Buffer
 			if err := mime.WriteMessage(&buf, res.Outer, res.Inner); err != nil {
@@ -304,4 +308,22 @@ func (s *session) openWorker(decrypt bool) (func(raw []byte) batchResult, error)
 		}
 		return r
 	}, nil
+}
+
+// encryptWorker encrypts (and with --sign signs) each message as the
+// encrypt command would; unlocked signing keys are shared through the session.
+func (s *session) encryptWorker() func(raw []byte) batchResult {
+	return func(raw []byte) batchResult {
+		m, err := mime.Parse(bytes.NewReader(raw), mime.DefaultLimits(), s.policy.MaxMemorySpool)
+		if err != nil {
+			return batchResult{err: err}
+		}
+		defer m.Close()
+		var buf bytes.Buffer
+		err = s.encryptMessage(m, func(write func(io.Writer) error) error { return write(&buf) })
+		if err != nil {
+			return batchResult{err: err}
+		}
+		return batchResult{output: buf.Bytes()}
+	}
 }

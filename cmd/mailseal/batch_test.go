@@ -81,6 +81,34 @@ func TestBatchMailboxes(t *testing.T) {
 		t.Fatalf("existing output: exit %d", code)
 	}
 
+	// encrypt --batch over plaintext messages, then decrypt --batch again.
+	var plain bytes.Buffer
+	for i := 0; i < 6; i++ {
+		plain.WriteString("From alice@example.org Sun Nov 22 10:00:00 2026\n")
+		plain.WriteString("From: alice@example.org\nTo: greg@example.org\nSubject: plain " + itoa(i) + "\n\nsecret number " + itoa(i) + "\n\n")
+	}
+	plainIn := w.write("plain.mbox", plain.Bytes())
+	encOut := filepath.Join(w.dir, "enc.mbox")
+	w.ms(nil, 0, "encrypt", "--batch", plainIn, "-o", encOut, "--sign")
+	encData, _ := os.ReadFile(encOut)
+	if bytes.Contains(encData, []byte("secret number")) || bytes.Count(encData, []byte("BEGIN PGP MESSAGE")) != 6 {
+		t.Fatal("encrypt --batch did not encrypt every message")
+	}
+	decOut := filepath.Join(w.dir, "dec.mbox")
+	w.ms(nil, 0, "decrypt", "--batch", encOut, "-o", decOut)
+	decData, _ := os.ReadFile(decOut)
+	for i := 0; i < 6; i++ {
+		if !bytes.Contains(decData, []byte("secret number "+itoa(i))) {
+			t.Fatalf("message %d lost in the round trip", i)
+		}
+	}
+	// A message to someone without a key: reported, exit 3, the others still written.
+	bad := append(plain.Bytes(), []byte("From x Sun Nov 22 10:00:00 2026\nFrom: alice@example.org\nTo: nobody@example.org\n\nx\n")...)
+	code, out2, _ := w.msCode(nil, "encrypt", "--batch", w.write("bad.mbox", bad), "-o", filepath.Join(w.dir, "bad-out.mbox"))
+	if code != 3 || !bytes.Contains(out2, []byte("nobody@example.org")) {
+		t.Fatalf("missing key in batch: exit %d %s", code, out2)
+	}
+
 	// Maildir in, Maildir out.
 	md := filepath.Join(w.dir, "Maildir")
 	for _, sub := range []string{"cur", "new", "tmp"} {

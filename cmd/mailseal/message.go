@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
@@ -19,6 +20,7 @@ import (
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
+	"github.com/mailseal/mailseal/smime"
 )
 
 var ioFlags = []cli.Flag{
@@ -77,28 +79,20 @@ func encryptCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-self", Usage: "do not encrypt to the sender's own key"},
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
 			protocolFlag,
+			batchFlag,
 		}, smimeEncryptFlags, smimeSignFlags),
-		Action: withMessage(func(s *session, m *mime.Message) error {
-			if useSMIME, err := s.useSMIME(m, true); err != nil || useSMIME {
+		Action: func(c *cli.Context) error {
+			if c.String("batch") != "" {
+				s, err := newSession(c)
 				if err != nil {
 					return err
 				}
-				return s.smimeEncrypt(m)
+				return runBatch(s, func() (func([]byte) batchResult, error) { return s.encryptWorker(), nil }, true)
 			}
-			to, err := s.recipients(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
-			if err != nil {
-				return err
-			}
-			var signer *openpgp.Entity
-			if s.c.Bool("sign") {
-				if signer, err = s.signer(m, s.c.String("signer")); err != nil {
-					return err
-				}
-			}
-			return s.writeOutput(func(w io.Writer) error {
-				return s.openpgp().Encrypt(w, m, to, signer)
-			})
-		}),
+			return withMessage(func(s *session, m *mime.Message) error {
+				return s.encryptMessage(m, s.writeOutput)
+			})(c)
+		},
 	}
 }
 
@@ -195,12 +189,41 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	return nil
 }
 
-// session is what one command invocation needs: flags, keystore, policy.
+// encryptMessage resolves recipients and signer (failing before anything
+// is written) and hands the encrypting function to output.
+func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) error) error) error {
+	if useSMIME, err := s.useSMIME(m, true); err != nil || useSMIME {
+		if err != nil {
+			return err
+		}
+		return s.smimeEncrypt(m, output)
+	}
+	to, err := s.recipients(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
+	if err != nil {
+		return err
+	}
+	var signer *openpgp.Entity
+	if s.c.Bool("sign") {
+		if signer, err = s.signer(m, s.c.String("signer")); err != nil {
+			return err
+		}
+	}
+	return output(func(w io.Writer) error {
+		return s.openpgp().Encrypt(w, m, to, signer)
+	})
+}
+
+// session is what one command invocation needs: flags, keystore, policy,
+// and the keys unlocked so far (batch mode signs many messages).
 type session struct {
 	c      *cli.Context
 	policy mailseal.Policy
 	pass   *passphrases
 	store  *keystore.Store
+
+	mu         sync.Mutex
+	pgpSigners map[string]*openpgp.Entity
+	x509IDs    map[string]smime.Identity
 }
 
 func newSession(c *cli.Context) (*session, error) {
@@ -328,6 +351,11 @@ func (s *session) signer(m *mime.Message, query string) (*openpgp.Entity, error)
 			return nil, usageErr("several secret keys for %s: %s; choose one with --signer", from, strings.Join(fprs, ", "))
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key, ok := s.pgpSigners[fpr]; ok {
+		return key, nil
+	}
 	key, err := s.store.PGPSecret(fpr)
 	if err != nil {
 		return nil, err
@@ -335,6 +363,10 @@ func (s *session) signer(m *mime.Message, query string) (*openpgp.Entity, error)
 	if err := keystore.Unlock(key, s.pass.get); err != nil {
 		return nil, err
 	}
+	if s.pgpSigners == nil {
+		s.pgpSigners = map[string]*openpgp.Entity{}
+	}
+	s.pgpSigners[fpr] = key
 	return key, nil
 }
 

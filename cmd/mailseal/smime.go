@@ -133,11 +133,21 @@ func (s *session) smimeDecryptionIdentities() ([]smime.Identity, error) {
 }
 
 func (s *session) smimeIdentity(fpr string) (smime.Identity, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.x509IDs[fpr]; ok {
+		return id, nil
+	}
 	cert, key, chain, err := s.store.X509Identity(fpr, s.pass.get)
 	if err != nil {
 		return smime.Identity{}, err
 	}
-	return smime.Identity{Cert: cert, Key: key, Chain: chain}, nil
+	id := smime.Identity{Cert: cert, Key: key, Chain: chain}
+	if s.x509IDs == nil {
+		s.x509IDs = map[string]smime.Identity{}
+	}
+	s.x509IDs[fpr] = id
+	return id, nil
 }
 
 // smimeSigner returns the identity to sign with: --signer, or the one
@@ -299,7 +309,7 @@ func (s *session) smimeSign(m *mime.Message) error {
 }
 
 // smimeEncrypt is `encrypt --smime`.
-func (s *session) smimeEncrypt(m *mime.Message) error {
+func (s *session) smimeEncrypt(m *mime.Message, output func(func(io.Writer) error) error) error {
 	e, err := s.smimeEngine()
 	if err != nil {
 		return err
@@ -326,7 +336,7 @@ func (s *session) smimeEncrypt(m *mime.Message) error {
 		fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
 	}
 	sm := &flow.SMIME{Engine: e}
-	return s.writeOutput(func(w io.Writer) error { return sm.Encrypt(w, m, to, encOpts, ids, signOpts) })
+	return output(func(w io.Writer) error { return sm.Encrypt(w, m, to, encOpts, ids, signOpts) })
 }
 
 func dedupe(list []string) []string {
