@@ -1,7 +1,9 @@
 package mime
 
 import (
+	"bytes"
 	"errors"
+	"math/rand"
 	"io"
 	"os"
 	"path/filepath"
@@ -435,5 +437,63 @@ func TestParseAtInPlace(t *testing.T) {
 		}
 		m.Close()
 		ref.Close()
+	}
+}
+
+// referenceCRLF is the obvious byte-at-a-time canonicalisation.
+func referenceCRLF(in []byte) []byte {
+	var out []byte
+	for i := 0; i < len(in); i++ {
+		switch in[i] {
+		case '\r':
+			out = append(out, '\r', '\n')
+			if i+1 < len(in) && in[i+1] == '\n' {
+				i++
+			}
+		case '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, in[i])
+		}
+	}
+	return out
+}
+
+func TestCRLFConverterMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	alphabet := []byte("ab\r\n\r\n \r")
+	for n := 0; n < 3000; n++ {
+		in := make([]byte, rng.Intn(200))
+		for i := range in {
+			in[i] = alphabet[rng.Intn(len(alphabet))]
+		}
+		var c crlfConverter
+		var out []byte
+		for rest := in; len(rest) > 0; {
+			k := 1 + rng.Intn(len(rest))
+			out = c.convert(out, rest[:k])
+			rest = rest[k:]
+		}
+		if want := referenceCRLF(in); !bytes.Equal(out, want) {
+			t.Fatalf("%q: got %q, want %q", in, out, want)
+		}
+		// ParseAt's check agrees: canonical input is exactly what converts to itself.
+		ok, _ := isCanonical(bytes.NewReader(in), int64(len(in)))
+		if ok != (bytes.Equal(referenceCRLF(in), in) && !bytes.HasPrefix(in, []byte("From "))) {
+			t.Fatalf("isCanonical(%q) = %v", in, ok)
+		}
+	}
+}
+
+func TestIsCanonicalAcrossChunks(t *testing.T) {
+	base := bytes.Repeat([]byte("a"), 64<<10-1)
+	for _, tc := range []struct {
+		tail string
+		want bool
+	}{{"\r\nok\r\n", true}, {"\rx\r\n", false}, {"\n\r\n", false}, {"\r", false}, {"\r\n", true}} {
+		in := append(bytes.Clone(base), tc.tail...)
+		if got, _ := isCanonical(bytes.NewReader(in), int64(len(in))); got != tc.want {
+			t.Errorf("tail %q: %v, want %v", tc.tail, got, tc.want)
+		}
 	}
 }
