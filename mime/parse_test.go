@@ -3,8 +3,8 @@ package mime
 import (
 	"bytes"
 	"errors"
-	"math/rand"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
