@@ -649,7 +649,7 @@ func cmdInlineDetach(args []string, env Env) error {
 		return err
 	}
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
-		return fail(exitUnsupportedOption, "inline-detach handles cleartext-signed input; binary inline-signed messages are not supported yet")
+		return detachSignedMessage(data, sigOut, o, env)
 	}
 	b, _ := clearsign.Decode(bytes.TrimSpace(data))
 	if b == nil {
@@ -668,5 +668,44 @@ func cmdInlineDetach(args []string, env Env) error {
 	w.Close()
 	out.Close()
 	_, err = env.Stdout.Write(b.Plaintext)
+	return err
+}
+
+// detachSignedMessage splits an inline-signed (one-pass) OpenPGP message
+// into its literal data (to stdout) and its signature packets.
+func detachSignedMessage(data []byte, sigOut string, o *options, env Env) error {
+	bin, err := dearmorAll(data)
+	if err != nil {
+		return err
+	}
+	md, err := openpgp.ReadMessage(bytes.NewReader(bin), openpgp.EntityList{}, nil, &packet.Config{})
+	if err != nil {
+		return fail(exitBadData, "not an inline-signed message: %v", err)
+	}
+	if md.IsEncrypted {
+		return fail(exitBadData, "the message is encrypted, not inline-signed")
+	}
+	body, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxInput))
+	if err != nil {
+		return fail(exitBadData, "%v", err)
+	}
+	var sigs bytes.Buffer
+	for _, c := range md.SignatureCandidates {
+		if c.CorrespondingSig != nil {
+			c.CorrespondingSig.Serialize(&sigs)
+		}
+	}
+	if sigs.Len() == 0 {
+		return fail(exitBadData, "the message carries no signature")
+	}
+	out, err := openOutput(sigOut)
+	if err != nil {
+		return err
+	}
+	w := maybeArmor(out, o, "PGP SIGNATURE")
+	w.Write(sigs.Bytes())
+	w.Close()
+	out.Close()
+	_, err = env.Stdout.Write(body)
 	return err
 }

@@ -138,11 +138,13 @@ func TestInteropWithSqop(t *testing.T) {
 				// 0.27 cannot verify what its own inline-detach writes, so
 				// only mailseal detaches here.)
 				if cons.name == "mailseal" {
-					signed := prod.must(t, text, "inline-sign", "--as=clearsigned", keys[prod.name])
-					sigOut := filepath.Join(dir, pair+".detached")
-					body := cons.must(t, signed, "inline-detach", "--signatures-out="+sigOut)
-					for _, v := range peers {
-						v.must(t, body, "verify", sigOut, certs[prod.name])
+					for _, as := range []string{"clearsigned", "binary", "text"} {
+						signed := prod.must(t, text, "inline-sign", "--as="+as, keys[prod.name])
+						sigOut := filepath.Join(dir, pair+"-"+as+".detached")
+						body := cons.must(t, signed, "inline-detach", "--signatures-out="+sigOut)
+						for _, v := range peers {
+							v.must(t, body, "verify", sigOut, certs[prod.name])
+						}
 					}
 				}
 			})
