@@ -29,6 +29,9 @@ type Keyring struct {
 	// Password returns the password of a password-encrypted (SKESK)
 	// message. May be nil.
 	Password func() ([]byte, error)
+	// SessionKeys, when given, are used instead of any secret key or
+	// password, in order, until one decrypts the message.
+	SessionKeys []SessionKey
 }
 
 // Decrypted is the result of Decrypt. Body is only available once every
@@ -37,6 +40,7 @@ type Decrypted struct {
 	Encrypted     bool
 	Integrity     string            // mailseal.IntegrityMDC / IntegrityAEAD ("" if not encrypted)
 	DecryptedWith string            // primary-key fingerprint ("" for a password)
+	SessionKey    *SessionKey       // the key the data was decrypted with (nil if not encrypted)
 	Signers       []mailseal.Signer // one per signature, with SignerStatus
 	Body          io.Reader         // the verified plaintext
 	spool         *spool.Spool
@@ -198,19 +202,64 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", mailseal.ErrIntegrity)
 	}
 	stream := io.MultiReader(bytes.NewReader(prefix), in)
+	if len(kr.SessionKeys) > 1 {
+		// Without a quick check, a wrong session key shows only at the end
+		// of the data: keep the ciphertext to try the next one.
+		ct := spool.New(e.policy.MaxMemorySpool)
+		defer ct.Close()
+		if _, err := io.Copy(ct, stream); err != nil {
+			return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, mailseal.ErrInput)
+		}
+		var errs []error
+		for _, sk := range kr.SessionKeys {
+			d, err := e.decrypt(ct.Reader(), kr, o, &sk)
+			if err == nil {
+				return d, nil
+			}
+			if !errors.Is(err, mailseal.ErrNoKey) {
+				return nil, err
+			}
+			errs = append(errs, err)
+		}
+		return nil, fmt.Errorf("pgp: decrypt: none of the %d session keys decrypts the message: %w", len(kr.SessionKeys), errors.Join(errs...))
+	}
+	var sk *SessionKey
+	if len(kr.SessionKeys) == 1 {
+		sk = &kr.SessionKeys[0]
+	}
+	return e.decrypt(stream, kr, o, sk)
+}
 
+// decrypt reads the binary message stream, with the secret keys and
+// passwords of kr or, if sk is not nil, with sk only.
+func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) (*Decrypted, error) {
 	cfg := e.Config()
+	cfg.CacheSessionKey = true
 	p := &prompter{kr: kr}
-	var secrets openpgp.EntityList
-	for _, s := range kr.Secrets {
-		if s != nil && s.PrimaryKey != nil {
-			secrets = append(secrets, s)
+	var md *openpgp.MessageDetails
+	var sealed io.ReadCloser // data opened with sk: its Close checks the MDC or AEAD tag
+	var err error
+	if sk != nil {
+		if sealed, err = openWithSessionKey(stream, *sk); err != nil {
+			return nil, e.sessionKeyError(err)
+		}
+		md, err = openpgp.ReadMessage(sealed, openpgp.EntityList{}, nil, cfg)
+		if err != nil {
+			return nil, e.sessionKeyError(err)
+		}
+	} else {
+		var secrets openpgp.EntityList
+		for _, s := range kr.Secrets {
+			if s != nil && s.PrimaryKey != nil {
+				secrets = append(secrets, s)
+			}
+		}
+		md, err = openpgp.ReadMessage(stream, secrets, p.prompt, cfg)
+		if err != nil {
+			return nil, e.readError(err, p, o)
 		}
 	}
-	md, err := openpgp.ReadMessage(stream, secrets, p.prompt, cfg)
-	if err != nil {
-		return nil, e.readError(err, p, o)
-	}
+	encrypted := md.IsEncrypted || sealed != nil
 
 	// Hash the plaintext ourselves for every signature whose key we know, so
 	// that each one gets its own verdict (go-crypto only reports the first).
@@ -235,20 +284,33 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 	sp := spool.New(e.policy.MaxMemorySpool)
 	lw := &limitWriter{w: sp, max: e.policy.MaxDecompressed}
 	_, err = io.Copy(io.MultiWriter(append([]io.Writer{lw}, writers...)...), md.UnverifiedBody)
+	if err == nil && sealed != nil {
+		err = sealed.Close()
+	}
+	if err != nil && sk != nil && !lw.exceeded {
+		sp.Close()
+		return nil, e.sessionKeyError(err)
+	}
 	if err != nil {
 		sp.Close()
 		if lw.exceeded || errors.Is(err, pgperrors.ErrMessageTooLarge) ||
 			(md.IsEncrypted && lw.n > e.policy.MaxDecompressed-(1<<20) && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing)) {
 			return nil, e.tooLarge()
 		}
-		if md.IsEncrypted {
+		if encrypted {
 			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v); no plaintext is released: %w", err, mailseal.ErrIntegrity)
 		}
 		return nil, fmt.Errorf("pgp: decrypt: the message is damaged (%v): %w", err, mailseal.ErrInput)
 	}
 
-	d := &Decrypted{Encrypted: md.IsEncrypted, spool: sp, Signers: []mailseal.Signer{}}
-	if md.IsEncrypted {
+	d := &Decrypted{Encrypted: encrypted, spool: sp, Signers: []mailseal.Signer{}}
+	switch {
+	case sk != nil:
+		d.SessionKey = &SessionKey{Cipher: sk.Cipher, Key: bytes.Clone(sk.Key)}
+	case md.IsEncrypted && len(md.SessionKey) > 0:
+		d.SessionKey = &SessionKey{Cipher: md.DecryptedWithAlgorithm, Key: bytes.Clone(md.SessionKey)}
+	}
+	if encrypted {
 		d.Integrity = mailseal.IntegrityMDC
 		if o.tag == 20 || (o.tag == 18 && o.version == 2) {
 			d.Integrity = mailseal.IntegrityAEAD
@@ -289,6 +351,21 @@ func (e *Engine) evalCandidate(cd *candidate) mailseal.Signer {
 		s.Error = "the signature packet does not match its one-pass signature header"
 	}
 	return s
+}
+
+// sessionKeyError classifies an error of decrypting with a given session
+// key: a wrong key and damaged data look the same, so both wrap
+// mailseal.ErrNoKey (the session key is what does not fit).
+func (e *Engine) sessionKeyError(err error) error {
+	switch {
+	case errors.Is(err, mailseal.ErrIntegrity), errors.Is(err, mailseal.ErrInput), errors.Is(err, mailseal.ErrNoKey):
+		return fmt.Errorf("pgp: decrypt: %w", err)
+	case errors.Is(err, pgperrors.ErrMessageTooLarge):
+		return e.tooLarge()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("pgp: decrypt: the encrypted message is truncated: %w", mailseal.ErrIntegrity)
+	}
+	return fmt.Errorf("pgp: decrypt: the session key does not decrypt the message, or the message is damaged (%v): %w", err, mailseal.ErrNoKey)
 }
 
 // readError classifies an error of openpgp.ReadMessage.

@@ -41,6 +41,17 @@ func TestInteropToGPG(t *testing.T) {
 				t.Fatalf("gpg --decrypt: %v %q\n%s", res.Err, res.Stdout, res.Status)
 			}
 
+			// The session key we report opens the message in gpg.
+			ct := encrypt(t, e, data, nil, publicOf(t, them))
+			d, _ := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{them}})
+			if d.SessionKey == nil {
+				t.Fatal("no session key reported")
+			}
+			res = h.Run(ct, "--decrypt", "--override-session-key", d.SessionKey.String())
+			if res.Err != nil || !bytes.Equal(res.Stdout, data) {
+				t.Fatalf("gpg --override-session-key %s: %v %q\n%s", d.SessionKey, res.Err, res.Stdout, res.Status)
+			}
+
 			res = h.Decrypt(encrypt(t, e, data, me, publicOf(t, them)))
 			if res.Err != nil || !bytes.Equal(res.Stdout, data) || !res.HasStatus("GOODSIG") {
 				t.Fatalf("gpg --decrypt (signed): %v %q\n%s", res.Err, res.Stdout, res.Status)
@@ -92,10 +103,27 @@ func TestInteropFromGPG(t *testing.T) {
 				t.Errorf("SHA-1 error %q", s.Error)
 			}
 
-			d, body := decryptAll(t, e, h.Encrypt(data, []string{fpr}), kr)
+			ct := h.Encrypt(data, []string{fpr})
+			d, body := decryptAll(t, e, ct, kr)
 			if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != mailseal.IntegrityMDC || d.DecryptedWith != fpr {
 				t.Fatalf("encrypt: %q %+v", body, d)
 			}
+			// Session keys: ours is gpg's, and gpg's alone decrypts.
+			shown := h.Run(ct, "--decrypt", "--show-session-key").StatusLines("SESSION_KEY")
+			if len(shown) != 1 || d.SessionKey == nil || !strings.EqualFold(strings.TrimPrefix(shown[0], "SESSION_KEY "), d.SessionKey.String()) {
+				t.Fatalf("gpg session key %q, ours %v", shown, d.SessionKey)
+			}
+			sk, err := ParseSessionKey(strings.TrimPrefix(shown[0], "SESSION_KEY "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, body = decryptAll(t, e, ct, Keyring{SessionKeys: []SessionKey{sk}})
+			if !bytes.Equal(body, data) {
+				t.Fatalf("decrypted with gpg's session key: %q", body)
+			}
+			sk.Key[0] ^= 1
+			_, err = e.Decrypt(bytes.NewReader(ct), Keyring{SessionKeys: []SessionKey{sk}})
+			wantErr(t, err, mailseal.ErrNoKey)
 
 			d, body = decryptAll(t, e, h.SignEncrypt(fpr, data, []string{fpr}), kr)
 			if !bytes.Equal(body, data) {

@@ -424,8 +424,17 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	if len(o.values["session-key-out"]) > 0 || len(o.values["with-session-key"]) > 0 {
-		return fail(exitUnsupportedOption, "session keys are not supported")
+	var sessionKeys []pgp.SessionKey
+	for _, name := range o.values["with-session-key"] {
+		data, err := readInput(name)
+		if err != nil {
+			return err
+		}
+		sk, err := pgp.ParseSessionKey(string(data))
+		if err != nil {
+			return fail(exitBadData, "%s: %v", name, err)
+		}
+		sessionKeys = append(sessionKeys, sk)
 	}
 	verOut := o.one("verifications-out")
 	if verOut == "" {
@@ -450,8 +459,8 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	if len(keys) == 0 && len(msgPasswords) == 0 {
-		return fail(exitMissingArg, "decrypt needs KEYS or --with-password")
+	if len(keys) == 0 && len(msgPasswords) == 0 && len(sessionKeys) == 0 {
+		return fail(exitMissingArg, "decrypt needs KEYS, --with-password or --with-session-key")
 	}
 	notBefore, err := parseDate(o.one("verify-not-before"), time.Time{})
 	if err != nil {
@@ -461,7 +470,7 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	kr := pgp.Keyring{Certs: certs, Secrets: keys,
+	kr := pgp.Keyring{Certs: certs, Secrets: keys, SessionKeys: sessionKeys,
 		Unlock: func(ent *openpgp.Entity) error { return unlock(openpgp.EntityList{ent}, pw) }}
 	if len(msgPasswords) > 0 {
 		kr.Password = func() ([]byte, error) { return msgPasswords[0], nil }
@@ -484,6 +493,16 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if !d.Encrypted {
 		return fail(exitBadData, "the input is not encrypted")
 	}
+	if name := o.one("session-key-out"); name != "" && d.SessionKey != nil {
+		out, err := openOutput(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, d.SessionKey)
+		if err := out.Close(); err != nil {
+			return err
+		}
+	}
 	if verOut != "" {
 		out, err := openOutput(verOut)
 		if err != nil {
@@ -503,8 +522,11 @@ func cmdArmor(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if o.one("label") != "" && o.one("label") != "auto" {
-		return fail(exitUnsupportedOption, "--label is not supported")
+	labels := map[string]string{"sig": "PGP SIGNATURE", "key": "PGP PRIVATE KEY BLOCK",
+		"cert": "PGP PUBLIC KEY BLOCK", "message": "PGP MESSAGE"}
+	label := o.one("label")
+	if label != "" && label != "auto" && labels[label] == "" {
+		return fail(exitUnsupportedOption, "--label must be auto, sig, key, cert or message, not %q", label)
 	}
 	data, err := readAll(env.Stdin)
 	if err != nil {
@@ -514,7 +536,11 @@ func cmdArmor(args []string, env Env) error {
 		_, err := env.Stdout.Write(data) // already armored
 		return err
 	}
-	w := pgp.NewArmorWriter(env.Stdout, blockTypeOf(data))
+	blockType := labels[label]
+	if blockType == "" {
+		blockType = blockTypeOf(data)
+	}
+	w := pgp.NewArmorWriter(env.Stdout, blockType)
 	w.Write(data)
 	return w.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -120,6 +121,27 @@ func TestInteropWithSqop(t *testing.T) {
 				if out, code := cons.run(t, bad, "decrypt", keys[cons.name]); code == 0 || len(out) != 0 {
 					t.Fatalf("tampered ciphertext: exit %d, %d bytes", code, len(out))
 				}
+				// Session keys: the consumer reports the key; the producer,
+				// given only that key, decrypts; a wrong key is refused.
+				ct = prod.must(t, plaintext, "encrypt", certs[cons.name])
+				skFile := filepath.Join(dir, pair+".sk")
+				cons.must(t, ct, "decrypt", "--session-key-out="+skFile, keys[cons.name])
+				if sk := mustRead(t, skFile); !regexp.MustCompile(`^[0-9]+:[0-9A-Fa-f]{32,64}\r?\n?$`).Match(sk) {
+					t.Fatalf("session key %q", sk)
+				}
+				if pt := prod.must(t, ct, "decrypt", "--with-session-key="+skFile); !bytes.Equal(pt, plaintext) {
+					t.Fatal("decryption with the session key")
+				}
+				wrong := write(t, dir, pair+".wrongsk", []byte("9:"+strings.Repeat("AB", 32)+"\n"))
+				if out, code := cons.run(t, ct, "decrypt", "--with-session-key="+wrong); code != exitCannotDecrypt || len(out) != 0 {
+					t.Fatalf("wrong session key: exit %d, %d bytes", code, len(out))
+				}
+				if cons.name == "mailseal" {
+					// Several session keys: each is tried.
+					if pt := cons.must(t, ct, "decrypt", "--with-session-key="+wrong, "--with-session-key="+skFile); !bytes.Equal(pt, plaintext) {
+						t.Fatal("the second session key was not tried")
+					}
+				}
 				// Password encryption.
 				pw := write(t, dir, "pw", []byte("correct horse\n"))
 				ct = prod.must(t, plaintext, "encrypt", "--with-password="+pw)
@@ -233,14 +255,32 @@ func TestExitCodesAndArmor(t *testing.T) {
 	if back := ms.must(t, arm, "dearmor"); !bytes.Equal(back, bin) {
 		t.Fatal("dearmor(armor(x)) != x")
 	}
+	// --label names the block type whatever the data looks like.
+	for label, want := range map[string]string{"sig": "PGP SIGNATURE", "cert": "PGP PUBLIC KEY BLOCK",
+		"key": "PGP PRIVATE KEY BLOCK", "message": "PGP MESSAGE", "auto": "PGP PRIVATE KEY BLOCK"} {
+		out := ms.must(t, bin, "armor", "--label="+label)
+		if !bytes.HasPrefix(out, []byte("-----BEGIN "+want+"-----")) {
+			t.Errorf("armor --label=%s: %.40q", label, out)
+		}
+		if back := ms.must(t, out, "dearmor"); !bytes.Equal(back, bin) {
+			t.Errorf("dearmor(armor --label=%s) != x", label)
+		}
+	}
+	if _, code := ms.run(t, bin, "armor", "--label=frob"); code != exitUnsupportedOption {
+		t.Errorf("armor --label=frob: exit %d", code)
+	}
 	if out := ms.must(t, nil, "list-profiles", "generate-key"); !bytes.Contains(out, []byte("rfc9580")) {
 		t.Fatalf("profiles: %s", out)
 	}
 	v6 := write(t, dir, "v6", ms.must(t, nil, "generate-key", "--profile=rfc9580", "G <g@example.org>"))
 	v6c := write(t, dir, "v6c", ms.must(t, mustRead(t, v6), "extract-cert"))
 	ct := ms.must(t, plaintext, "encrypt", v6c)
-	if pt := ms.must(t, ct, "decrypt", v6); !bytes.Equal(pt, plaintext) {
+	skFile := filepath.Join(dir, "v6.sk")
+	if pt := ms.must(t, ct, "decrypt", "--session-key-out="+skFile, v6); !bytes.Equal(pt, plaintext) {
 		t.Fatal("v6 round trip")
+	}
+	if pt := ms.must(t, ct, "decrypt", "--with-session-key="+skFile); !bytes.Equal(pt, plaintext) {
+		t.Fatal("v6 (SEIPDv2) decryption with the session key")
 	}
 }
 
