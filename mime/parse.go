@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	stdmime "mime"
+	"os"
 	"strconv"
 	"strings"
 
@@ -20,15 +21,22 @@ type Message struct {
 
 	spool *spool.Spool // nil when parsed in place (ParseAt)
 	size  int64
+	file  *os.File // the source, closed with the message (ParseFile)
 }
 
 // Close releases the spooled message. Readers obtained from its entities
 // fail afterwards. A message parsed in place leaves its source alone.
 func (m *Message) Close() error {
-	if m.spool == nil {
-		return nil
+	var err error
+	if m.spool != nil {
+		err = m.spool.Close()
 	}
-	return m.spool.Close()
+	if m.file != nil {
+		if cerr := m.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 // Size is the size of the canonical message in bytes (after line-ending
@@ -150,6 +158,30 @@ func Parse(r io.Reader, lim Limits, memLimit int64) (*Message, error) {
 		return nil, err
 	}
 	return &Message{Root: root, spool: sp, size: sp.Size()}, nil
+}
+
+// ParseFile is Parse for an open file, which it takes over: the message's
+// Close closes it (as does a failed parse). A regular file whose lines
+// already end in CRLF is parsed where it lies, from its current offset, so
+// a large message is not copied into a spool first; anything else (a pipe,
+// LF line endings, an mbox "From " line) is read as Parse reads it.
+func ParseFile(f *os.File, lim Limits, memLimit int64) (*Message, error) {
+	var m *Message
+	var err error
+	st, serr := f.Stat()
+	off, oerr := f.Seek(0, io.SeekCurrent)
+	if serr == nil && oerr == nil && st.Mode().IsRegular() && off <= st.Size() {
+		size := st.Size() - off
+		m, err = ParseAt(io.NewSectionReader(f, off, size), size, lim, memLimit)
+	} else {
+		m, err = Parse(f, lim, memLimit)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m.file = f
+	return m, nil
 }
 
 // ParseAt parses the size bytes of src in place when they already have

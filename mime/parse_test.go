@@ -497,3 +497,63 @@ func TestIsCanonicalAcrossChunks(t *testing.T) {
 		}
 	}
 }
+
+// ParseFile reads a CRLF file in place from its current offset, falls back
+// to spooling for LF files and pipes, and closes the file with the message.
+func TestParseFile(t *testing.T) {
+	crlf := "Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+	for _, tc := range []struct {
+		name, data string
+		skip       int
+		inPlace    bool
+	}{
+		{"crlf", crlf, 0, true},
+		{"offset", "junk" + crlf, 4, true},
+		{"lf", strings.ReplaceAll(crlf, "\r\n", "\n"), 0, false},
+		{"mbox", "From a@b Sat Jan  1 00:00:00 2000\n" + crlf, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "m")
+			if err := os.WriteFile(path, []byte(tc.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Seek(int64(tc.skip), io.SeekStart)
+			m, err := ParseFile(f, DefaultLimits(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (m.spool == nil) != tc.inPlace {
+				t.Fatalf("in place: %v, want %v", m.spool == nil, tc.inPlace)
+			}
+			raw, _ := io.ReadAll(m.Root.Raw())
+			if string(raw) != crlf {
+				t.Fatalf("raw %q", raw)
+			}
+			if m.Root.Header.Get("Subject") != "x" {
+				t.Fatalf("subject %q", m.Root.Header.Get("Subject"))
+			}
+			m.Close()
+			if _, err := f.Stat(); err == nil {
+				t.Fatal("the file is still open after Close")
+			}
+		})
+	}
+	// A pipe is spooled.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { io.WriteString(w, crlf); w.Close() }()
+	m, err := ParseFile(r, DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.spool == nil {
+		t.Fatal("a pipe was parsed in place")
+	}
+}

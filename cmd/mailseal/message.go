@@ -250,16 +250,20 @@ func newSession(c *cli.Context) (*session, error) {
 }
 
 func (s *session) readMessage() (*mime.Message, error) {
-	var r io.Reader = s.c.App.Reader
+	var m *mime.Message
+	var err error
 	if name := s.c.String("input"); name != "" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", err, mailseal.ErrInput)
+		f, oerr := os.Open(name)
+		if oerr != nil {
+			return nil, fmt.Errorf("%w: %w", oerr, mailseal.ErrInput)
 		}
-		defer f.Close()
-		r = f
+		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool)
+	} else if f, ok := s.c.App.Reader.(*os.File); ok {
+		// A file on stdin (< msg.eml) is read in place, not spooled.
+		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool)
+	} else {
+		m, err = mime.Parse(s.c.App.Reader, mime.DefaultLimits(), s.policy.MaxMemorySpool)
 	}
-	m, err := mime.Parse(r, mime.DefaultLimits(), s.policy.MaxMemorySpool)
 	if err != nil {
 		return nil, fmt.Errorf("reading the message: %w", err)
 	}
