@@ -361,8 +361,8 @@ func (c *crlfWriter) Write(p []byte) (int, error) {
 	if _, err := c.w.Write(c.buf); err != nil {
 		return 0, err
 	}
-	if cap(c.buf) > 64<<10 {
-		c.buf = nil
+	if cap(c.buf) > 1<<20 {
+		c.buf = nil // keep one ordinary buffer, not the largest ever seen
 	}
 	return len(p), nil
 }

@@ -64,15 +64,15 @@ func (a *armorWriter) Close() error {
 	return err
 }
 
-// CRC-24 of RFC 9580 §6.1.1, computed slicing-by-4: the 24-bit register
+// CRC-24 of RFC 9580 §6.1.1, computed slicing-by-8: the 24-bit register
 // is kept in the top of a 32-bit word (the polynomial shifted left by 8),
-// so four input bytes are folded in per step.
+// so eight input bytes are folded in per step.
 const (
 	crc24Init = 0xb704ce
 	crc24Poly = 0x864cfb00 // 0x1864cfb << 8, the x^24 term implicit
 )
 
-var crc24Tables = func() (t [4][256]uint32) {
+var crc24Tables = func() (t [8][256]uint32) {
 	for i := range t[0] {
 		crc := uint32(i) << 24
 		for j := 0; j < 8; j++ {
@@ -84,7 +84,7 @@ var crc24Tables = func() (t [4][256]uint32) {
 		}
 		t[0][i] = crc
 	}
-	for k := 1; k < 4; k++ {
+	for k := 1; k < 8; k++ {
 		for i := range t[k] {
 			prev := t[k-1][i]
 			t[k][i] = prev<<8 ^ t[0][prev>>24]
@@ -97,10 +97,11 @@ var crc24Tables = func() (t [4][256]uint32) {
 func crc24Update(crc uint32, p []byte) uint32 {
 	c := crc << 8
 	t := &crc24Tables
-	for len(p) >= 4 {
+	for len(p) >= 8 {
 		x := c ^ (uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3]))
-		c = t[3][x>>24] ^ t[2][x>>16&0xff] ^ t[1][x>>8&0xff] ^ t[0][x&0xff]
-		p = p[4:]
+		c = t[7][x>>24] ^ t[6][x>>16&0xff] ^ t[5][x>>8&0xff] ^ t[4][x&0xff] ^
+			t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]]
+		p = p[8:]
 	}
 	for _, b := range p {
 		c = c<<8 ^ t[0][byte(c>>24)^b]

@@ -9,6 +9,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // Encrypt returns a writer for the plaintext; what is written is encrypted
@@ -54,45 +55,78 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 	if opts.Armor {
 		aw = NewArmorWriter(ciphertext, armorMessage)
 	}
+	// Three goroutines share the work of a large message: the caller's
+	// (producing plaintext), go-crypto's (hashing, encrypting) and the
+	// armor's (base64, CRC-24, output).
+	out := stage.NewWriter(aw)
 	params := &openpgp.EncryptParams{Signers: signers, Config: cfg, TextSig: opts.Text, Passwords: passwords,
 		Hints: &openpgp.FileHints{IsUTF8: opts.Text}}
 	var pw io.WriteCloser
 	var err error
 	if len(to) == 0 {
 		params.Passwords = passwords[1:]
-		pw, err = openpgp.SymmetricallyEncryptWithParams(passwords[0], aw, params)
+		pw, err = openpgp.SymmetricallyEncryptWithParams(passwords[0], out, params)
 	} else {
-		pw, err = openpgp.EncryptWithParams(aw, to, nil, params)
+		pw, err = openpgp.EncryptWithParams(out, to, nil, params)
 	}
 	if err != nil {
+		out.Close()
 		return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
 	}
-	return &encWriter{pt: pw, armor: aw}, nil
+	return &encWriter{in: stage.NewWriter(pw), pt: pw, out: out, armor: aw}, nil
 }
 
+// encWriter is the plaintext end of the pipeline in -> pt -> out -> armor;
+// in and out, goroutine stages, may be nil.
 type encWriter struct {
-	pt     io.WriteCloser
+	in     *stage.Writer  // to go-crypto's goroutine
+	pt     io.WriteCloser // go-crypto
+	out    *stage.Writer  // to the armor's goroutine
 	armor  io.WriteCloser
 	closed bool
 }
 
 func (w *encWriter) Write(p []byte) (int, error) {
 	if w.closed {
-		return 0, errors.New("pgp: encrypt: write after close")
+		return 0, errors.New("pgp: write after close")
 	}
-	return w.pt.Write(p)
+	var n int
+	var err error
+	if w.in != nil {
+		n, err = w.in.Write(p)
+	} else {
+		n, err = w.pt.Write(p)
+	}
+	if err != nil {
+		return n, fmt.Errorf("pgp: %w", err)
+	}
+	return n, nil
 }
 
+// Close finishes the message; every stage is closed even after an error,
+// so that no goroutine is left behind.
 func (w *encWriter) Close() error {
 	if w.closed {
-		return errors.New("pgp: encrypt: already closed")
+		return errors.New("pgp: already closed")
 	}
 	w.closed = true
-	if err := w.pt.Close(); err != nil {
-		return fmt.Errorf("pgp: encrypt: %w", err)
+	var err error
+	if w.in != nil {
+		err = w.in.Close()
 	}
-	if err := w.armor.Close(); err != nil {
-		return fmt.Errorf("pgp: encrypt: %w", err)
+	if err == nil {
+		err = w.pt.Close()
+	}
+	if w.out != nil {
+		if oerr := w.out.Close(); err == nil {
+			err = oerr
+		}
+	}
+	if err == nil {
+		err = w.armor.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("pgp: %w", err)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func (e *Engine) Config() *packet.Config {
 		crypto.SHA224:    !p.AllowSHA1,
 	}
 	return &packet.Config{
-		DefaultHash:   crypto.SHA512,
+		DefaultHash:   crypto.SHA256,
 		DefaultCipher: packet.CipherAES256,
 		Time:          p.Time,
 		MinRSABits:    uint16(minRSA),

@@ -34,7 +34,7 @@ func TestConfig(t *testing.T) {
 	if cfg.MinimumRSABits() != 3072 {
 		t.Errorf("min RSA %d", cfg.MinimumRSABits())
 	}
-	if cfg.Hash() != crypto.SHA512 || cfg.Cipher() != packet.CipherAES256 {
+	if cfg.Hash() != crypto.SHA256 || cfg.Cipher() != packet.CipherAES256 {
 		t.Errorf("defaults %v %v", cfg.Hash(), cfg.Cipher())
 	}
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.MD5, crypto.RIPEMD160} {
@@ -77,7 +77,7 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if micalg != "pgp-sha512" {
+			if micalg != "pgp-sha256" {
 				t.Errorf("micalg %s", micalg)
 			}
 			data := []byte("Content-Type: text/plain\r\n\r\nHello\r\n")
@@ -93,7 +93,7 @@ func TestSignVerify(t *testing.T) {
 			if s.Fingerprint != Fingerprint(cert.PrimaryKey) || s.Fingerprint != strings.ToUpper(s.Fingerprint) {
 				t.Errorf("fingerprint %s", s.Fingerprint)
 			}
-			if s.SigningKey == "" || s.Hash != "SHA-512" || !s.Valid || s.Created.IsZero() {
+			if s.SigningKey == "" || s.Hash != "SHA-256" || !s.Valid || s.Created.IsZero() {
 				t.Errorf("signer %+v", s)
 			}
 			if len(s.Emails) != 1 || s.Emails[0] != "alice@example.org" {

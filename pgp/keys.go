@@ -85,14 +85,20 @@ func (e *Engine) signingKey(signer *openpgp.Entity) (openpgp.Key, crypto.Hash, e
 	return key, e.chooseHash(key), nil
 }
 
-// chooseHash picks the first hash the key prefers that the policy accepts and
-// the key's algorithm allows; SHA-512 if the key states no usable preference.
+// chooseHash picks SHA-256 where the key's algorithm allows it (as gpg
+// does; with the SHA extensions of current CPUs it is also about twice as
+// fast as SHA-512), else the first hash the key prefers that the policy
+// accepts and the algorithm allows (a P-384 or Ed448 key needs a longer
+// digest), else SHA-512.
 func (e *Engine) chooseHash(key openpgp.Key) crypto.Hash {
 	allowed := func(h crypto.Hash) bool {
 		if !h.Available() || !e.hashAccepted(h) || h == crypto.SHA1 || h == crypto.SHA224 {
 			return false
 		}
 		return hashFitsKey(h, key.PublicKey)
+	}
+	if allowed(crypto.SHA256) {
+		return crypto.SHA256
 	}
 	var prefs []uint8
 	if key.PrimarySelfSignature != nil {

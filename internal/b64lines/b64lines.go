@@ -22,8 +22,9 @@ type Writer struct {
 	closed    bool
 }
 
-// linesPerBatch is how many lines are encoded per write to the underlying writer.
-const linesPerBatch = 64
+// linesPerBatch is how many lines are encoded per write to the underlying
+// writer (about 64 KiB of output).
+const linesPerBatch = 1000
 
 // NewWriter returns an encoder writing lines of lineChars base64 characters
 // (rounded down to a multiple of 4, at least 4) ended by eol.
@@ -66,16 +67,24 @@ func (b *Writer) Write(p []byte) (int, error) {
 
 // encodeLines writes p as lines of lineBytes input bytes (the last may be shorter).
 func (b *Writer) encodeLines(p []byte) error {
-	out := b.out[:0]
+	full := len(p) / b.lineBytes
+	lineChars := base64.StdEncoding.EncodedLen(b.lineBytes)
+	size := full * (lineChars + len(b.eol))
+	if rest := len(p) % b.lineBytes; rest > 0 {
+		size += base64.StdEncoding.EncodedLen(rest) + len(b.eol)
+	}
+	if cap(b.out) < size {
+		b.out = make([]byte, size)
+	}
+	out := b.out[:size]
+	o := 0
 	for len(p) > 0 {
 		k := min(b.lineBytes, len(p))
-		start := len(out)
-		out = append(out, make([]byte, base64.StdEncoding.EncodedLen(k))...)
-		base64.StdEncoding.Encode(out[start:], p[:k])
-		out = append(out, b.eol...)
+		base64.StdEncoding.Encode(out[o:], p[:k])
+		o += base64.StdEncoding.EncodedLen(k)
+		o += copy(out[o:], b.eol)
 		p = p[k:]
 	}
-	b.out = out
 	_, err := b.w.Write(out)
 	return err
 }

@@ -1,0 +1,249 @@
+// Package stage runs one step of a streaming pipeline on a goroutine of its
+// own, so that the steps of signing, encrypting and encoding a large message
+// (or of decoding and decrypting one) keep every core busy instead of taking
+// turns on one. Data moves in a few fixed buffers that are reused, so memory
+// does not grow with the message.
+package stage
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// BufferSize is the size of each buffer handed between goroutines.
+const BufferSize = 256 << 10
+
+// buffers is how many buffers a stage has in flight.
+const buffers = 4
+
+var errClosed = errors.New("stage: write after close")
+
+// Writer passes what is written to it to an underlying writer that runs on
+// its own goroutine. Errors of the underlying writer show on a later Write
+// or on Close. Close must be called (it waits for the goroutine); it does
+// not close the underlying writer.
+type Writer struct {
+	full   chan []byte
+	free   chan []byte
+	done   chan struct{}
+	buf    []byte
+	made   int // buffers allocated (lazily: a small message needs one)
+	mu     sync.Mutex
+	err    error // the underlying writer's first error
+	closed bool
+}
+
+// NewWriter starts a goroutine writing to w.
+func NewWriter(w io.Writer) *Writer {
+	sw := &Writer{
+		full: make(chan []byte, buffers),
+		free: make(chan []byte, buffers),
+		done: make(chan struct{}),
+	}
+	sw.buf = make([]byte, 0, BufferSize)
+	sw.made = 1
+	go sw.run(w)
+	return sw
+}
+
+func (sw *Writer) run(w io.Writer) {
+	defer close(sw.done)
+	for b := range sw.full {
+		if sw.failed() == nil {
+			if _, err := w.Write(b); err != nil {
+				sw.mu.Lock()
+				sw.err = err
+				sw.mu.Unlock()
+			}
+		}
+		sw.free <- b[:0]
+	}
+}
+
+func (sw *Writer) failed() error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.err
+}
+
+// Write copies p into the current buffer, handing full buffers on.
+func (sw *Writer) Write(p []byte) (int, error) {
+	if sw.closed {
+		return 0, errClosed
+	}
+	if err := sw.failed(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for len(p) > 0 {
+		k := copy(sw.buf[len(sw.buf):cap(sw.buf)], p)
+		sw.buf = sw.buf[:len(sw.buf)+k]
+		p = p[k:]
+		n += k
+		if len(sw.buf) == cap(sw.buf) {
+			sw.full <- sw.buf
+			sw.buf = sw.next()
+		}
+	}
+	return n, nil
+}
+
+// next returns a free buffer, or a new one while fewer than buffers exist.
+func (sw *Writer) next() []byte {
+	select {
+	case b := <-sw.free:
+		return b
+	default:
+	}
+	if sw.made < buffers {
+		sw.made++
+		return make([]byte, 0, BufferSize)
+	}
+	return <-sw.free
+}
+
+// Close hands on the last buffer, waits until everything was written and
+// returns the underlying writer's first error.
+func (sw *Writer) Close() error {
+	if sw.closed {
+		return sw.failed()
+	}
+	sw.closed = true
+	if len(sw.buf) > 0 {
+		sw.full <- sw.buf
+	}
+	sw.buf = nil
+	close(sw.full)
+	<-sw.done
+	return sw.failed()
+}
+
+// Reader reads ahead from an underlying reader on its own goroutine. Close
+// stops the goroutine (it may still finish one read of the underlying
+// reader); it does not close the underlying reader.
+type Reader struct {
+	full chan chunk
+	free chan []byte
+	stop chan struct{}
+	cur  chunk
+	off  int
+	once sync.Once
+	done bool
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+// NewReader starts a goroutine reading from r.
+func NewReader(r io.Reader) *Reader {
+	sr := &Reader{
+		full: make(chan chunk, buffers),
+		free: make(chan []byte, buffers),
+		stop: make(chan struct{}),
+	}
+	go sr.run(r)
+	return sr
+}
+
+func (sr *Reader) run(r io.Reader) {
+	defer close(sr.full)
+	made := 0
+	for {
+		var b []byte
+		select {
+		case b = <-sr.free:
+		case <-sr.stop:
+			return
+		default:
+			if made < buffers {
+				made++
+				b = make([]byte, BufferSize)
+			} else {
+				select {
+				case b = <-sr.free:
+				case <-sr.stop:
+					return
+				}
+			}
+		}
+		n, err := io.ReadFull(r, b[:cap(b)])
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		select {
+		case sr.full <- chunk{b[:n], err}:
+		case <-sr.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Read returns the data read ahead, and the underlying reader's error
+// (io.EOF at the end) once the data before it was read.
+func (sr *Reader) Read(p []byte) (int, error) {
+	for sr.off == len(sr.cur.b) {
+		if sr.cur.err != nil {
+			return 0, sr.cur.err
+		}
+		if sr.done {
+			return 0, io.ErrClosedPipe
+		}
+		if sr.cur.b != nil {
+			sr.free <- sr.cur.b[:0]
+		}
+		c, ok := <-sr.full
+		if !ok {
+			sr.done = true
+			return 0, io.ErrClosedPipe
+		}
+		sr.cur, sr.off = c, 0
+	}
+	n := copy(p, sr.cur.b[sr.off:])
+	sr.off += n
+	return n, nil
+}
+
+// WriteTo hands the read-ahead buffers to w without another copy.
+func (sr *Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if sr.off < len(sr.cur.b) {
+			n, err := w.Write(sr.cur.b[sr.off:])
+			total += int64(n)
+			sr.off += n
+			if err != nil {
+				return total, err
+			}
+		}
+		if sr.cur.err != nil {
+			if sr.cur.err == io.EOF {
+				return total, nil
+			}
+			return total, sr.cur.err
+		}
+		if sr.done {
+			return total, io.ErrClosedPipe
+		}
+		if sr.cur.b != nil {
+			sr.free <- sr.cur.b[:0]
+		}
+		c, ok := <-sr.full
+		if !ok {
+			sr.done = true
+			return total, io.ErrClosedPipe
+		}
+		sr.cur, sr.off = c, 0
+	}
+}
+
+// Close stops reading ahead.
+func (sr *Reader) Close() error {
+	sr.once.Do(func() { close(sr.stop) })
+	return nil
+}

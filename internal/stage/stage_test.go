@@ -1,0 +1,139 @@
+package stage
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"runtime"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+func data(n int) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(int64(n))).Read(b)
+	return b
+}
+
+func TestWriter(t *testing.T) {
+	for _, n := range []int{0, 1, BufferSize - 1, BufferSize, 3*BufferSize + 17, 20 * BufferSize} {
+		in := data(n)
+		var out bytes.Buffer
+		w := NewWriter(&out)
+		rng := rand.New(rand.NewSource(1))
+		for rest := in; len(rest) > 0; {
+			k := min(len(rest), 1+rng.Intn(100<<10))
+			if m, err := w.Write(rest[:k]); m != k || err != nil {
+				t.Fatalf("Write: %d %v", m, err)
+			}
+			rest = rest[k:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("%d bytes: output differs", n)
+		}
+		if _, err := w.Write([]byte("x")); err == nil {
+			t.Fatal("write after close")
+		}
+	}
+}
+
+type failAfter struct {
+	n   int
+	err error
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestWriterError(t *testing.T) {
+	boom := errors.New("disk full")
+	w := NewWriter(&failAfter{n: 2, err: boom})
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = w.Write(make([]byte, BufferSize))
+		time.Sleep(time.Millisecond)
+	}
+	if !errors.Is(err, boom) {
+		t.Fatalf("Write error %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, boom) {
+		t.Fatalf("Close error %v", err)
+	}
+}
+
+func TestReader(t *testing.T) {
+	for _, n := range []int{0, 1, BufferSize, 5*BufferSize + 3} {
+		in := data(n)
+		// Read in odd sizes.
+		r := NewReader(iotest.HalfReader(bytes.NewReader(in)))
+		var out []byte
+		buf := make([]byte, 7777)
+		for {
+			k, err := r.Read(buf)
+			out = append(out, buf[:k]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Close()
+		if !bytes.Equal(out, in) {
+			t.Fatalf("%d bytes: Read output differs", n)
+		}
+		// WriteTo, after a first small Read.
+		r = NewReader(bytes.NewReader(in))
+		var wb bytes.Buffer
+		k, _ := r.Read(buf[:10])
+		wb.Write(buf[:k])
+		if _, err := io.Copy(&wb, r); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if !bytes.Equal(wb.Bytes(), in) {
+			t.Fatalf("%d bytes: WriteTo output differs", n)
+		}
+	}
+}
+
+func TestReaderError(t *testing.T) {
+	boom := errors.New("bad armor")
+	in := data(2*BufferSize + 5)
+	r := NewReader(io.MultiReader(bytes.NewReader(in), iotest.ErrReader(boom)))
+	defer r.Close()
+	out, err := io.ReadAll(r)
+	if !errors.Is(err, boom) || !bytes.Equal(out, in) {
+		t.Fatalf("ReadAll: %d bytes, %v", len(out), err)
+	}
+	if _, err := r.Read(make([]byte, 1)); !errors.Is(err, boom) {
+		t.Fatalf("second Read: %v", err)
+	}
+}
+
+// Closing a reader that was not read to the end stops its goroutine.
+func TestReaderCloseEarly(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for i := 0; i < 50; i++ {
+		r := NewReader(bytes.NewReader(make([]byte, 10*BufferSize)))
+		r.Read(make([]byte, 1))
+		r.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
