@@ -38,6 +38,7 @@ func newStreamingGCM(block cipher.Block, nonce []byte) (*streamingGCM, error) {
 	var h [16]byte
 	block.Encrypt(h[:], h[:])
 	g := &streamingGCM{block: block, hash: newGHASH(h[:])}
+	g.hash.fast = newFastGHASH(block, g.hash.key)
 	if len(nonce) == 12 {
 		copy(g.j0[:], nonce)
 		g.j0[15] = 1

@@ -55,8 +55,8 @@ func TestStreamingGCMMatchesCryptoCipher(t *testing.T) {
 	for n := 0; n <= 80; n++ {
 		sizes = append(sizes, n)
 	}
-	sizes = append(sizes, 255, 256, 257, 4095, 4096, 4097, 65536+7, 1<<20)
-	pieceSets := [][]int{{1}, {7, 13}, {16}, {4096}, {1 << 20}}
+	sizes = append(sizes, 255, 256, 257, 1023, 1024, 1025, 4095, 4096, 4097, 65536+7, 1<<20)
+	pieceSets := [][]int{{1}, {7, 13}, {16}, {1024}, {1000, 5000, 17}, {4096}, {1 << 20}}
 	for _, keyLen := range []int{16, 24, 32} {
 		for _, nonceLen := range []int{12, 8, 16, 60} {
 			for _, aadLen := range []int{0, 5, 16, 33} {
@@ -158,6 +158,15 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
+}
+
+func TestFieldInverse(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		a := loadElement(randomBytes(16))
+		if p := a.mul(a.inverse()); p != (fieldElement{lo: 1}) {
+			t.Fatalf("a * a^-1 = %x", p)
+		}
+	}
 }
 
 func BenchmarkGHASH(b *testing.B) {

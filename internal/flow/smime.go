@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/b64lines"
+	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -217,19 +218,31 @@ func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, en
 	if err != nil {
 		return err
 	}
-	pt, err := s.Engine.Encrypt(part, to, enc)
+	// Three goroutines share a large message: this one produces (and
+	// signs) the content, one encrypts, one encodes base64 and writes.
+	out := stage.NewWriter(part)
+	ct, err := s.Engine.Encrypt(out, to, enc)
 	if err != nil {
+		out.Close()
 		return err
 	}
+	pt := stage.NewWriter(ct)
 	if len(ids) > 0 {
 		err = s.signEntity(pt, nil, payload, ids, sign)
 	} else {
 		_, err = io.Copy(pt, payload)
 	}
-	if err != nil {
-		return err
+	// Every stage is closed, even after an error, so no goroutine is left.
+	if cerr := pt.Close(); err == nil {
+		err = cerr
 	}
-	if err := pt.Close(); err != nil {
+	if err == nil {
+		err = ct.Close()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return part.Close()
