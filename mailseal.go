@@ -286,7 +286,9 @@ func DefaultPolicy() Policy {
 	return Policy{
 		MinRSABits:      2048,
 		MaxDecompressed: 256 << 20, // 256 MiB: more than any mail, small enough to stop a bomb in seconds
-		MaxMemorySpool:  8 << 20,   // 8 MiB
+		// 2 MiB: ordinary mail stays in memory; beyond, memory would only
+		// grow with the message, and fresh memory is not free either.
+		MaxMemorySpool: 2 << 20,
 	}
 }
 

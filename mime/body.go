@@ -3,8 +3,10 @@ package mime
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/mailseal/mailseal"
 )
@@ -62,7 +64,7 @@ type base64Decoder struct {
 }
 
 func newBase64Decoder(src io.Reader) *base64Decoder {
-	return &base64Decoder{src: src, in: make([]byte, 16<<10)}
+	return &base64Decoder{src: src, in: make([]byte, 32<<10)}
 }
 
 func (d *base64Decoder) Read(p []byte) (int, error) {
@@ -71,22 +73,7 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		n, err := d.src.Read(d.in)
-		buf := d.buf[:0]
-		for _, c := range d.in[:n] {
-			v := base64Values[c]
-			switch v {
-			case 0xFF:
-				continue
-			case 0xFE:
-				buf = d.flush(buf)
-				continue
-			}
-			d.group[d.n] = v
-			d.n++
-			if d.n == 4 {
-				buf = d.flush(buf)
-			}
-		}
+		buf := d.decode(d.buf[:0], d.in[:n])
 		if err == io.EOF {
 			buf = d.flush(buf)
 			d.done = true
@@ -98,6 +85,53 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 	n := copy(p, d.out)
 	d.out = d.out[n:]
 	return n, nil
+}
+
+// decode appends the decoding of data to buf. Whole lines of well-formed
+// base64 (the normal case) go through encoding/base64, which skips CR and
+// LF; anything else, and the partial line at the end of data, byte by byte.
+func (d *base64Decoder) decode(buf, data []byte) []byte {
+	if d.n != 0 {
+		// Finish the group begun in the previous piece, up to a line break.
+		k := bytes.IndexByte(data, '\n') + 1
+		if k == 0 {
+			return d.decodeBytes(buf, data)
+		}
+		buf = d.decodeBytes(buf, data[:k])
+		data = data[k:]
+	}
+	if d.n == 0 {
+		if end := bytes.LastIndexByte(data, '\n'); end >= 0 {
+			lines := data[:end+1]
+			need := base64.StdEncoding.DecodedLen(len(lines))
+			buf = slices.Grow(buf, need)
+			if m, err := base64.StdEncoding.Decode(buf[len(buf):len(buf)+need], lines); err == nil {
+				buf = buf[:len(buf)+m]
+				data = data[end+1:]
+			}
+		}
+	}
+	return d.decodeBytes(buf, data)
+}
+
+// decodeBytes is the lenient decoder, one byte at a time.
+func (d *base64Decoder) decodeBytes(buf, data []byte) []byte {
+	for _, c := range data {
+		v := base64Values[c]
+		switch v {
+		case 0xFF:
+			continue
+		case 0xFE:
+			buf = d.flush(buf)
+			continue
+		}
+		d.group[d.n] = v
+		d.n++
+		if d.n == 4 {
+			buf = d.flush(buf)
+		}
+	}
+	return buf
 }
 
 // flush appends the bytes of the current (possibly incomplete) group.

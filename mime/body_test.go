@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	mrand "math/rand"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -141,4 +142,62 @@ func TestAddressesFromTestdata(t *testing.T) {
 	if err != nil || strings.Join(to, ",") != "team@example.de,jane@example.com" {
 		t.Errorf("To %v %v", to, err)
 	}
+}
+
+// The base64 decoder's fast path (whole lines through encoding/base64)
+// gives what the byte-by-byte lenient decoder gives, for clean and messy
+// input read in pieces of every size.
+func TestBase64DecoderFastPathMatchesLenient(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(7))
+	clean := func(n, width int, eol string) []byte {
+		raw := make([]byte, n)
+		rng.Read(raw)
+		enc := base64.StdEncoding.EncodeToString(raw)
+		var b strings.Builder
+		for len(enc) > width {
+			b.WriteString(enc[:width] + eol)
+			enc = enc[width:]
+		}
+		b.WriteString(enc + eol)
+		return []byte(b.String())
+	}
+	inputs := [][]byte{
+		clean(100000, 76, "\r\n"), clean(100001, 76, "\n"), clean(5000, 64, "\r\n"), clean(3000, 70, "\r\n"),
+		clean(3001, 73, "\r\n"), []byte("QQ==\r\nQUJD\r\n"), []byte("QUJD\r\n  QU JD\r\n!!QQ\r\n"),
+		[]byte("QUJ\r\nD\r\n"), []byte(""), []byte("\r\n\r\n"),
+	}
+	for i := 0; i < 30; i++ {
+		b := clean(2000+rng.Intn(3000), 4*(1+rng.Intn(25)), "\r\n")
+		for j := 0; j < 3; j++ { // some junk: spaces, '=', bytes outside the alphabet
+			b[rng.Intn(len(b))] = " =*\x00\xff"[rng.Intn(5)]
+		}
+		inputs = append(inputs, b)
+	}
+	for i, in := range inputs {
+		ref := &base64Decoder{}
+		want := ref.flush(ref.decodeBytes(nil, in))
+		for _, piece := range []int{1, 3, 77, 4096, 32 << 10} {
+			got, err := io.ReadAll(newBase64Decoder(&chunkReader{data: in, size: piece}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("input %d, pieces of %d: %d bytes, want %d", i, piece, len(got), len(want))
+			}
+		}
+	}
+}
+
+type chunkReader struct {
+	data []byte
+	size int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.size)], c.data)
+	c.data = c.data[n:]
+	return n, nil
 }

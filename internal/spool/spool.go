@@ -32,8 +32,16 @@ type Spool struct {
 	stream  cipher.Stream
 	pending []byte
 	flushed int64
-	mu      sync.Mutex // guards flushing on the first reads
+	// Small reads of the file are served from a decrypted read-ahead
+	// window, so that sequential readers with small buffers cost one
+	// system call and one key-stream call per window, not per read.
+	ahead    []byte
+	aheadOff int64
+	mu       sync.Mutex // guards flushing and the read-ahead window
 }
+
+// readAhead is the size of the read-ahead window.
+const readAhead = 1 << 20
 
 // writeBatch is how much ciphertext is collected before one write to the file.
 const writeBatch = 256 << 10
@@ -152,22 +160,49 @@ func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
 	if s.file == nil {
 		n = copy(p, s.mem[off:])
 	} else {
-		s.mu.Lock()
-		ferr := s.flush()
-		s.mu.Unlock()
-		if ferr != nil {
-			return 0, ferr
-		}
 		var err error
-		n, err = s.file.ReadAt(p, off)
-		if err != nil && !(errors.Is(err, io.EOF) && n == len(p)) {
-			return n, fmt.Errorf("spool: %w", err)
+		n, err = s.readFile(p, off)
+		if err != nil {
+			return n, err
 		}
-		s.xor(p[:n], p[:n], off)
 	}
 	if n < want {
 		return n, io.EOF
 	}
+	return n, nil
+}
+
+// readFile reads p (which lies within the content) from the file.
+func (s *Spool) readFile(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.flush(); err != nil {
+		return 0, err
+	}
+	if len(p) >= readAhead/2 {
+		return s.readDecrypt(p, off)
+	}
+	if off < s.aheadOff || off+int64(len(p)) > s.aheadOff+int64(len(s.ahead)) {
+		if s.ahead == nil {
+			s.ahead = make([]byte, readAhead)
+		}
+		n, err := s.readDecrypt(s.ahead[:min(int64(readAhead), s.size-off)], off)
+		s.ahead, s.aheadOff = s.ahead[:n], off
+		if err != nil {
+			s.ahead = s.ahead[:0]
+			return 0, err
+		}
+	}
+	return copy(p, s.ahead[off-s.aheadOff:]), nil
+}
+
+// readDecrypt fills p from the file at off and decrypts it.
+func (s *Spool) readDecrypt(p []byte, off int64) (int, error) {
+	n, err := s.file.ReadAt(p, off)
+	if err != nil && !(errors.Is(err, io.EOF) && n == len(p)) {
+		return n, fmt.Errorf("spool: %w", err)
+	}
+	s.xor(p[:n], p[:n], off)
 	return n, nil
 }
 
@@ -182,6 +217,8 @@ func (s *Spool) Close() error {
 	s.closed = true
 	clear(s.mem)
 	s.mem = nil
+	clear(s.ahead[:cap(s.ahead)])
+	s.ahead = nil
 	if s.file != nil {
 		return s.file.Close()
 	}

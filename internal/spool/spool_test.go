@@ -3,7 +3,9 @@ package spool
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
+	mrand "math/rand"
 	"os"
 	"testing"
 )
@@ -85,5 +87,54 @@ func TestSpoolBatchedWritesReadBack(t *testing.T) {
 	part := make([]byte, 777)
 	if _, err := s.ReadAt(part, 123457); err != nil || !bytes.Equal(part, want.Bytes()[123457:123457+777]) {
 		t.Fatal("ReadAt in the middle differs")
+	}
+}
+
+// Small reads at random offsets (served from the read-ahead window) and
+// large ones (read directly) all return the written bytes, also across the
+// window's edges and at the end; concurrent readers see the same.
+func TestSpoolReadAheadRandomReads(t *testing.T) {
+	data := make([]byte, 3*readAhead+12345)
+	mrand.New(mrand.NewSource(3)).Read(data)
+	s := New(1 << 10)
+	defer s.Close()
+	for p := data; len(p) > 0; {
+		k := min(len(p), 70000)
+		s.Write(p[:k])
+		p = p[k:]
+	}
+	check := func(rng *mrand.Rand) error {
+		for i := 0; i < 300; i++ {
+			size := 1 + rng.Intn(5000)
+			if i%10 == 0 {
+				size = readAhead/2 + rng.Intn(readAhead)
+			}
+			off := rng.Int63n(int64(len(data)))
+			if i%7 == 0 {
+				off = int64(readAhead) - int64(rng.Intn(100)) // straddles a window edge
+			}
+			buf := make([]byte, size)
+			n, err := s.ReadAt(buf, off)
+			end := min(off+int64(size), int64(len(data)))
+			if n != int(end-off) || !bytes.Equal(buf[:n], data[off:end]) {
+				return fmt.Errorf("ReadAt(%d bytes at %d) = %d, %v: wrong data", size, off, n, err)
+			}
+			if (end < off+int64(size)) != (err == io.EOF) {
+				return fmt.Errorf("ReadAt(%d bytes at %d): error %v", size, off, err)
+			}
+		}
+		return nil
+	}
+	if err := check(mrand.New(mrand.NewSource(1))); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func(seed int64) { errs <- check(mrand.New(mrand.NewSource(seed))) }(int64(g + 10))
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
