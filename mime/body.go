@@ -3,12 +3,11 @@ package mime
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/b64lines"
 )
 
 // Body returns the body with its Content-Transfer-Encoding decoded:
@@ -102,11 +101,8 @@ func (d *base64Decoder) decode(buf, data []byte) []byte {
 	}
 	if d.n == 0 {
 		if end := bytes.LastIndexByte(data, '\n'); end >= 0 {
-			lines := data[:end+1]
-			need := base64.StdEncoding.DecodedLen(len(lines))
-			buf = slices.Grow(buf, need)
-			if m, err := base64.StdEncoding.Decode(buf[len(buf):len(buf)+need], lines); err == nil {
-				buf = buf[:len(buf)+m]
+			var ok bool
+			if buf, ok = b64lines.DecodeLines(buf, data[:end+1]); ok {
 				data = data[end+1:]
 			}
 		}

@@ -574,6 +574,10 @@ func splitParams(v string) []string {
 	return out
 }
 
+// maxDelimiterLine is the longest line (with its line ending) that can be
+// a multipart delimiter.
+const maxDelimiterLine = 64 << 10
+
 // span is the byte range of one body part: [start, end).
 type span struct{ start, end int64 }
 
@@ -585,50 +589,88 @@ type span struct{ start, end int64 }
 // runs to the end of the body.
 func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
 	dash := []byte("--" + boundary)
-	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.bodyStart, e.end-e.bodyStart), 64<<10)
 	var spans []span
 	inPart := false
 	var partStart int64
-	off := e.bodyStart
+	// The body is searched for "--boundary" itself (a vectorised search
+	// that skips whole lines of base64 at once); each match is then checked
+	// to start a line. A line longer than maxDelimiterLine is not a
+	// delimiter (it would need kilobytes of transport padding).
+	buf := make([]byte, 256<<10)
+	base := e.bodyStart // offset of buf[0]
+	n := 0              // bytes in buf
+	next := e.bodyStart // offset of the next read
+	scan := 0           // where in buf the search goes on
 	for {
-		lineStart := off
-		line, err := br.ReadSlice('\n')
-		off += int64(len(line))
-		kind := delimNone
-		if err == bufio.ErrBufferFull {
-			// A line longer than the buffer is not a delimiter (it would
-			// need kilobytes of transport padding); skip the rest of it.
-			for err == bufio.ErrBufferFull {
-				line, err = br.ReadSlice('\n')
-				off += int64(len(line))
+		if next < e.end && n < len(buf) {
+			want := min(len(buf)-n, int(e.end-next))
+			k, err := p.src.ReadAt(buf[n:n+want], next)
+			if k < want && err != nil {
+				return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
 			}
-		} else if len(line) > 0 {
-			kind = delimiterKind(line, dash)
+			n += k
+			next += int64(k)
 		}
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+		eof := next >= e.end
+		i := bytes.Index(buf[scan:n], dash)
+		if i < 0 {
+			if eof {
+				break
+			}
+			// Keep what could begin a match, and the byte before it.
+			keep := min(n, len(dash))
+			copy(buf, buf[n-keep:n])
+			base += int64(n - keep)
+			n, scan = keep, 0
+			continue
 		}
-		if kind != delimNone {
-			// The CRLF before the delimiter belongs to it, unless the
-			// delimiter starts the body.
-			partEnd := lineStart
-			if lineStart > e.bodyStart {
-				partEnd -= 2
+		at := scan + i
+		nl := bytes.IndexByte(buf[at:n], '\n')
+		if nl < 0 && !eof {
+			switch {
+			case n < len(buf):
+				scan = at // read on, then look again
+			case at > 1:
+				// Move the match (and the byte before it) to the front and
+				// read the rest of its line.
+				copy(buf, buf[at-1:n])
+				base += int64(at - 1)
+				n, scan = n-(at-1), 1
+			default:
+				scan = at + 1 // too long a line
 			}
-			if inPart {
-				spans = append(spans, span{partStart, max(partStart, partEnd)})
-			}
-			if kind == delimClose {
-				return spans, nil
-			}
-			inPart, partStart = true, off
-			if p.parts+len(spans)+1 > p.lim.MaxParts {
-				return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
-			}
+			continue
 		}
-		if err == io.EOF {
-			break
+		lineEnd := n
+		if nl >= 0 {
+			lineEnd = at + nl + 1
 		}
+		scan = at + 1
+		lineStart := base + int64(at)
+		if lineStart != e.bodyStart && (at == 0 || buf[at-1] != '\n') || lineEnd-at > maxDelimiterLine {
+			continue
+		}
+		kind := delimiterKind(buf[at:lineEnd], dash)
+		if kind == delimNone {
+			continue
+		}
+		// The CRLF before the delimiter belongs to it, unless the
+		// delimiter starts the body.
+		partEnd := lineStart
+		if lineStart > e.bodyStart {
+			partEnd -= 2
+		}
+		if inPart {
+			spans = append(spans, span{partStart, max(partStart, partEnd)})
+		}
+		if kind == delimClose {
+			return spans, nil
+		}
+		inPart, partStart = true, base+int64(lineEnd)
+		if p.parts+len(spans)+1 > p.lim.MaxParts {
+			return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+		}
+		scan = lineEnd
 	}
 	if inPart {
 		spans = append(spans, span{partStart, e.end})

@@ -1,8 +1,10 @@
 package mime
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -555,5 +557,116 @@ func TestParseFile(t *testing.T) {
 	defer m.Close()
 	if m.spool == nil {
 		t.Fatal("a pipe was parsed in place")
+	}
+}
+
+// splitPartsByLines is the line-by-line splitParts that the scanning one
+// replaced, kept as the reference it is checked against.
+func (p *parser) splitPartsByLines(e *Entity, boundary string) ([]span, error) {
+	dash := []byte("--" + boundary)
+	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.bodyStart, e.end-e.bodyStart), 64<<10)
+	var spans []span
+	inPart := false
+	var partStart int64
+	off := e.bodyStart
+	for {
+		lineStart := off
+		line, err := br.ReadSlice('\n')
+		off += int64(len(line))
+		kind := delimNone
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer is not a delimiter (it would
+			// need kilobytes of transport padding); skip the rest of it.
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				off += int64(len(line))
+			}
+		} else if len(line) > 0 {
+			kind = delimiterKind(line, dash)
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+		}
+		if kind != delimNone {
+			// The CRLF before the delimiter belongs to it, unless the
+			// delimiter starts the body.
+			partEnd := lineStart
+			if lineStart > e.bodyStart {
+				partEnd -= 2
+			}
+			if inPart {
+				spans = append(spans, span{partStart, max(partStart, partEnd)})
+			}
+			if kind == delimClose {
+				return spans, nil
+			}
+			inPart, partStart = true, off
+			if p.parts+len(spans)+1 > p.lim.MaxParts {
+				return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if inPart {
+		spans = append(spans, span{partStart, e.end})
+	}
+	return spans, nil
+}
+
+// splitParts (searching for the boundary) and the line-by-line reference
+// agree on bodies with delimiters anywhere: at the start, at the edges of
+// the search window, inside lines, with transport padding, in lines far
+// longer than the window.
+func TestSplitPartsMatchesLineByLine(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	const b = "frontier"
+	pieces := []string{"--" + b + "\r\n", "--" + b + "--\r\n", "--" + b + " \t\r\n", "x--" + b + "\r\n",
+		"--" + b + "x\r\n", "--" + b, "-", "\r\n", "line of text\r\n", "--" + b + "--trailing\r\n"}
+	for i := 0; i < 300; i++ {
+		var body []byte
+		for size := rng.Intn(600 << 10); len(body) < size; {
+			switch r := rng.Intn(10); {
+			case r < 6:
+				body = append(body, bytes.Repeat([]byte("QUJD"), rng.Intn(30000))...)
+				body = append(body, "\r\n"...)
+			default:
+				body = append(body, pieces[rng.Intn(len(pieces))]...)
+			}
+		}
+		if i%3 == 0 && len(body) > 300<<10 {
+			// a delimiter right at the edge of the 256 KiB window
+			at := 256<<10 - rng.Intn(20)
+			body = append(append(append([]byte{}, body[:at]...), "\r\n--"+b+"\r\n"...), body[at:]...)
+		}
+		checkSplitParts(t, body, b)
+	}
+}
+
+func FuzzSplitParts(f *testing.F) {
+	f.Add([]byte("--b\r\nx\r\n--b--\r\n"), "b")
+	f.Add([]byte("pre\r\n--b \r\nx\r\n--bb\r\n--b\r\ny"), "b")
+	f.Fuzz(func(t *testing.T, body []byte, boundary string) {
+		if boundary == "" || len(boundary) > 70 {
+			return
+		}
+		checkSplitParts(t, body, boundary)
+	})
+}
+
+func checkSplitParts(t *testing.T, body []byte, boundary string) {
+	t.Helper()
+	lim := DefaultLimits()
+	lim.MaxParts = 1 << 20
+	for _, off := range []int64{0, 7} {
+		src := append(bytes.Repeat([]byte("h"), int(off)), body...)
+		e := &Entity{bodyStart: off, end: int64(len(src))}
+		p := &parser{src: bytes.NewReader(src), lim: lim}
+		got, err1 := p.splitParts(e, boundary)
+		want, err2 := p.splitPartsByLines(e, boundary)
+		if (err1 == nil) != (err2 == nil) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("body of %d bytes at %d: spans %v (%v), line by line %v (%v)", len(body), off, got, err1, want, err2)
+		}
 	}
 }

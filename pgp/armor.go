@@ -1,8 +1,11 @@
 package pgp
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/mailseal/mailseal/internal/b64lines"
@@ -107,4 +110,152 @@ func crc24Update(crc uint32, p []byte) uint32 {
 		c = c<<8 ^ t[0][byte(c>>24)^b]
 	}
 	return c >> 8
+}
+
+// armorReader decodes one ASCII-armored block (RFC 9580 §6.2) as it is
+// read: armor header lines up to the blank line, then base64 lines, the
+// optional CRC-24 line ("=XXXX", checked when present) and the END line.
+// Runs of clean base64 lines are decoded together (b64lines.DecodeLines);
+// a line with other white space or characters is decoded on its own and
+// fails the read if it is not base64.
+type armorReader struct {
+	br        *bufio.Reader
+	blockType string
+	crc       uint32
+	out       []byte // decoded, not yet returned
+	buf       []byte // backing store of out
+	err       error  // after out: io.EOF at the END line, or the failure
+	slow      int    // lines to decode one at a time before the fast path
+}
+
+var errArmor = errors.New("armor: not a valid ASCII-armored block")
+
+// newArmorReader reads up to and including the armor header (text before
+// the BEGIN line is skipped) and returns the decoder of the body.
+func newArmorReader(r io.Reader) (*armorReader, error) {
+	a := &armorReader{br: bufio.NewReaderSize(r, 64<<10), crc: crc24Init}
+	for {
+		line, err := a.line()
+		if err != nil {
+			return nil, errArmor
+		}
+		if t, ok := bytes.CutPrefix(line, []byte("-----BEGIN ")); ok {
+			if t, ok = bytes.CutSuffix(t, []byte("-----")); ok && len(t) > 0 {
+				a.blockType = string(t)
+				break
+			}
+		}
+	}
+	// Armor headers ("Key: Value") up to a blank line. A line that is not
+	// a header is the first body line (some writers leave out the blank).
+	for {
+		peek, _ := a.br.Peek(1024)
+		end := bytes.IndexByte(peek, '\n')
+		if end < 0 {
+			end = len(peek)
+		}
+		line := bytes.TrimRight(peek[:end], " \t\r")
+		if len(line) > 0 && !bytes.Contains(line, []byte(": ")) {
+			break
+		}
+		if _, err := a.line(); err != nil {
+			return nil, errArmor
+		}
+		if len(line) == 0 {
+			break
+		}
+	}
+	return a, nil
+}
+
+// line returns the next line without its line ending and trailing blanks.
+func (a *armorReader) line() ([]byte, error) {
+	line, err := a.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, errArmor
+	}
+	if err != nil && (err != io.EOF || len(line) == 0) {
+		return nil, err
+	}
+	return bytes.TrimRight(line, " \t\r\n"), nil
+}
+
+func (a *armorReader) Read(p []byte) (int, error) {
+	for len(a.out) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		a.fill()
+	}
+	n := copy(p, a.out)
+	a.out = a.out[n:]
+	return n, nil
+}
+
+// fill decodes the next lines into a.out, or sets a.err.
+func (a *armorReader) fill() {
+	buf := a.buf[:0]
+	// The fast path: whole buffered lines before any '-' or '=' (which
+	// only the END line, the CRC line and the last base64 line hold). If
+	// they are not clean base64, they are done one at a time.
+	if err := a.peekLines(); a.slow == 0 && (err == nil || err == io.EOF) {
+		data, _ := a.br.Peek(a.br.Buffered())
+		end := bytes.LastIndexByte(data, '\n') + 1
+		for _, c := range []byte("-=") {
+			if i := bytes.IndexByte(data[:end], c); i >= 0 {
+				end = bytes.LastIndexByte(data[:i], '\n') + 1
+			}
+		}
+		if end > 0 {
+			var ok bool
+			if buf, ok = b64lines.DecodeLines(buf, data[:end]); ok {
+				a.br.Discard(end)
+				a.crc = crc24Update(a.crc, buf)
+				a.buf, a.out = buf, buf
+				return
+			}
+			a.slow = bytes.Count(data[:end], []byte("\n"))
+		}
+	}
+	if a.slow > 0 {
+		a.slow--
+	}
+	// One line at a time.
+	line, err := a.line()
+	switch {
+	case err == io.EOF:
+		a.err = fmt.Errorf("%w: no END line", errArmor)
+	case err != nil:
+		a.err = err
+	case bytes.HasPrefix(line, []byte("-----END ")):
+		a.err = io.EOF
+	case len(line) == 5 && line[0] == '=':
+		var sum [3]byte
+		if n, derr := base64.StdEncoding.Decode(sum[:], line[1:]); derr != nil || n != 3 {
+			a.err = fmt.Errorf("%w: bad checksum line", errArmor)
+		} else if uint32(sum[0])<<16|uint32(sum[1])<<8|uint32(sum[2]) != a.crc {
+			a.err = fmt.Errorf("%w: checksum mismatch", errArmor)
+		}
+	case len(line) > 0:
+		var ok bool
+		if buf, ok = b64lines.DecodeLines(buf, line); !ok {
+			a.err = fmt.Errorf("%w: a line is not base64", errArmor)
+			return
+		}
+		a.crc = crc24Update(a.crc, buf)
+		a.buf, a.out = buf, buf
+	}
+}
+
+// peekLines makes sure the buffer holds data, reading more when it holds
+// no complete line.
+func (a *armorReader) peekLines() error {
+	if data, _ := a.br.Peek(a.br.Buffered()); bytes.IndexByte(data, '\n') >= 0 {
+		return nil
+	}
+	_, err := a.br.Peek(a.br.Size())
+	if err == bufio.ErrBufferFull {
+		return nil
+	}
+	return err
 }

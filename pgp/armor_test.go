@@ -3,7 +3,10 @@ package pgp
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"io"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -90,5 +93,60 @@ func TestCRC24(t *testing.T) {
 		if got, want := crc24Update(crc24Init, data[:n]), bitwise(data[:n]); got != want {
 			t.Fatalf("len %d: %06x, want %06x", n, got, want)
 		}
+	}
+}
+
+// The armor reader decodes what our writer and go-crypto's encoder write,
+// in every line-ending and header variant, and refuses what is broken.
+func TestArmorReader(t *testing.T) {
+	decode := func(in []byte) ([]byte, string, error) {
+		ar, err := newArmorReader(bytes.NewReader(in))
+		if err != nil {
+			return nil, "", err
+		}
+		out, err := io.ReadAll(ar)
+		return out, ar.blockType, err
+	}
+	for _, n := range []int{0, 1, 2, 3, 47, 48, 49, 1000, 100_000, 300_001} {
+		data := make([]byte, n)
+		rand.Read(data)
+		var ours bytes.Buffer
+		w := NewArmorWriter(&ours, armorMessage)
+		w.Write(data)
+		w.Close()
+		var theirs bytes.Buffer
+		tw, _ := armor.Encode(&theirs, armorMessage, map[string]string{"Comment": "made by go-crypto"})
+		tw.Write(data)
+		tw.Close()
+		crlf := bytes.ReplaceAll(ours.Bytes(), []byte("\n"), []byte("\r\n"))
+		spaces := bytes.ReplaceAll(ours.Bytes(), []byte("\n"), []byte(" \t\n"))
+		noCRC := regexp.MustCompile(`(?m)^=....\n`).ReplaceAll(ours.Bytes(), nil)
+		prefixed := append([]byte("Some text before the armor\n\n"), ours.Bytes()...)
+		for name, in := range map[string][]byte{"ours": ours.Bytes(), "go-crypto": theirs.Bytes(), "crlf": crlf,
+			"trailing blanks": spaces, "no checksum": noCRC, "text before": prefixed} {
+			out, typ, err := decode(in)
+			if err != nil || typ != armorMessage || !bytes.Equal(out, data) {
+				t.Fatalf("%d bytes, %s: %v, type %q, %d bytes out", n, name, err, typ, len(out))
+			}
+		}
+		if n < 100 {
+			continue
+		}
+		// Broken: a flipped character (checksum mismatch), a line that is
+		// not base64, no END line.
+		text := ours.String()
+		body := strings.Index(text, "\n\n") + 2
+		flipped := []byte(text)
+		flipped[body+10] ^= 1
+		notB64 := []byte(text[:body+64] + "*" + text[body+65:])
+		noEnd := []byte(text[:strings.Index(text, "-----END")])
+		for name, in := range map[string][]byte{"flipped": flipped, "not base64": notB64, "no END": noEnd} {
+			if _, _, err := decode(in); !errors.Is(err, errArmor) {
+				t.Errorf("%d bytes, %s: error %v", n, name, err)
+			}
+		}
+	}
+	if _, err := newArmorReader(strings.NewReader("no armor here\n")); !errors.Is(err, errArmor) {
+		t.Fatalf("no armor: %v", err)
 	}
 }

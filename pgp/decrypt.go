@@ -9,14 +9,15 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/spool"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // Keyring is what Decrypt may use.
@@ -139,27 +140,60 @@ func (e *Engine) tooLarge() error {
 }
 
 // openInput returns the binary packet stream of an armored ("PGP MESSAGE")
-// or binary message.
-func openInput(r io.Reader) (io.Reader, error) {
+// or binary message, and a function that releases it. Armor is decoded on
+// a goroutine of its own, beside the decryption.
+func openInput(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, 32<<10)
 	first, err := br.Peek(1)
 	if err != nil {
 		if err == io.EOF {
-			return nil, fmt.Errorf("pgp: decrypt: empty input: %w", mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("pgp: decrypt: empty input: %w", mailseal.ErrInput)
 		}
-		return nil, fmt.Errorf("pgp: decrypt: %v: %w", err, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: decrypt: %v: %w", err, mailseal.ErrInput)
 	}
 	if first[0]&0x80 != 0 {
-		return br, nil
+		return br, func() {}, nil
 	}
-	block, err := armor.Decode(br)
+	ar, err := newArmorReader(br)
 	if err != nil {
-		return nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored: %v): %w", err, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored): %w", mailseal.ErrInput)
 	}
-	if block.Type != armorMessage {
-		return nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, block.Type, mailseal.ErrInput)
+	if ar.blockType != armorMessage {
+		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.blockType, mailseal.ErrInput)
 	}
-	return block.Body, nil
+	sr := stage.NewReader(ar)
+	return &armorErrors{sr}, func() { sr.Close() }, nil
+}
+
+// armorErrors marks errors of the armor (not of the packets within) as
+// unreadable input.
+type armorErrors struct{ r io.Reader }
+
+func (a *armorErrors) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && errors.Is(err, errArmor) {
+		err = fmt.Errorf("pgp: decrypt: %w: %w", err, mailseal.ErrInput)
+	}
+	return n, err
+}
+
+// decryptionKeys is the keyring go-crypto reads a message with: it finds
+// the secret keys for the message's encrypted session keys but not the
+// signers, whose signatures Decrypt checks itself (so that a message to
+// oneself is not hashed twice).
+type decryptionKeys struct {
+	openpgp.EntityList
+	cfg *packet.Config
+}
+
+func (k decryptionKeys) EntitiesById(id uint64) []*openpgp.Entity {
+	var out []*openpgp.Entity
+	for _, ent := range k.EntityList.EntitiesById(id) {
+		if len(ent.DecryptionKeys(id, time.Time{}, k.cfg)) > 0 {
+			out = append(out, ent)
+		}
+	}
+	return out
 }
 
 // candidate is a signature of the message being read, with our own hash.
@@ -184,10 +218,11 @@ type candidate struct {
 // Policy.MaxDecompressed and unreadable input wrap mailseal.ErrInput.
 // Signatures that do not verify are not errors: see Decrypted.Signers.
 func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
-	in, err := openInput(r)
+	in, release, err := openInput(r)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	prefix := make([]byte, prescanSize)
 	n, err := io.ReadFull(in, prefix)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -254,7 +289,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) 
 				secrets = append(secrets, s)
 			}
 		}
-		md, err = openpgp.ReadMessage(stream, secrets, p.prompt, cfg)
+		md, err = openpgp.ReadMessage(stream, decryptionKeys{secrets, cfg}, p.prompt, cfg)
 		if err != nil {
 			return nil, e.readError(err, p, o)
 		}
@@ -283,7 +318,13 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) 
 
 	sp := spool.New(e.policy.MaxMemorySpool)
 	lw := &limitWriter{w: sp, max: e.policy.MaxDecompressed}
-	_, err = io.Copy(io.MultiWriter(append([]io.Writer{lw}, writers...)...), md.UnverifiedBody)
+	// Our signature hashes and the spool run on a goroutine of their own,
+	// beside go-crypto's decryption.
+	sink := stage.NewWriter(io.MultiWriter(append([]io.Writer{lw}, writers...)...))
+	_, err = io.Copy(sink, md.UnverifiedBody)
+	if cerr := sink.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil && sealed != nil {
 		err = sealed.Close()
 	}
