@@ -114,14 +114,15 @@ func crc24Update(crc uint32, p []byte) uint32 {
 
 // armorReader decodes one ASCII-armored block (RFC 9580 §6.2) as it is
 // read: armor header lines up to the blank line, then base64 lines, the
-// optional CRC-24 line ("=XXXX", checked when present) and the END line.
+// optional CRC-24 line and the END line. The CRC-24 is not checked: RFC
+// 9580 §6.1 forbids rejecting data over it (the packets' own integrity
+// checks catch damage).
 // Runs of clean base64 lines are decoded together (b64lines.DecodeLines);
 // a line with other white space or characters is decoded on its own and
 // fails the read if it is not base64.
 type armorReader struct {
 	br        *bufio.Reader
 	blockType string
-	crc       uint32
 	out       []byte // decoded, not yet returned
 	buf       []byte // backing store of out
 	err       error  // after out: io.EOF at the END line, or the failure
@@ -133,7 +134,7 @@ var errArmor = errors.New("armor: not a valid ASCII-armored block")
 // newArmorReader reads up to and including the armor header (text before
 // the BEGIN line is skipped) and returns the decoder of the body.
 func newArmorReader(r io.Reader) (*armorReader, error) {
-	a := &armorReader{br: bufio.NewReaderSize(r, 64<<10), crc: crc24Init}
+	a := &armorReader{br: bufio.NewReaderSize(r, 64<<10)}
 	for {
 		line, err := a.line()
 		if err != nil {
@@ -210,7 +211,6 @@ func (a *armorReader) fill() {
 			var ok bool
 			if buf, ok = b64lines.DecodeLines(buf, data[:end]); ok {
 				a.br.Discard(end)
-				a.crc = crc24Update(a.crc, buf)
 				a.buf, a.out = buf, buf
 				return
 			}
@@ -229,20 +229,14 @@ func (a *armorReader) fill() {
 		a.err = err
 	case bytes.HasPrefix(line, []byte("-----END ")):
 		a.err = io.EOF
-	case len(line) == 5 && line[0] == '=':
-		var sum [3]byte
-		if n, derr := base64.StdEncoding.Decode(sum[:], line[1:]); derr != nil || n != 3 {
-			a.err = fmt.Errorf("%w: bad checksum line", errArmor)
-		} else if uint32(sum[0])<<16|uint32(sum[1])<<8|uint32(sum[2]) != a.crc {
-			a.err = fmt.Errorf("%w: checksum mismatch", errArmor)
-		}
+	case len(line) > 0 && line[0] == '=' && len(line) < 8:
+		// the CRC-24 line
 	case len(line) > 0:
 		var ok bool
 		if buf, ok = b64lines.DecodeLines(buf, line); !ok {
 			a.err = fmt.Errorf("%w: a line is not base64", errArmor)
 			return
 		}
-		a.crc = crc24Update(a.crc, buf)
 		a.buf, a.out = buf, buf
 	}
 }
