@@ -191,17 +191,31 @@ func ParseFile(f *os.File, lim Limits, memLimit int64) (*Message, error) {
 // until the message is closed, and Close does not close it.
 func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message, error) {
 	lim = lim.withDefaults()
-	canonical, err := isCanonical(src, size)
-	if err != nil {
-		return nil, fmt.Errorf("mime: reading message: %v: %w", err, mailseal.ErrInput)
-	}
-	if !canonical || size > lim.MaxSize {
+	if size > lim.MaxSize {
 		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit)
 	}
+	// The line-ending check and the parse run side by side (src allows
+	// parallel reads); the parse counts only if the check passes.
+	type check struct {
+		canonical bool
+		err       error
+	}
+	checked := make(chan check, 1)
+	go func() {
+		c, err := isCanonical(src, size)
+		checked <- check{c, err}
+	}()
 	p := &parser{src: src, lim: lim}
-	root, err := p.parseEntity("", 0, size, 0, "")
-	if err != nil {
-		return nil, err
+	root, perr := p.parseEntity("", 0, size, 0, "")
+	c := <-checked
+	if c.err != nil {
+		return nil, fmt.Errorf("mime: reading message: %v: %w", c.err, mailseal.ErrInput)
+	}
+	if !c.canonical {
+		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit)
+	}
+	if perr != nil {
+		return nil, perr
 	}
 	return &Message{Root: root, size: size}, nil
 }

@@ -123,7 +123,10 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		d, err := s.Engine.Decrypt(e.Body(), ids)
+		// base64 is decoded on a goroutine of its own, beside decryption.
+		body := stage.NewReader(e.Body())
+		d, err := s.Engine.Decrypt(body, ids)
+		body.Close()
 		if err != nil {
 			return nil, err
 		}

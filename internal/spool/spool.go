@@ -40,8 +40,13 @@ type Spool struct {
 	mu       sync.Mutex // guards flushing and the read-ahead window
 }
 
-// readAhead is the size of the read-ahead window.
-const readAhead = 1 << 20
+// readAhead is the size of the read-ahead window; reads of directRead
+// bytes or more bypass it (so parallel readers with large buffers do not
+// take the window from each other).
+const (
+	readAhead  = 1 << 20
+	directRead = 64 << 10
+)
 
 // writeBatch is how much ciphertext is collected before one write to the file.
 const writeBatch = 256 << 10
@@ -179,7 +184,7 @@ func (s *Spool) readFile(p []byte, off int64) (int, error) {
 	if err := s.flush(); err != nil {
 		return 0, err
 	}
-	if len(p) >= readAhead/2 {
+	if len(p) >= directRead {
 		return s.readDecrypt(p, off)
 	}
 	if off < s.aheadOff || off+int64(len(p)) > s.aheadOff+int64(len(s.ahead)) {
