@@ -29,7 +29,8 @@ type KeyOptions struct {
 
 // NewKey makes an unprotected key pair. The default profile is a v4 Ed25519
 // primary key (certify+sign) with an X25519 encryption subkey, preferring
-// AES-256 and SHA-512; rfc9580 makes a v6 key that prefers AEAD (SEIPDv2).
+// AES-256 and SHA-512; rfc9580 makes a v6 key that prefers AEAD (SEIPDv2)
+// with AES-256 in GCM, then OCB.
 func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	if len(opts.UserIDs) == 0 {
 		return nil, fmt.Errorf("pgp: generate: no user ID: %w", mailseal.ErrUsage)
@@ -49,7 +50,10 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	case "", "default":
 	case "rfc9580":
 		cfg.V6Keys = true
-		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeOCB}
+		// Preferences list GCM before OCB (which RFC 9580 makes mandatory
+		// and is listed too): both are sound, and GCM has hardware support
+		// on current CPUs (about ten times OCB's speed in go-crypto).
+		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeGCM}
 	default:
 		return nil, fmt.Errorf("pgp: generate: unknown profile %q (default or rfc9580): %w", opts.Profile, mailseal.ErrUsage)
 	}

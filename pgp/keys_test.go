@@ -222,3 +222,46 @@ func TestDecompressionBomb(t *testing.T) {
 		t.Errorf("error %q", err)
 	}
 }
+
+// A v6 key prefers AES-256 in GCM and lists OCB (mandatory in RFC 9580)
+// too; a message to it is SEIPDv2 with GCM, which Decrypt reports as AEAD.
+func TestRFC9580KeyPrefersGCM(t *testing.T) {
+	key, err := NewKey(KeyOptions{UserIDs: []string{"V6 <v6@example.org>"}, Profile: "rfc9580"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := key.PrimarySelfSignature(time.Now(), nil)
+	if sig == nil || !sig.SEIPDv2 || len(sig.PreferredCipherSuites) == 0 {
+		t.Fatalf("self-signature %+v", sig)
+	}
+	if first := sig.PreferredCipherSuites[0]; first != [2]uint8{uint8(packet.CipherAES256), uint8(packet.AEADModeGCM)} {
+		t.Fatalf("first cipher suite %v", first)
+	}
+	hasOCB := false
+	for _, cs := range sig.PreferredCipherSuites {
+		hasOCB = hasOCB || cs[1] == uint8(packet.AEADModeOCB)
+	}
+	if !hasOCB {
+		t.Fatal("OCB not listed")
+	}
+	e := testEngine()
+	data := []byte("Content-Type: text/plain\r\n\r\nv6\r\n")
+	ct := encrypt(t, e, data, nil, publicOf(t, key))
+	packets := packet.NewReader(bytes.NewReader(dearmor(t, ct)))
+	for {
+		p, err := packets.Next()
+		if err != nil {
+			t.Fatalf("no encrypted data packet: %v", err)
+		}
+		if se, ok := p.(*packet.SymmetricallyEncrypted); ok {
+			if se.Version != 2 || se.Mode != packet.AEADModeGCM || se.Cipher != packet.CipherAES256 {
+				t.Fatalf("SEIPD v%d mode %d cipher %d", se.Version, se.Mode, se.Cipher)
+			}
+			break
+		}
+	}
+	d, body := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{key}})
+	if !bytes.Equal(body, data) || d.Integrity != mailseal.IntegrityAEAD {
+		t.Fatalf("decrypted %q, integrity %s", body, d.Integrity)
+	}
+}
