@@ -378,6 +378,18 @@ func newBoundaryGuard(boundary string) *boundaryGuard {
 }
 
 func (g *boundaryGuard) Write(p []byte) (int, error) {
+	if g.matched <= 0 && bytes.IndexByte(p, '-') < 0 {
+		// Every delimiter starts with "--": nothing here can begin one
+		// (base64 and armor bodies never hold a '-').
+		switch {
+		case len(p) == 0:
+		case p[len(p)-1] == '\n':
+			g.matched = 0
+		default:
+			g.matched = -1
+		}
+		return len(p), nil
+	}
 	for i := 0; i < len(p); {
 		if g.matched < 0 {
 			j := bytes.IndexByte(p[i:], '\n')

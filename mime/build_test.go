@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	mrand "math/rand"
 	"strings"
 	"testing"
 
@@ -243,6 +244,29 @@ func TestBoundaryGuard(t *testing.T) {
 	b2, _ := newBoundary()
 	if b1 == b2 || len(b1) > 70 || !strings.HasPrefix(b1, boundaryPrefix) {
 		t.Errorf("boundaries %q %q", b1, b2)
+	}
+}
+
+// The guard (with its fast path for chunks without '-') fails exactly when
+// a line starts with the delimiter, however the content is chunked.
+func TestBoundaryGuardMatchesReference(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(2))
+	for n := 0; n < 5000; n++ {
+		in := make([]byte, rng.Intn(60))
+		for i := range in {
+			in[i] = "-Bx\r\n"[rng.Intn(5)]
+		}
+		want := bytes.HasPrefix(in, []byte("--B")) || bytes.Contains(in, []byte("\n--B"))
+		g := newBoundaryGuard("B")
+		var err error
+		for rest := in; len(rest) > 0 && err == nil; {
+			k := 1 + rng.Intn(len(rest))
+			_, err = g.Write(rest[:k])
+			rest = rest[k:]
+		}
+		if (err != nil) != want {
+			t.Fatalf("%q: error %v, want failure %v", in, err, want)
+		}
 	}
 }
 

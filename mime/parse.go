@@ -334,6 +334,18 @@ type crlfConverter struct {
 
 // convert appends the canonical form of src to dst.
 func (c *crlfConverter) convert(dst, src []byte) []byte {
+	if !c.afterCR && bytes.IndexByte(src, '\r') < 0 {
+		// LF line endings only (OpenPGP armor, Unix text): one scan a line.
+		for {
+			i := bytes.IndexByte(src, '\n')
+			if i < 0 {
+				return append(dst, src...)
+			}
+			dst = append(dst, src[:i]...)
+			dst = append(dst, '\r', '\n')
+			src = src[i+1:]
+		}
+	}
 	for len(src) > 0 {
 		i := indexCRorLF(src)
 		if i >= 0 && src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
@@ -610,7 +622,7 @@ func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
 	// that skips whole lines of base64 at once); each match is then checked
 	// to start a line. A line longer than maxDelimiterLine is not a
 	// delimiter (it would need kilobytes of transport padding).
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, min(256<<10, max(e.end-e.bodyStart, int64(len(dash)))+1))
 	base := e.bodyStart // offset of buf[0]
 	n := 0              // bytes in buf
 	next := e.bodyStart // offset of the next read

@@ -132,9 +132,14 @@ type armorReader struct {
 var errArmor = errors.New("armor: not a valid ASCII-armored block")
 
 // newArmorReader reads up to and including the armor header (text before
-// the BEGIN line is skipped) and returns the decoder of the body.
+// the BEGIN line is skipped) and returns the decoder of the body. A
+// *bufio.Reader is used as it is.
 func newArmorReader(r io.Reader) (*armorReader, error) {
-	a := &armorReader{br: bufio.NewReaderSize(r, 64<<10)}
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	a := &armorReader{br: br}
 	for {
 		line, err := a.line()
 		if err != nil {

@@ -143,7 +143,11 @@ func (e *Engine) tooLarge() error {
 // or binary message, and a function that releases it. Armor is decoded on
 // a goroutine of its own, beside the decryption.
 func openInput(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 32<<10)
+	size := 64 << 10
+	if s, ok := r.(interface{ Size() int64 }); ok && s.Size() < int64(size) {
+		size = int(s.Size()) + 1 // a small message gets a small buffer
+	}
+	br := bufio.NewReaderSize(r, size)
 	first, err := br.Peek(1)
 	if err != nil {
 		if err == io.EOF {

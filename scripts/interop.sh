@@ -332,12 +332,20 @@ smime_row() { # smime_row TITLE KIND KEY MODE
           failures=$((failures + 1))
         fi
       fi
+      if [ "$r" = FAIL ] && [ "$p" != mailseal ] && [ "$c" != mailseal ]; then
+        r="FAIL*"
+        peerfail=1
+      fi
       [ "${r#n/a:}" != "$r" ] && notes+=("${r#n/a:}")
       printf '%-14s' "${r%%:*}"
     done
     echo
   done
   printf '%s\n' "${notes[@]}" | sort -u | sed '/^$/d; s/^/  n\/a: /'
+  if [ "${peerfail:-0}" = 1 ]; then
+    echo "  FAIL*: two peers that do not read each other (mailseal is not involved; not counted)"
+    peerfail=0
+  fi
 }
 echo
 echo "S/MIME (CA-issued certificates; gpgsm with CRL checks off, the test CA has no CRL)"

@@ -23,28 +23,38 @@ var errClosed = errors.New("stage: write after close")
 // its own goroutine. Errors of the underlying writer show on a later Write
 // or on Close. Close must be called (it waits for the goroutine); it does
 // not close the underlying writer.
+//
+// The goroutine and the buffers are only set up once more than BufferSize
+// bytes were written: a small message goes straight through, at no cost.
 type Writer struct {
-	full   chan []byte
-	free   chan []byte
-	done   chan struct{}
-	buf    []byte
-	made   int // buffers allocated (lazily: a small message needs one)
-	mu     sync.Mutex
-	err    error // the underlying writer's first error
-	closed bool
+	w       io.Writer
+	started bool
+	small   []byte // what was written before the start (< BufferSize)
+	full    chan []byte
+	free    chan []byte
+	done    chan struct{}
+	buf     []byte
+	made    int // buffers allocated (lazily: a small message needs one)
+	mu      sync.Mutex
+	err     error // the underlying writer's first error
+	closed  bool
 }
 
-// NewWriter starts a goroutine writing to w.
+// NewWriter returns a writer to w.
 func NewWriter(w io.Writer) *Writer {
-	sw := &Writer{
-		full: make(chan []byte, buffers),
-		free: make(chan []byte, buffers),
-		done: make(chan struct{}),
-	}
-	sw.buf = make([]byte, 0, BufferSize)
+	return &Writer{w: w}
+}
+
+// start sets up the goroutine, handing it what was written so far.
+func (sw *Writer) start() {
+	sw.started = true
+	sw.full = make(chan []byte, buffers)
+	sw.free = make(chan []byte, buffers)
+	sw.done = make(chan struct{})
+	sw.buf = append(make([]byte, 0, BufferSize), sw.small...)
+	sw.small = nil
 	sw.made = 1
-	go sw.run(w)
-	return sw
+	go sw.run(sw.w)
 }
 
 func (sw *Writer) run(w io.Writer) {
@@ -71,6 +81,13 @@ func (sw *Writer) failed() error {
 func (sw *Writer) Write(p []byte) (int, error) {
 	if sw.closed {
 		return 0, errClosed
+	}
+	if !sw.started {
+		if len(sw.small)+len(p) < BufferSize {
+			sw.small = append(sw.small, p...)
+			return len(p), nil
+		}
+		sw.start()
 	}
 	if err := sw.failed(); err != nil {
 		return 0, err
@@ -110,6 +127,15 @@ func (sw *Writer) Close() error {
 		return sw.failed()
 	}
 	sw.closed = true
+	if !sw.started {
+		if len(sw.small) > 0 {
+			if _, err := sw.w.Write(sw.small); err != nil {
+				sw.err = err
+			}
+		}
+		sw.small = nil
+		return sw.err
+	}
 	if len(sw.buf) > 0 {
 		sw.full <- sw.buf
 	}
@@ -122,14 +148,20 @@ func (sw *Writer) Close() error {
 // Reader reads ahead from an underlying reader on its own goroutine. Close
 // stops the goroutine (it may still finish one read of the underlying
 // reader); it does not close the underlying reader.
+//
+// The first BufferSize bytes are read directly; the goroutine starts only
+// for longer input.
 type Reader struct {
-	full chan chunk
-	free chan []byte
-	stop chan struct{}
-	cur  chunk
-	off  int
-	once sync.Once
-	done bool
+	r       io.Reader
+	direct  int // bytes read directly, before the start
+	started bool
+	full    chan chunk
+	free    chan []byte
+	stop    chan struct{}
+	cur     chunk
+	off     int
+	once    sync.Once
+	done    bool
 }
 
 type chunk struct {
@@ -137,15 +169,32 @@ type chunk struct {
 	err error
 }
 
-// NewReader starts a goroutine reading from r.
+// NewReader returns a reader of r.
 func NewReader(r io.Reader) *Reader {
-	sr := &Reader{
-		full: make(chan chunk, buffers),
-		free: make(chan []byte, buffers),
-		stop: make(chan struct{}),
+	return &Reader{r: r, stop: make(chan struct{})}
+}
+
+// begin reads directly while the input is short; it reports whether the
+// goroutine runs (or was stopped).
+func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
+	if sr.started {
+		return 0, false, nil
 	}
-	go sr.run(r)
-	return sr
+	select {
+	case <-sr.stop:
+		return 0, true, io.ErrClosedPipe
+	default:
+	}
+	if sr.direct < BufferSize {
+		n, err = sr.r.Read(p)
+		sr.direct += n
+		return n, true, err
+	}
+	sr.started = true
+	sr.full = make(chan chunk, buffers)
+	sr.free = make(chan []byte, buffers)
+	go sr.run(sr.r)
+	return 0, false, nil
 }
 
 func (sr *Reader) run(r io.Reader) {
@@ -187,6 +236,9 @@ func (sr *Reader) run(r io.Reader) {
 // Read returns the data read ahead, and the underlying reader's error
 // (io.EOF at the end) once the data before it was read.
 func (sr *Reader) Read(p []byte) (int, error) {
+	if n, direct, err := sr.begin(p); direct {
+		return n, err
+	}
 	for sr.off == len(sr.cur.b) {
 		if sr.cur.err != nil {
 			return 0, sr.cur.err
@@ -212,6 +264,28 @@ func (sr *Reader) Read(p []byte) (int, error) {
 // WriteTo hands the read-ahead buffers to w without another copy.
 func (sr *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	if !sr.started {
+		buf := make([]byte, 32<<10)
+		for !sr.started {
+			n, direct, err := sr.begin(buf)
+			if !direct {
+				break
+			}
+			if n > 0 {
+				m, werr := w.Write(buf[:n])
+				total += int64(m)
+				if werr != nil {
+					return total, werr
+				}
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
 	for {
 		if sr.off < len(sr.cur.b) {
 			n, err := w.Write(sr.cur.b[sr.off:])
