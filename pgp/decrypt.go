@@ -407,9 +407,9 @@ func (e *Engine) sessionKeyError(err error) error {
 		return fmt.Errorf("pgp: decrypt: %w", err)
 	case errors.Is(err, pgperrors.ErrMessageTooLarge):
 		return e.tooLarge()
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("pgp: decrypt: the encrypted message is truncated: %w", mailseal.ErrIntegrity)
 	}
+	// A wrong key turns the data into garbage that fails to parse in any
+	// way (even as a truncation): that is not told apart from damage.
 	return fmt.Errorf("pgp: decrypt: the session key does not decrypt the message, or the message is damaged (%v): %w", err, mailseal.ErrNoKey)
 }
 
