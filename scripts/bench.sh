@@ -36,6 +36,11 @@ echo "setting up keys..." >&2
 # OpenPGP: the same algorithms on every side (Ed25519 + X25519), no passphrases.
 "$MS" keys generate --pgp --no-passphrase --uid "Alice <alice@example.org>" >/dev/null
 "$MS" keys generate --pgp --no-passphrase --uid "Bob <bob@example.org>" >/dev/null
+# The same people with RFC 9580 (v6) keys, which make SEIPDv2 with AES-GCM;
+# neither gpg 2.2 nor sq 0.27 reads those, so these rows are mailseal's alone.
+MS6() { MAILSEAL_HOME="$W/ms6" "$MS" "$@"; }
+MS6 keys generate --pgp --profile rfc9580 --no-passphrase --uid "Alice <alice@example.org>" >/dev/null
+MS6 keys generate --pgp --profile rfc9580 --no-passphrase --uid "Bob <bob@example.org>" >/dev/null
 G() { gpg --batch --quiet --yes --pinentry-mode loopback --passphrase '' --trust-model always "$@"; }
 for who in alice bob; do
   G --quick-gen-key "$who <$who@example.org>" ed25519 cert,sign never
@@ -98,6 +103,8 @@ prep() {
   "$MS" sign --smime < "$m" > "$W/ms-smime-signed-$sz.eml"
   "$MS" encrypt --smime --no-self < "$m" > "$W/ms-smime-enc-$sz.eml" 2>/dev/null
   "$MS" encrypt --smime --no-self --sign < "$m" > "$W/ms-smime-encsig-$sz.eml" 2>/dev/null
+  MS6 encrypt --pgp --no-self < "$m" > "$W/ms6-enc-$sz.eml"
+  MS6 encrypt --pgp --no-self --sign < "$m" > "$W/ms6-encsig-$sz.eml"
   G --armor --detach-sign -u alice@example.org -o "$W/gpg-$sz.sig" "$m"
   G --armor -e -r bob@example.org -o "$W/gpg-enc-$sz.asc" "$m"
   G --armor -e -s -u alice@example.org -r bob@example.org -o "$W/gpg-encsig-$sz.asc" "$m"
@@ -142,6 +149,12 @@ bench_size() {
   r=$(measure $runs sh -c "'$MS' decrypt < '$W/ms-pgp-encsig-$sz.eml'"); row openpgp decrypt+verify "$sz" mailseal $r
   r=$(measure $runs gpg --batch --yes -d -o - "$W/gpg-encsig-$sz.asc"); row openpgp decrypt+verify "$sz" gpg $r
   r=$(measure $runs sq decrypt --recipient-key "$W/gpg-bob.key" --signer-cert "$W/gpg-alice.cert" "$W/sq-encsig-$sz.asc"); row openpgp decrypt+verify "$sz" sq $r
+  # OpenPGP between v6 keys (SEIPDv2, AES-256-GCM)
+  local h6="MAILSEAL_HOME='$W/ms6'"
+  r=$(measure $runs sh -c "$h6 '$MS' encrypt --pgp --no-self < '$m'"); row openpgp-v6 encrypt "$sz" mailseal $r
+  r=$(measure $runs sh -c "$h6 '$MS' decrypt < '$W/ms6-enc-$sz.eml'"); row openpgp-v6 decrypt "$sz" mailseal $r
+  r=$(measure $runs sh -c "$h6 '$MS' encrypt --pgp --no-self --sign < '$m'"); row openpgp-v6 sign+encrypt "$sz" mailseal $r
+  r=$(measure $runs sh -c "$h6 '$MS' decrypt < '$W/ms6-encsig-$sz.eml'"); row openpgp-v6 decrypt+verify "$sz" mailseal $r
   # S/MIME
   r=$(measure $runs sh -c "'$MS' sign --smime < '$m'"); row smime sign "$sz" mailseal $r
   r=$(measure $runs openssl cms -sign -binary -signer "$S/alice.pem" -inkey "$S/alice.key" -in "$m"); row smime sign "$sz" openssl $r
@@ -203,7 +216,7 @@ table() {
   echo "# Benchmarks"
   echo
   echo "Measured by \`scripts/bench.sh$([ $quick -eq 1 ] && echo ' --quick')\` on $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo))."
-  echo "Whole processes, median of several runs; MB/s of the whole message (a MIME message with a base64"
+  echo "Whole processes, median of several runs; MB/s (MiB per second) of the whole message (a MIME message with a base64"
   echo "attachment of the given size); peak RSS from /usr/bin/time. mailseal $("$MS" sop version | cut -d' ' -f2),"
   echo "$(gpg --version | head -1), $(sq --version 2>&1 | head -1), $(openssl version)."
   echo "mailseal works on whole MIME messages (parsing, 7-bit safety, RFC 9788 header protection); gpg, sq"
