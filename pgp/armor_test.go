@@ -159,3 +159,30 @@ func TestArmorReader(t *testing.T) {
 		t.Fatalf("no armor: %v", err)
 	}
 }
+
+// The armor reader never panics, and where go-crypto's decoder also reads
+// the input, both give the same bytes.
+func FuzzArmorReader(f *testing.F) {
+	var b bytes.Buffer
+	w := NewArmorWriter(&b, armorMessage)
+	w.Write([]byte("some binary \x00\x01 data that is long enough to span lines, more than forty-eight bytes"))
+	w.Close()
+	f.Add(b.Bytes())
+	f.Add(bytes.ReplaceAll(b.Bytes(), []byte("\n"), []byte("\r\n")))
+	f.Add([]byte("-----BEGIN PGP MESSAGE-----\nVersion: x\n\nQUJD\n=AAAA\n-----END PGP MESSAGE-----\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var ours []byte
+		ar, err := newArmorReader(bytes.NewReader(in))
+		if err == nil {
+			ours, err = io.ReadAll(ar)
+		}
+		block, gerr := armor.Decode(bytes.NewReader(in))
+		if gerr != nil || err != nil {
+			return
+		}
+		theirs, gerr := io.ReadAll(block.Body)
+		if gerr == nil && block.Type == ar.blockType && !bytes.Equal(ours, theirs) {
+			t.Fatalf("ours %q, go-crypto %q", ours, theirs)
+		}
+	})
+}
