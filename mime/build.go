@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/b64lines"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // Boundaries are "----=_mailseal_" followed by 32 random hex digits
@@ -239,7 +240,10 @@ func writePartHeader(w *bufio.Writer, h Header) {
 // with line endings made CRLF. It is used for decrypted output and for
 // unwrapping a signed entity.
 func WriteMessage(w io.Writer, outer Header, entity io.Reader) error {
-	br := bufio.NewReaderSize(entity, 64<<10)
+	// A large entity is read on a goroutine of its own, beside the writing.
+	sr := stage.NewReader(entity)
+	defer sr.Close()
+	br := bufio.NewReaderSize(sr, 64<<10)
 	head, _ := br.Peek(64 << 10) // as much as is available; errors resurface below
 	bw := bufio.NewWriterSize(w, 32<<10)
 	if err := writeFieldsRaw(bw, outer.filter(func(f Field) bool { return !isContentField(f) })); err != nil {

@@ -10,6 +10,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 )
@@ -114,7 +115,10 @@ func (o *OpenPGP) verifySigned(e *mime.Entity) ([]mailseal.Signer, error) {
 	if sigPart.MediaType != pgpSignatureType {
 		return nil, fmt.Errorf("signature part is %s, want %s: %w", sigPart.MediaType, pgpSignatureType, mailseal.ErrInput)
 	}
-	return o.Engine.VerifyDetached(e.Children[0].Raw(), sigPart.Body(), o.Keyring.Certs)
+	// The signed part is read on a goroutine of its own, beside hashing.
+	content := stage.NewReader(e.Children[0].Raw())
+	defer content.Close()
+	return o.Engine.VerifyDetached(content, sigPart.Body(), o.Keyring.Certs)
 }
 
 // open decrypts (or, for inline signed text, verifies) a protected entity

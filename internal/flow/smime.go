@@ -102,7 +102,10 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if t := e.Children[1].MediaType; !isSignatureType(t) {
 			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, mailseal.ErrInput)
 		}
-		signers, warnings, err := s.Engine.VerifyDetached(e.Children[0].Raw(), e.Children[1].Body())
+		// The signed part is read on a goroutine of its own, beside hashing.
+		content := stage.NewReader(e.Children[0].Raw())
+		signers, warnings, err := s.Engine.VerifyDetached(content, e.Children[1].Body())
+		content.Close()
 		if err != nil {
 			return nil, err
 		}
