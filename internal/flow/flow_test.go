@@ -2,10 +2,14 @@ package flow
 
 import (
 	"bytes"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
@@ -13,6 +17,7 @@ import (
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
+	"github.com/mailseal/mailseal/smime"
 )
 
 func newKey(t testing.TB, name, email string) *openpgp.Entity {
@@ -227,5 +232,44 @@ func BenchmarkMessages(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// failingWriter fails once n bytes were written.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+// An output that fails in the middle of a large message is reported, and
+// the encryption pipeline's goroutines all end.
+func TestEncryptFailureStopsPipeline(t *testing.T) {
+	f := newFixture(t)
+	sf := newSMIMEFixture(t)
+	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n", 100000) // ~3.7 MB
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
+		"Content-Type: text/plain\r\n\r\n" + body)
+	before := runtime.NumGoroutine()
+	for i := 0; i < 5; i++ {
+		if err := f.op.Encrypt(&failingWriter{n: 1 << 20}, parse(t, msg), []*openpgp.Entity{f.bob}, f.alice); err == nil {
+			t.Fatal("OpenPGP: no error from a failing output")
+		}
+		err := sf.flow().Encrypt(&failingWriter{n: 1 << 20}, parse(t, msg), []*x509.Certificate{sf.id.Cert},
+			smime.EncryptOptions{}, []smime.Identity{sf.id}, smime.SignOptions{})
+		if err == nil {
+			t.Fatal("S/MIME: no error from a failing output")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines left:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -97,10 +97,12 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(pt, content); err != nil {
-		return err
+	_, err = io.Copy(pt, content)
+	// Close even after an error: it stops the engine's goroutines.
+	if cerr := pt.Close(); err == nil {
+		err = cerr
 	}
-	if err := pt.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	return payload.Close()

@@ -412,10 +412,11 @@ func cmdEncrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return signError(err)
 	}
-	if _, err := io.Copy(w, env.Stdin); err != nil {
-		return err
+	_, err = io.Copy(w, env.Stdin)
+	if cerr := w.Close(); err == nil { // Close even after an error: it ends the pipeline
+		err = cerr
 	}
-	return w.Close()
+	return err
 }
 
 func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
