@@ -104,7 +104,8 @@ type options struct {
 }
 
 // parse reads --name=value options (valueOpts), --name switches (flagOpts)
-// and positional arguments; "--" ends the options.
+// and positional arguments; "--" ends the options. Where --no-armor is
+// allowed, so is --armor (the default; the last of the two counts).
 func parse(args []string, valueOpts, flagOpts []string) (*options, error) {
 	o := &options{values: map[string][]string{}, flags: map[string]bool{}}
 	isValue := map[string]bool{}
@@ -136,6 +137,9 @@ func parse(args []string, valueOpts, flagOpts []string) (*options, error) {
 			return nil, fail(exitMissingArg, "--%s needs a value", name)
 		case isFlag[name] && !hasValue:
 			o.flags[name] = true
+		case name == "armor" && isFlag["no-armor"] && !hasValue:
+			// pgpainless-cli's --[no-]armor: --armor states the default.
+			o.flags["no-armor"] = false
 		default:
 			return nil, fail(exitUnsupportedOption, "unsupported option %s", a)
 		}

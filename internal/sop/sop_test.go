@@ -255,6 +255,16 @@ func TestExitCodesAndArmor(t *testing.T) {
 	if back := ms.must(t, arm, "dearmor"); !bytes.Equal(back, bin) {
 		t.Fatal("dearmor(armor(x)) != x")
 	}
+	// --armor (pgpainless-cli's spelling of the default) and --no-armor: the last counts.
+	if out := ms.must(t, []byte("x"), "sign", "--no-armor", "--armor", key); !bytes.HasPrefix(out, []byte("-----BEGIN PGP SIGNATURE-----")) {
+		t.Errorf("--no-armor --armor: %.30q", out)
+	}
+	if out := ms.must(t, []byte("x"), "sign", "--armor", "--no-armor", key); bytes.HasPrefix(out, []byte("-----BEGIN")) {
+		t.Errorf("--armor --no-armor: armored")
+	}
+	if _, code := ms.run(t, nil, "extract-cert", "--armor=yes"); code != exitUnsupportedOption {
+		t.Errorf("--armor=yes: exit %d", code)
+	}
 	// --label names the block type whatever the data looks like.
 	for label, want := range map[string]string{"sig": "PGP SIGNATURE", "cert": "PGP PUBLIC KEY BLOCK",
 		"key": "PGP PRIVATE KEY BLOCK", "message": "PGP MESSAGE", "auto": "PGP PRIVATE KEY BLOCK"} {
