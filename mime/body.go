@@ -63,7 +63,7 @@ type base64Decoder struct {
 }
 
 func newBase64Decoder(src io.Reader) *base64Decoder {
-	return &base64Decoder{src: src, in: make([]byte, 32<<10)}
+	return &base64Decoder{src: src, in: make([]byte, bufferSize(src, 32<<10))}
 }
 
 func (d *base64Decoder) Read(p []byte) (int, error) {

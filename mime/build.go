@@ -241,9 +241,10 @@ func writePartHeader(w *bufio.Writer, h Header) {
 // unwrapping a signed entity.
 func WriteMessage(w io.Writer, outer Header, entity io.Reader) error {
 	// A large entity is read on a goroutine of its own, beside the writing.
+	size := bufferSize(entity, 64<<10)
 	sr := stage.NewReader(entity)
 	defer sr.Close()
-	br := bufio.NewReaderSize(sr, 64<<10)
+	br := bufio.NewReaderSize(sr, size)
 	head, _ := br.Peek(64 << 10) // as much as is available; errors resurface below
 	bw := bufio.NewWriterSize(w, 32<<10)
 	if err := writeFieldsRaw(bw, outer.filter(func(f Field) bool { return !isContentField(f) })); err != nil {

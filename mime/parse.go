@@ -220,10 +220,27 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message,
 	return &Message{Root: root, size: size}, nil
 }
 
+// bufferSize is max, or less for a reader that tells its (smaller) size,
+// so that many small messages do not each allocate (and clear) large
+// buffers.
+func bufferSize(r any, max int) int {
+	var n int64 = -1
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		n = int64(r.Len())
+	case interface{ Size() int64 }:
+		n = r.Size()
+	}
+	if n >= 0 && n < int64(max) {
+		return int(n) + 16
+	}
+	return max
+}
+
 // isCanonical reports whether every line of src ends in CRLF, with no bare
 // CR or LF, and src does not start with an mbox "From " line.
 func isCanonical(src io.ReaderAt, size int64) (bool, error) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, min(64<<10, size+1))
 	prevCR := false
 	for off := int64(0); off < size; {
 		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
@@ -267,11 +284,11 @@ func isCanonical(src io.ReaderAt, size int64) (bool, error) {
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading
 // mbox "From " line, and fails once more than maxSize bytes were written.
 func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, bufferSize(r, 64<<10))
 	if err := skipMboxFromLine(br); err != nil {
 		return err
 	}
-	in := make([]byte, 32<<10)
+	in := make([]byte, bufferSize(r, 32<<10))
 	out := make([]byte, 0, 2*len(in))
 	var conv crlfConverter
 	var total int64
