@@ -237,10 +237,13 @@ func bufferSize(r any, max int) int {
 	return max
 }
 
+// canonicalChunk is how much isCanonical reads at a time.
+const canonicalChunk = 256 << 10
+
 // isCanonical reports whether every line of src ends in CRLF, with no bare
 // CR or LF, and src does not start with an mbox "From " line.
 func isCanonical(src io.ReaderAt, size int64) (bool, error) {
-	buf := make([]byte, min(64<<10, size+1))
+	buf := make([]byte, min(canonicalChunk, size+1))
 	prevCR := false
 	for off := int64(0); off < size; {
 		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)

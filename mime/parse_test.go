@@ -491,7 +491,7 @@ func TestCRLFConverterMatchesReference(t *testing.T) {
 }
 
 func TestIsCanonicalAcrossChunks(t *testing.T) {
-	base := bytes.Repeat([]byte("a"), 64<<10-1)
+	base := bytes.Repeat([]byte("a"), canonicalChunk-1)
 	for _, tc := range []struct {
 		tail string
 		want bool
