@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/urfave/cli/v2"
-	"github.com/urfave/cli/v2/altsrc"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/flow"
@@ -30,21 +32,30 @@ import (
 // outbox and will be sent by `send --flush`.
 const ExitTempFail = 75
 
-// sendFlags can also be set in the config file (their long names are the keys).
+// configKeys are the send flags the config file may set (its keys are the
+// long flag names), with whether each is a boolean.
+var configKeys = map[string]bool{
+	"smtp": false, "smtp-tls": false, "smtp-ca": false, "smtp-user": false, "smtp-password-file": false,
+	"smtp-password-command": false, "smtp-insecure-plaintext": true, "via-sendmail": false, "protocol": false,
+	"sign": true, "allow-plaintext": true,
+}
+
+// sendFlags are the flags of send; those in configKeys can also come from
+// the config file.
 func sendFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default $XDG_CONFIG_HOME/mailseal/config.toml)"},
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "smtp", Usage: "submission server `HOST[:PORT]`"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "smtp-tls", Usage: "`starttls` (port 587, default) or implicit (port 465)"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "smtp-ca", Usage: "verify the server against the CA certificates in `FILE` instead of the system roots"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "smtp-user", Usage: "authenticate as `USER` (AUTH PLAIN or LOGIN)"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "smtp-password-file", Usage: "read the SMTP password from the first line of `FILE`"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "smtp-password-command", Usage: "run `COMMAND` (sh -c) and use the first line of its output as the SMTP password"}),
-		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "smtp-insecure-plaintext", Usage: "send without TLS (only for a relay on loopback)"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "via-sendmail", Usage: "hand the encrypted messages to the local MTA's sendmail `PATH` instead of SMTP"}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"}),
-		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "sign", Value: true, Usage: "sign with the sender's key (--sign=false to only encrypt)"}),
-		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-plaintext", Usage: "recipients without a key get a signed, unencrypted copy instead of stopping the send"}),
+		&cli.StringFlag{Name: "smtp", Usage: "submission server `HOST[:PORT]`"},
+		&cli.StringFlag{Name: "smtp-tls", Usage: "`starttls` (port 587, default) or implicit (port 465)"},
+		&cli.StringFlag{Name: "smtp-ca", Usage: "verify the server against the CA certificates in `FILE` instead of the system roots"},
+		&cli.StringFlag{Name: "smtp-user", Usage: "authenticate as `USER` (AUTH PLAIN or LOGIN)"},
+		&cli.StringFlag{Name: "smtp-password-file", Usage: "read the SMTP password from the first line of `FILE`"},
+		&cli.StringFlag{Name: "smtp-password-command", Usage: "run `COMMAND` (sh -c) and use the first line of its output as the SMTP password"},
+		&cli.BoolFlag{Name: "smtp-insecure-plaintext", Usage: "send without TLS (only for a relay on loopback)"},
+		&cli.StringFlag{Name: "via-sendmail", Usage: "hand the encrypted messages to the local MTA's sendmail `PATH` instead of SMTP"},
+		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
+		&cli.BoolFlag{Name: "sign", Value: true, Usage: "sign with the sender's key (--sign=false to only encrypt)"},
+		&cli.BoolFlag{Name: "allow-plaintext", Usage: "recipients without a key get a signed, unencrypted copy instead of stopping the send"},
 		&cli.BoolFlag{Name: "pgp", Usage: "OpenPGP for every recipient"},
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
@@ -65,13 +76,15 @@ func sendCommand() *cli.Command {
 			"copies; each Bcc recipient gets a copy of their own. Messages that cannot be submitted now stay\n" +
 			"in the outbox (exit 75); send --flush retries them.",
 		Flags:  flags,
-		Before: altsrc.InitInputSourceWithContext(flags, loadConfig),
+		Before: loadConfig,
 		Action: sendAction,
 	}
 }
 
-// loadConfig reads --config, or the default config file if it exists.
-func loadConfig(c *cli.Context) (altsrc.InputSourceContext, error) {
+// loadConfig applies --config, or the default config file if it exists:
+// each setting that the command line does not give. An unknown key or a
+// value of the wrong type is a usage error that names it.
+func loadConfig(c *cli.Context) error {
 	path := c.String("config")
 	if path == "" {
 		dir := os.Getenv("XDG_CONFIG_HOME")
@@ -81,14 +94,46 @@ func loadConfig(c *cli.Context) (altsrc.InputSourceContext, error) {
 		}
 		path = filepath.Join(dir, "mailseal", "config.toml")
 		if _, err := os.Stat(path); err != nil {
-			return &altsrc.MapInputSource{}, nil
+			return nil
 		}
 	}
-	src, err := altsrc.NewTomlSourceFromFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %v: %w", path, err, mailseal.ErrUsage)
+	var settings map[string]any
+	if _, err := toml.DecodeFile(path, &settings); err != nil {
+		return fmt.Errorf("config %s: %v: %w", path, err, mailseal.ErrUsage)
 	}
-	return src, nil
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		isBool, ok := configKeys[key]
+		if !ok {
+			return fmt.Errorf("config %s: unknown setting %q (the settings are the long names of send's flags, e.g. smtp, smtp-tls, sign): %w", path, key, mailseal.ErrUsage)
+		}
+		var value string
+		switch v := settings[key].(type) {
+		case string:
+			if isBool {
+				return fmt.Errorf("config %s: %s must be true or false, not a string: %w", path, key, mailseal.ErrUsage)
+			}
+			value = v
+		case bool:
+			if !isBool {
+				return fmt.Errorf("config %s: %s must be a string: %w", path, key, mailseal.ErrUsage)
+			}
+			value = strconv.FormatBool(v)
+		default:
+			return fmt.Errorf("config %s: %s must be a %s: %w", path, key, map[bool]string{true: "boolean", false: "string"}[isBool], mailseal.ErrUsage)
+		}
+		if c.IsSet(key) {
+			continue // the command line wins
+		}
+		if err := c.Set(key, value); err != nil {
+			return fmt.Errorf("config %s: %s: %v: %w", path, key, err, mailseal.ErrUsage)
+		}
+	}
+	return nil
 }
 
 // transport is SMTP or the local sendmail program, from the settings.

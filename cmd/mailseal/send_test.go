@@ -252,3 +252,35 @@ func TestEncryptAndSignChooseTheProtocol(t *testing.T) {
 		t.Fatalf("--pgp --opaque: exit %d", code)
 	}
 }
+
+// The config file supplies settings the command line does not give; the
+// command line wins; unknown keys and wrongly typed values are usage errors
+// that name the key.
+func TestSendConfigFile(t *testing.T) {
+	w := newSendWorld(t)
+	srv := smtptest.Start(t, smtptest.Options{})
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: greg@example.org\r\n" + sendBody)
+	cfg := w.write("cfg.toml", []byte("smtp = \"127.0.0.1:1\"\nsmtp-ca = \""+srv.CAFile+"\"\nsign = false\n"))
+	// smtp from the command line, smtp-ca and sign=false from the file.
+	w.ms(msg, 0, "send", "--config", cfg, "--smtp", srv.Addr)
+	got := srv.Messages(t)
+	if len(got) != 1 {
+		t.Fatalf("%d messages", len(got))
+	}
+	out, status, err := w.gpgPeer.gpgStatus(armorBlock.Find(got[0].Data), "--decrypt")
+	if err != nil || !bytes.Contains(out, []byte("The numbers are in")) || strings.Contains(status, "SIG_ID") {
+		t.Fatalf("gpg (expecting an unsigned message): %v\n%s", err, status)
+	}
+	for _, tc := range []struct{ config, want string }{
+		{"smpt = \"x\"\n", `unknown setting "smpt"`},
+		{"sign = \"yes\"\n", "sign must be true or false"},
+		{"smtp = 25\n", "smtp must be a string"},
+		{"smtp = \n", "config"},
+	} {
+		bad := w.write("bad.toml", []byte(tc.config))
+		code, _, stderr := w.msCode(msg, "send", "--config", bad, "--smtp", srv.Addr)
+		if code != 2 || !strings.Contains(string(stderr), tc.want) {
+			t.Errorf("config %q: exit %d, %s", tc.config, code, stderr)
+		}
+	}
+}
