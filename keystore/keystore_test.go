@@ -93,6 +93,14 @@ func TestLayoutAndCorpusImport(t *testing.T) {
 	if e, err := s.FindOnePGP("Bob Babbage"); err != nil || fingerprintOf(e) != bobFpr {
 		t.Fatalf("uid query: %v", err)
 	}
+	// Address queries (only certificates holding the local part are parsed):
+	// the domain is case-insensitive, the local part is not.
+	if found, err := s.FindPGP("bob@OpenPGP.example"); err != nil || len(found) != 1 || fingerprintOf(found[0]) != bobFpr {
+		t.Fatalf("address query: %v %d", err, len(found))
+	}
+	if _, err := s.FindPGP("Bob@openpgp.example"); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Fatalf("local part in another case: %v", err)
+	}
 	// Short key IDs never identify a key.
 	if _, err := s.FindPGP(aliceFpr[24:]); !errors.Is(err, mailseal.ErrNoKey) {
 		t.Fatalf("key ID query: %v", err)

@@ -301,6 +301,11 @@ func (s *Store) entity(fpr string) (*openpgp.Entity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
+	return s.parseCert(fpr, data)
+}
+
+// parseCert parses the stored (binary) certificate fpr.
+func (s *Store) parseCert(fpr string, data []byte) (*openpgp.Entity, error) {
 	e, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(data)))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %s: %w", s.certPath(fpr), err)
@@ -415,13 +420,28 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 		}
 		return []*openpgp.Entity{e}, nil
 	}
-	all, err := s.AllPGPCerts()
-	if err != nil {
-		return nil, err
-	}
 	isEmail := strings.Contains(q, "@") && !strings.ContainsAny(q, " <>")
+	// A user ID holds its address as text, and certificates are stored in
+	// binary: a certificate whose bytes lack the address's local part
+	// cannot match an address query, and is not parsed. Parsing every
+	// certificate for each look-up would grow with the keyring.
+	var needle []byte
+	if isEmail {
+		needle = []byte(q[:strings.LastIndexByte(q, '@')])
+	}
 	var out []*openpgp.Entity
-	for _, e := range all {
+	for _, fpr := range s.certFingerprints() {
+		data, err := os.ReadFile(s.certPath(fpr))
+		if err != nil {
+			return nil, fmt.Errorf("keystore: %w", err)
+		}
+		if needle != nil && !bytes.Contains(data, needle) {
+			continue
+		}
+		e, err := s.parseCert(fpr, data)
+		if err != nil {
+			return nil, err
+		}
 		for _, id := range e.Identities {
 			var match bool
 			if isEmail {
