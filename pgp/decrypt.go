@@ -33,6 +33,9 @@ type Keyring struct {
 	// SessionKeys, when given, are used instead of any secret key or
 	// password, in order, until one decrypts the message.
 	SessionKeys []SessionKey
+	// ReportSessionKey asks for Decrypted.SessionKey (the SOP interface's
+	// --session-key-out); otherwise the session key is not kept.
+	ReportSessionKey bool
 }
 
 // Decrypted is the result of Decrypt. Body is only available once every
@@ -41,7 +44,7 @@ type Decrypted struct {
 	Encrypted     bool
 	Integrity     string            // mailseal.IntegrityMDC / IntegrityAEAD ("" if not encrypted)
 	DecryptedWith string            // primary-key fingerprint ("" for a password)
-	SessionKey    *SessionKey       // the key the data was decrypted with (nil if not encrypted)
+	SessionKey    *SessionKey       // with Keyring.ReportSessionKey: the key the data was decrypted with
 	Signers       []mailseal.Signer // one per signature, with SignerStatus
 	Body          io.Reader         // the verified plaintext
 	spool         *spool.Spool
@@ -273,7 +276,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 // passwords of kr or, if sk is not nil, with sk only.
 func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) (*Decrypted, error) {
 	cfg := e.Config()
-	cfg.CacheSessionKey = true
+	cfg.CacheSessionKey = kr.ReportSessionKey
 	p := &prompter{kr: kr}
 	var md *openpgp.MessageDetails
 	var sealed io.ReadCloser // data opened with sk: its Close checks the MDC or AEAD tag
@@ -350,6 +353,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) 
 
 	d := &Decrypted{Encrypted: encrypted, spool: sp, Signers: []mailseal.Signer{}}
 	switch {
+	case !kr.ReportSessionKey:
 	case sk != nil:
 		d.SessionKey = &SessionKey{Cipher: sk.Cipher, Key: bytes.Clone(sk.Key)}
 	case md.IsEncrypted && len(md.SessionKey) > 0:

@@ -43,7 +43,10 @@ func TestInteropToGPG(t *testing.T) {
 
 			// The session key we report opens the message in gpg.
 			ct := encrypt(t, e, data, nil, publicOf(t, them))
-			d, _ := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{them}})
+			if d, _ := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{them}}); d.SessionKey != nil {
+				t.Fatal("the session key was kept though nobody asked for it")
+			}
+			d, _ := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{them}, ReportSessionKey: true})
 			if d.SessionKey == nil {
 				t.Fatal("no session key reported")
 			}
@@ -104,7 +107,9 @@ func TestInteropFromGPG(t *testing.T) {
 			}
 
 			ct := h.Encrypt(data, []string{fpr})
+			kr.ReportSessionKey = true
 			d, body := decryptAll(t, e, ct, kr)
+			kr.ReportSessionKey = false
 			if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != mailseal.IntegrityMDC || d.DecryptedWith != fpr {
 				t.Fatalf("encrypt: %q %+v", body, d)
 			}

@@ -471,7 +471,7 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	kr := pgp.Keyring{Certs: certs, Secrets: keys, SessionKeys: sessionKeys,
+	kr := pgp.Keyring{Certs: certs, Secrets: keys, SessionKeys: sessionKeys, ReportSessionKey: o.one("session-key-out") != "",
 		Unlock: func(ent *openpgp.Entity) error { return unlock(openpgp.EntityList{ent}, pw) }}
 	if len(msgPasswords) > 0 {
 		kr.Password = func() ([]byte, error) { return msgPasswords[0], nil }
