@@ -69,3 +69,41 @@ func BenchmarkWriter(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func BenchmarkDecodeLines(b *testing.B) {
+	raw := make([]byte, 48<<10)
+	rand.Read(raw)
+	var enc bytes.Buffer
+	w := NewWriter(&enc, 76, "\r\n")
+	w.Write(raw)
+	w.Close()
+	in := enc.Bytes()
+	out := make([]byte, 0, len(in))
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, ok := DecodeLines(out[:0], in); !ok {
+			b.Fatal("not decoded")
+		}
+	}
+}
+
+func TestDecodeLines(t *testing.T) {
+	raw := make([]byte, 10000)
+	rand.Read(raw)
+	for _, eol := range []string{"\r\n", "\n"} {
+		var enc bytes.Buffer
+		w := NewWriter(&enc, 64, eol)
+		w.Write(raw)
+		w.Close()
+		got, ok := DecodeLines([]byte("prefix"), enc.Bytes())
+		if !ok || !bytes.Equal(got, append([]byte("prefix"), raw...)) {
+			t.Fatalf("eol %q: ok %v, %d bytes", eol, ok, len(got))
+		}
+	}
+	for _, bad := range []string{"QUJD\r\nQU*D\r\n", "QQ==\r\nQUJD\r\n", "QUJ\r\n", "QUJD \r\n"} {
+		dst := []byte("keep")
+		if got, ok := DecodeLines(dst, []byte(bad)); ok || string(got) != "keep" {
+			t.Errorf("%q: ok %v, dst %q", bad, ok, got)
+		}
+	}
+}
