@@ -32,16 +32,27 @@ import (
 // outbox and will be sent by `send --flush`.
 const ExitTempFail = 75
 
-// configKeys are the send flags the config file may set (its keys are the
-// long flag names), with whether each is a boolean.
-var configKeys = map[string]bool{
-	"smtp": false, "smtp-tls": false, "smtp-ca": false, "smtp-user": false, "smtp-password-file": false,
-	"smtp-password-command": false, "smtp-insecure-plaintext": true, "via-sendmail": false, "protocol": false,
-	"sign": true, "allow-plaintext": true,
+// configurable are the send flags the config file may set (its keys are
+// the long flag names).
+var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
+	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext"}
+
+// configKeys maps each configurable flag to whether it is a boolean.
+func configKeys() map[string]bool {
+	isBool := map[string]bool{}
+	for _, f := range sendFlags() {
+		_, b := f.(*cli.BoolFlag)
+		isBool[f.Names()[0]] = b
+	}
+	keys := map[string]bool{}
+	for _, name := range configurable {
+		keys[name] = isBool[name]
+	}
+	return keys
 }
 
-// sendFlags are the flags of send; those in configKeys can also come from
-// the config file.
+// sendFlags are the flags of send; those in configurable can also come
+// from the config file.
 func sendFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default $XDG_CONFIG_HOME/mailseal/config.toml)"},
@@ -106,8 +117,9 @@ func loadConfig(c *cli.Context) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	allowed := configKeys()
 	for _, key := range keys {
-		isBool, ok := configKeys[key]
+		isBool, ok := allowed[key]
 		if !ok {
 			return fmt.Errorf("config %s: unknown setting %q (the settings are the long names of send's flags, e.g. smtp, smtp-tls, sign): %w", path, key, mailseal.ErrUsage)
 		}

@@ -257,6 +257,15 @@ func TestEncryptAndSignChooseTheProtocol(t *testing.T) {
 // command line wins; unknown keys and wrongly typed values are usage errors
 // that name the key.
 func TestSendConfigFile(t *testing.T) {
+	flags := map[string]bool{}
+	for _, f := range sendFlags() {
+		flags[f.Names()[0]] = true
+	}
+	for _, name := range configurable {
+		if !flags[name] {
+			t.Fatalf("configurable %q is not a flag of send", name)
+		}
+	}
 	w := newSendWorld(t)
 	srv := smtptest.Start(t, smtptest.Options{})
 	msg := []byte("From: Alice <alice@example.org>\r\nTo: greg@example.org\r\n" + sendBody)
