@@ -114,12 +114,12 @@ func crc24Update(crc uint32, p []byte) uint32 {
 
 // armorReader decodes one ASCII-armored block (RFC 9580 §6.2) as it is
 // read: armor header lines up to the blank line, then base64 lines, the
-// optional CRC-24 line and the END line. The CRC-24 is not checked: RFC
-// 9580 §6.1 forbids rejecting data over it (the packets' own integrity
-// checks catch damage).
-// Runs of clean base64 lines are decoded together (b64lines.DecodeLines);
-// a line with other white space or characters is decoded on its own and
-// fails the read if it is not base64.
+// optional CRC-24 line and the END line. Neither the CRC-24 nor a missing
+// END line is a reason to refuse the data (RFC 9580 §6.1; a truncated
+// message is caught by its packets' own integrity checks, as damage of any
+// other kind is). Runs of clean base64 lines are decoded together
+// (b64lines.DecodeLines); a line with other white space or characters is
+// decoded on its own and fails the read if it is not base64.
 type armorReader struct {
 	br        *bufio.Reader
 	blockType string
@@ -129,7 +129,7 @@ type armorReader struct {
 	slow      int    // lines to decode one at a time before the fast path
 }
 
-var errArmor = errors.New("armor: not a valid ASCII-armored block")
+var errArmor = errors.New("invalid ASCII armor")
 
 // newArmorReader reads up to and including the armor header (text before
 // the BEGIN line is skipped) and returns the decoder of the body. A
@@ -152,8 +152,9 @@ func newArmorReader(r io.Reader) (*armorReader, error) {
 			}
 		}
 	}
-	// Armor headers ("Key: Value") up to a blank line. A line that is not
-	// a header is the first body line (some writers leave out the blank).
+	// Armor headers ("Key: Value", possibly with an empty value) up to a
+	// blank line. A line without a colon, which no base64 line has, is the
+	// first body line (some writers leave out the blank line).
 	for {
 		peek, _ := a.br.Peek(1024)
 		end := bytes.IndexByte(peek, '\n')
@@ -161,7 +162,7 @@ func newArmorReader(r io.Reader) (*armorReader, error) {
 			end = len(peek)
 		}
 		line := bytes.TrimRight(peek[:end], " \t\r")
-		if len(line) > 0 && !bytes.Contains(line, []byte(": ")) {
+		if len(line) > 0 && bytes.IndexByte(line, ':') < 0 {
 			break
 		}
 		if _, err := a.line(); err != nil {
@@ -229,7 +230,7 @@ func (a *armorReader) fill() {
 	line, err := a.line()
 	switch {
 	case err == io.EOF:
-		a.err = fmt.Errorf("%w: no END line", errArmor)
+		a.err = io.EOF // no END line: the packets tell whether data is missing
 	case err != nil:
 		a.err = err
 	case bytes.HasPrefix(line, []byte("-----END ")):

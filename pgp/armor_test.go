@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
 )
 
 // The fast armor writer produces exactly what go-crypto's encoder does,
@@ -97,7 +100,9 @@ func TestCRC24(t *testing.T) {
 }
 
 // The armor reader decodes what our writer and go-crypto's encoder write,
-// in every line-ending and header variant, and refuses what is broken.
+// in every line-ending and header variant (a missing END line included:
+// truncation is the packets' to find), and refuses a line that is not
+// base64.
 func TestArmorReader(t *testing.T) {
 	decode := func(in []byte) ([]byte, string, error) {
 		ar, err := newArmorReader(bytes.NewReader(in))
@@ -122,8 +127,11 @@ func TestArmorReader(t *testing.T) {
 		spaces := bytes.ReplaceAll(ours.Bytes(), []byte("\n"), []byte(" \t\n"))
 		noCRC := regexp.MustCompile(`(?m)^=....\n`).ReplaceAll(ours.Bytes(), nil)
 		prefixed := append([]byte("Some text before the armor\n\n"), ours.Bytes()...)
+		emptyHeader := bytes.Replace(ours.Bytes(), []byte("-----\n\n"), []byte("-----\nComment:\nVersion: x\n\n"), 1)
+		noEnd := ours.Bytes()[:bytes.Index(ours.Bytes(), []byte("-----END"))]
 		for name, in := range map[string][]byte{"ours": ours.Bytes(), "go-crypto": theirs.Bytes(), "crlf": crlf,
-			"trailing blanks": spaces, "no checksum": noCRC, "text before": prefixed} {
+			"trailing blanks": spaces, "no checksum": noCRC, "text before": prefixed,
+			"header with an empty value": emptyHeader, "no END line": noEnd} {
 			out, typ, err := decode(in)
 			if err != nil || typ != armorMessage || !bytes.Equal(out, data) {
 				t.Fatalf("%d bytes, %s: %v, type %q, %d bytes out", n, name, err, typ, len(out))
@@ -146,13 +154,10 @@ func TestArmorReader(t *testing.T) {
 		if out, _, err := decode(flipped); err != nil || bytes.Equal(out, data) {
 			t.Fatalf("%d bytes, changed character: %v", n, err)
 		}
-		// Broken: a line that is not base64, no END line.
+		// Broken: a line that is not base64.
 		notB64 := []byte(text[:body+64] + "*" + text[body+65:])
-		noEnd := []byte(text[:strings.Index(text, "-----END")])
-		for name, in := range map[string][]byte{"not base64": notB64, "no END": noEnd} {
-			if _, _, err := decode(in); !errors.Is(err, errArmor) {
-				t.Errorf("%d bytes, %s: error %v", n, name, err)
-			}
+		if _, _, err := decode(notB64); !errors.Is(err, errArmor) {
+			t.Errorf("%d bytes, a line that is not base64: error %v", n, err)
 		}
 	}
 	if _, err := newArmorReader(strings.NewReader("no armor here\n")); !errors.Is(err, errArmor) {
@@ -185,4 +190,52 @@ func FuzzArmorReader(f *testing.F) {
 			t.Fatalf("ours %q, go-crypto %q", ours, theirs)
 		}
 	})
+}
+
+// Damage to the armor of a message is classified by what the message is,
+// not by where in it the damage lies: in encrypted data, a truncation or a
+// line that is not base64 is damaged ciphertext (ErrIntegrity) whether it
+// falls in the first 64 KiB (read before go-crypto starts) or later; in a
+// signed-only message it is unreadable input (ErrInput). Nothing is
+// released either way.
+func TestArmorDamageClassification(t *testing.T) {
+	e := testEngine()
+	alice := genKey(t, "Alice", "alice@example.org", keyOpts{})
+	bob := genKey(t, "Bob", "bob@example.org", keyOpts{})
+	kr := Keyring{Certs: openpgp.EntityList{publicOf(t, alice)}, Secrets: openpgp.EntityList{bob}}
+	for _, size := range []int{2000, 300_000} {
+		data := make([]byte, size)
+		rand.Read(data)
+		enc := encrypt(t, e, data, alice, publicOf(t, bob))
+		var signed bytes.Buffer
+		w, err := e.SignInline(&signed, []*openpgp.Entity{alice}, InlineOptions{Armor: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+		for _, tc := range []struct {
+			name string
+			msg  []byte
+			kind error
+		}{{"encrypted", enc, mailseal.ErrIntegrity}, {"signed", signed.Bytes(), mailseal.ErrInput}} {
+			text := string(tc.msg)
+			body := strings.Index(text, "\n\n") + 2
+			mid := body + strings.Index(text[body+(len(text)-body)/2:], "\n") + (len(text)-body)/2 + 1
+			end := strings.Index(text, "-----END")
+			for name, bad := range map[string]string{
+				"truncated":       text[:mid],
+				"truncated + END": text[:mid] + text[end:],
+				"not base64":      text[:mid] + "this is not base64!\n" + text[mid:],
+			} {
+				d, err := e.Decrypt(strings.NewReader(bad), kr)
+				if d != nil {
+					t.Fatalf("%d bytes, %s, %s: plaintext released", size, tc.name, name)
+				}
+				if !errors.Is(err, tc.kind) {
+					t.Errorf("%d bytes, %s, %s: %v, want %v", size, tc.name, name, err, tc.kind)
+				}
+			}
+		}
+	}
 }

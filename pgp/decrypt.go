@@ -169,19 +169,7 @@ func openInput(r io.Reader) (io.Reader, func(), error) {
 		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.blockType, mailseal.ErrInput)
 	}
 	sr := stage.NewReader(ar)
-	return &armorErrors{sr}, func() { sr.Close() }, nil
-}
-
-// armorErrors marks errors of the armor (not of the packets within) as
-// unreadable input.
-type armorErrors struct{ r io.Reader }
-
-func (a *armorErrors) Read(p []byte) (int, error) {
-	n, err := a.r.Read(p)
-	if err != nil && errors.Is(err, errArmor) {
-		err = fmt.Errorf("pgp: decrypt: %w: %w", err, mailseal.ErrInput)
-	}
-	return n, err
+	return sr, func() { sr.Close() }, nil
 }
 
 // decryptionKeys is the keyring go-crypto reads a message with: it finds
@@ -233,6 +221,11 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 	prefix := make([]byte, prescanSize)
 	n, err := io.ReadFull(in, prefix)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		// Armor damage in encrypted data is damaged ciphertext, as it is
+		// when the armor breaks beyond this prefix (see decrypt).
+		if o := prescan(prefix[:n]); errors.Is(err, errArmor) && (o.tag != 0 || o.skesk || len(o.recipients) > 0) {
+			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged (%v); no plaintext is released: %w", err, mailseal.ErrIntegrity)
+		}
 		return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, mailseal.ErrInput)
 	}
 	if n == 0 {
