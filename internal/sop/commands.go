@@ -494,7 +494,10 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	if !d.Encrypted {
 		return fail(exitBadData, "the input is not encrypted")
 	}
-	if name := o.one("session-key-out"); name != "" && d.SessionKey != nil {
+	if name := o.one("session-key-out"); name != "" {
+		if d.SessionKey == nil {
+			return fail(exitUnsupportedOption, "no session key can be reported for this message")
+		}
 		out, err := openOutput(name)
 		if err != nil {
 			return err
@@ -712,9 +715,9 @@ func detachSignedMessage(data []byte, sigOut string, o *options, env Env) error 
 	if md.IsEncrypted {
 		return fail(exitBadData, "the message is encrypted, not inline-signed")
 	}
-	body, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxInput))
+	body, err := readAll(md.UnverifiedBody) // fails beyond maxInput rather than cutting the text short
 	if err != nil {
-		return fail(exitBadData, "%v", err)
+		return err
 	}
 	var sigs bytes.Buffer
 	for _, c := range md.SignatureCandidates {
@@ -730,9 +733,16 @@ func detachSignedMessage(data []byte, sigOut string, o *options, env Env) error 
 		return err
 	}
 	w := maybeArmor(out, o, "PGP SIGNATURE")
-	w.Write(sigs.Bytes())
-	w.Close()
-	out.Close()
+	_, err = w.Write(sigs.Bytes())
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", sigOut, err)
+	}
 	_, err = env.Stdout.Write(body)
 	return err
 }
