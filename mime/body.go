@@ -8,6 +8,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/b64lines"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // Body returns the body with its Content-Transfer-Encoding decoded:
@@ -63,7 +64,7 @@ type base64Decoder struct {
 }
 
 func newBase64Decoder(src io.Reader) *base64Decoder {
-	return &base64Decoder{src: src, in: make([]byte, bufferSize(src, 32<<10))}
+	return &base64Decoder{src: src, in: make([]byte, stage.ReadBufferSize(src, 32<<10))}
 }
 
 func (d *base64Decoder) Read(p []byte) (int, error) {

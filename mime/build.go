@@ -241,7 +241,7 @@ func writePartHeader(w *bufio.Writer, h Header) {
 // unwrapping a signed entity.
 func WriteMessage(w io.Writer, outer Header, entity io.Reader) error {
 	// A large entity is read on a goroutine of its own, beside the writing.
-	size := bufferSize(entity, 64<<10)
+	size := stage.ReadBufferSize(entity, 64<<10)
 	sr := stage.NewReader(entity)
 	defer sr.Close()
 	br := bufio.NewReaderSize(sr, size)

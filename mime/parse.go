@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/spool"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // Message is a parsed message: the entity tree over a spool that holds the
@@ -220,23 +221,6 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message,
 	return &Message{Root: root, size: size}, nil
 }
 
-// bufferSize is max, or less for a reader that tells its (smaller) size,
-// so that many small messages do not each allocate (and clear) large
-// buffers.
-func bufferSize(r any, max int) int {
-	var n int64 = -1
-	switch r := r.(type) {
-	case interface{ Len() int }:
-		n = int64(r.Len())
-	case interface{ Size() int64 }:
-		n = r.Size()
-	}
-	if n >= 0 && n < int64(max) {
-		return int(n) + 16
-	}
-	return max
-}
-
 // canonicalChunk is how much isCanonical reads at a time.
 const canonicalChunk = 256 << 10
 
@@ -287,11 +271,11 @@ func isCanonical(src io.ReaderAt, size int64) (bool, error) {
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading
 // mbox "From " line, and fails once more than maxSize bytes were written.
 func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
-	br := bufio.NewReaderSize(r, bufferSize(r, 64<<10))
+	br := bufio.NewReaderSize(r, stage.ReadBufferSize(r, 64<<10))
 	if err := skipMboxFromLine(br); err != nil {
 		return err
 	}
-	in := make([]byte, bufferSize(r, 32<<10))
+	in := make([]byte, stage.ReadBufferSize(r, 32<<10))
 	out := make([]byte, 0, 2*len(in))
 	var conv crlfConverter
 	var total int64

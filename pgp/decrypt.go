@@ -146,11 +146,7 @@ func (e *Engine) tooLarge() error {
 // or binary message, and a function that releases it. Armor is decoded on
 // a goroutine of its own, beside the decryption.
 func openInput(r io.Reader) (io.Reader, func(), error) {
-	size := 64 << 10
-	if s, ok := r.(interface{ Size() int64 }); ok && s.Size() < int64(size) {
-		size = int(s.Size()) + 1 // a small message gets a small buffer
-	}
-	br := bufio.NewReaderSize(r, size)
+	br := bufio.NewReaderSize(r, stage.ReadBufferSize(r, 64<<10))
 	first, err := br.Peek(1)
 	if err != nil {
 		if err == io.EOF {

@@ -19,6 +19,23 @@ const buffers = 4
 
 var errClosed = errors.New("stage: write after close")
 
+// ReadBufferSize is max, or less for a reader that tells its (smaller)
+// size, so that many small messages do not each allocate (and clear)
+// large buffers.
+func ReadBufferSize(r any, max int) int {
+	var n int64 = -1
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		n = int64(r.Len())
+	case interface{ Size() int64 }:
+		n = r.Size()
+	}
+	if n >= 0 && n < int64(max) {
+		return int(n) + 16
+	}
+	return max
+}
+
 // Writer passes what is written to it to an underlying writer that runs on
 // its own goroutine. Errors of the underlying writer show on a later Write
 // or on Close. Close must be called (it waits for the goroutine); it does
@@ -265,7 +282,7 @@ func (sr *Reader) Read(p []byte) (int, error) {
 func (sr *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	if !sr.started {
-		buf := make([]byte, 32<<10)
+		buf := make([]byte, ReadBufferSize(sr.r, 32<<10))
 		for !sr.started {
 			n, direct, err := sr.begin(buf)
 			if !direct {

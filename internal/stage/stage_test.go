@@ -137,3 +137,21 @@ func TestReaderCloseEarly(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestReadBufferSize(t *testing.T) {
+	small := bytes.NewReader(make([]byte, 100))
+	small.Read(make([]byte, 40)) // Len is what is left
+	for _, tc := range []struct {
+		r    any
+		want int
+	}{
+		{small, 60 + 16},
+		{io.NewSectionReader(bytes.NewReader(nil), 0, 1000), 1000 + 16},
+		{bytes.NewReader(make([]byte, 1<<20)), 64 << 10},
+		{iotest.HalfReader(small), 64 << 10}, // size unknown
+	} {
+		if got := ReadBufferSize(tc.r, 64<<10); got != tc.want {
+			t.Errorf("%T: %d, want %d", tc.r, got, tc.want)
+		}
+	}
+}
