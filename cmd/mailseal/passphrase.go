@@ -27,11 +27,6 @@ func newPassphrases(c *cli.Context) *passphrases {
 	return &passphrases{file: c.String("passphrase-file"), stdin: c.App.Reader}
 }
 
-// available reports whether a passphrase can be had without prompting.
-func (p *passphrases) available() bool {
-	return p.have || p.file != "" || os.Getenv("MAILSEAL_PASSPHRASE") != ""
-}
-
 // get returns the passphrase; purpose names what it is for in the prompt.
 func (p *passphrases) get(purpose string) ([]byte, error) {
 	p.mu.Lock()
