@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
@@ -243,7 +244,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		}
 		var errs []error
 		for _, sk := range kr.SessionKeys {
-			d, err := e.decrypt(ct.Reader(), kr, o, &sk)
+			d, err := e.decrypt(ct.Reader(), kr, o, &sk, nil)
 			if err == nil {
 				return d, nil
 			}
@@ -258,34 +259,88 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 	if len(kr.SessionKeys) == 1 {
 		sk = &kr.SessionKeys[0]
 	}
-	return e.decrypt(stream, kr, o, sk)
+	if sk == nil && o.tag == 18 && o.version == 1 && n == prescanSize {
+		kr.Password = onceFunc(kr.Password)
+		if d, err, done := e.decryptSEIPDV1(prefix, stream, kr, o); done {
+			return d, err
+		}
+	}
+	return e.decrypt(stream, kr, o, sk, nil)
+}
+
+// decryptSEIPDV1 decrypts a large version 1 SEIPD message in two steps:
+// go-crypto reads the first prescanSize bytes, which yields the session
+// key (with every check, prompt and unlock of a whole read), then the whole
+// message is decrypted with that key by seipdV1Reader, several times faster
+// than go-crypto's own reader. done is false when the first step fails in a
+// way a read of the whole message might not (the prefix cut a packet short):
+// then the caller reads it as usual.
+func (e *Engine) decryptSEIPDV1(prefix []byte, stream io.Reader, kr Keyring, o outer) (d *Decrypted, err error, done bool) {
+	cfg := e.Config()
+	cfg.CacheSessionKey = true
+	p := &prompter{kr: kr}
+	md, err := openpgp.ReadMessage(bytes.NewReader(prefix), decryptionKeys{secretsOf(kr), cfg}, p.prompt, cfg)
+	if err != nil {
+		if p.err != nil {
+			return nil, e.readError(err, p, o), true
+		}
+		return nil, nil, false
+	}
+	if !md.IsEncrypted || len(md.SessionKey) == 0 {
+		return nil, nil, false
+	}
+	switch md.DecryptedWithAlgorithm {
+	case packet.CipherAES128, packet.CipherAES192, packet.CipherAES256:
+	default:
+		return nil, nil, false
+	}
+	sk := &SessionKey{Cipher: md.DecryptedWithAlgorithm, Key: md.SessionKey}
+	d, err = e.decrypt(stream, kr, o, sk, md)
+	return d, err, true
+}
+
+// onceFunc returns f, calling it at most once (nil stays nil).
+func onceFunc(f func() ([]byte, error)) func() ([]byte, error) {
+	if f == nil {
+		return nil
+	}
+	return sync.OnceValues(f)
+}
+
+func secretsOf(kr Keyring) openpgp.EntityList {
+	var secrets openpgp.EntityList
+	for _, s := range kr.Secrets {
+		if s != nil && s.PrimaryKey != nil {
+			secrets = append(secrets, s)
+		}
+	}
+	return secrets
 }
 
 // decrypt reads the binary message stream, with the secret keys and
-// passwords of kr or, if sk is not nil, with sk only.
-func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) (*Decrypted, error) {
+// passwords of kr or, if sk is not nil, with sk only: a key the caller gave,
+// or the one go-crypto found in the message's key packets (then found holds
+// what it found).
+func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, found *openpgp.MessageDetails) (*Decrypted, error) {
 	cfg := e.Config()
 	cfg.CacheSessionKey = kr.ReportSessionKey
 	p := &prompter{kr: kr}
+	given := sk != nil && found == nil
 	var md *openpgp.MessageDetails
 	var sealed io.ReadCloser // data opened with sk: its Close checks the MDC or AEAD tag
 	var err error
 	if sk != nil {
-		if sealed, err = openWithSessionKey(stream, *sk); err != nil {
-			return nil, e.sessionKeyError(err)
+		if sealed, err = openWithSessionKey(stream, *sk); err == nil {
+			md, err = openpgp.ReadMessage(sealed, openpgp.EntityList{}, nil, cfg)
 		}
-		md, err = openpgp.ReadMessage(sealed, openpgp.EntityList{}, nil, cfg)
-		if err != nil {
+		switch {
+		case err != nil && given:
 			return nil, e.sessionKeyError(err)
+		case err != nil:
+			return nil, e.readError(err, p, o)
 		}
 	} else {
-		var secrets openpgp.EntityList
-		for _, s := range kr.Secrets {
-			if s != nil && s.PrimaryKey != nil {
-				secrets = append(secrets, s)
-			}
-		}
-		md, err = openpgp.ReadMessage(stream, decryptionKeys{secrets, cfg}, p.prompt, cfg)
+		md, err = openpgp.ReadMessage(stream, decryptionKeys{secretsOf(kr), cfg}, p.prompt, cfg)
 		if err != nil {
 			return nil, e.readError(err, p, o)
 		}
@@ -324,14 +379,14 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) 
 	if err == nil && sealed != nil {
 		err = sealed.Close()
 	}
-	if err != nil && sk != nil && !lw.exceeded {
+	if err != nil && given && !lw.exceeded {
 		sp.Close()
 		return nil, e.sessionKeyError(err)
 	}
 	if err != nil {
 		sp.Close()
 		if lw.exceeded || errors.Is(err, pgperrors.ErrMessageTooLarge) ||
-			(md.IsEncrypted && lw.n > e.policy.MaxDecompressed-(1<<20) && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing)) {
+			(encrypted && lw.n > e.policy.MaxDecompressed-(1<<20) && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing)) {
 			return nil, e.tooLarge()
 		}
 		if encrypted {
@@ -353,8 +408,12 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey) 
 		if o.tag == 20 || (o.tag == 18 && o.version == 2) {
 			d.Integrity = mailseal.IntegrityAEAD
 		}
-		if md.DecryptedWith.Entity != nil && md.DecryptedWith.Entity.PrimaryKey != nil {
-			d.DecryptedWith = Fingerprint(md.DecryptedWith.Entity.PrimaryKey)
+		with := md.DecryptedWith.Entity
+		if found != nil {
+			with = found.DecryptedWith.Entity
+		}
+		if with != nil && with.PrimaryKey != nil {
+			d.DecryptedWith = Fingerprint(with.PrimaryKey)
 		}
 	}
 	for _, cd := range cands {

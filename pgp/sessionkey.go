@@ -76,6 +76,11 @@ func openWithSessionKey(stream io.Reader, sk SessionKey) (io.ReadCloser, error) 
 			if p.Version == 2 && p.Cipher != sk.Cipher {
 				return nil, fmt.Errorf("the message is encrypted with cipher %d, the session key is for cipher %d: %w", p.Cipher, sk.Cipher, errWrongSessionKey)
 			}
+			if p.Version == 1 {
+				if r, ok, err := newSEIPDV1Reader(p.Contents, sk.Cipher, sk.Key); ok {
+					return r, err
+				}
+			}
 			return p.Decrypt(sk.Cipher, sk.Key)
 		case *packet.AEADEncrypted:
 			return p.Decrypt(sk.Cipher, sk.Key)

@@ -1,0 +1,293 @@
+package pgp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/gpgtest"
+)
+
+var aesCiphers = []packet.CipherFunction{packet.CipherAES128, packet.CipherAES192, packet.CipherAES256}
+
+// sealV1 returns the body of a version 1 SEIPD packet that go-crypto
+// wrote for plaintext.
+func sealV1(t testing.TB, c packet.CipherFunction, key, plaintext []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := packet.SerializeSymmetricallyEncrypted(&buf, c, false, packet.CipherSuite{}, key, &packet.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(plaintext)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := packet.NewReader(&buf).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	se, ok := p.(*packet.SymmetricallyEncrypted)
+	if !ok || se.Version != 1 || !se.IntegrityProtected {
+		t.Fatalf("not a SEIPDv1 packet: %T %+v", p, p)
+	}
+	body, err := io.ReadAll(se.Contents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// openV1Reference opens a SEIPDv1 body with go-crypto; ok is whether its
+// MDC check passed.
+func openV1Reference(c packet.CipherFunction, key, body []byte) (plaintext []byte, ok bool) {
+	se := &packet.SymmetricallyEncrypted{Version: 1, IntegrityProtected: true, Contents: bytes.NewReader(body)}
+	rc, err := se.Decrypt(c, key)
+	if err != nil {
+		return nil, false
+	}
+	plaintext, err = io.ReadAll(rc)
+	if err != nil {
+		return nil, false
+	}
+	return plaintext, rc.Close() == nil
+}
+
+// openV1 opens a SEIPDv1 body with seipdV1Reader; ok is whether reading to
+// io.EOF and Close both succeeded.
+func openV1(t testing.TB, c packet.CipherFunction, key []byte, in io.Reader) (plaintext []byte, ok bool) {
+	t.Helper()
+	r, fast, err := newSEIPDV1Reader(in, c, key)
+	if !fast || err != nil {
+		t.Fatalf("newSEIPDV1Reader: %v %v", fast, err)
+	}
+	plaintext, err = io.ReadAll(r)
+	cerr := r.Close()
+	if (err == nil) != (cerr == nil) {
+		t.Fatalf("Read ended with %v but Close returned %v", err, cerr)
+	}
+	if err != nil && !errors.Is(err, pgperrors.ErrMDCHashMismatch) && !errors.Is(err, pgperrors.ErrMDCMissing) {
+		t.Fatalf("unexpected error %v", err)
+	}
+	return plaintext, err == nil
+}
+
+func TestSEIPDV1ReaderMatchesGoCrypto(t *testing.T) {
+	readers := map[string]func(io.Reader) io.Reader{
+		"plain":    func(r io.Reader) io.Reader { return r },
+		"one-byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+		"data-err": iotest.DataErrReader,
+	}
+	for _, c := range aesCiphers {
+		key := make([]byte, c.KeySize())
+		rand.Read(key)
+		for _, size := range []int{0, 1, 15, 16, 17, 22, 23, 100, seipdV1ChunkSize - 19, seipdV1ChunkSize, seipdV1ChunkSize + 1, 3*seipdV1ChunkSize + 7} {
+			plaintext := make([]byte, size)
+			rand.Read(plaintext)
+			body := sealV1(t, c, key, plaintext)
+			for name, wrap := range readers {
+				if name == "one-byte" && size > 2*seipdV1ChunkSize {
+					continue
+				}
+				got, ok := openV1(t, c, key, wrap(bytes.NewReader(body)))
+				if !ok || !bytes.Equal(got, plaintext) {
+					t.Fatalf("cipher %d, %d bytes, %s reader: ok %v, plaintext equal %v", c, size, name, ok, bytes.Equal(got, plaintext))
+				}
+			}
+		}
+	}
+}
+
+func TestSEIPDV1ReaderRefusesDamage(t *testing.T) {
+	c := packet.CipherAES256
+	key := make([]byte, c.KeySize())
+	rand.Read(key)
+	plaintext := []byte("a short secret, 40 bytes long..........")
+	body := sealV1(t, c, key, plaintext)
+	check := func(what string, damaged []byte) {
+		t.Helper()
+		if _, ok := openV1Reference(c, key, damaged); ok {
+			t.Fatalf("%s: go-crypto accepts it too; the test is wrong", what)
+		}
+		if _, ok := openV1(t, c, key, bytes.NewReader(damaged)); ok {
+			t.Fatalf("%s: accepted", what)
+		}
+	}
+	for i := range body {
+		for _, bit := range []byte{0x01, 0x80} {
+			damaged := bytes.Clone(body)
+			damaged[i] ^= bit
+			check(fmt.Sprintf("bit %#x of byte %d flipped", bit, i), damaged)
+		}
+	}
+	for n := 0; n < len(body); n++ {
+		check(fmt.Sprintf("cut to %d bytes", n), body[:n])
+	}
+	check("one byte appended", append(bytes.Clone(body), 0))
+	other := make([]byte, c.KeySize())
+	rand.Read(other)
+	if _, ok := openV1(t, c, other, bytes.NewReader(body)); ok {
+		t.Fatal("wrong key accepted")
+	}
+	// Nothing but the prefix and the MDC.
+	if _, ok := openV1(t, c, key, bytes.NewReader(sealV1(t, c, key, nil))); !ok {
+		t.Fatal("empty plaintext refused")
+	}
+}
+
+// A read of damaged data never ends in io.EOF: the caller relies on it to
+// withhold the plaintext.
+func TestSEIPDV1ReaderNoEOFBeforeMDC(t *testing.T) {
+	c := packet.CipherAES128
+	key := make([]byte, c.KeySize())
+	rand.Read(key)
+	plaintext := make([]byte, 200<<10)
+	body := sealV1(t, c, key, plaintext)
+	body[len(body)/2] ^= 1
+	r, _, _ := newSEIPDV1Reader(bytes.NewReader(body), c, key)
+	buf := make([]byte, 1000)
+	for {
+		_, err := r.Read(buf)
+		if err == io.EOF {
+			t.Fatal("io.EOF for tampered data")
+		}
+		if err != nil {
+			if !errors.Is(err, pgperrors.ErrMDCHashMismatch) {
+				t.Fatalf("error %v", err)
+			}
+			break
+		}
+	}
+}
+
+func FuzzSEIPDV1Reader(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 16)
+	for _, size := range []int{0, 5, 16, 40, 1000} {
+		f.Add(sealV1(f, packet.CipherAES128, key, bytes.Repeat([]byte("x"), size)))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, wantOK := openV1Reference(packet.CipherAES128, key, body)
+		got, ok := openV1(t, packet.CipherAES128, key, iotest.HalfReader(bytes.NewReader(body)))
+		if ok != wantOK || (ok && !bytes.Equal(got, want)) {
+			t.Fatalf("ok %v, go-crypto %v; plaintext equal %v", ok, wantOK, bytes.Equal(got, want))
+		}
+	})
+}
+
+// Large SEIPDv1 messages are decrypted in two steps (the session key from
+// the first prescanSize bytes, then seipdV1Reader): the keys are unlocked
+// and the password asked for once, and the result reports what a one-step
+// read reports.
+func TestLargeSEIPDV1Message(t *testing.T) {
+	e := testEngine()
+	data := make([]byte, 3*prescanSize+5)
+	rand.Read(data)
+
+	t.Run("locked-key", func(t *testing.T) {
+		rcpt := genKey(t, "R", "r@example.org", keyOpts{})
+		sender := genKey(t, "S", "s@example.org", keyOpts{})
+		ct := encrypt(t, e, data, sender, publicOf(t, rcpt))
+		if err := rcpt.EncryptPrivateKeys([]byte("pass"), e.Config()); err != nil {
+			t.Fatal(err)
+		}
+		unlocks := 0
+		kr := Keyring{
+			Secrets: openpgp.EntityList{rcpt}, Certs: openpgp.EntityList{publicOf(t, sender)}, ReportSessionKey: true,
+			Unlock: func(ent *openpgp.Entity) error { unlocks++; return ent.DecryptPrivateKeys([]byte("pass")) },
+		}
+		d, body := decryptAll(t, e, ct, kr)
+		if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != mailseal.IntegrityMDC || d.DecryptedWith != Fingerprint(rcpt.PrimaryKey) {
+			t.Fatalf("body equal %v, %+v", bytes.Equal(body, data), d)
+		}
+		if unlocks != 1 {
+			t.Errorf("unlocked %d times", unlocks)
+		}
+		oneSigner(t, d.Signers, mailseal.SignerGood)
+		// The reported session key opens the message alone.
+		if d.SessionKey == nil || !bytes.Equal(d.SessionKey.Key, sessionKeyOf(t, e, ct, rcpt)) {
+			t.Fatalf("session key %v", d.SessionKey)
+		}
+		_, body = decryptAll(t, e, ct, Keyring{SessionKeys: []SessionKey{*d.SessionKey}})
+		if !bytes.Equal(body, data) {
+			t.Fatal("decrypting with the reported session key")
+		}
+	})
+
+	// gpg writes them: go-crypto no longer encrypts with CAST5, whose
+	// messages take go-crypto's reader (seipdV1Reader is for AES only).
+	h := gpgtest.New(t)
+	for _, c := range []string{"AES256", "CAST5"} {
+		t.Run("password-"+c, func(t *testing.T) {
+			res := h.RunPass(data, "pw", "--symmetric", "--cipher-algo", c, "--compress-algo", "none", "--force-mdc")
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			msg := res.Stdout
+			if o := prescan(msg); o.tag != 18 || o.version != 1 || len(msg) < 2*prescanSize {
+				t.Fatalf("not a large SEIPDv1 message: %+v, %d bytes", o, len(msg))
+			}
+			asked := 0
+			pw := func(p string) func() ([]byte, error) {
+				return func() ([]byte, error) { asked++; return []byte(p), nil }
+			}
+			d, body := decryptAll(t, e, msg, Keyring{Password: pw("pw")})
+			if !bytes.Equal(body, data) || !d.Encrypted || d.DecryptedWith != "" {
+				t.Fatalf("body equal %v, %+v", bytes.Equal(body, data), d)
+			}
+			if asked != 1 {
+				t.Errorf("password asked %d times", asked)
+			}
+			asked = 0
+			_, err := e.Decrypt(bytes.NewReader(msg), Keyring{Password: pw("wrong")})
+			wantErr(t, err, mailseal.ErrLocked)
+			if asked != 1 {
+				t.Errorf("wrong password asked %d times", asked)
+			}
+		})
+	}
+
+	t.Run("prefix-cut-short", func(t *testing.T) {
+		rcpt := genKey(t, "R", "r@example.org", keyOpts{})
+		bin := dearmor(t, encrypt(t, e, data, nil, publicOf(t, rcpt)))
+		kr := Keyring{Secrets: openpgp.EntityList{rcpt}}
+		// A prefix that ends inside the key packet cannot give the key:
+		// the caller must read the whole message instead.
+		for _, n := range []int{3, 40} {
+			d, err, done := e.decryptSEIPDV1(bin[:n], bytes.NewReader(bin), kr, prescan(bin))
+			if done || d != nil || err != nil {
+				t.Fatalf("prefix of %d bytes: done %v, %v", n, done, err)
+			}
+		}
+		d, err, done := e.decryptSEIPDV1(bin[:prescanSize], bytes.NewReader(bin), kr, prescan(bin))
+		if !done || err != nil {
+			t.Fatalf("whole prefix: done %v, %v", done, err)
+		}
+		body, _ := io.ReadAll(d.Body)
+		d.Close()
+		if !bytes.Equal(body, data) {
+			t.Fatal("plaintext differs")
+		}
+	})
+}
+
+// sessionKeyOf asks go-crypto for the session key of a message.
+func sessionKeyOf(t *testing.T, e *Engine, ct []byte, rcpt *openpgp.Entity) []byte {
+	t.Helper()
+	cfg := e.Config()
+	cfg.CacheSessionKey = true
+	md, err := openpgp.ReadMessage(bytes.NewReader(dearmor(t, ct)), openpgp.EntityList{rcpt}, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md.SessionKey
+}
