@@ -6,6 +6,7 @@
 //	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   public certificates (binary, lower-case names)
 //	<home>/pgp.cert.d/writelock                 flock-ed by every writer
 //	<home>/pgp.keys/<FINGERPRINT>               secret keys, mode 0600
+//	<home>/pgp.keyids                           key ID -> certificate index (rebuilt when stale)
 //
 // Every write is atomic (temporary file, fsync, rename, fsync of the
 // directory) and happens under the writer lock, held across

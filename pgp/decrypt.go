@@ -23,7 +23,7 @@ import (
 
 // Keyring is what Decrypt may use.
 type Keyring struct {
-	Certs   openpgp.EntityList // known public certs, for verifying signatures
+	Certs   CertFinder         // known public certs, for verifying signatures (may be nil)
 	Secrets openpgp.EntityList // secret keys, possibly locked
 	// Unlock unlocks a locked secret entity in place; its error should wrap
 	// mailseal.ErrLocked when no or a wrong passphrase was given. May be nil.

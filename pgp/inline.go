@@ -7,7 +7,6 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
 )
@@ -126,7 +125,7 @@ func FindBlocks(text []byte) []Block {
 // mailseal.Signer per signature. If "Hash" armor headers are present, a
 // signature whose hash is not listed is reported as bad. The error is for
 // malformed input only (wrapping mailseal.ErrInput).
-func (e *Engine) VerifyCleartext(block []byte, certs openpgp.EntityList) ([]byte, []mailseal.Signer, error) {
+func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []mailseal.Signer, error) {
 	trimmed := bytes.TrimLeft(block, " \t\r\n")
 	if !bytes.HasPrefix(trimmed, []byte(beginSigned)) {
 		return nil, nil, fmt.Errorf("pgp: verify: the block does not start with %q: %w", beginSigned, mailseal.ErrInput)

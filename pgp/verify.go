@@ -3,6 +3,7 @@ package pgp
 import (
 	"bytes"
 	"crypto"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,10 +26,16 @@ const maxSignatureSize = 1 << 20
 
 // findSigner returns the entity holding the key that issued a signature
 // (matched by issuer fingerprint when the signature carries one, else by key
-// ID) and that key; nil if no list has it.
-func findSigner(keyID uint64, fpr []byte, lists ...openpgp.EntityList) (*openpgp.Entity, *packet.PublicKey) {
-	for _, list := range lists {
-		for _, ent := range list {
+// ID) and that key; nil if no finder has it.
+func findSigner(keyID uint64, fpr []byte, finders ...CertFinder) (*openpgp.Entity, *packet.PublicKey) {
+	if len(fpr) > 0 {
+		keyID = keyIDOf(fpr)
+	}
+	for _, f := range finders {
+		if f == nil || keyID == 0 {
+			continue
+		}
+		for _, ent := range f.EntitiesById(keyID) {
 			if ent == nil || ent.PrimaryKey == nil {
 				continue
 			}
@@ -50,6 +57,26 @@ func findSigner(keyID uint64, fpr []byte, lists ...openpgp.EntityList) (*openpgp
 		}
 	}
 	return nil, nil
+}
+
+// CertFinder finds the certificates holding a key (primary key or subkey)
+// with a given key ID. An openpgp.EntityList is one (it searches the
+// list); a keystore can answer from an index without reading every
+// certificate.
+type CertFinder interface {
+	EntitiesById(id uint64) []*openpgp.Entity
+}
+
+// keyIDOf is the key ID of a fingerprint: its last 8 bytes for a v4 key
+// (20 bytes), its first 8 for a v5 or v6 key (32 bytes).
+func keyIDOf(fpr []byte) uint64 {
+	switch len(fpr) {
+	case 20:
+		return binary.BigEndian.Uint64(fpr[12:])
+	case 32:
+		return binary.BigEndian.Uint64(fpr[:8])
+	}
+	return 0
 }
 
 // newSigHash returns the hash state for verifying a signature of the given
@@ -270,7 +297,7 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 // returns one mailseal.Signer per signature packet (an unsupported packet
 // version gives a SignerBad entry). The error is for unreadable input only;
 // a signature that does not verify is a SignerBad entry, not an error.
-func (e *Engine) VerifyDetached(signed, signature io.Reader, certs openpgp.EntityList) ([]mailseal.Signer, error) {
+func (e *Engine) VerifyDetached(signed, signature io.Reader, certs CertFinder) ([]mailseal.Signer, error) {
 	sigs, unsupported, err := readSignatures(signature)
 	if err != nil {
 		return nil, fmt.Errorf("pgp: verify: %w", err)
@@ -278,7 +305,7 @@ func (e *Engine) VerifyDetached(signed, signature io.Reader, certs openpgp.Entit
 	return e.verifySigs(signed, sigs, unsupported, certs)
 }
 
-func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs openpgp.EntityList) ([]mailseal.Signer, error) {
+func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]mailseal.Signer, error) {
 	type item struct {
 		sig       *packet.Signature
 		ent       *openpgp.Entity

@@ -295,17 +295,13 @@ func (s *session) openpgp() *flow.OpenPGP {
 }
 
 func (s *session) openpgpWithKeys() (*flow.OpenPGP, error) {
-	certs, err := s.store.AllPGPCerts()
-	if err != nil {
-		return nil, err
-	}
 	secrets, err := s.store.AllPGPSecrets()
 	if err != nil {
 		return nil, err
 	}
 	op := s.openpgp()
 	op.Keyring = pgp.Keyring{
-		Certs:   certs,
+		Certs:   s.store.PGPCertIndex(),
 		Secrets: secrets,
 		Unlock: func(e *openpgp.Entity) error {
 			return keystore.Unlock(e, s.pass.get)
