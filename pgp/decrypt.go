@@ -31,8 +31,8 @@ type Keyring struct {
 	// Password returns the password of a password-encrypted (SKESK)
 	// message. May be nil.
 	Password func() ([]byte, error)
-	// SessionKeys, when given, are used instead of any secret key or
-	// password, in order, until one decrypts the message.
+	// SessionKeys, when given, are tried first, in order, until one
+	// decrypts the message; then the secret keys and the password.
 	SessionKeys []SessionKey
 	// ReportSessionKey asks for Decrypted.SessionKey (the SOP interface's
 	// --session-key-out); otherwise the session key is not kept.
@@ -234,9 +234,11 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", mailseal.ErrIntegrity)
 	}
 	stream := io.MultiReader(bytes.NewReader(prefix), in)
-	if len(kr.SessionKeys) > 1 {
+	others := len(kr.Secrets) > 0 || kr.Password != nil
+	if len(kr.SessionKeys) > 1 || (len(kr.SessionKeys) == 1 && others) {
 		// Without a quick check, a wrong session key shows only at the end
-		// of the data: keep the ciphertext to try the next one.
+		// of the data: keep the ciphertext to try the next one, and then
+		// the secret keys and the password.
 		ct := spool.New(e.policy.MaxMemorySpool)
 		defer ct.Close()
 		if _, err := io.Copy(ct, stream); err != nil {
@@ -252,6 +254,9 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 				return nil, err
 			}
 			errs = append(errs, err)
+		}
+		if others {
+			return e.decrypt(ct.Reader(), kr, o, nil, nil)
 		}
 		return nil, fmt.Errorf("pgp: decrypt: none of the %d session keys decrypts the message: %w", len(kr.SessionKeys), errors.Join(errs...))
 	}

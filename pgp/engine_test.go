@@ -407,6 +407,14 @@ func TestPasswordMessage(t *testing.T) {
 	wantErr(t, err, mailseal.ErrLocked)
 	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{})
 	wantErr(t, err, mailseal.ErrLocked)
+	// A wrong session key first, then the password.
+	wrongSK := SessionKey{Cipher: packet.CipherAES256, Key: make([]byte, 32)}
+	_, body = decryptAll(t, e, buf.Bytes(), Keyring{Password: pw("pw"), SessionKeys: []SessionKey{wrongSK}})
+	if string(body) != "by password" {
+		t.Fatalf("password after a wrong session key: %q", body)
+	}
+	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{SessionKeys: []SessionKey{wrongSK}})
+	wantErr(t, err, mailseal.ErrNoKey)
 }
 
 func TestSpoolSpillsToDisk(t *testing.T) {

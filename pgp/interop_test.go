@@ -129,6 +129,13 @@ func TestInteropFromGPG(t *testing.T) {
 			sk.Key[0] ^= 1
 			_, err = e.Decrypt(bytes.NewReader(ct), Keyring{SessionKeys: []SessionKey{sk}})
 			wantErr(t, err, mailseal.ErrNoKey)
+			// A wrong session key, then the secret key: the key decrypts.
+			withKey := kr
+			withKey.SessionKeys = []SessionKey{sk}
+			_, body = decryptAll(t, e, ct, withKey)
+			if !bytes.Equal(body, data) {
+				t.Fatalf("secret key after a wrong session key: %q", body)
+			}
 
 			d, body = decryptAll(t, e, h.SignEncrypt(fpr, data, []string{fpr}), kr)
 			if !bytes.Equal(body, data) {

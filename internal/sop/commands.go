@@ -13,6 +13,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -419,6 +420,34 @@ func cmdEncrypt(args []string, env Env, e *pgp.Engine) error {
 	return err
 }
 
+// decryptWithPasswords decrypts stdin with kr and each message password in
+// turn: a wrong password is often seen only once the data is decrypted
+// (e.g. gpg -c writes no encrypted session key), so each one gets a whole
+// read of the message, kept in a spool when there are several.
+func decryptWithPasswords(e *pgp.Engine, env Env, kr pgp.Keyring, passwords [][]byte) (*pgp.Decrypted, error) {
+	if len(passwords) <= 1 {
+		if len(passwords) == 1 {
+			kr.Password = func() ([]byte, error) { return passwords[0], nil }
+		}
+		return e.Decrypt(env.Stdin, kr)
+	}
+	ct := spool.New(env.Policy.MaxMemorySpool)
+	defer ct.Close()
+	if _, err := io.Copy(ct, env.Stdin); err != nil {
+		return nil, fmt.Errorf("reading the message: %v: %w", err, mailseal.ErrInput)
+	}
+	var errs []error
+	for _, pw := range passwords {
+		kr.Password = func() ([]byte, error) { return pw, nil }
+		d, err := e.Decrypt(ct.Reader(), kr)
+		if err == nil || !errors.Is(err, mailseal.ErrLocked) {
+			return d, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("none of the %d passwords decrypts the message: %w", len(passwords), errors.Join(errs...))
+}
+
 func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	o, err := parse(args, []string{"session-key-out", "with-session-key", "with-password", "with-key-password",
 		"verifications-out", "verify-with", "verify-not-before", "verify-not-after", "verify-out"}, nil)
@@ -473,10 +502,7 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 	}
 	kr := pgp.Keyring{Certs: certs, Secrets: keys, SessionKeys: sessionKeys, ReportSessionKey: o.one("session-key-out") != "",
 		Unlock: func(ent *openpgp.Entity) error { return unlock(openpgp.EntityList{ent}, pw) }}
-	if len(msgPasswords) > 0 {
-		kr.Password = func() ([]byte, error) { return msgPasswords[0], nil }
-	}
-	d, err := e.Decrypt(env.Stdin, kr)
+	d, err := decryptWithPasswords(e, env, kr, msgPasswords)
 	if err != nil {
 		var se *sopError
 		if errors.As(err, &se) {

@@ -141,12 +141,26 @@ func TestInteropWithSqop(t *testing.T) {
 					if pt := cons.must(t, ct, "decrypt", "--with-session-key="+wrong, "--with-session-key="+skFile); !bytes.Equal(pt, plaintext) {
 						t.Fatal("the second session key was not tried")
 					}
+					// Then the keys: a wrong session key does not stop them.
+					if pt := cons.must(t, ct, "decrypt", "--with-session-key="+wrong, keys[cons.name]); !bytes.Equal(pt, plaintext) {
+						t.Fatal("the key was not tried after the session key")
+					}
 				}
 				// Password encryption.
 				pw := write(t, dir, "pw", []byte("correct horse\n"))
 				ct = prod.must(t, plaintext, "encrypt", "--with-password="+pw)
 				if pt := cons.must(t, ct, "decrypt", "--with-password="+pw); !bytes.Equal(pt, plaintext) {
 					t.Fatal("password decryption")
+				}
+				if cons.name == "mailseal" {
+					// Several passwords: each is tried.
+					other := write(t, dir, "otherpw", []byte("not it\n"))
+					if pt := cons.must(t, ct, "decrypt", "--with-password="+other, "--with-password="+pw); !bytes.Equal(pt, plaintext) {
+						t.Fatal("the second password was not tried")
+					}
+					if out, code := cons.run(t, ct, "decrypt", "--with-password="+other); code != exitCannotDecrypt || len(out) != 0 {
+						t.Fatalf("wrong password: exit %d, %d bytes", code, len(out))
+					}
 				}
 				// Inline signatures: cleartext and binary.
 				for _, as := range []string{"clearsigned", "binary"} {
