@@ -107,3 +107,37 @@ func TestDecodeLines(t *testing.T) {
 		}
 	}
 }
+
+// DecodeLines agrees with encoding/base64 (which ignores CR and LF
+// anywhere) on every input: the same bytes when it decodes, and it refuses
+// exactly what encoding/base64 refuses.
+func FuzzDecodeLines(f *testing.F) {
+	raw := make([]byte, 300)
+	rand.Read(raw)
+	for _, n := range []int{0, 1, 2, 3, 57, 58, 300} {
+		for _, eol := range []string{"\r\n", "\n"} {
+			var enc bytes.Buffer
+			w := NewWriter(&enc, 76, eol)
+			w.Write(raw[:n])
+			w.Close()
+			f.Add(enc.Bytes())
+		}
+	}
+	for _, s := range []string{"QUJD\r\nQU*D\r\n", "QQ==\r\nQUJD\r\n", "QUJ\r\n", "QUJD \r\n", "QU\r\nJD", "QR==", "Q===", "QUJD\r\r\n", "QQ==\n\n", "=QUJ"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want := make([]byte, base64.StdEncoding.DecodedLen(len(in)))
+		m, err := base64.StdEncoding.Decode(want, in)
+		got, ok := DecodeLines([]byte("pre"), in)
+		if ok != (err == nil) {
+			t.Fatalf("%q: ok %v, encoding/base64: %v", in, ok, err)
+		}
+		if !ok && string(got) != "pre" {
+			t.Fatalf("%q: refused but dst changed to %q", in, got)
+		}
+		if ok && !bytes.Equal(got, append([]byte("pre"), want[:m]...)) {
+			t.Fatalf("%q: decoded %x, encoding/base64 %x", in, got[3:], want[:m])
+		}
+	})
+}
