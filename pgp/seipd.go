@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/sha1"
 	"crypto/subtle"
+	"errors"
 	"hash"
 	"io"
 
@@ -170,4 +171,130 @@ func (r *seipdV1Reader) Close() error {
 		return nil
 	}
 	return r.err
+}
+
+// seipdV1Writer writes a version 1 SEIPD packet (RFC 9580 5.13.1) with AES:
+// what is written is hashed for the MDC and encrypted in CFB mode a block
+// at a time (go-crypto's OCFB encrypter handles one byte per iteration),
+// in partial-length chunks of 64 KiB. Close adds the MDC packet and the
+// last chunk.
+type seipdV1Writer struct {
+	out    io.Writer
+	h      hash.Hash
+	cfb    cfbEncrypter
+	chunk  []byte // body bytes of the current chunk, already encrypted
+	closed bool
+}
+
+// seipdV1Chunk is the size of each partial body length chunk (2^16).
+const seipdV1Chunk = 1 << 16
+
+func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writer, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	w := &seipdV1Writer{out: out, h: sha1.New(), chunk: make([]byte, 0, seipdV1Chunk)}
+	w.cfb = cfbEncrypter{block: block, used: aes.BlockSize}
+	if _, err := out.Write([]byte{0xC0 | 18}); err != nil { // new-format header, tag 18
+		return nil, err
+	}
+	w.chunk = append(w.chunk, 1) // version
+	var prefix [aes.BlockSize + 2]byte
+	if _, err := io.ReadFull(random, prefix[:aes.BlockSize]); err != nil {
+		return nil, err
+	}
+	copy(prefix[aes.BlockSize:], prefix[aes.BlockSize-2:aes.BlockSize])
+	if _, err := w.Write(prefix[:]); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *seipdV1Writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("seipd: write after close")
+	}
+	n := len(p)
+	w.h.Write(p)
+	for len(p) > 0 {
+		k := min(len(p), seipdV1Chunk-len(w.chunk))
+		start := len(w.chunk)
+		w.chunk = append(w.chunk, p[:k]...)
+		w.cfb.XORKeyStream(w.chunk[start:], w.chunk[start:])
+		p = p[k:]
+		if len(w.chunk) == seipdV1Chunk {
+			if _, err := w.out.Write([]byte{0xE0 | 16}); err != nil {
+				return 0, err
+			}
+			if _, err := w.out.Write(w.chunk); err != nil {
+				return 0, err
+			}
+			w.chunk = w.chunk[:0]
+		}
+	}
+	return n, nil
+}
+
+// Close writes the MDC packet and the last chunk; it does not close out.
+func (w *seipdV1Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	mdc := []byte{0xD3, sha1.Size}
+	w.h.Write(mdc)
+	mdc = w.h.Sum(mdc)
+	w.h = nopHash{} // the MDC packet itself is not hashed again
+	if _, err := w.Write(mdc); err != nil {
+		return err
+	}
+	w.closed = true
+	var hdr []byte
+	switch n := len(w.chunk); {
+	case n < 192:
+		hdr = []byte{byte(n)}
+	case n < 8384:
+		hdr = []byte{byte((n-192)>>8) + 192, byte(n - 192)}
+	default:
+		hdr = []byte{0xFF, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	if _, err := w.out.Write(hdr); err != nil {
+		return err
+	}
+	_, err := w.out.Write(w.chunk)
+	return err
+}
+
+// nopHash stands in for the MDC hash once it is finished.
+type nopHash struct{ hash.Hash }
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
+
+// cfbEncrypter is CFB mode encryption with an all-zero IV, a block at a
+// time where it can.
+type cfbEncrypter struct {
+	block cipher.Block
+	reg   [aes.BlockSize]byte // the previous ciphertext block
+	ks    [aes.BlockSize]byte // its encryption: the key stream of the current block
+	used  int                 // bytes of ks used
+}
+
+func (c *cfbEncrypter) XORKeyStream(dst, src []byte) {
+	for len(src) > 0 {
+		if c.used == aes.BlockSize {
+			c.block.Encrypt(c.ks[:], c.reg[:])
+			c.used = 0
+		}
+		if c.used == 0 && len(src) >= aes.BlockSize {
+			subtle.XORBytes(dst[:aes.BlockSize], src[:aes.BlockSize], c.ks[:])
+			copy(c.reg[:], dst[:aes.BlockSize])
+			c.used = aes.BlockSize
+			dst, src = dst[aes.BlockSize:], src[aes.BlockSize:]
+			continue
+		}
+		n := subtle.XORBytes(dst, src, c.ks[c.used:])
+		copy(c.reg[c.used:], dst[:n])
+		c.used += n
+		dst, src = dst[n:], src[n:]
+	}
 }

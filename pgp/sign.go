@@ -55,35 +55,46 @@ func (e *Engine) SignData(sig io.Writer, signers []*openpgp.Entity, opts DataOpt
 		sigType = packet.SigTypeText
 	}
 	for _, signer := range signers {
-		key, h, err := e.signingKey(signer)
+		ps, err := e.newPendingSig(signer, sigType, d.cfg)
 		if err != nil {
 			return nil, err
 		}
-		pub := key.PublicKey
-		keyID := pub.KeyId
-		s := &packet.Signature{
-			Version:           pub.Version,
-			SigType:           sigType,
-			PubKeyAlgo:        pub.PubKeyAlgo,
-			Hash:              h,
-			CreationTime:      d.cfg.Now(),
-			IssuerKeyId:       &keyID,
-			IssuerKeyVersion:  uint8(pub.Version),
-			IssuerFingerprint: pub.Fingerprint,
-		}
-		hh, err := s.PrepareSign(d.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("pgp: sign: %v: %w", err, mailseal.ErrUsage)
-		}
-		// Text mode hashes the data as CRLF text; the signature trailer
-		// that Sign adds must go into the hash unchanged.
-		var in io.Writer = hh
-		if opts.Text {
-			in = openpgp.NewCanonicalTextHash(hh)
-		}
-		d.sigs = append(d.sigs, pendingSig{sig: s, h: hh, in: in, key: key.PrivateKey})
+		d.sigs = append(d.sigs, ps)
 	}
 	return d, nil
+}
+
+// newPendingSig starts a signature of type sigType by signer's signing key,
+// with the hash Micalg reports: what is signed goes to in, then sig.Sign
+// with h and key finishes it.
+func (e *Engine) newPendingSig(signer *openpgp.Entity, sigType packet.SignatureType, cfg *packet.Config) (pendingSig, error) {
+	key, h, err := e.signingKey(signer)
+	if err != nil {
+		return pendingSig{}, err
+	}
+	pub := key.PublicKey
+	keyID := pub.KeyId
+	s := &packet.Signature{
+		Version:           pub.Version,
+		SigType:           sigType,
+		PubKeyAlgo:        pub.PubKeyAlgo,
+		Hash:              h,
+		CreationTime:      cfg.Now(),
+		IssuerKeyId:       &keyID,
+		IssuerKeyVersion:  uint8(pub.Version),
+		IssuerFingerprint: pub.Fingerprint,
+	}
+	hh, err := s.PrepareSign(cfg)
+	if err != nil {
+		return pendingSig{}, fmt.Errorf("pgp: sign: %v: %w", err, mailseal.ErrUsage)
+	}
+	// Text mode hashes the data as CRLF text; the signature trailer that
+	// Sign adds must go into the hash unchanged.
+	var in io.Writer = hh
+	if sigType == packet.SigTypeText {
+		in = openpgp.NewCanonicalTextHash(hh)
+	}
+	return pendingSig{sig: s, h: hh, in: in, key: key.PrivateKey}, nil
 }
 
 type pendingSig struct {

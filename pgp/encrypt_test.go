@@ -1,0 +1,129 @@
+package pgp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"strings"
+	"testing"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/gpgtest"
+)
+
+// Which messages encryptSEIPDV1 writes, and which it leaves to go-crypto.
+func TestEncryptSEIPDV1Applies(t *testing.T) {
+	e := testEngine()
+	v4 := publicOf(t, genKey(t, "R", "r@example.org", keyOpts{}))
+	aead := publicOf(t, genKey(t, "A", "a@example.org", keyOpts{aead: true}))
+	v6 := publicOf(t, genKey(t, "S", "s@example.org", keyOpts{v6: true}))
+	signer4 := genKey(t, "G", "g@example.org", keyOpts{})
+	signer6 := genKey(t, "H", "h@example.org", keyOpts{v6: true})
+	for _, c := range []struct {
+		name    string
+		to      []*openpgp.Entity
+		signers []*openpgp.Entity
+		want    bool
+	}{
+		{"v4", []*openpgp.Entity{v4}, nil, true},
+		{"v4-signed", []*openpgp.Entity{v4}, []*openpgp.Entity{signer4}, true},
+		{"v4-two-signers", []*openpgp.Entity{v4}, []*openpgp.Entity{signer4, genKey(t, "I", "i@example.org", keyOpts{rsa: true})}, true},
+		{"v4-and-seipdv2", []*openpgp.Entity{v4, aead}, nil, true}, // not everyone reads SEIPDv2
+		{"seipdv2", []*openpgp.Entity{aead}, nil, false},
+		{"v6", []*openpgp.Entity{v6}, nil, false},
+		{"v6-signer", []*openpgp.Entity{v4}, []*openpgp.Entity{signer6}, false},
+	} {
+		var buf bytes.Buffer
+		w, ok, err := e.encryptSEIPDV1(&buf, c.to, c.signers, e.Config())
+		if err != nil || ok != c.want {
+			t.Fatalf("%s: ok %v, want %v (%v)", c.name, ok, c.want, err)
+		}
+		if ok {
+			w.Write([]byte("x"))
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// Messages written by encryptSEIPDV1 are what go-crypto reads, in every
+// size around the chunk boundaries, to several recipients, with the
+// Intended Recipient Fingerprints in each signature.
+func TestEncryptSEIPDV1ReadByGoCrypto(t *testing.T) {
+	e := testEngine()
+	r1 := genKey(t, "R1", "r1@example.org", keyOpts{})
+	r2 := genKey(t, "R2", "r2@example.org", keyOpts{rsa: true})
+	a := genKey(t, "A", "a@example.org", keyOpts{})
+	b := genKey(t, "B", "b@example.org", keyOpts{})
+	to := []*openpgp.Entity{publicOf(t, r1), publicOf(t, r2)}
+	for _, size := range []int{0, 1, 100, seipdV1Chunk - 100, seipdV1Chunk, 3*seipdV1Chunk + 17} {
+		data := make([]byte, size)
+		rand.Read(data)
+		for _, signers := range [][]*openpgp.Entity{nil, {a}, {a, b}} {
+			var ct bytes.Buffer
+			w, err := e.EncryptData(&ct, to, signers, nil, DataOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(data)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, rcpt := range []*openpgp.Entity{r1, r2} {
+				cfg := e.Config()
+				md, err := openpgp.ReadMessage(bytes.NewReader(ct.Bytes()), openpgp.EntityList{rcpt, publicOf(t, a), publicOf(t, b)}, nil, cfg)
+				if err != nil {
+					t.Fatalf("%d bytes, %d signers: %v", size, len(signers), err)
+				}
+				got, err := io.ReadAll(md.UnverifiedBody)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("%d bytes, %d signers: %v, plaintext equal %v", size, len(signers), err, bytes.Equal(got, data))
+				}
+				if !md.IsEncrypted || md.LiteralData.Format != 'b' || len(md.SignatureCandidates) != len(signers) {
+					t.Fatalf("%+v", md)
+				}
+				for _, c := range md.SignatureCandidates {
+					if c.SignatureError != nil || c.CorrespondingSig == nil {
+						t.Fatalf("signature: %v", c.SignatureError)
+					}
+					if n := len(c.CorrespondingSig.IntendedRecipients); n != 2 ||
+						!bytes.Equal(c.CorrespondingSig.IntendedRecipients[0].Fingerprint, r1.PrimaryKey.Fingerprint) {
+						t.Fatalf("%d intended recipients", n)
+					}
+				}
+			}
+		}
+	}
+}
+
+// gpg reads a large signed and encrypted message written by
+// encryptSEIPDV1, and refuses it with one bit changed.
+func TestEncryptSEIPDV1ToGPG(t *testing.T) {
+	e := testEngine()
+	h := gpgtest.New(t)
+	me := genKey(t, "Me", "me@example.org", keyOpts{})
+	them := genKey(t, "Peer", "peer@example.org", keyOpts{rsa: true})
+	h.Import(armoredPublic(t, me))
+	h.Import(armoredSecret(t, them))
+	data := make([]byte, 5*seipdV1Chunk+3)
+	rand.Read(data)
+	ct := encrypt(t, e, data, me, publicOf(t, them))
+	res := h.Decrypt(ct)
+	if res.Err != nil || !bytes.Equal(res.Stdout, data) || !res.HasStatus("GOODSIG") || !res.HasStatus("DECRYPTION_OKAY") {
+		t.Fatalf("gpg --decrypt: %v, plaintext equal %v\n%s", res.Err, bytes.Equal(res.Stdout, data), res.Status)
+	}
+	if v := res.StatusLines("VALIDSIG"); len(v) != 1 || !strings.Contains(v[0], Fingerprint(me.PrimaryKey)) {
+		t.Fatalf("VALIDSIG %q", v)
+	}
+	bin := dearmor(t, ct)
+	bin[len(bin)/2] ^= 0x10
+	if res := h.Decrypt(bin); res.Err == nil || res.HasStatus("DECRYPTION_OKAY") {
+		t.Fatalf("gpg accepted a changed message\n%s", res.Status)
+	}
+	// And mailseal refuses it too.
+	_, err := e.Decrypt(bytes.NewReader(bin), Keyring{Secrets: openpgp.EntityList{them}})
+	wantErr(t, err, mailseal.ErrIntegrity)
+}
