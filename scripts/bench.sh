@@ -27,7 +27,7 @@ fi
 
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-go build -tags urfave_cli_no_docs -o "$W/mailseal" ./cmd/mailseal
+CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$W/mailseal" ./cmd/mailseal
 MS="$W/mailseal"
 export MAILSEAL_HOME="$W/ms" GNUPGHOME="$W/gnupg"
 mkdir -p -m 700 "$GNUPGHOME"

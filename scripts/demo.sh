@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go build -tags urfave_cli_no_docs -o "$work/mailseal" ./cmd/mailseal
+CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$work/mailseal" ./cmd/mailseal
 ms="$work/mailseal"
 export MAILSEAL_HOME="$work/keystore"
 export MAILSEAL_PASSPHRASE="demo passphrase"

@@ -31,7 +31,7 @@ fi
 
 W=$(mktemp -d)
 trap 'gpgconf --homedir "$W/gpgsm-home" --kill all >/dev/null 2>&1; rm -rf "$W"' EXIT
-go build -tags urfave_cli_no_docs -o "$W/mailseal" ./cmd/mailseal || exit 2
+CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$W/mailseal" ./cmd/mailseal || exit 2
 MS="$W/mailseal"
 
 # The plaintext holds CRLF, UTF-8 and binary bytes.
