@@ -291,3 +291,51 @@ func sessionKeyOf(t *testing.T, e *Engine, ct []byte, rcpt *openpgp.Entity) []by
 	}
 	return md.SessionKey
 }
+
+// FuzzLargeSEIPDV1Decrypt changes one byte of a large signed and encrypted
+// v4 message, or cuts it short, and decrypts it: the result is an error
+// (and nothing released), or exactly the original plaintext, or something
+// that is neither encrypted nor validly signed (a changed first byte can
+// turn the message into unencrypted literal data: the caller refuses that
+// as not encrypted).
+func FuzzLargeSEIPDV1Decrypt(f *testing.F) {
+	e := testEngine()
+	rcpt := genKey(f, "R", "r@example.org", keyOpts{})
+	sender := genKey(f, "S", "s@example.org", keyOpts{})
+	data := make([]byte, 2*prescanSize+1234)
+	rand.Read(data)
+	bin := dearmor(f, encrypt(f, e, data, sender, publicOf(f, rcpt)))
+	kr := Keyring{Secrets: openpgp.EntityList{rcpt}, Certs: openpgp.EntityList{publicOf(f, sender)}}
+	for _, pos := range []uint32{0, 5, 300, prescanSize - 1, prescanSize, prescanSize + 1, uint32(len(bin) - 30), uint32(len(bin) - 1)} {
+		f.Add(pos, byte(1), uint32(0))
+	}
+	f.Add(uint32(0), byte(0), uint32(prescanSize+7))
+	f.Add(uint32(0), byte(0), uint32(len(bin)-1))
+	f.Fuzz(func(t *testing.T, pos uint32, flip byte, cut uint32) {
+		msg := bytes.Clone(bin)
+		if cut > 0 && int(cut) < len(msg) {
+			msg = msg[:cut]
+		}
+		msg[int(pos)%len(msg)] ^= flip
+		d, err := e.Decrypt(bytes.NewReader(msg), kr)
+		if err != nil {
+			if d != nil {
+				t.Fatal("an error and a result")
+			}
+			return
+		}
+		defer d.Close()
+		if !d.Encrypted {
+			for _, s := range d.Signers {
+				if s.Status == mailseal.SignerGood {
+					t.Fatal("a changed message has a good signature")
+				}
+			}
+			return
+		}
+		got, err := io.ReadAll(d.Body)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("decrypted something else: %v, %d bytes", err, len(got))
+		}
+	})
+}
