@@ -673,3 +673,34 @@ func checkSplitParts(t *testing.T, body []byte, boundary string) {
 		}
 	}
 }
+
+// isCanonical's fast path for lines of one width agrees with the
+// reference on long inputs (several chunks) with one defect anywhere.
+func TestIsCanonicalEvenLines(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	line := bytes.Repeat([]byte("Q"), 76)
+	for i := 0; i < 300; i++ {
+		var in []byte
+		for len(in) < 3*canonicalChunk+rng.Intn(1000) {
+			in = append(append(in, line...), '\r', '\n')
+		}
+		switch rng.Intn(6) {
+		case 0: // as it is
+		case 1:
+			in[rng.Intn(len(in))] = '\n'
+		case 2:
+			in[rng.Intn(len(in))] = '\r'
+		case 3: // a shorter line somewhere
+			k := rng.Intn(len(in) - 10)
+			in = append(in[:k:k], append([]byte("\r\n"), in[k:]...)...)
+		case 4: // a CR as the last byte of a chunk
+			in[canonicalChunk-1] = '\r'
+		case 5: // cut anywhere
+			in = in[:rng.Intn(len(in))]
+		}
+		want := bytes.Equal(referenceCRLF(in), in)
+		if got, _ := isCanonical(bytes.NewReader(in), int64(len(in))); got != want {
+			t.Fatalf("case %d: isCanonical = %v, want %v", i, got, want)
+		}
+	}
+}
