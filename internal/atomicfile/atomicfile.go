@@ -11,7 +11,21 @@ import (
 )
 
 // Write creates or replaces path with what write produces, with mode perm.
+// A path that names a device, a named pipe or a socket (/dev/null,
+// /dev/stdout, a FIFO) cannot be replaced, only written to: it is opened
+// and written as it is (and it is not left replaced by a regular file).
 func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := write(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
