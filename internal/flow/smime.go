@@ -113,7 +113,9 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 	}
 	switch f.Kind {
 	case KindSigned:
-		v, err := s.Engine.VerifyOpaque(e.Body())
+		body := e.BodyStaged()
+		v, err := s.Engine.VerifyOpaque(body)
+		body.Close()
 		if err != nil {
 			return nil, err
 		}
@@ -126,8 +128,8 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		// base64 is decoded on a goroutine of its own, beside decryption.
-		body := stage.NewReader(e.Body())
+		// base64 is decoded on goroutines of its own, beside decryption.
+		body := e.BodyStaged()
 		d, err := s.Engine.Decrypt(body, ids)
 		body.Close()
 		if err != nil {

@@ -1,0 +1,118 @@
+package mime
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	mrand "math/rand"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func base64Entity(t *testing.T, body []byte) *Entity {
+	t.Helper()
+	msg := append([]byte("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"), body...)
+	m, err := ParseAt(bytes.NewReader(msg), int64(len(msg)), DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m.Root
+}
+
+func encodedLines(raw []byte, width int, eol string) []byte {
+	s := base64.StdEncoding.EncodeToString(raw)
+	var b strings.Builder
+	for len(s) > width {
+		b.WriteString(s[:width] + eol)
+		s = s[width:]
+	}
+	b.WriteString(s + eol)
+	return []byte(b.String())
+}
+
+// readAllIn reads r in pieces of n bytes.
+func readAllIn(t *testing.T, r io.Reader, n int) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, n)
+	for {
+		k, err := r.Read(buf)
+		out = append(out, buf[:k]...)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// BodyStaged gives exactly what Body gives, for clean bodies (decoded in
+// parallel) and for bodies with a defect anywhere (from there on, in order).
+func TestBodyStagedMatchesBody(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(3))
+	raw := make([]byte, 3*parallelMin+12345)
+	rand.Read(raw)
+	clean := encodedLines(raw, 76, "\r\n")
+	cases := map[string][]byte{
+		"clean":       clean,
+		"clean-lf":    encodedLines(raw, 64, "\n"),
+		"no-last-eol": bytes.TrimSuffix(clean, []byte("\r\n")),
+		"odd-width":   encodedLines(raw, 75, "\r\n"),
+	}
+	for i := 0; i < 12; i++ {
+		b := bytes.Clone(clean)
+		pos := rng.Intn(len(b))
+		switch i % 4 {
+		case 0:
+			b[pos] = '*'
+		case 1:
+			b[pos] = '='
+		case 2:
+			b = append(b[:pos:pos], append([]byte(" "), b[pos:]...)...)
+		case 3:
+			b = append(b[:pos:pos], b[pos+1:]...) // a character less: groups shift
+		}
+		cases[string(rune('a'+i))] = b
+	}
+	for name, body := range cases {
+		e := base64Entity(t, body)
+		want, err := io.ReadAll(e.Body())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.BodyStaged()
+		if _, ok := r.(*parallelBase64); !ok {
+			t.Fatalf("%s: not decoded in parallel", name)
+		}
+		got := readAllIn(t, r, 1000+rng.Intn(100000))
+		r.Close()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes, Body gives %d", name, len(got), len(want))
+		}
+	}
+}
+
+// Closing before the end leaves no goroutine behind.
+func TestBodyStagedClose(t *testing.T) {
+	raw := make([]byte, 4*parallelMin)
+	e := base64Entity(t, encodedLines(raw, 76, "\r\n"))
+	before := runtime.NumGoroutine()
+	for i := 0; i < 5; i++ {
+		r := e.BodyStaged()
+		io.CopyN(io.Discard, r, int64(i)*100000)
+		r.Close()
+		r.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
