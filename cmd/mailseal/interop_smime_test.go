@@ -635,7 +635,9 @@ func TestSMIMEMessageRules(t *testing.T) {
 	t.Run("bcc-dropped-and-encrypted-to", func(t *testing.T) {
 		m := []byte("From: alice@example.org\r\nTo: bob@example.org\r\nBcc: carol@example.org\r\nSubject: s\r\n" + smimeBody)
 		enc, _ := p.ms(m, 0, "encrypt", "--smime", "--no-self")
-		if bytes.Contains(enc, []byte("Bcc")) || bytes.Contains(enc, []byte("carol@")) {
+		// The header only: "Bcc" turns up in random base64 about once in a
+		// hundred runs.
+		if head, _ := splitHeader(enc); bytes.Contains(head, []byte("Bcc")) || bytes.Contains(enc, []byte("carol@")) {
 			t.Fatal("Bcc in the output")
 		}
 		inner, err := p.opensslErr(enc, "cms", "-decrypt", "-recip", p.path("carol.pem"), "-inkey", p.path("carol.key"))
