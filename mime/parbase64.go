@@ -19,7 +19,7 @@ import (
 // the result is always exactly Body's.
 func (e *Entity) BodyStaged() io.ReadCloser {
 	if len(e.Children) == 0 && e.transferEncoding() == "base64" && e.BodySize() > parallelMin {
-		return newParallelBase64(e.RawBody())
+		return newParallelBase64(e.RawBody(), parallelChunk)
 	}
 	return stage.NewReader(e.Body())
 }
@@ -76,7 +76,7 @@ func give(free chan []byte, b []byte) {
 	}
 }
 
-func newParallelBase64(src io.Reader) *parallelBase64 {
+func newParallelBase64(src io.Reader, chunk int) *parallelBase64 {
 	d := &parallelBase64{
 		jobs:    make(chan *b64Job, parallelJobs),
 		order:   make(chan *b64Job, parallelJobs),
@@ -85,7 +85,7 @@ func newParallelBase64(src io.Reader) *parallelBase64 {
 		freeOut: make(chan []byte, 2*parallelJobs+2),
 	}
 	d.wg.Add(3)
-	go d.read(src)
+	go d.read(src, chunk)
 	for range 2 {
 		go d.work()
 	}
@@ -93,13 +93,13 @@ func newParallelBase64(src io.Reader) *parallelBase64 {
 }
 
 // read cuts src into chunks ending at a line break and hands them out.
-func (d *parallelBase64) read(src io.Reader) {
+func (d *parallelBase64) read(src io.Reader, chunk int) {
 	defer d.wg.Done()
 	defer close(d.jobs)
 	defer close(d.order)
 	var carry []byte
 	for {
-		buf := append(take(d.freeRaw, parallelChunk+len(carry)), carry...)
+		buf := append(take(d.freeRaw, chunk+len(carry)), carry...)
 		n, err := io.ReadFull(src, buf[len(carry):cap(buf)])
 		buf = buf[:len(carry)+n]
 		end := len(buf)

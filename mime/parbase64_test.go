@@ -116,3 +116,24 @@ func TestBodyStagedClose(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// With tiny chunks, whatever the input, the two-worker decoder gives
+// exactly what the lenient decoder gives.
+func FuzzParallelBase64(f *testing.F) {
+	f.Add([]byte("QUJD\r\nREVG\r\n"), uint8(3))
+	f.Add([]byte("QUJD\r\nRE*VG\r\nR0hJ\r\n"), uint8(7))
+	f.Add([]byte("QQ==\r\nQUJD\r\nQUI=\r\n"), uint8(5))
+	f.Add([]byte("QUJ\r\nDREVG\r\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, chunk uint8) {
+		want, err := io.ReadAll(newBase64Decoder(bytes.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newParallelBase64(bytes.NewReader(body), 1+int(chunk))
+		got, err := io.ReadAll(d)
+		d.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%v: %x, want %x", err, got, want)
+		}
+	})
+}
