@@ -152,14 +152,7 @@ func TestBase64DecoderFastPathMatchesLenient(t *testing.T) {
 	clean := func(n, width int, eol string) []byte {
 		raw := make([]byte, n)
 		rng.Read(raw)
-		enc := base64.StdEncoding.EncodeToString(raw)
-		var b strings.Builder
-		for len(enc) > width {
-			b.WriteString(enc[:width] + eol)
-			enc = enc[width:]
-		}
-		b.WriteString(enc + eol)
-		return []byte(b.String())
+		return encodedLines(raw, width, eol)
 	}
 	inputs := [][]byte{
 		clean(100000, 76, "\r\n"), clean(100001, 76, "\n"), clean(5000, 64, "\r\n"), clean(3000, 70, "\r\n"),
