@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/crlf"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/stage"
 )
@@ -203,6 +204,13 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message,
 	}
 	checked := make(chan check, 1)
 	go func() {
+		if known, ok := knownCRLF(src, size); known {
+			// Only the mbox "From " line is left to check.
+			var from [5]byte
+			n, _ := src.ReadAt(from[:], 0)
+			checked <- check{ok && string(from[:n]) != "From ", nil}
+			return
+		}
 		c, err := isCanonical(src, size)
 		checked <- check{c, err}
 	}()
@@ -221,6 +229,23 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message,
 	return &Message{Root: root, size: size}, nil
 }
 
+// knownCRLF asks src (or, for a section of all of it, the source under
+// it) whether its line endings are already known, as a spool knows those of
+// what was written to it.
+func knownCRLF(src io.ReaderAt, size int64) (known, ok bool) {
+	type crlfKnower interface{ CRLF() bool }
+	if sr, isSR := src.(*io.SectionReader); isSR {
+		outer, off, n := sr.Outer()
+		if s, hasSize := outer.(interface{ Size() int64 }); off == 0 && n == size && hasSize && s.Size() == size {
+			src = outer
+		}
+	}
+	if k, isK := src.(crlfKnower); isK {
+		return true, k.CRLF()
+	}
+	return false, false
+}
+
 // canonicalChunk is how much isCanonical reads at a time.
 const canonicalChunk = 256 << 10
 
@@ -228,49 +253,22 @@ const canonicalChunk = 256 << 10
 // CR or LF, and src does not start with an mbox "From " line.
 func isCanonical(src io.ReaderAt, size int64) (bool, error) {
 	buf := make([]byte, min(canonicalChunk, size+1))
-	prevCR := false
+	var c crlf.Check
 	for off := int64(0); off < size; {
 		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		if n == 0 && err != nil {
 			return false, err
 		}
-		chunk := buf[:n]
-		if off == 0 && bytes.HasPrefix(chunk, []byte("From ")) {
+		if off == 0 && bytes.HasPrefix(buf[:n], []byte("From ")) {
 			return false, nil
 		}
-		if prevCR && (len(chunk) == 0 || chunk[0] != '\n') {
+		c.Write(buf[:n])
+		if c.Failed() {
 			return false, nil
 		}
-		start := 0
-		if prevCR {
-			start = 1
-		}
-		if ok, endsCR := evenCRLFLines(chunk[start:]); ok {
-			prevCR = endsCR
-			off += int64(n)
-			continue
-		}
-		for i := start; i < len(chunk); {
-			j := indexCRorLF(chunk[i:])
-			if j < 0 {
-				break
-			}
-			k := i + j
-			if chunk[k] == '\n' {
-				return false, nil // a LF without CR
-			}
-			if k+1 == len(chunk) {
-				break // CR at the end of the chunk: its LF comes next
-			}
-			if chunk[k+1] != '\n' {
-				return false, nil // a bare CR
-			}
-			i = k + 2
-		}
-		prevCR = chunk[len(chunk)-1] == '\r'
 		off += int64(n)
 	}
-	return !prevCR, nil
+	return c.Canonical(), nil
 }
 
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading
@@ -356,7 +354,7 @@ func (c *crlfConverter) convert(dst, src []byte) []byte {
 		}
 	}
 	for len(src) > 0 {
-		i := indexCRorLF(src)
+		i := crlf.IndexCRorLF(src)
 		if i >= 0 && src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
 			// The common case: a line already ending in CRLF.
 			dst = append(dst, src[:i+2]...)
@@ -385,52 +383,6 @@ func (c *crlfConverter) convert(dst, src []byte) []byte {
 		src = src[i+1:]
 	}
 	return dst
-}
-
-// indexCRorLF is bytes.IndexAny(b, "\r\n") with two vectorised scans.
-func indexCRorLF(b []byte) int {
-	i := bytes.IndexByte(b, '\n')
-	head := b
-	if i >= 0 {
-		head = b[:i]
-	}
-	if j := bytes.IndexByte(head, '\r'); j >= 0 {
-		return j
-	}
-	return i
-}
-
-// evenCRLFLines is isCanonical's fast path for the common case of a chunk
-// of lines of one width (base64 bodies): it steps from line end to line end
-// and compares the number of line ends found there with the numbers of CR
-// and LF bytes in the chunk (counted with vectorised searches), instead of
-// searching each short line for CR and LF. ok means every CR and LF in
-// data is part of a CRLF at such a line end, or a CR as the last byte
-// (endsCR: its LF must start the next chunk); otherwise (irregular lines,
-// or a bare CR or LF) the caller checks the chunk byte by byte.
-func evenCRLFLines(data []byte) (ok, endsCR bool) {
-	first := bytes.IndexByte(data, '\n')
-	if first < 1 || data[first-1] != '\r' {
-		return false, false
-	}
-	second := bytes.IndexByte(data[first+1:], '\n')
-	if second < 0 {
-		return false, false
-	}
-	width := second + 1
-	lines := 0
-	for pos := first; pos < len(data); pos += width {
-		if data[pos] != '\n' || data[pos-1] != '\r' {
-			break
-		}
-		lines++
-	}
-	endsCR = data[len(data)-1] == '\r'
-	crs := lines
-	if endsCR {
-		crs++
-	}
-	return bytes.Count(data, []byte{'\n'}) == lines && bytes.Count(data, []byte{'\r'}) == crs, endsCR
 }
 
 // parser builds the entity tree over the canonical spool.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/spool"
 )
 
 func mustParse(t testing.TB, s string) *Message {
@@ -703,4 +704,41 @@ func TestIsCanonicalEvenLines(t *testing.T) {
 			t.Fatalf("case %d: isCanonical = %v, want %v", i, got, want)
 		}
 	}
+}
+
+// crlfSource is content that says what its line endings are.
+type crlfSource struct {
+	*bytes.Reader
+	crlf bool
+}
+
+func (s crlfSource) CRLF() bool { return s.crlf }
+
+// ParseAt takes a source's word for its line endings (a spool learns them
+// while it is written), directly or under a section of all of it.
+func TestParseAtKnownCRLF(t *testing.T) {
+	msg := []byte("Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n")
+	for _, says := range []bool{true, false} {
+		src := crlfSource{bytes.NewReader(msg), says}
+		for name, ra := range map[string]io.ReaderAt{"direct": src, "section": io.NewSectionReader(src, 0, int64(len(msg)))} {
+			m, err := ParseAt(ra, int64(len(msg)), DefaultLimits(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Told "not canonical", ParseAt copies and converts (Parse).
+			if inPlace := m.spool == nil; inPlace != says {
+				t.Errorf("%s, source says %v: parsed in place %v", name, says, inPlace)
+			}
+			m.Close()
+		}
+	}
+	// A spool's own knowledge: a bare LF sends the message to Parse.
+	sp := spool.New(1 << 20)
+	sp.Write([]byte("Subject: x\r\n\r\nbare\nLF\r\n"))
+	m, err := ParseAt(sp.Reader(), sp.Size(), DefaultLimits(), 1<<20)
+	if err != nil || m.spool == nil {
+		t.Fatalf("%v, parsed in place", err)
+	}
+	m.Close()
+	sp.Close()
 }

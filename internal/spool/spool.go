@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/mailseal/mailseal/internal/crlf"
 )
 
 // Spool is written once, then read any number of times. It is not safe for
@@ -38,6 +40,9 @@ type Spool struct {
 	ahead    []byte
 	aheadOff int64
 	mu       sync.Mutex // guards flushing and the read-ahead window
+	// lines follows what is written, so that a reader can learn whether
+	// the content has CRLF line endings without reading it again.
+	lines crlf.Check
 }
 
 // readAhead is the size of the read-ahead window; reads of directRead
@@ -61,6 +66,7 @@ func (s *Spool) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, errors.New("spool: write after close")
 	}
+	s.lines.Write(p)
 	if s.file == nil && int64(len(s.mem))+int64(len(p)) <= s.memLimit {
 		s.mem = append(s.mem, p...)
 		s.size += int64(len(p))
@@ -145,6 +151,11 @@ func (s *Spool) xor(dst, src []byte, off int64) {
 
 // Size is the number of bytes written.
 func (s *Spool) Size() int64 { return s.size }
+
+// CRLF reports whether every line of what was written ends in CRLF, with
+// no bare CR or LF (learnt while it was written; the MIME parser asks, to
+// skip a pass over decrypted content).
+func (s *Spool) CRLF() bool { return s.lines.Canonical() }
 
 // ReadAt implements io.ReaderAt.
 func (s *Spool) ReadAt(p []byte, off int64) (int, error) {

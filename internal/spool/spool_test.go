@@ -138,3 +138,21 @@ func TestSpoolReadAheadRandomReads(t *testing.T) {
 		}
 	}
 }
+
+// The spool learns the line endings of what is written, in memory and
+// after spilling to its file.
+func TestSpoolCRLF(t *testing.T) {
+	for _, limit := range []int64{1 << 20, 64} {
+		s := New(limit)
+		s.Write([]byte("Subject: x\r\n\r\n"))
+		s.Write(bytes.Repeat([]byte("line\r\n"), 100))
+		if !s.CRLF() {
+			t.Fatalf("limit %d: CRLF content reported otherwise", limit)
+		}
+		s.Write([]byte("bare\nLF\r\n"))
+		if s.CRLF() {
+			t.Fatalf("limit %d: a bare LF was missed", limit)
+		}
+		s.Close()
+	}
+}

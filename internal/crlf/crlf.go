@@ -1,0 +1,110 @@
+// Package crlf checks, as text streams past, that every line ends in CRLF
+// with no bare CR or LF: the canonical form that MIME signatures cover. The
+// MIME parser uses it to decide whether a message can be parsed where it
+// lies, and the spool runs it on what is written, so that decrypted content
+// need not be read again just to check its line endings.
+package crlf
+
+import "bytes"
+
+// Check is an io.Writer that records whether what was written so far has
+// only CRLF line endings. The zero value is ready; once a bad line ending
+// was seen, writes cost nothing.
+type Check struct {
+	prevCR bool // the last byte was a CR: a LF must come next
+	bad    bool
+}
+
+// Write never fails.
+func (c *Check) Write(p []byte) (int, error) {
+	if c.bad || len(p) == 0 {
+		return len(p), nil
+	}
+	start := 0
+	if c.prevCR {
+		if p[0] != '\n' {
+			c.bad = true
+			return len(p), nil
+		}
+		start = 1
+	}
+	if ok, endsCR := evenLines(p[start:]); ok {
+		c.prevCR = endsCR
+		return len(p), nil
+	}
+	for i := start; i < len(p); {
+		j := IndexCRorLF(p[i:])
+		if j < 0 {
+			break
+		}
+		k := i + j
+		if p[k] == '\n' {
+			c.bad = true // a LF without CR
+			return len(p), nil
+		}
+		if k+1 == len(p) {
+			break // CR at the end: its LF comes next
+		}
+		if p[k+1] != '\n' {
+			c.bad = true // a bare CR
+			return len(p), nil
+		}
+		i = k + 2
+	}
+	c.prevCR = p[len(p)-1] == '\r'
+	return len(p), nil
+}
+
+// Canonical reports whether everything written has CRLF line endings (and
+// does not end in a lone CR).
+func (c *Check) Canonical() bool { return !c.bad && !c.prevCR }
+
+// Failed reports whether a bare CR or LF was seen: no later write can make
+// the text canonical.
+func (c *Check) Failed() bool { return c.bad }
+
+// IndexCRorLF is bytes.IndexAny(b, "\r\n") with two vectorised scans.
+func IndexCRorLF(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	head := b
+	if i >= 0 {
+		head = b[:i]
+	}
+	if j := bytes.IndexByte(head, '\r'); j >= 0 {
+		return j
+	}
+	return i
+}
+
+// evenLines is the fast path for the common case of lines of one width
+// (base64 bodies): it steps from line end to line end and compares the
+// number of line ends found there with the numbers of CR and LF bytes
+// (counted with vectorised searches), instead of searching each short line
+// for CR and LF. ok means every CR and LF in data is part of a CRLF at
+// such a line end, or a CR as the last byte (endsCR: its LF must come
+// next); otherwise (irregular lines, or a bare CR or LF) the caller checks
+// byte by byte.
+func evenLines(data []byte) (ok, endsCR bool) {
+	first := bytes.IndexByte(data, '\n')
+	if first < 1 || data[first-1] != '\r' {
+		return false, false
+	}
+	second := bytes.IndexByte(data[first+1:], '\n')
+	if second < 0 {
+		return false, false
+	}
+	width := second + 1
+	lines := 0
+	for pos := first; pos < len(data); pos += width {
+		if data[pos] != '\n' || data[pos-1] != '\r' {
+			break
+		}
+		lines++
+	}
+	endsCR = data[len(data)-1] == '\r'
+	crs := lines
+	if endsCR {
+		crs++
+	}
+	return bytes.Count(data, []byte{'\n'}) == lines && bytes.Count(data, []byte{'\r'}) == crs, endsCR
+}
