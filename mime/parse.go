@@ -250,17 +250,53 @@ func knownCRLF(src io.ReaderAt, size int64) (known, ok bool) {
 const canonicalChunk = 256 << 10
 
 // isCanonical reports whether every line of src ends in CRLF, with no bare
-// CR or LF, and src does not start with an mbox "From " line.
+// CR or LF, and src does not start with an mbox "From " line. A large src
+// is checked in two halves side by side (split after a LF, so that no CRLF
+// straddles them).
 func isCanonical(src io.ReaderAt, size int64) (bool, error) {
-	buf := make([]byte, min(canonicalChunk, size+1))
+	var from [5]byte
+	if n, _ := src.ReadAt(from[:], 0); string(from[:n]) == "From " {
+		return false, nil
+	}
+	mid := int64(-1)
+	if size >= 2*canonicalSplit {
+		probe := make([]byte, 64<<10)
+		n, _ := src.ReadAt(probe, size/2)
+		if i := bytes.IndexByte(probe[:n], '\n'); i >= 0 {
+			mid = size/2 + int64(i) + 1
+		}
+	}
+	if mid < 0 {
+		return checkRange(src, 0, size)
+	}
+	type result struct {
+		ok  bool
+		err error
+	}
+	second := make(chan result, 1)
+	go func() {
+		ok, err := checkRange(src, mid, size)
+		second <- result{ok, err}
+	}()
+	ok, err := checkRange(src, 0, mid)
+	r := <-second
+	if err == nil {
+		err = r.err
+	}
+	return ok && r.ok, err
+}
+
+// canonicalSplit is the size from which isCanonical checks two halves.
+const canonicalSplit = 4 << 20
+
+// checkRange checks the line endings of src[from:end).
+func checkRange(src io.ReaderAt, from, end int64) (bool, error) {
+	buf := make([]byte, min(canonicalChunk, end-from+1))
 	var c crlf.Check
-	for off := int64(0); off < size; {
-		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+	for off := from; off < end; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
 		if n == 0 && err != nil {
 			return false, err
-		}
-		if off == 0 && bytes.HasPrefix(buf[:n], []byte("From ")) {
-			return false, nil
 		}
 		c.Write(buf[:n])
 		if c.Failed() {

@@ -742,3 +742,31 @@ func TestParseAtKnownCRLF(t *testing.T) {
 	m.Close()
 	sp.Close()
 }
+
+// A large input is checked in two halves; defects on either side of the
+// split, and at the split itself, are still found.
+func TestIsCanonicalHalves(t *testing.T) {
+	var in []byte
+	line := append(bytes.Repeat([]byte("Q"), 76), '\r', '\n')
+	for len(in) < 2*canonicalSplit+1000 {
+		in = append(in, line...)
+	}
+	mid := int64(len(in) / 2)
+	split := mid + int64(bytes.IndexByte(in[mid:], '\n')) // the LF the halves meet after
+	for name, pos := range map[string]int64{
+		"start": 0, "before split": split - 200, "CR of the split": split - 1, "the split LF": split,
+		"after split": split + 1, "late": int64(len(in)) - 5,
+	} {
+		for _, c := range []byte{'\n', '\r', 'x'} {
+			bad := bytes.Clone(in)
+			bad[pos] = c
+			want := bytes.Equal(referenceCRLF(bad), bad)
+			if got, _ := isCanonical(bytes.NewReader(bad), int64(len(bad))); got != want {
+				t.Errorf("%s = %q: %v, want %v", name, c, got, want)
+			}
+		}
+	}
+	if ok, _ := isCanonical(bytes.NewReader(in), int64(len(in))); !ok {
+		t.Fatal("canonical input refused")
+	}
+}
