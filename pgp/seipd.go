@@ -215,8 +215,15 @@ func (w *seipdV1Writer) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("seipd: write after close")
 	}
-	n := len(p)
 	w.h.Write(p)
+	if err := w.encrypt(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// encrypt adds p to the body, encrypted, writing each full chunk.
+func (w *seipdV1Writer) encrypt(p []byte) error {
 	for len(p) > 0 {
 		k := min(len(p), seipdV1Chunk-len(w.chunk))
 		start := len(w.chunk)
@@ -225,30 +232,29 @@ func (w *seipdV1Writer) Write(p []byte) (int, error) {
 		p = p[k:]
 		if len(w.chunk) == seipdV1Chunk {
 			if _, err := w.out.Write([]byte{0xE0 | 16}); err != nil {
-				return 0, err
+				return err
 			}
 			if _, err := w.out.Write(w.chunk); err != nil {
-				return 0, err
+				return err
 			}
 			w.chunk = w.chunk[:0]
 		}
 	}
-	return n, nil
+	return nil
 }
 
-// Close writes the MDC packet and the last chunk; it does not close out.
+// Close writes the MDC packet (its header is hashed, its digest not) and
+// the last chunk; it does not close out.
 func (w *seipdV1Writer) Close() error {
 	if w.closed {
 		return nil
 	}
+	w.closed = true
 	mdc := []byte{0xD3, sha1.Size}
 	w.h.Write(mdc)
-	mdc = w.h.Sum(mdc)
-	w.h = nopHash{} // the MDC packet itself is not hashed again
-	if _, err := w.Write(mdc); err != nil {
+	if err := w.encrypt(w.h.Sum(mdc)); err != nil {
 		return err
 	}
-	w.closed = true
 	var hdr []byte
 	switch n := len(w.chunk); {
 	case n < 192:
@@ -264,11 +270,6 @@ func (w *seipdV1Writer) Close() error {
 	_, err := w.out.Write(w.chunk)
 	return err
 }
-
-// nopHash stands in for the MDC hash once it is finished.
-type nopHash struct{ hash.Hash }
-
-func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
 
 // cfbEncrypter is CFB mode encryption with an all-zero IV, a block at a
 // time where it can.
