@@ -496,7 +496,10 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 		if who == "" {
 			who = "unknown key " + sg.KeyID
 		}
-		fmt.Fprintf(w, "signer: %s %s %s, made %s", who, strings.Join(sg.Emails, ", "), sg.Status, sg.Created.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "signer: %s %s %s", who, strings.Join(sg.Emails, ", "), sg.Status)
+		if !sg.Created.IsZero() { // a signature too damaged to read has no time
+			fmt.Fprintf(w, ", made %s", sg.Created.UTC().Format(time.RFC3339))
+		}
 		if sg.Error != "" {
 			fmt.Fprintf(w, " (%s)", sg.Error)
 		}
