@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/b64lines"
+	"github.com/mailseal/mailseal/internal/crlf"
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
@@ -362,6 +363,18 @@ type crlfWriter struct {
 }
 
 func (c *crlfWriter) Write(p []byte) (int, error) {
+	if !c.conv.afterCR {
+		// Content that is canonical already (decrypted content from a
+		// parsed message always is) passes through without a copy.
+		var check crlf.Check
+		check.Write(p)
+		if check.Canonical() {
+			if _, err := c.w.Write(p); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
 	c.buf = c.conv.convert(c.buf[:0], p)
 	if _, err := c.w.Write(c.buf); err != nil {
 		return 0, err
