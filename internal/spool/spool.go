@@ -39,7 +39,7 @@ type Spool struct {
 	// system call and one key-stream call per window, not per read.
 	ahead    []byte
 	aheadOff int64
-	mu       sync.Mutex // guards flushing and the read-ahead window
+	mu       sync.Mutex // guards flushing and the read-ahead window, not large reads
 	// lines follows what is written, so that a reader can learn whether
 	// the content has CRLF line endings without reading it again.
 	lines crlf.Check
@@ -191,13 +191,18 @@ func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
 // readFile reads p (which lies within the content) from the file.
 func (s *Spool) readFile(p []byte, off int64) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.flush(); err != nil {
+		s.mu.Unlock()
 		return 0, err
 	}
 	if len(p) >= directRead {
+		// Large reads share nothing but the file and the cipher, both
+		// safe for concurrent use, so parallel readers do not wait for
+		// each other's system calls and key streams.
+		s.mu.Unlock()
 		return s.readDecrypt(p, off)
 	}
+	defer s.mu.Unlock()
 	if off < s.aheadOff || off+int64(len(p)) > s.aheadOff+int64(len(s.ahead)) {
 		if s.ahead == nil {
 			s.ahead = make([]byte, readAhead)
