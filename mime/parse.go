@@ -3,6 +3,7 @@ package mime
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"fmt"
 	"io"
 	stdmime "mime"
@@ -21,14 +22,19 @@ import (
 type Message struct {
 	Root *Entity
 
-	spool *spool.Spool // nil when parsed in place (ParseAt)
-	size  int64
-	file  *os.File // the source, closed with the message (ParseFile)
+	spool   *spool.Spool // nil when parsed in place (ParseAt)
+	size    int64
+	file    *os.File // the source, closed with the message (ParseFile)
+	hashers []*partHasher
 }
 
 // Close releases the spooled message. Readers obtained from its entities
 // fail afterwards. A message parsed in place leaves its source alone.
 func (m *Message) Close() error {
+	for _, h := range m.hashers {
+		h.stop()
+	}
+	m.hashers = nil
 	var err error
 	if m.spool != nil {
 		err = m.spool.Close()
@@ -91,6 +97,7 @@ type Entity struct {
 	start     int64 // first byte of the header
 	bodyStart int64 // first byte of the body
 	end       int64 // one past the last byte of the body
+	hashed    *partHasher
 }
 
 // Raw returns the exact canonical bytes of the entity: header, blank line
@@ -146,20 +153,29 @@ func (e *Entity) name() string {
 // all header; a multipart without its close delimiter ends at the end of
 // its body; a multipart without a boundary parameter is a leaf.
 // message/rfc822 entities are leaves (their content is not parsed).
-func Parse(r io.Reader, lim Limits, memLimit int64) (*Message, error) {
+func Parse(r io.Reader, lim Limits, memLimit int64, opts ...ParseOption) (*Message, error) {
 	lim = lim.withDefaults()
 	sp := spool.New(memLimit)
 	if err := spoolCanonical(sp, r, lim.MaxSize); err != nil {
 		sp.Close()
 		return nil, err
 	}
-	p := &parser{src: sp, lim: lim}
+	p := newParser(sp, lim, opts)
 	root, err := p.parseEntity("", 0, sp.Size(), 0, "")
 	if err != nil {
+		p.stopHashers()
 		sp.Close()
 		return nil, err
 	}
-	return &Message{Root: root, spool: sp, size: sp.Size()}, nil
+	return &Message{Root: root, spool: sp, size: sp.Size(), hashers: p.hashers}, nil
+}
+
+func newParser(src io.ReaderAt, lim Limits, opts []ParseOption) *parser {
+	p := &parser{src: src, lim: lim, minHashed: stage.BufferSize}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // ParseFile is Parse for an open file, which it takes over: the message's
@@ -191,10 +207,10 @@ func ParseFile(f *os.File, lim Limits, memLimit int64) (*Message, error) {
 // mailseal and most MUAs write does), so that withheld plaintext is not
 // copied into a second spool; otherwise it is Parse. src must stay valid
 // until the message is closed, and Close does not close it.
-func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message, error) {
+func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts ...ParseOption) (*Message, error) {
 	lim = lim.withDefaults()
 	if size > lim.MaxSize {
-		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit)
+		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
 	}
 	// The line-ending check and the parse run side by side (src allows
 	// parallel reads); the parse counts only if the check passes.
@@ -214,19 +230,22 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64) (*Message,
 		c, err := isCanonical(src, size)
 		checked <- check{c, err}
 	}()
-	p := &parser{src: src, lim: lim}
+	p := newParser(src, lim, opts)
 	root, perr := p.parseEntity("", 0, size, 0, "")
 	c := <-checked
+	if c.err != nil || !c.canonical || perr != nil {
+		p.stopHashers()
+	}
 	if c.err != nil {
 		return nil, fmt.Errorf("mime: reading message: %v: %w", c.err, mailseal.ErrInput)
 	}
 	if !c.canonical {
-		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit)
+		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
 	}
 	if perr != nil {
 		return nil, perr
 	}
-	return &Message{Root: root, size: size}, nil
+	return &Message{Root: root, size: size, hashers: p.hashers}, nil
 }
 
 // knownCRLF asks src (or, for a section of all of it, the source under
@@ -426,6 +445,18 @@ type parser struct {
 	src   io.ReaderAt
 	lim   Limits
 	parts int
+	// signedHashes and hashers: see HashSignedPart.
+	signedHashes func(params map[string]string) []crypto.Hash
+	hashers      []*partHasher
+	minHashed    int64 // the smallest part hashed during the parse
+}
+
+// stopHashers stops the hashing of a parse that is given up.
+func (p *parser) stopHashers() {
+	for _, h := range p.hashers {
+		h.stop()
+	}
+	p.hashers = nil
 }
 
 // parseEntity parses the entity whose bytes are [start, end).
@@ -449,7 +480,11 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 	if depth+1 > p.lim.MaxDepth {
 		return nil, fmt.Errorf("mime: multipart nesting in %s is deeper than %d levels (the MaxDepth limit): %w", e.name(), p.lim.MaxDepth, mailseal.ErrInput)
 	}
-	spans, err := p.splitParts(e, boundary)
+	var hs []crypto.Hash
+	if path == "" && e.MediaType == "multipart/signed" && p.signedHashes != nil {
+		hs = p.signedHashes(e.Params)
+	}
+	spans, hashed, err := p.splitParts(e, boundary, hs)
 	if err != nil {
 		return nil, err
 	}
@@ -463,6 +498,9 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 			return nil, err
 		}
 		e.Children = append(e.Children, child)
+	}
+	if hashed != nil && len(e.Children) > 0 {
+		e.Children[0].hashed = hashed
 	}
 	return e, nil
 }
@@ -643,9 +681,17 @@ type span struct{ start, end int64 }
 // to the delimiter; the close delimiter is "--" boundary "--". The first
 // delimiter may start the body. Without a close delimiter the last part
 // runs to the end of the body.
-func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
+//
+// With hashes, the first part is hashed from the moment its start is
+// known, on a goroutine beside the search (see HashSignedPart).
+func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (spans []span, hashed *partHasher, err error) {
 	dash := []byte("--" + boundary)
-	var spans []span
+	addSpan := func(s span) {
+		spans = append(spans, s)
+		if len(spans) == 1 && hashed != nil {
+			hashed.setEnd(s.end)
+		}
+	}
 	inPart := false
 	var partStart int64
 	// The body is searched for "--boundary" itself (a vectorised search
@@ -662,7 +708,7 @@ func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
 			want := min(len(buf)-n, int(e.end-next))
 			k, err := p.src.ReadAt(buf[n:n+want], next)
 			if k < want && err != nil {
-				return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+				return nil, nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
 			}
 			n += k
 			next += int64(k)
@@ -675,6 +721,11 @@ func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
 			}
 			// Keep what could begin a match, and the byte before it.
 			keep := min(n, len(dash))
+			if hashed != nil && len(spans) == 0 {
+				// A delimiter (and the CRLF before it, the part's end)
+				// can only begin in the bytes kept.
+				hashed.advance(base + int64(n-keep) - 2)
+			}
 			copy(buf, buf[n-keep:n])
 			base += int64(n - keep)
 			n, scan = keep, 0
@@ -717,21 +768,25 @@ func (p *parser) splitParts(e *Entity, boundary string) ([]span, error) {
 			partEnd -= 2
 		}
 		if inPart {
-			spans = append(spans, span{partStart, max(partStart, partEnd)})
+			addSpan(span{partStart, max(partStart, partEnd)})
 		}
 		if kind == delimClose {
-			return spans, nil
+			return spans, hashed, nil
 		}
 		inPart, partStart = true, base+int64(lineEnd)
 		if p.parts+len(spans)+1 > p.lim.MaxParts {
-			return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+		}
+		if len(spans) == 0 && len(hashes) > 0 && e.end-partStart >= p.minHashed {
+			hashed = startHasher(p.src, partStart, hashes)
+			p.hashers = append(p.hashers, hashed)
 		}
 		scan = lineEnd
 	}
 	if inPart {
-		spans = append(spans, span{partStart, e.end})
+		addSpan(span{partStart, e.end})
 	}
-	return spans, nil
+	return spans, hashed, nil
 }
 
 type delimKind int

@@ -3,6 +3,8 @@ package mime
 import (
 	"bufio"
 	"bytes"
+	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -672,12 +674,28 @@ func checkSplitParts(t *testing.T, body []byte, boundary string) {
 	for _, off := range []int64{0, 7} {
 		src := append(bytes.Repeat([]byte("h"), int(off)), body...)
 		e := &Entity{bodyStart: off, end: int64(len(src))}
-		p := &parser{src: bytes.NewReader(src), lim: lim}
-		got, err1 := p.splitParts(e, boundary)
+		p := &parser{src: bytes.NewReader(src), lim: lim} // minHashed 0: every first part is hashed
+		got, hashed, err1 := p.splitParts(e, boundary, []crypto.Hash{crypto.SHA256})
 		want, err2 := p.splitPartsByLines(e, boundary)
 		if (err1 == nil) != (err2 == nil) || fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("body of %d bytes at %d: spans %v (%v), line by line %v (%v)", len(body), off, got, err1, want, err2)
 		}
+		// The first part, hashed beside the search, is hashed exactly: the
+		// search never lets the hashing past the part's end.
+		switch {
+		case hashed != nil:
+			if c := hashed.cleared.Load(); len(got) == 0 || c > got[0].end {
+				t.Fatalf("body of %d bytes at %d: hashing cleared to %d, past the first part of %v", len(body), off, c, got)
+			}
+			sum, ok := hashed.sum(crypto.SHA256)
+			wantSum := sha256.Sum256(src[got[0].start:got[0].end])
+			if !ok || !bytes.Equal(sum, wantSum[:]) {
+				t.Fatalf("body of %d bytes at %d: digest of the first part %x, %v", len(body), off, sum, ok)
+			}
+		case err1 == nil && len(got) > 0:
+			t.Fatalf("body of %d bytes at %d: first part not hashed", len(body), off)
+		}
+		p.stopHashers()
 	}
 }
 

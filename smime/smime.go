@@ -162,6 +162,11 @@ func (o SignOptions) hash(ids []Identity) crypto.Hash {
 // Micalg is the micalg parameter of multipart/signed when ids sign.
 func (o SignOptions) Micalg(ids []Identity) string { return cms.Micalg(o.hash(ids)) }
 
+// MicalgHashes are the hashes the micalg parameter of a multipart/signed
+// names (SHA-256 when it names none known): what a signature over the
+// signed part will most likely need.
+func MicalgHashes(micalg string) []crypto.Hash { return cms.MicalgHashes(micalg) }
+
 // Sign returns a writer for the content to sign. With Opaque, the
 // signed-data ContentInfo streams to w as the content is written; else the
 // detached signature (DER) is written to w on Close.
@@ -197,6 +202,9 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 // application/pkcs7-signature part) over content, the exact signed bytes.
 // It returns one Signer per SignerInfo (none: the message is unsigned)
 // and warnings; a bad signature is a Signer with status bad, not an error.
+// If content has a method Digest(crypto.Hash) ([]byte, bool) that gives
+// the digests the signers need (as a part hashed during the MIME parse
+// does, see mime.HashSignedPart), content is not read.
 func (e *Engine) VerifyDetached(content, sig io.Reader) ([]mailseal.Signer, []string, error) {
 	s, err := cms.VerifyDetached(sig, content, e.verifyOptions())
 	if err != nil {

@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -51,6 +53,37 @@ func Micalg(h crypto.Hash) string {
 		return "sha-1"
 	}
 	return "sha-256"
+}
+
+// MicalgHashes are the hashes a micalg parameter names (a comma-separated
+// list, RFC 8551 §3.5.3); SHA-256, the usual one, when it names none this
+// package knows.
+func MicalgHashes(micalg string) []crypto.Hash {
+	var hs []crypto.Hash
+	for _, name := range strings.Split(strings.ToLower(micalg), ",") {
+		var h crypto.Hash
+		switch strings.TrimSpace(name) {
+		case "sha-1", "sha1":
+			h = crypto.SHA1
+		case "sha-224", "sha224":
+			h = crypto.SHA224
+		case "sha-256", "sha256":
+			h = crypto.SHA256
+		case "sha-384", "sha384":
+			h = crypto.SHA384
+		case "sha-512", "sha512":
+			h = crypto.SHA512
+		default:
+			continue
+		}
+		if !slices.Contains(hs, h) {
+			hs = append(hs, h)
+		}
+	}
+	if len(hs) == 0 {
+		return []crypto.Hash{crypto.SHA256}
+	}
+	return hs
 }
 
 // contentChunk is how much encapsulated content goes into one OCTET STRING piece.

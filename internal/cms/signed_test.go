@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -381,5 +382,79 @@ func BenchmarkSignOpaque10MiB(b *testing.B) {
 		w, _ := Sign(io.Discard, []Signer{k.p256}, SignOptions{})
 		w.Write(data)
 		w.Close()
+	}
+}
+
+// digestedContent gives digests; reading it fails, so a test sees whether
+// VerifyDetached read it.
+type digestedContent struct {
+	sums map[crypto.Hash][]byte
+	read bool
+	r    io.Reader
+}
+
+func (d *digestedContent) Read(p []byte) (int, error) {
+	d.read = true
+	return d.r.Read(p)
+}
+
+func (d *digestedContent) Digest(h crypto.Hash) ([]byte, bool) {
+	s, ok := d.sums[h]
+	return s, ok
+}
+
+// Digests the content already has are used instead of reading it; content
+// that lacks one the signers need is read.
+func TestVerifyDetachedDigester(t *testing.T) {
+	k := newSigningKeys(t)
+	blob := signBytes(t, []Signer{k.rsa, k.p256}, SignOptions{Detached: true, Hash: crypto.SHA384}, []byte(signedContent))
+	sum := func(s string) []byte {
+		h := crypto.SHA384.New()
+		h.Write([]byte(s))
+		return h.Sum(nil)
+	}
+	for _, tc := range []struct {
+		name     string
+		sums     map[crypto.Hash][]byte
+		wantRead bool
+		good     bool
+	}{
+		{"right digest", map[crypto.Hash][]byte{crypto.SHA384: sum(signedContent)}, false, true},
+		{"digest of other content", map[crypto.Hash][]byte{crypto.SHA384: sum(signedContent + " ")}, false, false},
+		{"other hash only", map[crypto.Hash][]byte{crypto.SHA256: sum(signedContent)}, true, true},
+	} {
+		c := &digestedContent{sums: tc.sums, r: strings.NewReader(signedContent)}
+		s, err := VerifyDetached(bytes.NewReader(blob), c, VerifyOptions{})
+		if err != nil || len(s.Signers) != 2 {
+			t.Fatalf("%s: %v %+v", tc.name, err, s)
+		}
+		if c.read != tc.wantRead {
+			t.Errorf("%s: content read %v, want %v", tc.name, c.read, tc.wantRead)
+		}
+		for _, r := range s.Signers {
+			if (r.Err == nil) != tc.good {
+				t.Errorf("%s: signer %s: %v", tc.name, r.Algorithm, r.Err)
+			}
+		}
+	}
+}
+
+func TestMicalgHashes(t *testing.T) {
+	for in, want := range map[string][]crypto.Hash{
+		"sha-256":         {crypto.SHA256},
+		"SHA-512":         {crypto.SHA512},
+		"sha-384, sha-1":  {crypto.SHA384, crypto.SHA1},
+		"sha-256,sha-256": {crypto.SHA256},
+		"":                {crypto.SHA256},
+		"pgp-sha512":      {crypto.SHA256},
+	} {
+		if got := MicalgHashes(in); !slices.Equal(got, want) {
+			t.Errorf("MicalgHashes(%q) = %v, want %v", in, got, want)
+		}
+	}
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		if got := MicalgHashes(Micalg(h)); !slices.Equal(got, []crypto.Hash{h}) {
+			t.Errorf("%v: micalg %q gives %v", h, Micalg(h), got)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"hash"
 	"io"
 	"math/big"
+	"slices"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -115,25 +116,48 @@ func signedInputError(format string, args ...any) error {
 // application/pkcs7-signature part, DER or BER) over content, the exact
 // signed bytes, which are read once. A SignedData that carries content is
 // an error here (embedded content inside multipart/signed).
+//
+// When content is a Digester whose digests cover every hash the signers
+// use (the MIME parser hashes a large signed part while it parses), it is
+// not read.
 func VerifyDetached(sig io.Reader, content io.Reader, opts VerifyOptions) (*Signed, error) {
 	p, err := parseSignedData(newBERReader(sig), nil)
 	if err != nil {
 		return nil, wrapParseError(err)
 	}
-	hashes := map[crypto.Hash]hash.Hash{}
+	var needed []crypto.Hash
 	for _, si := range p.infos {
-		if h, ok := hashForDigestOID(si.digestAlg); ok && h.Available() {
-			hashes[h] = h.New()
+		if h, ok := hashForDigestOID(si.digestAlg); ok && h.Available() && !slices.Contains(needed, h) {
+			needed = append(needed, h)
 		}
 	}
-	ws := make([]io.Writer, 0, len(hashes))
-	for _, h := range hashes {
-		ws = append(ws, h)
+	if d, ok := content.(Digester); ok {
+		sums := map[crypto.Hash][]byte{}
+		for _, h := range needed {
+			if sum, ok := d.Digest(h); ok {
+				sums[h] = sum
+			}
+		}
+		if len(sums) == len(needed) {
+			return p.checkSums(sums, opts), nil
+		}
+	}
+	hashes := map[crypto.Hash]hash.Hash{}
+	ws := make([]io.Writer, 0, len(needed))
+	for _, h := range needed {
+		hashes[h] = h.New()
+		ws = append(ws, hashes[h])
 	}
 	if _, err := io.Copy(io.MultiWriter(ws...), content); err != nil {
 		return nil, fmt.Errorf("cms: verify: reading the signed content: %w", err)
 	}
 	return p.check(hashes, opts), nil
+}
+
+// Digester is signed content whose digests may be known already.
+type Digester interface {
+	// Digest returns the digest of the content under h, or false.
+	Digest(h crypto.Hash) ([]byte, bool)
 }
 
 // VerifyOpaque reads an encapsulating SignedData (application/pkcs7-mime
@@ -446,11 +470,16 @@ func hashForDigestOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
 
 // check verifies every signer against the content digests.
 func (p *parsedSigned) check(digests map[crypto.Hash]hash.Hash, opts VerifyOptions) *Signed {
-	s := &Signed{ContentType: p.contentType, Certificates: p.certs, CRLs: p.crls, Signers: []SignerResult{}}
 	sums := map[crypto.Hash][]byte{}
 	for h, hh := range digests {
 		sums[h] = hh.Sum(nil)
 	}
+	return p.checkSums(sums, opts)
+}
+
+// checkSums verifies every signer against the content digests.
+func (p *parsedSigned) checkSums(sums map[crypto.Hash][]byte, opts VerifyOptions) *Signed {
+	s := &Signed{ContentType: p.contentType, Certificates: p.certs, CRLs: p.crls, Signers: []SignerResult{}}
 	for i := range p.infos {
 		s.Signers = append(s.Signers, p.checkSigner(&p.infos[i], sums, opts))
 	}

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -326,4 +327,75 @@ func TestLargeMessagesThroughThePipelines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A large S/MIME signed part inside encryption is hashed while the
+// decrypted content is parsed: the signature is good over the signed
+// bytes, bad over altered ones of the same length, and Close stops the
+// hashing when nobody waits for it.
+func TestLargeSignedPartInsideEncryption(t *testing.T) {
+	sf := newSMIMEFixture(t)
+	smimeFlow := sf.flow()
+	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000) // ~650 KB
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
+	var signed bytes.Buffer
+	if err := smimeFlow.Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Replace(signed.Bytes(), []byte("WVphYmNk"), []byte("WVphYmNl"), 1)
+	for _, tc := range []struct {
+		name   string
+		signed []byte
+		want   mailseal.Status
+	}{{"as signed", signed.Bytes(), mailseal.StatusGood}, {"altered", altered, mailseal.StatusBad}} {
+		var enc bytes.Buffer
+		if err := smimeFlow.Encrypt(&enc, parse(t, tc.signed), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Open(parse(t, enc.Bytes()), []Engine{smimeFlow}, Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		part := res.inner.Root.Children[0]
+		if _, ok := part.Digest(crypto.SHA256); !ok {
+			t.Errorf("%s: the signed part was not hashed during the parse", tc.name)
+		}
+		if res.Report.Status != tc.want {
+			t.Errorf("%s: status %s, want %s (%+v)", tc.name, res.Report.Status, tc.want, res.Report)
+		}
+		res.Close()
+	}
+	before := runtime.NumGoroutine()
+	var enc bytes.Buffer
+	if err := smimeFlow.Encrypt(&enc, parse(t, signed.Bytes()), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		d, err := sf.engine.Decrypt(bytes.NewReader(base64Body(t, enc.Bytes())), []smime.Identity{sf.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := parseDecrypted(d.Body, []Engine{smimeFlow}, Options{Limits: mime.DefaultLimits(), MemLimit: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close() // before the hashing could have finished
+		d.Close()
+	}
+	time.Sleep(10 * time.Millisecond)
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines before, %d after", before, n)
+	}
+}
+
+// base64Body is the decoded body of a single-part message.
+func base64Body(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	m := parse(t, msg)
+	b, err := io.ReadAll(m.Root.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,10 @@ type Engine interface {
 	Detector
 	// open verifies or decrypts a protected entity found by Detect.
 	open(f Found) (*Opened, error)
+	// signedPartHashes are the hashes a signature of this protocol in a
+	// multipart/signed with these Content-Type parameters will need over
+	// its signed part, as raw bytes; none if the engine hashes otherwise.
+	signedPartHashes(params map[string]string) []crypto.Hash
 }
 
 // Opened is the content of a protected entity after verification or
@@ -62,15 +67,17 @@ type Result struct {
 
 // Close releases spooled data.
 func (r *Result) Close() error {
+	// The parsed messages first: they may still read the spools under
+	// them (mime.HashSignedPart).
 	var errs []error
-	for _, o := range r.opened {
-		errs = append(errs, o.Close())
-	}
 	if r.inner != nil {
 		errs = append(errs, r.inner.Close())
 	}
 	if r.unwrapped != nil {
 		errs = append(errs, r.unwrapped.Close())
+	}
+	for _, o := range r.opened {
+		errs = append(errs, o.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -93,24 +100,33 @@ type Options struct {
 // applies the message-level rules. The report's status is set; errors are
 // returned for unreadable input, missing keys and integrity failures.
 func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
+	res := &Result{Outer: m.Root.Header.NonContentFields()}
+	if err := res.open(m, engines, opts); err != nil {
+		res.Close()
+		return nil, err
+	}
+	return res, nil
+}
+
+// open is Open's work; an error leaves res to be closed.
+func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	senders, err := Senders(m.Root.Header)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", mailseal.ErrInput, err)
+		return fmt.Errorf("%w: %w", mailseal.ErrInput, err)
 	}
-	res := &Result{Outer: m.Root.Header.NonContentFields()}
 	rep := &res.Report
 	rep.Signers = []mailseal.Signer{}
 
 	target, explicit, err := pickTarget(m, engines, opts.Part)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if target == nil {
 		if opts.Decrypt {
-			return nil, fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
+			return fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
 		}
 		rep.Assess(senders)
-		return res, nil
+		return nil
 	}
 	rep.Protocol = target.Protocol
 	path := target.Entity.Path
@@ -125,12 +141,12 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 		rep.Unprotected = Unprotected(m, path)
 		rep.Status = mailseal.StatusPartial
 		rep.Error = fmt.Sprintf("the protected content is nested in part %s among unprotected parts; it is not opened (name it with --part %s to open that part alone)", path, path)
-		return res, nil
+		return nil
 	}
 
 	opened, err := engineFor(engines, target.Protocol).open(*target)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.opened = append(res.opened, opened)
 	rep.Encrypted = opened.Encrypted
@@ -150,26 +166,26 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 	rep.Unprotected = append(rep.Unprotected, opened.Unprotected...)
 
 	if opts.Decrypt && !opened.Encrypted {
-		return nil, fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
+		return fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
 	}
 	if opts.Decrypt && len(opened.Unprotected) > 0 && !explicit {
 		// Inline ciphertext with other text around it: refuse to merge.
 		rep.Status = mailseal.StatusPartial
 		rep.Error = "the armored block has unprotected text around it; it is not decrypted into the message (name it with --part to open the block alone)"
-		return res, nil
+		return nil
 	}
 
 	if opened.Encrypted {
 		// The decrypted entity may itself be signed (RFC 3156 §6.1).
-		inner, err := parseDecrypted(opened.Inner, opts)
+		inner, err := parseDecrypted(opened.Inner, engines, opts)
 		if err != nil {
-			return nil, fmt.Errorf("decrypted content: %w", err)
+			return fmt.Errorf("decrypted content: %w", err)
 		}
 		res.inner = inner
 		res.Inner = inner.Root.Raw()
 		if len(opened.Signers) == 0 {
 			if err := openInnerSignature(res, inner, engines, opts); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
@@ -177,12 +193,12 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 	if !nested && !explicit {
 		pe, err := protectedEntity(res, target, opened, opts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if pe != nil {
 			ps, err := headerProtection(rep, res.Outer, pe)
 			if err != nil {
-				return nil, fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err)
+				return fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err)
 			}
 			if ps != nil {
 				fromDiffers = !sameFrom(senders, ps)
@@ -199,26 +215,36 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 		rep.SignedPart, rep.Unprotected = "", nil
 		rep.Assess(senders)
 		rep.SignedPart, rep.Unprotected = signed, unprot
-		return res, nil
+		return nil
 	}
 	rep.Assess(senders)
 	if fromDiffers && rep.Status == mailseal.StatusGood {
 		rep.Status = mailseal.StatusSenderMismatch
 		rep.Error = "the From or Sender outside differs from the protected one: a client that shows the outer header would show a sender who did not sign"
 	}
-	return res, nil
+	return nil
 }
 
 // parseDecrypted parses withheld plaintext in place when the engine's
 // spool offers random access (one spool instead of two), else by copying.
-func parseDecrypted(r io.Reader, opts Options) (*mime.Message, error) {
+// A signed part at its root is hashed during the parse, for the signature
+// check that follows.
+func parseDecrypted(r io.Reader, engines []Engine, opts Options) (*mime.Message, error) {
+	hash := mime.HashSignedPart(func(params map[string]string) []crypto.Hash {
+		for _, e := range engines {
+			if _, ok := e.Detect(&mime.Entity{MediaType: "multipart/signed", Params: params}); ok {
+				return e.signedPartHashes(params)
+			}
+		}
+		return nil
+	})
 	if ra, ok := r.(interface {
 		io.ReaderAt
 		Size() int64
 	}); ok {
-		return mime.ParseAt(ra, ra.Size(), opts.Limits, opts.MemLimit)
+		return mime.ParseAt(ra, ra.Size(), opts.Limits, opts.MemLimit, hash)
 	}
-	return mime.Parse(r, opts.Limits, opts.MemLimit)
+	return mime.Parse(r, opts.Limits, opts.MemLimit, hash)
 }
 
 // protectedEntity is the root of the Cryptographic Payload (RFC 9788):

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -125,6 +126,10 @@ func (o *OpenPGP) verifySigned(e *mime.Entity) ([]mailseal.Signer, error) {
 
 // open decrypts (or, for inline signed text, verifies) a protected entity
 // and returns its content.
+// signedPartHashes is empty: an OpenPGP signature hashes the signed part
+// with its own trailer, inside the engine.
+func (o *OpenPGP) signedPartHashes(map[string]string) []crypto.Hash { return nil }
+
 func (o *OpenPGP) open(f Found) (*Opened, error) {
 	switch f.Kind {
 	case KindSigned:

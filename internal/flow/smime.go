@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -82,6 +83,19 @@ func smimeKind(param string) smime.Kind {
 	return smime.KindUnknown
 }
 
+// signedPartHashes are the hashes micalg names.
+func (s *SMIME) signedPartHashes(params map[string]string) []crypto.Hash {
+	return smime.MicalgHashes(params["micalg"])
+}
+
+// digestedContent is a signed part that may have been hashed already.
+type digestedContent struct {
+	*stage.Reader
+	part *mime.Entity
+}
+
+func (c digestedContent) Digest(h crypto.Hash) ([]byte, bool) { return c.part.Digest(h) }
+
 // open verifies or decrypts an S/MIME entity found by Detect.
 func (s *SMIME) open(f Found) (*Opened, error) {
 	if s.Engine == nil && s.LoadEngine != nil {
@@ -102,8 +116,10 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if t := e.Children[1].MediaType; !isSignatureType(t) {
 			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, mailseal.ErrInput)
 		}
-		// The signed part is read on a goroutine of its own, beside hashing.
-		content := stage.NewReader(e.Children[0].Raw())
+		// The signed part is read on a goroutine of its own, beside
+		// hashing, unless it was hashed while it was parsed.
+		part := e.Children[0]
+		content := digestedContent{stage.NewReader(part.Raw()), part}
 		signers, warnings, err := s.Engine.VerifyDetached(content, e.Children[1].Body())
 		content.Close()
 		if err != nil {
