@@ -206,12 +206,40 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 // the digests the signers need (as a part hashed during the MIME parse
 // does, see mime.HashSignedPart), content is not read.
 func (e *Engine) VerifyDetached(content, sig io.Reader) ([]mailseal.Signer, []string, error) {
-	s, err := cms.VerifyDetached(sig, content, e.verifyOptions())
+	d, err := e.ParseDetached(sig)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Verify(content)
+}
+
+// DetachedSignature is a detached signature that was read, to be checked
+// over its content: VerifyDetached in two steps, so that every error in
+// the signature shows before the content is looked at (e.g. before
+// decrypted output is written beside the check).
+type DetachedSignature struct {
+	e *Engine
+	d *cms.Detached
+}
+
+// ParseDetached reads a detached signature (DER or BER).
+func (e *Engine) ParseDetached(sig io.Reader) (*DetachedSignature, error) {
+	d, err := cms.ParseDetached(sig)
+	if err != nil {
+		return nil, fmt.Errorf("smime: verify: %w", err)
+	}
+	return &DetachedSignature{e, d}, nil
+}
+
+// Verify checks the signature over content, as VerifyDetached does; the
+// only errors left are those of reading content.
+func (d *DetachedSignature) Verify(content io.Reader) ([]mailseal.Signer, []string, error) {
+	s, err := d.d.Verify(content, d.e.verifyOptions())
 	if err != nil {
 		return nil, nil, fmt.Errorf("smime: verify: %w", err)
 	}
 	defer s.Close()
-	signers, warnings := e.judge(s)
+	signers, warnings := d.e.judge(s)
 	return signers, warnings, nil
 }
 

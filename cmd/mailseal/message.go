@@ -163,21 +163,26 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if c.Bool("smime") {
 		engines = []flow.Engine{sm, op}
 	}
-	res, err := flow.Open(m, engines, flow.Options{
+	opts := flow.Options{
 		Part: c.String("part"), Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
-	})
+	}
+	var outErr error
+	if decrypt {
+		// Written while a signature inside is still being checked.
+		opts.Output = func(outer mime.Header, inner io.Reader) error {
+			outErr = s.writeOutput(func(w io.Writer) error { return mime.WriteMessage(w, outer, inner) })
+			return outErr
+		}
+	}
+	res, err := flow.Open(m, engines, opts)
+	if outErr != nil {
+		return outErr
+	}
 	if err != nil {
 		return s.failReport(err)
 	}
 	defer res.Close()
 	rep := &res.Report
-	if decrypt && res.Inner != nil {
-		if err := s.writeOutput(func(w io.Writer) error {
-			return mime.WriteMessage(w, res.Outer, res.Inner)
-		}); err != nil {
-			return err
-		}
-	}
 	s.printReport(rep, !decrypt)
 	code := rep.ExitCode()
 	if decrypt && res.Inner != nil && rep.Status == mailseal.StatusUnsigned {

@@ -121,10 +121,33 @@ func signedInputError(format string, args ...any) error {
 // use (the MIME parser hashes a large signed part while it parses), it is
 // not read.
 func VerifyDetached(sig io.Reader, content io.Reader, opts VerifyOptions) (*Signed, error) {
+	d, err := ParseDetached(sig)
+	if err != nil {
+		return nil, err
+	}
+	return d.Verify(content, opts)
+}
+
+// Detached is a detached SignedData that was read, to be checked over its
+// content: VerifyDetached in two steps, so that every error in the
+// signature shows before the content is looked at.
+type Detached struct {
+	p *parsedSigned
+}
+
+// ParseDetached reads a detached SignedData.
+func ParseDetached(sig io.Reader) (*Detached, error) {
 	p, err := parseSignedData(newBERReader(sig), nil)
 	if err != nil {
 		return nil, wrapParseError(err)
 	}
+	return &Detached{p}, nil
+}
+
+// Verify checks the signatures over content (see VerifyDetached); the
+// only errors left are those of reading content.
+func (d *Detached) Verify(content io.Reader, opts VerifyOptions) (*Signed, error) {
+	p := d.p
 	var needed []crypto.Hash
 	for _, si := range p.infos {
 		if h, ok := hashForDigestOID(si.digestAlg); ok && h.Available() && !slices.Contains(needed, h) {

@@ -399,3 +399,82 @@ func base64Body(t *testing.T, msg []byte) []byte {
 	}
 	return b
 }
+
+// With Options.Output, the decrypted message is written while the
+// signature inside is checked: the same bytes as written after Open, the
+// same report; a signature that cannot be read fails Open before anything
+// is written; Output's error is Open's.
+func TestOpenOutputBesideCheck(t *testing.T) {
+	sf := newSMIMEFixture(t)
+	smimeFlow := sf.flow()
+	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000)
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
+	var signed bytes.Buffer
+	if err := smimeFlow.Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	encrypt := func(content []byte) []byte {
+		var enc bytes.Buffer
+		if err := smimeFlow.Encrypt(&enc, parse(t, content), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return enc.Bytes()
+	}
+	opts := Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 64 << 10}
+	for _, tc := range []struct {
+		name   string
+		signed []byte
+		want   mailseal.Status
+	}{
+		{"good", signed.Bytes(), mailseal.StatusGood},
+		{"altered", bytes.Replace(signed.Bytes(), []byte("WVphYmNk"), []byte("WVphYmNl"), 1), mailseal.StatusBad},
+	} {
+		enc := encrypt(tc.signed)
+		after, err := Open(parse(t, enc), []Engine{smimeFlow}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := mime.WriteMessage(&want, after.Outer, after.Inner); err != nil {
+			t.Fatal(err)
+		}
+		after.Close()
+
+		var got bytes.Buffer
+		o := opts
+		o.Output = func(outer mime.Header, inner io.Reader) error { return mime.WriteMessage(&got, outer, inner) }
+		res, err := Open(parse(t, enc), []Engine{smimeFlow}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%s: output beside the check differs from output after it (%d and %d bytes)", tc.name, got.Len(), want.Len())
+		}
+		if res.Report.Status != tc.want || res.Report.Status != after.Report.Status || len(res.Report.Signers) != 1 {
+			t.Errorf("%s: status %s, want %s (%+v)", tc.name, res.Report.Status, tc.want, res.Report)
+		}
+		res.Close()
+	}
+
+	// A signature part that is not a signature: an error, nothing written.
+	i := bytes.LastIndex(signed.Bytes(), []byte("filename=smime.p7s\r\n\r\n"))
+	if i < 0 {
+		t.Fatal("no signature part")
+	}
+	broken := append(bytes.Clone(signed.Bytes()[:i]), "filename=smime.p7s\r\n\r\nAAAAAAAA\r\n--"...)
+	broken = append(broken, signed.Bytes()[bytes.LastIndex(signed.Bytes(), []byte("\r\n--"))+4:]...)
+	called := false
+	o := opts
+	o.Output = func(mime.Header, io.Reader) error { called = true; return nil }
+	if _, err := Open(parse(t, encrypt(broken)), []Engine{smimeFlow}, o); !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "smime: verify") || called {
+		t.Errorf("unreadable signature: error %v, output written %v", err, called)
+	}
+
+	// Output's error comes back; the check is waited for.
+	failed := errors.New("disk full")
+	o.Output = func(mime.Header, io.Reader) error { return failed }
+	if _, err := Open(parse(t, encrypt(signed.Bytes())), []Engine{smimeFlow}, o); !errors.Is(err, failed) {
+		t.Errorf("output error: %v", err)
+	}
+}

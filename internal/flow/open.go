@@ -42,6 +42,25 @@ type Opened struct {
 	// output shows Inner instead of the signed entity.
 	Unwraps bool
 	closer  func() error
+	// check, when set, is a signature check the engine left to run later
+	// (the signature was read; only the content is left to hash): it
+	// gives Signers and Warnings. finish runs it.
+	check func() ([]mailseal.Signer, []string, error)
+}
+
+// finish runs a signature check left for later.
+func (o *Opened) finish() error {
+	if o.check == nil {
+		return nil
+	}
+	signers, warnings, err := o.check()
+	o.check = nil
+	if err != nil {
+		return err
+	}
+	o.Signers = append(o.Signers, signers...)
+	o.Warnings = append(o.Warnings, warnings...)
+	return nil
 }
 
 // Close releases spooled plaintext.
@@ -94,6 +113,13 @@ type Options struct {
 	Limits  mime.Limits
 	// MemLimit is how much decrypted content is kept in memory when parsed.
 	MemLimit int64
+	// Output, with Decrypt, receives the decrypted message to write (outer
+	// header fields, and the entity) once it is known, while a signature
+	// inside it is still being checked: the output does not depend on the
+	// check, and both read the withheld plaintext side by side. Open
+	// returns Output's error. Without Output, the caller writes
+	// Result.Outer and Result.Inner after Open.
+	Output func(outer mime.Header, inner io.Reader) error
 }
 
 // Open finds the protected entity of m, verifies or decrypts it, and
@@ -116,6 +142,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	}
 	rep := &res.Report
 	rep.Signers = []mailseal.Signer{}
+	var innerCheck func() error // a signature check inside decrypted content, left for later
 
 	target, explicit, err := pickTarget(m, engines, opts.Part)
 	if err != nil {
@@ -149,6 +176,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		return err
 	}
 	res.opened = append(res.opened, opened)
+	if err := opened.finish(); err != nil {
+		return err
+	}
 	rep.Encrypted = opened.Encrypted
 	rep.Integrity = opened.Integrity
 	rep.DecryptedWith = opened.DecryptedWith
@@ -184,7 +214,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		res.inner = inner
 		res.Inner = inner.Root.Raw()
 		if len(opened.Signers) == 0 {
-			if err := openInnerSignature(res, inner, engines, opts); err != nil {
+			if innerCheck, err = openInnerSignature(res, inner, engines, opts); err != nil {
 				return err
 			}
 		}
@@ -208,6 +238,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 				}
 			}
 		}
+	}
+	if err := res.output(opts, innerCheck); err != nil {
+		return err
 	}
 	if explicit {
 		// The user chose this part: judge it as if it were the message.
@@ -276,28 +309,50 @@ func protectedEntity(res *Result, target *Found, opened *Opened, opts Options) (
 	return nil, nil
 }
 
-// openInnerSignature verifies a signature inside decrypted content.
-func openInnerSignature(res *Result, inner *mime.Message, engines []Engine, opts Options) error {
+// output hands the decrypted message to opts.Output, with a signature
+// check left for later running beside it, or runs that check.
+func (res *Result) output(opts Options, check func() error) error {
+	if opts.Output == nil || res.Inner == nil {
+		if check != nil {
+			return check()
+		}
+		return nil
+	}
+	checked := make(chan error, 1)
+	if check != nil {
+		go func() { checked <- check() }()
+	} else {
+		checked <- nil
+	}
+	err := opts.Output(res.Outer, res.Inner)
+	if cerr := <-checked; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// openInnerSignature opens a signature inside decrypted content. A check
+// the engine left for later is returned (with what depends on it), for
+// the caller to run; it must run before the report is assessed.
+func openInnerSignature(res *Result, inner *mime.Message, engines []Engine, opts Options) (func() error, error) {
 	found := Locate(inner, detectors(engines))
 	if len(found) == 0 {
-		return nil
+		return nil, nil
 	}
 	f := found[0]
 	if f.Kind == KindEncrypted {
 		res.Report.Warnings = append(res.Report.Warnings, "decrypted content holds another encrypted part; it was not opened")
-		return nil
+		return nil, nil
 	}
 	opened, err := engineFor(engines, f.Protocol).open(f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.opened = append(res.opened, opened)
-	res.Report.Signers = append(res.Report.Signers, opened.Signers...)
-	res.Report.Warnings = append(res.Report.Warnings, opened.Warnings...)
 	if opened.Unwraps && f.Entity.Path == "" {
 		m, err := mime.Parse(opened.Inner, opts.Limits, opts.MemLimit)
 		if err != nil {
-			return fmt.Errorf("signed content: %w", err)
+			return nil, fmt.Errorf("signed content: %w", err)
 		}
 		res.unwrapped = m
 		res.Inner = m.Root.Raw()
@@ -307,7 +362,18 @@ func openInnerSignature(res *Result, inner *mime.Message, engines []Engine, opts
 		res.Report.Unprotected = append(res.Report.Unprotected, Unprotected(inner, f.Entity.Path)...)
 	}
 	res.Report.Unprotected = append(res.Report.Unprotected, opened.Unprotected...)
-	return nil
+	merge := func() error {
+		if err := opened.finish(); err != nil {
+			return err
+		}
+		res.Report.Signers = append(res.Report.Signers, opened.Signers...)
+		res.Report.Warnings = append(res.Report.Warnings, opened.Warnings...)
+		return nil
+	}
+	if opened.check == nil {
+		return nil, merge()
+	}
+	return merge, nil
 }
 
 // pickTarget returns the protected entity to open: the named part, or the

@@ -116,16 +116,19 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if t := e.Children[1].MediaType; !isSignatureType(t) {
 			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, mailseal.ErrInput)
 		}
-		// The signed part is read on a goroutine of its own, beside
-		// hashing, unless it was hashed while it was parsed.
-		part := e.Children[0]
-		content := digestedContent{stage.NewReader(part.Raw()), part}
-		signers, warnings, err := s.Engine.VerifyDetached(content, e.Children[1].Body())
-		content.Close()
+		sig, err := s.Engine.ParseDetached(e.Children[1].Body())
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Signers: signers, Warnings: warnings, Inner: e.Children[0].Raw()}, nil
+		part := e.Children[0]
+		check := func() ([]mailseal.Signer, []string, error) {
+			// The signed part is read on a goroutine of its own, beside
+			// hashing, unless it was hashed while it was parsed.
+			content := digestedContent{stage.NewReader(part.Raw()), part}
+			defer content.Close()
+			return sig.Verify(content)
+		}
+		return &Opened{Inner: part.Raw(), check: check}, nil
 	}
 	switch f.Kind {
 	case KindSigned:
