@@ -7,6 +7,8 @@ import (
 	"crypto/sha512"
 	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -47,6 +49,17 @@ func TestHashSignedPart(t *testing.T) {
 		},
 		"spooled": func() (*Message, error) {
 			return Parse(strings.NewReader(msg), DefaultLimits(), 64<<10, HashSignedPart(micalgHashes))
+		},
+		"file": func() (*Message, error) {
+			name := filepath.Join(t.TempDir(), "msg.eml")
+			if err := os.WriteFile(name, []byte(msg), 0o600); err != nil {
+				return nil, err
+			}
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, err
+			}
+			return ParseFile(f, DefaultLimits(), 1<<20, HashSignedPart(micalgHashes))
 		},
 		"LF line endings": func() (*Message, error) {
 			lf := strings.ReplaceAll(msg, "\r\n", "\n")

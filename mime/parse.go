@@ -183,16 +183,16 @@ func newParser(src io.ReaderAt, lim Limits, opts []ParseOption) *parser {
 // already end in CRLF is parsed where it lies, from its current offset, so
 // a large message is not copied into a spool first; anything else (a pipe,
 // LF line endings, an mbox "From " line) is read as Parse reads it.
-func ParseFile(f *os.File, lim Limits, memLimit int64) (*Message, error) {
+func ParseFile(f *os.File, lim Limits, memLimit int64, opts ...ParseOption) (*Message, error) {
 	var m *Message
 	var err error
 	st, serr := f.Stat()
 	off, oerr := f.Seek(0, io.SeekCurrent)
 	if serr == nil && oerr == nil && st.Mode().IsRegular() && off <= st.Size() {
 		size := st.Size() - off
-		m, err = ParseAt(io.NewSectionReader(f, off, size), size, lim, memLimit)
+		m, err = ParseAt(io.NewSectionReader(f, off, size), size, lim, memLimit, opts...)
 	} else {
-		m, err = Parse(f, lim, memLimit)
+		m, err = Parse(f, lim, memLimit, opts...)
 	}
 	if err != nil {
 		f.Close()

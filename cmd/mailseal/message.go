@@ -146,7 +146,9 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if c.String("batch") != "" {
 		return runBatch(s, func() (func([]byte) batchResult, error) { return s.openWorker(decrypt) }, decrypt)
 	}
-	m, err := s.readMessage()
+	// A signed part is hashed while the message is parsed; which hashes
+	// it takes depends on the protocol only, not on keys.
+	m, err := s.readMessage(flow.HashSignedPart([]flow.Engine{&flow.OpenPGP{}, &flow.SMIME{}}))
 	if err != nil {
 		return s.failReport(err)
 	}
@@ -254,7 +256,7 @@ func newSession(c *cli.Context) (*session, error) {
 	return &session{c: c, policy: policy, pass: newPassphrases(c), store: store}, nil
 }
 
-func (s *session) readMessage() (*mime.Message, error) {
+func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 	var m *mime.Message
 	var err error
 	if name := s.c.String("input"); name != "" {
@@ -262,12 +264,12 @@ func (s *session) readMessage() (*mime.Message, error) {
 		if oerr != nil {
 			return nil, fmt.Errorf("%w: %w", oerr, mailseal.ErrInput)
 		}
-		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool)
+		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool, opts...)
 	} else if f, ok := s.c.App.Reader.(*os.File); ok {
 		// A file on stdin (< msg.eml) is read in place, not spooled.
-		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool)
+		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool, opts...)
 	} else {
-		m, err = mime.Parse(s.c.App.Reader, mime.DefaultLimits(), s.policy.MaxMemorySpool)
+		m, err = mime.Parse(s.c.App.Reader, mime.DefaultLimits(), s.policy.MaxMemorySpool, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the message: %w", err)

@@ -478,3 +478,43 @@ func TestOpenOutputBesideCheck(t *testing.T) {
 		t.Errorf("output error: %v", err)
 	}
 }
+
+// A large S/MIME multipart/signed message parsed with HashSignedPart is
+// verified with the digests taken during the parse.
+func TestLargeSignedPartVerified(t *testing.T) {
+	sf := newSMIMEFixture(t)
+	smimeFlow := sf.flow()
+	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000)
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
+	var signed bytes.Buffer
+	if err := smimeFlow.Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	engines := []Engine{newFixture(t).op, smimeFlow}
+	for _, tc := range []struct {
+		name   string
+		signed []byte
+		want   mailseal.Status
+	}{
+		{"good", signed.Bytes(), mailseal.StatusGood},
+		{"altered", bytes.Replace(signed.Bytes(), []byte("WVphYmNk"), []byte("WVphYmNl"), 1), mailseal.StatusBad},
+	} {
+		m, err := mime.Parse(bytes.NewReader(tc.signed), mime.DefaultLimits(), 64<<10, HashSignedPart([]Engine{&OpenPGP{}, &SMIME{}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.Root.Children[0].Digest(crypto.SHA256); !ok {
+			t.Errorf("%s: the signed part was not hashed during the parse", tc.name)
+		}
+		res, err := Open(m, engines, Options{Limits: mime.DefaultLimits(), MemLimit: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Report.Status != tc.want {
+			t.Errorf("%s: status %s, want %s", tc.name, res.Report.Status, tc.want)
+		}
+		res.Close()
+		m.Close()
+	}
+}

@@ -263,14 +263,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 // A signed part at its root is hashed during the parse, for the signature
 // check that follows.
 func parseDecrypted(r io.Reader, engines []Engine, opts Options) (*mime.Message, error) {
-	hash := mime.HashSignedPart(func(params map[string]string) []crypto.Hash {
-		for _, e := range engines {
-			if _, ok := e.Detect(&mime.Entity{MediaType: "multipart/signed", Params: params}); ok {
-				return e.signedPartHashes(params)
-			}
-		}
-		return nil
-	})
+	hash := HashSignedPart(engines)
 	if ra, ok := r.(interface {
 		io.ReaderAt
 		Size() int64
@@ -278,6 +271,20 @@ func parseDecrypted(r io.Reader, engines []Engine, opts Options) (*mime.Message,
 		return mime.ParseAt(ra, ra.Size(), opts.Limits, opts.MemLimit, hash)
 	}
 	return mime.Parse(r, opts.Limits, opts.MemLimit, hash)
+}
+
+// HashSignedPart is the parse option that hashes the signed part of a
+// root multipart/signed while the message is parsed, with the hashes the
+// engine of its protocol will need (see mime.HashSignedPart).
+func HashSignedPart(engines []Engine) mime.ParseOption {
+	return mime.HashSignedPart(func(params map[string]string) []crypto.Hash {
+		for _, e := range engines {
+			if _, ok := e.Detect(&mime.Entity{MediaType: "multipart/signed", Params: params}); ok {
+				return e.signedPartHashes(params)
+			}
+		}
+		return nil
+	})
 }
 
 // protectedEntity is the root of the Cryptographic Payload (RFC 9788):
