@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
 	"testing"
@@ -137,8 +138,25 @@ func FuzzOpenSMIME(f *testing.F) {
 				}
 				continue
 			}
+			var after bytes.Buffer
 			if res.Inner != nil {
-				io.Copy(io.Discard, res.Inner)
+				mime.WriteMessage(&after, res.Outer, res.Inner)
+			}
+			report := fmt.Sprintf("%+v", res.Report)
+			res.Close()
+			if !decrypt {
+				continue
+			}
+			// Written beside the signature check: the same output and
+			// the same report as written after Open.
+			var beside bytes.Buffer
+			res, err = Open(m, []Engine{sm}, Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 1 << 20,
+				Output: func(outer mime.Header, inner io.Reader) error { return mime.WriteMessage(&beside, outer, inner) }})
+			if err != nil {
+				t.Fatalf("error only with Output: %v", err)
+			}
+			if !bytes.Equal(beside.Bytes(), after.Bytes()) || fmt.Sprintf("%+v", res.Report) != report {
+				t.Fatalf("Output beside the check differs: %d bytes and %+v, after Open %d bytes and %s", beside.Len(), res.Report, after.Len(), report)
 			}
 			res.Close()
 		}
