@@ -8,7 +8,7 @@
 // CMS blobs is internal/flow's business.
 //
 // Certificates carried in a message are only ever candidates for
-// intermediates; trust comes from Trust.Roots alone.
+// intermediates; trust comes from Trust.Roots (and Trust.SystemRoots) alone.
 package smime
 
 import (
@@ -41,9 +41,12 @@ type Engine struct {
 
 // Trust is what signers and recipients are judged against.
 type Trust struct {
-	// Roots are the trust anchors (the keystore's trusted certificates and,
-	// unless turned off, the system's).
+	// Roots are the trust anchors (the keystore's trusted certificates).
 	Roots []*x509.Certificate
+	// SystemRoots, if set, gives more trust anchors (the system's CA
+	// bundle, costly to parse), asked for only when a certificate has no
+	// valid path to Roots alone; it is then judged against both.
+	SystemRoots func() []*x509.Certificate
 	// Intermediates are other known certificates that may complete a path
 	// (the keystore's). Certificates in a message are added per message.
 	Intermediates []*x509.Certificate
@@ -85,6 +88,21 @@ func (e *Engine) pathOptions(purpose x509path.Purpose, extraCerts []*x509.Certif
 	}
 }
 
+// verifyPath validates c against Roots and, only if that fails, against
+// Roots and SystemRoots.
+func (e *Engine) verifyPath(c *x509.Certificate, opts x509path.Options) (*x509path.Result, error) {
+	res, err := x509path.VerifyResult(c, opts)
+	if err == nil || e.Trust.SystemRoots == nil {
+		return res, err
+	}
+	more := e.Trust.SystemRoots()
+	if len(more) == 0 {
+		return res, err
+	}
+	opts.Roots = append(append([]*x509.Certificate(nil), opts.Roots...), more...)
+	return x509path.VerifyResult(c, opts)
+}
+
 // CheckRecipient reports whether c is a valid certificate to encrypt to for
 // addr (empty: any address): it chains to a trust anchor, is valid now,
 // allows key encipherment or agreement for its key type, has
@@ -93,7 +111,7 @@ func (e *Engine) pathOptions(purpose x509path.Purpose, extraCerts []*x509.Certif
 func (e *Engine) CheckRecipient(c *x509.Certificate, addr string) ([]string, error) {
 	opts := e.pathOptions(x509path.Encryption, nil, nil)
 	opts.Email = addr
-	res, err := x509path.VerifyResult(c, opts)
+	res, err := e.verifyPath(c, opts)
 	if err != nil {
 		return nil, fmt.Errorf("smime: recipient certificate %s: %w", Fingerprint(c), err)
 	}
@@ -303,7 +321,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 			out = append(out, sg)
 			continue
 		}
-		res, err := x509path.VerifyResult(r.Cert, e.pathOptions(x509path.Signing, s.Certificates, s.CRLs))
+		res, err := e.verifyPath(r.Cert, e.pathOptions(x509path.Signing, s.Certificates, s.CRLs))
 		if err == nil && inherited {
 			// The key is complete only with the parameters from the path.
 			if verr := r.VerifyWithKey(res.LeafKey); verr != nil {

@@ -441,3 +441,32 @@ func TestSHA1Refused(t *testing.T) {
 		t.Fatalf("%+v, %v", signers, err)
 	}
 }
+
+// The system's anchors are asked for only when the others do not
+// validate a certificate, and then count as anchors.
+func TestSystemRootsOnlyWhenNeeded(t *testing.T) {
+	p := getPKI(t)
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	asked := 0
+	e := testEngine(t)
+	e.Trust.SystemRoots = func() []*x509.Certificate { asked++; return []*x509.Certificate{p.root} }
+	if _, err := e.CheckRecipient(id.Cert, ""); err != nil || asked != 0 {
+		t.Fatalf("keystore anchor: %v, system roots asked %d times", err, asked)
+	}
+	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)))
+	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerGood || asked != 0 {
+		t.Fatalf("signature: %v %+v, system roots asked %d times", err, signers, asked)
+	}
+	e.Trust.Roots = nil
+	if _, err := e.CheckRecipient(id.Cert, ""); err != nil || asked != 1 {
+		t.Fatalf("system anchor: %v, asked %d times", err, asked)
+	}
+	signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)))
+	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerGood {
+		t.Fatalf("signature through a system anchor: %v %+v", err, signers)
+	}
+	e.Trust.SystemRoots = func() []*x509.Certificate { return nil }
+	if _, err := e.CheckRecipient(id.Cert, ""); err == nil {
+		t.Fatal("accepted without any anchor")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -55,8 +56,11 @@ func (s *session) smimeEngine() (*smime.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	var system func() []*x509.Certificate
 	if !s.c.Bool("no-system-roots") {
-		roots = append(roots, systemRoots()...)
+		// Parsed only for a certificate the keystore's anchors do not
+		// validate: the bundle holds well over a hundred certificates.
+		system = sync.OnceValue(systemRoots)
 	}
 	inter, err := s.store.Intermediates()
 	if err != nil {
@@ -67,7 +71,7 @@ func (s *session) smimeEngine() (*smime.Engine, error) {
 		return nil, err
 	}
 	return &smime.Engine{Policy: s.policy, Trust: smime.Trust{
-		Roots: roots, Intermediates: inter, CRLs: crls, RequireCRLs: s.c.Bool("require-crls"),
+		Roots: roots, SystemRoots: system, Intermediates: inter, CRLs: crls, RequireCRLs: s.c.Bool("require-crls"),
 	}}, nil
 }
 
