@@ -24,11 +24,14 @@ import (
 // concurrent writes; concurrent ReadAt calls after writing are safe.
 type Spool struct {
 	memLimit int64
-	mem      []byte
-	file     *os.File
-	block    cipher.Block
-	size     int64
-	closed   bool
+	// mem holds the content while it is in memory, in chunks of memChunk
+	// bytes (every chunk full but the last), so that growing it never
+	// copies what was written or touches twice the memory it holds.
+	mem    [][]byte
+	file   *os.File
+	block  cipher.Block
+	size   int64
+	closed bool
 	// Writes to the file are encrypted with one running CTR stream and
 	// batched: pending holds ciphertext for the bytes from flushed to size.
 	stream  cipher.Stream
@@ -56,6 +59,10 @@ const (
 // writeBatch is how much ciphertext is collected before one write to the file.
 const writeBatch = 256 << 10
 
+// memChunk is the size of the chunks of content kept in memory; the first
+// one grows to it from what a small message needs.
+const memChunk = 64 << 10
+
 // New returns an empty spool that keeps up to memLimit bytes in memory.
 func New(memLimit int64) *Spool {
 	return &Spool{memLimit: memLimit}
@@ -67,9 +74,8 @@ func (s *Spool) Write(p []byte) (int, error) {
 		return 0, errors.New("spool: write after close")
 	}
 	s.lines.Write(p)
-	if s.file == nil && int64(len(s.mem))+int64(len(p)) <= s.memLimit {
-		s.mem = append(s.mem, p...)
-		s.size += int64(len(p))
+	if s.file == nil && s.size+int64(len(p)) <= s.memLimit {
+		s.appendMem(p)
 		return len(p), nil
 	}
 	if s.file == nil {
@@ -103,6 +109,30 @@ func (s *Spool) flush() error {
 	return nil
 }
 
+// appendMem adds p to the chunks in memory.
+func (s *Spool) appendMem(p []byte) {
+	s.size += int64(len(p))
+	for len(p) > 0 {
+		if len(s.mem) == 0 || len(s.mem[len(s.mem)-1]) == memChunk {
+			size := memChunk
+			if len(s.mem) == 0 {
+				size = min(memChunk, max(len(p), 4<<10))
+			}
+			s.mem = append(s.mem, make([]byte, 0, size))
+		}
+		last := &s.mem[len(s.mem)-1]
+		n := min(memChunk-len(*last), len(p))
+		if len(*last)+n > cap(*last) { // the first chunk, still small
+			grown := make([]byte, len(*last), min(memChunk, max(2*cap(*last), len(*last)+n)))
+			copy(grown, *last)
+			clear(*last)
+			*last = grown
+		}
+		*last = append(*last, p[:n]...)
+		p = p[n:]
+	}
+}
+
 func (s *Spool) spill() error {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -122,19 +152,20 @@ func (s *Spool) spill() error {
 	s.file, s.block = f, block
 	var iv [aes.BlockSize]byte
 	s.stream = cipher.NewCTR(block, iv[:])
-	s.pending = make([]byte, 0, writeBatch+64<<10)
-	mem := s.mem
-	s.mem, s.size = nil, 0
-	if len(mem) > 0 {
-		buf := make([]byte, len(mem))
-		s.stream.XORKeyStream(buf, mem)
-		if _, err := f.WriteAt(buf, 0); err != nil {
-			return fmt.Errorf("spool: %w", err)
+	s.pending = make([]byte, 0, writeBatch+memChunk)
+	for _, chunk := range s.mem {
+		start := len(s.pending)
+		s.pending = append(s.pending, chunk...)
+		s.stream.XORKeyStream(s.pending[start:], chunk)
+		clear(chunk)
+		if len(s.pending) >= writeBatch {
+			if err := s.flush(); err != nil {
+				return err
+			}
 		}
-		s.size, s.flushed = int64(len(mem)), int64(len(mem))
-		clear(mem)
 	}
-	return nil
+	s.mem = nil
+	return s.flush()
 }
 
 // xor applies the AES-CTR key stream at byte offset off.
@@ -174,7 +205,10 @@ func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
 	}
 	var n int
 	if s.file == nil {
-		n = copy(p, s.mem[off:])
+		for n < len(p) {
+			at := off + int64(n)
+			n += copy(p[n:], s.mem[at/memChunk][at%memChunk:])
+		}
 	} else {
 		var err error
 		n, err = s.readFile(p, off)
@@ -236,7 +270,9 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closed = true
-	clear(s.mem)
+	for _, chunk := range s.mem {
+		clear(chunk)
+	}
 	s.mem = nil
 	clear(s.ahead[:cap(s.ahead)])
 	s.ahead = nil

@@ -156,3 +156,45 @@ func TestSpoolCRLF(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Content in memory is kept in chunks: writes of any size and reads across
+// chunk edges return the written bytes, before and after the spool spills
+// to its file.
+func TestSpoolMemoryChunks(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(5))
+	data := make([]byte, 5*memChunk+777)
+	rng.Read(data)
+	s := New(int64(3*memChunk + 100))
+	defer s.Close()
+	check := func(upTo int) {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			off := rng.Intn(upTo)
+			size := 1 + rng.Intn(3*memChunk)
+			buf := make([]byte, size)
+			n, err := s.ReadAt(buf, int64(off))
+			end := min(off+size, upTo)
+			if n != end-off || !bytes.Equal(buf[:n], data[off:end]) || (end < off+size) != (err == io.EOF) {
+				t.Fatalf("ReadAt(%d bytes at %d) of %d: %d, %v", size, off, upTo, n, err)
+			}
+		}
+	}
+	written := 0
+	for written < 3*memChunk {
+		k := min(1+rng.Intn(20000), 3*memChunk-written)
+		s.Write(data[written : written+k])
+		written += k
+		if s.file != nil {
+			t.Fatal("spilled within the memory limit")
+		}
+		check(written)
+	}
+	if len(s.mem) != 3 || cap(s.mem[0]) != memChunk {
+		t.Fatalf("%d chunks in memory, the first of %d bytes", len(s.mem), cap(s.mem[0]))
+	}
+	s.Write(data[written:])
+	if s.file == nil || s.mem != nil {
+		t.Fatal("did not spill past the memory limit")
+	}
+	check(len(data))
+}
