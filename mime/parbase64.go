@@ -21,12 +21,19 @@ func (e *Entity) BodyStaged() io.ReadCloser {
 	if len(e.Children) == 0 && e.transferEncoding() == "base64" && e.BodySize() > parallelMin {
 		return newParallelBase64(e.RawBody(), parallelChunk)
 	}
+	if e.BodySize() < stagedMin {
+		return io.NopCloser(e.Body())
+	}
 	return stage.NewReader(e.Body())
 }
 
 const (
 	// parallelMin is the body size from which two workers decode base64.
-	parallelMin = 1 << 20
+	parallelMin = 16 << 20
+	// stagedMin is the body size from which it is decoded on a goroutine
+	// at all: below, the buffers that would hand it over cost more (in
+	// fresh memory) than the goroutine saves.
+	stagedMin = 16 << 20
 	// parallelChunk is how much raw base64 one job holds (whole lines).
 	parallelChunk = 256 << 10
 	// parallelJobs is how many jobs are in flight.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 func base64Entity(t *testing.T, body []byte) *Entity {
@@ -51,11 +53,38 @@ func readAllIn(t *testing.T, r io.Reader, n int) []byte {
 	}
 }
 
-// BodyStaged gives exactly what Body gives, for clean bodies (decoded in
-// parallel) and for bodies with a defect anywhere (from there on, in order).
+// BodyStaged decodes a large base64 body on two workers, another large
+// body on one goroutine, and a smaller one where it is read.
+func TestBodyStagedDispatch(t *testing.T) {
+	big := base64Entity(t, encodedLines(make([]byte, parallelMin*3/4+1000), 76, "\r\n"))
+	small := base64Entity(t, encodedLines(make([]byte, 100000), 76, "\r\n"))
+	for name, tc := range map[string]struct {
+		e        *Entity
+		parallel bool
+	}{
+		"large base64": {big, true},
+		"small base64": {small, false},
+	} {
+		r := tc.e.BodyStaged()
+		_, parallel := r.(*parallelBase64)
+		_, staged := r.(*stage.Reader)
+		if parallel != tc.parallel || staged {
+			t.Errorf("%s: %T", name, r)
+		}
+		want, _ := io.ReadAll(tc.e.Body())
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, %v; Body gives %d", name, len(got), err, len(want))
+		}
+		r.Close()
+	}
+}
+
+// The two-worker decoder gives exactly what Body gives, for clean bodies
+// (decoded in parallel) and for bodies with a defect anywhere (from there
+// on, in order).
 func TestBodyStagedMatchesBody(t *testing.T) {
 	rng := mrand.New(mrand.NewSource(3))
-	raw := make([]byte, 3*parallelMin+12345)
+	raw := make([]byte, 3<<20+12345)
 	rand.Read(raw)
 	clean := encodedLines(raw, 76, "\r\n")
 	cases := map[string][]byte{
@@ -85,10 +114,7 @@ func TestBodyStagedMatchesBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := e.BodyStaged()
-		if _, ok := r.(*parallelBase64); !ok {
-			t.Fatalf("%s: not decoded in parallel", name)
-		}
+		r := newParallelBase64(e.RawBody(), parallelChunk)
 		got := readAllIn(t, r, 1000+rng.Intn(100000))
 		r.Close()
 		if !bytes.Equal(got, want) {
@@ -99,11 +125,11 @@ func TestBodyStagedMatchesBody(t *testing.T) {
 
 // Closing before the end leaves no goroutine behind.
 func TestBodyStagedClose(t *testing.T) {
-	raw := make([]byte, 4*parallelMin)
+	raw := make([]byte, 4<<20)
 	e := base64Entity(t, encodedLines(raw, 76, "\r\n"))
 	before := runtime.NumGoroutine()
 	for i := 0; i < 5; i++ {
-		r := e.BodyStaged()
+		r := newParallelBase64(e.RawBody(), parallelChunk)
 		io.CopyN(io.Discard, r, int64(i)*100000)
 		r.Close()
 		r.Close()
