@@ -11,11 +11,29 @@ import (
 	"sync"
 )
 
-// BufferSize is the size of each buffer handed between goroutines.
-const BufferSize = 256 << 10
+// BufferSize is the size of each buffer handed between goroutines once a
+// stream is long; it starts with buffers of StartSize, which is also how
+// much goes through before the goroutine starts at all. (Fresh memory is
+// expensive on some machines: a message of a few MiB should not pay for
+// buffers sized for one of a hundred.)
+const (
+	BufferSize = 256 << 10
+	StartSize  = 64 << 10
+	// growAfter is how much a stage passes on in small buffers before
+	// it replaces them with large ones.
+	growAfter = 4 << 20
+)
 
 // buffers is how many buffers a stage has in flight.
 const buffers = 4
+
+// bufferSize is the size of new buffers after passed bytes.
+func bufferSize(passed int64) int {
+	if passed >= growAfter {
+		return BufferSize
+	}
+	return StartSize
+}
 
 var errClosed = errors.New("stage: write after close")
 
@@ -41,7 +59,7 @@ func ReadBufferSize(r any, max int) int {
 // or on Close. Close must be called (it waits for the goroutine); it does
 // not close the underlying writer.
 //
-// The goroutine and the buffers are only set up once more than BufferSize
+// The goroutine and the buffers are only set up once more than StartSize
 // bytes were written: a small message goes straight through, at no cost.
 type Writer struct {
 	w       io.Writer
@@ -51,7 +69,8 @@ type Writer struct {
 	free    chan []byte
 	done    chan struct{}
 	buf     []byte
-	made    int // buffers allocated (lazily: a small message needs one)
+	made    int   // buffers allocated (lazily: a small message needs one)
+	passed  int64 // bytes handed to the goroutine
 	mu      sync.Mutex
 	err     error // the underlying writer's first error
 	closed  bool
@@ -68,7 +87,7 @@ func (sw *Writer) start() {
 	sw.full = make(chan []byte, buffers)
 	sw.free = make(chan []byte, buffers)
 	sw.done = make(chan struct{})
-	sw.buf = append(make([]byte, 0, BufferSize), sw.small...)
+	sw.buf = append(make([]byte, 0, StartSize), sw.small...)
 	sw.small = nil
 	sw.made = 1
 	go sw.run(sw.w)
@@ -100,7 +119,7 @@ func (sw *Writer) Write(p []byte) (int, error) {
 		return 0, errClosed
 	}
 	if !sw.started {
-		if len(sw.small)+len(p) < BufferSize {
+		if len(sw.small)+len(p) < StartSize {
 			sw.small = append(sw.small, p...)
 			return len(p), nil
 		}
@@ -117,24 +136,31 @@ func (sw *Writer) Write(p []byte) (int, error) {
 		n += k
 		if len(sw.buf) == cap(sw.buf) {
 			sw.full <- sw.buf
+			sw.passed += int64(len(sw.buf))
 			sw.buf = sw.next()
 		}
 	}
 	return n, nil
 }
 
-// next returns a free buffer, or a new one while fewer than buffers exist.
+// next returns a free buffer, or a new one while fewer than buffers exist
+// or when the free one is smaller than the stream now deserves.
 func (sw *Writer) next() []byte {
+	size := bufferSize(sw.passed)
+	var b []byte
 	select {
-	case b := <-sw.free:
-		return b
+	case b = <-sw.free:
 	default:
+		if sw.made < buffers {
+			sw.made++
+			return make([]byte, 0, size)
+		}
+		b = <-sw.free
 	}
-	if sw.made < buffers {
-		sw.made++
-		return make([]byte, 0, BufferSize)
+	if cap(b) < size {
+		return make([]byte, 0, size) // the small one is left to the collector
 	}
-	return <-sw.free
+	return b
 }
 
 // Close hands on the last buffer, waits until everything was written and
@@ -166,7 +192,7 @@ func (sw *Writer) Close() error {
 // stops the goroutine (it may still finish one read of the underlying
 // reader); it does not close the underlying reader.
 //
-// The first BufferSize bytes are read directly; the goroutine starts only
+// The first StartSize bytes are read directly; the goroutine starts only
 // for longer input.
 type Reader struct {
 	r       io.Reader
@@ -202,7 +228,7 @@ func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
 		return 0, true, io.ErrClosedPipe
 	default:
 	}
-	if sr.direct < BufferSize {
+	if sr.direct < StartSize {
 		n, err = sr.r.Read(p)
 		sr.direct += n
 		return n, true, err
@@ -217,7 +243,9 @@ func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
 func (sr *Reader) run(r io.Reader) {
 	defer close(sr.full)
 	made := 0
+	var passed int64
 	for {
+		size := bufferSize(passed)
 		var b []byte
 		select {
 		case b = <-sr.free:
@@ -226,7 +254,7 @@ func (sr *Reader) run(r io.Reader) {
 		default:
 			if made < buffers {
 				made++
-				b = make([]byte, BufferSize)
+				b = make([]byte, size)
 			} else {
 				select {
 				case b = <-sr.free:
@@ -235,7 +263,11 @@ func (sr *Reader) run(r io.Reader) {
 				}
 			}
 		}
+		if cap(b) < size {
+			b = make([]byte, size) // the small one is left to the collector
+		}
 		n, err := io.ReadFull(r, b[:cap(b)])
+		passed += int64(n)
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF
 		}

@@ -18,7 +18,7 @@ func data(n int) []byte {
 }
 
 func TestWriter(t *testing.T) {
-	for _, n := range []int{0, 1, BufferSize - 1, BufferSize, 3*BufferSize + 17, 20 * BufferSize} {
+	for _, n := range []int{0, 1, StartSize - 1, StartSize, BufferSize - 1, BufferSize, 3*BufferSize + 17, growAfter + 5*BufferSize + 3} {
 		in := data(n)
 		var out bytes.Buffer
 		w := NewWriter(&out)
@@ -154,4 +154,58 @@ func TestReadBufferSize(t *testing.T) {
 			t.Errorf("%T: %d, want %d", tc.r, got, tc.want)
 		}
 	}
+}
+
+// sizeRecorder records the size of each write it gets, or of each read
+// asked of it.
+type sizeRecorder struct {
+	sizes []int
+	r     io.Reader
+}
+
+func (s *sizeRecorder) Write(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return len(p), nil
+}
+
+func (s *sizeRecorder) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
+
+// A stream moves in small buffers at first and in large ones once it has
+// proved long.
+func TestBuffersGrow(t *testing.T) {
+	check := func(name string, sizes []int) {
+		t.Helper()
+		if len(sizes) < 10 || sizes[0] != StartSize || sizes[len(sizes)-2] != BufferSize {
+			t.Fatalf("%s: buffer sizes %v", name, sizes)
+		}
+		small := 0
+		for _, n := range sizes {
+			if n == StartSize {
+				small++
+			}
+		}
+		if small*StartSize > growAfter+buffers*StartSize {
+			t.Fatalf("%s: %d small buffers", name, small)
+		}
+	}
+	rec := &sizeRecorder{}
+	w := NewWriter(rec)
+	for i := 0; i < 400; i++ {
+		w.Write(make([]byte, 50000))
+	}
+	w.Close()
+	check("Writer", rec.sizes)
+
+	rec = &sizeRecorder{r: bytes.NewReader(make([]byte, 20<<20))}
+	r := NewReader(rec)
+	io.ReadFull(r, make([]byte, StartSize)) // read directly
+	rec.sizes = nil
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	check("Reader", rec.sizes)
 }
