@@ -10,7 +10,7 @@ import (
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
-// ParseOption changes how ParseAt and Parse work.
+// ParseOption changes how Parse, ParseFile and ParseAt work.
 type ParseOption func(*parser)
 
 // HashSignedPart makes the parser hash the signed part (the first child)
@@ -31,8 +31,7 @@ func HashSignedPart(hashes func(params map[string]string) []crypto.Hash) ParseOp
 // Digest returns the digest under h of the bytes Raw returns, when they
 // were hashed during the parse (HashSignedPart); it waits for that hashing
 // to finish. It reports false when h was not computed, or the hashing could
-// not finish (a read error, the message closed, or the parser found the
-// part's end only after the hashing had passed it).
+// not finish (a read error, or the message was closed first).
 func (e *Entity) Digest(h crypto.Hash) ([]byte, bool) {
 	if e.hashed == nil || e.hashed.start != e.start || e.hashed.end.Load() != e.end {
 		return nil, false
