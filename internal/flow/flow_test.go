@@ -336,24 +336,9 @@ func TestLargeMessagesThroughThePipelines(t *testing.T) {
 func TestLargeSignedPartInsideEncryption(t *testing.T) {
 	sf := newSMIMEFixture(t)
 	smimeFlow := sf.flow()
-	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000) // ~650 KB
-	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
-	var signed bytes.Buffer
-	if err := smimeFlow.Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	altered := bytes.Replace(signed.Bytes(), []byte("WVphYmNk"), []byte("WVphYmNl"), 1)
-	for _, tc := range []struct {
-		name   string
-		signed []byte
-		want   mailseal.Status
-	}{{"as signed", signed.Bytes(), mailseal.StatusGood}, {"altered", altered, mailseal.StatusBad}} {
-		var enc bytes.Buffer
-		if err := smimeFlow.Encrypt(&enc, parse(t, tc.signed), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		res, err := Open(parse(t, enc.Bytes()), []Engine{smimeFlow}, Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 64 << 10})
+	signed := largeSigned(t, sf)
+	for _, tc := range goodAndAltered(signed) {
+		res, err := Open(parse(t, smimeEncrypt(t, sf, tc.signed)), []Engine{smimeFlow}, Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 64 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,12 +352,9 @@ func TestLargeSignedPartInsideEncryption(t *testing.T) {
 		res.Close()
 	}
 	before := runtime.NumGoroutine()
-	var enc bytes.Buffer
-	if err := smimeFlow.Encrypt(&enc, parse(t, signed.Bytes()), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	enc := smimeEncrypt(t, sf, signed)
 	for i := 0; i < 3; i++ {
-		d, err := sf.engine.Decrypt(bytes.NewReader(base64Body(t, enc.Bytes())), []smime.Identity{sf.id})
+		d, err := sf.engine.Decrypt(bytes.NewReader(base64Body(t, enc)), []smime.Identity{sf.id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -407,30 +389,10 @@ func base64Body(t *testing.T, msg []byte) []byte {
 func TestOpenOutputBesideCheck(t *testing.T) {
 	sf := newSMIMEFixture(t)
 	smimeFlow := sf.flow()
-	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000)
-	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
-	var signed bytes.Buffer
-	if err := smimeFlow.Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	encrypt := func(content []byte) []byte {
-		var enc bytes.Buffer
-		if err := smimeFlow.Encrypt(&enc, parse(t, content), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return enc.Bytes()
-	}
+	signed := largeSigned(t, sf)
 	opts := Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 64 << 10}
-	for _, tc := range []struct {
-		name   string
-		signed []byte
-		want   mailseal.Status
-	}{
-		{"good", signed.Bytes(), mailseal.StatusGood},
-		{"altered", bytes.Replace(signed.Bytes(), []byte("WVphYmNk"), []byte("WVphYmNl"), 1), mailseal.StatusBad},
-	} {
-		enc := encrypt(tc.signed)
+	for _, tc := range goodAndAltered(signed) {
+		enc := smimeEncrypt(t, sf, tc.signed)
 		after, err := Open(parse(t, enc), []Engine{smimeFlow}, opts)
 		if err != nil {
 			t.Fatal(err)
@@ -458,23 +420,23 @@ func TestOpenOutputBesideCheck(t *testing.T) {
 	}
 
 	// A signature part that is not a signature: an error, nothing written.
-	i := bytes.LastIndex(signed.Bytes(), []byte("filename=smime.p7s\r\n\r\n"))
+	i := bytes.LastIndex(signed, []byte("filename=smime.p7s\r\n\r\n"))
 	if i < 0 {
 		t.Fatal("no signature part")
 	}
-	broken := append(bytes.Clone(signed.Bytes()[:i]), "filename=smime.p7s\r\n\r\nAAAAAAAA\r\n--"...)
-	broken = append(broken, signed.Bytes()[bytes.LastIndex(signed.Bytes(), []byte("\r\n--"))+4:]...)
+	broken := append(bytes.Clone(signed[:i]), "filename=smime.p7s\r\n\r\nAAAAAAAA\r\n--"...)
+	broken = append(broken, signed[bytes.LastIndex(signed, []byte("\r\n--"))+4:]...)
 	called := false
 	o := opts
 	o.Output = func(mime.Header, io.Reader) error { called = true; return nil }
-	if _, err := Open(parse(t, encrypt(broken)), []Engine{smimeFlow}, o); !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "smime: verify") || called {
+	if _, err := Open(parse(t, smimeEncrypt(t, sf, broken)), []Engine{smimeFlow}, o); !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "smime: verify") || called {
 		t.Errorf("unreadable signature: error %v, output written %v", err, called)
 	}
 
 	// Output's error comes back; the check is waited for.
 	failed := errors.New("disk full")
 	o.Output = func(mime.Header, io.Reader) error { return failed }
-	if _, err := Open(parse(t, encrypt(signed.Bytes())), []Engine{smimeFlow}, o); !errors.Is(err, failed) {
+	if _, err := Open(parse(t, smimeEncrypt(t, sf, signed)), []Engine{smimeFlow}, o); !errors.Is(err, failed) {
 		t.Errorf("output error: %v", err)
 	}
 }
@@ -484,22 +446,9 @@ func TestOpenOutputBesideCheck(t *testing.T) {
 func TestLargeSignedPartVerified(t *testing.T) {
 	sf := newSMIMEFixture(t)
 	smimeFlow := sf.flow()
-	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000)
-	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
-	var signed bytes.Buffer
-	if err := smimeFlow.Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	signed := largeSigned(t, sf)
 	engines := []Engine{newFixture(t).op, smimeFlow}
-	for _, tc := range []struct {
-		name   string
-		signed []byte
-		want   mailseal.Status
-	}{
-		{"good", signed.Bytes(), mailseal.StatusGood},
-		{"altered", bytes.Replace(signed.Bytes(), []byte("WVphYmNk"), []byte("WVphYmNl"), 1), mailseal.StatusBad},
-	} {
+	for _, tc := range goodAndAltered(signed) {
 		m, err := mime.Parse(bytes.NewReader(tc.signed), mime.DefaultLimits(), 64<<10, HashSignedPart([]Engine{&OpenPGP{}, &SMIME{}}))
 		if err != nil {
 			t.Fatal(err)
@@ -517,4 +466,44 @@ func TestLargeSignedPartVerified(t *testing.T) {
 		res.Close()
 		m.Close()
 	}
+}
+
+// largeSigned is a message with a ~650 KB attachment, signed with S/MIME
+// (multipart/signed) by the fixture's identity; the attachment holds
+// "WVphYmNk" for tests to alter.
+func largeSigned(t *testing.T, sf *smimeFixture) []byte {
+	t.Helper()
+	body := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n", 8000)
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: big\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body)
+	var signed bytes.Buffer
+	if err := sf.flow().Sign(&signed, parse(t, msg), []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return signed.Bytes()
+}
+
+type signedCase struct {
+	name   string
+	signed []byte
+	want   mailseal.Status
+}
+
+// goodAndAltered are a message from largeSigned and a copy altered after
+// signing (the same length), with the status each should get.
+func goodAndAltered(signed []byte) []signedCase {
+	return []signedCase{
+		{"good", signed, mailseal.StatusGood},
+		{"altered", bytes.Replace(signed, []byte("WVphYmNk"), []byte("WVphYmNl"), 1), mailseal.StatusBad},
+	}
+}
+
+// smimeEncrypt encrypts a message to the fixture's identity, unsigned.
+func smimeEncrypt(t *testing.T, sf *smimeFixture, msg []byte) []byte {
+	t.Helper()
+	var enc bytes.Buffer
+	if err := sf.flow().Encrypt(&enc, parse(t, msg), []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return enc.Bytes()
 }
