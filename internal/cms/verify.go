@@ -154,10 +154,10 @@ func (d *Detached) Verify(content io.Reader, opts VerifyOptions) (*Signed, error
 			needed = append(needed, h)
 		}
 	}
-	if d, ok := content.(Digester); ok {
+	if known, ok := content.(Digester); ok {
 		sums := map[crypto.Hash][]byte{}
 		for _, h := range needed {
-			if sum, ok := d.Digest(h); ok {
+			if sum, ok := known.Digest(h); ok {
 				sums[h] = sum
 			}
 		}
