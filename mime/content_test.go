@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"io"
+	mrand "math/rand"
 	"os"
 	"strings"
 	"testing"
@@ -291,6 +292,69 @@ func TestContentReencodingCannotForgeDelimiters(t *testing.T) {
 		m2 := mustParse(t, out)
 		if len(m2.Root.Children) != 2 || readString(t, m2.Find("1").Body()) != readString(t, m.Find("1").Body()) {
 			t.Fatalf("pad %d: structure changed:\n%s", pad, out)
+		}
+	}
+}
+
+// referenceSevenBitClean is the obvious byte-at-a-time check.
+func referenceSevenBitClean(b []byte) bool {
+	lineLen := 0
+	for _, c := range b {
+		switch {
+		case c == 0 || c >= 0x80:
+			return false
+		case c == '\n':
+			lineLen = 0
+		case c == '\r':
+		default:
+			lineLen++
+			if lineLen > maxLineLength {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// chunkedReader returns its data in reads of random sizes.
+type chunkedReader struct {
+	data []byte
+	rng  *mrand.Rand
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 1+c.rng.Intn(3000))], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// sevenBitClean agrees with the byte-at-a-time reference on lines around
+// the length limit, CRs anywhere, 8-bit bytes and NULs, read in pieces of
+// any size.
+func TestSevenBitCleanMatchesReference(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(9))
+	for n := 0; n < 3000; n++ {
+		var in []byte
+		for len(in) < rng.Intn(20000) {
+			width := []int{0, 76, 997, 998, 999, 1000, 2500}[rng.Intn(7)]
+			line := bytes.Repeat([]byte("a"), width)
+			if width > 0 && rng.Intn(4) == 0 {
+				line[rng.Intn(width)] = '\r'
+			}
+			in = append(append(in, line...), "\r\n"[rng.Intn(2):]...)
+		}
+		if len(in) > 0 && rng.Intn(5) == 0 {
+			in[rng.Intn(len(in))] = []byte{0, 0x80, 0xff, 0x7f}[rng.Intn(4)]
+		}
+		if rng.Intn(3) == 0 {
+			in = append(in, bytes.Repeat([]byte("b"), 990+rng.Intn(20))...) // no line end
+		}
+		got, err := sevenBitClean(&chunkedReader{in, rng})
+		if want := referenceSevenBitClean(in); err != nil || got != want {
+			t.Fatalf("input of %d bytes: %v %v, reference %v", len(in), got, err, want)
 		}
 	}
 }
