@@ -82,8 +82,14 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 	bw.WriteString("\r\n--" + boundary + "\r\n")
 
 	guard := newBoundaryGuard(boundary)
-	body := &crlfWriter{w: io.MultiWriter(guard, bw, hash)}
-	if _, err := io.Copy(body, signed); err != nil {
+	// A large part is hashed on a goroutine of its own, beside the writing.
+	staged := stage.NewWriter(hash)
+	body := &crlfWriter{w: io.MultiWriter(guard, bw, staged)}
+	_, err = io.Copy(body, signed)
+	if cerr := staged.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("mime: writing the signed part: %w", err)
 	}
 	sig, err := signature()

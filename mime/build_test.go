@@ -60,6 +60,8 @@ func TestWriteSignedRoundTrip(t *testing.T) {
 		{"cr only", "From: a@example.org\rSubject: x\r\rbody\rmore\r"},
 		{"header only", "From: a@example.org"},
 		{"body starting with a delimiter-like line", "From: a@example.org\nContent-Type: text/plain\n\n--\n-- \n------=_mailseal_\n"},
+		// Large enough to be hashed on a goroutine of its own.
+		{"large", "From: a@example.org\nContent-Type: text/plain\n\n" + strings.Repeat("a line of text that goes on\n", 20000)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
