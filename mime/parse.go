@@ -265,8 +265,19 @@ func knownCRLF(src io.ReaderAt, size int64) (known, ok bool) {
 	return false, false
 }
 
-// canonicalChunk is how much isCanonical reads at a time.
+// canonicalChunk is how much isCanonical reads at a time from a large
+// message.
 const canonicalChunk = 256 << 10
+
+// scanBuffer is the read buffer for a pass over size bytes: small for a
+// message of a few MiB, where fresh memory costs more than the extra
+// system calls.
+func scanBuffer(size int64) int64 {
+	if size < canonicalSplit {
+		return 64 << 10
+	}
+	return canonicalChunk
+}
 
 // isCanonical reports whether every line of src ends in CRLF, with no bare
 // CR or LF, and src does not start with an mbox "From " line. A large src
@@ -310,7 +321,7 @@ const canonicalSplit = 4 << 20
 
 // checkRange checks the line endings of src[from:end).
 func checkRange(src io.ReaderAt, from, end int64) (bool, error) {
-	buf := make([]byte, min(canonicalChunk, end-from+1))
+	buf := make([]byte, min(scanBuffer(end-from), end-from+1))
 	var c crlf.Check
 	for off := from; off < end; {
 		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
@@ -698,7 +709,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 	// that skips whole lines of base64 at once); each match is then checked
 	// to start a line. A line longer than maxDelimiterLine is not a
 	// delimiter (it would need kilobytes of transport padding).
-	buf := make([]byte, min(256<<10, max(e.end-e.bodyStart, int64(len(dash)))+1))
+	buf := make([]byte, min(scanBuffer(e.end-e.bodyStart), max(e.end-e.bodyStart, int64(len(dash)))+1))
 	base := e.bodyStart // offset of buf[0]
 	n := 0              // bytes in buf
 	next := e.bodyStart // offset of the next read
