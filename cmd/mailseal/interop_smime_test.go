@@ -690,3 +690,54 @@ func headerValue(head []byte, name string) string {
 	}
 	return ""
 }
+
+// A large message signed by openssl (hashed while mailseal parses it) is
+// good, and bad once altered; signed and then encrypted by openssl, it
+// decrypts with the signature good, written while it is checked.
+func TestMailsealReadsLargeOpenSSLSMIME(t *testing.T) {
+	p := newSMIMEPeers(t)
+	line := "A line of the large interop message, long enough to fill a few hundred KiB.\n"
+	content := p.write("large.eml", []byte("Content-Type: text/plain\n\n"+strings.Repeat(line, 8000)))
+	signed := p.openssl("cms", "-sign", "-in", content, "-md", "sha256", "-signer", p.path("bob.pem"), "-inkey", p.path("bob.key"))
+	msg := withHeaders("bob@example.org", "alice@example.org", signed)
+	if rep := p.verifyJSON(msg, 0); rep.Status != mailseal.StatusGood || len(rep.Signers) != 1 {
+		t.Fatalf("large signed message: %+v", rep)
+	}
+	altered := bytes.Replace(msg, []byte("few hundred KiB"), []byte("few hundred kiB"), 1)
+	if rep := p.verifyJSON(altered, 1); rep.Status != mailseal.StatusBad {
+		t.Fatalf("altered: status %s", rep.Status)
+	}
+
+	signedFile := p.write("large-signed.eml", signed)
+	enc := withHeaders("bob@example.org", "alice@example.org",
+		p.openssl("cms", "-encrypt", "-aes-256-gcm", "-in", signedFile, p.path("alice.pem")))
+	out, errOut := p.ms(enc, 0, "decrypt", "--json")
+	var rep mailseal.Report
+	if err := json.Unmarshal(errOut, &rep); err != nil {
+		t.Fatalf("report %q: %v", errOut, err)
+	}
+	if rep.Status != mailseal.StatusGood || !rep.Encrypted || len(rep.Signers) != 1 || rep.Signers[0].Status != mailseal.SignerGood {
+		t.Fatalf("report %+v", rep)
+	}
+	if n := bytes.Count(out, []byte("few hundred KiB.\r\n")); n != 8000 {
+		t.Fatalf("decrypted output holds %d of the 8000 lines", n)
+	}
+}
+
+// openssl verifies a large message mailseal signed (its signed part hashed
+// beside the writing), and refuses it altered.
+func TestOpenSSLReadsLargeMailsealSMIME(t *testing.T) {
+	p := newSMIMEPeers(t)
+	line := "A line of the large interop message, long enough to fill a few hundred KiB.\r\n"
+	msg := []byte("From: alice@example.org\r\nTo: bob@example.org\r\nSubject: large\r\n\r\n" + strings.Repeat(line, 8000))
+	signed, _ := p.ms(msg, 0, "sign", "--smime")
+	args := []string{"cms", "-verify", "-CAfile", p.path("ca.pem"), "-purpose", "smimesign"}
+	out, err := p.opensslErr(signed, args...)
+	if err != nil || bytes.Count(out, []byte("few hundred KiB.")) != 8000 {
+		t.Fatalf("openssl cms -verify: %v (%d bytes out)", err, len(out))
+	}
+	altered := bytes.Replace(signed, []byte("few hundred KiB"), []byte("few hundred kiB"), 1)
+	if _, err := p.opensslErr(altered, args...); err == nil {
+		t.Fatal("openssl accepted the altered message")
+	}
+}
