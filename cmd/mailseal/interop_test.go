@@ -148,6 +148,27 @@ func TestGPGReadsMailsealMail(t *testing.T) {
 			t.Fatalf("gpg does not verify mailseal's signature: %v\n%s", err, status)
 		}
 	})
+	t.Run("signed-large", func(t *testing.T) {
+		// A signed part large enough to be hashed beside the writing.
+		large := append([]byte(aliceToGreg), strings.Repeat("a line of the large interop message for gpg\n", 15000)...)
+		signed, _ := p.ms(large, 0, "sign", "--pgp")
+		part1, err := partBody(signed, "raw1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := partBody(signed, "2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, status, err := p.gpgStatus(nil, "--verify", p.writeTemp("sig.asc", sig), p.writeTemp("part1", part1))
+		if err != nil || !strings.Contains(status, "[GNUPG:] VALIDSIG "+p.alice) {
+			t.Fatalf("gpg does not verify mailseal's signature of %d bytes: %v\n%s", len(part1), err, status)
+		}
+		altered := bytes.Replace(part1, []byte("interop message"), []byte("interop messagE"), 1)
+		if _, status, _ := p.gpgStatus(nil, "--verify", p.writeTemp("sig.asc", sig), p.writeTemp("part1", altered)); !strings.Contains(status, "BADSIG") {
+			t.Fatalf("gpg accepted the altered part:\n%s", status)
+		}
+	})
 	for _, sign := range []bool{false, true} {
 		t.Run(fmt.Sprintf("encrypted-sign=%v", sign), func(t *testing.T) {
 			args := []string{"encrypt", "--pgp"}
