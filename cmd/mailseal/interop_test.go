@@ -130,45 +130,33 @@ func TestGPGReadsMailsealMail(t *testing.T) {
 	p := newPeers(t)
 	msg := []byte(aliceToGreg)
 
-	t.Run("signed", func(t *testing.T) {
-		signed, _ := p.ms(msg, 0, "sign", "--pgp")
-		part1, err := partBody(signed, "raw1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := partBody(signed, "2")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(part1, []byte("ü")) {
-			t.Fatal("8bit content was signed without a 7-bit transfer encoding")
-		}
-		_, status, err := p.gpgStatus(nil, "--verify", p.writeTemp("sig.asc", sig), p.writeTemp("part1", part1))
-		if err != nil || !strings.Contains(status, "[GNUPG:] VALIDSIG "+p.alice) {
-			t.Fatalf("gpg does not verify mailseal's signature: %v\n%s", err, status)
-		}
-	})
-	t.Run("signed-large", func(t *testing.T) {
-		// A signed part large enough to be hashed beside the writing.
-		large := append([]byte(aliceToGreg), strings.Repeat("a line of the large interop message for gpg\n", 15000)...)
-		signed, _ := p.ms(large, 0, "sign", "--pgp")
-		part1, err := partBody(signed, "raw1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := partBody(signed, "2")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, status, err := p.gpgStatus(nil, "--verify", p.writeTemp("sig.asc", sig), p.writeTemp("part1", part1))
-		if err != nil || !strings.Contains(status, "[GNUPG:] VALIDSIG "+p.alice) {
-			t.Fatalf("gpg does not verify mailseal's signature of %d bytes: %v\n%s", len(part1), err, status)
-		}
-		altered := bytes.Replace(part1, []byte("interop message"), []byte("interop messagE"), 1)
-		if _, status, _ := p.gpgStatus(nil, "--verify", p.writeTemp("sig.asc", sig), p.writeTemp("part1", altered)); !strings.Contains(status, "BADSIG") {
-			t.Fatalf("gpg accepted the altered part:\n%s", status)
-		}
-	})
+	// The large message's signed part is hashed beside the writing.
+	large := append([]byte(aliceToGreg), strings.Repeat("a line of the large interop message for gpg\n", 15000)...)
+	for name, msg := range map[string][]byte{"signed": msg, "signed-large": large} {
+		t.Run(name, func(t *testing.T) {
+			signed, _ := p.ms(msg, 0, "sign", "--pgp")
+			part1, err := partBody(signed, "raw1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := partBody(signed, "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(part1, []byte("ü")) {
+				t.Fatal("8bit content was signed without a 7-bit transfer encoding")
+			}
+			sigFile := p.writeTemp("sig.asc", sig)
+			_, status, err := p.gpgStatus(nil, "--verify", sigFile, p.writeTemp("part1", part1))
+			if err != nil || !strings.Contains(status, "[GNUPG:] VALIDSIG "+p.alice) {
+				t.Fatalf("gpg does not verify mailseal's signature of %d bytes: %v\n%s", len(part1), err, status)
+			}
+			altered := bytes.Replace(part1, []byte("Alice"), []byte("Alicf"), 1)
+			if _, status, _ := p.gpgStatus(nil, "--verify", sigFile, p.writeTemp("part1", altered)); !strings.Contains(status, "BADSIG") {
+				t.Fatalf("gpg accepted the altered part:\n%s", status)
+			}
+		})
+	}
 	for _, sign := range []bool{false, true} {
 		t.Run(fmt.Sprintf("encrypted-sign=%v", sign), func(t *testing.T) {
 			args := []string{"encrypt", "--pgp"}
