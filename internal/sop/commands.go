@@ -423,7 +423,9 @@ func cmdEncrypt(args []string, env Env, e *pgp.Engine) error {
 // decryptWithPasswords decrypts stdin with kr and each message password in
 // turn: a wrong password is often seen only once the data is decrypted
 // (e.g. gpg -c writes no encrypted session key), so each one gets a whole
-// read of the message, kept in a spool when there are several.
+// read of the message, kept in a spool when there are several. Data that
+// decrypts to garbage may then fail any check, integrity included, so
+// only the last password's failure ends the search.
 func decryptWithPasswords(e *pgp.Engine, env Env, kr pgp.Keyring, passwords [][]byte) (*pgp.Decrypted, error) {
 	if len(passwords) <= 1 {
 		if len(passwords) == 1 {
@@ -440,7 +442,7 @@ func decryptWithPasswords(e *pgp.Engine, env Env, kr pgp.Keyring, passwords [][]
 	for _, pw := range passwords {
 		kr.Password = func() ([]byte, error) { return pw, nil }
 		d, err := e.Decrypt(ct.Reader(), kr)
-		if err == nil || !errors.Is(err, mailseal.ErrLocked) {
+		if err == nil || !errors.Is(err, mailseal.ErrLocked) && !errors.Is(err, mailseal.ErrIntegrity) {
 			return d, err
 		}
 		errs = append(errs, err)

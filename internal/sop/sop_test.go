@@ -2,6 +2,7 @@ package sop
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,4 +316,38 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// A message gpg encrypted with a password alone (no encrypted session
+// key): a wrong password is often seen only as damaged data, which must
+// not stop the passwords after it from being tried.
+func TestManyWrongPasswordsBeforeTheRightOne(t *testing.T) {
+	if _, err := exec.LookPath("gpg"); err != nil {
+		t.Fatal("gpg is needed (scripts/test.sh installs gnupg)")
+	}
+	dir := t.TempDir()
+	plaintext := bytes.Repeat([]byte("a password-only message\n"), 150)
+	in := write(t, dir, "plain", plaintext)
+	ct := filepath.Join(dir, "msg.gpg")
+	if out, err := exec.Command("gpg", "--homedir", dir, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "right one",
+		"--s2k-mode", "1", "--symmetric", "-o", ct, in).CombinedOutput(); err != nil {
+		t.Fatalf("gpg --symmetric: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	args = append(args, "decrypt")
+	for i := 0; i < 300; i++ {
+		args = append(args, "--with-password="+write(t, dir, fmt.Sprintf("wrong%d", i), []byte(fmt.Sprintf("wrong %d", i))))
+	}
+	right := write(t, dir, "right", []byte("right one"))
+	ms := mailsealPeer()
+	if out, code := ms.run(t, data, append(args, "--with-password="+right)...); code != 0 || !bytes.Equal(out, plaintext) {
+		t.Fatalf("300 wrong passwords, then the right one: exit %d, %d bytes", code, len(out))
+	}
+	if out, code := ms.run(t, data, args...); code != exitCannotDecrypt || len(out) != 0 {
+		t.Fatalf("only wrong passwords: exit %d, %d bytes", code, len(out))
+	}
 }
