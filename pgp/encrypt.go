@@ -66,6 +66,9 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 		pw, ok, err := e.encryptSEIPDV1(out, to, signers, cfg)
 		if err != nil {
 			out.Close()
+			if errors.Is(err, mailseal.ErrUsage) || errors.Is(err, mailseal.ErrNoKey) || errors.Is(err, mailseal.ErrLocked) {
+				return nil, fmt.Errorf("pgp: encrypt: %w", err)
+			}
 			return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
 		}
 		if ok {
@@ -200,7 +203,8 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 		return nil, false, err
 	}
 	// go-crypto writes the key packets; the data it would encrypt with the
-	// session key goes to probe, to check it is SEIPDv1 with this key size.
+	// session key goes to probe, to check it is SEIPDv1 under the cipher
+	// the key packets name: our reader, with c, must open it, MDC and all.
 	var keyPackets, probe bytes.Buffer
 	pw, err := openpgp.EncryptWithParams(&probe, to, nil, &openpgp.EncryptParams{KeyWriter: &keyPackets, SessionKey: sessionKey, Config: cfg})
 	if err != nil {
@@ -212,6 +216,10 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 	if p, err := packet.NewReader(&probe).Next(); err != nil {
 		return nil, false, nil
 	} else if se, isSE := p.(*packet.SymmetricallyEncrypted); !isSE || se.Version != 1 || !se.IntegrityProtected {
+		return nil, false, nil
+	} else if r, ok, err := newSEIPDV1Reader(se.Contents, c, sessionKey); !ok || err != nil {
+		return nil, false, nil
+	} else if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, false, nil
 	}
 	if _, err := out.Write(keyPackets.Bytes()); err != nil {
