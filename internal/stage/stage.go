@@ -189,8 +189,9 @@ func (sw *Writer) Close() error {
 }
 
 // Reader reads ahead from an underlying reader on its own goroutine. Close
-// stops the goroutine (it may still finish one read of the underlying
-// reader); it does not close the underlying reader.
+// stops the goroutine and waits for it (for at most the one read of the
+// underlying reader in flight), so that the caller may release what the
+// underlying reader reads from; it does not close the underlying reader.
 //
 // The first StartSize bytes are read directly; the goroutine starts only
 // for longer input.
@@ -201,6 +202,7 @@ type Reader struct {
 	full    chan chunk
 	free    chan []byte
 	stop    chan struct{}
+	exited  chan struct{} // closed when the goroutine returns
 	cur     chunk
 	off     int
 	once    sync.Once
@@ -236,11 +238,13 @@ func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
 	sr.started = true
 	sr.full = make(chan chunk, buffers)
 	sr.free = make(chan []byte, buffers)
+	sr.exited = make(chan struct{})
 	go sr.run(sr.r)
 	return 0, false, nil
 }
 
 func (sr *Reader) run(r io.Reader) {
+	defer close(sr.exited)
 	defer close(sr.full)
 	made := 0
 	var passed int64
@@ -367,6 +371,11 @@ func (sr *Reader) WriteTo(w io.Writer) (int64, error) {
 
 // Close stops reading ahead.
 func (sr *Reader) Close() error {
-	sr.once.Do(func() { close(sr.stop) })
+	sr.once.Do(func() {
+		close(sr.stop)
+		if sr.started {
+			<-sr.exited
+		}
+	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -208,4 +209,29 @@ func TestBuffersGrow(t *testing.T) {
 	}
 	r.Close()
 	check("Reader", rec.sizes)
+}
+
+// slowSource counts the reads in progress.
+type slowSource struct{ active atomic.Int32 }
+
+func (r *slowSource) Read(p []byte) (int, error) {
+	r.active.Add(1)
+	defer r.active.Add(-1)
+	time.Sleep(2 * time.Millisecond)
+	return len(p), nil
+}
+
+// Once Close returns, the underlying reader is not being read, so that what
+// it reads from (a spool) may be released.
+func TestReaderCloseWaits(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		src := &slowSource{}
+		r := NewReader(src)
+		io.ReadFull(r, make([]byte, StartSize+1)) // read directly
+		io.ReadFull(r, make([]byte, 10))          // from the goroutine
+		r.Close()
+		if n := src.active.Load(); n != 0 {
+			t.Fatalf("%d reads still in progress after Close", n)
+		}
+	}
 }
