@@ -8,13 +8,34 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 // Write creates or replaces path with what write produces, with mode perm.
-// A path that names a device, a named pipe or a socket (/dev/null,
-// /dev/stdout, a FIFO) cannot be replaced, only written to: it is opened
-// and written as it is (and it is not left replaced by a regular file).
+// A path that names a device, a named pipe or a socket (/dev/null, a FIFO)
+// cannot be replaced, only written to: it is opened and written as it is
+// (and it is not left replaced by a regular file). A symbolic link is
+// followed: a link to one of this process's open files (/dev/stdout,
+// /dev/fd/N, /proc/self/fd/N) is written through that descriptor, as the
+// shell set it up, and a link to a file replaces the file, not the link.
 func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
+	path, fd := followLinks(path)
+	if fd >= 0 {
+		// A duplicate shares the descriptor's offset and flags (appending
+		// included); closing it leaves the original open.
+		dup, err := syscall.Dup(fd)
+		if err != nil {
+			return &os.PathError{Op: "dup", Path: path, Err: err}
+		}
+		f := os.NewFile(uintptr(dup), path)
+		if err := write(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -64,4 +85,33 @@ func WriteBytes(path string, perm os.FileMode, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// followLinks resolves the symbolic links at path one at a time; it stops
+// at a link to one of this process's file descriptors and returns it (-1:
+// none).
+func followLinks(path string) (string, int) {
+	self := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/"
+	for range 40 {
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			return path, -1
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return path, -1
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		for _, prefix := range []string{"/proc/self/fd/", "/dev/fd/", self} {
+			if n, ok := strings.CutPrefix(target, prefix); ok {
+				if fd, err := strconv.Atoi(n); err == nil && fd >= 0 {
+					return path, fd
+				}
+			}
+		}
+		path = target
+	}
+	return path, -1
 }
