@@ -18,8 +18,9 @@ type ParseOption func(*parser)
 // over a large part is then checked without reading the part again after
 // the parse. hashes gets the root's Content-Type parameters (micalg names
 // the hash) and returns the hashes to compute; none, and nothing is done.
-// Entity.Digest gives the results. A part smaller than stage.BufferSize is
-// left alone (reading it again costs less than a goroutine).
+// Entity.Digest gives the results. When the body from the part's start on
+// is smaller than stage.BufferSize, nothing is hashed (reading the part
+// again costs less than a goroutine).
 //
 // The hashing runs on a goroutine of its own that reads the source with
 // ReadAt beside the parser, so the source must allow parallel reads (files,

@@ -259,8 +259,11 @@ func knownCRLF(src io.ReaderAt, size int64) (known, ok bool) {
 			src = outer
 		}
 	}
+	// The answer is about all that was written: it counts only for all of it.
 	if k, isK := src.(crlfKnower); isK {
-		return true, k.CRLF()
+		if s, hasSize := src.(interface{ Size() int64 }); hasSize && s.Size() == size {
+			return true, k.CRLF()
+		}
 	}
 	return false, false
 }

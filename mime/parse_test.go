@@ -648,7 +648,8 @@ func TestSplitPartsMatchesLineByLine(t *testing.T) {
 			}
 		}
 		if i%3 == 0 && len(body) > 300<<10 {
-			// a delimiter right at the edge of the 256 KiB window
+			// a delimiter right at the edge of a read window (64 KiB under
+			// 4 MiB, 256 KiB above: 256 KiB is an edge of both)
 			at := 256<<10 - rng.Intn(20)
 			body = append(append(append([]byte{}, body[:at]...), "\r\n--"+b+"\r\n"...), body[at:]...)
 		}
@@ -718,7 +719,7 @@ func TestIsCanonicalEvenLines(t *testing.T) {
 		case 3: // a shorter line somewhere
 			k := rng.Intn(len(in) - 10)
 			in = append(in[:k:k], append([]byte("\r\n"), in[k:]...)...)
-		case 4: // a CR as the last byte of a chunk
+		case 4: // a CR as the last byte of a chunk (canonicalChunk is a multiple of every read size)
 			in[canonicalChunk-1] = '\r'
 		case 5: // cut anywhere
 			in = in[:rng.Intn(len(in))]
@@ -762,6 +763,16 @@ func TestParseAtKnownCRLF(t *testing.T) {
 	m, err := ParseAt(sp.Reader(), sp.Size(), DefaultLimits(), 1<<20)
 	if err != nil || m.spool == nil {
 		t.Fatalf("%v, parsed in place", err)
+	}
+	m.Close()
+	sp.Close()
+	// What a source knows is about all of it, not about a prefix of it
+	// (here one that ends in a lone CR).
+	sp = spool.New(1 << 20)
+	sp.Write([]byte("Subject: x\r\n\r\nbody\r\n"))
+	m, err = ParseAt(sp, sp.Size()-1, DefaultLimits(), 1<<20)
+	if err != nil || m.spool == nil {
+		t.Fatalf("%v: a prefix ending in CR was parsed in place", err)
 	}
 	m.Close()
 	sp.Close()
