@@ -55,6 +55,8 @@ type certInfo struct {
 	selfIssued      bool
 	hasKeyUsage     bool
 	isCA            bool // basicConstraints present with cA true
+	hasEKU          bool // extendedKeyUsage present
+	ekus            []asn1.ObjectIdentifier
 
 	sans           []generalName
 	nameConstraint *nameConstraints
@@ -103,15 +105,6 @@ func parseReasonFlags(s cryptobyte.String) (reasonMask, error) {
 	return m, nil
 }
 
-func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
-	for _, e := range c.Extensions {
-		if e.Id.Equal(oid) {
-			return true
-		}
-	}
-	return false
-}
-
 func newCertInfo(c *x509.Certificate) (*certInfo, error) {
 	info := &certInfo{cert: c, requireExplicit: -1, inhibitMapping: -1, inhibitAny: -1}
 	var err error
@@ -139,6 +132,9 @@ func newCertInfo(c *x509.Certificate) (*certInfo, error) {
 			info.hasKeyUsage = true
 		case e.Id.Equal(oidSubjectAltName):
 			info.sans, perr = parseGeneralNamesExt(e.Value)
+		case e.Id.Equal(oidExtKeyUsage):
+			info.hasEKU = true
+			info.ekus, perr = parseEKU(e.Value)
 		case e.Id.Equal(oidNameConstraints):
 			info.nameConstraint, perr = parseNameConstraints(e.Value)
 		case e.Id.Equal(oidCertificatePolicies):
@@ -205,6 +201,23 @@ func parseNameConstraints(der []byte) (*nameConstraints, error) {
 		}
 	}
 	return nc, nil
+}
+
+func parseEKU(der []byte) ([]asn1.ObjectIdentifier, error) {
+	s := cryptobyte.String(der)
+	var seq cryptobyte.String
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() {
+		return nil, errors.New("malformed")
+	}
+	var out []asn1.ObjectIdentifier
+	for !seq.Empty() {
+		var oid asn1.ObjectIdentifier
+		if !seq.ReadASN1ObjectIdentifier(&oid) {
+			return nil, errors.New("malformed key purpose")
+		}
+		out = append(out, oid)
+	}
+	return out, nil
 }
 
 func parsePolicies(der []byte) ([]string, error) {

@@ -7,10 +7,17 @@ import (
 	"strings"
 )
 
+// boundConstraints is a name constraints extension and the CA certificate
+// it came from (described for error messages).
+type boundConstraints struct {
+	nc   *nameConstraints
+	from string
+}
+
 // checkNameConstraints checks the subject DN, subject emailAddress
 // attributes and subjectAltName entries of ci against every name
 // constraints extension collected so far (RFC 5280 §6.1.3 (b), (c)).
-func checkNameConstraints(ci *certInfo, all []*nameConstraints) error {
+func checkNameConstraints(ci *certInfo, all []boundConstraints) error {
 	if len(all) == 0 {
 		return nil
 	}
@@ -22,11 +29,12 @@ func checkNameConstraints(ci *certInfo, all []*nameConstraints) error {
 		names = append(names, generalName{kind: gnRFC822, text: email})
 	}
 	names = append(names, ci.sans...)
-	for _, nc := range all {
+	for _, b := range all {
+		nc := b.nc
 		for _, name := range names {
 			for _, ex := range nc.excluded {
 				if ex.kind == name.kind && nameWithin(name, ex) {
-					return fmt.Errorf("%s is in an excluded subtree", describeName(name))
+					return fmt.Errorf("%s is in an excluded subtree of %s", describeName(name), b.from)
 				}
 			}
 			constrained, permitted := false, false
@@ -41,7 +49,7 @@ func checkNameConstraints(ci *certInfo, all []*nameConstraints) error {
 				}
 			}
 			if constrained && !permitted {
-				return fmt.Errorf("%s is outside the permitted subtrees", describeName(name))
+				return fmt.Errorf("%s is outside the permitted subtrees of %s", describeName(name), b.from)
 			}
 		}
 	}

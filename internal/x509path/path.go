@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"time"
 )
 
 // validator runs one Verify call, or the validation of a CRL signer's
@@ -75,6 +77,10 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 	}
 	for _, r := range v.opts.Roots {
 		if r != nil && bytes.Equal(r.Raw, leaf.Raw) {
+			// Trusted as it is: a path of its own, no issuer to check.
+			if err := checkAlone(leafInfo, v.opts.Time); err != nil {
+				return nil, certError(leaf, "trust anchor %v", err)
+			}
 			return &pathResult{chain: []*x509.Certificate{leaf}, leafKey: leaf.PublicKey}, nil
 		}
 	}
@@ -201,10 +207,19 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 	if err := checkKeyStrength(workingKey, opts.MinRSABits); err != nil {
 		return nil, certError(anchor.cert, "trust anchor: %v", err)
 	}
+	if err := v.checkAnchor(anchor, certs[0]); err != nil {
+		return nil, err
+	}
 	workingIssuer := anchor.subject
-	maxPathLength := n
+	// The anchor's pathLenConstraint and name constraints bind the whole
+	// path, as those of a CA certificate bind the path below it.
+	pathLen := pathLimit{left: n}
+	pathLen.apply(anchor, true)
 	ps := policyState{tree: newPolicyTree(), explicitPolicy: n + 1, inhibitAny: n + 1, policyMapping: n + 1}
-	var constraints []*nameConstraints
+	var constraints []boundConstraints
+	if anchor.nameConstraint != nil {
+		constraints = append(constraints, boundConstraints{anchor.nameConstraint, describeCA(anchor, true)})
+	}
 	keys := make([]crypto.PublicKey, n) // each certificate's effective key
 	issuerKeys := make([]crypto.PublicKey, n)
 
@@ -218,14 +233,8 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		if err := checkSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature, workingKey, opts.AllowSHA1); err != nil {
 			return nil, certError(c, "signature: %v", err)
 		}
-		if opts.Time.Before(c.NotBefore) {
-			return nil, certError(c, "not valid before %s", c.NotBefore.UTC().Format("2006-01-02 15:04:05Z"))
-		}
-		if opts.Time.After(c.NotAfter) {
-			return nil, certError(c, "expired at %s", c.NotAfter.UTC().Format("2006-01-02 15:04:05Z"))
-		}
-		if len(ci.unknownCritical) > 0 {
-			return nil, certError(c, "unknown critical extension %v", ci.unknownCritical)
+		if err := checkAlone(ci, opts.Time); err != nil {
+			return nil, certError(c, "%v", err)
 		}
 		key, err := effectiveKey(c, workingKey)
 		if err != nil {
@@ -255,22 +264,24 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		workingIssuer = ci.subject
 		workingKey = key
 		if ci.nameConstraint != nil {
-			constraints = append(constraints, ci.nameConstraint)
+			constraints = append(constraints, boundConstraints{ci.nameConstraint, describeCA(ci, false)})
 		}
 		if !ci.isCA {
 			return nil, certError(c, "not a CA certificate (basicConstraints cA missing or false) but issued %q", subjectString(certs[i+1].cert))
 		}
 		if !ci.selfIssued {
-			if maxPathLength <= 0 {
-				return nil, certError(c, "path length constraint exceeded")
+			if err := pathLen.take(); err != nil {
+				return nil, certError(c, "%v", err)
 			}
-			maxPathLength--
 		}
-		if c.MaxPathLen >= 0 && (c.MaxPathLen > 0 || c.MaxPathLenZero) && c.MaxPathLen < maxPathLength {
-			maxPathLength = c.MaxPathLen
+		pathLen.apply(ci, false)
+		if err := checkCertSign(ci); err != nil {
+			return nil, certError(c, "%v", err)
 		}
-		if ci.hasKeyUsage && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return nil, certError(c, "key usage does not allow keyCertSign")
+		if !opts.SkipSMIMEChecks {
+			if err := checkEmailEKU(ci); err != nil {
+				return nil, certError(c, "%v, so this CA cannot certify S/MIME certificates", err)
+			}
 		}
 	}
 	// 6.1.5 wrap-up.
@@ -302,6 +313,91 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 	}
 	chain = append(chain, anchor.cert)
 	return &pathResult{chain: chain, leafKey: keys[n-1], warnings: warnings}, nil
+}
+
+// checkAlone makes the checks of one certificate that need no issuer:
+// validity at t and no unknown critical extension.
+func checkAlone(ci *certInfo, t time.Time) error {
+	c := ci.cert
+	if t.Before(c.NotBefore) {
+		return fmt.Errorf("not valid before %s", c.NotBefore.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	if t.After(c.NotAfter) {
+		return fmt.Errorf("expired at %s", c.NotAfter.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	if len(ci.unknownCritical) > 0 {
+		return fmt.Errorf("unknown critical extension %v", ci.unknownCritical)
+	}
+	return nil
+}
+
+// checkCertSign: keyUsage, when present, allows signing certificates.
+func checkCertSign(ci *certInfo) error {
+	if ci.hasKeyUsage && ci.cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return errors.New("key usage does not allow keyCertSign")
+	}
+	return nil
+}
+
+// checkAnchor applies a trust anchor's own constraints, those that do not
+// depend on the path below it (see the package documentation): validity at
+// Options.Time, no unknown critical extension, basicConstraints (when
+// present) with cA true, keyUsage (when present) with keyCertSign and, for
+// S/MIME, the extended key usage. first is the certificate it issued.
+func (v *validator) checkAnchor(anchor, first *certInfo) error {
+	c := anchor.cert
+	if err := checkAlone(anchor, v.opts.Time); err != nil {
+		return certError(c, "trust anchor %v", err)
+	}
+	if c.BasicConstraintsValid && !c.IsCA {
+		return certError(c, "trust anchor is not a CA certificate (basicConstraints cA false) but issued %q", subjectString(first.cert))
+	}
+	if err := checkCertSign(anchor); err != nil {
+		return certError(c, "trust anchor %v", err)
+	}
+	if !v.opts.SkipSMIMEChecks {
+		if err := checkEmailEKU(anchor); err != nil {
+			return certError(c, "trust anchor %v, so it cannot certify S/MIME certificates", err)
+		}
+	}
+	return nil
+}
+
+// describeCA names a CA certificate in an error about a constraint it set.
+func describeCA(ci *certInfo, anchor bool) string {
+	if anchor {
+		return fmt.Sprintf("trust anchor %q", subjectString(ci.cert))
+	}
+	return fmt.Sprintf("%q", subjectString(ci.cert))
+}
+
+// pathLimit is max_path_length (RFC 5280 §6.1.2 (k)) with the certificate
+// whose pathLenConstraint set it.
+type pathLimit struct {
+	left  int
+	limit int    // the pathLenConstraint that set left
+	from  string // describeCA of its certificate; "" while none has
+}
+
+// apply lowers the limit to ci's pathLenConstraint, if that is smaller
+// (RFC 5280 §6.1.4 (m)).
+func (l *pathLimit) apply(ci *certInfo, anchor bool) {
+	c := ci.cert
+	if c.BasicConstraintsValid && c.MaxPathLen >= 0 && (c.MaxPathLen > 0 || c.MaxPathLenZero) && c.MaxPathLen < l.left {
+		l.left, l.limit, l.from = c.MaxPathLen, c.MaxPathLen, describeCA(ci, anchor)
+	}
+}
+
+// take counts a CA certificate that is not self-issued (§6.1.4 (l)).
+func (l *pathLimit) take() error {
+	if l.left <= 0 {
+		if l.from == "" {
+			return errors.New("path length constraint exceeded")
+		}
+		return fmt.Errorf("path length constraint of %s exceeded (pathLenConstraint %d)", l.from, l.limit)
+	}
+	l.left--
+	return nil
 }
 
 func (ps *policyState) processCertificate(ci *certInfo, depth, n int) error {

@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
 	"strings"
 )
 
@@ -42,16 +44,8 @@ func checkSMIMELeaf(leaf *x509.Certificate, opts Options) error {
 			return certError(leaf, "%T keys cannot receive encrypted messages", leaf.PublicKey)
 		}
 	}
-	if hasExtension(leaf, oidExtKeyUsage) {
-		ok := false
-		for _, u := range leaf.ExtKeyUsage {
-			if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
-				ok = true
-			}
-		}
-		if !ok {
-			return certError(leaf, "extended key usage has neither emailProtection nor anyExtendedKeyUsage")
-		}
+	if err := checkEmailEKU(info); err != nil {
+		return certError(leaf, "%v", err)
 	}
 	if opts.Email != "" {
 		candidates := emails(leaf, info)
@@ -66,6 +60,52 @@ func checkSMIMELeaf(leaf *x509.Certificate, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// Key purposes (RFC 5280 §4.2.1.12) named in error messages.
+var (
+	oidAnyExtendedKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
+	oidEmailProtection     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 4}
+	keyPurposeNames        = map[string]string{
+		"1.3.6.1.5.5.7.3.1": "serverAuth",
+		"1.3.6.1.5.5.7.3.2": "clientAuth",
+		"1.3.6.1.5.5.7.3.3": "codeSigning",
+		"1.3.6.1.5.5.7.3.8": "timeStamping",
+		"1.3.6.1.5.5.7.3.9": "OCSPSigning",
+	}
+)
+
+// maxPurposesNamed bounds the key purposes an error message lists.
+const maxPurposesNamed = 4
+
+// checkEmailEKU is the S/MIME extended key usage rule, the same for the
+// leaf, the CA certificates of the path and a certificate trust anchor: a
+// certificate without the extension is unrestricted; one with it must list
+// emailProtection or anyExtendedKeyUsage.
+func checkEmailEKU(ci *certInfo) error {
+	if !ci.hasEKU {
+		return nil
+	}
+	var names []string
+	for _, oid := range ci.ekus {
+		if oid.Equal(oidEmailProtection) || oid.Equal(oidAnyExtendedKeyUsage) {
+			return nil
+		}
+		if len(names) < maxPurposesNamed {
+			name, ok := keyPurposeNames[oid.String()]
+			if !ok {
+				name = oid.String()
+			}
+			names = append(names, name)
+		}
+	}
+	if len(ci.ekus) > len(names) {
+		names = append(names, fmt.Sprintf("and %d more", len(ci.ekus)-len(names)))
+	}
+	if len(names) == 0 {
+		names = []string{"empty"}
+	}
+	return fmt.Errorf("extended key usage (%s) has neither emailProtection nor anyExtendedKeyUsage", strings.Join(names, ", "))
 }
 
 // Emails returns the addresses a certificate is bound to per RFC 8550

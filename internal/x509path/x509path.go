@@ -7,6 +7,26 @@
 // the S/MIME end-entity rules of RFC 8550 and RFC 8551 (key usage, extended
 // key usage, email address).
 //
+// A trust anchor that is a certificate is held to its own constraints, as
+// OpenSSL and NSS hold it and RFC 5937 describes (RFC 5280 §6.1 takes only
+// the anchor's name and key; §6.2 allows more): it must be valid at the
+// validation time, have no unknown critical extension, allow keyCertSign
+// if it has keyUsage and not deny being a CA in basicConstraints (without
+// basicConstraints it is taken as the name and key of §6.1); its
+// pathLenConstraint limits the CA certificates below it (self-issued ones
+// not counted) and its name constraints bind every certificate below it.
+// Its policy extensions are not used, as OpenSSL does not use them: the
+// policy tree starts at the certificate the anchor issued. A certificate
+// that is itself an anchor must be valid at the validation time and have no
+// unknown critical extension.
+//
+// For S/MIME, extended key usage nests: every certificate of the path that
+// has the extension, the leaf, the CA certificates and the anchor alike,
+// must list emailProtection or anyExtendedKeyUsage; a certificate without it
+// is unrestricted. OpenSSL's S/MIME purposes apply the same rule, except
+// that they refuse anyExtendedKeyUsage without emailProtection at every
+// depth. Options.SkipSMIMEChecks turns this off with the other S/MIME rules.
+//
 // crypto/x509 is used for parsing only; the path algorithm, the signature
 // checks (including DSA with inherited parameters) and the revocation logic
 // are this package's own.
@@ -95,9 +115,11 @@ const (
 // (signatures incl. DSA with parameter inheritance, validity at Time, basic
 // constraints, path length, key usage, name constraints, policies with
 // initial-policy-set any-policy and no explicit policy required, CRL checking
-// incl. delta CRLs, indirect CRLs, distribution points and reasons) and the
-// S/MIME leaf checks (EKU emailProtection or anyExtendedKeyUsage if present,
-// key usage, email). Returns the chain leaf first, the anchor last, or an
+// incl. delta CRLs, indirect CRLs, distribution points and reasons), the
+// constraints of a trust anchor that is a certificate (see the package
+// documentation) and the S/MIME checks (EKU emailProtection or
+// anyExtendedKeyUsage if present, on every certificate of the path; the
+// leaf's key usage and email). Returns the chain leaf first, the anchor last, or an
 // error wrapping mailseal.ErrVerification that says which certificate failed
 // and why.
 func Verify(leaf *x509.Certificate, opts Options) ([]*x509.Certificate, error) {
