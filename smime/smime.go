@@ -106,7 +106,8 @@ func (e *Engine) verifyPath(c *x509.Certificate, opts x509path.Options) (*x509pa
 // CheckRecipient reports whether c is a valid certificate to encrypt to for
 // addr (empty: any address): it chains to a trust anchor, is valid now,
 // allows key encipherment or agreement for its key type, has
-// emailProtection if it has an EKU, and is bound to addr. Warnings say what
+// emailProtection if it has an EKU (as must every CA certificate of its
+// path), and is bound to addr. Warnings say what
 // was accepted without proof (revocation status unknown).
 func (e *Engine) CheckRecipient(c *x509.Certificate, addr string) ([]string, error) {
 	opts := e.pathOptions(x509path.Encryption, nil, nil)

@@ -62,7 +62,8 @@ func checkSMIMELeaf(leaf *x509.Certificate, opts Options) error {
 	return nil
 }
 
-// Key purposes (RFC 5280 §4.2.1.12) named in error messages.
+// Key purposes (RFC 5280 §4.2.1.12): the two the S/MIME rule accepts, and
+// names of others for error messages.
 var (
 	oidAnyExtendedKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
 	oidEmailProtection     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 4}
