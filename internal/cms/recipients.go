@@ -350,7 +350,8 @@ func parseKeyAgree(ri cryptobyte.String) (parsedRecipient, error) {
 		var bitString asn1.BitString
 		var err error
 		p.originatorAlg, p.originatorParams, err = parseAlgorithm(&originatorChoice)
-		if err != nil || !originatorChoice.ReadASN1BitString(&bitString) || bitString.BitLength%8 != 0 {
+		if err != nil || !originatorChoice.ReadASN1BitString(&bitString) || bitString.BitLength%8 != 0 ||
+			!originatorChoice.Empty() || !originator.Empty() {
 			return p, errors.New("bad originatorKey")
 		}
 		p.originatorKey = bitString.Bytes

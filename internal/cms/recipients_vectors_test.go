@@ -201,6 +201,8 @@ func TestWycheproofECDHKeyAgreement(t *testing.T) {
 					t.Fatalf("%s %v: refused: %v", f.file, tc, err)
 				case tc.Invalid() && err == nil:
 					t.Fatalf("%s %v: public key accepted", f.file, tc)
+				case g.Encoding == "asn" && trailingData(tc.Public) && err == nil:
+					t.Fatalf("%s %v: data after the originator key accepted", f.file, tc)
 				case err != nil:
 					refused[tc.Result]++
 					continue
@@ -220,6 +222,20 @@ func TestWycheproofECDHKeyAgreement(t *testing.T) {
 		}
 		t.Logf("%s: %d tests; refused: %v", f.file, w.NumberOfTests, refused)
 	}
+}
+
+// trailingData reports whether the SubjectPublicKeyInfo spki has data
+// after its BIT STRING, inside the SEQUENCE or after it (in a KARI: inside
+// the OriginatorPublicKey, or after it in the originator field).
+func trailingData(spki []byte) bool {
+	in := cryptobyte.String(spki)
+	var seq cryptobyte.String
+	var alg cryptobyte.String
+	var bits asn1.BitString
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1(&alg, cbasn1.SEQUENCE) || !seq.ReadASN1BitString(&bits) {
+		return false
+	}
+	return !seq.Empty() || !in.Empty()
 }
 
 // errOriginatorKind stands for unwrapKeyAgree's unwrapWrongKeyType.
