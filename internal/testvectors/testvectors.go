@@ -8,6 +8,8 @@ package testvectors
 import (
 	"bufio"
 	"bytes"
+	"crypto"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -131,6 +133,40 @@ func LoadWycheproof(t testing.TB, name string) *Wycheproof {
 		t.Fatalf("%s: %d tests, the file says %d", name, n, w.NumberOfTests)
 	}
 	return &w
+}
+
+// CheckSignatures runs verify on every test of the Wycheproof signature
+// file name (ECDSA, RSA PKCS #1 v1.5 or PSS, Ed25519: groups with a
+// publicKeyDer). A valid signature must verify and an invalid one must
+// not; an acceptable one may do either, and the count of those that
+// verified is logged.
+func CheckSignatures(t *testing.T, name string, verify func(g *Group, pub crypto.PublicKey, msg, sig []byte) error) {
+	t.Helper()
+	w := LoadWycheproof(t, name)
+	acceptable, accepted := 0, 0
+	for i := range w.TestGroups {
+		g := &w.TestGroups[i]
+		pub, err := x509.ParsePKIXPublicKey(g.PublicKeyDER)
+		if err != nil {
+			t.Fatalf("%s group %d: public key: %v", name, i, err)
+		}
+		for _, tc := range g.Tests {
+			msg := append([]byte{}, tc.Msg...) // never nil: an empty message is still a message
+			err := verify(g, pub, msg, tc.Sig)
+			switch {
+			case tc.Valid() && err != nil:
+				t.Fatalf("%s %v: %v", name, tc, err)
+			case tc.Invalid() && err == nil:
+				t.Fatalf("%s %v: signature verified", name, tc)
+			case tc.Acceptable():
+				acceptable++
+				if err == nil {
+					accepted++
+				}
+			}
+		}
+	}
+	t.Logf("%s: %d tests; %d acceptable, %d of them verified", name, w.NumberOfTests, acceptable, accepted)
 }
 
 // GCMVector is one vector of a CAVP GCM response file, with the
