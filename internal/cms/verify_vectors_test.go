@@ -2,8 +2,10 @@ package cms
 
 import (
 	"crypto"
+	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -78,5 +80,27 @@ func TestWycheproofSignatures(t *testing.T) {
 			}
 			return err
 		})
+	}
+}
+
+// A saltLength of 0 cannot be checked with crypto/rsa, which reads 0 as
+// "any length": every signature of Wycheproof's zero-salt PSS file is
+// refused, the valid ones and those with another salt length (tcId 67,
+// "s_len changed to 1", used to verify).
+func TestPSSEmptySaltRefused(t *testing.T) {
+	w := testvectors.LoadWycheproof(t, "rsa_pss_2048_sha256_mgf1_0_test.json")
+	for _, g := range w.TestGroups {
+		pub, err := x509.ParsePKIXPublicKey(g.PublicKeyDER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		si := signerInfo{sigAlg: oidRSASSAPSS, sigParams: pssParameters(t, &g)}
+		for _, tc := range g.Tests {
+			si.signature = tc.Sig
+			err := checkSignature(&si, crypto.SHA256, nil, append([]byte{}, tc.Msg...), pub)
+			if !errors.Is(err, mailseal.ErrVerification) || !strings.Contains(err.Error(), "empty salt") {
+				t.Fatalf("%v: got %v, want the refusal of an empty salt", tc, err)
+			}
+		}
 	}
 }
