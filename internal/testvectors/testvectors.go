@@ -218,20 +218,12 @@ func LoadCAVPGCM(t testing.TB, name string) []GCMVector {
 			if !ok || err != nil {
 				fail("bad section line %q", line)
 			}
-			switch k {
-			case "Keylen":
-				section.KeyLen = n
-			case "IVlen":
-				section.IVLen = n
-			case "PTlen":
-				section.PTLen = n
-			case "AADlen":
-				section.AADLen = n
-			case "Taglen":
-				section.TagLen = n
-			default:
+			param := map[string]*int{"Keylen": &section.KeyLen, "IVlen": &section.IVLen,
+				"PTlen": &section.PTLen, "AADlen": &section.AADLen, "Taglen": &section.TagLen}[k]
+			if param == nil {
 				fail("unknown section parameter %q", k)
 			}
+			*param = n
 			section.Section = strings.Join(sectionLines, "")
 			continue
 		case line == "FAIL":
@@ -263,22 +255,12 @@ func LoadCAVPGCM(t testing.TB, name string) []GCMVector {
 		if err != nil {
 			fail("%s: %v", k, err)
 		}
-		switch k {
-		case "Key":
-			cur.Key = b
-		case "IV":
-			cur.IV = b
-		case "PT":
-			cur.PT = b
-		case "AAD":
-			cur.AAD = b
-		case "CT":
-			cur.CT = b
-		case "Tag":
-			cur.Tag = b
-		default:
+		field := map[string]*[]byte{"Key": &cur.Key, "IV": &cur.IV, "PT": &cur.PT,
+			"AAD": &cur.AAD, "CT": &cur.CT, "Tag": &cur.Tag}[k]
+		if field == nil {
 			fail("unknown field %q", k)
 		}
+		*field = b
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("%s: %v", name, err)
