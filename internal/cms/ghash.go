@@ -136,14 +136,15 @@ type ghash struct {
 // accumulator becomes acc*H^k ^ Poly(run) for a run of k blocks: two
 // software multiplications per run instead of one per block.
 type fastGHASH struct {
-	aead  cipher.AEAD
-	mask  fieldElement // E_K(J0) for the all-zero nonce
-	inv   fieldElement // H^-1
-	k     uint64       // run length the next two values are for
-	hk    fieldElement // H^k
-	lh    fieldElement // L*H for a run of k blocks
-	tag   [16]byte
-	nonce [12]byte
+	aead   cipher.AEAD
+	minRun int          // shortest run (in blocks) taken: fastRunBlocks (tests lower it)
+	mask   fieldElement // E_K(J0) for the all-zero nonce
+	inv    fieldElement // H^-1, computed at the first run (zero until then)
+	k      uint64       // run length the next two values are for
+	hk     fieldElement // H^k
+	lh     fieldElement // L*H for a run of k blocks
+	tag    [16]byte
+	nonce  [12]byte
 }
 
 // fastRunBlocks is the shortest run worth the fixed cost of the fast path.
@@ -159,7 +160,7 @@ func newFastGHASH(block cipher.Block, h fieldElement) *fastGHASH {
 	if err != nil {
 		return nil
 	}
-	f := &fastGHASH{aead: aead, inv: h.inverse()}
+	f := &fastGHASH{aead: aead, minRun: fastRunBlocks}
 	var j0 [16]byte
 	j0[15] = 1
 	block.Encrypt(j0[:], j0[:])
@@ -170,6 +171,9 @@ func newFastGHASH(block cipher.Block, h fieldElement) *fastGHASH {
 // run folds the k = len(p)/16 whole blocks of p into g.
 func (f *fastGHASH) run(g *ghash, p []byte) {
 	k := uint64(len(p) / 16)
+	if f.inv == (fieldElement{}) {
+		f.inv = g.key.inverse() // 255 multiplications: not for content that never gets here
+	}
 	if k != f.k {
 		var l [16]byte
 		binary.BigEndian.PutUint64(l[0:8], k*128)
@@ -202,7 +206,7 @@ func (g *ghash) update(p []byte) {
 		g.block(g.buf[:])
 		g.nbuf = 0
 	}
-	if g.fast != nil && len(p) >= fastRunBlocks*16 {
+	if g.fast != nil && len(p) >= g.fast.minRun*16 {
 		n := len(p) &^ 15
 		g.fast.run(g, p[:n])
 		p = p[n:]

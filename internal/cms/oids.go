@@ -22,6 +22,9 @@ var (
 	oidSHA512              = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 	oidECPublicKey         = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 	oidX25519              = asn1.ObjectIdentifier{1, 3, 101, 110}
+	oidCurveP256           = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
+	oidCurveP384           = asn1.ObjectIdentifier{1, 3, 132, 0, 34}
+	oidCurveP521           = asn1.ObjectIdentifier{1, 3, 132, 0, 35}
 	oidAES128CBC           = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}
 	oidAES192CBC           = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}
 	oidAES256CBC           = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}

@@ -229,13 +229,14 @@ type encryptedKeyFor struct {
 
 // parsedRecipient is one RecipientInfo.
 type parsedRecipient struct {
-	kind          recipientKind
-	keyEncAlg     asn1.ObjectIdentifier
-	keyEncParams  []byte // DER of the parameters, nil if absent
-	keys          []encryptedKeyFor
-	originatorAlg asn1.ObjectIdentifier // KARI
-	originatorKey []byte                // KARI: public key bits
-	ukm           []byte                // KARI: nil if absent
+	kind             recipientKind
+	keyEncAlg        asn1.ObjectIdentifier
+	keyEncParams     []byte // DER of the parameters, nil if absent
+	keys             []encryptedKeyFor
+	originatorAlg    asn1.ObjectIdentifier // KARI
+	originatorParams []byte                // KARI: DER of the algorithm parameters, nil if absent
+	originatorKey    []byte                // KARI: public key bits
+	ukm              []byte                // KARI: nil if absent
 }
 
 var (
@@ -348,8 +349,9 @@ func parseKeyAgree(ri cryptobyte.String) (parsedRecipient, error) {
 	if originator.ReadASN1(&originatorChoice, tagContext1) {
 		var bitString asn1.BitString
 		var err error
-		p.originatorAlg, _, err = parseAlgorithm(&originatorChoice)
-		if err != nil || !originatorChoice.ReadASN1BitString(&bitString) || bitString.BitLength%8 != 0 {
+		p.originatorAlg, p.originatorParams, err = parseAlgorithm(&originatorChoice)
+		if err != nil || !originatorChoice.ReadASN1BitString(&bitString) || bitString.BitLength%8 != 0 ||
+			!originatorChoice.Empty() || !originator.Empty() {
 			return p, errors.New("bad originatorKey")
 		}
 		p.originatorKey = bitString.Bytes
@@ -527,12 +529,10 @@ func unwrapKeyAgree(ri *parsedRecipient, ek []byte, key crypto.PrivateKey, keyLe
 	if !ok {
 		return nil, unwrapWrongKeyType, nil
 	}
-	isX25519 := priv.Curve() == ecdh.X25519()
-	switch {
-	case ri.originatorAlg == nil:
+	if ri.originatorAlg == nil {
 		return nil, unwrapFailed, errors.New("key agreement with a static originator key is not supported")
-	case ri.originatorAlg.Equal(oidX25519) != isX25519,
-		!isX25519 && !ri.originatorAlg.Equal(oidECPublicKey):
+	}
+	if !ri.originatorFits(priv) {
 		return nil, unwrapWrongKeyType, nil
 	}
 	scheme, ok := keyAgreementSchemeFor(ri.keyEncAlg)
@@ -548,11 +548,7 @@ func unwrapKeyAgree(ri *parsedRecipient, ek []byte, key crypto.PrivateKey, keyLe
 	if !ok {
 		return nil, unwrapFailed, fmt.Errorf("unsupported key-wrap algorithm %v", wrapOID)
 	}
-	pub, err := priv.Curve().NewPublicKey(ri.originatorKey)
-	if err != nil {
-		return nil, unwrapFailed, nil
-	}
-	z, err := priv.ECDH(pub)
+	z, err := ri.sharedSecret(priv)
 	if err != nil {
 		return nil, unwrapFailed, nil
 	}
@@ -565,6 +561,55 @@ func unwrapKeyAgree(ri *parsedRecipient, ek []byte, key crypto.PrivateKey, keyLe
 		return nil, unwrapFailed, nil
 	}
 	return cek, unwrapOK, nil
+}
+
+// originatorFits reports whether the originator key of a KARI is of the
+// kind of priv (X25519, or an EC key for a NIST curve).
+func (ri *parsedRecipient) originatorFits(priv *ecdh.PrivateKey) bool {
+	if priv.Curve() == ecdh.X25519() {
+		return ri.originatorAlg.Equal(oidX25519)
+	}
+	return ri.originatorAlg.Equal(oidECPublicKey)
+}
+
+// sharedSecret returns the ECDH secret of priv and the KARI's originator
+// key. It refuses a key that is not a point of priv's curve in
+// uncompressed form (off the curve, the point at infinity, compressed or
+// otherwise malformed), an EC key whose parameters are not those RFC 5753
+// section 3.1.1 allows (absent, NULL, or the namedCurve of priv's curve:
+// explicit curve parameters and other curves are refused), and for X25519
+// a low-order key (all-zero secret).
+func (ri *parsedRecipient) sharedSecret(priv *ecdh.PrivateKey) ([]byte, error) {
+	if priv.Curve() != ecdh.X25519() && !namesCurve(ri.originatorParams, priv.Curve()) {
+		return nil, errors.New("the originator key's parameters do not name the recipient's curve")
+	}
+	pub, err := priv.Curve().NewPublicKey(ri.originatorKey)
+	if err != nil {
+		return nil, err
+	}
+	return priv.ECDH(pub)
+}
+
+// namesCurve reports whether the id-ecPublicKey parameters params are
+// absent, NULL or the namedCurve of curve.
+func namesCurve(params []byte, curve ecdh.Curve) bool {
+	if params == nil || bytes.Equal(params, []byte{0x05, 0x00}) {
+		return true
+	}
+	in := cryptobyte.String(params)
+	var oid asn1.ObjectIdentifier
+	if !in.ReadASN1ObjectIdentifier(&oid) || !in.Empty() {
+		return false
+	}
+	switch curve {
+	case ecdh.P256():
+		return oid.Equal(oidCurveP256)
+	case ecdh.P384():
+		return oid.Equal(oidCurveP384)
+	case ecdh.P521():
+		return oid.Equal(oidCurveP521)
+	}
+	return false
 }
 
 // noKeyError lists the recipients of the message.

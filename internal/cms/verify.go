@@ -602,6 +602,10 @@ func checkSignature(si *signerInfo, h crypto.Hash, contentDigest, signed []byte,
 		if ph != h {
 			return verifyErr("the RSA-PSS hash %s does not match the digest algorithm %s", mailseal.HashName(ph), mailseal.HashName(h))
 		}
+		if salt == 0 {
+			// crypto/rsa takes a salt length of 0 to mean "any length"
+			return verifyErr("RSA-PSS signatures with an empty salt (saltLength 0) cannot be checked and are not supported")
+		}
 		if err := rsa.VerifyPSS(key, h, d, si.signature, &rsa.PSSOptions{SaltLength: salt, Hash: h}); err != nil {
 			return verifyErr("the signature does not verify: the content or the signature was altered")
 		}
