@@ -226,6 +226,12 @@ func TestMailboxes(t *testing.T) {
 		`Alice (=?utf-8?q?bob=40example=2Eorg?=) <alice@example.org>`: "Alice (bob@example.org) <alice@example.org>",
 		"no words":         "no words",
 		"=?utf-8?q?broken": "=?utf-8?q?broken",
+		"=?utf-8?q?a?=  =?utf-8?q?b?= =?utf-8?q?c?=":     "abc",
+		"=?utf-8?q?bob=40ex?=\r\n =?utf-8?q?ample.org?=": "bob@example.org",
+		// A bad word does not hide the one after it (the standard
+		// library's DecodeHeader keeps all up to the next "?=" raw).
+		`=?x?B?! "=?utf-8?q?bob=40example.org?=" <a@example.org>`: `=?x?B?! "bob@example.org" <a@example.org>`,
+		"=?utf-8?b?!!!?= =?utf-8?q?bob?=":                         "=?utf-8?b?!!!?= bob",
 	} {
 		if got := DecodeWords(in); got != want {
 			t.Errorf("DecodeWords(%q) = %q, want %q", in, got, want)

@@ -205,16 +205,62 @@ func (h Header) Addresses(key string) ([]string, error) {
 // DecodeWords returns a header field value with its RFC 2047 encoded
 // words decoded wherever they stand, also inside quoted strings and
 // comments, where the RFC does not allow them but clients decode them all
-// the same: what a reader may be shown.
+// the same: what a reader may be shown. White space between two decoded
+// words is dropped. A word that does not decode stays as it is, and does
+// not hide the words after it. Linear in the length of v.
 func DecodeWords(v string) string {
-	if !strings.Contains(v, "=?") {
+	start, end := nextEncodedWord(v, 0)
+	if start < 0 {
 		return v
 	}
-	d, err := wordDecoder().DecodeHeader(v)
-	if err != nil {
-		return v
+	dec := wordDecoder()
+	var b strings.Builder
+	last, lastDecoded := 0, false
+	for ; start >= 0; start, end = nextEncodedWord(v, end) {
+		d, err := dec.Decode(v[start:end])
+		if gap := v[last:start]; !lastDecoded || err != nil || strings.Trim(gap, " \t\r\n") != "" {
+			b.WriteString(gap)
+		}
+		if err != nil {
+			d = v[start:end]
+		}
+		b.WriteString(d)
+		last, lastDecoded = end, err == nil
 	}
-	return d
+	b.WriteString(v[last:])
+	return b.String()
+}
+
+// nextEncodedWord finds the next "=?charset?encoding?text?=" in v at or
+// after from, with no '?' or white space in charset and text: its start
+// and end, or -1, -1. Each attempt reads only to the third '?' after its
+// start, and the next attempt starts after the first, so the search over
+// all of v is linear.
+func nextEncodedWord(v string, from int) (start, end int) {
+	for {
+		i := strings.Index(v[from:], "=?")
+		if i < 0 {
+			return -1, -1
+		}
+		start = from + i
+		cs := tokenEnd(v, start+2) // charset
+		if cs > start+2 && cs+2 < len(v) && v[cs] == '?' && strings.IndexByte("bBqQ", v[cs+1]) >= 0 && v[cs+2] == '?' {
+			te := tokenEnd(v, cs+3) // text
+			if te+1 < len(v) && v[te] == '?' && v[te+1] == '=' {
+				return start, te + 2
+			}
+		}
+		from = start + 2
+	}
+}
+
+// tokenEnd is the index of the first '?' or white space in v at or after
+// p, or len(v).
+func tokenEnd(v string, p int) int {
+	for p < len(v) && v[p] != '?' && v[p] != ' ' && v[p] != '\t' && v[p] != '\r' && v[p] != '\n' {
+		p++
+	}
+	return p
 }
 
 // wordDecoder decodes RFC 2047 encoded words in UTF-8, ISO-8859-1 and

@@ -26,19 +26,25 @@ func headerWarnings(outer, protected mime.Header) []string {
 	var warns []string
 	seen := map[string]bool{}
 	add := func(w string) {
-		if !seen[w] {
+		if w != "" && !seen[w] {
 			seen[w] = true
 			warns = append(warns, w)
 		}
 	}
+	var from []mime.Mailbox // the outer From
 	for _, key := range []string{"From", "Sender"} {
-		for _, h := range []mime.Header{outer, protected} {
-			if w := shownAddresses(h, key); w != "" {
-				add(w)
-			}
+		ob, oerr := outer.Mailboxes(key)
+		add(shownAddresses(outer, key, ob, oerr))
+		if key == "From" {
+			from = ob
 		}
-		if protected != nil {
-			for _, w := range nameChanges(outer, protected, key) {
+		if protected == nil {
+			continue
+		}
+		pb, perr := protected.Mailboxes(key)
+		add(shownAddresses(protected, key, pb, perr))
+		if oerr == nil && perr == nil {
+			for _, w := range nameChanges(key, ob, pb) {
 				add(w)
 			}
 		}
@@ -52,7 +58,6 @@ func headerWarnings(outer, protected mime.Header) []string {
 				outerRT, cmp.Or(protRT, "none")))
 		}
 	default:
-		from, _ := outer.Addresses("From")
 		if err != nil || !foldSet(from).hasAll(list) {
 			add(fmt.Sprintf("Reply-To %s is not the sender and not covered by the signature: replies would go there", outerRT))
 		}
@@ -63,22 +68,21 @@ func headerWarnings(outer, protected mime.Header) []string {
 // replyTo is the Reply-To of h as a reader would compare it: its
 // addresses in lower case, sorted, or, if they do not parse (err), its
 // text quoted; "" without.
-func replyTo(h mime.Header) (text string, list []string, err error) {
+func replyTo(h mime.Header) (text string, list []mime.Mailbox, err error) {
 	raw := strings.Join(h.Values("Reply-To"), ", ")
 	if strings.TrimSpace(raw) == "" {
 		return "", nil, nil
 	}
-	if list, err = h.Addresses("Reply-To"); err != nil {
+	if list, err = h.Mailboxes("Reply-To"); err != nil {
 		return strconv.Quote(strings.Join(strings.Fields(raw), " ")), nil, err
 	}
 	return strings.Join(slices.Sorted(maps.Keys(foldSet(list))), ", "), list, nil
 }
 
 // shownAddresses warns about addresses in the text of h's key field
-// (display names, comments, decoded encoded words) that are not among the
-// field's own addresses, as parsed by mime's address parser.
-func shownAddresses(h mime.Header, key string) string {
-	own, err := h.Addresses(key)
+// (display names, comments, decoded encoded words) that are not among its
+// mailboxes' own addresses (own, err: the field parsed).
+func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) string {
 	if err != nil || len(own) == 0 {
 		return ""
 	}
@@ -99,23 +103,25 @@ func shownAddresses(h mime.Header, key string) string {
 	if key != "From" {
 		role = "field's own address"
 	}
+	addrs := make([]string, len(own))
+	for i, b := range own {
+		addrs[i] = b.Address
+	}
 	return fmt.Sprintf("%s display name shows an address (%s) that is not the %s (%s)",
-		key, strings.Join(shown, ", "), role, strings.Join(own, ", "))
+		key, strings.Join(shown, ", "), role, strings.Join(addrs, ", "))
 }
 
 // nameChanges warns about display names of the key field that differ
-// between the outer and the protected header, for the mailboxes whose
+// between the outer and the protected mailboxes, for those whose
 // addresses agree (different addresses are a sender mismatch).
-func nameChanges(outer, protected mime.Header, key string) []string {
-	ob, err1 := outer.Mailboxes(key)
-	pb, err2 := protected.Mailboxes(key)
-	if err1 != nil || err2 != nil || len(ob) != len(pb) {
+func nameChanges(key string, outer, protected []mime.Mailbox) []string {
+	if len(outer) != len(protected) {
 		return nil
 	}
 	var warns []string
-	for i := range ob {
-		on, pn := strings.Join(strings.Fields(ob[i].Name), " "), strings.Join(strings.Fields(pb[i].Name), " ")
-		if strings.EqualFold(ob[i].Address, pb[i].Address) && on != pn {
+	for i := range outer {
+		on, pn := strings.Join(strings.Fields(outer[i].Name), " "), strings.Join(strings.Fields(protected[i].Name), " ")
+		if strings.EqualFold(outer[i].Address, protected[i].Address) && on != pn {
 			warns = append(warns, fmt.Sprintf("%s display name differs: %q outside, %q in the protected header (a client may show either)",
 				key, strings.ToValidUTF8(on, "\uFFFD"), strings.ToValidUTF8(pn, "\uFFFD")))
 		}
@@ -174,17 +180,17 @@ func foldWidth(s string) string {
 // addressSet holds addresses in lower case: a reader sees no difference.
 type addressSet map[string]bool
 
-func foldSet(list []string) addressSet {
+func foldSet(list []mime.Mailbox) addressSet {
 	set := addressSet{}
-	for _, a := range list {
-		set[strings.ToLower(a)] = true
+	for _, b := range list {
+		set[strings.ToLower(b.Address)] = true
 	}
 	return set
 }
 
-func (s addressSet) hasAll(list []string) bool {
-	for _, a := range list {
-		if !s[strings.ToLower(a)] {
+func (s addressSet) hasAll(list []mime.Mailbox) bool {
+	for _, b := range list {
+		if !s[strings.ToLower(b.Address)] {
 			return false
 		}
 	}

@@ -41,6 +41,7 @@ func TestHeaderWarnings(t *testing.T) {
 		{"comment after the address", header(`From: alice@example.org (bob@example.org)`), nil, []string{shown}},
 		{"comment in the name", header(`From: Alice (=?utf-8?q?bob=40example=2Eorg?=) <alice@example.org>`), nil, []string{shown}},
 		{"within text", header(`From: "CEO bob@example.org." <alice@example.org>`), nil, []string{shown}},
+		{"after a bad encoded word", header(`From: =?x?B?! "=?utf-8?q?bob=40example.org?=" <alice@example.org>`), nil, []string{shown}},
 		{"fullwidth at", header("From: \"bob\uFF20example\uFF0Eorg\" <alice@example.org>"), nil, []string{shown}},
 		{"in the protected header only", alice, header(`From: "bob@example.org" <alice@example.org>`),
 			[]string{shown, `From display name differs: "Alice" outside, "bob@example.org" in the protected header (a client may show either)`}},
@@ -343,5 +344,26 @@ func TestTextOf(t *testing.T) {
 	cr := &countingReader{r: strings.NewReader(strings.Repeat("x", 10<<20))}
 	if _, more, _ := textOf(cr, maxNotice); !more || cr.n > 64<<10 {
 		t.Fatalf("read %d bytes of a long text (more %v)", cr.n, more)
+	}
+}
+
+// BenchmarkHeaderWarnings: a From field near the header size limit (1 MiB)
+// full of encoded words and '@'; the work is linear in its size.
+func BenchmarkHeaderWarnings(b *testing.B) {
+	for _, tc := range []struct{ name, unit string }{
+		{"encoded-words", "=?utf-8?q?a=40b.c?= "},
+		{"bad-words", "=?x?B?! "},
+		{"ats", "a@b.c@"},
+	} {
+		for _, size := range []int{64 << 10, 1 << 20} {
+			name := strings.Repeat(tc.unit, size/len(tc.unit))
+			h := header(`From: "`+name+`" <alice@example.org>`, `Reply-To: "`+name+`" <alice@example.org>`)
+			b.Run(fmt.Sprintf("%s-%dKiB", tc.name, size>>10), func(b *testing.B) {
+				b.SetBytes(int64(2 * len(name)))
+				for b.Loop() {
+					headerWarnings(h, h)
+				}
+			})
+		}
 	}
 }
