@@ -119,8 +119,13 @@ type Report struct {
 	// protected header says should be outside (added or changed in transit,
 	// e.g. an injected Reply-To); the protected values are the ones that count.
 	OuterDiffers []string `json:"outer_differs,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-	Error        string   `json:"error,omitempty"`
+	// Warnings name what could mislead a reader while the verdict stands:
+	// a display name that shows another address or changed in transit, a
+	// Reply-To or text around the signed part that no signature covers,
+	// revocation status unknown, no integrity protection. The text output
+	// puts them on its first line.
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // Senders are the addresses a signature must be bound to, from the

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand"
 	"strings"
@@ -193,4 +194,47 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), c.size)], c.data)
 	c.data = c.data[n:]
 	return n, nil
+}
+
+func TestMailboxes(t *testing.T) {
+	h := Header{
+		{Key: "From", Value: `"bob@example.org" <alice@example.org>`},
+		{Key: "From", Value: "=?utf-8?q?bob=40example=2Eorg?= <alice@example.org>"},
+		{Key: "From", Value: `"=?utf-8?q?bob=40example=2Eorg?=" <alice@example.org>`},
+		{Key: "From", Value: "alice@example.org (bob@example.org)"},
+		{Key: "From", Value: "=?utf-16?b?/v8AYgBvAGI=?= <alice@example.org>, =?UTF-16LE?B?YgBvAGIA?= <alice@example.org>"},
+		{Key: "From", Value: "=?x-unknown?q?B=F6b?= <alice@example.org>"},
+		{Key: "Bcc", Value: "not an address"},
+	}
+	got, err := h.Mailboxes("From")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mailbox{
+		{"bob@example.org", "alice@example.org"}, {"bob@example.org", "alice@example.org"},
+		{"bob@example.org", "alice@example.org"}, {"bob@example.org", "alice@example.org"},
+		{"bob", "alice@example.org"}, {"bob", "alice@example.org"},
+		{"B\xf6b", "alice@example.org"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if _, err := h.Mailboxes("Bcc"); !errors.Is(err, mailseal.ErrInput) {
+		t.Fatalf("Bcc: %v", err)
+	}
+	for in, want := range map[string]string{
+		`Alice (=?utf-8?q?bob=40example=2Eorg?=) <alice@example.org>`: "Alice (bob@example.org) <alice@example.org>",
+		"no words":         "no words",
+		"=?utf-8?q?broken": "=?utf-8?q?broken",
+		"=?utf-8?q?a?=  =?utf-8?q?b?= =?utf-8?q?c?=":     "abc",
+		"=?utf-8?q?bob=40ex?=\r\n =?utf-8?q?ample.org?=": "bob@example.org",
+		// A bad word does not hide the one after it (the standard
+		// library's DecodeHeader keeps all up to the next "?=" raw).
+		`=?x?B?! "=?utf-8?q?bob=40example.org?=" <a@example.org>`: `=?x?B?! "bob@example.org" <a@example.org>`,
+		"=?utf-8?b?!!!?= =?utf-8?q?bob?=":                         "=?utf-8?b?!!!?= bob",
+	} {
+		if got := DecodeWords(in); got != want {
+			t.Errorf("DecodeWords(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

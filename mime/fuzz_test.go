@@ -55,6 +55,7 @@ func checkInvariants(t testing.TB, m *Message) {
 		if e.MediaType == "" || e.Params == nil {
 			t.Fatalf("entity %q: media type %q params %v", e.Path, e.MediaType, e.Params)
 		}
+		checkPreambleEpilogue(t, e, whole)
 		pos := e.bodyStart
 		for i, c := range e.Children {
 			if c.start < pos || c.end > e.end {
@@ -80,6 +81,40 @@ func checkInvariants(t testing.TB, m *Message) {
 		if _, err := io.Copy(io.Discard, m.Content(seven)); err != nil {
 			t.Fatalf("Content(%v): %v", seven, err)
 		}
+	}
+}
+
+// checkPreambleEpilogue checks that Preamble and Epilogue are the bytes
+// before the first delimiter and after the close delimiter of a multipart,
+// and nothing for other entities.
+func checkPreambleEpilogue(t testing.TB, e *Entity, whole []byte) {
+	t.Helper()
+	pre, err1 := io.ReadAll(e.Preamble())
+	epi, err2 := io.ReadAll(e.Epilogue())
+	if err1 != nil || err2 != nil {
+		t.Fatalf("entity %q: Preamble: %v, Epilogue: %v", e.Path, err1, err2)
+	}
+	if !(e.bodyStart <= e.preambleEnd && e.preambleEnd <= e.epilogueStart && e.epilogueStart <= e.end) ||
+		!bytes.Equal(pre, whole[e.bodyStart:e.preambleEnd]) || !bytes.Equal(epi, whole[e.epilogueStart:e.end]) {
+		t.Fatalf("entity %q: preamble [%d,%d), epilogue [%d,%d) in body [%d,%d)", e.Path, e.bodyStart, e.preambleEnd, e.epilogueStart, e.end, e.bodyStart, e.end)
+	}
+	dash := "--" + e.Params["boundary"]
+	if !e.IsMultipart() || e.Params["boundary"] == "" {
+		if len(pre) > 0 || len(epi) > 0 {
+			t.Fatalf("entity %q (%s) has a preamble or epilogue", e.Path, e.MediaType)
+		}
+		return
+	}
+	if len(e.Children) == 0 {
+		return
+	}
+	first, last := e.Children[0], e.Children[len(e.Children)-1]
+	gap := string(whole[e.preambleEnd:first.start])
+	if e.preambleEnd > first.start || !strings.HasPrefix(gap, dash) && !strings.HasPrefix(gap, "\r\n"+dash) {
+		t.Fatalf("entity %q: the preamble does not end at the first delimiter: %q", e.Path, gap)
+	}
+	if e.epilogueStart < e.end && (e.epilogueStart < last.end || !strings.HasSuffix(string(whole[:e.epilogueStart]), dash+"--")) {
+		t.Fatalf("entity %q: the epilogue does not start after the close delimiter", e.Path)
 	}
 }
 

@@ -15,11 +15,13 @@
 package mime
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	stdmime "mime"
 	"net/mail"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/mailseal/mailseal"
 )
@@ -156,13 +158,22 @@ func isContentField(f Field) bool {
 	return len(f.Key) >= 8 && strings.EqualFold(f.Key[:8], "Content-")
 }
 
-// Addresses returns the bare addr-specs (local@domain) of every field named
-// key, which should be an address-list field: From, To, Cc, Bcc, Sender,
-// Reply-To. Groups are flattened. No field gives an empty list; an
-// unparseable field gives an error wrapping mailseal.ErrInput.
-func (h Header) Addresses(key string) ([]string, error) {
-	parser := mail.AddressParser{WordDecoder: &stdmime.WordDecoder{CharsetReader: passthroughCharset}}
-	var out []string
+// Mailbox is one mailbox of an address field as a reader's client shows it.
+type Mailbox struct {
+	// Name is the display name with RFC 2047 encoded words decoded, also
+	// inside quotes (as clients decode them); a comment after a bare
+	// address ("alice@example.org (Alice)") counts as one. "" if none.
+	Name    string
+	Address string // the addr-spec, local@domain
+}
+
+// Mailboxes returns the mailboxes of every field named key, which should
+// be an address-list field: From, To, Cc, Bcc, Sender, Reply-To. Groups
+// are flattened. No field gives an empty list; an unparseable field gives
+// an error wrapping mailseal.ErrInput.
+func (h Header) Mailboxes(key string) ([]Mailbox, error) {
+	parser := mail.AddressParser{WordDecoder: wordDecoder()}
+	var out []Mailbox
 	for _, v := range h.Values(key) {
 		if strings.TrimSpace(v) == "" {
 			continue
@@ -172,14 +183,120 @@ func (h Header) Addresses(key string) ([]string, error) {
 			return nil, fmt.Errorf("mime: %s field %q is not a valid address list (%v): %w", key, v, err, mailseal.ErrInput)
 		}
 		for _, a := range list {
-			out = append(out, a.Address)
+			out = append(out, Mailbox{Name: DecodeWords(a.Name), Address: a.Address})
 		}
 	}
 	return out, nil
 }
 
-// passthroughCharset lets encoded display names in any charset through
-// undecoded; only the addr-spec matters here, and it is never encoded.
-func passthroughCharset(_ string, input io.Reader) (io.Reader, error) {
-	return input, nil
+// Addresses returns the bare addr-specs (local@domain) of Mailboxes(key).
+func (h Header) Addresses(key string) ([]string, error) {
+	boxes, err := h.Mailboxes(key)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, b := range boxes {
+		out = append(out, b.Address)
+	}
+	return out, nil
+}
+
+// DecodeWords returns a header field value with its RFC 2047 encoded
+// words decoded wherever they stand, also inside quoted strings and
+// comments, where the RFC does not allow them but clients decode them all
+// the same: what a reader may be shown. White space between two decoded
+// words is dropped. A word that does not decode stays as it is, and does
+// not hide the words after it. Linear in the length of v.
+func DecodeWords(v string) string {
+	start, end := nextEncodedWord(v, 0)
+	if start < 0 {
+		return v
+	}
+	dec := wordDecoder()
+	var b strings.Builder
+	last, lastDecoded := 0, false
+	for ; start >= 0; start, end = nextEncodedWord(v, end) {
+		d, err := dec.Decode(v[start:end])
+		if gap := v[last:start]; !lastDecoded || err != nil || strings.Trim(gap, " \t\r\n") != "" {
+			b.WriteString(gap)
+		}
+		if err != nil {
+			d = v[start:end]
+		}
+		b.WriteString(d)
+		last, lastDecoded = end, err == nil
+	}
+	b.WriteString(v[last:])
+	return b.String()
+}
+
+// nextEncodedWord finds the next "=?charset?encoding?text?=" in v at or
+// after from, with no '?' or white space in charset and text: its start
+// and end, or -1, -1. Each attempt reads only to the third '?' after its
+// start, and the next attempt starts after the first, so the search over
+// all of v is linear.
+func nextEncodedWord(v string, from int) (start, end int) {
+	for {
+		i := strings.Index(v[from:], "=?")
+		if i < 0 {
+			return -1, -1
+		}
+		start = from + i
+		cs := tokenEnd(v, start+2) // charset
+		if cs > start+2 && cs+2 < len(v) && v[cs] == '?' && strings.IndexByte("bBqQ", v[cs+1]) >= 0 && v[cs+2] == '?' {
+			te := tokenEnd(v, cs+3) // text
+			if te+1 < len(v) && v[te] == '?' && v[te+1] == '=' {
+				return start, te + 2
+			}
+		}
+		from = start + 2
+	}
+}
+
+// tokenEnd is the index of the first '?' or white space in v at or after
+// p, or len(v).
+func tokenEnd(v string, p int) int {
+	for p < len(v) && v[p] != '?' && v[p] != ' ' && v[p] != '\t' && v[p] != '\r' && v[p] != '\n' {
+		p++
+	}
+	return p
+}
+
+// wordDecoder decodes RFC 2047 encoded words in UTF-8, ISO-8859-1 and
+// US-ASCII (the standard library's) and UTF-16; any other charset's bytes
+// pass through undecoded, which leaves ASCII, and so every addr-spec,
+// readable in the ASCII-compatible charsets mail uses.
+func wordDecoder() *stdmime.WordDecoder {
+	return &stdmime.WordDecoder{CharsetReader: readCharset}
+}
+
+func readCharset(charset string, input io.Reader) (io.Reader, error) {
+	var order binary.ByteOrder
+	switch strings.ToLower(charset) {
+	case "utf-16", "utf-16be":
+		order = binary.BigEndian
+	case "utf-16le":
+		order = binary.LittleEndian
+	default:
+		return input, nil
+	}
+	// An encoded word is at most a header field long (MaxHeaderBytes).
+	b, err := io.ReadAll(input)
+	if err != nil {
+		return nil, err
+	}
+	if strings.EqualFold(charset, "utf-16") && len(b) >= 2 {
+		switch {
+		case b[0] == 0xFF && b[1] == 0xFE:
+			order, b = binary.LittleEndian, b[2:]
+		case b[0] == 0xFE && b[1] == 0xFF:
+			b = b[2:]
+		}
+	}
+	units := make([]uint16, len(b)/2)
+	for i := range units {
+		units[i] = order.Uint16(b[2*i:])
+	}
+	return strings.NewReader(string(utf16.Decode(units))), nil
 }

@@ -92,12 +92,21 @@ type Entity struct {
 	MediaType string            // lower-case; "text/plain" if absent (multipart/digest children: message/rfc822)
 	Params    map[string]string // Content-Type parameters, lower-case keys
 	Children  []*Entity         // for multipart/*
+	// Ambiguous says why readers could take the entity's Content-Type two
+	// ways ("" if they cannot): the field appears twice, or a parameter is
+	// given twice with different values, or both plainly and in RFC 2231
+	// form (boundary and boundary*), which parsers resolve differently.
+	// The parse keeps the first field and the first of duplicates.
+	Ambiguous string
 
 	src       io.ReaderAt
 	start     int64 // first byte of the header
 	bodyStart int64 // first byte of the body
 	end       int64 // one past the last byte of the body
 	hashed    *partHasher
+	// For a multipart: the preamble is [bodyStart, preambleEnd), the
+	// epilogue [epilogueStart, end).
+	preambleEnd, epilogueStart int64
 }
 
 // Raw returns the exact canonical bytes of the entity: header, blank line
@@ -111,6 +120,21 @@ func (e *Entity) Raw() io.Reader {
 // RawBody returns the exact canonical body bytes, still transfer-encoded.
 func (e *Entity) RawBody() io.Reader {
 	return io.NewSectionReader(e.src, e.bodyStart, e.end-e.bodyStart)
+}
+
+// Preamble returns the bytes of a multipart body before its first
+// delimiter line (the CRLF before it belongs to the delimiter), all of the
+// body if it has none; nothing for other entities. RFC 2046 tells readers
+// to ignore it; not all do, and no signature covers it.
+func (e *Entity) Preamble() io.Reader {
+	return io.NewSectionReader(e.src, e.bodyStart, e.preambleEnd-e.bodyStart)
+}
+
+// Epilogue returns the bytes of a multipart body after its close
+// delimiter ("--boundary--", the rest of its line included); nothing
+// without a close delimiter, and for other entities.
+func (e *Entity) Epilogue() io.Reader {
+	return io.NewSectionReader(e.src, e.epilogueStart, e.end-e.epilogueStart)
 }
 
 // BodySize is the size of the raw (still transfer-encoded) body in bytes.
@@ -485,7 +509,9 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 		return nil, err
 	}
 	e.Header, e.bodyStart = hdr, bodyStart
+	e.preambleEnd, e.epilogueStart = bodyStart, end
 	e.MediaType, e.Params = mediaType(hdr, parentType)
+	e.Ambiguous = ambiguity(e)
 
 	boundary := e.Params["boundary"]
 	if !e.IsMultipart() || boundary == "" {
@@ -498,6 +524,7 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 	if path == "" && e.MediaType == "multipart/signed" && p.signedHashes != nil {
 		hs = p.signedHashes(e.Params)
 	}
+	e.preambleEnd = end // no delimiter: all preamble
 	spans, hashed, err := p.splitParts(e, boundary, hs)
 	if err != nil {
 		return nil, err
@@ -637,6 +664,64 @@ func mediaType(h Header, parentType string) (string, map[string]string) {
 		params = map[string]string{}
 	}
 	return mt, params
+}
+
+// ambiguity is Entity.Ambiguous.
+func ambiguity(e *Entity) string {
+	if n := len(e.Header.Values("Content-Type")); n > 1 {
+		return fmt.Sprintf("%s has %d Content-Type fields", e.name(), n)
+	}
+	if why := paramAmbiguity(e.Header.Get("Content-Type")); why != "" {
+		return fmt.Sprintf("the Content-Type of %s %s", e.name(), why)
+	}
+	return ""
+}
+
+// paramAmbiguity says which parameter of a Content-Type value readers
+// could take two ways: one given twice with different values, or in two
+// of the forms name, name* and name*0... (RFC 2231).
+func paramAmbiguity(v string) string {
+	values := map[string]string{} // name as written (lower-case) -> value
+	forms := map[string]string{}  // parameter -> the form it was given in
+	for _, piece := range splitParams(v)[1:] {
+		key, val, ok := strings.Cut(piece, "=")
+		if !ok {
+			continue
+		}
+		key, val = strings.ToLower(strings.TrimSpace(key)), unquote(strings.TrimSpace(val))
+		if old, dup := values[key]; dup && old != val {
+			return fmt.Sprintf("gives the parameter %s twice (%q and %q)", key, old, val)
+		}
+		values[key] = val
+		name, rest, extended := strings.Cut(key, "*")
+		form := name
+		switch {
+		case extended && rest == "":
+			form = name + "*"
+		case extended:
+			form = name + "*0..." // continuations
+		}
+		if old, dup := forms[name]; dup && old != form {
+			return fmt.Sprintf("gives the parameter %s both as %s and as %s", name, old, form)
+		}
+		forms[name] = form
+	}
+	return ""
+}
+
+// unquote returns the content of a quoted string, or v if it is not one.
+func unquote(v string) string {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return v
+	}
+	var b strings.Builder
+	for i := 1; i < len(v)-1; i++ {
+		if v[i] == '\\' && i+1 < len(v)-1 {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // lenientParams parses the parameters of a Content-Type value one by one,
@@ -783,8 +868,11 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		}
 		if inPart {
 			addSpan(span{partStart, max(partStart, partEnd)})
+		} else {
+			e.preambleEnd = partEnd
 		}
 		if kind == delimClose {
+			e.epilogueStart = lineStart + int64(len(dash)) + 2
 			return spans, hashed, nil
 		}
 		inPart, partStart = true, base+int64(lineEnd)

@@ -805,3 +805,65 @@ func TestIsCanonicalHalves(t *testing.T) {
 		t.Fatal("canonical input refused")
 	}
 }
+
+func TestPreambleAndEpilogue(t *testing.T) {
+	for _, tc := range []struct {
+		name, input, path, preamble, epilogue string
+	}{
+		{"both", "Content-Type: multipart/signed; boundary=b\n\nWire the money.\n--b\n\none\n--b\n\ntwo\n--b--\nP.S. and the passwords\n",
+			"", "Wire the money.", "\r\nP.S. and the passwords\r\n"},
+		{"delimiter at body start", "Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--", "", "", ""},
+		{"blank preamble", "Content-Type: multipart/mixed; boundary=b\n\n\n--b\n\none\n--b--\n", "", "", "\r\n"},
+		{"text after the close delimiter", "Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--trailing\n", "", "", "trailing\r\n"},
+		{"no close delimiter", "Content-Type: multipart/mixed; boundary=b\n\npre\n--b\n\none\n", "", "pre", ""},
+		{"no delimiter at all", "Content-Type: multipart/mixed; boundary=b\n\njust text\n", "", "just text\r\n", ""},
+		{"nested", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/signed; boundary=c\n\ninner pre\n--c\n\nx\n--c--\ninner epi\n--b--\n",
+			"1", "inner pre", "\r\ninner epi"},
+		{"leaf", "Content-Type: text/plain\n\n--b\nnot a multipart\n", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustParse(t, tc.input)
+			e := m.Find(tc.path)
+			if pre, epi := readString(t, e.Preamble()), readString(t, e.Epilogue()); pre != tc.preamble || epi != tc.epilogue {
+				t.Fatalf("preamble %q, epilogue %q; want %q, %q", pre, epi, tc.preamble, tc.epilogue)
+			}
+			checkInvariants(t, m)
+		})
+	}
+}
+
+func TestAmbiguousContentType(t *testing.T) {
+	for _, tc := range []struct {
+		name, header, want string
+	}{
+		{"plain", `Content-Type: multipart/signed; protocol="application/pgp-signature"; boundary="b"`, ""},
+		{"same value twice", `Content-Type: multipart/signed; boundary="b"; boundary=b`, ""},
+		{"continuations", "Content-Type: multipart/signed; boundary*0=b; boundary*1=c", ""},
+		{"boundary twice", `Content-Type: multipart/signed; boundary="b"; boundary="c"`,
+			`the Content-Type of the message gives the parameter boundary twice ("b" and "c")`},
+		{"case", `Content-Type: multipart/signed; boundary=b; BOUNDARY=c`,
+			`the Content-Type of the message gives the parameter boundary twice ("b" and "c")`},
+		{"boundary and boundary*", `Content-Type: multipart/signed; boundary="b"; boundary*=us-ascii''c`,
+			"the Content-Type of the message gives the parameter boundary both as boundary and as boundary*"},
+		{"boundary* and boundary", `Content-Type: multipart/signed; boundary*=us-ascii''c; boundary=b`,
+			"the Content-Type of the message gives the parameter boundary both as boundary* and as boundary"},
+		{"boundary and continuations", `Content-Type: multipart/signed; boundary=b; boundary*0=c`,
+			"the Content-Type of the message gives the parameter boundary both as boundary and as boundary*0..."},
+		{"protocol twice", `Content-Type: multipart/signed; protocol="application/pgp-signature"; boundary=b; protocol="application/pkcs7-signature"`,
+			`the Content-Type of the message gives the parameter protocol twice ("application/pgp-signature" and "application/pkcs7-signature")`},
+		{"quoted semicolon", `Content-Type: multipart/signed; boundary="b;boundary=c"`, ""},
+		{"two fields", "Content-Type: multipart/signed; boundary=b\nContent-Type: text/plain", "the message has 2 Content-Type fields"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustParse(t, tc.header+"\n\n--b\n\nx\n--b--\n")
+			if m.Root.Ambiguous != tc.want {
+				t.Fatalf("Ambiguous %q, want %q", m.Root.Ambiguous, tc.want)
+			}
+		})
+	}
+	// A part: named by its path.
+	m := mustParse(t, "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\nContent-type: text/html\n\nx\n--b--\n")
+	if m.Root.Ambiguous != "" || m.Find("1").Ambiguous != "part 1 has 2 Content-Type fields" {
+		t.Fatalf("root %q, part 1 %q", m.Root.Ambiguous, m.Find("1").Ambiguous)
+	}
+}

@@ -474,7 +474,7 @@ func (s *session) failReport(err error) error {
 
 // printReport writes the report: with --json as one JSON object (to stdout
 // when the command writes no message, else to stderr), otherwise as
-// readable lines on stderr.
+// readable lines on stderr, the first of them the status and every warning.
 func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 	if s.c.Bool("json") {
 		w := s.c.App.ErrWriter
@@ -497,6 +497,11 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 			line += ", integrity " + rep.Integrity
 		}
 	}
+	// Warnings qualify the verdict: they stand beside it, where a reader
+	// who reads one line still sees them.
+	for _, warn := range rep.Warnings {
+		line += "; warning: " + oneLine(warn)
+	}
 	fmt.Fprintln(w, line)
 	for _, sg := range rep.Signers {
 		who := sg.Fingerprint
@@ -514,9 +519,6 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 	}
 	for _, u := range rep.Unprotected {
 		fmt.Fprintf(w, "unprotected: %s\n", u)
-	}
-	for _, warn := range rep.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
 	if rep.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", rep.Error)

@@ -2,9 +2,12 @@
 // signed or encrypted entity in a parsed message, hands the bytes to the
 // protocol engine, and applies the rules that do not depend on the protocol:
 // only the root of a message counts as signed or is decrypted, unprotected
-// text around a protected part makes the result partial, and a signer must be
-// the single From address (mailseal.Report.Assess). The CLI calls this
-// package; it never branches on protocol details itself.
+// text around a protected part makes the result partial, a signer must be
+// the single From address (mailseal.Report.Assess), a structure readers
+// could take two ways is not judged, and what could mislead a reader of a
+// signed message (display names, Reply-To, text around the signed part) is
+// a warning. The CLI calls this package; it never branches on protocol
+// details itself.
 package flow
 
 import (

@@ -148,6 +148,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := checkStructure(m, target); err != nil {
+		return err
+	}
 	if target == nil {
 		if opts.Decrypt {
 			return fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
@@ -184,6 +187,13 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	rep.DecryptedWith = opened.DecryptedWith
 	rep.Signers = append(rep.Signers, opened.Signers...)
 	rep.Warnings = append(rep.Warnings, opened.Warnings...)
+	if target.Entity.MediaType == "multipart/signed" {
+		warns, err := uncoveredText(target.Entity)
+		if err != nil {
+			return err
+		}
+		rep.Warnings = append(rep.Warnings, warns...)
+	}
 	if opened.Encrypted {
 		rep.EncryptedPart = path
 	}
@@ -220,6 +230,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		}
 	}
 	fromDiffers := false
+	var protected mime.Header // the protected header fields, with Header Protection
 	if !nested && !explicit {
 		pe, err := protectedEntity(res, target, opened, opts)
 		if err != nil {
@@ -231,6 +242,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 				return fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err)
 			}
 			if ps != nil {
+				protected = pe.Header.NonContentFields()
 				fromDiffers = !sameFrom(senders, ps)
 				senders = *ps
 				if opened.Encrypted {
@@ -241,6 +253,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	}
 	if err := res.output(opts, innerCheck); err != nil {
 		return err
+	}
+	if len(rep.Signers) > 0 {
+		rep.Warnings = append(rep.Warnings, headerWarnings(m.Root.Header, protected)...)
 	}
 	if explicit {
 		// The user chose this part: judge it as if it were the message.
@@ -350,6 +365,16 @@ func openInnerSignature(res *Result, inner *mime.Message, engines []Engine, opts
 	if f.Kind == KindEncrypted {
 		res.Report.Warnings = append(res.Report.Warnings, "decrypted content holds another encrypted part; it was not opened")
 		return nil, nil
+	}
+	if err := checkStructure(inner, &f); err != nil {
+		return nil, fmt.Errorf("decrypted content: %w", err)
+	}
+	if f.Entity.MediaType == "multipart/signed" {
+		warns, err := uncoveredText(f.Entity)
+		if err != nil {
+			return nil, fmt.Errorf("decrypted content: %w", err)
+		}
+		res.Report.Warnings = append(res.Report.Warnings, warns...)
 	}
 	opened, err := engineFor(engines, f.Protocol).open(f)
 	if err != nil {
