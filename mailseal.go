@@ -197,14 +197,27 @@ func assess(r *Report, senders Senders) Status {
 }
 
 // SameAddress compares two email addresses: the local part exactly, the
-// domain case-insensitively.
+// domain with ASCII letters case-insensitively and every other character
+// exactly (Unicode case folding would make the Kelvin sign U+212A a "k").
 func SameAddress(a, b string) bool {
 	al, ad, ok1 := splitAddress(a)
 	bl, bd, ok2 := splitAddress(b)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || al != bl || len(ad) != len(bd) {
 		return false
 	}
-	return al == bl && strings.EqualFold(ad, bd)
+	for i := 0; i < len(ad); i++ {
+		if lowerASCII(ad[i]) != lowerASCII(bd[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func splitAddress(a string) (local, domain string, ok bool) {
