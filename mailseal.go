@@ -77,12 +77,18 @@ type Signer struct {
 	// reported when the signer is unknown. Never used to identify a key.
 	KeyID string `json:"key_id,omitempty"`
 	// SigningKey is the fingerprint of the (sub)key that made the signature.
-	SigningKey string       `json:"signing_key,omitempty"`
-	Emails     []string     `json:"emails"`
-	Valid      bool         `json:"valid"`
-	Status     SignerStatus `json:"status"`
-	Created    time.Time    `json:"created"`
-	Hash       string       `json:"hash,omitempty"`
+	SigningKey string `json:"signing_key,omitempty"`
+	// Emails are the addresses the signer is bound to: those its valid
+	// OpenPGP user IDs bind (UserIDAddress), or its certificate's. The
+	// From address must be one of them.
+	Emails []string `json:"emails"`
+	// UnboundUserIDs are the signer's valid user IDs that name an address
+	// but bind none (UserIDAddress says why); they match no From address.
+	UnboundUserIDs []string     `json:"unbound_user_ids,omitempty"`
+	Valid          bool         `json:"valid"`
+	Status         SignerStatus `json:"status"`
+	Created        time.Time    `json:"created"`
+	Hash           string       `json:"hash,omitempty"`
 	// Mode is what an OpenPGP signature covers: "binary" (the exact bytes)
 	// or "text" (CRLF-canonical text).
 	Mode string `json:"mode,omitempty"`
@@ -189,7 +195,13 @@ func assess(r *Report, senders Senders) Status {
 			}
 		}
 		if !match {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("signer %s is not %s", s.Fingerprint, from))
+			warn := fmt.Sprintf("signer %s is not %s", s.Fingerprint, from)
+			for _, uid := range s.UnboundUserIDs {
+				if _, err := UserIDAddress(uid); err != nil {
+					warn += " (" + err.Error() + ")"
+				}
+			}
+			r.Warnings = append(r.Warnings, warn)
 			return StatusSenderMismatch
 		}
 	}

@@ -28,9 +28,9 @@ import (
 //
 // A user ID with no "@" (nor a look-alike such as U+FF20) and no angle
 // bracket names no address: addr is "" and err is nil ("Alice Example").
-// Every other user ID that does not bind an address has a non-nil err,
-// saying why in a sentence that quotes the user ID; it is to be reported,
-// never matched. That is the case when it:
+// Every other user ID that does not bind an address has an err, a
+// *UserIDError saying why; it is to be reported, never matched. That is
+// the case when it:
 //   - names more than one address: "<a@x> <b@y>", "A <a@x>, B <b@y>", a
 //     display name or comment that is (or holds) another address, as in
 //     "alice@example.org <eve@evil.org>" (a display name or comment that is
@@ -66,14 +66,15 @@ type uidWord struct {
 	quoted bool
 }
 
-// uidError says why a user ID binds no address.
-type uidError struct {
-	uid    string
-	reason string
+// UserIDError says why a user ID that names an address binds none.
+type UserIDError struct {
+	UserID string
+	// Reason completes "the user ID ...", e.g. "names more than one address".
+	Reason string
 }
 
-func (e *uidError) Error() string {
-	return fmt.Sprintf("user ID %s %s; it binds to none", quoteUID(e.uid), e.reason)
+func (e *UserIDError) Error() string {
+	return fmt.Sprintf("user ID %s %s; it binds to none", quoteUID(e.UserID), e.Reason)
 }
 
 // quoteUID quotes a user ID for a message, shortened if very long.
@@ -95,7 +96,7 @@ const (
 )
 
 func (p *uidParser) fail(format string, args ...any) (string, error) {
-	return "", &uidError{uid: p.s, reason: fmt.Sprintf(format, args...)}
+	return "", &UserIDError{UserID: p.s, Reason: fmt.Sprintf(format, args...)}
 }
 
 func (p *uidParser) parse() (string, error) {

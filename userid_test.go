@@ -135,9 +135,9 @@ func TestUserIDAddressErrorText(t *testing.T) {
 	if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "bytes)") {
 		t.Fatalf("error for a long user ID: %.500s", err)
 	}
-	var ue *uidError
-	if !errors.As(err, &ue) {
-		t.Fatalf("error type %T", err)
+	var ue *UserIDError
+	if !errors.As(err, &ue) || ue.UserID != long || ue.Reason != "names more than one address" {
+		t.Fatalf("error %#v", err)
 	}
 }
 
