@@ -77,12 +77,18 @@ type Signer struct {
 	// reported when the signer is unknown. Never used to identify a key.
 	KeyID string `json:"key_id,omitempty"`
 	// SigningKey is the fingerprint of the (sub)key that made the signature.
-	SigningKey string       `json:"signing_key,omitempty"`
-	Emails     []string     `json:"emails"`
-	Valid      bool         `json:"valid"`
-	Status     SignerStatus `json:"status"`
-	Created    time.Time    `json:"created"`
-	Hash       string       `json:"hash,omitempty"`
+	SigningKey string `json:"signing_key,omitempty"`
+	// Emails are the addresses the signer is bound to: those its valid
+	// OpenPGP user IDs bind (UserIDAddress), or its certificate's. The
+	// From address must be one of them.
+	Emails []string `json:"emails"`
+	// UnboundUserIDs are the signer's valid user IDs that name an address
+	// but bind none (UserIDAddress says why); they match no From address.
+	UnboundUserIDs []string     `json:"unbound_user_ids,omitempty"`
+	Valid          bool         `json:"valid"`
+	Status         SignerStatus `json:"status"`
+	Created        time.Time    `json:"created"`
+	Hash           string       `json:"hash,omitempty"`
 	// Mode is what an OpenPGP signature covers: "binary" (the exact bytes)
 	// or "text" (CRLF-canonical text).
 	Mode string `json:"mode,omitempty"`
@@ -194,7 +200,13 @@ func assess(r *Report, senders Senders) Status {
 			}
 		}
 		if !match {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("signer %s is not %s", s.Fingerprint, from))
+			warn := fmt.Sprintf("signer %s is not %s", s.Fingerprint, from)
+			for _, uid := range s.UnboundUserIDs {
+				if _, err := UserIDAddress(uid); err != nil {
+					warn += " (" + err.Error() + ")"
+				}
+			}
+			r.Warnings = append(r.Warnings, warn)
 			return StatusSenderMismatch
 		}
 	}
@@ -202,14 +214,27 @@ func assess(r *Report, senders Senders) Status {
 }
 
 // SameAddress compares two email addresses: the local part exactly, the
-// domain case-insensitively.
+// domain with ASCII letters case-insensitively and every other character
+// exactly (Unicode case folding would make the Kelvin sign U+212A a "k").
 func SameAddress(a, b string) bool {
 	al, ad, ok1 := splitAddress(a)
 	bl, bd, ok2 := splitAddress(b)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || al != bl || len(ad) != len(bd) {
 		return false
 	}
-	return al == bl && strings.EqualFold(ad, bd)
+	for i := 0; i < len(ad); i++ {
+		if lowerASCII(ad[i]) != lowerASCII(bd[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func splitAddress(a string) (local, domain string, ok bool) {

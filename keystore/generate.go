@@ -3,7 +3,6 @@ package keystore
 import (
 	"bytes"
 	"fmt"
-	"net/mail"
 	"time"
 
 	"github.com/mailseal/mailseal"
@@ -31,11 +30,12 @@ func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if opts.Passphrase == nil && !opts.NoPassphrase {
 		return nil, fmt.Errorf("keystore: generate: a passphrase is needed: %w", mailseal.ErrLocked)
 	}
-	addr, err := mail.ParseAddress(opts.UID)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: generate: the user ID %q is not \"Name <address>\": %w", opts.UID, mailseal.ErrUsage)
+	if addr, err := mailseal.UserIDAddress(opts.UID); err != nil {
+		return nil, fmt.Errorf("keystore: generate: %v (write it as \"Name <address>\"): %w", err, mailseal.ErrUsage)
+	} else if addr == "" {
+		return nil, fmt.Errorf("keystore: generate: the user ID %q has no address; write it as \"Name <address>\": %w", opts.UID, mailseal.ErrUsage)
 	}
-	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{addr.String()}, Profile: opts.Profile, Algo: opts.Algo,
+	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{opts.UID}, Profile: opts.Profile, Algo: opts.Algo,
 		Expires: opts.Expires, Now: opts.Now})
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)

@@ -10,23 +10,31 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // KeyInfo describes a stored OpenPGP key for listing.
 type KeyInfo struct {
-	Fingerprint  string       `json:"fingerprint"`
-	Version      int          `json:"version"`
-	Algorithm    string       `json:"algorithm"`
-	UserIDs      []string     `json:"user_ids"`
-	Emails       []string     `json:"emails"`
-	Capabilities string       `json:"capabilities"` // C certify, S sign, E encrypt, A authenticate
-	Created      time.Time    `json:"created"`
-	Expires      *time.Time   `json:"expires"`
-	Revoked      bool         `json:"revoked"`
-	Expired      bool         `json:"expired"`
-	HasSecret    bool         `json:"secret"`
-	Protected    bool         `json:"protected"`
-	Subkeys      []SubkeyInfo `json:"subkeys"`
+	Fingerprint string `json:"fingerprint"`
+	Version     int    `json:"version"`
+	Algorithm   string `json:"algorithm"`
+	// UserIDs are the valid user IDs (self-signed, not revoked, not
+	// expired), sorted.
+	UserIDs []string `json:"user_ids"`
+	// Emails are the addresses they bind (mailseal.UserIDAddress).
+	Emails []string `json:"emails"`
+	// UnboundUserIDs are those of UserIDs that name an address but bind
+	// none; mailseal.UserIDAddress says why.
+	UnboundUserIDs []string     `json:"unbound_user_ids,omitempty"`
+	Capabilities   string       `json:"capabilities"` // C certify, S sign, E encrypt, A authenticate
+	Created        time.Time    `json:"created"`
+	Expires        *time.Time   `json:"expires"`
+	Revoked        bool         `json:"revoked"`
+	Expired        bool         `json:"expired"`
+	HasSecret      bool         `json:"secret"`
+	Protected      bool         `json:"protected"`
+	Subkeys        []SubkeyInfo `json:"subkeys"`
 }
 
 // SubkeyInfo describes a subkey.
@@ -88,21 +96,11 @@ func (s *Store) info(e *openpgp.Entity, now time.Time) KeyInfo {
 	if k.Expires != nil && now.After(*k.Expires) {
 		k.Expired = true
 	}
-	var names []string
-	for name, id := range e.Identities {
-		sig, err := id.Verify(now, cfg)
-		if err != nil || id.Revoked(sig, now, cfg) {
-			continue
-		}
-		names = append(names, name)
+	uids := pgp.ValidUserIDs(e, now, cfg)
+	for _, u := range uids {
+		k.UserIDs = append(k.UserIDs, u.ID)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		k.UserIDs = append(k.UserIDs, name)
-		if email := uidEmail(name); strings.Contains(email, "@") {
-			k.Emails = append(k.Emails, email)
-		}
-	}
+	k.Emails, k.UnboundUserIDs = pgp.Addresses(uids)
 	for i := range e.Subkeys {
 		sk := &e.Subkeys[i]
 		si := SubkeyInfo{

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"sort"
@@ -362,9 +361,10 @@ func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
 	return out, nil
 }
 
-// SecretPGPForEmail returns the secret keys (locked) with a user ID for email.
+// SecretPGPForEmail returns the secret keys (locked) of the certificates
+// PGPForAddress finds for email.
 func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
-	certs, err := s.FindPGP(email)
+	certs, err := s.PGPForAddress(email)
 	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 		return nil, err
 	}
@@ -406,7 +406,7 @@ func normalizeFingerprint(q string) string {
 }
 
 // FindPGP returns the certificates matching a QUERY: an email address
-// (domain case-insensitive), a full fingerprint (spaces allowed), or a
+// (see PGPForAddress), a full fingerprint (spaces allowed), or a
 // case-insensitive substring of a user ID. None: an error wrapping ErrNoKey.
 func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 	q := strings.TrimSpace(query)
@@ -420,15 +420,57 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 		}
 		return []*openpgp.Entity{e}, nil
 	}
-	isEmail := strings.Contains(q, "@") && !strings.ContainsAny(q, " <>")
+	if strings.Contains(q, "@") && !strings.ContainsAny(q, " <>") {
+		return s.PGPForAddress(q)
+	}
+	lq := strings.ToLower(q)
+	out, err := s.scanCerts(nil, func(e *openpgp.Entity) bool {
+		for uid := range e.Identities {
+			if strings.Contains(strings.ToLower(uid), lq) {
+				return true
+			}
+		}
+		return false
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("keystore: no OpenPGP key matches %q: %w", q, mailseal.ErrNoKey)
+	}
+	return out, err
+}
+
+// PGPForAddress returns the certificates with a user ID that is valid now
+// (see pgp.ValidUserIDs) and binds addr (mailseal.UserIDAddress; the domain
+// compared case-insensitively, mailseal.SameAddress). A user ID that names
+// two addresses binds neither, so it is never found here. None: an error
+// wrapping ErrNoKey; addr without "@": ErrUsage.
+func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
+	addr = strings.TrimSpace(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return nil, fmt.Errorf("keystore: %q is not an email address: %w", addr, mailseal.ErrUsage)
+	}
 	// A user ID holds its address as text, and certificates are stored in
 	// binary: a certificate whose bytes lack the address's local part
-	// cannot match an address query, and is not parsed. Parsing every
-	// certificate for each look-up would grow with the keyring.
-	var needle []byte
-	if isEmail {
-		needle = []byte(q[:strings.LastIndexByte(q, '@')])
+	// cannot match, and is not parsed. Parsing every certificate for each
+	// look-up would grow with the keyring.
+	now, cfg := time.Now(), &packet.Config{}
+	out, err := s.scanCerts([]byte(addr[:at]), func(e *openpgp.Entity) bool {
+		for _, u := range pgp.ValidUserIDs(e, now, cfg) {
+			if mailseal.SameAddress(u.Address, addr) {
+				return true
+			}
+		}
+		return false
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("keystore: no OpenPGP key has a valid user ID for %s: %w", addr, mailseal.ErrNoKey)
 	}
+	return out, err
+}
+
+// scanCerts returns the stored certificates that match, skipping unparsed
+// those whose bytes lack needle (unless it is nil).
+func (s *Store) scanCerts(needle []byte, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
 	var out []*openpgp.Entity
 	for _, fpr := range s.certFingerprints() {
 		data, err := os.ReadFile(s.certPath(fpr))
@@ -442,21 +484,9 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range e.Identities {
-			var match bool
-			if isEmail {
-				match = mailseal.SameAddress(uidEmail(id.Name), q)
-			} else {
-				match = strings.Contains(strings.ToLower(id.Name), strings.ToLower(q))
-			}
-			if match {
-				out = append(out, e)
-				break
-			}
+		if match(e) {
+			out = append(out, e)
 		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("keystore: no OpenPGP key matches %q: %w", q, mailseal.ErrNoKey)
 	}
 	return out, nil
 }
@@ -476,16 +506,6 @@ func (s *Store) FindOnePGP(query string) (*openpgp.Entity, error) {
 			query, len(found), strings.Join(names, "; "), mailseal.ErrUsage)
 	}
 	return found[0], nil
-}
-
-func uidEmail(uid string) string {
-	if a, err := mail.ParseAddress(uid); err == nil {
-		return a.Address
-	}
-	if i, j := strings.LastIndex(uid, "<"), strings.LastIndex(uid, ">"); i >= 0 && j > i {
-		return uid[i+1 : j]
-	}
-	return strings.TrimSpace(uid)
 }
 
 func primaryUID(e *openpgp.Entity) string {

@@ -138,16 +138,17 @@ func Fingerprint(pk *packet.PublicKey) string {
 	return strings.ToUpper(hex.EncodeToString(pk.Fingerprint))
 }
 
-// keyName names an entity in error messages: fingerprint and first e-mail.
+// keyName names an entity in error messages: fingerprint and the first
+// address a user ID binds (mailseal.UserIDAddress).
 func keyName(ent *openpgp.Entity) string {
 	if ent == nil || ent.PrimaryKey == nil {
 		return "(no key)"
 	}
 	name := Fingerprint(ent.PrimaryKey)
 	var emails []string
-	for _, id := range ent.Identities {
-		if id.UserId != nil && id.UserId.Email != "" {
-			emails = append(emails, id.UserId.Email)
+	for uid := range ent.Identities {
+		if addr, _ := mailseal.UserIDAddress(uid); addr != "" {
+			emails = append(emails, addr)
 		}
 	}
 	if len(emails) > 0 {

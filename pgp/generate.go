@@ -3,7 +3,6 @@ package pgp
 import (
 	"crypto"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -16,8 +15,10 @@ import (
 
 // KeyOptions describe a new OpenPGP key.
 type KeyOptions struct {
-	// UserIDs are "Name <address>" (or a bare address, or any text); the
-	// first is the primary user ID. At least one is needed.
+	// UserIDs are "Name <address>" (or a bare address, or a name without
+	// an address); the first is the primary user ID. At least one is
+	// needed. One that names an address must bind it
+	// (mailseal.UserIDAddress), or NewKey fails with a usage error.
 	UserIDs []string
 	Profile string // "default" (v4, read by gpg 2.2 and mail clients) or "rfc9580" (v6, AEAD)
 	Algo    string // "ed25519" (default), "rsa3072", "rsa4096"
@@ -72,13 +73,19 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	default:
 		return nil, fmt.Errorf("pgp: generate: unknown algorithm %q (ed25519, rsa3072 or rsa4096): %w", opts.Algo, mailseal.ErrUsage)
 	}
-	name, comment, email := splitUserID(opts.UserIDs[0])
+	name, comment, email, err := splitUserID(opts.UserIDs[0])
+	if err != nil {
+		return nil, err
+	}
 	e, err := openpgp.NewEntity(name, comment, email, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgp: generate: %v: %w", err, mailseal.ErrUsage)
 	}
 	for _, uid := range opts.UserIDs[1:] {
-		n, c, m := splitUserID(uid)
+		n, c, m, err := splitUserID(uid)
+		if err != nil {
+			return nil, err
+		}
 		if err := e.AddUserId(n, c, m, cfg); err != nil {
 			return nil, fmt.Errorf("pgp: generate: user ID %q: %v: %w", uid, err, mailseal.ErrUsage)
 		}
@@ -89,13 +96,34 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	return e, nil
 }
 
-// splitUserID splits "Name <address>" for go-crypto, which builds the user
-// ID back from the parts.
-func splitUserID(uid string) (name, comment, email string) {
-	if a, err := mail.ParseAddress(uid); err == nil {
-		return a.Name, "", a.Address
+// splitUserID splits a user ID into the name, comment and address that
+// go-crypto builds it back from ("name (comment) <address>"). A user ID
+// that names an address but binds none (mailseal.UserIDAddress), or that
+// go-crypto cannot write so that it binds the same address, is a usage
+// error: mailseal makes no key whose address is in doubt.
+func splitUserID(uid string) (name, comment, email string, err error) {
+	addr, err := mailseal.UserIDAddress(uid)
+	if err != nil {
+		return "", "", "", fmt.Errorf("pgp: generate: %v (write it as \"Name <address>\"): %w", err, mailseal.ErrUsage)
 	}
-	return strings.TrimSpace(uid), "", ""
+	s := strings.TrimSpace(uid)
+	if addr != "" && strings.HasSuffix(s, "<"+addr+">") {
+		email = addr
+		s = strings.TrimSpace(strings.TrimSuffix(s, "<"+addr+">"))
+	}
+	if i := strings.LastIndexByte(s, '('); i >= 0 && strings.HasSuffix(s, ")") {
+		comment = s[i+1 : len(s)-1]
+		s = strings.TrimSpace(s[:i])
+	}
+	name = s
+	built := packet.NewUserId(name, comment, email)
+	if built == nil {
+		return "", "", "", fmt.Errorf("pgp: generate: the user ID %q cannot be written (angle brackets or parentheses in a name or comment); write it as \"Name (comment) <address>\": %w", uid, mailseal.ErrUsage)
+	}
+	if again, _ := mailseal.UserIDAddress(built.Id); again != addr {
+		return "", "", "", fmt.Errorf("pgp: generate: the user ID %q would be written as %q; write it as \"Name (comment) <address>\": %w", uid, built.Id, mailseal.ErrUsage)
+	}
+	return name, comment, email, nil
 }
 
 // ProtectionConfig is how secret keys are encrypted with a passphrase:

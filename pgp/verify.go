@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -119,27 +118,6 @@ func issuerKeyID(sig *packet.Signature) uint64 {
 	return 0
 }
 
-// validEmails lists the addresses of ent's valid, unrevoked user IDs at t.
-func (e *Engine) validEmails(ent *openpgp.Entity, t time.Time) []string {
-	emails := []string{}
-	cfg := e.Config()
-	seen := map[string]bool{}
-	for _, id := range ent.Identities {
-		if id == nil || id.UserId == nil || id.UserId.Email == "" {
-			continue
-		}
-		if _, err := id.Verify(t, cfg); err != nil {
-			continue
-		}
-		if !seen[id.UserId.Email] {
-			seen[id.UserId.Email] = true
-			emails = append(emails, id.UserId.Email)
-		}
-	}
-	sort.Strings(emails)
-	return emails
-}
-
 // evaluate turns one signature into a mailseal.Signer, following the
 // signer status rules of docs/ARCHITECTURE.md. h is the hash over the signed
 // data (already salted and canonicalised as the signature requires; nil if
@@ -169,7 +147,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	}
 	s.Fingerprint = Fingerprint(ent.PrimaryKey)
 	s.SigningKey = Fingerprint(pub)
-	s.Emails = e.validEmails(ent, now)
+	s.Emails, s.UnboundUserIDs = Addresses(ValidUserIDs(ent, now, e.Config()))
 	bad := func(format string, args ...any) mailseal.Signer {
 		s.Status = mailseal.SignerBad
 		s.Error = fmt.Sprintf(format, args...)

@@ -324,6 +324,13 @@ func keysList(c *cli.Context) error {
 		fmt.Fprintf(w, "pgp v%d %s [%s] created %s, %s\n", k.Version, k.Fingerprint, strings.Join(flags, " "),
 			k.Created.UTC().Format("2006-01-02"), exp)
 		for _, uid := range k.UserIDs {
+			var unbound *mailseal.UserIDError
+			if _, err := mailseal.UserIDAddress(uid); errors.As(err, &unbound) {
+				// Quoted: what makes it bind none may be a character
+				// that hides or rearranges text.
+				fmt.Fprintf(w, "    %q (%s; it binds to none)\n", uid, unbound.Reason)
+				continue
+			}
 			fmt.Fprintf(w, "    %s\n", uid)
 		}
 	}

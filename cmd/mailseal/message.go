@@ -439,10 +439,10 @@ func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*ope
 	return to, nil
 }
 
-// pgpRecipientCerts returns the stored certificates for addr that have a
-// valid encryption key (none is not an error).
+// pgpRecipientCerts returns the stored certificates with a valid user ID
+// bound to addr that have a valid encryption key (none is not an error).
 func (s *session) pgpRecipientCerts(engine *pgp.Engine, addr string) ([]*openpgp.Entity, error) {
-	certs, err := s.store.FindPGP(addr)
+	certs, err := s.store.PGPForAddress(addr)
 	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 		return nil, err
 	}

@@ -1,0 +1,59 @@
+package pgp
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+)
+
+// UserID is a user ID of a certificate read by mailseal.UserIDAddress.
+type UserID struct {
+	ID string // as written in the certificate
+	// Address is the address it binds; "" if none.
+	Address string
+	// Err says why a user ID that names an address binds none; it is to be
+	// reported. Nil when it binds Address or names no address at all.
+	Err error
+}
+
+// ValidUserIDs returns the user IDs of ent that are valid at t under cfg (a
+// self-certification verifies and has not expired, and no self-revocation
+// applies), sorted, each with the address it binds. Only these may match an
+// address: for choosing recipients and signers, and for a signer's sender.
+func ValidUserIDs(ent *openpgp.Entity, t time.Time, cfg *packet.Config) []UserID {
+	var out []UserID
+	for name, id := range ent.Identities {
+		if id == nil {
+			continue
+		}
+		if _, err := id.Verify(t, cfg); err != nil {
+			continue
+		}
+		addr, err := mailseal.UserIDAddress(name)
+		out = append(out, UserID{ID: name, Address: addr, Err: err})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Addresses lists the distinct bound addresses of uids (sorted, as uids
+// are) and the user IDs that name an address but bind none.
+func Addresses(uids []UserID) (addrs, unbound []string) {
+	addrs = []string{}
+	seen := map[string]bool{}
+	for _, u := range uids {
+		switch {
+		case u.Err != nil:
+			unbound = append(unbound, u.ID)
+		case u.Address != "" && !seen[u.Address]:
+			seen[u.Address] = true
+			addrs = append(addrs, u.Address)
+		}
+	}
+	sort.Strings(addrs)
+	return addrs, unbound
+}
