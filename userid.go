@@ -14,7 +14,8 @@ import (
 // A user ID is read as an RFC 5322 mailbox (UTF-8 allowed, RFC 6532):
 //
 //	Alice Example <alice@example.org>     a display name and the address in angle brackets
-//	"Example, Alice" <alice@example.org>  a quoted display name (needed for , ; : [ ] \ ")
+//	"Example, Alice" <alice@example.org>  a quoted display name
+//	Example, Alice <alice@example.org>    the same unquoted, as GnuPG writes it
 //	<alice@example.org>                   the address alone, in angle brackets
 //	alice@example.org                     a bare address
 //	Alice (work) <alice@example.org>      RFC 5322 comments, nested or not, between the parts
@@ -42,8 +43,8 @@ import (
 //     character (bidirectional overrides, zero-width space; zero-width
 //     joiners aside), a private-use character or a line separator;
 //   - has a quoted local part ("\"a@x\"@y"), a domain literal, unbalanced
-//     brackets, parentheses or quotes, an unquoted special character in the
-//     display name, group syntax, or anything else outside the forms above.
+//     brackets, parentheses or quotes, group syntax, or anything else
+//     outside the forms above.
 //
 // It reads the user ID once, in time linear in its length.
 func UserIDAddress(uid string) (addr string, err error) {
@@ -143,8 +144,6 @@ func (p *uidParser) parse() (string, error) {
 			return p.fail(`has an unbalanced ")"`)
 		case c == '>':
 			return p.fail(`has an unbalanced ">"`)
-		case isSpecial(c) && c != '@' && c != '.':
-			return p.fail("has an unquoted %q in its name (quote the name)", c)
 		default:
 			p.words = append(p.words, uidWord{text: p.atom()})
 		}
@@ -311,25 +310,22 @@ func (p *uidParser) quoted() (string, error) {
 	return "", err
 }
 
-// atom reads a run of characters that are neither white space nor
-// specials ("@" and "." included, to be judged later).
+// atom reads a run of characters up to white space, a comment, a quote
+// or an angle bracket. The other RFC 5322 specials (, ; : [ ] \ and the
+// "@" and "." judged later) stand in it: GnuPG writes user IDs such as
+// "Doe, John <john@example.org>" without quotes, and they name one
+// address all the same. A second address is caught by its "@".
 func (p *uidParser) atom() string {
 	start := p.i
 	for p.i < len(p.s) {
 		c := p.s[p.i]
-		if c == ' ' || c == '\t' || (isSpecial(c) && c != '@' && c != '.') {
+		if c == ' ' || c == '\t' || strings.IndexByte(`()<>"`, c) >= 0 {
 			break
 		}
 		p.work++
 		p.i++
 	}
 	return p.s[start:p.i]
-}
-
-// isSpecial reports the RFC 5322 specials: characters that cannot stand
-// unquoted in a display name.
-func isSpecial(c byte) bool {
-	return strings.IndexByte(`()<>[]:;@\,."`, c) >= 0
 }
 
 // addrSpec checks an address as it stands between the angle brackets (or

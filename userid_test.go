@@ -70,11 +70,16 @@ func TestUserIDAddress(t *testing.T) {
 		{`"Alice <alice@example.org>`, "", `unbalanced '"'`},
 		{`<a@b> (x\`, "", `unbalanced "("`},
 		{`"Alice \<a@b>`, "", `unbalanced '"'`},
-		// Group syntax and unquoted specials.
-		{"Friends: alice@example.org;", "", "unquoted ':'"},
-		{"Friends: <alice@example.org>;", "", "unquoted ':'"},
-		{"Example, Alice <alice@example.org>", "", "unquoted ','"},
-		{"Alice [work] <alice@example.org>", "", "unquoted '['"},
+		// Group syntax.
+		{"Friends: alice@example.org;", "", "neither"},
+		{"Friends: <alice@example.org>;", "", "text after its address"},
+		// Unquoted specials in a display name that names one address, as
+		// GnuPG writes them: the address is bound.
+		{"Example, Alice <alice@example.org>", "alice@example.org", ""},
+		{"Alice [work] <alice@example.org>", "alice@example.org", ""},
+		{"Müller, Hans; Dr.: <hans@example.de>", "hans@example.de", ""},
+		{"Example, Alice, eve@evil.org <alice@example.org>", "", "more than one address"},
+		{"Example, Alice <alice@example.org>, Eve <eve@evil.org>", "", "more than one address"},
 		// The address itself.
 		{"<>", "", "empty address"},
 		{"Alice <alice>", "", `without "@"`},
