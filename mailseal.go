@@ -105,6 +105,10 @@ type Report struct {
 	EncryptedPart string `json:"encrypted_part,omitempty"`
 	// Integrity is set after decryption: mdc, aead, gcm or none.
 	Integrity string `json:"integrity,omitempty"`
+	// Unauthenticated: the decrypted content was released although neither
+	// its cipher (S/MIME CBC) nor a good signature protects it against
+	// alteration in transit (decrypt --allow-unauthenticated).
+	Unauthenticated bool `json:"unauthenticated,omitempty"`
 	// DecryptedWith is the fingerprint of the key that decrypted the message.
 	DecryptedWith string `json:"decrypted_with,omitempty"`
 	// From is the single From address the signer was checked against.
