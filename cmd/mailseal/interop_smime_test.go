@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/cmstest"
@@ -302,9 +303,13 @@ func TestMailsealReadsOpenSSLSMIME(t *testing.T) {
 			if rep := p.verifyJSON(other, 1); rep.Status != mailseal.StatusSenderMismatch {
 				t.Fatalf("forged From: status %s", rep.Status)
 			}
-			// Without the CA as trust anchor: untrusted.
-			if rep := p.verifyJSON(msg, 1, "--at", "2020-01-01"); rep.Status != mailseal.StatusUntrusted {
-				t.Fatalf("before the certificates were valid: status %s", rep.Status)
+			// After the certificates expired: untrusted. Before they were
+			// valid, the signature (signingTime now) is from the future: bad.
+			if rep := p.verifyJSON(msg, 1, "--at", time.Now().AddDate(2, 0, 0).Format("2006-01-02")); rep.Status != mailseal.StatusUntrusted {
+				t.Fatalf("after the certificates expired: status %s", rep.Status)
+			}
+			if rep := p.verifyJSON(msg, 1, "--at", "2020-01-01"); rep.Status != mailseal.StatusBad || !strings.Contains(rep.Signers[0].Error, "after the verification time") {
+				t.Fatalf("before the certificates were valid: %+v", rep)
 			}
 		})
 	}
