@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mailseal/mailseal/internal/b64lines"
 )
 
 // aesCBCOIDPrefix is the DER of an AES-CBC algorithm OID
@@ -124,12 +126,11 @@ func RewriteBody(msg []byte, change func(der []byte) error) ([]byte, error) {
 	if err := change(raw); err != nil {
 		return nil, err
 	}
-	enc := base64.StdEncoding.EncodeToString(raw)
-	var b strings.Builder
-	for len(enc) > 64 {
-		b.WriteString(enc[:64] + "\n")
-		enc = enc[64:]
+	out := bytes.NewBuffer(append([]byte(nil), norm[:i+2]...))
+	enc := b64lines.NewWriter(out, 64, "\n")
+	enc.Write(raw)
+	if err := enc.Close(); err != nil {
+		return nil, err
 	}
-	b.WriteString(enc + "\n")
-	return append(append([]byte(nil), norm[:i+2]...), b.String()...), nil
+	return out.Bytes(), nil
 }
