@@ -112,7 +112,7 @@ func decryptCommand() *cli.Command {
 // allowUnauthenticatedFlag releases what decrypt otherwise withholds:
 // content that could have been altered unnoticed (flow.Options).
 var allowUnauthenticatedFlag = &cli.BoolFlag{Name: "allow-unauthenticated",
-	Usage: "S/MIME CBC: output content that no good signature covers (unsigned, or an unknown signer); " +
+	Usage: "S/MIME CBC: output content that no good signature covers (unsigned, or an unknown or untrusted signer); " +
 		"CBC has no integrity protection, so it may have been altered in transit (a bad signature is never output)"}
 
 func verifyCommand() *cli.Command {
