@@ -68,6 +68,24 @@ const (
 	SignerUnknown   SignerStatus = "unknown"   // no key to check it with
 )
 
+// MaxClockSkew is how far a signature's creation time may lie after the
+// verification time, or outside its certificate's validity period (set by
+// another clock, the CA's): the signer's clock may run a little fast or
+// slow.
+const MaxClockSkew = 15 * time.Minute
+
+// CheckCreated returns why a signature claiming to be made at created is
+// bad at the verification time now: it claims to be made later than now
+// (beyond MaxClockSkew), so the signer's clock is wrong or the time is
+// false; or nil. Both engines judge a signature from the future by it.
+func CheckCreated(created, now time.Time) error {
+	if created.After(now.Add(MaxClockSkew)) {
+		return fmt.Errorf("the signature claims to be made at %s, after the verification time %s (by more than the %v allowed for clock differences): the signer's clock is wrong or the time is false",
+			created.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), MaxClockSkew)
+	}
+	return nil
+}
+
 // Signer describes one signature found on a message.
 type Signer struct {
 	// Fingerprint is the full fingerprint of the OpenPGP primary key, or the
@@ -111,6 +129,10 @@ type Report struct {
 	EncryptedPart string `json:"encrypted_part,omitempty"`
 	// Integrity is set after decryption: mdc, aead, gcm or none.
 	Integrity string `json:"integrity,omitempty"`
+	// Unauthenticated: the decrypted content was released although neither
+	// its cipher (S/MIME CBC) nor a good signature protects it against
+	// alteration in transit (decrypt --allow-unauthenticated).
+	Unauthenticated bool `json:"unauthenticated,omitempty"`
 	// DecryptedWith is the fingerprint of the key that decrypted the message.
 	DecryptedWith string `json:"decrypted_with,omitempty"`
 	// From is the single From address the signer was checked against.

@@ -440,3 +440,35 @@ func TestDecryptGarbage(t *testing.T) {
 		}
 	}
 }
+
+// A signature dated later than the verification time, beyond
+// mailseal.MaxClockSkew, is bad; within it, good (the signer's clock may
+// run a little fast). S/MIME judges signingTime by the same rule.
+func TestFutureSignature(t *testing.T) {
+	now := time.Now()
+	key := genKey(t, "Alice", "alice@example.org", keyOpts{created: now.Add(-time.Hour)})
+	cert := publicOf(t, key)
+	data := []byte("Content-Type: text/plain\r\n\r\nHello\r\n")
+	verifier := testPolicy()
+	verifier.Now = now
+	for _, tc := range []struct {
+		ahead time.Duration
+		want  mailseal.SignerStatus
+	}{
+		{mailseal.MaxClockSkew - time.Minute, mailseal.SignerGood},
+		{mailseal.MaxClockSkew + time.Minute, mailseal.SignerBad},
+		{365 * 24 * time.Hour, mailseal.SignerBad},
+	} {
+		signer := testPolicy()
+		signer.Now = now.Add(tc.ahead)
+		sig := sign(t, New(signer), key, data)
+		signers, err := New(verifier).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := oneSigner(t, signers, tc.want)
+		if tc.want == mailseal.SignerBad && !strings.Contains(s.Error, "after the verification time") {
+			t.Errorf("%v ahead: error %q", tc.ahead, s.Error)
+		}
+	}
+}

@@ -176,6 +176,9 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		}
 		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", mailseal.HashName(sig.Hash))
 	}
+	if err := mailseal.CheckCreated(sig.CreationTime, now); err != nil {
+		return bad("%v", err)
+	}
 	if sig.CreationTime.Before(pub.CreationTime) {
 		return bad("the signature claims to be older than its key")
 	}
@@ -184,7 +187,9 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 			return bad("the signature has an unknown critical notation %q", n.Name)
 		}
 	}
-	if sig.SigExpired(now) {
+	// SigExpired also calls a signature made after now expired; a time
+	// ahead within the clock skew was accepted above.
+	if sig.SigExpired(later(now, sig.CreationTime)) {
 		return bad("the signature has expired")
 	}
 	if ent.Revoked(now) {
@@ -221,6 +226,13 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	s.Status = mailseal.SignerGood
 	s.Valid = true
 	return s
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // readSignatures reads the signature packets of a detached signature,

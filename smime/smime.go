@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/cms"
@@ -332,6 +333,19 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 				continue
 			}
 		}
+		if !inherited || err == nil { // the signature verified: its time counts
+			if terr := e.checkSigningTime(r.SigningTime, r.Cert); terr != nil {
+				sg.Status = mailseal.SignerBad
+				sg.Error = oneLine(terr)
+				out = append(out, sg)
+				continue
+			}
+		}
+		if err == nil && r.SigningTime.After(r.Cert.NotAfter) {
+			// Possible only within the clock skew: later, the path fails.
+			err = fmt.Errorf("the signature claims to be made at %s, after its certificate expired (%s)",
+				r.SigningTime.UTC().Format(time.RFC3339), r.Cert.NotAfter.UTC().Format(time.RFC3339))
+		}
 		if err != nil {
 			sg.Status = mailseal.SignerUntrusted
 			sg.Error = oneLine(err)
@@ -350,6 +364,26 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 		out = append(out, sg)
 	}
 	return out, warnings
+}
+
+// checkSigningTime returns why a signature's signingTime (zero: the
+// attribute is absent) makes it bad: later than the verification time
+// (mailseal.CheckCreated, as for OpenPGP), or before its certificate was
+// valid, as an OpenPGP signature older than its key is. A signingTime
+// after the certificate expired makes the signer untrusted instead (judge),
+// as an OpenPGP signature made after its key expired does.
+func (e *Engine) checkSigningTime(t time.Time, cert *x509.Certificate) error {
+	if t.IsZero() {
+		return nil
+	}
+	if err := mailseal.CheckCreated(t, e.Policy.Time()); err != nil {
+		return err
+	}
+	if t.Before(cert.NotBefore.Add(-mailseal.MaxClockSkew)) {
+		return fmt.Errorf("the signature claims to be made at %s, before its certificate was valid (from %s)",
+			t.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func oneLine(err error) string {

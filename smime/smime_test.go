@@ -286,6 +286,56 @@ func TestSignerJudgement(t *testing.T) {
 	})
 }
 
+// A signingTime later than the verification time (beyond
+// mailseal.MaxClockSkew) is bad, as for OpenPGP; so is one before the
+// certificate was valid, as an OpenPGP signature older than its key is.
+// One after the certificate expired (possible only within the skew: later
+// the path fails) makes the signer untrusted, as an OpenPGP signature made
+// after its key expired does.
+func TestSigningTime(t *testing.T) {
+	p := getPKI(t)
+	e := testEngine(t)
+	key := rsaKey(t, 2048)
+	id := p.identity(t, key, leafSpec{})
+	expiring := p.identity(t, key, leafSpec{notAfter: testNow.Add(5 * time.Minute)})
+	for _, tc := range []struct {
+		name   string
+		id     Identity
+		at     time.Time
+		want   mailseal.SignerStatus
+		reason string
+	}{
+		{"now", id, testNow, mailseal.SignerGood, ""},
+		{"ahead within the skew", id, testNow.Add(mailseal.MaxClockSkew - time.Minute), mailseal.SignerGood, ""},
+		{"ahead beyond the skew", id, testNow.Add(mailseal.MaxClockSkew + time.Minute), mailseal.SignerBad, "after the verification time"},
+		{"a year ahead", id, testNow.AddDate(1, 0, 0), mailseal.SignerBad, "after the verification time"},
+		{"before the certificate", id, id.Cert.NotBefore.Add(-mailseal.MaxClockSkew - time.Minute), mailseal.SignerBad, "before its certificate was valid"},
+		{"after the certificate", expiring, testNow.Add(10 * time.Minute), mailseal.SignerUntrusted, "after its certificate expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// cms.Sign, not Engine.Sign: that refuses a certificate not valid at signing time.
+			var blob bytes.Buffer
+			w, err := cms.Sign(&blob, []cms.Signer{{Cert: tc.id.Cert, Key: key, Chain: tc.id.Chain}},
+				cms.SignOptions{Hash: crypto.SHA256, SigningTime: tc.at, Detached: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(w, content)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob.Bytes()))
+			if err != nil || len(signers) != 1 {
+				t.Fatalf("%+v, %v", signers, err)
+			}
+			s := signers[0]
+			if s.Status != tc.want || !strings.Contains(s.Error, tc.reason) || !s.Created.Equal(tc.at.Truncate(time.Second)) {
+				t.Fatalf("signer %+v, want %s (%s)", s, tc.want, tc.reason)
+			}
+		})
+	}
+}
+
 // stripCertificates removes the certificate set from a DER detached
 // signature made by Sign.
 func stripCertificates(t *testing.T, blob []byte) []byte {

@@ -256,7 +256,7 @@ func runBatch(s *session, newWorker func() (func(raw []byte) batchResult, error)
 				code = 0 // decrypted and not signed: fine for decrypt
 			}
 		}
-		if s.c.Bool("json") || !writesMessages || r.err != nil {
+		if s.c.Bool("json") || !writesMessages || r.err != nil || (r.reported && r.output == nil) {
 			enc.Encode(struct {
 				Message string `json:"message"`
 				mailseal.Report
@@ -293,7 +293,8 @@ func (s *session) openWorker(decrypt bool) (func(raw []byte) batchResult, error)
 			return batchResult{err: err}
 		}
 		defer m.Close()
-		res, err := flow.Open(m, []flow.Engine{op, sm}, flow.Options{Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool})
+		res, err := flow.Open(m, []flow.Engine{op, sm}, flow.Options{Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
+			AllowUnauthenticated: s.c.Bool("allow-unauthenticated")})
 		if err != nil {
 			return batchResult{err: err}
 		}

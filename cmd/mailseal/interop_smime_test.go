@@ -2,16 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/cmstest"
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/mime"
 )
@@ -301,9 +303,13 @@ func TestMailsealReadsOpenSSLSMIME(t *testing.T) {
 			if rep := p.verifyJSON(other, 1); rep.Status != mailseal.StatusSenderMismatch {
 				t.Fatalf("forged From: status %s", rep.Status)
 			}
-			// Without the CA as trust anchor: untrusted.
-			if rep := p.verifyJSON(msg, 1, "--at", "2020-01-01"); rep.Status != mailseal.StatusUntrusted {
-				t.Fatalf("before the certificates were valid: status %s", rep.Status)
+			// After the certificates expired: untrusted. Before they were
+			// valid, the signature (signingTime now) is from the future: bad.
+			if rep := p.verifyJSON(msg, 1, "--at", time.Now().AddDate(2, 0, 0).Format("2006-01-02")); rep.Status != mailseal.StatusUntrusted {
+				t.Fatalf("after the certificates expired: status %s", rep.Status)
+			}
+			if rep := p.verifyJSON(msg, 1, "--at", "2020-01-01"); rep.Status != mailseal.StatusBad || !strings.Contains(rep.Signers[0].Error, "after the verification time") {
+				t.Fatalf("before the certificates were valid: %+v", rep)
 			}
 		})
 	}
@@ -354,35 +360,66 @@ func TestMailsealReadsOpenSSLSMIME(t *testing.T) {
 			}
 			enc := encrypt(t, content, args...)
 			p.checkDecrypt(t, enc, tc.integrity)
-			// Tampered: for GCM exit 1 and nothing on stdout. CBC has no
-			// integrity: the damage may go unnoticed (hence integrity
-			// "none" and the warning), but it must not crash.
+			// Tampered: exit 1 and nothing on stdout; for CBC, which
+			// cannot tell, because the content is not signed.
 			code, out, _ := p.msCode(flipBase64Body(t, enc), "decrypt")
-			if tc.integrity == "gcm" && (code != 1 || len(out) != 0) {
-				t.Fatalf("tampered GCM message: exit %d, %d bytes released", code, len(out))
-			}
-			if code != 0 && code != 1 {
-				t.Fatalf("tampered CBC message: exit %d", code)
+			if code != 1 || len(out) != 0 {
+				t.Fatalf("tampered message: exit %d, %d bytes released", code, len(out))
 			}
 		})
 	}
-	t.Run("sign-then-encrypt", func(t *testing.T) {
-		signed := sign(t, signer("bob")...)
-		inner := p.write("signed.eml", signed)
-		enc := encrypt(t, inner, "-aes-256-gcm")
-		out, _ := p.ms(enc, 0, "decrypt", "--json")
-		if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
-			t.Fatalf("decrypted:\n%s", out)
-		}
-		var rep mailseal.Report
-		_, errOut := p.ms(enc, 0, "decrypt", "--json")
-		if err := json.Unmarshal(errOut, &rep); err != nil {
-			t.Fatal(err)
-		}
-		if rep.Status != mailseal.StatusGood || !rep.Encrypted || len(rep.Signers) != 1 {
-			t.Fatalf("report %+v", rep)
-		}
-	})
+	for _, cipher := range []string{"-aes-256-gcm", "-aes-256-cbc", "-aes-128-cbc"} {
+		t.Run("sign-then-encrypt"+cipher, func(t *testing.T) {
+			signed := sign(t, signer("bob")...)
+			inner := p.write("signed.eml", signed)
+			enc := encrypt(t, inner, cipher)
+			out, errOut := p.ms(enc, 0, "decrypt", "--json")
+			if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
+				t.Fatalf("decrypted:\n%s", out)
+			}
+			var rep mailseal.Report
+			if err := json.Unmarshal(errOut, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Status != mailseal.StatusGood || !rep.Encrypted || len(rep.Signers) != 1 || rep.Unauthenticated {
+				t.Fatalf("report %+v", rep)
+			}
+			if cipher == "-aes-256-gcm" {
+				return
+			}
+			// CBC: the IV flips the first plaintext block, "MIME-Version: 1.";
+			// a flip of its colon ends the header before the Content-Type
+			// that says "signed". A flip in the block before the signed
+			// text garbles that block and alters the text. Neither is
+			// released, with or without --allow-unauthenticated.
+			plain := bytes.ReplaceAll(bytes.ReplaceAll(signed, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+			if !bytes.HasPrefix(plain, []byte("MIME-Version: 1.0\r\n")) {
+				t.Fatalf("openssl's signed message starts %q", plain[:20])
+			}
+			i := bytes.Index(plain, []byte("interop test"))
+			for _, flip := range []struct {
+				where  string
+				at     int
+				status mailseal.Status
+			}{
+				{"iv", 12, mailseal.StatusBad},
+				{fmt.Sprint("block", i/16-1), 0, mailseal.StatusBad},
+			} {
+				bad, err := cmstest.RewriteBody(enc, func(der []byte) error { return cmstest.FlipCBC(der, flip.where, flip.at) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, extra := range [][]string{nil, {"--allow-unauthenticated"}} {
+					code, out, errOut := p.msCode(bad, append([]string{"decrypt", "--json"}, extra...)...)
+					var rep mailseal.Report
+					json.Unmarshal(errOut, &rep)
+					if code != 1 || len(out) != 0 || rep.Status != flip.status {
+						t.Errorf("%s byte %d %v: exit %d, %d bytes released, report %s", flip.where, flip.at, extra, code, len(out), errOut)
+					}
+				}
+			}
+		})
+	}
 }
 
 // hasGreeting reports whether the test body's first line is in content,
@@ -392,10 +429,20 @@ func hasGreeting(content []byte) bool {
 		bytes.Contains(content, []byte("Gr=C3=BC=C3=9Fe from the S/MIME interop test."))
 }
 
-// checkDecrypt decrypts with mailseal and checks content and integrity.
+// checkDecrypt decrypts an unsigned message with mailseal and checks
+// content and integrity. Without integrity protection (CBC) the content is
+// withheld, and released only with --allow-unauthenticated.
 func (p *smimePeers) checkDecrypt(t *testing.T, enc []byte, integrity string) {
 	t.Helper()
-	out, errOut := p.ms(enc, 0, "decrypt", "--json")
+	args := []string{"decrypt", "--json"}
+	if integrity == mailseal.IntegrityNone {
+		code, out, errOut := p.msCode(enc, args...)
+		if code != 1 || len(out) != 0 || !bytes.Contains(errOut, []byte(`"status":"unsigned"`)) || !bytes.Contains(errOut, []byte("nothing was released")) {
+			t.Fatalf("unsigned CBC: exit %d, %d bytes released, report %s", code, len(out), errOut)
+		}
+		args = append(args, "--allow-unauthenticated")
+	}
+	out, errOut := p.ms(enc, 0, args...)
 	if !bytes.Contains(out, []byte("Grüße from the S/MIME interop test.")) {
 		t.Fatalf("decrypted:\n%s", out)
 	}
@@ -403,7 +450,7 @@ func (p *smimePeers) checkDecrypt(t *testing.T, enc []byte, integrity string) {
 	if err := json.Unmarshal(errOut, &rep); err != nil {
 		t.Fatalf("report %q: %v", errOut, err)
 	}
-	if rep.Protocol != mailseal.ProtocolSMIME || rep.Integrity != integrity || !rep.Encrypted {
+	if rep.Protocol != mailseal.ProtocolSMIME || rep.Integrity != integrity || !rep.Encrypted || rep.Unauthenticated != (integrity == mailseal.IntegrityNone) {
 		t.Fatalf("report %+v", rep)
 	}
 }
@@ -412,25 +459,11 @@ func (p *smimePeers) checkDecrypt(t *testing.T, enc []byte, integrity string) {
 // of a single-part message (the CMS blob) and re-encodes it.
 func flipBase64Body(t *testing.T, msg []byte) []byte {
 	t.Helper()
-	norm := bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
-	i := bytes.Index(norm, []byte("\n\n"))
-	if i < 0 {
-		t.Fatal("no body")
-	}
-	body := norm[i+2:]
-	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(body)), ""))
+	out, err := cmstest.RewriteBody(msg, func(raw []byte) error { raw[len(raw)-40] ^= 0x01; return nil })
 	if err != nil {
-		t.Fatalf("body is not base64: %v", err)
+		t.Fatal(err)
 	}
-	raw[len(raw)-40] ^= 0x01
-	enc := base64.StdEncoding.EncodeToString(raw)
-	var b strings.Builder
-	for len(enc) > 64 {
-		b.WriteString(enc[:64] + "\n")
-		enc = enc[64:]
-	}
-	b.WriteString(enc + "\n")
-	return append(append([]byte(nil), norm[:i+2]...), b.String()...)
+	return out
 }
 
 // gpgsmPeer is a gpgsm 2.2 home holding Greg's key (made by openssl,

@@ -40,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"gpg":     cmdGPG,
 			"lf":      cmdLF,
 			"isempty": cmdIsEmpty,
+			"cbcflip": cmdCBCFlip,
 		},
 	})
 }

@@ -103,10 +103,17 @@ func decryptCommand() *cli.Command {
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
 			batchFlag,
+			allowUnauthenticatedFlag,
 		}, verifyFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, true) },
 	}
 }
+
+// allowUnauthenticatedFlag releases what decrypt otherwise withholds:
+// content that could have been altered unnoticed (flow.Options).
+var allowUnauthenticatedFlag = &cli.BoolFlag{Name: "allow-unauthenticated",
+	Usage: "S/MIME CBC: output content that no good signature covers (unsigned, or an unknown or untrusted signer); " +
+		"CBC has no integrity protection, so it may have been altered in transit (a bad signature is never output)"}
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
@@ -167,6 +174,7 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	}
 	opts := flow.Options{
 		Part: c.String("part"), Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
+		AllowUnauthenticated: c.Bool("allow-unauthenticated"),
 	}
 	var outErr error
 	if decrypt {
@@ -495,6 +503,9 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 		line += ", encrypted"
 		if rep.Integrity != "" {
 			line += ", integrity " + rep.Integrity
+		}
+		if rep.Unauthenticated {
+			line += ", UNAUTHENTICATED: the content may have been altered in transit"
 		}
 	}
 	// Warnings qualify the verdict: they stand beside it, where a reader

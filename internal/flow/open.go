@@ -1,10 +1,12 @@
 package flow
 
 import (
+	"bytes"
 	"crypto"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/mailseal/mailseal"
@@ -28,10 +30,12 @@ type Engine interface {
 type Opened struct {
 	// Inner is the protected content as a MIME entity (header fields, blank
 	// line, body), CRLF line endings.
-	Inner         io.Reader
-	Signers       []mailseal.Signer
-	Encrypted     bool
-	Integrity     string
+	Inner     io.Reader
+	Signers   []mailseal.Signer
+	Encrypted bool
+	Integrity string
+	// Cipher names the content cipher of encrypted content ("AES-256-CBC").
+	Cipher        string
 	DecryptedWith string
 	// Unprotected names text that sits outside the protected block (inline PGP).
 	Unprotected []string
@@ -63,6 +67,12 @@ func (o *Opened) finish() error {
 	return nil
 }
 
+// unauthenticated reports whether the content was decrypted with a cipher
+// that does not protect it against alteration (S/MIME CBC).
+func (o *Opened) unauthenticated() bool {
+	return o.Encrypted && o.Integrity == mailseal.IntegrityNone
+}
+
 // Close releases spooled plaintext.
 func (o *Opened) Close() error {
 	if o == nil || o.closer == nil {
@@ -82,6 +92,9 @@ type Result struct {
 	inner  *mime.Message
 	// unwrapped is encapsulated signed content (S/MIME signed-data), parsed.
 	unwrapped *mime.Message
+	// innerPartial: the signature inside decrypted content covers only
+	// part of it (a nested part, or inline blocks with text around them).
+	innerPartial bool
 }
 
 // Close releases spooled data.
@@ -115,11 +128,17 @@ type Options struct {
 	MemLimit int64
 	// Output, with Decrypt, receives the decrypted message to write (outer
 	// header fields, and the entity) once it is known, while a signature
-	// inside it is still being checked: the output does not depend on the
-	// check, and both read the withheld plaintext side by side. Open
-	// returns Output's error. Without Output, the caller writes
-	// Result.Outer and Result.Inner after Open.
+	// inside it is still being checked: when the cipher protected the
+	// content, the output does not depend on the check, and both read the
+	// withheld plaintext side by side. (Content decrypted without integrity
+	// protection is written only after the check, if at all: see
+	// AllowUnauthenticated.) Open returns Output's error. Without Output,
+	// the caller writes Result.Outer and Result.Inner after Open.
 	Output func(outer mime.Header, inner io.Reader) error
+	// AllowUnauthenticated releases decrypted content that neither its
+	// cipher nor a good signature protects against alteration (S/MIME
+	// CBC, unsigned); the report then says so. See releaseUnauthenticated.
+	AllowUnauthenticated bool
 }
 
 // Open finds the protected entity of m, verifies or decrypts it, and
@@ -219,13 +238,13 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		// The decrypted entity may itself be signed (RFC 3156 §6.1).
 		inner, err := parseDecrypted(opened.Inner, engines, opts)
 		if err != nil {
-			return fmt.Errorf("decrypted content: %w", err)
+			return damaged(opened, fmt.Errorf("decrypted content: %w", err))
 		}
 		res.inner = inner
 		res.Inner = inner.Root.Raw()
 		if len(opened.Signers) == 0 {
 			if innerCheck, err = openInnerSignature(res, inner, engines, opts); err != nil {
-				return err
+				return damaged(opened, err)
 			}
 		}
 	}
@@ -234,12 +253,12 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	if !nested && !explicit {
 		pe, err := protectedEntity(res, target, opened, opts)
 		if err != nil {
-			return err
+			return damaged(opened, err)
 		}
 		if pe != nil {
 			ps, err := headerProtection(rep, res.Outer, pe)
 			if err != nil {
-				return fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err)
+				return damaged(opened, fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err))
 			}
 			if ps != nil {
 				protected = pe.Header.NonContentFields()
@@ -249,6 +268,18 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 					res.Outer, res.Inner = protectedOutput(res.Outer, pe)
 				}
 			}
+		}
+	}
+	if opened.unauthenticated() {
+		// Nothing is written before the signature inside is judged.
+		if innerCheck != nil {
+			if err := innerCheck(); err != nil {
+				return damaged(opened, err)
+			}
+			innerCheck = nil
+		}
+		if err := res.releaseUnauthenticated(opened, opts); err != nil {
+			return err
 		}
 	}
 	if err := res.output(opts, innerCheck); err != nil {
@@ -353,6 +384,93 @@ func (res *Result) output(opts Options, check func() error) error {
 	return err
 }
 
+// Decrypted content that its cipher does not protect (S/MIME EnvelopedData
+// in CBC mode) may have been altered by anyone on the way: CBC lets an
+// attacker who knows some of the plaintext, as the predictable MIME
+// structure around any message is known, rewrite a block at the price of
+// the one before it (EFAIL), or strip a signature by spoiling the
+// structure that holds it. Only a good signature over all of it shows
+// that it is what its signer wrote; the rules that follow from that are
+// damaged and releaseUnauthenticated.
+
+// damaged turns an error about content that was decrypted without
+// integrity protection, and does not parse as what it should be, into an
+// integrity failure: such damage is what tampering looks like. Other
+// errors, and errors about protected content, pass unchanged.
+func damaged(opened *Opened, err error) error {
+	if err == nil || !opened.unauthenticated() || !errors.Is(err, mailseal.ErrInput) {
+		return err
+	}
+	return fmt.Errorf("%w: the message was encrypted with %s, which has no integrity protection, and its content is damaged: it was altered in transit or badly made; nothing was released (%v)",
+		mailseal.ErrIntegrity, opened.Cipher, err)
+}
+
+// releaseUnauthenticated decides, once every signature inside is judged,
+// whether decrypted content that its cipher did not protect is released:
+//   - it is, when good signatures cover all of it;
+//   - a bad signature withholds it (the report is then bad); so does
+//     content whose Content-Type says it is signed with no signature in
+//     it (an integrity failure: a damaged or stripped signature);
+//   - anything else (unsigned, an unknown or untrusted signer, a
+//     signature over part of it) is withheld unless
+//     opts.AllowUnauthenticated: then it is released, marked
+//     Report.Unauthenticated, with a warning.
+func (res *Result) releaseUnauthenticated(opened *Opened, opts Options) error {
+	rep := &res.Report
+	covered := len(rep.Signers) > 0 && !res.innerPartial
+	for _, s := range rep.Signers {
+		switch s.Status {
+		case mailseal.SignerBad:
+			res.Inner = nil
+			rep.Error = fmt.Sprintf("a signature is bad (see the signer) and the message was encrypted with %s, which has no integrity protection: nothing shows that the content is unaltered, so nothing was released", opened.Cipher)
+			return nil
+		case mailseal.SignerGood:
+		default:
+			covered = false
+		}
+	}
+	if covered {
+		return nil
+	}
+	if len(rep.Signers) == 0 && res.inner != nil && claimsSigned(res.inner) {
+		return fmt.Errorf("the message was encrypted with %s, which has no integrity protection, and its content says it is signed but holds no signature that can be checked: the signature was damaged or stripped in transit; nothing was released: %w",
+			opened.Cipher, mailseal.ErrIntegrity)
+	}
+	what := "no good signature covers its content"
+	if len(rep.Signers) == 0 {
+		what = "it is not signed"
+	}
+	if !opts.AllowUnauthenticated {
+		res.Inner = nil
+		rep.Error = fmt.Sprintf("the message was encrypted with %s, which has no integrity protection, and %s: it may have been altered in transit, so nothing was released (decrypt --allow-unauthenticated releases it)", opened.Cipher, what)
+		return nil
+	}
+	rep.Unauthenticated = true
+	rep.Warnings = append([]string{fmt.Sprintf("unauthenticated content: the message was encrypted with %s, which has no integrity protection, and %s: it may have been altered in transit", opened.Cipher, what)}, rep.Warnings...)
+	return nil
+}
+
+// signedHeader matches what only the header of a signed entity says: a
+// multipart/signed media type, a signature protocol, or S/MIME signed-data.
+var signedHeader = regexp.MustCompile(`(?i)multipart/signed|application/(x-)?(pkcs7|pgp)-signature|smime-type\s*=\s*"?signed-data`)
+
+// maxHeaderScan bounds the text claimsSigned reads.
+const maxHeaderScan = 64 << 10
+
+// claimsSigned reports whether decrypted content says it is signed: the
+// text before its first empty line (its header, parsed or not: damage can
+// make a header field unreadable, or end the header early, and leave the
+// text of the rest) names a signed media type or a signature protocol.
+func claimsSigned(m *mime.Message) bool {
+	head, _ := io.ReadAll(io.LimitReader(m.Root.Raw(), maxHeaderScan))
+	for _, blank := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(head, []byte(blank)); i >= 0 {
+			head = head[:i]
+		}
+	}
+	return signedHeader.Match(head)
+}
+
 // openInnerSignature opens a signature inside decrypted content. A check
 // the engine left for later is returned (with what depends on it), for
 // the caller to run; it must run before the report is assessed.
@@ -389,6 +507,7 @@ func openInnerSignature(res *Result, inner *mime.Message, engines []Engine, opts
 		res.unwrapped = m
 		res.Inner = m.Root.Raw()
 	}
+	res.innerPartial = f.Entity.Path != "" || len(opened.Unprotected) > 0
 	if f.Entity.Path != "" {
 		res.Report.SignedPart = "inner:" + f.Entity.Path
 		res.Report.Unprotected = append(res.Report.Unprotected, Unprotected(inner, f.Entity.Path)...)

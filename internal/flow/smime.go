@@ -154,11 +154,7 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		o := &Opened{Encrypted: true, Integrity: d.Integrity, DecryptedWith: d.DecryptedWith, Inner: d.Body, closer: d.Close}
-		if d.Integrity == mailseal.IntegrityNone {
-			o.Warnings = append(o.Warnings, "the message was encrypted with "+d.Cipher+", which has no integrity protection: the content may have been altered in transit")
-		}
-		return o, nil
+		return &Opened{Encrypted: true, Integrity: d.Integrity, Cipher: d.Cipher, DecryptedWith: d.DecryptedWith, Inner: d.Body, closer: d.Close}, nil
 	}
 	return nil, fmt.Errorf("not an S/MIME entity: %w", mailseal.ErrInput)
 }
