@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -28,24 +29,24 @@ func inlineMessage(body string, fields ...string) []byte {
 
 // armored is text encrypted to Bob and signed by Alice, ASCII-armored.
 func (f *fixture) armored(t testing.TB, text string) string {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := f.op.Engine.EncryptData(&buf, []*openpgp.Entity{f.bob}, []*openpgp.Entity{f.alice}, nil, pgp.DataOptions{Armor: true, Text: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte(text))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return crlfLines(buf.String())
+	return inlineBlock(t, text, func(w io.Writer) (io.WriteCloser, error) {
+		return f.op.Engine.EncryptData(w, []*openpgp.Entity{f.bob}, []*openpgp.Entity{f.alice}, nil, pgp.DataOptions{Armor: true, Text: true})
+	})
 }
 
 // clearsigned is text cleartext-signed by Alice.
 func (f *fixture) clearsigned(t testing.TB, text string) string {
+	return inlineBlock(t, text, func(w io.Writer) (io.WriteCloser, error) {
+		return f.op.Engine.SignInline(w, []*openpgp.Entity{f.alice}, pgp.InlineOptions{Cleartext: true})
+	})
+}
+
+// inlineBlock writes text through the writer that start returns, with
+// CRLF line ends.
+func inlineBlock(t testing.TB, text string, start func(io.Writer) (io.WriteCloser, error)) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := f.op.Engine.SignInline(&buf, []*openpgp.Entity{f.alice}, pgp.InlineOptions{Cleartext: true})
+	w, err := start(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
