@@ -103,3 +103,27 @@ func BenchmarkDecrypt(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindBlocks scans 64 MiB texts: BEGIN lines without an END
+// (quadratic before), empty lines, lines of a single dash (each looked at as
+// a possible marker), and ordinary text.
+func BenchmarkFindBlocks(b *testing.B) {
+	const size = 64 << 20
+	for _, c := range []struct{ name, line string }{
+		{"unclosed-begin", beginMessage + "\r\n"},
+		{"empty-lines", "\r\n"},
+		{"dash-lines", "-\r\n"},
+		{"text", "The quick brown fox jumps over the lazy dog, again and again and again.\r\n"},
+	} {
+		text := bytes.Repeat([]byte(c.line), size/len(c.line))
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(text)))
+			for i := 0; i < b.N; i++ {
+				if blocks := FindBlocks(text); len(blocks) != 0 {
+					b.Fatal(blocks)
+				}
+			}
+		})
+	}
+}

@@ -2,10 +2,13 @@ package pgp
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
@@ -18,6 +21,11 @@ func TestFindBlocks(t *testing.T) {
 	signed := "-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nhi\r\n-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----\r\n"
 	trailing := "-----BEGIN PGP MESSAGE----- \t\nx\n-----END PGP MESSAGE-----  \n"
 	unsigned := "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhi\n"
+	// Longer than any scan buffer: trailing blanks and a line of text.
+	blanks := "-----BEGIN PGP MESSAGE-----" + strings.Repeat(" ", 100<<10) + "\r\nx\r\n-----END PGP MESSAGE-----" + strings.Repeat("\t", 70<<10)
+	long := strings.Repeat("a", 100<<10) + "\n" + msg
+	// A BEGIN PGP MESSAGE line inside a signed block is part of it.
+	nested := "-----BEGIN PGP SIGNED MESSAGE-----\n\n" + msg + "-----BEGIN PGP SIGNATURE-----\n-----END PGP SIGNATURE-----\n"
 	for _, c := range []struct {
 		name string
 		text string
@@ -27,24 +35,190 @@ func TestFindBlocks(t *testing.T) {
 		{"message", "before\n" + msg + "after\n", []Block{{KindMessage, 7, 7 + len(msg)}}},
 		{"signed-crlf", "x\r\n" + signed, []Block{{KindSigned, 3, 3 + len(signed)}}},
 		{"no-final-newline", strings.TrimSuffix(msg, "\n"), []Block{{KindMessage, 0, len(msg) - 1}}},
+		{"final-cr", strings.TrimSuffix(msg, "\n") + "\r", nil},
+		{"cr-in-line", strings.Replace(msg, "-----END PGP MESSAGE-----\n", "-----END PGP MESSAGE-----\r \n", 1), nil},
 		{"both", signed + msg, []Block{{KindSigned, 0, len(signed)}, {KindMessage, len(signed), len(signed) + len(msg)}}},
 		{"not-line-anchored", "> " + msg, nil},
 		{"unterminated", "-----BEGIN PGP MESSAGE-----\nabc\n", nil},
 		{"trailing-blanks", trailing, []Block{{KindMessage, 0, len(trailing)}}},
+		{"long-trailing-blanks", blanks, []Block{{KindMessage, 0, len(blanks)}}},
+		{"long-line", long, []Block{{KindMessage, len(long) - len(msg), len(long)}}},
 		{"signed-without-signature", unsigned + msg, []Block{{KindMessage, len(unsigned), len(unsigned) + len(msg)}}},
+		{"message-inside-signed", nested, []Block{{KindSigned, 0, len(nested)}}},
+		{"unterminated-before-message", "-----BEGIN PGP MESSAGE-----\n" + signed, []Block{{KindSigned, 28, 28 + len(signed)}}},
+		{"unterminated-signature", unsigned + "-----BEGIN PGP SIGNATURE-----\n" + msg, []Block{{KindMessage, len(unsigned) + 30, len(unsigned) + 30 + len(msg)}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := FindBlocks([]byte(c.text))
-			if len(got) != len(c.want) {
+			if ref := findBlocksQuadratic([]byte(c.text)); !slices.Equal(ref, c.want) {
+				t.Fatalf("the reference finds %+v, the test wants %+v", ref, c.want)
+			}
+			if got := FindBlocks([]byte(c.text)); !slices.Equal(got, c.want) {
 				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
-			for i := range got {
-				if got[i] != c.want[i] {
-					t.Fatalf("got %+v, want %+v", got, c.want)
-				}
-			}
+			checkScanners(t, []byte(c.text), c.want)
 		})
 	}
+}
+
+// findBlocksQuadratic is FindBlocks as it was: for every BEGIN line, a
+// search to the end of the text. It is the reference for FindBlocks.
+func findBlocksQuadratic(text []byte) []Block {
+	type line struct{ start, end, next int }
+	var ls []line
+	for i := 0; i < len(text); {
+		j := bytes.IndexByte(text[i:], '\n')
+		if j < 0 {
+			ls = append(ls, line{i, len(text), len(text)})
+			break
+		}
+		end := i + j
+		if end > i && text[end-1] == '\r' {
+			end--
+		}
+		ls = append(ls, line{i, end, i + j + 1})
+		i += j + 1
+	}
+	isMarker := func(l line, marker string) bool {
+		return string(bytes.TrimRight(text[l.start:l.end], " \t")) == marker
+	}
+	var blocks []Block
+	for i := 0; i < len(ls); i++ {
+		switch {
+		case isMarker(ls[i], beginSigned):
+			sigAt := -1
+			for j := i + 1; j < len(ls); j++ {
+				if isMarker(ls[j], beginSignature) {
+					sigAt = j
+					break
+				}
+			}
+			if sigAt < 0 {
+				continue
+			}
+			for j := sigAt + 1; j < len(ls); j++ {
+				if isMarker(ls[j], endSignature) {
+					blocks = append(blocks, Block{Kind: KindSigned, Start: ls[i].start, End: ls[j].next})
+					i = j
+					break
+				}
+			}
+		case isMarker(ls[i], beginMessage):
+			for j := i + 1; j < len(ls); j++ {
+				if isMarker(ls[j], endMessage) {
+					blocks = append(blocks, Block{Kind: KindMessage, Start: ls[i].start, End: ls[j].next})
+					i = j
+					break
+				}
+			}
+		}
+	}
+	return blocks
+}
+
+// checkScanners scans text with the smallest buffer and with readers that
+// return little at a time, and checks the blocks against want, HasBlock,
+// and the scanner's TextBefore and TextAfter against strings.TrimSpace.
+func checkScanners(t *testing.T, text []byte, want []Block) {
+	t.Helper()
+	readers := map[string]func(io.Reader) io.Reader{
+		"whole":    func(r io.Reader) io.Reader { return r },
+		"one-byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+	}
+	for name, wrap := range readers {
+		for _, size := range []int{0, minScanBuffer, 100} {
+			open := func() io.Reader { return wrap(bytes.NewReader(text)) }
+			s := NewBlockScanner(open)
+			s.bufSize = size
+			var got []Block
+			prev := 0
+			for s.Scan() {
+				b := s.Block()
+				if before := strings.TrimSpace(string(text[prev:b.Start])) != ""; s.TextBefore() != before {
+					t.Fatalf("%s, buffer %d: block %+v: TextBefore %v, want %v", name, size, b, s.TextBefore(), before)
+				}
+				got = append(got, b)
+				prev = b.End
+			}
+			if err := s.Err(); err != nil {
+				t.Fatalf("%s, buffer %d: %v", name, size, err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s, buffer %d: got %+v, want %+v", name, size, got, want)
+			}
+			if after := strings.TrimSpace(string(text[prev:])) != ""; s.TextAfter() != after {
+				t.Fatalf("%s, buffer %d: TextAfter %v, want %v", name, size, s.TextAfter(), after)
+			}
+			if has, err := HasBlock(open()); err != nil || has != (len(want) > 0) {
+				t.Fatalf("%s: HasBlock %v, %v with %d blocks", name, has, err, len(want))
+			}
+		}
+	}
+}
+
+// TestFindBlocksLinear checks that the work grows with the text, not with
+// the number of BEGIN lines times the text after them (the old search ran
+// to the end of the text for every BEGIN line without an END).
+func TestFindBlocksLinear(t *testing.T) {
+	const n = 100000
+	msg := "-----BEGIN PGP MESSAGE-----\r\n\r\nwcBMA\r\n-----END PGP MESSAGE-----\r\n"
+	for name, text := range map[string]string{
+		"begin-message":   strings.Repeat(beginMessage+"\r\n", n),
+		"begin-signed":    strings.Repeat(beginSigned+"\n", n),
+		"signed-unsigned": strings.Repeat(beginSigned+"\n", n) + beginSignature + "\n" + strings.Repeat(beginSigned+"\n", n),
+		"begin-then-end":  strings.Repeat(beginMessage+"\n"+beginSigned+"\n", n) + msg,
+		"blocks":          strings.Repeat(msg+beginMessage+"\n", n/4),
+		"empty-lines":     strings.Repeat("\r\n", n) + msg,
+	} {
+		s := NewBlockScanner(func() io.Reader { return strings.NewReader(text) })
+		for s.Scan() {
+		}
+		// At most two readings, each looking at a marker line's start twice.
+		if s.examined > 4*int64(len(text)) {
+			t.Errorf("%s: %d bytes examined for a text of %d", name, s.examined, len(text))
+		}
+	}
+}
+
+// TestFindBlocksMemory checks that scanning a text of many short lines
+// does not allocate per line.
+func TestFindBlocksMemory(t *testing.T) {
+	text := bytes.Repeat([]byte("\r\n"), 8<<20)
+	var before, after runtimeStats
+	before.read()
+	blocks := FindBlocks(text)
+	after.read()
+	if len(blocks) != 0 {
+		t.Fatalf("blocks %+v", blocks)
+	}
+	if got := after.sub(before); got > 1<<20 {
+		t.Errorf("scanning %d bytes of empty lines allocated %d bytes", len(text), got)
+	}
+	// A text read from a stream, never held in memory: BEGIN lines without
+	// an END line and empty lines.
+	lines := bytes.Repeat([]byte(beginMessage+"\r\n\r\n"), 1000)
+	before.read()
+	s := NewBlockScanner(func() io.Reader { return io.LimitReader(repeatReader(lines), 64<<20) })
+	for s.Scan() {
+	}
+	after.read()
+	if s.Err() != nil || !s.TextAfter() {
+		t.Fatalf("scan: %v, text after %v", s.Err(), s.TextAfter())
+	}
+	if got := after.sub(before); got > 1<<20 {
+		t.Errorf("scanning 64 MiB of lines allocated %d bytes", got)
+	}
+}
+
+// repeatReader reads p over and over.
+type repeatReader []byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], r)
+	}
+	return n, nil
 }
 
 // makeClearsigned signs text with go-crypto's cleartext encoder.
@@ -124,22 +298,25 @@ func seeds(t testing.TB) [][]byte {
 	return out
 }
 
+// FuzzFindBlocks compares FindBlocks with the old quadratic search, and
+// the scanner's other readings (small buffers, short reads, HasBlock,
+// TextBefore, TextAfter) with it.
 func FuzzFindBlocks(f *testing.F) {
 	for _, s := range seeds(f) {
 		f.Add(s)
 	}
 	f.Add([]byte("-----BEGIN PGP MESSAGE-----\r\n-----END PGP MESSAGE-----"))
+	f.Add([]byte("-----BEGIN PGP SIGNED MESSAGE-----\n-----BEGIN PGP MESSAGE-----\n-----BEGIN PGP SIGNATURE-----\n-----END PGP MESSAGE-----\n-----END PGP SIGNATURE-----\n"))
+	f.Add([]byte("-----BEGIN PGP MESSAGE-----\n-----BEGIN PGP SIGNED MESSAGE-----\n-----BEGIN PGP SIGNATURE-----\n-----END PGP SIGNATURE-----\n\u00a0\u2028-----END PGP MESSAGE-----\t\r\n\xe2\x80"))
 	f.Fuzz(func(t *testing.T, text []byte) {
-		prev := 0
-		for _, b := range FindBlocks(text) {
-			if b.Start < prev || b.End <= b.Start || b.End > len(text) {
-				t.Fatalf("bad block %+v (prev end %d, len %d)", b, prev, len(text))
-			}
-			if b.Start > 0 && text[b.Start-1] != '\n' {
-				t.Fatalf("block not line-anchored: %+v", b)
-			}
-			prev = b.End
+		if len(text) > 64<<10 {
+			return // the reference is quadratic
 		}
+		want := findBlocksQuadratic(text)
+		if got := FindBlocks(text); !slices.Equal(got, want) {
+			t.Fatalf("got %+v, the old search found %+v", got, want)
+		}
+		checkScanners(t, text, want)
 	})
 }
 

@@ -3,7 +3,6 @@ package flow
 import (
 	"bytes"
 	"crypto"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -22,8 +21,11 @@ const (
 	pgpEncryptedType = "application/pgp-encrypted"
 )
 
-// maxInlineText bounds the text body read when looking for inline PGP blocks.
-const maxInlineText = 64 << 20
+// maxCleartextBlock bounds an inline cleartext-signed block, which is
+// verified in memory: go-crypto's clearsign takes a whole block, and the
+// verification needs about eight times its size. Text bodies are otherwise
+// streamed, and an encrypted block too.
+const maxCleartextBlock = 2 << 20
 
 // OpenPGP is the OpenPGP engine as the message flow uses it: PGP/MIME
 // (RFC 3156) and inline PGP.
@@ -47,8 +49,7 @@ func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 			return KindEncrypted, true
 		}
 	case "text/plain":
-		text, err := readLimited(e.Body(), maxInlineText)
-		if err == nil && len(pgp.FindBlocks(text)) > 0 {
+		if found, err := pgp.HasBlock(e.Body()); err == nil && found {
 			return KindInline, true
 		}
 	}
@@ -162,24 +163,38 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 // opened; text outside it is reported as unprotected, never merged into the
 // signed or decrypted text.
 func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
-	text, err := readLimited(e.Body(), maxInlineText)
-	if err != nil {
-		return nil, err
-	}
-	blocks := pgp.FindBlocks(text)
-	if len(blocks) == 0 {
+	s := pgp.NewBlockScanner(e.Body)
+	if !s.Scan() {
+		if err := s.Err(); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("no armored OpenPGP block: %w", mailseal.ErrInput)
 	}
-	b := blocks[0]
+	b := s.Block()
 	var unprotected []string
-	if strings.TrimSpace(string(text[:b.Start])) != "" {
+	if s.TextBefore() {
 		unprotected = append(unprotected, "text before the armored block")
 	}
-	if strings.TrimSpace(string(text[b.End:])) != "" {
+	further := 0
+	for s.Scan() {
+		further++
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if further > 0 || s.TextAfter() {
 		unprotected = append(unprotected, "text after the armored block")
 	}
-	if len(blocks) > 1 {
-		unprotected = append(unprotected, fmt.Sprintf("%d further armored blocks (not processed)", len(blocks)-1))
+	if further > 0 {
+		unprotected = append(unprotected, fmt.Sprintf("%d further armored blocks (not processed)", further))
+	}
+	if size := b.End - b.Start; b.Kind == pgp.KindSigned && size > maxCleartextBlock {
+		return nil, fmt.Errorf("the cleartext-signed block is %.1f MiB, more than the %d MiB mailseal verifies; ask the sender to sign with PGP/MIME (multipart/signed), which has no such limit: %w",
+			float64(size)/(1<<20), maxCleartextBlock>>20, mailseal.ErrInput)
+	}
+	block, err := bodySection(e, int64(b.Start), int64(b.End))
+	if err != nil {
+		return nil, err
 	}
 	charset := e.Params["charset"]
 	if charset == "" {
@@ -188,14 +203,18 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 	header := "Content-Type: text/plain; charset=" + charset + "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
 	switch b.Kind {
 	case pgp.KindSigned:
-		signed, signers, err := o.Engine.VerifyCleartext(text[b.Start:b.End], o.Keyring.Certs)
+		data := make([]byte, b.End-b.Start)
+		if _, err := io.ReadFull(block, data); err != nil {
+			return nil, fmt.Errorf("reading the cleartext-signed block: %w", err)
+		}
+		signed, signers, err := o.Engine.VerifyCleartext(data, o.Keyring.Certs)
 		if err != nil {
 			return nil, err
 		}
 		return &Opened{Signers: signers, Unprotected: unprotected,
 			Inner: io.MultiReader(strings.NewReader(header), bytes.NewReader(signed))}, nil
 	default:
-		d, err := o.Engine.Decrypt(bytes.NewReader(text[b.Start:b.End]), o.Keyring)
+		d, err := o.Engine.Decrypt(block, o.Keyring)
 		if err != nil {
 			return nil, err
 		}
@@ -205,13 +224,15 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 	}
 }
 
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+// bodySection returns bytes start to end of e's decoded body, read again:
+// in place if the body is not transfer-encoded.
+func bodySection(e *mime.Entity, start, end int64) (io.Reader, error) {
+	body := e.Body()
+	if ra, ok := body.(io.ReaderAt); ok {
+		return io.NewSectionReader(ra, start, end-start), nil
 	}
-	if int64(len(data)) > limit {
-		return nil, errors.New("text body too large for inline OpenPGP")
+	if _, err := io.CopyN(io.Discard, body, start); err != nil {
+		return nil, fmt.Errorf("reading the text body again: %w", err)
 	}
-	return data, nil
+	return io.LimitReader(body, end-start), nil
 }
