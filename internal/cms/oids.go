@@ -103,12 +103,6 @@ var digestHashes = []oidHash{
 	{oidSHA384, crypto.SHA384}, {oidSHA512, crypto.SHA512},
 }
 
-// rsaSignatureHashes are the hashes the shaNNNWithRSAEncryption OIDs name.
-var rsaSignatureHashes = []oidHash{
-	{oidSHA1WithRSA, crypto.SHA1}, {oidSHA224WithRSA, crypto.SHA224}, {oidSHA256WithRSA, crypto.SHA256},
-	{oidSHA384WithRSA, crypto.SHA384}, {oidSHA512WithRSA, crypto.SHA512},
-}
-
 func lookupHash(table []oidHash, oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
 	for _, e := range table {
 		if e.oid.Equal(oid) {

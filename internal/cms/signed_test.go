@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"io"
 	"os"
@@ -24,6 +25,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
 const signedContent = "Content-Type: text/plain\r\n\r\nsigned by cms tests\r\n"
@@ -235,9 +237,16 @@ func TestVerifyRefusals(t *testing.T) {
 	}{{[]int{1, 3, 14, 3, 2, 26}, false, "SHA-1"}, {[]int{1, 2, 840, 113549, 2, 5}, true, "MD5"}} {
 		si := &signerInfo{digestAlg: tc.oid, sigAlg: oidRSAEncryption}
 		r := p.checkSigner(si, map[crypto.Hash][]byte{}, VerifyOptions{AllowSHA1: tc.allow})
-		if !strings.Contains(errString(r.Err), tc.want) {
-			t.Errorf("%s: %v", tc.want, r.Err)
+		if !strings.Contains(errString(r.Err), tc.want) || !errors.Is(r.Err, sigalg.ErrRefused) || errors.Is(r.Err, sigalg.ErrInvalid) {
+			t.Errorf("%s: %v, want a refusal", tc.want, r.Err)
 		}
+	}
+	// An altered signature is invalid, not refused (the signature's
+	// octets end the DER SignedData).
+	altered := bytes.Clone(blob)
+	altered[len(altered)-1] ^= 1
+	if r := verify(altered, signedContent, VerifyOptions{}); !errors.Is(r.Err, mailseal.ErrVerification) || !errors.Is(r.Err, sigalg.ErrInvalid) || errors.Is(r.Err, sigalg.ErrRefused) {
+		t.Errorf("altered signature: %v, want an invalid signature", r.Err)
 	}
 	// Embedded content in a detached verification.
 	opaque := signBytes(t, []Signer{k.rsa}, SignOptions{}, []byte(signedContent))
@@ -248,6 +257,44 @@ func TestVerifyRefusals(t *testing.T) {
 	if s, err := VerifyDetached(bytes.NewReader(noSigners(t)), strings.NewReader("x"), VerifyOptions{}); err != nil || len(s.Signers) != 0 {
 		t.Errorf("no signerInfos: %v %+v", err, s)
 	}
+}
+
+// A SignerInfo whose signature algorithm names another hash than its
+// digest algorithm is invalid for every scheme: here an ECDSA signature
+// made over SHA-256 that claims ecdsa-with-SHA384 (accepted before; only
+// RSA was checked).
+func TestSignatureHashMismatch(t *testing.T) {
+	k := newSigningKeys(t)
+	blob := stripCerts(t, signBytes(t, []Signer{k.p256}, SignOptions{Detached: true}, []byte(signedContent)))
+	opts := VerifyOptions{Certificates: []*x509.Certificate{k.p256.Cert}}
+	verify := func(sig []byte) error {
+		t.Helper()
+		s, err := VerifyDetached(bytes.NewReader(sig), strings.NewReader(signedContent), opts)
+		if err != nil || len(s.Signers) != 1 {
+			t.Fatalf("%v %+v", err, s)
+		}
+		return s.Signers[0].Err
+	}
+	if err := verify(blob); err != nil {
+		t.Fatal(err)
+	}
+	sha256OID, sha384OID := mustOID(t, oidECDSAWithSHA256), mustOID(t, oidECDSAWithSHA384)
+	if bytes.Count(blob, sha256OID) != 1 {
+		t.Fatal("ecdsa-with-SHA256 not found once")
+	}
+	err := verify(bytes.Replace(blob, sha256OID, sha384OID, 1))
+	if !errors.Is(err, mailseal.ErrVerification) || !errors.Is(err, sigalg.ErrInvalid) || !strings.Contains(errString(err), "does not match the digest algorithm SHA-256") {
+		t.Errorf("ecdsa-with-SHA384 over a SHA-256 digest: %v", err)
+	}
+}
+
+func mustOID(t *testing.T, oid asn1.ObjectIdentifier) []byte {
+	t.Helper()
+	der, err := asn1.Marshal(oid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 func errString(err error) string {

@@ -3,10 +3,6 @@ package cms
 import (
 	"bytes"
 	"crypto"
-	"crypto/dsa" //nolint:staticcheck // DSA signatures are verified for the NIST PKITS messages only
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -24,6 +20,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
@@ -33,7 +30,8 @@ import (
 // internal/x509path).
 type VerifyOptions struct {
 	// AllowSHA1 accepts SHA-1 digests; MD5 never. A refused digest gives
-	// that signer an Err.
+	// that signer an Err. The signer's RSA key size is path validation's
+	// to check (x509path.Options.MinRSABits).
 	AllowSHA1 bool
 	// Certificates are extra candidates for finding signer certificates
 	// (e.g. the keystore), besides those carried in the message.
@@ -57,7 +55,10 @@ type SignerResult struct {
 	// Err is nil iff the signature verified over the content and the
 	// signed attributes (contentType equal to the eContentType,
 	// messageDigest equal to the content digest, signingCertificate(V2)
-	// matching Cert). It wraps mailseal.ErrVerification.
+	// matching Cert). It wraps mailseal.ErrVerification and, when the
+	// signature check failed, sigalg.ErrRefused (digest or signature
+	// algorithm refused by policy or unsupported) or sigalg.ErrInvalid
+	// (the signature is wrong).
 	Err error
 	// check verifies the signature with another public key (for DSA keys
 	// whose parameters are inherited along the certificate path).
@@ -487,8 +488,11 @@ func hashForDigestOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
 	if h, ok := hashForOID(oid); ok {
 		return h, true
 	}
-	// Some writers put a signature algorithm where the digest belongs.
-	return rsaSignatureHash(oid)
+	// Some writers put an RSA signature algorithm where the digest belongs.
+	if e, ok := lookupSignatureOID(oid); ok && e.scheme == sigalg.PKCS1v15 && e.hash != 0 {
+		return e.hash, true
+	}
+	return 0, false
 }
 
 // check verifies every signer against the content digests.
@@ -519,17 +523,14 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 	r.Cert = p.findCert(si, opts.Certificates)
 	h, ok := hashForDigestOID(si.digestAlg)
 	if !ok {
-		r.Err = verifyErr("unsupported digest algorithm %v", si.digestAlg)
+		r.Err = signatureErr(sigalg.Refusedf("unsupported digest algorithm %v", si.digestAlg))
 		return r
 	}
 	r.Hash = h
 	r.Algorithm = algorithmName(si.sigAlg)
-	switch {
-	case h == crypto.MD5:
-		r.Err = verifyErr("the signature uses MD5, which is broken")
-		return r
-	case h == crypto.SHA1 && !opts.AllowSHA1:
-		r.Err = verifyErr("the signature uses SHA-1, which is refused (collisions are practical)")
+	policy := sigalg.Policy{AllowSHA1: opts.AllowSHA1}
+	if err := policy.CheckHash(h); err != nil {
+		r.Err = signatureErr(err)
 		return r
 	}
 	digest, ok := sums[h]
@@ -556,7 +557,7 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 		return r
 	}
 	r.check = func(pub crypto.PublicKey) error {
-		return checkSignature(si, h, digest, signed, pub)
+		return checkSignature(si, h, digest, signed, pub, policy)
 	}
 	if r.Cert.PublicKey == nil {
 		r.Err = ErrKeyParametersInherited
@@ -566,100 +567,95 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 	return r
 }
 
-// checkSignature verifies si's signature with pub: over signed (the DER of
-// the signed attributes) if not nil, else over the content digest.
-func checkSignature(si *signerInfo, h crypto.Hash, contentDigest, signed []byte, pub crypto.PublicKey) error {
-	d := contentDigest
-	if signed != nil {
-		hh := h.New()
-		hh.Write(signed)
-		d = hh.Sum(nil)
-	}
-	alg := si.sigAlg
-	switch {
-	case alg.Equal(oidRSAEncryption) || alg.Equal(oidSHA1WithRSA) || alg.Equal(oidSHA256WithRSA) ||
-		alg.Equal(oidSHA384WithRSA) || alg.Equal(oidSHA512WithRSA) || alg.Equal(oidSHA224WithRSA):
-		if want, ok := rsaSignatureHash(alg); ok && want != h {
-			return verifyErr("the signature algorithm %v does not match the digest algorithm %s", alg, mailseal.HashName(h))
-		}
-		key, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return verifyErr("an RSA signature from a %T key", pub)
-		}
-		if err := rsa.VerifyPKCS1v15(key, h, d, si.signature); err != nil {
-			return verifyErr("the signature does not verify: the content or the signature was altered")
-		}
-		return nil
-	case alg.Equal(oidRSASSAPSS):
-		key, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return verifyErr("an RSA-PSS signature from a %T key", pub)
-		}
-		ph, salt, err := parsePSSParams(si.sigParams)
-		if err != nil {
-			return verifyErr("%v", err)
-		}
-		if ph != h {
-			return verifyErr("the RSA-PSS hash %s does not match the digest algorithm %s", mailseal.HashName(ph), mailseal.HashName(h))
-		}
-		if salt == 0 {
-			// crypto/rsa takes a salt length of 0 to mean "any length"
-			return verifyErr("RSA-PSS signatures with an empty salt (saltLength 0) cannot be checked and are not supported")
-		}
-		if err := rsa.VerifyPSS(key, h, d, si.signature, &rsa.PSSOptions{SaltLength: salt, Hash: h}); err != nil {
-			return verifyErr("the signature does not verify: the content or the signature was altered")
-		}
-		return nil
-	case alg.Equal(oidECPublicKey) || alg.Equal(oidECDSAWithSHA1) || alg.Equal(oidECDSAWithSHA224) ||
-		alg.Equal(oidECDSAWithSHA256) || alg.Equal(oidECDSAWithSHA384) || alg.Equal(oidECDSAWithSHA512):
-		key, ok := pub.(*ecdsa.PublicKey)
-		if !ok {
-			return verifyErr("an ECDSA signature from a %T key", pub)
-		}
-		if !ecdsa.VerifyASN1(key, d, si.signature) {
-			return verifyErr("the signature does not verify: the content or the signature was altered")
-		}
-		return nil
-	case alg.Equal(oidEd25519):
-		key, ok := pub.(ed25519.PublicKey)
-		if !ok {
-			return verifyErr("an Ed25519 signature from a %T key", pub)
-		}
-		if signed == nil {
-			return verifyErr("Ed25519 signatures without signed attributes are not supported")
-		}
-		if !ed25519.Verify(key, signed, si.signature) {
-			return verifyErr("the signature does not verify: the content or the signature was altered")
-		}
-		return nil
-	case alg.Equal(oidDSA) || alg.Equal(oidDSAWithSHA1) || alg.Equal(oidDSAWithSHA224) || alg.Equal(oidDSAWithSHA256):
-		key, ok := pub.(*dsa.PublicKey)
-		if !ok || key.Q == nil || key.Q.Sign() <= 0 {
-			return verifyErr("a DSA signature from a %T key", pub)
-		}
-		var rr, ss big.Int
-		in := cryptobyte.String(si.signature)
-		var seq cryptobyte.String
-		if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1Integer(&rr) || !seq.ReadASN1Integer(&ss) || !seq.Empty() {
-			return verifyErr("malformed DSA signature")
-		}
-		if n := (key.Q.BitLen() + 7) / 8; len(d) > n {
-			d = d[:n]
-		}
-		if !dsa.Verify(key, d, &rr, &ss) {
-			return verifyErr("the signature does not verify: the content or the signature was altered")
-		}
-		return nil
-	}
-	return verifyErr("unsupported signature algorithm %v", alg)
+type signatureOID struct {
+	oid    asn1.ObjectIdentifier
+	scheme sigalg.Scheme
+	hash   crypto.Hash
 }
 
-func rsaSignatureHash(alg asn1.ObjectIdentifier) (crypto.Hash, bool) {
-	return lookupHash(rsaSignatureHashes, alg)
+// signatureAlgorithms maps the signature algorithm identifiers of a
+// SignerInfo to a scheme and, where the identifier names one, a hash. An
+// identifier without a hash (a key's OID, as some writers put it) takes
+// the digest algorithm's; RSA-PSS takes it from its parameters.
+var signatureAlgorithms = []signatureOID{
+	{oidRSAEncryption, sigalg.PKCS1v15, 0},
+	{oidMD5WithRSA, sigalg.PKCS1v15, crypto.MD5},
+	{oidSHA1WithRSA, sigalg.PKCS1v15, crypto.SHA1},
+	{oidSHA224WithRSA, sigalg.PKCS1v15, crypto.SHA224},
+	{oidSHA256WithRSA, sigalg.PKCS1v15, crypto.SHA256},
+	{oidSHA384WithRSA, sigalg.PKCS1v15, crypto.SHA384},
+	{oidSHA512WithRSA, sigalg.PKCS1v15, crypto.SHA512},
+	{oidRSASSAPSS, sigalg.PSS, 0},
+	{oidECPublicKey, sigalg.ECDSA, 0},
+	{oidECDSAWithSHA1, sigalg.ECDSA, crypto.SHA1},
+	{oidECDSAWithSHA224, sigalg.ECDSA, crypto.SHA224},
+	{oidECDSAWithSHA256, sigalg.ECDSA, crypto.SHA256},
+	{oidECDSAWithSHA384, sigalg.ECDSA, crypto.SHA384},
+	{oidECDSAWithSHA512, sigalg.ECDSA, crypto.SHA512},
+	{oidEd25519, sigalg.Ed25519, 0},
+	{oidDSA, sigalg.DSA, 0},
+	{oidDSAWithSHA1, sigalg.DSA, crypto.SHA1},
+	{oidDSAWithSHA224, sigalg.DSA, crypto.SHA224},
+	{oidDSAWithSHA256, sigalg.DSA, crypto.SHA256},
+}
+
+// signerAlgorithm returns si's signature algorithm, h being its digest
+// algorithm; the errors match sigalg.ErrRefused or sigalg.ErrInvalid.
+func signerAlgorithm(si *signerInfo, h crypto.Hash) (sigalg.Algorithm, error) {
+	e, ok := lookupSignatureOID(si.sigAlg)
+	if !ok {
+		return sigalg.Algorithm{}, sigalg.Refusedf("unsupported signature algorithm %v", si.sigAlg)
+	}
+	alg := sigalg.Algorithm{Scheme: e.scheme, Hash: h}
+	if e.scheme == sigalg.PSS {
+		var err error
+		if alg.Hash, alg.SaltLength, err = parsePSSParams(si.sigParams); err != nil {
+			return sigalg.Algorithm{}, err
+		}
+		e.hash = alg.Hash
+	}
+	if e.hash != 0 && e.hash != h {
+		return sigalg.Algorithm{}, sigalg.Invalidf("the %v signature does not match the digest algorithm %s", sigalg.Algorithm{Scheme: e.scheme, Hash: e.hash}, mailseal.HashName(h))
+	}
+	return alg, nil
+}
+
+// checkSignature verifies si's signature with pub: over signed (the DER of
+// the signed attributes) if not nil, else over the content digest.
+func checkSignature(si *signerInfo, h crypto.Hash, contentDigest, signed []byte, pub crypto.PublicKey, p sigalg.Policy) error {
+	alg, err := signerAlgorithm(si, h)
+	switch {
+	case err != nil:
+	case signed != nil:
+		err = alg.Verify(pub, signed, si.signature, p)
+	case alg.Scheme == sigalg.Ed25519:
+		err = sigalg.Refusedf("Ed25519 signatures without signed attributes are not supported")
+	default:
+		err = alg.VerifyDigest(pub, contentDigest, si.signature, p)
+	}
+	if err != nil {
+		return signatureErr(err)
+	}
+	return nil
+}
+
+// signatureErr wraps an error of sigalg's as a SignerResult.Err.
+func signatureErr(err error) error {
+	return fmt.Errorf("cms: verify: %w: %w", err, mailseal.ErrVerification)
+}
+
+func lookupSignatureOID(oid asn1.ObjectIdentifier) (signatureOID, bool) {
+	i := slices.IndexFunc(signatureAlgorithms, func(e signatureOID) bool { return e.oid.Equal(oid) })
+	if i < 0 {
+		return signatureOID{}, false
+	}
+	return signatureAlgorithms[i], true
 }
 
 // parsePSSParams reads RSASSA-PSS-params (RFC 4055 section 3.1); the
-// mask generation function must be MGF1 with the same hash.
+// mask generation function must be MGF1 with the same hash. Malformed
+// parameters are invalid (sigalg.ErrInvalid), unsupported ones refused
+// (sigalg.ErrRefused).
 func parsePSSParams(params []byte) (crypto.Hash, int, error) {
 	h, mgfHash, salt := crypto.SHA1, crypto.SHA1, 20
 	if params == nil {
@@ -668,49 +664,49 @@ func parsePSSParams(params []byte) (crypto.Hash, int, error) {
 	in := cryptobyte.String(params)
 	var seq cryptobyte.String
 	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) {
-		return 0, 0, errors.New("bad RSASSA-PSS parameters")
+		return 0, 0, sigalg.Invalidf("bad RSASSA-PSS parameters")
 	}
 	var field cryptobyte.String
 	var present bool
 	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(0).ContextSpecific().Constructed()) {
-		return 0, 0, errors.New("bad RSASSA-PSS hashAlgorithm")
+		return 0, 0, sigalg.Invalidf("bad RSASSA-PSS hashAlgorithm")
 	}
 	if present {
 		var alg cryptobyte.String
 		var oid asn1.ObjectIdentifier
 		if !field.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) {
-			return 0, 0, errors.New("bad RSASSA-PSS hashAlgorithm")
+			return 0, 0, sigalg.Invalidf("bad RSASSA-PSS hashAlgorithm")
 		}
 		var ok bool
 		if h, ok = hashForOID(oid); !ok {
-			return 0, 0, fmt.Errorf("unsupported RSASSA-PSS hash %v", oid)
+			return 0, 0, sigalg.Refusedf("unsupported RSASSA-PSS hash %v", oid)
 		}
 	}
 	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(1).ContextSpecific().Constructed()) {
-		return 0, 0, errors.New("bad RSASSA-PSS maskGenAlgorithm")
+		return 0, 0, sigalg.Invalidf("bad RSASSA-PSS maskGenAlgorithm")
 	}
 	if present {
 		var alg, inner cryptobyte.String
 		var oid, hoid asn1.ObjectIdentifier
 		if !field.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidMGF1) ||
 			!alg.ReadASN1(&inner, cbasn1.SEQUENCE) || !inner.ReadASN1ObjectIdentifier(&hoid) {
-			return 0, 0, errors.New("unsupported RSASSA-PSS mask generation function")
+			return 0, 0, sigalg.Refusedf("unsupported RSASSA-PSS mask generation function")
 		}
 		var ok bool
 		if mgfHash, ok = hashForOID(hoid); !ok {
-			return 0, 0, fmt.Errorf("unsupported MGF1 hash %v", hoid)
+			return 0, 0, sigalg.Refusedf("unsupported MGF1 hash %v", hoid)
 		}
 	}
 	if mgfHash != h {
-		return 0, 0, errors.New("RSASSA-PSS with an MGF1 hash other than the message hash is not supported")
+		return 0, 0, sigalg.Refusedf("RSASSA-PSS with an MGF1 hash other than the message hash is not supported")
 	}
 	if !seq.ReadOptionalASN1(&field, &present, cbasn1.Tag(2).ContextSpecific().Constructed()) {
-		return 0, 0, errors.New("bad RSASSA-PSS saltLength")
+		return 0, 0, sigalg.Invalidf("bad RSASSA-PSS saltLength")
 	}
 	if present {
 		var n int64
 		if !field.ReadASN1Int64WithTag(&n, cbasn1.INTEGER) || n < 0 || n > 1024 {
-			return 0, 0, errors.New("bad RSASSA-PSS saltLength")
+			return 0, 0, sigalg.Invalidf("bad RSASSA-PSS saltLength")
 		}
 		salt = int(n)
 	}
@@ -874,19 +870,8 @@ func describeSID(si *signerInfo) string {
 }
 
 func algorithmName(oid asn1.ObjectIdentifier) string {
-	switch {
-	case oid.Equal(oidRSASSAPSS):
-		return "RSA-PSS"
-	case oid.Equal(oidEd25519):
-		return "Ed25519"
-	case oid.Equal(oidECPublicKey), oid.Equal(oidECDSAWithSHA1), oid.Equal(oidECDSAWithSHA224),
-		oid.Equal(oidECDSAWithSHA256), oid.Equal(oidECDSAWithSHA384), oid.Equal(oidECDSAWithSHA512):
-		return "ECDSA"
-	case oid.Equal(oidDSA), oid.Equal(oidDSAWithSHA1), oid.Equal(oidDSAWithSHA224), oid.Equal(oidDSAWithSHA256):
-		return "DSA"
-	case oid.Equal(oidRSAEncryption), oid.Equal(oidSHA1WithRSA), oid.Equal(oidSHA256WithRSA),
-		oid.Equal(oidSHA384WithRSA), oid.Equal(oidSHA512WithRSA), oid.Equal(oidSHA224WithRSA), oid.Equal(oidMD5WithRSA):
-		return "RSA"
+	if e, ok := lookupSignatureOID(oid); ok {
+		return e.scheme.String()
 	}
 	return oid.String()
 }

@@ -12,6 +12,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/testvectors"
 )
 
@@ -46,7 +47,7 @@ func pssParameters(t *testing.T, g *testvectors.Group) []byte {
 // message's digest standing for the content digest). Valid signatures must
 // verify; invalid ones (modified, BER or otherwise malformed DER,
 // out-of-range values, wrong padding or hash) must fail with a
-// verification error.
+// verification error that says the signature is invalid, not refused.
 func TestWycheproofSignatures(t *testing.T) {
 	n := 0
 	for _, c := range []struct {
@@ -67,9 +68,9 @@ func TestWycheproofSignatures(t *testing.T) {
 			if c.alg.Equal(oidRSASSAPSS) {
 				si.sigParams = pssParameters(t, g)
 			}
-			err := checkSignature(&si, c.hash, nil, msg, pub)
-			if err != nil && !errors.Is(err, mailseal.ErrVerification) {
-				t.Fatalf("%s: not a verification error: %v", c.file, err)
+			err := checkSignature(&si, c.hash, nil, msg, pub, sigalg.Policy{})
+			if err != nil && (!errors.Is(err, mailseal.ErrVerification) || !errors.Is(err, sigalg.ErrInvalid)) {
+				t.Fatalf("%s: not a verification error of an invalid signature: %v", c.file, err)
 			}
 			// Ed25519 signs the attributes themselves: there is no digest-only form
 			if n++; c.alg.Equal(oidEd25519) || n%4 != 1 {
@@ -77,7 +78,7 @@ func TestWycheproofSignatures(t *testing.T) {
 			}
 			h := c.hash.New()
 			h.Write(msg)
-			if err2 := checkSignature(&si, c.hash, h.Sum(nil), nil, pub); (err == nil) != (err2 == nil) {
+			if err2 := checkSignature(&si, c.hash, h.Sum(nil), nil, pub, sigalg.Policy{}); (err == nil) != (err2 == nil) {
 				t.Fatalf("%s: with signed attributes %v, over the content digest %v", c.file, err, err2)
 			}
 			return err
@@ -99,8 +100,8 @@ func TestPSSEmptySaltRefused(t *testing.T) {
 		si := signerInfo{sigAlg: oidRSASSAPSS, sigParams: pssParameters(t, &g)}
 		for _, tc := range g.Tests {
 			si.signature = tc.Sig
-			err := checkSignature(&si, crypto.SHA256, nil, append([]byte{}, tc.Msg...), pub)
-			if !errors.Is(err, mailseal.ErrVerification) || !strings.Contains(err.Error(), "empty salt") {
+			err := checkSignature(&si, crypto.SHA256, nil, append([]byte{}, tc.Msg...), pub, sigalg.Policy{})
+			if !errors.Is(err, mailseal.ErrVerification) || !errors.Is(err, sigalg.ErrRefused) || !strings.Contains(err.Error(), "empty salt") {
 				t.Fatalf("%v: got %v, want the refusal of an empty salt", tc, err)
 			}
 		}

@@ -204,8 +204,9 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 	if workingKey == nil {
 		return nil, certError(anchor.cert, "trust anchor with an unusable public key")
 	}
-	if err := checkKeyStrength(workingKey, opts.MinRSABits); err != nil {
-		return nil, certError(anchor.cert, "trust anchor: %v", err)
+	policy := opts.signaturePolicy()
+	if err := policy.CheckKey(workingKey); err != nil {
+		return nil, certError(anchor.cert, "trust anchor: %w", err)
 	}
 	if err := v.checkAnchor(anchor, certs[0]); err != nil {
 		return nil, err
@@ -230,8 +231,8 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		if !ci.issuer.equal(workingIssuer) {
 			return nil, certError(c, "issuer name does not match the subject of its issuer")
 		}
-		if err := checkSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature, workingKey, opts.AllowSHA1); err != nil {
-			return nil, certError(c, "signature: %v", err)
+		if err := checkSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature, workingKey, policy); err != nil {
+			return nil, certError(c, "signature: %w", err)
 		}
 		if err := checkAlone(ci, opts.Time); err != nil {
 			return nil, certError(c, "%v", err)
@@ -240,8 +241,8 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		if err != nil {
 			return nil, certError(c, "public key: %v", err)
 		}
-		if err := checkKeyStrength(key, opts.MinRSABits); err != nil {
-			return nil, certError(c, "%v", err)
+		if err := policy.CheckKey(key); err != nil {
+			return nil, certError(c, "%w", err)
 		}
 		issuerKeys[i], keys[i] = workingKey, key
 		// 6.1.3 (b), (c): name constraints.

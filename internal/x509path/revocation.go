@@ -374,7 +374,7 @@ func (v *validator) findDelta(base *crlInfo, key crypto.PublicKey) *crlInfo {
 		if len(base.crl.AuthorityKeyId) > 0 && len(rl.AuthorityKeyId) > 0 && !bytes.Equal(base.crl.AuthorityKeyId, rl.AuthorityKeyId) {
 			continue
 		}
-		if !v.spend(1) || checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.AllowSHA1) != nil {
+		if !v.spend(1) || checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.signaturePolicy()) != nil {
 			continue
 		}
 		if best == nil || d.number.Cmp(best.number) > 0 {
@@ -408,16 +408,16 @@ func (v *validator) crlSignerKey(in *crlInfo, ci *certInfo, ownKey crypto.Public
 				return false
 			}
 		}
-		if err := checkKeyStrength(key, v.opts.MinRSABits); err != nil {
-			lastErr = fmt.Errorf("signer %q: %v", subjectString(cand.cert), err)
+		if err := v.opts.signaturePolicy().CheckKey(key); err != nil {
+			lastErr = fmt.Errorf("signer %q: %w", subjectString(cand.cert), err)
 			return false
 		}
 		if !v.spend(1) {
 			lastErr = errors.New("path search limit reached")
 			return false
 		}
-		if err := checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.AllowSHA1); err != nil {
-			lastErr = fmt.Errorf("signature: %v", err)
+		if err := checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.signaturePolicy()); err != nil {
+			lastErr = fmt.Errorf("signature: %w", err)
 			return false
 		}
 		return true

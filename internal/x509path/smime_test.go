@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -190,7 +191,9 @@ func wantOK(t *testing.T, leaf *x509.Certificate, opts Options) []*x509.Certific
 	return chain
 }
 
-func wantFail(t *testing.T, leaf *x509.Certificate, opts Options, substr string) {
+// wantFail fails unless Verify refuses leaf with an error containing
+// substr, and returns the error.
+func wantFail(t *testing.T, leaf *x509.Certificate, opts Options, substr string) error {
 	t.Helper()
 	_, err := Verify(leaf, opts)
 	if err == nil {
@@ -201,6 +204,16 @@ func wantFail(t *testing.T, leaf *x509.Certificate, opts Options, substr string)
 	}
 	if !strings.Contains(err.Error(), substr) {
 		t.Errorf("error %q does not contain %q", err, substr)
+	}
+	return err
+}
+
+// wantRefused fails unless err says a signature or key was refused (by
+// policy, or unsupported), not that a signature is invalid.
+func wantRefused(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, sigalg.ErrRefused) || errors.Is(err, sigalg.ErrInvalid) {
+		t.Errorf("not a refusal: %v", err)
 	}
 }
 
@@ -302,7 +315,7 @@ func TestRSAKeySize(t *testing.T) {
 	p := newTestPKI(t)
 	_, small := testRSAKeys(t)
 	leaf := p.leaf(t, leafSpec{}, small.Public())
-	wantFail(t, leaf, p.options(Signing), "RSA key of 1024 bits, policy requires 2048")
+	wantRefused(t, wantFail(t, leaf, p.options(Signing), "RSA key of 1024 bits, policy requires 2048"))
 	opts := p.options(Signing)
 	opts.MinRSABits = 1024
 	wantOK(t, leaf, opts)
@@ -311,7 +324,7 @@ func TestRSAKeySize(t *testing.T) {
 func TestSHA1Refused(t *testing.T) {
 	p := newTestPKI(t)
 	leaf := p.leaf(t, leafSpec{sigAlg: x509.ECDSAWithSHA1}, newECKey(t).Public())
-	wantFail(t, leaf, p.options(Signing), "SHA-1")
+	wantRefused(t, wantFail(t, leaf, p.options(Signing), "SHA-1"))
 	opts := p.options(Signing)
 	opts.AllowSHA1 = true
 	wantOK(t, leaf, opts)
@@ -345,7 +358,9 @@ func TestSignatureAlgorithms(t *testing.T) {
 	bad := *edLeaf
 	bad.Signature = append([]byte(nil), edLeaf.Signature...)
 	bad.Signature[3] ^= 1
-	wantFail(t, &bad, opts, "bad Ed25519 signature")
+	if err := wantFail(t, &bad, opts, "bad Ed25519 signature"); !errors.Is(err, sigalg.ErrInvalid) || errors.Is(err, sigalg.ErrRefused) {
+		t.Errorf("a tampered signature is not invalid: %v", err)
+	}
 }
 
 func TestRevocationAndMissingCRL(t *testing.T) {

@@ -3,15 +3,18 @@ package x509path
 import (
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"testing"
 
+	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/testvectors"
 )
 
 // Wycheproof signatures through checkSignature, the dispatch on a
 // certificate's or CRL's signature algorithm: valid signatures must
 // verify; invalid ones (modified, BER or otherwise malformed DER,
-// out-of-range values, wrong padding or hash) must not.
+// out-of-range values, wrong padding or hash) must not, with an error
+// that says the signature is invalid, not refused.
 func TestWycheproofSignatures(t *testing.T) {
 	for _, c := range []struct {
 		file string
@@ -25,7 +28,11 @@ func TestWycheproofSignatures(t *testing.T) {
 		{"ed25519_test.json", x509.PureEd25519},
 	} {
 		testvectors.CheckSignatures(t, c.file, func(_ *testvectors.Group, pub crypto.PublicKey, msg, sig []byte) error {
-			return checkSignature(c.algo, msg, sig, pub, false)
+			err := checkSignature(c.algo, msg, sig, pub, sigalg.Policy{})
+			if err != nil && !errors.Is(err, sigalg.ErrInvalid) {
+				t.Fatalf("%s: an invalid signature taken for a refused one: %v", c.file, err)
+			}
+			return err
 		})
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
 // Purpose is what the end-entity certificate is to be used for.
@@ -100,6 +101,12 @@ type Options struct {
 	// Purpose, extended key usage, Email). It exists for plain RFC 5280
 	// conformance tests such as NIST PKITS; S/MIME callers leave it false.
 	SkipSMIMEChecks bool
+}
+
+// signaturePolicy is what signatures on certificates and CRLs, and the keys
+// that make them, must meet.
+func (o *Options) signaturePolicy() sigalg.Policy {
+	return sigalg.Policy{AllowSHA1: o.AllowSHA1, MinRSABits: o.MinRSABits}
 }
 
 // Limits of the path search.
@@ -168,9 +175,11 @@ func VerifyResult(leaf *x509.Certificate, opts Options) (*Result, error) {
 	return &Result{Chain: res.chain, Warnings: res.warnings, LeafKey: res.leafKey}, nil
 }
 
-// certError reports why certificate c failed, wrapping mailseal.ErrVerification.
+// certError reports why certificate c failed, wrapping mailseal.ErrVerification
+// and what format wraps with %w.
 func certError(c *x509.Certificate, format string, args ...any) error {
-	return &CertificateError{Subject: subjectString(c), Reason: fmt.Sprintf(format, args...)}
+	cause := fmt.Errorf(format, args...)
+	return &CertificateError{Subject: subjectString(c), Reason: cause.Error(), cause: cause}
 }
 
 // CertificateError says which certificate failed validation and why.
@@ -180,6 +189,7 @@ type CertificateError struct {
 	Reason  string
 	// RevocationUnknown: the only problem is that no valid CRL covers it.
 	RevocationUnknown bool
+	cause             error
 }
 
 func (e *CertificateError) Error() string {
@@ -188,6 +198,11 @@ func (e *CertificateError) Error() string {
 
 // Is makes errors.Is(err, mailseal.ErrVerification) true.
 func (e *CertificateError) Is(target error) bool { return target == mailseal.ErrVerification }
+
+// Unwrap returns the cause: a signature or key that sigalg refused
+// (sigalg.ErrRefused) or a signature that does not verify
+// (sigalg.ErrInvalid), among others.
+func (e *CertificateError) Unwrap() error { return e.cause }
 
 func subjectString(c *x509.Certificate) string {
 	if c == nil {
