@@ -288,6 +288,9 @@ func (s *Store) AllPGPCerts() (openpgp.EntityList, error) {
 	var out openpgp.EntityList
 	for _, fpr := range s.certFingerprints() {
 		e, err := s.entity(fpr)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -354,6 +357,9 @@ func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
 			continue
 		}
 		e, err := s.PGPSecret(f.Name())
+		if errors.Is(err, mailseal.ErrNoKey) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -432,6 +438,9 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 	var out []*openpgp.Entity
 	for _, fpr := range s.certFingerprints() {
 		data, err := os.ReadFile(s.certPath(fpr))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, fmt.Errorf("keystore: %w", err)
 		}
@@ -544,15 +553,31 @@ func (s *Store) DeletePGP(query string, secret bool) error {
 		return err
 	}
 	defer unlock()
+	// The key was found before the lock was taken: a concurrent delete
+	// may have removed it since.
+	gone := fmt.Errorf("keystore: no OpenPGP key %s (deleted meanwhile): %w", upper(fpr), mailseal.ErrNoKey)
+	if _, err := os.Stat(s.certPath(fpr)); errors.Is(err, fs.ErrNotExist) {
+		return gone
+	}
 	if _, err := os.Stat(s.secretPath(fpr)); err == nil {
 		if !secret {
 			return fmt.Errorf("keystore: %s has a secret key; deleting it needs --yes: %w", upper(fpr), mailseal.ErrUsage)
 		}
-		if err := os.Remove(s.secretPath(fpr)); err != nil {
-			return fmt.Errorf("keystore: %w", err)
+		if err := removeFile(s.secretPath(fpr), gone); err != nil {
+			return err
 		}
 	}
-	if err := os.Remove(s.certPath(fpr)); err != nil {
+	return removeFile(s.certPath(fpr), gone)
+}
+
+// removeFile removes a key file; a file already gone (removed by another
+// program that does not take the lock) is the error gone.
+func removeFile(path string, gone error) error {
+	err := os.Remove(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return gone
+	case err != nil:
 		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
