@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,69 +38,77 @@ type rawPacket struct {
 func splitPackets(data []byte) ([]rawPacket, error) {
 	var out []rawPacket
 	for len(data) > 0 {
-		b := data[0]
-		if b&0x80 == 0 {
-			return nil, errors.New("not an OpenPGP packet")
+		p, rest, err := nextPacket(data)
+		if err != nil {
+			return nil, err
 		}
-		var tag, hdr, n int
-		if b&0x40 != 0 { // new format
-			tag = int(b & 0x3f)
-			if len(data) < 2 {
-				return nil, errors.New("truncated packet header")
-			}
-			switch l := int(data[1]); {
-			case l < 192:
-				hdr, n = 2, l
-			case l < 224:
-				if len(data) < 3 {
-					return nil, errors.New("truncated packet header")
-				}
-				hdr, n = 3, (l-192)<<8+int(data[2])+192
-			case l == 255:
-				if len(data) < 6 {
-					return nil, errors.New("truncated packet header")
-				}
-				v := uint32(data[2])<<24 | uint32(data[3])<<16 | uint32(data[4])<<8 | uint32(data[5])
-				if v > 1<<26 {
-					return nil, errors.New("packet too large for a key")
-				}
-				hdr, n = 6, int(v)
-			default:
-				return nil, errors.New("partial-length packet in a key")
-			}
-		} else { // old format
-			tag = int(b>>2) & 0x0f
-			switch b & 3 {
-			case 0:
-				if len(data) < 2 {
-					return nil, errors.New("truncated packet header")
-				}
-				hdr, n = 2, int(data[1])
-			case 1:
-				if len(data) < 3 {
-					return nil, errors.New("truncated packet header")
-				}
-				hdr, n = 3, int(data[1])<<8|int(data[2])
-			case 2:
-				if len(data) < 5 {
-					return nil, errors.New("truncated packet header")
-				}
-				v := uint32(data[1])<<24 | uint32(data[2])<<16 | uint32(data[3])<<8 | uint32(data[4])
-				if v > 1<<26 {
-					return nil, errors.New("packet too large for a key")
-				}
-				hdr, n = 5, int(v)
-			default:
-				return nil, errors.New("indeterminate-length packet in a key")
-			}
-		}
-		if len(data) < hdr+n {
-			return nil, errors.New("truncated packet")
-		}
-		out = append(out, rawPacket{tag: tag, raw: data[:hdr+n], body: data[hdr : hdr+n]})
-		data = data[hdr+n:]
+		out = append(out, p)
+		data = rest
 	}
 	return out, nil
+}
+
+// nextPacket splits the first packet off a non-empty binary OpenPGP
+// stream.
+func nextPacket(data []byte) (p rawPacket, rest []byte, err error) {
+	b := data[0]
+	if b&0x80 == 0 {
+		return p, nil, errors.New("not an OpenPGP packet")
+	}
+	truncated := errors.New("truncated packet header")
+	var tag, hdr int
+	var n uint32
+	if b&0x40 != 0 { // new format
+		tag = int(b & 0x3f)
+		if len(data) < 2 {
+			return p, nil, truncated
+		}
+		switch l := int(data[1]); {
+		case l < 192:
+			hdr, n = 2, uint32(l)
+		case l < 224:
+			if len(data) < 3 {
+				return p, nil, truncated
+			}
+			hdr, n = 3, uint32(l-192)<<8+uint32(data[2])+192
+		case l == 255:
+			if len(data) < 6 {
+				return p, nil, truncated
+			}
+			hdr, n = 6, binary.BigEndian.Uint32(data[2:6])
+		default:
+			return p, nil, errors.New("partial-length packet in a key")
+		}
+	} else { // old format
+		tag = int(b>>2) & 0x0f
+		switch b & 3 {
+		case 0:
+			if len(data) < 2 {
+				return p, nil, truncated
+			}
+			hdr, n = 2, uint32(data[1])
+		case 1:
+			if len(data) < 3 {
+				return p, nil, truncated
+			}
+			hdr, n = 3, uint32(binary.BigEndian.Uint16(data[1:3]))
+		case 2:
+			if len(data) < 5 {
+				return p, nil, truncated
+			}
+			hdr, n = 5, binary.BigEndian.Uint32(data[1:5])
+		default:
+			return p, nil, errors.New("indeterminate-length packet in a key")
+		}
+	}
+	if n > 1<<26 {
+		return p, nil, errors.New("packet too large for a key")
+	}
+	end := hdr + int(n)
+	if len(data) < end {
+		return p, nil, errors.New("truncated packet")
+	}
+	return rawPacket{tag: tag, raw: data[:end], body: data[hdr:end]}, data[end:], nil
 }
 
 var armorBlock = regexp.MustCompile(`(?s)-----BEGIN PGP [A-Z ]+-----.*?-----END PGP [A-Z ]+-----`)
@@ -157,30 +166,68 @@ type cert struct {
 
 func (c *cert) fingerprint() string { return hex.EncodeToString(c.key.Fingerprint) }
 
+func isKeyPacket(tag int) bool {
+	return tag == tagPublicKey || tag == tagPublicSubkey || tag == tagSecretKey || tag == tagSecretSubkey
+}
+
 // publicPacket turns a (secret) key packet into its public key packet.
+// Secret key material is neither parsed nor validated: a secret key
+// packet begins with the fields of its public key packet (RFC 9580
+// 5.5.3), which are read alone. (go-crypto validates an unprotected DSA
+// or ElGamal secret key when it parses one, which for ElGamal takes
+// 2^18 modular multiplications: storeSecret does that once.)
 func publicPacket(p rawPacket) (rawPacket, *packet.PublicKey, error) {
-	parsed, err := packet.Read(bytes.NewReader(p.raw))
+	tag := p.tag
+	switch tag {
+	case tagSecretKey:
+		tag = tagPublicKey
+	case tagSecretSubkey:
+		tag = tagPublicSubkey
+	case tagPublicKey, tagPublicSubkey:
+	default:
+		return rawPacket{}, nil, errors.New("not a key packet")
+	}
+	raw := append(packetHeader(tag, len(p.body)), p.body...)
+	parsed, err := packet.Read(bytes.NewReader(raw))
 	if err != nil {
 		return rawPacket{}, nil, err
 	}
-	var pub *packet.PublicKey
-	switch k := parsed.(type) {
-	case *packet.PublicKey:
-		return p, k, nil
-	case *packet.PrivateKey:
-		pub = &k.PublicKey
-	default:
+	pub, ok := parsed.(*packet.PublicKey)
+	if !ok {
 		return rawPacket{}, nil, errors.New("not a key packet")
+	}
+	if tag == p.tag {
+		return p, pub, nil
 	}
 	var buf bytes.Buffer
 	if err := pub.Serialize(&buf); err != nil {
 		return rawPacket{}, nil, err
 	}
 	pkts, err := splitPackets(buf.Bytes())
-	if err != nil || len(pkts) != 1 {
-		return rawPacket{}, nil, errors.New("cannot re-serialize the public key")
+	if err != nil || len(pkts) != 1 || !bytes.HasPrefix(p.body, pkts[0].body) || len(p.body) == len(pkts[0].body) {
+		return rawPacket{}, nil, errors.New("the secret key packet does not begin with its public key")
 	}
 	return pkts[0], pub, nil
+}
+
+// packetHeader is a new-format packet header (RFC 9580 4.2.1).
+func packetHeader(tag, n int) []byte {
+	switch {
+	case n < 192:
+		return []byte{0xc0 | byte(tag), byte(n)}
+	case n < 8384:
+		n -= 192
+		return []byte{0xc0 | byte(tag), byte(n>>8) + 192, byte(n)}
+	}
+	return []byte{0xc0 | byte(tag), 255, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+}
+
+// secretUnprotected reports whether a secret key packet holds its secret
+// key in the clear (S2K usage octet 0, RFC 9580 5.5.3), reading only the
+// public key fields before it.
+func secretUnprotected(p rawPacket) bool {
+	pub, _, err := publicPacket(p)
+	return err == nil && p.tag != pub.tag && p.body[len(pub.body)] == 0
 }
 
 // groupCerts splits a packet stream into transferable keys, plus the

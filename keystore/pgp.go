@@ -194,11 +194,7 @@ func HasUnprotectedSecrets(data []byte) bool {
 			continue
 		}
 		for _, p := range pkts {
-			if p.tag != tagSecretKey && p.tag != tagSecretSubkey {
-				continue
-			}
-			parsed, err := packet.Read(bytes.NewReader(p.raw))
-			if k, ok := parsed.(*packet.PrivateKey); err == nil && ok && !k.Encrypted && !k.Dummy() {
+			if (p.tag == tagSecretKey || p.tag == tagSecretSubkey) && secretUnprotected(p) {
 				return true
 			}
 		}
@@ -247,7 +243,7 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 }
 
 func (s *Store) readCert(fpr string) (*cert, error) {
-	data, err := os.ReadFile(s.certPath(fpr))
+	data, err := s.readKeyFile(s.certPath(fpr))
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +296,7 @@ func (s *Store) AllPGPCerts() (openpgp.EntityList, error) {
 }
 
 func (s *Store) entity(fpr string) (*openpgp.Entity, error) {
-	data, err := os.ReadFile(s.certPath(fpr))
+	data, err := s.readKeyFile(s.certPath(fpr))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
@@ -319,7 +315,7 @@ func (s *Store) parseCert(fpr string, data []byte) (*openpgp.Entity, error) {
 // PGPSecret returns the stored secret key of a fingerprint, still locked.
 func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 	fpr := normalizeFingerprint(fingerprint)
-	data, err := os.ReadFile(s.secretPath(fpr))
+	data, err := s.readKeyFile(s.secretPath(fpr))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), mailseal.ErrNoKey)
 	}
