@@ -143,10 +143,11 @@ func binaryStreams(data []byte) ([][]byte, error) {
 
 // component is a user ID or subkey with its signatures.
 type component struct {
-	pkt  rawPacket
-	key  *packet.PublicKey // subkeys
-	uid  *packet.UserId    // user IDs
-	sigs []rawPacket
+	pkt    rawPacket
+	key    *packet.PublicKey // subkeys
+	uid    *packet.UserId    // user IDs
+	sigs   []rawPacket
+	secret rawPacket // a subkey's secret key packet, if the input had one
 }
 
 // cert is a transferable public key, packet by packet.
@@ -156,9 +157,9 @@ type cert struct {
 	direct  []rawPacket // direct-key signatures and key revocations
 	uids    []component
 	subkeys []component
-	// secret holds the packets of a transferable secret key when the input
-	// was one.
-	secret []rawPacket
+	// secret is the secret key packet of the primary key when the input
+	// was a transferable secret key.
+	secret rawPacket
 	// unsupported says why a key could not be read (e.g. a v3 key); such a
 	// key is reported and skipped.
 	unsupported error
@@ -247,7 +248,13 @@ func groupCerts(pkts []rawPacket) (certs []*cert, loose []rawPacket, err error) 
 				certs = append(certs, cur)
 				continue
 			}
+			if err := checkKeySize(key, false); err != nil {
+				return nil, nil, err
+			}
 			cur = &cert{primary: pub, key: key}
+			if p.tag == tagSecretKey {
+				cur.secret = p
+			}
 			certs = append(certs, cur)
 		case tagPublicSubkey, tagSecretSubkey, tagUserID, tagSignature, tagUserAttribute:
 			if cur != nil && cur.unsupported != nil {
@@ -259,9 +266,6 @@ func groupCerts(pkts []rawPacket) (certs []*cert, loose []rawPacket, err error) 
 		case tagTrust, tagPadding:
 		default:
 			return nil, nil, fmt.Errorf("unexpected packet (tag %d) in a key", p.tag)
-		}
-		if cur != nil && cur.unsupported == nil && (p.tag == tagSecretKey || p.tag == tagSecretSubkey || (len(cur.secret) > 0 && p.tag != tagTrust)) {
-			cur.secret = append(cur.secret, p)
 		}
 	}
 	return certs, loose, nil
@@ -281,7 +285,14 @@ func (c *cert) add(p rawPacket, last **component, loose *[]rawPacket) error {
 			*last = &component{}
 			return nil
 		}
-		c.subkeys = append(c.subkeys, component{pkt: pub, key: key})
+		if err := checkKeySize(key, true); err != nil {
+			return err
+		}
+		sub := component{pkt: pub, key: key}
+		if p.tag == tagSecretSubkey {
+			sub.secret = p
+		}
+		c.subkeys = append(c.subkeys, sub)
 		*last = &c.subkeys[len(c.subkeys)-1]
 	case tagUserID:
 		if c == nil {
@@ -389,7 +400,8 @@ func hasPacket(list []rawPacket, p rawPacket) bool {
 
 // merge adds to old (nil for a new certificate) what in update is validly
 // bound to the primary key, and says what changed. Key material already
-// stored is never replaced.
+// stored is never replaced. The result stays within the limits of a stored
+// certificate (see limits.go); merge stops at the first one exceeded.
 func merge(old, update *cert) (*cert, []string, error) {
 	var changes []string
 	res := old
@@ -397,11 +409,26 @@ func merge(old, update *cert) (*cert, []string, error) {
 		res = &cert{primary: update.primary, key: update.key}
 	}
 	key := res.key
+	size := len(res.serialize())
+	grow := func(n int) error {
+		if size += n; size > maxCertBytes {
+			return fmt.Errorf("the key takes more than %d KiB even without third-party certifications; mailseal keeps keys of at most %d KiB",
+				maxCertBytes>>10, maxCertBytes>>10)
+		}
+		return nil
+	}
 	for _, p := range update.direct {
 		if hasPacket(res.direct, p) {
 			continue
 		}
 		if sig, ok := verifyDirect(key, p); ok {
+			if len(res.direct) >= maxComponentSigs {
+				return nil, nil, fmt.Errorf("the primary key has more than %d direct-key signatures and revocations; mailseal keeps at most %d",
+					maxComponentSigs, maxComponentSigs)
+			}
+			if err := grow(len(p.raw)); err != nil {
+				return nil, nil, err
+			}
 			res.direct = append(res.direct, p)
 			if sig.SigType == packet.SigTypeKeyRevocation {
 				changes = append(changes, "revoked")
@@ -410,58 +437,93 @@ func merge(old, update *cert) (*cert, []string, error) {
 			}
 		}
 	}
-	newUIDs, newSigs := 0, 0
+	uidIndex := map[string]int{}
+	for i, u := range res.uids {
+		uidIndex[string(u.pkt.body)] = i
+	}
+	newSigs := 0
 	for _, u := range update.uids {
-		var target *component
-		for i := range res.uids {
-			if bytes.Equal(res.uids[i].pkt.body, u.pkt.body) {
-				target = &res.uids[i]
-			}
+		i, known := uidIndex[string(u.pkt.body)]
+		var held []rawPacket
+		if known {
+			held = res.uids[i].sigs
 		}
 		var valid []rawPacket
 		for _, p := range u.sigs {
-			if (target == nil || !hasPacket(target.sigs, p)) && !hasPacket(valid, p) && verifyUID(key, u.uid, p) {
-				valid = append(valid, p)
+			if hasPacket(held, p) || hasPacket(valid, p) || !verifyUID(key, u.uid, p) {
+				continue
 			}
+			if len(held)+len(valid) >= maxComponentSigs {
+				return nil, nil, fmt.Errorf("the user ID %.80q has more than %d self-signatures and revocations; mailseal keeps at most %d",
+					u.uid.Id, maxComponentSigs, maxComponentSigs)
+			}
+			if err := grow(len(p.raw)); err != nil {
+				return nil, nil, err
+			}
+			valid = append(valid, p)
 		}
 		if len(valid) == 0 {
 			continue
 		}
-		if target == nil {
-			res.uids = append(res.uids, component{pkt: u.pkt, uid: u.uid, sigs: valid})
-			newUIDs++
-			if old != nil {
-				changes = append(changes, "new user ID "+u.uid.Id)
-			}
+		if known {
+			res.uids[i].sigs = append(res.uids[i].sigs, valid...)
+			newSigs += len(valid)
 			continue
 		}
-		target.sigs = append(target.sigs, valid...)
-		newSigs += len(valid)
+		if len(res.uids) >= maxUserIDs {
+			return nil, nil, fmt.Errorf("the key has more than %d user IDs; mailseal keeps at most %d", maxUserIDs, maxUserIDs)
+		}
+		if err := grow(len(u.pkt.raw)); err != nil {
+			return nil, nil, err
+		}
+		uidIndex[string(u.pkt.body)] = len(res.uids)
+		res.uids = append(res.uids, component{pkt: u.pkt, uid: u.uid, sigs: valid})
+		if old != nil {
+			changes = append(changes, "new user ID "+u.uid.Id)
+		}
+	}
+	subkeyIndex := map[string]int{}
+	for i, sk := range res.subkeys {
+		subkeyIndex[string(sk.key.Fingerprint)] = i
 	}
 	newSubkeys := 0
 	for _, sk := range update.subkeys {
-		var target *component
-		for i := range res.subkeys {
-			if bytes.Equal(res.subkeys[i].key.Fingerprint, sk.key.Fingerprint) {
-				target = &res.subkeys[i]
-			}
+		i, known := subkeyIndex[string(sk.key.Fingerprint)]
+		var held []rawPacket
+		if known {
+			held = res.subkeys[i].sigs
 		}
 		var valid []rawPacket
 		for _, p := range sk.sigs {
-			if (target == nil || !hasPacket(target.sigs, p)) && !hasPacket(valid, p) && verifySubkey(key, sk.key, p) {
-				valid = append(valid, p)
+			if hasPacket(held, p) || hasPacket(valid, p) || !verifySubkey(key, sk.key, p) {
+				continue
 			}
+			if len(held)+len(valid) >= maxComponentSigs {
+				return nil, nil, fmt.Errorf("the subkey %X has more than %d binding signatures and revocations; mailseal keeps at most %d",
+					sk.key.KeyId, maxComponentSigs, maxComponentSigs)
+			}
+			if err := grow(len(p.raw)); err != nil {
+				return nil, nil, err
+			}
+			valid = append(valid, p)
 		}
 		if len(valid) == 0 {
 			continue
 		}
-		if target == nil {
-			res.subkeys = append(res.subkeys, component{pkt: sk.pkt, key: sk.key, sigs: valid})
-			newSubkeys++
+		if known {
+			res.subkeys[i].sigs = append(res.subkeys[i].sigs, valid...)
+			newSigs += len(valid)
 			continue
 		}
-		target.sigs = append(target.sigs, valid...)
-		newSigs += len(valid)
+		if len(res.subkeys) >= maxSubkeys {
+			return nil, nil, fmt.Errorf("the key has more than %d subkeys; mailseal keeps at most %d", maxSubkeys, maxSubkeys)
+		}
+		if err := grow(len(sk.pkt.raw)); err != nil {
+			return nil, nil, err
+		}
+		subkeyIndex[string(sk.key.Fingerprint)] = len(res.subkeys)
+		res.subkeys = append(res.subkeys, component{pkt: sk.pkt, key: sk.key, sigs: valid})
+		newSubkeys++
 	}
 	if old == nil {
 		if len(res.uids) == 0 && len(res.direct) == 0 {
@@ -476,26 +538,59 @@ func merge(old, update *cert) (*cert, []string, error) {
 	if newSigs > 0 {
 		changes = append(changes, fmt.Sprintf("%d new signatures", newSigs))
 	}
-	_ = newUIDs
 	return res, changes, nil
 }
 
 // serialize writes the certificate as a binary transferable public key.
 func (c *cert) serialize() []byte {
+	return c.serializeWith(c.primary, func(sk component) (rawPacket, bool) { return sk.pkt, true })
+}
+
+// serializeWith writes the certificate with primary as its primary key
+// packet and each subkey's packet as subkey chooses (false: the subkey is
+// left out).
+func (c *cert) serializeWith(primary rawPacket, subkey func(component) (rawPacket, bool)) []byte {
 	var b bytes.Buffer
-	b.Write(c.primary.raw)
+	b.Write(primary.raw)
 	for _, p := range c.direct {
 		b.Write(p.raw)
 	}
-	for _, list := range [][]component{c.uids, c.subkeys} {
-		for _, comp := range list {
-			b.Write(comp.pkt.raw)
-			for _, p := range comp.sigs {
-				b.Write(p.raw)
-			}
+	for _, u := range c.uids {
+		b.Write(u.pkt.raw)
+		for _, p := range u.sigs {
+			b.Write(p.raw)
+		}
+	}
+	for _, sk := range c.subkeys {
+		pkt, ok := subkey(sk)
+		if !ok {
+			continue
+		}
+		b.Write(pkt.raw)
+		for _, p := range sk.sigs {
+			b.Write(p.raw)
 		}
 	}
 	return b.Bytes()
+}
+
+// secretKeyFile is the transferable secret key to store for the input c
+// (a transferable secret key) once merged into the stored certificate m:
+// c's secret key packets with the user IDs, subkeys and signatures of m,
+// which are validly bound and within the limits. Subkeys without a secret
+// key packet in c are left out, as are third-party certifications and
+// whatever else merge did not keep.
+func secretKeyFile(c, m *cert) []byte {
+	secret := map[string]rawPacket{}
+	for _, sk := range c.subkeys {
+		if len(sk.secret.raw) > 0 {
+			secret[string(sk.key.Fingerprint)] = sk.secret
+		}
+	}
+	return m.serializeWith(c.secret, func(sk component) (rawPacket, bool) {
+		p, ok := secret[string(sk.key.Fingerprint)]
+		return p, ok
+	})
 }
 
 // parseStored reads a stored certificate file.

@@ -119,9 +119,9 @@ func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
 	for _, u := range merged.uids {
 		res.UserIDs = append(res.UserIDs, u.uid.Id)
 	}
-	if len(c.secret) > 0 {
+	if len(c.secret.raw) > 0 {
 		res.Secret = true
-		change, err := s.storeSecret(fpr, c.secret, protect)
+		change, err := s.storeSecret(fpr, secretKeyFile(c, merged), protect)
 		if err != nil {
 			return res, err
 		}
@@ -135,20 +135,21 @@ func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
 
 // storeSecret keeps a transferable secret key, encrypted with protect if it
 // is not protected yet. An existing secret key is never replaced.
-func (s *Store) storeSecret(fpr string, pkts []rawPacket, protect []byte) (string, error) {
+//
+// This is the one place an import parses secret key material: go-crypto
+// validates each unprotected secret key it reads (for a 3072-bit ElGamal
+// key, 2^18 multiplications modulo its prime), and a key that fails is
+// refused here rather than found broken when first used.
+func (s *Store) storeSecret(fpr string, raw []byte, protect []byte) (string, error) {
 	path := s.secretPath(fpr)
 	if _, err := os.Stat(path); err == nil {
 		return "secret key already stored", nil
 	}
-	var raw bytes.Buffer
-	for _, p := range pkts {
-		raw.Write(p.raw)
-	}
-	ent, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(raw.Bytes())))
+	ent, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(raw)))
 	if err != nil {
 		return "", fmt.Errorf("secret key: %w: %w", err, mailseal.ErrInput)
 	}
-	out := raw.Bytes()
+	out := raw
 	if protect != nil && hasUnprotected(ent) {
 		if err := ent.EncryptPrivateKeys(protect, pgp.ProtectionConfig(ent.PrimaryKey.Version)); err != nil {
 			return "", fmt.Errorf("protecting the secret key: %w", err)
