@@ -30,6 +30,22 @@ func ageCertDirs(t testing.TB, s *Store, when time.Time) {
 	}
 }
 
+// placeCert writes the certificate file fpr of from into the cert-d of
+// to directly, as another tool sharing the directory would.
+func placeCert(t testing.TB, from, to *Store, fpr string) {
+	t.Helper()
+	raw, err := os.ReadFile(from.certPath(fpr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to.certPath(fpr)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to.certPath(fpr), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // lookup returns the fingerprints the index finds for the keys of want
 // (primary key and each subkey), failing unless each finds exactly want.
 func lookup(t *testing.T, idx *CertIndex, want *openpgp.Entity) {
@@ -107,16 +123,7 @@ func TestCertIndex(t *testing.T) {
 	importFile(t, other, "samples/bob.pgp", nil)
 	bob, _ := other.AllPGPCerts()
 	bobFprLower := strings.ToLower(fingerprintOf(bob[0]))
-	raw, err := os.ReadFile(other.certPath(bobFprLower))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(s.certPath(bobFprLower)), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(s.certPath(bobFprLower), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	placeCert(t, other, s, bobFprLower)
 	ageCertDirs(t, s, time.Now().Add(-30*time.Minute))
 	idx = s.PGPCertIndex()
 	lookup(t, idx, bob[0])

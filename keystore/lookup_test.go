@@ -171,16 +171,7 @@ func TestLookupsReadOnlyWhatTheyNeed(t *testing.T) {
 	}
 	res := importBytes(t, small, raw)
 	carol := strings.ToLower(res[0].Fingerprint)
-	data, err := os.ReadFile(small.certPath(carol))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(big.certPath(carol)), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(big.certPath(carol), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	placeCert(t, small, big, carol)
 	var dir int64
 	files, _ := os.ReadDir(filepath.Dir(big.certPath(carol)))
 	for _, f := range files {

@@ -437,94 +437,33 @@ func merge(old, update *cert) (*cert, []string, error) {
 			}
 		}
 	}
-	uidIndex := map[string]int{}
-	for i, u := range res.uids {
-		uidIndex[string(u.pkt.body)] = i
+	var newUIDs, newSubkeys []component
+	var newSigs, n int
+	var err error
+	res.uids, newUIDs, newSigs, err = mergeComponents(res.uids, update.uids, componentKind{
+		plural: "user IDs", max: maxUserIDs, sigs: "self-signatures",
+		id:     func(c component) string { return string(c.pkt.body) },
+		name:   func(c component) string { return fmt.Sprintf("the user ID %.80q", c.uid.Id) },
+		verify: func(c component, p rawPacket) bool { return verifyUID(key, c.uid, p) },
+	}, grow)
+	if err != nil {
+		return nil, nil, err
 	}
-	newSigs := 0
-	for _, u := range update.uids {
-		i, known := uidIndex[string(u.pkt.body)]
-		var held []rawPacket
-		if known {
-			held = res.uids[i].sigs
-		}
-		var valid []rawPacket
-		for _, p := range u.sigs {
-			if hasPacket(held, p) || hasPacket(valid, p) || !verifyUID(key, u.uid, p) {
-				continue
-			}
-			if len(held)+len(valid) >= maxComponentSigs {
-				return nil, nil, fmt.Errorf("the user ID %.80q has more than %d self-signatures and revocations; mailseal keeps at most %d",
-					u.uid.Id, maxComponentSigs, maxComponentSigs)
-			}
-			if err := grow(len(p.raw)); err != nil {
-				return nil, nil, err
-			}
-			valid = append(valid, p)
-		}
-		if len(valid) == 0 {
-			continue
-		}
-		if known {
-			res.uids[i].sigs = append(res.uids[i].sigs, valid...)
-			newSigs += len(valid)
-			continue
-		}
-		if len(res.uids) >= maxUserIDs {
-			return nil, nil, fmt.Errorf("the key has more than %d user IDs; mailseal keeps at most %d", maxUserIDs, maxUserIDs)
-		}
-		if err := grow(len(u.pkt.raw)); err != nil {
-			return nil, nil, err
-		}
-		uidIndex[string(u.pkt.body)] = len(res.uids)
-		res.uids = append(res.uids, component{pkt: u.pkt, uid: u.uid, sigs: valid})
-		if old != nil {
+	if old != nil {
+		for _, u := range newUIDs {
 			changes = append(changes, "new user ID "+u.uid.Id)
 		}
 	}
-	subkeyIndex := map[string]int{}
-	for i, sk := range res.subkeys {
-		subkeyIndex[string(sk.key.Fingerprint)] = i
+	res.subkeys, newSubkeys, n, err = mergeComponents(res.subkeys, update.subkeys, componentKind{
+		plural: "subkeys", max: maxSubkeys, sigs: "binding signatures",
+		id:     func(c component) string { return string(c.key.Fingerprint) },
+		name:   func(c component) string { return fmt.Sprintf("the subkey %X", c.key.KeyId) },
+		verify: func(c component, p rawPacket) bool { return verifySubkey(key, c.key, p) },
+	}, grow)
+	if err != nil {
+		return nil, nil, err
 	}
-	newSubkeys := 0
-	for _, sk := range update.subkeys {
-		i, known := subkeyIndex[string(sk.key.Fingerprint)]
-		var held []rawPacket
-		if known {
-			held = res.subkeys[i].sigs
-		}
-		var valid []rawPacket
-		for _, p := range sk.sigs {
-			if hasPacket(held, p) || hasPacket(valid, p) || !verifySubkey(key, sk.key, p) {
-				continue
-			}
-			if len(held)+len(valid) >= maxComponentSigs {
-				return nil, nil, fmt.Errorf("the subkey %X has more than %d binding signatures and revocations; mailseal keeps at most %d",
-					sk.key.KeyId, maxComponentSigs, maxComponentSigs)
-			}
-			if err := grow(len(p.raw)); err != nil {
-				return nil, nil, err
-			}
-			valid = append(valid, p)
-		}
-		if len(valid) == 0 {
-			continue
-		}
-		if known {
-			res.subkeys[i].sigs = append(res.subkeys[i].sigs, valid...)
-			newSigs += len(valid)
-			continue
-		}
-		if len(res.subkeys) >= maxSubkeys {
-			return nil, nil, fmt.Errorf("the key has more than %d subkeys; mailseal keeps at most %d", maxSubkeys, maxSubkeys)
-		}
-		if err := grow(len(sk.pkt.raw)); err != nil {
-			return nil, nil, err
-		}
-		subkeyIndex[string(sk.key.Fingerprint)] = len(res.subkeys)
-		res.subkeys = append(res.subkeys, component{pkt: sk.pkt, key: sk.key, sigs: valid})
-		newSubkeys++
-	}
+	newSigs += n
 	if old == nil {
 		if len(res.uids) == 0 && len(res.direct) == 0 {
 			return nil, nil, errors.New("no valid self-signature: the key is not bound to any user ID")
@@ -532,13 +471,77 @@ func merge(old, update *cert) (*cert, []string, error) {
 		changes = append(changes, fmt.Sprintf("new key (%d user IDs, %d subkeys)", len(res.uids), len(res.subkeys)))
 		return res, changes, nil
 	}
-	if newSubkeys > 0 {
-		changes = append(changes, fmt.Sprintf("%d new subkeys", newSubkeys))
+	if len(newSubkeys) > 0 {
+		changes = append(changes, fmt.Sprintf("%d new subkeys", len(newSubkeys)))
 	}
 	if newSigs > 0 {
 		changes = append(changes, fmt.Sprintf("%d new signatures", newSigs))
 	}
 	return res, changes, nil
+}
+
+// componentKind says how merge treats user IDs or subkeys.
+type componentKind struct {
+	plural string // for errors: "user IDs"
+	max    int
+	sigs   string // for errors: "self-signatures"
+	// id matches a component of an update to a stored one.
+	id func(component) string
+	// name names a component in errors.
+	name func(component) string
+	// verify checks a signature on a component.
+	verify func(component, rawPacket) bool
+}
+
+// mergeComponents adds to held the components of update that have a
+// signature verify accepts, and to the components already held their new
+// ones, within the limits (maxComponentSigs signatures each, k.max
+// components); grow accounts for the bytes added. It returns the merged
+// list, the components added and the number of signatures added to those
+// held.
+func mergeComponents(held, update []component, k componentKind, grow func(int) error) (merged, added []component, newSigs int, err error) {
+	index := make(map[string]int, len(held))
+	for i, c := range held {
+		index[k.id(c)] = i
+	}
+	for _, u := range update {
+		i, known := index[k.id(u)]
+		var have []rawPacket
+		if known {
+			have = held[i].sigs
+		}
+		var valid []rawPacket
+		for _, p := range u.sigs {
+			if hasPacket(have, p) || hasPacket(valid, p) || !k.verify(u, p) {
+				continue
+			}
+			if len(have)+len(valid) >= maxComponentSigs {
+				return nil, nil, 0, fmt.Errorf("%s has more than %d %s and revocations; mailseal keeps at most %d",
+					k.name(u), maxComponentSigs, k.sigs, maxComponentSigs)
+			}
+			if err := grow(len(p.raw)); err != nil {
+				return nil, nil, 0, err
+			}
+			valid = append(valid, p)
+		}
+		switch {
+		case len(valid) == 0:
+		case known:
+			held[i].sigs = append(held[i].sigs, valid...)
+			newSigs += len(valid)
+		case len(held) >= k.max:
+			return nil, nil, 0, fmt.Errorf("the key has more than %d %s; mailseal keeps at most %d", k.max, k.plural, k.max)
+		default:
+			if err := grow(len(u.pkt.raw)); err != nil {
+				return nil, nil, 0, err
+			}
+			u.sigs, u.secret = valid, rawPacket{}
+			index[k.id(u)] = len(held)
+			held = append(held, u)
+			added = append(added, u)
+		}
+	}
+	return held, added, newSigs, nil
 }
 
 // serialize writes the certificate as a binary transferable public key.
