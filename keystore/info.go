@@ -3,7 +3,6 @@ package keystore
 import (
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -123,11 +122,11 @@ func (s *Store) info(e *openpgp.Entity, now time.Time) KeyInfo {
 		k.Subkeys = append(k.Subkeys, si)
 	}
 	k.Capabilities = capString(caps)
-	if _, err := os.Stat(s.secretPath(fpr)); err == nil {
+	if data, err := s.readKeyFile(s.secretPath(fpr)); err == nil {
+		// Read packet by packet: parsing an unprotected DSA or ElGamal
+		// secret key would validate it, which is slow (see storeSecret).
 		k.HasSecret = true
-		if sec, err := s.PGPSecret(fpr); err == nil {
-			k.Protected = !hasUnprotected(sec)
-		}
+		k.Protected = !HasUnprotectedSecrets(data)
 	}
 	return k
 }

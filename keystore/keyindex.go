@@ -3,8 +3,6 @@ package keystore
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,59 +12,100 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal/pgp"
 )
 
-// The key-ID index lets decryption and verification find the certificate
-// of a signer without reading every stored certificate:
+// The key-ID index lets decryption and verification find the certificates
+// and secret keys of a message without reading every stored one:
 //
-//	<home>/pgp.keyids   "mailseal pgp key IDs 1 STAMP", then "KEYID FINGERPRINT" lines
+//	<home>/pgp.keyids   "mailseal pgp key IDs 2", then for each cert-d
+//	                    subdirectory "dir XX MTIME" and the
+//	                    "KEYID FINGERPRINT" lines of its certificates
 //
-// STAMP sums up the cert-d subdirectories (names and modification times).
-// Writing, replacing or removing a certificate, by mailseal or by another
-// tool sharing the directory, changes the modification time of its
-// subdirectory and so the stamp; an index whose stamp differs is rebuilt
-// from the key packets of every certificate (no signature is checked for
-// that: the index only says where to look) and written back.
+// MTIME is the subdirectory's modification time in nanoseconds. Writing,
+// replacing or removing a certificate, by mailseal or by another tool
+// sharing the directory, changes the modification time of its
+// subdirectory: only that subdirectory is read again (the key packets of
+// its certificates; no signature is checked, the index only says where to
+// look) and the index is written back. So the cost of a look-up does not
+// grow with the size of the other certificates. A subdirectory that
+// changed within keyIndexSettle is read again at each look-up until it
+// settles, since a further change within the file system's timestamp
+// granularity would not change its time.
 const (
-	keyIndexName  = "pgp.keyids"
-	keyIndexMagic = "mailseal pgp key IDs 1"
-	// keyIndexSettle: an index is not written while a subdirectory changed
-	// this recently, since a change within the file system's timestamp
-	// granularity would not change the stamp.
+	keyIndexName   = "pgp.keyids"
+	keyIndexMagic  = "mailseal pgp key IDs 2"
 	keyIndexSettle = 2 * time.Second
 )
 
-// CertIndex finds stored certificates by the key ID of their primary key
-// or a subkey (it is a pgp.CertFinder). Certificates are read when first
-// asked for; one that cannot be read is not found. It is safe for
-// concurrent use.
+// CertIndex finds stored certificates, or with Secrets the stored secret
+// keys (locked), by the key ID of their primary key or a subkey; it is a
+// pgp.CertFinder. A key is read when first asked for; one that cannot be
+// read is not found. It is safe for concurrent use.
 type CertIndex struct {
-	s     *Store
-	once  sync.Once
-	ids   map[uint64][]string // key ID -> fingerprints
-	mu    sync.Mutex
-	certs map[string]*openpgp.Entity
+	s      *Store
+	ids    *keyIDTable
+	secret bool
+	mu     sync.Mutex
+	found  map[string]*openpgp.Entity // by fingerprint; nil: unreadable or absent
+	all    bool                       // secret: every secret key was read (key ID 0)
+}
+
+// keyIDTable loads the index once for the certificate and secret-key
+// lookups that share it.
+type keyIDTable struct {
+	once sync.Once
+	s    *Store
+	ids  map[uint64][]string
+}
+
+func (t *keyIDTable) get() map[uint64][]string {
+	t.once.Do(func() { t.ids = t.s.keyIDs() })
+	return t.ids
 }
 
 // PGPCertIndex returns the key-ID lookup over the stored certificates.
 func (s *Store) PGPCertIndex() *CertIndex {
-	return &CertIndex{s: s, certs: map[string]*openpgp.Entity{}}
+	return &CertIndex{s: s, ids: &keyIDTable{s: s}, found: map[string]*openpgp.Entity{}}
 }
 
-// EntitiesById returns the stored certificates that hold a key with the
-// key ID id.
+// Secrets returns the lookup of the stored secret keys, locked, sharing the
+// index of c. A secret key is found through its certificate's key IDs; key
+// ID 0 (an anonymous recipient) finds every secret key.
+func (c *CertIndex) Secrets() *CertIndex {
+	return &CertIndex{s: c.s, ids: c.ids, secret: true, found: map[string]*openpgp.Entity{}}
+}
+
+// PGPKeyring is the keyring for reading messages with the stored keys:
+// certificates and secret keys are found by key ID and read only when a
+// message needs them; a locked secret key is unlocked with a passphrase
+// from pass. The caller may add a Password function and session keys.
+func (s *Store) PGPKeyring(pass PassphraseFunc) pgp.Keyring {
+	certs := s.PGPCertIndex()
+	return pgp.Keyring{
+		Certs:   certs,
+		Secrets: certs.Secrets(),
+		Unlock:  func(e *openpgp.Entity) error { return Unlock(e, pass) },
+	}
+}
+
+// EntitiesById returns the stored certificates (or secret keys) that hold
+// a key with the key ID id.
 func (c *CertIndex) EntitiesById(id uint64) []*openpgp.Entity {
-	c.once.Do(func() { c.ids = c.s.keyIDs() })
+	if c.secret && id == 0 {
+		return c.allSecrets()
+	}
+	fprs := c.ids.get()[id]
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*openpgp.Entity
-	for _, fpr := range c.ids[id] {
-		ent, ok := c.certs[fpr]
+	for _, fpr := range fprs {
+		ent, ok := c.found[fpr]
 		if !ok {
-			ent, _ = c.s.entity(fpr)
-			c.certs[fpr] = ent
+			ent = c.read(fpr)
+			c.found[fpr] = ent
 		}
 		if ent != nil {
 			out = append(out, ent)
@@ -75,112 +114,212 @@ func (c *CertIndex) EntitiesById(id uint64) []*openpgp.Entity {
 	return out
 }
 
-// keyIDs reads the index, rebuilding it if it is missing, damaged or stale.
-func (s *Store) keyIDs() map[uint64][]string {
-	path := filepath.Join(s.dir, keyIndexName)
-	stamp, settled, err := s.certDirStamp()
-	if err == nil {
-		if ids, ok := readKeyIndex(path, stamp); ok {
-			return ids
-		}
+func (c *CertIndex) read(fpr string) *openpgp.Entity {
+	var ent *openpgp.Entity
+	var err error
+	if c.secret {
+		ent, err = c.s.PGPSecret(fpr)
+	} else {
+		ent, err = c.s.entity(fpr)
 	}
-	ids := s.scanKeyIDs()
-	if err == nil && settled {
-		_ = writeAtomic(path, formatKeyIndex(stamp, ids), 0o600) // an unwritten index is rebuilt next time
+	if err != nil {
+		return nil
 	}
-	return ids
+	return ent
 }
 
-// certDirStamp sums up the names and modification times of the cert-d
-// subdirectories; settled is false if one changed within keyIndexSettle.
-func (s *Store) certDirStamp() (stamp string, settled bool, err error) {
+func (c *CertIndex) allSecrets() []*openpgp.Entity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.all {
+		c.all = true
+		files, _ := os.ReadDir(c.s.secretDir())
+		for _, f := range files {
+			fpr := strings.ToLower(f.Name())
+			if _, ok := c.found[fpr]; ok || f.IsDir() || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) {
+				continue
+			}
+			c.found[fpr] = c.read(fpr)
+		}
+	}
+	var fprs []string
+	for fpr, ent := range c.found {
+		if ent != nil {
+			fprs = append(fprs, fpr)
+		}
+	}
+	sort.Strings(fprs)
+	out := make([]*openpgp.Entity, len(fprs))
+	for i, fpr := range fprs {
+		out[i] = c.found[fpr]
+	}
+	return out
+}
+
+// indexDir is what the index holds for one cert-d subdirectory.
+type indexDir struct {
+	mtime int64 // nanoseconds
+	keys  []indexKey
+}
+
+type indexKey struct {
+	id  uint64
+	fpr string
+}
+
+// keyIDs reads the index, reading again the subdirectories that changed
+// since it was written (all of them if it is missing or damaged), and
+// writes it back if that changed it.
+func (s *Store) keyIDs() map[uint64][]string {
+	path := filepath.Join(s.dir, keyIndexName)
+	old := readKeyIndex(path)
 	entries, err := os.ReadDir(s.certDir())
 	if err != nil {
-		return "", false, err
+		return map[uint64][]string{}
 	}
-	h := sha256.New()
-	settled = true
 	now := time.Now()
-	for _, e := range entries { // sorted by name
+	fresh := map[string]indexDir{} // settled subdirectories: written to the index
+	var unsettled []indexDir
+	changed := false
+	for _, e := range entries {
 		if !e.IsDir() || len(e.Name()) != 2 || !isHex(e.Name()) {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
-			return "", false, err
+			continue // removed since the listing
 		}
 		mt := info.ModTime()
-		if now.Sub(mt) < keyIndexSettle {
-			settled = false
-		}
-		fmt.Fprintf(h, "%s %d\n", e.Name(), mt.UnixNano())
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16]), settled, nil
-}
-
-// scanKeyIDs reads the key packets of every stored certificate.
-func (s *Store) scanKeyIDs() map[uint64][]string {
-	ids := map[uint64][]string{}
-	for _, fpr := range s.certFingerprints() {
-		data, err := os.ReadFile(s.certPath(fpr))
-		if err != nil {
+		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() {
+			fresh[e.Name()] = d
 			continue
 		}
-		seen := map[uint64]bool{}
-		packets := packet.NewReader(bytes.NewReader(data))
-		for {
-			p, err := packets.Next()
-			if err != nil { // io.EOF, or damage: the keys read so far are indexed
-				break
-			}
-			if pk, ok := p.(*packet.PublicKey); ok && !seen[pk.KeyId] {
-				seen[pk.KeyId] = true
-				ids[pk.KeyId] = append(ids[pk.KeyId], fpr)
-			}
+		d := indexDir{mtime: mt.UnixNano(), keys: s.scanKeyIDs(e.Name())}
+		if now.Sub(mt) < keyIndexSettle {
+			unsettled = append(unsettled, d)
+			continue
 		}
+		fresh[e.Name()] = d
+		changed = true
+	}
+	if len(fresh) != len(old) {
+		changed = true // a subdirectory went away or has not settled
+	}
+	if changed {
+		_ = writeAtomic(path, formatKeyIndex(fresh), 0o600) // an unwritten index is rebuilt next time
+	}
+	ids := map[uint64][]string{}
+	add := func(d indexDir) {
+		for _, k := range d.keys {
+			ids[k.id] = append(ids[k.id], k.fpr)
+		}
+	}
+	for _, d := range fresh {
+		add(d)
+	}
+	for _, d := range unsettled {
+		add(d)
 	}
 	return ids
 }
 
-func formatKeyIndex(stamp string, ids map[uint64][]string) []byte {
-	keys := make([]uint64, 0, len(ids))
-	for id := range ids {
-		keys = append(keys, id)
+// scanKeyIDs reads the key IDs of the certificates in the cert-d
+// subdirectory dir from their key packets alone.
+func (s *Store) scanKeyIDs(dir string) []indexKey {
+	files, _ := os.ReadDir(filepath.Join(s.certDir(), dir))
+	var out []indexKey
+	for _, f := range files {
+		fpr := dir + f.Name()
+		if f.IsDir() || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) {
+			continue
+		}
+		data, err := s.readKeyFile(s.certPath(fpr))
+		if err != nil {
+			continue
+		}
+		seen := map[uint64]bool{}
+		for len(data) > 0 {
+			var p rawPacket
+			p, data, err = nextPacket(data)
+			if err != nil { // damage: the keys read so far are indexed
+				break
+			}
+			if !isKeyPacket(p.tag) {
+				continue
+			}
+			if _, key, err := publicPacket(p); err == nil && !seen[key.KeyId] {
+				seen[key.KeyId] = true
+				out = append(out, indexKey{key.KeyId, fpr})
+			}
+		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return out
+}
+
+func formatKeyIndex(dirs map[string]indexDir) []byte {
+	names := make([]string, 0, len(dirs))
+	for name := range dirs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s\n", keyIndexMagic, stamp)
-	for _, id := range keys {
-		for _, fpr := range ids[id] {
-			fmt.Fprintf(&b, "%016x %s\n", id, fpr)
+	fmt.Fprintf(&b, "%s\n", keyIndexMagic)
+	for _, name := range names {
+		d := dirs[name]
+		fmt.Fprintf(&b, "dir %s %d\n", name, d.mtime)
+		for _, k := range d.keys {
+			fmt.Fprintf(&b, "%016x %s\n", k.id, k.fpr)
 		}
 	}
 	return b.Bytes()
 }
 
-// readKeyIndex reads the index at path; ok is false if it is missing,
-// malformed or made for another stamp.
-func readKeyIndex(path, stamp string) (ids map[uint64][]string, ok bool) {
+// readKeyIndex reads the index at path; nil if it is missing or
+// malformed.
+func readKeyIndex(path string) map[string]indexDir {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	if !sc.Scan() || sc.Text() != keyIndexMagic+" "+stamp {
-		return nil, false
+	if !sc.Scan() || sc.Text() != keyIndexMagic {
+		return nil
 	}
-	ids = map[uint64][]string{}
+	dirs := map[string]indexDir{}
+	cur := ""
 	for sc.Scan() {
-		idHex, fpr, found := strings.Cut(sc.Text(), " ")
-		id, err := strconv.ParseUint(idHex, 16, 64)
-		if !found || err != nil || len(idHex) != 16 || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) {
-			return nil, false
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "dir "); ok {
+			name, mt, _ := strings.Cut(rest, " ")
+			n, err := strconv.ParseInt(mt, 10, 64)
+			if _, dup := dirs[name]; err != nil || dup || len(name) != 2 || !isHex(name) {
+				return nil
+			}
+			dirs[name] = indexDir{mtime: n, keys: []indexKey{}}
+			cur = name
+			continue
 		}
-		ids[id] = append(ids[id], fpr)
+		idHex, fpr, found := strings.Cut(line, " ")
+		id, err := strconv.ParseUint(idHex, 16, 64)
+		if !found || err != nil || len(idHex) != 16 || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) ||
+			cur == "" || !strings.HasPrefix(fpr, cur) {
+			return nil
+		}
+		d := dirs[cur]
+		d.keys = append(d.keys, indexKey{id, fpr})
+		dirs[cur] = d
 	}
 	if sc.Err() != nil {
-		return nil, false
+		return nil
 	}
-	return ids, true
+	return dirs
+}
+
+// readKeyFile reads a certificate or secret key file, counting what it
+// reads (see Store.keyBytesRead).
+func (s *Store) readKeyFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	s.keyBytesRead.Add(int64(len(data)))
+	return data, err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // ageCertDirs sets the modification time of every cert-d subdirectory to
 // when, as if the last change were that long ago (the index is only
 // written once the directory has settled).
-func ageCertDirs(t *testing.T, s *Store, when time.Time) {
+func ageCertDirs(t testing.TB, s *Store, when time.Time) {
 	t.Helper()
 	entries, err := os.ReadDir(s.certDir())
 	if err != nil {
@@ -26,6 +27,22 @@ func ageCertDirs(t *testing.T, s *Store, when time.Time) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// placeCert writes the certificate file fpr of from into the cert-d of
+// to directly, as another tool sharing the directory would.
+func placeCert(t testing.TB, from, to *Store, fpr string) {
+	t.Helper()
+	raw, err := os.ReadFile(from.certPath(fpr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to.certPath(fpr)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to.certPath(fpr), raw, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -71,7 +88,7 @@ func TestCertIndex(t *testing.T) {
 	ageCertDirs(t, s, time.Now().Add(-time.Hour))
 	lookup(t, s.PGPCertIndex(), certs[0])
 	data, err := os.ReadFile(indexPath)
-	if err != nil || !strings.HasPrefix(string(data), keyIndexMagic+" ") {
+	if err != nil || !strings.HasPrefix(string(data), keyIndexMagic+"\n") {
 		t.Fatalf("index not written: %v %q", err, data)
 	}
 	if st, _ := os.Stat(indexPath); st.Mode().Perm() != 0o600 {
@@ -81,7 +98,17 @@ func TestCertIndex(t *testing.T) {
 	// the v6 certificate is believed (the lookup then finds that one).
 	v6Fpr := strings.ToLower(fingerprintOf(certs[1]))
 	header, _, _ := strings.Cut(string(data), "\n")
-	forged := header + "\n" + fmt.Sprintf("%016x", certs[0].PrimaryKey.KeyId) + " " + v6Fpr + "\n"
+	v6Dir := regexp.MustCompile(`(?m)^dir ` + v6Fpr[:2] + ` \d+\n`).FindString(string(data))
+	if v6Dir == "" {
+		t.Fatalf("no entry for the directory of %s:\n%s", v6Fpr, data)
+	}
+	aliceID := fmt.Sprintf("%016x", certs[0].PrimaryKey.KeyId)
+	aliceLine := aliceID + " " + strings.ToLower(fingerprintOf(certs[0])) + "\n"
+	if !strings.Contains(string(data), aliceLine) {
+		t.Fatalf("alice's key ID is not indexed:\n%s", data)
+	}
+	forged := strings.Replace(string(data), aliceLine, "", 1)
+	forged = strings.Replace(forged, v6Dir, v6Dir+aliceID+" "+v6Fpr+"\n", 1)
 	if err := os.WriteFile(indexPath, []byte(forged), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -96,16 +123,7 @@ func TestCertIndex(t *testing.T) {
 	importFile(t, other, "samples/bob.pgp", nil)
 	bob, _ := other.AllPGPCerts()
 	bobFprLower := strings.ToLower(fingerprintOf(bob[0]))
-	raw, err := os.ReadFile(other.certPath(bobFprLower))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(s.certPath(bobFprLower)), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(s.certPath(bobFprLower), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	placeCert(t, other, s, bobFprLower)
 	ageCertDirs(t, s, time.Now().Add(-30*time.Minute))
 	idx = s.PGPCertIndex()
 	lookup(t, idx, bob[0])

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,69 +38,77 @@ type rawPacket struct {
 func splitPackets(data []byte) ([]rawPacket, error) {
 	var out []rawPacket
 	for len(data) > 0 {
-		b := data[0]
-		if b&0x80 == 0 {
-			return nil, errors.New("not an OpenPGP packet")
+		p, rest, err := nextPacket(data)
+		if err != nil {
+			return nil, err
 		}
-		var tag, hdr, n int
-		if b&0x40 != 0 { // new format
-			tag = int(b & 0x3f)
-			if len(data) < 2 {
-				return nil, errors.New("truncated packet header")
-			}
-			switch l := int(data[1]); {
-			case l < 192:
-				hdr, n = 2, l
-			case l < 224:
-				if len(data) < 3 {
-					return nil, errors.New("truncated packet header")
-				}
-				hdr, n = 3, (l-192)<<8+int(data[2])+192
-			case l == 255:
-				if len(data) < 6 {
-					return nil, errors.New("truncated packet header")
-				}
-				v := uint32(data[2])<<24 | uint32(data[3])<<16 | uint32(data[4])<<8 | uint32(data[5])
-				if v > 1<<26 {
-					return nil, errors.New("packet too large for a key")
-				}
-				hdr, n = 6, int(v)
-			default:
-				return nil, errors.New("partial-length packet in a key")
-			}
-		} else { // old format
-			tag = int(b>>2) & 0x0f
-			switch b & 3 {
-			case 0:
-				if len(data) < 2 {
-					return nil, errors.New("truncated packet header")
-				}
-				hdr, n = 2, int(data[1])
-			case 1:
-				if len(data) < 3 {
-					return nil, errors.New("truncated packet header")
-				}
-				hdr, n = 3, int(data[1])<<8|int(data[2])
-			case 2:
-				if len(data) < 5 {
-					return nil, errors.New("truncated packet header")
-				}
-				v := uint32(data[1])<<24 | uint32(data[2])<<16 | uint32(data[3])<<8 | uint32(data[4])
-				if v > 1<<26 {
-					return nil, errors.New("packet too large for a key")
-				}
-				hdr, n = 5, int(v)
-			default:
-				return nil, errors.New("indeterminate-length packet in a key")
-			}
-		}
-		if len(data) < hdr+n {
-			return nil, errors.New("truncated packet")
-		}
-		out = append(out, rawPacket{tag: tag, raw: data[:hdr+n], body: data[hdr : hdr+n]})
-		data = data[hdr+n:]
+		out = append(out, p)
+		data = rest
 	}
 	return out, nil
+}
+
+// nextPacket splits the first packet off a non-empty binary OpenPGP
+// stream.
+func nextPacket(data []byte) (p rawPacket, rest []byte, err error) {
+	b := data[0]
+	if b&0x80 == 0 {
+		return p, nil, errors.New("not an OpenPGP packet")
+	}
+	truncated := errors.New("truncated packet header")
+	var tag, hdr int
+	var n uint32
+	if b&0x40 != 0 { // new format
+		tag = int(b & 0x3f)
+		if len(data) < 2 {
+			return p, nil, truncated
+		}
+		switch l := int(data[1]); {
+		case l < 192:
+			hdr, n = 2, uint32(l)
+		case l < 224:
+			if len(data) < 3 {
+				return p, nil, truncated
+			}
+			hdr, n = 3, uint32(l-192)<<8+uint32(data[2])+192
+		case l == 255:
+			if len(data) < 6 {
+				return p, nil, truncated
+			}
+			hdr, n = 6, binary.BigEndian.Uint32(data[2:6])
+		default:
+			return p, nil, errors.New("partial-length packet in a key")
+		}
+	} else { // old format
+		tag = int(b>>2) & 0x0f
+		switch b & 3 {
+		case 0:
+			if len(data) < 2 {
+				return p, nil, truncated
+			}
+			hdr, n = 2, uint32(data[1])
+		case 1:
+			if len(data) < 3 {
+				return p, nil, truncated
+			}
+			hdr, n = 3, uint32(binary.BigEndian.Uint16(data[1:3]))
+		case 2:
+			if len(data) < 5 {
+				return p, nil, truncated
+			}
+			hdr, n = 5, binary.BigEndian.Uint32(data[1:5])
+		default:
+			return p, nil, errors.New("indeterminate-length packet in a key")
+		}
+	}
+	if n > 1<<26 {
+		return p, nil, errors.New("packet too large for a key")
+	}
+	end := hdr + int(n)
+	if len(data) < end {
+		return p, nil, errors.New("truncated packet")
+	}
+	return rawPacket{tag: tag, raw: data[:end], body: data[hdr:end]}, data[end:], nil
 }
 
 var armorBlock = regexp.MustCompile(`(?s)-----BEGIN PGP [A-Z ]+-----.*?-----END PGP [A-Z ]+-----`)
@@ -134,10 +143,11 @@ func binaryStreams(data []byte) ([][]byte, error) {
 
 // component is a user ID or subkey with its signatures.
 type component struct {
-	pkt  rawPacket
-	key  *packet.PublicKey // subkeys
-	uid  *packet.UserId    // user IDs
-	sigs []rawPacket
+	pkt    rawPacket
+	key    *packet.PublicKey // subkeys
+	uid    *packet.UserId    // user IDs
+	sigs   []rawPacket
+	secret rawPacket // a subkey's secret key packet, if the input had one
 }
 
 // cert is a transferable public key, packet by packet.
@@ -147,9 +157,9 @@ type cert struct {
 	direct  []rawPacket // direct-key signatures and key revocations
 	uids    []component
 	subkeys []component
-	// secret holds the packets of a transferable secret key when the input
-	// was one.
-	secret []rawPacket
+	// secret is the secret key packet of the primary key when the input
+	// was a transferable secret key.
+	secret rawPacket
 	// unsupported says why a key could not be read (e.g. a v3 key); such a
 	// key is reported and skipped.
 	unsupported error
@@ -157,30 +167,68 @@ type cert struct {
 
 func (c *cert) fingerprint() string { return hex.EncodeToString(c.key.Fingerprint) }
 
+func isKeyPacket(tag int) bool {
+	return tag == tagPublicKey || tag == tagPublicSubkey || tag == tagSecretKey || tag == tagSecretSubkey
+}
+
 // publicPacket turns a (secret) key packet into its public key packet.
+// Secret key material is neither parsed nor validated: a secret key
+// packet begins with the fields of its public key packet (RFC 9580
+// 5.5.3), which are read alone. (go-crypto validates an unprotected DSA
+// or ElGamal secret key when it parses one, which for ElGamal takes
+// 2^18 modular multiplications: storeSecret does that once.)
 func publicPacket(p rawPacket) (rawPacket, *packet.PublicKey, error) {
-	parsed, err := packet.Read(bytes.NewReader(p.raw))
+	tag := p.tag
+	switch tag {
+	case tagSecretKey:
+		tag = tagPublicKey
+	case tagSecretSubkey:
+		tag = tagPublicSubkey
+	case tagPublicKey, tagPublicSubkey:
+	default:
+		return rawPacket{}, nil, errors.New("not a key packet")
+	}
+	raw := append(packetHeader(tag, len(p.body)), p.body...)
+	parsed, err := packet.Read(bytes.NewReader(raw))
 	if err != nil {
 		return rawPacket{}, nil, err
 	}
-	var pub *packet.PublicKey
-	switch k := parsed.(type) {
-	case *packet.PublicKey:
-		return p, k, nil
-	case *packet.PrivateKey:
-		pub = &k.PublicKey
-	default:
+	pub, ok := parsed.(*packet.PublicKey)
+	if !ok {
 		return rawPacket{}, nil, errors.New("not a key packet")
+	}
+	if tag == p.tag {
+		return p, pub, nil
 	}
 	var buf bytes.Buffer
 	if err := pub.Serialize(&buf); err != nil {
 		return rawPacket{}, nil, err
 	}
 	pkts, err := splitPackets(buf.Bytes())
-	if err != nil || len(pkts) != 1 {
-		return rawPacket{}, nil, errors.New("cannot re-serialize the public key")
+	if err != nil || len(pkts) != 1 || !bytes.HasPrefix(p.body, pkts[0].body) || len(p.body) == len(pkts[0].body) {
+		return rawPacket{}, nil, errors.New("the secret key packet does not begin with its public key")
 	}
 	return pkts[0], pub, nil
+}
+
+// packetHeader is a new-format packet header (RFC 9580 4.2.1).
+func packetHeader(tag, n int) []byte {
+	switch {
+	case n < 192:
+		return []byte{0xc0 | byte(tag), byte(n)}
+	case n < 8384:
+		n -= 192
+		return []byte{0xc0 | byte(tag), byte(n>>8) + 192, byte(n)}
+	}
+	return []byte{0xc0 | byte(tag), 255, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+}
+
+// secretUnprotected reports whether a secret key packet holds its secret
+// key in the clear (S2K usage octet 0, RFC 9580 5.5.3), reading only the
+// public key fields before it.
+func secretUnprotected(p rawPacket) bool {
+	pub, _, err := publicPacket(p)
+	return err == nil && p.tag != pub.tag && p.body[len(pub.body)] == 0
 }
 
 // groupCerts splits a packet stream into transferable keys, plus the
@@ -200,7 +248,13 @@ func groupCerts(pkts []rawPacket) (certs []*cert, loose []rawPacket, err error) 
 				certs = append(certs, cur)
 				continue
 			}
+			if err := checkKeySize(key, false); err != nil {
+				return nil, nil, err
+			}
 			cur = &cert{primary: pub, key: key}
+			if p.tag == tagSecretKey {
+				cur.secret = p
+			}
 			certs = append(certs, cur)
 		case tagPublicSubkey, tagSecretSubkey, tagUserID, tagSignature, tagUserAttribute:
 			if cur != nil && cur.unsupported != nil {
@@ -212,9 +266,6 @@ func groupCerts(pkts []rawPacket) (certs []*cert, loose []rawPacket, err error) 
 		case tagTrust, tagPadding:
 		default:
 			return nil, nil, fmt.Errorf("unexpected packet (tag %d) in a key", p.tag)
-		}
-		if cur != nil && cur.unsupported == nil && (p.tag == tagSecretKey || p.tag == tagSecretSubkey || (len(cur.secret) > 0 && p.tag != tagTrust)) {
-			cur.secret = append(cur.secret, p)
 		}
 	}
 	return certs, loose, nil
@@ -234,7 +285,14 @@ func (c *cert) add(p rawPacket, last **component, loose *[]rawPacket) error {
 			*last = &component{}
 			return nil
 		}
-		c.subkeys = append(c.subkeys, component{pkt: pub, key: key})
+		if err := checkKeySize(key, true); err != nil {
+			return err
+		}
+		sub := component{pkt: pub, key: key}
+		if p.tag == tagSecretSubkey {
+			sub.secret = p
+		}
+		c.subkeys = append(c.subkeys, sub)
 		*last = &c.subkeys[len(c.subkeys)-1]
 	case tagUserID:
 		if c == nil {
@@ -342,7 +400,8 @@ func hasPacket(list []rawPacket, p rawPacket) bool {
 
 // merge adds to old (nil for a new certificate) what in update is validly
 // bound to the primary key, and says what changed. Key material already
-// stored is never replaced.
+// stored is never replaced. The result stays within the limits of a stored
+// certificate (see limits.go); merge stops at the first one exceeded.
 func merge(old, update *cert) (*cert, []string, error) {
 	var changes []string
 	res := old
@@ -350,11 +409,26 @@ func merge(old, update *cert) (*cert, []string, error) {
 		res = &cert{primary: update.primary, key: update.key}
 	}
 	key := res.key
+	size := len(res.serialize())
+	grow := func(n int) error {
+		if size += n; size > maxCertBytes {
+			return fmt.Errorf("the key takes more than %d KiB even without third-party certifications; mailseal keeps keys of at most %d KiB",
+				maxCertBytes>>10, maxCertBytes>>10)
+		}
+		return nil
+	}
 	for _, p := range update.direct {
 		if hasPacket(res.direct, p) {
 			continue
 		}
 		if sig, ok := verifyDirect(key, p); ok {
+			if len(res.direct) >= maxComponentSigs {
+				return nil, nil, fmt.Errorf("the primary key has more than %d direct-key signatures and revocations; mailseal keeps at most %d",
+					maxComponentSigs, maxComponentSigs)
+			}
+			if err := grow(len(p.raw)); err != nil {
+				return nil, nil, err
+			}
 			res.direct = append(res.direct, p)
 			if sig.SigType == packet.SigTypeKeyRevocation {
 				changes = append(changes, "revoked")
@@ -363,59 +437,33 @@ func merge(old, update *cert) (*cert, []string, error) {
 			}
 		}
 	}
-	newUIDs, newSigs := 0, 0
-	for _, u := range update.uids {
-		var target *component
-		for i := range res.uids {
-			if bytes.Equal(res.uids[i].pkt.body, u.pkt.body) {
-				target = &res.uids[i]
-			}
-		}
-		var valid []rawPacket
-		for _, p := range u.sigs {
-			if (target == nil || !hasPacket(target.sigs, p)) && !hasPacket(valid, p) && verifyUID(key, u.uid, p) {
-				valid = append(valid, p)
-			}
-		}
-		if len(valid) == 0 {
-			continue
-		}
-		if target == nil {
-			res.uids = append(res.uids, component{pkt: u.pkt, uid: u.uid, sigs: valid})
-			newUIDs++
-			if old != nil {
-				changes = append(changes, "new user ID "+u.uid.Id)
-			}
-			continue
-		}
-		target.sigs = append(target.sigs, valid...)
-		newSigs += len(valid)
+	var newUIDs, newSubkeys []component
+	var newSigs, n int
+	var err error
+	res.uids, newUIDs, newSigs, err = mergeComponents(res.uids, update.uids, componentKind{
+		plural: "user IDs", max: maxUserIDs, sigs: "self-signatures",
+		id:     func(c component) string { return string(c.pkt.body) },
+		name:   func(c component) string { return fmt.Sprintf("the user ID %.80q", c.uid.Id) },
+		verify: func(c component, p rawPacket) bool { return verifyUID(key, c.uid, p) },
+	}, grow)
+	if err != nil {
+		return nil, nil, err
 	}
-	newSubkeys := 0
-	for _, sk := range update.subkeys {
-		var target *component
-		for i := range res.subkeys {
-			if bytes.Equal(res.subkeys[i].key.Fingerprint, sk.key.Fingerprint) {
-				target = &res.subkeys[i]
-			}
+	if old != nil {
+		for _, u := range newUIDs {
+			changes = append(changes, "new user ID "+u.uid.Id)
 		}
-		var valid []rawPacket
-		for _, p := range sk.sigs {
-			if (target == nil || !hasPacket(target.sigs, p)) && !hasPacket(valid, p) && verifySubkey(key, sk.key, p) {
-				valid = append(valid, p)
-			}
-		}
-		if len(valid) == 0 {
-			continue
-		}
-		if target == nil {
-			res.subkeys = append(res.subkeys, component{pkt: sk.pkt, key: sk.key, sigs: valid})
-			newSubkeys++
-			continue
-		}
-		target.sigs = append(target.sigs, valid...)
-		newSigs += len(valid)
 	}
+	res.subkeys, newSubkeys, n, err = mergeComponents(res.subkeys, update.subkeys, componentKind{
+		plural: "subkeys", max: maxSubkeys, sigs: "binding signatures",
+		id:     func(c component) string { return string(c.key.Fingerprint) },
+		name:   func(c component) string { return fmt.Sprintf("the subkey %X", c.key.KeyId) },
+		verify: func(c component, p rawPacket) bool { return verifySubkey(key, c.key, p) },
+	}, grow)
+	if err != nil {
+		return nil, nil, err
+	}
+	newSigs += n
 	if old == nil {
 		if len(res.uids) == 0 && len(res.direct) == 0 {
 			return nil, nil, errors.New("no valid self-signature: the key is not bound to any user ID")
@@ -423,32 +471,129 @@ func merge(old, update *cert) (*cert, []string, error) {
 		changes = append(changes, fmt.Sprintf("new key (%d user IDs, %d subkeys)", len(res.uids), len(res.subkeys)))
 		return res, changes, nil
 	}
-	if newSubkeys > 0 {
-		changes = append(changes, fmt.Sprintf("%d new subkeys", newSubkeys))
+	if len(newSubkeys) > 0 {
+		changes = append(changes, fmt.Sprintf("%d new subkeys", len(newSubkeys)))
 	}
 	if newSigs > 0 {
 		changes = append(changes, fmt.Sprintf("%d new signatures", newSigs))
 	}
-	_ = newUIDs
 	return res, changes, nil
+}
+
+// componentKind says how merge treats user IDs or subkeys.
+type componentKind struct {
+	plural string // for errors: "user IDs"
+	max    int
+	sigs   string // for errors: "self-signatures"
+	// id matches a component of an update to a stored one.
+	id func(component) string
+	// name names a component in errors.
+	name func(component) string
+	// verify checks a signature on a component.
+	verify func(component, rawPacket) bool
+}
+
+// mergeComponents adds to held the components of update that have a
+// signature verify accepts, and to the components already held their new
+// ones, within the limits (maxComponentSigs signatures each, k.max
+// components); grow accounts for the bytes added. It returns the merged
+// list, the components added and the number of signatures added to those
+// held.
+func mergeComponents(held, update []component, k componentKind, grow func(int) error) (merged, added []component, newSigs int, err error) {
+	index := make(map[string]int, len(held))
+	for i, c := range held {
+		index[k.id(c)] = i
+	}
+	for _, u := range update {
+		i, known := index[k.id(u)]
+		var have []rawPacket
+		if known {
+			have = held[i].sigs
+		}
+		var valid []rawPacket
+		for _, p := range u.sigs {
+			if hasPacket(have, p) || hasPacket(valid, p) || !k.verify(u, p) {
+				continue
+			}
+			if len(have)+len(valid) >= maxComponentSigs {
+				return nil, nil, 0, fmt.Errorf("%s has more than %d %s and revocations; mailseal keeps at most %d",
+					k.name(u), maxComponentSigs, k.sigs, maxComponentSigs)
+			}
+			if err := grow(len(p.raw)); err != nil {
+				return nil, nil, 0, err
+			}
+			valid = append(valid, p)
+		}
+		switch {
+		case len(valid) == 0:
+		case known:
+			held[i].sigs = append(held[i].sigs, valid...)
+			newSigs += len(valid)
+		case len(held) >= k.max:
+			return nil, nil, 0, fmt.Errorf("the key has more than %d %s; mailseal keeps at most %d", k.max, k.plural, k.max)
+		default:
+			if err := grow(len(u.pkt.raw)); err != nil {
+				return nil, nil, 0, err
+			}
+			u.sigs, u.secret = valid, rawPacket{}
+			index[k.id(u)] = len(held)
+			held = append(held, u)
+			added = append(added, u)
+		}
+	}
+	return held, added, newSigs, nil
 }
 
 // serialize writes the certificate as a binary transferable public key.
 func (c *cert) serialize() []byte {
+	return c.serializeWith(c.primary, func(sk component) (rawPacket, bool) { return sk.pkt, true })
+}
+
+// serializeWith writes the certificate with primary as its primary key
+// packet and each subkey's packet as subkey chooses (false: the subkey is
+// left out).
+func (c *cert) serializeWith(primary rawPacket, subkey func(component) (rawPacket, bool)) []byte {
 	var b bytes.Buffer
-	b.Write(c.primary.raw)
+	b.Write(primary.raw)
 	for _, p := range c.direct {
 		b.Write(p.raw)
 	}
-	for _, list := range [][]component{c.uids, c.subkeys} {
-		for _, comp := range list {
-			b.Write(comp.pkt.raw)
-			for _, p := range comp.sigs {
-				b.Write(p.raw)
-			}
+	for _, u := range c.uids {
+		b.Write(u.pkt.raw)
+		for _, p := range u.sigs {
+			b.Write(p.raw)
+		}
+	}
+	for _, sk := range c.subkeys {
+		pkt, ok := subkey(sk)
+		if !ok {
+			continue
+		}
+		b.Write(pkt.raw)
+		for _, p := range sk.sigs {
+			b.Write(p.raw)
 		}
 	}
 	return b.Bytes()
+}
+
+// secretKeyFile is the transferable secret key to store for the input c
+// (a transferable secret key) once merged into the stored certificate m:
+// c's secret key packets with the user IDs, subkeys and signatures of m,
+// which are validly bound and within the limits. Subkeys without a secret
+// key packet in c are left out, as are third-party certifications and
+// whatever else merge did not keep.
+func secretKeyFile(c, m *cert) []byte {
+	secret := map[string]rawPacket{}
+	for _, sk := range c.subkeys {
+		if len(sk.secret.raw) > 0 {
+			secret[string(sk.key.Fingerprint)] = sk.secret
+		}
+	}
+	return m.serializeWith(c.secret, func(sk component) (rawPacket, bool) {
+		p, ok := secret[string(sk.key.Fingerprint)]
+		return p, ok
+	})
 }
 
 // parseStored reads a stored certificate file.

@@ -118,9 +118,9 @@ func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
 	for _, u := range merged.uids {
 		res.UserIDs = append(res.UserIDs, u.uid.Id)
 	}
-	if len(c.secret) > 0 {
+	if len(c.secret.raw) > 0 {
 		res.Secret = true
-		change, err := s.storeSecret(fpr, c.secret, protect)
+		change, err := s.storeSecret(fpr, secretKeyFile(c, merged), protect)
 		if err != nil {
 			return res, err
 		}
@@ -134,20 +134,21 @@ func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
 
 // storeSecret keeps a transferable secret key, encrypted with protect if it
 // is not protected yet. An existing secret key is never replaced.
-func (s *Store) storeSecret(fpr string, pkts []rawPacket, protect []byte) (string, error) {
+//
+// This is the one place an import parses secret key material: go-crypto
+// validates each unprotected secret key it reads (for a 3072-bit ElGamal
+// key, 2^18 multiplications modulo its prime), and a key that fails is
+// refused here rather than found broken when first used.
+func (s *Store) storeSecret(fpr string, raw []byte, protect []byte) (string, error) {
 	path := s.secretPath(fpr)
 	if _, err := os.Stat(path); err == nil {
 		return "secret key already stored", nil
 	}
-	var raw bytes.Buffer
-	for _, p := range pkts {
-		raw.Write(p.raw)
-	}
-	ent, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(raw.Bytes())))
+	ent, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(raw)))
 	if err != nil {
 		return "", fmt.Errorf("secret key: %w: %w", err, mailseal.ErrInput)
 	}
-	out := raw.Bytes()
+	out := raw
 	if protect != nil && hasUnprotected(ent) {
 		if err := ent.EncryptPrivateKeys(protect, pgp.ProtectionConfig(ent.PrimaryKey.Version)); err != nil {
 			return "", fmt.Errorf("protecting the secret key: %w", err)
@@ -193,11 +194,7 @@ func HasUnprotectedSecrets(data []byte) bool {
 			continue
 		}
 		for _, p := range pkts {
-			if p.tag != tagSecretKey && p.tag != tagSecretSubkey {
-				continue
-			}
-			parsed, err := packet.Read(bytes.NewReader(p.raw))
-			if k, ok := parsed.(*packet.PrivateKey); err == nil && ok && !k.Encrypted && !k.Dummy() {
+			if (p.tag == tagSecretKey || p.tag == tagSecretSubkey) && secretUnprotected(p) {
 				return true
 			}
 		}
@@ -246,7 +243,7 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 }
 
 func (s *Store) readCert(fpr string) (*cert, error) {
-	data, err := os.ReadFile(s.certPath(fpr))
+	data, err := s.readKeyFile(s.certPath(fpr))
 	if err != nil {
 		return nil, err
 	}
@@ -277,9 +274,14 @@ func (s *Store) certFingerprints() []string {
 	return out
 }
 
+// isHex reports whether s is lower-case hex of whole bytes.
 func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && strings.ToLower(s) == s
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return len(s)%2 == 0
 }
 
 // AllPGPCerts returns every stored certificate.
@@ -287,6 +289,9 @@ func (s *Store) AllPGPCerts() (openpgp.EntityList, error) {
 	var out openpgp.EntityList
 	for _, fpr := range s.certFingerprints() {
 		e, err := s.entity(fpr)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -296,7 +301,7 @@ func (s *Store) AllPGPCerts() (openpgp.EntityList, error) {
 }
 
 func (s *Store) entity(fpr string) (*openpgp.Entity, error) {
-	data, err := os.ReadFile(s.certPath(fpr))
+	data, err := s.readKeyFile(s.certPath(fpr))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
@@ -315,7 +320,7 @@ func (s *Store) parseCert(fpr string, data []byte) (*openpgp.Entity, error) {
 // PGPSecret returns the stored secret key of a fingerprint, still locked.
 func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 	fpr := normalizeFingerprint(fingerprint)
-	data, err := os.ReadFile(s.secretPath(fpr))
+	data, err := s.readKeyFile(s.secretPath(fpr))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), mailseal.ErrNoKey)
 	}
@@ -353,6 +358,9 @@ func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
 			continue
 		}
 		e, err := s.PGPSecret(f.Name())
+		if errors.Is(err, mailseal.ErrNoKey) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -474,6 +482,9 @@ func (s *Store) scanCerts(needle []byte, match func(*openpgp.Entity) bool) ([]*o
 	var out []*openpgp.Entity
 	for _, fpr := range s.certFingerprints() {
 		data, err := os.ReadFile(s.certPath(fpr))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, fmt.Errorf("keystore: %w", err)
 		}
@@ -564,15 +575,31 @@ func (s *Store) DeletePGP(query string, secret bool) error {
 		return err
 	}
 	defer unlock()
+	// The key was found before the lock was taken: a concurrent delete
+	// may have removed it since.
+	gone := fmt.Errorf("keystore: no OpenPGP key %s (deleted meanwhile): %w", upper(fpr), mailseal.ErrNoKey)
+	if _, err := os.Stat(s.certPath(fpr)); errors.Is(err, fs.ErrNotExist) {
+		return gone
+	}
 	if _, err := os.Stat(s.secretPath(fpr)); err == nil {
 		if !secret {
 			return fmt.Errorf("keystore: %s has a secret key; deleting it needs --yes: %w", upper(fpr), mailseal.ErrUsage)
 		}
-		if err := os.Remove(s.secretPath(fpr)); err != nil {
-			return fmt.Errorf("keystore: %w", err)
+		if err := removeFile(s.secretPath(fpr), gone); err != nil {
+			return err
 		}
 	}
-	if err := os.Remove(s.certPath(fpr)); err != nil {
+	return removeFile(s.certPath(fpr), gone)
+}
+
+// removeFile removes a key file; a file already gone (removed by another
+// program that does not take the lock) is the error gone.
+func removeFile(path string, gone error) error {
+	err := os.Remove(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return gone
+	case err != nil:
 		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil

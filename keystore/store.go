@@ -6,7 +6,7 @@
 //	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   public certificates (binary, lower-case names)
 //	<home>/pgp.cert.d/writelock                 flock-ed by every writer
 //	<home>/pgp.keys/<FINGERPRINT>               secret keys, mode 0600
-//	<home>/pgp.keyids                           key ID -> certificate index (rebuilt when stale)
+//	<home>/pgp.keyids                           key ID -> certificate index (see CertIndex)
 //
 // Every write is atomic (temporary file, fsync, rename, fsync of the
 // directory) and happens under the writer lock, held across
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,10 @@ import (
 // Store is an open key directory.
 type Store struct {
 	dir string
+	// keyBytesRead counts the bytes of certificate and secret key files
+	// read through readKeyFile, so that tests can check that a look-up
+	// reads only the keys it needs.
+	keyBytesRead atomic.Int64
 }
 
 // DefaultDir is $MAILSEAL_HOME, else $XDG_DATA_HOME/mailseal, else

@@ -134,6 +134,9 @@ func readCertDir(dir string) ([]*x509.Certificate, error) {
 			continue
 		}
 		c, err := readCertFile(filepath.Join(dir, f.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the directory was listed
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -642,6 +645,12 @@ func (s *Store) DeleteX509(query string, secret bool) error {
 		return err
 	}
 	defer unlock()
+	// The certificate was found before the lock was taken: a concurrent
+	// delete may have removed it since.
+	gone := fmt.Errorf("keystore: x509: no certificate %s (deleted meanwhile): %w", fpr, mailseal.ErrNoKey)
+	if _, err := os.Stat(s.x509CertPath(fpr)); errors.Is(err, fs.ErrNotExist) {
+		return gone
+	}
 	if s.hasKey(c) {
 		if !secret {
 			return fmt.Errorf("keystore: x509: %s has a private (secret) key; deleting it needs --yes: %w", fpr, mailseal.ErrUsage)
@@ -657,16 +666,13 @@ func (s *Store) DeleteX509(query string, secret bool) error {
 			}
 		}
 		if !shared {
-			if err := os.Remove(s.x509KeyPath(keyID(c.PublicKey))); err != nil {
-				return fmt.Errorf("keystore: x509: %w", err)
+			if err := removeFile(s.x509KeyPath(keyID(c.PublicKey)), gone); err != nil {
+				return err
 			}
 		}
 	}
 	if err := os.Remove(s.trustPath(fpr)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("keystore: x509: %w", err)
 	}
-	if err := os.Remove(s.x509CertPath(fpr)); err != nil {
-		return fmt.Errorf("keystore: x509: %w", err)
-	}
-	return nil
+	return removeFile(s.x509CertPath(fpr), gone)
 }

@@ -23,8 +23,12 @@ import (
 
 // Keyring is what Decrypt may use.
 type Keyring struct {
-	Certs   CertFinder         // known public certs, for verifying signatures (may be nil)
-	Secrets openpgp.EntityList // secret keys, possibly locked
+	Certs CertFinder // known public certs, for verifying signatures (may be nil)
+	// Secrets finds secret keys, possibly locked, by key ID: an
+	// openpgp.EntityList, or a keystore index that reads only the keys a
+	// message is encrypted to. Key ID 0 (an anonymous recipient) asks for
+	// every secret key. May be nil.
+	Secrets CertFinder
 	// Unlock unlocks a locked secret entity in place; its error should wrap
 	// mailseal.ErrLocked when no or a wrong passphrase was given. May be nil.
 	Unlock func(*openpgp.Entity) error
@@ -174,18 +178,34 @@ func openInput(r io.Reader) (io.Reader, func(), error) {
 // signers, whose signatures Decrypt checks itself (so that a message to
 // oneself is not hashed twice).
 type decryptionKeys struct {
-	openpgp.EntityList
-	cfg *packet.Config
+	secrets CertFinder
+	cfg     *packet.Config
 }
 
 func (k decryptionKeys) EntitiesById(id uint64) []*openpgp.Entity {
+	if k.secrets == nil {
+		return nil
+	}
 	var out []*openpgp.Entity
-	for _, ent := range k.EntityList.EntitiesById(id) {
-		if len(ent.DecryptionKeys(id, time.Time{}, k.cfg)) > 0 {
+	for _, ent := range k.secrets.EntitiesById(id) {
+		if ent != nil && ent.PrimaryKey != nil && len(ent.DecryptionKeys(id, time.Time{}, k.cfg)) > 0 {
 			out = append(out, ent)
 		}
 	}
 	return out
+}
+
+func (k decryptionKeys) KeysById(id uint64) []openpgp.Key {
+	return openpgp.EntityList(k.EntitiesById(id)).KeysById(id)
+}
+
+// hasSecrets reports whether f may hold a secret key: an empty list holds
+// none; another finder (a keystore) may.
+func hasSecrets(f CertFinder) bool {
+	if l, ok := f.(openpgp.EntityList); ok {
+		return len(l) > 0
+	}
+	return f != nil
 }
 
 // candidate is a signature of the message being read, with our own hash.
@@ -234,7 +254,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", mailseal.ErrIntegrity)
 	}
 	stream := io.MultiReader(bytes.NewReader(prefix), in)
-	others := len(kr.Secrets) > 0 || kr.Password != nil
+	others := hasSecrets(kr.Secrets) || kr.Password != nil
 	if len(kr.SessionKeys) > 1 || (len(kr.SessionKeys) == 1 && others) {
 		// Without a quick check, a wrong session key shows only at the end
 		// of the data: keep the ciphertext to try the next one, and then
@@ -284,7 +304,7 @@ func (e *Engine) decryptSEIPDV1(prefix []byte, stream io.Reader, kr Keyring, o o
 	cfg := e.Config()
 	cfg.CacheSessionKey = true
 	p := &prompter{kr: kr}
-	md, err := openpgp.ReadMessage(bytes.NewReader(prefix), decryptionKeys{secretsOf(kr), cfg}, p.prompt, cfg)
+	md, err := openpgp.ReadMessage(bytes.NewReader(prefix), decryptionKeys{kr.Secrets, cfg}, p.prompt, cfg)
 	if err != nil {
 		if p.err != nil {
 			return nil, e.readError(err, p, o), true
@@ -312,16 +332,6 @@ func onceFunc(f func() ([]byte, error)) func() ([]byte, error) {
 	return sync.OnceValues(f)
 }
 
-func secretsOf(kr Keyring) openpgp.EntityList {
-	var secrets openpgp.EntityList
-	for _, s := range kr.Secrets {
-		if s != nil && s.PrimaryKey != nil {
-			secrets = append(secrets, s)
-		}
-	}
-	return secrets
-}
-
 // decrypt reads the binary message stream, with the secret keys and
 // passwords of kr or, if sk is not nil, with sk only: a key the caller gave,
 // or the one go-crypto found in the message's key packets (then found holds
@@ -345,7 +355,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 			return nil, e.readError(err, p, o)
 		}
 	} else {
-		md, err = openpgp.ReadMessage(stream, decryptionKeys{secretsOf(kr), cfg}, p.prompt, cfg)
+		md, err = openpgp.ReadMessage(stream, decryptionKeys{kr.Secrets, cfg}, p.prompt, cfg)
 		if err != nil {
 			return nil, e.readError(err, p, o)
 		}

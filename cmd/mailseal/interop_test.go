@@ -235,6 +235,22 @@ func TestMailsealReadsGPGMail(t *testing.T) {
 			}
 		})
 	}
+	// gpg --throw-keyids: the key packet names no recipient (key ID 0),
+	// so every stored secret key is tried.
+	t.Run("pgpmime-encrypted-hidden-recipient", func(t *testing.T) {
+		entity := crlf("Content-Type: text/plain; charset=us-ascii\n\nTo a hidden recipient.\n")
+		ct := p.gpg(entity, "--armor", "--encrypt", "--throw-keyids", "--recipient", "alice@example.org")
+		var b bytes.Buffer
+		b.WriteString("From: Greg <greg@example.org>\r\nTo: alice@example.org\r\nSubject: hidden\r\nMIME-Version: 1.0\r\n")
+		b.WriteString("Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"gpge\"\r\n\r\n")
+		b.WriteString("--gpge\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--gpge\r\nContent-Type: application/octet-stream\r\n\r\n")
+		b.Write(crlf(string(ct)))
+		b.WriteString("\r\n--gpge--\r\n")
+		out, _ := p.ms(b.Bytes(), 0, "decrypt")
+		if !bytes.Contains(out, []byte("To a hidden recipient.")) {
+			t.Fatalf("decrypted: %s", out)
+		}
+	})
 	inline := func(body []byte) []byte {
 		return append(crlf("From: Greg <greg@example.org>\nTo: alice@example.org\nSubject: inline\nContent-Type: text/plain; charset=utf-8\n\n"), body...)
 	}

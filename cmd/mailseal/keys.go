@@ -224,10 +224,8 @@ func keysImport(c *cli.Context) error {
 			}
 			protect = p
 		}
+		// The keys imported before an error are reported too.
 		results, err := store.ImportPGP(bytes.NewReader(in.data), protect)
-		if err != nil {
-			return fmt.Errorf("%s: %w", in.name, err)
-		}
 		for _, r := range results {
 			uid := ""
 			if len(r.UserIDs) > 0 {
@@ -238,6 +236,9 @@ func keysImport(c *cli.Context) error {
 				name = "(unreadable key)"
 			}
 			fmt.Fprintf(c.App.ErrWriter, "%s%s: %s\n", name, uid, strings.Join(r.Changes, ", "))
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.name, err)
 		}
 	}
 	return nil

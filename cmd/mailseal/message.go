@@ -310,19 +310,9 @@ func (s *session) openpgp() *flow.OpenPGP {
 }
 
 func (s *session) openpgpWithKeys() (*flow.OpenPGP, error) {
-	secrets, err := s.store.AllPGPSecrets()
-	if err != nil {
-		return nil, err
-	}
 	op := s.openpgp()
-	op.Keyring = pgp.Keyring{
-		Certs:   s.store.PGPCertIndex(),
-		Secrets: secrets,
-		Unlock: func(e *openpgp.Entity) error {
-			return keystore.Unlock(e, s.pass.get)
-		},
-		Password: func() ([]byte, error) { return s.pass.get("the message password") },
-	}
+	op.Keyring = s.store.PGPKeyring(s.pass.get)
+	op.Keyring.Password = func() ([]byte, error) { return s.pass.get("the message password") }
 	return op, nil
 }
 
