@@ -16,11 +16,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -293,7 +293,7 @@ func maybeArmor(w io.Writer, o *options, blockType string) io.WriteCloser {
 	if o.flags["no-armor"] {
 		return nopCloser{w}
 	}
-	return pgp.NewArmorWriter(w, blockType)
+	return armor.NewWriter(w, blockType)
 }
 
 type nopCloser struct{ io.Writer }
@@ -305,11 +305,11 @@ func dearmorAll(data []byte) ([]byte, error) {
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
 		return data, nil
 	}
-	blk, err := armor.Decode(bytes.NewReader(bytes.TrimSpace(data)))
+	ar, err := armor.NewReader(bytes.NewReader(bytes.TrimSpace(data)))
 	if err != nil {
 		return nil, fail(exitBadData, "bad armor: %v", err)
 	}
-	out, err := io.ReadAll(blk.Body)
+	out, err := io.ReadAll(ar)
 	if err != nil {
 		return nil, fail(exitBadData, "bad armor: %v", err)
 	}

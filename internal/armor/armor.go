@@ -1,4 +1,14 @@
-package pgp
+// Package armor is the one OpenPGP ASCII-armor codec of mailseal (RFC 9580
+// §6.2): a streaming Reader, which decodes whole runs of base64 lines at a
+// time (internal/b64lines), and a streaming Writer. The pgp package reads
+// and writes messages and signatures with it, keystore imports and exports
+// keys with it, and the SOP front end armors and dearmors with it.
+//
+// A CRC-24 line is written, because GnuPG 2.2 requires one, but it is not
+// checked when read: RFC 9580 §6.1 says an implementation must not reject
+// data whose checksum is missing or wrong, and the packets inside carry
+// their own integrity checks.
+package armor
 
 import (
 	"bufio"
@@ -11,11 +21,11 @@ import (
 	"github.com/mailseal/mailseal/internal/b64lines"
 )
 
-// armorWriter is a streaming ASCII-armor encoder (RFC 9580 §6.2): the
-// header line, a blank line, base64 in 64-character lines (internal/b64lines,
-// near encoding/base64 speed), the CRC-24 checksum line (which RFC 9580
-// deprecates but GnuPG 2.2 needs), and the footer.
-type armorWriter struct {
+// Writer is a streaming ASCII-armor encoder: the header line, a blank line,
+// base64 in 64-character lines (near encoding/base64 speed), the CRC-24
+// checksum line (which RFC 9580 deprecates but GnuPG 2.2 needs), and the
+// footer line, ended by a line feed.
+type Writer struct {
 	w         io.Writer
 	blockType string
 	crc       uint32
@@ -24,13 +34,15 @@ type armorWriter struct {
 	closed    bool
 }
 
-// newArmorWriter returns an encoder writing to w. Nothing is written until
-// the first Write or Close, so a failure before that leaves w untouched.
-func newArmorWriter(w io.Writer, blockType string) (*armorWriter, error) {
-	return &armorWriter{w: w, blockType: blockType, crc: crc24Init, body: b64lines.NewWriter(w, 64, "\n")}, nil
+// NewWriter returns an encoder of a block of the given type (such as "PGP
+// MESSAGE") writing to w. Nothing is written until the first Write or Close,
+// so a failure before that leaves w untouched. Close ends the block; it does
+// not close w.
+func NewWriter(w io.Writer, blockType string) *Writer {
+	return &Writer{w: w, blockType: blockType, crc: crc24Init, body: b64lines.NewWriter(w, 64, "\n")}
 }
 
-func (a *armorWriter) writeHeader() error {
+func (a *Writer) writeHeader() error {
 	if a.started {
 		return nil
 	}
@@ -39,9 +51,9 @@ func (a *armorWriter) writeHeader() error {
 	return err
 }
 
-func (a *armorWriter) Write(p []byte) (int, error) {
+func (a *Writer) Write(p []byte) (int, error) {
 	if a.closed {
-		return 0, errors.New("pgp: armor: write after close")
+		return 0, errors.New("armor: write after close")
 	}
 	if err := a.writeHeader(); err != nil {
 		return 0, err
@@ -50,7 +62,7 @@ func (a *armorWriter) Write(p []byte) (int, error) {
 	return a.body.Write(p)
 }
 
-func (a *armorWriter) Close() error {
+func (a *Writer) Close() error {
 	if a.closed {
 		return nil
 	}
@@ -112,42 +124,46 @@ func crc24Update(crc uint32, p []byte) uint32 {
 	return c >> 8
 }
 
-// armorReader decodes one ASCII-armored block (RFC 9580 §6.2) as it is
-// read: armor header lines up to the blank line, then base64 lines, the
+// Reader decodes one ASCII-armored block as it is read: armor header lines
+// (their values are not kept) up to the blank line, then base64 lines, the
 // optional CRC-24 line and the END line. Neither the CRC-24 nor a missing
 // END line is a reason to refuse the data (RFC 9580 §6.1; a truncated
 // message is caught by its packets' own integrity checks, as damage of any
 // other kind is). Runs of clean base64 lines are decoded together
 // (b64lines.DecodeLines); a line with other white space or characters is
 // decoded on its own and fails the read if it is not base64.
-type armorReader struct {
-	br        *bufio.Reader
-	blockType string
-	out       []byte // decoded, not yet returned
-	buf       []byte // backing store of out
-	err       error  // after out: io.EOF at the END line, or the failure
-	slow      int    // lines to decode one at a time before the fast path
+type Reader struct {
+	Type string // the block type, from the BEGIN line, such as "PGP MESSAGE"
+
+	br   *bufio.Reader
+	out  []byte // decoded, not yet returned
+	buf  []byte // backing store of out
+	err  error  // after out: io.EOF at the END line, or the failure
+	slow int    // lines to decode one at a time before the fast path
 }
 
-var errArmor = errors.New("invalid ASCII armor")
+// ErrInvalid is wrapped by the errors for data that is not ASCII armor: no
+// BEGIN line, a line longer than the read buffer or a body line that is
+// not base64.
+var ErrInvalid = errors.New("invalid ASCII armor")
 
-// newArmorReader reads up to and including the armor header (text before
-// the BEGIN line is skipped) and returns the decoder of the body. A
-// *bufio.Reader is used as it is.
-func newArmorReader(r io.Reader) (*armorReader, error) {
+// NewReader reads up to and including the armor header (text before the
+// BEGIN line is skipped) and returns the decoder of the body. A
+// *bufio.Reader is used as it is and is not read beyond the END line.
+func NewReader(r io.Reader) (*Reader, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
-	a := &armorReader{br: br}
+	a := &Reader{br: br}
 	for {
 		line, err := a.line()
 		if err != nil {
-			return nil, errArmor
+			return nil, ErrInvalid
 		}
 		if t, ok := bytes.CutPrefix(line, []byte("-----BEGIN ")); ok {
 			if t, ok = bytes.CutSuffix(t, []byte("-----")); ok && len(t) > 0 {
-				a.blockType = string(t)
+				a.Type = string(t)
 				break
 			}
 		}
@@ -166,7 +182,7 @@ func newArmorReader(r io.Reader) (*armorReader, error) {
 			break
 		}
 		if _, err := a.line(); err != nil {
-			return nil, errArmor
+			return nil, ErrInvalid
 		}
 		if len(line) == 0 {
 			break
@@ -176,10 +192,10 @@ func newArmorReader(r io.Reader) (*armorReader, error) {
 }
 
 // line returns the next line without its line ending and trailing blanks.
-func (a *armorReader) line() ([]byte, error) {
+func (a *Reader) line() ([]byte, error) {
 	line, err := a.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, errArmor
+		return nil, ErrInvalid
 	}
 	if err != nil && (err != io.EOF || len(line) == 0) {
 		return nil, err
@@ -187,7 +203,7 @@ func (a *armorReader) line() ([]byte, error) {
 	return bytes.TrimRight(line, " \t\r\n"), nil
 }
 
-func (a *armorReader) Read(p []byte) (int, error) {
+func (a *Reader) Read(p []byte) (int, error) {
 	for len(a.out) == 0 {
 		if a.err != nil {
 			return 0, a.err
@@ -200,7 +216,7 @@ func (a *armorReader) Read(p []byte) (int, error) {
 }
 
 // fill decodes the next lines into a.out, or sets a.err.
-func (a *armorReader) fill() {
+func (a *Reader) fill() {
 	buf := a.buf[:0]
 	// The fast path: whole buffered lines before any '-' or '=' (which
 	// only the END line, the CRC line and the last base64 line hold). If
@@ -240,7 +256,7 @@ func (a *armorReader) fill() {
 	case len(line) > 0:
 		var ok bool
 		if buf, ok = b64lines.DecodeLines(buf, line); !ok {
-			a.err = fmt.Errorf("%w: a line is not base64", errArmor)
+			a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
 			return
 		}
 		a.buf, a.out = buf, buf
@@ -249,7 +265,7 @@ func (a *armorReader) fill() {
 
 // peekLines makes sure the buffer holds data, reading more when it holds
 // no complete line.
-func (a *armorReader) peekLines() error {
+func (a *Reader) peekLines() error {
 	if data, _ := a.br.Peek(a.br.Buffered()); bytes.IndexByte(data, '\n') >= 0 {
 		return nil
 	}
