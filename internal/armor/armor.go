@@ -140,6 +140,8 @@ type Reader struct {
 	buf  []byte // backing store of out
 	err  error  // after out: io.EOF at the END line, or the failure
 	slow int    // lines to decode one at a time before the fast path
+
+	searched int // bytes stop has looked at (tests check it is linear)
 }
 
 // ErrInvalid is wrapped by the errors for data that is not ASCII armor: no
@@ -223,12 +225,7 @@ func (a *Reader) fill() {
 	// they are not clean base64, they are done one at a time.
 	if err := a.peekLines(); a.slow == 0 && (err == nil || err == io.EOF) {
 		data, _ := a.br.Peek(a.br.Buffered())
-		end := bytes.LastIndexByte(data, '\n') + 1
-		for _, c := range []byte("-=") {
-			if i := bytes.IndexByte(data[:end], c); i >= 0 {
-				end = bytes.LastIndexByte(data[:i], '\n') + 1
-			}
-		}
+		end := bytes.LastIndexByte(data[:a.stop(data)], '\n') + 1
 		if end > 0 {
 			var ok bool
 			if buf, ok = b64lines.DecodeLines(buf, data[:end]); ok {
@@ -261,6 +258,35 @@ func (a *Reader) fill() {
 		}
 		a.buf, a.out = buf, buf
 	}
+}
+
+// stop returns the index of the first '-' or '=' in data, or len(data).
+// The search window is the first line, then doubles, so the search looks
+// at a few times as many bytes as fill then consumes (at least the first
+// line): a '-' or '=' on the next line is found without searching the rest
+// of the buffer, which would make a body of short padded lines cost the
+// buffer size per line.
+func (a *Reader) stop(data []byte) int {
+	n := bytes.IndexByte(data, '\n') + 1
+	if n == 0 {
+		n = len(data)
+	}
+	a.searched += n
+	for lo := 0; lo < len(data); lo, n = lo+n, 2*n {
+		w := data[lo:min(lo+n, len(data))]
+		a.searched += len(w)
+		i := bytes.IndexByte(w, '-')
+		if i < 0 {
+			i = len(w)
+		}
+		if j := bytes.IndexByte(w[:i], '='); j >= 0 {
+			i = j
+		}
+		if i < len(w) {
+			return lo + i
+		}
+	}
+	return len(data)
 }
 
 // peekLines makes sure the buffer holds data, reading more when it holds

@@ -187,3 +187,54 @@ func FuzzArmorReader(f *testing.F) {
 		}
 	})
 }
+
+// linearInputs are bodies that make the reader stop its fast path often:
+// lines with padding, checksum-like lines, blank lines.
+func linearInputs(size int) map[string]string {
+	block := func(line string) string {
+		return "-----BEGIN PGP MESSAGE-----\n\n" + strings.Repeat(line, size/len(line)) + "-----END PGP MESSAGE-----\n"
+	}
+	return map[string]string{
+		"clean":           block(strings.Repeat("QUJD", 16) + "\n"),
+		"padded lines":    block("QQ==\n"),
+		"checksum lines":  block("=QUJD\n"),
+		"padding at 4000": block(strings.Repeat("QUJD", 1000) + "\nQQ==\n"),
+		"blank lines":     block("\n"),
+	}
+}
+
+// The reader's search for the lines that end its fast path ('-' or '=')
+// looks at each byte of the input a bounded number of times, whatever the
+// lines are: padded lines, checksum-like lines, blank lines.
+func TestArmorReaderLinear(t *testing.T) {
+	const size = 1 << 20
+	for name, in := range linearInputs(size) {
+		ar, err := NewReader(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, ar); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ar.searched > 4*len(in) {
+			t.Errorf("%s: %d bytes searched for %d bytes of input", name, ar.searched, len(in))
+		}
+	}
+}
+
+func BenchmarkArmorReader(b *testing.B) {
+	for name, in := range linearInputs(10 << 20) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for i := 0; i < b.N; i++ {
+				ar, err := NewReader(strings.NewReader(in))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, ar); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
