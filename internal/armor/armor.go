@@ -149,20 +149,37 @@ type Reader struct {
 // not base64.
 var ErrInvalid = errors.New("invalid ASCII armor")
 
-// NewReader reads up to and including the armor header (text before the
-// BEGIN line is skipped) and returns the decoder of the body. A
-// *bufio.Reader is used as it is and is not read beyond the END line.
+// errNoBlock is the error of NewReader when the input ends before a BEGIN
+// line.
+var errNoBlock = fmt.Errorf("%w: no BEGIN line", ErrInvalid)
+
+// NewReader reads up to and including the armor header and returns the
+// decoder of the body. Text before the BEGIN line is skipped, however long
+// its lines. A *bufio.Reader is used as it is and is not read beyond the
+// END line, so that the next block can be read from it.
 func NewReader(r io.Reader) (*Reader, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
 	a := &Reader{br: br}
-	for {
-		line, err := a.line()
-		if err != nil {
-			return nil, ErrInvalid
+	for inLine := false; ; {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			inLine = true // a long line of text, not a BEGIN line
+			continue
 		}
+		if err != nil && (err != io.EOF || len(line) == 0) {
+			if err == io.EOF {
+				return nil, errNoBlock
+			}
+			return nil, err
+		}
+		if inLine {
+			inLine = false
+			continue
+		}
+		line = bytes.TrimRight(line, " \t\r\n")
 		if t, ok := bytes.CutPrefix(line, []byte("-----BEGIN ")); ok {
 			if t, ok = bytes.CutSuffix(t, []byte("-----")); ok && len(t) > 0 {
 				a.Type = string(t)
@@ -191,6 +208,34 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 	}
 	return a, nil
+}
+
+// A Block is an armored block, decoded.
+type Block struct {
+	Type string // from the BEGIN line, such as "PGP PUBLIC KEY BLOCK"
+	Data []byte
+}
+
+// DecodeAll decodes every armored block of data in order, skipping the text
+// before, between and after them (a key file may hold several). It fails if
+// there is no block or if a block is not valid armor.
+func DecodeAll(data []byte) ([]Block, error) {
+	br := bufio.NewReaderSize(bytes.NewReader(data), 64<<10)
+	var out []Block
+	for {
+		a, err := NewReader(br)
+		if err == errNoBlock && len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Block{Type: a.Type, Data: body})
+	}
 }
 
 // line returns the next line without its line ending and trailing blanks.

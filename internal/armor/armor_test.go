@@ -1,6 +1,7 @@
 package armor
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"errors"
@@ -189,8 +190,9 @@ func FuzzArmorReader(f *testing.F) {
 }
 
 // linearInputs are bodies that make the reader stop its fast path often:
-// lines with padding, checksum-like lines, blank lines.
+// lines with padding, checksum-like lines, blank lines, tiny blocks.
 func linearInputs(size int) map[string]string {
+	tiny := "-----BEGIN A-----\n\nQUJD\n-----END A-----\n"
 	block := func(line string) string {
 		return "-----BEGIN PGP MESSAGE-----\n\n" + strings.Repeat(line, size/len(line)) + "-----END PGP MESSAGE-----\n"
 	}
@@ -200,24 +202,34 @@ func linearInputs(size int) map[string]string {
 		"checksum lines":  block("=QUJD\n"),
 		"padding at 4000": block(strings.Repeat("QUJD", 1000) + "\nQQ==\n"),
 		"blank lines":     block("\n"),
+		"tiny blocks":     strings.Repeat(tiny, size/len(tiny)),
 	}
 }
 
 // The reader's search for the lines that end its fast path ('-' or '=')
 // looks at each byte of the input a bounded number of times, whatever the
-// lines are: padded lines, checksum-like lines, blank lines.
+// lines are: padded lines, checksum-like lines, blank lines, and over all
+// the blocks of the input, as DecodeAll reads them.
 func TestArmorReaderLinear(t *testing.T) {
 	const size = 1 << 20
 	for name, in := range linearInputs(size) {
-		ar, err := NewReader(strings.NewReader(in))
-		if err != nil {
-			t.Fatal(err)
+		br := bufio.NewReader(strings.NewReader(in))
+		searched := 0
+		for {
+			ar, err := NewReader(br)
+			if err == errNoBlock {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, ar); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			searched += ar.searched
 		}
-		if _, err := io.Copy(io.Discard, ar); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if ar.searched > 4*len(in) {
-			t.Errorf("%s: %d bytes searched for %d bytes of input", name, ar.searched, len(in))
+		if searched > 4*len(in) {
+			t.Errorf("%s: %d bytes searched for %d bytes of input", name, searched, len(in))
 		}
 	}
 }
@@ -227,14 +239,53 @@ func BenchmarkArmorReader(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			for i := 0; i < b.N; i++ {
-				ar, err := NewReader(strings.NewReader(in))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := io.Copy(io.Discard, ar); err != nil {
+				if _, err := DecodeAll([]byte(in)); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// DecodeAll returns every block of a key file in order, whatever is around
+// and between them (text, lines longer than the read buffer), with their
+// types, headers or not, checksum or not, LF or CRLF.
+func TestDecodeAll(t *testing.T) {
+	encode := func(typ string, data []byte) string {
+		var b bytes.Buffer
+		w := NewWriter(&b, typ)
+		w.Write(data)
+		w.Close()
+		return b.String()
+	}
+	pub, sec, sig := make([]byte, 5000), make([]byte, 100), make([]byte, 70)
+	rand.Read(pub)
+	rand.Read(sec)
+	rand.Read(sig)
+	long := strings.Repeat("x", 200<<10) + "\n"
+	secArmor := strings.Replace(encode("PGP PRIVATE KEY BLOCK", sec), "-----\n\n", "-----\nComment: a key\nVersion:\n\n", 1)
+	sigArmor := regexp.MustCompile(`(?m)^=....\n`).ReplaceAllString(encode("PGP SIGNATURE", sig), "")
+	in := long + "Here are my keys:\n" + encode("PGP PUBLIC KEY BLOCK", pub) + "\n" + long +
+		strings.ReplaceAll(secArmor, "\n", "\r\n") + sigArmor + "-- \nBye\n"
+	blocks, err := DecodeAll([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Block{{"PGP PUBLIC KEY BLOCK", pub}, {"PGP PRIVATE KEY BLOCK", sec}, {"PGP SIGNATURE", sig}}
+	if len(blocks) != len(want) {
+		t.Fatalf("%d blocks, want %d", len(blocks), len(want))
+	}
+	for i, b := range blocks {
+		if b.Type != want[i].Type || !bytes.Equal(b.Data, want[i].Data) {
+			t.Errorf("block %d: %q, %d bytes; want %q, %d bytes", i, b.Type, len(b.Data), want[i].Type, len(want[i].Data))
+		}
+	}
+	for name, bad := range map[string]string{
+		"no block":            long + "no armor here\n",
+		"second block broken": encode("A", pub) + strings.Replace(encode("B", sec), "\n\n", "\n\n*", 1),
+	} {
+		if _, err := DecodeAll([]byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
 	}
 }

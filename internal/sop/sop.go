@@ -238,11 +238,14 @@ func readKeys(names []string, what string) (openpgp.EntityList, error) {
 	return all, nil
 }
 
+// parseKeys reads binary or armored keys (every armored block: a file of
+// concatenated armored certificates is a keyring).
 func parseKeys(data []byte) (openpgp.EntityList, error) {
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
-		return openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	bin, err := dearmorAll(data)
+	if err != nil {
+		return nil, err
 	}
-	return openpgp.ReadKeyRing(bytes.NewReader(data))
+	return openpgp.ReadKeyRing(bytes.NewReader(bin))
 }
 
 // unlock decrypts the secret keys of list with one of the passwords.
@@ -300,18 +303,19 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// dearmorAll returns binary data: the decoded armor, or data as is.
+// dearmorAll returns binary data: data as is, or its armored blocks
+// decoded, one after the other.
 func dearmorAll(data []byte) ([]byte, error) {
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
 		return data, nil
 	}
-	ar, err := armor.NewReader(bytes.NewReader(bytes.TrimSpace(data)))
+	blocks, err := armor.DecodeAll(data)
 	if err != nil {
 		return nil, fail(exitBadData, "bad armor: %v", err)
 	}
-	out, err := io.ReadAll(ar)
-	if err != nil {
-		return nil, fail(exitBadData, "bad armor: %v", err)
+	var out []byte
+	for _, b := range blocks {
+		out = append(out, b.Data...)
 	}
 	return out, nil
 }
