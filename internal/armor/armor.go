@@ -145,7 +145,7 @@ type Reader struct {
 }
 
 // ErrInvalid is wrapped by the errors for data that is not ASCII armor: no
-// BEGIN line, a line longer than the read buffer or a body line that is
+// BEGIN line, an armor line longer than the read buffer or a body line that is
 // not base64.
 var ErrInvalid = errors.New("invalid ASCII armor")
 
