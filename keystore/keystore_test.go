@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -442,5 +445,50 @@ func TestGPGKeyExchange(t *testing.T) {
 		if !bytes.Contains(r.Stdout, []byte("\nsub:")) {
 			t.Fatalf("gpg sees no encryption subkey: %s", r.Stdout)
 		}
+	}
+}
+
+// A key file may hold several armored blocks with text around them (a
+// block of two keys from gpg --export --armor a b, a secret key block, a
+// line longer than the armor reader's buffer): every key is imported.
+// Export writes what gpg writes: one block with the CRC-24 line, which
+// decodes (go-crypto's decoder as the reference) to the stored certificate.
+func TestImportArmorBlocks(t *testing.T) {
+	g := gpgtest.New(t)
+	s := newStore(t)
+	a := g.GenKey("Ann <ann@example.org>", "ed25519", "cv25519")
+	b := g.GenKey("Ben <ben@example.org>", "ed25519", "cv25519")
+	c := g.GenKey("Cy <cy@example.org>", "ed25519", "cv25519")
+	two := g.Run(nil, "--armor", "--export", a, b).Stdout
+	in := "Keys of the team:\n\n" + string(two) + "\n" + strings.Repeat("x", 100<<10) + "\n" +
+		string(g.ExportSecret(c)) + "-- \nCy\n"
+	res, err := s.ImportPGP(strings.NewReader(in), []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range res {
+		got[r.Fingerprint] = r.Secret
+	}
+	if len(res) != 3 || got[a] || got[b] || !got[c] {
+		t.Fatalf("imported %+v", res)
+	}
+	var out bytes.Buffer
+	if err := s.ExportPGP(&out, c, false); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if !strings.HasPrefix(text, "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n") || !strings.HasSuffix(text, "-----END PGP PUBLIC KEY BLOCK-----\n") ||
+		!regexp.MustCompile(`\n=[A-Za-z0-9+/]{4}\n-----END`).MatchString(text) {
+		t.Fatalf("export:\n%s", text)
+	}
+	blk, err := armor.Decode(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(blk.Body)
+	stored, _ := os.ReadFile(s.certPath(strings.ToLower(c)))
+	if err != nil || !bytes.Equal(data, stored) {
+		t.Fatalf("exported %d bytes (%v), stored %d", len(data), err, len(stored))
 	}
 }

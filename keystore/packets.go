@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/mailseal/mailseal/internal/armor"
 )
 
 // OpenPGP packet tags used in certificates (RFC 9580 §5).
@@ -111,10 +111,9 @@ func nextPacket(data []byte) (p rawPacket, rest []byte, err error) {
 	return rawPacket{tag: tag, raw: data[:end], body: data[hdr:end]}, data[end:], nil
 }
 
-var armorBlock = regexp.MustCompile(`(?s)-----BEGIN PGP [A-Z ]+-----.*?-----END PGP [A-Z ]+-----`)
-
-// binaryStreams returns the binary packet streams in data: the decoded
-// armor blocks if there are any, else data itself.
+// binaryStreams returns the binary packet streams in data: data itself if
+// it is binary, else its armored OpenPGP blocks ("PGP ..."; a key file may
+// hold several, with text around them), decoded.
 func binaryStreams(data []byte) ([][]byte, error) {
 	if len(data) == 0 {
 		return nil, errors.New("no key data")
@@ -122,21 +121,18 @@ func binaryStreams(data []byte) ([][]byte, error) {
 	if data[0]&0x80 != 0 {
 		return [][]byte{data}, nil
 	}
-	blocks := armorBlock.FindAll(data, -1)
-	if len(blocks) == 0 {
-		return nil, errors.New("neither binary OpenPGP data nor an armored block")
+	blocks, err := armor.DecodeAll(data)
+	if err != nil {
+		return nil, fmt.Errorf("neither binary OpenPGP data nor readable ASCII armor (%w)", err)
 	}
 	var out [][]byte
 	for _, b := range blocks {
-		blk, err := armor.Decode(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("armor: %w", err)
+		if strings.HasPrefix(b.Type, "PGP ") {
+			out = append(out, b.Data)
 		}
-		var buf bytes.Buffer
-		if _, err := buf.ReadFrom(blk.Body); err != nil {
-			return nil, fmt.Errorf("armor: %w", err)
-		}
-		out = append(out, buf.Bytes())
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no armored OpenPGP block")
 	}
 	return out, nil
 }

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -548,18 +548,11 @@ func (s *Store) ExportPGP(w io.Writer, query string, secret bool) error {
 	if err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
-	aw, err := armor.EncodeWithChecksumOption(w, blockType, nil, true)
-	if err != nil {
-		return err
-	}
+	aw := armor.NewWriter(w, blockType)
 	if _, err := aw.Write(data); err != nil {
 		return err
 	}
-	if err := aw.Close(); err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, "\n")
-	return err
+	return aw.Close()
 }
 
 // DeletePGP deletes the matching key. A key with a secret part is deleted

@@ -17,6 +17,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/stage"
 )
@@ -162,12 +163,12 @@ func openInput(r io.Reader) (io.Reader, func(), error) {
 	if first[0]&0x80 != 0 {
 		return br, func() {}, nil
 	}
-	ar, err := newArmorReader(br)
+	ar, err := armor.NewReader(br)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored): %w", mailseal.ErrInput)
 	}
-	if ar.blockType != armorMessage {
-		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.blockType, mailseal.ErrInput)
+	if ar.Type != armorMessage {
+		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.Type, mailseal.ErrInput)
 	}
 	sr := stage.NewReader(ar)
 	return sr, func() { sr.Close() }, nil
@@ -240,7 +241,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		// Armor damage in encrypted data is damaged ciphertext, as it is
 		// when the armor breaks beyond this prefix (see decrypt).
-		if o := prescan(prefix[:n]); errors.Is(err, errArmor) && (o.tag != 0 || o.skesk || len(o.recipients) > 0) {
+		if o := prescan(prefix[:n]); errors.Is(err, armor.ErrInvalid) && (o.tag != 0 || o.skesk || len(o.recipients) > 0) {
 			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged (%v); no plaintext is released: %w", err, mailseal.ErrIntegrity)
 		}
 		return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, mailseal.ErrInput)

@@ -12,6 +12,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
@@ -56,7 +57,7 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 	// GnuPG 2.2 misreads armor without one.
 	var aw io.WriteCloser = nopCloser{ciphertext}
 	if opts.Armor {
-		aw = NewArmorWriter(ciphertext, armorMessage)
+		aw = armor.NewWriter(ciphertext, armorMessage)
 	}
 	// Three goroutines share the work of a large message: the caller's
 	// (producing plaintext), go-crypto's (hashing, encrypting) and the

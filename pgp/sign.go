@@ -11,6 +11,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 )
 
 // Armor block types.
@@ -24,14 +25,6 @@ const (
 type DataOptions struct {
 	Armor bool // ASCII armor
 	Text  bool // text mode: signatures of type 0x01 over CRLF-canonical text, a UTF-8 literal packet
-}
-
-// NewArmorWriter returns the engine's streaming ASCII-armor encoder for a
-// block type such as "PGP PUBLIC KEY BLOCK"; nothing is written before the
-// first Write or Close.
-func NewArmorWriter(w io.Writer, blockType string) io.WriteCloser {
-	aw, _ := newArmorWriter(w, blockType)
-	return aw
 }
 
 // SignDetached returns a writer that receives the exact bytes to sign. Close
@@ -132,7 +125,7 @@ func (d *detachedSigner) Close() error {
 	out := d.out
 	var aw io.WriteCloser
 	if d.armor {
-		aw = NewArmorWriter(d.out, armorSignature)
+		aw = armor.NewWriter(d.out, armorSignature)
 		out = aw
 	}
 	for _, s := range d.sigs {
@@ -184,7 +177,7 @@ func (e *Engine) SignInline(w io.Writer, signers []*openpgp.Entity, opts InlineO
 	}
 	var out io.WriteCloser = nopCloser{w}
 	if opts.Armor {
-		out = NewArmorWriter(w, armorMessage)
+		out = armor.NewWriter(w, armorMessage)
 	}
 	pw, err := openpgp.SignWithParams(out, signers, &openpgp.SignParams{TextSig: opts.Text, Config: cfg,
 		Hints: &openpgp.FileHints{IsUTF8: opts.Text}})

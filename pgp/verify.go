@@ -12,12 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 )
 
 // maxSignatureSize bounds a detached signature block (armored or binary).
@@ -249,14 +249,14 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 	body := io.Reader(bytes.NewReader(data))
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0]&0x80 == 0 {
-		block, err := armor.Decode(bytes.NewReader(data))
+		ar, err := armor.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, nil, fmt.Errorf("the signature is neither binary OpenPGP nor ASCII armor (%v): %w", err, mailseal.ErrInput)
 		}
-		if block.Type != armorSignature {
-			return nil, nil, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, block.Type, mailseal.ErrInput)
+		if ar.Type != armorSignature {
+			return nil, nil, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, ar.Type, mailseal.ErrInput)
 		}
-		body = block.Body
+		body = ar
 	}
 	packets := packet.NewReader(body)
 	for {

@@ -13,6 +13,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/pgp"
 )
@@ -572,7 +573,7 @@ func cmdArmor(args []string, env Env) error {
 	if blockType == "" {
 		blockType = blockTypeOf(data)
 	}
-	w := pgp.NewArmorWriter(env.Stdout, blockType)
+	w := armor.NewWriter(env.Stdout, blockType)
 	w.Write(data)
 	return w.Close()
 }

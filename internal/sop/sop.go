@@ -16,11 +16,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -238,11 +238,14 @@ func readKeys(names []string, what string) (openpgp.EntityList, error) {
 	return all, nil
 }
 
+// parseKeys reads binary or armored keys (every armored block: a file of
+// concatenated armored certificates is a keyring).
 func parseKeys(data []byte) (openpgp.EntityList, error) {
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
-		return openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	bin, err := dearmorAll(data)
+	if err != nil {
+		return nil, err
 	}
-	return openpgp.ReadKeyRing(bytes.NewReader(data))
+	return openpgp.ReadKeyRing(bytes.NewReader(bin))
 }
 
 // unlock decrypts the secret keys of list with one of the passwords.
@@ -293,25 +296,26 @@ func maybeArmor(w io.Writer, o *options, blockType string) io.WriteCloser {
 	if o.flags["no-armor"] {
 		return nopCloser{w}
 	}
-	return pgp.NewArmorWriter(w, blockType)
+	return armor.NewWriter(w, blockType)
 }
 
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// dearmorAll returns binary data: the decoded armor, or data as is.
+// dearmorAll returns binary data: data as is, or its armored blocks
+// decoded, one after the other.
 func dearmorAll(data []byte) ([]byte, error) {
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
 		return data, nil
 	}
-	blk, err := armor.Decode(bytes.NewReader(bytes.TrimSpace(data)))
+	blocks, err := armor.DecodeAll(data)
 	if err != nil {
 		return nil, fail(exitBadData, "bad armor: %v", err)
 	}
-	out, err := io.ReadAll(blk.Body)
-	if err != nil {
-		return nil, fail(exitBadData, "bad armor: %v", err)
+	var out []byte
+	for _, b := range blocks {
+		out = append(out, b.Data...)
 	}
 	return out, nil
 }

@@ -351,3 +351,27 @@ func TestManyWrongPasswordsBeforeTheRightOne(t *testing.T) {
 		t.Fatalf("only wrong passwords: exit %d, %d bytes", code, len(out))
 	}
 }
+
+// A certificate file of several armored blocks (cat a.asc b.asc) is one
+// keyring: every certificate in it is read, and dearmor gives the blocks'
+// binary data one after the other.
+func TestConcatenatedArmoredCerts(t *testing.T) {
+	dir := t.TempDir()
+	ms := mailsealPeer()
+	var keys, certs [][]byte
+	for _, uid := range []string{"Ann <ann@example.org>", "Ben <ben@example.org>"} {
+		k := ms.must(t, nil, "generate-key", uid)
+		keys, certs = append(keys, k), append(certs, ms.must(t, k, "extract-cert"))
+	}
+	both := write(t, dir, "both", append(append(append([]byte{}, certs[0]...), "\nand the next one:\n"...), certs[1]...))
+	ct := ms.must(t, plaintext, "encrypt", both)
+	for i, k := range keys {
+		if pt := ms.must(t, ct, "decrypt", write(t, dir, fmt.Sprint("k", i), k)); !bytes.Equal(pt, plaintext) {
+			t.Fatalf("key %d: wrong plaintext", i)
+		}
+	}
+	want := append(ms.must(t, certs[0], "dearmor"), ms.must(t, certs[1], "dearmor")...)
+	if got := ms.must(t, mustRead(t, both), "dearmor"); !bytes.Equal(got, want) {
+		t.Fatalf("dearmor of two blocks: %d bytes, want %d", len(got), len(want))
+	}
+}

@@ -1,0 +1,348 @@
+// Package armor is the one OpenPGP ASCII-armor codec of mailseal (RFC 9580
+// §6.2): a streaming Reader, which decodes whole runs of base64 lines at a
+// time (internal/b64lines), and a streaming Writer. The pgp package reads
+// and writes messages and signatures with it, keystore imports and exports
+// keys with it, and the SOP front end armors and dearmors with it.
+//
+// A CRC-24 line is written, because GnuPG 2.2 requires one, but it is not
+// checked when read: RFC 9580 §6.1 says an implementation must not reject
+// data whose checksum is missing or wrong, and the packets inside carry
+// their own integrity checks.
+package armor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mailseal/mailseal/internal/b64lines"
+)
+
+// Writer is a streaming ASCII-armor encoder: the header line, a blank line,
+// base64 in 64-character lines (near encoding/base64 speed), the CRC-24
+// checksum line (which RFC 9580 deprecates but GnuPG 2.2 needs), and the
+// footer line, ended by a line feed.
+type Writer struct {
+	w         io.Writer
+	blockType string
+	crc       uint32
+	body      *b64lines.Writer
+	started   bool
+	closed    bool
+}
+
+// NewWriter returns an encoder of a block of the given type (such as "PGP
+// MESSAGE") writing to w. Nothing is written until the first Write or Close,
+// so a failure before that leaves w untouched. Close ends the block; it does
+// not close w.
+func NewWriter(w io.Writer, blockType string) *Writer {
+	return &Writer{w: w, blockType: blockType, crc: crc24Init, body: b64lines.NewWriter(w, 64, "\n")}
+}
+
+func (a *Writer) writeHeader() error {
+	if a.started {
+		return nil
+	}
+	a.started = true
+	_, err := io.WriteString(a.w, "-----BEGIN "+a.blockType+"-----\n\n")
+	return err
+}
+
+func (a *Writer) Write(p []byte) (int, error) {
+	if a.closed {
+		return 0, errors.New("armor: write after close")
+	}
+	if err := a.writeHeader(); err != nil {
+		return 0, err
+	}
+	a.crc = crc24Update(a.crc, p)
+	return a.body.Write(p)
+}
+
+func (a *Writer) Close() error {
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	if err := a.writeHeader(); err != nil {
+		return err
+	}
+	if err := a.body.Close(); err != nil {
+		return err
+	}
+	sum := []byte{byte(a.crc >> 16), byte(a.crc >> 8), byte(a.crc)}
+	tail := "=" + base64.StdEncoding.EncodeToString(sum) + "\n-----END " + a.blockType + "-----\n"
+	_, err := io.WriteString(a.w, tail)
+	return err
+}
+
+// CRC-24 of RFC 9580 §6.1.1, computed slicing-by-8: the 24-bit register
+// is kept in the top of a 32-bit word (the polynomial shifted left by 8),
+// so eight input bytes are folded in per step.
+const (
+	crc24Init = 0xb704ce
+	crc24Poly = 0x864cfb00 // 0x1864cfb << 8, the x^24 term implicit
+)
+
+var crc24Tables = func() (t [8][256]uint32) {
+	for i := range t[0] {
+		crc := uint32(i) << 24
+		for j := 0; j < 8; j++ {
+			if crc&0x80000000 != 0 {
+				crc = crc<<1 ^ crc24Poly
+			} else {
+				crc <<= 1
+			}
+		}
+		t[0][i] = crc
+	}
+	for k := 1; k < 8; k++ {
+		for i := range t[k] {
+			prev := t[k-1][i]
+			t[k][i] = prev<<8 ^ t[0][prev>>24]
+		}
+	}
+	return t
+}()
+
+// crc24Update folds p into crc (a 24-bit CRC value).
+func crc24Update(crc uint32, p []byte) uint32 {
+	c := crc << 8
+	t := &crc24Tables
+	for len(p) >= 8 {
+		x := c ^ (uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3]))
+		c = t[7][x>>24] ^ t[6][x>>16&0xff] ^ t[5][x>>8&0xff] ^ t[4][x&0xff] ^
+			t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]]
+		p = p[8:]
+	}
+	for _, b := range p {
+		c = c<<8 ^ t[0][byte(c>>24)^b]
+	}
+	return c >> 8
+}
+
+// Reader decodes one ASCII-armored block as it is read: armor header lines
+// (their values are not kept) up to the blank line, then base64 lines, the
+// optional CRC-24 line and the END line. Neither the CRC-24 nor a missing
+// END line is a reason to refuse the data (RFC 9580 §6.1; a truncated
+// message is caught by its packets' own integrity checks, as damage of any
+// other kind is). Runs of clean base64 lines are decoded together
+// (b64lines.DecodeLines); a line with other white space or characters is
+// decoded on its own and fails the read if it is not base64.
+type Reader struct {
+	Type string // the block type, from the BEGIN line, such as "PGP MESSAGE"
+
+	br   *bufio.Reader
+	out  []byte // decoded, not yet returned
+	buf  []byte // backing store of out
+	err  error  // after out: io.EOF at the END line, or the failure
+	slow int    // lines to decode one at a time before the fast path
+
+	searched int // bytes stop has looked at (tests check it is linear)
+}
+
+// ErrInvalid is wrapped by the errors for data that is not ASCII armor: no
+// BEGIN line, an armor line longer than the read buffer or a body line that is
+// not base64.
+var ErrInvalid = errors.New("invalid ASCII armor")
+
+// errNoBlock is the error of NewReader when the input ends before a BEGIN
+// line.
+var errNoBlock = fmt.Errorf("%w: no BEGIN line", ErrInvalid)
+
+// NewReader reads up to and including the armor header and returns the
+// decoder of the body. Text before the BEGIN line is skipped, however long
+// its lines. A *bufio.Reader is used as it is and is not read beyond the
+// END line, so that the next block can be read from it.
+func NewReader(r io.Reader) (*Reader, error) {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	a := &Reader{br: br}
+	for inLine := false; ; {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			inLine = true // a long line of text, not a BEGIN line
+			continue
+		}
+		if err != nil && (err != io.EOF || len(line) == 0) {
+			if err == io.EOF {
+				return nil, errNoBlock
+			}
+			return nil, err
+		}
+		if inLine {
+			inLine = false
+			continue
+		}
+		line = bytes.TrimRight(line, " \t\r\n")
+		if t, ok := bytes.CutPrefix(line, []byte("-----BEGIN ")); ok {
+			if t, ok = bytes.CutSuffix(t, []byte("-----")); ok && len(t) > 0 {
+				a.Type = string(t)
+				break
+			}
+		}
+	}
+	// Armor headers ("Key: Value", possibly with an empty value) up to a
+	// blank line. A line without a colon, which no base64 line has, is the
+	// first body line (some writers leave out the blank line).
+	for {
+		peek, _ := a.br.Peek(1024)
+		end := bytes.IndexByte(peek, '\n')
+		if end < 0 {
+			end = len(peek)
+		}
+		line := bytes.TrimRight(peek[:end], " \t\r")
+		if len(line) > 0 && bytes.IndexByte(line, ':') < 0 {
+			break
+		}
+		if _, err := a.line(); err != nil {
+			return nil, ErrInvalid
+		}
+		if len(line) == 0 {
+			break
+		}
+	}
+	return a, nil
+}
+
+// A Block is an armored block, decoded.
+type Block struct {
+	Type string // from the BEGIN line, such as "PGP PUBLIC KEY BLOCK"
+	Data []byte
+}
+
+// DecodeAll decodes every armored block of data in order, skipping the text
+// before, between and after them (a key file may hold several). It fails if
+// there is no block or if a block is not valid armor.
+func DecodeAll(data []byte) ([]Block, error) {
+	br := bufio.NewReaderSize(bytes.NewReader(data), 64<<10)
+	var out []Block
+	for {
+		a, err := NewReader(br)
+		if err == errNoBlock && len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Block{Type: a.Type, Data: body})
+	}
+}
+
+// line returns the next line without its line ending and trailing blanks.
+func (a *Reader) line() ([]byte, error) {
+	line, err := a.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, ErrInvalid
+	}
+	if err != nil && (err != io.EOF || len(line) == 0) {
+		return nil, err
+	}
+	return bytes.TrimRight(line, " \t\r\n"), nil
+}
+
+func (a *Reader) Read(p []byte) (int, error) {
+	for len(a.out) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		a.fill()
+	}
+	n := copy(p, a.out)
+	a.out = a.out[n:]
+	return n, nil
+}
+
+// fill decodes the next lines into a.out, or sets a.err.
+func (a *Reader) fill() {
+	buf := a.buf[:0]
+	// The fast path: whole buffered lines before any '-' or '=' (which
+	// only the END line, the CRC line and the last base64 line hold). If
+	// they are not clean base64, they are done one at a time.
+	if err := a.peekLines(); a.slow == 0 && (err == nil || err == io.EOF) {
+		data, _ := a.br.Peek(a.br.Buffered())
+		end := bytes.LastIndexByte(data[:a.stop(data)], '\n') + 1
+		if end > 0 {
+			var ok bool
+			if buf, ok = b64lines.DecodeLines(buf, data[:end]); ok {
+				a.br.Discard(end)
+				a.buf, a.out = buf, buf
+				return
+			}
+			a.slow = bytes.Count(data[:end], []byte("\n"))
+		}
+	}
+	if a.slow > 0 {
+		a.slow--
+	}
+	// One line at a time.
+	line, err := a.line()
+	switch {
+	case err == io.EOF:
+		a.err = io.EOF // no END line: the packets tell whether data is missing
+	case err != nil:
+		a.err = err
+	case bytes.HasPrefix(line, []byte("-----END ")):
+		a.err = io.EOF
+	case len(line) > 0 && line[0] == '=' && len(line) < 8:
+		// the CRC-24 line
+	case len(line) > 0:
+		var ok bool
+		if buf, ok = b64lines.DecodeLines(buf, line); !ok {
+			a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
+			return
+		}
+		a.buf, a.out = buf, buf
+	}
+}
+
+// stop returns the index of the first '-' or '=' in data, or len(data).
+// The search window is the first line, then doubles, so the search looks
+// at a few times as many bytes as fill then consumes (at least the first
+// line): a '-' or '=' on the next line is found without searching the rest
+// of the buffer, which would make a body of short padded lines cost the
+// buffer size per line.
+func (a *Reader) stop(data []byte) int {
+	n := bytes.IndexByte(data, '\n') + 1
+	if n == 0 {
+		n = len(data)
+	}
+	a.searched += n
+	for lo := 0; lo < len(data); lo, n = lo+n, 2*n {
+		w := data[lo:min(lo+n, len(data))]
+		a.searched += len(w)
+		i := bytes.IndexByte(w, '-')
+		if i < 0 {
+			i = len(w)
+		}
+		if j := bytes.IndexByte(w[:i], '='); j >= 0 {
+			i = j
+		}
+		if i < len(w) {
+			return lo + i
+		}
+	}
+	return len(data)
+}
+
+// peekLines makes sure the buffer holds data, reading more when it holds
+// no complete line.
+func (a *Reader) peekLines() error {
+	if data, _ := a.br.Peek(a.br.Buffered()); bytes.IndexByte(data, '\n') >= 0 {
+		return nil
+	}
+	_, err := a.br.Peek(a.br.Size())
+	if err == bufio.ErrBufferFull {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,291 @@
+package armor
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+)
+
+const message = "PGP MESSAGE"
+
+// The fast armor writer produces exactly what go-crypto's encoder does,
+// whatever the write pattern.
+func TestArmorWriterMatchesReference(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 47, 48, 49, 95, 96, 97, 3071, 3072, 3073, 100000} {
+		data := make([]byte, size)
+		rand.Read(data)
+		var want bytes.Buffer
+		ref, _ := armor.Encode(&want, "PGP MESSAGE", nil)
+		ref.Write(data)
+		ref.Close()
+		want.WriteString("\n")
+		for _, step := range []int{1, 7, 48, 1000, 1 << 20} {
+			var got bytes.Buffer
+			w := NewWriter(&got, "PGP MESSAGE")
+			for p := data; len(p) > 0; {
+				k := min(step, len(p))
+				w.Write(p[:k])
+				p = p[k:]
+			}
+			w.Close()
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Fatalf("size %d step %d:\n%s\nwant\n%s", size, step, got.Bytes(), want.Bytes())
+			}
+			blk, err := armor.Decode(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.ReadAll(blk.Body)
+			if err != nil || !bytes.Equal(back, data) {
+				t.Fatalf("size %d: round trip: %v", size, err)
+			}
+		}
+	}
+}
+
+func BenchmarkArmor(b *testing.B) {
+	data := make([]byte, 10<<20)
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			w := NewWriter(io.Discard, "PGP MESSAGE")
+			w.Write(data)
+			w.Close()
+		}
+	})
+	b.Run("go-crypto", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			w, _ := armor.Encode(io.Discard, "PGP MESSAGE", nil)
+			w.Write(data)
+			w.Close()
+		}
+	})
+}
+
+// The sliced CRC-24 equals the bit-by-bit definition.
+func TestCRC24(t *testing.T) {
+	bitwise := func(p []byte) uint32 {
+		crc := uint32(crc24Init)
+		for _, b := range p {
+			crc ^= uint32(b) << 16
+			for i := 0; i < 8; i++ {
+				crc <<= 1
+				if crc&0x1000000 != 0 {
+					crc ^= 0x1864cfb
+				}
+			}
+		}
+		return crc & 0xffffff
+	}
+	data := make([]byte, 1000)
+	rand.Read(data)
+	for n := 0; n <= len(data); n += 1 + n/7 {
+		if got, want := crc24Update(crc24Init, data[:n]), bitwise(data[:n]); got != want {
+			t.Fatalf("len %d: %06x, want %06x", n, got, want)
+		}
+	}
+}
+
+// The armor reader decodes what our writer and go-crypto's encoder write,
+// in every line-ending and header variant (a missing END line included:
+// truncation is the packets' to find), and refuses a line that is not
+// base64.
+func TestArmorReader(t *testing.T) {
+	decode := func(in []byte) ([]byte, string, error) {
+		ar, err := NewReader(bytes.NewReader(in))
+		if err != nil {
+			return nil, "", err
+		}
+		out, err := io.ReadAll(ar)
+		return out, ar.Type, err
+	}
+	for _, n := range []int{0, 1, 2, 3, 47, 48, 49, 1000, 100_000, 300_001} {
+		data := make([]byte, n)
+		rand.Read(data)
+		var ours bytes.Buffer
+		w := NewWriter(&ours, message)
+		w.Write(data)
+		w.Close()
+		var theirs bytes.Buffer
+		tw, _ := armor.Encode(&theirs, message, map[string]string{"Comment": "made by go-crypto"})
+		tw.Write(data)
+		tw.Close()
+		crlf := bytes.ReplaceAll(ours.Bytes(), []byte("\n"), []byte("\r\n"))
+		spaces := bytes.ReplaceAll(ours.Bytes(), []byte("\n"), []byte(" \t\n"))
+		noCRC := regexp.MustCompile(`(?m)^=....\n`).ReplaceAll(ours.Bytes(), nil)
+		prefixed := append([]byte("Some text before the armor\n\n"), ours.Bytes()...)
+		emptyHeader := bytes.Replace(ours.Bytes(), []byte("-----\n\n"), []byte("-----\nComment:\nVersion: x\n\n"), 1)
+		noEnd := ours.Bytes()[:bytes.Index(ours.Bytes(), []byte("-----END"))]
+		for name, in := range map[string][]byte{"ours": ours.Bytes(), "go-crypto": theirs.Bytes(), "crlf": crlf,
+			"trailing blanks": spaces, "no checksum": noCRC, "text before": prefixed,
+			"header with an empty value": emptyHeader, "no END line": noEnd} {
+			out, typ, err := decode(in)
+			if err != nil || typ != message || !bytes.Equal(out, data) {
+				t.Fatalf("%d bytes, %s: %v, type %q, %d bytes out", n, name, err, typ, len(out))
+			}
+		}
+		if n < 100 {
+			continue
+		}
+		// A changed character decodes to changed data: the checksum is
+		// not a reason to refuse (RFC 9580 §6.1), the packets' integrity
+		// check is.
+		text := ours.String()
+		body := strings.Index(text, "\n\n") + 2
+		flipped := []byte(text)
+		if flipped[body+10] == 'A' {
+			flipped[body+10] = 'B'
+		} else {
+			flipped[body+10] = 'A'
+		}
+		if out, _, err := decode(flipped); err != nil || bytes.Equal(out, data) {
+			t.Fatalf("%d bytes, changed character: %v", n, err)
+		}
+		// Broken: a line that is not base64.
+		notB64 := []byte(text[:body+64] + "*" + text[body+65:])
+		if _, _, err := decode(notB64); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%d bytes, a line that is not base64: error %v", n, err)
+		}
+	}
+	if _, err := NewReader(strings.NewReader("no armor here\n")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("no armor: %v", err)
+	}
+}
+
+// The armor reader never panics, and where go-crypto's decoder also reads
+// the input, both give the same bytes.
+func FuzzArmorReader(f *testing.F) {
+	var b bytes.Buffer
+	w := NewWriter(&b, message)
+	w.Write([]byte("some binary \x00\x01 data that is long enough to span lines, more than forty-eight bytes"))
+	w.Close()
+	f.Add(b.Bytes())
+	f.Add(bytes.ReplaceAll(b.Bytes(), []byte("\n"), []byte("\r\n")))
+	f.Add([]byte("-----BEGIN PGP MESSAGE-----\nVersion: x\n\nQUJD\n=AAAA\n-----END PGP MESSAGE-----\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var ours []byte
+		ar, err := NewReader(bytes.NewReader(in))
+		if err == nil {
+			ours, err = io.ReadAll(ar)
+		}
+		block, gerr := armor.Decode(bytes.NewReader(in))
+		if gerr != nil || err != nil {
+			return
+		}
+		theirs, gerr := io.ReadAll(block.Body)
+		if gerr == nil && block.Type == ar.Type && !bytes.Equal(ours, theirs) {
+			t.Fatalf("ours %q, go-crypto %q", ours, theirs)
+		}
+	})
+}
+
+// linearInputs are bodies that make the reader stop its fast path often:
+// lines with padding, checksum-like lines, blank lines, tiny blocks.
+func linearInputs(size int) map[string]string {
+	tiny := "-----BEGIN A-----\n\nQUJD\n-----END A-----\n"
+	block := func(line string) string {
+		return "-----BEGIN PGP MESSAGE-----\n\n" + strings.Repeat(line, size/len(line)) + "-----END PGP MESSAGE-----\n"
+	}
+	return map[string]string{
+		"clean":           block(strings.Repeat("QUJD", 16) + "\n"),
+		"padded lines":    block("QQ==\n"),
+		"checksum lines":  block("=QUJD\n"),
+		"padding at 4000": block(strings.Repeat("QUJD", 1000) + "\nQQ==\n"),
+		"blank lines":     block("\n"),
+		"tiny blocks":     strings.Repeat(tiny, size/len(tiny)),
+	}
+}
+
+// The reader's search for the lines that end its fast path ('-' or '=')
+// looks at each byte of the input a bounded number of times, whatever the
+// lines are: padded lines, checksum-like lines, blank lines, and over all
+// the blocks of the input, as DecodeAll reads them.
+func TestArmorReaderLinear(t *testing.T) {
+	const size = 1 << 20
+	for name, in := range linearInputs(size) {
+		br := bufio.NewReader(strings.NewReader(in))
+		searched := 0
+		for {
+			ar, err := NewReader(br)
+			if err == errNoBlock {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, ar); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			searched += ar.searched
+		}
+		if searched > 4*len(in) {
+			t.Errorf("%s: %d bytes searched for %d bytes of input", name, searched, len(in))
+		}
+	}
+}
+
+func BenchmarkArmorReader(b *testing.B) {
+	for name, in := range linearInputs(10 << 20) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for i := 0; i < b.N; i++ {
+				if _, err := DecodeAll([]byte(in)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// DecodeAll returns every block of a key file in order, whatever is around
+// and between them (text, lines longer than the read buffer), with their
+// types, headers or not, checksum or not, LF or CRLF.
+func TestDecodeAll(t *testing.T) {
+	encode := func(typ string, data []byte) string {
+		var b bytes.Buffer
+		w := NewWriter(&b, typ)
+		w.Write(data)
+		w.Close()
+		return b.String()
+	}
+	pub, sec, sig := make([]byte, 5000), make([]byte, 100), make([]byte, 70)
+	rand.Read(pub)
+	rand.Read(sec)
+	rand.Read(sig)
+	long := strings.Repeat("x", 200<<10) + "\n"
+	secArmor := strings.Replace(encode("PGP PRIVATE KEY BLOCK", sec), "-----\n\n", "-----\nComment: a key\nVersion:\n\n", 1)
+	sigArmor := regexp.MustCompile(`(?m)^=....\n`).ReplaceAllString(encode("PGP SIGNATURE", sig), "")
+	in := long + "Here are my keys:\n" + encode("PGP PUBLIC KEY BLOCK", pub) + "\n" + long +
+		strings.ReplaceAll(secArmor, "\n", "\r\n") + sigArmor + "-- \nBye\n"
+	blocks, err := DecodeAll([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Block{{"PGP PUBLIC KEY BLOCK", pub}, {"PGP PRIVATE KEY BLOCK", sec}, {"PGP SIGNATURE", sig}}
+	if len(blocks) != len(want) {
+		t.Fatalf("%d blocks, want %d", len(blocks), len(want))
+	}
+	for i, b := range blocks {
+		if b.Type != want[i].Type || !bytes.Equal(b.Data, want[i].Data) {
+			t.Errorf("block %d: %q, %d bytes; want %q, %d bytes", i, b.Type, len(b.Data), want[i].Type, len(want[i].Data))
+		}
+	}
+	for name, bad := range map[string]string{
+		"no block":            long + "no armor here\n",
+		"second block broken": encode("A", pub) + strings.Replace(encode("B", sec), "\n\n", "\n\n*", 1),
+	} {
+		if _, err := DecodeAll([]byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
