@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/mail"
 	"time"
@@ -29,7 +30,7 @@ type GenerateOptions struct {
 // that prefers AEAD (SEIPDv2).
 func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if opts.Passphrase == nil && !opts.NoPassphrase {
-		return nil, fmt.Errorf("keystore: generate: a passphrase is needed: %w", mailseal.ErrLocked)
+		return nil, mailseal.WithKind(errors.New("keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), mailseal.ErrLocked)
 	}
 	addr, err := mail.ParseAddress(opts.UID)
 	if err != nil {
