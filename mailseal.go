@@ -303,6 +303,22 @@ var (
 	ErrInput = errors.New("unreadable input")
 )
 
+// WithKind classifies err as kind (for errors.Is and ExitCode) without
+// adding kind's text to the message. It is for errors whose own words say
+// what happened and which a kind's name would misdescribe: a server's 550
+// answer is no failed verification, though it exits 1 like one.
+func WithKind(err, kind error) error {
+	if err == nil {
+		return nil
+	}
+	return &kindError{err: err, kind: kind}
+}
+
+type kindError struct{ err, kind error }
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
+
 // ExitCode classifies an error into one of the documented exit codes.
 func ExitCode(err error) int {
 	switch {

@@ -1,6 +1,7 @@
 package mailseal
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -59,5 +60,30 @@ func TestExitCode(t *testing.T) {
 		if got := ExitCode(err); got != want {
 			t.Errorf("ExitCode(%v) = %d, want %d", err, got, want)
 		}
+	}
+}
+
+// WithKind keeps the exit code of the kind and the words of the error, and
+// what the error wraps stays reachable.
+func TestWithKind(t *testing.T) {
+	cause := errors.New("550 5.7.1 rejected")
+	for kind, code := range map[error]int{ErrVerification: 1, ErrIntegrity: 1, ErrUsage: 2, ErrInput: 2, ErrNoKey: 3, ErrLocked: 3} {
+		err := WithKind(fmt.Errorf("DATA: the server answered %w", cause), kind)
+		if got := ExitCode(err); got != code {
+			t.Errorf("%v: exit %d, want %d", kind, got, code)
+		}
+		if err.Error() != "DATA: the server answered 550 5.7.1 rejected" {
+			t.Errorf("%v: message %q", kind, err)
+		}
+		if !errors.Is(err, kind) || !errors.Is(err, cause) {
+			t.Errorf("%v: errors.Is lost the kind or the cause", kind)
+		}
+		// Wrapped further, it keeps both.
+		if outer := fmt.Errorf("send: %w", err); ExitCode(outer) != code || outer.Error() != "send: "+err.Error() {
+			t.Errorf("%v: wrapped: exit %d %q", kind, ExitCode(outer), outer)
+		}
+	}
+	if WithKind(nil, ErrUsage) != nil {
+		t.Error("WithKind(nil) is not nil")
 	}
 }

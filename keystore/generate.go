@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,7 +29,7 @@ type GenerateOptions struct {
 // that prefers AEAD (SEIPDv2).
 func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if opts.Passphrase == nil && !opts.NoPassphrase {
-		return nil, fmt.Errorf("keystore: generate: a passphrase is needed: %w", mailseal.ErrLocked)
+		return nil, mailseal.WithKind(errors.New("keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), mailseal.ErrLocked)
 	}
 	if addr, err := mailseal.UserIDAddress(opts.UID); err != nil {
 		return nil, fmt.Errorf("keystore: generate: %v (write it as \"Name <address>\"): %w", err, mailseal.ErrUsage)

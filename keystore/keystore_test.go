@@ -240,7 +240,9 @@ func TestGenerate(t *testing.T) {
 		})
 	}
 	s := newStore(t)
-	if _, err := s.GeneratePGP(GenerateOptions{UID: "Eve <eve@example.org>"}); !errors.Is(err, mailseal.ErrLocked) {
+	// No key is locked yet: exit 3, but the words say what is missing.
+	if _, err := s.GeneratePGP(GenerateOptions{UID: "Eve <eve@example.org>"}); !errors.Is(err, mailseal.ErrLocked) ||
+		mailseal.ExitCode(err) != mailseal.ExitKey || err.Error() != "keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)" {
 		t.Fatalf("no passphrase: %v", err)
 	}
 	if _, err := s.GeneratePGP(GenerateOptions{UID: "not an address", NoPassphrase: true}); !errors.Is(err, mailseal.ErrUsage) {

@@ -615,7 +615,7 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 			return err
 		}
 		if pass == nil {
-			return fmt.Errorf("keystore: x509: exporting a private key needs a passphrase: %w", mailseal.ErrLocked)
+			return mailseal.WithKind(errors.New("keystore: x509: exporting a private key needs a passphrase to protect the PKCS#12 file"), mailseal.ErrLocked)
 		}
 		p, err := pass("the exported PKCS#12 file")
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +207,19 @@ func TestImportCRL(t *testing.T) {
 			t.Fatalf("%s: %v %d", f, err, len(crls))
 		}
 	}
+	// A CRL whose signature does not verify is refused: exit 2, saying so
+	// (it is readable, so not "unreadable input").
+	bad := p.read("ca.crl.der")
+	bad[len(bad)-1] ^= 1
+	s := newTestStore(t)
+	if _, err := s.ImportX509(p.read("ca.pem"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.ImportX509(bad, nil, nil)
+	if !errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+		!strings.HasSuffix(err.Error(), "does not verify against its issuer's certificate; it is not imported") {
+		t.Fatalf("tampered CRL: %v", err)
+	}
 }
 
 func TestGenerateCAAndLeaf(t *testing.T) {
@@ -214,6 +228,20 @@ func TestGenerateCAAndLeaf(t *testing.T) {
 	ca, err := s.GenerateCA(X509Options{Name: "Mailseal Test CA", Passphrase: pass})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Without a passphrase for the new key or for the PKCS#12 file: exit
+	// 3, in words that say what is missing (no key is locked).
+	if _, err := s.GenerateCA(X509Options{Name: "No Passphrase CA"}); !errors.Is(err, mailseal.ErrLocked) || mailseal.ExitCode(err) != mailseal.ExitKey ||
+		err.Error() != "keystore: x509: generate: a passphrase to protect the new key is needed (or NoPassphrase)" {
+		t.Fatalf("generate without a passphrase: %v", err)
+	}
+	open, err := s.GenerateCA(X509Options{Name: "Open CA", NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ExportX509(io.Discard, open.Fingerprint, "p12", true, nil); !errors.Is(err, mailseal.ErrLocked) || mailseal.ExitCode(err) != mailseal.ExitKey ||
+		err.Error() != "keystore: x509: exporting a private key needs a passphrase to protect the PKCS#12 file" {
+		t.Fatalf("PKCS#12 export without a passphrase: %v", err)
 	}
 	for _, algo := range []string{"ecdsa-p256", "rsa3072", "ed25519"} {
 		info, err := s.GenerateX509(X509Options{Email: algo + "@example.org", Algo: algo, Issuer: ca.Fingerprint,

@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/mail"
@@ -59,7 +60,7 @@ func (o *X509Options) protect() ([]byte, error) {
 		return nil, nil
 	}
 	if o.Passphrase == nil {
-		return nil, fmt.Errorf("keystore: x509: generate: a passphrase is needed: %w", mailseal.ErrLocked)
+		return nil, mailseal.WithKind(errors.New("keystore: x509: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), mailseal.ErrLocked)
 	}
 	return o.Passphrase, nil
 }

@@ -514,7 +514,7 @@ func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate) (ImportRes
 		}
 	}
 	if issuers > 0 {
-		return res, fmt.Errorf("keystore: x509: the CRL of %s does not verify against its issuer's certificate: %w", l.crl.Issuer, mailseal.ErrInput)
+		return res, mailseal.WithKind(fmt.Errorf("keystore: x509: the CRL of %s does not verify against its issuer's certificate; it is not imported", l.crl.Issuer), mailseal.ErrInput)
 	}
 	if _, err := os.Stat(s.crlPath(id)); err == nil {
 		res.Changes = []string{"CRL unchanged"}

@@ -430,7 +430,7 @@ func (g *boundaryGuard) Write(p []byte) (int, error) {
 		case c == g.delimiter[g.matched]:
 			g.matched++
 			if g.matched == len(g.delimiter) {
-				return 0, fmt.Errorf("mime: the content contains the multipart boundary %q; the output is invalid, try again (a new boundary is chosen each time): %w", g.delimiter[2:], mailseal.ErrInput)
+				return 0, mailseal.WithKind(fmt.Errorf("mime: the content contains the multipart boundary %q; the output is invalid, try again (a new boundary is chosen each time)", g.delimiter[2:]), mailseal.ErrInput)
 			}
 		case c == '\n':
 			g.matched = 0

@@ -241,6 +241,11 @@ func TestBoundaryGuard(t *testing.T) {
 		if (err != nil) != tc.fail {
 			t.Errorf("%q: error %v, want failure %v", tc.chunks, err, tc.fail)
 		}
+		// Exit 2, in words that say what happened (no "unreadable input").
+		if err != nil && (!errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+			!strings.HasSuffix(err.Error(), "try again (a new boundary is chosen each time)")) {
+			t.Errorf("%q: %v", tc.chunks, err)
+		}
 	}
 	b1, _ := newBoundary()
 	b2, _ := newBoundary()

@@ -574,7 +574,7 @@ func (p *prompter) prompt(keys []openpgp.Key, symmetric bool) ([]byte, error) {
 		if err != nil {
 			p.err = fmt.Errorf("no password for the message: %w", err)
 			if !errors.Is(err, mailseal.ErrLocked) {
-				p.err = fmt.Errorf("%w: %w", p.err, mailseal.ErrLocked)
+				p.err = mailseal.WithKind(p.err, mailseal.ErrLocked) // no secret key is involved
 			}
 			return nil, p.err
 		}

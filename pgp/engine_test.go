@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -407,6 +408,13 @@ func TestPasswordMessage(t *testing.T) {
 	wantErr(t, err, mailseal.ErrLocked)
 	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{})
 	wantErr(t, err, mailseal.ErrLocked)
+	// A password callback that fails is a locked message, and says what
+	// failed: no secret key is involved, so none is called locked.
+	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{Password: func() ([]byte, error) { return nil, errors.New("no terminal") }})
+	if !errors.Is(err, mailseal.ErrLocked) || mailseal.ExitCode(err) != mailseal.ExitKey ||
+		!strings.HasSuffix(err.Error(), "no password for the message: no terminal") {
+		t.Fatalf("failing password callback: %v", err)
+	}
 	// A wrong session key first, then the password.
 	wrongSK := SessionKey{Cipher: packet.CipherAES256, Key: make([]byte, 32)}
 	_, body = decryptAll(t, e, buf.Bytes(), Keyring{Password: pw("pw"), SessionKeys: []SessionKey{wrongSK}})
@@ -470,5 +478,25 @@ func TestFutureSignature(t *testing.T) {
 		if tc.want == mailseal.SignerBad && !strings.Contains(s.Error, "after the verification time") {
 			t.Errorf("%v ahead: error %q", tc.ahead, s.Error)
 		}
+	}
+}
+
+// A session key given for a message that is not encrypted: unreadable
+// input (exit 2) in words that say so, not "unreadable input".
+func TestSessionKeyOnUnencryptedMessage(t *testing.T) {
+	e := testEngine()
+	alice := genKey(t, "Alice", "alice@example.org", keyOpts{})
+	var signed bytes.Buffer
+	w, err := openpgp.Sign(&signed, []*openpgp.Entity{alice}, nil, e.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("signed only"))
+	w.Close()
+	sk := SessionKey{Cipher: packet.CipherAES256, Key: make([]byte, 32)}
+	_, err = e.Decrypt(bytes.NewReader(signed.Bytes()), Keyring{SessionKeys: []SessionKey{sk}})
+	if !errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+		!strings.HasSuffix(err.Error(), "the message is not encrypted: there is nothing to decrypt with a session key") {
+		t.Fatalf("%v", err)
 	}
 }

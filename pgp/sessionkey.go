@@ -2,6 +2,7 @@ package pgp
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -85,7 +86,7 @@ func openWithSessionKey(stream io.Reader, sk SessionKey) (io.ReadCloser, error) 
 		case *packet.AEADEncrypted:
 			return p.Decrypt(sk.Cipher, sk.Key)
 		default:
-			return nil, fmt.Errorf("the message is not encrypted: %w", mailseal.ErrInput)
+			return nil, mailseal.WithKind(errors.New("the message is not encrypted: there is nothing to decrypt with a session key"), mailseal.ErrInput)
 		}
 	}
 }

@@ -50,22 +50,22 @@ func (p *passphrases) get(purpose string) ([]byte, error) {
 	default:
 		f, ok := p.stdin.(*os.File)
 		if !ok || !term.IsTerminal(int(f.Fd())) {
-			return nil, fmt.Errorf("%s needs a passphrase: give --passphrase-file or set MAILSEAL_PASSPHRASE: %w", purpose, mailseal.ErrLocked)
+			return nil, mailseal.WithKind(fmt.Errorf("%s needs a passphrase: give --passphrase-file or set MAILSEAL_PASSPHRASE", purpose), mailseal.ErrLocked)
 		}
 		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 		if err != nil {
-			return nil, fmt.Errorf("%s needs a passphrase and there is no terminal: %w", purpose, mailseal.ErrLocked)
+			return nil, mailseal.WithKind(fmt.Errorf("%s needs a passphrase and there is no terminal: give --passphrase-file or set MAILSEAL_PASSPHRASE", purpose), mailseal.ErrLocked)
 		}
 		defer tty.Close()
 		fmt.Fprintf(tty, "Passphrase for %s: ", purpose)
 		pass, err = term.ReadPassword(int(tty.Fd()))
 		fmt.Fprintln(tty)
 		if err != nil {
-			return nil, fmt.Errorf("reading passphrase: %w: %w", err, mailseal.ErrLocked)
+			return nil, mailseal.WithKind(fmt.Errorf("reading the passphrase for %s: %w", purpose, err), mailseal.ErrLocked)
 		}
 	}
 	if len(pass) == 0 {
-		return nil, fmt.Errorf("%s: the passphrase is empty: %w", purpose, mailseal.ErrLocked)
+		return nil, mailseal.WithKind(fmt.Errorf("%s: the passphrase is empty", purpose), mailseal.ErrLocked)
 	}
 	p.cached, p.have = pass, true
 	return pass, nil

@@ -217,11 +217,16 @@ func (s *session) outbox() submit.Outbox {
 }
 
 // submitError maps a submission failure to the exit code: temporary ones
-// are EX_TEMPFAIL (the messages wait in the outbox), permanent ones 1.
+// are EX_TEMPFAIL (the messages wait in the outbox), permanent ones (a 5xx
+// answer, a damaged entry) exit 1 and say so in their own words. Other
+// errors (an unreadable outbox) are returned as they are.
 func (s *session) submitError(err error) error {
 	var se *submit.Error
-	if errors.As(err, &se) && !se.Temporary {
-		return fmt.Errorf("%v (the message stays in the outbox): %w", err, mailseal.ErrVerification)
+	if !errors.As(err, &se) {
+		return err
+	}
+	if !se.Temporary {
+		return mailseal.WithKind(fmt.Errorf("%w; once the cause is fixed, mailseal send --flush sends it", err), mailseal.ErrVerification)
 	}
 	fmt.Fprintf(s.c.App.ErrWriter, "mailseal: %s\nmailseal: kept in the outbox; mailseal send --flush sends it later\n", oneLine(err.Error()))
 	return exitError{ExitTempFail}
@@ -237,8 +242,11 @@ func sendAction(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("flush") {
-		n, err := s.outbox().Flush(t)
-		fmt.Fprintf(c.App.ErrWriter, "%d message(s) sent from the outbox\n", n)
+		res, err := s.outbox().Flush(t)
+		fmt.Fprintf(c.App.ErrWriter, "%d message(s) sent from the outbox\n", res.Sent)
+		if res.Busy > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "%d message(s) already being delivered by another process, left to it\n", res.Busy)
+		}
 		if err != nil {
 			return s.submitError(err)
 		}
@@ -254,72 +262,46 @@ func sendAction(c *cli.Context) error {
 		return err
 	}
 	defer plan.msg.Close()
-	// Every copy goes into the outbox before the first byte is sent.
+	// Every copy goes into the outbox before the first byte is sent, and
+	// stays claimed by this process until it is delivered, so a flush
+	// running meanwhile (cron) leaves it alone.
 	box := s.outbox()
-	var ids []string
+	var claims []*submit.Claim
+	defer func() {
+		for _, cl := range claims {
+			cl.Release()
+		}
+	}()
 	for _, cp := range plan.copies {
 		var buf bytes.Buffer
-		if err := s.buildCopy(&buf, plan, cp); err != nil {
-			for _, id := range ids {
-				box.Remove(id)
+		err := s.buildCopy(&buf, plan, cp)
+		var cl *submit.Claim
+		if err == nil {
+			cl, err = box.Put(submit.Envelope{From: plan.envelopeFrom, To: cp.rcpts}, buf.Bytes())
+		}
+		if err != nil {
+			// Nothing was sent: no copy is left for a later flush.
+			for _, cl := range claims {
+				if derr := cl.Discard(); derr != nil {
+					err = fmt.Errorf("%w; a copy queued already could not be removed (%v): remove %s.json from %s, or a later flush sends it", err, derr, cl.ID, box.Dir)
+				}
 			}
 			return err
 		}
-		id, err := box.Put(submit.Envelope{From: plan.envelopeFrom, To: cp.rcpts}, buf.Bytes())
-		if err != nil {
-			return err
-		}
-		ids = append(ids, id)
+		claims = append(claims, cl)
 	}
-	var failures []error
-	for i, id := range ids {
-		err := submitOne(box, id, t)
-		if err != nil {
-			failures = append(failures, err)
-			continue
-		}
+	err = submit.DeliverAll(t, claims, func(i int) {
 		cp := plan.copies[i]
 		how := cp.protocol
 		if cp.plaintext {
 			how += ", signed only"
 		}
 		fmt.Fprintf(c.App.ErrWriter, "sent to %s (%s)\n", strings.Join(cp.rcpts, ", "), how)
-	}
-	if len(failures) > 0 {
-		temp := false
-		for _, f := range failures {
-			var se *submit.Error
-			if !errors.As(f, &se) || se.Temporary {
-				temp = true
-			}
-		}
-		return s.submitError(&submit.Error{Temporary: temp, Err: errors.Join(failures...)})
+	})
+	if err != nil {
+		return s.submitError(err)
 	}
 	return nil
-}
-
-// submitOne sends one outbox item and removes it once accepted.
-func submitOne(box submit.Outbox, id string, t submit.Transport) error {
-	items, err := box.List()
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
-		if it.ID != id {
-			continue
-		}
-		f, err := os.Open(filepath.Join(box.Dir, id+".eml"))
-		if err != nil {
-			return err
-		}
-		err = t.Send(it.Envelope, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		return box.Remove(id)
-	}
-	return fmt.Errorf("outbox: %s vanished", id)
 }
 
 // sendCopy is one message to submit.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mailseal/mailseal/internal/smtptest"
+	"github.com/mailseal/mailseal/internal/submit"
 )
 
 // sendWorld is a keystore where Alice has an OpenPGP key and an S/MIME
@@ -141,16 +142,50 @@ func TestSendFailures(t *testing.T) {
 	t.Run("550 keeps the message", func(t *testing.T) {
 		srv := smtptest.Start(t, smtptest.Options{Reject: true})
 		code, _, stderr := w.msCode(good, append([]string{"send"}, w.smtpArgs(srv)...)...)
-		if code != 1 || !bytes.Contains(stderr, []byte("550")) || !bytes.Contains(stderr, []byte("rejected by policy")) {
+		// The reply is what happened: no "verification failed" after it.
+		if code != 1 || !bytes.Contains(stderr, []byte("the server answered 550 5.7.1 Message rejected by policy")) ||
+			!bytes.Contains(stderr, []byte("1 message(s) still in the outbox: ")) || bytes.Contains(stderr, []byte("verification")) {
 			t.Fatalf("550: exit %d %s", code, stderr)
 		}
 		queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.eml"))
 		if len(queued) != 1 {
 			t.Fatalf("%d in the outbox after 550", len(queued))
 		}
+		code, _, stderr = w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		if code != 1 || !bytes.Contains(stderr, []byte("0 message(s) sent from the outbox")) ||
+			!bytes.Contains(stderr, []byte("the server answered 550")) || bytes.Contains(stderr, []byte("verification")) {
+			t.Fatalf("550 on flush: exit %d %s", code, stderr)
+		}
 		for _, q := range queued {
 			os.Remove(q)
 			os.Remove(strings.TrimSuffix(q, ".eml") + ".json")
+		}
+	})
+	t.Run("flush while another process delivers", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{FailFirst: 1})
+		if code, _, stderr := w.msCode(good, append([]string{"send"}, w.smtpArgs(srv)...)...); code != 75 {
+			t.Fatalf("451: exit %d %s", code, stderr)
+		}
+		box := submit.Outbox{Dir: filepath.Join(w.home, "outbox")}
+		items, err := box.List()
+		if err != nil || len(items) != 1 {
+			t.Fatalf("%+v %v", items, err)
+		}
+		// Another deliverer holds the message: the flush leaves it and says
+		// so, and claims nothing about keeping it.
+		held, err := box.Claim(items[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		if code != 0 || !bytes.Contains(stderr, []byte("1 message(s) already being delivered by another process")) ||
+			bytes.Contains(stderr, []byte("kept")) || len(srv.Messages(t)) != 0 {
+			t.Fatalf("flush during another delivery: exit %d %s", code, stderr)
+		}
+		held.Release()
+		w.ms(nil, 0, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		if n := len(srv.Messages(t)); n != 1 {
+			t.Fatalf("delivered %d times", n)
 		}
 	})
 	t.Run("unverified server", func(t *testing.T) {

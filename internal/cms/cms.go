@@ -20,6 +20,7 @@ package cms
 import (
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/mailseal/mailseal"
@@ -72,7 +73,7 @@ type Identity struct {
 }
 
 // errDecrypt is the one error for every decryption failure.
-var errDecrypt = fmt.Errorf("cms: decrypt: the message cannot be decrypted: it is damaged, tampered with, or not for this key: %w", mailseal.ErrIntegrity)
+var errDecrypt = mailseal.WithKind(errors.New("cms: decrypt: the message cannot be decrypted: it is damaged, tampered with, or not for this key"), mailseal.ErrIntegrity)
 
 func inputError(format string, args ...any) error {
 	return fmt.Errorf("cms: decrypt: malformed message: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrInput)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/mailseal/mailseal"
@@ -44,7 +45,8 @@ func TestWrongRSAKeyIsGenericFailure(t *testing.T) {
 	for _, oaep := range []bool{false, true} {
 		msg = encryptBytes(t, []*x509.Certificate{keys.rsa.Cert}, EncryptOptions{RSAOAEP: oaep}, []byte("secret"), 10)
 		d, err := Decrypt(bytes.NewReader(msg), []Identity{{Cert: keys.rsa.Cert, Key: other.rsa.Key}}, 1<<20)
-		if d != nil || !errors.Is(err, mailseal.ErrIntegrity) {
+		if d != nil || !errors.Is(err, mailseal.ErrIntegrity) || mailseal.ExitCode(err) != mailseal.ExitVerification ||
+			!strings.HasSuffix(err.Error(), "damaged, tampered with, or not for this key") {
 			t.Fatalf("oaep=%v: %v", oaep, err)
 		}
 	}

@@ -53,6 +53,10 @@ type Opened struct {
 }
 
 // finish runs a signature check left for later.
+// errNotEncrypted: decrypt was asked of a message that is not encrypted. It
+// exits 1, like a failed verification, without claiming one.
+var errNotEncrypted = mailseal.WithKind(errors.New("the message is not encrypted (mailseal verify checks a signed message)"), mailseal.ErrVerification)
+
 func (o *Opened) finish() error {
 	if o.check == nil {
 		return nil
@@ -172,7 +176,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	}
 	if target == nil {
 		if opts.Decrypt {
-			return fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
+			return errNotEncrypted
 		}
 		rep.Assess(senders)
 		return nil
@@ -225,7 +229,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	rep.Unprotected = append(rep.Unprotected, opened.Unprotected...)
 
 	if opts.Decrypt && !opened.Encrypted {
-		return fmt.Errorf("the message is not encrypted: %w", mailseal.ErrVerification)
+		return errNotEncrypted
 	}
 	if opts.Decrypt && len(opened.Unprotected) > 0 && !explicit {
 		// Inline ciphertext with other text around it: refuse to merge.

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,7 +71,11 @@ func temporary(format string, args ...any) error {
 func classify(step string, err error) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		return &Error{Temporary: se.Temporary(), Err: fmt.Errorf("%s: the server answered %d %s", step, se.Code, se.Message)}
+		code := strconv.Itoa(se.Code)
+		if e := se.EnhancedCode; e != (smtp.EnhancedCode{}) {
+			code += fmt.Sprintf(" %d.%d.%d", e[0], e[1], e[2])
+		}
+		return &Error{Temporary: se.Temporary(), Err: fmt.Errorf("%s: the server answered %s %s", step, code, se.Message)}
 	}
 	return temporary("%s: %v", step, err)
 }

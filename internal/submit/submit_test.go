@@ -87,35 +87,36 @@ func TestOutboxFlush(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{FailFirst: 1})
 	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
 	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
-	id, err := box.Put(env, testMsg)
+	c, err := box.Put(env, testMsg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Release()
 	for _, ext := range []string{".eml", ".json"} {
-		st, err := os.Stat(filepath.Join(box.Dir, id+ext))
+		st, err := os.Stat(filepath.Join(box.Dir, c.ID+ext))
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v %v", ext, err, st)
 		}
 	}
 	// The first attempt meets 451: kept, temporary.
-	sent, err := box.Flush(s)
+	res, err := box.Flush(s)
 	var se *Error
-	if sent != 0 || !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "451") {
-		t.Fatalf("451: sent %d, %v", sent, err)
+	if res.Sent != 0 || !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("451: %+v, %v", res, err)
 	}
 	items, _ := box.List()
-	if len(items) != 1 || !strings.Contains(items[0].LastError, "451") {
+	if len(items) != 1 || !strings.Contains(items[0].LastError, "451") || !items[0].Queued.Equal(c.Queued) {
 		t.Fatalf("%+v", items)
 	}
 	// The second is delivered once and leaves the outbox.
-	if sent, err := box.Flush(s); sent != 1 || err != nil {
-		t.Fatalf("flush: %d %v", sent, err)
+	if res, err := box.Flush(s); res.Sent != 1 || err != nil {
+		t.Fatalf("flush: %+v %v", res, err)
 	}
 	if items, _ := box.List(); len(items) != 0 {
 		t.Fatalf("still queued: %+v", items)
 	}
-	if sent, err := box.Flush(s); sent != 0 || err != nil {
-		t.Fatalf("empty flush: %d %v", sent, err)
+	if res, err := box.Flush(s); res != (FlushResult{}) || err != nil {
+		t.Fatalf("empty flush: %+v %v", res, err)
 	}
 	if msgs := srv.Messages(t); len(msgs) != 1 || !bytes.Equal(msgs[0].Data, testMsg) {
 		t.Fatalf("delivered %d", len(msgs))

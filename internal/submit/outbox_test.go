@@ -1,0 +1,394 @@
+package submit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mailseal/mailseal/internal/smtptest"
+)
+
+// The test binary doubles as a second process that flushes the outbox
+// (SUBMIT_TEST_HELPER=flush) or hangs in the middle of a delivery (hold).
+func TestMain(m *testing.M) {
+	switch os.Getenv("SUBMIT_TEST_HELPER") {
+	case "flush":
+		helperFlush()
+	case "hold":
+		helperHold()
+	}
+	os.Exit(m.Run())
+}
+
+// helperResult is what a helper flush reports on stdout.
+type helperResult struct {
+	Sent, Busy int
+	Err        string
+}
+
+// helperFlush waits for a line on stdin (so that all helpers start
+// together), flushes SUBMIT_TEST_OUTBOX to SUBMIT_TEST_SMTP and prints a
+// helperResult.
+func helperFlush() {
+	fmt.Println("ready")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	pem, _ := os.ReadFile(os.Getenv("SUBMIT_TEST_CA"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	res, err := Outbox{Dir: os.Getenv("SUBMIT_TEST_OUTBOX")}.Flush(SMTP{Addr: os.Getenv("SUBMIT_TEST_SMTP"), RootCAs: pool})
+	out := helperResult{Sent: res.Sent, Busy: res.Busy}
+	if err != nil {
+		out.Err = err.Error()
+	}
+	json.NewEncoder(os.Stdout).Encode(out)
+	os.Exit(0)
+}
+
+// stuckTransport reads part of the message, says so on stdout and never
+// returns: a deliverer to kill in the middle of a delivery.
+type stuckTransport struct{}
+
+func (stuckTransport) Send(env Envelope, msg io.Reader) error {
+	io.ReadFull(msg, make([]byte, 8))
+	fmt.Println("sending")
+	select {}
+}
+
+func helperHold() {
+	Outbox{Dir: os.Getenv("SUBMIT_TEST_OUTBOX")}.Flush(stuckTransport{})
+	os.Exit(0)
+}
+
+func helper(t *testing.T, mode, dir string, srv *smtptest.Server) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SUBMIT_TEST_HELPER="+mode, "SUBMIT_TEST_OUTBOX="+dir)
+	if srv != nil {
+		cmd.Env = append(cmd.Env, "SUBMIT_TEST_SMTP="+srv.Addr, "SUBMIT_TEST_CA="+srv.CAFile)
+	}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, stdin, bufio.NewReader(stdout)
+}
+
+// queue puts n distinct messages in the outbox, unclaimed.
+func queue(t *testing.T, box Outbox, n int) {
+	t.Helper()
+	for i := range n {
+		c, err := box.Put(env, fmt.Appendf(nil, "Subject: %d\r\n\r\nmessage %d\r\n", i, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Release()
+	}
+}
+
+// Concurrent flushes in separate processes against one server deliver
+// each message exactly once, and a flush that finds a message taken says
+// nothing false about it.
+func TestOutboxConcurrentFlushes(t *testing.T) {
+	const messages, flushers = 24, 6
+	srv := smtptest.Start(t, smtptest.Options{})
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	queue(t, box, messages)
+	var stdins []io.WriteCloser
+	var stdouts []*bufio.Reader
+	for range flushers {
+		_, in, out := helper(t, "flush", box.Dir, srv)
+		if line, _ := out.ReadString('\n'); line != "ready\n" {
+			t.Fatalf("helper: %q", line)
+		}
+		stdins, stdouts = append(stdins, in), append(stdouts, out)
+	}
+	for _, in := range stdins {
+		in.Write([]byte("go\n"))
+	}
+	sent, busy := 0, 0
+	for i, out := range stdouts {
+		var res helperResult
+		if err := json.NewDecoder(out).Decode(&res); err != nil {
+			t.Fatalf("flusher %d: %v", i, err)
+		}
+		if res.Err != "" {
+			t.Errorf("flusher %d: %s", i, res.Err)
+		}
+		sent += res.Sent
+		busy += res.Busy
+	}
+	got := map[string]int{}
+	for _, m := range srv.Messages(t) {
+		got[string(m.Data)]++
+	}
+	for i := range messages {
+		if n := got[fmt.Sprintf("Subject: %d\r\n\r\nmessage %d\r\n", i, i)]; n != 1 {
+			t.Errorf("message %d delivered %d times", i, n)
+		}
+	}
+	if sent != messages {
+		t.Errorf("the flushes report %d sent, want %d", sent, messages)
+	}
+	if items, err := box.List(); len(items) != 0 || err != nil {
+		t.Errorf("left in the outbox: %+v %v", items, err)
+	}
+	t.Logf("%d flushers: %d sent, %d found busy", flushers, sent, busy)
+}
+
+// A deliverer killed (SIGKILL) in the middle of a delivery leaves its
+// entry to the next flush: while it runs, the entry is busy; once it is
+// dead, the entry is delivered, once.
+func TestOutboxKilledDelivererIsRecovered(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	queue(t, box, 1)
+	cmd, _, out := helper(t, "hold", box.Dir, nil)
+	if line, _ := out.ReadString('\n'); line != "sending\n" {
+		t.Fatalf("helper: %q", line)
+	}
+	res, err := box.Flush(s)
+	if res != (FlushResult{Busy: 1}) || err != nil || len(srv.Messages(t)) != 0 {
+		t.Fatalf("while another process delivers: %+v %v, %d delivered", res, err, len(srv.Messages(t)))
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	res, err = box.Flush(s)
+	if res != (FlushResult{Sent: 1}) || err != nil {
+		t.Fatalf("after the deliverer was killed: %+v %v", res, err)
+	}
+	if msgs := srv.Messages(t); len(msgs) != 1 || string(msgs[0].Data) != "Subject: 0\r\n\r\nmessage 0\r\n" {
+		t.Fatalf("delivered %d", len(msgs))
+	}
+}
+
+// Put returns the entry claimed: a flush running before the sender
+// delivers it leaves it alone, and the sender's delivery is the only one.
+func TestOutboxPutIsClaimed(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	c, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := box.Flush(s); res != (FlushResult{Busy: 1}) || err != nil {
+		t.Fatalf("flush during the sender's claim: %+v %v", res, err)
+	}
+	if _, err := box.Claim(c.ID); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "already being delivered by another process") {
+		t.Fatalf("second claim: %v", err)
+	}
+	if err := c.Deliver(s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := box.Claim(c.ID); !errors.Is(err, ErrGone) {
+		t.Fatalf("claim after delivery: %v", err)
+	}
+	if res, err := box.Flush(s); res != (FlushResult{}) || err != nil {
+		t.Fatalf("flush after delivery: %+v %v", res, err)
+	}
+	if n := len(srv.Messages(t)); n != 1 {
+		t.Fatalf("delivered %d times", n)
+	}
+}
+
+// recorder is a Transport that keeps what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	sent []recorded
+	err  error
+}
+
+type recorded struct {
+	env Envelope
+	msg []byte
+}
+
+func (r *recorder) Send(env Envelope, msg io.Reader) error {
+	data, err := io.ReadAll(msg)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.sent = append(r.sent, recorded{env, data})
+	return nil
+}
+
+// writeEntry writes an entry's files as they are, bypassing Put.
+func writeEntry(t testing.TB, dir, id string, meta, eml []byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if meta != nil {
+		if err := os.WriteFile(filepath.Join(dir, id+".json"), meta, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if eml != nil {
+		if err := os.WriteFile(filepath.Join(dir, id+".eml"), eml, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const goodMeta = `{"envelope":{"from":"a@example.org","to":["b@example.org"]},"queued":"2026-01-02T03:04:05Z"}`
+
+// A damaged entry is not delivered, is named in a clear error (a
+// permanent failure), stays where it is, and does not keep the other
+// entries from being delivered.
+func TestOutboxDamagedEntries(t *testing.T) {
+	huge := append([]byte(`{"envelope":{"from":"a@example.org","to":["b@example.org"]},"last_error":"`), bytes.Repeat([]byte("x"), maxMetaSize)...)
+	huge = append(huge, `"}`...)
+	many := `{"envelope":{"from":"a@example.org","to":[` + strings.Repeat(`"b@example.org",`, maxRecipients) + `"c@example.org"]}}`
+	for _, c := range []struct {
+		name      string
+		meta, eml string
+		want      string
+	}{
+		{"not JSON", "garbage", "m", "invalid character"},
+		{"truncated", goodMeta[:40], "m", "unexpected end of JSON input"},
+		{"trailing data", goodMeta + "{}", "m", "invalid character"},
+		{"wrong type", `{"envelope":{"from":"a@example.org","to":"b@example.org"}}`, "m", "cannot unmarshal"},
+		{"no recipient", `{"envelope":{"from":"a@example.org","to":[]}}`, "m", "no recipient"},
+		{"empty recipient", `{"envelope":{"from":"a@example.org","to":[""]}}`, "m", "empty envelope recipient"},
+		{"CRLF in a recipient", `{"envelope":{"from":"a@example.org","to":["b@example.org>\r\nRCPT TO:<c@example.org"]}}`, "m", "holds"},
+		{"bracket in the sender", `{"envelope":{"from":"a@example.org> SIZE=1","to":["b@example.org"]}}`, "m", "holds"},
+		{"long address", `{"envelope":{"from":"a@example.org","to":["` + strings.Repeat("b", 300) + `@example.org"]}}`, "m", "longer than 256"},
+		{"too many recipients", many, "m", "more than 10000"},
+		{"too large", string(huge), "m", "larger than"},
+		{"no message file", goodMeta, "", "is missing"},
+		{"empty message file", goodMeta, "\x00empty", "is empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+			var eml []byte
+			switch c.eml {
+			case "":
+			case "\x00empty":
+				eml = []byte{}
+			default:
+				eml = []byte(c.eml)
+			}
+			writeEntry(t, box.Dir, "20260102T030405-bad", []byte(c.meta), eml)
+			writeEntry(t, box.Dir, "20260102T030406-good", []byte(goodMeta), []byte("good message"))
+			var r recorder
+			res, err := box.Flush(&r)
+			var se *Error
+			if !errors.As(err, &se) || se.Temporary || res.Sent != 1 {
+				t.Fatalf("%+v %v", res, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "1 message(s) still in the outbox: 20260102T030405-bad") || !strings.Contains(msg, "is damaged") ||
+				!strings.Contains(msg, c.want) || !strings.Contains(msg, "is not sent") || strings.Count(msg, "\n") != 0 {
+				t.Fatalf("error: %s", msg)
+			}
+			if len(r.sent) != 1 || string(r.sent[0].msg) != "good message" {
+				t.Fatalf("sent %+v", r.sent)
+			}
+			if _, err := os.Stat(filepath.Join(box.Dir, "20260102T030405-bad.json")); err != nil {
+				t.Fatalf("the damaged entry was removed: %v", err)
+			}
+			var de *DamagedError
+			if _, err := box.Claim("20260102T030405-bad"); !errors.As(err, &de) || de.ID != "20260102T030405-bad" {
+				t.Fatalf("claim: %v", err)
+			}
+		})
+	}
+}
+
+// Reading an ID.json reads at most maxMetaSize+1 bytes, however large the
+// file: a 1 GiB (sparse) file is refused without reading it.
+func TestOutboxMetaReadIsBounded(t *testing.T) {
+	box := Outbox{Dir: t.TempDir()}
+	f, err := os.Create(filepath.Join(box.Dir, "x.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Skip("no sparse files here:", err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = box.readMeta("x")
+	runtime.ReadMemStats(&after)
+	var de *DamagedError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("%v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+		t.Fatalf("allocated %d bytes to refuse it", n)
+	}
+}
+
+// FuzzOutboxEntry: whatever ID.json and ID.eml hold, a flush does not
+// panic, and either delivers exactly the message file to a valid envelope
+// that ID.json names (and removes the entry), or delivers nothing, keeps
+// the entry and says which entry is damaged.
+func FuzzOutboxEntry(f *testing.F) {
+	f.Add([]byte(goodMeta), []byte("Subject: x\r\n\r\nbody\r\n"))
+	f.Add([]byte(`{"envelope":{"from":"","to":["b@example.org","c@example.org"]},"last_error":"451"}`), []byte("m"))
+	f.Add([]byte(`{"envelope":{"from":"a@example.org","to":["b@example.org\n"]}}`), []byte("m"))
+	f.Add([]byte(`{"envelope":null}`), []byte("m"))
+	f.Add([]byte(`[]`), []byte{})
+	f.Add([]byte(goodMeta[:30]), []byte("m"))
+	f.Fuzz(func(t *testing.T, meta, eml []byte) {
+		box := Outbox{Dir: t.TempDir()}
+		const id = "20260102T030405-fuzz"
+		os.WriteFile(filepath.Join(box.Dir, id+".json"), meta, 0o600)
+		os.WriteFile(filepath.Join(box.Dir, id+".eml"), eml, 0o600)
+		var r recorder
+		res, err := box.Flush(&r)
+		switch {
+		case err == nil:
+			if res.Sent != 1 || len(r.sent) != 1 || !bytes.Equal(r.sent[0].msg, eml) {
+				t.Fatalf("no error, yet %+v, %d sent", res, len(r.sent))
+			}
+			var want itemFile
+			if json.Unmarshal(meta, &want) != nil || checkEnvelope(want.Envelope) != nil || len(eml) == 0 {
+				t.Fatalf("delivered an entry that is not valid: %q", meta)
+			}
+			got := r.sent[0].env
+			if got.From != want.Envelope.From || strings.Join(got.To, "\x00") != strings.Join(want.Envelope.To, "\x00") {
+				t.Fatalf("envelope %+v, ID.json says %+v", got, want.Envelope)
+			}
+			if _, err := os.Stat(filepath.Join(box.Dir, id+".json")); err == nil {
+				t.Fatal("delivered but not removed")
+			}
+		default:
+			var se *Error
+			if len(r.sent) != 0 || res.Sent != 0 || !errors.As(err, &se) || se.Temporary ||
+				!strings.Contains(err.Error(), "outbox entry "+id+" is damaged") {
+				t.Fatalf("%+v, %d sent: %v", res, len(r.sent), err)
+			}
+			if got, _ := os.ReadFile(filepath.Join(box.Dir, id+".json")); !bytes.Equal(got, meta) {
+				t.Fatal("a damaged entry was changed")
+			}
+		}
+	})
+}
