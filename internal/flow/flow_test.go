@@ -479,3 +479,66 @@ func smimeEncrypt(t *testing.T, sf *smimeFixture, msg []byte) []byte {
 	}
 	return enc.Bytes()
 }
+
+// Anyone who has the recipient's key can encrypt someone else's signed
+// message under header fields of their own: with Header Protection on the
+// decrypted root (hp="cipher", as mailseal's encrypt writes it), those
+// fields were taken as the protected header of a good message (a new
+// Subject, a Reply-To to the attacker, no warning). When the decrypted
+// content is signed, the protected header is the signed one.
+func TestSignedThenEncryptedByAnother(t *testing.T) {
+	rewrap := func(t *testing.T, signed []byte) []byte {
+		t.Helper()
+		s := strings.Replace(string(signed), "Subject: hi\r\n", "Subject: Pay Mallory 10,000 EUR\r\nReply-To: mallory@example.net\r\n", 1)
+		if s == string(signed) {
+			t.Fatalf("no Subject to replace in\n%s", signed)
+		}
+		return []byte(s)
+	}
+	check := func(t *testing.T, res *Result) {
+		t.Helper()
+		var out bytes.Buffer
+		if err := mime.WriteMessage(&out, res.Outer, res.Inner); err != nil {
+			t.Fatal(err)
+		}
+		rep := res.Report
+		if rep.Status != mailseal.StatusGood {
+			t.Fatalf("report %+v", rep)
+		}
+		if strings.Contains(out.String(), "Pay Mallory") || !strings.Contains(out.String(), "Subject: hi\r\n") {
+			t.Errorf("the header fields around the signature were taken as protected:\n%s", out.String())
+		}
+		if !strings.Contains(strings.Join(rep.Warnings, "\n"), "Reply-To mallory@example.net") {
+			t.Errorf("no Reply-To warning: %q", rep.Warnings)
+		}
+	}
+	t.Run("openpgp", func(t *testing.T) {
+		f := newFixture(t)
+		var signed, enc bytes.Buffer
+		if err := f.op.Sign(&signed, parse(t, []byte(plainMsg)), f.alice); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.op.Encrypt(&enc, parse(t, rewrap(t, signed.Bytes())), []*openpgp.Entity{f.bob}, nil); err != nil {
+			t.Fatal(err)
+		}
+		check(t, open(t, f, enc.Bytes(), Options{Decrypt: true}))
+	})
+	for _, opaque := range []bool{false, true} {
+		t.Run(fmt.Sprint("smime opaque=", opaque), func(t *testing.T) {
+			sf := newSMIMEFixture(t)
+			sm := sf.flow()
+			var signed bytes.Buffer
+			msg := strings.Replace(plainMsg, "Alice <alice@example.org>", "alice@example.org", 1)
+			if err := sm.Sign(&signed, parse(t, []byte(msg)), []smime.Identity{sf.id}, smime.SignOptions{Opaque: opaque}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Open(parse(t, smimeEncrypt(t, sf, rewrap(t, signed.Bytes()))), []Engine{sm},
+				Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { res.Close() })
+			check(t, res)
+		})
+	}
+}

@@ -339,13 +339,19 @@ func HashSignedPart(engines []Engine) mime.ParseOption {
 
 // protectedEntity is the root of the Cryptographic Payload (RFC 9788):
 // the decrypted entity, the signed part of a multipart/signed (also
-// inside encryption), or encapsulated signed content.
+// inside encryption), or encapsulated signed content. When decrypted
+// content is signed, the payload is what the signature covers: header
+// fields on the signature's wrapper (a multipart/signed or signed-data
+// entity with hp="cipher") are covered by no signature, and anyone who
+// has the recipient's certificate can encrypt someone's signed message
+// under header fields of their own.
 func protectedEntity(res *Result, target *Found, opened *Opened, opts Options) (*mime.Entity, error) {
 	switch {
 	case opened.Encrypted && res.inner != nil:
 		root := res.inner.Root
-		if root.Params["hp"] != "" {
-			return root, nil
+		wrapper := res.unwrapped != nil || root.MediaType == "multipart/signed" && len(root.Children) == 2
+		if root.Params["hp"] != "" && (len(opened.Signers) > 0 || !wrapper) {
+			return root, nil // a signature over all of it, or none
 		}
 		if res.unwrapped != nil {
 			return res.unwrapped.Root, nil
