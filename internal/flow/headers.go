@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mailseal/mailseal/mime"
 )
@@ -34,7 +36,9 @@ func headerWarnings(outer, protected mime.Header) []string {
 	var from []mime.Mailbox // the outer From
 	for _, key := range []string{"From", "Sender"} {
 		ob, oerr := outer.Mailboxes(key)
-		add(shownAddresses(outer, key, ob, oerr))
+		for _, w := range shownAddresses(outer, key, ob, oerr) {
+			add(w)
+		}
 		if key == "From" {
 			from = ob
 		}
@@ -42,7 +46,9 @@ func headerWarnings(outer, protected mime.Header) []string {
 			continue
 		}
 		pb, perr := protected.Mailboxes(key)
-		add(shownAddresses(protected, key, pb, perr))
+		for _, w := range shownAddresses(protected, key, pb, perr) {
+			add(w)
+		}
 		if oerr == nil && perr == nil {
 			for _, w := range nameChanges(key, ob, pb) {
 				add(w)
@@ -81,23 +87,32 @@ func replyTo(h mime.Header) (text string, list []mime.Mailbox, err error) {
 
 // shownAddresses warns about addresses in the text of h's key field
 // (display names, comments, decoded encoded words) that are not among its
-// mailboxes' own addresses (own, err: the field parsed).
-func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) string {
+// mailboxes' own addresses (own, err: the field parsed), and about
+// characters in it that reorder what is shown.
+func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) []string {
 	if err != nil || len(own) == 0 {
-		return ""
+		return nil
 	}
 	mine := foldSet(own)
-	var shown []string
+	var shown, warns []string
+	reorders := false
 	for _, v := range h.Values(key) {
-		for _, a := range addressesIn(foldWidth(mime.DecodeWords(v))) {
+		text := mime.DecodeWords(v)
+		if strings.IndexFunc(text, bidiControl) >= 0 {
+			reorders = true
+		}
+		for _, a := range addressesIn(shownText(text)) {
 			if !mine[strings.ToLower(a)] {
 				mine[strings.ToLower(a)] = true // each one once
 				shown = append(shown, a)
 			}
 		}
 	}
+	if reorders {
+		warns = append(warns, fmt.Sprintf("%s has characters that reorder the text shown (bidirectional controls): a client may show another address than the one it holds", key))
+	}
 	if len(shown) == 0 {
-		return ""
+		return warns
 	}
 	role := "sender"
 	if key != "From" {
@@ -107,8 +122,8 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) st
 	for i, b := range own {
 		addrs[i] = b.Address
 	}
-	return fmt.Sprintf("%s display name shows an address (%s) that is not the %s (%s)",
-		key, strings.Join(shown, ", "), role, strings.Join(addrs, ", "))
+	return append(warns, fmt.Sprintf("%s display name shows an address (%s) that is not the %s (%s)",
+		key, strings.Join(shown, ", "), role, strings.Join(addrs, ", ")))
 }
 
 // nameChanges warns about display names of the key field that differ
@@ -130,8 +145,10 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 }
 
 // addressesIn returns what looks like an email address in text to a
-// reader: address characters, '@', and a domain with a dot. Linear: the
-// runs to either side of one '@' end at the next.
+// reader: address characters (ASCII letters, digits and punctuation of
+// local parts, and letters, marks and digits beyond ASCII, so that a
+// domain of look-alike letters counts), '@', and a domain with a dot.
+// Linear: the runs to either side of one '@' end at the next.
 func addressesIn(text string) []string {
 	var out []string
 	for i := 0; i < len(text); i++ {
@@ -139,12 +156,20 @@ func addressesIn(text string) []string {
 			continue
 		}
 		l := i
-		for l > 0 && isLocalChar(text[l-1]) {
-			l--
+		for l > 0 {
+			r, n := utf8.DecodeLastRuneInString(text[:l])
+			if !isLocalRune(r) {
+				break
+			}
+			l -= n
 		}
 		r := i + 1
-		for r < len(text) && isDomainChar(text[r]) {
-			r++
+		for r < len(text) {
+			c, n := utf8.DecodeRuneInString(text[r:])
+			if !isDomainRune(c) {
+				break
+			}
+			r += n
 		}
 		local, domain := strings.Trim(text[l:i], "."), strings.Trim(text[i+1:r], ".-")
 		if local != "" && strings.Contains(domain, ".") {
@@ -154,27 +179,47 @@ func addressesIn(text string) []string {
 	return out
 }
 
-func isLocalChar(c byte) bool {
-	return isDomainChar(c) || c == '_' || strings.IndexByte("!#$%&'*+/=?^`{|}~", c) >= 0
+func isLocalRune(r rune) bool {
+	return isDomainRune(r) || r == '_' || strings.ContainsRune("!#$%&'*+/=?^`{|}~", r)
 }
 
-func isDomainChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-'
+func isDomainRune(r rune) bool {
+	if r >= utf8.RuneSelf {
+		return r != utf8.RuneError && unicode.In(r, unicode.L, unicode.M, unicode.N)
+	}
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '-'
 }
 
-// foldWidth maps the fullwidth forms of ASCII (U+FF01-U+FF5E) and the
-// small commercial at (U+FE6B) to ASCII, as Unicode's compatibility
-// mapping does: "bob＠example．org" reads as an address too.
-func foldWidth(s string) string {
+// shownText is text as a reader sees it, for addressesIn: the fullwidth
+// forms of ASCII (U+FF01-U+FF5E) and the small commercial at (U+FE6B)
+// mapped to ASCII, as Unicode's compatibility mapping does, full stops
+// drawn like a dot mapped to '.', and characters drawn as nothing (format
+// characters such as the zero-width space, the soft hyphen and the
+// direction marks; the combining grapheme joiner; the Hangul fillers)
+// removed: "bob＠example．org", "bob\u200b@example.org" and
+// "bob@example\u3002org" all read as bob@example.org.
+func shownText(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 0xFF01 && r <= 0xFF5E:
 			return r - 0xFEE0
 		case r == 0xFE6B:
 			return '@'
+		case r == 0x3002, r == 0xFF61, r == 0xFE52, r == 0x2024:
+			return '.'
+		case r == 0x034F, r == 0x115F, r == 0x1160, r == 0x3164, r == 0xFFA0, unicode.Is(unicode.Cf, r):
+			return -1
 		}
 		return r
 	}, s)
+}
+
+// bidiControl reports the characters that reorder the text after them
+// (embeddings, overrides, isolates; not the marks that names in
+// right-to-left scripts hold): "\u202Egro.elpmaxe@bob" is shown as
+// "bob@example.org".
+func bidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
 
 // addressSet holds addresses in lower case: a reader sees no difference.

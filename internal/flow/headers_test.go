@@ -43,6 +43,17 @@ func TestHeaderWarnings(t *testing.T) {
 		{"within text", header(`From: "CEO bob@example.org." <alice@example.org>`), nil, []string{shown}},
 		{"after a bad encoded word", header(`From: =?x?B?! "=?utf-8?q?bob=40example.org?=" <alice@example.org>`), nil, []string{shown}},
 		{"fullwidth at", header("From: \"bob\uFF20example\uFF0Eorg\" <alice@example.org>"), nil, []string{shown}},
+		{"zero-width space in the domain", header("From: \"bob@exa\u200bmple.org\" <alice@example.org>"), nil, []string{shown}},
+		{"zero-width space before the at", header("From: \"bob\u200b@example.org\" <alice@example.org>"), nil, []string{shown}},
+		{"soft hyphen, encoded", header(`From: =?utf-8?q?bob=40exam=C2=ADple=2Eorg?= <alice@example.org>`), nil, []string{shown}},
+		{"ideographic full stop", header("From: \"bob@example\u3002org\" <alice@example.org>"), nil,
+			[]string{"From display name shows an address (bob@example.org) that is not the sender (alice@example.org)"}},
+		{"Cyrillic look-alikes", header("From: \"bob@\u0435xample.org\" <alice@example.org>"), nil,
+			[]string{"From display name shows an address (bob@\u0435xample.org) that is not the sender (alice@example.org)"}},
+		{"own address with a zero-width joiner", header("From: \"alice@example.org\u200d\" <alice@example.org>"), nil, nil},
+		{"right-to-left override", header("From: \"\u202egro.elpmaxe@bob\" <alice@example.org>"), nil,
+			[]string{"From has characters that reorder the text shown (bidirectional controls): a client may show another address than the one it holds"}},
+		{"right-to-left mark in a name", header("From: \"\u05d3\u05e0\u05d4\u200f\" <alice@example.org>"), nil, nil},
 		{"in the protected header only", alice, header(`From: "bob@example.org" <alice@example.org>`),
 			[]string{shown, `From display name differs: "Alice" outside, "bob@example.org" in the protected header (a client may show either)`}},
 		{"no domain dot", header(`From: "Alice@Home" <alice@example.org>`), nil, nil},
@@ -90,6 +101,8 @@ func TestAddressesIn(t *testing.T) {
 		"@example.org, bob@, bob@host":     "",
 		"a@b@c.d":                          "b@c.d",
 		".bob.@-example.org-":              "bob@example.org",
+		"bo\u0431@\u0435xample.org\u00e9":  "bo\u0431@\u0435xample.org\u00e9",
+		"\xffbob@example.org\xff":          "bob@example.org",
 	} {
 		if got := strings.Join(addressesIn(in), " "); got != want {
 			t.Errorf("addressesIn(%q) = %q, want %q", in, got, want)
