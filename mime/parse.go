@@ -681,8 +681,9 @@ func ambiguity(e *Entity) string {
 // could take two ways: one given twice with different values, or in two
 // of the forms name, name* and name*0... (RFC 2231).
 func paramAmbiguity(v string) string {
-	values := map[string]string{} // name as written (lower-case) -> value
-	forms := map[string]string{}  // parameter -> the form it was given in
+	values := map[string]string{}         // name as written (lower-case) -> value
+	forms := map[string]string{}          // parameter -> the form it was given in
+	sections := map[string]map[int]bool{} // parameter -> RFC 2231 section numbers given
 	for _, piece := range splitParams(v)[1:] {
 		key, val, ok := strings.Cut(piece, "=")
 		if !ok {
@@ -705,9 +706,34 @@ func paramAmbiguity(v string) string {
 			return fmt.Sprintf("gives the parameter %s both as %s and as %s", name, old, form)
 		}
 		forms[name] = form
+		if extended && rest != "" {
+			n, err := strconv.Atoi(strings.TrimSuffix(rest, "*"))
+			if err != nil || n < 0 || n >= maxContinuations {
+				return fmt.Sprintf("gives the parameter %s a continuation %q that is not a section number", name, key)
+			}
+			if sections[name] == nil {
+				sections[name] = map[int]bool{}
+			}
+			if sections[name][n] {
+				return fmt.Sprintf("gives section %d of the parameter %s twice", n, name)
+			}
+			sections[name][n] = true
+		}
+	}
+	// RFC 2231 sections count from 0 without a gap: readers that stop at
+	// a gap and readers that join what is there would see two values.
+	for name, ns := range sections {
+		for i := range len(ns) {
+			if !ns[i] {
+				return fmt.Sprintf("gives the parameter %s in sections with section %d missing", name, i)
+			}
+		}
 	}
 	return ""
 }
+
+// maxContinuations bounds the RFC 2231 section numbers read.
+const maxContinuations = 1000
 
 // unquote returns the content of a quoted string, or v if it is not one.
 func unquote(v string) string {
