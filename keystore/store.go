@@ -21,6 +21,7 @@ import (
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/internal/filelock"
+	"github.com/mailseal/mailseal/internal/userdir"
 )
 
 // Store is an open key directory.
@@ -29,19 +30,17 @@ type Store struct {
 }
 
 // DefaultDir is $MAILSEAL_HOME, else $XDG_DATA_HOME/mailseal, else
-// ~/.local/share/mailseal.
+// ~/.local/share/mailseal (%AppData%\mailseal on Windows), else (no home
+// directory) .mailseal in the working directory.
 func DefaultDir() string {
 	if d := os.Getenv("MAILSEAL_HOME"); d != "" {
 		return d
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "mailseal")
-	}
-	home, err := os.UserHomeDir()
+	d, err := userdir.Data()
 	if err != nil {
 		return filepath.Join(".", ".mailseal")
 	}
-	return filepath.Join(home, ".local", "share", "mailseal")
+	return d
 }
 
 // Open opens the key directory dir, creating it (mode 0700) if needed.

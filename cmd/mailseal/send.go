@@ -23,6 +23,7 @@ import (
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/internal/submit"
+	"github.com/mailseal/mailseal/internal/userdir"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
@@ -55,7 +56,7 @@ func configKeys() map[string]bool {
 // from the config file.
 func sendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default $XDG_CONFIG_HOME/mailseal/config.toml)"},
+		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default config.toml in $XDG_CONFIG_HOME/mailseal, ~/.config/mailseal or on Windows %AppData%\\mailseal)"},
 		&cli.StringFlag{Name: "smtp", Usage: "submission server `HOST[:PORT]`"},
 		&cli.StringFlag{Name: "smtp-tls", Usage: "`starttls` (port 587, default) or implicit (port 465)"},
 		&cli.StringFlag{Name: "smtp-ca", Usage: "verify the server against the CA certificates in `FILE` instead of the system roots"},
@@ -98,12 +99,11 @@ func sendCommand() *cli.Command {
 func loadConfig(c *cli.Context) error {
 	path := c.String("config")
 	if path == "" {
-		dir := os.Getenv("XDG_CONFIG_HOME")
-		if dir == "" {
-			home, _ := os.UserHomeDir()
-			dir = filepath.Join(home, ".config")
+		dir, err := userdir.Config()
+		if err != nil {
+			return nil
 		}
-		path = filepath.Join(dir, "mailseal", "config.toml")
+		path = filepath.Join(dir, "config.toml")
 		if _, err := os.Stat(path); err != nil {
 			return nil
 		}
