@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -62,7 +61,7 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "smtp-ca", Usage: "verify the server against the CA certificates in `FILE` instead of the system roots"},
 		&cli.StringFlag{Name: "smtp-user", Usage: "authenticate as `USER` (AUTH PLAIN or LOGIN)"},
 		&cli.StringFlag{Name: "smtp-password-file", Usage: "read the SMTP password from the first line of `FILE`"},
-		&cli.StringFlag{Name: "smtp-password-command", Usage: "run `COMMAND` (sh -c) and use the first line of its output as the SMTP password"},
+		&cli.StringFlag{Name: "smtp-password-command", Usage: "run `COMMAND` (sh -c; cmd /c on Windows) and use the first line of its output as the SMTP password"},
 		&cli.BoolFlag{Name: "smtp-insecure-plaintext", Usage: "send without TLS (only for a relay on loopback)"},
 		&cli.StringFlag{Name: "via-sendmail", Usage: "hand the encrypted messages to the local MTA's sendmail `PATH` instead of SMTP"},
 		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
@@ -198,7 +197,7 @@ func (s *session) smtpPassword() (string, error) {
 		return pw, nil
 	}
 	if cmdline := s.c.String("smtp-password-command"); cmdline != "" {
-		out, err := exec.Command("sh", "-c", cmdline).Output()
+		out, err := shellCommand(cmdline).Output()
 		if err != nil {
 			return "", fmt.Errorf("smtp-password-command: %v", err)
 		}
