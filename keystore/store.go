@@ -4,7 +4,7 @@
 // passphrase, all in one directory.
 //
 //	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   public certificates (binary, lower-case names)
-//	<home>/pgp.cert.d/writelock                 flock-ed by every writer
+//	<home>/pgp.cert.d/writelock                 locked by every writer
 //	<home>/pgp.keys/<FINGERPRINT>               secret keys, mode 0600
 //	<home>/pgp.keyids                           key ID -> certificate index (see CertIndex)
 //
@@ -19,10 +19,10 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/internal/filelock"
+	"github.com/mailseal/mailseal/internal/userdir"
 )
 
 // Store is an open key directory.
@@ -35,19 +35,17 @@ type Store struct {
 }
 
 // DefaultDir is $MAILSEAL_HOME, else $XDG_DATA_HOME/mailseal, else
-// ~/.local/share/mailseal.
+// ~/.local/share/mailseal (%AppData%\mailseal on Windows), else (no home
+// directory) .mailseal in the working directory.
 func DefaultDir() string {
 	if d := os.Getenv("MAILSEAL_HOME"); d != "" {
 		return d
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "mailseal")
-	}
-	home, err := os.UserHomeDir()
+	d, err := userdir.Data()
 	if err != nil {
 		return filepath.Join(".", ".mailseal")
 	}
-	return filepath.Join(home, ".local", "share", "mailseal")
+	return d
 }
 
 // Open opens the key directory dir, creating it (mode 0700) if needed.
@@ -78,18 +76,11 @@ func (s *Store) secretPath(fpr string) string {
 
 // lock takes the cert-d writer lock; the returned function releases it.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.certDir(), "writelock"), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := filelock.Lock(filepath.Join(s.certDir(), "writelock"))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("keystore: lock: %w", err)
-	}
-	return func() {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }
 
 // writeAtomic replaces path with data (see internal/atomicfile), creating

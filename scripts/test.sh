@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Build and vet (tests included) for linux, darwin and windows on amd64 and
+# arm64, this machine's target among them: a failure stops here.
+bash scripts/crossbuild.sh
+
 need=()
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v gpgsm >/dev/null 2>&1 || need+=(gpgsm)
@@ -19,7 +23,6 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-go vet ./...
 go test -count=1 -timeout 30m ./...
 # The goroutine pipelines and their users, under the race detector.
 go test -race -count=1 -timeout 10m ./internal/stage ./internal/spool ./internal/flow

@@ -52,14 +52,17 @@ func (p *passphrases) get(purpose string) ([]byte, error) {
 		if !ok || !term.IsTerminal(int(f.Fd())) {
 			return nil, mailseal.WithKind(fmt.Errorf("%s needs a passphrase: give --passphrase-file or set MAILSEAL_PASSPHRASE", purpose), mailseal.ErrLocked)
 		}
-		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		in, out, err := openTerminal()
 		if err != nil {
 			return nil, mailseal.WithKind(fmt.Errorf("%s needs a passphrase and there is no terminal: give --passphrase-file or set MAILSEAL_PASSPHRASE", purpose), mailseal.ErrLocked)
 		}
-		defer tty.Close()
-		fmt.Fprintf(tty, "Passphrase for %s: ", purpose)
-		pass, err = term.ReadPassword(int(tty.Fd()))
-		fmt.Fprintln(tty)
+		defer in.Close()
+		if out != in {
+			defer out.Close()
+		}
+		fmt.Fprintf(out, "Passphrase for %s: ", purpose)
+		pass, err = term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(out)
 		if err != nil {
 			return nil, mailseal.WithKind(fmt.Errorf("reading the passphrase for %s: %w", purpose, err), mailseal.ErrLocked)
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/internal/submit"
+	"github.com/mailseal/mailseal/internal/userdir"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
@@ -55,13 +55,13 @@ func configKeys() map[string]bool {
 // from the config file.
 func sendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default $XDG_CONFIG_HOME/mailseal/config.toml)"},
+		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default config.toml in $XDG_CONFIG_HOME/mailseal, ~/.config/mailseal or on Windows %AppData%\\mailseal)"},
 		&cli.StringFlag{Name: "smtp", Usage: "submission server `HOST[:PORT]`"},
 		&cli.StringFlag{Name: "smtp-tls", Usage: "`starttls` (port 587, default) or implicit (port 465)"},
 		&cli.StringFlag{Name: "smtp-ca", Usage: "verify the server against the CA certificates in `FILE` instead of the system roots"},
 		&cli.StringFlag{Name: "smtp-user", Usage: "authenticate as `USER` (AUTH PLAIN or LOGIN)"},
 		&cli.StringFlag{Name: "smtp-password-file", Usage: "read the SMTP password from the first line of `FILE`"},
-		&cli.StringFlag{Name: "smtp-password-command", Usage: "run `COMMAND` (sh -c) and use the first line of its output as the SMTP password"},
+		&cli.StringFlag{Name: "smtp-password-command", Usage: "run `COMMAND` (sh -c; cmd /c on Windows) and use the first line of its output as the SMTP password"},
 		&cli.BoolFlag{Name: "smtp-insecure-plaintext", Usage: "send without TLS (only for a relay on loopback)"},
 		&cli.StringFlag{Name: "via-sendmail", Usage: "hand the encrypted messages to the local MTA's sendmail `PATH` instead of SMTP"},
 		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
@@ -98,12 +98,11 @@ func sendCommand() *cli.Command {
 func loadConfig(c *cli.Context) error {
 	path := c.String("config")
 	if path == "" {
-		dir := os.Getenv("XDG_CONFIG_HOME")
-		if dir == "" {
-			home, _ := os.UserHomeDir()
-			dir = filepath.Join(home, ".config")
+		dir, err := userdir.Config()
+		if err != nil {
+			return nil
 		}
-		path = filepath.Join(dir, "mailseal", "config.toml")
+		path = filepath.Join(dir, "config.toml")
 		if _, err := os.Stat(path); err != nil {
 			return nil
 		}
@@ -198,7 +197,7 @@ func (s *session) smtpPassword() (string, error) {
 		return pw, nil
 	}
 	if cmdline := s.c.String("smtp-password-command"); cmdline != "" {
-		out, err := exec.Command("sh", "-c", cmdline).Output()
+		out, err := shellCommand(cmdline).Output()
 		if err != nil {
 			return "", fmt.Errorf("smtp-password-command: %v", err)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +32,7 @@ func translateSendmail(args []string) ([]string, error) {
 	if len(args) == 0 {
 		return args, nil
 	}
-	if filepath.Base(args[0]) == "sendmail" {
+	if programName(args[0]) == "sendmail" {
 		rest, err := sendmailArgs(args[1:])
 		if err != nil {
 			return nil, err

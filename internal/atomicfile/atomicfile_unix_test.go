@@ -1,0 +1,105 @@
+//go:build unix
+
+package atomicfile
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Named pipes and /dev/null are written to, not replaced by a regular
+// file (a rename over /dev/null would break every later "> /dev/null").
+// The pipe goes first: if it is replaced, the test fails before it could
+// do that to /dev/null.
+func TestWriteToDeviceAndPipe(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		got <- b
+	}()
+	if err := WriteBytes(fifo, 0o600, []byte("through the pipe")); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(fifo); st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the pipe was replaced: %v", st.Mode())
+	}
+	select {
+	case b := <-got:
+		if string(b) != "through the pipe" {
+			t.Fatalf("read %q", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing came through the pipe")
+	}
+
+	if err := WriteBytes(os.DevNull, 0o600, []byte("discarded")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(os.DevNull); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v %v", os.DevNull, st.Mode(), err)
+	}
+}
+
+// A link to one of the process's open files (as /dev/stdout is) is written
+// through the descriptor, appending where it is open for appending, and
+// stays a link; a link to a file replaces the file and stays a link.
+func TestWriteThroughLinks(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.eml")
+	if err := os.WriteFile(out, []byte("before\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link := filepath.Join(dir, "stdout")
+	if err := os.Symlink("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBytes(link, 0o600, []byte("through the descriptor\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "before\nthrough the descriptor\n" {
+		t.Fatalf("the file holds %q", b)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
+	}
+	if _, err := f.Write([]byte("still open\n")); err != nil {
+		t.Fatalf("the descriptor was closed: %v", err)
+	}
+
+	target := filepath.Join(dir, "target.eml")
+	os.WriteFile(target, []byte("old"), 0o600)
+	link2 := filepath.Join(dir, "link.eml")
+	if err := os.Symlink("target.eml", link2); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBytes(link2, 0o600, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "new" {
+		t.Fatalf("the target holds %q", b)
+	}
+	if st, err := os.Lstat(link2); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
+	}
+}
