@@ -57,7 +57,11 @@ type Envelope struct {
 // failure, timeout, 4xx) are worth retrying; permanent ones (5xx) are not.
 type Error struct {
 	Temporary bool
-	Err       error
+	// ByHand: sending again cures none of the messages named, and the
+	// error says what to do instead (a damaged outbox entry to look at and
+	// remove; one the server accepted that could not be removed).
+	ByHand bool
+	Err    error
 }
 
 func (e *Error) Error() string { return "submit: " + e.Err.Error() }
