@@ -1,10 +1,13 @@
 // Package mailseal holds what the OpenPGP and S/MIME engines share: the
 // status report of a verification or decryption, the rules that turn the
 // engines' per-signature results into one verdict, the verification policy,
-// and the error kinds that map to the command-line exit codes.
+// the error kinds that map to the command-line exit codes, and the reading
+// of addresses that binds a signer to a sender: UserIDAddress (the one
+// reading of an OpenPGP user ID) and SameAddress.
 //
 // The engines live in the pgp and smime packages; the MIME layer in mime;
-// keys in keystore. Nothing here knows a protocol's details.
+// keys in keystore. Apart from the user ID, nothing here knows a
+// protocol's details.
 package mailseal
 
 import (
@@ -91,8 +94,8 @@ type Signer struct {
 	// Fingerprint is the full fingerprint of the OpenPGP primary key, or the
 	// SHA-256 fingerprint of the X.509 certificate, upper-case hex.
 	Fingerprint string `json:"fingerprint"`
-	// KeyID is the issuer key ID or subject key ID as found in the signature,
-	// reported when the signer is unknown. Never used to identify a key.
+	// KeyID is the issuer key ID as found in an OpenPGP signature, all there
+	// is of an unknown signer. Never used to identify a key.
 	KeyID string `json:"key_id,omitempty"`
 	// SigningKey is the fingerprint of the (sub)key that made the signature.
 	SigningKey string `json:"signing_key,omitempty"`

@@ -506,10 +506,15 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 	fmt.Fprintln(w, line)
 	for _, sg := range rep.Signers {
 		who := sg.Fingerprint
-		if who == "" {
+		switch {
+		case who == "":
 			who = "unknown key " + sg.KeyID
+		case len(sg.Emails) == 0:
+			who += " (bound to no address)"
+		default:
+			who += " " + strings.Join(sg.Emails, ", ")
 		}
-		fmt.Fprintf(w, "signer: %s %s %s", who, strings.Join(sg.Emails, ", "), sg.Status)
+		fmt.Fprintf(w, "signer: %s %s", who, sg.Status)
 		if !sg.Created.IsZero() { // a signature too damaged to read has no time
 			fmt.Fprintf(w, ", made %s", sg.Created.UTC().Format(time.RFC3339))
 		}

@@ -217,15 +217,19 @@ func (s *session) outbox() submit.Outbox {
 
 // submitError maps a submission failure to the exit code: temporary ones
 // are EX_TEMPFAIL (the messages wait in the outbox), permanent ones (a 5xx
-// answer, a damaged entry) exit 1 and say so in their own words. Other
-// errors (an unreadable outbox) are returned as they are.
+// answer, a damaged entry) exit 1 and say so in their own words, pointing
+// to send --flush only where sending again can help. Other errors (an
+// unreadable outbox) are returned as they are.
 func (s *session) submitError(err error) error {
 	var se *submit.Error
 	if !errors.As(err, &se) {
 		return err
 	}
 	if !se.Temporary {
-		return mailseal.WithKind(fmt.Errorf("%w; once the cause is fixed, mailseal send --flush sends it", err), mailseal.ErrVerification)
+		if !se.ByHand {
+			err = fmt.Errorf("%w; once the cause is fixed, mailseal send --flush sends it", err)
+		}
+		return mailseal.WithKind(err, mailseal.ErrVerification)
 	}
 	fmt.Fprintf(s.c.App.ErrWriter, "mailseal: %s\nmailseal: kept in the outbox; mailseal send --flush sends it later\n", oneLine(err.Error()))
 	return exitError{ExitTempFail}

@@ -153,12 +153,36 @@ func TestSendFailures(t *testing.T) {
 		}
 		code, _, stderr = w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
 		if code != 1 || !bytes.Contains(stderr, []byte("0 message(s) sent from the outbox")) ||
-			!bytes.Contains(stderr, []byte("the server answered 550")) || bytes.Contains(stderr, []byte("verification")) {
+			!bytes.Contains(stderr, []byte("the server answered 550")) || bytes.Contains(stderr, []byte("verification")) ||
+			!bytes.Contains(stderr, []byte("once the cause is fixed, mailseal send --flush sends it")) {
 			t.Fatalf("550 on flush: exit %d %s", code, stderr)
 		}
 		for _, q := range queued {
 			os.Remove(q)
 			os.Remove(strings.TrimSuffix(q, ".eml") + ".json")
+		}
+	})
+	t.Run("damaged entry", func(t *testing.T) {
+		// A damaged entry is never sent: the error says to look at it and
+		// remove it, and does not promise that a flush sends it.
+		srv := smtptest.Start(t, smtptest.Options{})
+		dir := filepath.Join(w.home, "outbox")
+		base := filepath.Join(dir, "20260102T030405-bad")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(base+".eml", good, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(base+".json", []byte(`{"envelope":`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(base + ".eml")
+		defer os.Remove(base + ".json")
+		code, _, stderr := w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		if code != 1 || !bytes.Contains(stderr, []byte("is damaged")) || !bytes.Contains(stderr, []byte("then remove them")) ||
+			bytes.Contains(stderr, []byte("send --flush sends it")) || len(srv.Messages(t)) != 0 {
+			t.Fatalf("flush of a damaged entry: exit %d %s", code, stderr)
 		}
 	})
 	t.Run("flush while another process delivers", func(t *testing.T) {

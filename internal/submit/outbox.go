@@ -333,7 +333,7 @@ func (c *Claim) Deliver(t Transport) error {
 	err := t.Send(c.Envelope, struct{ io.Reader }{c.f})
 	if err == nil {
 		if err := c.box.remove(c.ID); err != nil {
-			return &Error{Err: fmt.Errorf("the server accepted %s, but it could not be removed from the outbox (%v): remove %s.json and %s.eml from %s, or a later flush sends it again",
+			return &Error{ByHand: true, Err: fmt.Errorf("the server accepted %s, but it could not be removed from the outbox (%v): remove %s.json and %s.eml from %s, or a later flush sends it again",
 				c.ID, err, c.ID, c.ID, c.box.Dir)}
 		}
 		return nil
@@ -434,10 +434,13 @@ func DeliverAll(t Transport, claims []*Claim, sent func(i int)) error {
 type failures struct {
 	lines []string
 	temp  bool
+	// resend: sending again may cure some entry's failure.
+	resend bool
 }
 
 // add records a failed entry. Failures are temporary unless the transport
-// said otherwise or the entry is damaged.
+// said otherwise or the entry is damaged; sending again may cure them
+// unless the entry is damaged or the failure says ByHand.
 func (f *failures) add(it Item, err error) {
 	var se *Error
 	var de *DamagedError
@@ -447,10 +450,11 @@ func (f *failures) add(it Item, err error) {
 		// Its envelope is not to be trusted, nor shown.
 	case errors.As(err, &se):
 		f.temp = f.temp || se.Temporary
+		f.resend = f.resend || !se.ByHand
 		err = se.Err
 		line += " to " + strings.Join(it.Envelope.To, ", ")
 	default:
-		f.temp = true
+		f.temp, f.resend = true, true
 		line += " to " + strings.Join(it.Envelope.To, ", ")
 	}
 	f.lines = append(f.lines, line+": "+err.Error())
@@ -460,5 +464,5 @@ func (f *failures) err() error {
 	if len(f.lines) == 0 {
 		return nil
 	}
-	return &Error{Temporary: f.temp, Err: fmt.Errorf("%d message(s) still in the outbox: %s", len(f.lines), strings.Join(f.lines, "; "))}
+	return &Error{Temporary: f.temp, ByHand: !f.resend, Err: fmt.Errorf("%d message(s) still in the outbox: %s", len(f.lines), strings.Join(f.lines, "; "))}
 }

@@ -299,8 +299,8 @@ func TestOutboxDamagedEntries(t *testing.T) {
 			var r recorder
 			res, err := box.Flush(&r)
 			var se *Error
-			if !errors.As(err, &se) || se.Temporary || res.Sent != 1 {
-				t.Fatalf("%+v %v", res, err)
+			if !errors.As(err, &se) || se.Temporary || !se.ByHand || res.Sent != 1 {
+				t.Fatalf("%+v %v (ByHand %v: sending again cures no damaged entry)", res, err, se != nil && se.ByHand)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, "1 message(s) still in the outbox: 20260102T030405-bad") || !strings.Contains(msg, "is damaged") ||
@@ -316,6 +316,37 @@ func TestOutboxDamagedEntries(t *testing.T) {
 			var de *DamagedError
 			if _, err := box.Claim("20260102T030405-bad"); !errors.As(err, &de) || de.ID != "20260102T030405-bad" {
 				t.Fatalf("claim: %v", err)
+			}
+		})
+	}
+}
+
+// A flush says whether sending again can help: a server's rejection may
+// be cured (ByHand false, also beside a damaged entry), a damaged entry
+// alone cannot.
+func TestOutboxFailureByHand(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		damaged, good bool
+		byHand        bool
+	}{
+		{"rejected", false, true, false},
+		{"damaged", true, false, true},
+		{"both", true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			box := Outbox{Dir: t.TempDir()}
+			if c.damaged {
+				writeEntry(t, box.Dir, "20260102T030405-bad", []byte("garbage"), []byte("m"))
+			}
+			if c.good {
+				writeEntry(t, box.Dir, "20260102T030406-good", []byte(goodMeta), []byte("good message"))
+			}
+			r := recorder{err: &Error{Err: errors.New("the server answered 550 5.7.1 no")}}
+			_, err := box.Flush(&r)
+			var se *Error
+			if !errors.As(err, &se) || se.Temporary || se.ByHand != c.byHand {
+				t.Fatalf("%v: ByHand %v, want %v", err, se != nil && se.ByHand, c.byHand)
 			}
 		})
 	}

@@ -1,8 +1,10 @@
 // Package submit hands finished (already signed and encrypted) messages to
 // the mail system: SMTP submission with TLS (github.com/emersion/go-smtp),
 // or a local sendmail program, and an outbox that keeps every message that
-// could not be delivered until a later flush succeeds. Nothing here reads
-// or changes message content.
+// could not be delivered until a later flush succeeds. Each outbox entry is
+// claimed by whoever delivers it (Outbox.Claim, or Outbox.Put for a new
+// one), so concurrent senders never deliver a message twice. Nothing here
+// reads or changes message content.
 package submit
 
 import (
@@ -57,7 +59,11 @@ type Envelope struct {
 // failure, timeout, 4xx) are worth retrying; permanent ones (5xx) are not.
 type Error struct {
 	Temporary bool
-	Err       error
+	// ByHand: sending again cures none of the messages named, and the
+	// error says what to do instead (a damaged outbox entry to look at and
+	// remove; one the server accepted that could not be removed).
+	ByHand bool
+	Err    error
 }
 
 func (e *Error) Error() string { return "submit: " + e.Err.Error() }
