@@ -87,7 +87,7 @@ func encryptCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return runBatch(s, func() (func([]byte) batchResult, error) { return s.encryptWorker(), nil }, true)
+				return runBatch(s, func() (batchWork, error) { return s.encryptWorker(), nil }, true)
 			}
 			return withMessage(func(s *session, m *mime.Message) error {
 				return s.encryptMessage(m, s.writeOutput)
@@ -151,7 +151,7 @@ func openCommand(c *cli.Context, decrypt bool) error {
 		return err
 	}
 	if c.String("batch") != "" {
-		return runBatch(s, func() (func([]byte) batchResult, error) { return s.openWorker(decrypt) }, decrypt)
+		return runBatch(s, func() (batchWork, error) { return s.openWorker(decrypt) }, decrypt)
 	}
 	// A signed part is hashed while the message is parsed; which hashes
 	// it takes depends on the protocol only, not on keys.
