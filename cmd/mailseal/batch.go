@@ -580,10 +580,14 @@ func (s *session) openWorker(decrypt bool) (batchWork, error) {
 }
 
 // encryptWorker encrypts (and with --sign signs) each message as the
-// encrypt command would; unlocked signing keys are shared through the session.
+// encrypt command would. Each worker unlocks the signing keys it needs
+// itself (with the passphrases the session asked for once): go-crypto
+// notes in a key, as it checks them, which of its self-signatures are
+// valid, so an unlocked key is not safe to share between workers.
 func (s *session) encryptWorker() batchWork {
+	w := &session{c: s.c, policy: s.policy, pass: s.pass, store: s.store}
 	return func(m *mime.Message, output func(func(io.Writer) error) error) batchResult {
-		if err := s.encryptMessage(m, output); err != nil {
+		if err := w.encryptMessage(m, output); err != nil {
 			return batchResult{err: err}
 		}
 		return batchResult{}

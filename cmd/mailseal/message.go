@@ -229,7 +229,8 @@ func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) er
 }
 
 // session is what one command invocation needs: flags, keystore, policy,
-// and the keys unlocked so far (batch mode signs many messages).
+// and the keys unlocked so far (to sign many messages; a batch worker has
+// a session of its own).
 type session struct {
 	c      *cli.Context
 	policy mailseal.Policy
