@@ -549,7 +549,8 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 // readHeader reads the header block of e, which starts at e.start, and
 // returns its fields and the offset of the body.
 func (p *parser) readHeader(e *Entity) (Header, int64, error) {
-	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.start, e.end-e.start), 16<<10)
+	sr := io.NewSectionReader(p.src, e.start, e.end-e.start)
+	br := bufio.NewReaderSize(sr, stage.ReadBufferSize(sr, 16<<10))
 	var (
 		hdr     Header
 		cur     []byte // raw bytes of the field being read

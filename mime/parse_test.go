@@ -11,6 +11,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -873,5 +874,29 @@ func TestAmbiguousContentType(t *testing.T) {
 	m := mustParse(t, "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\nContent-type: text/html\n\nx\n--b--\n")
 	if m.Root.Ambiguous != "" || m.Find("1").Ambiguous != "part 1 has 2 Content-Type fields" {
 		t.Fatalf("root %q, part 1 %q", m.Root.Ambiguous, m.Find("1").Ambiguous)
+	}
+}
+
+// A small message costs little fresh memory to parse: buffers are sized to
+// what they read (a batch parses thousands of them).
+func TestParseSmallMessageAllocates(t *testing.T) {
+	msg := "From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c\r\n\r\ny\r\n--c--\r\n" +
+		"--b--\r\n"
+	src := strings.NewReader(msg)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 50
+	for range runs {
+		m, err := ParseAt(src, int64(len(msg)), DefaultLimits(), 1<<20)
+		if err != nil || m.spool != nil || len(m.Entities()) != 5 {
+			t.Fatalf("%v", err)
+		}
+		m.Close()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 16<<10 {
+		t.Fatalf("parsing a %d-byte message allocates %d bytes", len(msg), per)
 	}
 }

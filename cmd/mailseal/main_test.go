@@ -20,6 +20,15 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"mailseal": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		// mailseal, then its peak RSS (see msProcess).
+		"mailseal-peak-rss": func() {
+			code := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+			status, err := os.ReadFile("/proc/self/status")
+			if m := regexp.MustCompile(`(?m)^VmHWM:\s*(\d+) kB$`).FindSubmatch(status); err == nil && m != nil {
+				fmt.Fprintf(os.Stderr, "peak RSS: %s KiB\n", m[1])
+			}
+			os.Exit(code)
+		},
 	})
 }
 

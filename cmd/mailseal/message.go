@@ -87,7 +87,7 @@ func encryptCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return runBatch(s, func() (func([]byte) batchResult, error) { return s.encryptWorker(), nil }, true)
+				return runBatch(s, func() (batchWork, error) { return s.encryptWorker(), nil }, true)
 			}
 			return withMessage(func(s *session, m *mime.Message) error {
 				return s.encryptMessage(m, s.writeOutput)
@@ -151,7 +151,7 @@ func openCommand(c *cli.Context, decrypt bool) error {
 		return err
 	}
 	if c.String("batch") != "" {
-		return runBatch(s, func() (func([]byte) batchResult, error) { return s.openWorker(decrypt) }, decrypt)
+		return runBatch(s, func() (batchWork, error) { return s.openWorker(decrypt) }, decrypt)
 	}
 	// A signed part is hashed while the message is parsed; which hashes
 	// it takes depends on the protocol only, not on keys.
@@ -229,7 +229,8 @@ func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) er
 }
 
 // session is what one command invocation needs: flags, keystore, policy,
-// and the keys unlocked so far (batch mode signs many messages).
+// and the keys unlocked so far (to sign many messages; a batch worker has
+// a session of its own).
 type session struct {
 	c      *cli.Context
 	policy mailseal.Policy

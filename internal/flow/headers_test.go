@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -357,6 +358,17 @@ func TestTextOf(t *testing.T) {
 	cr := &countingReader{r: strings.NewReader(strings.Repeat("x", 10<<20))}
 	if _, more, _ := textOf(cr, maxNotice); !more || cr.n > 64<<10 {
 		t.Fatalf("read %d bytes of a long text (more %v)", cr.n, more)
+	}
+	// The short preamble of a signed message costs no large buffer.
+	notice := "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 50 {
+		textOf(io.NewSectionReader(strings.NewReader(notice), 0, int64(len(notice))), maxNotice)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 50; per > 1<<10 {
+		t.Fatalf("reading %d bytes of text allocates %d bytes", len(notice), per)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -82,7 +83,7 @@ func uncoveredText(e *mime.Entity) ([]string, error) {
 func textOf(r io.Reader, limit int) (text string, more bool, err error) {
 	var out []byte
 	space := false
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, stage.ReadBufferSize(r, 32<<10))
 	for {
 		n, rerr := r.Read(buf)
 		for _, c := range buf[:n] {
