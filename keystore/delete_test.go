@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // raceDeletes runs n concurrent deletes, each with its own Store on the
@@ -37,8 +37,8 @@ func raceDeletes(t *testing.T, dir string, n int, del func(*Store) error) {
 		switch {
 		case err == nil:
 			ok++
-		case !errors.Is(err, mailseal.ErrNoKey) || mailseal.ExitCode(err) != mailseal.ExitKey:
-			t.Fatalf("a concurrent delete failed with exit code %d, not as a missing key: %v", mailseal.ExitCode(err), err)
+		case !errors.Is(err, core.ErrNoKey) || core.ExitCode(err) != core.ExitKey:
+			t.Fatalf("a concurrent delete failed with exit code %d, not as a missing key: %v", core.ExitCode(err), err)
 		}
 	}
 	if ok != 1 {
@@ -55,10 +55,10 @@ func TestConcurrentDeletes(t *testing.T) {
 		// By address, as the CLI finds it: the loser may list the key and find
 		// its file gone.
 		raceDeletes(t, s.Dir(), 8, func(s *Store) error { return s.DeletePGP("alice@openpgp.example", true) })
-		if _, err := s.FindPGP(aliceFpr); !errors.Is(err, mailseal.ErrNoKey) {
+		if _, err := s.FindPGP(aliceFpr); !errors.Is(err, core.ErrNoKey) {
 			t.Fatalf("deleted key still found: %v", err)
 		}
-		if _, err := s.PGPSecret(aliceFpr); !errors.Is(err, mailseal.ErrNoKey) {
+		if _, err := s.PGPSecret(aliceFpr); !errors.Is(err, core.ErrNoKey) {
 			t.Fatalf("deleted secret key still found: %v", err)
 		}
 		// The same for an X.509 certificate with its private key.
@@ -67,7 +67,7 @@ func TestConcurrentDeletes(t *testing.T) {
 			t.Fatal(err)
 		}
 		raceDeletes(t, s.Dir(), 8, func(s *Store) error { return s.DeleteX509(email, true) })
-		if _, err := s.FindX509(email); !errors.Is(err, mailseal.ErrNoKey) {
+		if _, err := s.FindX509(email); !errors.Is(err, core.ErrNoKey) {
 			t.Fatalf("deleted certificate still found: %v", err)
 		}
 	}

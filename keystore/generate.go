@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -29,12 +29,12 @@ type GenerateOptions struct {
 // that prefers AEAD (SEIPDv2).
 func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if opts.Passphrase == nil && !opts.NoPassphrase {
-		return nil, mailseal.WithKind(errors.New("keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), mailseal.ErrLocked)
+		return nil, core.WithKind(errors.New("keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), core.ErrLocked)
 	}
-	if addr, err := mailseal.UserIDAddress(opts.UID); err != nil {
-		return nil, fmt.Errorf("keystore: generate: %v (write it as \"Name <address>\"): %w", err, mailseal.ErrUsage)
+	if addr, err := core.UserIDAddress(opts.UID); err != nil {
+		return nil, fmt.Errorf("keystore: generate: %v (write it as \"Name <address>\"): %w", err, core.ErrUsage)
 	} else if addr == "" {
-		return nil, fmt.Errorf("keystore: generate: the user ID %q has no address; write it as \"Name <address>\": %w", opts.UID, mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: generate: the user ID %q has no address; write it as \"Name <address>\": %w", opts.UID, core.ErrUsage)
 	}
 	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{opts.UID}, Profile: opts.Profile, Algo: opts.Algo,
 		Expires: opts.Expires, Now: opts.Now})

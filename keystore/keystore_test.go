@@ -18,7 +18,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
 )
 
@@ -101,16 +101,16 @@ func TestLayoutAndCorpusImport(t *testing.T) {
 	if found, err := s.FindPGP("bob@OpenPGP.example"); err != nil || len(found) != 1 || fingerprintOf(found[0]) != bobFpr {
 		t.Fatalf("address query: %v %d", err, len(found))
 	}
-	if _, err := s.FindPGP("Bob@openpgp.example"); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.FindPGP("Bob@openpgp.example"); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("local part in another case: %v", err)
 	}
 	// Short key IDs never identify a key.
-	if _, err := s.FindPGP(aliceFpr[24:]); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.FindPGP(aliceFpr[24:]); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("key ID query: %v", err)
 	}
 	// A query matching several keys names them.
 	_, err = s.FindOnePGP("example")
-	if !errors.Is(err, mailseal.ErrUsage) || !strings.Contains(err.Error(), aliceFpr) || !strings.Contains(err.Error(), bobFpr) {
+	if !errors.Is(err, core.ErrUsage) || !strings.Contains(err.Error(), aliceFpr) || !strings.Contains(err.Error(), bobFpr) {
 		t.Fatalf("ambiguous query: %v", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestRevocationCertificate(t *testing.T) {
 	// Without the key, a revocation certificate has nothing to apply to.
 	f, _ := os.Open(filepath.Join(corpus, "samples/alice-revocation.pgp"))
 	defer f.Close()
-	if _, err := s.ImportPGP(f, nil); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.ImportPGP(f, nil); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("revocation without key: %v", err)
 	}
 	importFile(t, s, "samples/alice.pgp", nil)
@@ -171,7 +171,7 @@ func TestSecretKeysProtectedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrong := func(string) ([]byte, error) { return []byte("nope"), nil }
-	if err := Unlock(key, wrong); !errors.Is(err, mailseal.ErrLocked) {
+	if err := Unlock(key, wrong); !errors.Is(err, core.ErrLocked) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
 	right := func(string) ([]byte, error) { return []byte("pw"), nil }
@@ -241,11 +241,11 @@ func TestGenerate(t *testing.T) {
 	}
 	s := newStore(t)
 	// No key is locked yet: exit 3, but the words say what is missing.
-	if _, err := s.GeneratePGP(GenerateOptions{UID: "Eve <eve@example.org>"}); !errors.Is(err, mailseal.ErrLocked) ||
-		mailseal.ExitCode(err) != mailseal.ExitKey || err.Error() != "keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)" {
+	if _, err := s.GeneratePGP(GenerateOptions{UID: "Eve <eve@example.org>"}); !errors.Is(err, core.ErrLocked) ||
+		core.ExitCode(err) != core.ExitKey || err.Error() != "keystore: generate: a passphrase to protect the new key is needed (or NoPassphrase)" {
 		t.Fatalf("no passphrase: %v", err)
 	}
-	if _, err := s.GeneratePGP(GenerateOptions{UID: "not an address", NoPassphrase: true}); !errors.Is(err, mailseal.ErrUsage) {
+	if _, err := s.GeneratePGP(GenerateOptions{UID: "not an address", NoPassphrase: true}); !errors.Is(err, core.ErrUsage) {
 		t.Fatalf("bad uid: %v", err)
 	}
 }
@@ -300,7 +300,7 @@ func TestMergeRequiresValidBindings(t *testing.T) {
 	if _, err := s.ImportPGP(bytes.NewReader(update.Bytes()), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.FindPGP("attacker@evil.example"); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.FindPGP("attacker@evil.example"); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("forged user ID was merged: %v", err)
 	}
 	info, _ := s.ListPGP("victim@example.org")

@@ -14,7 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -50,7 +50,7 @@ func uidList(n int, format string) []string {
 func importRefused(t *testing.T, s *Store, data []byte, fpr string, before []byte, want ...string) {
 	t.Helper()
 	_, err := s.ImportPGP(bytes.NewReader(data), nil)
-	if !errors.Is(err, mailseal.ErrInput) {
+	if !errors.Is(err, core.ErrInput) {
 		t.Fatalf("import: %v, want a refusal as bad input", err)
 	}
 	for _, w := range want {
@@ -157,7 +157,7 @@ func TestDSAElGamalSizeLimits(t *testing.T) {
 	} {
 		key := keyPacket(tagPublicKey, packet.PubKeyAlgoDSA, bits(c.p), bits(c.q), big.NewInt(2), bits(c.p-1))
 		_, err := s.ImportPGP(bytes.NewReader(key), nil)
-		if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "DSA primary key") || !strings.Contains(err.Error(), c.want) {
+		if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "DSA primary key") || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("DSA %d/%d: %v", c.p, c.q, err)
 		}
 	}

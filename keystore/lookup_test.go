@@ -12,7 +12,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -67,7 +67,7 @@ type lookupMessages struct {
 func newLookupMessages(t testing.TB) *lookupMessages {
 	t.Helper()
 	alice := corpusEntity(t, "samples/alice-secret.pgp")
-	m := &lookupMessages{engine: pgp.New(mailseal.DefaultPolicy()), signed: []byte("Hello, Bob.\r\n")}
+	m := &lookupMessages{engine: pgp.New(core.DefaultPolicy()), signed: []byte("Hello, Bob.\r\n")}
 	var sig, ct bytes.Buffer
 	w, err := m.engine.SignDetached(&sig, alice)
 	if err != nil {
@@ -96,7 +96,7 @@ func (m *lookupMessages) verify(t testing.TB, s *Store) int64 {
 	before := s.keyBytesRead.Load()
 	kr := s.PGPKeyring(nil)
 	signers, err := m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), kr.Certs)
-	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerGood {
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
 		t.Fatalf("verify: %v %+v", err, signers)
 	}
 	return s.keyBytesRead.Load() - before
@@ -113,7 +113,7 @@ func (m *lookupMessages) decrypt(t testing.TB, s *Store) int64 {
 	}
 	defer d.Close()
 	body, _ := io.ReadAll(d.Body)
-	if !bytes.Equal(body, m.signed) || len(d.Signers) != 1 || d.Signers[0].Status != mailseal.SignerGood {
+	if !bytes.Equal(body, m.signed) || len(d.Signers) != 1 || d.Signers[0].Status != core.SignerGood {
 		t.Fatalf("decrypt: %q %+v", body, d.Signers)
 	}
 	return s.keyBytesRead.Load() - before

@@ -16,7 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/pgp"
 )
@@ -44,30 +44,30 @@ type ImportResult struct {
 func (s *Store) ImportPGP(r io.Reader, protect []byte) ([]ImportResult, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxImport+1))
 	if err != nil {
-		return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: import: %w: %w", err, core.ErrInput)
 	}
 	if len(data) > maxImport {
-		return nil, fmt.Errorf("keystore: import: more than %d MiB of key data: %w", maxImport>>20, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: import: more than %d MiB of key data: %w", maxImport>>20, core.ErrInput)
 	}
 	streams, err := binaryStreams(data)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: import: %w: %w", err, core.ErrInput)
 	}
 	var certs []*cert
 	var loose []rawPacket
 	for _, st := range streams {
 		pkts, err := splitPackets(st)
 		if err != nil {
-			return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+			return nil, fmt.Errorf("keystore: import: %w: %w", err, core.ErrInput)
 		}
 		c, l, err := groupCerts(pkts)
 		if err != nil {
-			return nil, fmt.Errorf("keystore: import: %w: %w", err, mailseal.ErrInput)
+			return nil, fmt.Errorf("keystore: import: %w: %w", err, core.ErrInput)
 		}
 		certs, loose = append(certs, c...), append(loose, l...)
 	}
 	if len(certs) == 0 && len(loose) == 0 {
-		return nil, fmt.Errorf("keystore: import: no keys found: %w", mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: import: no keys found: %w", core.ErrInput)
 	}
 	unlock, err := s.lock()
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
 	}
 	merged, changes, err := merge(old, c)
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", err, mailseal.ErrInput)
+		return res, fmt.Errorf("%w: %w", err, core.ErrInput)
 	}
 	res.New = old == nil
 	res.Changes = changes
@@ -146,7 +146,7 @@ func (s *Store) storeSecret(fpr string, raw []byte, protect []byte) (string, err
 	}
 	ent, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		return "", fmt.Errorf("secret key: %w: %w", err, mailseal.ErrInput)
+		return "", fmt.Errorf("secret key: %w: %w", err, core.ErrInput)
 	}
 	out := raw
 	if protect != nil && hasUnprotected(ent) {
@@ -209,7 +209,7 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 	for _, p := range sigs {
 		sig := parseSig(p)
 		if sig == nil || sig.SigType != packet.SigTypeKeyRevocation {
-			return results, fmt.Errorf("keystore: import: a signature without its key that is not a key revocation: %w", mailseal.ErrInput)
+			return results, fmt.Errorf("keystore: import: a signature without its key that is not a key revocation: %w", core.ErrInput)
 		}
 		applied := false
 		for _, fpr := range s.certFingerprints() {
@@ -236,7 +236,7 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 			break
 		}
 		if !applied {
-			return results, fmt.Errorf("keystore: import: a revocation certificate for a key that is not in the keystore (import the key first): %w", mailseal.ErrNoKey)
+			return results, fmt.Errorf("keystore: import: a revocation certificate for a key that is not in the keystore (import the key first): %w", core.ErrNoKey)
 		}
 	}
 	return results, nil
@@ -322,7 +322,7 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 	fpr := normalizeFingerprint(fingerprint)
 	data, err := s.readKeyFile(s.secretPath(fpr))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), mailseal.ErrNoKey)
+		return nil, fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), core.ErrNoKey)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
@@ -358,7 +358,7 @@ func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
 			continue
 		}
 		e, err := s.PGPSecret(f.Name())
-		if errors.Is(err, mailseal.ErrNoKey) {
+		if errors.Is(err, core.ErrNoKey) {
 			continue // deleted since the directory was listed
 		}
 		if err != nil {
@@ -373,7 +373,7 @@ func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
 // PGPForAddress finds for email.
 func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
 	certs, err := s.PGPForAddress(email)
-	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+	if err != nil && !errors.Is(err, core.ErrNoKey) {
 		return nil, err
 	}
 	var out []*openpgp.Entity
@@ -386,7 +386,7 @@ func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
 }
 
 // Unlock decrypts the secret keys of e in place with the passphrase pass
-// gives. Wrong or missing passphrase: an error wrapping mailseal.ErrLocked.
+// gives. Wrong or missing passphrase: an error wrapping core.ErrLocked.
 func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
 	locked := e.PrivateKey != nil && e.PrivateKey.Encrypted
 	for _, sk := range e.Subkeys {
@@ -401,7 +401,7 @@ func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
 		return err
 	}
 	if err := e.DecryptPrivateKeys(p); err != nil {
-		return fmt.Errorf("keystore: wrong passphrase for the secret key %s: %w", name, mailseal.ErrLocked)
+		return fmt.Errorf("keystore: wrong passphrase for the secret key %s: %w", name, core.ErrLocked)
 	}
 	return nil
 }
@@ -419,12 +419,12 @@ func normalizeFingerprint(q string) string {
 func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
-		return nil, fmt.Errorf("keystore: empty query: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: empty query: %w", core.ErrUsage)
 	}
 	if fpr := normalizeFingerprint(q); (len(fpr) == 40 || len(fpr) == 64) && isHex(fpr) {
 		e, err := s.entity(fpr)
 		if err != nil {
-			return nil, fmt.Errorf("keystore: no key %s: %w", upper(fpr), mailseal.ErrNoKey)
+			return nil, fmt.Errorf("keystore: no key %s: %w", upper(fpr), core.ErrNoKey)
 		}
 		return []*openpgp.Entity{e}, nil
 	}
@@ -441,21 +441,21 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 		return false
 	})
 	if err == nil && len(out) == 0 {
-		err = fmt.Errorf("keystore: no OpenPGP key matches %q: %w", q, mailseal.ErrNoKey)
+		err = fmt.Errorf("keystore: no OpenPGP key matches %q: %w", q, core.ErrNoKey)
 	}
 	return out, err
 }
 
 // PGPForAddress returns the certificates with a user ID that is valid now
-// (see pgp.ValidUserIDs) and binds addr (mailseal.UserIDAddress; the domain
-// compared case-insensitively, mailseal.SameAddress). A user ID that names
+// (see pgp.ValidUserIDs) and binds addr (core.UserIDAddress; the domain
+// compared case-insensitively, core.SameAddress). A user ID that names
 // two addresses binds neither, so it is never found here. None: an error
 // wrapping ErrNoKey; addr without "@": ErrUsage.
 func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
 	addr = strings.TrimSpace(addr)
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
-		return nil, fmt.Errorf("keystore: %q is not an email address: %w", addr, mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: %q is not an email address: %w", addr, core.ErrUsage)
 	}
 	// A user ID holds its address as text, and certificates are stored in
 	// binary: a certificate whose bytes lack the address's local part
@@ -464,14 +464,14 @@ func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
 	now, cfg := time.Now(), &packet.Config{}
 	out, err := s.scanCerts([]byte(addr[:at]), func(e *openpgp.Entity) bool {
 		for _, u := range pgp.ValidUserIDs(e, now, cfg) {
-			if mailseal.SameAddress(u.Address, addr) {
+			if core.SameAddress(u.Address, addr) {
 				return true
 			}
 		}
 		return false
 	})
 	if err == nil && len(out) == 0 {
-		err = fmt.Errorf("keystore: no OpenPGP key has a valid user ID for %s: %w", addr, mailseal.ErrNoKey)
+		err = fmt.Errorf("keystore: no OpenPGP key has a valid user ID for %s: %w", addr, core.ErrNoKey)
 	}
 	return out, err
 }
@@ -514,7 +514,7 @@ func (s *Store) FindOnePGP(query string) (*openpgp.Entity, error) {
 			names = append(names, upper(hex.EncodeToString(e.PrimaryKey.Fingerprint))+" "+primaryUID(e))
 		}
 		return nil, fmt.Errorf("keystore: %q matches %d keys: %s; give a fingerprint: %w",
-			query, len(found), strings.Join(names, "; "), mailseal.ErrUsage)
+			query, len(found), strings.Join(names, "; "), core.ErrUsage)
 	}
 	return found[0], nil
 }
@@ -543,7 +543,7 @@ func (s *Store) ExportPGP(w io.Writer, query string, secret bool) error {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && secret {
-		return fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), mailseal.ErrNoKey)
+		return fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), core.ErrNoKey)
 	}
 	if err != nil {
 		return fmt.Errorf("keystore: %w", err)
@@ -570,13 +570,13 @@ func (s *Store) DeletePGP(query string, secret bool) error {
 	defer unlock()
 	// The key was found before the lock was taken: a concurrent delete
 	// may have removed it since.
-	gone := fmt.Errorf("keystore: no OpenPGP key %s (deleted meanwhile): %w", upper(fpr), mailseal.ErrNoKey)
+	gone := fmt.Errorf("keystore: no OpenPGP key %s (deleted meanwhile): %w", upper(fpr), core.ErrNoKey)
 	if _, err := os.Stat(s.certPath(fpr)); errors.Is(err, fs.ErrNotExist) {
 		return gone
 	}
 	if _, err := os.Stat(s.secretPath(fpr)); err == nil {
 		if !secret {
-			return fmt.Errorf("keystore: %s has a secret key; deleting it needs --yes: %w", upper(fpr), mailseal.ErrUsage)
+			return fmt.Errorf("keystore: %s has a secret key; deleting it needs --yes: %w", upper(fpr), core.ErrUsage)
 		}
 		if err := removeFile(s.secretPath(fpr), gone); err != nil {
 			return err

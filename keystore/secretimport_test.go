@@ -11,7 +11,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 const legacyKeys = "testdata/openpgp"
@@ -141,10 +141,10 @@ func TestSecretKeyMaterialParsedOnce(t *testing.T) {
 	}
 	s := newStore(t)
 	_, err = s.ImportPGP(bytes.NewReader(bad), []byte("pw"))
-	if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "secret key") {
+	if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "secret key") {
 		t.Fatalf("a secret key not matching its public key: %v", err)
 	}
-	if _, err := s.PGPSecret("BF7E71F11DB008E471AD214F1C6E132FE20DCA28"); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.PGPSecret("BF7E71F11DB008E471AD214F1C6E132FE20DCA28"); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("the damaged secret key was stored: %v", err)
 	}
 

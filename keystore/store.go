@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/internal/filelock"
 	"github.com/mailseal/mailseal/internal/userdir"
@@ -53,7 +53,7 @@ func Open(dir string) (*Store, error) {
 	s := &Store{dir: dir}
 	for _, d := range []string{dir, s.certDir(), s.secretDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("keystore: %w: %w", err, mailseal.ErrUsage)
+			return nil, fmt.Errorf("keystore: %w: %w", err, core.ErrUsage)
 		}
 	}
 	return s, nil

@@ -6,11 +6,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
 )
 
-// A user ID binds one address or none (mailseal.UserIDAddress), and only
+// A user ID binds one address or none (core.UserIDAddress), and only
 // while it is valid: keys made by gpg with user IDs naming two addresses
 // are found under neither, and a revoked user ID finds nothing.
 func TestUserIDBindsOneAddress(t *testing.T) {
@@ -31,7 +31,7 @@ func TestUserIDBindsOneAddress(t *testing.T) {
 		}
 	}
 	for _, addr := range []string{"alice@example.org", "eve@evil.org", "carol@example.org"} {
-		if found, err := s.FindPGP(addr); !errors.Is(err, mailseal.ErrNoKey) {
+		if found, err := s.FindPGP(addr); !errors.Is(err, core.ErrNoKey) {
 			t.Errorf("%s finds %d keys (%v)", addr, len(found), err)
 		}
 		if keys, err := s.SecretPGPForEmail(addr); err != nil || len(keys) != 0 {
@@ -58,7 +58,7 @@ func TestUserIDBindsOneAddress(t *testing.T) {
 	if found, err := s.FindPGP("evil.org>, Alice"); err != nil || len(found) != 1 || fingerprintOf(found[0]) != list {
 		t.Errorf("substring: %d keys (%v)", len(found), err)
 	}
-	if _, err := s.PGPForAddress("Alice"); !errors.Is(err, mailseal.ErrUsage) {
+	if _, err := s.PGPForAddress("Alice"); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("an address query without @: %v", err)
 	}
 }
@@ -78,7 +78,7 @@ func TestGenerateUserIDAsWritten(t *testing.T) {
 		}
 	}
 	for _, uid := range []string{`"alice@example.org" <eve@evil.org>`, "Alice", "<a@x> <b@y>"} {
-		if _, err := s.GeneratePGP(GenerateOptions{UID: uid, NoPassphrase: true}); !errors.Is(err, mailseal.ErrUsage) {
+		if _, err := s.GeneratePGP(GenerateOptions{UID: uid, NoPassphrase: true}); !errors.Is(err, core.ErrUsage) {
 			t.Errorf("%q: %v, want a usage error", uid, err)
 		}
 	}

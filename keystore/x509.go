@@ -25,7 +25,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
@@ -98,7 +98,7 @@ func CertEmails(c *x509.Certificate) []string {
 			return
 		}
 		for _, have := range out {
-			if mailseal.SameAddress(have, a) {
+			if core.SameAddress(have, a) {
 				return
 			}
 		}
@@ -152,11 +152,11 @@ func readCertFile(path string) (*x509.Certificate, error) {
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("keystore: x509: %s: not a PEM certificate: %w", path, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: x509: %s: not a PEM certificate: %w", path, core.ErrInput)
 	}
 	c, err := x509path.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: x509: %s: %w: %w", path, err, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: x509: %s: %w: %w", path, err, core.ErrInput)
 	}
 	return c, nil
 }
@@ -212,7 +212,7 @@ func (s *Store) CRLs() ([]*x509.RevocationList, error) {
 		}
 		crl, err := x509.ParseRevocationList(data)
 		if err != nil {
-			return nil, fmt.Errorf("keystore: x509: %s: %w: %w", f.Name(), err, mailseal.ErrInput)
+			return nil, fmt.Errorf("keystore: x509: %s: %w: %w", f.Name(), err, core.ErrInput)
 		}
 		out = append(out, crl)
 	}
@@ -255,12 +255,12 @@ func normalizeCertFingerprint(q string) (string, bool) {
 func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
-		return nil, fmt.Errorf("keystore: x509: empty query: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: x509: empty query: %w", core.ErrUsage)
 	}
 	if fpr, ok := normalizeCertFingerprint(q); ok {
 		c, err := readCertFile(s.x509CertPath(fpr))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("keystore: x509: no certificate %s: %w", fpr, mailseal.ErrNoKey)
+			return nil, fmt.Errorf("keystore: x509: no certificate %s: %w", fpr, core.ErrNoKey)
 		}
 		if err != nil {
 			return nil, err
@@ -276,7 +276,7 @@ func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 	for _, c := range all {
 		if isEmail {
 			for _, e := range CertEmails(c) {
-				if mailseal.SameAddress(e, q) {
+				if core.SameAddress(e, q) {
 					out = append(out, c)
 					break
 				}
@@ -286,7 +286,7 @@ func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("keystore: x509: no certificate matches %q: %w", q, mailseal.ErrNoKey)
+		return nil, fmt.Errorf("keystore: x509: no certificate matches %q: %w", q, core.ErrNoKey)
 	}
 	sortCerts(out)
 	return out, nil
@@ -319,7 +319,7 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 			names = append(names, CertFingerprint(c)+" "+c.Subject.String())
 		}
 		return nil, fmt.Errorf("keystore: x509: %q matches %d certificates: %s; give a fingerprint: %w",
-			query, len(found), strings.Join(names, "; "), mailseal.ErrUsage)
+			query, len(found), strings.Join(names, "; "), core.ErrUsage)
 	}
 	return found[0], nil
 }
@@ -328,7 +328,7 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 // first), CA certificates excluded; none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	found, err := s.FindX509(email)
-	if errors.Is(err, mailseal.ErrNoKey) {
+	if errors.Is(err, core.ErrNoKey) {
 		return nil, nil
 	}
 	if err != nil {
@@ -366,7 +366,7 @@ func (s *Store) X509SecretsForEmail(email string) ([]*x509.Certificate, error) {
 func (s *Store) X509Identity(fingerprint string, pass PassphraseFunc) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
 	fpr, ok := normalizeCertFingerprint(fingerprint)
 	if !ok {
-		return nil, nil, nil, fmt.Errorf("keystore: x509: %q is not a SHA-256 fingerprint: %w", fingerprint, mailseal.ErrUsage)
+		return nil, nil, nil, fmt.Errorf("keystore: x509: %q is not a SHA-256 fingerprint: %w", fingerprint, core.ErrUsage)
 	}
 	c, err := s.FindOneX509(fpr)
 	if err != nil {
@@ -389,7 +389,7 @@ func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.Pri
 	id := keyID(c.PublicKey)
 	data, err := os.ReadFile(s.x509KeyPath(id))
 	if id == "" || errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("keystore: x509: no private key for %s: %w", fpr, mailseal.ErrNoKey)
+		return nil, fmt.Errorf("keystore: x509: no private key for %s: %w", fpr, core.ErrNoKey)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
@@ -397,7 +397,7 @@ func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.Pri
 	key, _, _, err := pkcs12.DecodeChain(data, "")
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 		if pass == nil {
-			return nil, fmt.Errorf("keystore: x509: the private key of %s needs a passphrase: %w", fpr, mailseal.ErrLocked)
+			return nil, fmt.Errorf("keystore: x509: the private key of %s needs a passphrase: %w", fpr, core.ErrLocked)
 		}
 		p, perr := pass("the private key of " + c.Subject.String() + " (" + fpr + ")")
 		if perr != nil {
@@ -405,14 +405,14 @@ func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.Pri
 		}
 		key, _, _, err = pkcs12.DecodeChain(data, string(p))
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) || errors.Is(err, pkcs12.ErrDecryption) {
-			return nil, fmt.Errorf("keystore: x509: wrong passphrase for the private key of %s: %w", fpr, mailseal.ErrLocked)
+			return nil, fmt.Errorf("keystore: x509: wrong passphrase for the private key of %s: %w", fpr, core.ErrLocked)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: private key of %s: %w", fpr, err)
 	}
 	if !publicKeyMatches(key, c.PublicKey) {
-		return nil, fmt.Errorf("keystore: x509: the stored private key does not belong to %s: %w", fpr, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: x509: the stored private key does not belong to %s: %w", fpr, core.ErrInput)
 	}
 	return key, nil
 }
@@ -598,7 +598,7 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 	switch format {
 	case "", "pem":
 		if secret {
-			return fmt.Errorf("keystore: x509: a private key is exported only as PKCS#12 (--format p12): %w", mailseal.ErrUsage)
+			return fmt.Errorf("keystore: x509: a private key is exported only as PKCS#12 (--format p12): %w", core.ErrUsage)
 		}
 		var buf bytes.Buffer
 		for _, cc := range append([]*x509.Certificate{c}, chain...) {
@@ -608,14 +608,14 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 		return err
 	case "p12":
 		if !secret {
-			return fmt.Errorf("keystore: x509: PKCS#12 export is for the private key (--secret); certificates alone: --format pem: %w", mailseal.ErrUsage)
+			return fmt.Errorf("keystore: x509: PKCS#12 export is for the private key (--secret); certificates alone: --format pem: %w", core.ErrUsage)
 		}
 		key, err := s.privateKey(c, pass)
 		if err != nil {
 			return err
 		}
 		if pass == nil {
-			return mailseal.WithKind(errors.New("keystore: x509: exporting a private key needs a passphrase to protect the PKCS#12 file"), mailseal.ErrLocked)
+			return core.WithKind(errors.New("keystore: x509: exporting a private key needs a passphrase to protect the PKCS#12 file"), core.ErrLocked)
 		}
 		p, err := pass("the exported PKCS#12 file")
 		if err != nil {
@@ -628,7 +628,7 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 		_, err = w.Write(pfx)
 		return err
 	}
-	return fmt.Errorf("keystore: x509: unknown export format %q (pem or p12): %w", format, mailseal.ErrUsage)
+	return fmt.Errorf("keystore: x509: unknown export format %q (pem or p12): %w", format, core.ErrUsage)
 }
 
 // DeleteX509 deletes the matching certificate (and its trust anchor copy).
@@ -647,13 +647,13 @@ func (s *Store) DeleteX509(query string, secret bool) error {
 	defer unlock()
 	// The certificate was found before the lock was taken: a concurrent
 	// delete may have removed it since.
-	gone := fmt.Errorf("keystore: x509: no certificate %s (deleted meanwhile): %w", fpr, mailseal.ErrNoKey)
+	gone := fmt.Errorf("keystore: x509: no certificate %s (deleted meanwhile): %w", fpr, core.ErrNoKey)
 	if _, err := os.Stat(s.x509CertPath(fpr)); errors.Is(err, fs.ErrNotExist) {
 		return gone
 	}
 	if s.hasKey(c) {
 		if !secret {
-			return fmt.Errorf("keystore: x509: %s has a private (secret) key; deleting it needs --yes: %w", fpr, mailseal.ErrUsage)
+			return fmt.Errorf("keystore: x509: %s has a private (secret) key; deleting it needs --yes: %w", fpr, core.ErrUsage)
 		}
 		shared := false
 		all, err := s.AllX509Certs()

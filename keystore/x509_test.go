@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // opensslPKI is a CA and two leaves made by openssl, the peer whose files
@@ -133,10 +133,10 @@ func TestImportPKCS12(t *testing.T) {
 		{"NSS EC P-384", "nss", nssEC},
 	} {
 		s := newTestStore(t)
-		if _, err := s.ImportX509(tc.data, constPass("wrong"), []byte("store-pass")); !errors.Is(err, mailseal.ErrLocked) {
+		if _, err := s.ImportX509(tc.data, constPass("wrong"), []byte("store-pass")); !errors.Is(err, core.ErrLocked) {
 			t.Fatalf("%s: wrong password: %v", tc.name, err)
 		}
-		if _, err := s.ImportX509(tc.data, nil, []byte("store-pass")); !errors.Is(err, mailseal.ErrLocked) {
+		if _, err := s.ImportX509(tc.data, nil, []byte("store-pass")); !errors.Is(err, core.ErrLocked) {
 			t.Fatalf("%s: no password: %v", tc.name, err)
 		}
 		res, err := s.ImportX509(tc.data, constPass(tc.pass), []byte("store-pass"))
@@ -153,10 +153,10 @@ func TestImportPKCS12(t *testing.T) {
 			t.Fatalf("%s: no private key imported: %+v", tc.name, res)
 		}
 		// The key is stored encrypted: it needs the store passphrase.
-		if _, _, _, err := s.X509Identity(leaf, nil); !errors.Is(err, mailseal.ErrLocked) {
+		if _, _, _, err := s.X509Identity(leaf, nil); !errors.Is(err, core.ErrLocked) {
 			t.Fatalf("%s: key usable without a passphrase: %v", tc.name, err)
 		}
-		if _, _, _, err := s.X509Identity(leaf, constPass("nope")); !errors.Is(err, mailseal.ErrLocked) {
+		if _, _, _, err := s.X509Identity(leaf, constPass("nope")); !errors.Is(err, core.ErrLocked) {
 			t.Fatalf("%s: wrong store passphrase: %v", tc.name, err)
 		}
 		cert, key, _, err := s.X509Identity(leaf, constPass("store-pass"))
@@ -216,7 +216,7 @@ func TestImportCRL(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.ImportX509(bad, nil, nil)
-	if !errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+	if !errors.Is(err, core.ErrInput) || core.ExitCode(err) != core.ExitUsage ||
 		!strings.HasSuffix(err.Error(), "does not verify against its issuer's certificate; it is not imported") {
 		t.Fatalf("tampered CRL: %v", err)
 	}
@@ -231,7 +231,7 @@ func TestGenerateCAAndLeaf(t *testing.T) {
 	}
 	// Without a passphrase for the new key or for the PKCS#12 file: exit
 	// 3, in words that say what is missing (no key is locked).
-	if _, err := s.GenerateCA(X509Options{Name: "No Passphrase CA"}); !errors.Is(err, mailseal.ErrLocked) || mailseal.ExitCode(err) != mailseal.ExitKey ||
+	if _, err := s.GenerateCA(X509Options{Name: "No Passphrase CA"}); !errors.Is(err, core.ErrLocked) || core.ExitCode(err) != core.ExitKey ||
 		err.Error() != "keystore: x509: generate: a passphrase to protect the new key is needed (or NoPassphrase)" {
 		t.Fatalf("generate without a passphrase: %v", err)
 	}
@@ -239,7 +239,7 @@ func TestGenerateCAAndLeaf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ExportX509(io.Discard, open.Fingerprint, "p12", true, nil); !errors.Is(err, mailseal.ErrLocked) || mailseal.ExitCode(err) != mailseal.ExitKey ||
+	if err := s.ExportX509(io.Discard, open.Fingerprint, "p12", true, nil); !errors.Is(err, core.ErrLocked) || core.ExitCode(err) != core.ExitKey ||
 		err.Error() != "keystore: x509: exporting a private key needs a passphrase to protect the PKCS#12 file" {
 		t.Fatalf("PKCS#12 export without a passphrase: %v", err)
 	}
@@ -289,12 +289,12 @@ func TestGenerateCAAndLeaf(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "PRIVATE KEY") {
 			t.Fatalf("%s: openssl pkcs12: %v\n%s", algo, err, out)
 		}
-		if err := s.ExportX509(&p12, info.Fingerprint, "pem", true, constPass("ca-pass")); !errors.Is(err, mailseal.ErrUsage) {
+		if err := s.ExportX509(&p12, info.Fingerprint, "pem", true, constPass("ca-pass")); !errors.Is(err, core.ErrUsage) {
 			t.Fatalf("secret PEM export: %v", err)
 		}
 	}
 	// A wrong issuer passphrase: locked.
-	if _, err := s.GenerateX509(X509Options{Email: "x@example.org", Issuer: ca.Fingerprint, Passphrase: pass, IssuerPassphrase: constPass("bad")}); !errors.Is(err, mailseal.ErrLocked) {
+	if _, err := s.GenerateX509(X509Options{Email: "x@example.org", Issuer: ca.Fingerprint, Passphrase: pass, IssuerPassphrase: constPass("bad")}); !errors.Is(err, core.ErrLocked) {
 		t.Fatalf("wrong issuer passphrase: %v", err)
 	}
 	assertPrivateFiles(t, s)
@@ -356,10 +356,10 @@ func TestTrustQueriesAndDelete(t *testing.T) {
 	if c, err := s.FindOneX509(strings.ToLower(strings.Join(colons, ":"))); err != nil || CertFingerprint(c) != fpr {
 		t.Fatalf("fingerprint with colons: %v", err)
 	}
-	if _, err := s.FindOneX509("example.org"); !errors.Is(err, mailseal.ErrUsage) || !strings.Contains(err.Error(), fpr) {
+	if _, err := s.FindOneX509("example.org"); !errors.Is(err, core.ErrUsage) || !strings.Contains(err.Error(), fpr) {
 		t.Fatalf("ambiguous query: %v", err)
 	}
-	if _, err := s.FindOneX509("nobody@example.org"); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.FindOneX509("nobody@example.org"); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("no match: %v", err)
 	}
 	if _, err := s.Untrust("OpenSSL Test CA"); err != nil {
@@ -371,7 +371,7 @@ func TestTrustQueriesAndDelete(t *testing.T) {
 	if err := s.DeleteX509("carol@example.org", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.FindOneX509("carol@example.org"); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := s.FindOneX509("carol@example.org"); !errors.Is(err, core.ErrNoKey) {
 		t.Fatalf("deleted certificate still found: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // X509Options describe a new X.509 key and certificate (or request).
@@ -60,7 +60,7 @@ func (o *X509Options) protect() ([]byte, error) {
 		return nil, nil
 	}
 	if o.Passphrase == nil {
-		return nil, mailseal.WithKind(errors.New("keystore: x509: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), mailseal.ErrLocked)
+		return nil, core.WithKind(errors.New("keystore: x509: generate: a passphrase to protect the new key is needed (or NoPassphrase)"), core.ErrLocked)
 	}
 	return o.Passphrase, nil
 }
@@ -76,7 +76,7 @@ func newX509Key(algo string) (crypto.Signer, error) {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		return k, err
 	}
-	return nil, fmt.Errorf("keystore: x509: unknown algorithm %q (ecdsa-p256, rsa3072 or ed25519): %w", algo, mailseal.ErrUsage)
+	return nil, fmt.Errorf("keystore: x509: unknown algorithm %q (ecdsa-p256, rsa3072 or ed25519): %w", algo, core.ErrUsage)
 }
 
 // randomSerial is a positive random 128-bit serial number.
@@ -117,7 +117,7 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 // It is not made a trust anchor: that is Trust's decision.
 func (s *Store) GenerateCA(opts X509Options) (*CertInfo, error) {
 	if strings.TrimSpace(opts.Name) == "" {
-		return nil, fmt.Errorf("keystore: x509: generate: a CA needs a name: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: x509: generate: a CA needs a name: %w", core.ErrUsage)
 	}
 	protect, err := opts.protect()
 	if err != nil {
@@ -165,10 +165,10 @@ func (s *Store) GenerateCA(opts X509Options) (*CertInfo, error) {
 func (s *Store) GenerateX509(opts X509Options) (*CertInfo, error) {
 	addr, err := mail.ParseAddress(opts.Email)
 	if err != nil || addr.Name != "" {
-		return nil, fmt.Errorf("keystore: x509: generate: %q is not an email address: %w", opts.Email, mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: x509: generate: %q is not an email address: %w", opts.Email, core.ErrUsage)
 	}
 	if opts.Issuer != "" && opts.SelfSigned {
-		return nil, fmt.Errorf("keystore: x509: generate: an issuer and self-signed exclude each other: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: x509: generate: an issuer and self-signed exclude each other: %w", core.ErrUsage)
 	}
 	protect, err := opts.protect()
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Store) GenerateX509(opts X509Options) (*CertInfo, error) {
 			return nil, err
 		}
 		if !c.BasicConstraintsValid || !c.IsCA {
-			return nil, fmt.Errorf("keystore: x509: generate: %s (%s) is not a CA certificate: %w", CertFingerprint(c), c.Subject, mailseal.ErrUsage)
+			return nil, fmt.Errorf("keystore: x509: generate: %s (%s) is not a CA certificate: %w", CertFingerprint(c), c.Subject, core.ErrUsage)
 		}
 		k, err := s.privateKey(c, opts.IssuerPassphrase)
 		if err != nil {
@@ -190,7 +190,7 @@ func (s *Store) GenerateX509(opts X509Options) (*CertInfo, error) {
 		}
 		signer, ok := k.(crypto.Signer)
 		if !ok {
-			return nil, fmt.Errorf("keystore: x509: generate: the issuer's key cannot sign: %w", mailseal.ErrNoKey)
+			return nil, fmt.Errorf("keystore: x509: generate: the issuer's key cannot sign: %w", core.ErrNoKey)
 		}
 		issuer, issuerKey = c, signer
 	}
@@ -280,7 +280,7 @@ func (s *Store) issueAndStore(tmpl *x509.Certificate, key crypto.Signer, issuer 
 func (s *Store) Request(opts X509Options) ([]byte, error) {
 	addr, err := mail.ParseAddress(opts.Email)
 	if err != nil || addr.Name != "" {
-		return nil, fmt.Errorf("keystore: x509: request: %q is not an email address: %w", opts.Email, mailseal.ErrUsage)
+		return nil, fmt.Errorf("keystore: x509: request: %q is not an email address: %w", opts.Email, core.ErrUsage)
 	}
 	protect, err := opts.protect()
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
@@ -329,7 +329,7 @@ func (in *x509Input) parsePKCS12(data []byte, password PassphraseFunc) (err erro
 	key, leaf, chain, err := pkcs12.DecodeChain(data, "")
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 		if password == nil {
-			return fmt.Errorf("the PKCS#12 file needs its password: %w", mailseal.ErrLocked)
+			return fmt.Errorf("the PKCS#12 file needs its password: %w", core.ErrLocked)
 		}
 		p, perr := password("the PKCS#12 file")
 		if perr != nil {
@@ -337,7 +337,7 @@ func (in *x509Input) parsePKCS12(data []byte, password PassphraseFunc) (err erro
 		}
 		key, leaf, chain, err = pkcs12.DecodeChain(data, string(p))
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) || errors.Is(err, pkcs12.ErrDecryption) {
-			return fmt.Errorf("wrong password for the PKCS#12 file: %w", mailseal.ErrLocked)
+			return fmt.Errorf("wrong password for the PKCS#12 file: %w", core.ErrLocked)
 		}
 	}
 	if err != nil {
@@ -366,17 +366,17 @@ func (in *x509Input) parsePKCS12(data []byte, password PassphraseFunc) (err erro
 // the input is unreadable.
 func (s *Store) ImportX509(data []byte, password PassphraseFunc, protect []byte) ([]ImportResult, error) {
 	if len(data) > maxImport {
-		return nil, fmt.Errorf("keystore: x509: import: more than %d MiB of key data: %w", maxImport>>20, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: x509: import: more than %d MiB of key data: %w", maxImport>>20, core.ErrInput)
 	}
 	in, err := parseX509(data, password)
 	if err != nil {
-		if errors.Is(err, mailseal.ErrLocked) || errors.Is(err, mailseal.ErrUsage) {
+		if errors.Is(err, core.ErrLocked) || errors.Is(err, core.ErrUsage) {
 			return nil, fmt.Errorf("keystore: x509: import: %w", err)
 		}
-		return nil, fmt.Errorf("keystore: x509: import: %w: %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: x509: import: %w: %w", err, core.ErrInput)
 	}
 	if len(in.certs) == 0 && len(in.crls) == 0 && len(in.keys) == 0 {
-		return nil, fmt.Errorf("keystore: x509: import: no certificates, keys or CRLs found: %w", mailseal.ErrInput)
+		return nil, fmt.Errorf("keystore: x509: import: no certificates, keys or CRLs found: %w", core.ErrInput)
 	}
 	unlock, err := s.lock()
 	if err != nil {
@@ -403,7 +403,7 @@ func (s *Store) storeX509(in *x509Input, protect []byte) ([]ImportResult, error)
 			}
 		}
 		if keyCert[i] == nil {
-			return nil, fmt.Errorf("keystore: x509: import: a private key without its certificate (import them together): %w", mailseal.ErrInput)
+			return nil, fmt.Errorf("keystore: x509: import: a private key without its certificate (import them together): %w", core.ErrInput)
 		}
 	}
 	var results []ImportResult
@@ -465,11 +465,11 @@ func (s *Store) storeX509(in *x509Input, protect []byte) ([]ImportResult, error)
 func (s *Store) storeKey(key crypto.PrivateKey, cert *x509.Certificate, protect []byte) (string, error) {
 	signer, _ := key.(crypto.Signer)
 	if signer == nil {
-		return "", fmt.Errorf("keystore: x509: unsupported private key type %T: %w", key, mailseal.ErrInput)
+		return "", fmt.Errorf("keystore: x509: unsupported private key type %T: %w", key, core.ErrInput)
 	}
 	id := keyID(signer.Public())
 	if id == "" {
-		return "", fmt.Errorf("keystore: x509: unsupported private key type %T: %w", key, mailseal.ErrInput)
+		return "", fmt.Errorf("keystore: x509: unsupported private key type %T: %w", key, core.ErrInput)
 	}
 	path := s.x509KeyPath(id)
 	if _, err := os.Stat(path); err == nil {
@@ -514,7 +514,7 @@ func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate) (ImportRes
 		}
 	}
 	if issuers > 0 {
-		return res, mailseal.WithKind(fmt.Errorf("keystore: x509: the CRL of %s does not verify against its issuer's certificate; it is not imported", l.crl.Issuer), mailseal.ErrInput)
+		return res, core.WithKind(fmt.Errorf("keystore: x509: the CRL of %s does not verify against its issuer's certificate; it is not imported", l.crl.Issuer), core.ErrInput)
 	}
 	if _, err := os.Stat(s.crlPath(id)); err == nil {
 		res.Changes = []string{"CRL unchanged"}

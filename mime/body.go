@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/b64lines"
 	"github.com/mailseal/mailseal/internal/stage"
 )
@@ -19,7 +19,7 @@ import (
 // 8bit, binary and unknown encodings passed through. The body of a
 // multipart with parts is passed through too: composite types may not be
 // encoded (RFC 2045 section 6.4), and the parts' offsets refer to the raw
-// body. Read errors wrap mailseal.ErrInput.
+// body. Read errors wrap core.ErrInput.
 func (e *Entity) Body() io.Reader {
 	raw := e.RawBody()
 	if len(e.Children) > 0 {
@@ -78,7 +78,7 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 			buf = d.flush(buf)
 			d.done = true
 		} else if err != nil {
-			return 0, fmt.Errorf("mime: reading a base64 body: %v: %w", err, mailseal.ErrInput)
+			return 0, fmt.Errorf("mime: reading a base64 body: %v: %w", err, core.ErrInput)
 		}
 		d.buf, d.out = buf, buf
 	}
@@ -189,7 +189,7 @@ func (d *qpDecoder) Read(p []byte) (int, error) {
 			buf = qpDecodeLine(buf, data)
 			d.done = err == io.EOF
 		default:
-			return 0, fmt.Errorf("mime: reading a quoted-printable body: %v: %w", err, mailseal.ErrInput)
+			return 0, fmt.Errorf("mime: reading a quoted-printable body: %v: %w", err, core.ErrInput)
 		}
 		d.buf, d.out = buf, buf
 	}

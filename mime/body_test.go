@@ -12,7 +12,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 func TestBody(t *testing.T) {
@@ -122,7 +122,7 @@ func TestAddresses(t *testing.T) {
 	for _, tc := range cases {
 		got, err := h.Addresses(tc.key)
 		if tc.err {
-			if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), tc.key) {
+			if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), tc.key) {
 				t.Errorf("%s: error %v, want ErrInput naming the field", tc.key, err)
 			}
 			continue
@@ -219,7 +219,7 @@ func TestMailboxes(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
-	if _, err := h.Mailboxes("Bcc"); !errors.Is(err, mailseal.ErrInput) {
+	if _, err := h.Mailboxes("Bcc"); !errors.Is(err, core.ErrInput) {
 		t.Fatalf("Bcc: %v", err)
 	}
 	for in, want := range map[string]string{

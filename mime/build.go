@@ -10,7 +10,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/b64lines"
 	"github.com/mailseal/mailseal/internal/crlf"
 	"github.com/mailseal/mailseal/internal/stage"
@@ -64,7 +64,7 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 		return err
 	}
 	if signed == nil || signature == nil {
-		return fmt.Errorf("mime: WriteSigned needs the signed content and a signature function: %w", mailseal.ErrUsage)
+		return fmt.Errorf("mime: WriteSigned needs the signed content and a signature function: %w", core.ErrUsage)
 	}
 	if hash == nil {
 		hash = io.Discard
@@ -220,14 +220,14 @@ func (p *base64Part) Close() error {
 // checkPartHeader checks fields built by hand for a part header.
 func checkPartHeader(h Header) error {
 	if h.Get("Content-Type") == "" {
-		return fmt.Errorf("mime: a part header without Content-Type: %w", mailseal.ErrUsage)
+		return fmt.Errorf("mime: a part header without Content-Type: %w", core.ErrUsage)
 	}
 	for _, f := range h {
 		if err := checkHeaderValues(f.Key, f.Value); err != nil {
 			return err
 		}
 		if strings.ContainsAny(f.Key, ": ") {
-			return fmt.Errorf("mime: bad header field name %q: %w", f.Key, mailseal.ErrUsage)
+			return fmt.Errorf("mime: bad header field name %q: %w", f.Key, core.ErrUsage)
 		}
 	}
 	return nil
@@ -329,11 +329,11 @@ func formatParam(v string) string {
 func checkHeaderValues(values ...string) error {
 	for _, v := range values {
 		if strings.TrimSpace(v) == "" {
-			return fmt.Errorf("mime: an empty protocol or content type was given: %w", mailseal.ErrUsage)
+			return fmt.Errorf("mime: an empty protocol or content type was given: %w", core.ErrUsage)
 		}
 		for i := 0; i < len(v); i++ {
 			if c := v[i]; c < 32 && c != '\t' || c >= 127 {
-				return fmt.Errorf("mime: header value %q holds a control or non-ASCII character: %w", v, mailseal.ErrUsage)
+				return fmt.Errorf("mime: header value %q holds a control or non-ASCII character: %w", v, core.ErrUsage)
 			}
 		}
 	}
@@ -430,7 +430,7 @@ func (g *boundaryGuard) Write(p []byte) (int, error) {
 		case c == g.delimiter[g.matched]:
 			g.matched++
 			if g.matched == len(g.delimiter) {
-				return 0, mailseal.WithKind(fmt.Errorf("mime: the content contains the multipart boundary %q; the output is invalid, try again (a new boundary is chosen each time)", g.delimiter[2:]), mailseal.ErrInput)
+				return 0, core.WithKind(fmt.Errorf("mime: the content contains the multipart boundary %q; the output is invalid, try again (a new boundary is chosen each time)", g.delimiter[2:]), core.ErrInput)
 			}
 		case c == '\n':
 			g.matched = 0

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 const testSignature = "-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----\n"
@@ -144,11 +144,11 @@ func TestWriteSignedErrors(t *testing.T) {
 		sig      func() ([]byte, error)
 		want     error
 	}{
-		{"header injection", "application/pgp-signature\r\nBcc: x@example.org", "a/b", strings.NewReader(""), nil, mailseal.ErrUsage},
-		{"empty type", "application/pgp-signature", "", strings.NewReader(""), nil, mailseal.ErrUsage},
+		{"header injection", "application/pgp-signature\r\nBcc: x@example.org", "a/b", strings.NewReader(""), nil, core.ErrUsage},
+		{"empty type", "application/pgp-signature", "", strings.NewReader(""), nil, core.ErrUsage},
 		{"signature fails", "application/pgp-signature", "a/b", strings.NewReader("x"), func() ([]byte, error) { return nil, sigErr }, sigErr},
 		{"read fails", "application/pgp-signature", "a/b", failingReader{}, func() ([]byte, error) { return nil, nil }, nil},
-		{"no signature function", "application/pgp-signature", "a/b", strings.NewReader("x"), nil, mailseal.ErrUsage},
+		{"no signature function", "application/pgp-signature", "a/b", strings.NewReader("x"), nil, core.ErrUsage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +180,7 @@ func TestWriteSignedSignatureHeader(t *testing.T) {
 		t.Fatalf("signature body %q", body)
 	}
 	bad := Header{{Key: "Content-Type", Value: "a/b"}, {Key: "X-Evil", Value: "a\r\nBcc: x"}}
-	if err := WriteSigned(io.Discard, nil, "a/b", "sha-256", strings.NewReader("x"), nil, bad, func() ([]byte, error) { return nil, nil }); !errors.Is(err, mailseal.ErrUsage) {
+	if err := WriteSigned(io.Discard, nil, "a/b", "sha-256", strings.NewReader("x"), nil, bad, func() ([]byte, error) { return nil, nil }); !errors.Is(err, core.ErrUsage) {
 		t.Fatalf("injection in the signature header: %v", err)
 	}
 }
@@ -242,7 +242,7 @@ func TestBoundaryGuard(t *testing.T) {
 			t.Errorf("%q: error %v, want failure %v", tc.chunks, err, tc.fail)
 		}
 		// Exit 2, in words that say what happened (no "unreadable input").
-		if err != nil && (!errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+		if err != nil && (!errors.Is(err, core.ErrInput) || core.ExitCode(err) != core.ExitUsage ||
 			!strings.HasSuffix(err.Error(), "try again (a new boundary is chosen each time)")) {
 			t.Errorf("%q: %v", tc.chunks, err)
 		}
@@ -319,7 +319,7 @@ func TestWriteEncryptedRoundTrip(t *testing.T) {
 	if got, _ := p.Root.Header.Addresses("To"); len(got) != 1 || got[0] != "b@example.net" {
 		t.Errorf("To %v", got)
 	}
-	if _, err := WriteEncrypted(io.Discard, nil, "a/b", "a/b\n", nil, "c/d"); !errors.Is(err, mailseal.ErrUsage) {
+	if _, err := WriteEncrypted(io.Discard, nil, "a/b", "a/b\n", nil, "c/d"); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("injection: %v", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // defaultContentType is the Content-Type of a root without one (RFC 2045).
@@ -34,7 +34,7 @@ const maxLineLength = 998
 // as they are.)
 //
 // The result streams from the spool; errors surface from Read and wrap
-// mailseal.ErrInput.
+// core.ErrInput.
 func (m *Message) Content(sevenBit bool) io.Reader {
 	return &lazyReader{build: func() (io.Reader, error) { return m.buildContent(sevenBit) }}
 }
@@ -167,7 +167,7 @@ func planSevenBit(root *Entity) (map[*Entity]string, error) {
 		}
 		clean, err := sevenBitClean(e.RawBody())
 		if err != nil {
-			return fmt.Errorf("mime: reading %s: %v: %w", e.name(), err, mailseal.ErrInput)
+			return fmt.Errorf("mime: reading %s: %v: %w", e.name(), err, core.ErrInput)
 		}
 		switch {
 		case clean && (cte == "8bit" || cte == "binary"):

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // Limits bound what Parse accepts, so that hostile input cannot exhaust
@@ -170,7 +170,7 @@ type Mailbox struct {
 // Mailboxes returns the mailboxes of every field named key, which should
 // be an address-list field: From, To, Cc, Bcc, Sender, Reply-To. Groups
 // are flattened. No field gives an empty list; an unparseable field gives
-// an error wrapping mailseal.ErrInput.
+// an error wrapping core.ErrInput.
 func (h Header) Mailboxes(key string) ([]Mailbox, error) {
 	parser := mail.AddressParser{WordDecoder: wordDecoder()}
 	var out []Mailbox
@@ -180,7 +180,7 @@ func (h Header) Mailboxes(key string) ([]Mailbox, error) {
 		}
 		list, err := parser.ParseList(v)
 		if err != nil {
-			return nil, fmt.Errorf("mime: %s field %q is not a valid address list (%v): %w", key, v, err, mailseal.ErrInput)
+			return nil, fmt.Errorf("mime: %s field %q is not a valid address list (%v): %w", key, v, err, core.ErrInput)
 		}
 		for _, a := range list {
 			out = append(out, Mailbox{Name: DecodeWords(a.Name), Address: a.Address})

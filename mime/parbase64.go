@@ -6,7 +6,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/b64lines"
 	"github.com/mailseal/mailseal/internal/stage"
 )
@@ -156,7 +156,7 @@ func (d *parallelBase64) Read(p []byte) (int, error) {
 		j, more := <-d.order
 		if !more {
 			if d.readErr != nil {
-				return 0, fmt.Errorf("mime: reading a base64 body: %v: %w", d.readErr, mailseal.ErrInput)
+				return 0, fmt.Errorf("mime: reading a base64 body: %v: %w", d.readErr, core.ErrInput)
 			}
 			if d.lax != nil {
 				// The lenient decoder's last, incomplete group.

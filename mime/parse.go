@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/crlf"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/stage"
@@ -167,7 +167,7 @@ func (e *Entity) name() string {
 // Parse reads a whole message, canonicalising line endings to CRLF (bare LF
 // and bare CR become CRLF) while spooling it in a spool that keeps memLimit
 // bytes in memory, skips a leading mbox "From " line, and builds the entity
-// tree. Errors wrap mailseal.ErrInput and say which limit or what syntax
+// tree. Errors wrap core.ErrInput and say which limit or what syntax
 // failed.
 //
 // Parsing is lenient where real mail is sloppy: a missing Content-Type is
@@ -261,7 +261,7 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts ...Pa
 		p.stopHashers()
 	}
 	if c.err != nil {
-		return nil, fmt.Errorf("mime: reading message: %v: %w", c.err, mailseal.ErrInput)
+		return nil, fmt.Errorf("mime: reading message: %v: %w", c.err, core.ErrInput)
 	}
 	if !c.canonical {
 		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
@@ -381,17 +381,17 @@ func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
 			out = conv.convert(out[:0], in[:n])
 			total += int64(len(out))
 			if total > maxSize {
-				return fmt.Errorf("mime: message exceeds the size limit of %d bytes: %w", maxSize, mailseal.ErrInput)
+				return fmt.Errorf("mime: message exceeds the size limit of %d bytes: %w", maxSize, core.ErrInput)
 			}
 			if _, err := sp.Write(out); err != nil {
-				return fmt.Errorf("mime: spooling message: %v: %w", err, mailseal.ErrInput)
+				return fmt.Errorf("mime: spooling message: %v: %w", err, core.ErrInput)
 			}
 		}
 		if rerr == io.EOF {
 			return nil
 		}
 		if rerr != nil {
-			return fmt.Errorf("mime: reading message: %v: %w", rerr, mailseal.ErrInput)
+			return fmt.Errorf("mime: reading message: %v: %w", rerr, core.ErrInput)
 		}
 	}
 }
@@ -413,7 +413,7 @@ func skipMboxFromLine(br *bufio.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("mime: reading message: %v: %w", err, mailseal.ErrInput)
+			return fmt.Errorf("mime: reading message: %v: %w", err, core.ErrInput)
 		}
 		if c == '\n' {
 			return nil
@@ -501,7 +501,7 @@ func (p *parser) stopHashers() {
 func (p *parser) parseEntity(path string, start, end int64, depth int, parentType string) (*Entity, error) {
 	p.parts++
 	if p.parts > p.lim.MaxParts {
-		return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+		return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, core.ErrInput)
 	}
 	e := &Entity{Path: path, src: p.src, start: start, end: end}
 	hdr, bodyStart, err := p.readHeader(e)
@@ -518,7 +518,7 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 		return e, nil
 	}
 	if depth+1 > p.lim.MaxDepth {
-		return nil, fmt.Errorf("mime: multipart nesting in %s is deeper than %d levels (the MaxDepth limit): %w", e.name(), p.lim.MaxDepth, mailseal.ErrInput)
+		return nil, fmt.Errorf("mime: multipart nesting in %s is deeper than %d levels (the MaxDepth limit): %w", e.name(), p.lim.MaxDepth, core.ErrInput)
 	}
 	var hs []crypto.Hash
 	if path == "" && e.MediaType == "multipart/signed" && p.signedHashes != nil {
@@ -556,7 +556,7 @@ func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 		cur     []byte // raw bytes of the field being read
 		off     = e.start
 		line    []byte
-		tooLong = fmt.Errorf("mime: the header of %s is longer than %d bytes (the MaxHeaderBytes limit): %w", e.name(), p.lim.MaxHeaderBytes, mailseal.ErrInput)
+		tooLong = fmt.Errorf("mime: the header of %s is longer than %d bytes (the MaxHeaderBytes limit): %w", e.name(), p.lim.MaxHeaderBytes, core.ErrInput)
 	)
 	flush := func() {
 		if cur != nil {
@@ -579,7 +579,7 @@ func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 			}
 		}
 		if err != nil && err != io.EOF {
-			return nil, 0, fmt.Errorf("mime: reading the header of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+			return nil, 0, fmt.Errorf("mime: reading the header of %s: %v: %w", e.name(), err, core.ErrInput)
 		}
 		switch {
 		case len(line) == 0: // end of entity: all header, empty body
@@ -834,7 +834,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 			want := min(len(buf)-n, int(e.end-next))
 			k, err := p.src.ReadAt(buf[n:n+want], next)
 			if k < want && err != nil {
-				return nil, nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+				return nil, nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, core.ErrInput)
 			}
 			n += k
 			next += int64(k)
@@ -904,7 +904,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		}
 		inPart, partStart = true, base+int64(lineEnd)
 		if p.parts+len(spans)+1 > p.lim.MaxParts {
-			return nil, nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, core.ErrInput)
 		}
 		if len(spans) == 0 && len(hashes) > 0 && e.end-partStart >= p.minHashed {
 			hashed = startHasher(p.src, partStart, hashes)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/spool"
 )
 
@@ -332,7 +332,7 @@ func TestParseLimits(t *testing.T) {
 				m.Close()
 				t.Fatal("Parse succeeded")
 			}
-			if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "mime: ") {
+			if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "mime: ") {
 				t.Errorf("error %q: want mime: ... %q wrapping ErrInput", err, tc.msg)
 			}
 		})
@@ -345,7 +345,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on f
 
 func TestParseReadError(t *testing.T) {
 	_, err := Parse(failingReader{}, DefaultLimits(), 1024)
-	if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "disk on fire") {
+	if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -598,7 +598,7 @@ func (p *parser) splitPartsByLines(e *Entity, boundary string) ([]span, error) {
 			kind = delimiterKind(line, dash)
 		}
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, mailseal.ErrInput)
+			return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, core.ErrInput)
 		}
 		if kind != delimNone {
 			// The CRLF before the delimiter belongs to it, unless the
@@ -615,7 +615,7 @@ func (p *parser) splitPartsByLines(e *Entity, boundary string) ([]span, error) {
 			}
 			inPart, partStart = true, off
 			if p.parts+len(spans)+1 > p.lim.MaxParts {
-				return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, mailseal.ErrInput)
+				return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, core.ErrInput)
 			}
 		}
 		if err == io.EOF {

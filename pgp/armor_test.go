@@ -9,7 +9,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // Damage to the armor of a message is classified by what the message is,
@@ -38,7 +38,7 @@ func TestArmorDamageClassification(t *testing.T) {
 			name string
 			msg  []byte
 			kind error
-		}{{"encrypted", enc, mailseal.ErrIntegrity}, {"signed", signed.Bytes(), mailseal.ErrInput}} {
+		}{{"encrypted", enc, core.ErrIntegrity}, {"signed", signed.Bytes(), core.ErrInput}} {
 			text := string(tc.msg)
 			body := strings.Index(text, "\n\n") + 2
 			mid := body + strings.Index(text[body+(len(text)-body)/2:], "\n") + (len(text)-body)/2 + 1

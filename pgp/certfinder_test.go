@@ -6,7 +6,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // idFinder answers only for the key IDs it holds, as an index does.
@@ -41,17 +41,17 @@ func TestCertFinderLookup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			oneSigner(t, signers, mailseal.SignerGood)
+			oneSigner(t, signers, core.SignerGood)
 
 			// Filed under some other key ID only: not found.
 			signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), idFinder{keys[0] ^ 1: {cert}})
-			oneSigner(t, signers, mailseal.SignerUnknown)
+			oneSigner(t, signers, core.SignerUnknown)
 
 			// Decrypting a signed message looks the signer up the same way.
 			rcpt := genKey(t, "R", "r@example.org", opts)
 			ct := encrypt(t, e, data, key, publicOf(t, rcpt))
 			d, _ := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{rcpt}, Certs: index})
-			oneSigner(t, d.Signers, mailseal.SignerGood)
+			oneSigner(t, d.Signers, core.SignerGood)
 		})
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 func rfc(name string) string { return filepath.Join(corpus, "rfc9580", name) }
@@ -17,7 +17,7 @@ func TestCorpusV6PKESK(t *testing.T) {
 	e := testEngine()
 	secret := corpusKeys(t, "rfc9580/v6-minimal-secret.key")
 	d, body := decryptAll(t, e, readFile(t, rfc("v6pkesk-aes128-ocb.pgp")), Keyring{Secrets: secret})
-	if string(body) != "Hello, world!" || d.Integrity != mailseal.IntegrityAEAD || d.DecryptedWith != Fingerprint(secret[0].PrimaryKey) {
+	if string(body) != "Hello, world!" || d.Integrity != core.IntegrityAEAD || d.DecryptedWith != Fingerprint(secret[0].PrimaryKey) {
 		t.Fatalf("%q %+v", body, d)
 	}
 }
@@ -33,9 +33,9 @@ func TestCorpusPasswordMessages(t *testing.T) {
 			if string(body) != "Hello, world!" || !d.Encrypted {
 				t.Fatalf("%q %+v", body, d)
 			}
-			want := mailseal.IntegrityMDC
+			want := core.IntegrityMDC
 			if strings.HasPrefix(name, "v6") {
-				want = mailseal.IntegrityAEAD
+				want = core.IntegrityAEAD
 			}
 			if d.Integrity != want {
 				t.Errorf("integrity %s, want %s", d.Integrity, want)
@@ -58,7 +58,7 @@ func TestCorpusSignedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := oneSigner(t, signers, mailseal.SignerGood)
+	s := oneSigner(t, signers, core.SignerGood)
 	if s.Fingerprint != fpr || len(signed) == 0 {
 		t.Fatalf("%+v %q", s, signed)
 	}
@@ -68,7 +68,7 @@ func TestCorpusSignedMessages(t *testing.T) {
 	if d.Encrypted || len(body) == 0 {
 		t.Fatalf("%+v %q", d, body)
 	}
-	oneSigner(t, d.Signers, mailseal.SignerGood)
+	oneSigner(t, d.Signers, core.SignerGood)
 }
 
 func TestCorpusV4Ed25519Signature(t *testing.T) {
@@ -92,14 +92,14 @@ func TestCorpusV4Ed25519Signature(t *testing.T) {
 	if err := pk.VerifySignature(final, sig); err != nil {
 		t.Fatalf("corpus signature does not verify: %v", err)
 	}
-	t.Logf("v4 Ed25519 corpus signature verifies cryptographically: hash %s, created %s", mailseal.HashName(sig.Hash), sig.CreationTime)
+	t.Logf("v4 Ed25519 corpus signature verifies cryptographically: hash %s, created %s", core.HashName(sig.Hash), sig.CreationTime)
 	// As a detached signature with no certificate, the engine reports an
 	// unknown signer: a bare key packet is not a certificate.
 	signers, err := e.VerifyDetached(strings.NewReader("OpenPGP"), bytes.NewReader(sigData), openpgp.EntityList{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	oneSigner(t, signers, mailseal.SignerUnknown)
+	oneSigner(t, signers, core.SignerUnknown)
 }
 
 func TestCorpusLockedV6Key(t *testing.T) {
@@ -107,7 +107,7 @@ func TestCorpusLockedV6Key(t *testing.T) {
 	locked := corpusKeys(t, "rfc9580/v6-minimal-secret-locked.key")
 	msg := readFile(t, rfc("v6pkesk-aes128-ocb.pgp"))
 	_, err := e.Decrypt(bytes.NewReader(msg), Keyring{Secrets: locked})
-	wantErr(t, err, mailseal.ErrLocked)
+	wantErr(t, err, core.ErrLocked)
 	unlock := func(ent *openpgp.Entity) error {
 		if err := ent.DecryptPrivateKeys([]byte("correct horse battery staple")); err != nil {
 			return errorsJoinLocked(err)
@@ -137,7 +137,7 @@ func TestCorpusSamples(t *testing.T) {
 			if !bytes.Equal(body, data) {
 				t.Fatal("body")
 			}
-			oneSigner(t, d.Signers, mailseal.SignerGood)
+			oneSigner(t, d.Signers, core.SignerGood)
 		})
 	}
 }

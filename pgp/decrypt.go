@@ -16,7 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/stage"
@@ -31,7 +31,7 @@ type Keyring struct {
 	// every secret key. May be nil.
 	Secrets CertFinder
 	// Unlock unlocks a locked secret entity in place; its error should wrap
-	// mailseal.ErrLocked when no or a wrong passphrase was given. May be nil.
+	// core.ErrLocked when no or a wrong passphrase was given. May be nil.
 	Unlock func(*openpgp.Entity) error
 	// Password returns the password of a password-encrypted (SKESK)
 	// message. May be nil.
@@ -48,11 +48,11 @@ type Keyring struct {
 // check passed; Close discards the withheld plaintext.
 type Decrypted struct {
 	Encrypted     bool
-	Integrity     string            // mailseal.IntegrityMDC / IntegrityAEAD ("" if not encrypted)
-	DecryptedWith string            // primary-key fingerprint ("" for a password)
-	SessionKey    *SessionKey       // with Keyring.ReportSessionKey: the key the data was decrypted with
-	Signers       []mailseal.Signer // one per signature, with SignerStatus
-	Body          io.Reader         // the verified plaintext
+	Integrity     string           // core.IntegrityMDC / IntegrityAEAD ("" if not encrypted)
+	DecryptedWith string           // primary-key fingerprint ("" for a password)
+	SessionKey    *SessionKey      // with Keyring.ReportSessionKey: the key the data was decrypted with
+	Signers       []core.Signature // one per signature, with SignerStatus
+	Body          io.Reader        // the verified plaintext
 	spool         *spool.Spool
 }
 
@@ -145,7 +145,7 @@ func sizeName(n int64) string {
 
 func (e *Engine) tooLarge() error {
 	return fmt.Errorf("pgp: decompressed data exceeds the %s limit (if the message is genuine, raise the decompression limit): %w",
-		sizeName(e.policy.MaxDecompressed), mailseal.ErrInput)
+		sizeName(e.policy.MaxDecompressed), core.ErrInput)
 }
 
 // openInput returns the binary packet stream of an armored ("PGP MESSAGE")
@@ -156,19 +156,19 @@ func openInput(r io.Reader) (io.Reader, func(), error) {
 	first, err := br.Peek(1)
 	if err != nil {
 		if err == io.EOF {
-			return nil, nil, fmt.Errorf("pgp: decrypt: empty input: %w", mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("pgp: decrypt: empty input: %w", core.ErrInput)
 		}
-		return nil, nil, fmt.Errorf("pgp: decrypt: %v: %w", err, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: decrypt: %v: %w", err, core.ErrInput)
 	}
 	if first[0]&0x80 != 0 {
 		return br, func() {}, nil
 	}
 	ar, err := armor.NewReader(br)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored): %w", mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored): %w", core.ErrInput)
 	}
 	if ar.Type != armorMessage {
-		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.Type, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.Type, core.ErrInput)
 	}
 	sr := stage.NewReader(ar)
 	return sr, func() { sr.Close() }, nil
@@ -224,11 +224,11 @@ type candidate struct {
 // stream and the signatures are done, and only then returns it.
 //
 // Errors: tampered or truncated ciphertext, and encrypted data without
-// integrity protection, wrap mailseal.ErrIntegrity (and no plaintext is
-// returned); no usable secret key wraps mailseal.ErrNoKey and lists the key
+// integrity protection, wrap core.ErrIntegrity (and no plaintext is
+// returned); no usable secret key wraps core.ErrNoKey and lists the key
 // IDs the message is encrypted to; a locked key without passphrase or a wrong
-// password wraps mailseal.ErrLocked; decompression beyond
-// Policy.MaxDecompressed and unreadable input wrap mailseal.ErrInput.
+// password wraps core.ErrLocked; decompression beyond
+// Policy.MaxDecompressed and unreadable input wrap core.ErrInput.
 // Signatures that do not verify are not errors: see Decrypted.Signers.
 func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 	in, release, err := openInput(r)
@@ -242,17 +242,17 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		// Armor damage in encrypted data is damaged ciphertext, as it is
 		// when the armor breaks beyond this prefix (see decrypt).
 		if o := prescan(prefix[:n]); errors.Is(err, armor.ErrInvalid) && (o.tag != 0 || o.skesk || len(o.recipients) > 0) {
-			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged (%v); no plaintext is released: %w", err, mailseal.ErrIntegrity)
+			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged (%v); no plaintext is released: %w", err, core.ErrIntegrity)
 		}
-		return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, core.ErrInput)
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("pgp: decrypt: no OpenPGP data: %w", mailseal.ErrInput)
+		return nil, fmt.Errorf("pgp: decrypt: no OpenPGP data: %w", core.ErrInput)
 	}
 	prefix = prefix[:n]
 	o := prescan(prefix)
 	if o.tag == 9 {
-		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", mailseal.ErrIntegrity)
+		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", core.ErrIntegrity)
 	}
 	stream := io.MultiReader(bytes.NewReader(prefix), in)
 	others := hasSecrets(kr.Secrets) || kr.Password != nil
@@ -263,7 +263,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		ct := spool.New(e.policy.MaxMemorySpool)
 		defer ct.Close()
 		if _, err := io.Copy(ct, stream); err != nil {
-			return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, mailseal.ErrInput)
+			return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, core.ErrInput)
 		}
 		var errs []error
 		for _, sk := range kr.SessionKeys {
@@ -271,7 +271,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 			if err == nil {
 				return d, nil
 			}
-			if !errors.Is(err, mailseal.ErrNoKey) {
+			if !errors.Is(err, core.ErrNoKey) {
 				return nil, err
 			}
 			errs = append(errs, err)
@@ -406,12 +406,12 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 			return nil, e.tooLarge()
 		}
 		if encrypted {
-			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v); no plaintext is released: %w", err, mailseal.ErrIntegrity)
+			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v); no plaintext is released: %w", err, core.ErrIntegrity)
 		}
-		return nil, fmt.Errorf("pgp: decrypt: the message is damaged (%v): %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("pgp: decrypt: the message is damaged (%v): %w", err, core.ErrInput)
 	}
 
-	d := &Decrypted{Encrypted: encrypted, spool: sp, Signers: []mailseal.Signer{}}
+	d := &Decrypted{Encrypted: encrypted, spool: sp, Signers: []core.Signature{}}
 	switch {
 	case !kr.ReportSessionKey:
 	case sk != nil:
@@ -420,9 +420,9 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 		d.SessionKey = &SessionKey{Cipher: md.DecryptedWithAlgorithm, Key: bytes.Clone(md.SessionKey)}
 	}
 	if encrypted {
-		d.Integrity = mailseal.IntegrityMDC
+		d.Integrity = core.IntegrityMDC
 		if o.tag == 20 || (o.tag == 18 && o.version == 2) {
-			d.Integrity = mailseal.IntegrityAEAD
+			d.Integrity = core.IntegrityAEAD
 		}
 		with := md.DecryptedWith.Entity
 		if found != nil {
@@ -441,12 +441,12 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 
 // evalCandidate checks that the signature packet matches its one-pass
 // header and evaluates it.
-func (e *Engine) evalCandidate(cd *candidate) mailseal.Signer {
+func (e *Engine) evalCandidate(cd *candidate) core.Signature {
 	c := cd.c
 	sig := c.CorrespondingSig
 	if sig == nil {
-		s := mailseal.Signer{Emails: []string{}, Status: mailseal.SignerBad, KeyID: fmt.Sprintf("%016X", c.IssuerKeyId),
-			Hash: mailseal.HashName(c.HashAlgorithm), Error: "the signature packet announced by a one-pass signature header is missing or unreadable"}
+		s := core.Signature{Emails: []string{}, Status: core.SignerBad, KeyID: fmt.Sprintf("%016X", c.IssuerKeyId),
+			Hash: core.HashName(c.HashAlgorithm), Error: "the signature packet announced by a one-pass signature header is missing or unreadable"}
 		if cd.ent != nil {
 			s.Fingerprint = Fingerprint(cd.ent.PrimaryKey)
 			s.SigningKey = Fingerprint(cd.pub)
@@ -458,8 +458,8 @@ func (e *Engine) evalCandidate(cd *candidate) mailseal.Signer {
 		(c.OPSVersion == 3 && sig.Version == 6) ||
 		(c.OPSVersion == 6 && (sig.Version != 6 || !bytes.Equal(c.IssuerFingerprint, sig.IssuerFingerprint) || !bytes.Equal(c.Salt, sig.Salt())))
 	s := e.evaluate(sig, cd.final, cd.err, cd.ent, cd.pub)
-	if mismatch && s.Status != mailseal.SignerUnknown {
-		s.Status = mailseal.SignerBad
+	if mismatch && s.Status != core.SignerUnknown {
+		s.Status = core.SignerBad
 		s.Valid = false
 		s.Error = "the signature packet does not match its one-pass signature header"
 	}
@@ -468,17 +468,17 @@ func (e *Engine) evalCandidate(cd *candidate) mailseal.Signer {
 
 // sessionKeyError classifies an error of decrypting with a given session
 // key: a wrong key and damaged data look the same, so both wrap
-// mailseal.ErrNoKey (the session key is what does not fit).
+// core.ErrNoKey (the session key is what does not fit).
 func (e *Engine) sessionKeyError(err error) error {
 	switch {
-	case errors.Is(err, mailseal.ErrIntegrity), errors.Is(err, mailseal.ErrInput), errors.Is(err, mailseal.ErrNoKey):
+	case errors.Is(err, core.ErrIntegrity), errors.Is(err, core.ErrInput), errors.Is(err, core.ErrNoKey):
 		return fmt.Errorf("pgp: decrypt: %w", err)
 	case errors.Is(err, pgperrors.ErrMessageTooLarge):
 		return e.tooLarge()
 	}
 	// A wrong key turns the data into garbage that fails to parse in any
 	// way (even as a truncation): that is not told apart from damage.
-	return fmt.Errorf("pgp: decrypt: the session key does not decrypt the message, or the message is damaged (%v): %w", err, mailseal.ErrNoKey)
+	return fmt.Errorf("pgp: decrypt: the session key does not decrypt the message, or the message is damaged (%v): %w", err, core.ErrNoKey)
 }
 
 // readError classifies an error of openpgp.ReadMessage.
@@ -490,13 +490,13 @@ func (e *Engine) readError(err error, p *prompter, o outer) error {
 	switch {
 	case errors.Is(err, pgperrors.ErrKeyIncorrect):
 		if len(o.recipients) == 0 && o.skesk {
-			return fmt.Errorf("pgp: decrypt: the message is encrypted with a password and none was given: %w", mailseal.ErrLocked)
+			return fmt.Errorf("pgp: decrypt: the message is encrypted with a password and none was given: %w", core.ErrLocked)
 		}
 		to := "unknown keys"
 		if len(o.recipients) > 0 {
 			to = strings.Join(o.recipients, ", ")
 		}
-		return fmt.Errorf("pgp: decrypt: no secret key for this message; it is encrypted to %s (import the matching secret key): %w", to, mailseal.ErrNoKey)
+		return fmt.Errorf("pgp: decrypt: no secret key for this message; it is encrypted to %s (import the matching secret key): %w", to, core.ErrNoKey)
 	case errors.Is(err, pgperrors.ErrMessageTooLarge):
 		return e.tooLarge()
 	case errors.As(err, &se), errors.Is(err, pgperrors.ErrMDCHashMismatch), errors.Is(err, pgperrors.ErrMDCMissing),
@@ -504,20 +504,20 @@ func (e *Engine) readError(err error, p *prompter, o outer) error {
 		if p.triedPassword && len(o.recipients) == 0 && errors.As(err, &se) {
 			// A wrong password yields a wrong session key, which shows as
 			// damaged data: nothing tells the two apart.
-			return fmt.Errorf("pgp: decrypt: wrong password for the message (or the message is damaged): %w", mailseal.ErrLocked)
+			return fmt.Errorf("pgp: decrypt: wrong password for the message (or the message is damaged): %w", core.ErrLocked)
 		}
-		return fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v): %w", err, mailseal.ErrIntegrity)
+		return fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v): %w", err, core.ErrIntegrity)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		if o.tag != 0 {
-			return fmt.Errorf("pgp: decrypt: the encrypted message is truncated: %w", mailseal.ErrIntegrity)
+			return fmt.Errorf("pgp: decrypt: the encrypted message is truncated: %w", core.ErrIntegrity)
 		}
-		return fmt.Errorf("pgp: decrypt: the message is truncated or empty: %w", mailseal.ErrInput)
+		return fmt.Errorf("pgp: decrypt: the message is truncated or empty: %w", core.ErrInput)
 	}
 	var ue pgperrors.UnsupportedError
 	if errors.As(err, &ue) && strings.Contains(string(ue), "integrity") {
-		return fmt.Errorf("pgp: decrypt: %v; refused: %w", err, mailseal.ErrIntegrity)
+		return fmt.Errorf("pgp: decrypt: %v; refused: %w", err, core.ErrIntegrity)
 	}
-	return fmt.Errorf("pgp: decrypt: %v: %w", err, mailseal.ErrInput)
+	return fmt.Errorf("pgp: decrypt: %v: %w", err, core.ErrInput)
 }
 
 // prompter answers go-crypto's prompt: first it unlocks the locked secret
@@ -559,11 +559,11 @@ func (p *prompter) prompt(keys []openpgp.Key, symmetric bool) ([]byte, error) {
 		if !symmetric || p.kr.Password == nil {
 			if len(errs) > 0 {
 				p.err = fmt.Errorf("cannot unlock the secret key %s: %w", strings.Join(p.lockedKeyNames, ", "), errors.Join(errs...))
-				if !errors.Is(p.err, mailseal.ErrLocked) {
-					p.err = fmt.Errorf("%w: %w", p.err, mailseal.ErrLocked)
+				if !errors.Is(p.err, core.ErrLocked) {
+					p.err = fmt.Errorf("%w: %w", p.err, core.ErrLocked)
 				}
 			} else {
-				p.err = fmt.Errorf("the secret key %s is locked and no passphrase was given: %w", strings.Join(p.lockedKeyNames, ", "), mailseal.ErrLocked)
+				p.err = fmt.Errorf("the secret key %s is locked and no passphrase was given: %w", strings.Join(p.lockedKeyNames, ", "), core.ErrLocked)
 			}
 			return nil, p.err
 		}
@@ -573,8 +573,8 @@ func (p *prompter) prompt(keys []openpgp.Key, symmetric bool) ([]byte, error) {
 		pw, err := p.kr.Password()
 		if err != nil {
 			p.err = fmt.Errorf("no password for the message: %w", err)
-			if !errors.Is(err, mailseal.ErrLocked) {
-				p.err = mailseal.WithKind(p.err, mailseal.ErrLocked) // no secret key is involved
+			if !errors.Is(err, core.ErrLocked) {
+				p.err = core.WithKind(p.err, core.ErrLocked) // no secret key is involved
 			}
 			return nil, p.err
 		}
@@ -585,13 +585,13 @@ func (p *prompter) prompt(keys []openpgp.Key, symmetric bool) ([]byte, error) {
 	}
 	switch {
 	case p.triedPassword:
-		p.err = fmt.Errorf("wrong password for the message: %w", mailseal.ErrLocked)
+		p.err = fmt.Errorf("wrong password for the message: %w", core.ErrLocked)
 	case symmetric && len(keys) == 0:
-		p.err = fmt.Errorf("the message is encrypted with a password and none was given: %w", mailseal.ErrLocked)
+		p.err = fmt.Errorf("the message is encrypted with a password and none was given: %w", core.ErrLocked)
 	case len(p.lockedKeyNames) > 0:
-		p.err = fmt.Errorf("the secret key %s could not be used to decrypt the message: %w", strings.Join(p.lockedKeyNames, ", "), mailseal.ErrNoKey)
+		p.err = fmt.Errorf("the secret key %s could not be used to decrypt the message: %w", strings.Join(p.lockedKeyNames, ", "), core.ErrNoKey)
 	default:
-		p.err = fmt.Errorf("no usable secret key for the message: %w", mailseal.ErrNoKey)
+		p.err = fmt.Errorf("no usable secret key for the message: %w", core.ErrNoKey)
 	}
 	return nil, p.err
 }

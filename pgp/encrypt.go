@@ -11,7 +11,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/stage"
 )
@@ -21,7 +21,7 @@ import (
 // written ASCII-armored ("PGP MESSAGE") to ciphertext as it goes. Close
 // finishes the message. Every recipient must pass CheckRecipient; otherwise
 // nothing is written and the error names each bad recipient and wraps
-// mailseal.ErrNoKey. SEIPDv2 (AEAD) is used when every recipient's key
+// core.ErrNoKey. SEIPDv2 (AEAD) is used when every recipient's key
 // announces support for it, SEIPDv1 (MDC) otherwise.
 func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *openpgp.Entity) (io.WriteCloser, error) {
 	var signers []*openpgp.Entity
@@ -35,16 +35,16 @@ func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *ope
 // also (or only) encrypted to passwords, armor and text mode as opts say.
 func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity, passwords [][]byte, opts DataOptions) (io.WriteCloser, error) {
 	if len(to) == 0 && len(passwords) == 0 {
-		return nil, fmt.Errorf("pgp: encrypt: no recipients: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("pgp: encrypt: no recipients: %w", core.ErrUsage)
 	}
 	var bad []string
 	for _, r := range to {
 		if err := e.CheckRecipient(r); err != nil {
-			bad = append(bad, strings.TrimPrefix(strings.TrimSuffix(err.Error(), ": "+mailseal.ErrNoKey.Error()), "pgp: "))
+			bad = append(bad, strings.TrimPrefix(strings.TrimSuffix(err.Error(), ": "+core.ErrNoKey.Error()), "pgp: "))
 		}
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("pgp: encrypt: %s: %w", strings.Join(bad, "; "), mailseal.ErrNoKey)
+		return nil, fmt.Errorf("pgp: encrypt: %s: %w", strings.Join(bad, "; "), core.ErrNoKey)
 	}
 	for _, signer := range signers {
 		if _, _, err := e.signingKey(signer); err != nil {
@@ -67,10 +67,10 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 		pw, ok, err := e.encryptSEIPDV1(out, to, signers, cfg)
 		if err != nil {
 			out.Close()
-			if errors.Is(err, mailseal.ErrUsage) || errors.Is(err, mailseal.ErrNoKey) || errors.Is(err, mailseal.ErrLocked) {
+			if errors.Is(err, core.ErrUsage) || errors.Is(err, core.ErrNoKey) || errors.Is(err, core.ErrLocked) {
 				return nil, fmt.Errorf("pgp: encrypt: %w", err)
 			}
-			return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
+			return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, core.ErrNoKey)
 		}
 		if ok {
 			return &encWriter{in: stage.NewWriter(pw), pt: pw, out: out, armor: aw}, nil
@@ -88,7 +88,7 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 	}
 	if err != nil {
 		out.Close()
-		return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, mailseal.ErrNoKey)
+		return nil, fmt.Errorf("pgp: encrypt: %v: %w", err, core.ErrNoKey)
 	}
 	return &encWriter{in: stage.NewWriter(pw), pt: pw, out: out, armor: aw}, nil
 }

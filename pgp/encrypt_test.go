@@ -9,7 +9,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
 )
 
@@ -125,5 +125,5 @@ func TestEncryptSEIPDV1ToGPG(t *testing.T) {
 	}
 	// And mailseal refuses it too.
 	_, err := e.Decrypt(bytes.NewReader(bin), Keyring{Secrets: openpgp.EntityList{them}})
-	wantErr(t, err, mailseal.ErrIntegrity)
+	wantErr(t, err, core.ErrIntegrity)
 }

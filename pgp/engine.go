@@ -1,16 +1,16 @@
 // Package pgp is mailseal's OpenPGP engine: it signs (detached, for
 // PGP/MIME), encrypts, decrypts and verifies OpenPGP data on top of
-// github.com/ProtonMail/go-crypto/openpgp/v2, applying a mailseal.Policy.
+// github.com/ProtonMail/go-crypto/openpgp/v2, applying a core.Policy.
 //
 // The engine never sees whole e-mail messages; the mime package hands it the
 // exact bytes to sign, verify or decrypt. Its results are per-signature
-// mailseal.Signer values; the message-level verdict is mailseal.Report's job.
+// core.Signature values; the message-level verdict is core.Report's job.
 //
 // Safety properties:
 //   - decrypted plaintext is withheld in an internal/spool.Spool until the
 //     MDC or AEAD check, the end of the packet stream and the signature checks
 //     are done; tampered ciphertext yields an error wrapping
-//     mailseal.ErrIntegrity and no plaintext at all;
+//     core.ErrIntegrity and no plaintext at all;
 //   - data encrypted without integrity protection (SED, packet tag 9) is refused;
 //   - decompressed data is capped at Policy.MaxDecompressed;
 //   - revoked or expired keys are refused for encryption and signing, and a
@@ -28,20 +28,20 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // Engine is the OpenPGP engine for one policy. It holds no mutable state and
 // is safe for concurrent use.
 type Engine struct {
-	policy mailseal.Policy
+	policy core.Policy
 }
 
 // New returns an engine applying p. Zero fields of p that have a default in
-// mailseal.DefaultPolicy (MinRSABits, MaxDecompressed, MaxMemorySpool) get
+// core.DefaultPolicy (MinRSABits, MaxDecompressed, MaxMemorySpool) get
 // that default, so a zero Policy is still safe.
-func New(p mailseal.Policy) *Engine {
-	d := mailseal.DefaultPolicy()
+func New(p core.Policy) *Engine {
+	d := core.DefaultPolicy()
 	if p.MinRSABits <= 0 {
 		p.MinRSABits = d.MinRSABits
 	}
@@ -55,7 +55,7 @@ func New(p mailseal.Policy) *Engine {
 }
 
 // Policy returns the policy the engine applies (with defaults filled in).
-func (e *Engine) Policy() mailseal.Policy { return e.policy }
+func (e *Engine) Policy() core.Policy { return e.policy }
 
 // Config returns a fresh go-crypto configuration for the engine's policy.
 // It is never nil (go-crypto's v2 API misbehaves on nil configurations).
@@ -139,7 +139,7 @@ func Fingerprint(pk *packet.PublicKey) string {
 }
 
 // keyName names an entity in error messages: fingerprint and the first
-// address a user ID binds (mailseal.UserIDAddress).
+// address a user ID binds (core.UserIDAddress).
 func keyName(ent *openpgp.Entity) string {
 	if ent == nil || ent.PrimaryKey == nil {
 		return "(no key)"
@@ -147,7 +147,7 @@ func keyName(ent *openpgp.Entity) string {
 	name := Fingerprint(ent.PrimaryKey)
 	var emails []string
 	for uid := range ent.Identities {
-		if addr, _ := mailseal.UserIDAddress(uid); addr != "" {
+		if addr, _ := core.UserIDAddress(uid); addr != "" {
 			emails = append(emails, addr)
 		}
 	}

@@ -13,12 +13,12 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 func TestConfig(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	p := mailseal.DefaultPolicy()
+	p := core.DefaultPolicy()
 	p.Now = now
 	p.MinRSABits = 3072
 	p.MaxDecompressed = 123456
@@ -55,7 +55,7 @@ func TestConfig(t *testing.T) {
 		t.Error("MD5 accepted with AllowSHA1")
 	}
 	// Zero policy gets safe defaults; configs are not shared.
-	e := New(mailseal.Policy{})
+	e := New(core.Policy{})
 	c1, c2 := e.Config(), e.Config()
 	if c1 == c2 || *c1.MaxDecompressedMessageSize != 256<<20 || c1.MinimumRSABits() != 2048 {
 		t.Errorf("zero policy config: %v %d", *c1.MaxDecompressedMessageSize, c1.MinimumRSABits())
@@ -90,7 +90,7 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := oneSigner(t, signers, mailseal.SignerGood)
+			s := oneSigner(t, signers, core.SignerGood)
 			if s.Fingerprint != Fingerprint(cert.PrimaryKey) || s.Fingerprint != strings.ToUpper(s.Fingerprint) {
 				t.Errorf("fingerprint %s", s.Fingerprint)
 			}
@@ -113,13 +113,13 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			oneSigner(t, signers, mailseal.SignerBad)
+			oneSigner(t, signers, core.SignerBad)
 			// Unknown key: KeyID and issuer fingerprint.
 			signers, err = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s = oneSigner(t, signers, mailseal.SignerUnknown)
+			s = oneSigner(t, signers, core.SignerUnknown)
 			if len(s.KeyID) != 16 || s.SigningKey == "" || s.Fingerprint != "" {
 				t.Errorf("unknown signer %+v", s)
 			}
@@ -128,7 +128,7 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			oneSigner(t, signers, mailseal.SignerGood)
+			oneSigner(t, signers, core.SignerGood)
 		})
 	}
 }
@@ -151,7 +151,7 @@ func TestMicalgFollowsKeyPreference(t *testing.T) {
 		t.Fatalf("hash %v", sigs[0].Hash)
 	}
 	signers, _ := e.VerifyDetached(strings.NewReader("x"), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
-	oneSigner(t, signers, mailseal.SignerGood)
+	oneSigner(t, signers, core.SignerGood)
 }
 
 func TestSeveralSignatures(t *testing.T) {
@@ -164,7 +164,7 @@ func TestSeveralSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(signers) != 2 || signers[0].Status != mailseal.SignerGood || signers[1].Status != mailseal.SignerUnknown {
+	if len(signers) != 2 || signers[0].Status != core.SignerGood || signers[1].Status != core.SignerUnknown {
 		t.Fatalf("signers %+v", signers)
 	}
 }
@@ -213,10 +213,10 @@ func TestEncryptDecrypt(t *testing.T) {
 		opts      keyOpts
 		integrity string
 	}{
-		{"ed25519-seipdv1", keyOpts{}, mailseal.IntegrityMDC},
-		{"ed25519-aead", keyOpts{aead: true}, mailseal.IntegrityAEAD},
-		{"v6", keyOpts{v6: true}, mailseal.IntegrityAEAD},
-		{"rsa3072", keyOpts{rsa: true}, mailseal.IntegrityMDC},
+		{"ed25519-seipdv1", keyOpts{}, core.IntegrityMDC},
+		{"ed25519-aead", keyOpts{aead: true}, core.IntegrityAEAD},
+		{"v6", keyOpts{v6: true}, core.IntegrityAEAD},
+		{"rsa3072", keyOpts{rsa: true}, core.IntegrityMDC},
 	} {
 		t.Run(o.name, func(t *testing.T) {
 			rcpt := genKey(t, "Rcpt", "rcpt@example.org", o.opts)
@@ -246,13 +246,13 @@ func TestEncryptDecrypt(t *testing.T) {
 			if !bytes.Equal(body, data) {
 				t.Fatal("signed body")
 			}
-			s := oneSigner(t, d.Signers, mailseal.SignerGood)
+			s := oneSigner(t, d.Signers, core.SignerGood)
 			if s.Fingerprint != Fingerprint(sender.PrimaryKey) || s.Emails[0] != "sender@example.org" {
 				t.Errorf("signer %+v", s)
 			}
 			// Signer unknown to the reader.
 			d, _ = decryptAll(t, e, ct, Keyring{Secrets: kr.Secrets})
-			oneSigner(t, d.Signers, mailseal.SignerUnknown)
+			oneSigner(t, d.Signers, core.SignerUnknown)
 		})
 	}
 }
@@ -271,7 +271,7 @@ func TestDecryptSignedOnly(t *testing.T) {
 	if string(body) != "signed only" || d.Encrypted || d.Integrity != "" {
 		t.Fatalf("%q %+v", body, d)
 	}
-	oneSigner(t, d.Signers, mailseal.SignerGood)
+	oneSigner(t, d.Signers, core.SignerGood)
 }
 
 func tamperLast(t *testing.T, armored []byte) (binary, rearmored []byte) {
@@ -300,12 +300,12 @@ func TestTamperedCiphertext(t *testing.T) {
 					if d != nil {
 						t.Fatalf("%s: plaintext released for tampered ciphertext", name)
 					}
-					wantErr(t, err, mailseal.ErrIntegrity)
+					wantErr(t, err, core.ErrIntegrity)
 				}
 				// Truncated: also an integrity failure.
 				raw := dearmor(t, ct)
 				_, err := e.Decrypt(bytes.NewReader(raw[:len(raw)-100]), kr)
-				wantErr(t, err, mailseal.ErrIntegrity)
+				wantErr(t, err, core.ErrIntegrity)
 			}
 		})
 	}
@@ -338,7 +338,7 @@ func TestNoMDCRefused(t *testing.T) {
 		if d != nil {
 			t.Fatalf("%s: decrypted", name)
 		}
-		wantErr(t, err, mailseal.ErrIntegrity)
+		wantErr(t, err, core.ErrIntegrity)
 		if !strings.Contains(err.Error(), "integrity") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -351,13 +351,13 @@ func TestNoKeyListsRecipients(t *testing.T) {
 	other := genKey(t, "O", "o@example.org", keyOpts{})
 	ct := encrypt(t, e, []byte("x"), nil, publicOf(t, rcpt))
 	_, err := e.Decrypt(bytes.NewReader(ct), Keyring{Secrets: openpgp.EntityList{other}})
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	sub := rcpt.Subkeys[0].PublicKey.KeyIdString()
 	if !strings.Contains(err.Error(), sub) {
 		t.Errorf("error %q does not name key ID %s", err, sub)
 	}
 	_, err = e.Decrypt(bytes.NewReader(ct), Keyring{})
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 }
 
 func TestLockedKey(t *testing.T) {
@@ -368,11 +368,11 @@ func TestLockedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.Decrypt(bytes.NewReader(ct), Keyring{Secrets: openpgp.EntityList{rcpt}})
-	wantErr(t, err, mailseal.ErrLocked)
+	wantErr(t, err, core.ErrLocked)
 
 	// Signing with it is refused too.
 	_, err = e.Micalg(rcpt)
-	wantErr(t, err, mailseal.ErrLocked)
+	wantErr(t, err, core.ErrLocked)
 
 	unlock := func(pass string) func(*openpgp.Entity) error {
 		return func(ent *openpgp.Entity) error {
@@ -383,7 +383,7 @@ func TestLockedKey(t *testing.T) {
 		}
 	}
 	_, err = e.Decrypt(bytes.NewReader(ct), Keyring{Secrets: openpgp.EntityList{rcpt}, Unlock: unlock("wrong")})
-	wantErr(t, err, mailseal.ErrLocked)
+	wantErr(t, err, core.ErrLocked)
 	_, body := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{rcpt}, Unlock: unlock("pass")})
 	if string(body) != "locked" {
 		t.Fatalf("%q", body)
@@ -405,13 +405,13 @@ func TestPasswordMessage(t *testing.T) {
 		t.Fatalf("%q %+v", body, d)
 	}
 	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{Password: pw("wrong")})
-	wantErr(t, err, mailseal.ErrLocked)
+	wantErr(t, err, core.ErrLocked)
 	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{})
-	wantErr(t, err, mailseal.ErrLocked)
+	wantErr(t, err, core.ErrLocked)
 	// A password callback that fails is a locked message, and says what
 	// failed: no secret key is involved, so none is called locked.
 	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{Password: func() ([]byte, error) { return nil, errors.New("no terminal") }})
-	if !errors.Is(err, mailseal.ErrLocked) || mailseal.ExitCode(err) != mailseal.ExitKey ||
+	if !errors.Is(err, core.ErrLocked) || core.ExitCode(err) != core.ExitKey ||
 		!strings.HasSuffix(err.Error(), "no password for the message: no terminal") {
 		t.Fatalf("failing password callback: %v", err)
 	}
@@ -422,7 +422,7 @@ func TestPasswordMessage(t *testing.T) {
 		t.Fatalf("password after a wrong session key: %q", body)
 	}
 	_, err = e.Decrypt(bytes.NewReader(buf.Bytes()), Keyring{SessionKeys: []SessionKey{wrongSK}})
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 }
 
 func TestSpoolSpillsToDisk(t *testing.T) {
@@ -450,7 +450,7 @@ func TestDecryptGarbage(t *testing.T) {
 }
 
 // A signature dated later than the verification time, beyond
-// mailseal.MaxClockSkew, is bad; within it, good (the signer's clock may
+// core.MaxClockSkew, is bad; within it, good (the signer's clock may
 // run a little fast). S/MIME judges signingTime by the same rule.
 func TestFutureSignature(t *testing.T) {
 	now := time.Now()
@@ -461,11 +461,11 @@ func TestFutureSignature(t *testing.T) {
 	verifier.Now = now
 	for _, tc := range []struct {
 		ahead time.Duration
-		want  mailseal.SignerStatus
+		want  core.SignerStatus
 	}{
-		{mailseal.MaxClockSkew - time.Minute, mailseal.SignerGood},
-		{mailseal.MaxClockSkew + time.Minute, mailseal.SignerBad},
-		{365 * 24 * time.Hour, mailseal.SignerBad},
+		{core.MaxClockSkew - time.Minute, core.SignerGood},
+		{core.MaxClockSkew + time.Minute, core.SignerBad},
+		{365 * 24 * time.Hour, core.SignerBad},
 	} {
 		signer := testPolicy()
 		signer.Now = now.Add(tc.ahead)
@@ -475,7 +475,7 @@ func TestFutureSignature(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := oneSigner(t, signers, tc.want)
-		if tc.want == mailseal.SignerBad && !strings.Contains(s.Error, "after the verification time") {
+		if tc.want == core.SignerBad && !strings.Contains(s.Error, "after the verification time") {
 			t.Errorf("%v ahead: error %q", tc.ahead, s.Error)
 		}
 	}
@@ -495,7 +495,7 @@ func TestSessionKeyOnUnencryptedMessage(t *testing.T) {
 	w.Close()
 	sk := SessionKey{Cipher: packet.CipherAES256, Key: make([]byte, 32)}
 	_, err = e.Decrypt(bytes.NewReader(signed.Bytes()), Keyring{SessionKeys: []SessionKey{sk}})
-	if !errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+	if !errors.Is(err, core.ErrInput) || core.ExitCode(err) != core.ExitUsage ||
 		!strings.HasSuffix(err.Error(), "the message is not encrypted: there is nothing to decrypt with a session key") {
 		t.Fatalf("%v", err)
 	}

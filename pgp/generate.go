@@ -10,7 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/s2k"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // KeyOptions describe a new OpenPGP key.
@@ -18,7 +18,7 @@ type KeyOptions struct {
 	// UserIDs are "Name <address>" (or a bare address, or a name without
 	// an address); the first is the primary user ID. At least one is
 	// needed. One that names an address must bind it
-	// (mailseal.UserIDAddress), or NewKey fails with a usage error.
+	// (core.UserIDAddress), or NewKey fails with a usage error.
 	UserIDs []string
 	Profile string // "default" (v4, read by gpg 2.2 and mail clients) or "rfc9580" (v6, AEAD)
 	Algo    string // "ed25519" (default), "rsa3072", "rsa4096"
@@ -34,7 +34,7 @@ type KeyOptions struct {
 // with AES-256 in GCM, then OCB.
 func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	if len(opts.UserIDs) == 0 {
-		return nil, fmt.Errorf("pgp: generate: no user ID: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("pgp: generate: no user ID: %w", core.ErrUsage)
 	}
 	cfg := &packet.Config{
 		DefaultHash:            crypto.SHA512,
@@ -56,7 +56,7 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 		// on current CPUs (about ten times OCB's speed in go-crypto).
 		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeGCM}
 	default:
-		return nil, fmt.Errorf("pgp: generate: unknown profile %q (default or rfc9580): %w", opts.Profile, mailseal.ErrUsage)
+		return nil, fmt.Errorf("pgp: generate: unknown profile %q (default or rfc9580): %w", opts.Profile, core.ErrUsage)
 	}
 	switch strings.ToLower(opts.Algo) {
 	case "", "ed25519":
@@ -71,7 +71,7 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	case "rsa4096":
 		cfg.Algorithm, cfg.RSABits = packet.PubKeyAlgoRSA, 4096
 	default:
-		return nil, fmt.Errorf("pgp: generate: unknown algorithm %q (ed25519, rsa3072 or rsa4096): %w", opts.Algo, mailseal.ErrUsage)
+		return nil, fmt.Errorf("pgp: generate: unknown algorithm %q (ed25519, rsa3072 or rsa4096): %w", opts.Algo, core.ErrUsage)
 	}
 	name, comment, email, err := splitUserID(opts.UserIDs[0])
 	if err != nil {
@@ -79,7 +79,7 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	}
 	e, err := openpgp.NewEntity(name, comment, email, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("pgp: generate: %v: %w", err, mailseal.ErrUsage)
+		return nil, fmt.Errorf("pgp: generate: %v: %w", err, core.ErrUsage)
 	}
 	for _, uid := range opts.UserIDs[1:] {
 		n, c, m, err := splitUserID(uid)
@@ -87,7 +87,7 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 			return nil, err
 		}
 		if err := e.AddUserId(n, c, m, cfg); err != nil {
-			return nil, fmt.Errorf("pgp: generate: user ID %q: %v: %w", uid, err, mailseal.ErrUsage)
+			return nil, fmt.Errorf("pgp: generate: user ID %q: %v: %w", uid, err, core.ErrUsage)
 		}
 	}
 	if opts.SigningOnly {
@@ -98,13 +98,13 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 
 // splitUserID splits a user ID into the name, comment and address that
 // go-crypto builds it back from ("name (comment) <address>"). A user ID
-// that names an address but binds none (mailseal.UserIDAddress), or that
+// that names an address but binds none (core.UserIDAddress), or that
 // go-crypto cannot write so that it binds the same address, is a usage
 // error: mailseal makes no key whose address is in doubt.
 func splitUserID(uid string) (name, comment, email string, err error) {
-	addr, err := mailseal.UserIDAddress(uid)
+	addr, err := core.UserIDAddress(uid)
 	if err != nil {
-		return "", "", "", fmt.Errorf("pgp: generate: %v (write it as \"Name <address>\"): %w", err, mailseal.ErrUsage)
+		return "", "", "", fmt.Errorf("pgp: generate: %v (write it as \"Name <address>\"): %w", err, core.ErrUsage)
 	}
 	s := strings.TrimSpace(uid)
 	if addr != "" && strings.HasSuffix(s, "<"+addr+">") {
@@ -118,10 +118,10 @@ func splitUserID(uid string) (name, comment, email string, err error) {
 	name = s
 	built := packet.NewUserId(name, comment, email)
 	if built == nil {
-		return "", "", "", fmt.Errorf("pgp: generate: the user ID %q cannot be written (angle brackets or parentheses in a name or comment); write it as \"Name (comment) <address>\": %w", uid, mailseal.ErrUsage)
+		return "", "", "", fmt.Errorf("pgp: generate: the user ID %q cannot be written (angle brackets or parentheses in a name or comment); write it as \"Name (comment) <address>\": %w", uid, core.ErrUsage)
 	}
-	if again, _ := mailseal.UserIDAddress(built.Id); again != addr {
-		return "", "", "", fmt.Errorf("pgp: generate: the user ID %q would be written as %q; write it as \"Name (comment) <address>\": %w", uid, built.Id, mailseal.ErrUsage)
+	if again, _ := core.UserIDAddress(built.Id); again != addr {
+		return "", "", "", fmt.Errorf("pgp: generate: the user ID %q would be written as %q; write it as \"Name (comment) <address>\": %w", uid, built.Id, core.ErrUsage)
 	}
 	return name, comment, email, nil
 }

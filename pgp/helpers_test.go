@@ -14,12 +14,12 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 const corpus = "../testdata/corpora/openpgp"
 
-func testPolicy() mailseal.Policy { return mailseal.DefaultPolicy() }
+func testPolicy() core.Policy { return core.DefaultPolicy() }
 
 func testEngine() *Engine { return New(testPolicy()) }
 
@@ -223,7 +223,7 @@ func wantErr(t testing.TB, err, kind error) {
 	}
 }
 
-func oneSigner(t testing.TB, signers []mailseal.Signer, want mailseal.SignerStatus) mailseal.Signer {
+func oneSigner(t testing.TB, signers []core.Signature, want core.SignerStatus) core.Signature {
 	t.Helper()
 	if len(signers) != 1 {
 		t.Fatalf("%d signers, want 1: %+v", len(signers), signers)

@@ -12,7 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
@@ -524,23 +524,23 @@ func (b *blankText) end() bool { return b.nonblank || b.n > 0 }
 // found by FindBlocks. It returns the signed text exactly as it was hashed:
 // dash-escaping removed, trailing spaces and tabs removed from every line,
 // lines joined with CRLF, without a final line break; and one
-// mailseal.Signer per signature. If "Hash" armor headers are present, a
+// core.Signature per signature. If "Hash" armor headers are present, a
 // signature whose hash is not listed is reported as bad. The error is for
-// malformed input only (wrapping mailseal.ErrInput).
-func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []mailseal.Signer, error) {
+// malformed input only (wrapping core.ErrInput).
+func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []core.Signature, error) {
 	trimmed := bytes.TrimLeft(block, " \t\r\n")
 	if !bytes.HasPrefix(trimmed, []byte(beginSigned)) {
-		return nil, nil, fmt.Errorf("pgp: verify: the block does not start with %q: %w", beginSigned, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: verify: the block does not start with %q: %w", beginSigned, core.ErrInput)
 	}
 	b, rest := clearsign.Decode(trimmed)
 	if b == nil {
-		return nil, nil, fmt.Errorf("pgp: verify: malformed cleartext-signed block (bad header, missing or damaged signature): %w", mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: verify: malformed cleartext-signed block (bad header, missing or damaged signature): %w", core.ErrInput)
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, nil, fmt.Errorf("pgp: verify: text after the signature block; pass exactly one block as found by FindBlocks: %w", mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: verify: text after the signature block; pass exactly one block as found by FindBlocks: %w", core.ErrInput)
 	}
 	if b.ArmoredSignature == nil || b.ArmoredSignature.Type != armorSignature {
-		return nil, nil, fmt.Errorf("pgp: verify: the signature block is not a %q block: %w", armorSignature, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: verify: the signature block is not a %q block: %w", armorSignature, core.ErrInput)
 	}
 	sigs, unsupported, err := readSignatures(b.ArmoredSignature.Body)
 	if err != nil {
@@ -552,13 +552,13 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []mail
 	}
 	if hashes := b.Headers.Values("Hash"); len(hashes) > 0 {
 		for i, sig := range sigs {
-			if i >= len(signers) || signers[i].Status == mailseal.SignerUnknown {
+			if i >= len(signers) || signers[i].Status == core.SignerUnknown {
 				continue
 			}
 			if !hashListed(hashes, sig) {
-				signers[i].Status = mailseal.SignerBad
+				signers[i].Status = core.SignerBad
 				signers[i].Valid = false
-				signers[i].Error = fmt.Sprintf("the signature's hash %s is not the one named in the Hash header (%s)", mailseal.HashName(sig.Hash), strings.Join(hashes, ", "))
+				signers[i].Error = fmt.Sprintf("the signature's hash %s is not the one named in the Hash header (%s)", core.HashName(sig.Hash), strings.Join(hashes, ", "))
 			}
 		}
 	}
@@ -567,7 +567,7 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []mail
 }
 
 func hashListed(names []string, sig *packet.Signature) bool {
-	want := strings.ReplaceAll(strings.ToUpper(mailseal.HashName(sig.Hash)), "-", "")
+	want := strings.ReplaceAll(strings.ToUpper(core.HashName(sig.Hash)), "-", "")
 	for _, n := range names {
 		if strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(n)), "-", "") == want {
 			return true

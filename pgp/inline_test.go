@@ -13,7 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 func TestFindBlocks(t *testing.T) {
@@ -246,7 +246,7 @@ func TestVerifyCleartext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oneSigner(t, signers, mailseal.SignerGood)
+	oneSigner(t, signers, core.SignerGood)
 	// The final line break belongs to the signed text: the signer's input ended with one.
 	if string(text) != "line one\r\n-dash\r\nFrom me\r\n" {
 		t.Fatalf("text %q", text)
@@ -258,22 +258,22 @@ func TestVerifyCleartext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oneSigner(t, signers, mailseal.SignerGood)
+	oneSigner(t, signers, core.SignerGood)
 	// Changed text: bad. Unknown key: unknown.
 	_, signers, _ = e.VerifyCleartext(bytes.Replace(cs, []byte("line one"), []byte("line 1"), 1), certs)
-	oneSigner(t, signers, mailseal.SignerBad)
+	oneSigner(t, signers, core.SignerBad)
 	_, signers, _ = e.VerifyCleartext(cs, nil)
-	oneSigner(t, signers, mailseal.SignerUnknown)
+	oneSigner(t, signers, core.SignerUnknown)
 	// Malformed input and trailing text are errors.
 	for _, in := range [][]byte{nil, []byte("hello"), append(append([]byte{}, cs...), "unsigned tail\n"...), cs[:len(cs)/2]} {
 		_, _, err := e.VerifyCleartext(in, certs)
-		wantErr(t, err, mailseal.ErrInput)
+		wantErr(t, err, core.ErrInput)
 	}
 	// A Hash header that does not match the signature makes it bad.
 	wrong := bytes.Replace(cs, []byte("Hash: SHA512"), []byte("Hash: SHA256"), 1)
 	if !bytes.Equal(wrong, cs) {
 		_, signers, _ = e.VerifyCleartext(wrong, certs)
-		oneSigner(t, signers, mailseal.SignerBad)
+		oneSigner(t, signers, core.SignerBad)
 	}
 }
 

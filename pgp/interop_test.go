@@ -7,7 +7,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
 )
 
@@ -81,9 +81,9 @@ func TestInteropFromGPG(t *testing.T) {
 			kr := Keyring{Certs: certs, Secrets: secrets}
 			data := []byte("Hello from gpg\r\nsecond line\r\n")
 
-			check := func(what string, signers []mailseal.Signer) {
+			check := func(what string, signers []core.Signature) {
 				t.Helper()
-				if len(signers) != 1 || signers[0].Status != mailseal.SignerGood || signers[0].Fingerprint != fpr {
+				if len(signers) != 1 || signers[0].Status != core.SignerGood || signers[0].Fingerprint != fpr {
 					t.Fatalf("%s: signers %+v", what, signers)
 				}
 				if len(signers[0].Emails) != 1 || signers[0].Emails[0] != "gpg@example.org" {
@@ -101,7 +101,7 @@ func TestInteropFromGPG(t *testing.T) {
 			// SHA-1 signatures are refused unless the policy allows them.
 			sig1 := h.DetachSign(fpr, data, "--digest-algo", "SHA1")
 			signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
-			s := oneSigner(t, signers, mailseal.SignerBad)
+			s := oneSigner(t, signers, core.SignerBad)
 			if !strings.Contains(s.Error, "SHA-1") {
 				t.Errorf("SHA-1 error %q", s.Error)
 			}
@@ -110,7 +110,7 @@ func TestInteropFromGPG(t *testing.T) {
 			kr.ReportSessionKey = true
 			d, body := decryptAll(t, e, ct, kr)
 			kr.ReportSessionKey = false
-			if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != mailseal.IntegrityMDC || d.DecryptedWith != fpr {
+			if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != core.IntegrityMDC || d.DecryptedWith != fpr {
 				t.Fatalf("encrypt: %q %+v", body, d)
 			}
 			// Session keys: ours is gpg's, and gpg's alone decrypts.
@@ -128,7 +128,7 @@ func TestInteropFromGPG(t *testing.T) {
 			}
 			sk.Key[0] ^= 1
 			_, err = e.Decrypt(bytes.NewReader(ct), Keyring{SessionKeys: []SessionKey{sk}})
-			wantErr(t, err, mailseal.ErrNoKey)
+			wantErr(t, err, core.ErrNoKey)
 			// A wrong session key, then the secret key: the key decrypts.
 			withKey := kr
 			withKey.SessionKeys = []SessionKey{sk}
@@ -168,7 +168,7 @@ func TestInteropFromGPG(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			oneSigner(t, signers, mailseal.SignerBad)
+			oneSigner(t, signers, core.SignerBad)
 
 			// Save gpg outputs as fuzz seeds (once, ed25519 only).
 			if o.name == "ed25519" {

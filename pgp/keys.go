@@ -10,7 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // primaryValid checks that the primary key of ent is valid (self-signed,
@@ -42,18 +42,18 @@ func (e *Engine) primaryValid(ent *openpgp.Entity, t time.Time) error {
 
 // CheckRecipient reports whether cert can be encrypted to now: a valid,
 // unrevoked, unexpired primary key with a valid encryption (sub)key of an
-// accepted algorithm and size. The error wraps mailseal.ErrNoKey and names
+// accepted algorithm and size. The error wraps core.ErrNoKey and names
 // the recipient.
 func (e *Engine) CheckRecipient(cert *openpgp.Entity) error {
 	if cert == nil || cert.PrimaryKey == nil {
-		return fmt.Errorf("pgp: no recipient certificate: %w", mailseal.ErrNoKey)
+		return fmt.Errorf("pgp: no recipient certificate: %w", core.ErrNoKey)
 	}
 	now := e.now()
 	if err := e.primaryValid(cert, now); err != nil {
-		return fmt.Errorf("pgp: cannot encrypt to %s: %v (get a current key from the recipient): %w", keyName(cert), err, mailseal.ErrNoKey)
+		return fmt.Errorf("pgp: cannot encrypt to %s: %v (get a current key from the recipient): %w", keyName(cert), err, core.ErrNoKey)
 	}
 	if _, err := cert.EncryptionKeyWithError(now, e.Config()); err != nil {
-		return fmt.Errorf("pgp: cannot encrypt to %s: no valid encryption key (%v): %w", keyName(cert), err, mailseal.ErrNoKey)
+		return fmt.Errorf("pgp: cannot encrypt to %s: no valid encryption key (%v): %w", keyName(cert), err, core.ErrNoKey)
 	}
 	return nil
 }
@@ -62,25 +62,25 @@ func (e *Engine) CheckRecipient(cert *openpgp.Entity) error {
 // Errors wrap ErrNoKey (unusable key) or ErrLocked (protected secret key).
 func (e *Engine) signingKey(signer *openpgp.Entity) (openpgp.Key, crypto.Hash, error) {
 	if signer == nil || signer.PrimaryKey == nil {
-		return openpgp.Key{}, 0, fmt.Errorf("pgp: no signing key given: %w", mailseal.ErrNoKey)
+		return openpgp.Key{}, 0, fmt.Errorf("pgp: no signing key given: %w", core.ErrNoKey)
 	}
 	now := e.now()
 	cfg := e.Config()
 	if err := e.primaryValid(signer, now); err != nil {
-		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: %v: %w", keyName(signer), err, mailseal.ErrNoKey)
+		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: %v: %w", keyName(signer), err, core.ErrNoKey)
 	}
 	key, ok := signer.SigningKey(now, cfg)
 	if !ok {
-		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: no valid signing key of an accepted algorithm and size: %w", keyName(signer), mailseal.ErrNoKey)
+		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: no valid signing key of an accepted algorithm and size: %w", keyName(signer), core.ErrNoKey)
 	}
 	if key.PrivateKey == nil {
-		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: the secret key is missing (import the secret key): %w", keyName(signer), mailseal.ErrNoKey)
+		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: the secret key is missing (import the secret key): %w", keyName(signer), core.ErrNoKey)
 	}
 	if key.PrivateKey.Dummy() {
-		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: the secret signing key is not available (stub key): %w", keyName(signer), mailseal.ErrNoKey)
+		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: the secret signing key is not available (stub key): %w", keyName(signer), core.ErrNoKey)
 	}
 	if key.PrivateKey.Encrypted {
-		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: the secret key is locked (unlock it with its passphrase first): %w", keyName(signer), mailseal.ErrLocked)
+		return openpgp.Key{}, 0, fmt.Errorf("pgp: cannot sign with %s: the secret key is locked (unlock it with its passphrase first): %w", keyName(signer), core.ErrLocked)
 	}
 	return key, e.chooseHash(key), nil
 }
@@ -173,7 +173,7 @@ func (e *Engine) Micalg(signer *openpgp.Entity) (string, error) {
 	}
 	name, ok := micalgName(h)
 	if !ok {
-		return "", fmt.Errorf("pgp: no micalg name for %s: %w", mailseal.HashName(h), mailseal.ErrUsage)
+		return "", fmt.Errorf("pgp: no micalg name for %s: %w", core.HashName(h), core.ErrUsage)
 	}
 	return name, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // revokedAlice reads the corpus Alice with her revocation certificate
@@ -65,27 +65,27 @@ func TestRevokedKeyRefused(t *testing.T) {
 
 	revoked := revokedAlice(t, false)
 	err := e.CheckRecipient(revoked)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	if !strings.Contains(err.Error(), "revoked") || !strings.Contains(err.Error(), "alice@openpgp.example") {
 		t.Errorf("error %q should say revoked and name alice", err)
 	}
 	_, err = e.Encrypt(io.Discard, []*openpgp.Entity{revoked, publicOf(t, genKey(t, "ok", "ok@example.org", keyOpts{}))}, nil)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	if !strings.Contains(err.Error(), "alice@openpgp.example") || strings.Contains(err.Error(), "ok@example.org") {
 		t.Errorf("error %q should name only the bad recipient", err)
 	}
 
 	revokedSecret := revokedAlice(t, true)
 	_, err = e.Micalg(revokedSecret)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	_, err = e.SignDetached(io.Discard, revokedSecret)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 
 	signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{revoked})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := oneSigner(t, signers, mailseal.SignerUntrusted)
+	s := oneSigner(t, signers, core.SignerUntrusted)
 	if !strings.Contains(s.Error, "revoked") {
 		t.Errorf("error %q", s.Error)
 	}
@@ -97,16 +97,16 @@ func TestExpiredKey(t *testing.T) {
 	key := genKey(t, "Old", "old@example.org", keyOpts{created: past, lifetime: 3600})
 	cert := publicOf(t, key)
 	err := e.CheckRecipient(cert)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	if !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "old@example.org") {
 		t.Errorf("error %q", err)
 	}
 	_, err = e.Encrypt(io.Discard, []*openpgp.Entity{cert}, nil)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	_, err = e.Micalg(key)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 	_, err = e.SignDetached(io.Discard, key)
-	wantErr(t, err, mailseal.ErrNoKey)
+	wantErr(t, err, core.ErrNoKey)
 
 	// A signature made while the key was valid is good; one dated after
 	// expiry is untrusted.
@@ -116,11 +116,11 @@ func TestExpiredKey(t *testing.T) {
 	data := []byte("x")
 	sig := sign(t, then, key, data)
 	signers, _ := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
-	oneSigner(t, signers, mailseal.SignerGood)
+	oneSigner(t, signers, core.SignerGood)
 
 	s := lateSignatureHash(t, key, past.Add(2*time.Hour), data, hashSHA512)
 	signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(s), openpgp.EntityList{cert})
-	oneSigner(t, signers, mailseal.SignerUntrusted)
+	oneSigner(t, signers, core.SignerUntrusted)
 }
 
 func TestSHA1SignatureRefused(t *testing.T) {
@@ -132,14 +132,14 @@ func TestSHA1SignatureRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := oneSigner(t, signers, mailseal.SignerBad)
+	s := oneSigner(t, signers, core.SignerBad)
 	if !strings.Contains(s.Error, "SHA-1") || s.Hash != "SHA-1" {
 		t.Errorf("signer %+v", s)
 	}
 	p := testPolicy()
 	p.AllowSHA1 = true
 	signers, _ = New(p).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
-	oneSigner(t, signers, mailseal.SignerGood)
+	oneSigner(t, signers, core.SignerGood)
 }
 
 // lateSignatureHash signs with go-crypto directly at time at with hash h0,
@@ -200,7 +200,7 @@ func TestDecompressionBomb(t *testing.T) {
 		d.Close()
 		t.Fatal("bomb decompressed")
 	}
-	wantErr(t, err, mailseal.ErrInput)
+	wantErr(t, err, core.ErrInput)
 	if !strings.Contains(err.Error(), "decompressed data exceeds the 256 MiB limit") {
 		t.Errorf("error %q", err)
 	}
@@ -217,7 +217,7 @@ func TestDecompressionBomb(t *testing.T) {
 	p.MaxDecompressed = 1 << 20
 	f.Seek(0, 0)
 	_, err = New(p).Decrypt(f, Keyring{})
-	wantErr(t, err, mailseal.ErrInput)
+	wantErr(t, err, core.ErrInput)
 	if !strings.Contains(err.Error(), "1 MiB limit") {
 		t.Errorf("error %q", err)
 	}
@@ -261,7 +261,7 @@ func TestRFC9580KeyPrefersGCM(t *testing.T) {
 		}
 	}
 	d, body := decryptAll(t, e, ct, Keyring{Secrets: openpgp.EntityList{key}})
-	if !bytes.Equal(body, data) || d.Integrity != mailseal.IntegrityAEAD {
+	if !bytes.Equal(body, data) || d.Integrity != core.IntegrityAEAD {
 		t.Fatalf("decrypted %q, integrity %s", body, d.Integrity)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 type runtimeStats struct{ total, heap uint64 }
@@ -32,7 +32,7 @@ func heapGrowth(before runtimeStats) uint64 {
 	return now.heap - before.heap
 }
 
-func errorsJoinLocked(err error) error { return errors.Join(err, mailseal.ErrLocked) }
+func errorsJoinLocked(err error) error { return errors.Join(err, core.ErrLocked) }
 
 type hashID = crypto.Hash
 

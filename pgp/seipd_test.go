@@ -13,7 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
 )
 
@@ -206,13 +206,13 @@ func TestLargeSEIPDV1Message(t *testing.T) {
 			Unlock: func(ent *openpgp.Entity) error { unlocks++; return ent.DecryptPrivateKeys([]byte("pass")) },
 		}
 		d, body := decryptAll(t, e, ct, kr)
-		if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != mailseal.IntegrityMDC || d.DecryptedWith != Fingerprint(rcpt.PrimaryKey) {
+		if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != core.IntegrityMDC || d.DecryptedWith != Fingerprint(rcpt.PrimaryKey) {
 			t.Fatalf("body equal %v, %+v", bytes.Equal(body, data), d)
 		}
 		if unlocks != 1 {
 			t.Errorf("unlocked %d times", unlocks)
 		}
-		oneSigner(t, d.Signers, mailseal.SignerGood)
+		oneSigner(t, d.Signers, core.SignerGood)
 		// The reported session key opens the message alone.
 		if d.SessionKey == nil || !bytes.Equal(d.SessionKey.Key, sessionKeyOf(t, e, ct, rcpt)) {
 			t.Fatalf("session key %v", d.SessionKey)
@@ -249,7 +249,7 @@ func TestLargeSEIPDV1Message(t *testing.T) {
 			}
 			asked = 0
 			_, err := e.Decrypt(bytes.NewReader(msg), Keyring{Password: pw("wrong")})
-			wantErr(t, err, mailseal.ErrLocked)
+			wantErr(t, err, core.ErrLocked)
 			if asked != 1 {
 				t.Errorf("wrong password asked %d times", asked)
 			}
@@ -327,7 +327,7 @@ func FuzzLargeSEIPDV1Decrypt(f *testing.F) {
 		defer d.Close()
 		if !d.Encrypted {
 			for _, s := range d.Signers {
-				if s.Status == mailseal.SignerGood {
+				if s.Status == core.SignerGood {
 					t.Fatal("a changed message has a good signature")
 				}
 			}

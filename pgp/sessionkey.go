@@ -10,7 +10,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // SessionKey is the symmetric key of one encrypted message. Handing it out
@@ -33,22 +33,22 @@ func (s SessionKey) String() string {
 func ParseSessionKey(s string) (SessionKey, error) {
 	algo, key, ok := strings.Cut(strings.TrimSpace(s), ":")
 	if !ok {
-		return SessionKey{}, fmt.Errorf("pgp: session key: expected ALGORITHM:HEXKEY: %w", mailseal.ErrUsage)
+		return SessionKey{}, fmt.Errorf("pgp: session key: expected ALGORITHM:HEXKEY: %w", core.ErrUsage)
 	}
 	n, err := strconv.ParseUint(algo, 10, 8)
 	if err != nil {
-		return SessionKey{}, fmt.Errorf("pgp: session key: algorithm %q is not a number: %w", algo, mailseal.ErrUsage)
+		return SessionKey{}, fmt.Errorf("pgp: session key: algorithm %q is not a number: %w", algo, core.ErrUsage)
 	}
 	c := packet.CipherFunction(n)
 	if !c.IsSupported() {
-		return SessionKey{}, fmt.Errorf("pgp: session key: unsupported cipher algorithm %d: %w", n, mailseal.ErrUsage)
+		return SessionKey{}, fmt.Errorf("pgp: session key: unsupported cipher algorithm %d: %w", n, core.ErrUsage)
 	}
 	k, err := hex.DecodeString(key)
 	if err != nil {
-		return SessionKey{}, fmt.Errorf("pgp: session key: the key is not hexadecimal: %w", mailseal.ErrUsage)
+		return SessionKey{}, fmt.Errorf("pgp: session key: the key is not hexadecimal: %w", core.ErrUsage)
 	}
 	if len(k) != c.KeySize() {
-		return SessionKey{}, fmt.Errorf("pgp: session key: algorithm %d needs a %d-byte key, got %d bytes: %w", n, c.KeySize(), len(k), mailseal.ErrUsage)
+		return SessionKey{}, fmt.Errorf("pgp: session key: algorithm %d needs a %d-byte key, got %d bytes: %w", n, c.KeySize(), len(k), core.ErrUsage)
 	}
 	return SessionKey{Cipher: c, Key: k}, nil
 }
@@ -72,7 +72,7 @@ func openWithSessionKey(stream io.Reader, sk SessionKey) (io.ReadCloser, error) 
 			continue
 		case *packet.SymmetricallyEncrypted:
 			if !p.IntegrityProtected {
-				return nil, fmt.Errorf("the message is encrypted without integrity protection: %w", mailseal.ErrIntegrity)
+				return nil, fmt.Errorf("the message is encrypted without integrity protection: %w", core.ErrIntegrity)
 			}
 			if p.Version == 2 && p.Cipher != sk.Cipher {
 				return nil, fmt.Errorf("the message is encrypted with cipher %d, the session key is for cipher %d: %w", p.Cipher, sk.Cipher, errWrongSessionKey)
@@ -86,9 +86,9 @@ func openWithSessionKey(stream io.Reader, sk SessionKey) (io.ReadCloser, error) 
 		case *packet.AEADEncrypted:
 			return p.Decrypt(sk.Cipher, sk.Key)
 		default:
-			return nil, mailseal.WithKind(errors.New("the message is not encrypted: there is nothing to decrypt with a session key"), mailseal.ErrInput)
+			return nil, core.WithKind(errors.New("the message is not encrypted: there is nothing to decrypt with a session key"), core.ErrInput)
 		}
 	}
 }
 
-var errWrongSessionKey = fmt.Errorf("wrong session key: %w", mailseal.ErrNoKey)
+var errWrongSessionKey = fmt.Errorf("wrong session key: %w", core.ErrNoKey)

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 func TestParseSessionKey(t *testing.T) {
@@ -23,7 +23,7 @@ func TestParseSessionKey(t *testing.T) {
 		if _, err := ParseSessionKey(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		} else {
-			wantErr(t, err, mailseal.ErrUsage)
+			wantErr(t, err, core.ErrUsage)
 		}
 	}
 }

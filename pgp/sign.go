@@ -10,7 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 )
 
@@ -31,7 +31,7 @@ type DataOptions struct {
 // computes a binary-document signature (type 0x00) by signer's signing key,
 // using the hash Micalg reports, and writes it ASCII-armored to sig. Memory
 // use does not depend on the amount written. The signer must be unlocked and
-// valid now; otherwise the error wraps mailseal.ErrNoKey or mailseal.ErrLocked.
+// valid now; otherwise the error wraps core.ErrNoKey or core.ErrLocked.
 func (e *Engine) SignDetached(sig io.Writer, signer *openpgp.Entity) (io.WriteCloser, error) {
 	return e.SignData(sig, []*openpgp.Entity{signer}, DataOptions{Armor: true})
 }
@@ -40,7 +40,7 @@ func (e *Engine) SignDetached(sig io.Writer, signer *openpgp.Entity) (io.WriteCl
 // all written on Close), with armor and text mode as opts say.
 func (e *Engine) SignData(sig io.Writer, signers []*openpgp.Entity, opts DataOptions) (io.WriteCloser, error) {
 	if len(signers) == 0 {
-		return nil, fmt.Errorf("pgp: sign: no signer: %w", mailseal.ErrNoKey)
+		return nil, fmt.Errorf("pgp: sign: no signer: %w", core.ErrNoKey)
 	}
 	d := &detachedSigner{out: sig, cfg: e.Config(), armor: opts.Armor}
 	sigType := packet.SigTypeBinary
@@ -79,7 +79,7 @@ func (e *Engine) newPendingSig(signer *openpgp.Entity, sigType packet.SignatureT
 	}
 	hh, err := s.PrepareSign(cfg)
 	if err != nil {
-		return pendingSig{}, fmt.Errorf("pgp: sign: %v: %w", err, mailseal.ErrUsage)
+		return pendingSig{}, fmt.Errorf("pgp: sign: %v: %w", err, core.ErrUsage)
 	}
 	// Text mode hashes the data as CRLF text; the signature trailer that
 	// Sign adds must go into the hash unchanged.
@@ -156,7 +156,7 @@ type InlineOptions struct {
 // (RFC 9580 §7). Every signer must be able to sign now.
 func (e *Engine) SignInline(w io.Writer, signers []*openpgp.Entity, opts InlineOptions) (io.WriteCloser, error) {
 	if len(signers) == 0 {
-		return nil, fmt.Errorf("pgp: sign: no signer: %w", mailseal.ErrNoKey)
+		return nil, fmt.Errorf("pgp: sign: no signer: %w", core.ErrNoKey)
 	}
 	cfg := e.Config()
 	var keys []*packet.PrivateKey

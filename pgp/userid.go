@@ -7,10 +7,10 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
-// UserID is a user ID of a certificate read by mailseal.UserIDAddress.
+// UserID is a user ID of a certificate read by core.UserIDAddress.
 type UserID struct {
 	ID string // as written in the certificate
 	// Address is the address it binds; "" if none.
@@ -33,7 +33,7 @@ func ValidUserIDs(ent *openpgp.Entity, t time.Time, cfg *packet.Config) []UserID
 		if _, err := id.Verify(t, cfg); err != nil {
 			continue
 		}
-		addr, err := mailseal.UserIDAddress(name)
+		addr, err := core.UserIDAddress(name)
 		out = append(out, UserID{ID: name, Address: addr, Err: err})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -12,7 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // withUserIDs replaces the user IDs of key with uids, each self-signed
@@ -58,7 +58,7 @@ func TestVerifyUserIDWithTwoAddresses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := oneSigner(t, signers, mailseal.SignerGood)
+		s := oneSigner(t, signers, core.SignerGood)
 		if !slices.Equal(s.Emails, c.emails) {
 			t.Errorf("%q: emails %q, want %q", c.uids, s.Emails, c.emails)
 		}
@@ -66,10 +66,10 @@ func TestVerifyUserIDWithTwoAddresses(t *testing.T) {
 		if !slices.Equal(s.UnboundUserIDs, []string{unbound}) {
 			t.Errorf("%q: unbound user IDs %q", c.uids, s.UnboundUserIDs)
 		}
-		rep := mailseal.Report{Signers: signers}
-		rep.Assess(mailseal.Senders{From: []string{"alice@example.org"}})
+		rep := core.Report{Signers: signers}
+		rep.Assess(core.Senders{From: []string{"alice@example.org"}})
 		want := "user ID " + quoted(unbound) + " names more than one address; it binds to none"
-		if rep.Status != mailseal.StatusSenderMismatch || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], want) {
+		if rep.Status != core.StatusSenderMismatch || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], want) {
 			t.Errorf("%q: %s %q, want a warning saying %s", c.uids, rep.Status, rep.Warnings, want)
 		}
 		if strings.Contains(keyName(cert), "alice") {
@@ -103,7 +103,7 @@ func TestValidUserIDs(t *testing.T) {
 	if !slices.Equal(addrs, []string{"ALICE@example.org", "alice@example.org"}) || !slices.Equal(unbound, []string{"<a@x> <b@y>"}) {
 		t.Fatalf("addresses %q, unbound %q", addrs, unbound)
 	}
-	var ue *mailseal.UserIDError
+	var ue *core.UserIDError
 	if !errors.As(uids[0].Err, &ue) || uids[1].Err != nil || uids[1].Address != "" {
 		t.Fatalf("%+v", uids)
 	}
@@ -140,7 +140,7 @@ func TestNewKeyUserIDs(t *testing.T) {
 		"<alice@example.org> (work)", // readable, but go-crypto cannot write it
 	} {
 		for _, uids := range [][]string{{uid}, {"Eve <eve@evil.org>", uid}} {
-			if _, err := NewKey(KeyOptions{UserIDs: uids}); !errors.Is(err, mailseal.ErrUsage) {
+			if _, err := NewKey(KeyOptions{UserIDs: uids}); !errors.Is(err, core.ErrUsage) {
 				t.Errorf("%q: %v, want a usage error", uids, err)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 )
 
@@ -84,7 +84,7 @@ func keyIDOf(fpr []byte) uint64 {
 // VerifySignature takes.
 func newSigHash(h crypto.Hash, sigType packet.SignatureType, salt []byte) (hash.Hash, hash.Hash, error) {
 	if !h.Available() {
-		return nil, nil, fmt.Errorf("hash algorithm %s is not supported", mailseal.HashName(h))
+		return nil, nil, fmt.Errorf("hash algorithm %s is not supported", core.HashName(h))
 	}
 	direct := h.New()
 	if salt != nil {
@@ -118,18 +118,18 @@ func issuerKeyID(sig *packet.Signature) uint64 {
 	return 0
 }
 
-// evaluate turns one signature into a mailseal.Signer, following the
+// evaluate turns one signature into a core.Signature, following the
 // signer status rules of docs/ARCHITECTURE.md. h is the hash over the signed
 // data (already salted and canonicalised as the signature requires; nil if
 // it could not be computed, with hashErr saying why). ent and pub are the
 // issuer's certificate and key, nil if unknown.
-func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent *openpgp.Entity, pub *packet.PublicKey) mailseal.Signer {
+func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent *openpgp.Entity, pub *packet.PublicKey) core.Signature {
 	now := e.now()
-	s := mailseal.Signer{
+	s := core.Signature{
 		KeyID:   issuerID(sig),
 		Emails:  []string{},
 		Created: sig.CreationTime,
-		Hash:    mailseal.HashName(sig.Hash),
+		Hash:    core.HashName(sig.Hash),
 	}
 	switch sig.SigType {
 	case packet.SigTypeBinary:
@@ -138,7 +138,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		s.Mode = "text"
 	}
 	if ent == nil || pub == nil {
-		s.Status = mailseal.SignerUnknown
+		s.Status = core.SignerUnknown
 		if len(sig.IssuerFingerprint) > 0 {
 			s.SigningKey = strings.ToUpper(hex.EncodeToString(sig.IssuerFingerprint))
 		}
@@ -148,13 +148,13 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	s.Fingerprint = Fingerprint(ent.PrimaryKey)
 	s.SigningKey = Fingerprint(pub)
 	s.Emails, s.UnboundUserIDs = Addresses(ValidUserIDs(ent, now, e.Config()))
-	bad := func(format string, args ...any) mailseal.Signer {
-		s.Status = mailseal.SignerBad
+	bad := func(format string, args ...any) core.Signature {
+		s.Status = core.SignerBad
 		s.Error = fmt.Sprintf(format, args...)
 		return s
 	}
-	untrusted := func(format string, args ...any) mailseal.Signer {
-		s.Status = mailseal.SignerUntrusted
+	untrusted := func(format string, args ...any) core.Signature {
+		s.Status = core.SignerUntrusted
 		s.Error = fmt.Sprintf(format, args...)
 		return s
 	}
@@ -174,9 +174,9 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		if sig.Hash == crypto.SHA1 {
 			return bad("the signature uses SHA-1, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger")
 		}
-		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", mailseal.HashName(sig.Hash))
+		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", core.HashName(sig.Hash))
 	}
-	if err := mailseal.CheckCreated(sig.CreationTime, now); err != nil {
+	if err := core.CheckCreated(sig.CreationTime, now); err != nil {
 		return bad("%v", err)
 	}
 	if sig.CreationTime.Before(pub.CreationTime) {
@@ -223,7 +223,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	if _, ok := ent.SigningKeyById(sig.CreationTime, pub.KeyId, e.Config()); !ok {
 		return bad("key %s is not a valid signing key (key flags or algorithm)", s.SigningKey)
 	}
-	s.Status = mailseal.SignerGood
+	s.Status = core.SignerGood
 	s.Valid = true
 	return s
 }
@@ -241,20 +241,20 @@ func later(a, b time.Time) time.Time {
 func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error, err error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxSignatureSize+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the signature: %v: %w", err, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("reading the signature: %v: %w", err, core.ErrInput)
 	}
 	if len(data) > maxSignatureSize {
-		return nil, nil, fmt.Errorf("the signature is larger than %d bytes: %w", maxSignatureSize, mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("the signature is larger than %d bytes: %w", maxSignatureSize, core.ErrInput)
 	}
 	body := io.Reader(bytes.NewReader(data))
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0]&0x80 == 0 {
 		ar, err := armor.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, nil, fmt.Errorf("the signature is neither binary OpenPGP nor ASCII armor (%v): %w", err, mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("the signature is neither binary OpenPGP nor ASCII armor (%v): %w", err, core.ErrInput)
 		}
 		if ar.Type != armorSignature {
-			return nil, nil, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, ar.Type, mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, ar.Type, core.ErrInput)
 		}
 		body = ar
 	}
@@ -270,24 +270,24 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 				unsupported = append(unsupported, err)
 				continue
 			}
-			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, mailseal.ErrInput)
+			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
 		}
 		if sig, ok := p.(*packet.Signature); ok {
 			sigs = append(sigs, sig)
 		}
 	}
 	if len(sigs) == 0 && len(unsupported) == 0 {
-		return nil, nil, fmt.Errorf("no signature packet found: %w", mailseal.ErrInput)
+		return nil, nil, fmt.Errorf("no signature packet found: %w", core.ErrInput)
 	}
 	return sigs, unsupported, nil
 }
 
 // VerifyDetached checks a detached signature (armored or binary) over the
 // bytes of signed, streaming them once through every signature's hash. It
-// returns one mailseal.Signer per signature packet (an unsupported packet
+// returns one core.Signature per signature packet (an unsupported packet
 // version gives a SignerBad entry). The error is for unreadable input only;
 // a signature that does not verify is a SignerBad entry, not an error.
-func (e *Engine) VerifyDetached(signed, signature io.Reader, certs CertFinder) ([]mailseal.Signer, error) {
+func (e *Engine) VerifyDetached(signed, signature io.Reader, certs CertFinder) ([]core.Signature, error) {
 	sigs, unsupported, err := readSignatures(signature)
 	if err != nil {
 		return nil, fmt.Errorf("pgp: verify: %w", err)
@@ -295,7 +295,7 @@ func (e *Engine) VerifyDetached(signed, signature io.Reader, certs CertFinder) (
 	return e.verifySigs(signed, sigs, unsupported, certs)
 }
 
-func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]mailseal.Signer, error) {
+func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]core.Signature, error) {
 	type item struct {
 		sig       *packet.Signature
 		ent       *openpgp.Entity
@@ -326,14 +326,14 @@ func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsuppor
 		items[i] = it
 	}
 	if _, err := io.Copy(io.MultiWriter(writers...), signed); err != nil {
-		return nil, fmt.Errorf("pgp: verify: reading the signed data: %v: %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("pgp: verify: reading the signed data: %v: %w", err, core.ErrInput)
 	}
-	signers := make([]mailseal.Signer, 0, len(items)+len(unsupported))
+	signers := make([]core.Signature, 0, len(items)+len(unsupported))
 	for _, it := range items {
 		signers = append(signers, e.evaluate(it.sig, it.final, it.err, it.ent, it.pub))
 	}
 	for _, err := range unsupported {
-		signers = append(signers, mailseal.Signer{Emails: []string{}, Status: mailseal.SignerBad,
+		signers = append(signers, core.Signature{Emails: []string{}, Status: core.SignerBad,
 			Error: fmt.Sprintf("unsupported signature: %v", err)})
 	}
 	return signers, nil

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -63,7 +63,7 @@ func TestPKITSMessages(t *testing.T) {
 	if anchor == nil || len(msgs) == 0 {
 		t.Fatal("PKITS tarball lacks the trust anchor or the messages")
 	}
-	policy := mailseal.DefaultPolicy()
+	policy := core.DefaultPolicy()
 	policy.Now = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 	policy.AllowSHA1 = true
 	policy.MinRSABits = 1024
@@ -116,5 +116,5 @@ func pkitsCheck(e *Engine, eml []byte) (bool, string) {
 		return false, "no signer"
 	}
 	s := v.Signers[0]
-	return s.Status == mailseal.SignerGood, string(s.Status) + ": " + s.Error
+	return s.Status == core.SignerGood, string(s.Status) + ": " + s.Error
 }

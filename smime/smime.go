@@ -24,15 +24,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/cms"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
 // Engine is the S/MIME engine. The zero Policy is not usable: start from
-// mailseal.DefaultPolicy().
+// core.DefaultPolicy().
 type Engine struct {
-	Policy mailseal.Policy
+	Policy core.Policy
 	Trust  Trust
 	// conformance turns off the S/MIME end-entity checks (key usage,
 	// emailProtection) for the NIST PKITS messages, whose certificates
@@ -126,25 +126,25 @@ func (e *Engine) CheckRecipient(c *x509.Certificate, addr string) ([]string, err
 // recipient judges that.
 func (e *Engine) CheckSigner(id Identity) error {
 	if id.Cert == nil {
-		return fmt.Errorf("smime: sign: no certificate: %w", mailseal.ErrNoKey)
+		return fmt.Errorf("smime: sign: no certificate: %w", core.ErrNoKey)
 	}
 	signer, ok := id.Key.(crypto.Signer)
 	if !ok {
-		return fmt.Errorf("smime: sign: the key of %s cannot sign: %w", Fingerprint(id.Cert), mailseal.ErrNoKey)
+		return fmt.Errorf("smime: sign: the key of %s cannot sign: %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
 	if !publicKeyEqual(signer.Public(), id.Cert.PublicKey) {
-		return fmt.Errorf("smime: sign: the private key does not belong to certificate %s: %w", Fingerprint(id.Cert), mailseal.ErrNoKey)
+		return fmt.Errorf("smime: sign: the private key does not belong to certificate %s: %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
 	now := e.Policy.Time()
 	if now.Before(id.Cert.NotBefore) || now.After(id.Cert.NotAfter) {
 		return fmt.Errorf("smime: sign: certificate %s is not valid now (valid %s to %s): %w", Fingerprint(id.Cert),
-			id.Cert.NotBefore.UTC().Format("2006-01-02"), id.Cert.NotAfter.UTC().Format("2006-01-02"), mailseal.ErrNoKey)
+			id.Cert.NotBefore.UTC().Format("2006-01-02"), id.Cert.NotAfter.UTC().Format("2006-01-02"), core.ErrNoKey)
 	}
 	if id.Cert.KeyUsage != 0 && id.Cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return fmt.Errorf("smime: sign: certificate %s does not allow signing (key usage): %w", Fingerprint(id.Cert), mailseal.ErrNoKey)
+		return fmt.Errorf("smime: sign: certificate %s does not allow signing (key usage): %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
 	if pub, ok := id.Cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() < e.Policy.MinRSABits {
-		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.Policy.MinRSABits, mailseal.ErrNoKey)
+		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.Policy.MinRSABits, core.ErrNoKey)
 	}
 	return nil
 }
@@ -192,13 +192,13 @@ func MicalgHashes(micalg string) []crypto.Hash { return cms.MicalgHashes(micalg)
 // detached signature (DER) is written to w on Close.
 func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCloser, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("smime: sign: no signer: %w", mailseal.ErrNoKey)
+		return nil, fmt.Errorf("smime: sign: no signer: %w", core.ErrNoKey)
 	}
 	h := opts.hash(ids)
 	switch h {
 	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
 	default:
-		return nil, fmt.Errorf("smime: sign: hash %v is not offered (SHA-256, SHA-384, SHA-512): %w", opts.Hash, mailseal.ErrUsage)
+		return nil, fmt.Errorf("smime: sign: hash %v is not offered (SHA-256, SHA-384, SHA-512): %w", opts.Hash, core.ErrUsage)
 	}
 	signers := make([]cms.Signer, 0, len(ids))
 	for _, id := range ids {
@@ -206,7 +206,7 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 			return nil, err
 		}
 		if _, ok := id.Key.(ed25519.PrivateKey); ok && opts.PSS {
-			return nil, fmt.Errorf("smime: sign: RSA-PSS was asked for an Ed25519 key: %w", mailseal.ErrUsage)
+			return nil, fmt.Errorf("smime: sign: RSA-PSS was asked for an Ed25519 key: %w", core.ErrUsage)
 		}
 		signers = append(signers, cms.Signer{Cert: id.Cert, Key: id.Key.(crypto.Signer), Chain: id.Chain})
 	}
@@ -225,7 +225,7 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 // If content has a method Digest(crypto.Hash) ([]byte, bool) that gives
 // the digests the signers need (as a part hashed during the MIME parse
 // does, see mime.HashSignedPart), content is not read.
-func (e *Engine) VerifyDetached(content, sig io.Reader) ([]mailseal.Signer, []string, error) {
+func (e *Engine) VerifyDetached(content, sig io.Reader) ([]core.Signature, []string, error) {
 	d, err := e.ParseDetached(sig)
 	if err != nil {
 		return nil, nil, err
@@ -253,7 +253,7 @@ func (e *Engine) ParseDetached(sig io.Reader) (*DetachedSignature, error) {
 
 // Verify checks the signature over content, as VerifyDetached does; the
 // only errors left are those of reading content.
-func (d *DetachedSignature) Verify(content io.Reader) ([]mailseal.Signer, []string, error) {
+func (d *DetachedSignature) Verify(content io.Reader) ([]core.Signature, []string, error) {
 	s, err := d.d.Verify(content, d.e.verifyOptions())
 	if err != nil {
 		return nil, nil, fmt.Errorf("smime: verify: %w", err)
@@ -265,7 +265,7 @@ func (d *DetachedSignature) Verify(content io.Reader) ([]mailseal.Signer, []stri
 
 // Verified is an opaque signed-data message after verification.
 type Verified struct {
-	Signers  []mailseal.Signer
+	Signers  []core.Signature
 	Warnings []string
 	// Content is the encapsulated content, read only after every signature
 	// was checked. Close discards it.
@@ -294,17 +294,17 @@ func (e *Engine) verifyOptions() cms.VerifyOptions {
 // judge turns the CMS results into signers: a signature that verifies is
 // good only if its certificate validates for signing at the policy time
 // (certificates from the message serve as intermediates only).
-func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
+func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 	var warnings []string
-	out := make([]mailseal.Signer, 0, len(s.Signers))
+	out := make([]core.Signature, 0, len(s.Signers))
 	for _, r := range s.Signers {
-		sg := mailseal.Signer{Created: r.SigningTime, Emails: []string{}}
+		sg := core.Signature{Created: r.SigningTime, Emails: []string{}}
 		if r.Hash != 0 {
-			sg.Hash = mailseal.HashName(r.Hash)
+			sg.Hash = core.HashName(r.Hash)
 		}
 		switch {
 		case r.Cert == nil:
-			sg.Status = mailseal.SignerUnknown
+			sg.Status = core.SignerUnknown
 			sg.Error = "the signer's certificate is neither in the message nor in the keystore"
 			if r.Err != nil {
 				sg.Error = oneLine(r.Err)
@@ -318,7 +318,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 		}
 		inherited := errors.Is(r.Err, cms.ErrKeyParametersInherited)
 		if r.Err != nil && !inherited {
-			sg.Status = mailseal.SignerBad
+			sg.Status = core.SignerBad
 			sg.Error = oneLine(r.Err)
 			out = append(out, sg)
 			continue
@@ -327,7 +327,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 		if err == nil && inherited {
 			// The key is complete only with the parameters from the path.
 			if verr := r.VerifyWithKey(res.LeafKey); verr != nil {
-				sg.Status = mailseal.SignerBad
+				sg.Status = core.SignerBad
 				sg.Error = oneLine(verr)
 				out = append(out, sg)
 				continue
@@ -335,7 +335,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 		}
 		if !inherited || err == nil { // the signature verified: its time counts
 			if terr := e.checkSigningTime(r.SigningTime, r.Cert); terr != nil {
-				sg.Status = mailseal.SignerBad
+				sg.Status = core.SignerBad
 				sg.Error = oneLine(terr)
 				out = append(out, sg)
 				continue
@@ -347,7 +347,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 				r.SigningTime.UTC().Format(time.RFC3339), r.Cert.NotAfter.UTC().Format(time.RFC3339))
 		}
 		if err != nil {
-			sg.Status = mailseal.SignerUntrusted
+			sg.Status = core.SignerUntrusted
 			sg.Error = oneLine(err)
 			sg.Chain = []string{r.Cert.Subject.String()}
 			out = append(out, sg)
@@ -359,7 +359,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 		for _, w := range res.Warnings {
 			warnings = append(warnings, "signer "+sg.Fingerprint+": "+w)
 		}
-		sg.Status = mailseal.SignerGood
+		sg.Status = core.SignerGood
 		sg.Valid = true
 		out = append(out, sg)
 	}
@@ -368,7 +368,7 @@ func (e *Engine) judge(s *cms.Signed) ([]mailseal.Signer, []string) {
 
 // checkSigningTime returns why a signature's signingTime (zero: the
 // attribute is absent) makes it bad: later than the verification time
-// (mailseal.CheckCreated, as for OpenPGP), or before its certificate was
+// (core.CheckCreated, as for OpenPGP), or before its certificate was
 // valid, as an OpenPGP signature older than its key is. A signingTime
 // after the certificate expired makes the signer untrusted instead (judge),
 // as an OpenPGP signature made after its key expired does.
@@ -376,10 +376,10 @@ func (e *Engine) checkSigningTime(t time.Time, cert *x509.Certificate) error {
 	if t.IsZero() {
 		return nil
 	}
-	if err := mailseal.CheckCreated(t, e.Policy.Time()); err != nil {
+	if err := core.CheckCreated(t, e.Policy.Time()); err != nil {
 		return err
 	}
-	if t.Before(cert.NotBefore.Add(-mailseal.MaxClockSkew)) {
+	if t.Before(cert.NotBefore.Add(-core.MaxClockSkew)) {
 		return fmt.Errorf("the signature claims to be made at %s, before its certificate was valid (from %s)",
 			t.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339))
 	}
@@ -405,7 +405,7 @@ func ParseCipher(name string) (cms.Cipher, error) {
 	}
 	c, ok := ciphers[strings.ToLower(name)]
 	if !ok {
-		return 0, fmt.Errorf("smime: unknown cipher %q (aes256-gcm, aes128-gcm, aes256-cbc, aes128-cbc): %w", name, mailseal.ErrUsage)
+		return 0, fmt.Errorf("smime: unknown cipher %q (aes256-gcm, aes128-gcm, aes256-cbc, aes128-cbc): %w", name, core.ErrUsage)
 	}
 	return c, nil
 }
@@ -422,7 +422,7 @@ func Authenticated(c cms.Cipher) bool { return c == cms.AES256GCM || c == cms.AE
 // EnvelopedData or AuthEnvelopedData streams to w.
 func (e *Engine) Encrypt(w io.Writer, to []*x509.Certificate, opts EncryptOptions) (io.WriteCloser, error) {
 	if len(to) == 0 {
-		return nil, fmt.Errorf("smime: encrypt: no recipients: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("smime: encrypt: no recipients: %w", core.ErrUsage)
 	}
 	ew, err := cms.Encrypt(w, to, opts)
 	if err != nil {
@@ -447,7 +447,7 @@ func (d *Decrypted) Close() error { return d.d.Close() }
 // the identities. Every decryption failure is the same integrity error.
 func (e *Engine) Decrypt(r io.Reader, ids []Identity) (*Decrypted, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("smime: decrypt: no S/MIME private key in the keystore (import your PKCS#12 file with mailseal keys import): %w", mailseal.ErrNoKey)
+		return nil, fmt.Errorf("smime: decrypt: no S/MIME private key in the keystore (import your PKCS#12 file with mailseal keys import): %w", core.ErrNoKey)
 	}
 	cids := make([]cms.Identity, len(ids))
 	for i, id := range ids {

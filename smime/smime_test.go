@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/cms"
 )
 
@@ -123,7 +123,7 @@ func (p *testPKI) identity(t testing.TB, key crypto.Signer, spec leafSpec) Ident
 
 func testEngine(t testing.TB) *Engine {
 	p := getPKI(t)
-	policy := mailseal.DefaultPolicy()
+	policy := core.DefaultPolicy()
 	policy.Now = testNow
 	return &Engine{Policy: policy, Trust: Trust{Roots: []*x509.Certificate{p.root}, Intermediates: []*x509.Certificate{p.inter}}}
 }
@@ -172,7 +172,7 @@ func TestSignVerifyAlgorithms(t *testing.T) {
 				opts := tc.opts
 				opts.Opaque = opaque
 				blob := sign(t, e, []Identity{id}, opts, content)
-				var signers []mailseal.Signer
+				var signers []core.Signature
 				if opaque {
 					v, err := e.VerifyOpaque(bytes.NewReader(blob))
 					if err != nil {
@@ -192,7 +192,7 @@ func TestSignVerifyAlgorithms(t *testing.T) {
 					}
 					// Altered content: bad.
 					bad, _, err := e.VerifyDetached(strings.NewReader(content+"x"), bytes.NewReader(blob))
-					if err != nil || len(bad) != 1 || bad[0].Status != mailseal.SignerBad {
+					if err != nil || len(bad) != 1 || bad[0].Status != core.SignerBad {
 						t.Fatalf("altered content: %+v, %v", bad, err)
 					}
 				}
@@ -200,7 +200,7 @@ func TestSignVerifyAlgorithms(t *testing.T) {
 					t.Fatalf("signers %+v", signers)
 				}
 				s := signers[0]
-				if s.Status != mailseal.SignerGood || !s.Valid || s.Hash != tc.hash || s.Fingerprint != Fingerprint(id.Cert) ||
+				if s.Status != core.SignerGood || !s.Valid || s.Hash != tc.hash || s.Fingerprint != Fingerprint(id.Cert) ||
 					len(s.Chain) != 3 || s.Emails[0] != "alice@example.org" || !s.Created.Equal(testNow) {
 					t.Fatalf("signer %+v", s)
 				}
@@ -213,7 +213,7 @@ func TestSignerJudgement(t *testing.T) {
 	p := getPKI(t)
 	e := testEngine(t)
 	key := rsaKey(t, 2048)
-	verify := func(t *testing.T, e *Engine, blob []byte) mailseal.Signer {
+	verify := func(t *testing.T, e *Engine, blob []byte) core.Signature {
 		t.Helper()
 		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
 		if err != nil || len(signers) != 1 {
@@ -227,40 +227,40 @@ func TestSignerJudgement(t *testing.T) {
 	t.Run("no trust anchor", func(t *testing.T) {
 		other := *e
 		other.Trust = Trust{}
-		if s := verify(t, &other, blob); s.Status != mailseal.SignerUntrusted || s.Valid {
+		if s := verify(t, &other, blob); s.Status != core.SignerUntrusted || s.Valid {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("the message's own certificates are never anchors", func(t *testing.T) {
 		other := *e
 		other.Trust = Trust{Intermediates: []*x509.Certificate{p.root}}
-		if s := verify(t, &other, blob); s.Status != mailseal.SignerUntrusted {
+		if s := verify(t, &other, blob); s.Status != core.SignerUntrusted {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("expired at verification time", func(t *testing.T) {
 		later := *e
 		later.Policy.Now = testNow.AddDate(2, 0, 0)
-		if s := verify(t, &later, blob); s.Status != mailseal.SignerUntrusted || !strings.Contains(s.Error, "expired") && !strings.Contains(s.Error, "valid") {
+		if s := verify(t, &later, blob); s.Status != core.SignerUntrusted || !strings.Contains(s.Error, "expired") && !strings.Contains(s.Error, "valid") {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("no emailProtection", func(t *testing.T) {
 		id := p.identity(t, key, leafSpec{eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 		b := sign(t, e, []Identity{id}, SignOptions{}, content)
-		if s := verify(t, e, b); s.Status != mailseal.SignerUntrusted || !strings.Contains(s.Error, "emailProtection") {
+		if s := verify(t, e, b); s.Status != core.SignerUntrusted || !strings.Contains(s.Error, "emailProtection") {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("unknown signer", func(t *testing.T) {
 		// A signature without certificates whose signer nobody knows.
 		s := stripCertificates(t, blob)
-		if got := verify(t, e, s); got.Status != mailseal.SignerUnknown {
+		if got := verify(t, e, s); got.Status != core.SignerUnknown {
 			t.Fatalf("%+v", got)
 		}
 		known := *e
 		known.Trust.Intermediates = []*x509.Certificate{good.Cert, p.inter}
-		if got := verify(t, &known, s); got.Status != mailseal.SignerGood {
+		if got := verify(t, &known, s); got.Status != core.SignerGood {
 			t.Fatalf("with the certificate in the keystore: %+v", got)
 		}
 	})
@@ -269,7 +269,7 @@ func TestSignerJudgement(t *testing.T) {
 		bob := p.identity(t, ec, leafSpec{email: "bob@example.org"})
 		b := sign(t, e, []Identity{good, bob}, SignOptions{}, content)
 		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(b))
-		if err != nil || len(signers) != 2 || signers[0].Status != mailseal.SignerGood || signers[1].Status != mailseal.SignerGood {
+		if err != nil || len(signers) != 2 || signers[0].Status != core.SignerGood || signers[1].Status != core.SignerGood {
 			t.Fatalf("%+v, %v", signers, err)
 		}
 	})
@@ -280,14 +280,14 @@ func TestSignerJudgement(t *testing.T) {
 		}
 		strict := *e
 		strict.Trust.RequireCRLs = true
-		if s := verify(t, &strict, blob); s.Status != mailseal.SignerUntrusted {
+		if s := verify(t, &strict, blob); s.Status != core.SignerUntrusted {
 			t.Fatalf("with CRLs required: %+v", s)
 		}
 	})
 }
 
 // A signingTime later than the verification time (beyond
-// mailseal.MaxClockSkew) is bad, as for OpenPGP; so is one before the
+// core.MaxClockSkew) is bad, as for OpenPGP; so is one before the
 // certificate was valid, as an OpenPGP signature older than its key is.
 // One after the certificate expired (possible only within the skew: later
 // the path fails) makes the signer untrusted, as an OpenPGP signature made
@@ -302,15 +302,15 @@ func TestSigningTime(t *testing.T) {
 		name   string
 		id     Identity
 		at     time.Time
-		want   mailseal.SignerStatus
+		want   core.SignerStatus
 		reason string
 	}{
-		{"now", id, testNow, mailseal.SignerGood, ""},
-		{"ahead within the skew", id, testNow.Add(mailseal.MaxClockSkew - time.Minute), mailseal.SignerGood, ""},
-		{"ahead beyond the skew", id, testNow.Add(mailseal.MaxClockSkew + time.Minute), mailseal.SignerBad, "after the verification time"},
-		{"a year ahead", id, testNow.AddDate(1, 0, 0), mailseal.SignerBad, "after the verification time"},
-		{"before the certificate", id, id.Cert.NotBefore.Add(-mailseal.MaxClockSkew - time.Minute), mailseal.SignerBad, "before its certificate was valid"},
-		{"after the certificate", expiring, testNow.Add(10 * time.Minute), mailseal.SignerUntrusted, "after its certificate expired"},
+		{"now", id, testNow, core.SignerGood, ""},
+		{"ahead within the skew", id, testNow.Add(core.MaxClockSkew - time.Minute), core.SignerGood, ""},
+		{"ahead beyond the skew", id, testNow.Add(core.MaxClockSkew + time.Minute), core.SignerBad, "after the verification time"},
+		{"a year ahead", id, testNow.AddDate(1, 0, 0), core.SignerBad, "after the verification time"},
+		{"before the certificate", id, id.Cert.NotBefore.Add(-core.MaxClockSkew - time.Minute), core.SignerBad, "before its certificate was valid"},
+		{"after the certificate", expiring, testNow.Add(10 * time.Minute), core.SignerUntrusted, "after its certificate expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// cms.Sign, not Engine.Sign: that refuses a certificate not valid at signing time.
@@ -373,24 +373,24 @@ func TestSignRefusals(t *testing.T) {
 	e := testEngine(t)
 	key := rsaKey(t, 2048)
 	expired := p.identity(t, key, leafSpec{notAfter: testNow.AddDate(0, 0, -1)})
-	if _, err := e.Sign(io.Discard, []Identity{expired}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := e.Sign(io.Discard, []Identity{expired}, SignOptions{}); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("expired certificate: %v", err)
 	}
 	encOnly := p.identity(t, key, leafSpec{usage: x509.KeyUsageKeyEncipherment})
-	if _, err := e.Sign(io.Discard, []Identity{encOnly}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := e.Sign(io.Discard, []Identity{encOnly}, SignOptions{}); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("encryption-only certificate: %v", err)
 	}
 	good := p.identity(t, key, leafSpec{})
 	other := rsaKey(t, 3072)
-	if _, err := e.Sign(io.Discard, []Identity{{Cert: good.Cert, Key: other}}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := e.Sign(io.Discard, []Identity{{Cert: good.Cert, Key: other}}, SignOptions{}); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("key of another certificate: %v", err)
 	}
-	if _, err := e.Sign(io.Discard, []Identity{good}, SignOptions{Hash: crypto.SHA1}); !errors.Is(err, mailseal.ErrUsage) {
+	if _, err := e.Sign(io.Discard, []Identity{good}, SignOptions{Hash: crypto.SHA1}); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("SHA-1: %v", err)
 	}
 	small := rsaKey(t, 1024)
 	weak := p.identity(t, small, leafSpec{})
-	if _, err := e.Sign(io.Discard, []Identity{weak}, SignOptions{}); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := e.Sign(io.Discard, []Identity{weak}, SignOptions{}); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("RSA-1024: %v", err)
 	}
 }
@@ -420,19 +420,19 @@ func TestEncryptDecrypt(t *testing.T) {
 			}
 			got, _ := io.ReadAll(d.Body)
 			d.Close()
-			want := mailseal.IntegrityGCM
+			want := core.IntegrityGCM
 			if !Authenticated(cipher) {
-				want = mailseal.IntegrityNone
+				want = core.IntegrityNone
 			}
 			if string(got) != content || d.Integrity != want || d.DecryptedWith != Fingerprint(id.Cert) {
 				t.Fatalf("%s: %q %+v", c, got, d)
 			}
 		}
 	}
-	if _, err := ParseCipher("des"); !errors.Is(err, mailseal.ErrUsage) {
+	if _, err := ParseCipher("des"); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("unknown cipher: %v", err)
 	}
-	if _, err := e.Decrypt(strings.NewReader("x"), nil); !errors.Is(err, mailseal.ErrNoKey) {
+	if _, err := e.Decrypt(strings.NewReader("x"), nil); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("no identities: %v", err)
 	}
 }
@@ -447,7 +447,7 @@ func TestCheckRecipient(t *testing.T) {
 	if _, err := e.CheckRecipient(id.Cert, "alice@EXAMPLE.org"); err != nil {
 		t.Fatalf("domain case: %v", err)
 	}
-	if _, err := e.CheckRecipient(id.Cert, "mallory@example.org"); !errors.Is(err, mailseal.ErrVerification) {
+	if _, err := e.CheckRecipient(id.Cert, "mallory@example.org"); !errors.Is(err, core.ErrVerification) {
 		t.Fatalf("other address: %v", err)
 	}
 	signOnly := p.identity(t, rsaKey(t, 2048), leafSpec{usage: x509.KeyUsageDigitalSignature})
@@ -466,7 +466,7 @@ func TestVerifyDetachedRefusesEmbeddedContent(t *testing.T) {
 	e := testEngine(t)
 	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
 	opaque := sign(t, e, []Identity{id}, SignOptions{Opaque: true}, content)
-	if _, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(opaque)); !errors.Is(err, mailseal.ErrInput) {
+	if _, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(opaque)); !errors.Is(err, core.ErrInput) {
 		t.Fatalf("embedded content in a detached signature: %v", err)
 	}
 }
@@ -487,7 +487,7 @@ func TestSHA1Refused(t *testing.T) {
 	blob := bytes.ReplaceAll(out.Bytes(), []byte{0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02},
 		[]byte{0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x05, 0x00})
 	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
-	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerBad || !strings.Contains(signers[0].Error, "SHA-1") {
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerBad || !strings.Contains(signers[0].Error, "SHA-1") {
 		t.Fatalf("%+v, %v", signers, err)
 	}
 }
@@ -504,7 +504,7 @@ func TestSystemRootsOnlyWhenNeeded(t *testing.T) {
 		t.Fatalf("keystore anchor: %v, system roots asked %d times", err, asked)
 	}
 	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)))
-	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerGood || asked != 0 {
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood || asked != 0 {
 		t.Fatalf("signature: %v %+v, system roots asked %d times", err, signers, asked)
 	}
 	e.Trust.Roots = nil
@@ -512,7 +512,7 @@ func TestSystemRootsOnlyWhenNeeded(t *testing.T) {
 		t.Fatalf("system anchor: %v, asked %d times", err, asked)
 	}
 	signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)))
-	if err != nil || len(signers) != 1 || signers[0].Status != mailseal.SignerGood {
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
 		t.Fatalf("signature through a system anchor: %v %+v", err, signers)
 	}
 	e.Trust.SystemRoots = func() []*x509.Certificate { return nil }

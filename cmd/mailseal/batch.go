@@ -442,7 +442,7 @@ func runBatch(s *session, newWorker func() (batchWork, error), writesMessages bo
 		}
 		if r.err != nil {
 			code = mailseal.ExitCode(r.err)
-			r.report = mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signer{}, Error: oneLine(r.err.Error())}
+			r.report = mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signature{}, Error: oneLine(r.err.Error())}
 		}
 		if writesMessages && r.output != nil {
 			if err := out.commit(j.msg.id, r.output); err != nil {

@@ -463,7 +463,7 @@ func (s *session) failReport(err error) error {
 	if !s.c.Bool("json") {
 		return err
 	}
-	rep := mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signer{}, Error: oneLine(err.Error())}
+	rep := mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signature{}, Error: oneLine(err.Error())}
 	if errors.Is(err, mailseal.ErrIntegrity) {
 		rep.Status, rep.Encrypted, rep.Integrity = mailseal.StatusBad, true, mailseal.IntegrityFailed
 	}

@@ -12,9 +12,9 @@
 // for CBC, the end of the stream and the padding) has been checked.
 //
 // Errors: every failure to decrypt (key unwrap, padding, tag, truncation)
-// is one generic error wrapping mailseal.ErrIntegrity, so the errors are no
-// oracle; no matching recipient wraps mailseal.ErrNoKey; malformed input
-// wraps mailseal.ErrInput.
+// is one generic error wrapping core.ErrIntegrity, so the errors are no
+// oracle; no matching recipient wraps core.ErrNoKey; malformed input
+// wraps core.ErrInput.
 package cms
 
 import (
@@ -23,7 +23,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // Cipher is a content-encryption algorithm for Encrypt.
@@ -73,8 +73,8 @@ type Identity struct {
 }
 
 // errDecrypt is the one error for every decryption failure.
-var errDecrypt = mailseal.WithKind(errors.New("cms: decrypt: the message cannot be decrypted: it is damaged, tampered with, or not for this key"), mailseal.ErrIntegrity)
+var errDecrypt = core.WithKind(errors.New("cms: decrypt: the message cannot be decrypted: it is damaged, tampered with, or not for this key"), core.ErrIntegrity)
 
 func inputError(format string, args ...any) error {
-	return fmt.Errorf("cms: decrypt: malformed message: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrInput)
+	return fmt.Errorf("cms: decrypt: malformed message: %s: %w", fmt.Sprintf(format, args...), core.ErrInput)
 }

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 const franPlaintext = "This is a test message to Fran."
@@ -96,7 +96,7 @@ func TestNSSInteropCorpus(t *testing.T) {
 			if strings.TrimRight(string(body), "\r\n") != franPlaintext {
 				t.Fatalf("%s: got %q", filepath.Base(f), body)
 			}
-			if d.Integrity != mailseal.IntegrityNone || d.Recipient != want.Cert || d.Cipher == "" {
+			if d.Integrity != core.IntegrityNone || d.Recipient != want.Cert || d.Cipher == "" {
 				t.Fatalf("%s: integrity %q cipher %q recipient %v", filepath.Base(f), d.Integrity, d.Cipher, d.Recipient.Subject)
 			}
 		}
@@ -106,7 +106,7 @@ func TestNSSInteropCorpus(t *testing.T) {
 			other = ids[0]
 		}
 		_, _, err = decryptAll(data, []Identity{other})
-		if !errors.Is(err, mailseal.ErrNoKey) || !strings.Contains(err.Error(), "serial=") {
+		if !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "serial=") {
 			t.Fatalf("%s: wrong identity: %v", filepath.Base(f), err)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/spool"
 )
 
@@ -20,8 +20,8 @@ type Decrypted struct {
 	// Body is the plaintext, available only after the GCM tag (or, for
 	// CBC, the whole stream and the padding) checked out.
 	Body io.Reader
-	// Integrity is mailseal.IntegrityGCM for AuthEnvelopedData and
-	// mailseal.IntegrityNone for EnvelopedData (CBC has no integrity).
+	// Integrity is core.IntegrityGCM for AuthEnvelopedData and
+	// core.IntegrityNone for EnvelopedData (CBC has no integrity).
 	Integrity string
 	// Cipher names the content cipher: "AES-256-GCM", "AES-128-CBC", "3DES-CBC", ...
 	Cipher string
@@ -47,16 +47,16 @@ const (
 // up to memLimit bytes in memory. The plaintext is released only when the
 // whole structure has been read and the GCM tag or CBC padding is good.
 //
-// Errors: no RecipientInfo for any identity wraps mailseal.ErrNoKey and
+// Errors: no RecipientInfo for any identity wraps core.ErrNoKey and
 // names the message's recipients; every decryption failure (key unwrap,
 // padding, tag, truncated ciphertext) is the one generic error wrapping
-// mailseal.ErrIntegrity; malformed or unsupported structure wraps
-// mailseal.ErrInput.
+// core.ErrIntegrity; malformed or unsupported structure wraps
+// core.ErrInput.
 func Decrypt(r io.Reader, ids []Identity, memLimit int64) (*Decrypted, error) {
 	br := newBERReader(r)
 	d, err := decrypt(br, ids, memLimit)
 	if err != nil {
-		if errors.Is(err, mailseal.ErrNoKey) || errors.Is(err, mailseal.ErrIntegrity) || errors.Is(err, mailseal.ErrInput) {
+		if errors.Is(err, core.ErrNoKey) || errors.Is(err, core.ErrIntegrity) || errors.Is(err, core.ErrInput) {
 			return nil, err
 		}
 		return nil, inputError("%v", err)
@@ -259,9 +259,9 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 		return nil, errDecrypt
 	}
 	ok = true
-	integrity := mailseal.IntegrityNone
+	integrity := core.IntegrityNone
 	if authenticated {
-		integrity = mailseal.IntegrityGCM
+		integrity = core.IntegrityGCM
 	}
 	return &Decrypted{Body: out.Reader(), Integrity: integrity, Cipher: alg.name, Recipient: recipient, spool: out}, nil
 }

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // encryptChunk is the size of the OCTET STRING pieces of encryptedContent.
@@ -25,10 +25,10 @@ const encryptChunk = 16 << 10
 // (ECDH with X9.63 KDF SHA-256/384/512 and AES-128/192/256 key wrap),
 // X25519 (RFC 8418: HKDF-SHA256, AES-256 key wrap). Recipients are
 // identified by issuer and serial number. Errors that name a recipient
-// wrap mailseal.ErrNoKey.
+// wrap core.ErrNoKey.
 func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (io.WriteCloser, error) {
 	if len(recipients) == 0 {
-		return nil, fmt.Errorf("cms: encrypt: no recipients: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("cms: encrypt: no recipients: %w", core.ErrUsage)
 	}
 	enc, cek, algID, err := newContentEncryption(opts.Cipher)
 	if err != nil {
@@ -50,7 +50,7 @@ func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (
 		infos = append(infos, der)
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("cms: encrypt: cannot encrypt to %s: %w", joinSemicolon(bad), mailseal.ErrNoKey)
+		return nil, fmt.Errorf("cms: encrypt: cannot encrypt to %s: %w", joinSemicolon(bad), core.ErrNoKey)
 	}
 	contentType := oidEnvelopedData
 	if opts.Cipher.authenticated() {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // TestWriteFuzzSeeds regenerates testdata/seeds (openssl's and our
@@ -80,7 +80,7 @@ func FuzzDecrypt(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Decrypt(bytes.NewReader(data), ids, 1<<16)
 		if err != nil {
-			if !errors.Is(err, mailseal.ErrInput) && !errors.Is(err, mailseal.ErrNoKey) && !errors.Is(err, mailseal.ErrIntegrity) {
+			if !errors.Is(err, core.ErrInput) && !errors.Is(err, core.ErrNoKey) && !errors.Is(err, core.ErrIntegrity) {
 				t.Fatalf("error of no kind: %v", err)
 			}
 			if d != nil {

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/testvectors"
 )
 
@@ -236,11 +236,11 @@ func checkDecryptGCM(t *testing.T, c gcmCase, id Identity) {
 		d, err := Decrypt(bytes.NewReader(msg), []Identity{id}, 1<<20)
 		switch {
 		case !c.cmsSupported():
-			if d != nil || !errors.Is(err, mailseal.ErrInput) {
+			if d != nil || !errors.Is(err, core.ErrInput) {
 				t.Fatalf("%s: unsupported GCMParameters: got %v, %v; want an input error", c.name, d, err)
 			}
 		case !c.good:
-			if d != nil || !errors.Is(err, mailseal.ErrIntegrity) {
+			if d != nil || !errors.Is(err, core.ErrIntegrity) {
 				t.Fatalf("%s: forgery: got %v, %v; want the integrity error and no plaintext", c.name, d, err)
 			}
 		default:
@@ -249,7 +249,7 @@ func checkDecryptGCM(t *testing.T, c gcmCase, id Identity) {
 			}
 			body, err := io.ReadAll(d.Body)
 			d.Close()
-			if err != nil || !bytes.Equal(body, c.msg) || d.Integrity != mailseal.IntegrityGCM {
+			if err != nil || !bytes.Equal(body, c.msg) || d.Integrity != core.IntegrityGCM {
 				t.Fatalf("%s (pieces %v): got %x (%s), %v; want %x", c.name, pieces, body, d.Integrity, err, c.msg)
 			}
 		}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 var allCiphers = []Cipher{AES256GCM, AES128GCM, AES256CBC, AES128CBC}
@@ -43,9 +43,9 @@ func TestRoundTrip(t *testing.T) {
 				if !bytes.Equal(body, plaintext) || d.Cipher != c.String() || d.Recipient != rc.id.Cert {
 					t.Fatalf("%s %s %d: wrong result", c, rc.name, size)
 				}
-				wantIntegrity := mailseal.IntegrityNone
+				wantIntegrity := core.IntegrityNone
 				if c.authenticated() {
-					wantIntegrity = mailseal.IntegrityGCM
+					wantIntegrity = core.IntegrityGCM
 				}
 				if d.Integrity != wantIntegrity {
 					t.Fatalf("%s: integrity %q", c, d.Integrity)
@@ -180,7 +180,7 @@ func TestTamperedMessagesFail(t *testing.T) {
 				bad[pos] ^= 0x01
 				_, _, err := decryptAll(bad, []Identity{keys.p256})
 				if c.authenticated() || what == "padding" {
-					if !errors.Is(err, mailseal.ErrIntegrity) {
+					if !errors.Is(err, core.ErrIntegrity) {
 						t.Fatalf("%s %s %s: got %v", origin, c, what, err)
 					}
 					messages = append(messages, err.Error())

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // ---- Building RecipientInfos (Encrypt) ----
@@ -631,7 +631,7 @@ func noKeyError(recipients []parsedRecipient) error {
 	if others > 0 {
 		msg += fmt.Sprintf(" (and %d recipients with key-encryption keys or passwords, which are not supported)", others)
 	}
-	return fmt.Errorf("%s: %w", msg, mailseal.ErrNoKey)
+	return fmt.Errorf("%s: %w", msg, core.ErrNoKey)
 }
 
 func joinSemicolon(s []string) string {

@@ -23,7 +23,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // SignOptions select how Sign signs.
@@ -107,23 +107,23 @@ func Sign(w io.Writer, signers []Signer, opts SignOptions) (io.WriteCloser, erro
 	}
 	digestOID, ok := hashOIDs[opts.Hash]
 	if !ok || opts.Hash == crypto.SHA1 || !opts.Hash.Available() {
-		return nil, fmt.Errorf("cms: sign: hash %v is not supported: %w", opts.Hash, mailseal.ErrUsage)
+		return nil, fmt.Errorf("cms: sign: hash %v is not supported: %w", opts.Hash, core.ErrUsage)
 	}
 	if len(signers) == 0 {
-		return nil, fmt.Errorf("cms: sign: no signer: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("cms: sign: no signer: %w", core.ErrUsage)
 	}
 	if opts.SigningTime.IsZero() {
 		opts.SigningTime = time.Now()
 	}
 	for _, s := range signers {
 		if s.Cert == nil || s.Key == nil {
-			return nil, fmt.Errorf("cms: sign: a signer lacks its certificate or key: %w", mailseal.ErrUsage)
+			return nil, fmt.Errorf("cms: sign: a signer lacks its certificate or key: %w", core.ErrUsage)
 		}
 		if _, err := signatureAlgorithm(s.Key, opts); err != nil {
 			return nil, err
 		}
 		if opts.SubjectKeyID && len(s.Cert.SubjectKeyId) == 0 {
-			return nil, fmt.Errorf("cms: sign: certificate %q has no subjectKeyIdentifier to identify the signer by: %w", s.Cert.Subject, mailseal.ErrUsage)
+			return nil, fmt.Errorf("cms: sign: certificate %q has no subjectKeyIdentifier to identify the signer by: %w", s.Cert.Subject, core.ErrUsage)
 		}
 	}
 	sw := &signWriter{out: bufio.NewWriterSize(w, 64<<10), signers: signers, opts: opts, digestOID: digestOID, h: opts.Hash.New()}
@@ -450,16 +450,16 @@ func signatureAlgorithm(key crypto.Signer, opts SignOptions) (sigAlgorithm, erro
 		return sigAlgorithm{oid: oidRSAEncryption, params: asn1NULL}, nil
 	case *ecdsa.PublicKey:
 		if opts.PSS {
-			return sigAlgorithm{}, fmt.Errorf("cms: sign: RSA-PSS needs an RSA key: %w", mailseal.ErrUsage)
+			return sigAlgorithm{}, fmt.Errorf("cms: sign: RSA-PSS needs an RSA key: %w", core.ErrUsage)
 		}
 		return sigAlgorithm{oid: ecdsaOIDs[opts.Hash]}, nil
 	case ed25519.PublicKey:
 		if opts.PSS {
-			return sigAlgorithm{}, fmt.Errorf("cms: sign: RSA-PSS needs an RSA key: %w", mailseal.ErrUsage)
+			return sigAlgorithm{}, fmt.Errorf("cms: sign: RSA-PSS needs an RSA key: %w", core.ErrUsage)
 		}
 		return sigAlgorithm{oid: oidEd25519}, nil
 	}
-	return sigAlgorithm{}, fmt.Errorf("cms: sign: %T keys cannot sign S/MIME: %w", key.Public(), mailseal.ErrUsage)
+	return sigAlgorithm{}, fmt.Errorf("cms: sign: %T keys cannot sign S/MIME: %w", key.Public(), core.ErrUsage)
 }
 
 // pssParams is RSASSA-PSS-params for hash h, MGF1 with h, salt = hash size.

@@ -24,7 +24,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
@@ -188,7 +188,7 @@ func TestOpenSSLAndWeSignForEachOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range s.Signers {
-		if !errors.Is(r.Err, mailseal.ErrVerification) {
+		if !errors.Is(r.Err, core.ErrVerification) {
 			t.Fatalf("tampered: %s: %v", r.Algorithm, r.Err)
 		}
 	}
@@ -245,12 +245,12 @@ func TestVerifyRefusals(t *testing.T) {
 	// octets end the DER SignedData).
 	altered := bytes.Clone(blob)
 	altered[len(altered)-1] ^= 1
-	if r := verify(altered, signedContent, VerifyOptions{}); !errors.Is(r.Err, mailseal.ErrVerification) || !errors.Is(r.Err, sigalg.ErrInvalid) || errors.Is(r.Err, sigalg.ErrRefused) {
+	if r := verify(altered, signedContent, VerifyOptions{}); !errors.Is(r.Err, core.ErrVerification) || !errors.Is(r.Err, sigalg.ErrInvalid) || errors.Is(r.Err, sigalg.ErrRefused) {
 		t.Errorf("altered signature: %v, want an invalid signature", r.Err)
 	}
 	// Embedded content in a detached verification.
 	opaque := signBytes(t, []Signer{k.rsa}, SignOptions{}, []byte(signedContent))
-	if _, err := VerifyDetached(bytes.NewReader(opaque), strings.NewReader(signedContent), VerifyOptions{}); !errors.Is(err, mailseal.ErrInput) {
+	if _, err := VerifyDetached(bytes.NewReader(opaque), strings.NewReader(signedContent), VerifyOptions{}); !errors.Is(err, core.ErrInput) {
 		t.Errorf("embedded content: %v", err)
 	}
 	// No signerInfos: no signers, no error.
@@ -283,7 +283,7 @@ func TestSignatureHashMismatch(t *testing.T) {
 		t.Fatal("ecdsa-with-SHA256 not found once")
 	}
 	err := verify(bytes.Replace(blob, sha256OID, sha384OID, 1))
-	if !errors.Is(err, mailseal.ErrVerification) || !errors.Is(err, sigalg.ErrInvalid) || !strings.Contains(errString(err), "does not match the digest algorithm SHA-256") {
+	if !errors.Is(err, core.ErrVerification) || !errors.Is(err, sigalg.ErrInvalid) || !strings.Contains(errString(err), "does not match the digest algorithm SHA-256") {
 		t.Errorf("ecdsa-with-SHA384 over a SHA-256 digest: %v", err)
 	}
 }
@@ -401,13 +401,13 @@ func FuzzVerify(f *testing.F) {
 		defer timer.Stop()
 		check := func(s *Signed, err error) {
 			if err != nil {
-				if !errors.Is(err, mailseal.ErrInput) {
+				if !errors.Is(err, core.ErrInput) {
 					t.Fatalf("error of no kind: %v", err)
 				}
 				return
 			}
 			for _, r := range s.Signers {
-				if r.Err != nil && !errors.Is(r.Err, mailseal.ErrVerification) {
+				if r.Err != nil && !errors.Is(r.Err, core.ErrVerification) {
 					t.Fatalf("signer error of no kind: %v", r.Err)
 				}
 			}

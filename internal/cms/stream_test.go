@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // A 1 MiB message with one flipped ciphertext byte releases nothing.
@@ -22,14 +22,14 @@ func TestTampered1MiBReleasesNothing(t *testing.T) {
 			bad := bytes.Clone(msg)
 			bad[pos] ^= 0x80
 			d, err := Decrypt(bytes.NewReader(bad), []Identity{keys.rsa}, 64<<10)
-			if d != nil || !errors.Is(err, mailseal.ErrIntegrity) {
+			if d != nil || !errors.Is(err, core.ErrIntegrity) {
 				t.Fatalf("%s pos %d: got %v, %v", c, pos, d, err)
 			}
 		}
 		// truncation anywhere after the header is the same generic failure or malformed input, never plaintext
 		for _, cut := range []int{len(msg) / 2, len(msg) - 30, len(msg) - 1} {
 			d, err := Decrypt(bytes.NewReader(msg[:cut]), []Identity{keys.rsa}, 64<<10)
-			if d != nil || !errors.Is(err, mailseal.ErrIntegrity) {
+			if d != nil || !errors.Is(err, core.ErrIntegrity) {
 				t.Fatalf("%s cut at %d: got %v, %v", c, cut, d, err)
 			}
 		}
@@ -45,7 +45,7 @@ func TestWrongRSAKeyIsGenericFailure(t *testing.T) {
 	for _, oaep := range []bool{false, true} {
 		msg = encryptBytes(t, []*x509.Certificate{keys.rsa.Cert}, EncryptOptions{RSAOAEP: oaep}, []byte("secret"), 10)
 		d, err := Decrypt(bytes.NewReader(msg), []Identity{{Cert: keys.rsa.Cert, Key: other.rsa.Key}}, 1<<20)
-		if d != nil || !errors.Is(err, mailseal.ErrIntegrity) || mailseal.ExitCode(err) != mailseal.ExitVerification ||
+		if d != nil || !errors.Is(err, core.ErrIntegrity) || core.ExitCode(err) != core.ExitVerification ||
 			!strings.HasSuffix(err.Error(), "damaged, tampered with, or not for this key") {
 			t.Fatalf("oaep=%v: %v", oaep, err)
 		}

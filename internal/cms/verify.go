@@ -19,7 +19,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/x509path"
@@ -55,7 +55,7 @@ type SignerResult struct {
 	// Err is nil iff the signature verified over the content and the
 	// signed attributes (contentType equal to the eContentType,
 	// messageDigest equal to the content digest, signingCertificate(V2)
-	// matching Cert). It wraps mailseal.ErrVerification and, when the
+	// matching Cert). It wraps core.ErrVerification and, when the
 	// signature check failed, sigalg.ErrRefused (digest or signature
 	// algorithm refused by policy or unsupported) or sigalg.ErrInvalid
 	// (the signature is wrong).
@@ -68,7 +68,7 @@ type SignerResult struct {
 // ErrKeyParametersInherited is the Err of a signer whose certificate's
 // DSA key inherits its parameters from the issuer: the signature can only
 // be checked with the key path validation derives (VerifyWithKey).
-var ErrKeyParametersInherited = fmt.Errorf("cms: verify: the signer's DSA key inherits its parameters from its issuer: %w", mailseal.ErrVerification)
+var ErrKeyParametersInherited = fmt.Errorf("cms: verify: the signer's DSA key inherits its parameters from its issuer: %w", core.ErrVerification)
 
 // VerifyWithKey checks the signature again with pub (the signer's key as
 // derived by path validation) and sets Err.
@@ -110,7 +110,7 @@ const (
 )
 
 func signedInputError(format string, args ...any) error {
-	return fmt.Errorf("cms: verify: malformed signature: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrInput)
+	return fmt.Errorf("cms: verify: malformed signature: %s: %w", fmt.Sprintf(format, args...), core.ErrInput)
 }
 
 // VerifyDetached checks a detached SignedData (the body of an
@@ -211,7 +211,7 @@ func VerifyOpaque(r io.Reader, opts VerifyOptions) (*Signed, error) {
 }
 
 func wrapParseError(err error) error {
-	if errors.Is(err, mailseal.ErrInput) {
+	if errors.Is(err, core.ErrInput) {
 		return err
 	}
 	return signedInputError("%v", err)
@@ -514,7 +514,7 @@ func (p *parsedSigned) checkSums(sums map[crypto.Hash][]byte, opts VerifyOptions
 }
 
 func verifyErr(format string, args ...any) error {
-	return fmt.Errorf("cms: verify: %s: %w", fmt.Sprintf(format, args...), mailseal.ErrVerification)
+	return fmt.Errorf("cms: verify: %s: %w", fmt.Sprintf(format, args...), core.ErrVerification)
 }
 
 func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, opts VerifyOptions) SignerResult {
@@ -535,7 +535,7 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 	}
 	digest, ok := sums[h]
 	if !ok {
-		r.Err = verifyErr("the digest algorithm %s is not announced in digestAlgorithms", mailseal.HashName(h))
+		r.Err = verifyErr("the digest algorithm %s is not announced in digestAlgorithms", core.HashName(h))
 		return r
 	}
 	// What the signature covers.
@@ -615,7 +615,7 @@ func signerAlgorithm(si *signerInfo, h crypto.Hash) (sigalg.Algorithm, error) {
 		e.hash = alg.Hash
 	}
 	if e.hash != 0 && e.hash != h {
-		return sigalg.Algorithm{}, sigalg.Invalidf("the %v signature does not match the digest algorithm %s", sigalg.Algorithm{Scheme: e.scheme, Hash: e.hash}, mailseal.HashName(h))
+		return sigalg.Algorithm{}, sigalg.Invalidf("the %v signature does not match the digest algorithm %s", sigalg.Algorithm{Scheme: e.scheme, Hash: e.hash}, core.HashName(h))
 	}
 	return alg, nil
 }
@@ -641,7 +641,7 @@ func checkSignature(si *signerInfo, h crypto.Hash, contentDigest, signed []byte,
 
 // signatureErr wraps an error of sigalg's as a SignerResult.Err.
 func signatureErr(err error) error {
-	return fmt.Errorf("cms: verify: %w: %w", err, mailseal.ErrVerification)
+	return fmt.Errorf("cms: verify: %w: %w", err, core.ErrVerification)
 }
 
 func lookupSignatureOID(oid asn1.ObjectIdentifier) (signatureOID, bool) {

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/testvectors"
 )
@@ -69,7 +69,7 @@ func TestWycheproofSignatures(t *testing.T) {
 				si.sigParams = pssParameters(t, g)
 			}
 			err := checkSignature(&si, c.hash, nil, msg, pub, sigalg.Policy{})
-			if err != nil && (!errors.Is(err, mailseal.ErrVerification) || !errors.Is(err, sigalg.ErrInvalid)) {
+			if err != nil && (!errors.Is(err, core.ErrVerification) || !errors.Is(err, sigalg.ErrInvalid)) {
 				t.Fatalf("%s: not a verification error of an invalid signature: %v", c.file, err)
 			}
 			// Ed25519 signs the attributes themselves: there is no digest-only form
@@ -101,7 +101,7 @@ func TestPSSEmptySaltRefused(t *testing.T) {
 		for _, tc := range g.Tests {
 			si.signature = tc.Sig
 			err := checkSignature(&si, crypto.SHA256, nil, append([]byte{}, tc.Msg...), pub, sigalg.Policy{})
-			if !errors.Is(err, mailseal.ErrVerification) || !errors.Is(err, sigalg.ErrRefused) || !strings.Contains(err.Error(), "empty salt") {
+			if !errors.Is(err, core.ErrVerification) || !errors.Is(err, sigalg.ErrRefused) || !strings.Contains(err.Error(), "empty salt") {
 				t.Fatalf("%v: got %v, want the refusal of an empty salt", tc, err)
 			}
 		}

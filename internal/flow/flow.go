@@ -3,7 +3,7 @@
 // protocol engine, and applies the rules that do not depend on the protocol:
 // only the root of a message counts as signed or is decrypted, unprotected
 // text around a protected part makes the result partial, a signer must be
-// the single From address (mailseal.Report.Assess), a structure readers
+// the single From address (core.Report.Assess), a structure readers
 // could take two ways is not judged, and what could mislead a reader of a
 // signed message (display names, Reply-To, text around the signed part) is
 // a warning. The CLI calls this package; it never branches on protocol
@@ -14,7 +14,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -32,7 +32,7 @@ const (
 type Found struct {
 	Entity   *mime.Entity
 	Kind     Kind
-	Protocol string // mailseal.ProtocolOpenPGP or mailseal.ProtocolSMIME
+	Protocol string // core.ProtocolOpenPGP or core.ProtocolSMIME
 }
 
 // Detector recognises the protected entities a protocol engine can handle.
@@ -93,8 +93,8 @@ func isWithin(p, anc string) bool {
 }
 
 // Senders extracts the From and Sender addresses that a signer is bound to.
-func Senders(h mime.Header) (mailseal.Senders, error) {
-	var s mailseal.Senders
+func Senders(h mime.Header) (core.Senders, error) {
+	var s core.Senders
 	if h.Get("From") != "" {
 		from, err := h.Addresses("From")
 		if err != nil {
@@ -108,7 +108,7 @@ func Senders(h mime.Header) (mailseal.Senders, error) {
 			return s, fmt.Errorf("Sender: %w", err)
 		}
 		if len(sender) != 1 {
-			return s, fmt.Errorf("Sender holds %d addresses: %w", len(sender), mailseal.ErrInput)
+			return s, fmt.Errorf("Sender holds %d addresses: %w", len(sender), core.ErrInput)
 		}
 		s.Sender = sender[0]
 	}

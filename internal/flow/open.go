@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -31,7 +31,7 @@ type Opened struct {
 	// Inner is the protected content as a MIME entity (header fields, blank
 	// line, body), CRLF line endings.
 	Inner     io.Reader
-	Signers   []mailseal.Signer
+	Signers   []core.Signature
 	Encrypted bool
 	Integrity string
 	// Cipher names the content cipher of encrypted content ("AES-256-CBC").
@@ -49,13 +49,13 @@ type Opened struct {
 	// check, when set, is a signature check the engine left to run later
 	// (the signature was read; only the content is left to hash): it
 	// gives Signers and Warnings. finish runs it.
-	check func() ([]mailseal.Signer, []string, error)
+	check func() ([]core.Signature, []string, error)
 }
 
 // finish runs a signature check left for later.
 // errNotEncrypted: decrypt was asked of a message that is not encrypted. It
 // exits 1, like a failed verification, without claiming one.
-var errNotEncrypted = mailseal.WithKind(errors.New("the message is not encrypted (mailseal verify checks a signed message)"), mailseal.ErrVerification)
+var errNotEncrypted = core.WithKind(errors.New("the message is not encrypted (mailseal verify checks a signed message)"), core.ErrVerification)
 
 func (o *Opened) finish() error {
 	if o.check == nil {
@@ -74,7 +74,7 @@ func (o *Opened) finish() error {
 // unauthenticated reports whether the content was decrypted with a cipher
 // that does not protect it against alteration (S/MIME CBC).
 func (o *Opened) unauthenticated() bool {
-	return o.Encrypted && o.Integrity == mailseal.IntegrityNone
+	return o.Encrypted && o.Integrity == core.IntegrityNone
 }
 
 // Close releases spooled plaintext.
@@ -87,7 +87,7 @@ func (o *Opened) Close() error {
 
 // Result is the outcome of opening a message.
 type Result struct {
-	Report mailseal.Report
+	Report core.Report
 	// Outer are the outer header fields to write before Inner (decrypt only).
 	Outer mime.Header
 	// Inner is the decrypted entity, nil when there is nothing to output.
@@ -161,10 +161,10 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	senders, err := Senders(m.Root.Header)
 	if err != nil {
-		return fmt.Errorf("%w: %w", mailseal.ErrInput, err)
+		return fmt.Errorf("%w: %w", core.ErrInput, err)
 	}
 	rep := &res.Report
-	rep.Signers = []mailseal.Signer{}
+	rep.Signers = []core.Signature{}
 	var innerCheck func() error // a signature check inside decrypted content, left for later
 
 	target, explicit, err := pickTarget(m, engines, opts.Part)
@@ -192,7 +192,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		rep.EncryptedPart = path
 		rep.SignedPart = path
 		rep.Unprotected = Unprotected(m, path)
-		rep.Status = mailseal.StatusPartial
+		rep.Status = core.StatusPartial
 		rep.Error = fmt.Sprintf("the protected content is nested in part %s among unprotected parts; it is not opened (name it with --part %s to open that part alone)", path, path)
 		return nil
 	}
@@ -233,7 +233,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	}
 	if opts.Decrypt && len(opened.Unprotected) > 0 && !explicit {
 		// Inline ciphertext with other text around it: refuse to merge.
-		rep.Status = mailseal.StatusPartial
+		rep.Status = core.StatusPartial
 		rep.Error = "the armored block has unprotected text around it; it is not decrypted into the message (name it with --part to open the block alone)"
 		return nil
 	}
@@ -262,7 +262,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		if pe != nil {
 			ps, err := headerProtection(rep, res.Outer, pe)
 			if err != nil {
-				return damaged(opened, fmt.Errorf("%w: protected header: %w", mailseal.ErrInput, err))
+				return damaged(opened, fmt.Errorf("%w: protected header: %w", core.ErrInput, err))
 			}
 			if ps != nil {
 				protected = pe.Header.NonContentFields()
@@ -301,8 +301,8 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		return nil
 	}
 	rep.Assess(senders)
-	if fromDiffers && rep.Status == mailseal.StatusGood {
-		rep.Status = mailseal.StatusSenderMismatch
+	if fromDiffers && rep.Status == core.StatusGood {
+		rep.Status = core.StatusSenderMismatch
 		rep.Error = "the From or Sender outside differs from the protected one: a client that shows the outer header would show a sender who did not sign"
 	}
 	return nil
@@ -408,11 +408,11 @@ func (res *Result) output(opts Options, check func() error) error {
 // integrity failure: such damage is what tampering looks like. Other
 // errors, and errors about protected content, pass unchanged.
 func damaged(opened *Opened, err error) error {
-	if err == nil || !opened.unauthenticated() || !errors.Is(err, mailseal.ErrInput) {
+	if err == nil || !opened.unauthenticated() || !errors.Is(err, core.ErrInput) {
 		return err
 	}
 	return fmt.Errorf("%w: the message was encrypted with %s, which has no integrity protection, and its content is damaged: it was altered in transit or badly made; nothing was released (%v)",
-		mailseal.ErrIntegrity, opened.Cipher, err)
+		core.ErrIntegrity, opened.Cipher, err)
 }
 
 // releaseUnauthenticated decides, once every signature inside is judged,
@@ -430,11 +430,11 @@ func (res *Result) releaseUnauthenticated(opened *Opened, opts Options) error {
 	covered := len(rep.Signers) > 0 && !res.innerPartial
 	for _, s := range rep.Signers {
 		switch s.Status {
-		case mailseal.SignerBad:
+		case core.SignerBad:
 			res.Inner = nil
 			rep.Error = fmt.Sprintf("a signature is bad (see the signer) and the message was encrypted with %s, which has no integrity protection: nothing shows that the content is unaltered, so nothing was released", opened.Cipher)
 			return nil
-		case mailseal.SignerGood:
+		case core.SignerGood:
 		default:
 			covered = false
 		}
@@ -444,7 +444,7 @@ func (res *Result) releaseUnauthenticated(opened *Opened, opts Options) error {
 	}
 	if len(rep.Signers) == 0 && res.inner != nil && claimsSigned(res.inner) {
 		return fmt.Errorf("the message was encrypted with %s, which has no integrity protection, and its content says it is signed but holds no signature that can be checked: the signature was damaged or stripped in transit; nothing was released: %w",
-			opened.Cipher, mailseal.ErrIntegrity)
+			opened.Cipher, core.ErrIntegrity)
 	}
 	what := "no good signature covers its content"
 	if len(rep.Signers) == 0 {
@@ -547,14 +547,14 @@ func pickTarget(m *mime.Message, engines []Engine, part string) (*Found, bool, e
 			e = m.Root
 		}
 		if e == nil {
-			return nil, false, fmt.Errorf("the message has no part %q: %w", part, mailseal.ErrUsage)
+			return nil, false, fmt.Errorf("the message has no part %q: %w", part, core.ErrUsage)
 		}
 		for _, d := range dets {
 			if k, ok := d.Detect(e); ok {
 				return &Found{Entity: e, Kind: k, Protocol: d.Protocol()}, true, nil
 			}
 		}
-		return nil, false, fmt.Errorf("part %s is neither signed nor encrypted: %w", part, mailseal.ErrUsage)
+		return nil, false, fmt.Errorf("part %s is neither signed nor encrypted: %w", part, core.ErrUsage)
 	}
 	found := Locate(m, dets)
 	if len(found) == 0 {

@@ -9,7 +9,7 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
@@ -34,7 +34,7 @@ type OpenPGP struct {
 	Keyring pgp.Keyring
 }
 
-func (o *OpenPGP) Protocol() string { return mailseal.ProtocolOpenPGP }
+func (o *OpenPGP) Protocol() string { return core.ProtocolOpenPGP }
 
 // Detect recognises multipart/signed and multipart/encrypted with the
 // OpenPGP protocol parameter, and text bodies holding armored blocks.
@@ -111,13 +111,13 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 }
 
 // verifySigned checks a PGP/MIME multipart/signed entity.
-func (o *OpenPGP) verifySigned(e *mime.Entity) ([]mailseal.Signer, error) {
+func (o *OpenPGP) verifySigned(e *mime.Entity) ([]core.Signature, error) {
 	if len(e.Children) != 2 {
-		return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), mailseal.ErrInput)
+		return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 	}
 	sigPart := e.Children[1]
 	if sigPart.MediaType != pgpSignatureType {
-		return nil, fmt.Errorf("signature part is %s, want %s: %w", sigPart.MediaType, pgpSignatureType, mailseal.ErrInput)
+		return nil, fmt.Errorf("signature part is %s, want %s: %w", sigPart.MediaType, pgpSignatureType, core.ErrInput)
 	}
 	// The signed part is read on a goroutine of its own, beside hashing.
 	content := stage.NewReader(e.Children[0].Raw())
@@ -142,10 +142,10 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 	case KindEncrypted:
 		e := f.Entity
 		if len(e.Children) != 2 {
-			return nil, fmt.Errorf("multipart/encrypted has %d parts, want 2: %w", len(e.Children), mailseal.ErrInput)
+			return nil, fmt.Errorf("multipart/encrypted has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 		}
 		if ct := e.Children[0].MediaType; ct != pgpEncryptedType {
-			return nil, fmt.Errorf("first part of multipart/encrypted is %s, want %s: %w", ct, pgpEncryptedType, mailseal.ErrInput)
+			return nil, fmt.Errorf("first part of multipart/encrypted is %s, want %s: %w", ct, pgpEncryptedType, core.ErrInput)
 		}
 		d, err := o.Engine.Decrypt(e.Children[1].Body(), o.Keyring)
 		if err != nil {
@@ -156,7 +156,7 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 	case KindInline:
 		return o.openInline(f.Entity)
 	}
-	return nil, fmt.Errorf("not an OpenPGP entity: %w", mailseal.ErrInput)
+	return nil, fmt.Errorf("not an OpenPGP entity: %w", core.ErrInput)
 }
 
 // openInline handles a text body with armored blocks. Exactly one block is
@@ -168,7 +168,7 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 		if err := s.Err(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("no armored OpenPGP block: %w", mailseal.ErrInput)
+		return nil, fmt.Errorf("no armored OpenPGP block: %w", core.ErrInput)
 	}
 	b := s.Block()
 	var unprotected []string
@@ -190,7 +190,7 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 	}
 	if size := b.End - b.Start; b.Kind == pgp.KindSigned && size > maxCleartextBlock {
 		return nil, fmt.Errorf("the cleartext-signed block is %.1f MiB, more than the %d MiB mailseal verifies; ask the sender to sign with PGP/MIME (multipart/signed), which has no such limit: %w",
-			float64(size)/(1<<20), maxCleartextBlock>>20, mailseal.ErrInput)
+			float64(size)/(1<<20), maxCleartextBlock>>20, core.ErrInput)
 	}
 	block, err := bodySection(e, int64(b.Start), int64(b.End))
 	if err != nil {

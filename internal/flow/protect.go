@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -25,7 +25,7 @@ var traceFields = map[string]bool{
 // differ from what the sender left outside are reported, and senders are
 // taken from the protected From and Sender. It returns nil senders when e
 // has no Header Protection.
-func headerProtection(rep *mailseal.Report, outer mime.Header, e *mime.Entity) (*mailseal.Senders, error) {
+func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*core.Senders, error) {
 	hp := strings.ToLower(e.Params["hp"])
 	if hp != mime.HPCipher && hp != mime.HPClear {
 		return nil, nil
@@ -76,13 +76,13 @@ func containsField(list []string, f string) bool {
 
 // sameFrom reports whether the outer From and Sender name the same
 // addresses as the protected ones.
-func sameFrom(outer mailseal.Senders, protected *mailseal.Senders) bool {
+func sameFrom(outer core.Senders, protected *core.Senders) bool {
 	if len(outer.From) != len(protected.From) || (outer.Sender == "") != (protected.Sender == "") ||
-		outer.Sender != "" && !mailseal.SameAddress(outer.Sender, protected.Sender) {
+		outer.Sender != "" && !core.SameAddress(outer.Sender, protected.Sender) {
 		return false
 	}
 	for i := range outer.From {
-		if !mailseal.SameAddress(outer.From[i], protected.From[i]) {
+		if !core.SameAddress(outer.From[i], protected.From[i]) {
 			return false
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/b64lines"
 	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
@@ -34,7 +34,7 @@ type SMIME struct {
 	Identities func() ([]smime.Identity, error)
 }
 
-func (s *SMIME) Protocol() string { return mailseal.ProtocolSMIME }
+func (s *SMIME) Protocol() string { return core.ProtocolSMIME }
 
 func isSignatureType(t string) bool {
 	return t == smimeSignatureType || t == "application/x-pkcs7-signature"
@@ -106,22 +106,22 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		s.Engine = engine
 	}
 	if s.Engine == nil {
-		return nil, fmt.Errorf("smime: no engine: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("smime: no engine: %w", core.ErrUsage)
 	}
 	e := f.Entity
 	if f.Kind == KindSigned && e.MediaType == "multipart/signed" {
 		if len(e.Children) != 2 {
-			return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), mailseal.ErrInput)
+			return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 		}
 		if t := e.Children[1].MediaType; !isSignatureType(t) {
-			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, mailseal.ErrInput)
+			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, core.ErrInput)
 		}
 		sig, err := s.Engine.ParseDetached(e.Children[1].Body())
 		if err != nil {
 			return nil, err
 		}
 		part := e.Children[0]
-		check := func() ([]mailseal.Signer, []string, error) {
+		check := func() ([]core.Signature, []string, error) {
 			// The signed part is read on a goroutine of its own, beside
 			// hashing, unless it was hashed while it was parsed.
 			content := digestedContent{stage.NewReader(part.Raw()), part}
@@ -141,7 +141,7 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		return &Opened{Signers: v.Signers, Warnings: v.Warnings, Inner: v.Content, Unwraps: true, closer: v.Close}, nil
 	case KindEncrypted:
 		if s.Identities == nil {
-			return nil, fmt.Errorf("smime: decrypt: no keys: %w", mailseal.ErrNoKey)
+			return nil, fmt.Errorf("smime: decrypt: no keys: %w", core.ErrNoKey)
 		}
 		ids, err := s.Identities()
 		if err != nil {
@@ -156,7 +156,7 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		}
 		return &Opened{Encrypted: true, Integrity: d.Integrity, Cipher: d.Cipher, DecryptedWith: d.DecryptedWith, Inner: d.Body, closer: d.Close}, nil
 	}
-	return nil, fmt.Errorf("not an S/MIME entity: %w", mailseal.ErrInput)
+	return nil, fmt.Errorf("not an S/MIME entity: %w", core.ErrInput)
 }
 
 // Sign writes m as an S/MIME signed message: multipart/signed with a

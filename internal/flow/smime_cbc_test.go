@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/cms"
 	"github.com/mailseal/mailseal/internal/cmstest"
 	"github.com/mailseal/mailseal/mime"
@@ -67,23 +67,23 @@ func TestSMIMECBCRelease(t *testing.T) {
 	}
 	altered := bytes.Replace(signed.Bytes(), []byte("hello"), []byte("hellp"), 1)
 	// The same signer, judged without a trust anchor: untrusted.
-	untrusted := &SMIME{Engine: &smime.Engine{Policy: mailseal.DefaultPolicy()}, Identities: sm.Identities}
+	untrusted := &SMIME{Engine: &smime.Engine{Policy: core.DefaultPolicy()}, Identities: sm.Identities}
 
 	for _, tc := range []struct {
 		name      string
 		sm        *SMIME
 		plaintext []byte
 		allow     bool
-		status    mailseal.Status
+		status    core.Status
 		released  bool
 	}{
-		{"good", sm, signed.Bytes(), false, mailseal.StatusGood, true},
-		{"bad-signature", sm, altered, false, mailseal.StatusBad, false},
-		{"bad-signature-allowed", sm, altered, true, mailseal.StatusBad, false},
-		{"unsigned", sm, []byte(smimePlain), false, mailseal.StatusUnsigned, false},
-		{"unsigned-allowed", sm, []byte(smimePlain), true, mailseal.StatusUnsigned, true},
-		{"untrusted", untrusted, signed.Bytes(), false, mailseal.StatusUntrusted, false},
-		{"untrusted-allowed", untrusted, signed.Bytes(), true, mailseal.StatusUntrusted, true},
+		{"good", sm, signed.Bytes(), false, core.StatusGood, true},
+		{"bad-signature", sm, altered, false, core.StatusBad, false},
+		{"bad-signature-allowed", sm, altered, true, core.StatusBad, false},
+		{"unsigned", sm, []byte(smimePlain), false, core.StatusUnsigned, false},
+		{"unsigned-allowed", sm, []byte(smimePlain), true, core.StatusUnsigned, true},
+		{"untrusted", untrusted, signed.Bytes(), false, core.StatusUntrusted, false},
+		{"untrusted-allowed", untrusted, signed.Bytes(), true, core.StatusUntrusted, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, written, err := openCBC(t, tc.sm, cbcMessage(t, sf, tc.plaintext), tc.allow)
@@ -91,7 +91,7 @@ func TestSMIMECBCRelease(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep := res.Report
-			if rep.Status != tc.status || rep.Integrity != mailseal.IntegrityNone {
+			if rep.Status != tc.status || rep.Integrity != core.IntegrityNone {
 				t.Fatalf("status %s, integrity %s, want %s, none (%+v)", rep.Status, rep.Integrity, tc.status, rep)
 			}
 			if (written != nil) != tc.released || (res.Inner != nil) != tc.released {
@@ -100,7 +100,7 @@ func TestSMIMECBCRelease(t *testing.T) {
 			if !tc.released && !strings.Contains(rep.Error, "nothing was released") {
 				t.Errorf("withheld, but the report does not say so: %q", rep.Error)
 			}
-			marked := tc.released && tc.status != mailseal.StatusGood
+			marked := tc.released && tc.status != core.StatusGood
 			if rep.Unauthenticated != marked || (marked && !strings.HasPrefix(rep.Warnings[0], "unauthenticated content: the message was encrypted with AES-256-CBC")) {
 				t.Errorf("unauthenticated %v, warnings %q", rep.Unauthenticated, rep.Warnings)
 			}
@@ -122,14 +122,14 @@ func TestSMIMECBCRelease(t *testing.T) {
 			t.Fatalf("%s: nothing was changed", name)
 		}
 		res, written, err := openCBC(t, sm, cbcMessage(t, sf, plaintext), true)
-		if !errors.Is(err, mailseal.ErrIntegrity) || res != nil || written != nil {
+		if !errors.Is(err, core.ErrIntegrity) || res != nil || written != nil {
 			t.Errorf("%s: error %v, output %d bytes", name, err, len(written))
 		}
 	}
 
 	// GCM needs no signature: unsigned content is released, unmarked.
 	res, written, err := openCBC(t, sm, smimeEncrypt(t, sf, []byte(smimePlain)), false)
-	if err != nil || res.Report.Integrity != mailseal.IntegrityGCM || res.Report.Status != mailseal.StatusUnsigned ||
+	if err != nil || res.Report.Integrity != core.IntegrityGCM || res.Report.Status != core.StatusUnsigned ||
 		written == nil || res.Report.Unauthenticated || len(res.Report.Warnings) != 0 {
 		t.Fatalf("GCM, unsigned: error %v, output %d bytes, report %+v", err, len(written), res.Report)
 	}
@@ -151,7 +151,7 @@ func TestSMIMECBCBitFlips(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, want, err := openCBC(t, sm, enc.Bytes(), false)
-	if err != nil || res.Report.Status != mailseal.StatusGood || want == nil {
+	if err != nil || res.Report.Status != core.StatusGood || want == nil {
 		t.Fatalf("as sent: error %v, report %+v", err, res.Report)
 	}
 	var blocks int
@@ -177,11 +177,11 @@ func TestSMIMECBCBitFlips(t *testing.T) {
 			res, written, err := openCBC(t, sm, flipped, false)
 			switch {
 			case err != nil:
-				if !errors.Is(err, mailseal.ErrIntegrity) {
+				if !errors.Is(err, core.ErrIntegrity) {
 					t.Fatalf("%s byte %d: error %v, want an integrity failure", where, at, err)
 				}
 				outcomes["integrity failure"]++
-			case res.Report.Status != mailseal.StatusGood:
+			case res.Report.Status != core.StatusGood:
 				if written != nil || res.Inner != nil {
 					t.Fatalf("%s byte %d: status %s, and %d bytes released", where, at, res.Report.Status, len(written))
 				}
@@ -196,7 +196,7 @@ func TestSMIMECBCBitFlips(t *testing.T) {
 	}
 	// The IV changes the first plaintext block: "MIME-Version: 1."; a
 	// flip of its colon ends the header before Content-Type.
-	if _, _, err := openCBC(t, sm, mustFlip(t, enc.Bytes(), "iv", 12), true); !errors.Is(err, mailseal.ErrIntegrity) {
+	if _, _, err := openCBC(t, sm, mustFlip(t, enc.Bytes(), "iv", 12), true); !errors.Is(err, core.ErrIntegrity) {
 		t.Errorf("IV flip before Content-Type: %v", err)
 	}
 	if outcomes["integrity failure"] == 0 || outcomes["bad"] == 0 || outcomes["good, as sent"] == 0 {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -47,7 +47,7 @@ func newSMIMEFixture(t testing.TB) *smimeFixture {
 	}
 	leaf, _ := x509.ParseCertificate(leafDER)
 	return &smimeFixture{
-		engine: &smime.Engine{Policy: mailseal.DefaultPolicy(), Trust: smime.Trust{Roots: []*x509.Certificate{ca}}},
+		engine: &smime.Engine{Policy: core.DefaultPolicy(), Trust: smime.Trust{Roots: []*x509.Certificate{ca}}},
 		id:     smime.Identity{Cert: leaf, Key: key},
 	}
 }
@@ -99,11 +99,11 @@ func TestSMIMEFlowRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
-		want := mailseal.StatusGood
+		want := core.StatusGood
 		if i == 2 { // encrypted, not signed
-			want = mailseal.StatusUnsigned
+			want = core.StatusUnsigned
 		}
-		if res.Report.Status != want || res.Report.Protocol != mailseal.ProtocolSMIME {
+		if res.Report.Status != want || res.Report.Protocol != core.ProtocolSMIME {
 			t.Fatalf("message %d: %+v", i, res.Report)
 		}
 		res.Close()
@@ -133,7 +133,7 @@ func FuzzOpenSMIME(f *testing.F) {
 		for _, decrypt := range []bool{false, true} {
 			res, err := Open(m, []Engine{sm}, Options{Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: 1 << 20})
 			if err != nil {
-				if mailseal.ExitCode(err) == 0 {
+				if core.ExitCode(err) == 0 {
 					t.Fatalf("error without a kind: %v", err)
 				}
 				continue

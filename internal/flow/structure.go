@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 )
@@ -29,7 +29,7 @@ func checkStructure(m *mime.Message, f *Found) error {
 	for _, x := range entities {
 		if x != nil && x.Ambiguous != "" {
 			return fmt.Errorf("%s: readers may take the message two ways (it is malformed, or was altered in transit), so it is not judged: %w",
-				x.Ambiguous, mailseal.ErrInput)
+				x.Ambiguous, core.ErrInput)
 		}
 	}
 	return nil
@@ -63,7 +63,7 @@ func uncoveredText(e *mime.Entity) ([]string, error) {
 	}{{"before the first part", e.Preamble()}, {"after the last part", e.Epilogue()}} {
 		text, more, err := textOf(where.r, maxNotice)
 		if err != nil {
-			return nil, fmt.Errorf("reading the text %s of the multipart/signed: %v: %w", where.name, err, mailseal.ErrInput)
+			return nil, fmt.Errorf("reading the text %s of the multipart/signed: %v: %w", where.name, err, core.ErrInput)
 		}
 		if text == "" || !more && mimeNotices[text] {
 			continue

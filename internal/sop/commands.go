@@ -12,7 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/pgp"
@@ -265,10 +265,10 @@ func signers(names []string, o *options) (openpgp.EntityList, error) {
 }
 
 func signError(err error) error {
-	if errors.Is(err, mailseal.ErrLocked) {
+	if errors.Is(err, core.ErrLocked) {
 		return fail(exitKeyIsProtected, "%v", err)
 	}
-	if errors.Is(err, mailseal.ErrNoKey) {
+	if errors.Is(err, core.ErrNoKey) {
 		return fail(exitKeyCannotSign, "%v", err)
 	}
 	return err
@@ -437,13 +437,13 @@ func decryptWithPasswords(e *pgp.Engine, env Env, kr pgp.Keyring, passwords [][]
 	ct := spool.New(env.Policy.MaxMemorySpool)
 	defer ct.Close()
 	if _, err := io.Copy(ct, env.Stdin); err != nil {
-		return nil, fmt.Errorf("reading the message: %v: %w", err, mailseal.ErrInput)
+		return nil, fmt.Errorf("reading the message: %v: %w", err, core.ErrInput)
 	}
 	var errs []error
 	for _, pw := range passwords {
 		kr.Password = func() ([]byte, error) { return pw, nil }
 		d, err := e.Decrypt(ct.Reader(), kr)
-		if err == nil || !errors.Is(err, mailseal.ErrLocked) && !errors.Is(err, mailseal.ErrIntegrity) {
+		if err == nil || !errors.Is(err, core.ErrLocked) && !errors.Is(err, core.ErrIntegrity) {
 			return d, err
 		}
 		errs = append(errs, err)
@@ -511,10 +511,10 @@ func cmdDecrypt(args []string, env Env, e *pgp.Engine) error {
 		if errors.As(err, &se) {
 			return err
 		}
-		if errors.Is(err, mailseal.ErrInput) {
+		if errors.Is(err, core.ErrInput) {
 			return fail(exitBadData, "%v", err)
 		}
-		if errors.Is(err, mailseal.ErrLocked) && len(keys) > 0 && len(msgPasswords) == 0 {
+		if errors.Is(err, core.ErrLocked) && len(keys) > 0 && len(msgPasswords) == 0 {
 			return fail(exitKeyIsProtected, "%v", err)
 		}
 		return fail(exitCannotDecrypt, "%v", err)
@@ -653,7 +653,7 @@ func cmdInlineVerify(args []string, env Env, e *pgp.Engine) error {
 		return err
 	}
 	var text []byte
-	var signers []mailseal.Signer
+	var signers []core.Signature
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
 		text, signers, err = e.VerifyCleartext(bytes.TrimSpace(data), certs)
 		if err != nil {

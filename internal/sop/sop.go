@@ -19,7 +19,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/pgp"
 )
@@ -68,7 +68,7 @@ func fail(code int, format string, args ...any) error {
 type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Policy         mailseal.Policy
+	Policy         core.Policy
 }
 
 // Run executes one SOP subcommand and returns its exit code.
@@ -84,13 +84,13 @@ func Run(args []string, env Env) int {
 	}
 	fmt.Fprintf(env.Stderr, "mailseal sop: %s\n", strings.Join(strings.Fields(err.Error()), " "))
 	switch {
-	case errors.Is(err, mailseal.ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		return exitKeyIsProtected
-	case errors.Is(err, mailseal.ErrNoKey):
+	case errors.Is(err, core.ErrNoKey):
 		return exitCannotDecrypt
-	case errors.Is(err, mailseal.ErrIntegrity):
+	case errors.Is(err, core.ErrIntegrity):
 		return exitCannotDecrypt
-	case errors.Is(err, mailseal.ErrUsage):
+	case errors.Is(err, core.ErrUsage):
 		return exitUnsupportedOption
 	}
 	return exitBadData
@@ -339,7 +339,7 @@ func parseDate(v string, def time.Time) (time.Time, error) {
 }
 
 // verificationLine is one line of VERIFICATIONS.
-func verificationLine(s mailseal.Signer) string {
+func verificationLine(s core.Signature) string {
 	mode := s.Mode
 	if mode == "" {
 		mode = "binary"
@@ -348,10 +348,10 @@ func verificationLine(s mailseal.Signer) string {
 }
 
 // goodSigners keeps the valid signatures made within [notBefore, notAfter].
-func goodSigners(signers []mailseal.Signer, notBefore, notAfter time.Time) []mailseal.Signer {
-	var out []mailseal.Signer
+func goodSigners(signers []core.Signature, notBefore, notAfter time.Time) []core.Signature {
+	var out []core.Signature
 	for _, s := range signers {
-		if s.Status != mailseal.SignerGood {
+		if s.Status != core.SignerGood {
 			continue
 		}
 		if !notBefore.IsZero() && s.Created.Before(notBefore) || !notAfter.IsZero() && s.Created.After(notAfter) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 )
 
 // peer runs a SOP implementation: mailseal in-process, or sqop (Debian).
@@ -22,7 +22,7 @@ type peer struct {
 func mailsealPeer() peer {
 	return peer{name: "mailseal", run: func(t *testing.T, stdin []byte, args ...string) ([]byte, int) {
 		var out, errb bytes.Buffer
-		code := Run(args, Env{Stdin: bytes.NewReader(stdin), Stdout: &out, Stderr: &errb, Policy: mailseal.DefaultPolicy()})
+		code := Run(args, Env{Stdin: bytes.NewReader(stdin), Stdout: &out, Stderr: &errb, Policy: core.DefaultPolicy()})
 		if code != 0 {
 			t.Logf("mailseal sop %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
 		}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
@@ -199,7 +199,7 @@ func wantFail(t *testing.T, leaf *x509.Certificate, opts Options, substr string)
 	if err == nil {
 		t.Fatalf("Verify accepted, want an error containing %q", substr)
 	}
-	if !errors.Is(err, mailseal.ErrVerification) {
+	if !errors.Is(err, core.ErrVerification) {
 		t.Errorf("error does not wrap ErrVerification: %v", err)
 	}
 	if !strings.Contains(err.Error(), substr) {
@@ -262,7 +262,7 @@ func TestKeyUsageForPurpose(t *testing.T) {
 	wantOK(t, edLeaf, p.options(Signing))
 	wantFail(t, edLeaf, p.options(Encryption), "cannot receive encrypted messages")
 
-	if _, err := Verify(noKU, p.options(0)); !errors.Is(err, mailseal.ErrUsage) {
+	if _, err := Verify(noKU, p.options(0)); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("Purpose unset: err = %v, want ErrUsage", err)
 	}
 }

@@ -38,7 +38,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
@@ -127,7 +127,7 @@ const (
 // documentation) and the S/MIME checks (EKU emailProtection or
 // anyExtendedKeyUsage if present, on every certificate of the path; the
 // leaf's key usage and email). Returns the chain leaf first, the anchor last, or an
-// error wrapping mailseal.ErrVerification that says which certificate failed
+// error wrapping core.ErrVerification that says which certificate failed
 // and why.
 func Verify(leaf *x509.Certificate, opts Options) ([]*x509.Certificate, error) {
 	res, err := VerifyResult(leaf, opts)
@@ -151,10 +151,10 @@ type Result struct {
 // VerifyResult is Verify, returning the warnings as well.
 func VerifyResult(leaf *x509.Certificate, opts Options) (*Result, error) {
 	if leaf == nil {
-		return nil, fmt.Errorf("x509path: no certificate: %w", mailseal.ErrVerification)
+		return nil, fmt.Errorf("x509path: no certificate: %w", core.ErrVerification)
 	}
 	if !opts.SkipSMIMEChecks && opts.Purpose != Signing && opts.Purpose != Encryption {
-		return nil, fmt.Errorf("x509path: Options.Purpose must be Signing or Encryption: %w", mailseal.ErrUsage)
+		return nil, fmt.Errorf("x509path: Options.Purpose must be Signing or Encryption: %w", core.ErrUsage)
 	}
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
@@ -175,7 +175,7 @@ func VerifyResult(leaf *x509.Certificate, opts Options) (*Result, error) {
 	return &Result{Chain: res.chain, Warnings: res.warnings, LeafKey: res.leafKey}, nil
 }
 
-// certError reports why certificate c failed, wrapping mailseal.ErrVerification
+// certError reports why certificate c failed, wrapping core.ErrVerification
 // and what format wraps with %w.
 func certError(c *x509.Certificate, format string, args ...any) error {
 	cause := fmt.Errorf(format, args...)
@@ -183,7 +183,7 @@ func certError(c *x509.Certificate, format string, args ...any) error {
 }
 
 // CertificateError says which certificate failed validation and why.
-// It matches mailseal.ErrVerification with errors.Is.
+// It matches core.ErrVerification with errors.Is.
 type CertificateError struct {
 	Subject string // the failing certificate's subject DN
 	Reason  string
@@ -196,8 +196,8 @@ func (e *CertificateError) Error() string {
 	return fmt.Sprintf("x509path: certificate %q: %s", e.Subject, e.Reason)
 }
 
-// Is makes errors.Is(err, mailseal.ErrVerification) true.
-func (e *CertificateError) Is(target error) bool { return target == mailseal.ErrVerification }
+// Is makes errors.Is(err, core.ErrVerification) true.
+func (e *CertificateError) Is(target error) bool { return target == core.ErrVerification }
 
 // Unwrap returns the cause: a signature or key that sigalg refused
 // (sigalg.ErrRefused) or a signature that does not verify

@@ -1,14 +1,16 @@
-// Package mailseal holds what the OpenPGP and S/MIME engines share: the
-// status report of a verification or decryption, the rules that turn the
-// engines' per-signature results into one verdict, the verification policy,
-// the error kinds that map to the command-line exit codes, and the reading
-// of addresses that binds a signer to a sender: UserIDAddress (the one
-// reading of an OpenPGP user ID) and SameAddress.
+// Package core is the vocabulary every mailseal package shares: the
+// Report of a verification or decryption and the rules that turn the
+// engines' per-signature results into one verdict (Report.Assess), the
+// verification Policy, the error kinds that map to the command-line exit
+// codes, and the reading of addresses that binds a signer to a sender:
+// UserIDAddress (the one reading of an OpenPGP user ID) and SameAddress.
 //
-// The engines live in the pgp and smime packages; the MIME layer in mime;
-// keys in keystore. Apart from the user ID, nothing here knows a
-// protocol's details.
-package mailseal
+// It sits below the engines (pgp, smime), the MIME layer and the keystore,
+// which all speak it. Go programs normally use these names through the
+// root package mailseal, which re-exports each of them and adds the
+// message-level operations (Sign, Encrypt, Open) on top of the engines.
+// Apart from the user ID, nothing here knows a protocol's details.
+package core
 
 import (
 	"crypto"
@@ -89,8 +91,8 @@ func CheckCreated(created, now time.Time) error {
 	return nil
 }
 
-// Signer describes one signature found on a message.
-type Signer struct {
+// Signature describes one signature found on a message.
+type Signature struct {
 	// Fingerprint is the full fingerprint of the OpenPGP primary key, or the
 	// SHA-256 fingerprint of the X.509 certificate, upper-case hex.
 	Fingerprint string `json:"fingerprint"`
@@ -121,9 +123,9 @@ type Signer struct {
 
 // Report is the status of a verify or decrypt operation, printed with --json.
 type Report struct {
-	Status   Status   `json:"status"`
-	Protocol string   `json:"protocol,omitempty"`
-	Signers  []Signer `json:"signers"`
+	Status   Status      `json:"status"`
+	Protocol string      `json:"protocol,omitempty"`
+	Signers  []Signature `json:"signers"`
 	// SignedPart is the MIME part path of the signed entity: empty for the
 	// root of the message, else e.g. "2" or "1.2".
 	SignedPart string `json:"signed_part"`
@@ -371,7 +373,7 @@ func (p Policy) Time() time.Time {
 	return p.Now
 }
 
-// HashName is the name of a hash as reported in Signer.Hash ("SHA-256").
+// HashName is the name of a hash as reported in Signature.Hash ("SHA-256").
 func HashName(h crypto.Hash) string {
 	switch h {
 	case crypto.MD5:

@@ -1,4 +1,4 @@
-package mailseal
+package core
 
 import (
 	"errors"
@@ -7,37 +7,37 @@ import (
 )
 
 func TestAssess(t *testing.T) {
-	alice := Signer{Fingerprint: "A", Emails: []string{"alice@Example.ORG"}, Status: SignerGood, Valid: true}
-	bob := Signer{Fingerprint: "B", Emails: []string{"bob@example.org"}, Status: SignerGood, Valid: true}
-	bad := Signer{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerBad}
-	unknown := Signer{KeyID: "1234", Status: SignerUnknown}
-	untrusted := Signer{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerUntrusted}
+	alice := Signature{Fingerprint: "A", Emails: []string{"alice@Example.ORG"}, Status: SignerGood, Valid: true}
+	bob := Signature{Fingerprint: "B", Emails: []string{"bob@example.org"}, Status: SignerGood, Valid: true}
+	bad := Signature{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerBad}
+	unknown := Signature{KeyID: "1234", Status: SignerUnknown}
+	untrusted := Signature{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerUntrusted}
 	from := Senders{From: []string{"alice@example.org"}}
 	for i, c := range []struct {
-		signers []Signer
+		signers []Signature
 		part    string
 		unprot  []string
 		senders Senders
 		want    Status
 	}{
 		{nil, "", nil, from, StatusUnsigned},
-		{[]Signer{alice}, "", nil, from, StatusGood},
-		{[]Signer{alice}, "", nil, Senders{From: []string{"alice@EXAMPLE.org"}}, StatusGood},
-		{[]Signer{alice}, "", nil, Senders{From: []string{"Alice@example.org"}}, StatusSenderMismatch},
-		{[]Signer{alice}, "2", nil, from, StatusPartial},
-		{[]Signer{alice}, "", []string{"text after the signed block"}, from, StatusPartial},
-		{[]Signer{bob}, "", nil, from, StatusSenderMismatch},
-		{[]Signer{alice, bob}, "", nil, from, StatusSenderMismatch},
-		{[]Signer{alice}, "", nil, Senders{From: []string{"alice@example.org", "bob@example.org"}}, StatusSenderMismatch},
-		{[]Signer{alice}, "", nil, Senders{}, StatusSenderMismatch},
-		{[]Signer{alice}, "", nil, Senders{From: []string{"alice@example.org"}, Sender: "bob@example.org"}, StatusSenderMismatch},
-		{[]Signer{alice}, "", nil, Senders{From: []string{"alice@example.org"}, Sender: "alice@example.org"}, StatusGood},
-		{[]Signer{alice, bad}, "", nil, from, StatusBad},
-		{[]Signer{unknown, bad}, "", nil, from, StatusBad},
-		{[]Signer{alice, unknown}, "", nil, from, StatusUnknownSigner},
-		{[]Signer{untrusted}, "", nil, from, StatusUntrusted},
-		{[]Signer{untrusted, unknown}, "", nil, from, StatusUnknownSigner},
-		{[]Signer{untrusted}, "1", nil, from, StatusUntrusted},
+		{[]Signature{alice}, "", nil, from, StatusGood},
+		{[]Signature{alice}, "", nil, Senders{From: []string{"alice@EXAMPLE.org"}}, StatusGood},
+		{[]Signature{alice}, "", nil, Senders{From: []string{"Alice@example.org"}}, StatusSenderMismatch},
+		{[]Signature{alice}, "2", nil, from, StatusPartial},
+		{[]Signature{alice}, "", []string{"text after the signed block"}, from, StatusPartial},
+		{[]Signature{bob}, "", nil, from, StatusSenderMismatch},
+		{[]Signature{alice, bob}, "", nil, from, StatusSenderMismatch},
+		{[]Signature{alice}, "", nil, Senders{From: []string{"alice@example.org", "bob@example.org"}}, StatusSenderMismatch},
+		{[]Signature{alice}, "", nil, Senders{}, StatusSenderMismatch},
+		{[]Signature{alice}, "", nil, Senders{From: []string{"alice@example.org"}, Sender: "bob@example.org"}, StatusSenderMismatch},
+		{[]Signature{alice}, "", nil, Senders{From: []string{"alice@example.org"}, Sender: "alice@example.org"}, StatusGood},
+		{[]Signature{alice, bad}, "", nil, from, StatusBad},
+		{[]Signature{unknown, bad}, "", nil, from, StatusBad},
+		{[]Signature{alice, unknown}, "", nil, from, StatusUnknownSigner},
+		{[]Signature{untrusted}, "", nil, from, StatusUntrusted},
+		{[]Signature{untrusted, unknown}, "", nil, from, StatusUnknownSigner},
+		{[]Signature{untrusted}, "1", nil, from, StatusUntrusted},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			r := Report{Signers: c.signers, SignedPart: c.part, Unprotected: c.unprot}

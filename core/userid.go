@@ -1,4 +1,4 @@
-package mailseal
+package core
 
 import (
 	"fmt"
