@@ -91,3 +91,6 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return atomicfile.WriteBytes(path, perm, data)
 }
+
+// OpenDefault opens the keystore in DefaultDir.
+func OpenDefault() (*Store, error) { return Open(DefaultDir()) }

@@ -18,7 +18,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
-	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/internal/mbox"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/mime"
@@ -341,6 +340,7 @@ func (w *mailboxWriter) abort() {
 type batchResult struct {
 	output   *batchOutput
 	report   mailseal.Report
+	code     int  // the exit code of the report
 	reported bool // decrypt and verify judge each message; encrypt does not
 	err      error
 }
@@ -438,7 +438,7 @@ func runBatch(s *session, newWorker func() (batchWork, error), writesMessages bo
 		r := j.result
 		code := 0
 		if r.reported {
-			code = r.report.ExitCode()
+			code = r.code
 		}
 		if r.err != nil {
 			code = mailseal.ExitCode(r.err)
@@ -449,9 +449,6 @@ func runBatch(s *session, newWorker func() (batchWork, error), writesMessages bo
 				writeErr = fmt.Errorf("writing %s: %w", j.msg.id, err)
 				stop.Store(true)
 				continue
-			}
-			if code == mailseal.ExitVerification && r.report.Status == mailseal.StatusUnsigned && r.report.Encrypted {
-				code = 0 // decrypted and not signed: fine for decrypt
 			}
 		}
 		if s.c.Bool("json") || !writesMessages || r.err != nil || (r.reported && r.output == nil) {
@@ -552,40 +549,44 @@ func (b *memoryBudget) give(n int64) {
 	}
 }
 
-// openWorker is a decrypt or verify worker with its own engines and keys.
-func (s *session) openWorker(decrypt bool) (batchWork, error) {
-	op, err := s.openpgpWithKeys()
-	if err != nil {
-		return nil, err
-	}
-	sm, err := s.smimeFlow()
-	if err != nil {
-		return nil, err
-	}
+// openWorker is a decrypt or verify worker.
+func (s *session) openWorker(decrypt bool) batchWork {
+	keys := s.openKeys()
 	return func(m *mime.Message, output func(func(io.Writer) error) error) batchResult {
-		res, err := flow.Open(m, []flow.Engine{op, sm}, flow.Options{Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
-			AllowUnauthenticated: s.c.Bool("allow-unauthenticated")})
+		var opened *mailseal.Opened
+		var err error
+		if decrypt {
+			var openErr error
+			err = output(func(w io.Writer) error {
+				opened, openErr = mailseal.Open(m, keys, s.openOptions(true, w))
+				if openErr != nil || !opened.Decrypted {
+					return errNothingReleased
+				}
+				return nil
+			})
+			if openErr != nil {
+				err = openErr
+			} else if err == errNothingReleased {
+				err = nil
+			}
+		} else {
+			opened, err = mailseal.Open(m, keys, s.openOptions(false, nil))
+		}
 		if err != nil {
 			return batchResult{err: err}
 		}
-		defer res.Close()
-		r := batchResult{report: res.Report, reported: true}
-		if decrypt && res.Inner != nil {
-			if err := output(func(w io.Writer) error { return mime.WriteMessage(w, res.Outer, res.Inner) }); err != nil {
-				return batchResult{err: err}
-			}
-		}
-		return r
-	}, nil
+		return batchResult{report: opened.Report, code: opened.ExitCode(), reported: true}
+	}
 }
 
 // encryptWorker encrypts (and with --sign signs) each message as the
-// encrypt command would. Each worker unlocks the signing keys it needs
-// itself (with the passphrases the session asked for once): go-crypto
-// notes in a key, as it checks them, which of its self-signatures are
-// valid, so an unlocked key is not safe to share between workers.
+// encrypt command would. Each worker has a keystore session of its own
+// (with the passphrases the command asked for once): an unlocked OpenPGP
+// key is not safe to share between workers (pgp.Signer).
 func (s *session) encryptWorker() batchWork {
-	w := &session{c: s.c, policy: s.policy, pass: s.pass, store: s.store}
+	w := *s
+	signOpts, _ := s.smimeSignOptions() // read without error by newSession
+	w.keys = s.newKeySession(signOpts)
 	return func(m *mime.Message, output func(func(io.Writer) error) error) batchResult {
 		if err := w.encryptMessage(m, output); err != nil {
 			return batchResult{err: err}

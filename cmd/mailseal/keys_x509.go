@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -141,23 +140,8 @@ func queryIsX509(c *cli.Context, store *keystore.Store, query string) (bool, err
 	case c.Bool("smime"):
 		return true, nil
 	}
-	pgpKeys, err := store.FindPGP(query)
-	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
-		return false, err
-	}
-	certs, err := store.FindX509(query)
-	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
-		return false, err
-	}
-	switch {
-	case len(pgpKeys) > 0 && len(certs) > 0:
-		return false, usageErr("%q matches OpenPGP keys and X.509 certificates: add --pgp or --smime", query)
-	case len(certs) > 0:
-		return true, nil
-	case len(pgpKeys) > 0:
-		return false, nil
-	}
-	return false, fmt.Errorf("no key or certificate matches %q: %w", query, mailseal.ErrNoKey)
+	p, err := store.QueryProtocol(query)
+	return p == mailseal.ProtocolSMIME, err
 }
 
 func exportX509(c *cli.Context, store *keystore.Store, w io.Writer) error {

@@ -6,20 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/atomicfile"
-	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/mime"
-	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
 )
 
@@ -52,21 +47,35 @@ func signCommand() *cli.Command {
 			protocolFlag,
 		}, smimeSignFlags),
 		Action: withMessage(func(s *session, m *mime.Message) error {
-			if useSMIME, err := s.useSMIME(m, false); err != nil || useSMIME {
-				if err != nil {
-					return err
-				}
-				return s.smimeSign(m)
+			order, err := s.protocolOrder()
+			if err != nil {
+				return err
 			}
-			signer, err := s.signer(m, s.c.String("signer"))
+			var signer mailseal.Signer
+			if q := s.c.String("signer"); q != "" {
+				signer, err = s.keys.SignerMatching(q, only(order))
+			} else {
+				var from string
+				if from, err = mailseal.SenderAddress(m); err == nil {
+					signer, err = mailseal.ChooseSigner(s.keys, from, order)
+				}
+			}
 			if err != nil {
 				return err
 			}
 			return s.writeOutput(func(w io.Writer) error {
-				return s.openpgp().Sign(w, m, signer)
+				return mailseal.Sign(w, m, signer, mailseal.WithPolicy(s.policy))
 			})
 		}),
 	}
+}
+
+// only is the protocol of a one-protocol order, else "" (any).
+func only(order []string) string {
+	if len(order) == 1 {
+		return order[0]
+	}
+	return ""
 }
 
 func encryptCommand() *cli.Command {
@@ -151,95 +160,112 @@ func openCommand(c *cli.Context, decrypt bool) error {
 		return err
 	}
 	if c.String("batch") != "" {
-		return runBatch(s, func() (batchWork, error) { return s.openWorker(decrypt) }, decrypt)
+		return runBatch(s, func() (batchWork, error) { return s.openWorker(decrypt), nil }, decrypt)
 	}
-	// A signed part is hashed while the message is parsed; which hashes
-	// it takes depends on the protocol only, not on keys.
-	m, err := s.readMessage(flow.HashSignedPart([]flow.Engine{&flow.OpenPGP{}, &flow.SMIME{}}))
+	m, err := s.readMessage(mailseal.HashingOption())
 	if err != nil {
 		return s.failReport(err)
 	}
 	defer m.Close()
-	op, err := s.openpgpWithKeys()
-	if err != nil {
-		return s.failReport(err)
-	}
-	sm, err := s.smimeFlow()
-	if err != nil {
-		return s.failReport(err)
-	}
-	engines := []flow.Engine{op, sm}
-	if c.Bool("smime") {
-		engines = []flow.Engine{sm, op}
-	}
-	opts := flow.Options{
-		Part: c.String("part"), Decrypt: decrypt, Limits: mime.DefaultLimits(), MemLimit: s.policy.MaxMemorySpool,
-		AllowUnauthenticated: c.Bool("allow-unauthenticated"),
-	}
-	var outErr error
+	var opened *mailseal.Opened
 	if decrypt {
-		// Written while a signature inside is still being checked.
-		opts.Output = func(outer mime.Header, inner io.Reader) error {
-			outErr = s.writeOutput(func(w io.Writer) error { return mime.WriteMessage(w, outer, inner) })
-			return outErr
+		// The output is made only when there is something to release.
+		var openErr error
+		err = s.writeOutput(func(w io.Writer) error {
+			opened, openErr = mailseal.Open(m, s.openKeys(), s.openOptions(true, w))
+			if openErr != nil || !opened.Decrypted {
+				return errNothingReleased
+			}
+			return nil
+		})
+		if openErr != nil {
+			err = openErr
+		} else if err == errNothingReleased {
+			err = nil
 		}
-	}
-	res, err := flow.Open(m, engines, opts)
-	if outErr != nil {
-		return outErr
+	} else {
+		opened, err = mailseal.Open(m, s.openKeys(), s.openOptions(false, nil))
 	}
 	if err != nil {
 		return s.failReport(err)
 	}
-	defer res.Close()
-	rep := &res.Report
-	s.printReport(rep, !decrypt)
-	code := rep.ExitCode()
-	if decrypt && res.Inner != nil && rep.Status == mailseal.StatusUnsigned {
-		code = mailseal.ExitOK // decrypted, integrity verified, simply not signed
-	}
-	if code != 0 {
+	s.printReport(&opened.Report, !decrypt)
+	if code := opened.ExitCode(); code != 0 {
 		return exitError{code}
 	}
 	return nil
 }
 
+// errNothingReleased stops the output of a decryption that released
+// nothing (the report says why).
+var errNothingReleased = errors.New("nothing released")
+
+// openOptions are the options of decrypt and verify.
+func (s *session) openOptions(decrypt bool, output io.Writer) mailseal.OpenOptions {
+	return mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy,
+		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated")}
+}
+
+// openKeys are the keystore's keys, and the password of a
+// password-encrypted message, asked for when one comes.
+func (s *session) openKeys() mailseal.Keys {
+	k := s.keys.Keys()
+	k.OpenPGP.Password = func() ([]byte, error) { return s.pass.get("the message password") }
+	return k
+}
+
 // encryptMessage resolves recipients and signer (failing before anything
 // is written) and hands the encrypting function to output.
 func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) error) error) error {
-	if useSMIME, err := s.useSMIME(m, true); err != nil || useSMIME {
-		if err != nil {
-			return err
-		}
-		return s.smimeEncrypt(m, output)
-	}
-	to, err := s.recipients(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
+	order, err := s.protocolOrder()
 	if err != nil {
 		return err
 	}
-	var signer *openpgp.Entity
+	encOpts, err := s.smimeEncryptOptions()
+	if err != nil {
+		return err
+	}
+	addrs, err := mailseal.RecipientAddresses(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
+	if err != nil {
+		return err
+	}
+	sel, err := mailseal.ChooseRecipients(s.keys, addrs, order)
+	if err != nil {
+		return err
+	}
+	opts := []mailseal.Option{mailseal.WithPolicy(s.policy), mailseal.WithSMIME(encOpts)}
 	if s.c.Bool("sign") {
-		if signer, err = s.signer(m, s.c.String("signer")); err != nil {
+		var signer mailseal.Signer
+		if q := s.c.String("signer"); q != "" {
+			signer, err = s.keys.SignerMatching(q, sel.Protocol)
+		} else {
+			var from string
+			if from, err = mailseal.SenderAddress(m); err == nil {
+				signer, err = s.keys.Signer(sel.Protocol, from)
+			}
+		}
+		if err != nil {
 			return err
 		}
+		opts = append(opts, mailseal.SignWith(signer))
+	}
+	for _, w := range sel.Warnings {
+		fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
 	}
 	return output(func(w io.Writer) error {
-		return s.openpgp().Encrypt(w, m, to, signer)
+		return mailseal.Encrypt(w, m, sel.Recipients, opts...)
 	})
 }
 
 // session is what one command invocation needs: flags, keystore, policy,
-// and the keys unlocked so far (to sign many messages; a batch worker has
-// a session of its own).
+// and the keystore session that selects and unlocks keys (a batch worker
+// that signs has one of its own).
 type session struct {
 	c      *cli.Context
 	policy mailseal.Policy
 	pass   *passphrases
 	store  *keystore.Store
-
-	mu         sync.Mutex
-	pgpSigners map[string]*openpgp.Entity
-	x509IDs    map[string]smime.Identity
+	keys   *keystore.Session
 }
 
 func newSession(c *cli.Context) (*session, error) {
@@ -262,7 +288,19 @@ func newSession(c *cli.Context) (*session, error) {
 		}
 		policy.Now = t
 	}
-	return &session{c: c, policy: policy, pass: newPassphrases(c), store: store}, nil
+	s := &session{c: c, policy: policy, pass: newPassphrases(c), store: store}
+	signOpts, err := s.smimeSignOptions()
+	if err != nil {
+		return nil, err
+	}
+	s.keys = s.newKeySession(signOpts)
+	return s, nil
+}
+
+// newKeySession is a keystore session with the command's settings.
+func (s *session) newKeySession(signOpts smime.SignOptions) *keystore.Session {
+	return s.store.Session(keystore.SessionOptions{Policy: s.policy, Passphrase: s.pass.get,
+		SystemRoots: !s.c.Bool("no-system-roots"), RequireCRLs: s.c.Bool("require-crls"), SMIMESign: signOpts})
 }
 
 func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
@@ -305,157 +343,6 @@ func (s *session) writeOutput(write func(io.Writer) error) error {
 		return err
 	}
 	return nil
-}
-func (s *session) openpgp() *flow.OpenPGP {
-	return &flow.OpenPGP{Engine: pgp.New(s.policy)}
-}
-
-func (s *session) openpgpWithKeys() (*flow.OpenPGP, error) {
-	op := s.openpgp()
-	op.Keyring = s.store.PGPKeyring(s.pass.get)
-	op.Keyring.Password = func() ([]byte, error) { return s.pass.get("the message password") }
-	return op, nil
-}
-
-// senderAddress is the single From address of the message.
-func senderAddress(m *mime.Message) (string, error) {
-	from, err := m.Root.Header.Addresses("From")
-	if err != nil || len(from) != 1 {
-		return "", usageErr("the message needs exactly one From address to pick the sender's key (or give --signer)")
-	}
-	return from[0], nil
-}
-
-// signer returns the unlocked secret key to sign with.
-func (s *session) signer(m *mime.Message, query string) (*openpgp.Entity, error) {
-	var fpr string
-	if query != "" {
-		cert, err := s.store.FindOnePGP(query)
-		if err != nil {
-			return nil, err
-		}
-		fpr = fingerprint(cert)
-	} else {
-		from, err := senderAddress(m)
-		if err != nil {
-			return nil, err
-		}
-		keys, err := s.store.SecretPGPForEmail(from)
-		if err != nil {
-			return nil, err
-		}
-		switch len(keys) {
-		case 0:
-			return nil, fmt.Errorf("no secret key for the sender %s (generate or import one, or give --signer): %w", from, mailseal.ErrNoKey)
-		case 1:
-			fpr = fingerprint(keys[0])
-		default:
-			var fprs []string
-			for _, k := range keys {
-				fprs = append(fprs, fingerprint(k))
-			}
-			return nil, usageErr("several secret keys for %s: %s; choose one with --signer", from, strings.Join(fprs, ", "))
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if key, ok := s.pgpSigners[fpr]; ok {
-		return key, nil
-	}
-	key, err := s.store.PGPSecret(fpr)
-	if err != nil {
-		return nil, err
-	}
-	if err := keystore.Unlock(key, s.pass.get); err != nil {
-		return nil, err
-	}
-	if s.pgpSigners == nil {
-		s.pgpSigners = map[string]*openpgp.Entity{}
-	}
-	s.pgpSigners[fpr] = key
-	return key, nil
-}
-
-// recipientAddresses are the addresses in To, Cc and Bcc, the extra ones,
-// and with self the single From address.
-func recipientAddresses(m *mime.Message, extra []string, self bool) ([]string, error) {
-	var addrs []string
-	for _, field := range []string{"To", "Cc", "Bcc"} {
-		if m.Root.Header.Get(field) == "" {
-			continue
-		}
-		list, err := m.Root.Header.Addresses(field)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", field, err)
-		}
-		addrs = append(addrs, list...)
-	}
-	addrs = append(addrs, extra...)
-	if self {
-		from, err := senderAddress(m)
-		if err != nil {
-			return nil, usageErr("the message needs exactly one From address to encrypt to the sender (or give --no-self)")
-		}
-		addrs = append(addrs, from)
-	}
-	if len(addrs) == 0 {
-		return nil, usageErr("no recipients: the message has no To, Cc or Bcc and no --to was given")
-	}
-	return addrs, nil
-}
-
-// recipients finds a valid encryption key for every recipient address and
-// fails, naming each one that has none, before anything is written.
-func (s *session) recipients(m *mime.Message, extra []string, self bool) ([]*openpgp.Entity, error) {
-	addrs, err := recipientAddresses(m, extra, self)
-	if err != nil {
-		return nil, err
-	}
-	engine := pgp.New(s.policy)
-	seen := map[string]bool{}
-	var to []*openpgp.Entity
-	var missing []string
-	for _, addr := range addrs {
-		certs, err := s.pgpRecipientCerts(engine, addr)
-		if err != nil {
-			return nil, err
-		}
-		if len(certs) == 0 {
-			missing = append(missing, addr)
-		}
-		for _, cert := range certs {
-			if fpr := fingerprint(cert); !seen[fpr] {
-				seen[fpr] = true
-				to = append(to, cert)
-			}
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, fmt.Errorf("no valid OpenPGP encryption key for %s (import their key with mailseal keys import): %w",
-			strings.Join(missing, ", "), mailseal.ErrNoKey)
-	}
-	return to, nil
-}
-
-// pgpRecipientCerts returns the stored certificates with a valid user ID
-// bound to addr that have a valid encryption key (none is not an error).
-func (s *session) pgpRecipientCerts(engine *pgp.Engine, addr string) ([]*openpgp.Entity, error) {
-	certs, err := s.store.PGPForAddress(addr)
-	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
-		return nil, err
-	}
-	var out []*openpgp.Entity
-	for _, cert := range certs {
-		if engine.CheckRecipient(cert) == nil {
-			out = append(out, cert)
-		}
-	}
-	return out, nil
-}
-
-func fingerprint(e *openpgp.Entity) string {
-	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
 }
 
 // failReport prints an error; with --json as a report object.

@@ -2,30 +2,21 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
-	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/internal/submit"
 	"github.com/mailseal/mailseal/internal/userdir"
-	"github.com/mailseal/mailseal/mime"
-	"github.com/mailseal/mailseal/pgp"
-	"github.com/mailseal/mailseal/smime"
 )
 
 // ExitTempFail is sendmail's EX_TEMPFAIL: the message is kept in the
@@ -260,11 +251,20 @@ func sendAction(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	plan, err := s.planSend(m)
+	order, err := s.protocolOrder()
 	if err != nil {
 		return err
 	}
-	defer plan.msg.Close()
+	plan, err := mailseal.PlanSend(m, s.keys, mailseal.SendOptions{Order: order, Sign: c.Bool("sign"),
+		AllowPlaintext: c.Bool("allow-plaintext"), EnvelopeFrom: c.String("envelope-from"), Rcpt: c.StringSlice("rcpt"),
+		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy})
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s\n", w)
+	}
 	// Every copy goes into the outbox before the first byte is sent, and
 	// stays claimed by this process until it is delivered, so a flush
 	// running meanwhile (cron) leaves it alone.
@@ -275,12 +275,12 @@ func sendAction(c *cli.Context) error {
 			cl.Release()
 		}
 	}()
-	for _, cp := range plan.copies {
+	for _, cp := range plan.Copies {
 		var buf bytes.Buffer
-		err := s.buildCopy(&buf, plan, cp)
+		err := plan.Write(&buf, cp)
 		var cl *submit.Claim
 		if err == nil {
-			cl, err = box.Put(submit.Envelope{From: plan.envelopeFrom, To: cp.rcpts}, buf.Bytes())
+			cl, err = box.Put(submit.Envelope{From: plan.EnvelopeFrom, To: cp.Rcpt}, buf.Bytes())
 		}
 		if err != nil {
 			// Nothing was sent: no copy is left for a later flush.
@@ -294,323 +294,15 @@ func sendAction(c *cli.Context) error {
 		claims = append(claims, cl)
 	}
 	err = submit.DeliverAll(t, claims, func(i int) {
-		cp := plan.copies[i]
-		how := cp.protocol
-		if cp.plaintext {
+		cp := plan.Copies[i]
+		how := cp.Protocol
+		if cp.Plaintext {
 			how += ", signed only"
 		}
-		fmt.Fprintf(c.App.ErrWriter, "sent to %s (%s)\n", strings.Join(cp.rcpts, ", "), how)
+		fmt.Fprintf(c.App.ErrWriter, "sent to %s (%s)\n", strings.Join(cp.Rcpt, ", "), how)
 	})
 	if err != nil {
 		return s.submitError(err)
 	}
 	return nil
-}
-
-// sendCopy is one message to submit.
-type sendCopy struct {
-	protocol  string   // mailseal.ProtocolOpenPGP or ProtocolSMIME
-	rcpts     []string // SMTP recipients
-	plaintext bool     // signed only (--allow-plaintext)
-}
-
-type sendPlan struct {
-	msg          *mime.Message // the message to send: Bcc removed, Message-ID and Date present
-	from         string        // the single From address
-	envelopeFrom string
-	copies       []sendCopy
-	sign         bool
-}
-
-// planSend decides who gets which copy.
-func (s *session) planSend(m *mime.Message) (*sendPlan, error) {
-	from, err := senderAddress(m)
-	if err != nil {
-		return nil, err
-	}
-	visible, hidden, err := sendRecipients(m, s.c.StringSlice("rcpt"), !s.c.Bool("no-header-recipients"))
-	if err != nil {
-		return nil, err
-	}
-	if len(visible)+len(hidden) == 0 {
-		return nil, usageErr("no recipients: the message has no To, Cc or Bcc")
-	}
-	prepared, err := prepareForSend(m, from)
-	if err != nil {
-		return nil, err
-	}
-	plan := &sendPlan{msg: prepared, from: from, envelopeFrom: from, sign: s.c.Bool("sign")}
-	if ef := s.c.String("envelope-from"); ef != "" {
-		plan.envelopeFrom = ef
-	}
-	protocols, err := s.protocolOrder()
-	if err != nil {
-		prepared.Close()
-		return nil, err
-	}
-	choose := func(addr string) (string, error) {
-		for _, p := range protocols {
-			ok, err := s.hasRecipientKey(p, addr)
-			if err != nil {
-				return "", err
-			}
-			if ok {
-				return p, nil
-			}
-		}
-		return "", nil
-	}
-	groups := map[string][]string{}
-	var missing []string
-	var order []string
-	for _, addr := range visible {
-		p, err := choose(addr)
-		if err != nil {
-			prepared.Close()
-			return nil, err
-		}
-		if p == "" {
-			missing = append(missing, addr)
-			continue
-		}
-		if _, ok := groups[p]; !ok {
-			order = append(order, p)
-		}
-		groups[p] = append(groups[p], addr)
-	}
-	for _, p := range order {
-		plan.copies = append(plan.copies, sendCopy{protocol: p, rcpts: groups[p]})
-	}
-	for _, addr := range hidden {
-		p, err := choose(addr)
-		if err != nil {
-			prepared.Close()
-			return nil, err
-		}
-		if p == "" {
-			missing = append(missing, addr)
-			continue
-		}
-		plan.copies = append(plan.copies, sendCopy{protocol: p, rcpts: []string{addr}})
-	}
-	if len(missing) > 0 {
-		if !s.c.Bool("allow-plaintext") {
-			prepared.Close()
-			return nil, fmt.Errorf("no valid %s key for %s; nothing was sent (import their key or certificate, or give --allow-plaintext to send them a signed, unencrypted copy): %w",
-				protocolNames(protocols), strings.Join(missing, ", "), mailseal.ErrNoKey)
-		}
-		p, err := s.senderProtocol(protocols, from)
-		if err != nil {
-			prepared.Close()
-			return nil, err
-		}
-		// Each gets their own copy, so no hidden recipient shows.
-		for _, addr := range missing {
-			plan.copies = append(plan.copies, sendCopy{protocol: p, rcpts: []string{addr}, plaintext: true})
-		}
-	}
-	return plan, nil
-}
-
-func protocolNames(ps []string) string {
-	if len(ps) == 1 {
-		return ps[0]
-	}
-	return strings.Join(ps, " or ")
-}
-
-// senderProtocol is the first protocol the sender can sign with.
-func (s *session) senderProtocol(protocols []string, from string) (string, error) {
-	for _, p := range protocols {
-		switch p {
-		case mailseal.ProtocolOpenPGP:
-			if keys, err := s.store.SecretPGPForEmail(from); err == nil && len(keys) > 0 {
-				return p, nil
-			}
-		case mailseal.ProtocolSMIME:
-			if certs, err := s.store.X509SecretsForEmail(from); err == nil && len(certs) > 0 {
-				return p, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("the sender %s has no key to sign the unencrypted copies with: %w", from, mailseal.ErrNoKey)
-}
-
-// hasRecipientKey reports whether addr has a valid encryption key of protocol p.
-func (s *session) hasRecipientKey(p, addr string) (bool, error) {
-	switch p {
-	case mailseal.ProtocolOpenPGP:
-		certs, err := s.pgpRecipientCerts(pgp.New(s.policy), addr)
-		return len(certs) > 0, err
-	case mailseal.ProtocolSMIME:
-		e, err := s.smimeEngine()
-		if err != nil {
-			return false, err
-		}
-		c, _, _, err := s.smimeRecipientCert(e, addr)
-		return c != nil, err
-	}
-	return false, nil
-}
-
-// sendRecipients returns the visible (To, Cc) and hidden (Bcc, and
-// envelope recipients not in To/Cc) addresses, each once.
-func sendRecipients(m *mime.Message, extra []string, fromHeaders bool) (visible, hidden []string, err error) {
-	seen := map[string]bool{}
-	key := func(a string) string { return strings.ToLower(a) }
-	var shown []string
-	for _, field := range []string{"To", "Cc"} {
-		if m.Root.Header.Get(field) == "" {
-			continue
-		}
-		list, err := m.Root.Header.Addresses(field)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", field, err)
-		}
-		shown = append(shown, list...)
-	}
-	if fromHeaders {
-		for _, a := range shown {
-			if !seen[key(a)] {
-				seen[key(a)] = true
-				visible = append(visible, a)
-			}
-		}
-		if m.Root.Header.Get("Bcc") != "" {
-			list, err := m.Root.Header.Addresses("Bcc")
-			if err != nil {
-				return nil, nil, fmt.Errorf("Bcc: %w", err)
-			}
-			for _, a := range list {
-				if !seen[key(a)] {
-					seen[key(a)] = true
-					hidden = append(hidden, a)
-				}
-			}
-		}
-	}
-	shownSet := map[string]bool{}
-	for _, a := range shown {
-		shownSet[key(a)] = true
-	}
-	for _, a := range extra {
-		a = strings.TrimSpace(a)
-		if a == "" || seen[key(a)] {
-			continue
-		}
-		seen[key(a)] = true
-		if shownSet[key(a)] {
-			visible = append(visible, a)
-		} else {
-			hidden = append(hidden, a)
-		}
-	}
-	return visible, hidden, nil
-}
-
-// prepareForSend returns the message without Bcc, with a Message-ID and a
-// Date if it had none, so that every copy carries identical headers.
-func prepareForSend(m *mime.Message, from string) (*mime.Message, error) {
-	var head bytes.Buffer
-	for _, f := range m.Root.Header.NonContentFields() {
-		if strings.EqualFold(f.Key, "Bcc") {
-			continue
-		}
-		head.Write(f.Raw)
-	}
-	if m.Root.Header.Get("Message-ID") == "" {
-		var rnd [12]byte
-		rand.Read(rnd[:])
-		domain := "localhost"
-		if i := strings.LastIndexByte(from, '@'); i >= 0 {
-			domain = from[i+1:]
-		}
-		fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(rnd[:]), domain)
-	}
-	if m.Root.Header.Get("Date") == "" {
-		fmt.Fprintf(&head, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
-	}
-	return mime.Parse(io.MultiReader(&head, m.Content(false)), mime.DefaultLimits(), 8<<20)
-}
-
-// buildCopy writes one copy: encrypted to its recipients and the sender
-// (when the sender has a key in that protocol), signed if asked.
-func (s *session) buildCopy(w io.Writer, plan *sendPlan, cp sendCopy) error {
-	switch cp.protocol {
-	case mailseal.ProtocolOpenPGP:
-		var signer *openpgp.Entity
-		if plan.sign || cp.plaintext {
-			var err error
-			if signer, err = s.signer(plan.msg, ""); err != nil {
-				return err
-			}
-		}
-		op := s.openpgp()
-		if cp.plaintext {
-			return op.Sign(w, plan.msg, signer)
-		}
-		engine := pgp.New(s.policy)
-		var to []*openpgp.Entity
-		seen := map[string]bool{}
-		for _, addr := range append(append([]string(nil), cp.rcpts...), plan.from) {
-			certs, err := s.pgpRecipientCerts(engine, addr)
-			if err != nil {
-				return err
-			}
-			if len(certs) == 0 && addr == plan.from {
-				fmt.Fprintf(s.c.App.ErrWriter, "warning: the sender %s has no OpenPGP encryption key; the copy to %s is not encrypted to the sender\n", addr, strings.Join(cp.rcpts, ", "))
-			}
-			for _, c := range certs {
-				if fpr := fingerprint(c); !seen[fpr] {
-					seen[fpr] = true
-					to = append(to, c)
-				}
-			}
-		}
-		return op.Encrypt(w, plan.msg, to, signer)
-	case mailseal.ProtocolSMIME:
-		e, err := s.smimeEngine()
-		if err != nil {
-			return err
-		}
-		var ids []smime.Identity
-		if plan.sign || cp.plaintext {
-			if ids, err = s.smimeSigner(e, plan.msg, ""); err != nil {
-				return err
-			}
-		}
-		sm := &flow.SMIME{Engine: e}
-		if cp.plaintext {
-			return sm.Sign(w, plan.msg, ids, smime.SignOptions{})
-		}
-		var to []*x509.Certificate
-		for _, addr := range append(append([]string(nil), cp.rcpts...), plan.from) {
-			c, _, _, err := s.smimeRecipientCert(e, addr)
-			if err != nil {
-				return err
-			}
-			if c == nil {
-				if addr == plan.from {
-					fmt.Fprintf(s.c.App.ErrWriter, "warning: the sender %s has no valid S/MIME certificate; the copy to %s is not encrypted to the sender\n", addr, strings.Join(cp.rcpts, ", "))
-					continue
-				}
-				return fmt.Errorf("no valid S/MIME certificate for %s: %w", addr, mailseal.ErrNoKey)
-			}
-			to = append(to, c)
-		}
-		return sm.Encrypt(w, plan.msg, dedupeCerts(to), smime.EncryptOptions{}, ids, smime.SignOptions{})
-	}
-	return fmt.Errorf("unknown protocol %q", cp.protocol)
-}
-
-func dedupeCerts(cs []*x509.Certificate) []*x509.Certificate {
-	seen := map[string]bool{}
-	var out []*x509.Certificate
-	for _, c := range cs {
-		if f := smime.Fingerprint(c); !seen[f] {
-			seen[f] = true
-			out = append(out, c)
-		}
-	}
-	return out
 }

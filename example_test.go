@@ -1,0 +1,149 @@
+package mailseal_test
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/keystore"
+	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/pgp"
+)
+
+const outgoing = "From: Alice <alice@example.org>\r\n" +
+	"To: Bob <bob@example.org>\r\n" +
+	"Subject: the plan\r\n" +
+	"Content-Type: text/plain; charset=utf-8\r\n" +
+	"\r\n" +
+	"Meet at noon.\r\n"
+
+// parse reads a message held in memory.
+func parse(msg string) *mime.Message {
+	m, err := mime.Parse(strings.NewReader(msg), mime.DefaultLimits(), 1<<20)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return m
+}
+
+// newKey makes an OpenPGP key for the examples; a program would take it
+// from a keystore (keystore.Session) or a file.
+func newKey(uid string) *openpgp.Entity {
+	k, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{uid}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k
+}
+
+// Encrypt outgoing mail from a Go program, signed by the sender, and read
+// it as the recipient.
+func ExampleEncrypt() {
+	alice, bob := newKey("Alice <alice@example.org>"), newKey("Bob <bob@example.org>")
+
+	msg := parse(outgoing)
+	defer msg.Close()
+	var encrypted bytes.Buffer
+	to := []mailseal.Recipient{pgp.Recipient{Entity: bob}, pgp.Recipient{Entity: alice}}
+	if err := mailseal.Encrypt(&encrypted, msg, to, mailseal.SignWith(pgp.Signer{Entity: alice})); err != nil {
+		log.Fatal(err)
+	}
+
+	// Bob opens it with his secret key and Alice's certificate.
+	received := parse(encrypted.String())
+	defer received.Close()
+	keys := mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgp.EntityList{alice}, Secrets: openpgp.EntityList{bob}}}
+	var plain bytes.Buffer
+	opened, err := mailseal.Open(received, keys, mailseal.OpenOptions{Decrypt: true, Output: &plain})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(opened.Status, opened.Protocol, opened.Integrity)
+	fmt.Println(strings.Contains(plain.String(), "Subject: the plan"), strings.Contains(plain.String(), "Meet at noon."))
+	// Output:
+	// good openpgp mdc
+	// true true
+}
+
+// Verify a received message and print who signed it.
+func ExampleOpen() {
+	alice := newKey("Alice <alice@example.org>")
+	var signed bytes.Buffer
+	msg := parse(outgoing)
+	defer msg.Close()
+	if err := mailseal.Sign(&signed, msg, pgp.Signer{Entity: alice}); err != nil {
+		log.Fatal(err)
+	}
+
+	received := parse(signed.String())
+	defer received.Close()
+	keys := mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgp.EntityList{alice}}}
+	opened, err := mailseal.Open(received, keys, mailseal.OpenOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("status:", opened.Status)
+	for _, s := range opened.Signers {
+		fmt.Println("signed by", s.Emails, s.Status)
+	}
+	// Output:
+	// status: good
+	// signed by [alice@example.org] good
+}
+
+// Plan a send to recipients of both protocols, with the keys in a
+// keystore: each protocol's recipients get a copy of their own, each Bcc
+// recipient too. A program submits each copy to its recipients (with
+// net/smtp, say) after writing it.
+func ExamplePlanSend() {
+	dir, err := os.MkdirTemp("", "mailseal-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ks, err := keystore.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Alice has an OpenPGP key and an S/MIME certificate, Bob an OpenPGP
+	// key, Carol an S/MIME certificate; the keystore trusts both
+	// certificates (they are self-signed).
+	for _, uid := range []string{"Alice <alice@example.org>", "Bob <bob@example.org>"} {
+		if _, err := ks.GeneratePGP(keystore.GenerateOptions{UID: uid, NoPassphrase: true}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, addr := range []string{"alice@example.org", "carol@example.org"} {
+		if _, err := ks.GenerateX509(keystore.X509Options{Email: addr, NoPassphrase: true}); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := ks.Trust(addr); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	msg := parse("From: Alice <alice@example.org>\r\nTo: bob@example.org, carol@example.org\r\nBcc: alice@example.org\r\nSubject: hi\r\n\r\nhello\r\n")
+	defer msg.Close()
+	plan, err := mailseal.PlanSend(msg, ks.Session(keystore.SessionOptions{}), mailseal.SendOptions{Sign: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer plan.Close()
+	for _, c := range plan.Copies {
+		var out bytes.Buffer
+		if err := plan.Write(&out, c); err != nil {
+			log.Fatal(err)
+		}
+		// Submit out.Bytes() from plan.EnvelopeFrom to c.Rcpt here.
+		fmt.Println(c.Protocol, c.Rcpt, strings.Contains(out.String(), "Bcc:"))
+	}
+	// Output:
+	// openpgp [bob@example.org] false
+	// smime [carol@example.org] false
+	// openpgp [alice@example.org] false
+}

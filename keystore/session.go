@@ -1,0 +1,383 @@
+package keystore
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/pgp"
+	"github.com/mailseal/mailseal/smime"
+)
+
+// SessionOptions say how a Session judges and unlocks keys.
+type SessionOptions struct {
+	// Policy judges keys and certificates (validity at Policy.Time(),
+	// algorithms); the zero Policy means mailseal.DefaultPolicy().
+	Policy mailseal.Policy
+	// Passphrase unlocks secret keys; nil leaves them locked (ErrLocked).
+	Passphrase PassphraseFunc
+	// SystemRoots adds the system's CA bundle to the keystore's own trust
+	// anchors (keys trust) when an S/MIME certificate is validated.
+	SystemRoots bool
+	// RequireCRLs fails certificates that no CRL in the keystore (or the
+	// message) covers, instead of warning.
+	RequireCRLs bool
+	// SMIMESign is how the S/MIME signers the session returns sign.
+	SMIMESign smime.SignOptions
+}
+
+// A Session selects keys from the store for one run of work: recipients
+// for addresses, the signer for a From address, the keys that verify and
+// decrypt. It implements mailseal.KeyFinder, so mailseal.ChooseRecipients,
+// ChooseSigner and PlanSend choose protocols with it. It asks for each
+// secret key's passphrase once and keeps what it unlocked.
+//
+// A Session is safe for concurrent use, but the signers it returns are
+// not (see pgp.Signer): goroutines that sign at once each need a Session
+// of their own.
+type Session struct {
+	store *Store
+	opts  SessionOptions
+
+	engine func() (*smime.Engine, error)
+
+	mu         sync.Mutex
+	pgpSigners map[string]*openpgp.Entity
+	x509IDs    map[string]smime.Identity
+}
+
+// Session starts a session on the store.
+func (s *Store) Session(opts SessionOptions) *Session {
+	if opts.Policy == (mailseal.Policy{}) {
+		opts.Policy = mailseal.DefaultPolicy()
+	}
+	se := &Session{store: s, opts: opts}
+	se.engine = sync.OnceValues(func() (*smime.Engine, error) {
+		trust, err := se.Trust()
+		if err != nil {
+			return nil, err
+		}
+		return &smime.Engine{Policy: opts.Policy, Trust: trust}, nil
+	})
+	return se
+}
+
+// Trust is what S/MIME certificates are validated against: the anchors
+// the user trusts (keys trust), the stored intermediates and CRLs, and
+// with SessionOptions.SystemRoots the system's CA bundle (read only when
+// the keystore's anchors do not validate a certificate).
+func (se *Session) Trust() (smime.Trust, error) {
+	roots, err := se.store.TrustAnchors()
+	if err != nil {
+		return smime.Trust{}, err
+	}
+	inter, err := se.store.Intermediates()
+	if err != nil {
+		return smime.Trust{}, err
+	}
+	crls, err := se.store.CRLs()
+	if err != nil {
+		return smime.Trust{}, err
+	}
+	t := smime.Trust{Roots: roots, Intermediates: inter, CRLs: crls, RequireCRLs: se.opts.RequireCRLs}
+	if se.opts.SystemRoots {
+		// The bundle holds well over a hundred certificates.
+		t.SystemRoots = sync.OnceValue(systemRoots)
+	}
+	return t, nil
+}
+
+// SMIMEEngine is the S/MIME engine with the session's policy and trust.
+func (se *Session) SMIMEEngine() (*smime.Engine, error) { return se.engine() }
+
+// Keys are the keys mailseal.Open verifies and decrypts with: every stored
+// certificate, and every secret key, unlocked when a message needs it.
+func (se *Session) Keys() mailseal.Keys {
+	return mailseal.Keys{
+		OpenPGP:         se.store.PGPKeyring(se.opts.Passphrase),
+		SMIMETrust:      se.Trust,
+		SMIMEIdentities: se.decryptionIdentities,
+	}
+}
+
+// decryptionIdentities unlocks every stored S/MIME private key that is not
+// a CA's.
+func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
+	infos, err := se.store.ListX509("")
+	if err != nil {
+		return nil, err
+	}
+	var ids []smime.Identity
+	for _, in := range infos {
+		if !in.HasSecret || in.CA {
+			continue
+		}
+		id, err := se.identity(in.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// RecipientKeys returns the keys of protocol to encrypt to addr: for
+// OpenPGP every stored certificate with a valid user ID bound to addr and
+// a valid encryption key; for S/MIME the newest stored certificate for
+// addr that validates for encryption. With none, refused says why the last
+// S/MIME candidate failed.
+func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, string, error) {
+	switch protocol {
+	case mailseal.ProtocolOpenPGP:
+		certs, err := se.store.PGPForAddress(addr)
+		if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+			return nil, "", err
+		}
+		engine := pgp.New(se.opts.Policy)
+		var out []mailseal.Recipient
+		for _, cert := range certs {
+			if engine.CheckRecipient(cert) == nil {
+				out = append(out, pgp.Recipient{Entity: cert})
+			}
+		}
+		return out, "", nil
+	case mailseal.ProtocolSMIME:
+		e, err := se.engine()
+		if err != nil {
+			return nil, "", err
+		}
+		certs, err := se.store.X509ForEmail(addr)
+		if err != nil {
+			return nil, "", err
+		}
+		refused := ""
+		for _, c := range certs {
+			w, err := e.CheckRecipient(c, addr)
+			if err != nil {
+				refused = strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+				continue
+			}
+			return []mailseal.Recipient{smime.Recipient{Cert: c, Warnings: w}}, "", nil
+		}
+		return nil, refused, nil
+	}
+	return nil, "", unknownProtocol(protocol)
+}
+
+func unknownProtocol(p string) error {
+	return fmt.Errorf("unknown protocol %q (openpgp or smime): %w", p, mailseal.ErrUsage)
+}
+
+// HasSigner reports whether from has a stored secret key of protocol
+// (OpenPGP) or certificate with a private key (S/MIME).
+func (se *Session) HasSigner(protocol, from string) (bool, error) {
+	switch protocol {
+	case mailseal.ProtocolOpenPGP:
+		keys, err := se.store.SecretPGPForEmail(from)
+		return err == nil && len(keys) > 0, nil
+	case mailseal.ProtocolSMIME:
+		certs, err := se.store.X509SecretsForEmail(from)
+		return err == nil && len(certs) > 0, nil
+	}
+	return false, unknownProtocol(protocol)
+}
+
+// Signer returns the unlocked key of protocol that signs as from: the one
+// secret OpenPGP key bound to from, or the one certificate for from with a
+// private key that is valid now (and can sign). None wraps ErrNoKey;
+// several are a usage error naming their fingerprints.
+func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
+	switch protocol {
+	case mailseal.ProtocolOpenPGP:
+		keys, err := se.store.SecretPGPForEmail(from)
+		if err != nil {
+			return nil, err
+		}
+		switch len(keys) {
+		case 0:
+			return nil, fmt.Errorf("no secret key for the sender %s (generate or import one, or give --signer): %w", from, mailseal.ErrNoKey)
+		case 1:
+			return se.pgpSigner(pgp.Fingerprint(keys[0].PrimaryKey))
+		}
+		var fprs []string
+		for _, k := range keys {
+			fprs = append(fprs, pgp.Fingerprint(k.PrimaryKey))
+		}
+		return nil, fmt.Errorf("several secret keys for %s: %s; choose one with --signer: %w", from, strings.Join(fprs, ", "), mailseal.ErrUsage)
+	case mailseal.ProtocolSMIME:
+		certs, err := se.store.X509SecretsForEmail(from)
+		if err != nil {
+			return nil, err
+		}
+		now := se.opts.Policy.Time()
+		var usable []*x509.Certificate
+		for _, c := range certs {
+			if !now.Before(c.NotBefore) && !now.After(c.NotAfter) {
+				usable = append(usable, c)
+			}
+		}
+		switch len(usable) {
+		case 0:
+			return nil, fmt.Errorf("no S/MIME certificate with a private key that is valid now for the sender %s (generate one, import your PKCS#12 file, or give --signer): %w", from, mailseal.ErrNoKey)
+		case 1:
+		default:
+			var fprs []string
+			for _, c := range usable {
+				fprs = append(fprs, smime.Fingerprint(c))
+			}
+			return nil, fmt.Errorf("several S/MIME certificates for %s: %s; choose one with --signer: %w", from, strings.Join(fprs, ", "), mailseal.ErrUsage)
+		}
+		id, err := se.identity(smime.Fingerprint(usable[0]))
+		if err != nil {
+			return nil, err
+		}
+		e, err := se.engine()
+		if err != nil {
+			return nil, err
+		}
+		if err := e.CheckSigner(id); err != nil {
+			return nil, err
+		}
+		return smime.Signer{Identity: id, Options: se.opts.SMIMESign}, nil
+	}
+	return nil, unknownProtocol(protocol)
+}
+
+// SignerMatching returns the unlocked key that matches query (a
+// fingerprint, key ID, address or name, as keys list takes): of protocol,
+// or with protocol "" of whichever kind matches (a usage error when both
+// do).
+func (se *Session) SignerMatching(query, protocol string) (mailseal.Signer, error) {
+	if protocol == "" {
+		var err error
+		if protocol, err = se.store.QueryProtocol(query); err != nil {
+			return nil, err
+		}
+	}
+	switch protocol {
+	case mailseal.ProtocolOpenPGP:
+		cert, err := se.store.FindOnePGP(query)
+		if err != nil {
+			return nil, err
+		}
+		return se.pgpSigner(pgp.Fingerprint(cert.PrimaryKey))
+	case mailseal.ProtocolSMIME:
+		cert, err := se.store.FindOneX509(query)
+		if err != nil {
+			return nil, err
+		}
+		id, err := se.identity(smime.Fingerprint(cert))
+		if err != nil {
+			return nil, err
+		}
+		return smime.Signer{Identity: id, Options: se.opts.SMIMESign}, nil
+	}
+	return nil, unknownProtocol(protocol)
+}
+
+// QueryProtocol says which kind of key query names: ProtocolOpenPGP or
+// ProtocolSMIME; a usage error when it matches both, ErrNoKey when none.
+func (s *Store) QueryProtocol(query string) (string, error) {
+	pgpKeys, err := s.FindPGP(query)
+	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+		return "", err
+	}
+	certs, err := s.FindX509(query)
+	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
+		return "", err
+	}
+	switch {
+	case len(pgpKeys) > 0 && len(certs) > 0:
+		return "", fmt.Errorf("%q matches OpenPGP keys and X.509 certificates: add --pgp or --smime: %w", query, mailseal.ErrUsage)
+	case len(certs) > 0:
+		return mailseal.ProtocolSMIME, nil
+	case len(pgpKeys) > 0:
+		return mailseal.ProtocolOpenPGP, nil
+	}
+	return "", fmt.Errorf("no key or certificate matches %q: %w", query, mailseal.ErrNoKey)
+}
+
+// pgpSigner unlocks the secret key fpr, once per session.
+func (se *Session) pgpSigner(fpr string) (mailseal.Signer, error) {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if key, ok := se.pgpSigners[fpr]; ok {
+		return pgp.Signer{Entity: key}, nil
+	}
+	key, err := se.store.PGPSecret(fpr)
+	if err != nil {
+		return nil, err
+	}
+	if err := Unlock(key, se.opts.Passphrase); err != nil {
+		return nil, err
+	}
+	if se.pgpSigners == nil {
+		se.pgpSigners = map[string]*openpgp.Entity{}
+	}
+	se.pgpSigners[fpr] = key
+	return pgp.Signer{Entity: key}, nil
+}
+
+// identity unlocks the S/MIME private key of certificate fpr, once per
+// session.
+func (se *Session) identity(fpr string) (smime.Identity, error) {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if id, ok := se.x509IDs[fpr]; ok {
+		return id, nil
+	}
+	cert, key, chain, err := se.store.X509Identity(fpr, se.opts.Passphrase)
+	if err != nil {
+		return smime.Identity{}, err
+	}
+	id := smime.Identity{Cert: cert, Key: key, Chain: chain}
+	if se.x509IDs == nil {
+		se.x509IDs = map[string]smime.Identity{}
+	}
+	se.x509IDs[fpr] = id
+	return id, nil
+}
+
+// systemRoots reads the system's CA bundle (the files Go's crypto/x509
+// reads on Unix; SSL_CERT_FILE overrides). Missing files give none.
+func systemRoots() []*x509.Certificate {
+	files := []string{
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/ca-bundle.pem",
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+		"/etc/ssl/cert.pem",
+	}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		files = []string{f}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var out []*x509.Certificate
+		for {
+			var b *pem.Block
+			b, data = pem.Decode(data)
+			if b == nil {
+				break
+			}
+			if b.Type != "CERTIFICATE" {
+				continue
+			}
+			if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package mailseal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mailseal/mailseal/mime"
+)
+
+// SendOptions steer PlanSend.
+type SendOptions struct {
+	// Order is the protocol preference where a recipient has keys of both
+	// (Protocols); a single protocol means every recipient gets that one.
+	Order []string
+	// Sign signs every copy with the sender's key of its protocol.
+	Sign bool
+	// AllowPlaintext sends recipients without a key a signed, unencrypted
+	// copy each instead of refusing the whole send.
+	AllowPlaintext bool
+	// EnvelopeFrom is the SMTP MAIL FROM address; default the From address.
+	EnvelopeFrom string
+	// Rcpt are envelope recipients besides the header ones (sendmail -t
+	// semantics: those not in To or Cc are hidden, like Bcc).
+	Rcpt []string
+	// NoHeaderRecipients takes the recipients from Rcpt only.
+	NoHeaderRecipients bool
+	// Policy checks keys and algorithms (nil: DefaultPolicy()).
+	Policy *Policy
+	// Now stamps a message without a Date field (zero: the current time).
+	Now time.Time
+}
+
+// A SendPlan is a message made ready to send, and the copies to submit:
+// one per protocol for the visible recipients (To, Cc), one per hidden
+// recipient (Bcc), so that no copy shows who else got one in secret.
+type SendPlan struct {
+	// Message is the message every copy is made from: without Bcc, with a
+	// Message-ID and a Date, so that the copies carry the same header.
+	Message *mime.Message
+	// From is the single From address; EnvelopeFrom the SMTP sender.
+	From, EnvelopeFrom string
+	Copies             []Copy
+	// Warnings say what the plan could not do as one would wish (a copy
+	// not encrypted to the sender, who has no key of its protocol).
+	Warnings []string
+	signers  map[string]Signer
+	policy   Policy
+}
+
+// A Copy is one message to submit.
+type Copy struct {
+	Protocol string
+	// Rcpt are its SMTP recipients.
+	Rcpt []string
+	// Plaintext: signed, not encrypted (SendOptions.AllowPlaintext).
+	Plaintext bool
+	// Keys are what it is encrypted to: the recipients' and the sender's.
+	Keys []Recipient
+}
+
+// PlanSend decides who gets which copy of m, and finds every key the
+// copies need (unlocking the signers) before anything is written: it fails
+// with ErrNoKey, naming them, when recipients have no key and
+// AllowPlaintext is not set. Close the plan when done.
+func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, error) {
+	from, err := SenderAddress(m)
+	if err != nil {
+		return nil, err
+	}
+	visible, hidden, err := sendRecipients(m, opts.Rcpt, !opts.NoHeaderRecipients)
+	if err != nil {
+		return nil, err
+	}
+	if len(visible)+len(hidden) == 0 {
+		return nil, fmt.Errorf("no recipients: the message has no To, Cc or Bcc: %w", ErrUsage)
+	}
+	order := opts.Order
+	if len(order) == 0 {
+		order = Protocols(false)
+	}
+	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy()}
+	if opts.EnvelopeFrom != "" {
+		plan.EnvelopeFrom = opts.EnvelopeFrom
+	}
+	if opts.Policy != nil {
+		plan.policy = *opts.Policy
+	}
+	// choose is the first protocol of order in which addr has keys.
+	choose := func(addr string) (string, []Recipient, error) {
+		for _, p := range order {
+			found, _, err := keys.RecipientKeys(p, addr)
+			if err != nil || len(found) > 0 {
+				return p, found, err
+			}
+		}
+		return "", nil, nil
+	}
+	groups := map[string]*Copy{}
+	var missing []string
+	for _, addr := range visible {
+		p, found, err := choose(addr)
+		if err != nil {
+			return nil, err
+		}
+		if p == "" {
+			missing = append(missing, addr)
+			continue
+		}
+		if groups[p] == nil {
+			plan.Copies = append(plan.Copies, Copy{Protocol: p})
+			groups[p] = &plan.Copies[len(plan.Copies)-1]
+		}
+		groups[p].Rcpt = append(groups[p].Rcpt, addr)
+		groups[p].Keys = append(groups[p].Keys, found...)
+	}
+	for _, addr := range hidden {
+		p, found, err := choose(addr)
+		if err != nil {
+			return nil, err
+		}
+		if p == "" {
+			missing = append(missing, addr)
+			continue
+		}
+		plan.Copies = append(plan.Copies, Copy{Protocol: p, Rcpt: []string{addr}, Keys: found})
+	}
+	if len(missing) > 0 {
+		if !opts.AllowPlaintext {
+			return nil, fmt.Errorf("no valid %s key for %s; nothing was sent (import their key or certificate, or give --allow-plaintext to send them a signed, unencrypted copy): %w",
+				protocolNames(order), strings.Join(missing, ", "), ErrNoKey)
+		}
+		p, err := signingProtocol(keys, from, order)
+		if err != nil {
+			return nil, fmt.Errorf("the sender %s has no key to sign the unencrypted copies with: %w", from, ErrNoKey)
+		}
+		// Each gets their own copy, so no hidden recipient shows.
+		for _, addr := range missing {
+			plan.Copies = append(plan.Copies, Copy{Protocol: p, Rcpt: []string{addr}, Plaintext: true})
+		}
+	}
+	// The sender can read what they sent, where they have a key.
+	for i := range plan.Copies {
+		cp := &plan.Copies[i]
+		if cp.Plaintext {
+			continue
+		}
+		self, _, err := keys.RecipientKeys(cp.Protocol, from)
+		if err != nil {
+			return nil, err
+		}
+		if len(self) == 0 {
+			what := map[string]string{ProtocolOpenPGP: "OpenPGP encryption key", ProtocolSMIME: "valid S/MIME certificate"}[cp.Protocol]
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("the sender %s has no %s; the copy to %s is not encrypted to the sender", from, what, strings.Join(cp.Rcpt, ", ")))
+		}
+		cp.Keys = dedupe(append(cp.Keys, self...))
+	}
+	for _, cp := range plan.Copies {
+		if (opts.Sign || cp.Plaintext) && plan.signers[cp.Protocol] == nil {
+			s, err := keys.Signer(cp.Protocol, from)
+			if err != nil {
+				return nil, err
+			}
+			plan.signers[cp.Protocol] = s
+		}
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if plan.Message, err = prepareForSend(m, from, now); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// Write writes copy c of the plan: encrypted to its keys (and signed if
+// the plan signs), or for a plaintext copy only signed.
+func (p *SendPlan) Write(w io.Writer, c Copy) error {
+	signer := p.signers[c.Protocol]
+	if c.Plaintext {
+		return Sign(w, p.Message, signer, WithPolicy(p.policy))
+	}
+	opts := []Option{WithPolicy(p.policy)}
+	if signer != nil {
+		opts = append(opts, SignWith(signer))
+	}
+	return Encrypt(w, p.Message, c.Keys, opts...)
+}
+
+// Close releases the prepared message.
+func (p *SendPlan) Close() error { return p.Message.Close() }
+
+// sendRecipients returns the visible (To, Cc) and hidden (Bcc, and
+// envelope recipients not in To/Cc) addresses, each once.
+func sendRecipients(m *mime.Message, extra []string, fromHeaders bool) (visible, hidden []string, err error) {
+	seen := map[string]bool{}
+	key := func(a string) string { return strings.ToLower(a) }
+	var shown []string
+	for _, field := range []string{"To", "Cc"} {
+		if m.Root.Header.Get(field) == "" {
+			continue
+		}
+		list, err := m.Root.Header.Addresses(field)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", field, err)
+		}
+		shown = append(shown, list...)
+	}
+	if fromHeaders {
+		for _, a := range shown {
+			if !seen[key(a)] {
+				seen[key(a)] = true
+				visible = append(visible, a)
+			}
+		}
+		if m.Root.Header.Get("Bcc") != "" {
+			list, err := m.Root.Header.Addresses("Bcc")
+			if err != nil {
+				return nil, nil, fmt.Errorf("Bcc: %w", err)
+			}
+			for _, a := range list {
+				if !seen[key(a)] {
+					seen[key(a)] = true
+					hidden = append(hidden, a)
+				}
+			}
+		}
+	}
+	shownSet := map[string]bool{}
+	for _, a := range shown {
+		shownSet[key(a)] = true
+	}
+	for _, a := range extra {
+		a = strings.TrimSpace(a)
+		if a == "" || seen[key(a)] {
+			continue
+		}
+		seen[key(a)] = true
+		if shownSet[key(a)] {
+			visible = append(visible, a)
+		} else {
+			hidden = append(hidden, a)
+		}
+	}
+	return visible, hidden, nil
+}
+
+// prepareForSend returns the message without Bcc, with a Message-ID and a
+// Date if it had none, so that every copy carries identical headers.
+func prepareForSend(m *mime.Message, from string, now time.Time) (*mime.Message, error) {
+	var head bytes.Buffer
+	for _, f := range m.Root.Header.NonContentFields() {
+		if strings.EqualFold(f.Key, "Bcc") {
+			continue
+		}
+		head.Write(f.Raw)
+	}
+	if m.Root.Header.Get("Message-ID") == "" {
+		var rnd [12]byte
+		rand.Read(rnd[:])
+		domain := "localhost"
+		if i := strings.LastIndexByte(from, '@'); i >= 0 {
+			domain = from[i+1:]
+		}
+		fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(rnd[:]), domain)
+	}
+	if m.Root.Header.Get("Date") == "" {
+		fmt.Fprintf(&head, "Date: %s\r\n", now.Format(time.RFC1123Z))
+	}
+	return mime.Parse(io.MultiReader(&head, m.Content(false)), mime.DefaultLimits(), 8<<20)
+}
