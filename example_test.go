@@ -147,3 +147,5 @@ func ExamplePlanSend() {
 	// smime [carol@example.org] false
 	// openpgp [alice@example.org] false
 }
+
+func openpgpList(e ...*openpgp.Entity) openpgp.EntityList { return e }

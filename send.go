@@ -100,7 +100,7 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 		}
 		return "", nil, nil
 	}
-	groups := map[string]*Copy{}
+	groups := map[string]int{} // protocol → index of its copy
 	var missing []string
 	for _, addr := range visible {
 		p, found, err := choose(addr)
@@ -111,12 +111,14 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 			missing = append(missing, addr)
 			continue
 		}
-		if groups[p] == nil {
+		i, ok := groups[p]
+		if !ok {
+			i = len(plan.Copies)
+			groups[p] = i
 			plan.Copies = append(plan.Copies, Copy{Protocol: p})
-			groups[p] = &plan.Copies[len(plan.Copies)-1]
 		}
-		groups[p].Rcpt = append(groups[p].Rcpt, addr)
-		groups[p].Keys = append(groups[p].Keys, found...)
+		plan.Copies[i].Rcpt = append(plan.Copies[i].Rcpt, addr)
+		plan.Copies[i].Keys = append(plan.Copies[i].Keys, found...)
 	}
 	for _, addr := range hidden {
 		p, found, err := choose(addr)

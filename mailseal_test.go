@@ -1,0 +1,250 @@
+package mailseal_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/pgp"
+	"github.com/mailseal/mailseal/smime"
+)
+
+// foreign is a Recipient and Signer of a type the engines do not know.
+type foreign struct{}
+
+func (foreign) Protocol() string    { return mailseal.ProtocolOpenPGP }
+func (foreign) Fingerprint() string { return "F" }
+
+func TestEncryptRefusesWhatItCannotDo(t *testing.T) {
+	alice, bob := newKey("Alice <alice@example.org>"), newKey("Bob <bob@example.org>")
+	carol := smime.Recipient{} // its protocol is all that is looked at first
+	cases := []struct {
+		name string
+		to   []mailseal.Recipient
+		opts []mailseal.Option
+		want string
+	}{
+		{"none", nil, nil, "no recipients"},
+		{"mixed", []mailseal.Recipient{pgp.Recipient{Entity: bob}, carol}, nil, "both OpenPGP and S/MIME"},
+		{"signer of the other protocol", []mailseal.Recipient{pgp.Recipient{Entity: bob}},
+			[]mailseal.Option{mailseal.SignWith(smime.Signer{})}, "the signer is smime but the recipients are openpgp"},
+		{"foreign recipient", []mailseal.Recipient{foreign{}}, nil, "cannot encrypt to a mailseal_test.foreign"},
+		{"foreign signer", []mailseal.Recipient{pgp.Recipient{Entity: bob}},
+			[]mailseal.Option{mailseal.SignWith(foreign{})}, "cannot sign with a mailseal_test.foreign"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msg := parse(outgoing)
+			defer msg.Close()
+			var out bytes.Buffer
+			err := mailseal.Encrypt(&out, msg, c.to, c.opts...)
+			if !errors.Is(err, mailseal.ErrUsage) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Encrypt: %v, want a usage error saying %q", err, c.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("Encrypt wrote %d bytes before failing", out.Len())
+			}
+		})
+	}
+	msg := parse(outgoing)
+	defer msg.Close()
+	for _, s := range []mailseal.Signer{nil, foreign{}} {
+		if err := mailseal.Sign(&bytes.Buffer{}, msg, s); !errors.Is(err, mailseal.ErrUsage) {
+			t.Errorf("Sign with %T: %v, want a usage error", s, err)
+		}
+	}
+	_ = alice
+}
+
+func TestOpenVerdicts(t *testing.T) {
+	alice, bob := newKey("Alice <alice@example.org>"), newKey("Bob <bob@example.org>")
+	msg := parse(outgoing)
+	defer msg.Close()
+
+	var signed, encrypted bytes.Buffer
+	if err := mailseal.Sign(&signed, msg, pgp.Signer{Entity: alice}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mailseal.Encrypt(&encrypted, msg, []mailseal.Recipient{pgp.Recipient{Entity: bob}}); err != nil {
+		t.Fatal(err)
+	}
+	bobKeys := mailseal.Keys{OpenPGP: pgp.Keyring{Secrets: openpgpList(bob)}}
+
+	t.Run("no keys: unknown signer", func(t *testing.T) {
+		m := parse(signed.String())
+		defer m.Close()
+		o, err := mailseal.Open(m, mailseal.Keys{}, mailseal.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status != mailseal.StatusUnknownSigner || o.ExitCode() != mailseal.ExitVerification {
+			t.Errorf("status %s, exit %d; want unknown-signer, 1", o.Status, o.ExitCode())
+		}
+	})
+	t.Run("decrypted and unsigned exits 0", func(t *testing.T) {
+		m := parse(encrypted.String())
+		defer m.Close()
+		var out bytes.Buffer
+		o, err := mailseal.Open(m, bobKeys, mailseal.OpenOptions{Decrypt: true, Output: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status != mailseal.StatusUnsigned || !o.Decrypted || o.ExitCode() != 0 || !strings.Contains(out.String(), "Meet at noon.") {
+			t.Errorf("status %s, decrypted %v, exit %d, output %q", o.Status, o.Decrypted, o.ExitCode(), out.String())
+		}
+	})
+	t.Run("verify of an encrypted message is not decrypted", func(t *testing.T) {
+		m := parse(encrypted.String())
+		defer m.Close()
+		o, err := mailseal.Open(m, bobKeys, mailseal.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Decrypted || o.ExitCode() == 0 {
+			t.Errorf("verify released content or exited 0: %+v", o)
+		}
+	})
+	t.Run("decrypt of a message that is not encrypted", func(t *testing.T) {
+		m := parse(signed.String())
+		defer m.Close()
+		var out bytes.Buffer
+		_, err := mailseal.Open(m, bobKeys, mailseal.OpenOptions{Decrypt: true, Output: &out})
+		if !errors.Is(err, mailseal.ErrVerification) || out.Len() != 0 {
+			t.Errorf("Open: %v with %d bytes out, want a verification error and nothing", err, out.Len())
+		}
+	})
+	t.Run("no secret key", func(t *testing.T) {
+		m := parse(encrypted.String())
+		defer m.Close()
+		var out bytes.Buffer
+		_, err := mailseal.Open(m, mailseal.Keys{}, mailseal.OpenOptions{Decrypt: true, Output: &out})
+		if !errors.Is(err, mailseal.ErrNoKey) || out.Len() != 0 {
+			t.Errorf("Open: %v with %d bytes out, want ErrNoKey and nothing", err, out.Len())
+		}
+	})
+}
+
+// finder is a KeyFinder over fixed tables.
+type finder struct {
+	rcpt    map[string]map[string]bool // protocol → address → has a key
+	signers map[string]map[string]bool // protocol → address → can sign
+}
+
+type key struct{ protocol, addr string }
+
+func (k key) Protocol() string    { return k.protocol }
+func (k key) Fingerprint() string { return k.protocol + ":" + k.addr }
+
+func (f finder) RecipientKeys(p, addr string) ([]mailseal.Recipient, string, error) {
+	if f.rcpt[p][addr] {
+		return []mailseal.Recipient{key{p, addr}}, "", nil
+	}
+	return nil, "expired", nil
+}
+
+func (f finder) Signer(p, from string) (mailseal.Signer, error) {
+	if f.signers[p][from] {
+		return key{p, from}, nil
+	}
+	return nil, fmt.Errorf("no %s signer for %s: %w", p, from, mailseal.ErrNoKey)
+}
+
+func (f finder) HasSigner(p, from string) (bool, error) { return f.signers[p][from], nil }
+
+func set(addrs ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, a := range addrs {
+		m[a] = true
+	}
+	return m
+}
+
+var keys = finder{
+	rcpt: map[string]map[string]bool{
+		mailseal.ProtocolOpenPGP: set("a@x", "b@x", "both@x"),
+		mailseal.ProtocolSMIME:   set("a@x", "c@x", "both@x"),
+	},
+	signers: map[string]map[string]bool{mailseal.ProtocolSMIME: set("a@x")},
+}
+
+func TestChooseRecipients(t *testing.T) {
+	pgpFirst, smimeFirst := mailseal.Protocols(false), mailseal.Protocols(true)
+	cases := []struct {
+		addrs []string
+		order []string
+		want  string // protocol, or the error's text
+	}{
+		{[]string{"a@x", "both@x"}, pgpFirst, "openpgp"},
+		{[]string{"a@x", "both@x"}, smimeFirst, "smime"},
+		{[]string{"a@x", "c@x"}, pgpFirst, "smime"},
+		{[]string{"b@x", "c@x"}, pgpFirst, "no single protocol covers every recipient: no OpenPGP key for c@x; no S/MIME certificate for b@x"},
+		{[]string{"c@x", "d@x"}, []string{mailseal.ProtocolOpenPGP}, "no valid OpenPGP encryption key for c@x, d@x"},
+		{[]string{"b@x"}, []string{mailseal.ProtocolSMIME}, "no valid S/MIME certificate for b@x (import their certificate with mailseal keys import, and trust its CA with mailseal keys trust); b@x: expired"},
+	}
+	for _, c := range cases {
+		sel, err := mailseal.ChooseRecipients(keys, c.addrs, c.order)
+		got := ""
+		if err != nil {
+			if !errors.Is(err, mailseal.ErrNoKey) {
+				t.Errorf("%v %v: %v is not ErrNoKey", c.addrs, c.order, err)
+			}
+			got = err.Error()
+		} else {
+			got = sel.Protocol
+			if len(sel.Recipients) != len(c.addrs) {
+				t.Errorf("%v: %d recipients", c.addrs, len(sel.Recipients))
+			}
+		}
+		if !strings.HasPrefix(got, c.want) {
+			t.Errorf("ChooseRecipients(%v, %v) = %q, want %q", c.addrs, c.order, got, c.want)
+		}
+	}
+	if s, err := mailseal.ChooseSigner(keys, "a@x", mailseal.Protocols(false)); err != nil || s.Protocol() != mailseal.ProtocolSMIME {
+		t.Errorf("ChooseSigner(a@x) = %v, %v; want the S/MIME one", s, err)
+	}
+	if _, err := mailseal.ChooseSigner(keys, "b@x", mailseal.Protocols(false)); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("ChooseSigner(b@x): %v, want ErrNoKey", err)
+	}
+}
+
+func TestPlanSend(t *testing.T) {
+	msg := parse("From: a@x\r\nTo: b@x, c@x, both@x\r\nCc: e@x\r\nBcc: c@x, f@x, b@x\r\nSubject: s\r\n\r\nbody\r\n")
+	defer msg.Close()
+	if _, err := mailseal.PlanSend(msg, keys, mailseal.SendOptions{}); !errors.Is(err, mailseal.ErrNoKey) ||
+		!strings.Contains(err.Error(), "no valid openpgp or smime key for e@x, f@x; nothing was sent") {
+		t.Fatalf("PlanSend without keys for e@x, f@x: %v", err)
+	}
+	plan, err := mailseal.PlanSend(msg, keys, mailseal.SendOptions{AllowPlaintext: true, Rcpt: []string{"g@x", "b@x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	var got []string
+	for _, c := range plan.Copies {
+		var fprs []string
+		for _, k := range c.Keys {
+			fprs = append(fprs, k.Fingerprint())
+		}
+		got = append(got, fmt.Sprintf("%s %v plain=%v keys=%v", c.Protocol, c.Rcpt, c.Plaintext, fprs))
+	}
+	want := []string{
+		// Visible recipients, one copy per protocol, each encrypted to the sender too.
+		"openpgp [b@x both@x] plain=false keys=[openpgp:b@x openpgp:both@x openpgp:a@x]",
+		"smime [c@x] plain=false keys=[smime:c@x smime:a@x]",
+		// Bcc: one copy each (c@x and b@x are already visible: not twice).
+		// e@x, f@x and g@x (envelope only) have no key: a signed copy each.
+		"smime [e@x] plain=true keys=[]",
+		"smime [f@x] plain=true keys=[]",
+		"smime [g@x] plain=true keys=[]",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("copies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if h := plan.Message.Root.Header; h.Get("Bcc") != "" || h.Get("Message-ID") == "" || h.Get("Date") == "" {
+		t.Errorf("prepared message: Bcc %q, Message-ID %q, Date %q", h.Get("Bcc"), h.Get("Message-ID"), h.Get("Date"))
+	}
+}
