@@ -245,14 +245,7 @@ func keysImport(c *cli.Context) error {
 }
 
 func keysExport(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageErr("keys export needs one QUERY")
-	}
-	store, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	x509, err := queryIsX509(c, store, c.Args().First())
+	store, x509, err := queryStore(c)
 	if err != nil {
 		return err
 	}
@@ -340,14 +333,7 @@ func keysList(c *cli.Context) error {
 }
 
 func keysDelete(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageErr("keys delete needs one QUERY")
-	}
-	store, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	x509, err := queryIsX509(c, store, c.Args().First())
+	store, x509, err := queryStore(c)
 	if err != nil {
 		return err
 	}
@@ -355,4 +341,18 @@ func keysDelete(c *cli.Context) error {
 		return store.DeleteX509(c.Args().First(), c.Bool("yes"))
 	}
 	return store.DeletePGP(c.Args().First(), c.Bool("yes"))
+}
+
+// queryStore opens the keystore for a keys command that takes one QUERY
+// and says whether it names an X.509 certificate (else an OpenPGP key).
+func queryStore(c *cli.Context) (*keystore.Store, bool, error) {
+	if c.NArg() != 1 {
+		return nil, false, usageErr("keys %s needs one QUERY", c.Command.Name)
+	}
+	store, err := openStore(c)
+	if err != nil {
+		return nil, false, err
+	}
+	x509, err := queryIsX509(c, store, c.Args().First())
+	return store, x509, err
 }
