@@ -42,7 +42,9 @@ const sendBody = "Subject: quarterly\r\nContent-Type: text/plain; charset=utf-8\
 func TestSendSplitsByProtocolAndBcc(t *testing.T) {
 	w := newSendWorld(t)
 	srv := smtptest.Start(t, smtptest.Options{Auth: "alice:smtp-pw"})
-	msg := []byte("From: Alice <alice@example.org>\r\nTo: greg@example.org, Bob <bob@example.org>\r\nBcc: carol@example.org\r\n" + sendBody)
+	// Alice's own address after Bob's: an OpenPGP recipient after an
+	// S/MIME one still joins the OpenPGP copy.
+	msg := []byte("From: Alice <alice@example.org>\r\nTo: greg@example.org, Bob <bob@example.org>, alice@example.org\r\nBcc: carol@example.org\r\n" + sendBody)
 	// The password from a command, as msmtp's passwordeval.
 	_, stderr := w.ms(msg, 0, append([]string{"send", "--smtp-user", "alice", "--smtp-password-command", "printf 'smtp-pw\\n'"}, w.smtpArgs(srv)...)...)
 	got := srv.Messages(t)
@@ -69,7 +71,7 @@ func TestSendSplitsByProtocolAndBcc(t *testing.T) {
 	}
 	// Greg reads the OpenPGP copy with gpg.
 	pgpCopy := got[0]
-	if strings.Join(pgpCopy.To, ",") != "greg@example.org" {
+	if strings.Join(pgpCopy.To, ",") != "greg@example.org,alice@example.org" {
 		t.Fatalf("OpenPGP copy to %v", pgpCopy.To)
 	}
 	block := armorBlock.Find(pgpCopy.Data)
