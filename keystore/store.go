@@ -1,12 +1,24 @@
-// Package keystore is mailseal's local key directory: OpenPGP certificates
-// in the Shared OpenPGP Certificate Directory layout (so other OpenPGP tools
-// can read them), OpenPGP secret keys kept apart and encrypted with their
-// passphrase, all in one directory.
+// Package keystore is mailseal's local key directory — OpenPGP keys and
+// X.509 certificates with their private keys in one place — and the place
+// that selects keys for addresses.
 //
-//	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   public certificates (binary, lower-case names)
+//	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   OpenPGP certificates (Shared OpenPGP Certificate Directory)
 //	<home>/pgp.cert.d/writelock                 locked by every writer
-//	<home>/pgp.keys/<FINGERPRINT>               secret keys, mode 0600
+//	<home>/pgp.keys/<FINGERPRINT>               OpenPGP secret keys, encrypted, mode 0600
 //	<home>/pgp.keyids                           key ID -> certificate index (see CertIndex)
+//	<home>/x509/certs/<SHA-256>.pem             X.509 certificates
+//	<home>/x509/keys/<id>.p12                   their private keys, PKCS#12 under the passphrase
+//	<home>/x509/trust/<SHA-256>.pem             trust anchors (keys trust)
+//	<home>/x509/crls/<id>.crl                   CRLs
+//
+// Open (or OpenDefault, the CLI's directory) gives a Store: import,
+// generate, list, export, delete and trust keys. A Session on it selects
+// keys for messages: RecipientKeys for an address and protocol, Signer for
+// a From address (or SignerMatching for a query), Keys for mailseal.Open,
+// and Trust for S/MIME validation. A Session is a mailseal.KeyFinder, so
+// the protocol choices of package mailseal (ChooseRecipients, PlanSend)
+// run on it. It asks for each passphrase once (SessionOptions.Passphrase)
+// and keeps what it unlocked.
 //
 // Every write is atomic (temporary file, fsync, rename, fsync of the
 // directory) and happens under the writer lock, held across
