@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -203,7 +205,10 @@ func TestMailboxes(t *testing.T) {
 		{Key: "From", Value: `"=?utf-8?q?bob=40example=2Eorg?=" <alice@example.org>`},
 		{Key: "From", Value: "alice@example.org (bob@example.org)"},
 		{Key: "From", Value: "=?utf-16?b?/v8AYgBvAGI=?= <alice@example.org>, =?UTF-16LE?B?YgBvAGIA?= <alice@example.org>"},
-		{Key: "From", Value: "=?x-unknown?q?B=F6b?= <alice@example.org>"},
+		// A word in a charset nobody knows stays as written (its bytes
+		// mean nothing without it), and does not spoil the list.
+		{Key: "From", Value: "=?x-unknown?q?B=F6b?= <alice@example.org>, =?utf-7?q?bob+AEA-example.org?= <carol@example.org>"},
+		{Key: "From", Value: "=?iso-8859-1*en?q?B=F6b?= <alice@example.org>"}, // RFC 2231 language
 		{Key: "Bcc", Value: "not an address"},
 	}
 	got, err := h.Mailboxes("From")
@@ -214,10 +219,14 @@ func TestMailboxes(t *testing.T) {
 		{"bob@example.org", "alice@example.org"}, {"bob@example.org", "alice@example.org"},
 		{"bob@example.org", "alice@example.org"}, {"bob@example.org", "alice@example.org"},
 		{"bob", "alice@example.org"}, {"bob", "alice@example.org"},
-		{"B\xf6b", "alice@example.org"},
+		{"=?x-unknown?q?B=F6b?=", "alice@example.org"}, {"=?utf-7?q?bob+AEA-example.org?=", "carol@example.org"},
+		{"Böb", "alice@example.org"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got, want := UnknownCharsets(strings.Join(h.Values("From"), " ")), []string{"x-unknown", "utf-7"}; !slices.Equal(got, want) {
+		t.Errorf("UnknownCharsets = %q, want %q", got, want)
 	}
 	if _, err := h.Mailboxes("Bcc"); !errors.Is(err, core.ErrInput) {
 		t.Fatalf("Bcc: %v", err)
@@ -232,9 +241,62 @@ func TestMailboxes(t *testing.T) {
 		// library's DecodeHeader keeps all up to the next "?=" raw).
 		`=?x?B?! "=?utf-8?q?bob=40example.org?=" <a@example.org>`: `=?x?B?! "bob@example.org" <a@example.org>`,
 		"=?utf-8?b?!!!?= =?utf-8?q?bob?=":                         "=?utf-8?b?!!!?= bob",
+		"=?x-unknown?q?B=F6b?= =?windows-1252?q?=80?=":            "=?x-unknown?q?B=F6b?= €",
 	} {
 		if got := DecodeWords(in); got != want {
 			t.Errorf("DecodeWords(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLegacyCharsetWords decodes encoded words that mail clients wrote in
+// legacy charsets (ISO-8859-x, Windows-125x, KOI8-R, GB2312, Shift_JIS,
+// ISO-2022-JP, Big5), taken from real messages: the From display names
+// through Mailboxes, the Subjects through DecodeWords.
+func TestLegacyCharsetWords(t *testing.T) {
+	data, err := os.ReadFile("testdata/legacy-charset-words.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := 0
+	for _, block := range strings.Split(string(data), "\n\n") {
+		var field, want string
+		for _, line := range strings.Split(block, "\n") {
+			switch {
+			case strings.HasPrefix(line, "#") || line == "":
+			case strings.HasPrefix(line, "=> "):
+				want = line[3:]
+			case line[0] == ' ' || line[0] == '\t':
+				field += "\r\n" + line
+			default:
+				field = line
+			}
+		}
+		if field == "" {
+			continue
+		}
+		cases++
+		f := newField([]byte(field))
+		var got string
+		switch f.Key {
+		case "From":
+			boxes, err := Header{f}.Mailboxes("From")
+			if err != nil || len(boxes) != 1 {
+				t.Errorf("%s: %v %v", field, boxes, err)
+				continue
+			}
+			got = boxes[0].Name
+		default:
+			got = DecodeWords(f.Value)
+		}
+		if got != want {
+			t.Errorf("%s\n got  %q\n want %q", field, got, want)
+		}
+		if cs := UnknownCharsets(f.Value); cs != nil {
+			t.Errorf("%s: UnknownCharsets = %q", field, cs)
+		}
+	}
+	if cases != 11 {
+		t.Fatalf("read %d cases, want 11", cases)
 	}
 }

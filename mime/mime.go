@@ -15,13 +15,14 @@
 package mime
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	stdmime "mime"
 	"net/mail"
+	"slices"
 	"strings"
-	"unicode/utf16"
+
+	"github.com/emersion/go-message/charset"
 
 	"github.com/mailseal/mailseal/core"
 )
@@ -263,40 +264,44 @@ func tokenEnd(v string, p int) int {
 	return p
 }
 
-// wordDecoder decodes RFC 2047 encoded words in UTF-8, ISO-8859-1 and
-// US-ASCII (the standard library's) and UTF-16; any other charset's bytes
-// pass through undecoded, which leaves ASCII, and so every addr-spec,
-// readable in the ASCII-compatible charsets mail uses.
+// wordDecoder decodes RFC 2047 encoded words in every charset that
+// go-message's charset package knows (golang.org/x/text: ISO-8859-x,
+// Windows-125x, KOI8, GB2312/GBK/GB18030, Big5, Shift_JIS, EUC-JP,
+// ISO-2022-JP, EUC-KR, UTF-16 and more), ignoring an RFC 2231 language
+// ("=?utf-8*en?..."). A word in a charset it does not know fails to decode,
+// and DecodeWords and Mailboxes keep it as written: its bytes mean nothing
+// without the charset, so it is not shown as some other text.
 func wordDecoder() *stdmime.WordDecoder {
 	return &stdmime.WordDecoder{CharsetReader: readCharset}
 }
 
-func readCharset(charset string, input io.Reader) (io.Reader, error) {
-	var order binary.ByteOrder
-	switch strings.ToLower(charset) {
-	case "utf-16", "utf-16be":
-		order = binary.BigEndian
-	case "utf-16le":
-		order = binary.LittleEndian
-	default:
-		return input, nil
-	}
-	// An encoded word is at most a header field long (MaxHeaderBytes).
-	b, err := io.ReadAll(input)
+func readCharset(name string, input io.Reader) (io.Reader, error) {
+	name, _, _ = strings.Cut(name, "*") // RFC 2231 section 5: charset*language
+	r, err := charset.Reader(name, input)
 	if err != nil {
-		return nil, err
+		// The error comes from reading, not from the lookup: net/mail's
+		// AddressParser then keeps the word as written where it would
+		// reject the whole address list for an unknown charset.
+		return errReader{fmt.Errorf("mime: unknown charset %q", name)}, nil
 	}
-	if strings.EqualFold(charset, "utf-16") && len(b) >= 2 {
-		switch {
-		case b[0] == 0xFF && b[1] == 0xFE:
-			order, b = binary.LittleEndian, b[2:]
-		case b[0] == 0xFE && b[1] == 0xFF:
-			b = b[2:]
+	return r, nil
+}
+
+// UnknownCharsets returns the charsets (in lower case, each once) of the
+// RFC 2047 encoded words in v that DecodeWords keeps as written because it
+// does not know them: a client that does may show other text there.
+func UnknownCharsets(v string) []string {
+	var out []string
+	for start, end := nextEncodedWord(v, 0); start >= 0; start, end = nextEncodedWord(v, end) {
+		name := strings.ToLower(v[start+2 : tokenEnd(v, start+2)])
+		r, _ := readCharset(name, strings.NewReader(""))
+		if _, unknown := r.(errReader); unknown && !slices.Contains(out, name) {
+			out = append(out, name)
 		}
 	}
-	units := make([]uint16, len(b)/2)
-	for i := range units {
-		units[i] = order.Uint16(b[2*i:])
-	}
-	return strings.NewReader(string(utf16.Decode(units))), nil
+	return out
 }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -3,7 +3,6 @@ package mime
 import (
 	"bytes"
 	"io"
-	stdmime "mime"
 	"strings"
 )
 
@@ -50,7 +49,7 @@ func Protect(m *Message, encrypt, sevenBit bool) (outer Header, payload io.Reade
 		case "subject":
 			outer = append(outer, Field{Key: f.Key, Value: ObscuredSubject})
 			if f.Value != ObscuredSubject {
-				legacy = append(legacy, "Subject: "+decodeWords(f.Value))
+				legacy = append(legacy, "Subject: "+DecodeWords(f.Value))
 			}
 		case "keywords", "comments":
 			// removed from the outside
@@ -68,14 +67,6 @@ func Protect(m *Message, encrypt, sevenBit bool) (outer Header, payload io.Reade
 	return outer, &lazyReader{build: func() (io.Reader, error) {
 		return m.buildProtected(sevenBit, protected.Bytes(), HPCipher, legacy)
 	}}
-}
-
-// decodeWords decodes RFC 2047 encoded-words for display.
-func decodeWords(v string) string {
-	if d, err := new(stdmime.WordDecoder).DecodeHeader(v); err == nil {
-		return d
-	}
-	return v
 }
 
 // buildProtected is buildContent with the protected fields in front, the

@@ -16,8 +16,9 @@ import (
 // headerWarnings are the warnings about header fields of a signed message
 // that could mislead its reader, whatever the verdict on the signature:
 //   - a From or Sender whose text (display name, comments, decoded encoded
-//     words) shows an address other than the field's own addresses, in the
-//     outer or the protected header;
+//     words) shows an address other than the field's own addresses, or
+//     holds encoded words in an unknown charset, in the outer or the
+//     protected header;
 //   - with Header Protection (protected is not nil), a From or Sender
 //     display name that differs between the outer and the protected header
 //     (a client of signed-only mail shows the outer one), and an outer
@@ -87,17 +88,23 @@ func replyTo(h mime.Header) (text string, list []mime.Mailbox, err error) {
 
 // shownAddresses warns about addresses in the text of h's key field
 // (display names, comments, decoded encoded words) that are not among its
-// mailboxes' own addresses (own, err: the field parsed), and about
-// characters in it that reorder what is shown.
+// mailboxes' own addresses (own, err: the field parsed), about
+// characters in it that reorder what is shown, and about encoded words in
+// it that it cannot check because their charset is unknown.
 func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) []string {
 	if err != nil || len(own) == 0 {
 		return nil
 	}
 	mine := foldSet(own)
-	var shown, warns []string
+	var shown, warns, unknown []string
 	reorders := false
 	for _, v := range h.Values(key) {
 		text := mime.DecodeWords(v)
+		for _, cs := range mime.UnknownCharsets(v) {
+			if !slices.Contains(unknown, cs) {
+				unknown = append(unknown, cs)
+			}
+		}
 		if strings.IndexFunc(text, bidiControl) >= 0 {
 			reorders = true
 		}
@@ -110,6 +117,10 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) []
 	}
 	if reorders {
 		warns = append(warns, fmt.Sprintf("%s has characters that reorder the text shown (bidirectional controls): a client may show another address than the one it holds", key))
+	}
+	if len(unknown) > 0 {
+		warns = append(warns, fmt.Sprintf("%s has encoded words in a charset mailseal cannot decode (%s), checked as written: a client that decodes them may show an address there",
+			key, strings.Join(unknown, ", ")))
 	}
 	if len(shown) == 0 {
 		return warns
