@@ -7,16 +7,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
+
+// flockProgram returns the path of flock(1), the other process the tests
+// take the lock with. Linux always has it (util-linux, which Debian cannot
+// be without): there, its absence fails the test instead of hiding it.
+// Other systems may lack it (macOS, Windows): there, the test is skipped.
+func flockProgram(t *testing.T) string {
+	t.Helper()
+	flock, err := exec.LookPath("flock")
+	if err != nil {
+		if runtime.GOOS == "linux" {
+			t.Fatalf("flock(1) is missing: install util-linux (%v)", err)
+		}
+		t.Skipf("no flock(1) on %s", runtime.GOOS)
+	}
+	return flock
+}
 
 // flock(1), another process, cannot take the lock while Lock holds it,
 // and can once it is released.
 func TestLockExcludesOtherProcesses(t *testing.T) {
-	flock, err := exec.LookPath("flock")
-	if err != nil {
-		t.Skip("no flock(1) here")
-	}
+	flock := flockProgram(t)
 	path := filepath.Join(t.TempDir(), "writelock")
 	unlock, err := Lock(path)
 	if err != nil {

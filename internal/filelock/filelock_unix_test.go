@@ -27,10 +27,7 @@ func TestTryOpenPipeAndOtherProcess(t *testing.T) {
 	}
 	f.Close()
 
-	flock, err := exec.LookPath("flock")
-	if err != nil {
-		t.Skip("no flock(1) here")
-	}
+	flock := flockProgram(t)
 	path := filepath.Join(dir, "entry")
 	if err := os.WriteFile(path, []byte("content"), 0o600); err != nil {
 		t.Fatal(err)
