@@ -346,29 +346,6 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 	return e, nil
 }
 
-// AllPGPSecrets returns every stored secret key, locked.
-func (s *Store) AllPGPSecrets() (openpgp.EntityList, error) {
-	var out openpgp.EntityList
-	files, err := os.ReadDir(s.secretDir())
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %w", err)
-	}
-	for _, f := range files {
-		if f.IsDir() || strings.HasPrefix(f.Name(), ".") {
-			continue
-		}
-		e, err := s.PGPSecret(f.Name())
-		if errors.Is(err, core.ErrNoKey) {
-			continue // deleted since the directory was listed
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
 // SecretPGPForEmail returns the secret keys (locked) of the certificates
 // PGPForAddress finds for email.
 func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {

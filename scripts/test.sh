@@ -15,6 +15,7 @@ command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v gpgsm >/dev/null 2>&1 || need+=(gpgsm)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sqop >/dev/null 2>&1 || need+=(sqop)
+command -v flock >/dev/null 2>&1 || need+=(util-linux)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

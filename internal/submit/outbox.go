@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/internal/filelock"
 )
 
 // Outbox is a directory of messages waiting for submission. Each entry is
@@ -71,8 +72,6 @@ var (
 	// ErrGone: the entry is no longer in the outbox; another process
 	// delivered it.
 	ErrGone = errors.New("no longer in the outbox (delivered by another process)")
-	// errNoLocking: the platform has no file locking to claim entries with.
-	errNoLocking = errors.New("claiming outbox entries needs file locking, which this system lacks")
 )
 
 // DamagedError is an outbox entry that cannot be read; it is not delivered.
@@ -117,7 +116,7 @@ func (o Outbox) Put(env Envelope, msg []byte) (*Claim, error) {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	// Without ID.json nobody else looks at ID.eml: the lock is ours.
-	f, err := openLocked(o.path(id, ".eml"))
+	f, err := filelock.TryOpen(o.path(id, ".eml"))
 	if err != nil {
 		os.Remove(o.path(id, ".eml"))
 		return nil, fmt.Errorf("outbox: %w", err)
@@ -248,8 +247,8 @@ func (o Outbox) Claim(id string) (*Claim, error) {
 	if strings.ContainsAny(id, `/\`) || id == "" || id[0] == '.' {
 		return nil, fmt.Errorf("outbox: %q is not an entry name", id)
 	}
-	f, err := openLocked(o.path(id, ".eml"))
-	if errors.Is(err, errBusy) {
+	f, err := filelock.TryOpen(o.path(id, ".eml"))
+	if errors.Is(err, filelock.ErrLocked) {
 		return nil, fmt.Errorf("outbox: %s: %w", id, ErrBusy)
 	}
 	if err != nil {
