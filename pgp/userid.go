@@ -30,7 +30,8 @@ func ValidUserIDs(ent *openpgp.Entity, t time.Time, cfg *packet.Config) []UserID
 		if id == nil {
 			continue
 		}
-		if _, err := id.Verify(t, cfg); err != nil {
+		self, err := id.Verify(t, cfg)
+		if err != nil || uidRevoked(id, self, t) {
 			continue
 		}
 		addr, err := core.UserIDAddress(name)
@@ -56,4 +57,23 @@ func Addresses(uids []UserID) (addrs, unbound []string) {
 	}
 	sort.Strings(addrs)
 	return addrs, unbound
+}
+
+// uidRevoked reports whether a revocation of id made no earlier than its
+// self-signature self applies at t. go-crypto's own check (in Verify)
+// ignores a revocation made after t, and remembers that verdict in the
+// entity; but the revoker's clock may run a little ahead (gpg dates a new
+// self-signature one second after the previous one when both fall in the
+// same second), so a revocation up to core.MaxClockSkew after t counts.
+func uidRevoked(id *openpgp.Identity, self *packet.Signature, t time.Time) bool {
+	for _, r := range id.Revocations {
+		sig := r.Packet
+		if sig.CreationTime.Unix() < self.CreationTime.Unix() || sig.CreationTime.After(t.Add(core.MaxClockSkew)) {
+			continue
+		}
+		if id.Primary.PrimaryKey.VerifyUserIdSignature(id.Name, id.Primary.PrimaryKey, sig) == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -146,3 +146,33 @@ func TestNewKeyUserIDs(t *testing.T) {
 		}
 	}
 }
+
+// A user ID revoked by a signature dated a second after the check time
+// (gpg's clock bump when a self-signature falls in the same second as the
+// last) is revoked: go-crypto alone ignored it, half the time.
+func TestUserIDRevokedJustAhead(t *testing.T) {
+	key, err := NewKey(KeyOptions{UserIDs: []string{"Carol <carol@example.org>", "Carol <carol@work.example>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	uid := "Carol <carol@example.org>"
+	for _, ahead := range []time.Duration{time.Second, core.MaxClockSkew + time.Minute} {
+		id := key.Identities[uid]
+		rev := &packet.Signature{Version: key.PrimaryKey.Version, SigType: packet.SigTypeCertificationRevocation,
+			PubKeyAlgo: key.PrimaryKey.PubKeyAlgo, Hash: crypto.SHA256, CreationTime: now.Add(ahead),
+			IssuerKeyId: &key.PrimaryKey.KeyId, IssuerFingerprint: key.PrimaryKey.Fingerprint}
+		if err := rev.SignUserId(uid, key.PrimaryKey, key.PrivateKey, &packet.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		id.Revocations = []*packet.VerifiableSignature{packet.NewVerifiableSig(rev)}
+		addrs, _ := Addresses(ValidUserIDs(key, now, &packet.Config{}))
+		want := []string{"carol@work.example"}
+		if ahead > core.MaxClockSkew {
+			want = []string{"carol@example.org", "carol@work.example"} // a revocation from the future is not believed
+		}
+		if !slices.Equal(addrs, want) {
+			t.Errorf("revoked %v ahead: addresses %v, want %v", ahead, addrs, want)
+		}
+	}
+}
