@@ -109,10 +109,7 @@ func (o Outbox) Put(env Envelope, msg []byte) (*Claim, error) {
 	var rnd [6]byte
 	rand.Read(rnd[:])
 	id := time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(rnd[:])
-	if err := atomicfile.Write(o.path(id, ".eml"), 0o600, func(w io.Writer) error {
-		_, err := w.Write(msg)
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteBytes(o.path(id, ".eml"), 0o600, msg); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	// Without ID.json nobody else looks at ID.eml: the lock is ours.
@@ -308,10 +305,7 @@ func (c *Claim) writeMeta() error {
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if err := atomicfile.Write(c.box.path(c.ID, ".json"), 0o600, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteBytes(c.box.path(c.ID, ".json"), 0o600, data); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
