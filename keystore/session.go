@@ -107,19 +107,19 @@ func (se *Session) Keys() mailseal.Keys {
 	}
 }
 
-// decryptionIdentities unlocks every stored S/MIME private key that is not
-// a CA's.
+// decryptionIdentities unlocks every stored S/MIME private key of a
+// person's certificate (not that of a CA that issues others).
 func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
-	infos, err := se.store.ListX509("")
+	certs, err := se.store.AllX509Certs()
 	if err != nil {
 		return nil, err
 	}
 	var ids []smime.Identity
-	for _, in := range infos {
-		if !in.HasSecret || in.CA {
+	for _, c := range certs {
+		if !personalCert(c) || !se.store.hasKey(c) {
 			continue
 		}
-		id, err := se.identity(in.Fingerprint)
+		id, err := se.identity(CertFingerprint(c))
 		if err != nil {
 			return nil, err
 		}

@@ -325,7 +325,7 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 }
 
 // X509ForEmail returns the stored certificates for an address (newest
-// first), CA certificates excluded; none is not an error.
+// first) that are a person's (see personalCert); none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	found, err := s.FindX509(email)
 	if errors.Is(err, core.ErrNoKey) {
@@ -336,11 +336,23 @@ func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, c := range found {
-		if !c.IsCA {
+		if personalCert(c) {
 			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+// personalCert reports whether c can be a person's own certificate: an
+// end-entity certificate, or a self-signed one that names an address even
+// though it says it is a CA (what `openssl req -x509` makes by default, and
+// what many people use as their S/MIME certificate). A CA certificate that
+// issues others, like the one GenerateCA makes, names no address and is not.
+func personalCert(c *x509.Certificate) bool {
+	if !c.BasicConstraintsValid || !c.IsCA {
+		return true
+	}
+	return len(CertEmails(c)) > 0 && isSelfSigned(c)
 }
 
 // X509SecretsForEmail is X509ForEmail limited to certificates whose

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -410,5 +411,56 @@ func TestConcurrentX509Imports(t *testing.T) {
 	}
 	if all, _ := s.AllX509Certs(); len(all) != len(files) {
 		t.Fatalf("%d certificates stored, want %d", len(all), len(files))
+	}
+}
+
+// The keys that decrypt S/MIME are those of a person's certificates: an
+// end-entity certificate, or a self-signed certificate that names an
+// address although it says CA:TRUE (`openssl req -x509`); not the key of
+// a CA that issues others. The same certificates are found for the
+// address (to encrypt to, to sign with).
+func TestDecryptionIdentities(t *testing.T) {
+	s := newTestStore(t)
+	ca, err := s.GenerateCA(X509Options{Name: "Issuing CA", NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := s.GenerateX509(X509Options{Email: "leaf@example.org", Issuer: ca.Fingerprint, NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &opensslPKI{t: t, dir: t.TempDir()}
+	p.run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p.path("self.key"),
+		"-out", p.path("self.pem"), "-subj", "/CN=Self", "-days", "30", "-addext", "subjectAltName=email:self@example.org")
+	cert, _ := os.ReadFile(p.path("self.pem"))
+	key, _ := os.ReadFile(p.path("self.key"))
+	res, err := s.ImportX509(append(cert, key...), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := res[0].Fingerprint
+	if info, _ := s.ListX509(self); !info[0].CA || !info[0].SelfSigned || !info[0].HasSecret {
+		t.Fatalf("openssl's certificate: %+v", info[0])
+	}
+
+	ids, err := s.Session(SessionOptions{}).Keys().SMIMEIdentities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, id := range ids {
+		got = append(got, CertFingerprint(id.Cert))
+	}
+	slices.Sort(got)
+	want := []string{leaf.Fingerprint, self}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("decryption identities %v, want the leaf and the self-signed certificate %v (not the CA %s)", got, want, ca.Fingerprint)
+	}
+	for addr, fpr := range map[string]string{"self@example.org": self, "leaf@example.org": leaf.Fingerprint} {
+		certs, err := s.X509SecretsForEmail(addr)
+		if err != nil || len(certs) != 1 || CertFingerprint(certs[0]) != fpr {
+			t.Fatalf("%s: %d certificates, %v", addr, len(certs), err)
+		}
 	}
 }

@@ -802,3 +802,48 @@ func TestOpenSSLReadsLargeMailsealSMIME(t *testing.T) {
 		t.Fatal("openssl accepted the altered message")
 	}
 }
+
+// A certificate made with `openssl req -x509` is self-signed and, by
+// default, says CA:TRUE; many people use one as their S/MIME certificate.
+// With its key in the keystore it decrypts (openssl encrypts to it) and
+// signs (openssl verifies with it as the trust anchor), and mailseal
+// encrypts to it once it is trusted.
+func TestSelfSignedCACertificate(t *testing.T) {
+	p := newSMIMEPeers(t)
+	p.openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p.path("frank.key"), "-out", p.path("frank.pem"),
+		"-subj", "/CN=Frank", "-days", "30", "-addext", "subjectAltName=email:frank@example.org")
+	if ext := p.openssl("x509", "-in", p.path("frank.pem"), "-noout", "-ext", "basicConstraints"); !bytes.Contains(ext, []byte("CA:TRUE")) {
+		t.Fatalf("openssl made no CA:TRUE certificate:\n%s", ext)
+	}
+	p.openssl("pkcs12", "-export", "-in", p.path("frank.pem"), "-inkey", p.path("frank.key"),
+		"-passout", "pass:"+smimeP12Pass, "-out", p.path("frank.p12"))
+	store, err := keystore.Open(p.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p.path("frank.p12"))
+	if _, err := store.ImportX509(data, func(string) ([]byte, error) { return []byte(smimeP12Pass), nil }, []byte("alice-pass")); err != nil {
+		t.Fatal(err)
+	}
+	fpr := strings.TrimSpace(strings.SplitN(string(p.openssl("x509", "-in", p.path("frank.pem"), "-noout", "-fingerprint", "-sha256")), "=", 2)[1])
+	p.ms(nil, 0, "keys", "trust", strings.ReplaceAll(fpr, ":", ""))
+
+	content := p.write("frank-content", smimeMessage("alice@example.org", "frank@example.org"))
+	enc := withHeaders("alice@example.org", "frank@example.org", p.openssl("cms", "-encrypt", "-aes-256-gcm", "-in", content, p.path("frank.pem")))
+	p.checkDecrypt(t, enc, mailseal.IntegrityGCM)
+
+	msg := smimeMessage("frank@example.org", "alice@example.org")
+	signed, _ := p.ms(msg, 0, "sign", "--smime")
+	if out, err := p.opensslErr(signed, "cms", "-verify", "-CAfile", p.path("frank.pem")); err != nil || !bytes.Contains(out, []byte("From the start of a line")) {
+		t.Fatalf("openssl cms -verify: %v\n%s", err, out)
+	}
+	if rep := p.verifyJSON(signed, 0); rep.Status != mailseal.StatusGood {
+		t.Fatalf("report %+v", rep)
+	}
+
+	toFrank, _ := p.ms(smimeMessage("alice@example.org", "frank@example.org"), 0, "encrypt", "--smime")
+	out, err := p.opensslErr(toFrank, "cms", "-decrypt", "-recip", p.path("frank.pem"), "-inkey", p.path("frank.key"))
+	if err != nil || !bytes.Contains(out, []byte("Grüße")) {
+		t.Fatalf("openssl cms -decrypt: %v\n%s", err, out)
+	}
+}
