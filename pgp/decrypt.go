@@ -112,24 +112,30 @@ func prescan(prefix []byte) outer {
 	}
 }
 
-// limitWriter fails once more than max bytes were written.
-type limitWriter struct {
-	w        io.Writer
-	n, max   int64
-	exceeded bool
+// countWriter counts what goes through it.
+type countWriter struct {
+	w io.Writer
+	n int64
 }
 
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.n+int64(len(p)) > l.max {
-		l.exceeded = true
-		return 0, errTooLarge
-	}
-	n, err := l.w.Write(p)
-	l.n += int64(n)
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
 	return n, err
 }
 
-var errTooLarge = errors.New("decompressed data too large")
+// capReached reports whether err is go-crypto stopping compressed data at
+// Policy.MaxDecompressed after plaintext bytes came out: ErrMessageTooLarge,
+// or, inside encrypted data, the parsing error it turns that into, when the
+// plaintext ends within a read-ahead (1 MiB) below the cap. Plaintext past
+// the cap was not compressed, so an error there is not the cap.
+func (e *Engine) capReached(err error, encrypted bool, plaintext int64) bool {
+	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
+		return true
+	}
+	max := e.policy.MaxDecompressed
+	return encrypted && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing) && plaintext > max-(1<<20) && plaintext <= max
+}
 
 func sizeName(n int64) string {
 	switch {
@@ -384,10 +390,15 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 	}
 
 	sp := spool.New(e.policy.MaxMemorySpool)
-	lw := &limitWriter{w: sp, max: e.policy.MaxDecompressed}
+	// The plaintext is as large as the ciphertext that carried it, unless
+	// it was compressed: go-crypto caps what compressed data expands to
+	// (Config.MaxDecompressedMessageSize) and nothing else needs a cap.
+	// Inside encrypted data go-crypto reports that cap as a parsing error;
+	// counting the plaintext tells the two apart (see capReached).
+	cw := &countWriter{w: sp}
 	// Our signature hashes and the spool run on a goroutine of their own,
 	// beside go-crypto's decryption.
-	sink := stage.NewWriter(io.MultiWriter(append([]io.Writer{lw}, writers...)...))
+	sink := stage.NewWriter(io.MultiWriter(append([]io.Writer{cw}, writers...)...))
 	_, err = io.Copy(sink, md.UnverifiedBody)
 	if cerr := sink.Close(); err == nil {
 		err = cerr
@@ -395,14 +406,14 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 	if err == nil && sealed != nil {
 		err = sealed.Close()
 	}
-	if err != nil && given && !lw.exceeded {
+	tooLarge := e.capReached(err, encrypted, cw.n)
+	if err != nil && given && !tooLarge {
 		sp.Close()
 		return nil, e.sessionKeyError(err)
 	}
 	if err != nil {
 		sp.Close()
-		if lw.exceeded || errors.Is(err, pgperrors.ErrMessageTooLarge) ||
-			(encrypted && lw.n > e.policy.MaxDecompressed-(1<<20) && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing)) {
+		if tooLarge {
 			return nil, e.tooLarge()
 		}
 		if encrypted {
