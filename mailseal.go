@@ -237,6 +237,10 @@ type OpenOptions struct {
 	// AllowUnauthenticated releases S/MIME CBC content that no good
 	// signature covers; the report's Unauthenticated field says so.
 	AllowUnauthenticated bool
+	// Limits bound the parse of decrypted content (m itself was parsed
+	// with the caller's); zero fields mean mime.DefaultLimits. Give the
+	// same Limits here as to mime.Parse.
+	Limits mime.Limits
 }
 
 // Opened is what Open found.
@@ -278,7 +282,7 @@ func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
 		policy.Now = opts.At
 	}
 	fo := flow.Options{
-		Part: opts.Part, Decrypt: opts.Decrypt, Limits: mime.DefaultLimits(), MemLimit: policy.MaxMemorySpool,
+		Part: opts.Part, Decrypt: opts.Decrypt, Limits: opts.Limits, MemLimit: policy.MaxMemorySpool,
 		AllowUnauthenticated: opts.AllowUnauthenticated,
 	}
 	var outErr error

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -115,6 +116,16 @@ func TestOpenVerdicts(t *testing.T) {
 		_, err := mailseal.Open(m, bobKeys, mailseal.OpenOptions{Decrypt: true, Output: &out})
 		if !errors.Is(err, mailseal.ErrVerification) || out.Len() != 0 {
 			t.Errorf("Open: %v with %d bytes out, want a verification error and nothing", err, out.Len())
+		}
+	})
+	t.Run("limits bound the decrypted content", func(t *testing.T) {
+		m := parse(encrypted.String())
+		defer m.Close()
+		var out bytes.Buffer
+		_, err := mailseal.Open(m, bobKeys, mailseal.OpenOptions{Decrypt: true, Output: &out, Limits: mime.Limits{MaxHeaderBytes: 20}})
+		var le *mailseal.LimitError
+		if !errors.As(err, &le) || le.Limit != "MaxHeaderBytes" || !errors.Is(err, mailseal.ErrInput) || out.Len() != 0 {
+			t.Errorf("Open: %v with %d bytes out, want the MaxHeaderBytes limit and nothing", err, out.Len())
 		}
 	})
 	t.Run("no secret key", func(t *testing.T) {

@@ -26,6 +26,9 @@ type (
 	Senders = core.Senders
 	// UserIDError says why an OpenPGP user ID binds no address.
 	UserIDError = core.UserIDError
+	// LimitError is input refused by a configured limit (mime.Limits,
+	// Policy.MaxDecompressed); its Limit field names the setting.
+	LimitError = core.LimitError
 )
 
 // Verdicts; see core.Status.

@@ -324,6 +324,36 @@ type kindError struct{ err, kind error }
 func (e *kindError) Error() string   { return e.err.Error() }
 func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
 
+// LimitError is input refused because it goes beyond a configured limit
+// (kind ErrInput). Limit names the setting — the field of mime.Limits or
+// Policy, e.g. "MaxSize", "MaxDecompressed" — so that a caller can say how
+// to raise it (the command-line tool names its flag); Value is the limit.
+type LimitError struct {
+	Limit string
+	Value int64
+	// What says what went beyond the limit, e.g. "message exceeds the
+	// size limit of 1 GiB".
+	What string
+}
+
+func (e *LimitError) Error() string   { return e.What }
+func (e *LimitError) Unwrap() error   { return ErrInput }
+func (e *LimitError) Is(t error) bool { return t == ErrInput }
+
+// SizeName writes a size in bytes the way limits are given: "256 MiB",
+// "1 GiB", or "1234 bytes" when it is no whole number of KiB.
+func SizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // ExitCode classifies an error into one of the documented exit codes.
 func ExitCode(err error) int {
 	switch {

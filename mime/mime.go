@@ -30,7 +30,7 @@ import (
 // Limits bound what Parse accepts, so that hostile input cannot exhaust
 // memory, disk or time. A zero or negative field means its default.
 type Limits struct {
-	MaxSize        int64 // whole message, bytes (default 1 GiB)
+	MaxSize        int64 // whole message, bytes (default 4 GiB)
 	MaxDepth       int   // multipart nesting (default 32)
 	MaxParts       int   // entities in total (default 10000)
 	MaxHeaderBytes int   // one entity's header block (default 1 MiB)
@@ -39,7 +39,11 @@ type Limits struct {
 // DefaultLimits are the limits of the command-line tool.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxSize:        1 << 30,
+		// 4 GiB: a message with a 1 GiB attachment, signed and encrypted
+		// (base64 and armor make it about 1.9 GiB), still fits. Memory does
+		// not grow with it: a message read from a stream is spooled to an
+		// encrypted temporary file.
+		MaxSize:        4 << 30,
 		MaxDepth:       32,
 		MaxParts:       10000,
 		MaxHeaderBytes: 1 << 20,

@@ -381,7 +381,7 @@ func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
 			out = conv.convert(out[:0], in[:n])
 			total += int64(len(out))
 			if total > maxSize {
-				return fmt.Errorf("mime: message exceeds the size limit of %d bytes: %w", maxSize, core.ErrInput)
+				return fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: maxSize, What: "message exceeds the size limit of " + core.SizeName(maxSize)})
 			}
 			if _, err := sp.Write(out); err != nil {
 				return fmt.Errorf("mime: spooling message: %v: %w", err, core.ErrInput)
@@ -501,7 +501,7 @@ func (p *parser) stopHashers() {
 func (p *parser) parseEntity(path string, start, end int64, depth int, parentType string) (*Entity, error) {
 	p.parts++
 	if p.parts > p.lim.MaxParts {
-		return nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, core.ErrInput)
+		return nil, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxParts", Value: int64(p.lim.MaxParts), What: fmt.Sprintf("message has more than %d MIME parts (the MaxParts limit)", p.lim.MaxParts)})
 	}
 	e := &Entity{Path: path, src: p.src, start: start, end: end}
 	hdr, bodyStart, err := p.readHeader(e)
@@ -518,7 +518,7 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 		return e, nil
 	}
 	if depth+1 > p.lim.MaxDepth {
-		return nil, fmt.Errorf("mime: multipart nesting in %s is deeper than %d levels (the MaxDepth limit): %w", e.name(), p.lim.MaxDepth, core.ErrInput)
+		return nil, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxDepth", Value: int64(p.lim.MaxDepth), What: fmt.Sprintf("multipart nesting in %s is deeper than %d levels (the MaxDepth limit)", e.name(), p.lim.MaxDepth)})
 	}
 	var hs []crypto.Hash
 	if path == "" && e.MediaType == "multipart/signed" && p.signedHashes != nil {
@@ -556,7 +556,7 @@ func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 		cur     []byte // raw bytes of the field being read
 		off     = e.start
 		line    []byte
-		tooLong = fmt.Errorf("mime: the header of %s is longer than %d bytes (the MaxHeaderBytes limit): %w", e.name(), p.lim.MaxHeaderBytes, core.ErrInput)
+		tooLong = fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxHeaderBytes", Value: int64(p.lim.MaxHeaderBytes), What: fmt.Sprintf("the header of %s is longer than %d bytes (the MaxHeaderBytes limit)", e.name(), p.lim.MaxHeaderBytes)})
 	)
 	flush := func() {
 		if cur != nil {
@@ -904,7 +904,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		}
 		inPart, partStart = true, base+int64(lineEnd)
 		if p.parts+len(spans)+1 > p.lim.MaxParts {
-			return nil, nil, fmt.Errorf("mime: message has more than %d MIME parts (the MaxParts limit): %w", p.lim.MaxParts, core.ErrInput)
+			return nil, nil, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxParts", Value: int64(p.lim.MaxParts), What: fmt.Sprintf("message has more than %d MIME parts (the MaxParts limit)", p.lim.MaxParts)})
 		}
 		if len(spans) == 0 && len(hashes) > 0 && e.end-partStart >= p.minHashed {
 			hashed = startHasher(p.src, partStart, hashes)

@@ -335,6 +335,16 @@ func TestParseLimits(t *testing.T) {
 			if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "mime: ") {
 				t.Errorf("error %q: want mime: ... %q wrapping ErrInput", err, tc.msg)
 			}
+			// The error names the limit, so that a caller can say how to
+			// raise it.
+			var le *core.LimitError
+			want := tc.msg
+			if strings.HasPrefix(want, "size limit") {
+				want = "MaxSize"
+			}
+			if !errors.As(err, &le) || le.Limit != want {
+				t.Errorf("error %q: no LimitError for %s (%+v)", err, want, le)
+			}
 		})
 	}
 }

@@ -3,6 +3,7 @@ package pgp
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -68,7 +69,8 @@ func TestDecompressionCapIsForCompressedDataOnly(t *testing.T) {
 			continue
 		}
 		wantErr(t, err, core.ErrInput)
-		if !strings.Contains(err.Error(), "decompressed data exceeds the 1 MiB limit") {
+		var le *core.LimitError
+		if !strings.Contains(err.Error(), "decompressed data exceeds the 1 MiB limit") || !errors.As(err, &le) || le.Limit != "MaxDecompressed" {
 			t.Fatalf("%d compressed bytes: %v", size, err)
 		}
 	}

@@ -137,21 +137,10 @@ func (e *Engine) capReached(err error, encrypted bool, plaintext int64) bool {
 	return encrypted && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing) && plaintext > max-(1<<20) && plaintext <= max
 }
 
-func sizeName(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 func (e *Engine) tooLarge() error {
-	return fmt.Errorf("pgp: decompressed data exceeds the %s limit (if the message is genuine, raise the decompression limit): %w",
-		sizeName(e.policy.MaxDecompressed), core.ErrInput)
+	max := e.policy.MaxDecompressed
+	return fmt.Errorf("pgp: %w", &core.LimitError{Limit: "MaxDecompressed", Value: max,
+		What: "decompressed data exceeds the " + core.SizeName(max) + " limit (if the message is genuine, raise the decompression limit)"})
 }
 
 // openInput returns the binary packet stream of an armored ("PGP MESSAGE")
