@@ -23,9 +23,10 @@ import (
 	"strings"
 	"time"
 
-	"software.sslmate.com/src/go-pkcs12"
+	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/pkcs12"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
@@ -48,7 +49,7 @@ const atRestIterations = 200_000
 
 // keyFileEncoder writes PKCS#12 files: AES-256-CBC, PBKDF2-HMAC-SHA-256,
 // HMAC-SHA-256 MAC, as OpenSSL 3 does by default.
-var keyFileEncoder = pkcs12.Modern2023.WithIterations(atRestIterations)
+var keyFileEncoder = gopkcs12.Modern2023.WithIterations(atRestIterations)
 
 // CertInfo describes a stored certificate for listing.
 type CertInfo struct {
@@ -406,23 +407,19 @@ func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.Pri
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
-	key, _, _, err := pkcs12.DecodeChain(data, "")
-	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-		if pass == nil {
-			return nil, fmt.Errorf("keystore: x509: the private key of %s needs a passphrase: %w", fpr, core.ErrLocked)
-		}
-		p, perr := pass("the private key of " + c.Subject.String() + " (" + fpr + ")")
-		if perr != nil {
-			return nil, perr
-		}
-		key, _, _, err = pkcs12.DecodeChain(data, string(p))
-		if errors.Is(err, pkcs12.ErrIncorrectPassword) || errors.Is(err, pkcs12.ErrDecryption) {
-			return nil, fmt.Errorf("keystore: x509: wrong passphrase for the private key of %s: %w", fpr, core.ErrLocked)
-		}
-	}
-	if err != nil {
+	f, err := openPKCS12(data, pass, "the private key of "+c.Subject.String()+" ("+fpr+")")
+	switch {
+	case errors.Is(err, errPasswordNeeded):
+		return nil, fmt.Errorf("keystore: x509: the private key of %s needs a passphrase: %w", fpr, core.ErrLocked)
+	case errors.Is(err, pkcs12.ErrPassword):
+		return nil, fmt.Errorf("keystore: x509: wrong passphrase for the private key of %s: %w", fpr, core.ErrLocked)
+	case err != nil:
 		return nil, fmt.Errorf("keystore: x509: private key of %s: %w", fpr, err)
 	}
+	if len(f.Keys) != 1 {
+		return nil, fmt.Errorf("keystore: x509: the key file of %s holds %d keys: %w", fpr, len(f.Keys), core.ErrInput)
+	}
+	key := f.Keys[0].Key
 	if !publicKeyMatches(key, c.PublicKey) {
 		return nil, fmt.Errorf("keystore: x509: the stored private key does not belong to %s: %w", fpr, core.ErrInput)
 	}
@@ -431,8 +428,8 @@ func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.Pri
 
 // keyProtected reports whether the key file opens only with a passphrase.
 func keyProtected(data []byte) bool {
-	_, _, _, err := pkcs12.DecodeChain(data, "")
-	return errors.Is(err, pkcs12.ErrIncorrectPassword)
+	_, err := pkcs12.Decode(data, "")
+	return errors.Is(err, pkcs12.ErrPassword)
 }
 
 // publicKeyMatches reports whether key is the private half of pub.

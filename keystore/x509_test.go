@@ -464,3 +464,44 @@ func TestDecryptionIdentities(t *testing.T) {
 		}
 	}
 }
+
+// PKCS#12 files as Java/BouncyCastle and Windows write them (BER with
+// indefinite lengths, several SafeContents, certificates only) import:
+// the key with its certificate, the chain, and certificate-only files
+// without a key (issue 14 class 9). Before, BER was taken for PKCS#7.
+func TestImportPKCS12AsOthersWriteIt(t *testing.T) {
+	for _, c := range []struct {
+		file, password string
+		certs          int
+		secret         bool
+	}{
+		{"bc-ber-hello-world.p12", "hello world", 3, true},
+		{"bc-ber-nofriendly.p12", "sschette12", 1, true},
+		{"bc-certs-only.p12", "", 1, false},
+		{"bc-chain-cycle.p12", "test", 3, true},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			s := newTestStore(t)
+			data, err := os.ReadFile(filepath.Join("..", "internal", "pkcs12", "testdata", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !LooksLikeX509(data) {
+				t.Fatal("not taken for X.509 material")
+			}
+			res, err := s.ImportX509(data, constPass(c.password), []byte("protect"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			secrets := 0
+			for _, r := range res {
+				if r.Secret {
+					secrets++
+				}
+			}
+			if len(res) != c.certs || (secrets == 1) != c.secret {
+				t.Fatalf("%d certificates, %d keys: %+v", len(res), secrets, res)
+			}
+		})
+	}
+}

@@ -23,9 +23,10 @@ import (
 	"go.mozilla.org/pkcs7"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
-	"software.sslmate.com/src/go-pkcs12"
+	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/pkcs12"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
@@ -111,6 +112,9 @@ const (
 // certificates and CRLs with their TBS SEQUENCE. BER with indefinite
 // lengths (PKCS#7 from some mail clients) is reported as PKCS#7.
 func derKind(data []byte) (derType, error) {
+	if pkcs12.IsPFX(data) {
+		return derPKCS12, nil
+	}
 	in := cryptobyte.String(data)
 	var outer cryptobyte.String
 	if len(data) >= 2 && data[0] == 0x30 && data[1] == 0x80 {
@@ -318,36 +322,51 @@ func (in *x509Input) parsePKCS7(data []byte) (err error) {
 	return nil
 }
 
-// parsePKCS12 reads a PKCS#12 file: modern (PBES2/PBKDF2/AES) or legacy
-// (RC2-40, 3DES) encryption. It tries the empty password first, then asks.
-func (in *x509Input) parsePKCS12(data []byte, password PassphraseFunc) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed PKCS#12: %v", r)
-		}
-	}()
-	key, leaf, chain, err := pkcs12.DecodeChain(data, "")
-	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-		if password == nil {
-			return fmt.Errorf("the PKCS#12 file needs its password: %w", core.ErrLocked)
-		}
-		p, perr := password("the PKCS#12 file")
-		if perr != nil {
-			return perr
-		}
-		key, leaf, chain, err = pkcs12.DecodeChain(data, string(p))
-		if errors.Is(err, pkcs12.ErrIncorrectPassword) || errors.Is(err, pkcs12.ErrDecryption) {
-			return fmt.Errorf("wrong password for the PKCS#12 file: %w", core.ErrLocked)
-		}
+// parsePKCS12 reads a PKCS#12 file, as Windows, macOS, Java and OpenSSL
+// old and new write them (see internal/pkcs12). It tries the empty
+// password first, then asks.
+func (in *x509Input) parsePKCS12(data []byte, password PassphraseFunc) error {
+	f, err := openPKCS12(data, password, "the PKCS#12 file")
+	switch {
+	case errors.Is(err, errPasswordNeeded):
+		return fmt.Errorf("the PKCS#12 file needs its password: %w", core.ErrLocked)
+	case errors.Is(err, pkcs12.ErrPassword):
+		return fmt.Errorf("wrong password for the PKCS#12 file: %w", core.ErrLocked)
+	case err != nil:
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("PKCS#12: %w", err)
+	if len(f.Certs) == 0 {
+		return errors.New("PKCS#12: the file holds no certificate")
 	}
-	in.keys = append(in.keys, key)
-	for _, c := range append([]*x509.Certificate{leaf}, chain...) {
-		in.addCert(c)
+	for _, k := range f.Keys {
+		in.keys = append(in.keys, k.Key)
+	}
+	for _, c := range f.Certs {
+		in.addCert(c.Cert)
 	}
 	return nil
+}
+
+// errPasswordNeeded: a PKCS#12 file does not open with the empty
+// password, and there is no PassphraseFunc to ask for another.
+var errPasswordNeeded = errors.New("a password is needed")
+
+// openPKCS12 decodes a PKCS#12 file with the empty password, or else with
+// the one pass gives for what (asked only then). A wrong password is
+// pkcs12.ErrPassword.
+func openPKCS12(data []byte, pass PassphraseFunc, what string) (*pkcs12.File, error) {
+	f, err := pkcs12.Decode(data, "")
+	if !errors.Is(err, pkcs12.ErrPassword) {
+		return f, err
+	}
+	if pass == nil {
+		return nil, errPasswordNeeded
+	}
+	p, err := pass(what)
+	if err != nil {
+		return nil, err
+	}
+	return pkcs12.Decode(data, string(p))
 }
 
 // ImportX509 imports X.509 material: PEM (CERTIFICATE, TRUSTED
@@ -483,7 +502,7 @@ func (s *Store) storeKey(key crypto.PrivateKey, cert *x509.Certificate, protect 
 	}
 	enc, password, note := keyFileEncoder, string(protect), "private key added"
 	if protect == nil {
-		enc, password, note = pkcs12.Passwordless, "", "private key added (not passphrase-protected)"
+		enc, password, note = gopkcs12.Passwordless, "", "private key added (not passphrase-protected)"
 	}
 	pfx, err := enc.Encode(key, cert, nil, password)
 	if err != nil {
