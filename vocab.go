@@ -35,6 +35,7 @@ type (
 const (
 	StatusGood           = core.StatusGood
 	StatusBad            = core.StatusBad
+	StatusRefused        = core.StatusRefused
 	StatusUntrusted      = core.StatusUntrusted
 	StatusUnknownSigner  = core.StatusUnknownSigner
 	StatusSenderMismatch = core.StatusSenderMismatch
@@ -47,6 +48,7 @@ const (
 const (
 	SignerGood      = core.SignerGood
 	SignerBad       = core.SignerBad
+	SignerRefused   = core.SignerRefused
 	SignerUntrusted = core.SignerUntrusted
 	SignerUnknown   = core.SignerUnknown
 )

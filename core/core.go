@@ -27,8 +27,12 @@ const (
 	// StatusGood: every signature is valid, covers the root of the message,
 	// comes from a known, valid key, and the signer is the single From address.
 	StatusGood Status = "good"
-	// StatusBad: a signature does not verify (tampered content, wrong key, weak hash).
+	// StatusBad: a signature does not verify (tampered content, wrong key).
 	StatusBad Status = "bad"
+	// StatusRefused: a signature uses an algorithm, hash or key size the
+	// policy refuses (SHA-1, DSA-1024, RSA under 2048 bits); it may well be
+	// genuine, and it is not checked further. The signer's Error says what.
+	StatusRefused Status = "refused"
 	// StatusUntrusted: the signature verifies, but the signer is not valid
 	// (revoked, expired, not chained to a trust anchor).
 	StatusUntrusted Status = "untrusted"
@@ -68,8 +72,12 @@ type SignerStatus string
 
 const (
 	SignerGood      SignerStatus = "good"      // cryptographically valid, key valid
-	SignerBad       SignerStatus = "bad"       // does not verify, or a refused algorithm
+	SignerBad       SignerStatus = "bad"       // does not verify: forged, altered or damaged
 	SignerUntrusted SignerStatus = "untrusted" // verifies, but the key is revoked/expired/not trusted
+	// SignerRefused: not accepted because of the policy, not because it
+	// fails: a weak hash (SHA-1, MD5), a small or retired key type. Error
+	// names what was refused.
+	SignerRefused SignerStatus = "refused"
 	SignerUnknown   SignerStatus = "unknown"   // no key to check it with
 )
 
@@ -171,8 +179,9 @@ type Senders struct {
 // Assess applies the message-level rules to the engines' per-signature
 // results and sets r.Status:
 //   - no signature: unsigned;
-//   - any bad signature: bad; any unknown signer: unknown-signer; any signer
-//     that is not valid: untrusted (in that order of precedence);
+//   - any bad signature: bad; any refused by the policy: refused; any
+//     unknown signer: unknown-signer; any signer that is not valid:
+//     untrusted (in that order of precedence);
 //   - all good but the signed entity is not the root, or parts of the
 //     message are unprotected: partial;
 //   - all good but not exactly one From address, Sender differs from From,
@@ -191,7 +200,9 @@ func assess(r *Report, senders Senders) Status {
 		switch {
 		case s.Status == SignerBad:
 			worst = SignerBad
-		case s.Status == SignerUnknown && worst != SignerBad:
+		case s.Status == SignerRefused && worst != SignerBad:
+			worst = SignerRefused
+		case s.Status == SignerUnknown && worst != SignerBad && worst != SignerRefused:
 			worst = SignerUnknown
 		case s.Status == SignerUntrusted && worst == SignerGood:
 			worst = SignerUntrusted
@@ -200,6 +211,8 @@ func assess(r *Report, senders Senders) Status {
 	switch worst {
 	case SignerBad:
 		return StatusBad
+	case SignerRefused:
+		return StatusRefused
 	case SignerUnknown:
 		return StatusUnknownSigner
 	case SignerUntrusted:
@@ -375,6 +388,12 @@ type Policy struct {
 	Now time.Time
 	// AllowSHA1 accepts SHA-1 signatures (off by default; PKITS tests only).
 	AllowSHA1 bool
+	// AcceptSHA1Before accepts SHA-1 signatures made before this time:
+	// those of messages (their signing time), certificates (their
+	// notBefore) and CRLs (their thisUpdate), as an archive of mail from
+	// before SHA-1 was retired needs. Those times are the signer's claim,
+	// so this is for mail known to be that old. Zero: none.
+	AcceptSHA1Before time.Time
 	// MinRSABits is the smallest RSA key accepted (default 2048).
 	MinRSABits int
 	// MaxDecompressed caps the size of decompressed OpenPGP data.
@@ -393,6 +412,12 @@ func DefaultPolicy() Policy {
 		// grow with the message, and fresh memory is not free either.
 		MaxMemorySpool: 2 << 20,
 	}
+}
+
+// SHA1Accepted reports whether the policy accepts a SHA-1 signature made
+// at made (zero: unknown, which AcceptSHA1Before does not accept).
+func (p Policy) SHA1Accepted(made time.Time) bool {
+	return p.AllowSHA1 || (!made.IsZero() && made.Before(p.AcceptSHA1Before))
 }
 
 // Time returns the verification time of the policy.

@@ -12,6 +12,7 @@ func TestAssess(t *testing.T) {
 	bad := Signature{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerBad}
 	unknown := Signature{KeyID: "1234", Status: SignerUnknown}
 	untrusted := Signature{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerUntrusted}
+	refused := Signature{Fingerprint: "A", Emails: []string{"alice@example.org"}, Status: SignerRefused}
 	from := Senders{From: []string{"alice@example.org"}}
 	for i, c := range []struct {
 		signers []Signature
@@ -38,6 +39,11 @@ func TestAssess(t *testing.T) {
 		{[]Signature{untrusted}, "", nil, from, StatusUntrusted},
 		{[]Signature{untrusted, unknown}, "", nil, from, StatusUnknownSigner},
 		{[]Signature{untrusted}, "1", nil, from, StatusUntrusted},
+		// Refused by policy: below a forgery, above what is unknown.
+		{[]Signature{refused}, "", nil, from, StatusRefused},
+		{[]Signature{alice, refused}, "", nil, from, StatusRefused},
+		{[]Signature{refused, bad}, "", nil, from, StatusBad},
+		{[]Signature{unknown, refused, untrusted}, "", nil, from, StatusRefused},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			r := Report{Signers: c.signers, SignedPart: c.part, Unprotected: c.unprot}

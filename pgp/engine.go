@@ -70,8 +70,10 @@ func (e *Engine) Config() *packet.Config {
 	rejectMsg := map[crypto.Hash]bool{
 		crypto.MD5:       true,
 		crypto.RIPEMD160: true,
-		crypto.SHA1:      !p.AllowSHA1,
-		crypto.SHA224:    !p.AllowSHA1,
+		// SHA-1 signatures may be accepted by their time
+		// (AcceptSHA1Before): evaluate decides.
+		crypto.SHA1:   !p.AllowSHA1 && p.AcceptSHA1Before.IsZero(),
+		crypto.SHA224: !p.AllowSHA1 && p.AcceptSHA1Before.IsZero(),
 	}
 	return &packet.Config{
 		DefaultHash:   crypto.SHA256,
@@ -97,14 +99,15 @@ func (e *Engine) Config() *packet.Config {
 // now is the policy's verification time.
 func (e *Engine) now() time.Time { return e.policy.Time() }
 
-// hashAccepted reports whether a message signature hash passes the policy:
-// SHA-256 or stronger, SHA-1 (and SHA-224) only with AllowSHA1.
-func (e *Engine) hashAccepted(h crypto.Hash) bool {
+// hashAccepted reports whether a message signature hash, in a signature
+// made at made, passes the policy: SHA-256 or stronger; SHA-1 (and
+// SHA-224) with AllowSHA1, or when made before AcceptSHA1Before.
+func (e *Engine) hashAccepted(h crypto.Hash, made time.Time) bool {
 	switch h {
 	case crypto.SHA256, crypto.SHA384, crypto.SHA512, crypto.SHA3_256, crypto.SHA3_512:
 		return true
 	case crypto.SHA1, crypto.SHA224:
-		return e.policy.AllowSHA1
+		return e.policy.SHA1Accepted(made)
 	}
 	return false
 }

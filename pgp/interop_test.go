@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -98,13 +99,18 @@ func TestInteropFromGPG(t *testing.T) {
 			}
 			check("detached", signers)
 
-			// SHA-1 signatures are refused unless the policy allows them.
+			// SHA-1 signatures are refused unless the policy allows them,
+			// or accepts them as made before a date.
 			sig1 := h.DetachSign(fpr, data, "--digest-algo", "SHA1")
 			signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
-			s := oneSigner(t, signers, core.SignerBad)
+			s := oneSigner(t, signers, core.SignerRefused)
 			if !strings.Contains(s.Error, "SHA-1") {
 				t.Errorf("SHA-1 error %q", s.Error)
 			}
+			old := testPolicy()
+			old.AcceptSHA1Before = time.Now().Add(time.Hour)
+			signers, _ = New(old).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
+			oneSigner(t, signers, core.SignerGood)
 
 			ct := h.Encrypt(data, []string{fpr})
 			kr.ReportSessionKey = true

@@ -92,7 +92,7 @@ func (e *Engine) signingKey(signer *openpgp.Entity) (openpgp.Key, crypto.Hash, e
 // digest), else SHA-512.
 func (e *Engine) chooseHash(key openpgp.Key) crypto.Hash {
 	allowed := func(h crypto.Hash) bool {
-		if !h.Available() || !e.hashAccepted(h) || h == crypto.SHA1 || h == crypto.SHA224 {
+		if !h.Available() || !e.hashAccepted(h, time.Time{}) || h == crypto.SHA1 || h == crypto.SHA224 {
 			return false
 		}
 		return hashFitsKey(h, key.PublicKey)

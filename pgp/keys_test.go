@@ -132,14 +132,32 @@ func TestSHA1SignatureRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := oneSigner(t, signers, core.SignerBad)
-	if !strings.Contains(s.Error, "SHA-1") || s.Hash != "SHA-1" {
+	// Refused by the policy, in other words than a forgery's.
+	s := oneSigner(t, signers, core.SignerRefused)
+	if !strings.Contains(s.Error, "refused by policy") || !strings.Contains(s.Error, "SHA-1") || s.Hash != "SHA-1" {
 		t.Errorf("signer %+v", s)
 	}
 	p := testPolicy()
 	p.AllowSHA1 = true
 	signers, _ = New(p).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
 	oneSigner(t, signers, core.SignerGood)
+
+	// AcceptSHA1Before: accepted when made before it, refused after; a
+	// forged one is bad either way.
+	for _, c := range []struct {
+		before time.Time
+		data   string
+		want   core.SignerStatus
+	}{
+		{time.Now().Add(time.Hour), "sha1", core.SignerGood},
+		{time.Now().Add(-time.Hour), "sha1", core.SignerRefused},
+		{time.Now().Add(time.Hour), "sha2", core.SignerBad},
+	} {
+		p := testPolicy()
+		p.AcceptSHA1Before = c.before
+		signers, _ = New(p).VerifyDetached(strings.NewReader(c.data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
+		oneSigner(t, signers, c.want)
+	}
 }
 
 // lateSignatureHash signs with go-crypto directly at time at with hash h0,

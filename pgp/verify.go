@@ -170,11 +170,14 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	if err := pub.VerifySignature(h, sig); err != nil {
 		return bad("the signature does not verify: the signed data was changed or the signature is damaged (%v)", err)
 	}
-	if !e.hashAccepted(sig.Hash) {
+	if !e.hashAccepted(sig.Hash, sig.CreationTime) {
+		s.Status = core.SignerRefused
+		s.Error = fmt.Sprintf("refused by policy: the signature uses %s, a weak hash (it claims to be made at %s); ask the sender to sign with SHA-256 or stronger",
+			core.HashName(sig.Hash), sig.CreationTime.UTC().Format(time.RFC3339))
 		if sig.Hash == crypto.SHA1 {
-			return bad("the signature uses SHA-1, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger")
+			s.Error += ", or accept SHA-1 signatures made before a date (mailseal --accept-sha1-before DATE) for old mail"
 		}
-		return bad("the signature uses %s, which is too weak to be trusted; ask the sender to sign with SHA-256 or stronger", core.HashName(sig.Hash))
+		return s
 	}
 	if err := core.CheckCreated(sig.CreationTime, now); err != nil {
 		return bad("%v", err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/cms"
+	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
@@ -77,15 +78,16 @@ func Fingerprint(c *x509.Certificate) string {
 // pathOptions are the x509path options for this engine and purpose.
 func (e *Engine) pathOptions(purpose x509path.Purpose, extraCerts []*x509.Certificate, extraCRLs []*x509.RevocationList) x509path.Options {
 	return x509path.Options{
-		Roots:           e.Trust.Roots,
-		Intermediates:   append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), extraCerts...),
-		CRLs:            append(append([]*x509.RevocationList(nil), e.Trust.CRLs...), extraCRLs...),
-		Time:            e.Policy.Time(),
-		AllowSHA1:       e.Policy.AllowSHA1,
-		MinRSABits:      e.Policy.MinRSABits,
-		Purpose:         purpose,
-		CRLsOptional:    !e.Trust.RequireCRLs,
-		SkipSMIMEChecks: e.conformance,
+		Roots:            e.Trust.Roots,
+		Intermediates:    append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), extraCerts...),
+		CRLs:             append(append([]*x509.RevocationList(nil), e.Trust.CRLs...), extraCRLs...),
+		Time:             e.Policy.Time(),
+		AllowSHA1:        e.Policy.AllowSHA1,
+		AcceptSHA1Before: e.Policy.AcceptSHA1Before,
+		MinRSABits:       e.Policy.MinRSABits,
+		Purpose:          purpose,
+		CRLsOptional:     !e.Trust.RequireCRLs,
+		SkipSMIMEChecks:  e.conformance,
 	}
 }
 
@@ -288,7 +290,7 @@ func (e *Engine) VerifyOpaque(r io.Reader) (*Verified, error) {
 
 func (e *Engine) verifyOptions() cms.VerifyOptions {
 	known := append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), e.Trust.Roots...)
-	return cms.VerifyOptions{AllowSHA1: e.Policy.AllowSHA1, Certificates: known, MemLimit: e.Policy.MaxMemorySpool}
+	return cms.VerifyOptions{AllowSHA1: e.Policy.AllowSHA1, AcceptSHA1Before: e.Policy.AcceptSHA1Before, Certificates: known, MemLimit: e.Policy.MaxMemorySpool}
 }
 
 // judge turns the CMS results into signers: a signature that verifies is
@@ -319,6 +321,9 @@ func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 		inherited := errors.Is(r.Err, cms.ErrKeyParametersInherited)
 		if r.Err != nil && !inherited {
 			sg.Status = core.SignerBad
+			if errors.Is(r.Err, sigalg.ErrRefused) {
+				sg.Status = core.SignerRefused
+			}
 			sg.Error = oneLine(r.Err)
 			out = append(out, sg)
 			continue
@@ -348,6 +353,9 @@ func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 		}
 		if err != nil {
 			sg.Status = core.SignerUntrusted
+			if errors.Is(err, sigalg.ErrRefused) {
+				sg.Status = core.SignerRefused // a weak hash or key in the chain
+			}
 			sg.Error = oneLine(err)
 			sg.Chain = []string{r.Cert.Subject.String()}
 			out = append(out, sg)

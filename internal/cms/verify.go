@@ -33,6 +33,9 @@ type VerifyOptions struct {
 	// that signer an Err. The signer's RSA key size is path validation's
 	// to check (x509path.Options.MinRSABits).
 	AllowSHA1 bool
+	// AcceptSHA1Before accepts SHA-1 digests of signatures whose signing
+	// time (a signed attribute) is before it; without one, they are refused.
+	AcceptSHA1Before time.Time
 	// Certificates are extra candidates for finding signer certificates
 	// (e.g. the keystore), besides those carried in the message.
 	Certificates []*x509.Certificate
@@ -513,6 +516,14 @@ func (p *parsedSigned) checkSums(sums map[crypto.Hash][]byte, opts VerifyOptions
 	return s
 }
 
+// signedWhen says when a signature claims to be made.
+func signedWhen(t time.Time) string {
+	if t.IsZero() {
+		return "at no stated time (no signing-time attribute)"
+	}
+	return "at " + t.UTC().Format(time.RFC3339)
+}
+
 func verifyErr(format string, args ...any) error {
 	return fmt.Errorf("cms: verify: %s: %w", fmt.Sprintf(format, args...), core.ErrVerification)
 }
@@ -529,6 +540,16 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 	r.Hash = h
 	r.Algorithm = algorithmName(si.sigAlg)
 	policy := sigalg.Policy{AllowSHA1: opts.AllowSHA1}
+	// SHA-1 may be accepted by its signing time, known only below.
+	if h == crypto.SHA1 && !opts.AllowSHA1 && !opts.AcceptSHA1Before.IsZero() {
+		made := claimedSigningTime(si)
+		policy.AllowSHA1 = core.Policy{AcceptSHA1Before: opts.AcceptSHA1Before}.SHA1Accepted(made)
+		if !policy.AllowSHA1 {
+			r.SigningTime = made
+			r.Err = signatureErr(fmt.Errorf("%w; it claims to be signed %s", policy.CheckHash(h), signedWhen(made)))
+			return r
+		}
+	}
 	if err := policy.CheckHash(h); err != nil {
 		r.Err = signatureErr(err)
 		return r
@@ -721,6 +742,41 @@ type checkedAttributes struct {
 // attributes: one contentType equal to the eContentType, one
 // messageDigest equal to the content digest, no duplicates; a
 // signingCertificate(V2) must name the signer's certificate.
+// readTime reads a signingTime value (UTCTime or GeneralizedTime); zero
+// when it is neither.
+func readTime(values cryptobyte.String) time.Time {
+	var t time.Time
+	switch {
+	case values.PeekASN1Tag(cbasn1.UTCTime):
+		values.ReadASN1UTCTime(&t)
+	case values.PeekASN1Tag(cbasn1.GeneralizedTime):
+		values.ReadASN1GeneralizedTime(&t)
+	}
+	return t
+}
+
+// claimedSigningTime is the signingTime attribute of si, unchecked (zero
+// without one): what decides whether a SHA-1 signature is old enough to be
+// checked at all (VerifyOptions.AcceptSHA1Before).
+func claimedSigningTime(si *signerInfo) time.Time {
+	in := cryptobyte.String(si.signedAttrs)
+	var set cryptobyte.String
+	if !in.ReadASN1(&set, cbasn1.Tag(0).ContextSpecific().Constructed()) {
+		return time.Time{}
+	}
+	for !set.Empty() {
+		var attr, values cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !set.ReadASN1(&attr, cbasn1.SEQUENCE) || !attr.ReadASN1ObjectIdentifier(&oid) || !attr.ReadASN1(&values, cbasn1.SET) {
+			return time.Time{}
+		}
+		if oid.Equal(oidAttrSigningTime) {
+			return readTime(values)
+		}
+	}
+	return time.Time{}
+}
+
 func (p *parsedSigned) checkAttributes(si *signerInfo, digest []byte, cert *x509.Certificate) (*checkedAttributes, error) {
 	in := cryptobyte.String(si.signedAttrs)
 	var set cryptobyte.String
@@ -760,17 +816,7 @@ func (p *parsedSigned) checkAttributes(si *signerInfo, digest []byte, cert *x509
 			}
 			gotDigest = true
 		case oid.Equal(oidAttrSigningTime):
-			var t time.Time
-			var ok bool
-			switch {
-			case values.PeekASN1Tag(cbasn1.UTCTime):
-				ok = values.ReadASN1UTCTime(&t)
-			case values.PeekASN1Tag(cbasn1.GeneralizedTime):
-				ok = values.ReadASN1GeneralizedTime(&t)
-			}
-			if ok {
-				out.signingTime = t
-			}
+			out.signingTime = readTime(values)
 		case oid.Equal(oidAttrSigningCertificateV2), oid.Equal(oidAttrSigningCertificate):
 			if cert == nil {
 				continue

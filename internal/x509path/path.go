@@ -204,8 +204,7 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 	if workingKey == nil {
 		return nil, certError(anchor.cert, "trust anchor with an unusable public key")
 	}
-	policy := opts.signaturePolicy()
-	if err := policy.CheckKey(workingKey); err != nil {
+	if err := opts.signaturePolicy(time.Time{}).CheckKey(workingKey); err != nil {
 		return nil, certError(anchor.cert, "trust anchor: %w", err)
 	}
 	if err := v.checkAnchor(anchor, certs[0]); err != nil {
@@ -231,7 +230,7 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		if !ci.issuer.equal(workingIssuer) {
 			return nil, certError(c, "issuer name does not match the subject of its issuer")
 		}
-		if err := checkSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature, workingKey, policy); err != nil {
+		if err := checkSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature, workingKey, opts.signaturePolicy(c.NotBefore)); err != nil {
 			return nil, certError(c, "signature: %w", err)
 		}
 		if err := checkAlone(ci, opts.Time); err != nil {
@@ -241,7 +240,7 @@ func (v *validator) validate(path []*certInfo, anchor *certInfo) (*pathResult, e
 		if err != nil {
 			return nil, certError(c, "public key: %v", err)
 		}
-		if err := policy.CheckKey(key); err != nil {
+		if err := opts.signaturePolicy(time.Time{}).CheckKey(key); err != nil {
 			return nil, certError(c, "%w", err)
 		}
 		issuerKeys[i], keys[i] = workingKey, key

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -374,7 +375,7 @@ func (v *validator) findDelta(base *crlInfo, key crypto.PublicKey) *crlInfo {
 		if len(base.crl.AuthorityKeyId) > 0 && len(rl.AuthorityKeyId) > 0 && !bytes.Equal(base.crl.AuthorityKeyId, rl.AuthorityKeyId) {
 			continue
 		}
-		if !v.spend(1) || checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.signaturePolicy()) != nil {
+		if !v.spend(1) || checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.signaturePolicy(rl.ThisUpdate)) != nil {
 			continue
 		}
 		if best == nil || d.number.Cmp(best.number) > 0 {
@@ -408,7 +409,7 @@ func (v *validator) crlSignerKey(in *crlInfo, ci *certInfo, ownKey crypto.Public
 				return false
 			}
 		}
-		if err := v.opts.signaturePolicy().CheckKey(key); err != nil {
+		if err := v.opts.signaturePolicy(time.Time{}).CheckKey(key); err != nil {
 			lastErr = fmt.Errorf("signer %q: %w", subjectString(cand.cert), err)
 			return false
 		}
@@ -416,7 +417,7 @@ func (v *validator) crlSignerKey(in *crlInfo, ci *certInfo, ownKey crypto.Public
 			lastErr = errors.New("path search limit reached")
 			return false
 		}
-		if err := checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.signaturePolicy()); err != nil {
+		if err := checkSignature(rl.SignatureAlgorithm, rl.RawTBSRevocationList, rl.Signature, key, v.opts.signaturePolicy(rl.ThisUpdate)); err != nil {
 			lastErr = fmt.Errorf("signature: %w", err)
 			return false
 		}

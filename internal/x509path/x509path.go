@@ -88,6 +88,10 @@ type Options struct {
 	Time time.Time
 	// AllowSHA1 accepts SHA-1 signatures on certificates and CRLs.
 	AllowSHA1 bool
+	// AcceptSHA1Before accepts SHA-1 signatures on certificates issued
+	// (notBefore) and CRLs made (thisUpdate) before it (core.Policy's
+	// rule of the same name).
+	AcceptSHA1Before time.Time
 	// MinRSABits is the smallest RSA modulus accepted for any key in the
 	// path or signing a CRL; zero means DefaultMinRSABits.
 	MinRSABits int
@@ -103,10 +107,11 @@ type Options struct {
 	SkipSMIMEChecks bool
 }
 
-// signaturePolicy is what signatures on certificates and CRLs, and the keys
-// that make them, must meet.
-func (o *Options) signaturePolicy() sigalg.Policy {
-	return sigalg.Policy{AllowSHA1: o.AllowSHA1, MinRSABits: o.MinRSABits}
+// signaturePolicy is what signatures on certificates and CRLs made at
+// made, and the keys that make them, must meet.
+func (o *Options) signaturePolicy(made time.Time) sigalg.Policy {
+	sha1 := core.Policy{AllowSHA1: o.AllowSHA1, AcceptSHA1Before: o.AcceptSHA1Before}.SHA1Accepted(made)
+	return sigalg.Policy{AllowSHA1: sha1, MinRSABits: o.MinRSABits}
 }
 
 // Limits of the path search.
