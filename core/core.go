@@ -78,7 +78,7 @@ const (
 	// fails: a weak hash (SHA-1, MD5), a small or retired key type. Error
 	// names what was refused.
 	SignerRefused SignerStatus = "refused"
-	SignerUnknown   SignerStatus = "unknown"   // no key to check it with
+	SignerUnknown SignerStatus = "unknown" // no key to check it with
 )
 
 // MaxClockSkew is how far a signature's creation time may lie after the
