@@ -71,10 +71,9 @@ type Signer interface {
 type Option func(*options)
 
 type options struct {
-	policy    Policy
-	hasPolicy bool
-	signer    Signer
-	smimeEnc  smime.EncryptOptions
+	policy   Policy
+	signer   Signer
+	smimeEnc smime.EncryptOptions
 }
 
 // SignWith makes Encrypt sign the message with s before encrypting it
@@ -82,8 +81,8 @@ type options struct {
 func SignWith(s Signer) Option { return func(o *options) { o.signer = s } }
 
 // WithPolicy sets the policy the engines check keys and algorithms
-// against; the default is DefaultPolicy().
-func WithPolicy(p Policy) Option { return func(o *options) { o.policy, o.hasPolicy = p, true } }
+// against; the default, and that of its zero fields, is DefaultPolicy().
+func WithPolicy(p Policy) Option { return func(o *options) { o.policy = p } }
 
 // WithSMIME sets the S/MIME content cipher and key transport of Encrypt;
 // the default is AES-256-GCM (authEnveloped-data) and RSA PKCS #1 v1.5 key
@@ -95,9 +94,7 @@ func collect(opts []Option) options {
 	for _, f := range opts {
 		f(&o)
 	}
-	if !o.hasPolicy {
-		o.policy = DefaultPolicy()
-	}
+	o.policy = o.policy.WithDefaults()
 	return o
 }
 
@@ -227,7 +224,8 @@ type OpenOptions struct {
 	// (IMAP-style path: "2", "1.2"). Its verdict is at best partial.
 	Part string
 	// Policy is what signatures, keys and algorithms are checked against
-	// (the zero Policy means DefaultPolicy()); At overrides its time.
+	// (nil, or zero fields, mean those of DefaultPolicy()); At overrides
+	// its time.
 	Policy *Policy
 	// At judges signatures and certificates at this time instead of now.
 	At time.Time
@@ -274,10 +272,11 @@ func HashingOption() mime.ParseOption {
 // or locked key (ErrNoKey, ErrLocked), tampered ciphertext (ErrIntegrity)
 // and an error writing Output.
 func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
-	policy := DefaultPolicy()
-	if opts.Policy != nil && *opts.Policy != (Policy{}) {
+	var policy Policy
+	if opts.Policy != nil {
 		policy = *opts.Policy
 	}
+	policy = policy.WithDefaults()
 	if !opts.At.IsZero() {
 		policy.Now = opts.At
 	}

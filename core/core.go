@@ -414,6 +414,23 @@ func DefaultPolicy() Policy {
 	}
 }
 
+// WithDefaults returns p with every zero field that has a default in
+// DefaultPolicy (MinRSABits, MaxDecompressed, MaxMemorySpool) set to it,
+// so that a zero Policy means the default one.
+func (p Policy) WithDefaults() Policy {
+	d := DefaultPolicy()
+	if p.MinRSABits <= 0 {
+		p.MinRSABits = d.MinRSABits
+	}
+	if p.MaxDecompressed <= 0 {
+		p.MaxDecompressed = d.MaxDecompressed
+	}
+	if p.MaxMemorySpool <= 0 {
+		p.MaxMemorySpool = d.MaxMemorySpool
+	}
+	return p
+}
+
 // SHA1Accepted reports whether the policy accepts a SHA-1 signature made
 // at made (zero: unknown, which AcceptSHA1Before does not accept).
 func (p Policy) SHA1Accepted(made time.Time) bool {

@@ -37,21 +37,11 @@ type Engine struct {
 	policy core.Policy
 }
 
-// New returns an engine applying p. Zero fields of p that have a default in
-// core.DefaultPolicy (MinRSABits, MaxDecompressed, MaxMemorySpool) get
-// that default, so a zero Policy is still safe.
+// New returns an engine applying p. Zero fields of p mean their defaults
+// (core.Policy.WithDefaults), so New(core.Policy{}) applies
+// core.DefaultPolicy().
 func New(p core.Policy) *Engine {
-	d := core.DefaultPolicy()
-	if p.MinRSABits <= 0 {
-		p.MinRSABits = d.MinRSABits
-	}
-	if p.MaxDecompressed <= 0 {
-		p.MaxDecompressed = d.MaxDecompressed
-	}
-	if p.MaxMemorySpool <= 0 {
-		p.MaxMemorySpool = d.MaxMemorySpool
-	}
-	return &Engine{policy: p}
+	return &Engine{policy: p.WithDefaults()}
 }
 
 // Policy returns the policy the engine applies (with defaults filled in).

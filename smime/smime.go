@@ -30,9 +30,12 @@ import (
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
-// Engine is the S/MIME engine. The zero Policy is not usable: start from
-// core.DefaultPolicy().
+// Engine is the S/MIME engine. A zero Engine is usable: it applies
+// core.DefaultPolicy() and trusts nobody (every signer is untrusted until
+// Trust has roots).
 type Engine struct {
+	// Policy is what signatures, keys and algorithms are checked against;
+	// zero fields mean their defaults (core.Policy.WithDefaults).
 	Policy core.Policy
 	Trust  Trust
 	// conformance turns off the S/MIME end-entity checks (key usage,
@@ -40,6 +43,9 @@ type Engine struct {
 	// predate them. Set only by this package's tests.
 	conformance bool
 }
+
+// policy is the Policy with its defaults filled in.
+func (e *Engine) policy() core.Policy { return e.Policy.WithDefaults() }
 
 // Trust is what signers and recipients are judged against.
 type Trust struct {
@@ -81,10 +87,10 @@ func (e *Engine) pathOptions(purpose x509path.Purpose, extraCerts []*x509.Certif
 		Roots:            e.Trust.Roots,
 		Intermediates:    append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), extraCerts...),
 		CRLs:             append(append([]*x509.RevocationList(nil), e.Trust.CRLs...), extraCRLs...),
-		Time:             e.Policy.Time(),
-		AllowSHA1:        e.Policy.AllowSHA1,
-		AcceptSHA1Before: e.Policy.AcceptSHA1Before,
-		MinRSABits:       e.Policy.MinRSABits,
+		Time:             e.policy().Time(),
+		AllowSHA1:        e.policy().AllowSHA1,
+		AcceptSHA1Before: e.policy().AcceptSHA1Before,
+		MinRSABits:       e.policy().MinRSABits,
 		Purpose:          purpose,
 		CRLsOptional:     !e.Trust.RequireCRLs,
 		SkipSMIMEChecks:  e.conformance,
@@ -137,7 +143,7 @@ func (e *Engine) CheckSigner(id Identity) error {
 	if !publicKeyEqual(signer.Public(), id.Cert.PublicKey) {
 		return fmt.Errorf("smime: sign: the private key does not belong to certificate %s: %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
-	now := e.Policy.Time()
+	now := e.policy().Time()
 	if now.Before(id.Cert.NotBefore) || now.After(id.Cert.NotAfter) {
 		return fmt.Errorf("smime: sign: certificate %s is not valid now (valid %s to %s): %w", Fingerprint(id.Cert),
 			id.Cert.NotBefore.UTC().Format("2006-01-02"), id.Cert.NotAfter.UTC().Format("2006-01-02"), core.ErrNoKey)
@@ -145,8 +151,8 @@ func (e *Engine) CheckSigner(id Identity) error {
 	if id.Cert.KeyUsage != 0 && id.Cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		return fmt.Errorf("smime: sign: certificate %s does not allow signing (key usage): %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
-	if pub, ok := id.Cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() < e.Policy.MinRSABits {
-		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.Policy.MinRSABits, core.ErrNoKey)
+	if pub, ok := id.Cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() < e.policy().MinRSABits {
+		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.policy().MinRSABits, core.ErrNoKey)
 	}
 	return nil
 }
@@ -213,7 +219,7 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 		signers = append(signers, cms.Signer{Cert: id.Cert, Key: id.Key.(crypto.Signer), Chain: id.Chain})
 	}
 	sw, err := cms.Sign(w, signers, cms.SignOptions{Hash: h, PSS: opts.PSS, SubjectKeyID: opts.SubjectKeyID,
-		SigningTime: e.Policy.Time(), Detached: !opts.Opaque})
+		SigningTime: e.policy().Time(), Detached: !opts.Opaque})
 	if err != nil {
 		return nil, fmt.Errorf("smime: sign: %w", err)
 	}
@@ -290,7 +296,7 @@ func (e *Engine) VerifyOpaque(r io.Reader) (*Verified, error) {
 
 func (e *Engine) verifyOptions() cms.VerifyOptions {
 	known := append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), e.Trust.Roots...)
-	return cms.VerifyOptions{AllowSHA1: e.Policy.AllowSHA1, AcceptSHA1Before: e.Policy.AcceptSHA1Before, Certificates: known, MemLimit: e.Policy.MaxMemorySpool}
+	return cms.VerifyOptions{AllowSHA1: e.policy().AllowSHA1, AcceptSHA1Before: e.policy().AcceptSHA1Before, Certificates: known, MemLimit: e.policy().MaxMemorySpool}
 }
 
 // judge turns the CMS results into signers: a signature that verifies is
@@ -384,7 +390,7 @@ func (e *Engine) checkSigningTime(t time.Time, cert *x509.Certificate) error {
 	if t.IsZero() {
 		return nil
 	}
-	if err := core.CheckCreated(t, e.Policy.Time()); err != nil {
+	if err := core.CheckCreated(t, e.policy().Time()); err != nil {
 		return err
 	}
 	if t.Before(cert.NotBefore.Add(-core.MaxClockSkew)) {
@@ -398,32 +404,82 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// Cipher names, as --cipher takes them.
-var ciphers = map[string]cms.Cipher{
-	"aes256-gcm": cms.AES256GCM,
-	"aes128-gcm": cms.AES128GCM,
-	"aes256-cbc": cms.AES256CBC,
-	"aes128-cbc": cms.AES128CBC,
+// Cipher is a content-encryption algorithm. The zero Cipher is
+// AES-256-GCM, the default.
+type Cipher int
+
+const (
+	// AES256GCM is AES-256 in GCM mode, in AuthEnvelopedData (RFC 5083):
+	// the content is protected against alteration.
+	AES256GCM Cipher = iota
+	// AES128GCM is AES-128 in GCM mode, in AuthEnvelopedData.
+	AES128GCM
+	// AES256CBC is AES-256-CBC in EnvelopedData: no integrity protection
+	// (EFAIL), for recipients that cannot read AuthEnvelopedData.
+	AES256CBC
+	// AES128CBC is AES-128-CBC in EnvelopedData, as AES256CBC.
+	AES128CBC
+)
+
+// cipherNames are the names ParseCipher takes and String gives.
+var cipherNames = []struct {
+	name string
+	c    Cipher
+	cms  cms.Cipher
+}{
+	{"aes256-gcm", AES256GCM, cms.AES256GCM},
+	{"aes128-gcm", AES128GCM, cms.AES128GCM},
+	{"aes256-cbc", AES256CBC, cms.AES256CBC},
+	{"aes128-cbc", AES128CBC, cms.AES128CBC},
 }
 
-// ParseCipher turns a --cipher value into a cipher ("" is AES-256-GCM).
-func ParseCipher(name string) (cms.Cipher, error) {
+// String is the cipher's name as ParseCipher takes it ("aes256-gcm").
+func (c Cipher) String() string {
+	for _, n := range cipherNames {
+		if n.c == c {
+			return n.name
+		}
+	}
+	return fmt.Sprintf("cipher #%d", int(c))
+}
+
+// Authenticated reports whether the cipher protects the content's
+// integrity (GCM): the message is then AuthEnvelopedData.
+func (c Cipher) Authenticated() bool { return c == AES256GCM || c == AES128GCM }
+
+// codec is the cipher for internal/cms.
+func (c Cipher) codec() (cms.Cipher, error) {
+	for _, n := range cipherNames {
+		if n.c == c {
+			return n.cms, nil
+		}
+	}
+	return 0, fmt.Errorf("smime: unknown cipher %d: %w", int(c), core.ErrUsage)
+}
+
+// ParseCipher turns a cipher name (aes256-gcm, aes128-gcm, aes256-cbc,
+// aes128-cbc; any case) into a Cipher; "" is AES-256-GCM.
+func ParseCipher(name string) (Cipher, error) {
 	if name == "" {
-		return cms.AES256GCM, nil
+		return AES256GCM, nil
 	}
-	c, ok := ciphers[strings.ToLower(name)]
-	if !ok {
-		return 0, fmt.Errorf("smime: unknown cipher %q (aes256-gcm, aes128-gcm, aes256-cbc, aes128-cbc): %w", name, core.ErrUsage)
+	for _, n := range cipherNames {
+		if strings.EqualFold(n.name, name) {
+			return n.c, nil
+		}
 	}
-	return c, nil
+	return 0, fmt.Errorf("smime: unknown cipher %q (aes256-gcm, aes128-gcm, aes256-cbc, aes128-cbc): %w", name, core.ErrUsage)
 }
 
-// EncryptOptions choose the content cipher and RSA key transport.
-type EncryptOptions = cms.EncryptOptions
-
-// Authenticated reports whether the cipher gives integrity (GCM), i.e. the
-// message is AuthEnvelopedData.
-func Authenticated(c cms.Cipher) bool { return c == cms.AES256GCM || c == cms.AES128GCM }
+// EncryptOptions choose the content cipher and the RSA key transport. The
+// zero value is AES-256-GCM with RSA PKCS #1 v1.5 key transport, which
+// every S/MIME 4.0 client reads.
+type EncryptOptions struct {
+	Cipher Cipher
+	// RSAOAEP uses RSAES-OAEP with SHA-256 (hash and MGF1) instead of
+	// PKCS #1 v1.5 for RSA recipients.
+	RSAOAEP bool
+}
 
 // Encrypt returns a writer for the content to encrypt to the recipients'
 // certificates (checked with CheckRecipient by the caller); the
@@ -432,7 +488,11 @@ func (e *Engine) Encrypt(w io.Writer, to []*x509.Certificate, opts EncryptOption
 	if len(to) == 0 {
 		return nil, fmt.Errorf("smime: encrypt: no recipients: %w", core.ErrUsage)
 	}
-	ew, err := cms.Encrypt(w, to, opts)
+	c, err := opts.Cipher.codec()
+	if err != nil {
+		return nil, err
+	}
+	ew, err := cms.Encrypt(w, to, cms.EncryptOptions{Cipher: c, RSAOAEP: opts.RSAOAEP})
 	if err != nil {
 		return nil, fmt.Errorf("smime: encrypt: %w", err)
 	}
@@ -461,7 +521,7 @@ func (e *Engine) Decrypt(r io.Reader, ids []Identity) (*Decrypted, error) {
 	for i, id := range ids {
 		cids[i] = cms.Identity{Cert: id.Cert, Key: id.Key}
 	}
-	d, err := cms.Decrypt(r, cids, e.Policy.MaxMemorySpool)
+	d, err := cms.Decrypt(r, cids, e.policy().MaxMemorySpool)
 	if err != nil {
 		return nil, err
 	}

@@ -421,7 +421,7 @@ func TestEncryptDecrypt(t *testing.T) {
 			got, _ := io.ReadAll(d.Body)
 			d.Close()
 			want := core.IntegrityGCM
-			if !Authenticated(cipher) {
+			if !cipher.Authenticated() {
 				want = core.IntegrityNone
 			}
 			if string(got) != content || d.Integrity != want || d.DecryptedWith != Fingerprint(id.Cert) {
@@ -431,6 +431,15 @@ func TestEncryptDecrypt(t *testing.T) {
 	}
 	if _, err := ParseCipher("des"); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("unknown cipher: %v", err)
+	}
+	// Names round-trip; a Cipher that is none of the four is refused.
+	for _, c := range []Cipher{AES256GCM, AES128GCM, AES256CBC, AES128CBC} {
+		if back, err := ParseCipher(strings.ToUpper(c.String())); err != nil || back != c {
+			t.Errorf("%v: ParseCipher(String()) = %v, %v", c, back, err)
+		}
+	}
+	if _, err := e.Encrypt(io.Discard, []*x509.Certificate{rsaID.Cert}, EncryptOptions{Cipher: Cipher(9)}); !errors.Is(err, core.ErrUsage) {
+		t.Errorf("cipher 9: %v", err)
 	}
 	if _, err := e.Decrypt(strings.NewReader("x"), nil); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("no identities: %v", err)
@@ -533,5 +542,39 @@ func TestSystemRootsOnlyWhenNeeded(t *testing.T) {
 	e.Trust.SystemRoots = func() []*x509.Certificate { return nil }
 	if _, err := e.CheckRecipient(id.Cert, ""); err == nil {
 		t.Fatal("accepted without any anchor")
+	}
+}
+
+// A zero Engine applies the default policy: it refuses to sign with an
+// RSA key under 2048 bits and refuses SHA-1, as an Engine with
+// core.DefaultPolicy() does; it trusts no one.
+func TestZeroEngineUsesDefaultPolicy(t *testing.T) {
+	p := getPKI(t)
+	var zero Engine
+	small := p.identity(t, rsaKey(t, 1024), leafSpec{})
+	if err := zero.CheckSigner(small); err == nil || !strings.Contains(err.Error(), "fewer than 2048") {
+		t.Fatalf("1024-bit RSA signer: %v", err)
+	}
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	if err := zero.CheckSigner(id); err != nil {
+		t.Fatal(err)
+	}
+	var sig bytes.Buffer
+	w, err := zero.Sign(&sig, []Identity{id}, SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, content)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	signers, _, err := zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()))
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerUntrusted {
+		t.Fatalf("no trust anchors: %+v, %v", signers, err)
+	}
+	zero.Trust.Roots = testEngine(t).Trust.Roots
+	signers, _, err = zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()))
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
+		t.Fatalf("with the roots: %+v, %v", signers, err)
 	}
 }

@@ -230,7 +230,7 @@ func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, en
 		}
 	}
 	smimeType := "enveloped-data"
-	if smime.Authenticated(enc.Cipher) {
+	if enc.Cipher.Authenticated() {
 		smimeType = "authEnveloped-data"
 	}
 	outer, payload := mime.Protect(m, true, false)

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/mailseal/mailseal/core"
-	"github.com/mailseal/mailseal/internal/cms"
 	"github.com/mailseal/mailseal/internal/cmstest"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/smime"
@@ -22,7 +21,7 @@ import (
 func cbcMessage(t *testing.T, sf *smimeFixture, plaintext []byte) []byte {
 	t.Helper()
 	var blob bytes.Buffer
-	w, err := sf.engine.Encrypt(&blob, []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{Cipher: cms.AES256CBC})
+	w, err := sf.engine.Encrypt(&blob, []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{Cipher: smime.AES256CBC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +146,7 @@ func TestSMIMECBCBitFlips(t *testing.T) {
 	sm := sf.flow()
 	var enc bytes.Buffer
 	if err := sm.Encrypt(&enc, parse(t, []byte(smimePlain)), []*x509.Certificate{sf.id.Cert},
-		smime.EncryptOptions{Cipher: cms.AES256CBC}, []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
+		smime.EncryptOptions{Cipher: smime.AES256CBC}, []smime.Identity{sf.id}, smime.SignOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res, want, err := openCBC(t, sm, enc.Bytes(), false)
