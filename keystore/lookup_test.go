@@ -95,7 +95,7 @@ func (m *lookupMessages) verify(t testing.TB, s *Store) int64 {
 	t.Helper()
 	before := s.keyBytesRead.Load()
 	kr := s.PGPKeyring(nil)
-	signers, err := m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), kr.Certs)
+	signers, _, err := m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), kr.Certs)
 	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
 		t.Fatalf("verify: %v %+v", err, signers)
 	}

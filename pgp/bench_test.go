@@ -51,7 +51,7 @@ func BenchmarkVerifyDetached(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(n))
 			for i := 0; i < b.N; i++ {
-				if _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), certs); err != nil {
+				if _, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), certs); err != nil {
 					b.Fatal(err)
 				}
 			}

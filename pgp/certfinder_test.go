@@ -37,14 +37,14 @@ func TestCertFinderLookup(t *testing.T) {
 			for _, id := range keys {
 				index[id] = []*openpgp.Entity{cert}
 			}
-			signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), index)
+			signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), index)
 			if err != nil {
 				t.Fatal(err)
 			}
 			oneSigner(t, signers, core.SignerGood)
 
 			// Filed under some other key ID only: not found.
-			signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), idFinder{keys[0] ^ 1: {cert}})
+			signers, _, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), idFinder{keys[0] ^ 1: {cert}})
 			oneSigner(t, signers, core.SignerUnknown)
 
 			// Decrypting a signed message looks the signer up the same way.

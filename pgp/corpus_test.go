@@ -54,7 +54,7 @@ func TestCorpusSignedMessages(t *testing.T) {
 	if len(blocks) != 1 || blocks[0].Kind != KindSigned {
 		t.Fatalf("blocks %+v", blocks)
 	}
-	signed, signers, err := e.VerifyCleartext(text[blocks[0].Start:blocks[0].End], certs)
+	signed, signers, err := verifyCleartext(e, text[blocks[0].Start:blocks[0].End], certs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestCorpusV4Ed25519Signature(t *testing.T) {
 	t.Logf("v4 Ed25519 corpus signature verifies cryptographically: hash %s, created %s", core.HashName(sig.Hash), sig.CreationTime)
 	// As a detached signature with no certificate, the engine reports an
 	// unknown signer: a bare key packet is not a certificate.
-	signers, err := e.VerifyDetached(strings.NewReader("OpenPGP"), bytes.NewReader(sigData), openpgp.EntityList{})
+	signers, _, err := e.VerifyDetached(strings.NewReader("OpenPGP"), bytes.NewReader(sigData), openpgp.EntityList{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestSignVerify(t *testing.T) {
 			if !bytes.HasPrefix(sig, []byte("-----BEGIN PGP SIGNATURE-----")) {
 				t.Fatalf("not armored: %s", sig)
 			}
-			signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
+			signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,13 +109,13 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("signature hash %v, micalg %s", sigs[0].Hash, micalg)
 			}
 			// Changed data: bad.
-			signers, err = e.VerifyDetached(strings.NewReader("Content-Type: text/plain\r\n\r\nHellO\r\n"), bytes.NewReader(sig), openpgp.EntityList{cert})
+			signers, _, err = e.VerifyDetached(strings.NewReader("Content-Type: text/plain\r\n\r\nHellO\r\n"), bytes.NewReader(sig), openpgp.EntityList{cert})
 			if err != nil {
 				t.Fatal(err)
 			}
 			oneSigner(t, signers, core.SignerBad)
 			// Unknown key: KeyID and issuer fingerprint.
-			signers, err = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), nil)
+			signers, _, err = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("unknown signer %+v", s)
 			}
 			// Binary signature works too.
-			signers, err = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(dearmor(t, sig)), openpgp.EntityList{cert})
+			signers, _, err = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(dearmor(t, sig)), openpgp.EntityList{cert})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +150,7 @@ func TestMicalgFollowsKeyPreference(t *testing.T) {
 	if sigs[0].Hash != crypto.SHA256 {
 		t.Fatalf("hash %v", sigs[0].Hash)
 	}
-	signers, _ := e.VerifyDetached(strings.NewReader("x"), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
+	signers, _, _ := e.VerifyDetached(strings.NewReader("x"), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
 	oneSigner(t, signers, core.SignerGood)
 }
 
@@ -160,7 +160,7 @@ func TestSeveralSignatures(t *testing.T) {
 	b := genKey(t, "B", "b@example.org", keyOpts{})
 	data := []byte("data")
 	both := append(dearmor(t, sign(t, e, a, data)), dearmor(t, sign(t, e, b, data))...)
-	signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(both), openpgp.EntityList{publicOf(t, a)})
+	signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(both), openpgp.EntityList{publicOf(t, a)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +470,7 @@ func TestFutureSignature(t *testing.T) {
 		signer := testPolicy()
 		signer.Now = now.Add(tc.ahead)
 		sig := sign(t, New(signer), key, data)
-		signers, err := New(verifier).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
+		signers, _, err := New(verifier).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -233,3 +233,23 @@ func oneSigner(t testing.TB, signers []core.Signature, want core.SignerStatus) c
 	}
 	return signers[0]
 }
+
+// verifyCleartext is Engine.VerifyCleartext with its results apart.
+func verifyCleartext(e *Engine, block []byte, certs CertFinder) ([]byte, []core.Signature, error) {
+	ct, err := e.VerifyCleartext(block, certs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ct.Text, ct.Signers, nil
+}
+
+// FindBlocks finds the armored blocks of a text held in memory, with a
+// BlockScanner.
+func FindBlocks(text []byte) []Block {
+	s := NewBlockScanner(func() io.Reader { return bytes.NewReader(text) })
+	var blocks []Block
+	for s.Scan() {
+		blocks = append(blocks, s.Block())
+	}
+	return blocks
+}

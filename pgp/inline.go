@@ -38,7 +38,7 @@ func (k BlockKind) String() string {
 	return fmt.Sprintf("BlockKind(%d)", int(k))
 }
 
-// Block is an armored block found by FindBlocks or a BlockScanner:
+// Block is an armored block found by a BlockScanner:
 // text[Start:End] is the block, from the first byte of its BEGIN line to the
 // end of its END line including that line's terminator (LF or CRLF) if there
 // is one. Everything outside the blocks is not protected by them.
@@ -81,20 +81,8 @@ const minScanBuffer = len(beginSigned) + 2
 // scanBuffer is the size of the scan buffer for a long text.
 const scanBuffer = 64 << 10
 
-// FindBlocks finds the armored OpenPGP blocks in a text body, in order and
-// not overlapping. Markers must stand on lines of their own (CRLF or LF
-// line ends, trailing blanks allowed). A BEGIN without its END is not a block.
-func FindBlocks(text []byte) []Block {
-	s := NewBlockScanner(func() io.Reader { return bytes.NewReader(text) })
-	var blocks []Block
-	for s.Scan() {
-		blocks = append(blocks, s.Block())
-	}
-	return blocks
-}
-
 // HasBlock reports whether the text read from r holds an armored block, as
-// FindBlocks and a BlockScanner find them. It reads r once, up to the end
+// a BlockScanner finds them. It reads r once, up to the end
 // of the first block, with a buffer of fixed size.
 func HasBlock(r io.Reader) (bool, error) {
 	var examined int64
@@ -106,8 +94,10 @@ func HasBlock(r io.Reader) (bool, error) {
 	return found, nil
 }
 
-// A BlockScanner finds the armored OpenPGP blocks of a text, with the rules
-// of FindBlocks, in time linear in the text and memory that does not grow
+// A BlockScanner finds the armored OpenPGP blocks of a text, in order and
+// not overlapping: markers must stand on lines of their own (CRLF or LF
+// line ends, trailing blanks allowed), and a BEGIN without its END is not
+// a block. It works in time linear in the text and memory that does not grow
 // with it: it reads the text from the start once or twice (the first
 // reading finds the last END lines, which tell the second which BEGIN lines
 // begin blocks) with a buffer of fixed size.
@@ -520,35 +510,44 @@ func (b *blankText) write(p []byte) {
 // of a character at its end does not count as white space.
 func (b *blankText) end() bool { return b.nonblank || b.n > 0 }
 
+// Cleartext is a verified cleartext-signed block.
+type Cleartext struct {
+	// Text is the signed text exactly as it was hashed: dash-escaping
+	// removed, trailing spaces and tabs removed from every line, lines
+	// joined with CRLF, without a final line break.
+	Text []byte
+	// Signers has one entry per signature.
+	Signers []core.Signature
+	// Warnings are as VerifyDetached's.
+	Warnings []string
+}
+
 // VerifyCleartext verifies a cleartext-signed block (RFC 9580 section 7) as
-// found by FindBlocks. It returns the signed text exactly as it was hashed:
-// dash-escaping removed, trailing spaces and tabs removed from every line,
-// lines joined with CRLF, without a final line break; and one
-// core.Signature per signature. If "Hash" armor headers are present, a
+// a BlockScanner finds it. If "Hash" armor headers are present, a
 // signature whose hash is not listed is reported as bad. The error is for
 // malformed input only (wrapping core.ErrInput).
-func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []core.Signature, error) {
+func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) (*Cleartext, error) {
 	trimmed := bytes.TrimLeft(block, " \t\r\n")
 	if !bytes.HasPrefix(trimmed, []byte(beginSigned)) {
-		return nil, nil, fmt.Errorf("pgp: verify: the block does not start with %q: %w", beginSigned, core.ErrInput)
+		return nil, fmt.Errorf("pgp: verify: the block does not start with %q: %w", beginSigned, core.ErrInput)
 	}
 	b, rest := clearsign.Decode(trimmed)
 	if b == nil {
-		return nil, nil, fmt.Errorf("pgp: verify: malformed cleartext-signed block (bad header, missing or damaged signature): %w", core.ErrInput)
+		return nil, fmt.Errorf("pgp: verify: malformed cleartext-signed block (bad header, missing or damaged signature): %w", core.ErrInput)
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, nil, fmt.Errorf("pgp: verify: text after the signature block; pass exactly one block as found by FindBlocks: %w", core.ErrInput)
+		return nil, fmt.Errorf("pgp: verify: text after the signature block; pass exactly one block as a BlockScanner finds it: %w", core.ErrInput)
 	}
 	if b.ArmoredSignature == nil || b.ArmoredSignature.Type != armorSignature {
-		return nil, nil, fmt.Errorf("pgp: verify: the signature block is not a %q block: %w", armorSignature, core.ErrInput)
+		return nil, fmt.Errorf("pgp: verify: the signature block is not a %q block: %w", armorSignature, core.ErrInput)
 	}
 	sigs, unsupported, err := readSignatures(b.ArmoredSignature.Body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pgp: verify: %w", err)
+		return nil, fmt.Errorf("pgp: verify: %w", err)
 	}
-	signers, err := e.verifySigs(bytes.NewReader(b.Bytes), sigs, unsupported, certs)
+	signers, warnings, err := e.verifySigs(bytes.NewReader(b.Bytes), sigs, unsupported, certs)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if hashes := b.Headers.Values("Hash"); len(hashes) > 0 {
 		for i, sig := range sigs {
@@ -562,8 +561,7 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) ([]byte, []core
 			}
 		}
 	}
-	text := append([]byte(nil), b.Bytes...)
-	return text, signers, nil
+	return &Cleartext{Text: append([]byte(nil), b.Bytes...), Signers: signers, Warnings: warnings}, nil
 }
 
 func hashListed(names []string, sig *packet.Signature) bool {

@@ -242,7 +242,7 @@ func TestVerifyCleartext(t *testing.T) {
 	if !bytes.Contains(cs, []byte("\n- -dash\n")) {
 		t.Fatalf("expected dash-escaping:\n%s", cs)
 	}
-	text, signers, err := e.VerifyCleartext(cs, certs)
+	text, signers, err := verifyCleartext(e, cs, certs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,25 +254,25 @@ func TestVerifyCleartext(t *testing.T) {
 	// CRLF transport and trailing blanks added in transit do not matter.
 	crlf := bytes.ReplaceAll(cs, []byte("\n"), []byte("\r\n"))
 	crlf = bytes.Replace(crlf, []byte("From me\r\n"), []byte("From me \t\r\n"), 1)
-	_, signers, err = e.VerifyCleartext(crlf, certs)
+	_, signers, err = verifyCleartext(e, crlf, certs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	oneSigner(t, signers, core.SignerGood)
 	// Changed text: bad. Unknown key: unknown.
-	_, signers, _ = e.VerifyCleartext(bytes.Replace(cs, []byte("line one"), []byte("line 1"), 1), certs)
+	_, signers, _ = verifyCleartext(e, bytes.Replace(cs, []byte("line one"), []byte("line 1"), 1), certs)
 	oneSigner(t, signers, core.SignerBad)
-	_, signers, _ = e.VerifyCleartext(cs, nil)
+	_, signers, _ = verifyCleartext(e, cs, nil)
 	oneSigner(t, signers, core.SignerUnknown)
 	// Malformed input and trailing text are errors.
 	for _, in := range [][]byte{nil, []byte("hello"), append(append([]byte{}, cs...), "unsigned tail\n"...), cs[:len(cs)/2]} {
-		_, _, err := e.VerifyCleartext(in, certs)
+		_, _, err := verifyCleartext(e, in, certs)
 		wantErr(t, err, core.ErrInput)
 	}
 	// A Hash header that does not match the signature makes it bad.
 	wrong := bytes.Replace(cs, []byte("Hash: SHA512"), []byte("Hash: SHA256"), 1)
 	if !bytes.Equal(wrong, cs) {
-		_, signers, _ = e.VerifyCleartext(wrong, certs)
+		_, signers, _ = verifyCleartext(e, wrong, certs)
 		oneSigner(t, signers, core.SignerBad)
 	}
 }
@@ -327,7 +327,7 @@ func FuzzVerifyCleartext(f *testing.F) {
 	certs := corpusKeys(f, "rfc9580/v6-minimal-cert.key")
 	e := testEngine()
 	f.Fuzz(func(t *testing.T, block []byte) {
-		text, signers, err := e.VerifyCleartext(block, certs)
+		text, signers, err := verifyCleartext(e, block, certs)
 		if err == nil && text == nil && len(signers) == 0 {
 			t.Fatal("no error and no result")
 		}

@@ -93,7 +93,7 @@ func TestInteropFromGPG(t *testing.T) {
 			}
 
 			sig := h.DetachSign(fpr, data)
-			signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), certs)
+			signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), certs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,14 +102,14 @@ func TestInteropFromGPG(t *testing.T) {
 			// SHA-1 signatures are refused unless the policy allows them,
 			// or accepts them as made before a date.
 			sig1 := h.DetachSign(fpr, data, "--digest-algo", "SHA1")
-			signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
+			signers, _, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
 			s := oneSigner(t, signers, core.SignerRefused)
 			if !strings.Contains(s.Error, "SHA-1") {
 				t.Errorf("SHA-1 error %q", s.Error)
 			}
 			old := testPolicy()
 			old.AcceptSHA1Before = time.Now().Add(time.Hour)
-			signers, _ = New(old).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
+			signers, _, _ = New(old).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig1), certs)
 			oneSigner(t, signers, core.SignerGood)
 
 			ct := h.Encrypt(data, []string{fpr})
@@ -160,7 +160,7 @@ func TestInteropFromGPG(t *testing.T) {
 			if len(blocks) != 1 || blocks[0].Kind != KindSigned {
 				t.Fatalf("blocks %+v", blocks)
 			}
-			text, signers, err := e.VerifyCleartext(cs[blocks[0].Start:blocks[0].End], certs)
+			text, signers, err := verifyCleartext(e, cs[blocks[0].Start:blocks[0].End], certs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestInteropFromGPG(t *testing.T) {
 			}
 			// A changed line makes it bad.
 			bad := bytes.Replace(cs, []byte("From here"), []byte("From there"), 1)
-			_, signers, err = e.VerifyCleartext(bad, certs)
+			_, signers, err = verifyCleartext(e, bad, certs)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -81,7 +81,7 @@ func TestRevokedKeyRefused(t *testing.T) {
 	_, err = e.SignDetached(io.Discard, revokedSecret)
 	wantErr(t, err, core.ErrNoKey)
 
-	signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{revoked})
+	signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{revoked})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +115,18 @@ func TestExpiredKey(t *testing.T) {
 	then := New(pThen)
 	data := []byte("x")
 	sig := sign(t, then, key, data)
-	signers, _ := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
+	signers, warnings, _ := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
 	oneSigner(t, signers, core.SignerGood)
+	// It stands, with a warning that the key has expired since.
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "expired") || !strings.Contains(warnings[0], "after this signature was made") {
+		t.Errorf("warnings %q", warnings)
+	}
+	if _, warnings, _ := then.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert}); len(warnings) != 0 {
+		t.Errorf("warnings while the key is valid: %q", warnings)
+	}
 
 	s := lateSignatureHash(t, key, past.Add(2*time.Hour), data, hashSHA512)
-	signers, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(s), openpgp.EntityList{cert})
+	signers, _, _ = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(s), openpgp.EntityList{cert})
 	oneSigner(t, signers, core.SignerUntrusted)
 }
 
@@ -128,7 +135,7 @@ func TestSHA1SignatureRefused(t *testing.T) {
 	key := genKey(t, "A", "a@example.org", keyOpts{})
 	data := []byte("sha1")
 	sig := lateSignatureHash(t, key, time.Now(), data, hashSHA1)
-	signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
+	signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +146,7 @@ func TestSHA1SignatureRefused(t *testing.T) {
 	}
 	p := testPolicy()
 	p.AllowSHA1 = true
-	signers, _ = New(p).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
+	signers, _, _ = New(p).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
 	oneSigner(t, signers, core.SignerGood)
 
 	// AcceptSHA1Before: accepted when made before it, refused after; a
@@ -155,7 +162,7 @@ func TestSHA1SignatureRefused(t *testing.T) {
 	} {
 		p := testPolicy()
 		p.AcceptSHA1Before = c.before
-		signers, _ = New(p).VerifyDetached(strings.NewReader(c.data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
+		signers, _, _ = New(p).VerifyDetached(strings.NewReader(c.data), bytes.NewReader(sig), openpgp.EntityList{publicOf(t, key)})
 		oneSigner(t, signers, c.want)
 	}
 }

@@ -54,7 +54,7 @@ func TestVerifyUserIDWithTwoAddresses(t *testing.T) {
 	} {
 		key := withUserIDs(t, genKey(t, "Alice", "alice@example.org", keyOpts{}), c.uids...)
 		cert := publicOf(t, key)
-		signers, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sign(t, e, key, data)), openpgp.EntityList{cert})
+		signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sign(t, e, key, data)), openpgp.EntityList{cert})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -285,20 +285,37 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 	return sigs, unsupported, nil
 }
 
-// VerifyDetached checks a detached signature (armored or binary) over the
-// bytes of signed, streaming them once through every signature's hash. It
-// returns one core.Signature per signature packet (an unsupported packet
-// version gives a SignerBad entry). The error is for unreadable input only;
-// a signature that does not verify is a SignerBad entry, not an error.
-func (e *Engine) VerifyDetached(signed, signature io.Reader, certs CertFinder) ([]core.Signature, error) {
-	sigs, unsupported, err := readSignatures(signature)
-	if err != nil {
-		return nil, fmt.Errorf("pgp: verify: %w", err)
+// expiredSince is a warning for a good signature whose key, valid when it
+// signed, is no longer valid now (it expired since): the signature
+// stands, as gpg's does with a note. Empty otherwise.
+func (e *Engine) expiredSince(s core.Signature, ent *openpgp.Entity) string {
+	if s.Status != core.SignerGood || ent == nil {
+		return ""
 	}
-	return e.verifySigs(signed, sigs, unsupported, certs)
+	if err := e.primaryValid(ent, e.now()); err != nil {
+		return fmt.Sprintf("signer %s: %v, after this signature was made", s.Fingerprint, err)
+	}
+	return ""
 }
 
-func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]core.Signature, error) {
+// VerifyDetached checks a detached signature (armored or binary) sig over
+// content, the exact signed bytes, streaming them once through every
+// signature's hash; certs are the certificates that may have made it. It
+// returns one core.Signature per signature packet (an unsupported packet
+// version gives a SignerBad entry) and warnings: what does not change a
+// verdict but a reader should know (a good signature's key has expired
+// since it signed). The error is for unreadable input only; a
+// signature that does not verify is a SignerBad entry, not an error. It has
+// the shape of smime.Engine.VerifyDetached.
+func (e *Engine) VerifyDetached(content, sig io.Reader, certs CertFinder) ([]core.Signature, []string, error) {
+	sigs, unsupported, err := readSignatures(sig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgp: verify: %w", err)
+	}
+	return e.verifySigs(content, sigs, unsupported, certs)
+}
+
+func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]core.Signature, []string, error) {
 	type item struct {
 		sig       *packet.Signature
 		ent       *openpgp.Entity
@@ -329,15 +346,20 @@ func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsuppor
 		items[i] = it
 	}
 	if _, err := io.Copy(io.MultiWriter(writers...), signed); err != nil {
-		return nil, fmt.Errorf("pgp: verify: reading the signed data: %v: %w", err, core.ErrInput)
+		return nil, nil, fmt.Errorf("pgp: verify: reading the signed data: %v: %w", err, core.ErrInput)
 	}
 	signers := make([]core.Signature, 0, len(items)+len(unsupported))
+	var warnings []string
 	for _, it := range items {
-		signers = append(signers, e.evaluate(it.sig, it.final, it.err, it.ent, it.pub))
+		sg := e.evaluate(it.sig, it.final, it.err, it.ent, it.pub)
+		signers = append(signers, sg)
+		if w := e.expiredSince(sg, it.ent); w != "" {
+			warnings = append(warnings, w)
+		}
 	}
 	for _, err := range unsupported {
 		signers = append(signers, core.Signature{Emails: []string{}, Status: core.SignerBad,
 			Error: fmt.Sprintf("unsupported signature: %v", err)})
 	}
-	return signers, nil
+	return signers, warnings, nil
 }

@@ -111,13 +111,13 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 }
 
 // verifySigned checks a PGP/MIME multipart/signed entity.
-func (o *OpenPGP) verifySigned(e *mime.Entity) ([]core.Signature, error) {
+func (o *OpenPGP) verifySigned(e *mime.Entity) ([]core.Signature, []string, error) {
 	if len(e.Children) != 2 {
-		return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
+		return nil, nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 	}
 	sigPart := e.Children[1]
 	if sigPart.MediaType != pgpSignatureType {
-		return nil, fmt.Errorf("signature part is %s, want %s: %w", sigPart.MediaType, pgpSignatureType, core.ErrInput)
+		return nil, nil, fmt.Errorf("signature part is %s, want %s: %w", sigPart.MediaType, pgpSignatureType, core.ErrInput)
 	}
 	// The signed part is read on a goroutine of its own, beside hashing.
 	content := stage.NewReader(e.Children[0].Raw())
@@ -134,11 +134,11 @@ func (o *OpenPGP) signedPartHashes(map[string]string) []crypto.Hash { return nil
 func (o *OpenPGP) open(f Found) (*Opened, error) {
 	switch f.Kind {
 	case KindSigned:
-		signers, err := o.verifySigned(f.Entity)
+		signers, warnings, err := o.verifySigned(f.Entity)
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Signers: signers, Inner: f.Entity.Children[0].Raw()}, nil
+		return &Opened{Signers: signers, Warnings: warnings, Inner: f.Entity.Children[0].Raw()}, nil
 	case KindEncrypted:
 		e := f.Entity
 		if len(e.Children) != 2 {
@@ -207,12 +207,12 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 		if _, err := io.ReadFull(block, data); err != nil {
 			return nil, fmt.Errorf("reading the cleartext-signed block: %w", err)
 		}
-		signed, signers, err := o.Engine.VerifyCleartext(data, o.Keyring.Certs)
+		ct, err := o.Engine.VerifyCleartext(data, o.Keyring.Certs)
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Signers: signers, Unprotected: unprotected,
-			Inner: io.MultiReader(strings.NewReader(header), bytes.NewReader(signed))}, nil
+		return &Opened{Signers: ct.Signers, Warnings: ct.Warnings, Unprotected: unprotected,
+			Inner: io.MultiReader(strings.NewReader(header), bytes.NewReader(ct.Text))}, nil
 	default:
 		d, err := o.Engine.Decrypt(block, o.Keyring)
 		if err != nil {

@@ -359,7 +359,7 @@ func cmdVerify(args []string, env Env, e *pgp.Engine) error {
 	if err != nil {
 		return err
 	}
-	signers, err := e.VerifyDetached(env.Stdin, bytes.NewReader(sigData), certs)
+	signers, _, err := e.VerifyDetached(env.Stdin, bytes.NewReader(sigData), certs)
 	if err != nil {
 		return fail(exitBadData, "%v", err)
 	}
@@ -655,10 +655,11 @@ func cmdInlineVerify(args []string, env Env, e *pgp.Engine) error {
 	var text []byte
 	var signers []core.Signature
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
-		text, signers, err = e.VerifyCleartext(bytes.TrimSpace(data), certs)
+		ct, err := e.VerifyCleartext(bytes.TrimSpace(data), certs)
 		if err != nil {
 			return fail(exitBadData, "%v", err)
 		}
+		text, signers = ct.Text, ct.Signers
 		if !bytes.Contains(data, []byte("\r\n")) {
 			text = bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n")) // the input's line endings
 		}
