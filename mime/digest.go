@@ -19,7 +19,7 @@ type ParseOption func(*parser)
 // the parse. hashes gets the root's Content-Type parameters (micalg names
 // the hash) and returns the hashes to compute; none, and nothing is done.
 // Entity.Digest gives the results. When the body from the part's start on
-// is smaller than stage.BufferSize, nothing is hashed (reading the part
+// is smaller than 256 KiB (stage.BufferSize), nothing is hashed (reading the part
 // again costs less than a goroutine).
 //
 // The hashing runs on a goroutine of its own that reads the source with

@@ -1,21 +1,54 @@
-// Package pgp is mailseal's OpenPGP engine: it signs (detached, for
-// PGP/MIME), encrypts, decrypts and verifies OpenPGP data on top of
-// github.com/ProtonMail/go-crypto/openpgp/v2, applying a core.Policy.
+// Package pgp is mailseal's OpenPGP engine: it signs (detached for
+// PGP/MIME, inline, or as plain OpenPGP data), encrypts, decrypts and verifies OpenPGP data on
+// top of github.com/ProtonMail/go-crypto/openpgp/v2, applying a
+// core.Policy. It works on message bodies — the exact bytes to sign, verify
+// or decrypt — not on whole e-mail messages: the root package mailseal
+// (Sign, Encrypt, Open) finds the parts of a message, builds PGP/MIME
+// around what this package produces and applies the message-level rules
+// (the signature must cover the root, the signer must be the From
+// address). Use this package directly for OpenPGP data that is not mail,
+// or to bring keys to mailseal from elsewhere (Recipient, Signer).
 //
-// The engine never sees whole e-mail messages; the mime package hands it the
-// exact bytes to sign, verify or decrypt. Its results are per-signature
-// core.Signature values; the message-level verdict is core.Report's job.
+// # Use
 //
-// Safety properties:
-//   - decrypted plaintext is withheld in an internal/spool.Spool until the
-//     MDC or AEAD check, the end of the packet stream and the signature checks
-//     are done; tampered ciphertext yields an error wrapping
-//     core.ErrIntegrity and no plaintext at all;
-//   - data encrypted without integrity protection (SED, packet tag 9) is refused;
-//   - decompressed data is capped at Policy.MaxDecompressed;
+// New(policy) gives an Engine (New(core.Policy{}) applies
+// core.DefaultPolicy()). Keys are go-crypto entities: NewKey makes one,
+// openpgp.ReadKeyRing reads them, and a keystore.Store holds them. Per call:
+//
+//   - SignDetached(w, key) returns a writer for the data; Close writes the
+//     armored signature; VerifyDetached(content, sig, certs) checks one;
+//   - Encrypt(w, recipients, signer) returns a writer for the plaintext;
+//     Decrypt(r, Keyring) returns the plaintext once it is verified;
+//   - VerifyCleartext checks a cleartext-signed block that a BlockScanner
+//     found in a text body (inline PGP).
+//
+// Results are per-signature core.Signature values (good, bad, refused,
+// untrusted, unknown, with the reason in Error); a signature that does not
+// verify is a result, not an error. Errors wrap core's kinds (ErrInput,
+// ErrNoKey, ErrLocked, ErrIntegrity, ErrUsage) for core.ExitCode.
+//
+// # Safety
+//
+//   - decrypted plaintext is withheld (in memory, then in an encrypted
+//     temporary file) until the MDC or AEAD check, the end of the packet
+//     stream and the signature checks are done; tampered ciphertext yields
+//     an error wrapping core.ErrIntegrity and no plaintext at all;
+//   - data encrypted without integrity protection (SED, packet tag 9) is
+//     refused;
+//   - what compressed data expands to is capped at Policy.MaxDecompressed;
 //   - revoked or expired keys are refused for encryption and signing, and a
 //     signature only counts as good if its key was valid when it signed;
-//   - signing and encryption stream: memory does not grow with the message.
+//   - weak hashes (SHA-1, MD5) are refused (core.SignerRefused), SHA-1 only
+//     accepted with Policy.AllowSHA1 or AcceptSHA1Before;
+//   - signing and encryption stream: memory does not grow with the data.
+//
+// # Speed
+//
+// Large messages to v4 keys (SEIPDv1 with AES) are encrypted and decrypted
+// by this package's own CFB and MDC code (seipd.go) rather than
+// go-crypto's, which works a byte at a time: about 2.5 times faster to
+// encrypt and 2 times to decrypt 64 MiB (BenchmarkSEIPDV1, which compares
+// the two). go-crypto still parses every packet and handles every key.
 package pgp
 
 import (

@@ -1,14 +1,44 @@
 // Package smime is mailseal's S/MIME 4.0 engine (RFC 8551): it signs,
-// verifies, encrypts and decrypts message bodies with the streaming CMS
-// codec in internal/cms, and judges every signer by RFC 5280 path
-// validation to the user's trust anchors (internal/x509path, RFC 8550
-// rules: key usage, emailProtection, the addresses a certificate is bound
-// to). It works on bodies (io.Reader in, io.Writer out); finding the
-// S/MIME entity in a message and building the MIME structure around the
-// CMS blobs is internal/flow's business.
+// verifies, encrypts and decrypts message bodies as CMS (RFC 5652), and
+// judges every signer and recipient by RFC 5280 path validation to the
+// user's trust anchors with the RFC 8550 rules (key usage,
+// emailProtection, the addresses a certificate is bound to). It works on
+// bodies (io.Reader in, io.Writer out): the root package mailseal finds
+// the S/MIME parts of a message, builds the MIME structure around what this
+// package produces and applies the message-level rules. Use this package
+// directly for CMS data that is not mail, or to bring certificates to
+// mailseal from elsewhere (Recipient, Signer).
 //
-// Certificates carried in a message are only ever candidates for
-// intermediates; trust comes from Trust.Roots (and Trust.SystemRoots) alone.
+// # Use
+//
+// An Engine holds a Policy and the Trust (anchors, intermediates, CRLs);
+// the zero Engine applies core.DefaultPolicy() and trusts no one. Per
+// call:
+//
+//   - Sign(w, identities, opts) returns a writer for the content; Close
+//     writes the detached signature (or, with Opaque, the signed-data);
+//     VerifyDetached(content, sig) and VerifyOpaque check them;
+//   - Encrypt(w, certificates, opts) returns a writer for the content
+//     (AES-256-GCM AuthEnvelopedData by default); Decrypt(r, identities)
+//     returns the content once its integrity is verified;
+//   - CheckRecipient and CheckSigner say whether a certificate can be
+//     encrypted to, or an identity sign, now.
+//
+// Results are per-signature core.Signature values with the chain, and
+// warnings (revocation status unknown); a signature that does not verify
+// is a result, not an error. Errors wrap core's kinds for core.ExitCode.
+//
+// # Safety
+//
+//   - certificates carried in a message are only ever candidates for
+//     intermediates; trust comes from Trust.Roots (and Trust.SystemRoots);
+//   - decrypted content is withheld until the GCM tag is checked; CBC
+//     content (EnvelopedData, no integrity) is reported as Integrity "none"
+//     so that the caller can refuse it (mailseal.Open does, unless a good
+//     signature covers it);
+//   - every decryption failure is the same integrity error (no oracle);
+//   - weak hashes and keys are refused (core.SignerRefused);
+//   - signing, encryption and decryption stream.
 package smime
 
 import (
