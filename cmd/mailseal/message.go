@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/internal/batch"
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/smime"
@@ -96,7 +97,7 @@ func encryptCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return runBatch(s, func() (batchWork, error) { return s.encryptWorker(), nil }, true)
+				return runBatch(s, func() (batch.Work, error) { return s.encryptWorker(), nil }, true)
 			}
 			return withMessage(func(s *session, m *mime.Message) error {
 				return s.encryptMessage(m, s.writeOutput)
@@ -160,32 +161,14 @@ func openCommand(c *cli.Context, decrypt bool) error {
 		return err
 	}
 	if c.String("batch") != "" {
-		return runBatch(s, func() (batchWork, error) { return s.openWorker(decrypt), nil }, decrypt)
+		return runBatch(s, func() (batch.Work, error) { return s.openWorker(decrypt), nil }, decrypt)
 	}
 	m, err := s.readMessage(mailseal.HashingOption())
 	if err != nil {
 		return s.failReport(err)
 	}
 	defer m.Close()
-	var opened *mailseal.Opened
-	if decrypt {
-		// The output is made only when there is something to release.
-		var openErr error
-		err = s.writeOutput(func(w io.Writer) error {
-			opened, openErr = mailseal.Open(m, s.openKeys(), s.openOptions(true, w))
-			if openErr != nil || !opened.Decrypted {
-				return errNothingReleased
-			}
-			return nil
-		})
-		if openErr != nil {
-			err = openErr
-		} else if err == errNothingReleased {
-			err = nil
-		}
-	} else {
-		opened, err = mailseal.Open(m, s.openKeys(), s.openOptions(false, nil))
-	}
+	opened, err := s.open(m, s.openKeys(), decrypt, s.writeOutput)
 	if err != nil {
 		return s.failReport(err)
 	}
@@ -194,6 +177,33 @@ func openCommand(c *cli.Context, decrypt bool) error {
 		return exitError{code}
 	}
 	return nil
+}
+
+// open verifies m or, with decrypt, decrypts it, the decrypted message
+// going to output, which is made only when there is something to release
+// (output makes the -o file, or a batch's output message).
+func (s *session) open(m *mime.Message, keys mailseal.Keys, decrypt bool, output func(func(io.Writer) error) error) (*mailseal.Opened, error) {
+	if !decrypt {
+		return mailseal.Open(m, keys, s.openOptions(false, nil))
+	}
+	var opened *mailseal.Opened
+	var openErr error
+	err := output(func(w io.Writer) error {
+		opened, openErr = mailseal.Open(m, keys, s.openOptions(true, w))
+		if openErr != nil || !opened.Decrypted {
+			return errNothingReleased
+		}
+		return nil
+	})
+	switch {
+	case openErr != nil:
+		return nil, openErr
+	case err == errNothingReleased:
+		return opened, nil
+	case err != nil:
+		return nil, err
+	}
+	return opened, nil
 }
 
 // errNothingReleased stops the output of a decryption that released

@@ -214,18 +214,24 @@ func (d *decoder) checkMAC(rest cryptobyte.String, data, bmp []byte) (bool, erro
 	return subtle.ConstantTimeCompare(mac.Sum(nil), digest) == 1, nil
 }
 
+// hashes are the SHA-1 and SHA-2 hashes by their digest OID (MacData) and
+// their HMAC OID (PBKDF2's PRF).
+var hashes = []struct {
+	digest, hmac asn1.ObjectIdentifier
+	new          func() hash.Hash
+}{
+	{oidSHA1, oidHMACWithSHA1, sha1.New},
+	{oidSHA224, oidHMACWithSHA224, sha256.New224},
+	{oidSHA256, oidHMACWithSHA256, sha256.New},
+	{oidSHA384, oidHMACWithSHA384, sha512.New384},
+	{oidSHA512, oidHMACWithSHA512, sha512.New},
+}
+
 func digestHash(oid asn1.ObjectIdentifier) (func() hash.Hash, bool) {
-	switch {
-	case oid.Equal(oidSHA1):
-		return sha1.New, true
-	case oid.Equal(oidSHA224):
-		return sha256.New224, true
-	case oid.Equal(oidSHA256):
-		return sha256.New, true
-	case oid.Equal(oidSHA384):
-		return sha512.New384, true
-	case oid.Equal(oidSHA512):
-		return sha512.New, true
+	for _, h := range hashes {
+		if h.digest.Equal(oid) {
+			return h.new, true
+		}
 	}
 	return nil, false
 }
@@ -584,17 +590,10 @@ func (d *decoder) pbes2(params cryptobyte.String) (cipher.Block, []byte, error) 
 }
 
 func hmacHash(oid asn1.ObjectIdentifier) (func() hash.Hash, bool) {
-	switch {
-	case oid.Equal(oidHMACWithSHA1):
-		return sha1.New, true
-	case oid.Equal(oidHMACWithSHA224):
-		return sha256.New224, true
-	case oid.Equal(oidHMACWithSHA256):
-		return sha256.New, true
-	case oid.Equal(oidHMACWithSHA384):
-		return sha512.New384, true
-	case oid.Equal(oidHMACWithSHA512):
-		return sha512.New, true
+	for _, h := range hashes {
+		if h.hmac.Equal(oid) {
+			return h.new, true
+		}
 	}
 	return nil, false
 }

@@ -1,0 +1,287 @@
+package batch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/mime"
+)
+
+// message is the n-th test message; every third is unreadable MIME
+// (nesting deeper than the limit the tests use).
+func message(n int) string {
+	body := fmt.Sprintf("From: a%d@example.org\r\nSubject: message %d\r\n\r\nbody %d\r\n", n, n, n)
+	if n%3 == 2 {
+		body = fmt.Sprintf("From: a%d@example.org\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n--a--\r\n", n)
+	}
+	return body
+}
+
+// writeMbox writes an mbox of n messages.
+func writeMbox(t testing.TB, dir string, n int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString("From sender@example.org Thu Jan  1 00:00:00 2026\n")
+		b.WriteString(strings.ReplaceAll(message(i), "\r\n", "\n"))
+		b.WriteString("\n")
+	}
+	path := filepath.Join(dir, "in.mbox")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// subjectWork reports each message's Subject in Report.Error (its code is
+// the message number mod 2) and, when out is set, writes the message back
+// with a header field added; its delay makes later messages overtake
+// earlier ones among the workers.
+func subjectWork(out bool) Work {
+	return func(m *mime.Message, output func(func(io.Writer) error) error) Result {
+		subject := m.Root.Header.Get("Subject")
+		var n int
+		fmt.Sscanf(subject, "message %d", &n)
+		time.Sleep(time.Duration(n%4) * time.Millisecond)
+		if out {
+			err := output(func(w io.Writer) error {
+				_, err := io.WriteString(w, "X-Worked: yes\r\nSubject: "+subject+"\r\n\r\nbody\r\n")
+				return err
+			})
+			if err != nil {
+				return Result{Err: err}
+			}
+		}
+		return Result{Report: core.Report{Error: subject}, Code: n % 2, Reported: true}
+	}
+}
+
+type doneRecord struct {
+	id    string
+	what  string
+	wrote bool
+}
+
+func run(t *testing.T, opts Options, work func() Work) ([]doneRecord, int, error) {
+	t.Helper()
+	var got []doneRecord
+	count, err := Run(opts, func() (Work, error) { return work(), nil }, func(id string, r Result) {
+		what := r.Report.Error
+		if r.Err != nil {
+			what = "error: " + r.Err.Error()
+		}
+		got = append(got, doneRecord{id, what, r.Wrote})
+	})
+	return got, count, err
+}
+
+// Many workers give the results of one, in the mailbox's order, and write
+// the same output (TestBatchMatchesSingleMessages in cmd/mailseal checks
+// the same against the commands on single messages).
+func TestRunMatchesOneWorker(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 40)
+	lim := mime.Limits{MaxDepth: 1}
+	one, n1, err := run(t, Options{Input: in, Output: filepath.Join(dir, "one.mbox"), Limits: lim, Workers: 1, MemLimit: 1 << 20}, func() Work { return subjectWork(true) })
+	if err != nil || n1 != 40 {
+		t.Fatalf("one worker: %d messages, %v", n1, err)
+	}
+	many, n8, err := run(t, Options{Input: in, Output: filepath.Join(dir, "many.mbox"), Limits: lim, Workers: 8, MemLimit: 1 << 20}, func() Work { return subjectWork(true) })
+	if err != nil || n8 != 40 {
+		t.Fatalf("8 workers: %d messages, %v", n8, err)
+	}
+	for i := range one {
+		if one[i] != many[i] || one[i].id != fmt.Sprintf("#%d", i+1) {
+			t.Fatalf("message %d: %+v with one worker, %+v with 8", i, one[i], many[i])
+		}
+		if i%3 == 2 != strings.HasPrefix(one[i].what, "error: ") || (i%3 == 2) == one[i].wrote {
+			t.Fatalf("message %d: %+v", i, one[i])
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "one.mbox"))
+	b, _ := os.ReadFile(filepath.Join(dir, "many.mbox"))
+	if !bytes.Equal(a, b) || bytes.Count(a, []byte("X-Worked: yes")) != 27 {
+		t.Fatalf("outputs differ or are missing: %d and %d bytes", len(a), len(b))
+	}
+	// In order: the subjects follow each other.
+	last := -1
+	for _, line := range strings.Split(string(a), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(line, "Subject: message %d", &n); err == nil {
+			if n <= last {
+				t.Fatalf("message %d written after %d", n, last)
+			}
+			last = n
+		}
+	}
+}
+
+// A Maildir in, a Maildir out: cur/ before new/, each in name order; the
+// outputs keep their names; an unreadable file is that message's error.
+func TestRunMaildir(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "in")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	os.WriteFile(filepath.Join(md, "new", "a"), []byte(message(0)), 0o600)
+	os.WriteFile(filepath.Join(md, "cur", "b:2,S"), []byte(message(1)), 0o600)
+	os.WriteFile(filepath.Join(md, "cur", "a"), []byte(message(3)), 0o600)
+	os.WriteFile(filepath.Join(md, "cur", ".hidden"), []byte(message(4)), 0o600)
+	if runtime.GOOS != "windows" && os.Getuid() != 0 {
+		os.WriteFile(filepath.Join(md, "new", "locked"), []byte(message(5)), 0o000)
+	}
+	out := filepath.Join(dir, "out")
+	got, n, err := run(t, Options{Input: md, Output: out, Workers: 3, MemLimit: 1 << 20}, func() Work { return subjectWork(true) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"cur/a", "cur/b:2,S", "new/a"}
+	if n < 3 || got[0].id != want[0] || got[1].id != want[1] || got[2].id != want[2] || got[0].what != "message 3" {
+		t.Fatalf("%d messages: %+v", n, got)
+	}
+	if n == 4 && (!strings.HasPrefix(got[3].what, "error: ") || got[3].wrote) {
+		t.Fatalf("unreadable file: %+v", got[3])
+	}
+	for _, name := range []string{"a", "b_2,S"} {
+		if data, err := os.ReadFile(filepath.Join(out, "cur", name)); err != nil || !bytes.Contains(data, []byte("X-Worked: yes")) {
+			t.Fatalf("output %s: %v", name, err)
+		}
+	}
+}
+
+// The errors that end a run: a mailbox that cannot be read, an mbox output
+// that exists (never overwritten), and a worker that cannot start.
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 3)
+	_, _, err := run(t, Options{Input: filepath.Join(dir, "missing"), InputLabel: "--batch"}, func() Work { return subjectWork(false) })
+	if !errors.Is(err, core.ErrInput) || !strings.HasPrefix(err.Error(), "--batch: ") {
+		t.Fatalf("missing mailbox: %v", err)
+	}
+	_, _, err = run(t, Options{Input: in, Output: in, OutputLabel: "-o"}, func() Work { return subjectWork(true) })
+	if !errors.Is(err, core.ErrUsage) || !strings.Contains(err.Error(), "never overwritten") {
+		t.Fatalf("existing output: %v", err)
+	}
+	boom := errors.New("no keys")
+	if _, err := Run(Options{Input: in}, func() (Work, error) { return nil, boom }, func(string, Result) {}); err != boom {
+		t.Fatalf("worker: %v", err)
+	}
+	// Without an output, a work that writes gets an error for that message.
+	got, _, err := run(t, Options{Input: in, Workers: 2}, func() Work { return subjectWork(true) })
+	if err != nil || !strings.Contains(got[0].what, "no output") {
+		t.Fatalf("%+v, %v", got, err)
+	}
+}
+
+// The workers stay at most Ahead messages each in front of the writer:
+// the mailbox is read as it is worked through, not all at once.
+func TestRunBoundedAhead(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 200)
+	var started atomic.Int64
+	var maxLead int64
+	var doneCount int64
+	_, err := Run(Options{Input: in, Workers: 2, MemLimit: 1 << 20}, func() (Work, error) {
+		return func(m *mime.Message, _ func(func(io.Writer) error) error) Result {
+			started.Add(1)
+			return Result{}
+		}, nil
+	}, func(string, Result) {
+		doneCount++
+		if lead := started.Load() - doneCount; lead > maxLead {
+			maxLead = lead
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxLead > 2*Ahead {
+		t.Fatalf("workers ran %d messages ahead of the writer, at most %d allowed", maxLead, 2*Ahead)
+	}
+}
+
+// BenchmarkRun measures what the workers buy: a mailbox of 2,000 small
+// messages, each worked on for what a signature check costs (a SHA-256 of
+// 64 KiB), with one worker and with one per core.
+func BenchmarkRun(b *testing.B) {
+	dir := b.TempDir()
+	in := writeMbox(b, dir, 2000)
+	work := func() (Work, error) {
+		buf := make([]byte, 64<<10)
+		return func(m *mime.Message, _ func(func(io.Writer) error) error) Result {
+			h := sha256.New()
+			for i := 0; i < 4; i++ {
+				h.Write(buf)
+			}
+			return Result{Code: int(h.Sum(nil)[0] & 1), Reported: true}
+		}, nil
+	}
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(Options{Input: in, Workers: workers, MemLimit: 1 << 20}, work, func(string, Result) {}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The memory budget serves requests in order: a large message waiting for
+// memory is not overtaken by small ones that would fit.
+func TestMemoryBudgetInOrder(t *testing.T) {
+	b := newMemoryBudget(10)
+	b.take(8)
+	// queued waits until n requests wait, or done is closed.
+	queued := func(n int, done chan struct{}) {
+		for {
+			b.mu.Lock()
+			q := len(b.queue)
+			b.mu.Unlock()
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if q == n {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	large, small := make(chan struct{}), make(chan struct{})
+	go func() { b.take(5); close(large) }()
+	queued(1, large)
+	go func() { b.take(1); close(small) }()
+	queued(2, small)
+	select {
+	case <-large:
+		t.Fatal("the large request was served without memory")
+	case <-small:
+		t.Fatal("the small request overtook the large one")
+	default:
+	}
+	b.give(8)
+	<-large
+	<-small
+	if b.free != 4 {
+		t.Fatalf("%d bytes free, want 4", b.free)
+	}
+	// A cost is never more than the whole budget, so a request always
+	// ends up served.
+	if c := processingCost(1<<40, 2<<20); c > processingMemory {
+		t.Fatalf("cost %d over the budget %d", c, processingMemory)
+	}
+}

@@ -1,0 +1,196 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/mime"
+)
+
+// Options steer Run.
+type Options struct {
+	// Input is the mailbox: an mbox file, or a Maildir (its cur/, then
+	// its new/, each in name order).
+	Input string
+	// Output is the mbox file (created; an existing one is never
+	// overwritten) or, when Input is a Maildir, the Maildir (created if
+	// needed; outputs go to its cur/ under the input's names) that the
+	// messages' outputs are written to. Empty: the work writes nothing.
+	Output string
+	// MemLimit is how much of a message, and of its output, is held in
+	// memory before it spills to an encrypted temporary file
+	// (core.Policy.MaxMemorySpool).
+	MemLimit int64
+	// Limits bound the parse of each message; zero fields are defaults.
+	Limits mime.Limits
+	// Workers is how many messages are worked on at once; 0 is
+	// runtime.GOMAXPROCS(0).
+	Workers int
+	// InputLabel and OutputLabel name the input and the output in errors
+	// as the user knows them (a flag, a path); empty: "input", "output".
+	InputLabel, OutputLabel string
+}
+
+// Work handles one parsed message. What it makes it writes through output
+// (at most once), which gets it to Options.Output in the mailbox's order.
+type Work func(m *mime.Message, output func(write func(io.Writer) error) error) Result
+
+// Result is what one message produced.
+type Result struct {
+	// Report is the message's report, when Reported.
+	Report   core.Report
+	Code     int  // the report's exit code, when Reported
+	Reported bool // decrypt and verify judge each message; encrypt does not
+	// Err is why the message could not be handled (unreadable, no key...).
+	Err error
+	// Wrote is set by Run: an output of the message was written.
+	Wrote bool
+}
+
+// job is one message on its way from the mailbox to the writer.
+type job struct {
+	msg    mailboxMessage
+	result Result
+	output *output
+	done   chan struct{}
+}
+
+// Run works through every message of opts.Input: newWorker is called once
+// per worker (each may keep state of its own, such as unlocked keys), and
+// each message goes to one worker's Work. done is called for every
+// message in the mailbox's order, after its output (if any) is written,
+// with the message's ID (a Maildir file name as "cur/NAME", or "#N" in an
+// mbox). Run returns how many messages there were; its error is for the
+// mailbox that cannot be read or the output that cannot be written, and
+// then an unfinished mbox output is removed.
+func Run(opts Options, newWorker func() (Work, error), done func(id string, r Result)) (int, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	works := make([]Work, workers)
+	for i := range works {
+		var err error
+		if works[i], err = newWorker(); err != nil {
+			return 0, err
+		}
+	}
+	inLabel, outLabel := opts.InputLabel, opts.OutputLabel
+	if inLabel == "" {
+		inLabel = "input"
+	}
+	if outLabel == "" {
+		outLabel = "output"
+	}
+	mb, err := openMailbox(opts.Input, inLabel)
+	if err != nil {
+		return 0, err
+	}
+	defer mb.close()
+	ahead := workers * Ahead
+	var out *mailboxWriter
+	if opts.Output != "" {
+		outLimit := min(opts.MemLimit, max(outputMemory/int64(ahead), 16<<10))
+		if out, err = newMailboxWriter(opts.Output, outLabel, mb.dir != "", outLimit); err != nil {
+			return 0, err
+		}
+	}
+
+	// The reader hands out the messages in order; order holds them for
+	// the writer, so that at most ahead are in flight.
+	order := make(chan *job, ahead)
+	jobs := make(chan *job)
+	var stop atomic.Bool // the writer failed: read no further
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		readErr = mb.each(func(msg mailboxMessage) bool {
+			if stop.Load() {
+				msg.close()
+				return false
+			}
+			j := &job{msg: msg, done: make(chan struct{})}
+			order <- j
+			jobs <- j
+			return true
+		})
+	}()
+	budget := newMemoryBudget(processingMemory)
+	var wg sync.WaitGroup
+	for _, work := range works {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				cost := processingCost(j.msg.size, opts.MemLimit)
+				budget.take(cost)
+				j.result, j.output = one(mb, j.msg, work, out, opts)
+				budget.give(cost)
+				close(j.done)
+			}
+		}()
+	}
+
+	count := 0
+	var writeErr error
+	for j := range order {
+		<-j.done
+		if writeErr != nil {
+			j.output.discard()
+			continue
+		}
+		count++
+		if out != nil && j.output != nil {
+			if err := out.commit(j.msg.id, j.output); err != nil {
+				writeErr = fmt.Errorf("writing %s: %w", j.msg.id, err)
+				stop.Store(true)
+				continue
+			}
+			j.result.Wrote = true
+		}
+		done(j.msg.id, j.result)
+	}
+	wg.Wait()
+	if writeErr == nil {
+		writeErr = readErr
+	}
+	if out != nil {
+		if writeErr == nil {
+			writeErr = out.close()
+		}
+		if writeErr != nil {
+			out.abort()
+		}
+	}
+	return count, writeErr
+}
+
+// one parses one message and hands it to work, with its output going to
+// out.
+func one(mb *mailbox, msg mailboxMessage, work Work, out *mailboxWriter, opts Options) (Result, *output) {
+	m, err := mb.parse(msg, opts.Limits, opts.MemLimit)
+	if err != nil {
+		return Result{Err: err}, nil
+	}
+	defer m.Close()
+	var made *output
+	r := work(m, func(write func(io.Writer) error) error {
+		if out == nil {
+			return errors.New("batch: there is no output to write to")
+		}
+		var err error
+		made, err = out.prepare(write)
+		return err
+	})
+	if r.Err != nil {
+		made.discard()
+		made = nil
+	}
+	return r, made
+}
