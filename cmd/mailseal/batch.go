@@ -32,7 +32,7 @@ func runBatch(s *session, newWorker func() (batch.Work, error), writesMessages b
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(batch.MemoryLimit))
 	}
-	opts := batch.Options{Input: s.c.String("batch"), MemLimit: s.policy.MaxMemorySpool, Limits: mime.DefaultLimits(),
+	opts := batch.Options{Input: s.c.String("batch"), MemLimit: s.policy.MaxMemorySpool, Limits: s.limits,
 		InputLabel: "--batch", OutputLabel: "-o"}
 	if writesMessages {
 		if opts.Output = s.c.String("output"); opts.Output == "" {

@@ -847,3 +847,40 @@ func TestSelfSignedCACertificate(t *testing.T) {
 		t.Fatalf("openssl cms -decrypt: %v\n%s", err, out)
 	}
 }
+
+// A SHA-1 signature, as S/MIME mail of 2010-2016 has them (openssl signs
+// one here, with its signing time), is refused by the policy, in words
+// other than a forgery's; --accept-sha1-before a date after its signing
+// time accepts it, one before does not (issue 14 class 4).
+func TestSHA1SignatureArchive(t *testing.T) {
+	p := newSMIMEPeers(t)
+	content := p.write("content.eml", []byte(strings.ReplaceAll(smimeBody, "\r\n", "\n")))
+	out := p.openssl("cms", "-sign", "-in", content, "-md", "sha1", "-signer", p.path("bob.pem"), "-inkey", p.path("bob.key"))
+	msg := withHeaders("bob@example.org", "alice@example.org", out)
+
+	rep := p.verifyJSON(msg, 1)
+	if rep.Status != mailseal.StatusRefused || len(rep.Signers) != 1 || rep.Signers[0].Status != mailseal.SignerRefused ||
+		!strings.Contains(rep.Signers[0].Error, "SHA-1 is refused by policy") {
+		t.Fatalf("default: %+v", rep)
+	}
+	code, _, stderr := p.msCode(msg, "verify")
+	if code != 1 || !bytes.Contains(stderr, []byte("status: refused (smime)")) || bytes.Contains(stderr, []byte("bad")) {
+		t.Fatalf("text output: exit %d\n%s", code, stderr)
+	}
+	tomorrow := time.Now().Add(24 * time.Hour).Format("2006-01-02")
+	if rep := p.verifyJSON(msg, 0, "--accept-sha1-before", tomorrow); rep.Status != mailseal.StatusGood {
+		t.Fatalf("--accept-sha1-before %s: %+v", tomorrow, rep)
+	}
+	if rep := p.verifyJSON(msg, 1, "--accept-sha1-before", "2016-01-01"); rep.Status != mailseal.StatusRefused ||
+		!strings.Contains(rep.Signers[0].Error, "it claims to be signed at ") {
+		t.Fatalf("--accept-sha1-before 2016-01-01: %+v", rep)
+	}
+	// Altered content under an accepted SHA-1 signature is bad.
+	bad := bytes.Replace(msg, []byte("interop test"), []byte("interop tesT"), 1)
+	if rep := p.verifyJSON(bad, 1, "--accept-sha1-before", tomorrow); rep.Status != mailseal.StatusBad {
+		t.Fatalf("altered: %+v", rep)
+	}
+	if code, _, _ := p.msCode(msg, "verify", "--accept-sha1-before", "last year"); code != 2 {
+		t.Fatalf("--accept-sha1-before 'last year': exit %d", code)
+	}
+}

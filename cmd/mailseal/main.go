@@ -63,7 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(limitHint(err).Error()))
 	return mailseal.ExitCode(err)
 }
 

@@ -46,7 +46,7 @@ func signCommand() *cli.Command {
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
 			protocolFlag,
-		}, smimeSignFlags),
+		}, smimeSignFlags, limitFlags),
 		Action: withMessage(func(s *session, m *mime.Message) error {
 			order, err := s.protocolOrder()
 			if err != nil {
@@ -90,7 +90,7 @@ func encryptCommand() *cli.Command {
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
 			protocolFlag,
 			batchFlag,
-		}, smimeEncryptFlags, smimeSignFlags),
+		}, smimeEncryptFlags, smimeSignFlags, limitFlags),
 		Action: func(c *cli.Context) error {
 			if c.String("batch") != "" {
 				s, err := newSession(c)
@@ -114,7 +114,7 @@ func decryptCommand() *cli.Command {
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
 			batchFlag,
 			allowUnauthenticatedFlag,
-		}, verifyFlags),
+		}, verifyFlags, limitFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, true) },
 	}
 }
@@ -132,7 +132,7 @@ func verifyCommand() *cli.Command {
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
 			batchFlag,
-		}, verifyFlags),
+		}, verifyFlags, limitFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, false) },
 	}
 }
@@ -212,7 +212,7 @@ var errNothingReleased = errors.New("nothing released")
 
 // openOptions are the options of decrypt and verify.
 func (s *session) openOptions(decrypt bool, output io.Writer) mailseal.OpenOptions {
-	return mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy,
+	return mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy, Limits: s.limits,
 		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated")}
 }
 
@@ -273,6 +273,7 @@ func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) er
 type session struct {
 	c      *cli.Context
 	policy mailseal.Policy
+	limits mime.Limits // of every parse (the limit flags)
 	pass   *passphrases
 	store  *keystore.Store
 	keys   *keystore.Session
@@ -298,7 +299,17 @@ func newSession(c *cli.Context) (*session, error) {
 		}
 		policy.Now = t
 	}
-	s := &session{c: c, policy: policy, pass: newPassphrases(c), store: store}
+	if v := c.String("accept-sha1-before"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			return nil, usageErr("--accept-sha1-before %q: want RFC 3339 (2016-01-02T15:04:05Z) or a date (2016-01-02)", v)
+		}
+		policy.AcceptSHA1Before = t
+	}
+	s := &session{c: c, policy: policy, limits: mime.DefaultLimits(), pass: newPassphrases(c), store: store}
+	if err := s.readLimits(); err != nil {
+		return nil, err
+	}
 	signOpts, err := s.smimeSignOptions()
 	if err != nil {
 		return nil, err
@@ -321,12 +332,12 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 		if oerr != nil {
 			return nil, fmt.Errorf("%w: %w", oerr, mailseal.ErrInput)
 		}
-		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool, opts...)
+		m, err = mime.ParseFile(f, s.limits, s.policy.MaxMemorySpool, opts...)
 	} else if f, ok := s.c.App.Reader.(*os.File); ok {
 		// A file on stdin (< msg.eml) is read in place, not spooled.
-		m, err = mime.ParseFile(f, mime.DefaultLimits(), s.policy.MaxMemorySpool, opts...)
+		m, err = mime.ParseFile(f, s.limits, s.policy.MaxMemorySpool, opts...)
 	} else {
-		m, err = mime.Parse(s.c.App.Reader, mime.DefaultLimits(), s.policy.MaxMemorySpool, opts...)
+		m, err = mime.Parse(s.c.App.Reader, s.limits, s.policy.MaxMemorySpool, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the message: %w", err)
@@ -357,6 +368,7 @@ func (s *session) writeOutput(write func(io.Writer) error) error {
 
 // failReport prints an error; with --json as a report object.
 func (s *session) failReport(err error) error {
+	err = limitHint(err)
 	if !s.c.Bool("json") {
 		return err
 	}

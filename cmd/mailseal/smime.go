@@ -25,6 +25,7 @@ var (
 	}
 	verifyFlags = []cli.Flag{
 		&cli.StringFlag{Name: "at", Usage: "judge signatures and certificates at `TIME` (RFC 3339 or YYYY-MM-DD) instead of now"},
+		&cli.StringFlag{Name: "accept-sha1-before", Usage: "accept SHA-1 signatures (and certificates) made before `DATE`, for old mail; the date is the signer's claim"},
 		&cli.BoolFlag{Name: "no-system-roots", Usage: "S/MIME: trust only the anchors in the keystore (keys trust), not the system's"},
 		&cli.BoolFlag{Name: "require-crls", Usage: "S/MIME: fail certificates no CRL in the keystore or message covers (default: warn)"},
 	}
