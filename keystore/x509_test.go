@@ -465,24 +465,28 @@ func TestDecryptionIdentities(t *testing.T) {
 	}
 }
 
-// PKCS#12 files as Java/BouncyCastle and Windows write them (BER with
-// indefinite lengths, several SafeContents, certificates only) import:
-// the key with its certificate, the chain, and certificate-only files
-// without a key (issue 14 class 9). Before, BER was taken for PKCS#7.
+// PKCS#12 files as others write them import: NIST's (RC2-40 and 3DES
+// bags), one in BER with indefinite lengths and segmented strings as
+// Windows and Java write them (it was taken for PKCS#7 before), and a
+// certificate-only file; the key with its certificate (issue 14 class 9).
 func TestImportPKCS12AsOthersWriteIt(t *testing.T) {
+	p := &opensslPKI{t: t, dir: t.TempDir()}
+	p.run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p.path("k.pem"),
+		"-out", p.path("c.pem"), "-subj", "/CN=Only", "-days", "2")
+	p.run("pkcs12", "-export", "-nokeys", "-in", p.path("c.pem"), "-passout", "pass:pw", "-out", p.path("certs-only.p12"))
 	for _, c := range []struct {
 		file, password string
 		certs          int
 		secret         bool
 	}{
-		{"bc-ber-hello-world.p12", "hello world", 3, true},
-		{"bc-ber-nofriendly.p12", "sschette12", 1, true},
-		{"bc-certs-only.p12", "", 1, false},
-		{"bc-chain-cycle.p12", "test", 3, true},
+		{filepath.Join("..", "internal", "pkcs12", "testdata", "pkits-GoodCACert.p12"), "password", 1, true},
+		{filepath.Join("..", "internal", "pkcs12", "testdata", "pkits-ber.p12"), "password", 1, true},
+		{filepath.Join("..", "internal", "pkcs12", "testdata", "nss-Fran-ec.p12"), "nss", 1, true},
+		{p.path("certs-only.p12"), "pw", 1, false},
 	} {
-		t.Run(c.file, func(t *testing.T) {
+		t.Run(filepath.Base(c.file), func(t *testing.T) {
 			s := newTestStore(t)
-			data, err := os.ReadFile(filepath.Join("..", "internal", "pkcs12", "testdata", c.file))
+			data, err := os.ReadFile(c.file)
 			if err != nil {
 				t.Fatal(err)
 			}
