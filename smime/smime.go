@@ -351,6 +351,9 @@ func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 			continue
 		}
 		sg.Fingerprint = Fingerprint(r.Cert)
+		if cn := strings.TrimSpace(r.Cert.Subject.CommonName); cn != "" && !strings.Contains(cn, "@") {
+			sg.Names = []string{cn}
+		}
 		if emails := x509path.Emails(r.Cert); emails != nil {
 			sg.Emails = emails
 		}

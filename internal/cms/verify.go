@@ -60,8 +60,8 @@ type SignerResult struct {
 	// messageDigest equal to the content digest, signingCertificate(V2)
 	// matching Cert). It wraps core.ErrVerification and, when the
 	// signature check failed, sigalg.ErrRefused (digest or signature
-	// algorithm refused by policy or unsupported) or sigalg.ErrInvalid
-	// (the signature is wrong).
+	// algorithm refused by policy or unsupported; a SHA-1 signature only
+	// once it verified) or sigalg.ErrInvalid (the signature is wrong).
 	Err error
 	// check verifies the signature with another public key (for DSA keys
 	// whose parameters are inherited along the certificate path).
@@ -540,15 +540,16 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 	r.Hash = h
 	r.Algorithm = algorithmName(si.sigAlg)
 	policy := sigalg.Policy{AllowSHA1: opts.AllowSHA1}
-	// SHA-1 may be accepted by its signing time, known only below.
-	if h == crypto.SHA1 && !opts.AllowSHA1 && !opts.AcceptSHA1Before.IsZero() {
+	// A SHA-1 signature the policy refuses (unless AcceptSHA1Before a
+	// signing time after it) is checked all the same: a forgery is then
+	// bad, and only one that verifies is refused.
+	var refusal error
+	if h == crypto.SHA1 && !opts.AllowSHA1 {
 		made := claimedSigningTime(si)
-		policy.AllowSHA1 = core.Policy{AcceptSHA1Before: opts.AcceptSHA1Before}.SHA1Accepted(made)
-		if !policy.AllowSHA1 {
-			r.SigningTime = made
-			r.Err = signatureErr(fmt.Errorf("%w; it claims to be signed %s", policy.CheckHash(h), signedWhen(made)))
-			return r
+		if !(core.Policy{AcceptSHA1Before: opts.AcceptSHA1Before}.SHA1Accepted(made)) {
+			refusal = signatureErr(fmt.Errorf("%w; it claims to be signed %s", policy.CheckHash(h), signedWhen(made)))
 		}
+		policy.AllowSHA1 = true
 	}
 	if err := policy.CheckHash(h); err != nil {
 		r.Err = signatureErr(err)
@@ -578,7 +579,10 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 		return r
 	}
 	r.check = func(pub crypto.PublicKey) error {
-		return checkSignature(si, h, digest, signed, pub, policy)
+		if err := checkSignature(si, h, digest, signed, pub, policy); err != nil {
+			return err
+		}
+		return refusal
 	}
 	if r.Cert.PublicKey == nil {
 		r.Err = ErrKeyParametersInherited
