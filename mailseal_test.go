@@ -259,3 +259,47 @@ func TestPlanSend(t *testing.T) {
 		t.Errorf("prepared message: Bcc %q, Message-ID %q, Date %q", h.Get("Bcc"), h.Get("Message-ID"), h.Get("Date"))
 	}
 }
+
+// A good signature from a person's own key, under a From whose display name
+// is another person's (Johnny You Are Fired: "The Manager"
+// <eve@example.org>), or with a signed Reply-To in another domain, stays
+// good and says so in a warning; the signer's own name gives none.
+func TestSpoofedNameWarnings(t *testing.T) {
+	eve := newKey("Eve Example <eve@example.org>")
+	keys := mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgpList(eve)}}
+	for _, c := range []struct {
+		header string
+		want   string // a warning that must be there ("" none)
+	}{
+		{"From: Eve Example <eve@example.org>\r\n", ""},
+		{"From: \"eve example\" <eve@example.org>\r\n", ""},
+		{"From: The Manager <eve@example.org>\r\n", `From display name "The Manager" is not a name on the signer's key or certificate (it gives Eve Example)`},
+		{"From: Eve Example <eve@example.org>\r\nReply-To: boss@evil.example\r\n", "Reply-To boss@evil.example is in another domain than the signer eve@example.org"},
+		{"From: Eve Example <eve@example.org>\r\nReply-To: eve.other@example.org\r\n", ""},
+	} {
+		draft := parse(c.header + "To: bob@example.org\r\nSubject: pay this\r\nContent-Type: text/plain\r\n\r\nPay the invoice.\r\n")
+		var signed bytes.Buffer
+		if err := mailseal.Sign(&signed, draft, pgp.Signer{Entity: eve}); err != nil {
+			t.Fatal(err)
+		}
+		draft.Close()
+		m := parse(signed.String())
+		o, err := mailseal.Open(m, keys, mailseal.OpenOptions{})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, w := range o.Warnings {
+			if strings.Contains(w, "display name") || strings.Contains(w, "another domain") {
+				found = c.want != "" && strings.Contains(w, c.want)
+				if !found {
+					t.Errorf("%q: warning %q", c.header, w)
+				}
+			}
+		}
+		if o.Status != mailseal.StatusGood || found != (c.want != "") {
+			t.Errorf("%q: status %s, warnings %q; want good with %q", c.header, o.Status, o.Warnings, c.want)
+		}
+	}
+}

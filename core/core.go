@@ -115,11 +115,16 @@ type Signature struct {
 	Emails []string `json:"emails"`
 	// UnboundUserIDs are the signer's valid user IDs that name an address
 	// but bind none (UserIDAddress says why); they match no From address.
-	UnboundUserIDs []string     `json:"unbound_user_ids,omitempty"`
-	Valid          bool         `json:"valid"`
-	Status         SignerStatus `json:"status"`
-	Created        time.Time    `json:"created"`
-	Hash           string       `json:"hash,omitempty"`
+	UnboundUserIDs []string `json:"unbound_user_ids,omitempty"`
+	// Names are the names the signer's key or certificate gives: those of
+	// its valid OpenPGP user IDs ("Alice Example" of "Alice Example
+	// <alice@example.org>"), the certificate's common name. A From display
+	// name that is none of them is a warning.
+	Names   []string     `json:"names,omitempty"`
+	Valid   bool         `json:"valid"`
+	Status  SignerStatus `json:"status"`
+	Created time.Time    `json:"created"`
+	Hash    string       `json:"hash,omitempty"`
 	// Mode is what an OpenPGP signature covers: "binary" (the exact bytes)
 	// or "text" (CRLF-canonical text).
 	Mode string `json:"mode,omitempty"`

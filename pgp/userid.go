@@ -1,7 +1,9 @@
 package pgp
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -57,6 +59,26 @@ func Addresses(uids []UserID) (addrs, unbound []string) {
 	}
 	sort.Strings(addrs)
 	return addrs, unbound
+}
+
+// Names returns the names the user IDs give, without repeats: the text
+// before the address ("Alice Example" of "Alice Example <alice@...>", its
+// quotes removed), or the whole of a user ID that names no address.
+func Names(uids []UserID) []string {
+	var out []string
+	for _, u := range uids {
+		name := u.ID
+		if i := strings.LastIndexByte(name, '<'); i >= 0 {
+			name = name[:i]
+		} else if strings.Contains(name, "@") {
+			continue // a bare address
+		}
+		name = strings.TrimSpace(strings.Trim(strings.TrimSpace(name), `"`))
+		if name != "" && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // uidRevoked reports whether a revocation of id made no earlier than its

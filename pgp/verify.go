@@ -147,7 +147,9 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	}
 	s.Fingerprint = Fingerprint(ent.PrimaryKey)
 	s.SigningKey = Fingerprint(pub)
-	s.Emails, s.UnboundUserIDs = Addresses(ValidUserIDs(ent, now, e.Config()))
+	uids := ValidUserIDs(ent, now, e.Config())
+	s.Emails, s.UnboundUserIDs = Addresses(uids)
+	s.Names = Names(uids)
 	bad := func(format string, args ...any) core.Signature {
 		s.Status = core.SignerBad
 		s.Error = fmt.Sprintf(format, args...)

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -251,4 +252,57 @@ func (s addressSet) hasAll(list []mime.Mailbox) bool {
 		}
 	}
 	return true
+}
+
+// signerWarnings are the warnings about who a good signature seems to come
+// from, as a reader sees the sender (the signature-spoofing attacks on
+// people rather than on the crypto: "The Manager" <eve@corp>):
+//   - a From display name that is none of the names the signer's key or
+//     certificate gives (the signature binds the address, not the name);
+//   - with Header Protection, a protected Reply-To in another domain than
+//     the From address (without, headerWarnings warns about any Reply-To
+//     that is not the sender).
+//
+// The header is the protected one where there is one, else the outer.
+func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
+	if rep.Status != core.StatusGood {
+		return nil
+	}
+	h := outer
+	if protected != nil {
+		h = protected
+	}
+	from, err := h.Mailboxes("From")
+	if err != nil || len(from) != 1 {
+		return nil
+	}
+	var warns []string
+	if name := strings.Join(strings.Fields(from[0].Name), " "); name != "" && !core.SameAddress(name, from[0].Address) {
+		var names []string
+		known := false
+		for _, s := range rep.Signers {
+			for _, n := range s.Names {
+				names = append(names, n)
+				known = known || strings.EqualFold(strings.Join(strings.Fields(n), " "), name)
+			}
+		}
+		if !known {
+			given := "it gives none"
+			if len(names) > 0 {
+				given = "it gives " + strings.Join(names, ", ")
+			}
+			warns = append(warns, fmt.Sprintf("From display name %q is not a name on the signer's key or certificate (%s): the signature binds %s, not the name",
+				name, given, from[0].Address))
+		}
+	}
+	if protected != nil {
+		list, err := protected.Mailboxes("Reply-To")
+		_, fromDomain, _ := strings.Cut(from[0].Address, "@")
+		for _, mb := range list {
+			if _, d, _ := strings.Cut(mb.Address, "@"); err == nil && !strings.EqualFold(d, fromDomain) {
+				warns = append(warns, fmt.Sprintf("Reply-To %s is in another domain than the signer %s: replies would go there", mb.Address, from[0].Address))
+			}
+		}
+	}
+	return warns
 }

@@ -305,6 +305,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 		rep.Status = core.StatusSenderMismatch
 		rep.Error = "the From or Sender outside differs from the protected one: a client that shows the outer header would show a sender who did not sign"
 	}
+	rep.Warnings = append(rep.Warnings, signerWarnings(rep, m.Root.Header, protected)...)
 	return nil
 }
 
