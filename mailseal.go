@@ -221,7 +221,9 @@ type OpenOptions struct {
 	// discards the decrypted message.
 	Output io.Writer
 	// Part names the protected part to open when it is not the root
-	// (IMAP-style path: "2", "1.2"). Its verdict is at best partial.
+	// (IMAP-style path: "2", "1.2"); it is then judged as if it were the
+	// message, and only it is output: the caller chose it, with what
+	// surrounds it.
 	Part string
 	// Policy is what signatures, keys and algorithms are checked against
 	// (nil, or zero fields, mean those of DefaultPolicy()); At overrides

@@ -2,6 +2,7 @@ package mailseal_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"reflect"
@@ -301,5 +302,80 @@ func TestSpoofedNameWarnings(t *testing.T) {
 		if o.Status != mailseal.StatusGood || found != (c.want != "") {
 			t.Errorf("%q: status %s, warnings %q; want good with %q", c.header, o.Status, o.Warnings, c.want)
 		}
+	}
+}
+
+// mixUp turns a PGP/MIME message into the shape Exchange and Outlook make
+// of it: multipart/mixed with a text/plain part holding text, the version
+// part and the armored message as an application/octet-stream
+// encrypted.asc, each base64 as Exchange writes them.
+func mixUp(t *testing.T, pgpMIME []byte, text string) string {
+	t.Helper()
+	i := bytes.Index(pgpMIME, []byte("-----BEGIN PGP MESSAGE-----"))
+	j := bytes.Index(pgpMIME, []byte("-----END PGP MESSAGE-----"))
+	if i < 0 || j < 0 {
+		t.Fatal("no armored message")
+	}
+	armored := pgpMIME[i : j+len("-----END PGP MESSAGE-----\r\n")]
+	b64 := func(b []byte) string {
+		s := base64.StdEncoding.EncodeToString(b)
+		var out strings.Builder
+		for len(s) > 76 {
+			out.WriteString(s[:76] + "\r\n")
+			s = s[76:]
+		}
+		return out.String() + s + "\r\n"
+	}
+	return "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: mixed up\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"_003_x_\"\r\nMIME-Version: 1.0\r\n\r\n" +
+		"--_003_x_\r\nContent-Type: text/plain; charset=\"us-ascii\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + text + "\r\n" +
+		"--_003_x_\r\nContent-Type: application/pgp-encrypted; name=\"PGPMIME version identification\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + b64([]byte("Version: 1\r\n")) + "\r\n" +
+		"--_003_x_\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n" +
+		"Content-Disposition: attachment; filename=\"encrypted.asc\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64(armored) + "\r\n" +
+		"--_003_x_--\r\n"
+}
+
+// PGP/MIME that Exchange turned into multipart/mixed (issue 14 class 1)
+// opens, saying that the structure was repaired; only exactly that shape
+// is repaired (text in the first part leaves it unopened), and
+// --part of the encrypted attachment opens it too.
+func TestMixedUpPGPMIME(t *testing.T) {
+	alice, bob := newKey("Alice <alice@example.org>"), newKey("Bob <bob@example.org>")
+	msg := parse(outgoing)
+	var encrypted bytes.Buffer
+	if err := mailseal.Encrypt(&encrypted, msg, []mailseal.Recipient{pgp.Recipient{Entity: bob}}, mailseal.SignWith(pgp.Signer{Entity: alice})); err != nil {
+		t.Fatal(err)
+	}
+	msg.Close()
+	keys := mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgpList(alice), Secrets: openpgpList(bob)}}
+	open := func(text, part string) (*mailseal.Opened, string, error) {
+		m := parse(mixUp(t, encrypted.Bytes(), text))
+		defer m.Close()
+		var out bytes.Buffer
+		o, err := mailseal.Open(m, keys, mailseal.OpenOptions{Decrypt: true, Output: &out, Part: part})
+		return o, out.String(), err
+	}
+
+	o, out, err := open("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Status != mailseal.StatusGood || !o.Decrypted || !strings.Contains(out, "Meet at noon.") ||
+		len(o.Warnings) == 0 || !strings.Contains(o.Warnings[0], "structure was repaired") {
+		t.Fatalf("status %s, decrypted %v, warnings %q, output %q", o.Status, o.Decrypted, o.Warnings, out)
+	}
+	// White space only is still empty.
+	if o, _, err := open(" \r\n", ""); err != nil || !o.Decrypted {
+		t.Fatalf("white space: %v", err)
+	}
+	// Text in the first part: not the shape, not repaired.
+	if _, out, err := open("Read the attachment.", ""); !errors.Is(err, mailseal.ErrVerification) || out != "" {
+		t.Fatalf("text in the first part: %v, output %q", err, out)
+	}
+	// The encrypted attachment named: opened alone, judged as the message.
+	o, out, err = open("Read the attachment.", "3")
+	if err != nil || !o.Decrypted || o.Status != mailseal.StatusGood || o.EncryptedPart != "3" || !strings.Contains(out, "Meet at noon.") {
+		t.Fatalf("--part 3: %v, %+v", err, o)
 	}
 }

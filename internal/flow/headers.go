@@ -277,7 +277,9 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 		return nil
 	}
 	var warns []string
-	if name := strings.Join(strings.Fields(from[0].Name), " "); name != "" && !core.SameAddress(name, from[0].Address) {
+	// A display name that shows an address is warned about already
+	// (shownAddresses).
+	if name := strings.Join(strings.Fields(from[0].Name), " "); name != "" && len(addressesIn(name)) == 0 {
 		var names []string
 		known := false
 		for _, s := range rep.Signers {

@@ -551,7 +551,13 @@ func pickTarget(m *mime.Message, engines []Engine, part string) (*Found, bool, e
 			return nil, false, fmt.Errorf("the message has no part %q: %w", part, core.ErrUsage)
 		}
 		for _, d := range dets {
-			if k, ok := d.Detect(e); ok {
+			detect := d.Detect
+			if n, ok := d.(interface {
+				DetectNamed(*mime.Entity) (Kind, bool)
+			}); ok {
+				detect = n.DetectNamed
+			}
+			if k, ok := detect(e); ok {
 				return &Found{Entity: e, Kind: k, Protocol: d.Protocol()}, true, nil
 			}
 		}

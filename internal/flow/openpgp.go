@@ -37,9 +37,14 @@ type OpenPGP struct {
 func (o *OpenPGP) Protocol() string { return core.ProtocolOpenPGP }
 
 // Detect recognises multipart/signed and multipart/encrypted with the
-// OpenPGP protocol parameter, and text bodies holding armored blocks.
+// OpenPGP protocol parameter, text bodies holding armored blocks, and
+// PGP/MIME that Exchange and Outlook turned into multipart/mixed (mixedUp).
 func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 	switch e.MediaType {
+	case "multipart/mixed":
+		if mixedUp(e) {
+			return KindEncrypted, true
+		}
 	case "multipart/signed":
 		if strings.EqualFold(e.Params["protocol"], pgpSignatureType) {
 			return KindSigned, true
@@ -141,22 +146,87 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 		return &Opened{Signers: signers, Warnings: warnings, Inner: f.Entity.Children[0].Raw()}, nil
 	case KindEncrypted:
 		e := f.Entity
-		if len(e.Children) != 2 {
+		var ciphertext *mime.Entity
+		var warnings []string
+		switch {
+		case e.MediaType == "multipart/mixed": // mixedUp
+			ciphertext = e.Children[2]
+			warnings = append(warnings, "the message's structure was repaired: it is PGP/MIME that a server (Exchange, Outlook) turned from multipart/encrypted into multipart/mixed")
+		case e.MediaType != "multipart/encrypted": // a part named by --part (encryptedPart)
+			ciphertext = e
+		case len(e.Children) != 2:
 			return nil, fmt.Errorf("multipart/encrypted has %d parts, want 2: %w", len(e.Children), core.ErrInput)
+		case e.Children[0].MediaType != pgpEncryptedType:
+			return nil, fmt.Errorf("first part of multipart/encrypted is %s, want %s: %w", e.Children[0].MediaType, pgpEncryptedType, core.ErrInput)
+		default:
+			ciphertext = e.Children[1]
 		}
-		if ct := e.Children[0].MediaType; ct != pgpEncryptedType {
-			return nil, fmt.Errorf("first part of multipart/encrypted is %s, want %s: %w", ct, pgpEncryptedType, core.ErrInput)
-		}
-		d, err := o.Engine.Decrypt(e.Children[1].Body(), o.Keyring)
+		d, err := o.Engine.Decrypt(ciphertext.Body(), o.Keyring)
 		if err != nil {
 			return nil, err
 		}
 		return &Opened{Encrypted: true, Integrity: d.Integrity, DecryptedWith: d.DecryptedWith,
-			Signers: d.Signers, Inner: d.Body, closer: d.Close}, nil
+			Signers: d.Signers, Warnings: warnings, Inner: d.Body, closer: d.Close}, nil
 	case KindInline:
 		return o.openInline(f.Entity)
 	}
 	return nil, fmt.Errorf("not an OpenPGP entity: %w", core.ErrInput)
+}
+
+// mixedUp reports whether e is PGP/MIME as Exchange and Outlook mangle it
+// ("mixed-up" encryption): a multipart/mixed of exactly an empty
+// text/plain, the application/pgp-encrypted version part ("Version: 1")
+// and an application/octet-stream holding the armored message (named
+// encrypted.asc). Exactly this shape is repaired (as KMail and Delta Chat
+// do); text in the first part, or any other part, leaves the message as it
+// is.
+func mixedUp(e *mime.Entity) bool {
+	if len(e.Children) != 3 {
+		return false
+	}
+	text, version, data := e.Children[0], e.Children[1], e.Children[2]
+	if text.MediaType != "text/plain" || version.MediaType != pgpEncryptedType || data.MediaType != "application/octet-stream" {
+		return false
+	}
+	if body, ok := smallBody(text, 1024); !ok || len(bytes.TrimSpace(body)) != 0 {
+		return false
+	}
+	if body, ok := smallBody(version, 1024); !ok || !strings.EqualFold(string(bytes.TrimSpace(body)), "Version: 1") {
+		return false
+	}
+	return armoredMessage(data)
+}
+
+// armoredMessage reports whether e's body is an armored OpenPGP message
+// (white space, then its BEGIN line).
+func armoredMessage(e *mime.Entity) bool {
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(e.Body(), head)
+	return bytes.HasPrefix(bytes.TrimLeft(head[:n], " \t\r\n"), []byte("-----BEGIN PGP MESSAGE-----"))
+}
+
+// smallBody reads e's decoded body if it has at most max bytes.
+func smallBody(e *mime.Entity, max int64) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(e.Body(), max+1))
+	if err != nil || int64(len(body)) > max {
+		return nil, false
+	}
+	return body, true
+}
+
+// DetectNamed recognises, in a part the user names (--part), what Detect
+// does and also the encrypted half of broken PGP/MIME: an
+// application/octet-stream whose body is an armored OpenPGP message (the
+// encrypted.asc of mixed-up encryption). It is not looked for elsewhere:
+// an encrypted file attached to a message is not the message's encryption.
+func (o *OpenPGP) DetectNamed(e *mime.Entity) (Kind, bool) {
+	if k, ok := o.Detect(e); ok {
+		return k, true
+	}
+	if e.MediaType == "application/octet-stream" && armoredMessage(e) {
+		return KindEncrypted, true
+	}
+	return KindPlain, false
 }
 
 // openInline handles a text body with armored blocks. Exactly one block is
