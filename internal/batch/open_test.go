@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -114,9 +115,12 @@ func (w world) mailMessage(t testing.TB, n int) []byte {
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
-// writeMailbox writes n of bob's messages as an mbox.
-func (w world) writeMailbox(t testing.TB, path string, n int) {
+// newMailbox makes a world and an mbox of n of bob's messages in a new
+// directory.
+func newMailbox(t testing.TB, n int) (world, string) {
 	t.Helper()
+	w := newWorld(t)
+	path := filepath.Join(t.TempDir(), "in.mbox")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +137,7 @@ func (w world) writeMailbox(t testing.TB, path string, n int) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return w, path
 }
 
 // errNothingReleased stops an output when the message was not decrypted.
@@ -186,31 +191,40 @@ func outcomeOf(r batch.Result, output []byte) outcome {
 	return o
 }
 
-// sequential opens every message of the mbox at path one after the other,
-// with no workers and no spools: what Run must give.
-func sequential(t *testing.T, path string, work batch.Work) []outcome {
+// eachMessage calls fn with each message of the mbox at path, in order.
+func eachMessage(t *testing.T, path string, fn func(r io.Reader)) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var got []outcome
 	sc := mbox.NewScanner(f)
 	for {
 		loc, err := sc.Next()
 		if err == io.EOF {
-			return got
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := mime.Parse(loc.Reader(f), mime.DefaultLimits(), 1<<20)
+		fn(loc.Reader(f))
+	}
+}
+
+// sequential opens every message of the mbox at path one after the other,
+// with no workers and no spools: what Run must give.
+func sequential(t *testing.T, path string, work batch.Work) []outcome {
+	t.Helper()
+	var got []outcome
+	eachMessage(t, path, func(r io.Reader) {
+		m, err := mime.Parse(r, mime.DefaultLimits(), 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer m.Close()
 		var out bytes.Buffer
-		r := work(m, func(write func(io.Writer) error) error {
+		res := work(m, func(write func(io.Writer) error) error {
 			out.Reset()
 			if err := write(&out); err != nil {
 				out.Reset()
@@ -218,49 +232,35 @@ func sequential(t *testing.T, path string, work batch.Work) []outcome {
 			}
 			return nil
 		})
-		m.Close()
-		if r.Err != nil {
+		if res.Err != nil {
 			out.Reset()
 		}
-		got = append(got, outcomeOf(r, bytes.ReplaceAll(out.Bytes(), []byte("\r\n"), []byte("\n"))))
-	}
+		got = append(got, outcomeOf(res, bytes.ReplaceAll(out.Bytes(), []byte("\r\n"), []byte("\n"))))
+	})
+	return got
 }
 
 // readOutputs reads the messages of an mbox Run wrote.
 func readOutputs(t *testing.T, path string) [][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var msgs [][]byte
-	sc := mbox.NewScanner(f)
-	for {
-		loc, err := sc.Next()
-		if err == io.EOF {
-			return msgs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(loc.Reader(f))
+	eachMessage(t, path, func(r io.Reader) {
+		data, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		msgs = append(msgs, data)
-	}
+	})
+	return msgs
 }
 
 // Run with a worker per message in flight gives what a plain loop over the
 // mailbox gives: the same reports, in the mailbox's order, and the same
 // decrypted messages in the output mbox, in that order too.
 func TestRunOpenMatchesSequential(t *testing.T) {
-	w := newWorld(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.mbox")
 	const n = 28
-	w.writeMailbox(t, in, n)
+	w, in := newMailbox(t, n)
+	dir := filepath.Dir(in)
 	want := sequential(t, in, openWork(w.keys()))
 	if len(want) != n {
 		t.Fatalf("the plain loop read %d messages of %d", len(want), n)
@@ -321,13 +321,14 @@ func (o outcome) withoutOutput() outcome {
 // BenchmarkRunOpen is decrypt --batch -o on a mailbox of 200 of bob's
 // messages (mailMessage: a quarter each signed and encrypted, the same
 // with a 96 KiB attachment, signed only, encrypted only), with one worker
-// and with one per core.
+// and with one per core, the garbage collector set as mailseal sets it.
 func BenchmarkRunOpen(b *testing.B) {
-	w := newWorld(b)
-	dir := b.TempDir()
-	in := filepath.Join(dir, "in.mbox")
 	const n = 200
-	w.writeMailbox(b, in, n)
+	w, in := newMailbox(b, n)
+	dir := filepath.Dir(in)
+	// The garbage collector as mailseal sets it for a batch.
+	defer debug.SetGCPercent(debug.SetGCPercent(batch.GCPercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(batch.MemoryLimit))
 	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			out := filepath.Join(dir, "out.mbox")
