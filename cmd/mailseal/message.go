@@ -52,15 +52,7 @@ func signCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var signer mailseal.Signer
-			if q := s.c.String("signer"); q != "" {
-				signer, err = s.keys.SignerMatching(q, only(order))
-			} else {
-				var from string
-				if from, err = mailseal.SenderAddress(m); err == nil {
-					signer, err = mailseal.ChooseSigner(s.keys, from, order)
-				}
-			}
+			signer, err := s.signer(m, order)
 			if err != nil {
 				return err
 			}
@@ -71,12 +63,21 @@ func signCommand() *cli.Command {
 	}
 }
 
-// only is the protocol of a one-protocol order, else "" (any).
-func only(order []string) string {
-	if len(order) == 1 {
-		return order[0]
+// signer is the key that signs m: the one matching --signer, else the
+// From address's, in the first protocol of order that has one.
+func (s *session) signer(m *mime.Message, order []string) (mailseal.Signer, error) {
+	if q := s.c.String("signer"); q != "" {
+		only := ""
+		if len(order) == 1 {
+			only = order[0]
+		}
+		return s.keys.SignerMatching(q, only)
 	}
-	return ""
+	from, err := mailseal.SenderAddress(m)
+	if err != nil {
+		return nil, err
+	}
+	return mailseal.ChooseSigner(s.keys, from, order)
 }
 
 func encryptCommand() *cli.Command {
@@ -245,15 +246,8 @@ func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) er
 	}
 	opts := []mailseal.Option{mailseal.WithPolicy(s.policy), mailseal.WithSMIME(encOpts)}
 	if s.c.Bool("sign") {
-		var signer mailseal.Signer
-		if q := s.c.String("signer"); q != "" {
-			signer, err = s.keys.SignerMatching(q, sel.Protocol)
-		} else {
-			var from string
-			if from, err = mailseal.SenderAddress(m); err == nil {
-				signer, err = s.keys.Signer(sel.Protocol, from)
-			}
-		}
+		// The signer's protocol is the recipients'.
+		signer, err := s.signer(m, []string{sel.Protocol})
 		if err != nil {
 			return err
 		}

@@ -268,31 +268,19 @@ func sendAction(c *cli.Context) error {
 	// Every copy goes into the outbox before the first byte is sent, and
 	// stays claimed by this process until it is delivered, so a flush
 	// running meanwhile (cron) leaves it alone.
-	box := s.outbox()
-	var claims []*submit.Claim
+	claims, err := s.outbox().PutAll(len(plan.Copies), func(i int) (submit.Envelope, []byte, error) {
+		var buf bytes.Buffer
+		err := plan.Write(&buf, plan.Copies[i])
+		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt}, buf.Bytes(), err
+	})
+	if err != nil {
+		return err // nothing was sent, and no copy is left for a later flush
+	}
 	defer func() {
 		for _, cl := range claims {
 			cl.Release()
 		}
 	}()
-	for _, cp := range plan.Copies {
-		var buf bytes.Buffer
-		err := plan.Write(&buf, cp)
-		var cl *submit.Claim
-		if err == nil {
-			cl, err = box.Put(submit.Envelope{From: plan.EnvelopeFrom, To: cp.Rcpt}, buf.Bytes())
-		}
-		if err != nil {
-			// Nothing was sent: no copy is left for a later flush.
-			for _, cl := range claims {
-				if derr := cl.Discard(); derr != nil {
-					err = fmt.Errorf("%w; a copy queued already could not be removed (%v): remove %s.json from %s, or a later flush sends it", err, derr, cl.ID, box.Dir)
-				}
-			}
-			return err
-		}
-		claims = append(claims, cl)
-	}
 	err = submit.DeliverAll(t, claims, func(i int) {
 		cp := plan.Copies[i]
 		how := cp.Protocol

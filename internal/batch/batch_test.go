@@ -214,7 +214,7 @@ func TestRunBoundedAhead(t *testing.T) {
 
 // BenchmarkRun measures what the workers buy: a mailbox of 2,000 small
 // messages, each worked on for what a signature check costs (a SHA-256 of
-// 64 KiB), with one worker and with one per core.
+// 256 KiB), with one worker and with one per core.
 func BenchmarkRun(b *testing.B) {
 	dir := b.TempDir()
 	in := writeMbox(b, dir, 2000)

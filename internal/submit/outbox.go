@@ -127,6 +127,33 @@ func (o Outbox) Put(env Envelope, msg []byte) (*Claim, error) {
 	return c, nil
 }
 
+// PutAll stores n messages, all or none: next(i) makes the i-th envelope
+// and message. It returns the n entries claimed by the caller (deliver
+// them, or Release them for a later flush). When a message cannot be made
+// or stored, the entries stored before it are removed, so that nothing of
+// the set is sent; one that cannot be removed is named in the error (a
+// later flush would send it).
+func (o Outbox) PutAll(n int, next func(i int) (Envelope, []byte, error)) ([]*Claim, error) {
+	claims := make([]*Claim, 0, n)
+	for i := range n {
+		env, msg, err := next(i)
+		var c *Claim
+		if err == nil {
+			c, err = o.Put(env, msg)
+		}
+		if err != nil {
+			for _, c := range claims {
+				if derr := c.Discard(); derr != nil {
+					err = fmt.Errorf("%w; a copy queued already could not be removed (%v): remove %s.json from %s, or a later flush sends it", err, derr, c.ID, o.Dir)
+				}
+			}
+			return nil, err
+		}
+		claims = append(claims, c)
+	}
+	return claims, nil
+}
+
 // checkEnvelope accepts an envelope that SMTP and sendmail can be given:
 // at least one recipient, and addresses without control characters or
 // angle brackets, no longer than a path may be. From may be empty (the

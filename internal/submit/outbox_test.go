@@ -212,6 +212,46 @@ func TestOutboxPutIsClaimed(t *testing.T) {
 	}
 }
 
+// PutAll stores every message or none: a message that cannot be made
+// removes the entries stored before it; without an error all are stored,
+// claimed, in order.
+func TestOutboxPutAll(t *testing.T) {
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	boom := errors.New("cannot make copy 3")
+	_, err := box.PutAll(4, func(i int) (Envelope, []byte, error) {
+		if i == 2 {
+			return Envelope{}, nil, boom
+		}
+		return env, testMsg, nil
+	})
+	if err != boom {
+		t.Fatalf("PutAll: %v, want the error of the third copy", err)
+	}
+	if items, err := box.List(); len(items) != 0 || err != nil {
+		t.Fatalf("after a failed PutAll the outbox holds %d entries (%v)", len(items), err)
+	}
+	claims, err := box.PutAll(3, func(i int) (Envelope, []byte, error) {
+		e := env
+		e.To = []string{fmt.Sprintf("r%d@example.org", i)}
+		return e, testMsg, nil
+	})
+	if err != nil || len(claims) != 3 {
+		t.Fatalf("PutAll: %d claims, %v", len(claims), err)
+	}
+	for i, c := range claims {
+		if c.Envelope.To[0] != fmt.Sprintf("r%d@example.org", i) {
+			t.Fatalf("claim %d is for %v", i, c.Envelope.To)
+		}
+		if _, err := box.Claim(c.ID); !errors.Is(err, ErrBusy) {
+			t.Fatalf("claim %d is not held: %v", i, err)
+		}
+		c.Release()
+	}
+	if items, err := box.List(); len(items) != 3 || err != nil {
+		t.Fatalf("the outbox holds %d entries (%v), want 3", len(items), err)
+	}
+}
+
 // recorder is a Transport that keeps what it is given.
 type recorder struct {
 	mu   sync.Mutex
