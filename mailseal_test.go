@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -377,5 +378,46 @@ func TestMixedUpPGPMIME(t *testing.T) {
 	o, out, err = open("Read the attachment.", "3")
 	if err != nil || !o.Decrypted || o.Status != mailseal.StatusGood || o.EncryptedPart != "3" || !strings.Contains(out, "Meet at noon.") {
 		t.Fatalf("--part 3: %v, %+v", err, o)
+	}
+}
+
+// PGP/MIME whose multipart/signed names its protocol wrong, or not at all,
+// is known by its signature part (an armored signature), as KMail does;
+// the signature is checked all the same (issue 14 class 2).
+func TestPGPSignedWithoutProtocol(t *testing.T) {
+	alice := newKey("Alice <alice@example.org>")
+	msg := parse(outgoing)
+	var signed bytes.Buffer
+	if err := mailseal.Sign(&signed, msg, pgp.Signer{Entity: alice}); err != nil {
+		t.Fatal(err)
+	}
+	msg.Close()
+	keys := mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgpList(alice)}}
+	protocolRe := regexp.MustCompile(`protocol="application/pgp-signature";?`)
+	for _, c := range []struct{ name, protocol, part string }{
+		{"none", "", "application/pgp-signature"},
+		{"broken", `protocol="application/broken-signature";`, "application/broken-signature"},
+	} {
+		msg := protocolRe.ReplaceAllString(signed.String(), c.protocol)
+		msg = strings.Replace(msg, "Content-Type: application/pgp-signature", "Content-Type: "+c.part, 1)
+		if msg == signed.String() {
+			t.Fatal("nothing replaced")
+		}
+		for _, altered := range []bool{false, true} {
+			text := msg
+			if altered {
+				text = strings.Replace(msg, "Meet at noon.", "Meet at one.", 1)
+			}
+			m := parse(text)
+			o, err := mailseal.Open(m, keys, mailseal.OpenOptions{})
+			m.Close()
+			want := mailseal.StatusGood
+			if altered {
+				want = mailseal.StatusBad
+			}
+			if err != nil || o.Status != want {
+				t.Fatalf("%s, altered %v: %v, %+v", c.name, altered, err, o)
+			}
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -882,5 +883,51 @@ func TestSHA1SignatureArchive(t *testing.T) {
 	}
 	if code, _, _ := p.msCode(msg, "verify", "--accept-sha1-before", "last year"); code != 2 {
 		t.Fatalf("--accept-sha1-before 'last year': exit %d", code)
+	}
+}
+
+// S/MIME as clients send it under other names (issue 14 class 2): the
+// enveloped-data as application/octet-stream named smime.p7m, or with a
+// wrong smime-type; a multipart/signed without a protocol parameter, or
+// with its signature as application/octet-stream named smime.p7s, or as
+// x-pkcs7-signature. openssl makes each message; only the names change.
+func TestSMIMEUnderOtherNames(t *testing.T) {
+	p := newSMIMEPeers(t)
+	content := p.write("content.eml", []byte(strings.ReplaceAll(smimeBody, "\r\n", "\n")))
+	enc := withHeaders("bob@example.org", "alice@example.org", p.openssl("cms", "-encrypt", "-aes-256-gcm", "-in", content, p.path("alice.pem")))
+	signed := withHeaders("bob@example.org", "alice@example.org", p.openssl("cms", "-sign", "-in", content, "-md", "sha256",
+		"-signer", p.path("bob.pem"), "-inkey", p.path("bob.key")))
+	ctRe := regexp.MustCompile(`(?i)Content-Type: application/(x-)?pkcs7-mime;[^\n]*(\n[ \t][^\n]*)*`)
+	for _, c := range []struct{ name, from, to string }{
+		{"octet-stream-p7m", "", "Content-Type: application/octet-stream; name=\"smime.p7m\""},
+		{"disposition-p7m", "", "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"SMIME.P7M\""},
+		{"wrong-smime-type", "", "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg := ctRe.ReplaceAll(enc, []byte(c.to))
+			if bytes.Equal(msg, enc) {
+				t.Fatal("the Content-Type was not replaced")
+			}
+			p.checkDecrypt(t, msg, mailseal.IntegrityGCM)
+		})
+	}
+	for _, c := range []struct{ name, old, new string }{
+		{"no-protocol", `protocol="application/pkcs7-signature"; `, ""},
+		{"octet-stream-p7s", `Content-Type: application/pkcs7-signature; name="smime.p7s"`, `Content-Type: application/octet-stream; name="smime.p7s"`},
+		{"x-pkcs7-signature", `Content-Type: application/pkcs7-signature; name="smime.p7s"`, `Content-Type: application/x-pkcs7-signature; name="smime.p7s"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg := bytes.Replace(signed, []byte(c.old), []byte(c.new), 1)
+			if bytes.Equal(msg, signed) {
+				t.Fatalf("%q not found in openssl's message", c.old)
+			}
+			if rep := p.verifyJSON(msg, 0); rep.Status != mailseal.StatusGood || rep.Protocol != mailseal.ProtocolSMIME {
+				t.Fatalf("report %+v", rep)
+			}
+			bad := bytes.Replace(msg, []byte("interop test"), []byte("interop tesT"), 1)
+			if rep := p.verifyJSON(bad, 1); rep.Status != mailseal.StatusBad {
+				t.Fatalf("altered: %+v", rep)
+			}
+		})
 	}
 }

@@ -37,7 +37,8 @@ type OpenPGP struct {
 func (o *OpenPGP) Protocol() string { return core.ProtocolOpenPGP }
 
 // Detect recognises multipart/signed and multipart/encrypted with the
-// OpenPGP protocol parameter, text bodies holding armored blocks, and
+// OpenPGP protocol parameter (a multipart/signed whose protocol is missing
+// or wrong by its signature part), text bodies holding armored blocks, and
 // PGP/MIME that Exchange and Outlook turned into multipart/mixed (mixedUp).
 func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 	switch e.MediaType {
@@ -46,7 +47,7 @@ func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 			return KindEncrypted, true
 		}
 	case "multipart/signed":
-		if strings.EqualFold(e.Params["protocol"], pgpSignatureType) {
+		if strings.EqualFold(e.Params["protocol"], pgpSignatureType) || len(e.Children) == 2 && pgpSignaturePart(e.Children[1]) {
 			return KindSigned, true
 		}
 	case "multipart/encrypted":
@@ -121,7 +122,7 @@ func (o *OpenPGP) verifySigned(e *mime.Entity) ([]core.Signature, []string, erro
 		return nil, nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 	}
 	sigPart := e.Children[1]
-	if sigPart.MediaType != pgpSignatureType {
+	if !pgpSignaturePart(sigPart) {
 		return nil, nil, fmt.Errorf("signature part is %s, want %s: %w", sigPart.MediaType, pgpSignatureType, core.ErrInput)
 	}
 	// The signed part is read on a goroutine of its own, beside hashing.
@@ -199,10 +200,22 @@ func mixedUp(e *mime.Entity) bool {
 
 // armoredMessage reports whether e's body is an armored OpenPGP message
 // (white space, then its BEGIN line).
-func armoredMessage(e *mime.Entity) bool {
+func armoredMessage(e *mime.Entity) bool { return armored(e, "MESSAGE") }
+
+// pgpSignaturePart reports whether e is the signature part of PGP/MIME:
+// application/pgp-signature, or a part of another media type holding an
+// armored signature (clients that name the protocol wrong; the signature
+// is checked all the same).
+func pgpSignaturePart(e *mime.Entity) bool {
+	return e.MediaType == pgpSignatureType || !e.IsMultipart() && armored(e, "SIGNATURE")
+}
+
+// armored reports whether e's body starts (after white space) with the
+// BEGIN line of an armored block of kind ("MESSAGE", "SIGNATURE").
+func armored(e *mime.Entity, kind string) bool {
 	head := make([]byte, 1024)
 	n, _ := io.ReadFull(e.Body(), head)
-	return bytes.HasPrefix(bytes.TrimLeft(head[:n], " \t\r\n"), []byte("-----BEGIN PGP MESSAGE-----"))
+	return bytes.HasPrefix(bytes.TrimLeft(head[:n], " \t\r\n"), []byte("-----BEGIN PGP "+kind+"-----"))
 }
 
 // smallBody reads e's decoded body if it has at most max bytes.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	stdmime "mime"
 	"strings"
 
 	"github.com/mailseal/mailseal/core"
@@ -44,20 +45,50 @@ func isMimeType(t string) bool {
 	return t == smimeMimeType || t == "application/x-pkcs7-mime"
 }
 
-// Detect recognises S/MIME entities by their Content-Type. An
-// application/pkcs7-mime entity without a usable smime-type parameter is
-// classified by the CMS content type at the start of its body.
+// signaturePart reports whether e is an S/MIME detached signature: by its
+// media type, or as application/octet-stream named *.p7s (as some clients
+// send it).
+func signaturePart(e *mime.Entity) bool {
+	return isSignatureType(e.MediaType) || e.MediaType == "application/octet-stream" && strings.HasSuffix(fileName(e), ".p7s")
+}
+
+// mimePart reports whether e is an S/MIME application/pkcs7-mime entity:
+// by its media type, or as application/octet-stream named *.p7m.
+func mimePart(e *mime.Entity) bool {
+	return isMimeType(e.MediaType) || e.MediaType == "application/octet-stream" && strings.HasSuffix(fileName(e), ".p7m")
+}
+
+// fileName is e's file name in lower case: the Content-Type name
+// parameter, else the Content-Disposition filename; "" without.
+func fileName(e *mime.Entity) string {
+	if n := e.Params["name"]; n != "" {
+		return strings.ToLower(n)
+	}
+	if _, params, err := stdmime.ParseMediaType(e.Header.Get("Content-Disposition")); err == nil {
+		return strings.ToLower(params["filename"])
+	}
+	return ""
+}
+
+// Detect recognises S/MIME entities as clients send them: multipart/signed
+// whose protocol parameter names an S/MIME signature or, missing, whose
+// second part is one; application/pkcs7-mime (also x-pkcs7-mime, or
+// application/octet-stream named *.p7m), classified by the CMS content type
+// at the start of its body, which counts over a missing or wrong
+// smime-type parameter.
 func (s *SMIME) Detect(e *mime.Entity) (Kind, bool) {
 	switch {
 	case e.MediaType == "multipart/signed":
-		if isSignatureType(strings.ToLower(e.Params["protocol"])) {
+		protocol := strings.ToLower(e.Params["protocol"])
+		if isSignatureType(protocol) || protocol == "" && len(e.Children) == 2 && signaturePart(e.Children[1]) {
 			return KindSigned, true
 		}
-	case isMimeType(e.MediaType):
-		kind := smimeKind(e.Params["smime-type"])
-		if kind == smime.KindUnknown {
-			prefix, _ := io.ReadAll(io.LimitReader(e.Body(), 64))
-			kind = smime.PeekKind(prefix)
+	case mimePart(e):
+		prefix, _ := io.ReadAll(io.LimitReader(e.Body(), 64))
+		kind := smime.PeekKind(prefix)
+		param := smimeKind(e.Params["smime-type"])
+		if kind == smime.KindUnknown || kind == smime.KindSignedData && param == smime.KindCertsOnly {
+			kind = param
 		}
 		switch kind {
 		case smime.KindSignedData:
@@ -113,8 +144,8 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if len(e.Children) != 2 {
 			return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 		}
-		if t := e.Children[1].MediaType; !isSignatureType(t) {
-			return nil, fmt.Errorf("signature part is %s, want %s: %w", t, smimeSignatureType, core.ErrInput)
+		if !signaturePart(e.Children[1]) {
+			return nil, fmt.Errorf("signature part is %s, want %s: %w", e.Children[1].MediaType, smimeSignatureType, core.ErrInput)
 		}
 		sig, err := s.Engine.ParseDetached(e.Children[1].Body())
 		if err != nil {
