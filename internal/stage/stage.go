@@ -3,6 +3,17 @@
 // (or of decoding and decrypting one) keep every core busy instead of taking
 // turns on one. Data moves in a few fixed buffers that are reused, so memory
 // does not grow with the message.
+//
+// What it buys, measured by BenchmarkPipeline (two steps that each cost
+// CPU, base64 decoding then SHA-256 over 32 MiB, on 2 cores, best of six
+// runs on a machine other work shared): with a Writer between them the two
+// take 0.69 times the time of the plain version (44 ms against 64 ms); with
+// a Reader, where the step ahead is this cheap, as much as without (65 ms).
+// So a stage goes between steps that are both costly (encryption and
+// armoring; decryption and the signature hashes; the signed part and its
+// hash), and below StartSize bytes no goroutine starts at all. Its tests
+// check that what comes out is exactly what went in, in order, with every
+// error.
 package stage
 
 import (
