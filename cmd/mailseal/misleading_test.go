@@ -49,8 +49,8 @@ func alterations(signer string) []alteration {
 		{"unaltered", func(_ *testing.T, msg []byte) []byte { return msg }, 0, ""},
 		{"from-quoted-address", from(`"ceo@example.net" <` + signer + `>`), 0, shown},
 		{"from-encoded-word", from("=?utf-8?q?ceo=40example=2Enet?= <" + signer + ">"), 0, shown},
-		// Without Header Protection there is nothing to compare a name with.
-		{"from-ceo", from(`"CEO Bob Boss" <` + signer + `>`), 0, ""},
+		// A name that is none of the signer's (issue 14: Johnny You Are Fired).
+		{"from-ceo", from(`"CEO Bob Boss" <` + signer + `>`), 0, `From display name "CEO Bob Boss" is not a name on the signer's key or certificate`},
 		{"from-comment", from(signer + " (ceo@example.net)"), 0, shown},
 		{"reply-to", func(t *testing.T, msg []byte) []byte { return join([]byte("Reply-To: mallory@example.net\r\n"), msg) }, 0,
 			"Reply-To mallory@example.net is not the sender and not covered by the signature"},
