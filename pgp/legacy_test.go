@@ -2,8 +2,18 @@ package pgp
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/dsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/binary"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
@@ -103,4 +113,124 @@ func TestLegacyWeakKeysFromGPG(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signV3 makes a version 3 signature packet (RFC 4880 section 5.2.2) as
+// PGP 2-8 and gpg --force-v3-sigs made them, by hand (gpg 2.2 and go-crypto
+// no longer make them): over data, of sigType, by key (RSA or DSA) with
+// hash h (hashID its OpenPGP ID).
+func signV3(t testing.TB, key *packet.PrivateKey, sigType packet.SignatureType, h crypto.Hash, hashID byte, made time.Time, data []byte) []byte {
+	t.Helper()
+	suffix := []byte{byte(sigType), 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(suffix[1:], uint32(made.Unix()))
+	hh := h.New()
+	if sigType == packet.SigTypeText {
+		w := openpgp.NewCanonicalTextHash(hh)
+		w.Write(data)
+	} else {
+		hh.Write(data)
+	}
+	hh.Write(suffix)
+	digest := hh.Sum(nil)
+	body := []byte{3, 5}
+	body = append(body, suffix...)
+	body = binary.BigEndian.AppendUint64(body, key.KeyId)
+	body = append(body, byte(key.PubKeyAlgo), hashID, digest[0], digest[1])
+	mpi := func(b []byte) []byte {
+		n := new(big.Int).SetBytes(b)
+		return append(binary.BigEndian.AppendUint16(nil, uint16(n.BitLen())), n.Bytes()...)
+	}
+	switch k := key.PrivateKey.(type) {
+	case *rsa.PrivateKey:
+		s, err := rsa.SignPKCS1v15(rand.Reader, k, h, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, mpi(s)...)
+	case *dsa.PrivateKey:
+		if n := (k.Q.BitLen() + 7) / 8; len(digest) > n {
+			digest = digest[:n]
+		}
+		r, s, err := dsa.Sign(rand.Reader, k, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, mpi(r.Bytes())...)
+		body = append(body, mpi(s.Bytes())...)
+	default:
+		t.Fatalf("signV3: %T keys did not make v3 signatures", k)
+	}
+	// Old-format packet header, tag 2, two-octet length.
+	pkt := []byte{0x80 | 2<<2 | 1, byte(len(body) >> 8), byte(len(body))}
+	return rearmor(t, armorSignature, append(pkt, body...))
+}
+
+// Version 3 signatures get a verdict like v4 ones: good, bad, unknown
+// signer, refused for SHA-1 (issue 14 class 3; KDE's and old mailing
+// lists' test messages carry them). gpg, which still reads them, checks
+// that the hand-made packets are what PGP made.
+func TestSignatureV3(t *testing.T) {
+	e := testEngine()
+	h := gpgtest.New(t)
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 2048, DefaultHash: crypto.SHA256}
+	rsaKey, err := openpgp.NewEntity("Version Three", "", "v3@example.org", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Import(armoredPublic(t, rsaKey))
+	dsaFpr := h.GenKey("DSA Three <dsa3@example.org>", "dsa2048", "")
+	dsaKey := readKeys(t, h.ExportSecret(dsaFpr))[0]
+	certs := openpgp.EntityList{publicOf(t, rsaKey), readKeys(t, h.Export(dsaFpr))[0]}
+	data := []byte("Content-Type: text/plain\r\n\r\nan old signature\r\n")
+	made := time.Now().Truncate(time.Second) // not before the keys, which gpg checks
+
+	verify := func(sig, data []byte, certs CertFinder) core.Signature {
+		t.Helper()
+		signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), certs)
+		if err != nil {
+			t.Fatalf("v3 signature: %v", err)
+		}
+		if len(signers) != 1 {
+			t.Fatalf("%d signers: %+v", len(signers), signers)
+		}
+		return signers[0]
+	}
+	for _, c := range []struct {
+		name string
+		key  *openpgp.Entity
+		typ  packet.SignatureType
+		data []byte
+	}{
+		{"rsa2048-binary", rsaKey, packet.SigTypeBinary, data},
+		{"rsa2048-text", rsaKey, packet.SigTypeText, []byte("line one\nline two\n")},
+		{"dsa2048-binary", dsaKey, packet.SigTypeBinary, data},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sig := signV3(t, c.key.PrivateKey, c.typ, crypto.SHA256, 8, made, c.data)
+			if res := h.Verify(sig, c.data); res.Err != nil || !res.HasStatus("GOODSIG") {
+				t.Fatalf("gpg --verify of the v3 signature: %v\n%s", res.Err, res.Status)
+			}
+			s := verify(sig, c.data, certs)
+			fpr := Fingerprint(c.key.PrimaryKey)
+			if s.Status != core.SignerGood || s.Fingerprint != fpr || s.Hash != "SHA-256" || !s.Created.Equal(made) {
+				t.Fatalf("v3 good: %+v", s)
+			}
+			if s := verify(sig, append([]byte("X"), c.data...), certs); s.Status != core.SignerBad {
+				t.Fatalf("v3 altered: %+v", s)
+			}
+			if s := verify(sig, c.data, openpgp.EntityList{}); s.Status != core.SignerUnknown || s.KeyID != fpr[24:] {
+				t.Fatalf("v3 without the key: %+v", s)
+			}
+		})
+	}
+	// SHA-1, the hash of most v3 signatures: refused, as for v4.
+	sig := signV3(t, rsaKey.PrivateKey, packet.SigTypeBinary, crypto.SHA1, 2, made, data)
+	if s := verify(sig, data, certs); s.Status != core.SignerRefused || !strings.Contains(s.Error, "SHA-1") {
+		t.Fatalf("v3 SHA-1: %+v", s)
+	}
+	// A damaged v3 packet (truncated MPI) is unreadable input, not a verdict.
+	raw := dearmor(t, signV3(t, rsaKey.PrivateKey, packet.SigTypeBinary, crypto.SHA256, 8, made, data))
+	raw[2] -= 10 // the packet length: the MPI loses its last 10 bytes
+	_, _, err = e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(raw[:len(raw)-10]), certs)
+	wantErr(t, err, core.ErrInput)
 }

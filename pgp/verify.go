@@ -20,6 +20,9 @@ import (
 	"github.com/mailseal/mailseal/internal/armor"
 )
 
+// tagSignature is the OpenPGP packet tag of a signature packet.
+const tagSignature = 2
+
 // maxSignatureSize bounds a detached signature block (armored or binary).
 const maxSignatureSize = 1 << 20
 
@@ -266,12 +269,29 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 		}
 		body = ar
 	}
-	packets := packet.NewReader(body)
+	// Packets are read opaquely first: go-crypto's reader skips the
+	// version 3 signatures it cannot parse, which parseSignatureV3 reads.
+	packets := packet.NewOpaqueReader(body)
 	for {
-		p, err := packets.Next()
+		op, err := packets.Next()
 		if err == io.EOF {
 			break
 		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+		}
+		if op.Tag != tagSignature {
+			continue
+		}
+		if len(op.Contents) > 0 && (op.Contents[0] == 2 || op.Contents[0] == 3) {
+			sig, err := parseSignatureV3(op.Contents)
+			if err != nil {
+				return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+			}
+			sigs = append(sigs, sig)
+			continue
+		}
+		p, err := op.Parse()
 		if err != nil {
 			var ue pgperrors.UnsupportedError
 			if errors.As(err, &ue) {
