@@ -223,6 +223,22 @@ func TestSignatureV3(t *testing.T) {
 			}
 		})
 	}
+	// A cleartext-signed block with a v3 signature (gpg 1.4 --clearsign
+	// --force-v3-sigs): the signed text is the lines without the last
+	// line ending.
+	block := append([]byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nline one\nline two\n"),
+		signV3(t, rsaKey.PrivateKey, packet.SigTypeText, crypto.SHA256, 8, made, []byte("line one\r\nline two"))...)
+	if res := h.Run(block, "--verify"); res.Err != nil || !res.HasStatus("GOODSIG") {
+		t.Fatalf("gpg --verify of the v3 cleartext block: %v\n%s", res.Err, res.Status)
+	}
+	text, signers, err := verifyCleartext(e, block, certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := oneSigner(t, signers, core.SignerGood); s.Fingerprint != Fingerprint(rsaKey.PrimaryKey) || !bytes.Contains(text, []byte("line two")) {
+		t.Fatalf("v3 cleartext: %q %+v", text, s)
+	}
+
 	// SHA-1, the hash of most v3 signatures: refused, as for v4.
 	sig := signV3(t, rsaKey.PrivateKey, packet.SigTypeBinary, crypto.SHA1, 2, made, data)
 	if s := verify(sig, data, certs); s.Status != core.SignerRefused || !strings.Contains(s.Error, "SHA-1") {
