@@ -59,6 +59,7 @@ package pgp
 import (
 	"crypto"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -122,6 +123,46 @@ func (e *Engine) Config() *packet.Config {
 		},
 		MaxDecompressedMessageSize: &limit,
 	}
+}
+
+// minDSABits is the smallest DSA key whose signatures are accepted: DSA
+// (FIPS 186) with a 2048-bit or larger prime, as gpg made DSA keys from 2.0
+// on; DSA-1024, limited to 160-bit hashes, is refused like RSA-1024.
+const minDSABits = 2048
+
+// verifyConfig is Config for checking signatures of existing keys: DSA keys
+// and RSA keys of any size may have made them (they are judged by
+// weakSigningKey, with the reason in words, after the signature itself is
+// checked). Signing and encryption use Config, which refuses DSA, ElGamal
+// and small RSA keys.
+func (e *Engine) verifyConfig() *packet.Config {
+	cfg := e.Config()
+	delete(cfg.RejectPublicKeyAlgorithms, packet.PubKeyAlgoDSA)
+	cfg.MinRSABits = 1
+	return cfg
+}
+
+// weakSigningKey says why the policy refuses signatures by pub, a DSA or
+// RSA key too small for it; "" if it does not.
+func (e *Engine) weakSigningKey(pub *packet.PublicKey) string {
+	var name string
+	var min int
+	switch pub.PubKeyAlgo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly:
+		name, min = "RSA", e.policy.MinRSABits
+	case packet.PubKeyAlgoDSA:
+		name, min = "DSA", minDSABits
+	default:
+		return ""
+	}
+	bits, err := pub.BitLength()
+	if err != nil {
+		return fmt.Sprintf("the %s key's size cannot be read (%v)", name, err)
+	}
+	if int(bits) >= min {
+		return ""
+	}
+	return fmt.Sprintf("%s key of %d bits (at least %d are required); the sender needs a new key", name, bits, min)
 }
 
 // now is the policy's verification time.

@@ -20,6 +20,9 @@ import (
 	"github.com/mailseal/mailseal/internal/armor"
 )
 
+// tagSignature is the OpenPGP packet tag of a signature packet.
+const tagSignature = 2
+
 // maxSignatureSize bounds a detached signature block (armored or binary).
 const maxSignatureSize = 1 << 20
 
@@ -172,6 +175,14 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	if err := pub.VerifySignature(h, sig); err != nil {
 		return bad("the signature does not verify: the signed data was changed or the signature is damaged (%v)", err)
 	}
+	// The signature is genuine; the policy may still refuse it. The key
+	// first: a SHA-1 date (AcceptSHA1Before) does not make a DSA-1024 key
+	// acceptable.
+	if reason := e.weakSigningKey(pub); reason != "" {
+		s.Status = core.SignerRefused
+		s.Error = "refused by policy: " + reason
+		return s
+	}
 	if !e.hashAccepted(sig.Hash, sig.CreationTime) {
 		s.Status = core.SignerRefused
 		s.Error = fmt.Sprintf("refused by policy: the signature uses %s, a weak hash (it claims to be made at %s); ask the sender to sign with SHA-256 or stronger",
@@ -220,12 +231,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 			}
 		}
 	}
-	if pub.PubKeyAlgo == packet.PubKeyAlgoRSA || pub.PubKeyAlgo == packet.PubKeyAlgoRSASignOnly {
-		if bits, err := pub.BitLength(); err != nil || int(bits) < e.policy.MinRSABits {
-			return bad("the RSA signing key has %d bits; at least %d are required", bits, e.policy.MinRSABits)
-		}
-	}
-	if _, ok := ent.SigningKeyById(sig.CreationTime, pub.KeyId, e.Config()); !ok {
+	if _, ok := ent.SigningKeyById(sig.CreationTime, pub.KeyId, e.verifyConfig()); !ok {
 		return bad("key %s is not a valid signing key (key flags or algorithm)", s.SigningKey)
 	}
 	s.Status = core.SignerGood
@@ -263,12 +269,29 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 		}
 		body = ar
 	}
-	packets := packet.NewReader(body)
+	// Packets are read opaquely first: go-crypto's reader skips the
+	// version 3 signatures it cannot parse, which parseSignatureV3 reads.
+	packets := packet.NewOpaqueReader(body)
 	for {
-		p, err := packets.Next()
+		op, err := packets.Next()
 		if err == io.EOF {
 			break
 		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+		}
+		if op.Tag != tagSignature {
+			continue
+		}
+		if len(op.Contents) > 0 && (op.Contents[0] == 2 || op.Contents[0] == 3) {
+			sig, err := parseSignatureV3(op.Contents)
+			if err != nil {
+				return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+			}
+			sigs = append(sigs, sig)
+			continue
+		}
+		p, err := op.Parse()
 		if err != nil {
 			var ue pgperrors.UnsupportedError
 			if errors.As(err, &ue) {
