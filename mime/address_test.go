@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/lineartest"
 )
 
 // TestMailboxesAsWritten reads From fields as mail is found: display
@@ -105,14 +106,7 @@ func TestMailboxesLinear(t *testing.T) {
 		"(", ")", "((a)", `\(`, `"`, `\"`, "<", ">", "<a@b>", "@", "a@", "a@b ", "<@a,", "<@a,@b", "@a:",
 		",", ";", ":", "a:", "=?", "A <a@b>, ", "(a@b)", "a . ", "a@b c@d ", "\xf6", "[", "@[", "(x)a",
 	} {
-		for _, s := range []string{
-			strings.Repeat(unit, n),
-			"A " + strings.Repeat(unit, n) + " <a@b.example>",
-			"<" + strings.Repeat(unit, n) + "@b.example>",
-			"<a@b.example> (" + strings.Repeat(unit, n) + ")",
-			`"` + strings.Repeat(unit, n) + `" <a@b.example>`,
-			"G: " + strings.Repeat(unit, n) + ";",
-		} {
+		for _, s := range append(lineartest.Mailboxes(unit, n), "G: "+strings.Repeat(unit, n)+";") {
 			if _, work := parseMailboxes(s); work > 8*len(s)+64 {
 				t.Errorf("%d bytes of %q…: %d examined", len(s), s[:16], work)
 			}
