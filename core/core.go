@@ -177,7 +177,7 @@ type Report struct {
 // Senders are the addresses a signature must be bound to, from the
 // message's From and Sender header fields (addresses only, as written).
 type Senders struct {
-	From   []string
+	From   []string // one per mailbox of the From field, "" for a display name without an address
 	Sender string
 }
 
@@ -194,6 +194,22 @@ type Senders struct {
 //   - otherwise good.
 func (r *Report) Assess(senders Senders) {
 	r.Status = assess(r, senders)
+}
+
+// fromCountWarning says why a From with other than one mailbox, or one
+// without an address (a display name alone), binds no signer.
+func fromCountWarning(from []string) string {
+	n := 0
+	for _, a := range from {
+		if a != "" {
+			n++
+		}
+	}
+	w := fmt.Sprintf("message has %d From addresses", n)
+	if names := len(from) - n; names > 0 {
+		w += fmt.Sprintf(" (and %d display name(s) without an address)", names)
+	}
+	return w + "; a signature can be bound to exactly one"
 }
 
 func assess(r *Report, senders Senders) Status {
@@ -227,7 +243,7 @@ func assess(r *Report, senders Senders) Status {
 		return StatusPartial
 	}
 	if len(senders.From) != 1 || senders.From[0] == "" {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("message has %d From addresses; a signature can be bound to exactly one", len(senders.From)))
+		r.Warnings = append(r.Warnings, fromCountWarning(senders.From))
 		return StatusSenderMismatch
 	}
 	from := senders.From[0]

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mailseal/mailseal/internal/lineartest"
 )
 
 func TestUserIDAddress(t *testing.T) {
@@ -154,13 +156,7 @@ func TestUserIDAddressLinear(t *testing.T) {
 		"(", ")", "((a)", `\(`, `"`, `\"`, "<", ">", "<a@b>", "@", "a@", "a@b ",
 		"=?", "A <a@b>, ", "(a@b)", "alice@example.org ", `"a@b" `, "ä", "\uFF20", ".", "a.", "-.",
 	} {
-		for _, s := range []string{
-			strings.Repeat(unit, n),
-			"A " + strings.Repeat(unit, n) + " <a@b.example>",
-			"<" + strings.Repeat(unit, n) + "@b.example>",
-			"<a@b.example> (" + strings.Repeat(unit, n) + ")",
-			`"` + strings.Repeat(unit, n) + `" <a@b.example>`,
-		} {
+		for _, s := range lineartest.Mailboxes(unit, n) {
 			p := uidParser{s: s}
 			p.parse()
 			if p.work > 6*len(s)+64 {

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	stdmime "mime"
-	"net/mail"
 	"slices"
 	"strings"
 
@@ -167,41 +166,40 @@ func isContentField(f Field) bool {
 type Mailbox struct {
 	// Name is the display name with RFC 2047 encoded words decoded, also
 	// inside quotes (as clients decode them); a comment after a bare
-	// address ("alice@example.org (Alice)") counts as one. "" if none.
-	Name    string
-	Address string // the addr-spec, local@domain
+	// address ("alice@example.org (Alice)") counts as one, and a mailbox
+	// in a group without a name of its own has the group's. "" if none.
+	Name string
+	// Address is the addr-spec, local@domain; "" for a display name that
+	// stands without an address ("The Manager").
+	Address string
 }
 
 // Mailboxes returns the mailboxes of every field named key, which should
 // be an address-list field: From, To, Cc, Bcc, Sender, Reply-To. Groups
-// are flattened. No field gives an empty list; an unparseable field gives
-// an error wrapping core.ErrInput.
-func (h Header) Mailboxes(key string) ([]Mailbox, error) {
-	parser := mail.AddressParser{WordDecoder: wordDecoder()}
+// are flattened. The fields are read leniently, as mail clients show them
+// (see parseMailboxes: unquoted specials in display names, the obsolete
+// syntax, raw 8-bit text, Latin-1 included), so reading never fails; a
+// display name without an address gives a Mailbox with Address "", and
+// text that holds several addresses gives several mailboxes. No field
+// gives an empty list.
+func (h Header) Mailboxes(key string) []Mailbox {
 	var out []Mailbox
 	for _, v := range h.Values(key) {
-		if strings.TrimSpace(v) == "" {
-			continue
-		}
-		list, err := parser.ParseList(v)
-		if err != nil {
-			return nil, fmt.Errorf("mime: %s field %q is not a valid address list (%v): %w", key, v, err, core.ErrInput)
-		}
-		for _, a := range list {
-			out = append(out, Mailbox{Name: DecodeWords(a.Name), Address: a.Address})
-		}
+		list, _ := parseMailboxes(v)
+		out = append(out, list...)
 	}
-	return out, nil
+	return out
 }
 
-// Addresses returns the bare addr-specs (local@domain) of Mailboxes(key).
+// Addresses returns the addresses (local@domain) of Mailboxes(key), or an
+// error wrapping core.ErrInput naming a mailbox of the field that has no
+// address.
 func (h Header) Addresses(key string) ([]string, error) {
-	boxes, err := h.Mailboxes(key)
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for _, b := range boxes {
+	for _, b := range h.Mailboxes(key) {
+		if b.Address == "" {
+			return nil, fmt.Errorf("mime: %s field has %q without an address (write it as \"Name <local@domain>\"): %w", key, b.Name, core.ErrInput)
+		}
 		out = append(out, b.Address)
 	}
 	return out, nil
@@ -283,9 +281,8 @@ func readCharset(name string, input io.Reader) (io.Reader, error) {
 	name, _, _ = strings.Cut(name, "*") // RFC 2231 section 5: charset*language
 	r, err := charset.Reader(name, input)
 	if err != nil {
-		// The error comes from reading, not from the lookup: net/mail's
-		// AddressParser then keeps the word as written where it would
-		// reject the whole address list for an unknown charset.
+		// The error comes from reading, not from the lookup: DecodeWords
+		// then keeps the word as written.
 		return errReader{fmt.Errorf("mime: unknown charset %q", name)}, nil
 	}
 	return r, nil

@@ -93,14 +93,13 @@ func isWithin(p, anc string) bool {
 }
 
 // Senders extracts the From and Sender addresses that a signer is bound to.
+// From holds one entry per mailbox of the field, "" for a display name
+// without an address: a From that is only a name, or holds several
+// addresses, binds no signer (a sender mismatch, not unreadable input).
 func Senders(h mime.Header) (core.Senders, error) {
 	var s core.Senders
-	if h.Get("From") != "" {
-		from, err := h.Addresses("From")
-		if err != nil {
-			return s, fmt.Errorf("From: %w", err)
-		}
-		s.From = from
+	for _, b := range h.Mailboxes("From") {
+		s.From = append(s.From, b.Address)
 	}
 	if h.Get("Sender") != "" {
 		sender, err := h.Addresses("Sender")

@@ -37,8 +37,8 @@ func headerWarnings(outer, protected mime.Header) []string {
 	}
 	var from []mime.Mailbox // the outer From
 	for _, key := range []string{"From", "Sender"} {
-		ob, oerr := outer.Mailboxes(key)
-		for _, w := range shownAddresses(outer, key, ob, oerr) {
+		ob := outer.Mailboxes(key)
+		for _, w := range shownAddresses(outer, key, ob) {
 			add(w)
 		}
 		if key == "From" {
@@ -47,17 +47,15 @@ func headerWarnings(outer, protected mime.Header) []string {
 		if protected == nil {
 			continue
 		}
-		pb, perr := protected.Mailboxes(key)
-		for _, w := range shownAddresses(protected, key, pb, perr) {
+		pb := protected.Mailboxes(key)
+		for _, w := range shownAddresses(protected, key, pb) {
 			add(w)
 		}
-		if oerr == nil && perr == nil {
-			for _, w := range nameChanges(key, ob, pb) {
-				add(w)
-			}
+		for _, w := range nameChanges(key, ob, pb) {
+			add(w)
 		}
 	}
-	outerRT, list, err := replyTo(outer)
+	outerRT, list, ok := replyTo(outer)
 	switch {
 	case outerRT == "":
 	case protected != nil:
@@ -66,7 +64,7 @@ func headerWarnings(outer, protected mime.Header) []string {
 				outerRT, cmp.Or(protRT, "none")))
 		}
 	default:
-		if err != nil || !foldSet(from).hasAll(list) {
+		if !ok || !foldSet(from).hasAll(list) {
 			add(fmt.Sprintf("Reply-To %s is not the sender and not covered by the signature: replies would go there", outerRT))
 		}
 	}
@@ -74,26 +72,29 @@ func headerWarnings(outer, protected mime.Header) []string {
 }
 
 // replyTo is the Reply-To of h as a reader would compare it: its
-// addresses in lower case, sorted, or, if they do not parse (err), its
-// text quoted; "" without.
-func replyTo(h mime.Header) (text string, list []mime.Mailbox, err error) {
+// addresses in lower case, sorted, or, if a mailbox in it has no address
+// (not ok), its text quoted; "" without.
+func replyTo(h mime.Header) (text string, list []mime.Mailbox, ok bool) {
 	raw := strings.Join(h.Values("Reply-To"), ", ")
 	if strings.TrimSpace(raw) == "" {
-		return "", nil, nil
+		return "", nil, true
 	}
-	if list, err = h.Mailboxes("Reply-To"); err != nil {
-		return strconv.Quote(strings.Join(strings.Fields(raw), " ")), nil, err
+	list = h.Mailboxes("Reply-To")
+	for _, b := range list {
+		if b.Address == "" {
+			return strconv.Quote(strings.Join(strings.Fields(raw), " ")), nil, false
+		}
 	}
-	return strings.Join(slices.Sorted(maps.Keys(foldSet(list))), ", "), list, nil
+	return strings.Join(slices.Sorted(maps.Keys(foldSet(list))), ", "), list, true
 }
 
 // shownAddresses warns about addresses in the text of h's key field
 // (display names, comments, decoded encoded words) that are not among its
-// mailboxes' own addresses (own, err: the field parsed), about
-// characters in it that reorder what is shown, and about encoded words in
-// it that it cannot check because their charset is unknown.
-func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) []string {
-	if err != nil || len(own) == 0 {
+// mailboxes' own addresses (own), about characters in it that reorder
+// what is shown, and about encoded words in it that it cannot check
+// because their charset is unknown.
+func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
+	if len(own) == 0 {
 		return nil
 	}
 	mine := foldSet(own)
@@ -130,9 +131,14 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox, err error) []
 	if key != "From" {
 		role = "field's own address"
 	}
-	addrs := make([]string, len(own))
-	for i, b := range own {
-		addrs[i] = b.Address
+	var addrs []string
+	for _, b := range own {
+		if b.Address != "" {
+			addrs = append(addrs, b.Address)
+		}
+	}
+	if len(addrs) == 0 {
+		addrs = []string{"none"}
 	}
 	return append(warns, fmt.Sprintf("%s display name shows an address (%s) that is not the %s (%s)",
 		key, strings.Join(shown, ", "), role, strings.Join(addrs, ", ")))
@@ -272,8 +278,8 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 	if protected != nil {
 		h = protected
 	}
-	from, err := h.Mailboxes("From")
-	if err != nil || len(from) != 1 {
+	from := h.Mailboxes("From")
+	if len(from) != 1 || from[0].Address == "" {
 		return nil
 	}
 	var warns []string
@@ -298,10 +304,9 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 		}
 	}
 	if protected != nil {
-		list, err := protected.Mailboxes("Reply-To")
 		_, fromDomain, _ := strings.Cut(from[0].Address, "@")
-		for _, mb := range list {
-			if _, d, _ := strings.Cut(mb.Address, "@"); err == nil && !strings.EqualFold(d, fromDomain) {
+		for _, mb := range protected.Mailboxes("Reply-To") {
+			if _, d, _ := strings.Cut(mb.Address, "@"); mb.Address != "" && !strings.EqualFold(d, fromDomain) {
 				warns = append(warns, fmt.Sprintf("Reply-To %s is in another domain than the signer %s: replies would go there", mb.Address, from[0].Address))
 			}
 		}
