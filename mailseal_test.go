@@ -2,6 +2,7 @@ package mailseal_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -419,5 +420,55 @@ func TestPGPSignedWithoutProtocol(t *testing.T) {
 				t.Fatalf("%s, altered %v: %v, %+v", c.name, altered, err, o)
 			}
 		}
+	}
+}
+
+// A mailing list that appends its footer as a third part of a
+// multipart/signed (issue 14 class 7): the first two parts are verified,
+// the third is reported as unprotected, and the message is partial, in
+// both protocols; altered signed text is still bad.
+func TestSignedWithFooterPart(t *testing.T) {
+	alice := newKey("Alice <alice@example.org>")
+	ca, caKey := gibCert(t, nil, nil, "")
+	cert, key := gibCert(t, ca, caKey, "alice@example.org")
+	for _, c := range []struct {
+		name   string
+		signer mailseal.Signer
+		keys   mailseal.Keys
+	}{
+		{"openpgp", pgp.Signer{Entity: alice}, mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgpList(alice)}}},
+		{"smime", smime.Signer{Identity: smime.Identity{Cert: cert, Key: key}},
+			mailseal.Keys{SMIMETrust: func() (smime.Trust, error) { return smime.Trust{Roots: []*x509.Certificate{ca}}, nil }}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg := parse(outgoing)
+			var signed bytes.Buffer
+			if err := mailseal.Sign(&signed, msg, c.signer); err != nil {
+				t.Fatal(err)
+			}
+			msg.Close()
+			boundary := regexp.MustCompile(`boundary="?([^";\r\n]+)"?`).FindStringSubmatch(signed.String())[1]
+			footer := "--" + boundary + "\r\nContent-Type: text/plain\r\n\r\n_______________\r\nlist-devel mailing list\r\n"
+			withFooter := strings.Replace(signed.String(), "--"+boundary+"--", footer+"--"+boundary+"--", 1)
+			for _, altered := range []bool{false, true} {
+				text := withFooter
+				if altered {
+					text = strings.Replace(text, "Meet at noon.", "Meet at one.", 1)
+				}
+				m := parse(text)
+				o, err := mailseal.Open(m, c.keys, mailseal.OpenOptions{})
+				m.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := mailseal.StatusPartial
+				if altered {
+					want = mailseal.StatusBad
+				}
+				if o.Status != want || len(o.Unprotected) != 1 || !strings.Contains(o.Unprotected[0], "part 3 (text/plain) after the signature") {
+					t.Fatalf("altered %v: status %s, unprotected %q", altered, o.Status, o.Unprotected)
+				}
+			}
+		})
 	}
 }

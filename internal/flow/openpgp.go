@@ -118,7 +118,7 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 
 // verifySigned checks a PGP/MIME multipart/signed entity.
 func (o *OpenPGP) verifySigned(e *mime.Entity) ([]core.Signature, []string, error) {
-	if len(e.Children) != 2 {
+	if len(e.Children) < 2 {
 		return nil, nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 	}
 	sigPart := e.Children[1]
@@ -144,7 +144,8 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Signers: signers, Warnings: warnings, Inner: f.Entity.Children[0].Raw()}, nil
+		return &Opened{Signers: signers, Warnings: warnings, Unprotected: partsAfterSignature(f.Entity),
+			Inner: f.Entity.Children[0].Raw()}, nil
 	case KindEncrypted:
 		e := f.Entity
 		var ciphertext *mime.Entity

@@ -141,7 +141,7 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 	}
 	e := f.Entity
 	if f.Kind == KindSigned && e.MediaType == "multipart/signed" {
-		if len(e.Children) != 2 {
+		if len(e.Children) < 2 {
 			return nil, fmt.Errorf("multipart/signed has %d parts, want 2: %w", len(e.Children), core.ErrInput)
 		}
 		if !signaturePart(e.Children[1]) {
@@ -159,7 +159,7 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 			defer content.Close()
 			return sig.Verify(content)
 		}
-		return &Opened{Inner: part.Raw(), check: check}, nil
+		return &Opened{Inner: part.Raw(), Unprotected: partsAfterSignature(e), check: check}, nil
 	}
 	switch f.Kind {
 	case KindSigned:

@@ -108,3 +108,15 @@ func textOf(r io.Reader, limit int) (text string, more bool, err error) {
 		}
 	}
 }
+
+// partsAfterSignature names the parts of a multipart/signed after its
+// signature part, which no signature covers: mailing lists append their
+// footer as a third part (issue 14 class 7). The first two parts are
+// verified as usual and the message is at best partial.
+func partsAfterSignature(e *mime.Entity) []string {
+	var out []string
+	for _, c := range e.Children[min(2, len(e.Children)):] {
+		out = append(out, fmt.Sprintf("part %s (%s) after the signature", c.Path, c.MediaType))
+	}
+	return out
+}
