@@ -53,7 +53,10 @@ type Decrypted struct {
 	SessionKey    *SessionKey      // with Keyring.ReportSessionKey: the key the data was decrypted with
 	Signers       []core.Signature // one per signature, with SignerStatus
 	Body          io.Reader        // the verified plaintext
-	spool         *spool.Spool
+	// Warnings say what does not change the result but a reader should
+	// know: the armor was damaged in transit and read leniently.
+	Warnings []string
+	spool    *spool.Spool
 }
 
 // Close releases the plaintext (memory or encrypted temporary file).
@@ -146,27 +149,27 @@ func (e *Engine) tooLarge() error {
 // openInput returns the binary packet stream of an armored ("PGP MESSAGE")
 // or binary message, and a function that releases it. Armor is decoded on
 // a goroutine of its own, beside the decryption.
-func openInput(r io.Reader) (io.Reader, func(), error) {
+func openInput(r io.Reader) (io.Reader, *armor.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, stage.ReadBufferSize(r, 64<<10))
 	first, err := br.Peek(1)
 	if err != nil {
 		if err == io.EOF {
-			return nil, nil, fmt.Errorf("pgp: decrypt: empty input: %w", core.ErrInput)
+			return nil, nil, nil, fmt.Errorf("pgp: decrypt: empty input: %w", core.ErrInput)
 		}
-		return nil, nil, fmt.Errorf("pgp: decrypt: %v: %w", err, core.ErrInput)
+		return nil, nil, nil, fmt.Errorf("pgp: decrypt: %v: %w", err, core.ErrInput)
 	}
 	if first[0]&0x80 != 0 {
-		return br, func() {}, nil
+		return br, nil, func() {}, nil
 	}
 	ar, err := armor.NewReader(br)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored): %w", core.ErrInput)
+		return nil, nil, nil, fmt.Errorf("pgp: decrypt: no OpenPGP message found (neither binary nor armored): %w", core.ErrInput)
 	}
 	if ar.Type != armorMessage {
-		return nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.Type, core.ErrInput)
+		return nil, nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.Type, core.ErrInput)
 	}
 	sr := stage.NewReader(ar)
-	return sr, func() { sr.Close() }, nil
+	return sr, ar, func() { sr.Close() }, nil
 }
 
 // decryptionKeys is the keyring go-crypto reads a message with: it finds
@@ -226,11 +229,31 @@ type candidate struct {
 // Policy.MaxDecompressed and unreadable input wrap core.ErrInput.
 // Signatures that do not verify are not errors: see Decrypted.Signers.
 func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
-	in, release, err := openInput(r)
+	in, ar, release, err := openInput(r)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	d, err := e.decryptInput(in, kr)
+	if ar == nil {
+		return d, err
+	}
+	if errors.Is(err, core.ErrIntegrity) {
+		// Was it the armor that was damaged? Its checksum says, once it is
+		// read to the end.
+		io.Copy(io.Discard, in)
+		if ar.ChecksumMismatch() {
+			return nil, fmt.Errorf("pgp: decrypt: the message was damaged in transit: its armor checksum does not match (%v); no plaintext is released; ask for it again: %w", err, core.ErrInput)
+		}
+	}
+	if err == nil && ar.Repaired() {
+		d.Warnings = append(d.Warnings, "the armored message was damaged in transit (spaces or a broken quoted-printable line break in it) and read leniently; its integrity check passed")
+	}
+	return d, err
+}
+
+// decryptInput is Decrypt on the binary packet stream in.
+func (e *Engine) decryptInput(in io.Reader, kr Keyring) (*Decrypted, error) {
 	prefix := make([]byte, prescanSize)
 	n, err := io.ReadFull(in, prefix)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {

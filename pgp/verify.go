@@ -250,24 +250,33 @@ func later(a, b time.Time) time.Time {
 // armored ("PGP SIGNATURE") or binary. Unsupported signature packets are
 // returned as errors in unsupported, so they are reported, not dropped.
 func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error, err error) {
+	sigs, unsupported, _, err = readSignaturesChecked(r)
+	return sigs, unsupported, err
+}
+
+// readSignaturesChecked is readSignatures that also says whether the
+// signature's armor had a checksum that does not match it (damaged after
+// it was made).
+func readSignaturesChecked(r io.Reader) (sigs []*packet.Signature, unsupported []error, checksumMismatch bool, err error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxSignatureSize+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the signature: %v: %w", err, core.ErrInput)
+		return nil, nil, false, fmt.Errorf("reading the signature: %v: %w", err, core.ErrInput)
 	}
 	if len(data) > maxSignatureSize {
-		return nil, nil, fmt.Errorf("the signature is larger than %d bytes: %w", maxSignatureSize, core.ErrInput)
+		return nil, nil, false, fmt.Errorf("the signature is larger than %d bytes: %w", maxSignatureSize, core.ErrInput)
 	}
 	body := io.Reader(bytes.NewReader(data))
+	var armored *armor.Reader
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0]&0x80 == 0 {
 		ar, err := armor.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, nil, fmt.Errorf("the signature is neither binary OpenPGP nor ASCII armor (%v): %w", err, core.ErrInput)
+			return nil, nil, false, fmt.Errorf("the signature is neither binary OpenPGP nor ASCII armor (%v): %w", err, core.ErrInput)
 		}
 		if ar.Type != armorSignature {
-			return nil, nil, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, ar.Type, core.ErrInput)
+			return nil, nil, false, fmt.Errorf("expected a %q armor block, got %q: %w", armorSignature, ar.Type, core.ErrInput)
 		}
-		body = ar
+		body, armored = ar, ar
 	}
 	// Packets are read opaquely first: go-crypto's reader skips the
 	// version 3 signatures it cannot parse, which parseSignatureV3 reads.
@@ -278,7 +287,7 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+			return nil, nil, false, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
 		}
 		if op.Tag != tagSignature {
 			continue
@@ -286,7 +295,7 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 		if len(op.Contents) > 0 && (op.Contents[0] == 2 || op.Contents[0] == 3) {
 			sig, err := parseSignatureV3(op.Contents)
 			if err != nil {
-				return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+				return nil, nil, false, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
 			}
 			sigs = append(sigs, sig)
 			continue
@@ -298,16 +307,16 @@ func readSignatures(r io.Reader) (sigs []*packet.Signature, unsupported []error,
 				unsupported = append(unsupported, err)
 				continue
 			}
-			return nil, nil, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
+			return nil, nil, false, fmt.Errorf("the signature is damaged (%v): %w", err, core.ErrInput)
 		}
 		if sig, ok := p.(*packet.Signature); ok {
 			sigs = append(sigs, sig)
 		}
 	}
 	if len(sigs) == 0 && len(unsupported) == 0 {
-		return nil, nil, fmt.Errorf("no signature packet found: %w", core.ErrInput)
+		return nil, nil, false, fmt.Errorf("no signature packet found: %w", core.ErrInput)
 	}
-	return sigs, unsupported, nil
+	return sigs, unsupported, armored != nil && armored.ChecksumMismatch(), nil
 }
 
 // expiredSince is a warning for a good signature whose key, valid when it
@@ -333,11 +342,19 @@ func (e *Engine) expiredSince(s core.Signature, ent *openpgp.Entity) string {
 // signature that does not verify is a SignerBad entry, not an error. It has
 // the shape of smime.Engine.VerifyDetached.
 func (e *Engine) VerifyDetached(content, sig io.Reader, certs CertFinder) ([]core.Signature, []string, error) {
-	sigs, unsupported, err := readSignatures(sig)
+	sigs, unsupported, damaged, err := readSignaturesChecked(sig)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pgp: verify: %w", err)
 	}
-	return e.verifySigs(content, sigs, unsupported, certs)
+	signers, warnings, err := e.verifySigs(content, sigs, unsupported, certs)
+	if err == nil && damaged {
+		for _, s := range signers {
+			if s.Status == core.SignerBad {
+				return nil, nil, fmt.Errorf("pgp: verify: the signature was damaged in transit: its armor checksum does not match, and it does not verify; ask for the message again: %w", core.ErrInput)
+			}
+		}
+	}
+	return signers, warnings, err
 }
 
 func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]core.Signature, []string, error) {

@@ -4,10 +4,15 @@
 // and writes messages and signatures with it, keystore imports and exports
 // keys with it, and the SOP front end armors and dearmors with it.
 //
-// A CRC-24 line is written, because GnuPG 2.2 requires one, but it is not
-// checked when read: RFC 9580 §6.1 says an implementation must not reject
-// data whose checksum is missing or wrong, and the packets inside carry
-// their own integrity checks.
+// A CRC-24 line is written, because GnuPG 2.2 requires one. When read, a
+// wrong checksum is not a reason to refuse the data (RFC 9580 §6.1: the
+// packets inside carry their own integrity checks), but the Reader says so
+// (ChecksumMismatch): when the packets then fail, the armor was damaged
+// in transit rather than the data tampered with. Damage that a lenient
+// reading undoes unambiguously — non-breaking spaces and other white space
+// in a line (mail clients insert them), or a base64 line and the checksum
+// line joined by a broken quoted-printable soft line break — is undone,
+// and Repaired says so.
 package armor
 
 import (
@@ -142,7 +147,26 @@ type Reader struct {
 	slow int    // lines to decode one at a time before the fast path
 
 	searched int // bytes stop has looked at (tests check it is linear)
+
+	crc      uint32 // CRC-24 of the data decoded so far
+	sum      []byte // the checksum line's value, if there is one
+	repaired bool   // a line was read leniently (see the package doc)
 }
+
+// ChecksumMismatch reports, once the block is read to its end, whether it
+// had a CRC-24 line that does not match its data: the armor was changed
+// after it was made.
+func (a *Reader) ChecksumMismatch() bool {
+	if len(a.sum) != 3 {
+		return false
+	}
+	return a.crc != uint32(a.sum[0])<<16|uint32(a.sum[1])<<8|uint32(a.sum[2])
+}
+
+// Repaired reports whether a line was read leniently: white space (also
+// non-breaking spaces) removed, or a base64 line split from the checksum
+// line a broken quoted-printable soft line break joined it to.
+func (a *Reader) Repaired() bool { return a.repaired }
 
 // ErrInvalid is wrapped by the errors for data that is not ASCII armor: no
 // BEGIN line, an armor line longer than the read buffer or a body line that is
@@ -162,7 +186,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
-	a := &Reader{br: br}
+	a := &Reader{br: br, crc: crc24Init}
 	for inLine := false; ; {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -276,6 +300,7 @@ func (a *Reader) fill() {
 			if buf, ok = b64lines.DecodeLines(buf, data[:end]); ok {
 				a.br.Discard(end)
 				a.buf, a.out = buf, buf
+				a.crc = crc24Update(a.crc, buf)
 				return
 			}
 			a.slow = bytes.Count(data[:end], []byte("\n"))
@@ -294,15 +319,61 @@ func (a *Reader) fill() {
 	case bytes.HasPrefix(line, []byte("-----END ")):
 		a.err = io.EOF
 	case len(line) > 0 && line[0] == '=' && len(line) < 8:
-		// the CRC-24 line
+		a.checksum(line[1:])
 	case len(line) > 0:
 		var ok bool
 		if buf, ok = b64lines.DecodeLines(buf, line); !ok {
-			a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
-			return
+			if buf, ok = a.lenient(buf[:0], line); !ok {
+				a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
+				return
+			}
 		}
 		a.buf, a.out = buf, buf
+		a.crc = crc24Update(a.crc, buf)
 	}
+}
+
+// checksum records the value of the CRC-24 line (without its '=').
+func (a *Reader) checksum(b64 []byte) {
+	if sum, err := base64.StdEncoding.DecodeString(string(b64)); err == nil && len(sum) == 3 {
+		a.sum = sum
+	}
+}
+
+// lenient decodes a line that is not clean base64 when the damage is
+// unambiguous: white space in it (ASCII, and non-breaking spaces in UTF-8
+// or Latin-1) is dropped; a line that ends in '=' and four base64
+// characters is a base64 line (its final '=' taken as the soft line
+// break) joined to the checksum line. It appends to buf.
+func (a *Reader) lenient(buf, line []byte) ([]byte, bool) {
+	clean := make([]byte, 0, len(line))
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == ' ' || c == '\t' || c == '\r' || c == 0xa0:
+		case c == 0xc2 && i+1 < len(line) && line[i+1] == 0xa0:
+			i++
+		default:
+			clean = append(clean, c)
+		}
+	}
+	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 && clean[j-1] != '=' {
+		body := append([]byte(nil), clean[:j]...)
+		for len(body)%4 != 0 {
+			body = append(body, '=')
+		}
+		out, err := base64.StdEncoding.AppendDecode(buf, body)
+		if err == nil {
+			a.checksum(clean[j+1:])
+			a.repaired = true
+			return out, true
+		}
+	}
+	out, err := base64.StdEncoding.AppendDecode(buf, clean)
+	if err != nil {
+		return buf, false
+	}
+	a.repaired = true // a line of only white space (the blank line after the header) holds no data
+	return out, true
 }
 
 // stop returns the index of the first '-' or '=' in data, or len(data).

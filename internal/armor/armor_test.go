@@ -289,3 +289,66 @@ func TestDecodeAll(t *testing.T) {
 		}
 	}
 }
+
+// The checksum is compared with the data (a mismatch is reported, not
+// refused), and damage a lenient reading undoes unambiguously is undone
+// and reported: non-breaking spaces and white space in lines (as mail
+// clients insert them), and a base64 line joined to the checksum line by
+// a broken quoted-printable soft line break.
+func TestReaderChecksumAndRepairs(t *testing.T) {
+	data := make([]byte, 200)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	w := NewWriter(&b, "PGP MESSAGE")
+	w.Write(data)
+	w.Close()
+	good := b.String()
+	lines := strings.Split(strings.TrimSuffix(good, "\n"), "\n")
+	// lines: BEGIN, "", base64 lines..., "=CRC", END
+	crcAt := len(lines) - 2
+	last := crcAt - 1
+	read := func(text string) ([]byte, *Reader, error) {
+		r, err := NewReader(strings.NewReader(text))
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err := io.ReadAll(r)
+		return out, r, err
+	}
+	join := func(l []string) string { return strings.Join(l, "\n") + "\n" }
+	edit := func(f func(l []string) []string) string {
+		return join(f(append([]string(nil), lines...)))
+	}
+	for _, c := range []struct {
+		name             string
+		text             string
+		mismatch, repair bool
+	}{
+		{"clean", good, false, false},
+		{"no checksum", edit(func(l []string) []string { return append(l[:crcAt], l[crcAt+1:]...) }), false, false},
+		{"wrong checksum", edit(func(l []string) []string { l[crcAt] = "=AAAA"; return l }), true, false},
+		{"nbsp utf-8", edit(func(l []string) []string { l[2] = l[2][:10] + "\u00a0" + l[2][10:]; return l }), false, true},
+		{"nbsp latin-1 and spaces", edit(func(l []string) []string { l[2] = " " + l[2][:10] + "\xa0 " + l[2][10:]; return l }), false, true},
+		{"nbsp blank line", edit(func(l []string) []string { l[1] = "\u00a0"; return l }), false, true},
+		{"soft break", edit(func(l []string) []string {
+			// The padding '=' of the last line was taken for a soft line
+			// break: the line and the checksum line are one.
+			l[last] = strings.TrimRight(l[last], "=") + l[crcAt]
+			return append(l[:crcAt], l[crcAt+1:]...)
+		}), false, true},
+	} {
+		out, r, err := read(c.text)
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("%s: %v, %d bytes", c.name, err, len(out))
+		}
+		if r.ChecksumMismatch() != c.mismatch || r.Repaired() != c.repair {
+			t.Fatalf("%s: mismatch %v, repaired %v", c.name, r.ChecksumMismatch(), r.Repaired())
+		}
+	}
+	// A stray character is not repaired.
+	if _, _, err := read(edit(func(l []string) []string { l[2] = l[2][:10] + "!" + l[2][10:]; return l })); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("stray character: %v", err)
+	}
+}

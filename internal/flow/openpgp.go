@@ -168,7 +168,7 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 			return nil, err
 		}
 		return &Opened{Encrypted: true, Integrity: d.Integrity, DecryptedWith: d.DecryptedWith,
-			Signers: d.Signers, Warnings: warnings, Inner: d.Body, closer: d.Close}, nil
+			Signers: d.Signers, Warnings: append(warnings, d.Warnings...), Inner: d.Body, closer: d.Close}, nil
 	case KindInline:
 		return o.openInline(f.Entity)
 	}
@@ -303,7 +303,7 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 			return nil, err
 		}
 		return &Opened{Encrypted: d.Encrypted, Integrity: d.Integrity, DecryptedWith: d.DecryptedWith,
-			Signers: d.Signers, Unprotected: unprotected,
+			Signers: d.Signers, Warnings: d.Warnings, Unprotected: unprotected,
 			Inner: io.MultiReader(strings.NewReader(header), d.Body), closer: d.Close}, nil
 	}
 }

@@ -1,0 +1,89 @@
+package pgp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+// flipInArmor changes one base64 character of a line in the middle of the
+// armor into another: the data changes and the checksum no longer
+// matches, as when a message is damaged in transit.
+func flipInArmor(block []byte, line, col int) []byte {
+	lines := strings.Split(string(block), "\n")
+	n := line
+	if n < 0 {
+		n = len(lines) / 2
+	}
+	l := []byte(lines[n])
+	if l[col] == 'A' {
+		l[col] = 'B'
+	} else {
+		l[col] = 'A'
+	}
+	lines[n] = string(l)
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// Damaged transport encoding (issue 14 class 8): armor whose checksum does
+// not match data that then fails is damage, not tampering (ErrInput, exit
+// 2), for encrypted data and for signatures; the same change with a
+// matching checksum is tampering (ErrIntegrity) or a bad signature; armor
+// a lenient reading repairs (non-breaking spaces, a broken soft line
+// break) opens with a warning.
+func TestDamagedArmor(t *testing.T) {
+	e := testEngine()
+	key := genKey(t, "R", "r@example.org", keyOpts{})
+	kr := Keyring{Secrets: openpgp.EntityList{key}}
+	data := bytes.Repeat([]byte("transport encoding "), 200)
+	ct := encrypt(t, e, data, nil, publicOf(t, key))
+
+	_, err := e.Decrypt(bytes.NewReader(flipInArmor(ct, -1, 5)), kr)
+	if !errors.Is(err, core.ErrInput) || errors.Is(err, core.ErrIntegrity) || !strings.Contains(err.Error(), "damaged in transit") {
+		t.Fatalf("damaged armor: %v", err)
+	}
+	bin := dearmor(t, ct)
+	bin[len(bin)/2] ^= 1
+	tampered := rearmor(t, "PGP MESSAGE", bin)
+	if _, err := e.Decrypt(bytes.NewReader(tampered), kr); !errors.Is(err, core.ErrIntegrity) {
+		t.Fatalf("tampered, checksum matching: %v", err)
+	}
+
+	lines := strings.Split(string(ct), "\n")
+	lines[3] = lines[3][:7] + "\u00a0" + lines[3][7:]
+	d, err := e.Decrypt(strings.NewReader(strings.Join(lines, "\n")), kr)
+	if err != nil {
+		t.Fatalf("non-breaking space: %v", err)
+	}
+	body, _ := io.ReadAll(d.Body)
+	d.Close()
+	if !bytes.Equal(body, data) || len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "read leniently") {
+		t.Fatalf("non-breaking space: %d bytes, warnings %q", len(body), d.Warnings)
+	}
+	if d, err := e.Decrypt(bytes.NewReader(ct), kr); err != nil || len(d.Warnings) != 0 {
+		t.Fatalf("clean armor: %v, warnings %v", err, d)
+	}
+
+	// A detached signature.
+	signer := genKey(t, "S", "s@example.org", keyOpts{})
+	certs := openpgp.EntityList{publicOf(t, signer)}
+	sig := sign(t, e, signer, data)
+	if _, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(flipInArmor(sig, 2, 50)), certs); !errors.Is(err, core.ErrInput) ||
+		!strings.Contains(err.Error(), "damaged in transit") {
+		t.Fatalf("damaged signature armor: %v", err)
+	}
+	sbin := dearmor(t, sig)
+	sbin[len(sbin)-3] ^= 1
+	forged := rearmor(t, "PGP SIGNATURE", sbin)
+	signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(forged), certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneSigner(t, signers, core.SignerBad)
+}
