@@ -239,11 +239,12 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		return d, err
 	}
 	if errors.Is(err, core.ErrIntegrity) {
-		// Was it the armor that was damaged? Its checksum says, once it is
-		// read to the end.
+		// The armor's checksum, once it is read to the end, may say that
+		// the armor was damaged in transit. It has no key, so a tamperer
+		// can leave a stale one: the verdict stays, with the hint.
 		io.Copy(io.Discard, in)
 		if ar.ChecksumMismatch() {
-			return nil, fmt.Errorf("pgp: decrypt: the message was damaged in transit: its armor checksum does not match (%v); no plaintext is released; ask for it again: %w", err, core.ErrInput)
+			return nil, fmt.Errorf("%w (its armor checksum does not match either: it may have been damaged in transit; ask for it again)", err)
 		}
 	}
 	if err == nil && ar.Repaired() {

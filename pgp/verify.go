@@ -348,9 +348,11 @@ func (e *Engine) VerifyDetached(content, sig io.Reader, certs CertFinder) ([]cor
 	}
 	signers, warnings, err := e.verifySigs(content, sigs, unsupported, certs)
 	if err == nil && damaged {
-		for _, s := range signers {
-			if s.Status == core.SignerBad {
-				return nil, nil, fmt.Errorf("pgp: verify: the signature was damaged in transit: its armor checksum does not match, and it does not verify; ask for the message again: %w", core.ErrInput)
+		// The checksum has no key (a forger can leave a stale one): a bad
+		// signature stays bad, with the hint.
+		for i := range signers {
+			if signers[i].Status == core.SignerBad {
+				signers[i].Error += " (the signature's armor checksum does not match either: it may have been damaged in transit; ask for the message again)"
 			}
 		}
 	}
