@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	pgparmor "github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -542,3 +544,58 @@ func TestSignedThenEncryptedByAnother(t *testing.T) {
 		})
 	}
 }
+
+// The same with a part after the signature (review finding): the
+// multipart/signed is still the wrapper, so its header fields are not
+// taken as protected; the extra part makes the message partial.
+func TestSignedThenEncryptedByAnotherWithFooter(t *testing.T) {
+	f := newFixture(t)
+	var signed, enc bytes.Buffer
+	if err := f.op.Sign(&signed, parse(t, []byte(plainMsg)), f.alice); err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(signed.String(), "Subject: hi\r\n", "Subject: Pay Mallory 10,000 EUR\r\nReply-To: mallory@example.net\r\n", 1)
+	boundary := regexp.MustCompile(`boundary="?([^";\r\n]+)"?`).FindStringSubmatch(s)[1]
+	s = strings.Replace(s, "--"+boundary+"--", "--"+boundary+"\r\nContent-Type: text/plain\r\n\r\n.\r\n--"+boundary+"--", 1)
+	if err := f.op.Encrypt(&enc, parse(t, []byte(s)), []*openpgp.Entity{f.bob}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := open(t, f, enc.Bytes(), Options{Decrypt: true})
+	var out bytes.Buffer
+	if err := mime.WriteMessage(&out, res.Outer, res.Inner); err != nil {
+		t.Fatal(err)
+	}
+	if res.Report.Status != core.StatusPartial || strings.Contains(out.String(), "Pay Mallory") || strings.Contains(out.String(), "Reply-To: mallory") {
+		t.Fatalf("status %s, output:\n%s", res.Report.Status, out.String())
+	}
+}
+
+// OpenPGP data that is not encrypted (a bare literal data packet), in a
+// multipart/encrypted, is refused, not reported as decrypted (review
+// finding): anyone could make content look decrypted.
+func TestPlainDataAsEncrypted(t *testing.T) {
+	f := newFixture(t)
+	var bin bytes.Buffer
+	lw, err := packet.SerializeLiteral(nopCloser{&bin}, true, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(lw, "Content-Type: text/plain\r\n\r\nTransfer 10,000 EUR to Mallory.\r\n")
+	lw.Close()
+	var armored bytes.Buffer
+	aw, _ := pgparmor.Encode(&armored, "PGP MESSAGE", nil)
+	aw.Write(bin.Bytes())
+	aw.Close()
+	msg := "From: alice@example.org\r\nTo: bob@example.org\r\nSubject: x\r\n" +
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\n\r\n" + armored.String() + "\r\n--b--\r\n"
+	_, err = Open(parse(t, []byte(msg)), []Engine{f.op}, Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 1 << 20})
+	if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "not encrypted") {
+		t.Fatalf("Open: %v", err)
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

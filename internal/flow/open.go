@@ -350,17 +350,19 @@ func protectedEntity(res *Result, target *Found, opened *Opened, opts Options) (
 	switch {
 	case opened.Encrypted && res.inner != nil:
 		root := res.inner.Root
-		wrapper := res.unwrapped != nil || root.MediaType == "multipart/signed" && len(root.Children) == 2
+		// A multipart/signed of two parts or more (parts after the
+		// signature are unprotected) is a wrapper.
+		wrapper := res.unwrapped != nil || root.MediaType == "multipart/signed" && len(root.Children) >= 2
 		if root.Params["hp"] != "" && (len(opened.Signers) > 0 || !wrapper) {
 			return root, nil // a signature over all of it, or none
 		}
 		if res.unwrapped != nil {
 			return res.unwrapped.Root, nil
 		}
-		if root.MediaType == "multipart/signed" && len(root.Children) == 2 {
+		if root.MediaType == "multipart/signed" && len(root.Children) >= 2 {
 			return root.Children[0], nil
 		}
-	case target.Entity.MediaType == "multipart/signed" && len(target.Entity.Children) == 2:
+	case target.Entity.MediaType == "multipart/signed" && len(target.Entity.Children) >= 2:
 		return target.Entity.Children[0], nil
 	case opened.Unwraps && opened.Inner != nil:
 		m, err := mime.Parse(opened.Inner, opts.Limits, opts.MemLimit)

@@ -167,6 +167,12 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !d.Encrypted {
+			// Plain OpenPGP data dressed as encrypted: nothing shows where
+			// it came from, and it must not be reported as decrypted.
+			d.Close()
+			return nil, fmt.Errorf("the encrypted part holds OpenPGP data that is not encrypted: %w", core.ErrInput)
+		}
 		return &Opened{Encrypted: true, Integrity: d.Integrity, DecryptedWith: d.DecryptedWith,
 			Signers: d.Signers, Warnings: append(warnings, d.Warnings...), Inner: d.Body, closer: d.Close}, nil
 	case KindInline:
