@@ -88,7 +88,11 @@ type Selection struct {
 // the first protocol of order in which every address has a valid key. When
 // none covers them all, the error (ErrNoKey) names the addresses each
 // protocol lacks and, for a single protocol, why their keys were refused.
+// A nil order is Protocols(false).
 func ChooseRecipients(keys KeyFinder, addrs []string, order []string) (*Selection, error) {
+	if order == nil {
+		order = Protocols(false)
+	}
 	lacking := map[string][]string{}
 	for _, p := range order {
 		sel, missing, refused, err := recipientsIn(keys, p, addrs)
@@ -164,8 +168,11 @@ func missingKeys(p string, missing []string, refused map[string]string) error {
 }
 
 // ChooseSigner picks the key to sign as from: of the first protocol in
-// order in which from has a secret key.
+// order in which from has a secret key. A nil order is Protocols(false).
 func ChooseSigner(keys KeyFinder, from string, order []string) (Signer, error) {
+	if order == nil {
+		order = Protocols(false)
+	}
 	if len(order) == 1 {
 		return keys.Signer(order[0], from)
 	}

@@ -130,6 +130,9 @@ func Encrypt(w io.Writer, m *mime.Message, to []Recipient, opts ...Option) error
 		if r.Protocol() != protocol {
 			return fmt.Errorf("mailseal: recipients of both OpenPGP and S/MIME in one message: encrypt a copy per protocol (PlanSend does): %w", ErrUsage)
 		}
+		if r.Fingerprint() == "" {
+			return fmt.Errorf("mailseal: a recipient without a key (a zero %T): %w", r, ErrUsage)
+		}
 	}
 	if o.signer != nil && o.signer.Protocol() != protocol {
 		return fmt.Errorf("mailseal: the signer is %s but the recipients are %s: %w", o.signer.Protocol(), protocol, ErrUsage)
@@ -211,7 +214,9 @@ type Keys struct {
 type OpenOptions struct {
 	// Decrypt asks for the decrypted message: a message that is not
 	// encrypted is an error (kind ErrVerification), and it is written to
-	// Output. Without Decrypt, Open verifies a signed message.
+	// Output. Without Decrypt, Open verifies: a signed message, and an
+	// encrypted one is decrypted to check a signature inside (its secret
+	// key is needed) but its content is not output.
 	Decrypt bool
 	// Output receives the decrypted message (Decrypt only), once its
 	// integrity is verified: MDC, AEAD or GCM; content decrypted without

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"strings"
@@ -470,5 +471,29 @@ func TestSignedWithFooterPart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Zero values a newcomer may pass get errors, not panics (review
+// findings): a zero pgp.Recipient or smime.Recipient to Encrypt; a nil
+// protocol order to ChooseRecipients and ChooseSigner means
+// Protocols(false).
+func TestZeroValuesAreErrors(t *testing.T) {
+	msg := parse(outgoing)
+	defer msg.Close()
+	for _, r := range []mailseal.Recipient{pgp.Recipient{}, smime.Recipient{}} {
+		if err := mailseal.Encrypt(io.Discard, msg, []mailseal.Recipient{r}); !errors.Is(err, mailseal.ErrUsage) {
+			t.Errorf("%T{}: %v", r, err)
+		}
+	}
+	if (smime.Signer{}).Fingerprint() != "" || (pgp.Signer{}).Fingerprint() != "" {
+		t.Error("a zero Signer has a fingerprint")
+	}
+	sel, err := mailseal.ChooseRecipients(keys, []string{"b@x"}, nil)
+	if err != nil || sel.Protocol != mailseal.ProtocolOpenPGP {
+		t.Fatalf("ChooseRecipients, nil order: %v, %+v", err, sel)
+	}
+	if s, err := mailseal.ChooseSigner(keys, "a@x", nil); err != nil || s.Protocol() != mailseal.ProtocolSMIME {
+		t.Fatalf("ChooseSigner, nil order: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 const corpus = "../testdata/corpora/openpgp"
@@ -492,5 +493,32 @@ func TestImportArmorBlocks(t *testing.T) {
 	stored, _ := os.ReadFile(s.certPath(strings.ToLower(c)))
 	if err != nil || !bytes.Equal(data, stored) {
 		t.Fatalf("exported %d bytes (%v), stored %d", len(data), err, len(stored))
+	}
+}
+
+// A session without a Passphrase leaves protected keys locked: ErrLocked,
+// not a panic (review finding), for signing and for decrypting.
+func TestSessionWithoutPassphrase(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Locked <locked@example.org>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgp.ProtectKey(key, []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := key.SerializePrivateWithoutSigning(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportPGP(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Session(SessionOptions{}).Signer(core.ProtocolOpenPGP, "locked@example.org")
+	if !errors.Is(err, core.ErrLocked) {
+		t.Fatalf("Signer: %v", err)
 	}
 }

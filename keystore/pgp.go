@@ -373,6 +373,9 @@ func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
 		return nil
 	}
 	name := upper(hex.EncodeToString(e.PrimaryKey.Fingerprint))
+	if pass == nil {
+		return fmt.Errorf("keystore: the secret key %s is locked and there is no passphrase to unlock it (SessionOptions.Passphrase): %w", name, core.ErrLocked)
+	}
 	p, err := pass("the secret key " + name)
 	if err != nil {
 		return err

@@ -15,7 +15,12 @@ type Recipient struct{ Entity *openpgp.Entity }
 func (Recipient) Protocol() string { return core.ProtocolOpenPGP }
 
 // Fingerprint is the primary key's fingerprint, upper-case hex.
-func (r Recipient) Fingerprint() string { return Fingerprint(r.Entity.PrimaryKey) }
+func (r Recipient) Fingerprint() string {
+	if r.Entity == nil {
+		return ""
+	}
+	return Fingerprint(r.Entity.PrimaryKey)
+}
 
 // Signer is an unlocked OpenPGP secret key to sign messages with. It is a
 // mailseal.Signer. An unlocked key is not safe for concurrent use (go-crypto
@@ -27,4 +32,9 @@ type Signer struct{ Entity *openpgp.Entity }
 func (Signer) Protocol() string { return core.ProtocolOpenPGP }
 
 // Fingerprint is the primary key's fingerprint, upper-case hex.
-func (s Signer) Fingerprint() string { return Fingerprint(s.Entity.PrimaryKey) }
+func (s Signer) Fingerprint() string {
+	if s.Entity == nil {
+		return ""
+	}
+	return Fingerprint(s.Entity.PrimaryKey)
+}

@@ -19,7 +19,12 @@ type Recipient struct {
 func (Recipient) Protocol() string { return core.ProtocolSMIME }
 
 // Fingerprint is the certificate's SHA-256 fingerprint.
-func (r Recipient) Fingerprint() string { return Fingerprint(r.Cert) }
+func (r Recipient) Fingerprint() string {
+	if r.Cert == nil {
+		return ""
+	}
+	return Fingerprint(r.Cert)
+}
 
 // Signer is a certificate with its private key and chain, and how to sign
 // with it. It is a mailseal.Signer.
@@ -32,4 +37,9 @@ type Signer struct {
 func (Signer) Protocol() string { return core.ProtocolSMIME }
 
 // Fingerprint is the certificate's SHA-256 fingerprint.
-func (s Signer) Fingerprint() string { return Fingerprint(s.Cert) }
+func (s Signer) Fingerprint() string {
+	if s.Cert == nil {
+		return ""
+	}
+	return Fingerprint(s.Cert)
+}
