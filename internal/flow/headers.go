@@ -110,7 +110,7 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 		if strings.IndexFunc(text, bidiControl) >= 0 {
 			reorders = true
 		}
-		for _, a := range addressesIn(shownText(text)) {
+		for _, a := range shownAddressesIn(text) {
 			if !mine[strings.ToLower(a)] {
 				mine[strings.ToLower(a)] = true // each one once
 				shown = append(shown, a)
@@ -160,6 +160,54 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 		}
 	}
 	return warns
+}
+
+// shownAddressesIn returns the addresses a reader may see in text (a
+// display name, a comment): as written with look-alike characters made
+// plain (shownText), and as a client shows it without comments and with
+// the white space around '@' and '.' dropped, as the obsolete address
+// syntax allows ("alice @ example . org", "alice(x)@example.org").
+func shownAddressesIn(text string) []string {
+	shown := shownText(text)
+	out := addressesIn(shown)
+	for _, a := range addressesIn(compacted(shown)) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// compacted is s without parenthesized comments and without the white
+// space next to '@' and '.'. Linear.
+func compacted(s string) string {
+	var b strings.Builder
+	depth := 0
+	pendingSpace := false
+	last := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '(':
+			depth++
+			continue
+		case c == ')' && depth > 0:
+			depth--
+			continue
+		case depth > 0:
+			continue
+		case c == ' ' || c == '\t':
+			pendingSpace = true
+			continue
+		}
+		if pendingSpace && last != '@' && last != '.' && c != '@' && c != '.' && last != 0 {
+			b.WriteByte(' ')
+		}
+		pendingSpace = false
+		b.WriteByte(c)
+		last = c
+	}
+	return b.String()
 }
 
 // addressesIn returns what looks like an email address in text to a
@@ -285,7 +333,7 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 	var warns []string
 	// A display name that shows an address is warned about already
 	// (shownAddresses).
-	if name := strings.Join(strings.Fields(from[0].Name), " "); name != "" && len(addressesIn(name)) == 0 {
+	if name := strings.Join(strings.Fields(from[0].Name), " "); name != "" && len(shownAddressesIn(name)) == 0 {
 		var names []string
 		known := false
 		for _, s := range rep.Signers {

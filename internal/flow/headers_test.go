@@ -42,6 +42,11 @@ func TestHeaderWarnings(t *testing.T) {
 		{"comment after the address", header(`From: alice@example.org (bob@example.org)`), nil, []string{shown}},
 		{"comment in the name", header(`From: Alice (=?utf-8?q?bob=40example=2Eorg?=) <alice@example.org>`), nil, []string{shown}},
 		{"within text", header(`From: "CEO bob@example.org." <alice@example.org>`), nil, []string{shown}},
+		// The obsolete syntax's spaces and comments, as a client shows them
+		// (review finding: these gave no warning).
+		{"spaced address as name", header(`From: bob @ example . org <alice@example.org>`), nil, []string{shown}},
+		{"quoted spaced address", header(`From: "bob @ example.org" <alice@example.org>`), nil, []string{shown}},
+		{"comment in the local part", header(`From: bob(x)@example.org <alice@example.org>`), nil, []string{shown}},
 		{"after a bad encoded word", header(`From: =?x?B?! "=?utf-8?q?bob=40example.org?=" <alice@example.org>`), nil, []string{shown}},
 		{"fullwidth at in Shift_JIS", header(`From: =?shift_jis?B?Ym9igZdleGFtcGxlgURvcmc=?= <alice@example.org>`), nil, []string{shown}},
 		{"fullwidth at in ISO-2022-JP", header(`From: =?iso-2022-jp?B?GyRCJVwlVhsoQiBib2IbJEIhdxsoQmV4YW1wbGUbJEIhJRsoQm9yZw==?= <alice@example.org>`), nil, []string{shown}},
