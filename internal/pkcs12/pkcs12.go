@@ -28,10 +28,11 @@ import (
 // decrypt.
 var ErrPassword = errors.New("pkcs12: wrong password")
 
-// MaxIterations bounds the iteration counts of all the key derivations of
-// one file together, so that a hostile file cannot make Decode run for
-// long (a second or two at most). Real files use 1 to a few hundred
-// thousand per derivation, and three or four derivations.
+// MaxIterations bounds the work of all the key derivations of one file
+// together, counted in hash blocks (an iteration count times the blocks it
+// derives), so that a hostile file cannot make Decode run for long (a
+// second or two at most). Real files use 1 to a few hundred thousand
+// iterations per derivation, and three or four derivations.
 const MaxIterations = 10_000_000
 
 // maxBags bounds the number of bags in a file.
@@ -241,6 +242,18 @@ type decoder struct {
 	file       *File
 	bags       int
 	iterations int // spent so far, of MaxIterations
+}
+
+// spendBlocks counts a key derivation of n iterations over up to blocks
+// hash blocks against MaxIterations.
+func (d *decoder) spendBlocks(n, blocks int) error {
+	if n < 1 {
+		return d.spend(n)
+	}
+	if n > MaxIterations/blocks {
+		return fmt.Errorf("pkcs12: the file's key derivations take more than %d iterations in all", MaxIterations)
+	}
+	return d.spend(n * blocks)
 }
 
 // spend counts a key derivation of n iterations against MaxIterations.
@@ -494,7 +507,8 @@ func (d *decoder) pkcs12PBE(oid asn1.ObjectIdentifier, params cryptobyte.String)
 	if !params.ReadASN1(&p, cbasn1.SEQUENCE) || !p.ReadASN1(&salt, cbasn1.OCTET_STRING) || !p.ReadASN1Integer(&iterations) {
 		return nil, nil, fmt.Errorf("%w: bad PBE parameters", errMalformed)
 	}
-	if err := d.spend(iterations); err != nil {
+	// The key takes up to two SHA-1 blocks of derivation, the IV one.
+	if err := d.spendBlocks(iterations, 3); err != nil {
 		return nil, nil, err
 	}
 	key := func(n int) []byte { return deriveKey(sha1.New, kdfKey, d.bmp, salt, iterations, n) }
@@ -551,7 +565,8 @@ func (d *decoder) pbes2(params cryptobyte.String) (cipher.Block, []byte, error) 
 			return nil, nil, fmt.Errorf("pkcs12: unsupported PBKDF2 PRF %v", prfOID)
 		}
 	}
-	if err := d.spend(iterations); err != nil {
+	// PBKDF2 runs once per hash-sized block of the key: at most two here.
+	if err := d.spendBlocks(iterations, 2); err != nil {
 		return nil, nil, err
 	}
 	var iv cryptobyte.String
