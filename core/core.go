@@ -118,8 +118,8 @@ type Signature struct {
 	UnboundUserIDs []string `json:"unbound_user_ids,omitempty"`
 	// Names are the names the signer's key or certificate gives: those of
 	// its valid OpenPGP user IDs ("Alice Example" of "Alice Example
-	// <alice@example.org>"), the certificate's common name. A From display
-	// name that is none of them is a warning.
+	// <alice@example.org>"), the certificate's common name unless it is an
+	// address. A From display name that is none of them is a warning.
 	Names   []string     `json:"names,omitempty"`
 	Valid   bool         `json:"valid"`
 	Status  SignerStatus `json:"status"`

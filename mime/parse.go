@@ -166,9 +166,11 @@ func (e *Entity) name() string {
 
 // Parse reads a whole message, canonicalising line endings to CRLF (bare LF
 // and bare CR become CRLF) while spooling it in a spool that keeps memLimit
-// bytes in memory, skips a leading mbox "From " line, and builds the entity
-// tree. Errors wrap core.ErrInput and say which limit or what syntax
-// failed.
+// bytes in memory (beyond, an encrypted temporary file; the command-line
+// tool uses core.DefaultPolicy().MaxMemorySpool, 2 MiB), skips a leading
+// mbox "From " line, and builds the entity tree. Errors wrap core.ErrInput
+// and say which limit or what syntax failed. To check a signed message
+// with mailseal.Open, pass mailseal.HashingOption() too.
 //
 // Parsing is lenient where real mail is sloppy: a missing Content-Type is
 // text/plain; charset=us-ascii (RFC 2045), an unparseable one
