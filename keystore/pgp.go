@@ -365,11 +365,7 @@ func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
 // Unlock decrypts the secret keys of e in place with the passphrase pass
 // gives. Wrong or missing passphrase: an error wrapping core.ErrLocked.
 func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
-	locked := e.PrivateKey != nil && e.PrivateKey.Encrypted
-	for _, sk := range e.Subkeys {
-		locked = locked || (sk.PrivateKey != nil && sk.PrivateKey.Encrypted)
-	}
-	if !locked {
+	if !pgp.Locked(e) {
 		return nil
 	}
 	name := upper(hex.EncodeToString(e.PrimaryKey.Fingerprint))
@@ -380,8 +376,8 @@ func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
 	if err != nil {
 		return err
 	}
-	if err := e.DecryptPrivateKeys(p); err != nil {
-		return fmt.Errorf("keystore: wrong passphrase for the secret key %s: %w", name, core.ErrLocked)
+	if err := pgp.Unlock(e, p); err != nil {
+		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
 }

@@ -12,8 +12,10 @@
 // # Use
 //
 // New(policy) gives an Engine (New(core.Policy{}) applies
-// core.DefaultPolicy()). Keys are go-crypto entities: NewKey makes one,
-// openpgp.ReadKeyRing reads them, and a keystore.Store holds them. Per call:
+// core.DefaultPolicy()). Keys are go-crypto entities (import
+// openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"): NewKey makes one,
+// ReadKeys reads key files, Unlock opens a protected secret key, and a
+// keystore.Store holds them. Per call:
 //
 //   - SignDetached(w, key) returns a writer for the data; Close writes the
 //     armored signature; VerifyDetached(content, sig, certs) checks one;

@@ -241,17 +241,16 @@ func readKeys(names []string, what string) (openpgp.EntityList, error) {
 // parseKeys reads binary or armored keys (every armored block: a file of
 // concatenated armored certificates is a keyring).
 func parseKeys(data []byte) (openpgp.EntityList, error) {
-	bin, err := dearmorAll(data)
-	if err != nil {
-		return nil, err
+	if _, err := dearmorAll(data); err != nil {
+		return nil, err // the SOP error for bad armor
 	}
-	return openpgp.ReadKeyRing(bytes.NewReader(bin))
+	return pgp.ReadKeys(data)
 }
 
 // unlock decrypts the secret keys of list with one of the passwords.
 func unlock(list openpgp.EntityList, passwords [][]byte) error {
 	for _, e := range list {
-		if !locked(e) {
+		if !pgp.Locked(e) {
 			continue
 		}
 		ok := false
@@ -266,14 +265,6 @@ func unlock(list openpgp.EntityList, passwords [][]byte) error {
 		}
 	}
 	return nil
-}
-
-func locked(e *openpgp.Entity) bool {
-	l := e.PrivateKey != nil && e.PrivateKey.Encrypted
-	for _, sk := range e.Subkeys {
-		l = l || sk.PrivateKey != nil && sk.PrivateKey.Encrypted
-	}
-	return l
 }
 
 func keyPasswords(o *options) ([][]byte, error) { return passwords(o, "with-key-password") }
