@@ -73,6 +73,27 @@ func oneLine(s string) string {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := buildApp(stdin, stdout, stderr)
+	for _, c := range app.Commands {
+		quietUsageErrors(c, "mailseal")
+	}
+	return app
+}
+
+// quietUsageErrors makes a flag error of c (and of its subcommands) one
+// line on stderr that says where the help is, exit 2 — never the help
+// text on stdout, where a script's output goes (encrypt --sgn < m > out).
+func quietUsageErrors(c *cli.Command, parent string) {
+	name := parent + " " + c.Name
+	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return fmt.Errorf("%v (see %s --help): %w", err, name, mailseal.ErrUsage)
+	}
+	for _, sub := range c.Subcommands {
+		quietUsageErrors(sub, name)
+	}
+}
+
+func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:  "mailseal",
 		Usage: "sign, encrypt, decrypt, verify and send email with OpenPGP and S/MIME",
@@ -88,7 +109,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "passphrase-file", Usage: "read the key passphrase from the first line of `FILE`"},
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return fmt.Errorf("%w: %v (see mailseal --help)", mailseal.ErrUsage, err)
+			return fmt.Errorf("%v (see mailseal --help): %w", err, mailseal.ErrUsage)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
