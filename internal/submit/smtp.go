@@ -39,7 +39,8 @@ type SMTP struct {
 	TLS string
 	// RootCAs verify the server certificate; nil means the system roots.
 	RootCAs *x509.CertPool
-	// InsecurePlaintext sends without TLS (for a loopback relay only).
+	// InsecurePlaintext sends without TLS, to a relay on loopback only: a
+	// connection to any other address is refused before anything is sent.
 	InsecurePlaintext bool
 	// User and Password authenticate with AUTH PLAIN (or LOGIN); Password
 	// is called only when the server is reached and TLS is up.
@@ -136,6 +137,10 @@ func (s SMTP) Send(env Envelope, msg io.Reader) error {
 			return temporary("connecting to %s: %v", addr, err)
 		}
 		if s.InsecurePlaintext {
+			if !loopback(conn.RemoteAddr()) {
+				conn.Close()
+				return &Error{Err: fmt.Errorf("sending without TLS is only for a relay on this machine (loopback), and %s is %v: use STARTTLS or implicit TLS (nothing was sent)", addr, conn.RemoteAddr())}
+			}
 			c = smtp.NewClient(conn)
 		} else {
 			c, err = smtp.NewClientStartTLS(conn, tlsConfig)
@@ -218,4 +223,10 @@ func (s Sendmail) Send(env Envelope, msg io.Reader) error {
 // Transport submits one message for one envelope.
 type Transport interface {
 	Send(env Envelope, msg io.Reader) error
+}
+
+// loopback reports whether a is a loopback address (127.0.0.0/8, ::1).
+func loopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }

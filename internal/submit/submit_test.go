@@ -3,6 +3,7 @@ package submit
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,26 @@ func TestSendmailProgram(t *testing.T) {
 	t.Setenv("FAKE_EXIT", "67")
 	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || se.Temporary {
 		t.Fatalf("EX_NOUSER: %v", err)
+	}
+}
+
+// Plaintext SMTP is for a relay on loopback only: the address a plaintext
+// connection reached is checked before anything is sent (issue 15: it was
+// sent in plaintext to any host).
+func TestInsecurePlaintextLoopbackOnly(t *testing.T) {
+	for _, c := range []struct {
+		addr net.Addr
+		ok   bool
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 25}, true},
+		{&net.TCPAddr{IP: net.ParseIP("127.1.2.3"), Port: 25}, true},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 25}, true},
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 25}, false},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 25}, false},
+		{&net.UnixAddr{Name: "/tmp/x", Net: "unix"}, false},
+	} {
+		if loopback(c.addr) != c.ok {
+			t.Errorf("%v: loopback %v", c.addr, !c.ok)
+		}
 	}
 }
