@@ -104,7 +104,9 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		HideVersion:     true, // --version is the flag below, with the whole line
 		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Usage: "print the version (as mailseal version does)"},
 			&cli.StringFlag{Name: "home", Usage: "keystore directory", EnvVars: []string{"MAILSEAL_HOME"}},
 			&cli.StringFlag{Name: "passphrase-file", Usage: "read the key passphrase from the first line of `FILE`"},
 		},
@@ -112,6 +114,16 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			return fmt.Errorf("%v (see mailseal --help): %w", err, mailseal.ErrUsage)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				_, err := fmt.Fprintln(c.App.Writer, versionLine())
+				return err
+			}
+			if c.NArg() > 0 {
+				return usageErr("unknown command %q (see mailseal --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		Commands: []*cli.Command{
 			signCommand(),
 			encryptCommand(),
@@ -121,6 +133,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			sendmailCommand(),
 			sopCommand(),
 			keysCommand(),
+			versionCommand(),
 		},
 	}
 }
