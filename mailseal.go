@@ -67,6 +67,16 @@ type Signer interface {
 	Fingerprint() string
 }
 
+// isMessage refuses input that is no mail at all (random bytes, a PDF):
+// a message has header fields; the parser, lenient as mail needs, reads
+// anything else as a body without a header.
+func isMessage(m *mime.Message) error {
+	if len(m.Root.Header) == 0 {
+		return fmt.Errorf("not an RFC 5322 message: it has no header fields (give the whole message, its header included): %w", ErrInput)
+	}
+	return nil
+}
+
 // An Option changes how Sign and Encrypt work.
 type Option func(*options)
 
@@ -102,6 +112,9 @@ func collect(opts []Option) options {
 // S/MIME signed-data with smime.SignOptions.Opaque), with the header
 // protected (hp="clear").
 func Sign(w io.Writer, m *mime.Message, s Signer, opts ...Option) error {
+	if err := isMessage(m); err != nil {
+		return err
+	}
 	o := collect(opts)
 	switch s := s.(type) {
 	case pgp.Signer:
@@ -121,6 +134,9 @@ func Sign(w io.Writer, m *mime.Message, s Signer, opts ...Option) error {
 // real Subject travels inside, "[...]" outside), and Bcc is dropped.
 // Nothing is written when the recipients or the signer are not usable.
 func Encrypt(w io.Writer, m *mime.Message, to []Recipient, opts ...Option) error {
+	if err := isMessage(m); err != nil {
+		return err
+	}
 	o := collect(opts)
 	if len(to) == 0 {
 		return fmt.Errorf("mailseal: no recipients to encrypt to: %w", ErrUsage)
@@ -279,6 +295,9 @@ func HashingOption() mime.ParseOption {
 // or locked key (ErrNoKey, ErrLocked), tampered ciphertext (ErrIntegrity)
 // and an error writing Output.
 func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
+	if err := isMessage(m); err != nil {
+		return nil, err
+	}
 	var policy Policy
 	if opts.Policy != nil {
 		policy = *opts.Policy

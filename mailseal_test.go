@@ -497,3 +497,23 @@ func TestZeroValuesAreErrors(t *testing.T) {
 		t.Fatalf("ChooseSigner, nil order: %v", err)
 	}
 }
+
+// Input that is no mail (random bytes, a PDF) is "not an RFC 5322
+// message", unreadable input, for every operation (issue 15), not
+// "unsigned" or "needs exactly one From".
+func TestNotAMessage(t *testing.T) {
+	alice := newKey("Alice <alice@example.org>")
+	for _, junk := range []string{"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "\x00\x01\x02\xff\xfe random bytes"} {
+		m := parse(junk)
+		_, openErr := mailseal.Open(m, mailseal.Keys{}, mailseal.OpenOptions{})
+		signErr := mailseal.Sign(io.Discard, m, pgp.Signer{Entity: alice})
+		encErr := mailseal.Encrypt(io.Discard, m, []mailseal.Recipient{pgp.Recipient{Entity: alice}})
+		_, planErr := mailseal.PlanSend(m, keys, mailseal.SendOptions{})
+		m.Close()
+		for name, err := range map[string]error{"Open": openErr, "Sign": signErr, "Encrypt": encErr, "PlanSend": planErr} {
+			if !errors.Is(err, mailseal.ErrInput) || !strings.Contains(err.Error(), "not an RFC 5322 message") {
+				t.Errorf("%s of %q: %v", name, junk[:8], err)
+			}
+		}
+	}
+}

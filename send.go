@@ -68,6 +68,9 @@ type Copy struct {
 // with ErrNoKey, naming them, when recipients have no key and
 // AllowPlaintext is not set. Close the plan when done.
 func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, error) {
+	if err := isMessage(m); err != nil {
+		return nil, err
+	}
 	from, err := SenderAddress(m)
 	if err != nil {
 		return nil, err
