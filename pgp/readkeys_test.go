@@ -3,6 +3,7 @@ package pgp
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -53,5 +54,21 @@ func TestReadKeysAndUnlock(t *testing.T) {
 	}
 	if err := Unlock(alice, []byte("pw")); err != nil || Locked(alice) {
 		t.Fatalf("unlock: %v", err)
+	}
+}
+
+// An unknown signer is named by the full fingerprint of its signing key
+// when the signature gives it (issue 15: errors showed 16-digit key IDs).
+func TestUnknownSignerFullFingerprint(t *testing.T) {
+	e := testEngine()
+	key := genKey(t, "S", "s@example.org", keyOpts{})
+	data := []byte("x")
+	signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sign(t, e, key, data)), openpgp.EntityList{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := oneSigner(t, signers, core.SignerUnknown)
+	if len(s.SigningKey) != 40 || !strings.Contains(s.Error, s.SigningKey) {
+		t.Fatalf("signing key %q, error %q", s.SigningKey, s.Error)
 	}
 }

@@ -145,7 +145,13 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 		if len(sig.IssuerFingerprint) > 0 {
 			s.SigningKey = strings.ToUpper(hex.EncodeToString(sig.IssuerFingerprint))
 		}
-		s.Error = fmt.Sprintf("no certificate for the signing key %s (import the signer's public key to check this signature)", s.KeyID)
+		// The full fingerprint when the signature names it (RFC 9580
+		// Issuer Fingerprint, which gpg writes), else the key ID.
+		named := s.KeyID
+		if s.SigningKey != "" {
+			named = s.SigningKey
+		}
+		s.Error = fmt.Sprintf("no certificate for the signing key %s (import the signer's public key to check this signature)", named)
 		return s
 	}
 	s.Fingerprint = Fingerprint(ent.PrimaryKey)
