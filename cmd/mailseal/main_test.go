@@ -216,3 +216,20 @@ func partBody(msg []byte, n string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// The global flags are accepted after the command too (issue 15): they
+// are moved in front of it; SOP's arguments and what follows "--" stay.
+func TestHoistGlobalFlags(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"mailseal decrypt --passphrase-file f -i x", "mailseal --passphrase-file f decrypt -i x"},
+		{"mailseal keys list --home=h --json", "mailseal --home=h keys list --json"},
+		{"mailseal --home h keys list", "mailseal --home h keys list"},
+		{"mailseal sop decrypt --home x", "mailseal sop decrypt --home x"},
+		{"mailseal send --to a -- --home x", "mailseal send --to a -- --home x"},
+		{"mailseal verify --home", "mailseal verify --home"},
+	} {
+		if got := strings.Join(hoistGlobalFlags(strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+}
