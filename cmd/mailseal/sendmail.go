@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -21,6 +22,12 @@ func sendmailCommand() *cli.Command {
 			"A symlink named sendmail to mailseal behaves the same.",
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
+			if c.Args().Len() == 1 && c.Args().First() == "--help" { // sendmailArgs: --help or -h
+				cmd := c.Command
+				_, err := fmt.Fprintf(c.App.Writer, "mailseal sendmail - %s\n\nUSAGE:\n   mailseal sendmail %s\n   sendmail %s\n\n%s\n",
+					cmd.Usage, cmd.ArgsUsage, cmd.ArgsUsage, cmd.Description)
+				return err
+			}
 			return usageErr("sendmail: unexpected arguments")
 		},
 	}
@@ -94,6 +101,8 @@ func sendmailArgs(in []string) ([]string, error) {
 			if _, err := value(a[:2]); err != nil {
 				return nil, err
 			}
+		case a == "--help" || a == "-h":
+			return []string{"sendmail", "--help"}, nil // the sendmail command's help, exit 0
 		case strings.HasPrefix(a, "-"):
 			return nil, usageErr("sendmail: option %q is not supported", a)
 		default:

@@ -45,9 +45,16 @@ func stdinKeys(env Env) (openpgp.EntityList, error) {
 	return keys, nil
 }
 
+// subcommands lists what run takes, for the usage and the help.
+const subcommands = "version, list-profiles, generate-key, extract-cert, change-key-password, revoke-key, sign, verify, encrypt, decrypt, armor, dearmor, inline-sign, inline-verify, inline-detach"
+
 func run(args []string, env Env) error {
 	if len(args) == 0 {
-		return fail(exitUnsupportedSubcmd, "no subcommand (version, list-profiles, generate-key, extract-cert, change-key-password, revoke-key, sign, verify, encrypt, decrypt, armor, dearmor, inline-sign, inline-verify, inline-detach)")
+		return fail(exitUnsupportedSubcmd, "no subcommand (%s)", subcommands)
+	}
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		_, err := fmt.Fprintf(env.Stdout, "mailseal sop: the Stateless OpenPGP command-line interface (draft-dkg-openpgp-stateless-cli) over mailseal's OpenPGP engine.\nUsage: mailseal sop SUBCOMMAND [OPTIONS...]\nSubcommands: %s\n", subcommands)
+		return err
 	}
 	e := pgp.New(env.Policy)
 	sub, rest := args[0], args[1:]

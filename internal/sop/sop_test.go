@@ -241,6 +241,8 @@ func TestExitCodesAndArmor(t *testing.T) {
 		want int
 	}{
 		{[]string{"frobnicate"}, nil, exitUnsupportedSubcmd},
+		{[]string{"--help"}, nil, exitOK},
+		{[]string{"-h"}, nil, exitOK},
 		{[]string{"sign", "--frob", key}, nil, exitUnsupportedOption},
 		{[]string{"sign"}, nil, exitMissingArg},
 		{[]string{"verify", filepath.Join(dir, "nope"), cert}, nil, exitMissingInput},
