@@ -358,6 +358,14 @@ func (c *Claim) Deliver(t Transport) error {
 		}
 		return nil
 	}
+	if se := (*Error)(nil); errors.As(err, &se) && se.Setup {
+		// Nothing was sent and a later flush would fail the same: the
+		// entry goes, and the error says what to set.
+		if rerr := c.box.remove(c.ID); rerr != nil {
+			return &Error{ByHand: true, Err: fmt.Errorf("%v; and %s could not be removed from the outbox (%v): remove %s.json and %s.eml from %s", err, c.ID, rerr, c.ID, c.ID, c.box.Dir)}
+		}
+		return err
+	}
 	c.LastError = err.Error()
 	c.writeMeta() // the entry stays whether or not its last error is recorded
 	return err

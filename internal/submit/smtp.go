@@ -64,7 +64,11 @@ type Error struct {
 	// error says what to do instead (a damaged outbox entry to look at and
 	// remove; one the server accepted that could not be removed).
 	ByHand bool
-	Err    error
+	// Setup: the transport is set up wrongly (no STARTTLS, no TLS, a
+	// certificate that does not verify): nothing was sent, and sending
+	// the same way again fails the same, so nothing waits in the outbox.
+	Setup bool
+	Err   error
 }
 
 func (e *Error) Error() string { return "submit: " + e.Err.Error() }
@@ -84,7 +88,33 @@ func classify(step string, err error) error {
 		}
 		return &Error{Temporary: se.Temporary(), Err: fmt.Errorf("%s: the server answered %s %s", step, code, se.Message)}
 	}
+	if e := setupError(step, "the server", err); e != nil {
+		return e // TLS is set up at the first command after STARTTLS
+	}
 	return temporary("%s: %v", step, err)
+}
+
+// setupError is the permanent error for a failure to set up TLS that
+// sending again cannot cure — no STARTTLS, no TLS where implicit TLS was
+// asked for, a certificate that does not verify — naming the setting that
+// fixes it (nothing is queued); nil for anything else (a reset, a
+// timeout), which is temporary.
+func setupError(step, addr string, err error) error {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var header tls.RecordHeaderError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid):
+		return &Error{Setup: true, Err: fmt.Errorf("%s: the server's TLS certificate does not verify (%v): give the CA that issued it with --smtp-ca FILE (smtp-ca in the config), or use the host name it was issued for; nothing was sent", step, err)}
+	case strings.Contains(msg, "doesn't support STARTTLS"):
+		return &Error{Setup: true, Err: fmt.Errorf("%s: %s does not offer STARTTLS: if it speaks TLS from the start (port 465), use --smtp-tls implicit; nothing was sent", step, addr)}
+	case errors.As(err, &header) || strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return &Error{Setup: true, Err: fmt.Errorf("%s: %s does not speak TLS from the start: use --smtp-tls starttls (port 587); nothing was sent", step, addr)}
+	}
+	return nil
 }
 
 // address returns host:port with the default port for the TLS mode.
@@ -128,6 +158,9 @@ func (s SMTP) Send(env Envelope, msg io.Reader) error {
 	case s.TLS == TLSImplicit:
 		conn, err := (&tls.Dialer{NetDialer: dialer, Config: tlsConfig}).DialContext(ctx, "tcp", addr)
 		if err != nil {
+			if e := setupError("connecting to "+addr+" with TLS", addr, err); e != nil {
+				return e
+			}
 			return temporary("connecting to %s with TLS: %v", addr, err)
 		}
 		c = smtp.NewClient(conn)
@@ -145,6 +178,9 @@ func (s SMTP) Send(env Envelope, msg io.Reader) error {
 		} else {
 			c, err = smtp.NewClientStartTLS(conn, tlsConfig)
 			if err != nil {
+				if e := setupError("STARTTLS with "+addr, addr, err); e != nil {
+					return e
+				}
 				return temporary("STARTTLS with %s: %v (nothing was sent)", addr, err)
 			}
 		}

@@ -47,7 +47,8 @@ func TestSMTPRefusesUnverifiedServer(t *testing.T) {
 	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
 	err := s.Send(env, bytes.NewReader(testMsg))
 	var se *Error
-	if !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "certificate") {
+	// Sending again cannot cure it: permanent, naming the setting that does.
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "certificate does not verify") || !strings.Contains(err.Error(), "--smtp-ca") {
 		t.Fatalf("unverified certificate: %v", err)
 	}
 	// Unknown CA (the system roots): refused too.
@@ -74,10 +75,17 @@ func TestSMTPFailures(t *testing.T) {
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "550") || !strings.Contains(err.Error(), "rejected by policy") {
 		t.Fatalf("550: %v", err)
 	}
-	// A plaintext server without STARTTLS is not used unless allowed.
+	// A plaintext server without STARTTLS is not used unless allowed, and
+	// that is a setup error (permanent, nothing to queue) that names the
+	// setting to try; so is implicit TLS to a server that does not speak it.
 	plain := smtptest.Start(t, smtptest.Options{Mode: "plain"})
-	if err := (SMTP{Addr: plain.Addr}).Send(env, bytes.NewReader(testMsg)); err == nil {
-		t.Fatal("sent without TLS")
+	err = (SMTP{Addr: plain.Addr}).Send(env, bytes.NewReader(testMsg))
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "does not offer STARTTLS") || !strings.Contains(err.Error(), "--smtp-tls implicit") {
+		t.Fatalf("no STARTTLS: %v", err)
+	}
+	err = (SMTP{Addr: plain.Addr, TLS: TLSImplicit}).Send(env, bytes.NewReader(testMsg))
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "--smtp-tls starttls") {
+		t.Fatalf("implicit TLS to a plaintext server: %v", err)
 	}
 	if err := (SMTP{Addr: plain.Addr, InsecurePlaintext: true}).Send(env, bytes.NewReader(testMsg)); err != nil {
 		t.Fatalf("--smtp-insecure-plaintext: %v", err)
