@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,8 +68,13 @@ func keysCommand() *cli.Command {
 				Name:      "list",
 				Usage:     "list OpenPGP keys and X.509 certificates",
 				ArgsUsage: "[QUERY]",
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "as JSON"}},
-				Action:    keysList,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "json", Usage: "as JSON"},
+					&cli.BoolFlag{Name: "pgp", Usage: "only OpenPGP keys"},
+					&cli.BoolFlag{Name: "smime", Usage: "only X.509 certificates"},
+					&cli.BoolFlag{Name: "secret", Usage: "only keys and certificates whose secret key is stored"},
+				},
+				Action: keysList,
 			},
 			{
 				Name:      "delete",
@@ -281,6 +287,19 @@ func keysList(c *cli.Context) error {
 	certs, err := store.ListX509(query)
 	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 		return err
+	}
+	if c.Bool("pgp") && c.Bool("smime") {
+		return usageErr("--pgp and --smime exclude each other (without either, both kinds are listed)")
+	}
+	if c.Bool("smime") {
+		infos = nil
+	}
+	if c.Bool("pgp") {
+		certs = nil
+	}
+	if c.Bool("secret") {
+		infos = slices.DeleteFunc(infos, func(k keystore.KeyInfo) bool { return !k.HasSecret })
+		certs = slices.DeleteFunc(certs, func(k keystore.CertInfo) bool { return !k.HasSecret })
 	}
 	if query != "" && len(infos) == 0 && len(certs) == 0 {
 		return fmt.Errorf("no key or certificate matches %q: %w", query, mailseal.ErrNoKey)
