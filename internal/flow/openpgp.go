@@ -54,8 +54,8 @@ func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 		if strings.EqualFold(e.Params["protocol"], pgpEncryptedType) {
 			return KindEncrypted, true
 		}
-	case "text/plain":
-		if found, err := pgp.HasBlock(e.Body()); err == nil && found {
+	case "text/plain", "text/html":
+		if found, err := pgp.HasBlock(inlineText(e)()); err == nil && found {
 			return KindInline, true
 		}
 	}
@@ -253,7 +253,8 @@ func (o *OpenPGP) DetectNamed(e *mime.Entity) (Kind, bool) {
 // opened; text outside it is reported as unprotected, never merged into the
 // signed or decrypted text.
 func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
-	s := pgp.NewBlockScanner(e.Body)
+	text := inlineText(e)
+	s := pgp.NewBlockScanner(text)
 	if !s.Scan() {
 		if err := s.Err(); err != nil {
 			return nil, err
@@ -282,7 +283,10 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 		return nil, fmt.Errorf("the cleartext-signed block is %.1f MiB, more than the %d MiB mailseal verifies; ask the sender to sign with PGP/MIME (multipart/signed), which has no such limit: %w",
 			float64(size)/(1<<20), maxCleartextBlock>>20, core.ErrInput)
 	}
-	block, err := bodySection(e, int64(b.Start), int64(b.End))
+	if b.Kind == pgp.KindSigned && isHTMLBody(e.MediaType) {
+		return nil, fmt.Errorf("a cleartext-signed block in an HTML body cannot be checked: HTML does not keep the signed text's lines and spaces; ask the sender to sign with PGP/MIME: %w", core.ErrInput)
+	}
+	block, err := textSection(text, int64(b.Start), int64(b.End))
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +318,20 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 	}
 }
 
-// bodySection returns bytes start to end of e's decoded body, read again:
-// in place if the body is not transfer-encoded.
-func bodySection(e *mime.Entity, start, end int64) (io.Reader, error) {
-	body := e.Body()
+// inlineText opens the text in which inline armor is looked for: the
+// decoded body of a text/plain part, the text of a text/html one
+// (htmlText).
+func inlineText(e *mime.Entity) func() io.Reader {
+	if isHTMLBody(e.MediaType) {
+		return func() io.Reader { return htmlText(e.Body()) }
+	}
+	return e.Body
+}
+
+// textSection returns bytes start to end of the text that open returns,
+// read again: in place if it can be.
+func textSection(open func() io.Reader, start, end int64) (io.Reader, error) {
+	body := open()
 	if ra, ok := body.(io.ReaderAt); ok {
 		return io.NewSectionReader(ra, start, end-start), nil
 	}
