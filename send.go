@@ -44,7 +44,11 @@ type SendPlan struct {
 	Message *mime.Message
 	// From is the single From address; EnvelopeFrom the SMTP sender.
 	From, EnvelopeFrom string
-	Copies             []Copy
+	// MessageID is the Message-ID field every copy carries: with the
+	// recipients of a copy, it names the copy for an outbox that delivers
+	// each once.
+	MessageID string
+	Copies    []Copy
 	// Warnings say what the plan could not do as one would wish (a copy
 	// not encrypted to the sender, who has no key of its protocol).
 	Warnings []string
@@ -180,6 +184,7 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if plan.Message, err = prepareForSend(m, from, now); err != nil {
 		return nil, err
 	}
+	plan.MessageID = strings.TrimSpace(plan.Message.Root.Header.Get("Message-ID"))
 	return plan, nil
 }
 
