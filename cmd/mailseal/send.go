@@ -29,7 +29,8 @@ const ExitTempFail = 75
 // configurable are the send flags the config file may set (its keys are
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
-	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext"}
+	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
+	"signer", "domain", "from"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -61,6 +62,9 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
 		&cli.BoolFlag{Name: "sign", Value: true, Usage: "sign with the sender's key (--sign=false to only encrypt)"},
 		&cli.BoolFlag{Name: "allow-plaintext", Usage: "recipients without a key get a signed, unencrypted copy instead of stopping the send"},
+		&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address's)"},
+		&cli.StringFlag{Name: "domain", Usage: "mail `DOMAIN` of system mail: bare names (root) in From, To, Cc, Bcc and the envelope become root@DOMAIN"},
+		&cli.StringFlag{Name: "from", Usage: "sender `ADDRESS` of system mail: a From without a domain (cron's root) becomes it, and so does the envelope sender"},
 		&cli.BoolFlag{Name: "pgp", Usage: "OpenPGP for every recipient"},
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
@@ -294,7 +298,8 @@ func sendAction(c *cli.Context) error {
 	}
 	plan, err := mailseal.PlanSend(m, s.keys, mailseal.SendOptions{Order: order, Sign: c.Bool("sign"),
 		AllowPlaintext: c.Bool("allow-plaintext"), EnvelopeFrom: c.String("envelope-from"), Rcpt: c.StringSlice("rcpt"),
-		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy})
+		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy,
+		Domain: c.String("domain"), SystemFrom: c.String("from"), SignerQuery: c.String("signer")})
 	if err != nil {
 		return err
 	}

@@ -496,3 +496,119 @@ func TestSendOutboxCommands(t *testing.T) {
 		t.Fatalf("%+v", items)
 	}
 }
+
+// debianCron is a message exactly as Debian's cron writes it to
+// "/usr/sbin/sendmail -i -FCronDaemon -B8BITMIME -oem MAILTO" (cron
+// 3.0pl1, do_command.c): LF line ends, From and To without a domain, no
+// Date, no Message-ID, no MIME-Version, 8-bit UTF-8 text, one X-Cron-Env
+// field per variable.
+func debianCron(mailto string) []byte {
+	return []byte("From: root (Cron Daemon)\n" +
+		"To: " + mailto + "\n" +
+		"Subject: Cron <root@host1> /usr/local/bin/backup (failed)\n" +
+		"Content-Type: text/plain; charset=UTF-8\n" +
+		"X-Cron-Env: <SHELL=/bin/sh>\n" +
+		"X-Cron-Env: <HOME=/root>\n" +
+		"X-Cron-Env: <PATH=/usr/bin:/bin>\n" +
+		"X-Cron-Env: <LOGNAME=root>\n" +
+		"\n" +
+		"backup: 3 files copied — disk 91 % full ✗\n")
+}
+
+// The README's cron recipe (issue 15): stock Debian cron calls mailseal as
+// sendmail with a message whose From and To are "root"; with domain and
+// from in the config it arrives signed by the system's key, encrypted to
+// root's key; a recipient without a key gets it signed only where the
+// config allows plaintext; without domain the error names the setting.
+func TestSendmailDebianCron(t *testing.T) {
+	w := newSendWorld(t)
+	srv := smtptest.Start(t, smtptest.Options{})
+	w.ms(nil, 0, "keys", "generate", "--pgp", "--uid", "host1 <host1@example.org>")
+	w.gpgPeer.gpgGenKey("root <root@example.org>", "ed25519", "cv25519")
+	w.ms(w.gpgPeer.gpg(nil, "--armor", "--export", "root@example.org"), 0, "keys", "import")
+	pub, _ := w.ms(nil, 0, "keys", "export", "--pgp", "host1@example.org")
+	w.gpgPeer.gpg(pub, "--import")
+
+	os.MkdirAll(filepath.Join(w.dir, "mailseal"), 0o700)
+	config := func(extra string) {
+		data := "smtp = \"" + srv.Addr + "\"\nsmtp-ca = \"" + srv.CAFile + "\"\n" + extra
+		if err := os.WriteFile(filepath.Join(w.dir, "mailseal", "config.toml"), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("XDG_CONFIG_HOME", w.dir)
+	t.Setenv("MAILSEAL_HOME", w.home)
+	t.Setenv("MAILSEAL_PASSPHRASE", "alice-pass")
+	cron := func(mailto string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"/usr/sbin/sendmail", "-i", "-FCronDaemon", "-B8BITMIME", "-oem", mailto}, bytes.NewReader(debianCron(mailto)), &out, &errb)
+		return code, errb.String()
+	}
+
+	// Without domain: a usage error naming it, nothing sent or queued.
+	config("")
+	if code, errOut := cron("root"); code != 2 || !strings.Contains(errOut, `From "root (Cron Daemon)" has no domain: set domain`) {
+		t.Fatalf("without domain: exit %d %s", code, errOut)
+	}
+
+	config("domain = \"example.org\"\nfrom = \"host1@example.org\"\n")
+	if code, errOut := cron("root"); code != 0 {
+		t.Fatalf("cron mail: exit %d %s", code, errOut)
+	}
+	got := srv.Messages(t)
+	if len(got) != 1 || got[0].From != "host1@example.org" || strings.Join(got[0].To, ",") != "root@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	head, _ := splitHeader(got[0].Data)
+	if from := headerValue(head, "From"); from != `"Cron Daemon" <host1@example.org>` {
+		t.Fatalf("From %q", from)
+	}
+	if to := headerValue(head, "To"); to != "root@example.org" {
+		t.Fatalf("To %q", to)
+	}
+	if bytes.Contains(got[0].Data, []byte("backup: 3 files")) || !bytes.Contains(got[0].Data, []byte("application/pgp-encrypted")) {
+		t.Fatal("cron mail went out unencrypted")
+	}
+	out, status, err := w.gpgPeer.gpgStatus(armorBlock.Find(got[0].Data), "--decrypt")
+	if err != nil || !bytes.Contains(out, []byte("backup: 3 files copied — disk 91 % full ✗")) || !strings.Contains(status, "GOODSIG") ||
+		!strings.Contains(status, "host1@example.org") || !bytes.Contains(out, []byte("X-Cron-Env: <LOGNAME=root>")) {
+		t.Fatalf("root's gpg: %v\n%s\n%s", err, out, status)
+	}
+
+	// MAILTO=ops: no key for ops@example.org. Refused (exit 3) unless the
+	// config allows plaintext; then it goes signed only.
+	if code, errOut := cron("ops"); code != 3 || !strings.Contains(errOut, "ops@example.org") {
+		t.Fatalf("recipient without key: exit %d %s", code, errOut)
+	}
+	config("domain = \"example.org\"\nfrom = \"host1@example.org\"\nallow-plaintext = true\n")
+	if code, errOut := cron("ops"); code != 0 {
+		t.Fatalf("signed only: exit %d %s", code, errOut)
+	}
+	got = srv.Messages(t)
+	if len(got) != 2 || strings.Join(got[1].To, ",") != "ops@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	if rep := w.verifyJSON(got[1].Data, 0); rep.Status != "good" || rep.From != "host1@example.org" ||
+		len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `From display name "Cron Daemon" is not a name on the signer's key`) {
+		t.Fatalf("signed-only cron mail: %+v", rep)
+	}
+
+	// domain alone: root signs as root@example.org, which has no secret
+	// key here; --signer (signer in the config) names the key to use.
+	config("domain = \"example.org\"\n")
+	if code, errOut := cron("root"); code != 3 {
+		t.Fatalf("no key for root@example.org to sign with: exit %d %s", code, errOut)
+	}
+	config("domain = \"example.org\"\nsigner = \"host1@example.org\"\n")
+	if code, errOut := cron("root"); code != 0 {
+		t.Fatalf("signer from the config: exit %d %s", code, errOut)
+	}
+	got = srv.Messages(t)
+	if len(got) != 3 || got[2].From != "root@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	out, status, err = w.gpgPeer.gpgStatus(armorBlock.Find(got[2].Data), "--decrypt")
+	if err != nil || !strings.Contains(status, "GOODSIG") || !strings.Contains(status, "host1@example.org") {
+		t.Fatalf("signed by the signer: %v\n%s", err, status)
+	}
+}
