@@ -393,6 +393,7 @@ func listOutbox(c *cli.Context) error {
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // Message-IDs keep their <>
 		return enc.Encode(entries)
 	}
 	if len(entries) == 0 {
