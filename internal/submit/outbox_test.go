@@ -721,3 +721,35 @@ func TestOutboxDrop(t *testing.T) {
 		t.Fatalf("left: %v", entries)
 	}
 }
+
+// A flush forgets delivered Message-IDs after keyRetention, and keeps the
+// younger ones.
+func TestOutboxPrunesOldKeys(t *testing.T) {
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	for _, k := range []string{"old", "young"} {
+		f, err := box.lockKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		markDelivered(f, "20260101T000000-"+k)
+		f.Close()
+	}
+	old := time.Now().Add(-keyRetention - time.Hour)
+	if err := os.Chtimes(filepath.Join(box.keyDir(), "old"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := box.Flush(&recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(box.keyDir(), "old")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old record stays: %v", err)
+	}
+	f, err := box.lockKey("young")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := deliveredRecord(f); !ok {
+		t.Fatal("the young record was lost")
+	}
+}
