@@ -575,6 +575,18 @@ func TestSendmailDebianCron(t *testing.T) {
 		t.Fatalf("root's gpg: %v\n%s\n%s", err, out, status)
 	}
 
+	// MAILTO=greg@example.org (the README's recipe): encrypted to Greg.
+	if code, errOut := cron("greg@example.org"); code != 0 {
+		t.Fatalf("MAILTO with a domain: exit %d %s", code, errOut)
+	}
+	got = srv.Messages(t)
+	if len(got) != 2 || strings.Join(got[1].To, ",") != "greg@example.org" || got[1].From != "host1@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	if out, status, err := w.gpgPeer.gpgStatus(armorBlock.Find(got[1].Data), "--decrypt"); err != nil || !bytes.Contains(out, []byte("backup: 3 files")) || !strings.Contains(status, "GOODSIG") {
+		t.Fatalf("Greg's gpg: %v\n%s", err, status)
+	}
+
 	// MAILTO=ops: no key for ops@example.org. Refused (exit 3) unless the
 	// config allows plaintext; then it goes signed only.
 	if code, errOut := cron("ops"); code != 3 || !strings.Contains(errOut, "ops@example.org") {
@@ -585,10 +597,10 @@ func TestSendmailDebianCron(t *testing.T) {
 		t.Fatalf("signed only: exit %d %s", code, errOut)
 	}
 	got = srv.Messages(t)
-	if len(got) != 2 || strings.Join(got[1].To, ",") != "ops@example.org" {
+	if len(got) != 3 || strings.Join(got[2].To, ",") != "ops@example.org" {
 		t.Fatalf("%+v", got)
 	}
-	if rep := w.verifyJSON(got[1].Data, 0); rep.Status != "good" || rep.From != "host1@example.org" ||
+	if rep := w.verifyJSON(got[2].Data, 0); rep.Status != "good" || rep.From != "host1@example.org" ||
 		len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `From display name "Cron Daemon" is not a name on the signer's key`) {
 		t.Fatalf("signed-only cron mail: %+v", rep)
 	}
@@ -604,10 +616,10 @@ func TestSendmailDebianCron(t *testing.T) {
 		t.Fatalf("signer from the config: exit %d %s", code, errOut)
 	}
 	got = srv.Messages(t)
-	if len(got) != 3 || got[2].From != "root@example.org" {
+	if len(got) != 4 || got[3].From != "root@example.org" {
 		t.Fatalf("%+v", got)
 	}
-	out, status, err = w.gpgPeer.gpgStatus(armorBlock.Find(got[2].Data), "--decrypt")
+	out, status, err = w.gpgPeer.gpgStatus(armorBlock.Find(got[3].Data), "--decrypt")
 	if err != nil || !strings.Contains(status, "GOODSIG") || !strings.Contains(status, "host1@example.org") {
 		t.Fatalf("signed by the signer: %v\n%s", err, status)
 	}
