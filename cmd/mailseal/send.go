@@ -88,7 +88,9 @@ func sendCommand() *cli.Command {
 		Usage: "sign, encrypt and submit a message: each recipient gets the protocol they have a key for",
 		Description: "Recipients are To, Cc and Bcc. Recipients of different protocols get separately encrypted\n" +
 			"copies; each Bcc recipient gets a copy of their own. Messages that cannot be submitted now stay\n" +
-			"in the outbox (exit 75); send --flush retries them.",
+			"in the outbox (exit 75); send --flush retries them, send --queue lists them, send --drop ID\n" +
+			"removes one. A message whose server answer was lost may have been delivered: it is held until\n" +
+			"send --resend ID or send --drop ID. For cron's mail (From: root) set domain and from.",
 		Flags:  flags,
 		Before: loadConfig,
 		Action: sendAction,
