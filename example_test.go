@@ -148,4 +148,38 @@ func ExamplePlanSend() {
 	// openpgp [alice@example.org] false
 }
 
+// Send system mail: cron's message names root without a domain. Domain
+// qualifies the recipients, SystemFrom gives it the machine's address as
+// sender (in From and the envelope), and SignerQuery would pick another
+// key to sign with than the one of that address.
+func ExamplePlanSend_systemMail() {
+	dir, err := os.MkdirTemp("", "mailseal-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ks, err := keystore.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, uid := range []string{"host1 <host1@example.org>", "Root <root@example.org>"} {
+		if _, err := ks.GeneratePGP(keystore.GenerateOptions{UID: uid, NoPassphrase: true}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	msg := parse("From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host1> backup\n\ndone\n")
+	defer msg.Close()
+	plan, err := mailseal.PlanSend(msg, ks.Session(keystore.SessionOptions{}), mailseal.SendOptions{
+		Sign: true, Domain: "example.org", SystemFrom: "host1@example.org"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer plan.Close()
+	fmt.Println(plan.Message.Root.Header.Get("From"))
+	fmt.Println(plan.EnvelopeFrom, plan.Copies[0].Rcpt)
+	// Output:
+	// "Cron Daemon" <host1@example.org>
+	// host1@example.org [root@example.org]
+}
+
 func openpgpList(e ...*openpgp.Entity) openpgp.EntityList { return e }
