@@ -302,7 +302,14 @@ func (o Outbox) List() ([]Item, error) {
 		}
 		items = append(items, it)
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	// Oldest first by the time recorded in the entry (IDs name only the
+	// second), the ID breaking ties.
+	sort.Slice(items, func(i, j int) bool {
+		if !items[i].Queued.Equal(items[j].Queued) {
+			return items[i].Queued.Before(items[j].Queued)
+		}
+		return items[i].ID < items[j].ID
+	})
 	return items, nil
 }
 

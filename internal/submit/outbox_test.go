@@ -275,8 +275,15 @@ func TestOutboxPutAll(t *testing.T) {
 		}
 		c.Release()
 	}
-	if items, err := box.List(); len(items) != 3 || err != nil {
+	items, err := box.List()
+	if len(items) != 3 || err != nil {
 		t.Fatalf("the outbox holds %d entries (%v), want 3", len(items), err)
+	}
+	// Oldest first, also within the second that names them all.
+	for i, it := range items {
+		if it.ID != claims[i].ID {
+			t.Fatalf("List gives entry %d as %s, queued as %s", i, it.ID, claims[i].ID)
+		}
 	}
 }
 
