@@ -33,6 +33,9 @@ type SendOptions struct {
 	Policy *Policy
 	// Now stamps a message without a Date field (zero: the current time).
 	Now time.Time
+	// KeepSubject leaves the Subject of the encrypted copies readable
+	// outside (WithKeepSubject).
+	KeepSubject bool
 }
 
 // A SendPlan is a message made ready to send, and the copies to submit:
@@ -47,9 +50,10 @@ type SendPlan struct {
 	Copies             []Copy
 	// Warnings say what the plan could not do as one would wish (a copy
 	// not encrypted to the sender, who has no key of its protocol).
-	Warnings []string
-	signers  map[string]Signer
-	policy   Policy
+	Warnings    []string
+	signers     map[string]Signer
+	policy      Policy
+	keepSubject bool
 }
 
 // A Copy is one message to submit.
@@ -86,7 +90,7 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if len(order) == 0 {
 		order = Protocols(false)
 	}
-	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy()}
+	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy(), keepSubject: opts.KeepSubject}
 	if opts.EnvelopeFrom != "" {
 		plan.EnvelopeFrom = opts.EnvelopeFrom
 	}
@@ -190,7 +194,7 @@ func (p *SendPlan) Write(w io.Writer, c Copy) error {
 	if c.Plaintext {
 		return Sign(w, p.Message, signer, WithPolicy(p.policy))
 	}
-	opts := []Option{WithPolicy(p.policy)}
+	opts := []Option{WithPolicy(p.policy), WithKeepSubject(p.keepSubject)}
 	if signer != nil {
 		opts = append(opts, SignWith(signer))
 	}

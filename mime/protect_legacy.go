@@ -159,8 +159,10 @@ func partCharset(e *Entity) (enc encoding.Encoding, ascii, ok bool) {
 
 // element is the legacy display element for part e in its charset, or
 // nil when it cannot be written there. sevenBit: the part's bytes go in
-// unencoded into a 7bit body, so the element must be ASCII.
-func (d *legacyDisplay) element(e *Entity, sevenBit bool) []byte {
+// unencoded into a 7bit body, so the element must be ASCII. pad: spaces
+// at the end of its last line make its length a multiple of three (for
+// base64).
+func (d *legacyDisplay) element(e *Entity, sevenBit, pad bool) []byte {
 	enc, ascii, ok := partCharset(e)
 	if !ok {
 		return nil
@@ -196,8 +198,11 @@ func (d *legacyDisplay) element(e *Entity, sevenBit bool) []byte {
 	if e.MediaType == "text/plain" {
 		end = "\r\n\r\n"
 	}
-	pad := (3 - (len(body)+len(end))%3) % 3
-	el := append(append(body, "  "[:pad]...), end...)
+	spaces := 0
+	if pad {
+		spaces = (3 - (len(body)+len(end))%3) % 3
+	}
+	el := append(append(body, "  "[:spaces]...), end...)
 	if len(el) > legacyMaxElem {
 		return nil
 	}
@@ -551,7 +556,7 @@ func addLegacyDisplay(e *Entity, d *legacyDisplay, root bool) (ed partEdit, ok b
 	if w == nil || err != nil {
 		return ed, false, err
 	}
-	el := d.element(e, w.cte == "raw" && e.transferEncoding() == "7bit")
+	el := d.element(e, w.cte == "raw" && e.transferEncoding() == "7bit", w.cte == "base64")
 	if el == nil {
 		return ed, false, nil
 	}

@@ -26,7 +26,7 @@ const ExitTempFail = 75
 // configurable are the send flags the config file may set (its keys are
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
-	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext"}
+	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext", "hide-subject"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -58,6 +58,7 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
 		&cli.BoolFlag{Name: "sign", Value: true, Usage: "sign with the sender's key (--sign=false to only encrypt)"},
 		&cli.BoolFlag{Name: "allow-plaintext", Usage: "recipients without a key get a signed, unencrypted copy instead of stopping the send"},
+		hideSubjectFlag,
 		&cli.BoolFlag{Name: "pgp", Usage: "OpenPGP for every recipient"},
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
@@ -257,7 +258,7 @@ func sendAction(c *cli.Context) error {
 	}
 	plan, err := mailseal.PlanSend(m, s.keys, mailseal.SendOptions{Order: order, Sign: c.Bool("sign"),
 		AllowPlaintext: c.Bool("allow-plaintext"), EnvelopeFrom: c.String("envelope-from"), Rcpt: c.StringSlice("rcpt"),
-		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy})
+		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy, KeepSubject: !c.Bool("hide-subject")})
 	if err != nil {
 		return err
 	}
