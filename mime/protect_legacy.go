@@ -54,7 +54,8 @@ import (
 //     of the <body> tag is cut there with a soft line break ("=" CRLF), so
 //     the text around decodes as before.
 //   - base64: the element is padded with spaces to a multiple of three
-//     octets and encoded on lines of its own; when the <body> tag ends
+//     octets (after the first ": " in text, after the div in HTML) and
+//     encoded on lines of its own; when the <body> tag ends
 //     inside a 4-character group, that one group is encoded again together
 //     with the element (the reader encodes it back: a whole group has one
 //     encoding).
@@ -160,8 +161,7 @@ func partCharset(e *Entity) (enc encoding.Encoding, ascii, ok bool) {
 // element is the legacy display element for part e in its charset, or
 // nil when it cannot be written there. sevenBit: the part's bytes go in
 // unencoded into a 7bit body, so the element must be ASCII. pad: spaces
-// at the end of its last line make its length a multiple of three (for
-// base64).
+// make its length a multiple of three (for base64).
 func (d *legacyDisplay) element(e *Entity, sevenBit, pad bool) []byte {
 	enc, ascii, ok := partCharset(e)
 	if !ok {
@@ -198,11 +198,16 @@ func (d *legacyDisplay) element(e *Entity, sevenBit, pad bool) []byte {
 	if e.MediaType == "text/plain" {
 		end = "\r\n\r\n"
 	}
-	spaces := 0
-	if pad {
-		spaces = (3 - (len(body)+len(end))%3) % 3
+	if spaces := (3 - (len(body)+len(end))%3) % 3; pad && spaces > 0 {
+		// In HTML after the div; in text after the first ": ", not at the
+		// end of a line, where format=flowed would read a soft break.
+		at := len(body)
+		if e.MediaType == "text/plain" {
+			at = bytes.Index(body, []byte(": ")) + 2
+		}
+		body = append(body[:at:at], append([]byte("  "[:spaces]), body[at:]...)...)
 	}
-	el := append(append(body, "  "[:spaces]...), end...)
+	el := append(body, end...)
 	if len(el) > legacyMaxElem {
 		return nil
 	}
@@ -552,6 +557,9 @@ func legacyElementAt(media string, dec []byte, q int) int {
 // above): the edit of e, with hp-legacy-display="1" on its Content-Type
 // unless root (the caller writes the root's header), or ok false.
 func addLegacyDisplay(e *Entity, d *legacyDisplay, root bool) (ed partEdit, ok bool, err error) {
+	if !markerReadable(e, root) {
+		return ed, false, nil
+	}
 	w, err := readWindow(e)
 	if w == nil || err != nil {
 		return ed, false, err
@@ -582,6 +590,33 @@ func addLegacyDisplay(e *Entity, d *legacyDisplay, root bool) (ed partEdit, ok b
 	return ed, true, nil
 }
 
+// markerReadable reports whether a reader will find the marker on e's
+// Content-Type once added, with the other parameters as they were (a
+// broken quote in the field may swallow what follows it).
+func markerReadable(e *Entity, root bool) bool {
+	ct := e.Header.Get("Content-Type")
+	if !e.Header.has("Content-Type") {
+		ct = "text/plain; charset=us-ascii"
+	}
+	added := map[string]string{LegacyDisplayParam: "1"}
+	if root {
+		ct += HPParams(HPCipher, true)
+		added["hp"] = HPCipher
+	} else {
+		ct += legacyMarker
+	}
+	mt, params := mediaType(Header{{Key: "Content-Type", Value: ct}}, "")
+	if mt != e.MediaType || len(params) != len(e.Params)+len(added) {
+		return false
+	}
+	for k, v := range params {
+		if want, ok := added[k]; ok && v != want || !ok && e.Params[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
 // legacyMarker is what addLegacyDisplay appends to a part's Content-Type.
 const legacyMarker = `; ` + LegacyDisplayParam + `="1"`
 
@@ -594,7 +629,8 @@ func (e *Entity) markedHeader() ([]byte, bool) {
 }
 
 // editHeader is e's header section with its first Content-Type field
-// replaced by edit's result, or, without one, missing added at the end.
+// replaced by edit's result, or, without one, missing added at the end;
+// ok false for a header section without its blank line.
 func (e *Entity) editHeader(edit func(Field) ([]byte, bool), missing []byte) ([]byte, bool) {
 	var b bytes.Buffer
 	n, done := 0, false
@@ -611,18 +647,19 @@ func (e *Entity) editHeader(edit func(Field) ([]byte, bool), missing []byte) ([]
 		}
 		b.Write(f.rawBytes())
 	}
-	tail := e.bodyStart - e.start - int64(n)
-	if tail < 0 || tail > 2 {
+	// The header section ends with the blank line (a part may have none:
+	// its body starts right after the delimiter).
+	blank := make([]byte, 2)
+	if e.bodyStart-e.start-int64(n) != 2 {
+		return nil, false
+	}
+	if _, err := e.src.ReadAt(blank, e.start+int64(n)); err != nil || string(blank) != "\r\n" {
 		return nil, false
 	}
 	if !done {
 		b.Write(missing)
 	}
-	rest := make([]byte, tail)
-	if _, err := e.src.ReadAt(rest, e.start+int64(n)); err != nil {
-		return nil, false
-	}
-	b.Write(rest)
+	b.WriteString("\r\n")
 	return b.Bytes(), true
 }
 

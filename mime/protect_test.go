@@ -1,6 +1,7 @@
 package mime
 
 import (
+	"bytes"
 	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
@@ -132,9 +133,16 @@ func legacyShapes() []legacyShape {
 	}
 }
 
-// padded reports whether s is want, up to two spaces, and end.
+// padded reports whether s is want and end, with up to two spaces of
+// padding after want (HTML) or after its first ": " (text).
 func padded(s, want, end string) bool {
-	return s == want+end || s == want+" "+end || s == want+"  "+end
+	name, value, _ := strings.Cut(want, ": ")
+	for _, pad := range []string{"", " ", "  "} {
+		if s == want+pad+end || s == name+": "+pad+value+end {
+			return true
+		}
+	}
+	return false
 }
 
 func wrappedBase64(s string, width int) string {
@@ -260,6 +268,90 @@ func TestLegacyDisplayMarkedBySender(t *testing.T) {
 			// only that.
 			if !strings.Contains(out, "Content-Disposition: attachment\r\n\r\nattached\r\n--b--") {
 				t.Fatalf("attachment:\n%q", out)
+			}
+		})
+	}
+}
+
+// FuzzLegacyDisplay: for any message, what Protect writes and
+// WithoutLegacyDisplay reads back is the original body byte for byte.
+func FuzzLegacyDisplay(f *testing.F) {
+	for _, tc := range legacyShapes() {
+		f.Add([]byte(tc.msg))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.Contains(bytes.ToLower(data), []byte(LegacyDisplayParam)) {
+			return // a part marked by its sender loses its header block
+		}
+		m, err := Parse(bytes.NewReader(data), DefaultLimits(), 1<<20)
+		if err != nil {
+			return
+		}
+		defer m.Close()
+		for _, part := range mainBodyParts(m.Root) {
+			if part != m.Root && !part.Header.has("Content-Type") {
+				return // it gets one (text/plain; charset=us-ascii) to carry the marker
+			}
+		}
+		_, payload := Protect(m, ProtectOptions{Encrypt: true})
+		b, err := io.ReadAll(payload)
+		if err != nil {
+			return
+		}
+		p, err := Parse(bytes.NewReader(b), DefaultLimits(), 1<<20)
+		if err != nil {
+			t.Fatalf("the payload does not parse: %v\n%q", err, b)
+		}
+		defer p.Close()
+		body, _, err := WithoutLegacyDisplay(p.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := readString(t, m.Root.RawBody()); string(got) != want {
+			t.Fatalf("round trip:\n%q\nwant\n%q\npayload\n%q", got, want, b)
+		}
+	})
+}
+
+// TestLegacyDisplayLargeParts: only the start of a part is read; a long
+// line with no <body> tag in reach puts the element at the start.
+func TestLegacyDisplayLargeParts(t *testing.T) {
+	for _, tc := range []struct{ name, content, body string }{
+		{"one long quoted-printable line", "text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable",
+			strings.Repeat("<p>a=3D</p>", 400<<10) + "\r\n"},
+		{"base64", "text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64", wrappedBase64(strings.Repeat("Grüße ", 300<<10), 76)},
+		{"8bit html, the body tag too far", "text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit",
+			"<head>" + strings.Repeat(" ", legacyBodySpan) + "</head><body>" + strings.Repeat("x", 1<<20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := "From: a@example.org\r\nSubject: large\r\nContent-Type: " + tc.content + "\r\n\r\n" + tc.body
+			m, err := Parse(strings.NewReader(msg), DefaultLimits(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			_, payload := Protect(m, ProtectOptions{Encrypt: true})
+			p, err := Parse(payload, DefaultLimits(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if p.Root.Params[LegacyDisplayParam] != "1" {
+				t.Fatalf("Content-Type %q", p.Root.Header.Get("Content-Type"))
+			}
+			if dec := readString(t, io.LimitReader(p.Root.Body(), 200)); !strings.HasPrefix(dec, "Subject: large") && !strings.HasPrefix(dec, "<div class=\"header-protection-legacy-display\">") {
+				t.Fatalf("starts %q", dec)
+			}
+			body, stripped, err := WithoutLegacyDisplay(p.Root)
+			if err != nil || !stripped {
+				t.Fatal(err, stripped)
+			}
+			if readString(t, body) != tc.body {
+				t.Fatal("round trip differs")
 			}
 		})
 	}
