@@ -160,14 +160,14 @@ func partCharset(e *Entity) (enc encoding.Encoding, ascii, ok bool) {
 
 // element is the legacy display element for part e in its charset, or
 // nil when it cannot be written there. sevenBit: the part's bytes go in
-// unencoded into a 7bit body, so the element must be ASCII. pad: spaces
+// unencoded into a 7bit body, so the element must be 7-bit (ASCII, or a
+// charset's escape sequences, as ISO-2022-JP writes). pad: spaces
 // make its length a multiple of three (for base64).
 func (d *legacyDisplay) element(e *Entity, sevenBit, pad bool) []byte {
 	enc, ascii, ok := partCharset(e)
 	if !ok {
 		return nil
 	}
-	ascii = ascii || sevenBit
 	var body []byte
 	if e.MediaType == "text/html" {
 		lines := make([]string, len(d.decoded))
@@ -175,20 +175,15 @@ func (d *legacyDisplay) element(e *Entity, sevenBit, pad bool) []byte {
 			lines[i] = html.EscapeString(l)
 		}
 		text := strings.Join(lines, "\r\n")
-		switch {
-		case ascii:
-			text = charRefs(text)
-		case enc != nil:
-			var err error
-			if text, err = encoding.HTMLEscapeUnsupported(enc.NewEncoder()).String(text); err != nil {
-				return nil
-			}
+		b := encodeLines(text, enc, ascii, sevenBit, true)
+		if b == nil {
+			b = []byte(charRefs(text)) // ASCII: fits every charset here
 		}
-		body = []byte(legacyDivOpen + text + legacyDivClose)
+		body = append(append([]byte(legacyDivOpen), b...), legacyDivClose...)
 	} else {
-		body = plainLines(d.decoded, enc, ascii)
+		body = encodeLines(strings.Join(d.decoded, "\r\n"), enc, ascii, sevenBit, false)
 		if body == nil {
-			body = plainLines(d.raw, enc, true)
+			body = encodeLines(strings.Join(d.raw, "\r\n"), enc, ascii, sevenBit, false)
 		}
 		if body == nil {
 			return nil
@@ -221,21 +216,25 @@ func (d *legacyDisplay) element(e *Entity, sevenBit, pad bool) []byte {
 	return el
 }
 
-// plainLines is the lines joined by CRLF in the charset, or nil if they
-// do not fit it.
-func plainLines(lines []string, enc encoding.Encoding, ascii bool) []byte {
-	text := strings.Join(lines, "\r\n")
+// encodeLines is text in the part's charset (enc; nil for UTF-8, ascii for
+// US-ASCII), or nil if it does not fit it, or a 7bit body (sevenBit).
+// htmlRefs writes characters the charset lacks as character references.
+func encodeLines(text string, enc encoding.Encoding, ascii, sevenBit, htmlRefs bool) []byte {
 	switch {
 	case ascii:
-		if !isASCII(text) {
-			return nil
-		}
 	case enc != nil:
+		e := enc.NewEncoder()
+		if htmlRefs {
+			e = encoding.HTMLEscapeUnsupported(e)
+		}
 		var err error
-		if text, err = enc.NewEncoder().String(text); err != nil {
+		if text, err = e.String(text); err != nil {
 			return nil
 		}
 	case !utf8.ValidString(text):
+		return nil
+	}
+	if (ascii || sevenBit) && !isASCII(text) {
 		return nil
 	}
 	return []byte(text)

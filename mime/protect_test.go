@@ -126,6 +126,16 @@ func legacyShapes() []legacyShape {
 				"Content-Type: text/plain\r\n\r\nsecond text part\r\n--mix\r\nContent-Type: text/html; charset=utf-8\r\nContent-Disposition: attachment\r\n\r\n<p>x</p>\r\n--mix--\r\n",
 			parts: map[string]int{"2.1": 0},
 			alone: []string{"1", "2.2", "3", "4"}},
+		{name: "text/plain iso-2022-jp (stateful, 7bit)",
+			msg:     "From: a@example.org\r\nSubject: =?utf-8?b?5pel5pys6Kqe?=\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n\x1b$BF|K\\\x1b(B\r\n",
+			parts:   map[string]int{"": 0},
+			display: map[string]string{"": "Subject: \x1b$BF|K\\8l\x1b(B"}},
+		{name: "multipart/related: the root",
+			msg: legacyHead + "Content-Type: multipart/related; boundary=rel; type=\"text/html\"\r\n\r\n--rel\r\n" +
+				"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64(html2) +
+				"--rel\r\nContent-Type: text/plain; charset=utf-8\r\nContent-ID: <t@x>\r\n\r\nnot the root\r\n--rel--\r\n",
+			parts: map[string]int{"1": strings.Index(html2, "\r\n<p>")},
+			alone: []string{"2"}},
 		{name: "multipart/signed is left as it is",
 			msg: legacyHead + "Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; micalg=pgp-sha256; boundary=s\r\n\r\n--s\r\n" +
 				"Content-Type: text/plain\r\n\r\nsigned\r\n--s\r\nContent-Type: application/pgp-signature\r\n\r\nsig\r\n--s--\r\n",
