@@ -70,6 +70,22 @@ func ExampleEncrypt() {
 	// true true
 }
 
+// Encrypt, leaving the real Subject readable outside (it still travels
+// protected inside, and the body gets no legacy display element).
+func ExampleWithKeepSubject() {
+	bob := newKey("Bob <bob@example.org>")
+	msg := parse(outgoing)
+	defer msg.Close()
+	var encrypted bytes.Buffer
+	to := []mailseal.Recipient{pgp.Recipient{Entity: bob}}
+	if err := mailseal.Encrypt(&encrypted, msg, to, mailseal.WithKeepSubject(true)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Contains(encrypted.String(), "Subject: the plan\r\n"), strings.Contains(encrypted.String(), "[...]"))
+	// Output:
+	// true false
+}
+
 // Verify a received message and print who signed it.
 func ExampleOpen() {
 	alice := newKey("Alice <alice@example.org>")

@@ -49,6 +49,9 @@ type SendOptions struct {
 	// name, as keys list takes it) instead of by the From address. keys
 	// must then be a SignerMatcher.
 	SignerQuery string
+	// KeepSubject leaves the Subject of the encrypted copies readable
+	// outside (WithKeepSubject).
+	KeepSubject bool
 }
 
 // A SignerMatcher finds a signing key by a query (keystore.Session is
@@ -75,9 +78,10 @@ type SendPlan struct {
 	Copies    []Copy
 	// Warnings say what the plan could not do as one would wish (a copy
 	// not encrypted to the sender, who has no key of its protocol).
-	Warnings []string
-	signers  map[string]Signer
-	policy   Policy
+	Warnings    []string
+	signers     map[string]Signer
+	policy      Policy
+	keepSubject bool
 }
 
 // A Copy is one message to submit.
@@ -141,7 +145,7 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if len(order) == 0 {
 		order = Protocols(false)
 	}
-	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy()}
+	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy(), keepSubject: opts.KeepSubject}
 	if ef := opts.EnvelopeFrom; ef != "" {
 		switch {
 		case strings.Contains(ef, "@"):
@@ -280,7 +284,7 @@ func (p *SendPlan) Write(w io.Writer, c Copy) error {
 	if c.Plaintext {
 		return Sign(w, p.Message, signer, WithPolicy(p.policy))
 	}
-	opts := []Option{WithPolicy(p.policy)}
+	opts := []Option{WithPolicy(p.policy), WithKeepSubject(p.keepSubject)}
 	if signer != nil {
 		opts = append(opts, SignWith(signer))
 	}

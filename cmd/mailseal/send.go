@@ -30,7 +30,7 @@ const ExitTempFail = 75
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
 	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
-	"signer", "domain", "from"}
+	"signer", "domain", "from", "hide-subject"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -65,6 +65,7 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address's)"},
 		&cli.StringFlag{Name: "domain", Usage: "mail `DOMAIN` of system mail: bare names (root) in From, To, Cc, Bcc and the envelope become root@DOMAIN"},
 		&cli.StringFlag{Name: "from", Usage: "sender `ADDRESS` of system mail: a From without a domain (cron's root) becomes it, and so does the envelope sender"},
+		hideSubjectFlag,
 		&cli.BoolFlag{Name: "pgp", Usage: "OpenPGP for every recipient"},
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
@@ -301,7 +302,8 @@ func sendAction(c *cli.Context) error {
 	plan, err := mailseal.PlanSend(m, s.keys, mailseal.SendOptions{Order: order, Sign: c.Bool("sign"),
 		AllowPlaintext: c.Bool("allow-plaintext"), EnvelopeFrom: c.String("envelope-from"), Rcpt: c.StringSlice("rcpt"),
 		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy,
-		Domain: c.String("domain"), SystemFrom: c.String("from"), SignerQuery: c.String("signer")})
+		Domain: c.String("domain"), SystemFrom: c.String("from"), SignerQuery: c.String("signer"),
+		KeepSubject: !c.Bool("hide-subject")})
 	if err != nil {
 		return err
 	}

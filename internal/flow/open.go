@@ -269,7 +269,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 				fromDiffers = !sameFrom(senders, ps)
 				senders = *ps
 				if opened.Encrypted {
-					res.Outer, res.Inner = protectedOutput(res.Outer, pe)
+					if res.Outer, res.Inner, err = protectedOutput(res.Outer, pe); err != nil {
+						return damaged(opened, err)
+					}
 				}
 			}
 		}

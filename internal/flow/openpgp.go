@@ -32,6 +32,9 @@ const maxCleartextBlock = 2 << 20
 type OpenPGP struct {
 	Engine  *pgp.Engine
 	Keyring pgp.Keyring
+	// KeepSubject leaves the Subject of what Encrypt writes readable
+	// outside (mime.ProtectOptions.KeepSubject).
+	KeepSubject bool
 }
 
 func (o *OpenPGP) Protocol() string { return core.ProtocolOpenPGP }
@@ -75,7 +78,7 @@ func (o *OpenPGP) Sign(w io.Writer, m *mime.Message, signer *openpgp.Entity) err
 	if err != nil {
 		return err
 	}
-	outer, payload := mime.Protect(m, false, true)
+	outer, payload := mime.Protect(m, mime.ProtectOptions{SevenBit: true})
 	return mime.WriteSigned(w, outer, pgpSignatureType, micalg, payload, sw,
 		mime.Header{{Key: "Content-Type", Value: pgpSignatureType + "; name=\"signature.asc\""}}, func() ([]byte, error) {
 			if err := sw.Close(); err != nil {
@@ -95,7 +98,7 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 			return err
 		}
 	}
-	outer, content := mime.Protect(m, true, false)
+	outer, content := mime.Protect(m, mime.ProtectOptions{Encrypt: true, KeepSubject: o.KeepSubject})
 	payload, err := mime.WriteEncrypted(w, outer, pgpEncryptedType, pgpEncryptedType,
 		[]byte("Version: 1\r\n"), "application/octet-stream; name=\"encrypted.asc\"")
 	if err != nil {
