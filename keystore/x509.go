@@ -51,22 +51,26 @@ const atRestIterations = 200_000
 // HMAC-SHA-256 MAC, as OpenSSL 3 does by default.
 var keyFileEncoder = gopkcs12.Modern2023.WithIterations(atRestIterations)
 
-// CertInfo describes a stored certificate for listing.
+// CertInfo describes a stored certificate for listing. The fields it
+// shares with KeyInfo have the same names and meaning in JSON:
+// fingerprint, algorithm, emails, created, expires, expired, secret,
+// protected.
 type CertInfo struct {
-	Fingerprint  string    `json:"fingerprint"` // SHA-256 of the DER, upper-case hex
-	Subject      string    `json:"subject"`
-	Issuer       string    `json:"issuer"`
-	Emails       []string  `json:"emails"`
-	Serial       string    `json:"serial"` // upper-case hex
-	NotBefore    time.Time `json:"not_before"`
-	NotAfter     time.Time `json:"not_after"`
-	CA           bool      `json:"ca"`
-	SelfSigned   bool      `json:"self_signed"`
-	Trusted      bool      `json:"trusted"`
-	HasSecret    bool      `json:"secret"`    // a private key is stored
-	Protected    bool      `json:"protected"` // the private key is encrypted with a passphrase
-	KeyAlgorithm string    `json:"key_algorithm"`
-	Expired      bool      `json:"expired"`
+	Fingerprint string   `json:"fingerprint"` // SHA-256 of the DER, upper-case hex
+	Algorithm   string   `json:"algorithm"`   // of the subject's public key: rsa3072, ecdsa-p256, ed25519, ...
+	Subject     string   `json:"subject"`
+	Issuer      string   `json:"issuer"`
+	Emails      []string `json:"emails"`
+	Serial      string   `json:"serial"` // upper-case hex
+	// Created and Expires are the certificate's notBefore and notAfter.
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"`
+	Expired    bool      `json:"expired"`
+	CA         bool      `json:"ca"`
+	SelfSigned bool      `json:"self_signed"`
+	Trusted    bool      `json:"trusted"`
+	HasSecret  bool      `json:"secret"`    // a private key is stored
+	Protected  bool      `json:"protected"` // the private key is encrypted with a passphrase
 }
 
 // CertFingerprint is the name of a certificate in the store: the SHA-256
@@ -509,17 +513,17 @@ func (s *Store) ListX509(query string) ([]CertInfo, error) {
 func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
 	fpr := CertFingerprint(c)
 	info := CertInfo{
-		Fingerprint:  fpr,
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		Emails:       CertEmails(c),
-		NotBefore:    c.NotBefore,
-		NotAfter:     c.NotAfter,
-		CA:           c.BasicConstraintsValid && c.IsCA,
-		SelfSigned:   isSelfSigned(c),
-		Trusted:      s.isTrusted(fpr),
-		KeyAlgorithm: keyAlgorithmName(c.PublicKey),
-		Expired:      now.After(c.NotAfter),
+		Fingerprint: fpr,
+		Algorithm:   keyAlgorithmName(c.PublicKey),
+		Subject:     c.Subject.String(),
+		Issuer:      c.Issuer.String(),
+		Emails:      CertEmails(c),
+		Created:     c.NotBefore,
+		Expires:     c.NotAfter,
+		Expired:     now.After(c.NotAfter),
+		CA:          c.BasicConstraintsValid && c.IsCA,
+		SelfSigned:  isSelfSigned(c),
+		Trusted:     s.isTrusted(fpr),
 	}
 	if c.SerialNumber != nil {
 		info.Serial = strings.ToUpper(c.SerialNumber.Text(16))

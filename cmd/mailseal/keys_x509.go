@@ -199,8 +199,8 @@ func printCerts(w io.Writer, certs []keystore.CertInfo) {
 		if ci.Expired {
 			flags = append(flags, "expired")
 		}
-		fmt.Fprintf(w, "x509 %s %s [%s] valid %s to %s\n", ci.KeyAlgorithm, ci.Fingerprint, strings.Join(flags, " "),
-			ci.NotBefore.UTC().Format("2006-01-02"), ci.NotAfter.UTC().Format("2006-01-02"))
+		fmt.Fprintf(w, "x509 %s %s [%s] valid %s to %s\n", ci.Algorithm, ci.Fingerprint, strings.Join(flags, " "),
+			ci.Created.UTC().Format("2006-01-02"), ci.Expires.UTC().Format("2006-01-02"))
 		fmt.Fprintf(w, "    subject %s\n    issuer  %s\n", ci.Subject, ci.Issuer)
 		for _, e := range ci.Emails {
 			fmt.Fprintf(w, "    %s\n", e)
