@@ -22,7 +22,7 @@ func keysCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keys",
 		Usage: "manage the keystore: OpenPGP keys and X.509 certificates",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:  "generate",
 				Usage: "generate a key pair (--pgp), an S/MIME certificate (--smime) or a CA (--ca); print its fingerprint",
@@ -48,6 +48,7 @@ func keysCommand() *cli.Command {
 				ArgsUsage: "[FILE...]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "no-passphrase", Usage: "store unprotected secret keys as they are"},
+					&cli.StringFlag{Name: "p12-password-file", Usage: "PKCS#12: the file's own password is the first line of `FILE` (else MAILSEAL_P12_PASSWORD, a prompt, or without a prompt the keystore passphrase); the key is stored under the keystore passphrase"},
 				},
 				Action: keysImport,
 			},
@@ -111,7 +112,7 @@ func keysCommand() *cli.Command {
 				},
 				Action: keysRequest,
 			},
-		},
+		}, keysEditCommands()...),
 	}
 }
 
@@ -217,7 +218,7 @@ func keysImport(c *cli.Context) error {
 	}
 	for _, in := range inputs {
 		if keystore.LooksLikeX509(in.data) {
-			if err := importX509(c, store, pass, in.name, in.data); err != nil {
+			if err := importX509(c, store, pass, p12Passwords(c), in.name, in.data); err != nil {
 				return err
 			}
 			continue
@@ -288,13 +289,12 @@ func keysList(c *cli.Context) error {
 	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 		return err
 	}
-	if c.Bool("pgp") && c.Bool("smime") {
-		return usageErr("--pgp and --smime exclude each other (without either, both kinds are listed)")
-	}
-	if c.Bool("smime") {
+	switch kind, err := kindFlags(c); {
+	case err != nil:
+		return err
+	case kind == mailseal.ProtocolSMIME:
 		infos = nil
-	}
-	if c.Bool("pgp") {
+	case kind == mailseal.ProtocolOpenPGP:
 		certs = nil
 	}
 	if c.Bool("secret") {

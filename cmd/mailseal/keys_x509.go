@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -67,6 +68,12 @@ func keysGenerateX509(c *cli.Context) error {
 	return nil
 }
 
+// p12Passwords is the password of a PKCS#12 file being imported.
+func p12Passwords(c *cli.Context) *passphrases {
+	return &passphrases{file: c.String("p12-password-file"), fileFlag: "--p12-password-file", env: "MAILSEAL_P12_PASSWORD",
+		noun: "PKCS#12 password", kind: mailseal.ErrLocked, stdin: c.App.Reader}
+}
+
 // keysRequest is `keys request`: a new key and a PKCS#10 request.
 func keysRequest(c *cli.Context) error {
 	if c.String("email") == "" {
@@ -101,17 +108,29 @@ func writeKeyOutput(c *cli.Context, data []byte) error {
 	return err
 }
 
-// importX509 imports certificates, PKCS#12 files and CRLs.
-func importX509(c *cli.Context, store *keystore.Store, pass *passphrases, name string, data []byte) error {
+// importX509 imports certificates, PKCS#12 files and CRLs. A private key
+// is stored under the keystore passphrase (pass); a PKCS#12 file opens
+// with its own password (p12): --p12-password-file, MAILSEAL_P12_PASSWORD
+// or a prompt. When neither is given and the keystore passphrase does not
+// come from a prompt, the keystore passphrase is the file's password, as
+// it was before the two were told apart.
+func importX509(c *cli.Context, store *keystore.Store, pass, p12 *passphrases, name string, data []byte) error {
 	var protect []byte
 	if keystore.X509HasPrivateKey(data) && !c.Bool("no-passphrase") {
-		p, err := pass.get("the private key (PKCS#12 password, also used to protect it in the keystore)")
+		p, err := pass.get("the private key of " + name + " (the keystore passphrase to store it under)")
 		if err != nil {
 			return fmt.Errorf("%s: %w (or --no-passphrase to store the key unencrypted)", name, err)
 		}
 		protect = p
 	}
-	results, err := store.ImportX509(data, pass.get, protect)
+	password := p12.get
+	if p12.interactive() && !pass.interactive() {
+		password = pass.get
+	}
+	results, err := store.ImportX509(data, func(string) ([]byte, error) { return password(name) }, protect)
+	if errors.Is(err, mailseal.ErrLocked) {
+		return fmt.Errorf("%s: %w (the file's own password: --p12-password-file FILE or MAILSEAL_P12_PASSWORD)", name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
