@@ -109,6 +109,25 @@ func TestValidUserIDs(t *testing.T) {
 	}
 }
 
+// Error messages name a key by an address a valid user ID binds, never
+// by a revoked one.
+func TestKeyNameSkipsRevokedUserIDs(t *testing.T) {
+	key := withUserIDs(t, genKey(t, "Bob", "bob@example.org", keyOpts{}), "Bob <bob@example.org>", "Old <a-old@example.org>")
+	if name := keyName(key); !strings.HasSuffix(name, " <a-old@example.org>") {
+		t.Fatalf("before the revocation: %s", name)
+	}
+	rev := &packet.Signature{Version: 4, SigType: packet.SigTypeCertificationRevocation, PubKeyAlgo: key.PrimaryKey.PubKeyAlgo,
+		Hash: crypto.SHA256, CreationTime: time.Now(), IssuerKeyId: &key.PrimaryKey.KeyId}
+	if err := rev.SignUserId("Old <a-old@example.org>", key.PrimaryKey, key.PrivateKey, &packet.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	old := key.Identities["Old <a-old@example.org>"]
+	old.Revocations = append(old.Revocations, packet.NewVerifiableSig(rev))
+	if name := keyName(publicOf(t, key)); !strings.HasSuffix(name, " <bob@example.org>") {
+		t.Fatalf("after the revocation: %s", name)
+	}
+}
+
 // NewKey writes a user ID as given, and refuses one whose address is in
 // doubt.
 func TestNewKeyUserIDs(t *testing.T) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,7 +27,135 @@ func keysEditCommands() []*cli.Command {
 			},
 			Action: keysPasswd,
 		},
+		{
+			Name:      "add-uid",
+			Usage:     "add a user ID to the OpenPGP key matching QUERY (needs its secret key)",
+			ArgsUsage: "QUERY 'Name <address>'",
+			Action:    keysAddUID,
+		},
+		{
+			Name:      "revoke-uid",
+			Usage:     "revoke a user ID of the OpenPGP key matching QUERY, named as written or by its address: the address is no longer bound to the key (needs its secret key)",
+			ArgsUsage: "QUERY 'Name <address>'|ADDRESS",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "message", Usage: "why, in the revocation (`TEXT`)"},
+			},
+			Action: keysRevokeUID,
+		},
+		{
+			Name:      "expire",
+			Usage:     "set when the OpenPGP key matching QUERY expires: its primary key and subkeys, or with --primary or --subkeys only those (needs its secret key)",
+			ArgsUsage: "QUERY 2y|6m|3w|30d|YYYY-MM-DD|never",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "primary", Usage: "only the primary key (as gpg --quick-set-expire FPR TIME)"},
+				&cli.BoolFlag{Name: "subkeys", Usage: "only the subkeys (as gpg --quick-set-expire FPR TIME '*')"},
+			},
+			Action: keysExpire,
+		},
 	}
+}
+
+// keyEditArgs checks the QUERY and VALUE of add-uid, revoke-uid and expire.
+func keyEditArgs(c *cli.Context) (query, value string, err error) {
+	if c.NArg() != 2 {
+		return "", "", usageErr("keys %s needs QUERY and %s", c.Command.Name, c.Command.ArgsUsage[len("QUERY "):])
+	}
+	return c.Args().Get(0), c.Args().Get(1), nil
+}
+
+func keysAddUID(c *cli.Context) error {
+	query, uid, err := keyEditArgs(c)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	info, err := store.AddUserID(query, uid, newPassphrases(c).get)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%s: user ID added: %s\n", info.Fingerprint, uid)
+	return nil
+}
+
+func keysRevokeUID(c *cli.Context) error {
+	query, uid, err := keyEditArgs(c)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	info, err := store.RevokeUserID(query, uid, c.String("message"), newPassphrases(c).get)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%s: user ID revoked: %s\n", info.Fingerprint, uid)
+	return nil
+}
+
+func keysExpire(c *cli.Context) error {
+	query, when, err := keyEditArgs(c)
+	if err != nil {
+		return err
+	}
+	which := keystore.ExpireAll
+	switch {
+	case c.Bool("primary") && c.Bool("subkeys"):
+		return usageErr("--primary and --subkeys exclude each other (without either, both are changed)")
+	case c.Bool("primary"):
+		which = keystore.ExpirePrimary
+	case c.Bool("subkeys"):
+		which = keystore.ExpireSubkeys
+	}
+	until, err := parseUntil(when, time.Now())
+	if err != nil {
+		return err
+	}
+	store, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	info, err := store.SetExpiry(query, until, which, newPassphrases(c).get)
+	if err != nil {
+		return err
+	}
+	exp := "never expires"
+	if info.Expires != nil {
+		exp = "expires " + info.Expires.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%s: %s\n", info.Fingerprint, exp)
+	for _, sk := range info.Subkeys {
+		exp := "never expires"
+		if sk.Expires != nil {
+			exp = "expires " + sk.Expires.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "  subkey %s: %s\n", sk.Fingerprint, exp)
+	}
+	return nil
+}
+
+// parseUntil reads when a key expires: never, a date (YYYY-MM-DD, the
+// start of that day in UTC) or a time from now (2y, 6m, 3w, 30d as
+// parseExpiry reads them). Zero is never.
+func parseUntil(s string, now time.Time) (time.Time, error) {
+	if strings.TrimSpace(s) == "" {
+		return time.Time{}, usageErr("an empty expiry: give a time from now (2y, 6m, 3w, 30d), a date (2030-12-31) or never")
+	}
+	if t, err := time.Parse(time.DateOnly, strings.TrimSpace(s)); err == nil {
+		return t, nil
+	}
+	d, err := parseExpiry(s)
+	if err != nil {
+		return time.Time{}, usageErr("%q: give a time from now (2y, 6m, 3w, 30d), a date (2030-12-31) or never", s)
+	}
+	if d == 0 {
+		return time.Time{}, nil
+	}
+	return now.Add(d), nil
 }
 
 // newPassphraseSource is the passphrase keys passwd sets.
