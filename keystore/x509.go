@@ -613,12 +613,7 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 		if secret {
 			return fmt.Errorf("keystore: x509: a private key is exported only as PKCS#12 (--format p12): %w", core.ErrUsage)
 		}
-		var buf bytes.Buffer
-		for _, cc := range append([]*x509.Certificate{c}, chain...) {
-			buf.Write(certPEM(cc))
-		}
-		_, err := w.Write(buf.Bytes())
-		return err
+		return s.ExportX509Certs(w, []string{CertFingerprint(c)}, false)
 	case "p12":
 		if !secret {
 			return fmt.Errorf("keystore: x509: PKCS#12 export is for the private key (--secret); certificates alone: --format pem: %w", core.ErrUsage)
@@ -642,6 +637,46 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 		return err
 	}
 	return fmt.Errorf("keystore: x509: unknown export format %q (pem or p12): %w", format, core.ErrUsage)
+}
+
+// ExportX509Certs writes the certificates the queries name (each exactly
+// one), each followed by its chain, as PEM; with all, every stored
+// certificate instead. A certificate is written once however often it is
+// named or chained. No certificate at all: ErrNoKey.
+func (s *Store) ExportX509Certs(w io.Writer, queries []string, all bool) error {
+	var certs []*x509.Certificate
+	if all {
+		stored, err := s.AllX509Certs()
+		if err != nil {
+			return err
+		}
+		if len(stored) == 0 {
+			return fmt.Errorf("keystore: x509: there are no certificates to export: %w", core.ErrNoKey)
+		}
+		sortCerts(stored)
+		certs = stored
+	}
+	for _, q := range queries {
+		c, err := s.FindOneX509(q)
+		if err != nil {
+			return err
+		}
+		chain, err := s.chain(c)
+		if err != nil {
+			return err
+		}
+		certs = append(append(certs, c), chain...)
+	}
+	var buf bytes.Buffer
+	seen := map[string]bool{}
+	for _, c := range certs {
+		if fpr := CertFingerprint(c); !seen[fpr] {
+			seen[fpr] = true
+			buf.Write(certPEM(c))
+		}
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // DeleteX509 deletes the matching certificate (and its trust anchor copy).

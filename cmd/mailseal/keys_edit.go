@@ -31,7 +31,7 @@ func keysEditCommands() []*cli.Command {
 			Name:      "add-uid",
 			Usage:     "add a user ID to the OpenPGP key matching QUERY (needs its secret key)",
 			ArgsUsage: "QUERY 'Name <address>'",
-			Action:    keysAddUID,
+			Action:    func(c *cli.Context) error { return keysUserID(c, false) },
 		},
 		{
 			Name:      "revoke-uid",
@@ -40,7 +40,7 @@ func keysEditCommands() []*cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "message", Usage: "why, in the revocation (`TEXT`)"},
 			},
-			Action: keysRevokeUID,
+			Action: func(c *cli.Context) error { return keysUserID(c, true) },
 		},
 		{
 			Name:      "expire",
@@ -63,7 +63,8 @@ func keyEditArgs(c *cli.Context) (query, value string, err error) {
 	return c.Args().Get(0), c.Args().Get(1), nil
 }
 
-func keysAddUID(c *cli.Context) error {
+// keysUserID is add-uid (revoke false) and revoke-uid.
+func keysUserID(c *cli.Context, revoke bool) error {
 	query, uid, err := keyEditArgs(c)
 	if err != nil {
 		return err
@@ -72,28 +73,18 @@ func keysAddUID(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	info, err := store.AddUserID(query, uid, newPassphrases(c).get)
+	var info *keystore.KeyInfo
+	verb := "added"
+	if revoke {
+		info, err = store.RevokeUserID(query, uid, c.String("message"), newPassphrases(c).get)
+		verb = "revoked"
+	} else {
+		info, err = store.AddUserID(query, uid, newPassphrases(c).get)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "%s: user ID added: %s\n", info.Fingerprint, uid)
-	return nil
-}
-
-func keysRevokeUID(c *cli.Context) error {
-	query, uid, err := keyEditArgs(c)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	info, err := store.RevokeUserID(query, uid, c.String("message"), newPassphrases(c).get)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.ErrWriter, "%s: user ID revoked: %s\n", info.Fingerprint, uid)
+	fmt.Fprintf(c.App.ErrWriter, "%s: user ID %s: %s\n", info.Fingerprint, verb, uid)
 	return nil
 }
 

@@ -163,7 +163,8 @@ func queryIsX509(c *cli.Context, store *keystore.Store, query string) (bool, err
 	return p == mailseal.ProtocolSMIME, err
 }
 
-func exportX509(c *cli.Context, store *keystore.Store, w io.Writer) error {
+// exportX509 is keys export --secret of one certificate.
+func exportX509(c *cli.Context, store *keystore.Store, query string, w io.Writer) error {
 	format := strings.ToLower(c.String("format"))
 	if format == "" && c.Bool("secret") {
 		format = "p12"
@@ -171,7 +172,7 @@ func exportX509(c *cli.Context, store *keystore.Store, w io.Writer) error {
 	if format == "pkcs12" {
 		format = "p12"
 	}
-	return store.ExportX509(w, c.Args().First(), format, c.Bool("secret"), newPassphrases(c).get)
+	return store.ExportX509(w, query, format, c.Bool("secret"), newPassphrases(c).get)
 }
 
 func keysTrust(c *cli.Context, trust bool) error {
