@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -191,8 +192,9 @@ func (se *Session) HasSigner(protocol, from string) (bool, error) {
 
 // Signer returns the unlocked key of protocol that signs as from: the one
 // secret OpenPGP key bound to from, or the one certificate for from with a
-// private key that is valid now (and can sign). None wraps ErrNoKey;
-// several are a usage error naming their fingerprints.
+// private key that is valid now (and can sign), not revoked, and not
+// renewed by a newer one of the same subject and issuer. None wraps
+// ErrNoKey; several are a usage error naming their fingerprints.
 func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
@@ -219,7 +221,7 @@ func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 		now := se.opts.Policy.Time()
 		var usable []*x509.Certificate
 		for _, c := range certs {
-			if !now.Before(c.NotBefore) && !now.After(c.NotAfter) {
+			if !now.Before(c.NotBefore) && !now.After(c.NotAfter) && !renewed(c, usable) {
 				usable = append(usable, c)
 			}
 		}
@@ -248,6 +250,17 @@ func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 		return smime.Signer{Identity: id, Options: se.opts.SMIMESign}, nil
 	}
 	return nil, unknownProtocol(protocol)
+}
+
+// renewed reports whether one of newer (certificates newer than c) renews
+// c: the same subject from the same issuer (see X509Options.Renew).
+func renewed(c *x509.Certificate, newer []*x509.Certificate) bool {
+	for _, n := range newer {
+		if bytes.Equal(n.RawSubject, c.RawSubject) && bytes.Equal(n.RawIssuer, c.RawIssuer) {
+			return true
+		}
+	}
+	return false
 }
 
 // SignerMatching returns the unlocked key that matches query (a

@@ -67,6 +67,8 @@ type CertInfo struct {
 	Protected    bool      `json:"protected"` // the private key is encrypted with a passphrase
 	KeyAlgorithm string    `json:"key_algorithm"`
 	Expired      bool      `json:"expired"`
+	// Revoked: a CA of this keystore revoked it (RevokeX509).
+	Revoked bool `json:"revoked"`
 }
 
 // CertFingerprint is the name of a certificate in the store: the SHA-256
@@ -326,7 +328,8 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 }
 
 // X509ForEmail returns the stored certificates for an address (newest
-// first) that are a person's (see personalCert); none is not an error.
+// first) that are a person's (see personalCert) and that no CA of this
+// keystore revoked (RevokeX509); none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	found, err := s.FindX509(email)
 	if errors.Is(err, core.ErrNoKey) {
@@ -337,7 +340,7 @@ func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, c := range found {
-		if personalCert(c) {
+		if personalCert(c) && !s.revokedX509(CertFingerprint(c)) {
 			out = append(out, c)
 		}
 	}
@@ -520,6 +523,7 @@ func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
 		Trusted:      s.isTrusted(fpr),
 		KeyAlgorithm: keyAlgorithmName(c.PublicKey),
 		Expired:      now.After(c.NotAfter),
+		Revoked:      s.revokedX509(fpr),
 	}
 	if c.SerialNumber != nil {
 		info.Serial = strings.ToUpper(c.SerialNumber.Text(16))
