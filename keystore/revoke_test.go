@@ -191,7 +191,7 @@ func TestStoredRevocationCertificate(t *testing.T) {
 	}
 	// A certificate stored for another key is not applied.
 	lower := strings.ToLower(bobFpr)
-	if err := os.WriteFile(filepath.Join(s.Dir(), "pgp.revocs", bobFpr+".rev"), mustRead(t, path), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Dir(), "pgp.revocs", bobFpr+".rev"), readKeyData(t, path), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RevokePGP(lower, RevokeOptions{UseStored: true}); !errors.Is(err, core.ErrInput) {
@@ -204,15 +204,6 @@ func TestStoredRevocationCertificate(t *testing.T) {
 	if _, err := s.RevokePGP(bobFpr, RevokeOptions{Passphrase: constPass("x")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stored revocation certificate") {
 		t.Fatalf("no secret key: %v", err)
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // gpg imports a key revoked here and shows it revoked (validity r), and
