@@ -34,10 +34,12 @@ const (
 	// "key compromised" (hard); CRL keyCompromise (cACompromise for a CA).
 	ReasonCompromised RevocationReason = "compromised"
 	// ReasonSuperseded: a new key replaces this one. OpenPGP "key
-	// superseded" (soft: signatures made before stay valid); CRL superseded.
+	// superseded" (soft: implementations that follow RFC 9580 keep
+	// signatures made before the revocation valid; mailseal's verifier
+	// reports every signature of a revoked key untrusted); CRL superseded.
 	ReasonSuperseded RevocationReason = "superseded"
 	// ReasonRetired: the key is no longer used. OpenPGP "key retired"
-	// (soft); CRL cessationOfOperation.
+	// (soft, as superseded); CRL cessationOfOperation.
 	ReasonRetired RevocationReason = "retired"
 )
 
@@ -205,6 +207,10 @@ func (s *Store) RevokePGP(query string, opts RevokeOptions) (*KeyInfo, error) {
 		sec, err := s.PGPSecret(fpr)
 		if err != nil {
 			return nil, fmt.Errorf("%w (with the passphrase lost, apply the stored revocation certificate)", err)
+		}
+		if sec.PrivateKey == nil || sec.PrivateKey.Dummy() {
+			return nil, fmt.Errorf("keystore: revoke: the secret primary key of %s is not stored here (a stub); "+
+				"revoke it where it is, or with its revocation certificate: %w", upper(fpr), core.ErrNoKey)
 		}
 		if err := Unlock(sec, opts.Passphrase); err != nil {
 			return nil, err

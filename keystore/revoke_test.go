@@ -259,3 +259,19 @@ func TestRevokedKeyInGPG(t *testing.T) {
 		t.Fatalf("gpg validity after the revocation certificate: %q", v)
 	}
 }
+
+// A secret key whose primary part is a stub (gpg --export-secret-subkeys)
+// cannot sign a revocation: ErrNoKey, saying so.
+func TestRevokeStubPrimary(t *testing.T) {
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Stub <stub@example.org>", "ed25519", "cv25519")
+	r := g.Run(nil, "--export-secret-subkeys", fpr)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	s := newStore(t)
+	importBytes(t, s, r.Stdout)
+	if _, err := s.RevokePGP(fpr, RevokeOptions{Passphrase: constPass("")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stub") {
+		t.Fatalf("stub: %v", err)
+	}
+}

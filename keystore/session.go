@@ -308,7 +308,15 @@ func (s *Store) QueryProtocol(query string) (string, error) {
 	}
 	switch {
 	case len(pgpKeys) > 0 && len(certs) > 0:
-		return "", fmt.Errorf("%q matches OpenPGP keys and X.509 certificates: add --pgp or --smime: %w", query, mailseal.ErrUsage)
+		var names []string
+		for _, e := range pgpKeys {
+			names = append(names, "OpenPGP "+pgp.Fingerprint(e.PrimaryKey)+" "+primaryUID(e))
+		}
+		for _, c := range certs {
+			names = append(names, "X.509 "+CertFingerprint(c)+" "+c.Subject.String())
+		}
+		return "", fmt.Errorf("%q matches OpenPGP keys and X.509 certificates: %s; add --pgp or --smime: %w",
+			query, strings.Join(names, "; "), mailseal.ErrUsage)
 	case len(certs) > 0:
 		return mailseal.ProtocolSMIME, nil
 	case len(pgpKeys) > 0:
