@@ -218,6 +218,10 @@ func (s *Store) IssueCRL(opts CRLOptions) ([]byte, *x509.RevocationList, error) 
 	if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return nil, nil, fmt.Errorf("keystore: x509: crl: the key usage of %s (%s) does not allow signing CRLs: %w", CertFingerprint(ca), ca.Subject, core.ErrUsage)
 	}
+	if len(ca.SubjectKeyId) == 0 {
+		return nil, nil, fmt.Errorf("keystore: x509: crl: %s (%s) has no subject key identifier, which its CRL must name (RFC 5280 5.2.1): %w",
+			CertFingerprint(ca), ca.Subject, core.ErrUsage)
+	}
 	k, err := s.privateKey(ca, opts.Passphrase)
 	if err != nil {
 		return nil, nil, err

@@ -281,3 +281,49 @@ func TestRenewX509(t *testing.T) {
 		}
 	}
 }
+
+// A CA made elsewhere (openssl) and imported with its key revokes what it
+// issued like the keystore's own; one without a subject key identifier
+// cannot issue a CRL (the CRL names its issuer's key by it).
+func TestCRLOfImportedCA(t *testing.T) {
+	p := newOpenSSLPKI(t)
+	s := newTestStore(t)
+	for _, f := range []string{"ca.pem", "ca.key", "carol.pem", "dave.pem"} {
+		if _, err := s.ImportX509(p.read(f), nil, nil); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if _, err := s.RevokeX509("carol@example.org", RevokeOptions{Reason: ReasonRetired}); err != nil {
+		t.Fatal(err)
+	}
+	der, crl, err := s.IssueCRL(CRLOptions{CA: "OpenSSL Test CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].ReasonCode != 5 {
+		t.Fatalf("%+v", crl.RevokedCertificateEntries)
+	}
+	os.WriteFile(p.path("mailseal.crl"), pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644)
+	verify := func(leaf string) ([]byte, error) {
+		return exec.Command("openssl", "verify", "-crl_check", "-CAfile", p.path("ca.pem"), "-CRLfile", p.path("mailseal.crl"), p.path(leaf)).CombinedOutput()
+	}
+	if out, err := verify("carol.pem"); err == nil || !strings.Contains(string(out), "revoked") {
+		t.Fatalf("carol: %v %s", err, out)
+	}
+	if out, err := verify("dave.pem"); err != nil {
+		t.Fatalf("dave: %v %s", err, out)
+	}
+
+	p.run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p.path("noski.key"),
+		"-out", p.path("noski.pem"), "-subj", "/CN=No SKI CA", "-days", "30",
+		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+		"-addext", "subjectKeyIdentifier=none", "-addext", "authorityKeyIdentifier=none")
+	for _, f := range []string{"noski.pem", "noski.key"} {
+		if _, err := s.ImportX509(p.read(f), nil, nil); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if _, _, err := s.IssueCRL(CRLOptions{CA: "No SKI CA"}); !errors.Is(err, core.ErrUsage) || !strings.Contains(err.Error(), "no subject key identifier") {
+		t.Fatalf("no SKI: %v", err)
+	}
+}

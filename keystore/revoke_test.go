@@ -95,8 +95,9 @@ func TestRevokePGP(t *testing.T) {
 				t.Fatalf("reason %v %q", rs.RevocationReason, rs.RevocationReasonText)
 			}
 
-			if r, _, err := s.Session(SessionOptions{Passphrase: constPass("pw")}).RecipientKeys(core.ProtocolOpenPGP, "rita@example.org"); err != nil || len(r) != 0 {
-				t.Fatalf("a revoked key is a recipient: %v %v", r, err)
+			if r, why, err := s.Session(SessionOptions{Passphrase: constPass("pw")}).RecipientKeys(core.ProtocolOpenPGP, "rita@example.org"); err != nil || len(r) != 0 ||
+				!strings.HasSuffix(why, "is revoked (get a current key from the recipient)") {
+				t.Fatalf("a revoked key is a recipient: %v %q %v", r, why, err)
 			}
 			if _, err := s.Session(SessionOptions{Passphrase: constPass("pw")}).Signer(core.ProtocolOpenPGP, "rita@example.org"); !errors.Is(err, core.ErrNoKey) {
 				t.Fatalf("a revoked key signs: %v", err)

@@ -133,7 +133,7 @@ func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
 // OpenPGP every stored certificate with a valid user ID bound to addr and
 // a valid encryption key; for S/MIME the newest stored certificate for
 // addr that validates for encryption. With none, refused says why the last
-// S/MIME candidate failed.
+// candidate failed (a revoked or expired key, an invalid certificate).
 func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, string, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
@@ -143,12 +143,19 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		}
 		engine := pgp.New(se.opts.Policy)
 		var out []mailseal.Recipient
+		refused := ""
 		for _, cert := range certs {
-			if engine.CheckRecipient(cert) == nil {
-				out = append(out, pgp.Recipient{Entity: cert})
+			if err := engine.CheckRecipient(cert); err != nil {
+				// "pgp: cannot encrypt to FPR: key FPR is revoked (...)"
+				refused = strings.TrimSuffix(strings.TrimPrefix(err.Error(), "pgp: "), ": "+mailseal.ErrNoKey.Error())
+				continue
 			}
+			out = append(out, pgp.Recipient{Entity: cert})
 		}
-		return out, "", nil
+		if len(out) > 0 {
+			refused = ""
+		}
+		return out, refused, nil
 	case mailseal.ProtocolSMIME:
 		e, err := se.engine()
 		if err != nil {
