@@ -145,8 +145,8 @@ func (s *Store) readRevocationCertificate(c *cert) (rawPacket, error) {
 	fpr := c.fingerprint()
 	data, err := os.ReadFile(s.revocPath(fpr))
 	if errors.Is(err, fs.ErrNotExist) {
-		return rawPacket{}, fmt.Errorf("keystore: no stored revocation certificate for %s (keys generate makes one; "+
-			"without it, revoking needs the secret key and its passphrase): %w", upper(fpr), core.ErrNoKey)
+		return rawPacket{}, fmt.Errorf("keystore: no stored revocation certificate for %s (keys generate makes one, "+
+			"and keys export --revocation with the secret key and its passphrase; without one, revoking needs them): %w", upper(fpr), core.ErrNoKey)
 	}
 	if err != nil {
 		return rawPacket{}, fmt.Errorf("keystore: %w", err)
@@ -162,19 +162,31 @@ func (s *Store) readRevocationCertificate(c *cert) (rawPacket, error) {
 }
 
 // RevocationCertificate writes the stored revocation certificate of the
-// OpenPGP key query names, armored. Importing it (ImportPGP) revokes the
-// key, in this keystore or in any other OpenPGP implementation, without
-// the secret key: keep it where others cannot take it.
-func (s *Store) RevocationCertificate(w io.Writer, query string) error {
+// OpenPGP key query names, armored. Without one (a key imported from
+// elsewhere), it makes one with the secret key, unlocked with pass, and
+// stores it. Importing it (ImportPGP) revokes the key, in this keystore or
+// in any other OpenPGP implementation, without the secret key: keep it
+// where others cannot take it.
+func (s *Store) RevocationCertificate(w io.Writer, query string, pass PassphraseFunc) error {
 	e, err := s.FindOnePGP(query)
 	if err != nil {
 		return err
 	}
-	c, err := s.readCert(hex.EncodeToString(e.PrimaryKey.Fingerprint))
+	fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint)
+	c, err := s.readCert(fpr)
 	if err != nil {
 		return err
 	}
 	p, err := s.readRevocationCertificate(c)
+	if errors.Is(err, core.ErrNoKey) && pass != nil {
+		sec, serr := s.unlockedSecret(fpr, pass)
+		if serr != nil {
+			return serr
+		}
+		if p, err = revocationCertificate(sec, time.Now()); err == nil {
+			err = s.storeRevocationCertificate(fpr, p)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -183,6 +195,23 @@ func (s *Store) RevocationCertificate(w io.Writer, query string) error {
 		return err
 	}
 	return aw.Close()
+}
+
+// unlockedSecret returns the secret key of fpr unlocked with pass; a
+// primary key that is a stub cannot sign revocations (ErrNoKey).
+func (s *Store) unlockedSecret(fpr string, pass PassphraseFunc) (*openpgp.Entity, error) {
+	sec, err := s.PGPSecret(fpr)
+	if err != nil {
+		return nil, fmt.Errorf("%w (with the passphrase lost, apply the stored revocation certificate)", err)
+	}
+	if sec.PrivateKey == nil || sec.PrivateKey.Dummy() {
+		return nil, fmt.Errorf("keystore: revoke: the secret primary key of %s is not stored here (a stub); "+
+			"revoke it where it is, or with its revocation certificate: %w", upper(fpr), core.ErrNoKey)
+	}
+	if err := Unlock(sec, pass); err != nil {
+		return nil, err
+	}
+	return sec, nil
 }
 
 // RevokePGP revokes the OpenPGP key query names: with its secret key
@@ -204,15 +233,8 @@ func (s *Store) RevokePGP(query string, opts RevokeOptions) (*KeyInfo, error) {
 				"a reason or message needs the secret key (without the stored certificate): %w", core.ErrUsage)
 		}
 	} else {
-		sec, err := s.PGPSecret(fpr)
+		sec, err := s.unlockedSecret(fpr, opts.Passphrase)
 		if err != nil {
-			return nil, fmt.Errorf("%w (with the passphrase lost, apply the stored revocation certificate)", err)
-		}
-		if sec.PrivateKey == nil || sec.PrivateKey.Dummy() {
-			return nil, fmt.Errorf("keystore: revoke: the secret primary key of %s is not stored here (a stub); "+
-				"revoke it where it is, or with its revocation certificate: %w", upper(fpr), core.ErrNoKey)
-		}
-		if err := Unlock(sec, opts.Passphrase); err != nil {
 			return nil, err
 		}
 		if p, err = newRevocation(sec, opts.Reason, opts.Message, opts.now()); err != nil {

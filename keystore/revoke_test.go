@@ -154,7 +154,7 @@ func TestStoredRevocationCertificate(t *testing.T) {
 		t.Fatal("revoked at generation")
 	}
 	var rev bytes.Buffer
-	if err := s.RevocationCertificate(&rev, "lost@example.org"); err != nil {
+	if err := s.RevocationCertificate(&rev, "lost@example.org", nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(rev.String(), "-----BEGIN PGP PUBLIC KEY BLOCK-----") {
@@ -190,6 +190,14 @@ func TestStoredRevocationCertificate(t *testing.T) {
 	if _, err := s.RevokePGP(bobFpr, RevokeOptions{UseStored: true}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "no stored revocation certificate") {
 		t.Fatalf("no stored certificate: %v", err)
 	}
+	// Exporting one for it needs the secret key: with it, one is made and kept.
+	var none bytes.Buffer
+	if err := s.RevocationCertificate(&none, bobFpr, nil); !errors.Is(err, core.ErrNoKey) || none.Len() != 0 {
+		t.Fatalf("no stored certificate, no passphrase: %v", err)
+	}
+	if err := s.RevocationCertificate(&none, bobFpr, constPass("x")); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "no secret key") || none.Len() != 0 {
+		t.Fatalf("no stored certificate, no secret key: %v", err)
+	}
 	// A certificate stored for another key is not applied.
 	lower := strings.ToLower(bobFpr)
 	if err := os.WriteFile(filepath.Join(s.Dir(), "pgp.revocs", bobFpr+".rev"), readKeyData(t, path), 0o600); err != nil {
@@ -202,6 +210,8 @@ func TestStoredRevocationCertificate(t *testing.T) {
 		t.Fatal("bob revoked by another key's certificate")
 	}
 	// Without the secret key, revoking says what else there is.
+	// (A key imported with its secret key gets a revocation certificate on
+	// export, below.)
 	if _, err := s.RevokePGP(bobFpr, RevokeOptions{Passphrase: constPass("x")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stored revocation certificate") {
 		t.Fatalf("no secret key: %v", err)
 	}
@@ -221,7 +231,7 @@ func TestRevokedKeyInGPG(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rev bytes.Buffer
-	if err := s.RevocationCertificate(&rev, "cert@example.org"); err != nil {
+	if err := s.RevocationCertificate(&rev, "cert@example.org", nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, who := range []string{"gone@example.org", "cert@example.org"} {
@@ -274,5 +284,34 @@ func TestRevokeStubPrimary(t *testing.T) {
 	importBytes(t, s, r.Stdout)
 	if _, err := s.RevokePGP(fpr, RevokeOptions{Passphrase: constPass("")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stub") {
 		t.Fatalf("stub: %v", err)
+	}
+}
+
+// A key imported with its secret key has no stored revocation certificate:
+// exporting one makes it with the passphrase, and keeps it.
+func TestRevocationCertificateOnDemand(t *testing.T) {
+	s := newStore(t)
+	importFile(t, s, "samples/alice-secret.pgp", nil)
+	path := filepath.Join(s.Dir(), "pgp.revocs", aliceFpr+".rev")
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("an imported key has a revocation certificate")
+	}
+	var rev bytes.Buffer
+	if err := s.RevocationCertificate(&rev, aliceFpr, constPass("")); err != nil {
+		t.Fatal(err)
+	}
+	stored := readKeyData(t, path)
+	var again bytes.Buffer
+	if err := s.RevocationCertificate(&again, aliceFpr, nil); err != nil || !bytes.Equal(rev.Bytes(), again.Bytes()) {
+		t.Fatalf("the kept certificate: %v", err)
+	}
+	if got, _ := s.ListPGP(aliceFpr); got[0].Revoked {
+		t.Fatal("revoked by making the certificate")
+	}
+	if _, err := s.RevokePGP(aliceFpr, RevokeOptions{UseStored: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListPGP(aliceFpr); !got[0].Revoked || !bytes.Equal(readKeyData(t, path), stored) {
+		t.Fatal("not revoked with the kept certificate")
 	}
 }

@@ -62,7 +62,7 @@ func keysCommand() *cli.Command {
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE`"},
 					&cli.BoolFlag{Name: "pgp", Usage: "QUERY names an OpenPGP key"},
 					&cli.BoolFlag{Name: "smime", Usage: "QUERY names an X.509 certificate"},
-					&cli.BoolFlag{Name: "revocation", Usage: "OpenPGP: the revocation certificate made by keys generate"},
+					&cli.BoolFlag{Name: "revocation", Usage: "OpenPGP: the revocation certificate keys generate made (for an imported key, made now with the secret key)"},
 				},
 				Action: keysExport,
 			},

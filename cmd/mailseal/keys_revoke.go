@@ -140,7 +140,7 @@ func keysExportRevocation(c *cli.Context) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := store.RevocationCertificate(&buf, c.Args().First()); err != nil {
+	if err := store.RevocationCertificate(&buf, c.Args().First(), newPassphrases(c).get); err != nil {
 		return err
 	}
 	// Importing it revokes the key: a secret file, like a key's.
