@@ -221,18 +221,11 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 			if _, ok := verifyDirect(c.key, p); !ok {
 				continue
 			}
-			merged, changes, err := merge(c, &cert{primary: c.primary, key: c.key, direct: []rawPacket{p}})
+			res, err := s.addRevocation(c, p)
 			if err != nil {
 				return results, err
 			}
-			if len(changes) > 0 {
-				if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
-					return results, err
-				}
-			} else {
-				changes = []string{"unchanged (revocation already known)"}
-			}
-			results = append(results, ImportResult{Fingerprint: upper(fpr), Changes: changes})
+			results = append(results, res)
 			applied = true
 			break
 		}
@@ -241,6 +234,24 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 		}
 	}
 	return results, nil
+}
+
+// addRevocation merges the key revocation p, which verifies against c,
+// into the stored certificate c; the caller holds the lock.
+func (s *Store) addRevocation(c *cert, p rawPacket) (ImportResult, error) {
+	fpr := c.fingerprint()
+	merged, changes, err := merge(c, &cert{primary: c.primary, key: c.key, direct: []rawPacket{p}})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	if len(changes) > 0 {
+		if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+			return ImportResult{}, err
+		}
+	} else {
+		changes = []string{"unchanged (revocation already known)"}
+	}
+	return ImportResult{Fingerprint: upper(fpr), Changes: changes}, nil
 }
 
 func (s *Store) readCert(fpr string) (*cert, error) {
@@ -348,14 +359,19 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 }
 
 // SecretPGPForEmail returns the secret keys (locked) of the certificates
-// PGPForAddress finds for email.
+// PGPForAddress finds for email, except revoked ones: a key revoked and
+// replaced by a new one does not make the sender's key ambiguous.
 func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
 	certs, err := s.PGPForAddress(email)
 	if err != nil && !errors.Is(err, core.ErrNoKey) {
 		return nil, err
 	}
 	var out []*openpgp.Entity
+	now := time.Now()
 	for _, c := range certs {
+		if c.Revoked(now) {
+			continue
+		}
 		if _, err := os.Stat(s.secretPath(hex.EncodeToString(c.PrimaryKey.Fingerprint))); err == nil {
 			out = append(out, c)
 		}

@@ -71,6 +71,8 @@ type CertInfo struct {
 	Trusted    bool      `json:"trusted"`
 	HasSecret  bool      `json:"secret"`    // a private key is stored
 	Protected  bool      `json:"protected"` // the private key is encrypted with a passphrase
+	// Revoked: a CA of this keystore revoked it (RevokeX509).
+	Revoked bool `json:"revoked"`
 }
 
 // CertFingerprint is the name of a certificate in the store: the SHA-256
@@ -330,7 +332,8 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 }
 
 // X509ForEmail returns the stored certificates for an address (newest
-// first) that are a person's (see personalCert); none is not an error.
+// first) that are a person's (see personalCert) and that no CA of this
+// keystore revoked (RevokeX509); none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	found, err := s.FindX509(email)
 	if errors.Is(err, core.ErrNoKey) {
@@ -341,7 +344,7 @@ func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, c := range found {
-		if personalCert(c) {
+		if personalCert(c) && !s.revokedX509(CertFingerprint(c)) {
 			out = append(out, c)
 		}
 	}
@@ -524,6 +527,7 @@ func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
 		CA:          c.BasicConstraintsValid && c.IsCA,
 		SelfSigned:  isSelfSigned(c),
 		Trusted:     s.isTrusted(fpr),
+		Revoked:     s.revokedX509(fpr),
 	}
 	if c.SerialNumber != nil {
 		info.Serial = strings.ToUpper(c.SerialNumber.Text(16))

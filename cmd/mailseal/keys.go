@@ -35,6 +35,7 @@ func keysCommand() *cli.Command {
 					&cli.StringFlag{Name: "name", Usage: "S/MIME or CA: the subject's common `NAME`"},
 					&cli.StringFlag{Name: "issuer", Usage: "S/MIME: issue with the stored CA matching `QUERY`"},
 					&cli.BoolFlag{Name: "self-signed", Usage: "S/MIME: a self-signed certificate"},
+					&cli.StringFlag{Name: "renew", Usage: "S/MIME: renew the certificate matching `QUERY` (same subject, address and issuer; new key and serial)"},
 					&cli.StringFlag{Name: "profile", Value: "default", Usage: "OpenPGP: default (v4, read by gpg 2.2 and mail clients) or rfc9580 (v6, AEAD)"},
 					&cli.StringFlag{Name: "algo", Usage: "OpenPGP: ed25519 (default), rsa3072, rsa4096; S/MIME and CA: ecdsa-p256 (default), rsa3072, ed25519"},
 					&cli.StringFlag{Name: "expires", Usage: "validity, e.g. 2y, 6m, 30d, or never (OpenPGP default: never; S/MIME 2y; CA 10y)"},
@@ -63,6 +64,7 @@ func keysCommand() *cli.Command {
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE`"},
 					&cli.BoolFlag{Name: "pgp", Usage: "QUERY names an OpenPGP key"},
 					&cli.BoolFlag{Name: "smime", Usage: "QUERY names an X.509 certificate"},
+					&cli.BoolFlag{Name: "revocation", Usage: "OpenPGP: the revocation certificate keys generate made (for an imported key, made now with the secret key)"},
 				},
 				Action: keysExport,
 			},
@@ -89,6 +91,8 @@ func keysCommand() *cli.Command {
 				},
 				Action: keysDelete,
 			},
+			keysRevokeCommand(),
+			keysCRLCommand(),
 			{
 				Name:      "trust",
 				Usage:     "make the certificate matching QUERY a trust anchor for S/MIME",
@@ -260,6 +264,9 @@ func keysImport(c *cli.Context) error {
 }
 
 func keysExport(c *cli.Context) error {
+	if c.Bool("revocation") {
+		return keysExportRevocation(c)
+	}
 	all := c.Bool("all")
 	if all == (c.NArg() > 0) {
 		return usageErr("keys export needs one or more QUERYs, or --all")

@@ -24,7 +24,7 @@ func keysGenerateX509(c *cli.Context) error {
 	}
 	pass := newPassphrases(c)
 	opts := keystore.X509Options{Email: c.String("email"), Name: c.String("name"), Algo: c.String("algo"),
-		Issuer: c.String("issuer"), SelfSigned: c.Bool("self-signed"), NoPassphrase: c.Bool("no-passphrase"),
+		Issuer: c.String("issuer"), SelfSigned: c.Bool("self-signed"), Renew: c.String("renew"), NoPassphrase: c.Bool("no-passphrase"),
 		IssuerPassphrase: pass.get}
 	if c.IsSet("expires") {
 		d, err := parseExpiry(c.String("expires"))
@@ -48,15 +48,15 @@ func keysGenerateX509(c *cli.Context) error {
 		if opts.Name == "" {
 			return usageErr("keys generate --ca needs --name \"Example CA\"")
 		}
-		if opts.Email != "" || opts.Issuer != "" || opts.SelfSigned {
-			return usageErr("--email, --issuer and --self-signed are for --smime certificates")
+		if opts.Email != "" || opts.Issuer != "" || opts.SelfSigned || opts.Renew != "" {
+			return usageErr("--email, --issuer, --self-signed and --renew are for --smime certificates")
 		}
 		info, err = store.GenerateCA(opts)
 	} else {
-		if opts.Email == "" {
-			return usageErr("keys generate --smime needs --email ADDRESS")
+		if opts.Email == "" && opts.Renew == "" {
+			return usageErr("keys generate --smime needs --email ADDRESS (or --renew QUERY)")
 		}
-		if opts.Issuer == "" && !opts.SelfSigned {
+		if opts.Issuer == "" && !opts.SelfSigned && opts.Renew == "" {
 			return usageErr("keys generate --smime needs --issuer QUERY (a CA in the keystore, see keys generate --ca) or --self-signed")
 		}
 		info, err = store.GenerateX509(opts)
@@ -218,6 +218,9 @@ func printCerts(w io.Writer, certs []keystore.CertInfo) {
 		}
 		if ci.Expired {
 			flags = append(flags, "expired")
+		}
+		if ci.Revoked {
+			flags = append(flags, "revoked")
 		}
 		fmt.Fprintf(w, "x509 %s %s [%s] valid %s to %s\n", ci.Algorithm, ci.Fingerprint, strings.Join(flags, " "),
 			ci.Created.UTC().Format("2006-01-02"), ci.Expires.UTC().Format("2006-01-02"))
