@@ -73,7 +73,7 @@ func splitAddressList(v string) []string {
 // group, a display name of several words without an address — has none.
 func parseAddrElem(text string) addrElem {
 	e := addrElem{text: text}
-	if i := strings.IndexByte(text, '<'); i >= 0 {
+	if i := angleStart(text); i >= 0 {
 		j := strings.IndexByte(text[i:], '>')
 		if j < 0 {
 			return e
@@ -124,6 +124,33 @@ func parseAddrElem(text string) addrElem {
 	e.local, e.start, e.end = local, coreStart, coreStart+len(local)
 	e.name = strings.Join(comments, " ")
 	return e
+}
+
+// angleStart is the index of the '<' that opens text's angle address: the
+// first one outside quoted strings and comments (a display name or a
+// comment may hold "<root>"), or -1.
+func angleStart(text string) int {
+	depth, quoted, escaped := 0, false, false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && (quoted || depth > 0):
+			escaped = true
+		case quoted:
+			quoted = c != '"'
+		case c == '"' && depth == 0:
+			quoted = true
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case c == '<' && depth == 0:
+			return i
+		}
+	}
+	return -1
 }
 
 // isDotAtom reports whether s is an RFC 5322 dot-atom of ASCII atext.
