@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailseal/mailseal/core"
+
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
@@ -84,5 +86,32 @@ func TestX509HasPrivateKeyAgreesWithImport(t *testing.T) {
 	}
 	if X509HasPrivateKey(certPEMBytes) {
 		t.Fatal("a certificate alone reported as holding a private key")
+	}
+}
+
+// TestReplayedOlderCRL: the CA's earlier CRL, still current and validly
+// signed, imported again after a revocation (someone hands it over as "the
+// CA's CRL"), does not make the revoked certificate good again, whatever
+// order the stored CRLs are read in.
+func TestReplayedOlderCRL(t *testing.T) {
+	s, _, _, bob := privateCA(t)
+	data := []byte("Hello.\r\n")
+	sigBob := smimeSigned(t, s, "bob@example.org", data)
+	older, _, err := s.IssueCRL(CRLOptions{CA: "Own CA", Passphrase: constPass("ca")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeX509(bob.Fingerprint, RevokeOptions{Reason: ReasonCompromised}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.IssueCRL(CRLOptions{CA: "Own CA", Passphrase: constPass("ca")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportX509(older, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	sg, _ := smimeVerify(t, s, data, sigBob)
+	if sg.Status != core.SignerUntrusted || !strings.Contains(sg.Error, "revoked") {
+		t.Fatalf("signed by a revoked certificate, with the CA's earlier CRL imported again: %s %s", sg.Status, sg.Error)
 	}
 }
