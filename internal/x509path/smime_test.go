@@ -419,3 +419,15 @@ func TestNoPathAndExpiry(t *testing.T) {
 	opts.Roots = []*x509.Certificate{other.root.cert}
 	wantFail(t, leaf, opts, "no path")
 }
+
+// TestOlderCRLFirst: an earlier CRL of the issuer, still current, that
+// comes before the one listing the revocation (a replayed CRL, one a
+// message carries, or the order files are read in) does not hide it.
+func TestOlderCRLFirst(t *testing.T) {
+	p := newTestPKI(t)
+	leaf := p.leaf(t, leafSpec{}, newECKey(t).Public())
+	opts := p.options(Signing)
+	older := p.crls[1] // lists nothing
+	opts.CRLs = []*x509.RevocationList{p.crls[0], older, issueCRL(t, p.inter, leaf)}
+	wantFail(t, leaf, opts, "revoked (keyCompromise)")
+}
