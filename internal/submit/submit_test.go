@@ -59,6 +59,16 @@ func TestSMTPRefusesUnverifiedServer(t *testing.T) {
 	if len(srv.Messages(t)) != 0 {
 		t.Fatal("a message was delivered over an unverified connection")
 	}
+	// With AUTH configured the same: the TLS failure is named, not
+	// "offers neither AUTH PLAIN nor LOGIN" (the EHLO after STARTTLS,
+	// where the handshake failed, was asked for by SupportsAuth, which
+	// drops its error).
+	authSrv := smtptest.Start(t, smtptest.Options{Auth: "alice:s3cret"})
+	s = SMTP{Addr: authSrv.Addr, User: "alice", Password: func() (string, error) { return "s3cret", nil }}
+	err = s.Send(env, bytes.NewReader(testMsg), nil)
+	if !errors.As(err, &se) || !se.Setup || !strings.Contains(err.Error(), "certificate does not verify") || !strings.Contains(err.Error(), "--smtp-ca") {
+		t.Fatalf("unverified certificate with AUTH: %v", err)
+	}
 }
 
 func TestSMTPFailures(t *testing.T) {
