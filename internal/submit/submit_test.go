@@ -185,3 +185,42 @@ func TestInsecurePlaintextLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxSetupErrorKeepsWaitingEntry: a setup error (here a server
+// certificate that does not verify) removes the copy send just queued — its
+// sender sees the error and has the message — but not an entry that was
+// waiting for a flush: before, the cron flush after a temporary failure
+// deleted the waiting cron mail, while saying it was still in the outbox.
+func TestOutboxSetupErrorKeepsWaitingEntry(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{CertHost: "mail.other.example"})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+
+	fresh, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *Error
+	if err := fresh.Deliver(s); !errors.As(err, &se) || !se.Setup {
+		t.Fatalf("send: %v", err)
+	}
+	if items, _ := box.List(); len(items) != 0 {
+		t.Fatalf("the copy send queued stayed after a setup error: %+v", items)
+	}
+
+	waiting, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting.Release() // as after a temporary failure
+	if _, err := box.Flush(s); err == nil || !strings.Contains(err.Error(), "--smtp-ca") {
+		t.Fatalf("flush: %v", err)
+	}
+	items, _ := box.List()
+	if len(items) != 1 || items[0].ID != waiting.ID || !strings.Contains(items[0].LastError, "--smtp-ca") {
+		t.Fatalf("the waiting entry after a flush's setup error: %+v", items)
+	}
+	if len(srv.Messages(t)) != 0 {
+		t.Fatal("delivered over an unverified connection")
+	}
+}
