@@ -372,9 +372,20 @@ func TestMixedUpPGPMIME(t *testing.T) {
 	if o, _, err := open(" \r\n", ""); err != nil || !o.Decrypted {
 		t.Fatalf("white space: %v", err)
 	}
-	// Text in the first part: not the shape, not repaired.
-	if _, out, err := open("Read the attachment.", ""); !errors.Is(err, mailseal.ErrVerification) || out != "" {
-		t.Fatalf("text in the first part: %v, output %q", err, out)
+	// Text in the first part: not the shape, not repaired, but the
+	// encrypted attachment is named as nested content (partial, not "not
+	// encrypted"), and nothing is output.
+	o, out, err = open("Read the attachment.", "")
+	if err != nil || o.Status != mailseal.StatusPartial || o.Decrypted || !o.Encrypted || o.EncryptedPart != "3" ||
+		!strings.Contains(o.Error, "--part 3") || out != "" {
+		t.Fatalf("text in the first part: %v, %+v, output %q", err, o, out)
+	}
+	// The same for verify.
+	m := parse(mixUp(t, encrypted.Bytes(), "Read the attachment."))
+	o, err = mailseal.Open(m, keys, mailseal.OpenOptions{})
+	m.Close()
+	if err != nil || o.Status != mailseal.StatusPartial || o.EncryptedPart != "3" {
+		t.Fatalf("verify, text in the first part: %v, %+v", err, o)
 	}
 	// The encrypted attachment named: opened alone, judged as the message.
 	o, out, err = open("Read the attachment.", "3")

@@ -192,20 +192,40 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 // do); text in the first part, or any other part, leaves the message as it
 // is.
 func mixedUp(e *mime.Entity) bool {
-	if len(e.Children) != 3 {
+	if !mixedUpWithText(e) {
+		return false
+	}
+	body, ok := smallBody(e.Children[0], 1024)
+	return ok && len(bytes.TrimSpace(body)) == 0
+}
+
+// mixedUpWithText reports whether e has the shape of mixed-up encryption
+// whatever its first part holds: text/plain, the version part and the
+// armored message.
+func mixedUpWithText(e *mime.Entity) bool {
+	if e.MediaType != "multipart/mixed" || len(e.Children) != 3 {
 		return false
 	}
 	text, version, data := e.Children[0], e.Children[1], e.Children[2]
 	if text.MediaType != "text/plain" || version.MediaType != pgpEncryptedType || data.MediaType != "application/octet-stream" {
 		return false
 	}
-	if body, ok := smallBody(text, 1024); !ok || len(bytes.TrimSpace(body)) != 0 {
-		return false
-	}
 	if body, ok := smallBody(version, 1024); !ok || !strings.EqualFold(string(bytes.TrimSpace(body)), "Version: 1") {
 		return false
 	}
 	return armoredMessage(data)
+}
+
+// DetectChild recognises the encrypted.asc of mixed-up encryption whose
+// first part holds text (KMail's "ambiguous" shape): not repaired, since
+// that text would be unprotected beside the decrypted message, but found,
+// so that the report says where the encrypted content is (a nested part,
+// opened with --part) instead of calling the message unencrypted.
+func (o *OpenPGP) DetectChild(parent, child *mime.Entity) (Kind, bool) {
+	if len(parent.Children) == 3 && child == parent.Children[2] && mixedUpWithText(parent) && !mixedUp(parent) {
+		return KindEncrypted, true
+	}
+	return KindPlain, false
 }
 
 // armoredMessage reports whether e's body is an armored OpenPGP message
