@@ -202,6 +202,12 @@ func (s SMTP) Send(env Envelope, msg io.Reader, commit func() error) error {
 	defer c.Close()
 	c.CommandTimeout = timeout
 	c.SubmissionTimeout = 10 * time.Minute
+	// EHLO now (after STARTTLS the TLS handshake happens here): its error
+	// would otherwise be dropped by SupportsAuth and the failure named as
+	// a missing AUTH mechanism.
+	if err := c.Hello("localhost"); err != nil {
+		return classify("EHLO", err)
+	}
 	if s.User != "" {
 		if s.Password == nil {
 			return &Error{Err: errors.New("an SMTP user without a password")}
