@@ -613,12 +613,20 @@ func TestPlanSendSystemMail(t *testing.T) {
 	if _, err := mailseal.PlanSend(rcptOnly, k, mailseal.SendOptions{Sign: true, SignerQuery: "ops"}); !errors.Is(err, mailseal.ErrUsage) {
 		t.Fatalf("query without a matcher: %v", err)
 	}
-	if _, err := mailseal.PlanSend(rcptOnly, matcher{k}, mailseal.SendOptions{Sign: true, SignerQuery: "nobody"}); !errors.Is(err, mailseal.ErrNoKey) {
+	system := parse("From: root (Cron Daemon)\r\nTo: a@x\r\n\r\nhi\r\n")
+	defer system.Close()
+	if _, err := mailseal.PlanSend(system, matcher{k}, mailseal.SendOptions{Sign: true, Domain: "x", SignerQuery: "nobody"}); !errors.Is(err, mailseal.ErrNoKey) {
 		t.Fatalf("query that names nobody: %v", err)
 	}
-	plan, err = mailseal.PlanSend(rcptOnly, matcher{k}, mailseal.SendOptions{Sign: true, SignerQuery: "ops"})
+	plan, err = mailseal.PlanSend(system, matcher{k}, mailseal.SendOptions{Sign: true, Domain: "x", SignerQuery: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	plan.Close()
+	// A From that names a person is not system mail: the query does not
+	// let another key sign it (review: anyone who can run sendmail would
+	// have the host's key sign any From).
+	if _, err := mailseal.PlanSend(rcptOnly, matcher{k}, mailseal.SendOptions{Sign: true, SignerQuery: "ops"}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Fatalf("query on a person's From: %v", err)
+	}
 }

@@ -47,9 +47,11 @@ type SendOptions struct {
 	// sender of such a message (also a bare one given, as cron's -f root).
 	// A From with a domain is left as it is.
 	SystemFrom string
-	// SignerQuery picks the signing key by a query (fingerprint, address,
-	// name, as keys list takes it) instead of by the From address. keys
-	// must then be a SignerMatcher.
+	// SignerQuery picks the signing key of system mail by a query
+	// (fingerprint, address, name, as keys list takes it): of a message
+	// whose From is a bare local part or missing. Other mail is signed by
+	// its From address's own key, whatever SignerQuery says. keys must be a
+	// SignerMatcher.
 	SignerQuery string
 	// KeepSubject leaves the Subject of the encrypted copies readable
 	// outside (WithKeepSubject).
@@ -126,11 +128,19 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 			return nil, fmt.Errorf("a signer query needs a KeyFinder that is a SignerMatcher: %w", ErrUsage)
 		}
 	}
-	if fixed, err := systemMail(m, opts); err != nil {
+	fixed, systemFrom, err := systemMail(m, opts)
+	if err != nil {
 		return nil, err
-	} else if fixed != nil {
+	}
+	if fixed != nil {
 		defer fixed.Close()
 		m = fixed
+	}
+	if !systemFrom {
+		// The signer query is system mail's: a From that names a person
+		// is signed by that address's own key, never by the host's, so
+		// that whoever can run sendmail cannot have any From signed.
+		matcher = nil
 	}
 	from, err := SenderAddress(m)
 	if err != nil {

@@ -207,7 +207,7 @@ func qualify(addr, domain string) string {
 // local parts in From, To, Cc and Bcc get @Domain. It returns nil when
 // nothing changes, else the new message (the caller closes it). Without
 // those settings a bare local part is a usage error naming them.
-func systemMail(m *mime.Message, opts SendOptions) (*mime.Message, error) {
+func systemMail(m *mime.Message, opts SendOptions) (fixed *mime.Message, systemFrom bool, err error) {
 	var head bytes.Buffer
 	changed := false
 	fromSeen := false
@@ -234,11 +234,15 @@ func systemMail(m *mime.Message, opts SendOptions) (*mime.Message, error) {
 				value = (&mail.Address{Name: name, Address: opts.SystemFrom}).String()
 				bare = nil
 				changed = true
+				systemFrom = true
+			}
+			if len(bare) > 0 {
+				systemFrom = true
 			}
 		}
 		if len(bare) > 0 {
 			if opts.Domain == "" {
-				return nil, fmt.Errorf("%s %q has no domain: set domain (the mail domain to add to bare names such as root) or, for the sender, from in the config, or give --domain or --from: %w",
+				return nil, false, fmt.Errorf("%s %q has no domain: set domain (the mail domain to add to bare names such as root) or, for the sender, from in the config, or give --domain or --from: %w",
 					key, strings.TrimSpace(bare[0].text), ErrUsage)
 			}
 			value = qualifyList(value, opts.Domain)
@@ -253,9 +257,11 @@ func systemMail(m *mime.Message, opts SendOptions) (*mime.Message, error) {
 	if !fromSeen && opts.SystemFrom != "" {
 		fmt.Fprintf(&head, "From: %s\r\n", opts.SystemFrom)
 		changed = true
+		systemFrom = true
 	}
 	if !changed {
-		return nil, nil
+		return nil, false, nil
 	}
-	return mime.Parse(io.MultiReader(&head, m.Content(false)), mime.DefaultLimits(), 8<<20)
+	fixed, err = mime.Parse(io.MultiReader(&head, m.Content(false)), mime.DefaultLimits(), 8<<20)
+	return fixed, systemFrom, err
 }

@@ -48,11 +48,11 @@ func TestSystemMailQuotedAngle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fixed, err := systemMail(m, SendOptions{Domain: "example.org", SystemFrom: "cron@example.org"})
+		fixed, system, err := systemMail(m, SendOptions{Domain: "example.org", SystemFrom: "cron@example.org"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fixed != nil {
+		if fixed != nil || system {
 			got := fixed.Root.Header.Get("From")
 			fixed.Close()
 			t.Errorf("From %q rewritten to %q", from, got)

@@ -62,7 +62,7 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
 		&cli.BoolFlag{Name: "sign", Value: true, Usage: "sign with the sender's key (--sign=false to only encrypt)"},
 		&cli.BoolFlag{Name: "allow-plaintext", Usage: "recipients without a key get a signed, unencrypted copy instead of stopping the send"},
-		&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address's)"},
+		&cli.StringFlag{Name: "signer", Usage: "sign system mail (a From without a domain, such as cron's root) with the secret key matching `QUERY`; other mail is signed by its From address's key"},
 		&cli.StringFlag{Name: "domain", Usage: "mail `DOMAIN` of system mail: bare names (root) in From, To, Cc, Bcc and the envelope become root@DOMAIN"},
 		&cli.StringFlag{Name: "from", Usage: "sender `ADDRESS` of system mail: a From without a domain (cron's root) becomes it, and so does the envelope sender"},
 		hideSubjectFlag,
