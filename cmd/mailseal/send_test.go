@@ -143,23 +143,46 @@ func TestSendFailures(t *testing.T) {
 			t.Fatal("the outbox was not emptied")
 		}
 	})
-	t.Run("550 keeps the message", func(t *testing.T) {
+	t.Run("550 and a refused AUTH queue nothing", func(t *testing.T) {
+		// A definite refusal of the message just sent: exit 1 with the
+		// server's reply, nothing kept (a flush would be refused the same).
 		srv := smtptest.Start(t, smtptest.Options{Reject: true})
 		code, _, stderr := w.msCode(good, append([]string{"send"}, w.smtpArgs(srv)...)...)
-		// The reply is what happened: no "verification failed" after it.
 		if code != 1 || !bytes.Contains(stderr, []byte("the server answered 550 5.7.1 Message rejected by policy")) ||
-			!bytes.Contains(stderr, []byte("1 message(s) still in the outbox: ")) || bytes.Contains(stderr, []byte("verification")) {
+			!bytes.Contains(stderr, []byte("1 message(s) refused and not kept in the outbox")) || bytes.Contains(stderr, []byte("verification")) ||
+			bytes.Contains(stderr, []byte("send --flush sends it")) {
 			t.Fatalf("550: exit %d %s", code, stderr)
 		}
-		queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.eml"))
-		if len(queued) != 1 {
+		if queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.eml")); len(queued) != 0 {
 			t.Fatalf("%d in the outbox after 550", len(queued))
+		}
+		authSrv := smtptest.Start(t, smtptest.Options{Auth: "alice:right"})
+		pw := filepath.Join(t.TempDir(), "pw")
+		os.WriteFile(pw, []byte("wrong\n"), 0o600)
+		code, _, stderr = w.msCode(good, append([]string{"send", "--smtp-user", "alice", "--smtp-password-file", pw}, w.smtpArgs(authSrv)...)...)
+		if code != 1 || !bytes.Contains(stderr, []byte("AUTH: the server answered 535")) || !bytes.Contains(stderr, []byte("--smtp-password-file")) ||
+			!bytes.Contains(stderr, []byte("not kept in the outbox")) {
+			t.Fatalf("refused AUTH: exit %d %s", code, stderr)
+		}
+		if queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.eml")); len(queued) != 0 {
+			t.Fatalf("%d in the outbox after a refused AUTH", len(queued))
+		}
+		// A message that waited (451 first) and is refused at the flush
+		// stays, with the error, for a person to see.
+		tmp := smtptest.Start(t, smtptest.Options{FailFirst: 1})
+		if code, _, stderr := w.msCode(good, append([]string{"send"}, w.smtpArgs(tmp)...)...); code != 75 {
+			t.Fatalf("451: exit %d %s", code, stderr)
 		}
 		code, _, stderr = w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
 		if code != 1 || !bytes.Contains(stderr, []byte("0 message(s) sent from the outbox")) ||
+			!bytes.Contains(stderr, []byte("1 message(s) still in the outbox")) ||
 			!bytes.Contains(stderr, []byte("the server answered 550")) || bytes.Contains(stderr, []byte("verification")) ||
 			!bytes.Contains(stderr, []byte("once the cause is fixed, mailseal send --flush sends it")) {
 			t.Fatalf("550 on flush: exit %d %s", code, stderr)
+		}
+		queued, _ := filepath.Glob(filepath.Join(w.home, "outbox", "*.eml"))
+		if len(queued) != 1 {
+			t.Fatalf("%d in the outbox after a refused flush", len(queued))
 		}
 		for _, q := range queued {
 			os.Remove(q)

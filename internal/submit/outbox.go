@@ -459,14 +459,16 @@ func (c *Claim) deliver(t Transport, resend bool) error {
 		return &Error{Uncertain: true, ByHand: true, Err: fmt.Errorf("%v; it stays in the outbox, and is not sent again by itself: once you know whether it arrived, mailseal send --resend %s, or mailseal send --drop %s", se.Err, c.ID, c.ID)}
 	}
 	c.InFlight = time.Time{} // the answer was definite, or the end was never sent
-	if se := (*Error)(nil); errors.As(err, &se) && se.Setup && c.fresh {
-		// Nothing was sent and a later flush would fail the same: the
-		// entry goes, and the error says what to set. An entry that
-		// waited is nobody's copy but this one: it stays (below).
+	if se := (*Error)(nil); errors.As(err, &se) && !se.Temporary && c.fresh {
+		// A definite refusal (a setup error, a 5xx, a refused AUTH) of
+		// the copy just queued: a later flush would fail the same, so the
+		// entry goes, and the error says what to fix; the caller still
+		// has the message. An entry that waited is nobody's copy but this
+		// one: it stays (below).
 		if rerr := c.box.remove(c.ID); rerr != nil {
 			return &Error{ByHand: true, Err: fmt.Errorf("%v; and %s could not be removed from the outbox (%v): remove %s.json and %s.eml from %s", err, c.ID, rerr, c.ID, c.ID, c.box.Dir)}
 		}
-		return err
+		return &Error{Setup: se.Setup, Dropped: true, ByHand: true, Err: se.Err}
 	}
 	c.LastError = err.Error()
 	c.writeMeta() // the entry stays whether or not its last error is recorded
@@ -713,7 +715,9 @@ func (o Outbox) pruneKeys(now time.Time) {
 // failures collects the entries that stay in the outbox.
 type failures struct {
 	lines []string
-	temp  bool
+	// dropped are the copies not kept (Error.Dropped).
+	dropped []string
+	temp    bool
 	// resend: sending again may cure some entry's failure.
 	resend bool
 	// uncertain: some entry may have been delivered (held in flight).
@@ -730,6 +734,9 @@ func (f *failures) add(it Item, err error) {
 	switch {
 	case errors.As(err, &de):
 		// Its envelope is not to be trusted, nor shown.
+	case errors.As(err, &se) && se.Dropped:
+		f.dropped = append(f.dropped, "to "+strings.Join(it.Envelope.To, ", ")+": "+se.Err.Error())
+		return
 	case errors.As(err, &se):
 		f.temp = f.temp || se.Temporary
 		f.resend = f.resend || !se.ByHand
@@ -744,8 +751,17 @@ func (f *failures) add(it Item, err error) {
 }
 
 func (f *failures) err() error {
-	if len(f.lines) == 0 {
+	var parts []string
+	if len(f.dropped) > 0 {
+		parts = append(parts, fmt.Sprintf("%d message(s) refused and not kept in the outbox (send again once that is fixed): %s", len(f.dropped), strings.Join(f.dropped, "; ")))
+	}
+	if len(f.lines) > 0 {
+		parts = append(parts, fmt.Sprintf("%d message(s) still in the outbox: %s", len(f.lines), strings.Join(f.lines, "; ")))
+	}
+	if len(parts) == 0 {
 		return nil
 	}
-	return &Error{Temporary: f.temp, ByHand: !f.resend, Uncertain: f.uncertain, Err: fmt.Errorf("%d message(s) still in the outbox: %s", len(f.lines), strings.Join(f.lines, "; "))}
+	// Temporary only when nothing was refused for good: the exit code
+	// (75) must not tell a caller that everything will go later.
+	return &Error{Temporary: f.temp && len(f.dropped) == 0, ByHand: !f.resend, Uncertain: f.uncertain, Dropped: len(f.dropped) > 0, Err: errors.New(strings.Join(parts, "; "))}
 }

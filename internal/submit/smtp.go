@@ -79,7 +79,11 @@ type Error struct {
 	// deliver a second copy, so the outbox holds the message for a person
 	// to decide (see Outbox).
 	Uncertain bool
-	Err       error
+	// Dropped: the copy that failed was not kept in the outbox (a copy
+	// just queued whose failure sending again cannot cure: a setup error,
+	// a 5xx, a refused AUTH).
+	Dropped bool
+	Err     error
 }
 
 func (e *Error) Error() string { return "submit: " + e.Err.Error() }
@@ -97,7 +101,11 @@ func classify(step string, err error) error {
 		if e := se.EnhancedCode; e != (smtp.EnhancedCode{}) {
 			code += fmt.Sprintf(" %d.%d.%d", e[0], e[1], e[2])
 		}
-		return &Error{Temporary: se.Temporary(), Err: fmt.Errorf("%s: the server answered %s %s", step, code, se.Message)}
+		hint := ""
+		if step == "AUTH" && !se.Temporary() {
+			hint = ": check the user name (--smtp-user, smtp-user in the config) and the password (--smtp-password-file, MAILSEAL_SMTP_PASSWORD or smtp-password-command)"
+		}
+		return &Error{Temporary: se.Temporary(), Err: fmt.Errorf("%s: the server answered %s %s%s", step, code, se.Message, hint)}
 	}
 	if e := setupError(step, "the server", err); e != nil {
 		return e // TLS is set up at the first command after STARTTLS
@@ -223,7 +231,7 @@ func (s SMTP) Send(env Envelope, msg io.Reader, commit func() error) error {
 		case c.SupportsAuth(sasl.Login):
 			client = sasl.NewLoginClient(s.User, pw)
 		default:
-			return &Error{Err: fmt.Errorf("%s offers neither AUTH PLAIN nor LOGIN", addr)}
+			return &Error{Err: fmt.Errorf("%s offers neither AUTH PLAIN nor LOGIN: leave out --smtp-user if it needs no login, or use its TLS port (--smtp-tls implicit) if it offers AUTH only there", addr)}
 		}
 		if err := c.Auth(client); err != nil {
 			return classify("AUTH", err)
