@@ -200,3 +200,52 @@ func TestParseLFInPlaceLimit(t *testing.T) {
 		t.Fatalf("err = %v, want the MaxSize limit", err)
 	}
 }
+
+// BenchmarkInputForms parses a 16 MiB message and reads its bytes twice
+// (what sign+encrypt does: the hash and the encryption), from a CRLF file
+// in place, an LF file (read in place through crlfView), and a pipe of
+// each (copied into the spool, which spills to its encrypted file).
+func BenchmarkInputForms(b *testing.B) {
+	var buf bytes.Buffer
+	io.Copy(&buf, bigMessage(16<<20))
+	lf := buf.Bytes()
+	crlfMsg := referenceCRLF(lf)
+	dir := b.TempDir()
+	for _, form := range []struct {
+		name string
+		data []byte
+		pipe bool
+	}{{"CRLF-file", crlfMsg, false}, {"LF-file", lf, false}, {"CRLF-pipe", crlfMsg, true}, {"LF-pipe", lf, true}} {
+		name := filepath.Join(dir, form.name)
+		if err := os.WriteFile(name, form.data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(form.name, func(b *testing.B) {
+			b.SetBytes(int64(len(crlfMsg)))
+			for i := 0; i < b.N; i++ {
+				f, err := os.Open(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var m *Message
+				if form.pipe {
+					pr, pw := io.Pipe()
+					go func() { io.Copy(pw, f); pw.Close() }()
+					m, err = Parse(pr, DefaultLimits(), 2<<20)
+					f.Close()
+				} else {
+					m, err = ParseFile(f, DefaultLimits(), 2<<20)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range 2 {
+					if n, _ := io.Copy(io.Discard, m.Root.Raw()); n != int64(len(crlfMsg)) {
+						b.Fatalf("read %d bytes, want %d", n, len(crlfMsg))
+					}
+				}
+				m.Close()
+			}
+		})
+	}
+}
