@@ -40,14 +40,16 @@ type SessionOptions struct {
 // ChooseSigner and PlanSend choose protocols with it. It asks for each
 // secret key's passphrase once and keeps what it unlocked.
 //
+// It keeps what its look-ups found and validated until the keystore
+// changes (see cache.go), so a batch looks up and validates each key once.
+//
 // A Session is safe for concurrent use, but the signers it returns are
 // not (see pgp.Signer): goroutines that sign at once each need a Session
 // of their own.
 type Session struct {
 	store *Store
 	opts  SessionOptions
-
-	engine func() (*smime.Engine, error)
+	cache keyCache
 
 	mu         sync.Mutex
 	pgpSigners map[string]*openpgp.Entity
@@ -59,15 +61,7 @@ func (s *Store) Session(opts SessionOptions) *Session {
 	if opts.Policy == (mailseal.Policy{}) {
 		opts.Policy = mailseal.DefaultPolicy()
 	}
-	se := &Session{store: s, opts: opts}
-	se.engine = sync.OnceValues(func() (*smime.Engine, error) {
-		trust, err := se.Trust()
-		if err != nil {
-			return nil, err
-		}
-		return &smime.Engine{Policy: opts.Policy, Trust: trust}, nil
-	})
-	return se
+	return &Session{store: s, opts: opts}
 }
 
 // Trust is what S/MIME certificates are validated against: the anchors
@@ -75,6 +69,15 @@ func (s *Store) Session(opts SessionOptions) *Session {
 // with SessionOptions.SystemRoots the system's CA bundle (read only when
 // the keystore's anchors do not validate a certificate).
 func (se *Session) Trust() (smime.Trust, error) {
+	return cached(se, "trust", se.readTrust)
+}
+
+func (se *Session) readTrust() (smime.Trust, bool, error) {
+	t, err := se.trustFromStore()
+	return t, err == nil, err
+}
+
+func (se *Session) trustFromStore() (smime.Trust, error) {
 	roots, err := se.store.TrustAnchors()
 	if err != nil {
 		return smime.Trust{}, err
@@ -96,13 +99,18 @@ func (se *Session) Trust() (smime.Trust, error) {
 }
 
 // SMIMEEngine is the S/MIME engine with the session's policy and trust.
-func (se *Session) SMIMEEngine() (*smime.Engine, error) { return se.engine() }
+func (se *Session) SMIMEEngine() (*smime.Engine, error) { return se.smimeEngine() }
 
 // Keys are the keys mailseal.Open verifies and decrypts with: every stored
 // certificate, and every secret key, unlocked when a message needs it.
+// What they find is kept while the keystore is unchanged; each Keys has
+// its own secret keys (unlocked in place).
 func (se *Session) Keys() mailseal.Keys {
+	kr := se.store.PGPKeyring(se.opts.Passphrase)
+	certs := &keyIDFinder{se: se}
+	kr.Certs, kr.Secrets = certs, &keyIDFinder{se: se, secret: true, certs: certs}
 	return mailseal.Keys{
-		OpenPGP:         se.store.PGPKeyring(se.opts.Passphrase),
+		OpenPGP:         kr,
 		SMIMETrust:      se.Trust,
 		SMIMEIdentities: se.decryptionIdentities,
 	}
@@ -111,6 +119,13 @@ func (se *Session) Keys() mailseal.Keys {
 // decryptionIdentities unlocks every stored S/MIME private key of a
 // person's certificate (not that of a CA that issues others).
 func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
+	return cached(se, "identities", func() ([]smime.Identity, bool, error) {
+		ids, err := se.readDecryptionIdentities()
+		return ids, err == nil, err
+	})
+}
+
+func (se *Session) readDecryptionIdentities() ([]smime.Identity, error) {
 	certs, err := se.store.AllX509Certs()
 	if err != nil {
 		return nil, err
@@ -135,6 +150,14 @@ func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
 // addr that validates for encryption. With none, refused says why the last
 // candidate failed (a revoked or expired key, an invalid certificate).
 func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, string, error) {
+	r, err := cached(se, "recipients\x00"+protocol+"\x00"+addr, func() (recipientsResult, bool, error) {
+		keys, refused, err := se.recipientKeys(protocol, addr)
+		return recipientsResult{keys, refused}, err == nil, err
+	})
+	return r.keys, r.refused, err
+}
+
+func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, string, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
 		certs, err := se.store.PGPForAddress(addr)
@@ -157,7 +180,7 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		}
 		return out, refused, nil
 	case mailseal.ProtocolSMIME:
-		e, err := se.engine()
+		e, err := se.smimeEngine()
 		if err != nil {
 			return nil, "", err
 		}
@@ -186,6 +209,13 @@ func unknownProtocol(p string) error {
 // HasSigner reports whether from has a stored secret key of protocol
 // (OpenPGP) or certificate with a private key (S/MIME).
 func (se *Session) HasSigner(protocol, from string) (bool, error) {
+	return cached(se, "has-signer\x00"+protocol+"\x00"+from, func() (bool, bool, error) {
+		ok, err := se.hasSigner(protocol, from)
+		return ok, err == nil, err
+	})
+}
+
+func (se *Session) hasSigner(protocol, from string) (bool, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
 		keys, err := se.store.SecretPGPForEmail(from)
@@ -203,6 +233,13 @@ func (se *Session) HasSigner(protocol, from string) (bool, error) {
 // renewed by a newer one of the same subject and issuer. None wraps
 // ErrNoKey; several are a usage error naming their fingerprints.
 func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
+	return cached(se, "signer\x00"+protocol+"\x00"+from, func() (mailseal.Signer, bool, error) {
+		s, err := se.signer(protocol, from)
+		return s, err == nil, err
+	})
+}
+
+func (se *Session) signer(protocol, from string) (mailseal.Signer, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
 		keys, err := se.store.SecretPGPForEmail(from)
@@ -247,7 +284,7 @@ func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := se.engine()
+		e, err := se.smimeEngine()
 		if err != nil {
 			return nil, err
 		}
@@ -275,6 +312,13 @@ func renewed(c *x509.Certificate, newer []*x509.Certificate) bool {
 // or with protocol "" of whichever kind matches (a usage error when both
 // do).
 func (se *Session) SignerMatching(query, protocol string) (mailseal.Signer, error) {
+	return cached(se, "signer-matching\x00"+protocol+"\x00"+query, func() (mailseal.Signer, bool, error) {
+		s, err := se.signerMatching(query, protocol)
+		return s, err == nil, err
+	})
+}
+
+func (se *Session) signerMatching(query, protocol string) (mailseal.Signer, error) {
 	if protocol == "" {
 		var err error
 		if protocol, err = se.store.QueryProtocol(query); err != nil {

@@ -369,7 +369,7 @@ type crlfWriter struct {
 }
 
 func (c *crlfWriter) Write(p []byte) (int, error) {
-	if !c.conv.afterCR {
+	if !c.conv.st.afterCR {
 		// Content that is canonical already (decrypted content from a
 		// parsed message always is) passes through without a copy.
 		var check crlf.Check

@@ -8,6 +8,7 @@ import (
 	"io"
 	stdmime "mime"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -207,8 +208,9 @@ func newParser(src io.ReaderAt, lim Limits, opts []ParseOption) *parser {
 // ParseFile is Parse for an open file, which it takes over: the message's
 // Close closes it (as does a failed parse). A regular file whose lines
 // already end in CRLF is parsed where it lies, from its current offset, so
-// a large message is not copied into a spool first; anything else (a pipe,
-// LF line endings, an mbox "From " line) is read as Parse reads it.
+// a large message is not copied into a spool first; so is a regular file
+// with LF line endings or an mbox "From " line that is larger than memLimit
+// (canonicalised as it is read, see ParseAt); a pipe is read as Parse reads it.
 func ParseFile(f *os.File, lim Limits, memLimit int64, opts ...ParseOption) (*Message, error) {
 	var m *Message
 	var err error
@@ -231,12 +233,18 @@ func ParseFile(f *os.File, lim Limits, memLimit int64, opts ...ParseOption) (*Me
 // ParseAt parses the size bytes of src in place when they already have
 // CRLF line endings and no mbox "From " line (as decrypted content that
 // mailseal and most MUAs write does), so that withheld plaintext is not
-// copied into a second spool; otherwise it is Parse. src must stay valid
+// copied into a second spool. Other content up to memLimit bytes is
+// Parse'd (copied into memory); larger content is read where it lies through
+// an index of its line endings, canonicalised as it is read (no spool
+// file, no copy). src must stay valid
 // until the message is closed, and Close does not close it.
 func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts ...ParseOption) (*Message, error) {
 	lim = lim.withDefaults()
 	if size > lim.MaxSize {
 		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
+	}
+	if !mayBeCanonical(src, size) {
+		return parseNonCanonical(src, size, lim, memLimit, opts)
 	}
 	// The line-ending check and the parse run side by side (src allows
 	// parallel reads); the parse counts only if the check passes.
@@ -266,12 +274,52 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts ...Pa
 		return nil, fmt.Errorf("mime: reading message: %v: %w", c.err, core.ErrInput)
 	}
 	if !c.canonical {
-		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
+		return parseNonCanonical(src, size, lim, memLimit, opts)
 	}
 	if perr != nil {
 		return nil, perr
 	}
 	return &Message{Root: root, size: size, hashers: p.hashers}, nil
+}
+
+// mayBeCanonical is false when the start of src already shows that it is
+// not canonical (a LF line ending in its first 64 KiB, an mbox "From "
+// line, or a spool that knows), so that ParseAt does not parse it in
+// place in vain, a whole pass over it.
+func mayBeCanonical(src io.ReaderAt, size int64) bool {
+	if known, ok := knownCRLF(src, size); known {
+		return ok
+	}
+	head := make([]byte, min(size, 64<<10))
+	n, _ := src.ReadAt(head, 0)
+	if bytes.HasPrefix(head[:n], []byte("From ")) {
+		return false
+	}
+	var c crlf.Check
+	c.Write(head[:n])
+	return !c.Failed()
+}
+
+// parseNonCanonical parses src, which is not canonical: a message that
+// fits in memLimit is copied, canonical, into a spool in memory (the
+// cheapest to read again); a larger one, which the spool would copy into
+// an encrypted temporary file, is read where it lies through a crlfView,
+// which canonicalises it as it is read.
+func parseNonCanonical(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts []ParseOption) (*Message, error) {
+	if size <= memLimit {
+		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
+	}
+	v, err := newCRLFView(src, size, lim.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	p := newParser(v, lim, opts)
+	root, err := p.parseEntity("", 0, v.Size(), 0, "")
+	if err != nil {
+		p.stopHashers()
+		return nil, err
+	}
+	return &Message{Root: root, size: v.Size(), hashers: p.hashers}, nil
 }
 
 // knownCRLF asks src (or, for a section of all of it, the source under
@@ -431,53 +479,16 @@ func skipMboxFromLine(br *bufio.Reader) error {
 
 // crlfConverter turns bare CR and bare LF into CRLF, across calls.
 type crlfConverter struct {
-	afterCR bool // the last byte seen was '\r' (already written as CRLF)
+	st crlfState
 }
 
 // convert appends the canonical form of src to dst.
 func (c *crlfConverter) convert(dst, src []byte) []byte {
-	if !c.afterCR && bytes.IndexByte(src, '\r') < 0 {
-		// LF line endings only (OpenPGP armor, Unix text): one scan a line.
-		for {
-			i := bytes.IndexByte(src, '\n')
-			if i < 0 {
-				return append(dst, src...)
-			}
-			dst = append(dst, src[:i]...)
-			dst = append(dst, '\r', '\n')
-			src = src[i+1:]
-		}
-	}
-	for len(src) > 0 {
-		i := crlf.IndexCRorLF(src)
-		if i >= 0 && src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
-			// The common case: a line already ending in CRLF.
-			dst = append(dst, src[:i+2]...)
-			c.afterCR = false
-			src = src[i+2:]
-			continue
-		}
-		if i < 0 {
-			c.afterCR = false
-			return append(dst, src...)
-		}
-		if i > 0 {
-			c.afterCR = false
-			dst = append(dst, src[:i]...)
-		}
-		switch src[i] {
-		case '\r':
-			dst = append(dst, '\r', '\n')
-			c.afterCR = true
-		case '\n':
-			if !c.afterCR {
-				dst = append(dst, '\r', '\n')
-			}
-			c.afterCR = false
-		}
-		src = src[i+1:]
-	}
-	return dst
+	// Room for the worst case (every byte a bare CR or LF): fill takes all
+	// of src at once.
+	dst = slices.Grow(dst, 2*len(src)+1)
+	nd, _ := c.st.fill(dst[len(dst):cap(dst)], src)
+	return dst[:len(dst)+nd]
 }
 
 // parser builds the entity tree over the canonical spool.

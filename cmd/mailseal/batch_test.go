@@ -109,7 +109,7 @@ func TestBatchMailboxes(t *testing.T) {
 		t.Fatalf("missing key in batch: exit %d %s", code, out2)
 	}
 
-	// Maildir in, Maildir out.
+	// Maildir in, Maildir out: new messages stay in new/.
 	md := filepath.Join(w.dir, "Maildir")
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		os.MkdirAll(filepath.Join(md, sub), 0o700)
@@ -121,7 +121,8 @@ func TestBatchMailboxes(t *testing.T) {
 	outMD := filepath.Join(w.dir, "Out")
 	w.ms(nil, 0, "decrypt", "--batch", md, "-o", outMD, "--no-system-roots")
 	for i := 0; i < 4; i++ {
-		got, err := os.ReadFile(filepath.Join(outMD, "cur", "m"+itoa(i)))
+		got, err := os.ReadFile(filepath.Join(outMD, "new", "m"+itoa(i))) // still new
+
 		if err != nil || !bytes.Contains(got, []byte(want[i])) {
 			t.Fatalf("Maildir message %d: %v", i, err)
 		}

@@ -96,7 +96,7 @@ func encryptCommand() *cli.Command {
 			hideSubjectFlag,
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
 			protocolFlag,
-			batchFlag,
+			batchFlag, toFormatFlag, quietFlag,
 		}, smimeEncryptFlags, smimeSignFlags, limitFlags),
 		Action: func(c *cli.Context) error {
 			if c.String("batch") != "" {
@@ -119,7 +119,7 @@ func decryptCommand() *cli.Command {
 		Usage: "decrypt a message and verify its inner signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
-			batchFlag,
+			batchFlag, toFormatFlag, quietFlag,
 			allowUnauthenticatedFlag,
 		}, verifyFlags, limitFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, true) },
@@ -138,7 +138,7 @@ func verifyCommand() *cli.Command {
 		Usage: "verify a message's signature; exit 0 only for a good signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
-			batchFlag,
+			batchFlag, toFormatFlag, quietFlag,
 		}, verifyFlags, limitFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, false) },
 	}

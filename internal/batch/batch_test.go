@@ -160,10 +160,94 @@ func TestRunMaildir(t *testing.T) {
 	if n == 4 && (!strings.HasPrefix(got[3].what, "error: ") || got[3].wrote) {
 		t.Fatalf("unreadable file: %+v", got[3])
 	}
-	for _, name := range []string{"a", "b_2,S"} {
-		if data, err := os.ReadFile(filepath.Join(out, "cur", name)); err != nil || !bytes.Contains(data, []byte("X-Worked: yes")) {
+	// Each keeps its name, flags included, and its subdirectory.
+	for _, name := range []string{"cur/a", "cur/b:2,S", "new/a"} {
+		if data, err := os.ReadFile(filepath.Join(out, name)); err != nil || !bytes.Contains(data, []byte("X-Worked: yes")) {
 			t.Fatalf("output %s: %v", name, err)
 		}
+	}
+}
+
+// --to-format: an mbox into a Maildir (new names in cur/, sorting in the
+// mbox's order, no flags), and a Maildir into an mbox; an unknown format
+// is a usage error.
+func TestRunOutputFormat(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 12)
+	lim := mime.Limits{MaxDepth: 1}
+	md := filepath.Join(dir, "out")
+	got, n, err := run(t, Options{Input: in, Output: md, OutputFormat: FormatMaildir, Limits: lim, Workers: 3, MemLimit: 1 << 20}, func() Work { return subjectWork(true) })
+	if err != nil || n != 12 || len(got) != 12 {
+		t.Fatalf("%d messages: %v", n, err)
+	}
+	entries, err := os.ReadDir(filepath.Join(md, "cur"))
+	if err != nil || len(entries) != 8 { // every third is unreadable
+		t.Fatalf("%d outputs in cur/: %v", len(entries), err)
+	}
+	var subjects []string
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ":2,") && runtime.GOOS != "windows" {
+			t.Fatalf("output name %q has no empty flags", e.Name())
+		}
+		data, _ := os.ReadFile(filepath.Join(md, "cur", e.Name()))
+		m := regexp.MustCompile(`Subject: (message \d+)`).FindSubmatch(data)
+		if m == nil {
+			t.Fatalf("%s: %q", e.Name(), data)
+		}
+		subjects = append(subjects, string(m[1]))
+	}
+	if want := "message 0,message 1,message 3,message 4,message 6,message 7,message 9,message 10"; strings.Join(subjects, ",") != want {
+		t.Fatalf("in name order: %s", strings.Join(subjects, ","))
+	}
+
+	// And back: the Maildir into an mbox.
+	back := filepath.Join(dir, "back.mbox")
+	got, n, err = run(t, Options{Input: md, Output: back, OutputFormat: FormatMbox, Workers: 2, MemLimit: 1 << 20}, func() Work { return subjectWork(true) })
+	if err != nil || n != 8 {
+		t.Fatalf("%d messages: %v", n, err)
+	}
+	data, err := os.ReadFile(back)
+	if err != nil || bytes.Count(data, []byte("\nFrom ")) != 7 || !bytes.HasPrefix(data, []byte("From ")) {
+		t.Fatalf("mbox output: %q, %v", data, err)
+	}
+
+	if _, _, err := run(t, Options{Input: in, Output: filepath.Join(dir, "x"), OutputFormat: "mh"}, func() Work { return subjectWork(true) }); !errors.Is(err, core.ErrUsage) {
+		t.Fatalf("unknown format: %v", err)
+	}
+}
+
+// Progress is called after each message: done and bytes grow to the
+// mailbox's; a Maildir's total is known from the start.
+func TestRunProgress(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 10)
+	st, _ := os.Stat(in)
+	var seen []Progress
+	opts := Options{Input: in, Workers: 2, MemLimit: 1 << 20, Progress: func(p Progress) { seen = append(seen, p) }}
+	if _, err := Run(opts, func() (Work, error) { return subjectWork(false), nil }, func(string, Result) {}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 10 {
+		t.Fatalf("%d progress calls", len(seen))
+	}
+	for i, p := range seen {
+		if p.Done != i+1 || p.Total != 0 || p.TotalBytes != st.Size() || (i > 0 && p.Bytes <= seen[i-1].Bytes) {
+			t.Fatalf("call %d: %+v", i, p)
+		}
+	}
+	if last := seen[9]; st.Size()-last.Bytes > 1 { // the blank line that ends the mbox
+		t.Fatalf("last: %+v, mbox of %d bytes", last, st.Size())
+	}
+
+	md := filepath.Join(dir, "md")
+	writeMaildir(t, md, 5)
+	seen = nil
+	opts.Input = md
+	if _, err := Run(opts, func() (Work, error) { return subjectWork(false), nil }, func(string, Result) {}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 5 || seen[4] != (Progress{Done: 5, Total: 5, Bytes: seen[4].Bytes}) || seen[4].Bytes == 0 {
+		t.Fatalf("maildir: %+v", seen)
 	}
 }
 

@@ -72,6 +72,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -127,6 +128,7 @@ type mailbox struct {
 	names []string // Maildir: the names in cur/, then in new/, each sorted
 	inCur int      // how many of names are in cur/
 	file  *os.File // the mbox
+	size  int64    // of the mbox
 	scan  *mbox.Scanner
 	first mbox.Message // the mbox's first message, read to see that it is an mbox
 	empty bool         // the mbox holds no message
@@ -173,7 +175,7 @@ func openMailbox(path, label string) (*mailbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", label, err, core.ErrInput)
 	}
-	mb := &mailbox{file: f, scan: mbox.NewScanner(f), label: label}
+	mb := &mailbox{file: f, size: st.Size(), scan: mbox.NewScanner(f), label: label}
 	mb.first, err = mb.scan.Next()
 	if err == io.EOF {
 		mb.empty = true
@@ -281,6 +283,7 @@ func (mb *mailbox) parse(msg mailboxMessage, lim mime.Limits, memLimit int64) (*
 // mailboxWriter writes results in input order: an mbox file or a Maildir.
 type mailboxWriter struct {
 	maildir  string
+	unique   string // Maildir: the middle of the names made for messages from an mbox
 	mbox     *mbox.Writer
 	file     *os.File
 	memLimit int64 // of each output's spool
@@ -293,7 +296,13 @@ func newMailboxWriter(path, label string, maildir bool, memLimit int64) (*mailbo
 				return nil, fmt.Errorf("%s: %w: %w", label, err, core.ErrUsage)
 			}
 		}
-		return &mailboxWriter{maildir: path}, nil
+		host, _ := os.Hostname()
+		host = strings.NewReplacer("/", `\057`, ":", `\072`).Replace(host)
+		if host == "" {
+			host = "localhost"
+		}
+		now := time.Now()
+		return &mailboxWriter{maildir: path, unique: fmt.Sprintf("%d.M%06dP%d", now.Unix(), now.Nanosecond()/1000, os.Getpid()) + "Q%09d." + host}, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -335,11 +344,10 @@ func (w *mailboxWriter) prepare(write func(io.Writer) error) (*output, error) {
 	return &output{tmp: f.Name()}, nil
 }
 
-// commit writes a message's output, in input order.
-func (w *mailboxWriter) commit(id string, o *output) error {
+// commit writes the output of the seq-th message (from 1), in input order.
+func (w *mailboxWriter) commit(id string, seq int, o *output) error {
 	if w.maildir != "" {
-		name := strings.ReplaceAll(filepath.Base(id), ":", "_")
-		if err := os.Rename(o.tmp, filepath.Join(w.maildir, "cur", name)); err != nil {
+		if err := os.Rename(o.tmp, filepath.Join(w.maildir, w.maildirName(id, seq))); err != nil {
 			os.Remove(o.tmp)
 			return err
 		}
@@ -347,6 +355,22 @@ func (w *mailboxWriter) commit(id string, o *output) error {
 	}
 	defer o.spool.Close()
 	return w.mbox.WriteMessage(o.spool.Reader(), time.Now())
+}
+
+// maildirName is where the output of message id goes in the output
+// Maildir: a Maildir message keeps its subdirectory and name, with its
+// flags (on Windows, where a name cannot hold ":", the info separator is
+// "!", as other Windows Maildir programs write it); a message from an mbox
+// gets a unique name in cur/ with no flags.
+func (w *mailboxWriter) maildirName(id string, seq int) string {
+	sub, name, ok := strings.Cut(id, "/")
+	if !ok {
+		sub, name = "cur", fmt.Sprintf(w.unique, seq)+":2,"
+	}
+	if runtime.GOOS == "windows" {
+		name = strings.ReplaceAll(name, ":", "!")
+	}
+	return filepath.Join(sub, name)
 }
 
 // discard drops an output that is not written.

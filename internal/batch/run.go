@@ -18,10 +18,17 @@ type Options struct {
 	// its new/, each in name order).
 	Input string
 	// Output is the mbox file (created; an existing one is never
-	// overwritten) or, when Input is a Maildir, the Maildir (created if
-	// needed; outputs go to its cur/ under the input's names) that the
-	// messages' outputs are written to. Empty: the work writes nothing.
+	// overwritten) or the Maildir (created if needed) that the messages'
+	// outputs are written to; empty: the work writes nothing. A message
+	// from a Maildir keeps its name, flags (":2,S") included, and its
+	// subdirectory (cur/ or new/); one from an mbox gets a new unique name
+	// in cur/, with no flags (":2,"), the names sorting in the mbox's order.
 	Output string
+	// OutputFormat is FormatMbox or FormatMaildir; empty: the input's.
+	OutputFormat string
+	// Progress, if set, is called after each message is done (from the
+	// goroutine that calls done).
+	Progress func(Progress)
 	// MemLimit is how much of a message, and of its output, is held in
 	// memory before it spills to an encrypted temporary file
 	// (core.Policy.MaxMemorySpool).
@@ -39,6 +46,21 @@ type Options struct {
 // Work handles one parsed message. What it makes it writes through output
 // (at most once), which gets it to Options.Output in the mailbox's order.
 type Work func(m *mime.Message, output func(write func(io.Writer) error) error) Result
+
+// The output formats.
+const (
+	FormatMbox    = "mbox"
+	FormatMaildir = "maildir"
+)
+
+// Progress is how far a run is.
+type Progress struct {
+	Done  int // messages done
+	Total int // messages in a Maildir; 0 for an mbox (not known before the end)
+	// Bytes of the mailbox done, of TotalBytes (for an mbox, its size; for
+	// a Maildir, 0: not known).
+	Bytes, TotalBytes int64
+}
 
 // Result is what one message produced.
 type Result struct {
@@ -95,8 +117,18 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 	ahead := workers * Ahead
 	var out *mailboxWriter
 	if opts.Output != "" {
+		toMaildir := mb.dir != ""
+		switch opts.OutputFormat {
+		case "":
+		case FormatMbox:
+			toMaildir = false
+		case FormatMaildir:
+			toMaildir = true
+		default:
+			return 0, fmt.Errorf("unknown output format %q (mbox or maildir): %w", opts.OutputFormat, core.ErrUsage)
+		}
 		outLimit := min(opts.MemLimit, max(outputMemory/int64(ahead), 16<<10))
-		if out, err = newMailboxWriter(opts.Output, outLabel, mb.dir != "", outLimit); err != nil {
+		if out, err = newMailboxWriter(opts.Output, outLabel, toMaildir, outLimit); err != nil {
 			return 0, err
 		}
 	}
@@ -139,6 +171,7 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 
 	count := 0
 	var writeErr error
+	progress := Progress{Total: len(mb.names), TotalBytes: mb.size}
 	for j := range order {
 		<-j.done
 		if writeErr != nil {
@@ -147,7 +180,7 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 		}
 		count++
 		if out != nil && j.output != nil {
-			if err := out.commit(j.msg.id, j.output); err != nil {
+			if err := out.commit(j.msg.id, count, j.output); err != nil {
 				writeErr = fmt.Errorf("writing %s: %w", j.msg.id, err)
 				stop.Store(true)
 				continue
@@ -155,6 +188,15 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 			j.result.Wrote = true
 		}
 		done(j.msg.id, j.result)
+		if opts.Progress != nil {
+			progress.Done = count
+			if mb.dir != "" {
+				progress.Bytes += j.msg.size
+			} else {
+				progress.Bytes = j.msg.loc.End
+			}
+			opts.Progress(progress)
+		}
 	}
 	wg.Wait()
 	if writeErr == nil {

@@ -1,0 +1,250 @@
+package keystore
+
+import (
+	"errors"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/smime"
+)
+
+// A Session keeps what its look-ups found and validated — the recipient
+// keys of an address, the signer of a From address, whether an address has
+// a signer, the S/MIME trust (anchors, intermediates, CRLs) and engine,
+// the S/MIME decryption identities, and the certificates and secret keys
+// found by key ID — so that a batch of messages looks up and validates
+// each key once, not once per message.
+//
+// What it keeps is dropped when the keystore changes. Every write to the
+// keystore (by mailseal or another tool sharing the directory: import,
+// generate, delete, trust, a revocation, a changed expiry or passphrase)
+// replaces or removes a file, and so changes the modification time of the
+// directory that holds it. The session's stamp of the keystore is the
+// modification times of the key directory, of each directory in it and of
+// each directory in those (the cert-d's subdirectories, x509/certs, ...);
+// the outbox is not part of the keystore. The stamp is taken again at
+// most every cacheRecheck, so a change is seen by the look-ups that start
+// cacheRecheck after it. A stamp with a time within cacheSettle of when it
+// was taken is not trusted (a second change within the file system's
+// timestamp granularity would leave the time as it is): until it settles,
+// nothing is kept and every look-up reads the keystore.
+//
+// Validation depends on the time: what was validated is kept for at most
+// cacheTTL of the policy's time (a fixed Policy.Now keeps it while the
+// keystore is unchanged).
+var (
+	cacheRecheck = 10 * time.Millisecond
+	cacheSettle  = keyIndexSettle
+	cacheTTL     = 10 * time.Second
+)
+
+// keyCache is a Session's cache. Its zero value is empty.
+type keyCache struct {
+	mu      sync.Mutex
+	off     bool      // no caching (benchmarks compare against it)
+	stamp   uint64    // of the keystore when the entries were made
+	settled bool      // stamp can be trusted
+	checked time.Time // when stamp was taken
+	gen     uint64    // counts stamp changes; key-ID finders compare it
+	entries map[string]cacheEntry
+
+	// misses counts the look-ups that read the keystore; tests read it.
+	misses atomic.Int64
+}
+
+type cacheEntry struct {
+	at    time.Time // the policy time of the validation
+	value any
+}
+
+// keystoreStamp sums the modification times of the key directory, the
+// directories in it and the directories in those (not the outbox), and
+// reports whether all of them are older than cacheSettle before now.
+func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err error) {
+	h := fnv.New64a()
+	settled = true
+	add := func(rel string, info fs.FileInfo) {
+		mt := info.ModTime()
+		h.Write([]byte(rel))
+		h.Write([]byte(strconv.FormatInt(mt.UnixNano(), 36)))
+		h.Write([]byte{0})
+		if now.Sub(mt) < cacheSettle {
+			settled = false
+		}
+	}
+	st, err := os.Stat(s.dir)
+	if err != nil {
+		return 0, false, err
+	}
+	add("", st)
+	top, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, e := range top {
+		if !e.IsDir() || e.Name() == "outbox" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				settled = false // removed since the listing
+				continue
+			}
+			return 0, false, err
+		}
+		add(e.Name(), info)
+		inner, err := os.ReadDir(filepath.Join(s.dir, e.Name()))
+		if err != nil {
+			settled = false
+			continue
+		}
+		for _, f := range inner {
+			if !f.IsDir() {
+				continue
+			}
+			info, err := f.Info()
+			if err != nil {
+				settled = false
+				continue
+			}
+			add(e.Name()+"/"+f.Name(), info)
+		}
+	}
+	return h.Sum64(), settled, nil
+}
+
+// current brings the cache up to date with the keystore and says whether
+// it may be used. It returns the generation of the entries.
+func (se *Session) current() (usable bool, gen uint64) {
+	c := &se.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.currentLocked()
+}
+
+func (c *keyCache) currentLocked() (bool, uint64) {
+	return c.settled && !c.off, c.gen
+}
+
+// refresh takes the keystore's stamp again when cacheRecheck has passed
+// since the last, and drops the entries if it changed or has not settled.
+func (se *Session) refresh() {
+	c := &se.cache
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off || (!c.checked.IsZero() && now.Sub(c.checked) < cacheRecheck && now.After(c.checked)) {
+		return
+	}
+	sum, settled, err := se.store.keystoreStamp(now)
+	c.checked = now
+	if err != nil {
+		sum, settled = 0, false
+	}
+	if sum != c.stamp || c.gen == 0 {
+		c.gen++
+		c.entries = nil
+	}
+	if !settled {
+		c.entries = nil
+	}
+	c.stamp, c.settled = sum, settled
+}
+
+// cached returns what is kept under key, or calls find and keeps its
+// result (when ok) for as long as the keystore is unchanged.
+func cached[T any](se *Session, key string, find func() (T, bool, error)) (T, error) {
+	se.refresh()
+	at := se.opts.Policy.Time()
+	c := &se.cache
+	c.mu.Lock()
+	usable, gen := c.currentLocked()
+	if usable {
+		if e, ok := c.entries[key]; ok {
+			if d := at.Sub(e.at); d >= 0 && d < cacheTTL {
+				c.mu.Unlock()
+				return e.value.(T), nil
+			}
+		}
+	}
+	c.mu.Unlock()
+	c.misses.Add(1)
+	v, keep, err := find()
+	if err != nil || !keep || !usable {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.gen == gen && c.settled {
+		if c.entries == nil {
+			c.entries = map[string]cacheEntry{}
+		}
+		c.entries[key] = cacheEntry{at: at, value: v}
+	}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// recipientsResult is what RecipientKeys found for an address.
+type recipientsResult struct {
+	keys    []mailseal.Recipient
+	refused string
+}
+
+// keyIDFinder is a pgp.CertFinder over the stored certificates or secret
+// keys that starts again from the keystore when the keystore's stamp
+// changes (the index and the keys it read may be stale). Each Keys() has
+// its own, so secret keys unlocked in place are not shared.
+type keyIDFinder struct {
+	se     *Session
+	secret bool
+	certs  *keyIDFinder // the secret finder shares its certificate finder's index
+
+	mu    sync.Mutex
+	gen   uint64
+	index *CertIndex
+}
+
+// current is the index for the cache's generation.
+func (f *keyIDFinder) current() *CertIndex {
+	f.se.refresh()
+	_, gen := f.se.current()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.index != nil && f.gen == gen {
+		return f.index
+	}
+	f.se.cache.misses.Add(1)
+	if f.secret {
+		f.index = f.certs.current().Secrets()
+	} else {
+		f.index = f.se.store.PGPCertIndex()
+	}
+	f.gen = gen
+	return f.index
+}
+
+func (f *keyIDFinder) EntitiesById(id uint64) []*openpgp.Entity {
+	return f.current().EntitiesById(id)
+}
+
+// smimeEngine is the S/MIME engine with the session's policy and its
+// current trust.
+func (se *Session) smimeEngine() (*smime.Engine, error) {
+	return cached(se, "engine", func() (*smime.Engine, bool, error) {
+		trust, err := se.Trust()
+		if err != nil {
+			return nil, false, err
+		}
+		return &smime.Engine{Policy: se.opts.Policy, Trust: trust}, true, nil
+	})
+}

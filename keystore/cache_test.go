@@ -1,0 +1,289 @@
+package keystore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/pgp"
+	"github.com/mailseal/mailseal/smime"
+)
+
+// cacheWorld is a keystore with alice's and bob's keys of both kinds, with
+// their secret keys (OpenPGP Ed25519; S/MIME from one trusted CA, with the
+// given algorithm).
+func cacheWorld(t testing.TB, algo string) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if _, err := s.GeneratePGP(GenerateOptions{UID: who + " <" + who + "@example.org>", NoPassphrase: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.GenerateCA(X509Options{Name: "Cache CA", Algo: algo, NoPassphrase: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Trust("Cache CA"); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if _, err := s.GenerateX509(X509Options{Email: who + "@example.org", Algo: algo, Issuer: "Cache CA", NoPassphrase: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// settle sets the cache's timings for a test (short, so that the test
+// need not wait seconds for a change to settle) and waits until the
+// keystore's last write has settled.
+func settle(t testing.TB) {
+	t.Helper()
+	oldSettle, oldRecheck := cacheSettle, cacheRecheck
+	cacheSettle, cacheRecheck = 100*time.Millisecond, 10*time.Millisecond
+	t.Cleanup(func() { cacheSettle, cacheRecheck = oldSettle, oldRecheck })
+	time.Sleep(cacheSettle + cacheRecheck)
+}
+
+// waitSettled waits until a write is seen and has settled.
+func waitSettled() { time.Sleep(cacheSettle + 2*cacheRecheck) }
+
+// The session looks up and validates each key once while the keystore is
+// unchanged (the look-ups read no key file again), and sees a key that is
+// deleted or added, by mailseal or by another program writing the
+// directory, on the next look-up after cacheRecheck.
+func TestSessionCache(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	se := s.Session(SessionOptions{})
+
+	// lookups runs every kind of look-up and returns what it found.
+	lookups := func() string {
+		var out []string
+		for _, p := range []string{mailseal.ProtocolOpenPGP, mailseal.ProtocolSMIME} {
+			for _, addr := range []string{"alice@example.org", "bob@example.org", "carol@example.org"} {
+				keys, _, err := se.RecipientKeys(p, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, fmt.Sprintf("%s %s %d", p, addr, len(keys)))
+			}
+			ok, err := se.HasSigner(p, "alice@example.org")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = se.Signer(p, "alice@example.org")
+			out = append(out, fmt.Sprintf("%s signer %v %v", p, ok, err == nil))
+		}
+		trust, err := se.Trust()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := se.decryptionIdentities()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("anchors %d identities %d", len(trust.Roots), len(ids)))
+		return strings.Join(out, "; ")
+	}
+	first := lookups()
+	want := "openpgp alice@example.org 1; openpgp bob@example.org 1; openpgp carol@example.org 0; openpgp signer true true; " +
+		"smime alice@example.org 1; smime bob@example.org 1; smime carol@example.org 0; smime signer true true; anchors 1 identities 2"
+	if first != want {
+		t.Fatalf("found %s\nwant %s", first, want)
+	}
+	misses, read := se.cache.misses.Load(), s.keyBytesRead.Load()
+	for i := 0; i < 3; i++ {
+		if again := lookups(); again != first {
+			t.Fatalf("from the cache: %s\nfirst: %s", again, first)
+		}
+	}
+	if m, r := se.cache.misses.Load(), s.keyBytesRead.Load(); m != misses || r != read {
+		t.Fatalf("the same look-ups again read the keystore: %d more look-ups, %d more bytes of keys", m-misses, r-read)
+	}
+
+	// Deleted by mailseal: seen at once (cacheRecheck later), and nothing
+	// is kept until the change settles.
+	if err := s.DeletePGP("bob@example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteX509("bob@example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * cacheRecheck)
+	gone := strings.NewReplacer("openpgp bob@example.org 1", "openpgp bob@example.org 0", "smime bob@example.org 1", "smime bob@example.org 0", "identities 2", "identities 1").Replace(want)
+	if got := lookups(); got != gone {
+		t.Fatalf("after bob's keys were deleted: %s", got)
+	}
+	before := se.cache.misses.Load()
+	lookups()
+	if se.cache.misses.Load() == before {
+		t.Fatal("a change that has not settled was trusted")
+	}
+	waitSettled()
+	lookups()
+	before = se.cache.misses.Load()
+	if got := lookups(); got != gone || se.cache.misses.Load() != before {
+		t.Fatalf("after the change settled: %s, %d look-ups", got, se.cache.misses.Load()-before)
+	}
+
+	// Added by another program: a certificate file written into the cert-d
+	// (by sq, say), and the anchor removed from x509/trust, after which
+	// alice's certificate no longer validates.
+	carol, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Carol <carol@example.org>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	if err := carol.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	fpr := fmt.Sprintf("%x", carol.PrimaryKey.Fingerprint)
+	os.MkdirAll(filepath.Dir(s.certPath(fpr)), 0o700)
+	if err := os.WriteFile(s.certPath(fpr), pub.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	anchors, _ := filepath.Glob(filepath.Join(s.trustDir(), "*.pem"))
+	if len(anchors) != 1 || os.Remove(anchors[0]) != nil {
+		t.Fatalf("anchors: %v", anchors)
+	}
+	time.Sleep(2 * cacheRecheck)
+	got := lookups()
+	if !strings.Contains(got, "openpgp carol@example.org 1") || !strings.Contains(got, "anchors 0") ||
+		!strings.Contains(got, "smime alice@example.org 0") {
+		t.Fatalf("after carol's certificate was added and the anchor removed: %s", got)
+	}
+
+	// The outbox is not the keystore: writing it keeps the cache.
+	os.MkdirAll(filepath.Join(s.Dir(), "outbox"), 0o700)
+	waitSettled()
+	lookups()
+	before = se.cache.misses.Load()
+	os.WriteFile(filepath.Join(s.Dir(), "outbox", "x.eml"), []byte("x"), 0o600)
+	time.Sleep(2 * cacheRecheck)
+	lookups()
+	if se.cache.misses.Load() != before {
+		t.Fatal("a write to the outbox dropped the cache")
+	}
+}
+
+// Keys (what decrypt and verify use) find a certificate by key ID once, and
+// no longer once it is deleted.
+func TestSessionKeysFollowTheKeystore(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	se := s.Session(SessionOptions{})
+	bob, err := s.FindOnePGP("bob@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := bob.PrimaryKey.KeyId
+	keys := se.Keys()
+	if n := len(keys.OpenPGP.Certs.EntitiesById(id)); n != 1 {
+		t.Fatalf("%d certificates for bob's key ID", n)
+	}
+	read := s.keyBytesRead.Load()
+	keys.OpenPGP.Certs.EntitiesById(id)
+	if s.keyBytesRead.Load() != read {
+		t.Fatal("bob's certificate was read again")
+	}
+	if err := s.DeletePGP("bob@example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * cacheRecheck)
+	if n := len(keys.OpenPGP.Certs.EntitiesById(id)); n != 0 {
+		t.Fatalf("%d certificates for bob's key ID after it was deleted", n)
+	}
+}
+
+// A batch encrypting and signing messages (what encrypt --batch does for
+// each: choose the recipients' keys, the signer, and encrypt) sees a key
+// deleted in the middle of it: the messages after fail for want of the
+// key, those before were encrypted to it.
+func TestSessionBatchSeesDeletedKey(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	se := s.Session(SessionOptions{})
+	var results []string
+	for i := 0; i < 6; i++ {
+		if i == 3 {
+			if err := s.DeletePGP("bob@example.org", true); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * cacheRecheck)
+		}
+		err := encryptSign(se, batchMessage(t), []string{mailseal.ProtocolOpenPGP}, io.Discard)
+		results = append(results, fmt.Sprint(err == nil))
+	}
+	if got := strings.Join(results, " "); got != "true true true false false false" {
+		t.Fatalf("encrypted: %s", got)
+	}
+}
+
+func batchMessage(t testing.TB) *mime.Message {
+	m, err := mime.Parse(strings.NewReader("From: alice@example.org\r\nTo: bob@example.org\r\nSubject: batch\r\n\r\n"+
+		strings.Repeat("A line of a small message.\r\n", 80)), mime.DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// encryptSign does what encrypt --batch --sign does with a message.
+func encryptSign(se *Session, m *mime.Message, order []string, w io.Writer) error {
+	addrs, err := mailseal.RecipientAddresses(m, nil, true)
+	if err != nil {
+		return err
+	}
+	sel, err := mailseal.ChooseRecipients(se, addrs, order)
+	if err != nil {
+		return err
+	}
+	signer, err := se.Signer(sel.Protocol, "alice@example.org")
+	if err != nil {
+		return err
+	}
+	return mailseal.Encrypt(w, m, sel.Recipients, mailseal.SignWith(signer))
+}
+
+// BenchmarkSessionEncryptSign is encrypt --batch --sign's work on a small
+// message (choose the keys, sign, encrypt), with the session's cache and
+// without it (every look-up reads and validates the keys again), for each
+// protocol; S/MIME with ECDSA P-256 and RSA-3072 certificates (an Ed25519
+// certificate signs but cannot be encrypted to).
+func BenchmarkSessionEncryptSign(b *testing.B) {
+	for _, c := range []struct{ name, protocol, algo string }{
+		{"openpgp", mailseal.ProtocolOpenPGP, "ecdsa-p256"},
+		{"smime-p256", mailseal.ProtocolSMIME, "ecdsa-p256"},
+		{"smime-rsa3072", mailseal.ProtocolSMIME, "rsa3072"},
+	} {
+		s := cacheWorld(b, c.algo)
+		oldSettle := cacheSettle
+		cacheSettle = 0 // the keys were written a moment ago
+		for _, cache := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/cache=%v", c.name, cache), func(b *testing.B) {
+				se := s.Session(SessionOptions{SMIMESign: smime.SignOptions{}})
+				se.cache.off = !cache
+				m := batchMessage(b)
+				defer m.Close()
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := encryptSign(se, m, []string{c.protocol}, io.Discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		cacheSettle = oldSettle
+	}
+}

@@ -1,0 +1,263 @@
+package mime
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/crlf"
+)
+
+// crlfState is the state of the line-ending canonicalisation between two
+// pieces of a stream: bare CR and bare LF become CRLF, CRLF stays.
+type crlfState struct {
+	afterCR   bool // the last source byte was '\r' (already given as CRLF): a '\n' next is dropped
+	pendingLF bool // a CRLF was cut after its '\r': its '\n' comes first
+}
+
+// fill puts the canonical form of src into dst until either is used up,
+// and returns how many bytes it wrote and read. It never writes more than
+// len(dst), so a reader can stop at any canonical offset and go on later
+// from the state it left.
+func (c *crlfState) fill(dst, src []byte) (nd, ns int) {
+	noCR := bytes.IndexByte(src, '\r') < 0
+	for {
+		if c.pendingLF {
+			if nd == len(dst) {
+				return nd, ns
+			}
+			dst[nd] = '\n'
+			nd++
+			c.pendingLF = false
+		}
+		if ns == len(src) || nd == len(dst) {
+			return nd, ns
+		}
+		if c.afterCR {
+			c.afterCR = false
+			if src[ns] == '\n' {
+				ns++
+				continue
+			}
+		}
+		rest := src[ns:min(len(src), ns+len(dst)-nd)]
+		var i int
+		if noCR {
+			i = bytes.IndexByte(rest, '\n')
+		} else {
+			i = crlf.IndexCRorLF(rest)
+		}
+		if i < 0 {
+			nd += copy(dst[nd:], rest)
+			ns += len(rest)
+			continue
+		}
+		nd += copy(dst[nd:], rest[:i])
+		c.afterCR = rest[i] == '\r'
+		ns += i + 1
+		dst[nd] = '\r'
+		nd++
+		c.pendingLF = true
+	}
+}
+
+// crlfView is a message that is not in canonical form (LF line endings, as
+// files on Unix and mbox messages have, or an mbox "From " line) read
+// where it lies, through an index, instead of being copied: ReadAt gives
+// the canonical bytes, converting the source as it reads it. The index
+// holds where every viewMark source bytes begin in the canonical form, and
+// recent reads leave a cursor, so that a sequential reader converts every
+// byte once.
+type crlfView struct {
+	src    io.ReaderAt
+	srcEnd int64
+	size   int64 // of the canonical form
+	marks  []viewPos
+
+	mu      sync.Mutex
+	cursors [4]viewPos
+	next    int
+}
+
+// viewPos is a position in both forms, with the conversion's state there.
+type viewPos struct {
+	src, canon int64
+	st         crlfState
+}
+
+// viewMark is the distance between index marks in the source: a read that
+// starts at no cursor converts at most this much before what it wants.
+const viewMark = 16 << 10
+
+// viewReadSize is the largest piece of the source a read takes at a time.
+const viewReadSize = 256 << 10
+
+var viewBuffers = sync.Pool{New: func() any { b := make([]byte, viewReadSize); return &b }}
+
+// newCRLFView indexes the size bytes of src, skipping an mbox "From " line
+// at the start; it fails if the canonical form is longer than maxSize. A
+// large source is indexed in two halves side by side.
+func newCRLFView(src io.ReaderAt, size, maxSize int64) (*crlfView, error) {
+	sr := io.NewSectionReader(src, 0, size)
+	br := bufio.NewReaderSize(sr, 4<<10)
+	if err := skipMboxFromLine(br); err != nil {
+		return nil, err
+	}
+	pos, _ := sr.Seek(0, io.SeekCurrent)
+	base := pos - int64(br.Buffered())
+	v := &crlfView{src: src, srcEnd: size}
+	mid := int64(-1)
+	if size-base >= 2*canonicalSplit {
+		// Split after a LF: no state crosses it.
+		probe := make([]byte, 64<<10)
+		n, _ := src.ReadAt(probe, base+(size-base)/2)
+		if i := bytes.IndexByte(probe[:n], '\n'); i >= 0 {
+			mid = base + (size-base)/2 + int64(i) + 1
+		}
+	}
+	var err error
+	if mid < 0 {
+		v.marks, v.size, err = indexRange(src, base, size)
+	} else {
+		type half struct {
+			marks []viewPos
+			size  int64
+			err   error
+		}
+		second := make(chan half, 1)
+		go func() {
+			var h half
+			h.marks, h.size, h.err = indexRange(src, mid, size)
+			second <- h
+		}()
+		var first int64
+		v.marks, first, err = indexRange(src, base, mid)
+		h := <-second
+		if err == nil {
+			err = h.err
+		}
+		for _, m := range h.marks {
+			m.canon += first
+			v.marks = append(v.marks, m)
+		}
+		v.size = first + h.size
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mime: reading message: %v: %w", err, core.ErrInput)
+	}
+	if v.size > maxSize {
+		return nil, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: maxSize, What: "message exceeds the size limit of " + core.SizeName(maxSize)})
+	}
+	return v, nil
+}
+
+// indexRange reads src[from:end), which starts a line (or the message),
+// and returns a mark at every viewMark source bytes (canonical offsets
+// counted from from) and the canonical size of the range.
+func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, error) {
+	buf := make([]byte, min(scanBuffer(end-from), end-from+1))
+	var scratch []byte
+	marks := make([]viewPos, 0, (end-from)/viewMark+1)
+	var st crlfState
+	var canon int64
+	for off := from; off < end; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		if n == 0 && err != nil {
+			return nil, 0, err
+		}
+		for b := buf[:n]; len(b) > 0; {
+			k := min(len(b), viewMark)
+			marks = append(marks, viewPos{src: off, canon: canon, st: st})
+			block := b[:k]
+			if !st.afterCR && bytes.IndexByte(block, '\r') < 0 {
+				canon += int64(k + bytes.Count(block, []byte{'\n'}))
+			} else {
+				if scratch == nil {
+					scratch = make([]byte, 2*viewMark)
+				}
+				nd, _ := st.fill(scratch, block)
+				canon += int64(nd)
+			}
+			b, off = b[k:], off+int64(k)
+		}
+	}
+	return marks, canon, nil
+}
+
+// Size is the size of the canonical form.
+func (v *crlfView) Size() int64 { return v.size }
+
+// start is the position to convert from to reach canonical offset off:
+// the latest cursor or mark at or before it.
+func (v *crlfView) start(off int64) viewPos {
+	i := sort.Search(len(v.marks), func(i int) bool { return v.marks[i].canon > off }) - 1
+	best := viewPos{}
+	if i >= 0 {
+		best = v.marks[i]
+	}
+	v.mu.Lock()
+	for _, c := range v.cursors {
+		if c.src > 0 && c.canon <= off && c.canon > best.canon {
+			best = c
+		}
+	}
+	v.mu.Unlock()
+	return best
+}
+
+// ReadAt implements io.ReaderAt over the canonical form; it is safe for
+// concurrent use, as the source must be.
+func (v *crlfView) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("mime: negative offset")
+	}
+	if off >= v.size {
+		return 0, io.EOF
+	}
+	bp := viewBuffers.Get().(*[]byte)
+	defer viewBuffers.Put(bp)
+	in := *bp
+	var scratch [4 << 10]byte
+	pos := v.start(off)
+	skip := off - pos.canon
+	n := 0
+	for n < len(p) && pos.canon < v.size {
+		dst := p[n:]
+		if skip > 0 {
+			dst = scratch[:min(skip, int64(len(scratch)))]
+		}
+		k := 0
+		if want := min(int64(len(dst)), int64(len(in)), v.srcEnd-pos.src); want > 0 {
+			var err error
+			k, err = v.src.ReadAt(in[:want], pos.src)
+			if k == 0 && err != nil {
+				return n, err
+			}
+		}
+		nd, ns := pos.st.fill(dst, in[:k])
+		if nd == 0 && ns == 0 {
+			return n, io.ErrUnexpectedEOF // the source changed under the index
+		}
+		pos.src += int64(ns)
+		pos.canon += int64(nd)
+		if skip > 0 {
+			skip -= int64(nd)
+		} else {
+			n += nd
+		}
+	}
+	if skip == 0 {
+		v.mu.Lock()
+		v.cursors[v.next] = pos
+		v.next = (v.next + 1) % len(v.cursors)
+		v.mu.Unlock()
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

@@ -1,0 +1,251 @@
+package mime
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+// fill, given any room and any pieces of the source, writes exactly the
+// canonical form: a cut between the CR and LF of a CRLF it makes is carried
+// over in its state.
+func TestCRLFStateFillMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for n := 0; n < 4000; n++ {
+		alphabet := []byte("ab\r\n\r\n \r")
+		if n%2 == 1 {
+			alphabet = []byte("ab\n")
+		}
+		in := make([]byte, rng.Intn(300))
+		for i := range in {
+			in[i] = alphabet[rng.Intn(len(alphabet))]
+		}
+		var st crlfState
+		var out []byte
+		for rest := in; len(rest) > 0 || st.pendingLF; {
+			src := rest[:min(len(rest), rng.Intn(20))]
+			dst := make([]byte, rng.Intn(8))
+			nd, ns := st.fill(dst, src)
+			if ns > len(src) || nd > len(dst) {
+				t.Fatalf("fill wrote %d of %d, read %d of %d", nd, len(dst), ns, len(src))
+			}
+			out = append(out, dst[:nd]...)
+			rest = rest[ns:]
+		}
+		if want := referenceCRLF(in); !bytes.Equal(out, want) {
+			t.Fatalf("%q: got %q, want %q", in, out, want)
+		}
+	}
+}
+
+// randomText is n bytes of lines of random length (some long), with LF
+// line endings, or with CRLF, bare CR and LF mixed.
+func randomText(rng *rand.Rand, n int, mixed bool) []byte {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		width := rng.Intn(100)
+		if rng.Intn(50) == 0 {
+			width = rng.Intn(40 << 10)
+		}
+		for i := 0; i < width && len(out) < n; i++ {
+			out = append(out, byte('a'+rng.Intn(26)))
+		}
+		end := "\n"
+		if mixed {
+			end = []string{"\n", "\r\n", "\r", "\r\n"}[rng.Intn(4)]
+		}
+		out = append(out, end...)
+	}
+	return out[:n]
+}
+
+// Every read of a view, at any offset and of any length, sequential or not,
+// gives the bytes of the canonical form; a leading mbox "From " line is
+// skipped. The large inputs are indexed in two halves.
+func TestCRLFViewMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	sizes := []int{0, 1, 100, viewMark - 1, viewMark, viewMark + 1, 200 << 10, 3 * viewReadSize}
+	if !testing.Short() {
+		sizes = append(sizes, 2*canonicalSplit+12345)
+	}
+	for i, size := range sizes {
+		for _, mixed := range []bool{false, true} {
+			in := randomText(rng, size, mixed)
+			from := ""
+			if i%2 == 1 {
+				from = "From alice@example.org Sun Nov 22 10:00:00 2026\n"
+			}
+			src := append([]byte(from), in...)
+			want := referenceCRLF(in)
+			v, err := newCRLFView(bytes.NewReader(src), int64(len(src)), 1<<40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Size() != int64(len(want)) {
+				t.Fatalf("size %d mixed %v: view size %d, want %d", size, mixed, v.Size(), len(want))
+			}
+			// Sequential reads with buffers of random sizes.
+			var got []byte
+			r := io.NewSectionReader(v, 0, v.Size())
+			for {
+				buf := make([]byte, 1+rng.Intn(70<<10))
+				n, err := r.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("size %d mixed %v: sequential reads differ from the reference", size, mixed)
+			}
+			// Reads anywhere.
+			for k := 0; k < 200 && len(want) > 0; k++ {
+				off := rng.Intn(len(want))
+				buf := make([]byte, rng.Intn(300<<10))
+				n, err := v.ReadAt(buf, int64(off))
+				wantN := min(len(buf), len(want)-off)
+				if n != wantN || (n < len(buf)) != (err == io.EOF) || (err != nil && err != io.EOF) {
+					t.Fatalf("ReadAt(%d bytes, %d) of %d = %d, %v", len(buf), off, len(want), n, err)
+				}
+				if !bytes.Equal(buf[:n], want[off:off+n]) {
+					t.Fatalf("size %d mixed %v: ReadAt(%d bytes, %d) differs from the reference", size, mixed, len(buf), off)
+				}
+			}
+			if n, err := v.ReadAt(make([]byte, 1), v.Size()); n != 0 || err != io.EOF {
+				t.Fatalf("ReadAt at the end = %d, %v", n, err)
+			}
+		}
+	}
+}
+
+// A message with LF line endings larger than the memory spool is parsed
+// where it lies (no spool), into the same entities with the same bytes as
+// the copying parse; from a file too, where it stays open until Close.
+func TestParseLFInPlace(t *testing.T) {
+	var b bytes.Buffer
+	io.Copy(&b, bigMessage(3<<20))
+	lf := b.Bytes()
+	for _, from := range []string{"", "From alice@example.org Sun Nov 22 10:00:00 2026\n"} {
+		src := append([]byte(from), lf...)
+		ref, err := Parse(bytes.NewReader(src), DefaultLimits(), 64<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(t.TempDir(), "lf.eml")
+		if err := os.WriteFile(name, src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, parse := range map[string]func() (*Message, error){
+			"ParseAt": func() (*Message, error) {
+				return ParseAt(bytes.NewReader(src), int64(len(src)), DefaultLimits(), 1<<20)
+			},
+			"ParseFile": func() (*Message, error) { return ParseFile(f, DefaultLimits(), 1<<20) },
+		} {
+			m, err := parse()
+			if err != nil {
+				t.Fatal(what, err)
+			}
+			if m.spool != nil {
+				t.Errorf("%s: an LF message of %d bytes was spooled", what, len(src))
+			}
+			if m.Size() != ref.Size() {
+				t.Errorf("%s: size %d, want %d", what, m.Size(), ref.Size())
+			}
+			got, want := m.Entities(), ref.Entities()
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d entities, want %d", what, len(got), len(want))
+			}
+			for i := range got {
+				a, _ := io.ReadAll(got[i].Raw())
+				b, _ := io.ReadAll(want[i].Raw())
+				if !bytes.Equal(a, b) || got[i].MediaType != want[i].MediaType {
+					t.Errorf("%s: entity %q differs", what, got[i].Path)
+				}
+			}
+			body, _ := io.ReadAll(got[2].Body())
+			refBody, _ := io.ReadAll(want[2].Body())
+			if len(body) < 2<<20 || !bytes.Equal(body, refBody) {
+				t.Errorf("%s: decoded attachment differs (%d bytes)", what, len(body))
+			}
+			m.Close()
+		}
+		ref.Close()
+	}
+}
+
+// The size limit counts the canonical form, which is longer than the LF
+// source.
+func TestParseLFInPlaceLimit(t *testing.T) {
+	var b bytes.Buffer
+	io.Copy(&b, bigMessage(3<<20))
+	lim := DefaultLimits()
+	lim.MaxSize = int64(b.Len()) + 100 // above the source, below its canonical form
+	_, err := ParseAt(bytes.NewReader(b.Bytes()), int64(b.Len()), lim, 1<<20)
+	var le *core.LimitError
+	if !errors.As(err, &le) || le.Limit != "MaxSize" || !strings.Contains(err.Error(), "size limit") {
+		t.Fatalf("err = %v, want the MaxSize limit", err)
+	}
+}
+
+// BenchmarkInputForms parses a 16 MiB message and reads its bytes twice
+// (what sign+encrypt does: the hash and the encryption), from a CRLF file
+// in place, an LF file (read in place through crlfView), and a pipe of
+// each (copied into the spool, which spills to its encrypted file).
+func BenchmarkInputForms(b *testing.B) {
+	var buf bytes.Buffer
+	io.Copy(&buf, bigMessage(16<<20))
+	lf := buf.Bytes()
+	crlfMsg := referenceCRLF(lf)
+	dir := b.TempDir()
+	for _, form := range []struct {
+		name string
+		data []byte
+		pipe bool
+	}{{"CRLF-file", crlfMsg, false}, {"LF-file", lf, false}, {"CRLF-pipe", crlfMsg, true}, {"LF-pipe", lf, true}} {
+		name := filepath.Join(dir, form.name)
+		if err := os.WriteFile(name, form.data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(form.name, func(b *testing.B) {
+			b.SetBytes(int64(len(crlfMsg)))
+			for i := 0; i < b.N; i++ {
+				f, err := os.Open(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var m *Message
+				if form.pipe {
+					pr, pw := io.Pipe()
+					go func() { io.Copy(pw, f); pw.Close() }()
+					m, err = Parse(pr, DefaultLimits(), 2<<20)
+					f.Close()
+				} else {
+					m, err = ParseFile(f, DefaultLimits(), 2<<20)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range 2 {
+					if n, _ := io.Copy(io.Discard, m.Root.Raw()); n != int64(len(crlfMsg)) {
+						b.Fatalf("read %d bytes, want %d", n, len(crlfMsg))
+					}
+				}
+				m.Close()
+			}
+		})
+	}
+}
