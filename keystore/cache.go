@@ -31,7 +31,8 @@ import (
 // directory that holds it. The session's stamp of the keystore is the
 // modification times of the key directory, of each directory in it and of
 // each directory in those (the cert-d's subdirectories, x509/certs, ...);
-// the outbox is not part of the keystore. The stamp is taken again at
+// the outbox and the Autocrypt peer state (written by verify --autocrypt
+// for every message of a batch) are not part of it. The stamp is taken again at
 // most every cacheRecheck, so a change is seen by the look-ups that start
 // cacheRecheck after it. A stamp with a time within cacheSettle of when it
 // was taken is not trusted (a second change within the file system's
@@ -67,7 +68,8 @@ type cacheEntry struct {
 }
 
 // keystoreStamp sums the modification times of the key directory, the
-// directories in it and the directories in those (not the outbox), and
+// directories in it and the directories in those (not the outbox or
+// autocrypt/), and
 // reports whether all of them are older than cacheSettle before now.
 func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err error) {
 	h := fnv.New64a()
@@ -91,7 +93,7 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 		return 0, false, err
 	}
 	for _, e := range top {
-		if !e.IsDir() || e.Name() == "outbox" {
+		if !e.IsDir() || e.Name() == "outbox" || e.Name() == "autocrypt" {
 			continue
 		}
 		info, err := e.Info()

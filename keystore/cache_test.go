@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/autocrypt"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
@@ -174,6 +175,21 @@ func TestSessionCache(t *testing.T) {
 	lookups()
 	if se.cache.misses.Load() != before {
 		t.Fatal("a write to the outbox dropped the cache")
+	}
+	// Nor is the Autocrypt state.
+	if err := s.Autocrypt().Ingest(autocrypt.Incoming{From: "x@example.org", Date: time.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled()
+	lookups()
+	before = se.cache.misses.Load()
+	if err := s.Autocrypt().Ingest(autocrypt.Incoming{From: "y@example.org", Date: time.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * cacheRecheck)
+	lookups()
+	if se.cache.misses.Load() != before {
+		t.Fatal("a write to the Autocrypt state dropped the cache")
 	}
 }
 
