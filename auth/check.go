@@ -18,9 +18,11 @@
 package auth
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
@@ -370,4 +372,37 @@ func AuthenticationResults(authservID string, rep *core.AuthReport) string {
 		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(d.Result), From: d.Domain})
 	}
 	return authres.Format(authservID, rs)
+}
+
+// WriteWithResults writes m with an Authentication-Results field in
+// front (value as AuthenticationResults makes it, folded at its ';'s).
+// Existing Authentication-Results fields that claim authservID are left
+// out: only this server may write them, so those came from someone else
+// (RFC 8601 section 5); fields of other servers stay.
+func WriteWithResults(w io.Writer, m *mime.Message, authservID, value string) error {
+	if authservID == "" || !strings.HasPrefix(value, authservID) {
+		return fmt.Errorf("Authentication-Results: the value does not start with the authserv-id %q: %w", authservID, core.ErrUsage)
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString("Authentication-Results: " + strings.ReplaceAll(value, "; ", ";\r\n\t") + "\r\n")
+	for _, f := range m.Root.Header {
+		if strings.EqualFold(f.Key, "Authentication-Results") && claims(f.Value, authservID) {
+			continue
+		}
+		bw.Write(f.Raw)
+	}
+	bw.WriteString("\r\n")
+	if _, err := io.Copy(bw, m.Root.RawBody()); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// claims says whether an Authentication-Results value names authservID.
+func claims(value, authservID string) bool {
+	id, _, _ := strings.Cut(value, ";")
+	if f := strings.Fields(id); len(f) > 0 {
+		id = f[0] // an authserv-id may be followed by a version
+	}
+	return strings.EqualFold(strings.TrimSpace(id), authservID)
 }

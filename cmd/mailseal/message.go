@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/auth"
 	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/internal/batch"
 	"github.com/mailseal/mailseal/keystore"
@@ -133,7 +134,7 @@ func verifyCommand() *cli.Command {
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
 			batchFlag,
-		}, verifyFlags, limitFlags),
+		}, verifyFlags, authFlags, limitFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, false) },
 	}
 }
@@ -161,7 +162,14 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if err != nil {
 		return err
 	}
+	if s.authOpts, err = s.authOptions(); err != nil {
+		return err
+	}
+	addResults := s.c.Bool("add-auth-results")
 	if c.String("batch") != "" {
+		if addResults {
+			return usageErr("--add-auth-results writes one message: not with --batch")
+		}
 		return runBatch(s, func() (batch.Work, error) { return s.openWorker(decrypt), nil }, decrypt)
 	}
 	m, err := s.readMessage(mailseal.HashingOption())
@@ -173,7 +181,15 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if err != nil {
 		return s.failReport(err)
 	}
-	s.printReport(&opened.Report, !decrypt)
+	if addResults {
+		err := s.writeOutput(func(w io.Writer) error {
+			return auth.WriteWithResults(w, m, s.authOpts.AuthServID, opened.Auth.AuthenticationResults)
+		})
+		if err != nil {
+			return s.failReport(err)
+		}
+	}
+	s.printReport(&opened.Report, !decrypt && !addResults)
 	if code := opened.ExitCode(); code != 0 {
 		return exitError{code}
 	}
@@ -214,7 +230,7 @@ var errNothingReleased = errors.New("nothing released")
 // openOptions are the options of decrypt and verify.
 func (s *session) openOptions(decrypt bool, output io.Writer) mailseal.OpenOptions {
 	return mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy, Limits: s.limits,
-		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated")}
+		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated"), Auth: s.authOpts}
 }
 
 // openKeys are the keystore's keys, and the password of a
@@ -271,6 +287,8 @@ type session struct {
 	pass   *passphrases
 	store  *keystore.Store
 	keys   *keystore.Session
+	// authOpts are verify --auth's domain checks (nil without).
+	authOpts *auth.Options
 }
 
 func newSession(c *cli.Context) (*session, error) {
@@ -408,6 +426,9 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 		line += "; warning: " + oneLine(warn)
 	}
 	fmt.Fprintln(w, line)
+	if rep.Auth != nil { // the domain's verdict, next to the person's
+		fmt.Fprintln(w, strings.Join(authLines(rep.Auth), "\n"))
+	}
 	for _, sg := range rep.Signers {
 		who := sg.Fingerprint
 		switch {
