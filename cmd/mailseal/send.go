@@ -26,7 +26,7 @@ const ExitTempFail = 75
 // configurable are the send flags the config file may set (its keys are
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
-	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext"}
+	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext", "dkim-domain", "dkim-selector"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -62,6 +62,8 @@ func sendFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
 		&cli.BoolFlag{Name: "flush", Usage: "send what waits in the outbox, then exit"},
+		&cli.StringFlag{Name: "dkim-domain", Usage: "DKIM-sign each copy as it travels (after encryption) for `DOMAIN` (with --dkim-selector; the key from mailseal dkim keygen)"},
+		&cli.StringFlag{Name: "dkim-selector", Usage: "the DKIM `SELECTOR` of --dkim-domain's stored key"},
 		// Set by `mailseal sendmail`:
 		&cli.StringFlag{Name: "envelope-from", Hidden: true},
 		&cli.StringSliceFlag{Name: "rcpt", Hidden: true},
@@ -268,10 +270,18 @@ func sendAction(c *cli.Context) error {
 	// Every copy goes into the outbox before the first byte is sent, and
 	// stays claimed by this process until it is delivered, so a flush
 	// running meanwhile (cron) leaves it alone.
+	dkimSign, err := s.dkimSigner()
+	if err != nil {
+		return err
+	}
 	claims, err := s.outbox().PutAll(len(plan.Copies), func(i int) (submit.Envelope, []byte, error) {
 		var buf bytes.Buffer
 		err := plan.Write(&buf, plan.Copies[i])
-		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt}, buf.Bytes(), err
+		data := buf.Bytes()
+		if err == nil {
+			data, err = dkimSign(data) // the copy as it travels: encrypted
+		}
+		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt}, data, err
 	})
 	if err != nil {
 		return err // nothing was sent, and no copy is left for a later flush
