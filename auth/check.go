@@ -1,5 +1,6 @@
 // Package auth answers whether a message's domain sent it: DKIM (RFC 6376,
-// Ed25519 RFC 8463), SPF (RFC 7208) and DMARC (RFC 7489), with the
+// Ed25519 RFC 8463), SPF (RFC 7208), DMARC (RFC 7489) and the ARC chain
+// (RFC 8617, read only), with the
 // results as an RFC 8601 Authentication-Results value, and signs with DKIM.
 // It is the domain's verdict, kept apart from the person's (the OpenPGP or
 // S/MIME signature that mailseal.Open checks): Check returns a
@@ -13,8 +14,8 @@
 // verification and the DMARC record and Authentication-Results syntax from
 // github.com/emersion/go-msgauth, SPF from blitiri.com.ar/go/spf, the
 // organizational domain from golang.org/x/net/publicsuffix. DMARC
-// alignment and the reading of DKIM-Signature tags for the report are
-// this package's.
+// alignment, the reading of DKIM-Signature tags for the report and ARC
+// validation (no maintained Go library has it) are this package's.
 package auth
 
 import (
@@ -99,6 +100,7 @@ func Check(ctx context.Context, m *mime.Message, opts Options) (*core.AuthReport
 		rep.Verdict = dkimVerdict(rep.DKIM)
 		return rep, nil
 	}
+	rep.ARC = ValidateARC(ctx, m, res)
 	if opts.SPF != nil {
 		rep.SPF, err = checkSPF(ctx, m.Root.Header, *opts.SPF, res)
 		if err != nil {
@@ -367,6 +369,10 @@ func AuthenticationResults(authservID string, rep *core.AuthReport) string {
 			from = "postmaster@" + s.HELO
 		}
 		rs = append(rs, &authres.SPFResult{Value: authres.ResultValue(s.Result), From: from, Helo: s.HELO})
+	}
+	if a := rep.ARC; a != nil && a.Result != core.AuthNone {
+		// go-msgauth formats ARCResult without its method name.
+		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result)})
 	}
 	if d := rep.DMARC; d != nil && d.Domain != "" {
 		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(d.Result), From: d.Domain})

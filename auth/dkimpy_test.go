@@ -20,7 +20,22 @@ import (
 // dkimpyScript signs (sign SELECTOR DOMAIN KEYFILE ALGO CANON) or verifies
 // (verify) the message on stdin with Debian's python3-dkim, looking keys
 // up at the test DNS server (HOST PORT, the first two arguments).
-const dkimpyScript = `import sys, dkim, dns.resolver
+const dkimpyScript = dkimpyDNS + `msg = sys.stdin.buffer.read()
+if sys.argv[3] == "sign":
+    sel, dom, keyfile, algo, canon = sys.argv[4:9]
+    c = canon.encode()
+    sig = dkim.sign(msg, sel.encode(), dom.encode(), open(keyfile, "rb").read(),
+        signature_algorithm=algo.encode(), canonicalize=(c, c),
+        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+    sys.stdout.buffer.write(sig + msg)
+else:
+    print(dkim.verify(msg, dnsfunc=txt))
+`
+
+// dkimpyDNS starts the python3-dkim scripts: dkimpy and dnspython look
+// keys up at the test DNS server (HOST PORT, the first two arguments)
+// through txt, dkimpy's dnsfunc.
+const dkimpyDNS = `import sys, dkim, dns.resolver
 r = dns.resolver.Resolver(configure=False)
 r.nameservers = [sys.argv[1]]
 r.port = int(sys.argv[2])
@@ -31,16 +46,6 @@ def txt(name, timeout=5):
     except dns.resolver.NXDOMAIN:
         return None
     return b"".join(a[0].strings)
-msg = sys.stdin.buffer.read()
-if sys.argv[3] == "sign":
-    sel, dom, keyfile, algo, canon = sys.argv[4:9]
-    c = canon.encode()
-    sig = dkim.sign(msg, sel.encode(), dom.encode(), open(keyfile, "rb").read(),
-        signature_algorithm=algo.encode(), canonicalize=(c, c),
-        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
-    sys.stdout.buffer.write(sig + msg)
-else:
-    print(dkim.verify(msg, dnsfunc=txt))
 `
 
 func dkimpy(t *testing.T, addr string, stdin []byte, args ...string) []byte {

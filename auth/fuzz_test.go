@@ -94,3 +94,32 @@ func FuzzVerifyDKIM(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidateARC: any ARC fields give a result (none, pass, fail,
+// temperror) with a reason when not pass or none; never a panic.
+func FuzzValidateARC(f *testing.F) {
+	res := mapResolver{}
+	f.Add("i=1; mx.example; dkim=pass", "i=1; a=rsa-sha256; d=example.org; s=s; h=from; bh=AAAA; b=AAAA", "i=1; a=rsa-sha256; cv=none; d=example.org; s=s; b=AAAA")
+	f.Add("i=2", "i=1; c=relaxed/x", "i=51; cv=pass")
+	f.Add("x", "", ";;")
+	f.Fuzz(func(t *testing.T, aar, ams, as string) {
+		clean := strings.NewReplacer("\r", " ", "\n", " ")
+		msg := "ARC-Seal: " + clean.Replace(as) + "\r\nARC-Message-Signature: " + clean.Replace(ams) +
+			"\r\nARC-Authentication-Results: " + clean.Replace(aar) + "\r\n" + plainMsg
+		m, err := mime.Parse(strings.NewReader(msg), mime.DefaultLimits(), 1<<20)
+		if err != nil {
+			return
+		}
+		defer m.Close()
+		r := ValidateARC(context.Background(), m, res)
+		switch r.Result {
+		case core.AuthFail, core.AuthTempError:
+			if r.Reason == "" {
+				t.Fatalf("%s without a reason", r.Result)
+			}
+		case core.AuthPass, core.AuthNone:
+		default:
+			t.Fatalf("result %q", r.Result)
+		}
+	})
+}

@@ -13,6 +13,8 @@ type AuthReport struct {
 	// SPF is set when the connecting client is known (--client-ip, --received-hop).
 	SPF   *SPFResult   `json:"spf,omitempty"`
 	DMARC *DMARCResult `json:"dmarc,omitempty"`
+	// ARC is the ARC chain's validation (RFC 8617), read only.
+	ARC *ARCResult `json:"arc,omitempty"`
 	// AuthenticationResults is the value of the RFC 8601
 	// Authentication-Results field for these results (with an authserv-id).
 	AuthenticationResults string `json:"authentication_results,omitempty"`
@@ -93,4 +95,27 @@ type DMARCResult struct {
 	// From domain; AlignedSPF the passing SPF domain aligned with it.
 	AlignedDKIM string `json:"aligned_dkim,omitempty"`
 	AlignedSPF  string `json:"aligned_spf,omitempty"`
+}
+
+// ARCResult is the validation of the message's ARC chain (RFC 8617):
+// read only, mailseal adds no ARC set.
+type ARCResult struct {
+	// Result: pass, fail, none (no ARC fields), temperror.
+	Result string `json:"result"`
+	Reason string `json:"reason,omitempty"`
+	// Sealers are the ARC sets, instance 1 (the first hop) first.
+	Sealers []ARCSealer `json:"sealers,omitempty"`
+}
+
+// ARCSealer is one ARC set: who sealed it and what it says.
+type ARCSealer struct {
+	Instance int    `json:"instance"`
+	Domain   string `json:"domain"`   // the ARC-Seal's d=
+	Selector string `json:"selector"` // the ARC-Seal's s=
+	// Seal is the ARC-Seal's check: pass or fail ("" when not reached).
+	Seal string `json:"seal,omitempty"`
+	// ChainValidation is the cv= the sealer recorded: none, pass or fail.
+	ChainValidation string `json:"cv"`
+	// AuthenticationResults is what that hop found (its ARC-Authentication-Results value).
+	AuthenticationResults string `json:"authentication_results,omitempty"`
 }
