@@ -24,7 +24,7 @@ var dnsFlags = []cli.Flag{
 
 // authFlags are verify's domain-check flags.
 var authFlags = append([]cli.Flag{
-	&cli.BoolFlag{Name: "auth", Usage: "also check whether the domain sent it: DKIM, SPF (with the client), DMARC (the exit code stays the signature's)"},
+	&cli.BoolFlag{Name: "auth", Usage: "also check whether the domain sent it: DKIM, SPF (with the client), DMARC, ARC (the exit code stays the signature's)"},
 	&cli.StringFlag{Name: "client-ip", Usage: "--auth: SPF-check the client at `IP` that handed the message over"},
 	&cli.StringFlag{Name: "helo", Usage: "--auth: the client's HELO/EHLO `NAME`"},
 	&cli.StringFlag{Name: "mail-from", Usage: "--auth: the envelope sender `ADDR` (MAIL FROM)"},
@@ -127,6 +127,20 @@ func authLines(a *mailseal.AuthReport) []string {
 		l := fmt.Sprintf("spf: %s for %s from %s", p.Result, p.Domain, p.ClientIP)
 		if p.Reason != "" {
 			l += " (" + oneLine(p.Reason) + ")"
+		}
+		lines = append(lines, l)
+	}
+	if r := a.ARC; r != nil && r.Result != "none" {
+		l := "arc: " + r.Result
+		if r.Reason != "" {
+			l += " (" + oneLine(r.Reason) + ")"
+		}
+		if len(r.Sealers) > 0 {
+			sealers := make([]string, len(r.Sealers))
+			for i, sl := range r.Sealers {
+				sealers[i] = fmt.Sprintf("i=%d d=%s s=%s", sl.Instance, sl.Domain, sl.Selector)
+			}
+			l += "; sealers: " + strings.Join(sealers, ", ")
 		}
 		lines = append(lines, l)
 	}
