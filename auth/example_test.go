@@ -95,3 +95,27 @@ func ExampleValidateARC() {
 	//   i=1 d=hop1.example s=arc cv=none seal=: hop1.example; dkim=none
 	//   i=2 d=hop2.example s=arc cv=pass seal=: hop2.example; arc=pass
 }
+
+// Keep DNS answers across many checks: the second lookup of a key is
+// answered from the cache, not by the server.
+func ExampleCache() {
+	dns, err := dnstest.Start()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dns.Close()
+	dns.TXT("_dmarc.example.org", "v=DMARC1; p=reject")
+	upstream, _ := auth.NewDNSResolver(dns.Addr, 2*time.Second)
+	cache := auth.NewCache(upstream, auth.CacheOptions{})
+	for i := 0; i < 3; i++ {
+		txt, _ := cache.LookupTXT(context.Background(), "_dmarc.example.org")
+		fmt.Println(txt)
+	}
+	fmt.Println("queries:", dns.Queries())
+	// Output:
+	// [v=DMARC1; p=reject]
+	// [v=DMARC1; p=reject]
+	// [v=DMARC1; p=reject]
+	// queries: 1
+}

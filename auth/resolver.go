@@ -129,67 +129,100 @@ func (r *DNSResolver) query(ctx context.Context, name string, qtype uint16) ([]d
 
 // LookupTXT returns each TXT record's strings joined, as net.LookupTXT does.
 func (r *DNSResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	rrs, err := r.query(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
-	}
-	return out, nil
+	v, _, err := r.lookupTTL(ctx, lookupTXT, name)
+	txts, _ := v.([]string)
+	return txts, err
 }
 
 // LookupMX returns the MX records of name.
 func (r *DNSResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
-	rrs, err := r.query(ctx, name, dns.TypeMX)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*net.MX, 0, len(rrs))
-	for _, rr := range rrs {
-		mx := rr.(*dns.MX)
-		out = append(out, &net.MX{Host: mx.Mx, Pref: mx.Preference})
-	}
-	return out, nil
+	v, _, err := r.lookupTTL(ctx, lookupMX, name)
+	mxs, _ := v.([]*net.MX)
+	return mxs, err
 }
 
 // LookupIPAddr returns the A and AAAA addresses of host.
 func (r *DNSResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
-	var out []net.IPAddr
-	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		rrs, err := r.query(ctx, host, t)
-		if err != nil {
-			return nil, err
-		}
-		for _, rr := range rrs {
-			switch a := rr.(type) {
-			case *dns.A:
-				out = append(out, net.IPAddr{IP: a.A})
-			case *dns.AAAA:
-				out = append(out, net.IPAddr{IP: a.AAAA})
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, &net.DNSError{Err: "no such host", Name: host, Server: r.server, IsNotFound: true}
-	}
-	return out, nil
+	v, _, err := r.lookupTTL(ctx, lookupIP, host)
+	addrs, _ := v.([]net.IPAddr)
+	return addrs, err
 }
 
 // LookupAddr returns the names of an address (PTR records).
 func (r *DNSResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
-	arpa, err := dns.ReverseAddr(addr)
-	if err != nil {
-		return nil, &net.DNSError{Err: "not an IP address", Name: addr}
+	v, _, err := r.lookupTTL(ctx, lookupAddr, addr)
+	names, _ := v.([]string)
+	return names, err
+}
+
+// lookupTTL answers a lookup of kind with the time the answer may be
+// kept: the smallest TTL of the records it was made of (for a Cache).
+func (r *DNSResolver) lookupTTL(ctx context.Context, kind lookupKind, name string) (any, time.Duration, error) {
+	ttl := time.Duration(-1)
+	query := func(name string, qtype uint16) ([]dns.RR, error) {
+		rrs, err := r.query(ctx, name, qtype)
+		for _, rr := range rrs {
+			if t := time.Duration(rr.Header().Ttl) * time.Second; ttl < 0 || t < ttl {
+				ttl = t
+			}
+		}
+		return rrs, err
 	}
-	rrs, err := r.query(ctx, arpa, dns.TypePTR)
-	if err != nil {
-		return nil, err
+	switch kind {
+	case lookupTXT:
+		rrs, err := query(name, dns.TypeTXT)
+		if err != nil {
+			return nil, 0, err
+		}
+		out := make([]string, 0, len(rrs))
+		for _, rr := range rrs {
+			out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
+		}
+		return out, ttl, nil
+	case lookupMX:
+		rrs, err := query(name, dns.TypeMX)
+		if err != nil {
+			return nil, 0, err
+		}
+		out := make([]*net.MX, 0, len(rrs))
+		for _, rr := range rrs {
+			mx := rr.(*dns.MX)
+			out = append(out, &net.MX{Host: mx.Mx, Pref: mx.Preference})
+		}
+		return out, ttl, nil
+	case lookupIP:
+		var out []net.IPAddr
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			rrs, err := query(name, t)
+			if err != nil {
+				return nil, 0, err
+			}
+			for _, rr := range rrs {
+				switch a := rr.(type) {
+				case *dns.A:
+					out = append(out, net.IPAddr{IP: a.A})
+				case *dns.AAAA:
+					out = append(out, net.IPAddr{IP: a.AAAA})
+				}
+			}
+		}
+		if len(out) == 0 {
+			return nil, 0, &net.DNSError{Err: "no such host", Name: name, Server: r.server, IsNotFound: true}
+		}
+		return out, ttl, nil
+	default: // lookupAddr
+		arpa, err := dns.ReverseAddr(name)
+		if err != nil {
+			return nil, 0, &net.DNSError{Err: "not an IP address", Name: name}
+		}
+		rrs, err := query(arpa, dns.TypePTR)
+		if err != nil {
+			return nil, 0, err
+		}
+		out := make([]string, 0, len(rrs))
+		for _, rr := range rrs {
+			out = append(out, rr.(*dns.PTR).Ptr)
+		}
+		return out, ttl, nil
 	}
-	out := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		out = append(out, rr.(*dns.PTR).Ptr)
-	}
-	return out, nil
 }

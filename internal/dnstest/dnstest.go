@@ -23,12 +23,13 @@ type Server struct {
 	servfail map[string]bool
 	silent   map[string]bool
 	queries  int
+	counts   map[string]int // by "name TYPE"
 	udp, tcp *dns.Server
 }
 
 // Start listens on a free loopback port (UDP and TCP) and serves.
 func Start() (*Server, error) {
-	s := &Server{records: map[string][]dns.RR{}, servfail: map[string]bool{}, silent: map[string]bool{}}
+	s := &Server{records: map[string][]dns.RR{}, servfail: map[string]bool{}, silent: map[string]bool{}, counts: map[string]int{}}
 	var pc net.PacketConn
 	var ln net.Listener
 	var err error
@@ -123,6 +124,18 @@ func (s *Server) Queries() int {
 	return s.queries
 }
 
+// QueryCounts is how many queries each name and type had so far, keyed
+// "name. TYPE" ("sel._domainkey.example.org. TXT"), the name in lower case.
+func (s *Server) QueryCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
 func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	if len(req.Question) != 1 {
 		m := new(dns.Msg)
@@ -134,6 +147,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	name := strings.ToLower(q.Name)
 	s.mu.Lock()
 	s.queries++
+	s.counts[name+" "+dns.TypeToString[q.Qtype]]++
 	silent, fail := s.silent[name], s.servfail[name]
 	rrs, known := s.records[name]
 	var answer []dns.RR
