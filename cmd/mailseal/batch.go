@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
@@ -21,6 +22,10 @@ import (
 
 var batchFlag = &cli.StringFlag{Name: "batch", Usage: "work through every message of the mbox file or Maildir `PATH`; -o names the mbox or Maildir to write"}
 
+// authWorkers is how many messages a batch with --auth works on at once
+// (when there are fewer cores), and how many DNS lookups may be in flight.
+const authWorkers = 8
+
 // runBatch processes every message of --batch with work, writes outputs in
 // order, prints one JSON report line per message (for decrypt and encrypt:
 // with --json, or when the message has no output or failed), and exits
@@ -34,6 +39,11 @@ func runBatch(s *session, newWorker func() (batch.Work, error), writesMessages b
 	}
 	opts := batch.Options{Input: s.c.String("batch"), MemLimit: s.policy.MaxMemorySpool, Limits: s.limits,
 		InputLabel: "--batch", OutputLabel: "-o"}
+	if s.authOpts != nil {
+		// With --auth a message mostly waits for DNS: more workers than
+		// cores keep lookups of several messages in flight.
+		opts.Workers = max(runtime.GOMAXPROCS(0), authWorkers)
+	}
 	if writesMessages {
 		if opts.Output = s.c.String("output"); opts.Output == "" {
 			return usageErr("--batch needs -o: the mbox file or Maildir to write")

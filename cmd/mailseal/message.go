@@ -170,6 +170,11 @@ func openCommand(c *cli.Context, decrypt bool) error {
 		if addResults {
 			return usageErr("--add-auth-results writes one message: not with --batch")
 		}
+		if s.authOpts != nil {
+			// One cache for the mailbox, shared by the workers: each key
+			// and policy is looked up once, at most authWorkers at a time.
+			s.authOpts.Resolver = auth.NewCache(s.authOpts.Resolver, auth.CacheOptions{Parallel: authWorkers})
+		}
 		return runBatch(s, func() (batch.Work, error) { return s.openWorker(decrypt), nil }, decrypt)
 	}
 	m, err := s.readMessage(mailseal.HashingOption())
