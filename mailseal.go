@@ -46,6 +46,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/auth"
+	"github.com/mailseal/mailseal/autocrypt"
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/mime"
@@ -279,6 +280,19 @@ type OpenOptions struct {
 	// Report.Auth. Status stays the end-to-end verdict; a good signature
 	// with a failing domain check, or the reverse, is a warning.
 	Auth *auth.Options
+	// Autocrypt, when set, learns from the message as an Autocrypt Level 1
+	// reader does: the sender's Autocrypt header, and the Autocrypt-Gossip
+	// fields of decrypted content whose integrity is protected (an
+	// autocrypt.Store does this). The message counts as received at At, or
+	// now. A failure to record is a warning, not an error: the verdict
+	// stands.
+	Autocrypt AutocryptIngester
+}
+
+// An AutocryptIngester records what a received message says for
+// Autocrypt (autocrypt.Store is one).
+type AutocryptIngester interface {
+	Ingest(in autocrypt.Incoming, gossip []autocrypt.Header) error
 }
 
 // Opened is what Open found.
@@ -355,6 +369,21 @@ func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
 		opened.Auth = a
 		if w := contrast(&opened.Report); w != "" {
 			opened.Warnings = append(opened.Warnings, w)
+		}
+	}
+	if opts.Autocrypt != nil {
+		received := opts.At
+		if received.IsZero() {
+			received = time.Now()
+		}
+		if in, ok := autocrypt.ReadMessage(m.Root, received); ok {
+			var gossip []autocrypt.Header
+			if h := res.DecryptedHeader(); h != nil {
+				gossip = autocrypt.ReadGossip(h)
+			}
+			if err := opts.Autocrypt.Ingest(in, gossip); err != nil {
+				opened.Warnings = append(opened.Warnings, "the Autocrypt state was not updated: "+err.Error())
+			}
 		}
 	}
 	return opened, nil

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailseal/mailseal/autocrypt"
 	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // SendOptions steer PlanSend.
@@ -52,6 +54,12 @@ type SendOptions struct {
 	// KeepSubject leaves the Subject of the encrypted copies readable
 	// outside (WithKeepSubject).
 	KeepSubject bool
+	// Autocrypt adds an Autocrypt header (Level 1) with the sender's
+	// OpenPGP certificate, reduced to what Autocrypt carries, to every
+	// copy; AutocryptMutual says prefer-encrypt=mutual in it. A message
+	// that has an Autocrypt field already keeps it and gets none added; a
+	// sender without an OpenPGP key gets a warning instead.
+	Autocrypt, AutocryptMutual bool
 }
 
 // A SignerMatcher finds a signing key by a query (keystore.Session is
@@ -254,7 +262,17 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if plan.Message, err = prepareForSend(m, from, now); err != nil {
+	var extra string
+	if opts.Autocrypt {
+		var warning string
+		if extra, warning, err = autocryptField(m, keys, from, opts.AutocryptMutual, now); err != nil {
+			return nil, err
+		}
+		if warning != "" {
+			plan.Warnings = append(plan.Warnings, warning)
+		}
+	}
+	if plan.Message, err = prepareForSend(m, from, now, extra); err != nil {
 		return nil, err
 	}
 	plan.MessageID = strings.TrimSpace(plan.Message.Root.Header.Get("Message-ID"))
@@ -351,7 +369,7 @@ func sendRecipients(m *mime.Message, extra []string, fromHeaders bool) (visible,
 
 // prepareForSend returns the message without Bcc, with a Message-ID and a
 // Date if it had none, so that every copy carries identical headers.
-func prepareForSend(m *mime.Message, from string, now time.Time) (*mime.Message, error) {
+func prepareForSend(m *mime.Message, from string, now time.Time, extra string) (*mime.Message, error) {
 	var head bytes.Buffer
 	for _, f := range m.Root.Header.NonContentFields() {
 		if strings.EqualFold(f.Key, "Bcc") {
@@ -371,5 +389,28 @@ func prepareForSend(m *mime.Message, from string, now time.Time) (*mime.Message,
 	if m.Root.Header.Get("Date") == "" {
 		fmt.Fprintf(&head, "Date: %s\r\n", now.Format(time.RFC1123Z))
 	}
+	head.WriteString(extra)
 	return mime.Parse(io.MultiReader(&head, m.Content(false)), mime.DefaultLimits(), 8<<20)
+}
+
+// autocryptField is the Autocrypt header field for the sender's OpenPGP
+// certificate, or "" with a warning saying why there is none.
+func autocryptField(m *mime.Message, keys KeyFinder, from string, mutual bool, now time.Time) (field, warning string, err error) {
+	if len(m.Root.Header.Values(autocrypt.FieldAutocrypt)) > 0 {
+		return "", "the message has an Autocrypt header already; none was added", nil
+	}
+	found, _, err := keys.RecipientKeys(ProtocolOpenPGP, from)
+	if err != nil {
+		return "", "", err
+	}
+	for _, r := range found {
+		if pr, ok := r.(pgp.Recipient); ok && pr.Entity != nil {
+			data, err := autocrypt.KeyData(pr.Entity, from, now)
+			if err != nil {
+				continue
+			}
+			return autocrypt.Header{Addr: strings.ToLower(from), PreferEncrypt: mutual, KeyData: data}.Field(autocrypt.FieldAutocrypt), "", nil
+		}
+	}
+	return "", fmt.Sprintf("no Autocrypt header: the sender %s has no valid OpenPGP encryption key", from), nil
 }

@@ -32,12 +32,10 @@ type addrElem struct {
 	name string
 }
 
-// splitAddressList splits a field value at the commas outside quoted
-// strings, comments and angle brackets. It reads v once.
-func splitAddressList(v string) []string {
-	var out []string
-	depth, quoted, angle, escaped := 0, false, false, false
-	last := 0
+// outside calls f with the index of each byte of v outside quoted strings
+// and comments, in order, until f returns false. It reads v once.
+func outside(v string, f func(i int) bool) {
+	depth, quoted, escaped := 0, false, false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
@@ -54,15 +52,33 @@ func splitAddressList(v string) []string {
 		case c == ')' && depth > 0:
 			depth--
 		case depth > 0:
-		case c == '<':
-			angle = true
-		case c == '>':
-			angle = false
-		case c == ',' && !angle:
-			out = append(out, v[last:i])
-			last = i + 1
+		default:
+			if !f(i) {
+				return
+			}
 		}
 	}
+}
+
+// splitAddressList splits a field value at the commas outside quoted
+// strings, comments and angle brackets. It reads v once.
+func splitAddressList(v string) []string {
+	var out []string
+	angle, last := false, 0
+	outside(v, func(i int) bool {
+		switch v[i] {
+		case '<':
+			angle = true
+		case '>':
+			angle = false
+		case ',':
+			if !angle {
+				out = append(out, v[last:i])
+				last = i + 1
+			}
+		}
+		return true
+	})
 	return append(out, v[last:])
 }
 
@@ -73,7 +89,7 @@ func splitAddressList(v string) []string {
 // group, a display name of several words without an address — has none.
 func parseAddrElem(text string) addrElem {
 	e := addrElem{text: text}
-	if i := strings.IndexByte(text, '<'); i >= 0 {
+	if i := angleStart(text); i >= 0 {
 		j := strings.IndexByte(text[i:], '>')
 		if j < 0 {
 			return e
@@ -124,6 +140,20 @@ func parseAddrElem(text string) addrElem {
 	e.local, e.start, e.end = local, coreStart, coreStart+len(local)
 	e.name = strings.Join(comments, " ")
 	return e
+}
+
+// angleStart is the index of the '<' that opens text's angle address: the
+// first one outside quoted strings and comments (a display name or a
+// comment may hold "<root>"), or -1.
+func angleStart(text string) int {
+	at := -1
+	outside(text, func(i int) bool {
+		if text[i] == '<' {
+			at = i
+		}
+		return at < 0
+	})
+	return at
 }
 
 // isDotAtom reports whether s is an RFC 5322 dot-atom of ASCII atext.

@@ -1,6 +1,11 @@
 package mailseal
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal/mime"
+)
 
 // Bare local parts are found in every place an address list can hold one,
 // and nothing else is touched: quoted commas, comments, groups, names
@@ -24,5 +29,34 @@ func TestQualifyList(t *testing.T) {
 		if got := qualifyList(c.in, "example.org"); got != c.want {
 			t.Errorf("qualifyList(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// An angle bracket inside a quoted display name or a comment is no
+// address: a From with a domain whose name reads "<root>" is not system
+// mail, so it is neither rewritten to SystemFrom (and signed by the host's
+// key as the host) nor qualified inside its quotes.
+func TestSystemMailQuotedAngle(t *testing.T) {
+	for _, from := range []string{
+		`"Alice <root>" <alice@bank.example>`,
+		`(see <root>) alice@bank.example`,
+	} {
+		if got := qualifyList(from, "example.org"); got != from {
+			t.Errorf("qualifyList(%q) = %q, want it unchanged", from, got)
+		}
+		m, err := mime.Parse(strings.NewReader("From: "+from+"\r\nTo: bob@example.net\r\nSubject: s\r\n\r\nhi\r\n"), mime.DefaultLimits(), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixed, err := systemMail(m, SendOptions{Domain: "example.org", SystemFrom: "cron@example.org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fixed != nil {
+			got := fixed.Root.Header.Get("From")
+			fixed.Close()
+			t.Errorf("From %q rewritten to %q", from, got)
+		}
+		m.Close()
 	}
 }

@@ -287,10 +287,10 @@ func (s *Store) IssueCRL(opts CRLOptions) ([]byte, *x509.RevocationList, error) 
 	return der, crl, nil
 }
 
-// dropOlderCRLs removes the stored CRLs signed by ca other than keep: a
-// validator takes any current CRL of the issuer as its answer, so an
-// earlier one still current would hide later revocations. The caller
-// holds the lock.
+// dropOlderCRLs removes the stored CRLs signed by ca other than keep: they
+// say nothing keep does not (the validator reads every current CRL, so an
+// earlier one cannot hide later revocations, but one on hold would stay
+// revoked until it expired). The caller holds the lock.
 func (s *Store) dropOlderCRLs(ca *x509.Certificate, keep []byte) error {
 	files, err := os.ReadDir(s.crlDir())
 	if err != nil {

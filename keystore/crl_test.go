@@ -258,6 +258,9 @@ func TestRenewX509(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if renewed.Trusted {
+			t.Fatalf("renewing %s made a trust anchor of a certificate whose predecessor was none", c.email)
+		}
 		if renewed.Subject != c.old.Subject || renewed.Issuer != c.issuer || renewed.Serial == c.old.Serial ||
 			strings.Join(renewed.Emails, ",") != c.email || renewed.SelfSigned != c.old.SelfSigned {
 			t.Fatalf("renewed %+v\nfrom %+v", renewed, c.old)
@@ -325,5 +328,27 @@ func TestCRLOfImportedCA(t *testing.T) {
 	}
 	if _, _, err := s.IssueCRL(CRLOptions{CA: "No SKI CA"}); !errors.Is(err, core.ErrUsage) || !strings.Contains(err.Error(), "no subject key identifier") {
 		t.Fatalf("no SKI: %v", err)
+	}
+}
+
+// TestRenewTrustedSelfSigned: renewing a self-signed certificate that was
+// made a trust anchor (keys trust) makes its successor one too; before,
+// the successor was chosen to sign and its signatures were untrusted
+// ("trust anchor is not a CA certificate").
+func TestRenewTrustedSelfSigned(t *testing.T) {
+	s := newTestStore(t)
+	self, err := s.GenerateX509(X509Options{Email: "self@example.org", SelfSigned: true, NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Trust(self.Fingerprint); err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := s.GenerateX509(X509Options{Renew: self.Fingerprint, NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !renewed.Trusted || !s.isTrusted(renewed.Fingerprint) || !s.isTrusted(self.Fingerprint) {
+		t.Fatalf("renewed %+v", renewed)
 	}
 }

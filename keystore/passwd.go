@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -107,6 +108,20 @@ func (s *Store) ChangePassphrase(opts PassphraseOptions) ([]PassphraseChange, er
 		}
 		return p, err
 	}))
+	// old records the passphrases the keys were opened with: a key opened
+	// only with one equal to the new passphrase is already under it (old
+	// and new given the same), and its file is left as it is.
+	var opened [][]byte
+	old := opts.Old
+	if old != nil {
+		old = func(purpose string) ([]byte, error) {
+			p, err := opts.Old(purpose)
+			if err == nil {
+				opened = append(opened, p)
+			}
+			return p, err
+		}
+	}
 	contents := make([][]byte, len(targets))
 	var locked []string
 	for i, t := range targets {
@@ -114,7 +129,8 @@ func (s *Store) ChangePassphrase(opts PassphraseOptions) ([]PassphraseChange, er
 		if err != nil {
 			return nil, fmt.Errorf("keystore: passwd: %w", err)
 		}
-		out, err := t.reprotect(data, opts.Old, newPass)
+		first := len(opened)
+		out, err := t.reprotect(data, old, newPass)
 		if errors.Is(err, core.ErrLocked) {
 			locked = append(locked, t.change.Fingerprint+" "+t.change.Name)
 			continue
@@ -124,6 +140,9 @@ func (s *Store) ChangePassphrase(opts PassphraseOptions) ([]PassphraseChange, er
 		}
 		if err != nil {
 			return nil, fmt.Errorf("keystore: passwd: %s: %w", t.change.Fingerprint, err)
+		}
+		if n, _ := newPass(); len(opened) > first && !slices.ContainsFunc(opened[first:], func(p []byte) bool { return !bytes.Equal(p, n) }) {
+			continue // opened with the new passphrase: already under it
 		}
 		contents[i] = out
 	}

@@ -188,3 +188,45 @@ func mapsEqual(a, b map[string][]byte) bool {
 	}
 	return true
 }
+
+// TestChangePassphraseSame: the old passphrase given again as the new one
+// (MAILSEAL_PASSPHRASE=p MAILSEAL_NEW_PASSPHRASE=p keys passwd --all) changes
+// nothing and says so, instead of "passphrase changed"; an unprotected key
+// among them still gets the passphrase.
+func TestChangePassphraseSame(t *testing.T) {
+	s := newTestStore(t)
+	pass := []byte("same-pass")
+	alice, err := s.GeneratePGP(GenerateOptions{UID: "Alice <alice@example.org>", Passphrase: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := s.GenerateCA(X509Options{Name: "Test CA", Passphrase: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := s.GeneratePGP(GenerateOptions{UID: "Open <open@example.org>", NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := keyFiles(t, s)
+	changes, err := s.ChangePassphrase(PassphraseOptions{All: true, Old: constPass("same-pass"), New: constPass("same-pass")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range changes {
+		got[c.Fingerprint] = c.Change
+	}
+	if len(changes) != 3 || got[alice.Fingerprint] != "already under the new passphrase" || got[ca.Fingerprint] != "already under the new passphrase" ||
+		got[open.Fingerprint] != "passphrase changed" {
+		t.Fatalf("changes: %+v", changes)
+	}
+	after := keyFiles(t, s)
+	aliceFile := s.secretPath(normalizeFingerprint(alice.Fingerprint))
+	if !bytes.Equal(before[aliceFile], after[aliceFile]) {
+		t.Fatal("a key already under the new passphrase was rewritten")
+	}
+	if e, err := s.PGPSecret(open.Fingerprint); err != nil || !e.PrivateKey.Encrypted || Unlock(e, constPass("same-pass")) != nil {
+		t.Fatalf("the unprotected key did not get the passphrase: %v", err)
+	}
+}

@@ -35,7 +35,8 @@ type X509Options struct {
 	// new certificate has its subject and addresses, a new key (of the
 	// same algorithm unless Algo says otherwise) and serial, and the same
 	// issuer (the keystore's CA that issued it, or none for a self-signed
-	// one). Email, Name, Issuer and SelfSigned must then be empty.
+	// one). Email, Name, Issuer and SelfSigned must then be empty. The
+	// successor of a self-signed trust anchor is made a trust anchor.
 	Renew string
 	// Validity: default 2 years for end-entity certificates, 10 for CAs; an
 	// issued certificate never outlives its issuer.
@@ -231,7 +232,14 @@ func (s *Store) GenerateX509(opts X509Options) (*CertInfo, error) {
 	} else if tmpl.NotAfter.After(issuer.NotAfter) {
 		tmpl.NotAfter = issuer.NotAfter
 	}
-	return s.issueAndStore(tmpl, key, issuer, issuerKey, protect)
+	info, err := s.issueAndStore(tmpl, key, issuer, issuerKey, protect)
+	if err != nil || renew == nil || !isSelfSigned(renew) || !s.isTrusted(CertFingerprint(renew)) {
+		return info, err
+	}
+	// The successor of a self-signed certificate that is a trust anchor is
+	// one too: it is chosen to sign from now on, and would otherwise make
+	// its owner's own mail untrusted.
+	return s.Trust(info.Fingerprint)
 }
 
 // renewal finds the certificate opts.Renew names and fills opts from it:

@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/sha256"
@@ -113,7 +112,8 @@ func SplitMixed(data []byte) [][]byte {
 // explicit decision to store it unprotected.
 func X509HasPrivateKey(data []byte) bool {
 	for _, label := range pemLabels(data) {
-		if strings.HasSuffix(label, "PRIVATE KEY") {
+		// parsePEM takes keys from these labels, and from PKCS#12 in PEM.
+		if strings.HasSuffix(label, "PRIVATE KEY") || label == "PKCS12" {
 			return true
 		}
 	}
@@ -121,15 +121,22 @@ func X509HasPrivateKey(data []byte) bool {
 	return kind == derPKCS12
 }
 
-// pemLabels lists the labels of the "-----BEGIN X-----" lines in data.
+// pemLabels lists the labels of the "-----BEGIN X-----" lines in data,
+// lines of any length: pem.Decode skips text of any length before a block,
+// so a scanner that gave up at a long line would miss the blocks after it.
 func pemLabels(data []byte) []string {
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "-----BEGIN ") && strings.HasSuffix(line, "-----") && len(line) > 16 {
-			out = append(out, line[11:len(line)-5])
+	for rest := data; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i]
+			rest = rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSpace(line)
+		if bytes.HasPrefix(line, []byte("-----BEGIN ")) && bytes.HasSuffix(line, []byte("-----")) && len(line) > 16 {
+			out = append(out, string(line[11:len(line)-5]))
 		}
 	}
 	return out

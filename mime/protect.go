@@ -40,7 +40,8 @@ type ProtectOptions struct {
 //
 // Encrypting applies the baseline Header Confidentiality Policy (hcp_baseline)
 // to the outer fields: Subject becomes "[...]" (unless KeepSubject),
-// Keywords and Comments are dropped, Bcc is dropped, everything else stays.
+// Keywords and Comments are dropped, Bcc is dropped, Autocrypt-Gossip
+// (which names other recipients' keys) is dropped, everything else stays.
 // When that hid the Subject, the only user-facing field it changes, a
 // Legacy Display Element ("Subject: ...") is put at the top of every Main
 // Body Part for clients that do not know Header Protection, marked
@@ -67,6 +68,9 @@ func Protect(m *Message, opts ProtectOptions) (outer Header, payload io.Reader) 
 			}
 		case key == "keywords", key == "comments":
 			// removed from the outside
+		case key == "autocrypt-gossip":
+			// other recipients' keys: inside the encryption only
+			// (Autocrypt Level 1)
 		default:
 			outer = append(outer, f)
 		}

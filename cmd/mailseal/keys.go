@@ -384,6 +384,7 @@ func keysList(c *cli.Context) error {
 		}
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // user IDs keep their <>, as in the text listing
 		return enc.Encode(struct {
 			OpenPGP []keystore.KeyInfo  `json:"openpgp"`
 			X509    []keystore.CertInfo `json:"x509"`

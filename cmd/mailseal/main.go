@@ -181,6 +181,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			sopCommand(),
 			keysCommand(),
 			dkimCommand(),
+			autocryptCommand(),
 			versionCommand(),
 		},
 	}

@@ -240,8 +240,12 @@ var errNothingReleased = errors.New("nothing released")
 
 // openOptions are the options of decrypt and verify.
 func (s *session) openOptions(decrypt bool, output io.Writer) mailseal.OpenOptions {
-	return mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy, Limits: s.limits,
+	o := mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy, Limits: s.limits,
 		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated"), Auth: s.authOpts}
+	if s.c.Bool("autocrypt") {
+		o.Autocrypt = s.store.Autocrypt()
+	}
+	return o
 }
 
 // openKeys are the keystore's keys, and the password of a

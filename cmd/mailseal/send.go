@@ -30,7 +30,7 @@ const ExitTempFail = 75
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
 	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
-	"signer", "domain", "from", "hide-subject", "dkim-domain", "dkim-selector"}
+	"signer", "domain", "from", "hide-subject", "dkim-domain", "dkim-selector", "autocrypt", "autocrypt-mutual"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -66,6 +66,8 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "domain", Usage: "mail `DOMAIN` of system mail: bare names (root) in From, To, Cc, Bcc and the envelope become root@DOMAIN"},
 		&cli.StringFlag{Name: "from", Usage: "sender `ADDRESS` of system mail: a From without a domain (cron's root) becomes it, and so does the envelope sender"},
 		hideSubjectFlag,
+		&cli.BoolFlag{Name: "autocrypt", Usage: "add an Autocrypt header with the sender's OpenPGP key (Autocrypt Level 1)"},
+		&cli.BoolFlag{Name: "autocrypt-mutual", Usage: "say prefer-encrypt=mutual in that header"},
 		&cli.BoolFlag{Name: "pgp", Usage: "OpenPGP for every recipient"},
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
@@ -305,7 +307,7 @@ func sendAction(c *cli.Context) error {
 		AllowPlaintext: c.Bool("allow-plaintext"), EnvelopeFrom: c.String("envelope-from"), Rcpt: c.StringSlice("rcpt"),
 		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy,
 		Domain: c.String("domain"), SystemFrom: c.String("from"), SignerQuery: c.String("signer"),
-		KeepSubject: !c.Bool("hide-subject")})
+		KeepSubject: !c.Bool("hide-subject"), Autocrypt: c.Bool("autocrypt"), AutocryptMutual: c.Bool("autocrypt-mutual")})
 	if err != nil {
 		return err
 	}

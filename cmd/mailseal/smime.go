@@ -28,6 +28,7 @@ var (
 		&cli.StringFlag{Name: "accept-sha1-before", Usage: "accept SHA-1 signatures (and certificates) made before `DATE`, for old mail; the date is the signer's claim"},
 		&cli.BoolFlag{Name: "no-system-roots", Usage: "S/MIME: trust only the anchors in the keystore (keys trust), not the system's"},
 		&cli.BoolFlag{Name: "require-crls", Usage: "S/MIME: fail certificates no CRL in the keystore or message covers (default: warn)"},
+		&cli.BoolFlag{Name: "autocrypt", Usage: "learn from the message's Autocrypt headers (and Autocrypt-Gossip inside encrypted mail) for mailseal autocrypt status"},
 	}
 )
 

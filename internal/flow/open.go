@@ -101,6 +101,16 @@ type Result struct {
 	innerPartial bool
 }
 
+// DecryptedHeader is the header of the decrypted content's root, nil when
+// nothing was decrypted or its integrity is not protected (S/MIME CBC,
+// which an attacker can alter).
+func (r *Result) DecryptedHeader() mime.Header {
+	if r.inner == nil || !r.Report.Encrypted || r.Report.Integrity == core.IntegrityNone || r.Report.Integrity == "" {
+		return nil
+	}
+	return r.inner.Root.Header
+}
+
 // Close releases spooled data.
 func (r *Result) Close() error {
 	// The parsed messages first: they may still read the spools under

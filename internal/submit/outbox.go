@@ -161,7 +161,7 @@ func (o Outbox) Put(env Envelope, msg []byte) (*Claim, error) {
 		os.Remove(o.path(id, ".eml"))
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	c := &Claim{box: o, Item: Item{ID: id, Envelope: env, Queued: time.Now().UTC()}, f: f}
+	c := &Claim{box: o, Item: Item{ID: id, Envelope: env, Queued: time.Now().UTC()}, f: f, fresh: true}
 	if err := c.writeMeta(); err != nil {
 		f.Close()
 		os.Remove(o.path(id, ".eml"))
@@ -319,6 +319,11 @@ type Claim struct {
 	box Outbox
 	Item
 	f *os.File // ID.eml, locked
+	// fresh: queued by this claim (Put) and not tried yet. Only such an
+	// entry goes on a setup error: its sender sees the error and still has
+	// the message; one that waited (a flush after a temporary failure)
+	// stays until the setting is fixed.
+	fresh bool
 }
 
 // Claim takes the entry id for delivery. It fails with ErrBusy while
@@ -454,9 +459,10 @@ func (c *Claim) deliver(t Transport, resend bool) error {
 		return &Error{Uncertain: true, ByHand: true, Err: fmt.Errorf("%v; it stays in the outbox, and is not sent again by itself: once you know whether it arrived, mailseal send --resend %s, or mailseal send --drop %s", se.Err, c.ID, c.ID)}
 	}
 	c.InFlight = time.Time{} // the answer was definite, or the end was never sent
-	if se := (*Error)(nil); errors.As(err, &se) && se.Setup {
+	if se := (*Error)(nil); errors.As(err, &se) && se.Setup && c.fresh {
 		// Nothing was sent and a later flush would fail the same: the
-		// entry goes, and the error says what to set.
+		// entry goes, and the error says what to set. An entry that
+		// waited is nobody's copy but this one: it stays (below).
 		if rerr := c.box.remove(c.ID); rerr != nil {
 			return &Error{ByHand: true, Err: fmt.Errorf("%v; and %s could not be removed from the outbox (%v): remove %s.json and %s.eml from %s", err, c.ID, rerr, c.ID, c.ID, c.box.Dir)}
 		}

@@ -760,3 +760,24 @@ func TestOutboxPrunesOldKeys(t *testing.T) {
 		t.Fatal("the young record was lost")
 	}
 }
+
+// A sendmail program killed by a signal after it read the message (the
+// OOM killer, a crash after queuing) may have queued it: the entry is held
+// in flight, not sent again by the next flush.
+func TestOutboxSendmailKilledIsNotResent(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "sendmail")
+	os.WriteFile(fake, []byte("#!/bin/sh\ncat >> "+dir+"/runs\necho >> "+dir+"/runs\nkill -9 $$\n"), 0o755)
+	box := Outbox{Dir: filepath.Join(dir, "outbox")}
+	queue(t, box, 1)
+	res, err := box.Flush(Sendmail{Path: fake})
+	var se *Error
+	if !errors.As(err, &se) || !se.Uncertain || res.InFlight != 1 {
+		t.Fatalf("a sendmail killed after reading the message: %+v %v", res, err)
+	}
+	box.Flush(Sendmail{Path: fake})
+	runs, _ := os.ReadFile(filepath.Join(dir, "runs"))
+	if n := bytes.Count(runs, []byte("message 0")); n != 1 {
+		t.Fatalf("the program ran %d times for one message, want 1", n)
+	}
+}

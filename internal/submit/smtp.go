@@ -202,6 +202,12 @@ func (s SMTP) Send(env Envelope, msg io.Reader, commit func() error) error {
 	defer c.Close()
 	c.CommandTimeout = timeout
 	c.SubmissionTimeout = 10 * time.Minute
+	// EHLO now (after STARTTLS the TLS handshake happens here): its error
+	// would otherwise be dropped by SupportsAuth and the failure named as
+	// a missing AUTH mechanism.
+	if err := c.Hello("localhost"); err != nil {
+		return classify("EHLO", err)
+	}
 	if s.User != "" {
 		if s.Password == nil {
 			return &Error{Err: errors.New("an SMTP user without a password")}
@@ -261,7 +267,8 @@ func (s SMTP) Send(env Envelope, msg io.Reader, commit func() error) error {
 type Sendmail struct{ Path string }
 
 // Send runs PATH -i -f FROM -- TO... with msg on stdin. A non-zero exit is
-// temporary when it is EX_TEMPFAIL (75), as sendmail defines it. commit
+// temporary when it is EX_TEMPFAIL (75), as sendmail defines it; a program
+// killed by a signal is Uncertain (it may have queued the message). commit
 // (if not nil) is called before the program starts: from then on it may
 // queue the message.
 func (s Sendmail) Send(env Envelope, msg io.Reader, commit func() error) error {
@@ -279,6 +286,11 @@ func (s Sendmail) Send(env Envelope, msg io.Reader, commit func() error) error {
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		temp := true
+		if errors.As(err, &ee) && ee.ExitCode() == -1 {
+			// Killed by a signal after it had the message: it may have
+			// queued it, as a connection lost before the answer.
+			return &Error{Uncertain: true, ByHand: true, Err: fmt.Errorf("%s: %v, after it was given the whole message, so it may have queued it: %s", s.Path, err, strings.TrimSpace(stderr.String()))}
+		}
 		if errors.As(err, &ee) && ee.ExitCode() != 75 {
 			temp = false
 		}

@@ -59,6 +59,16 @@ func TestSMTPRefusesUnverifiedServer(t *testing.T) {
 	if len(srv.Messages(t)) != 0 {
 		t.Fatal("a message was delivered over an unverified connection")
 	}
+	// With AUTH configured the same: the TLS failure is named, not
+	// "offers neither AUTH PLAIN nor LOGIN" (the EHLO after STARTTLS,
+	// where the handshake failed, was asked for by SupportsAuth, which
+	// drops its error).
+	authSrv := smtptest.Start(t, smtptest.Options{Auth: "alice:s3cret"})
+	s = SMTP{Addr: authSrv.Addr, User: "alice", Password: func() (string, error) { return "s3cret", nil }}
+	err = s.Send(env, bytes.NewReader(testMsg), nil)
+	if !errors.As(err, &se) || !se.Setup || !strings.Contains(err.Error(), "certificate does not verify") || !strings.Contains(err.Error(), "--smtp-ca") {
+		t.Fatalf("unverified certificate with AUTH: %v", err)
+	}
 }
 
 func TestSMTPFailures(t *testing.T) {
@@ -173,5 +183,44 @@ func TestInsecurePlaintextLoopbackOnly(t *testing.T) {
 		if loopback(c.addr) != c.ok {
 			t.Errorf("%v: loopback %v", c.addr, !c.ok)
 		}
+	}
+}
+
+// TestOutboxSetupErrorKeepsWaitingEntry: a setup error (here a server
+// certificate that does not verify) removes the copy send just queued — its
+// sender sees the error and has the message — but not an entry that was
+// waiting for a flush: before, the cron flush after a temporary failure
+// deleted the waiting cron mail, while saying it was still in the outbox.
+func TestOutboxSetupErrorKeepsWaitingEntry(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{CertHost: "mail.other.example"})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+
+	fresh, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *Error
+	if err := fresh.Deliver(s); !errors.As(err, &se) || !se.Setup {
+		t.Fatalf("send: %v", err)
+	}
+	if items, _ := box.List(); len(items) != 0 {
+		t.Fatalf("the copy send queued stayed after a setup error: %+v", items)
+	}
+
+	waiting, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting.Release() // as after a temporary failure
+	if _, err := box.Flush(s); err == nil || !strings.Contains(err.Error(), "--smtp-ca") {
+		t.Fatalf("flush: %v", err)
+	}
+	items, _ := box.List()
+	if len(items) != 1 || items[0].ID != waiting.ID || !strings.Contains(items[0].LastError, "--smtp-ca") {
+		t.Fatalf("the waiting entry after a flush's setup error: %+v", items)
+	}
+	if len(srv.Messages(t)) != 0 {
+		t.Fatal("delivered over an unverified connection")
 	}
 }

@@ -95,6 +95,10 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 	if search.firstErr != nil {
 		return nil, search.firstErr
 	}
+	if bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
+		// Its own issuer: there is nothing to find, only to trust.
+		return nil, certError(leaf, "self-signed and not a trust anchor")
+	}
 	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", leaf.Issuer.String())
 }
 

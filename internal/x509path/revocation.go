@@ -225,11 +225,14 @@ func (v *validator) checkRevocation(ci *certInfo, ownKey crypto.PublicKey, issue
 	}
 	var covered reasonMask
 	var notes []string
+	// Every applicable CRL is read, also after others cover every reason:
+	// an earlier CRL of the issuer, still current, lacks the revocations
+	// made since, and which one comes first is the caller's order (a
+	// replayed old CRL, or one a signed message carries, must not hide a
+	// revocation a newer one lists). A certificate on hold in an earlier
+	// CRL stays revoked until that CRL expires.
 	for _, dp := range dps {
 		for _, rl := range v.opts.CRLs {
-			if covered == allReasons {
-				break
-			}
 			if rl == nil {
 				continue
 			}
@@ -244,9 +247,6 @@ func (v *validator) checkRevocation(ci *certInfo, ownKey crypto.PublicKey, issue
 			interim, err := v.crlScope(ci, dp, in)
 			if err != nil {
 				notes = append(notes, "CRL of "+rl.Issuer.String()+": "+err.Error())
-				continue
-			}
-			if interim&^covered == 0 {
 				continue
 			}
 			key, err := v.crlSignerKey(in, ci, ownKey, issuer, issuerKey, anchor)

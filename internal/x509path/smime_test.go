@@ -419,3 +419,35 @@ func TestNoPathAndExpiry(t *testing.T) {
 	opts.Roots = []*x509.Certificate{other.root.cert}
 	wantFail(t, leaf, opts, "no path")
 }
+
+// TestOlderCRLFirst: an earlier CRL of the issuer, still current, that
+// comes before the one listing the revocation (a replayed CRL, one a
+// message carries, or the order files are read in) does not hide it.
+func TestOlderCRLFirst(t *testing.T) {
+	p := newTestPKI(t)
+	leaf := p.leaf(t, leafSpec{}, newECKey(t).Public())
+	opts := p.options(Signing)
+	older := p.crls[1] // lists nothing
+	opts.CRLs = []*x509.RevocationList{p.crls[0], older, issueCRL(t, p.inter, leaf)}
+	wantFail(t, leaf, opts, "revoked (keyCompromise)")
+}
+
+// TestSelfSignedNotAnchor: a self-signed certificate that is not a trust
+// anchor is said to be that, not "issuer ... not found" (its issuer is
+// itself, so the old text sent its owner looking for a CA).
+func TestSelfSignedNotAnchor(t *testing.T) {
+	p := newTestPKI(t)
+	key := newECKey(t)
+	self := issueCert(t, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "self@example.org"}, EmailAddresses: []string{"self@example.org"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}, key.Public(), key)
+	err := wantFail(t, self, p.options(Signing), "self-signed and not a trust anchor")
+	if strings.Contains(err.Error(), "not found") {
+		t.Fatalf("error %q", err)
+	}
+	// One that only claims to be its own issuer (another key of that name
+	// signed it) is still "not found".
+	other := newECKey(t)
+	namesake := issueCert(t, nil, &x509.Certificate{Subject: self.Subject}, other.Public(), other)
+	forged := issueCert(t, &testIssuer{cert: namesake, key: other}, &x509.Certificate{Subject: self.Subject}, newECKey(t).Public(), nil)
+	wantFail(t, forged, p.options(Signing), "not found among the roots")
+}
