@@ -36,6 +36,7 @@
 package mailseal
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -44,7 +45,9 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/mailseal/mailseal/auth"
 	"github.com/mailseal/mailseal/autocrypt"
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/flow"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
@@ -272,6 +275,11 @@ type OpenOptions struct {
 	// with the caller's); zero fields mean mime.DefaultLimits. Give the
 	// same Limits here as to mime.Parse.
 	Limits mime.Limits
+	// Auth, when set, also asks whether the message's domain sent it:
+	// auth.Check (DKIM, SPF, DMARC) on the whole message, into
+	// Report.Auth. Status stays the end-to-end verdict; a good signature
+	// with a failing domain check, or the reverse, is a warning.
+	Auth *auth.Options
 	// Autocrypt, when set, learns from the message as an Autocrypt Level 1
 	// reader does: the sender's Autocrypt header, and the Autocrypt-Gossip
 	// fields of decrypted content whose integrity is protected (an
@@ -353,6 +361,16 @@ func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
 	}
 	defer res.Close()
 	opened := &Opened{Report: res.Report, Decrypted: opts.Decrypt && res.Inner != nil}
+	if opts.Auth != nil {
+		a, err := auth.Check(context.Background(), m, *opts.Auth)
+		if err != nil {
+			return nil, err
+		}
+		opened.Auth = a
+		if w := contrast(&opened.Report); w != "" {
+			opened.Warnings = append(opened.Warnings, w)
+		}
+	}
 	if opts.Autocrypt != nil {
 		received := opts.At
 		if received.IsZero() {
@@ -369,6 +387,29 @@ func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
 		}
 	}
 	return opened, nil
+}
+
+// contrast says plainly when the person's verdict and the domain's
+// disagree: a good signature on mail its domain did not send (DMARC
+// fail), or mail the domain sent whose signature is not good.
+func contrast(r *Report) string {
+	a := r.Auth
+	if a == nil || a.DMARC == nil {
+		return ""
+	}
+	proto := map[string]string{ProtocolOpenPGP: "OpenPGP", ProtocolSMIME: "S/MIME"}[r.Protocol]
+	if proto == "" {
+		proto = "OpenPGP/S/MIME"
+	}
+	switch {
+	case r.Status == StatusGood && a.Verdict == core.AuthFail:
+		return fmt.Sprintf("the %s signature is good, but the domain check fails (DMARC fail for %s): the signer wrote it, but it did not come from %s's servers as sent",
+			proto, a.Domain, a.Domain)
+	case r.Status != StatusGood && r.Status != StatusUnsigned && r.Status != StatusError && a.Verdict == core.AuthPass:
+		return fmt.Sprintf("the domain check passes (DMARC pass for %s), but the %s signature is %s: %s sent it, which does not show that the signer wrote it",
+			a.Domain, proto, r.Status, a.Domain)
+	}
+	return ""
 }
 
 // engines are the two protocol engines of the flow, with keys.

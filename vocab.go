@@ -29,6 +29,8 @@ type (
 	// LimitError is input refused by a configured limit (mime.Limits,
 	// Policy.MaxDecompressed); its Limit field names the setting.
 	LimitError = core.LimitError
+	// AuthReport is the domain's verdict (DKIM, SPF, DMARC) in Report.Auth.
+	AuthReport = core.AuthReport
 )
 
 // Verdicts; see core.Status.

@@ -171,7 +171,11 @@ type Report struct {
 	// revocation status unknown, no integrity protection. The text output
 	// puts them on its first line.
 	Warnings []string `json:"warnings,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	// Auth is the domain's verdict (DKIM, SPF, DMARC; package auth), set
+	// when asked for (OpenOptions.Auth, verify --auth). It never changes
+	// Status: the person's signature and the domain's are judged apart.
+	Auth  *AuthReport `json:"auth,omitempty"`
+	Error string      `json:"error,omitempty"`
 }
 
 // Senders are the addresses a signature must be bound to, from the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ var (
 	quietFlag    = &cli.BoolFlag{Name: "quiet", Usage: "with --batch: no progress line and no summary on stderr"}
 )
 
+// authWorkers is how many messages a batch with --auth works on at once
+// (when there are fewer cores), and how many DNS lookups may be in flight.
+const authWorkers = 8
+
 // runBatch processes every message of --batch with work, writes outputs in
 // order, prints one JSON report line per message (for decrypt and encrypt:
 // with --json, or when the message has no output or failed; verify writes
@@ -50,6 +55,11 @@ func runBatch(s *session, newWorker func() (batch.Work, error), writesMessages b
 	case "", batch.FormatMbox, batch.FormatMaildir:
 	default:
 		return usageErr("--to-format %q: write mbox or maildir", s.c.String("to-format"))
+	}
+	if s.authOpts != nil {
+		// With --auth a message mostly waits for DNS: more workers than
+		// cores keep lookups of several messages in flight.
+		opts.Workers = max(runtime.GOMAXPROCS(0), authWorkers)
 	}
 	if writesMessages {
 		if opts.Output = s.c.String("output"); opts.Output == "" {

@@ -180,6 +180,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			sendmailCommand(),
 			sopCommand(),
 			keysCommand(),
+			dkimCommand(),
 			autocryptCommand(),
 			versionCommand(),
 		},

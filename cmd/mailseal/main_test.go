@@ -15,6 +15,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mailseal/mailseal/internal/dnstest"
 )
 
 func TestMain(m *testing.M) {
@@ -40,16 +42,18 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MAILSEAL_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("GNUPGHOME", filepath.Join(env.WorkDir, "gnupg"))
 			env.Setenv("CORPORA", corporaDir(t))
+			env.Values[dnsKey{}] = new(dnsHolder)
 			return os.MkdirAll(filepath.Join(env.WorkDir, "gnupg"), 0o700)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"tamper":  cmdTamper,
-			"bigmsg":  cmdBigMessage,
-			"part":    cmdPart,
-			"gpg":     cmdGPG,
-			"lf":      cmdLF,
-			"isempty": cmdIsEmpty,
-			"cbcflip": cmdCBCFlip,
+			"tamper":   cmdTamper,
+			"bigmsg":   cmdBigMessage,
+			"part":     cmdPart,
+			"gpg":      cmdGPG,
+			"lf":       cmdLF,
+			"isempty":  cmdIsEmpty,
+			"cbcflip":  cmdCBCFlip,
+			"dnsserve": cmdDNSServe,
 		},
 	})
 }
@@ -230,6 +234,36 @@ func TestHoistGlobalFlags(t *testing.T) {
 	} {
 		if got := strings.Join(hoistGlobalFlags(strings.Fields(c.in)), " "); got != c.want {
 			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+type dnsKey struct{}
+
+// dnsHolder is the script's DNS server, once started.
+type dnsHolder struct{ srv *dnstest.Server }
+
+// cmdDNSServe starts the script's DNS server on loopback (once; $DNS is
+// its HOST:PORT) and adds the records of each zone file: zone-file lines
+// (as mailseal dkim keygen prints them), "#" comments.
+func cmdDNSServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! dnsserve")
+	}
+	h := ts.Value(dnsKey{}).(*dnsHolder)
+	if h.srv == nil {
+		srv, err := dnstest.Start()
+		ts.Check(err)
+		h.srv = srv
+		ts.Defer(srv.Close)
+		ts.Setenv("DNS", srv.Addr)
+	}
+	srv := h.srv
+	for _, name := range args {
+		for _, line := range strings.Split(ts.ReadFile(name), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				ts.Check(srv.Add(line))
+			}
 		}
 	}
 }

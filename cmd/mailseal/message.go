@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/auth"
 	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/internal/batch"
 	"github.com/mailseal/mailseal/keystore"
@@ -139,7 +140,7 @@ func verifyCommand() *cli.Command {
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
 			batchFlag, toFormatFlag, quietFlag,
-		}, verifyFlags, limitFlags),
+		}, verifyFlags, authFlags, limitFlags),
 		Action: func(c *cli.Context) error { return openCommand(c, false) },
 	}
 }
@@ -167,7 +168,19 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if err != nil {
 		return err
 	}
+	if s.authOpts, err = s.authOptions(); err != nil {
+		return err
+	}
+	addResults := s.c.Bool("add-auth-results")
 	if c.String("batch") != "" {
+		if addResults {
+			return usageErr("--add-auth-results writes one message: not with --batch")
+		}
+		if s.authOpts != nil {
+			// One cache for the mailbox, shared by the workers: each key
+			// and policy is looked up once, at most authWorkers at a time.
+			s.authOpts.Resolver = auth.NewCache(s.authOpts.Resolver, auth.CacheOptions{Parallel: authWorkers})
+		}
 		return runBatch(s, func() (batch.Work, error) { return s.openWorker(decrypt), nil }, decrypt)
 	}
 	m, err := s.readMessage(mailseal.HashingOption())
@@ -179,7 +192,15 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if err != nil {
 		return s.failReport(err)
 	}
-	s.printReport(&opened.Report, !decrypt)
+	if addResults {
+		err := s.writeOutput(func(w io.Writer) error {
+			return auth.WriteWithResults(w, m, s.authOpts.AuthServID, opened.Auth.AuthenticationResults)
+		})
+		if err != nil {
+			return s.failReport(err)
+		}
+	}
+	s.printReport(&opened.Report, !decrypt && !addResults)
 	if code := opened.ExitCode(); code != 0 {
 		return exitError{code}
 	}
@@ -220,7 +241,7 @@ var errNothingReleased = errors.New("nothing released")
 // openOptions are the options of decrypt and verify.
 func (s *session) openOptions(decrypt bool, output io.Writer) mailseal.OpenOptions {
 	o := mailseal.OpenOptions{Decrypt: decrypt, Output: output, Part: s.c.String("part"), Policy: &s.policy, Limits: s.limits,
-		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated")}
+		PreferSMIME: s.c.Bool("smime"), AllowUnauthenticated: s.c.Bool("allow-unauthenticated"), Auth: s.authOpts}
 	if s.c.Bool("autocrypt") {
 		o.Autocrypt = s.store.Autocrypt()
 	}
@@ -281,6 +302,8 @@ type session struct {
 	pass   *passphrases
 	store  *keystore.Store
 	keys   *keystore.Session
+	// authOpts are verify --auth's domain checks (nil without).
+	authOpts *auth.Options
 }
 
 func newSession(c *cli.Context) (*session, error) {
@@ -418,6 +441,9 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 		line += "; warning: " + oneLine(warn)
 	}
 	fmt.Fprintln(w, line)
+	if rep.Auth != nil { // the domain's verdict, next to the person's
+		fmt.Fprintln(w, strings.Join(authLines(rep.Auth), "\n"))
+	}
 	for _, sg := range rep.Signers {
 		who := sg.Fingerprint
 		switch {

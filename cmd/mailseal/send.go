@@ -30,7 +30,7 @@ const ExitTempFail = 75
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
 	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
-	"signer", "domain", "from", "hide-subject", "autocrypt", "autocrypt-mutual"}
+	"signer", "domain", "from", "hide-subject", "dkim-domain", "dkim-selector", "autocrypt", "autocrypt-mutual"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -72,6 +72,8 @@ func sendFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
 		&cli.BoolFlag{Name: "flush", Usage: "send what waits in the outbox, then exit"},
+		&cli.StringFlag{Name: "dkim-domain", Usage: "DKIM-sign each copy as it travels (after encryption) for `DOMAIN` (with --dkim-selector; the key from mailseal dkim keygen)"},
+		&cli.StringFlag{Name: "dkim-selector", Usage: "the DKIM `SELECTOR` of --dkim-domain's stored key"},
 		&cli.BoolFlag{Name: "queue", Usage: "list the outbox: ID, age, state, recipients, last error"},
 		&cli.BoolFlag{Name: "json", Usage: "with --queue: as JSON"},
 		&cli.BoolFlag{Name: "drop", Usage: "remove the outbox entries whose IDs follow, unsent (or --all)"},
@@ -316,10 +318,18 @@ func sendAction(c *cli.Context) error {
 	// Every copy goes into the outbox before the first byte is sent, and
 	// stays claimed by this process until it is delivered, so a flush
 	// running meanwhile (cron) leaves it alone.
+	dkimSign, err := s.dkimSigner()
+	if err != nil {
+		return err
+	}
 	claims, err := outbox(c).PutAll(len(plan.Copies), func(i int) (submit.Envelope, []byte, error) {
 		var buf bytes.Buffer
 		err := plan.Write(&buf, plan.Copies[i])
-		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt, MessageID: plan.MessageID}, buf.Bytes(), err
+		data := buf.Bytes()
+		if err == nil {
+			data, err = dkimSign(data) // the copy as it travels: encrypted
+		}
+		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt, MessageID: plan.MessageID}, data, err
 	})
 	if err != nil {
 		return err // nothing was sent, and no copy is left for a later flush
