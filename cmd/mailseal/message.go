@@ -20,7 +20,7 @@ import (
 )
 
 var ioFlags = []cli.Flag{
-	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
+	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin (or give FILE as the argument)"},
 	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (replaced atomically)"},
 	&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"},
 	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME)"},
@@ -41,8 +41,9 @@ func flags(lists ...[]cli.Flag) []cli.Flag {
 
 func signCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "sign",
-		Usage: "sign a message (PGP/MIME or S/MIME multipart/signed)",
+		Name:      "sign",
+		ArgsUsage: "[FILE]",
+		Usage:     "sign a message (PGP/MIME or S/MIME multipart/signed)",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
 			protocolFlag,
@@ -82,8 +83,9 @@ func (s *session) signer(m *mime.Message, order []string) (mailseal.Signer, erro
 
 func encryptCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "encrypt",
-		Usage: "encrypt a message to its recipients (PGP/MIME multipart/encrypted or S/MIME enveloped)",
+		Name:      "encrypt",
+		ArgsUsage: "[FILE]",
+		Usage:     "encrypt a message to its recipients (PGP/MIME multipart/encrypted or S/MIME enveloped)",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.BoolFlag{Name: "sign", Usage: "also sign with the sender's key"},
 			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
@@ -109,8 +111,9 @@ func encryptCommand() *cli.Command {
 
 func decryptCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "decrypt",
-		Usage: "decrypt a message and verify its inner signature",
+		Name:      "decrypt",
+		ArgsUsage: "[FILE]",
+		Usage:     "decrypt a message and verify its inner signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
 			batchFlag,
@@ -128,8 +131,9 @@ var allowUnauthenticatedFlag = &cli.BoolFlag{Name: "allow-unauthenticated",
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "verify",
-		Usage: "verify a message's signature; exit 0 only for a good signature",
+		Name:      "verify",
+		ArgsUsage: "[FILE]",
+		Usage:     "verify a message's signature; exit 0 only for a good signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
 			batchFlag,
@@ -266,6 +270,7 @@ func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) er
 // that signs has one of its own).
 type session struct {
 	c      *cli.Context
+	input  string // the message file: -i FILE or the FILE argument; "" is stdin
 	policy mailseal.Policy
 	limits mime.Limits // of every parse (the limit flags)
 	pass   *passphrases
@@ -274,8 +279,12 @@ type session struct {
 }
 
 func newSession(c *cli.Context) (*session, error) {
-	if c.NArg() > 0 {
-		return nil, usageErr("unexpected argument %q (the message is read from stdin or -i FILE)", c.Args().First())
+	input := c.String("input")
+	switch {
+	case c.NArg() > 1 || c.NArg() == 1 && (input != "" || c.String("batch") != ""):
+		return nil, usageErr("unexpected argument %q (the message is read from stdin, -i FILE or one FILE argument)", c.Args().Get(c.NArg()-1))
+	case c.NArg() == 1 && c.Args().First() != "-":
+		input = c.Args().First()
 	}
 	home := c.String("home")
 	if home == "" {
@@ -300,7 +309,7 @@ func newSession(c *cli.Context) (*session, error) {
 		}
 		policy.AcceptSHA1Before = t
 	}
-	s := &session{c: c, policy: policy, limits: mime.DefaultLimits(), pass: newPassphrases(c), store: store}
+	s := &session{c: c, input: input, policy: policy, limits: mime.DefaultLimits(), pass: newPassphrases(c), store: store}
 	if err := s.readLimits(); err != nil {
 		return nil, err
 	}
@@ -321,7 +330,7 @@ func (s *session) newKeySession(signOpts smime.SignOptions) *keystore.Session {
 func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 	var m *mime.Message
 	var err error
-	if name := s.c.String("input"); name != "" {
+	if name := s.input; name != "" {
 		f, oerr := os.Open(name)
 		if oerr != nil {
 			return nil, fmt.Errorf("%w: %w", oerr, mailseal.ErrInput)
