@@ -353,13 +353,20 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 }
 
 // writeOutput writes to stdout, or atomically to the -o file: on error the
-// file is not created and no partial output is left behind.
+// file is not created and no partial output is left behind. The file is
+// made with the umask (0644 usually), as other tools make their output,
+// except decrypted mail, which is 0600: its sender meant it for the
+// recipient alone.
 func (s *session) writeOutput(write func(io.Writer) error) error {
 	name := s.c.String("output")
 	if name == "" {
 		return write(s.c.App.Writer)
 	}
-	if err := atomicfile.Write(name, 0o600, write); err != nil {
+	perm := os.FileMode(0o666)
+	if s.c.Command.Name == "decrypt" {
+		perm = 0o600
+	}
+	if err := atomicfile.Write(name, perm, write); err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			return fmt.Errorf("output: %w: %w", err, mailseal.ErrUsage)
