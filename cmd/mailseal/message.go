@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/atomicfile"
@@ -337,6 +338,10 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 		}
 		m, err = mime.ParseFile(f, s.limits, s.policy.MaxMemorySpool, opts...)
 	} else if f, ok := s.c.App.Reader.(*os.File); ok {
+		if term.IsTerminal(int(f.Fd())) {
+			// No message was piped in: say what is waiting for input.
+			fmt.Fprintln(s.c.App.ErrWriter, "mailseal: reading a message from the terminal; end with Ctrl-D (or give FILE or -i FILE)")
+		}
 		// A file on stdin (< msg.eml) is read in place, not spooled.
 		m, err = mime.ParseFile(f, s.limits, s.policy.MaxMemorySpool, opts...)
 	} else {
