@@ -8,6 +8,7 @@ import (
 	"mime/quotedprintable"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mailseal/mailseal/internal/reportschema"
 )
 
 func TestMain(m *testing.M) {
@@ -50,6 +53,7 @@ func TestScripts(t *testing.T) {
 			"lf":      cmdLF,
 			"isempty": cmdIsEmpty,
 			"cbcflip": cmdCBCFlip,
+			"schema":  cmdSchema,
 		},
 	})
 }
@@ -115,6 +119,22 @@ func cmdLF(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	data := strings.ReplaceAll(ts.ReadFile(args[0]), "\r\n", "\n")
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(data), 0o644))
+}
+
+// schema [DEF] FILE: every line of FILE (stdout and stderr name the last
+// command's) is JSON that docs/report.schema.json's root (a report) or
+// $defs/DEF validates.
+func cmdSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: schema [DEF] FILE")
+	}
+	def := ""
+	if len(args) == 2 {
+		def = args[0]
+	}
+	if err := reportschema.ValidateLines(def, []byte(ts.ReadFile(args[len(args)-1]))); err != nil {
+		ts.Fatalf("%s: %v", args[len(args)-1], err)
+	}
 }
 
 // isempty FILE: the file exists and has zero bytes.
@@ -259,6 +279,20 @@ func TestOrderArgs(t *testing.T) {
 	} {
 		if _, err := orderArgs(app, strings.Fields(c.in)); err == nil || err.Error() != c.want {
 			t.Errorf("%q: error %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
+// TestDoneSchemaFields fails when what sign --json and encrypt --json
+// print gains a field that docs/report.schema.json does not document.
+func TestDoneSchemaFields(t *testing.T) {
+	for def, v := range map[string]any{"done": done{}, "key": keyRef{}} {
+		undocumented, unknown, err := reportschema.Fields(def, reflect.TypeOf(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(undocumented) > 0 || len(unknown) > 0 {
+			t.Errorf("%s: undocumented %v, in the schema only %v", def, undocumented, unknown)
 		}
 	}
 }

@@ -58,9 +58,13 @@ func signCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return s.writeOutput(func(w io.Writer) error {
+			d := &done{Operation: "sign", Protocol: signer.Protocol(), Signer: &keyRef{signer.Fingerprint()}, Recipients: []keyRef{}}
+			if err := s.writeOutput(d.counted(func(w io.Writer) error {
 				return mailseal.Sign(w, m, signer, mailseal.WithPolicy(s.policy))
-			})
+			})); err != nil {
+				return err
+			}
+			return s.printDone(d)
 		}),
 	}
 }
@@ -104,7 +108,11 @@ func encryptCommand() *cli.Command {
 				return runBatch(s, func() (batch.Work, error) { return s.encryptWorker(), nil }, true)
 			}
 			return withMessage(func(s *session, m *mime.Message) error {
-				return s.encryptMessage(m, s.writeOutput)
+				d, err := s.encrypt(m, s.writeOutput)
+				if err != nil {
+					return err
+				}
+				return s.printDone(d)
 			})(c)
 		},
 	}
@@ -178,7 +186,7 @@ func openCommand(c *cli.Context, decrypt bool) error {
 	if err != nil {
 		return s.failReport(err)
 	}
-	s.printReport(&opened.Report, !decrypt)
+	s.printReport(&opened.Report, decrypt)
 	if code := opened.ExitCode(); code != 0 {
 		return exitError{code}
 	}
@@ -233,37 +241,120 @@ func (s *session) openKeys() mailseal.Keys {
 // encryptMessage resolves recipients and signer (failing before anything
 // is written) and hands the encrypting function to output.
 func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) error) error) error {
+	_, err := s.encrypt(m, output)
+	return err
+}
+
+// encrypt is encryptMessage, saying what it did.
+func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) error) (*done, error) {
 	order, err := s.protocolOrder()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	encOpts, err := s.smimeEncryptOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addrs, err := mailseal.RecipientAddresses(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sel, err := mailseal.ChooseRecipients(s.keys, addrs, order)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	d := &done{Operation: "encrypt", Protocol: sel.Protocol, Recipients: []keyRef{}}
+	for _, r := range sel.Recipients {
+		d.Recipients = append(d.Recipients, keyRef{r.Fingerprint()})
 	}
 	opts := []mailseal.Option{mailseal.WithPolicy(s.policy), mailseal.WithSMIME(encOpts)}
 	if s.c.Bool("sign") {
 		// The signer's protocol is the recipients'.
 		signer, err := s.signer(m, []string{sel.Protocol})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opts = append(opts, mailseal.SignWith(signer))
+		d.Operation, d.Signer = "sign+encrypt", &keyRef{signer.Fingerprint()}
 	}
-	for _, w := range sel.Warnings {
-		fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
+	if s.c.Bool("json") {
+		d.Warnings = sel.Warnings
+	} else {
+		for _, w := range sel.Warnings {
+			fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
+		}
 	}
-	return output(func(w io.Writer) error {
+	return d, output(d.counted(func(w io.Writer) error {
 		return mailseal.Encrypt(w, m, sel.Recipients, opts...)
-	})
+	}))
+}
+
+// done is what sign --json and encrypt --json print: what was done, with
+// which keys, how much was written (docs/report.schema.json, $defs/done).
+type done struct {
+	Operation  string   `json:"operation"` // sign, encrypt, sign+encrypt
+	Protocol   string   `json:"protocol"`
+	Signer     *keyRef  `json:"signer,omitempty"`
+	Recipients []keyRef `json:"recipients"`
+	Size       int64    `json:"size"`
+	Output     string   `json:"output,omitempty"` // the -o file
+	// Warnings are what the checks had to say about keys they accepted
+	// (an S/MIME certificate whose revocation status is unknown); without
+	// --json they are lines on stderr.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// keyRef names a key by its full fingerprint.
+type keyRef struct {
+	Fingerprint string `json:"fingerprint"`
+}
+
+// counted wraps a writing function so that d.Size is what it wrote.
+func (d *done) counted(write func(io.Writer) error) func(io.Writer) error {
+	return func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := write(cw)
+		d.Size = cw.n
+		return err
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// printDone prints, with --json, what sign or encrypt did.
+func (s *session) printDone(d *done) error {
+	if !s.c.Bool("json") {
+		return nil
+	}
+	d.Output = s.c.String("output")
+	return s.encodeJSON(d, true)
+}
+
+// jsonOut is where --json output goes: stdout for verify, which writes
+// nothing else; stderr for the commands whose stdout is the message
+// (decrypt, sign, encrypt), also when it goes to a file (-o), so a script
+// finds it in one place.
+func (s *session) jsonOut(writesMessage bool) io.Writer {
+	if writesMessage {
+		return s.c.App.ErrWriter
+	}
+	return s.c.App.Writer
+}
+
+// encodeJSON writes v as one line of JSON where jsonOut says.
+func (s *session) encodeJSON(v any, writesMessage bool) error {
+	enc := json.NewEncoder(s.jsonOut(writesMessage))
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // session is what one command invocation needs: flags, keystore, policy,
@@ -387,26 +478,18 @@ func (s *session) failReport(err error) error {
 	if !s.c.Bool("json") {
 		return err
 	}
-	rep := mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signature{}, Error: oneLine(err.Error())}
-	if errors.Is(err, mailseal.ErrIntegrity) {
-		rep.Status, rep.Encrypted, rep.Integrity = mailseal.StatusBad, true, mailseal.IntegrityFailed
-	}
-	s.printReport(&rep, s.c.Command.Name == "verify")
+	rep := mailseal.ErrorReport(err)
+	rep.Error = oneLine(rep.Error)
+	s.printReport(&rep, s.c.Command.Name == "decrypt")
 	return exitError{mailseal.ExitCode(err)}
 }
 
-// printReport writes the report: with --json as one JSON object (to stdout
-// when the command writes no message, else to stderr), otherwise as
-// readable lines on stderr, the first of them the status and every warning.
-func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
+// printReport writes the report: with --json as one JSON object (where
+// jsonOut says: stdout for verify, stderr for decrypt), otherwise as readable lines on stderr, the first of them the
+// status and every warning.
+func (s *session) printReport(rep *mailseal.Report, writesMessage bool) {
 	if s.c.Bool("json") {
-		w := s.c.App.ErrWriter
-		if toStdout {
-			w = s.c.App.Writer
-		}
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		enc.Encode(rep)
+		s.encodeJSON(rep, writesMessage)
 		return
 	}
 	w := s.c.App.ErrWriter
@@ -433,7 +516,10 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 		who := sg.Fingerprint
 		switch {
 		case who == "":
-			who = "unknown key " + sg.KeyID
+			who = "unknown key"
+			if k := sg.SigningKey + sg.KeyID; k != "" { // one of them, or neither (S/MIME)
+				who += " " + k
+			}
 		case len(sg.Emails) == 0:
 			who += " (bound to no address)"
 		default:
