@@ -137,6 +137,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			sopCommand(),
 			keysCommand(),
 			versionCommand(),
+			helpCommand(),
 		},
 	}
 }
