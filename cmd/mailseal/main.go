@@ -138,6 +138,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			keysCommand(),
 			versionCommand(),
 			helpCommand(),
+			completionCommand(),
 		},
 	}
 }
