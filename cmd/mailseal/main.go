@@ -139,6 +139,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 			helpCommand(),
 			completionCommand(),
+			manCommand(),
 		},
 	}
 }
