@@ -156,15 +156,25 @@ func recipientsIn(keys KeyFinder, p string, addrs []string) (*Selection, []strin
 // missingKeys is the error for recipients without a key of protocol p.
 func missingKeys(p string, missing []string, refused map[string]string) error {
 	sort.Strings(missing)
-	if p == ProtocolOpenPGP {
-		return fmt.Errorf("no valid OpenPGP encryption key for %s (import their key with mailseal keys import): %w",
-			strings.Join(missing, ", "), ErrNoKey)
-	}
-	var why []string
+	var why, absent []string
 	for _, a := range missing {
 		if r := refused[a]; r != "" {
 			why = append(why, a+": "+r)
+		} else {
+			absent = append(absent, a)
 		}
+	}
+	if p == ProtocolOpenPGP {
+		// "import their key" only where no key is stored; a stored key that
+		// is refused says why (revoked, expired, no encryption key).
+		msg := "no valid OpenPGP encryption key for " + strings.Join(missing, ", ")
+		if len(absent) > 0 {
+			msg += " (import their key with mailseal keys import)"
+		}
+		if len(why) > 0 {
+			msg += "; " + strings.Join(why, "; ")
+		}
+		return fmt.Errorf("%s: %w", msg, ErrNoKey)
 	}
 	msg := fmt.Sprintf("no valid S/MIME certificate for %s (import their certificate with mailseal keys import, and trust its CA with mailseal keys trust)", strings.Join(missing, ", "))
 	if len(why) > 0 {

@@ -70,6 +70,22 @@ func ExampleEncrypt() {
 	// true true
 }
 
+// Encrypt, leaving the real Subject readable outside (it still travels
+// protected inside, and the body gets no legacy display element).
+func ExampleWithKeepSubject() {
+	bob := newKey("Bob <bob@example.org>")
+	msg := parse(outgoing)
+	defer msg.Close()
+	var encrypted bytes.Buffer
+	to := []mailseal.Recipient{pgp.Recipient{Entity: bob}}
+	if err := mailseal.Encrypt(&encrypted, msg, to, mailseal.WithKeepSubject(true)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Contains(encrypted.String(), "Subject: the plan\r\n"), strings.Contains(encrypted.String(), "[...]"))
+	// Output:
+	// true false
+}
+
 // Verify a received message and print who signed it.
 func ExampleOpen() {
 	alice := newKey("Alice <alice@example.org>")
@@ -146,6 +162,40 @@ func ExamplePlanSend() {
 	// openpgp [bob@example.org] false
 	// smime [carol@example.org] false
 	// openpgp [alice@example.org] false
+}
+
+// Send system mail: cron's message names root without a domain. Domain
+// qualifies the recipients, SystemFrom gives it the machine's address as
+// sender (in From and the envelope), and SignerQuery would pick another
+// key to sign with than the one of that address.
+func ExamplePlanSend_systemMail() {
+	dir, err := os.MkdirTemp("", "mailseal-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ks, err := keystore.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, uid := range []string{"host1 <host1@example.org>", "Root <root@example.org>"} {
+		if _, err := ks.GeneratePGP(keystore.GenerateOptions{UID: uid, NoPassphrase: true}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	msg := parse("From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host1> backup\n\ndone\n")
+	defer msg.Close()
+	plan, err := mailseal.PlanSend(msg, ks.Session(keystore.SessionOptions{}), mailseal.SendOptions{
+		Sign: true, Domain: "example.org", SystemFrom: "host1@example.org"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer plan.Close()
+	fmt.Println(plan.Message.Root.Header.Get("From"))
+	fmt.Println(plan.EnvelopeFrom, plan.Copies[0].Rcpt)
+	// Output:
+	// "Cron Daemon" <host1@example.org>
+	// host1@example.org [root@example.org]
 }
 
 func openpgpList(e ...*openpgp.Entity) openpgp.EntityList { return e }

@@ -81,9 +81,10 @@ func isMessage(m *mime.Message) error {
 type Option func(*options)
 
 type options struct {
-	policy   Policy
-	signer   Signer
-	smimeEnc smime.EncryptOptions
+	policy      Policy
+	signer      Signer
+	smimeEnc    smime.EncryptOptions
+	keepSubject bool
 }
 
 // SignWith makes Encrypt sign the message with s before encrypting it
@@ -98,6 +99,12 @@ func WithPolicy(p Policy) Option { return func(o *options) { o.policy = p } }
 // the default is AES-256-GCM (authEnveloped-data) and RSA PKCS #1 v1.5 key
 // transport to RSA recipients.
 func WithSMIME(e smime.EncryptOptions) Option { return func(o *options) { o.smimeEnc = e } }
+
+// WithKeepSubject(true) makes Encrypt leave the real Subject readable
+// outside instead of "[...]" (it still travels protected inside). No
+// header field a reader sees is hidden then, so no legacy display element
+// goes into the body (RFC 9788 section 4.5). The default hides it.
+func WithKeepSubject(keep bool) Option { return func(o *options) { o.keepSubject = keep } }
 
 func collect(opts []Option) options {
 	var o options
@@ -131,7 +138,9 @@ func Sign(w io.Writer, m *mime.Message, s Signer, opts ...Option) error {
 // Encrypt writes m encrypted to every recipient in to, all of one
 // protocol (PlanSend splits a mixed list into one copy per protocol), and
 // signed first with SignWith. The header is protected (hp="cipher": the
-// real Subject travels inside, "[...]" outside), and Bcc is dropped.
+// real Subject travels inside, "[...]" outside unless WithKeepSubject, and
+// at the top of the text a client shows, for clients without Header
+// Protection), and Bcc is dropped.
 // Nothing is written when the recipients or the signer are not usable.
 func Encrypt(w io.Writer, m *mime.Message, to []Recipient, opts ...Option) error {
 	if err := isMessage(m); err != nil {
@@ -171,7 +180,7 @@ func Encrypt(w io.Writer, m *mime.Message, to []Recipient, opts ...Option) error
 			}
 			signer = ps.Entity
 		}
-		return (&flow.OpenPGP{Engine: pgp.New(o.policy)}).Encrypt(w, m, keys, signer)
+		return (&flow.OpenPGP{Engine: pgp.New(o.policy), KeepSubject: o.keepSubject}).Encrypt(w, m, keys, signer)
 	case ProtocolSMIME:
 		var certs []*x509.Certificate
 		for _, r := range dedupe(to) {
@@ -190,7 +199,7 @@ func Encrypt(w io.Writer, m *mime.Message, to []Recipient, opts ...Option) error
 			}
 			ids, signOpts = []smime.Identity{ss.Identity}, ss.Options
 		}
-		sm := &flow.SMIME{Engine: &smime.Engine{Policy: o.policy}}
+		sm := &flow.SMIME{Engine: &smime.Engine{Policy: o.policy}, KeepSubject: o.keepSubject}
 		return sm.Encrypt(w, m, certs, o.smimeEnc, ids, signOpts)
 	}
 	return fmt.Errorf("mailseal: unknown protocol %q of recipient %s: %w", protocol, to[0].Fingerprint(), ErrUsage)

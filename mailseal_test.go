@@ -372,9 +372,20 @@ func TestMixedUpPGPMIME(t *testing.T) {
 	if o, _, err := open(" \r\n", ""); err != nil || !o.Decrypted {
 		t.Fatalf("white space: %v", err)
 	}
-	// Text in the first part: not the shape, not repaired.
-	if _, out, err := open("Read the attachment.", ""); !errors.Is(err, mailseal.ErrVerification) || out != "" {
-		t.Fatalf("text in the first part: %v, output %q", err, out)
+	// Text in the first part: not the shape, not repaired, but the
+	// encrypted attachment is named as nested content (partial, not "not
+	// encrypted"), and nothing is output.
+	o, out, err = open("Read the attachment.", "")
+	if err != nil || o.Status != mailseal.StatusPartial || o.Decrypted || !o.Encrypted || o.EncryptedPart != "3" ||
+		!strings.Contains(o.Error, "--part 3") || out != "" {
+		t.Fatalf("text in the first part: %v, %+v, output %q", err, o, out)
+	}
+	// The same for verify.
+	m := parse(mixUp(t, encrypted.Bytes(), "Read the attachment."))
+	o, err = mailseal.Open(m, keys, mailseal.OpenOptions{})
+	m.Close()
+	if err != nil || o.Status != mailseal.StatusPartial || o.EncryptedPart != "3" {
+		t.Fatalf("verify, text in the first part: %v, %+v", err, o)
 	}
 	// The encrypted attachment named: opened alone, judged as the message.
 	o, out, err = open("Read the attachment.", "3")
@@ -516,4 +527,98 @@ func TestNotAMessage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// matcher is a finder that also finds signers by query: "ops" names the
+// S/MIME key of ops@x.
+type matcher struct{ finder }
+
+func (m matcher) SignerMatching(query, p string) (mailseal.Signer, error) {
+	if query == "ops" && p == mailseal.ProtocolSMIME {
+		return key{p, "ops@x"}, nil
+	}
+	return nil, fmt.Errorf("no %s key matches %q: %w", p, query, mailseal.ErrNoKey)
+}
+
+// System mail (issue 15): cron's "From: root (Cron Daemon)" and "To: root"
+// have no domain. Domain qualifies them in the header and the envelope,
+// SystemFrom replaces such a From (keeping its name) and the envelope
+// sender, SignerQuery picks the signer; without them a bare name is a
+// usage error that names the settings.
+func TestPlanSendSystemMail(t *testing.T) {
+	const cron = "From: root (Cron Daemon)\nTo: root, Bob <b>, a@x\nCc: \"Doe, J\" <both>\nSubject: Cron <root@host> backup\nContent-Type: text/plain; charset=UTF-8\nX-Cron-Env: <SHELL=/bin/sh>\n\nbackup done\n"
+	msg := parse(cron)
+	defer msg.Close()
+	if _, err := mailseal.PlanSend(msg, keys, mailseal.SendOptions{}); !errors.Is(err, mailseal.ErrUsage) ||
+		!strings.Contains(err.Error(), `From "root (Cron Daemon)" has no domain: set domain`) {
+		t.Fatalf("without settings: %v", err)
+	}
+	k := finder{
+		rcpt:    map[string]map[string]bool{mailseal.ProtocolSMIME: set("root@x", "b@x", "a@x", "both@x", "cron@x")},
+		signers: map[string]map[string]bool{mailseal.ProtocolSMIME: set("root@x", "cron@x")},
+	}
+	plan, err := mailseal.PlanSend(msg, k, mailseal.SendOptions{Sign: true, Domain: "x", EnvelopeFrom: "root", Rcpt: []string{"root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := plan.Message.Root.Header
+	if h.Get("From") != "root@x (Cron Daemon)" || h.Get("To") != "root@x, Bob <b@x>, a@x" || h.Get("Cc") != `"Doe, J" <both@x>` ||
+		plan.From != "root@x" || plan.EnvelopeFrom != "root@x" || h.Get("X-Cron-Env") != "<SHELL=/bin/sh>" {
+		t.Fatalf("Domain: From %q To %q Cc %q, sender %q, envelope %q", h.Get("From"), h.Get("To"), h.Get("Cc"), plan.From, plan.EnvelopeFrom)
+	}
+	if len(plan.Copies) != 1 || strings.Join(plan.Copies[0].Rcpt, ",") != "root@x,b@x,a@x,both@x" {
+		t.Fatalf("copies %+v", plan.Copies)
+	}
+	plan.Close()
+	plan, err = mailseal.PlanSend(msg, k, mailseal.SendOptions{Sign: true, Domain: "x", SystemFrom: "cron@x", EnvelopeFrom: "root", NoHeaderRecipients: true, Rcpt: []string{"root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := plan.Message.Root.Header; h.Get("From") != `"Cron Daemon" <cron@x>` || plan.From != "cron@x" || plan.EnvelopeFrom != "cron@x" ||
+		len(plan.Copies) != 1 || strings.Join(plan.Copies[0].Rcpt, ",") != "root@x" {
+		t.Fatalf("SystemFrom: From %q, sender %q, envelope %q, copies %+v", h.Get("From"), plan.From, plan.EnvelopeFrom, plan.Copies)
+	}
+	plan.Close()
+	for _, bad := range []mailseal.SendOptions{{Domain: "x@y"}, {Domain: ".x"}, {Domain: "x y"}, {SystemFrom: "cron"}, {SystemFrom: "Cron <cron@x>"}} {
+		if _, err := mailseal.PlanSend(msg, k, bad); !errors.Is(err, mailseal.ErrUsage) || !strings.Contains(err.Error(), "is not a") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	// A From with a domain is not system mail: SystemFrom leaves it.
+	person := parse("From: a@x\r\nTo: root\r\n\r\nhi\r\n")
+	defer person.Close()
+	k.signers[mailseal.ProtocolSMIME]["a@x"] = true
+	plan, err = mailseal.PlanSend(person, k, mailseal.SendOptions{Sign: true, Domain: "x", SystemFrom: "cron@x"})
+	if err != nil || plan.From != "a@x" || plan.EnvelopeFrom != "a@x" {
+		t.Fatalf("%+v %v", plan, err)
+	}
+	plan.Close()
+	// No domain for an envelope recipient.
+	if _, err := mailseal.PlanSend(person, k, mailseal.SendOptions{Domain: "", Rcpt: []string{"root"}, NoHeaderRecipients: true}); !errors.Is(err, mailseal.ErrUsage) ||
+		!strings.Contains(err.Error(), "has no domain") {
+		t.Fatalf("bare recipient: %v", err)
+	}
+	rcptOnly := parse("From: a@x\r\nTo: a@x\r\n\r\nhi\r\n")
+	defer rcptOnly.Close()
+	if _, err := mailseal.PlanSend(rcptOnly, k, mailseal.SendOptions{Rcpt: []string{"root"}, NoHeaderRecipients: true}); !errors.Is(err, mailseal.ErrUsage) ||
+		!strings.Contains(err.Error(), `recipient "root" has no domain`) {
+		t.Fatalf("bare envelope recipient: %v", err)
+	}
+	// SignerQuery needs a SignerMatcher, and picks the key it names: a@x
+	// cannot sign, "ops" can.
+	delete(k.signers[mailseal.ProtocolSMIME], "a@x")
+	if _, err := mailseal.PlanSend(rcptOnly, matcher{k}, mailseal.SendOptions{Sign: true}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Fatalf("a@x signs: %v", err)
+	}
+	if _, err := mailseal.PlanSend(rcptOnly, k, mailseal.SendOptions{Sign: true, SignerQuery: "ops"}); !errors.Is(err, mailseal.ErrUsage) {
+		t.Fatalf("query without a matcher: %v", err)
+	}
+	if _, err := mailseal.PlanSend(rcptOnly, matcher{k}, mailseal.SendOptions{Sign: true, SignerQuery: "nobody"}); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Fatalf("query that names nobody: %v", err)
+	}
+	plan, err = mailseal.PlanSend(rcptOnly, matcher{k}, mailseal.SendOptions{Sign: true, SignerQuery: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -33,6 +34,32 @@ type SendOptions struct {
 	Policy *Policy
 	// Now stamps a message without a Date field (zero: the current time).
 	Now time.Time
+	// Domain is the mail domain of system mail: a bare local part (root)
+	// in From, To, Cc, Bcc, the envelope sender or Rcpt becomes
+	// root@Domain, in the header as in the envelope. Without Domain (and
+	// SystemFrom for the sender) such an address is a usage error.
+	Domain string
+	// SystemFrom is the sender of system mail: a From that is a bare local
+	// part ("root (Cron Daemon)") or missing becomes this address (the
+	// comment or display name kept as its name), and so does the envelope
+	// sender of such a message (also a bare one given, as cron's -f root).
+	// A From with a domain is left as it is.
+	SystemFrom string
+	// SignerQuery picks the signing key by a query (fingerprint, address,
+	// name, as keys list takes it) instead of by the From address. keys
+	// must then be a SignerMatcher.
+	SignerQuery string
+	// KeepSubject leaves the Subject of the encrypted copies readable
+	// outside (WithKeepSubject).
+	KeepSubject bool
+}
+
+// A SignerMatcher finds a signing key by a query (keystore.Session is
+// one); PlanSend needs it for SendOptions.SignerQuery.
+type SignerMatcher interface {
+	// SignerMatching returns the unlocked key of protocol that matches
+	// query, or an error wrapping ErrNoKey.
+	SignerMatching(query, protocol string) (Signer, error)
 }
 
 // A SendPlan is a message made ready to send, and the copies to submit:
@@ -44,12 +71,17 @@ type SendPlan struct {
 	Message *mime.Message
 	// From is the single From address; EnvelopeFrom the SMTP sender.
 	From, EnvelopeFrom string
-	Copies             []Copy
+	// MessageID is the Message-ID field every copy carries: with the
+	// recipients of a copy, it names the copy for an outbox that delivers
+	// each once.
+	MessageID string
+	Copies    []Copy
 	// Warnings say what the plan could not do as one would wish (a copy
 	// not encrypted to the sender, who has no key of its protocol).
-	Warnings []string
-	signers  map[string]Signer
-	policy   Policy
+	Warnings    []string
+	signers     map[string]Signer
+	policy      Policy
+	keepSubject bool
 }
 
 // A Copy is one message to submit.
@@ -71,11 +103,38 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if err := isMessage(m); err != nil {
 		return nil, err
 	}
+	if d := opts.Domain; d != "" && (strings.ContainsAny(d, "@<>,;:()\"\\ \t\r\n") || strings.Trim(d, ".") != d) {
+		return nil, fmt.Errorf("domain %q is not a mail domain (example.org): %w", d, ErrUsage)
+	}
+	if f := opts.SystemFrom; f != "" {
+		if a, err := mail.ParseAddress(f); err != nil || a.Address != f || a.Name != "" {
+			return nil, fmt.Errorf("from %q is not a bare address (cron@example.org): %w", f, ErrUsage)
+		}
+	}
+	var matcher SignerMatcher
+	if opts.SignerQuery != "" {
+		var ok bool
+		if matcher, ok = keys.(SignerMatcher); !ok {
+			return nil, fmt.Errorf("a signer query needs a KeyFinder that is a SignerMatcher: %w", ErrUsage)
+		}
+	}
+	if fixed, err := systemMail(m, opts); err != nil {
+		return nil, err
+	} else if fixed != nil {
+		defer fixed.Close()
+		m = fixed
+	}
 	from, err := SenderAddress(m)
 	if err != nil {
 		return nil, err
 	}
-	visible, hidden, err := sendRecipients(m, opts.Rcpt, !opts.NoHeaderRecipients)
+	rcpt := make([]string, len(opts.Rcpt))
+	for i, r := range opts.Rcpt {
+		if rcpt[i] = qualify(strings.TrimSpace(r), opts.Domain); rcpt[i] != "" && !strings.Contains(rcpt[i], "@") {
+			return nil, fmt.Errorf("recipient %q has no domain: set domain in the config (the mail domain for bare names such as root), or give --domain: %w", r, ErrUsage)
+		}
+	}
+	visible, hidden, err := sendRecipients(m, rcpt, !opts.NoHeaderRecipients)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +145,18 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if len(order) == 0 {
 		order = Protocols(false)
 	}
-	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy()}
-	if opts.EnvelopeFrom != "" {
-		plan.EnvelopeFrom = opts.EnvelopeFrom
+	plan := &SendPlan{From: from, EnvelopeFrom: from, signers: map[string]Signer{}, policy: DefaultPolicy(), keepSubject: opts.KeepSubject}
+	if ef := opts.EnvelopeFrom; ef != "" {
+		switch {
+		case strings.Contains(ef, "@"):
+			plan.EnvelopeFrom = ef
+		case opts.SystemFrom != "": // a bare sender (cron's -f root) is system mail
+			plan.EnvelopeFrom = opts.SystemFrom
+		case opts.Domain != "":
+			plan.EnvelopeFrom = qualify(ef, opts.Domain)
+		default:
+			return nil, fmt.Errorf("envelope sender %q has no domain: set domain or from in the config, or give --domain or --from: %w", ef, ErrUsage)
+		}
 	}
 	if opts.Policy != nil {
 		plan.policy = *opts.Policy
@@ -140,6 +208,9 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 				protocolNames(order), strings.Join(missing, ", "), ErrNoKey)
 		}
 		p, err := signingProtocol(keys, from, order)
+		if matcher != nil {
+			p, err = matchingProtocol(matcher, opts.SignerQuery, order)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the sender %s has no key to sign the unencrypted copies with: %w", from, ErrNoKey)
 		}
@@ -166,7 +237,13 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	}
 	for _, cp := range plan.Copies {
 		if (opts.Sign || cp.Plaintext) && plan.signers[cp.Protocol] == nil {
-			s, err := keys.Signer(cp.Protocol, from)
+			var s Signer
+			var err error
+			if matcher != nil {
+				s, err = matcher.SignerMatching(opts.SignerQuery, cp.Protocol)
+			} else {
+				s, err = keys.Signer(cp.Protocol, from)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -180,7 +257,24 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	if plan.Message, err = prepareForSend(m, from, now); err != nil {
 		return nil, err
 	}
+	plan.MessageID = strings.TrimSpace(plan.Message.Root.Header.Get("Message-ID"))
 	return plan, nil
+}
+
+// matchingProtocol is the first protocol of order in which query names a
+// signing key.
+func matchingProtocol(m SignerMatcher, query string, order []string) (string, error) {
+	var first error
+	for _, p := range order {
+		_, err := m.SignerMatching(query, p)
+		if err == nil {
+			return p, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return "", first
 }
 
 // Write writes copy c of the plan: encrypted to its keys (and signed if
@@ -190,7 +284,7 @@ func (p *SendPlan) Write(w io.Writer, c Copy) error {
 	if c.Plaintext {
 		return Sign(w, p.Message, signer, WithPolicy(p.policy))
 	}
-	opts := []Option{WithPolicy(p.policy)}
+	opts := []Option{WithPolicy(p.policy), WithKeepSubject(p.keepSubject)}
 	if signer != nil {
 		opts = append(opts, SignWith(signer))
 	}

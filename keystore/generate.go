@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -23,7 +24,8 @@ type GenerateOptions struct {
 	Now time.Time
 }
 
-// GeneratePGP makes a key pair, stores it, and describes it. The default
+// GeneratePGP makes a key pair, stores it with a revocation certificate
+// (see RevocationCertificate), and describes it. The default
 // profile is a v4 Ed25519 primary key (certify+sign) with an X25519
 // encryption subkey, preferring AES-256 and SHA-512; rfc9580 makes a v6 key
 // that prefers AEAD (SEIPDv2).
@@ -45,6 +47,14 @@ func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if err := e.Serialize(&pub); err != nil {
 		return nil, fmt.Errorf("keystore: generate: %w", err)
 	}
+	now := opts.Now
+	if now.IsZero() {
+		now = e.PrimaryKey.CreationTime
+	}
+	rev, err := revocationCertificate(e, now)
+	if err != nil {
+		return nil, err
+	}
 	if !opts.NoPassphrase {
 		if err := pgp.ProtectKey(e, opts.Passphrase); err != nil {
 			return nil, fmt.Errorf("keystore: generate: %w", err)
@@ -54,6 +64,9 @@ func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 		return nil, fmt.Errorf("keystore: generate: %w", err)
 	}
 	if _, err := s.ImportPGP(bytes.NewReader(append(pub.Bytes(), sec.Bytes()...)), nil); err != nil {
+		return nil, err
+	}
+	if err := s.storeRevocationCertificate(hex.EncodeToString(e.PrimaryKey.Fingerprint), rev); err != nil {
 		return nil, err
 	}
 	info := s.info(e, time.Now())

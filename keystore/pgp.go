@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -220,18 +221,11 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 			if _, ok := verifyDirect(c.key, p); !ok {
 				continue
 			}
-			merged, changes, err := merge(c, &cert{primary: c.primary, key: c.key, direct: []rawPacket{p}})
+			res, err := s.addRevocation(c, p)
 			if err != nil {
 				return results, err
 			}
-			if len(changes) > 0 {
-				if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
-					return results, err
-				}
-			} else {
-				changes = []string{"unchanged (revocation already known)"}
-			}
-			results = append(results, ImportResult{Fingerprint: upper(fpr), Changes: changes})
+			results = append(results, res)
 			applied = true
 			break
 		}
@@ -240,6 +234,24 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 		}
 	}
 	return results, nil
+}
+
+// addRevocation merges the key revocation p, which verifies against c,
+// into the stored certificate c; the caller holds the lock.
+func (s *Store) addRevocation(c *cert, p rawPacket) (ImportResult, error) {
+	fpr := c.fingerprint()
+	merged, changes, err := merge(c, &cert{primary: c.primary, key: c.key, direct: []rawPacket{p}})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	if len(changes) > 0 {
+		if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+			return ImportResult{}, err
+		}
+	} else {
+		changes = []string{"unchanged (revocation already known)"}
+	}
+	return ImportResult{Fingerprint: upper(fpr), Changes: changes}, nil
 }
 
 func (s *Store) readCert(fpr string) (*cert, error) {
@@ -347,14 +359,19 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 }
 
 // SecretPGPForEmail returns the secret keys (locked) of the certificates
-// PGPForAddress finds for email.
+// PGPForAddress finds for email, except revoked ones: a key revoked and
+// replaced by a new one does not make the sender's key ambiguous.
 func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
 	certs, err := s.PGPForAddress(email)
 	if err != nil && !errors.Is(err, core.ErrNoKey) {
 		return nil, err
 	}
 	var out []*openpgp.Entity
+	now := time.Now()
 	for _, c := range certs {
+		if c.Revoked(now) {
+			continue
+		}
 		if _, err := os.Stat(s.secretPath(hex.EncodeToString(c.PrimaryKey.Fingerprint))); err == nil {
 			out = append(out, c)
 		}
@@ -508,24 +525,71 @@ func primaryUID(e *openpgp.Entity) string {
 // ExportPGP writes the matching key, armored: the certificate, or with
 // secret the secret key as stored (encrypted with its passphrase).
 func (s *Store) ExportPGP(w io.Writer, query string, secret bool) error {
-	e, err := s.FindOnePGP(query)
-	if err != nil {
-		return err
+	return s.ExportPGPKeys(w, []string{query}, secret)
+}
+
+// ExportPGPKeys writes the keys the queries name (each exactly one key; a
+// key named twice is written once) as one armored keyring, as gpg --export
+// --armor does: the certificates concatenated in one "PGP PUBLIC KEY
+// BLOCK", or with secret the secret keys as stored (encrypted with their
+// passphrases) in one "PGP PRIVATE KEY BLOCK".
+func (s *Store) ExportPGPKeys(w io.Writer, queries []string, secret bool) error {
+	var fprs []string
+	for _, q := range queries {
+		e, err := s.FindOnePGP(q)
+		if err != nil {
+			return err
+		}
+		if fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint); !slices.Contains(fprs, fpr) {
+			fprs = append(fprs, fpr)
+		}
 	}
-	fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint)
-	path, blockType := s.certPath(fpr), openpgp.PublicKeyType
+	return s.exportPGP(w, fprs, secret)
+}
+
+// ExportAllPGP writes every stored certificate (with secret, every stored
+// secret key) as ExportPGPKeys does. An empty keystore: ErrNoKey.
+func (s *Store) ExportAllPGP(w io.Writer, secret bool) error {
+	var fprs []string
+	for _, fpr := range s.certFingerprints() {
+		if !secret {
+			fprs = append(fprs, fpr)
+		} else if _, err := os.Stat(s.secretPath(fpr)); err == nil {
+			fprs = append(fprs, fpr)
+		}
+	}
+	if len(fprs) == 0 {
+		what := "OpenPGP keys"
+		if secret {
+			what = "OpenPGP secret keys"
+		}
+		return fmt.Errorf("keystore: there are no %s to export: %w", what, core.ErrNoKey)
+	}
+	return s.exportPGP(w, fprs, secret)
+}
+
+func (s *Store) exportPGP(w io.Writer, fprs []string, secret bool) error {
+	var all bytes.Buffer
+	for _, fpr := range fprs {
+		path := s.certPath(fpr)
+		if secret {
+			path = s.secretPath(fpr)
+		}
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) && secret {
+			return fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), core.ErrNoKey)
+		}
+		if err != nil {
+			return fmt.Errorf("keystore: %w", err)
+		}
+		all.Write(data)
+	}
+	blockType := openpgp.PublicKeyType
 	if secret {
-		path, blockType = s.secretPath(fpr), openpgp.PrivateKeyType
-	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && secret {
-		return fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), core.ErrNoKey)
-	}
-	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
+		blockType = openpgp.PrivateKeyType
 	}
 	aw := armor.NewWriter(w, blockType)
-	if _, err := aw.Write(data); err != nil {
+	if _, err := aw.Write(all.Bytes()); err != nil {
 		return err
 	}
 	return aw.Close()

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -132,7 +133,7 @@ func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
 // OpenPGP every stored certificate with a valid user ID bound to addr and
 // a valid encryption key; for S/MIME the newest stored certificate for
 // addr that validates for encryption. With none, refused says why the last
-// S/MIME candidate failed.
+// candidate failed (a revoked or expired key, an invalid certificate).
 func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, string, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
@@ -142,12 +143,19 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		}
 		engine := pgp.New(se.opts.Policy)
 		var out []mailseal.Recipient
+		refused := ""
 		for _, cert := range certs {
-			if engine.CheckRecipient(cert) == nil {
-				out = append(out, pgp.Recipient{Entity: cert})
+			if err := engine.CheckRecipient(cert); err != nil {
+				// "pgp: cannot encrypt to FPR: key FPR is revoked (...)"
+				refused = strings.TrimSuffix(strings.TrimPrefix(err.Error(), "pgp: "), ": "+mailseal.ErrNoKey.Error())
+				continue
 			}
+			out = append(out, pgp.Recipient{Entity: cert})
 		}
-		return out, "", nil
+		if len(out) > 0 {
+			refused = ""
+		}
+		return out, refused, nil
 	case mailseal.ProtocolSMIME:
 		e, err := se.engine()
 		if err != nil {
@@ -191,8 +199,9 @@ func (se *Session) HasSigner(protocol, from string) (bool, error) {
 
 // Signer returns the unlocked key of protocol that signs as from: the one
 // secret OpenPGP key bound to from, or the one certificate for from with a
-// private key that is valid now (and can sign). None wraps ErrNoKey;
-// several are a usage error naming their fingerprints.
+// private key that is valid now (and can sign), not revoked, and not
+// renewed by a newer one of the same subject and issuer. None wraps
+// ErrNoKey; several are a usage error naming their fingerprints.
 func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
@@ -219,7 +228,7 @@ func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 		now := se.opts.Policy.Time()
 		var usable []*x509.Certificate
 		for _, c := range certs {
-			if !now.Before(c.NotBefore) && !now.After(c.NotAfter) {
+			if !now.Before(c.NotBefore) && !now.After(c.NotAfter) && !renewed(c, usable) {
 				usable = append(usable, c)
 			}
 		}
@@ -248,6 +257,17 @@ func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 		return smime.Signer{Identity: id, Options: se.opts.SMIMESign}, nil
 	}
 	return nil, unknownProtocol(protocol)
+}
+
+// renewed reports whether one of newer (certificates newer than c) renews
+// c: the same subject from the same issuer (see X509Options.Renew).
+func renewed(c *x509.Certificate, newer []*x509.Certificate) bool {
+	for _, n := range newer {
+		if bytes.Equal(n.RawSubject, c.RawSubject) && bytes.Equal(n.RawIssuer, c.RawIssuer) {
+			return true
+		}
+	}
+	return false
 }
 
 // SignerMatching returns the unlocked key that matches query (a
@@ -295,7 +315,15 @@ func (s *Store) QueryProtocol(query string) (string, error) {
 	}
 	switch {
 	case len(pgpKeys) > 0 && len(certs) > 0:
-		return "", fmt.Errorf("%q matches OpenPGP keys and X.509 certificates: add --pgp or --smime: %w", query, mailseal.ErrUsage)
+		var names []string
+		for _, e := range pgpKeys {
+			names = append(names, "OpenPGP "+pgp.Fingerprint(e.PrimaryKey)+" "+primaryUID(e))
+		}
+		for _, c := range certs {
+			names = append(names, "X.509 "+CertFingerprint(c)+" "+c.Subject.String())
+		}
+		return "", fmt.Errorf("%q matches OpenPGP keys and X.509 certificates: %s; add --pgp or --smime: %w",
+			query, strings.Join(names, "; "), mailseal.ErrUsage)
 	case len(certs) > 0:
 		return mailseal.ProtocolSMIME, nil
 	case len(pgpKeys) > 0:

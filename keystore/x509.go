@@ -51,22 +51,28 @@ const atRestIterations = 200_000
 // HMAC-SHA-256 MAC, as OpenSSL 3 does by default.
 var keyFileEncoder = gopkcs12.Modern2023.WithIterations(atRestIterations)
 
-// CertInfo describes a stored certificate for listing.
+// CertInfo describes a stored certificate for listing. The fields it
+// shares with KeyInfo have the same names and meaning in JSON:
+// fingerprint, algorithm, emails, created, expires, expired, secret,
+// protected.
 type CertInfo struct {
-	Fingerprint  string    `json:"fingerprint"` // SHA-256 of the DER, upper-case hex
-	Subject      string    `json:"subject"`
-	Issuer       string    `json:"issuer"`
-	Emails       []string  `json:"emails"`
-	Serial       string    `json:"serial"` // upper-case hex
-	NotBefore    time.Time `json:"not_before"`
-	NotAfter     time.Time `json:"not_after"`
-	CA           bool      `json:"ca"`
-	SelfSigned   bool      `json:"self_signed"`
-	Trusted      bool      `json:"trusted"`
-	HasSecret    bool      `json:"secret"`    // a private key is stored
-	Protected    bool      `json:"protected"` // the private key is encrypted with a passphrase
-	KeyAlgorithm string    `json:"key_algorithm"`
-	Expired      bool      `json:"expired"`
+	Fingerprint string   `json:"fingerprint"` // SHA-256 of the DER, upper-case hex
+	Algorithm   string   `json:"algorithm"`   // of the subject's public key: rsa3072, ecdsa-p256, ed25519, ...
+	Subject     string   `json:"subject"`
+	Issuer      string   `json:"issuer"`
+	Emails      []string `json:"emails"`
+	Serial      string   `json:"serial"` // upper-case hex
+	// Created and Expires are the certificate's notBefore and notAfter.
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"`
+	Expired    bool      `json:"expired"`
+	CA         bool      `json:"ca"`
+	SelfSigned bool      `json:"self_signed"`
+	Trusted    bool      `json:"trusted"`
+	HasSecret  bool      `json:"secret"`    // a private key is stored
+	Protected  bool      `json:"protected"` // the private key is encrypted with a passphrase
+	// Revoked: a CA of this keystore revoked it (RevokeX509).
+	Revoked bool `json:"revoked"`
 }
 
 // CertFingerprint is the name of a certificate in the store: the SHA-256
@@ -326,7 +332,8 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 }
 
 // X509ForEmail returns the stored certificates for an address (newest
-// first) that are a person's (see personalCert); none is not an error.
+// first) that are a person's (see personalCert) and that no CA of this
+// keystore revoked (RevokeX509); none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	found, err := s.FindX509(email)
 	if errors.Is(err, core.ErrNoKey) {
@@ -337,7 +344,7 @@ func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, c := range found {
-		if personalCert(c) {
+		if personalCert(c) && !s.revokedX509(CertFingerprint(c)) {
 			out = append(out, c)
 		}
 	}
@@ -509,17 +516,18 @@ func (s *Store) ListX509(query string) ([]CertInfo, error) {
 func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
 	fpr := CertFingerprint(c)
 	info := CertInfo{
-		Fingerprint:  fpr,
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		Emails:       CertEmails(c),
-		NotBefore:    c.NotBefore,
-		NotAfter:     c.NotAfter,
-		CA:           c.BasicConstraintsValid && c.IsCA,
-		SelfSigned:   isSelfSigned(c),
-		Trusted:      s.isTrusted(fpr),
-		KeyAlgorithm: keyAlgorithmName(c.PublicKey),
-		Expired:      now.After(c.NotAfter),
+		Fingerprint: fpr,
+		Algorithm:   keyAlgorithmName(c.PublicKey),
+		Subject:     c.Subject.String(),
+		Issuer:      c.Issuer.String(),
+		Emails:      CertEmails(c),
+		Created:     c.NotBefore,
+		Expires:     c.NotAfter,
+		Expired:     now.After(c.NotAfter),
+		CA:          c.BasicConstraintsValid && c.IsCA,
+		SelfSigned:  isSelfSigned(c),
+		Trusted:     s.isTrusted(fpr),
+		Revoked:     s.revokedX509(fpr),
 	}
 	if c.SerialNumber != nil {
 		info.Serial = strings.ToUpper(c.SerialNumber.Text(16))
@@ -609,12 +617,7 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 		if secret {
 			return fmt.Errorf("keystore: x509: a private key is exported only as PKCS#12 (--format p12): %w", core.ErrUsage)
 		}
-		var buf bytes.Buffer
-		for _, cc := range append([]*x509.Certificate{c}, chain...) {
-			buf.Write(certPEM(cc))
-		}
-		_, err := w.Write(buf.Bytes())
-		return err
+		return s.ExportX509Certs(w, []string{CertFingerprint(c)}, false)
 	case "p12":
 		if !secret {
 			return fmt.Errorf("keystore: x509: PKCS#12 export is for the private key (--secret); certificates alone: --format pem: %w", core.ErrUsage)
@@ -638,6 +641,46 @@ func (s *Store) ExportX509(w io.Writer, query, format string, secret bool, pass 
 		return err
 	}
 	return fmt.Errorf("keystore: x509: unknown export format %q (pem or p12): %w", format, core.ErrUsage)
+}
+
+// ExportX509Certs writes the certificates the queries name (each exactly
+// one), each followed by its chain, as PEM; with all, every stored
+// certificate instead. A certificate is written once however often it is
+// named or chained. No certificate at all: ErrNoKey.
+func (s *Store) ExportX509Certs(w io.Writer, queries []string, all bool) error {
+	var certs []*x509.Certificate
+	if all {
+		stored, err := s.AllX509Certs()
+		if err != nil {
+			return err
+		}
+		if len(stored) == 0 {
+			return fmt.Errorf("keystore: x509: there are no certificates to export: %w", core.ErrNoKey)
+		}
+		sortCerts(stored)
+		certs = stored
+	}
+	for _, q := range queries {
+		c, err := s.FindOneX509(q)
+		if err != nil {
+			return err
+		}
+		chain, err := s.chain(c)
+		if err != nil {
+			return err
+		}
+		certs = append(append(certs, c), chain...)
+	}
+	var buf bytes.Buffer
+	seen := map[string]bool{}
+	for _, c := range certs {
+		if fpr := CertFingerprint(c); !seen[fpr] {
+			seen[fpr] = true
+			buf.Write(certPEM(c))
+		}
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // DeleteX509 deletes the matching certificate (and its trust anchor copy).

@@ -250,7 +250,7 @@ func TestGenerateCAAndLeaf(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", algo, err)
 		}
-		if info.CA || info.Emails[0] != algo+"@example.org" || info.KeyAlgorithm == "" {
+		if info.CA || info.Emails[0] != algo+"@example.org" || info.Algorithm == "" {
 			t.Fatalf("%s: %+v", algo, info)
 		}
 		dir := t.TempDir()

@@ -31,6 +31,12 @@ type X509Options struct {
 	// empty: a self-signed certificate (SelfSigned says so explicitly).
 	Issuer     string
 	SelfSigned bool
+	// Renew is a QUERY naming a stored S/MIME certificate to renew: the
+	// new certificate has its subject and addresses, a new key (of the
+	// same algorithm unless Algo says otherwise) and serial, and the same
+	// issuer (the keystore's CA that issued it, or none for a self-signed
+	// one). Email, Name, Issuer and SelfSigned must then be empty.
+	Renew string
 	// Validity: default 2 years for end-entity certificates, 10 for CAs; an
 	// issued certificate never outlives its issuer.
 	Validity time.Duration
@@ -163,6 +169,13 @@ func (s *Store) GenerateCA(opts X509Options) (*CertInfo, error) {
 // (its key unlocked with opts.IssuerPassphrase) or self-signed, and stored
 // with its private key.
 func (s *Store) GenerateX509(opts X509Options) (*CertInfo, error) {
+	var renew *x509.Certificate
+	if opts.Renew != "" {
+		var err error
+		if renew, err = s.renewal(&opts); err != nil {
+			return nil, err
+		}
+	}
 	addr, err := mail.ParseAddress(opts.Email)
 	if err != nil || addr.Name != "" {
 		return nil, fmt.Errorf("keystore: x509: generate: %q is not an email address: %w", opts.Email, core.ErrUsage)
@@ -202,12 +215,56 @@ func (s *Store) GenerateX509(opts X509Options) (*CertInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if renew != nil {
+		tmpl.RawSubject = renew.RawSubject
+		if len(renew.EmailAddresses) > 0 {
+			tmpl.EmailAddresses = renew.EmailAddresses
+		}
+		// The newest certificate for an address is chosen: make sure the
+		// renewed one is, also when made within the second.
+		if !tmpl.NotBefore.After(renew.NotBefore) {
+			tmpl.NotBefore = renew.NotBefore.Add(time.Second)
+		}
+	}
 	if issuer == nil {
 		issuer, issuerKey = tmpl, key
 	} else if tmpl.NotAfter.After(issuer.NotAfter) {
 		tmpl.NotAfter = issuer.NotAfter
 	}
 	return s.issueAndStore(tmpl, key, issuer, issuerKey, protect)
+}
+
+// renewal finds the certificate opts.Renew names and fills opts from it:
+// its first address, its issuer (or self-signed), its key algorithm.
+func (s *Store) renewal(opts *X509Options) (*x509.Certificate, error) {
+	if opts.Email != "" || opts.Name != "" || opts.Issuer != "" || opts.SelfSigned {
+		return nil, fmt.Errorf("keystore: x509: renew: the renewed certificate keeps the subject, addresses and issuer; "+
+			"for others, generate a new certificate: %w", core.ErrUsage)
+	}
+	old, err := s.FindOneX509(opts.Renew)
+	if err != nil {
+		return nil, err
+	}
+	emails := CertEmails(old)
+	if !personalCert(old) || len(emails) == 0 {
+		return nil, fmt.Errorf("keystore: x509: renew: %s (%s) is not an S/MIME certificate of an address: %w", CertFingerprint(old), old.Subject, core.ErrUsage)
+	}
+	opts.Email = emails[0]
+	if isSelfSigned(old) {
+		opts.SelfSigned = true
+	} else {
+		ca, err := s.issuingCA(old)
+		if err != nil {
+			return nil, fmt.Errorf("%w (a certificate of a public CA is renewed with keys request)", err)
+		}
+		opts.Issuer = CertFingerprint(ca)
+	}
+	if opts.Algo == "" {
+		if algo := keyAlgorithmName(old.PublicKey); algo == "ecdsa-p256" || algo == "rsa3072" || algo == "ed25519" {
+			opts.Algo = algo
+		}
+	}
+	return old, nil
 }
 
 func leafTemplate(email, name string, pub crypto.PublicKey, opts X509Options) (*x509.Certificate, error) {

@@ -70,6 +70,43 @@ func LooksLikeX509(data []byte) bool {
 	return ok
 }
 
+// SplitMixed splits key data that holds both OpenPGP armor and other PEM
+// blocks (certificates, CRLs: what keys export --all writes) into its
+// OpenPGP blocks and its other blocks, each with the blocks in their order
+// and the text around them left out. Other data comes back whole, alone.
+func SplitMixed(data []byte) [][]byte {
+	var pgpPart, other bytes.Buffer
+	var cur *bytes.Buffer
+	for rest := data; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		trimmed := bytes.TrimSpace(line)
+		if cur == nil && bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
+			cur = &other
+			if bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP ")) {
+				cur = &pgpPart
+			}
+		}
+		if cur == nil {
+			continue
+		}
+		cur.Write(line)
+		if bytes.HasPrefix(trimmed, []byte("-----END ")) {
+			if len(line) == len(trimmed) {
+				cur.WriteByte('\n')
+			}
+			cur = nil
+		}
+	}
+	if pgpPart.Len() == 0 || other.Len() == 0 {
+		return [][]byte{data}
+	}
+	return [][]byte{pgpPart.Bytes(), other.Bytes()}
+}
+
 // X509HasPrivateKey reports whether X.509 key data may hold a private key
 // (PEM private keys, or a PKCS#12 file, which cannot be looked into without
 // its password): importing it needs a passphrase to protect the key, or an

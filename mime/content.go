@@ -73,7 +73,7 @@ func (m *Message) buildContent(sevenBit bool) (io.Reader, error) {
 	writeFields(&head, fields, plan[root])
 	head.WriteString("\r\n")
 	parts := []io.Reader{&head}
-	parts = append(parts, bodyReaders(root, plan)...)
+	parts = append(parts, bodyReaders(root, plan, nil)...)
 	return io.MultiReader(parts...), nil
 }
 
@@ -96,26 +96,39 @@ func writeFields(b *bytes.Buffer, fields Header, cte string) {
 	}
 }
 
+// partEdit replaces the bytes of one entity when content is rebuilt.
+type partEdit struct {
+	head []byte      // the header section, blank line included
+	body []io.Reader // the body
+}
+
 // entityReaders returns the readers that produce entity e (header and
-// body), rewritten according to plan.
-func entityReaders(e *Entity, plan map[*Entity]string) []io.Reader {
+// body), rewritten according to plan and edits.
+func entityReaders(e *Entity, plan map[*Entity]string, edits map[*Entity]partEdit) []io.Reader {
+	if ed, ok := edits[e]; ok {
+		return append([]io.Reader{bytes.NewReader(ed.head)}, ed.body...)
+	}
 	cte, rewrite := plan[e]
 	if !rewrite {
 		return []io.Reader{e.Raw()}
 	}
 	if cte == "" {
 		header := io.NewSectionReader(e.src, e.start, e.bodyStart-e.start)
-		return append([]io.Reader{header}, bodyReaders(e, plan)...)
+		return append([]io.Reader{header}, bodyReaders(e, plan, edits)...)
 	}
 	var head bytes.Buffer
 	writeFields(&head, e.Header, cte)
 	head.WriteString("\r\n")
-	return append([]io.Reader{&head}, bodyReaders(e, plan)...)
+	return append([]io.Reader{&head}, bodyReaders(e, plan, edits)...)
 }
 
 // bodyReaders returns the readers that produce the body of e, rewritten
-// according to plan.
-func bodyReaders(e *Entity, plan map[*Entity]string) []io.Reader {
+// according to plan and edits (a multipart above an edited part is in
+// plan, with "").
+func bodyReaders(e *Entity, plan map[*Entity]string, edits map[*Entity]partEdit) []io.Reader {
+	if ed, ok := edits[e]; ok {
+		return ed.body
+	}
 	cte, rewrite := plan[e]
 	switch {
 	case !rewrite || cte == "7bit" && !e.IsMultipart():
@@ -133,7 +146,7 @@ func bodyReaders(e *Entity, plan map[*Entity]string) []io.Reader {
 	pos := e.bodyStart
 	for _, c := range e.Children {
 		rs = append(rs, io.NewSectionReader(e.src, pos, c.start-pos))
-		rs = append(rs, entityReaders(c, plan)...)
+		rs = append(rs, entityReaders(c, plan, edits)...)
 		pos = c.end
 	}
 	return append(rs, io.NewSectionReader(e.src, pos, e.end-pos))

@@ -17,6 +17,21 @@ const (
 // baseline Header Confidentiality Policy.
 const ObscuredSubject = "[...]"
 
+// ProtectOptions steer Protect.
+type ProtectOptions struct {
+	// Encrypt marks the payload hp="cipher" and applies the baseline Header
+	// Confidentiality Policy to the outer fields; without it, hp="clear"
+	// and the outer fields stay as they are.
+	Encrypt bool
+	// SevenBit makes the content 7-bit safe as Content does.
+	SevenBit bool
+	// KeepSubject leaves the Subject of an encrypted message readable
+	// outside (a policy of RFC 9788's hcp_no_confidentiality kind for the
+	// Subject): no field a user sees is hidden then, so no legacy display
+	// element is needed (RFC 9788 section 4.5).
+	KeepSubject bool
+}
+
 // Protect prepares m for RFC 9788 Header Protection and returns the outer
 // header fields and the Cryptographic Payload: an entity whose header holds
 // copies of m's header fields (without Bcc), then, when
@@ -24,55 +39,57 @@ const ObscuredSubject = "[...]"
 // fields with hp="cipher" or hp="clear" added to Content-Type, and m's body.
 //
 // Encrypting applies the baseline Header Confidentiality Policy (hcp_baseline)
-// to the outer fields: Subject becomes "[...]", Keywords and Comments are
-// dropped, Bcc is dropped, everything else stays. When that hid the Subject
-// and the root is text/plain in 7bit or 8bit, a Legacy Display Element
-// ("Subject: ..." and a blank line) is put in front of the body for clients
-// that do not know Header Protection, and hp-legacy-display="1" marks it.
-// Signing leaves the outer fields as they are.
-//
-// sevenBit makes the content 7-bit safe as Content does.
-func Protect(m *Message, encrypt, sevenBit bool) (outer Header, payload io.Reader) {
+// to the outer fields: Subject becomes "[...]" (unless KeepSubject),
+// Keywords and Comments are dropped, Bcc is dropped, everything else stays.
+// When that hid the Subject, the only user-facing field it changes, a
+// Legacy Display Element ("Subject: ...") is put at the top of every Main
+// Body Part for clients that do not know Header Protection, marked
+// hp-legacy-display="1" (see LegacyDisplayParam). Signing leaves the outer
+// fields as they are.
+func Protect(m *Message, opts ProtectOptions) (outer Header, payload io.Reader) {
 	fields := m.Root.Header.filter(func(f Field) bool { return !isContentField(f) })
 	var protected, hpOuter bytes.Buffer
-	var legacy []string
+	var legacy legacyDisplay
 	for _, f := range fields {
 		key := strings.ToLower(f.Key)
 		if key == "bcc" {
 			continue
 		}
 		protected.Write(f.rawBytes())
-		if !encrypt || key == "mime-version" {
+		if !opts.Encrypt || key == "mime-version" {
 			continue
 		}
-		switch key {
-		case "subject":
+		switch {
+		case key == "subject" && !opts.KeepSubject:
 			outer = append(outer, Field{Key: f.Key, Value: ObscuredSubject})
 			if f.Value != ObscuredSubject {
-				legacy = append(legacy, "Subject: "+DecodeWords(f.Value))
+				legacy.add("Subject", f.Value)
 			}
-		case "keywords", "comments":
+		case key == "keywords", key == "comments":
 			// removed from the outside
 		default:
 			outer = append(outer, f)
 		}
 	}
-	if !encrypt {
-		return m.Root.Header.NonContentFields(), &lazyReader{build: func() (io.Reader, error) { return m.buildProtected(sevenBit, protected.Bytes(), HPClear, nil) }}
+	if !opts.Encrypt {
+		return m.Root.Header.NonContentFields(), &lazyReader{build: func() (io.Reader, error) {
+			return m.buildProtected(opts.SevenBit, protected.Bytes(), HPClear, nil)
+		}}
 	}
 	for _, f := range outer {
 		hpOuter.WriteString("HP-Outer: " + f.Key + ": " + f.Value + "\r\n")
 	}
 	protected.Write(hpOuter.Bytes())
 	return outer, &lazyReader{build: func() (io.Reader, error) {
-		return m.buildProtected(sevenBit, protected.Bytes(), HPCipher, legacy)
+		return m.buildProtected(opts.SevenBit, protected.Bytes(), HPCipher, &legacy)
 	}}
 }
 
 // buildProtected is buildContent with the protected fields in front, the
-// hp parameter on Content-Type and, where possible, the legacy display
-// element in front of the body.
-func (m *Message) buildProtected(sevenBit bool, protected []byte, hp string, legacy []string) (io.Reader, error) {
+// hp parameter on Content-Type and the legacy display element (when
+// legacy has lines) in the Main Body Parts. Parts that sevenBit re-encodes
+// get none.
+func (m *Message) buildProtected(sevenBit bool, protected []byte, hp string, legacy *legacyDisplay) (io.Reader, error) {
 	root := m.Root
 	var plan map[*Entity]string
 	if sevenBit {
@@ -81,26 +98,28 @@ func (m *Message) buildProtected(sevenBit bool, protected []byte, hp string, leg
 			return nil, err
 		}
 	}
-	// The legacy display element goes only where it can be prepended as
-	// is: a text/plain root whose body stays 7bit or 8bit.
-	var prefix []byte
-	if len(legacy) > 0 && root.MediaType == "text/plain" {
-		cte := root.transferEncoding()
-		if c, ok := plan[root]; ok {
-			cte = c
+	edits := map[*Entity]partEdit{}
+	if legacy != nil && len(legacy.decoded) > 0 {
+		for _, part := range mainBodyParts(root) {
+			if _, planned := plan[part]; planned || part.Params[LegacyDisplayParam] != "" {
+				continue
+			}
+			ed, ok, err := addLegacyDisplay(part, legacy, part == root)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				edits[part] = ed
+			}
 		}
-		text := strings.Join(legacy, "\r\n") + "\r\n\r\n"
-		ascii := isASCII(text)
-		utf8ish := strings.EqualFold(root.Params["charset"], "utf-8") || root.Params["charset"] == ""
-		if (cte == "" || cte == "7bit" || cte == "8bit") && (ascii || utf8ish && cte == "8bit") {
-			prefix = []byte(text)
-		}
+		plan = planEdits(root, plan, edits)
 	}
+	_, rootEdited := edits[root]
 	ct := root.Header.Get("Content-Type")
 	if ct == "" {
 		ct = "text/plain; charset=us-ascii"
 	}
-	ct += HPParams(hp, prefix != nil)
+	ct += HPParams(hp, rootEdited)
 	var fields Header
 	for _, f := range root.Header.ContentFields() {
 		if !strings.EqualFold(f.Key, "Content-Type") {
@@ -112,9 +131,8 @@ func (m *Message) buildProtected(sevenBit bool, protected []byte, hp string, leg
 	head.WriteString("Content-Type: " + ct + "\r\n")
 	writeFields(&head, fields, plan[root])
 	head.WriteString("\r\n")
-	head.Write(prefix)
 	parts := []io.Reader{&head}
-	parts = append(parts, bodyReaders(root, plan)...)
+	parts = append(parts, bodyReaders(root, plan, edits)...)
 	return io.MultiReader(parts...), nil
 }
 

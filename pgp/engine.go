@@ -62,7 +62,6 @@ import (
 	"crypto"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -213,20 +212,14 @@ func Fingerprint(pk *packet.PublicKey) string {
 }
 
 // keyName names an entity in error messages: fingerprint and the first
-// address a user ID binds (core.UserIDAddress).
+// address a valid user ID binds (ValidUserIDs: a revoked one names
+// nobody).
 func keyName(ent *openpgp.Entity) string {
 	if ent == nil || ent.PrimaryKey == nil {
 		return "(no key)"
 	}
 	name := Fingerprint(ent.PrimaryKey)
-	var emails []string
-	for uid := range ent.Identities {
-		if addr, _ := core.UserIDAddress(uid); addr != "" {
-			emails = append(emails, addr)
-		}
-	}
-	if len(emails) > 0 {
-		sort.Strings(emails)
+	if emails, _ := Addresses(ValidUserIDs(ent, time.Now(), &packet.Config{})); len(emails) > 0 {
 		name += " <" + emails[0] + ">"
 	}
 	return name

@@ -96,6 +96,17 @@ func NewKey(opts KeyOptions) (*openpgp.Entity, error) {
 	return e, nil
 }
 
+// UserIDPacket is the user ID packet NewKey writes for uid (see
+// KeyOptions.UserIDs): one that names an address must bind it
+// (core.UserIDAddress), or it is a usage error.
+func UserIDPacket(uid string) (*packet.UserId, error) {
+	name, comment, email, err := splitUserID(uid)
+	if err != nil {
+		return nil, err
+	}
+	return packet.NewUserId(name, comment, email), nil
+}
+
 // splitUserID splits a user ID into the name, comment and address that
 // go-crypto builds it back from ("name (comment) <address>"). A user ID
 // that names an address but binds none (core.UserIDAddress), or that

@@ -78,19 +78,25 @@ func TestVerifyUserIDWithTwoAddresses(t *testing.T) {
 	}
 }
 
+// revokeUserID adds a self-revocation of uid to key.
+func revokeUserID(t *testing.T, key *openpgp.Entity, uid string) {
+	t.Helper()
+	rev := &packet.Signature{Version: 4, SigType: packet.SigTypeCertificationRevocation, PubKeyAlgo: key.PrimaryKey.PubKeyAlgo,
+		Hash: crypto.SHA256, CreationTime: time.Now(), IssuerKeyId: &key.PrimaryKey.KeyId}
+	if err := rev.SignUserId(uid, key.PrimaryKey, key.PrivateKey, &packet.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	id := key.Identities[uid]
+	id.Revocations = append(id.Revocations, packet.NewVerifiableSig(rev))
+}
+
 func quoted(s string) string { return `"` + s + `"` }
 
 // Only user IDs valid now count: a revoked one binds nothing.
 func TestValidUserIDs(t *testing.T) {
 	key := withUserIDs(t, genKey(t, "Alice", "alice@example.org", keyOpts{}),
 		"Alice <alice@example.org>", "Alice <alice@old.example>", "Alice", "<a@x> <b@y>", "Alice <ALICE@example.org>")
-	rev := &packet.Signature{Version: 4, SigType: packet.SigTypeCertificationRevocation, PubKeyAlgo: key.PrimaryKey.PubKeyAlgo,
-		Hash: crypto.SHA256, CreationTime: time.Now(), IssuerKeyId: &key.PrimaryKey.KeyId}
-	if err := rev.SignUserId("Alice <alice@old.example>", key.PrimaryKey, key.PrivateKey, &packet.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	old := key.Identities["Alice <alice@old.example>"]
-	old.Revocations = append(old.Revocations, packet.NewVerifiableSig(rev))
+	revokeUserID(t, key, "Alice <alice@old.example>")
 	uids := ValidUserIDs(publicOf(t, key), time.Now(), testEngine().Config())
 	var ids []string
 	for _, u := range uids {
@@ -106,6 +112,19 @@ func TestValidUserIDs(t *testing.T) {
 	var ue *core.UserIDError
 	if !errors.As(uids[0].Err, &ue) || uids[1].Err != nil || uids[1].Address != "" {
 		t.Fatalf("%+v", uids)
+	}
+}
+
+// Error messages name a key by an address a valid user ID binds, never
+// by a revoked one.
+func TestKeyNameSkipsRevokedUserIDs(t *testing.T) {
+	key := withUserIDs(t, genKey(t, "Bob", "bob@example.org", keyOpts{}), "Bob <bob@example.org>", "Old <a-old@example.org>")
+	if name := keyName(key); !strings.HasSuffix(name, " <a-old@example.org>") {
+		t.Fatalf("before the revocation: %s", name)
+	}
+	revokeUserID(t, key, "Old <a-old@example.org>")
+	if name := keyName(publicOf(t, key)); !strings.HasSuffix(name, " <bob@example.org>") {
+		t.Fatalf("after the revocation: %s", name)
 	}
 }
 

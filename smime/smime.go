@@ -410,6 +410,9 @@ func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 		sg.Valid = true
 		out = append(out, sg)
 	}
+	if s.CarriedContent {
+		warnings = append(warnings, "the detached signature carries content of its own as well: its signatures were checked over the signed part, not over that content")
+	}
 	return out, warnings
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -470,13 +471,27 @@ func TestCheckRecipient(t *testing.T) {
 	}
 }
 
-func TestVerifyDetachedRefusesEmbeddedContent(t *testing.T) {
+// TestVerifyDetachedEmbeddedContent: a detached signature that carries
+// content of its own (Thunderbird's test suite has such messages) is
+// checked over the signed part, never over its own content: good when the
+// two are the same, bad when they differ (the spoof: the signature's own
+// content verifies, another is shown), with a warning either way.
+func TestVerifyDetachedEmbeddedContent(t *testing.T) {
 	p := getPKI(t)
 	e := testEngine(t)
 	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
 	opaque := sign(t, e, []Identity{id}, SignOptions{Opaque: true}, content)
-	if _, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(opaque)); !errors.Is(err, core.ErrInput) {
-		t.Fatalf("embedded content in a detached signature: %v", err)
+	for _, tc := range []struct {
+		shown string
+		want  core.SignerStatus
+	}{{content, core.SignerGood}, {strings.Replace(content, "e", "E", 1), core.SignerBad}} {
+		sigs, warnings, err := e.VerifyDetached(strings.NewReader(tc.shown), bytes.NewReader(opaque))
+		if err != nil || len(sigs) != 1 || sigs[0].Status != tc.want {
+			t.Fatalf("shown %q: %v %+v, want %s", tc.shown[:20], err, sigs, tc.want)
+		}
+		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "carries content of its own") }) {
+			t.Errorf("shown %q: warnings %q", tc.shown[:20], warnings)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ func keysCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keys",
 		Usage: "manage the keystore: OpenPGP keys and X.509 certificates",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:  "generate",
 				Usage: "generate a key pair (--pgp), an S/MIME certificate (--smime) or a CA (--ca); print its fingerprint",
@@ -35,6 +35,7 @@ func keysCommand() *cli.Command {
 					&cli.StringFlag{Name: "name", Usage: "S/MIME or CA: the subject's common `NAME`"},
 					&cli.StringFlag{Name: "issuer", Usage: "S/MIME: issue with the stored CA matching `QUERY`"},
 					&cli.BoolFlag{Name: "self-signed", Usage: "S/MIME: a self-signed certificate"},
+					&cli.StringFlag{Name: "renew", Usage: "S/MIME: renew the certificate matching `QUERY` (same subject, address and issuer; new key and serial)"},
 					&cli.StringFlag{Name: "profile", Value: "default", Usage: "OpenPGP: default (v4, read by gpg 2.2 and mail clients) or rfc9580 (v6, AEAD)"},
 					&cli.StringFlag{Name: "algo", Usage: "OpenPGP: ed25519 (default), rsa3072, rsa4096; S/MIME and CA: ecdsa-p256 (default), rsa3072, ed25519"},
 					&cli.StringFlag{Name: "expires", Usage: "validity, e.g. 2y, 6m, 30d, or never (OpenPGP default: never; S/MIME 2y; CA 10y)"},
@@ -48,19 +49,22 @@ func keysCommand() *cli.Command {
 				ArgsUsage: "[FILE...]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "no-passphrase", Usage: "store unprotected secret keys as they are"},
+					&cli.StringFlag{Name: "p12-password-file", Usage: "PKCS#12: the file's own password is the first line of `FILE` (else MAILSEAL_P12_PASSWORD, a prompt, or without a prompt the keystore passphrase); the key is stored under the keystore passphrase"},
 				},
 				Action: keysImport,
 			},
 			{
 				Name:      "export",
-				Usage:     "export an OpenPGP key (armored) or a certificate and its chain (PEM; PKCS#12 with --secret)",
-				ArgsUsage: "QUERY",
+				Usage:     "export OpenPGP keys (one armored keyring) and certificates with their chains (PEM; PKCS#12 with --secret)",
+				ArgsUsage: "QUERY... | --all",
 				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "all", Usage: "every key and certificate (with --pgp or --smime, every one of that kind)"},
 					&cli.BoolFlag{Name: "secret", Usage: "export the secret key: OpenPGP as stored (encrypted with its passphrase), X.509 as PKCS#12 encrypted with the passphrase"},
 					&cli.StringFlag{Name: "format", Usage: "X.509: `pem` (default) or p12 (default with --secret)"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE`"},
 					&cli.BoolFlag{Name: "pgp", Usage: "QUERY names an OpenPGP key"},
 					&cli.BoolFlag{Name: "smime", Usage: "QUERY names an X.509 certificate"},
+					&cli.BoolFlag{Name: "revocation", Usage: "OpenPGP: the revocation certificate keys generate made (for an imported key, made now with the secret key)"},
 				},
 				Action: keysExport,
 			},
@@ -87,6 +91,8 @@ func keysCommand() *cli.Command {
 				},
 				Action: keysDelete,
 			},
+			keysRevokeCommand(),
+			keysCRLCommand(),
 			{
 				Name:      "trust",
 				Usage:     "make the certificate matching QUERY a trust anchor for S/MIME",
@@ -111,7 +117,7 @@ func keysCommand() *cli.Command {
 				},
 				Action: keysRequest,
 			},
-		},
+		}, keysEditCommands()...),
 	}
 }
 
@@ -215,9 +221,16 @@ func keysImport(c *cli.Context) error {
 		}
 		inputs = append(inputs, input{name, data})
 	}
+	// A file of both kinds (keys export --all) is imported as two.
+	var split []input
 	for _, in := range inputs {
+		for _, part := range keystore.SplitMixed(in.data) {
+			split = append(split, input{in.name, part})
+		}
+	}
+	for _, in := range split {
 		if keystore.LooksLikeX509(in.data) {
-			if err := importX509(c, store, pass, in.name, in.data); err != nil {
+			if err := importX509(c, store, pass, p12Passwords(c), in.name, in.data); err != nil {
 				return err
 			}
 			continue
@@ -251,15 +264,74 @@ func keysImport(c *cli.Context) error {
 }
 
 func keysExport(c *cli.Context) error {
-	store, x509, err := queryStore(c)
+	if c.Bool("revocation") {
+		return keysExportRevocation(c)
+	}
+	all := c.Bool("all")
+	if all == (c.NArg() > 0) {
+		return usageErr("keys export needs one or more QUERYs, or --all")
+	}
+	kind, err := kindFlags(c)
 	if err != nil {
 		return err
 	}
+	store, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	// Which queries name which kind: --pgp or --smime, else whichever
+	// kind a query matches (a usage error when it matches both).
+	var pgpQueries, x509Queries []string
+	for _, q := range c.Args().Slice() {
+		isX509 := kind == mailseal.ProtocolSMIME
+		if kind == "" {
+			if isX509, err = queryIsX509(c, store, q); err != nil {
+				return err
+			}
+		}
+		if isX509 {
+			x509Queries = append(x509Queries, q)
+		} else {
+			pgpQueries = append(pgpQueries, q)
+		}
+	}
+	doPGP := len(pgpQueries) > 0 || all && kind != mailseal.ProtocolSMIME
+	doX509 := len(x509Queries) > 0 || all && kind != mailseal.ProtocolOpenPGP
+	secret := c.Bool("secret")
+	if secret && doPGP && doX509 {
+		return usageErr("keys export --secret writes one kind at a time: add --pgp or --smime")
+	}
 	var buf bytes.Buffer
-	if x509 {
-		err = exportX509(c, store, &buf)
-	} else {
-		err = store.ExportPGP(&buf, c.Args().First(), c.Bool("secret"))
+	switch {
+	case secret && doX509:
+		if all || len(x509Queries) != 1 {
+			return usageErr("keys export --secret --smime writes one PKCS#12 file: give one QUERY")
+		}
+		err = exportX509(c, store, x509Queries[0], &buf)
+	case all && kind == "":
+		// Both kinds, each skipped when the keystore holds none of it.
+		errPGP := store.ExportAllPGP(&buf, secret)
+		errX509 := store.ExportX509Certs(&buf, nil, true)
+		switch {
+		case errPGP != nil && !errors.Is(errPGP, mailseal.ErrNoKey):
+			err = errPGP
+		case errX509 != nil && !errors.Is(errX509, mailseal.ErrNoKey):
+			err = errX509
+		case errPGP != nil && errX509 != nil:
+			err = fmt.Errorf("there are no keys or certificates to export: %w", mailseal.ErrNoKey)
+		}
+	default:
+		if doPGP && all {
+			err = store.ExportAllPGP(&buf, secret)
+		} else if doPGP {
+			err = store.ExportPGPKeys(&buf, pgpQueries, secret)
+		}
+		if err == nil && doX509 {
+			if c.String("format") != "" && c.String("format") != "pem" {
+				return usageErr("--format %s is for --secret with one certificate; certificates are exported as PEM", c.String("format"))
+			}
+			err = store.ExportX509Certs(&buf, x509Queries, all)
+		}
 	}
 	if err != nil {
 		return err
@@ -288,13 +360,12 @@ func keysList(c *cli.Context) error {
 	if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 		return err
 	}
-	if c.Bool("pgp") && c.Bool("smime") {
-		return usageErr("--pgp and --smime exclude each other (without either, both kinds are listed)")
-	}
-	if c.Bool("smime") {
+	switch kind, err := kindFlags(c); {
+	case err != nil:
+		return err
+	case kind == mailseal.ProtocolSMIME:
 		infos = nil
-	}
-	if c.Bool("pgp") {
+	case kind == mailseal.ProtocolOpenPGP:
 		certs = nil
 	}
 	if c.Bool("secret") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -23,7 +24,7 @@ func keysGenerateX509(c *cli.Context) error {
 	}
 	pass := newPassphrases(c)
 	opts := keystore.X509Options{Email: c.String("email"), Name: c.String("name"), Algo: c.String("algo"),
-		Issuer: c.String("issuer"), SelfSigned: c.Bool("self-signed"), NoPassphrase: c.Bool("no-passphrase"),
+		Issuer: c.String("issuer"), SelfSigned: c.Bool("self-signed"), Renew: c.String("renew"), NoPassphrase: c.Bool("no-passphrase"),
 		IssuerPassphrase: pass.get}
 	if c.IsSet("expires") {
 		d, err := parseExpiry(c.String("expires"))
@@ -47,15 +48,15 @@ func keysGenerateX509(c *cli.Context) error {
 		if opts.Name == "" {
 			return usageErr("keys generate --ca needs --name \"Example CA\"")
 		}
-		if opts.Email != "" || opts.Issuer != "" || opts.SelfSigned {
-			return usageErr("--email, --issuer and --self-signed are for --smime certificates")
+		if opts.Email != "" || opts.Issuer != "" || opts.SelfSigned || opts.Renew != "" {
+			return usageErr("--email, --issuer, --self-signed and --renew are for --smime certificates")
 		}
 		info, err = store.GenerateCA(opts)
 	} else {
-		if opts.Email == "" {
-			return usageErr("keys generate --smime needs --email ADDRESS")
+		if opts.Email == "" && opts.Renew == "" {
+			return usageErr("keys generate --smime needs --email ADDRESS (or --renew QUERY)")
 		}
-		if opts.Issuer == "" && !opts.SelfSigned {
+		if opts.Issuer == "" && !opts.SelfSigned && opts.Renew == "" {
 			return usageErr("keys generate --smime needs --issuer QUERY (a CA in the keystore, see keys generate --ca) or --self-signed")
 		}
 		info, err = store.GenerateX509(opts)
@@ -65,6 +66,12 @@ func keysGenerateX509(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, info.Fingerprint)
 	return nil
+}
+
+// p12Passwords is the password of a PKCS#12 file being imported.
+func p12Passwords(c *cli.Context) *passphrases {
+	return &passphrases{file: c.String("p12-password-file"), fileFlag: "--p12-password-file", env: "MAILSEAL_P12_PASSWORD",
+		noun: "PKCS#12 password", kind: mailseal.ErrLocked, stdin: c.App.Reader}
 }
 
 // keysRequest is `keys request`: a new key and a PKCS#10 request.
@@ -101,17 +108,29 @@ func writeKeyOutput(c *cli.Context, data []byte) error {
 	return err
 }
 
-// importX509 imports certificates, PKCS#12 files and CRLs.
-func importX509(c *cli.Context, store *keystore.Store, pass *passphrases, name string, data []byte) error {
+// importX509 imports certificates, PKCS#12 files and CRLs. A private key
+// is stored under the keystore passphrase (pass); a PKCS#12 file opens
+// with its own password (p12): --p12-password-file, MAILSEAL_P12_PASSWORD
+// or a prompt. When neither is given and the keystore passphrase does not
+// come from a prompt, the keystore passphrase is the file's password, as
+// it was before the two were told apart.
+func importX509(c *cli.Context, store *keystore.Store, pass, p12 *passphrases, name string, data []byte) error {
 	var protect []byte
 	if keystore.X509HasPrivateKey(data) && !c.Bool("no-passphrase") {
-		p, err := pass.get("the private key (PKCS#12 password, also used to protect it in the keystore)")
+		p, err := pass.get("the private key of " + name + " (the keystore passphrase to store it under)")
 		if err != nil {
 			return fmt.Errorf("%s: %w (or --no-passphrase to store the key unencrypted)", name, err)
 		}
 		protect = p
 	}
-	results, err := store.ImportX509(data, pass.get, protect)
+	password := p12.get
+	if p12.interactive() && !pass.interactive() {
+		password = pass.get
+	}
+	results, err := store.ImportX509(data, func(string) ([]byte, error) { return password(name) }, protect)
+	if errors.Is(err, mailseal.ErrLocked) {
+		return fmt.Errorf("%s: %w (the file's own password: --p12-password-file FILE or MAILSEAL_P12_PASSWORD)", name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -144,7 +163,8 @@ func queryIsX509(c *cli.Context, store *keystore.Store, query string) (bool, err
 	return p == mailseal.ProtocolSMIME, err
 }
 
-func exportX509(c *cli.Context, store *keystore.Store, w io.Writer) error {
+// exportX509 is keys export --secret of one certificate.
+func exportX509(c *cli.Context, store *keystore.Store, query string, w io.Writer) error {
 	format := strings.ToLower(c.String("format"))
 	if format == "" && c.Bool("secret") {
 		format = "p12"
@@ -152,7 +172,7 @@ func exportX509(c *cli.Context, store *keystore.Store, w io.Writer) error {
 	if format == "pkcs12" {
 		format = "p12"
 	}
-	return store.ExportX509(w, c.Args().First(), format, c.Bool("secret"), newPassphrases(c).get)
+	return store.ExportX509(w, query, format, c.Bool("secret"), newPassphrases(c).get)
 }
 
 func keysTrust(c *cli.Context, trust bool) error {
@@ -199,8 +219,11 @@ func printCerts(w io.Writer, certs []keystore.CertInfo) {
 		if ci.Expired {
 			flags = append(flags, "expired")
 		}
-		fmt.Fprintf(w, "x509 %s %s [%s] valid %s to %s\n", ci.KeyAlgorithm, ci.Fingerprint, strings.Join(flags, " "),
-			ci.NotBefore.UTC().Format("2006-01-02"), ci.NotAfter.UTC().Format("2006-01-02"))
+		if ci.Revoked {
+			flags = append(flags, "revoked")
+		}
+		fmt.Fprintf(w, "x509 %s %s [%s] valid %s to %s\n", ci.Algorithm, ci.Fingerprint, strings.Join(flags, " "),
+			ci.Created.UTC().Format("2006-01-02"), ci.Expires.UTC().Format("2006-01-02"))
 		fmt.Fprintf(w, "    subject %s\n    issuer  %s\n", ci.Subject, ci.Issuer)
 		for _, e := range ci.Emails {
 			fmt.Fprintf(w, "    %s\n", e)

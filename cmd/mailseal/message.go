@@ -86,6 +86,11 @@ func (s *session) signer(m *mime.Message, order []string) (mailseal.Signer, erro
 	return mailseal.ChooseSigner(s.keys, from, order)
 }
 
+// hideSubjectFlag is encrypt's and send's: --hide-subject=false keeps the
+// real Subject outside.
+var hideSubjectFlag = &cli.BoolFlag{Name: "hide-subject", Value: true,
+	Usage: "show the Subject as \"[...]\" outside, the real one inside and at the top of the text (--hide-subject=false leaves it readable outside)"}
+
 func encryptCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "encrypt",
@@ -95,6 +100,7 @@ func encryptCommand() *cli.Command {
 			&cli.BoolFlag{Name: "sign", Usage: "also sign with the sender's key"},
 			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
 			&cli.BoolFlag{Name: "no-self", Usage: "do not encrypt to the sender's own key"},
+			hideSubjectFlag,
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
 			protocolFlag,
 			batchFlag,
@@ -267,7 +273,7 @@ func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) er
 	for _, r := range sel.Recipients {
 		d.Recipients = append(d.Recipients, keyRef{r.Fingerprint()})
 	}
-	opts := []mailseal.Option{mailseal.WithPolicy(s.policy), mailseal.WithSMIME(encOpts)}
+	opts := []mailseal.Option{mailseal.WithPolicy(s.policy), mailseal.WithSMIME(encOpts), mailseal.WithKeepSubject(!s.c.Bool("hide-subject"))}
 	if s.c.Bool("sign") {
 		// The signer's protocol is the recipients'.
 		signer, err := s.signer(m, []string{sel.Protocol})

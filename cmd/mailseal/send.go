@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v2"
@@ -17,6 +19,7 @@ import (
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/submit"
 	"github.com/mailseal/mailseal/internal/userdir"
+	"github.com/mailseal/mailseal/keystore"
 )
 
 // ExitTempFail is sendmail's EX_TEMPFAIL: the message is kept in the
@@ -26,7 +29,8 @@ const ExitTempFail = 75
 // configurable are the send flags the config file may set (its keys are
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
-	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext"}
+	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
+	"signer", "domain", "from", "hide-subject"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -58,10 +62,19 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "protocol", Usage: "preferred protocol where a recipient has keys for both: `openpgp` (default) or smime"},
 		&cli.BoolFlag{Name: "sign", Value: true, Usage: "sign with the sender's key (--sign=false to only encrypt)"},
 		&cli.BoolFlag{Name: "allow-plaintext", Usage: "recipients without a key get a signed, unencrypted copy instead of stopping the send"},
+		&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address's)"},
+		&cli.StringFlag{Name: "domain", Usage: "mail `DOMAIN` of system mail: bare names (root) in From, To, Cc, Bcc and the envelope become root@DOMAIN"},
+		&cli.StringFlag{Name: "from", Usage: "sender `ADDRESS` of system mail: a From without a domain (cron's root) becomes it, and so does the envelope sender"},
+		hideSubjectFlag,
 		&cli.BoolFlag{Name: "pgp", Usage: "OpenPGP for every recipient"},
 		&cli.BoolFlag{Name: "smime", Usage: "S/MIME for every recipient"},
 		&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
 		&cli.BoolFlag{Name: "flush", Usage: "send what waits in the outbox, then exit"},
+		&cli.BoolFlag{Name: "queue", Usage: "list the outbox: ID, age, state, recipients, last error"},
+		&cli.BoolFlag{Name: "json", Usage: "with --queue: as JSON"},
+		&cli.BoolFlag{Name: "drop", Usage: "remove the outbox entries whose IDs follow, unsent (or --all)"},
+		&cli.BoolFlag{Name: "all", Usage: "with --drop: every entry"},
+		&cli.BoolFlag{Name: "resend", Usage: "send the outbox entries whose IDs follow now, also those held in flight"},
 		// Set by `mailseal sendmail`:
 		&cli.StringFlag{Name: "envelope-from", Hidden: true},
 		&cli.StringSliceFlag{Name: "rcpt", Hidden: true},
@@ -76,7 +89,9 @@ func sendCommand() *cli.Command {
 		Usage: "sign, encrypt and submit a message: each recipient gets the protocol they have a key for",
 		Description: "Recipients are To, Cc and Bcc. Recipients of different protocols get separately encrypted\n" +
 			"copies; each Bcc recipient gets a copy of their own. Messages that cannot be submitted now stay\n" +
-			"in the outbox (exit 75); send --flush retries them.",
+			"in the outbox (exit 75); send --flush retries them, send --queue lists them, send --drop ID\n" +
+			"removes one. A message whose server answer was lost may have been delivered: it is held until\n" +
+			"send --resend ID or send --drop ID. For cron's mail (From: root) set domain and from.",
 		Flags:  flags,
 		Before: loadConfig,
 		Action: sendAction,
@@ -139,15 +154,15 @@ func loadConfig(c *cli.Context) error {
 }
 
 // transport is SMTP or the local sendmail program, from the settings.
-func (s *session) transport() (submit.Transport, error) {
-	if p := s.c.String("via-sendmail"); p != "" {
-		if s.c.String("smtp") != "" {
+func transport(c *cli.Context) (submit.Transport, error) {
+	if p := c.String("via-sendmail"); p != "" {
+		if c.String("smtp") != "" {
 			return nil, usageErr("--smtp and --via-sendmail exclude each other")
 		}
 		return submit.Sendmail{Path: p}, nil
 	}
-	cfg := submit.SMTP{Addr: s.c.String("smtp"), TLS: strings.ToLower(s.c.String("smtp-tls")),
-		InsecurePlaintext: s.c.Bool("smtp-insecure-plaintext"), User: s.c.String("smtp-user")}
+	cfg := submit.SMTP{Addr: c.String("smtp"), TLS: strings.ToLower(c.String("smtp-tls")),
+		InsecurePlaintext: c.Bool("smtp-insecure-plaintext"), User: c.String("smtp-user")}
 	if cfg.Addr == "" {
 		return nil, usageErr("no way to send: give --smtp HOST[:PORT] or --via-sendmail PATH (or set smtp in the config file)")
 	}
@@ -157,7 +172,7 @@ func (s *session) transport() (submit.Transport, error) {
 	if cfg.TLS != submit.TLSStartTLS && cfg.TLS != submit.TLSImplicit {
 		return nil, usageErr("--smtp-tls %q: starttls or implicit", cfg.TLS)
 	}
-	if ca := s.c.String("smtp-ca"); ca != "" {
+	if ca := c.String("smtp-ca"); ca != "" {
 		data, err := os.ReadFile(ca)
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-ca: %w: %w", err, mailseal.ErrUsage)
@@ -169,15 +184,15 @@ func (s *session) transport() (submit.Transport, error) {
 		cfg.RootCAs = pool
 	}
 	if cfg.User != "" {
-		cfg.Password = s.smtpPassword
+		cfg.Password = func() (string, error) { return smtpPassword(c) }
 	}
 	return cfg, nil
 }
 
 // smtpPassword comes from --smtp-password-file, MAILSEAL_SMTP_PASSWORD, or
 // --smtp-password-command, in that order.
-func (s *session) smtpPassword() (string, error) {
-	if f := s.c.String("smtp-password-file"); f != "" {
+func smtpPassword(c *cli.Context) (string, error) {
+	if f := c.String("smtp-password-file"); f != "" {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return "", fmt.Errorf("--smtp-password-file: %w", err)
@@ -187,7 +202,7 @@ func (s *session) smtpPassword() (string, error) {
 	if pw, ok := os.LookupEnv("MAILSEAL_SMTP_PASSWORD"); ok {
 		return pw, nil
 	}
-	if cmdline := s.c.String("smtp-password-command"); cmdline != "" {
+	if cmdline := c.String("smtp-password-command"); cmdline != "" {
 		out, err := shellCommand(cmdline).Output()
 		if err != nil {
 			return "", fmt.Errorf("smtp-password-command: %v", err)
@@ -202,8 +217,14 @@ func firstLine(b []byte) string {
 	return strings.TrimRight(line, "\r")
 }
 
-func (s *session) outbox() submit.Outbox {
-	return submit.Outbox{Dir: filepath.Join(s.store.Dir(), "outbox")}
+// outbox is <home>/outbox, beside the keystore (--home, as newSession
+// opens it).
+func outbox(c *cli.Context) submit.Outbox {
+	home := c.String("home")
+	if home == "" {
+		home = keystore.DefaultDir()
+	}
+	return submit.Outbox{Dir: filepath.Join(home, "outbox")}
 }
 
 // submitError maps a submission failure to the exit code: temporary ones
@@ -211,7 +232,7 @@ func (s *session) outbox() submit.Outbox {
 // answer, a damaged entry) exit 1 and say so in their own words, pointing
 // to send --flush only where sending again can help. Other errors (an
 // unreadable outbox) are returned as they are.
-func (s *session) submitError(err error) error {
+func submitError(c *cli.Context, err error) error {
 	var se *submit.Error
 	if !errors.As(err, &se) {
 		return err
@@ -222,27 +243,50 @@ func (s *session) submitError(err error) error {
 		}
 		return mailseal.WithKind(err, mailseal.ErrVerification)
 	}
-	fmt.Fprintf(s.c.App.ErrWriter, "mailseal: %s\nmailseal: kept in the outbox; mailseal send --flush sends it later\n", oneLine(err.Error()))
+	fmt.Fprintf(c.App.ErrWriter, "mailseal: %s\nmailseal: kept in the outbox; mailseal send --flush sends it later\n", oneLine(err.Error()))
 	return exitError{ExitTempFail}
 }
 
 func sendAction(c *cli.Context) error {
+	if n := countTrue(c, "queue", "drop", "resend", "flush"); n > 1 {
+		return usageErr("--queue, --drop, --resend and --flush exclude each other")
+	}
+	if c.Bool("all") && !c.Bool("drop") {
+		return usageErr("--all goes with --drop (resending is decided message by message: send --resend ID)")
+	}
+	if c.Bool("json") && !c.Bool("queue") {
+		return usageErr("--json goes with --queue")
+	}
+	switch {
+	case c.Bool("queue"):
+		return listOutbox(c)
+	case c.Bool("drop"):
+		return dropEntries(c)
+	case c.Bool("resend"):
+		return resendEntries(c)
+	}
 	s, err := newSession(c)
 	if err != nil {
 		return err
 	}
-	t, err := s.transport()
+	t, err := transport(c)
 	if err != nil {
 		return err
 	}
 	if c.Bool("flush") {
-		res, err := s.outbox().Flush(t)
+		res, err := outbox(c).Flush(t)
 		fmt.Fprintf(c.App.ErrWriter, "%d message(s) sent from the outbox\n", res.Sent)
 		if res.Busy > 0 {
 			fmt.Fprintf(c.App.ErrWriter, "%d message(s) already being delivered by another process, left to it\n", res.Busy)
 		}
+		if res.Duplicates > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "%d message(s) removed unsent: the same Message-ID was delivered to the same recipients before\n", res.Duplicates)
+		}
+		if res.InFlight > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "%d message(s) held: they may have been delivered (see mailseal send --queue)\n", res.InFlight)
+		}
 		if err != nil {
-			return s.submitError(err)
+			return submitError(c, err)
 		}
 		return nil
 	}
@@ -257,7 +301,9 @@ func sendAction(c *cli.Context) error {
 	}
 	plan, err := mailseal.PlanSend(m, s.keys, mailseal.SendOptions{Order: order, Sign: c.Bool("sign"),
 		AllowPlaintext: c.Bool("allow-plaintext"), EnvelopeFrom: c.String("envelope-from"), Rcpt: c.StringSlice("rcpt"),
-		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy})
+		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy,
+		Domain: c.String("domain"), SystemFrom: c.String("from"), SignerQuery: c.String("signer"),
+		KeepSubject: !c.Bool("hide-subject")})
 	if err != nil {
 		return err
 	}
@@ -268,10 +314,10 @@ func sendAction(c *cli.Context) error {
 	// Every copy goes into the outbox before the first byte is sent, and
 	// stays claimed by this process until it is delivered, so a flush
 	// running meanwhile (cron) leaves it alone.
-	claims, err := s.outbox().PutAll(len(plan.Copies), func(i int) (submit.Envelope, []byte, error) {
+	claims, err := outbox(c).PutAll(len(plan.Copies), func(i int) (submit.Envelope, []byte, error) {
 		var buf bytes.Buffer
 		err := plan.Write(&buf, plan.Copies[i])
-		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt}, buf.Bytes(), err
+		return submit.Envelope{From: plan.EnvelopeFrom, To: plan.Copies[i].Rcpt, MessageID: plan.MessageID}, buf.Bytes(), err
 	})
 	if err != nil {
 		return err // nothing was sent, and no copy is left for a later flush
@@ -281,8 +327,12 @@ func sendAction(c *cli.Context) error {
 			cl.Release()
 		}
 	}()
-	err = submit.DeliverAll(t, claims, func(i int) {
+	err = submit.DeliverAll(t, claims, func(i int, duplicate bool) {
 		cp := plan.Copies[i]
+		if duplicate {
+			fmt.Fprintf(c.App.ErrWriter, "not sent to %s: a message with this Message-ID was delivered to them before\n", strings.Join(cp.Rcpt, ", "))
+			return
+		}
 		how := cp.Protocol
 		if cp.Plaintext {
 			how += ", signed only"
@@ -290,7 +340,188 @@ func sendAction(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "sent to %s (%s)\n", strings.Join(cp.Rcpt, ", "), how)
 	})
 	if err != nil {
-		return s.submitError(err)
+		return submitError(c, err)
 	}
 	return nil
+}
+
+// countTrue counts the boolean flags set.
+func countTrue(c *cli.Context, names ...string) int {
+	n := 0
+	for _, name := range names {
+		if c.Bool(name) {
+			n++
+		}
+	}
+	return n
+}
+
+// queueEntry is one line of send --queue --json.
+type queueEntry struct {
+	ID         string    `json:"id"`
+	Queued     time.Time `json:"queued,omitzero"`
+	AgeSeconds int64     `json:"age_seconds"`
+	State      string    `json:"state"`
+	From       string    `json:"from"`
+	To         []string  `json:"to"`
+	MessageID  string    `json:"message_id,omitempty"`
+	InFlight   time.Time `json:"in_flight,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// listOutbox prints the outbox, oldest first.
+func listOutbox(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErr("send --queue takes no arguments")
+	}
+	items, err := outbox(c).List()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	entries := make([]queueEntry, 0, len(items))
+	for _, it := range items {
+		e := queueEntry{ID: it.ID, Queued: it.Queued, State: "queued", From: it.Envelope.From, To: it.Envelope.To,
+			MessageID: it.Envelope.MessageID, InFlight: it.InFlight, LastError: it.LastError}
+		if !it.Queued.IsZero() {
+			e.AgeSeconds = int64(now.Sub(it.Queued).Seconds())
+		}
+		switch {
+		case it.Damaged != nil:
+			e.State, e.LastError, e.From, e.To, e.MessageID = "damaged", oneLine(it.Damaged.Error()), "", []string{}, ""
+		case !it.InFlight.IsZero():
+			e.State = "in-flight"
+		}
+		entries = append(entries, e)
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // Message-IDs keep their <>
+		return enc.Encode(entries)
+	}
+	if len(entries) == 0 {
+		_, err := fmt.Fprintln(c.App.Writer, "the outbox is empty")
+		return err
+	}
+	for _, e := range entries {
+		line := fmt.Sprintf("%s  %-5s %-9s to %s", e.ID, shortAge(time.Duration(e.AgeSeconds)*time.Second), e.State, strings.Join(e.To, ", "))
+		if e.State == "damaged" {
+			line = fmt.Sprintf("%s  %-5s %-9s", e.ID, shortAge(time.Duration(e.AgeSeconds)*time.Second), e.State)
+		}
+		if e.LastError != "" {
+			line += "  (" + oneLine(e.LastError) + ")"
+		}
+		if _, err := fmt.Fprintln(c.App.Writer, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shortAge is an age as "45s", "12m", "3h" or "2d".
+func shortAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// entryIDs are the IDs given to --drop or --resend: the arguments, or
+// with --all every entry.
+func entryIDs(c *cli.Context, what string) ([]string, error) {
+	if c.Bool("all") {
+		if c.NArg() > 0 {
+			return nil, usageErr("--all or IDs, not both")
+		}
+		items, err := outbox(c).List()
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.ID
+		}
+		return ids, nil
+	}
+	if c.NArg() == 0 {
+		return nil, usageErr("send %s needs the IDs of outbox entries (mailseal send --queue lists them)", what)
+	}
+	return c.Args().Slice(), nil
+}
+
+// dropEntries removes outbox entries unsent.
+func dropEntries(c *cli.Context) error {
+	ids, err := entryIDs(c, "--drop")
+	if err != nil {
+		return err
+	}
+	box := outbox(c)
+	var failed []string
+	for _, id := range ids {
+		if err := box.Drop(id); err != nil {
+			failed = append(failed, entryError(id, err))
+			continue
+		}
+		fmt.Fprintf(c.App.ErrWriter, "dropped %s\n", id)
+	}
+	return entryFailures(failed)
+}
+
+// resendEntries delivers outbox entries now, those held in flight too.
+func resendEntries(c *cli.Context) error {
+	ids, err := entryIDs(c, "--resend")
+	if err != nil {
+		return err
+	}
+	t, err := transport(c)
+	if err != nil {
+		return err
+	}
+	box := outbox(c)
+	var sendErrs []error
+	var failed []string
+	for _, id := range ids {
+		err := box.Resend(t, id)
+		var se *submit.Error
+		switch {
+		case err == nil:
+			fmt.Fprintf(c.App.ErrWriter, "sent %s\n", id)
+		case errors.Is(err, submit.ErrDuplicate):
+			fmt.Fprintf(c.App.ErrWriter, "%s\n", oneLine(err.Error()))
+		case errors.As(err, &se):
+			sendErrs = append(sendErrs, err)
+		default:
+			failed = append(failed, entryError(id, err))
+		}
+	}
+	if len(failed) > 0 {
+		return entryFailures(failed)
+	}
+	if len(sendErrs) > 0 {
+		return submitError(c, errors.Join(sendErrs...))
+	}
+	return nil
+}
+
+// entryError says why entry id could not be dropped or resent.
+func entryError(id string, err error) string {
+	if errors.Is(err, submit.ErrGone) {
+		return fmt.Sprintf("no entry %q in the outbox (mailseal send --queue lists them)", id)
+	}
+	return err.Error()
+}
+
+// entryFailures is the error for outbox entries that could not be dropped
+// or resent: ErrUsage for IDs that are not in the outbox, else as it is.
+func entryFailures(failed []string) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", strings.Join(failed, "; "), mailseal.ErrUsage)
 }

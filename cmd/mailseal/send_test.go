@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mailseal/mailseal/internal/smtptest"
@@ -353,5 +355,272 @@ func TestSendConfigFile(t *testing.T) {
 		if code != 2 || !strings.Contains(string(stderr), tc.want) {
 			t.Errorf("config %q: exit %d, %s", tc.config, code, stderr)
 		}
+	}
+}
+
+// The outbox from the command line (issue 15): send --queue lists it (also
+// as JSON), two flushes at once deliver each message once even when it was
+// queued twice, --drop removes entries, and a message whose server
+// answer was lost is held in flight, never sent again by a flush, until
+// --resend.
+func TestSendOutboxCommands(t *testing.T) {
+	w := newSendWorld(t)
+	srv := smtptest.Start(t, smtptest.Options{FailFirst: 3})
+	msgA := []byte("From: alice@example.org\r\nTo: greg@example.org\r\nMessage-ID: <twice@example.org>\r\n" + sendBody)
+	msgB := []byte("From: alice@example.org\r\nTo: greg@example.org\r\nMessage-ID: <once@example.org>\r\n" + sendBody)
+	for i, m := range [][]byte{msgA, msgA, msgB} {
+		if code, _, stderr := w.msCode(m, append([]string{"send"}, w.smtpArgs(srv)...)...); code != 75 {
+			t.Fatalf("send %d: exit %d %s", i, code, stderr)
+		}
+	}
+	out, _ := w.ms(nil, 0, "send", "--queue", "--json")
+	var entries []struct {
+		ID         string   `json:"id"`
+		Queued     string   `json:"queued"`
+		AgeSeconds *int64   `json:"age_seconds"`
+		State      string   `json:"state"`
+		From       string   `json:"from"`
+		To         []string `json:"to"`
+		MessageID  string   `json:"message_id"`
+		LastError  string   `json:"last_error"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(entries) != 3 {
+		t.Fatalf("%d entries: %s", len(entries), out)
+	}
+	for _, e := range entries {
+		if e.ID == "" || e.Queued == "" || e.AgeSeconds == nil || e.State != "queued" || e.From != "alice@example.org" ||
+			strings.Join(e.To, ",") != "greg@example.org" || !strings.Contains(e.LastError, "451") {
+			t.Fatalf("entry %+v", e)
+		}
+	}
+	if entries[0].MessageID != "<twice@example.org>" || entries[2].MessageID != "<once@example.org>" {
+		t.Fatalf("%s", out)
+	}
+	out, _ = w.ms(nil, 0, "send", "--queue")
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], entries[0].ID+"  ") ||
+		!strings.Contains(lines[0], "queued") || !strings.Contains(lines[0], "to greg@example.org") || !strings.Contains(lines[0], "451") {
+		t.Fatalf("send --queue:\n%s", out)
+	}
+	// Two flushes at once.
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, _ = w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(srv)...)...)
+		}()
+	}
+	wg.Wait()
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("flush exits %v", codes)
+	}
+	ids := map[string]int{}
+	for _, m := range srv.Messages(t) {
+		head, _ := splitHeader(m.Data)
+		ids[headerValue(head, "Message-ID")]++
+	}
+	if len(ids) != 2 || ids["<twice@example.org>"] != 1 || ids["<once@example.org>"] != 1 {
+		t.Fatalf("delivered: %v", ids)
+	}
+	if out, _ := w.ms(nil, 0, "send", "--queue"); string(out) != "the outbox is empty\n" {
+		t.Fatalf("%q", out)
+	}
+	if out, _ := w.ms(nil, 0, "send", "--queue", "--json"); strings.TrimSpace(string(out)) != "[]" {
+		t.Fatalf("%q", out)
+	}
+	// Sent again after delivery: not sent a second time.
+	_, stderr := w.ms(msgA, 0, append([]string{"send"}, w.smtpArgs(srv)...)...)
+	if !strings.Contains(string(stderr), "not sent to greg@example.org: a message with this Message-ID was delivered to them before") || len(srv.Messages(t)) != 2 {
+		t.Fatalf("%s", stderr)
+	}
+
+	// --drop.
+	msgD := []byte("From: alice@example.org\r\nTo: greg@example.org\r\n" + sendBody) // a new Message-ID each time
+	for range 2 {
+		if code, _, _ := w.msCode(msgD, "send", "--smtp", "127.0.0.1:1"); code != 75 {
+			t.Fatalf("exit %d", code)
+		}
+	}
+	box := submit.Outbox{Dir: filepath.Join(w.home, "outbox")}
+	items, _ := box.List()
+	if len(items) != 2 {
+		t.Fatalf("%+v", items)
+	}
+	_, stderr = w.ms(nil, 0, "send", "--drop", items[0].ID)
+	if string(stderr) != "dropped "+items[0].ID+"\n" {
+		t.Fatalf("%q", stderr)
+	}
+	if code, _, stderr := w.msCode(nil, "send", "--drop", items[0].ID); code != 2 || !strings.Contains(string(stderr), "no entry \""+items[0].ID+"\" in the outbox") {
+		t.Fatalf("drop of a missing entry: exit %d %s", code, stderr)
+	}
+	for _, bad := range [][]string{{"send", "--drop"}, {"send", "--all"}, {"send", "--queue", "--flush"}, {"send", "--json"}, {"send", "--resend", "--all"}} {
+		if code, _, _ := w.msCode(nil, bad...); code != 2 {
+			t.Fatalf("%v: exit %d", bad, code)
+		}
+	}
+	w.ms(nil, 0, "send", "--drop", "--all")
+	if items, _ := box.List(); len(items) != 0 {
+		t.Fatalf("%+v", items)
+	}
+
+	// The answer to the end of the data is lost: exit 1, held in flight.
+	lost := smtptest.Start(t, smtptest.Options{DropAnswer: 1})
+	msgC := []byte("From: alice@example.org\r\nTo: greg@example.org\r\nMessage-ID: <lost@example.org>\r\n" + sendBody)
+	code, _, stderr := w.msCode(msgC, append([]string{"send"}, w.smtpArgs(lost)...)...)
+	if code != 1 || !strings.Contains(string(stderr), "may have been delivered") || !strings.Contains(string(stderr), "mailseal send --resend ") ||
+		strings.Contains(string(stderr), "send --flush sends it") {
+		t.Fatalf("lost answer: exit %d %s", code, stderr)
+	}
+	out, _ = w.ms(nil, 0, "send", "--queue")
+	if !strings.Contains(string(out), "in-flight") {
+		t.Fatalf("%s", out)
+	}
+	code, _, stderr = w.msCode(nil, append([]string{"send", "--flush"}, w.smtpArgs(lost)...)...)
+	if code != 1 || !strings.Contains(string(stderr), "1 message(s) held") || len(lost.Messages(t)) != 1 {
+		t.Fatalf("flush of a held entry: exit %d, %d delivered: %s", code, len(lost.Messages(t)), stderr)
+	}
+	items, _ = box.List()
+	if len(items) != 1 {
+		t.Fatalf("%+v", items)
+	}
+	// The person decides it did not arrive.
+	w.ms(nil, 0, append(append([]string{"send", "--resend"}, w.smtpArgs(lost)...), items[0].ID)...)
+	if n := len(lost.Messages(t)); n != 2 {
+		t.Fatalf("after --resend the server has %d", n)
+	}
+	if items, _ := box.List(); len(items) != 0 {
+		t.Fatalf("%+v", items)
+	}
+}
+
+// debianCron is a message exactly as Debian's cron writes it to
+// "/usr/sbin/sendmail -i -FCronDaemon -B8BITMIME -oem MAILTO" (cron
+// 3.0pl1, do_command.c): LF line ends, From and To without a domain, no
+// Date, no Message-ID, no MIME-Version, 8-bit UTF-8 text, one X-Cron-Env
+// field per variable.
+func debianCron(mailto string) []byte {
+	return []byte("From: root (Cron Daemon)\n" +
+		"To: " + mailto + "\n" +
+		"Subject: Cron <root@host1> /usr/local/bin/backup (failed)\n" +
+		"Content-Type: text/plain; charset=UTF-8\n" +
+		"X-Cron-Env: <SHELL=/bin/sh>\n" +
+		"X-Cron-Env: <HOME=/root>\n" +
+		"X-Cron-Env: <PATH=/usr/bin:/bin>\n" +
+		"X-Cron-Env: <LOGNAME=root>\n" +
+		"\n" +
+		"backup: 3 files copied — disk 91 % full ✗\n")
+}
+
+// The README's cron recipe (issue 15): stock Debian cron calls mailseal as
+// sendmail with a message whose From and To are "root"; with domain and
+// from in the config it arrives signed by the system's key, encrypted to
+// root's key; a recipient without a key gets it signed only where the
+// config allows plaintext; without domain the error names the setting.
+func TestSendmailDebianCron(t *testing.T) {
+	w := newSendWorld(t)
+	srv := smtptest.Start(t, smtptest.Options{})
+	w.ms(nil, 0, "keys", "generate", "--pgp", "--uid", "host1 <host1@example.org>")
+	w.gpgPeer.gpgGenKey("root <root@example.org>", "ed25519", "cv25519")
+	w.ms(w.gpgPeer.gpg(nil, "--armor", "--export", "root@example.org"), 0, "keys", "import")
+	pub, _ := w.ms(nil, 0, "keys", "export", "--pgp", "host1@example.org")
+	w.gpgPeer.gpg(pub, "--import")
+
+	os.MkdirAll(filepath.Join(w.dir, "mailseal"), 0o700)
+	config := func(extra string) {
+		data := "smtp = \"" + srv.Addr + "\"\nsmtp-ca = \"" + srv.CAFile + "\"\n" + extra
+		if err := os.WriteFile(filepath.Join(w.dir, "mailseal", "config.toml"), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("XDG_CONFIG_HOME", w.dir)
+	t.Setenv("MAILSEAL_HOME", w.home)
+	t.Setenv("MAILSEAL_PASSPHRASE", "alice-pass")
+	cron := func(mailto string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"/usr/sbin/sendmail", "-i", "-FCronDaemon", "-B8BITMIME", "-oem", mailto}, bytes.NewReader(debianCron(mailto)), &out, &errb)
+		return code, errb.String()
+	}
+
+	// Without domain: a usage error naming it, nothing sent or queued.
+	config("")
+	if code, errOut := cron("root"); code != 2 || !strings.Contains(errOut, `From "root (Cron Daemon)" has no domain: set domain`) {
+		t.Fatalf("without domain: exit %d %s", code, errOut)
+	}
+
+	config("domain = \"example.org\"\nfrom = \"host1@example.org\"\n")
+	if code, errOut := cron("root"); code != 0 {
+		t.Fatalf("cron mail: exit %d %s", code, errOut)
+	}
+	got := srv.Messages(t)
+	if len(got) != 1 || got[0].From != "host1@example.org" || strings.Join(got[0].To, ",") != "root@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	head, _ := splitHeader(got[0].Data)
+	if from := headerValue(head, "From"); from != `"Cron Daemon" <host1@example.org>` {
+		t.Fatalf("From %q", from)
+	}
+	if to := headerValue(head, "To"); to != "root@example.org" {
+		t.Fatalf("To %q", to)
+	}
+	if bytes.Contains(got[0].Data, []byte("backup: 3 files")) || !bytes.Contains(got[0].Data, []byte("application/pgp-encrypted")) {
+		t.Fatal("cron mail went out unencrypted")
+	}
+	out, status, err := w.gpgPeer.gpgStatus(armorBlock.Find(got[0].Data), "--decrypt")
+	if err != nil || !bytes.Contains(out, []byte("backup: 3 files copied — disk 91 % full ✗")) || !strings.Contains(status, "GOODSIG") ||
+		!strings.Contains(status, "host1@example.org") || !bytes.Contains(out, []byte("X-Cron-Env: <LOGNAME=root>")) {
+		t.Fatalf("root's gpg: %v\n%s\n%s", err, out, status)
+	}
+
+	// MAILTO=greg@example.org (the README's recipe): encrypted to Greg.
+	if code, errOut := cron("greg@example.org"); code != 0 {
+		t.Fatalf("MAILTO with a domain: exit %d %s", code, errOut)
+	}
+	got = srv.Messages(t)
+	if len(got) != 2 || strings.Join(got[1].To, ",") != "greg@example.org" || got[1].From != "host1@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	if out, status, err := w.gpgPeer.gpgStatus(armorBlock.Find(got[1].Data), "--decrypt"); err != nil || !bytes.Contains(out, []byte("backup: 3 files")) || !strings.Contains(status, "GOODSIG") {
+		t.Fatalf("Greg's gpg: %v\n%s", err, status)
+	}
+
+	// MAILTO=ops: no key for ops@example.org. Refused (exit 3) unless the
+	// config allows plaintext; then it goes signed only.
+	if code, errOut := cron("ops"); code != 3 || !strings.Contains(errOut, "ops@example.org") {
+		t.Fatalf("recipient without key: exit %d %s", code, errOut)
+	}
+	config("domain = \"example.org\"\nfrom = \"host1@example.org\"\nallow-plaintext = true\n")
+	if code, errOut := cron("ops"); code != 0 {
+		t.Fatalf("signed only: exit %d %s", code, errOut)
+	}
+	got = srv.Messages(t)
+	if len(got) != 3 || strings.Join(got[2].To, ",") != "ops@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	if rep := w.verifyJSON(got[2].Data, 0); rep.Status != "good" || rep.From != "host1@example.org" ||
+		len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `From display name "Cron Daemon" is not a name on the signer's key`) {
+		t.Fatalf("signed-only cron mail: %+v", rep)
+	}
+
+	// domain alone: root signs as root@example.org, which has no secret
+	// key here; --signer (signer in the config) names the key to use.
+	config("domain = \"example.org\"\n")
+	if code, errOut := cron("root"); code != 3 {
+		t.Fatalf("no key for root@example.org to sign with: exit %d %s", code, errOut)
+	}
+	config("domain = \"example.org\"\nsigner = \"host1@example.org\"\n")
+	if code, errOut := cron("root"); code != 0 {
+		t.Fatalf("signer from the config: exit %d %s", code, errOut)
+	}
+	got = srv.Messages(t)
+	if len(got) != 4 || got[3].From != "root@example.org" {
+		t.Fatalf("%+v", got)
+	}
+	out, status, err = w.gpgPeer.gpgStatus(armorBlock.Find(got[3].Data), "--decrypt")
+	if err != nil || !strings.Contains(status, "GOODSIG") || !strings.Contains(status, "host1@example.org") {
+		t.Fatalf("signed by the signer: %v\n%s", err, status)
 	}
 }

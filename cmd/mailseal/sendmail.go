@@ -18,7 +18,8 @@ func sendmailCommand() *cli.Command {
 		ArgsUsage: "[-t] [-i] [-oi] [-f SENDER] [RECIPIENT...]",
 		Description: "Reads the message on stdin. -t takes the recipients from To, Cc and Bcc (and adds RECIPIENTs);\n" +
 			"without it only the RECIPIENTs get the message. -f sets the envelope sender. -i, -oi, -F, -B and\n" +
-			"-o options are accepted and ignored. Settings come from the config file (smtp = \"...\", ...).\n" +
+			"-o options are accepted and ignored. Settings come from the config file (smtp = \"...\", ...);\n" +
+			"for cron's mail (From: root) set domain and from there (see mailseal send --help).\n" +
 			"A symlink named sendmail to mailseal behaves the same.",
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {

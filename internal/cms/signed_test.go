@@ -251,10 +251,18 @@ func TestVerifyRefusals(t *testing.T) {
 	if r := verify(altered, signedContent, VerifyOptions{}); !errors.Is(r.Err, core.ErrVerification) || !errors.Is(r.Err, sigalg.ErrInvalid) || errors.Is(r.Err, sigalg.ErrRefused) {
 		t.Errorf("altered signature: %v, want an invalid signature", r.Err)
 	}
-	// Embedded content in a detached verification.
+	// Embedded content in a detached verification: read past, and the
+	// signature checked over the detached content, so it verifies only
+	// when that is what was signed.
 	opaque := signBytes(t, []Signer{k.rsa}, SignOptions{}, []byte(signedContent))
-	if _, err := VerifyDetached(bytes.NewReader(opaque), strings.NewReader(signedContent), VerifyOptions{}); !errors.Is(err, core.ErrInput) {
-		t.Errorf("embedded content: %v", err)
+	if s, err := VerifyDetached(bytes.NewReader(opaque), strings.NewReader(signedContent), VerifyOptions{}); err != nil || !s.CarriedContent || len(s.Signers) != 1 || s.Signers[0].Err != nil {
+		t.Errorf("embedded content, the same as the detached content: %v %+v", err, s)
+	}
+	if s, err := VerifyDetached(bytes.NewReader(opaque), strings.NewReader(signedContent+"x"), VerifyOptions{}); err != nil || !s.CarriedContent || len(s.Signers) != 1 || !errors.Is(s.Signers[0].Err, core.ErrVerification) {
+		t.Errorf("embedded content, other than the detached content: %v %+v", err, s)
+	}
+	if s, err := VerifyDetached(bytes.NewReader(blob), strings.NewReader(signedContent), VerifyOptions{}); err != nil || s.CarriedContent {
+		t.Errorf("a detached signature without content: %v %+v", err, s)
 	}
 	// No signerInfos: no signers, no error.
 	if s, err := VerifyDetached(bytes.NewReader(noSigners(t)), strings.NewReader("x"), VerifyOptions{}); err != nil || len(s.Signers) != 0 {

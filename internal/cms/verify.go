@@ -95,7 +95,11 @@ type Signed struct {
 	// once every signature was checked. It is returned even when a
 	// signature failed: the caller decides what to show.
 	Content io.Reader
-	spool   *spool.Spool
+	// CarriedContent: a detached signature (VerifyDetached) carried
+	// content of its own, which was not what its signatures were checked
+	// over.
+	CarriedContent bool
+	spool          *spool.Spool
 }
 
 // Close releases the spooled content.
@@ -118,8 +122,9 @@ func signedInputError(format string, args ...any) error {
 
 // VerifyDetached checks a detached SignedData (the body of an
 // application/pkcs7-signature part, DER or BER) over content, the exact
-// signed bytes, which are read once. A SignedData that carries content is
-// an error here (embedded content inside multipart/signed).
+// signed bytes, which are read once. A SignedData that carries content
+// of its own as well is checked over content all the same (its own
+// content is read past), and says so in Signed.CarriedContent.
 //
 // When content is a Digester whose digests cover every hash the signers
 // use (the MIME parser hashes a large signed part while it parses), it is
@@ -222,7 +227,7 @@ func wrapParseError(err error) error {
 
 // contentSink receives the encapsulated content.
 type contentSink struct {
-	spool  *spool.Spool
+	spool  io.Writer
 	hashes map[crypto.Hash]hash.Hash
 }
 
@@ -230,9 +235,11 @@ type contentSink struct {
 type parsedSigned struct {
 	contentType asn1.ObjectIdentifier
 	hasContent  bool
-	certs       []*x509.Certificate
-	crls        []*x509.RevocationList
-	infos       []signerInfo
+	// detachedWithContent: a SignedData read as detached carried content.
+	detachedWithContent bool
+	certs               []*x509.Certificate
+	crls                []*x509.RevocationList
+	infos               []signerInfo
 }
 
 type signerInfo struct {
@@ -305,7 +312,13 @@ func parseSignedData(br *berReader, sink *contentSink) (*parsedSigned, error) {
 	}
 	if more {
 		if sink == nil {
-			return nil, signedInputError("the detached signature carries content of its own (embedded content inside multipart/signed)")
+			// A detached signature that carries content as well (seen
+			// from real clients): the content is read past, unhashed, and
+			// the signatures are checked over the signed part as for any
+			// detached signature, so they verify only if the part is what
+			// was signed.
+			sink = &contentSink{spool: io.Discard, hashes: map[crypto.Hash]hash.Hash{}}
+			p.detachedWithContent = true
 		}
 		eContent, err := expectHeader(br, 0xa0, "eContent")
 		if err != nil {
@@ -509,7 +522,7 @@ func (p *parsedSigned) check(digests map[crypto.Hash]hash.Hash, opts VerifyOptio
 
 // checkSums verifies every signer against the content digests.
 func (p *parsedSigned) checkSums(sums map[crypto.Hash][]byte, opts VerifyOptions) *Signed {
-	s := &Signed{ContentType: p.contentType, Certificates: p.certs, CRLs: p.crls, Signers: []SignerResult{}}
+	s := &Signed{ContentType: p.contentType, Certificates: p.certs, CRLs: p.crls, Signers: []SignerResult{}, CarriedContent: p.detachedWithContent}
 	for i := range p.infos {
 		s.Signers = append(s.Signers, p.checkSigner(&p.infos[i], sums, opts))
 	}

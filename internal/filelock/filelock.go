@@ -21,6 +21,22 @@ var ErrLocked = errors.New("locked by another open file")
 // holds the file's exclusive lock. The returned function releases the lock
 // and closes the file.
 func Lock(path string) (unlock func(), err error) {
+	f, err := Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		unlockFile(f)
+		f.Close()
+	}, nil
+}
+
+// Create opens the file at path for reading and writing (creating it, mode
+// 0600) and waits until it holds the file's exclusive lock, which is held
+// until the returned file is closed. A caller that removes such files
+// while others may wait for them checks, once it holds the lock, that path
+// still names the file it holds (os.SameFile).
+func Create(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -29,10 +45,7 @@ func Lock(path string) (unlock func(), err error) {
 		f.Close()
 		return nil, &os.PathError{Op: "lock", Path: path, Err: err}
 	}
-	return func() {
-		unlockFile(f)
-		f.Close()
-	}, nil
+	return f, nil
 }
 
 // TryOpen opens the existing file at path for reading and takes its

@@ -43,6 +43,25 @@ type Detector interface {
 	Protocol() string
 }
 
+// A siblingDetector also recognises a part by its place in its parent: a
+// part that alone is an attachment but beside its siblings is the
+// message's protected content, damaged (the encrypted.asc of mixed-up
+// PGP/MIME whose first part holds text).
+type siblingDetector interface {
+	DetectChild(parent, child *mime.Entity) (Kind, bool)
+}
+
+func detectAmongSiblings(detectors []Detector, parent, child *mime.Entity) (Found, bool) {
+	for _, d := range detectors {
+		if sd, ok := d.(siblingDetector); ok {
+			if k, ok := sd.DetectChild(parent, child); ok {
+				return Found{Entity: child, Kind: k, Protocol: d.Protocol()}, true
+			}
+		}
+	}
+	return Found{}, false
+}
+
 // Locate walks the message depth-first and returns every protected entity,
 // outermost first. Children of a protected entity are not searched: their
 // content is the engine's business.
@@ -57,6 +76,10 @@ func Locate(m *mime.Message, detectors []Detector) []Found {
 			}
 		}
 		for _, c := range e.Children {
+			if f, ok := detectAmongSiblings(detectors, e, c); ok {
+				found = append(found, f)
+				continue
+			}
 			walk(c)
 		}
 	}

@@ -198,7 +198,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	if target.Kind == KindEncrypted { // known before opening, for an error that stops it (unopened)
 		rep.Encrypted, rep.EncryptedPart = true, path
 	}
-	nested := path != "" && !explicit
+	nested := path != "" && !explicit && !soleContent(m.Root, target.Entity)
 
 	if nested && (opts.Decrypt || target.Kind == KindEncrypted) {
 		// EFAIL: ciphertext inside attacker-controlled structure is never
@@ -284,7 +284,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 				fromDiffers = !sameFrom(senders, ps)
 				senders = *ps
 				if opened.Encrypted {
-					res.Outer, res.Inner = protectedOutput(res.Outer, pe)
+					if res.Outer, res.Inner, err = protectedOutput(res.Outer, pe); err != nil {
+						return damaged(opened, err)
+					}
 				}
 			}
 		}
@@ -585,6 +587,21 @@ func pickTarget(m *mime.Message, engines []Engine, part string) (*Found, bool, e
 		return nil, false, nil
 	}
 	return &found[0], false, nil
+}
+
+// soleContent reports whether target is all that root holds: every
+// multipart from root down to it has exactly one part (a multipart/mixed
+// around a single text/html part, as Outlook sends inline PGP), so there
+// is no unprotected part around it that a client would show beside it.
+func soleContent(root, target *mime.Entity) bool {
+	e := root
+	for e != target {
+		if !e.IsMultipart() || len(e.Children) != 1 {
+			return false
+		}
+		e = e.Children[0]
+	}
+	return true
 }
 
 func engineFor(engines []Engine, protocol string) Engine {

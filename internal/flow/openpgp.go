@@ -32,6 +32,9 @@ const maxCleartextBlock = 2 << 20
 type OpenPGP struct {
 	Engine  *pgp.Engine
 	Keyring pgp.Keyring
+	// KeepSubject leaves the Subject of what Encrypt writes readable
+	// outside (mime.ProtectOptions.KeepSubject).
+	KeepSubject bool
 }
 
 func (o *OpenPGP) Protocol() string { return core.ProtocolOpenPGP }
@@ -54,8 +57,8 @@ func (o *OpenPGP) Detect(e *mime.Entity) (Kind, bool) {
 		if strings.EqualFold(e.Params["protocol"], pgpEncryptedType) {
 			return KindEncrypted, true
 		}
-	case "text/plain":
-		if found, err := pgp.HasBlock(e.Body()); err == nil && found {
+	case "text/plain", "text/html":
+		if found, err := pgp.HasBlock(inlineText(e)()); err == nil && found {
 			return KindInline, true
 		}
 	}
@@ -75,7 +78,7 @@ func (o *OpenPGP) Sign(w io.Writer, m *mime.Message, signer *openpgp.Entity) err
 	if err != nil {
 		return err
 	}
-	outer, payload := mime.Protect(m, false, true)
+	outer, payload := mime.Protect(m, mime.ProtectOptions{SevenBit: true})
 	return mime.WriteSigned(w, outer, pgpSignatureType, micalg, payload, sw,
 		mime.Header{{Key: "Content-Type", Value: pgpSignatureType + "; name=\"signature.asc\""}}, func() ([]byte, error) {
 			if err := sw.Close(); err != nil {
@@ -95,7 +98,7 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 			return err
 		}
 	}
-	outer, content := mime.Protect(m, true, false)
+	outer, content := mime.Protect(m, mime.ProtectOptions{Encrypt: true, KeepSubject: o.KeepSubject})
 	payload, err := mime.WriteEncrypted(w, outer, pgpEncryptedType, pgpEncryptedType,
 		[]byte("Version: 1\r\n"), "application/octet-stream; name=\"encrypted.asc\"")
 	if err != nil {
@@ -189,20 +192,40 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 // do); text in the first part, or any other part, leaves the message as it
 // is.
 func mixedUp(e *mime.Entity) bool {
-	if len(e.Children) != 3 {
+	if !mixedUpWithText(e) {
+		return false
+	}
+	body, ok := smallBody(e.Children[0], 1024)
+	return ok && len(bytes.TrimSpace(body)) == 0
+}
+
+// mixedUpWithText reports whether e has the shape of mixed-up encryption
+// whatever its first part holds: text/plain, the version part and the
+// armored message.
+func mixedUpWithText(e *mime.Entity) bool {
+	if e.MediaType != "multipart/mixed" || len(e.Children) != 3 {
 		return false
 	}
 	text, version, data := e.Children[0], e.Children[1], e.Children[2]
 	if text.MediaType != "text/plain" || version.MediaType != pgpEncryptedType || data.MediaType != "application/octet-stream" {
 		return false
 	}
-	if body, ok := smallBody(text, 1024); !ok || len(bytes.TrimSpace(body)) != 0 {
-		return false
-	}
 	if body, ok := smallBody(version, 1024); !ok || !strings.EqualFold(string(bytes.TrimSpace(body)), "Version: 1") {
 		return false
 	}
 	return armoredMessage(data)
+}
+
+// DetectChild recognises the encrypted.asc of mixed-up encryption whose
+// first part holds text (KMail's "ambiguous" shape): not repaired, since
+// that text would be unprotected beside the decrypted message, but found,
+// so that the report says where the encrypted content is (a nested part,
+// opened with --part) instead of calling the message unencrypted.
+func (o *OpenPGP) DetectChild(parent, child *mime.Entity) (Kind, bool) {
+	if len(parent.Children) == 3 && child == parent.Children[2] && mixedUpWithText(parent) && !mixedUp(parent) {
+		return KindEncrypted, true
+	}
+	return KindPlain, false
 }
 
 // armoredMessage reports whether e's body is an armored OpenPGP message
@@ -253,7 +276,8 @@ func (o *OpenPGP) DetectNamed(e *mime.Entity) (Kind, bool) {
 // opened; text outside it is reported as unprotected, never merged into the
 // signed or decrypted text.
 func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
-	s := pgp.NewBlockScanner(e.Body)
+	text := inlineText(e)
+	s := pgp.NewBlockScanner(text)
 	if !s.Scan() {
 		if err := s.Err(); err != nil {
 			return nil, err
@@ -282,7 +306,10 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 		return nil, fmt.Errorf("the cleartext-signed block is %.1f MiB, more than the %d MiB mailseal verifies; ask the sender to sign with PGP/MIME (multipart/signed), which has no such limit: %w",
 			float64(size)/(1<<20), maxCleartextBlock>>20, core.ErrInput)
 	}
-	block, err := bodySection(e, int64(b.Start), int64(b.End))
+	if b.Kind == pgp.KindSigned && isHTMLBody(e.MediaType) {
+		return nil, fmt.Errorf("a cleartext-signed block in an HTML body cannot be checked: HTML does not keep the signed text's lines and spaces; ask the sender to sign with PGP/MIME: %w", core.ErrInput)
+	}
+	block, err := textSection(text, int64(b.Start), int64(b.End))
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +341,20 @@ func (o *OpenPGP) openInline(e *mime.Entity) (*Opened, error) {
 	}
 }
 
-// bodySection returns bytes start to end of e's decoded body, read again:
-// in place if the body is not transfer-encoded.
-func bodySection(e *mime.Entity, start, end int64) (io.Reader, error) {
-	body := e.Body()
+// inlineText opens the text in which inline armor is looked for: the
+// decoded body of a text/plain part, the text of a text/html one
+// (htmlText).
+func inlineText(e *mime.Entity) func() io.Reader {
+	if isHTMLBody(e.MediaType) {
+		return func() io.Reader { return htmlText(e.Body()) }
+	}
+	return e.Body
+}
+
+// textSection returns bytes start to end of the text that open returns,
+// read again: in place if it can be.
+func textSection(open func() io.Reader, start, end int64) (io.Reader, error) {
+	body := open()
 	if ra, ok := body.(io.ReaderAt); ok {
 		return io.NewSectionReader(ra, start, end-start), nil
 	}

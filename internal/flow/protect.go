@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"strings"
@@ -90,18 +89,22 @@ func sameFrom(outer core.Senders, protected *core.Senders) bool {
 }
 
 // protectedOutput is the decrypted message as the sender wrote it: the
-// outer trace fields, then e with its HP-Outer fields removed and its
-// legacy display element (hp-legacy-display="1", a text/plain body in
-// 7bit or 8bit) taken off again.
-func protectedOutput(outer mime.Header, e *mime.Entity) (mime.Header, io.Reader) {
+// outer trace fields, then e with its HP-Outer fields removed and the
+// legacy display elements (in e and the parts under it marked
+// hp-legacy-display="1") taken off again, with the parameters Protect
+// added.
+func protectedOutput(outer mime.Header, e *mime.Entity) (mime.Header, io.Reader, error) {
 	var trace mime.Header
 	for _, f := range outer {
 		if traceFields[strings.ToLower(f.Key)] && !strings.EqualFold(f.Key, "MIME-Version") {
 			trace = append(trace, f)
 		}
 	}
+	body, stripped, err := mime.WithoutLegacyDisplay(e)
+	if err != nil {
+		return nil, nil, err
+	}
 	var head bytes.Buffer
-	legacy := e.Params["hp-legacy-display"] == "1"
 	for _, f := range e.Header {
 		if strings.EqualFold(f.Key, "HP-Outer") {
 			continue
@@ -109,7 +112,7 @@ func protectedOutput(outer mime.Header, e *mime.Entity) (mime.Header, io.Reader)
 		if strings.EqualFold(f.Key, "Content-Type") {
 			// Take off the parameters mailseal's Protect added, so that a
 			// message it encrypted comes back byte for byte.
-			if v, ok := strings.CutSuffix(f.Value, mime.HPParams(e.Params["hp"], legacy)); ok {
+			if v, ok := strings.CutSuffix(f.Value, mime.HPParams(e.Params["hp"], stripped)); ok {
 				head.WriteString(f.Key + ": " + v + "\r\n")
 				continue
 			}
@@ -120,29 +123,5 @@ func protectedOutput(outer mime.Header, e *mime.Entity) (mime.Header, io.Reader)
 		}
 	}
 	head.WriteString("\r\n")
-	body := e.RawBody()
-	cte := strings.ToLower(e.Header.Get("Content-Transfer-Encoding"))
-	if legacy && e.MediaType == "text/plain" && (cte == "" || cte == "7bit" || cte == "8bit") {
-		body = stripLegacyDisplay(body)
-	}
-	return trace, io.MultiReader(&head, body)
-}
-
-// stripLegacyDisplay drops the leading "Name: value" lines and the blank
-// line after them.
-func stripLegacyDisplay(body io.Reader) io.Reader {
-	br := bufio.NewReader(body)
-	var consumed bytes.Buffer
-	for i := 0; i < 16; i++ {
-		line, err := br.ReadString('\n')
-		consumed.WriteString(line)
-		trimmed := strings.TrimRight(line, "\r\n")
-		if trimmed == "" && i > 0 {
-			return br
-		}
-		if err != nil || !strings.Contains(trimmed, ": ") || strings.HasPrefix(trimmed, " ") {
-			break
-		}
-	}
-	return io.MultiReader(&consumed, br)
+	return trace, io.MultiReader(&head, body), nil
 }

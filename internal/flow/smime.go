@@ -33,6 +33,9 @@ type SMIME struct {
 	// Identities returns the private keys to decrypt with; called only
 	// when a message is to be decrypted.
 	Identities func() ([]smime.Identity, error)
+	// KeepSubject leaves the Subject of what Encrypt writes readable
+	// outside (mime.ProtectOptions.KeepSubject).
+	KeepSubject bool
 }
 
 func (s *SMIME) Protocol() string { return core.ProtocolSMIME }
@@ -195,7 +198,7 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 // signed-data. For multipart/signed the content is made 7-bit safe first
 // (RFC 8551 §3.1.3); opaque content travels inside the base64 blob as is.
 func (s *SMIME) Sign(w io.Writer, m *mime.Message, ids []smime.Identity, opts smime.SignOptions) error {
-	outer, payload := mime.Protect(m, false, !opts.Opaque)
+	outer, payload := mime.Protect(m, mime.ProtectOptions{SevenBit: !opts.Opaque})
 	return s.signEntity(w, outer, payload, ids, opts)
 }
 
@@ -264,7 +267,7 @@ func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, en
 	if enc.Cipher.Authenticated() {
 		smimeType = "authEnveloped-data"
 	}
-	outer, payload := mime.Protect(m, true, false)
+	outer, payload := mime.Protect(m, mime.ProtectOptions{Encrypt: true, KeepSubject: s.KeepSubject})
 	part, err := mime.WriteBase64Part(w, outer, mime.Header{
 		{Key: "Content-Type", Value: smimeMimeType + "; smime-type=" + smimeType + "; name=smime.p7m"},
 		{Key: "Content-Disposition", Value: "attachment; filename=smime.p7m"},

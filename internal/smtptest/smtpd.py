@@ -15,9 +15,11 @@ p.add_argument("--auth", help="USER:PASSWORD required")
 p.add_argument("--spool", required=True)
 p.add_argument("--fail-first", type=int, default=0, help="answer 451 to the first N DATA commands")
 p.add_argument("--reject", action="store_true", help="answer 550 to every DATA")
+p.add_argument("--drop-answer", type=int, default=0,
+               help="take the first N messages and close the connection without answering their end of data")
 a = p.parse_args()
 
-state = {"fail": a.fail_first, "n": 0}
+state = {"fail": a.fail_first, "n": 0, "drop": a.drop_answer}
 
 class Handler:
     async def handle_DATA(self, server, session, envelope):
@@ -34,6 +36,10 @@ class Handler:
             json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
                        "tls": session.ssl is not None or a.mode == "implicit",
                        "auth": session.authenticated}, f)
+        if state["drop"] > 0:
+            # Taken, and the answer lost: the client cannot know.
+            state["drop"] -= 1
+            server.transport.abort()
         return "250 2.0.0 OK saved"
 
 def authenticator(server, session, envelope, mechanism, auth_data):

@@ -32,6 +32,9 @@ type Options struct {
 	Auth      string // "user:password" to require AUTH
 	FailFirst int    // answer 451 to the first N DATA commands
 	Reject    bool   // answer 550 to every DATA
+	// DropAnswer: take the first N messages (they are saved) and close
+	// the connection without answering the end of their data.
+	DropAnswer int
 	// CertHost is the name the certificate is issued for (default
 	// 127.0.0.1 and localhost); another name makes verification fail.
 	CertHost string
@@ -81,6 +84,9 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	if opts.Reject {
 		args = append(args, "--reject")
+	}
+	if opts.DropAnswer > 0 {
+		args = append(args, "--drop-answer", strconv.Itoa(opts.DropAnswer))
 	}
 	s.cmd = exec.Command(Python, args...)
 	stdout, _ := s.cmd.StdoutPipe()

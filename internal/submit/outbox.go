@@ -1,7 +1,9 @@
 package submit
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,16 +27,39 @@ import (
 //	ID.json  its envelope, when it was queued and the last failure (written
 //	         last: an entry is in the outbox once its ID.json exists)
 //
-// Delivery is claimed per entry: the deliverer holds an exclusive lock on
-// the open ID.eml (flock; LockFileEx on Windows) from before the first byte
-// is sent until the entry is removed or its failure recorded. A second
-// process, or a second claim in the same one, finds the entry busy and
-// leaves it alone, so concurrent flushes never send an entry twice. The
-// operating system drops the lock when the process ends, however it ends:
-// an entry whose deliverer was killed is claimed by the next flush. The
-// window that remains is inherent: a deliverer killed after the server
-// accepted the message and before ID.json was removed leaves the entry,
-// and the next flush sends it again (at least once, never lost).
+// and a directory delivered/ of one file per Message-ID and recipient set
+// that was sent (see below).
+//
+// Delivery is exactly once, or held for a person to decide; never twice:
+//
+//   - Delivery is claimed per entry: the deliverer holds an exclusive lock
+//     on the open ID.eml (flock; LockFileEx on Windows) from before the
+//     first byte is sent until the entry is removed or its failure
+//     recorded. A second process, or a second claim in the same one, finds
+//     the entry busy and leaves it alone, so concurrent flushes never send
+//     an entry twice. The operating system drops the lock when the process
+//     ends, however it ends.
+//   - Before the line that ends the message's data, after which the server
+//     may hold it, ID.json records the entry as in flight. A definite
+//     answer clears the mark: 250 removes the entry, a 4xx or 5xx keeps it
+//     with the error. An entry found in flight and not claimed — its
+//     deliverer was killed, or the connection broke before the answer —
+//     may have been delivered. Postfix and msmtpq send such a message
+//     again (at least once, a duplicate now and then); the outbox does
+//     not: it holds the entry, Flush reports it, and a person sends it with
+//     Resend or removes it with Drop once they know whether it arrived.
+//   - An entry with a MessageID is delivered under a lock on its key (the
+//     Message-ID and the set of recipients), held across the SMTP
+//     transaction, and after the server's 250 the key is recorded in
+//     delivered/ before the entry is removed. An entry whose key is
+//     recorded is removed unsent: a message queued twice (a script that
+//     ran send again) is delivered once, also when two flushes take the
+//     two entries at the same time, and a deliverer killed between the
+//     record and the removal leaves nothing to send again. The records are
+//     kept for keyRetention.
+//
+// A deliverer killed before the end of the data leaves the entry as it
+// was: the next flush sends it.
 type Outbox struct{ Dir string }
 
 // Item is one waiting message.
@@ -44,6 +69,11 @@ type Item struct {
 	Queued   time.Time
 	// LastError is the reason of the last failed attempt.
 	LastError string
+	// InFlight is when the end of the message was sent without a definite
+	// answer recorded (see Outbox): while a deliverer holds the entry it is
+	// being delivered; otherwise it may have been delivered, and it is not
+	// sent again unless Resend says so.
+	InFlight time.Time
 	// Damaged is why the entry cannot be read (a *DamagedError); such an
 	// entry is never delivered.
 	Damaged error
@@ -54,6 +84,7 @@ type itemFile struct {
 	Envelope  Envelope  `json:"envelope"`
 	Queued    time.Time `json:"queued"`
 	LastError string    `json:"last_error,omitempty"`
+	InFlight  time.Time `json:"in_flight,omitzero"`
 }
 
 // Limits of an entry: an ID.json larger than maxMetaSize, an address longer
@@ -63,7 +94,16 @@ const (
 	maxMetaSize   = 1 << 20
 	maxAddressLen = 256
 	maxRecipients = 10000
+	// maxMessageIDLen is the longest Message-ID: a header line (RFC 5322).
+	maxMessageIDLen = 998
 )
+
+// idTime is the layout of the time an entry's ID begins with.
+const idTime = "20060102T150405"
+
+// keyRetention is how long a delivered Message-ID and recipient set is
+// remembered: a copy of it queued again within that time is not sent.
+const keyRetention = 90 * 24 * time.Hour
 
 var (
 	// ErrBusy: another process (or another claim in this one) is
@@ -72,6 +112,9 @@ var (
 	// ErrGone: the entry is no longer in the outbox; another process
 	// delivered it.
 	ErrGone = errors.New("no longer in the outbox (delivered by another process)")
+	// ErrDuplicate: a message with the entry's Message-ID and recipients
+	// was delivered before; the entry was removed unsent.
+	ErrDuplicate = errors.New("already delivered")
 )
 
 // DamagedError is an outbox entry that cannot be read; it is not delivered.
@@ -108,7 +151,7 @@ func (o Outbox) Put(env Envelope, msg []byte) (*Claim, error) {
 	}
 	var rnd [6]byte
 	rand.Read(rnd[:])
-	id := time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(rnd[:])
+	id := time.Now().UTC().Format(idTime) + "-" + hex.EncodeToString(rnd[:])
 	if err := atomicfile.WriteBytes(o.path(id, ".eml"), 0o600, msg); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
@@ -167,6 +210,9 @@ func checkEnvelope(env Envelope) error {
 	}
 	if err := checkAddress(env.From); err != nil {
 		return fmt.Errorf("envelope sender: %w", err)
+	}
+	if len(env.MessageID) > maxMessageIDLen || strings.IndexFunc(env.MessageID, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return fmt.Errorf("a Message-ID of %d bytes or with control characters", len(env.MessageID))
 	}
 	for _, to := range env.To {
 		if to == "" {
@@ -242,17 +288,28 @@ func (o Outbox) List() ([]Item, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // delivered meanwhile
 		}
-		it := Item{ID: id, Envelope: meta.Envelope, Queued: meta.Queued, LastError: meta.LastError}
+		it := Item{ID: id, Envelope: meta.Envelope, Queued: meta.Queued, LastError: meta.LastError, InFlight: meta.InFlight}
 		var de *DamagedError
 		switch {
 		case errors.As(err, &de):
 			it.Damaged = err
+			// Put names entries by the time they were queued.
+			if len(id) >= len(idTime) {
+				it.Queued, _ = time.Parse(idTime, id[:len(idTime)])
+			}
 		case err != nil:
 			return nil, fmt.Errorf("outbox: %w", err)
 		}
 		items = append(items, it)
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	// Oldest first by the time recorded in the entry (IDs name only the
+	// second), the ID breaking ties.
+	sort.Slice(items, func(i, j int) bool {
+		if !items[i].Queued.Equal(items[j].Queued) {
+			return items[i].Queued.Before(items[j].Queued)
+		}
+		return items[i].ID < items[j].ID
+	})
 	return items, nil
 }
 
@@ -323,12 +380,12 @@ func (c *Claim) check() error {
 	if held.Size() == 0 {
 		return c.box.damaged(id, "%s.eml is empty", id)
 	}
-	c.Envelope, c.Queued, c.LastError = meta.Envelope, meta.Queued, meta.LastError
+	c.Envelope, c.Queued, c.LastError, c.InFlight = meta.Envelope, meta.Queued, meta.LastError, meta.InFlight
 	return nil
 }
 
 func (c *Claim) writeMeta() error {
-	data, err := json.MarshalIndent(itemFile{Envelope: c.Envelope, Queued: c.Queued, LastError: c.LastError}, "", "  ")
+	data, err := json.MarshalIndent(itemFile{Envelope: c.Envelope, Queued: c.Queued, LastError: c.LastError, InFlight: c.InFlight}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -340,24 +397,63 @@ func (c *Claim) writeMeta() error {
 
 // Deliver submits the entry and releases the claim. Accepted for every
 // recipient, the entry leaves the outbox; otherwise it stays, with the
-// failure recorded, and the error (an *Error) says why.
-func (c *Claim) Deliver(t Transport) error {
+// failure recorded, and the error (an *Error) says why. An entry found in
+// flight is not sent: the error (an *Error with Uncertain set) says to
+// Resend or Drop it. An entry whose Message-ID and recipients were
+// delivered before is removed unsent, with an error wrapping ErrDuplicate.
+func (c *Claim) Deliver(t Transport) error { return c.deliver(t, false) }
+
+func (c *Claim) deliver(t Transport, resend bool) error {
 	defer c.Release()
 	if c.f == nil {
 		return fmt.Errorf("outbox: %s: the claim was released", c.ID)
 	}
+	var key *os.File
+	if k := dedupeKey(c.Envelope); k != "" {
+		var err error
+		if key, err = c.box.lockKey(k); err != nil {
+			return temporary("outbox: %s: %v", c.ID, err)
+		}
+		defer key.Close()
+		if rec, ok := deliveredRecord(key); ok {
+			if err := c.box.remove(c.ID); err != nil {
+				return &Error{ByHand: true, Err: fmt.Errorf("%s is a copy of a message already delivered (%s), but it could not be removed from the outbox (%v): remove %s.json and %s.eml from %s", c.ID, rec, err, c.ID, c.ID, c.box.Dir)}
+			}
+			return fmt.Errorf("outbox: %s: %w (%s; same Message-ID and recipients): not sent again, removed from the outbox", c.ID, ErrDuplicate, rec)
+		}
+	}
+	if !c.InFlight.IsZero() && !resend {
+		return &Error{Uncertain: true, ByHand: true, Err: fmt.Errorf("in flight since %s: the whole message was sent then and no answer was recorded (the connection broke, or the sender was stopped), so it may have been delivered and is not sent again by itself; once you know whether it arrived: mailseal send --resend %s, or mailseal send --drop %s",
+			c.InFlight.Format(time.RFC3339), c.ID, c.ID)}
+	}
 	if _, err := c.f.Seek(0, io.SeekStart); err != nil {
 		return temporary("reading %s.eml: %v", c.ID, err)
 	}
+	commit := func() error {
+		c.InFlight = time.Now().UTC()
+		return c.writeMeta()
+	}
 	// Only a Reader: the transport sees the message, not the locked file.
-	err := t.Send(c.Envelope, struct{ io.Reader }{c.f})
+	err := t.Send(c.Envelope, struct{ io.Reader }{c.f}, commit)
 	if err == nil {
+		if key != nil {
+			// Recorded before the entry goes: killed in between, the
+			// entry is found delivered, not in flight.
+			markDelivered(key, c.ID) // unrecorded, only a copy queued again is not recognised
+		}
 		if err := c.box.remove(c.ID); err != nil {
 			return &Error{ByHand: true, Err: fmt.Errorf("the server accepted %s, but it could not be removed from the outbox (%v): remove %s.json and %s.eml from %s, or a later flush sends it again",
 				c.ID, err, c.ID, c.ID, c.box.Dir)}
 		}
 		return nil
 	}
+	if se := (*Error)(nil); errors.As(err, &se) && se.Uncertain {
+		// The mark stays: held until a person decides.
+		c.LastError = err.Error()
+		c.writeMeta()
+		return &Error{Uncertain: true, ByHand: true, Err: fmt.Errorf("%v; it stays in the outbox, and is not sent again by itself: once you know whether it arrived, mailseal send --resend %s, or mailseal send --drop %s", se.Err, c.ID, c.ID)}
+	}
+	c.InFlight = time.Time{} // the answer was definite, or the end was never sent
 	if se := (*Error)(nil); errors.As(err, &se) && se.Setup {
 		// Nothing was sent and a later flush would fail the same: the
 		// entry goes, and the error says what to set.
@@ -403,20 +499,28 @@ func (o Outbox) remove(id string) error {
 type FlushResult struct {
 	Sent int // accepted for every recipient and removed from the outbox
 	Busy int // being delivered by another process: left to it
+	// Duplicates are entries removed unsent: their Message-ID and
+	// recipients were delivered before.
+	Duplicates int
+	// InFlight are entries held because they may have been delivered (see
+	// Outbox); they are among the failures the error names.
+	InFlight int
 }
 
 // Flush tries to submit every waiting message that no other process is
 // delivering, claiming each in turn; a message leaves the outbox only when
-// it was accepted for every recipient. The error, an *Error (temporary if
-// any failure was), names the messages that stay in the outbox and why; a
-// damaged entry is a permanent failure. Entries another process holds are
-// counted in Busy and are no failure.
+// it was accepted for every recipient, or when it is a copy of one that
+// was. The error, an *Error (temporary if any failure was), names the
+// messages that stay in the outbox and why; a damaged entry, and one held
+// in flight, is a failure that sending again does not cure. Entries
+// another process holds are counted in Busy and are no failure.
 func (o Outbox) Flush(t Transport) (FlushResult, error) {
 	var res FlushResult
 	items, err := o.List()
 	if err != nil {
 		return res, err
 	}
+	o.pruneKeys(time.Now())
 	var fails failures
 	for _, it := range items {
 		if it.Damaged != nil {
@@ -434,28 +538,170 @@ func (o Outbox) Flush(t Transport) (FlushResult, error) {
 			fails.add(it, err)
 			continue
 		}
-		if err := c.Deliver(t); err != nil {
+		err = c.Deliver(t)
+		var se *Error
+		switch {
+		case err == nil:
+			res.Sent++
+		case errors.Is(err, ErrDuplicate):
+			res.Duplicates++
+		case errors.As(err, &se) && se.Uncertain:
+			res.InFlight++
 			fails.add(c.Item, err)
-			continue
+		default:
+			fails.add(c.Item, err)
 		}
-		res.Sent++
 	}
 	return res, fails.err()
 }
 
+// Resend delivers the entry id now, also when it is held in flight (a
+// person made sure that it did not arrive), unless its Message-ID and
+// recipients were delivered since. It fails as Claim and Deliver do.
+func (o Outbox) Resend(t Transport, id string) error {
+	c, err := o.Claim(id)
+	if err != nil {
+		return err
+	}
+	return c.deliver(t, true)
+}
+
+// Drop removes the entry id unsent: ErrBusy while it is being delivered,
+// ErrGone when it is not in the outbox. A damaged entry is removed too.
+func (o Outbox) Drop(id string) error {
+	c, err := o.Claim(id)
+	var de *DamagedError
+	switch {
+	case errors.As(err, &de):
+		// Nobody delivers a damaged entry; what there is of it goes.
+		for _, ext := range []string{".json", ".eml"} {
+			if err := os.Remove(o.path(id, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	return c.Discard()
+}
+
 // DeliverAll delivers claimed entries in order (releasing every claim),
-// calls sent with the index of each one accepted, and returns an *Error
-// naming those that stay in the outbox, like Flush.
-func DeliverAll(t Transport, claims []*Claim, sent func(i int)) error {
+// calls sent with the index of each one accepted (duplicate: removed
+// unsent, its Message-ID and recipients delivered before), and returns an
+// *Error naming those that stay in the outbox, like Flush.
+func DeliverAll(t Transport, claims []*Claim, sent func(i int, duplicate bool)) error {
 	var fails failures
 	for i, c := range claims {
-		if err := c.Deliver(t); err != nil {
+		err := c.Deliver(t)
+		switch {
+		case err == nil:
+			sent(i, false)
+		case errors.Is(err, ErrDuplicate):
+			sent(i, true)
+		default:
 			fails.add(c.Item, err)
-			continue
 		}
-		sent(i)
 	}
 	return fails.err()
+}
+
+// dedupeKey names an envelope's Message-ID and recipient set (the
+// addresses compared without case, each once, in any order): the file
+// name of its record in delivered/. "" when there is no Message-ID.
+func dedupeKey(env Envelope) string {
+	id := strings.TrimSpace(env.MessageID)
+	if id == "" {
+		return ""
+	}
+	rcpts := make([]string, 0, len(env.To))
+	seen := map[string]bool{}
+	for _, r := range env.To {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if !seen[r] {
+			seen[r] = true
+			rcpts = append(rcpts, r)
+		}
+	}
+	sort.Strings(rcpts)
+	h := sha256.New()
+	h.Write([]byte(id))
+	for _, r := range rcpts {
+		h.Write([]byte{0})
+		h.Write([]byte(r))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (o Outbox) keyDir() string { return filepath.Join(o.Dir, "delivered") }
+
+// lockKey opens and locks the record of key, waiting while another
+// deliverer holds it. The record is removed only by pruneKeys, so a lock
+// won on a record removed meanwhile is given up and taken again.
+func (o Outbox) lockKey(key string) (*os.File, error) {
+	if err := os.MkdirAll(o.keyDir(), 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(o.keyDir(), key)
+	for range 100 {
+		f, err := filelock.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		held, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if now, err := os.Stat(path); err == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("the record %s keeps being replaced", path)
+}
+
+// deliveredRecord reads a locked key record: what it says ("delivered at
+// TIME as ID") and whether the key was delivered. An empty record was
+// never delivered.
+func deliveredRecord(f *os.File) (string, bool) {
+	data, err := io.ReadAll(io.LimitReader(io.NewSectionReader(f, 0, 512), 512))
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return "", false
+	}
+	when, id, _ := strings.Cut(strings.TrimSpace(string(data)), " ")
+	return fmt.Sprintf("delivered at %s as %s", when, id), true
+}
+
+// markDelivered records in a locked key record that entry id was
+// delivered.
+func markDelivered(f *os.File, id string) error {
+	if _, err := f.WriteAt([]byte(time.Now().UTC().Format(time.RFC3339)+" "+id+"\n"), 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// pruneKeys removes the key records older than keyRetention that nobody
+// holds.
+func (o Outbox) pruneKeys(now time.Time) {
+	entries, err := os.ReadDir(o.keyDir())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) < keyRetention {
+			continue
+		}
+		path := filepath.Join(o.keyDir(), e.Name())
+		f, err := filelock.TryOpen(path)
+		if err != nil {
+			continue
+		}
+		os.Remove(path)
+		f.Close()
+	}
 }
 
 // failures collects the entries that stay in the outbox.
@@ -464,6 +710,8 @@ type failures struct {
 	temp  bool
 	// resend: sending again may cure some entry's failure.
 	resend bool
+	// uncertain: some entry may have been delivered (held in flight).
+	uncertain bool
 }
 
 // add records a failed entry. Failures are temporary unless the transport
@@ -479,6 +727,7 @@ func (f *failures) add(it Item, err error) {
 	case errors.As(err, &se):
 		f.temp = f.temp || se.Temporary
 		f.resend = f.resend || !se.ByHand
+		f.uncertain = f.uncertain || se.Uncertain
 		err = se.Err
 		line += " to " + strings.Join(it.Envelope.To, ", ")
 	default:
@@ -492,5 +741,5 @@ func (f *failures) err() error {
 	if len(f.lines) == 0 {
 		return nil
 	}
-	return &Error{Temporary: f.temp, ByHand: !f.resend, Err: fmt.Errorf("%d message(s) still in the outbox: %s", len(f.lines), strings.Join(f.lines, "; "))}
+	return &Error{Temporary: f.temp, ByHand: !f.resend, Uncertain: f.uncertain, Err: fmt.Errorf("%d message(s) still in the outbox: %s", len(f.lines), strings.Join(f.lines, "; "))}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mailseal/mailseal/internal/smtptest"
 )
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 		helperFlush()
 	case "hold":
 		helperHold()
+	case "hold-committed":
+		Outbox{Dir: os.Getenv("SUBMIT_TEST_OUTBOX")}.Flush(committedTransport{})
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -59,9 +63,24 @@ func helperFlush() {
 // returns: a deliverer to kill in the middle of a delivery.
 type stuckTransport struct{}
 
-func (stuckTransport) Send(env Envelope, msg io.Reader) error {
+func (stuckTransport) Send(env Envelope, msg io.Reader, commit func() error) error {
 	io.ReadFull(msg, make([]byte, 8))
 	fmt.Println("sending")
+	select {}
+}
+
+// committedTransport reads the whole message, marks it in flight (the end
+// of the data is about to go), says so on stdout and never returns: a
+// deliverer to kill between the end of the data and the server's answer.
+type committedTransport struct{}
+
+func (committedTransport) Send(env Envelope, msg io.Reader, commit func() error) error {
+	io.ReadAll(msg)
+	if err := commit(); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("committed")
 	select {}
 }
 
@@ -105,17 +124,13 @@ func queue(t *testing.T, box Outbox, n int) {
 	}
 }
 
-// Concurrent flushes in separate processes against one server deliver
-// each message exactly once, and a flush that finds a message taken says
-// nothing false about it.
-func TestOutboxConcurrentFlushes(t *testing.T) {
-	const messages, flushers = 24, 6
-	srv := smtptest.Start(t, smtptest.Options{})
-	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
-	queue(t, box, messages)
+// flushAtOnce starts n helper processes that flush box to srv, lets them
+// go together, and returns what each reports.
+func flushAtOnce(t *testing.T, box Outbox, srv *smtptest.Server, n int) []helperResult {
+	t.Helper()
 	var stdins []io.WriteCloser
 	var stdouts []*bufio.Reader
-	for range flushers {
+	for range n {
 		_, in, out := helper(t, "flush", box.Dir, srv)
 		if line, _ := out.ReadString('\n'); line != "ready\n" {
 			t.Fatalf("helper: %q", line)
@@ -125,12 +140,25 @@ func TestOutboxConcurrentFlushes(t *testing.T) {
 	for _, in := range stdins {
 		in.Write([]byte("go\n"))
 	}
-	sent, busy := 0, 0
+	results := make([]helperResult, n)
 	for i, out := range stdouts {
-		var res helperResult
-		if err := json.NewDecoder(out).Decode(&res); err != nil {
+		if err := json.NewDecoder(out).Decode(&results[i]); err != nil {
 			t.Fatalf("flusher %d: %v", i, err)
 		}
+	}
+	return results
+}
+
+// Concurrent flushes in separate processes against one server deliver
+// each message exactly once, and a flush that finds a message taken says
+// nothing false about it.
+func TestOutboxConcurrentFlushes(t *testing.T) {
+	const messages, flushers = 24, 6
+	srv := smtptest.Start(t, smtptest.Options{})
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	queue(t, box, messages)
+	sent, busy := 0, 0
+	for i, res := range flushAtOnce(t, box, srv, flushers) {
 		if res.Err != "" {
 			t.Errorf("flusher %d: %s", i, res.Err)
 		}
@@ -247,8 +275,15 @@ func TestOutboxPutAll(t *testing.T) {
 		}
 		c.Release()
 	}
-	if items, err := box.List(); len(items) != 3 || err != nil {
+	items, err := box.List()
+	if len(items) != 3 || err != nil {
 		t.Fatalf("the outbox holds %d entries (%v), want 3", len(items), err)
+	}
+	// Oldest first, also within the second that names them all.
+	for i, it := range items {
+		if it.ID != claims[i].ID {
+			t.Fatalf("List gives entry %d as %s, queued as %s", i, it.ID, claims[i].ID)
+		}
 	}
 }
 
@@ -264,7 +299,7 @@ type recorded struct {
 	msg []byte
 }
 
-func (r *recorder) Send(env Envelope, msg io.Reader) error {
+func (r *recorder) Send(env Envelope, msg io.Reader, commit func() error) error {
 	data, err := io.ReadAll(msg)
 	if err != nil {
 		return err
@@ -273,6 +308,11 @@ func (r *recorder) Send(env Envelope, msg io.Reader) error {
 	defer r.mu.Unlock()
 	if r.err != nil {
 		return r.err
+	}
+	if commit != nil {
+		if err := commit(); err != nil {
+			return err
+		}
 	}
 	r.sent = append(r.sent, recorded{env, data})
 	return nil
@@ -453,6 +493,14 @@ func FuzzOutboxEntry(f *testing.F) {
 			}
 		default:
 			var se *Error
+			var want itemFile
+			if json.Unmarshal(meta, &want) == nil && checkEnvelope(want.Envelope) == nil && len(eml) > 0 && !want.InFlight.IsZero() {
+				// A valid entry found in flight is held, not sent.
+				if len(r.sent) != 0 || res.InFlight != 1 || !errors.As(err, &se) || !se.Uncertain || !strings.Contains(err.Error(), "mailseal send --resend "+id) {
+					t.Fatalf("in flight: %+v, %d sent: %v", res, len(r.sent), err)
+				}
+				return
+			}
 			if len(r.sent) != 0 || res.Sent != 0 || !errors.As(err, &se) || se.Temporary ||
 				!strings.Contains(err.Error(), "outbox entry "+id+" is damaged") {
 				t.Fatalf("%+v, %d sent: %v", res, len(r.sent), err)
@@ -462,4 +510,253 @@ func FuzzOutboxEntry(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A deliverer killed after the end of the data went and before the
+// server's answer was recorded leaves the entry in flight: it may have
+// been delivered, so the next flush holds it (and says how to decide)
+// instead of sending it again; Resend sends it, once; a deliverer killed
+// before the end of the data leaves it to the next flush
+// (TestOutboxKilledDelivererIsRecovered).
+func TestOutboxInFlightAfterCrash(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	queue(t, box, 1)
+	cmd, _, out := helper(t, "hold-committed", box.Dir, nil)
+	if line, _ := out.ReadString('\n'); line != "committed\n" {
+		t.Fatalf("helper: %q", line)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	items, err := box.List()
+	if err != nil || len(items) != 1 || items[0].InFlight.IsZero() {
+		t.Fatalf("after the kill: %+v %v", items, err)
+	}
+	id := items[0].ID
+	res, err := box.Flush(s)
+	var se *Error
+	if res != (FlushResult{InFlight: 1}) || !errors.As(err, &se) || !se.Uncertain || se.Temporary || !se.ByHand ||
+		!strings.Contains(err.Error(), "may have been delivered") || !strings.Contains(err.Error(), "mailseal send --resend "+id) ||
+		!strings.Contains(err.Error(), "mailseal send --drop "+id) {
+		t.Fatalf("flush of an entry in flight: %+v %v", res, err)
+	}
+	if n := len(srv.Messages(t)); n != 0 {
+		t.Fatalf("an entry in flight was sent again: %d", n)
+	}
+	if err := box.Resend(s, id); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := box.Flush(s); res != (FlushResult{}) || err != nil {
+		t.Fatalf("after the resend: %+v %v", res, err)
+	}
+	if n := len(srv.Messages(t)); n != 1 {
+		t.Fatalf("delivered %d times, want once", n)
+	}
+}
+
+// The server took the message and the connection broke before its answer
+// (smtptest's DropAnswer): the send is uncertain, the entry stays in
+// flight, and no flush sends it a second time.
+func TestOutboxLostAnswerIsNotResent(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{DropAnswer: 1})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs, Timeout: 10 * time.Second}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	c, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Deliver(s)
+	var se *Error
+	if !errors.As(err, &se) || !se.Uncertain || se.Temporary || !strings.Contains(err.Error(), "may have been delivered") {
+		t.Fatalf("lost answer: %v", err)
+	}
+	for range 2 {
+		if res, err := box.Flush(s); res.InFlight != 1 || res.Sent != 0 || err == nil {
+			t.Fatalf("flush: %+v %v", res, err)
+		}
+	}
+	if n := len(srv.Messages(t)); n != 1 {
+		t.Fatalf("the server holds %d copies, want the one it took", n)
+	}
+	if err := box.Drop(c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if items, err := box.List(); len(items) != 0 || err != nil {
+		t.Fatalf("after drop: %+v %v", items, err)
+	}
+}
+
+// A definite answer after the end of the data (451 here) clears the mark:
+// the entry is retried by the next flush, as before.
+func TestOutboxDefiniteAnswerClearsInFlight(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{FailFirst: 1})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	queue(t, box, 1)
+	if res, err := box.Flush(s); res.Sent != 0 || res.InFlight != 0 || err == nil {
+		t.Fatalf("451: %+v %v", res, err)
+	}
+	if items, _ := box.List(); len(items) != 1 || !items[0].InFlight.IsZero() || !strings.Contains(items[0].LastError, "451") {
+		t.Fatalf("%+v", items)
+	}
+	if res, err := box.Flush(s); res.Sent != 1 || err != nil {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+}
+
+// A message queued twice (same Message-ID, same recipients in any order
+// and case) is delivered once; the other copy is removed unsent. Another
+// recipient set, or another Message-ID, is another message.
+func TestOutboxDeduplicates(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	put := func(e Envelope, body string) string {
+		c, err := box.Put(e, []byte("Subject: x\r\n\r\n"+body+"\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Release()
+		return c.ID
+	}
+	a := Envelope{From: "a@example.org", To: []string{"b@example.org", "c@example.org"}, MessageID: "<1@example.org>"}
+	aAgain := Envelope{From: "a@example.org", To: []string{"C@example.org", "b@example.org"}, MessageID: "<1@example.org>"}
+	other := Envelope{From: "a@example.org", To: []string{"d@example.org"}, MessageID: "<1@example.org>"}
+	put(a, "first")
+	put(aAgain, "second")
+	put(other, "to d")
+	res, err := box.Flush(s)
+	if err != nil || res.Sent != 2 || res.Duplicates != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// Queued again after delivery: removed, not sent.
+	c, err := box.Put(a, []byte("Subject: x\r\n\r\nthird\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Deliver(s); !errors.Is(err, ErrDuplicate) || !strings.Contains(err.Error(), "same Message-ID and recipients") {
+		t.Fatalf("a third copy: %v", err)
+	}
+	if items, _ := box.List(); len(items) != 0 {
+		t.Fatalf("left: %+v", items)
+	}
+	// One of the twins (entries queued in the same second sort by their
+	// random part), and the message to d.
+	bodies := map[string]int{}
+	for _, m := range srv.Messages(t) {
+		bodies[strings.TrimPrefix(string(m.Data), "Subject: x\r\n\r\n")]++
+	}
+	if len(bodies) != 2 || bodies["to d\r\n"] != 1 || bodies["first\r\n"]+bodies["second\r\n"] != 1 {
+		t.Fatalf("delivered %v", bodies)
+	}
+	// Killed after the key was recorded and before the entry went: the
+	// entry is found delivered, and removed.
+	id := put(Envelope{From: "a@example.org", To: []string{"e@example.org"}, MessageID: "<2@example.org>"}, "e")
+	k, err := box.lockKey(dedupeKey(Envelope{To: []string{"e@example.org"}, MessageID: "<2@example.org>"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	markDelivered(k, "20260101T000000-earlier")
+	k.Close()
+	if res, err := box.Flush(s); res != (FlushResult{Duplicates: 1}) || err != nil {
+		t.Fatalf("recorded, not removed: %+v %v", res, err)
+	}
+	if _, err := box.Claim(id); !errors.Is(err, ErrGone) {
+		t.Fatalf("%v", err)
+	}
+}
+
+// Concurrent flushes in separate processes, over an outbox where every
+// message was queued twice, deliver each message once.
+func TestOutboxConcurrentFlushesOfTwins(t *testing.T) {
+	const messages, flushers = 12, 4
+	srv := smtptest.Start(t, smtptest.Options{})
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	for range 2 {
+		for i := range messages {
+			e := env
+			e.MessageID = fmt.Sprintf("<%d@example.org>", i)
+			c, err := box.Put(e, fmt.Appendf(nil, "Message-ID: <%d@example.org>\r\n\r\nmessage %d\r\n", i, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Release()
+		}
+	}
+	for i, res := range flushAtOnce(t, box, srv, flushers) {
+		if res.Err != "" {
+			t.Errorf("flusher %d: %s", i, res.Err)
+		}
+	}
+	got := map[string]int{}
+	for _, m := range srv.Messages(t) {
+		got[string(m.Data)]++
+	}
+	for i := range messages {
+		if n := got[fmt.Sprintf("Message-ID: <%d@example.org>\r\n\r\nmessage %d\r\n", i, i)]; n != 1 {
+			t.Errorf("message %d delivered %d times", i, n)
+		}
+	}
+	if items, err := box.List(); len(items) != 0 || err != nil {
+		t.Errorf("left in the outbox: %+v %v", items, err)
+	}
+}
+
+// Drop removes an entry unless someone delivers it; a damaged one too.
+func TestOutboxDrop(t *testing.T) {
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	c, err := box.Put(env, testMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Drop(c.ID); !errors.Is(err, ErrBusy) {
+		t.Fatalf("drop of a claimed entry: %v", err)
+	}
+	c.Release()
+	if err := box.Drop(c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Drop(c.ID); !errors.Is(err, ErrGone) {
+		t.Fatalf("drop twice: %v", err)
+	}
+	writeEntry(t, box.Dir, "20260102T030405-bad", []byte("garbage"), []byte("m"))
+	if err := box.Drop("20260102T030405-bad"); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(box.Dir); len(entries) != 0 {
+		t.Fatalf("left: %v", entries)
+	}
+}
+
+// A flush forgets delivered Message-IDs after keyRetention, and keeps the
+// younger ones.
+func TestOutboxPrunesOldKeys(t *testing.T) {
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	for _, k := range []string{"old", "young"} {
+		f, err := box.lockKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		markDelivered(f, "20260101T000000-"+k)
+		f.Close()
+	}
+	old := time.Now().Add(-keyRetention - time.Hour)
+	if err := os.Chtimes(filepath.Join(box.keyDir(), "old"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := box.Flush(&recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(box.keyDir(), "old")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old record stays: %v", err)
+	}
+	f, err := box.lockKey("young")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := deliveredRecord(f); !ok {
+		t.Fatal("the young record was lost")
+	}
 }

@@ -54,6 +54,11 @@ type SMTP struct {
 type Envelope struct {
 	From string   `json:"from"`
 	To   []string `json:"to"`
+	// MessageID is the message's Message-ID field; it is not sent in the
+	// envelope. The outbox delivers a Message-ID to one set of recipients
+	// once: an entry with the MessageID and recipients of one delivered
+	// before is not sent again. "" turns that off for the entry.
+	MessageID string `json:"message_id,omitempty"`
 }
 
 // Error is a submission failure. Temporary failures (no connection, TLS
@@ -68,7 +73,13 @@ type Error struct {
 	// certificate that does not verify): nothing was sent, and sending
 	// the same way again fails the same, so nothing waits in the outbox.
 	Setup bool
-	Err   error
+	// Uncertain: the end of the message was sent and no answer came (the
+	// connection broke, or timed out): the server may have accepted it.
+	// Such a failure is neither temporary nor permanent: sending again may
+	// deliver a second copy, so the outbox holds the message for a person
+	// to decide (see Outbox).
+	Uncertain bool
+	Err       error
 }
 
 func (e *Error) Error() string { return "submit: " + e.Err.Error() }
@@ -134,8 +145,11 @@ func (s SMTP) address() (string, string, error) {
 }
 
 // Send submits msg to the server for env. Every recipient must be
-// accepted, else nothing is sent (the transaction is reset).
-func (s SMTP) Send(env Envelope, msg io.Reader) error {
+// accepted, else nothing is sent (the transaction is reset). commit (if
+// not nil) is called after the message's data, before the line that ends
+// it: until then the server cannot have accepted it. If commit fails, the
+// connection is closed without that line, and nothing is delivered.
+func (s SMTP) Send(env Envelope, msg io.Reader, commit func() error) error {
 	switch s.TLS {
 	case "", TLSStartTLS, TLSImplicit:
 	default:
@@ -223,10 +237,20 @@ func (s SMTP) Send(env Envelope, msg io.Reader) error {
 		return classify("DATA", err)
 	}
 	if _, err := io.Copy(w, msg); err != nil {
-		w.Close()
-		return temporary("sending the message: %v", err)
+		return temporary("sending the message: %v", err) // closing the connection without the end of data
+	}
+	if commit != nil {
+		if err := commit(); err != nil {
+			return temporary("before the end of the message: %v (nothing was delivered)", err)
+		}
 	}
 	if err := w.Close(); err != nil {
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			// The server may have the message and its answer was lost:
+			// RFC 5321 section 4.1.1.4 (and RFC 1047) leave this open.
+			return &Error{Uncertain: true, ByHand: true, Err: fmt.Errorf("end of DATA: %v: the connection failed after the whole message was sent and before the server answered, so it may have been delivered", err)}
+		}
 		return classify("end of DATA", err)
 	}
 	c.Quit()
@@ -237,14 +261,21 @@ func (s SMTP) Send(env Envelope, msg io.Reader) error {
 type Sendmail struct{ Path string }
 
 // Send runs PATH -i -f FROM -- TO... with msg on stdin. A non-zero exit is
-// temporary when it is EX_TEMPFAIL (75), as sendmail defines it.
-func (s Sendmail) Send(env Envelope, msg io.Reader) error {
+// temporary when it is EX_TEMPFAIL (75), as sendmail defines it. commit
+// (if not nil) is called before the program starts: from then on it may
+// queue the message.
+func (s Sendmail) Send(env Envelope, msg io.Reader, commit func() error) error {
 	args := []string{"-i", "-f", env.From, "--"}
 	args = append(args, env.To...)
 	cmd := exec.Command(s.Path, args...)
 	cmd.Stdin = msg
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	if commit != nil {
+		if err := commit(); err != nil {
+			return temporary("before running %s: %v (nothing was delivered)", s.Path, err)
+		}
+	}
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		temp := true
@@ -256,9 +287,13 @@ func (s Sendmail) Send(env Envelope, msg io.Reader) error {
 	return nil
 }
 
-// Transport submits one message for one envelope.
+// Transport submits one message for one envelope. Send calls commit (when
+// not nil) just before the point from which the message may be delivered
+// (before the end of the SMTP data), and goes no further if it fails; a
+// failure after that point whose outcome is unknown is an *Error with
+// Uncertain set.
 type Transport interface {
-	Send(env Envelope, msg io.Reader) error
+	Send(env Envelope, msg io.Reader, commit func() error) error
 }
 
 // loopback reports whether a is a loopback address (127.0.0.0/8, ::1).

@@ -23,7 +23,7 @@ func TestSMTPSubmission(t *testing.T) {
 			srv := smtptest.Start(t, smtptest.Options{Mode: mode, Auth: "alice:s3cret"})
 			s := SMTP{Addr: srv.Addr, TLS: mode, RootCAs: srv.RootCAs, User: "alice",
 				Password: func() (string, error) { return "s3cret", nil }}
-			if err := s.Send(env, bytes.NewReader(testMsg)); err != nil {
+			if err := s.Send(env, bytes.NewReader(testMsg), nil); err != nil {
 				t.Fatal(err)
 			}
 			msgs := srv.Messages(t)
@@ -33,7 +33,7 @@ func TestSMTPSubmission(t *testing.T) {
 			}
 			// A wrong password is a permanent failure (535).
 			s.Password = func() (string, error) { return "wrong", nil }
-			err := s.Send(env, bytes.NewReader(testMsg))
+			err := s.Send(env, bytes.NewReader(testMsg), nil)
 			var se *Error
 			if !errors.As(err, &se) || se.Temporary {
 				t.Fatalf("wrong password: %v", err)
@@ -45,7 +45,7 @@ func TestSMTPSubmission(t *testing.T) {
 func TestSMTPRefusesUnverifiedServer(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{CertHost: "mail.other.example"})
 	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
-	err := s.Send(env, bytes.NewReader(testMsg))
+	err := s.Send(env, bytes.NewReader(testMsg), nil)
 	var se *Error
 	// Sending again cannot cure it: permanent, naming the setting that does.
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "certificate does not verify") || !strings.Contains(err.Error(), "--smtp-ca") {
@@ -53,7 +53,7 @@ func TestSMTPRefusesUnverifiedServer(t *testing.T) {
 	}
 	// Unknown CA (the system roots): refused too.
 	s.RootCAs = nil
-	if err := s.Send(env, bytes.NewReader(testMsg)); err == nil {
+	if err := s.Send(env, bytes.NewReader(testMsg), nil); err == nil {
 		t.Fatal("a self-signed server certificate was accepted with the system roots")
 	}
 	if len(srv.Messages(t)) != 0 {
@@ -65,13 +65,13 @@ func TestSMTPFailures(t *testing.T) {
 	// Nobody listening: temporary.
 	dead := SMTP{Addr: "127.0.0.1:1", Timeout: 5 * time.Second}
 	var se *Error
-	if err := dead.Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || !se.Temporary {
+	if err := dead.Send(env, bytes.NewReader(testMsg), nil); !errors.As(err, &se) || !se.Temporary {
 		t.Fatalf("server down: %v", err)
 	}
 	// 550: permanent, with the server's reply.
 	srv := smtptest.Start(t, smtptest.Options{Reject: true})
 	s := SMTP{Addr: srv.Addr, RootCAs: srv.RootCAs}
-	err := s.Send(env, bytes.NewReader(testMsg))
+	err := s.Send(env, bytes.NewReader(testMsg), nil)
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "550") || !strings.Contains(err.Error(), "rejected by policy") {
 		t.Fatalf("550: %v", err)
 	}
@@ -79,15 +79,15 @@ func TestSMTPFailures(t *testing.T) {
 	// that is a setup error (permanent, nothing to queue) that names the
 	// setting to try; so is implicit TLS to a server that does not speak it.
 	plain := smtptest.Start(t, smtptest.Options{Mode: "plain"})
-	err = (SMTP{Addr: plain.Addr}).Send(env, bytes.NewReader(testMsg))
+	err = (SMTP{Addr: plain.Addr}).Send(env, bytes.NewReader(testMsg), nil)
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "does not offer STARTTLS") || !strings.Contains(err.Error(), "--smtp-tls implicit") {
 		t.Fatalf("no STARTTLS: %v", err)
 	}
-	err = (SMTP{Addr: plain.Addr, TLS: TLSImplicit}).Send(env, bytes.NewReader(testMsg))
+	err = (SMTP{Addr: plain.Addr, TLS: TLSImplicit}).Send(env, bytes.NewReader(testMsg), nil)
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "--smtp-tls starttls") {
 		t.Fatalf("implicit TLS to a plaintext server: %v", err)
 	}
-	if err := (SMTP{Addr: plain.Addr, InsecurePlaintext: true}).Send(env, bytes.NewReader(testMsg)); err != nil {
+	if err := (SMTP{Addr: plain.Addr, InsecurePlaintext: true}).Send(env, bytes.NewReader(testMsg), nil); err != nil {
 		t.Fatalf("--smtp-insecure-plaintext: %v", err)
 	}
 }
@@ -136,7 +136,7 @@ func TestSendmailProgram(t *testing.T) {
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "sendmail")
 	os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\" > "+dir+"/args\ncat > "+dir+"/msg\nexit ${FAKE_EXIT:-0}\n"), 0o755)
-	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); err != nil {
+	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg), nil); err != nil {
 		t.Fatal(err)
 	}
 	args, _ := os.ReadFile(filepath.Join(dir, "args"))
@@ -146,11 +146,11 @@ func TestSendmailProgram(t *testing.T) {
 	}
 	t.Setenv("FAKE_EXIT", "75")
 	var se *Error
-	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || !se.Temporary {
+	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg), nil); !errors.As(err, &se) || !se.Temporary {
 		t.Fatalf("EX_TEMPFAIL: %v", err)
 	}
 	t.Setenv("FAKE_EXIT", "67")
-	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg)); !errors.As(err, &se) || se.Temporary {
+	if err := (Sendmail{Path: fake}).Send(env, bytes.NewReader(testMsg), nil); !errors.As(err, &se) || se.Temporary {
 		t.Fatalf("EX_NOUSER: %v", err)
 	}
 }

@@ -1,0 +1,169 @@
+package flow
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/mime"
+	"github.com/mailseal/mailseal/smime"
+)
+
+const hpHead = "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= from Alice\r\n" +
+	"Message-ID: <hp@example.org>\r\nMIME-Version: 1.0\r\n"
+
+const hpHTML = "<html><head><title>t</title></head><body>\r\n<p>Hello &amp; bye</p>\r\n</body></html>\r\n"
+
+func hpBase64(s string) string {
+	enc := base64.StdEncoding.EncodeToString([]byte(s))
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	return b.String() + enc + "\r\n"
+}
+
+// hpShapes are messages of each body shape; marked is how many parts
+// Protect marks hp-legacy-display="1".
+var hpShapes = []struct {
+	name   string
+	msg    string
+	marked int
+}{
+	{"text/plain quoted-printable", hpHead + "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"Gr=C3=BC=C3=9Fe aus Berlin, with a soft=\r\n line break.\r\n", 1},
+	{"text/plain base64", hpHead + "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + hpBase64("Grüße aus Berlin.\r\n"), 1},
+	{"text/html", hpHead + "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + hpHTML, 1},
+	{"text/html quoted-printable", hpHead + "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"<html><body class=3D\"x\"><p>Gr=C3=BC=C3=9Fe</p>=\r\n</body></html>\r\n", 1},
+	{"multipart/alternative", hpHead + "Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nHello=20\r\nBob\r\n--alt\r\n" +
+		"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + hpBase64(hpHTML) + "--alt--\r\n", 2},
+	{"multipart/mixed with attachments", hpHead + "Content-Type: multipart/mixed; boundary=mix\r\n\r\n--mix\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nSee the notes.\r\n--mix\r\n" +
+		"Content-Type: text/plain; charset=us-ascii\r\nContent-Disposition: attachment; filename=notes.txt\r\n\r\nnotes\r\n--mix\r\n" +
+		"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--mix--\r\n", 1},
+}
+
+// TestLegacyDisplayRoundTrip: each body shape, encrypted (OpenPGP, signed
+// or not, and S/MIME), carries the legacy display element in its Main Body
+// Parts; decrypted, the message has every part's original bytes and no
+// trace of the element or its marker.
+func TestLegacyDisplayRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	sf := newSMIMEFixture(t)
+	engines := []struct {
+		name    string
+		encrypt func(*bytes.Buffer, *mime.Message) error
+		open    Engine
+	}{
+		{"openpgp", func(w *bytes.Buffer, m *mime.Message) error { return f.op.Encrypt(w, m, []*openpgp.Entity{f.bob}, nil) }, f.op},
+		{"openpgp signed", func(w *bytes.Buffer, m *mime.Message) error {
+			return f.op.Encrypt(w, m, []*openpgp.Entity{f.bob}, f.alice)
+		}, f.op},
+		{"smime", func(w *bytes.Buffer, m *mime.Message) error {
+			return sf.flow().Encrypt(w, m, []*x509.Certificate{sf.id.Cert}, smime.EncryptOptions{}, nil, smime.SignOptions{})
+		}, sf.flow()},
+	}
+	for _, shape := range hpShapes {
+		for _, eng := range engines {
+			t.Run(shape.name+"/"+eng.name, func(t *testing.T) {
+				var enc bytes.Buffer
+				if err := eng.encrypt(&enc, parse(t, []byte(shape.msg))); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(enc.String(), "Subject: [...]\r\n") {
+					t.Fatalf("outer header:\n%.400s", enc.String())
+				}
+				res, err := Open(parse(t, enc.Bytes()), []Engine{eng.open}, Options{Decrypt: true, Limits: mime.DefaultLimits(), MemLimit: 1 << 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Close()
+				if res.Report.HeaderProtection != mime.HPCipher || res.Report.Status == core.StatusBad {
+					t.Fatalf("report %+v", res.Report)
+				}
+				marked := 0
+				for _, e := range res.inner.Entities() {
+					if e.Params[mime.LegacyDisplayParam] == "1" {
+						marked++
+					}
+				}
+				if marked != shape.marked {
+					t.Fatalf("%d parts marked in the decrypted payload, want %d", marked, shape.marked)
+				}
+				var out bytes.Buffer
+				if err := mime.WriteMessage(&out, res.Outer, res.Inner); err != nil {
+					t.Fatal(err)
+				}
+				got := out.String()
+				_, gotBody, _ := strings.Cut(got, "\r\n\r\n")
+				wantHead, wantBody, _ := strings.Cut(shape.msg, "\r\n\r\n")
+				if gotBody != wantBody {
+					t.Fatalf("decrypted body:\n%q\nwant\n%q", gotBody, wantBody)
+				}
+				if strings.Contains(got, "legacy-display") || !strings.Contains(got, "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= from Alice\r\n") {
+					t.Fatalf("decrypted message:\n%s", got)
+				}
+				ct := wantHead[strings.Index(wantHead, "Content-Type:"):]
+				if !strings.Contains(got, ct+"\r\n\r\n") {
+					t.Fatalf("decrypted header:\n%s\nwant %q", got, ct)
+				}
+			})
+		}
+	}
+}
+
+// TestLegacyDisplayForgedMarker: a sender who marks a part of its own
+// hp-legacy-display="1" (Protect adds nothing to a marked part) gets only
+// the leading header block of that part hidden when it is opened.
+func TestLegacyDisplayForgedMarker(t *testing.T) {
+	f := newFixture(t)
+	msg := hpHead + "Content-Type: multipart/mixed; boundary=mix\r\n\r\n--mix\r\n" +
+		"Content-Type: text/plain; charset=us-ascii; hp-legacy-display=\"1\"\r\n\r\nSubject: fake\r\n\r\nDear Bob,\r\nTo: you\r\n\r\nthe rest\r\n--mix\r\n" +
+		"Content-Type: text/plain; hp-legacy-display=\"1\"\r\n\r\nno header block here\r\n\r\nSubject: y\r\n\r\nend\r\n--mix--\r\n"
+	var enc bytes.Buffer
+	if err := f.op.Encrypt(&enc, parse(t, []byte(msg)), []*openpgp.Entity{f.bob}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := open(t, f, enc.Bytes(), Options{Decrypt: true})
+	var out bytes.Buffer
+	if err := mime.WriteMessage(&out, res.Outer, res.Inner); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if strings.Contains(got, "fake") || !strings.Contains(got, "\r\n\r\nDear Bob,\r\nTo: you\r\n\r\nthe rest\r\n--mix") ||
+		!strings.Contains(got, "\r\n\r\nno header block here\r\n\r\nSubject: y\r\n\r\nend\r\n--mix--") {
+		t.Fatalf("decrypted message:\n%s", got)
+	}
+}
+
+// TestEncryptKeepSubject: KeepSubject leaves the Subject outside, and puts
+// no legacy display element in.
+func TestEncryptKeepSubject(t *testing.T) {
+	f := newFixture(t)
+	op := *f.op
+	op.KeepSubject = true
+	var enc bytes.Buffer
+	if err := op.Encrypt(&enc, parse(t, []byte(hpShapes[0].msg)), []*openpgp.Entity{f.bob}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(enc.String(), "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= from Alice\r\n") || strings.Contains(enc.String(), "[...]") {
+		t.Fatalf("outer header:\n%.400s", enc.String())
+	}
+	res := open(t, f, enc.Bytes(), Options{Decrypt: true})
+	if res.Report.HeaderProtection != mime.HPCipher || len(res.Report.OuterDiffers) > 0 {
+		t.Fatalf("report %+v", res.Report)
+	}
+	for _, e := range res.inner.Entities() {
+		if _, ok := e.Params[mime.LegacyDisplayParam]; ok {
+			t.Fatalf("marked part %q", e.Path)
+		}
+	}
+}
