@@ -169,7 +169,7 @@ func missingKeys(p string, missing []string, refused map[string]string) error {
 		// is refused says why (revoked, expired, no encryption key).
 		msg := "no valid OpenPGP encryption key for " + strings.Join(missing, ", ")
 		if len(absent) > 0 {
-			msg += " (import their key with mailseal keys import)"
+			msg += " (none is stored for " + strings.Join(absent, ", ") + ": import their key with mailseal keys import)"
 		}
 		if len(why) > 0 {
 			msg += "; " + strings.Join(why, "; ")
