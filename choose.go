@@ -40,6 +40,9 @@ func Protocols(preferSMIME bool) []string {
 // SenderAddress is the single From address of m, the one a signer is
 // chosen for.
 func SenderAddress(m *mime.Message) (string, error) {
+	if err := isMessage(m); err != nil {
+		return "", err
+	}
 	from, err := m.Root.Header.Addresses("From")
 	if err != nil || len(from) != 1 {
 		return "", fmt.Errorf("the message needs exactly one From address to pick the sender's key (or give --signer): %w", ErrUsage)
@@ -50,6 +53,9 @@ func SenderAddress(m *mime.Message) (string, error) {
 // RecipientAddresses are the addresses in m's To, Cc and Bcc, the extra
 // ones, and with self the sender's (so the sender can read what they sent).
 func RecipientAddresses(m *mime.Message, extra []string, self bool) ([]string, error) {
+	if err := isMessage(m); err != nil {
+		return nil, err
+	}
 	var addrs []string
 	for _, field := range []string{"To", "Cc", "Bcc"} {
 		if m.Root.Header.Get(field) == "" {
@@ -163,7 +169,7 @@ func missingKeys(p string, missing []string, refused map[string]string) error {
 		// is refused says why (revoked, expired, no encryption key).
 		msg := "no valid OpenPGP encryption key for " + strings.Join(missing, ", ")
 		if len(absent) > 0 {
-			msg += " (import their key with mailseal keys import)"
+			msg += " (none is stored for " + strings.Join(absent, ", ") + ": import their key with mailseal keys import)"
 		}
 		if len(why) > 0 {
 			msg += "; " + strings.Join(why, "; ")

@@ -31,6 +31,9 @@ type (
 	LimitError = core.LimitError
 	// AuthReport is the domain's verdict (DKIM, SPF, DMARC) in Report.Auth.
 	AuthReport = core.AuthReport
+	// UnopenedError is the error of a message that could not be opened,
+	// with its protocol and whether it is encrypted.
+	UnopenedError = core.UnopenedError
 )
 
 // Verdicts; see core.Status.
@@ -98,6 +101,10 @@ func DefaultPolicy() Policy { return core.DefaultPolicy() }
 
 // ExitCode is the exit code for err (ExitOK for nil).
 func ExitCode(err error) int { return core.ExitCode(err) }
+
+// ErrorReport is the report of a message that could not be checked; see
+// core.ErrorReport.
+func ErrorReport(err error) Report { return core.ErrorReport(err) }
 
 // WithKind marks err with an error kind (ErrUsage, ErrNoKey, ...).
 func WithKind(err, kind error) error { return core.WithKind(err, kind) }

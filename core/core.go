@@ -102,12 +102,17 @@ func CheckCreated(created, now time.Time) error {
 // Signature describes one signature found on a message.
 type Signature struct {
 	// Fingerprint is the full fingerprint of the OpenPGP primary key, or the
-	// SHA-256 fingerprint of the X.509 certificate, upper-case hex.
-	Fingerprint string `json:"fingerprint"`
-	// KeyID is the issuer key ID as found in an OpenPGP signature, all there
-	// is of an unknown signer. Never used to identify a key.
+	// SHA-256 fingerprint of the X.509 certificate, upper-case hex; empty
+	// (absent in JSON) when the signer is unknown.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// KeyID is the 16-digit issuer key ID of an OpenPGP signature by an
+	// unknown key that names its key by nothing else (no Issuer
+	// Fingerprint: v3 signatures, old signers). Empty whenever a
+	// fingerprint is known. Never used to identify a key.
 	KeyID string `json:"key_id,omitempty"`
-	// SigningKey is the fingerprint of the (sub)key that made the signature.
+	// SigningKey is the full fingerprint of the (sub)key that made the
+	// signature; for an unknown OpenPGP signer, the Issuer Fingerprint
+	// the signature carries.
 	SigningKey string `json:"signing_key,omitempty"`
 	// Emails are the addresses the signer is bound to: those its valid
 	// OpenPGP user IDs bind (UserIDAddress), or its certificate's. The
@@ -120,11 +125,13 @@ type Signature struct {
 	// its valid OpenPGP user IDs ("Alice Example" of "Alice Example
 	// <alice@example.org>"), the certificate's common name unless it is an
 	// address. A From display name that is none of them is a warning.
-	Names   []string     `json:"names,omitempty"`
-	Valid   bool         `json:"valid"`
-	Status  SignerStatus `json:"status"`
-	Created time.Time    `json:"created"`
-	Hash    string       `json:"hash,omitempty"`
+	Names  []string     `json:"names,omitempty"`
+	Valid  bool         `json:"valid"`
+	Status SignerStatus `json:"status"`
+	// Created is the signing time the signature claims; zero (absent in
+	// JSON) when the signature gives none or is too damaged to read.
+	Created time.Time `json:"created,omitzero"`
+	Hash    string    `json:"hash,omitempty"`
 	// Mode is what an OpenPGP signature covers: "binary" (the exact bytes)
 	// or "text" (CRLF-canonical text).
 	Mode string `json:"mode,omitempty"`
@@ -493,4 +500,34 @@ func HashName(h crypto.Hash) string {
 		return "SHA3-512"
 	}
 	return fmt.Sprintf("hash #%d", int(h))
+}
+
+// UnopenedError is the error of a message that could not be opened (a
+// missing or locked key, tampered or unreadable ciphertext) with what was
+// learned of it first: its protocol and that it is encrypted, and where.
+// errors.Is and errors.As see Err through it.
+type UnopenedError struct {
+	Protocol  string // ProtocolOpenPGP or ProtocolSMIME
+	Encrypted bool
+	Part      string // the part path of the encrypted entity ("" = root)
+	Err       error
+}
+
+func (e *UnopenedError) Error() string { return e.Err.Error() }
+func (e *UnopenedError) Unwrap() error { return e.Err }
+
+// ErrorReport is the report of a message that could not be checked:
+// status error, or bad with integrity failed for tampered ciphertext;
+// encrypted (and its protocol) when an UnopenedError says so; the error's
+// text as Error.
+func ErrorReport(err error) Report {
+	r := Report{Status: StatusError, Signers: []Signature{}, Error: err.Error()}
+	var ue *UnopenedError
+	if errors.As(err, &ue) {
+		r.Protocol, r.Encrypted, r.EncryptedPart = ue.Protocol, ue.Encrypted, ue.Part
+	}
+	if errors.Is(err, ErrIntegrity) {
+		r.Status, r.Encrypted, r.Integrity = StatusBad, true, IntegrityFailed
+	}
+	return r
 }

@@ -417,7 +417,7 @@ func checkRange(src io.ReaderAt, from, end int64) (bool, error) {
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading
 // mbox "From " line, and fails once more than maxSize bytes were written.
 func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
-	br := bufio.NewReaderSize(r, stage.ReadBufferSize(r, 64<<10))
+	br := bufio.NewReaderSize(&eofReader{r: r}, stage.ReadBufferSize(r, 64<<10))
 	if err := skipMboxFromLine(br); err != nil {
 		return err
 	}
@@ -444,6 +444,25 @@ func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
 			return fmt.Errorf("mime: reading message: %v: %w", rerr, core.ErrInput)
 		}
 	}
+}
+
+// eofReader ends for good at its reader's first end: a terminal ends the
+// input once for each Ctrl-D, and a read after that end (the Peek of
+// skipMboxFromLine takes it from the bufio.Reader) would wait for another.
+type eofReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	if e.eof {
+		return 0, io.EOF
+	}
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
+	}
+	return n, err
 }
 
 // skipMboxFromLine discards a first line "From ..." (an mbox envelope line),

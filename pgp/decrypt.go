@@ -469,11 +469,13 @@ func (e *Engine) evalCandidate(cd *candidate) core.Signature {
 	c := cd.c
 	sig := c.CorrespondingSig
 	if sig == nil {
-		s := core.Signature{Emails: []string{}, Status: core.SignerBad, KeyID: fmt.Sprintf("%016X", c.IssuerKeyId),
+		s := core.Signature{Emails: []string{}, Status: core.SignerBad,
 			Hash: core.HashName(c.HashAlgorithm), Error: "the signature packet announced by a one-pass signature header is missing or unreadable"}
 		if cd.ent != nil {
 			s.Fingerprint = Fingerprint(cd.ent.PrimaryKey)
 			s.SigningKey = Fingerprint(cd.pub)
+		} else {
+			setIssuer(&s, &c.IssuerKeyId, c.IssuerFingerprint)
 		}
 		return s
 	}

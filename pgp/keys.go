@@ -53,7 +53,7 @@ func (e *Engine) CheckRecipient(cert *openpgp.Entity) error {
 		return fmt.Errorf("pgp: cannot encrypt to %s: %v (get a current key from the recipient): %w", keyName(cert), err, core.ErrNoKey)
 	}
 	if _, err := cert.EncryptionKeyWithError(now, e.Config()); err != nil {
-		return fmt.Errorf("pgp: cannot encrypt to %s: no valid encryption key (%v): %w", keyName(cert), err, core.ErrNoKey)
+		return fmt.Errorf("pgp: cannot encrypt to %s: it has no valid encryption subkey (expired, revoked or none); ask its owner for a key that has one: %w", keyName(cert), core.ErrNoKey)
 	}
 	return nil
 }

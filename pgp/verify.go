@@ -102,16 +102,21 @@ func newSigHash(h crypto.Hash, sigType packet.SignatureType, salt []byte) (hash.
 	return nil, nil, fmt.Errorf("signature of type 0x%02x is not a document signature", uint8(sigType))
 }
 
-// issuerID returns the key ID of the signature's issuer in hex.
-func issuerID(sig *packet.Signature) string {
-	if sig.IssuerKeyId != nil {
-		return fmt.Sprintf("%016X", *sig.IssuerKeyId)
+// setIssuer names the signing key of a signature whose key is not known,
+// as well as the signature names it: the full fingerprint of the Issuer
+// Fingerprint subpacket (which gpg and RFC 9580 signers write) as
+// SigningKey, else the 16-digit key ID, all an old signature gives, as
+// KeyID. It returns the name for messages.
+func setIssuer(s *core.Signature, keyID *uint64, fingerprint []byte) string {
+	switch {
+	case len(fingerprint) > 0:
+		s.SigningKey = strings.ToUpper(hex.EncodeToString(fingerprint))
+		return s.SigningKey
+	case keyID != nil && *keyID != 0:
+		s.KeyID = fmt.Sprintf("%016X", *keyID)
+		return "with key ID " + s.KeyID
 	}
-	if len(sig.IssuerFingerprint) >= 8 {
-		// v6 signatures may carry only the fingerprint; v6 key IDs are its first 8 bytes.
-		return strings.ToUpper(hex.EncodeToString(sig.IssuerFingerprint[:8]))
-	}
-	return ""
+	return "(the signature names none)"
 }
 
 func issuerKeyID(sig *packet.Signature) uint64 {
@@ -129,7 +134,6 @@ func issuerKeyID(sig *packet.Signature) uint64 {
 func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent *openpgp.Entity, pub *packet.PublicKey) core.Signature {
 	now := e.now()
 	s := core.Signature{
-		KeyID:   issuerID(sig),
 		Emails:  []string{},
 		Created: sig.CreationTime,
 		Hash:    core.HashName(sig.Hash),
@@ -142,15 +146,7 @@ func (e *Engine) evaluate(sig *packet.Signature, h hash.Hash, hashErr error, ent
 	}
 	if ent == nil || pub == nil {
 		s.Status = core.SignerUnknown
-		if len(sig.IssuerFingerprint) > 0 {
-			s.SigningKey = strings.ToUpper(hex.EncodeToString(sig.IssuerFingerprint))
-		}
-		// The full fingerprint when the signature names it (RFC 9580
-		// Issuer Fingerprint, which gpg writes), else the key ID.
-		named := s.KeyID
-		if s.SigningKey != "" {
-			named = s.SigningKey
-		}
+		named := setIssuer(&s, sig.IssuerKeyId, sig.IssuerFingerprint)
 		s.Error = fmt.Sprintf("no certificate for the signing key %s (import the signer's public key to check this signature)", named)
 		return s
 	}

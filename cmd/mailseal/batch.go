@@ -108,7 +108,8 @@ func (s *session) batchReports(opts batch.Options, newWorker func() (batch.Work,
 		}
 		if r.Err != nil {
 			code = mailseal.ExitCode(r.Err)
-			r.Report = mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signature{}, Error: oneLine(r.Err.Error())}
+			r.Report = mailseal.ErrorReport(r.Err)
+			r.Report.Error = oneLine(r.Report.Error)
 		}
 		if s.c.Bool("json") || !writesMessages || r.Err != nil || (r.Reported && !r.Wrote) {
 			enc.Encode(struct {

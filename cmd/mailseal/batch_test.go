@@ -49,7 +49,7 @@ func TestBatchMailboxes(t *testing.T) {
 		json.Unmarshal([]byte(l), &r)
 		wantStatus := "good"
 		if i == 5 {
-			wantStatus = "error"
+			wantStatus = "bad" // tampered ciphertext, as for one message (integrity failed)
 		}
 		if r.Status != wantStatus || r.Message != "#"+itoa(i+1) {
 			t.Fatalf("line %d: %s", i, l)

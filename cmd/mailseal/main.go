@@ -40,60 +40,16 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-// globalFlags take a value and may be given after the command too, as
-// users of gpg and sq write them (mailseal decrypt --passphrase-file f):
-// hoistGlobalFlags moves them in front of it, for the CLI library, which
-// reads them only there.
-var globalFlags = []string{"--home", "--passphrase-file"}
-
-func hoistGlobalFlags(args []string) []string {
-	if len(args) < 2 {
-		return args
-	}
-	var front, rest []string
-	command := ""
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		if command == "" && !strings.HasPrefix(a, "-") {
-			command = a
-		}
-		if command == "sop" { // SOP's arguments are its own
-			rest = append(rest, a)
-			continue
-		}
-		moved := false
-		for _, g := range globalFlags {
-			switch {
-			case a == g && i+1 < len(args):
-				front = append(front, a, args[i+1])
-				i++
-				moved = true
-			case strings.HasPrefix(a, g+"="):
-				front = append(front, a)
-				moved = true
-			}
-		}
-		if !moved {
-			rest = append(rest, a)
-		}
-	}
-	return append(append([]string{args[0]}, front...), rest...)
-}
-
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
 	args, err := translateSendmail(args)
 	if err == nil {
-		args = hoistGlobalFlags(args)
+		args, err = orderArgs(app, args)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(err.Error()))
 		return mailseal.ExitCode(err)
 	}
-	app := newApp(stdin, stdout, stderr)
 	unknown := false
 	app.CommandNotFound = func(c *cli.Context, name string) {
 		fmt.Fprintf(c.App.ErrWriter, "mailseal: unknown command %q (see mailseal --help)\n", name)
@@ -183,6 +139,9 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			dkimCommand(),
 			autocryptCommand(),
 			versionCommand(),
+			helpCommand(),
+			completionCommand(),
+			manCommand(),
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"mime/quotedprintable"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mailseal/mailseal/internal/dnstest"
+	"github.com/mailseal/mailseal/internal/reportschema"
 )
 
 func TestMain(m *testing.M) {
@@ -54,6 +56,7 @@ func TestScripts(t *testing.T) {
 			"isempty":  cmdIsEmpty,
 			"cbcflip":  cmdCBCFlip,
 			"dnsserve": cmdDNSServe,
+			"schema":   cmdSchema,
 		},
 	})
 }
@@ -119,6 +122,22 @@ func cmdLF(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	data := strings.ReplaceAll(ts.ReadFile(args[0]), "\r\n", "\n")
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(data), 0o644))
+}
+
+// schema [DEF] FILE: every line of FILE (stdout and stderr name the last
+// command's) is JSON that docs/report.schema.json's root (a report) or
+// $defs/DEF validates.
+func cmdSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: schema [DEF] FILE")
+	}
+	def := ""
+	if len(args) == 2 {
+		def = args[0]
+	}
+	if err := reportschema.ValidateLines(def, []byte(ts.ReadFile(args[len(args)-1]))); err != nil {
+		ts.Fatalf("%s: %v", args[len(args)-1], err)
+	}
 }
 
 // isempty FILE: the file exists and has zero bytes.
@@ -221,19 +240,62 @@ func partBody(msg []byte, n string) ([]byte, error) {
 	return body, nil
 }
 
-// The global flags are accepted after the command too (issue 15): they
-// are moved in front of it; SOP's arguments and what follows "--" stay.
-func TestHoistGlobalFlags(t *testing.T) {
+// TestOrderArgs: global flags move in front of the command and options in
+// front of the positional arguments, values staying with their flags.
+func TestOrderArgs(t *testing.T) {
+	app := newApp(nil, io.Discard, io.Discard)
 	for _, c := range []struct{ in, want string }{
+		// global flags after the command
 		{"mailseal decrypt --passphrase-file f -i x", "mailseal --passphrase-file f decrypt -i x"},
 		{"mailseal keys list --home=h --json", "mailseal --home=h keys list --json"},
 		{"mailseal --home h keys list", "mailseal --home h keys list"},
-		{"mailseal sop decrypt --home x", "mailseal sop decrypt --home x"},
-		{"mailseal send --to a -- --home x", "mailseal send --to a -- --home x"},
-		{"mailseal verify --home", "mailseal verify --home"},
+		// options after positional arguments
+		{"mailseal keys list ops --json", "mailseal keys list --json ops"},
+		{"mailseal verify msg.eml --json --at 2026-01-02", "mailseal verify --json --at 2026-01-02 msg.eml"},
+		{"mailseal keys export alice -o out.asc --secret", "mailseal keys export -o out.asc --secret alice"},
+		{"mailseal keys import a.asc --no-passphrase b.asc", "mailseal keys import --no-passphrase a.asc b.asc"},
+		// a value that looks like a command or a positional stays with its flag
+		{"mailseal verify -i verify --json", "mailseal verify -i verify --json"},
+		{"mailseal keys export -o list alice", "mailseal keys export -o list alice"},
+		// -- ends the options; what follows stays positional
+		{"mailseal keys list -- --json", "mailseal keys list -- --json"},
+		{"mailseal keys list ops --json -- -x --pgp", "mailseal keys list --json -- ops -x --pgp"},
+		// SOP and sendmail parse their own arguments
+		{"mailseal sop decrypt --home x key.asc --as binary", "mailseal sop decrypt --home x key.asc --as binary"},
+		{"mailseal --home h sop sign k --micalg-out f", "mailseal --home h sop sign k --micalg-out f"},
+		// an unknown command or flag is the library's to report
+		{"mailseal frobnicate --json x", "mailseal frobnicate --json x"},
+		{"mailseal keys list ops --bogus", "mailseal keys list --bogus ops"},
+		// a global boolean is no option of the command: not moved
+		{"mailseal verify --version", "mailseal verify --version"},
 	} {
-		if got := strings.Join(hoistGlobalFlags(strings.Fields(c.in)), " "); got != c.want {
-			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		args, err := orderArgs(app, strings.Fields(c.in))
+		if got := strings.Join(args, " "); err != nil || got != c.want {
+			t.Errorf("%q: %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	// a flag without its value: a usage error naming the command's help
+	for _, c := range []struct{ in, want string }{
+		{"mailseal verify --home", "flag needs an argument: --home (see mailseal verify --help): usage error"},
+		{"mailseal verify m.eml --at", "flag needs an argument: --at (see mailseal verify --help): usage error"},
+		{"mailseal keys export alice -o", "flag needs an argument: -o (see mailseal keys export --help): usage error"},
+	} {
+		if _, err := orderArgs(app, strings.Fields(c.in)); err == nil || err.Error() != c.want {
+			t.Errorf("%q: error %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
+// TestDoneSchemaFields fails when what sign --json and encrypt --json
+// print gains a field that docs/report.schema.json does not document.
+func TestDoneSchemaFields(t *testing.T) {
+	for def, v := range map[string]any{"done": done{}, "key": keyRef{}} {
+		undocumented, unknown, err := reportschema.Fields(def, reflect.TypeOf(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(undocumented) > 0 || len(unknown) > 0 {
+			t.Errorf("%s: undocumented %v, in the schema only %v", def, undocumented, unknown)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/auth"
@@ -21,7 +22,7 @@ import (
 )
 
 var ioFlags = []cli.Flag{
-	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin"},
+	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin (or give FILE as the argument)"},
 	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (replaced atomically)"},
 	&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"},
 	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME)"},
@@ -42,8 +43,9 @@ func flags(lists ...[]cli.Flag) []cli.Flag {
 
 func signCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "sign",
-		Usage: "sign a message (PGP/MIME or S/MIME multipart/signed)",
+		Name:      "sign",
+		ArgsUsage: "[FILE]",
+		Usage:     "sign a message (PGP/MIME or S/MIME multipart/signed)",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
 			protocolFlag,
@@ -57,9 +59,13 @@ func signCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return s.writeOutput(func(w io.Writer) error {
+			d := &done{Operation: "sign", Protocol: signer.Protocol(), Signer: &keyRef{signer.Fingerprint()}, Recipients: []keyRef{}}
+			if err := s.writeOutput(d.counted(func(w io.Writer) error {
 				return mailseal.Sign(w, m, signer, mailseal.WithPolicy(s.policy))
-			})
+			})); err != nil {
+				return err
+			}
+			return s.printDone(d)
 		}),
 	}
 }
@@ -88,8 +94,9 @@ var hideSubjectFlag = &cli.BoolFlag{Name: "hide-subject", Value: true,
 
 func encryptCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "encrypt",
-		Usage: "encrypt a message to its recipients (PGP/MIME multipart/encrypted or S/MIME enveloped)",
+		Name:      "encrypt",
+		ArgsUsage: "[FILE]",
+		Usage:     "encrypt a message to its recipients (PGP/MIME multipart/encrypted or S/MIME enveloped)",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.BoolFlag{Name: "sign", Usage: "also sign with the sender's key"},
 			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
@@ -108,7 +115,11 @@ func encryptCommand() *cli.Command {
 				return runBatch(s, func() (batch.Work, error) { return s.encryptWorker(), nil }, true)
 			}
 			return withMessage(func(s *session, m *mime.Message) error {
-				return s.encryptMessage(m, s.writeOutput)
+				d, err := s.encrypt(m, s.writeOutput)
+				if err != nil {
+					return err
+				}
+				return s.printDone(d)
 			})(c)
 		},
 	}
@@ -116,8 +127,9 @@ func encryptCommand() *cli.Command {
 
 func decryptCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "decrypt",
-		Usage: "decrypt a message and verify its inner signature",
+		Name:      "decrypt",
+		ArgsUsage: "[FILE]",
+		Usage:     "decrypt a message and verify its inner signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
 			batchFlag, toFormatFlag, quietFlag,
@@ -135,8 +147,9 @@ var allowUnauthenticatedFlag = &cli.BoolFlag{Name: "allow-unauthenticated",
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "verify",
-		Usage: "verify a message's signature; exit 0 only for a good signature",
+		Name:      "verify",
+		ArgsUsage: "[FILE]",
+		Usage:     "verify a message's signature; exit 0 only for a good signature",
 		Flags: flags(ioFlags, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
 			batchFlag, toFormatFlag, quietFlag,
@@ -200,7 +213,7 @@ func openCommand(c *cli.Context, decrypt bool) error {
 			return s.failReport(err)
 		}
 	}
-	s.printReport(&opened.Report, !decrypt && !addResults)
+	s.printReport(&opened.Report, decrypt || addResults)
 	if code := opened.ExitCode(); code != 0 {
 		return exitError{code}
 	}
@@ -259,37 +272,120 @@ func (s *session) openKeys() mailseal.Keys {
 // encryptMessage resolves recipients and signer (failing before anything
 // is written) and hands the encrypting function to output.
 func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) error) error) error {
+	_, err := s.encrypt(m, output)
+	return err
+}
+
+// encrypt is encryptMessage, saying what it did.
+func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) error) (*done, error) {
 	order, err := s.protocolOrder()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	encOpts, err := s.smimeEncryptOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addrs, err := mailseal.RecipientAddresses(m, s.c.StringSlice("to"), !s.c.Bool("no-self"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sel, err := mailseal.ChooseRecipients(s.keys, addrs, order)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	d := &done{Operation: "encrypt", Protocol: sel.Protocol, Recipients: []keyRef{}}
+	for _, r := range sel.Recipients {
+		d.Recipients = append(d.Recipients, keyRef{r.Fingerprint()})
 	}
 	opts := []mailseal.Option{mailseal.WithPolicy(s.policy), mailseal.WithSMIME(encOpts), mailseal.WithKeepSubject(!s.c.Bool("hide-subject"))}
 	if s.c.Bool("sign") {
 		// The signer's protocol is the recipients'.
 		signer, err := s.signer(m, []string{sel.Protocol})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opts = append(opts, mailseal.SignWith(signer))
+		d.Operation, d.Signer = "sign+encrypt", &keyRef{signer.Fingerprint()}
 	}
-	for _, w := range sel.Warnings {
-		fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
+	if s.c.Bool("json") {
+		d.Warnings = sel.Warnings
+	} else {
+		for _, w := range sel.Warnings {
+			fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
+		}
 	}
-	return output(func(w io.Writer) error {
+	return d, output(d.counted(func(w io.Writer) error {
 		return mailseal.Encrypt(w, m, sel.Recipients, opts...)
-	})
+	}))
+}
+
+// done is what sign --json and encrypt --json print: what was done, with
+// which keys, how much was written (docs/report.schema.json, $defs/done).
+type done struct {
+	Operation  string   `json:"operation"` // sign, encrypt, sign+encrypt
+	Protocol   string   `json:"protocol"`
+	Signer     *keyRef  `json:"signer,omitempty"`
+	Recipients []keyRef `json:"recipients"`
+	Size       int64    `json:"size"`
+	Output     string   `json:"output,omitempty"` // the -o file
+	// Warnings are what the checks had to say about keys they accepted
+	// (an S/MIME certificate whose revocation status is unknown); without
+	// --json they are lines on stderr.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// keyRef names a key by its full fingerprint.
+type keyRef struct {
+	Fingerprint string `json:"fingerprint"`
+}
+
+// counted wraps a writing function so that d.Size is what it wrote.
+func (d *done) counted(write func(io.Writer) error) func(io.Writer) error {
+	return func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := write(cw)
+		d.Size = cw.n
+		return err
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// printDone prints, with --json, what sign or encrypt did.
+func (s *session) printDone(d *done) error {
+	if !s.c.Bool("json") {
+		return nil
+	}
+	d.Output = s.c.String("output")
+	return s.encodeJSON(d, true)
+}
+
+// jsonOut is where --json output goes: stdout for verify, which writes
+// nothing else; stderr for the commands whose stdout is the message
+// (decrypt, sign, encrypt), also when it goes to a file (-o), so a script
+// finds it in one place.
+func (s *session) jsonOut(writesMessage bool) io.Writer {
+	if writesMessage {
+		return s.c.App.ErrWriter
+	}
+	return s.c.App.Writer
+}
+
+// encodeJSON writes v as one line of JSON where jsonOut says.
+func (s *session) encodeJSON(v any, writesMessage bool) error {
+	enc := json.NewEncoder(s.jsonOut(writesMessage))
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // session is what one command invocation needs: flags, keystore, policy,
@@ -297,6 +393,7 @@ func (s *session) encryptMessage(m *mime.Message, output func(func(io.Writer) er
 // that signs has one of its own).
 type session struct {
 	c      *cli.Context
+	input  string // the message file: -i FILE or the FILE argument; "" is stdin
 	policy mailseal.Policy
 	limits mime.Limits // of every parse (the limit flags)
 	pass   *passphrases
@@ -307,8 +404,12 @@ type session struct {
 }
 
 func newSession(c *cli.Context) (*session, error) {
-	if c.NArg() > 0 {
-		return nil, usageErr("unexpected argument %q (the message is read from stdin or -i FILE)", c.Args().First())
+	input := c.String("input")
+	switch {
+	case c.NArg() > 1 || c.NArg() == 1 && (input != "" || c.String("batch") != ""):
+		return nil, usageErr("unexpected argument %q (the message is read from stdin, -i FILE or one FILE argument)", c.Args().Get(c.NArg()-1))
+	case c.NArg() == 1 && c.Args().First() != "-":
+		input = c.Args().First()
 	}
 	home := c.String("home")
 	if home == "" {
@@ -333,7 +434,7 @@ func newSession(c *cli.Context) (*session, error) {
 		}
 		policy.AcceptSHA1Before = t
 	}
-	s := &session{c: c, policy: policy, limits: mime.DefaultLimits(), pass: newPassphrases(c), store: store}
+	s := &session{c: c, input: input, policy: policy, limits: mime.DefaultLimits(), pass: newPassphrases(c), store: store}
 	if err := s.readLimits(); err != nil {
 		return nil, err
 	}
@@ -354,13 +455,17 @@ func (s *session) newKeySession(signOpts smime.SignOptions) *keystore.Session {
 func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 	var m *mime.Message
 	var err error
-	if name := s.c.String("input"); name != "" {
+	if name := s.input; name != "" {
 		f, oerr := os.Open(name)
 		if oerr != nil {
 			return nil, fmt.Errorf("%w: %w", oerr, mailseal.ErrInput)
 		}
 		m, err = mime.ParseFile(f, s.limits, s.policy.MaxMemorySpool, opts...)
 	} else if f, ok := s.c.App.Reader.(*os.File); ok {
+		if term.IsTerminal(int(f.Fd())) {
+			// No message was piped in: say what is waiting for input.
+			fmt.Fprintln(s.c.App.ErrWriter, "mailseal: reading a message from the terminal; end with Ctrl-D (or give FILE or -i FILE)")
+		}
 		// A file on stdin (< msg.eml) is read in place, not spooled.
 		m, err = mime.ParseFile(f, s.limits, s.policy.MaxMemorySpool, opts...)
 	} else {
@@ -377,13 +482,20 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 }
 
 // writeOutput writes to stdout, or atomically to the -o file: on error the
-// file is not created and no partial output is left behind.
+// file is not created and no partial output is left behind. The file is
+// made with the umask (0644 usually), as other tools make their output,
+// except decrypted mail, which is 0600: its sender meant it for the
+// recipient alone.
 func (s *session) writeOutput(write func(io.Writer) error) error {
 	name := s.c.String("output")
 	if name == "" {
 		return write(s.c.App.Writer)
 	}
-	if err := atomicfile.Write(name, 0o600, write); err != nil {
+	perm := os.FileMode(0o666)
+	if s.c.Command.Name == "decrypt" {
+		perm = 0o600
+	}
+	if err := atomicfile.Write(name, perm, write); err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			return fmt.Errorf("output: %w: %w", err, mailseal.ErrUsage)
@@ -399,26 +511,18 @@ func (s *session) failReport(err error) error {
 	if !s.c.Bool("json") {
 		return err
 	}
-	rep := mailseal.Report{Status: mailseal.StatusError, Signers: []mailseal.Signature{}, Error: oneLine(err.Error())}
-	if errors.Is(err, mailseal.ErrIntegrity) {
-		rep.Status, rep.Encrypted, rep.Integrity = mailseal.StatusBad, true, mailseal.IntegrityFailed
-	}
-	s.printReport(&rep, s.c.Command.Name == "verify")
+	rep := mailseal.ErrorReport(err)
+	rep.Error = oneLine(rep.Error)
+	s.printReport(&rep, s.c.Command.Name == "decrypt")
 	return exitError{mailseal.ExitCode(err)}
 }
 
-// printReport writes the report: with --json as one JSON object (to stdout
-// when the command writes no message, else to stderr), otherwise as
-// readable lines on stderr, the first of them the status and every warning.
-func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
+// printReport writes the report: with --json as one JSON object (where
+// jsonOut says: stdout for verify, stderr for decrypt), otherwise as readable lines on stderr, the first of them the
+// status and every warning.
+func (s *session) printReport(rep *mailseal.Report, writesMessage bool) {
 	if s.c.Bool("json") {
-		w := s.c.App.ErrWriter
-		if toStdout {
-			w = s.c.App.Writer
-		}
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		enc.Encode(rep)
+		s.encodeJSON(rep, writesMessage)
 		return
 	}
 	w := s.c.App.ErrWriter
@@ -448,7 +552,10 @@ func (s *session) printReport(rep *mailseal.Report, toStdout bool) {
 		who := sg.Fingerprint
 		switch {
 		case who == "":
-			who = "unknown key " + sg.KeyID
+			who = "unknown key"
+			if k := sg.SigningKey + sg.KeyID; k != "" { // one of them, or neither (S/MIME)
+				who += " " + k
+			}
 		case len(sg.Emails) == 0:
 			who += " (bound to no address)"
 		default:

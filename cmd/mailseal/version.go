@@ -43,3 +43,20 @@ func versionCommand() *cli.Command {
 		},
 	}
 }
+
+// helpCommand is `mailseal help [COMMAND [SUBCOMMAND]]`: the help that
+// `mailseal COMMAND SUBCOMMAND --help` prints, as git and go users type it.
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Usage:     "show the help of the program or of a command",
+		ArgsUsage: "[COMMAND [SUBCOMMAND]]",
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			args := append(append([]string{c.App.Name}, c.Args().Slice()...), "--help")
+			return c.App.Run(args)
+		},
+	}
+}

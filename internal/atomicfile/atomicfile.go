@@ -7,11 +7,15 @@ package atomicfile
 
 import (
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
-// Write creates or replaces path with what write produces, with mode perm.
+// Write creates or replaces path with what write produces, with mode perm
+// less the process's umask, as os.OpenFile creates files (0666 gives the
+// usual 0644, 0600 a private file).
 // A path that names a device, a named pipe or a socket (/dev/null, a FIFO;
 // NUL or CONOUT$ on Windows) cannot be replaced, only written to: it is
 // opened and written as it is (and it is not left replaced by a regular
@@ -38,16 +42,11 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
 		}
 		return f.Close()
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := createTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp", perm)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
 	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err
@@ -60,6 +59,21 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
 		return err
 	}
 	return replace(tmp.Name(), path)
+}
+
+// createTemp creates a new file in dir named prefix and a random number,
+// with mode perm less the umask (os.CreateTemp makes every file 0600).
+func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
+	var err error
+	for range 10000 {
+		var f *os.File
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !os.IsExist(err) {
+			return f, err
+		}
+	}
+	return nil, err
 }
 
 // WriteBytes is Write for data already in memory.

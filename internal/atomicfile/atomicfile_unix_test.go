@@ -103,3 +103,28 @@ func TestWriteThroughLinks(t *testing.T) {
 		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
 	}
 }
+
+// TestUmask: the new file's mode is perm less the umask, as os.OpenFile
+// makes it: 0666 under umask 027 is 0640; 0600 stays private.
+func TestUmask(t *testing.T) {
+	old := unix.Umask(0o027)
+	defer unix.Umask(old)
+	dir := t.TempDir()
+	for perm, want := range map[os.FileMode]os.FileMode{0o666: 0o640, 0o600: 0o600} {
+		path := filepath.Join(dir, perm.String())
+		if err := WriteBytes(path, perm, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		// replacing a file gives the new mode too
+		if err := WriteBytes(path, perm, []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("perm %v under umask 027: %v, want %v", perm, st.Mode().Perm(), want)
+		}
+	}
+}

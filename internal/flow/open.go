@@ -162,9 +162,21 @@ func Open(m *mime.Message, engines []Engine, opts Options) (*Result, error) {
 	res := &Result{Outer: m.Root.Header.NonContentFields()}
 	if err := res.open(m, engines, opts); err != nil {
 		res.Close()
-		return nil, err
+		return nil, unopened(&res.Report, err)
 	}
 	return res, nil
+}
+
+// unopened adds to the error of a message that could not be opened that
+// it is encrypted, as far as open learned it: a multipart/encrypted (or
+// enveloped S/MIME) target, or an inline block whose key is missing or
+// locked, or whose ciphertext fails.
+func unopened(rep *core.Report, err error) error {
+	keyOrIntegrity := errors.Is(err, core.ErrNoKey) || errors.Is(err, core.ErrLocked) || errors.Is(err, core.ErrIntegrity)
+	if rep.Protocol == "" || !rep.Encrypted && !keyOrIntegrity {
+		return err
+	}
+	return &core.UnopenedError{Protocol: rep.Protocol, Encrypted: true, Part: rep.EncryptedPart, Err: err}
 }
 
 // open is Open's work; an error leaves res to be closed.
@@ -193,6 +205,9 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 	}
 	rep.Protocol = target.Protocol
 	path := target.Entity.Path
+	if target.Kind == KindEncrypted { // known before opening, for an error that stops it (unopened)
+		rep.Encrypted, rep.EncryptedPart = true, path
+	}
 	nested := path != "" && !explicit && !soleContent(m.Root, target.Entity)
 
 	if nested && (opts.Decrypt || target.Kind == KindEncrypted) {
