@@ -318,9 +318,7 @@ func TestDANE(t *testing.T) {
 	n.addRR(line)
 	name, _ := OPENPGPKEYName("hugh@example.org")
 	for _, c := range []struct{ ad, validating, want bool }{{true, true, true}, {true, false, false}, {false, true, false}} {
-		n.mu.Lock()
-		n.ad = c.ad
-		n.mu.Unlock()
+		n.SetAD(c.ad)
 		l := n.locator()
 		l.DNS.Validating = c.validating
 		found, err := l.DANE(context.Background(), "hugh@example.org")
@@ -366,7 +364,7 @@ func TestSMIMEA(t *testing.T) {
 		t.Errorf("record %q", line)
 	}
 	n.addRR(line)
-	n.ad = true
+	n.SetAD(true)
 	l := n.locator()
 	l.DNS.Validating = true
 	recs, validated, err := l.SMIMEARecords(context.Background(), "ann@example.org")
