@@ -35,5 +35,5 @@ func ExampleParseMethods() {
 	fmt.Println(err)
 	// Output:
 	// [wkd dane] <nil>
-	// unknown lookup method "ldap" (the methods are wkd, dane, vks): usage error
+	// unknown lookup method "ldap" (the methods are local, wkd, dane, vks): usage error
 }

@@ -41,6 +41,9 @@ const (
 	MethodWKD  = "wkd"
 	MethodDANE = "dane"
 	MethodVKS  = "vks"
+	// MethodLocal is the keystore's own answer; ParseMethods accepts it,
+	// the keystore answers it (keystore.Store.Locate), Locate does not.
+	MethodLocal = "local"
 )
 
 // Methods is every method, in the order DefaultMethods tries them.
@@ -142,6 +145,32 @@ func NewHTTPClient(dial func(ctx context.Context, network, addr string) (net.Con
 	}
 }
 
+// HostDialer is a dialer for NewHTTPClient that connects to the address
+// hosts gives for a host name ("127.0.0.1:8443", or an address without a
+// port to keep the port asked for), and to every other host as usual: for
+// tests and for private setups where a directory or key server is reached
+// at another address than DNS says. The TLS certificate is still checked
+// against the host name asked for.
+func HostDialer(hosts map[string]string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		for h, to := range hosts {
+			if !strings.EqualFold(h, host) {
+				continue
+			}
+			if _, _, err := net.SplitHostPort(to); err != nil {
+				to = net.JoinHostPort(to, port)
+			}
+			return d.DialContext(ctx, network, to)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
 func (l *Locator) client() *http.Client {
 	if l.HTTP != nil {
 		return l.HTTP
@@ -185,6 +214,8 @@ func (l *Locator) Locate(ctx context.Context, addr string, methods []string) []F
 			found, err = l.DANE(ctx, addr)
 		case MethodVKS:
 			found, err = l.VKSByEmail(ctx, addr)
+		case MethodLocal:
+			err = fmt.Errorf("the keystore answers the method %q (keystore.Store.Locate): %w", m, core.ErrUsage)
 		default:
 			err = fmt.Errorf("unknown method %q (the methods are %s): %w", m, strings.Join(Methods, ", "), core.ErrUsage)
 		}
@@ -197,7 +228,8 @@ func (l *Locator) Locate(ctx context.Context, addr string, methods []string) []F
 	return out
 }
 
-// ParseMethods reads a comma-separated list of methods ("" is Methods).
+// ParseMethods reads a comma-separated list of methods ("" is Methods);
+// MethodLocal is one of them.
 func ParseMethods(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return Methods, nil
@@ -205,12 +237,12 @@ func ParseMethods(s string) ([]string, error) {
 	var out []string
 	for _, m := range strings.Split(s, ",") {
 		m = strings.ToLower(strings.TrimSpace(m))
-		ok := false
+		ok := m == MethodLocal
 		for _, k := range Methods {
 			ok = ok || m == k
 		}
 		if !ok {
-			return nil, fmt.Errorf("unknown lookup method %q (the methods are %s): %w", m, strings.Join(Methods, ", "), core.ErrUsage)
+			return nil, fmt.Errorf("unknown lookup method %q (the methods are %s, %s): %w", m, MethodLocal, strings.Join(Methods, ", "), core.ErrUsage)
 		}
 		out = append(out, m)
 	}
@@ -254,26 +286,9 @@ func (l *Locator) get(ctx context.Context, url string) ([]byte, error) {
 // MaxKeys, and keeps of each key only the user IDs bound to addr. A key
 // with none is left out; when none is left the error says why.
 func (l *Locator) keysFor(data []byte, addr, method, source string) ([]Found, error) {
-	lim := l.Limits.withDefaults()
-	bin := data
-	if len(data) > 0 && data[0]&0x80 == 0 {
-		blocks, err := armor.DecodeAll(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: neither binary OpenPGP data nor ASCII armor: %w", source, err)
-		}
-		var b bytes.Buffer
-		for _, bl := range blocks {
-			if bl.Type == "PGP PUBLIC KEY BLOCK" {
-				b.Write(bl.Data)
-			}
-		}
-		bin = b.Bytes()
-	}
-	if len(bin) == 0 {
-		return nil, fmt.Errorf("%s: no OpenPGP key in the answer", source)
-	}
-	if n := countPrimaryKeys(bin, lim.MaxKeys+1); n > lim.MaxKeys {
-		return nil, fmt.Errorf("%s: refused an answer of more than %d keys", source, lim.MaxKeys)
+	bin, err := l.binaryKeys(data, source)
+	if err != nil {
+		return nil, err
 	}
 	ents, err := openpgp.ReadKeyRing(bytes.NewReader(bin))
 	if err != nil {
@@ -317,6 +332,33 @@ func (l *Locator) keysFor(data []byte, addr, method, source string) ([]Found, er
 	return out, nil
 }
 
+// binaryKeys reads key data, binary or armored (its public key blocks),
+// into binary and refuses more than MaxKeys keys.
+func (l *Locator) binaryKeys(data []byte, source string) ([]byte, error) {
+	lim := l.Limits.withDefaults()
+	bin := data
+	if len(data) > 0 && data[0]&0x80 == 0 {
+		blocks, err := armor.DecodeAll(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: neither binary OpenPGP data nor ASCII armor: %w", source, err)
+		}
+		var b bytes.Buffer
+		for _, bl := range blocks {
+			if bl.Type == "PGP PUBLIC KEY BLOCK" {
+				b.Write(bl.Data)
+			}
+		}
+		bin = b.Bytes()
+	}
+	if len(bin) == 0 {
+		return nil, fmt.Errorf("%s: no OpenPGP key in the answer", source)
+	}
+	if n := countPrimaryKeys(bin, lim.MaxKeys+1); n > lim.MaxKeys {
+		return nil, fmt.Errorf("%s: refused an answer of more than %d keys", source, lim.MaxKeys)
+	}
+	return bin, nil
+}
+
 // countPrimaryKeys counts public key packets in bin, stopping at stop.
 func countPrimaryKeys(bin []byte, stop int) int {
 	n := 0
@@ -346,4 +388,35 @@ func splitAddr(addr string) (local, domain string, err error) {
 		return "", "", fmt.Errorf("%q is not a mail address: %w", addr, core.ErrUsage)
 	}
 	return addr[:i], strings.ToLower(addr[i+1:]), nil
+}
+
+// Refresh fetches the key with fingerprint fpr again by method, as it was
+// found for addr: WKD and DANE ask for addr again and keep the answer
+// with that fingerprint; VKS asks by fingerprint (a key server gives out
+// only verified user IDs, so the key may come back without any: that is
+// accepted, its other packets are what a refresh is for). Of the key only
+// user IDs bound to addr are kept.
+func (l *Locator) Refresh(ctx context.Context, method, addr, fpr string) (Found, error) {
+	fpr = strings.ToUpper(fpr)
+	var found []Found
+	var err error
+	switch method {
+	case MethodWKD:
+		found, err = l.WKD(ctx, addr)
+	case MethodDANE:
+		found, err = l.DANE(ctx, addr)
+	case MethodVKS:
+		return l.VKSByFingerprint(ctx, fpr, addr)
+	default:
+		return Found{}, fmt.Errorf("cannot refresh from %q (the methods are %s): %w", method, strings.Join(Methods, ", "), core.ErrUsage)
+	}
+	if err != nil {
+		return Found{}, err
+	}
+	for _, f := range found {
+		if f.Fingerprint == fpr {
+			return f, nil
+		}
+	}
+	return Found{}, fmt.Errorf("%s: the answer for %s no longer holds the key %s: %w", method, addr, fpr, core.ErrNoKey)
 }

@@ -3,7 +3,10 @@ package locate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
 )
@@ -373,5 +379,136 @@ func TestSMIMEA(t *testing.T) {
 	}
 	if len(recs) != 1 || !bytes.Equal(recs[0].Data, der) || recs[0].Usage != 3 || !validated {
 		t.Errorf("records %+v validated %v", recs, validated)
+	}
+}
+
+// stripUIDs removes the user IDs (and their signatures) of a binary key,
+// as keys.openpgp.org gives out a key whose addresses are not verified.
+func stripUIDs(t *testing.T, bin []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	r := packet.NewOpaqueReader(bytes.NewReader(bin))
+	keep := true
+	for {
+		op, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch op.Tag {
+		case 13:
+			keep = false
+		case 2:
+		default:
+			keep = true
+		}
+		if keep {
+			op.Serialize(&out)
+		}
+	}
+	return out.Bytes()
+}
+
+func TestVKSByFingerprintAndRefresh(t *testing.T) {
+	n := newTestNet(t)
+	ida := newKey(t, "ida@example.org", "ida@other.example")
+	other := newKey(t, "jo@example.org")
+	n.mux.Handle("/vks/v1/by-fingerprint/"+fpr(ida), serve(armored(t, public(t, ida))))
+	n.mux.Handle("/vks/v1/by-fingerprint/"+fpr(other), serve(stripUIDs(t, public(t, other))))
+	n.mux.Handle("/vks/v1/by-fingerprint/"+strings.Repeat("AB", 20), serve(public(t, ida)))
+	l := n.locator()
+	f, err := l.Refresh(context.Background(), MethodVKS, "ida@example.org", fpr(ida))
+	if err != nil || f.Fingerprint != fpr(ida) || len(f.UserIDs) != 1 || !f.MatchesAddress {
+		t.Fatalf("ida: %+v %v", f, err)
+	}
+	// Only the user ID of the address stays.
+	got, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(f.Key)))
+	if err != nil || len(got.Identities) != 1 {
+		t.Fatalf("ida's key: %v %d", err, len(got.Identities))
+	}
+	// A key without user IDs is an answer.
+	f, err = l.VKSByFingerprint(context.Background(), fpr(other), "jo@example.org")
+	if err != nil || f.MatchesAddress || len(f.Key) == 0 {
+		t.Fatalf("without user IDs: %+v %v", f, err)
+	}
+	if _, err := l.VKSByFingerprint(context.Background(), strings.Repeat("AB", 20), ""); err == nil || !strings.Contains(err.Error(), "is not the key") {
+		t.Errorf("another key: %v", err)
+	}
+	if _, err := l.VKSByFingerprint(context.Background(), "nothex", ""); !errors.Is(err, core.ErrUsage) {
+		t.Errorf("bad fingerprint: %v", err)
+	}
+	// WKD: refreshed from the directory; a key no longer there is ErrNoKey.
+	n.addRR("openpgpkey.example.org. 60 IN A 127.0.0.1")
+	adv, _, _ := WKDURLs("ida@example.org")
+	n.mux.Handle(path(adv), serve(public(t, ida)))
+	if f, err := l.Refresh(context.Background(), MethodWKD, "ida@example.org", fpr(ida)); err != nil || f.Fingerprint != fpr(ida) {
+		t.Fatalf("wkd refresh: %+v %v", f, err)
+	}
+	if _, err := l.Refresh(context.Background(), MethodWKD, "ida@example.org", fpr(other)); !errors.Is(err, core.ErrNoKey) {
+		t.Errorf("wkd refresh of a key not there: %v", err)
+	}
+	if _, err := l.Refresh(context.Background(), "import", "ida@example.org", fpr(ida)); !errors.Is(err, core.ErrUsage) {
+		t.Errorf("refresh from import: %v", err)
+	}
+}
+
+func TestUploadVKS(t *testing.T) {
+	n := newTestNet(t)
+	kim := newKey(t, "kim@example.org")
+	var uploaded []byte
+	var asked []string
+	n.mux.HandleFunc("/vks/v1/upload", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Keytext string }
+		if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil {
+			http.Error(w, `{"error":"bad request"}`, 400)
+			return
+		}
+		uploaded = []byte(req.Keytext)
+		fmt.Fprintf(w, `{"key_fpr":"%s","status":{"kim@example.org":"unpublished"},"token":"tok"}`, fpr(kim))
+	})
+	n.mux.HandleFunc("/vks/v1/request-verify", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Token     string
+			Addresses []string
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if req.Token != "tok" {
+			http.Error(w, `{"error":"bad token"}`, 400)
+			return
+		}
+		asked = req.Addresses
+		fmt.Fprintf(w, `{"key_fpr":"%s","status":{"kim@example.org":"pending"},"token":"tok"}`, fpr(kim))
+	})
+	res, err := n.locator().UploadVKS(context.Background(), public(t, kim))
+	if err != nil || res.Fingerprint != fpr(kim) || res.Status["kim@example.org"] != "pending" {
+		t.Fatalf("upload: %+v %v", res, err)
+	}
+	if !bytes.HasPrefix(uploaded, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) || len(asked) != 1 || asked[0] != "kim@example.org" {
+		t.Fatalf("server saw %q, asked %q", uploaded, asked)
+	}
+	if _, err := n.locator().UploadVKS(context.Background(), []byte("not a key")); err == nil {
+		t.Errorf("garbage uploaded")
+	}
+}
+
+func TestHostDialer(t *testing.T) {
+	n := newTestNet(t)
+	n.mux.Handle("/hello", serve([]byte("hello")))
+	_, port, _ := net.SplitHostPort(n.HTTPS.Listener.Addr().String())
+	for _, to := range []string{"127.0.0.1:" + port, "127.0.0.1"} {
+		c := NewHTTPClient(HostDialer(map[string]string{"keys.example": to}), n.Roots)
+		u := "https://keys.example/hello"
+		if to == "127.0.0.1" {
+			u = "https://keys.example:" + port + "/hello"
+		}
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatalf("%s: %v", to, err)
+		}
+		resp.Body.Close()
+	}
+	// The certificate is still checked for the name asked.
+	c := NewHTTPClient(HostDialer(map[string]string{"unnamed.example": "127.0.0.1:" + port}), n.Roots)
+	if _, err := c.Get("https://unnamed.example/hello"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("wrong name: %v", err)
 	}
 }
