@@ -206,6 +206,12 @@ func hasUnprotected(e *openpgp.Entity) bool {
 // not protected by a passphrase (so importing it needs one, or an explicit
 // decision to store it unprotected).
 func HasUnprotectedSecrets(data []byte) bool {
+	return anySecretPacket(data, secretUnprotected)
+}
+
+// anySecretPacket reports whether key data holds a secret key packet for
+// which match is true.
+func anySecretPacket(data []byte, match func(rawPacket) bool) bool {
 	streams, err := binaryStreams(data)
 	if err != nil {
 		return false
@@ -216,7 +222,7 @@ func HasUnprotectedSecrets(data []byte) bool {
 			continue
 		}
 		for _, p := range pkts {
-			if (p.tag == tagSecretKey || p.tag == tagSecretSubkey) && secretUnprotected(p) {
+			if (p.tag == tagSecretKey || p.tag == tagSecretSubkey) && match(p) {
 				return true
 			}
 		}

@@ -282,20 +282,5 @@ func (c *CertIndex) CertSource(fpr string) (source string, trusted bool) {
 
 // HasSecrets reports whether key data holds a secret key packet.
 func HasSecrets(data []byte) bool {
-	streams, err := binaryStreams(data)
-	if err != nil {
-		return false
-	}
-	for _, st := range streams {
-		pkts, err := splitPackets(st)
-		if err != nil {
-			return false
-		}
-		for _, p := range pkts {
-			if p.tag == tagSecretKey || p.tag == tagSecretSubkey {
-				return true
-			}
-		}
-	}
-	return false
+	return anySecretPacket(data, func(rawPacket) bool { return true })
 }
