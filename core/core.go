@@ -139,6 +139,12 @@ type Signature struct {
 	Chain []string `json:"chain,omitempty"`
 	// Error says why the signature is not good.
 	Error string `json:"error,omitempty"`
+	// Source is how the signer's OpenPGP key arrived in the keystore,
+	// when the keys come from one: "import" (by the user), "generate",
+	// "wkd", "dane", "dane+dnssec" (validated by DNSSEC), "vks", with
+	// " (accepted)" once the user accepted a key found on the network. A
+	// genuine signature by a network key not accepted is "untrusted".
+	Source string `json:"source,omitempty"`
 }
 
 // Report is the status of a verify or decrypt operation, printed with --json.

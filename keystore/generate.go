@@ -63,12 +63,13 @@ func (s *Store) GeneratePGP(opts GenerateOptions) (*KeyInfo, error) {
 	if err := e.SerializePrivateWithoutSigning(&sec, nil); err != nil {
 		return nil, fmt.Errorf("keystore: generate: %w", err)
 	}
-	if _, err := s.ImportPGP(bytes.NewReader(append(pub.Bytes(), sec.Bytes()...)), nil); err != nil {
+	if _, err := s.importPGP(append(pub.Bytes(), sec.Bytes()...), nil, Provenance{Source: SourceGenerate}); err != nil {
 		return nil, err
 	}
 	if err := s.storeRevocationCertificate(hex.EncodeToString(e.PrimaryKey.Fingerprint), rev); err != nil {
 		return nil, err
 	}
 	info := s.info(e, time.Now())
+	info.setProvenance(Provenance{Source: SourceGenerate})
 	return &info, nil
 }

@@ -34,6 +34,11 @@ type KeyInfo struct {
 	HasSecret      bool         `json:"secret"`
 	Protected      bool         `json:"protected"`
 	Subkeys        []SubkeyInfo `json:"subkeys"`
+	// Provenance is how and when the key arrived; SignaturesTrusted
+	// whether its good signatures count as good
+	// (Provenance.TrustedForSignatures).
+	Provenance        Provenance `json:"provenance"`
+	SignaturesTrusted bool       `json:"signatures_trusted"`
 }
 
 // SubkeyInfo describes a subkey.
@@ -59,9 +64,15 @@ func (s *Store) ListPGP(query string) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	recs, err := s.readProvenance()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]KeyInfo, 0, len(certs))
 	for _, e := range certs {
-		out = append(out, s.info(e, time.Now()))
+		k := s.info(e, time.Now())
+		k.setProvenance(recs.get(false, k.Fingerprint))
+		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := strings.Join(out[i].UserIDs, ""), strings.Join(out[j].UserIDs, "")
@@ -129,6 +140,10 @@ func (s *Store) info(e *openpgp.Entity, now time.Time) KeyInfo {
 		k.Protected = !HasUnprotectedSecrets(data)
 	}
 	return k
+}
+
+func (k *KeyInfo) setProvenance(p Provenance) {
+	k.Provenance, k.SignaturesTrusted = p, p.TrustedForSignatures()
 }
 
 func lifetime(created time.Time, secs *uint32) *time.Time {

@@ -41,12 +41,18 @@ type ImportResult struct {
 // kept), and stored key material is never replaced. Unprotected secret keys
 // are encrypted with protect unless it is nil; protected ones are stored as
 // they are. Standalone key revocation certificates are applied to the key
-// they verify against.
+// they verify against. New keys are recorded as imported by the user
+// (Provenance).
 func (s *Store) ImportPGP(r io.Reader, protect []byte) ([]ImportResult, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxImport+1))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: import: %w: %w", err, core.ErrInput)
 	}
+	return s.importPGP(data, protect, Provenance{Source: SourceImport})
+}
+
+// importPGP imports data and records prov for the keys new to the store.
+func (s *Store) importPGP(data, protect []byte, prov Provenance) ([]ImportResult, error) {
 	if len(data) > maxImport {
 		return nil, fmt.Errorf("keystore: import: more than %d MiB of key data: %w", maxImport>>20, core.ErrInput)
 	}
@@ -75,6 +81,19 @@ func (s *Store) ImportPGP(r io.Reader, protect []byte) ([]ImportResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	// The keys stored before an error are recorded too: a key from the
+	// network must never be left without its record (it would count as
+	// imported by the user).
+	results, err := s.importLocked(certs, loose, protect)
+	if rerr := s.recordNew(false, results, prov); err == nil {
+		err = rerr
+	}
+	return results, err
+}
+
+// importLocked merges certs and applies loose revocations; the caller
+// holds the lock.
+func (s *Store) importLocked(certs []*cert, loose []rawPacket, protect []byte) ([]ImportResult, error) {
 	var results []ImportResult
 	for _, c := range certs {
 		if c.unsupported != nil {
@@ -83,6 +102,9 @@ func (s *Store) ImportPGP(r io.Reader, protect []byte) ([]ImportResult, error) {
 		}
 		res, err := s.importCert(c, protect)
 		if err != nil {
+			if res.New {
+				results = append(results, res)
+			}
 			return results, fmt.Errorf("keystore: import %s: %w", upper(c.fingerprint()), err)
 		}
 		results = append(results, res)
@@ -185,6 +207,12 @@ func hasUnprotected(e *openpgp.Entity) bool {
 // not protected by a passphrase (so importing it needs one, or an explicit
 // decision to store it unprotected).
 func HasUnprotectedSecrets(data []byte) bool {
+	return anySecretPacket(data, secretUnprotected)
+}
+
+// anySecretPacket reports whether key data holds a secret key packet for
+// which match is true.
+func anySecretPacket(data []byte, match func(rawPacket) bool) bool {
 	streams, err := binaryStreams(data)
 	if err != nil {
 		return false
@@ -195,7 +223,7 @@ func HasUnprotectedSecrets(data []byte) bool {
 			continue
 		}
 		for _, p := range pkts {
-			if (p.tag == tagSecretKey || p.tag == tagSecretSubkey) && secretUnprotected(p) {
+			if (p.tag == tagSecretKey || p.tag == tagSecretSubkey) && match(p) {
 				return true
 			}
 		}
@@ -622,7 +650,10 @@ func (s *Store) DeletePGP(query string, secret bool) error {
 			return err
 		}
 	}
-	return removeFile(s.certPath(fpr), gone)
+	if err := removeFile(s.certPath(fpr), gone); err != nil {
+		return err
+	}
+	return s.forgetProvenance(false, fpr)
 }
 
 // removeFile removes a key file; a file already gone (removed by another

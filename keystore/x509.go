@@ -73,6 +73,8 @@ type CertInfo struct {
 	Protected  bool      `json:"protected"` // the private key is encrypted with a passphrase
 	// Revoked: a CA of this keystore revoked it (RevokeX509).
 	Revoked bool `json:"revoked"`
+	// Provenance is how and when the certificate arrived.
+	Provenance Provenance `json:"provenance"`
 }
 
 // CertFingerprint is the name of a certificate in the store: the SHA-256
@@ -499,10 +501,16 @@ func (s *Store) ListX509(query string) ([]CertInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	recs, err := s.readProvenance()
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	out := make([]CertInfo, 0, len(certs))
 	for _, c := range certs {
-		out = append(out, s.certInfo(c, now))
+		ci := s.certInfo(c, now)
+		ci.Provenance = recs.get(true, ci.Fingerprint)
+		out = append(out, ci)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Subject != out[j].Subject {
@@ -726,5 +734,8 @@ func (s *Store) DeleteX509(query string, secret bool) error {
 	if err := os.Remove(s.trustPath(fpr)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("keystore: x509: %w", err)
 	}
-	return removeFile(s.x509CertPath(fpr), gone)
+	if err := removeFile(s.x509CertPath(fpr), gone); err != nil {
+		return err
+	}
+	return s.forgetProvenance(true, fpr)
 }

@@ -331,7 +331,7 @@ func (s *Store) issueAndStore(tmpl *x509.Certificate, key crypto.Signer, issuer 
 		return nil, err
 	}
 	defer unlock()
-	if _, err := s.storeX509(&x509Input{certs: []*x509.Certificate{cert}, keys: []crypto.PrivateKey{key}}, protect); err != nil {
+	if _, err := s.storeX509(&x509Input{certs: []*x509.Certificate{cert}, keys: []crypto.PrivateKey{key}}, protect, Provenance{Source: SourceGenerate}); err != nil {
 		return nil, err
 	}
 	info := s.certInfo(cert, time.Now())

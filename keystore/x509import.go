@@ -446,12 +446,26 @@ func (s *Store) ImportX509(data []byte, password PassphraseFunc, protect []byte)
 		return nil, err
 	}
 	defer unlock()
-	return s.storeX509(in, protect)
+	return s.storeX509(in, protect, Provenance{Source: SourceImport})
 }
 
-// storeX509 stores what an import or a generation brought; the caller holds
-// the lock.
-func (s *Store) storeX509(in *x509Input, protect []byte) ([]ImportResult, error) {
+// storeX509 stores what an import or a generation brought and records
+// prov for the certificates new to the store; the caller holds the lock.
+func (s *Store) storeX509(in *x509Input, protect []byte, prov Provenance) ([]ImportResult, error) {
+	results, err := s.storeX509Locked(in, protect)
+	var certs []ImportResult // not the CRLs
+	for _, r := range results {
+		if _, serr := os.Stat(s.x509CertPath(r.Fingerprint)); serr == nil {
+			certs = append(certs, r)
+		}
+	}
+	if rerr := s.recordNew(true, certs, prov); err == nil {
+		err = rerr
+	}
+	return results, err
+}
+
+func (s *Store) storeX509Locked(in *x509Input, protect []byte) ([]ImportResult, error) {
 	stored, err := s.AllX509Certs()
 	if err != nil {
 		return nil, err

@@ -457,7 +457,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 		}
 	}
 	for _, cd := range cands {
-		d.Signers = append(d.Signers, e.evalCandidate(cd))
+		d.Signers = append(d.Signers, withSource(e.evalCandidate(cd), kr.Certs))
 	}
 	d.Body = sp.Reader()
 	return d, nil

@@ -102,6 +102,30 @@ func newSigHash(h crypto.Hash, sigType packet.SignatureType, salt []byte) (hash.
 	return nil, nil, fmt.Errorf("signature of type 0x%02x is not a document signature", uint8(sigType))
 }
 
+// CertSources is implemented by a CertFinder that knows how each
+// certificate arrived (keystore.CertIndex): source names it, and a
+// certificate that is not trusted makes its good signatures untrusted (a
+// key found on the network and not yet accepted by the user).
+type CertSources interface {
+	CertSource(fingerprint string) (source string, trusted bool)
+}
+
+// withSource adds the signer key's source to s, if certs knows it.
+func withSource(s core.Signature, certs CertFinder) core.Signature {
+	cs, ok := certs.(CertSources)
+	if !ok || s.Fingerprint == "" {
+		return s
+	}
+	src, trusted := cs.CertSource(s.Fingerprint)
+	s.Source = src
+	if !trusted && s.Status == core.SignerGood {
+		s.Status = core.SignerUntrusted
+		s.Valid = false
+		s.Error = fmt.Sprintf("the signer's key came from the network (%s) and is not accepted yet: check it, then mailseal keys accept %s", src, s.Fingerprint)
+	}
+	return s
+}
+
 // setIssuer names the signing key of a signature whose key is not known,
 // as well as the signature names it: the full fingerprint of the Issuer
 // Fingerprint subpacket (which gpg and RFC 9580 signers write) as
@@ -397,7 +421,7 @@ func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsuppor
 	signers := make([]core.Signature, 0, len(items)+len(unsupported))
 	var warnings []string
 	for _, it := range items {
-		sg := e.evaluate(it.sig, it.final, it.err, it.ent, it.pub)
+		sg := withSource(e.evaluate(it.sig, it.final, it.err, it.ent, it.pub), certs)
 		signers = append(signers, sg)
 		if w := e.expiredSince(sg, it.ent); w != "" {
 			warnings = append(warnings, w)

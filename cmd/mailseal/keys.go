@@ -106,6 +106,12 @@ func keysCommand() *cli.Command {
 				Action:    func(c *cli.Context) error { return keysTrust(c, false) },
 			},
 			{
+				Name:      "accept",
+				Usage:     "accept the OpenPGP key matching QUERY, found on the network, for signatures (until then they are untrusted)",
+				ArgsUsage: "QUERY",
+				Action:    keysAccept,
+			},
+			{
 				Name:  "request",
 				Usage: "make a key and write a PKCS#10 certificate request (PEM) for a public CA; import the issued certificate later",
 				Flags: []cli.Flag{
@@ -420,6 +426,26 @@ func keysList(c *cli.Context) error {
 		}
 	}
 	printCerts(w, certs)
+	return nil
+}
+
+func keysAccept(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageErr("keys accept needs one QUERY")
+	}
+	store, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	fpr, p, err := store.AcceptPGP(c.Args().First())
+	if err != nil {
+		return err
+	}
+	if !p.FromNetwork() {
+		fmt.Fprintf(c.App.Writer, "%s: from %s, trusted already\n", fpr, p.Source)
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %s, accepted\n", fpr, p.Name())
 	return nil
 }
 

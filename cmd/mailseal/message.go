@@ -565,6 +565,9 @@ func (s *session) printReport(rep *mailseal.Report, writesMessage bool) {
 		if !sg.Created.IsZero() { // a signature too damaged to read has no time
 			fmt.Fprintf(w, ", made %s", sg.Created.UTC().Format(time.RFC3339))
 		}
+		if sg.Source != "" {
+			fmt.Fprintf(w, ", key from %s", sg.Source)
+		}
 		if sg.Error != "" {
 			fmt.Fprintf(w, " (%s)", sg.Error)
 		}

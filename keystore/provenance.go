@@ -1,0 +1,286 @@
+package keystore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+// The sources a key or certificate can come from (Provenance.Source).
+const (
+	SourceImport    = "import"    // imported by the user (keys import)
+	SourceGenerate  = "generate"  // generated in this keystore
+	SourceWKD       = "wkd"       // a Web Key Directory
+	SourceDANE      = "dane"      // a DNS OPENPGPKEY or SMIMEA record
+	SourceVKS       = "vks"       // a Verifying Key Server (keys.openpgp.org)
+	SourceAutocrypt = "autocrypt" // an Autocrypt header of a message (reserved)
+	SourceGossip    = "gossip"    // an Autocrypt-Gossip header (reserved)
+)
+
+// Provenance records how a key or certificate arrived in the keystore and
+// when. A key stored before records were kept has none; it counts as
+// imported by the user (Source "import", Time zero). New sources add
+// fields (an Autocrypt record will name its message); readers ignore
+// fields they do not know.
+type Provenance struct {
+	Source string `json:"source"`
+	// Address is the address the key was looked up for (network sources).
+	Address string `json:"address,omitempty"`
+	// URL is where it came from: the URL, or the DNS name asked.
+	URL string `json:"url,omitempty"`
+	// DNSSEC says a validating resolver the user named set the AD bit of
+	// the DANE answer.
+	DNSSEC bool `json:"dnssec"`
+	// Time is when the key arrived (for network sources, when it was
+	// fetched); Refreshed the last keys refresh that reached the source.
+	Time      time.Time `json:"time,omitzero"`
+	Refreshed time.Time `json:"refreshed,omitzero"`
+	// Accepted says the user accepted a key from the network (keys
+	// accept), at AcceptedTime.
+	Accepted     bool      `json:"accepted,omitempty"`
+	AcceptedTime time.Time `json:"accepted_time,omitzero"`
+}
+
+// FromNetwork says the key was found, not given by the user.
+func (p Provenance) FromNetwork() bool {
+	switch p.Source {
+	case SourceImport, SourceGenerate, "":
+		return false
+	}
+	return true
+}
+
+// TrustedForSignatures says whether good signatures by the key count as
+// good: keys the user imported, generated or accepted, and keys from DANE
+// records a validating resolver vouched for (DNSSEC). Other keys found on
+// the network encrypt at once but their signatures are "untrusted" until
+// the user accepts the key (keys accept).
+func (p Provenance) TrustedForSignatures() bool {
+	return !p.FromNetwork() || p.Accepted || (p.Source == SourceDANE && p.DNSSEC)
+}
+
+// Name is the short form the verify report shows (core.Signature.Source):
+// the source, "+dnssec" for a validated DANE record, " (accepted)" once
+// accepted.
+func (p Provenance) Name() string {
+	n := p.Source
+	if n == "" {
+		n = SourceImport
+	}
+	if p.Source == SourceDANE && p.DNSSEC {
+		n += "+dnssec"
+	}
+	if p.Accepted {
+		n += " (accepted)"
+	}
+	return n
+}
+
+// provenanceRecords is the sidecar file provenance.json: records by
+// fingerprint (upper-case hex: the OpenPGP primary key's; an X.509
+// certificate's SHA-256), one map per kind of key. It is replaced
+// atomically under the writer lock.
+type provenanceRecords struct {
+	OpenPGP map[string]Provenance `json:"openpgp"`
+	X509    map[string]Provenance `json:"x509"`
+}
+
+func (s *Store) provenanceFile() string { return filepath.Join(s.dir, "provenance.json") }
+
+// maxProvenanceFile bounds the sidecar file read.
+const maxProvenanceFile = 64 << 20
+
+func (s *Store) readProvenance() (*provenanceRecords, error) {
+	recs := &provenanceRecords{OpenPGP: map[string]Provenance{}, X509: map[string]Provenance{}}
+	f, err := os.Open(s.provenanceFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return recs, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: provenance: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxProvenanceFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: provenance: %w", err)
+	}
+	if len(data) > maxProvenanceFile {
+		return nil, fmt.Errorf("keystore: %s is larger than %s: %w", s.provenanceFile(), core.SizeName(maxProvenanceFile), core.ErrInput)
+	}
+	if err := json.Unmarshal(data, recs); err != nil {
+		return nil, fmt.Errorf("keystore: %s: %v (remove it to count every key as imported): %w", s.provenanceFile(), err, core.ErrInput)
+	}
+	if recs.OpenPGP == nil {
+		recs.OpenPGP = map[string]Provenance{}
+	}
+	if recs.X509 == nil {
+		recs.X509 = map[string]Provenance{}
+	}
+	return recs, nil
+}
+
+// updateProvenance changes the records with change; the caller holds the
+// writer lock.
+func (s *Store) updateProvenance(change func(*provenanceRecords)) error {
+	recs, err := s.readProvenance()
+	if err != nil {
+		return err
+	}
+	change(recs)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(recs); err != nil {
+		return err
+	}
+	if err := writeAtomic(s.provenanceFile(), b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("keystore: provenance: %w", err)
+	}
+	return nil
+}
+
+// recordNew records p for the keys of results that are new; the caller
+// holds the lock. Keys already stored keep the record they have.
+func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error {
+	any := false
+	for _, r := range results {
+		any = any || (r.New && r.Fingerprint != "")
+	}
+	if !any {
+		return nil
+	}
+	if p.Time.IsZero() {
+		p.Time = time.Now().UTC()
+	}
+	return s.updateProvenance(func(recs *provenanceRecords) {
+		m := recs.OpenPGP
+		if x509 {
+			m = recs.X509
+		}
+		for _, r := range results {
+			if r.New && r.Fingerprint != "" {
+				m[upper(r.Fingerprint)] = p
+			}
+		}
+	})
+}
+
+// Provenance is how the OpenPGP key with fingerprint fpr arrived (Source
+// "import" when nothing is recorded).
+func (s *Store) Provenance(fpr string) (Provenance, error) {
+	return s.provenance(false, fpr)
+}
+
+// X509Provenance is how the certificate with fingerprint fpr arrived.
+func (s *Store) X509Provenance(fpr string) (Provenance, error) {
+	return s.provenance(true, fpr)
+}
+
+func (s *Store) provenance(x509 bool, fpr string) (Provenance, error) {
+	recs, err := s.readProvenance()
+	if err != nil {
+		return Provenance{}, err
+	}
+	return recs.get(x509, fpr), nil
+}
+
+// get is the record of fpr, Source "import" when there is none.
+func (recs *provenanceRecords) get(x509 bool, fpr string) Provenance {
+	m := recs.OpenPGP
+	if x509 {
+		m = recs.X509
+	}
+	if p, ok := m[upper(fpr)]; ok {
+		return p
+	}
+	return Provenance{Source: SourceImport}
+}
+
+// ImportPGPFrom imports public keys as ImportPGP does and records p as the
+// provenance of every key new to the store; keys already stored keep the
+// record they have (a key the user imported stays so when it is found on
+// the network too). Key data holding a secret key is refused.
+func (s *Store) ImportPGPFrom(r io.Reader, p Provenance) ([]ImportResult, error) {
+	if p.Source == "" {
+		return nil, fmt.Errorf("keystore: import: no source given: %w", core.ErrUsage)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxImport+1))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: import: %w: %w", err, core.ErrInput)
+	}
+	if HasSecrets(data) {
+		return nil, fmt.Errorf("keystore: import from %s: the key data holds a secret key; refused: %w", p.Source, core.ErrInput)
+	}
+	return s.importPGP(data, nil, p)
+}
+
+// AcceptPGP marks the one OpenPGP key matching query as accepted by the
+// user: its good signatures count as good. It returns the key's
+// fingerprint and its provenance after the change; for a key the user
+// imported or generated nothing changes.
+func (s *Store) AcceptPGP(query string) (string, Provenance, error) {
+	e, err := s.FindOnePGP(query)
+	if err != nil {
+		return "", Provenance{}, err
+	}
+	fpr := upper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+	unlock, err := s.lock()
+	if err != nil {
+		return "", Provenance{}, err
+	}
+	defer unlock()
+	p, err := s.Provenance(fpr)
+	if err != nil || !p.FromNetwork() || p.Accepted {
+		return fpr, p, err
+	}
+	p.Accepted, p.AcceptedTime = true, time.Now().UTC()
+	return fpr, p, s.updateProvenance(func(recs *provenanceRecords) { recs.OpenPGP[fpr] = p })
+}
+
+// forgetProvenance drops the record of a deleted key or certificate; the
+// caller holds the lock.
+func (s *Store) forgetProvenance(x509 bool, fpr string) error {
+	recs, err := s.readProvenance()
+	if err != nil {
+		return err
+	}
+	m := recs.OpenPGP
+	if x509 {
+		m = recs.X509
+	}
+	if _, ok := m[upper(fpr)]; !ok {
+		return nil
+	}
+	return s.updateProvenance(func(recs *provenanceRecords) {
+		if x509 {
+			delete(recs.X509, upper(fpr))
+		} else {
+			delete(recs.OpenPGP, upper(fpr))
+		}
+	})
+}
+
+// CertSource says how the certificate with fingerprint fpr arrived
+// (Provenance.Name) and whether its good signatures count as good
+// (Provenance.TrustedForSignatures); the pgp engine reports it as
+// core.Signature.Source. An unreadable record file trusts nothing.
+func (c *CertIndex) CertSource(fpr string) (source string, trusted bool) {
+	p, err := c.s.Provenance(fpr)
+	if err != nil {
+		return "unknown (" + err.Error() + ")", false
+	}
+	return p.Name(), p.TrustedForSignatures()
+}
+
+// HasSecrets reports whether key data holds a secret key packet.
+func HasSecrets(data []byte) bool {
+	return anySecretPacket(data, func(rawPacket) bool { return true })
+}

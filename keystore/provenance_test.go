@@ -1,0 +1,151 @@
+package keystore
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+func TestProvenance(t *testing.T) {
+	s := newStore(t)
+	before := time.Now().UTC().Add(-time.Second)
+	importFile(t, s, "samples/bob.pgp", nil)
+	p, err := s.Provenance(bobFpr)
+	if err != nil || p.Source != SourceImport || p.Time.Before(before) || !p.TrustedForSignatures() {
+		t.Fatalf("imported key: %+v %v", p, err)
+	}
+
+	// alice comes from a WKD: recorded with its address, URL and time;
+	// untrusted for signatures until accepted.
+	alice := corpusEntity(t, "samples/alice.pgp")
+	fetched := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	wkd := Provenance{Source: SourceWKD, Address: "alice@openpgp.example", URL: "https://openpgpkey.openpgp.example/x", Time: fetched}
+	res, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, alice)), wkd)
+	if err != nil || len(res) != 1 || !res[0].New {
+		t.Fatalf("import from wkd: %+v %v", res, err)
+	}
+	infos, err := s.ListPGP(aliceFpr)
+	if err != nil || len(infos) != 1 || infos[0].Provenance != wkd || infos[0].SignaturesTrusted {
+		t.Fatalf("list: %+v %v", infos, err)
+	}
+	m := newLookupMessages(t)
+	signers, _, err := m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), s.PGPKeyring(nil).Certs)
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerUntrusted || signers[0].Source != "wkd" ||
+		!strings.Contains(signers[0].Error, "keys accept "+aliceFpr) {
+		t.Fatalf("verify by a wkd key: %v %+v", err, signers)
+	}
+
+	// Found again on the network, or imported by hand: the record stays.
+	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, alice)), Provenance{Source: SourceVKS}); err != nil {
+		t.Fatal(err)
+	}
+	importFile(t, s, "samples/bob.pgp", nil)
+	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, corpusEntity(t, "samples/bob.pgp"))), Provenance{Source: SourceVKS}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Provenance(aliceFpr); p != wkd {
+		t.Fatalf("alice after a second lookup: %+v", p)
+	}
+	if p, _ := s.Provenance(bobFpr); p.Source != SourceImport {
+		t.Fatalf("bob after a lookup: %+v", p)
+	}
+
+	// Accepted: good, and the source says so.
+	fpr, p, err := s.AcceptPGP("alice@openpgp.example")
+	if err != nil || fpr != aliceFpr || !p.Accepted || p.AcceptedTime.IsZero() || !p.TrustedForSignatures() {
+		t.Fatalf("accept: %s %+v %v", fpr, p, err)
+	}
+	signers, _, err = m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), s.PGPKeyring(nil).Certs)
+	if err != nil || signers[0].Status != core.SignerGood || signers[0].Source != "wkd (accepted)" {
+		t.Fatalf("verify after accept: %v %+v", err, signers)
+	}
+
+	// Secret key data from the network is refused; nothing is stored.
+	sec, err := os.ReadFile(corpus + "/samples/carol-secret.pgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportPGPFrom(bytes.NewReader(sec), wkd); !errors.Is(err, core.ErrInput) {
+		t.Fatalf("secret key from the network: %v", err)
+	}
+	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, alice)), Provenance{}); !errors.Is(err, core.ErrUsage) {
+		t.Fatalf("no source: %v", err)
+	}
+
+	// Deleted: the record goes; imported again by hand, it is "import".
+	if err := s.DeletePGP(aliceFpr, false); err != nil {
+		t.Fatal(err)
+	}
+	importFile(t, s, "samples/alice.pgp", nil)
+	if p, _ := s.Provenance(aliceFpr); p.Source != SourceImport || p.Accepted {
+		t.Fatalf("alice imported again: %+v", p)
+	}
+}
+
+func TestProvenanceDANE(t *testing.T) {
+	s := newStore(t)
+	for _, tc := range []struct {
+		dnssec  bool
+		status  core.SignerStatus
+		source  string
+		trusted bool
+	}{
+		{false, core.SignerUntrusted, "dane", false},
+		{true, core.SignerGood, "dane+dnssec", true},
+	} {
+		p := Provenance{Source: SourceDANE, DNSSEC: tc.dnssec, Address: "alice@openpgp.example"}
+		if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, corpusEntity(t, "samples/alice.pgp"))), p); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.TrustedForSignatures(); got != tc.trusted {
+			t.Fatalf("dnssec %v: trusted %v", tc.dnssec, got)
+		}
+		m := newLookupMessages(t)
+		signers, _, err := m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), s.PGPKeyring(nil).Certs)
+		if err != nil || signers[0].Status != tc.status || signers[0].Source != tc.source {
+			t.Fatalf("dnssec %v: %v %+v", tc.dnssec, err, signers)
+		}
+		if err := s.DeletePGP(aliceFpr, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestProvenanceGeneratedAndX509(t *testing.T) {
+	s := newStore(t)
+	info, err := s.GeneratePGP(GenerateOptions{UID: "Gen <gen@example.org>", NoPassphrase: true})
+	if err != nil || info.Provenance.Source != SourceGenerate || !info.SignaturesTrusted {
+		t.Fatalf("generate: %+v %v", info, err)
+	}
+	if p, _ := s.Provenance(info.Fingerprint); p.Source != SourceGenerate || p.Time.IsZero() {
+		t.Fatalf("generated: %+v", p)
+	}
+	ca, err := s.GenerateCA(X509Options{Name: "Test CA", NoPassphrase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := s.ListX509(ca.Fingerprint)
+	if err != nil || len(certs) != 1 || certs[0].Provenance.Source != SourceGenerate || certs[0].Provenance.Time.IsZero() {
+		t.Fatalf("x509: %+v %v", certs, err)
+	}
+	if err := s.DeleteX509(ca.Fingerprint, true); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.readProvenance()
+	if err != nil || len(recs.X509) != 0 || len(recs.OpenPGP) != 1 {
+		t.Fatalf("records after delete: %+v %v", recs, err)
+	}
+	// A damaged record file is an error naming the fix, never "trusted".
+	os.WriteFile(s.provenanceFile(), []byte("{"), 0o600)
+	if _, err := s.ListPGP(""); !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "remove it") {
+		t.Fatalf("damaged records: %v", err)
+	}
+	if src, trusted := s.PGPCertIndex().CertSource(info.Fingerprint); trusted || !strings.HasPrefix(src, "unknown") {
+		t.Fatalf("damaged records: %s %v", src, trusted)
+	}
+}

@@ -1,0 +1,39 @@
+package locate_test
+
+import (
+	"fmt"
+
+	"github.com/mailseal/mailseal/locate"
+)
+
+func ExampleWKDURLs() {
+	advanced, direct, err := locate.WKDURLs("Joe.Doe@Example.ORG")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(advanced)
+	fmt.Println(direct)
+	// Output:
+	// https://openpgpkey.example.org/.well-known/openpgpkey/example.org/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe
+	// https://example.org/.well-known/openpgpkey/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe
+}
+
+func ExampleOPENPGPKEYName() {
+	name, err := locate.OPENPGPKEYName("hugh@example.com")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(name)
+	// Output:
+	// c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.example.com.
+}
+
+func ExampleParseMethods() {
+	m, err := locate.ParseMethods("wkd, DANE")
+	fmt.Println(m, err)
+	_, err = locate.ParseMethods("ldap")
+	fmt.Println(err)
+	// Output:
+	// [wkd dane] <nil>
+	// unknown lookup method "ldap" (the methods are local, wkd, dane, vks): usage error
+}
