@@ -163,27 +163,27 @@ func dkimCommand() *cli.Command {
 				Name:  "keygen",
 				Usage: "make a DKIM key, store it in the keystore and print its DNS TXT record",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "domain", Required: true, Usage: "the signing `DOMAIN` (d=)"},
-					&cli.StringFlag{Name: "selector", Required: true, Usage: "the `SELECTOR` (s=): the record goes at SELECTOR._domainkey.DOMAIN"},
+					&cli.StringFlag{Name: "domain", Usage: "the signing `DOMAIN` (d=)"},
+					&cli.StringFlag{Name: "selector", Usage: "the `SELECTOR` (s=): the record goes at SELECTOR._domainkey.DOMAIN"},
 					&cli.StringFlag{Name: "algo", Value: auth.AlgoRSA2048, Usage: "`rsa2048` or ed25519 (RFC 8463; not every receiver checks Ed25519 yet, so rsa2048 is the default)"},
 				},
-				Action: dkimKeygen,
+				Action: needs([]string{"domain", "selector"}, dkimKeygen),
 			},
 			{
 				Name:  "sign",
 				Usage: "DKIM-sign the message on stdin with a stored key",
 				Flags: flags(ioOnly, []cli.Flag{
-					&cli.StringFlag{Name: "domain", Required: true, Usage: "the signing `DOMAIN` (d=)"},
-					&cli.StringFlag{Name: "selector", Required: true, Usage: "the `SELECTOR` (s=) of the stored key"},
+					&cli.StringFlag{Name: "domain", Usage: "the signing `DOMAIN` (d=)"},
+					&cli.StringFlag{Name: "selector", Usage: "the `SELECTOR` (s=) of the stored key"},
 					&cli.StringFlag{Name: "canonicalization", Value: "relaxed/relaxed", Usage: "`HEADER/BODY`: relaxed or simple each"},
 				}, limitFlags),
-				Action: withMessage(func(s *session, m *mime.Message) error {
+				Action: needs([]string{"domain", "selector"}, withMessage(func(s *session, m *mime.Message) error {
 					o, err := s.dkimSignOptions(s.c.String("domain"), s.c.String("selector"), s.c.String("canonicalization"))
 					if err != nil {
 						return err
 					}
 					return s.writeOutput(func(w io.Writer) error { return auth.SignDKIM(w, m, o) })
-				}),
+				})),
 			},
 			{
 				Name:  "verify",

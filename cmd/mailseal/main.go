@@ -43,6 +43,11 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	args, err := translateSendmail(args)
+	if err == nil && len(args) == 2 && (args[1] == "--help" || args[1] == "-h") {
+		// The app has its own help command, so the CLI library adds no
+		// --help flag at the top: say what it would.
+		args = []string{args[0], "help"}
+	}
 	if err == nil {
 		args, err = orderArgs(app, args)
 	}
@@ -143,6 +148,24 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			completionCommand(),
 			manCommand(),
 		},
+	}
+}
+
+// needs makes an action that first checks that the flags named are given:
+// a usage error naming them otherwise (the CLI library's Required prints
+// the help on stdout, where a script's output goes).
+func needs(names []string, action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		var missing []string
+		for _, n := range names {
+			if c.String(n) == "" {
+				missing = append(missing, "--"+n)
+			}
+		}
+		if len(missing) > 0 {
+			return usageErr("%s needs %s (see %s --help)", c.Command.HelpName, strings.Join(missing, " and "), c.Command.HelpName)
+		}
+		return action(c)
 	}
 }
 

@@ -21,11 +21,11 @@ func manCommand() *cli.Command {
 		Name:  "man",
 		Usage: "write the man pages (mailseal.1 and one per command) into a directory",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Usage: "write the pages into `DIR` (created if missing)", Required: true},
+			&cli.StringFlag{Name: "dir", Usage: "write the pages into `DIR` (created if missing; required)"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: needs([]string{"dir"}, func(c *cli.Context) error {
 			return writeManPages(c.String("dir"), buildApp(nil, io.Discard, io.Discard))
-		},
+		}),
 	}
 }
 
