@@ -343,7 +343,7 @@ func keysExport(c *cli.Context) error {
 		return err
 	}
 	if name := c.String("output"); name != "" {
-		return writeFileAtomic(name, buf.Bytes())
+		return writeFileAtomic(name, buf.Bytes(), secret)
 	}
 	_, err = c.App.Writer.Write(buf.Bytes())
 	return err

@@ -144,7 +144,7 @@ func keysExportRevocation(c *cli.Context) error {
 		return err
 	}
 	// Importing it revokes the key: a secret file, like a key's.
-	if err := writeKeyOutput(c, buf.Bytes()); err != nil {
+	if err := writeKeyOutput(c, buf.Bytes(), true); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.ErrWriter, strings.TrimSpace(`

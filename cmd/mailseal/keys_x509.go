@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -96,13 +97,13 @@ func keysRequest(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeKeyOutput(c, csr)
+	return writeKeyOutput(c, csr, false)
 }
 
-// writeKeyOutput writes to -o FILE (atomically, 0600) or stdout.
-func writeKeyOutput(c *cli.Context, data []byte) error {
+// writeKeyOutput writes to -o FILE (atomically; 0600 if secret) or stdout.
+func writeKeyOutput(c *cli.Context, data []byte, secret bool) error {
 	if name := c.String("output"); name != "" {
-		return writeFileAtomic(name, data)
+		return writeFileAtomic(name, data, secret)
 	}
 	_, err := c.App.Writer.Write(data)
 	return err
@@ -231,8 +232,15 @@ func printCerts(w io.Writer, certs []keystore.CertInfo) {
 	}
 }
 
-func writeFileAtomic(name string, data []byte) error {
-	return atomicfile.Write(name, 0o600, func(w io.Writer) error {
+// writeFileAtomic writes -o FILE atomically: 0600 when it holds secrets
+// (a secret key, a revocation certificate), else as the umask allows
+// (0644 under 022), as other tools' outputs are.
+func writeFileAtomic(name string, data []byte, secret bool) error {
+	perm := os.FileMode(0o666)
+	if secret {
+		perm = 0o600
+	}
+	return atomicfile.Write(name, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
