@@ -2,6 +2,7 @@ package mailseal_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -122,6 +123,16 @@ func TestAutocryptSendAndOpen(t *testing.T) {
 		case !encrypted && (outerGossip == "" || p != nil):
 			t.Fatalf("signed only: gossip %q taken from the outside: %+v", outerGossip, p)
 		}
+	}
+}
+
+// PlanSend tells to import a key only where none is stored.
+func TestPlanSendNoKeyStored(t *testing.T) {
+	m := parse(outgoing)
+	defer m.Close()
+	_, err := mailseal.PlanSend(m, pgpFinder{"alice@example.org": newKey("Alice <alice@example.org>")}, mailseal.SendOptions{})
+	if !errors.Is(err, mailseal.ErrNoKey) || !strings.Contains(err.Error(), "no openpgp or smime key is stored for bob@example.org (import their key or certificate); nothing was sent") {
+		t.Fatalf("%v", err)
 	}
 }
 

@@ -180,11 +180,17 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 		plan.policy = *opts.Policy
 	}
 	// choose is the first protocol of order in which addr has keys.
+	// refused says why an address's stored keys cannot be used (revoked,
+	// expired, no encryption subkey), by protocol.
+	refused := map[string][]string{}
 	choose := func(addr string) (string, []Recipient, error) {
 		for _, p := range order {
-			found, _, err := keys.RecipientKeys(p, addr)
+			found, why, err := keys.RecipientKeys(p, addr)
 			if err != nil || len(found) > 0 {
 				return p, found, err
+			}
+			if why != "" {
+				refused[addr] = append(refused[addr], why)
 			}
 		}
 		return "", nil, nil
@@ -222,8 +228,25 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 	}
 	if len(missing) > 0 {
 		if !opts.AllowPlaintext {
-			return nil, fmt.Errorf("no valid %s key for %s; nothing was sent (import their key or certificate, or give --allow-plaintext to send them a signed, unencrypted copy): %w",
-				protocolNames(order), strings.Join(missing, ", "), ErrNoKey)
+			// Importing helps only those with no key stored; a stored key
+			// that cannot be used says why.
+			var none, why []string
+			for _, a := range missing {
+				if r := refused[a]; len(r) > 0 {
+					why = append(why, a+": "+strings.Join(r, "; "))
+				} else {
+					none = append(none, a)
+				}
+			}
+			var parts []string
+			if len(none) > 0 {
+				parts = append(parts, fmt.Sprintf("no %s key is stored for %s (import their key or certificate)", protocolNames(order), strings.Join(none, ", ")))
+			}
+			if len(why) > 0 {
+				parts = append(parts, "no usable key for "+strings.Join(why, "; "))
+			}
+			return nil, fmt.Errorf("%s; nothing was sent (or give --allow-plaintext to send them a signed, unencrypted copy): %w",
+				strings.Join(parts, "; "), ErrNoKey)
 		}
 		p, err := signingProtocol(keys, from, order)
 		if matcher != nil {
