@@ -74,6 +74,7 @@ const prescanSize = 64 << 10
 // outer describes the packets in front of the encrypted data.
 type outer struct {
 	recipients []string // key IDs or fingerprints of the PKESK packets
+	keyIDs     []uint64 // the key ID of each recipient that names only one (else 0)
 	skesk      bool
 	tag        int // 9 SED, 18 SEIPD, 20 AEAD (draft), 0 not encrypted / not found
 	version    int // SEIPD version
@@ -89,14 +90,17 @@ func prescan(prefix []byte) outer {
 		}
 		switch p := p.(type) {
 		case *packet.EncryptedKey:
+			var id uint64
 			switch {
 			case len(p.KeyFingerprint) > 0:
 				o.recipients = append(o.recipients, strings.ToUpper(hex.EncodeToString(p.KeyFingerprint)))
 			case p.KeyId == 0:
 				o.recipients = append(o.recipients, "an anonymous recipient")
 			default:
-				o.recipients = append(o.recipients, fmt.Sprintf("%016X", p.KeyId))
+				o.recipients = append(o.recipients, fmt.Sprintf("key ID %016X (no certificate of it is stored)", p.KeyId))
+				id = p.KeyId
 			}
+			o.keyIDs = append(o.keyIDs, id)
 		case *packet.SymmetricKeyEncrypted:
 			o.skesk = true
 		case *packet.SymmetricallyEncrypted:
@@ -520,7 +524,21 @@ func (e *Engine) readError(err error, p *prompter, o outer) error {
 		}
 		to := "unknown keys"
 		if len(o.recipients) > 0 {
-			to = strings.Join(o.recipients, ", ")
+			names := append([]string(nil), o.recipients...)
+			// A v4 message names its recipients by key ID only: where the
+			// certificate is stored, name it by its fingerprint.
+			for i, id := range o.keyIDs {
+				if id == 0 || p.kr.Certs == nil {
+					continue
+				}
+				if ents := p.kr.Certs.EntitiesById(id); len(ents) > 0 {
+					names[i] = Fingerprint(ents[0].PrimaryKey)
+					if _, ident := ents[0].PrimaryIdentity(time.Now(), nil); ident != nil {
+						names[i] += " " + ident.Name
+					}
+				}
+			}
+			to = strings.Join(names, ", ")
 		}
 		return fmt.Errorf("pgp: decrypt: no secret key for this message; it is encrypted to %s (import the matching secret key): %w", to, core.ErrNoKey)
 	case errors.Is(err, pgperrors.ErrMessageTooLarge):

@@ -355,11 +355,18 @@ func TestNoKeyListsRecipients(t *testing.T) {
 	_, err := e.Decrypt(bytes.NewReader(ct), Keyring{Secrets: openpgp.EntityList{other}})
 	wantErr(t, err, core.ErrNoKey)
 	sub := rcpt.Subkeys[0].PublicKey.KeyIdString()
-	if !strings.Contains(err.Error(), sub) {
+	if !strings.Contains(err.Error(), "key ID "+sub+" (no certificate of it is stored)") {
 		t.Errorf("error %q does not name key ID %s", err, sub)
 	}
 	_, err = e.Decrypt(bytes.NewReader(ct), Keyring{})
 	wantErr(t, err, core.ErrNoKey)
+	// Where the recipient's certificate is stored, it is named by its
+	// full fingerprint and user ID, not by the key ID the message gives.
+	_, err = e.Decrypt(bytes.NewReader(ct), Keyring{Certs: openpgp.EntityList{publicOf(t, rcpt)}, Secrets: openpgp.EntityList{other}})
+	wantErr(t, err, core.ErrNoKey)
+	if want := Fingerprint(rcpt.PrimaryKey) + " R <r@example.org>"; !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), sub) {
+		t.Errorf("error %q, want it to name %s", err, want)
+	}
 }
 
 func TestLockedKey(t *testing.T) {
