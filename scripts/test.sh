@@ -19,6 +19,8 @@ command -v flock >/dev/null 2>&1 || need+=(util-linux)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need+=(python3-dkim)
 /usr/bin/python3 -c 'import spf' >/dev/null 2>&1 || need+=(python3-spf)
+command -v sq >/dev/null 2>&1 || need+=(sq)
+[ -x /usr/lib/gnupg/gpg-wks-client ] || need+=(gpg-wks-client)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
