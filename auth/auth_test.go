@@ -179,6 +179,15 @@ func TestDKIMSignVerify(t *testing.T) {
 						t.Errorf("%q added: %+v", add, r)
 					}
 				}
+				// Lines that are no header field put in before the blank
+				// line: mailseal shows them as the body's start, so the
+				// signature must not pass over them (review finding: the
+				// verifier read them as unsigned fields).
+				end := strings.Index(signed, "\r\n\r\n")
+				injected := signed[:end+2] + "URGENT wire 10000 EUR to IBAN XX00 EVIL today\r\n" + signed[end+2:]
+				if r = verifyOne(t, res, injected); r.Result == core.AuthPass {
+					t.Errorf("text injected before the blank line passed: %+v", r)
+				}
 				// Folding white space added in the header and at the body's line ends:
 				// relaxed still verifies, simple does not.
 				changed := strings.Replace(signed, "Subject: lunch", "Subject:  lunch", 1)

@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -46,7 +48,12 @@ func VerifyDKIM(ctx context.Context, m *mime.Message, res Resolver) ([]core.DKIM
 		return results, nil
 	}
 	lookup := func(name string) ([]string, error) { return res.LookupTXT(ctx, name) }
-	verifs, err := dkim.VerifyWithOptions(m.Root.Raw(), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: MaxDKIMSignatures})
+	// The verifier gets the header and body as mailseal splits them (one
+	// reading everywhere): a line that is no header field ends the header
+	// for mailseal, while go-msgauth would read on to the blank line and
+	// take the lines between for unsigned fields, letting text shown as
+	// the body slip past a valid signature.
+	verifs, err := dkim.VerifyWithOptions(asParsed(m.Root), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: MaxDKIMSignatures})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		return nil, fmt.Errorf("DKIM: reading the message: %w", err)
 	}
@@ -132,4 +139,18 @@ func canonicalization(c string) string {
 		b = "simple"
 	}
 	return h + "/" + b
+}
+
+// asParsed is e as mailseal parsed it: its header fields as written, the
+// blank line, its body.
+func asParsed(e *mime.Entity) io.Reader {
+	var head bytes.Buffer
+	for _, f := range e.Header {
+		head.Write(f.Raw)
+		if n := len(f.Raw); n == 0 || f.Raw[n-1] != '\n' {
+			head.WriteString("\r\n")
+		}
+	}
+	head.WriteString("\r\n")
+	return io.MultiReader(&head, e.RawBody())
 }
