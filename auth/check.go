@@ -148,7 +148,9 @@ func fromDomain(h mime.Header) (string, string) {
 	if len(addrs) != 1 {
 		return "", fmt.Sprintf("the message has %d From addresses; DMARC needs exactly one", len(addrs))
 	}
-	_, d, ok := strings.Cut(addrs[0], "@")
+	// The domain follows the last @: a quoted local part may hold one.
+	at := strings.LastIndexByte(addrs[0], '@')
+	d, ok := addrs[0][at+1:], at >= 0
 	if !ok || d == "" {
 		return "", fmt.Sprintf("the From address %q has no domain", addrs[0])
 	}
@@ -358,7 +360,7 @@ func returnPath(h mime.Header) string {
 func AuthenticationResults(authservID string, rep *core.AuthReport) string {
 	var rs []authres.Result
 	for _, d := range rep.DKIM {
-		rs = append(rs, &authres.DKIMResult{Value: authres.ResultValue(d.Result), Domain: d.Domain, Identifier: d.Identifier})
+		rs = append(rs, &authres.DKIMResult{Value: authres.ResultValue(d.Result), Domain: resultToken(d.Domain), Identifier: resultToken(d.Identifier)})
 	}
 	if len(rep.DKIM) == 0 {
 		rs = append(rs, &authres.DKIMResult{Value: authres.ResultNone})
@@ -368,16 +370,32 @@ func AuthenticationResults(authservID string, rep *core.AuthReport) string {
 		if from == "" {
 			from = "postmaster@" + s.HELO
 		}
-		rs = append(rs, &authres.SPFResult{Value: authres.ResultValue(s.Result), From: from, Helo: s.HELO})
+		rs = append(rs, &authres.SPFResult{Value: authres.ResultValue(s.Result), From: resultToken(from), Helo: resultToken(s.HELO)})
 	}
 	if a := rep.ARC; a != nil && a.Result != core.AuthNone {
 		// go-msgauth formats ARCResult without its method name.
 		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result)})
 	}
 	if d := rep.DMARC; d != nil && d.Domain != "" {
-		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(d.Result), From: d.Domain})
+		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(d.Result), From: resultToken(d.Domain)})
 	}
 	return authres.Format(authservID, rs)
+}
+
+// resultToken is v if it is safe to write as a property value of
+// Authentication-Results (letters, digits and . _ - + = @ only), else "":
+// the value is left out. The formatter escapes '"' but not '\', so a
+// value from the message (a From domain, d=, i=, a Return-Path, a HELO
+// name) could otherwise close its quotes and add a forged result.
+func resultToken(v string) string {
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._-+=@", r):
+		default:
+			return ""
+		}
+	}
+	return v
 }
 
 // WriteWithResults writes m with an Authentication-Results field in

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-msgauth/authres"
+
 	"github.com/mailseal/mailseal/core"
 )
 
@@ -107,5 +109,35 @@ func TestDMARC(t *testing.T) {
 	want := "mx.example.com; dkim=pass header.d=example.org; spf=pass smtp.helo=mta.example.net smtp.mailfrom=bounce@bounce.example.org; dmarc=pass header.from=example.org"
 	if got := strings.Join(strings.Fields(rep.AuthenticationResults), " "); got != want {
 		t.Errorf("Authentication-Results:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A From whose quoted local part holds '@', quotes and backslashes cannot
+// add a result to our Authentication-Results (review finding: the
+// formatter does not escape '\', so it closed its quotes): the domain is
+// what follows the last '@', and values that are not plain tokens are
+// left out.
+func TestAuthenticationResultsInjection(t *testing.T) {
+	rep := &core.AuthReport{DMARC: &core.DMARCResult{Result: core.AuthTempError, Domain: `y\"; dmarc=pass header.from=bank.example; z=\"`},
+		DKIM: []core.DKIMResult{{Result: core.AuthNone, Domain: `a\"; dkim=pass`}}}
+	v := AuthenticationResults("mx.local", rep)
+	_, results, err := authres.Parse(v)
+	if err != nil {
+		t.Fatalf("%q: %v", v, err)
+	}
+	for _, r := range results {
+		if d, ok := r.(*authres.DMARCResult); ok && d.Value == authres.ResultPass {
+			t.Fatalf("%q reads as a DMARC pass", v)
+		}
+		if d, ok := r.(*authres.DKIMResult); ok && d.Value == authres.ResultPass {
+			t.Fatalf("%q reads as a DKIM pass", v)
+		}
+	}
+	if strings.Contains(v, "bank.example") {
+		t.Fatalf("%q", v)
+	}
+	m := parse(t, "From: \"x@y\\\"; dmarc=pass header.from=bank.example; z=\\\"\"@evil.example\r\nSubject: s\r\n\r\nhi\r\n")
+	if d, why := fromDomain(m.Root.Header); d != "evil.example" {
+		t.Fatalf("From domain %q (%s)", d, why)
 	}
 }
