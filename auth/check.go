@@ -422,9 +422,55 @@ func WriteWithResults(w io.Writer, m *mime.Message, authservID, value string) er
 	return bw.Flush()
 }
 
-// claims says whether an Authentication-Results value names authservID.
+// claims says whether an Authentication-Results value names authservID,
+// as a reader of the field would take it: comments (RFC 5322 CFWS, also
+// nested) are passed over and a quoted authserv-id is read unquoted (review
+// finding: "(x) mx.local; ..." or "\"mx.local\"; ..." kept a forged field).
+// A value whose start cannot be read (an unclosed comment or quote)
+// counts as claiming it, so that it is dropped, not trusted.
 func claims(value, authservID string) bool {
-	id, _, _ := strings.Cut(value, ";")
+	var b strings.Builder
+	depth, quoted, escaped := 0, false, false
+	for _, r := range value {
+		switch {
+		case escaped:
+			escaped = false
+			if depth == 0 {
+				b.WriteRune(r)
+			}
+			continue
+		case r == '\\' && (quoted || depth > 0):
+			escaped = true
+			continue
+		case quoted:
+			if r == '"' {
+				quoted = false
+			} else {
+				b.WriteRune(r)
+			}
+			continue
+		case r == '(':
+			depth++
+			continue
+		case r == ')' && depth > 0:
+			depth--
+			continue
+		case depth > 0:
+			continue
+		case r == '"':
+			quoted = true
+			continue
+		case r == ';':
+		default:
+			b.WriteRune(r)
+			continue
+		}
+		break
+	}
+	if depth > 0 || quoted {
+		return true
+	}
+	id := b.String()
 	if f := strings.Fields(id); len(f) > 0 {
 		id = f[0] // an authserv-id may be followed by a version
 	}

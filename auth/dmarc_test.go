@@ -141,3 +141,23 @@ func TestAuthenticationResultsInjection(t *testing.T) {
 		t.Fatalf("From domain %q (%s)", d, why)
 	}
 }
+
+// claims reads the authserv-id past comments and quotes.
+func TestClaims(t *testing.T) {
+	for v, want := range map[string]bool{
+		"mx.local; dkim=pass":                     true,
+		"MX.LOCAL 1; dkim=pass":                   true,
+		"(x) mx.local; dkim=pass":                 true,
+		"(a (nested) comment) mx.local; spf=pass": true,
+		`"mx.local"; dkim=pass`:                   true,
+		"mx.local(c); dkim=pass":                  true,
+		"(unclosed mx.local; dkim=pass":           true,
+		"other.example; dkim=pass":                false,
+		"(mx.local) other.example; dkim=pass":     false,
+		`"other\"x"; dkim=pass`:                   false,
+	} {
+		if got := claims(v, "mx.local"); got != want {
+			t.Errorf("claims(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
