@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,24 +35,16 @@ func (s Store) path(addr string) string {
 // Peer returns the state kept for addr, nil if there is none.
 func (s Store) Peer(addr string) (*Peer, error) {
 	addr = strings.ToLower(addr)
-	f, err := os.Open(s.path(addr))
+	data, err := atomicfile.ReadFile(s.path(addr), maxPeerFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("autocrypt: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPeerFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("autocrypt: %w", err)
-	}
-	if len(data) > maxPeerFile {
-		return nil, fmt.Errorf("autocrypt: %s is larger than %d bytes: remove it to forget %s", f.Name(), maxPeerFile, addr)
+		return nil, fmt.Errorf("autocrypt: %w (remove it to forget %s)", err, addr)
 	}
 	var p Peer
 	if err := json.Unmarshal(data, &p); err != nil || p.Addr != addr {
-		return nil, fmt.Errorf("autocrypt: %s is damaged (remove it to forget %s): %v", f.Name(), addr, err)
+		return nil, fmt.Errorf("autocrypt: %s is damaged (remove it to forget %s): %v", s.path(addr), addr, err)
 	}
 	return &p, nil
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/atomicfile"
 )
 
 // The sources a key or certificate can come from (Provenance.Source).
@@ -100,20 +100,15 @@ const maxProvenanceFile = 64 << 20
 
 func (s *Store) readProvenance() (*provenanceRecords, error) {
 	recs := &provenanceRecords{OpenPGP: map[string]Provenance{}, X509: map[string]Provenance{}}
-	f, err := os.Open(s.provenanceFile())
+	data, err := atomicfile.ReadFile(s.provenanceFile(), maxProvenanceFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return recs, nil
 	}
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return nil, fmt.Errorf("keystore: provenance: %w: %w", err, core.ErrInput)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: provenance: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxProvenanceFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("keystore: provenance: %w", err)
-	}
-	if len(data) > maxProvenanceFile {
-		return nil, fmt.Errorf("keystore: %s is larger than %s: %w", s.provenanceFile(), core.SizeName(maxProvenanceFile), core.ErrInput)
 	}
 	if err := json.Unmarshal(data, recs); err != nil {
 		return nil, fmt.Errorf("keystore: %s: %v (remove it to count every key as imported): %w", s.provenanceFile(), err, core.ErrInput)

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,5 +32,24 @@ func TestWrite(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+// ReadFile reads up to its bound and refuses one byte more; a missing
+// file is fs.ErrNotExist.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if _, err := ReadFile(p, 10); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing: %v", err)
+	}
+	if err := WriteBytes(p, 0o600, []byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := ReadFile(p, 10); err != nil || string(data) != "0123456789" {
+		t.Fatalf("at the bound: %q, %v", data, err)
+	}
+	if _, err := ReadFile(p, 9); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the bound: %v", err)
 	}
 }

@@ -252,14 +252,12 @@ func parseMeta(data []byte) (itemFile, error) {
 
 // readMeta reads and parses ID.json; fs.ErrNotExist when there is none.
 func (o Outbox) readMeta(id string) (itemFile, error) {
-	f, err := os.Open(o.path(id, ".json"))
-	if err != nil {
-		return itemFile{}, err
+	data, err := atomicfile.ReadFile(o.path(id, ".json"), maxMetaSize)
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return itemFile{}, o.damaged(id, "%s.json: %v", id, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMetaSize+1))
 	if err != nil {
-		return itemFile{}, o.damaged(id, "reading %s.json: %v", id, err)
+		return itemFile{}, err // fs.ErrNotExist: delivered meanwhile
 	}
 	meta, err := parseMeta(data)
 	if err != nil {
