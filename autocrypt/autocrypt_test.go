@@ -355,7 +355,7 @@ func TestKeyData(t *testing.T) {
 // sq writes what we read, and reads what we write.
 func TestSequoiaInterop(t *testing.T) {
 	if _, err := exec.LookPath("sq"); err != nil {
-		t.Skip("sq is not installed (Debian package sq)")
+		t.Fatal("sq is needed for the Autocrypt interop test: install Debian's sq (scripts/test.sh does)")
 	}
 	dir := t.TempDir()
 	e := newKey(t, "Juliet <juliet@example.org>")

@@ -21,6 +21,9 @@ command -v flock >/dev/null 2>&1 || need+=(util-linux)
 /usr/bin/python3 -c 'import spf' >/dev/null 2>&1 || need+=(python3-spf)
 command -v sq >/dev/null 2>&1 || need+=(sq)
 [ -x /usr/lib/gnupg/gpg-wks-client ] || need+=(gpg-wks-client)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
