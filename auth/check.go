@@ -139,14 +139,18 @@ func dkimVerdict(ds []core.DKIMResult) string {
 // fromDomain is the lower-case domain of the single From address, or ""
 // and why there is none.
 func fromDomain(h mime.Header) (string, string) {
+	// Every mailbox counts, a name without an address too, as for the
+	// signer's binding (flow.Senders): a From that shows a second name
+	// ("ceo@bank.example", x@evil.example) is not judged for one of them.
 	var addrs []string
 	for _, mb := range h.Mailboxes("From") {
-		if mb.Address != "" {
-			addrs = append(addrs, mb.Address)
-		}
+		addrs = append(addrs, mb.Address)
 	}
 	if len(addrs) != 1 {
-		return "", fmt.Sprintf("the message has %d From addresses; DMARC needs exactly one", len(addrs))
+		return "", fmt.Sprintf("the message has %d From mailboxes; DMARC needs exactly one", len(addrs))
+	}
+	if addrs[0] == "" {
+		return "", "the From field shows a name without an address; DMARC needs exactly one address"
 	}
 	// The domain follows the last @: a quoted local part may hold one.
 	at := strings.LastIndexByte(addrs[0], '@')

@@ -83,7 +83,9 @@ func TestDMARC(t *testing.T) {
 		{name: "no policy", msg: msgFrom("bob@nodmarc.example"), result: core.AuthNone, reason: "no DMARC policy for nodmarc.example"},
 		{name: "SERVFAIL", msg: msgFrom("bob@down.example"), result: core.AuthTempError},
 		{name: "a record that is not DMARC", msg: msgFrom("bob@broken.example"), result: core.AuthPermError},
-		{name: "two From addresses", msg: msgFrom("bob@example.org, eve@example.net"), result: core.AuthPermError, reason: "2 From addresses"},
+		{name: "two From addresses", msg: msgFrom("bob@example.org, eve@example.net"), result: core.AuthPermError, reason: "2 From mailboxes"},
+		{name: "a name beside the address", msg: msgFrom(`"ceo@bank.example", bob@example.org`), result: core.AuthPermError, reason: "2 From mailboxes"},
+		{name: "a name alone", msg: msgFrom(`The Manager`), result: core.AuthPermError, reason: "a name without an address"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
