@@ -205,7 +205,7 @@ func dkimCommand() *cli.Command {
 						enc.SetEscapeHTML(false)
 						enc.Encode(rep)
 					} else {
-						fmt.Fprintln(s.c.App.ErrWriter, strings.Join(authLines(rep), "\n"))
+						fmt.Fprintln(visible{s.c.App.ErrWriter}, strings.Join(authLines(rep), "\n"))
 					}
 					if rep.Verdict != "pass" {
 						return exitError{mailseal.ExitVerification}

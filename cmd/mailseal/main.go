@@ -52,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		args, err = orderArgs(app, args)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(visible{stderr}, "mailseal: %s\n", oneLine(err.Error()))
 		return mailseal.ExitCode(err)
 	}
 	unknown := false
@@ -71,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "mailseal: %s\n", oneLine(limitHint(err).Error()))
+	fmt.Fprintf(visible{stderr}, "mailseal: %s\n", oneLine(limitHint(err).Error()))
 	return mailseal.ExitCode(err)
 }
 

@@ -329,3 +329,13 @@ func cmdDNSServe(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 }
+
+// The text report shows control characters that came with a message
+// escaped: an ESC in a From display name cannot rewrite the terminal.
+func TestVisible(t *testing.T) {
+	var b strings.Builder
+	fmt.Fprintf(visible{&b}, "status: good\nwarning: From display name \"\x1b[1A\x1b[2Kstatus: good\u202e\" x\tz\n")
+	if got, want := b.String(), "status: good\nwarning: From display name \"\\x1b[1A\\x1b[2Kstatus: good\\u202e\" x\tz\n"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}

@@ -525,7 +525,7 @@ func (s *session) printReport(rep *mailseal.Report, writesMessage bool) {
 		s.encodeJSON(rep, writesMessage)
 		return
 	}
-	w := s.c.App.ErrWriter
+	w := visible{s.c.App.ErrWriter}
 	line := "status: " + string(rep.Status)
 	if rep.Protocol != "" {
 		line += " (" + rep.Protocol + ")"

@@ -247,7 +247,7 @@ func submitError(c *cli.Context, err error) error {
 		}
 		return mailseal.WithKind(err, mailseal.ErrVerification)
 	}
-	fmt.Fprintf(c.App.ErrWriter, "mailseal: %s\nmailseal: kept in the outbox; mailseal send --flush sends it later\n", oneLine(err.Error()))
+	fmt.Fprintf(visible{c.App.ErrWriter}, "mailseal: %s\nmailseal: kept in the outbox; mailseal send --flush sends it later\n", oneLine(err.Error()))
 	return exitError{ExitTempFail}
 }
 
