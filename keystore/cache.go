@@ -239,6 +239,13 @@ func (f *keyIDFinder) EntitiesById(id uint64) []*openpgp.Entity {
 	return f.current().EntitiesById(id)
 }
 
+// CertSource is CertIndex.CertSource: without it the pgp engine, which
+// asks the CertFinder it is given (pgp.CertSources), would count a key
+// from the network as trusted on the Session's path.
+func (f *keyIDFinder) CertSource(fpr string) (string, bool) {
+	return f.current().CertSource(fpr)
+}
+
 // smimeEngine is the S/MIME engine with the session's policy and its
 // current trust.
 func (se *Session) smimeEngine() (*smime.Engine, error) {

@@ -39,6 +39,13 @@ func TestProvenance(t *testing.T) {
 		!strings.Contains(signers[0].Error, "keys accept "+aliceFpr) {
 		t.Fatalf("verify by a wkd key: %v %+v", err, signers)
 	}
+	// The same through a Session, the path decrypt and verify take
+	// (review finding: its key-ID finder did not pass the source on).
+	sessionCerts := s.Session(SessionOptions{}).Keys().OpenPGP.Certs
+	signers, _, err = m.engine.VerifyDetached(bytes.NewReader(m.signed), bytes.NewReader(m.sig), sessionCerts)
+	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerUntrusted || signers[0].Source != "wkd" {
+		t.Fatalf("verify by a wkd key through a Session: %v %+v", err, signers)
+	}
 
 	// Found again on the network, or imported by hand: the record stays.
 	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, alice)), Provenance{Source: SourceVKS}); err != nil {
