@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/big"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/atomicfile"
 )
 
 // The keystore's own CAs (GenerateCA, or any stored CA certificate with its
@@ -47,16 +47,17 @@ type revocation struct {
 
 func (s *Store) readCAState(caFpr string) (*caState, error) {
 	st := &caState{}
-	f, err := os.Open(s.caStatePath(caFpr))
+	data, err := atomicfile.ReadFile(s.caStatePath(caFpr), maxCAState)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
+	}
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return nil, fmt.Errorf("keystore: x509: %w: %w", err, core.ErrInput)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
-	defer f.Close()
-	dec := json.NewDecoder(io.LimitReader(f, maxCAState))
-	if err := dec.Decode(st); err != nil {
+	if err := json.Unmarshal(data, st); err != nil {
 		return nil, fmt.Errorf("keystore: x509: %s: %w: %w", s.caStatePath(caFpr), err, core.ErrInput)
 	}
 	return st, nil

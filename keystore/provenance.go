@@ -111,7 +111,7 @@ func (s *Store) readProvenance() (*provenanceRecords, error) {
 		return nil, fmt.Errorf("keystore: provenance: %w", err)
 	}
 	if err := json.Unmarshal(data, recs); err != nil {
-		return nil, fmt.Errorf("keystore: %s: %v (remove it to count every key as imported): %w", s.provenanceFile(), err, core.ErrInput)
+		return nil, fmt.Errorf("keystore: %s: %v (restore it from a backup or repair it; while it cannot be read, no key's signatures count as trusted, and removing it would count every key, network keys too, as imported by you): %w", s.provenanceFile(), err, core.ErrInput)
 	}
 	if recs.OpenPGP == nil {
 		recs.OpenPGP = map[string]Provenance{}

@@ -149,7 +149,7 @@ func TestProvenanceGeneratedAndX509(t *testing.T) {
 	}
 	// A damaged record file is an error naming the fix, never "trusted".
 	os.WriteFile(s.provenanceFile(), []byte("{"), 0o600)
-	if _, err := s.ListPGP(""); !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "remove it") {
+	if _, err := s.ListPGP(""); !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "restore it from a backup or repair it") {
 		t.Fatalf("damaged records: %v", err)
 	}
 	if src, trusted := s.PGPCertIndex().CertSource(info.Fingerprint); trusted || !strings.HasPrefix(src, "unknown") {
