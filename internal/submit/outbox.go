@@ -759,7 +759,8 @@ func (f *failures) err() error {
 	if len(parts) == 0 {
 		return nil
 	}
-	// Temporary only when nothing was refused for good: the exit code
-	// (75) must not tell a caller that everything will go later.
-	return &Error{Temporary: f.temp && len(f.dropped) == 0, ByHand: !f.resend, Uncertain: f.uncertain, Dropped: len(f.dropped) > 0, Err: errors.New(strings.Join(parts, "; "))}
+	// Temporary only when nothing was refused for good and nothing is
+	// held in flight: the exit code (75) must not tell a caller that
+	// everything will go later.
+	return &Error{Temporary: f.temp && len(f.dropped) == 0 && !f.uncertain, ByHand: !f.resend, Uncertain: f.uncertain, Dropped: len(f.dropped) > 0, Err: errors.New(strings.Join(parts, "; "))}
 }

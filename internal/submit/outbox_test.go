@@ -781,3 +781,18 @@ func TestOutboxSendmailKilledIsNotResent(t *testing.T) {
 		t.Fatalf("the program ran %d times for one message, want 1", n)
 	}
 }
+
+// A flush that leaves one entry held in flight and another waiting after a
+// 4xx is not temporary: exit 75 would tell the caller that everything goes
+// later, and the held one never goes by itself (review finding).
+func TestFailuresHeldIsNotTemporary(t *testing.T) {
+	var f failures
+	f.add(Item{ID: "a", Envelope: env}, &Error{Temporary: true, Err: errors.New("451")})
+	if err := f.err(); !err.(*Error).Temporary {
+		t.Fatalf("a 4xx alone: %v", err)
+	}
+	f.add(Item{ID: "b", Envelope: env}, &Error{Uncertain: true, ByHand: true, Err: errors.New("answer lost")})
+	if e := f.err().(*Error); e.Temporary || !e.Uncertain {
+		t.Fatalf("a 4xx and one held in flight: %+v", e)
+	}
+}
