@@ -340,8 +340,13 @@ func receivedHop(h mime.Header, n int) (hop, error) {
 		v = v[:loc[0]]
 	}
 	var out hop
-	if m := receivedFrom.FindStringSubmatch(v); m != nil {
-		out.helo = m[1]
+	if m := receivedFrom.FindStringSubmatchIndex(v); m != nil {
+		out.helo = v[m[2]:m[3]]
+		// The client's IP is the receiving server's, after the HELO name
+		// the client chose: Postfix writes "from [192.0.2.10] (unknown
+		// [203.0.113.9])" for a client that said EHLO [192.0.2.10], and
+		// that literal must not be taken for its address.
+		v = v[m[1]:]
 	}
 	if m := receivedIP.FindStringSubmatch(v); m != nil {
 		out.ip = net.ParseIP(m[1])

@@ -151,6 +151,15 @@ func TestReceivedHop(t *testing.T) {
 			t.Errorf("hop %d: %+v", c.hop, r)
 		}
 	}
+	// A client that says EHLO [192.0.2.10] (an address the SPF record
+	// lists) from 203.0.113.9: Postfix records both; the client's address
+	// is the one the server saw (review finding: the HELO literal was
+	// taken, and SPF passed).
+	forged := parse(t, "Received: from [192.0.2.10] (unknown [203.0.113.9]) by mx.example.net (Postfix) with ESMTP; Sat, 5 Dec 2026 08:00:00 +0000\r\n"+
+		"Return-Path: <bounce@ip4.example.com>\r\n"+plainMsg).Root.Header
+	if r, err := checkSPF(context.Background(), forged, SPFOptions{ReceivedHop: 1}, res); err != nil || r.ClientIP != "203.0.113.9" || r.Result == core.AuthPass {
+		t.Errorf("HELO literal: %+v, %v", r, err)
+	}
 	if _, err := checkSPF(context.Background(), h, SPFOptions{HELO: "x"}, res); err == nil || !strings.Contains(err.Error(), "--client-ip") {
 		t.Errorf("no client: %v", err)
 	}
