@@ -179,6 +179,14 @@ func TestDKIMSignVerify(t *testing.T) {
 						t.Errorf("%q added: %+v", add, r)
 					}
 				}
+				// A message whose header ends at a line that is no field
+				// (no blank line): signed and verified by one reading.
+				end0 := strings.Index(plainMsg, "\r\n\r\n")
+				odd := plainMsg[:end0+2] + "not a field\r\n" + plainMsg[end0+4:]
+				if r := verifyOne(t, res, sign(t, odd, SignOptions{Domain: "example.org", Selector: sel, Key: key,
+					HeaderCanonicalization: canon, BodyCanonicalization: canon})); r.Result != core.AuthPass {
+					t.Errorf("own signature of a header without its blank line: %+v", r)
+				}
 				// Lines that are no header field put in before the blank
 				// line: mailseal shows them as the body's start, so the
 				// signature must not pass over them (review finding: the

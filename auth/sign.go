@@ -82,7 +82,7 @@ func SignDKIM(w io.Writer, m *mime.Message, o SignOptions) error {
 	if _, err := io.WriteString(w, sig); err != nil {
 		return err
 	}
-	_, err = io.Copy(w, m.Root.Raw())
+	_, err = io.Copy(w, asParsed(m.Root)) // as signed: the header as mailseal reads it, a blank line, the body
 	return err
 }
 
@@ -115,7 +115,7 @@ func DKIMSignature(m *mime.Message, o SignOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", err, core.ErrUsage)
 	}
-	if _, err := io.Copy(s, m.Root.Raw()); err != nil {
+	if _, err := io.Copy(s, asParsed(m.Root)); err != nil {
 		s.Close()
 		return "", err
 	}
