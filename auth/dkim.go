@@ -19,6 +19,10 @@ import (
 // message with more has the rest listed as not checked (permerror).
 const MaxDKIMSignatures = 16
 
+// maxSignedNames bounds the h= names of a message's signatures together
+// (a signature usually names 10 to 30, oversigned).
+const maxSignedNames = 512
+
 // VerifyDKIM checks every DKIM-Signature field of m (RFC 6376, RFC 8463),
 // looking the keys up through res, and returns one result per field in
 // header order. The body is streamed through the body hashes (once for
@@ -45,6 +49,25 @@ func VerifyDKIM(ctx context.Context, m *mime.Message, res Resolver) ([]core.DKIM
 		}
 	}
 	if len(fields) == 0 {
+		return results, nil
+	}
+	// go-msgauth looks each name of h= up among all header fields: the
+	// work is the names times the fields. Past maxSignedNames names in
+	// all, nothing is verified (each signature a permerror saying so),
+	// so that a hostile h= cannot spend minutes of CPU on one message.
+	names := 0
+	for i := range results {
+		if i < MaxDKIMSignatures {
+			names += len(results[i].SignedHeaders)
+		}
+	}
+	if names > maxSignedNames {
+		for i := range results {
+			if results[i].Result == "" {
+				results[i].Result, results[i].Reason = core.AuthPermError,
+					fmt.Sprintf("not checked: the message's DKIM signatures name %d header fields in h=, more than %d", names, maxSignedNames)
+			}
+		}
 		return results, nil
 	}
 	lookup := func(name string) ([]string, error) { return res.LookupTXT(ctx, name) }
