@@ -33,6 +33,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // The methods Locate knows, by the names the CLI and the keystore's
@@ -300,10 +301,17 @@ func (l *Locator) keysFor(data []byte, addr, method, source string) ([]Found, er
 		if e.PrivateKey != nil {
 			return nil, fmt.Errorf("%s: the answer holds a secret key; refused", source)
 		}
+		// Only user IDs whose self-signature verifies and is not revoked
+		// (go-crypto's reader keeps any that merely names the key as
+		// its issuer: a forged one would say the key is addr's).
+		valid := map[string]bool{}
+		for _, u := range pgp.ValidUserIDs(e, time.Now(), nil) {
+			valid[u.ID] = true
+		}
 		var kept []string
 		for name := range e.Identities {
 			a, err := core.UserIDAddress(name)
-			if err == nil && core.SameAddress(a, addr) {
+			if valid[name] && err == nil && core.SameAddress(a, addr) {
 				kept = append(kept, name)
 			} else {
 				delete(e.Identities, name)

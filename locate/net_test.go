@@ -99,3 +99,21 @@ func path(u string) string {
 func serve(data []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { w.Write(data) }
 }
+
+// A user ID whose self-signature is another user ID's (a forged binding)
+// does not make a key the address's (review finding: go-crypto's reader
+// kept it, and the answer was reported as matching).
+func TestForgedUserID(t *testing.T) {
+	mallory := newKey(t, "mallory@example.org")
+	for _, id := range mallory.Identities {
+		id.UserId = packet.NewUserId("Test", "", "alice@example.org")
+	}
+	var l Locator
+	found, err := l.keysFor(public(t, mallory), "alice@example.org", "wkd", "test")
+	if err != nil {
+		t.Logf("refused: %v", err)
+	}
+	if len(found) != 0 {
+		t.Fatalf("a forged user ID matched: %+v", found)
+	}
+}
