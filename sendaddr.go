@@ -252,6 +252,12 @@ func systemMail(m *mime.Message, opts SendOptions) (fixed *mime.Message, systemF
 			head.Write(f.Raw)
 			continue
 		}
+		if !sameButQualified(f.Key, f.Value, value) {
+			// The scanner above and the message parser (what every
+			// reader and the verdict go by) read the field differently:
+			// rewriting it could add a recipient or replace a sender.
+			return nil, false, fmt.Errorf("%s %q reads two ways (write each address as a bare name, name@domain or Name <name@domain>): %w", key, strings.TrimSpace(f.Value), ErrUsage)
+		}
 		fmt.Fprintf(&head, "%s: %s\r\n", f.Key, strings.TrimSpace(value))
 	}
 	if !fromSeen && opts.SystemFrom != "" {
@@ -264,4 +270,25 @@ func systemMail(m *mime.Message, opts SendOptions) (fixed *mime.Message, systemF
 	}
 	fixed, err = mime.Parse(io.MultiReader(&head, m.Content(false)), mime.DefaultLimits(), 8<<20)
 	return fixed, systemFrom, err
+}
+
+// sameButQualified reports whether the rewrite of field key from old to
+// updated, both read by the message parser, keeps every mailbox that has
+// an address as it was and gives an address to those that had none: the
+// rewrite changed only the bare names the parser sees.
+func sameButQualified(key, old, updated string) bool {
+	before := mime.Header{{Key: key, Value: old}}.Mailboxes(key)
+	after := mime.Header{{Key: key, Value: updated}}.Mailboxes(key)
+	if len(before) != len(after) {
+		return false
+	}
+	for i := range before {
+		switch {
+		case after[i].Address == "":
+			return false
+		case before[i].Address != "" && !strings.EqualFold(before[i].Address, after[i].Address):
+			return false
+		}
+	}
+	return true
 }

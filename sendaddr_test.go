@@ -1,6 +1,7 @@
 package mailseal
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -56,6 +57,32 @@ func TestSystemMailQuotedAngle(t *testing.T) {
 			got := fixed.Root.Header.Get("From")
 			fixed.Close()
 			t.Errorf("From %q rewritten to %q", from, got)
+		}
+		m.Close()
+	}
+}
+
+// A field the scanner and the message parser read differently is not
+// rewritten (review finding): "<root> bob@example.org" is bob alone to
+// the parser, and qualifying it added root@ as a recipient; "<root>
+// ceo@example.org" has a domain to the parser, and the From was replaced.
+func TestSystemMailReadsOneWay(t *testing.T) {
+	for _, head := range []string{
+		"From: cron@example.org\r\nTo: <root> bob@example.org\r\n",
+		"From: <root> ceo@example.org\r\nTo: bob@example.org\r\n",
+	} {
+		m, err := mime.Parse(strings.NewReader(head+"Subject: s\r\n\r\nhi\r\n"), mime.DefaultLimits(), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixed, _, err := systemMail(m, SendOptions{Domain: "d.example", SystemFrom: "cron@example.org"})
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "reads two ways") {
+			got := ""
+			if fixed != nil {
+				got = string(fixed.Root.Header.Get("To")) + " / " + fixed.Root.Header.Get("From")
+				fixed.Close()
+			}
+			t.Errorf("%q: %v (%s)", head, err, got)
 		}
 		m.Close()
 	}
