@@ -156,14 +156,12 @@ func recipientsIn(keys KeyFinder, p string, addrs []string) (*Selection, []strin
 // missingKeys is the error for recipients without a key of protocol p.
 func missingKeys(p string, missing []string, refused map[string]string) error {
 	sort.Strings(missing)
-	var why, absent []string
-	for _, a := range missing {
+	absent, why := splitRefused(missing, func(a string) []string {
 		if r := refused[a]; r != "" {
-			why = append(why, a+": "+r)
-		} else {
-			absent = append(absent, a)
+			return []string{r}
 		}
-	}
+		return nil
+	})
 	if p == ProtocolOpenPGP {
 		// "import their key" only where no key is stored; a stored key that
 		// is refused says why (revoked, expired, no encryption key).
@@ -181,6 +179,21 @@ func missingKeys(p string, missing []string, refused map[string]string) error {
 		msg += "; " + strings.Join(why, "; ")
 	}
 	return fmt.Errorf("%s: %w", msg, ErrNoKey)
+}
+
+// splitRefused parts recipients without a usable key into those with no
+// key stored (absent: importing one helps) and those whose stored keys are
+// refused, each "addr: reasons" (why: importing does not help), for the
+// errors of encrypt (missingKeys) and send (PlanSend).
+func splitRefused(missing []string, reasons func(addr string) []string) (absent, why []string) {
+	for _, a := range missing {
+		if r := reasons(a); len(r) > 0 {
+			why = append(why, a+": "+strings.Join(r, "; "))
+		} else {
+			absent = append(absent, a)
+		}
+	}
+	return absent, why
 }
 
 // ChooseSigner picks the key to sign as from: of the first protocol in

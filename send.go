@@ -230,14 +230,7 @@ func PlanSend(m *mime.Message, keys KeyFinder, opts SendOptions) (*SendPlan, err
 		if !opts.AllowPlaintext {
 			// Importing helps only those with no key stored; a stored key
 			// that cannot be used says why.
-			var none, why []string
-			for _, a := range missing {
-				if r := refused[a]; len(r) > 0 {
-					why = append(why, a+": "+strings.Join(r, "; "))
-				} else {
-					none = append(none, a)
-				}
-			}
+			none, why := splitRefused(missing, func(a string) []string { return refused[a] })
 			var parts []string
 			if len(none) > 0 {
 				parts = append(parts, fmt.Sprintf("no %s key is stored for %s (import their key or certificate)", protocolNames(order), strings.Join(none, ", ")))
