@@ -140,12 +140,12 @@ func (e *Engine) capReached(err error, encrypted bool, plaintext int64) bool {
 	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 		return true
 	}
-	max := e.policy.MaxDecompressed
+	max := e.Policy().MaxDecompressed
 	return encrypted && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing) && plaintext > max-(1<<20) && plaintext <= max
 }
 
 func (e *Engine) tooLarge() error {
-	max := e.policy.MaxDecompressed
+	max := e.Policy().MaxDecompressed
 	return fmt.Errorf("pgp: %w", &core.LimitError{Limit: "MaxDecompressed", Value: max,
 		What: "decompressed data exceeds the " + core.SizeName(max) + " limit (if the message is genuine, raise the decompression limit)"})
 }
@@ -283,7 +283,7 @@ func (e *Engine) decryptInput(in io.Reader, kr Keyring) (*Decrypted, error) {
 		// Without a quick check, a wrong session key shows only at the end
 		// of the data: keep the ciphertext to try the next one, and then
 		// the secret keys and the password.
-		ct := spool.New(e.policy.MaxMemorySpool)
+		ct := spool.New(e.Policy().MaxMemorySpool)
 		defer ct.Close()
 		if _, err := io.Copy(ct, stream); err != nil {
 			return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, core.ErrInput)
@@ -406,7 +406,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 		cands = append(cands, cd)
 	}
 
-	sp := spool.New(e.policy.MaxMemorySpool)
+	sp := spool.New(e.Policy().MaxMemorySpool)
 	// The plaintext is as large as the ciphertext that carried it, unless
 	// it was compressed: go-crypto caps what compressed data expands to
 	// (Config.MaxDecompressedMessageSize) and nothing else needs a cap.
