@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/atomicfile"
 )
 
@@ -187,16 +187,21 @@ func writeFile(path string, data []byte) error {
 	return nil
 }
 
-// readCerts reads binary or armored public keys.
+// readCerts reads binary or armored public keys: every armored block
+// (internal/armor, the one armor codec), as keys import reads a file.
 func readCerts(data []byte) (openpgp.EntityList, error) {
-	var r io.Reader = bytes.NewReader(data)
-	var ents openpgp.EntityList
-	var err error
+	bin := data
 	if len(data) > 0 && data[0]&0x80 == 0 {
-		ents, err = openpgp.ReadArmoredKeyRing(r)
-	} else {
-		ents, err = openpgp.ReadKeyRing(r)
+		blocks, err := armor.DecodeAll(data)
+		if err != nil {
+			return nil, fmt.Errorf("wkd: reading the keys: %w: %w", err, core.ErrInput)
+		}
+		bin = nil
+		for _, b := range blocks {
+			bin = append(bin, b.Data...)
+		}
 	}
+	ents, err := openpgp.ReadKeyRing(bytes.NewReader(bin))
 	if err != nil {
 		return nil, fmt.Errorf("wkd: reading the keys: %w: %w", err, core.ErrInput)
 	}
