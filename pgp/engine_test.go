@@ -537,12 +537,13 @@ func TestZeroEngineUsesDefaultPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(w, "compressed hello\n")
+	data := bytes.Repeat([]byte("compressed hello\n"), 4096) // 68 KiB that compress well
+	w.Write(data)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	_, body := decryptAll(t, &zero, ct.Bytes(), Keyring{Secrets: openpgp.EntityList{key}})
-	if string(body) != "compressed hello\n" {
-		t.Fatalf("decrypted %q", body)
+	if !bytes.Equal(body, data) {
+		t.Fatalf("decrypted %d bytes, want %d", len(body), len(data))
 	}
 }
