@@ -15,8 +15,8 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
-	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 const zbase32 = "ybndrfg8ejkmcpqxot1uwisza345h769"
@@ -187,23 +187,12 @@ func writeFile(path string, data []byte) error {
 	return nil
 }
 
-// readCerts reads binary or armored public keys: every armored block
-// (internal/armor, the one armor codec), as keys import reads a file.
+// readCerts reads binary or armored public keys (every armored block) as
+// every key file is read: pgp.ReadKeys.
 func readCerts(data []byte) (openpgp.EntityList, error) {
-	bin := data
-	if len(data) > 0 && data[0]&0x80 == 0 {
-		blocks, err := armor.DecodeAll(data)
-		if err != nil {
-			return nil, fmt.Errorf("wkd: reading the keys: %w: %w", err, core.ErrInput)
-		}
-		bin = nil
-		for _, b := range blocks {
-			bin = append(bin, b.Data...)
-		}
-	}
-	ents, err := openpgp.ReadKeyRing(bytes.NewReader(bin))
+	ents, err := pgp.ReadKeys(data)
 	if err != nil {
-		return nil, fmt.Errorf("wkd: reading the keys: %w: %w", err, core.ErrInput)
+		return nil, fmt.Errorf("wkd: %w", err)
 	}
 	return ents, nil
 }
