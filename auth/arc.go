@@ -78,8 +78,12 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 		}
 		return fail("the ARC-Message-Signature of instance %d does not verify: %v", n, err)
 	}
+	digests, err := sealDigests(sets, sha256.New())
+	if err != nil {
+		return fail("%v", err)
+	}
 	for i := n; i >= 1; i-- {
-		err := verifySeal(ctx, sets[:i], res)
+		err := verifySeal(ctx, sets[i-1], digests[i-1], res)
 		if err != nil {
 			r.Sealers[i-1].Seal = core.AuthFail
 			if isTemp(err) {
@@ -207,28 +211,45 @@ func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver) err
 	return checkSignature(ctx, t, hh.Sum(nil), res)
 }
 
-// verifySeal checks the ARC-Seal of the last of sets over the sets up to
-// it (RFC 8617 section 5.1.1: each set's AAR, AMS, AS; relaxed).
-func verifySeal(ctx context.Context, sets []arcSet, res Resolver) error {
-	last := sets[len(sets)-1]
-	if _, ok := last.asTags["h"]; ok {
+// sealDigests are the digests the ARC-Seals of sets sign (RFC 8617
+// section 5.1.1): seal i signs the sets 1 to i, each set's AAR, AMS and AS
+// in relaxed form, its own AS with b= empty and without its final CRLF.
+// The sets are hashed once, in order, into h: each seal's digest comes
+// from a copy of the running hash, so the work grows with the chain's
+// size, not with its square (review finding: every seal hashed every set
+// below it again).
+func sealDigests(sets []arcSet, h hash.Hash) ([][]byte, error) {
+	c, ok := h.(hash.Cloner)
+	if !ok {
+		return nil, fmt.Errorf("ARC: the hash %T cannot be copied", h)
+	}
+	out := make([][]byte, len(sets))
+	for i, s := range sets {
+		io.WriteString(c, canonicalField(s.aar, true))
+		io.WriteString(c, canonicalField(s.ams, true))
+		own, err := c.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("ARC: copying the hash: %v", err)
+		}
+		io.WriteString(own, strings.TrimSuffix(canonicalField(withoutB(s.as), true), "\r\n"))
+		out[i] = own.Sum(nil)
+		io.WriteString(c, canonicalField(s.as, true))
+	}
+	return out, nil
+}
+
+// verifySeal checks the ARC-Seal of s over digest, what sealDigests made
+// of the sets up to s.
+func verifySeal(ctx context.Context, s arcSet, digest []byte, res Resolver) error {
+	if _, ok := s.asTags["h"]; ok {
 		return errors.New("an ARC-Seal must not have h=")
 	}
 	for _, tag := range []string{"a", "b", "cv", "d", "s"} {
-		if _, ok := last.asTags[tag]; !ok {
+		if _, ok := s.asTags[tag]; !ok {
 			return fmt.Errorf("the required tag %s= is missing", tag)
 		}
 	}
-	hh := sha256.New()
-	for i, s := range sets {
-		io.WriteString(hh, canonicalField(s.aar, true))
-		io.WriteString(hh, canonicalField(s.ams, true))
-		if i < len(sets)-1 {
-			io.WriteString(hh, canonicalField(s.as, true))
-		}
-	}
-	io.WriteString(hh, strings.TrimSuffix(canonicalField(withoutB(last.as), true), "\r\n"))
-	return checkSignature(ctx, last.asTags, hh.Sum(nil), res)
+	return checkSignature(ctx, s.asTags, digest, res)
 }
 
 func relaxedCanon(c string) (bool, error) {
