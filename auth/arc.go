@@ -55,7 +55,7 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 	for i, s := range sets {
 		cv := strings.ToLower(stripFWS(s.asTags["cv"]))
 		r.Sealers = append(r.Sealers, core.ARCSealer{Instance: i + 1, Domain: strings.ToLower(stripFWS(s.asTags["d"])),
-			Selector: stripFWS(s.asTags["s"]), ChainValidation: cv, AuthenticationResults: aarResults(s.aar.Value)})
+			Selector: stripFWS(s.asTags["s"]), ChainValidation: cv})
 	}
 	fail := func(format string, args ...any) *core.ARCResult {
 		r.Result, r.Reason = core.AuthFail, fmt.Sprintf(format, args...)
@@ -95,6 +95,13 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 		r.Sealers[i-1].Seal = core.AuthPass
 	}
 	r.Result = core.AuthPass
+	// What each hop found is reported only now: the ARC-Authentication-
+	// Results of a chain that does not validate are anyone's words (RFC
+	// 8617 section 5.2: a failed chain's sets carry no authenticated
+	// information), and showing them would present them as findings.
+	for i, s := range sets {
+		r.Sealers[i].AuthenticationResults = aarResults(s.aar.Value)
+	}
 	return r
 }
 

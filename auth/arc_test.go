@@ -214,6 +214,13 @@ func TestARC(t *testing.T) {
 		if r.Result != core.AuthFail || !strings.Contains(r.Reason, c.reason) {
 			t.Errorf("%s: %+v, want fail: %s", c.name, r, c.reason)
 		}
+		// A failed chain's ARC-Authentication-Results are not findings:
+		// none is reported (review finding: they were, as if verified).
+		for _, sl := range r.Sealers {
+			if sl.AuthenticationResults != "" {
+				t.Errorf("%s: a failed chain reports what hop %d found: %q", c.name, sl.Instance, sl.AuthenticationResults)
+			}
+		}
 		write(c.name, c.msg)
 		want = append(want, core.AuthFail)
 	}

@@ -103,7 +103,8 @@ type ARCResult struct {
 	// Result: pass, fail, none (no ARC fields), temperror.
 	Result string `json:"result"`
 	Reason string `json:"reason,omitempty"`
-	// Sealers are the ARC sets, instance 1 (the first hop) first.
+	// Sealers are the ARC sets, instance 1 (the first hop) first; when
+	// Result is not pass, what they say (d=, s=, cv=) is unverified.
 	Sealers []ARCSealer `json:"sealers,omitempty"`
 }
 
@@ -116,6 +117,8 @@ type ARCSealer struct {
 	Seal string `json:"seal,omitempty"`
 	// ChainValidation is the cv= the sealer recorded: none, pass or fail.
 	ChainValidation string `json:"cv"`
-	// AuthenticationResults is what that hop found (its ARC-Authentication-Results value).
+	// AuthenticationResults is what that hop found (its
+	// ARC-Authentication-Results value), set only when the chain passes:
+	// a failed chain's are unverified claims (RFC 8617), not findings.
 	AuthenticationResults string `json:"authentication_results,omitempty"`
 }
