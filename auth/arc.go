@@ -42,6 +42,7 @@ type arcSet struct {
 // message signature verifies over the message as it is; every seal
 // verifies over the sets up to its own. Keys are looked up through res.
 func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCResult {
+	res = asciiNames(res)
 	r := &core.ARCResult{}
 	sets, err := arcSets(m.Root.Header)
 	if err != nil {
@@ -54,7 +55,7 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 	}
 	for i, s := range sets {
 		cv := strings.ToLower(stripFWS(s.asTags["cv"]))
-		r.Sealers = append(r.Sealers, core.ARCSealer{Instance: i + 1, Domain: strings.ToLower(stripFWS(s.asTags["d"])),
+		r.Sealers = append(r.Sealers, core.ARCSealer{Instance: i + 1, Domain: normDomain(stripFWS(s.asTags["d"])),
 			Selector: stripFWS(s.asTags["s"]), ChainValidation: cv})
 	}
 	fail := func(format string, args ...any) *core.ARCResult {

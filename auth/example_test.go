@@ -123,3 +123,15 @@ func ExampleCache() {
 	// [v=DMARC1; p=reject]
 	// queries: 1
 }
+
+// Domains with U-labels are looked up and compared as A-labels.
+func ExampleASCIIDomain() {
+	for _, d := range []string{"Bücher.example.", "_dmarc.bücher.example", "ab--ü.example"} {
+		a, err := auth.ASCIIDomain(d)
+		fmt.Println(a, err != nil)
+	}
+	// Output:
+	// xn--bcher-kva.example false
+	// _dmarc.xn--bcher-kva.example false
+	//  true
+}
