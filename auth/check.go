@@ -153,17 +153,11 @@ func fromDomain(h mime.Header) (string, string) {
 	if addrs[0] == "" {
 		return "", "the From field shows a name without an address; DMARC needs exactly one address"
 	}
-	// The domain follows the last @: a quoted local part may hold one.
-	at := strings.LastIndexByte(addrs[0], '@')
-	d, ok := addrs[0][at+1:], at >= 0
-	if !ok || d == "" {
-		return "", fmt.Sprintf("the From address %q has no domain", addrs[0])
-	}
-	ascii, err := ASCIIDomain(d)
+	d, err := AddressDomain(addrs[0])
 	if err != nil {
-		return "", "the From address's domain: " + err.Error()
+		return "", "the From address: " + err.Error()
 	}
-	return ascii, ""
+	return d, ""
 }
 
 // OrgDomain is the organizational domain of d (RFC 7489 section 3.2): its

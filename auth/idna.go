@@ -36,6 +36,17 @@ func ASCIIDomain(d string) (string, error) {
 	return strings.Join(labels, "."), nil
 }
 
+// AddressDomain is the domain of the address addr, after its last @ (a
+// quoted local part may hold one), in ASCII form (ASCIIDomain): the form
+// in which the domain checks look it up and name it.
+func AddressDomain(addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 || at == len(addr)-1 {
+		return "", fmt.Errorf("%q has no domain", shorten(addr))
+	}
+	return ASCIIDomain(addr[at+1:])
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
