@@ -72,7 +72,8 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 		}
 	}
 	n := len(sets)
-	if err := verifyAMS(ctx, m, sets[n-1], res); err != nil {
+	bodies := bodyHashes{}
+	if err := verifyAMS(ctx, m, sets[n-1], res, bodies); err != nil {
 		if isTemp(err) {
 			r.Result, r.Reason = core.AuthTempError, fmt.Sprintf("the ARC-Message-Signature of instance %d: %v", n, err)
 			return r
@@ -96,6 +97,18 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 		r.Sealers[i-1].Seal = core.AuthPass
 	}
 	r.Result = core.AuthPass
+	// oldest-pass (RFC 8617 section 5.2, step 5): the older message
+	// signatures are checked from instance N-1 down; it is the oldest
+	// instance from which on all verify, 0 when all do. A hop that changed
+	// the message (a mailing list's footer) breaks the ones before it.
+	oldest := 0
+	for i := n - 1; i >= 1; i-- {
+		if verifyAMS(ctx, m, sets[i-1], res, bodies) != nil {
+			oldest = i + 1
+			break
+		}
+	}
+	r.OldestPass = &oldest
 	// What each hop found is reported only now: the ARC-Authentication-
 	// Results of a chain that does not validate are anyone's words (RFC
 	// 8617 section 5.2: a failed chain's sets carry no authenticated
@@ -180,8 +193,12 @@ func aarResults(v string) string {
 	return strings.TrimSpace(rest)
 }
 
+// bodyHashes are the body's SHA-256 hashes by canonicalization (relaxed
+// or not), each made once however many message signatures need it.
+type bodyHashes map[bool][]byte
+
 // verifyAMS checks an ARC-Message-Signature over the message as it is.
-func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver) error {
+func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver, bodies bodyHashes) error {
 	t := s.amsTags
 	for _, tag := range []string{"a", "b", "bh", "d", "h", "s"} {
 		if _, ok := t[tag]; !ok {
@@ -201,11 +218,16 @@ func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver) err
 	if err != nil {
 		return fmt.Errorf("malformed body hash: %v", err)
 	}
-	bh := sha256.New()
-	if err := canonicalBody(bh, m.Root.RawBody(), relaxedBody); err != nil {
-		return err
+	sum, ok := bodies[relaxedBody]
+	if !ok {
+		bh := sha256.New()
+		if err := canonicalBody(bh, m.Root.RawBody(), relaxedBody); err != nil {
+			return err
+		}
+		sum = bh.Sum(nil)
+		bodies[relaxedBody] = sum
 	}
-	if string(bh.Sum(nil)) != string(want) {
+	if string(sum) != string(want) {
 		return errors.New("body hash did not verify")
 	}
 	hh := sha256.New()

@@ -138,6 +138,10 @@ func TestARC(t *testing.T) {
 	hop2 := seal(hop1, "hop2.example", "arc=pass")
 	hop3 := seal(hop2, "hop3.example", "arc=pass")
 	hop2failed := seal(hop1, "hop2.example", "arc=fail")
+	// A hop that changed the body (a list's footer) before sealing: the
+	// chain passes, but the first hop's message signature no longer does.
+	listed := seal(strings.Replace(hop1, "noon", "nine", 1), "hop2.example", "arc=pass")
+	listed3 := seal(listed, "hop3.example", "arc=pass")
 	validate := func(msg string) *core.ARCResult { return ValidateARC(context.Background(), parse(t, msg), res) }
 
 	if r := validate(plainMsg); r.Result != core.AuthNone || r.Reason != "" || len(r.Sealers) != 0 {
@@ -154,6 +158,19 @@ func TestARC(t *testing.T) {
 	}
 	if r := validate(hop3); r.Result != core.AuthPass || len(r.Sealers) != 3 || r.Sealers[2].Domain != "hop3.example" {
 		t.Errorf("three hops: %+v", r)
+	}
+	// oldest-pass (RFC 8617 5.2 step 5): 0 when every message signature
+	// verifies, else the oldest instance from which on they do.
+	for _, c := range []struct {
+		name, msg string
+		oldest    int
+	}{{"one hop", hop1, 0}, {"two hops", hop2, 0}, {"three hops", hop3, 0}, {"body changed by hop 2", listed, 2}, {"body changed by hop 2 of 3", listed3, 2}} {
+		if r := validate(c.msg); r.Result != core.AuthPass || r.OldestPass == nil || *r.OldestPass != c.oldest {
+			t.Errorf("%s: %+v, want pass with oldest-pass %d", c.name, r, c.oldest)
+		}
+	}
+	if r := validate(hop2failed); r.OldestPass != nil {
+		t.Errorf("a failed chain has oldest-pass %d", *r.OldestPass)
 	}
 
 	// changeIn rewrites old to new inside the field NAME of instance i.
@@ -208,7 +225,8 @@ func TestARC(t *testing.T) {
 	write("one hop", hop1)
 	write("two hops", hop2)
 	write("three hops", hop3)
-	want := []string{core.AuthNone, core.AuthPass, core.AuthPass, core.AuthPass}
+	write("body changed by hop 2", listed)
+	want := []string{core.AuthNone, core.AuthPass, core.AuthPass, core.AuthPass, core.AuthPass}
 	for _, c := range cases {
 		r := validate(c.msg)
 		if r.Result != core.AuthFail || !strings.Contains(r.Reason, c.reason) {
@@ -233,7 +251,7 @@ func TestARC(t *testing.T) {
 		t.Fatalf("arc_verify: %v: %s", err, stderr.String())
 	}
 	got := strings.Fields(string(out))
-	names := append([]string{"no ARC", "one hop", "two hops", "three hops"}, func() (n []string) {
+	names := append([]string{"no ARC", "one hop", "two hops", "three hops", "body changed by hop 2"}, func() (n []string) {
 		for _, c := range cases {
 			n = append(n, c.name)
 		}
@@ -261,6 +279,24 @@ func TestARC(t *testing.T) {
 	rep, err = Check(context.Background(), parse(t, plainMsg), Options{Resolver: res, AuthServID: "mx.example.net"})
 	if err != nil || rep.ARC == nil || rep.ARC.Result != core.AuthNone || strings.Contains(rep.AuthenticationResults, "; arc=") {
 		t.Errorf("Check, no chain: %+v, %v", rep, err)
+	}
+	// With the client known, the arc result names it (smtp.remote-ip)
+	// and the oldest-pass; python3-authres reads both back.
+	for _, ip := range []string{"192.0.2.10", "2001:db8::10"} {
+		rep, err = Check(context.Background(), parse(t, listed), Options{Resolver: res, AuthServID: "mx.example.net",
+			SPF: &SPFOptions{ClientIP: net.ParseIP(ip), HELO: "mta.hop2.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/usr/bin/python3", "-c", `import sys, authres, authres.arc
+h = authres.FeatureContext(authres.arc).parse_value(sys.argv[1])
+for r in h.results:
+    if r.method == "arc":
+        print(r.result, r.header_oldest_pass, r.smtp_remote_ip)`, rep.AuthenticationResults)
+		out, err := cmd.CombinedOutput()
+		if want := "pass 2 " + ip + "\n"; err != nil || string(out) != want {
+			t.Errorf("python3-authres reads %q from %q (%v), want %q", out, rep.AuthenticationResults, err, want)
+		}
 	}
 }
 

@@ -388,8 +388,18 @@ func AuthenticationResults(authservID string, rep *core.AuthReport) string {
 		rs = append(rs, &authres.SPFResult{Value: authres.ResultValue(s.Result), From: resultToken(from), Helo: resultToken(s.HELO)})
 	}
 	if a := rep.ARC; a != nil && a.Result != core.AuthNone {
-		// go-msgauth formats ARCResult without its method name.
-		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result)})
+		// go-msgauth formats ARCResult without its method name (and
+		// would leave out an oldest-pass of 0).
+		params := map[string]string{}
+		if a.OldestPass != nil {
+			params["header.oldest-pass"] = strconv.Itoa(*a.OldestPass)
+		}
+		if s := rep.SPF; s != nil {
+			// The client that handed the message over (RFC 8617 section
+			// 10.1); ClientIP is net.IP's own spelling, safe to write.
+			params["smtp.remote-ip"] = s.ClientIP
+		}
+		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result), Params: params})
 	}
 	if d := rep.DMARC; d != nil && d.Domain != "" {
 		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(d.Result), From: resultToken(d.Domain)})

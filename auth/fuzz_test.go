@@ -170,6 +170,9 @@ func FuzzValidateARC(f *testing.F) {
 		}
 		defer m.Close()
 		r := ValidateARC(context.Background(), m, res)
+		if (r.OldestPass != nil) != (r.Result == core.AuthPass) || r.OldestPass != nil && (*r.OldestPass < 0 || *r.OldestPass > len(r.Sealers)) {
+			t.Fatalf("%s with oldest-pass %v", r.Result, r.OldestPass)
+		}
 		switch r.Result {
 		case core.AuthFail, core.AuthTempError:
 			if r.Reason == "" {

@@ -103,6 +103,10 @@ type ARCResult struct {
 	// Result: pass, fail, none (no ARC fields), temperror.
 	Result string `json:"result"`
 	Reason string `json:"reason,omitempty"`
+	// OldestPass (set when Result is pass) is RFC 8617's oldest-pass: the
+	// oldest instance from which on every ARC-Message-Signature still
+	// verifies, 0 when all do; above 0, hops before it saw another message.
+	OldestPass *int `json:"oldest_pass,omitempty"`
 	// Sealers are the ARC sets, instance 1 (the first hop) first; when
 	// Result is not pass, what they say (d=, s=, cv=) is unverified.
 	Sealers []ARCSealer `json:"sealers,omitempty"`

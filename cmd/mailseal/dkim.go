@@ -132,6 +132,9 @@ func authLines(a *mailseal.AuthReport) []string {
 	}
 	if r := a.ARC; r != nil && r.Result != "none" {
 		l := "arc: " + r.Result
+		if r.OldestPass != nil {
+			l += fmt.Sprintf(", oldest-pass %d", *r.OldestPass)
+		}
 		if r.Reason != "" {
 			l += " (" + oneLine(r.Reason) + ")"
 		}
