@@ -25,6 +25,9 @@ func TestContrast(t *testing.T) {
 		{"protected From elsewhere", report(StatusSenderMismatch, core.AuthPass, "example.org"), []string{"carol@example.net"}, []string{
 			"DMARC judged the outer From's domain example.org, but the protected From (Header Protection), the one the signature covers, is at example.net",
 			"the domain check passes (DMARC pass for example.org, the outer From's domain), but the OpenPGP signature is sender-mismatch"}},
+		{"protected From with no valid domain", report(StatusSenderMismatch, core.AuthPass, "example.org"), []string{"carol@ab--ü.example"}, []string{
+			`DMARC judged the outer From's domain example.org, but the protected From (Header Protection), the one the signature covers, is at "carol@ab--ü.example", which is no valid domain`,
+			"the domain check passes (DMARC pass for example.org, the outer From's domain)"}},
 		{"same domain, other case", report(StatusUnknownSigner, core.AuthPass, "example.org"), []string{"alice@Example.ORG"}, []string{
 			"the domain check passes (DMARC pass for example.org), but the OpenPGP signature is unknown-signer"}},
 		{"same domain as a U-label", report(StatusGood, core.AuthFail, "xn--bcher-kva.example"), []string{"a@bücher.example"}, []string{

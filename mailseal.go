@@ -405,8 +405,12 @@ func contrast(r *Report, protectedFrom []string) []string {
 	}
 	judged := a.Domain
 	var out []string
-	if a.Domain != "" && len(protectedFrom) == 1 {
-		if d, err := auth.AddressDomain(protectedFrom[0]); err == nil && d != a.Domain {
+	if a.Domain != "" && len(protectedFrom) == 1 && strings.Contains(protectedFrom[0], "@") {
+		d, err := auth.AddressDomain(protectedFrom[0])
+		if err != nil { // no valid domain name: another one all the same
+			d = fmt.Sprintf("%q, which is no valid domain", protectedFrom[0])
+		}
+		if d != a.Domain {
 			judged += ", the outer From's domain"
 			out = append(out, fmt.Sprintf("DMARC judged the outer From's domain %s, but the protected From (Header Protection), the one the signature covers, is at %s: the domain verdict (%s) is not about that sender",
 				a.Domain, d, a.Verdict))
