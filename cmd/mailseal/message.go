@@ -481,6 +481,11 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 	return m, nil
 }
 
+// privateOutput reports whether the command's output files are for their
+// owner alone: decrypted mail (see writeOutput; --batch follows the same
+// rule).
+func (s *session) privateOutput() bool { return s.c.Command.Name == "decrypt" }
+
 // writeOutput writes to stdout, or atomically to the -o file: on error the
 // file is not created and no partial output is left behind. The file is
 // made with the umask (0644 usually), as other tools make their output,
@@ -492,7 +497,7 @@ func (s *session) writeOutput(write func(io.Writer) error) error {
 		return write(s.c.App.Writer)
 	}
 	perm := os.FileMode(0o666)
-	if s.c.Command.Name == "decrypt" {
+	if s.privateOutput() {
 		perm = 0o600
 	}
 	if err := atomicfile.Write(name, perm, write); err != nil {
