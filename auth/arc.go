@@ -40,7 +40,10 @@ type arcSet struct {
 // ARC-Authentication-Results, ARC-Message-Signature and ARC-Seal; the
 // seals record cv=none at instance 1 and cv=pass after it; the newest
 // message signature verifies over the message as it is; every seal
-// verifies over the sets up to its own. Keys are looked up through res.
+// verifies over the sets up to its own. Keys are looked up through res
+// (names in ASCII form, ASCIIDomain). A passing chain's older message
+// signatures are checked too, for OldestPass, and only a passing chain's
+// sealers say what their hop found.
 func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCResult {
 	res = asciiNames(res)
 	r := &core.ARCResult{}
