@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mailseal/mailseal/internal/dn"
 )
 
 // validator runs one Verify call, or the validation of a CRL signer's
@@ -99,7 +101,7 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 		// Its own issuer: there is nothing to find, only to trust.
 		return nil, certError(leaf, "self-signed and not a trust anchor")
 	}
-	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", leaf.Issuer.String())
+	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", dn.String(leaf.Issuer))
 }
 
 type pathSearch struct {
