@@ -166,6 +166,10 @@ func (se *Session) refresh() {
 // cached returns what is kept under key, or calls find and keeps its
 // result (when ok) for as long as the keystore is unchanged.
 func cached[T any](se *Session, key string, find func() (T, bool, error)) (T, error) {
+	if se == nil || se.store == nil {
+		var zero T
+		return zero, errZeroSession
+	}
 	se.refresh()
 	at := se.opts.Policy.Time()
 	c := &se.cache

@@ -57,6 +57,9 @@ type Session struct {
 	x509IDs    map[string]smime.Identity
 }
 
+// errZeroSession is what a Session not made by Store.Session answers.
+var errZeroSession = fmt.Errorf("keystore: a zero Session has no keystore: make it with keystore.Open and Store.Session: %w", mailseal.ErrUsage)
+
 // Session starts a session on the store.
 func (s *Store) Session(opts SessionOptions) *Session {
 	if opts.Policy == (mailseal.Policy{}) {
@@ -107,6 +110,14 @@ func (se *Session) SMIMEEngine() (*smime.Engine, error) { return se.smimeEngine(
 // What they find is kept while the keystore is unchanged; each Keys has
 // its own secret keys (unlocked in place).
 func (se *Session) Keys() mailseal.Keys {
+	if se == nil || se.store == nil {
+		// No keys: every signer unknown, nothing decrypts; Trust and the
+		// identities say why.
+		return mailseal.Keys{
+			SMIMETrust:      func() (smime.Trust, error) { return smime.Trust{}, errZeroSession },
+			SMIMEIdentities: func() ([]smime.Identity, error) { return nil, errZeroSession },
+		}
+	}
 	kr := se.store.PGPKeyring(se.opts.Passphrase)
 	certs := &keyIDFinder{se: se}
 	kr.Certs, kr.Secrets = certs, &keyIDFinder{se: se, secret: true, certs: certs}

@@ -89,6 +89,10 @@ func (s *Store) secretPath(fpr string) string {
 
 // lock takes the cert-d writer lock; the returned function releases it.
 func (s *Store) lock() (func(), error) {
+	if s.dir == "" {
+		// Not made by Open: every path would be in the working directory.
+		return nil, fmt.Errorf("keystore: a zero Store has no directory: make it with keystore.Open: %w", core.ErrUsage)
+	}
 	unlock, err := filelock.Lock(filepath.Join(s.certDir(), "writelock"))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: lock: %w", err)
