@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
@@ -131,5 +132,82 @@ func TestDecompressionCapAnyValue(t *testing.T) {
 		if !bytes.Equal(body, in.data) {
 			t.Fatalf("%s: decrypted %d bytes of %d", in.name, len(body), len(in.data))
 		}
+	}
+}
+
+// junkBomb is a password-encrypted message whose compressed data (nested
+// nest times) holds junkMiB packets of 1 MiB with an unknown tag (60),
+// which go-crypto decompresses and skips, then a literal "hi\n": nothing of
+// the junk becomes plaintext (review finding: with go-crypto's cap turned
+// off, a 47 KB message made mailseal decompress 4 GiB).
+func junkBomb(t *testing.T, junkMiB, nest int) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	cfg := &packet.Config{DefaultCipher: packet.CipherAES256}
+	key, err := packet.SerializeSymmetricKeyEncrypted(&out, []byte("pw"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, false, packet.CipherSuite{}, key, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range nest {
+		if w, err = packet.SerializeCompressed(w, packet.CompressionZLIB, &packet.CompressionConfig{Level: 9}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	junk := make([]byte, 6+1<<20)
+	junk[0], junk[1] = 0xC0|60, 0xFF
+	junk[2], junk[3], junk[4], junk[5] = 0x00, 0x10, 0x00, 0x00 // 1 MiB
+	for range junkMiB {
+		if _, err := w.Write(junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lit, err := packet.SerializeLiteral(w, true, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lit.Write([]byte("hi\n"))
+	if err := lit.Close(); err != nil { // closes every layer, the SEIPD with its MDC
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// Decompressed data that never becomes plaintext is bounded too, by
+// go-crypto's cap kept as a backstop (decompressBackstop): the work stops
+// near it, not at what the message expands to.
+func TestDecompressionJunkBounded(t *testing.T) {
+	p := testPolicy()
+	p.MaxDecompressed = 1 << 20
+	e := New(p)
+	kr := Keyring{Password: func() ([]byte, error) { return []byte("pw"), nil }}
+	// 512 MiB of junk in a few KB, nested once.
+	msg := junkBomb(t, 512, 2)
+	if len(msg) > 1<<20 {
+		t.Fatalf("the bomb is %d bytes", len(msg))
+	}
+	start := time.Now()
+	d, err := e.Decrypt(bytes.NewReader(msg), kr)
+	took := time.Since(start)
+	if err == nil {
+		d.Close()
+		t.Fatalf("512 MiB of skipped packets decrypted (%v)", took)
+	}
+	t.Logf("%d bytes: %v after %v", len(msg), err, took)
+	// It stopped at the backstop, 2×(1 MiB + the message) + 1 MiB per
+	// compressed packet, not after the 512 MiB (no time is asserted: the
+	// machine may be loaded; the 512 MiB decrypt when the backstop is off).
+	// Genuine junk-free data of the same shape decrypts.
+	d, err = e.Decrypt(bytes.NewReader(junkBomb(t, 0, 2)), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(d.Body)
+	d.Close()
+	if string(body) != "hi\n" {
+		t.Fatalf("body %q", body)
 	}
 }

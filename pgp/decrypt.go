@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,40 @@ type outer struct {
 	skesk      bool
 	tag        int // 9 SED, 18 SEIPD, 20 AEAD (draft), 0 not encrypted / not found
 	version    int // SEIPD version
+	// size is the size of the message read, when its reader tells it
+	// (Size, or a file's Stat); -1 when not.
+	size int64
+}
+
+// inputSize is r's size when r tells it, else -1.
+func inputSize(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Size() int64 }:
+		return v.Size()
+	case *os.File:
+		if st, err := v.Stat(); err == nil && st.Mode().IsRegular() {
+			return st.Size()
+		}
+	}
+	return -1
+}
+
+// decompressBackstop is go-crypto's cap on what each compressed packet
+// decompresses to, set so that genuine data never reaches it: the
+// plaintext expansionCap allows (the message's size plus max; without a
+// known size, max stands for it) twice over, for the packets around the
+// plaintext. It bounds the work a hostile message causes with packets that
+// never become plaintext (go-crypto reads and skips unknown ones): at most
+// this per compressed packet, of which go-crypto nests at most 32.
+func decompressBackstop(max, size int64) int64 {
+	if size < 0 {
+		size = max
+	}
+	const ceiling = 1 << 62
+	if max > ceiling/4 || size > ceiling/4 {
+		return ceiling
+	}
+	return 2*(max+size) + 1<<20
 }
 
 func prescan(prefix []byte) outer {
@@ -124,9 +159,11 @@ func prescan(prefix []byte) outer {
 // message bytes read so far (in) and fails with errExpanded once the
 // plaintext is more than max bytes larger: that excess can only come from
 // decompression. go-crypto's own cap (Config.MaxDecompressedMessageSize)
-// is not used here: it counts compressed packets' contents, stops at a read
+// cannot say this: it counts compressed packets' contents, stops at a read
 // boundary, and inside encrypted data turns into a parsing error that
-// cannot be told from tampering.
+// cannot be told from tampering. It stays as a backstop (decompressBackstop)
+// for what expansionCap does not see: packets that decompress and are
+// skipped (unknown tags, Marker), never becoming plaintext.
 type expansionCap struct {
 	w   io.Writer
 	in  *countReader
@@ -252,7 +289,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		return nil, err
 	}
 	defer release()
-	d, err := e.decryptInput(in, kr)
+	d, err := e.decryptInput(in, kr, inputSize(r))
 	if ar == nil {
 		return d, err
 	}
@@ -272,7 +309,7 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 }
 
 // decryptInput is Decrypt on the binary packet stream in.
-func (e *Engine) decryptInput(in io.Reader, kr Keyring) (*Decrypted, error) {
+func (e *Engine) decryptInput(in io.Reader, kr Keyring, size int64) (*Decrypted, error) {
 	prefix := make([]byte, prescanSize)
 	n, err := io.ReadFull(in, prefix)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -288,6 +325,7 @@ func (e *Engine) decryptInput(in io.Reader, kr Keyring) (*Decrypted, error) {
 	}
 	prefix = prefix[:n]
 	o := prescan(prefix)
+	o.size = size
 	if o.tag == 9 {
 		return nil, fmt.Errorf("pgp: decrypt: the message is encrypted without integrity protection (no MDC) and is refused; ask the sender to use a current OpenPGP program: %w", core.ErrIntegrity)
 	}
@@ -377,8 +415,10 @@ func onceFunc(f func() ([]byte, error)) func() ([]byte, error) {
 func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, found *openpgp.MessageDetails) (*Decrypted, error) {
 	cfg := e.Config()
 	cfg.CacheSessionKey = kr.ReportSessionKey
-	// Decompression is capped by expansionCap below, exactly.
-	cfg.MaxDecompressedMessageSize = nil
+	// Decompression is capped by expansionCap below, exactly; go-crypto's
+	// cap is its backstop.
+	backstop := decompressBackstop(e.Policy().MaxDecompressed, o.size)
+	cfg.MaxDecompressedMessageSize = &backstop
 	in := &countReader{r: stream}
 	stream = in
 	p := &prompter{kr: kr}
@@ -438,7 +478,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 	if err == nil && sealed != nil {
 		err = sealed.Close()
 	}
-	tooLarge := errors.Is(err, errExpanded)
+	tooLarge := errors.Is(err, errExpanded) || errors.Is(err, pgperrors.ErrMessageTooLarge)
 	if err != nil && given && !tooLarge {
 		sp.Close()
 		return nil, e.sessionKeyError(err)
