@@ -108,7 +108,7 @@ type Found struct {
 	MatchesAddress bool      `json:"matches_address"`
 	Source         string    `json:"source"`           // the URL or the DNS name asked
 	DNSSEC         bool      `json:"dnssec,omitempty"` // DANE: the named resolver set the AD bit
-	Fetched        time.Time `json:"fetched"`
+	Fetched        time.Time `json:"fetched,omitzero"`
 	Error          string    `json:"error,omitempty"`
 	Key            []byte    `json:"-"`
 }

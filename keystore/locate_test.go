@@ -1,0 +1,277 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/locatetest"
+	"github.com/mailseal/mailseal/locate"
+)
+
+// locateNet is a loopback WKD (openpgpkey.example.org, serving the tree
+// GenerateWKD writes in dir) and a key server (keys.example, answering
+// from vks).
+type locateNet struct {
+	*locatetest.Net
+	dir string
+	vks map[string][]byte // URL path -> answer
+}
+
+func newLocateNet(t *testing.T) *locateNet {
+	n := &locateNet{Net: locatetest.New(t, "openpgpkey.example.org", "keys.example"), dir: t.TempDir(), vks: map[string][]byte{}}
+	if err := n.AddRR("openpgpkey.example.org. 60 IN A 127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	wkd := http.FileServer(http.Dir(filepath.Join(n.dir, "advanced")))
+	n.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == "keys.example" {
+			if data, ok := n.vks[r.URL.Path]; ok {
+				w.Write(data)
+				return
+			}
+			http.NotFound(w, r)
+			return
+		}
+		wkd.ServeHTTP(w, r)
+	})
+	return n
+}
+
+func (n *locateNet) locator() *locate.Locator {
+	return &locate.Locator{HTTP: locate.NewHTTPClient(n.Dial, n.Roots), DNS: &locate.DNS{Addr: n.DNSAddr, Timeout: 2 * time.Second},
+		VKS: "https://keys.example", Limits: locate.Limits{Timeout: 3 * time.Second}}
+}
+
+// publish writes the WKD of example.org for keys.
+func (n *locateNet) publish(t *testing.T, keys ...*openpgp.Entity) {
+	t.Helper()
+	var all []byte
+	for _, e := range keys {
+		all = append(all, publicBytes(t, e)...)
+	}
+	if _, err := locate.GenerateWKD(n.dir, "example.org", all); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newEntity(t *testing.T, addr string) *openpgp.Entity {
+	t.Helper()
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519, Time: func() time.Time { return time.Now().Add(-time.Hour) }}
+	e, err := openpgp.NewEntity("Test", "", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func fprOf(e *openpgp.Entity) string { return upper(bytesHex(e.PrimaryKey.Fingerprint)) }
+
+func bytesHex(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+// TestLocate: each method's answer; nothing stored without Import; with
+// Import and First the first key found is stored with its provenance and
+// later methods are not asked; the keystore then answers "local".
+func TestLocate(t *testing.T) {
+	n := newLocateNet(t)
+	ivy := newEntity(t, "ivy@example.org")
+	n.publish(t, ivy)
+	s := newStore(t)
+	ctx := context.Background()
+	methods := []string{locate.MethodLocal, locate.MethodWKD, locate.MethodVKS}
+	got, err := s.Locate(ctx, n.locator(), "ivy@example.org", LocateOptions{Methods: methods})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("locate: %v %+v", err, got)
+	}
+	if got[0].Method != "local" || got[0].OK() || got[1].Method != "wkd" || !got[1].OK() || got[1].Fingerprint != fprOf(ivy) ||
+		got[1].Imported || !strings.HasPrefix(got[1].Source, "https://openpgpkey.example.org/") ||
+		got[2].Method != "vks" || got[2].OK() || !strings.Contains(got[2].Error, "404") {
+		t.Fatalf("answers: %+v", got)
+	}
+	if _, err := s.ListPGP(""); err == nil {
+		if infos, _ := s.ListPGP(""); len(infos) != 0 {
+			t.Fatalf("stored without Import: %+v", infos)
+		}
+	}
+
+	got, err = s.Locate(ctx, n.locator(), "ivy@example.org", LocateOptions{Methods: methods[1:], Import: true, First: true})
+	if err != nil || len(got) != 1 || !got[0].Imported || len(got[0].Changes) == 0 {
+		t.Fatalf("locate --import: %v %+v", err, got)
+	}
+	p, err := s.Provenance(fprOf(ivy))
+	if err != nil || p.Source != SourceWKD || p.Address != "ivy@example.org" || p.URL != got[0].Source || !p.Time.Equal(got[0].Fetched) {
+		t.Fatalf("provenance %+v %v", p, err)
+	}
+	got, err = s.Locate(ctx, n.locator(), "ivy@example.org", LocateOptions{Methods: []string{locate.MethodLocal}})
+	if err != nil || len(got) != 1 || !got[0].OK() || got[0].Source != "keystore (wkd)" || len(got[0].UserIDs) != 1 {
+		t.Fatalf("local: %v %+v", err, got)
+	}
+	if _, err := s.Locate(ctx, n.locator(), "ivy@example.org", LocateOptions{Methods: []string{"ldap"}}); err != nil {
+		t.Fatalf("an unknown method is an answer with an error, not a failure: %v", err)
+	}
+}
+
+// TestSessionLocate: a Session with Locate finds the key of a recipient
+// without one, stores it, and encrypts to it; an address found nowhere
+// says what each method answered.
+func TestSessionLocate(t *testing.T) {
+	n := newLocateNet(t)
+	kai := newEntity(t, "kai@example.org")
+	n.publish(t, kai)
+	s := newStore(t)
+	plain := s.Session(SessionOptions{})
+	if keys, _, err := plain.RecipientKeys(mailseal.ProtocolOpenPGP, "kai@example.org"); err != nil || len(keys) != 0 {
+		t.Fatalf("without Locate: %v %v", keys, err)
+	}
+	se := s.Session(SessionOptions{Locate: &SessionLocate{Locator: n.locator(), Methods: []string{"wkd", "vks"}}})
+	sel, err := mailseal.ChooseRecipients(se, []string{"kai@example.org"}, []string{mailseal.ProtocolOpenPGP})
+	if err != nil || len(sel.Recipients) != 1 || sel.Recipients[0].Fingerprint() != fprOf(kai) {
+		t.Fatalf("choose: %v %+v", err, sel)
+	}
+	if p, _ := s.Provenance(fprOf(kai)); p.Source != SourceWKD {
+		t.Fatalf("provenance %+v", p)
+	}
+	located := se.Located()
+	if len(located) != 1 || !located[0].Imported || located[0].Method != "wkd" {
+		t.Fatalf("located %+v", located)
+	}
+	_, err = mailseal.ChooseRecipients(se, []string{"kai@example.org", "nobody@example.org"}, []string{mailseal.ProtocolOpenPGP})
+	if err == nil || !strings.Contains(err.Error(), "nobody@example.org: looked up by wkd, vks:") || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("nobody: %v", err)
+	}
+	// Each address is asked once per session.
+	before := len(se.Located())
+	se.RecipientKeys(mailseal.ProtocolOpenPGP, "nobody@example.org")
+	if len(se.Located()) != before {
+		t.Fatal("asked again")
+	}
+}
+
+// stripUserIDs drops the user ID packets of bin and the signatures after
+// them, as keys.openpgp.org gives out a key whose addresses are not
+// verified.
+func stripUserIDs(t *testing.T, bin []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	r := packet.NewOpaqueReader(bytes.NewReader(bin))
+	keep := true
+	for {
+		p, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch p.Tag {
+		case 13:
+			keep = false
+		case 2:
+		default:
+			keep = true
+		}
+		if keep {
+			p.Serialize(&out)
+		}
+	}
+	return out.Bytes()
+}
+
+// TestRefresh: a key revoked on the WKD it came from is revoked here after
+// a refresh; a key from a key server that comes back without user IDs
+// and with a new subkey gets the subkey; a key imported by hand is
+// skipped; the record keeps its source and gains the refresh time.
+func TestRefresh(t *testing.T) {
+	n := newLocateNet(t)
+	ivy := newEntity(t, "ivy@example.org")
+	n.publish(t, ivy)
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Locate(ctx, n.locator(), "ivy@example.org", LocateOptions{Methods: []string{"wkd"}, Import: true}); err != nil {
+		t.Fatal(err)
+	}
+	jo := newEntity(t, "jo@example.org")
+	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, jo)), Provenance{Source: SourceVKS, Address: "jo@example.org",
+		URL: "https://keys.example/vks/v1/by-email/jo@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	bob := corpusEntity(t, "samples/bob.pgp")
+	if _, err := s.ImportPGP(bytes.NewReader(publicBytes(t, bob)), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nothing changed on the network: unchanged.
+	n.vks["/vks/v1/by-fingerprint/"+fprOf(jo)] = stripUserIDs(t, publicBytes(t, jo))
+	res, err := s.Refresh(ctx, n.locator(), []string{"ivy@example.org"}, false)
+	if err != nil || len(res) != 1 || res[0].Error != "" || strings.Join(res[0].Changes, ",") != "unchanged" {
+		t.Fatalf("refresh unchanged: %v %+v", err, res)
+	}
+
+	if err := ivy.Revoke(packet.KeyCompromised, "lost", nil); err != nil {
+		t.Fatal(err)
+	}
+	n.publish(t, ivy)
+	if err := jo.AddEncryptionSubkey(&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519}); err != nil {
+		t.Fatal(err)
+	}
+	n.vks["/vks/v1/by-fingerprint/"+fprOf(jo)] = stripUserIDs(t, publicBytes(t, jo))
+	res, err = s.Refresh(ctx, n.locator(), nil, true)
+	if err != nil || len(res) != 3 {
+		t.Fatalf("refresh --all: %v %+v", err, res)
+	}
+	by := map[string]Refreshed{}
+	for _, r := range res {
+		by[r.Fingerprint] = r
+	}
+	if r := by[fprOf(ivy)]; r.Error != "" || r.Source != "wkd" || strings.Join(r.Changes, ",") == "unchanged" {
+		t.Errorf("ivy: %+v", r)
+	}
+	if r := by[fprOf(jo)]; r.Error != "" || r.Source != "vks" || strings.Join(r.Changes, ",") == "unchanged" {
+		t.Errorf("jo: %+v", r)
+	}
+	if r := by[fprOf(bob)]; r.Skipped == "" || r.Error != "" {
+		t.Errorf("bob: %+v", r)
+	}
+	t.Logf("refresh: %+v", res)
+	infos, err := s.ListPGP(fprOf(ivy))
+	if err != nil || len(infos) != 1 || !infos[0].Revoked {
+		t.Fatalf("ivy after refresh: %+v %v", infos, err)
+	}
+	infos, err = s.ListPGP(fprOf(jo))
+	if err != nil || len(infos) != 1 || len(infos[0].Subkeys) != 2 || len(infos[0].UserIDs) != 1 {
+		t.Fatalf("jo after refresh: %+v %v", infos, err)
+	}
+	p, _ := s.Provenance(fprOf(ivy))
+	if p.Source != SourceWKD || p.Refreshed.IsZero() {
+		t.Fatalf("ivy's record %+v", p)
+	}
+	// A revoked key is no recipient.
+	if keys, why, _ := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolOpenPGP, "ivy@example.org"); len(keys) != 0 || !strings.Contains(why, "revoked") {
+		t.Fatalf("revoked ivy: %v %q", keys, why)
+	}
+	// The source no longer has the key: an error for that key.
+	delete(n.vks, "/vks/v1/by-fingerprint/"+fprOf(jo))
+	res, err = s.Refresh(ctx, n.locator(), []string{fprOf(jo)}, false)
+	if err != nil || len(res) != 1 || !strings.Contains(res[0].Error, "404") {
+		t.Fatalf("gone: %v %+v", err, res)
+	}
+	if _, err := s.Refresh(ctx, n.locator(), []string{"nobody@example.org"}, false); err == nil {
+		t.Fatal("a query matching nothing")
+	}
+}
