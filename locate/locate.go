@@ -106,7 +106,7 @@ type Found struct {
 	Fingerprint    string    `json:"fingerprint,omitempty"`
 	UserIDs        []string  `json:"user_ids,omitempty"`
 	MatchesAddress bool      `json:"matches_address"`
-	Source         string    `json:"source"`           // the URL or the DNS name asked
+	Source         string    `json:"source,omitempty"` // the URL or the DNS name asked
 	DNSSEC         bool      `json:"dnssec,omitempty"` // DANE: the named resolver set the AD bit
 	Fetched        time.Time `json:"fetched,omitzero"`
 	Error          string    `json:"error,omitempty"`

@@ -45,18 +45,21 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GNUPGHOME", filepath.Join(env.WorkDir, "gnupg"))
 			env.Setenv("CORPORA", corporaDir(t))
 			env.Values[dnsKey{}] = new(dnsHolder)
+			env.Values[locateKey{}] = new(locateHolder)
 			return os.MkdirAll(filepath.Join(env.WorkDir, "gnupg"), 0o700)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"tamper":   cmdTamper,
-			"bigmsg":   cmdBigMessage,
-			"part":     cmdPart,
-			"gpg":      cmdGPG,
-			"lf":       cmdLF,
-			"isempty":  cmdIsEmpty,
-			"cbcflip":  cmdCBCFlip,
-			"dnsserve": cmdDNSServe,
-			"schema":   cmdSchema,
+			"tamper":      cmdTamper,
+			"bigmsg":      cmdBigMessage,
+			"part":        cmdPart,
+			"gpg":         cmdGPG,
+			"lf":          cmdLF,
+			"isempty":     cmdIsEmpty,
+			"cbcflip":     cmdCBCFlip,
+			"dnsserve":    cmdDNSServe,
+			"schema":      cmdSchema,
+			"locateserve": cmdLocateServe,
+			"locatezone":  cmdLocateZone,
 		},
 	})
 }

@@ -42,9 +42,19 @@ type Net struct {
 	ad      bool
 }
 
+// TB is what New needs of a test: testing.TB, or a test script's
+// equivalent.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
+var _ TB = testing.TB(nil)
+
 // New starts the servers; they stop when the test ends. The HTTPS server
 // serves n.Handler (a 404 until it is set).
-func New(tb testing.TB, hosts ...string) *Net {
+func New(tb TB, hosts ...string) *Net {
 	tb.Helper()
 	n := &Net{Hosts: hosts, records: map[string][]dns.RR{}}
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
