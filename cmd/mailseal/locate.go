@@ -31,6 +31,67 @@ var networkFlags = []cli.Flag{
 	&cli.StringSliceFlag{Name: "connect", Usage: "`HOST=ADDR[:PORT]`: connect to HOST at ADDR instead of where DNS points (the certificate is still checked for HOST; repeatable)"},
 }
 
+// locateFlags are encrypt's and send's.
+var locateFlags = []cli.Flag{
+	&cli.BoolFlag{Name: "locate", Usage: "look up the OpenPGP key of each recipient without a valid one (WKD, DANE, keys.openpgp.org), store it with where it came from, and encrypt to it"},
+	&cli.StringFlag{Name: "locate-methods", Usage: "with --locate: ask these methods in this order, the first that finds a key the last: `LIST` of wkd, dane, vks (default wkd,dane,vks)"},
+}
+
+// locateOptions reads --locate and the network flags (nil without
+// --locate; those flags without it are a usage error).
+func locateOptions(c *cli.Context) (*keystore.SessionLocate, error) {
+	if !c.Bool("locate") {
+		for _, f := range append([]cli.Flag{locateFlags[1]}, networkFlags...) {
+			if name := f.Names()[0]; c.IsSet(name) && hasFlag(c, "locate") {
+				return nil, usageErr("--%s goes with --locate", name)
+			}
+		}
+		return nil, nil
+	}
+	methods, err := methodsFlag(c, "locate-methods")
+	if err != nil {
+		return nil, err
+	}
+	l, err := locator(c)
+	if err != nil {
+		return nil, err
+	}
+	return &keystore.SessionLocate{Locator: l, Methods: methods}, nil
+}
+
+// hasFlag says whether the command has the flag name.
+func hasFlag(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newlyLocated are the keys --locate found and stored since the last call.
+func (s *session) newlyLocated() []keystore.Located {
+	all := s.keys.Located()
+	var out []keystore.Located
+	for _, a := range all[s.shown:] {
+		if a.OK() {
+			out = append(out, a)
+		}
+	}
+	s.shown = len(all)
+	return out
+}
+
+// printLocated says on stderr which keys --locate found where.
+func (s *session) printLocated(located []keystore.Located) {
+	for _, a := range located {
+		fmt.Fprint(s.c.App.ErrWriter, "located ")
+		printLocated(s.c.App.ErrWriter, []keystore.Located{a})
+	}
+}
+
 // locator is the Locator the network flags describe.
 func locator(c *cli.Context) (*locate.Locator, error) {
 	l := &locate.Locator{VKS: c.String("vks")}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mailseal/mailseal/internal/dnstest"
 	"github.com/mailseal/mailseal/internal/reportschema"
+	"github.com/mailseal/mailseal/keystore"
 )
 
 func TestMain(m *testing.M) {
@@ -292,7 +293,7 @@ func TestOrderArgs(t *testing.T) {
 // TestDoneSchemaFields fails when what sign --json and encrypt --json
 // print gains a field that docs/report.schema.json does not document.
 func TestDoneSchemaFields(t *testing.T) {
-	for def, v := range map[string]any{"done": done{}, "key": keyRef{}} {
+	for def, v := range map[string]any{"done": done{}, "key": keyRef{}, "located": keystore.Located{}} {
 		undocumented, unknown, err := reportschema.Fields(def, reflect.TypeOf(v))
 		if err != nil {
 			t.Fatal(err)
