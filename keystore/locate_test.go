@@ -3,7 +3,6 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -163,36 +162,6 @@ func TestSessionLocate(t *testing.T) {
 	}
 }
 
-// stripUserIDs drops the user ID packets of bin and the signatures after
-// them, as keys.openpgp.org gives out a key whose addresses are not
-// verified.
-func stripUserIDs(t *testing.T, bin []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	r := packet.NewOpaqueReader(bytes.NewReader(bin))
-	keep := true
-	for {
-		p, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch p.Tag {
-		case 13:
-			keep = false
-		case 2:
-		default:
-			keep = true
-		}
-		if keep {
-			p.Serialize(&out)
-		}
-	}
-	return out.Bytes()
-}
-
 // TestRefresh: a key revoked on the WKD it came from is revoked here after
 // a refresh; a key from a key server that comes back without user IDs
 // and with a new subkey gets the subkey; a key imported by hand is
@@ -217,7 +186,7 @@ func TestRefresh(t *testing.T) {
 	}
 
 	// Nothing changed on the network: unchanged.
-	n.vks["/vks/v1/by-fingerprint/"+fprOf(jo)] = stripUserIDs(t, publicBytes(t, jo))
+	n.vks["/vks/v1/by-fingerprint/"+fprOf(jo)] = locatetest.StripUserIDs(publicBytes(t, jo))
 	res, err := s.Refresh(ctx, n.locator(), []string{"ivy@example.org"}, false)
 	if err != nil || len(res) != 1 || res[0].Error != "" || strings.Join(res[0].Changes, ",") != "unchanged" {
 		t.Fatalf("refresh unchanged: %v %+v", err, res)
@@ -230,7 +199,7 @@ func TestRefresh(t *testing.T) {
 	if err := jo.AddEncryptionSubkey(&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519}); err != nil {
 		t.Fatal(err)
 	}
-	n.vks["/vks/v1/by-fingerprint/"+fprOf(jo)] = stripUserIDs(t, publicBytes(t, jo))
+	n.vks["/vks/v1/by-fingerprint/"+fprOf(jo)] = locatetest.StripUserIDs(publicBytes(t, jo))
 	res, err = s.Refresh(ctx, n.locator(), nil, true)
 	if err != nil || len(res) != 3 {
 		t.Fatalf("refresh --all: %v %+v", err, res)

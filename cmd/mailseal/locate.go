@@ -197,9 +197,7 @@ func keysLocate(c *cli.Context) error {
 		}
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(all); err != nil {
+		if err := writeJSON(c.App.Writer, all); err != nil {
 			return err
 		}
 	}
@@ -287,9 +285,7 @@ func keysRefresh(c *cli.Context) error {
 		if res == nil {
 			res = []keystore.Refreshed{}
 		}
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(res); err != nil {
+		if err := writeJSON(c.App.Writer, res); err != nil {
 			return err
 		}
 	} else {
@@ -348,9 +344,7 @@ func keysUpload(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(res)
+		return writeJSON(c.App.Writer, res)
 	}
 	addrs := make([]string, 0, len(res.Status))
 	for a := range res.Status {
@@ -479,4 +473,11 @@ func daneRecord(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, l)
 	}
 	return nil
+}
+
+// writeJSON writes v as one line of JSON, user IDs with their <> as they are.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

@@ -7,6 +7,7 @@
 package locatetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/miekg/dns"
 )
 
@@ -170,4 +172,30 @@ func (n *Net) Dial(ctx context.Context, network, addr string) (net.Conn, error) 
 		}
 	}
 	return nil, fmt.Errorf("locatetest: %s is not on the test network", host)
+}
+
+// StripUserIDs removes the user IDs (and the signatures after them) of a
+// binary key, as keys.openpgp.org gives out a key whose addresses are not
+// verified.
+func StripUserIDs(bin []byte) []byte {
+	var out bytes.Buffer
+	r := packet.NewOpaqueReader(bytes.NewReader(bin))
+	keep := true
+	for {
+		op, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch op.Tag {
+		case 13: // user ID
+			keep = false
+		case 2: // a signature belongs to what precedes it
+		default:
+			keep = true
+		}
+		if keep {
+			op.Serialize(&out)
+		}
+	}
+	return out.Bytes()
 }
