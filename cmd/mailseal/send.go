@@ -129,6 +129,16 @@ func loadConfig(c *cli.Context) error {
 	}
 	sort.Strings(keys)
 	allowed := configKeys()
+	// The look-up settings count only where locate is on (the command
+	// line's --locate, or the file's locate), so a file may keep them
+	// while locate is off.
+	locateOn := c.Bool("locate")
+	switch v := settings["locate"].(type) {
+	case bool:
+		locateOn = locateOn || v
+	case []any:
+		locateOn = true
+	}
 	for _, key := range keys {
 		isBool, ok := allowed[key]
 		if !ok {
@@ -171,6 +181,9 @@ func loadConfig(c *cli.Context) error {
 		}
 		if c.IsSet(key) {
 			continue // the command line wins
+		}
+		if !locateOn && (key == "locate-methods" || key == "resolver" || key == "vks" || key == "https-ca") {
+			continue
 		}
 		if err := c.Set(key, value); err != nil {
 			return fmt.Errorf("config %s: %s: %v: %w", path, key, err, mailseal.ErrUsage)
