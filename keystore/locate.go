@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/locate"
@@ -38,6 +40,10 @@ type Located struct {
 	// into the stored key: Changes says what changed).
 	Imported bool     `json:"imported"`
 	Changes  []string `json:"changes,omitempty"`
+
+	// source is the provenance source to record when it is not Method
+	// (gossip, for a key the autocrypt method took from gossip).
+	source string
 }
 
 // OK says the answer holds a key (and, if it was to be stored, that it
@@ -58,13 +64,23 @@ func (s *Store) Locate(ctx context.Context, l *locate.Locator, addr string, opts
 	var out []Located
 	for _, m := range methods {
 		var answers []Located
-		if m == locate.MethodLocal {
+		switch m {
+		case locate.MethodLocal:
 			local, err := s.locateLocal(addr)
 			if err != nil {
 				return out, err
 			}
 			answers = local
-		} else {
+		case locate.MethodAutocrypt:
+			a, err := s.locateAutocrypt(addr)
+			if err != nil {
+				return out, err
+			}
+			if opts.Import && a.OK() {
+				s.importFound(&a)
+			}
+			answers = []Located{a}
+		default:
 			for _, f := range l.Locate(ctx, addr, []string{m}) {
 				a := Located{Found: f}
 				if opts.Import && a.OK() {
@@ -92,7 +108,11 @@ func anyOK(answers []Located) bool {
 
 // importFound stores a's key with its provenance.
 func (s *Store) importFound(a *Located) {
-	res, err := s.ImportPGPFrom(bytes.NewReader(a.Key), Provenance{Source: a.Method, Address: a.Address,
+	src := a.Method
+	if a.source != "" {
+		src = a.source
+	}
+	res, err := s.ImportPGPFrom(bytes.NewReader(a.Key), Provenance{Source: src, Address: a.Address,
 		URL: a.Source, DNSSEC: a.DNSSEC, Time: a.Fetched})
 	if err != nil {
 		a.Error = "not stored: " + err.Error()
@@ -135,6 +155,43 @@ func (s *Store) locateLocal(addr string) ([]Located, error) {
 			UserIDs: uids, MatchesAddress: len(uids) > 0, Source: "keystore (" + p.Name() + ")", Fetched: p.Time}})
 	}
 	return out, nil
+}
+
+// locateAutocrypt is the Autocrypt peer state's answer: the key addr sent
+// in its own Autocrypt header, else the one gossiped for it, with only its
+// user IDs bound to addr (locate.MinimalKey).
+func (s *Store) locateAutocrypt(addr string) (Located, error) {
+	a := Located{Found: locate.Found{Address: addr, Method: locate.MethodAutocrypt}}
+	p, err := s.Autocrypt().Peer(addr)
+	if err != nil {
+		return a, err
+	}
+	var key []byte
+	switch {
+	case p != nil && len(p.PublicKey) > 0:
+		key, a.Fetched = p.PublicKey, p.AutocryptTimestamp
+		a.Source = "Autocrypt header of " + strings.ToLower(addr)
+	case p != nil && len(p.GossipKey) > 0:
+		key, a.Fetched, a.source = p.GossipKey, p.GossipTimestamp, SourceGossip
+		a.Source = "Autocrypt-Gossip for " + strings.ToLower(addr)
+	default:
+		a.Error = "no Autocrypt key known for " + addr + " (verify and decrypt --autocrypt learn them)"
+		return a, nil
+	}
+	min, err := locate.MinimalKey(key, addr)
+	if err == nil {
+		var ents []*openpgp.Entity
+		if ents, err = pgp.ReadKeys(min); err == nil && len(ents) == 1 {
+			a.Key, a.Fingerprint, a.MatchesAddress = min, upper(fmt.Sprintf("%x", ents[0].PrimaryKey.Fingerprint)), true
+			for name := range ents[0].Identities {
+				a.UserIDs = append(a.UserIDs, name)
+			}
+		}
+	}
+	if err != nil {
+		a.Error = a.Source + ": " + err.Error()
+	}
+	return a, nil
 }
 
 // Refreshed is what Store.Refresh did for one key.
@@ -191,6 +248,11 @@ func (s *Store) Refresh(ctx context.Context, l *locate.Locator, queries []string
 			return out, err
 		}
 		r := Refreshed{Fingerprint: fpr, Source: p.Name(), Address: p.Address, URL: p.URL}
+		if p.Source == SourceAutocrypt || p.Source == SourceGossip {
+			r.Skipped = "from " + p.Name() + ": the peer's next Autocrypt header brings a new key (verify and decrypt --autocrypt)"
+			out = append(out, r)
+			continue
+		}
 		if !p.FromNetwork() || p.Address == "" {
 			r.Skipped = "from " + p.Name() + ": no network source recorded to refresh it from"
 			out = append(out, r)

@@ -13,6 +13,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/autocrypt"
 	"github.com/mailseal/mailseal/internal/locatetest"
 	"github.com/mailseal/mailseal/locate"
 )
@@ -242,5 +243,51 @@ func TestRefresh(t *testing.T) {
 	}
 	if _, err := s.Refresh(ctx, n.locator(), []string{"nobody@example.org"}, false); err == nil {
 		t.Fatal("a query matching nothing")
+	}
+}
+
+// TestLocateAutocrypt: the autocrypt method answers from the Autocrypt
+// peer state — the peer's own header, else gossip — and --import records
+// the source autocrypt or gossip; refresh leaves such keys to the next
+// header.
+func TestLocateAutocrypt(t *testing.T) {
+	s := newStore(t)
+	ann, gus := newEntity(t, "ann@example.org"), newEntity(t, "gus@example.org")
+	now := time.Now()
+	kdAnn, err := autocrypt.KeyData(ann, "ann@example.org", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kdGus, err := autocrypt.KeyData(gus, "gus@example.org", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Autocrypt().Ingest(autocrypt.Incoming{From: "ann@example.org", Date: now,
+		Header: &autocrypt.Header{Addr: "ann@example.org", KeyData: kdAnn}}, []autocrypt.Header{{Addr: "gus@example.org", KeyData: kdGus}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var l locate.Locator
+	opts := LocateOptions{Methods: []string{locate.MethodAutocrypt}, Import: true}
+	for _, c := range []struct {
+		addr, fpr, source string
+	}{{"ann@example.org", fprOf(ann), SourceAutocrypt}, {"gus@example.org", fprOf(gus), SourceGossip}} {
+		got, err := s.Locate(ctx, &l, c.addr, opts)
+		if err != nil || len(got) != 1 || !got[0].OK() || !got[0].Imported || got[0].Fingerprint != c.fpr {
+			t.Fatalf("%s: %v %+v", c.addr, err, got)
+		}
+		p, err := s.Provenance(c.fpr)
+		if err != nil || p.Source != c.source || p.TrustedForSignatures() || p.Address != c.addr {
+			t.Fatalf("%s: provenance %+v %v", c.addr, p, err)
+		}
+	}
+	got, err := s.Locate(ctx, &l, "nobody@example.org", opts)
+	if err != nil || len(got) != 1 || got[0].OK() || !strings.Contains(got[0].Error, "no Autocrypt key known") {
+		t.Fatalf("nobody: %v %+v", err, got)
+	}
+	res, err := s.Refresh(ctx, &l, []string{"ann@example.org"}, false)
+	if err != nil || len(res) != 1 || !strings.Contains(res[0].Skipped, "Autocrypt header") {
+		t.Fatalf("refresh: %v %+v", err, res)
 	}
 }

@@ -152,7 +152,7 @@ func keysLocateCommand() *cli.Command {
 			"list --json shows it); its signatures count as untrusted until keys accept (encryption to it works\n" +
 			"at once). Exit code 3 when nothing was found (or stored) for an address.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of local, wkd, dane, vks (default wkd,dane,vks)"},
+			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (default wkd,dane,vks)"},
 			&cli.BoolFlag{Name: "import", Usage: "store the keys found, with their provenance"},
 			&cli.BoolFlag{Name: "json", Usage: "print the answers as one JSON array"},
 		}, networkFlags...),
