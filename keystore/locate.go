@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +19,12 @@ import (
 // LocateOptions say how Store.Locate looks an address up.
 type LocateOptions struct {
 	// Methods are asked in this order: locate.MethodLocal (the keys
-	// stored for the address) and the network methods of package locate.
-	// nil: locate.Methods.
+	// stored for the address), locate.MethodAutocrypt (the Autocrypt
+	// peer state) and the network methods of package locate. nil:
+	// locate.Methods.
 	Methods []string
-	// Import stores the keys the network methods found, each with its
-	// provenance (source, address, URL or DNS name, DNSSEC, fetch time).
+	// Import stores the keys found (by every method but local), each with
+	// its provenance (source, address, URL or DNS name, DNSSEC, time).
 	Import bool
 	// First stops after the first method that found a key (and, with
 	// Import, stored it).
@@ -53,9 +53,10 @@ func (l Located) OK() bool { return l.Error == "" && l.Fingerprint != "" }
 // Locate looks addr's OpenPGP key up by each of opts.Methods in order and
 // returns every answer; with opts.Import the keys found on the network are
 // stored with their provenance (a key already stored keeps the record it
-// has, and is merged as an import would). A key that cannot be stored is
-// an answer with an Error. The error return is for what stops the look-up
-// itself: a method that does not exist, an unreadable keystore.
+// has, and is merged as an import would). A key that cannot be stored,
+// like a method that does not exist, is an answer with an Error. The
+// error return is for what stops the look-up itself: an unreadable
+// keystore or Autocrypt state.
 func (s *Store) Locate(ctx context.Context, l *locate.Locator, addr string, opts LocateOptions) ([]Located, error) {
 	methods := opts.Methods
 	if methods == nil {
@@ -143,7 +144,7 @@ func (s *Store) locateLocal(addr string) ([]Located, error) {
 	}
 	var out []Located
 	for _, e := range ents {
-		fpr := upper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+		fpr := pgp.Fingerprint(e.PrimaryKey)
 		var uids []string
 		for _, u := range pgp.ValidUserIDs(e, time.Now(), nil) {
 			if u.Err == nil && core.SameAddress(u.Address, addr) {
@@ -179,13 +180,14 @@ func (s *Store) locateAutocrypt(addr string) (Located, error) {
 		return a, nil
 	}
 	min, err := locate.MinimalKey(key, addr)
+	var ents openpgp.EntityList
 	if err == nil {
-		var ents []*openpgp.Entity
-		if ents, err = pgp.ReadKeys(min); err == nil && len(ents) == 1 {
-			a.Key, a.Fingerprint, a.MatchesAddress = min, upper(fmt.Sprintf("%x", ents[0].PrimaryKey.Fingerprint)), true
-			for name := range ents[0].Identities {
-				a.UserIDs = append(a.UserIDs, name)
-			}
+		ents, err = pgp.ReadKeys(min)
+	}
+	if err == nil && len(ents) == 1 {
+		a.Key, a.Fingerprint, a.MatchesAddress = min, pgp.Fingerprint(ents[0].PrimaryKey), true
+		for name := range ents[0].Identities {
+			a.UserIDs = append(a.UserIDs, name)
 		}
 	}
 	if err != nil {
@@ -234,7 +236,7 @@ func (s *Store) Refresh(ctx context.Context, l *locate.Locator, queries []string
 			return nil, err
 		}
 		for _, e := range ents {
-			fprs = append(fprs, upper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint)))
+			fprs = append(fprs, pgp.Fingerprint(e.PrimaryKey))
 		}
 	}
 	var out []Refreshed

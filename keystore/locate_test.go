@@ -16,6 +16,7 @@ import (
 	"github.com/mailseal/mailseal/autocrypt"
 	"github.com/mailseal/mailseal/internal/locatetest"
 	"github.com/mailseal/mailseal/locate"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // locateNet is a loopback WKD (openpgpkey.example.org, serving the tree
@@ -74,16 +75,7 @@ func newEntity(t *testing.T, addr string) *openpgp.Entity {
 	return e
 }
 
-func fprOf(e *openpgp.Entity) string { return upper(bytesHex(e.PrimaryKey.Fingerprint)) }
-
-func bytesHex(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
+func fprOf(e *openpgp.Entity) string { return pgp.Fingerprint(e.PrimaryKey) }
 
 // TestLocate: each method's answer; nothing stored without Import; with
 // Import and First the first key found is stored with its provenance and

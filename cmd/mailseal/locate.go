@@ -336,7 +336,7 @@ func keysUpload(c *cli.Context) error {
 		return err
 	}
 	var key bytes.Buffer
-	if err := store.ExportPGP(&key, fmt.Sprintf("%X", e.PrimaryKey.Fingerprint), false); err != nil {
+	if err := store.ExportPGP(&key, pgp.Fingerprint(e.PrimaryKey), false); err != nil {
 		return err
 	}
 	res, err := l.UploadVKS(context.Background(), key.Bytes())
