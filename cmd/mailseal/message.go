@@ -297,9 +297,9 @@ func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) er
 		return nil, err
 	}
 	d := &done{Operation: "encrypt", Protocol: sel.Protocol, Recipients: []keyRef{}}
-	if s.c.Bool("json") {
+	if s.c.Bool("json") && s.c.String("batch") == "" {
 		d.Located = located
-	} else {
+	} else { // a batch's JSON lines are per message: the look-ups go to stderr
 		s.printLocated(located)
 	}
 	for _, r := range sel.Recipients {
