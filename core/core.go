@@ -434,7 +434,8 @@ type Policy struct {
 	AcceptSHA1Before time.Time
 	// MinRSABits is the smallest RSA key accepted (default 2048).
 	MinRSABits int
-	// MaxDecompressed caps the size of decompressed OpenPGP data.
+	// MaxDecompressed caps how far OpenPGP compressed data may expand: the
+	// plaintext may be at most this much larger than the message read.
 	MaxDecompressed int64
 	// MaxMemorySpool is how much withheld plaintext is kept in memory
 	// before it spills to an encrypted temporary file.

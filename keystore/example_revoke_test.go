@@ -25,7 +25,7 @@ func ExampleStore_RevokePGP() {
 		log.Fatal(err)
 	}
 	fmt.Println("revoked at first:", key.Revoked)
-	revoked, err := ks.RevokePGP(key.Fingerprint, keystore.RevokeOptions{UseStored: true})
+	revoked, _, err := ks.RevokePGP(key.Fingerprint, keystore.RevokeOptions{UseStored: true})
 	if err != nil {
 		log.Fatal(err)
 	}

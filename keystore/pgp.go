@@ -266,6 +266,10 @@ func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 
 // addRevocation merges the key revocation p, which verifies against c,
 // into the stored certificate c; the caller holds the lock.
+// revocationKnown is addRevocation's change when the revocation was
+// already stored.
+const revocationKnown = "unchanged (revocation already known)"
+
 func (s *Store) addRevocation(c *cert, p rawPacket) (ImportResult, error) {
 	fpr := c.fingerprint()
 	merged, changes, err := merge(c, &cert{primary: c.primary, key: c.key, direct: []rawPacket{p}})
@@ -277,7 +281,7 @@ func (s *Store) addRevocation(c *cert, p rawPacket) (ImportResult, error) {
 			return ImportResult{}, err
 		}
 	} else {
-		changes = []string{"unchanged (revocation already known)"}
+		changes = []string{revocationKnown}
 	}
 	return ImportResult{Fingerprint: upper(fpr), Changes: changes}, nil
 }

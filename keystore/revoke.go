@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,52 +220,55 @@ func (s *Store) unlockedSecret(fpr string, pass PassphraseFunc) (*openpgp.Entity
 // opts.Reason and opts.Message; with opts.UseStored it applies the stored
 // revocation certificate instead. The revocation is merged into the stored
 // certificate, so exports carry it and the key is no longer chosen to
-// encrypt to or sign with, and signatures it makes are not good.
-func (s *Store) RevokePGP(query string, opts RevokeOptions) (*KeyInfo, error) {
+// encrypt to or sign with, and signatures it makes are not good. added is
+// false when the stored certificate held the revocation already (applying
+// the stored revocation certificate a second time).
+func (s *Store) RevokePGP(query string, opts RevokeOptions) (info *KeyInfo, added bool, err error) {
 	e, err := s.FindOnePGP(query)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	fpr := hex.EncodeToString(e.PrimaryKey.Fingerprint)
 	var p rawPacket
 	if opts.UseStored {
 		if opts.Reason != ReasonUnspecified || opts.Message != "" {
-			return nil, fmt.Errorf("keystore: revoke: the stored revocation certificate says \"no reason\"; "+
+			return nil, false, fmt.Errorf("keystore: revoke: the stored revocation certificate says \"no reason\"; "+
 				"a reason or message needs the secret key (without the stored certificate): %w", core.ErrUsage)
 		}
 	} else {
 		sec, err := s.unlockedSecret(fpr, opts.Passphrase)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if p, err = newRevocation(sec, opts.Reason, opts.Message, opts.now()); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	unlock, err := s.lock()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer unlock()
 	c, err := s.readCert(fpr)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("keystore: no OpenPGP key %s (deleted meanwhile): %w", upper(fpr), core.ErrNoKey)
+		return nil, false, fmt.Errorf("keystore: no OpenPGP key %s (deleted meanwhile): %w", upper(fpr), core.ErrNoKey)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if opts.UseStored {
 		if p, err = s.readRevocationCertificate(c); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	if _, err := s.addRevocation(c, p); err != nil {
-		return nil, fmt.Errorf("keystore: revoke %s: %w", upper(fpr), err)
+	res, err := s.addRevocation(c, p)
+	if err != nil {
+		return nil, false, fmt.Errorf("keystore: revoke %s: %w", upper(fpr), err)
 	}
 	revoked, err := s.entity(fpr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	info := s.info(revoked, time.Now())
-	return &info, nil
+	ki := s.info(revoked, time.Now())
+	return &ki, !slices.Equal(res.Changes, []string{revocationKnown}), nil
 }

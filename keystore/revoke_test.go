@@ -69,14 +69,14 @@ func TestRevokePGP(t *testing.T) {
 			}
 
 			// A wrong passphrase revokes nothing.
-			if _, err := s.RevokePGP("rita@example.org", RevokeOptions{Reason: ReasonCompromised, Passphrase: constPass("wrong")}); !errors.Is(err, core.ErrLocked) {
+			if _, _, err := s.RevokePGP("rita@example.org", RevokeOptions{Reason: ReasonCompromised, Passphrase: constPass("wrong")}); !errors.Is(err, core.ErrLocked) {
 				t.Fatalf("wrong passphrase: %v", err)
 			}
 			if got, _ := s.ListPGP(info.Fingerprint); got[0].Revoked {
 				t.Fatal("revoked with a wrong passphrase")
 			}
 
-			got, err := s.RevokePGP("rita@example.org", RevokeOptions{Reason: ReasonCompromised, Message: "laptop stolen", Passphrase: constPass("pw")})
+			got, _, err := s.RevokePGP("rita@example.org", RevokeOptions{Reason: ReasonCompromised, Message: "laptop stolen", Passphrase: constPass("pw")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,17 +177,21 @@ func TestStoredRevocationCertificate(t *testing.T) {
 	}
 
 	// Without the passphrase: a reason is refused, the stored one applies.
-	if _, err := s.RevokePGP(info.Fingerprint, RevokeOptions{UseStored: true, Reason: ReasonRetired}); !errors.Is(err, core.ErrUsage) {
+	if _, _, err := s.RevokePGP(info.Fingerprint, RevokeOptions{UseStored: true, Reason: ReasonRetired}); !errors.Is(err, core.ErrUsage) {
 		t.Fatalf("stored with a reason: %v", err)
 	}
-	got, err := s.RevokePGP(info.Fingerprint, RevokeOptions{UseStored: true})
-	if err != nil || !got.Revoked {
-		t.Fatalf("%v %+v", err, got)
+	got, added, err := s.RevokePGP(info.Fingerprint, RevokeOptions{UseStored: true})
+	if err != nil || !got.Revoked || !added {
+		t.Fatalf("%v %+v %v", err, got, added)
+	}
+	// Applied again: nothing to add, and RevokePGP says so.
+	if got, added, err = s.RevokePGP(info.Fingerprint, RevokeOptions{UseStored: true}); err != nil || !got.Revoked || added {
+		t.Fatalf("again: %v %+v %v", err, got, added)
 	}
 
 	// A key without a stored certificate (imported) says how to revoke it.
 	importFile(t, s, "samples/bob.pgp", nil)
-	if _, err := s.RevokePGP(bobFpr, RevokeOptions{UseStored: true}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "no stored revocation certificate") {
+	if _, _, err := s.RevokePGP(bobFpr, RevokeOptions{UseStored: true}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "no stored revocation certificate") {
 		t.Fatalf("no stored certificate: %v", err)
 	}
 	// Exporting one for it needs the secret key: with it, one is made and kept.
@@ -203,7 +207,7 @@ func TestStoredRevocationCertificate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.Dir(), "pgp.revocs", bobFpr+".rev"), readKeyData(t, path), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokePGP(lower, RevokeOptions{UseStored: true}); !errors.Is(err, core.ErrInput) {
+	if _, _, err := s.RevokePGP(lower, RevokeOptions{UseStored: true}); !errors.Is(err, core.ErrInput) {
 		t.Fatalf("a foreign revocation certificate: %v", err)
 	}
 	if got, _ := s.ListPGP(bobFpr); got[0].Revoked {
@@ -212,7 +216,7 @@ func TestStoredRevocationCertificate(t *testing.T) {
 	// Without the secret key, revoking says what else there is.
 	// (A key imported with its secret key gets a revocation certificate on
 	// export, below.)
-	if _, err := s.RevokePGP(bobFpr, RevokeOptions{Passphrase: constPass("x")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stored revocation certificate") {
+	if _, _, err := s.RevokePGP(bobFpr, RevokeOptions{Passphrase: constPass("x")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stored revocation certificate") {
 		t.Fatalf("no secret key: %v", err)
 	}
 }
@@ -227,7 +231,7 @@ func TestRevokedKeyInGPG(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.RevokePGP("gone@example.org", RevokeOptions{Reason: ReasonSuperseded, Message: "new key"}); err != nil {
+	if _, _, err := s.RevokePGP("gone@example.org", RevokeOptions{Reason: ReasonSuperseded, Message: "new key"}); err != nil {
 		t.Fatal(err)
 	}
 	var rev bytes.Buffer
@@ -282,7 +286,7 @@ func TestRevokeStubPrimary(t *testing.T) {
 	}
 	s := newStore(t)
 	importBytes(t, s, r.Stdout)
-	if _, err := s.RevokePGP(fpr, RevokeOptions{Passphrase: constPass("")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stub") {
+	if _, _, err := s.RevokePGP(fpr, RevokeOptions{Passphrase: constPass("")}); !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "stub") {
 		t.Fatalf("stub: %v", err)
 	}
 }
@@ -308,7 +312,7 @@ func TestRevocationCertificateOnDemand(t *testing.T) {
 	if got, _ := s.ListPGP(aliceFpr); got[0].Revoked {
 		t.Fatal("revoked by making the certificate")
 	}
-	if _, err := s.RevokePGP(aliceFpr, RevokeOptions{UseStored: true}); err != nil {
+	if _, _, err := s.RevokePGP(aliceFpr, RevokeOptions{UseStored: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.ListPGP(aliceFpr); !got[0].Revoked || !bytes.Equal(readKeyData(t, path), stored) {

@@ -75,3 +75,61 @@ func TestDecompressionCapIsForCompressedDataOnly(t *testing.T) {
 		}
 	}
 }
+
+// The cap holds at any value, not only at multiples of go-crypto's read
+// size: with 1M or 100K a bomb was reported as tampering (go-crypto's own
+// cap, inside encrypted data, is a parsing error like any other), exit 1
+// instead of naming the limit. Both decryption paths: a small ciphertext
+// (go-crypto reads it) and one over prescanSize (the SEIPDv1 path).
+func TestDecompressionCapAnyValue(t *testing.T) {
+	key, err := openpgp.NewEntity("R", "", "r@example.org", &packet.Config{
+		Algorithm: packet.PubKeyAlgoEdDSA, DefaultCompressionAlgo: packet.CompressionZLIB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := Keyring{Secrets: openpgp.EntityList{key}}
+	noise := make([]byte, prescanSize+prescanSize/4)
+	rand.Read(noise)
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{
+		{"small ciphertext", make([]byte, 3<<20)},
+		{"large ciphertext", append(noise, make([]byte, 8<<20)...)},
+	} {
+		var ct bytes.Buffer
+		cfg := &packet.Config{DefaultCompressionAlgo: packet.CompressionZLIB, DefaultCipher: packet.CipherAES256}
+		w, err := openpgp.Encrypt(&ct, []*openpgp.Entity{publicOf(t, key)}, nil, nil, nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(in.data)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if (ct.Len() > prescanSize) != (in.name == "large ciphertext") {
+			t.Fatalf("%s: %d bytes of ciphertext", in.name, ct.Len())
+		}
+		for _, max := range []int64{100_000, 102_400, 1_000_000, 1<<20 + 1, 2_500_000} {
+			p := testPolicy()
+			p.MaxDecompressed = max
+			_, err := New(p).Decrypt(bytes.NewReader(ct.Bytes()), kr)
+			var le *core.LimitError
+			if !errors.Is(err, core.ErrInput) || errors.Is(err, core.ErrIntegrity) || !errors.As(err, &le) || le.Limit != "MaxDecompressed" || le.Value != max {
+				t.Errorf("%s, cap %d: %v", in.name, max, err)
+			}
+		}
+		// Over the expansion, it decrypts.
+		p := testPolicy()
+		p.MaxDecompressed = int64(len(in.data))
+		d, err := New(p).Decrypt(bytes.NewReader(ct.Bytes()), kr)
+		if err != nil {
+			t.Fatalf("%s, cap at its size: %v", in.name, err)
+		}
+		body, _ := io.ReadAll(d.Body)
+		d.Close()
+		if !bytes.Equal(body, in.data) {
+			t.Fatalf("%s: decrypted %d bytes of %d", in.name, len(body), len(in.data))
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
@@ -119,29 +120,42 @@ func prescan(prefix []byte) outer {
 	}
 }
 
-// countWriter counts what goes through it.
-type countWriter struct {
-	w io.Writer
-	n int64
+// expansionCap counts the plaintext written through it against the
+// message bytes read so far (in) and fails with errExpanded once the
+// plaintext is more than max bytes larger: that excess can only come from
+// decompression. go-crypto's own cap (Config.MaxDecompressedMessageSize)
+// is not used here: it counts compressed packets' contents, stops at a read
+// boundary, and inside encrypted data turns into a parsing error that
+// cannot be told from tampering.
+type expansionCap struct {
+	w   io.Writer
+	in  *countReader
+	max int64
+	n   int64
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
+var errExpanded = errors.New("decompressed data exceeds the limit")
+
+func (c *expansionCap) Write(p []byte) (int, error) {
+	if c.n+int64(len(p))-c.in.n.Load() > c.max {
+		return 0, errExpanded
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
 }
 
-// capReached reports whether err is go-crypto stopping compressed data at
-// Policy.MaxDecompressed after plaintext bytes came out: ErrMessageTooLarge,
-// or, inside encrypted data, the parsing error it turns that into, when the
-// plaintext ends within a read-ahead (1 MiB) below the cap. Plaintext past
-// the cap was not compressed, so an error there is not the cap.
-func (e *Engine) capReached(err error, encrypted bool, plaintext int64) bool {
-	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
-		return true
-	}
-	max := e.policy.MaxDecompressed
-	return encrypted && errors.Is(err, pgperrors.ErrDecryptSessionKeyParsing) && plaintext > max-(1<<20) && plaintext <= max
+// countReader counts the bytes read through it. The count is read on
+// another goroutine (the stage beside the decryption), hence atomic.
+type countReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (e *Engine) tooLarge() error {
@@ -363,6 +377,10 @@ func onceFunc(f func() ([]byte, error)) func() ([]byte, error) {
 func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, found *openpgp.MessageDetails) (*Decrypted, error) {
 	cfg := e.Config()
 	cfg.CacheSessionKey = kr.ReportSessionKey
+	// Decompression is capped by expansionCap below, exactly.
+	cfg.MaxDecompressedMessageSize = nil
+	in := &countReader{r: stream}
+	stream = in
 	p := &prompter{kr: kr}
 	given := sk != nil && found == nil
 	var md *openpgp.MessageDetails
@@ -407,12 +425,9 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 	}
 
 	sp := spool.New(e.policy.MaxMemorySpool)
-	// The plaintext is as large as the ciphertext that carried it, unless
-	// it was compressed: go-crypto caps what compressed data expands to
-	// (Config.MaxDecompressedMessageSize) and nothing else needs a cap.
-	// Inside encrypted data go-crypto reports that cap as a parsing error;
-	// counting the plaintext tells the two apart (see capReached).
-	cw := &countWriter{w: sp}
+	// The plaintext is as large as the message that carried it, unless it
+	// was compressed: what it has beyond that is capped.
+	cw := &expansionCap{w: sp, in: in, max: e.policy.MaxDecompressed}
 	// Our signature hashes and the spool run on a goroutine of their own,
 	// beside go-crypto's decryption.
 	sink := stage.NewWriter(io.MultiWriter(append([]io.Writer{cw}, writers...)...))
@@ -423,7 +438,7 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 	if err == nil && sealed != nil {
 		err = sealed.Close()
 	}
-	tooLarge := e.capReached(err, encrypted, cw.n)
+	tooLarge := errors.Is(err, errExpanded)
 	if err != nil && given && !tooLarge {
 		sp.Close()
 		return nil, e.sessionKeyError(err)

@@ -37,7 +37,8 @@
 //     an error wrapping core.ErrIntegrity and no plaintext at all;
 //   - data encrypted without integrity protection (SED, packet tag 9) is
 //     refused;
-//   - what compressed data expands to is capped at Policy.MaxDecompressed;
+//   - what compressed data expands to is capped: the plaintext may exceed
+//     the message read by at most Policy.MaxDecompressed;
 //   - revoked or expired keys are refused for encryption and signing, and a
 //     signature only counts as good if its key was valid when it signed;
 //   - weak hashes (SHA-1, MD5) are refused (core.SignerRefused), SHA-1 only

@@ -62,6 +62,7 @@ func runBatch(s *session, newWorker func() (batch.Work, error), writesMessages b
 		opts.Workers = max(runtime.GOMAXPROCS(0), authWorkers)
 	}
 	if writesMessages {
+		opts.Private = s.privateOutput()
 		if opts.Output = s.c.String("output"); opts.Output == "" {
 			return usageErr("--batch needs -o: the mbox file or Maildir to write")
 		}

@@ -76,13 +76,17 @@ func keysRevoke(c *cli.Context) error {
 	if !opts.UseStored {
 		opts.Passphrase = newPassphrases(c).get
 	}
-	info, err := store.RevokePGP(c.Args().First(), opts)
+	info, added, err := store.RevokePGP(c.Args().First(), opts)
 	if err != nil {
 		return err
 	}
 	uid := ""
 	if len(info.UserIDs) > 0 {
 		uid = " " + info.UserIDs[0]
+	}
+	if !added {
+		fmt.Fprintf(w, "%s%s: already revoked by this revocation certificate; nothing changed\n", info.Fingerprint, uid)
+		return nil
 	}
 	fmt.Fprintf(w, "%s%s: revoked\n", info.Fingerprint, uid)
 	fmt.Fprintf(w, "send the revoked key to those who have it: mailseal keys export %s\n", info.Fingerprint)

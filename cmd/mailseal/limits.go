@@ -16,8 +16,8 @@ import (
 var limitFlags = []cli.Flag{
 	&cli.StringFlag{Name: "max-size", Usage: "refuse messages larger than `SIZE` (default 4GiB; K, M, G, KiB, MiB, GiB)"},
 	&cli.StringFlag{Name: "max-decompressed", Usage: "refuse OpenPGP compressed data that expands beyond `SIZE` (default 256MiB)"},
-	&cli.IntFlag{Name: "max-parts", Usage: "refuse messages of more than `N` MIME parts (default 10000)"},
-	&cli.IntFlag{Name: "max-depth", Usage: "refuse multipart nesting deeper than `N` levels (default 32)"},
+	&cli.IntFlag{Name: "max-parts", Usage: "refuse messages of more than `N` MIME parts", DefaultText: "10000"},
+	&cli.IntFlag{Name: "max-depth", Usage: "refuse multipart nesting deeper than `N` levels", DefaultText: "32"},
 	&cli.StringFlag{Name: "max-header-size", Usage: "refuse a MIME part whose header is larger than `SIZE` (default 1MiB)"},
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/pprof"
 	"strings"
 
@@ -94,11 +95,21 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 func quietUsageErrors(c *cli.Command, parent string) {
 	name := parent + " " + c.Name
 	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-		return fmt.Errorf("%v (see %s --help): %w", err, name, mailseal.ErrUsage)
+		return fmt.Errorf("%s (see %s --help): %w", flagError(err), name, mailseal.ErrUsage)
 	}
 	for _, sub := range c.Subcommands {
 		quietUsageErrors(sub, name)
 	}
+}
+
+// goFlagName is a long flag as Go's flag package names it in errors: with
+// one dash.
+var goFlagName = regexp.MustCompile(`(defined: |argument: |for flag )-([A-Za-z0-9][A-Za-z0-9-]+)`)
+
+// flagError is a flag error with long flags written as they are typed
+// (--sgn, not -sgn).
+func flagError(err error) string {
+	return goFlagName.ReplaceAllString(err.Error(), "${1}--${2}")
 }
 
 func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -119,7 +130,7 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "passphrase-file", Usage: "read the key passphrase from the first line of `FILE`"},
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return fmt.Errorf("%v (see mailseal --help): %w", err, mailseal.ErrUsage)
+			return fmt.Errorf("%s (see mailseal --help): %w", flagError(err), mailseal.ErrUsage)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {

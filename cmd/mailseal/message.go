@@ -24,10 +24,16 @@ import (
 var ioFlags = []cli.Flag{
 	&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the message from `FILE` instead of stdin (or give FILE as the argument)"},
 	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (replaced atomically)"},
-	&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"},
 	&cli.BoolFlag{Name: "pgp", Usage: "use OpenPGP (PGP/MIME)"},
 	smimeFlag,
 }
+
+// The --json of the commands that read mail (a status report) and of those
+// that write it (what was done, on stderr: stdout is the message).
+var (
+	reportJSON = []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the status report as one JSON object"}}
+	doneJSON   = []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print what was done (keys, size) as one JSON object on stderr"}}
+)
 
 // protocolFlag sets the preference when sign and encrypt choose the protocol.
 var protocolFlag = &cli.StringFlag{Name: "protocol", Usage: "without --pgp/--smime: try `openpgp` (default) or smime first"}
@@ -46,7 +52,7 @@ func signCommand() *cli.Command {
 		Name:      "sign",
 		ArgsUsage: "[FILE]",
 		Usage:     "sign a message (PGP/MIME or S/MIME multipart/signed)",
-		Flags: flags(ioFlags, []cli.Flag{
+		Flags: flags(ioFlags, doneJSON, []cli.Flag{
 			&cli.StringFlag{Name: "signer", Usage: "sign with the secret key matching `QUERY` (default: the From address)"},
 			protocolFlag,
 		}, smimeSignFlags, limitFlags),
@@ -97,7 +103,7 @@ func encryptCommand() *cli.Command {
 		Name:      "encrypt",
 		ArgsUsage: "[FILE]",
 		Usage:     "encrypt a message to its recipients (PGP/MIME multipart/encrypted or S/MIME enveloped)",
-		Flags: flags(ioFlags, []cli.Flag{
+		Flags: flags(ioFlags, doneJSON, []cli.Flag{
 			&cli.BoolFlag{Name: "sign", Usage: "also sign with the sender's key"},
 			&cli.StringSliceFlag{Name: "to", Usage: "encrypt also to `ADDR` (repeatable)"},
 			&cli.BoolFlag{Name: "no-self", Usage: "do not encrypt to the sender's own key"},
@@ -130,7 +136,7 @@ func decryptCommand() *cli.Command {
 		Name:      "decrypt",
 		ArgsUsage: "[FILE]",
 		Usage:     "decrypt a message and verify its inner signature",
-		Flags: flags(ioFlags, []cli.Flag{
+		Flags: flags(ioFlags, reportJSON, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "decrypt the encrypted part at `PATH` (e.g. 2 or 1.2) alone"},
 			batchFlag, toFormatFlag, quietFlag,
 			allowUnauthenticatedFlag,
@@ -150,7 +156,7 @@ func verifyCommand() *cli.Command {
 		Name:      "verify",
 		ArgsUsage: "[FILE]",
 		Usage:     "verify a message's signature; exit 0 only for a good signature",
-		Flags: flags(ioFlags, []cli.Flag{
+		Flags: flags(ioFlags, reportJSON, []cli.Flag{
 			&cli.StringFlag{Name: "part", Usage: "verify the signed part at `PATH` alone"},
 			batchFlag, toFormatFlag, quietFlag,
 		}, verifyFlags, authFlags, limitFlags),
@@ -499,6 +505,11 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 	return m, nil
 }
 
+// privateOutput reports whether the command's output files are for their
+// owner alone: decrypted mail (see writeOutput; --batch follows the same
+// rule).
+func (s *session) privateOutput() bool { return s.c.Command.Name == "decrypt" }
+
 // writeOutput writes to stdout, or atomically to the -o file: on error the
 // file is not created and no partial output is left behind. The file is
 // made with the umask (0644 usually), as other tools make their output,
@@ -510,7 +521,7 @@ func (s *session) writeOutput(write func(io.Writer) error) error {
 		return write(s.c.App.Writer)
 	}
 	perm := os.FileMode(0o666)
-	if s.c.Command.Name == "decrypt" {
+	if s.privateOutput() {
 		perm = 0o600
 	}
 	if err := atomicfile.Write(name, perm, write); err != nil {

@@ -531,30 +531,26 @@ func resendEntries(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	box := outbox(c)
-	var sendErrs []error
 	var failed []string
-	for _, id := range ids {
-		err := box.Resend(t, id)
-		var se *submit.Error
+	err = outbox(c).Resend(t, ids, func(id string, err error) {
 		switch {
 		case err == nil:
 			fmt.Fprintf(c.App.ErrWriter, "sent %s\n", id)
 		case errors.Is(err, submit.ErrDuplicate):
 			fmt.Fprintf(c.App.ErrWriter, "%s\n", oneLine(err.Error()))
-		case errors.As(err, &se):
-			sendErrs = append(sendErrs, err)
 		default:
 			failed = append(failed, entryError(id, err))
 		}
-	}
+	})
 	if len(failed) > 0 {
+		// IDs that name no entry to send are a usage error (exit 2); the
+		// failures of those sent are said too.
+		if err != nil {
+			failed = append(failed, err.Error())
+		}
 		return entryFailures(failed)
 	}
-	if len(sendErrs) > 0 {
-		return submitError(c, errors.Join(sendErrs...))
-	}
-	return nil
+	return submitError(c, err)
 }
 
 // entryError says why entry id could not be dropped or resent.

@@ -42,7 +42,7 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
 		}
 		return f.Close()
 	}
-	tmp, err := createTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp", perm)
+	tmp, err := CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp", perm)
 	if err != nil {
 		return err
 	}
@@ -61,9 +61,9 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
 	return replace(tmp.Name(), path)
 }
 
-// createTemp creates a new file in dir named prefix and a random number,
+// CreateTemp creates a new file in dir named prefix and a random number,
 // with mode perm less the umask (os.CreateTemp makes every file 0600).
-func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
+func CreateTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
 	var err error
 	for range 10000 {
 		var f *os.File

@@ -79,6 +79,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/internal/mbox"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/mime"
@@ -286,13 +287,18 @@ type mailboxWriter struct {
 	unique   string // Maildir: the middle of the names made for messages from an mbox
 	mbox     *mbox.Writer
 	file     *os.File
-	memLimit int64 // of each output's spool
+	perm     os.FileMode // a Maildir message file's mode, less the umask
+	memLimit int64       // of each output's spool
 }
 
-func newMailboxWriter(path, label string, maildir bool, memLimit int64) (*mailboxWriter, error) {
+func newMailboxWriter(path, label string, maildir, private bool, memLimit int64) (*mailboxWriter, error) {
+	filePerm, dirPerm := os.FileMode(0o666), os.FileMode(0o777)
+	if private {
+		filePerm, dirPerm = 0o600, 0o700
+	}
 	if maildir {
 		for _, sub := range []string{"tmp", "new", "cur"} {
-			if err := os.MkdirAll(filepath.Join(path, sub), 0o700); err != nil {
+			if err := os.MkdirAll(filepath.Join(path, sub), dirPerm); err != nil {
 				return nil, fmt.Errorf("%s: %w: %w", label, err, core.ErrUsage)
 			}
 		}
@@ -302,9 +308,9 @@ func newMailboxWriter(path, label string, maildir bool, memLimit int64) (*mailbo
 			host = "localhost"
 		}
 		now := time.Now()
-		return &mailboxWriter{maildir: path, unique: fmt.Sprintf("%d.M%06dP%d", now.Unix(), now.Nanosecond()/1000, os.Getpid()) + "Q%09d." + host}, nil
+		return &mailboxWriter{maildir: path, perm: filePerm, unique: fmt.Sprintf("%d.M%06dP%d", now.Unix(), now.Nanosecond()/1000, os.Getpid()) + "Q%09d." + host}, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (an existing mbox is never overwritten): %w", label, err, core.ErrUsage)
 	}
@@ -329,7 +335,7 @@ func (w *mailboxWriter) prepare(write func(io.Writer) error) (*output, error) {
 		}
 		return &output{spool: sp}, nil
 	}
-	f, err := os.CreateTemp(filepath.Join(w.maildir, "tmp"), "mailseal-*")
+	f, err := atomicfile.CreateTemp(filepath.Join(w.maildir, "tmp"), "mailseal-", w.perm)
 	if err != nil {
 		return nil, err
 	}

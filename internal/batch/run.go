@@ -26,6 +26,11 @@ type Options struct {
 	Output string
 	// OutputFormat is FormatMbox or FormatMaildir; empty: the input's.
 	OutputFormat string
+	// Private makes the output readable by its owner alone (mbox and
+	// message files 0600, Maildir directories 0700), as for decrypted
+	// mail; otherwise they are made as the umask allows (0666 and 0777
+	// less the umask), as other tools make their output.
+	Private bool
 	// Progress, if set, is called after each message is done (from the
 	// goroutine that calls done).
 	Progress func(Progress)
@@ -128,7 +133,7 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 			return 0, fmt.Errorf("unknown output format %q (mbox or maildir): %w", opts.OutputFormat, core.ErrUsage)
 		}
 		outLimit := min(opts.MemLimit, max(outputMemory/int64(ahead), 16<<10))
-		if out, err = newMailboxWriter(opts.Output, outLabel, toMaildir, outLimit); err != nil {
+		if out, err = newMailboxWriter(opts.Output, outLabel, toMaildir, opts.Private, outLimit); err != nil {
 			return 0, err
 		}
 	}

@@ -561,15 +561,31 @@ func (o Outbox) Flush(t Transport) (FlushResult, error) {
 	return res, fails.err()
 }
 
-// Resend delivers the entry id now, also when it is held in flight (a
-// person made sure that it did not arrive), unless its Message-ID and
-// recipients were delivered since. It fails as Claim and Deliver do.
-func (o Outbox) Resend(t Transport, id string) error {
-	c, err := o.Claim(id)
-	if err != nil {
-		return err
+// Resend delivers the entries ids now, in order, also those held in flight
+// (a person made sure that they did not arrive), unless an entry's
+// Message-ID and recipients were delivered since. done is called for each
+// entry that does not stay in the outbox because of its delivery: nil when
+// it was sent, an error wrapping ErrDuplicate when it was removed unsent,
+// and for an ID that could not be claimed, Claim's error (ErrGone, ErrBusy,
+// a *DamagedError). The error, like Flush's, is an *Error naming the
+// entries whose delivery failed, all of them, with one verdict: temporary
+// only if every failure is.
+func (o Outbox) Resend(t Transport, ids []string, done func(id string, err error)) error {
+	var fails failures
+	for _, id := range ids {
+		c, err := o.Claim(id)
+		if err != nil {
+			done(id, err)
+			continue
+		}
+		switch err := c.deliver(t, true); {
+		case err == nil || errors.Is(err, ErrDuplicate):
+			done(id, err)
+		default:
+			fails.add(c.Item, err)
+		}
 	}
-	return c.deliver(t, true)
+	return fails.err()
 }
 
 // Drop removes the entry id unsent: ErrBusy while it is being delivered,

@@ -544,8 +544,14 @@ func TestOutboxInFlightAfterCrash(t *testing.T) {
 	if n := len(srv.Messages(t)); n != 0 {
 		t.Fatalf("an entry in flight was sent again: %d", n)
 	}
-	if err := box.Resend(s, id); err != nil {
-		t.Fatal(err)
+	var sent []string
+	if err := box.Resend(s, []string{id}, func(id string, err error) {
+		if err != nil {
+			t.Errorf("resend %s: %v", id, err)
+		}
+		sent = append(sent, id)
+	}); err != nil || len(sent) != 1 {
+		t.Fatal(sent, err)
 	}
 	if res, err := box.Flush(s); res != (FlushResult{}) || err != nil {
 		t.Fatalf("after the resend: %+v %v", res, err)
@@ -794,5 +800,62 @@ func TestFailuresHeldIsNotTemporary(t *testing.T) {
 	f.add(Item{ID: "b", Envelope: env}, &Error{Uncertain: true, ByHand: true, Err: errors.New("answer lost")})
 	if e := f.err().(*Error); e.Temporary || !e.Uncertain {
 		t.Fatalf("a 4xx and one held in flight: %+v", e)
+	}
+}
+
+// answers is a Transport that answers each message by its Subject line.
+type answers map[string]error
+
+func (a answers) Send(env Envelope, msg io.Reader, commit func() error) error {
+	data, err := io.ReadAll(msg)
+	if err != nil {
+		return err
+	}
+	subject, _, _ := strings.Cut(strings.TrimPrefix(string(data), "Subject: "), "\r\n")
+	if err := a[subject]; err != nil {
+		return err
+	}
+	return commit()
+}
+
+// TestResendSeveral: send --resend A B C gives every entry its outcome and
+// one verdict for all, as Flush does (temporary if any failure is); with
+// one Resend call per ID the CLI took the first error's kind (a 5xx then a
+// 4xx exited 1), and an unknown ID hid the others' failures.
+func TestResendSeveral(t *testing.T) {
+	box := Outbox{Dir: filepath.Join(t.TempDir(), "outbox")}
+	queue(t, box, 3)
+	items, err := box.List()
+	if err != nil || len(items) != 3 {
+		t.Fatal(items, err)
+	}
+	tr := answers{
+		"0": &Error{Temporary: true, Err: errors.New("451 try later")},
+		"1": &Error{Err: errors.New("550 no such user")},
+	}
+	outcomes := map[string]error{}
+	ids := []string{items[0].ID, "20260101T000000-0000", items[1].ID, items[2].ID}
+	err = box.Resend(tr, ids, func(id string, err error) { outcomes[id] = err })
+	var se *Error
+	if !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "2 message(s) still in the outbox") ||
+		!strings.Contains(err.Error(), items[0].ID) || !strings.Contains(err.Error(), items[1].ID) ||
+		!strings.Contains(err.Error(), "451 try later") || !strings.Contains(err.Error(), "550 no such user") {
+		t.Fatalf("a 4xx and a 5xx: %v", err)
+	}
+	if len(outcomes) != 2 || outcomes[items[2].ID] != nil || !errors.Is(outcomes[ids[1]], ErrGone) {
+		t.Fatalf("outcomes: %v", outcomes)
+	}
+	if left, _ := box.List(); len(left) != 2 {
+		t.Fatalf("%d left in the outbox, want the 2 that failed", len(left))
+	}
+	// The 5xx first, then the 4xx: still temporary, as Flush says.
+	err = box.Resend(tr, []string{items[1].ID, items[0].ID}, func(string, error) {})
+	if !errors.As(err, &se) || !se.Temporary || !strings.Contains(err.Error(), "2 message(s) still in the outbox") {
+		t.Fatalf("a 5xx, then a 4xx: %v", err)
+	}
+	// The 5xx alone: not temporary.
+	err = box.Resend(tr, []string{items[1].ID}, func(string, error) {})
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "1 message(s) still in the outbox") {
+		t.Fatalf("a 5xx alone: %v", err)
 	}
 }
