@@ -283,3 +283,23 @@ func TestLocateAutocrypt(t *testing.T) {
 		t.Fatalf("refresh: %v %+v", err, res)
 	}
 }
+
+// TestSessionLocateCache: what a Session kept before its look-up stored a
+// key ("none for kai") is dropped, so the next RecipientKeys finds the key
+// even before the keystore's stamp is taken again.
+func TestSessionLocateCache(t *testing.T) {
+	oldSettle, oldRecheck := cacheSettle, cacheRecheck
+	cacheSettle, cacheRecheck = 0, time.Hour // every stamp trusted, never taken again
+	t.Cleanup(func() { cacheSettle, cacheRecheck = oldSettle, oldRecheck })
+	n := newLocateNet(t)
+	kai := newEntity(t, "kai@example.org")
+	n.publish(t, kai)
+	s := newStore(t)
+	se := s.Session(SessionOptions{Locate: &SessionLocate{Locator: n.locator(), Methods: []string{"wkd"}}})
+	for i := 0; i < 2; i++ {
+		keys, why, err := se.RecipientKeys(mailseal.ProtocolOpenPGP, "kai@example.org")
+		if err != nil || len(keys) != 1 || keys[0].Fingerprint() != fprOf(kai) {
+			t.Fatalf("call %d: %v %q %v", i+1, keys, why, err)
+		}
+	}
+}
