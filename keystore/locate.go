@@ -255,7 +255,7 @@ func (s *Store) Refresh(ctx context.Context, l *locate.Locator, queries []string
 			out = append(out, r)
 			continue
 		}
-		if !p.FromNetwork() || p.Address == "" {
+		if !p.FromNetwork() || (p.Address == "" && p.Source != SourceVKS) { // a key server is asked by fingerprint
 			r.Skipped = "from " + p.Name() + ": no network source recorded to refresh it from"
 			out = append(out, r)
 			continue

@@ -169,8 +169,10 @@ func TestRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	jo := newEntity(t, "jo@example.org")
-	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, jo)), Provenance{Source: SourceVKS, Address: "jo@example.org",
-		URL: "https://keys.example/vks/v1/by-email/jo@example.org"}); err != nil {
+	// A key from a key server is asked for by fingerprint: the record
+	// needs no address.
+	if _, err := s.ImportPGPFrom(bytes.NewReader(publicBytes(t, jo)), Provenance{Source: SourceVKS,
+		URL: "https://keys.example/vks/v1/by-fingerprint/" + fprOf(jo)}); err != nil {
 		t.Fatal(err)
 	}
 	bob := corpusEntity(t, "samples/bob.pgp")

@@ -295,9 +295,9 @@ func keysRefresh(c *cli.Context) error {
 			case r.Skipped != "":
 				fmt.Fprintf(w, "%s: skipped (%s)\n", r.Fingerprint, r.Skipped)
 			case r.Error != "":
-				fmt.Fprintf(w, "%s (%s %s): %s\n", r.Fingerprint, r.Source, r.Address, oneLine(r.Error))
+				fmt.Fprintf(w, "%s (%s): %s\n", r.Fingerprint, strings.TrimSpace(r.Source+" "+r.Address), oneLine(r.Error))
 			default:
-				fmt.Fprintf(w, "%s (%s %s): %s\n", r.Fingerprint, r.Source, r.Address, strings.Join(r.Changes, ", "))
+				fmt.Fprintf(w, "%s (%s): %s\n", r.Fingerprint, strings.TrimSpace(r.Source+" "+r.Address), strings.Join(r.Changes, ", "))
 			}
 		}
 	}
