@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -78,7 +79,17 @@ func RecipientAddresses(m *mime.Message, extra []string, self bool) ([]string, e
 	if len(addrs) == 0 {
 		return nil, fmt.Errorf("no recipients: the message has no To, Cc or Bcc and no --to was given: %w", ErrUsage)
 	}
-	return addrs, nil
+	// Each address once (the sender is often among the recipients too):
+	// the first spelling is kept.
+	seen := make(map[string]bool, len(addrs))
+	unique := addrs[:0]
+	for _, a := range addrs {
+		if k := core.AddressKey(a); !seen[k] {
+			seen[k] = true
+			unique = append(unique, a)
+		}
+	}
+	return unique, nil
 }
 
 // Selection is the protocol and keys one message is encrypted with.

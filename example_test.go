@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"net/smtp"
 	"os"
 	"strings"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/smtptest"
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/mime"
 	"github.com/mailseal/mailseal/pgp"
@@ -112,10 +114,12 @@ func ExampleOpen() {
 	// signed by [alice@example.org] good
 }
 
-// Plan a send to recipients of both protocols, with the keys in a
-// keystore: each protocol's recipients get a copy of their own, each Bcc
-// recipient too. A program submits each copy to its recipients (with
-// net/smtp, say) after writing it.
+// Plan and submit a send to recipients of both protocols, with the keys
+// in a keystore: each protocol's recipients get a copy of their own, each
+// Bcc recipient too. Each copy is written, then submitted to its
+// recipients with net/smtp; here to a real SMTP server on loopback
+// (Debian's aiosmtpd, started for the example), for a program its
+// submission server.
 func ExamplePlanSend() {
 	dir, err := os.MkdirTemp("", "mailseal-example")
 	if err != nil {
@@ -150,18 +154,38 @@ func ExamplePlanSend() {
 		log.Fatal(err)
 	}
 	defer plan.Close()
+
+	srv, err := smtptest.Run(smtptest.Options{Mode: "plain"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Stop()
 	for _, c := range plan.Copies {
 		var out bytes.Buffer
 		if err := plan.Write(&out, c); err != nil {
 			log.Fatal(err)
 		}
-		// Submit out.Bytes() from plan.EnvelopeFrom to c.Rcpt here.
-		fmt.Println(c.Protocol, c.Rcpt, strings.Contains(out.String(), "Bcc:"))
+		if err := smtp.SendMail(srv.Addr, nil, plan.EnvelopeFrom, c.Rcpt, out.Bytes()); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("sent", c.Protocol, c.Rcpt)
+	}
+
+	// What the server took: three copies, none showing the Bcc.
+	received, err := srv.Received()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range received {
+		fmt.Println("received from", m.From, "to", m.To, strings.Contains(string(m.Data), "Bcc:"))
 	}
 	// Output:
-	// openpgp [bob@example.org] false
-	// smime [carol@example.org] false
-	// openpgp [alice@example.org] false
+	// sent openpgp [bob@example.org]
+	// sent smime [carol@example.org]
+	// sent openpgp [alice@example.org]
+	// received from alice@example.org to [bob@example.org] false
+	// received from alice@example.org to [carol@example.org] false
+	// received from alice@example.org to [alice@example.org] false
 }
 
 // Send system mail: cron's message names root without a domain. Domain

@@ -367,9 +367,7 @@ func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
 			return nil, err
 		}
 		opened.Auth = a
-		if w := contrast(&opened.Report); w != "" {
-			opened.Warnings = append(opened.Warnings, w)
-		}
+		opened.Warnings = append(opened.Warnings, contrast(&opened.Report, res.ProtectedFrom())...)
 	}
 	if opts.Autocrypt != nil {
 		received := opts.At
@@ -391,25 +389,42 @@ func Open(m *mime.Message, keys Keys, opts OpenOptions) (*Opened, error) {
 
 // contrast says plainly when the person's verdict and the domain's
 // disagree: a good signature on mail its domain did not send (DMARC
-// fail), or mail the domain sent whose signature is not good.
-func contrast(r *Report) string {
+// fail), or mail the domain sent whose signature is not good. DMARC
+// judges the outer From (RFC 7489); with Header Protection the signature
+// covers the protected From (protectedFrom), which an RFC 9788 reader
+// shows: when its domain is another, a warning names both, since the
+// domain verdict is then about an address the signer did not write.
+func contrast(r *Report, protectedFrom []string) []string {
 	a := r.Auth
 	if a == nil || a.DMARC == nil {
-		return ""
+		return nil
 	}
 	proto := map[string]string{ProtocolOpenPGP: "OpenPGP", ProtocolSMIME: "S/MIME"}[r.Protocol]
 	if proto == "" {
 		proto = "OpenPGP/S/MIME"
 	}
+	judged := a.Domain
+	var out []string
+	if a.Domain != "" && len(protectedFrom) == 1 && strings.Contains(protectedFrom[0], "@") {
+		d, err := auth.AddressDomain(protectedFrom[0])
+		if err != nil { // no valid domain name: another one all the same
+			d = fmt.Sprintf("%q, which is no valid domain", protectedFrom[0])
+		}
+		if d != a.Domain {
+			judged += ", the outer From's domain"
+			out = append(out, fmt.Sprintf("DMARC judged the outer From's domain %s, but the protected From (Header Protection), the one the signature covers, is at %s: the domain verdict (%s) is not about that sender",
+				a.Domain, d, a.Verdict))
+		}
+	}
 	switch {
 	case r.Status == StatusGood && a.Verdict == core.AuthFail:
-		return fmt.Sprintf("the %s signature is good, but the domain check fails (DMARC fail for %s): the signer wrote it, but it did not come from %s's servers as sent",
-			proto, a.Domain, a.Domain)
+		out = append(out, fmt.Sprintf("the %s signature is good, but the domain check fails (DMARC fail for %s): the signer wrote it, but it did not come from %s's servers as sent",
+			proto, judged, a.Domain))
 	case r.Status != StatusGood && r.Status != StatusUnsigned && r.Status != StatusError && a.Verdict == core.AuthPass:
-		return fmt.Sprintf("the domain check passes (DMARC pass for %s), but the %s signature is %s: %s sent it, which does not show that the signer wrote it",
-			a.Domain, proto, r.Status, a.Domain)
+		out = append(out, fmt.Sprintf("the domain check passes (DMARC pass for %s), but the %s signature is %s: %s sent it, which does not show that the signer wrote it",
+			judged, proto, r.Status, a.Domain))
 	}
-	return ""
+	return out
 }
 
 // engines are the two protocol engines of the flow, with keys.

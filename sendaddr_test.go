@@ -87,3 +87,19 @@ func TestSystemMailReadsOneWay(t *testing.T) {
 		m.Close()
 	}
 }
+
+// Each recipient address once, whatever names it: the sender (added by
+// self) who is also in To, and --to repeating Cc, gave the same address
+// two or three times in the no-key error (and asked for its key again).
+func TestRecipientAddressesOnce(t *testing.T) {
+	m, err := mime.Parse(strings.NewReader("From: Alice <alice@example.org>\r\nTo: alice@EXAMPLE.org, bob@example.net\r\nCc: Carol <carol@example.net>\r\nSubject: s\r\n\r\nhi\r\n"), mime.DefaultLimits(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got, err := RecipientAddresses(m, []string{"carol@example.net", "Bob@example.net"}, true)
+	want := []string{"alice@EXAMPLE.org", "bob@example.net", "carol@example.net", "Bob@example.net"}
+	if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %q, %v; want %q (the local part is compared exactly)", got, err, want)
+	}
+}

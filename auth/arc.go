@@ -40,8 +40,12 @@ type arcSet struct {
 // ARC-Authentication-Results, ARC-Message-Signature and ARC-Seal; the
 // seals record cv=none at instance 1 and cv=pass after it; the newest
 // message signature verifies over the message as it is; every seal
-// verifies over the sets up to its own. Keys are looked up through res.
+// verifies over the sets up to its own. Keys are looked up through res
+// (names in ASCII form, ASCIIDomain). A passing chain's older message
+// signatures are checked too, for OldestPass, and only a passing chain's
+// sealers say what their hop found.
 func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCResult {
+	res = asciiNames(res)
 	r := &core.ARCResult{}
 	sets, err := arcSets(m.Root.Header)
 	if err != nil {
@@ -54,8 +58,8 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 	}
 	for i, s := range sets {
 		cv := strings.ToLower(stripFWS(s.asTags["cv"]))
-		r.Sealers = append(r.Sealers, core.ARCSealer{Instance: i + 1, Domain: strings.ToLower(stripFWS(s.asTags["d"])),
-			Selector: stripFWS(s.asTags["s"]), ChainValidation: cv, AuthenticationResults: aarResults(s.aar.Value)})
+		r.Sealers = append(r.Sealers, core.ARCSealer{Instance: i + 1, Domain: normDomain(stripFWS(s.asTags["d"])),
+			Selector: stripFWS(s.asTags["s"]), ChainValidation: cv})
 	}
 	fail := func(format string, args ...any) *core.ARCResult {
 		r.Result, r.Reason = core.AuthFail, fmt.Sprintf(format, args...)
@@ -71,15 +75,20 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 		}
 	}
 	n := len(sets)
-	if err := verifyAMS(ctx, m, sets[n-1], res); err != nil {
+	bodies := bodyHashes{}
+	if err := verifyAMS(ctx, m, sets[n-1], res, bodies); err != nil {
 		if isTemp(err) {
 			r.Result, r.Reason = core.AuthTempError, fmt.Sprintf("the ARC-Message-Signature of instance %d: %v", n, err)
 			return r
 		}
 		return fail("the ARC-Message-Signature of instance %d does not verify: %v", n, err)
 	}
+	digests, err := sealDigests(sets, sha256.New())
+	if err != nil {
+		return fail("%v", err)
+	}
 	for i := n; i >= 1; i-- {
-		err := verifySeal(ctx, sets[:i], res)
+		err := verifySeal(ctx, sets[i-1], digests[i-1], res)
 		if err != nil {
 			r.Sealers[i-1].Seal = core.AuthFail
 			if isTemp(err) {
@@ -91,6 +100,25 @@ func ValidateARC(ctx context.Context, m *mime.Message, res Resolver) *core.ARCRe
 		r.Sealers[i-1].Seal = core.AuthPass
 	}
 	r.Result = core.AuthPass
+	// oldest-pass (RFC 8617 section 5.2, step 5): the older message
+	// signatures are checked from instance N-1 down; it is the oldest
+	// instance from which on all verify, 0 when all do. A hop that changed
+	// the message (a mailing list's footer) breaks the ones before it.
+	oldest := 0
+	for i := n - 1; i >= 1; i-- {
+		if verifyAMS(ctx, m, sets[i-1], res, bodies) != nil {
+			oldest = i + 1
+			break
+		}
+	}
+	r.OldestPass = &oldest
+	// What each hop found is reported only now: the ARC-Authentication-
+	// Results of a chain that does not validate are anyone's words (RFC
+	// 8617 section 5.2: a failed chain's sets carry no authenticated
+	// information), and showing them would present them as findings.
+	for i, s := range sets {
+		r.Sealers[i].AuthenticationResults = aarResults(s.aar.Value)
+	}
 	return r
 }
 
@@ -168,8 +196,12 @@ func aarResults(v string) string {
 	return strings.TrimSpace(rest)
 }
 
+// bodyHashes are the body's SHA-256 hashes by canonicalization (relaxed
+// or not), each made once however many message signatures need it.
+type bodyHashes map[bool][]byte
+
 // verifyAMS checks an ARC-Message-Signature over the message as it is.
-func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver) error {
+func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver, bodies bodyHashes) error {
 	t := s.amsTags
 	for _, tag := range []string{"a", "b", "bh", "d", "h", "s"} {
 		if _, ok := t[tag]; !ok {
@@ -189,11 +221,16 @@ func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver) err
 	if err != nil {
 		return fmt.Errorf("malformed body hash: %v", err)
 	}
-	bh := sha256.New()
-	if err := canonicalBody(bh, m.Root.RawBody(), relaxedBody); err != nil {
-		return err
+	sum, ok := bodies[relaxedBody]
+	if !ok {
+		bh := sha256.New()
+		if err := canonicalBody(bh, m.Root.RawBody(), relaxedBody); err != nil {
+			return err
+		}
+		sum = bh.Sum(nil)
+		bodies[relaxedBody] = sum
 	}
-	if string(bh.Sum(nil)) != string(want) {
+	if string(sum) != string(want) {
 		return errors.New("body hash did not verify")
 	}
 	hh := sha256.New()
@@ -207,28 +244,45 @@ func verifyAMS(ctx context.Context, m *mime.Message, s arcSet, res Resolver) err
 	return checkSignature(ctx, t, hh.Sum(nil), res)
 }
 
-// verifySeal checks the ARC-Seal of the last of sets over the sets up to
-// it (RFC 8617 section 5.1.1: each set's AAR, AMS, AS; relaxed).
-func verifySeal(ctx context.Context, sets []arcSet, res Resolver) error {
-	last := sets[len(sets)-1]
-	if _, ok := last.asTags["h"]; ok {
+// sealDigests are the digests the ARC-Seals of sets sign (RFC 8617
+// section 5.1.1): seal i signs the sets 1 to i, each set's AAR, AMS and AS
+// in relaxed form, its own AS with b= empty and without its final CRLF.
+// The sets are hashed once, in order, into h: each seal's digest comes
+// from a copy of the running hash, so the work grows with the chain's
+// size, not with its square (review finding: every seal hashed every set
+// below it again).
+func sealDigests(sets []arcSet, h hash.Hash) ([][]byte, error) {
+	c, ok := h.(hash.Cloner)
+	if !ok {
+		return nil, fmt.Errorf("ARC: the hash %T cannot be copied", h)
+	}
+	out := make([][]byte, len(sets))
+	for i, s := range sets {
+		io.WriteString(c, canonicalField(s.aar, true))
+		io.WriteString(c, canonicalField(s.ams, true))
+		own, err := c.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("ARC: copying the hash: %v", err)
+		}
+		io.WriteString(own, strings.TrimSuffix(canonicalField(withoutB(s.as), true), "\r\n"))
+		out[i] = own.Sum(nil)
+		io.WriteString(c, canonicalField(s.as, true))
+	}
+	return out, nil
+}
+
+// verifySeal checks the ARC-Seal of s over digest, what sealDigests made
+// of the sets up to s.
+func verifySeal(ctx context.Context, s arcSet, digest []byte, res Resolver) error {
+	if _, ok := s.asTags["h"]; ok {
 		return errors.New("an ARC-Seal must not have h=")
 	}
 	for _, tag := range []string{"a", "b", "cv", "d", "s"} {
-		if _, ok := last.asTags[tag]; !ok {
+		if _, ok := s.asTags[tag]; !ok {
 			return fmt.Errorf("the required tag %s= is missing", tag)
 		}
 	}
-	hh := sha256.New()
-	for i, s := range sets {
-		io.WriteString(hh, canonicalField(s.aar, true))
-		io.WriteString(hh, canonicalField(s.ams, true))
-		if i < len(sets)-1 {
-			io.WriteString(hh, canonicalField(s.as, true))
-		}
-	}
-	io.WriteString(hh, strings.TrimSuffix(canonicalField(withoutB(last.as), true), "\r\n"))
-	return checkSignature(ctx, last.asTags, hh.Sum(nil), res)
+	return checkSignature(ctx, s.asTags, digest, res)
 }
 
 func relaxedCanon(c string) (bool, error) {

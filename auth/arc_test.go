@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -8,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"hash"
+	"io"
 	"math/rand"
 	"net"
 	"os"
@@ -19,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/mime"
 )
 
 // TestCanonicalBody holds ARC's body canonicalization to RFC 6376's
@@ -134,6 +138,10 @@ func TestARC(t *testing.T) {
 	hop2 := seal(hop1, "hop2.example", "arc=pass")
 	hop3 := seal(hop2, "hop3.example", "arc=pass")
 	hop2failed := seal(hop1, "hop2.example", "arc=fail")
+	// A hop that changed the body (a list's footer) before sealing: the
+	// chain passes, but the first hop's message signature no longer does.
+	listed := seal(strings.Replace(hop1, "noon", "nine", 1), "hop2.example", "arc=pass")
+	listed3 := seal(listed, "hop3.example", "arc=pass")
 	validate := func(msg string) *core.ARCResult { return ValidateARC(context.Background(), parse(t, msg), res) }
 
 	if r := validate(plainMsg); r.Result != core.AuthNone || r.Reason != "" || len(r.Sealers) != 0 {
@@ -150,6 +158,19 @@ func TestARC(t *testing.T) {
 	}
 	if r := validate(hop3); r.Result != core.AuthPass || len(r.Sealers) != 3 || r.Sealers[2].Domain != "hop3.example" {
 		t.Errorf("three hops: %+v", r)
+	}
+	// oldest-pass (RFC 8617 5.2 step 5): 0 when every message signature
+	// verifies, else the oldest instance from which on they do.
+	for _, c := range []struct {
+		name, msg string
+		oldest    int
+	}{{"one hop", hop1, 0}, {"two hops", hop2, 0}, {"three hops", hop3, 0}, {"body changed by hop 2", listed, 2}, {"body changed by hop 2 of 3", listed3, 2}} {
+		if r := validate(c.msg); r.Result != core.AuthPass || r.OldestPass == nil || *r.OldestPass != c.oldest {
+			t.Errorf("%s: %+v, want pass with oldest-pass %d", c.name, r, c.oldest)
+		}
+	}
+	if r := validate(hop2failed); r.OldestPass != nil {
+		t.Errorf("a failed chain has oldest-pass %d", *r.OldestPass)
 	}
 
 	// changeIn rewrites old to new inside the field NAME of instance i.
@@ -204,11 +225,19 @@ func TestARC(t *testing.T) {
 	write("one hop", hop1)
 	write("two hops", hop2)
 	write("three hops", hop3)
-	want := []string{core.AuthNone, core.AuthPass, core.AuthPass, core.AuthPass}
+	write("body changed by hop 2", listed)
+	want := []string{core.AuthNone, core.AuthPass, core.AuthPass, core.AuthPass, core.AuthPass}
 	for _, c := range cases {
 		r := validate(c.msg)
 		if r.Result != core.AuthFail || !strings.Contains(r.Reason, c.reason) {
 			t.Errorf("%s: %+v, want fail: %s", c.name, r, c.reason)
+		}
+		// A failed chain's ARC-Authentication-Results are not findings:
+		// none is reported (review finding: they were, as if verified).
+		for _, sl := range r.Sealers {
+			if sl.AuthenticationResults != "" {
+				t.Errorf("%s: a failed chain reports what hop %d found: %q", c.name, sl.Instance, sl.AuthenticationResults)
+			}
 		}
 		write(c.name, c.msg)
 		want = append(want, core.AuthFail)
@@ -222,7 +251,7 @@ func TestARC(t *testing.T) {
 		t.Fatalf("arc_verify: %v: %s", err, stderr.String())
 	}
 	got := strings.Fields(string(out))
-	names := append([]string{"no ARC", "one hop", "two hops", "three hops"}, func() (n []string) {
+	names := append([]string{"no ARC", "one hop", "two hops", "three hops", "body changed by hop 2"}, func() (n []string) {
 		for _, c := range cases {
 			n = append(n, c.name)
 		}
@@ -251,6 +280,24 @@ func TestARC(t *testing.T) {
 	if err != nil || rep.ARC == nil || rep.ARC.Result != core.AuthNone || strings.Contains(rep.AuthenticationResults, "; arc=") {
 		t.Errorf("Check, no chain: %+v, %v", rep, err)
 	}
+	// With the client known, the arc result names it (smtp.remote-ip)
+	// and the oldest-pass; python3-authres reads both back.
+	for _, ip := range []string{"192.0.2.10", "2001:db8::10"} {
+		rep, err = Check(context.Background(), parse(t, listed), Options{Resolver: res, AuthServID: "mx.example.net",
+			SPF: &SPFOptions{ClientIP: net.ParseIP(ip), HELO: "mta.hop2.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/usr/bin/python3", "-c", `import sys, authres, authres.arc
+h = authres.FeatureContext(authres.arc).parse_value(sys.argv[1])
+for r in h.results:
+    if r.method == "arc":
+        print(r.result, r.header_oldest_pass, r.smtp_remote_ip)`, rep.AuthenticationResults)
+		out, err := cmd.CombinedOutput()
+		if want := "pass 2 " + ip + "\n"; err != nil || string(out) != want {
+			t.Errorf("python3-authres reads %q from %q (%v), want %q", out, rep.AuthenticationResults, err, want)
+		}
+	}
 }
 
 // flipLast changes the last character of s (a base64 letter) to another.
@@ -261,4 +308,57 @@ func flipLast(s string) string {
 		repl = 'B'
 	}
 	return s[:len(s)-1] + string(repl)
+}
+
+// countingHash counts the bytes written to it and to its copies.
+type countingHash struct {
+	hash.Hash
+	n *int
+}
+
+func (c countingHash) Write(p []byte) (int, error) { *c.n += len(p); return c.Hash.Write(p) }
+func (c countingHash) Clone() (hash.Cloner, error) {
+	h, err := c.Hash.(hash.Cloner).Clone()
+	return countingHash{h, c.n}, err
+}
+
+// TestARCSealWorkLinear: the digests of the 50 seals of a chain (RFC
+// 8617's most) are what section 5.1.1 defines (each computed here afresh
+// over the sets up to its own) and sealDigests hashes each field once
+// (the seals' own twice, once with b= empty): the work is linear in the
+// chain. Before the review fix every seal hashed every set below it
+// again, about 25 times the chain for 50 sets.
+func TestARCSealWorkLinear(t *testing.T) {
+	field := func(name string, i int, extra string) *mime.Field {
+		raw := fmt.Sprintf("%s: i=%d; a=rsa-sha256; d=hop%d.example;\r\n\t s=arc; %s b=%s\r\n", name, i, i, extra, strings.Repeat("QUJD", 100))
+		return &mime.Field{Key: name, Raw: []byte(raw)}
+	}
+	var sets []arcSet
+	total := 0
+	for i := 1; i <= maxARCInstances; i++ {
+		s := arcSet{aar: field("ARC-Authentication-Results", i, "spf=pass;"), ams: field("ARC-Message-Signature", i, "h=from:to;"), as: field("ARC-Seal", i, "cv=pass;")}
+		sets = append(sets, s)
+		for _, f := range []*mime.Field{s.aar, s.ams, s.as, withoutB(s.as)} {
+			total += len(canonicalField(f, true))
+		}
+	}
+	n := 0
+	digests, err := sealDigests(sets, countingHash{sha256.New(), &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > total {
+		t.Errorf("hashed %d bytes for 50 seals, want at most %d (each field once, the seals twice)", n, total)
+	}
+	for i := range sets {
+		h := sha256.New()
+		for j := 0; j < i; j++ {
+			io.WriteString(h, canonicalField(sets[j].aar, true)+canonicalField(sets[j].ams, true)+canonicalField(sets[j].as, true))
+		}
+		io.WriteString(h, canonicalField(sets[i].aar, true)+canonicalField(sets[i].ams, true))
+		io.WriteString(h, strings.TrimSuffix(canonicalField(withoutB(sets[i].as), true), "\r\n"))
+		if !bytes.Equal(h.Sum(nil), digests[i]) {
+			t.Fatalf("the digest of seal %d differs from RFC 8617's definition", i+1)
+		}
+	}
 }

@@ -78,6 +78,7 @@ func Check(ctx context.Context, m *mime.Message, opts Options) (*core.AuthReport
 	if res == nil {
 		res = System()
 	}
+	res = asciiNames(res)
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout
@@ -136,8 +137,8 @@ func dkimVerdict(ds []core.DKIMResult) string {
 	return ds[0].Result
 }
 
-// fromDomain is the lower-case domain of the single From address, or ""
-// and why there is none.
+// fromDomain is the domain of the single From address in ASCII form
+// (ASCIIDomain), or "" and why there is none.
 func fromDomain(h mime.Header) (string, string) {
 	// Every mailbox counts, a name without an address too, as for the
 	// signer's binding (flow.Senders): a From that shows a second name
@@ -152,20 +153,18 @@ func fromDomain(h mime.Header) (string, string) {
 	if addrs[0] == "" {
 		return "", "the From field shows a name without an address; DMARC needs exactly one address"
 	}
-	// The domain follows the last @: a quoted local part may hold one.
-	at := strings.LastIndexByte(addrs[0], '@')
-	d, ok := addrs[0][at+1:], at >= 0
-	if !ok || d == "" {
-		return "", fmt.Sprintf("the From address %q has no domain", addrs[0])
+	d, err := AddressDomain(addrs[0])
+	if err != nil {
+		return "", "the From address: " + err.Error()
 	}
-	return strings.ToLower(strings.TrimSuffix(d, ".")), ""
+	return d, ""
 }
 
 // OrgDomain is the organizational domain of d (RFC 7489 section 3.2): its
 // public suffix and one label more, by the public suffix list; d itself
 // when it is a suffix.
 func OrgDomain(d string) string {
-	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	d = normDomain(d)
 	org, err := publicsuffix.EffectiveTLDPlusOne(d)
 	if err != nil {
 		return d
@@ -174,9 +173,10 @@ func OrgDomain(d string) string {
 }
 
 // aligned says whether an authenticated domain is aligned with the From
-// domain: equal (strict), or the same organizational domain (relaxed).
+// domain: equal (strict), or the same organizational domain (relaxed),
+// both compared in ASCII form (from is already).
 func aligned(authDomain, from string, strict bool) bool {
-	authDomain = strings.ToLower(strings.TrimSuffix(authDomain, "."))
+	authDomain = normDomain(authDomain)
 	if authDomain == from {
 		return true
 	}
@@ -296,13 +296,19 @@ func checkSPF(ctx context.Context, h mime.Header, o SPFOptions, res Resolver) (*
 		// A null sender (bounces) is checked as postmaster@HELO (RFC 7208 section 2.4).
 		sender = "postmaster@" + o.HELO
 	}
-	_, r.Domain, _ = strings.Cut(sender, "@")
-	r.Domain = strings.ToLower(r.Domain)
+	local, domain, _ := strings.Cut(sender, "@")
+	r.Domain = normDomain(domain)
 	if r.Domain == "" {
 		r.Result, r.Reason = core.AuthNone, "no MAIL FROM domain and no HELO name to check"
 		return r, nil
 	}
-	result, err := spf.CheckHostWithSender(o.ClientIP, o.HELO, sender, spf.WithResolver(res), spf.WithContext(ctx))
+	// The checker gets the domains in ASCII form, as DNS has them and as
+	// DMARC compares them with the From domain.
+	helo := o.HELO
+	if a, err := ASCIIDomain(helo); err == nil {
+		helo = a
+	}
+	result, err := spf.CheckHostWithSender(o.ClientIP, helo, local+"@"+r.Domain, spf.WithResolver(res), spf.WithContext(ctx))
 	r.Result = string(result)
 	if err != nil {
 		r.Reason = err.Error()
@@ -382,8 +388,18 @@ func AuthenticationResults(authservID string, rep *core.AuthReport) string {
 		rs = append(rs, &authres.SPFResult{Value: authres.ResultValue(s.Result), From: resultToken(from), Helo: resultToken(s.HELO)})
 	}
 	if a := rep.ARC; a != nil && a.Result != core.AuthNone {
-		// go-msgauth formats ARCResult without its method name.
-		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result)})
+		// go-msgauth formats ARCResult without its method name (and
+		// would leave out an oldest-pass of 0).
+		params := map[string]string{}
+		if a.OldestPass != nil {
+			params["header.oldest-pass"] = strconv.Itoa(*a.OldestPass)
+		}
+		if s := rep.SPF; s != nil {
+			// The client that handed the message over (RFC 8617 section
+			// 10.1); ClientIP is net.IP's own spelling, safe to write.
+			params["smtp.remote-ip"] = s.ClientIP
+		}
+		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result), Params: params})
 	}
 	if d := rep.DMARC; d != nil && d.Domain != "" {
 		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(d.Result), From: resultToken(d.Domain)})

@@ -70,6 +70,7 @@ func VerifyDKIM(ctx context.Context, m *mime.Message, res Resolver) ([]core.DKIM
 		}
 		return results, nil
 	}
+	res = asciiNames(res)
 	lookup := func(name string) ([]string, error) { return res.LookupTXT(ctx, name) }
 	// The verifier gets the header and body as mailseal splits them (one
 	// reading everywhere): a line that is no header field ends the header
@@ -120,7 +121,7 @@ func describeDKIM(value string) core.DKIMResult {
 		r.Result, r.Reason = core.AuthPermError, "malformed DKIM-Signature: "+err.Error()
 		return r
 	}
-	r.Domain = strings.ToLower(stripFWS(tags["d"]))
+	r.Domain = normDomain(stripFWS(tags["d"]))
 	r.Selector = stripFWS(tags["s"])
 	r.Algorithm = stripFWS(tags["a"])
 	r.Identifier = stripFWS(tags["i"])

@@ -84,7 +84,11 @@ func ExampleValidateARC() {
 			fmt.Println("arc:", r.Result)
 		}
 		for _, s := range r.Sealers {
-			fmt.Printf("  i=%d d=%s s=%s cv=%s seal=%s: %s\n", s.Instance, s.Domain, s.Selector, s.ChainValidation, s.Seal, s.AuthenticationResults)
+			if r.Result == "pass" { // what each hop found, verified
+				fmt.Printf("  i=%d d=%s s=%s cv=%s seal=%s: %s\n", s.Instance, s.Domain, s.Selector, s.ChainValidation, s.Seal, s.AuthenticationResults)
+			} else { // claims only: a failed chain's findings are not reported
+				fmt.Printf("  claimed: i=%d d=%s s=%s cv=%s\n", s.Instance, s.Domain, s.Selector, s.ChainValidation)
+			}
 		}
 	}
 	// Output:
@@ -92,8 +96,8 @@ func ExampleValidateARC() {
 	//   i=1 d=hop1.example s=arc cv=none seal=pass: hop1.example; dkim=none
 	//   i=2 d=hop2.example s=arc cv=pass seal=pass: hop2.example; arc=pass
 	// arc: fail (the ARC-Message-Signature of instance 2 does not verify: body hash did not verify)
-	//   i=1 d=hop1.example s=arc cv=none seal=: hop1.example; dkim=none
-	//   i=2 d=hop2.example s=arc cv=pass seal=: hop2.example; arc=pass
+	//   claimed: i=1 d=hop1.example s=arc cv=none
+	//   claimed: i=2 d=hop2.example s=arc cv=pass
 }
 
 // Keep DNS answers across many checks: the second lookup of a key is
@@ -118,4 +122,16 @@ func ExampleCache() {
 	// [v=DMARC1; p=reject]
 	// [v=DMARC1; p=reject]
 	// queries: 1
+}
+
+// Domains with U-labels are looked up and compared as A-labels.
+func ExampleASCIIDomain() {
+	for _, d := range []string{"Bücher.example.", "_dmarc.bücher.example", "ab--ü.example"} {
+		a, err := auth.ASCIIDomain(d)
+		fmt.Println(a, err != nil)
+	}
+	// Output:
+	// xn--bcher-kva.example false
+	// _dmarc.xn--bcher-kva.example false
+	//  true
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -95,29 +96,100 @@ func FuzzVerifyDKIM(f *testing.F) {
 	})
 }
 
-// FuzzValidateARC: any ARC fields give a result (none, pass, fail,
-// temperror) with a reason when not pass or none; never a panic.
+// arcFuzzSeeds are FuzzValidateARC's seeds and the resolver with their
+// keys: a two-hop chain python3-dkim sealed (testdata/arc-two-hops.eml,
+// passing), the same with the b= of each kind of signature damaged (each
+// reaching the RSA check and failing it), and fields of one set with
+// syntax errors. Without the sealed chain no seed got past the first
+// check, and the fuzzer never reached the signature code (review finding).
+func arcFuzzSeeds(t testing.TB) ([]string, Resolver) {
+	msg, err := os.ReadFile("testdata/arc-two-hops.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := os.ReadFile("testdata/arc-key.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(rec))
+	res := mapResolver{"arc._domainkey.hop1.example": {key}, "arc._domainkey.hop2.example": {key}}
+	chain := string(msg)
+	damage := func(old, new string) string {
+		if !strings.Contains(chain, old) {
+			t.Fatalf("testdata/arc-two-hops.eml has no %q", old)
+		}
+		return strings.Replace(chain, old, new, 1)
+	}
+	set := func(aar, ams, as string) string {
+		return "ARC-Seal: " + as + "\r\nARC-Message-Signature: " + ams + "\r\nARC-Authentication-Results: " + aar + "\r\n" + plainMsg
+	}
+	return []string{
+		chain,
+		damage(" b=Kln0", " b=AAAA"), // the ARC-Seal of instance 2
+		damage(" b=HWF3", " b=AAAA"), // the ARC-Message-Signature of instance 2
+		damage(" b=YqEW", " b=AAAA"), // the ARC-Seal of instance 1, which the seal of 2 signs
+		set("i=1; mx.example; dkim=pass", "i=1; a=rsa-sha256; d=example.org; s=s; h=from; bh=AAAA; b=AAAA", "i=1; a=rsa-sha256; cv=none; d=example.org; s=s; b=AAAA"),
+		set("i=2", "i=1; c=relaxed/x", "i=51; cv=pass"),
+		set("x", "", ";;"),
+	}, res
+}
+
+// TestARCFuzzSeeds: the fuzzer's seeds reach the signature code: the
+// sealed chain passes, every seal checked, and each damaged b= fails in
+// an RSA check ("signature did not verify"): of the signature it is in,
+// or of the newest seal, which signs the older seals with their b=.
+func TestARCFuzzSeeds(t *testing.T) {
+	seeds, res := arcFuzzSeeds(t)
+	r := ValidateARC(context.Background(), parse(t, seeds[0]), res)
+	if r.Result != core.AuthPass || len(r.Sealers) != 2 || r.Sealers[0].Seal != core.AuthPass || r.Sealers[1].Seal != core.AuthPass {
+		t.Errorf("the sealed chain: %+v", r)
+	}
+	for i, want := range []string{
+		"the ARC-Seal of instance 2 does not verify: signature did not verify",
+		"the ARC-Message-Signature of instance 2 does not verify: signature did not verify",
+		"the ARC-Seal of instance 2 does not verify: signature did not verify",
+	} {
+		if r := ValidateARC(context.Background(), parse(t, seeds[i+1]), res); r.Result != core.AuthFail || r.Reason != want {
+			t.Errorf("seed %d: %s (%s), want fail: %s", i+1, r.Result, r.Reason, want)
+		}
+	}
+}
+
+// FuzzValidateARC: any message gives a result (none, pass, fail,
+// temperror) with a reason when not pass or none, never a panic; a pass
+// has every seal checked, and only a pass reports what the hops found.
 func FuzzValidateARC(f *testing.F) {
-	res := mapResolver{}
-	f.Add("i=1; mx.example; dkim=pass", "i=1; a=rsa-sha256; d=example.org; s=s; h=from; bh=AAAA; b=AAAA", "i=1; a=rsa-sha256; cv=none; d=example.org; s=s; b=AAAA")
-	f.Add("i=2", "i=1; c=relaxed/x", "i=51; cv=pass")
-	f.Add("x", "", ";;")
-	f.Fuzz(func(t *testing.T, aar, ams, as string) {
-		clean := strings.NewReplacer("\r", " ", "\n", " ")
-		msg := "ARC-Seal: " + clean.Replace(as) + "\r\nARC-Message-Signature: " + clean.Replace(ams) +
-			"\r\nARC-Authentication-Results: " + clean.Replace(aar) + "\r\n" + plainMsg
+	seeds, res := arcFuzzSeeds(f)
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
 		m, err := mime.Parse(strings.NewReader(msg), mime.DefaultLimits(), 1<<20)
 		if err != nil {
 			return
 		}
 		defer m.Close()
 		r := ValidateARC(context.Background(), m, res)
+		if (r.OldestPass != nil) != (r.Result == core.AuthPass) || r.OldestPass != nil && (*r.OldestPass < 0 || *r.OldestPass > len(r.Sealers)) {
+			t.Fatalf("%s with oldest-pass %v", r.Result, r.OldestPass)
+		}
 		switch r.Result {
 		case core.AuthFail, core.AuthTempError:
 			if r.Reason == "" {
 				t.Fatalf("%s without a reason", r.Result)
 			}
-		case core.AuthPass, core.AuthNone:
+			for _, s := range r.Sealers {
+				if s.AuthenticationResults != "" {
+					t.Fatalf("a chain that did not pass reports what hop %d found", s.Instance)
+				}
+			}
+		case core.AuthPass:
+			for _, s := range r.Sealers {
+				if s.Seal != core.AuthPass {
+					t.Fatalf("pass with the seal of instance %d %q", s.Instance, s.Seal)
+				}
+			}
+		case core.AuthNone:
 		default:
 			t.Fatalf("result %q", r.Result)
 		}

@@ -103,7 +103,12 @@ type ARCResult struct {
 	// Result: pass, fail, none (no ARC fields), temperror.
 	Result string `json:"result"`
 	Reason string `json:"reason,omitempty"`
-	// Sealers are the ARC sets, instance 1 (the first hop) first.
+	// OldestPass (set when Result is pass) is RFC 8617's oldest-pass: the
+	// oldest instance from which on every ARC-Message-Signature still
+	// verifies, 0 when all do; above 0, hops before it saw another message.
+	OldestPass *int `json:"oldest_pass,omitempty"`
+	// Sealers are the ARC sets, instance 1 (the first hop) first; when
+	// Result is not pass, what they say (d=, s=, cv=) is unverified.
 	Sealers []ARCSealer `json:"sealers,omitempty"`
 }
 
@@ -116,6 +121,8 @@ type ARCSealer struct {
 	Seal string `json:"seal,omitempty"`
 	// ChainValidation is the cv= the sealer recorded: none, pass or fail.
 	ChainValidation string `json:"cv"`
-	// AuthenticationResults is what that hop found (its ARC-Authentication-Results value).
+	// AuthenticationResults is what that hop found (its
+	// ARC-Authentication-Results value), set only when the chain passes:
+	// a failed chain's are unverified claims (RFC 8617), not findings.
 	AuthenticationResults string `json:"authentication_results,omitempty"`
 }

@@ -308,6 +308,22 @@ func SameAddress(a, b string) bool {
 	return true
 }
 
+// AddressKey is a key under which addresses SameAddress finds equal are
+// equal (for maps and sets): the local part as it is, the domain with
+// ASCII letters in lower case. A string that is not an address is its own
+// key.
+func AddressKey(a string) string {
+	local, domain, ok := splitAddress(a)
+	if !ok {
+		return a
+	}
+	b := []byte(domain)
+	for i := range b {
+		b[i] = lowerASCII(b[i])
+	}
+	return local + "@" + string(b)
+}
+
 func lowerASCII(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'

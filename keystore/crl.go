@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/internal/dn"
 )
 
 // The keystore's own CAs (GenerateCA, or any stored CA certificate with its
@@ -155,7 +156,7 @@ func (s *Store) RevokeX509(query string, opts RevokeOptions) (*Revocation, error
 			return res, nil
 		}
 	}
-	r := revocation{Fingerprint: fpr, Subject: c.Subject.String(), Serial: strings.ToUpper(c.SerialNumber.Text(16)),
+	r := revocation{Fingerprint: fpr, Subject: dn.String(c.Subject), Serial: strings.ToUpper(c.SerialNumber.Text(16)),
 		Time: opts.now().UTC(), Reason: opts.Reason, CA: c.BasicConstraintsValid && c.IsCA}
 	st.Revoked = append(st.Revoked, r)
 	if err := s.writeCAState(caFpr, st); err != nil {

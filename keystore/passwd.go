@@ -17,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
 	"github.com/mailseal/mailseal/pgp"
 )
@@ -367,7 +368,7 @@ func (s *Store) x509PasswdTargets(opts PassphraseOptions) ([]passwdTarget, error
 		}
 		ch := PassphraseChange{Protocol: core.ProtocolSMIME, Fingerprint: id, Name: "(a key awaiting its certificate)"}
 		if c := byKey[id]; c != nil {
-			ch.Fingerprint, ch.Name = CertFingerprint(c), c.Subject.String()
+			ch.Fingerprint, ch.Name = CertFingerprint(c), dn.String(c.Subject)
 		}
 		what := "the private key of " + ch.Name + " (" + ch.Fingerprint + ")"
 		out = append(out, passwdTarget{change: ch, path: path, reprotect: func(data []byte, old PassphraseFunc, newPass newPassphrase) ([]byte, error) {

@@ -13,6 +13,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -374,7 +375,7 @@ func (s *Store) QueryProtocol(query string) (string, error) {
 			names = append(names, "OpenPGP "+pgp.Fingerprint(e.PrimaryKey)+" "+primaryUID(e))
 		}
 		for _, c := range certs {
-			names = append(names, "X.509 "+CertFingerprint(c)+" "+c.Subject.String())
+			names = append(names, "X.509 "+CertFingerprint(c)+" "+dn.String(c.Subject))
 		}
 		return "", fmt.Errorf("%q matches OpenPGP keys and X.509 certificates: %s; add --pgp or --smime: %w",
 			query, strings.Join(names, "; "), mailseal.ErrUsage)

@@ -26,6 +26,7 @@ import (
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
@@ -290,7 +291,7 @@ func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 					break
 				}
 			}
-		} else if containsFold(c.Subject.String(), q) || slices.ContainsFunc(CertEmails(c), func(e string) bool { return containsFold(e, q) }) {
+		} else if containsFold(dn.String(c.Subject), q) || slices.ContainsFunc(CertEmails(c), func(e string) bool { return containsFold(e, q) }) {
 			out = append(out, c)
 		}
 	}
@@ -325,7 +326,7 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 	if len(found) > 1 {
 		var names []string
 		for _, c := range found {
-			names = append(names, CertFingerprint(c)+" "+c.Subject.String())
+			names = append(names, CertFingerprint(c)+" "+dn.String(c.Subject))
 		}
 		return nil, fmt.Errorf("keystore: x509: %q matches %d certificates: %s; give a fingerprint: %w",
 			query, len(found), strings.Join(names, "; "), core.ErrUsage)
@@ -416,7 +417,7 @@ func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.Pri
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
-	f, err := openPKCS12(data, pass, "the private key of "+c.Subject.String()+" ("+fpr+")")
+	f, err := openPKCS12(data, pass, "the private key of "+dn.String(c.Subject)+" ("+fpr+")")
 	switch {
 	case errors.Is(err, errPasswordNeeded):
 		return nil, fmt.Errorf("keystore: x509: the private key of %s needs a passphrase: %w", fpr, core.ErrLocked)
@@ -526,8 +527,8 @@ func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
 	info := CertInfo{
 		Fingerprint: fpr,
 		Algorithm:   keyAlgorithmName(c.PublicKey),
-		Subject:     c.Subject.String(),
-		Issuer:      c.Issuer.String(),
+		Subject:     dn.String(c.Subject),
+		Issuer:      dn.String(c.Issuer),
 		Emails:      CertEmails(c),
 		Created:     c.NotBefore,
 		Expires:     c.NotAfter,

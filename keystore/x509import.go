@@ -25,6 +25,7 @@ import (
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
@@ -487,7 +488,7 @@ func (s *Store) storeX509Locked(in *x509Input, protect []byte) ([]ImportResult, 
 	index := map[string]int{}
 	for _, c := range in.certs {
 		fpr := CertFingerprint(c)
-		res := ImportResult{Fingerprint: fpr, UserIDs: []string{c.Subject.String()}}
+		res := ImportResult{Fingerprint: fpr, UserIDs: []string{dn.String(c.Subject)}}
 		if _, err := os.Stat(s.x509CertPath(fpr)); errors.Is(err, fs.ErrNotExist) {
 			if err := writeAtomic(s.x509CertPath(fpr), certPEM(c), 0o644); err != nil {
 				return results, fmt.Errorf("keystore: x509: %w", err)
@@ -515,7 +516,7 @@ func (s *Store) storeX509Locked(in *x509Input, protect []byte) ([]ImportResult, 
 		if !ok {
 			j = len(results)
 			index[fpr] = j
-			results = append(results, ImportResult{Fingerprint: fpr, UserIDs: []string{c.Subject.String()}})
+			results = append(results, ImportResult{Fingerprint: fpr, UserIDs: []string{dn.String(c.Subject)}})
 		}
 		results[j].Secret = true
 		results[j].Changes = append(results[j].Changes, change)
@@ -577,7 +578,7 @@ func (s *Store) storeKey(key crypto.PrivateKey, cert *x509.Certificate, protect 
 func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate) (ImportResult, error) {
 	sum := sha256.Sum256(l.der)
 	id := strings.ToUpper(hex.EncodeToString(sum[:]))
-	res := ImportResult{Fingerprint: id, UserIDs: []string{"CRL of " + l.crl.Issuer.String()}}
+	res := ImportResult{Fingerprint: id, UserIDs: []string{"CRL of " + dn.String(l.crl.Issuer)}}
 	verdict, issuers := "issuer unknown", 0
 	for _, c := range candidates {
 		if !bytes.Equal(c.RawSubject, l.crl.RawIssuer) {

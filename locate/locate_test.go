@@ -291,6 +291,13 @@ func TestGenerateWKD(t *testing.T) {
 	if bytes.Contains(data, []byte("elsewhere")) {
 		t.Error("the published key holds a user ID of another domain")
 	}
+	// A file of several armored blocks (keys exported one by one and
+	// joined) publishes every key: go-crypto's armored key reader, used
+	// here before, read the first block only.
+	joined := append(append(armored(t, public(t, alice)), '\n'), armored(t, public(t, bob))...)
+	if addrs, err := GenerateWKD(t.TempDir(), "example.org", joined); err != nil || strings.Join(addrs, " ") != "Alice@example.org bob@example.org" {
+		t.Errorf("two armored blocks: %q, %v", addrs, err)
+	}
 	if _, err := GenerateWKD(t.TempDir(), "nothing.example", public(t, alice)); !errors.Is(err, core.ErrNoKey) {
 		t.Errorf("no key in the domain: %v", err)
 	}

@@ -13,10 +13,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/armor"
 )
 
 func (l *Locator) vksBase() string {
@@ -155,10 +155,7 @@ func (l *Locator) UploadVKS(ctx context.Context, key []byte) (*VKSUpload, error)
 		return nil, fmt.Errorf("vks upload: %w", err)
 	}
 	var ab bytes.Buffer
-	aw, err := armor.Encode(&ab, "PGP PUBLIC KEY BLOCK", nil)
-	if err != nil {
-		return nil, fmt.Errorf("vks upload: %w", err)
-	}
+	aw := armor.NewWriter(&ab, "PGP PUBLIC KEY BLOCK")
 	aw.Write(bin)
 	if err := aw.Close(); err != nil {
 		return nil, fmt.Errorf("vks upload: %w", err)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 const zbase32 = "ybndrfg8ejkmcpqxot1uwisza345h769"
@@ -205,18 +205,12 @@ func writeFile(path string, data []byte) error {
 	return nil
 }
 
-// readCerts reads binary or armored public keys.
+// readCerts reads binary or armored public keys (every armored block) as
+// every key file is read: pgp.ReadKeys.
 func readCerts(data []byte) (openpgp.EntityList, error) {
-	var r io.Reader = bytes.NewReader(data)
-	var ents openpgp.EntityList
-	var err error
-	if len(data) > 0 && data[0]&0x80 == 0 {
-		ents, err = openpgp.ReadArmoredKeyRing(r)
-	} else {
-		ents, err = openpgp.ReadKeyRing(r)
-	}
+	ents, err := pgp.ReadKeys(data)
 	if err != nil {
-		return nil, fmt.Errorf("wkd: reading the keys: %w: %w", err, core.ErrInput)
+		return nil, fmt.Errorf("wkd: %w", err)
 	}
 	return ents, nil
 }

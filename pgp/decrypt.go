@@ -159,7 +159,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 func (e *Engine) tooLarge() error {
-	max := e.policy.MaxDecompressed
+	max := e.Policy().MaxDecompressed
 	return fmt.Errorf("pgp: %w", &core.LimitError{Limit: "MaxDecompressed", Value: max,
 		What: "decompressed data exceeds the " + core.SizeName(max) + " limit (if the message is genuine, raise the decompression limit)"})
 }
@@ -297,7 +297,7 @@ func (e *Engine) decryptInput(in io.Reader, kr Keyring) (*Decrypted, error) {
 		// Without a quick check, a wrong session key shows only at the end
 		// of the data: keep the ciphertext to try the next one, and then
 		// the secret keys and the password.
-		ct := spool.New(e.policy.MaxMemorySpool)
+		ct := spool.New(e.Policy().MaxMemorySpool)
 		defer ct.Close()
 		if _, err := io.Copy(ct, stream); err != nil {
 			return nil, fmt.Errorf("pgp: decrypt: reading the message: %v: %w", err, core.ErrInput)
@@ -424,10 +424,10 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 		cands = append(cands, cd)
 	}
 
-	sp := spool.New(e.policy.MaxMemorySpool)
+	sp := spool.New(e.Policy().MaxMemorySpool)
 	// The plaintext is as large as the message that carried it, unless it
 	// was compressed: what it has beyond that is capped.
-	cw := &expansionCap{w: sp, in: in, max: e.policy.MaxDecompressed}
+	cw := &expansionCap{w: sp, in: in, max: e.Policy().MaxDecompressed}
 	// Our signature hashes and the spool run on a goroutine of their own,
 	// beside go-crypto's decryption.
 	sink := stage.NewWriter(io.MultiWriter(append([]io.Writer{cw}, writers...)...))

@@ -11,8 +11,8 @@
 //
 // # Use
 //
-// New(policy) gives an Engine (New(core.Policy{}) applies
-// core.DefaultPolicy()). Keys are go-crypto entities (import
+// New(policy) gives an Engine (New(core.Policy{}), like a zero Engine,
+// applies core.DefaultPolicy()). Keys are go-crypto entities (import
 // openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"): NewKey makes one,
 // ReadKeys reads key files, Unlock opens a protected secret key, and a
 // keystore.Store holds them. Per call:
@@ -73,7 +73,8 @@ import (
 )
 
 // Engine is the OpenPGP engine for one policy. It holds no mutable state and
-// is safe for concurrent use.
+// is safe for concurrent use. A zero Engine is usable: it applies
+// core.DefaultPolicy(), as New(core.Policy{}) does.
 type Engine struct {
 	policy core.Policy
 }
@@ -85,14 +86,15 @@ func New(p core.Policy) *Engine {
 	return &Engine{policy: p.WithDefaults()}
 }
 
-// Policy returns the policy the engine applies (with defaults filled in).
-func (e *Engine) Policy() core.Policy { return e.policy }
+// Policy returns the policy the engine applies (with defaults filled in,
+// also for a zero Engine). Every use of the policy goes through it.
+func (e *Engine) Policy() core.Policy { return e.policy.WithDefaults() }
 
 // Config returns a fresh go-crypto configuration for the engine's policy.
 // It is never nil (go-crypto's v2 API misbehaves on nil configurations).
 // The caller may modify the returned value; it is not shared.
 func (e *Engine) Config() *packet.Config {
-	p := e.policy
+	p := e.Policy()
 	limit := p.MaxDecompressed
 	minRSA := p.MinRSABits
 	if minRSA > 0xffff {
@@ -151,7 +153,7 @@ func (e *Engine) weakSigningKey(pub *packet.PublicKey) string {
 	var min int
 	switch pub.PubKeyAlgo {
 	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly:
-		name, min = "RSA", e.policy.MinRSABits
+		name, min = "RSA", e.Policy().MinRSABits
 	case packet.PubKeyAlgoDSA:
 		name, min = "DSA", minDSABits
 	default:
@@ -168,7 +170,7 @@ func (e *Engine) weakSigningKey(pub *packet.PublicKey) string {
 }
 
 // now is the policy's verification time.
-func (e *Engine) now() time.Time { return e.policy.Time() }
+func (e *Engine) now() time.Time { return e.Policy().Time() }
 
 // hashAccepted reports whether a message signature hash, in a signature
 // made at made, passes the policy: SHA-256 or stronger; SHA-1 (and
@@ -178,7 +180,7 @@ func (e *Engine) hashAccepted(h crypto.Hash, made time.Time) bool {
 	case crypto.SHA256, crypto.SHA384, crypto.SHA512, crypto.SHA3_256, crypto.SHA3_512:
 		return true
 	case crypto.SHA1, crypto.SHA224:
-		return e.policy.SHA1Accepted(made)
+		return e.Policy().SHA1Accepted(made)
 	}
 	return false
 }

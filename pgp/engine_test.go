@@ -509,3 +509,41 @@ func TestSessionKeyOnUnencryptedMessage(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// A zero Engine (var e pgp.Engine) applies core.DefaultPolicy(), as
+// New(core.Policy{}) and a zero smime.Engine do (issue 13: a zero engine is
+// usable). Before, it applied its zero policy as it was: a decompression
+// cap of 0, so that every compressed message was refused as too large, and
+// go-crypto's RSA minimum instead of the policy's.
+func TestZeroEngineUsesDefaultPolicy(t *testing.T) {
+	var zero Engine
+	want := New(core.Policy{})
+	if got := zero.Policy(); got != want.Policy() {
+		t.Errorf("zero engine's policy %+v, want %+v", got, want.Policy())
+	}
+	cfg := zero.Config()
+	if *cfg.MaxDecompressedMessageSize != 256<<20 || cfg.MinimumRSABits() != 2048 {
+		t.Errorf("zero engine's config: decompression cap %d, RSA minimum %d", *cfg.MaxDecompressedMessageSize, cfg.MinimumRSABits())
+	}
+	// gpg compresses by default: the zero engine decrypts such a message.
+	key, err := openpgp.NewEntity("R", "", "r@example.org", &packet.Config{
+		Algorithm: packet.PubKeyAlgoEdDSA, DefaultCompressionAlgo: packet.CompressionZLIB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ct bytes.Buffer
+	w, err := openpgp.Encrypt(&ct, []*openpgp.Entity{publicOf(t, key)}, nil, nil, nil,
+		&packet.Config{DefaultCompressionAlgo: packet.CompressionZLIB, DefaultCipher: packet.CipherAES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("compressed hello\n"), 4096) // 68 KiB that compress well
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, body := decryptAll(t, &zero, ct.Bytes(), Keyring{Secrets: openpgp.EntityList{key}})
+	if !bytes.Equal(body, data) {
+		t.Fatalf("decrypted %d bytes, want %d", len(body), len(data))
+	}
+}

@@ -365,8 +365,10 @@ func (e *Engine) expiredSince(s core.Signature, ent *openpgp.Entity) string {
 // version gives a SignerBad entry) and warnings: what does not change a
 // verdict but a reader should know (a good signature's key has expired
 // since it signed). The error is for unreadable input only; a
-// signature that does not verify is a SignerBad entry, not an error. It has
-// the shape of smime.Engine.VerifyDetached.
+// signature that does not verify is a SignerBad entry, not an error. Its
+// argument order and results are those of smime.Engine.VerifyDetached; the
+// keys differ: the certificates are an argument here, while the S/MIME
+// engine judges signers against its Trust.
 func (e *Engine) VerifyDetached(content, sig io.Reader, certs CertFinder) ([]core.Signature, []string, error) {
 	sigs, unsupported, damaged, err := readSignaturesChecked(sig)
 	if err != nil {

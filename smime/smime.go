@@ -56,6 +56,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/cms"
+	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
@@ -396,12 +397,12 @@ func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 				sg.Status = core.SignerRefused // a weak hash or key in the chain
 			}
 			sg.Error = oneLine(err)
-			sg.Chain = []string{r.Cert.Subject.String()}
+			sg.Chain = []string{dn.String(r.Cert.Subject)}
 			out = append(out, sg)
 			continue
 		}
 		for _, c := range res.Chain {
-			sg.Chain = append(sg.Chain, c.Subject.String())
+			sg.Chain = append(sg.Chain, dn.String(c.Subject))
 		}
 		for _, w := range res.Warnings {
 			warnings = append(warnings, "signer "+sg.Fingerprint+": "+w)

@@ -132,6 +132,9 @@ func authLines(a *mailseal.AuthReport) []string {
 	}
 	if r := a.ARC; r != nil && r.Result != "none" {
 		l := "arc: " + r.Result
+		if r.OldestPass != nil {
+			l += fmt.Sprintf(", oldest-pass %d", *r.OldestPass)
+		}
 		if r.Reason != "" {
 			l += " (" + oneLine(r.Reason) + ")"
 		}
@@ -140,7 +143,11 @@ func authLines(a *mailseal.AuthReport) []string {
 			for i, sl := range r.Sealers {
 				sealers[i] = fmt.Sprintf("i=%d d=%s s=%s", sl.Instance, sl.Domain, sl.Selector)
 			}
-			l += "; sealers: " + strings.Join(sealers, ", ")
+			if r.Result == "pass" {
+				l += "; sealers: " + strings.Join(sealers, ", ")
+			} else { // what a failed chain's sets say is anyone's claim
+				l += "; claimed sealers, not verified: " + strings.Join(sealers, ", ")
+			}
 		}
 		lines = append(lines, l)
 	}

@@ -2,7 +2,9 @@
 // §6.2): a streaming Reader, which decodes whole runs of base64 lines at a
 // time (internal/b64lines), and a streaming Writer. The pgp package reads
 // and writes messages and signatures with it, keystore imports and exports
-// keys with it, and the SOP front end armors and dearmors with it.
+// keys with it, locate reads keys from the network and for WKD trees and
+// armors the VKS upload with it, and the SOP front end armors and dearmors
+// with it.
 //
 // A CRC-24 line is written, because GnuPG 2.2 requires one. When read, a
 // wrong checksum is not a reason to refuse the data (RFC 9580 §6.1: the

@@ -11,6 +11,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/dn"
 )
 
 // encryptChunk is the size of the OCTET STRING pieces of encryptedContent.
@@ -92,7 +93,7 @@ func certName(cert *x509.Certificate) string {
 	if len(cert.EmailAddresses) > 0 {
 		return cert.EmailAddresses[0]
 	}
-	return cert.Subject.String()
+	return dn.String(cert.Subject)
 }
 
 // appendIndefinite appends an identifier octet (tags < 31) with the

@@ -99,7 +99,14 @@ type Result struct {
 	// innerPartial: the signature inside decrypted content covers only
 	// part of it (a nested part, or inline blocks with text around them).
 	innerPartial bool
+	// protectedFrom: the protected From's addresses (Header Protection).
+	protectedFrom []string
 }
+
+// ProtectedFrom are the addresses of the From that Header Protection (RFC
+// 9788) protects, the one the signature was checked against ("" for a
+// name without an address); nil when the message has no Header Protection.
+func (r *Result) ProtectedFrom() []string { return r.protectedFrom }
 
 // DecryptedHeader is the header of the decrypted content's root, nil when
 // nothing was decrypted or its integrity is not protected (S/MIME CBC,
@@ -293,6 +300,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 				protected = pe.Header.NonContentFields()
 				fromDiffers = !sameFrom(senders, ps)
 				senders = *ps
+				res.protectedFrom = ps.From
 				if opened.Encrypted {
 					if res.Outer, res.Inner, err = protectedOutput(res.Outer, pe); err != nil {
 						return damaged(opened, err)

@@ -2,8 +2,9 @@
 """A real SMTP server for mailseal's tests: Debian's python3-aiosmtpd on
 loopback, with STARTTLS or implicit TLS, optional AUTH, and scripted
 failures. Each accepted message is saved as NNN.eml with NNN.json (the
-envelope) in --spool. Prints "ready" when it listens."""
-import argparse, asyncio, json, os, ssl, sys, time
+envelope) in --spool. Prints "ready" when it listens; stops at the end of
+its stdin."""
+import argparse, asyncio, json, os, ssl, sys
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -64,8 +65,9 @@ controller = Controller(Handler(), **kw)
 controller.start()
 print("ready", flush=True)
 try:
-    while True:
-        time.sleep(3600)
+    # Serve until stdin ends: the Go side holds it open, so the server
+    # ends with the test process even when that is killed or exits early.
+    sys.stdin.read()
 except KeyboardInterrupt:
     pass
 finally:

@@ -13,6 +13,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -46,7 +48,9 @@ type Server struct {
 	Spool   string // where accepted messages are saved
 	CAFile  string // PEM of the certificate, to trust it
 	RootCAs *x509.CertPool
+	dir     string
 	cmd     *exec.Cmd
+	stdin   io.Closer // the server runs until it is closed
 }
 
 // Python is the interpreter that has Debian's aiosmtpd.
@@ -55,18 +59,46 @@ const Python = "/usr/bin/python3"
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if out, err := exec.Command(Python, "-c", "import aiosmtpd").CombinedOutput(); err != nil {
-		t.Fatalf("Debian's python3-aiosmtpd is needed for the SMTP tests (scripts/test.sh installs it): %v %s", err, out)
-	}
-	dir := t.TempDir()
-	s := &Server{Spool: filepath.Join(dir, "spool")}
-	os.MkdirAll(s.Spool, 0o700)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	s.RootCAs = writeCert(t, certFile, keyFile, opts.CertHost)
-	s.CAFile = certFile
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := Run(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Run starts a server outside a test (a runnable example has none); Stop
+// ends it and removes its files. The server also ends when this process
+// does: it serves until its stdin, held here, is closed.
+func Run(opts Options) (*Server, error) {
+	if out, err := exec.Command(Python, "-c", "import aiosmtpd").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("Debian's python3-aiosmtpd is needed for the SMTP tests (scripts/test.sh installs it): %v %s", err, out)
+	}
+	dir, err := os.MkdirTemp("", "smtptest")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Spool: filepath.Join(dir, "spool"), dir: dir}
+	if err := s.start(opts); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(opts Options) error {
+	if err := os.MkdirAll(s.Spool, 0o700); err != nil {
+		return err
+	}
+	certFile, keyFile := filepath.Join(s.dir, "cert.pem"), filepath.Join(s.dir, "key.pem")
+	pool, err := writeCert(certFile, keyFile, opts.CertHost)
+	if err != nil {
+		return err
+	}
+	s.RootCAs, s.CAFile = pool, certFile
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -88,17 +120,24 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.DropAnswer > 0 {
 		args = append(args, "--drop-answer", strconv.Itoa(opts.DropAnswer))
 	}
-	s.cmd = exec.Command(Python, args...)
-	stdout, _ := s.cmd.StdoutPipe()
-	logf, err := os.Create(filepath.Join(dir, "smtpd.log"))
+	cmd := exec.Command(Python, args...)
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	s.cmd.Stderr = logf
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+	if s.stdin, err = cmd.StdinPipe(); err != nil {
+		return err
 	}
-	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
+	logf, err := os.Create(filepath.Join(s.dir, "smtpd.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close() // the child has its own copy
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
 	ready := make(chan bool, 1)
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
@@ -107,12 +146,25 @@ func Start(t testing.TB, opts Options) *Server {
 	select {
 	case ok := <-ready:
 		if !ok {
-			t.Fatal("the SMTP test server did not start")
+			log, _ := os.ReadFile(filepath.Join(s.dir, "smtpd.log"))
+			return fmt.Errorf("the SMTP test server did not start: %s", log)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("the SMTP test server did not start within 20 s")
+		return fmt.Errorf("the SMTP test server did not start within 20 s")
 	}
-	return s
+	return nil
+}
+
+// Stop ends the server and removes its files (what it accepted too).
+func (s *Server) Stop() {
+	if s.stdin != nil {
+		s.stdin.Close()
+	}
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+	os.RemoveAll(s.dir)
 }
 
 func script() string {
@@ -121,8 +173,11 @@ func script() string {
 }
 
 // writeCert makes a self-signed certificate and returns a pool holding it.
-func writeCert(t testing.TB, certFile, keyFile, host string) *x509.CertPool {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func writeCert(certFile, keyFile, host string) (*x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "smtptest"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -135,15 +190,25 @@ func writeCert(t testing.TB, certFile, keyFile, host string) *x509.CertPool {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return pool
+	return pool, nil
 }
 
 // Message is one accepted message.
@@ -158,17 +223,33 @@ type Message struct {
 // Messages returns what the server accepted, in order.
 func (s *Server) Messages(t testing.TB) []Message {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(s.Spool, "*.json"))
+	out, err := s.Received()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Received returns what the server accepted, in order (Messages for
+// code without a test).
+func (s *Server) Received() ([]Message, error) {
+	files, err := filepath.Glob(filepath.Join(s.Spool, "*.json"))
+	if err != nil {
+		return nil, err
+	}
 	sort.Strings(files)
 	var out []Message
 	for _, f := range files {
 		var m Message
 		data, err := os.ReadFile(f)
-		if err != nil || json.Unmarshal(data, &m) != nil {
-			t.Fatalf("%s: %v", f, err)
+		if err == nil {
+			err = json.Unmarshal(data, &m)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		m.Data, _ = os.ReadFile(strings.TrimSuffix(f, ".json") + ".eml")
 		out = append(out, m)
 	}
-	return out
+	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mailseal/mailseal/internal/dn"
 )
 
 // validator runs one Verify call, or the validation of a CRL signer's
@@ -99,7 +101,10 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 		// Its own issuer: there is nothing to find, only to trust.
 		return nil, certError(leaf, "self-signed and not a trust anchor")
 	}
-	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", leaf.Issuer.String())
+	if top := search.untrustedTop; top != nil {
+		return nil, certError(leaf, "no path to a trust anchor (its chain ends at the CA %q, which is not a trust anchor)", dn.String(top.Subject))
+	}
+	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", dn.String(leaf.Issuer))
 }
 
 type pathSearch struct {
@@ -107,11 +112,18 @@ type pathSearch struct {
 	budget   int   // complete paths that may still be validated
 	steps    int   // partial paths extended so far
 	firstErr error // from the first complete path that failed (the most direct one)
+	// untrustedTop is the first self-issued certificate a partial path
+	// reached that is not an anchor: a CA the caller has but does not
+	// trust, which the error names.
+	untrustedTop *x509.Certificate
 }
 
 // extend tries every issuer candidate of the last certificate of path.
 func (s *pathSearch) extend(path []*certInfo) *pathResult {
 	last := path[len(path)-1]
+	if len(path) > 1 && s.untrustedTop == nil && last.issuer.equal(last.subject) {
+		s.untrustedTop = last.cert
+	}
 	s.steps++
 	if len(path) >= maxPathDepth || s.steps > maxSearchSteps || s.v.state.workLeft < 0 {
 		return nil

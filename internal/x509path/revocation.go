@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/mailseal/mailseal/internal/dn"
 )
 
 // reasonRemoveFromCRL is CRLReason removeFromCRL (delta CRLs only).
@@ -241,17 +243,17 @@ func (v *validator) checkRevocation(ci *certInfo, ownKey crypto.PublicKey, issue
 				continue
 			}
 			if in.err != nil {
-				notes = append(notes, "CRL of "+rl.Issuer.String()+": "+in.err.Error())
+				notes = append(notes, "CRL of "+dn.String(rl.Issuer)+": "+in.err.Error())
 				continue
 			}
 			interim, err := v.crlScope(ci, dp, in)
 			if err != nil {
-				notes = append(notes, "CRL of "+rl.Issuer.String()+": "+err.Error())
+				notes = append(notes, "CRL of "+dn.String(rl.Issuer)+": "+err.Error())
 				continue
 			}
 			key, err := v.crlSignerKey(in, ci, ownKey, issuer, issuerKey, anchor)
 			if err != nil {
-				notes = append(notes, "CRL of "+rl.Issuer.String()+": "+err.Error())
+				notes = append(notes, "CRL of "+dn.String(rl.Issuer)+": "+err.Error())
 				continue
 			}
 			delta := v.findDelta(in, key)
@@ -269,7 +271,7 @@ func (v *validator) checkRevocation(ci *certInfo, ownKey crypto.PublicKey, issue
 			}
 		decided:
 			if revoked {
-				return certError(ci.cert, "revoked (%s) according to the %s of %s", reasonName(reason), where, rl.Issuer.String())
+				return certError(ci.cert, "revoked (%s) according to the %s of %s", reasonName(reason), where, dn.String(rl.Issuer))
 			}
 			covered |= interim
 		}
@@ -451,7 +453,7 @@ func (v *validator) crlSignerKey(in *crlInfo, ci *certInfo, ownKey crypto.Public
 		}
 	}
 	if lastErr == nil {
-		lastErr = fmt.Errorf("no certificate of the CRL issuer %q to check it with", rl.Issuer.String())
+		lastErr = fmt.Errorf("no certificate of the CRL issuer %q to check it with", dn.String(rl.Issuer))
 	}
 	return nil, lastErr
 }

@@ -451,3 +451,20 @@ func TestSelfSignedNotAnchor(t *testing.T) {
 	forged := issueCert(t, &testIssuer{cert: namesake, key: other}, &x509.Certificate{Subject: self.Subject}, newECKey(t).Public(), nil)
 	wantFail(t, forged, p.options(Signing), "not found among the roots")
 }
+
+// A chain that ends at a CA the caller has but does not trust names that
+// CA (issue 15 review: the error named only the leaf's issuer, as if it
+// were missing, when it was in the keystore and untrusted).
+func TestUntrustedCANamed(t *testing.T) {
+	p := newTestPKI(t)
+	key := newECKey(t)
+	leaf := issueCert(t, p.inter, &x509.Certificate{Subject: pkix.Name{CommonName: "a@example.org"}, EmailAddresses: []string{"a@example.org"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}, key.Public(), nil)
+	opts := p.options(Signing)
+	opts.Roots = nil
+	opts.Intermediates = append(opts.Intermediates, p.root.cert)
+	wantFail(t, leaf, opts, `its chain ends at the CA "CN=Test Root,O=Mailseal Test", which is not a trust anchor`)
+	// Without the root at all: the issuer is not found.
+	opts.Intermediates = opts.Intermediates[:1]
+	wantFail(t, leaf, opts, "no path to a trust anchor")
+}

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/sigalg"
 )
 
@@ -213,7 +214,7 @@ func subjectString(c *x509.Certificate) string {
 	if c == nil {
 		return "<nil>"
 	}
-	s := c.Subject.String()
+	s := dn.String(c.Subject)
 	if s == "" {
 		s = fmt.Sprintf("<empty subject, serial %s>", c.SerialNumber)
 	}

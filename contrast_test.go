@@ -1,0 +1,50 @@
+package mailseal
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+// TestContrast: the warnings that set the person's verdict against the
+// domain's name the domain DMARC judged (the outer From's) and, when
+// Header Protection's protected From is at another domain, say so; the
+// same domain written as a U-label or in other case is not another.
+func TestContrast(t *testing.T) {
+	report := func(status Status, verdict, domain string) *Report {
+		return &Report{Status: status, Protocol: ProtocolOpenPGP, HeaderProtection: "clear",
+			Auth: &core.AuthReport{Verdict: verdict, Domain: domain, DMARC: &core.DMARCResult{Result: verdict, Domain: domain}}}
+	}
+	for _, c := range []struct {
+		name      string
+		r         *Report
+		protected []string
+		want      []string
+	}{
+		{"protected From elsewhere", report(StatusSenderMismatch, core.AuthPass, "example.org"), []string{"carol@example.net"}, []string{
+			"DMARC judged the outer From's domain example.org, but the protected From (Header Protection), the one the signature covers, is at example.net",
+			"the domain check passes (DMARC pass for example.org, the outer From's domain), but the OpenPGP signature is sender-mismatch"}},
+		{"protected From with no valid domain", report(StatusSenderMismatch, core.AuthPass, "example.org"), []string{"carol@ab--ü.example"}, []string{
+			`DMARC judged the outer From's domain example.org, but the protected From (Header Protection), the one the signature covers, is at "carol@ab--ü.example", which is no valid domain`,
+			"the domain check passes (DMARC pass for example.org, the outer From's domain)"}},
+		{"same domain, other case", report(StatusUnknownSigner, core.AuthPass, "example.org"), []string{"alice@Example.ORG"}, []string{
+			"the domain check passes (DMARC pass for example.org), but the OpenPGP signature is unknown-signer"}},
+		{"same domain as a U-label", report(StatusGood, core.AuthFail, "xn--bcher-kva.example"), []string{"a@bücher.example"}, []string{
+			"the OpenPGP signature is good, but the domain check fails (DMARC fail for xn--bcher-kva.example)"}},
+		{"no Header Protection", report(StatusGood, core.AuthFail, "example.org"), nil, []string{
+			"the OpenPGP signature is good, but the domain check fails (DMARC fail for example.org)"}},
+		{"both agree", report(StatusGood, core.AuthPass, "example.org"), []string{"alice@example.org"}, nil},
+	} {
+		got := contrast(c.r, c.protected)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %q, want %d warnings", c.name, got, len(c.want))
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], c.want[i]) {
+				t.Errorf("%s: %q, want %q...", c.name, got[i], c.want[i])
+			}
+		}
+	}
+}
