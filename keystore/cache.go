@@ -163,6 +163,17 @@ func (se *Session) refresh() {
 	c.stamp, c.settled = sum, settled
 }
 
+// invalidate drops what the session keeps, after it changed the keystore
+// itself (the stamp may not show a change made within cacheRecheck).
+func (se *Session) invalidate() {
+	c := &se.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.entries = nil
+	c.checked = time.Time{}
+}
+
 // cached returns what is kept under key, or calls find and keeps its
 // result (when ok) for as long as the keystore is unchanged.
 func cached[T any](se *Session, key string, find func() (T, bool, error)) (T, error) {

@@ -33,6 +33,11 @@ type SessionOptions struct {
 	RequireCRLs bool
 	// SMIMESign is how the S/MIME signers the session returns sign.
 	SMIMESign smime.SignOptions
+	// Locate, when set, makes RecipientKeys look up the OpenPGP key of an
+	// address without a valid one (Store.Locate, the first method that
+	// finds one), store it with its provenance, and answer with it;
+	// Session.Located lists what was asked and found.
+	Locate *SessionLocate
 }
 
 // A Session selects keys from the store for one run of work: recipients
@@ -51,6 +56,8 @@ type Session struct {
 	store *Store
 	opts  SessionOptions
 	cache keyCache
+
+	locating sessionLocating
 
 	mu         sync.Mutex
 	pgpSigners map[string]*openpgp.Entity
@@ -166,6 +173,9 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		keys, refused, err := se.recipientKeys(protocol, addr)
 		return recipientsResult{keys, refused}, err == nil, err
 	})
+	if err == nil && len(r.keys) == 0 && protocol == mailseal.ProtocolOpenPGP && se.opts.Locate != nil {
+		return se.locateRecipient(addr, r.refused)
+	}
 	return r.keys, r.refused, err
 }
 

@@ -1,9 +1,11 @@
 package locate_test
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/mailseal/mailseal/locate"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 func ExampleWKDURLs() {
@@ -35,5 +37,31 @@ func ExampleParseMethods() {
 	fmt.Println(err)
 	// Output:
 	// [wkd dane] <nil>
-	// unknown lookup method "ldap" (the methods are local, wkd, dane, vks): usage error
+	// unknown lookup method "ldap" (the methods are local, autocrypt, wkd, dane, vks): usage error
+}
+
+// A key as an OPENPGPKEY record or a WKD publishes it for one address:
+// only the user IDs bound to that address.
+func ExampleMinimalKey() {
+	key, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Joe <joe@example.org>", "Joe <joe@work.example>"}})
+	if err != nil {
+		panic(err)
+	}
+	var cert bytes.Buffer
+	key.Serialize(&cert)
+	min, err := locate.MinimalKey(cert.Bytes(), "joe@work.example")
+	if err != nil {
+		panic(err)
+	}
+	ents, err := pgp.ReadKeys(min)
+	if err != nil {
+		panic(err)
+	}
+	for name := range ents[0].Identities {
+		fmt.Println(name)
+	}
+	fmt.Println(locate.CheckAddress("joe"))
+	// Output:
+	// Joe <joe@work.example>
+	// "joe" is not a mail address: usage error
 }

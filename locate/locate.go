@@ -42,9 +42,12 @@ const (
 	MethodWKD  = "wkd"
 	MethodDANE = "dane"
 	MethodVKS  = "vks"
-	// MethodLocal is the keystore's own answer; ParseMethods accepts it,
-	// the keystore answers it (keystore.Store.Locate), Locate does not.
-	MethodLocal = "local"
+	// MethodLocal is the keystore's own answer, MethodAutocrypt the
+	// Autocrypt peer state it keeps (what verify/decrypt --autocrypt
+	// learned); ParseMethods accepts them, the keystore answers them
+	// (keystore.Store.Locate), Locate does not.
+	MethodLocal     = "local"
+	MethodAutocrypt = "autocrypt"
 )
 
 // Methods is every method, in the order DefaultMethods tries them.
@@ -106,9 +109,9 @@ type Found struct {
 	Fingerprint    string    `json:"fingerprint,omitempty"`
 	UserIDs        []string  `json:"user_ids,omitempty"`
 	MatchesAddress bool      `json:"matches_address"`
-	Source         string    `json:"source"`           // the URL or the DNS name asked
+	Source         string    `json:"source,omitempty"` // the URL or the DNS name asked
 	DNSSEC         bool      `json:"dnssec,omitempty"` // DANE: the named resolver set the AD bit
-	Fetched        time.Time `json:"fetched"`
+	Fetched        time.Time `json:"fetched,omitzero"`
 	Error          string    `json:"error,omitempty"`
 	Key            []byte    `json:"-"`
 }
@@ -215,7 +218,7 @@ func (l *Locator) Locate(ctx context.Context, addr string, methods []string) []F
 			found, err = l.DANE(ctx, addr)
 		case MethodVKS:
 			found, err = l.VKSByEmail(ctx, addr)
-		case MethodLocal:
+		case MethodLocal, MethodAutocrypt:
 			err = fmt.Errorf("the keystore answers the method %q (keystore.Store.Locate): %w", m, core.ErrUsage)
 		default:
 			err = fmt.Errorf("unknown method %q (the methods are %s): %w", m, strings.Join(Methods, ", "), core.ErrUsage)
@@ -230,7 +233,7 @@ func (l *Locator) Locate(ctx context.Context, addr string, methods []string) []F
 }
 
 // ParseMethods reads a comma-separated list of methods ("" is Methods);
-// MethodLocal is one of them.
+// MethodLocal and MethodAutocrypt are among them.
 func ParseMethods(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return Methods, nil
@@ -238,12 +241,12 @@ func ParseMethods(s string) ([]string, error) {
 	var out []string
 	for _, m := range strings.Split(s, ",") {
 		m = strings.ToLower(strings.TrimSpace(m))
-		ok := m == MethodLocal
+		ok := m == MethodLocal || m == MethodAutocrypt
 		for _, k := range Methods {
 			ok = ok || m == k
 		}
 		if !ok {
-			return nil, fmt.Errorf("unknown lookup method %q (the methods are %s, %s): %w", m, MethodLocal, strings.Join(Methods, ", "), core.ErrUsage)
+			return nil, fmt.Errorf("unknown lookup method %q (the methods are %s, %s, %s): %w", m, MethodLocal, MethodAutocrypt, strings.Join(Methods, ", "), core.ErrUsage)
 		}
 		out = append(out, m)
 	}

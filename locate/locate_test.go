@@ -19,6 +19,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/locatetest"
 )
 
 func TestWKDHashAndURLs(t *testing.T) {
@@ -391,38 +392,12 @@ func TestSMIMEA(t *testing.T) {
 	}
 }
 
-// stripUIDs removes the user IDs (and their signatures) of a binary key,
-// as keys.openpgp.org gives out a key whose addresses are not verified.
-func stripUIDs(t *testing.T, bin []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	r := packet.NewOpaqueReader(bytes.NewReader(bin))
-	keep := true
-	for {
-		op, err := r.Next()
-		if err != nil {
-			break
-		}
-		switch op.Tag {
-		case 13:
-			keep = false
-		case 2:
-		default:
-			keep = true
-		}
-		if keep {
-			op.Serialize(&out)
-		}
-	}
-	return out.Bytes()
-}
-
 func TestVKSByFingerprintAndRefresh(t *testing.T) {
 	n := newTestNet(t)
 	ida := newKey(t, "ida@example.org", "ida@other.example")
 	other := newKey(t, "jo@example.org")
 	n.mux.Handle("/vks/v1/by-fingerprint/"+fpr(ida), serve(armored(t, public(t, ida))))
-	n.mux.Handle("/vks/v1/by-fingerprint/"+fpr(other), serve(stripUIDs(t, public(t, other))))
+	n.mux.Handle("/vks/v1/by-fingerprint/"+fpr(other), serve(locatetest.StripUserIDs(public(t, other))))
 	n.mux.Handle("/vks/v1/by-fingerprint/"+strings.Repeat("AB", 20), serve(public(t, ida)))
 	l := n.locator()
 	f, err := l.Refresh(context.Background(), MethodVKS, "ida@example.org", fpr(ida))

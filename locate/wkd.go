@@ -130,7 +130,6 @@ func GenerateWKD(dir, domain string, certs []byte) ([]string, error) {
 	// address -> the serialized key of every entity with a user ID for it.
 	byAddr := map[string][]byte{} // by lower-case local part, as hashed
 	var names []string
-	gen := &Locator{Limits: Limits{MaxKeys: 1 << 20, MaxBytes: 1 << 30}}
 	for _, e := range ents {
 		var one bytes.Buffer
 		if err := e.Serialize(&one); err != nil {
@@ -147,12 +146,12 @@ func GenerateWKD(dir, domain string, certs []byte) ([]string, error) {
 				continue
 			}
 			seen[strings.ToLower(local)] = true
-			found, err := gen.keysFor(one.Bytes(), a, MethodWKD, "")
+			min, err := MinimalKey(one.Bytes(), a)
 			if err != nil {
 				return nil, err
 			}
 			key := strings.ToLower(local)
-			byAddr[key] = append(byAddr[key], found[0].Key...)
+			byAddr[key] = append(byAddr[key], min...)
 			names = append(names, local+"@"+domain)
 		}
 	}
@@ -175,6 +174,25 @@ func GenerateWKD(dir, domain string, certs []byte) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// MinimalKey is cert (one transferable public key, binary or armored)
+// with only its valid user IDs bound to addr, as GenerateWKD publishes it
+// and an OPENPGPKEY record (RFC 7929) should hold it; none is an error.
+func MinimalKey(cert []byte, addr string) ([]byte, error) {
+	gen := &Locator{Limits: Limits{MaxKeys: 1, MaxBytes: 1 << 30}}
+	found, err := gen.keysFor(cert, addr, "", "the key")
+	if err != nil {
+		return nil, err
+	}
+	return found[0].Key, nil
+}
+
+// CheckAddress says whether addr is a mail address the methods can look
+// up (a usage error if not).
+func CheckAddress(addr string) error {
+	_, _, err := splitAddr(addr)
+	return err
 }
 
 func writeFile(path string, data []byte) error {

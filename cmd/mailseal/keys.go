@@ -111,6 +111,9 @@ func keysCommand() *cli.Command {
 				ArgsUsage: "QUERY",
 				Action:    keysAccept,
 			},
+			keysLocateCommand(),
+			keysRefreshCommand(),
+			keysUploadCommand(),
 			{
 				Name:  "request",
 				Usage: "make a key and write a PKCS#10 certificate request (PEM) for a public CA; import the issued certificate later",

@@ -153,6 +153,8 @@ func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			sopCommand(),
 			keysCommand(),
 			dkimCommand(),
+			wkdCommand(),
+			daneCommand(),
 			autocryptCommand(),
 			versionCommand(),
 			helpCommand(),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mailseal/mailseal/internal/dnstest"
 	"github.com/mailseal/mailseal/internal/reportschema"
+	"github.com/mailseal/mailseal/keystore"
 )
 
 func TestMain(m *testing.M) {
@@ -45,18 +46,21 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GNUPGHOME", filepath.Join(env.WorkDir, "gnupg"))
 			env.Setenv("CORPORA", corporaDir(t))
 			env.Values[dnsKey{}] = new(dnsHolder)
+			env.Values[locateKey{}] = new(locateHolder)
 			return os.MkdirAll(filepath.Join(env.WorkDir, "gnupg"), 0o700)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"tamper":   cmdTamper,
-			"bigmsg":   cmdBigMessage,
-			"part":     cmdPart,
-			"gpg":      cmdGPG,
-			"lf":       cmdLF,
-			"isempty":  cmdIsEmpty,
-			"cbcflip":  cmdCBCFlip,
-			"dnsserve": cmdDNSServe,
-			"schema":   cmdSchema,
+			"tamper":      cmdTamper,
+			"bigmsg":      cmdBigMessage,
+			"part":        cmdPart,
+			"gpg":         cmdGPG,
+			"lf":          cmdLF,
+			"isempty":     cmdIsEmpty,
+			"cbcflip":     cmdCBCFlip,
+			"dnsserve":    cmdDNSServe,
+			"schema":      cmdSchema,
+			"locateserve": cmdLocateServe,
+			"locatezone":  cmdLocateZone,
 		},
 	})
 }
@@ -289,7 +293,7 @@ func TestOrderArgs(t *testing.T) {
 // TestDoneSchemaFields fails when what sign --json and encrypt --json
 // print gains a field that docs/report.schema.json does not document.
 func TestDoneSchemaFields(t *testing.T) {
-	for def, v := range map[string]any{"done": done{}, "key": keyRef{}} {
+	for def, v := range map[string]any{"done": done{}, "key": keyRef{}, "located": keystore.Located{}} {
 		undocumented, unknown, err := reportschema.Fields(def, reflect.TypeOf(v))
 		if err != nil {
 			t.Fatal(err)

@@ -111,7 +111,7 @@ func encryptCommand() *cli.Command {
 			&cli.StringFlag{Name: "signer", Usage: "with --sign: sign with the secret key matching `QUERY`"},
 			protocolFlag,
 			batchFlag, toFormatFlag, quietFlag,
-		}, smimeEncryptFlags, smimeSignFlags, limitFlags),
+		}, locateFlags, networkFlags, smimeEncryptFlags, smimeSignFlags, limitFlags),
 		Action: func(c *cli.Context) error {
 			if c.String("batch") != "" {
 				s, err := newSession(c)
@@ -297,10 +297,17 @@ func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) er
 		return nil, err
 	}
 	sel, err := mailseal.ChooseRecipients(s.keys, addrs, order)
+	located := s.newlyLocated()
 	if err != nil {
+		s.printLocated(located)
 		return nil, err
 	}
 	d := &done{Operation: "encrypt", Protocol: sel.Protocol, Recipients: []keyRef{}}
+	if s.c.Bool("json") && s.c.String("batch") == "" {
+		d.Located = located
+	} else { // a batch's JSON lines are per message: the look-ups go to stderr
+		s.printLocated(located)
+	}
 	for _, r := range sel.Recipients {
 		d.Recipients = append(d.Recipients, keyRef{r.Fingerprint()})
 	}
@@ -339,6 +346,9 @@ type done struct {
 	// (an S/MIME certificate whose revocation status is unknown); without
 	// --json they are lines on stderr.
 	Warnings []string `json:"warnings,omitempty"`
+	// Located are the keys --locate found and stored for recipients
+	// (keys locate --json's answers); without --json, lines on stderr.
+	Located []keystore.Located `json:"located,omitempty"`
 }
 
 // keyRef names a key by its full fingerprint.
@@ -407,6 +417,10 @@ type session struct {
 	keys   *keystore.Session
 	// authOpts are verify --auth's domain checks (nil without).
 	authOpts *auth.Options
+	// locate is how encrypt/send --locate look recipients' keys up (nil
+	// without); shown counts the answers of keys.Located already shown.
+	locate *keystore.SessionLocate
+	shown  int
 }
 
 func newSession(c *cli.Context) (*session, error) {
@@ -448,6 +462,9 @@ func newSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.locate, err = locateOptions(c); err != nil {
+		return nil, err
+	}
 	s.keys = s.newKeySession(signOpts)
 	return s, nil
 }
@@ -455,7 +472,8 @@ func newSession(c *cli.Context) (*session, error) {
 // newKeySession is a keystore session with the command's settings.
 func (s *session) newKeySession(signOpts smime.SignOptions) *keystore.Session {
 	return s.store.Session(keystore.SessionOptions{Policy: s.policy, Passphrase: s.pass.get,
-		SystemRoots: !s.c.Bool("no-system-roots"), RequireCRLs: s.c.Bool("require-crls"), SMIMESign: signOpts})
+		SystemRoots: !s.c.Bool("no-system-roots"), RequireCRLs: s.c.Bool("require-crls"), SMIMESign: signOpts,
+		Locate: s.locate})
 }
 
 func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {

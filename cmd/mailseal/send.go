@@ -30,7 +30,8 @@ const ExitTempFail = 75
 // the long flag names).
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
 	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
-	"signer", "domain", "from", "hide-subject", "dkim-domain", "dkim-selector", "autocrypt", "autocrypt-mutual"}
+	"signer", "domain", "from", "hide-subject", "dkim-domain", "dkim-selector", "autocrypt", "autocrypt-mutual",
+	"locate", "locate-methods", "resolver", "vks", "https-ca"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -79,6 +80,7 @@ func sendFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "drop", Usage: "remove the outbox entries whose IDs follow, unsent (or --all)"},
 		&cli.BoolFlag{Name: "all", Usage: "with --drop: every entry"},
 		&cli.BoolFlag{Name: "resend", Usage: "send the outbox entries whose IDs follow now, also those held in flight"},
+		locateFlags[0], locateFlags[1], networkFlags[0], networkFlags[1], networkFlags[2], networkFlags[3],
 		// Set by `mailseal sendmail`:
 		&cli.StringFlag{Name: "envelope-from", Hidden: true},
 		&cli.StringSliceFlag{Name: "rcpt", Hidden: true},
@@ -127,12 +129,42 @@ func loadConfig(c *cli.Context) error {
 	}
 	sort.Strings(keys)
 	allowed := configKeys()
+	// The look-up settings count only where locate is on (the command
+	// line's --locate, or the file's locate), so a file may keep them
+	// while locate is off.
+	locateOn := c.Bool("locate")
+	switch v := settings["locate"].(type) {
+	case bool:
+		locateOn = locateOn || v
+	case []any:
+		locateOn = true
+	}
 	for _, key := range keys {
 		isBool, ok := allowed[key]
 		if !ok {
 			return fmt.Errorf("config %s: unknown setting %q (the settings are the long names of send's flags, e.g. smtp, smtp-tls, sign): %w", path, key, mailseal.ErrUsage)
 		}
 		var value string
+		if list, ok := settings[key].([]any); ok && key == "locate" {
+			// locate = ["wkd", "dane"]: --locate with those methods.
+			methods := make([]string, 0, len(list))
+			for _, m := range list {
+				name, ok := m.(string)
+				if !ok {
+					return fmt.Errorf("config %s: locate must be true, false or a list of method names (\"wkd\", \"dane\", \"vks\"): %w", path, mailseal.ErrUsage)
+				}
+				methods = append(methods, name)
+			}
+			if len(methods) == 0 {
+				return fmt.Errorf("config %s: locate = [] names no method (locate = false turns it off): %w", path, mailseal.ErrUsage)
+			}
+			if !c.IsSet("locate-methods") {
+				if err := c.Set("locate-methods", strings.Join(methods, ",")); err != nil {
+					return fmt.Errorf("config %s: locate: %v: %w", path, err, mailseal.ErrUsage)
+				}
+			}
+			settings[key] = true
+		}
 		switch v := settings[key].(type) {
 		case string:
 			if isBool {
@@ -149,6 +181,9 @@ func loadConfig(c *cli.Context) error {
 		}
 		if c.IsSet(key) {
 			continue // the command line wins
+		}
+		if !locateOn && (key == "locate-methods" || key == "resolver" || key == "vks" || key == "https-ca") {
+			continue
 		}
 		if err := c.Set(key, value); err != nil {
 			return fmt.Errorf("config %s: %s: %v: %w", path, key, err, mailseal.ErrUsage)
@@ -308,6 +343,7 @@ func sendAction(c *cli.Context) error {
 		NoHeaderRecipients: c.Bool("no-header-recipients"), Policy: &s.policy,
 		Domain: c.String("domain"), SystemFrom: c.String("from"), SignerQuery: c.String("signer"),
 		KeepSubject: !c.Bool("hide-subject"), Autocrypt: c.Bool("autocrypt"), AutocryptMutual: c.Bool("autocrypt-mutual")})
+	s.printLocated(s.newlyLocated())
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@
 package locatetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/miekg/dns"
 )
 
@@ -42,9 +44,19 @@ type Net struct {
 	ad      bool
 }
 
+// TB is what New needs of a test: testing.TB, or a test script's
+// equivalent.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
+var _ TB = testing.TB(nil)
+
 // New starts the servers; they stop when the test ends. The HTTPS server
 // serves n.Handler (a 404 until it is set).
-func New(tb testing.TB, hosts ...string) *Net {
+func New(tb TB, hosts ...string) *Net {
 	tb.Helper()
 	n := &Net{Hosts: hosts, records: map[string][]dns.RR{}}
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -160,4 +172,30 @@ func (n *Net) Dial(ctx context.Context, network, addr string) (net.Conn, error) 
 		}
 	}
 	return nil, fmt.Errorf("locatetest: %s is not on the test network", host)
+}
+
+// StripUserIDs removes the user IDs (and the signatures after them) of a
+// binary key, as keys.openpgp.org gives out a key whose addresses are not
+// verified.
+func StripUserIDs(bin []byte) []byte {
+	var out bytes.Buffer
+	r := packet.NewOpaqueReader(bytes.NewReader(bin))
+	keep := true
+	for {
+		op, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch op.Tag {
+		case 13: // user ID
+			keep = false
+		case 2: // a signature belongs to what precedes it
+		default:
+			keep = true
+		}
+		if keep {
+			op.Serialize(&out)
+		}
+	}
+	return out.Bytes()
 }
