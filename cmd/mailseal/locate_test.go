@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -137,3 +140,49 @@ type scriptTB struct{ ts *testscript.TestScript }
 func (scriptTB) Helper()             {}
 func (s scriptTB) Fatal(args ...any) { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
 func (s scriptTB) Cleanup(f func())  { s.ts.Defer(f) }
+
+// cmdConnectProxy starts an HTTP proxy that answers CONNECT for any host by
+// connecting to the HTTPS server of locateserve, as a proxy would to the
+// host's address: a program that takes a proxy (gpg's dirmngr) reaches the
+// script's hosts without DNS. It sets $CONNECT_PROXY (127.0.0.1:PORT) and
+// writes each CONNECT target, a line each, to $WORK/proxy.log.
+func cmdConnectProxy(ts *testscript.TestScript, neg bool, args []string) {
+	h := ts.Value(locateKey{}).(*locateHolder)
+	if neg || len(args) != 0 || h.net == nil {
+		ts.Fatalf("usage: connectproxy (after locateserve)")
+	}
+	upstream := h.net.HTTPS.Listener.Addr().String()
+	logFile := filepath.Join(ts.Getenv("WORK"), "proxy.log")
+	var mu sync.Mutex
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		mu.Lock()
+		if f, err := os.OpenFile(logFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, r.Host)
+			f.Close()
+		}
+		mu.Unlock()
+		up, err := net.Dial("tcp", upstream)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		c, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() { io.Copy(up, buf); up.Close() }()
+		io.Copy(c, up)
+		c.Close()
+	})}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("CONNECT_PROXY", ln.Addr().String())
+}
