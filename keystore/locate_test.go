@@ -305,3 +305,48 @@ func TestSessionLocateCache(t *testing.T) {
 		}
 	}
 }
+
+// A key found on the network adds no user ID to a stored key: the record
+// and the acceptance are for the key as it was (review finding: Mallory's
+// key, accepted for mallory@evil.example, took a self-signed user ID
+// alice@bank.example from an Autocrypt header, and mail forged as Alice
+// verified good). Revocations, subkeys and dates still merge; a key
+// imported by hand still adds user IDs.
+func TestNetworkAddsNoUserID(t *testing.T) {
+	s := newStore(t)
+	mallory := newEntity(t, "mallory@evil.example")
+	var first bytes.Buffer
+	if err := mallory.Serialize(&first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportPGPFrom(bytes.NewReader(first.Bytes()), Provenance{Source: "wkd", Address: "mallory@evil.example", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.AcceptPGP(fprOf(mallory)); err != nil {
+		t.Fatal(err)
+	}
+	if err := mallory.AddUserId("Alice", "", "alice@bank.example", &packet.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var second bytes.Buffer
+	mallory.Serialize(&second)
+	for _, src := range []string{"autocrypt", "wkd", "vks", "dane"} {
+		res, err := s.ImportPGPFrom(bytes.NewReader(second.Bytes()), Provenance{Source: src, Address: "alice@bank.example", Time: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 1 || !strings.Contains(strings.Join(res[0].Changes, "; "), `user ID "Alice <alice@bank.example>" not added`) {
+			t.Errorf("%s: %+v", src, res)
+		}
+		if keys, _ := s.PGPForAddress("alice@bank.example"); len(keys) != 0 {
+			t.Fatalf("%s: the accepted key now answers for alice@bank.example", src)
+		}
+	}
+	// By hand, the user decides: the user ID is added.
+	if _, err := s.ImportPGP(bytes.NewReader(second.Bytes()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := s.PGPForAddress("alice@bank.example"); len(keys) != 1 {
+		t.Fatalf("imported by hand: %d keys for alice@bank.example", len(keys))
+	}
+}

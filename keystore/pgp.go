@@ -81,14 +81,59 @@ func (s *Store) importPGP(data, protect []byte, prov Provenance) ([]ImportResult
 		return nil, err
 	}
 	defer unlock()
+	var held map[string][]string
+	if prov.FromNetwork() {
+		held = s.holdNewUserIDs(certs)
+	}
 	// The keys stored before an error are recorded too: a key from the
 	// network must never be left without its record (it would count as
 	// imported by the user).
 	results, err := s.importLocked(certs, loose, protect)
+	for i := range results {
+		for _, id := range held[strings.ToLower(results[i].Fingerprint)] {
+			results[i].Changes = append(results[i].Changes, fmt.Sprintf("user ID %q not added: a key found on the network adds no user ID to a stored key (its record and acceptance are for the key as it was; import the key by hand to add it)", id))
+		}
+	}
 	if rerr := s.recordNew(false, results, prov); err == nil {
 		err = rerr
 	}
 	return results, err
+}
+
+// holdNewUserIDs takes out of certs, for each key already stored, the user
+// IDs the stored key does not have, and returns them by fingerprint. What
+// the keystore records of a key (where it came from, that the user
+// accepted it, DANE with DNSSEC) is for the key as it was: a user ID its
+// holder self-signs later and a network answer or an Autocrypt header
+// brings must not inherit that trust (review finding: a key accepted for
+// mallory@evil.example took a user ID alice@bank.example from Autocrypt,
+// and mail forged as Alice verified good). Revocations, subkeys and new
+// expiry dates still merge. The caller holds the lock.
+func (s *Store) holdNewUserIDs(certs []*cert) map[string][]string {
+	held := map[string][]string{}
+	for _, c := range certs {
+		if c.unsupported != nil {
+			continue
+		}
+		old, err := s.readCert(c.fingerprint())
+		if err != nil {
+			continue // new to the keystore: its record says where it came from
+		}
+		known := map[string]bool{}
+		for _, u := range old.uids {
+			known[string(u.pkt.body)] = true
+		}
+		kept := c.uids[:0:0]
+		for _, u := range c.uids {
+			if known[string(u.pkt.body)] {
+				kept = append(kept, u)
+			} else if u.uid != nil {
+				held[c.fingerprint()] = append(held[c.fingerprint()], u.uid.Id)
+			}
+		}
+		c.uids = kept
+	}
+	return held
 }
 
 // importLocked merges certs and applies loose revocations; the caller
