@@ -91,14 +91,15 @@ func (s *Store) Locate(ctx context.Context, l *locate.Locator, addr string, opts
 			}
 		}
 		out = append(out, answers...)
-		if opts.First && anyOK(answers) {
+		if opts.First && AnyOK(answers) {
 			break
 		}
 	}
 	return out, nil
 }
 
-func anyOK(answers []Located) bool {
+// AnyOK says whether one of answers found a key.
+func AnyOK(answers []Located) bool {
 	for _, a := range answers {
 		if a.OK() {
 			return true
@@ -334,11 +335,16 @@ func (se *Session) locateRecipient(addr, refused string) ([]mailseal.Recipient, 
 	lc.tried[key] = true
 	answers, err := se.store.Locate(context.Background(), se.opts.Locate.Locator, addr,
 		LocateOptions{Methods: se.opts.Locate.Methods, Import: true, First: true})
-	lc.answer = append(lc.answer, answers...)
+	for _, a := range answers {
+		// Kept for Located without the key (up to 1 MiB each, stored
+		// already): a batch to many addresses holds only the answers.
+		a.Key = nil
+		lc.answer = append(lc.answer, a)
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	if anyOK(answers) {
+	if AnyOK(answers) {
 		se.invalidate()
 		keys, why, err := se.recipientKeys(mailseal.ProtocolOpenPGP, addr)
 		if err != nil || len(keys) > 0 {
@@ -371,10 +377,15 @@ func methodNames(m []string) []string {
 	return m
 }
 
-// Located is every answer the session's look-ups (SessionOptions.Locate)
-// had, in the order they came.
-func (se *Session) Located() []Located {
+// Located is the answers the session's look-ups (SessionOptions.Locate)
+// had, in the order they came, from the from-th on (0: all), without the
+// keys' bytes (they are stored); a caller that shows them as they come
+// passes how many it has seen, so that a long batch copies each once.
+func (se *Session) Located(from int) []Located {
 	se.locating.mu.Lock()
 	defer se.locating.mu.Unlock()
-	return append([]Located(nil), se.locating.answer...)
+	if from < 0 || from > len(se.locating.answer) {
+		from = len(se.locating.answer)
+	}
+	return append([]Located(nil), se.locating.answer[from:]...)
 }

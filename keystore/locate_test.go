@@ -139,19 +139,26 @@ func TestSessionLocate(t *testing.T) {
 	if p, _ := s.Provenance(fprOf(kai)); p.Source != SourceWKD {
 		t.Fatalf("provenance %+v", p)
 	}
-	located := se.Located()
-	if len(located) != 1 || !located[0].Imported || located[0].Method != "wkd" {
-		t.Fatalf("located %+v", located)
+	located := se.Located(0)
+	if len(located) != 1 || !located[0].Imported || located[0].Method != "wkd" || located[0].Key != nil {
+		t.Fatalf("located %+v (kept without the key's bytes)", located)
 	}
 	_, err = mailseal.ChooseRecipients(se, []string{"kai@example.org", "nobody@example.org"}, []string{mailseal.ProtocolOpenPGP})
 	if err == nil || !strings.Contains(err.Error(), "nobody@example.org: looked up by wkd, vks:") || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("nobody: %v", err)
 	}
 	// Each address is asked once per session.
-	before := len(se.Located())
+	before := len(se.Located(0))
 	se.RecipientKeys(mailseal.ProtocolOpenPGP, "nobody@example.org")
-	if len(se.Located()) != before {
+	if len(se.Located(0)) != before {
 		t.Fatal("asked again")
+	}
+	// From an index: what came since.
+	if got := se.Located(before - 1); len(got) != 1 || got[0].Address != "nobody@example.org" {
+		t.Fatalf("Located(%d): %+v", before-1, got)
+	}
+	if got := se.Located(before); len(got) != 0 {
+		t.Fatalf("Located(%d): %+v", before, got)
 	}
 }
 

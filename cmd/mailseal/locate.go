@@ -73,14 +73,14 @@ func hasFlag(c *cli.Context, name string) bool {
 
 // newlyLocated are the keys --locate found and stored since the last call.
 func (s *session) newlyLocated() []keystore.Located {
-	all := s.keys.Located()
+	got := s.keys.Located(s.shown)
+	s.shown += len(got)
 	var out []keystore.Located
-	for _, a := range all[s.shown:] {
+	for _, a := range got {
 		if a.OK() {
 			out = append(out, a)
 		}
 	}
-	s.shown = len(all)
 	return out
 }
 
@@ -189,7 +189,7 @@ func keysLocate(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if !anyLocated(got) {
+		if !keystore.AnyOK(got) {
 			none = append(none, a)
 		}
 		if !c.Bool("json") {
@@ -205,15 +205,6 @@ func keysLocate(c *cli.Context) error {
 		return fmt.Errorf("no key found for %s: %w", strings.Join(none, ", "), mailseal.ErrNoKey)
 	}
 	return nil
-}
-
-func anyLocated(got []keystore.Located) bool {
-	for _, a := range got {
-		if a.OK() {
-			return true
-		}
-	}
-	return false
 }
 
 // printLocated writes one line per answer, what came from the network
