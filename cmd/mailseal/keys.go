@@ -257,13 +257,13 @@ func keysImport(c *cli.Context) error {
 		for _, r := range results {
 			uid := ""
 			if len(r.UserIDs) > 0 {
-				uid = " " + r.UserIDs[0]
+				uid = " " + uidText(r.UserIDs[0])
 			}
 			name := r.Fingerprint
 			if name == "" {
 				name = "(unreadable key)"
 			}
-			fmt.Fprintf(c.App.ErrWriter, "%s%s: %s\n", name, uid, strings.Join(r.Changes, ", "))
+			fmt.Fprintf(visible{c.App.ErrWriter}, "%s%s: %s\n", name, uid, oneLine(strings.Join(r.Changes, ", ")))
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", in.name, err)
@@ -399,7 +399,7 @@ func keysList(c *cli.Context) error {
 			X509    []keystore.CertInfo `json:"x509"`
 		}{infos, certs})
 	}
-	w := c.App.Writer
+	w := visible{c.App.Writer}
 	for _, k := range infos {
 		flags := []string{k.Capabilities}
 		if k.HasSecret {
@@ -425,7 +425,7 @@ func keysList(c *cli.Context) error {
 				fmt.Fprintf(w, "    %q (%s; it binds to none)\n", uid, unbound.Reason)
 				continue
 			}
-			fmt.Fprintf(w, "    %s\n", uid)
+			fmt.Fprintf(w, "    %s\n", uidText(uid))
 		}
 	}
 	printCerts(w, certs)

@@ -196,7 +196,7 @@ func keysPasswd(c *cli.Context) error {
 		if ch.Protocol == mailseal.ProtocolSMIME {
 			kind = "x509"
 		}
-		fmt.Fprintf(c.App.ErrWriter, "%s %s %s: %s\n", kind, ch.Fingerprint, ch.Name, ch.Change)
+		fmt.Fprintf(c.App.ErrWriter, "%s %s %s: %s\n", kind, ch.Fingerprint, uidText(ch.Name), ch.Change)
 	}
 	return err
 }

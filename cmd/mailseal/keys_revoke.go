@@ -82,7 +82,7 @@ func keysRevoke(c *cli.Context) error {
 	}
 	uid := ""
 	if len(info.UserIDs) > 0 {
-		uid = " " + info.UserIDs[0]
+		uid = " " + uidText(info.UserIDs[0])
 	}
 	if !added {
 		fmt.Fprintf(w, "%s%s: already revoked by this revocation certificate; nothing changed\n", info.Fingerprint, uid)

@@ -142,7 +142,7 @@ func importX509(c *cli.Context, store *keystore.Store, pass, p12 *passphrases, n
 		}
 		subject := ""
 		if len(r.UserIDs) > 0 {
-			subject = " " + r.UserIDs[0]
+			subject = " " + uidText(r.UserIDs[0])
 		}
 		fmt.Fprintf(c.App.ErrWriter, "%s%s: %s\n", r.Fingerprint, subject, what)
 	}
@@ -227,7 +227,7 @@ func printCerts(w io.Writer, certs []keystore.CertInfo) {
 			ci.Created.UTC().Format("2006-01-02"), ci.Expires.UTC().Format("2006-01-02"))
 		fmt.Fprintf(w, "    subject %s\n    issuer  %s\n", ci.Subject, ci.Issuer)
 		for _, e := range ci.Emails {
-			fmt.Fprintf(w, "    %s\n", e)
+			fmt.Fprintf(w, "    %s\n", uidText(e))
 		}
 	}
 }

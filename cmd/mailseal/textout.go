@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // visible writes the text of a report for a person: control characters
@@ -34,6 +36,17 @@ func (v visible) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// uidText is a user ID (or another one-line name from a key) as a line of
+// text shows it: as it is, or quoted with Go's escapes when it holds a
+// control or format character, a line end among them, which could forge
+// the lines after it.
+func uidText(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r == '\n' || r == '\t' || needsEscape(r) }) >= 0 || !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // needsEscape: control and format characters (bidirectional overrides

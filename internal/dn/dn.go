@@ -14,6 +14,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // names are the short names of attribute types (RFC 4514 section 3, RFC
@@ -93,6 +95,16 @@ func writeAttribute(b *strings.Builder, atv pkix.AttributeTypeAndValue) {
 	b.WriteString(name + "=")
 	for k, c := range value {
 		switch {
+		case unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || c == utf8.RuneError:
+			// Control and format characters (a line end, an escape
+			// sequence, a bidi override) and bytes that are not UTF-8, as
+			// RFC 4514's hex pairs, so that a name is one line that shows
+			// what it says wherever it is printed.
+			_, size := utf8.DecodeRuneInString(value[k:])
+			for i := 0; i < size; i++ {
+				fmt.Fprintf(b, "\\%02X", value[k+i])
+			}
+			continue
 		case strings.ContainsRune(`,+"\<>;`, c),
 			c == ' ' && (k == 0 || k == len(value)-1),
 			c == '#' && k == 0:

@@ -66,3 +66,19 @@ func TestMailAttributes(t *testing.T) {
 		t.Errorf("non-string value: %q", got)
 	}
 }
+
+// A name is one line that shows what it says: control and format
+// characters and bytes that are not UTF-8 are RFC 4514 hex pairs (review
+// finding: a title "x\x1b[2J...\n    subject CN=Alice Bank" cleared the
+// terminal and forged a line in keys list).
+func TestEscapesControls(t *testing.T) {
+	oidTitle := asn1.ObjectIdentifier{2, 5, 4, 12}
+	n := pkix.Name{Names: []pkix.AttributeTypeAndValue{
+		{Type: oidTitle, Value: "x\x1b[2J\n    subject CN=Alice\u202e\x85\xff\ufffd"},
+	}}
+	got := String(n)
+	want := `title=x\1B[2J\0A    subject CN=Alice\E2\80\AE\85\FF\EF\BF\BD`
+	if got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+}
