@@ -35,6 +35,14 @@ func TestContrast(t *testing.T) {
 		{"no Header Protection", report(StatusGood, core.AuthFail, "example.org"), nil, []string{
 			"the OpenPGP signature is good, but the domain check fails (DMARC fail for example.org)"}},
 		{"both agree", report(StatusGood, core.AuthPass, "example.org"), []string{"alice@example.org"}, nil},
+		// Review finding: with several protected From mailboxes, or one
+		// without an address, the warning was left out.
+		{"several protected From, one elsewhere", report(StatusSenderMismatch, core.AuthPass, "bigmail.example"), []string{"ceo@bank.example", "mallory@bigmail.example"}, []string{
+			"DMARC judged the outer From's domain bigmail.example, but the protected From (Header Protection), the one the signature covers, is at bank.example:",
+			"the domain check passes (DMARC pass for bigmail.example, the outer From's domain), but the OpenPGP signature is sender-mismatch"}},
+		{"protected From without an address", report(StatusSenderMismatch, core.AuthPass, "bigmail.example"), []string{"The CEO"}, []string{
+			`DMARC judged the outer From's domain bigmail.example, but the protected From (Header Protection), the one the signature covers, is at "The CEO", which is no valid domain`,
+			"the domain check passes (DMARC pass for bigmail.example, the outer From's domain), but the OpenPGP signature is sender-mismatch"}},
 	} {
 		got := contrast(c.r, c.protected)
 		if len(got) != len(c.want) {

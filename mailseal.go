@@ -40,6 +40,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -405,15 +406,23 @@ func contrast(r *Report, protectedFrom []string) []string {
 	}
 	judged := a.Domain
 	var out []string
-	if a.Domain != "" && len(protectedFrom) == 1 && strings.Contains(protectedFrom[0], "@") {
-		d, err := auth.AddressDomain(protectedFrom[0])
-		if err != nil { // no valid domain name: another one all the same
-			d = fmt.Sprintf("%q, which is no valid domain", protectedFrom[0])
+	if a.Domain != "" && len(protectedFrom) > 0 {
+		// Every protected From mailbox counts, as for the signer binding
+		// and DMARC (one with no address, or several, never a match).
+		var others []string
+		for _, f := range protectedFrom {
+			d, err := auth.AddressDomain(f)
+			if err != nil || !strings.Contains(f, "@") { // no valid domain name: another one all the same
+				d = fmt.Sprintf("%q, which is no valid domain", f)
+			}
+			if d != a.Domain && !slices.Contains(others, d) {
+				others = append(others, d)
+			}
 		}
-		if d != a.Domain {
+		if len(others) > 0 {
 			judged += ", the outer From's domain"
 			out = append(out, fmt.Sprintf("DMARC judged the outer From's domain %s, but the protected From (Header Protection), the one the signature covers, is at %s: the domain verdict (%s) is not about that sender",
-				a.Domain, d, a.Verdict))
+				a.Domain, strings.Join(others, " and "), a.Verdict))
 		}
 	}
 	switch {
