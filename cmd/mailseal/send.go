@@ -532,12 +532,18 @@ func resendEntries(c *cli.Context) error {
 		return err
 	}
 	var failed []string
+	busy := false
 	err = outbox(c).Resend(t, ids, func(id string, err error) {
 		switch {
 		case err == nil:
 			fmt.Fprintf(c.App.ErrWriter, "sent %s\n", id)
 		case errors.Is(err, submit.ErrDuplicate):
 			fmt.Fprintf(c.App.ErrWriter, "%s\n", oneLine(err.Error()))
+		case errors.Is(err, submit.ErrBusy):
+			// Not a mistake in the command: another send or flush has
+			// it now (as a flush leaves it).
+			fmt.Fprintf(c.App.ErrWriter, "%s: %s\n", id, submit.ErrBusy)
+			busy = true
 		default:
 			failed = append(failed, entryError(id, err))
 		}
@@ -549,6 +555,9 @@ func resendEntries(c *cli.Context) error {
 			failed = append(failed, err.Error())
 		}
 		return entryFailures(failed)
+	}
+	if err == nil && busy {
+		return exitError{ExitTempFail}
 	}
 	return submitError(c, err)
 }

@@ -647,3 +647,21 @@ func TestSendmailDebianCron(t *testing.T) {
 		t.Fatalf("signed by the signer: %v\n%s", err, status)
 	}
 }
+
+// send --resend of an entry another process is delivering is no usage
+// error: it says so and exits 75, as a flush leaves such an entry (review
+// finding: exit 2).
+func TestResendBusyEntry(t *testing.T) {
+	home := t.TempDir()
+	box := submit.Outbox{Dir: filepath.Join(home, "outbox")}
+	c, err := box.Put(submit.Envelope{From: "a@example.org", To: []string{"b@example.org"}}, []byte("Subject: x\r\n\r\nx\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release() // held, as by another send or flush
+	var out, errb bytes.Buffer
+	code := run([]string{"mailseal", "--home", home, "send", "--resend", "--smtp", "127.0.0.1:1", c.ID}, nil, &out, &errb)
+	if code != 75 || !strings.Contains(errb.String(), c.ID+": already being delivered by another process") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
