@@ -33,7 +33,7 @@ var networkFlags = []cli.Flag{
 
 // locateFlags are encrypt's and send's.
 var locateFlags = []cli.Flag{
-	&cli.BoolFlag{Name: "locate", Usage: "look up the OpenPGP key of each recipient without a valid one (WKD, DANE, keys.openpgp.org), store it with where it came from, and encrypt to it"},
+	&cli.BoolFlag{Name: "locate", Usage: "look up the OpenPGP key of each recipient without a valid one, Bcc included (WKD, DANE, keys.openpgp.org: each learns the address it is asked for), store it with where it came from, and encrypt to it"},
 	&cli.StringFlag{Name: "locate-methods", Usage: "with --locate: ask these methods in this order, the first that finds a key the last: `LIST` of wkd, dane, vks (default wkd,dane,vks)"},
 }
 
