@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -388,4 +389,51 @@ func (se *Session) Located(from int) []Located {
 		from = len(se.locating.answer)
 	}
 	return append([]Located(nil), se.locating.answer[from:]...)
+}
+
+// DANERecords returns the zone-file lines that publish the key or
+// certificate matching query in DNS, one per address it is bound to: an
+// OPENPGPKEY record (RFC 7929) with the key reduced to that address's user
+// ID, or, with x509, an SMIMEA record (RFC 8162) of the certificate. A key
+// bound to no address is ErrNoKey.
+func (s *Store) DANERecords(query string, x509 bool) ([]string, error) {
+	var lines []string
+	if x509 {
+		cert, err := s.FindOneX509(query)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range CertEmails(cert) {
+			line, err := locate.SMIMEARecordLine(a, cert.Raw)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, line)
+		}
+	} else {
+		e, err := s.FindOnePGP(query)
+		if err != nil {
+			return nil, err
+		}
+		var key bytes.Buffer
+		if err := e.Serialize(&key); err != nil {
+			return nil, err
+		}
+		addrs, _ := pgp.Addresses(pgp.ValidUserIDs(e, time.Now(), nil))
+		for _, a := range addrs {
+			min, err := locate.MinimalKey(key.Bytes(), a)
+			if err != nil {
+				return nil, err
+			}
+			line, err := locate.OPENPGPKEYRecord(a, min)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("keystore: %q binds no address to publish under: %w", query, core.ErrNoKey)
+	}
+	return lines, nil
 }

@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -355,5 +356,33 @@ func TestNetworkAddsNoUserID(t *testing.T) {
 	}
 	if keys, _ := s.PGPForAddress("alice@bank.example"); len(keys) != 1 {
 		t.Fatalf("imported by hand: %d keys for alice@bank.example", len(keys))
+	}
+}
+
+// DANERecords: one OPENPGPKEY line per address the key is bound to, each
+// with the key reduced to that address; a query that matches nothing is
+// ErrNoKey.
+func TestDANERecords(t *testing.T) {
+	s := newStore(t)
+	e := newEntity(t, "dan@example.org")
+	if err := e.AddUserId("Dan", "", "dan@other.example", &packet.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	e.Serialize(&pub)
+	if _, err := s.ImportPGP(bytes.NewReader(pub.Bytes()), nil); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := s.DANERecords(fprOf(e), false)
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("%q %v", lines, err)
+	}
+	for i, domain := range []string{"example.org.", "other.example."} {
+		if !strings.Contains(lines[i], "._openpgpkey."+domain) || !strings.Contains(lines[i], "OPENPGPKEY") {
+			t.Errorf("line %d: %q", i, lines[i])
+		}
+	}
+	if _, err := s.DANERecords("nobody@example.org", false); !errors.Is(err, mailseal.ErrNoKey) {
+		t.Errorf("no key: %v", err)
 	}
 }

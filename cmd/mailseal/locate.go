@@ -16,7 +16,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailseal/mailseal"
-	"github.com/mailseal/mailseal/internal/x509path"
 	"github.com/mailseal/mailseal/keystore"
 	"github.com/mailseal/mailseal/locate"
 	"github.com/mailseal/mailseal/pgp"
@@ -421,44 +420,9 @@ func daneRecord(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	q := c.Args().First()
-	var lines []string
-	if isX509 {
-		cert, err := store.FindOneX509(q)
-		if err != nil {
-			return err
-		}
-		for _, a := range x509path.Emails(cert) {
-			line, err := locate.SMIMEARecordLine(a, cert.Raw)
-			if err != nil {
-				return err
-			}
-			lines = append(lines, line)
-		}
-	} else {
-		e, err := store.FindOnePGP(q)
-		if err != nil {
-			return err
-		}
-		var key bytes.Buffer
-		if err := e.Serialize(&key); err != nil {
-			return err
-		}
-		addrs, _ := pgp.Addresses(pgp.ValidUserIDs(e, time.Now(), nil))
-		for _, a := range addrs {
-			min, err := locate.MinimalKey(key.Bytes(), a)
-			if err != nil {
-				return err
-			}
-			line, err := locate.OPENPGPKEYRecord(a, min)
-			if err != nil {
-				return err
-			}
-			lines = append(lines, line)
-		}
-	}
-	if len(lines) == 0 {
-		return fmt.Errorf("%q binds no address to publish under: %w", q, mailseal.ErrNoKey)
+	lines, err := store.DANERecords(c.Args().First(), isX509)
+	if err != nil {
+		return err
 	}
 	for _, l := range lines {
 		fmt.Fprintln(c.App.Writer, l)
