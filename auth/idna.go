@@ -17,7 +17,20 @@ import (
 // "_domainkey" and "_dmarc" are no host names, yet are looked up. An
 // error says that a label is no valid internationalized name.
 func ASCIIDomain(d string) (string, error) {
-	d = strings.TrimSuffix(d, ".")
+	a, err := asciiDomain(d)
+	if err != nil {
+		return "", err
+	}
+	// IDNA maps other full stops (。．｡) to ".": the same rules then hold
+	// for them, and a name with an empty label is none.
+	a = strings.TrimSuffix(a, ".")
+	if a == "" || strings.HasPrefix(a, ".") || strings.HasSuffix(a, ".") || strings.Contains(a, "..") {
+		return "", fmt.Errorf("the domain %q has an empty label", shorten(d))
+	}
+	return a, nil
+}
+
+func asciiDomain(d string) (string, error) {
 	if isASCII(d) {
 		return strings.ToLower(d), nil
 	}

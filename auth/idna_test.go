@@ -16,12 +16,17 @@ func TestASCIIDomain(t *testing.T) {
 		"xn--bcher-kva.example":       "xn--bcher-kva.example",
 		"s._domainkey.bücher.example": "s._domainkey.xn--bcher-kva.example",
 		"_dmarc.Example.ORG":          "_dmarc.example.org",
+		// Other full stops are dots; a final one goes, as "." does
+		// (review finding: "paypal.com。" became "paypal.com.").
+		"bücher.example。": "xn--bcher-kva.example",
+		"bank.com。":       "bank.com",
+		"bank。com":        "bank.com",
 	} {
 		if got, err := ASCIIDomain(in); err != nil || got != want {
 			t.Errorf("ASCIIDomain(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"x\u2028.example", "ab--ü.example", "\u0663a.example"} {
+	for _, bad := range []string{"x\u2028.example", "ab--ü.example", "\u0663a.example", "bank.com..", "bank..com", "bank.com。。", "."} {
 		if got, err := ASCIIDomain(bad); err == nil {
 			t.Errorf("ASCIIDomain(%q) = %q, want an error", bad, got)
 		}
