@@ -85,10 +85,7 @@ func (s *session) newlyLocated() []keystore.Located {
 
 // printLocated says on stderr which keys --locate found where.
 func (s *session) printLocated(located []keystore.Located) {
-	for _, a := range located {
-		fmt.Fprint(s.c.App.ErrWriter, "located ")
-		printLocated(s.c.App.ErrWriter, []keystore.Located{a})
-	}
+	printLocated(s.c.App.ErrWriter, "located ", located)
 }
 
 // locator is the Locator the network flags describe.
@@ -192,7 +189,7 @@ func keysLocate(c *cli.Context) error {
 			none = append(none, a)
 		}
 		if !c.Bool("json") {
-			printLocated(c.App.Writer, got)
+			printLocated(c.App.Writer, "", got)
 		}
 	}
 	if c.Bool("json") {
@@ -206,30 +203,33 @@ func keysLocate(c *cli.Context) error {
 	return nil
 }
 
-// printLocated writes one line per answer, what came from the network
-// shown escaped.
-func printLocated(w io.Writer, got []keystore.Located) {
-	w = visible{w}
+// printLocated writes one line per answer, each in one write (batch
+// workers share stderr), what came from the network shown escaped.
+func printLocated(out io.Writer, prefix string, got []keystore.Located) {
 	for _, a := range got {
+		var w strings.Builder
+		w.WriteString(prefix)
 		if !a.OK() {
-			fmt.Fprintf(w, "%s %s: %s\n", a.Address, a.Method, oneLine(a.Error))
+			fmt.Fprintf(&w, "%s %s: %s\n", a.Address, a.Method, oneLine(a.Error))
+			io.WriteString(visible{out}, w.String())
 			continue
 		}
-		fmt.Fprintf(w, "%s %s: %s", a.Address, a.Method, a.Fingerprint)
+		fmt.Fprintf(&w, "%s %s: %s", a.Address, a.Method, a.Fingerprint)
 		if len(a.UserIDs) > 0 {
-			fmt.Fprintf(w, " %q", a.UserIDs[0])
+			fmt.Fprintf(&w, " %q", a.UserIDs[0])
 		}
-		fmt.Fprintf(w, " from %s", a.Source)
+		fmt.Fprintf(&w, " from %s", a.Source)
 		if a.DNSSEC {
-			fmt.Fprint(w, " (DNSSEC)")
+			fmt.Fprint(&w, " (DNSSEC)")
 		}
 		if !a.Fetched.IsZero() {
-			fmt.Fprintf(w, " at %s", a.Fetched.UTC().Format(time.RFC3339))
+			fmt.Fprintf(&w, " at %s", a.Fetched.UTC().Format(time.RFC3339))
 		}
 		if a.Imported {
-			fmt.Fprintf(w, "; stored: %s", strings.Join(a.Changes, ", "))
+			fmt.Fprintf(&w, "; stored: %s", oneLine(strings.Join(a.Changes, ", ")))
 		}
-		fmt.Fprintln(w)
+		w.WriteString("\n")
+		io.WriteString(visible{out}, w.String())
 	}
 }
 
