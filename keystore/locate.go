@@ -115,8 +115,15 @@ func (s *Store) importFound(a *Located) {
 	if a.source != "" {
 		src = a.source
 	}
-	res, err := s.ImportPGPFrom(bytes.NewReader(a.Key), Provenance{Source: src, Address: a.Address,
-		URL: a.Source, DNSSEC: a.DNSSEC, Time: a.Fetched})
+	prov := Provenance{Source: src, Address: a.Address, URL: a.Source, DNSSEC: a.DNSSEC, Time: a.Fetched}
+	var res []ImportResult
+	var err error
+	if a.Protocol == mailseal.ProtocolSMIME {
+		prov.Source, prov.DANEUsage = SourceDANE, a.DANEUsage // an SMIMEA record
+		res, err = s.importCertFrom(a.Key, prov)
+	} else {
+		res, err = s.ImportPGPFrom(bytes.NewReader(a.Key), prov)
+	}
 	if err != nil {
 		a.Error = "not stored: " + err.Error()
 		return
@@ -127,6 +134,24 @@ func (s *Store) importFound(a *Located) {
 			a.Changes = r.Changes
 		}
 	}
+}
+
+// importCertFrom stores the certificates in data (DER or PEM, no private
+// keys) and records prov for those new to the store.
+func (s *Store) importCertFrom(data []byte, prov Provenance) ([]ImportResult, error) {
+	in, err := parseX509(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w: %w", err, core.ErrInput)
+	}
+	if len(in.keys) > 0 || len(in.certs) == 0 {
+		return nil, fmt.Errorf("keystore: x509: want certificates only: %w", core.ErrInput)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.storeX509(in, nil, prov)
 }
 
 // locateLocal is the keystore's answer: the stored keys with a valid user
@@ -303,8 +328,9 @@ func (s *Store) markRefreshed(fpr string, at time.Time) error {
 	})
 }
 
-// SessionLocate makes a Session look up the OpenPGP keys of recipients
-// that have no valid one stored (SessionOptions.Locate).
+// SessionLocate makes a Session look up the keys of recipients that have
+// no valid one stored (SessionOptions.Locate): their OpenPGP keys by the
+// OpenPGP methods, their S/MIME certificates by locate.MethodSMIMEA.
 type SessionLocate struct {
 	Locator *locate.Locator
 	// Methods are the network methods, in order (nil: locate.Methods);
@@ -312,21 +338,38 @@ type SessionLocate struct {
 	Methods []string
 }
 
-// sessionLocating is what a Session looked up: each address once.
+// sessionLocating is what a Session looked up: each address once per
+// protocol.
 type sessionLocating struct {
 	mu     sync.Mutex
 	tried  map[string]bool
 	answer []Located
 }
 
-// locateRecipient looks addr up (once per session) when it has no valid
-// OpenPGP key, stores what is found, and answers RecipientKeys again. When
-// still none, refused says what each method answered.
-func (se *Session) locateRecipient(addr, refused string) ([]mailseal.Recipient, string, error) {
+// methodsFor are the methods of m that find keys of protocol.
+func methodsFor(protocol string, m []string) []string {
+	var out []string
+	for _, x := range methodNames(m) {
+		if (x == locate.MethodSMIMEA) == (protocol == mailseal.ProtocolSMIME) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// locateRecipient looks addr up (once per session and protocol) when it
+// has no valid key of protocol, stores what is found, and answers
+// RecipientKeys again. When still none, refused says what each method
+// answered.
+func (se *Session) locateRecipient(protocol, addr, refused string) ([]mailseal.Recipient, string, error) {
+	methods := methodsFor(protocol, se.opts.Locate.Methods)
+	if len(methods) == 0 {
+		return nil, refused, nil
+	}
 	lc := &se.locating
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	key := strings.ToLower(addr)
+	key := protocol + "\x00" + strings.ToLower(addr)
 	if lc.tried == nil {
 		lc.tried = map[string]bool{}
 	}
@@ -335,7 +378,7 @@ func (se *Session) locateRecipient(addr, refused string) ([]mailseal.Recipient, 
 	}
 	lc.tried[key] = true
 	answers, err := se.store.Locate(context.Background(), se.opts.Locate.Locator, addr,
-		LocateOptions{Methods: se.opts.Locate.Methods, Import: true, First: true})
+		LocateOptions{Methods: methods, Import: true, First: true})
 	for _, a := range answers {
 		// Kept for Located without the key (up to 1 MiB each, stored
 		// already): a batch to many addresses holds only the answers.
@@ -347,7 +390,7 @@ func (se *Session) locateRecipient(addr, refused string) ([]mailseal.Recipient, 
 	}
 	if AnyOK(answers) {
 		se.invalidate()
-		keys, why, err := se.recipientKeys(mailseal.ProtocolOpenPGP, addr)
+		keys, why, err := se.recipientKeys(protocol, addr)
 		if err != nil || len(keys) > 0 {
 			return keys, why, err
 		}
@@ -356,14 +399,18 @@ func (se *Session) locateRecipient(addr, refused string) ([]mailseal.Recipient, 
 	var reasons []string
 	for _, a := range answers {
 		if a.Error != "" {
-			reasons = append(reasons, a.Error)
+			// The error that names the address says "no usable key" once.
+			reasons = append(reasons, strings.TrimSuffix(a.Error, ": "+mailseal.ErrNoKey.Error()))
 		}
 	}
-	msg := "looked up by " + strings.Join(methodNames(se.opts.Locate.Methods), ", ") + ": "
+	msg := "looked up by " + strings.Join(methods, ", ") + ": "
 	if len(reasons) > 0 {
 		msg += strings.Join(reasons, "; ")
 	} else {
 		msg += "the key found is not valid for encryption"
+		if protocol == mailseal.ProtocolSMIME {
+			msg = "looked up by " + strings.Join(methods, ", ") + ": the certificate found is not valid for encryption"
+		}
 	}
 	if refused != "" {
 		msg = refused + "; " + msg

@@ -3,7 +3,13 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,6 +24,7 @@ import (
 	"github.com/mailseal/mailseal/internal/locatetest"
 	"github.com/mailseal/mailseal/locate"
 	"github.com/mailseal/mailseal/pgp"
+	"github.com/mailseal/mailseal/smime"
 )
 
 // locateNet is a loopback WKD (openpgpkey.example.org, serving the tree
@@ -384,5 +391,119 @@ func TestDANERecords(t *testing.T) {
 	}
 	if _, err := s.DANERecords("nobody@example.org", false); !errors.Is(err, mailseal.ErrNoKey) {
 		t.Errorf("no key: %v", err)
+	}
+}
+
+// smimeaCert is a self-signed S/MIME certificate (P-256, emailProtection)
+// for addrs: one no CA vouches for.
+func smimeaCert(t *testing.T, addrs ...string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: addrs[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		EmailAddresses: addrs,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSessionLocateSMIMEA: a recipient with no certificate gets one from
+// an SMIMEA record. A DANE-EE record counts only when a validating
+// resolver vouched for it, and then only for the address looked up; a
+// PKIX-EE record's certificate is stored but still needs a path to a
+// trust anchor; the OpenPGP methods are not asked for S/MIME, nor SMIMEA
+// for OpenPGP.
+func TestSessionLocateSMIMEA(t *testing.T) {
+	n := newLocateNet(t)
+	lia := smimeaCert(t, "lia@example.org", "lia@other.example")
+	pk := smimeaCert(t, "pk@example.org")
+	for _, rr := range []struct {
+		addr  string
+		c     *x509.Certificate
+		usage string
+	}{{"lia@example.org", lia, "3"}, {"pk@example.org", pk, "1"}} {
+		line, err := locate.SMIMEARecordLine(rr.addr, rr.c.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.AddRR(strings.Replace(line, "SMIMEA\t3 0 0", "SMIMEA\t"+rr.usage+" 0 0", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	session := func(ad bool) (*Store, *Session) {
+		s := newStore(t)
+		n.SetAD(ad)
+		l := n.locator()
+		l.DNS.Validating = true
+		return s, s.Session(SessionOptions{Locate: &SessionLocate{Locator: l}})
+	}
+
+	// Without the AD bit: nothing stored, and the error says why.
+	s, se := session(false)
+	keys, why, err := se.RecipientKeys(mailseal.ProtocolSMIME, "lia@example.org")
+	if err != nil || len(keys) != 0 || !strings.Contains(why, "looked up by smimea:") || !strings.Contains(why, "no validating resolver vouched") {
+		t.Fatalf("no AD: %v %q %v", keys, why, err)
+	}
+	if got, _ := s.AllX509Certs(); len(got) != 0 {
+		t.Fatalf("stored %d certificates", len(got))
+	}
+	for _, a := range se.Located(0) {
+		if a.Method != locate.MethodSMIMEA {
+			t.Errorf("S/MIME asked %s", a.Method)
+		}
+	}
+
+	// With it: stored with its provenance and encrypted to, with a warning.
+	s, se = session(true)
+	keys, why, err = se.RecipientKeys(mailseal.ProtocolSMIME, "lia@example.org")
+	if err != nil || len(keys) != 1 || keys[0].Fingerprint() != CertFingerprint(lia) {
+		t.Fatalf("AD: %v %q %v", keys, why, err)
+	}
+	if w := keys[0].(smime.Recipient).Warnings; len(w) == 0 || !strings.Contains(w[len(w)-1], "DANE-EE") {
+		t.Errorf("warnings %q", w)
+	}
+	if p, _ := s.X509Provenance(CertFingerprint(lia)); p.Source != SourceDANE || !p.DNSSEC || p.DANEUsage != 3 || p.Address != "lia@example.org" {
+		t.Errorf("provenance %+v", p)
+	}
+	// The certificate also names lia@other.example, but its record was for
+	// lia@example.org only.
+	if keys, _, _ := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, "lia@other.example"); len(keys) != 0 {
+		t.Errorf("DANE-EE for another address: %v", keys)
+	}
+	// A PKIX-EE certificate is stored, but no CA vouches for it.
+	keys, why, err = se.RecipientKeys(mailseal.ProtocolSMIME, "pk@example.org")
+	if err != nil || len(keys) != 0 || !strings.Contains(why, "looked up by smimea:") {
+		t.Fatalf("PKIX-EE: %v %q %v", keys, why, err)
+	}
+	if p, _ := s.X509Provenance(CertFingerprint(pk)); p.Source != SourceDANE || p.DANEUsage != 1 {
+		t.Errorf("PKIX-EE provenance %+v", p)
+	}
+	// ... until the user trusts it.
+	if _, err := s.Trust(CertFingerprint(pk)); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _, _ := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, "pk@example.org"); len(keys) != 1 {
+		t.Errorf("PKIX-EE once trusted: %v", keys)
+	}
+	// OpenPGP look-ups do not ask SMIMEA.
+	before := len(se.Located(0))
+	se.RecipientKeys(mailseal.ProtocolOpenPGP, "nobody@example.org")
+	for _, a := range se.Located(before) {
+		if a.Method == locate.MethodSMIMEA {
+			t.Errorf("OpenPGP asked smimea")
+		}
 	}
 }

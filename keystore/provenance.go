@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/atomicfile"
+	"github.com/mailseal/mailseal/locate"
 )
 
 // The sources a key or certificate can come from (Provenance.Source).
@@ -39,6 +40,9 @@ type Provenance struct {
 	// DNSSEC says a validating resolver the user named set the AD bit of
 	// the DANE answer.
 	DNSSEC bool `json:"dnssec"`
+	// DANEUsage is the usage of the SMIMEA record a certificate came in
+	// (locate.UsagePKIXEE or locate.UsageDANEEE); 0 for anything else.
+	DANEUsage uint8 `json:"dane_usage,omitempty"`
 	// Time is when the key arrived (for network sources, when it was
 	// fetched); Refreshed the last keys refresh that reached the source.
 	Time      time.Time `json:"time,omitzero"`
@@ -65,6 +69,14 @@ func (p Provenance) FromNetwork() bool {
 // the user accepts the key (keys accept).
 func (p Provenance) TrustedForSignatures() bool {
 	return !p.FromNetwork() || p.Accepted || (p.Source == SourceDANE && p.DNSSEC)
+}
+
+// DANEEE says the record is of a DANE-EE certificate (an SMIMEA record
+// of usage 3) for addr that a validating resolver vouched for: the
+// certificate may be encrypted to for addr without a path to a trust
+// anchor, DNSSEC being what binds it to the address (RFC 8162).
+func (p Provenance) DANEEE(addr string) bool {
+	return p.Source == SourceDANE && p.DNSSEC && p.DANEUsage == locate.UsageDANEEE && core.SameAddress(p.Address, addr)
 }
 
 // Name is the short form the verify report shows (core.Signature.Source):

@@ -173,8 +173,8 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		keys, refused, err := se.recipientKeys(protocol, addr)
 		return recipientsResult{keys, refused}, err == nil, err
 	})
-	if err == nil && len(r.keys) == 0 && protocol == mailseal.ProtocolOpenPGP && se.opts.Locate != nil {
-		return se.locateRecipient(addr, r.refused)
+	if err == nil && len(r.keys) == 0 && se.opts.Locate != nil {
+		return se.locateRecipient(protocol, addr, r.refused)
 	}
 	return r.keys, r.refused, err
 }
@@ -214,6 +214,9 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		for _, c := range certs {
 			w, err := e.CheckRecipient(c, addr)
 			if err != nil {
+				if w2, ok := se.daneEE(e, c, addr); ok {
+					return []mailseal.Recipient{smime.Recipient{Cert: c, Warnings: w2}}, "", nil
+				}
 				refused = strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 				continue
 			}
@@ -222,6 +225,27 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		return nil, refused, nil
 	}
 	return nil, "", unknownProtocol(protocol)
+}
+
+// daneEE judges c, which has no valid path to a trust anchor, as the
+// DANE-EE certificate of addr: when it came in an SMIMEA record of usage 3
+// for addr that a validating resolver vouched for (Provenance.DANEEE), it
+// is its own trust anchor for this one check, which still holds it to
+// everything else (valid now, a key usage for encryption, emailProtection,
+// bound to addr, the policy's key sizes). The warning says so.
+func (se *Session) daneEE(e *smime.Engine, c *x509.Certificate, addr string) ([]string, bool) {
+	p, err := se.store.X509Provenance(CertFingerprint(c))
+	if err != nil || !p.DANEEE(addr) {
+		return nil, false
+	}
+	own := *e
+	own.Trust.Roots = append(own.Trust.Roots[:len(own.Trust.Roots):len(own.Trust.Roots)], c)
+	w, err := own.CheckRecipient(c, addr)
+	if err != nil {
+		return nil, false
+	}
+	return append(w, fmt.Sprintf("certificate %s of %s is trusted by its DNSSEC-validated SMIMEA record (DANE-EE, %s), not by a CA",
+		CertFingerprint(c), addr, p.URL)), true
 }
 
 func unknownProtocol(p string) error {

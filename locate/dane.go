@@ -13,6 +13,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/x509path"
+	"github.com/mailseal/mailseal/smime"
 )
 
 // DNS is a client for one DNS resolver (Addr, "host:port"), over UDP with
@@ -24,6 +26,22 @@ type DNS struct {
 	Addr       string
 	Validating bool
 	Timeout    time.Duration // one exchange (default 5 s)
+}
+
+// ResolverAt is a client for the DNS resolver at addr ("HOST" or
+// "HOST:PORT", port 53 by default). Its AD bit is believed (Validating)
+// only when HOST is a loopback address (127.0.0.0/8, ::1) or "localhost":
+// an answer from anywhere else crossed a network on which anyone could set
+// the bit, the reason glibc's resolver clears it unless told trust-ad. To
+// have DANE answers count as DNSSEC-validated, run a validating resolver
+// on this machine (unbound) and name it.
+func ResolverAt(addr string) *DNS {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, addr = addr, net.JoinHostPort(addr, "53")
+	}
+	ip := net.ParseIP(host)
+	return &DNS{Addr: addr, Validating: strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback())}
 }
 
 func (d *DNS) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
@@ -174,11 +192,17 @@ type SMIMEA struct {
 	Data                          []byte // a DER certificate when Selector and MatchingType are 0
 }
 
+// The SMIMEA certificate usages (RFC 6698 §2.1.1, which RFC 8162 takes).
+const (
+	UsagePKIXEE = 1 // the certificate must also pass PKIX validation
+	UsageDANEEE = 3 // the certificate is the end entity's; DNSSEC vouches for it
+)
+
 // SMIMEARecords looks addr's SMIMEA records up with l.DNS; validated says
 // the resolver is Validating and set the AD bit.
 func (l *Locator) SMIMEARecords(ctx context.Context, addr string) (recs []SMIMEA, validated bool, err error) {
 	if l.DNS == nil {
-		return nil, false, fmt.Errorf("dane: no DNS resolver named (--resolver HOST[:PORT]): %w", core.ErrUsage)
+		return nil, false, fmt.Errorf("smimea: no DNS resolver named (--resolver HOST[:PORT]): %w", core.ErrUsage)
 	}
 	name, err := SMIMEAName(addr)
 	if err != nil {
@@ -188,20 +212,97 @@ func (l *Locator) SMIMEARecords(ctx context.Context, addr string) (recs []SMIMEA
 	defer cancel()
 	rrs, ad, err := l.DNS.records(ctx, name, dns.TypeSMIMEA)
 	if err != nil {
-		return nil, false, fmt.Errorf("dane: %w", err)
+		return nil, false, fmt.Errorf("smimea: %w", err)
 	}
-	if len(rrs) > l.Limits.withDefaults().MaxKeys {
-		return nil, false, fmt.Errorf("dane: %s: refused an answer of %d records", name, len(rrs))
+	lim := l.Limits.withDefaults()
+	if len(rrs) > lim.MaxKeys {
+		return nil, false, fmt.Errorf("smimea: %s: refused an answer of %d records (more than %d)", name, len(rrs), lim.MaxKeys)
 	}
+	var total int64
 	for _, rr := range rrs {
 		s := rr.(*dns.SMIMEA)
 		d, err := hex.DecodeString(s.Certificate)
 		if err != nil {
-			return nil, false, fmt.Errorf("dane: %s: %w", name, err)
+			return nil, false, fmt.Errorf("smimea: %s: %w", name, err)
+		}
+		if total += int64(len(d)); total > lim.MaxBytes {
+			return nil, false, fmt.Errorf("smimea: %s: refused an answer of more than %s", name, core.SizeName(lim.MaxBytes))
 		}
 		recs = append(recs, SMIMEA{Usage: s.Usage, Selector: s.Selector, MatchingType: s.MatchingType, Data: d})
 	}
 	return recs, ad && l.DNS.Validating, nil
+}
+
+// SMIMEA looks addr's S/MIME certificate up in its SMIMEA records (RFC
+// 8162) with l.DNS: each answer's Key is a DER certificate, Protocol is
+// "smime", DANEUsage the record's usage, DNSSEC whether a validating
+// resolver vouched for the answer.
+//
+// Only records that carry a whole end-entity certificate (selector 0,
+// matching type 0) are used: usage 1 (PKIX-EE: the certificate must still
+// validate to the user's trust anchors to be encrypted to) and usage 3
+// (DANE-EE: the record itself vouches for the certificate, so it counts
+// only when DNSSEC-validated; without DNSSEC anyone on the path could have
+// written it). A record that names a CA (usage 0 or 2) or only a hash of
+// the certificate is passed over, as is a certificate not bound to addr
+// (RFC 8550: its rfc822Name subjectAltNames or, without any, its subject's
+// emailAddress); when none is left the error says why.
+func (l *Locator) SMIMEA(ctx context.Context, addr string) ([]Found, error) {
+	recs, validated, err := l.SMIMEARecords(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := SMIMEAName(addr)
+	name = strings.TrimSuffix(name, ".")
+	var out []Found
+	var why []string
+	seen := map[string]int{} // fingerprint → index in out
+	for _, r := range recs {
+		switch {
+		case r.Usage != UsagePKIXEE && r.Usage != UsageDANEEE:
+			why = append(why, fmt.Sprintf("usage %d names a CA, not the certificate", r.Usage))
+			continue
+		case r.Selector != 0 || r.MatchingType != 0:
+			why = append(why, fmt.Sprintf("a record %d %d %d holds only the key or a hash, not the whole certificate", r.Usage, r.Selector, r.MatchingType))
+			continue
+		case r.Usage == UsageDANEEE && !validated:
+			why = append(why, "a DANE-EE record (usage 3) that no validating resolver vouched for (name one on this machine with --resolver)")
+			continue
+		}
+		c, err := x509path.ParseCertificate(r.Data)
+		if err != nil {
+			why = append(why, "an unreadable certificate: "+err.Error())
+			continue
+		}
+		emails := x509path.Emails(c)
+		bound := false
+		for _, e := range emails {
+			if core.SameAddress(e, addr) {
+				bound = true
+			}
+		}
+		if !bound {
+			why = append(why, fmt.Sprintf("certificate %s is not bound to %s (it names %q)", smime.Fingerprint(c), addr, emails))
+			continue
+		}
+		fpr := smime.Fingerprint(c)
+		if i, ok := seen[fpr]; ok {
+			if r.Usage == UsageDANEEE {
+				out[i].DANEUsage = UsageDANEEE // the stronger claim of two records for one certificate
+			}
+			continue
+		}
+		seen[fpr] = len(out)
+		out = append(out, Found{
+			Address: addr, Method: MethodSMIMEA, Protocol: "smime", Source: name, Fetched: l.now().UTC(),
+			Fingerprint: fpr, UserIDs: emails, MatchesAddress: true, DNSSEC: validated,
+			DANEUsage: r.Usage, Key: c.Raw,
+		})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("smimea: %s: no usable record: %s: %w", name, strings.Join(why, "; "), core.ErrNoKey)
+	}
+	return out, nil
 }
 
 // OPENPGPKEYRecord is the zone line publishing key (binary transferable

@@ -37,7 +37,7 @@ func ExampleParseMethods() {
 	fmt.Println(err)
 	// Output:
 	// [wkd dane] <nil>
-	// unknown lookup method "ldap" (the methods are local, autocrypt, wkd, dane, vks): usage error
+	// unknown lookup method "ldap" (the methods are local, autocrypt, wkd, dane, vks, smimea): usage error
 }
 
 // A key as an OPENPGPKEY record or a WKD publishes it for one address:

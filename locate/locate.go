@@ -42,6 +42,9 @@ const (
 	MethodWKD  = "wkd"
 	MethodDANE = "dane"
 	MethodVKS  = "vks"
+	// MethodSMIMEA finds S/MIME certificates (DANE SMIMEA records); the
+	// others find OpenPGP keys.
+	MethodSMIMEA = "smimea"
 	// MethodLocal is the keystore's own answer, MethodAutocrypt the
 	// Autocrypt peer state it keeps (what verify/decrypt --autocrypt
 	// learned); ParseMethods accepts them, the keystore answers them
@@ -51,7 +54,7 @@ const (
 )
 
 // Methods is every method, in the order DefaultMethods tries them.
-var Methods = []string{MethodWKD, MethodDANE, MethodVKS}
+var Methods = []string{MethodWKD, MethodDANE, MethodVKS, MethodSMIMEA}
 
 // DefaultVKS is the Verifying Key Server used when Locator.VKS is empty.
 const DefaultVKS = "https://keys.openpgp.org"
@@ -101,19 +104,27 @@ type Locator struct {
 }
 
 // Found is one method's answer for one address: a key, or why there is
-// none (Error). Key holds the certificate (binary, transferable public
-// key) with only the user IDs bound to Address.
+// none (Error). For an OpenPGP key, Key holds the certificate (binary,
+// transferable public key) with only the user IDs bound to Address; for an
+// S/MIME certificate (Protocol "smime"), its DER, and UserIDs are the
+// addresses it is bound to.
 type Found struct {
-	Address        string    `json:"address"`
-	Method         string    `json:"method"`
-	Fingerprint    string    `json:"fingerprint,omitempty"`
-	UserIDs        []string  `json:"user_ids,omitempty"`
-	MatchesAddress bool      `json:"matches_address"`
-	Source         string    `json:"source,omitempty"` // the URL or the DNS name asked
-	DNSSEC         bool      `json:"dnssec,omitempty"` // DANE: the named resolver set the AD bit
-	Fetched        time.Time `json:"fetched,omitzero"`
-	Error          string    `json:"error,omitempty"`
-	Key            []byte    `json:"-"`
+	Address string `json:"address"`
+	Method  string `json:"method"`
+	// Protocol is "smime" for a certificate (MethodSMIMEA), empty for an
+	// OpenPGP key.
+	Protocol       string   `json:"protocol,omitempty"`
+	Fingerprint    string   `json:"fingerprint,omitempty"`
+	UserIDs        []string `json:"user_ids,omitempty"`
+	MatchesAddress bool     `json:"matches_address"`
+	Source         string   `json:"source,omitempty"` // the URL or the DNS name asked
+	DNSSEC         bool     `json:"dnssec,omitempty"` // DANE: the named resolver set the AD bit
+	// DANEUsage is an SMIMEA record's certificate usage: UsagePKIXEE or
+	// UsageDANEEE.
+	DANEUsage uint8     `json:"dane_usage,omitempty"`
+	Fetched   time.Time `json:"fetched,omitzero"`
+	Error     string    `json:"error,omitempty"`
+	Key       []byte    `json:"-"`
 }
 
 // NewHTTPClient returns the HTTP client lookups use: dial connects (nil: a
@@ -218,6 +229,8 @@ func (l *Locator) Locate(ctx context.Context, addr string, methods []string) []F
 			found, err = l.DANE(ctx, addr)
 		case MethodVKS:
 			found, err = l.VKSByEmail(ctx, addr)
+		case MethodSMIMEA:
+			found, err = l.SMIMEA(ctx, addr)
 		case MethodLocal, MethodAutocrypt:
 			err = fmt.Errorf("the keystore answers the method %q (keystore.Store.Locate): %w", m, core.ErrUsage)
 		default:

@@ -3,9 +3,15 @@ package locate
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -233,7 +239,7 @@ func TestLocateAllMethods(t *testing.T) {
 	n.mux.Handle(path(adv), serve(public(t, gina)))
 	n.mux.Handle("/vks/v1/by-email/gina@example.org", serve(public(t, gina)))
 	found := n.locator().Locate(context.Background(), "gina@example.org", nil)
-	if len(found) != 3 {
+	if len(found) != len(Methods) || len(Methods) != 4 {
 		t.Fatalf("found %+v", found)
 	}
 	for i, m := range Methods {
@@ -494,5 +500,102 @@ func TestHostDialer(t *testing.T) {
 	c := NewHTTPClient(HostDialer(map[string]string{"unnamed.example": "127.0.0.1:" + port}), n.Roots)
 	if _, err := c.Get("https://unnamed.example/hello"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("wrong name: %v", err)
+	}
+}
+
+// TestSMIMEAFound: of an address's SMIMEA records only whole end-entity
+// certificates bound to the address are taken; a DANE-EE one only when
+// validated; two records of one certificate are one answer.
+func TestSMIMEAFound(t *testing.T) {
+	cert := func(addr string) []byte {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: addr},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), EmailAddresses: []string{addr}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	rec := func(addr, fields string, der []byte) string {
+		line, err := SMIMEARecordLine(addr, der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Replace(line, "SMIMEA\t3 0 0", "SMIMEA\t"+fields, 1)
+	}
+	amy, ben, other := cert("amy@example.org"), cert("ben@example.org"), cert("eve@example.org")
+	n := newTestNet(t)
+	for _, line := range []string{
+		rec("amy@example.org", "3 0 0", amy), rec("amy@example.org", "1 0 0", amy), // one certificate, twice
+		rec("amy@example.org", "2 0 0", other),    // a CA
+		rec("amy@example.org", "3 1 1", ben[:32]), // a hash
+		rec("amy@example.org", "3 0 0", other),    // for another address
+		rec("ben@example.org", "3 0 0", ben),
+	} {
+		n.addRR(line)
+	}
+	l := n.locator()
+	l.DNS.Validating = true
+	n.SetAD(true)
+	found, err := l.SMIMEA(context.Background(), "amy@example.org")
+	if err != nil || len(found) != 1 {
+		t.Fatalf("%+v %v", found, err)
+	}
+	f := found[0]
+	if !bytes.Equal(f.Key, amy) || f.DANEUsage != UsageDANEEE || !f.DNSSEC || f.Protocol != "smime" || f.Method != MethodSMIMEA ||
+		!f.MatchesAddress || len(f.UserIDs) != 1 || f.UserIDs[0] != "amy@example.org" {
+		t.Errorf("found %+v", f)
+	}
+	// Not validated: the DANE-EE record is refused and says why.
+	n.SetAD(false)
+	_, err = l.SMIMEA(context.Background(), "ben@example.org")
+	if !errors.Is(err, core.ErrNoKey) || !strings.Contains(err.Error(), "no validating resolver vouched") {
+		t.Errorf("not validated: %v", err)
+	}
+	// Only the refusals: each reason is named.
+	n2 := newTestNet(t)
+	for _, line := range []string{rec("cy@example.org", "2 0 0", other), rec("cy@example.org", "3 1 1", ben[:32]), rec("cy@example.org", "1 0 0", other)} {
+		n2.addRR(line)
+	}
+	l2 := n2.locator()
+	_, err = l2.SMIMEA(context.Background(), "cy@example.org")
+	for _, want := range []string{"usage 2 names a CA", "3 1 1 holds only", "not bound to cy@example.org"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("refusals: %v (want %q)", err, want)
+		}
+	}
+	// Through Locate, by its method name.
+	n.SetAD(true)
+	got := l.Locate(context.Background(), "ben@example.org", []string{MethodSMIMEA})
+	if len(got) != 1 || got[0].Error != "" || !bytes.Equal(got[0].Key, ben) {
+		t.Errorf("Locate: %+v", got)
+	}
+}
+
+// TestResolverAt: an AD bit is believed only from a resolver on this
+// machine.
+func TestResolverAt(t *testing.T) {
+	for _, c := range []struct {
+		in, addr   string
+		validating bool
+	}{
+		{"127.0.0.1", "127.0.0.1:53", true},
+		{"127.0.0.53:5353", "127.0.0.53:5353", true},
+		{"::1", "[::1]:53", true},
+		{"[::1]:53", "[::1]:53", true},
+		{"localhost", "localhost:53", true},
+		{"192.0.2.1", "192.0.2.1:53", false},
+		{"8.8.8.8:53", "8.8.8.8:53", false},
+		{"resolver.example", "resolver.example:53", false},
+		{"localhost.evil.example", "localhost.evil.example:53", false},
+	} {
+		d := ResolverAt(c.in)
+		if d.Addr != c.addr || d.Validating != c.validating {
+			t.Errorf("ResolverAt(%q) = %q validating %v", c.in, d.Addr, d.Validating)
+		}
 	}
 }

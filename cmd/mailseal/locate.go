@@ -24,7 +24,7 @@ import (
 // networkFlags say how key look-ups reach the network (keys locate, keys
 // refresh, keys upload, encrypt/send --locate).
 var networkFlags = []cli.Flag{
-	&cli.StringFlag{Name: "resolver", Usage: "ask the DNS server at `HOST[:PORT]` (DANE needs one; also for WKD's openpgpkey. name); its AD bit is believed, so name only a validating resolver reached over a path you trust"},
+	&cli.StringFlag{Name: "resolver", Usage: "ask the DNS server at `HOST[:PORT]` (DANE and SMIMEA need one; also for WKD's openpgpkey. name); its AD bit (DNSSEC-validated) is believed only from this machine: run a validating resolver such as unbound and name 127.0.0.1"},
 	&cli.StringFlag{Name: "vks", Usage: "the Verifying Key Server's `URL` (default " + locate.DefaultVKS + ")"},
 	&cli.StringFlag{Name: "https-ca", Usage: "verify Web Key Directories and key servers against the CA certificates in `FILE` instead of the system roots"},
 	&cli.StringSliceFlag{Name: "connect", Usage: "`HOST=ADDR[:PORT]`: connect to HOST at ADDR instead of where DNS points (the certificate is still checked for HOST; repeatable)"},
@@ -32,8 +32,8 @@ var networkFlags = []cli.Flag{
 
 // locateFlags are encrypt's and send's.
 var locateFlags = []cli.Flag{
-	&cli.BoolFlag{Name: "locate", Usage: "look up the OpenPGP key of each recipient without a valid one, Bcc included (WKD, DANE, keys.openpgp.org: each learns the address it is asked for), store it with where it came from, and encrypt to it"},
-	&cli.StringFlag{Name: "locate-methods", Usage: "with --locate: ask these methods in this order, the first that finds a key the last: `LIST` of wkd, dane, vks (default wkd,dane,vks)"},
+	&cli.BoolFlag{Name: "locate", Usage: "look up the OpenPGP key (or S/MIME certificate) of each recipient without a valid one, Bcc included (WKD, DANE, keys.openpgp.org, SMIMEA: each learns the address it is asked for), store it with where it came from, and encrypt to it"},
+	&cli.StringFlag{Name: "locate-methods", Usage: "with --locate: ask these methods in this order, the first that finds a key the last: `LIST` of wkd, dane, vks (OpenPGP keys), smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"},
 }
 
 // locateOptions reads --locate and the network flags (nil without
@@ -95,10 +95,7 @@ func locator(c *cli.Context) (*locate.Locator, error) {
 		return nil, usageErr("--vks %q: want an https:// URL", v)
 	}
 	if r := c.String("resolver"); r != "" {
-		if _, _, err := net.SplitHostPort(r); err != nil {
-			r = net.JoinHostPort(r, "53")
-		}
-		l.DNS = &locate.DNS{Addr: r, Validating: true}
+		l.DNS = locate.ResolverAt(r)
 	}
 	var roots *x509.CertPool
 	if ca := c.String("https-ca"); ca != "" {
@@ -141,14 +138,16 @@ func methodsFlag(c *cli.Context, name string) ([]string, error) {
 func keysLocateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "locate",
-		Usage:     "find the OpenPGP keys of ADDRs (WKD, DANE, keys.openpgp.org, the keystore) and, with --import, store them with where they came from",
+		Usage:     "find the OpenPGP keys and S/MIME certificates of ADDRs (WKD, DANE, keys.openpgp.org, SMIMEA, the keystore) and, with --import, store them with where they came from",
 		ArgsUsage: "ADDR...",
 		Description: "Each method is asked in the order given; each answer is printed: the key's fingerprint, its user ID\n" +
 			"for the address, where it came from and when. A key stored with --import records its source (keys\n" +
 			"list --json shows it); its signatures count as untrusted until keys accept (encryption to it works\n" +
-			"at once). Exit code 3 when nothing was found (or stored) for an address.",
+			"at once). A certificate from an SMIMEA record is encrypted to when it has a path to a trust anchor,\n" +
+			"or when its record is DANE-EE (usage 3) and a validating resolver on this machine vouched for it.\n" +
+			"Exit code 3 when nothing was found (or stored) for an address.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (default wkd,dane,vks)"},
+			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (OpenPGP keys), smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"},
 			&cli.BoolFlag{Name: "import", Usage: "store the keys found, with their provenance"},
 			&cli.BoolFlag{Name: "json", Usage: "print the answers as one JSON array"},
 		}, networkFlags...),
@@ -221,6 +220,13 @@ func printLocated(out io.Writer, prefix string, got []keystore.Located) {
 		fmt.Fprintf(&w, " from %s", a.Source)
 		if a.DNSSEC {
 			fmt.Fprint(&w, " (DNSSEC)")
+		}
+		if a.Protocol == mailseal.ProtocolSMIME {
+			usage := "PKIX-EE"
+			if a.DANEUsage == locate.UsageDANEEE {
+				usage = "DANE-EE"
+			}
+			fmt.Fprintf(&w, " (S/MIME certificate, %s)", usage)
 		}
 		if !a.Fetched.IsZero() {
 			fmt.Fprintf(&w, " at %s", a.Fetched.UTC().Format(time.RFC3339))
