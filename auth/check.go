@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"blitiri.com.ar/go/spf"
@@ -322,10 +323,12 @@ type hop struct {
 	ip   net.IP
 }
 
+// The parts of a Received field, compiled when first used (not at
+// start-up: most runs never read one).
 var (
-	receivedFrom = regexp.MustCompile(`(?i)^\s*from\s+([^\s()]+)`)
-	receivedIP   = regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]`)
-	receivedBy   = regexp.MustCompile(`(?i)\sby\s`)
+	receivedFrom = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*from\s+([^\s()]+)`) })
+	receivedIP   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]`) })
+	receivedBy   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\sby\s`) })
 )
 
 // maxReceivedHop bounds --received-hop.
@@ -342,11 +345,11 @@ func receivedHop(h mime.Header, n int) (hop, error) {
 		return hop{}, fmt.Errorf("--received-hop %d: the message has %d Received fields: %w", n, len(fields), core.ErrInput)
 	}
 	v := fields[n-1]
-	if loc := receivedBy.FindStringIndex(v); loc != nil {
+	if loc := receivedBy().FindStringIndex(v); loc != nil {
 		v = v[:loc[0]]
 	}
 	var out hop
-	if m := receivedFrom.FindStringSubmatchIndex(v); m != nil {
+	if m := receivedFrom().FindStringSubmatchIndex(v); m != nil {
 		out.helo = v[m[2]:m[3]]
 		// The client's IP is the receiving server's, after the HELO name
 		// the client chose: Postfix writes "from [192.0.2.10] (unknown
@@ -354,7 +357,7 @@ func receivedHop(h mime.Header, n int) (hop, error) {
 		// that literal must not be taken for its address.
 		v = v[m[1]:]
 	}
-	if m := receivedIP.FindStringSubmatch(v); m != nil {
+	if m := receivedIP().FindStringSubmatch(v); m != nil {
 		out.ip = net.ParseIP(m[1])
 	}
 	if out.ip == nil {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mailseal/mailseal/auth"
 	"github.com/mailseal/mailseal/core"
@@ -25,16 +26,20 @@ import (
 
 func (s *Store) dkimDir() string { return filepath.Join(s.dir, "dkim") }
 
-var dnsName = regexp.MustCompile(`^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$`)
+// dnsName is compiled when first used, not at start-up (issue 16: a run
+// pays only for what it uses).
+var dnsName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$`)
+})
 
 // dkimPath is where the key of selector at domain is, after checking that
 // both are DNS names (so neither can name another path).
 func (s *Store) dkimPath(domain, selector string) (string, error) {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	if len(domain) > 253 || !dnsName.MatchString(domain) || !strings.Contains(domain, ".") {
+	if len(domain) > 253 || !dnsName().MatchString(domain) || !strings.Contains(domain, ".") {
 		return "", fmt.Errorf("DKIM domain %q: want a domain name such as example.org: %w", domain, core.ErrUsage)
 	}
-	if len(selector) > 63 || !dnsName.MatchString(strings.ToLower(selector)) {
+	if len(selector) > 63 || !dnsName().MatchString(strings.ToLower(selector)) {
 		return "", fmt.Errorf("DKIM selector %q: want a DNS name such as mail2026: %w", selector, core.ErrUsage)
 	}
 	return filepath.Join(s.dkimDir(), domain, strings.ToLower(selector)+".pem"), nil

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime/pprof"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -104,12 +105,14 @@ func quietUsageErrors(c *cli.Command, parent string) {
 
 // goFlagName is a long flag as Go's flag package names it in errors: with
 // one dash.
-var goFlagName = regexp.MustCompile(`(defined: |argument: |for flag )-([A-Za-z0-9][A-Za-z0-9-]+)`)
+var goFlagName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(defined: |argument: |for flag )-([A-Za-z0-9][A-Za-z0-9-]+)`)
+})
 
 // flagError is a flag error with long flags written as they are typed
 // (--sgn, not -sgn).
 func flagError(err error) string {
-	return goFlagName.ReplaceAllString(err.Error(), "${1}--${2}")
+	return goFlagName().ReplaceAllString(err.Error(), "${1}--${2}")
 }
 
 func buildApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/mime"
@@ -500,7 +501,9 @@ func (res *Result) releaseUnauthenticated(opened *Opened, opts Options) error {
 
 // signedHeader matches what only the header of a signed entity says: a
 // multipart/signed media type, a signature protocol, or S/MIME signed-data.
-var signedHeader = regexp.MustCompile(`(?i)multipart/signed|application/(x-)?(pkcs7|pgp)-signature|smime-type\s*=\s*"?signed-data`)
+var signedHeader = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)multipart/signed|application/(x-)?(pkcs7|pgp)-signature|smime-type\s*=\s*"?signed-data`)
+})
 
 // maxHeaderScan bounds the text claimsSigned reads.
 const maxHeaderScan = 64 << 10
@@ -516,7 +519,7 @@ func claimsSigned(m *mime.Message) bool {
 			head = head[:i]
 		}
 	}
-	return signedHeader.Match(head)
+	return signedHeader().Match(head)
 }
 
 // openInnerSignature opens a signature inside decrypted content. A check
