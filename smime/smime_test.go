@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"slices"
@@ -581,5 +582,62 @@ func TestZeroEngineUsesDefaultPolicy(t *testing.T) {
 	signers, _, err = zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()), Trust{Roots: testTrust(t).Roots})
 	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
 		t.Fatalf("with the roots: %+v, %v", signers, err)
+	}
+}
+
+// An Engine is a policy; the trust is given per call (issue 13: the two
+// engines' methods have the same shapes). One Engine value, used at once
+// with two Trusts, judges each call by its own: the test PKI's root makes
+// the signer good and the recipient valid, a zero Trust (which trusts no
+// one) makes the signer untrusted, or unknown without its certificate,
+// and refuses the recipient, without a panic.
+func TestOneEngineTwoTrusts(t *testing.T) {
+	p := getPKI(t)
+	e, trusted := testEngine(t), testTrust(t)
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	detached := sign(t, e, []Identity{id}, SignOptions{}, content)
+	bare := stripCertificates(t, detached)
+	opaque := sign(t, e, []Identity{id}, SignOptions{Opaque: true}, content)
+
+	check := func(trust Trust, want, wantBare core.SignerStatus, recipientOK bool) error {
+		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(detached), trust)
+		if err != nil || len(signers) != 1 || signers[0].Status != want {
+			return fmt.Errorf("VerifyDetached: %+v, %v, want %s", signers, err, want)
+		}
+		signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(bare), trust)
+		if err != nil || len(signers) != 1 || signers[0].Status != wantBare {
+			return fmt.Errorf("VerifyDetached without certificates: %+v, %v, want %s", signers, err, wantBare)
+		}
+		v, err := e.VerifyOpaque(bytes.NewReader(opaque), trust)
+		if err != nil {
+			return fmt.Errorf("VerifyOpaque: %v", err)
+		}
+		defer v.Close()
+		if len(v.Signers) != 1 || v.Signers[0].Status != want {
+			return fmt.Errorf("VerifyOpaque: %+v, want %s", v.Signers, want)
+		}
+		if _, err := e.CheckRecipient(id.Cert, "alice@example.org", trust); (err == nil) != recipientOK {
+			return fmt.Errorf("CheckRecipient: %v, want accepted %v", err, recipientOK)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				errs[i] = check(trusted, core.SignerGood, core.SignerUnknown, true)
+			} else {
+				errs[i] = check(Trust{}, core.SignerUntrusted, core.SignerUnknown, false)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d (trusting the root: %v): %v", i, i%2 == 0, err)
+		}
 	}
 }
