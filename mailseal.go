@@ -132,7 +132,7 @@ func Sign(w io.Writer, m *mime.Message, s Signer, opts ...Option) error {
 	case pgp.Signer:
 		return (&flow.OpenPGP{Engine: pgp.New(o.policy)}).Sign(w, m, s.Entity)
 	case smime.Signer:
-		sm := &flow.SMIME{Engine: &smime.Engine{Policy: o.policy}}
+		sm := &flow.SMIME{Engine: smime.New(o.policy)}
 		return sm.Sign(w, m, []smime.Identity{s.Identity}, s.Options)
 	case nil:
 		return fmt.Errorf("mailseal: Sign needs a signer: %w", ErrUsage)
@@ -204,7 +204,7 @@ func Encrypt(w io.Writer, m *mime.Message, to []Recipient, opts ...Option) error
 			}
 			ids, signOpts = []smime.Identity{ss.Identity}, ss.Options
 		}
-		sm := &flow.SMIME{Engine: &smime.Engine{Policy: o.policy}, KeepSubject: o.keepSubject}
+		sm := &flow.SMIME{Engine: smime.New(o.policy), KeepSubject: o.keepSubject}
 		return sm.Encrypt(w, m, certs, o.smimeEnc, ids, signOpts)
 	}
 	return fmt.Errorf("mailseal: unknown protocol %q of recipient %s: %w", protocol, to[0].Fingerprint(), ErrUsage)
@@ -439,21 +439,10 @@ func contrast(r *Report, protectedFrom []string) []string {
 // engines are the two protocol engines of the flow, with keys.
 func engines(keys *Keys, policy Policy, preferSMIME bool) []flow.Engine {
 	op := &flow.OpenPGP{Engine: pgp.New(policy)}
-	sm := &flow.SMIME{}
+	sm := &flow.SMIME{Engine: smime.New(policy)}
 	if keys != nil {
 		op.Keyring = keys.OpenPGP
-		trust := keys.SMIMETrust
-		sm.LoadEngine = func() (*smime.Engine, error) {
-			e := &smime.Engine{Policy: policy}
-			if trust != nil {
-				t, err := trust()
-				if err != nil {
-					return nil, err
-				}
-				e.Trust = t
-			}
-			return e, nil
-		}
+		sm.LoadTrust = keys.SMIMETrust
 		sm.Identities = keys.SMIMEIdentities
 		if sm.Identities == nil {
 			sm.Identities = func() ([]smime.Identity, error) { return nil, nil }

@@ -14,7 +14,6 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal"
-	"github.com/mailseal/mailseal/smime"
 )
 
 // A Session keeps what its look-ups found and validated — the recipient
@@ -259,16 +258,4 @@ func (f *keyIDFinder) EntitiesById(id uint64) []*openpgp.Entity {
 // from the network as trusted on the Session's path.
 func (f *keyIDFinder) CertSource(fpr string) (string, bool) {
 	return f.current().CertSource(fpr)
-}
-
-// smimeEngine is the S/MIME engine with the session's policy and its
-// current trust.
-func (se *Session) smimeEngine() (*smime.Engine, error) {
-	return cached(se, "engine", func() (*smime.Engine, bool, error) {
-		trust, err := se.Trust()
-		if err != nil {
-			return nil, false, err
-		}
-		return &smime.Engine{Policy: se.opts.Policy, Trust: trust}, true, nil
-	})
 }

@@ -45,12 +45,8 @@ func smimeSigned(t *testing.T, s *Store, from string, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := se.SMIMEEngine()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sig bytes.Buffer
-	w, err := e.Sign(&sig, []smime.Identity{signer.(smime.Signer).Identity}, smime.SignOptions{})
+	w, err := smime.New(se.opts.Policy).Sign(&sig, []smime.Identity{signer.(smime.Signer).Identity}, smime.SignOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +59,12 @@ func smimeSigned(t *testing.T, s *Store, from string, data []byte) []byte {
 
 func smimeVerify(t *testing.T, s *Store, data, sig []byte) (core.Signature, []string) {
 	t.Helper()
-	e, err := s.Session(SessionOptions{}).SMIMEEngine()
+	se := s.Session(SessionOptions{})
+	trust, err := se.Trust()
 	if err != nil {
 		t.Fatal(err)
 	}
-	signers, warnings, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig))
+	signers, warnings, err := smime.New(se.opts.Policy).VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), trust)
 	if err != nil || len(signers) != 1 {
 		t.Fatalf("verify: %v %+v", err, signers)
 	}

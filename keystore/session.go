@@ -109,9 +109,6 @@ func (se *Session) trustFromStore() (smime.Trust, error) {
 	return t, nil
 }
 
-// SMIMEEngine is the S/MIME engine with the session's policy and trust.
-func (se *Session) SMIMEEngine() (*smime.Engine, error) { return se.smimeEngine() }
-
 // Keys are the keys mailseal.Open verifies and decrypts with: every stored
 // certificate, and every secret key, unlocked when a message needs it.
 // What they find is kept while the keystore is unchanged; each Keys has
@@ -202,17 +199,18 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		}
 		return out, refused, nil
 	case mailseal.ProtocolSMIME:
-		e, err := se.smimeEngine()
+		trust, err := se.Trust()
 		if err != nil {
 			return nil, "", err
 		}
+		e := smime.New(se.opts.Policy)
 		certs, err := se.store.X509ForEmail(addr)
 		if err != nil {
 			return nil, "", err
 		}
 		refused := ""
 		for _, c := range certs {
-			w, err := e.CheckRecipient(c, addr)
+			w, err := e.CheckRecipient(c, addr, trust)
 			if err != nil {
 				if w2, ok := se.daneEE(e, c, addr); ok {
 					return []mailseal.Recipient{smime.Recipient{Cert: c, Warnings: w2}}, "", nil
@@ -330,11 +328,7 @@ func (se *Session) signer(protocol, from string) (mailseal.Signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := se.smimeEngine()
-		if err != nil {
-			return nil, err
-		}
-		if err := e.CheckSigner(id); err != nil {
+		if err := smime.New(se.opts.Policy).CheckSigner(id); err != nil {
 			return nil, err
 		}
 		return smime.Signer{Identity: id, Options: se.opts.SMIMESign}, nil

@@ -27,8 +27,8 @@ func TestZeroSessionAndStore(t *testing.T) {
 	if _, err := se.HasSigner(mailseal.ProtocolOpenPGP, "a@example.org"); !errors.Is(err, mailseal.ErrUsage) {
 		t.Errorf("HasSigner: %v", err)
 	}
-	if _, err := se.SMIMEEngine(); !errors.Is(err, mailseal.ErrUsage) {
-		t.Errorf("SMIMEEngine: %v", err)
+	if _, err := se.Trust(); !errors.Is(err, mailseal.ErrUsage) {
+		t.Errorf("Trust: %v", err)
 	}
 	if _, err := se.Keys().SMIMETrust(); !errors.Is(err, mailseal.ErrUsage) {
 		t.Errorf("Keys: %v", err)

@@ -366,9 +366,10 @@ func (e *Engine) expiredSince(s core.Signature, ent *openpgp.Entity) string {
 // verdict but a reader should know (a good signature's key has expired
 // since it signed). The error is for unreadable input only; a
 // signature that does not verify is a SignerBad entry, not an error. Its
-// argument order and results are those of smime.Engine.VerifyDetached; the
-// keys differ: the certificates are an argument here, while the S/MIME
-// engine judges signers against its Trust.
+// arguments and results are those of smime.Engine.VerifyDetached: both
+// engines are a policy, and what signers are judged by is given per call,
+// the certificates that may have signed here, the trust anchors there
+// (smime.Trust).
 func (e *Engine) VerifyDetached(content, sig io.Reader, certs CertFinder) ([]core.Signature, []string, error) {
 	sigs, unsupported, damaged, err := readSignaturesChecked(sig)
 	if err != nil {

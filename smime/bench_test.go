@@ -25,7 +25,7 @@ func benchName(n int) string {
 // AES-256-GCM encryption to and decryption with an EC P-256 recipient.
 func BenchmarkSMIME(b *testing.B) {
 	p := getPKI(b)
-	e := testEngine(b)
+	e, trust := testEngine(b), testTrust(b)
 	signer := p.identity(b, rsaKey(b, 2048), leafSpec{})
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rcpt := p.identity(b, ec, leafSpec{email: "bob@example.org"})
@@ -46,7 +46,7 @@ func BenchmarkSMIME(b *testing.B) {
 		b.Run("verify/"+benchName(n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			for b.Loop() {
-				s, _, err := e.VerifyDetached(bytes.NewReader(body), bytes.NewReader(sig))
+				s, _, err := e.VerifyDetached(bytes.NewReader(body), bytes.NewReader(sig), trust)
 				if err != nil || len(s) != 1 || !s[0].Valid {
 					b.Fatal(s, err)
 				}
@@ -56,7 +56,7 @@ func BenchmarkSMIME(b *testing.B) {
 		b.Run("verify-opaque/"+benchName(n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			for b.Loop() {
-				v, err := e.VerifyOpaque(bytes.NewReader(opaque))
+				v, err := e.VerifyOpaque(bytes.NewReader(opaque), trust)
 				if err != nil || !v.Signers[0].Valid {
 					b.Fatal(err)
 				}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/smime"
 )
 
@@ -55,7 +56,8 @@ func Example() {
 	aliceKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	alice := smime.Identity{Cert: certificate(aliceKey, ca, caKey), Key: aliceKey}
 
-	e := &smime.Engine{Trust: smime.Trust{Roots: []*x509.Certificate{ca}}}
+	e := smime.New(core.DefaultPolicy())
+	trust := smime.Trust{Roots: []*x509.Certificate{ca}}
 	content := "Content-Type: text/plain\r\n\r\nMeet at noon.\r\n"
 	var sig bytes.Buffer
 	w, err := e.Sign(&sig, []smime.Identity{alice}, smime.SignOptions{})
@@ -67,7 +69,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()))
+	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()), trust)
 	if err != nil {
 		log.Fatal(err)
 	}

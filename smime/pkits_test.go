@@ -67,7 +67,8 @@ func TestPKITSMessages(t *testing.T) {
 	policy.Now = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 	policy.AllowSHA1 = true
 	policy.MinRSABits = 1024
-	e := &Engine{Policy: policy, Trust: Trust{Roots: []*x509.Certificate{anchor}, CRLs: crls, RequireCRLs: true}, conformance: true}
+	e := &Engine{policy: policy, conformance: true}
+	trust := Trust{Roots: []*x509.Certificate{anchor}, CRLs: crls, RequireCRLs: true}
 
 	names := make([]string, 0, len(msgs))
 	for n := range msgs {
@@ -76,7 +77,7 @@ func TestPKITSMessages(t *testing.T) {
 	sort.Strings(names)
 	var valid, invalid, validOK, invalidOK int
 	for _, name := range names {
-		good, detail := pkitsCheck(e, msgs[name])
+		good, detail := pkitsCheck(e, trust, msgs[name])
 		switch {
 		case strings.HasPrefix(name, "SignedValid"):
 			valid++
@@ -101,13 +102,13 @@ func TestPKITSMessages(t *testing.T) {
 }
 
 // pkitsCheck verifies one message and says whether it has a single good signer.
-func pkitsCheck(e *Engine, eml []byte) (bool, string) {
+func pkitsCheck(e *Engine, trust Trust, eml []byte) (bool, string) {
 	m, err := mime.Parse(strings.NewReader(string(eml)), mime.DefaultLimits(), 1<<20)
 	if err != nil {
 		return false, err.Error()
 	}
 	defer m.Close()
-	v, err := e.VerifyOpaque(m.Root.Body())
+	v, err := e.VerifyOpaque(m.Root.Body(), trust)
 	if err != nil {
 		return false, err.Error()
 	}

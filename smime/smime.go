@@ -11,18 +11,22 @@
 //
 // # Use
 //
-// An Engine holds a Policy and the Trust (anchors, intermediates, CRLs);
-// the zero Engine applies core.DefaultPolicy() and trusts no one. Per
-// call:
+// New(policy) gives an Engine (New(core.Policy{}), like a zero Engine,
+// applies core.DefaultPolicy()), as pgp.New does. An Engine is a policy
+// only: the keys and the Trust (anchors, intermediates, CRLs) are given
+// per call, so one Engine serves any number of keystores, and a zero
+// Trust trusts no one. Per call:
 //
 //   - Sign(w, identities, opts) returns a writer for the content; Close
 //     writes the detached signature (or, with Opaque, the signed-data);
-//     VerifyDetached(content, sig) and VerifyOpaque check them;
+//     VerifyDetached(content, sig, trust) and VerifyOpaque(r, trust)
+//     check them;
 //   - Encrypt(w, certificates, opts) returns a writer for the content
 //     (AES-256-GCM AuthEnvelopedData by default); Decrypt(r, identities)
 //     returns the content once its integrity is verified;
-//   - CheckRecipient and CheckSigner say whether a certificate can be
-//     encrypted to, or an identity sign, now.
+//   - CheckRecipient(certificate, addr, trust) says whether a certificate
+//     can be encrypted to now, CheckSigner(identity) whether an identity
+//     can sign now (that needs no trust: the recipient judges it).
 //
 // Results are per-signature core.Signature values with the chain, and
 // warnings (revocation status unknown); a signature that does not verify
@@ -31,7 +35,8 @@
 // # Safety
 //
 //   - certificates carried in a message are only ever candidates for
-//     intermediates; trust comes from Trust.Roots (and Trust.SystemRoots);
+//     intermediates; trust comes from the Trust given to the call, its
+//     Roots (and SystemRoots);
 //   - decrypted content is withheld until the GCM tag is checked; CBC
 //     content (EnvelopedData, no integrity) is reported as Integrity "none"
 //     so that the caller can refuse it (mailseal.Open does, unless a good
@@ -61,24 +66,34 @@ import (
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
-// Engine is the S/MIME engine. A zero Engine is usable: it applies
-// core.DefaultPolicy() and trusts nobody (every signer is untrusted until
-// Trust has roots).
+// Engine is the S/MIME engine for one policy. It holds no mutable state
+// and is safe for concurrent use; what signers and recipients are judged
+// against is the Trust given to each call. A zero Engine is usable: it
+// applies core.DefaultPolicy(), as New(core.Policy{}) does.
 type Engine struct {
-	// Policy is what signatures, keys and algorithms are checked against;
-	// zero fields mean their defaults (core.Policy.WithDefaults).
-	Policy core.Policy
-	Trust  Trust
+	policy core.Policy
 	// conformance turns off the S/MIME end-entity checks (key usage,
 	// emailProtection) for the NIST PKITS messages, whose certificates
 	// predate them. Set only by this package's tests.
 	conformance bool
 }
 
-// policy is the Policy with its defaults filled in.
-func (e *Engine) policy() core.Policy { return e.Policy.WithDefaults() }
+// New returns an engine applying p. Zero fields of p mean their defaults
+// (core.Policy.WithDefaults), so New(core.Policy{}) applies
+// core.DefaultPolicy().
+func New(p core.Policy) *Engine {
+	return &Engine{policy: p.WithDefaults()}
+}
 
-// Trust is what signers and recipients are judged against.
+// Policy returns the policy the engine applies (with defaults filled in,
+// also for a zero Engine). Every use of the policy goes through it.
+func (e *Engine) Policy() core.Policy { return e.policy.WithDefaults() }
+
+// Trust is what signers and recipients are judged against, given to each
+// call that judges a certificate (VerifyDetached, VerifyOpaque,
+// CheckRecipient). The zero Trust trusts no one: every signer is
+// untrusted (or unknown) and no recipient valid until Roots or
+// SystemRoots give an anchor.
 type Trust struct {
 	// Roots are the trust anchors (the keystore's trusted certificates).
 	Roots []*x509.Certificate
@@ -112,30 +127,30 @@ func Fingerprint(c *x509.Certificate) string {
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
-// pathOptions are the x509path options for this engine and purpose.
-func (e *Engine) pathOptions(purpose x509path.Purpose, extraCerts []*x509.Certificate, extraCRLs []*x509.RevocationList) x509path.Options {
+// pathOptions are the x509path options for this engine, trust and purpose.
+func (e *Engine) pathOptions(trust Trust, purpose x509path.Purpose, extraCerts []*x509.Certificate, extraCRLs []*x509.RevocationList) x509path.Options {
 	return x509path.Options{
-		Roots:            e.Trust.Roots,
-		Intermediates:    append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), extraCerts...),
-		CRLs:             append(append([]*x509.RevocationList(nil), e.Trust.CRLs...), extraCRLs...),
-		Time:             e.policy().Time(),
-		AllowSHA1:        e.policy().AllowSHA1,
-		AcceptSHA1Before: e.policy().AcceptSHA1Before,
-		MinRSABits:       e.policy().MinRSABits,
+		Roots:            trust.Roots,
+		Intermediates:    append(append([]*x509.Certificate(nil), trust.Intermediates...), extraCerts...),
+		CRLs:             append(append([]*x509.RevocationList(nil), trust.CRLs...), extraCRLs...),
+		Time:             e.Policy().Time(),
+		AllowSHA1:        e.Policy().AllowSHA1,
+		AcceptSHA1Before: e.Policy().AcceptSHA1Before,
+		MinRSABits:       e.Policy().MinRSABits,
 		Purpose:          purpose,
-		CRLsOptional:     !e.Trust.RequireCRLs,
+		CRLsOptional:     !trust.RequireCRLs,
 		SkipSMIMEChecks:  e.conformance,
 	}
 }
 
-// verifyPath validates c against Roots and, only if that fails, against
-// Roots and SystemRoots.
-func (e *Engine) verifyPath(c *x509.Certificate, opts x509path.Options) (*x509path.Result, error) {
+// verifyPath validates c against the trust's Roots and, only if that
+// fails, against Roots and SystemRoots.
+func verifyPath(trust Trust, c *x509.Certificate, opts x509path.Options) (*x509path.Result, error) {
 	res, err := x509path.VerifyResult(c, opts)
-	if err == nil || e.Trust.SystemRoots == nil {
+	if err == nil || trust.SystemRoots == nil {
 		return res, err
 	}
-	more := e.Trust.SystemRoots()
+	more := trust.SystemRoots()
 	if len(more) == 0 {
 		return res, err
 	}
@@ -147,12 +162,13 @@ func (e *Engine) verifyPath(c *x509.Certificate, opts x509path.Options) (*x509pa
 // addr (empty: any address): it chains to a trust anchor, is valid now,
 // allows key encipherment or agreement for its key type, has
 // emailProtection if it has an EKU (as must every CA certificate of its
-// path), and is bound to addr. Warnings say what
-// was accepted without proof (revocation status unknown).
-func (e *Engine) CheckRecipient(c *x509.Certificate, addr string) ([]string, error) {
-	opts := e.pathOptions(x509path.Encryption, nil, nil)
+// path), and is bound to addr. The anchors are trust's; a zero Trust
+// accepts no recipient. Warnings say what was accepted without proof
+// (revocation status unknown).
+func (e *Engine) CheckRecipient(c *x509.Certificate, addr string, trust Trust) ([]string, error) {
+	opts := e.pathOptions(trust, x509path.Encryption, nil, nil)
 	opts.Email = addr
-	res, err := e.verifyPath(c, opts)
+	res, err := verifyPath(trust, c, opts)
 	if err != nil {
 		return nil, fmt.Errorf("smime: recipient certificate %s: %w", Fingerprint(c), err)
 	}
@@ -174,7 +190,7 @@ func (e *Engine) CheckSigner(id Identity) error {
 	if !publicKeyEqual(signer.Public(), id.Cert.PublicKey) {
 		return fmt.Errorf("smime: sign: the private key does not belong to certificate %s: %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
-	now := e.policy().Time()
+	now := e.Policy().Time()
 	if now.Before(id.Cert.NotBefore) || now.After(id.Cert.NotAfter) {
 		return fmt.Errorf("smime: sign: certificate %s is not valid now (valid %s to %s): %w", Fingerprint(id.Cert),
 			id.Cert.NotBefore.UTC().Format("2006-01-02"), id.Cert.NotAfter.UTC().Format("2006-01-02"), core.ErrNoKey)
@@ -182,8 +198,8 @@ func (e *Engine) CheckSigner(id Identity) error {
 	if id.Cert.KeyUsage != 0 && id.Cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		return fmt.Errorf("smime: sign: certificate %s does not allow signing (key usage): %w", Fingerprint(id.Cert), core.ErrNoKey)
 	}
-	if pub, ok := id.Cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() < e.policy().MinRSABits {
-		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.policy().MinRSABits, core.ErrNoKey)
+	if pub, ok := id.Cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() < e.Policy().MinRSABits {
+		return fmt.Errorf("smime: sign: the RSA key of %s has %d bits, fewer than %d: %w", Fingerprint(id.Cert), pub.N.BitLen(), e.Policy().MinRSABits, core.ErrNoKey)
 	}
 	return nil
 }
@@ -250,7 +266,7 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 		signers = append(signers, cms.Signer{Cert: id.Cert, Key: id.Key.(crypto.Signer), Chain: id.Chain})
 	}
 	sw, err := cms.Sign(w, signers, cms.SignOptions{Hash: h, PSS: opts.PSS, SubjectKeyID: opts.SubjectKeyID,
-		SigningTime: e.policy().Time(), Detached: !opts.Opaque})
+		SigningTime: e.Policy().Time(), Detached: !opts.Opaque})
 	if err != nil {
 		return nil, fmt.Errorf("smime: sign: %w", err)
 	}
@@ -258,18 +274,21 @@ func (e *Engine) Sign(w io.Writer, ids []Identity, opts SignOptions) (io.WriteCl
 }
 
 // VerifyDetached checks a detached signature (the DER or BER body of an
-// application/pkcs7-signature part) over content, the exact signed bytes.
-// It returns one Signer per SignerInfo (none: the message is unsigned)
-// and warnings; a bad signature is a Signer with status bad, not an error.
+// application/pkcs7-signature part) over content, the exact signed bytes;
+// signers are judged against trust (a zero Trust: none is good). It
+// returns one Signer per SignerInfo (none: the message is unsigned) and
+// warnings; a bad signature is a Signer with status bad, not an error.
 // If content has a method Digest(crypto.Hash) ([]byte, bool) that gives
 // the digests the signers need (as a part hashed during the MIME parse
-// does, see mime.HashSignedPart), content is not read.
-func (e *Engine) VerifyDetached(content, sig io.Reader) ([]core.Signature, []string, error) {
+// does, see mime.HashSignedPart), content is not read. Its argument order
+// and results are those of pgp.Engine.VerifyDetached, whose keys are the
+// certificates that may have signed.
+func (e *Engine) VerifyDetached(content, sig io.Reader, trust Trust) ([]core.Signature, []string, error) {
 	d, err := e.ParseDetached(sig)
 	if err != nil {
 		return nil, nil, err
 	}
-	return d.Verify(content)
+	return d.Verify(content, trust)
 }
 
 // DetachedSignature is a detached signature that was read, to be checked
@@ -290,15 +309,16 @@ func (e *Engine) ParseDetached(sig io.Reader) (*DetachedSignature, error) {
 	return &DetachedSignature{e, d}, nil
 }
 
-// Verify checks the signature over content, as VerifyDetached does; the
-// only errors left are those of reading content.
-func (d *DetachedSignature) Verify(content io.Reader) ([]core.Signature, []string, error) {
-	s, err := d.d.Verify(content, d.e.verifyOptions())
+// Verify checks the signature over content and judges its signers against
+// trust, as VerifyDetached does; the only errors left are those of
+// reading content.
+func (d *DetachedSignature) Verify(content io.Reader, trust Trust) ([]core.Signature, []string, error) {
+	s, err := d.d.Verify(content, d.e.verifyOptions(trust))
 	if err != nil {
 		return nil, nil, fmt.Errorf("smime: verify: %w", err)
 	}
 	defer s.Close()
-	signers, warnings := d.e.judge(s)
+	signers, warnings := d.e.judge(s, trust)
 	return signers, warnings, nil
 }
 
@@ -315,25 +335,29 @@ type Verified struct {
 // Close releases the spooled content.
 func (v *Verified) Close() error { return v.signed.Close() }
 
-// VerifyOpaque reads an application/pkcs7-mime signed-data body.
-func (e *Engine) VerifyOpaque(r io.Reader) (*Verified, error) {
-	s, err := cms.VerifyOpaque(r, e.verifyOptions())
+// VerifyOpaque reads an application/pkcs7-mime signed-data body and
+// judges its signers against trust, as VerifyDetached does.
+func (e *Engine) VerifyOpaque(r io.Reader, trust Trust) (*Verified, error) {
+	s, err := cms.VerifyOpaque(r, e.verifyOptions(trust))
 	if err != nil {
 		return nil, fmt.Errorf("smime: verify: %w", err)
 	}
-	signers, warnings := e.judge(s)
+	signers, warnings := e.judge(s, trust)
 	return &Verified{Signers: signers, Warnings: warnings, Content: s.Content, signed: s}, nil
 }
 
-func (e *Engine) verifyOptions() cms.VerifyOptions {
-	known := append(append([]*x509.Certificate(nil), e.Trust.Intermediates...), e.Trust.Roots...)
-	return cms.VerifyOptions{AllowSHA1: e.policy().AllowSHA1, AcceptSHA1Before: e.policy().AcceptSHA1Before, Certificates: known, MemLimit: e.policy().MaxMemorySpool}
+// verifyOptions are the CMS options: the trust's certificates may be the
+// signers'.
+func (e *Engine) verifyOptions(trust Trust) cms.VerifyOptions {
+	known := append(append([]*x509.Certificate(nil), trust.Intermediates...), trust.Roots...)
+	return cms.VerifyOptions{AllowSHA1: e.Policy().AllowSHA1, AcceptSHA1Before: e.Policy().AcceptSHA1Before, Certificates: known, MemLimit: e.Policy().MaxMemorySpool}
 }
 
 // judge turns the CMS results into signers: a signature that verifies is
-// good only if its certificate validates for signing at the policy time
-// (certificates from the message serve as intermediates only).
-func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
+// good only if its certificate validates for signing to trust's anchors at
+// the policy time (certificates from the message serve as intermediates
+// only).
+func (e *Engine) judge(s *cms.Signed, trust Trust) ([]core.Signature, []string) {
 	var warnings []string
 	out := make([]core.Signature, 0, len(s.Signers))
 	for _, r := range s.Signers {
@@ -368,7 +392,7 @@ func (e *Engine) judge(s *cms.Signed) ([]core.Signature, []string) {
 			out = append(out, sg)
 			continue
 		}
-		res, err := e.verifyPath(r.Cert, e.pathOptions(x509path.Signing, s.Certificates, s.CRLs))
+		res, err := verifyPath(trust, r.Cert, e.pathOptions(trust, x509path.Signing, s.Certificates, s.CRLs))
 		if err == nil && inherited {
 			// The key is complete only with the parameters from the path.
 			if verr := r.VerifyWithKey(res.LeafKey); verr != nil {
@@ -427,7 +451,7 @@ func (e *Engine) checkSigningTime(t time.Time, cert *x509.Certificate) error {
 	if t.IsZero() {
 		return nil
 	}
-	if err := core.CheckCreated(t, e.policy().Time()); err != nil {
+	if err := core.CheckCreated(t, e.Policy().Time()); err != nil {
 		return err
 	}
 	if t.Before(cert.NotBefore.Add(-core.MaxClockSkew)) {
@@ -558,7 +582,7 @@ func (e *Engine) Decrypt(r io.Reader, ids []Identity) (*Decrypted, error) {
 	for i, id := range ids {
 		cids[i] = cms.Identity{Cert: id.Cert, Key: id.Key}
 	}
-	d, err := cms.Decrypt(r, cids, e.policy().MaxMemorySpool)
+	d, err := cms.Decrypt(r, cids, e.Policy().MaxMemorySpool)
 	if err != nil {
 		return nil, err
 	}

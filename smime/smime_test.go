@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"slices"
@@ -122,11 +123,16 @@ func (p *testPKI) identity(t testing.TB, key crypto.Signer, spec leafSpec) Ident
 	return Identity{Cert: c, Key: key, Chain: []*x509.Certificate{p.inter}}
 }
 
+// testEngine is an engine at testNow; testTrust trusts the test PKI's root.
 func testEngine(t testing.TB) *Engine {
-	p := getPKI(t)
 	policy := core.DefaultPolicy()
 	policy.Now = testNow
-	return &Engine{Policy: policy, Trust: Trust{Roots: []*x509.Certificate{p.root}, Intermediates: []*x509.Certificate{p.inter}}}
+	return New(policy)
+}
+
+func testTrust(t testing.TB) Trust {
+	p := getPKI(t)
+	return Trust{Roots: []*x509.Certificate{p.root}, Intermediates: []*x509.Certificate{p.inter}}
 }
 
 const content = "Content-Type: text/plain\r\n\r\nhello, S/MIME\r\n"
@@ -147,7 +153,7 @@ func sign(t testing.TB, e *Engine, ids []Identity, opts SignOptions, body string
 
 func TestSignVerifyAlgorithms(t *testing.T) {
 	p := getPKI(t)
-	e := testEngine(t)
+	e, trust := testEngine(t), testTrust(t)
 	ec256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
@@ -175,7 +181,7 @@ func TestSignVerifyAlgorithms(t *testing.T) {
 				blob := sign(t, e, []Identity{id}, opts, content)
 				var signers []core.Signature
 				if opaque {
-					v, err := e.VerifyOpaque(bytes.NewReader(blob))
+					v, err := e.VerifyOpaque(bytes.NewReader(blob), trust)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -187,12 +193,12 @@ func TestSignVerifyAlgorithms(t *testing.T) {
 					signers = v.Signers
 				} else {
 					var err error
-					signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+					signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob), trust)
 					if err != nil {
 						t.Fatal(err)
 					}
 					// Altered content: bad.
-					bad, _, err := e.VerifyDetached(strings.NewReader(content+"x"), bytes.NewReader(blob))
+					bad, _, err := e.VerifyDetached(strings.NewReader(content+"x"), bytes.NewReader(blob), trust)
 					if err != nil || len(bad) != 1 || bad[0].Status != core.SignerBad {
 						t.Fatalf("altered content: %+v, %v", bad, err)
 					}
@@ -212,11 +218,11 @@ func TestSignVerifyAlgorithms(t *testing.T) {
 
 func TestSignerJudgement(t *testing.T) {
 	p := getPKI(t)
-	e := testEngine(t)
+	e, trust := testEngine(t), testTrust(t)
 	key := rsaKey(t, 2048)
-	verify := func(t *testing.T, e *Engine, blob []byte) core.Signature {
+	verify := func(t *testing.T, e *Engine, trust Trust, blob []byte) core.Signature {
 		t.Helper()
-		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob), trust)
 		if err != nil || len(signers) != 1 {
 			t.Fatalf("%+v, %v", signers, err)
 		}
@@ -226,42 +232,38 @@ func TestSignerJudgement(t *testing.T) {
 	blob := sign(t, e, []Identity{good}, SignOptions{}, content)
 
 	t.Run("no trust anchor", func(t *testing.T) {
-		other := *e
-		other.Trust = Trust{}
-		if s := verify(t, &other, blob); s.Status != core.SignerUntrusted || s.Valid {
+		if s := verify(t, e, Trust{}, blob); s.Status != core.SignerUntrusted || s.Valid {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("the message's own certificates are never anchors", func(t *testing.T) {
-		other := *e
-		other.Trust = Trust{Intermediates: []*x509.Certificate{p.root}}
-		if s := verify(t, &other, blob); s.Status != core.SignerUntrusted {
+		if s := verify(t, e, Trust{Intermediates: []*x509.Certificate{p.root}}, blob); s.Status != core.SignerUntrusted {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("expired at verification time", func(t *testing.T) {
-		later := *e
-		later.Policy.Now = testNow.AddDate(2, 0, 0)
-		if s := verify(t, &later, blob); s.Status != core.SignerUntrusted || !strings.Contains(s.Error, "expired") && !strings.Contains(s.Error, "valid") {
+		policy := e.Policy()
+		policy.Now = testNow.AddDate(2, 0, 0)
+		if s := verify(t, New(policy), trust, blob); s.Status != core.SignerUntrusted || !strings.Contains(s.Error, "expired") && !strings.Contains(s.Error, "valid") {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("no emailProtection", func(t *testing.T) {
 		id := p.identity(t, key, leafSpec{eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 		b := sign(t, e, []Identity{id}, SignOptions{}, content)
-		if s := verify(t, e, b); s.Status != core.SignerUntrusted || !strings.Contains(s.Error, "emailProtection") {
+		if s := verify(t, e, trust, b); s.Status != core.SignerUntrusted || !strings.Contains(s.Error, "emailProtection") {
 			t.Fatalf("%+v", s)
 		}
 	})
 	t.Run("unknown signer", func(t *testing.T) {
 		// A signature without certificates whose signer nobody knows.
 		s := stripCertificates(t, blob)
-		if got := verify(t, e, s); got.Status != core.SignerUnknown {
+		if got := verify(t, e, trust, s); got.Status != core.SignerUnknown {
 			t.Fatalf("%+v", got)
 		}
-		known := *e
-		known.Trust.Intermediates = []*x509.Certificate{good.Cert, p.inter}
-		if got := verify(t, &known, s); got.Status != core.SignerGood {
+		known := trust
+		known.Intermediates = []*x509.Certificate{good.Cert, p.inter}
+		if got := verify(t, e, known, s); got.Status != core.SignerGood {
 			t.Fatalf("with the certificate in the keystore: %+v", got)
 		}
 	})
@@ -269,19 +271,19 @@ func TestSignerJudgement(t *testing.T) {
 		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		bob := p.identity(t, ec, leafSpec{email: "bob@example.org"})
 		b := sign(t, e, []Identity{good, bob}, SignOptions{}, content)
-		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(b))
+		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(b), trust)
 		if err != nil || len(signers) != 2 || signers[0].Status != core.SignerGood || signers[1].Status != core.SignerGood {
 			t.Fatalf("%+v, %v", signers, err)
 		}
 	})
 	t.Run("revocation status unknown is a warning", func(t *testing.T) {
-		_, warnings, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+		_, warnings, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob), trust)
 		if err != nil || len(warnings) == 0 || !strings.Contains(warnings[0], "revocation status unknown") {
 			t.Fatalf("warnings %q, %v", warnings, err)
 		}
-		strict := *e
-		strict.Trust.RequireCRLs = true
-		if s := verify(t, &strict, blob); s.Status != core.SignerUntrusted {
+		strict := trust
+		strict.RequireCRLs = true
+		if s := verify(t, e, strict, blob); s.Status != core.SignerUntrusted {
 			t.Fatalf("with CRLs required: %+v", s)
 		}
 	})
@@ -295,7 +297,7 @@ func TestSignerJudgement(t *testing.T) {
 // after its key expired does.
 func TestSigningTime(t *testing.T) {
 	p := getPKI(t)
-	e := testEngine(t)
+	e, trust := testEngine(t), testTrust(t)
 	key := rsaKey(t, 2048)
 	id := p.identity(t, key, leafSpec{})
 	expiring := p.identity(t, key, leafSpec{notAfter: testNow.Add(5 * time.Minute)})
@@ -325,7 +327,7 @@ func TestSigningTime(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob.Bytes()))
+			signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob.Bytes()), trust)
 			if err != nil || len(signers) != 1 {
 				t.Fatalf("%+v, %v", signers, err)
 			}
@@ -449,24 +451,22 @@ func TestEncryptDecrypt(t *testing.T) {
 
 func TestCheckRecipient(t *testing.T) {
 	p := getPKI(t)
-	e := testEngine(t)
+	e, trust := testEngine(t), testTrust(t)
 	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
-	if _, err := e.CheckRecipient(id.Cert, "alice@example.org"); err != nil {
+	if _, err := e.CheckRecipient(id.Cert, "alice@example.org", trust); err != nil {
 		t.Fatalf("valid recipient: %v", err)
 	}
-	if _, err := e.CheckRecipient(id.Cert, "alice@EXAMPLE.org"); err != nil {
+	if _, err := e.CheckRecipient(id.Cert, "alice@EXAMPLE.org", trust); err != nil {
 		t.Fatalf("domain case: %v", err)
 	}
-	if _, err := e.CheckRecipient(id.Cert, "mallory@example.org"); !errors.Is(err, core.ErrVerification) {
+	if _, err := e.CheckRecipient(id.Cert, "mallory@example.org", trust); !errors.Is(err, core.ErrVerification) {
 		t.Fatalf("other address: %v", err)
 	}
 	signOnly := p.identity(t, rsaKey(t, 2048), leafSpec{usage: x509.KeyUsageDigitalSignature})
-	if _, err := e.CheckRecipient(signOnly.Cert, ""); err == nil {
+	if _, err := e.CheckRecipient(signOnly.Cert, "", trust); err == nil {
 		t.Fatal("a signing-only certificate was accepted for encryption")
 	}
-	untrusted := *e
-	untrusted.Trust = Trust{}
-	if _, err := untrusted.CheckRecipient(id.Cert, ""); err == nil {
+	if _, err := e.CheckRecipient(id.Cert, "", Trust{}); err == nil {
 		t.Fatal("a recipient without a path to a trust anchor was accepted")
 	}
 }
@@ -478,14 +478,14 @@ func TestCheckRecipient(t *testing.T) {
 // content verifies, another is shown), with a warning either way.
 func TestVerifyDetachedEmbeddedContent(t *testing.T) {
 	p := getPKI(t)
-	e := testEngine(t)
+	e, trust := testEngine(t), testTrust(t)
 	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
 	opaque := sign(t, e, []Identity{id}, SignOptions{Opaque: true}, content)
 	for _, tc := range []struct {
 		shown string
 		want  core.SignerStatus
 	}{{content, core.SignerGood}, {strings.Replace(content, "e", "E", 1), core.SignerBad}} {
-		sigs, warnings, err := e.VerifyDetached(strings.NewReader(tc.shown), bytes.NewReader(opaque))
+		sigs, warnings, err := e.VerifyDetached(strings.NewReader(tc.shown), bytes.NewReader(opaque), trust)
 		if err != nil || len(sigs) != 1 || sigs[0].Status != tc.want {
 			t.Fatalf("shown %q: %v %+v, want %s", tc.shown[:20], err, sigs, tc.want)
 		}
@@ -514,8 +514,9 @@ func TestSHA1Refused(t *testing.T) {
 	blob := bytes.ReplaceAll(out.Bytes(), []byte{0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02},
 		[]byte{0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x05, 0x00})
 	for _, before := range []time.Time{{}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour)} {
-		e.Policy.AcceptSHA1Before = before
-		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(blob))
+		policy := e.Policy()
+		policy.AcceptSHA1Before = before
+		signers, _, err := New(policy).VerifyDetached(strings.NewReader(content), bytes.NewReader(blob), testTrust(t))
 		if err != nil || len(signers) != 1 || signers[0].Status != core.SignerBad || signers[0].Hash != "SHA-1" {
 			t.Fatalf("AcceptSHA1Before %v: %+v, %v", before, signers, err)
 		}
@@ -528,25 +529,25 @@ func TestSystemRootsOnlyWhenNeeded(t *testing.T) {
 	p := getPKI(t)
 	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
 	asked := 0
-	e := testEngine(t)
-	e.Trust.SystemRoots = func() []*x509.Certificate { asked++; return []*x509.Certificate{p.root} }
-	if _, err := e.CheckRecipient(id.Cert, ""); err != nil || asked != 0 {
+	e, trust := testEngine(t), testTrust(t)
+	trust.SystemRoots = func() []*x509.Certificate { asked++; return []*x509.Certificate{p.root} }
+	if _, err := e.CheckRecipient(id.Cert, "", trust); err != nil || asked != 0 {
 		t.Fatalf("keystore anchor: %v, system roots asked %d times", err, asked)
 	}
-	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)))
+	signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)), trust)
 	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood || asked != 0 {
 		t.Fatalf("signature: %v %+v, system roots asked %d times", err, signers, asked)
 	}
-	e.Trust.Roots = nil
-	if _, err := e.CheckRecipient(id.Cert, ""); err != nil || asked != 1 {
+	trust.Roots = nil
+	if _, err := e.CheckRecipient(id.Cert, "", trust); err != nil || asked != 1 {
 		t.Fatalf("system anchor: %v, asked %d times", err, asked)
 	}
-	signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)))
+	signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(sign(t, e, []Identity{id}, SignOptions{}, content)), trust)
 	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
 		t.Fatalf("signature through a system anchor: %v %+v", err, signers)
 	}
-	e.Trust.SystemRoots = func() []*x509.Certificate { return nil }
-	if _, err := e.CheckRecipient(id.Cert, ""); err == nil {
+	trust.SystemRoots = func() []*x509.Certificate { return nil }
+	if _, err := e.CheckRecipient(id.Cert, "", trust); err == nil {
 		t.Fatal("accepted without any anchor")
 	}
 }
@@ -574,13 +575,69 @@ func TestZeroEngineUsesDefaultPolicy(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	signers, _, err := zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()))
+	signers, _, err := zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()), Trust{})
 	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerUntrusted {
 		t.Fatalf("no trust anchors: %+v, %v", signers, err)
 	}
-	zero.Trust.Roots = testEngine(t).Trust.Roots
-	signers, _, err = zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()))
+	signers, _, err = zero.VerifyDetached(strings.NewReader(content), bytes.NewReader(sig.Bytes()), Trust{Roots: testTrust(t).Roots})
 	if err != nil || len(signers) != 1 || signers[0].Status != core.SignerGood {
 		t.Fatalf("with the roots: %+v, %v", signers, err)
+	}
+}
+
+// An Engine is a policy; the trust is given per call (issue 13: the two
+// engines' methods have the same shapes). One Engine value, used at once
+// with two Trusts, judges each call by its own: the test PKI's root makes
+// the signer good and the recipient valid, a zero Trust (which trusts no
+// one) makes the signer untrusted, or unknown without its certificate,
+// and refuses the recipient, without a panic.
+func TestOneEngineTwoTrusts(t *testing.T) {
+	p := getPKI(t)
+	e, trusted := testEngine(t), testTrust(t)
+	id := p.identity(t, rsaKey(t, 2048), leafSpec{})
+	detached := sign(t, e, []Identity{id}, SignOptions{}, content)
+	bare := stripCertificates(t, detached)
+	opaque := sign(t, e, []Identity{id}, SignOptions{Opaque: true}, content)
+
+	check := func(trust Trust, want, wantBare core.SignerStatus, recipientOK bool) error {
+		signers, _, err := e.VerifyDetached(strings.NewReader(content), bytes.NewReader(detached), trust)
+		if err != nil || len(signers) != 1 || signers[0].Status != want {
+			return fmt.Errorf("VerifyDetached: %+v, %v, want %s", signers, err, want)
+		}
+		signers, _, err = e.VerifyDetached(strings.NewReader(content), bytes.NewReader(bare), trust)
+		if err != nil || len(signers) != 1 || signers[0].Status != wantBare {
+			return fmt.Errorf("VerifyDetached without certificates: %+v, %v, want %s", signers, err, wantBare)
+		}
+		v, err := e.VerifyOpaque(bytes.NewReader(opaque), trust)
+		if err != nil {
+			return fmt.Errorf("VerifyOpaque: %v", err)
+		}
+		defer v.Close()
+		if len(v.Signers) != 1 || v.Signers[0].Status != want {
+			return fmt.Errorf("VerifyOpaque: %+v, want %s", v.Signers, want)
+		}
+		if _, err := e.CheckRecipient(id.Cert, "alice@example.org", trust); (err == nil) != recipientOK {
+			return fmt.Errorf("CheckRecipient: %v, want accepted %v", err, recipientOK)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				errs[i] = check(trusted, core.SignerGood, core.SignerUnknown, true)
+			} else {
+				errs[i] = check(Trust{}, core.SignerUntrusted, core.SignerUnknown, false)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d (trusting the root: %v): %v", i, i%2 == 0, err)
+		}
 	}
 }

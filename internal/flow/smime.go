@@ -27,9 +27,11 @@ const (
 // enveloped-data and authEnveloped-data.
 type SMIME struct {
 	Engine *smime.Engine
-	// LoadEngine makes Engine when an S/MIME entity is first opened, so
-	// that trust anchors are read only for S/MIME messages. Optional.
-	LoadEngine func() (*smime.Engine, error)
+	// LoadTrust gives what signers are judged against. It is called when
+	// an S/MIME entity is first opened, so that trust anchors are read
+	// only for S/MIME messages. Nil: no one is trusted.
+	LoadTrust func() (smime.Trust, error)
+	trust     *smime.Trust // what LoadTrust gave
 	// Identities returns the private keys to decrypt with; called only
 	// when a message is to be decrypted.
 	Identities func() ([]smime.Identity, error)
@@ -132,15 +134,19 @@ func (c digestedContent) Digest(h crypto.Hash) ([]byte, bool) { return c.part.Di
 
 // open verifies or decrypts an S/MIME entity found by Detect.
 func (s *SMIME) open(f Found) (*Opened, error) {
-	if s.Engine == nil && s.LoadEngine != nil {
-		engine, err := s.LoadEngine()
-		if err != nil {
-			return nil, err
-		}
-		s.Engine = engine
-	}
 	if s.Engine == nil {
 		return nil, fmt.Errorf("smime: no engine: %w", core.ErrUsage)
+	}
+	if s.trust == nil {
+		var trust smime.Trust
+		if s.LoadTrust != nil {
+			t, err := s.LoadTrust()
+			if err != nil {
+				return nil, err
+			}
+			trust = t
+		}
+		s.trust = &trust
 	}
 	e := f.Entity
 	if f.Kind == KindSigned && e.MediaType == "multipart/signed" {
@@ -160,14 +166,14 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 			// hashing, unless it was hashed while it was parsed.
 			content := digestedContent{stage.NewReader(part.Raw()), part}
 			defer content.Close()
-			return sig.Verify(content)
+			return sig.Verify(content, *s.trust)
 		}
 		return &Opened{Inner: part.Raw(), Unprotected: partsAfterSignature(e), check: check}, nil
 	}
 	switch f.Kind {
 	case KindSigned:
 		body := e.BodyStaged()
-		v, err := s.Engine.VerifyOpaque(body)
+		v, err := s.Engine.VerifyOpaque(body, *s.trust)
 		body.Close()
 		if err != nil {
 			return nil, err

@@ -65,8 +65,9 @@ func TestSMIMECBCRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	altered := bytes.Replace(signed.Bytes(), []byte("hello"), []byte("hellp"), 1)
-	// The same signer, judged without a trust anchor: untrusted.
-	untrusted := &SMIME{Engine: &smime.Engine{Policy: core.DefaultPolicy()}, Identities: sm.Identities}
+	// The same signer, judged by the same engine without a trust anchor:
+	// untrusted.
+	untrusted := &SMIME{Engine: sm.Engine, Identities: sm.Identities}
 
 	for _, tc := range []struct {
 		name      string

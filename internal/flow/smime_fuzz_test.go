@@ -21,6 +21,7 @@ import (
 // smimeFixture is a CA and one identity for the S/MIME flow tests.
 type smimeFixture struct {
 	engine *smime.Engine
+	trust  smime.Trust // the CA is the anchor
 	id     smime.Identity
 }
 
@@ -47,13 +48,15 @@ func newSMIMEFixture(t testing.TB) *smimeFixture {
 	}
 	leaf, _ := x509.ParseCertificate(leafDER)
 	return &smimeFixture{
-		engine: &smime.Engine{Policy: core.DefaultPolicy(), Trust: smime.Trust{Roots: []*x509.Certificate{ca}}},
+		engine: smime.New(core.DefaultPolicy()),
+		trust:  smime.Trust{Roots: []*x509.Certificate{ca}},
 		id:     smime.Identity{Cert: leaf, Key: key},
 	}
 }
 
 func (f *smimeFixture) flow() *SMIME {
-	return &SMIME{Engine: f.engine, Identities: func() ([]smime.Identity, error) { return []smime.Identity{f.id}, nil }}
+	return &SMIME{Engine: f.engine, LoadTrust: func() (smime.Trust, error) { return f.trust, nil },
+		Identities: func() ([]smime.Identity, error) { return []smime.Identity{f.id}, nil }}
 }
 
 const smimePlain = "From: alice@example.org\r\nTo: alice@example.org\r\nSubject: fuzz\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
