@@ -212,7 +212,7 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		for _, c := range certs {
 			w, err := e.CheckRecipient(c, addr, trust)
 			if err != nil {
-				if w2, ok := se.daneEE(e, c, addr); ok {
+				if w2, ok := se.daneEE(e, trust, c, addr); ok {
 					return []mailseal.Recipient{smime.Recipient{Cert: c, Warnings: w2}}, "", nil
 				}
 				refused = strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
@@ -231,14 +231,13 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 // is its own trust anchor for this one check, which still holds it to
 // everything else (valid now, a key usage for encryption, emailProtection,
 // bound to addr, the policy's key sizes). The warning says so.
-func (se *Session) daneEE(e *smime.Engine, c *x509.Certificate, addr string) ([]string, bool) {
+func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificate, addr string) ([]string, bool) {
 	p, err := se.store.X509Provenance(CertFingerprint(c))
 	if err != nil || !p.DANEEE(addr) {
 		return nil, false
 	}
-	own := *e
-	own.Trust.Roots = append(own.Trust.Roots[:len(own.Trust.Roots):len(own.Trust.Roots)], c)
-	w, err := own.CheckRecipient(c, addr)
+	trust.Roots = append(trust.Roots[:len(trust.Roots):len(trust.Roots)], c)
+	w, err := e.CheckRecipient(c, addr, trust)
 	if err != nil {
 		return nil, false
 	}
