@@ -568,6 +568,20 @@ func TestSMIMEAFound(t *testing.T) {
 			t.Errorf("refusals: %v (want %q)", err, want)
 		}
 	}
+	// Too many records, or too many bytes: refused whole.
+	n3 := newTestNet(t)
+	for i := 0; i < 3; i++ {
+		n3.addRR(rec("dee@example.org", "3 0 0", cert("dee@example.org")))
+	}
+	l3 := n3.locator()
+	l3.Limits.MaxKeys = 2
+	if _, err := l3.SMIMEA(context.Background(), "dee@example.org"); err == nil || !strings.Contains(err.Error(), "refused an answer of 3 records") {
+		t.Errorf("3 records, at most 2: %v", err)
+	}
+	l3.Limits.MaxKeys, l3.Limits.MaxBytes = 0, int64(len(amy))
+	if _, err := l3.SMIMEA(context.Background(), "dee@example.org"); err == nil || !strings.Contains(err.Error(), "refused an answer of more than") {
+		t.Errorf("more bytes than the limit: %v", err)
+	}
 	// Through Locate, by its method name.
 	n.SetAD(true)
 	got := l.Locate(context.Background(), "ben@example.org", []string{MethodSMIMEA})
