@@ -416,7 +416,19 @@ func checkRange(src io.ReaderAt, from, end int64) (bool, error) {
 
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading
 // mbox "From " line, and fails once more than maxSize bytes were written.
+// The spool encrypts and writes a large message on a goroutine of its own
+// (a stage), beside the reading and the conversion.
 func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
+	sw := stage.NewWriter(sp)
+	err := copyCanonical(sw, r, maxSize)
+	if cerr := sw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("mime: spooling message: %v: %w", cerr, core.ErrInput)
+	}
+	return err
+}
+
+// copyCanonical is spoolCanonical's copy, to w.
+func copyCanonical(w io.Writer, r io.Reader, maxSize int64) error {
 	br := bufio.NewReaderSize(&eofReader{r: r}, stage.ReadBufferSize(r, 64<<10))
 	if err := skipMboxFromLine(br); err != nil {
 		return err
@@ -433,7 +445,7 @@ func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
 			if total > maxSize {
 				return fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: maxSize, What: "message exceeds the size limit of " + core.SizeName(maxSize)})
 			}
-			if _, err := sp.Write(out); err != nil {
+			if _, err := w.Write(out); err != nil {
 				return fmt.Errorf("mime: spooling message: %v: %w", err, core.ErrInput)
 			}
 		}
