@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
+	"os"
 	"testing"
 )
 
@@ -74,6 +75,41 @@ func BenchmarkHashSignedPart(b *testing.B) {
 					if _, err := io.Copy(h, part.Raw()); err != nil {
 						b.Fatal(err)
 					}
+				}
+				m.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkSpoolPipe is what a message piped into the command-line tool
+// costs before it can be parsed: a 32 MiB message (CRLF, and LF, which is
+// canonicalised on the way) read from an OS pipe into the spool, which
+// spills to its encrypted file, and parsed there.
+func BenchmarkSpoolPipe(b *testing.B) {
+	lf, err := io.ReadAll(bigMessage(32 << 20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, form := range []struct {
+		name string
+		data []byte
+	}{{"CRLF", referenceCRLF(lf)}, {"LF", lf}} {
+		b.Run(form.name, func(b *testing.B) {
+			b.SetBytes(int64(len(form.data)))
+			for i := 0; i < b.N; i++ {
+				r, w, err := os.Pipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() { w.Write(form.data); w.Close() }()
+				m, err := Parse(r, DefaultLimits(), 2<<20)
+				r.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(m.Root.Children) != 2 {
+					b.Fatal("wrong structure")
 				}
 				m.Close()
 			}

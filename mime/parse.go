@@ -416,24 +416,34 @@ func checkRange(src io.ReaderAt, from, end int64) (bool, error) {
 
 // spoolCanonical copies r to sp with CRLF line endings, skipping a leading
 // mbox "From " line, and fails once more than maxSize bytes were written.
+// The spool encrypts and writes a large message on a goroutine of its own
+// (a stage), beside the reading and the conversion.
 func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
+	sw := stage.NewWriter(sp)
+	err := copyCanonical(sw, r, maxSize)
+	if cerr := sw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("mime: spooling message: %v: %w", cerr, core.ErrInput)
+	}
+	return err
+}
+
+// copyCanonical is spoolCanonical's copy, to w. Content that is canonical
+// already (CRLF input) passes to w as it was read, without a copy.
+func copyCanonical(w io.Writer, r io.Reader, maxSize int64) error {
 	br := bufio.NewReaderSize(&eofReader{r: r}, stage.ReadBufferSize(r, 64<<10))
 	if err := skipMboxFromLine(br); err != nil {
 		return err
 	}
 	in := make([]byte, stage.ReadBufferSize(r, 32<<10))
-	out := make([]byte, 0, 2*len(in))
-	var conv crlfConverter
-	var total int64
+	limit := &limitWriter{w: w, max: maxSize}
+	cw := &crlfWriter{w: limit}
 	for {
 		n, rerr := br.Read(in)
 		if n > 0 {
-			out = conv.convert(out[:0], in[:n])
-			total += int64(len(out))
-			if total > maxSize {
-				return fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: maxSize, What: "message exceeds the size limit of " + core.SizeName(maxSize)})
-			}
-			if _, err := sp.Write(out); err != nil {
+			if _, err := cw.Write(in[:n]); err != nil {
+				if limit.exceeded {
+					return err
+				}
 				return fmt.Errorf("mime: spooling message: %v: %w", err, core.ErrInput)
 			}
 		}
@@ -444,6 +454,23 @@ func spoolCanonical(sp *spool.Spool, r io.Reader, maxSize int64) error {
 			return fmt.Errorf("mime: reading message: %v: %w", rerr, core.ErrInput)
 		}
 	}
+}
+
+// limitWriter passes writes on to w until more than max bytes in all were
+// written: that write fails with the MaxSize limit, and is not passed on.
+type limitWriter struct {
+	w        io.Writer
+	n, max   int64
+	exceeded bool
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	l.n += int64(len(p))
+	if l.n > l.max {
+		l.exceeded = true
+		return 0, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: l.max, What: "message exceeds the size limit of " + core.SizeName(l.max)})
+	}
+	return l.w.Write(p)
 }
 
 // eofReader ends for good at its reader's first end: a terminal ends the

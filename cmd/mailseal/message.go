@@ -511,7 +511,9 @@ func (s *session) readMessage(opts ...mime.ParseOption) (*mime.Message, error) {
 func (s *session) privateOutput() bool { return s.c.Command.Name == "decrypt" }
 
 // writeOutput writes to stdout, or atomically to the -o file: on error the
-// file is not created and no partial output is left behind. The file is
+// file is not created and no partial output is left behind (the file is
+// not synced, as other tools' output files are not: see
+// atomicfile.WriteOutput). The file is
 // made with the umask (0644 usually), as other tools make their output,
 // except decrypted mail, which is 0600: its sender meant it for the
 // recipient alone.
@@ -524,7 +526,7 @@ func (s *session) writeOutput(write func(io.Writer) error) error {
 	if s.privateOutput() {
 		perm = 0o600
 	}
-	if err := atomicfile.Write(name, perm, write); err != nil {
+	if err := atomicfile.WriteOutput(name, perm, write); err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			return fmt.Errorf("output: %w: %w", err, mailseal.ErrUsage)

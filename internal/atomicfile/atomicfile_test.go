@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -51,5 +52,58 @@ func TestReadFile(t *testing.T) {
 	}
 	if _, err := ReadFile(p, 9); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("over the bound: %v", err)
+	}
+}
+
+// WriteOutput replaces the file with all that was written, in the mode
+// asked for, and a writer that fails, even after more than one piece of
+// outputBuffer bytes reached the temporary file, leaves the old content and
+// no temporary file.
+func TestWriteOutput(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.eml")
+	want := bytes.Repeat([]byte("0123456789abcdef"), 3*outputBuffer/16+5)
+	err := WriteOutput(path, 0o600, func(w io.Writer) error {
+		for p := want; len(p) > 0; {
+			n := min(len(p), 65000)
+			if _, err := w.Write(p[:n]); err != nil {
+				return err
+			}
+			p = p[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, want) {
+		t.Fatalf("content: %d bytes, want %d", len(got), len(want))
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+	err = WriteOutput(path, 0o600, func(w io.Writer) error {
+		w.Write(make([]byte, 2*outputBuffer+1))
+		return errors.New("boom")
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, want) {
+		t.Fatalf("old content changed: %d bytes", len(got))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("left behind: %v", entries)
+	}
+	// A new file is not made at all.
+	fresh := filepath.Join(dir, "new.eml")
+	if err := WriteOutput(fresh, 0o666, func(w io.Writer) error { return errors.New("boom") }); err == nil {
+		t.Fatal("no error")
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("made a file: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("left behind: %v", entries)
 	}
 }

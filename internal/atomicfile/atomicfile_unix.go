@@ -34,10 +34,10 @@ func ownFile(target, name string) (*os.File, error) {
 	return nil, nil
 }
 
-// replace renames tmp over path and syncs the directory, so that the
-// rename survives a crash.
-func replace(tmp, path string) error {
-	if err := os.Rename(tmp, path); err != nil {
+// replace renames tmp over path and, when durable, syncs the directory,
+// so that the rename survives a crash.
+func replace(tmp, path string, durable bool) error {
+	if err := os.Rename(tmp, path); err != nil || !durable {
 		return err
 	}
 	d, err := os.Open(filepath.Dir(path))

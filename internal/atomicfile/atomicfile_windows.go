@@ -11,10 +11,14 @@ import (
 // devices, which Write writes to as they are.
 func ownFile(target, name string) (*os.File, error) { return nil, nil }
 
-// replace renames tmp over path, written through to the disk before it
-// returns: Windows cannot sync a directory, and MOVEFILE_WRITE_THROUGH is
-// what makes the rename durable there.
-func replace(tmp, path string) error {
+// replace renames tmp over path, when durable written through to the
+// disk before it returns: Windows cannot sync a directory, and
+// MOVEFILE_WRITE_THROUGH is what makes the rename durable there.
+func replace(tmp, path string, durable bool) error {
+	flags := uint32(windows.MOVEFILE_REPLACE_EXISTING)
+	if durable {
+		flags |= windows.MOVEFILE_WRITE_THROUGH
+	}
 	from, err := windows.UTF16PtrFromString(tmp)
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
@@ -23,7 +27,7 @@ func replace(tmp, path string) error {
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
 	}
-	if err := windows.MoveFileEx(from, to, windows.MOVEFILE_REPLACE_EXISTING|windows.MOVEFILE_WRITE_THROUGH); err != nil {
+	if err := windows.MoveFileEx(from, to, flags); err != nil {
 		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
 	}
 	return nil
