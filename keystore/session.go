@@ -212,8 +212,12 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		for _, c := range certs {
 			w, err := e.CheckRecipient(c, addr, trust)
 			if err != nil {
-				if w2, ok := se.daneEE(e, trust, c, addr); ok {
+				w2, ok, daneErr := se.daneEE(e, trust, c, addr, err)
+				if ok {
 					return []mailseal.Recipient{smime.Recipient{Cert: c, Warnings: w2}}, "", nil
+				}
+				if daneErr != nil {
+					err = daneErr
 				}
 				refused = strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 				continue
@@ -225,24 +229,32 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 	return nil, "", unknownProtocol(protocol)
 }
 
-// daneEE judges c, which has no valid path to a trust anchor, as the
-// DANE-EE certificate of addr: when it came in an SMIMEA record of usage 3
-// for addr that a validating resolver vouched for (Provenance.DANEEE), it
-// is its own trust anchor for this one check, which still holds it to
+// daneEE judges c, for which CheckRecipient failed with pathErr, as the
+// DANE-EE certificate of addr. Only when no path to a trust anchor was
+// found at all (smime.ErrNoPath: not when a CA's path was found and c
+// failed it, as a revoked certificate does), c is an end-entity
+// certificate (not cA), and it came in an SMIMEA record of usage 3 for
+// addr that a validating resolver vouched for (Provenance.DANEEE), is it
+// its own trust anchor for this one check, which still holds it to
 // everything else (valid now, a key usage for encryption, emailProtection,
-// bound to addr, the policy's key sizes). The warning says so.
-func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificate, addr string) ([]string, bool) {
+// bound to addr, the policy's key sizes). The warning says so. When the
+// record applies and c still fails, the error says why (it, not "no path",
+// is the reason to show).
+func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificate, addr string, pathErr error) ([]string, bool, error) {
+	if !errors.Is(pathErr, smime.ErrNoPath) || (c.BasicConstraintsValid && c.IsCA) {
+		return nil, false, nil
+	}
 	p, err := se.store.X509Provenance(CertFingerprint(c))
 	if err != nil || !p.DANEEE(addr) {
-		return nil, false
+		return nil, false, nil
 	}
 	trust.Roots = append(trust.Roots[:len(trust.Roots):len(trust.Roots)], c)
 	w, err := e.CheckRecipient(c, addr, trust)
 	if err != nil {
-		return nil, false
+		return nil, false, err
 	}
 	return append(w, fmt.Sprintf("certificate %s of %s is trusted by its DNSSEC-validated SMIMEA record (DANE-EE, %s), not by a CA",
-		CertFingerprint(c), addr, p.URL)), true
+		CertFingerprint(c), addr, p.URL)), true, nil
 }
 
 func unknownProtocol(p string) error {

@@ -158,6 +158,13 @@ func verifyPath(trust Trust, c *x509.Certificate, opts x509path.Options) (*x509p
 	return x509path.VerifyResult(c, opts)
 }
 
+// ErrNoPath matches the error of CheckRecipient (and of a signer's path)
+// when no path from the certificate to a trust anchor was found at all:
+// not when a path was found and the certificate failed it (revoked, a key
+// the policy refuses, a broken signature). A caller with another reason to
+// trust the certificate (DANE-EE) may go on only in that case.
+var ErrNoPath = x509path.ErrNoPath
+
 // CheckRecipient reports whether c is a valid certificate to encrypt to for
 // addr (empty: any address): it chains to a trust anchor, is valid now,
 // allows key encipherment or agreement for its key type, has

@@ -83,6 +83,9 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 			if err := checkAlone(leafInfo, v.opts.Time); err != nil {
 				return nil, certError(leaf, "trust anchor %v", err)
 			}
+			if err := v.opts.signaturePolicy(time.Time{}).CheckKey(leaf.PublicKey); err != nil {
+				return nil, certError(leaf, "%w", err)
+			}
 			return &pathResult{chain: []*x509.Certificate{leaf}, leafKey: leaf.PublicKey}, nil
 		}
 	}
@@ -99,12 +102,12 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 	}
 	if bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 		// Its own issuer: there is nothing to find, only to trust.
-		return nil, certError(leaf, "self-signed and not a trust anchor")
+		return nil, noPath(leaf, "self-signed and not a trust anchor")
 	}
 	if top := search.untrustedTop; top != nil {
-		return nil, certError(leaf, "no path to a trust anchor (its chain ends at the CA %q, which is not a trust anchor)", dn.String(top.Subject))
+		return nil, noPath(leaf, "no path to a trust anchor (its chain ends at the CA %q, which is not a trust anchor)", dn.String(top.Subject))
 	}
-	return nil, certError(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", dn.String(leaf.Issuer))
+	return nil, noPath(leaf, "no path to a trust anchor (issuer %q not found among the roots and intermediates)", dn.String(leaf.Issuer))
 }
 
 type pathSearch struct {

@@ -35,6 +35,7 @@ package x509path
 import (
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -195,15 +196,27 @@ type CertificateError struct {
 	Reason  string
 	// RevocationUnknown: the only problem is that no valid CRL covers it.
 	RevocationUnknown bool
-	cause             error
+	// NoPath: no path to a trust anchor was found at all (the certificate
+	// is self-signed, or its issuers end at a certificate that is not an
+	// anchor); nothing that was found failed. errors.Is(err, ErrNoPath).
+	NoPath bool
+	cause  error
 }
+
+// ErrNoPath matches a CertificateError whose only problem is that no path
+// to a trust anchor was found: not one that a path was found for and that
+// failed it (revoked, a weak key, a broken signature, a constraint).
+var ErrNoPath = errors.New("no path to a trust anchor")
 
 func (e *CertificateError) Error() string {
 	return fmt.Sprintf("x509path: certificate %q: %s", e.Subject, e.Reason)
 }
 
-// Is makes errors.Is(err, core.ErrVerification) true.
-func (e *CertificateError) Is(target error) bool { return target == core.ErrVerification }
+// Is makes errors.Is(err, core.ErrVerification) true, and
+// errors.Is(err, ErrNoPath) when NoPath is set.
+func (e *CertificateError) Is(target error) bool {
+	return target == core.ErrVerification || (e.NoPath && target == ErrNoPath)
+}
 
 // Unwrap returns the cause: a signature or key that sigalg refused
 // (sigalg.ErrRefused) or a signature that does not verify
@@ -219,4 +232,11 @@ func subjectString(c *x509.Certificate) string {
 		s = fmt.Sprintf("<empty subject, serial %s>", c.SerialNumber)
 	}
 	return s
+}
+
+// noPath is certError for a certificate that no path was found for.
+func noPath(c *x509.Certificate, format string, args ...any) error {
+	err := certError(c, format, args...)
+	err.(*CertificateError).NoPath = true
+	return err
 }

@@ -1,0 +1,128 @@
+package keystore
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal"
+	"github.com/mailseal/mailseal/smime"
+)
+
+// TestDANEEEHoldsPolicy: a DNSSEC-validated SMIMEA record of usage 3
+// stands in for a CA only where no CA path exists. It does not lift what
+// the policy or a CA says about the certificate: an RSA-1024 key, a
+// certificate its trusted CA revoked, or a CA certificate are refused as
+// they are without the record, while a sound end-entity certificate is
+// accepted with the DANE-EE warning (the control).
+func TestDANEEEHoldsPolicy(t *testing.T) {
+	daneProv := func(addr string) Provenance {
+		return Provenance{Source: SourceDANE, DNSSEC: true, DANEUsage: 3, Address: addr, URL: "x._smimecert.example.org"}
+	}
+	mk := func(addr string, key crypto.Signer, isCA bool, issuer *x509.Certificate, issuerKey crypto.Signer, serial int64) []byte {
+		t.Helper()
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: addr},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage:       x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+			EmailAddresses: []string{addr},
+		}
+		if isCA {
+			tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+			tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+		}
+		if issuer == nil {
+			issuer, issuerKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), issuerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	p256 := func() crypto.Signer {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	recipient := func(s *Store, addr string) (int, string, []string) {
+		t.Helper()
+		keys, why, err := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) == 0 {
+			return 0, why, nil
+		}
+		return len(keys), why, keys[0].(smime.Recipient).Warnings
+	}
+
+	s := newStore(t)
+	// Control: a self-signed P-256 end-entity certificate.
+	if _, err := s.importCertFrom(mk("ok@example.org", p256(), false, nil, nil, 1), daneProv("ok@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if n, why, w := recipient(s, "ok@example.org"); n != 1 || len(w) == 0 || !strings.Contains(w[len(w)-1], "DANE-EE") {
+		t.Fatalf("control: %d %q %q", n, why, w)
+	}
+
+	// RSA-1024: the policy's key size holds.
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.importCertFrom(mk("weak@example.org", weak, false, nil, nil, 2), daneProv("weak@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if n, why, _ := recipient(s, "weak@example.org"); n != 0 || !strings.Contains(why, "1024") {
+		t.Errorf("RSA-1024 DANE-EE accepted or refused for another reason: %d %q", n, why)
+	}
+
+	// A CA certificate is not an end-entity certificate.
+	if _, err := s.importCertFrom(mk("ca@example.org", p256(), true, nil, nil, 3), daneProv("ca@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if n, why, _ := recipient(s, "ca@example.org"); n != 0 {
+		t.Errorf("cA=true DANE-EE accepted: %q", why)
+	}
+
+	// Revoked by the trusted CA that issued it: the CA's word stands.
+	caKey := p256()
+	caDER := mk("CA", caKey, true, nil, nil, 4)
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1),
+		ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(24 * time.Hour),
+		RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: big.NewInt(99), RevocationTime: time.Now().Add(-time.Minute)}}}, ca, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportX509(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Trust(CertFingerprint(ca)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportX509(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl}), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.importCertFrom(mk("r@example.org", p256(), false, ca, caKey, 99), daneProv("r@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if n, why, _ := recipient(s, "r@example.org"); n != 0 || !strings.Contains(why, "revoked") {
+		t.Errorf("revoked DANE-EE accepted or refused for another reason: %d %q", n, why)
+	}
+}
