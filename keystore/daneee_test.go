@@ -126,3 +126,72 @@ func TestDANEEEHoldsPolicy(t *testing.T) {
 		t.Errorf("revoked DANE-EE accepted or refused for another reason: %d %q", n, why)
 	}
 }
+
+// TestDANEEEMaxAge: a DANE-EE record vouches for DANEEEMaxAge after DNSSEC
+// last confirmed it; finding the same validated record again confirms it
+// anew, while an unvalidated answer or one for another address does not.
+func TestDANEEEMaxAge(t *testing.T) {
+	s := newStore(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "old@example.org"},
+		NotBefore: time.Now().Add(-30 * 24 * time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:       x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		EmailAddresses: []string{"old@example.org"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := func(addr string, dnssec bool, at time.Time) Provenance {
+		return Provenance{Source: SourceDANE, DNSSEC: dnssec, DANEUsage: 3, Address: addr, URL: "x._smimecert.example.org", Time: at}
+	}
+	found := func() (int, string) {
+		t.Helper()
+		keys, why, err := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, "old@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys), why
+	}
+	eightDays := time.Now().Add(-8 * 24 * time.Hour).UTC()
+	if _, err := s.importCertFrom(der, prov("old@example.org", true, eightDays)); err != nil {
+		t.Fatal(err)
+	}
+	if n, why := found(); n != 0 || !strings.Contains(why, "last confirmed by DNSSEC") || !strings.Contains(why, "keys locate --import --methods smimea") {
+		t.Fatalf("stale DANE-EE record: %d %q", n, why)
+	}
+	// Found again, but not validated, or for another address: still stale.
+	if _, err := s.importCertFrom(der, prov("old@example.org", false, time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.importCertFrom(der, prov("other@example.org", true, time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if n, why := found(); n != 0 {
+		t.Fatalf("an unvalidated or foreign answer confirmed the record: %q", why)
+	}
+	// The same validated record again: confirmed, encrypted to.
+	if _, err := s.importCertFrom(der, prov("old@example.org", true, time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if n, why := found(); n != 1 {
+		t.Fatalf("confirmed DANE-EE record refused: %q", why)
+	}
+	p, err := s.X509Provenance(CertFingerprint(mustParse(t, der)))
+	if err != nil || !p.Time.Equal(eightDays) || p.Refreshed.IsZero() {
+		t.Errorf("record: %+v %v (want its first time kept, Refreshed set)", p, err)
+	}
+}
+
+func mustParse(t *testing.T, der []byte) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -51,10 +51,13 @@ type Located struct {
 // was).
 func (l Located) OK() bool { return l.Error == "" && l.Fingerprint != "" }
 
-// Locate looks addr's OpenPGP key up by each of opts.Methods in order and
-// returns every answer; with opts.Import the keys found on the network are
-// stored with their provenance (a key already stored keeps the record it
-// has, and is merged as an import would). A key that cannot be stored,
+// Locate looks addr's OpenPGP keys and S/MIME certificates up by each of
+// opts.Methods in order (locate.MethodSMIMEA finds certificates, the
+// others OpenPGP keys) and returns every answer; with opts.Import the
+// keys found on the network are stored with their provenance (a key
+// already stored keeps the record it has, and is merged as an import
+// would; a DANE-EE certificate's validated record found again is
+// confirmed anew, Provenance.DANEEEFresh). A key that cannot be stored,
 // like a method that does not exist, is an answer with an Error. The
 // error return is for what stops the look-up itself: an unreadable
 // keystore or Autocrypt state.

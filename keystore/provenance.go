@@ -71,12 +71,31 @@ func (p Provenance) TrustedForSignatures() bool {
 	return !p.FromNetwork() || p.Accepted || (p.Source == SourceDANE && p.DNSSEC)
 }
 
+// DANEEEMaxAge is how long a DANE-EE record vouches for its certificate
+// after DNSSEC last confirmed it (Provenance.Time, or Refreshed when the
+// record was found again). A record its owner withdrew (a lost key, a new
+// certificate) stops counting within this time, as an OCSP answer or a
+// CRL would; a look-up (keys locate --import --methods smimea, or
+// encrypt/send --locate) confirms it again.
+const DANEEEMaxAge = 7 * 24 * time.Hour
+
 // DANEEE says the record is of a DANE-EE certificate (an SMIMEA record
 // of usage 3) for addr that a validating resolver vouched for: the
 // certificate may be encrypted to for addr without a path to a trust
-// anchor, DNSSEC being what binds it to the address (RFC 8162).
+// anchor, DNSSEC being what binds it to the address (RFC 8162), until
+// DANEEEMaxAge after it was last confirmed (see DANEEEFresh).
 func (p Provenance) DANEEE(addr string) bool {
 	return p.Source == SourceDANE && p.DNSSEC && p.DANEUsage == locate.UsageDANEEE && core.SameAddress(p.Address, addr)
+}
+
+// DANEEEFresh says whether a DANE-EE record (DANEEE) still vouches at now,
+// and when it was last confirmed.
+func (p Provenance) DANEEEFresh(now time.Time) (bool, time.Time) {
+	confirmed := p.Time
+	if p.Refreshed.After(confirmed) {
+		confirmed = p.Refreshed
+	}
+	return !now.Before(confirmed.Add(-time.Minute)) && now.Sub(confirmed) <= DANEEEMaxAge, confirmed
 }
 
 // Name is the short form the verify report shows (core.Signature.Source):
@@ -159,7 +178,7 @@ func (s *Store) updateProvenance(change func(*provenanceRecords)) error {
 func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error {
 	any := false
 	for _, r := range results {
-		any = any || (r.New && r.Fingerprint != "")
+		any = any || (r.Fingerprint != "" && (r.New || p.Source == SourceDANE))
 	}
 	if !any {
 		return nil
@@ -173,8 +192,20 @@ func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error
 			m = recs.X509
 		}
 		for _, r := range results {
-			if r.New && r.Fingerprint != "" {
-				m[upper(r.Fingerprint)] = p
+			fpr := upper(r.Fingerprint)
+			switch {
+			case r.Fingerprint == "":
+			case r.New:
+				m[fpr] = p
+			case x509 && p.Source == SourceDANE:
+				// The same record found again: DNSSEC confirms it anew
+				// (DANEEEFresh). Only the same validated answer for
+				// the same address counts.
+				if old, ok := m[fpr]; ok && old.Source == SourceDANE && p.DNSSEC && old.DNSSEC &&
+					old.DANEUsage == p.DANEUsage && core.SameAddress(old.Address, p.Address) && p.Time.After(old.Refreshed) {
+					old.Refreshed = p.Time
+					m[fpr] = old
+				}
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -237,7 +238,8 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 // addr that a validating resolver vouched for (Provenance.DANEEE), is it
 // its own trust anchor for this one check, which still holds it to
 // everything else (valid now, a key usage for encryption, emailProtection,
-// bound to addr, the policy's key sizes). The warning says so. When the
+// bound to addr, the policy's key sizes), and only for DANEEEMaxAge after
+// DNSSEC last confirmed the record. The warning says so. When the
 // record applies and c still fails, the error says why (it, not "no path",
 // is the reason to show).
 func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificate, addr string, pathErr error) ([]string, bool, error) {
@@ -247,6 +249,10 @@ func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificat
 	p, err := se.store.X509Provenance(CertFingerprint(c))
 	if err != nil || !p.DANEEE(addr) {
 		return nil, false, nil
+	}
+	if fresh, confirmed := p.DANEEEFresh(se.opts.Policy.Time()); !fresh {
+		return nil, false, fmt.Errorf("certificate %s of %s: its SMIMEA record (DANE-EE) was last confirmed by DNSSEC at %s, more than %d days ago: look it up again (keys locate --import --methods smimea, or --locate)",
+			CertFingerprint(c), addr, confirmed.Format(time.RFC3339), int(DANEEEMaxAge.Hours()/24))
 	}
 	trust.Roots = append(trust.Roots[:len(trust.Roots):len(trust.Roots)], c)
 	w, err := e.CheckRecipient(c, addr, trust)

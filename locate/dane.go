@@ -30,18 +30,24 @@ type DNS struct {
 
 // ResolverAt is a client for the DNS resolver at addr ("HOST" or
 // "HOST:PORT", port 53 by default). Its AD bit is believed (Validating)
-// only when HOST is a loopback address (127.0.0.0/8, ::1) or "localhost":
-// an answer from anywhere else crossed a network on which anyone could set
-// the bit, the reason glibc's resolver clears it unless told trust-ad. To
-// have DANE answers count as DNSSEC-validated, run a validating resolver
-// on this machine (unbound) and name it.
-func ResolverAt(addr string) *DNS {
+// only when the caller says the resolver validates DNSSEC (validates) and
+// HOST is a loopback address (127.0.0.0/8, ::1), written as one: an answer
+// from anywhere else crossed a network on which anyone could set the bit,
+// the reason glibc's resolver clears it unless told trust-ad. Loopback
+// alone is not enough: a stub or forwarder on this machine
+// (systemd-resolved at 127.0.0.53 without DNSSEC=yes, Docker's 127.0.0.11,
+// dnsmasq) may pass on an AD bit it did not check, so only the user can
+// say that the resolver named is one that validates (unbound does out of
+// the box). validates with any other HOST is an error.
+func ResolverAt(addr string, validates bool) (*DNS, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host, addr = addr, net.JoinHostPort(addr, "53")
 	}
-	ip := net.ParseIP(host)
-	return &DNS{Addr: addr, Validating: strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback())}
+	if ip := net.ParseIP(host); validates && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("DNS resolver %q: an AD bit is believed only from a validating resolver on this machine, named by its loopback address (127.0.0.1 or ::1)", addr)
+	}
+	return &DNS{Addr: addr, Validating: validates}, nil
 }
 
 func (d *DNS) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
@@ -266,7 +272,7 @@ func (l *Locator) SMIMEA(ctx context.Context, addr string) ([]Found, error) {
 			why = append(why, fmt.Sprintf("a record %d %d %d holds only the key or a hash, not the whole certificate", r.Usage, r.Selector, r.MatchingType))
 			continue
 		case r.Usage == UsageDANEEE && !validated:
-			why = append(why, "a DANE-EE record (usage 3) that no validating resolver vouched for (name one on this machine with --resolver)")
+			why = append(why, "a DANE-EE record (usage 3) that no validating resolver vouched for (run one on this machine and name it with --resolver 127.0.0.1 --resolver-validates)")
 			continue
 		}
 		c, err := x509path.ParseCertificate(r.Data)

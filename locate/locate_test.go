@@ -590,26 +590,39 @@ func TestSMIMEAFound(t *testing.T) {
 	}
 }
 
-// TestResolverAt: an AD bit is believed only from a resolver on this
-// machine.
+// TestResolverAt: an AD bit is believed only when the user says the
+// resolver validates, and only from a loopback address written as one;
+// naming a resolver alone, even on loopback, believes nothing.
 func TestResolverAt(t *testing.T) {
 	for _, c := range []struct {
-		in, addr   string
-		validating bool
+		in        string
+		validates bool
+		addr      string
+		fails     bool
 	}{
-		{"127.0.0.1", "127.0.0.1:53", true},
-		{"127.0.0.53:5353", "127.0.0.53:5353", true},
-		{"::1", "[::1]:53", true},
-		{"[::1]:53", "[::1]:53", true},
-		{"localhost", "localhost:53", true},
-		{"192.0.2.1", "192.0.2.1:53", false},
-		{"8.8.8.8:53", "8.8.8.8:53", false},
-		{"resolver.example", "resolver.example:53", false},
-		{"localhost.evil.example", "localhost.evil.example:53", false},
+		{"127.0.0.1", true, "127.0.0.1:53", false},
+		{"127.0.0.1", false, "127.0.0.1:53", false},
+		{"127.0.0.53:5353", false, "127.0.0.53:5353", false},
+		{"127.0.0.53:5353", true, "127.0.0.53:5353", false},
+		{"::1", true, "[::1]:53", false},
+		{"[::1]:53", true, "[::1]:53", false},
+		{"localhost", false, "localhost:53", false},
+		{"localhost", true, "", true},
+		{"192.0.2.1", false, "192.0.2.1:53", false},
+		{"192.0.2.1", true, "", true},
+		{"8.8.8.8:53", true, "", true},
+		{"resolver.example", true, "", true},
+		{"localhost.evil.example", true, "", true},
 	} {
-		d := ResolverAt(c.in)
-		if d.Addr != c.addr || d.Validating != c.validating {
-			t.Errorf("ResolverAt(%q) = %q validating %v", c.in, d.Addr, d.Validating)
+		d, err := ResolverAt(c.in, c.validates)
+		if c.fails {
+			if err == nil {
+				t.Errorf("ResolverAt(%q, true) = %+v, want an error", c.in, d)
+			}
+			continue
+		}
+		if err != nil || d.Addr != c.addr || d.Validating != c.validates {
+			t.Errorf("ResolverAt(%q, %v) = %+v, %v", c.in, c.validates, d, err)
 		}
 	}
 }

@@ -24,7 +24,8 @@ import (
 // networkFlags say how key look-ups reach the network (keys locate, keys
 // refresh, keys upload, encrypt/send --locate).
 var networkFlags = []cli.Flag{
-	&cli.StringFlag{Name: "resolver", Usage: "ask the DNS server at `HOST[:PORT]` (DANE and SMIMEA need one; also for WKD's openpgpkey. name); its AD bit (DNSSEC-validated) is believed only from this machine: run a validating resolver such as unbound and name 127.0.0.1"},
+	&cli.StringFlag{Name: "resolver", Usage: "ask the DNS server at `HOST[:PORT]` (DANE and SMIMEA need one; also for WKD's openpgpkey. name)"},
+	&cli.BoolFlag{Name: "resolver-validates", Usage: "believe the AD bit (DNSSEC-validated) of the --resolver, which must be a validating resolver on this machine named by its loopback address (unbound: --resolver 127.0.0.1); without it no DANE answer counts as validated"},
 	&cli.StringFlag{Name: "vks", Usage: "the Verifying Key Server's `URL` (default " + locate.DefaultVKS + ")"},
 	&cli.StringFlag{Name: "https-ca", Usage: "verify Web Key Directories and key servers against the CA certificates in `FILE` instead of the system roots"},
 	&cli.StringSliceFlag{Name: "connect", Usage: "`HOST=ADDR[:PORT]`: connect to HOST at ADDR instead of where DNS points (the certificate is still checked for HOST; repeatable)"},
@@ -95,7 +96,13 @@ func locator(c *cli.Context) (*locate.Locator, error) {
 		return nil, usageErr("--vks %q: want an https:// URL", v)
 	}
 	if r := c.String("resolver"); r != "" {
-		l.DNS = locate.ResolverAt(r)
+		d, err := locate.ResolverAt(r, c.Bool("resolver-validates"))
+		if err != nil {
+			return nil, usageErr("--resolver-validates: %v", err)
+		}
+		l.DNS = d
+	} else if c.Bool("resolver-validates") {
+		return nil, usageErr("--resolver-validates goes with --resolver HOST[:PORT]")
 	}
 	var roots *x509.CertPool
 	if ca := c.String("https-ca"); ca != "" {
@@ -144,7 +151,8 @@ func keysLocateCommand() *cli.Command {
 			"for the address, where it came from and when. A key stored with --import records its source (keys\n" +
 			"list --json shows it); its signatures count as untrusted until keys accept (encryption to it works\n" +
 			"at once). A certificate from an SMIMEA record is encrypted to when it has a path to a trust anchor,\n" +
-			"or when its record is DANE-EE (usage 3) and a validating resolver on this machine vouched for it.\n" +
+			"or when its record is DANE-EE (usage 3), a validating resolver on this machine vouched for it\n" +
+			"(--resolver 127.0.0.1 --resolver-validates), and that was at most 7 days ago (a look-up confirms it anew).\n" +
 			"Exit code 3 when nothing was found (or stored) for an address.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (OpenPGP keys), smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"},

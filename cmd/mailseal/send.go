@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ const ExitTempFail = 75
 var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-password-file",
 	"smtp-password-command", "smtp-insecure-plaintext", "via-sendmail", "protocol", "sign", "allow-plaintext",
 	"signer", "domain", "from", "hide-subject", "dkim-domain", "dkim-selector", "autocrypt", "autocrypt-mutual",
-	"locate", "locate-methods", "resolver", "vks", "https-ca"}
+	"locate", "locate-methods", "resolver", "resolver-validates", "vks", "https-ca"}
 
 // configKeys maps each configurable flag to whether it is a boolean.
 func configKeys() map[string]bool {
@@ -50,7 +51,7 @@ func configKeys() map[string]bool {
 // sendFlags are the flags of send; those in configurable can also come
 // from the config file.
 func sendFlags() []cli.Flag {
-	return []cli.Flag{
+	return slices.Concat([]cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "settings `FILE` (default config.toml in $XDG_CONFIG_HOME/mailseal, ~/.config/mailseal or on Windows %AppData%\\mailseal)"},
 		&cli.StringFlag{Name: "smtp", Usage: "submission server `HOST[:PORT]`"},
 		&cli.StringFlag{Name: "smtp-tls", Usage: "`starttls` (port 587, default) or implicit (port 465)"},
@@ -80,12 +81,11 @@ func sendFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "drop", Usage: "remove the outbox entries whose IDs follow, unsent (or --all)"},
 		&cli.BoolFlag{Name: "all", Usage: "with --drop: every entry"},
 		&cli.BoolFlag{Name: "resend", Usage: "send the outbox entries whose IDs follow now, also those held in flight"},
-		locateFlags[0], locateFlags[1], networkFlags[0], networkFlags[1], networkFlags[2], networkFlags[3],
 		// Set by `mailseal sendmail`:
 		&cli.StringFlag{Name: "envelope-from", Hidden: true},
 		&cli.StringSliceFlag{Name: "rcpt", Hidden: true},
 		&cli.BoolFlag{Name: "no-header-recipients", Hidden: true},
-	}
+	}, locateFlags, networkFlags)
 }
 
 func sendCommand() *cli.Command {
@@ -182,7 +182,7 @@ func loadConfig(c *cli.Context) error {
 		if c.IsSet(key) {
 			continue // the command line wins
 		}
-		if !locateOn && (key == "locate-methods" || key == "resolver" || key == "vks" || key == "https-ca") {
+		if !locateOn && (key == "locate-methods" || key == "resolver" || key == "resolver-validates" || key == "vks" || key == "https-ca") {
 			continue
 		}
 		if err := c.Set(key, value); err != nil {
