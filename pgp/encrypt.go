@@ -218,7 +218,7 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 		return nil, false, nil
 	} else if se, isSE := p.(*packet.SymmetricallyEncrypted); !isSE || se.Version != 1 || !se.IntegrityProtected {
 		return nil, false, nil
-	} else if r, ok, err := newSEIPDV1Reader(se.Contents, c, sessionKey); !ok || err != nil {
+	} else if r, ok, err := newSEIPDV1ReaderSize(se.Contents, c, sessionKey, 256); !ok || err != nil {
 		return nil, false, nil
 	} else if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, false, nil

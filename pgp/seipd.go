@@ -54,6 +54,14 @@ type seipdV1Reader struct {
 // newSEIPDV1Reader returns the plaintext of the SEIPD body in, or ok false
 // if the cipher is not AES (then go-crypto's reader is used).
 func newSEIPDV1Reader(in io.Reader, c packet.CipherFunction, key []byte) (r io.ReadCloser, ok bool, err error) {
+	return newSEIPDV1ReaderSize(in, c, key, seipdV1ChunkSize)
+}
+
+// newSEIPDV1ReaderSize is newSEIPDV1Reader decrypting chunk bytes at a
+// time: a small chunk for a body known to be small (the probe of
+// encryptSEIPDV1), whose two buffers would otherwise be most of a small
+// message's allocations.
+func newSEIPDV1ReaderSize(in io.Reader, c packet.CipherFunction, key []byte, chunk int) (r io.ReadCloser, ok bool, err error) {
 	switch c {
 	case packet.CipherAES128, packet.CipherAES192, packet.CipherAES256:
 	default:
@@ -69,8 +77,8 @@ func newSEIPDV1Reader(in io.Reader, c packet.CipherFunction, key []byte) (r io.R
 	return &seipdV1Reader{
 		in:         in,
 		block:      block,
-		buf:        make([]byte, seipdV1ChunkSize+2*aes.BlockSize+mdcPacketSize),
-		keyStream:  make([]byte, seipdV1ChunkSize+2*aes.BlockSize+mdcPacketSize),
+		buf:        make([]byte, chunk+2*aes.BlockSize+mdcPacketSize),
+		keyStream:  make([]byte, chunk+2*aes.BlockSize+mdcPacketSize),
 		prefixLeft: aes.BlockSize + 2,
 		h:          sha1.New(),
 	}, true, nil
@@ -194,7 +202,9 @@ func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writ
 	if err != nil {
 		return nil, err
 	}
-	w := &seipdV1Writer{out: out, h: sha1.New(), chunk: make([]byte, 0, seipdV1Chunk)}
+	// The chunk grows (append) to seipdV1Chunk only for a message that
+	// long: a small message does not allocate 64 KiB.
+	w := &seipdV1Writer{out: out, h: sha1.New(), chunk: make([]byte, 0, 1024)}
 	w.cfb = cfbEncrypter{block: block, used: aes.BlockSize}
 	if _, err := out.Write([]byte{0xC0 | 18}); err != nil { // new-format header, tag 18
 		return nil, err

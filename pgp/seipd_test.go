@@ -108,6 +108,29 @@ func TestSEIPDV1ReaderMatchesGoCrypto(t *testing.T) {
 	}
 }
 
+// TestSEIPDV1ReaderChunkSizes: a reader with a small chunk (the probe of
+// encryptSEIPDV1 uses 256 bytes) opens bodies of every size the large one
+// does, across chunk boundaries.
+func TestSEIPDV1ReaderChunkSizes(t *testing.T) {
+	c := packet.CipherAES128
+	key := make([]byte, c.KeySize())
+	rand.Read(key)
+	for _, chunk := range []int{1, 15, 16, 17, 256} {
+		for _, size := range []int{0, 1, 16, 22, 255, 256, 257, 1000, 5000} {
+			plaintext := make([]byte, size)
+			rand.Read(plaintext)
+			r, ok, err := newSEIPDV1ReaderSize(bytes.NewReader(sealV1(t, c, key, plaintext)), c, key, chunk)
+			if !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || r.Close() != nil || !bytes.Equal(got, plaintext) {
+				t.Fatalf("chunk %d, %d bytes: %v, plaintext equal %v", chunk, size, err, bytes.Equal(got, plaintext))
+			}
+		}
+	}
+}
+
 func TestSEIPDV1ReaderRefusesDamage(t *testing.T) {
 	c := packet.CipherAES256
 	key := make([]byte, c.KeySize())
