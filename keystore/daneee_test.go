@@ -181,9 +181,109 @@ func TestDANEEEMaxAge(t *testing.T) {
 	if n, why := found(); n != 1 {
 		t.Fatalf("confirmed DANE-EE record refused: %q", why)
 	}
-	p, err := s.X509Provenance(CertFingerprint(mustParse(t, der)))
-	if err != nil || !p.Time.Equal(eightDays) || p.Refreshed.IsZero() {
-		t.Errorf("record: %+v %v (want its first time kept, Refreshed set)", p, err)
+	fpr := CertFingerprint(mustParse(t, der))
+	p, err := s.X509Provenance(fpr)
+	if err != nil || !p.Time.Equal(eightDays) || time.Since(p.DNSSECConfirmed) > time.Minute {
+		t.Errorf("record: %+v %v (want its first time kept, DNSSECConfirmed now)", p, err)
+	}
+
+	// A confirmation time in the future is refused as such, and a current
+	// look-up replaces it.
+	future := time.Now().Add(48 * time.Hour).UTC()
+	setRecord := func(change func(*Provenance)) {
+		t.Helper()
+		if err := s.updateProvenance(func(recs *provenanceRecords) {
+			p := recs.X509[fpr]
+			change(&p)
+			recs.X509[fpr] = p
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setRecord(func(p *Provenance) { p.DNSSECConfirmed = future })
+	if n, why := found(); n != 0 || !strings.Contains(why, "in the future") {
+		t.Fatalf("future confirmation: %d %q", n, why)
+	}
+	if _, err := s.importCertFrom(der, prov("old@example.org", true, time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if n, why := found(); n != 1 {
+		t.Fatalf("a current confirmation did not replace a future one: %q", why)
+	}
+
+	// A record stored before --resolver-validates (dnssec without a
+	// confirmation time) counts as not validated.
+	setRecord(func(p *Provenance) { p.DNSSECConfirmed = time.Time{} })
+	if p, err := s.X509Provenance(fpr); err != nil || p.DNSSEC {
+		t.Errorf("legacy record read as validated: %+v %v", p, err)
+	}
+	if n, _ := found(); n != 0 {
+		t.Error("legacy dnssec record vouches for a DANE-EE certificate")
+	}
+}
+
+// TestDANEEEReplacesUnvalidated: a certificate first stored from an
+// unvalidated usage-1 answer (anyone on the path could have injected it)
+// is not stuck there: the validated DANE-EE record for the same address
+// replaces that record. A validated answer of another usage replaces a
+// validated one too (the zone's word now), and one for another address
+// or for a certificate the user imported changes nothing.
+func TestDANEEEReplacesUnvalidated(t *testing.T) {
+	s := newStore(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "una@example.org"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageKeyAgreement, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		EmailAddresses: []string{"una@example.org"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fpr := CertFingerprint(mustParse(t, der))
+	record := func(usage uint8, dnssec bool, addr string) {
+		t.Helper()
+		if _, err := s.importCertFrom(der, Provenance{Source: SourceDANE, DNSSEC: dnssec, DANEUsage: usage, Address: addr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage := func() (uint8, bool) {
+		p, err := s.X509Provenance(fpr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.DANEUsage, p.DNSSEC
+	}
+	record(1, false, "una@example.org")
+	record(3, true, "other@example.org")
+	if u, v := usage(); u != 1 || v {
+		t.Fatalf("another address's answer changed the record: %d %v", u, v)
+	}
+	record(3, true, "una@example.org")
+	if u, v := usage(); u != 3 || !v {
+		t.Fatalf("validated DANE-EE did not replace an unvalidated record: %d %v", u, v)
+	}
+	keys, why, err := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, "una@example.org")
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("after the replacement: %d %q %v", len(keys), why, err)
+	}
+	record(1, true, "una@example.org")
+	if u, v := usage(); u != 1 || !v {
+		t.Fatalf("a validated usage-1 answer did not replace the DANE-EE record: %d %v", u, v)
+	}
+
+	// Imported by the user: its record stays whatever DNS says.
+	s2 := newStore(t)
+	if _, err := s2.ImportX509(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.importCertFrom(der, Provenance{Source: SourceDANE, DNSSEC: true, DANEUsage: 3, Address: "una@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s2.X509Provenance(fpr); err != nil || p.Source != SourceImport {
+		t.Errorf("imported certificate's record: %+v %v", p, err)
 	}
 }
 

@@ -37,9 +37,16 @@ type Provenance struct {
 	Address string `json:"address,omitempty"`
 	// URL is where it came from: the URL, or the DNS name asked.
 	URL string `json:"url,omitempty"`
-	// DNSSEC says a validating resolver the user named set the AD bit of
-	// the DANE answer.
+	// DNSSEC says a resolver the user named and said validates
+	// (--resolver-validates) set the AD bit of the DANE answer.
 	DNSSEC bool `json:"dnssec"`
+	// DNSSECConfirmed is when such a resolver last vouched for the record:
+	// the look-up that stored it, or a later one that found the same
+	// validated record (DANEEEFresh). A record read with DNSSEC but
+	// without this time was stored before --resolver-validates existed,
+	// when any resolver on loopback was believed; it counts as not
+	// validated.
+	DNSSECConfirmed time.Time `json:"dnssec_confirmed,omitzero"`
 	// DANEUsage is the usage of the SMIMEA record a certificate came in
 	// (locate.UsagePKIXEE or locate.UsageDANEEE); 0 for anything else.
 	DANEUsage uint8 `json:"dane_usage,omitempty"`
@@ -72,11 +79,13 @@ func (p Provenance) TrustedForSignatures() bool {
 }
 
 // DANEEEMaxAge is how long a DANE-EE record vouches for its certificate
-// after DNSSEC last confirmed it (Provenance.Time, or Refreshed when the
-// record was found again). A record its owner withdrew (a lost key, a new
-// certificate) stops counting within this time, as an OCSP answer or a
-// CRL would; a look-up (keys locate --import --methods smimea, or
-// encrypt/send --locate) confirms it again.
+// after DNSSEC last confirmed it (Provenance.DNSSECConfirmed). A record
+// its owner withdrew (a lost key, a new certificate) stops counting within
+// this time, as an OCSP answer or a CRL would; a look-up (keys locate
+// --import --methods smimea, or encrypt/send --locate) confirms it again.
+// The bound is the record's, not the zone's: someone between a validating
+// resolver and the zone can replay an older signed answer until its
+// RRSIG expires (often two to four weeks).
 const DANEEEMaxAge = 7 * 24 * time.Hour
 
 // DANEEE says the record is of a DANE-EE certificate (an SMIMEA record
@@ -89,13 +98,11 @@ func (p Provenance) DANEEE(addr string) bool {
 }
 
 // DANEEEFresh says whether a DANE-EE record (DANEEE) still vouches at now,
-// and when it was last confirmed.
+// and when it was last confirmed. A confirmation time more than a minute
+// after now (a clock that was wrong) does not vouch either.
 func (p Provenance) DANEEEFresh(now time.Time) (bool, time.Time) {
-	confirmed := p.Time
-	if p.Refreshed.After(confirmed) {
-		confirmed = p.Refreshed
-	}
-	return !now.Before(confirmed.Add(-time.Minute)) && now.Sub(confirmed) <= DANEEEMaxAge, confirmed
+	c := p.DNSSECConfirmed
+	return !now.Before(c.Add(-time.Minute)) && now.Sub(c) <= DANEEEMaxAge, c
 }
 
 // Name is the short form the verify report shows (core.Signature.Source):
@@ -150,6 +157,14 @@ func (s *Store) readProvenance() (*provenanceRecords, error) {
 	if recs.X509 == nil {
 		recs.X509 = map[string]Provenance{}
 	}
+	for _, m := range []map[string]Provenance{recs.OpenPGP, recs.X509} {
+		for fpr, p := range m {
+			if p.DNSSEC && p.DNSSECConfirmed.IsZero() {
+				p.DNSSEC = false // see DNSSECConfirmed
+				m[fpr] = p
+			}
+		}
+	}
 	return recs, nil
 }
 
@@ -178,13 +193,16 @@ func (s *Store) updateProvenance(change func(*provenanceRecords)) error {
 func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error {
 	any := false
 	for _, r := range results {
-		any = any || (r.Fingerprint != "" && (r.New || p.Source == SourceDANE))
+		any = any || (r.Fingerprint != "" && (r.New || (x509 && p.Source == SourceDANE && p.DNSSEC)))
 	}
 	if !any {
 		return nil
 	}
 	if p.Time.IsZero() {
 		p.Time = time.Now().UTC()
+	}
+	if p.DNSSEC && p.DNSSECConfirmed.IsZero() {
+		p.DNSSECConfirmed = p.Time
 	}
 	return s.updateProvenance(func(recs *provenanceRecords) {
 		m := recs.OpenPGP
@@ -197,14 +215,21 @@ func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error
 			case r.Fingerprint == "":
 			case r.New:
 				m[fpr] = p
-			case x509 && p.Source == SourceDANE:
-				// The same record found again: DNSSEC confirms it anew
-				// (DANEEEFresh). Only the same validated answer for
-				// the same address counts.
-				if old, ok := m[fpr]; ok && old.Source == SourceDANE && p.DNSSEC && old.DNSSEC &&
-					old.DANEUsage == p.DANEUsage && core.SameAddress(old.Address, p.Address) && p.Time.After(old.Refreshed) {
-					old.Refreshed = p.Time
+			case x509 && p.Source == SourceDANE && p.DNSSEC:
+				// A validated SMIMEA answer for a certificate stored
+				// from DNS for the same address: the same record
+				// again is confirmed anew (DANEEEFresh); an
+				// unvalidated record, or one of another usage, is
+				// replaced by what the zone says now. A certificate
+				// the user imported keeps its record.
+				old, ok := m[fpr]
+				switch {
+				case !ok || old.Source != SourceDANE || !core.SameAddress(old.Address, p.Address):
+				case old.DNSSEC && old.DANEUsage == p.DANEUsage:
+					old.DNSSECConfirmed = p.DNSSECConfirmed
 					m[fpr] = old
+				default:
+					m[fpr] = p
 				}
 			}
 		}

@@ -251,8 +251,13 @@ func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificat
 		return nil, false, nil
 	}
 	if fresh, confirmed := p.DANEEEFresh(se.opts.Policy.Time()); !fresh {
-		return nil, false, fmt.Errorf("certificate %s of %s: its SMIMEA record (DANE-EE) was last confirmed by DNSSEC at %s, more than %d days ago: look it up again (keys locate --import --methods smimea, or --locate)",
-			CertFingerprint(c), addr, confirmed.Format(time.RFC3339), int(DANEEEMaxAge.Hours()/24))
+		again := fmt.Sprintf("look it up again (keys locate --import --methods smimea --resolver 127.0.0.1 --resolver-validates %s, or encrypt/send --locate)", addr)
+		if confirmed.After(se.opts.Policy.Time()) {
+			return nil, false, fmt.Errorf("certificate %s of %s: its SMIMEA record (DANE-EE) was confirmed at %s, which is in the future (a clock was wrong): %s",
+				CertFingerprint(c), addr, confirmed.Format(time.RFC3339), again)
+		}
+		return nil, false, fmt.Errorf("certificate %s of %s: its SMIMEA record (DANE-EE) was last confirmed by DNSSEC at %s, more than %d days ago: %s",
+			CertFingerprint(c), addr, confirmed.Format(time.RFC3339), int(DANEEEMaxAge.Hours()/24), again)
 	}
 	trust.Roots = append(trust.Roots[:len(trust.Roots):len(trust.Roots)], c)
 	w, err := e.CheckRecipient(c, addr, trust)

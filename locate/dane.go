@@ -3,6 +3,7 @@ package locate
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -250,7 +251,9 @@ func (l *Locator) SMIMEARecords(ctx context.Context, addr string) (recs []SMIMEA
 // (DANE-EE: the record itself vouches for the certificate, so it counts
 // only when DNSSEC-validated; without DNSSEC anyone on the path could have
 // written it). A record that names a CA (usage 0 or 2) or only a hash of
-// the certificate is passed over, as is a certificate not bound to addr
+// the certificate is passed over, as is a CA certificate (cA or
+// keyCertSign: stored, it would join every path search) and a certificate
+// not bound to addr
 // (RFC 8550: its rfc822Name subjectAltNames or, without any, its subject's
 // emailAddress); when none is left the error says why.
 func (l *Locator) SMIMEA(ctx context.Context, addr string) ([]Found, error) {
@@ -278,6 +281,11 @@ func (l *Locator) SMIMEA(ctx context.Context, addr string) ([]Found, error) {
 		c, err := x509path.ParseCertificate(r.Data)
 		if err != nil {
 			why = append(why, "an unreadable certificate: "+err.Error())
+			continue
+		}
+		if (c.BasicConstraintsValid && c.IsCA) || c.KeyUsage&x509.KeyUsageCertSign != 0 {
+			// Stored, it would be an intermediate for every path search.
+			why = append(why, fmt.Sprintf("certificate %s is a CA certificate, not an end entity's", smime.Fingerprint(c)))
 			continue
 		}
 		emails := x509path.Emails(c)

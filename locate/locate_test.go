@@ -507,19 +507,23 @@ func TestHostDialer(t *testing.T) {
 // certificates bound to the address are taken; a DANE-EE one only when
 // validated; two records of one certificate are one answer.
 func TestSMIMEAFound(t *testing.T) {
-	cert := func(addr string) []byte {
+	certCA := func(addr string, ca bool) []byte {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: addr},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), EmailAddresses: []string{addr}}
+		if ca {
+			tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
+		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return der
 	}
+	cert := func(addr string) []byte { return certCA(addr, false) }
 	rec := func(addr, fields string, der []byte) string {
 		line, err := SMIMEARecordLine(addr, der)
 		if err != nil {
@@ -558,12 +562,13 @@ func TestSMIMEAFound(t *testing.T) {
 	}
 	// Only the refusals: each reason is named.
 	n2 := newTestNet(t)
-	for _, line := range []string{rec("cy@example.org", "2 0 0", other), rec("cy@example.org", "3 1 1", ben[:32]), rec("cy@example.org", "1 0 0", other)} {
+	for _, line := range []string{rec("cy@example.org", "2 0 0", other), rec("cy@example.org", "3 1 1", ben[:32]), rec("cy@example.org", "1 0 0", other),
+		rec("cy@example.org", "1 0 0", certCA("cy@example.org", true))} {
 		n2.addRR(line)
 	}
 	l2 := n2.locator()
 	_, err = l2.SMIMEA(context.Background(), "cy@example.org")
-	for _, want := range []string{"usage 2 names a CA", "3 1 1 holds only", "not bound to cy@example.org"} {
+	for _, want := range []string{"usage 2 names a CA", "3 1 1 holds only", "not bound to cy@example.org", "is a CA certificate, not an end entity's"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("refusals: %v (want %q)", err, want)
 		}
@@ -613,6 +618,10 @@ func TestResolverAt(t *testing.T) {
 		{"8.8.8.8:53", true, "", true},
 		{"resolver.example", true, "", true},
 		{"localhost.evil.example", true, "", true},
+		{"127.1", true, "", true},
+		{"[::1%lo]:53", true, "", true},
+		{"0.0.0.0", true, "", true},
+		{"::ffff:127.0.0.1", true, "[::ffff:127.0.0.1]:53", false},
 	} {
 		d, err := ResolverAt(c.in, c.validates)
 		if c.fails {

@@ -139,6 +139,9 @@ func loadConfig(c *cli.Context) error {
 	case []any:
 		locateOn = true
 	}
+	// resolver-validates speaks of the config's resolver: a --resolver on
+	// the command line is not the one the file said validates.
+	cliResolver := c.IsSet("resolver")
 	for _, key := range keys {
 		isBool, ok := allowed[key]
 		if !ok {
@@ -181,6 +184,9 @@ func loadConfig(c *cli.Context) error {
 		}
 		if c.IsSet(key) {
 			continue // the command line wins
+		}
+		if key == "resolver-validates" && cliResolver {
+			continue
 		}
 		if !locateOn && (key == "locate-methods" || key == "resolver" || key == "resolver-validates" || key == "vks" || key == "https-ca") {
 			continue

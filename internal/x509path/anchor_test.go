@@ -3,6 +3,8 @@ package x509path
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -200,4 +202,36 @@ func TestDirectlyTrustedLeafValidity(t *testing.T) {
 	wantFail(t, self, opts, `certificate "CN=eve@example.org": trust anchor expired at`)
 	opts.Time = testNow.Add(-24 * time.Hour)
 	wantOK(t, self, opts)
+}
+
+// TestNoPathOnlyWhenSearchedThrough: ErrNoPath means every candidate was
+// tried and none led to an anchor; a search a limit cut short (here a
+// chain deeper than maxPathDepth) is a plain failure, since a path may lie
+// past where it stopped, and a path that failed is not "no path" either.
+func TestNoPathOnlyWhenSearchedThrough(t *testing.T) {
+	short := chainSpec{cas: []*x509.Certificate{caTemplate("CA 1")}}
+	leaf, opts := short.build(t)
+	if _, err := Verify(leaf, opts); err != nil {
+		t.Fatalf("control: %v", err)
+	}
+	untrusted := opts
+	untrusted.Roots = nil
+	untrusted.Intermediates = append(untrusted.Intermediates[:len(untrusted.Intermediates):len(untrusted.Intermediates)], opts.Roots...)
+	if _, err := Verify(leaf, untrusted); !errors.Is(err, ErrNoPath) {
+		t.Errorf("chain to an untrusted root: %v, want ErrNoPath", err)
+	}
+	expired := opts
+	var cas []*x509.Certificate
+	for i := range maxPathDepth + 1 {
+		cas = append(cas, caTemplate(fmt.Sprintf("CA %d", i)))
+	}
+	deep, dopts := chainSpec{cas: cas}.build(t)
+	dopts.Roots = nil
+	if _, err := Verify(deep, dopts); err == nil || errors.Is(err, ErrNoPath) {
+		t.Errorf("a search cut at depth %d: %v, want an error that is not ErrNoPath", maxPathDepth, err)
+	}
+	expired.Time = leaf.NotAfter.Add(time.Hour)
+	if _, err := Verify(leaf, expired); err == nil || errors.Is(err, ErrNoPath) {
+		t.Errorf("an expired leaf with a path: %v, want an error that is not ErrNoPath", err)
+	}
 }

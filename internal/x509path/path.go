@@ -100,6 +100,10 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 	if search.firstErr != nil {
 		return nil, search.firstErr
 	}
+	if search.cut {
+		// Not "no path": one may lie past where the search stopped.
+		return nil, certError(leaf, "path search limit reached (a chain deeper than %d certificates, or too many candidate issuers)", maxPathDepth)
+	}
 	if bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 		// Its own issuer: there is nothing to find, only to trust.
 		return nil, noPath(leaf, "self-signed and not a trust anchor")
@@ -119,6 +123,9 @@ type pathSearch struct {
 	// reached that is not an anchor: a CA the caller has but does not
 	// trust, which the error names.
 	untrustedTop *x509.Certificate
+	// cut says a limit (depth, steps, budget) stopped the search somewhere
+	// before it had tried every candidate.
+	cut bool
 }
 
 // extend tries every issuer candidate of the last certificate of path.
@@ -129,11 +136,13 @@ func (s *pathSearch) extend(path []*certInfo) *pathResult {
 	}
 	s.steps++
 	if len(path) >= maxPathDepth || s.steps > maxSearchSteps || s.v.state.workLeft < 0 {
+		s.cut = true
 		return nil
 	}
 	// Anchors first: the shortest path wins when it validates.
 	for _, r := range s.v.opts.Roots {
 		if s.budget <= 0 || s.v.state.workLeft < 0 {
+			s.cut = true
 			return nil
 		}
 		if r == nil {
@@ -154,6 +163,7 @@ func (s *pathSearch) extend(path []*certInfo) *pathResult {
 	}
 	for _, c := range s.v.opts.Intermediates {
 		if s.budget <= 0 || s.v.state.workLeft < 0 {
+			s.cut = true
 			return nil
 		}
 		if c == nil || isRoot(s.v.opts.Roots, c) || inPath(path, c) {
