@@ -498,6 +498,28 @@ func TestSessionLocateSMIMEA(t *testing.T) {
 	if keys, _, _ := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, "pk@example.org"); len(keys) != 1 {
 		t.Errorf("PKIX-EE once trusted: %v", keys)
 	}
+	// A DANE-EE record last confirmed more than DANEEEMaxAge ago: refused
+	// without a look-up, asked again and confirmed with one.
+	if err := s.updateProvenance(func(recs *provenanceRecords) {
+		p := recs.X509[CertFingerprint(lia)]
+		p.DNSSECConfirmed = time.Now().Add(-DANEEEMaxAge - time.Hour)
+		recs.X509[CertFingerprint(lia)] = p
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if keys, why, _ := s.Session(SessionOptions{}).RecipientKeys(mailseal.ProtocolSMIME, "lia@example.org"); len(keys) != 0 || !strings.Contains(why, "last confirmed by DNSSEC") {
+		t.Fatalf("stale, no look-up: %v %q", keys, why)
+	}
+	l := n.locator()
+	l.DNS.Validating = true
+	keys, why, err = s.Session(SessionOptions{Locate: &SessionLocate{Locator: l}}).RecipientKeys(mailseal.ProtocolSMIME, "lia@example.org")
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("stale, looked up again: %v %q %v", keys, why, err)
+	}
+	if p, _ := s.X509Provenance(CertFingerprint(lia)); time.Since(p.DNSSECConfirmed) > time.Minute {
+		t.Errorf("not confirmed anew: %+v", p)
+	}
+
 	// OpenPGP look-ups do not ask SMIMEA.
 	before := len(se.Located(0))
 	se.RecipientKeys(mailseal.ProtocolOpenPGP, "nobody@example.org")
