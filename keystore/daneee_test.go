@@ -132,20 +132,7 @@ func TestDANEEEHoldsPolicy(t *testing.T) {
 // anew, while an unvalidated answer or one for another address does not.
 func TestDANEEEMaxAge(t *testing.T) {
 	s := newStore(t)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "old@example.org"},
-		NotBefore: time.Now().Add(-30 * 24 * time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:       x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		EmailAddresses: []string{"old@example.org"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der := smimeaCert(t, "old@example.org").Raw
 	prov := func(addr string, dnssec bool, at time.Time) Provenance {
 		return Provenance{Source: SourceDANE, DNSSEC: dnssec, DANEUsage: 3, Address: addr, URL: "x._smimecert.example.org", Time: at}
 	}
@@ -230,18 +217,7 @@ func TestDANEEEMaxAge(t *testing.T) {
 // or for a certificate the user imported changes nothing.
 func TestDANEEEReplacesUnvalidated(t *testing.T) {
 	s := newStore(t)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "una@example.org"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageKeyAgreement, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		EmailAddresses: []string{"una@example.org"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der := smimeaCert(t, "una@example.org").Raw
 	fpr := CertFingerprint(mustParse(t, der))
 	record := func(usage uint8, dnssec bool, addr string) {
 		t.Helper()
