@@ -86,7 +86,7 @@ func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (
 	if _, err := bw.Write(start); err != nil {
 		return nil, fmt.Errorf("cms: encrypt: %w", err)
 	}
-	return &encryptWriter{out: bw, enc: enc, buf: make([]byte, 0, encryptChunk)}, nil
+	return &encryptWriter{out: bw, enc: enc}, nil
 }
 
 func certName(cert *x509.Certificate) string {
@@ -124,7 +124,7 @@ func appendDefiniteHeader(b []byte, tag cbasn1.Tag, length int) []byte {
 type encryptWriter struct {
 	out    *bufio.Writer
 	enc    contentEncrypter
-	buf    []byte // plaintext waiting for a full chunk
+	buf    []byte // plaintext waiting for a full chunk (grown by append: a small message does not allocate a whole chunk)
 	hdr    []byte
 	err    error
 	closed bool
@@ -139,10 +139,10 @@ func (e *encryptWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := copy(e.buf[len(e.buf):cap(e.buf)], p)
-		e.buf = e.buf[:len(e.buf)+k]
+		k := min(len(p), encryptChunk-len(e.buf))
+		e.buf = append(e.buf, p[:k]...)
 		p = p[k:]
-		if len(e.buf) == cap(e.buf) {
+		if len(e.buf) == encryptChunk {
 			if err := e.flush(); err != nil {
 				return n - len(p), err
 			}

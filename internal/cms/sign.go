@@ -126,7 +126,13 @@ func Sign(w io.Writer, signers []Signer, opts SignOptions) (io.WriteCloser, erro
 			return nil, fmt.Errorf("cms: sign: certificate %q has no subjectKeyIdentifier to identify the signer by: %w", s.Cert.Subject, core.ErrUsage)
 		}
 	}
-	sw := &signWriter{out: bufio.NewWriterSize(w, 64<<10), signers: signers, opts: opts, digestOID: digestOID, h: opts.Hash.New()}
+	// A detached signature is written once, at Close, and is a few KiB:
+	// a 64 KiB buffer would be most of a small message's allocations.
+	bufSize := 64 << 10
+	if opts.Detached {
+		bufSize = 4 << 10
+	}
+	sw := &signWriter{out: bufio.NewWriterSize(w, bufSize), signers: signers, opts: opts, digestOID: digestOID, h: opts.Hash.New()}
 	if !opts.Detached {
 		var hdr []byte
 		hdr = appendIndefinite(hdr, cbasn1.SEQUENCE) // ContentInfo
