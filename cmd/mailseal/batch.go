@@ -164,6 +164,9 @@ func (s *session) encryptWorker() batch.Work {
 	w := *s
 	signOpts, _ := s.smimeSignOptions() // read without error by newSession
 	w.keys = s.newKeySession(signOpts)
+	if order, err := s.protocolOrder(); err == nil {
+		w.order = order // else each message says why
+	}
 	return func(m *mime.Message, output func(func(io.Writer) error) error) batch.Result {
 		if err := w.encryptMessage(m, output); err != nil {
 			return batch.Result{Err: err}

@@ -13,6 +13,9 @@ var smimeOnlyFlags = []string{"opaque", "pss", "skid", "cipher", "rsa-oaep"}
 // S/MIME-only option implies) gives one protocol; otherwise --protocol
 // says which to try first where keys decide.
 func (s *session) protocolOrder() ([]string, error) {
+	if s.order != nil {
+		return s.order, nil
+	}
 	for _, f := range smimeOnlyFlags {
 		if s.c.IsSet(f) && s.c.Bool("pgp") {
 			return nil, usageErr("--%s is an S/MIME option; it does not go with --pgp", f)

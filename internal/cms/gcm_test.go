@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"testing"
 )
 
@@ -202,5 +203,30 @@ func BenchmarkStreamingGCMSeal(b *testing.B) {
 		g, _ := newStreamingGCM(block, randomBytes(12))
 		g.seal(buf, buf)
 		g.tag(nil)
+	}
+}
+
+// BenchmarkGHASHFirstRun: a fresh GHASH over one run, as a small message
+// has: the fast path then pays for H's inverse, which the block path does
+// not (firstRunBlocks is where the two meet).
+func BenchmarkGHASHFirstRun(b *testing.B) {
+	block, _ := aes.NewCipher(randomBytes(32))
+	var h [16]byte
+	block.Encrypt(h[:], h[:])
+	for _, size := range []int{1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10} {
+		buf := make([]byte, size)
+		for _, fast := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dKiB/fast=%v", size>>10, fast), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					g := newGHASH(h[:])
+					if fast {
+						g.fast = newFastGHASH(block, g.key)
+						g.fast.minRun, g.fast.firstRun = 1, 1
+					}
+					g.update(buf)
+				}
+			})
+		}
 	}
 }
