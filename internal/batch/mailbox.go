@@ -102,9 +102,12 @@ const (
 	// allocates much and keeps little (a few MiB), so with Go's default
 	// the heap is collected every few MiB of allocation: 2.5 times as
 	// many collections as at 200, which cost small messages a quarter of
-	// their rate. The limit keeps the heap, and with it the RSS, under
-	// 64 MiB whatever the messages.
-	GCPercent   = 200
+	// their rate. 400 gains another eighth (encrypt --batch --sign of
+	// 2,000 small S/MIME messages, whole process, median of 9 pairs: 0.473
+	// s at 200, 0.411 at 400, peak RSS 26 and 33 MiB; 800 meets the limit
+	// and gains nothing more). The limit keeps the heap, and with it the
+	// RSS, under 64 MiB whatever the messages.
+	GCPercent   = 400
 	MemoryLimit = 48 << 20
 )
 
