@@ -230,3 +230,36 @@ func BenchmarkGHASHFirstRun(b *testing.B) {
 		}
 	}
 }
+
+// TestGHASHFirstRunThreshold: a fresh GHASH takes the fast path for a
+// first run of firstRunBlocks blocks, not for one block less, and after
+// that for runs of fastRunBlocks (the tag is the same either way; this
+// pins which path runs, which only the speed would show).
+func TestGHASHFirstRunThreshold(t *testing.T) {
+	block, _ := aes.NewCipher(randomBytes(32))
+	var h [16]byte
+	block.Encrypt(h[:], h[:])
+	fresh := func() ghash {
+		g := newGHASH(h[:])
+		g.fast = newFastGHASH(block, g.key)
+		if g.fast == nil {
+			t.Skip("no fast GHASH path on this platform")
+		}
+		return g
+	}
+	g := fresh()
+	g.update(make([]byte, (firstRunBlocks-1)*16))
+	if g.fast.inv != (fieldElement{}) {
+		t.Errorf("a first run of %d blocks took the fast path", firstRunBlocks-1)
+	}
+	g = fresh()
+	g.update(make([]byte, firstRunBlocks*16))
+	if g.fast.inv == (fieldElement{}) {
+		t.Fatalf("a first run of %d blocks did not take the fast path", firstRunBlocks)
+	}
+	k := g.fast.k
+	g.update(make([]byte, fastRunBlocks*16))
+	if g.fast.k == k || g.fast.k != fastRunBlocks {
+		t.Errorf("a later run of %d blocks did not take the fast path (k %d)", fastRunBlocks, g.fast.k)
+	}
+}
