@@ -141,17 +141,17 @@ type ghash struct {
 // software multiplications per run instead of one per block.
 type fastGHASH struct {
 	aead   cipher.AEAD
-	minRun int          // shortest run (in blocks) taken: fastRunBlocks (tests lower it)
+	minRun int // shortest run (in blocks) taken: fastRunBlocks (tests lower it)
 	// firstRun is the shortest first run (firstRunBlocks; tests lower
 	// it): the first pays for H^-1.
 	firstRun int
-	mask   fieldElement // E_K(J0) for the all-zero nonce
-	inv    fieldElement // H^-1, computed at the first run (zero until then)
-	k      uint64       // run length the next two values are for
-	hk     fieldElement // H^k
-	lh     fieldElement // L*H for a run of k blocks
-	tag    [16]byte
-	nonce  [12]byte
+	mask     fieldElement // E_K(J0) for the all-zero nonce
+	inv      fieldElement // H^-1, computed at the first run (zero until then)
+	k        uint64       // run length the next two values are for
+	hk       fieldElement // H^k
+	lh       fieldElement // L*H for a run of k blocks
+	tag      [16]byte
+	nonce    [12]byte
 }
 
 // fastRunBlocks is the shortest run worth the fixed cost of the fast path;
