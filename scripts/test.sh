@@ -6,6 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Formatting: every Go file as gofmt writes it.
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted (run gofmt -w on them):" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
 # Build and vet (tests included) for linux, darwin and windows on amd64 and
 # arm64, this machine's target among them: a failure stops here.
 bash scripts/crossbuild.sh
