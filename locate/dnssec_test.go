@@ -3,7 +3,13 @@ package locate
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -39,11 +45,16 @@ func TestDANEWithUnbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	ivanRR, _ := OPENPGPKEYRecord("ivan@example.org", public(t, ivan))
+	samCert := selfSignedEE(t, "sam@example.org")
+	samRR, err := SMIMEARecordLine("sam@example.org", samCert) // usage 3: DANE-EE
+	if err != nil {
+		t.Fatal(err)
+	}
 	zone := "$ORIGIN example.org.\n$TTL 300\n" +
 		"@ IN SOA ns.example.org. hostmaster.example.org. 1 3600 600 86400 300\n" +
 		"@ IN NS ns.example.org.\n" +
 		"ns IN A 127.0.0.1\n" +
-		hughRR + "\n" + ivanRR + "\n"
+		hughRR + "\n" + ivanRR + "\n" + samRR + "\n"
 	zoneFile := filepath.Join(dir, "example.org.zone")
 	if err := os.WriteFile(zoneFile, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
@@ -73,7 +84,12 @@ func TestDANEWithUnbound(t *testing.T) {
 
 	ub := startUnbound(t, dir, auth.addr, filepath.Join(dir, ksk+".key"))
 
-	l := &Locator{DNS: &DNS{Addr: ub, Validating: true, Timeout: 10 * time.Second}}
+	d, err := ResolverAt(ub, true) // as --resolver 127.0.0.1:PORT --resolver-validates
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Timeout = 10 * time.Second
+	l := &Locator{DNS: d}
 	found, err := l.DANE(context.Background(), "hugh@example.org")
 	if err != nil || len(found) != 1 || found[0].Fingerprint != fpr(hugh) || !found[0].DNSSEC {
 		t.Fatalf("a signed record through unbound: %+v %v (want the key, DNSSEC validated)", found, err)
@@ -82,12 +98,40 @@ func TestDANEWithUnbound(t *testing.T) {
 	if err == nil || len(found) != 0 || !strings.Contains(err.Error(), "SERVFAIL") {
 		t.Fatalf("a record changed after signing, through unbound: %+v %v (want SERVFAIL, nothing found)", found, err)
 	}
+	// A signed SMIMEA record of usage 3 (DANE-EE) through unbound: the
+	// certificate is found, validated.
+	found, err = l.SMIMEA(context.Background(), "sam@example.org")
+	if err != nil || len(found) != 1 || string(found[0].Key) != string(samCert) || !found[0].DNSSEC || found[0].DANEUsage != UsageDANEEE {
+		t.Fatalf("a signed SMIMEA record through unbound: %+v %v (want the certificate, DANE-EE, DNSSEC validated)", found, err)
+	}
 	// Straight from the authoritative server, nothing validates: no AD.
 	direct := &Locator{DNS: &DNS{Addr: auth.addr, Validating: true}}
 	found, err = direct.DANE(context.Background(), "hugh@example.org")
 	if err != nil || len(found) != 1 || found[0].DNSSEC {
 		t.Fatalf("the same record without validation: %+v %v (want the key, not DNSSEC)", found, err)
 	}
+	// and a DANE-EE record without it is refused.
+	if found, err := direct.SMIMEA(context.Background(), "sam@example.org"); err == nil || !strings.Contains(err.Error(), "no validating resolver vouched") {
+		t.Fatalf("DANE-EE without validation: %+v %v (want it refused)", found, err)
+	}
+}
+
+// selfSignedEE is a self-signed P-256 end-entity certificate (DER) for an
+// S/MIME address.
+func selfSignedEE(t *testing.T, addr string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: addr},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement, EmailAddresses: []string{addr}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // zoneServer is an authoritative server for one signed zone: the records
