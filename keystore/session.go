@@ -251,7 +251,7 @@ func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificat
 		return nil, false, nil
 	}
 	if fresh, confirmed := p.DANEEEFresh(se.opts.Policy.Time()); !fresh {
-		again := fmt.Sprintf("look it up again (keys locate --import --methods smimea --resolver 127.0.0.1 --resolver-validates %s, or encrypt/send --locate)", addr)
+		again := fmt.Sprintf("look it up again (keys locate --import --methods smimea --resolver 127.0.0.1 --resolver-validates %s, or encrypt/send --locate with the same resolver flags)", addr)
 		if confirmed.After(se.opts.Policy.Time()) {
 			return nil, false, fmt.Errorf("certificate %s of %s: its SMIMEA record (DANE-EE) was confirmed at %s, which is in the future (a clock was wrong): %s",
 				CertFingerprint(c), addr, confirmed.Format(time.RFC3339), again)

@@ -46,7 +46,7 @@ func ResolverAt(addr string, validates bool) (*DNS, error) {
 		host, addr = addr, net.JoinHostPort(addr, "53")
 	}
 	if ip := net.ParseIP(host); validates && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("DNS resolver %q: an AD bit is believed only from a validating resolver on this machine, named by its loopback address (127.0.0.1 or ::1)", addr)
+		return nil, fmt.Errorf("DNS resolver %q: an AD bit is believed only from a validating resolver on this machine, named by its loopback address: run one (such as unbound) and give --resolver 127.0.0.1 (or ::1, not localhost), or drop --resolver-validates (answers then count as not validated)", addr)
 	}
 	return &DNS{Addr: addr, Validating: validates}, nil
 }
@@ -156,7 +156,7 @@ func daneName(addr, label string) (string, error) {
 // when the resolver is Validating and set the AD bit.
 func (l *Locator) DANE(ctx context.Context, addr string) ([]Found, error) {
 	if l.DNS == nil {
-		return nil, fmt.Errorf("dane: no DNS resolver named (--resolver HOST[:PORT]): %w", core.ErrUsage)
+		return nil, fmt.Errorf("dane: no DNS resolver given: add --resolver 127.0.0.1 --resolver-validates (a validating resolver on this machine, such as unbound; without --resolver-validates answers count as not validated): %w", core.ErrUsage)
 	}
 	name, err := OPENPGPKEYName(addr)
 	if err != nil {
@@ -209,7 +209,7 @@ const (
 // the resolver is Validating and set the AD bit.
 func (l *Locator) SMIMEARecords(ctx context.Context, addr string) (recs []SMIMEA, validated bool, err error) {
 	if l.DNS == nil {
-		return nil, false, fmt.Errorf("smimea: no DNS resolver named (--resolver HOST[:PORT]): %w", core.ErrUsage)
+		return nil, false, fmt.Errorf("smimea: no DNS resolver given: add --resolver 127.0.0.1 --resolver-validates (a validating resolver on this machine, such as unbound; without --resolver-validates answers count as not validated): %w", core.ErrUsage)
 	}
 	name, err := SMIMEAName(addr)
 	if err != nil {

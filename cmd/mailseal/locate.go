@@ -102,7 +102,7 @@ func locator(c *cli.Context) (*locate.Locator, error) {
 		}
 		l.DNS = d
 	} else if c.Bool("resolver-validates") {
-		return nil, usageErr("--resolver-validates goes with --resolver HOST[:PORT]")
+		return nil, usageErr("--resolver-validates goes with --resolver 127.0.0.1[:PORT] (a validating resolver on this machine, such as unbound)")
 	}
 	var roots *x509.CertPool
 	if ca := c.String("https-ca"); ca != "" {
