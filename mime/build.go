@@ -85,7 +85,7 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 	// A large part is hashed on a goroutine of its own, beside the writing.
 	staged := stage.NewWriter(hash)
 	body := &crlfWriter{w: io.MultiWriter(guard, bw, staged)}
-	_, err = io.Copy(body, signed)
+	_, err = io.CopyBuffer(body, signed, make([]byte, buildBuffer))
 	if cerr := staged.Close(); err == nil {
 		err = cerr
 	}

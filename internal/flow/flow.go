@@ -12,6 +12,7 @@ package flow
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/mailseal/mailseal/core"
@@ -135,4 +136,13 @@ func Senders(h mime.Header) (core.Senders, error) {
 		s.Sender = sender[0]
 	}
 	return s, nil
+}
+
+// copyBody copies a message body into an engine's writer through an
+// 8 KiB buffer: io.Copy's 32 KiB one was a fifth of the bytes a small
+// message allocates (BenchmarkSessionEncryptSign), and the writers it
+// feeds buffer their own output, so a large body does not go slower
+// (BenchmarkMessages at 10 MiB).
+func copyBody(dst io.Writer, src io.Reader) (int64, error) {
+	return io.CopyBuffer(dst, src, make([]byte, 8<<10))
 }

@@ -108,7 +108,7 @@ func (o *OpenPGP) Encrypt(w io.Writer, m *mime.Message, to []*openpgp.Entity, si
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(pt, content)
+	_, err = copyBody(pt, content)
 	// Close even after an error: it stops the engine's goroutines.
 	if cerr := pt.Close(); err == nil {
 		err = cerr

@@ -227,7 +227,7 @@ func (s *SMIME) signEntity(w io.Writer, outer mime.Header, content io.Reader, id
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(sw, content); err != nil {
+		if _, err := copyBody(sw, content); err != nil {
 			return err
 		}
 		if err := sw.Close(); err != nil {
@@ -293,7 +293,7 @@ func (s *SMIME) Encrypt(w io.Writer, m *mime.Message, to []*x509.Certificate, en
 	if len(ids) > 0 {
 		err = s.signEntity(pt, nil, payload, ids, sign)
 	} else {
-		_, err = io.Copy(pt, payload)
+		_, err = copyBody(pt, payload)
 	}
 	// Every stage is closed, even after an error, so no goroutine is left.
 	if cerr := pt.Close(); err == nil {
