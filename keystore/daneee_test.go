@@ -96,6 +96,23 @@ func TestDANEEEHoldsPolicy(t *testing.T) {
 	if n, why, _ := recipient(s, "ca@example.org"); n != 0 {
 		t.Errorf("cA=true DANE-EE accepted: %q", why)
 	}
+	// Nor is one that may sign certificates without being cA.
+	signerKey := p256()
+	ksTmpl := &x509.Certificate{SerialNumber: big.NewInt(5), Subject: pkix.Name{CommonName: "ks@example.org"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:       x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		EmailAddresses: []string{"ks@example.org"}}
+	ksDER, err := x509.CreateCertificate(rand.Reader, ksTmpl, ksTmpl, signerKey.Public(), signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.importCertFrom(ksDER, daneProv("ks@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if n, why, _ := recipient(s, "ks@example.org"); n != 0 {
+		t.Errorf("keyCertSign DANE-EE accepted: %q", why)
+	}
 
 	// Revoked by the trusted CA that issued it: the CA's word stands.
 	caKey := p256()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/internal/dn"
+	"github.com/mailseal/mailseal/internal/x509path"
 	"github.com/mailseal/mailseal/pgp"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -234,8 +235,9 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 // DANE-EE certificate of addr. Only when no path to a trust anchor was
 // found at all (smime.ErrNoPath: not when a CA's path was found and c
 // failed it, as a revoked certificate does), c is an end-entity
-// certificate (not cA), and it came in an SMIMEA record of usage 3 for
-// addr that a validating resolver vouched for (Provenance.DANEEE), is it
+// certificate (x509path.EndEntity: neither cA nor keyCertSign), and it
+// came in an SMIMEA record of usage 3 for addr that a validating resolver
+// vouched for (Provenance.DANEEE), is it
 // its own trust anchor for this one check, which still holds it to
 // everything else (valid now, a key usage for encryption, emailProtection,
 // bound to addr, the policy's key sizes), and only for DANEEEMaxAge after
@@ -243,7 +245,7 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 // record applies and c still fails, the error says why (it, not "no path",
 // is the reason to show).
 func (se *Session) daneEE(e *smime.Engine, trust smime.Trust, c *x509.Certificate, addr string, pathErr error) ([]string, bool, error) {
-	if !errors.Is(pathErr, smime.ErrNoPath) || (c.BasicConstraintsValid && c.IsCA) {
+	if !errors.Is(pathErr, smime.ErrNoPath) || !x509path.EndEntity(c) {
 		return nil, false, nil
 	}
 	p, err := se.store.X509Provenance(CertFingerprint(c))

@@ -3,7 +3,6 @@ package locate
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -283,7 +282,7 @@ func (l *Locator) SMIMEA(ctx context.Context, addr string) ([]Found, error) {
 			why = append(why, "an unreadable certificate: "+err.Error())
 			continue
 		}
-		if (c.BasicConstraintsValid && c.IsCA) || c.KeyUsage&x509.KeyUsageCertSign != 0 {
+		if !x509path.EndEntity(c) {
 			// Stored, it would be an intermediate for every path search.
 			why = append(why, fmt.Sprintf("certificate %s is a CA certificate, not an end entity's", smime.Fingerprint(c)))
 			continue

@@ -84,7 +84,7 @@ func (v *validator) verifyPath(leaf *x509.Certificate) (*pathResult, error) {
 				return nil, certError(leaf, "trust anchor %v", err)
 			}
 			if err := v.opts.signaturePolicy(time.Time{}).CheckKey(leaf.PublicKey); err != nil {
-				return nil, certError(leaf, "%w", err)
+				return nil, certError(leaf, "trust anchor: %w", err)
 			}
 			return &pathResult{chain: []*x509.Certificate{leaf}, leafKey: leaf.PublicKey}, nil
 		}

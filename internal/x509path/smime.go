@@ -109,6 +109,14 @@ func checkEmailEKU(ci *certInfo) error {
 	return fmt.Errorf("extended key usage (%s) has neither emailProtection nor anyExtendedKeyUsage", strings.Join(names, ", "))
 }
 
+// EndEntity says c is an end entity's certificate, not a CA's: neither
+// cA in its basic constraints nor keyCertSign in its key usage. A
+// certificate that stands in as its own trust anchor (DANE-EE) must be
+// one, so that it can never be the issuer of another.
+func EndEntity(c *x509.Certificate) bool {
+	return !(c.BasicConstraintsValid && c.IsCA) && c.KeyUsage&x509.KeyUsageCertSign == 0
+}
+
 // Emails returns the addresses a certificate is bound to per RFC 8550
 // §3: its rfc822Name subjectAltNames or, only when it has none, the
 // emailAddress attributes of its subject. Nil if it cannot be parsed.
