@@ -185,6 +185,10 @@ func VerifyResult(leaf *x509.Certificate, opts Options) (*Result, error) {
 // certError reports why certificate c failed, wrapping core.ErrVerification
 // and what format wraps with %w.
 func certError(c *x509.Certificate, format string, args ...any) error {
+	return newCertError(c, format, args...)
+}
+
+func newCertError(c *x509.Certificate, format string, args ...any) *CertificateError {
 	cause := fmt.Errorf(format, args...)
 	return &CertificateError{Subject: subjectString(c), Reason: cause.Error(), cause: cause}
 }
@@ -236,7 +240,7 @@ func subjectString(c *x509.Certificate) string {
 
 // noPath is certError for a certificate that no path was found for.
 func noPath(c *x509.Certificate, format string, args ...any) error {
-	err := certError(c, format, args...)
-	err.(*CertificateError).NoPath = true
+	err := newCertError(c, format, args...)
+	err.NoPath = true
 	return err
 }
