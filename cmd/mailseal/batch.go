@@ -69,6 +69,7 @@ func runBatch(s *session, newWorker func() (batch.Work, error), writesMessages b
 	} else if opts.OutputFormat != "" {
 		return usageErr("--to-format is the format of the messages decrypt or encrypt --batch write; verify writes JSON lines")
 	}
+	s.warned = &warnedSet{} // the workers are copies of s: they share it
 	quiet := s.c.Bool("quiet")
 	var p *progressLine
 	if f, ok := s.c.App.ErrWriter.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -325,7 +326,7 @@ func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) er
 		d.Warnings = sel.Warnings
 	} else {
 		for _, w := range sel.Warnings {
-			fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
+			s.warnKey(w)
 		}
 	}
 	return d, output(d.counted(func(w io.Writer) error {
@@ -424,6 +425,39 @@ type session struct {
 	// order is protocolOrder's answer when a batch worker worked it out
 	// once (IsSet walks every flag: a tenth of a small message's time).
 	order []string
+	// warned, in a batch, holds the key warnings already printed, shared
+	// by the workers (nil outside a batch).
+	warned *warnedSet
+}
+
+// warnKey prints a warning about a key (an S/MIME certificate whose
+// revocation status is unknown) on stderr: in a batch once, not once per
+// message, since every message that uses the key would repeat it.
+func (s *session) warnKey(w string) {
+	if s.warned != nil && !s.warned.first(w) {
+		return
+	}
+	fmt.Fprintf(s.c.App.ErrWriter, "warning: %s\n", w)
+}
+
+// warnedSet is the set of warnings a batch has printed.
+type warnedSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// first reports whether w is new to the set, and adds it.
+func (ws *warnedSet) first(w string) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.seen[w] {
+		return false
+	}
+	if ws.seen == nil {
+		ws.seen = map[string]bool{}
+	}
+	ws.seen[w] = true
+	return true
 }
 
 func newSession(c *cli.Context) (*session, error) {
