@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -187,10 +188,12 @@ func (d *cbcDecrypter) finish(out io.Writer, _, _ []byte) (bool, error) {
 // Content encryption for Encrypt.
 
 type contentEncrypter interface {
-	// encrypt returns ciphertext for plaintext (possibly held back in part).
-	encrypt(plaintext []byte) ([]byte, error)
-	// finish returns the remaining ciphertext and, for GCM, the tag.
-	finish() (ciphertext, mac []byte)
+	// encrypt appends to dst the ciphertext for plaintext (possibly
+	// holding part of it back).
+	encrypt(dst, plaintext []byte) ([]byte, error)
+	// finish appends the remaining ciphertext to dst, and returns the tag
+	// too, for GCM.
+	finish(dst []byte) (ciphertext, mac []byte)
 }
 
 // newContentEncryption picks a fresh key and IV/nonce for c and returns the
@@ -257,52 +260,46 @@ func newContentEncryption(c Cipher) (contentEncrypter, []byte, []byte, error) {
 
 type gcmEncrypter struct {
 	gcm *streamingGCM
-	buf []byte
 }
 
-func (e *gcmEncrypter) encrypt(plaintext []byte) ([]byte, error) {
-	if cap(e.buf) < len(plaintext) {
-		e.buf = make([]byte, len(plaintext))
-	}
-	out := e.buf[:len(plaintext)]
-	if err := e.gcm.seal(out, plaintext); err != nil {
+func (e *gcmEncrypter) encrypt(dst, plaintext []byte) ([]byte, error) {
+	dst = slices.Grow(dst, len(plaintext))
+	n := len(dst) + len(plaintext)
+	if err := e.gcm.seal(dst[len(dst):n], plaintext); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return dst[:n], nil
 }
 
-func (e *gcmEncrypter) finish() ([]byte, []byte) {
+func (e *gcmEncrypter) finish(dst []byte) ([]byte, []byte) {
 	tag := e.gcm.tag(nil)
-	return nil, tag[:]
+	return dst, tag[:]
 }
 
 type cbcEncrypter struct {
 	mode    cipher.BlockMode
 	pending []byte // < one block of plaintext
-	buf     []byte
 }
 
-func (e *cbcEncrypter) encrypt(plaintext []byte) ([]byte, error) {
+func (e *cbcEncrypter) encrypt(dst, plaintext []byte) ([]byte, error) {
 	bs := e.mode.BlockSize()
 	total := len(e.pending) + len(plaintext)
 	n := total / bs * bs
 	if n == 0 {
 		e.pending = append(e.pending, plaintext...)
-		return nil, nil
+		return dst, nil
 	}
-	if cap(e.buf) < n {
-		e.buf = make([]byte, n)
-	}
-	out := e.buf[:n]
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
 	k := copy(out, e.pending)
-	k += copy(out[k:], plaintext[:n-len(e.pending)])
+	copy(out[k:], plaintext[:n-len(e.pending)])
 	rest := plaintext[n-len(e.pending):]
 	e.pending = append(e.pending[:0], rest...)
 	e.mode.CryptBlocks(out, out)
-	return out, nil
+	return dst[:len(dst)+n], nil
 }
 
-func (e *cbcEncrypter) finish() ([]byte, []byte) {
+func (e *cbcEncrypter) finish(dst []byte) ([]byte, []byte) {
 	bs := e.mode.BlockSize()
 	padLen := bs - len(e.pending)
 	last := append(e.pending, make([]byte, padLen)...)
@@ -310,5 +307,5 @@ func (e *cbcEncrypter) finish() ([]byte, []byte) {
 		last[i] = byte(padLen)
 	}
 	e.mode.CryptBlocks(last, last)
-	return last, nil
+	return append(dst, last...), nil
 }

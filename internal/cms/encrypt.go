@@ -1,7 +1,6 @@
 package cms
 
 import (
-	"bufio"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -82,11 +81,7 @@ func Encrypt(w io.Writer, recipients []*x509.Certificate, opts EncryptOptions) (
 	start = append(start, algID...)
 	start = appendIndefinite(start, cbasn1.Tag(0).Constructed().ContextSpecific()) // encryptedContent [0] IMPLICIT OCTET STRING
 
-	bw := bufio.NewWriterSize(w, encryptChunk+16)
-	if _, err := bw.Write(start); err != nil {
-		return nil, fmt.Errorf("cms: encrypt: %w", err)
-	}
-	return &encryptWriter{out: bw, enc: enc}, nil
+	return &encryptWriter{w: w, start: start, enc: enc}, nil
 }
 
 func certName(cert *x509.Certificate) string {
@@ -120,15 +115,24 @@ func appendDefiniteHeader(b []byte, tag cbasn1.Tag, length int) []byte {
 }
 
 // encryptWriter collects plaintext into chunks, encrypts each and writes
-// it as one primitive OCTET STRING of the constructed encryptedContent.
+// it as one primitive OCTET STRING of the constructed encryptedContent, in
+// one Write: the ciphertext goes into out after pieceRoom bytes, and the
+// OCTET STRING header into the end of that room. (A bufio.Writer in front
+// of w cost a 16 KiB buffer per message, most of a small message's
+// allocations, and a copy of every piece of a large one.)
 type encryptWriter struct {
-	out    *bufio.Writer
+	w      io.Writer
+	start  []byte // the structure up to encryptedContent, written before the first piece (nil once written)
 	enc    contentEncrypter
 	buf    []byte // plaintext waiting for a full chunk (grown by append: a small message does not allocate a whole chunk)
-	hdr    []byte
+	out    []byte // pieceRoom bytes, then a piece's ciphertext
 	err    error
 	closed bool
 }
+
+// pieceRoom is the room for a piece's header: a tag and a length of up to
+// three octets (a piece is at most encryptChunk plus a block).
+const pieceRoom = 5
 
 func (e *encryptWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
@@ -152,25 +156,40 @@ func (e *encryptWriter) Write(p []byte) (int, error) {
 }
 
 func (e *encryptWriter) flush() error {
-	ct, err := e.enc.encrypt(e.buf)
+	out, err := e.enc.encrypt(e.room(), e.buf)
 	e.buf = e.buf[:0]
 	if err != nil {
 		e.err = fmt.Errorf("cms: encrypt: %w", err)
 		return e.err
 	}
-	return e.writeOctets(ct)
+	e.out = out
+	return e.writePiece()
 }
 
-func (e *encryptWriter) writeOctets(ct []byte) error {
-	if len(ct) == 0 {
+// room is e.out emptied to its pieceRoom bytes.
+func (e *encryptWriter) room() []byte {
+	return append(e.out[:0], make([]byte, pieceRoom)...)
+}
+
+// writePiece writes the ciphertext in e.out (after its room), if any, as
+// one OCTET STRING.
+func (e *encryptWriter) writePiece() error {
+	n := len(e.out) - pieceRoom
+	if n == 0 {
 		return nil
 	}
-	e.hdr = appendDefiniteHeader(e.hdr[:0], cbasn1.OCTET_STRING, len(ct))
-	if _, err := e.out.Write(e.hdr); err != nil {
-		e.err = fmt.Errorf("cms: encrypt: %w", err)
-		return e.err
+	if e.start != nil {
+		if _, err := e.w.Write(e.start); err != nil {
+			e.err = fmt.Errorf("cms: encrypt: %w", err)
+			return e.err
+		}
+		e.start = nil
 	}
-	if _, err := e.out.Write(ct); err != nil {
+	var hdr [pieceRoom]byte
+	h := appendDefiniteHeader(hdr[:0], cbasn1.OCTET_STRING, n)
+	off := pieceRoom - len(h)
+	copy(e.out[off:], h)
+	if _, err := e.w.Write(e.out[off:]); err != nil {
 		e.err = fmt.Errorf("cms: encrypt: %w", err)
 		return e.err
 	}
@@ -178,7 +197,7 @@ func (e *encryptWriter) writeOctets(ct []byte) error {
 }
 
 // Close encrypts what is left, writes the end of the structure and the
-// GCM tag, and flushes. It does not close the underlying writer.
+// GCM tag. It does not close the underlying writer.
 func (e *encryptWriter) Close() error {
 	if e.closed {
 		return e.err
@@ -192,11 +211,13 @@ func (e *encryptWriter) Close() error {
 			return err
 		}
 	}
-	last, mac := e.enc.finish()
-	if err := e.writeOctets(last); err != nil {
+	var mac []byte
+	e.out, mac = e.enc.finish(e.room())
+	if err := e.writePiece(); err != nil {
 		return err
 	}
-	var tail []byte
+	tail := e.start // still here when there was no ciphertext at all
+	e.start = nil
 	tail = appendEndOfContents(tail) // encryptedContent
 	tail = appendEndOfContents(tail) // EncryptedContentInfo
 	if mac != nil {
@@ -206,11 +227,7 @@ func (e *encryptWriter) Close() error {
 	tail = appendEndOfContents(tail) // (Auth)EnvelopedData
 	tail = appendEndOfContents(tail) // [0]
 	tail = appendEndOfContents(tail) // ContentInfo
-	if _, err := e.out.Write(tail); err != nil {
-		e.err = fmt.Errorf("cms: encrypt: %w", err)
-		return e.err
-	}
-	if err := e.out.Flush(); err != nil {
+	if _, err := e.w.Write(tail); err != nil {
 		e.err = fmt.Errorf("cms: encrypt: %w", err)
 	}
 	return e.err

@@ -126,14 +126,12 @@ func Sign(w io.Writer, signers []Signer, opts SignOptions) (io.WriteCloser, erro
 			return nil, fmt.Errorf("cms: sign: certificate %q has no subjectKeyIdentifier to identify the signer by: %w", s.Cert.Subject, core.ErrUsage)
 		}
 	}
-	// A detached signature is written once, at Close, and is a few KiB:
-	// a 64 KiB buffer would be most of a small message's allocations.
-	bufSize := 64 << 10
-	if opts.Detached {
-		bufSize = 4 << 10
-	}
-	sw := &signWriter{out: bufio.NewWriterSize(w, bufSize), signers: signers, opts: opts, digestOID: digestOID, h: opts.Hash.New()}
+	// A detached signature is written in one piece, at Close: it needs no
+	// buffer (one would be most of a small message's allocations).
+	sw := &signWriter{out: w, signers: signers, opts: opts, digestOID: digestOID, h: opts.Hash.New()}
 	if !opts.Detached {
+		sw.bw = bufio.NewWriterSize(w, 64<<10)
+		sw.out = sw.bw
 		var hdr []byte
 		hdr = appendIndefinite(hdr, cbasn1.SEQUENCE) // ContentInfo
 		hdr = appendOID(hdr, oidSignedData)
@@ -159,7 +157,8 @@ func appendOID(b []byte, oid asn1.ObjectIdentifier) []byte {
 }
 
 type signWriter struct {
-	out       *bufio.Writer
+	out       io.Writer     // bw, or (detached) the caller's writer
+	bw        *bufio.Writer // opaque: the content's pieces are gathered here
 	signers   []Signer
 	opts      SignOptions
 	digestOID asn1.ObjectIdentifier
@@ -290,8 +289,10 @@ func (s *signWriter) Close() error {
 		s.err = fmt.Errorf("cms: sign: %w", err)
 		return s.err
 	}
-	if err := s.out.Flush(); err != nil {
-		s.err = fmt.Errorf("cms: sign: %w", err)
+	if s.bw != nil {
+		if err := s.bw.Flush(); err != nil {
+			s.err = fmt.Errorf("cms: sign: %w", err)
+		}
 	}
 	return s.err
 }
