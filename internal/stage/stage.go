@@ -71,11 +71,13 @@ func ReadBufferSize(r any, max int) int {
 // not close the underlying writer.
 //
 // The goroutine and the buffers are only set up once more than StartSize
-// bytes were written: a small message goes straight through, at no cost.
+// bytes were written: until then each Write goes straight to the
+// underlying writer, so a small message costs neither a goroutine nor a
+// copy (and an error of the underlying writer shows on that Write).
 type Writer struct {
 	w       io.Writer
 	started bool
-	small   []byte // what was written before the start (< BufferSize)
+	direct  int64 // bytes written straight through, before the start
 	full    chan []byte
 	free    chan []byte
 	done    chan struct{}
@@ -98,8 +100,7 @@ func (sw *Writer) start() {
 	sw.full = make(chan []byte, buffers)
 	sw.free = make(chan []byte, buffers)
 	sw.done = make(chan struct{})
-	sw.buf = append(make([]byte, 0, StartSize), sw.small...)
-	sw.small = nil
+	sw.buf = make([]byte, 0, StartSize)
 	sw.made = 1
 	go sw.run(sw.w)
 }
@@ -130,9 +131,16 @@ func (sw *Writer) Write(p []byte) (int, error) {
 		return 0, errClosed
 	}
 	if !sw.started {
-		if len(sw.small)+len(p) < StartSize {
-			sw.small = append(sw.small, p...)
-			return len(p), nil
+		if sw.err != nil {
+			return 0, sw.err
+		}
+		if sw.direct+int64(len(p)) < StartSize {
+			n, err := sw.w.Write(p)
+			sw.direct += int64(n)
+			if err != nil {
+				sw.err = err
+			}
+			return n, err
 		}
 		sw.start()
 	}
@@ -182,12 +190,6 @@ func (sw *Writer) Close() error {
 	}
 	sw.closed = true
 	if !sw.started {
-		if len(sw.small) > 0 {
-			if _, err := sw.w.Write(sw.small); err != nil {
-				sw.err = err
-			}
-		}
-		sw.small = nil
 		return sw.err
 	}
 	if len(sw.buf) > 0 {

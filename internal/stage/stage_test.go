@@ -72,6 +72,22 @@ func TestWriterError(t *testing.T) {
 	if err := w.Close(); !errors.Is(err, boom) {
 		t.Fatalf("Close error %v", err)
 	}
+
+	// Before the goroutine starts, writes go straight through: the error
+	// shows at once, and stays.
+	w = NewWriter(&failAfter{n: 1, err: boom})
+	if _, err := w.Write([]byte("first")); err != nil {
+		t.Fatalf("first small Write: %v", err)
+	}
+	if _, err := w.Write([]byte("second")); !errors.Is(err, boom) {
+		t.Fatalf("second small Write: %v", err)
+	}
+	if _, err := w.Write(make([]byte, 2*StartSize)); !errors.Is(err, boom) {
+		t.Fatalf("large Write after the error: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, boom) {
+		t.Fatalf("Close error %v", err)
+	}
 }
 
 func TestReader(t *testing.T) {
@@ -196,7 +212,12 @@ func TestBuffersGrow(t *testing.T) {
 	}
 	rec := &sizeRecorder{}
 	w := NewWriter(rec)
-	for i := 0; i < 400; i++ {
+	w.Write(make([]byte, 50000)) // written straight through
+	if len(rec.sizes) != 1 || rec.sizes[0] != 50000 {
+		t.Fatalf("Writer: the first write went through as %v", rec.sizes)
+	}
+	rec.sizes = nil
+	for i := 1; i < 400; i++ {
 		w.Write(make([]byte, 50000))
 	}
 	w.Close()
