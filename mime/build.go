@@ -85,7 +85,10 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 	// A large part is hashed on a goroutine of its own, beside the writing.
 	staged := stage.NewWriter(hash)
 	body := &crlfWriter{w: io.MultiWriter(guard, bw, staged)}
-	_, err = io.CopyBuffer(body, signed, make([]byte, buildBuffer))
+	// Sized to the part (signed tells its size, or about it, for mime's
+	// own readers): a large part read straight from its file goes in
+	// 64 KiB system calls.
+	_, err = io.CopyBuffer(body, signed, make([]byte, stage.ReadBufferSize(signed, 64<<10)))
 	if cerr := staged.Close(); err == nil {
 		err = cerr
 	}

@@ -36,7 +36,7 @@ const maxLineLength = 998
 // The result streams from the spool; errors surface from Read and wrap
 // core.ErrInput.
 func (m *Message) Content(sevenBit bool) io.Reader {
-	return &lazyReader{build: func() (io.Reader, error) { return m.buildContent(sevenBit) }}
+	return &lazyReader{build: func() (io.Reader, error) { return m.buildContent(sevenBit) }, hint: m.Size()}
 }
 
 // lazyReader defers building a reader (which needs I/O) to the first Read.
@@ -44,7 +44,15 @@ type lazyReader struct {
 	build func() (io.Reader, error)
 	r     io.Reader
 	err   error
+	hint  int64 // the message's size: about what the reader yields
 }
+
+// SizeHint is about how many bytes the reader yields (the message's size:
+// a 7-bit conversion or header protection changes it a little), so that
+// a copy picks a buffer to fit (stage.ReadBufferSize): a small message
+// does not allocate a large one, and a large message is not read from its
+// file a few KiB at a time.
+func (l *lazyReader) SizeHint() int64 { return l.hint }
 
 func (l *lazyReader) Read(p []byte) (int, error) {
 	if l.r == nil && l.err == nil {

@@ -358,3 +358,28 @@ func TestSevenBitCleanMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// The content readers tell about how much they yield, so that a copy sizes
+// its buffer to the message (stage.ReadBufferSize).
+func TestContentSizeHint(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\n"+strings.Repeat("line\r\n", 500))
+	type hinter interface{ SizeHint() int64 }
+	for name, r := range map[string]io.Reader{
+		"Content":         m.Content(false),
+		"Content 7-bit":   m.Content(true),
+		"Protect encrypt": func() io.Reader { _, p := Protect(m, ProtectOptions{Encrypt: true}); return p }(),
+		"Protect sign":    func() io.Reader { _, p := Protect(m, ProtectOptions{SevenBit: true}); return p }(),
+	} {
+		h, ok := r.(hinter)
+		if !ok {
+			t.Fatalf("%s: no SizeHint", name)
+		}
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.SizeHint(); got < m.Size() || got > n+m.Size() {
+			t.Errorf("%s: SizeHint %d for %d bytes of a %d-byte message", name, got, n, m.Size())
+		}
+	}
+}

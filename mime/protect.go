@@ -78,7 +78,7 @@ func Protect(m *Message, opts ProtectOptions) (outer Header, payload io.Reader) 
 	if !opts.Encrypt {
 		return m.Root.Header.NonContentFields(), &lazyReader{build: func() (io.Reader, error) {
 			return m.buildProtected(opts.SevenBit, protected.Bytes(), HPClear, nil)
-		}}
+		}, hint: m.Size() + int64(protected.Len())}
 	}
 	for _, f := range outer {
 		hpOuter.WriteString("HP-Outer: " + f.Key + ": " + f.Value + "\r\n")
@@ -86,7 +86,7 @@ func Protect(m *Message, opts ProtectOptions) (outer Header, payload io.Reader) 
 	protected.Write(hpOuter.Bytes())
 	return outer, &lazyReader{build: func() (io.Reader, error) {
 		return m.buildProtected(opts.SevenBit, protected.Bytes(), HPCipher, &legacy)
-	}}
+	}, hint: m.Size() + int64(protected.Len())}
 }
 
 // buildProtected is buildContent with the protected fields in front, the

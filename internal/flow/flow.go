@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -138,11 +139,15 @@ func Senders(h mime.Header) (core.Senders, error) {
 	return s, nil
 }
 
-// copyBody copies a message body into an engine's writer through an
-// 8 KiB buffer: io.Copy's 32 KiB one was a fifth of the bytes a small
-// message allocates (BenchmarkSessionEncryptSign), and the writers it
-// feeds buffer their own output, so a large body does not go slower
-// (BenchmarkMessages at 10 MiB).
+// copyBody copies a message body into an engine's writer through a
+// buffer sized to the message (stage.ReadBufferSize, up to 64 KiB): a
+// small message allocates no more than it needs (io.Copy's 32 KiB was a
+// fifth of the bytes a small message allocated, BenchmarkSessionEncryptSign),
+// and a large one, read straight from its file, is read in 64 KiB system
+// calls, not 8 KiB ones.
 func copyBody(dst io.Writer, src io.Reader) (int64, error) {
-	return io.CopyBuffer(dst, src, make([]byte, 8<<10))
+	return io.CopyBuffer(dst, src, make([]byte, stage.ReadBufferSize(src, copyBuffer)))
 }
+
+// copyBuffer is the largest buffer copyBody copies through.
+const copyBuffer = 64 << 10

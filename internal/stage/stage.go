@@ -49,8 +49,9 @@ func bufferSize(passed int64) int {
 var errClosed = errors.New("stage: write after close")
 
 // ReadBufferSize is max, or less for a reader that tells its (smaller)
-// size, so that many small messages do not each allocate (and clear)
-// large buffers.
+// size, exactly (Len, Size) or about (SizeHint: mime's content readers),
+// so that many small messages do not each allocate (and clear) large
+// buffers.
 func ReadBufferSize(r any, max int) int {
 	var n int64 = -1
 	switch r := r.(type) {
@@ -58,6 +59,8 @@ func ReadBufferSize(r any, max int) int {
 		n = int64(r.Len())
 	case interface{ Size() int64 }:
 		n = r.Size()
+	case interface{ SizeHint() int64 }:
+		n = r.SizeHint()
 	}
 	if n >= 0 && n < int64(max) {
 		return int(n) + 16

@@ -168,12 +168,19 @@ func TestReadBufferSize(t *testing.T) {
 		{io.NewSectionReader(bytes.NewReader(nil), 0, 1000), 1000 + 16},
 		{bytes.NewReader(make([]byte, 1<<20)), 64 << 10},
 		{iotest.HalfReader(small), 64 << 10}, // size unknown
+		{hinted(2000), 2000 + 16},
+		{hinted(100 << 20), 64 << 10},
 	} {
 		if got := ReadBufferSize(tc.r, 64<<10); got != tc.want {
 			t.Errorf("%T: %d, want %d", tc.r, got, tc.want)
 		}
 	}
 }
+
+// hinted tells about how much it yields, as mime's content readers do.
+type hinted int64
+
+func (h hinted) SizeHint() int64 { return int64(h) }
 
 // sizeRecorder records the size of each write it gets, or of each read
 // asked of it.
