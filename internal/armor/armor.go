@@ -24,12 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/mailseal/mailseal/internal/b64lines"
 )
 
 // Writer is a streaming ASCII-armor encoder: the header line, a blank line,
-// base64 in 64-character lines (near encoding/base64 speed), the CRC-24
+// base64 in 64-character lines (b64lines), the CRC-24
 // checksum line (which RFC 9580 deprecates but GnuPG 2.2 needs), and the
 // footer line, ended by a line feed.
 type Writer struct {
@@ -94,7 +95,10 @@ const (
 	crc24Poly = 0x864cfb00 // 0x1864cfb << 8, the x^24 term implicit
 )
 
-var crc24Tables = func() (t [8][256]uint32) {
+// crc24Tables are built on first use, not at start-up: a run that reads
+// or writes no armor does not pay for them.
+var crc24Tables = sync.OnceValue(func() *[8][256]uint32 {
+	t := new([8][256]uint32)
 	for i := range t[0] {
 		crc := uint32(i) << 24
 		for j := 0; j < 8; j++ {
@@ -113,12 +117,12 @@ var crc24Tables = func() (t [8][256]uint32) {
 		}
 	}
 	return t
-}()
+})
 
 // crc24Update folds p into crc (a 24-bit CRC value).
 func crc24Update(crc uint32, p []byte) uint32 {
 	c := crc << 8
-	t := &crc24Tables
+	t := crc24Tables()
 	for len(p) >= 8 {
 		x := c ^ (uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3]))
 		c = t[7][x>>24] ^ t[6][x>>16&0xff] ^ t[5][x>>8&0xff] ^ t[4][x&0xff] ^

@@ -1,8 +1,16 @@
 // Package b64lines is the one streaming base64 encoder of mailseal: it
 // writes standard base64 broken into lines of a fixed width, each ended by
-// a given line ending, encoding whole lines at a time with encoding/base64
-// so that it runs near that package's speed. OpenPGP armor (64 characters,
-// LF) and MIME base64 bodies (76 characters, CRLF) both use it.
+// a given line ending, encoding whole lines at a time. OpenPGP armor (64
+// characters, LF) and MIME base64 bodies (76 characters, CRLF) both use it.
+//
+// Encoding goes six input bytes at a time through a table of the two
+// characters for each 12 bits (8 KiB, built on first use), where
+// encoding/base64 looks up one character per 6 bits: BenchmarkWriter
+// (1 MiB, 76-character lines) runs at about twice encoding/base64's
+// speed, and base64 was a tenth to a quarter of the CPU time of
+// encrypting a large message. TestEncodeMatchesStdlib and FuzzEncode
+// compare it with encoding/base64, which also encodes the last one or two
+// bytes of a line (the padding).
 package b64lines
 
 import (
@@ -11,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 )
 
 // Writer encodes what is written to it. Close writes the last, partial line
@@ -82,7 +91,7 @@ func (b *Writer) encodeLines(p []byte) error {
 	o := 0
 	for len(p) > 0 {
 		k := min(b.lineBytes, len(p))
-		base64.StdEncoding.Encode(out[o:], p[:k])
+		encode(out[o:], p[:k])
 		o += base64.StdEncoding.EncodedLen(k)
 		o += copy(out[o:], b.eol)
 		p = p[k:]
@@ -90,6 +99,36 @@ func (b *Writer) encodeLines(p []byte) error {
 	_, err := b.w.Write(out)
 	return err
 }
+
+// encode is base64.StdEncoding.Encode(dst, src).
+func encode(dst, src []byte) {
+	t := encodeTable()
+	// Six bytes a step, read as eight (the last two unused), so the
+	// step stops while eight remain.
+	for len(src) >= 8 && len(dst) >= 8 {
+		v := binary.BigEndian.Uint64(src)
+		binary.LittleEndian.PutUint64(dst, uint64(t[v>>52])|uint64(t[v>>40&0xFFF])<<16|
+			uint64(t[v>>28&0xFFF])<<32|uint64(t[v>>16&0xFFF])<<48)
+		src, dst = src[6:], dst[8:]
+	}
+	for len(src) >= 3 && len(dst) >= 4 {
+		v := uint32(src[0])<<16 | uint32(src[1])<<8 | uint32(src[2])
+		binary.LittleEndian.PutUint32(dst, uint32(t[v>>12])|uint32(t[v&0xFFF])<<16)
+		src, dst = src[3:], dst[4:]
+	}
+	base64.StdEncoding.Encode(dst, src)
+}
+
+// encodeTable[v] is the two characters of the 12 bits v, the first in the
+// low byte.
+var encodeTable = sync.OnceValue(func() *[4096]uint16 {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	t := new([4096]uint16)
+	for v := range t {
+		t[v] = uint16(alphabet[v>>6]) | uint16(alphabet[v&63])<<8
+	}
+	return t
+})
 
 // Close writes what is pending as the last line.
 func (b *Writer) Close() error {
@@ -184,7 +223,9 @@ func decodeByLines(out, src []byte) (n int, ok bool) {
 // decodeTables[i][c] is character c in position i of a group of four,
 // placed in the little-endian 24-bit value of the group's three bytes;
 // 0xFFFFFFFF for a character that is not in the alphabet.
-var decodeTables = func() (t [4][256]uint32) {
+// They are built on first use, not at start-up.
+var decodeTables = sync.OnceValue(func() *[4][256]uint32 {
+	t := new([4][256]uint32)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	for i := range t {
 		for c := range t[i] {
@@ -196,13 +237,14 @@ var decodeTables = func() (t [4][256]uint32) {
 		}
 	}
 	return t
-}()
+})
 
 // decodeQuads decodes groups of four characters (len(src) a multiple of
 // four, no padding) into out, which needs one byte more than the result;
 // false if a character is not in the alphabet.
 func decodeQuads(out, src []byte) bool {
-	t0, t1, t2, t3 := &decodeTables[0], &decodeTables[1], &decodeTables[2], &decodeTables[3]
+	t := decodeTables()
+	t0, t1, t2, t3 := &t[0], &t[1], &t[2], &t[3]
 	var bad uint32
 	j := 0
 	for i := 0; i+4 <= len(src); i += 4 {

@@ -45,6 +45,41 @@ func TestWriterMatchesStdlib(t *testing.T) {
 	}
 }
 
+// encode writes what encoding/base64 writes, for every length up to a
+// few steps past a line and for a large input, on random bytes and on
+// the bytes that reach the table's edges.
+func TestEncodeMatchesStdlib(t *testing.T) {
+	random := make([]byte, 1<<16)
+	rand.Read(random)
+	ones := bytes.Repeat([]byte{0xFF}, 200)
+	zeros := make([]byte, 200)
+	for _, data := range [][]byte{random, ones, zeros} {
+		for n := 0; n <= 200; n++ {
+			checkEncode(t, data[:n])
+		}
+	}
+	checkEncode(t, random)
+}
+
+func checkEncode(t *testing.T, src []byte) {
+	t.Helper()
+	want := base64.StdEncoding.EncodeToString(src)
+	got := make([]byte, len(want)+3) // spare bytes must stay untouched
+	copy(got[len(want):], "xyz")
+	encode(got, src)
+	if string(got) != want+"xyz" {
+		t.Fatalf("%d bytes %x...: encode %q, encoding/base64 %q", len(src), src[:min(len(src), 8)], got, want)
+	}
+}
+
+// encode agrees with encoding/base64 on every input.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{"", "a", "ab", "abc", "abcdef", "abcdefgh", "\xff\xff\xff\xff\xff\xff\xff\xff\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) { checkEncode(t, in) })
+}
+
 func TestEmptyAndWriteAfterClose(t *testing.T) {
 	var out bytes.Buffer
 	w := NewWriter(&out, 76, "\r\n")
