@@ -206,13 +206,23 @@ func (e *encryptWriter) Close() error {
 	if e.err != nil {
 		return e.err
 	}
-	if len(e.buf) > 0 {
-		if err := e.flush(); err != nil {
-			return err
+	var mac []byte
+	whole := false
+	if ws, ok := e.enc.(wholeSealer); ok && e.start != nil {
+		// Nothing was encrypted yet: the content is all in buf.
+		var out []byte
+		if out, mac, whole = ws.sealWhole(e.room(), e.buf); whole {
+			e.out = out
 		}
 	}
-	var mac []byte
-	e.out, mac = e.enc.finish(e.room())
+	if !whole {
+		if len(e.buf) > 0 {
+			if err := e.flush(); err != nil {
+				return err
+			}
+		}
+		e.out, mac = e.enc.finish(e.room())
+	}
 	if err := e.writePiece(); err != nil {
 		return err
 	}

@@ -93,6 +93,45 @@ func TestStreamingGCMMatchesCryptoCipher(t *testing.T) {
 	}
 }
 
+// sealWhole gives what crypto/cipher's GCM gives (and so what seal and
+// tag give), appended to dst, and declines where it does not apply: a
+// nonce other than 96 bits, or content already sealed in part.
+func TestSealWhole(t *testing.T) {
+	for _, keyLen := range []int{16, 32} {
+		for size := 0; size <= 300; size++ {
+			checkSealWhole(t, keyLen, size)
+		}
+		for _, size := range []int{4095, 4096, 16 << 10, 1<<20 + 3} {
+			checkSealWhole(t, keyLen, size)
+		}
+	}
+	block, _ := aes.NewCipher(randomBytes(32))
+	g, _ := newStreamingGCM(block, randomBytes(16))
+	if _, _, ok := g.sealWhole(nil, []byte("x")); ok {
+		t.Fatal("sealWhole with a 128-bit nonce")
+	}
+	g, _ = newStreamingGCM(block, randomBytes(12))
+	g.seal(make([]byte, 1), []byte("x"))
+	if _, _, ok := g.sealWhole(nil, []byte("y")); ok {
+		t.Fatal("sealWhole after seal")
+	}
+}
+
+func checkSealWhole(t *testing.T, keyLen, size int) {
+	t.Helper()
+	key, nonce, plaintext := randomBytes(keyLen), randomBytes(12), randomBytes(size)
+	want := gcmReference(t, key, nonce, nil, plaintext)
+	block, _ := aes.NewCipher(key)
+	g, _ := newStreamingGCM(block, nonce)
+	out, tag, ok := g.sealWhole([]byte("head"), plaintext)
+	if !ok {
+		t.Fatalf("key %d size %d: sealWhole declined", keyLen, size)
+	}
+	if string(out[:4]) != "head" || !bytes.Equal(append(out[4:], tag[:]...), want) {
+		t.Fatalf("key %d size %d: sealWhole differs from crypto/cipher GCM", keyLen, size)
+	}
+}
+
 func TestStreamingGCMTagFailsOnTamper(t *testing.T) {
 	key, nonce, plaintext := randomBytes(32), randomBytes(12), randomBytes(1000)
 	sealed := gcmReference(t, key, nonce, nil, plaintext)
