@@ -73,7 +73,9 @@ func WriteSigned(w io.Writer, outer Header, protocol, micalg string, signed io.R
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, buildBuffer)
+	// The buffer fits a small signed part (which tells its size, or
+	// about it): a small message does not allocate buildBuffer.
+	bw := bufio.NewWriterSize(w, max(2<<10, stage.ReadBufferSize(signed, buildBuffer)))
 	if err := writeOuter(bw, outer); err != nil {
 		return err
 	}

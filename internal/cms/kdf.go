@@ -15,7 +15,7 @@ import (
 // section 7.2), the KDF's context: the key-wrap algorithm (parameters
 // absent), the ukm if any, and the KEK length in bits.
 func eccSharedInfo(wrapOID asn1.ObjectIdentifier, ukm []byte, kekLen int) ([]byte, error) {
-	var b cryptobyte.Builder
+	b := sizedBuilder(len(ukm) + 48)
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(wrapOID)

@@ -149,7 +149,7 @@ func keyAgreeRecipientInfo(cert *x509.Certificate, pub *ecdh.PublicKey, originat
 	if err != nil {
 		return nil, err
 	}
-	var b cryptobyte.Builder
+	b := sizedBuilder(len(cert.RawIssuer) + 256)
 	b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(3)
 		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {

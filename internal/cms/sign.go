@@ -150,6 +150,13 @@ func Sign(w io.Writer, signers []Signer, opts SignOptions) (io.WriteCloser, erro
 	return sw, nil
 }
 
+// sizedBuilder is a builder whose buffer holds size bytes before it grows:
+// a zero Builder grows its buffer append by append, and the structures
+// of one message were a tenth of the time of a batch of small ones.
+func sizedBuilder(size int) *cryptobyte.Builder {
+	return cryptobyte.NewBuilder(make([]byte, 0, size))
+}
+
 func appendOID(b []byte, oid asn1.ObjectIdentifier) []byte {
 	var cb cryptobyte.Builder
 	cb.AddASN1ObjectIdentifier(oid)
@@ -252,7 +259,7 @@ func (s *signWriter) Close() error {
 	certs := s.certificates()
 	var tail []byte
 	if s.opts.Detached {
-		var b cryptobyte.Builder
+		b := sizedBuilder(len(certs) + len(infos) + 64)
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(oidSignedData)
 			b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
@@ -300,7 +307,15 @@ func (s *signWriter) Close() error {
 // certificates is the [0] IMPLICIT CertificateSet with every signer's
 // certificate and chain, each once.
 func (s *signWriter) certificates() []byte {
-	var b cryptobyte.Builder
+	size := 8
+	for _, sg := range s.signers {
+		for _, c := range append([]*x509.Certificate{sg.Cert}, sg.Chain...) {
+			if c != nil {
+				size += len(c.Raw)
+			}
+		}
+	}
+	b := sizedBuilder(size)
 	seen := map[string]bool{}
 	b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 		for _, sg := range s.signers {
@@ -326,7 +341,11 @@ func (s *signWriter) signerInfos(digest []byte) ([]byte, error) {
 		}
 		encoded = append(encoded, info)
 	}
-	var b cryptobyte.Builder
+	size := 8
+	for _, e := range encoded {
+		size += len(e)
+	}
+	b := sizedBuilder(size)
 	b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
 		for _, e := range sortedDER(encoded) {
 			b.AddBytes(e)
@@ -359,7 +378,7 @@ func (s *signWriter) signerInfo(sg Signer, digest []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cms: sign: %w", err)
 	}
-	var b cryptobyte.Builder
+	b := sizedBuilder(len(attrs) + len(sig) + len(sg.Cert.RawIssuer) + 128)
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		if s.opts.SubjectKeyID {
 			b.AddASN1Int64(3)
@@ -389,7 +408,7 @@ func (s *signWriter) signerInfo(sg Signer, digest []byte) ([]byte, error) {
 func (s *signWriter) signedAttributes(sg Signer, digest []byte) ([]byte, error) {
 	var attrs [][]byte
 	add := func(oid asn1.ObjectIdentifier, value func(b *cryptobyte.Builder)) {
-		var b cryptobyte.Builder
+		b := sizedBuilder(128)
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(oid)
 			b.AddASN1(cbasn1.SET, value)
@@ -423,7 +442,11 @@ func (s *signWriter) signedAttributes(sg Signer, digest []byte) ([]byte, error) 
 			})
 		})
 	})
-	var b cryptobyte.Builder
+	size := 8
+	for _, a := range attrs {
+		size += len(a)
+	}
+	b := sizedBuilder(size)
 	b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
 		for _, a := range sortedDER(attrs) {
 			b.AddBytes(a)
