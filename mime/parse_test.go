@@ -668,6 +668,27 @@ func TestSplitPartsMatchesLineByLine(t *testing.T) {
 	}
 }
 
+// A delimiter (with the CRLF before it) at every offset across the edge
+// of the first read window, and of the second (the first one's last
+// bytes are kept and searched again), for a short and a long boundary:
+// the spans agree with the line-by-line reference, and the first part's
+// hashing never gets past the part's end.
+func TestSplitPartsDelimiterAcrossReadEdges(t *testing.T) {
+	for _, b := range []string{"b", strings.Repeat("z", 70)} {
+		dash := len(b) + 2
+		window := 64 << 10                 // scanBuffer below 4 MiB
+		second := window + (window - dash) // the kept bytes are read once
+		for _, edge := range []int{window, second} {
+			for at := edge - dash - 8; at <= edge+4; at++ {
+				head := "--" + b + "\r\n"
+				body := head + strings.Repeat("Q", at-len(head)) + "\r\n--" + b + "\r\ntail\r\n" +
+					strings.Repeat("R", 100<<10) + "\r\n--" + b + "--\r\n"
+				checkSplitParts(t, []byte(body), b)
+			}
+		}
+	}
+}
+
 func FuzzSplitParts(f *testing.F) {
 	f.Add([]byte("--b\r\nx\r\n--b--\r\n"), "b")
 	f.Add([]byte("pre\r\n--b \r\nx\r\n--bb\r\n--b\r\ny"), "b")
