@@ -45,9 +45,20 @@ func TestDamagedArmor(t *testing.T) {
 	data := bytes.Repeat([]byte("transport encoding "), 200)
 	ct := encrypt(t, e, data, nil, publicOf(t, key))
 
-	_, err := e.Decrypt(bytes.NewReader(flipInArmor(ct, -1, 5)), kr)
-	if !errors.Is(err, core.ErrIntegrity) || !strings.Contains(err.Error(), "may have been damaged in transit") {
-		t.Fatalf("damaged armor: %v", err)
+	// Input that can be read again (bytes.Reader) is checksummed only
+	// after the failure, by reading it again; a stream as it is read.
+	damaged := flipInArmor(ct, -1, 5)
+	for name, r := range map[string]io.Reader{"seekable": bytes.NewReader(damaged), "stream": struct{ io.Reader }{bytes.NewReader(damaged)}} {
+		_, err := e.Decrypt(r, kr)
+		if !errors.Is(err, core.ErrIntegrity) || !strings.Contains(err.Error(), "may have been damaged in transit") {
+			t.Fatalf("damaged armor, %s: %v", name, err)
+		}
+	}
+	// Read again from where it started, not from the start of the input.
+	offset := io.NewSectionReader(bytes.NewReader(append([]byte("junk"), damaged...)), 0, int64(len(damaged))+4)
+	offset.Seek(4, io.SeekStart)
+	if _, err := e.Decrypt(offset, kr); err == nil || !strings.Contains(err.Error(), "may have been damaged in transit") {
+		t.Fatalf("damaged armor after an offset: %v", err)
 	}
 	bin := dearmor(t, ct)
 	bin[len(bin)/2] ^= 1

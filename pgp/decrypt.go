@@ -203,8 +203,9 @@ func (e *Engine) tooLarge() error {
 
 // openInput returns the binary packet stream of an armored ("PGP MESSAGE")
 // or binary message, and a function that releases it. Armor is decoded on
-// a goroutine of its own, beside the decryption.
-func openInput(r io.Reader) (io.Reader, *armor.Reader, func(), error) {
+// a goroutine of its own, beside the decryption; with checksum, its CRC-24
+// is computed as it goes (armor.Reader.ChecksumMismatch).
+func openInput(r io.Reader, checksum bool) (io.Reader, *armor.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, stage.ReadBufferSize(r, 64<<10))
 	first, err := br.Peek(1)
 	if err != nil {
@@ -223,8 +224,28 @@ func openInput(r io.Reader) (io.Reader, *armor.Reader, func(), error) {
 	if ar.Type != armorMessage {
 		return nil, nil, nil, fmt.Errorf("pgp: decrypt: expected a %q armor block, got %q: %w", armorMessage, ar.Type, core.ErrInput)
 	}
+	if !checksum {
+		ar.SkipChecksum()
+	}
 	sr := stage.NewReader(ar)
 	return sr, ar, func() { sr.Close() }, nil
+}
+
+// armorDamaged reports whether the armored message at start of r has a
+// CRC-24 line that does not match its data, reading it again.
+func armorDamaged(r io.ReadSeeker, start int64) bool {
+	if _, err := r.Seek(start, io.SeekStart); err != nil {
+		return false
+	}
+	_, ar, release, err := openInput(r, true)
+	if err != nil || ar == nil {
+		return false
+	}
+	defer release()
+	if _, err := io.Copy(io.Discard, ar); err != nil {
+		return false
+	}
+	return ar.ChecksumMismatch()
 }
 
 // decryptionKeys is the keyring go-crypto reads a message with: it finds
@@ -284,7 +305,18 @@ type candidate struct {
 // Policy.MaxDecompressed and unreadable input wrap core.ErrInput.
 // Signatures that do not verify are not errors: see Decrypted.Signers.
 func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
-	in, ar, release, err := openInput(r)
+	// Input that can be read again (a file, a spool, a part of one) is
+	// not checksummed while it is decrypted: the armor's CRC-24 serves
+	// only the hint below, on an integrity failure, and is worked out
+	// then, by reading the armor again.
+	rs, again := r.(io.ReadSeeker)
+	var start int64
+	if again {
+		var err error
+		start, err = rs.Seek(0, io.SeekCurrent)
+		again = err == nil
+	}
+	in, ar, release, err := openInput(r, !again)
 	if err != nil {
 		return nil, err
 	}
@@ -297,8 +329,15 @@ func (e *Engine) Decrypt(r io.Reader, kr Keyring) (*Decrypted, error) {
 		// The armor's checksum, once it is read to the end, may say that
 		// the armor was damaged in transit. It has no key, so a tamperer
 		// can leave a stale one: the verdict stays, with the hint.
-		io.Copy(io.Discard, in)
-		if ar.ChecksumMismatch() {
+		var damaged bool
+		if again {
+			release() // the armor's goroutine reads r no more
+			damaged = armorDamaged(rs, start)
+		} else {
+			io.Copy(io.Discard, in)
+			damaged = ar.ChecksumMismatch()
+		}
+		if damaged {
 			return nil, fmt.Errorf("%w (its armor checksum does not match either: it may have been damaged in transit; ask for it again)", err)
 		}
 	}
