@@ -70,17 +70,21 @@ func ReadBufferSize(r any, max int) int {
 
 // Writer passes what is written to it to an underlying writer that runs on
 // its own goroutine. Errors of the underlying writer show on a later Write
-// or on Close. Close must be called (it waits for the goroutine); it does
-// not close the underlying writer.
+// or on Close (before the goroutine starts, on that Write). Close must be
+// called (it waits for the goroutine); it does not close the underlying
+// writer.
 //
 // The goroutine and the buffers are only set up once more than StartSize
-// bytes were written: until then each Write goes straight to the
-// underlying writer, so a small message costs neither a goroutine nor a
-// copy (and an error of the underlying writer shows on that Write).
+// bytes were written: until then writes go straight to the underlying
+// writer, so a small message costs neither a goroutine nor a copy of its
+// bulk; only writes shorter than smallWrite (packet headers, a line) are
+// gathered first, so that an unbuffered underlying writer is not written
+// a few bytes at a time.
 type Writer struct {
 	w       io.Writer
 	started bool
-	direct  int64 // bytes written straight through, before the start
+	direct  int64  // bytes passed on before the start (written or gathered)
+	small   []byte // short writes gathered before the start
 	full    chan []byte
 	free    chan []byte
 	done    chan struct{}
@@ -103,9 +107,30 @@ func (sw *Writer) start() {
 	sw.full = make(chan []byte, buffers)
 	sw.free = make(chan []byte, buffers)
 	sw.done = make(chan struct{})
-	sw.buf = make([]byte, 0, StartSize)
+	sw.buf = append(make([]byte, 0, StartSize), sw.small...)
+	sw.small = nil
 	sw.made = 1
 	go sw.run(sw.w)
+}
+
+// smallWrite is the length below which a write before the start is
+// gathered (up to smallGather bytes) rather than passed on at once.
+const (
+	smallWrite  = 512
+	smallGather = 4 << 10
+)
+
+// flushSmall writes what short writes gathered.
+func (sw *Writer) flushSmall() error {
+	if len(sw.small) == 0 {
+		return nil
+	}
+	_, err := sw.w.Write(sw.small)
+	sw.small = sw.small[:0]
+	if err != nil {
+		sw.err = err
+	}
+	return err
 }
 
 func (sw *Writer) run(w io.Writer) {
@@ -138,6 +163,14 @@ func (sw *Writer) Write(p []byte) (int, error) {
 			return 0, sw.err
 		}
 		if sw.direct+int64(len(p)) < StartSize {
+			if len(p) < smallWrite && len(sw.small)+len(p) <= smallGather {
+				sw.small = append(sw.small, p...)
+				sw.direct += int64(len(p))
+				return len(p), nil
+			}
+			if err := sw.flushSmall(); err != nil {
+				return 0, err
+			}
 			n, err := sw.w.Write(p)
 			sw.direct += int64(n)
 			if err != nil {
@@ -193,6 +226,9 @@ func (sw *Writer) Close() error {
 	}
 	sw.closed = true
 	if !sw.started {
+		if sw.err == nil {
+			sw.flushSmall()
+		}
 		return sw.err
 	}
 	if len(sw.buf) > 0 {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"runtime"
@@ -76,10 +77,10 @@ func TestWriterError(t *testing.T) {
 	// Before the goroutine starts, writes go straight through: the error
 	// shows at once, and stays.
 	w = NewWriter(&failAfter{n: 1, err: boom})
-	if _, err := w.Write([]byte("first")); err != nil {
+	if _, err := w.Write(make([]byte, smallWrite)); err != nil {
 		t.Fatalf("first small Write: %v", err)
 	}
-	if _, err := w.Write([]byte("second")); !errors.Is(err, boom) {
+	if _, err := w.Write(make([]byte, smallWrite)); !errors.Is(err, boom) {
 		t.Fatalf("second small Write: %v", err)
 	}
 	if _, err := w.Write(make([]byte, 2*StartSize)); !errors.Is(err, boom) {
@@ -87,6 +88,39 @@ func TestWriterError(t *testing.T) {
 	}
 	if err := w.Close(); !errors.Is(err, boom) {
 		t.Fatalf("Close error %v", err)
+	}
+
+	// Short writes are gathered; an error writing them shows on Close.
+	w = NewWriter(&failAfter{n: 0, err: boom})
+	if _, err := w.Write([]byte("header")); err != nil {
+		t.Fatalf("short Write: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, boom) {
+		t.Fatalf("Close error %v", err)
+	}
+}
+
+// Before the start, short writes reach the underlying writer gathered, in
+// order with the longer ones, which go straight through.
+func TestWriterGathersShortWrites(t *testing.T) {
+	rec := &sizeRecorder{}
+	var out bytes.Buffer
+	w := NewWriter(io.MultiWriter(rec, &out))
+	var in []byte
+	for _, n := range []int{1, 2, 3, smallWrite, 5, 6, smallGather, 7} {
+		p := data(n)
+		in = append(in, p...)
+		w.Write(p)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), in) {
+		t.Fatal("output differs")
+	}
+	want := []int{6, smallWrite, 11, smallGather, 7}
+	if fmt.Sprint(rec.sizes) != fmt.Sprint(want) {
+		t.Fatalf("writes of %v, want %v", rec.sizes, want)
 	}
 }
 
