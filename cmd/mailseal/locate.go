@@ -34,7 +34,7 @@ var networkFlags = []cli.Flag{
 // locateFlags are encrypt's and send's.
 var locateFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "locate", Usage: "look up the OpenPGP key (or S/MIME certificate) of each recipient without a valid one, Bcc included (WKD, DANE, keys.openpgp.org, SMIMEA: each learns the address it is asked for), store it with where it came from, and encrypt to it"},
-	&cli.StringFlag{Name: "locate-methods", Usage: "with --locate: ask these methods in this order, the first that finds a key the last: `LIST` of wkd, dane, vks (OpenPGP keys), smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"},
+	&cli.StringFlag{Name: "locate-methods", Usage: "with --locate: ask these methods in this order, the first that finds a key the last: `LIST` of " + methodList},
 }
 
 // locateOptions reads --locate and the network flags (nil without
@@ -134,6 +134,10 @@ func locator(c *cli.Context) (*locate.Locator, error) {
 }
 
 // methodsFlag reads a list of look-up methods.
+// methodList is what --methods and --locate-methods accept.
+const methodList = "local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (OpenPGP keys), " +
+	"smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"
+
 func methodsFlag(c *cli.Context, name string) ([]string, error) {
 	m, err := locate.ParseMethods(c.String(name))
 	if err != nil {
@@ -155,7 +159,7 @@ func keysLocateCommand() *cli.Command {
 			"(--resolver 127.0.0.1 --resolver-validates), and that was at most 7 days ago (a look-up confirms it anew).\n" +
 			"Exit code 3 when nothing was found (or stored) for an address.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (OpenPGP keys), smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"},
+			&cli.StringFlag{Name: "methods", Usage: "ask these methods, in this order: `LIST` of " + methodList},
 			&cli.BoolFlag{Name: "import", Usage: "store the keys found, with their provenance"},
 			&cli.BoolFlag{Name: "json", Usage: "print the answers as one JSON array"},
 		}, networkFlags...),
