@@ -322,9 +322,9 @@ func (s *session) encrypt(m *mime.Message, output func(func(io.Writer) error) er
 		opts = append(opts, mailseal.SignWith(signer))
 		d.Operation, d.Signer = "sign+encrypt", &keyRef{signer.Fingerprint()}
 	}
-	if s.c.Bool("json") {
+	if s.c.Bool("json") && s.c.String("batch") == "" {
 		d.Warnings = sel.Warnings
-	} else {
+	} else { // a batch's JSON lines are its messages' reports: the warnings go to stderr
 		for _, w := range sel.Warnings {
 			s.warnKey(w)
 		}
@@ -345,7 +345,7 @@ type done struct {
 	Output     string   `json:"output,omitempty"` // the -o file
 	// Warnings are what the checks had to say about keys they accepted
 	// (an S/MIME certificate whose revocation status is unknown); without
-	// --json they are lines on stderr.
+	// --json, and in a batch, they are lines on stderr.
 	Warnings []string `json:"warnings,omitempty"`
 	// Located are the keys --locate found and stored for recipients
 	// (keys locate --json's answers); without --json, lines on stderr.
