@@ -193,7 +193,7 @@ func (s *Store) updateProvenance(change func(*provenanceRecords)) error {
 func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error {
 	any := false
 	for _, r := range results {
-		any = any || (r.Fingerprint != "" && (r.New || (x509 && p.Source == SourceDANE && p.DNSSEC)))
+		any = any || (r.Fingerprint != "" && (r.New || (p.Source == SourceDANE && p.DNSSEC)))
 	}
 	if !any {
 		return nil
@@ -215,13 +215,19 @@ func (s *Store) recordNew(x509 bool, results []ImportResult, p Provenance) error
 			case r.Fingerprint == "":
 			case r.New:
 				m[fpr] = p
-			case x509 && p.Source == SourceDANE && p.DNSSEC:
-				// A validated SMIMEA answer for a certificate stored
-				// from DNS for the same address: the same record
-				// again is confirmed anew (DANEEEFresh); an
-				// unvalidated record, or one of another usage, is
-				// replaced by what the zone says now. A certificate
-				// the user imported keeps its record.
+			case p.Source == SourceDANE && p.DNSSEC:
+				// A validated DANE answer (OPENPGPKEY or SMIMEA) for a
+				// key stored from DNS for the same address: the same
+				// validated record again is confirmed anew
+				// (DANEEEFresh); an unvalidated record, or one of
+				// another SMIMEA usage, is replaced by what the zone
+				// says now: an OpenPGP key stored from an unvalidated
+				// answer (or before --resolver-validates, see
+				// DNSSECConfirmed) is trusted for signatures once a
+				// validating resolver vouches for it, as it would be
+				// had it been stored that way. A key the user imported,
+				// or one from another source or address, keeps its
+				// record.
 				old, ok := m[fpr]
 				switch {
 				case !ok || old.Source != SourceDANE || !core.SameAddress(old.Address, p.Address):

@@ -123,6 +123,46 @@ func TestProvenanceDANE(t *testing.T) {
 	}
 }
 
+// An OpenPGP key stored from an unvalidated DANE answer is trusted for
+// signatures once a validated answer for the same address brings it
+// again; one for another address, or a key the user imported, keeps its
+// record.
+func TestProvenanceDANEUpgrade(t *testing.T) {
+	key := publicBytes(t, corpusEntity(t, "samples/alice.pgp"))
+	store := func(s *Store, dnssec bool, addr string) Provenance {
+		t.Helper()
+		if _, err := s.ImportPGPFrom(bytes.NewReader(key), Provenance{Source: SourceDANE, DNSSEC: dnssec, Address: addr}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Provenance(aliceFpr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s := newStore(t)
+	if p := store(s, false, "alice@openpgp.example"); p.TrustedForSignatures() {
+		t.Fatalf("unvalidated: %+v", p)
+	}
+	if p := store(s, true, "bob@openpgp.example"); p.TrustedForSignatures() || p.Address != "alice@openpgp.example" {
+		t.Fatalf("validated for another address changed the record: %+v", p)
+	}
+	first := store(s, true, "alice@openpgp.example")
+	if !first.TrustedForSignatures() || first.DNSSECConfirmed.IsZero() {
+		t.Fatalf("validated for the same address: %+v", first)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if p := store(s, true, "alice@openpgp.example"); !p.DNSSECConfirmed.After(first.DNSSECConfirmed) || !p.Time.Equal(first.Time) {
+		t.Fatalf("the same validated record again is not confirmed anew: %+v then %+v", first, p)
+	}
+
+	s2 := newStore(t)
+	importFile(t, s2, "samples/alice.pgp", nil)
+	if p := store(s2, true, "alice@openpgp.example"); p.Source != SourceImport {
+		t.Fatalf("imported key's record: %+v", p)
+	}
+}
+
 func TestProvenanceGeneratedAndX509(t *testing.T) {
 	s := newStore(t)
 	info, err := s.GeneratePGP(GenerateOptions{UID: "Gen <gen@example.org>", NoPassphrase: true})
