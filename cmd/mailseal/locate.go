@@ -133,11 +133,11 @@ func locator(c *cli.Context) (*locate.Locator, error) {
 	return l, nil
 }
 
-// methodsFlag reads a list of look-up methods.
 // methodList is what --methods and --locate-methods accept.
 const methodList = "local (the keystore), autocrypt (what verify --autocrypt learned), wkd, dane, vks (OpenPGP keys), " +
 	"smimea (S/MIME certificates) (default wkd,dane,vks,smimea)"
 
+// methodsFlag reads a list of look-up methods.
 func methodsFlag(c *cli.Context, name string) ([]string, error) {
 	m, err := locate.ParseMethods(c.String(name))
 	if err != nil {
