@@ -473,7 +473,9 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 		case err != nil && given:
 			return nil, e.sessionKeyError(err)
 		case err != nil:
-			return nil, e.readError(err, p, o)
+			// found's key opened the message's first bytes: what fails
+			// now is the decrypted data.
+			return nil, e.damagedError(byPassword(found))
 		}
 	} else {
 		md, err = openpgp.ReadMessage(stream, decryptionKeys{kr.Secrets, cfg}, p.prompt, cfg)
@@ -528,7 +530,11 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 			return nil, e.tooLarge()
 		}
 		if encrypted {
-			return nil, fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v); no plaintext is released: %w", err, core.ErrIntegrity)
+			src := md
+			if found != nil {
+				src = found
+			}
+			return nil, e.damagedError(byPassword(src))
 		}
 		return nil, fmt.Errorf("pgp: decrypt: the message is damaged (%v): %w", err, core.ErrInput)
 	}
@@ -605,6 +611,29 @@ func (e *Engine) sessionKeyError(err error) error {
 	return fmt.Errorf("pgp: decrypt: the session key does not decrypt the message, or the message is damaged (%v): %w", err, core.ErrNoKey)
 }
 
+// byPassword reports whether md's message was opened with a session key
+// that a password gave: decrypted, but not with a public key.
+func byPassword(md *openpgp.MessageDetails) bool {
+	return md != nil && md.IsEncrypted && md.DecryptedWith.Entity == nil
+}
+
+// damagedError is the error of encrypted data that fails to decrypt, to
+// parse or to pass its integrity check once decryption has begun. Its text
+// is the same whatever failed: how decrypted garbage fails to parse tells
+// an attacker who sends altered messages about the plaintext, which is why
+// go-crypto reports all such failures as one error too.
+//
+// A wrong password yields a wrong session key, which fails just like
+// damaged data (go-crypto does not check the two "quick check" bytes, an
+// oracle of its own): with a key from a password, the error says the
+// password may be wrong, and wraps core.ErrLocked.
+func (e *Engine) damagedError(fromPassword bool) error {
+	if fromPassword {
+		return fmt.Errorf("pgp: decrypt: wrong password for the message (or the message is damaged): %w", core.ErrLocked)
+	}
+	return fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with; no plaintext is released: %w", core.ErrIntegrity)
+}
+
 // readError classifies an error of openpgp.ReadMessage.
 func (e *Engine) readError(err error, p *prompter, o outer) error {
 	if p.err != nil {
@@ -639,12 +668,7 @@ func (e *Engine) readError(err error, p *prompter, o outer) error {
 		return e.tooLarge()
 	case errors.As(err, &se), errors.Is(err, pgperrors.ErrMDCHashMismatch), errors.Is(err, pgperrors.ErrMDCMissing),
 		errors.Is(err, pgperrors.ErrAEADTagVerification):
-		if p.triedPassword && len(o.recipients) == 0 && errors.As(err, &se) {
-			// A wrong password yields a wrong session key, which shows as
-			// damaged data: nothing tells the two apart.
-			return fmt.Errorf("pgp: decrypt: wrong password for the message (or the message is damaged): %w", core.ErrLocked)
-		}
-		return fmt.Errorf("pgp: decrypt: the encrypted data is damaged or was tampered with (%v): %w", err, core.ErrIntegrity)
+		return e.damagedError(p.triedPassword && len(o.recipients) == 0)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		if o.tag != 0 {
 			return fmt.Errorf("pgp: decrypt: the encrypted message is truncated: %w", core.ErrIntegrity)

@@ -304,6 +304,19 @@ func TestTamperedCiphertext(t *testing.T) {
 					}
 					wantErr(t, err, core.ErrIntegrity)
 				}
+				if o.name == "seipdv1-mdc" {
+					// A first plaintext byte that is not a packet tag fails
+					// with the very text of a failed MDC: how decrypted data
+					// fails to parse is not told (it is an oracle).
+					_, errMDC := e.Decrypt(bytes.NewReader(bin), kr)
+					tag := dearmor(t, ct)
+					tag[seipdContent(t, tag)+1+16+2] ^= 0x80
+					_, errTag := e.Decrypt(bytes.NewReader(tag), kr)
+					wantErr(t, errTag, core.ErrIntegrity)
+					if errTag.Error() != errMDC.Error() {
+						t.Fatalf("errors differ:\n%v\n%v", errTag, errMDC)
+					}
+				}
 				// Truncated: also an integrity failure.
 				raw := dearmor(t, ct)
 				_, err := e.Decrypt(bytes.NewReader(raw[:len(raw)-100]), kr)

@@ -3,9 +3,11 @@ package pgp
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -361,4 +363,94 @@ func FuzzLargeSEIPDV1Decrypt(f *testing.F) {
 			t.Fatalf("decrypted something else: %v, %d bytes", err, len(got))
 		}
 	})
+}
+
+// seipdContent is the offset in the binary message bin of the first byte of
+// its SEIPD packet's contents (the version byte), found by walking the
+// packet headers before it.
+func seipdContent(t *testing.T, bin []byte) int {
+	t.Helper()
+	for off := 0; off < len(bin); {
+		b := bin[off]
+		var tag, hdr, n int
+		switch {
+		case b&0x80 == 0:
+			t.Fatalf("no packet at offset %d", off)
+		case b&0x40 != 0: // new format
+			tag, hdr = int(b&0x3f), 2
+			switch l := int(bin[off+1]); {
+			case l < 192:
+				n = l
+			case l < 224:
+				hdr, n = 3, (l-192)<<8+int(bin[off+2])+192
+			case l == 255:
+				hdr, n = 6, int(binary.BigEndian.Uint32(bin[off+2:]))
+			}
+		default: // old format
+			tag = int(b>>2) & 0xf
+			switch b & 3 {
+			case 0:
+				n = int(bin[off+1])
+				hdr = 2
+			case 1:
+				n = int(binary.BigEndian.Uint16(bin[off+1:]))
+				hdr = 3
+			case 2:
+				n = int(binary.BigEndian.Uint32(bin[off+1:]))
+				hdr = 5
+			}
+		}
+		if tag == 18 {
+			return off + hdr
+		}
+		off += hdr + n
+	}
+	t.Fatal("no SEIPD packet")
+	return 0
+}
+
+// A password-encrypted message whose data fails after decryption has
+// begun fails as a wrong password would, since go-crypto does not check the
+// quick-check bytes (nor do we: they are an oracle): a wrong password gives
+// a wrong key, whose garbage may parse for a while before it fails. The
+// error is the same whether the MDC or the first packet fails, and the same
+// on the one-step and the two-step (large SEIPDv1) path.
+func TestPasswordMessageDamaged(t *testing.T) {
+	e := testEngine()
+	h := gpgtest.New(t)
+	for _, size := range []int{100, 3*prescanSize + 5} {
+		data := make([]byte, size)
+		rand.Read(data)
+		for _, c := range []string{"AES256", "CAST5"} {
+			t.Run(fmt.Sprintf("%s-%d", c, size), func(t *testing.T) {
+				res := h.RunPass(data, "pw", "--symmetric", "--cipher-algo", c, "--compress-algo", "none", "--force-mdc")
+				if res.Err != nil {
+					t.Fatal(res.Err)
+				}
+				msg := res.Stdout
+				bs := 16
+				if c == "CAST5" {
+					bs = 8
+				}
+				// Flip the last byte (the MDC's) and, in turn, the top bit of
+				// the first plaintext byte (the literal packet's tag).
+				mdc := bytes.Clone(msg)
+				mdc[len(mdc)-1] ^= 1
+				tag := bytes.Clone(msg)
+				tag[seipdContent(t, tag)+1+bs+2] ^= 0x80
+				var texts []string
+				for _, bad := range [][]byte{mdc, tag} {
+					d, err := e.Decrypt(bytes.NewReader(bad), Keyring{Password: func() ([]byte, error) { return []byte("pw"), nil }})
+					if d != nil {
+						t.Fatal("plaintext released")
+					}
+					wantErr(t, err, core.ErrLocked)
+					texts = append(texts, err.Error())
+				}
+				if texts[0] != texts[1] || !strings.Contains(texts[0], "wrong password") {
+					t.Fatalf("errors differ or do not name the password:\n%s\n%s", texts[0], texts[1])
+				}
+			})
+		}
+	}
 }
