@@ -128,13 +128,28 @@ func TestCRLFViewMatchesReference(t *testing.T) {
 	}
 }
 
-// A message with LF line endings larger than the memory spool is parsed
-// where it lies (no spool), into the same entities with the same bytes as
-// the copying parse; from a file too, where it stays open until Close.
+// A message with LF line endings of viewMinSize or more is parsed where
+// it lies (no spool), whether or not it would fit in the memory spool, into
+// the same entities with the same bytes as the copying parse; from a file
+// too, where it stays open until Close. A smaller one is copied.
 func TestParseLFInPlace(t *testing.T) {
-	var b bytes.Buffer
-	io.Copy(&b, bigMessage(3<<20))
-	lf := b.Bytes()
+	for _, c := range []struct{ size, memLimit int64 }{{3 << 20, 1 << 20}, {200 << 10, 2 << 20}} {
+		var b bytes.Buffer
+		io.Copy(&b, bigMessage(c.size))
+		testParseLFInPlace(t, b.Bytes(), c.memLimit)
+	}
+	small := []byte("From: a@example.org\nSubject: small\n\nbody\n")
+	m, err := ParseAt(bytes.NewReader(small), int64(len(small)), DefaultLimits(), 2<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.spool == nil {
+		t.Error("a small LF message was not copied")
+	}
+}
+
+func testParseLFInPlace(t *testing.T, lf []byte, memLimit int64) {
 	for _, from := range []string{"", "From alice@example.org Sun Nov 22 10:00:00 2026\n"} {
 		src := append([]byte(from), lf...)
 		ref, err := Parse(bytes.NewReader(src), DefaultLimits(), 64<<30)
@@ -151,9 +166,9 @@ func TestParseLFInPlace(t *testing.T) {
 		}
 		for what, parse := range map[string]func() (*Message, error){
 			"ParseAt": func() (*Message, error) {
-				return ParseAt(bytes.NewReader(src), int64(len(src)), DefaultLimits(), 1<<20)
+				return ParseAt(bytes.NewReader(src), int64(len(src)), DefaultLimits(), memLimit)
 			},
-			"ParseFile": func() (*Message, error) { return ParseFile(f, DefaultLimits(), 1<<20) },
+			"ParseFile": func() (*Message, error) { return ParseFile(f, DefaultLimits(), memLimit) },
 		} {
 			m, err := parse()
 			if err != nil {
@@ -178,7 +193,7 @@ func TestParseLFInPlace(t *testing.T) {
 			}
 			body, _ := io.ReadAll(got[2].Body())
 			refBody, _ := io.ReadAll(want[2].Body())
-			if len(body) < 2<<20 || !bytes.Equal(body, refBody) {
+			if len(body) < len(lf)/2 || !bytes.Equal(body, refBody) {
 				t.Errorf("%s: decoded attachment differs (%d bytes)", what, len(body))
 			}
 			m.Close()
