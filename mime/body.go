@@ -27,7 +27,7 @@ func (e *Entity) Body() io.Reader {
 	}
 	switch e.transferEncoding() {
 	case "base64":
-		return newBase64Decoder(raw)
+		return newBase64Decoder(e.encodedBody())
 	case "quoted-printable":
 		return newQPDecoder(raw)
 	default:

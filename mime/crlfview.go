@@ -209,6 +209,30 @@ func (v *crlfView) start(off int64) viewPos {
 	return best
 }
 
+// sourceOffset is the offset in the source where the canonical offset off
+// begins; false when off falls between the CR and the LF that the view
+// puts in for a bare LF or CR, where no source offset corresponds.
+func (v *crlfView) sourceOffset(off int64) (int64, bool) {
+	if off >= v.size {
+		return v.srcEnd, off == v.size
+	}
+	pos := v.start(off)
+	var in, out [4 << 10]byte
+	for pos.canon < off {
+		k, err := v.src.ReadAt(in[:min(int64(len(in)), v.srcEnd-pos.src)], pos.src)
+		if k == 0 && err != nil {
+			return 0, false
+		}
+		nd, ns := pos.st.fill(out[:min(int64(len(out)), off-pos.canon)], in[:k])
+		if nd == 0 && ns == 0 {
+			return 0, false
+		}
+		pos.src += int64(ns)
+		pos.canon += int64(nd)
+	}
+	return pos.src, !pos.st.pendingLF
+}
+
 // ReadAt implements io.ReaderAt over the canonical form; it is safe for
 // concurrent use, as the source must be.
 func (v *crlfView) ReadAt(p []byte, off int64) (int, error) {

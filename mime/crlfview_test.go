@@ -2,6 +2,7 @@ package mime
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/rand"
@@ -263,4 +264,102 @@ func BenchmarkInputForms(b *testing.B) {
 			}
 		})
 	}
+}
+
+// sourceOffset gives, for a canonical offset, the source offset whose
+// prefix has exactly that canonical form, and refuses the offsets between
+// a CR and the LF the view puts in.
+func TestCRLFViewSourceOffset(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, size := range []int{0, 1, 100, viewMark + 7, 3 * viewMark} {
+		for _, from := range []string{"", "From alice@example.org Sun Nov 22 10:00:00 2026\n"} {
+			in := randomText(rng, size, true)
+			src := append([]byte(from), in...)
+			want := referenceCRLF(in)
+			v, err := newCRLFView(bytes.NewReader(src), int64(len(src)), 1<<40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offs := []int{0, len(want)}
+			for k := 0; k < 300 && len(want) > 0; k++ {
+				offs = append(offs, rng.Intn(len(want)))
+			}
+			for _, off := range offs {
+				s, ok := v.sourceOffset(int64(off))
+				if !ok {
+					// Only a LF the view put in may refuse: the canonical
+					// byte before is a CR the source does not follow with LF.
+					if off == 0 || want[off-1] != '\r' || want[off] != '\n' {
+						t.Fatalf("size %d: sourceOffset(%d) refused", size, off)
+					}
+					continue
+				}
+				if got := referenceCRLF(src[len(from):s]); !bytes.Equal(got, want[:off]) {
+					t.Fatalf("size %d: sourceOffset(%d) = %d, whose canonical prefix has %d bytes", size, off, s, len(got))
+				}
+			}
+			if _, ok := v.sourceOffset(int64(len(want)) + 1); ok {
+				t.Fatal("an offset past the end was given a source offset")
+			}
+		}
+	}
+}
+
+// A base64 body read through the view is decoded from the source as it
+// lies, without the conversion; Body and BodyStaged give what they give for
+// the canonical copy, whatever the line endings (LF, CRLF, bare CR, mixed),
+// in a leaf root and in a part, and in BodyStaged's parallel decoder.
+func TestBase64BodyThroughView(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	data := make([]byte, parallelMin+(100<<10))
+	rng.Read(data)
+	lines := b64Lines(data)
+	for _, ends := range []string{"\n", "\r\n", "mixed"} {
+		var body bytes.Buffer
+		for i, l := range lines {
+			end := ends
+			if ends == "mixed" {
+				end = []string{"\n", "\r\n", "\r"}[i%3]
+			}
+			body.WriteString(l)
+			body.WriteString(end)
+		}
+		leaf := "From: a@example.org\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n" + body.String()
+		part := "From: a@example.org\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\n" +
+			"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n" + body.String() + "\n--b--\n"
+		for name, msg := range map[string]string{"leaf": leaf, "part": part} {
+			src := []byte(msg)
+			m, err := ParseAt(bytes.NewReader(src), int64(len(src)), DefaultLimits(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.spool != nil {
+				t.Fatalf("%s %q: spooled", name, ends)
+			}
+			ents := m.Entities()
+			e := ents[len(ents)-1]
+			if outer, _, _ := e.encodedBody().(*io.SectionReader).Outer(); outer != io.ReaderAt(m.Root.src.(*crlfView).src) {
+				t.Fatalf("%s %q: the base64 body is not read from the source", name, ends)
+			}
+			got, _ := io.ReadAll(e.Body())
+			staged := e.BodyStaged()
+			gotStaged, _ := io.ReadAll(staged)
+			staged.Close()
+			if !bytes.Equal(got, data) || !bytes.Equal(gotStaged, data) {
+				t.Fatalf("%s %q: Body equal %v, BodyStaged equal %v", name, ends, bytes.Equal(got, data), bytes.Equal(gotStaged, data))
+			}
+			m.Close()
+		}
+	}
+}
+
+// b64Lines is data in standard base64, in lines of 76 characters.
+func b64Lines(data []byte) []string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var lines []string
+	for len(enc) > 76 {
+		lines = append(lines, enc[:76])
+		enc = enc[76:]
+	}
+	return append(lines, enc)
 }

@@ -23,7 +23,7 @@ import (
 // goroutine.
 func (e *Entity) BodyStaged() io.ReadCloser {
 	if len(e.Children) == 0 && e.transferEncoding() == "base64" && e.BodySize() > parallelMin {
-		return newParallelBase64(e.RawBody(), parallelChunk)
+		return newParallelBase64(e.encodedBody(), parallelChunk)
 	}
 	if e.BodySize() < stagedMin {
 		return io.NopCloser(e.Body())

@@ -123,6 +123,21 @@ func (e *Entity) RawBody() io.Reader {
 	return io.NewSectionReader(e.src, e.bodyStart, e.end-e.bodyStart)
 }
 
+// encodedBody is RawBody for a decoder to which line endings mean nothing
+// (base64): for an entity read through a crlfView, the source's own bytes,
+// which it need not convert (at 100 MiB, the conversion was a seventh of
+// the CPU time of decrypting an S/MIME message with LF line endings).
+func (e *Entity) encodedBody() io.Reader {
+	if v, ok := e.src.(*crlfView); ok {
+		from, okFrom := v.sourceOffset(e.bodyStart)
+		to, okTo := v.sourceOffset(e.end)
+		if okFrom && okTo && from <= to {
+			return io.NewSectionReader(v.src, from, to-from)
+		}
+	}
+	return e.RawBody()
+}
+
 // Preamble returns the bytes of a multipart body before its first
 // delimiter line (the CRLF before it belongs to the delimiter), all of the
 // body if it has none; nothing for other entities. RFC 2046 tells readers
