@@ -77,6 +77,9 @@ type crlfView struct {
 	srcEnd int64
 	size   int64 // of the canonical form
 	marks  []viewPos
+	// anyCR: the source holds a CR (after the mbox "From " line); without
+	// one, the canonical form is the source with every LF made CRLF.
+	anyCR bool
 
 	mu      sync.Mutex
 	cursors [4]viewPos
@@ -121,25 +124,27 @@ func newCRLFView(src io.ReaderAt, size, maxSize int64) (*crlfView, error) {
 	}
 	var err error
 	if mid < 0 {
-		v.marks, v.size, err = indexRange(src, base, size)
+		v.marks, v.size, v.anyCR, err = indexRange(src, base, size)
 	} else {
 		type half struct {
 			marks []viewPos
 			size  int64
+			anyCR bool
 			err   error
 		}
 		second := make(chan half, 1)
 		go func() {
 			var h half
-			h.marks, h.size, h.err = indexRange(src, mid, size)
+			h.marks, h.size, h.anyCR, h.err = indexRange(src, mid, size)
 			second <- h
 		}()
 		var first int64
-		v.marks, first, err = indexRange(src, base, mid)
+		v.marks, first, v.anyCR, err = indexRange(src, base, mid)
 		h := <-second
 		if err == nil {
 			err = h.err
 		}
+		v.anyCR = v.anyCR || h.anyCR
 		for _, m := range h.marks {
 			m.canon += first
 			v.marks = append(v.marks, m)
@@ -157,17 +162,19 @@ func newCRLFView(src io.ReaderAt, size, maxSize int64) (*crlfView, error) {
 
 // indexRange reads src[from:end), which starts a line (or the message),
 // and returns a mark at every viewMark source bytes (canonical offsets
-// counted from from) and the canonical size of the range.
-func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, error) {
+// counted from from), the canonical size of the range and whether it holds
+// a CR.
+func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, bool, error) {
 	buf := make([]byte, min(scanBuffer(end-from), end-from+1))
 	var scratch []byte
 	marks := make([]viewPos, 0, (end-from)/viewMark+1)
 	var st crlfState
 	var canon int64
+	anyCR := false
 	for off := from; off < end; {
 		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
 		if n == 0 && err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		for b := buf[:n]; len(b) > 0; {
 			k := min(len(b), viewMark)
@@ -176,6 +183,7 @@ func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, error) {
 			if !st.afterCR && bytes.IndexByte(block, '\r') < 0 {
 				canon += int64(k + bytes.Count(block, []byte{'\n'}))
 			} else {
+				anyCR = true
 				if scratch == nil {
 					scratch = make([]byte, 2*viewMark)
 				}
@@ -185,7 +193,7 @@ func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, error) {
 			b, off = b[k:], off+int64(k)
 		}
 	}
-	return marks, canon, nil
+	return marks, canon, anyCR, nil
 }
 
 // Size is the size of the canonical form.

@@ -128,14 +128,27 @@ func (e *Entity) RawBody() io.Reader {
 // which it need not convert (at 100 MiB, the conversion was a seventh of
 // the CPU time of decrypting an S/MIME message with LF line endings).
 func (e *Entity) encodedBody() io.Reader {
-	if v, ok := e.src.(*crlfView); ok {
-		from, okFrom := v.sourceOffset(e.bodyStart)
-		to, okTo := v.sourceOffset(e.end)
-		if okFrom && okTo && from <= to {
-			return io.NewSectionReader(v.src, from, to-from)
-		}
+	if r := e.sourceBody(false); r != nil {
+		return r
 	}
 	return e.RawBody()
+}
+
+// sourceBody is, for an entity read through a crlfView, the source bytes
+// that its canonical body converts from; nil for other entities, and with
+// pureLF also when the source holds a CR, so that the bytes it gives are
+// the canonical body with every CRLF an LF.
+func (e *Entity) sourceBody(pureLF bool) io.Reader {
+	v, ok := e.src.(*crlfView)
+	if !ok || pureLF && v.anyCR {
+		return nil
+	}
+	from, okFrom := v.sourceOffset(e.bodyStart)
+	to, okTo := v.sourceOffset(e.end)
+	if !okFrom || !okTo || from > to {
+		return nil
+	}
+	return io.NewSectionReader(v.src, from, to-from)
 }
 
 // Preamble returns the bytes of a multipart body before its first

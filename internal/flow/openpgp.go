@@ -166,7 +166,8 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 		default:
 			ciphertext = e.Children[1]
 		}
-		d, err := o.Engine.Decrypt(ciphertext.Body(), o.Keyring)
+		// Armor reads LF lines as it reads CRLF ones.
+		d, err := o.Engine.Decrypt(ciphertext.StoredBody(), o.Keyring)
 		if err != nil {
 			return nil, err
 		}
