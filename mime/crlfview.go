@@ -3,6 +3,7 @@ package mime
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -239,6 +240,38 @@ func (v *crlfView) sourceOffset(off int64) (int64, bool) {
 		pos.canon += int64(nd)
 	}
 	return pos.src, !pos.st.pendingLF
+}
+
+// canonicalOffset is the canonical offset where the source offset off
+// begins, for a view whose source holds no CR (so that the canonical form
+// is the source with one more byte for every LF): the nearest mark at or
+// before off, and the LFs between the two counted.
+func (v *crlfView) canonicalOffset(off int64) (int64, error) {
+	if v.anyCR {
+		return 0, errors.New("mime: canonicalOffset of a source with a CR")
+	}
+	i := sort.Search(len(v.marks), func(i int) bool { return v.marks[i].src > off }) - 1
+	if len(v.marks) == 0 && off == v.srcEnd {
+		return 0, nil // an empty view
+	}
+	if i < 0 || off > v.srcEnd {
+		return 0, fmt.Errorf("mime: source offset %d outside the view", off)
+	}
+	pos := v.marks[i].src
+	canon := v.marks[i].canon
+	var buf [4 << 10]byte
+	for pos < off {
+		k, err := v.src.ReadAt(buf[:min(int64(len(buf)), off-pos)], pos)
+		if k == 0 {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		canon += int64(k + bytes.Count(buf[:k], []byte{'\n'}))
+		pos += int64(k)
+	}
+	return canon, nil
 }
 
 // ReadAt implements io.ReaderAt over the canonical form; it is safe for

@@ -305,6 +305,41 @@ func TestCRLFViewSourceOffset(t *testing.T) {
 	}
 }
 
+// canonicalOffset, for a view of a source with no CR, gives the length of
+// the canonical form of the source before the offset, at every source
+// offset tried, in both halves of a large view and after an mbox "From "
+// line; a view of a source with a CR refuses.
+func TestCRLFViewCanonicalOffset(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for _, size := range []int{0, 1, 100, viewMark + 7, 3 * viewMark, 2*canonicalSplit + 999} {
+		for _, from := range []string{"", "From alice@example.org Sun Nov 22 10:00:00 2026\n"} {
+			in := randomText(rng, size, false)
+			src := append([]byte(from), in...)
+			v, err := newCRLFView(bytes.NewReader(src), int64(len(src)), 1<<40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offs := []int{0, len(in)}
+			for k := 0; k < 200<<10/(size+1)+20 && len(in) > 0; k++ {
+				offs = append(offs, rng.Intn(len(in)))
+			}
+			for _, off := range offs {
+				got, err := v.canonicalOffset(int64(len(from) + off))
+				if want := len(referenceCRLF(in[:off])); err != nil || got != int64(want) {
+					t.Fatalf("size %d: canonicalOffset(%d) = %d (%v), want %d", size, off, got, err, want)
+				}
+			}
+		}
+	}
+	v, err := newCRLFView(strings.NewReader("a\r\nb\n"), 5, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.canonicalOffset(3); err == nil {
+		t.Error("canonicalOffset in a source with a CR")
+	}
+}
+
 // A base64 body read through the view is decoded from the source as it
 // lies, without the conversion; Body and BodyStaged give what they give for
 // the canonical copy, whatever the line endings (LF, CRLF, bare CR, mixed),

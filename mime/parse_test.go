@@ -587,7 +587,8 @@ func TestParseFile(t *testing.T) {
 // replaced, kept as the reference it is checked against.
 func (p *parser) splitPartsByLines(e *Entity, boundary string) ([]span, error) {
 	dash := []byte("--" + boundary)
-	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.bodyStart, e.end-e.bodyStart), 64<<10)
+	// A line the buffer cannot hold is longer than maxDelimiterLine.
+	br := bufio.NewReaderSize(io.NewSectionReader(p.src, e.bodyStart, e.end-e.bodyStart), maxDelimiterLine+1)
 	var spans []span
 	inPart := false
 	var partStart int64
@@ -604,8 +605,8 @@ func (p *parser) splitPartsByLines(e *Entity, boundary string) ([]span, error) {
 				line, err = br.ReadSlice('\n')
 				off += int64(len(line))
 			}
-		} else if len(line) > 0 {
-			kind = delimiterKind(line, dash)
+		} else if len(line) > 0 && len(line) <= maxDelimiterLine {
+			kind = delimiterKind(line, dash, []byte("\r\n"))
 		}
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, core.ErrInput)
@@ -676,7 +677,7 @@ func TestSplitPartsMatchesLineByLine(t *testing.T) {
 func TestSplitPartsDelimiterAcrossReadEdges(t *testing.T) {
 	for _, b := range []string{"b", strings.Repeat("z", 70)} {
 		dash := len(b) + 2
-		window := 64 << 10                 // scanBuffer below 4 MiB
+		window := maxDelimiterLine + 2     // splitParts's buffer below 4 MiB
 		second := window + (window - dash) // the kept bytes are read once
 		for _, edge := range []int{window, second} {
 			for at := edge - dash - 8; at <= edge+4; at++ {
@@ -729,6 +730,91 @@ func checkSplitParts(t *testing.T, body []byte, boundary string) {
 			t.Fatalf("body of %d bytes at %d: first part not hashed", len(body), off)
 		}
 		p.stopHashers()
+	}
+	checkSplitPartsThroughView(t, body, boundary)
+}
+
+// checkSplitPartsThroughView: the body with LF line endings (every CR
+// dropped), read through a crlfView, splits as its canonical form (every
+// LF made CRLF) does when that is read directly: the same spans, preamble,
+// epilogue and digest of the first part, also for an entity that ends
+// before the end of the view (a part of a part).
+func checkSplitPartsThroughView(t *testing.T, body []byte, boundary string) {
+	t.Helper()
+	lim := DefaultLimits()
+	lim.MaxParts = 1 << 20
+	lf := bytes.ReplaceAll(body, []byte("\r"), nil)
+	for _, off := range []int64{0, 7} {
+		for _, trailer := range []string{"", "\n--outer--\n"} {
+			src := append(append(bytes.Repeat([]byte("h"), int(off)), lf...), trailer...)
+			canonical := bytes.ReplaceAll(src, []byte("\n"), []byte("\r\n"))
+			v, err := newCRLFView(bytes.NewReader(src), int64(len(src)), 1<<40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := v.Size() - int64(len(trailer)+strings.Count(trailer, "\n"))
+			if _, _, _, ok := sourceRange(v, off, end, true); !ok {
+				t.Fatalf("body of %d bytes at %d: not read from the source", len(lf), off)
+			}
+			type result struct {
+				spans                     string
+				err                       error
+				preambleEnd, epilogueFrom int64
+				sum                       []byte
+			}
+			split := func(ra io.ReaderAt) result {
+				e := &Entity{bodyStart: off, end: end}
+				p := &parser{src: ra, lim: lim}
+				defer p.stopHashers()
+				got, hashed, err := p.splitParts(e, boundary, []crypto.Hash{crypto.SHA256})
+				r := result{spans: fmt.Sprint(got), err: err, preambleEnd: e.preambleEnd, epilogueFrom: e.epilogueStart}
+				if hashed != nil {
+					if c := hashed.cleared.Load(); len(got) == 0 || c > got[0].end {
+						t.Fatalf("body of %d bytes at %d: hashing cleared to %d, past the first part of %v", len(lf), off, c, got)
+					}
+					r.sum, _ = hashed.sum(crypto.SHA256)
+				}
+				return r
+			}
+			viewed, direct := split(v), split(bytes.NewReader(canonical))
+			if fmt.Sprint(viewed) != fmt.Sprint(direct) {
+				t.Fatalf("body of %d bytes at %d, trailer %q: through the view %+v, canonical %+v", len(lf), off, trailer, viewed, direct)
+			}
+		}
+	}
+}
+
+// A delimiter line with transport padding is one up to maxDelimiterLine
+// bytes (its CRLF counted) and not beyond, wherever it lies (at the start
+// of the body, past the first read, in a body large enough for the larger
+// read buffer) and in either form: the search used to skip such a line
+// of exactly maxDelimiterLine bytes in a body under 4 MiB (its buffer,
+// 64 KiB, could not hold it and the byte before it).
+func TestSplitPartsLongestDelimiter(t *testing.T) {
+	const b = "edge"
+	for _, lineLen := range []int{maxDelimiterLine - 1, maxDelimiterLine, maxDelimiterLine + 1} {
+		line := "--" + b + strings.Repeat(" ", lineLen-len(b)-4) + "\r\n"
+		for _, before := range []int{0, 1000, 70000, 5 << 20} {
+			var body string
+			if before > 0 {
+				body = "--" + b + "\r\n" + strings.Repeat("Q", before) + "\r\n"
+			}
+			body += line + "part\r\n--" + b + "--\r\n"
+			checkSplitParts(t, []byte(body), b)
+			e := &Entity{bodyStart: 0, end: int64(len(body))}
+			p := &parser{src: strings.NewReader(body), lim: DefaultLimits(), minHashed: 1 << 62}
+			spans, _, err := p.splitParts(e, b, nil)
+			want := 0 // the padded line, if no delimiter, is part of the preamble or the first part
+			if before > 0 {
+				want++
+			}
+			if lineLen <= maxDelimiterLine {
+				want++
+			}
+			if err != nil || len(spans) != want {
+				t.Errorf("a delimiter line of %d bytes after %d: %d parts (%v), want %d", lineLen, before, len(spans), err, want)
+			}
+		}
 	}
 }
 
