@@ -244,21 +244,26 @@ func (v *crlfView) sourceOffset(off int64) (int64, bool) {
 
 // canonicalOffset is the canonical offset where the source offset off
 // begins, for a view whose source holds no CR (so that the canonical form
-// is the source with one more byte for every LF): the nearest mark at or
-// before off, and the LFs between the two counted.
-func (v *crlfView) canonicalOffset(off int64) (int64, error) {
+// is the source with one more byte for every LF): the LFs are counted from
+// the nearest mark at or before off, or from near if that is nearer (a
+// position the caller converted before; the zero viewPos is none), so that
+// a caller converting increasing offsets reads the source between them
+// once.
+func (v *crlfView) canonicalOffset(off int64, near viewPos) (int64, error) {
 	if v.anyCR {
 		return 0, errors.New("mime: canonicalOffset of a source with a CR")
 	}
-	i := sort.Search(len(v.marks), func(i int) bool { return v.marks[i].src > off }) - 1
 	if len(v.marks) == 0 && off == v.srcEnd {
 		return 0, nil // an empty view
 	}
+	i := sort.Search(len(v.marks), func(i int) bool { return v.marks[i].src > off }) - 1
 	if i < 0 || off > v.srcEnd {
 		return 0, fmt.Errorf("mime: source offset %d outside the view", off)
 	}
-	pos := v.marks[i].src
-	canon := v.marks[i].canon
+	pos, canon := v.marks[i].src, v.marks[i].canon
+	if near.src > pos && near.src <= off {
+		pos, canon = near.src, near.canon
+	}
 	var buf [4 << 10]byte
 	for pos < off {
 		k, err := v.src.ReadAt(buf[:min(int64(len(buf)), off-pos)], pos)

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -323,11 +324,20 @@ func TestCRLFViewCanonicalOffset(t *testing.T) {
 			for k := 0; k < 200<<10/(size+1)+20 && len(in) > 0; k++ {
 				offs = append(offs, rng.Intn(len(in)))
 			}
+			// In increasing order, each from the last as its near
+			// position; a near position past the offset is not used.
+			sort.Ints(offs)
+			var last viewPos
+			past := viewPos{src: int64(len(src)) + 1, canon: 1 << 40}
 			for _, off := range offs {
-				got, err := v.canonicalOffset(int64(len(from) + off))
-				if want := len(referenceCRLF(in[:off])); err != nil || got != int64(want) {
-					t.Fatalf("size %d: canonicalOffset(%d) = %d (%v), want %d", size, off, got, err, want)
+				want := int64(len(referenceCRLF(in[:off])))
+				for _, near := range []viewPos{{}, last, past} {
+					got, err := v.canonicalOffset(int64(len(from)+off), near)
+					if err != nil || got != want {
+						t.Fatalf("size %d: canonicalOffset(%d, %+v) = %d (%v), want %d", size, off, near, got, err, want)
+					}
 				}
+				last = viewPos{src: int64(len(from) + off), canon: want}
 			}
 		}
 	}
@@ -335,7 +345,7 @@ func TestCRLFViewCanonicalOffset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.canonicalOffset(3); err == nil {
+	if _, err := v.canonicalOffset(3, viewPos{}); err == nil {
 		t.Error("canonicalOffset in a source with a CR")
 	}
 }

@@ -622,6 +622,14 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 	if !e.IsMultipart() || boundary == "" {
 		return e, nil
 	}
+	if why := unusableBoundary(boundary); why != "" {
+		// No parts: readers may split it every which way, so a verdict
+		// that depends on it is refused (internal/flow checkStructure).
+		if e.Ambiguous == "" {
+			e.Ambiguous = fmt.Sprintf("the boundary of %s %s", e.name(), why)
+		}
+		return e, nil
+	}
 	if depth+1 > p.lim.MaxDepth {
 		return nil, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxDepth", Value: int64(p.lim.MaxDepth), What: fmt.Sprintf("multipart nesting in %s is deeper than %d levels (the MaxDepth limit)", e.name(), p.lim.MaxDepth)})
 	}
@@ -899,6 +907,26 @@ func splitParams(v string) []string {
 	return out
 }
 
+// maxBoundary is the longest boundary whose parts are read. RFC 2046
+// allows 70 characters; some mailers write more, so more are read, but
+// not so many that a delimiter could fill splitParts's buffer.
+const maxBoundary = 1000
+
+// unusableBoundary says why a multipart boundary cannot be searched for
+// ("" if it can): it is longer than maxBoundary, or it holds a CR or LF,
+// which RFC 2231's percent-encoding can put in a parameter but no
+// delimiter line can hold (and which would be found in a message with LF
+// line endings and not in its CRLF form, or the other way round).
+func unusableBoundary(b string) string {
+	if len(b) > maxBoundary {
+		return fmt.Sprintf("is %d bytes long (the longest read is %d; RFC 2046 allows 70)", len(b), maxBoundary)
+	}
+	if strings.ContainsAny(b, "\r\n") {
+		return "holds a line break, which no delimiter line can"
+	}
+	return ""
+}
+
 // maxDelimiterLine is the longest line (with its line ending) that can be
 // a multipart delimiter.
 const maxDelimiterLine = 64 << 10
@@ -930,7 +958,15 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 	canon := func(off int64) (int64, error) { return off, nil }
 	eol := []byte("\r\n")
 	if v, f, t, ok := sourceRange(p.src, e.bodyStart, e.end, true); ok {
-		src, from, to, canon, eol = v.src, f, t, v.canonicalOffset, []byte("\n")
+		var last viewPos // the offsets converted increase: count on from the last
+		canon = func(off int64) (int64, error) {
+			c, err := v.canonicalOffset(off, last)
+			if err == nil {
+				last = viewPos{src: off, canon: c}
+			}
+			return c, err
+		}
+		src, from, to, eol = v.src, f, t, []byte("\n")
 	}
 	// grow is how much longer a line ending in eol is in canonical form.
 	grow := 2 - len(eol)
@@ -975,6 +1011,12 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 			}
 			// Keep what could begin a match, and the byte before it.
 			keep := min(n, len(dash))
+			if keep == len(buf) {
+				// Cannot happen (unusableBoundary keeps the boundary far
+				// shorter than the buffer); were it to, the search would
+				// read nothing more.
+				return nil, nil, fmt.Errorf("mime: the boundary of %s fills the search buffer: %w", e.name(), core.ErrInput)
+			}
 			if hashed != nil && len(spans) == 0 {
 				// A delimiter (and the CRLF before it, the part's end)
 				// can only begin in the bytes kept.

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/spool"
@@ -694,8 +695,8 @@ func FuzzSplitParts(f *testing.F) {
 	f.Add([]byte("--b\r\nx\r\n--b--\r\n"), "b")
 	f.Add([]byte("pre\r\n--b \r\nx\r\n--bb\r\n--b\r\ny"), "b")
 	f.Fuzz(func(t *testing.T, body []byte, boundary string) {
-		if boundary == "" || len(boundary) > 70 {
-			return
+		if boundary == "" || unusableBoundary(boundary) != "" {
+			return // parseEntity does not search for it (TestUnusableBoundary)
 		}
 		checkSplitParts(t, body, boundary)
 	})
@@ -1015,5 +1016,59 @@ func TestParseSmallMessageAllocates(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 16<<10 {
 		t.Fatalf("parsing a %d-byte message allocates %d bytes", len(msg), per)
+	}
+}
+
+// A boundary that no delimiter line can match the same way in every form
+// of a message, one with a line break (RFC 2231's percent-encoding can
+// give one) or one longer than maxBoundary (a 70 KiB one stalled the
+// search), gives a multipart entity no parts, marked ambiguous, whether
+// the message has CRLF or LF line endings, is small or large (the LF form
+// of a large one is read through the view, the search looking at its LF
+// bytes), in a file or a pipe.
+func TestUnusableBoundary(t *testing.T) {
+	long := strings.Repeat("z", 70<<10)
+	for _, c := range []struct{ param, dash string }{
+		{"boundary*=us-ascii''b%0A", "--b"},
+		{"boundary*=us-ascii''b%0D%0A", "--b"},
+		{"boundary*=us-ascii''b%0D", "--b"},
+		{`boundary="` + long + `"`, "--" + long},
+	} {
+		for _, size := range []int{100, 200 << 10} {
+			lf := "From: a@example.org\nContent-Type: multipart/mixed; " + c.param + "\n\n" +
+				c.dash + "\nContent-Type: text/plain\n\nshown\n" +
+				c.dash + "\nContent-Type: text/plain\n\n" + strings.Repeat("x", size) + "\n" + c.dash + "--\n"
+			for name, msg := range map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n")} {
+				for _, how := range []string{"file", "pipe"} {
+					done := make(chan *Message, 1)
+					errs := make(chan error, 1)
+					go func() {
+						var m *Message
+						var err error
+						if how == "file" {
+							m, err = ParseAt(strings.NewReader(msg), int64(len(msg)), DefaultLimits(), 1<<20)
+						} else {
+							m, err = Parse(strings.NewReader(msg), DefaultLimits(), 1<<20)
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+						done <- m
+					}()
+					select {
+					case err := <-errs:
+						t.Fatalf("%s, %s of %d, %s: %v", c.param[:min(len(c.param), 40)], name, size, how, err)
+					case m := <-done:
+						if len(m.Root.Children) != 0 || !strings.Contains(m.Root.Ambiguous, "boundary") {
+							t.Errorf("%s, %s of %d, %s: %d parts, ambiguous %q", c.param[:min(len(c.param), 40)], name, size, how, len(m.Root.Children), m.Root.Ambiguous)
+						}
+						m.Close()
+					case <-time.After(30 * time.Second):
+						t.Fatalf("%s, %s of %d, %s: the parse did not end", c.param[:min(len(c.param), 40)], name, size, how)
+					}
+				}
+			}
+		}
 	}
 }
