@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Times mailseal against gpg, sq, rnp (when installed) and openssl cms as
-# whole processes, on the same inputs, in one run, and writes BENCHMARKS.md.
+# Times mailseal against gpg, sq, rnp and openssl cms (each installed from
+# Debian's packages when missing) as whole processes, on the same inputs, in
+# one run, and writes BENCHMARKS.md.
 #
 #   scripts/bench.sh            attachments of 1 KiB, 1 MiB and 100 MiB, 7 pairs (5 at 100 MiB);
 #                               writes BENCHMARKS.md
@@ -40,6 +41,7 @@ need=()
 command -v gpg >/dev/null || need+=(gnupg)
 command -v openssl >/dev/null || need+=(openssl)
 command -v sq >/dev/null || need+=(sq)
+command -v rnp >/dev/null && command -v rnpkeys >/dev/null || need+=(rnp)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
