@@ -323,7 +323,11 @@ forms_table() {
 header() {
   echo "Whole processes on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)),"
   echo "$(date -u +%Y-%m-%d); mailseal $("$MS" sop version | cut -d' ' -f2), $(gpg --version | head -1), $(sq --version 2>&1 | head -1),"
-  echo "$([ $have_rnp -eq 1 ] && rnp --version | head -1 | sed 's/^/rnp /;s/^rnp rnp/rnp/'),$([ $have_rnp -eq 1 ] || echo ' (rnp not installed)') $(openssl version)."
+  if [ $have_rnp -eq 1 ]; then
+    echo "$(rnp --version | head -1 | sed 's/^/rnp /;s/^rnp rnp/rnp/'), $(openssl version)."
+  else
+    echo "rnp not installed, $(openssl version)."
+  fi
   echo "Each row pairs mailseal with the peer, A B A B ... after a warm-up of each: median wall time and its"
   echo "range over the runs, MB/s = 10^6 bytes of the plaintext MIME message (a base64 attachment of the given"
   echo "size) per second of the median, peak RSS (median of the runs), and the median of the pairs' ratios"
