@@ -731,8 +731,53 @@ func checkSplitParts(t *testing.T, body []byte, boundary string) {
 			t.Fatalf("body of %d bytes at %d: first part not hashed", len(body), off)
 		}
 		p.stopHashers()
+		checkSplitPartsAtLines(t, src, off, boundary, e, got, err1, hashed)
 	}
 	checkSplitPartsThroughView(t, body, boundary)
+}
+
+// checkSplitPartsAtLines: from a spool, which learnt where its lines that
+// begin with "--" start while src was written to it (in pieces of sizes
+// that vary), the split reads only those lines and finds what the search
+// of src found (e, spans, err, the first part's hash).
+func checkSplitPartsAtLines(t *testing.T, src []byte, off int64, boundary string, e *Entity, spans []span, err error, hashed *partHasher) {
+	t.Helper()
+	lim := DefaultLimits()
+	lim.MaxParts = 1 << 20
+	sp := spool.New(1 << 30)
+	defer sp.Close()
+	rng := rand.New(rand.NewSource(int64(len(src))))
+	for rest := src; len(rest) > 0; {
+		k := min(len(rest), 1+rng.Intn(1<<uint(rng.Intn(18))))
+		sp.Write(rest[:k])
+		rest = rest[k:]
+	}
+	p := newParser(sp, sp.Size(), lim, nil)
+	p.minHashed = 0
+	if !p.haveLines {
+		if _, ok := sp.DashLines(); ok {
+			t.Fatal("the parser did not take the spool's DashLines")
+		}
+		return // more "--" lines than a spool keeps: searched as above
+	}
+	defer p.stopHashers()
+	e2 := &Entity{bodyStart: off, end: int64(len(src))}
+	got, h2, err2 := p.splitParts(e2, boundary, []crypto.Hash{crypto.SHA256})
+	if (err == nil) != (err2 == nil) || fmt.Sprint(got) != fmt.Sprint(spans) ||
+		e2.preambleEnd != e.preambleEnd || e2.epilogueStart != e.epilogueStart || (hashed == nil) != (h2 == nil) {
+		t.Fatalf("body of %d bytes at %d: at the known lines %v (%v), preamble to %d, epilogue from %d, hashed %v; searched %v (%v), %d, %d, %v",
+			len(src)-int(off), off, got, err2, e2.preambleEnd, e2.epilogueStart, h2 != nil, spans, err, e.preambleEnd, e.epilogueStart, hashed != nil)
+	}
+	if h2 != nil {
+		if c := h2.cleared.Load(); c > got[0].end {
+			t.Fatalf("body of %d bytes at %d: hashing cleared to %d, past the first part of %v", len(src)-int(off), off, c, got)
+		}
+		sum, ok := h2.sum(crypto.SHA256)
+		want := sha256.Sum256(src[got[0].start:got[0].end])
+		if !ok || !bytes.Equal(sum, want[:]) {
+			t.Fatalf("body of %d bytes at %d: digest of the first part at the known lines %x, %v", len(src)-int(off), off, sum, ok)
+		}
+	}
 }
 
 // checkSplitPartsThroughView: the body with LF line endings (every CR
@@ -1070,5 +1115,17 @@ func TestUnusableBoundary(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Short bodies with a delimiter at an edge (the start, the very end
+// without a line ending, a line exactly as long as "--boundary") split
+// alike in every way of finding delimiters checkSplitParts compares.
+func TestSplitPartsEdges(t *testing.T) {
+	for _, body := range []string{
+		"--b", "--b\r\n", "x\r\n--b", "--b\r\nx\r\n--b", "--b\r\nx\r\n--b--", "--b--", "\r\n--b\r\n",
+		"--b \t", "--bb\r\n--b", "--b\r\n--", "--b\r\n-", "--b\r\nx\r\n--b \t\r\ny", "--b\r\n\r\n--b--x",
+	} {
+		checkSplitParts(t, []byte(body), "b")
 	}
 }

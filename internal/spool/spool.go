@@ -4,6 +4,11 @@
 // spills to a temporary file encrypted with a random key (AES-256-CTR), so
 // spooled plaintext never sits readable on disk, and the file is removed on
 // Close. Random access (ReadAt) works on both.
+//
+// While it is written, a spool learns what its readers would otherwise
+// read it all again for: whether every line ends in CRLF (CRLF), and where
+// the lines that begin with "--" start (DashLines), which is where a MIME
+// parser looks for multipart delimiters.
 package spool
 
 import (
@@ -46,6 +51,8 @@ type Spool struct {
 	// lines follows what is written, so that a reader can learn whether
 	// the content has CRLF line endings without reading it again.
 	lines crlf.Check
+	// dashes records where lines that begin with "--" start (DashLines).
+	dashes dashLines
 }
 
 // readAhead is the size of the read-ahead window; reads of directRead
@@ -74,6 +81,7 @@ func (s *Spool) Write(p []byte) (int, error) {
 		return 0, errors.New("spool: write after close")
 	}
 	s.lines.Write(p)
+	s.dashes.write(p)
 	if s.file == nil && s.size+int64(len(p)) <= s.memLimit {
 		s.appendMem(p)
 		return len(p), nil

@@ -1,0 +1,65 @@
+package spool
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"testing"
+)
+
+// dashLinesOf is the reference: every line start (0, or after a LF) that
+// begins with "--".
+func dashLinesOf(b []byte) []int64 {
+	var at []int64
+	for i := 0; i+1 < len(b); i++ {
+		if (i == 0 || b[i-1] == '\n') && b[i] == '-' && b[i+1] == '-' {
+			at = append(at, int64(i))
+		}
+	}
+	return at
+}
+
+// DashLines gives the reference's offsets whatever pieces the content is
+// written in (single bytes among them, so that a "\n--" is cut anywhere),
+// in memory and spilled to the file.
+func TestDashLinesMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	alphabet := []byte("-\n\r-a")
+	for i := 0; i < 2000; i++ {
+		content := make([]byte, rng.Intn(300))
+		for k := range content {
+			content[k] = alphabet[rng.Intn(len(alphabet))]
+		}
+		for _, memLimit := range []int64{1 << 20, 16} {
+			s := New(memLimit)
+			for rest := content; len(rest) > 0; {
+				n := min(len(rest), 1+rng.Intn(5))
+				if rng.Intn(3) == 0 {
+					n = min(len(rest), 1)
+				}
+				s.Write(rest[:n])
+				rest = rest[n:]
+			}
+			got, ok := s.DashLines()
+			if want := dashLinesOf(content); !ok || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("content %q: DashLines %v (%v), want %v", content, got, ok, want)
+			}
+			s.Close()
+		}
+	}
+}
+
+// Past maxDashLines line starts, DashLines says it does not know.
+func TestDashLinesOverflow(t *testing.T) {
+	s := New(1 << 20)
+	defer s.Close()
+	line := []byte("--x\r\n")
+	s.Write(bytes.Repeat(line, maxDashLines))
+	if at, ok := s.DashLines(); !ok || len(at) != maxDashLines {
+		t.Fatalf("%d line starts: %d, %v", maxDashLines, len(at), ok)
+	}
+	s.Write(line)
+	if at, ok := s.DashLines(); ok || at != nil {
+		t.Fatalf("one more: %d, %v", len(at), ok)
+	}
+}
