@@ -1035,20 +1035,23 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		}
 		return false, nil
 	}
+	// cleared: no delimiter line starts before off, so the first part, if
+	// it is being hashed, goes on at least to the CRLF before off.
+	cleared := func(off int64) error {
+		if hashed != nil && len(spans) == 0 {
+			c, err := canon(off)
+			if err != nil {
+				return readErr(err)
+			}
+			hashed.advance(c - 2)
+		}
+		return nil
+	}
 	var done bool
 	if lines, ok := p.dashLines(); ok && !viewed {
-		done, err = splitAtLines(src, from, to, dash, lines, delimiter)
+		done, err = splitAtLines(src, from, to, dash, lines, cleared, delimiter)
 	} else {
-		done, err = searchDelimiters(src, from, to, dash, eol, func(off int64) error {
-			if hashed != nil && len(spans) == 0 {
-				c, err := canon(off)
-				if err != nil {
-					return readErr(err)
-				}
-				hashed.advance(c - 2)
-			}
-			return nil
-		}, delimiter)
+		done, err = searchDelimiters(src, from, to, dash, eol, cleared, delimiter)
 	}
 	if err != nil {
 		var le *core.LimitError
@@ -1171,7 +1174,7 @@ func searchDelimiters(src io.ReaderAt, from, to int64, dash, eol []byte, cleared
 // Its reads are bounded by the body, whatever the lines: a line is read
 // no further than the next known line start (it ends before it), first
 // only as far as dash, and on only if it begins with dash.
-func splitAtLines(src io.ReaderAt, from, to int64, dash []byte, lines []int64, delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
+func splitAtLines(src io.ReaderAt, from, to int64, dash []byte, lines []int64, cleared func(int64) error, delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
 	crlf := []byte("\r\n")
 	buf := make([]byte, len(dash)+256)
 	next := from // where the next delimiter line may start
@@ -1195,11 +1198,16 @@ func splitAtLines(src io.ReaderAt, from, to int64, dash []byte, lines []int64, d
 		if err != nil {
 			return false, err
 		}
-		if line == nil || len(line) > maxDelimiterLine {
-			continue
+		kind := delimNone
+		if line != nil && len(line) <= maxDelimiterLine {
+			kind = delimiterKind(line, dash, crlf)
 		}
-		kind := delimiterKind(line, dash, crlf)
 		if kind == delimNone {
+			// The next delimiter line can start no earlier than the
+			// next known line start.
+			if err := cleared(limit); err != nil {
+				return false, err
+			}
 			continue
 		}
 		next = at + int64(len(line))
@@ -1217,18 +1225,22 @@ func lineAt(src io.ReaderAt, off, limit int64, dash []byte, buf *[]byte) ([]byte
 	if limit-off < int64(len(dash)) {
 		return nil, nil
 	}
-	end := int(min(limit-off, maxDelimiterLine+1))
-	if end > len(*buf) {
-		*buf = make([]byte, maxDelimiterLine+1)
-	}
-	b := (*buf)[:end]
-	n, err := src.ReadAt(b[:len(dash)], off)
+	n, err := src.ReadAt((*buf)[:len(dash)], off)
 	if n < len(dash) {
 		return nil, err
 	}
-	if !bytes.Equal(b[:n], dash) {
+	if !bytes.Equal((*buf)[:n], dash) {
 		return nil, nil
 	}
+	// A line that begins with dash: read to its end. Lines do not
+	// overlap, so the buffer grows at most to the longest one read.
+	end := int(min(limit-off, maxDelimiterLine+1))
+	if end > len(*buf) {
+		grown := make([]byte, min(max(end, 2*len(*buf)), maxDelimiterLine+1))
+		copy(grown, (*buf)[:n])
+		*buf = grown
+	}
+	b := (*buf)[:end]
 	for n < end {
 		want := min(end, n+4<<10)
 		k, err := src.ReadAt(b[n:want], off+int64(n))

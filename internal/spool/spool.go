@@ -80,15 +80,24 @@ func (s *Spool) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, errors.New("spool: write after close")
 	}
+	if err := s.store(p); err != nil {
+		return 0, err
+	}
+	// Learnt from what was stored, so that it describes the content.
 	s.lines.Write(p)
 	s.dashes.write(p)
+	return len(p), nil
+}
+
+// store appends p to the memory or the file.
+func (s *Spool) store(p []byte) error {
 	if s.file == nil && s.size+int64(len(p)) <= s.memLimit {
 		s.appendMem(p)
-		return len(p), nil
+		return nil
 	}
 	if s.file == nil {
 		if err := s.spill(); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	start := len(s.pending)
@@ -96,11 +105,9 @@ func (s *Spool) Write(p []byte) (int, error) {
 	s.stream.XORKeyStream(s.pending[start:], p)
 	s.size += int64(len(p))
 	if len(s.pending) >= writeBatch {
-		if err := s.flush(); err != nil {
-			return 0, err
-		}
+		return s.flush()
 	}
-	return len(p), nil
+	return nil
 }
 
 // flush writes the pending ciphertext to the file.
