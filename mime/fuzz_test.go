@@ -2,6 +2,7 @@ package mime
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -145,6 +146,7 @@ func FuzzParse(f *testing.F) {
 		}
 		defer m.Close()
 		checkInvariants(t, m)
+		sameParse(t, m, lim)
 		// Content(true) must be 7-bit safe apart from what it leaves exact
 		// by design (headers, preambles, epilogues) — check the leaves by
 		// reparsing.
@@ -181,4 +183,36 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameParse: the canonical bytes of m (parsed from its spool, where the
+// delimiters are found at the lines the spool saw) parsed where they lie
+// (where the delimiters are searched for) give the same entities at the
+// same offsets.
+func sameParse(t *testing.T, m *Message, lim Limits) {
+	t.Helper()
+	whole, err := io.ReadAll(m.Root.Raw())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newParser(bytes.NewReader(whole), int64(len(whole)), lim.withDefaults(), nil)
+	if p.haveLines {
+		t.Fatal("a bytes.Reader gave DashLines")
+	}
+	root, err := p.parseEntity("", 0, int64(len(whole)), 0, "")
+	p.stopHashers()
+	if err != nil {
+		t.Fatalf("the spooled message parsed, the same bytes in place did not: %v", err)
+	}
+	describe := func(es []*Entity) string {
+		var b strings.Builder
+		for _, e := range es {
+			fmt.Fprintf(&b, "%s %s %d %d %d %d %d %q\n", e.Path, e.MediaType, e.start, e.bodyStart, e.end, e.preambleEnd, e.epilogueStart, e.Ambiguous)
+		}
+		return b.String()
+	}
+	inPlace := (&Message{Root: root}).Entities()
+	if a, b := describe(m.Entities()), describe(inPlace); a != b {
+		t.Fatalf("parsed from the spool:\n%s\nin place:\n%s", a, b)
+	}
 }
