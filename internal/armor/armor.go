@@ -154,6 +154,12 @@ type Reader struct {
 
 	searched int // bytes stop has looked at (tests check it is linear)
 
+	// carry holds the base64 characters, fewer than four, that the lines
+	// read so far left of an unfinished group: base64 runs on across line
+	// ends, so a line need not hold whole groups (gpg reads armor wrapped
+	// at any width).
+	carry []byte
+
 	crc      uint32 // CRC-24 of the data decoded so far
 	noCRC    bool   // SkipChecksum: crc is not computed
 	sum      []byte // the checksum line's value, if there is one
@@ -299,7 +305,7 @@ func (a *Reader) fill() {
 	// The fast path: whole buffered lines before any '-' or '=' (which
 	// only the END line, the CRC line and the last base64 line hold). If
 	// they are not clean base64, they are done one at a time.
-	if err := a.peekLines(); a.slow == 0 && (err == nil || err == io.EOF) {
+	if err := a.peekLines(); a.slow == 0 && len(a.carry) == 0 && (err == nil || err == io.EOF) {
 		data, _ := a.br.Peek(a.br.Buffered())
 		end := bytes.LastIndexByte(data[:a.stop(data)], '\n') + 1
 		if end > 0 {
@@ -319,25 +325,62 @@ func (a *Reader) fill() {
 	// One line at a time.
 	line, err := a.line()
 	switch {
-	case err == io.EOF:
-		a.err = io.EOF // no END line: the packets tell whether data is missing
+	case err == io.EOF || err == nil && bytes.HasPrefix(line, []byte("-----END ")):
+		// Without an END line, the packets tell whether data is missing.
+		a.err = io.EOF
+		if len(a.carry) > 0 {
+			a.err = fmt.Errorf("%w: the base64 ends inside a group of four characters", ErrInvalid)
+		}
 	case err != nil:
 		a.err = err
-	case bytes.HasPrefix(line, []byte("-----END ")):
-		a.err = io.EOF
-	case len(line) > 0 && line[0] == '=' && len(line) < 8:
+	case len(line) > 0 && line[0] == '=' && len(line) < 8 && len(a.carry) == 0:
 		a.checksum(line[1:])
 	case len(line) > 0:
 		var ok bool
-		if buf, ok = b64lines.DecodeLines(buf, line); !ok {
-			if buf, ok = a.lenient(buf[:0], line); !ok {
-				a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
-				return
-			}
+		if buf, ok = a.decode(buf, line); !ok {
+			a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
+			return
 		}
 		a.buf, a.out = buf, buf
 		a.addCRC(buf)
 	}
+}
+
+// decode appends the decoding of a body line to buf, after the characters
+// the lines before left over (a.carry), and keeps what it leaves over of
+// an unfinished group (padding split from its group too). A line that is
+// not clean base64 is read leniently (see lenient).
+func (a *Reader) decode(buf, line []byte) ([]byte, bool) {
+	if len(a.carry) == 0 {
+		if out, ok := b64lines.DecodeLines(buf, line); ok {
+			return out, true
+		}
+	}
+	data, sum, ok := a.lenient(line)
+	if !ok {
+		return buf, false
+	}
+	all := append(a.carry, data...)
+	a.carry = nil
+	if sum != nil {
+		// A checksum joined to the last line: the data ends here.
+		for len(all)%4 != 0 {
+			all = append(all, '=')
+		}
+	}
+	k := len(all)
+	if sum == nil {
+		k -= k % 4 // an unfinished group (or its padding) waits for the next line
+		a.carry = append([]byte(nil), all[k:]...)
+	}
+	out, err := base64.StdEncoding.AppendDecode(buf, all[:k])
+	if err != nil {
+		return buf, false
+	}
+	if sum != nil {
+		a.checksum(sum)
+	}
+	return out, true
 }
 
 // addCRC folds decoded data into the CRC-24, unless SkipChecksum.
@@ -362,12 +405,13 @@ func (a *Reader) checksum(b64 []byte) {
 	}
 }
 
-// lenient decodes a line that is not clean base64 when the damage is
-// unambiguous: white space in it (ASCII, and non-breaking spaces in UTF-8
-// or Latin-1) is dropped; a line that ends in '=' and four base64
-// characters is a base64 line (its final '=' taken as the soft line
-// break) joined to the checksum line. It appends to buf.
-func (a *Reader) lenient(buf, line []byte) ([]byte, bool) {
+// lenient returns the base64 characters of a body line: white space in
+// it (ASCII, and non-breaking spaces in UTF-8 or Latin-1) is dropped, and
+// a line that ends in '=' and four base64 characters is a base64 line (its
+// final '=' taken as the soft line break) joined to the checksum line,
+// whose value it returns as sum. Either repair sets a.repaired; anything
+// but base64 characters then is not base64 (ok false).
+func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 	clean := make([]byte, 0, len(line))
 	for i := 0; i < len(line); i++ {
 		switch c := line[i]; {
@@ -378,24 +422,25 @@ func (a *Reader) lenient(buf, line []byte) ([]byte, bool) {
 			clean = append(clean, c)
 		}
 	}
+	if len(clean) != len(line) {
+		a.repaired = true
+	}
 	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 && clean[j-1] != '=' {
-		body := append([]byte(nil), clean[:j]...)
-		for len(body)%4 != 0 {
-			body = append(body, '=')
-		}
-		out, err := base64.StdEncoding.AppendDecode(buf, body)
-		if err == nil {
-			a.checksum(clean[j+1:])
-			a.repaired = true
-			return out, true
+		a.repaired = true
+		return clean[:j], clean[j+1:], true
+	}
+	for _, c := range clean {
+		if !isBase64(c) {
+			return nil, nil, false
 		}
 	}
-	out, err := base64.StdEncoding.AppendDecode(buf, clean)
-	if err != nil {
-		return buf, false
-	}
-	a.repaired = true // a line of only white space (the blank line after the header) holds no data
-	return out, true
+	return clean, nil, true
+}
+
+// isBase64 reports whether c is a character of standard base64 or its
+// padding.
+func isBase64(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '='
 }
 
 // stop returns the index of the first '-' or '=' in data, or len(data).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"io"
 	"regexp"
@@ -350,5 +351,73 @@ func TestReaderChecksumAndRepairs(t *testing.T) {
 	// A stray character is not repaired.
 	if _, _, err := read(edit(func(l []string) []string { l[2] = l[2][:10] + "!" + l[2][10:]; return l })); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("stray character: %v", err)
+	}
+}
+
+// Armor wrapped at any width decodes to its data, as gpg and go-crypto
+// read it: base64 runs on across line ends, so lines need not hold whole
+// groups of four (a body wrapped at 70 characters was refused as "not
+// base64"), with LF or CRLF, with or without the checksum line, with the
+// padding alone on the last line; data that ends inside a group is not
+// armor.
+func TestArmorReaderAnyWidth(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 100, 1000, 100_000} {
+		data := make([]byte, n)
+		rand.Read(data)
+		var ref bytes.Buffer
+		w := NewWriter(&ref, message)
+		w.Write(data)
+		w.Close()
+		sum := regexp.MustCompile(`(?m)^=....$`).Find(ref.Bytes())
+		b64 := base64.StdEncoding.EncodeToString(data)
+		widths := []int{1, 2, 3, 5, 7, 63, 65, 70, 75, 77, 250, 257, 1001}
+		for _, width := range widths {
+			var body strings.Builder
+			for s := b64; len(s) > 0; s = s[min(width, len(s)):] {
+				body.WriteString(s[:min(width, len(s))] + "\n")
+			}
+			for _, withSum := range []bool{false, true} {
+				in := "-----BEGIN " + message + "-----\n\n" + body.String()
+				if withSum {
+					in += string(sum) + "\n"
+				}
+				in += "-----END " + message + "-----\n"
+				for name, text := range map[string]string{"LF": in, "CRLF": strings.ReplaceAll(in, "\n", "\r\n")} {
+					ar, err := NewReader(strings.NewReader(text))
+					if err != nil {
+						t.Fatal(err)
+					}
+					out, err := io.ReadAll(ar)
+					if err != nil || !bytes.Equal(out, data) {
+						t.Fatalf("%d bytes at width %d (%s, checksum %v): %v, %d bytes out", n, width, name, withSum, err, len(out))
+					}
+					if withSum && ar.ChecksumMismatch() {
+						t.Fatalf("%d bytes at width %d: checksum mismatch", n, width)
+					}
+					// go-crypto reads it alike (it takes lines of up to 96
+					// characters).
+					if width > 96 {
+						continue
+					}
+					block, err := armor.Decode(strings.NewReader(text))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if theirs, err := io.ReadAll(block.Body); err != nil || !bytes.Equal(theirs, data) {
+						t.Fatalf("%d bytes at width %d: go-crypto: %v", n, width, err)
+					}
+				}
+			}
+		}
+	}
+	// The data ends inside a group.
+	for _, body := range []string{"QUJDR\n", "QUJ\nD\nR\n", "QQ\n"} {
+		ar, err := NewReader(strings.NewReader("-----BEGIN A-----\n\n" + body + "-----END A-----\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(ar); !errors.Is(err, ErrInvalid) {
+			t.Errorf("body %q: %v", body, err)
+		}
 	}
 }
