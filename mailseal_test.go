@@ -631,3 +631,51 @@ func TestPlanSendSystemMail(t *testing.T) {
 		t.Fatalf("query on a person's From: %v", err)
 	}
 }
+
+// A PGP/MIME message decrypts the same with LF and with CRLF line endings,
+// large enough to be read through the LF view, however its armor is
+// wrapped: lines of any width, not only of a multiple of four characters
+// (base64 runs on across line ends; gpg reads such armor).
+func TestArmorWrapAndLineEndings(t *testing.T) {
+	alice, bob := newKey("Alice <alice@example.org>"), newKey("Bob <bob@example.org>")
+	body := strings.Repeat("All work and no play makes Jack a dull boy.\r\n", 1500) // 66 KB
+	msg := parse("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: wrap\r\n\r\n" + body)
+	var encrypted bytes.Buffer
+	if err := mailseal.Encrypt(&encrypted, msg, []mailseal.Recipient{pgp.Recipient{Entity: bob}}, mailseal.SignWith(pgp.Signer{Entity: alice})); err != nil {
+		t.Fatal(err)
+	}
+	msg.Close()
+	keys := mailseal.Keys{OpenPGP: pgp.Keyring{Certs: openpgpList(alice), Secrets: openpgpList(bob)}}
+	enc := encrypted.String()
+	head, rest, ok := strings.Cut(enc, "-----BEGIN PGP MESSAGE-----\r\n\r\n")
+	b64, tail, ok2 := strings.Cut(rest, "\r\n-----END PGP MESSAGE-----")
+	if !ok || !ok2 {
+		t.Fatal("no armored block")
+	}
+	lines := strings.Split(b64, "\r\n")
+	if last := lines[len(lines)-1]; strings.HasPrefix(last, "=") {
+		lines = lines[:len(lines)-1] // the CRC-24 line, which the wrapping would join
+	}
+	b64 = strings.Join(lines, "")
+	for _, width := range []int{64, 76, 70, 7, 250, 257, 262, 275} {
+		var wrapped strings.Builder
+		for s := b64; len(s) > 0; {
+			n := min(width, len(s))
+			wrapped.WriteString(s[:n] + "\r\n")
+			s = s[n:]
+		}
+		crlf := head + "-----BEGIN PGP MESSAGE-----\r\n\r\n" + wrapped.String() + "-----END PGP MESSAGE-----" + tail
+		for name, m := range map[string]string{"CRLF": crlf, "LF": strings.ReplaceAll(crlf, "\r\n", "\n")} {
+			parsed, err := mime.ParseAt(strings.NewReader(m), int64(len(m)), mime.DefaultLimits(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			o, err := mailseal.Open(parsed, keys, mailseal.OpenOptions{Decrypt: true, Output: &out})
+			parsed.Close()
+			if err != nil || o.Status != mailseal.StatusGood || !o.Decrypted || !strings.Contains(out.String(), "a dull boy.") {
+				t.Errorf("armor lines of %d characters, %s: %v, %+v", width, name, err, o)
+			}
+		}
+	}
+}

@@ -35,25 +35,6 @@ func (e *Entity) Body() io.Reader {
 	}
 }
 
-// StoredBody is Body with the line endings of the message as it is stored,
-// for a reader to which line endings mean nothing, such as OpenPGP armor:
-// a body that is not transfer-encoded, of a message read where it lies
-// with LF line endings (see ParseAt), comes as the source holds it, each
-// CRLF of Body an LF, which saves converting it. Otherwise, and for a
-// source that holds a CR anywhere, it is Body.
-func (e *Entity) StoredBody() io.Reader {
-	if len(e.Children) == 0 {
-		switch e.transferEncoding() {
-		case "base64", "quoted-printable":
-		default:
-			if r := e.sourceBody(true); r != nil {
-				return r
-			}
-		}
-	}
-	return e.Body()
-}
-
 const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 // base64Values maps a byte to its 6-bit value, 0xFE for '=', 0xFF for others.

@@ -409,42 +409,4 @@ func b64Lines(data []byte) []string {
 	return append(lines, enc)
 }
 
-// StoredBody gives the body of a message read through its LF form as the
-// source holds it, when the source has no CR; else, and for encoded
-// bodies, it is Body.
-func TestStoredBody(t *testing.T) {
-	armor := "-----BEGIN PGP MESSAGE-----\n\n" + strings.Repeat(strings.Repeat("A", 64)+"\n", 2000) + "=AAAA\n-----END PGP MESSAGE-----\n"
-	msg := "From: a@example.org\nContent-Type: multipart/encrypted; boundary=b; protocol=\"application/pgp-encrypted\"\n\n" +
-		"--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--b\nContent-Type: application/octet-stream\n\n" + armor +
-		"--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nsoft=\nbreak\n--b--\n"
-	for _, withCR := range []bool{false, true} {
-		src := msg
-		if withCR {
-			src = strings.Replace(src, "Version: 1\n", "Version: 1\r\n", 1)
-		}
-		m, err := ParseAt(strings.NewReader(src), int64(len(src)), DefaultLimits(), 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := m.Root.src.(*crlfView); !ok {
-			t.Fatal("not read through the view")
-		}
-		for _, e := range m.Root.Children {
-			body, _ := io.ReadAll(e.Body())
-			stored, _ := io.ReadAll(e.StoredBody())
-			want := body
-			if !withCR && e.transferEncoding() != "quoted-printable" {
-				want = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
-			}
-			if !bytes.Equal(stored, want) {
-				t.Errorf("CR in the source %v, part %s: StoredBody %q, want %q", withCR, e.Path, trunc(stored), trunc(want))
-			}
-		}
-		if got, _ := io.ReadAll(m.Root.Children[1].StoredBody()); !withCR && string(got) != strings.TrimSuffix(armor, "\n") { // the last LF belongs to the delimiter
-			t.Errorf("the armored part is not as the source holds it")
-		}
-		m.Close()
-	}
-}
-
 func trunc(b []byte) []byte { return b[:min(len(b), 80)] }

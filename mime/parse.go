@@ -130,18 +130,16 @@ func (e *Entity) RawBody() io.Reader {
 // which it need not convert (at 100 MiB, the conversion was a seventh of
 // the CPU time of decrypting an S/MIME message with LF line endings).
 func (e *Entity) encodedBody() io.Reader {
-	if r := e.sourceBody(false); r != nil {
+	if r := e.sourceBody(); r != nil {
 		return r
 	}
 	return e.RawBody()
 }
 
 // sourceBody is, for an entity read through a crlfView, the source bytes
-// that its canonical body converts from; nil for other entities, and with
-// pureLF also when the source holds a CR, so that the bytes it gives are
-// the canonical body with every CRLF an LF.
-func (e *Entity) sourceBody(pureLF bool) io.Reader {
-	v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, pureLF)
+// that its canonical body converts from; nil for other entities.
+func (e *Entity) sourceBody() io.Reader {
+	v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, false)
 	if !ok {
 		return nil
 	}

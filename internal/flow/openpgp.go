@@ -166,8 +166,9 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 		default:
 			ciphertext = e.Children[1]
 		}
-		// Armor reads LF lines as it reads CRLF ones.
-		d, err := o.Engine.Decrypt(ciphertext.StoredBody(), o.Keyring)
+		// The canonical body, whatever the message's line endings: the
+		// armor reader's result must not depend on them.
+		d, err := o.Engine.Decrypt(ciphertext.Body(), o.Keyring)
 		if err != nil {
 			return nil, err
 		}
