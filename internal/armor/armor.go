@@ -163,6 +163,7 @@ type Reader struct {
 	crc      uint32 // CRC-24 of the data decoded so far
 	noCRC    bool   // SkipChecksum: crc is not computed
 	sum      []byte // the checksum line's value, if there is one
+	summed   bool   // the checksum line was read: the data has ended
 	repaired bool   // a line was read leniently (see the package doc)
 }
 
@@ -305,7 +306,7 @@ func (a *Reader) fill() {
 	// The fast path: whole buffered lines before any '-' or '=' (which
 	// only the END line, the CRC line and the last base64 line hold). If
 	// they are not clean base64, they are done one at a time.
-	if err := a.peekLines(); a.slow == 0 && len(a.carry) == 0 && (err == nil || err == io.EOF) {
+	if err := a.peekLines(); a.slow == 0 && len(a.carry) == 0 && !a.summed && (err == nil || err == io.EOF) {
 		data, _ := a.br.Peek(a.br.Buffered())
 		end := bytes.LastIndexByte(data[:a.stop(data)], '\n') + 1
 		if end > 0 {
@@ -333,6 +334,9 @@ func (a *Reader) fill() {
 		}
 	case err != nil:
 		a.err = err
+	case a.summed:
+		// Lines between the checksum line and the END line are not
+		// data, as gpg and go-crypto read them.
 	case len(line) > 0 && line[0] == '=' && len(line) < 8 && len(a.carry) == 0:
 		a.checksum(line[1:])
 	case len(line) > 0:
@@ -398,8 +402,10 @@ func (a *Reader) addCRC(p []byte) {
 // first Read.
 func (a *Reader) SkipChecksum() { a.noCRC = true }
 
-// checksum records the value of the CRC-24 line (without its '=').
+// checksum records the value of the CRC-24 line (without its '='), which
+// ends the data.
 func (a *Reader) checksum(b64 []byte) {
+	a.summed = true
 	if sum, err := base64.StdEncoding.DecodeString(string(b64)); err == nil && len(sum) == 3 {
 		a.sum = sum
 	}
