@@ -158,7 +158,8 @@ type Reader struct {
 	// read so far left of an unfinished group: base64 runs on across line
 	// ends, so a line need not hold whole groups (gpg reads armor wrapped
 	// at any width).
-	carry []byte
+	carry   []byte
+	scratch []byte // decode's buffer for carry and a line
 
 	crc      uint32 // CRC-24 of the data decoded so far
 	noCRC    bool   // SkipChecksum: crc is not computed
@@ -364,8 +365,9 @@ func (a *Reader) decode(buf, line []byte) ([]byte, bool) {
 	if !ok {
 		return buf, false
 	}
-	all := append(a.carry, data...)
-	a.carry = nil
+	a.scratch = append(append(a.scratch[:0], a.carry...), data...)
+	all := a.scratch
+	a.carry = a.carry[:0]
 	if sum != nil {
 		// A checksum joined to the last line: the data ends here.
 		for len(all)%4 != 0 {
@@ -375,7 +377,7 @@ func (a *Reader) decode(buf, line []byte) ([]byte, bool) {
 	k := len(all)
 	if sum == nil {
 		k -= k % 4 // an unfinished group (or its padding) waits for the next line
-		a.carry = append([]byte(nil), all[k:]...)
+		a.carry = append(a.carry, all[k:]...)
 	}
 	out, err := base64.StdEncoding.AppendDecode(buf, all[:k])
 	if err != nil {
@@ -418,35 +420,50 @@ func (a *Reader) checksum(b64 []byte) {
 // whose value it returns as sum. Either repair sets a.repaired; anything
 // but base64 characters then is not base64 (ok false).
 func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
-	clean := make([]byte, 0, len(line))
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case c == ' ' || c == '\t' || c == '\r' || c == 0xa0:
-		case c == 0xc2 && i+1 < len(line) && line[i+1] == 0xa0:
-			i++
-		default:
-			clean = append(clean, c)
+	clean, checked := line, allBase64(line)
+	if !checked {
+		clean = make([]byte, 0, len(line))
+		for i := 0; i < len(line); i++ {
+			switch c := line[i]; {
+			case c == ' ' || c == '\t' || c == '\r' || c == 0xa0:
+			case c == 0xc2 && i+1 < len(line) && line[i+1] == 0xa0:
+				i++
+			default:
+				clean = append(clean, c)
+			}
 		}
-	}
-	if len(clean) != len(line) {
-		a.repaired = true
+		if len(clean) != len(line) {
+			a.repaired = true
+		}
 	}
 	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 && clean[j-1] != '=' {
 		a.repaired = true
 		return clean[:j], clean[j+1:], true
 	}
-	for _, c := range clean {
-		if !isBase64(c) {
-			return nil, nil, false
-		}
+	if !checked && !allBase64(clean) {
+		return nil, nil, false
 	}
 	return clean, nil, true
 }
 
-// isBase64 reports whether c is a character of standard base64 or its
-// padding.
-func isBase64(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '='
+// base64Chars marks the characters of standard base64 and its padding (a
+// table: random base64 defeats the branches of a range test).
+var base64Chars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") {
+		t[c] = true
+	}
+	return t
+}()
+
+// allBase64 reports whether every byte of p is a character of standard
+// base64 or its padding.
+func allBase64(p []byte) bool {
+	for _, c := range p {
+		if !base64Chars[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // stop returns the index of the first '-' or '=' in data, or len(data).
