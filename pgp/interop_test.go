@@ -119,6 +119,16 @@ func TestInteropFromGPG(t *testing.T) {
 			if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != core.IntegrityMDC || d.DecryptedWith != fpr {
 				t.Fatalf("encrypt: %q %+v", body, d)
 			}
+			// gpg's armor of 100 KiB rewrapped at 70 characters, as a mailer
+			// may: gpg reads it, and so does mailseal.
+			big := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16)
+			rewrapped := rewrapArmor(t, h.Encrypt(big, []string{fpr}, "-z0"), 70)
+			if r := h.Run(rewrapped, "--decrypt"); r.Err != nil || !bytes.Equal(r.Stdout, big) {
+				t.Fatalf("gpg, armor at 70 characters: %v %s", r.Err, r.Stderr)
+			}
+			if _, body := decryptAll(t, e, rewrapped, kr); !bytes.Equal(body, big) {
+				t.Fatalf("armor at 70 characters: %d bytes", len(body))
+			}
 			// Session keys: ours is gpg's, and gpg's alone decrypts.
 			shown := h.Run(ct, "--decrypt", "--show-session-key").StatusLines("SESSION_KEY")
 			if len(shown) != 1 || d.SessionKey == nil || !strings.EqualFold(strings.TrimPrefix(shown[0], "SESSION_KEY "), d.SessionKey.String()) {
@@ -184,4 +194,33 @@ func TestInteropFromGPG(t *testing.T) {
 			_ = openpgp.EntityList{}
 		})
 	}
+}
+
+// rewrapArmor joins the base64 lines of an armored block (keeping its
+// checksum line) and wraps them at width characters.
+func rewrapArmor(t *testing.T, armored []byte, width int) []byte {
+	t.Helper()
+	head, rest, ok := strings.Cut(string(armored), "\n\n")
+	body, tail, ok2 := strings.Cut(rest, "\n-----END")
+	if !ok || !ok2 {
+		t.Fatalf("not armor: %q", armored)
+	}
+	var data, sum string
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "=") {
+			sum = line
+		} else {
+			data += strings.TrimSpace(line)
+		}
+	}
+	var out strings.Builder
+	out.WriteString(head + "\n\n")
+	for ; len(data) > 0; data = data[min(width, len(data)):] {
+		out.WriteString(data[:min(width, len(data))] + "\n")
+	}
+	if sum != "" {
+		out.WriteString(sum + "\n")
+	}
+	out.WriteString("-----END" + tail)
+	return []byte(out.String())
 }
