@@ -111,12 +111,7 @@ func TestArmorReader(t *testing.T) {
 		return out, ar.Type, err
 	}
 	for _, n := range []int{0, 1, 2, 3, 47, 48, 49, 1000, 100_000, 300_001} {
-		data := make([]byte, n)
-		rand.Read(data)
-		var ours bytes.Buffer
-		w := NewWriter(&ours, message)
-		w.Write(data)
-		w.Close()
+		data, ours := randomArmored(n)
 		var theirs bytes.Buffer
 		tw, _ := armor.Encode(&theirs, message, map[string]string{"Comment": "made by go-crypto"})
 		tw.Write(data)
@@ -362,12 +357,7 @@ func TestReaderChecksumAndRepairs(t *testing.T) {
 // armor.
 func TestArmorReaderAnyWidth(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 100, 1000, 100_000} {
-		data := make([]byte, n)
-		rand.Read(data)
-		var ref bytes.Buffer
-		w := NewWriter(&ref, message)
-		w.Write(data)
-		w.Close()
+		data, ref := randomArmored(n)
 		sum := regexp.MustCompile(`(?m)^=....$`).Find(ref.Bytes())
 		b64 := base64.StdEncoding.EncodeToString(data)
 		widths := []int{1, 2, 3, 5, 7, 63, 65, 70, 75, 77, 250, 257, 1001}
@@ -420,4 +410,16 @@ func TestArmorReaderAnyWidth(t *testing.T) {
 			t.Errorf("body %q: %v", body, err)
 		}
 	}
+}
+
+// randomArmored returns n random bytes and their armor as NewWriter writes
+// it.
+func randomArmored(n int) ([]byte, *bytes.Buffer) {
+	data := make([]byte, n)
+	rand.Read(data)
+	var armored bytes.Buffer
+	w := NewWriter(&armored, message)
+	w.Write(data)
+	w.Close()
+	return data, &armored
 }
