@@ -35,21 +35,6 @@ func (e *Entity) Body() io.Reader {
 	}
 }
 
-const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-// base64Values maps a byte to its 6-bit value, 0xFE for '=', 0xFF for others.
-var base64Values = func() [256]byte {
-	var t [256]byte
-	for i := range t {
-		t[i] = 0xFF
-	}
-	for i := 0; i < len(base64Alphabet); i++ {
-		t[base64Alphabet[i]] = byte(i)
-	}
-	t['='] = 0xFE
-	return t
-}()
-
 // base64Decoder decodes base64 leniently and streaming: bytes outside the
 // alphabet are skipped, '=' ends a group (so concatenated encodings decode),
 // and a trailing incomplete group yields the bytes it holds.
@@ -113,8 +98,9 @@ func (d *base64Decoder) decode(buf, data []byte) []byte {
 
 // decodeBytes is the lenient decoder, one byte at a time.
 func (d *base64Decoder) decodeBytes(buf, data []byte) []byte {
+	values := b64lines.Values()
 	for _, c := range data {
-		v := base64Values[c]
+		v := values[c]
 		switch v {
 		case 0xFF:
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"github.com/mailseal/mailseal/internal/b64lines"
 	"html"
 	"io"
 	"strconv"
@@ -345,8 +346,9 @@ func (w *partWindow) decodeBase64() {
 	var pos []int32
 	var vals []byte
 	padded := false
+	values := b64lines.Values()
 	for i, c := range w.enc {
-		v := base64Values[c]
+		v := values[c]
 		if v == 0xFE {
 			padded = true
 			break

@@ -446,20 +446,12 @@ func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 	return clean, nil, true
 }
 
-// base64Chars marks the characters of standard base64 and its padding (a
-// table: random base64 defeats the branches of a range test).
-var base64Chars = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") {
-		t[c] = true
-	}
-	return t
-}()
-
 // allBase64 reports whether every byte of p is a character of standard
 // base64 or its padding.
 func allBase64(p []byte) bool {
+	values := b64lines.Values()
 	for _, c := range p {
-		if !base64Chars[c] {
+		if values[c] == 0xFF {
 			return false
 		}
 	}

@@ -239,6 +239,22 @@ var decodeTables = sync.OnceValue(func() *[4][256]uint32 {
 	return t
 })
 
+// Values maps a byte to its 6-bit value in standard base64, 0xFE for the
+// padding '=' and 0xFF for any other byte: the table of mailseal's lenient
+// base64 readers (mime's, armor's), built on first use.
+var Values = sync.OnceValue(func() *[256]byte {
+	t := new([256]byte)
+	for c := range t {
+		t[c] = 0xFF
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for v := range len(alphabet) {
+		t[alphabet[v]] = byte(v)
+	}
+	t['='] = 0xFE
+	return t
+})
+
 // decodeQuads decodes groups of four characters (len(src) a multiple of
 // four, no padding) into out, which needs one byte more than the result;
 // false if a character is not in the alphabet.

@@ -176,3 +176,19 @@ func FuzzDecodeLines(f *testing.F) {
 		}
 	})
 }
+
+// Values gives each byte what encoding/base64 makes of it.
+func TestValues(t *testing.T) {
+	values := Values()
+	for c := 0; c < 256; c++ {
+		want := byte(0xFF)
+		if c == '=' {
+			want = 0xFE
+		} else if d, err := base64.StdEncoding.DecodeString(string([]byte{byte(c), 'A', 'A', 'A'})); err == nil {
+			want = d[0] >> 2
+		}
+		if values[c] != want {
+			t.Errorf("Values[%q] = %#x, want %#x", byte(c), values[c], want)
+		}
+	}
+}
