@@ -611,9 +611,6 @@ type parser struct {
 	haveLines bool
 }
 
-// dashLines is p.lines, if known.
-func (p *parser) dashLines() ([]int64, bool) { return p.lines, p.haveLines }
-
 // stopHashers stops the hashing of a parse that is given up.
 func (p *parser) stopHashers() {
 	for _, h := range p.hashers {
@@ -995,6 +992,12 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 	}
 	inPart := false
 	var partStart int64
+	addSpan := func(sp span) {
+		spans = append(spans, sp)
+		if len(spans) == 1 && hashed != nil {
+			hashed.setEnd(sp.end)
+		}
+	}
 	// delimiter takes a delimiter line [lineStart, lineEnd) (offsets of
 	// src) of the given kind; done when it closes the multipart.
 	delimiter := func(lineStart, lineEnd int64, kind delimKind) (done bool, err error) {
@@ -1009,10 +1012,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 			partEnd -= 2
 		}
 		if inPart {
-			spans = append(spans, span{partStart, max(partStart, partEnd)})
-			if len(spans) == 1 && hashed != nil {
-				hashed.setEnd(spans[0].end)
-			}
+			addSpan(span{partStart, max(partStart, partEnd)})
 		} else {
 			e.preambleEnd = partEnd
 		}
@@ -1046,8 +1046,8 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		return nil
 	}
 	var done bool
-	if lines, ok := p.dashLines(); ok && !viewed {
-		done, err = splitAtLines(src, from, to, dash, lines, cleared, delimiter)
+	if p.haveLines && !viewed {
+		done, err = splitAtLines(src, from, to, dash, p.lines, cleared, delimiter)
 	} else {
 		done, err = searchDelimiters(src, from, to, dash, eol, cleared, delimiter)
 	}
@@ -1059,10 +1059,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		return nil, nil, err
 	}
 	if !done && inPart {
-		spans = append(spans, span{partStart, e.end})
-		if len(spans) == 1 && hashed != nil {
-			hashed.setEnd(e.end)
-		}
+		addSpan(span{partStart, e.end})
 	}
 	return spans, hashed, nil
 }
@@ -1078,6 +1075,9 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 // line. A line longer than maxDelimiterLine is not a delimiter (it would
 // need kilobytes of transport padding).
 func searchDelimiters(src io.ReaderAt, from, to int64, dash, eol []byte, cleared func(int64) error, delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
+	if len(dash) > maxDelimiterLine {
+		return false, nil // no line that long is a delimiter
+	}
 	grow := 2 - len(eol)
 	// The buffer holds the longest delimiter line and a byte before it, so
 	// that a line it cannot hold is longer than maxDelimiterLine whatever
@@ -1103,14 +1103,10 @@ func searchDelimiters(src io.ReaderAt, from, to int64, dash, eol []byte, cleared
 			if eof {
 				return false, nil
 			}
-			// Keep what could begin a match, and the byte before it.
+			// Keep what could begin a match, and the byte before it
+			// (fewer bytes than buf holds: dash is no longer than
+			// maxDelimiterLine, or than the body).
 			keep := min(n, len(dash))
-			if keep == len(buf) {
-				// Cannot happen (unusableBoundary keeps the boundary far
-				// shorter than the buffer); were it to, the search would
-				// read nothing more.
-				return false, errors.New("the boundary fills the search buffer")
-			}
 			// A delimiter (and the CRLF before it, the part's end) can
 			// only begin in the bytes kept.
 			if err := cleared(base + int64(n-keep)); err != nil {

@@ -1157,3 +1157,27 @@ func TestSplitAtLinesAllocation(t *testing.T) {
 		t.Errorf("parsing %d bytes allocated %d MiB", len(msg), grew>>20)
 	}
 }
+
+// The delimiter search on its own, given a boundary longer than any
+// delimiter line may be (parseEntity never gives it one: unusableBoundary),
+// finds no delimiter and ends, in a body larger than its buffer; it used
+// to keep all it had read and read nothing more.
+func TestSearchBoundaryLongerThanALine(t *testing.T) {
+	b := strings.Repeat("z", maxDelimiterLine)
+	body := "--" + b + "\r\nx\r\n" + strings.Repeat("Q", 200<<10) + "\r\n--" + b + "--\r\n"
+	done := make(chan string, 1)
+	go func() {
+		e := &Entity{bodyStart: 0, end: int64(len(body))}
+		p := &parser{src: strings.NewReader(body), lim: DefaultLimits(), minHashed: 1 << 62}
+		spans, _, err := p.splitParts(e, b, nil)
+		done <- fmt.Sprint(spans, err)
+	}()
+	select {
+	case got := <-done:
+		if got != "[] <nil>" {
+			t.Errorf("spans and error %s, want none", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the search did not end")
+	}
+}
