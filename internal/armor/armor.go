@@ -141,8 +141,12 @@ func crc24Update(crc uint32, p []byte) uint32 {
 // END line is a reason to refuse the data (RFC 9580 §6.1; a truncated
 // message is caught by its packets' own integrity checks, as damage of any
 // other kind is). Runs of clean base64 lines are decoded together
-// (b64lines.DecodeLines); a line with other white space or characters is
-// decoded on its own and fails the read if it is not base64.
+// (b64lines.DecodeLines); other lines one at a time, white space dropped,
+// failing the read if they hold anything but base64. Base64 runs on across
+// line ends: a line need not hold whole groups of four characters (gpg
+// reads armor wrapped at any width). The checksum line ends the data; lines
+// after it, up to the END line, are not read as data (as gpg and go-crypto
+// do).
 type Reader struct {
 	Type string // the block type, from the BEGIN line, such as "PGP MESSAGE"
 
