@@ -276,14 +276,23 @@ func encryptSign(se *Session, m *mime.Message, order []string, w io.Writer) erro
 // message (choose the keys, sign, encrypt), with the session's cache and
 // without it (every look-up reads and validates the keys again), for each
 // protocol; S/MIME with ECDSA P-256 and RSA-3072 certificates (an Ed25519
-// certificate signs but cannot be encrypted to).
+// certificate signs but cannot be encrypted to). openpgp-unrecorded is
+// openpgp with the records of checked self-signatures removed (a keystore
+// whose keys were written by another tool or an older mailseal): without
+// the cache, each look-up checks them again.
 func BenchmarkSessionEncryptSign(b *testing.B) {
 	for _, c := range []struct{ name, protocol, algo string }{
 		{"openpgp", mailseal.ProtocolOpenPGP, "ecdsa-p256"},
+		{"openpgp-unrecorded", mailseal.ProtocolOpenPGP, "ecdsa-p256"},
 		{"smime-p256", mailseal.ProtocolSMIME, "ecdsa-p256"},
 		{"smime-rsa3072", mailseal.ProtocolSMIME, "rsa3072"},
 	} {
 		s := cacheWorld(b, c.algo)
+		if c.name == "openpgp-unrecorded" {
+			if err := os.RemoveAll(filepath.Join(s.dir, verifiedDirName)); err != nil {
+				b.Fatal(err)
+			}
+		}
 		oldSettle := cacheSettle
 		cacheSettle = 0 // the keys were written a moment ago
 		for _, cache := range []bool{true, false} {

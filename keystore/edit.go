@@ -435,10 +435,10 @@ func (s *Store) editPGP(query string, pass PassphraseFunc, edit func(*keyEdit) e
 	if err != nil {
 		return nil, fmt.Errorf("keystore: secret key %s: %w", upper(fpr), err)
 	}
-	if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+	if err := s.writeKeyFile(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	if err := writeAtomic(s.secretPath(fpr), secretKeyFile(secCert, merged), 0o600); err != nil {
+	if err := s.writeKeyFile(s.secretPath(fpr), secretKeyFile(secCert, merged), 0o600); err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	e, err := s.parseCert(fpr, merged.serialize())

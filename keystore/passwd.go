@@ -156,7 +156,7 @@ func (s *Store) ChangePassphrase(opts PassphraseOptions) ([]PassphraseChange, er
 		if contents[i] == nil {
 			t.change.Change = "already under the new passphrase"
 		} else {
-			if err := writeAtomic(t.path, contents[i], 0o600); err != nil {
+			if err := s.writeKeyFile(t.path, contents[i], 0o600); err != nil {
 				return done, fmt.Errorf("keystore: passwd: %w", err)
 			}
 			t.change.Change = "passphrase changed"

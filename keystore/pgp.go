@@ -179,7 +179,7 @@ func (s *Store) importCert(c *cert, protect []byte) (ImportResult, error) {
 	res.New = old == nil
 	res.Changes = changes
 	if old == nil || len(changes) > 0 {
-		if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+		if err := s.writeKeyFile(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
 			return res, err
 		}
 	}
@@ -227,7 +227,7 @@ func (s *Store) storeSecret(fpr string, raw []byte, protect []byte) (string, err
 		}
 		out = b.Bytes()
 	}
-	if err := writeAtomic(path, out, 0o600); err != nil {
+	if err := s.writeKeyFile(path, out, 0o600); err != nil {
 		return "", err
 	}
 	if hasUnprotected(ent) && protect == nil {
@@ -322,7 +322,7 @@ func (s *Store) addRevocation(c *cert, p rawPacket) (ImportResult, error) {
 		return ImportResult{}, err
 	}
 	if len(changes) > 0 {
-		if err := writeAtomic(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
+		if err := s.writeKeyFile(s.certPath(fpr), merged.serialize(), 0o644); err != nil {
 			return ImportResult{}, err
 		}
 	} else {
@@ -403,6 +403,7 @@ func (s *Store) parseCert(fpr string, data []byte) (*openpgp.Entity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %s: %w", s.certPath(fpr), err)
 	}
+	s.markVerified(e, s.certPath(fpr), data)
 	return e, nil
 }
 
@@ -420,6 +421,7 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: secret key %s: %w", upper(fpr), err)
 	}
+	s.markVerified(e, s.secretPath(fpr), data)
 	// Revocations and new signatures arrive in the public certificate:
 	// use its view of validity.
 	if pub, err := s.entity(fpr); err == nil {
@@ -702,6 +704,7 @@ func (s *Store) DeletePGP(query string, secret bool) error {
 	if err := removeFile(s.certPath(fpr), gone); err != nil {
 		return err
 	}
+	s.forgetVerified(fpr)
 	return s.forgetProvenance(false, fpr)
 }
 

@@ -6,6 +6,7 @@
 //	<home>/pgp.cert.d/writelock                 locked by every writer
 //	<home>/pgp.keys/<FINGERPRINT>               OpenPGP secret keys, encrypted, mode 0600
 //	<home>/pgp.keyids                           key ID -> certificate index (see CertIndex)
+//	<home>/pgp.verified/<FINGERPRINT>[.secret]  which self-signatures of a key file verified (see verified.go)
 //	<home>/pgp.revocs/<FINGERPRINT>.rev         revocation certificates made at generation, mode 0600
 //	<home>/x509/certs/<SHA-256>.pem             X.509 certificates
 //	<home>/x509/keys/<id>.p12                   their private keys, PKCS#12 under the passphrase
