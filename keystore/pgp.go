@@ -421,6 +421,9 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: secret key %s: %w", upper(fpr), err)
 	}
+	// The secret key file's record, before the certificate's user ID
+	// signatures replace the file's own below: it describes only this
+	// file (TestSecretRecordNotOnCertificate).
 	s.markVerified(e, s.secretPath(fpr), data)
 	// Revocations and new signatures arrive in the public certificate:
 	// use its view of validity.

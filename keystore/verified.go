@@ -5,9 +5,10 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -35,17 +36,20 @@ import (
 //	<home>/pgp.verified/<FINGERPRINT>.secret   of pgp.keys/<FINGERPRINT>
 //
 // A record holds the SHA-256 of the exact file it describes, its format and
-// the go-crypto version that checked it (a program built with another
-// go-crypto than go.mod's keeps no records and uses none). When a key file is read, a signature
+// what checked it: the Go release, GODEBUG, and the versions of go-crypto
+// and circl (a program built with others than go.mod's keeps no records
+// and uses none; see checkerVersion). When a key file is read, a signature
 // its record lists is marked verified before go-crypto looks at it, if the
-// record matches the file's bytes, format and go-crypto version; a key file
-// changed in any way (another tool shares pgp.cert.d), a record of another
-// version, or none, and the signatures are checked as before. A listed
-// signature is marked only when it uses SHA-256, SHA-384 or SHA-512 and has
-// no critical notation: its first check would then succeed under any policy
-// mailseal applies (they reject only older hashes), and its expiry is
-// judged at each use, as before. A record never marks a revocation and
-// never marks a signature bad: it only spares a check whose result it holds.
+// record matches the file's bytes, format and checker; a key file changed
+// in any way (another tool shares pgp.cert.d), a record of another
+// checker, or none, and the signatures are checked as before. A listed
+// signature is marked only when it uses SHA-256, SHA-384 or SHA-512, has
+// no critical notation and no expiry time of its own: its first check
+// would then succeed under any policy mailseal applies, at any time
+// (go-crypto keeps the answer of its first check, expiry included, for
+// every later question; see sameAtAnyTime). A record never marks a
+// revocation and never marks a signature bad: it only spares a check whose
+// result it holds.
 // A record is a cache: it is written without syncing, and one that is torn
 // or lost is not used.
 const (
@@ -54,25 +58,43 @@ const (
 	maxVerified     = 64 << 10
 )
 
-// checkedWith is the go-crypto version in go.mod (TestCheckedWithGoMod
-// keeps it so).
-const checkedWith = "v1.5.2"
+// checkedWith are the versions in go.mod of the modules that check
+// signatures: go-crypto, and circl for its Ed25519, X25519 and Ed448
+// (TestCheckedWithGoMod keeps them so).
+var checkedWith = map[string]string{
+	"github.com/ProtonMail/go-crypto": "v1.5.2",
+	"github.com/cloudflare/circl":     "v1.6.3",
+}
 
-// checkerVersion names the go-crypto that checks signatures, or "" when it
-// is not the version in go.mod (a program that uses this package and
-// selects another go-crypto, or a local copy of it): then nothing is
-// recorded or used. A test binary carries no dependency versions; it was
-// built from go.mod.
+// recordsWithoutBuildInfo lets a test binary, which carries no dependency
+// versions, keep records: it was built from go.mod.
+var recordsWithoutBuildInfo = false
+
+// checkerVersion names what checks signatures — the Go release (whose
+// crypto/rsa and crypto/ecdsa verify), GODEBUG (rsa1024min, fips140 and
+// the like change what verifies), go-crypto and circl — or is "" when the
+// modules are not go.mod's versions (a program that uses this package and
+// selects others, a local copy) or the build does not say: then nothing is
+// recorded or used.
 var checkerVersion = sync.OnceValue(func() string {
-	const module = "github.com/ProtonMail/go-crypto"
+	found := 0
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == module && (d.Replace != nil || d.Version != checkedWith) {
+			want, ok := checkedWith[d.Path]
+			if !ok {
+				continue
+			}
+			if d.Replace != nil || d.Version != want {
 				return ""
 			}
+			found++
 		}
 	}
-	return module + "@" + checkedWith
+	if found != len(checkedWith) && !(found == 0 && recordsWithoutBuildInfo) {
+		return ""
+	}
+	return fmt.Sprintf("%s GODEBUG=%q go-crypto@%s circl@%s", runtime.Version(), os.Getenv("GODEBUG"),
+		checkedWith["github.com/ProtonMail/go-crypto"], checkedWith["github.com/cloudflare/circl"])
 })
 
 // verifiedPath is the record of the key file path, or "" for a file that
@@ -130,16 +152,34 @@ func (s *Store) recordVerified(path string, data []byte) {
 	}
 	sum := sha256.Sum256(data)
 	text := verifiedMagic + "\n" + version + "\n" + hex.EncodeToString(sum[:]) + "\n" + strings.Join(ok, " ") + "\n"
-	if err := os.MkdirAll(filepath.Dir(rec), 0o700); err == nil {
-		err = atomicfile.WriteOutput(rec, 0o600, func(w io.Writer) error {
-			_, err := w.Write([]byte(text))
-			return err
-		})
-		if err == nil {
-			return
-		}
+	if writeRecord(rec, []byte(text)) != nil {
+		_ = os.Remove(rec)
 	}
-	_ = os.Remove(rec)
+}
+
+// writeRecord replaces the record file rec with text: a temporary file
+// renamed over it, without syncs (a record lost in a crash is made again
+// when the key is next written; one torn does not match).
+func writeRecord(rec string, text []byte) error {
+	dir := filepath.Dir(rec)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := atomicfile.CreateTemp(dir, ".tmp-", 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), rec)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
 }
 
 // forgetVerified removes the records of a deleted key's files.
@@ -154,6 +194,11 @@ func (s *Store) markVerified(e *openpgp.Entity, path string, data []byte) {
 	rec := s.verifiedPath(path)
 	version := checkerVersion()
 	if rec == "" || version == "" {
+		return
+	}
+	// Only a regular file is read: a link, a FIFO or a device put there
+	// is not followed, waited on or read.
+	if st, err := os.Lstat(rec); err != nil || !st.Mode().IsRegular() {
 		return
 	}
 	text, err := atomicfile.ReadFile(rec, maxVerified)
@@ -172,20 +217,27 @@ func (s *Store) markVerified(e *openpgp.Entity, path string, data []byte) {
 	}
 	valid := true
 	for _, sig := range selfSignatures(e) {
-		if listed[sig.label] && sig.sig.Valid == nil && needsNoOtherCheck(sig.sig.Packet) {
+		if listed[sig.label] && sig.sig.Valid == nil && sameAtAnyTime(sig.sig.Packet) {
 			sig.sig.Valid = &valid
 		}
 	}
 }
 
-// needsNoOtherCheck reports whether go-crypto's check of a self-signature
-// beyond the signature itself (the hash against the policy, critical
-// notations, expiry) succeeds under every policy mailseal applies, apart
-// from expiry, which go-crypto judges again at each use.
-func needsNoOtherCheck(sig *packet.Signature) bool {
+// sameAtAnyTime reports whether go-crypto's first check of a self-signature
+// gives the same answer under every policy mailseal applies and at any
+// time it is asked for, given that the signature itself verifies. Beyond
+// the signature, go-crypto checks the hash against the policy (mailseal's
+// refuse only hashes older than SHA-256), critical notations, and expiry
+// at the time of the first question, keeping that answer for later
+// questions about other times: a signature with an expiry time is left to
+// it, so that a key reads the same with a record as without.
+func sameAtAnyTime(sig *packet.Signature) bool {
 	switch sig.Hash {
 	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
 	default:
+		return false
+	}
+	if sig.SigLifetimeSecs != nil && *sig.SigLifetimeSecs != 0 {
 		return false
 	}
 	for _, n := range sig.Notations {

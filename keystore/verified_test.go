@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/mailseal/mailseal/pgp"
 )
+
+func init() { recordsWithoutBuildInfo = true }
 
 // recordKeys are keys of every kind the records meet: Ed25519 and RSA v4
 // keys with several user IDs and subkeys, revoked ones, DSA and ElGamal
@@ -42,7 +45,8 @@ var recordKeys = []string{
 // answers every validity question as the same key checked from scratch:
 // user IDs, the primary key, encryption and signing keys, at dates before,
 // during and long after the keys' lives, under mailseal's policy,
-// go-crypto's defaults and a policy that refuses SHA-1 self-signatures. Each question gets freshly parsed keys, since
+// go-crypto's defaults and a policy that refuses SHA-1 self-signatures;
+// and the same questions in turn on one parsed key. Each question gets freshly parsed keys, since
 // go-crypto keeps the first answer it computes.
 func TestVerifiedRecordsChangeNothing(t *testing.T) {
 	s := newStore(t)
@@ -79,6 +83,28 @@ func TestVerifiedRecordsChangeNothing(t *testing.T) {
 			t.Fatalf("%v: %v", h, err)
 		}
 	}
+	// A user ID signature that expired a day after it was made, in 2020.
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Time: func() time.Time { return t0 }}
+	e, err := openpgp.NewEntity("Expiring", "", "expiring@example.org", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range e.Identities {
+		sig := id.SelfCertifications[0].Packet
+		day := uint32(86400)
+		sig.SigLifetimeSecs = &day
+		if err := sig.SignUserId(id.Name, e.PrimaryKey, e.PrivateKey, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var expiring bytes.Buffer
+	if err := e.Serialize(&expiring); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportPGP(&expiring, nil); err != nil {
+		t.Fatal(err)
+	}
 	fprs := s.certFingerprints()
 	if len(fprs) < 6 {
 		t.Fatalf("%d certificates stored", len(fprs))
@@ -94,6 +120,7 @@ func TestVerifiedRecordsChangeNothing(t *testing.T) {
 	dates := []time.Time{
 		time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC),
+		t0.Add(time.Hour),
 		time.Now(),
 		time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
@@ -156,6 +183,18 @@ func TestVerifiedRecordsChangeNothing(t *testing.T) {
 			for _, sig := range selfSignatures(read()) {
 				if sig.sig.Valid != nil {
 					marked++
+				}
+			}
+			// The questions in turn on one parse, as a verification asks
+			// about now and then about the signing time: go-crypto keeps
+			// its first answers.
+			for cname, cfg := range configs {
+				withRecord, fromScratch := read(), scratch()
+				for _, i := range []int{3, 2, 4, 1, 0} {
+					got, want := validity(withRecord, dates[i], cfg()), validity(fromScratch, dates[i], cfg())
+					if got != want {
+						t.Errorf("%s secret=%v, %s, asked in turn, at %s:\nwith the record:\n%s\nfrom scratch:\n%s", fpr, secret, cname, dates[i].Format(time.DateOnly), got, want)
+					}
 				}
 			}
 			for _, date := range dates {
@@ -271,7 +310,8 @@ func TestVerifiedRecordBound(t *testing.T) {
 		believed     bool
 	}{
 		{"same version", forged, true},
-		{"other go-crypto", strings.Replace(forged, checkedWith, "v1.0.0", 1), false},
+		{"other go-crypto", strings.Replace(forged, "go-crypto@"+checkedWith["github.com/ProtonMail/go-crypto"], "go-crypto@v1.0.0", 1), false},
+		{"other Go", strings.Replace(forged, runtime.Version(), "go1.20", 1), false},
 		{"other format", strings.Replace(forged, verifiedMagic, "mailseal verified self-signatures 0", 1), false},
 		{"torn", forged[:len(forged)-1], false},
 	} {
@@ -346,44 +386,77 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// TestNeedsNoOtherCheck: only SHA-2 signatures without critical notations
-// are marked; any other is left to go-crypto's check under the policy.
-func TestNeedsNoOtherCheck(t *testing.T) {
+// TestSameAtAnyTime: only SHA-2 signatures without critical notations or
+// an expiry time are marked; any other is left to go-crypto's check under
+// the policy and at the time asked.
+func TestSameAtAnyTime(t *testing.T) {
+	day := uint32(86400)
 	for _, c := range []struct {
 		hash     crypto.Hash
 		critical bool
+		lifetime *uint32
 		want     bool
 	}{
-		{crypto.SHA256, false, true},
-		{crypto.SHA384, false, true},
-		{crypto.SHA512, false, true},
-		{crypto.SHA256, true, false},
-		{crypto.SHA1, false, false},
-		{crypto.SHA224, false, false},
-		{crypto.MD5, false, false},
-		{crypto.RIPEMD160, false, false},
-		{crypto.SHA3_256, false, false},
+		{crypto.SHA256, false, nil, true},
+		{crypto.SHA384, false, nil, true},
+		{crypto.SHA512, false, nil, true},
+		{crypto.SHA256, true, nil, false},
+		{crypto.SHA256, false, &day, false},
+		{crypto.SHA1, false, nil, false},
+		{crypto.SHA224, false, nil, false},
+		{crypto.MD5, false, nil, false},
+		{crypto.RIPEMD160, false, nil, false},
+		{crypto.SHA3_256, false, nil, false},
 	} {
-		sig := &packet.Signature{Hash: c.hash}
+		sig := &packet.Signature{Hash: c.hash, SigLifetimeSecs: c.lifetime}
 		if c.critical {
 			sig.Notations = []*packet.Notation{{Name: "x@example.org", IsCritical: true}}
 		}
-		if got := needsNoOtherCheck(sig); got != c.want {
-			t.Errorf("%v critical=%v: %v, want %v", c.hash, c.critical, got, c.want)
+		if got := sameAtAnyTime(sig); got != c.want {
+			t.Errorf("%v critical=%v lifetime=%v: %v, want %v", c.hash, c.critical, c.lifetime != nil, got, c.want)
 		}
 	}
 }
 
-// TestCheckedWithGoMod keeps checkedWith at go.mod's go-crypto version, so
-// that records made by one version are not used by another.
+// TestCheckedWithGoMod keeps checkedWith at go.mod's versions, so that
+// records made by one version are not used by another.
 func TestCheckedWithGoMod(t *testing.T) {
 	mod := mustRead(t, "../go.mod")
-	m := regexp.MustCompile(`(?m)^\s*github\.com/ProtonMail/go-crypto (v\S+)`).FindSubmatch(mod)
-	if m == nil {
-		t.Fatal("go.mod does not require github.com/ProtonMail/go-crypto")
+	for path, v := range checkedWith {
+		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(path) + ` (v\S+)`).FindSubmatch(mod)
+		if m == nil {
+			t.Errorf("go.mod does not require %s", path)
+		} else if string(m[1]) != v {
+			t.Errorf("checkedWith has %s %s, go.mod requires %s: update checkedWith", path, v, m[1])
+		}
 	}
-	if string(m[1]) != checkedWith {
-		t.Errorf("checkedWith is %s, go.mod requires %s: update checkedWith", checkedWith, m[1])
+}
+
+// TestSecretRecordNotOnCertificate: PGPSecret takes the user IDs'
+// signatures from the certificate, which another tool may have changed;
+// the secret key file's record must not mark them (it is applied before
+// they are taken).
+func TestSecretRecordNotOnCertificate(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.ImportPGP(bytes.NewReader(mustRead(t, "../testdata/corpora/openpgp/samples/bob-secret.pgp")), nil); err != nil {
+		t.Fatal(err)
+	}
+	fpr := s.certFingerprints()[0]
+	bad := damageUserIDSignature(t, mustRead(t, s.certPath(fpr)))
+	if err := os.WriteFile(s.certPath(fpr), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.PGPSecret(fpr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Identities) == 0 {
+		t.Fatal("no user IDs")
+	}
+	for name, id := range e.Identities {
+		if _, err := id.Verify(time.Now(), (&pgp.Engine{}).Config()); err == nil {
+			t.Errorf("%s: valid although the certificate's signature is damaged", name)
+		}
 	}
 }
 
