@@ -87,6 +87,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	for _, c := range app.Commands {
 		quietUsageErrors(c, "mailseal")
 	}
+	namesOnce(app)
 	return app
 }
 
