@@ -269,9 +269,7 @@ func validity(e *openpgp.Entity, date time.Time, cfg *packet.Config) string {
 // replace the keys themselves.)
 func TestVerifiedRecordBound(t *testing.T) {
 	s := newStore(t)
-	if _, err := s.ImportPGP(bytes.NewReader(mustRead(t, "../testdata/corpora/openpgp/samples/bob.pgp")), nil); err != nil {
-		t.Fatal(err)
-	}
+	importFile(t, s, "samples/bob.pgp", nil)
 	fprs := s.certFingerprints()
 	if len(fprs) != 1 {
 		t.Fatalf("%d certificates", len(fprs))
@@ -438,9 +436,7 @@ func TestCheckedWithGoMod(t *testing.T) {
 // they are taken).
 func TestSecretRecordNotOnCertificate(t *testing.T) {
 	s := newStore(t)
-	if _, err := s.ImportPGP(bytes.NewReader(mustRead(t, "../testdata/corpora/openpgp/samples/bob-secret.pgp")), nil); err != nil {
-		t.Fatal(err)
-	}
+	importFile(t, s, "samples/bob-secret.pgp", nil)
 	fpr := s.certFingerprints()[0]
 	bad := damageUserIDSignature(t, mustRead(t, s.certPath(fpr)))
 	if err := os.WriteFile(s.certPath(fpr), bad, 0o644); err != nil {
@@ -463,9 +459,7 @@ func TestSecretRecordNotOnCertificate(t *testing.T) {
 // TestVerifiedRecordForgotten: deleting a key removes its records.
 func TestVerifiedRecordForgotten(t *testing.T) {
 	s := newStore(t)
-	if _, err := s.ImportPGP(bytes.NewReader(mustRead(t, "../testdata/corpora/openpgp/samples/bob-secret.pgp")), nil); err != nil {
-		t.Fatal(err)
-	}
+	importFile(t, s, "samples/bob-secret.pgp", nil)
 	fpr := s.certFingerprints()[0]
 	recs, _ := filepath.Glob(filepath.Join(s.dir, verifiedDirName, "*"))
 	if len(recs) != 2 {
