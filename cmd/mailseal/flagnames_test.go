@@ -64,6 +64,12 @@ func TestNamesOnce(t *testing.T) {
 		t.Errorf("only %d command lines compared", compared)
 	}
 
+	for _, f := range plainApp(io.Discard, io.Discard).Commands[0].Flags {
+		switch f.(type) {
+		case *boolFlag, *stringFlag, *intFlag, *stringSliceFlag:
+			t.Fatalf("plainApp's flag %v is wrapped: the comparison above compared nothing", f.Names())
+		}
+	}
 	app := newApp(nil, io.Discard, io.Discard)
 	check := func(where string, flags []cli.Flag) {
 		for _, f := range flags {

@@ -38,8 +38,8 @@ var configurable = []string{"smtp", "smtp-tls", "smtp-ca", "smtp-user", "smtp-pa
 func configKeys() map[string]bool {
 	isBool := map[string]bool{}
 	for _, f := range sendFlags() {
-		_, b := f.(*cli.BoolFlag)
-		isBool[f.Names()[0]] = b
+		tv, ok := f.(interface{ TakesValue() bool })
+		isBool[f.Names()[0]] = ok && !tv.TakesValue()
 	}
 	keys := map[string]bool{}
 	for _, name := range configurable {
