@@ -14,15 +14,23 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/pgp"
 )
 
 // The key-ID index lets decryption and verification find the certificates
-// and secret keys of a message without reading every stored one:
+// and secret keys of a message, and encryption and signing the
+// certificates of an address, without reading every stored one:
 //
-//	<home>/pgp.keyids   "mailseal pgp key IDs 2", then for each cert-d
-//	                    subdirectory "dir XX MTIME" and the
-//	                    "KEYID FINGERPRINT" lines of its certificates
+//	<home>/pgp.keyids   "mailseal pgp key IDs 3", then for each cert-d
+//	                    subdirectory "dir XX MTIME", the "KEYID
+//	                    FINGERPRINT" lines of its certificates and their
+//	                    "addr FINGERPRINT ADDRESS" lines
+//
+// ADDRESS (Go-quoted, as core.AddressKey writes it) is the address
+// core.UserIDAddress reads from one of the certificate's user ID packets,
+// signed or not: the index names the certificates whose user IDs might
+// bind an address, and PGPForAddress reads those and checks them.
 //
 // MTIME is the subdirectory's modification time in nanoseconds. Writing,
 // replacing or removing a certificate, by mailseal or by another tool
@@ -36,7 +44,7 @@ import (
 // granularity would not change its time.
 const (
 	keyIndexName   = "pgp.keyids"
-	keyIndexMagic  = "mailseal pgp key IDs 2"
+	keyIndexMagic  = "mailseal pgp key IDs 3"
 	keyIndexSettle = 2 * time.Second
 )
 
@@ -62,7 +70,7 @@ type keyIDTable struct {
 }
 
 func (t *keyIDTable) get() map[uint64][]string {
-	t.once.Do(func() { t.ids = t.s.keyIDs() })
+	t.once.Do(func() { t.ids, _ = t.s.keyIndex() })
 	return t.ids
 }
 
@@ -160,6 +168,7 @@ func (c *CertIndex) allSecrets() []*openpgp.Entity {
 type indexDir struct {
 	mtime int64 // nanoseconds
 	keys  []indexKey
+	addrs []indexAddr
 }
 
 type indexKey struct {
@@ -167,15 +176,34 @@ type indexKey struct {
 	fpr string
 }
 
-// keyIDs reads the index, reading again the subdirectories that changed
-// since it was written (all of them if it is missing or damaged), and
-// writes it back if that changed it.
+// indexAddr is an address (its core.AddressKey) a user ID of the
+// certificate fpr names.
+type indexAddr struct {
+	fpr, addr string
+}
+
+// keyIDs is keyIndex's key IDs.
 func (s *Store) keyIDs() map[uint64][]string {
+	ids, _ := s.keyIndex()
+	return ids
+}
+
+// keyIndex reads the index, reading again the subdirectories that changed
+// since it was written (all of them if it is missing or damaged), and
+// writes it back if that changed it. It returns the fingerprints of the
+// certificates by key ID and by the core.AddressKey of the addresses their
+// user IDs name.
+func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) {
 	path := filepath.Join(s.dir, keyIndexName)
-	old := readKeyIndex(path)
+	s.indexMu.Lock()
+	old := s.index
+	s.indexMu.Unlock()
+	if old == nil {
+		old = readKeyIndex(path)
+	}
 	entries, err := os.ReadDir(s.certDir())
 	if err != nil {
-		return map[uint64][]string{}
+		return map[uint64][]string{}, map[string][]string{}
 	}
 	now := time.Now()
 	fresh := map[string]indexDir{} // settled subdirectories: written to the index
@@ -194,7 +222,8 @@ func (s *Store) keyIDs() map[uint64][]string {
 			fresh[e.Name()] = d
 			continue
 		}
-		d := indexDir{mtime: mt.UnixNano(), keys: s.scanKeyIDs(e.Name())}
+		d := s.scanIndexDir(e.Name())
+		d.mtime = mt.UnixNano()
 		if now.Sub(mt) < keyIndexSettle {
 			unsettled = append(unsettled, d)
 			continue
@@ -208,10 +237,16 @@ func (s *Store) keyIDs() map[uint64][]string {
 	if changed {
 		_ = writeAtomic(path, formatKeyIndex(fresh), 0o600) // an unwritten index is rebuilt next time
 	}
-	ids := map[uint64][]string{}
+	s.indexMu.Lock()
+	s.index = fresh
+	s.indexMu.Unlock()
+	ids, addrs = map[uint64][]string{}, map[string][]string{}
 	add := func(d indexDir) {
 		for _, k := range d.keys {
 			ids[k.id] = append(ids[k.id], k.fpr)
+		}
+		for _, a := range d.addrs {
+			addrs[a.addr] = append(addrs[a.addr], a.fpr)
 		}
 	}
 	for _, d := range fresh {
@@ -220,14 +255,16 @@ func (s *Store) keyIDs() map[uint64][]string {
 	for _, d := range unsettled {
 		add(d)
 	}
-	return ids
+	return ids, addrs
 }
 
-// scanKeyIDs reads the key IDs of the certificates in the cert-d
-// subdirectory dir from their key packets alone.
-func (s *Store) scanKeyIDs(dir string) []indexKey {
+// scanIndexDir reads the key IDs of the certificates in the cert-d
+// subdirectory dir from their key packets, and the addresses of their user
+// ID packets (no signature is checked).
+func (s *Store) scanIndexDir(dir string) indexDir {
 	files, _ := os.ReadDir(filepath.Join(s.certDir(), dir))
 	var out []indexKey
+	var addrs []indexAddr
 	for _, f := range files {
 		fpr := dir + f.Name()
 		if f.IsDir() || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) {
@@ -238,11 +275,21 @@ func (s *Store) scanKeyIDs(dir string) []indexKey {
 			continue
 		}
 		seen := map[uint64]bool{}
+		seenAddr := map[string]bool{}
 		for len(data) > 0 {
 			var p rawPacket
 			p, data, err = nextPacket(data)
 			if err != nil { // damage: the keys read so far are indexed
 				break
+			}
+			if p.tag == tagUserID {
+				// As pgp.ValidUserIDs reads go-crypto's Identity names:
+				// the packet's bytes as a string.
+				if a, _ := core.UserIDAddress(string(p.body)); a != "" && !seenAddr[core.AddressKey(a)] {
+					seenAddr[core.AddressKey(a)] = true
+					addrs = append(addrs, indexAddr{fpr, core.AddressKey(a)})
+				}
+				continue
 			}
 			if !isKeyPacket(p.tag) {
 				continue
@@ -253,7 +300,7 @@ func (s *Store) scanKeyIDs(dir string) []indexKey {
 			}
 		}
 	}
-	return out
+	return indexDir{keys: out, addrs: addrs}
 }
 
 func formatKeyIndex(dirs map[string]indexDir) []byte {
@@ -270,6 +317,9 @@ func formatKeyIndex(dirs map[string]indexDir) []byte {
 		for _, k := range d.keys {
 			fmt.Fprintf(&b, "%016x %s\n", k.id, k.fpr)
 		}
+		for _, a := range d.addrs {
+			fmt.Fprintf(&b, "addr %s %s\n", a.fpr, strconv.Quote(a.addr))
+		}
 	}
 	return b.Bytes()
 }
@@ -283,6 +333,11 @@ func readKeyIndex(path string) map[string]indexDir {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	// An address line is as long as a user ID's address, Go-quoted: up to
+	// four times an imported certificate's size. (A longer one, from a
+	// certificate another tool stored, leaves the index unreadable: it is
+	// then rebuilt at each look-up, which is slower, not wrong.)
+	sc.Buffer(nil, 4*maxCertBytes+64)
 	if !sc.Scan() || sc.Text() != keyIndexMagic {
 		return nil
 	}
@@ -298,6 +353,17 @@ func readKeyIndex(path string) map[string]indexDir {
 			}
 			dirs[name] = indexDir{mtime: n, keys: []indexKey{}}
 			cur = name
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "addr "); ok {
+			fpr, quoted, _ := strings.Cut(rest, " ")
+			addr, err := strconv.Unquote(quoted)
+			if err != nil || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) || cur == "" || !strings.HasPrefix(fpr, cur) {
+				return nil
+			}
+			d := dirs[cur]
+			d.addrs = append(d.addrs, indexAddr{fpr, addr})
+			dirs[cur] = d
 			continue
 		}
 		idHex, fpr, found := strings.Cut(line, " ")

@@ -1,15 +1,21 @@
 package keystore
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 // ageCertDirs sets the modification time of every cert-d subdirectory to
@@ -112,10 +118,17 @@ func TestCertIndex(t *testing.T) {
 	if err := os.WriteFile(indexPath, []byte(forged), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := s.PGPCertIndex().EntitiesById(certs[0].PrimaryKey.KeyId)
+	// (A Store keeps the index it last read in memory: a new one, as a
+	// new process opens, reads the file.)
+	fresh, err := Open(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fresh.PGPCertIndex().EntitiesById(certs[0].PrimaryKey.KeyId)
 	if len(got) != 1 || fingerprintOf(got[0]) != fingerprintOf(certs[1]) {
 		t.Fatal("the index file was not used")
 	}
+	s = fresh
 
 	// A certificate added by another tool sharing the directory changes
 	// the stamp: the stale index is rebuilt.
@@ -146,4 +159,172 @@ func TestCertIndex(t *testing.T) {
 	if got := s.PGPCertIndex().EntitiesById(bob[0].PrimaryKey.KeyId); len(got) != 0 {
 		t.Fatal("deleted certificate still found")
 	}
+}
+
+// TestAddressIndex: PGPForAddress, which reads only the certificates the
+// index names for an address, finds what checking every stored
+// certificate finds: for user IDs in the forms core.UserIDAddress reads
+// (a bare address, a name and comment, a domain in capitals, two
+// addresses, a user ID naming none), before the index is saved, from the
+// saved index, in a new Store that reads the file, and after another
+// tool adds a certificate.
+func TestAddressIndex(t *testing.T) {
+	s := newStore(t)
+	importFile(t, s, "samples/alice.pgp", nil)
+	importFile(t, s, "samples/bob.pgp", nil)
+	uids := []string{
+		"carol@example.org",
+		"Carol Example (work) <carol@EXAMPLE.org>",
+		"Dave <dave@example.org>, Eve <eve@example.org>",
+		"no address here",
+		`"Frank, the first" <frank@example.org>`,
+	}
+	for i, uid := range uids {
+		e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Placeholder <placeholder@example.net>"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{uid}
+		if i == 1 { // a second user ID on the same key
+			ids = append(ids, "Carol Two <carol2@example.org>")
+		}
+		// User IDs as they are (pgp.NewKey refuses those naming no
+		// address or two), certified like the placeholder.
+		var template *packet.Signature
+		for name, id := range e.Identities {
+			template = id.SelfCertifications[0].Packet
+			delete(e.Identities, name)
+		}
+		for _, raw := range ids {
+			sig := *template
+			if err := sig.SignUserId(raw, e.PrimaryKey, e.PrivateKey, nil); err != nil {
+				t.Fatal(err)
+			}
+			e.Identities[raw] = &openpgp.Identity{Primary: e, Name: raw, UserId: &packet.UserId{Id: raw},
+				SelfCertifications: []*packet.VerifiableSignature{packet.NewVerifiableSig(&sig)}}
+		}
+		var b bytes.Buffer
+		if err := e.Serialize(&b); err != nil {
+			t.Fatal(err)
+		}
+		importBytes(t, s, b.Bytes())
+	}
+	addrs := []string{"alice@openpgp.example", "bob@openpgp.example", "BOB@OPENPGP.EXAMPLE", "bob@OpenPGP.example",
+		"carol@example.org", "carol@example.ORG", "Carol@example.org", "carol2@example.org",
+		"dave@example.org", "eve@example.org", "frank@example.org", "nobody@example.org"}
+	check := func(when string, s *Store) {
+		t.Helper()
+		found := 0
+		for _, addr := range addrs {
+			got, gotErr := s.PGPForAddress(addr)
+			now, cfg := time.Now(), &packet.Config{}
+			want, err := s.scanCerts(nil, func(e *openpgp.Entity) bool {
+				for _, u := range pgp.ValidUserIDs(e, now, cfg) {
+					if core.SameAddress(u.Address, addr) {
+						return true
+					}
+				}
+				return false
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g, w []string
+			for _, e := range got {
+				g = append(g, fingerprintOf(e))
+			}
+			for _, e := range want {
+				w = append(w, fingerprintOf(e))
+			}
+			if !slices.Equal(g, w) || (len(w) == 0) != (gotErr != nil) {
+				t.Errorf("%s: %s: found %v (%v), every certificate checked: %v", when, addr, g, gotErr, w)
+			}
+			found += len(w)
+		}
+		if found < 8 {
+			t.Errorf("%s: only %d certificates found", when, found)
+		}
+	}
+	check("before the index is saved", s)
+	ageCertDirs(t, s, time.Now().Add(-time.Hour))
+	check("the index saved", s)
+	fresh, err := Open(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the saved index read by a new Store", fresh)
+	if data, err := os.ReadFile(filepath.Join(s.Dir(), keyIndexName)); err != nil || !strings.Contains(string(data), "addr ") {
+		t.Fatalf("no addresses in the index: %v\n%s", err, data)
+	}
+
+	// Another tool adds a certificate for carol@example.org.
+	other := newStore(t)
+	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Carol Again <carol@example.org>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := e.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	importBytes(t, other, b.Bytes())
+	placeCert(t, other, fresh, strings.ToLower(fingerprintOf(e)))
+	check("a certificate added by another tool", fresh)
+	if got, _ := fresh.PGPForAddress("carol@example.org"); len(got) != 3 {
+		t.Errorf("carol@example.org: %d certificates, want 3", len(got))
+	}
+}
+
+// BenchmarkAddressLookup finds the certificate of an address in a keystore
+// of 300 others, through the index (PGPForAddress, a Store as a new
+// process opens it) and by checking every stored certificate, as
+// PGPForAddress did before the index named addresses.
+func BenchmarkAddressLookup(b *testing.B) {
+	s := newStore(b)
+	importFile(b, s, "samples/bob.pgp", nil)
+	var keys bytes.Buffer
+	for i := range 300 {
+		e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Serialize(&keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+	importBytes(b, s, keys.Bytes())
+	ageCertDirs(b, s, time.Now().Add(-time.Hour))
+	s.keyIDs() // writes the index
+	addr := "bob@openpgp.example"
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			fresh, err := Open(s.Dir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got, err := fresh.PGPForAddress(addr); err != nil || len(got) != 1 {
+				b.Fatalf("%d found: %v", len(got), err)
+			}
+		}
+	})
+	b.Run("every-certificate", func(b *testing.B) {
+		now, cfg := time.Now(), &packet.Config{}
+		for b.Loop() {
+			fresh, err := Open(s.Dir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			got, err := fresh.scanCerts([]byte("bob"), func(e *openpgp.Entity) bool {
+				for _, u := range pgp.ValidUserIDs(e, now, cfg) {
+					if core.SameAddress(u.Address, addr) {
+						return true
+					}
+				}
+				return false
+			})
+			if err != nil || len(got) != 1 {
+				b.Fatalf("%d found: %v", len(got), err)
+			}
+		}
+	})
 }

@@ -532,12 +532,14 @@ func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
 	if at < 0 {
 		return nil, fmt.Errorf("keystore: %q is not an email address: %w", addr, core.ErrUsage)
 	}
-	// A user ID holds its address as text, and certificates are stored in
-	// binary: a certificate whose bytes lack the address's local part
-	// cannot match, and is not parsed. Parsing every certificate for each
-	// look-up would grow with the keyring.
+	// The key index names the certificates with a user ID that names the
+	// address, signed or not; only those are read and checked. Reading
+	// every certificate for each look-up would grow with the keyring.
+	_, byAddr := s.keyIndex()
+	fprs := slices.Clone(byAddr[core.AddressKey(addr)])
+	sort.Strings(fprs)
 	now, cfg := time.Now(), &packet.Config{}
-	out, err := s.scanCerts([]byte(addr[:at]), func(e *openpgp.Entity) bool {
+	out, err := s.readCerts(fprs, func(e *openpgp.Entity) bool {
 		for _, u := range pgp.ValidUserIDs(e, now, cfg) {
 			if core.SameAddress(u.Address, addr) {
 				return true
@@ -554,8 +556,17 @@ func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
 // scanCerts returns the stored certificates that match, skipping unparsed
 // those whose bytes lack needle (unless it is nil).
 func (s *Store) scanCerts(needle []byte, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
+	return s.filterCerts(s.certFingerprints(), needle, match)
+}
+
+// readCerts returns those of the certificates fprs that match.
+func (s *Store) readCerts(fprs []string, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
+	return s.filterCerts(fprs, nil, match)
+}
+
+func (s *Store) filterCerts(fprs []string, needle []byte, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
 	var out []*openpgp.Entity
-	for _, fpr := range s.certFingerprints() {
+	for _, fpr := range fprs {
 		data, err := os.ReadFile(s.certPath(fpr))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the directory was listed

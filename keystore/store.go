@@ -5,7 +5,7 @@
 //	<home>/pgp.cert.d/<2 hex>/<38 or 62 hex>   OpenPGP certificates (Shared OpenPGP Certificate Directory)
 //	<home>/pgp.cert.d/writelock                 locked by every writer
 //	<home>/pgp.keys/<FINGERPRINT>               OpenPGP secret keys, encrypted, mode 0600
-//	<home>/pgp.keyids                           key ID -> certificate index (see CertIndex)
+//	<home>/pgp.keyids                           key ID and address -> certificate index (see keyIndex)
 //	<home>/pgp.verified/<FINGERPRINT>[.secret]  which self-signatures of a key file verified (see verified.go)
 //	<home>/pgp.revocs/<FINGERPRINT>.rev         revocation certificates made at generation, mode 0600
 //	<home>/x509/certs/<SHA-256>.pem             X.509 certificates
@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mailseal/mailseal/core"
@@ -46,6 +47,12 @@ type Store struct {
 	// read through readKeyFile, so that tests can check that a look-up
 	// reads only the keys it needs.
 	keyBytesRead atomic.Int64
+
+	// index is the key index as this Store last read or wrote it, so
+	// that its next look-up checks the subdirectories' times without
+	// reading the file again (see keyIndex).
+	indexMu sync.Mutex
+	index   map[string]indexDir
 }
 
 // DefaultDir is $MAILSEAL_HOME, else $XDG_DATA_HOME/mailseal, else
