@@ -3,7 +3,10 @@ package keystore
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
@@ -22,15 +26,18 @@ import (
 // and secret keys of a message, and encryption and signing the
 // certificates of an address, without reading every stored one:
 //
-//	<home>/pgp.keyids   "mailseal pgp key IDs 3", then for each cert-d
-//	                    subdirectory "dir XX MTIME", the "KEYID
-//	                    FINGERPRINT" lines of its certificates and their
-//	                    "addr FINGERPRINT ADDRESS" lines
+//	<home>/pgp.keyids   "mailseal pgp key IDs 4", then for each cert-d
+//	                    subdirectory "dir XX MTIME", a "file NAME TAG" line
+//	                    for each certificate file, the "KEYID FINGERPRINT"
+//	                    lines of its certificates and their "addr
+//	                    FINGERPRINT ADDRESS" lines
 //
-// ADDRESS (Go-quoted, as core.AddressKey writes it) is the address
-// core.UserIDAddress reads from one of the certificate's user ID packets,
-// signed or not: the index names the certificates whose user IDs might
-// bind an address, and PGPForAddress reads those and checks them.
+// ADDRESS is the addressDigest of the address core.UserIDAddress reads
+// from one of the certificate's user ID packets, signed or not: the index
+// names the certificates whose user IDs might bind an address, and
+// PGPForAddress reads those and checks them. TAG is the file's size and
+// modification and change times: a certificate rewritten in place, which
+// leaves its directory's time as it was, is read again too.
 //
 // MTIME is the subdirectory's modification time in nanoseconds. Writing,
 // replacing or removing a certificate, by mailseal or by another tool
@@ -44,7 +51,7 @@ import (
 // granularity would not change its time.
 const (
 	keyIndexName   = "pgp.keyids"
-	keyIndexMagic  = "mailseal pgp key IDs 3"
+	keyIndexMagic  = "mailseal pgp key IDs 4"
 	keyIndexSettle = 2 * time.Second
 )
 
@@ -167,8 +174,63 @@ func (c *CertIndex) allSecrets() []*openpgp.Entity {
 // indexDir is what the index holds for one cert-d subdirectory.
 type indexDir struct {
 	mtime int64 // nanoseconds
+	files []indexFile
 	keys  []indexKey
 	addrs []indexAddr
+}
+
+// indexFile is a certificate file of the subdirectory and its tag: its
+// size and modification and change times, which a file written in place
+// (not replaced by a new file, as mailseal and the cert-d draft write
+// them) changes although its directory's time stays.
+type indexFile struct {
+	name, tag string
+}
+
+// fileTag is the tag of a certificate file.
+func fileTag(info fs.FileInfo) string {
+	return strconv.FormatInt(info.Size(), 10) + "." + strconv.FormatInt(info.ModTime().UnixNano(), 10) + "." +
+		strconv.FormatInt(changeTime(info), 10)
+}
+
+// sameFiles reports whether the certificate files of the cert-d
+// subdirectory dir, whose modification time has not changed since files
+// was made (so no file was added, removed or renamed), still have the
+// tags in files: whether none was written in place.
+func (s *Store) sameFiles(dir string, files []indexFile) bool {
+	base := filepath.Join(s.certDir(), dir)
+	for _, f := range files {
+		info, err := os.Lstat(filepath.Join(base, f.name))
+		if err != nil || fileTag(info) != f.tag {
+			return false
+		}
+	}
+	return true
+}
+
+// certFiles lists the certificate files of the cert-d subdirectory dir
+// with their tags (sorted by name), and the latest time one of them was
+// modified; ok is false when the directory cannot be read.
+func (s *Store) certFiles(dir string) (files []indexFile, latest time.Time, ok bool) {
+	entries, err := os.ReadDir(filepath.Join(s.certDir(), dir))
+	if err != nil {
+		return nil, time.Time{}, false
+	}
+	for _, f := range entries {
+		fpr := dir + f.Name()
+		if f.IsDir() || !isFingerprint(fpr) {
+			continue
+		}
+		info, err := f.Info()
+		if err != nil {
+			continue // removed since the listing
+		}
+		files = append(files, indexFile{f.Name(), fileTag(info)})
+		if info.ModTime().After(latest) {
+			latest = info.ModTime()
+		}
+	}
+	return files, latest, true
 }
 
 type indexKey struct {
@@ -176,8 +238,8 @@ type indexKey struct {
 	fpr string
 }
 
-// indexAddr is an address (its core.AddressKey) a user ID of the
-// certificate fpr names.
+// indexAddr is an address a user ID of the certificate fpr names (its
+// addressDigest).
 type indexAddr struct {
 	fpr, addr string
 }
@@ -191,7 +253,7 @@ func (s *Store) keyIDs() map[uint64][]string {
 // keyIndex reads the index, reading again the subdirectories that changed
 // since it was written (all of them if it is missing or damaged), and
 // writes it back if that changed it. It returns the fingerprints of the
-// certificates by key ID and by the core.AddressKey of the addresses their
+// certificates by key ID and by the addressDigest of the addresses their
 // user IDs name.
 func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) {
 	path := filepath.Join(s.dir, keyIndexName)
@@ -218,13 +280,17 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) 
 			continue // removed since the listing
 		}
 		mt := info.ModTime()
-		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() {
+		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() && s.sameFiles(e.Name(), d.files) {
 			fresh[e.Name()] = d
 			continue
 		}
-		d := s.scanIndexDir(e.Name())
+		files, latest, ok := s.certFiles(e.Name())
+		if !ok {
+			continue // removed since the listing
+		}
+		d := s.scanIndexDir(e.Name(), files)
 		d.mtime = mt.UnixNano()
-		if now.Sub(mt) < keyIndexSettle {
+		if now.Sub(mt) < keyIndexSettle || now.Sub(latest) < keyIndexSettle {
 			unsettled = append(unsettled, d)
 			continue
 		}
@@ -258,49 +324,74 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) 
 	return ids, addrs
 }
 
-// scanIndexDir reads the key IDs of the certificates in the cert-d
-// subdirectory dir from their key packets, and the addresses of their user
-// ID packets (no signature is checked).
-func (s *Store) scanIndexDir(dir string) indexDir {
-	files, _ := os.ReadDir(filepath.Join(s.certDir(), dir))
+// scanIndexDir reads the key IDs of the certificates files of the cert-d
+// subdirectory dir (tagged before they are read, so that a change while
+// they are read shows at the next look-up) from their key packets, and the
+// addresses of their user ID packets (no signature is checked).
+func (s *Store) scanIndexDir(dir string, files []indexFile) indexDir {
 	var out []indexKey
 	var addrs []indexAddr
 	for _, f := range files {
-		fpr := dir + f.Name()
-		if f.IsDir() || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) {
-			continue
-		}
+		fpr := dir + f.name
 		data, err := s.readKeyFile(s.certPath(fpr))
 		if err != nil {
 			continue
 		}
 		seen := map[uint64]bool{}
 		seenAddr := map[string]bool{}
-		for len(data) > 0 {
+		addKey := func(id uint64) {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, indexKey{id, fpr})
+			}
+		}
+		// As pgp.ValidUserIDs reads go-crypto's Identity names: a user ID
+		// packet's bytes as a string.
+		addUserID := func(uid string) {
+			if a, _ := core.UserIDAddress(uid); a != "" && !seenAddr[core.AddressKey(a)] {
+				seenAddr[core.AddressKey(a)] = true
+				addrs = append(addrs, indexAddr{fpr, addressDigest(a)})
+			}
+		}
+		for rest := data; len(rest) > 0; {
 			var p rawPacket
-			p, data, err = nextPacket(data)
-			if err != nil { // damage: the keys read so far are indexed
+			p, rest, err = nextPacket(rest)
+			if err != nil {
 				break
 			}
-			if p.tag == tagUserID {
-				// As pgp.ValidUserIDs reads go-crypto's Identity names:
-				// the packet's bytes as a string.
-				if a, _ := core.UserIDAddress(string(p.body)); a != "" && !seenAddr[core.AddressKey(a)] {
-					seenAddr[core.AddressKey(a)] = true
-					addrs = append(addrs, indexAddr{fpr, core.AddressKey(a)})
+			switch {
+			case p.tag == tagUserID:
+				addUserID(string(p.body))
+			case isKeyPacket(p.tag):
+				if _, key, err := publicPacket(p); err == nil {
+					addKey(key.KeyId)
 				}
-				continue
 			}
-			if !isKeyPacket(p.tag) {
-				continue
-			}
-			if _, key, err := publicPacket(p); err == nil && !seen[key.KeyId] {
-				seen[key.KeyId] = true
-				out = append(out, indexKey{key.KeyId, fpr})
+		}
+		if err != nil {
+			// Damaged, or in an encoding the packet splitter refuses
+			// (partial lengths) that go-crypto reads: what go-crypto
+			// reads is indexed too.
+			if e, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(data))); err == nil {
+				addKey(e.PrimaryKey.KeyId)
+				for _, sub := range e.Subkeys {
+					addKey(sub.PublicKey.KeyId)
+				}
+				for name := range e.Identities {
+					addUserID(name)
+				}
 			}
 		}
 	}
-	return indexDir{keys: out, addrs: addrs}
+	return indexDir{files: files, keys: out, addrs: addrs}
+}
+
+// addressDigest is what the index holds for an address: the SHA-256 of its
+// core.AddressKey, a line of fixed length whatever the address (two
+// addresses with one digest would only make a look-up read more).
+func addressDigest(addr string) string {
+	sum := sha256.Sum256([]byte(core.AddressKey(addr)))
+	return hex.EncodeToString(sum[:])
 }
 
 func formatKeyIndex(dirs map[string]indexDir) []byte {
@@ -314,11 +405,14 @@ func formatKeyIndex(dirs map[string]indexDir) []byte {
 	for _, name := range names {
 		d := dirs[name]
 		fmt.Fprintf(&b, "dir %s %d\n", name, d.mtime)
+		for _, f := range d.files {
+			fmt.Fprintf(&b, "file %s %s\n", f.name, f.tag)
+		}
 		for _, k := range d.keys {
 			fmt.Fprintf(&b, "%016x %s\n", k.id, k.fpr)
 		}
 		for _, a := range d.addrs {
-			fmt.Fprintf(&b, "addr %s %s\n", a.fpr, strconv.Quote(a.addr))
+			fmt.Fprintf(&b, "addr %s %s\n", a.fpr, a.addr)
 		}
 	}
 	return b.Bytes()
@@ -333,11 +427,6 @@ func readKeyIndex(path string) map[string]indexDir {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	// An address line is as long as a user ID's address, Go-quoted: up to
-	// four times an imported certificate's size. (A longer one, from a
-	// certificate another tool stored, leaves the index unreadable: it is
-	// then rebuilt at each look-up, which is slower, not wrong.)
-	sc.Buffer(nil, 4*maxCertBytes+64)
 	if !sc.Scan() || sc.Text() != keyIndexMagic {
 		return nil
 	}
@@ -355,10 +444,19 @@ func readKeyIndex(path string) map[string]indexDir {
 			cur = name
 			continue
 		}
+		if rest, ok := strings.CutPrefix(line, "file "); ok {
+			name, tag, _ := strings.Cut(rest, " ")
+			if cur == "" || !isFingerprint(cur+name) || tag == "" || strings.Contains(tag, " ") {
+				return nil
+			}
+			d := dirs[cur]
+			d.files = append(d.files, indexFile{name, tag})
+			dirs[cur] = d
+			continue
+		}
 		if rest, ok := strings.CutPrefix(line, "addr "); ok {
-			fpr, quoted, _ := strings.Cut(rest, " ")
-			addr, err := strconv.Unquote(quoted)
-			if err != nil || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) || cur == "" || !strings.HasPrefix(fpr, cur) {
+			fpr, addr, _ := strings.Cut(rest, " ")
+			if len(addr) != 64 || !isHex(addr) || !isFingerprint(fpr) || cur == "" || !strings.HasPrefix(fpr, cur) {
 				return nil
 			}
 			d := dirs[cur]

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -18,8 +19,8 @@ import (
 	"github.com/mailseal/mailseal/pgp"
 )
 
-// ageCertDirs sets the modification time of every cert-d subdirectory to
-// when, as if the last change were that long ago (the index is only
+// ageCertDirs sets the modification time of every cert-d subdirectory and
+// of the files in them to when, as if the last change were that long ago (the index is only
 // written once the directory has settled).
 func ageCertDirs(t testing.TB, s *Store, when time.Time) {
 	t.Helper()
@@ -29,7 +30,17 @@ func ageCertDirs(t testing.TB, s *Store, when time.Time) {
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			if err := os.Chtimes(filepath.Join(s.certDir(), e.Name()), when, when); err != nil {
+			dir := filepath.Join(s.certDir(), e.Name())
+			files, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if err := os.Chtimes(filepath.Join(dir, f.Name()), when, when); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chtimes(dir, when, when); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -327,4 +338,149 @@ func BenchmarkAddressLookup(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAddressIndexAfterOtherTools: what other tools may do to the cert-d
+// that the index must not miss. A certificate rewritten in place (its
+// directory's time unchanged), also with its old modification time kept
+// (cp -p); a user ID packet with a partial length, which go-crypto reads
+// and the packet splitter refuses; and two certificates of one address in
+// one subdirectory.
+func TestAddressIndexAfterOtherTools(t *testing.T) {
+	s := newStore(t)
+	serialize := func(e *openpgp.Entity) []byte {
+		var b bytes.Buffer
+		if err := e.Serialize(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	found := func(s *Store, addr string) []string {
+		t.Helper()
+		got, _ := s.PGPForAddress(addr)
+		var out []string
+		for _, e := range got {
+			out = append(out, fingerprintOf(e))
+		}
+		return out
+	}
+
+	// Rewritten in place, twice: the second time with a file of the same
+	// size and the first rewrite's modification time kept.
+	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Bob <bob@example.org>", "Bob New <bobnew@example.org>", "Bob Nex <bobnex@example.org>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := e.Identities
+	only := func(names ...string) []byte {
+		e.Identities = map[string]*openpgp.Identity{}
+		for _, n := range names {
+			e.Identities[n] = uids[n]
+		}
+		return serialize(e)
+	}
+	two := only("Bob <bob@example.org>", "Bob New <bobnew@example.org>")
+	all := only("Bob <bob@example.org>", "Bob Nex <bobnex@example.org>")
+	if len(two) != len(all) {
+		t.Fatalf("the two rewrites differ in size: %d, %d", len(two), len(all))
+	}
+	importBytes(t, s, only("Bob <bob@example.org>"))
+	fpr := strings.ToLower(fingerprintOf(e))
+	path := s.certPath(fpr)
+	dir := filepath.Dir(path)
+	for i, c := range []struct {
+		data      []byte
+		addr      string
+		keepMtime bool
+	}{{two, "bobnew@example.org", false}, {all, "bobnex@example.org", true}} {
+		ageCertDirs(t, s, time.Now().Add(-time.Hour))
+		s.keyIDs() // the index saved
+		dirInfo, _ := os.Stat(dir)
+		fileInfo, _ := os.Stat(path)
+		if err := os.WriteFile(path, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.keepMtime {
+			if runtime.GOOS != "linux" {
+				continue // the change time is read on Linux only
+			}
+			if err := os.Chtimes(path, fileInfo.ModTime(), fileInfo.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		} else { // as if a second ago: settled by the time of the look-up
+			old := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(dir, dirInfo.ModTime(), dirInfo.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := Open(s.Dir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []*Store{s, fresh} {
+			if got := found(st, c.addr); len(got) != 1 {
+				t.Errorf("rewrite %d: %s: found %v, want %s", i, c.addr, got, fpr)
+			}
+		}
+	}
+
+	// A user ID packet with a partial length.
+	p, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Pat <pat@example.org>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := splitPackets(serialize(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var partial []byte
+	for _, pk := range pkts {
+		if pk.tag == tagUserID { // a first part of 1 byte, then the rest
+			partial = append(partial, 0xc0|tagUserID, 0xe0, pk.body[0], byte(len(pk.body)-1))
+			partial = append(partial, pk.body[1:]...)
+			continue
+		}
+		partial = append(partial, pk.raw...)
+	}
+	pfpr := strings.ToLower(fingerprintOf(p))
+	if err := os.MkdirAll(filepath.Dir(s.certPath(pfpr)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.certPath(pfpr), partial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ageCertDirs(t, s, time.Now().Add(-time.Hour))
+	if got := found(s, "pat@example.org"); len(got) != 1 {
+		t.Errorf("a user ID with a partial length: found %v", got)
+	}
+
+	// Two certificates of one address in one subdirectory.
+	byDir := map[string]*openpgp.Entity{}
+	var pair [2]*openpgp.Entity
+	for pair[1] == nil {
+		k, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Same <same@example.org>"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := strings.ToLower(fingerprintOf(k))[:2]
+		if other, ok := byDir[d]; ok {
+			pair = [2]*openpgp.Entity{other, k}
+		}
+		byDir[d] = k
+	}
+	for _, k := range pair {
+		importBytes(t, s, serialize(k))
+	}
+	ageCertDirs(t, s, time.Now().Add(-time.Hour))
+	s.keyIDs()
+	fresh, err := Open(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := found(fresh, "same@example.org"); len(got) != 2 {
+		t.Errorf("two certificates of one address in one subdirectory: found %v", got)
+	}
 }

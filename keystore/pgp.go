@@ -444,7 +444,11 @@ func (s *Store) PGPSecret(fingerprint string) (*openpgp.Entity, error) {
 // PGPForAddress finds for email, except revoked ones: a key revoked and
 // replaced by a new one does not make the sender's key ambiguous.
 func (s *Store) SecretPGPForEmail(email string) ([]*openpgp.Entity, error) {
-	certs, err := s.PGPForAddress(email)
+	return s.withSecrets(s.PGPForAddress(email))
+}
+
+// withSecrets is SecretPGPForEmail for the certificates certs found.
+func (s *Store) withSecrets(certs []*openpgp.Entity, err error) ([]*openpgp.Entity, error) {
 	if err != nil && !errors.Is(err, core.ErrNoKey) {
 		return nil, err
 	}
@@ -527,6 +531,13 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 // two addresses binds neither, so it is never found here. None: an error
 // wrapping ErrNoKey; addr without "@": ErrUsage.
 func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
+	_, byAddr := s.keyIndex()
+	return s.pgpForAddress(byAddr, addr)
+}
+
+// pgpForAddress is PGPForAddress with the key index's addresses byAddr
+// (see keyIndex) already read.
+func (s *Store) pgpForAddress(byAddr map[string][]string, addr string) ([]*openpgp.Entity, error) {
 	addr = strings.TrimSpace(addr)
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
@@ -535,8 +546,7 @@ func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
 	// The key index names the certificates with a user ID that names the
 	// address, signed or not; only those are read and checked. Reading
 	// every certificate for each look-up would grow with the keyring.
-	_, byAddr := s.keyIndex()
-	fprs := slices.Clone(byAddr[core.AddressKey(addr)])
+	fprs := slices.Clone(byAddr[addressDigest(addr)])
 	sort.Strings(fprs)
 	now, cfg := time.Now(), &packet.Config{}
 	out, err := s.readCerts(fprs, func(e *openpgp.Entity) bool {

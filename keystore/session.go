@@ -178,10 +178,25 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 	return r.keys, r.refused, err
 }
 
+// pgpForAddress is Store.PGPForAddress with the key index kept like the
+// session's other look-ups: read once for the recipients and the signer
+// of a message (each read checks every certificate file's tag, a system
+// call per file), and again when the keystore changes.
+func (se *Session) pgpForAddress(addr string) ([]*openpgp.Entity, error) {
+	byAddr, err := cached(se, "key index", func() (map[string][]string, bool, error) {
+		_, byAddr := se.store.keyIndex()
+		return byAddr, true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return se.store.pgpForAddress(byAddr, addr)
+}
+
 func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, string, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
-		certs, err := se.store.PGPForAddress(addr)
+		certs, err := se.pgpForAddress(addr)
 		if err != nil && !errors.Is(err, mailseal.ErrNoKey) {
 			return nil, "", err
 		}
@@ -286,7 +301,7 @@ func (se *Session) HasSigner(protocol, from string) (bool, error) {
 func (se *Session) hasSigner(protocol, from string) (bool, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
-		keys, err := se.store.SecretPGPForEmail(from)
+		keys, err := se.store.withSecrets(se.pgpForAddress(from))
 		return err == nil && len(keys) > 0, nil
 	case mailseal.ProtocolSMIME:
 		certs, err := se.store.X509SecretsForEmail(from)
@@ -310,7 +325,7 @@ func (se *Session) Signer(protocol, from string) (mailseal.Signer, error) {
 func (se *Session) signer(protocol, from string) (mailseal.Signer, error) {
 	switch protocol {
 	case mailseal.ProtocolOpenPGP:
-		keys, err := se.store.SecretPGPForEmail(from)
+		keys, err := se.store.withSecrets(se.pgpForAddress(from))
 		if err != nil {
 			return nil, err
 		}

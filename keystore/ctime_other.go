@@ -1,0 +1,10 @@
+//go:build !linux
+
+package keystore
+
+import "io/fs"
+
+// changeTime is 0 where the status change time is not read: a certificate
+// rewritten in place with its size and modification time kept is then
+// seen only when its directory changes.
+func changeTime(fs.FileInfo) int64 { return 0 }
