@@ -53,6 +53,11 @@ type Store struct {
 	// reading the file again (see keyIndex).
 	indexMu sync.Mutex
 	index   map[string]indexDir
+
+	// x509Parsed are the X.509 certificates this Store parsed, by
+	// directory and file name (see readCertDir).
+	x509Mu     sync.Mutex
+	x509Parsed map[string]map[string]parsedCert
 }
 
 // DefaultDir is $MAILSEAL_HOME, else $XDG_DATA_HOME/mailseal, else

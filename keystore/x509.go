@@ -130,7 +130,12 @@ func CertEmails(c *x509.Certificate) []string {
 var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 
 // readCertDir parses every certificate in dir; a missing directory is empty.
-func readCertDir(dir string) ([]*x509.Certificate, error) {
+// readCertDir reads the certificates of dir. A Store keeps those it
+// parsed, with the tags of their files (fileTag): one S/MIME message looks
+// at every stored certificate several times (the recipient's, the
+// signer's, the intermediates for the paths), and a certificate whose file
+// has not changed is not read and parsed again.
+func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
 	files, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -138,21 +143,50 @@ func readCertDir(dir string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
+	s.x509Mu.Lock()
+	known := s.x509Parsed[dir]
+	s.x509Mu.Unlock()
+	kept := map[string]parsedCert{}
 	var out []*x509.Certificate
 	for _, f := range files {
 		if f.IsDir() || !strings.HasSuffix(f.Name(), ".pem") {
 			continue
 		}
-		c, err := readCertFile(filepath.Join(dir, f.Name()))
+		info, err := f.Info()
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the directory was listed
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("keystore: x509: %w", err)
 		}
-		out = append(out, c)
+		tag := fileTag(info)
+		p, ok := known[f.Name()]
+		if !ok || p.tag != tag {
+			c, err := readCertFile(filepath.Join(dir, f.Name()))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted since the directory was listed
+			}
+			if err != nil {
+				return nil, err
+			}
+			p = parsedCert{tag, c}
+		}
+		kept[f.Name()] = p
+		out = append(out, p.cert)
 	}
+	s.x509Mu.Lock()
+	if s.x509Parsed == nil {
+		s.x509Parsed = map[string]map[string]parsedCert{}
+	}
+	s.x509Parsed[dir] = kept
+	s.x509Mu.Unlock()
 	return out, nil
+}
+
+// parsedCert is a certificate readCertDir parsed, and the tag of its file.
+type parsedCert struct {
+	tag  string
+	cert *x509.Certificate
 }
 
 func readCertFile(path string) (*x509.Certificate, error) {
@@ -178,12 +212,12 @@ func certPEM(c *x509.Certificate) []byte {
 // AllX509Certs returns every stored certificate: own, contacts,
 // intermediates and trust anchors.
 func (s *Store) AllX509Certs() ([]*x509.Certificate, error) {
-	return readCertDir(s.x509CertDir())
+	return s.readCertDir(s.x509CertDir())
 }
 
 // TrustAnchors returns the certificates the user trusts (keys trust).
 func (s *Store) TrustAnchors() ([]*x509.Certificate, error) {
-	return readCertDir(s.trustDir())
+	return s.readCertDir(s.trustDir())
 }
 
 // Intermediates returns every stored certificate that is not a trust

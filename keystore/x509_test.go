@@ -509,3 +509,48 @@ func TestImportPKCS12AsOthersWriteIt(t *testing.T) {
 		})
 	}
 }
+
+// TestX509ParsedKept: a Store parses each stored certificate once and
+// keeps it while its file is unchanged; a file rewritten in place, added
+// or removed is seen at the next read.
+func TestX509ParsedKept(t *testing.T) {
+	s := newStore(t)
+	first, _, _, _ := selfSignedKey(t)
+	second, _, _, secondCert := selfSignedKey(t)
+	if _, err := s.ImportX509(first, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	all := func() []*x509.Certificate {
+		t.Helper()
+		certs, err := s.AllX509Certs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return certs
+	}
+	a, b := all(), all()
+	if len(a) != 1 || len(b) != 1 || a[0] != b[0] {
+		t.Fatalf("an unchanged certificate was parsed again (or not found): %v %v", a, b)
+	}
+	// Rewritten in place (the name is the first certificate's hash; only
+	// the file's tag says it changed).
+	path := s.x509CertPath(CertFingerprint(a[0]))
+	if err := os.WriteFile(path, second, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c := all(); len(c) != 1 || !c[0].Equal(secondCert) {
+		t.Fatalf("a certificate rewritten in place reads as before")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if c := all(); len(c) != 0 {
+		t.Fatalf("a removed certificate is still read: %d", len(c))
+	}
+	if _, err := s.ImportX509(second, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := all(); len(c) != 1 || !c[0].Equal(secondCert) {
+		t.Fatalf("an added certificate is not read")
+	}
+}
