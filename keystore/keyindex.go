@@ -50,10 +50,12 @@ import (
 // settles, since a further change within the file system's timestamp
 // granularity would not change its time.
 const (
-	keyIndexName   = "pgp.keyids"
-	keyIndexMagic  = "mailseal pgp key IDs 4"
-	keyIndexSettle = 2 * time.Second
+	keyIndexName  = "pgp.keyids"
+	keyIndexMagic = "mailseal pgp key IDs 4"
 )
+
+// keyIndexSettle: a variable for the tests.
+var keyIndexSettle = 2 * time.Second
 
 // CertIndex finds stored certificates, or with Secrets the stored secret
 // keys (locked), by the key ID of their primary key or a subkey; it is a
@@ -77,7 +79,7 @@ type keyIDTable struct {
 }
 
 func (t *keyIDTable) get() map[uint64][]string {
-	t.once.Do(func() { t.ids, _ = t.s.keyIndex() })
+	t.once.Do(func() { t.ids = t.s.keyIDs() })
 	return t.ids
 }
 
@@ -174,6 +176,7 @@ func (c *CertIndex) allSecrets() []*openpgp.Entity {
 // indexDir is what the index holds for one cert-d subdirectory.
 type indexDir struct {
 	mtime int64 // nanoseconds
+	ctime int64 // nanoseconds, where changeTime reads it (else 0)
 	files []indexFile
 	keys  []indexKey
 	addrs []indexAddr
@@ -200,7 +203,7 @@ func fileTag(info fs.FileInfo) string {
 func (s *Store) sameFiles(dir string, files []indexFile) bool {
 	base := filepath.Join(s.certDir(), dir)
 	for _, f := range files {
-		info, err := os.Lstat(filepath.Join(base, f.name))
+		info, err := os.Stat(filepath.Join(base, f.name))
 		if err != nil || fileTag(info) != f.tag {
 			return false
 		}
@@ -221,7 +224,8 @@ func (s *Store) certFiles(dir string) (files []indexFile, latest time.Time, ok b
 		if f.IsDir() || !isFingerprint(fpr) {
 			continue
 		}
-		info, err := f.Info()
+		// Through a link, as the file is read.
+		info, err := os.Stat(filepath.Join(s.certDir(), fpr[:2], f.Name()))
 		if err != nil {
 			continue // removed since the listing
 		}
@@ -246,7 +250,7 @@ type indexAddr struct {
 
 // keyIDs is keyIndex's key IDs.
 func (s *Store) keyIDs() map[uint64][]string {
-	ids, _ := s.keyIndex()
+	ids, _, _ := s.keyIndex()
 	return ids
 }
 
@@ -254,8 +258,9 @@ func (s *Store) keyIDs() map[uint64][]string {
 // since it was written (all of them if it is missing or damaged), and
 // writes it back if that changed it. It returns the fingerprints of the
 // certificates by key ID and by the addressDigest of the addresses their
-// user IDs name.
-func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) {
+// user IDs name, and whether every subdirectory had settled (else some
+// were read again, and will be at each call until they settle).
+func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, settled bool) {
 	path := filepath.Join(s.dir, keyIndexName)
 	s.indexMu.Lock()
 	old := s.index
@@ -265,7 +270,7 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) 
 	}
 	entries, err := os.ReadDir(s.certDir())
 	if err != nil {
-		return map[uint64][]string{}, map[string][]string{}
+		return map[uint64][]string{}, map[string][]string{}, false
 	}
 	now := time.Now()
 	fresh := map[string]indexDir{} // settled subdirectories: written to the index
@@ -279,8 +284,11 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) 
 		if err != nil {
 			continue // removed since the listing
 		}
-		mt := info.ModTime()
-		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() && s.sameFiles(e.Name(), d.files) {
+		mt, ct := info.ModTime(), changeTime(info)
+		// A file added or removed changes the directory's times; its
+		// change time also when a tool sets the modification time back
+		// (rsync -a, tar x).
+		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() && d.ctime == ct && s.sameFiles(e.Name(), d.files) {
 			fresh[e.Name()] = d
 			continue
 		}
@@ -289,7 +297,7 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) 
 			continue // removed since the listing
 		}
 		d := s.scanIndexDir(e.Name(), files)
-		d.mtime = mt.UnixNano()
+		d.mtime, d.ctime = mt.UnixNano(), ct
 		if now.Sub(mt) < keyIndexSettle || now.Sub(latest) < keyIndexSettle {
 			unsettled = append(unsettled, d)
 			continue
@@ -321,10 +329,10 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string) 
 	for _, d := range unsettled {
 		add(d)
 	}
-	return ids, addrs
+	return ids, addrs, len(unsettled) == 0
 }
 
-// scanIndexDir reads the key IDs of the certificates files of the cert-d
+// scanIndexDir reads the key IDs of the certificate files of the cert-d
 // subdirectory dir (tagged before they are read, so that a change while
 // they are read shows at the next look-up) from their key packets, and the
 // addresses of their user ID packets (no signature is checked).
@@ -345,40 +353,30 @@ func (s *Store) scanIndexDir(dir string, files []indexFile) indexDir {
 				out = append(out, indexKey{id, fpr})
 			}
 		}
-		// As pgp.ValidUserIDs reads go-crypto's Identity names: a user ID
-		// packet's bytes as a string.
+		// As pgp.ValidUserIDs reads go-crypto's Identity names (a user ID
+		// packet's bytes as a string).
 		addUserID := func(uid string) {
 			if a, _ := core.UserIDAddress(uid); a != "" && !seenAddr[core.AddressKey(a)] {
 				seenAddr[core.AddressKey(a)] = true
 				addrs = append(addrs, indexAddr{fpr, addressDigest(a)})
 			}
 		}
-		for rest := data; len(rest) > 0; {
-			var p rawPacket
-			p, rest, err = nextPacket(rest)
+		// The packets as go-crypto reads them (every length encoding,
+		// partial ones too), their contents not parsed: a key packet as
+		// publicPacket reads it (secret key material is skipped, not
+		// validated), a user ID as go-crypto names an Identity.
+		r := packet.NewOpaqueReader(bytes.NewReader(data))
+		for {
+			op, err := r.Next()
 			if err != nil {
-				break
+				break // the end, or damage: what was read so far is indexed
 			}
-			switch {
-			case p.tag == tagUserID:
-				addUserID(string(p.body))
-			case isKeyPacket(p.tag):
-				if _, key, err := publicPacket(p); err == nil {
+			switch tag := int(op.Tag); {
+			case tag == tagUserID:
+				addUserID(string(op.Contents))
+			case isKeyPacket(tag):
+				if _, key, err := publicPacket(rawPacket{tag: tag, body: op.Contents}); err == nil {
 					addKey(key.KeyId)
-				}
-			}
-		}
-		if err != nil {
-			// Damaged, or in an encoding the packet splitter refuses
-			// (partial lengths) that go-crypto reads: what go-crypto
-			// reads is indexed too.
-			if e, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(data))); err == nil {
-				addKey(e.PrimaryKey.KeyId)
-				for _, sub := range e.Subkeys {
-					addKey(sub.PublicKey.KeyId)
-				}
-				for name := range e.Identities {
-					addUserID(name)
 				}
 			}
 		}
@@ -404,7 +402,7 @@ func formatKeyIndex(dirs map[string]indexDir) []byte {
 	fmt.Fprintf(&b, "%s\n", keyIndexMagic)
 	for _, name := range names {
 		d := dirs[name]
-		fmt.Fprintf(&b, "dir %s %d\n", name, d.mtime)
+		fmt.Fprintf(&b, "dir %s %d %d\n", name, d.mtime, d.ctime)
 		for _, f := range d.files {
 			fmt.Fprintf(&b, "file %s %s\n", f.name, f.tag)
 		}
@@ -435,12 +433,14 @@ func readKeyIndex(path string) map[string]indexDir {
 	for sc.Scan() {
 		line := sc.Text()
 		if rest, ok := strings.CutPrefix(line, "dir "); ok {
-			name, mt, _ := strings.Cut(rest, " ")
-			n, err := strconv.ParseInt(mt, 10, 64)
-			if _, dup := dirs[name]; err != nil || dup || len(name) != 2 || !isHex(name) {
+			name, times, _ := strings.Cut(rest, " ")
+			mt, ct, _ := strings.Cut(times, " ")
+			m, err1 := strconv.ParseInt(mt, 10, 64)
+			c, err2 := strconv.ParseInt(ct, 10, 64)
+			if _, dup := dirs[name]; err1 != nil || err2 != nil || dup || len(name) != 2 || !isHex(name) {
 				return nil
 			}
-			dirs[name] = indexDir{mtime: n, keys: []indexKey{}}
+			dirs[name] = indexDir{mtime: m, ctime: c, keys: []indexKey{}}
 			cur = name
 			continue
 		}

@@ -115,7 +115,7 @@ func TestCertIndex(t *testing.T) {
 	// the v6 certificate is believed (the lookup then finds that one).
 	v6Fpr := strings.ToLower(fingerprintOf(certs[1]))
 	header, _, _ := strings.Cut(string(data), "\n")
-	v6Dir := regexp.MustCompile(`(?m)^dir ` + v6Fpr[:2] + ` \d+\n`).FindString(string(data))
+	v6Dir := regexp.MustCompile(`(?m)^dir ` + v6Fpr[:2] + ` \d+ \d+\n`).FindString(string(data))
 	if v6Dir == "" {
 		t.Fatalf("no entry for the directory of %s:\n%s", v6Fpr, data)
 	}
@@ -344,8 +344,9 @@ func BenchmarkAddressLookup(b *testing.B) {
 // that the index must not miss. A certificate rewritten in place (its
 // directory's time unchanged), also with its old modification time kept
 // (cp -p); a user ID packet with a partial length, which go-crypto reads
-// and the packet splitter refuses; and two certificates of one address in
-// one subdirectory.
+// and the packet splitter refuses; two certificates of one address in one
+// subdirectory; a certificate added with its directory's time set back;
+// and a certificate file that is a link, its target rewritten.
 func TestAddressIndexAfterOtherTools(t *testing.T) {
 	s := newStore(t)
 	serialize := func(e *openpgp.Entity) []byte {
@@ -482,5 +483,75 @@ func TestAddressIndexAfterOtherTools(t *testing.T) {
 	}
 	if got := found(fresh, "same@example.org"); len(got) != 2 {
 		t.Errorf("two certificates of one address in one subdirectory: found %v", got)
+	}
+
+	// A certificate added to that subdirectory, its time then set back
+	// (rsync -a, tar x): the directory's change time shows it.
+	if runtime.GOOS == "linux" || runtime.GOOS == "darwin" {
+		sub := strings.ToLower(fingerprintOf(pair[0]))[:2]
+		var third *openpgp.Entity
+		for third == nil {
+			k, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Third <third@example.org>"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.ToLower(fingerprintOf(k))[:2] == sub {
+				third = k
+			}
+		}
+		dir := filepath.Join(fresh.certDir(), sub)
+		before, _ := os.Stat(dir)
+		tfpr := strings.ToLower(fingerprintOf(third))
+		if err := os.WriteFile(fresh.certPath(tfpr), serialize(third), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(fresh.certPath(tfpr), old, old); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(dir, before.ModTime(), before.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		if got := found(fresh, "third@example.org"); len(got) != 1 {
+			t.Errorf("a certificate added with its directory's time set back: found %v", got)
+		}
+	}
+
+	// A certificate file that is a link: its target rewritten.
+	l, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Linked <linked@example.org>", "Linked Later <linked-later@example.org>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lids := l.Identities
+	l.Identities = map[string]*openpgp.Identity{"Linked <linked@example.org>": lids["Linked <linked@example.org>"]}
+	target := filepath.Join(t.TempDir(), "linked.pgp")
+	if err := os.WriteFile(target, serialize(l), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lfpr := strings.ToLower(fingerprintOf(l))
+	if err := os.MkdirAll(filepath.Dir(fresh.certPath(lfpr)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, fresh.certPath(lfpr)); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	// The link itself was made a moment ago, and its time cannot be set
+	// back (Chtimes follows it): settle at once.
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	ageCertDirs(t, fresh, time.Now().Add(-time.Hour))
+	if got := found(fresh, "linked@example.org"); len(got) != 1 {
+		t.Errorf("a linked certificate: found %v", got)
+	}
+	l.Identities = lids
+	if err := os.WriteFile(target, serialize(l), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(target, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if got := found(fresh, "linked-later@example.org"); len(got) != 1 {
+		t.Errorf("a linked certificate whose target was rewritten: found %v", got)
 	}
 }

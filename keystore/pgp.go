@@ -531,7 +531,7 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 // two addresses binds neither, so it is never found here. None: an error
 // wrapping ErrNoKey; addr without "@": ErrUsage.
 func (s *Store) PGPForAddress(addr string) ([]*openpgp.Entity, error) {
-	_, byAddr := s.keyIndex()
+	_, byAddr, _ := s.keyIndex()
 	return s.pgpForAddress(byAddr, addr)
 }
 

@@ -184,8 +184,10 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 // call per file), and again when the keystore changes.
 func (se *Session) pgpForAddress(addr string) ([]*openpgp.Entity, error) {
 	byAddr, err := cached(se, "key index", func() (map[string][]string, bool, error) {
-		_, byAddr := se.store.keyIndex()
-		return byAddr, true, nil
+		// One the index could not yet save (a change within the last
+		// seconds) is read again at the next look-up.
+		_, byAddr, settled := se.store.keyIndex()
+		return byAddr, settled, nil
 	})
 	if err != nil {
 		return nil, err
