@@ -15,7 +15,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
-	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -228,15 +227,7 @@ func TestAddressIndex(t *testing.T) {
 		found := 0
 		for _, addr := range addrs {
 			got, gotErr := s.PGPForAddress(addr)
-			now, cfg := time.Now(), &packet.Config{}
-			want, err := s.scanCerts(nil, func(e *openpgp.Entity) bool {
-				for _, u := range pgp.ValidUserIDs(e, now, cfg) {
-					if core.SameAddress(u.Address, addr) {
-						return true
-					}
-				}
-				return false
-			})
+			want, err := s.scanCerts(nil, bindsNow(addr))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,20 +310,12 @@ func BenchmarkAddressLookup(b *testing.B) {
 		}
 	})
 	b.Run("every-certificate", func(b *testing.B) {
-		now, cfg := time.Now(), &packet.Config{}
 		for b.Loop() {
 			fresh, err := Open(s.Dir())
 			if err != nil {
 				b.Fatal(err)
 			}
-			got, err := fresh.scanCerts([]byte("bob"), func(e *openpgp.Entity) bool {
-				for _, u := range pgp.ValidUserIDs(e, now, cfg) {
-					if core.SameAddress(u.Address, addr) {
-						return true
-					}
-				}
-				return false
-			})
+			got, err := fresh.scanCerts([]byte("bob"), bindsNow(addr))
 			if err != nil || len(got) != 1 {
 				b.Fatalf("%d found: %v", len(got), err)
 			}

@@ -548,19 +548,25 @@ func (s *Store) pgpForAddress(byAddr map[string][]string, addr string) ([]*openp
 	// every certificate for each look-up would grow with the keyring.
 	fprs := slices.Clone(byAddr[addressDigest(addr)])
 	sort.Strings(fprs)
+	out, err := s.readCerts(fprs, bindsNow(addr))
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("keystore: no OpenPGP key has a valid user ID for %s: %w", addr, core.ErrNoKey)
+	}
+	return out, err
+}
+
+// bindsNow matches the certificates with a user ID that is valid now and
+// binds addr.
+func bindsNow(addr string) func(*openpgp.Entity) bool {
 	now, cfg := time.Now(), &packet.Config{}
-	out, err := s.readCerts(fprs, func(e *openpgp.Entity) bool {
+	return func(e *openpgp.Entity) bool {
 		for _, u := range pgp.ValidUserIDs(e, now, cfg) {
 			if core.SameAddress(u.Address, addr) {
 				return true
 			}
 		}
 		return false
-	})
-	if err == nil && len(out) == 0 {
-		err = fmt.Errorf("keystore: no OpenPGP key has a valid user ID for %s: %w", addr, core.ErrNoKey)
 	}
-	return out, err
 }
 
 // scanCerts returns the stored certificates that match, skipping unparsed
