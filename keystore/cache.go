@@ -66,9 +66,9 @@ type cacheEntry struct {
 	value any
 }
 
-// keystoreStamp sums the modification times of the key directory, the
-// directories in it and the directories in those (not the outbox or
-// autocrypt/), and
+// keystoreStamp sums the modification (and, where changeTime reads them,
+// change) times of the key directory, the directories in it and the
+// directories in those (not the outbox or autocrypt/), and
 // reports whether all of them are older than cacheSettle before now.
 func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err error) {
 	h := fnv.New64a()
@@ -77,6 +77,10 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 		mt := info.ModTime()
 		h.Write([]byte(rel))
 		h.Write([]byte(strconv.FormatInt(mt.UnixNano(), 36)))
+		// The change time too, where it is read: a file added with the
+		// directory's modification time set back (rsync -a, tar x).
+		h.Write([]byte("."))
+		h.Write([]byte(strconv.FormatInt(changeTime(info), 36)))
 		h.Write([]byte{0})
 		if now.Sub(mt) < cacheSettle {
 			settled = false

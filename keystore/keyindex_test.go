@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/mailseal/mailseal"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -385,8 +386,8 @@ func TestAddressIndexAfterOtherTools(t *testing.T) {
 			t.Fatal(err)
 		}
 		if c.keepMtime {
-			if runtime.GOOS != "linux" {
-				continue // the change time is read on Linux only
+			if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+				continue // the change time is read on Linux and macOS only
 			}
 			if err := os.Chtimes(path, fileInfo.ModTime(), fileInfo.ModTime()); err != nil {
 				t.Fatal(err)
@@ -397,8 +398,9 @@ func TestAddressIndexAfterOtherTools(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := os.Chtimes(dir, dirInfo.ModTime(), dirInfo.ModTime()); err != nil {
-			t.Fatal(err)
+		// Written in place: the directory's times are as they were.
+		if after, _ := os.Stat(dir); !after.ModTime().Equal(dirInfo.ModTime()) || changeTime(after) != changeTime(dirInfo) {
+			t.Fatal("writing a file in place changed its directory's times")
 		}
 		fresh, err := Open(s.Dir())
 		if err != nil {
@@ -536,5 +538,52 @@ func TestAddressIndexAfterOtherTools(t *testing.T) {
 	}
 	if got := found(fresh, "linked-later@example.org"); len(got) != 1 {
 		t.Errorf("a linked certificate whose target was rewritten: found %v", got)
+	}
+}
+
+// TestSessionSeesDirectoryTimeSetBack: a session's cache notices a
+// certificate added to a subdirectory whose modification time was then
+// set back (rsync -a, tar x) by the subdirectory's change time.
+func TestSessionSeesDirectoryTimeSetBack(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("the change time is read on Linux and macOS only")
+	}
+	defer func(d, c, r time.Duration) { keyIndexSettle, cacheSettle, cacheRecheck = d, c, r }(keyIndexSettle, cacheSettle, cacheRecheck)
+	keyIndexSettle, cacheSettle, cacheRecheck = 0, 0, 0
+	s := newStore(t)
+	importFile(t, s, "samples/bob.pgp", nil)
+	bob := strings.ToLower(s.certFingerprints()[0])
+	se := s.Session(SessionOptions{})
+	// Twice: the first look-up writes the index, which changes the key
+	// directory's time and so the session's stamp.
+	for range 2 {
+		if keys, _, _ := se.RecipientKeys(mailseal.ProtocolOpenPGP, "carol@example.org"); len(keys) != 0 {
+			t.Fatal("carol found before her key is stored")
+		}
+	}
+	var carol *openpgp.Entity
+	for carol == nil {
+		k, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{"Carol <carol@example.org>"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.ToLower(fingerprintOf(k))[:2] == bob[:2] {
+			carol = k
+		}
+	}
+	var b bytes.Buffer
+	if err := carol.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(s.certPath(bob))
+	before, _ := os.Stat(dir)
+	if err := os.WriteFile(s.certPath(strings.ToLower(fingerprintOf(carol))), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(dir, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _, err := se.RecipientKeys(mailseal.ProtocolOpenPGP, "carol@example.org"); len(keys) != 1 {
+		t.Fatalf("carol's key, added with the directory's time set back: %d keys (%v)", len(keys), err)
 	}
 }

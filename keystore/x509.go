@@ -131,10 +131,11 @@ var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 
 // readCertDir parses every certificate in dir; a missing directory is empty.
 // readCertDir reads the certificates of dir. A Store keeps those it
-// parsed, with the tags of their files (fileTag): one S/MIME message looks
-// at every stored certificate several times (the recipient's, the
-// signer's, the intermediates for the paths), and a certificate whose file
-// has not changed is not read and parsed again.
+// parsed, with the tags of their files (fileTag, through links): one S/MIME
+// message looks at every stored certificate several times (the
+// recipient's, the signer's, the intermediates for the paths), and a
+// certificate whose file has not changed since it settled is not read and
+// parsed again.
 func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
 	files, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -152,7 +153,8 @@ func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
 		if f.IsDir() || !strings.HasSuffix(f.Name(), ".pem") {
 			continue
 		}
-		info, err := f.Info()
+		// Through a link, as the file is read.
+		info, err := os.Stat(filepath.Join(dir, f.Name()))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the directory was listed
 		}
@@ -171,8 +173,13 @@ func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
 			}
 			p = parsedCert{tag, c}
 		}
-		kept[f.Name()] = p
 		out = append(out, p.cert)
+		// One written a moment ago may be written again within the file
+		// system's timestamp granularity, its tag unchanged: kept once
+		// it has settled, as the key index's subdirectories are.
+		if time.Since(info.ModTime()) >= keyIndexSettle {
+			kept[f.Name()] = p
+		}
 	}
 	s.x509Mu.Lock()
 	if s.x509Parsed == nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mailseal/mailseal/core"
 )
@@ -514,6 +515,9 @@ func TestImportPKCS12AsOthersWriteIt(t *testing.T) {
 // keeps it while its file is unchanged; a file rewritten in place, added
 // or removed is seen at the next read.
 func TestX509ParsedKept(t *testing.T) {
+	// The files are a moment old: kept at once.
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
 	s := newStore(t)
 	first, _, _, _ := selfSignedKey(t)
 	second, _, _, secondCert := selfSignedKey(t)
@@ -552,5 +556,30 @@ func TestX509ParsedKept(t *testing.T) {
 	}
 	if c := all(); len(c) != 1 || !c[0].Equal(secondCert) {
 		t.Fatalf("an added certificate is not read")
+	}
+
+	// A certificate file that is a link: its target replaced.
+	third, _, _, thirdCert := selfSignedKey(t)
+	target := filepath.Join(t.TempDir(), "linked.pem")
+	if err := os.WriteFile(target, first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(s.x509CertDir(), "linked.pem")); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if c := all(); len(c) != 2 {
+		t.Fatalf("%d certificates with the link", len(c))
+	}
+	if err := os.WriteFile(target, third, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c := all(); len(c) != 2 || !(c[0].Equal(thirdCert) || c[1].Equal(thirdCert)) {
+		t.Fatalf("a linked certificate whose target was replaced reads as before")
+	}
+
+	// Unsettled files are read again each time.
+	keyIndexSettle = time.Hour
+	if a, b := all(), all(); a[0] == b[0] {
+		t.Fatal("a certificate written a moment ago was kept")
 	}
 }
