@@ -377,6 +377,23 @@ read -r ms_small gpg_small < <(smallrate "exec '$MS' encrypt --pgp --no-self --s
   "exec gpg --batch --yes --trust-model always --armor -z0 -e -s -u alice@example.org -r bob@example.org -o - '$small'")
 read -r mss_small ossl_small < <(smallrate "exec '$MS' encrypt --smime --no-self --sign < '$small'" \
   "openssl cms -sign -binary -signer '$S/alice.pem' -inkey '$S/alice.key' -in '$small' | openssl cms -encrypt -binary -aes-256-gcm '$S/bob.pem'")
+# The same with many other people's keys stored: nk OpenPGP certificates in
+# a copy of mailseal's keystore and in a gpg keybox, and nk S/MIME
+# certificates beside them (scripts/genkeys makes them).
+echo "small messages, many keys stored..." >&2
+nk=2000; [ $quick -eq 1 ] && nk=200
+go run ./scripts/genkeys "$nk" > "$W/others.pgp"
+go run ./scripts/genkeys -x509 "$nk" > "$W/others.pem"
+cp -a "$W/ms" "$W/msk"
+MAILSEAL_HOME="$W/msk" "$MS" keys import "$W/others.pgp" >/dev/null 2>&1
+MAILSEAL_HOME="$W/msk" "$MS" keys import "$W/others.pem" >/dev/null 2>&1
+GK="$W/gnupgk"; mkdir -p -m 700 "$GK"
+GNUPGHOME="$GK" G --import "$W/gpg-alice.key" "$W/gpg-bob.key" "$W/others.pgp" 2>/dev/null
+sleep 2 # the key directories settle, and the first run saves the key index
+MAILSEAL_HOME="$W/msk" "$MS" encrypt --pgp --no-self --sign < "$small" >/dev/null
+read -r msk_small gpgk_small < <(smallrate "MAILSEAL_HOME='$W/msk' exec '$MS' encrypt --pgp --no-self --sign < '$small'" \
+  "GNUPGHOME='$GK' exec gpg --batch --yes --trust-model always --armor -z0 -e -s -u alice@example.org -r bob@example.org -o - '$small'")
+read -r mssk_small _ < <(smallrate "MAILSEAL_HOME='$W/msk' exec '$MS' encrypt --smime --no-self --sign < '$small'" "true")
 
 # Batch mode: one process over an mbox of small messages, encrypt+sign and
 # decrypt+verify, for each protocol (S/MIME with RSA-2048 and with ECDSA
@@ -435,6 +452,9 @@ read -r big_t _ _ big_rss <<< "$(stats "$out")"
   echo "| gpg -z0 --armor -e -s | $gpg_small |"
   echo "| mailseal encrypt --smime --sign | $mss_small |"
   echo "| openssl cms -sign \| openssl cms -encrypt | $ossl_small |"
+  echo "| mailseal encrypt --pgp --sign, $nk other OpenPGP and $nk other S/MIME certificates stored | $msk_small |"
+  echo "| gpg -z0 --armor -e -s, the same $nk other OpenPGP keys in its keybox | $gpgk_small |"
+  echo "| mailseal encrypt --smime --sign, the same keystore | $mssk_small |"
   echo
   echo "Batch mode, one process over an mbox of $nb small messages (a 2 KiB attachment), on every core,"
   echo "3 runs (messages/s of the median, and of the slowest-fastest run; peak RSS):"
