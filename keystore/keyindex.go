@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -419,63 +418,61 @@ func formatKeyIndex(dirs map[string]indexDir) []byte {
 // readKeyIndex reads the index at path; nil if it is missing or
 // malformed.
 func readKeyIndex(path string) map[string]indexDir {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	if !sc.Scan() || sc.Text() != keyIndexMagic {
+	first, text, _ := strings.Cut(string(data), "\n")
+	if first != keyIndexMagic {
 		return nil
 	}
 	dirs := map[string]indexDir{}
-	cur := ""
-	for sc.Scan() {
-		line := sc.Text()
+	cur, d := "", indexDir{} // the subdirectory being read, added to dirs at the next
+	for len(text) > 0 {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
 		if rest, ok := strings.CutPrefix(line, "dir "); ok {
 			name, times, _ := strings.Cut(rest, " ")
 			mt, ct, _ := strings.Cut(times, " ")
 			m, err1 := strconv.ParseInt(mt, 10, 64)
 			c, err2 := strconv.ParseInt(ct, 10, 64)
-			if _, dup := dirs[name]; err1 != nil || err2 != nil || dup || len(name) != 2 || !isHex(name) {
+			if _, dup := dirs[name]; err1 != nil || err2 != nil || dup || name == cur || len(name) != 2 || !isHex(name) {
 				return nil
 			}
-			dirs[name] = indexDir{mtime: m, ctime: c, keys: []indexKey{}}
-			cur = name
+			if cur != "" {
+				dirs[cur] = d
+			}
+			cur, d = name, indexDir{mtime: m, ctime: c, keys: []indexKey{}}
 			continue
+		}
+		if cur == "" {
+			return nil
 		}
 		if rest, ok := strings.CutPrefix(line, "file "); ok {
 			name, tag, _ := strings.Cut(rest, " ")
-			if cur == "" || !isFingerprint(cur+name) || tag == "" || strings.Contains(tag, " ") {
+			if len(name)+2 != 40 && len(name)+2 != 64 || !isHex(name) || tag == "" || strings.Contains(tag, " ") {
 				return nil
 			}
-			d := dirs[cur]
 			d.files = append(d.files, indexFile{name, tag})
-			dirs[cur] = d
 			continue
 		}
 		if rest, ok := strings.CutPrefix(line, "addr "); ok {
 			fpr, addr, _ := strings.Cut(rest, " ")
-			if len(addr) != 64 || !isHex(addr) || !isFingerprint(fpr) || cur == "" || !strings.HasPrefix(fpr, cur) {
+			if len(addr) != 64 || !isHex(addr) || !isFingerprint(fpr) || !strings.HasPrefix(fpr, cur) {
 				return nil
 			}
-			d := dirs[cur]
 			d.addrs = append(d.addrs, indexAddr{fpr, addr})
-			dirs[cur] = d
 			continue
 		}
 		idHex, fpr, found := strings.Cut(line, " ")
 		id, err := strconv.ParseUint(idHex, 16, 64)
-		if !found || err != nil || len(idHex) != 16 || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) ||
-			cur == "" || !strings.HasPrefix(fpr, cur) {
+		if !found || err != nil || len(idHex) != 16 || !isFingerprint(fpr) || !strings.HasPrefix(fpr, cur) {
 			return nil
 		}
-		d := dirs[cur]
 		d.keys = append(d.keys, indexKey{id, fpr})
-		dirs[cur] = d
 	}
-	if sc.Err() != nil {
-		return nil
+	if cur != "" {
+		dirs[cur] = d
 	}
 	return dirs
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"slices"
@@ -585,5 +586,47 @@ func TestSessionSeesDirectoryTimeSetBack(t *testing.T) {
 	}
 	if keys, _, err := se.RecipientKeys(mailseal.ProtocolOpenPGP, "carol@example.org"); len(keys) != 1 {
 		t.Fatalf("carol's key, added with the directory's time set back: %d keys (%v)", len(keys), err)
+	}
+}
+
+// TestReadKeyIndex: what formatKeyIndex writes reads back the same, and
+// an index damaged in any of these ways reads as none (it is rebuilt).
+func TestReadKeyIndex(t *testing.T) {
+	fpr := "ab" + strings.Repeat("0123456789", 3) + "01234567" // 40 hex digits
+	digest := strings.Repeat("9f", 32)
+	dirs := map[string]indexDir{
+		"ab": {mtime: 1, ctime: 2, files: []indexFile{{fpr[2:], "10.1.2"}}, keys: []indexKey{{0x1122334455667788, fpr}}, addrs: []indexAddr{{fpr, digest}}},
+		"cd": {mtime: 3, ctime: 4, keys: []indexKey{}},
+	}
+	path := filepath.Join(t.TempDir(), keyIndexName)
+	good := string(formatKeyIndex(dirs))
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := readKeyIndex(path); !reflect.DeepEqual(got, dirs) {
+		t.Fatalf("read back %+v, wrote %+v", got, dirs)
+	}
+	for _, c := range []struct{ name, text string }{
+		{"another format", strings.Replace(good, keyIndexMagic, "mailseal pgp key IDs 3", 1)},
+		{"a key before any directory", keyIndexMagic + "\n1122334455667788 " + fpr + "\n"},
+		{"a directory twice", good + "dir ab 1 2\n"},
+		{"a directory without its change time", strings.Replace(good, "dir cd 3 4", "dir cd 3", 1)},
+		{"a key of another directory", good + "1122334455667788 " + fpr + "\n"},
+		{"a short key ID", strings.Replace(good, "1122334455667788", "11223344556677", 1)},
+		{"a file name of another length", strings.Replace(good, "file "+fpr[2:], "file "+fpr[4:], 1)},
+		{"a file without a tag", strings.Replace(good, " 10.1.2", "", 1)},
+		{"a short address digest", strings.Replace(good, digest, digest[2:], 1)},
+		{"an empty line", strings.Replace(good, "dir cd", "\ndir cd", 1)},
+		{"upper-case hex", strings.Replace(good, "dir ab", "dir AB", 1)},
+	} {
+		if c.text == good {
+			t.Fatalf("%s: the damage did not apply", c.name)
+		}
+		if err := os.WriteFile(path, []byte(c.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := readKeyIndex(path); got != nil {
+			t.Errorf("%s: read as %+v", c.name, got)
+		}
 	}
 }
