@@ -13,7 +13,11 @@ import "github.com/urfave/cli/v2"
 // from names worked out when the command tree is built, and are otherwise
 // the library's own flags: the library, help, man pages and completion see
 // them through the library's interfaces, which they keep (TestNamesOnce
-// compares all of their output with and without them).
+// compares all of their output with and without them). Two checks of the
+// library are by concrete type and miss a wrapped *cli.BoolFlag:
+// DisableDefaultText (no flag here sets it) and leaving hidden flags out
+// of its own shell completion (not used: completion.go builds the
+// completion from the unwrapped app).
 
 type boolFlag struct {
 	*cli.BoolFlag

@@ -1,6 +1,7 @@
 // Command genkeys writes other people's keys for scripts/bench.sh's "many
-// keys stored" rows: N OpenPGP certificates (Ed25519, one user ID
-// "Person I <personI@example.net>" each), binary, to stdout; with -x509,
+// keys stored" rows: N OpenPGP certificates (Ed25519 with an X25519
+// subkey, as mailseal makes them; one user ID "Person I
+// <personI@example.net>" each), binary, to stdout; with -x509,
 // N self-signed ECDSA P-256 S/MIME certificates for the same addresses,
 // PEM.
 //
@@ -22,8 +23,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/mailseal/mailseal/pgp"
 )
 
 func main() {
@@ -53,8 +53,10 @@ func main() {
 	}
 }
 
+// writePGP makes a key as mailseal keys generate does (pgp.NewKey) and
+// writes its certificate.
 func writePGP(w *bufio.Writer, name, addr string) error {
-	e, err := openpgp.NewEntity(name, "", addr, &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	e, err := pgp.NewKey(pgp.KeyOptions{UserIDs: []string{name + " <" + addr + ">"}})
 	if err != nil {
 		return err
 	}
