@@ -152,7 +152,7 @@ func (c *CertIndex) allSecrets() []*openpgp.Entity {
 		files, _ := os.ReadDir(c.s.secretDir())
 		for _, f := range files {
 			fpr := strings.ToLower(f.Name())
-			if _, ok := c.found[fpr]; ok || f.IsDir() || (len(fpr) != 40 && len(fpr) != 64) || !isHex(fpr) {
+			if _, ok := c.found[fpr]; ok || f.IsDir() || !isFingerprint(fpr) {
 				continue
 			}
 			c.found[fpr] = c.read(fpr)
@@ -224,7 +224,7 @@ func (s *Store) certFiles(dir string) (files []indexFile, latest time.Time, ok b
 			continue
 		}
 		// Through a link, as the file is read.
-		info, err := os.Stat(filepath.Join(s.certDir(), fpr[:2], f.Name()))
+		info, err := os.Stat(filepath.Join(s.certDir(), dir, f.Name()))
 		if err != nil {
 			continue // removed since the listing
 		}

@@ -354,7 +354,7 @@ func (s *Store) certFingerprints() []string {
 		files, _ := os.ReadDir(filepath.Join(s.certDir(), d.Name()))
 		for _, f := range files {
 			name := d.Name() + f.Name()
-			if !f.IsDir() && (len(name) == 40 || len(name) == 64) && isHex(name) {
+			if !f.IsDir() && isFingerprint(name) {
 				out = append(out, name)
 			}
 		}
@@ -511,7 +511,7 @@ func (s *Store) FindPGP(query string) ([]*openpgp.Entity, error) {
 		return s.PGPForAddress(q)
 	}
 	lq := strings.ToLower(q)
-	out, err := s.scanCerts(nil, func(e *openpgp.Entity) bool {
+	out, err := s.scanCerts(func(e *openpgp.Entity) bool {
 		for uid := range e.Identities {
 			if strings.Contains(strings.ToLower(uid), lq) {
 				return true
@@ -569,18 +569,13 @@ func bindsNow(addr string) func(*openpgp.Entity) bool {
 	}
 }
 
-// scanCerts returns the stored certificates that match, skipping unparsed
-// those whose bytes lack needle (unless it is nil).
-func (s *Store) scanCerts(needle []byte, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
-	return s.filterCerts(s.certFingerprints(), needle, match)
+// scanCerts returns the stored certificates that match.
+func (s *Store) scanCerts(match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
+	return s.readCerts(s.certFingerprints(), match)
 }
 
 // readCerts returns those of the certificates fprs that match.
 func (s *Store) readCerts(fprs []string, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
-	return s.filterCerts(fprs, nil, match)
-}
-
-func (s *Store) filterCerts(fprs []string, needle []byte, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
 	var out []*openpgp.Entity
 	for _, fpr := range fprs {
 		data, err := os.ReadFile(s.certPath(fpr))
@@ -589,9 +584,6 @@ func (s *Store) filterCerts(fprs []string, needle []byte, match func(*openpgp.En
 		}
 		if err != nil {
 			return nil, fmt.Errorf("keystore: %w", err)
-		}
-		if needle != nil && !bytes.Contains(data, needle) {
-			continue
 		}
 		e, err := s.parseCert(fpr, data)
 		if err != nil {

@@ -181,7 +181,9 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 // pgpForAddress is Store.PGPForAddress with the key index kept like the
 // session's other look-ups: read once for the recipients and the signer
 // of a message (each read checks every certificate file's tag, a system
-// call per file), and again when the keystore changes.
+// call per file), and again when the keystore's stamp changes. Like them
+// it sees a certificate rewritten in place (no directory's time changed)
+// only when the stamp next changes or the entry expires (cacheTTL).
 func (se *Session) pgpForAddress(addr string) ([]*openpgp.Entity, error) {
 	byAddr, err := cached(se, "key index", func() (map[string][]string, bool, error) {
 		// One the index could not yet save (a change within the last

@@ -129,8 +129,7 @@ func CertEmails(c *x509.Certificate) []string {
 
 var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 
-// readCertDir parses every certificate in dir; a missing directory is empty.
-// readCertDir reads the certificates of dir. A Store keeps those it
+// readCertDir reads the certificates of dir (a missing directory has none). A Store keeps those it
 // parsed, with the tags of their files (fileTag, through links): one S/MIME
 // message looks at every stored certificate several times (the
 // recipient's, the signer's, the intermediates for the paths), and a
