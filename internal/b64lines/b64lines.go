@@ -22,6 +22,9 @@ import (
 	"sync"
 )
 
+// alphabet is standard base64's (RFC 4648, section 4).
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
 // Writer encodes what is written to it. Close writes the last, partial line
 // (with its line ending); it does not close the underlying writer.
 type Writer struct {
@@ -122,7 +125,6 @@ func encode(dst, src []byte) {
 // encodeTable[v] is the two characters of the 12 bits v, the first in the
 // low byte.
 var encodeTable = sync.OnceValue(func() *[4096]uint16 {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	t := new([4096]uint16)
 	for v := range t {
 		t[v] = uint16(alphabet[v>>6]) | uint16(alphabet[v&63])<<8
@@ -226,7 +228,6 @@ func decodeByLines(out, src []byte) (n int, ok bool) {
 // They are built on first use, not at start-up.
 var decodeTables = sync.OnceValue(func() *[4][256]uint32 {
 	t := new([4][256]uint32)
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	for i := range t {
 		for c := range t[i] {
 			t[i][c] = 0xFFFFFFFF
@@ -247,7 +248,6 @@ var Values = sync.OnceValue(func() *[256]byte {
 	for c := range t {
 		t[c] = 0xFF
 	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	for v := range len(alphabet) {
 		t[alphabet[v]] = byte(v)
 	}
