@@ -3,7 +3,6 @@ package mime
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -242,43 +241,6 @@ func (v *crlfView) sourceOffset(off int64) (int64, bool) {
 	return pos.src, !pos.st.pendingLF
 }
 
-// canonicalOffset is the canonical offset where the source offset off
-// begins, for a view whose source holds no CR (so that the canonical form
-// is the source with one more byte for every LF): the LFs are counted from
-// the nearest mark at or before off, or from near if that is nearer (a
-// position the caller converted before; the zero viewPos is none), so that
-// a caller converting increasing offsets reads the source between them
-// once.
-func (v *crlfView) canonicalOffset(off int64, near viewPos) (int64, error) {
-	if v.anyCR {
-		return 0, errors.New("mime: canonicalOffset of a source with a CR")
-	}
-	if len(v.marks) == 0 && off == v.srcEnd {
-		return 0, nil // an empty view
-	}
-	i := sort.Search(len(v.marks), func(i int) bool { return v.marks[i].src > off }) - 1
-	if i < 0 || off > v.srcEnd {
-		return 0, fmt.Errorf("mime: source offset %d outside the view", off)
-	}
-	pos, canon := v.marks[i].src, v.marks[i].canon
-	if near.src > pos && near.src <= off {
-		pos, canon = near.src, near.canon
-	}
-	var buf [4 << 10]byte
-	for pos < off {
-		k, err := v.src.ReadAt(buf[:min(int64(len(buf)), off-pos)], pos)
-		if k == 0 {
-			if err == nil {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		canon += int64(k + bytes.Count(buf[:k], []byte{'\n'}))
-		pos += int64(k)
-	}
-	return canon, nil
-}
-
 // ReadAt implements io.ReaderAt over the canonical form; it is safe for
 // concurrent use, as the source must be.
 func (v *crlfView) ReadAt(p []byte, off int64) (int, error) {
@@ -296,28 +258,39 @@ func (v *crlfView) ReadAt(p []byte, off int64) (int, error) {
 	skip := off - pos.canon
 	n := 0
 	for n < len(p) && pos.canon < v.size {
-		dst := p[n:]
-		if skip > 0 {
-			dst = scratch[:min(skip, int64(len(scratch)))]
-		}
-		k := 0
-		if want := min(int64(len(dst)), int64(len(in)), v.srcEnd-pos.src); want > 0 {
-			var err error
-			k, err = v.src.ReadAt(in[:want], pos.src)
+		// One read of the source takes what is skipped and what is
+		// wanted (a canonical byte is at most one source byte), so a
+		// small read that starts past a cursor costs one system call.
+		chunk := in[:0]
+		if want := min(skip+int64(len(p)-n), int64(len(in)), v.srcEnd-pos.src); want > 0 {
+			k, err := v.src.ReadAt(in[:want], pos.src)
 			if k == 0 && err != nil {
 				return n, err
 			}
+			chunk = in[:k]
 		}
-		nd, ns := pos.st.fill(dst, in[:k])
-		if nd == 0 && ns == 0 {
+		progressed := false
+		for n < len(p) && (len(chunk) > 0 || pos.st.pendingLF) {
+			dst := p[n:]
+			if skip > 0 {
+				dst = scratch[:min(skip, int64(len(scratch)))]
+			}
+			nd, ns := pos.st.fill(dst, chunk)
+			if nd == 0 && ns == 0 {
+				break
+			}
+			progressed = true
+			chunk = chunk[ns:]
+			pos.src += int64(ns)
+			pos.canon += int64(nd)
+			if skip > 0 {
+				skip -= int64(nd)
+			} else {
+				n += nd
+			}
+		}
+		if !progressed {
 			return n, io.ErrUnexpectedEOF // the source changed under the index
-		}
-		pos.src += int64(ns)
-		pos.canon += int64(nd)
-		if skip > 0 {
-			skip -= int64(nd)
-		} else {
-			n += nd
 		}
 	}
 	if skip == 0 {

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mailseal/mailseal/core"
@@ -114,6 +115,9 @@ func TestCRLFViewMatchesReference(t *testing.T) {
 			for k := 0; k < 200 && len(want) > 0; k++ {
 				off := rng.Intn(len(want))
 				buf := make([]byte, rng.Intn(300<<10))
+				if k%2 == 0 {
+					buf = make([]byte, rng.Intn(100)) // small reads, as of a part's header
+				}
 				n, err := v.ReadAt(buf, int64(off))
 				wantN := min(len(buf), len(want)-off)
 				if n != wantN || (n < len(buf)) != (err == io.EOF) || (err != nil && err != io.EOF) {
@@ -306,47 +310,80 @@ func TestCRLFViewSourceOffset(t *testing.T) {
 	}
 }
 
-// canonicalOffset, for a view of a source with no CR, gives the length of
-// the canonical form of the source before the offset, at every source
-// offset tried, in both halves of a large view and after an mbox "From "
-// line; a view of a source with a CR refuses.
-func TestCRLFViewCanonicalOffset(t *testing.T) {
-	rng := rand.New(rand.NewSource(9))
-	for _, size := range []int{0, 1, 100, viewMark + 7, 3 * viewMark, 2*canonicalSplit + 999} {
-		for _, from := range []string{"", "From alice@example.org Sun Nov 22 10:00:00 2026\n"} {
-			in := randomText(rng, size, false)
-			src := append([]byte(from), in...)
-			v, err := newCRLFView(bytes.NewReader(src), int64(len(src)), 1<<40)
-			if err != nil {
-				t.Fatal(err)
-			}
-			offs := []int{0, len(in)}
-			for k := 0; k < 200<<10/(size+1)+20 && len(in) > 0; k++ {
-				offs = append(offs, rng.Intn(len(in)))
-			}
-			// In increasing order, each from the last as its near
-			// position; a near position past the offset is not used.
-			sort.Ints(offs)
-			var last viewPos
-			past := viewPos{src: int64(len(src)) + 1, canon: 1 << 40}
-			for _, off := range offs {
-				want := int64(len(referenceCRLF(in[:off])))
-				for _, near := range []viewPos{{}, last, past} {
-					got, err := v.canonicalOffset(int64(len(from)+off), near)
-					if err != nil || got != want {
-						t.Fatalf("size %d: canonicalOffset(%d, %+v) = %d (%v), want %d", size, off, near, got, err, want)
-					}
-				}
-				last = viewPos{src: int64(len(from) + off), canon: want}
-			}
-		}
-	}
-	v, err := newCRLFView(strings.NewReader("a\r\nb\n"), 5, 1<<40)
+// countingReaderAt counts the reads of r and the bytes they ask for.
+type countingReaderAt struct {
+	r            io.ReaderAt
+	reads, bytes atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	c.reads.Add(1)
+	c.bytes.Add(int64(len(p)))
+	return c.r.ReadAt(p, off)
+}
+
+// A small ReadAt of the view that starts past every cursor reads the
+// source once, whatever it converts to get there (it took one read per
+// 4 KiB converted, and one more for what was asked: a message of many
+// small parts with LF line endings took twice the system calls of its
+// CRLF form).
+func TestCRLFViewSmallReadOnce(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	in := randomText(rng, 3*viewMark, false)
+	c := &countingReaderAt{r: bytes.NewReader(in)}
+	v, err := newCRLFView(c, int64(len(in)), 1<<40)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.canonicalOffset(3, viewPos{}); err == nil {
-		t.Error("canonicalOffset in a source with a CR")
+	want := referenceCRLF(in)
+	for _, off := range []int{viewMark - 10, 2*viewMark - 100, 2*viewMark + 5000, 3*viewMark - 1} {
+		c.reads.Store(0)
+		buf := make([]byte, 80)
+		n, err := v.ReadAt(buf, int64(off))
+		if err != nil && err != io.EOF || !bytes.Equal(buf[:n], want[off:off+n]) {
+			t.Fatalf("ReadAt(80, %d) = %d, %v, or differs from the reference", off, n, err)
+		}
+		if r := c.reads.Load(); r != 1 {
+			t.Errorf("ReadAt(80, %d) read the source %d times, want once", off, r)
+		}
+	}
+}
+
+// The delimiter search through a view of a source with LF line endings
+// reads the source about once, in large pieces, however many delimiters
+// it finds: it converts their offsets by counting the LFs in the bytes it
+// holds (it took two more reads for each delimiter, and a message of a
+// million small parts twice the time of its CRLF form).
+func TestSplitPartsThroughViewReadsOnce(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; i < 50000; i++ {
+		fmt.Fprintf(&b, "--sep\n\npart %d\n", i)
+	}
+	b.WriteString("--sep--\n")
+	src := b.Bytes()
+	c := &countingReaderAt{r: bytes.NewReader(src)}
+	v, err := newCRLFView(c, int64(len(src)), 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := DefaultLimits()
+	lim.MaxParts = 1 << 20
+	c.reads.Store(0)
+	c.bytes.Store(0)
+	e := &Entity{bodyStart: 0, end: v.Size()}
+	p := &parser{src: v, lim: lim, minHashed: 1 << 62}
+	spans, _, err := p.splitParts(e, "sep", nil)
+	if err != nil || len(spans) != 50000 {
+		t.Fatalf("%d parts, %v", len(spans), err)
+	}
+	canonical := bytes.ReplaceAll(src, []byte("\n"), []byte("\r\n"))
+	for i, sp := range spans[:3] {
+		if want := fmt.Sprintf("part %d", i); string(canonical[sp.start:sp.end]) != "\r\n"+want {
+			t.Fatalf("part %d is %q", i, canonical[sp.start:sp.end])
+		}
+	}
+	if r, n := c.reads.Load(), c.bytes.Load(); r > int64(len(src))/(32<<10)+2 || n > 2*int64(len(src)) {
+		t.Errorf("the search of %d bytes read the source %d times, %d bytes", len(src), r, n)
 	}
 }
 
