@@ -194,6 +194,58 @@ func TestSessionCache(t *testing.T) {
 }
 
 // Keys (what decrypt and verify use) find a certificate by key ID once, and
+// What an S/MIME sign+encrypt looks up — the recipient, the trust to
+// validate it, the signer and its chain, and the decryption identities —
+// lists and checks the stored certificates once (and the trust anchors
+// once), not once per look-up: each listing checks every certificate
+// file's tag, a system call per stored certificate. The look-ups find
+// what the Store's own methods find.
+func TestSessionListsCertificatesOnce(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	se := s.Session(SessionOptions{})
+	before := s.certDirReads.Load()
+	keys, _, err := se.RecipientKeys(mailseal.ProtocolSMIME, "bob@example.org")
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("recipient: %d keys, %v", len(keys), err)
+	}
+	signer, err := se.Signer(mailseal.ProtocolSMIME, "alice@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := se.decryptionIdentities()
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("%d identities, %v", len(ids), err)
+	}
+	trust, err := se.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.certDirReads.Load() - before; n != 2 {
+		t.Errorf("the look-ups listed a certificate directory %d times, want 2 (the certificates, the anchors)", n)
+	}
+	inter, err := s.Intermediates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trust.Intermediates) != len(inter) || len(inter) != 2 {
+		t.Errorf("the session's intermediates %d, the store's %d, want alice's and bob's", len(trust.Intermediates), len(inter))
+	}
+	for i := range inter {
+		if !inter[i].Equal(trust.Intermediates[i]) {
+			t.Errorf("intermediate %d differs", i)
+		}
+	}
+	fpr := signer.Fingerprint()
+	_, _, chain, err := s.X509Identity(fpr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := signer.(smime.Signer).Identity.Chain; len(got) != 1 || len(chain) != 1 || !got[0].Equal(chain[0]) {
+		t.Errorf("the session's chain of the signer %d certificates, the store's %d, want the CA", len(got), len(chain))
+	}
+}
+
 // no longer once it is deleted.
 func TestSessionKeysFollowTheKeystore(t *testing.T) {
 	s := cacheWorld(t, "ecdsa-p256")

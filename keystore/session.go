@@ -95,7 +95,7 @@ func (se *Session) trustFromStore() (smime.Trust, error) {
 	if err != nil {
 		return smime.Trust{}, err
 	}
-	inter, err := se.store.Intermediates()
+	inter, err := intermediates(se.x509Certs, roots)
 	if err != nil {
 		return smime.Trust{}, err
 	}
@@ -144,7 +144,7 @@ func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
 }
 
 func (se *Session) readDecryptionIdentities() ([]smime.Identity, error) {
-	certs, err := se.store.AllX509Certs()
+	certs, err := se.x509Certs()
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +176,19 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		return se.locateRecipient(protocol, addr, r.refused)
 	}
 	return r.keys, r.refused, err
+}
+
+// x509Certs is Store.AllX509Certs kept like the session's other look-ups:
+// read once for the recipient, the signer, its chain and the trust of a
+// message (each read checks every certificate file's tag, a system call
+// per file), and again when the keystore's stamp changes. Like them it
+// sees a certificate rewritten in place only when the stamp next changes
+// or the entry expires (cacheTTL).
+func (se *Session) x509Certs() ([]*x509.Certificate, error) {
+	return cached(se, "x509 certs", func() ([]*x509.Certificate, bool, error) {
+		certs, err := se.store.AllX509Certs()
+		return certs, err == nil, err
+	})
 }
 
 // pgpForAddress is Store.PGPForAddress with the key index kept like the
@@ -225,7 +238,7 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 			return nil, "", err
 		}
 		e := smime.New(se.opts.Policy)
-		certs, err := se.store.X509ForEmail(addr)
+		certs, err := se.store.x509ForEmail(addr, se.x509Certs)
 		if err != nil {
 			return nil, "", err
 		}
@@ -308,7 +321,7 @@ func (se *Session) hasSigner(protocol, from string) (bool, error) {
 		keys, err := se.store.withSecrets(se.pgpForAddress(from))
 		return err == nil && len(keys) > 0, nil
 	case mailseal.ProtocolSMIME:
-		certs, err := se.store.X509SecretsForEmail(from)
+		certs, err := se.store.x509SecretsForEmail(from, se.x509Certs)
 		return err == nil && len(certs) > 0, nil
 	}
 	return false, unknownProtocol(protocol)
@@ -345,7 +358,7 @@ func (se *Session) signer(protocol, from string) (mailseal.Signer, error) {
 		}
 		return nil, fmt.Errorf("several secret keys for %s: %s; choose one with --signer: %w", from, strings.Join(fprs, ", "), mailseal.ErrUsage)
 	case mailseal.ProtocolSMIME:
-		certs, err := se.store.X509SecretsForEmail(from)
+		certs, err := se.store.x509SecretsForEmail(from, se.x509Certs)
 		if err != nil {
 			return nil, err
 		}
@@ -416,7 +429,7 @@ func (se *Session) signerMatching(query, protocol string) (mailseal.Signer, erro
 		}
 		return se.pgpSigner(pgp.Fingerprint(cert.PrimaryKey))
 	case mailseal.ProtocolSMIME:
-		cert, err := se.store.FindOneX509(query)
+		cert, err := se.store.findOneX509(query, se.x509Certs)
 		if err != nil {
 			return nil, err
 		}
@@ -488,7 +501,7 @@ func (se *Session) identity(fpr string) (smime.Identity, error) {
 	if id, ok := se.x509IDs[fpr]; ok {
 		return id, nil
 	}
-	cert, key, chain, err := se.store.X509Identity(fpr, se.opts.Passphrase)
+	cert, key, chain, err := se.store.x509Identity(fpr, se.opts.Passphrase, se.x509Certs)
 	if err != nil {
 		return smime.Identity{}, err
 	}

@@ -47,6 +47,9 @@ type Store struct {
 	// read through readKeyFile, so that tests can check that a look-up
 	// reads only the keys it needs.
 	keyBytesRead atomic.Int64
+	// certDirReads counts readCertDir's listings of an X.509 directory,
+	// for the same reason.
+	certDirReads atomic.Int64
 
 	// index is the key index as this Store last read or wrote it, so
 	// that its next look-up checks the subdirectories' times without

@@ -136,6 +136,7 @@ var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 // certificate whose file has not changed since it settled is not read and
 // parsed again.
 func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
+	s.certDirReads.Add(1)
 	files, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -221,6 +222,12 @@ func (s *Store) AllX509Certs() ([]*x509.Certificate, error) {
 	return s.readCertDir(s.x509CertDir())
 }
 
+// certList is where an X.509 look-up takes the stored certificates from:
+// Store.AllX509Certs, which reads the directory (and checks every file's
+// tag) at each call, or Session.x509Certs, which reads it once per
+// message. Neither's result may be changed in place.
+type certList func() ([]*x509.Certificate, error)
+
 // TrustAnchors returns the certificates the user trusts (keys trust).
 func (s *Store) TrustAnchors() ([]*x509.Certificate, error) {
 	return s.readCertDir(s.trustDir())
@@ -229,13 +236,29 @@ func (s *Store) TrustAnchors() ([]*x509.Certificate, error) {
 // Intermediates returns every stored certificate that is not a trust
 // anchor: candidates for building paths and chains.
 func (s *Store) Intermediates() ([]*x509.Certificate, error) {
-	all, err := s.AllX509Certs()
+	anchors, err := s.TrustAnchors()
 	if err != nil {
 		return nil, err
 	}
+	return intermediates(s.AllX509Certs, anchors)
+}
+
+// intermediates are the certificates of all that are not among anchors
+// (compared by content: one stat of the trust directory's file per
+// stored certificate cost more than the rest of a small message with a
+// few thousand stored).
+func intermediates(all certList, anchors []*x509.Certificate) ([]*x509.Certificate, error) {
+	certs, err := all()
+	if err != nil {
+		return nil, err
+	}
+	trusted := make(map[string]bool, len(anchors))
+	for _, a := range anchors {
+		trusted[string(a.Raw)] = true
+	}
 	var out []*x509.Certificate
-	for _, c := range all {
-		if !s.isTrusted(CertFingerprint(c)) {
+	for _, c := range certs {
+		if !trusted[string(c.Raw)] {
 			out = append(out, c)
 		}
 	}
@@ -303,6 +326,10 @@ func normalizeCertFingerprint(q string) (string, bool) {
 // allowed), or a case-insensitive substring of the subject or of one of
 // its addresses. None: an error wrapping ErrNoKey.
 func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
+	return s.findX509(query, s.AllX509Certs)
+}
+
+func (s *Store) findX509(query string, stored certList) ([]*x509.Certificate, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
 		return nil, fmt.Errorf("keystore: x509: empty query: %w", core.ErrUsage)
@@ -317,7 +344,7 @@ func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
 		}
 		return []*x509.Certificate{c}, nil
 	}
-	all, err := s.AllX509Certs()
+	all, err := stored()
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +386,11 @@ func sortCerts(cs []*x509.Certificate) {
 // FindOneX509 is FindX509 for a query that must name exactly one
 // certificate; more than one: an error listing them (ErrUsage).
 func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
-	found, err := s.FindX509(query)
+	return s.findOneX509(query, s.AllX509Certs)
+}
+
+func (s *Store) findOneX509(query string, stored certList) (*x509.Certificate, error) {
+	found, err := s.findX509(query, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +409,11 @@ func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
 // first) that are a person's (see personalCert) and that no CA of this
 // keystore revoked (RevokeX509); none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
-	found, err := s.FindX509(email)
+	return s.x509ForEmail(email, s.AllX509Certs)
+}
+
+func (s *Store) x509ForEmail(email string, stored certList) ([]*x509.Certificate, error) {
+	found, err := s.findX509(email, stored)
 	if errors.Is(err, core.ErrNoKey) {
 		return nil, nil
 	}
@@ -409,7 +444,11 @@ func personalCert(c *x509.Certificate) bool {
 // X509SecretsForEmail is X509ForEmail limited to certificates whose
 // private key is stored: the identities that can sign or decrypt as email.
 func (s *Store) X509SecretsForEmail(email string) ([]*x509.Certificate, error) {
-	found, err := s.X509ForEmail(email)
+	return s.x509SecretsForEmail(email, s.AllX509Certs)
+}
+
+func (s *Store) x509SecretsForEmail(email string, stored certList) ([]*x509.Certificate, error) {
+	found, err := s.x509ForEmail(email, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -427,6 +466,10 @@ func (s *Store) X509SecretsForEmail(email string) ([]*x509.Certificate, error) {
 // issuers found among the stored non-anchor certificates, nearest first.
 // No key: ErrNoKey; wrong or missing passphrase: ErrLocked.
 func (s *Store) X509Identity(fingerprint string, pass PassphraseFunc) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
+	return s.x509Identity(fingerprint, pass, s.AllX509Certs)
+}
+
+func (s *Store) x509Identity(fingerprint string, pass PassphraseFunc, stored certList) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
 	fpr, ok := normalizeCertFingerprint(fingerprint)
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("keystore: x509: %q is not a SHA-256 fingerprint: %w", fingerprint, core.ErrUsage)
@@ -439,7 +482,7 @@ func (s *Store) X509Identity(fingerprint string, pass PassphraseFunc) (*x509.Cer
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	chain, err := s.chain(c)
+	chain, err := chainOf(c, stored)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -498,7 +541,11 @@ func publicKeyMatches(key crypto.PrivateKey, pub crypto.PublicKey) bool {
 // included, trusted or not: receivers never take trust from a message) or
 // when no issuer is stored.
 func (s *Store) chain(c *x509.Certificate) ([]*x509.Certificate, error) {
-	pool, err := s.AllX509Certs()
+	return chainOf(c, s.AllX509Certs)
+}
+
+func chainOf(c *x509.Certificate, stored certList) ([]*x509.Certificate, error) {
+	pool, err := stored()
 	if err != nil {
 		return nil, err
 	}
