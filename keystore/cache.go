@@ -68,7 +68,8 @@ type cacheEntry struct {
 
 // keystoreStamp sums the modification (and, where changeTime reads them,
 // change) times of the key directory, the directories in it and the
-// directories in those (not the outbox or autocrypt/), and
+// directories in those (not the outbox or autocrypt/; through links, as
+// the look-ups read them), and
 // reports whether all of them are older than cacheSettle before now.
 func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err error) {
 	h := fnv.New64a()
@@ -96,16 +97,19 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 		return 0, false, err
 	}
 	for _, e := range top {
-		if !e.IsDir() || e.Name() == "outbox" || e.Name() == "autocrypt" {
+		if e.Name() == "outbox" || e.Name() == "autocrypt" {
 			continue
 		}
-		info, err := e.Info()
+		info, err := dirInfo(filepath.Join(s.dir, e.Name()), e)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				settled = false // removed since the listing
 				continue
 			}
 			return 0, false, err
+		}
+		if info == nil {
+			continue
 		}
 		add(e.Name(), info)
 		inner, err := os.ReadDir(filepath.Join(s.dir, e.Name()))
@@ -114,18 +118,37 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 			continue
 		}
 		for _, f := range inner {
-			if !f.IsDir() {
-				continue
-			}
-			info, err := f.Info()
+			info, err := dirInfo(filepath.Join(s.dir, e.Name(), f.Name()), f)
 			if err != nil {
 				settled = false
 				continue
 			}
-			add(e.Name()+"/"+f.Name(), info)
+			if info != nil {
+				add(e.Name()+"/"+f.Name(), info)
+			}
 		}
 	}
 	return h.Sum64(), settled, nil
+}
+
+// dirInfo is the FileInfo of the directory entry e at path, through a
+// link (a directory kept elsewhere and linked in, as the readers follow
+// it), or nil if it is not a directory.
+func dirInfo(path string, e fs.DirEntry) (fs.FileInfo, error) {
+	switch {
+	case e.IsDir():
+		return e.Info()
+	case e.Type()&fs.ModeSymlink != 0:
+		info, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil // a dangling link is nothing the readers see
+		}
+		if err != nil || !info.IsDir() {
+			return nil, err
+		}
+		return info, nil
+	}
+	return nil, nil
 }
 
 // current brings the cache up to date with the keystore and says whether

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,7 +194,6 @@ func TestSessionCache(t *testing.T) {
 	}
 }
 
-// Keys (what decrypt and verify use) find a certificate by key ID once, and
 // What an S/MIME sign+encrypt looks up — the recipient, the trust to
 // validate it, the signer and its chain, and the decryption identities —
 // lists and checks the stored certificates once (and the trust anchors
@@ -221,6 +221,12 @@ func TestSessionListsCertificatesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ok, err := se.HasSigner(mailseal.ProtocolSMIME, "alice@example.org"); !ok || err != nil {
+		t.Fatalf("HasSigner: %v, %v", ok, err)
+	}
+	if _, err := se.SignerMatching("alice@example.org", mailseal.ProtocolSMIME); err != nil {
+		t.Fatal(err)
+	}
 	if n := s.certDirReads.Load() - before; n != 2 {
 		t.Errorf("the look-ups listed a certificate directory %d times, want 2 (the certificates, the anchors)", n)
 	}
@@ -235,6 +241,9 @@ func TestSessionListsCertificatesOnce(t *testing.T) {
 		if !inter[i].Equal(trust.Intermediates[i]) {
 			t.Errorf("intermediate %d differs", i)
 		}
+		if len(trust.Roots) != 1 || inter[i].Equal(trust.Roots[0]) || len(CertEmails(inter[i])) != 1 {
+			t.Errorf("intermediate %d is %s, anchors %d", i, inter[i].Subject, len(trust.Roots))
+		}
 	}
 	fpr := signer.Fingerprint()
 	_, _, chain, err := s.X509Identity(fpr, nil)
@@ -246,6 +255,7 @@ func TestSessionListsCertificatesOnce(t *testing.T) {
 	}
 }
 
+// Keys (what decrypt and verify use) find a certificate by key ID once, and
 // no longer once it is deleted.
 func TestSessionKeysFollowTheKeystore(t *testing.T) {
 	s := cacheWorld(t, "ecdsa-p256")
@@ -362,5 +372,67 @@ func BenchmarkSessionEncryptSign(b *testing.B) {
 			})
 		}
 		cacheSettle = oldSettle
+	}
+}
+
+// A key directory linked in from elsewhere is part of the session's stamp
+// (through the link, as the look-ups read it): another program deleting
+// a certificate there is seen once the change settles. The stamp skipped
+// links, so a session kept the certificate until its entries expired.
+func TestSessionStampThroughLinkedDirectory(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	elsewhere := filepath.Join(t.TempDir(), "certs")
+	if err := os.Rename(s.x509CertDir(), elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, s.x509CertDir()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t)
+	se := s.Session(SessionOptions{})
+	recipients := func() int {
+		keys, _, err := se.RecipientKeys(mailseal.ProtocolSMIME, "bob@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	if n := recipients(); n != 1 {
+		t.Fatalf("%d keys for bob", n)
+	}
+	bob, err := s.FindOneX509("bob@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(elsewhere, CertFingerprint(bob)+".pem")); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled()
+	if n := recipients(); n != 0 {
+		t.Fatalf("%d keys for bob after his certificate was deleted", n)
+	}
+}
+
+// A certificate deleted between the session's listing and the unlocking
+// of its key is not a decryption identity; the others still are (it made
+// every S/MIME decryption of the session fail).
+func TestSessionIdentityDeletedSinceListing(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	cacheRecheck = time.Hour // the deletion is not seen by the stamp (settle restores it)
+	se := s.Session(SessionOptions{})
+	if _, err := se.x509Certs(); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := s.FindOneX509("bob@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(s.x509CertPath(CertFingerprint(bob))); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := se.decryptionIdentities()
+	if err != nil || len(ids) != 1 || !slices.Contains(CertEmails(ids[0].Cert), "alice@example.org") {
+		t.Fatalf("%d identities, %v", len(ids), err)
 	}
 }

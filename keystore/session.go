@@ -154,6 +154,9 @@ func (se *Session) readDecryptionIdentities() ([]smime.Identity, error) {
 			continue
 		}
 		id, err := se.identity(CertFingerprint(c))
+		if errors.Is(err, mailseal.ErrNoKey) {
+			continue // deleted since the certificates were listed
+		}
 		if err != nil {
 			return nil, err
 		}
