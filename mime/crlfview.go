@@ -259,8 +259,10 @@ func (v *crlfView) ReadAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) && pos.canon < v.size {
 		// One read of the source takes what is skipped and what is
-		// wanted (a canonical byte is at most one source byte), so a
-		// small read that starts past a cursor costs one system call.
+		// wanted (a canonical byte takes at most one source byte, but
+		// for the LF of a CRLF whose CR came before pos, which takes
+		// two: then a second read follows), so a small read that starts
+		// past a cursor costs one system call.
 		chunk := in[:0]
 		if want := min(skip+int64(len(p)-n), int64(len(in)), v.srcEnd-pos.src); want > 0 {
 			k, err := v.src.ReadAt(in[:want], pos.src)

@@ -447,3 +447,33 @@ func b64Lines(data []byte) []string {
 }
 
 func trunc(b []byte) []byte { return b[:min(len(b), 80)] }
+
+// Reads of the last few canonical bytes, also starting between the CR and
+// LF the view puts in for the source's last line ending, give the
+// reference's bytes, whatever the source ends with.
+func TestCRLFViewTailReads(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, size := range []int{1, 2, 5, viewMark - 1, viewMark, viewMark + 1, 2 * viewMark} {
+		for _, mixed := range []bool{false, true} {
+			for _, end := range []string{"\n", "\r", "\r\n", "x"} {
+				in := append(randomText(rng, size, mixed), end...)
+				want := referenceCRLF(in)
+				for k := 1; k <= 6 && k <= len(want); k++ {
+					off := len(want) - k
+					v, err := newCRLFView(bytes.NewReader(in), int64(len(in)), 1<<40)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, l := range []int{1, k, k + 3} {
+						buf := make([]byte, l)
+						n, err := v.ReadAt(buf, int64(off))
+						wn := min(l, k)
+						if n != wn || !bytes.Equal(buf[:n], want[off:off+n]) || (n < l) != (err == io.EOF) || (err != nil && err != io.EOF) {
+							t.Fatalf("size %d end %q: ReadAt(%d, %d) = %d, %v, %q; want %q", size, end, l, off, n, err, buf[:n], want[off:off+wn])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1022,11 +1022,10 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 	}
 	// cleared: no delimiter line starts before off, so the first part, if
 	// it is being hashed, goes on at least to the CRLF before off.
-	cleared := func(off int64) error {
+	cleared := func(off int64) {
 		if hashed != nil && len(spans) == 0 {
 			hashed.advance(off - 2)
 		}
-		return nil
 	}
 	var done bool
 	if p.haveLines && !viewed {
@@ -1064,7 +1063,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 // whole lines of base64 at once); each match is then checked to start a
 // line. A line longer than maxDelimiterLine is not a delimiter (it would
 // need kilobytes of transport padding).
-func searchDelimiters(src io.ReaderAt, from, to, canonFrom int64, marks []viewPos, dash, eol []byte, cleared func(int64) error, delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
+func searchDelimiters(src io.ReaderAt, from, to, canonFrom int64, marks []viewPos, dash, eol []byte, cleared func(int64), delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
 	if len(dash) > maxDelimiterLine {
 		return false, nil // no line that long is a delimiter
 	}
@@ -1128,14 +1127,19 @@ func searchDelimiters(src io.ReaderAt, from, to, canonFrom int64, marks []viewPo
 			keep := min(n, len(dash))
 			// A delimiter (and the CRLF before it, the part's end) can
 			// only begin in the bytes kept.
-			if err := cleared(canon(n - keep)); err != nil {
-				return false, err
-			}
+			cleared(canon(n - keep))
 			drop(n - keep)
 			scan = 0
 			continue
 		}
 		at := scan + i
+		if base+int64(at) != from && (at == 0 || buf[at-1] != '\n') {
+			// Not at a line start: skipped before its line is looked
+			// at, so that a long line holding dash many times costs no
+			// more than one without it.
+			scan = at + 1
+			continue
+		}
 		nl := bytes.IndexByte(buf[at:n], '\n')
 		if nl < 0 && !eof {
 			switch {
@@ -1156,8 +1160,7 @@ func searchDelimiters(src io.ReaderAt, from, to, canonFrom int64, marks []viewPo
 			lineEnd, lineLen = at+nl+1, nl+1+grow
 		}
 		scan = at + 1
-		lineStart := base + int64(at)
-		if lineStart != from && (at == 0 || buf[at-1] != '\n') || lineLen > maxDelimiterLine {
+		if lineLen > maxDelimiterLine {
 			continue
 		}
 		kind := delimiterKind(buf[at:lineEnd], dash, eol)
@@ -1185,7 +1188,7 @@ func searchDelimiters(src io.ReaderAt, from, to, canonFrom int64, marks []viewPo
 // Its reads are bounded by the body, whatever the lines: a line is read
 // no further than the next known line start (it ends before it), first
 // only as far as dash, and on only if it begins with dash.
-func splitAtLines(src io.ReaderAt, from, to int64, dash []byte, lines []int64, cleared func(int64) error, delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
+func splitAtLines(src io.ReaderAt, from, to int64, dash []byte, lines []int64, cleared func(int64), delimiter func(lineStart, lineEnd int64, kind delimKind) (bool, error)) (bool, error) {
 	crlf := []byte("\r\n")
 	buf := make([]byte, len(dash)+256)
 	next := from // where the next delimiter line may start
@@ -1216,9 +1219,7 @@ func splitAtLines(src io.ReaderAt, from, to int64, dash []byte, lines []int64, c
 		if kind == delimNone {
 			// The next delimiter line can start no earlier than the
 			// next known line start.
-			if err := cleared(limit); err != nil {
-				return false, err
-			}
+			cleared(limit)
 			continue
 		}
 		next = at + int64(len(line))

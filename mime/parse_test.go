@@ -1181,3 +1181,36 @@ func TestSearchBoundaryLongerThanALine(t *testing.T) {
 		t.Fatal("the search did not end")
 	}
 }
+
+// A long line that holds the delimiter many times, not at its start, costs
+// one pass: such a match is skipped before its line is read on (the search
+// moved every match to the front of its buffer and read on, a buffer's
+// work per match: 4 MiB of "--b" took 28 s and 1.3 million reads).
+func TestSplitPartsDashRun(t *testing.T) {
+	body := "--b\r\nx\r\n" + strings.Repeat("--b", 1<<20/3) + "\r\n--b--\r\n"
+	checkSplitParts(t, []byte(body), "b")
+	c := &countingReaderAt{r: strings.NewReader(body)}
+	e := &Entity{bodyStart: 0, end: int64(len(body))}
+	p := &parser{src: c, lim: DefaultLimits(), minHashed: 1 << 62}
+	spans, _, err := p.splitParts(e, "b", nil)
+	if err != nil || len(spans) != 1 {
+		t.Fatalf("%d parts, %v", len(spans), err)
+	}
+	if r := c.reads.Load(); r > int64(len(body))/(32<<10)+2 {
+		t.Errorf("the search of %d bytes read the source %d times", len(body), r)
+	}
+}
+
+// A delimiter whose line begins just past the search's buffer, after lines
+// of LF (in the LF form read through the view), is at the canonical offset
+// of its CRLF form: the LFs of the bytes the search drops when it moves a
+// match to the front are counted.
+func TestSplitPartsDelimiterAfterLFsAtBufferEdge(t *testing.T) {
+	window := maxDelimiterLine + 2
+	for at := window - 8; at <= window+2; at++ {
+		head := "--b\n"
+		fill := at - 1 - len(head)
+		lf := head + strings.Repeat("Q\n", fill/2) + strings.Repeat("Q", fill%2) + "\n--b\ntail\n" + strings.Repeat("R", 100<<10) + "\n--b--\n"
+		checkSplitParts(t, []byte(strings.ReplaceAll(lf, "\n", "\r\n")), "b")
+	}
+}
