@@ -2,6 +2,7 @@ package pgp
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,22 @@ func TestInteropFromGPG(t *testing.T) {
 			if _, body := decryptAll(t, e, rewrapped, kr); !bytes.Equal(body, big) {
 				t.Fatalf("armor at 70 characters: %d bytes", len(body))
 			}
+			// gpg's armor whose last group of base64 lost its padding,
+			// or was joined to the checksum line, padded or not: gpg
+			// reads each, and so does mailseal.
+			for k := range 3 {
+				msg := big[:1000+k]
+				armored := h.Encrypt(msg, []string{fpr}, "-z0")
+				for _, mode := range []string{"unpadded", "joined", "unpadded, joined"} {
+					damaged := damageArmorEnd(t, armored, mode)
+					if r := h.Run(damaged, "--decrypt"); r.Err != nil || !bytes.Equal(r.Stdout, msg) {
+						t.Fatalf("gpg, %s armor of %d bytes: %v %s", mode, len(msg), r.Err, r.Stderr)
+					}
+					if _, body := decryptAll(t, e, damaged, kr); !bytes.Equal(body, msg) {
+						t.Fatalf("%s armor of %d bytes: %d bytes", mode, len(msg), len(body))
+					}
+				}
+			}
 			// Session keys: ours is gpg's, and gpg's alone decrypts.
 			shown := h.Run(ct, "--decrypt", "--show-session-key").StatusLines("SESSION_KEY")
 			if len(shown) != 1 || d.SessionKey == nil || !strings.EqualFold(strings.TrimPrefix(shown[0], "SESSION_KEY "), d.SessionKey.String()) {
@@ -194,6 +211,26 @@ func TestInteropFromGPG(t *testing.T) {
 			_ = openpgp.EntityList{}
 		})
 	}
+}
+
+// damageArmorEnd takes the padding off the last base64 line of an armored
+// block ("unpadded"), joins that line to the checksum line ("joined"), or
+// both.
+func damageArmorEnd(t *testing.T, armored []byte, mode string) []byte {
+	t.Helper()
+	lines := strings.Split(string(armored), "\n")
+	sum := slices.IndexFunc(lines, func(l string) bool { return len(l) == 5 && l[0] == '=' })
+	if sum < 1 {
+		t.Fatalf("no checksum line: %q", armored)
+	}
+	if strings.HasPrefix(mode, "unpadded") {
+		lines[sum-1] = strings.TrimRight(lines[sum-1], "=")
+	}
+	if strings.HasSuffix(mode, "joined") {
+		lines[sum-1] += lines[sum]
+		lines = slices.Delete(lines, sum, sum+1)
+	}
+	return []byte(strings.Join(lines, "\n"))
 }
 
 // rewrapArmor joins the base64 lines of an armored block (keeping its

@@ -13,8 +13,10 @@
 // in transit rather than the data tampered with. Damage that a lenient
 // reading undoes unambiguously — non-breaking spaces and other white space
 // in a line (mail clients insert them), or a base64 line and the checksum
-// line joined by a broken quoted-printable soft line break — is undone,
-// and Repaired says so.
+// line joined by a broken quoted-printable soft line break, padded or not —
+// is undone, and Repaired says so. Base64 whose last group lacks its
+// padding is read when the checksum line follows it, as gpg reads it
+// (without a checksum line gpg complains of it, and it is refused).
 package armor
 
 import (
@@ -344,6 +346,22 @@ func (a *Reader) fill() {
 		// data, as gpg and go-crypto read them.
 	case len(line) > 0 && line[0] == '=' && len(line) < 8 && len(a.carry) == 0:
 		a.checksum(line[1:])
+	case len(a.carry) >= 2 && isChecksumLine(line):
+		// The checksum line after base64 whose last group lacks its
+		// padding, which gpg reads: the group ends there.
+		all := append(a.scratch[:0], a.carry...)
+		for len(all)%4 != 0 {
+			all = append(all, '=')
+		}
+		a.carry = a.carry[:0]
+		out, err := base64.StdEncoding.AppendDecode(buf, all)
+		if err != nil {
+			a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
+			return
+		}
+		a.buf, a.out = out, out
+		a.addCRC(out)
+		a.checksum(line[1:])
 	case len(line) > 0:
 		var ok bool
 		if buf, ok = a.decode(buf, line); !ok {
@@ -419,9 +437,10 @@ func (a *Reader) checksum(b64 []byte) {
 
 // lenient returns the base64 characters of a body line: white space in
 // it (ASCII, and non-breaking spaces in UTF-8 or Latin-1) is dropped, and
-// a line that ends in '=' and four base64 characters is a base64 line (its
-// final '=' taken as the soft line break) joined to the checksum line,
-// whose value it returns as sum. Either repair sets a.repaired; anything
+// a line that ends in '=' and four base64 characters is a base64 line,
+// padded or not, joined to the checksum line (the '=' that begins that is
+// what a broken quoted-printable soft line break leaves), whose value it
+// returns as sum; gpg reads both. Either repair sets a.repaired; anything
 // but base64 characters then is not base64 (ok false).
 func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 	clean, checked := line, allBase64(line)
@@ -440,7 +459,7 @@ func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 			a.repaired = true
 		}
 	}
-	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 && clean[j-1] != '=' {
+	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 {
 		a.repaired = true
 		return clean[:j], clean[j+1:], true
 	}
@@ -448,6 +467,11 @@ func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 		return nil, nil, false
 	}
 	return clean, nil, true
+}
+
+// isChecksumLine reports whether line is '=' and four base64 characters.
+func isChecksumLine(line []byte) bool {
+	return len(line) == 5 && line[0] == '=' && allBase64(line[1:]) && bytes.IndexByte(line[1:], '=') < 0
 }
 
 // allBase64 reports whether every byte of p is a character of standard

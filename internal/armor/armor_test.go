@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -290,9 +291,18 @@ func TestDecodeAll(t *testing.T) {
 // refused), and damage a lenient reading undoes unambiguously is undone
 // and reported: non-breaking spaces and white space in lines (as mail
 // clients insert them), and a base64 line joined to the checksum line by
-// a broken quoted-printable soft line break.
+// a broken quoted-printable soft line break. Base64 whose last group lacks
+// its padding is read when the checksum line follows (gpg reads it, also
+// joined to the checksum line, padded or not), and not without one (gpg
+// complains of it too).
 func TestReaderChecksumAndRepairs(t *testing.T) {
-	data := make([]byte, 200)
+	for _, size := range []int{200, 199} { // the last group padded with "=", "=="
+		t.Run(fmt.Sprint(size), func(t *testing.T) { checkChecksumAndRepairs(t, size) })
+	}
+}
+
+func checkChecksumAndRepairs(t *testing.T, size int) {
+	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
@@ -334,6 +344,15 @@ func TestReaderChecksumAndRepairs(t *testing.T) {
 			l[last] = strings.TrimRight(l[last], "=") + l[crcAt]
 			return append(l[:crcAt], l[crcAt+1:]...)
 		}), false, true},
+		{"padded, joined", edit(func(l []string) []string {
+			l[last] += l[crcAt]
+			return append(l[:crcAt], l[crcAt+1:]...)
+		}), false, true},
+		{"unpadded", edit(func(l []string) []string { l[last] = strings.TrimRight(l[last], "="); return l }), false, false},
+		{"unpadded, wrong checksum", edit(func(l []string) []string {
+			l[last], l[crcAt] = strings.TrimRight(l[last], "="), "=AAAA"
+			return l
+		}), true, false},
 	} {
 		out, r, err := read(c.text)
 		if err != nil || !bytes.Equal(out, data) {
@@ -346,6 +365,21 @@ func TestReaderChecksumAndRepairs(t *testing.T) {
 	// A stray character is not repaired.
 	if _, _, err := read(edit(func(l []string) []string { l[2] = l[2][:10] + "!" + l[2][10:]; return l })); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("stray character: %v", err)
+	}
+	// Nor is a group that lacks its padding without the checksum line, or
+	// a group of one character before it.
+	if _, _, err := read(edit(func(l []string) []string {
+		l[last] = strings.TrimRight(l[last], "=")
+		return append(l[:crcAt], l[crcAt+1:]...)
+	})); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unpadded, no checksum: %v", err)
+	}
+	if _, _, err := read(edit(func(l []string) []string {
+		l[last] = strings.TrimRight(l[last], "=")
+		l[last] = l[last][:len(l[last])-len(l[last])%4] + "Q"
+		return l
+	})); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a group of one character: %v", err)
 	}
 }
 
