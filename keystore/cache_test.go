@@ -202,6 +202,9 @@ func TestSessionCache(t *testing.T) {
 // what the Store's own methods find.
 func TestSessionListsCertificatesOnce(t *testing.T) {
 	s := cacheWorld(t, "ecdsa-p256")
+	if _, err := s.GenerateCA(X509Options{Name: "Other CA", Algo: "ecdsa-p256", NoPassphrase: true}); err != nil {
+		t.Fatal(err)
+	}
 	settle(t)
 	se := s.Session(SessionOptions{})
 	before := s.certDirReads.Load()
@@ -234,16 +237,24 @@ func TestSessionListsCertificatesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(trust.Intermediates) != len(inter) || len(inter) != 2 {
-		t.Errorf("the session's intermediates %d, the store's %d, want alice's and bob's", len(trust.Intermediates), len(inter))
+	// Every stored certificate that is not an anchor (a message may name
+	// its signer's without carrying it), as the Store's; for validating a
+	// stored certificate, only the other CA: alice's and bob's
+	// certificates may sign neither certificates nor CRLs.
+	if len(inter) != 3 || len(trust.Intermediates) != len(inter) {
+		t.Errorf("the session's intermediates %d, the store's %d, want 3", len(trust.Intermediates), len(inter))
 	}
 	for i := range inter {
 		if !inter[i].Equal(trust.Intermediates[i]) {
 			t.Errorf("intermediate %d differs", i)
 		}
-		if len(trust.Roots) != 1 || inter[i].Equal(trust.Roots[0]) || len(CertEmails(inter[i])) != 1 {
-			t.Errorf("intermediate %d is %s, anchors %d", i, inter[i].Subject, len(trust.Roots))
-		}
+	}
+	path, err := se.pathTrust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(path.Intermediates) != 1 || path.Intermediates[0].Subject.CommonName != "Other CA" || len(path.Roots) != 1 {
+		t.Errorf("the path trust's intermediates %d, anchors %d, want the other CA and one", len(path.Intermediates), len(path.Roots))
 	}
 	fpr := signer.Fingerprint()
 	_, _, chain, err := s.X509Identity(fpr, nil)

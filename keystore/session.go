@@ -82,23 +82,44 @@ func (s *Store) Session(opts SessionOptions) *Session {
 // with SessionOptions.SystemRoots the system's CA bundle (read only when
 // the keystore's anchors do not validate a certificate).
 func (se *Session) Trust() (smime.Trust, error) {
-	return cached(se, "trust", se.readTrust)
+	return cached(se, "trust", func() (smime.Trust, bool, error) {
+		t, err := se.trustFromStore((*storedCerts).all)
+		return t, err == nil, err
+	})
 }
 
-func (se *Session) readTrust() (smime.Trust, bool, error) {
-	t, err := se.trustFromStore()
-	return t, err == nil, err
+// pathTrust is Trust for validating a stored certificate (a recipient's,
+// the signer's): its intermediates are only the stored certificates that
+// may sign a certificate or a CRL (mayIssue), no other can be on a path,
+// so a keystore of many people's certificates is not all parsed for it.
+// Trust has every stored certificate, for verifying: a message may name
+// its signer's certificate without carrying it.
+func (se *Session) pathTrust() (smime.Trust, error) {
+	return cached(se, "path trust", func() (smime.Trust, bool, error) {
+		t, err := se.trustFromStore((*storedCerts).issuers)
+		return t, err == nil, err
+	})
 }
 
-func (se *Session) trustFromStore() (smime.Trust, error) {
-	roots, err := se.store.TrustAnchors()
+// trustFromStore reads the anchors and CRLs, and as intermediates those
+// of the stored certificates pick chooses that are not anchors.
+func (se *Session) trustFromStore(pick func(*storedCerts) ([]*x509.Certificate, error)) (smime.Trust, error) {
+	roots, err := cached(se, "anchors", func() ([]*x509.Certificate, bool, error) {
+		roots, err := se.store.TrustAnchors()
+		return roots, err == nil, err
+	})
 	if err != nil {
 		return smime.Trust{}, err
 	}
-	inter, err := intermediates(se.x509Certs, roots)
+	st, err := se.x509Certs()
 	if err != nil {
 		return smime.Trust{}, err
 	}
+	stored, err := pick(st)
+	if err != nil {
+		return smime.Trust{}, err
+	}
+	inter := notAnchors(stored, roots)
 	crls, err := se.store.CRLs()
 	if err != nil {
 		return smime.Trust{}, err
@@ -144,7 +165,11 @@ func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
 }
 
 func (se *Session) readDecryptionIdentities() ([]smime.Identity, error) {
-	certs, err := se.x509Certs()
+	st, err := se.x509Certs()
+	if err != nil {
+		return nil, err
+	}
+	certs, err := st.all()
 	if err != nil {
 		return nil, err
 	}
@@ -181,16 +206,16 @@ func (se *Session) RecipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 	return r.keys, r.refused, err
 }
 
-// x509Certs is Store.AllX509Certs kept like the session's other look-ups:
-// read once for the recipient, the signer, its chain and the trust of a
-// message (each read checks every certificate file's tag, a system call
-// per file), and again when the keystore's stamp changes. Like them it
-// sees a certificate rewritten in place only when the stamp next changes
-// or the entry expires (cacheTTL).
-func (se *Session) x509Certs() ([]*x509.Certificate, error) {
-	return cached(se, "x509 certs", func() ([]*x509.Certificate, bool, error) {
-		certs, err := se.store.AllX509Certs()
-		return certs, err == nil, err
+// x509Certs is Store.storedCertificates kept like the session's other
+// look-ups: x509/certs listed (each file's tag checked, a system call per
+// file) once for the recipient, the signer, its chain and the trust of a
+// message, and again when the keystore's stamp changes. Like them it sees
+// a certificate rewritten in place only when the stamp next changes or
+// the entry expires (cacheTTL).
+func (se *Session) x509Certs() (*storedCerts, error) {
+	return cached(se, "x509 certs", func() (*storedCerts, bool, error) {
+		st, err := se.store.storedCertificates()
+		return st, err == nil, err
 	})
 }
 
@@ -236,7 +261,7 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		}
 		return out, refused, nil
 	case mailseal.ProtocolSMIME:
-		trust, err := se.Trust()
+		trust, err := se.pathTrust()
 		if err != nil {
 			return nil, "", err
 		}

@@ -56,6 +56,8 @@ type Store struct {
 	// reading the file again (see keyIndex).
 	indexMu sync.Mutex
 	index   map[string]indexDir
+	// x509Index is the X.509 index as this Store last read or wrote it.
+	x509Index map[string]certSummary
 
 	// x509Parsed are the X.509 certificates this Store parsed, by
 	// directory and file name (see readCertDir).

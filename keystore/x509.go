@@ -129,65 +129,20 @@ func CertEmails(c *x509.Certificate) []string {
 
 var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 
-// readCertDir reads the certificates of dir (a missing directory has none). A Store keeps those it
-// parsed, with the tags of their files (fileTag, through links): one S/MIME
-// message looks at every stored certificate several times (the
-// recipient's, the signer's, the intermediates for the paths), and a
-// certificate whose file has not changed since it settled is not read and
-// parsed again.
+// readCertDir reads the certificates of dir (a missing directory has
+// none). A Store keeps those it parsed, with the tags of their files
+// (fileTag, through links): one S/MIME message looks at the stored
+// certificates several times (the recipient's, the signer's, the
+// intermediates for the paths), and a certificate whose file has not
+// changed since it settled is not read and parsed again.
 func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
 	s.certDirReads.Add(1)
-	files, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	files, err := listCertFiles(dir)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: x509: %w", err)
+		return nil, err
 	}
-	s.x509Mu.Lock()
-	known := s.x509Parsed[dir]
-	s.x509Mu.Unlock()
-	kept := map[string]parsedCert{}
-	var out []*x509.Certificate
-	for _, f := range files {
-		if f.IsDir() || !strings.HasSuffix(f.Name(), ".pem") {
-			continue
-		}
-		// Through a link, as the file is read.
-		info, err := os.Stat(filepath.Join(dir, f.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted since the directory was listed
-		}
-		if err != nil {
-			return nil, fmt.Errorf("keystore: x509: %w", err)
-		}
-		tag := fileTag(info)
-		p, ok := known[f.Name()]
-		if !ok || p.tag != tag {
-			c, err := readCertFile(filepath.Join(dir, f.Name()))
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // deleted since the directory was listed
-			}
-			if err != nil {
-				return nil, err
-			}
-			p = parsedCert{tag, c}
-		}
-		out = append(out, p.cert)
-		// One written a moment ago may be written again within the file
-		// system's timestamp granularity, its tag unchanged: kept once
-		// it has settled, as the key index's subdirectories are.
-		if time.Since(info.ModTime()) >= keyIndexSettle {
-			kept[f.Name()] = p
-		}
-	}
-	s.x509Mu.Lock()
-	if s.x509Parsed == nil {
-		s.x509Parsed = map[string]map[string]parsedCert{}
-	}
-	s.x509Parsed[dir] = kept
-	s.x509Mu.Unlock()
-	return out, nil
+	s.forgetParsed(dir, files)
+	return s.parseCertFiles(dir, files)
 }
 
 // parsedCert is a certificate readCertDir parsed, and the tag of its file.
@@ -222,12 +177,6 @@ func (s *Store) AllX509Certs() ([]*x509.Certificate, error) {
 	return s.readCertDir(s.x509CertDir())
 }
 
-// certList is where an X.509 look-up takes the stored certificates from:
-// Store.AllX509Certs, which reads the directory (and checks every file's
-// tag) at each call, or Session.x509Certs, which reads it once per
-// message. Neither's result may be changed in place.
-type certList func() ([]*x509.Certificate, error)
-
 // TrustAnchors returns the certificates the user trusts (keys trust).
 func (s *Store) TrustAnchors() ([]*x509.Certificate, error) {
 	return s.readCertDir(s.trustDir())
@@ -240,18 +189,18 @@ func (s *Store) Intermediates() ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return intermediates(s.AllX509Certs, anchors)
-}
-
-// intermediates are the certificates of all that are not among anchors
-// (compared by content: one stat of the trust directory's file per
-// stored certificate cost more than the rest of a small message with a
-// few thousand stored).
-func intermediates(all certList, anchors []*x509.Certificate) ([]*x509.Certificate, error) {
-	certs, err := all()
+	all, err := s.AllX509Certs()
 	if err != nil {
 		return nil, err
 	}
+	return notAnchors(all, anchors), nil
+}
+
+// notAnchors are the certificates of certs that are not among anchors
+// (compared by content: one stat of the trust directory's file per
+// stored certificate cost more than the rest of a small message with a
+// few thousand stored).
+func notAnchors(certs, anchors []*x509.Certificate) []*x509.Certificate {
 	trusted := make(map[string]bool, len(anchors))
 	for _, a := range anchors {
 		trusted[string(a.Raw)] = true
@@ -262,7 +211,7 @@ func intermediates(all certList, anchors []*x509.Certificate) ([]*x509.Certifica
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // CRLs returns the stored certificate revocation lists.
@@ -326,10 +275,10 @@ func normalizeCertFingerprint(q string) (string, bool) {
 // allowed), or a case-insensitive substring of the subject or of one of
 // its addresses. None: an error wrapping ErrNoKey.
 func (s *Store) FindX509(query string) ([]*x509.Certificate, error) {
-	return s.findX509(query, s.AllX509Certs)
+	return s.findX509(query, s.storedCertificates)
 }
 
-func (s *Store) findX509(query string, stored certList) ([]*x509.Certificate, error) {
+func (s *Store) findX509(query string, stored certSource) ([]*x509.Certificate, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
 		return nil, fmt.Errorf("keystore: x509: empty query: %w", core.ErrUsage)
@@ -344,11 +293,20 @@ func (s *Store) findX509(query string, stored certList) ([]*x509.Certificate, er
 		}
 		return []*x509.Certificate{c}, nil
 	}
-	all, err := stored()
+	st, err := stored()
 	if err != nil {
 		return nil, err
 	}
 	isEmail := strings.Contains(q, "@") && !strings.ContainsAny(q, " <>,=")
+	var all []*x509.Certificate
+	if isEmail {
+		all, err = st.forAddress(q) // those naming q, and perhaps others
+	} else {
+		all, err = st.all()
+	}
+	if err != nil {
+		return nil, err
+	}
 	var out []*x509.Certificate
 	for _, c := range all {
 		if isEmail {
@@ -386,10 +344,10 @@ func sortCerts(cs []*x509.Certificate) {
 // FindOneX509 is FindX509 for a query that must name exactly one
 // certificate; more than one: an error listing them (ErrUsage).
 func (s *Store) FindOneX509(query string) (*x509.Certificate, error) {
-	return s.findOneX509(query, s.AllX509Certs)
+	return s.findOneX509(query, s.storedCertificates)
 }
 
-func (s *Store) findOneX509(query string, stored certList) (*x509.Certificate, error) {
+func (s *Store) findOneX509(query string, stored certSource) (*x509.Certificate, error) {
 	found, err := s.findX509(query, stored)
 	if err != nil {
 		return nil, err
@@ -409,10 +367,10 @@ func (s *Store) findOneX509(query string, stored certList) (*x509.Certificate, e
 // first) that are a person's (see personalCert) and that no CA of this
 // keystore revoked (RevokeX509); none is not an error.
 func (s *Store) X509ForEmail(email string) ([]*x509.Certificate, error) {
-	return s.x509ForEmail(email, s.AllX509Certs)
+	return s.x509ForEmail(email, s.storedCertificates)
 }
 
-func (s *Store) x509ForEmail(email string, stored certList) ([]*x509.Certificate, error) {
+func (s *Store) x509ForEmail(email string, stored certSource) ([]*x509.Certificate, error) {
 	found, err := s.findX509(email, stored)
 	if errors.Is(err, core.ErrNoKey) {
 		return nil, nil
@@ -444,10 +402,10 @@ func personalCert(c *x509.Certificate) bool {
 // X509SecretsForEmail is X509ForEmail limited to certificates whose
 // private key is stored: the identities that can sign or decrypt as email.
 func (s *Store) X509SecretsForEmail(email string) ([]*x509.Certificate, error) {
-	return s.x509SecretsForEmail(email, s.AllX509Certs)
+	return s.x509SecretsForEmail(email, s.storedCertificates)
 }
 
-func (s *Store) x509SecretsForEmail(email string, stored certList) ([]*x509.Certificate, error) {
+func (s *Store) x509SecretsForEmail(email string, stored certSource) ([]*x509.Certificate, error) {
 	found, err := s.x509ForEmail(email, stored)
 	if err != nil {
 		return nil, err
@@ -466,10 +424,10 @@ func (s *Store) x509SecretsForEmail(email string, stored certList) ([]*x509.Cert
 // issuers found among the stored non-anchor certificates, nearest first.
 // No key: ErrNoKey; wrong or missing passphrase: ErrLocked.
 func (s *Store) X509Identity(fingerprint string, pass PassphraseFunc) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
-	return s.x509Identity(fingerprint, pass, s.AllX509Certs)
+	return s.x509Identity(fingerprint, pass, s.storedCertificates)
 }
 
-func (s *Store) x509Identity(fingerprint string, pass PassphraseFunc, stored certList) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
+func (s *Store) x509Identity(fingerprint string, pass PassphraseFunc, stored certSource) (*x509.Certificate, crypto.PrivateKey, []*x509.Certificate, error) {
 	fpr, ok := normalizeCertFingerprint(fingerprint)
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("keystore: x509: %q is not a SHA-256 fingerprint: %w", fingerprint, core.ErrUsage)
@@ -541,11 +499,17 @@ func publicKeyMatches(key crypto.PrivateKey, pub crypto.PublicKey) bool {
 // included, trusted or not: receivers never take trust from a message) or
 // when no issuer is stored.
 func (s *Store) chain(c *x509.Certificate) ([]*x509.Certificate, error) {
-	return chainOf(c, s.AllX509Certs)
+	return chainOf(c, s.storedCertificates)
 }
 
-func chainOf(c *x509.Certificate, stored certList) ([]*x509.Certificate, error) {
-	pool, err := stored()
+// chainOf is chain with the certificates from stored: only those that may
+// issue (mayIssue; CheckSignatureFrom refuses the others).
+func chainOf(c *x509.Certificate, stored certSource) ([]*x509.Certificate, error) {
+	st, err := stored()
+	if err != nil {
+		return nil, err
+	}
+	pool, err := st.issuers()
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,322 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The X.509 index lets a look-up parse only the stored certificates it
+// may need — those naming an address, those that may sign a certificate
+// or a CRL — instead of every one, once per process:
+//
+//	<home>/x509.index   "mailseal x509 index 1", then a line
+//	                    "file NAME TAG FLAG ADDRESS,..." for each
+//	                    certificate file of x509/certs
+//
+// TAG is the file's tag (fileTag: size, modification and change times,
+// through a link), FLAG "i" when the certificate may sign a certificate or
+// a CRL (mayIssue) and "-" when not, and the ADDRESSes the addressDigest
+// of each address CertEmails reads from it ("-" for none). Every look-up
+// lists the directory and takes each file's tag, as readCertDir does; a
+// file whose tag is not the index's is read and parsed again, and the
+// index written back. Only files whose modification time is older than
+// keyIndexSettle are written to it, so that a file rewritten within the
+// file system's timestamp granularity is read again until it settles.
+// A name with white space is never indexed (it is read every time).
+const (
+	x509IndexName  = "x509.index"
+	x509IndexMagic = "mailseal x509 index 1"
+)
+
+// certFile is a certificate file of an X.509 directory as listed.
+type certFile struct {
+	name, tag string
+	mtime     time.Time
+}
+
+// certSummary is what the index keeps of a certificate file.
+type certSummary struct {
+	tag    string
+	issuer bool     // mayIssue
+	addrs  []string // addressDigest of each of CertEmails
+}
+
+// mayIssue reports whether c may sign a certificate or a CRL on a path:
+// unless its key usage is given and allows neither keyCertSign nor
+// cRLSign, which x509path (checkCertSign, the CRL signer's check) and
+// crypto/x509's CheckSignatureFrom (chainOf) refuse, whatever else c is.
+func mayIssue(c *x509.Certificate) bool {
+	return c.KeyUsage == 0 || c.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0
+}
+
+func summarize(tag string, c *x509.Certificate) certSummary {
+	sum := certSummary{tag: tag, issuer: mayIssue(c)}
+	for _, a := range CertEmails(c) {
+		if d := addressDigest(a); !slices.Contains(sum.addrs, d) {
+			sum.addrs = append(sum.addrs, d)
+		}
+	}
+	return sum
+}
+
+// listCertFiles lists the certificate files of dir (none if it is
+// missing) with their tags, through links, as they will be read.
+func listCertFiles(dir string) ([]certFile, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	var out []certFile
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pem") {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the directory was listed
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keystore: x509: %w", err)
+		}
+		if info.IsDir() {
+			continue
+		}
+		out = append(out, certFile{e.Name(), fileTag(info), info.ModTime()})
+	}
+	return out, nil
+}
+
+// parseCertFiles returns the certificates of files (listed in dir), read
+// and parsed unless the Store kept them with the same tag. It keeps those
+// whose files have settled (a file written a moment ago may be written
+// again within the file system's timestamp granularity, its tag
+// unchanged). A file deleted since the listing is left out.
+func (s *Store) parseCertFiles(dir string, files []certFile) ([]*x509.Certificate, error) {
+	s.x509Mu.Lock()
+	known := s.x509Parsed[dir]
+	s.x509Mu.Unlock()
+	var out []*x509.Certificate
+	var fresh []certFile
+	var parsed []*x509.Certificate
+	for _, f := range files {
+		settled := time.Since(f.mtime) >= keyIndexSettle
+		if p, ok := known[f.name]; ok && p.tag == f.tag && settled {
+			out = append(out, p.cert)
+			continue
+		}
+		c, err := readCertFile(filepath.Join(dir, f.name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+		if settled {
+			fresh, parsed = append(fresh, f), append(parsed, c)
+		}
+	}
+	if len(fresh) > 0 {
+		s.x509Mu.Lock()
+		if s.x509Parsed == nil {
+			s.x509Parsed = map[string]map[string]parsedCert{}
+		}
+		m := s.x509Parsed[dir]
+		if m == nil {
+			m = map[string]parsedCert{}
+			s.x509Parsed[dir] = m
+		}
+		for i, f := range fresh {
+			m[f.name] = parsedCert{f.tag, parsed[i]}
+		}
+		s.x509Mu.Unlock()
+	}
+	return out, nil
+}
+
+// forgetParsed drops what the Store kept of dir's files that are not in
+// files (deleted or renamed).
+func (s *Store) forgetParsed(dir string, files []certFile) {
+	s.x509Mu.Lock()
+	defer s.x509Mu.Unlock()
+	m := s.x509Parsed[dir]
+	if len(m) == 0 {
+		return
+	}
+	listed := make(map[string]bool, len(files))
+	for _, f := range files {
+		listed[f.name] = true
+	}
+	for name := range m {
+		if !listed[name] {
+			delete(m, name)
+		}
+	}
+}
+
+// storedCerts is a listing of x509/certs with the index's summary of each
+// file: what a look-up parses is chosen from it.
+type storedCerts struct {
+	s     *Store
+	files []certFile
+	sums  map[string]certSummary
+}
+
+// certSource is where an X.509 look-up takes the stored certificates
+// from: a listing made for the look-up (Store's methods), or one a Session
+// keeps for a message (Session.x509Certs).
+type certSource func() (*storedCerts, error)
+
+// storedCertificates lists x509/certs and summarizes each file from the
+// index, reading and parsing those it does not know (or knows with
+// another tag), and writes the index back if that changed it.
+func (s *Store) storedCertificates() (*storedCerts, error) {
+	s.certDirReads.Add(1)
+	dir := s.x509CertDir()
+	files, err := listCertFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.forgetParsed(dir, files)
+	path := filepath.Join(s.dir, x509IndexName)
+	s.indexMu.Lock()
+	old := s.x509Index
+	s.indexMu.Unlock()
+	if old == nil {
+		old = readX509Index(path)
+	}
+	sums := make(map[string]certSummary, len(files))
+	index := make(map[string]certSummary, len(files)) // settled: written
+	var unknown []certFile
+	for _, f := range files {
+		if sum, ok := old[f.name]; ok && sum.tag == f.tag && time.Since(f.mtime) >= keyIndexSettle {
+			sums[f.name], index[f.name] = sum, sum
+			continue
+		}
+		unknown = append(unknown, f)
+	}
+	changed := len(index) != len(old) // a file went away (or has not settled)
+	if len(unknown) > 0 {
+		// Parsed one at a time, so that a file deleted since the listing
+		// is told from the others.
+		for _, f := range unknown {
+			certs, err := s.parseCertFiles(dir, []certFile{f})
+			if err != nil {
+				return nil, err
+			}
+			if len(certs) == 0 {
+				continue // deleted since the listing
+			}
+			sum := summarize(f.tag, certs[0])
+			sums[f.name] = sum
+			if time.Since(f.mtime) >= keyIndexSettle && !strings.ContainsAny(f.name, " \t\r\n") {
+				index[f.name] = sum
+				changed = true
+			}
+		}
+	}
+	if changed {
+		_ = writeAtomic(path, formatX509Index(index), 0o600) // an unwritten index is rebuilt next time
+	}
+	s.indexMu.Lock()
+	s.x509Index = index
+	s.indexMu.Unlock()
+	return &storedCerts{s: s, files: files, sums: sums}, nil
+}
+
+// all parses every listed certificate.
+func (c *storedCerts) all() ([]*x509.Certificate, error) {
+	return c.where(func(certSummary) bool { return true })
+}
+
+// forAddress parses the listed certificates that name addr (as
+// core.AddressKey compares addresses), and perhaps others.
+func (c *storedCerts) forAddress(addr string) ([]*x509.Certificate, error) {
+	d := addressDigest(addr)
+	return c.where(func(sum certSummary) bool { return slices.Contains(sum.addrs, d) })
+}
+
+// issuers parses the listed certificates that may sign a certificate or
+// a CRL (mayIssue).
+func (c *storedCerts) issuers() ([]*x509.Certificate, error) {
+	return c.where(func(sum certSummary) bool { return sum.issuer })
+}
+
+func (c *storedCerts) where(keep func(certSummary) bool) ([]*x509.Certificate, error) {
+	var files []certFile
+	for _, f := range c.files {
+		if sum, ok := c.sums[f.name]; ok && keep(sum) {
+			files = append(files, f)
+		}
+	}
+	return c.s.parseCertFiles(c.s.x509CertDir(), files)
+}
+
+func formatX509Index(index map[string]certSummary) []byte {
+	names := make([]string, 0, len(index))
+	for name := range index {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b bytes.Buffer
+	b.WriteString(x509IndexMagic + "\n")
+	for _, name := range names {
+		sum := index[name]
+		flag, addrs := "-", "-"
+		if sum.issuer {
+			flag = "i"
+		}
+		if len(sum.addrs) > 0 {
+			addrs = strings.Join(sum.addrs, ",")
+		}
+		fmt.Fprintf(&b, "file %s %s %s %s\n", name, sum.tag, flag, addrs)
+	}
+	return b.Bytes()
+}
+
+// readX509Index reads the index at path; nil if it is missing or
+// malformed.
+func readX509Index(path string) map[string]certSummary {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	first, text, _ := strings.Cut(string(data), "\n")
+	if first != x509IndexMagic {
+		return nil
+	}
+	index := map[string]certSummary{}
+	for len(text) > 0 {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		f := strings.Split(line, " ")
+		if len(f) != 5 || f[0] != "file" || !strings.HasSuffix(f[1], ".pem") || f[2] == "" || f[3] != "i" && f[3] != "-" {
+			return nil
+		}
+		if _, dup := index[f[1]]; dup {
+			return nil
+		}
+		sum := certSummary{tag: f[2], issuer: f[3] == "i"}
+		if f[4] != "-" {
+			sum.addrs = strings.Split(f[4], ",")
+			for _, a := range sum.addrs {
+				if len(a) != 64 || !isHex(a) {
+					return nil
+				}
+			}
+		}
+		index[f[1]] = sum
+	}
+	return index
+}

@@ -1,0 +1,219 @@
+package keystore
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+// indexTestCert makes a self-signed certificate for a test of the X.509
+// index: its common name, addresses (SANs, and with "subject:" a subject
+// emailAddress) and key usage (0: none given).
+func indexTestCert(t *testing.T, name string, addrs []string, usage x509.KeyUsage, ca bool) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: usage, BasicConstraintsValid: ca, IsCA: ca,
+	}
+	for _, a := range addrs {
+		if s, ok := strings.CutPrefix(a, "subject:"); ok {
+			tmpl.Subject.ExtraNames = append(tmpl.Subject.ExtraNames, pkix.AttributeTypeAndValue{Type: oidEmailAddress, Value: s})
+		} else {
+			tmpl.EmailAddresses = append(tmpl.EmailAddresses, a)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// checkX509Index compares every look-up the index serves with reading
+// every stored certificate: the certificates of each address (as
+// FindX509 matches them), and those that may issue.
+func checkX509Index(t *testing.T, s *Store, addrs []string, what string) {
+	t.Helper()
+	all, err := s.AllX509Certs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.storedCertificates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(cs []*x509.Certificate) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Subject.CommonName)
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	for _, a := range addrs {
+		var want []*x509.Certificate
+		for _, c := range all {
+			if slices.ContainsFunc(CertEmails(c), func(e string) bool { return core.SameAddress(e, a) }) {
+				want = append(want, c)
+			}
+		}
+		got, err := s.findX509(a, func() (*storedCerts, error) { return st, nil })
+		if len(want) == 0 {
+			if err == nil {
+				t.Errorf("%s: %s: found %s, want none", what, a, names(got))
+			}
+			continue
+		}
+		if err != nil || names(got) != names(want) {
+			t.Errorf("%s: %s: found %s (%v), want %s", what, a, names(got), err, names(want))
+		}
+	}
+	// Those x509path or CheckSignatureFrom may take as the signer of a
+	// certificate or a CRL: all but those whose key usage is given and
+	// allows neither.
+	var issuers []*x509.Certificate
+	for _, c := range all {
+		if c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageCertSign != 0 || c.KeyUsage&x509.KeyUsageCRLSign != 0 {
+			issuers = append(issuers, c)
+		}
+	}
+	got, err := st.issuers()
+	if err != nil || names(got) != names(issuers) {
+		t.Errorf("%s: issuers %s (%v), want %s", what, names(got), err, names(issuers))
+	}
+}
+
+// The X.509 index gives what reading every certificate gives — the
+// certificates of an address (SANs and subject emailAddress, compared as
+// addresses are), and those that may issue — in a Store that wrote it,
+// in a new Store that reads it, and after other programs changed the
+// directory: a file rewritten in place, added with its time set back,
+// removed, a link whose target changed, the index itself damaged. A new
+// Store that finds an address's certificate parses it and no other.
+func TestX509Index(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := newTestStore(t)
+	certs := map[string][]byte{
+		"alice":   indexTestCert(t, "alice", []string{"alice@example.org"}, x509.KeyUsageDigitalSignature, false),
+		"alice2":  indexTestCert(t, "alice2", []string{"Alice@EXAMPLE.org", "a2@example.org"}, x509.KeyUsageKeyEncipherment, false),
+		"bob":     indexTestCert(t, "bob", []string{"subject:bob@example.org"}, x509.KeyUsageDigitalSignature, false),
+		"nousage": indexTestCert(t, "nousage", []string{"carol@example.org"}, 0, false),
+		"ca":      indexTestCert(t, "ca", nil, x509.KeyUsageCertSign, true),
+		"crl":     indexTestCert(t, "crl", nil, x509.KeyUsageCRLSign|x509.KeyUsageDigitalSignature, false),
+	}
+	for _, name := range []string{"alice", "alice2", "bob", "nousage", "ca", "crl"} {
+		if _, err := s.ImportX509(certs[name], nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addrs := []string{"alice@example.org", "ALICE@example.org", "a2@example.org", "bob@example.org", "carol@example.org", "dave@example.org"}
+	checkX509Index(t, s, addrs, "written")
+	if _, err := os.Stat(filepath.Join(s.dir, x509IndexName)); err != nil {
+		t.Fatalf("no index: %v", err)
+	}
+	fresh := func() *Store {
+		t.Helper()
+		s2, err := Open(s.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s2
+	}
+	checkX509Index(t, fresh(), addrs, "read")
+	s2 := fresh()
+	found, err := s2.X509ForEmail("bob@example.org")
+	if err != nil || len(found) != 1 {
+		t.Fatalf("bob: %d, %v", len(found), err)
+	}
+	if n := len(s2.x509Parsed[s2.x509CertDir()]); n != 1 {
+		t.Errorf("a new Store parsed %d certificates to find bob's, want 1", n)
+	}
+
+	// Another program's changes.
+	bobPath := s.x509CertPath(CertFingerprint(mustParsePEM(t, certs["bob"])))
+	if err := os.WriteFile(bobPath, indexTestCert(t, "bob-rewritten", []string{"dave@example.org"}, x509.KeyUsageDigitalSignature, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkX509Index(t, fresh(), addrs, "rewritten in place")
+	dirInfo, err := os.Stat(s.x509CertDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.x509CertDir(), "added.pem"), indexTestCert(t, "added", []string{"carol@example.org"}, 0, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(s.x509CertDir(), dirInfo.ModTime(), dirInfo.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	checkX509Index(t, fresh(), addrs, "added, time set back")
+	if err := os.Remove(bobPath); err != nil {
+		t.Fatal(err)
+	}
+	checkX509Index(t, s, addrs, "removed")
+	target := filepath.Join(t.TempDir(), "target.pem")
+	if err := os.WriteFile(target, indexTestCert(t, "linked", []string{"dave@example.org"}, 0, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(s.x509CertDir(), "linked.pem")); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	checkX509Index(t, s, addrs, "linked")
+	if err := os.WriteFile(target, indexTestCert(t, "linked-ca", nil, x509.KeyUsageCertSign, true), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkX509Index(t, s, addrs, "link's target replaced")
+	for i, damage := range []string{"", "mailseal x509 index 1\nfile x.pem\n", "garbage", "mailseal x509 index 1\nfile a.pem 1.2.3 i zz\n"} {
+		if err := os.WriteFile(filepath.Join(s.dir, x509IndexName), []byte(damage), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		checkX509Index(t, fresh(), addrs, fmt.Sprintf("damaged index %d", i))
+	}
+}
+
+// An index that names a file another program then replaced with one of
+// the same size and times is what the tag cannot see; everything else a
+// file's tag does (TestX509Index). Unsettled files are read every time and
+// not written to the index.
+func TestX509IndexUnsettled(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = time.Hour
+	s := newTestStore(t)
+	if _, err := s.ImportX509(indexTestCert(t, "alice", []string{"alice@example.org"}, x509.KeyUsageDigitalSignature, false), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkX509Index(t, s, []string{"alice@example.org"}, "unsettled")
+	index := readX509Index(filepath.Join(s.dir, x509IndexName))
+	if len(index) != 0 {
+		t.Errorf("an unsettled file is in the index: %v", index)
+	}
+}
+
+func mustParsePEM(t *testing.T, data []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(data)
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
