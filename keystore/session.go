@@ -93,7 +93,10 @@ func (se *Session) Trust() (smime.Trust, error) {
 // may sign a certificate or a CRL (mayIssue), no other can be on a path,
 // so a keystore of many people's certificates is not all parsed for it.
 // Trust has every stored certificate, for verifying: a message may name
-// its signer's certificate without carrying it.
+// its signer's certificate without carrying it. The verdicts are the
+// same; where a stored certificate that may not issue bears the name of
+// a certificate's issuer, the error is that no path was found rather than
+// that certificate's key usage (so a DANE-EE record may then apply).
 func (se *Session) pathTrust() (smime.Trust, error) {
 	return cached(se, "path trust", func() (smime.Trust, bool, error) {
 		t, err := se.trustFromStore((*storedCerts).issuers)

@@ -102,16 +102,13 @@ func keyID(pub crypto.PublicKey) string {
 // and the subject's emailAddress attributes, without duplicates.
 func CertEmails(c *x509.Certificate) []string {
 	out := []string{}
+	seen := map[string]bool{} // core.AddressKey: equal where core.SameAddress is
 	add := func(a string) {
 		a = strings.TrimSpace(a)
-		if a == "" {
+		if a == "" || seen[core.AddressKey(a)] {
 			return
 		}
-		for _, have := range out {
-			if core.SameAddress(have, a) {
-				return
-			}
-		}
+		seen[core.AddressKey(a)] = true
 		out = append(out, a)
 	}
 	for _, a := range c.EmailAddresses {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,8 +40,14 @@ const (
 // certFile is a certificate file of an X.509 directory as listed.
 type certFile struct {
 	name, tag string
-	mtime     time.Time
+	// changed is the later of the file's modification and change times:
+	// a file is settled keyIndexSettle after it (a tool that sets the
+	// modification time back, tar x or rsync -a, still sets the change
+	// time).
+	changed time.Time
 }
+
+func (f certFile) settled() bool { return time.Since(f.changed) >= keyIndexSettle }
 
 // certSummary is what the index keeps of a certificate file.
 type certSummary struct {
@@ -59,10 +66,8 @@ func mayIssue(c *x509.Certificate) bool {
 
 func summarize(tag string, c *x509.Certificate) certSummary {
 	sum := certSummary{tag: tag, issuer: mayIssue(c)}
-	for _, a := range CertEmails(c) {
-		if d := addressDigest(a); !slices.Contains(sum.addrs, d) {
-			sum.addrs = append(sum.addrs, d)
-		}
+	for _, a := range CertEmails(c) { // one address each
+		sum.addrs = append(sum.addrs, addressDigest(a))
 	}
 	return sum
 }
@@ -92,7 +97,11 @@ func listCertFiles(dir string) ([]certFile, error) {
 		if info.IsDir() {
 			continue
 		}
-		out = append(out, certFile{e.Name(), fileTag(info), info.ModTime()})
+		changed := info.ModTime()
+		if ct := time.Unix(0, changeTime(info)); ct.After(changed) {
+			changed = ct
+		}
+		out = append(out, certFile{e.Name(), fileTag(info), changed})
 	}
 	return out, nil
 }
@@ -101,7 +110,9 @@ func listCertFiles(dir string) ([]certFile, error) {
 // and parsed unless the Store kept them with the same tag. It keeps those
 // whose files have settled (a file written a moment ago may be written
 // again within the file system's timestamp granularity, its tag
-// unchanged). A file deleted since the listing is left out.
+// unchanged). A file deleted since the listing is left out. The maps of
+// x509Parsed are never changed once stored (copied, changed and stored
+// again), so that they can be read without the lock.
 func (s *Store) parseCertFiles(dir string, files []certFile) ([]*x509.Certificate, error) {
 	s.x509Mu.Lock()
 	known := s.x509Parsed[dir]
@@ -110,7 +121,7 @@ func (s *Store) parseCertFiles(dir string, files []certFile) ([]*x509.Certificat
 	var fresh []certFile
 	var parsed []*x509.Certificate
 	for _, f := range files {
-		settled := time.Since(f.mtime) >= keyIndexSettle
+		settled := f.settled()
 		if p, ok := known[f.name]; ok && p.tag == f.tag && settled {
 			out = append(out, p.cert)
 			continue
@@ -132,14 +143,14 @@ func (s *Store) parseCertFiles(dir string, files []certFile) ([]*x509.Certificat
 		if s.x509Parsed == nil {
 			s.x509Parsed = map[string]map[string]parsedCert{}
 		}
-		m := s.x509Parsed[dir]
+		m := maps.Clone(s.x509Parsed[dir])
 		if m == nil {
 			m = map[string]parsedCert{}
-			s.x509Parsed[dir] = m
 		}
 		for i, f := range fresh {
 			m[f.name] = parsedCert{f.tag, parsed[i]}
 		}
+		s.x509Parsed[dir] = m
 		s.x509Mu.Unlock()
 	}
 	return out, nil
@@ -151,17 +162,21 @@ func (s *Store) forgetParsed(dir string, files []certFile) {
 	s.x509Mu.Lock()
 	defer s.x509Mu.Unlock()
 	m := s.x509Parsed[dir]
-	if len(m) == 0 {
-		return
-	}
 	listed := make(map[string]bool, len(files))
 	for _, f := range files {
 		listed[f.name] = true
 	}
+	var kept map[string]parsedCert
 	for name := range m {
 		if !listed[name] {
-			delete(m, name)
+			if kept == nil {
+				kept = maps.Clone(m)
+			}
+			delete(kept, name)
 		}
+	}
+	if kept != nil {
+		s.x509Parsed[dir] = kept
 	}
 }
 
@@ -200,7 +215,7 @@ func (s *Store) storedCertificates() (*storedCerts, error) {
 	index := make(map[string]certSummary, len(files)) // settled: written
 	var unknown []certFile
 	for _, f := range files {
-		if sum, ok := old[f.name]; ok && sum.tag == f.tag && time.Since(f.mtime) >= keyIndexSettle {
+		if sum, ok := old[f.name]; ok && sum.tag == f.tag && f.settled() {
 			sums[f.name], index[f.name] = sum, sum
 			continue
 		}
@@ -220,7 +235,7 @@ func (s *Store) storedCertificates() (*storedCerts, error) {
 			}
 			sum := summarize(f.tag, certs[0])
 			sums[f.name] = sum
-			if time.Since(f.mtime) >= keyIndexSettle && !strings.ContainsAny(f.name, " \t\r\n") {
+			if f.settled() && !strings.ContainsAny(f.name, " \t\r\n") {
 				index[f.name] = sum
 				changed = true
 			}
@@ -293,7 +308,9 @@ func readX509Index(path string) map[string]certSummary {
 		return nil
 	}
 	first, text, _ := strings.Cut(string(data), "\n")
-	if first != x509IndexMagic {
+	// Every line ends in LF: one cut short (a copy that stopped) could
+	// still read as a line, with fewer addresses.
+	if first != x509IndexMagic || !strings.HasSuffix(string(data), "\n") {
 		return nil
 	}
 	index := map[string]certSummary{}

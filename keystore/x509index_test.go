@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,4 +217,144 @@ func mustParsePEM(t *testing.T, data []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Look-ups on one Store, and on one Session, from many goroutines at once
+// (what a batch does): the certificates a Store keeps are shared maps that
+// are never changed in place (parseCertFiles changed them while other
+// look-ups read them: a fatal concurrent map access).
+func TestX509IndexConcurrentLookups(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := newTestStore(t)
+	const n = 100
+	for i := range n {
+		if _, err := s.ImportX509(indexTestCert(t, fmt.Sprint("p", i), []string{fmt.Sprintf("p%d@example.org", i)}, x509.KeyUsageDigitalSignature, false), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 20 {
+		s2, err := Open(s.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		se := s2.Session(SessionOptions{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				addr := fmt.Sprintf("p%d@example.org", i)
+				var got []*x509.Certificate
+				var err error
+				if round%2 == 0 {
+					got, err = s2.X509ForEmail(addr)
+				} else {
+					got, err = s2.x509ForEmail(addr, se.x509Certs)
+				}
+				if err != nil || len(got) != 1 {
+					t.Errorf("%s: %d, %v", addr, len(got), err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// The index is written when it changes and not otherwise (a name with a
+// space is never in it, and read every time); one cut short of its last
+// line ending is not read (a line cut after an address would read as a
+// certificate with fewer addresses).
+func TestX509IndexWrites(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := newTestStore(t)
+	if _, err := s.ImportX509(indexTestCert(t, "two", []string{"first@example.org", "second@example.org"}, x509.KeyUsageKeyEncipherment, false), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.x509CertDir(), "with space.pem"), indexTestCert(t, "spaced", []string{"sp@example.org"}, 0, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.dir, x509IndexName)
+	if _, err := s.storedCertificates(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	for range 3 {
+		s2, err := Open(s.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s2.X509ForEmail("sp@example.org"); err != nil || len(got) != 1 {
+			t.Fatalf("sp: %d, %v", len(got), err)
+		}
+	}
+	if after, err := os.Stat(path); err != nil || changeTime(after) != changeTime(before) || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the index was written again though nothing changed (%v)", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "with space") {
+		t.Error("a name with a space is in the index")
+	}
+	cut := strings.LastIndexByte(strings.TrimSuffix(string(data), "\n"), ',') // after the first address's digest
+	if cut < 0 {
+		t.Fatalf("no certificate with two addresses in the index:\n%s", data)
+	}
+	if err := os.WriteFile(path, data[:cut], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkX509Index(t, s, []string{"first@example.org", "second@example.org", "sp@example.org"}, "cut short")
+	s2, err := Open(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.X509ForEmail("second@example.org"); err != nil || len(got) != 1 {
+		t.Errorf("second address of an index cut short: %d, %v", len(got), err)
+	}
+}
+
+// A file whose modification time was set back (tar x, rsync -a) has
+// settled only when its change time is old enough too: it is not written
+// to the index before, since a rewrite within the file system's timestamp
+// granularity could keep its tag.
+func TestX509IndexSettlesByChangeTime(t *testing.T) {
+	if changeTime(mustStat(t, t.TempDir())) == 0 {
+		t.Skip("no change times here")
+	}
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = time.Minute
+	s := newTestStore(t)
+	if _, err := s.ImportX509(indexTestCert(t, "old", []string{"old@example.org"}, 0, false), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	files, err := listCertFiles(s.x509CertDir())
+	if err != nil || len(files) != 1 {
+		t.Fatalf("%d files, %v", len(files), err)
+	}
+	day := time.Now().Add(-24 * time.Hour)
+	if err := os.Chtimes(filepath.Join(s.x509CertDir(), files[0].name), day, day); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.storedCertificates(); err != nil {
+		t.Fatal(err)
+	}
+	if index := readX509Index(filepath.Join(s.dir, x509IndexName)); len(index) != 0 {
+		t.Errorf("a file changed a moment ago, its modification time set back a day, is in the index: %v", index)
+	}
+}
+
+func mustStat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }

@@ -44,6 +44,8 @@ fi
 go test -count=1 -timeout 30m ./...
 # The goroutine pipelines and their users, under the race detector.
 go test -race -count=1 -timeout 10m ./internal/stage ./internal/spool ./internal/flow ./internal/batch
+# The keystore's look-ups from many goroutines (a batch's), under it too.
+go test -race -count=1 -timeout 10m -run 'Concurrent' ./keystore
 
 # The interoperability matrix with the peers CI has (gpg, gpgsm, openssl);
 # scripts/interop.sh without --ci adds sqop, pgpainless-cli, rnp and sq.
