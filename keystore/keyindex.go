@@ -25,11 +25,11 @@ import (
 // and secret keys of a message, and encryption and signing the
 // certificates of an address, without reading every stored one:
 //
-//	<home>/pgp.keyids   "mailseal pgp key IDs 4", then for each cert-d
+//	<home>/pgp.keyids   "mailseal pgp key IDs 5", then for each cert-d
 //	                    subdirectory "dir XX MTIME", a "file NAME TAG" line
 //	                    for each certificate file, the "KEYID FINGERPRINT"
 //	                    lines of its certificates and their "addr
-//	                    FINGERPRINT ADDRESS" lines
+//	                    FINGERPRINT ADDRESS" lines; last, an "end" line
 //
 // ADDRESS is the addressDigest of the address core.UserIDAddress reads
 // from one of the certificate's user ID packets, signed or not: the index
@@ -50,7 +50,7 @@ import (
 // granularity would not change its time.
 const (
 	keyIndexName  = "pgp.keyids"
-	keyIndexMagic = "mailseal pgp key IDs 4"
+	keyIndexMagic = "mailseal pgp key IDs 5"
 )
 
 // keyIndexSettle: a variable for the tests.
@@ -412,6 +412,7 @@ func formatKeyIndex(dirs map[string]indexDir) []byte {
 			fmt.Fprintf(&b, "addr %s %s\n", a.fpr, a.addr)
 		}
 	}
+	b.WriteString("end\n")
 	return b.Bytes()
 }
 
@@ -423,7 +424,11 @@ func readKeyIndex(path string) map[string]indexDir {
 		return nil
 	}
 	first, text, _ := strings.Cut(string(data), "\n")
-	if first != keyIndexMagic {
+	// The last line is "end": an index cut short (a copy that stopped)
+	// could otherwise read as a directory whose certificates name fewer
+	// keys or addresses, with every file's tag as it is.
+	text, complete := strings.CutSuffix(text, "end\n")
+	if first != keyIndexMagic || !complete || text != "" && !strings.HasSuffix(text, "\n") {
 		return nil
 	}
 	dirs := map[string]indexDir{}

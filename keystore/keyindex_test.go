@@ -620,6 +620,9 @@ func TestReadKeyIndex(t *testing.T) {
 		{"a short address digest", strings.Replace(good, digest, digest[2:], 1)},
 		{"an empty line", strings.Replace(good, "dir cd", "\ndir cd", 1)},
 		{"upper-case hex", strings.Replace(good, "dir ab", "dir AB", 1)},
+		{"cut short after a line", good[:strings.Index(good, "addr ")]},
+		{"cut short in its end line", strings.TrimSuffix(good, "\n")},
+		{"a line after the end", good + "dir ef 5 6\n"},
 	} {
 		if c.text == good {
 			t.Fatalf("%s: the damage did not apply", c.name)
