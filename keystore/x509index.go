@@ -114,6 +114,22 @@ func listCertFiles(dir string) ([]certFile, error) {
 // x509Parsed are never changed once stored (copied, changed and stored
 // again), so that they can be read without the lock.
 func (s *Store) parseCertFiles(dir string, files []certFile) ([]*x509.Certificate, error) {
+	certs, err := s.parseEach(dir, files)
+	if err != nil {
+		return nil, err
+	}
+	out := certs[:0]
+	for _, c := range certs {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// parseEach is parseCertFiles with a result for each file, nil for one
+// deleted since the listing.
+func (s *Store) parseEach(dir string, files []certFile) ([]*x509.Certificate, error) {
 	s.x509Mu.Lock()
 	known := s.x509Parsed[dir]
 	s.x509Mu.Unlock()
@@ -128,6 +144,7 @@ func (s *Store) parseCertFiles(dir string, files []certFile) ([]*x509.Certificat
 		}
 		c, err := readCertFile(filepath.Join(dir, f.name))
 		if errors.Is(err, fs.ErrNotExist) {
+			out = append(out, nil)
 			continue
 		}
 		if err != nil {
@@ -223,17 +240,17 @@ func (s *Store) storedCertificates() (*storedCerts, error) {
 	}
 	changed := len(index) != len(old) // a file went away (or has not settled)
 	if len(unknown) > 0 {
-		// Parsed one at a time, so that a file deleted since the listing
-		// is told from the others.
-		for _, f := range unknown {
-			certs, err := s.parseCertFiles(dir, []certFile{f})
-			if err != nil {
-				return nil, err
-			}
-			if len(certs) == 0 {
+		// Parsed in one call: the Store's map of parsed certificates is
+		// copied once, not once per file.
+		certs, err := s.parseEach(dir, unknown)
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range unknown {
+			if certs[i] == nil {
 				continue // deleted since the listing
 			}
-			sum := summarize(f.tag, certs[0])
+			sum := summarize(f.tag, certs[i])
 			sums[f.name] = sum
 			if f.settled() && !strings.ContainsAny(f.name, " \t\r\n") {
 				index[f.name] = sum
