@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -230,31 +231,31 @@ func TestSessionListsCertificatesOnce(t *testing.T) {
 	if _, err := se.SignerMatching("alice@example.org", mailseal.ProtocolSMIME); err != nil {
 		t.Fatal(err)
 	}
+	// As intermediates only the other CA: alice's and bob's certificates
+	// may sign neither certificates nor CRLs. As Known, every stored
+	// certificate (a message may name its signer's without carrying it),
+	// as the Store's own listing has them.
+	if len(trust.Intermediates) != 1 || trust.Intermediates[0].Subject.CommonName != "Other CA" || len(trust.Roots) != 1 {
+		t.Errorf("the trust's intermediates %d, anchors %d, want the other CA and one", len(trust.Intermediates), len(trust.Roots))
+	}
+	known, err := trust.Known()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := s.certDirReads.Load() - before; n != 2 {
 		t.Errorf("the look-ups listed a certificate directory %d times, want 2 (the certificates, the anchors)", n)
 	}
-	inter, err := s.Intermediates()
+	all, err := s.AllX509Certs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every stored certificate that is not an anchor (a message may name
-	// its signer's without carrying it), as the Store's; for validating a
-	// stored certificate, only the other CA: alice's and bob's
-	// certificates may sign neither certificates nor CRLs.
-	if len(inter) != 3 || len(trust.Intermediates) != len(inter) {
-		t.Errorf("the session's intermediates %d, the store's %d, want 3", len(trust.Intermediates), len(inter))
+	if len(known) != len(all) || len(all) != 4 {
+		t.Errorf("the trust knows %d certificates, the store lists %d, want 4", len(known), len(all))
 	}
-	for i := range inter {
-		if !inter[i].Equal(trust.Intermediates[i]) {
-			t.Errorf("intermediate %d differs", i)
+	for i := range all {
+		if i < len(known) && !all[i].Equal(known[i]) {
+			t.Errorf("known certificate %d differs", i)
 		}
-	}
-	path, err := se.pathTrust()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(path.Intermediates) != 1 || path.Intermediates[0].Subject.CommonName != "Other CA" || len(path.Roots) != 1 {
-		t.Errorf("the path trust's intermediates %d, anchors %d, want the other CA and one", len(path.Intermediates), len(path.Roots))
 	}
 	fpr := signer.Fingerprint()
 	_, _, chain, err := s.X509Identity(fpr, nil)
@@ -445,5 +446,56 @@ func TestSessionIdentityDeletedSinceListing(t *testing.T) {
 	ids, err := se.decryptionIdentities()
 	if err != nil || len(ids) != 1 || !slices.Contains(CertEmails(ids[0].Cert), "alice@example.org") {
 		t.Fatalf("%d identities, %v", len(ids), err)
+	}
+}
+
+// Decrypting and verifying a message that carries its signer's
+// certificate parses, of the stored certificates, only those that may
+// issue (Trust's intermediates) and those whose private keys are stored
+// (the decryption identities): none of the other people's. Trust's Known
+// parses them when a message names a signer it does not carry.
+func TestSessionOpenParsesOnlyWhatItNeeds(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := cacheWorld(t, "ecdsa-p256")
+	for i := range 5 {
+		other := indexTestCert(t, fmt.Sprintf("other%d", i), []string{fmt.Sprintf("other%d@example.org", i)}, x509.KeyUsageDigitalSignature, false)
+		if _, err := s.ImportX509(other, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.storedCertificates(); err != nil { // writes the index
+		t.Fatal(err)
+	}
+	settle(t)
+	s2, err := Open(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := s2.Session(SessionOptions{})
+	parsed := func() (names []string) {
+		for _, p := range s2.x509Parsed[s2.x509CertDir()] {
+			names = append(names, p.cert.Subject.CommonName)
+		}
+		slices.Sort(names)
+		return names
+	}
+	ids, err := se.decryptionIdentities()
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("%d identities, %v", len(ids), err)
+	}
+	trust, err := se.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parsed(); !slices.Equal(got, []string{"Cache CA", "alice@example.org", "bob@example.org"}) {
+		t.Errorf("parsed %q, want the CA, alice's and bob's", got)
+	}
+	known, err := trust.Known()
+	if err != nil || len(known) != 8 {
+		t.Fatalf("%d known certificates, %v; want 8", len(known), err)
+	}
+	if got := parsed(); len(got) != 8 {
+		t.Errorf("parsed %q, want all 8", got)
 	}
 }

@@ -345,15 +345,11 @@ func (s *Store) x509PasswdTargets(opts PassphraseOptions) ([]passwdTarget, error
 	}
 	var ids []string
 	if opts.All {
-		files, err := os.ReadDir(s.x509KeyDir())
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		all, err := s.x509KeyIDs()
+		if err != nil {
 			return nil, fmt.Errorf("keystore: passwd: %w", err)
 		}
-		for _, f := range files {
-			if !f.IsDir() && strings.HasSuffix(f.Name(), ".p12") {
-				ids = append(ids, strings.TrimSuffix(f.Name(), ".p12"))
-			}
-		}
+		ids = all
 	} else {
 		for id := range byKey {
 			ids = append(ids, id)

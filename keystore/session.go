@@ -78,35 +78,26 @@ func (s *Store) Session(opts SessionOptions) *Session {
 }
 
 // Trust is what S/MIME certificates are validated against: the anchors
-// the user trusts (keys trust), the stored intermediates and CRLs, and
-// with SessionOptions.SystemRoots the system's CA bundle (read only when
-// the keystore's anchors do not validate a certificate).
+// the user trusts (keys trust), the stored CRLs, as intermediates the
+// stored certificates that may sign a certificate or a CRL (mayIssue: no
+// other can be on a path, so a keystore of many people's certificates is
+// not all parsed for it), the others as Known (read only for a message
+// that names its signer's certificate without carrying it), and with
+// SessionOptions.SystemRoots the system's CA bundle (read only when the
+// keystore's anchors do not validate a certificate).
+//
+// Where a stored certificate that may not issue bears the name of a
+// certificate's issuer, the path's error is that no path was found rather
+// than that certificate's key usage (so a DANE-EE record may then apply
+// to a recipient); the verdict is the same.
 func (se *Session) Trust() (smime.Trust, error) {
 	return cached(se, "trust", func() (smime.Trust, bool, error) {
-		t, err := se.trustFromStore((*storedCerts).all)
+		t, err := se.readTrust()
 		return t, err == nil, err
 	})
 }
 
-// pathTrust is Trust for validating a stored certificate (a recipient's,
-// the signer's): its intermediates are only the stored certificates that
-// may sign a certificate or a CRL (mayIssue), no other can be on a path,
-// so a keystore of many people's certificates is not all parsed for it.
-// Trust has every stored certificate, for verifying: a message may name
-// its signer's certificate without carrying it. The verdicts are the
-// same; where a stored certificate that may not issue bears the name of
-// a certificate's issuer, the error is that no path was found rather than
-// that certificate's key usage (so a DANE-EE record may then apply).
-func (se *Session) pathTrust() (smime.Trust, error) {
-	return cached(se, "path trust", func() (smime.Trust, bool, error) {
-		t, err := se.trustFromStore((*storedCerts).issuers)
-		return t, err == nil, err
-	})
-}
-
-// trustFromStore reads the anchors and CRLs, and as intermediates those
-// of the stored certificates pick chooses that are not anchors.
-func (se *Session) trustFromStore(pick func(*storedCerts) ([]*x509.Certificate, error)) (smime.Trust, error) {
+func (se *Session) readTrust() (smime.Trust, error) {
 	roots, err := cached(se, "anchors", func() ([]*x509.Certificate, bool, error) {
 		roots, err := se.store.TrustAnchors()
 		return roots, err == nil, err
@@ -118,16 +109,22 @@ func (se *Session) trustFromStore(pick func(*storedCerts) ([]*x509.Certificate, 
 	if err != nil {
 		return smime.Trust{}, err
 	}
-	stored, err := pick(st)
+	issuers, err := st.issuers()
 	if err != nil {
 		return smime.Trust{}, err
 	}
-	inter := notAnchors(stored, roots)
+	inter := notAnchors(issuers, roots)
 	crls, err := se.store.CRLs()
 	if err != nil {
 		return smime.Trust{}, err
 	}
 	t := smime.Trust{Roots: roots, Intermediates: inter, CRLs: crls, RequireCRLs: se.opts.RequireCRLs}
+	t.Known = func() ([]*x509.Certificate, error) {
+		return cached(se, "known certs", func() ([]*x509.Certificate, bool, error) {
+			all, err := st.all()
+			return all, err == nil, err
+		})
+	}
 	if se.opts.SystemRoots {
 		// The bundle holds well over a hundred certificates.
 		t.SystemRoots = sync.OnceValue(systemRoots)
@@ -159,7 +156,8 @@ func (se *Session) Keys() mailseal.Keys {
 }
 
 // decryptionIdentities unlocks every stored S/MIME private key of a
-// person's certificate (not that of a CA that issues others).
+// person's certificate (not that of a CA that issues others). Only the
+// certificates whose keys are stored are parsed (the index's KEYID).
 func (se *Session) decryptionIdentities() ([]smime.Identity, error) {
 	return cached(se, "identities", func() ([]smime.Identity, bool, error) {
 		ids, err := se.readDecryptionIdentities()
@@ -172,7 +170,15 @@ func (se *Session) readDecryptionIdentities() ([]smime.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := st.all()
+	keys, err := se.store.x509KeyIDs()
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	withKey := make(map[string]bool, len(keys))
+	for _, id := range keys {
+		withKey[id] = true
+	}
+	certs, err := st.withKeys(withKey)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +270,7 @@ func (se *Session) recipientKeys(protocol, addr string) ([]mailseal.Recipient, s
 		}
 		return out, refused, nil
 	case mailseal.ProtocolSMIME:
-		trust, err := se.pathTrust()
+		trust, err := se.Trust()
 		if err != nil {
 			return nil, "", err
 		}

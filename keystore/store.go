@@ -12,7 +12,7 @@
 //	<home>/x509/keys/<id>.p12                   their private keys, PKCS#12 under the passphrase
 //	<home>/x509/trust/<SHA-256>.pem             trust anchors (keys trust)
 //	<home>/x509/crls/<id>.crl                   CRLs
-//	<home>/x509.index                           address and "may issue" index of x509/certs (see x509index.go)
+//	<home>/x509.index                           address, key and "may issue" index of x509/certs (see x509index.go)
 //
 // Open (or OpenDefault, the CLI's directory) gives a Store: import,
 // generate, list, export, delete and trust keys. A Session on it selects

@@ -244,6 +244,22 @@ func (s *Store) isTrusted(fpr string) bool {
 }
 
 // hasKey reports whether a private key for the certificate is stored.
+// x509KeyIDs lists the IDs (keyID) of the stored private keys: the
+// names of the files of x509/keys.
+func (s *Store) x509KeyIDs() ([]string, error) {
+	files, err := os.ReadDir(s.x509KeyDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range files {
+		if !f.IsDir() && strings.HasSuffix(f.Name(), ".p12") {
+			ids = append(ids, strings.TrimSuffix(f.Name(), ".p12"))
+		}
+	}
+	return ids, nil
+}
+
 func (s *Store) hasKey(c *x509.Certificate) bool {
 	id := keyID(c.PublicKey)
 	if id == "" {

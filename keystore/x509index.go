@@ -16,16 +16,20 @@ import (
 
 // The X.509 index lets a look-up parse only the stored certificates it
 // may need — those naming an address, those that may sign a certificate
-// or a CRL — instead of every one, once per process:
+// or a CRL, those whose private key is stored — instead of every one,
+// once per process:
 //
-//	<home>/x509.index   "mailseal x509 index 1", then a line
-//	                    "file NAME TAG FLAG ADDRESS,..." for each
+//	<home>/x509.index   "mailseal x509 index 2", then a line
+//	                    "file NAME TAG FLAG KEYID ADDRESS,..." for each
 //	                    certificate file of x509/certs
 //
 // TAG is the file's tag (fileTag: size, modification and change times,
 // through a link), FLAG "i" when the certificate may sign a certificate or
-// a CRL (mayIssue) and "-" when not, and the ADDRESSes the addressDigest
-// of each address CertEmails reads from it ("-" for none). Every look-up
+// a CRL (mayIssue) and "-" when not, KEYID the keyID of its public key
+// (the name of its private key's file in x509/keys; "-" for a key Go
+// cannot encode), and the ADDRESSes the addressDigest of each address
+// CertEmails reads from it ("-" for none). An index of format 1 (no
+// KEYID) is not read, and is written anew. Every look-up
 // lists the directory and takes each file's tag, as readCertDir does; a
 // file whose tag is not the index's is read and parsed again, and the
 // index written back. Only files whose modification time is older than
@@ -34,7 +38,7 @@ import (
 // A name with white space is never indexed (it is read every time).
 const (
 	x509IndexName  = "x509.index"
-	x509IndexMagic = "mailseal x509 index 1"
+	x509IndexMagic = "mailseal x509 index 2"
 )
 
 // certFile is a certificate file of an X.509 directory as listed.
@@ -53,6 +57,7 @@ func (f certFile) settled() bool { return time.Since(f.changed) >= keyIndexSettl
 type certSummary struct {
 	tag    string
 	issuer bool     // mayIssue
+	key    string   // keyID of the public key, "" if none
 	addrs  []string // addressDigest of each of CertEmails
 }
 
@@ -65,7 +70,7 @@ func mayIssue(c *x509.Certificate) bool {
 }
 
 func summarize(tag string, c *x509.Certificate) certSummary {
-	sum := certSummary{tag: tag, issuer: mayIssue(c)}
+	sum := certSummary{tag: tag, issuer: mayIssue(c), key: keyID(c.PublicKey)}
 	for _, a := range CertEmails(c) { // one address each
 		sum.addrs = append(sum.addrs, addressDigest(a))
 	}
@@ -285,6 +290,12 @@ func (c *storedCerts) issuers() ([]*x509.Certificate, error) {
 	return c.where(func(sum certSummary) bool { return sum.issuer })
 }
 
+// withKeys parses the listed certificates whose public key's keyID is in
+// ids.
+func (c *storedCerts) withKeys(ids map[string]bool) ([]*x509.Certificate, error) {
+	return c.where(func(sum certSummary) bool { return sum.key != "" && ids[sum.key] })
+}
+
 func (c *storedCerts) where(keep func(certSummary) bool) ([]*x509.Certificate, error) {
 	var files []certFile
 	for _, f := range c.files {
@@ -305,14 +316,17 @@ func formatX509Index(index map[string]certSummary) []byte {
 	b.WriteString(x509IndexMagic + "\n")
 	for _, name := range names {
 		sum := index[name]
-		flag, addrs := "-", "-"
+		flag, key, addrs := "-", "-", "-"
 		if sum.issuer {
 			flag = "i"
+		}
+		if sum.key != "" {
+			key = sum.key
 		}
 		if len(sum.addrs) > 0 {
 			addrs = strings.Join(sum.addrs, ",")
 		}
-		fmt.Fprintf(&b, "file %s %s %s %s\n", name, sum.tag, flag, addrs)
+		fmt.Fprintf(&b, "file %s %s %s %s %s\n", name, sum.tag, flag, key, addrs)
 	}
 	return b.Bytes()
 }
@@ -335,7 +349,7 @@ func readX509Index(path string) map[string]certSummary {
 		var line string
 		line, text, _ = strings.Cut(text, "\n")
 		f := strings.Split(line, " ")
-		if len(f) != 5 || f[0] != "file" || !strings.HasSuffix(f[1], ".pem") || f[2] == "" || f[3] != "i" && f[3] != "-" {
+		if len(f) != 6 || f[0] != "file" || !strings.HasSuffix(f[1], ".pem") || f[2] == "" || f[3] != "i" && f[3] != "-" {
 			return nil
 		}
 		if _, dup := index[f[1]]; dup {
@@ -343,7 +357,13 @@ func readX509Index(path string) map[string]certSummary {
 		}
 		sum := certSummary{tag: f[2], issuer: f[3] == "i"}
 		if f[4] != "-" {
-			sum.addrs = strings.Split(f[4], ",")
+			if !isKeyID(f[4]) {
+				return nil
+			}
+			sum.key = f[4]
+		}
+		if f[5] != "-" {
+			sum.addrs = strings.Split(f[5], ",")
 			for _, a := range sum.addrs {
 				if len(a) != 64 || !isHex(a) {
 					return nil
@@ -353,4 +373,18 @@ func readX509Index(path string) map[string]certSummary {
 		index[f[1]] = sum
 	}
 	return index
+}
+
+// isKeyID reports whether s is written as keyID writes: 64 upper-case hex
+// digits.
+func isKeyID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
 }

@@ -23,7 +23,7 @@ import (
 // indexTestCert makes a self-signed certificate for a test of the X.509
 // index: its common name, addresses (SANs, and with "subject:" a subject
 // emailAddress) and key usage (0: none given).
-func indexTestCert(t *testing.T, name string, addrs []string, usage x509.KeyUsage, ca bool) []byte {
+func indexTestCert(t testing.TB, name string, addrs []string, usage x509.KeyUsage, ca bool) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -100,6 +100,20 @@ func checkX509Index(t *testing.T, s *Store, addrs []string, what string) {
 	got, err := st.issuers()
 	if err != nil || names(got) != names(issuers) {
 		t.Errorf("%s: issuers %s (%v), want %s", what, names(got), err, names(issuers))
+	}
+	// Those whose public key is one of a set of key IDs (every other
+	// certificate's, and one no certificate has).
+	ids := map[string]bool{strings.Repeat("AB", 32): true}
+	var withKeys []*x509.Certificate
+	for i, c := range all {
+		if i%2 == 0 {
+			ids[keyID(c.PublicKey)] = true
+			withKeys = append(withKeys, c)
+		}
+	}
+	got, err = st.withKeys(ids)
+	if err != nil || names(got) != names(withKeys) {
+		t.Errorf("%s: with keys %s (%v), want %s", what, names(got), err, names(withKeys))
 	}
 }
 
@@ -183,7 +197,14 @@ func TestX509Index(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkX509Index(t, s, addrs, "link's target replaced")
-	for i, damage := range []string{"", "mailseal x509 index 1\nfile x.pem\n", "garbage", "mailseal x509 index 1\nfile a.pem 1.2.3 i zz\n"} {
+	m := x509IndexMagic + "\n"
+	key := strings.Repeat("AB", 32)
+	for i, damage := range []string{
+		"", m + "file x.pem\n", "garbage", m + "file a.pem 1.2.3 i " + key + " zz\n",
+		m + "file a.pem 1.2.3 i " + strings.ToLower(key) + " -\n", // not as keyID writes
+		m + "file a.pem 1.2.3 i -\n",                              // format 1's line
+		"mailseal x509 index 1\nfile a.pem 1.2.3 i -\n",
+	} {
 		if err := os.WriteFile(filepath.Join(s.dir, x509IndexName), []byte(damage), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -357,4 +378,88 @@ func mustStat(t *testing.T, path string) os.FileInfo {
 		t.Fatal(err)
 	}
 	return info
+}
+
+// readX509Index reads what formatX509Index writes, and nothing else: a
+// damaged line, a key ID not as keyID writes it, format 1's lines or
+// magic, an index cut short.
+func TestReadX509Index(t *testing.T) {
+	key := strings.Repeat("0A", 32)
+	addr := addressDigest("alice@example.org")
+	index := map[string]certSummary{
+		"a.pem": {tag: "1.2.3", issuer: true, key: key, addrs: []string{addr}},
+		"b.pem": {tag: "4.5.6"},
+	}
+	path := filepath.Join(t.TempDir(), x509IndexName)
+	data := formatX509Index(index)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := readX509Index(path)
+	if len(got) != 2 || got["a.pem"].key != key || !got["a.pem"].issuer || !slices.Equal(got["a.pem"].addrs, []string{addr}) ||
+		got["b.pem"].key != "" || got["b.pem"].issuer || got["b.pem"].addrs != nil || got["b.pem"].tag != "4.5.6" {
+		t.Fatalf("read back %+v", got)
+	}
+	m := x509IndexMagic + "\n"
+	for _, damage := range []string{
+		string(data[:len(data)-1]),                                // cut short
+		m + "file a.pem 1.2.3 i " + strings.ToLower(key) + " -\n", // not as keyID writes
+		m + "file a.pem 1.2.3 i " + key[:62] + " -\n",
+		m + "file a.pem 1.2.3 i -\n", // format 1's line
+		m + "file a.pem 1.2.3 x - -\n",
+		m + "file a.pem 1.2.3 i - zz\n",
+		m + "file a.pem 1.2.3 i - -\nfile a.pem 1.2.3 i - -\n",
+		"mailseal x509 index 1\nfile a.pem 1.2.3 i -\n",
+	} {
+		if err := os.WriteFile(path, []byte(damage), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := readX509Index(path); got != nil {
+			t.Errorf("%q read as %+v", damage, got)
+		}
+	}
+}
+
+// BenchmarkX509Listing is what a new process does to find an address's
+// S/MIME certificate in a keystore of 2,000 other people's: list
+// x509/certs, read the index and parse the one certificate ("index"),
+// against parsing every stored certificate (the plain version).
+func BenchmarkX509Listing(b *testing.B) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := newStore(b)
+	if err := os.MkdirAll(s.x509CertDir(), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 2000 {
+		data := indexTestCert(b, fmt.Sprint("p", i), []string{fmt.Sprintf("p%d@example.org", i)}, x509.KeyUsageDigitalSignature, false)
+		if err := os.WriteFile(filepath.Join(s.x509CertDir(), fmt.Sprintf("%d.pem", i)), data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.storedCertificates(); err != nil { // writes the index
+		b.Fatal(err)
+	}
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			fresh, err := Open(s.Dir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got, err := fresh.X509ForEmail("p7@example.org"); err != nil || len(got) != 1 {
+				b.Fatalf("%d found: %v", len(got), err)
+			}
+		}
+	})
+	b.Run("every-certificate", func(b *testing.B) {
+		for b.Loop() {
+			fresh, err := Open(s.Dir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if all, err := fresh.AllX509Certs(); err != nil || len(all) != 2000 {
+				b.Fatalf("%d read: %v", len(all), err)
+			}
+		}
+	})
 }

@@ -102,8 +102,16 @@ type Trust struct {
 	// valid path to Roots alone; it is then judged against both.
 	SystemRoots func() []*x509.Certificate
 	// Intermediates are other known certificates that may complete a path
-	// (the keystore's). Certificates in a message are added per message.
+	// (the keystore's), and signers' certificates a message may name
+	// without carrying them. Certificates in a message are added per
+	// message.
 	Intermediates []*x509.Certificate
+	// Known, if set, gives more certificates a message may name as its
+	// signer's without carrying it (every certificate a keystore holds,
+	// costly to read), asked for only when a signer's certificate is
+	// neither in the message nor among Intermediates and Roots. They
+	// complete no path.
+	Known func() ([]*x509.Certificate, error)
 	// CRLs are the known revocation lists; those in a message are added.
 	CRLs []*x509.RevocationList
 	// RequireCRLs fails a certificate no valid CRL covers. Off, such a
@@ -357,7 +365,7 @@ func (e *Engine) VerifyOpaque(r io.Reader, trust Trust) (*Verified, error) {
 // signers'.
 func (e *Engine) verifyOptions(trust Trust) cms.VerifyOptions {
 	known := append(append([]*x509.Certificate(nil), trust.Intermediates...), trust.Roots...)
-	return cms.VerifyOptions{AllowSHA1: e.Policy().AllowSHA1, AcceptSHA1Before: e.Policy().AcceptSHA1Before, Certificates: known, MemLimit: e.Policy().MaxMemorySpool}
+	return cms.VerifyOptions{AllowSHA1: e.Policy().AllowSHA1, AcceptSHA1Before: e.Policy().AcceptSHA1Before, Certificates: known, MoreCertificates: trust.Known, MemLimit: e.Policy().MaxMemorySpool}
 }
 
 // judge turns the CMS results into signers: a signature that verifies is

@@ -228,6 +228,25 @@ func TestVerifyRefusals(t *testing.T) {
 	} else if r := verify(stripCerts(t, blob), signedContent, VerifyOptions{Certificates: []*x509.Certificate{k.rsa.Cert}}); r.Err != nil {
 		t.Errorf("certificate from the caller: %v", r.Err)
 	}
+	// MoreCertificates is asked only for a signer neither the message nor
+	// Certificates has; what it gives is searched, and its error is the
+	// signer's.
+	asked := 0
+	more := func(certs []*x509.Certificate, err error) func() ([]*x509.Certificate, error) {
+		return func() ([]*x509.Certificate, error) { asked++; return certs, err }
+	}
+	if r := verify(blob, signedContent, VerifyOptions{MoreCertificates: more(nil, nil)}); r.Err != nil || asked != 0 {
+		t.Errorf("certificate in the message: %v, more asked %d times", r.Err, asked)
+	}
+	if r := verify(stripCerts(t, blob), signedContent, VerifyOptions{Certificates: []*x509.Certificate{k.rsa.Cert}, MoreCertificates: more(nil, nil)}); r.Err != nil || asked != 0 {
+		t.Errorf("certificate from Certificates: %v, more asked %d times", r.Err, asked)
+	}
+	if r := verify(stripCerts(t, blob), signedContent, VerifyOptions{Certificates: []*x509.Certificate{k.p256.Cert}, MoreCertificates: more([]*x509.Certificate{k.p256.Cert, k.rsa.Cert}, nil)}); r.Err != nil || asked != 1 || !r.Cert.Equal(k.rsa.Cert) {
+		t.Errorf("certificate from MoreCertificates: %v, more asked %d times", r.Err, asked)
+	}
+	if r := verify(stripCerts(t, blob), signedContent, VerifyOptions{MoreCertificates: more(nil, errors.New("disk on fire"))}); r.Cert != nil || !strings.Contains(errString(r.Err), "disk on fire") {
+		t.Errorf("MoreCertificates failing: %+v", r)
+	}
 	// MD5 is refused, even with SHA-1 allowed. (A SHA-1 signature the
 	// policy refuses is checked all the same and then refused only if it
 	// verifies: TestSHA1Refused in smime, TestSHA1SignatureArchive in

@@ -39,6 +39,11 @@ type VerifyOptions struct {
 	// Certificates are extra candidates for finding signer certificates
 	// (e.g. the keystore), besides those carried in the message.
 	Certificates []*x509.Certificate
+	// MoreCertificates, if set, gives further candidates (every stored
+	// certificate, costly to read), asked for only when a signer's
+	// certificate is neither in the message nor in Certificates; an error
+	// leaves that signer without a certificate, its Err saying why.
+	MoreCertificates func() ([]*x509.Certificate, error)
 	// MemLimit is how much opaque content is kept in memory before it is
 	// spooled to an encrypted temporary file; 0 means 8 MiB.
 	MemLimit int64
@@ -545,6 +550,14 @@ func (p *parsedSigned) checkSigner(si *signerInfo, sums map[crypto.Hash][]byte, 
 	var r SignerResult
 	r.SignerID = describeSID(si)
 	r.Cert = p.findCert(si, opts.Certificates)
+	if r.Cert == nil && opts.MoreCertificates != nil {
+		more, err := opts.MoreCertificates()
+		if err != nil {
+			r.Err = fmt.Errorf("cms: verify: finding the signer's certificate (%s): %w", r.SignerID, err)
+			return r
+		}
+		r.Cert = p.findCert(si, more)
+	}
 	h, ok := hashForDigestOID(si.digestAlg)
 	if !ok {
 		r.Err = signatureErr(sigalg.Refusedf("unsupported digest algorithm %v", si.digestAlg))
@@ -887,7 +900,7 @@ func checkSigningCertificate(values cryptobyte.String, v2 bool, cert *x509.Certi
 }
 
 // findCert finds the signer certificate: in the message first, then among
-// the caller's.
+// extra.
 func (p *parsedSigned) findCert(si *signerInfo, extra []*x509.Certificate) *x509.Certificate {
 	for _, list := range [][]*x509.Certificate{p.certs, extra} {
 		for _, c := range list {
