@@ -200,9 +200,13 @@ func fileTag(info fs.FileInfo) string {
 // was made (so no file was added, removed or renamed), still have the
 // tags in files: whether none was written in place.
 func (s *Store) sameFiles(dir string, files []indexFile) bool {
-	base := filepath.Join(s.certDir(), dir)
+	d, err := openDirFiles(filepath.Join(s.certDir(), dir))
+	if err != nil {
+		return false
+	}
+	defer d.close()
 	for _, f := range files {
-		info, err := os.Stat(filepath.Join(base, f.name))
+		info, err := d.stat(f.name)
 		if err != nil || fileTag(info) != f.tag {
 			return false
 		}
@@ -218,13 +222,18 @@ func (s *Store) certFiles(dir string) (files []indexFile, latest time.Time, ok b
 	if err != nil {
 		return nil, time.Time{}, false
 	}
+	d, err := openDirFiles(filepath.Join(s.certDir(), dir))
+	if err != nil {
+		return nil, time.Time{}, false
+	}
+	defer d.close()
 	for _, f := range entries {
 		fpr := dir + f.Name()
 		if f.IsDir() || !isFingerprint(fpr) {
 			continue
 		}
 		// Through a link, as the file is read.
-		info, err := os.Stat(filepath.Join(s.certDir(), dir, f.Name()))
+		info, err := d.stat(f.Name())
 		if err != nil {
 			continue // removed since the listing
 		}

