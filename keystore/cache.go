@@ -28,12 +28,17 @@ import (
 // generate, delete, trust, a revocation, a changed expiry or passphrase)
 // replaces or removes a file, and so changes the modification time of the
 // directory that holds it. The session's stamp of the keystore is the
-// modification times of the key directory, of each directory in it and of
-// each directory in those (the cert-d's subdirectories, x509/certs, ...);
-// the outbox and the Autocrypt peer state (written by verify --autocrypt
-// for every message of a batch) are not part of it. The stamp is taken again at
-// most every cacheRecheck, so a change is seen by the look-ups that start
-// cacheRecheck after it. A stamp with a time within cacheSettle of when it
+// modification times of each directory in the key directory and of each
+// directory in those (the cert-d's subdirectories, x509/certs, ...), and
+// of provenance.json (keystoreStamp); the outbox, the Autocrypt peer state
+// (written by verify --autocrypt for every message of a batch) and the
+// caches the look-ups write and check themselves (the indexes, the records
+// of checked self-signatures) are not part of it. The stamp is taken again at
+// most every cacheRecheck, or every stampRecheckFactor times as long as it
+// last took to take if that is longer (a keystore of thousands of
+// OpenPGP certificates has some 260 directories to stat: 2.75 ms, which
+// every 10 ms was a fifth of a small message's time), so a change is seen
+// by the look-ups that start that long after it. A stamp with a time within cacheSettle of when it
 // was taken is not trusted (a second change within the file system's
 // timestamp granularity would leave the time as it is): until it settles,
 // nothing is kept and every look-up reads the keystore.
@@ -43,8 +48,11 @@ import (
 // keystore is unchanged).
 var (
 	cacheRecheck = 10 * time.Millisecond
-	cacheSettle  = keyIndexSettle
-	cacheTTL     = 10 * time.Second
+	// stampRecheckFactor bounds the time spent taking stamps to about a
+	// twentieth of a session's.
+	stampRecheckFactor time.Duration = 20
+	cacheSettle                      = keyIndexSettle
+	cacheTTL                         = 10 * time.Second
 )
 
 // keyCache is a Session's cache. Its zero value is empty.
@@ -54,11 +62,13 @@ type keyCache struct {
 	stamp   uint64    // of the keystore when the entries were made
 	settled bool      // stamp can be trusted
 	checked time.Time // when stamp was taken
-	gen     uint64    // counts stamp changes; key-ID finders compare it
+	took    time.Duration
+	gen     uint64 // counts stamp changes; key-ID finders compare it
 	entries map[string]cacheEntry
 
-	// misses counts the look-ups that read the keystore; tests read it.
-	misses atomic.Int64
+	// misses counts the look-ups that read the keystore, stamps the
+	// stamps taken; tests read them.
+	misses, stamps atomic.Int64
 }
 
 type cacheEntry struct {
@@ -66,38 +76,53 @@ type cacheEntry struct {
 	value any
 }
 
-// keystoreStamp sums the modification (and, where changeTime reads them,
-// change) times of the key directory, the directories in it and the
-// directories in those (not the outbox or autocrypt/; through links, as
-// the look-ups read them), and
-// reports whether all of them are older than cacheSettle before now.
+// keystoreStamp sums the names and the modification (and, where
+// changeTime reads them, change) times of the directories in the key
+// directory and of the directories in those (through links, as the
+// look-ups read them), and of provenance.json, and reports whether all of
+// them are older than cacheSettle before now.
+//
+// Left out are what the look-ups do not read or read only as caches they
+// check themselves: the outbox, autocrypt/, the records of checked
+// self-signatures (pgp.verified/) and the key directory's own times,
+// which change with every file renamed into it, such as the indexes
+// (pgp.keyids, x509.index). The look-ups write those caches; had they
+// counted, the first look-ups of a process would drop what the session
+// keeps, and keep nothing for cacheSettle after. A directory added to or
+// removed from the key directory changes the names summed.
 func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err error) {
 	h := fnv.New64a()
 	settled = true
+	var buf []byte
 	add := func(rel string, info fs.FileInfo) {
 		mt := info.ModTime()
-		h.Write([]byte(rel))
-		h.Write([]byte(strconv.FormatInt(mt.UnixNano(), 36)))
+		buf = append(buf[:0], rel...)
+		buf = strconv.AppendInt(buf, mt.UnixNano(), 36)
 		// The change time too, where it is read: a file added with the
 		// directory's modification time set back (rsync -a, tar x).
-		h.Write([]byte("."))
-		h.Write([]byte(strconv.FormatInt(changeTime(info), 36)))
-		h.Write([]byte{0})
+		buf = append(buf, '.')
+		buf = strconv.AppendInt(buf, changeTime(info), 36)
+		buf = append(buf, 0)
+		h.Write(buf)
 		if now.Sub(mt) < cacheSettle {
 			settled = false
 		}
 	}
-	st, err := os.Stat(s.dir)
-	if err != nil {
-		return 0, false, err
-	}
-	add("", st)
 	top, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, false, err
 	}
 	for _, e := range top {
-		if e.Name() == "outbox" || e.Name() == "autocrypt" {
+		switch e.Name() {
+		case "outbox", "autocrypt", verifiedDirName:
+			continue
+		case filepath.Base(s.provenanceFile()):
+			info, err := os.Stat(s.provenanceFile())
+			if err != nil {
+				settled = false // removed since the listing
+				continue
+			}
+			add(e.Name(), info)
 			continue
 		}
 		info, err := dirInfo(filepath.Join(s.dir, e.Name()), e)
@@ -112,23 +137,43 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 			continue
 		}
 		add(e.Name(), info)
-		inner, err := os.ReadDir(filepath.Join(s.dir, e.Name()))
-		if err != nil {
+		if !s.stampInner(e.Name(), add) {
 			settled = false
-			continue
-		}
-		for _, f := range inner {
-			info, err := dirInfo(filepath.Join(s.dir, e.Name(), f.Name()), f)
-			if err != nil {
-				settled = false
-				continue
-			}
-			if info != nil {
-				add(e.Name()+"/"+f.Name(), info)
-			}
 		}
 	}
 	return h.Sum64(), settled, nil
+}
+
+// stampInner adds the directories in the directory name of the keystore
+// to a stamp, each stat'ed relative to it; false if one could not be.
+func (s *Store) stampInner(name string, add func(string, fs.FileInfo)) bool {
+	dir := filepath.Join(s.dir, name)
+	inner, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	d, err := openDirFiles(dir)
+	if err != nil {
+		return false
+	}
+	defer d.close()
+	ok := true
+	for _, f := range inner {
+		if !f.IsDir() && f.Type()&fs.ModeSymlink == 0 {
+			continue
+		}
+		// Through a link, as dirInfo.
+		info, err := d.stat(f.Name())
+		switch {
+		case err != nil && f.Type()&fs.ModeSymlink != 0 && errors.Is(err, fs.ErrNotExist):
+			// a dangling link is nothing the readers see
+		case err != nil:
+			ok = false
+		case info.IsDir():
+			add(name+"/"+f.Name(), info)
+		}
+	}
+	return ok
 }
 
 // dirInfo is the FileInfo of the directory entry e at path, through a
@@ -171,11 +216,12 @@ func (se *Session) refresh() {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.off || (!c.checked.IsZero() && now.Sub(c.checked) < cacheRecheck && now.After(c.checked)) {
+	if c.off || (!c.checked.IsZero() && now.Sub(c.checked) < max(cacheRecheck, stampRecheckFactor*c.took) && now.After(c.checked)) {
 		return
 	}
 	sum, settled, err := se.store.keystoreStamp(now)
-	c.checked = now
+	c.checked, c.took = now, time.Since(now)
+	c.stamps.Add(1)
 	if err != nil {
 		sum, settled = 0, false
 	}

@@ -499,3 +499,90 @@ func TestSessionOpenParsesOnlyWhatItNeeds(t *testing.T) {
 		t.Errorf("parsed %q, want all 8", got)
 	}
 }
+
+// The caches the look-ups write — the key and certificate indexes in the
+// key directory, the records of checked self-signatures — are not changes
+// to the keystore: writing them keeps what a session found (while they
+// counted, a process's first look-ups, which write them, dropped it, and
+// nothing was kept for cacheSettle after). A change to provenance.json,
+// which look-ups read, and a directory added to the key directory drop it.
+func TestSessionCacheKeptAcrossCacheWrites(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	se := s.Session(SessionOptions{})
+	lookups := func() {
+		t.Helper()
+		for _, p := range []string{mailseal.ProtocolOpenPGP, mailseal.ProtocolSMIME} {
+			if keys, _, err := se.RecipientKeys(p, "bob@example.org"); err != nil || len(keys) != 1 {
+				t.Fatalf("%s: %d keys for bob, %v", p, len(keys), err)
+			}
+		}
+	}
+	lookups()
+	before := se.cache.misses.Load()
+	for _, path := range []string{
+		filepath.Join(s.dir, keyIndexName), filepath.Join(s.dir, x509IndexName),
+		filepath.Join(s.dir, verifiedDirName, strings.Repeat("AB", 20)),
+	} {
+		data, _ := os.ReadFile(path)
+		if err := writeAtomic(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * cacheRecheck)
+		lookups()
+		if n := se.cache.misses.Load() - before; n != 0 {
+			t.Fatalf("writing %s dropped the cache: %d look-ups", filepath.Base(path), n)
+		}
+	}
+	change := func(what string, write func() error) {
+		t.Helper()
+		waitSettled()
+		lookups()
+		before := se.cache.misses.Load()
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * cacheRecheck)
+		lookups()
+		if se.cache.misses.Load() == before {
+			t.Fatalf("%s kept the cache", what)
+		}
+	}
+	change("a new provenance.json", func() error {
+		data, err := os.ReadFile(s.provenanceFile())
+		if err != nil {
+			return err
+		}
+		return writeAtomic(s.provenanceFile(), append(data, ' '), 0o600)
+	})
+	change("a directory added", func() error { return os.Mkdir(filepath.Join(s.dir, "dkim"), 0o700) })
+}
+
+// The stamp is taken again every cacheRecheck, or every
+// stampRecheckFactor times as long as the last one took if that is longer.
+func TestSessionStampRecheckFollowsItsCost(t *testing.T) {
+	s := cacheWorld(t, "ecdsa-p256")
+	settle(t)
+	se := s.Session(SessionOptions{})
+	lookup := func() {
+		t.Helper()
+		if keys, _, err := se.RecipientKeys(mailseal.ProtocolOpenPGP, "bob@example.org"); err != nil || len(keys) != 1 {
+			t.Fatalf("%d keys for bob, %v", len(keys), err)
+		}
+	}
+	took := func(d time.Duration) { se.cache.mu.Lock(); se.cache.took = d; se.cache.mu.Unlock() }
+	lookup()
+	n := se.cache.stamps.Load()
+	took(time.Hour / stampRecheckFactor) // as if the stamp took that long
+	time.Sleep(2 * cacheRecheck)
+	lookup()
+	if got := se.cache.stamps.Load(); got != n {
+		t.Fatalf("the stamp was taken again %d times", got-n)
+	}
+	took(0)
+	time.Sleep(2 * cacheRecheck)
+	lookup()
+	if got := se.cache.stamps.Load(); got != n+1 {
+		t.Fatalf("the stamp was taken again %d times, want once", got-n)
+	}
+}
