@@ -35,10 +35,10 @@ import (
 // caches the look-ups write and check themselves (the indexes, the records
 // of checked self-signatures) are not part of it. The stamp is taken again at
 // most every cacheRecheck, or every stampRecheckFactor times as long as it
-// last took to take if that is longer (a keystore of thousands of
-// OpenPGP certificates has some 260 directories to stat: 2.75 ms, which
-// every 10 ms was a fifth of a small message's time), so a change is seen
-// by the look-ups that start that long after it. A stamp with a time within cacheSettle of when it
+// last took to take if that is longer, up to stampRecheckMax (a keystore
+// of thousands of OpenPGP certificates has some 260 directories to stat:
+// 2.75 ms, which every 10 ms was a fifth of a small message's time), so a
+// change is seen by the look-ups that start that long after it. A stamp with a time within cacheSettle of when it
 // was taken is not trusted (a second change within the file system's
 // timestamp granularity would leave the time as it is): until it settles,
 // nothing is kept and every look-up reads the keystore.
@@ -49,8 +49,11 @@ import (
 var (
 	cacheRecheck = 10 * time.Millisecond
 	// stampRecheckFactor bounds the time spent taking stamps to about a
-	// twentieth of a session's.
+	// twentieth of a session's; stampRecheckMax bounds the interval that
+	// gives (a stamp slowed once by a stalled disk must not stop the
+	// rechecks).
 	stampRecheckFactor time.Duration = 20
+	stampRecheckMax                  = time.Second
 	cacheSettle                      = keyIndexSettle
 	cacheTTL                         = 10 * time.Second
 )
@@ -86,7 +89,9 @@ type cacheEntry struct {
 // check themselves: the outbox, autocrypt/, the records of checked
 // self-signatures (pgp.verified/) and the key directory's own times,
 // which change with every file renamed into it, such as the indexes
-// (pgp.keyids, x509.index). The look-ups write those caches; had they
+// (pgp.keyids, x509.index) — except where change times are not read
+// (changeTime), since there only the key directory's time shows a
+// directory moved into it with its times kept. The look-ups write those caches; had they
 // counted, the first look-ups of a process would drop what the session
 // keeps, and keep nothing for cacheSettle after. A directory added to or
 // removed from the key directory changes the names summed.
@@ -107,6 +112,16 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 		if now.Sub(mt) < cacheSettle {
 			settled = false
 		}
+	}
+	home, err := os.Stat(s.dir)
+	if err != nil {
+		return 0, false, err
+	}
+	if changeTime(home) == 0 {
+		// Where change times are not read, a directory moved into place
+		// with its times kept (rsync -a, a restore) would show only in
+		// the key directory's own time.
+		add("", home)
 	}
 	top, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -216,11 +231,13 @@ func (se *Session) refresh() {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.off || (!c.checked.IsZero() && now.Sub(c.checked) < max(cacheRecheck, stampRecheckFactor*c.took) && now.After(c.checked)) {
+	recheck := min(max(cacheRecheck, stampRecheckFactor*c.took), stampRecheckMax)
+	if c.off || (!c.checked.IsZero() && now.Sub(c.checked) < recheck && now.After(c.checked)) {
 		return
 	}
+	start := time.Now() // not counting the wait for the lock
 	sum, settled, err := se.store.keystoreStamp(now)
-	c.checked, c.took = now, time.Since(now)
+	c.checked, c.took = now, time.Since(start)
 	c.stamps.Add(1)
 	if err != nil {
 		sum, settled = 0, false

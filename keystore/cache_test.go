@@ -579,10 +579,79 @@ func TestSessionStampRecheckFollowsItsCost(t *testing.T) {
 	if got := se.cache.stamps.Load(); got != n {
 		t.Fatalf("the stamp was taken again %d times", got-n)
 	}
+	// However long the last stamp took, it is taken again after
+	// stampRecheckMax.
+	se.cache.mu.Lock()
+	se.cache.checked = se.cache.checked.Add(-stampRecheckMax)
+	se.cache.mu.Unlock()
+	lookup()
+	if got := se.cache.stamps.Load(); got != n+1 {
+		t.Fatalf("after stampRecheckMax the stamp was taken again %d times, want once", got-n)
+	}
 	took(0)
 	time.Sleep(2 * cacheRecheck)
 	lookup()
-	if got := se.cache.stamps.Load(); got != n+1 {
-		t.Fatalf("the stamp was taken again %d times, want once", got-n)
+	if got := se.cache.stamps.Load(); got != n+2 {
+		t.Fatalf("the stamp was taken again %d times, want twice", got-n)
 	}
+}
+
+// A Trust taken before a certificate is added or deleted, whose Known is
+// first asked after the change, gives its own listing's certificates, and
+// the Trust taken after the change knows the keystore as it now is: the
+// earlier Known kept what it read in the session's cache, under the new
+// keystore's generation (found by review).
+func TestSessionKnownFollowsTheKeystore(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := cacheWorld(t, "ecdsa-p256")
+	if _, err := s.ImportX509(indexTestCert(t, "goner", []string{"gone@example.org"}, x509.KeyUsageDigitalSignature, false), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	settle(t)
+	se := s.Session(SessionOptions{})
+	names := func(cs []*x509.Certificate) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.Subject.CommonName)
+		}
+		slices.Sort(out)
+		return out
+	}
+	check := func(what string, change func()) {
+		t.Helper()
+		before, err := se.Trust()
+		if err != nil {
+			t.Fatal(err)
+		}
+		change()
+		waitSettled()
+		if _, err := before.Known(); err != nil { // a message read while the keystore changed
+			t.Fatal(err)
+		}
+		after, err := se.Trust()
+		if err != nil {
+			t.Fatal(err)
+		}
+		known, err := after.Known()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.AllX509Certs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(names(known), names(all)) {
+			t.Errorf("%s: the trust knows %q, the keystore holds %q", what, names(known), names(all))
+		}
+	}
+	check("deleted", func() {
+		if err := s.DeleteX509("gone@example.org", false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	check("added", func() {
+		if _, err := s.ImportX509(indexTestCert(t, "newcomer", []string{"new@example.org"}, x509.KeyUsageDigitalSignature, false), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -119,12 +119,10 @@ func (se *Session) readTrust() (smime.Trust, error) {
 		return smime.Trust{}, err
 	}
 	t := smime.Trust{Roots: roots, Intermediates: inter, CRLs: crls, RequireCRLs: se.opts.RequireCRLs}
-	t.Known = func() ([]*x509.Certificate, error) {
-		return cached(se, "known certs", func() ([]*x509.Certificate, bool, error) {
-			all, err := st.all()
-			return all, err == nil, err
-		})
-	}
+	// Of the same listing as the intermediates, read once: a Trust is
+	// kept for as long as the keystore is unchanged, and a listing read
+	// after a change must not be kept as the new keystore's.
+	t.Known = sync.OnceValues(st.all)
 	if se.opts.SystemRoots {
 		// The bundle holds well over a hundred certificates.
 		t.SystemRoots = sync.OnceValue(systemRoots)

@@ -243,7 +243,6 @@ func (s *Store) isTrusted(fpr string) bool {
 	return err == nil
 }
 
-// hasKey reports whether a private key for the certificate is stored.
 // x509KeyIDs lists the IDs (keyID) of the stored private keys: the
 // names of the files of x509/keys.
 func (s *Store) x509KeyIDs() ([]string, error) {
@@ -260,6 +259,7 @@ func (s *Store) x509KeyIDs() ([]string, error) {
 	return ids, nil
 }
 
+// hasKey reports whether a private key for the certificate is stored.
 func (s *Store) hasKey(c *x509.Certificate) bool {
 	id := keyID(c.PublicKey)
 	if id == "" {

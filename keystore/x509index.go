@@ -353,7 +353,7 @@ func readX509Index(path string) map[string]certSummary {
 	if first != x509IndexMagic || !strings.HasSuffix(all, "\n") {
 		return nil
 	}
-	index := make(map[string]certSummary, strings.Count(text, "\n"))
+	index := map[string]certSummary{} // not sized by its line count: a file of empty lines would ask for gigabytes
 	for len(text) > 0 {
 		var line string
 		line, text, _ = strings.Cut(text, "\n")

@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -402,6 +403,20 @@ func TestReadX509Index(t *testing.T) {
 		t.Fatalf("read back %+v", got)
 	}
 	m := x509IndexMagic + "\n"
+	// A file of empty lines is refused without memory for each line (a
+	// map sized by the line count took 2.8 GiB for 16 MiB).
+	if err := os.WriteFile(path, []byte(m+strings.Repeat("\n", 4<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if got := readX509Index(path); got != nil {
+		t.Errorf("empty lines read as %+v", got)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("4 MiB of empty lines allocated %d MiB", n>>20)
+	}
 	for _, damage := range []string{
 		string(data[:len(data)-1]),                                // cut short
 		m + "file a.pem 1.2.3 i " + strings.ToLower(key) + " -\n", // not as keyID writes
