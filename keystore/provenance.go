@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -138,6 +139,7 @@ const maxProvenanceFile = 64 << 20
 
 func (s *Store) readProvenance() (*provenanceRecords, error) {
 	recs := &provenanceRecords{OpenPGP: map[string]Provenance{}, X509: map[string]Provenance{}}
+	s.provenanceReads.Add(1)
 	data, err := atomicfile.ReadFile(s.provenanceFile(), maxProvenanceFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return recs, nil
@@ -254,11 +256,54 @@ func (s *Store) X509Provenance(fpr string) (Provenance, error) {
 }
 
 func (s *Store) provenance(x509 bool, fpr string) (Provenance, error) {
-	recs, err := s.readProvenance()
+	recs, err := s.lookupProvenance()
 	if err != nil {
 		return Provenance{}, err
 	}
 	return recs.get(x509, fpr), nil
+}
+
+// keptProvenance is provenance.json as parsed, with the file's tag.
+type keptProvenance struct {
+	tag  string
+	recs *provenanceRecords // read only
+}
+
+// lookupProvenance is readProvenance for a look-up, which only reads the
+// records: the Store keeps what it parsed while the file's tag (size,
+// modification and change times) is unchanged, once the file has settled
+// (keyIndexSettle: a file rewritten within the file system's timestamp
+// granularity would keep its tag). A batch names the source of every
+// signer's key, and parsing the records of 2,000 keys for each message
+// took 4-5 ms (86 % of a batch decrypt+verify's CPU).
+func (s *Store) lookupProvenance() (*provenanceRecords, error) {
+	info, err := os.Stat(s.provenanceFile())
+	if err != nil {
+		return s.readProvenance() // missing (no records), or its error
+	}
+	tag := fileTag(info)
+	s.provenanceMu.Lock()
+	kept := s.provenanceKept
+	s.provenanceMu.Unlock()
+	if kept != nil && kept.tag == tag {
+		return kept.recs, nil
+	}
+	recs, err := s.readProvenance()
+	if err != nil {
+		return nil, err
+	}
+	changed := info.ModTime()
+	if ct := time.Unix(0, changeTime(info)); ct.After(changed) {
+		changed = ct
+	}
+	if time.Since(changed) >= keyIndexSettle {
+		// Read after the stat: if the file changed in between, what is
+		// kept is newer than its tag, and is read again next time.
+		s.provenanceMu.Lock()
+		s.provenanceKept = &keptProvenance{tag: tag, recs: recs}
+		s.provenanceMu.Unlock()
+	}
+	return recs, nil
 }
 
 // get is the record of fpr, Source "import" when there is none.

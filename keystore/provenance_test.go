@@ -196,3 +196,67 @@ func TestProvenanceGeneratedAndX509(t *testing.T) {
 		t.Fatalf("damaged records: %s %v", src, trusted)
 	}
 }
+
+// A Store's look-ups parse provenance.json once while the file is
+// unchanged (a batch asks for every signer's key's source; with 2,000
+// records each parse took 4-5 ms), and again after any change: by
+// mailseal, or by another program writing the file in place. A file that
+// has not settled is parsed at every look-up.
+func TestProvenanceKept(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := newStore(t)
+	importFile(t, s, "samples/bob.pgp", nil)
+	source := func() string {
+		t.Helper()
+		p, err := s.Provenance(bobFpr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Source
+	}
+	reads := s.provenanceReads.Load()
+	for range 5 {
+		if got := source(); got != SourceImport {
+			t.Fatalf("source %q", got)
+		}
+	}
+	if n := s.provenanceReads.Load() - reads; n != 1 {
+		t.Fatalf("five look-ups parsed provenance.json %d times, want once", n)
+	}
+	if err := s.updateProvenance(func(recs *provenanceRecords) { recs.OpenPGP[upper(bobFpr)] = Provenance{Source: SourceWKD} }); err != nil {
+		t.Fatal(err)
+	}
+	if got := source(); got != SourceWKD {
+		t.Fatalf("after mailseal recorded a WKD source: %q", got)
+	}
+	data, err := os.ReadFile(s.provenanceFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another length: two writes within the kernel's clock tick can have
+	// the same times, and the test must not depend on it.
+	edited := bytes.Replace(data, []byte(`"`+SourceWKD+`"`), []byte(`"`+SourceAutocrypt+`"`), 1)
+	if bytes.Equal(edited, data) {
+		t.Fatalf("no WKD source in %s", data)
+	}
+	if err := os.WriteFile(s.provenanceFile(), edited, 0o600); err != nil { // in place
+		t.Fatal(err)
+	}
+	if got := source(); got != SourceAutocrypt {
+		t.Fatalf("after another program changed the file in place: %q", got)
+	}
+	keyIndexSettle = time.Hour
+	if err := os.WriteFile(s.provenanceFile(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reads = s.provenanceReads.Load()
+	for range 3 {
+		if got := source(); got != SourceWKD {
+			t.Fatalf("source %q", got)
+		}
+	}
+	if n := s.provenanceReads.Load() - reads; n != 3 {
+		t.Fatalf("three look-ups of an unsettled file parsed it %d times, want 3", n)
+	}
+}

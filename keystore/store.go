@@ -60,6 +60,13 @@ type Store struct {
 	// x509Index is the X.509 index as this Store last read or wrote it.
 	x509Index map[string]certSummary
 
+	// provenanceKept is provenance.json as a look-up last parsed it
+	// (see provenance).
+	provenanceMu   sync.Mutex
+	provenanceKept *keptProvenance
+	// provenanceReads counts the reads of provenance.json; tests read it.
+	provenanceReads atomic.Int64
+
 	// x509Parsed are the X.509 certificates this Store parsed, by
 	// directory and file name (see readCertDir).
 	x509Mu     sync.Mutex
