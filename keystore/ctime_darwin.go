@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"io/fs"
+	"strconv"
 	"syscall"
 )
 
@@ -13,4 +14,13 @@ func changeTime(info fs.FileInfo) int64 {
 		return st.Ctimespec.Nano()
 	}
 	return 0
+}
+
+// fileID is the file's device and inode numbers: which file a path (a
+// link) names, where its size and times may not tell two apart.
+func fileID(info fs.FileInfo) string {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return strconv.FormatInt(int64(st.Dev), 10) + "." + strconv.FormatUint(st.Ino, 10)
+	}
+	return ""
 }

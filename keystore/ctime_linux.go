@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"io/fs"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -18,4 +19,16 @@ func changeTime(info fs.FileInfo) int64 {
 		return st.Ctim.Nano()
 	}
 	return 0
+}
+
+// fileID is the file's device and inode numbers: which file a path (a
+// link) names, where its size and times may not tell two apart.
+func fileID(info fs.FileInfo) string {
+	switch st := info.Sys().(type) {
+	case *syscall.Stat_t:
+		return strconv.FormatUint(st.Dev, 10) + "." + strconv.FormatUint(st.Ino, 10)
+	case *unix.Stat_t:
+		return strconv.FormatUint(st.Dev, 10) + "." + strconv.FormatUint(st.Ino, 10)
+	}
+	return ""
 }

@@ -270,8 +270,10 @@ type keptProvenance struct {
 }
 
 // lookupProvenance is readProvenance for a look-up, which only reads the
-// records: the Store keeps what it parsed while the file's tag (size,
-// modification and change times) is unchanged, once the file has settled
+// records and must not change them: the Store keeps what it parsed while
+// the file's tag (size, modification and change times) and identity
+// (device and inode: provenance.json may be a link) are unchanged, once
+// the file has settled
 // (keyIndexSettle: a file rewritten within the file system's timestamp
 // granularity would keep its tag). A batch names the source of every
 // signer's key, and parsing the records of 2,000 keys for each message
@@ -281,7 +283,7 @@ func (s *Store) lookupProvenance() (*provenanceRecords, error) {
 	if err != nil {
 		return s.readProvenance() // missing (no records), or its error
 	}
-	tag := fileTag(info)
+	tag := fileTag(info) + "." + fileID(info)
 	s.provenanceMu.Lock()
 	kept := s.provenanceKept
 	s.provenanceMu.Unlock()
@@ -351,9 +353,15 @@ func (s *Store) AcceptPGP(query string) (string, Provenance, error) {
 		return "", Provenance{}, err
 	}
 	defer unlock()
-	p, err := s.Provenance(fpr)
-	if err != nil || !p.FromNetwork() || p.Accepted {
-		return fpr, p, err
+	// Read afresh under the lock (not as look-ups keep it), since it is
+	// written back.
+	recs, err := s.readProvenance()
+	if err != nil {
+		return fpr, Provenance{}, err
+	}
+	p := recs.get(false, fpr)
+	if !p.FromNetwork() || p.Accepted {
+		return fpr, p, nil
 	}
 	p.Accepted, p.AcceptedTime = true, time.Now().UTC()
 	return fpr, p, s.updateProvenance(func(recs *provenanceRecords) { recs.OpenPGP[fpr] = p })

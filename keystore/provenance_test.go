@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +259,116 @@ func TestProvenanceKept(t *testing.T) {
 	}
 	if n := s.provenanceReads.Load() - reads; n != 3 {
 		t.Fatalf("three look-ups of an unsettled file parsed it %d times, want 3", n)
+	}
+}
+
+// What the Store keeps of provenance.json follows every change a look-up
+// must see, also those that leave the file's size as it was: rewritten in
+// place (the times change), rewritten with its modification time set back
+// (only the change time does), a link to it pointed at another file with
+// the same size and times (only the file's identity does), removed (no
+// records: every key "import"), damaged (an error).
+func TestProvenanceKeptSeesEveryChange(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0
+	s := newStore(t)
+	importFile(t, s, "samples/bob.pgp", nil)
+	if err := s.updateProvenance(func(recs *provenanceRecords) { recs.OpenPGP[upper(bobFpr)] = Provenance{Source: SourceWKD} }); err != nil {
+		t.Fatal(err)
+	}
+	source := func() (string, error) {
+		p, err := s.Provenance(bobFpr)
+		return p.Source, err
+	}
+	expect := func(what, want string) {
+		t.Helper()
+		got, err := source()
+		if err != nil || got != want {
+			t.Fatalf("%s: source %q (%v), want %q", what, got, err, want)
+		}
+	}
+	expect("recorded", SourceWKD)
+	data, err := os.ReadFile(s.provenanceFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vks := bytes.Replace(data, []byte(`"wkd"`), []byte(`"vks"`), 1) // the same size
+	write := func(path string, data []byte) os.FileInfo {
+		t.Helper()
+		time.Sleep(20 * time.Millisecond) // past the clock's tick
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	old := write(s.provenanceFile(), vks)
+	expect("rewritten in place", SourceVKS)
+	write(s.provenanceFile(), data)
+	if err := os.Chtimes(s.provenanceFile(), old.ModTime(), old.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	expect("rewritten with its time set back", SourceWKD)
+
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	write(a, data)
+	write(b, vks)
+	for _, f := range []string{a, b} {
+		if err := os.Chtimes(f, old.ModTime(), old.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(s.provenanceFile()); err != nil {
+		t.Fatal(err)
+	}
+	expect("removed", SourceImport)
+	if err := os.Symlink(a, s.provenanceFile()); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	expect("a link", SourceWKD)
+	if err := os.Remove(s.provenanceFile()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(b, s.provenanceFile()); err != nil {
+		t.Fatal(err)
+	}
+	expect("the link pointed at another file", SourceVKS)
+	if err := os.Remove(s.provenanceFile()); err != nil {
+		t.Fatal(err)
+	}
+	write(s.provenanceFile(), []byte("{not json"))
+	if _, err := source(); err == nil {
+		t.Fatal("a damaged provenance.json read without an error")
+	}
+}
+
+// fileID tells two files apart, and names a file the same through a link.
+func TestFileID(t *testing.T) {
+	dir := t.TempDir()
+	a, b, link := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "link")
+	for _, f := range []string{a, b} {
+		if err := os.WriteFile(f, []byte("same"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(a, link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	id := func(path string) string {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fileID(info)
+	}
+	if id(a) == "" {
+		t.Skip("no file identities here")
+	}
+	if id(a) == id(b) || id(a) != id(link) {
+		t.Fatalf("a %s, b %s, a link to a %s", id(a), id(b), id(link))
 	}
 }
