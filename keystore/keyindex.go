@@ -198,15 +198,11 @@ func fileTag(info fs.FileInfo) string {
 // sameFiles reports whether the certificate files of the cert-d
 // subdirectory dir, whose modification time has not changed since files
 // was made (so no file was added, removed or renamed), still have the
-// tags in files: whether none was written in place.
-func (s *Store) sameFiles(dir string, files []indexFile) bool {
-	d, err := openDirFiles(filepath.Join(s.certDir(), dir))
-	if err != nil {
-		return false
-	}
-	defer d.close()
+// tags in files: whether none was written in place. root is the cert-d,
+// opened once for all its subdirectories.
+func sameFiles(root *dirFiles, dir string, files []indexFile) bool {
 	for _, f := range files {
-		info, err := d.stat(f.name)
+		info, err := root.stat(dir + "/" + f.name)
 		if err != nil || fileTag(info) != f.tag {
 			return false
 		}
@@ -217,23 +213,18 @@ func (s *Store) sameFiles(dir string, files []indexFile) bool {
 // certFiles lists the certificate files of the cert-d subdirectory dir
 // with their tags (sorted by name), and the latest time one of them was
 // modified; ok is false when the directory cannot be read.
-func (s *Store) certFiles(dir string) (files []indexFile, latest time.Time, ok bool) {
+func (s *Store) certFiles(root *dirFiles, dir string) (files []indexFile, latest time.Time, ok bool) {
 	entries, err := os.ReadDir(filepath.Join(s.certDir(), dir))
 	if err != nil {
 		return nil, time.Time{}, false
 	}
-	d, err := openDirFiles(filepath.Join(s.certDir(), dir))
-	if err != nil {
-		return nil, time.Time{}, false
-	}
-	defer d.close()
 	for _, f := range entries {
 		fpr := dir + f.Name()
 		if f.IsDir() || !isFingerprint(fpr) {
 			continue
 		}
 		// Through a link, as the file is read.
-		info, err := d.stat(f.Name())
+		info, err := root.stat(dir + "/" + f.Name())
 		if err != nil {
 			continue // removed since the listing
 		}
@@ -280,6 +271,11 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 	if err != nil {
 		return map[uint64][]string{}, map[string][]string{}, false
 	}
+	root, err := openDirFiles(s.certDir())
+	if err != nil {
+		return map[uint64][]string{}, map[string][]string{}, false
+	}
+	defer root.close()
 	now := time.Now()
 	fresh := map[string]indexDir{} // settled subdirectories: written to the index
 	var unsettled []indexDir
@@ -288,19 +284,19 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 		if !e.IsDir() || len(e.Name()) != 2 || !isHex(e.Name()) {
 			continue
 		}
-		info, err := e.Info()
-		if err != nil {
-			continue // removed since the listing
+		info, err := root.stat(e.Name())
+		if err != nil || !info.IsDir() {
+			continue // removed (or replaced) since the listing
 		}
 		mt, ct := info.ModTime(), changeTime(info)
 		// A file added or removed changes the directory's times; its
 		// change time also when a tool sets the modification time back
 		// (rsync -a, tar x).
-		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() && d.ctime == ct && s.sameFiles(e.Name(), d.files) {
+		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() && d.ctime == ct && sameFiles(root, e.Name(), d.files) {
 			fresh[e.Name()] = d
 			continue
 		}
-		files, latest, ok := s.certFiles(e.Name())
+		files, latest, ok := s.certFiles(root, e.Name())
 		if !ok {
 			continue // removed since the listing
 		}
