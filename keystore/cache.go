@@ -83,7 +83,7 @@ type cacheEntry struct {
 // changeTime reads them, change) times of the directories in the key
 // directory and of the directories in those (through links, as the
 // look-ups read them), and of provenance.json, and reports whether all of
-// them are older than cacheSettle before now.
+// them changed (changedAt) more than cacheSettle before now.
 //
 // Left out are what the look-ups do not read or read only as caches they
 // check themselves: the outbox, autocrypt/, the records of checked
@@ -109,7 +109,7 @@ func (s *Store) keystoreStamp(now time.Time) (sum uint64, settled bool, err erro
 		buf = strconv.AppendInt(buf, changeTime(info), 36)
 		buf = append(buf, 0)
 		h.Write(buf)
-		if now.Sub(mt) < cacheSettle {
+		if now.Sub(changedAt(info)) < cacheSettle {
 			settled = false
 		}
 	}

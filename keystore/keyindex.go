@@ -53,8 +53,13 @@ const (
 	keyIndexMagic = "mailseal pgp key IDs 5"
 )
 
-// keyIndexSettle: a variable for the tests.
-var keyIndexSettle = 2 * time.Second
+// keyIndexSettle: a variable for the tests. keyIndexNow is the key
+// index's clock, which the tests move on to make a directory settled (they
+// set its modification times back, as no one can set a change time).
+var (
+	keyIndexSettle = 2 * time.Second
+	keyIndexNow    = time.Now
+)
 
 // CertIndex finds stored certificates, or with Secrets the stored secret
 // keys (locked), by the key ID of their primary key or a subkey; it is a
@@ -190,6 +195,17 @@ type indexFile struct {
 }
 
 // fileTag is the tag of a certificate file.
+// changedAt is the later of the file's modification and change times: a
+// file settles keyIndexSettle after it (a tool that sets the modification
+// time back, tar x or rsync -a, still sets the change time).
+func changedAt(info fs.FileInfo) time.Time {
+	t := info.ModTime()
+	if ct := time.Unix(0, changeTime(info)); ct.After(t) {
+		return ct
+	}
+	return t
+}
+
 func fileTag(info fs.FileInfo) string {
 	return strconv.FormatInt(info.Size(), 10) + "." + strconv.FormatInt(info.ModTime().UnixNano(), 10) + "." +
 		strconv.FormatInt(changeTime(info), 10)
@@ -229,8 +245,8 @@ func (s *Store) certFiles(root *dirFiles, dir string) (files []indexFile, latest
 			continue // removed since the listing
 		}
 		files = append(files, indexFile{f.Name(), fileTag(info)})
-		if info.ModTime().After(latest) {
-			latest = info.ModTime()
+		if t := changedAt(info); t.After(latest) {
+			latest = t
 		}
 	}
 	return files, latest, true
@@ -276,7 +292,7 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 		return map[uint64][]string{}, map[string][]string{}, false
 	}
 	defer root.close()
-	now := time.Now()
+	now := keyIndexNow()
 	fresh := map[string]indexDir{} // settled subdirectories: written to the index
 	var unsettled []indexDir
 	changed := false
@@ -302,7 +318,7 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 		}
 		d := s.scanIndexDir(e.Name(), files)
 		d.mtime, d.ctime = mt.UnixNano(), ct
-		if now.Sub(mt) < keyIndexSettle || now.Sub(latest) < keyIndexSettle {
+		if now.Sub(changedAt(info)) < keyIndexSettle || now.Sub(latest) < keyIndexSettle {
 			unsettled = append(unsettled, d)
 			continue
 		}

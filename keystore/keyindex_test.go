@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,10 +22,14 @@ import (
 )
 
 // ageCertDirs sets the modification time of every cert-d subdirectory and
-// of the files in them to when, as if the last change were that long ago (the index is only
-// written once the directory has settled).
+// of the files in them to when, and moves the key index's clock on by as
+// much (their change times are now), as if the last change were that long
+// ago (the index is only written once the directory has settled).
 func ageCertDirs(t testing.TB, s *Store, when time.Time) {
 	t.Helper()
+	old, ahead := keyIndexNow, time.Since(when)
+	keyIndexNow = func() time.Time { return time.Now().Add(ahead) }
+	t.Cleanup(func() { keyIndexNow = old })
 	entries, err := os.ReadDir(s.certDir())
 	if err != nil {
 		t.Fatal(err)
@@ -644,5 +649,33 @@ func TestReadKeyIndex(t *testing.T) {
 		if got := readKeyIndex(path); got != nil {
 			t.Errorf("%s: read as %+v", c.name, got)
 		}
+	}
+}
+
+// The key index settles a cert-d subdirectory by the change times too, as
+// the X.509 index does: one whose file and directory were written a
+// moment ago with their modification times set back a day (tar x,
+// rsync -a) is read again until it settles, not saved.
+func TestKeyIndexSettlesByChangeTime(t *testing.T) {
+	if changeTime(mustStat(t, t.TempDir())) == 0 {
+		t.Skip("no change times here")
+	}
+	s := newStore(t)
+	importFile(t, s, "samples/bob.pgp", nil)
+	day := time.Now().Add(-24 * time.Hour)
+	err := filepath.WalkDir(s.certDir(), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == s.certDir() {
+			return err
+		}
+		return os.Chtimes(path, day, day)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, settled := s.keyIndex(); settled {
+		t.Error("a subdirectory written a moment ago, its times set back a day, counts as settled")
+	}
+	if index := readKeyIndex(filepath.Join(s.dir, keyIndexName)); len(index) != 0 {
+		t.Errorf("it is in the index: %v", index)
 	}
 }

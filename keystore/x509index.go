@@ -44,10 +44,7 @@ const (
 // certFile is a certificate file of an X.509 directory as listed.
 type certFile struct {
 	name, tag string
-	// changed is the later of the file's modification and change times:
-	// a file is settled keyIndexSettle after it (a tool that sets the
-	// modification time back, tar x or rsync -a, still sets the change
-	// time).
+	// changed is changedAt: the file is settled keyIndexSettle after it.
 	changed time.Time
 }
 
@@ -110,11 +107,7 @@ func listCertFiles(dir string) ([]certFile, error) {
 		if info.IsDir() {
 			continue
 		}
-		changed := info.ModTime()
-		if ct := time.Unix(0, changeTime(info)); ct.After(changed) {
-			changed = ct
-		}
-		out = append(out, certFile{e.Name(), fileTag(info), changed})
+		out = append(out, certFile{e.Name(), fileTag(info), changedAt(info)})
 	}
 	return out, nil
 }
