@@ -194,7 +194,6 @@ type indexFile struct {
 	name, tag string
 }
 
-// fileTag is the tag of a certificate file.
 // changedAt is the later of the file's modification and change times: a
 // file settles keyIndexSettle after it (a tool that sets the modification
 // time back, tar x or rsync -a, still sets the change time).
@@ -206,6 +205,7 @@ func changedAt(info fs.FileInfo) time.Time {
 	return t
 }
 
+// fileTag is the tag of a certificate file.
 func fileTag(info fs.FileInfo) string {
 	return strconv.FormatInt(info.Size(), 10) + "." + strconv.FormatInt(info.ModTime().UnixNano(), 10) + "." +
 		strconv.FormatInt(changeTime(info), 10)
@@ -227,8 +227,8 @@ func sameFiles(root *dirFiles, dir string, files []indexFile) bool {
 }
 
 // certFiles lists the certificate files of the cert-d subdirectory dir
-// with their tags (sorted by name), and the latest time one of them was
-// modified; ok is false when the directory cannot be read.
+// with their tags (sorted by name), and the latest time one of them
+// changed (changedAt); ok is false when the directory cannot be read.
 func (s *Store) certFiles(root *dirFiles, dir string) (files []indexFile, latest time.Time, ok bool) {
 	entries, err := os.ReadDir(filepath.Join(s.certDir(), dir))
 	if err != nil {

@@ -294,11 +294,7 @@ func (s *Store) lookupProvenance() (*provenanceRecords, error) {
 	if err != nil {
 		return nil, err
 	}
-	changed := info.ModTime()
-	if ct := time.Unix(0, changeTime(info)); ct.After(changed) {
-		changed = ct
-	}
-	if time.Since(changed) >= keyIndexSettle {
+	if time.Since(changedAt(info)) >= keyIndexSettle {
 		// Read after the stat: if the file changed in between, what is
 		// kept is newer than its tag, and is read again next time.
 		s.provenanceMu.Lock()

@@ -32,8 +32,8 @@ import (
 // KEYID) is not read, and is written anew. Every look-up
 // lists the directory and takes each file's tag, as readCertDir does; a
 // file whose tag is not the index's is read and parsed again, and the
-// index written back. Only files whose modification time is older than
-// keyIndexSettle are written to it, so that a file rewritten within the
+// index written back. Only files that changed (changedAt) longer than
+// keyIndexSettle ago are written to it, so that a file rewritten within the
 // file system's timestamp granularity is read again until it settles.
 // A name with white space is never indexed (it is read every time).
 const (
