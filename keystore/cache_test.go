@@ -265,6 +265,9 @@ func TestSessionListsCertificatesOnce(t *testing.T) {
 	if got := signer.(smime.Signer).Identity.Chain; len(got) != 1 || len(chain) != 1 || !got[0].Equal(chain[0]) {
 		t.Errorf("the session's chain of the signer %d certificates, the store's %d, want the CA", len(got), len(chain))
 	}
+	if inter, err := s.Intermediates(); err != nil || len(inter) != 1 || !inter[0].Equal(trust.Intermediates[0]) {
+		t.Errorf("the Store's intermediates %d (%v), want the session trust's", len(inter), err)
+	}
 }
 
 // Keys (what decrypt and verify use) find a certificate by key ID once, and

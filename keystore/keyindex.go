@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/atomicfile"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -52,6 +55,12 @@ const (
 	keyIndexName  = "pgp.keyids"
 	keyIndexMagic = "mailseal pgp key IDs 5"
 )
+
+// maxIndexFile bounds what an index read takes in (pgp.keyids,
+// x509.index): one larger, or a link to an endless file, is not read (and
+// the look-up reads the certificates). It holds some 250,000
+// certificates' lines.
+const maxIndexFile = 64 << 20
 
 // keyIndexSettle: a variable for the tests. keyIndexNow is the key
 // index's clock, which the tests move on to make a directory settled (they
@@ -413,14 +422,9 @@ func addressDigest(addr string) string {
 }
 
 func formatKeyIndex(dirs map[string]indexDir) []byte {
-	names := make([]string, 0, len(dirs))
-	for name := range dirs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n", keyIndexMagic)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(dirs)) {
 		d := dirs[name]
 		fmt.Fprintf(&b, "dir %s %d %d\n", name, d.mtime, d.ctime)
 		for _, f := range d.files {
@@ -440,7 +444,7 @@ func formatKeyIndex(dirs map[string]indexDir) []byte {
 // readKeyIndex reads the index at path; nil if it is missing or
 // malformed.
 func readKeyIndex(path string) map[string]indexDir {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadFile(path, maxIndexFile)
 	if err != nil {
 		return nil
 	}

@@ -109,11 +109,10 @@ func (se *Session) readTrust() (smime.Trust, error) {
 	if err != nil {
 		return smime.Trust{}, err
 	}
-	issuers, err := st.issuers()
+	inter, err := intermediates(st, roots)
 	if err != nil {
 		return smime.Trust{}, err
 	}
-	inter := notAnchors(issuers, roots)
 	crls, err := se.store.CRLs()
 	if err != nil {
 		return smime.Trust{}, err
@@ -121,8 +120,24 @@ func (se *Session) readTrust() (smime.Trust, error) {
 	t := smime.Trust{Roots: roots, Intermediates: inter, CRLs: crls, RequireCRLs: se.opts.RequireCRLs}
 	// Of the same listing as the intermediates, read once: a Trust is
 	// kept for as long as the keystore is unchanged, and a listing read
-	// after a change must not be kept as the new keystore's.
-	t.Known = sync.OnceValues(st.all)
+	// after a change must not be kept as the new keystore's. A failed
+	// read is tried again at the next call.
+	var knownMu sync.Mutex
+	var known []*x509.Certificate
+	read := false
+	t.Known = func() ([]*x509.Certificate, error) {
+		knownMu.Lock()
+		defer knownMu.Unlock()
+		if read {
+			return known, nil
+		}
+		all, err := st.all()
+		if err != nil {
+			return nil, err
+		}
+		known, read = all, true
+		return known, nil
+	}
 	if se.opts.SystemRoots {
 		// The bundle holds well over a hundred certificates.
 		t.SystemRoots = sync.OnceValue(systemRoots)
@@ -182,7 +197,7 @@ func (se *Session) readDecryptionIdentities() ([]smime.Identity, error) {
 	}
 	var ids []smime.Identity
 	for _, c := range certs {
-		if !personalCert(c) || !se.store.hasKey(c) {
+		if !personalCert(c) {
 			continue
 		}
 		id, err := se.identity(CertFingerprint(c))

@@ -179,18 +179,29 @@ func (s *Store) TrustAnchors() ([]*x509.Certificate, error) {
 	return s.readCertDir(s.trustDir())
 }
 
-// Intermediates returns every stored certificate that is not a trust
-// anchor: candidates for building paths and chains.
+// Intermediates returns the stored certificates that may complete a path:
+// those that may sign a certificate or a CRL (mayIssue) and are not trust
+// anchors, as Session.Trust has them.
 func (s *Store) Intermediates() ([]*x509.Certificate, error) {
 	anchors, err := s.TrustAnchors()
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.AllX509Certs()
+	st, err := s.storedCertificates()
 	if err != nil {
 		return nil, err
 	}
-	return notAnchors(all, anchors), nil
+	return intermediates(st, anchors)
+}
+
+// intermediates are the stored certificates of st that may issue and are
+// not among anchors.
+func intermediates(st *storedCerts, anchors []*x509.Certificate) ([]*x509.Certificate, error) {
+	issuers, err := st.issuers()
+	if err != nil {
+		return nil, err
+	}
+	return notAnchors(issuers, anchors), nil
 }
 
 // notAnchors are the certificates of certs that are not among anchors
@@ -781,11 +792,15 @@ func (s *Store) DeleteX509(query string, secret bool) error {
 			return fmt.Errorf("keystore: x509: %s has a private (secret) key; deleting it needs --yes: %w", fpr, core.ErrUsage)
 		}
 		shared := false
-		all, err := s.AllX509Certs()
+		st, err := s.storedCertificates()
 		if err != nil {
 			return err
 		}
-		for _, other := range all {
+		same, err := st.withKeys(map[string]bool{keyID(c.PublicKey): true})
+		if err != nil {
+			return err
+		}
+		for _, other := range same {
 			if CertFingerprint(other) != fpr && keyID(other.PublicKey) == keyID(c.PublicKey) {
 				shared = true
 			}

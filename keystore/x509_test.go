@@ -342,7 +342,9 @@ func TestTrustQueriesAndDelete(t *testing.T) {
 	}
 	anchors, _ := s.TrustAnchors()
 	inter, _ := s.Intermediates()
-	if len(anchors) != 1 || len(inter) != 2 {
+	// carol's and dave's certificates may sign neither certificates nor
+	// CRLs: no path goes through them.
+	if len(anchors) != 1 || len(inter) != 0 {
 		t.Fatalf("anchors %d, intermediates %d", len(anchors), len(inter))
 	}
 	// Queries: email, fingerprint with colons, subject substring; ambiguity.

@@ -467,11 +467,26 @@ func (s *Store) storeX509(in *x509Input, protect []byte, prov Provenance) ([]Imp
 }
 
 func (s *Store) storeX509Locked(in *x509Input, protect []byte) ([]ImportResult, error) {
-	stored, err := s.AllX509Certs()
-	if err != nil {
-		return nil, err
+	// Every key needs its certificate, and a CRL its issuer's (imported
+	// with it, or stored). The stored ones are parsed only for those:
+	// importing certificates one by one must not parse every stored
+	// certificate each time; a CRL's issuer may sign CRLs (mayIssue).
+	var stored []*x509.Certificate
+	if len(in.keys) > 0 || len(in.crls) > 0 {
+		st, err := s.storedCertificates()
+		if err != nil {
+			return nil, err
+		}
+		if len(in.keys) > 0 {
+			stored, err = st.all()
+		} else {
+			stored, err = st.issuers()
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	// Every key needs its certificate; check all before writing anything.
+	// Check every key before writing anything.
 	keyCert := make([]*x509.Certificate, len(in.keys))
 	for i, k := range in.keys {
 		for _, c := range append(append([]*x509.Certificate{}, in.certs...), stored...) {

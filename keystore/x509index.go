@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mailseal/mailseal/internal/atomicfile"
 )
 
 // The X.509 index lets a look-up parse only the stored certificates it
@@ -308,14 +310,9 @@ func (c *storedCerts) where(keep func(certSummary) bool) ([]*x509.Certificate, e
 }
 
 func formatX509Index(index map[string]certSummary) []byte {
-	names := make([]string, 0, len(index))
-	for name := range index {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	var b bytes.Buffer
 	b.WriteString(x509IndexMagic + "\n")
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(index)) {
 		sum := index[name]
 		flag, key, addrs := "-", "-", "-"
 		if sum.issuer {
@@ -335,7 +332,7 @@ func formatX509Index(index map[string]certSummary) []byte {
 // readX509Index reads the index at path; nil if it is missing or
 // malformed.
 func readX509Index(path string) map[string]certSummary {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadFile(path, maxIndexFile)
 	if err != nil {
 		return nil
 	}

@@ -56,7 +56,13 @@ func indexTestCert(t testing.TB, name string, addrs []string, usage x509.KeyUsag
 // FindX509 matches them), and those that may issue.
 func checkX509Index(t *testing.T, s *Store, addrs []string, what string) {
 	t.Helper()
-	all, err := s.AllX509Certs()
+	// Read by a new Store, which has parsed nothing yet: what s keeps must
+	// not stand on both sides.
+	plain, err := Open(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := plain.AllX509Certs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +193,41 @@ func TestX509Index(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkX509Index(t, s, addrs, "removed")
+	// A damaged index is not read (TestReadX509Index has every kind of
+	// damage): here damage to the line of a listed file, which, believed,
+	// would lose or invent addresses. Each index is written with the
+	// files' real tags, so a reader that took a damaged line would answer
+	// from it.
+	valid, err := os.ReadFile(filepath.Join(s.dir, x509IndexName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(valid), "\n"), "\n")
+	var withAddr int // a line naming an address
+	for i, l := range lines {
+		if i > 0 && !strings.HasSuffix(l, " -") {
+			withAddr = i
+		}
+	}
+	if withAddr == 0 {
+		t.Fatalf("no line names an address:\n%s", valid)
+	}
+	f := strings.Split(lines[withAddr], " ")
+	for i, damaged := range []string{
+		strings.Join(append(slices.Clone(f[:5]), "zz"), " "),                        // an address not as addressDigest writes
+		strings.Join(append(slices.Clone(f[:4]), strings.ToLower(f[4]), f[5]), " "), // a key ID not as keyID writes
+		strings.Join(append(slices.Clone(f[:4]), f[5]), " "),                        // format 1's line
+		strings.Join(append(slices.Clone(f[:3]), "x", f[4], f[5]), " "),             // a flag neither "i" nor "-"
+	} {
+		index := slices.Clone(lines)
+		index[withAddr] = damaged
+		if err := os.WriteFile(filepath.Join(s.dir, x509IndexName), []byte(strings.Join(index, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		checkX509Index(t, fresh(), addrs, fmt.Sprintf("damaged index %d", i))
+	}
+
+	// Last, as symbolic links may be missing here.
 	target := filepath.Join(t.TempDir(), "target.pem")
 	if err := os.WriteFile(target, indexTestCert(t, "linked", []string{"dave@example.org"}, 0, false), 0o644); err != nil {
 		t.Fatal(err)
@@ -199,19 +240,6 @@ func TestX509Index(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkX509Index(t, s, addrs, "link's target replaced")
-	m := x509IndexMagic + "\n"
-	key := strings.Repeat("AB", 32)
-	for i, damage := range []string{
-		"", m + "file x.pem\n", "garbage", m + "file a.pem 1.2.3 i " + key + " zz\n",
-		m + "file a.pem 1.2.3 i " + strings.ToLower(key) + " -\n", // not as keyID writes
-		m + "file a.pem 1.2.3 i -\n",                              // format 1's line
-		"mailseal x509 index 1\nfile a.pem 1.2.3 i -\n",
-	} {
-		if err := os.WriteFile(filepath.Join(s.dir, x509IndexName), []byte(damage), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		checkX509Index(t, fresh(), addrs, fmt.Sprintf("damaged index %d", i))
-	}
 }
 
 // An index that names a file another program then replaced with one of
@@ -417,6 +445,18 @@ func TestReadX509Index(t *testing.T) {
 	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
 		t.Errorf("4 MiB of empty lines allocated %d MiB", n>>20)
 	}
+	// Nor is an endless file read in full (a link to /dev/zero).
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		link := filepath.Join(t.TempDir(), x509IndexName)
+		if err := os.Symlink("/dev/zero", link); err == nil {
+			if got := readX509Index(link); got != nil {
+				t.Error("an endless file read as an index")
+			}
+			if got := readKeyIndex(link); got != nil {
+				t.Error("an endless file read as a key index")
+			}
+		}
+	}
 	for _, damage := range []string{
 		string(data[:len(data)-1]),                                // cut short
 		m + "file a.pem 1.2.3 i " + strings.ToLower(key) + " -\n", // not as keyID writes
@@ -545,5 +585,29 @@ func TestHexTables(t *testing.T) {
 	}
 	if isHex("abc") || !isHex("") || isKeyID(strings.Repeat("A", 63)) {
 		t.Error("lengths")
+	}
+}
+
+// Importing a certificate parses none of those stored (one by one, every
+// stored certificate was parsed at each import: quadratic); importing a
+// private key parses them to find its certificate.
+func TestX509ImportParsesNothingStored(t *testing.T) {
+	defer func(d time.Duration) { keyIndexSettle = d }(keyIndexSettle)
+	keyIndexSettle = 0 // a Store keeps what it parsed of settled files
+	s := newTestStore(t)
+	for i := range 5 {
+		if _, err := s.ImportX509(indexTestCert(t, fmt.Sprint("p", i), []string{fmt.Sprintf("p%d@example.org", i)}, x509.KeyUsageDigitalSignature, false), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := Open(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.ImportX509(indexTestCert(t, "new", []string{"new@example.org"}, x509.KeyUsageDigitalSignature, false), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fresh.x509Parsed[fresh.x509CertDir()]); n != 0 {
+		t.Errorf("importing a certificate parsed %d stored ones", n)
 	}
 }
