@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/mailseal/mailseal/internal/b64lines"
@@ -263,7 +264,9 @@ type Block struct {
 
 // DecodeAll decodes every armored block of data in order, skipping the text
 // before, between and after them (a key file may hold several). It fails if
-// there is no block or if a block is not valid armor.
+// there is no block, if a block is not valid armor, or if its checksum
+// does not match its data (as gpg refuses such a key block: the data was
+// changed, perhaps cut short, after the armor was made).
 func DecodeAll(data []byte) ([]Block, error) {
 	br := bufio.NewReaderSize(bytes.NewReader(data), 64<<10)
 	var out []Block
@@ -278,6 +281,9 @@ func DecodeAll(data []byte) ([]Block, error) {
 		body, err := io.ReadAll(a)
 		if err != nil {
 			return nil, err
+		}
+		if a.ChecksumMismatch() {
+			return nil, fmt.Errorf("%w: the %s's checksum does not match its data: it was changed after it was armored", ErrInvalid, strings.ToLower(a.Type))
 		}
 		out = append(out, Block{Type: a.Type, Data: body})
 	}
@@ -349,19 +355,13 @@ func (a *Reader) fill() {
 	case len(a.carry) >= 2 && isChecksumLine(line):
 		// The checksum line after base64 whose last group lacks its
 		// padding, which gpg reads: the group ends there.
-		all := append(a.scratch[:0], a.carry...)
-		for len(all)%4 != 0 {
-			all = append(all, '=')
-		}
-		a.carry = a.carry[:0]
-		out, err := base64.StdEncoding.AppendDecode(buf, all)
-		if err != nil {
+		out, ok := a.decodeData(buf, nil, line[1:])
+		if !ok {
 			a.err = fmt.Errorf("%w: a line is not base64", ErrInvalid)
 			return
 		}
 		a.buf, a.out = out, out
 		a.addCRC(out)
-		a.checksum(line[1:])
 	case len(line) > 0:
 		var ok bool
 		if buf, ok = a.decode(buf, line); !ok {
@@ -387,6 +387,13 @@ func (a *Reader) decode(buf, line []byte) ([]byte, bool) {
 	if !ok {
 		return buf, false
 	}
+	return a.decodeData(buf, data, sum)
+}
+
+// decodeData decodes data after the characters carried from the lines
+// before; with sum (the checksum line's value) the data ends there, its
+// last group padded.
+func (a *Reader) decodeData(buf, data, sum []byte) ([]byte, bool) {
 	a.scratch = append(append(a.scratch[:0], a.carry...), data...)
 	all := a.scratch
 	a.carry = a.carry[:0]
@@ -440,7 +447,8 @@ func (a *Reader) checksum(b64 []byte) {
 // a line that ends in '=' and four base64 characters is a base64 line,
 // padded or not, joined to the checksum line (the '=' that begins that is
 // what a broken quoted-printable soft line break leaves), whose value it
-// returns as sum; gpg reads both. Either repair sets a.repaired; anything
+// returns as sum, if it is the body's last line (endFollows); gpg reads
+// both. Either repair sets a.repaired; anything
 // but base64 characters then is not base64 (ok false).
 func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 	clean, checked := line, allBase64(line)
@@ -459,7 +467,7 @@ func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 			a.repaired = true
 		}
 	}
-	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 {
+	if j := bytes.LastIndexByte(clean, '='); j > 0 && len(clean)-j == 5 && a.endFollows() {
 		a.repaired = true
 		return clean[:j], clean[j+1:], true
 	}
@@ -467,6 +475,19 @@ func (a *Reader) lenient(line []byte) (data, sum []byte, ok bool) {
 		return nil, nil, false
 	}
 	return clean, nil, true
+}
+
+// endFollows reports whether the END line (or the end of the input)
+// follows the line just read: only the body's last line can be joined to
+// the checksum line. A line in the middle that ends so is damaged (gpg:
+// "CRC error"), and taking its end for the checksum would end the data
+// there.
+func (a *Reader) endFollows() bool {
+	next, err := a.br.Peek(len("-----END "))
+	if len(next) == 0 && err != nil {
+		return true
+	}
+	return bytes.HasPrefix(next, []byte("-----END "))
 }
 
 // isChecksumLine reports whether line is '=' and four base64 characters.

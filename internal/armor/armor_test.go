@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -280,6 +281,13 @@ func TestDecodeAll(t *testing.T) {
 	for name, bad := range map[string]string{
 		"no block":            long + "no armor here\n",
 		"second block broken": encode("A", pub) + strings.Replace(encode("B", sec), "\n\n", "\n\n*", 1),
+		// Its checksum no longer matches: gpg refuses such a key block.
+		"a changed character": regexp.MustCompile(`\n\n(.)`).ReplaceAllStringFunc(encode("PGP PUBLIC KEY BLOCK", pub), func(m string) string {
+			if m[2] == 'A' {
+				return "\n\nB"
+			}
+			return "\n\nA"
+		}),
 	} {
 		if _, err := DecodeAll([]byte(bad)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
@@ -456,4 +464,33 @@ func randomArmored(n int) ([]byte, *bytes.Buffer) {
 	w.Write(data)
 	w.Close()
 	return data, &armored
+}
+
+// Only the body's last line can be a base64 line joined to the checksum
+// line: a line in the middle that ends in "=" or "==" and four base64
+// characters is damaged, and is refused, not read as the checksum with
+// the data cut short there (gpg: "CRC error").
+func TestJoinedChecksumOnlyAtTheEnd(t *testing.T) {
+	data, armored := randomArmored(199)
+	lines := strings.Split(armored.String(), "\n")
+	first := 0
+	for i, l := range lines {
+		if l == "" && i > 0 {
+			first = i + 1
+			break
+		}
+	}
+	for _, join := range []string{"=", "=="} {
+		damaged := slices.Clone(lines)
+		l := damaged[first]
+		damaged[first] = l[:len(l)-4-len(join)] + join + l[len(l)-4:]
+		r, err := NewReader(strings.NewReader(strings.Join(damaged, "\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(r)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q in the first line: %d bytes (of %d), %v; want ErrInvalid", join, len(out), len(data), err)
+		}
+	}
 }
