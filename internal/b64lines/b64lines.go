@@ -2,15 +2,27 @@
 // writes standard base64 broken into lines of a fixed width, each ended by
 // a given line ending, encoding whole lines at a time. OpenPGP armor (64
 // characters, LF) and MIME base64 bodies (76 characters, CRLF) both use it.
+// DecodeLines is the fast path of mailseal's base64 readers.
 //
-// Encoding goes six input bytes at a time through a table of the two
-// characters for each 12 bits (8 KiB, built on first use), where
-// encoding/base64 looks up one character per 6 bits: BenchmarkWriter
-// (1 MiB, 76-character lines) runs at about twice encoding/base64's
-// speed, and base64 was a tenth to a quarter of the CPU time of
-// encrypting a large message. TestEncodeMatchesStdlib and FuzzEncode
-// compare it with encoding/base64, which also encodes the last one or two
-// bytes of a line (the padding).
+// In pure Go, encoding goes six input bytes at a time through a table of
+// the two characters for each 12 bits (8 KiB, built on first use), where
+// encoding/base64 looks up one character per 6 bits, and decoding four
+// characters at a time through four tables: each about twice
+// encoding/base64's speed on lines. base64 was a tenth to a quarter of
+// the CPU time of encrypting or decrypting a large message.
+//
+// On amd64 processors with AVX2, whole lines of at least 32 characters
+// go through assembly kernels (simd_amd64.s, after Muła and Lemire's
+// AVX2 base64), 24 bytes to 32 characters a step, which also check each
+// line's ending and, when decoding, the alphabet; the Go code takes the
+// rest (short or last lines, padding, anything unusual) and is the whole
+// of it elsewhere or with the purego build tag. BenchmarkWriter (1 MiB,
+// 76-character lines) runs at about 6 GB/s against 1.5 in pure Go, and
+// BenchmarkDecodeLines at about 8-10 GB/s against 1.6. TestSIMDDecodeLines
+// and TestSIMDEncodeLines compare the kernels with encoding/base64,
+// putting every byte value in every place of a line; FuzzWriter,
+// FuzzEncode and FuzzDecodeLines compare the package's results, either
+// way, with encoding/base64 (scripts/test.sh also runs them with purego).
 package b64lines
 
 import (
@@ -91,7 +103,8 @@ func (b *Writer) encodeLines(p []byte) error {
 		b.out = make([]byte, size)
 	}
 	out := b.out[:size]
-	o := 0
+	read, o := simdEncodeLines(out, p, b.lineBytes, b.eol)
+	p = p[read:]
 	for len(p) > 0 {
 		k := min(b.lineBytes, len(p))
 		encode(out[o:], p[:k])
@@ -179,6 +192,13 @@ func DecodeLines(dst, lines []byte) ([]byte, bool) {
 func decodeByLines(out, src []byte) (n int, ok bool) {
 	width, crlf := -1, false // of the line before: most lines are alike
 	for len(src) > 0 {
+		if width >= 0 {
+			read, written := simdDecodeLines(out[n:], src, width, crlf)
+			src, n = src[read:], n+written
+			if len(src) == 0 {
+				break
+			}
+		}
 		var line []byte
 		switch {
 		case crlf && len(src) > width+1 && src[width] == '\r' && src[width+1] == '\n':
