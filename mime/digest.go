@@ -81,10 +81,15 @@ func (h *partHasher) run() {
 	for _, hh := range h.hashes {
 		ws = append(ws, hh)
 	}
-	w := io.MultiWriter(ws...)
+	// The hashes run on a goroutine of their own, beside the reads (which
+	// decrypt, from a spool file).
+	w := stage.NewWriter(io.MultiWriter(ws...))
 	var buf []byte
 	pos := h.start
-	defer func() { h.pos = pos }()
+	defer func() {
+		w.Close()
+		h.pos = pos
+	}()
 	for !h.stopped.Load() {
 		end := h.end.Load()
 		limit := end

@@ -509,12 +509,31 @@ func (e *Engine) decrypt(stream io.Reader, kr Keyring, o outer, sk *SessionKey, 
 	// The plaintext is as large as the message that carried it, unless it
 	// was compressed: what it has beyond that is capped.
 	cw := &expansionCap{w: sp, in: in, max: e.Policy().MaxDecompressed}
-	// Our signature hashes and the spool run on a goroutine of their own,
-	// beside go-crypto's decryption.
-	sink := stage.NewWriter(io.MultiWriter(append([]io.Writer{cw}, writers...)...))
-	_, err = io.Copy(sink, md.UnverifiedBody)
-	if cerr := sink.Close(); err == nil {
-		err = cerr
+	// The spool and our signature hashes each run on a goroutine of their
+	// own, beside go-crypto's decryption and each other.
+	stages := []*stage.Writer{stage.NewWriter(cw)}
+	if len(writers) > 0 {
+		stages = append(stages, stage.NewWriter(io.MultiWriter(writers...)))
+	}
+	sinks := make([]io.Writer, len(stages))
+	for i, st := range stages {
+		sinks[i] = st
+	}
+	_, err = io.Copy(io.MultiWriter(sinks...), md.UnverifiedBody)
+	var sinkErr error
+	for _, st := range stages {
+		if cerr := st.Close(); sinkErr == nil {
+			sinkErr = cerr
+		}
+	}
+	if sinkErr != nil && !errors.Is(sinkErr, errExpanded) {
+		// The spool failed (no room, no temporary directory): not the
+		// message's fault, so not reported as damage.
+		sp.Close()
+		return nil, fmt.Errorf("pgp: decrypt: %w", sinkErr)
+	}
+	if err == nil {
+		err = sinkErr
 	}
 	if err == nil && sealed != nil {
 		err = sealed.Close()

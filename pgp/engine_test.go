@@ -461,6 +461,30 @@ func TestSpoolSpillsToDisk(t *testing.T) {
 	}
 }
 
+// When the spool cannot take the plaintext (no temporary directory), the
+// decryption fails and says why, also when only the last bytes go to the
+// file (the failure then shows when the spool's goroutine finishes) and
+// when a signature's hash runs beside it.
+func TestSpoolFailure(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()+"/missing")
+	rcpt := genKey(t, "R", "r@example.org", keyOpts{})
+	signer := genKey(t, "S", "s@example.org", keyOpts{})
+	for _, tc := range []struct{ size, memLimit int }{{300 << 10, 4096}, {2 << 20, 2<<20 - 100}, {1 << 20, 1<<20 - 1}} {
+		p := testPolicy()
+		p.MaxMemorySpool = int64(tc.memLimit)
+		e := New(p)
+		data := make([]byte, tc.size)
+		rand.Read(data)
+		for _, s := range []*openpgp.Entity{nil, signer} {
+			ct := encrypt(t, e, data, s, publicOf(t, rcpt))
+			d, err := e.Decrypt(bytes.NewReader(ct), Keyring{Secrets: openpgp.EntityList{rcpt}, Certs: openpgp.EntityList{publicOf(t, signer)}})
+			if d != nil || err == nil || !strings.Contains(err.Error(), "spool") {
+				t.Fatalf("%d bytes, %d in memory, signed %v: got %v, %v", tc.size, tc.memLimit, s != nil, d, err)
+			}
+		}
+	}
+}
+
 func TestDecryptGarbage(t *testing.T) {
 	e := testEngine()
 	for _, in := range []string{"", "hello", "-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n", "\xa3\x01garbage"} {

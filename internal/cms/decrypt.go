@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/spool"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // Decrypted is a decrypted message. Body holds the plaintext, released
@@ -180,9 +181,13 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 	}
 
 	out := spool.New(memLimit)
+	// The spool (its encryption and writes) runs on a goroutine of its
+	// own, beside the decryption; sink.Close waits for it.
+	sink := stage.NewWriter(out)
 	ok := false
 	defer func() {
 		if !ok {
+			sink.Close()
 			out.Close()
 		}
 	}()
@@ -199,7 +204,7 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 	var writeErr error
 	buf := make([]byte, 32<<10)
 	err = br.streamOctets(content, 0, buf, func(p []byte) error {
-		if err := dec.decrypt(out, p); err != nil {
+		if err := dec.decrypt(sink, p); err != nil {
 			writeErr = err
 			return err
 		}
@@ -250,6 +255,9 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 		if more, err := br.more(h); err != nil || more {
 			return nil, errDecrypt
 		}
+	}
+	if err := sink.Close(); err != nil {
+		return nil, fmt.Errorf("cms: decrypt: %w", err) // the spool failed
 	}
 	good, err := dec.finish(out, mac, aad)
 	if err != nil {

@@ -116,3 +116,23 @@ func BenchmarkEncrypt10MiBCBC(b *testing.B) { benchmarkEncrypt(b, 10<<20, AES256
 func BenchmarkDecrypt4KiB(b *testing.B)     { benchmarkDecrypt(b, 4<<10, AES256GCM) }
 func BenchmarkDecrypt10MiB(b *testing.B)    { benchmarkDecrypt(b, 10<<20, AES256GCM) }
 func BenchmarkDecrypt10MiBCBC(b *testing.B) { benchmarkDecrypt(b, 10<<20, AES256CBC) }
+
+// When the spool cannot take the plaintext (no temporary directory), the
+// error says so, and no plaintext comes out: for content that goes to
+// the file before the spool's goroutine starts, after it, and only with
+// its last bytes (the failure then shows when the goroutine finishes).
+func TestDecryptSpoolFailure(t *testing.T) {
+	keys := newTestKeys(t)
+	t.Setenv("TMPDIR", t.TempDir()+"/missing")
+	for _, tc := range []struct{ size, memLimit int }{
+		{100 << 10, 16 << 10}, {4 << 20, 16 << 10}, {4 << 20, 4<<20 - 100}, {1 << 20, 1<<20 - 1},
+	} {
+		for _, c := range []Cipher{AES256GCM, AES256CBC} {
+			msg := encryptBytes(t, []*x509.Certificate{keys.p256.Cert}, EncryptOptions{Cipher: c}, randomBytes(tc.size), 1<<16)
+			d, err := Decrypt(bytes.NewReader(msg), []Identity{keys.p256}, int64(tc.memLimit))
+			if d != nil || err == nil || !strings.Contains(err.Error(), "spool") || errors.Is(err, core.ErrIntegrity) {
+				t.Fatalf("%s, %d bytes, %d in memory: got %v, %v", c, tc.size, tc.memLimit, d, err)
+			}
+		}
+	}
+}
