@@ -236,6 +236,7 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 		ops := &packet.OnePassSignature{Version: 3, SigType: ps.sig.SigType, Hash: ps.sig.Hash, PubKeyAlgo: ps.sig.PubKeyAlgo,
 			KeyId: *ps.sig.IssuerKeyId, IsLast: i == len(sigs)-1}
 		if err := ops.Serialize(data); err != nil {
+			data.abort()
 			return nil, false, err
 		}
 	}
@@ -244,6 +245,7 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 	literal, err := packet.SerializeLiteral(nopCloser{staged}, true, "", 0)
 	if err != nil {
 		staged.Close()
+		data.abort()
 		return nil, false, err
 	}
 	return &signedLiteral{literal: literal, data: data, staged: staged, sigs: sigs, cfg: cfg}, true, nil
@@ -280,6 +282,8 @@ func (s *signedLiteral) Close() error {
 	}
 	if err == nil {
 		err = s.data.Close()
+	} else {
+		s.data.abort()
 	}
 	return err
 }

@@ -11,6 +11,8 @@ import (
 
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // mdcPacketSize is the size of the MDC packet that ends the plaintext of
@@ -185,10 +187,13 @@ func (r *seipdV1Reader) Close() error {
 // what is written is hashed for the MDC and encrypted in CFB mode a block
 // at a time (go-crypto's OCFB encrypter handles one byte per iteration),
 // in partial-length chunks of 64 KiB. Close adds the MDC packet and the
-// last chunk.
+// last chunk. CFB encryption is serial (each block encrypts the one
+// before), so the MDC's SHA-1 runs on a goroutine of its own (a stage,
+// once the message is long enough) rather than on the encryption's.
 type seipdV1Writer struct {
 	out    io.Writer
 	h      hash.Hash
+	hs     *stage.Writer // to h, on a goroutine of its own beside the encryption
 	cfb    cfbEncrypter
 	chunk  []byte // body bytes of the current chunk, already encrypted
 	closed bool
@@ -205,6 +210,7 @@ func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writ
 	// The chunk grows (append) to seipdV1Chunk only for a message that
 	// long: a small message does not allocate 64 KiB.
 	w := &seipdV1Writer{out: out, h: sha1.New(), chunk: make([]byte, 0, 1024)}
+	w.hs = stage.NewWriter(w.h)
 	w.cfb = cfbEncrypter{block: block, used: aes.BlockSize}
 	if _, err := out.Write([]byte{0xC0 | 18}); err != nil { // new-format header, tag 18
 		return nil, err
@@ -225,7 +231,7 @@ func (w *seipdV1Writer) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("seipd: write after close")
 	}
-	w.h.Write(p)
+	w.hs.Write(p) // a hash does not fail
 	if err := w.encrypt(p); err != nil {
 		return 0, err
 	}
@@ -253,6 +259,15 @@ func (w *seipdV1Writer) encrypt(p []byte) error {
 	return nil
 }
 
+// abort stops the hashing's goroutine when the packet will not be
+// finished (the message failed before Close).
+func (w *seipdV1Writer) abort() {
+	if !w.closed {
+		w.closed = true
+		w.hs.Close()
+	}
+}
+
 // Close writes the MDC packet (its header is hashed, its digest not) and
 // the last chunk; it does not close out.
 func (w *seipdV1Writer) Close() error {
@@ -261,7 +276,8 @@ func (w *seipdV1Writer) Close() error {
 	}
 	w.closed = true
 	mdc := []byte{0xD3, sha1.Size}
-	w.h.Write(mdc)
+	w.hs.Write(mdc)
+	w.hs.Close()
 	if err := w.encrypt(w.h.Sum(mdc)); err != nil {
 		return err
 	}
