@@ -59,6 +59,17 @@ type partHasher struct {
 	pos     int64 // how far it hashed; read after done
 	sumOnce sync.Once
 	sums    map[crypto.Hash][]byte
+	tap     *SignedPartTap // hashed while the source was written: no goroutine
+}
+
+// tappedHasher is a partHasher whose digests t computed (see
+// SignedPartTap): they count only for the range the parse finds.
+func tappedHasher(t *SignedPartTap, start int64) *partHasher {
+	h := &partHasher{start: start, tap: t, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	h.cleared.Store(start)
+	h.end.Store(-1)
+	close(h.done)
+	return h
 }
 
 // startHasher starts hashing at start.
@@ -143,6 +154,9 @@ func (h *partHasher) stop() {
 
 // sum waits for the hashing and returns the digest under c.
 func (h *partHasher) sum(c crypto.Hash) ([]byte, bool) {
+	if h.tap != nil {
+		return h.tap.digest(c, h.start, h.end.Load())
+	}
 	<-h.done
 	h.sumOnce.Do(func() {
 		if h.pos != h.end.Load() {

@@ -227,6 +227,7 @@ func Parse(r io.Reader, lim Limits, memLimit int64, opts ...ParseOption) (*Messa
 		return nil, err
 	}
 	p := newParser(sp, sp.Size(), lim, opts)
+	p.tap = nil // the copy's offsets are not the tapped bytes'
 	root, err := p.parseEntity("", 0, sp.Size(), 0, "")
 	if err != nil {
 		p.stopHashers()
@@ -237,7 +238,7 @@ func Parse(r io.Reader, lim Limits, memLimit int64, opts ...ParseOption) (*Messa
 }
 
 func newParser(src io.ReaderAt, size int64, lim Limits, opts []ParseOption) *parser {
-	p := &parser{src: src, lim: lim, minHashed: stage.BufferSize}
+	p := &parser{src: src, lim: lim, minHashed: stage.BufferSize, size: size}
 	type dashLiner interface{ DashLines() ([]int64, bool) }
 	if d, ok := whole(src, size).(dashLiner); ok {
 		p.lines, p.haveLines = d.DashLines()
@@ -364,6 +365,7 @@ func parseNonCanonical(src io.ReaderAt, size int64, lim Limits, memLimit int64, 
 		return nil, err
 	}
 	p := newParser(v, v.Size(), lim, opts)
+	p.tap = nil // the view's offsets are not the tapped bytes'
 	root, err := p.parseEntity("", 0, v.Size(), 0, "")
 	if err != nil {
 		p.stopHashers()
@@ -609,6 +611,10 @@ type parser struct {
 	// source learnt them while it was written (spool.DashLines).
 	lines     []int64
 	haveLines bool
+	// tap, when set, hashed the signed part while src was written; size
+	// is src's, which the tap must have seen whole.
+	tap  *SignedPartTap
+	size int64
 }
 
 // stopHashers stops the hashing of a parse that is given up.
@@ -1015,7 +1021,11 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 			return false, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxParts", Value: int64(p.lim.MaxParts), What: fmt.Sprintf("message has more than %d MIME parts (the MaxParts limit)", p.lim.MaxParts)})
 		}
 		if len(spans) == 0 && len(hashes) > 0 && e.end-partStart >= p.minHashed {
-			hashed = startHasher(p.src, partStart, hashes)
+			if !viewed && e.Path == "" && p.tap.covers(partStart, p.size, hashes) {
+				hashed = tappedHasher(p.tap, partStart)
+			} else {
+				hashed = startHasher(p.src, partStart, hashes)
+			}
 			p.hashers = append(p.hashers, hashed)
 		}
 		return false, nil

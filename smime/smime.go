@@ -64,6 +64,7 @@ import (
 	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/sigalg"
 	"github.com/mailseal/mailseal/internal/x509path"
+	"github.com/mailseal/mailseal/mime"
 )
 
 // Engine is the S/MIME engine for one policy. It holds no mutable state
@@ -590,6 +591,15 @@ func (d *Decrypted) Close() error { return d.d.Close() }
 // Decrypt decrypts an EnvelopedData or AuthEnvelopedData body with one of
 // the identities. Every decryption failure is the same integrity error.
 func (e *Engine) Decrypt(r io.Reader, ids []Identity) (*Decrypted, error) {
+	return e.DecryptHashing(r, ids, nil)
+}
+
+// DecryptHashing is Decrypt that also gives the content, as it is
+// decrypted, to tap (unless nil), which hashes the signed part of a
+// multipart/signed in it for the parse that follows
+// (mime.SignedPartTap): the signature's hash then runs beside the
+// decryption instead of after it. The caller closes tap.
+func (e *Engine) DecryptHashing(r io.Reader, ids []Identity, tap *mime.SignedPartTap) (*Decrypted, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("smime: decrypt: no S/MIME private key in the keystore (import your PKCS#12 file with mailseal keys import): %w", core.ErrNoKey)
 	}
@@ -597,7 +607,11 @@ func (e *Engine) Decrypt(r io.Reader, ids []Identity) (*Decrypted, error) {
 	for i, id := range ids {
 		cids[i] = cms.Identity{Cert: id.Cert, Key: id.Key}
 	}
-	d, err := cms.Decrypt(r, cids, e.Policy().MaxMemorySpool)
+	var w io.Writer
+	if tap != nil {
+		w = tap
+	}
+	d, err := cms.DecryptTapped(r, cids, e.Policy().MaxMemorySpool, w)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,16 @@ const (
 // core.ErrIntegrity; malformed or unsupported structure wraps
 // core.ErrInput.
 func Decrypt(r io.Reader, ids []Identity, memLimit int64) (*Decrypted, error) {
+	return DecryptTapped(r, ids, memLimit, nil)
+}
+
+// DecryptTapped is Decrypt that also writes the content, in order and as
+// it is decrypted (before its integrity is known), to tap, unless tap is
+// nil: what it writes is exactly what the spool holds. The tap must not
+// release it (mime.SignedPartTap only hashes it).
+func DecryptTapped(r io.Reader, ids []Identity, memLimit int64, tap io.Writer) (*Decrypted, error) {
 	br := newBERReader(r)
-	d, err := decrypt(br, ids, memLimit)
+	d, err := decrypt(br, ids, memLimit, tap)
 	if err != nil {
 		if errors.Is(err, core.ErrNoKey) || errors.Is(err, core.ErrIntegrity) || errors.Is(err, core.ErrInput) {
 			return nil, err
@@ -89,7 +97,7 @@ func readOID(br *berReader, what string) (asn1.ObjectIdentifier, error) {
 	return oid, nil
 }
 
-func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) {
+func decrypt(br *berReader, ids []Identity, memLimit int64, tap io.Writer) (*Decrypted, error) {
 	contentInfo, err := expectHeader(br, 0x30, "ContentInfo")
 	if err != nil {
 		return nil, err
@@ -181,9 +189,13 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 	}
 
 	out := spool.New(memLimit)
+	var target io.Writer = out
+	if tap != nil {
+		target = io.MultiWriter(out, tap)
+	}
 	// The spool (its encryption and writes) runs on a goroutine of its
 	// own, beside the decryption; sink.Close waits for it.
-	sink := stage.NewWriter(out)
+	sink := stage.NewWriter(target)
 	ok := false
 	defer func() {
 		if !ok {
@@ -259,7 +271,7 @@ func decrypt(br *berReader, ids []Identity, memLimit int64) (*Decrypted, error) 
 	if err := sink.Close(); err != nil {
 		return nil, fmt.Errorf("cms: decrypt: %w", err) // the spool failed
 	}
-	good, err := dec.finish(out, mac, aad)
+	good, err := dec.finish(target, mac, aad)
 	if err != nil {
 		return nil, fmt.Errorf("cms: decrypt: %w", err)
 	}

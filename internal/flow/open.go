@@ -47,6 +47,8 @@ type Opened struct {
 	// output shows Inner instead of the signed entity.
 	Unwraps bool
 	closer  func() error
+	// tap, when set, hashed a signed part of Inner while it was decrypted.
+	tap *mime.SignedPartTap
 	// check, when set, is a signature check the engine left to run later
 	// (the signature was read; only the content is left to hash): it
 	// gives Signers and Warnings. finish runs it.
@@ -273,7 +275,7 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 
 	if opened.Encrypted {
 		// The decrypted entity may itself be signed (RFC 3156 §6.1).
-		inner, err := parseDecrypted(opened.Inner, engines, opts)
+		inner, err := parseDecrypted(opened.Inner, opened.tap, engines, opts)
 		if err != nil {
 			return damaged(opened, fmt.Errorf("decrypted content: %w", err))
 		}
@@ -348,13 +350,16 @@ func (res *Result) open(m *mime.Message, engines []Engine, opts Options) error {
 // parseDecrypted parses withheld plaintext in place when the engine's
 // spool offers random access (one spool instead of two), else by copying.
 // A signed part at its root is hashed during the parse, for the signature
-// check that follows.
-func parseDecrypted(r io.Reader, engines []Engine, opts Options) (*mime.Message, error) {
+// check that follows, unless tap hashed it while it was decrypted.
+func parseDecrypted(r io.Reader, tap *mime.SignedPartTap, engines []Engine, opts Options) (*mime.Message, error) {
 	hash := HashSignedPart(engines)
 	if ra, ok := r.(interface {
 		io.ReaderAt
 		Size() int64
 	}); ok {
+		if tap != nil {
+			return mime.ParseAt(ra, ra.Size(), opts.Limits, opts.MemLimit, hash, mime.ParseWithTap(tap))
+		}
 		return mime.ParseAt(ra, ra.Size(), opts.Limits, opts.MemLimit, hash)
 	}
 	return mime.Parse(r, opts.Limits, opts.MemLimit, hash)
@@ -364,14 +369,21 @@ func parseDecrypted(r io.Reader, engines []Engine, opts Options) (*mime.Message,
 // root multipart/signed while the message is parsed, with the hashes the
 // engine of its protocol will need (see mime.HashSignedPart).
 func HashSignedPart(engines []Engine) mime.ParseOption {
-	return mime.HashSignedPart(func(params map[string]string) []crypto.Hash {
+	return mime.HashSignedPart(signedPartHashes(engines))
+}
+
+// signedPartHashes is the function that names the hashes of a signed
+// part, for HashSignedPart and mime.NewSignedPartTap: those the engine of
+// a multipart/signed with these parameters needs.
+func signedPartHashes(engines []Engine) func(params map[string]string) []crypto.Hash {
+	return func(params map[string]string) []crypto.Hash {
 		for _, e := range engines {
 			if _, ok := e.Detect(&mime.Entity{MediaType: "multipart/signed", Params: params}); ok {
 				return e.signedPartHashes(params)
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // protectedEntity is the root of the Cryptographic Payload (RFC 9788):

@@ -187,14 +187,17 @@ func (s *SMIME) open(f Found) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		// base64 is decoded on goroutines of its own, beside decryption.
+		// base64 is decoded on goroutines of its own, beside decryption,
+		// and a signed part inside is hashed beside it too.
 		body := e.BodyStaged()
-		d, err := s.Engine.Decrypt(body, ids)
+		tap := mime.NewSignedPartTap(signedPartHashes([]Engine{s}))
+		d, err := s.Engine.DecryptHashing(body, ids, tap)
 		body.Close()
+		tap.Close()
 		if err != nil {
 			return nil, err
 		}
-		return &Opened{Encrypted: true, Integrity: d.Integrity, Cipher: d.Cipher, DecryptedWith: d.DecryptedWith, Inner: d.Body, closer: d.Close}, nil
+		return &Opened{Encrypted: true, Integrity: d.Integrity, Cipher: d.Cipher, DecryptedWith: d.DecryptedWith, Inner: d.Body, closer: d.Close, tap: tap}, nil
 	}
 	return nil, fmt.Errorf("not an S/MIME entity: %w", core.ErrInput)
 }
