@@ -188,3 +188,50 @@ func BenchmarkSignedPartTap(b *testing.B) {
 		tap.Close()
 	}
 }
+
+// Whatever the bytes and the sizes of the writes, a digest the parse
+// gives for the signed part is that of the part's bytes, from the tap or
+// not (every first part hashed, however small).
+func FuzzSignedPartTap(f *testing.F) {
+	small := tapMessage("", "hello\r\nworld")
+	f.Add(small, uint16(7))
+	f.Add(tapMessage("preamble\r\n", "--bx\r\n--b \r\nbody\r\n--b-"), uint16(1))
+	f.Add(bytes.ReplaceAll(small, []byte("\r\n"), []byte("\n")), uint16(64))
+	f.Add(bytes.Replace(small, []byte("hello\r\n"), []byte("hello\n"), 1), uint16(3))
+	f.Add([]byte("Content-Type: multipart/signed; boundary=b\r\n\r\n--b\r\n\r\n--b\r\n\r\n--b--\r\n"), uint16(2))
+	f.Add([]byte("From x\r\nContent-Type: multipart/signed; boundary=b\r\n\r\n--b\r\nx\r\n--b--\r\n"), uint16(5))
+	fn := func(map[string]string) []crypto.Hash { return []crypto.Hash{crypto.SHA256} }
+	hashAll := func(p *parser) { p.minHashed = 0 }
+	f.Fuzz(func(t *testing.T, msg []byte, chunk uint16) {
+		tap := NewSignedPartTap(fn)
+		for p := msg; len(p) > 0; {
+			k := min(max(int(chunk), 1), len(p))
+			tap.Write(p[:k])
+			p = p[k:]
+		}
+		tap.Close()
+		m, err := ParseAt(bytes.NewReader(msg), int64(len(msg)), DefaultLimits(), 1<<20, HashSignedPart(fn), ParseWithTap(tap), hashAll)
+		if err != nil {
+			return
+		}
+		defer m.Close()
+		if m.Root.MediaType != "multipart/signed" || len(m.Root.Children) == 0 {
+			return
+		}
+		part := m.Root.Children[0]
+		got, ok := part.Digest(crypto.SHA256)
+		if !ok {
+			return
+		}
+		raw, err := io.ReadAll(part.Raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := crypto.SHA256.New(); true {
+			want.Write(raw)
+			if !bytes.Equal(got, want.Sum(nil)) {
+				t.Fatalf("digest of %q is not that of the part %q", msg, raw)
+			}
+		}
+	})
+}
