@@ -33,11 +33,22 @@ import (
 // anything the tap did not foresee (a long preamble, many lines that look
 // like delimiters, another boundary) leaves the digest to the parse.
 //
-// It hashes on a goroutine of its own (a stage, for a long message). What
-// it holds is the hashes' states, never the content: it does not release
-// plaintext, so it may see decrypted content before its integrity is
-// known. TestSignedPartTap compares its digests with hashing the parsed
-// part afterwards, for messages the tap can and cannot follow.
+// The parse cannot check that its source holds the bytes the tap saw (it
+// checks their number): that is the caller's promise, which mailseal
+// keeps by writing the tap and the spool from one stream
+// (cms.DecryptTapped). A caller that parses other bytes gets the digests
+// of the bytes the tap saw.
+//
+// It hashes on a goroutine of its own (a stage, for a long message),
+// each line looked at once in search of a possible end
+// (BenchmarkSignedPartTap has base64 and a hostile run of '-' at the
+// speed of SHA-256). What it holds is the hashes' states, never the
+// content: it does not release plaintext, so it may see decrypted
+// content before its integrity is known. TestSignedPartTap compares its
+// digests with hashing the parsed part afterwards, for messages the tap
+// can and cannot follow, TestSignedPartTapOnlyInPlace checks that nothing
+// but an in-place parse of the same bytes uses it, and FuzzSignedPartTap
+// that any digest the parse gives is that of the part's bytes.
 type SignedPartTap struct {
 	w      *stage.Writer
 	t      tapState
@@ -244,18 +255,26 @@ func (s *tapState) follow(p []byte, off int64) {
 	b := s.buf
 	hashed := 0
 	// "--" and the boundary, then the CRLF before it: '-' is rare in
-	// base64 and in text, where every line begins after a CRLF.
+	// base64 and in text, where every line begins after a CRLF. A match
+	// that does not begin a line moves the search to the next line, so
+	// each line costs one match at most (a long run of '-' against a
+	// boundary of '-' would otherwise cost the boundary's length a byte).
 	for from := 0; ; {
 		j := bytes.Index(b[from:], s.dash)
 		if j < 0 {
 			break
 		}
 		j += from
-		from = j + 1
 		i := j - 2
 		if i < hashed || b[i] != '\r' || b[i+1] != '\n' {
+			k := bytes.IndexByte(b[j:], '\n')
+			if k < 0 {
+				break
+			}
+			from = j + k + 1
 			continue
 		}
+		from = j + 1
 		s.write(b[hashed:i])
 		hashed = i
 		if !s.keep(base + int64(i)) {

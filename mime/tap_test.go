@@ -177,15 +177,28 @@ func TestSignedPartTapNotThroughAConversion(t *testing.T) {
 	}
 }
 
+// BenchmarkSignedPartTap: base64 content, and the hostile case of a part
+// that is one line of '-' under a boundary of 1,000 '-' (each byte cost
+// the boundary's length before a match that begins no line moved the
+// search to the next line: 27 times the time of base64).
 func BenchmarkSignedPartTap(b *testing.B) {
-	msg := tapMessage("", largeBody(16<<20))
-	b.SetBytes(int64(len(msg)))
-	for b.Loop() {
-		tap := NewSignedPartTap(func(map[string]string) []crypto.Hash { return []crypto.Hash{crypto.SHA256} })
-		for p := msg; len(p) > 0; p = p[min(len(p), 256<<10):] {
-			tap.Write(p[:min(len(p), 256<<10)])
-		}
-		tap.Close()
+	dashes := strings.Repeat("-", 1000)
+	hostile := []byte(strings.Replace(string(tapMessage("", strings.Repeat("-", 16<<20))), `boundary="b"`, `boundary="`+dashes+`"`, 1))
+	hostile = bytes.ReplaceAll(hostile, []byte("\r\n--b"), []byte("\r\n--"+dashes))
+	for _, bc := range []struct {
+		name string
+		msg  []byte
+	}{{"base64", tapMessage("", largeBody(16<<20))}, {"dashes", hostile}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.msg)))
+			for b.Loop() {
+				tap := NewSignedPartTap(func(map[string]string) []crypto.Hash { return []crypto.Hash{crypto.SHA256} })
+				for p := bc.msg; len(p) > 0; p = p[min(len(p), 256<<10):] {
+					tap.Write(p[:min(len(p), 256<<10)])
+				}
+				tap.Close()
+			}
+		})
 	}
 }
 
@@ -234,4 +247,64 @@ func FuzzSignedPartTap(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The tap stands only for the bytes it saw, parsed where they lie: not
+// for a copy (Parse), not for a conversion (parseNonCanonical's view),
+// even of the very bytes it saw; and only for the start and the ends it
+// found.
+func TestSignedPartTapOnlyInPlace(t *testing.T) {
+	fn := func(map[string]string) []crypto.Hash { return []crypto.Hash{crypto.SHA256} }
+	msg := tapMessage("", largeBody(300<<10))
+	tap := NewSignedPartTap(fn)
+	tap.Write(msg)
+	tap.Close()
+	m, err := Parse(bytes.NewReader(msg), DefaultLimits(), 1<<20, HashSignedPart(fn), ParseWithTap(tap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkDigests(t, m, crypto.SHA256) {
+		t.Error("Parse, which copies, used the tap")
+	}
+	m.Close()
+
+	// A view of LF content, with a tap given the view's own bytes.
+	lf := bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
+	v, err := newCRLFView(bytes.NewReader(lf), int64(len(lf)), DefaultLimits().MaxSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := io.ReadAll(io.NewSectionReader(v, 0, v.Size()))
+	if err != nil || !bytes.Equal(canon, msg) {
+		t.Fatalf("test set-up: the view is not the CRLF message (%v)", err)
+	}
+	vtap := NewSignedPartTap(fn)
+	vtap.Write(canon)
+	vtap.Close()
+	m, err = parseNonCanonical(bytes.NewReader(lf), int64(len(lf)), DefaultLimits(), 1<<20, []ParseOption{HashSignedPart(fn), ParseWithTap(vtap)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkDigests(t, m, crypto.SHA256) {
+		t.Error("a parse through a view used the tap")
+	}
+	m.Close()
+
+	// Another start, another end.
+	m, _ = tapped(t, msg, 64<<10, crypto.SHA256)
+	part := m.Root.Children[0]
+	if !tap.covers(part.start, int64(len(msg)), []crypto.Hash{crypto.SHA256}) {
+		t.Fatal("test set-up: the tap does not cover the part")
+	}
+	if tap.covers(part.start+1, int64(len(msg)), []crypto.Hash{crypto.SHA256}) || tap.covers(part.start, int64(len(msg)), []crypto.Hash{crypto.SHA512}) {
+		t.Error("the tap covers another start or another hash")
+	}
+	if _, ok := tap.digest(crypto.SHA256, part.start, part.end); !ok {
+		t.Fatal("test set-up: no digest for the part")
+	}
+	for _, r := range [][2]int64{{part.start + 1, part.end}, {part.start, part.end - 1}, {part.start, part.end + 2}} {
+		if _, ok := tap.digest(crypto.SHA256, r[0], r[1]); ok {
+			t.Errorf("a digest for [%d, %d), the part being [%d, %d)", r[0], r[1], part.start, part.end)
+		}
+	}
 }

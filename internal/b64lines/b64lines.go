@@ -62,6 +62,9 @@ func NewWriter(w io.Writer, lineChars int, eol string) *Writer {
 	return &Writer{w: w, lineBytes: lb, eol: eol, pending: make([]byte, 0, lb)}
 }
 
+// Write encodes p. With the AVX2 kernel it may read up to 8 bytes of p's
+// capacity past len(p) (never using or writing them), so another
+// goroutine must not write those bytes meanwhile.
 func (b *Writer) Write(p []byte) (int, error) {
 	if b.closed {
 		return 0, errors.New("base64: write after close")
