@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/mailseal/mailseal/internal/crlf"
@@ -100,8 +101,9 @@ func (s *Spool) store(p []byte) error {
 			return err
 		}
 	}
+	// Encrypted from p straight into pending (grown, not copied into).
 	start := len(s.pending)
-	s.pending = append(s.pending, p...)
+	s.pending = slices.Grow(s.pending, len(p))[:start+len(p)]
 	s.stream.XORKeyStream(s.pending[start:], p)
 	s.size += int64(len(p))
 	if len(s.pending) >= writeBatch {

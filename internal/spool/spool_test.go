@@ -198,3 +198,19 @@ func TestSpoolMemoryChunks(t *testing.T) {
 	}
 	check(len(data))
 }
+
+// BenchmarkSpoolWrite: 64 MiB written in 256 KiB pieces past the memory
+// limit: the key stream and the file's writes.
+func BenchmarkSpoolWrite(b *testing.B) {
+	data := make([]byte, 256<<10)
+	b.SetBytes(64 << 20)
+	for b.Loop() {
+		s := New(64 << 10)
+		for range 256 {
+			if _, err := s.Write(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+	}
+}
