@@ -72,16 +72,17 @@ type tapState struct {
 	stopped   bool   // nothing more to do
 	gaveUp    bool   // it stopped following: too many possible ends
 	// Finding the start, each byte looked at once: the header's end
-	// searched for from scanned, then the lines from line.
-	scanned, line int
-	dash          []byte // "--" + boundary, once the header is read
-	hs            []crypto.Hash
-	start         int64
-	hashes        map[crypto.Hash]hash.Hash
-	cand          []byte // "\r\n--" + boundary
-	carry         []byte // the last len(cand)-1 bytes seen, not hashed yet
-	buf           []byte
-	ends          map[int64]map[crypto.Hash][]byte // possible ends: the hashes' states there
+	// searched for from scanned, then the lines from line (the current
+	// one searched for its end from lineScanned).
+	scanned, line, lineScanned int
+	dash                       []byte // "--" + boundary, once the header is read
+	hs                         []crypto.Hash
+	start                      int64
+	hashes                     map[crypto.Hash]hash.Hash
+	cand                       []byte // "\r\n--" + boundary
+	carry                      []byte // the last len(cand)-1 bytes seen, not hashed yet
+	buf                        []byte
+	ends                       map[int64]map[crypto.Hash][]byte // possible ends: the hashes' states there
 }
 
 // NewSignedPartTap returns a tap that hashes the signed part with the
@@ -206,11 +207,13 @@ func (s *tapState) findStart() {
 	}
 	// The first delimiter line: at the body's start or after a CRLF.
 	for {
-		eol := bytes.Index(s.prefix[s.line:], crlf)
+		from := max(s.line, s.lineScanned-1)
+		eol := bytes.Index(s.prefix[from:], crlf)
 		if eol < 0 {
+			s.lineScanned = len(s.prefix)
 			return // more to come
 		}
-		lineEnd := s.line + eol + 2
+		lineEnd := from + eol + 2
 		switch delimiterKind(s.prefix[s.line:lineEnd], s.dash, crlf) {
 		case delimOpen:
 			s.begin(lineEnd)
