@@ -44,6 +44,30 @@ func (c *crlfState) fill(dst, src []byte) (nd, ns int) {
 				continue
 			}
 		}
+		if noCR {
+			// Whole lines while they fit, each with its CR and LF: a
+			// line is one search and one copy (about a sixth of an LF
+			// message's sign+encrypt went to this conversion).
+			for {
+				rest := src[ns:]
+				fits := len(dst) - nd - 1 // a line of fits-1 bytes, its CR and LF
+				if fits <= 0 {
+					break
+				}
+				i := bytes.IndexByte(rest[:min(len(rest), fits)], '\n')
+				if i < 0 {
+					break
+				}
+				copy(dst[nd:], rest[:i])
+				dst[nd+i] = '\r'
+				dst[nd+i+1] = '\n'
+				nd += i + 2
+				ns += i + 1
+			}
+			if ns == len(src) || nd == len(dst) {
+				return nd, ns
+			}
+		}
 		rest := src[ns:min(len(src), ns+len(dst)-nd)]
 		var i int
 		if noCR {

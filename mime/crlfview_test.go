@@ -32,9 +32,13 @@ func TestCRLFStateFillMatchesReference(t *testing.T) {
 		}
 		var st crlfState
 		var out []byte
+		srcMax, dstMax := 20, 8
+		if n%4 >= 2 { // room for whole lines
+			srcMax, dstMax = 300, 300
+		}
 		for rest := in; len(rest) > 0 || st.pendingLF; {
-			src := rest[:min(len(rest), rng.Intn(20))]
-			dst := make([]byte, rng.Intn(8))
+			src := rest[:min(len(rest), rng.Intn(srcMax))]
+			dst := make([]byte, rng.Intn(dstMax))
 			nd, ns := st.fill(dst, src)
 			if ns > len(src) || nd > len(dst) {
 				t.Fatalf("fill wrote %d of %d, read %d of %d", nd, len(dst), ns, len(src))
@@ -474,6 +478,27 @@ func TestCRLFViewTailReads(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkCRLFStateFill converts 16 MiB of base64 lines with LF endings
+// 64 KiB at a time, as a reader of an LF file's view does.
+func BenchmarkCRLFStateFill(b *testing.B) {
+	raw := make([]byte, 12<<20)
+	src := []byte(base64.StdEncoding.EncodeToString(raw))
+	var lines []byte
+	for len(src) > 76 {
+		lines = append(append(lines, src[:76]...), '\n')
+		src = src[76:]
+	}
+	dst := make([]byte, 64<<10)
+	b.SetBytes(int64(len(lines)))
+	for b.Loop() {
+		var st crlfState
+		for rest := lines; len(rest) > 0; {
+			_, ns := st.fill(dst, rest[:min(len(rest), 64<<10)])
+			rest = rest[ns:]
 		}
 	}
 }
