@@ -9,11 +9,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -302,37 +304,56 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 	}
 	defer root.close()
 	now := keyIndexNow()
-	fresh := map[string]indexDir{} // settled subdirectories: written to the index
-	var unsettled []indexDir
-	changed := false
+	var dirs []string
 	for _, e := range entries {
-		if !e.IsDir() || len(e.Name()) != 2 || !isHex(e.Name()) {
-			continue
+		if e.IsDir() && len(e.Name()) == 2 && isHex(e.Name()) {
+			dirs = append(dirs, e.Name())
 		}
-		info, err := root.stat(e.Name())
+	}
+	// Each subdirectory is checked on its own: a stat of it and of every
+	// file the index names there, read again if anything changed.
+	checked := make([]checkedDir, len(dirs))
+	check := func(i int) {
+		name := dirs[i]
+		info, err := root.stat(name)
 		if err != nil || !info.IsDir() {
-			continue // removed (or replaced) since the listing
+			return // removed (or replaced) since the listing
 		}
 		mt, ct := info.ModTime(), changeTime(info)
 		// A file added or removed changes the directory's times; its
 		// change time also when a tool sets the modification time back
 		// (rsync -a, tar x).
-		if d, ok := old[e.Name()]; ok && d.mtime == mt.UnixNano() && d.ctime == ct && sameFiles(root, e.Name(), d.files) {
-			fresh[e.Name()] = d
-			continue
+		if d, ok := old[name]; ok && d.mtime == mt.UnixNano() && d.ctime == ct && sameFiles(root, name, d.files) {
+			checked[i] = checkedDir{dir: d, kept: true}
+			return
 		}
-		files, latest, ok := s.certFiles(root, e.Name())
+		files, latest, ok := s.certFiles(root, name)
 		if !ok {
-			continue // removed since the listing
+			return // removed since the listing
 		}
-		d := s.scanIndexDir(e.Name(), files)
+		d := s.scanIndexDir(name, files)
 		d.mtime, d.ctime = mt.UnixNano(), ct
-		if now.Sub(changedAt(info)) < keyIndexSettle || now.Sub(latest) < keyIndexSettle {
-			unsettled = append(unsettled, d)
-			continue
+		settled := now.Sub(changedAt(info)) >= keyIndexSettle && now.Sub(latest) >= keyIndexSettle
+		checked[i] = checkedDir{dir: d, read: true, settled: settled}
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if s.serialIndex {
+		workers = 1
+	}
+	forEachParallel(len(dirs), workers, check)
+	fresh := map[string]indexDir{} // settled subdirectories: written to the index
+	var unsettled []indexDir
+	changed := false
+	for i, c := range checked {
+		switch {
+		case c.kept:
+			fresh[dirs[i]] = c.dir
+		case c.read && !c.settled:
+			unsettled = append(unsettled, c.dir)
+		case c.read:
+			fresh[dirs[i]] = c.dir
+			changed = true
 		}
-		fresh[e.Name()] = d
-		changed = true
 	}
 	if len(fresh) != len(old) {
 		changed = true // a subdirectory went away or has not settled
@@ -343,7 +364,11 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 	s.indexMu.Lock()
 	s.index = fresh
 	s.indexMu.Unlock()
-	ids, addrs = map[uint64][]string{}, map[string][]string{}
+	nk, na := 0, 0
+	for _, d := range fresh {
+		nk, na = nk+len(d.keys), na+len(d.addrs)
+	}
+	ids, addrs = make(map[uint64][]string, nk), make(map[string][]string, na)
 	add := func(d indexDir) {
 		for _, k := range d.keys {
 			ids[k.id] = append(ids[k.id], k.fpr)
@@ -359,6 +384,41 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 		add(d)
 	}
 	return ids, addrs, len(unsettled) == 0
+}
+
+// checkedDir is what keyIndex found of one cert-d subdirectory: the
+// index's entry kept, or the subdirectory read again (settled: no change
+// for keyIndexSettle), or neither (it went away).
+type checkedDir struct {
+	dir                 indexDir
+	kept, read, settled bool
+}
+
+// parallelMin is the least number of cert-d subdirectories keyIndex
+// checks on more than one goroutine: each check is system calls (a stat
+// per file, 2-3 µs each on the 2-core machine of BENCHMARKS.md), which
+// run side by side on other cores; BenchmarkKeyIndexChecks compares.
+const parallelMin = 64
+
+// forEachParallel calls f(0) ... f(n-1), on workers goroutines when n is
+// at least parallelMin, else in turn.
+func forEachParallel(n, workers int, f func(int)) {
+	if n < parallelMin || workers < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // scanIndexDir reads the key IDs of the certificate files of the cert-d

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -678,4 +679,92 @@ func TestKeyIndexSettlesByChangeTime(t *testing.T) {
 	if index := readKeyIndex(filepath.Join(s.dir, keyIndexName)); len(index) != 0 {
 		t.Errorf("it is in the index: %v", index)
 	}
+}
+
+// BenchmarkKeyIndexChecks: the key index of a new Store (as a new process
+// reads it) over 2,000 other certificates, its subdirectories checked
+// side by side and in turn.
+func BenchmarkKeyIndexChecks(b *testing.B) {
+	s := newStore(b)
+	var keys bytes.Buffer
+	for i := range 2000 {
+		e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Serialize(&keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+	importBytes(b, s, keys.Bytes())
+	ageCertDirs(b, s, time.Now().Add(-time.Hour))
+	s.keyIDs() // writes the index
+	for _, serial := range []bool{false, true} {
+		name := "side-by-side"
+		if serial {
+			name = "in-turn"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				fresh, err := Open(s.Dir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				fresh.serialIndex = serial
+				if ids, _, settled := fresh.keyIndex(); len(ids) < 2000 || !settled {
+					b.Fatalf("%d key IDs, settled %v", len(ids), settled)
+				}
+			}
+		})
+	}
+}
+
+// keyIndex finds the same key IDs and addresses whether it checks the
+// subdirectories side by side or in turn: for an index it reads afresh,
+// one it keeps, and after certificates were added (not yet settled).
+func TestKeyIndexSideBySide(t *testing.T) {
+	s := newStore(t)
+	gen := func(from, n int) []byte {
+		var keys bytes.Buffer
+		for i := from; i < from+n; i++ {
+			e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Serialize(&keys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return keys.Bytes()
+	}
+	importBytes(t, s, gen(0, 300))
+	compare := func(when string) {
+		t.Helper()
+		side, err := Open(s.Dir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn, _ := Open(s.Dir())
+		turn.serialIndex = true
+		for round := range 2 { // read afresh, then kept
+			ids1, addrs1, settled1 := side.keyIndex()
+			ids2, addrs2, settled2 := turn.keyIndex()
+			if settled1 != settled2 || !maps.EqualFunc(ids1, ids2, sameStrings) || !maps.EqualFunc(addrs1, addrs2, sameStrings) {
+				t.Fatalf("%s, round %d: side by side %d IDs, %d addresses (settled %v); in turn %d, %d (%v)",
+					when, round, len(ids1), len(addrs1), settled1, len(ids2), len(addrs2), settled2)
+			}
+			if len(addrs1) < 300 {
+				t.Fatalf("%s: %d addresses", when, len(addrs1))
+			}
+		}
+	}
+	compare("not settled")
+	ageCertDirs(t, s, time.Now().Add(-time.Hour))
+	compare("settled")
+	importBytes(t, s, gen(300, 50))
+	compare("some added")
+}
+
+func sameStrings(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }

@@ -442,7 +442,9 @@ func TestReadX509Index(t *testing.T) {
 		t.Errorf("empty lines read as %+v", got)
 	}
 	runtime.ReadMemStats(&after)
-	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+	// (The file itself is 4 MiB, read whole; the race detector's
+	// bookkeeping adds some tens of MiB. The map took 2.8 GiB.)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
 		t.Errorf("4 MiB of empty lines allocated %d MiB", n>>20)
 	}
 	// Nor is an endless file read in full (a link to /dev/zero).
