@@ -336,7 +336,7 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 		settled := now.Sub(changedAt(info)) >= keyIndexSettle && now.Sub(latest) >= keyIndexSettle
 		checked[i] = checkedDir{dir: d, read: true, settled: settled}
 	}
-	workers := min(runtime.GOMAXPROCS(0), 4)
+	workers := statWorkers()
 	if s.serialIndex {
 		workers = 1
 	}
@@ -394,11 +394,15 @@ type checkedDir struct {
 	kept, read, settled bool
 }
 
-// parallelMin is the least number of cert-d subdirectories keyIndex
-// checks on more than one goroutine: each check is system calls (a stat
-// per file, 2-3 µs each on the 2-core machine of BENCHMARKS.md), which
-// run side by side on other cores; BenchmarkKeyIndexChecks compares.
+// parallelMin is the least number of items (cert-d subdirectories for
+// keyIndex, files for listCertFiles) checked on more than one goroutine:
+// each check is system calls (a stat per file, 2-3 µs each on the 2-core
+// machine of BENCHMARKS.md), which run side by side on other cores;
+// BenchmarkKeyIndexChecks and BenchmarkX509Listing compare.
 const parallelMin = 64
+
+// statWorkers is how many goroutines check a directory's files.
+func statWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // forEachParallel calls f(0) ... f(n-1), on workers goroutines when n is
 // at least parallelMin, else in turn.

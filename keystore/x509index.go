@@ -94,22 +94,31 @@ func listCertFiles(dir string) ([]certFile, error) {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
 	defer d.close()
-	var out []certFile
+	var names []string
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pem") {
-			continue
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".pem") {
+			names = append(names, e.Name())
 		}
-		info, err := d.stat(e.Name())
-		if errors.Is(err, fs.ErrNotExist) {
+	}
+	// The stats are system calls: side by side when there are many, as
+	// the key index's (forEachParallel).
+	infos := make([]fs.FileInfo, len(names))
+	errs := make([]error, len(names))
+	forEachParallel(len(names), statWorkers(), func(i int) {
+		infos[i], errs[i] = d.stat(names[i])
+	})
+	var out []certFile
+	for i, name := range names {
+		if errors.Is(errs[i], fs.ErrNotExist) {
 			continue // deleted since the directory was listed
 		}
-		if err != nil {
-			return nil, fmt.Errorf("keystore: x509: %w", err)
+		if errs[i] != nil {
+			return nil, fmt.Errorf("keystore: x509: %w", errs[i])
 		}
-		if info.IsDir() {
+		if infos[i].IsDir() {
 			continue
 		}
-		out = append(out, certFile{e.Name(), fileTag(info), changedAt(info)})
+		out = append(out, certFile{name, fileTag(infos[i]), changedAt(infos[i])})
 	}
 	return out, nil
 }

@@ -613,3 +613,36 @@ func TestX509ImportParsesNothingStored(t *testing.T) {
 		t.Errorf("importing a certificate parsed %d stored ones", n)
 	}
 }
+
+// listCertFiles, which stats many files side by side, lists what a stat
+// of each in turn finds: every .pem file with its tag, not a directory
+// named .pem nor a link to nothing, nor other names.
+func TestListCertFilesSideBySide(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 200 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.pem", i)), []byte(strings.Repeat("x", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "dir.pem"), 0o700)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600)
+	if err := os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "zzz.pem")); err != nil {
+		t.Log("no symbolic links here:", err)
+	}
+	got, err := listCertFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []certFile
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		info, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil || info.IsDir() || !strings.HasSuffix(e.Name(), ".pem") {
+			continue
+		}
+		want = append(want, certFile{e.Name(), fileTag(info), changedAt(info)})
+	}
+	if len(want) != 200 || !slices.Equal(got, want) {
+		t.Fatalf("listed %d files, a stat of each finds %d (equal: %v)", len(got), len(want), slices.Equal(got, want))
+	}
+}

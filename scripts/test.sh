@@ -46,9 +46,9 @@ go test -count=1 -timeout 30m ./...
 go test -count=1 -tags purego ./internal/b64lines ./internal/armor
 # The goroutine pipelines and their users, under the race detector.
 go test -race -count=1 -timeout 10m ./internal/stage ./internal/spool ./internal/flow ./internal/batch
-# The keystore's look-ups from many goroutines (a batch's, and the key
-# index's checks side by side), under it too.
-go test -race -count=1 -timeout 10m -run 'Concurrent|SideBySide' ./keystore
+# The keystore's look-ups from many goroutines (a batch's, and the stats
+# of the key index and the X.509 listing side by side), under it too.
+go test -race -count=1 -timeout 10m -run 'Concurrent|SideBySide|TestX509Index' ./keystore
 
 # The interoperability matrix with the peers CI has (gpg, gpgsm, openssl);
 # scripts/interop.sh without --ci adds sqop, pgpainless-cli, rnp and sq.
