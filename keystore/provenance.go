@@ -139,19 +139,12 @@ const maxProvenanceFile = 64 << 20
 
 func (s *Store) readProvenance() (*provenanceRecords, error) {
 	recs := &provenanceRecords{OpenPGP: map[string]Provenance{}, X509: map[string]Provenance{}}
-	s.provenanceReads.Add(1)
-	data, err := atomicfile.ReadFile(s.provenanceFile(), maxProvenanceFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return recs, nil
-	}
-	if errors.Is(err, atomicfile.ErrTooLarge) {
-		return nil, fmt.Errorf("keystore: provenance: %w: %w", err, core.ErrInput)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keystore: provenance: %w", err)
+	data, err := s.readProvenanceFile()
+	if err != nil || data == nil {
+		return recs, err
 	}
 	if err := json.Unmarshal(data, recs); err != nil {
-		return nil, fmt.Errorf("keystore: %s: %v (restore it from a backup or repair it; while it cannot be read, no key's signatures count as trusted, and removing it would count every key, network keys too, as imported by you): %w", s.provenanceFile(), err, core.ErrInput)
+		return nil, s.provenanceError(err)
 	}
 	if recs.OpenPGP == nil {
 		recs.OpenPGP = map[string]Provenance{}
@@ -161,13 +154,62 @@ func (s *Store) readProvenance() (*provenanceRecords, error) {
 	}
 	for _, m := range []map[string]Provenance{recs.OpenPGP, recs.X509} {
 		for fpr, p := range m {
-			if p.DNSSEC && p.DNSSECConfirmed.IsZero() {
-				p.DNSSEC = false // see DNSSECConfirmed
-				m[fpr] = p
-			}
+			m[fpr] = p.read()
 		}
 	}
 	return recs, nil
+}
+
+// read is p as read from the file: DNSSEC without DNSSECConfirmed
+// counts as not validated (see DNSSECConfirmed).
+func (p Provenance) read() Provenance {
+	if p.DNSSEC && p.DNSSECConfirmed.IsZero() {
+		p.DNSSEC = false
+	}
+	return p
+}
+
+// readProvenanceFile reads provenance.json: nil when there is none.
+func (s *Store) readProvenanceFile() ([]byte, error) {
+	s.provenanceReads.Add(1)
+	data, err := atomicfile.ReadFile(s.provenanceFile(), maxProvenanceFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return nil, fmt.Errorf("keystore: provenance: %w: %w", err, core.ErrInput)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: provenance: %w", err)
+	}
+	return data, nil
+}
+
+func (s *Store) provenanceError(err error) error {
+	return fmt.Errorf("keystore: %s: %v (restore it from a backup or repair it; while it cannot be read, no key's signatures count as trusted, and removing it would count every key, network keys too, as imported by you): %w", s.provenanceFile(), err, core.ErrInput)
+}
+
+// provenanceIndex is provenance.json for look-ups, which want one record
+// or a few: each record is kept as its JSON text and decoded when asked
+// for. Decoding all 4,000 records of 2,000 keys of each kind (their
+// times above all) was most of a new process's first look-up
+// (BenchmarkProvenanceLookup). The file's syntax is checked whole; a
+// record's content when it is asked for, with the same error.
+type provenanceIndex struct {
+	OpenPGP map[string]json.RawMessage `json:"openpgp"`
+	X509    map[string]json.RawMessage `json:"x509"`
+}
+
+func (s *Store) readProvenanceIndex() (*provenanceIndex, error) {
+	ix := &provenanceIndex{}
+	data, err := s.readProvenanceFile()
+	if err != nil || data == nil {
+		return ix, err
+	}
+	if err := json.Unmarshal(data, ix); err != nil {
+		return nil, s.provenanceError(err)
+	}
+	return ix, nil
 }
 
 // updateProvenance changes the records with change; the caller holds the
@@ -256,17 +298,29 @@ func (s *Store) X509Provenance(fpr string) (Provenance, error) {
 }
 
 func (s *Store) provenance(x509 bool, fpr string) (Provenance, error) {
-	recs, err := s.lookupProvenance()
+	ix, err := s.lookupProvenance()
 	if err != nil {
 		return Provenance{}, err
 	}
-	return recs.get(x509, fpr), nil
+	m := ix.OpenPGP
+	if x509 {
+		m = ix.X509
+	}
+	raw, ok := m[upper(fpr)]
+	if !ok {
+		return Provenance{Source: SourceImport}, nil
+	}
+	var p Provenance
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return Provenance{}, fmt.Errorf("keystore: %s: the record of %s: %v (restore the file from a backup or repair it; while it cannot be read, this key's signatures do not count as trusted): %w", s.provenanceFile(), upper(fpr), err, core.ErrInput)
+	}
+	return p.read(), nil
 }
 
 // keptProvenance is provenance.json as parsed, with the file's tag.
 type keptProvenance struct {
 	tag  string
-	recs *provenanceRecords // read only
+	recs *provenanceIndex // read only
 }
 
 // lookupProvenance is readProvenance for a look-up, which only reads the
@@ -278,10 +332,10 @@ type keptProvenance struct {
 // granularity would keep its tag). A batch names the source of every
 // signer's key, and parsing the records of 2,000 keys for each message
 // took 4-5 ms (86 % of a batch decrypt+verify's CPU).
-func (s *Store) lookupProvenance() (*provenanceRecords, error) {
+func (s *Store) lookupProvenance() (*provenanceIndex, error) {
 	info, err := os.Stat(s.provenanceFile())
 	if err != nil {
-		return s.readProvenance() // missing (no records), or its error
+		return s.readProvenanceIndex() // missing (no records), or its error
 	}
 	tag := fileTag(info) + "." + fileID(info)
 	s.provenanceMu.Lock()
@@ -290,7 +344,7 @@ func (s *Store) lookupProvenance() (*provenanceRecords, error) {
 	if kept != nil && kept.tag == tag {
 		return kept.recs, nil
 	}
-	recs, err := s.readProvenance()
+	recs, err := s.readProvenanceIndex()
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -370,5 +371,89 @@ func TestFileID(t *testing.T) {
 	}
 	if id(a) == id(b) || id(a) != id(link) {
 		t.Fatalf("a %s, b %s, a link to a %s", id(a), id(b), id(link))
+	}
+}
+
+// provenanceOf2000 writes provenance.json with 2,000 OpenPGP and 2,000
+// X.509 records, as imports from the network leave them, and returns
+// one OpenPGP fingerprint in it.
+func provenanceOf2000(tb testing.TB, s *Store) string {
+	tb.Helper()
+	var fpr string
+	err := s.updateProvenance(func(recs *provenanceRecords) {
+		t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		for i := range 2000 {
+			f := strings.ToUpper(fmt.Sprintf("%040x", i*7919+1))
+			recs.OpenPGP[f] = Provenance{Source: SourceWKD, Address: fmt.Sprintf("p%d@example.org", i), URL: "https://openpgpkey.example.org/.well-known/openpgpkey/hu/x", Time: t0, Refreshed: t0.Add(time.Hour)}
+			recs.X509[strings.ToUpper(fmt.Sprintf("%064x", i))] = Provenance{Source: SourceDANE, Address: fmt.Sprintf("p%d@example.org", i), DNSSEC: true, DNSSECConfirmed: t0, DANEUsage: 3, Time: t0}
+			fpr = f
+		}
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fpr
+}
+
+// BenchmarkProvenanceLookup: the source of one key, as a new process asks
+// for it (a Store's first look-up parses provenance.json), with 4,000
+// records stored.
+func BenchmarkProvenanceLookup(b *testing.B) {
+	s := newStore(b)
+	fpr := provenanceOf2000(b, s)
+	for b.Loop() {
+		fresh, err := Open(s.Dir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p, err := fresh.Provenance(fpr); err != nil || p.Source != SourceWKD {
+			b.Fatalf("%+v %v", p, err)
+		}
+	}
+}
+
+// A look-up decodes only the record it asks for: a damaged record fails
+// its own look-ups, with the error a damaged file gives, while the other
+// records are read; what changes the file refuses it whole.
+func TestProvenanceDamagedRecord(t *testing.T) {
+	s := newStore(t)
+	importFile(t, s, "samples/bob.pgp", nil)
+	if err := s.updateProvenance(func(recs *provenanceRecords) {
+		recs.OpenPGP["AAAA"] = Provenance{Source: SourceWKD}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.provenanceFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record of AAAA gets a time that is not one.
+	i := bytes.Index(data, []byte(`"AAAA": {`))
+	if i < 0 {
+		t.Fatalf("test set-up: no record of AAAA in %s", data)
+	}
+	damaged := append(bytes.Clone(data[:i]), []byte(`"AAAA": {"time": 5, `)...)
+	damaged = append(damaged, data[i+len(`"AAAA": {`):]...)
+	if err := os.WriteFile(s.provenanceFile(), damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Open(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Provenance("aaaa"); !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "AAAA") {
+		t.Errorf("the damaged record: %v", err)
+	}
+	if p, err := fresh.Provenance(bobFpr); err != nil || p.Source != SourceImport {
+		t.Errorf("another record: %+v, %v", p, err)
+	}
+	if _, err := fresh.readProvenance(); !errors.Is(err, core.ErrInput) {
+		t.Errorf("reading the whole file: %v", err)
+	}
+	// A file that is not JSON fails every look-up.
+	os.WriteFile(s.provenanceFile(), damaged[:len(damaged)/2], 0o600)
+	fresh, _ = Open(s.Dir())
+	if _, err := fresh.Provenance(bobFpr); !errors.Is(err, core.ErrInput) {
+		t.Errorf("a file cut short: %v", err)
 	}
 }
