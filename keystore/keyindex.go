@@ -336,11 +336,7 @@ func (s *Store) keyIndex() (ids map[uint64][]string, addrs map[string][]string, 
 		settled := now.Sub(changedAt(info)) >= keyIndexSettle && now.Sub(latest) >= keyIndexSettle
 		checked[i] = checkedDir{dir: d, read: true, settled: settled}
 	}
-	workers := statWorkers()
-	if s.serialIndex {
-		workers = 1
-	}
-	forEachParallel(len(dirs), workers, check)
+	forEachParallel(len(dirs), s.statWorkers(), check)
 	fresh := map[string]indexDir{} // settled subdirectories: written to the index
 	var unsettled []indexDir
 	changed := false
@@ -401,8 +397,14 @@ type checkedDir struct {
 // BenchmarkKeyIndexChecks and BenchmarkX509Listing compare.
 const parallelMin = 64
 
-// statWorkers is how many goroutines check a directory's files.
-func statWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+// statWorkers is how many goroutines check a directory's files: as many
+// as Go runs at once, at most 4.
+func (s *Store) statWorkers() int {
+	if s.statWorkerCount != 0 {
+		return s.statWorkerCount
+	}
+	return min(runtime.GOMAXPROCS(0), 4)
+}
 
 // forEachParallel calls f(0) ... f(n-1), on workers goroutines when n is
 // at least parallelMin, else in turn.

@@ -51,9 +51,10 @@ type Store struct {
 	// certDirReads counts readCertDir's listings of an X.509 directory,
 	// for the same reason.
 	certDirReads atomic.Int64
-	// serialIndex makes keyIndex check the cert-d's subdirectories in
-	// turn, for tests and benchmarks that compare the two ways.
-	serialIndex bool
+	// statWorkerCount, when not 0, is how many goroutines stat the files
+	// of the key index and the X.509 listing (statWorkers), for tests and
+	// benchmarks that compare the ways.
+	statWorkerCount int
 
 	// index is the key index as this Store last read or wrote it, so
 	// that its next look-up checks the subdirectories' times without

@@ -134,7 +134,7 @@ var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 // changed since it settled is not read and parsed again.
 func (s *Store) readCertDir(dir string) ([]*x509.Certificate, error) {
 	s.certDirReads.Add(1)
-	files, err := listCertFiles(dir)
+	files, err := listCertFiles(dir, s.statWorkers())
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func summarize(tag string, c *x509.Certificate) certSummary {
 
 // listCertFiles lists the certificate files of dir (none if it is
 // missing) with their tags, through links, as they will be read.
-func listCertFiles(dir string) ([]certFile, error) {
+func listCertFiles(dir string, workers int) ([]certFile, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -104,7 +104,7 @@ func listCertFiles(dir string) ([]certFile, error) {
 	// the key index's (forEachParallel).
 	infos := make([]fs.FileInfo, len(names))
 	errs := make([]error, len(names))
-	forEachParallel(len(names), statWorkers(), func(i int) {
+	forEachParallel(len(names), workers, func(i int) {
 		infos[i], errs[i] = d.stat(names[i])
 	})
 	var out []certFile
@@ -233,7 +233,7 @@ type certSource func() (*storedCerts, error)
 func (s *Store) storedCertificates() (*storedCerts, error) {
 	s.certDirReads.Add(1)
 	dir := s.x509CertDir()
-	files, err := listCertFiles(dir)
+	files, err := listCertFiles(dir, s.statWorkers())
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -216,13 +218,7 @@ func FuzzSignedPartTap(f *testing.F) {
 	fn := func(map[string]string) []crypto.Hash { return []crypto.Hash{crypto.SHA256} }
 	hashAll := func(p *parser) { p.minHashed = 0 }
 	f.Fuzz(func(t *testing.T, msg []byte, chunk uint16) {
-		tap := NewSignedPartTap(fn)
-		for p := msg; len(p) > 0; {
-			k := min(max(int(chunk), 1), len(p))
-			tap.Write(p[:k])
-			p = p[k:]
-		}
-		tap.Close()
+		tap := directTap(fn, msg, max(int(chunk), 1))
 		m, err := ParseAt(bytes.NewReader(msg), int64(len(msg)), DefaultLimits(), 1<<20, HashSignedPart(fn), ParseWithTap(tap), hashAll)
 		if err != nil {
 			return
@@ -305,6 +301,51 @@ func TestSignedPartTapOnlyInPlace(t *testing.T) {
 	for _, r := range [][2]int64{{part.start + 1, part.end}, {part.start, part.end - 1}, {part.start, part.end + 2}} {
 		if _, ok := tap.digest(crypto.SHA256, r[0], r[1]); ok {
 			t.Errorf("a digest for [%d, %d), the part being [%d, %d)", r[0], r[1], part.start, part.end)
+		}
+	}
+}
+
+// directTap gives msg to a tap's work in writes of chunk bytes, as they
+// come (a SignedPartTap's stage gathers small writes first).
+func directTap(fn func(map[string]string) []crypto.Hash, msg []byte, chunk int) *SignedPartTap {
+	tap := &SignedPartTap{t: tapState{hashesFor: fn}, closed: true}
+	for p := msg; len(p) > 0; {
+		k := min(chunk, len(p))
+		tap.t.Write(p[:k])
+		p = p[k:]
+	}
+	tap.done.Store(true)
+	return tap
+}
+
+// The tap's work finds the same start and possible ends, with the same
+// states, however its writes cut the message: a CRLF, a delimiter or a
+// possible end cut in two, a match of "--" and the boundary inside a line
+// just before a delimiter line, a run of dashes.
+func TestTapStateWrites(t *testing.T) {
+	fn := func(map[string]string) []crypto.Hash { return []crypto.Hash{crypto.SHA256} }
+	for _, body := range []string{
+		"hello\r\nx--b\r\n--bx\r\nmore",
+		"x--b",
+		"--b-x--b\r\n--b -\r\nend",
+		"a--b--b--b\r\n--bz\r\n",
+		strings.Repeat("-", 300) + "\r\n--b\r\n",
+	} {
+		for _, preamble := range []string{"", "pre\r\namble x--b\r\n"} {
+			msg := tapMessage(preamble, body)
+			whole := directTap(fn, msg, len(msg))
+			if whole.t.hashes == nil {
+				t.Fatalf("%q: the tap found no start", msg)
+			}
+			for chunk := 1; chunk <= 16; chunk++ {
+				cut := directTap(fn, msg, chunk)
+				if cut.t.start != whole.t.start || !maps.EqualFunc(cut.t.ends, whole.t.ends, func(a, b map[crypto.Hash][]byte) bool {
+					return bytes.Equal(a[crypto.SHA256], b[crypto.SHA256])
+				}) {
+					t.Fatalf("%q in writes of %d: start %d, ends %v; in one write: start %d, ends %v",
+						msg, chunk, cut.t.start, slices.Sorted(maps.Keys(cut.t.ends)), whole.t.start, slices.Sorted(maps.Keys(whole.t.ends)))
+				}
+			}
 		}
 	}
 }

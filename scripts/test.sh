@@ -48,7 +48,7 @@ go test -count=1 -tags purego ./internal/b64lines ./internal/armor
 go test -race -count=1 -timeout 10m ./internal/stage ./internal/spool ./internal/flow ./internal/batch
 # The keystore's look-ups from many goroutines (a batch's, and the stats
 # of the key index and the X.509 listing side by side), under it too.
-go test -race -count=1 -timeout 10m -run 'Concurrent|SideBySide|TestX509Index' ./keystore
+go test -race -count=1 -timeout 10m -run 'Concurrent|SideBySide|X509Index' ./keystore
 
 # The interoperability matrix with the peers CI has (gpg, gpgsm, openssl);
 # scripts/interop.sh without --ci adds sqop, pgpainless-cli, rnp and sq.

@@ -101,13 +101,21 @@ func (s *Spool) store(p []byte) error {
 			return err
 		}
 	}
-	// Encrypted from p straight into pending (grown, not copied into).
-	start := len(s.pending)
-	s.pending = slices.Grow(s.pending, len(p))[:start+len(p)]
-	s.stream.XORKeyStream(s.pending[start:], p)
-	s.size += int64(len(p))
-	if len(s.pending) >= writeBatch {
-		return s.flush()
+	// Encrypted from p straight into pending (grown, not copied into),
+	// a batch at a time: pending stays under two batches however large
+	// the write.
+	for len(p) > 0 {
+		k := min(len(p), writeBatch)
+		start := len(s.pending)
+		s.pending = slices.Grow(s.pending, k)[:start+k]
+		s.stream.XORKeyStream(s.pending[start:], p[:k])
+		s.size += int64(k)
+		p = p[k:]
+		if len(s.pending) >= writeBatch {
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

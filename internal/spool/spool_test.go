@@ -214,3 +214,24 @@ func BenchmarkSpoolWrite(b *testing.B) {
 		s.Close()
 	}
 }
+
+// One large write is encrypted and written a batch at a time: what the
+// spool holds pending stays under two batches, and the content reads
+// back whole.
+func TestSpoolLargeWriteBatched(t *testing.T) {
+	data := make([]byte, 8<<20+123)
+	rand.Read(data)
+	s := New(64 << 10)
+	defer s.Close()
+	s.Write(data[:100])
+	if _, err := s.Write(data[100:]); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(s.pending); c > 2*writeBatch+memChunk {
+		t.Errorf("pending holds %d bytes after one write of 8 MiB", c)
+	}
+	got, err := io.ReadAll(s.Reader())
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (equal %v): %v", len(got), bytes.Equal(got, data), err)
+	}
+}
