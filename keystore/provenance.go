@@ -186,7 +186,7 @@ func (s *Store) readProvenanceFile() ([]byte, error) {
 }
 
 func (s *Store) provenanceError(err error) error {
-	return fmt.Errorf("keystore: %s: %v (restore it from a backup or repair it; while it cannot be read, no key's signatures count as trusted, and removing it would count every key, network keys too, as imported by you): %w", s.provenanceFile(), err, core.ErrInput)
+	return fmt.Errorf("keystore: %s: %v (restore it from a backup or repair it; the signatures of keys whose records cannot be read do not count as trusted, and removing the file would count every key, network keys too, as imported by you): %w", s.provenanceFile(), err, core.ErrInput)
 }
 
 // provenanceIndex is provenance.json for look-ups, which want one record
@@ -194,7 +194,9 @@ func (s *Store) provenanceError(err error) error {
 // for. Decoding all 4,000 records of 2,000 keys of each kind (their
 // times above all) was most of a new process's first look-up
 // (BenchmarkProvenanceLookup). The file's syntax is checked whole; a
-// record's content when it is asked for, with the same error.
+// record's content when it is asked for, with an error that names it.
+// (Of a fingerprint given twice, the last record counts, as for writers;
+// mailseal never writes one twice.)
 type provenanceIndex struct {
 	OpenPGP map[string]json.RawMessage `json:"openpgp"`
 	X509    map[string]json.RawMessage `json:"x509"`

@@ -413,19 +413,29 @@ func BenchmarkProvenanceLookup(b *testing.B) {
 }
 
 // A look-up decodes only the record it asks for: a damaged record fails
-// its own look-ups, with the error a damaged file gives, while the other
-// records are read; what changes the file refuses it whole.
+// its own look-ups, with an error that names it, while the other records
+// are read (a key from a WKD, and a DANE record that says DNSSEC without
+// the time a validating resolver confirmed it, which counts as not
+// validated, here and for the readers of the whole file); what changes
+// the file refuses it whole.
 func TestProvenanceDamagedRecord(t *testing.T) {
 	s := newStore(t)
 	importFile(t, s, "samples/bob.pgp", nil)
+	const wkdFpr, daneFpr = "BBBB", "CCCC"
 	if err := s.updateProvenance(func(recs *provenanceRecords) {
 		recs.OpenPGP["AAAA"] = Provenance{Source: SourceWKD}
+		recs.OpenPGP[wkdFpr] = Provenance{Source: SourceWKD, Address: "b@example.org"}
+		recs.OpenPGP[daneFpr] = Provenance{Source: SourceDANE, Address: "c@example.org", DNSSEC: true}
 	}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(s.provenanceFile())
 	if err != nil {
 		t.Fatal(err)
+	}
+	whole, err := s.readProvenance()
+	if err != nil || whole.OpenPGP[daneFpr].DNSSEC {
+		t.Fatalf("the whole file: DANE record %+v, %v", whole.OpenPGP[daneFpr], err)
 	}
 	// The record of AAAA gets a time that is not one.
 	i := bytes.Index(data, []byte(`"AAAA": {`))
@@ -445,14 +455,24 @@ func TestProvenanceDamagedRecord(t *testing.T) {
 		t.Errorf("the damaged record: %v", err)
 	}
 	if p, err := fresh.Provenance(bobFpr); err != nil || p.Source != SourceImport {
-		t.Errorf("another record: %+v, %v", p, err)
+		t.Errorf("bob's record: %+v, %v", p, err)
+	}
+	if p, err := fresh.Provenance(strings.ToLower(wkdFpr)); err != nil || p.Source != SourceWKD || p.TrustedForSignatures() {
+		t.Errorf("the WKD record: %+v (trusted %v), %v", p, p.TrustedForSignatures(), err)
+	}
+	if p, err := fresh.Provenance(daneFpr); err != nil || p.Source != SourceDANE || p.DNSSEC {
+		t.Errorf("the DANE record: %+v, %v", p, err)
 	}
 	if _, err := fresh.readProvenance(); !errors.Is(err, core.ErrInput) {
 		t.Errorf("reading the whole file: %v", err)
 	}
 	// A file that is not JSON fails every look-up.
-	os.WriteFile(s.provenanceFile(), damaged[:len(damaged)/2], 0o600)
-	fresh, _ = Open(s.Dir())
+	if err := os.WriteFile(s.provenanceFile(), damaged[:len(damaged)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err = Open(s.Dir()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := fresh.Provenance(bobFpr); !errors.Is(err, core.ErrInput) {
 		t.Errorf("a file cut short: %v", err)
 	}

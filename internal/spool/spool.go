@@ -38,6 +38,7 @@ type Spool struct {
 	block  cipher.Block
 	size   int64
 	closed bool
+	werr   error // a write that failed: every later one fails with it
 	// Writes to the file are encrypted with one running CTR stream and
 	// batched: pending holds ciphertext for the bytes from flushed to size.
 	stream  cipher.Stream
@@ -81,7 +82,11 @@ func (s *Spool) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, errors.New("spool: write after close")
 	}
+	if s.werr != nil {
+		return 0, s.werr
+	}
 	if err := s.store(p); err != nil {
+		s.werr = err // what was stored is not the content any more
 		return 0, err
 	}
 	// Learnt from what was stored, so that it describes the content.
@@ -105,7 +110,7 @@ func (s *Spool) store(p []byte) error {
 	// a batch at a time: pending stays under two batches however large
 	// the write.
 	for len(p) > 0 {
-		k := min(len(p), writeBatch)
+		k := min(len(p), writeBatch-len(s.pending)) // pending is flushed at writeBatch
 		start := len(s.pending)
 		s.pending = slices.Grow(s.pending, k)[:start+k]
 		s.stream.XORKeyStream(s.pending[start:], p[:k])

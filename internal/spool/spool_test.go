@@ -235,3 +235,20 @@ func TestSpoolLargeWriteBatched(t *testing.T) {
 		t.Fatalf("read back %d bytes (equal %v): %v", len(got), bytes.Equal(got, data), err)
 	}
 }
+
+// A write that fails (here: the spool's file closed under it) fails
+// every later one too: what the spool holds is no longer the content.
+func TestSpoolWriteFailureSticks(t *testing.T) {
+	s := New(1 << 10)
+	defer s.Close()
+	if _, err := s.Write(make([]byte, 4<<10)); err != nil || s.file == nil {
+		t.Fatalf("test set-up: %v, spilled %v", err, s.file != nil)
+	}
+	s.file.Close()
+	if _, err := s.Write(make([]byte, 1<<20)); err == nil {
+		t.Fatal("a write to a closed file succeeded")
+	}
+	if n, err := s.Write([]byte("x")); err == nil || n != 0 {
+		t.Errorf("the next write: %d, %v", n, err)
+	}
+}
