@@ -294,17 +294,7 @@ func TestAddressIndex(t *testing.T) {
 func BenchmarkAddressLookup(b *testing.B) {
 	s := newStore(b)
 	importFile(b, s, "samples/bob.pgp", nil)
-	var keys bytes.Buffer
-	for i := range 300 {
-		e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := e.Serialize(&keys); err != nil {
-			b.Fatal(err)
-		}
-	}
-	importBytes(b, s, keys.Bytes())
+	importBytes(b, s, otherKeys(b, 0, 300))
 	ageCertDirs(b, s, time.Now().Add(-time.Hour))
 	s.keyIDs() // writes the index
 	addr := "bob@openpgp.example"
@@ -686,17 +676,7 @@ func TestKeyIndexSettlesByChangeTime(t *testing.T) {
 // side by side and in turn.
 func BenchmarkKeyIndexChecks(b *testing.B) {
 	s := newStore(b)
-	var keys bytes.Buffer
-	for i := range 2000 {
-		e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := e.Serialize(&keys); err != nil {
-			b.Fatal(err)
-		}
-	}
-	importBytes(b, s, keys.Bytes())
+	importBytes(b, s, otherKeys(b, 0, 2000))
 	ageCertDirs(b, s, time.Now().Add(-time.Hour))
 	s.keyIDs() // writes the index
 	for _, serial := range []bool{false, true} {
@@ -726,20 +706,7 @@ func BenchmarkKeyIndexChecks(b *testing.B) {
 // one it keeps, and after certificates were added (not yet settled).
 func TestKeyIndexSideBySide(t *testing.T) {
 	s := newStore(t)
-	gen := func(from, n int) []byte {
-		var keys bytes.Buffer
-		for i := from; i < from+n; i++ {
-			e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Serialize(&keys); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return keys.Bytes()
-	}
-	importBytes(t, s, gen(0, 300))
+	importBytes(t, s, otherKeys(t, 0, 300))
 	compare := func(when string) {
 		t.Helper()
 		side, err := Open(s.Dir())
@@ -773,10 +740,27 @@ func TestKeyIndexSideBySide(t *testing.T) {
 	compare("not settled")
 	ageCertDirs(t, s, time.Now().Add(-time.Hour))
 	compare("settled")
-	importBytes(t, s, gen(300, 50))
+	importBytes(t, s, otherKeys(t, 300, 50))
 	compare("some added")
 }
 
 func sameStrings(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+// otherKeys is n Ed25519 certificates, "Other i" <otheri@example.net> for
+// i from from on, serialized one after another.
+func otherKeys(tb testing.TB, from, n int) []byte {
+	tb.Helper()
+	var keys bytes.Buffer
+	for i := from; i < from+n; i++ {
+		e, err := openpgp.NewEntity(fmt.Sprintf("Other %d", i), "", fmt.Sprintf("other%d@example.net", i), &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := e.Serialize(&keys); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return keys.Bytes()
 }
