@@ -231,7 +231,7 @@ func (se *Session) refresh() {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	recheck := min(max(cacheRecheck, stampRecheckFactor*c.took), stampRecheckMax)
+	recheck := c.recheckLocked()
 	if c.off || (!c.checked.IsZero() && now.Sub(c.checked) < recheck && now.After(c.checked)) {
 		return
 	}
@@ -250,6 +250,13 @@ func (se *Session) refresh() {
 		c.entries = nil
 	}
 	c.stamp, c.settled = sum, settled
+}
+
+// recheckLocked is how long the stamp is trusted: cacheRecheck, or
+// stampRecheckFactor times as long as it last took, up to
+// stampRecheckMax. The caller holds c.mu.
+func (c *keyCache) recheckLocked() time.Duration {
+	return min(max(cacheRecheck, stampRecheckFactor*c.took), stampRecheckMax)
 }
 
 // invalidate drops what the session keeps, after it changed the keystore

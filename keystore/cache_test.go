@@ -61,6 +61,17 @@ func settle(t testing.TB) {
 // waitSettled waits until a write is seen and has settled.
 func waitSettled() { time.Sleep(cacheSettle + 2*cacheRecheck) }
 
+// waitRecheck waits twice the session's interval between stamps, so
+// that its next look-up takes the stamp again: cacheRecheck, or longer
+// after a stamp that took long (stampRecheckFactor), as on a machine
+// busy with other tests.
+func waitRecheck(se *Session) {
+	se.cache.mu.Lock()
+	r := se.cache.recheckLocked()
+	se.cache.mu.Unlock()
+	time.Sleep(2 * r)
+}
+
 // The session looks up and validates each key once while the keystore is
 // unchanged (the look-ups read no key file again), and sees a key that is
 // deleted or added, by mailseal or by another program writing the
@@ -123,7 +134,7 @@ func TestSessionCache(t *testing.T) {
 	if err := s.DeleteX509("bob@example.org", true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * cacheRecheck)
+	waitRecheck(se)
 	gone := strings.NewReplacer("openpgp bob@example.org 1", "openpgp bob@example.org 0", "smime bob@example.org 1", "smime bob@example.org 0", "identities 2", "identities 1").Replace(want)
 	if got := lookups(); got != gone {
 		t.Fatalf("after bob's keys were deleted: %s", got)
@@ -160,7 +171,7 @@ func TestSessionCache(t *testing.T) {
 	if len(anchors) != 1 || os.Remove(anchors[0]) != nil {
 		t.Fatalf("anchors: %v", anchors)
 	}
-	time.Sleep(2 * cacheRecheck)
+	waitRecheck(se)
 	got := lookups()
 	if !strings.Contains(got, "openpgp carol@example.org 1") || !strings.Contains(got, "anchors 0") ||
 		!strings.Contains(got, "smime alice@example.org 0") {
@@ -173,7 +184,7 @@ func TestSessionCache(t *testing.T) {
 	lookups()
 	before = se.cache.misses.Load()
 	os.WriteFile(filepath.Join(s.Dir(), "outbox", "x.eml"), []byte("x"), 0o600)
-	time.Sleep(2 * cacheRecheck)
+	waitRecheck(se)
 	lookups()
 	if se.cache.misses.Load() != before {
 		t.Fatal("a write to the outbox dropped the cache")
@@ -188,7 +199,7 @@ func TestSessionCache(t *testing.T) {
 	if err := s.Autocrypt().Ingest(autocrypt.Incoming{From: "y@example.org", Date: time.Now()}, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * cacheRecheck)
+	waitRecheck(se)
 	lookups()
 	if se.cache.misses.Load() != before {
 		t.Fatal("a write to the Autocrypt state dropped the cache")
@@ -293,7 +304,7 @@ func TestSessionKeysFollowTheKeystore(t *testing.T) {
 	if err := s.DeletePGP("bob@example.org", true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * cacheRecheck)
+	waitRecheck(se)
 	if n := len(keys.OpenPGP.Certs.EntitiesById(id)); n != 0 {
 		t.Fatalf("%d certificates for bob's key ID after it was deleted", n)
 	}
@@ -313,7 +324,7 @@ func TestSessionBatchSeesDeletedKey(t *testing.T) {
 			if err := s.DeletePGP("bob@example.org", true); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(2 * cacheRecheck)
+			waitRecheck(se)
 		}
 		err := encryptSign(se, batchMessage(t), []string{mailseal.ProtocolOpenPGP}, io.Discard)
 		results = append(results, fmt.Sprint(err == nil))
@@ -531,7 +542,7 @@ func TestSessionCacheKeptAcrossCacheWrites(t *testing.T) {
 		if err := writeAtomic(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * cacheRecheck)
+		waitRecheck(se)
 		lookups()
 		if n := se.cache.misses.Load() - before; n != 0 {
 			t.Fatalf("writing %s dropped the cache: %d look-ups", filepath.Base(path), n)
@@ -545,7 +556,7 @@ func TestSessionCacheKeptAcrossCacheWrites(t *testing.T) {
 		if err := write(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * cacheRecheck)
+		waitRecheck(se)
 		lookups()
 		if se.cache.misses.Load() == before {
 			t.Fatalf("%s kept the cache", what)
