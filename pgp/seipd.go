@@ -2,7 +2,6 @@ package pgp
 
 import (
 	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha1"
 	"crypto/subtle"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/mailseal/mailseal/internal/aescfb"
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
@@ -38,9 +38,9 @@ const seipdV1ChunkSize = 64 << 10
 // returned before that is not yet authenticated: the caller must read to
 // the end before releasing any of it.
 type seipdV1Reader struct {
-	in    io.Reader
-	block cipher.Block
-	iv    [aes.BlockSize]byte // the previous ciphertext block
+	in io.Reader
+	c  *aescfb.Cipher
+	iv [aes.BlockSize]byte // the previous ciphertext block
 	// buf[start:dec] is decrypted plaintext not yet returned (the last
 	// mdcPacketSize bytes of it withheld), buf[dec:n] ciphertext not yet
 	// decrypted (less than a block unless more was read).
@@ -72,13 +72,13 @@ func newSEIPDV1ReaderSize(in io.Reader, c packet.CipherFunction, key []byte, chu
 	if len(key) != c.KeySize() {
 		return nil, true, pgperrors.InvalidArgumentError("SEIPD: wrong session key length")
 	}
-	block, err := aes.NewCipher(key)
+	c2, err := aescfb.New(key)
 	if err != nil {
 		return nil, true, err
 	}
 	return &seipdV1Reader{
 		in:         in,
-		block:      block,
+		c:          c2,
 		buf:        make([]byte, chunk+2*aes.BlockSize+mdcPacketSize),
 		keyStream:  make([]byte, chunk+2*aes.BlockSize+mdcPacketSize),
 		prefixLeft: aes.BlockSize + 2,
@@ -151,19 +151,9 @@ func (r *seipdV1Reader) fill() {
 	}
 	ct := r.buf[r.dec:end]
 	ks := r.keyStream[:len(ct)]
-	// Key stream first (independent block encryptions, which the CPU
-	// overlaps), then one XOR over the chunk.
-	prev := r.iv[:]
-	for off := 0; off < len(ct); off += aes.BlockSize {
-		if off+aes.BlockSize <= len(ct) {
-			r.block.Encrypt(ks[off:off+aes.BlockSize], prev)
-			prev = ct[off : off+aes.BlockSize]
-			continue
-		}
-		var last [aes.BlockSize]byte
-		r.block.Encrypt(last[:], prev)
-		copy(ks[off:], last[:])
-	}
+	// Key stream first (independent block encryptions, eight side by
+	// side), then one XOR over the chunk.
+	r.c.KeyStream(ks, ct, &r.iv)
 	if len(ct) >= aes.BlockSize {
 		copy(r.iv[:], ct[(len(ct)/aes.BlockSize-1)*aes.BlockSize:])
 	}
@@ -184,17 +174,18 @@ func (r *seipdV1Reader) Close() error {
 }
 
 // seipdV1Writer writes a version 1 SEIPD packet (RFC 9580 5.13.1) with AES:
-// what is written is hashed for the MDC and encrypted in CFB mode a block
-// at a time (go-crypto's OCFB encrypter handles one byte per iteration),
-// in partial-length chunks of 64 KiB. Close adds the MDC packet and the
-// last chunk. CFB encryption is serial (each block encrypts the one
-// before), so the MDC's SHA-1 runs on a goroutine of its own (a stage,
-// once the message is long enough) rather than on the encryption's.
+// what is written is hashed for the MDC and encrypted in CFB mode
+// (internal/aescfb: whole blocks in a loop of AES-NI instructions, where
+// go-crypto's OCFB encrypter handles one byte per iteration), in
+// partial-length chunks of 64 KiB. Close adds the MDC packet and the last
+// chunk. CFB encryption is serial (each block encrypts the one before), so
+// the MDC's SHA-1 runs on a goroutine of its own (a stage, once the
+// message is long enough) rather than on the encryption's.
 type seipdV1Writer struct {
 	out    io.Writer
 	h      hash.Hash
 	hs     *stage.Writer // to h, on a goroutine of its own beside the encryption
-	cfb    cfbEncrypter
+	cfb    *aescfb.Encrypter
 	chunk  []byte // body bytes of the current chunk, already encrypted
 	closed bool
 }
@@ -203,7 +194,7 @@ type seipdV1Writer struct {
 const seipdV1Chunk = 1 << 16
 
 func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writer, error) {
-	block, err := aes.NewCipher(key)
+	c, err := aescfb.New(key)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +202,7 @@ func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writ
 	// long: a small message does not allocate 64 KiB.
 	w := &seipdV1Writer{out: out, h: sha1.New(), chunk: make([]byte, 0, 1024)}
 	w.hs = stage.NewWriter(w.h)
-	w.cfb = cfbEncrypter{block: block, used: aes.BlockSize}
+	w.cfb = c.NewEncrypter(make([]byte, aes.BlockSize))     // OpenPGP's CFB starts from a zero IV
 	if _, err := out.Write([]byte{0xC0 | 18}); err != nil { // new-format header, tag 18
 		return nil, err
 	}
@@ -295,33 +286,4 @@ func (w *seipdV1Writer) Close() error {
 	}
 	_, err := w.out.Write(w.chunk)
 	return err
-}
-
-// cfbEncrypter is CFB mode encryption with an all-zero IV, a block at a
-// time where it can.
-type cfbEncrypter struct {
-	block cipher.Block
-	reg   [aes.BlockSize]byte // the previous ciphertext block
-	ks    [aes.BlockSize]byte // its encryption: the key stream of the current block
-	used  int                 // bytes of ks used
-}
-
-func (c *cfbEncrypter) XORKeyStream(dst, src []byte) {
-	for len(src) > 0 {
-		if c.used == aes.BlockSize {
-			c.block.Encrypt(c.ks[:], c.reg[:])
-			c.used = 0
-		}
-		if c.used == 0 && len(src) >= aes.BlockSize {
-			subtle.XORBytes(dst[:aes.BlockSize], src[:aes.BlockSize], c.ks[:])
-			copy(c.reg[:], dst[:aes.BlockSize])
-			c.used = aes.BlockSize
-			dst, src = dst[aes.BlockSize:], src[aes.BlockSize:]
-			continue
-		}
-		n := subtle.XORBytes(dst, src, c.ks[c.used:])
-		copy(c.reg[c.used:], dst[:n])
-		c.used += n
-		dst, src = dst[n:], src[n:]
-	}
 }

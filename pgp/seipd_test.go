@@ -2,8 +2,6 @@ package pgp
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -456,49 +454,6 @@ func TestPasswordMessageDamaged(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// cfbEncrypter is CFB mode with an all-zero IV, whatever the sizes of the
-// writes (whole blocks, parts of one, across block edges) and in place.
-func TestCFBEncrypterMatchesStdlib(t *testing.T) {
-	key := make([]byte, 32)
-	rand.Read(key)
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := make([]byte, 5000)
-	rand.Read(src)
-	want := make([]byte, len(src))
-	cipher.NewCFBEncrypter(block, make([]byte, aes.BlockSize)).XORKeyStream(want, src) // the reference
-	for _, sizes := range [][]int{{5000}, {1, 15, 16, 17, 31, 33}, {16, 16, 3, 13, 48}, {7}, {100, 1}} {
-		c := cfbEncrypter{block: block, used: aes.BlockSize}
-		got := bytes.Clone(src)
-		for i, k := 0, 0; i < len(got); k++ {
-			n := min(sizes[k%len(sizes)], len(got)-i)
-			c.XORKeyStream(got[i:i+n], got[i:i+n])
-			i += n
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("sizes %v: differs from crypto/cipher's CFB", sizes)
-		}
-	}
-}
-
-// BenchmarkCFBEncrypter is the serial bound of SEIPDv1 encryption: each
-// block waits for the encryption of the one before (about 590 MB/s with
-// AES-256 on the 2-core machine of BENCHMARKS.md; encrypting whole blocks
-// in a loop of its own, without the calls to subtle.XORBytes and copy,
-// ran at the same speed).
-func BenchmarkCFBEncrypter(b *testing.B) {
-	key := make([]byte, 32)
-	block, _ := aes.NewCipher(key)
-	buf := make([]byte, 64<<10)
-	c := cfbEncrypter{block: block, used: aes.BlockSize}
-	b.SetBytes(int64(len(buf)))
-	for b.Loop() {
-		c.XORKeyStream(buf, buf)
 	}
 }
 

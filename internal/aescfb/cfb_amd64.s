@@ -1,0 +1,216 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Round keys are read from memory with VEX-encoded instructions, which do
+// not need 16-byte alignment.
+
+// func encryptBlocksAESNI(rounds int, xk *uint32, reg *byte, dst, src *byte, blocks int)
+//
+// CFB encryption of blocks whole blocks: each block's key stream is the
+// AES encryption of reg (the ciphertext block before it), its ciphertext
+// is the key stream XOR its plaintext, and that becomes reg. rounds is 10,
+// 12 or 14 and xk holds rounds+1 round keys in memory order; reg is
+// updated. dst and src may be the same. Each block waits for the one
+// before: this is latency-bound, so the round keys are kept in registers.
+TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
+	MOVQ rounds+0(FP), CX
+	MOVQ xk+8(FP), AX
+	MOVQ reg+16(FP), DX
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	MOVQ blocks+40(FP), BX
+	MOVUPS (DX), X0
+	MOVUPS 0(AX), X1
+	MOVUPS 16(AX), X2
+	MOVUPS 32(AX), X3
+	MOVUPS 48(AX), X4
+	MOVUPS 64(AX), X5
+	MOVUPS 80(AX), X6
+	MOVUPS 96(AX), X7
+	MOVUPS 112(AX), X8
+	MOVUPS 128(AX), X9
+	MOVUPS 144(AX), X10
+	MOVUPS 160(AX), X11
+	CMPQ   CX, $12
+	JB     enc10
+	MOVUPS 176(AX), X12
+	MOVUPS 192(AX), X13
+	JE     enc12
+	MOVUPS 208(AX), X14
+	MOVUPS 224(AX), X15
+	JMP    enc14
+
+enc10:
+	TESTQ      BX, BX
+	JE         encdone
+	PXOR       X1, X0
+	AESENC     X2, X0
+	AESENC     X3, X0
+	AESENC     X4, X0
+	AESENC     X5, X0
+	AESENC     X6, X0
+	AESENC     X7, X0
+	AESENC     X8, X0
+	AESENC     X9, X0
+	AESENC     X10, X0
+	AESENCLAST X11, X0
+	VPXOR      (SI), X0, X0
+	MOVUPS     X0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $16, DI
+	DECQ       BX
+	JMP        enc10
+
+enc12:
+	TESTQ      BX, BX
+	JE         encdone
+	PXOR       X1, X0
+	AESENC     X2, X0
+	AESENC     X3, X0
+	AESENC     X4, X0
+	AESENC     X5, X0
+	AESENC     X6, X0
+	AESENC     X7, X0
+	AESENC     X8, X0
+	AESENC     X9, X0
+	AESENC     X10, X0
+	AESENC     X11, X0
+	AESENC     X12, X0
+	AESENCLAST X13, X0
+	VPXOR      (SI), X0, X0
+	MOVUPS     X0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $16, DI
+	DECQ       BX
+	JMP        enc12
+
+enc14:
+	TESTQ      BX, BX
+	JE         encdone
+	PXOR       X1, X0
+	AESENC     X2, X0
+	AESENC     X3, X0
+	AESENC     X4, X0
+	AESENC     X5, X0
+	AESENC     X6, X0
+	AESENC     X7, X0
+	AESENC     X8, X0
+	AESENC     X9, X0
+	AESENC     X10, X0
+	AESENC     X11, X0
+	AESENC     X12, X0
+	AESENC     X13, X0
+	AESENC     X14, X0
+	AESENCLAST X15, X0
+	VPXOR      (SI), X0, X0
+	MOVUPS     X0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $16, DI
+	DECQ       BX
+	JMP        enc14
+
+encdone:
+	MOVUPS X0, (DX)
+	VZEROUPPER
+	RET
+
+// One AES round of the eight blocks in X0-X7 with the round key at off(AX).
+#define ROUND8(off) \
+	VAESENC off(AX), X0, X0 \
+	VAESENC off(AX), X1, X1 \
+	VAESENC off(AX), X2, X2 \
+	VAESENC off(AX), X3, X3 \
+	VAESENC off(AX), X4, X4 \
+	VAESENC off(AX), X5, X5 \
+	VAESENC off(AX), X6, X6 \
+	VAESENC off(AX), X7, X7
+
+#define LAST8(off) \
+	VAESENCLAST off(AX), X0, X0 \
+	VAESENCLAST off(AX), X1, X1 \
+	VAESENCLAST off(AX), X2, X2 \
+	VAESENCLAST off(AX), X3, X3 \
+	VAESENCLAST off(AX), X4, X4 \
+	VAESENCLAST off(AX), X5, X5 \
+	VAESENCLAST off(AX), X6, X6 \
+	VAESENCLAST off(AX), X7, X7
+
+// func keyStream8AESNI(rounds int, xk *uint32, prev, ct, ks *byte, groups int)
+//
+// The CFB decryption key stream of groups*8 whole ciphertext blocks at ct:
+// block i's is the AES encryption of the ciphertext block before it, ct
+// block i-1, or prev for the first. The blocks are independent, so eight
+// go through the rounds side by side. ks must not overlap ct.
+TEXT ·keyStream8AESNI(SB), NOSPLIT, $0-48
+	MOVQ   rounds+0(FP), CX
+	MOVQ   xk+8(FP), AX
+	MOVQ   prev+16(FP), DX
+	MOVQ   ct+24(FP), SI
+	MOVQ   ks+32(FP), DI
+	MOVQ   groups+40(FP), BX
+	MOVUPS (AX), X8
+	MOVUPS (DX), X0
+
+ks8loop:
+	TESTQ  BX, BX
+	JE     ks8done
+	MOVUPS 0(SI), X1
+	MOVUPS 16(SI), X2
+	MOVUPS 32(SI), X3
+	MOVUPS 48(SI), X4
+	MOVUPS 64(SI), X5
+	MOVUPS 80(SI), X6
+	MOVUPS 96(SI), X7
+	PXOR   X8, X0
+	PXOR   X8, X1
+	PXOR   X8, X2
+	PXOR   X8, X3
+	PXOR   X8, X4
+	PXOR   X8, X5
+	PXOR   X8, X6
+	PXOR   X8, X7
+	ROUND8(16)
+	ROUND8(32)
+	ROUND8(48)
+	ROUND8(64)
+	ROUND8(80)
+	ROUND8(96)
+	ROUND8(112)
+	ROUND8(128)
+	ROUND8(144)
+	CMPQ   CX, $12
+	JB     ks8last10
+	ROUND8(160)
+	ROUND8(176)
+	JE     ks8last12
+	ROUND8(192)
+	ROUND8(208)
+	LAST8(224)
+	JMP    ks8store
+
+ks8last10:
+	LAST8(160)
+	JMP ks8store
+
+ks8last12:
+	LAST8(192)
+
+ks8store:
+	MOVUPS X0, 0(DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	MOVUPS X3, 48(DI)
+	MOVUPS X4, 64(DI)
+	MOVUPS X5, 80(DI)
+	MOVUPS X6, 96(DI)
+	MOVUPS X7, 112(DI)
+	MOVUPS 112(SI), X0
+	ADDQ   $128, SI
+	ADDQ   $128, DI
+	DECQ   BX
+	JMP    ks8loop
+
+ks8done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,13 @@
+//go:build purego || !amd64
+
+package aescfb
+
+const haveAESNI = false
+
+func encryptBlocksAESNI(rounds int, xk *uint32, reg *byte, dst, src *byte, blocks int) {
+	panic("aescfb: no assembly")
+}
+
+func keyStream8AESNI(rounds int, xk *uint32, prev, ct, ks *byte, groups int) {
+	panic("aescfb: no assembly")
+}
