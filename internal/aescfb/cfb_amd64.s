@@ -14,6 +14,7 @@
 // updated. dst and src may be the same. Each block waits for the one
 // before: this is latency-bound, so the round keys are kept in registers.
 TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
+	VZEROUPPER // no dirty upper halves while legacy SSE and VEX instructions mix
 	MOVQ rounds+0(FP), CX
 	MOVQ xk+8(FP), AX
 	MOVQ reg+16(FP), DX
@@ -143,6 +144,7 @@ encdone:
 // block i-1, or prev for the first. The blocks are independent, so eight
 // go through the rounds side by side. ks must not overlap ct.
 TEXT ·keyStream8AESNI(SB), NOSPLIT, $0-48
+	VZEROUPPER
 	MOVQ   rounds+0(FP), CX
 	MOVQ   xk+8(FP), AX
 	MOVQ   prev+16(FP), DX
