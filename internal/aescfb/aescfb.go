@@ -18,13 +18,17 @@
 //
 // Both run in assembly (cfb_amd64.s) on amd64 processors with AES-NI and
 // AVX, using round keys this package expands from the key (FIPS 197,
-// section 5.2); elsewhere, or with the purego build tag, crypto/aes does
-// every block. TestMatchesStdlib and FuzzEncrypter compare the results
-// with crypto/cipher's CFB for every key size, with writes of every size
-// and alignment; TestSP80038A checks NIST's CFB128 vectors and
-// TestKeyExpansion FIPS 197's expanded keys and the round keys' use
-// against crypto/aes for random keys (scripts/test.sh also runs the
-// package with purego).
+// section 5.2) with SubWord done by AESENCLAST, so that, as in crypto/aes
+// on such processors, no table is indexed by key bytes; elsewhere, or with
+// the purego build tag, crypto/aes does every block. The assembly runs at
+// most maxRun bytes per call, so that a goroutine is never long out of
+// the scheduler's reach. TestMatchesStdlib and FuzzEncrypter compare the
+// results with crypto/cipher's CFB for every key size, with writes of
+// every size, in place and not; TestBounds puts every buffer against an
+// unmapped page; TestSP80038A checks NIST's CFB128 vectors,
+// TestKeyExpansion FIPS 197's expanded keys and S-box, and
+// TestRoundKeysAgainstCryptoAES the round keys' use against crypto/aes for
+// random keys (scripts/test.sh also runs the package with purego).
 package aescfb
 
 import (
@@ -32,7 +36,7 @@ import (
 	"crypto/cipher"
 	"crypto/subtle"
 	"encoding/binary"
-	"sync"
+	"unsafe"
 )
 
 // BlockSize is AES's block size.
@@ -67,16 +71,28 @@ type Encrypter struct {
 	used int             // bytes of ks used
 }
 
+// maxRun is the most the assembly handles in one call.
+const maxRun = 64 << 10
+
 // NewEncrypter returns an encrypter starting from iv (BlockSize bytes).
 func (c *Cipher) NewEncrypter(iv []byte) *Encrypter {
+	if len(iv) != BlockSize {
+		panic("aescfb: IV length is not the block size")
+	}
 	e := &Encrypter{c: c, used: BlockSize}
 	copy(e.reg[:], iv)
 	return e
 }
 
 // XORKeyStream encrypts src into dst, which may be src itself but must
-// not overlap it otherwise.
+// not overlap it otherwise. It panics if dst is shorter than src.
 func (e *Encrypter) XORKeyStream(dst, src []byte) {
+	if len(dst) < len(src) {
+		panic("aescfb: output smaller than input")
+	}
+	if inexactOverlap(dst[:len(src)], src) {
+		panic("aescfb: invalid buffer overlap")
+	}
 	dst = dst[:len(src)]
 	for len(src) > 0 {
 		if e.used == BlockSize && len(src) >= BlockSize {
@@ -98,7 +114,7 @@ func (e *Encrypter) XORKeyStream(dst, src []byte) {
 // encryptBlocks encrypts the whole blocks at the start of src into dst,
 // chaining from reg (which it updates), and returns how many bytes.
 func (c *Cipher) encryptBlocks(reg *[BlockSize]byte, dst, src []byte) int {
-	n := len(src) / BlockSize * BlockSize
+	n := min(len(src), maxRun) / BlockSize * BlockSize
 	if c.rounds != 0 {
 		encryptBlocksAESNI(c.rounds, &c.xk[0], &reg[0], &dst[0], &src[0], n/BlockSize)
 		return n
@@ -115,16 +131,25 @@ func (c *Cipher) encryptBlocks(reg *[BlockSize]byte, dst, src []byte) int {
 // ct, whose first block follows the ciphertext block prev (the IV at the
 // start): for each block of ct, the encryption of the ciphertext block
 // before it; for a last partial block, the key stream of its bytes. ks
-// must be as long as ct and must not overlap it. The plaintext is ct XOR
-// ks.
+// must be at least as long as ct and must not overlap it (it panics
+// otherwise). The plaintext is ct XOR ks.
 func (c *Cipher) KeyStream(ks, ct []byte, prev *[BlockSize]byte) {
+	if len(ks) < len(ct) {
+		panic("aescfb: key stream buffer smaller than the ciphertext")
+	}
 	ks = ks[:len(ct)]
-	whole := len(ct) / BlockSize * BlockSize
+	if overlap(ks, ct) {
+		panic("aescfb: key stream buffer overlaps the ciphertext")
+	}
 	done := 0
-	if c.rounds != 0 && whole >= 8*BlockSize {
-		groups := whole / (8 * BlockSize)
-		keyStream8AESNI(c.rounds, &c.xk[0], &prev[0], &ct[0], &ks[0], groups)
-		done = groups * 8 * BlockSize
+	for c.rounds != 0 && len(ct)-done >= 8*BlockSize {
+		groups := min(len(ct)-done, maxRun) / (8 * BlockSize)
+		from := prev
+		if done > 0 {
+			from = (*[BlockSize]byte)(ct[done-BlockSize : done])
+		}
+		keyStream8AESNI(c.rounds, &c.xk[0], &from[0], &ct[done], &ks[done], groups)
+		done += groups * 8 * BlockSize
 	}
 	for off := done; off < len(ct); off += BlockSize {
 		from := prev[:]
@@ -141,39 +166,13 @@ func (c *Cipher) KeyStream(ks, ct []byte, prev *[BlockSize]byte) {
 	}
 }
 
-// sbox is AES's S-box (FIPS 197, section 5.1.1), computed when a key is
-// first expanded rather than when the program starts.
-var sbox = sync.OnceValue(func() *[256]byte {
-	var s [256]byte
-	// p runs through the multiplicative group of GF(2^8) by powers of 3
-	// and q through the inverses (powers of 3^-1); the S-box value of p
-	// is the affine transformation of its inverse q.
-	p, q := byte(1), byte(1)
-	for {
-		p ^= p<<1 ^ byte(int8(p)>>7)&0x1b // p * 3
-		q ^= q << 1                       // q / 3
-		q ^= q << 2
-		q ^= q << 4
-		if q&0x80 != 0 {
-			q ^= 0x09
-		}
-		s[p] = q ^ (q<<1 | q>>7) ^ (q<<2 | q>>6) ^ (q<<3 | q>>5) ^ (q<<4 | q>>4) ^ 0x63
-		if p == 1 {
-			break
-		}
-	}
-	s[0] = 0x63
-	return &s
-})
-
 // expandKey is AES's key expansion (FIPS 197, section 5.2): the round keys
 // of key, each four words in memory order (the bytes of the state they are
 // XORed into), and the number of rounds.
+//
+// It runs only where the assembly does: SubWord is subWordAESNI.
 func expandKey(key []byte) (xk []uint32, rounds int) {
-	s := sbox()
-	subWord := func(w uint32) uint32 {
-		return uint32(s[w>>24])<<24 | uint32(s[w>>16&0xff])<<16 | uint32(s[w>>8&0xff])<<8 | uint32(s[w&0xff])
-	}
+	subWord := subWordAESNI
 	nk := len(key) / 4
 	rounds = nk + 6
 	w := make([]uint32, 4*(rounds+1))
@@ -201,4 +200,21 @@ func expandKey(key []byte) (xk []uint32, rounds int) {
 		w[i] = binary.LittleEndian.Uint32(b[:])
 	}
 	return w, rounds
+}
+
+// overlap reports whether x and y share any byte; inexactOverlap whether
+// they do other than by starting at the same place (in-place use).
+func overlap(x, y []byte) bool {
+	if len(x) == 0 || len(y) == 0 {
+		return false
+	}
+	xs, ys := uintptr(unsafe.Pointer(&x[0])), uintptr(unsafe.Pointer(&y[0]))
+	return xs < ys+uintptr(len(y)) && ys < xs+uintptr(len(x))
+}
+
+func inexactOverlap(x, y []byte) bool {
+	if len(x) == 0 || len(y) == 0 || &x[0] == &y[0] {
+		return false
+	}
+	return overlap(x, y)
 }

@@ -27,6 +27,30 @@ func ciphers(t testing.TB, key []byte) map[string]*Cipher {
 	return cs
 }
 
+// referenceSBox is AES's S-box (FIPS 197, section 5.1.1) computed from its
+// definition: p runs through GF(2^8)'s nonzero elements by powers of 3 and
+// q through their inverses; the S-box value of p is the affine
+// transformation of its inverse.
+func referenceSBox() [256]byte {
+	var s [256]byte
+	p, q := byte(1), byte(1)
+	for {
+		p ^= p<<1 ^ byte(int8(p)>>7)&0x1b // p * 3
+		q ^= q << 1                       // q / 3
+		q ^= q << 2
+		q ^= q << 4
+		if q&0x80 != 0 {
+			q ^= 0x09
+		}
+		s[p] = q ^ (q<<1 | q>>7) ^ (q<<2 | q>>6) ^ (q<<3 | q>>5) ^ (q<<4 | q>>4) ^ 0x63
+		if p == 1 {
+			break
+		}
+	}
+	s[0] = 0x63
+	return s
+}
+
 func mustHex(s string) []byte {
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -85,9 +109,12 @@ func xor(a, b []byte) []byte {
 	return out
 }
 
-// FIPS 197, appendix A: the key expansion examples' first and last words,
-// and the S-box entries of its section 5.1.1 example and table's corners.
+// FIPS 197, appendix A: the key expansion examples' first and last words;
+// and SubWord against the S-box.
 func TestKeyExpansion(t *testing.T) {
+	if !haveAESNI {
+		t.Skip("the key expansion runs only with the assembly (crypto/aes does every block without it)")
+	}
 	for _, v := range []struct {
 		key         string
 		first, last uint32
@@ -109,18 +136,25 @@ func TestKeyExpansion(t *testing.T) {
 			t.Errorf("%s: w[0] %08x, w[%d] %08x; want %08x, %08x", v.key, word(0), len(xk)-1, word(len(xk)-1), v.first, v.last)
 		}
 	}
-	s := sbox()
+	// SubWord against the S-box, for every byte in every place of the
+	// word.
+	ref := referenceSBox()
 	for in, out := range map[byte]byte{0x00: 0x63, 0x01: 0x7c, 0x53: 0xed, 0xff: 0x16, 0x10: 0xca, 0x8f: 0x73} {
-		if s[in] != out {
-			t.Errorf("S-box(%02x) = %02x, want %02x", in, s[in], out)
+		if ref[in] != out {
+			t.Fatalf("reference S-box(%02x) = %02x, want %02x", in, ref[in], out)
 		}
 	}
-	seen := map[byte]bool{}
-	for _, v := range s {
-		seen[v] = true
-	}
-	if len(seen) != 256 {
-		t.Errorf("the S-box is not a permutation: %d values", len(seen))
+	for b := 0; b < 256; b++ {
+		for shift := 0; shift < 32; shift += 8 {
+			w := uint32(b)<<shift | uint32(byte(b+85))<<((shift+8)%32) | uint32(byte(b*7))<<((shift+16)%32) | uint32(byte(b^0xa5))<<((shift+24)%32)
+			var want uint32
+			for k := 0; k < 32; k += 8 {
+				want |= uint32(ref[byte(w>>k)]) << k
+			}
+			if got := subWordAESNI(w); got != want {
+				t.Fatalf("SubWord(%08x) = %08x, want %08x", w, got, want)
+			}
+		}
 	}
 }
 
@@ -168,6 +202,16 @@ func check(t testing.TB, key, iv, src []byte, sizes []int, chunk int) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%s, key %d bytes, %d bytes in writes of %v: differs from crypto/cipher's CFB", name, len(key), len(src), sizes)
+		}
+		e = c.NewEncrypter(iv)
+		got = make([]byte, len(src))
+		for i, k := 0, 0; i < len(got); k++ {
+			n := min(max(sizes[k%len(sizes)], 1), len(got)-i)
+			e.XORKeyStream(got[i:i+n], src[i:i+n]) // into another buffer
+			i += n
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s, key %d bytes, %d bytes in writes of %v into another buffer: differs from crypto/cipher's CFB", name, len(key), len(src), sizes)
 		}
 		// Decryption key streams of chunks of whole blocks (the last
 		// may be partial), chained through prev.
@@ -252,5 +296,44 @@ func benchKeyStream(b *testing.B, plain bool) {
 	b.SetBytes(int64(len(ct)))
 	for b.Loop() {
 		c.KeyStream(ks, ct, &prev)
+	}
+}
+
+// Writes longer than maxRun go to the assembly in pieces, chained right.
+func TestLongRuns(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	key := make([]byte, 32)
+	rng.Read(key)
+	src := make([]byte, 3*maxRun+8*BlockSize+5)
+	rng.Read(src)
+	check(t, key, make([]byte, BlockSize), src, []int{len(src)}, len(src))
+	check(t, key, make([]byte, BlockSize), src, []int{maxRun + 3}, maxRun+8*BlockSize)
+}
+
+// Misuse panics rather than writing past dst's length or computing a
+// wrong key stream.
+func TestMisusePanics(t *testing.T) {
+	c, err := New(make([]byte, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256)
+	var prev [BlockSize]byte
+	for name, f := range map[string]func(){
+		"short dst":              func() { c.NewEncrypter(make([]byte, 16)).XORKeyStream(buf[:0:100], buf[100:110]) },
+		"overlapping dst":        func() { c.NewEncrypter(make([]byte, 16)).XORKeyStream(buf[1:65], buf[:64]) },
+		"short key stream":       func() { c.KeyStream(buf[:10], buf[100:200], &prev) },
+		"key stream in place":    func() { c.KeyStream(buf[:128], buf[:128], &prev) },
+		"overlapping key stream": func() { c.KeyStream(buf[64:192], buf[:128], &prev) },
+		"short IV":               func() { c.NewEncrypter(make([]byte, 8)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
 	}
 }

@@ -13,3 +13,6 @@ func encryptBlocksAESNI(rounds int, xk *uint32, reg *byte, dst, src *byte, block
 
 //go:noescape
 func keyStream8AESNI(rounds int, xk *uint32, prev, ct, ks *byte, groups int)
+
+//go:noescape
+func subWordAESNI(w uint32) uint32

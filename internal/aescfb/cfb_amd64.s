@@ -216,3 +216,19 @@ ks8store:
 ks8done:
 	VZEROUPPER
 	RET
+
+// func subWordAESNI(w uint32) uint32
+//
+// AES's SubWord: the S-box applied to each byte of w. AESENCLAST with a
+// zero round key is ShiftRows(SubBytes(state)); with w in all four columns
+// ShiftRows moves nothing, so any column is SubWord(w). No table is read,
+// so the time does not depend on w (the key, during key expansion).
+TEXT ·subWordAESNI(SB), NOSPLIT, $0-12
+	MOVL       w+0(FP), AX
+	MOVL       AX, X0
+	PSHUFD     $0, X0, X0
+	PXOR       X1, X1
+	AESENCLAST X1, X0
+	MOVL       X0, AX
+	MOVL       AX, ret+8(FP)
+	RET
