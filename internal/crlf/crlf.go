@@ -2,7 +2,9 @@
 // with no bare CR or LF: the canonical form that MIME signatures cover. The
 // MIME parser uses it to decide whether a message can be parsed where it
 // lies, and the spool runs it on what is written, so that decrypted content
-// need not be read again just to check its line endings.
+// need not be read again just to check its line endings. Dashes, beside
+// it, records where the lines that begin with "--" start, the only places
+// a multipart delimiter can be.
 package crlf
 
 import "bytes"

@@ -54,7 +54,7 @@ type Spool struct {
 	// the content has CRLF line endings without reading it again.
 	lines crlf.Check
 	// dashes records where lines that begin with "--" start (DashLines).
-	dashes dashLines
+	dashes crlf.Dashes
 }
 
 // readAhead is the size of the read-ahead window; reads of directRead
@@ -91,7 +91,7 @@ func (s *Spool) Write(p []byte) (int, error) {
 	}
 	// Learnt from what was stored, so that it describes the content.
 	s.lines.Write(p)
-	s.dashes.write(p)
+	s.dashes.Write(p)
 	return len(p), nil
 }
 
@@ -311,3 +311,10 @@ func (s *Spool) Close() error {
 	}
 	return nil
 }
+
+// DashLines returns, in order, the offsets of the lines of what was
+// written that begin with "--" (a line starts the content or follows a
+// LF), learnt while it was written, so that a MIME parser can find the
+// delimiters of a multipart without reading the content again; false when
+// there were more than crlf.MaxDashes (then the content must be searched).
+func (s *Spool) DashLines() ([]int64, bool) { return s.dashes.Lines() }

@@ -1,0 +1,130 @@
+package mime
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/mailseal/mailseal/internal/crlf"
+)
+
+// treeOf describes every entity of root: its path, type and byte ranges.
+func treeOf(root *Entity) string {
+	var b strings.Builder
+	var walk func(e *Entity)
+	walk = func(e *Entity) {
+		fmt.Fprintf(&b, "%q %s [%d %d %d %d %d] %q\n", e.Path, e.MediaType, e.start, e.bodyStart, e.preambleEnd, e.epilogueStart, e.end, e.Ambiguous)
+		for _, c := range e.Children {
+			walk(c)
+		}
+	}
+	walk(root)
+	return b.String()
+}
+
+// searchedTree parses src as the parser does without knowing where the
+// lines that begin with "--" are: searching every multipart body.
+func searchedTree(t *testing.T, src []byte) string {
+	t.Helper()
+	p := newParser(bytes.NewReader(src), int64(len(src)), Limits{}.withDefaults(), nil)
+	p.haveLines = false
+	root, err := p.parseEntity("", 0, int64(len(src)), 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return treeOf(root)
+}
+
+// bigMultipart is a message of over 8 MiB (where ParseAt checks two halves
+// and learns the dash lines): nested multiparts, lines that begin with
+// "--" but are no delimiter, and base64 filler; the delimiter of the
+// second part starts at the line ParseAt's check splits the message at
+// when shift is 0, and near it otherwise.
+func bigMultipart(t *testing.T, shift int, dashLines int) []byte {
+	t.Helper()
+	filler := func(n int) string {
+		line := strings.Repeat("QUJD", 19) + "\r\n"
+		return strings.Repeat(line, n/len(line)+1)
+	}
+	var b bytes.Buffer
+	b.WriteString("From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\npreamble\r\n--bx not a delimiter\r\n")
+	b.WriteString("--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\nContent-Type: text/plain\r\n\r\n--cx not this either\r\n-- a signature separator\r\n")
+	b.WriteString(strings.Repeat("--x\r\n", dashLines))
+	b.WriteString("--c\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--c--\r\n")
+	b.WriteString("--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(filler(5 << 20))
+	b.WriteString("--b \t\r\nContent-Type: application/octet-stream\r\n\r\n")
+	delimiterLF := b.Len() - len("--b \t\r\nContent-Type: application/octet-stream\r\n\r\n") - 1
+	b.WriteString(filler(4 << 20))
+	b.WriteString("--b--\r\nepilogue\r\n--b\r\n")
+	// Pad the epilogue so that half the size falls on the LF before the
+	// third delimiter (then the check's second half starts with it).
+	pad := 2*(delimiterLF+shift) - b.Len()
+	if pad < 0 {
+		t.Fatalf("message too long for shift %d", shift)
+	}
+	for pad > 0 {
+		n := min(pad, 78)
+		if n >= 2 {
+			b.WriteString(strings.Repeat("e", n-2) + "\r\n")
+		} else {
+			b.WriteString("\r\n") // one byte over: half the size moves by half a byte
+			pad = 0
+		}
+		pad -= n
+	}
+	return b.Bytes()
+}
+
+// A large message in place is checked in two halves that also learn where
+// the lines that begin with "--" start, and its parse then finds the
+// delimiters with them: the same entities as searching, whether a
+// delimiter starts right at the split or near it, with too many dash
+// lines to keep (then it searches), and the message read about once, not
+// once for the check and again for the search.
+func TestParseCheckedLearnsDashLines(t *testing.T) {
+	for _, tc := range []struct {
+		shift, dashLines int
+		learnt           bool
+	}{{0, 3, true}, {1, 3, true}, {-3, 3, true}, {40, 0, true}, {0, crlf.MaxDashes, false}} {
+		src := bigMultipart(t, tc.shift, tc.dashLines)
+		size := int64(len(src))
+		if size < 2*canonicalSplit {
+			t.Fatalf("the message is %d bytes, under ParseAt's split", size)
+		}
+		_, lines, haveLines, err := scanLines(bytes.NewReader(src), size, true)
+		if err != nil || haveLines != tc.learnt {
+			t.Fatalf("shift %d: scanLines learnt %v (%v), want %v", tc.shift, haveLines, err, tc.learnt)
+		}
+		if tc.learnt && fmt.Sprint(lines) != fmt.Sprint(dashReference(src)) {
+			t.Fatalf("shift %d: lines %v, want %v", tc.shift, lines, dashReference(src))
+		}
+		c := &countingReaderAt{r: bytes.NewReader(src)}
+		m, err := ParseAt(c, size, Limits{}, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := treeOf(m.Root), searchedTree(t, src); got != want {
+			t.Fatalf("shift %d, %d dash lines: entities\n%s\nwant (searched)\n%s", tc.shift, tc.dashLines, got, want)
+		}
+		if len(m.Root.Children) != 3 || len(m.Root.Children[0].Children) != 2 {
+			t.Fatalf("shift %d: %d parts\n%s", tc.shift, len(m.Root.Children), treeOf(m.Root))
+		}
+		if read := c.bytes.Load(); tc.learnt && read > size+size/8 {
+			t.Errorf("shift %d: %d bytes read for a message of %d: searched again", tc.shift, read, size)
+		}
+		m.Close()
+	}
+}
+
+// dashReference: every line start (0, or after a LF) that begins with "--".
+func dashReference(b []byte) []int64 {
+	var at []int64
+	for i := 0; i+1 < len(b); i++ {
+		if (i == 0 || b[i-1] == '\n') && b[i] == '-' && b[i+1] == '-' {
+			at = append(at, int64(i))
+		}
+	}
+	return at
+}
