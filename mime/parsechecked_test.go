@@ -128,3 +128,33 @@ func dashReference(b []byte) []int64 {
 	}
 	return at
 }
+
+// With no LF in the 64 KiB after the middle, the check runs as one range
+// and still learns the dash lines (a 300 KiB line sits at the middle).
+func TestParseCheckedNoLineAtTheMiddle(t *testing.T) {
+	line := strings.Repeat("QUJD", 19) + "\r\n"
+	var b bytes.Buffer
+	b.WriteString("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n")
+	b.WriteString(strings.Repeat(line, (4<<20)/len(line)))
+	b.WriteString("--b\r\n\r\n")
+	b.WriteString(strings.Repeat("A", 300<<10) + "\r\n")
+	b.WriteString(strings.Repeat(line, (4<<20)/len(line)))
+	b.WriteString("--b\r\n\r\nlast\r\n--b--\r\n")
+	src := b.Bytes()
+	size := int64(len(src))
+	if size < 2*canonicalSplit || bytes.IndexByte(src[size/2:size/2+64<<10], '\n') >= 0 {
+		t.Fatalf("the message (%d bytes) has a LF within 64 KiB of its middle", size)
+	}
+	_, lines, haveLines, err := scanLines(bytes.NewReader(src), size, true)
+	if err != nil || !haveLines || fmt.Sprint(lines) != fmt.Sprint(dashReference(src)) {
+		t.Fatalf("lines %v (%v, %v), want %v", lines, haveLines, err, dashReference(src))
+	}
+	m, err := ParseAt(bytes.NewReader(src), size, Limits{}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got, want := treeOf(m.Root), searchedTree(t, src); got != want || len(m.Root.Children) != 3 {
+		t.Fatalf("entities\n%s\nwant (searched, 3 parts)\n%s", got, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -38,9 +39,13 @@ func writeInPieces(d *Dashes, content, sizes []byte) {
 // and so does content cut in two at a line start and joined.
 func TestDashesMatchReference(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
-	alphabet := []byte("-\n\r-a")
-	for i := 0; i < 3000; i++ {
-		content := make([]byte, rng.Intn(300))
+	for i := 0; i < 4000; i++ {
+		// Dense in '-' (the search for "\n--" takes over), or sparse.
+		alphabet := []byte("-\n\r-a")
+		if i%2 == 1 {
+			alphabet = []byte("-\n\rabcdefghijklmnopqrstuvwxyz")
+		}
+		content := make([]byte, rng.Intn(600))
 		for k := range content {
 			content[k] = alphabet[rng.Intn(len(alphabet))]
 		}
@@ -49,10 +54,12 @@ func TestDashesMatchReference(t *testing.T) {
 			sizes[k] = byte(rng.Intn(5))
 		}
 		want := fmt.Sprint(dashLinesOf(content))
-		var d Dashes
-		writeInPieces(&d, content, sizes)
-		if got, ok := d.Lines(); !ok || fmt.Sprint(got) != want {
-			t.Fatalf("content %q: Lines %v (%v), want %s", content, got, ok, want)
+		for _, sz := range [][]byte{sizes, nil} { // in pieces, and whole (long writes search for "\n--" once '-' proves common)
+			var d Dashes
+			writeInPieces(&d, content, sz)
+			if got, ok := d.Lines(); !ok || fmt.Sprint(got) != want {
+				t.Fatalf("content %q in pieces of %v: Lines %v (%v), want %s", content, sz, got, ok, want)
+			}
 		}
 		// Cut after a LF, as the parser's check cuts a message in two.
 		if mid := bytes.IndexByte(content[len(content)/2:], '\n'); mid >= 0 {
@@ -81,12 +88,15 @@ func TestDashesOverflow(t *testing.T) {
 	if at, ok := d.Lines(); ok || at != nil {
 		t.Fatalf("one more: %d, %v", len(at), ok)
 	}
-	var a Dashes
-	a.Write(bytes.Repeat(line, MaxDashes/2+1))
-	b := DashesFrom(a.size)
-	b.Write(bytes.Repeat(line, MaxDashes/2))
-	if at, ok := JoinDashes(&a, &b); ok || at != nil {
-		t.Fatalf("two halves with %d together: %d, %v", MaxDashes+1, len(at), ok)
+	for _, extra := range []int{0, 1} {
+		var a Dashes
+		a.Write(bytes.Repeat(line, MaxDashes/2+extra))
+		b := DashesFrom(a.size)
+		b.Write(bytes.Repeat(line, MaxDashes/2))
+		at, ok := JoinDashes(&a, &b)
+		if want := extra == 0; ok != want || (ok && len(at) != MaxDashes) || (!ok && at != nil) {
+			t.Fatalf("two halves with %d together: %d, %v", MaxDashes+extra, len(at), ok)
+		}
 	}
 }
 
@@ -116,6 +126,19 @@ func BenchmarkDashes(b *testing.B) {
 		s = s[76:]
 	}
 	data := buf.Bytes()[:256<<10]
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var d Dashes
+		d.Write(data)
+	}
+}
+
+// BenchmarkDashesDense: content where '-' is common but starts no line
+// (an attacker's "-a-a-a" lines), which a call per '-' would make 50 times
+// slower than BenchmarkDashes.
+func BenchmarkDashesDense(b *testing.B) {
+	line := strings.Repeat("-a", 38) + "\r\n"
+	data := []byte(strings.Repeat(line, (256<<10)/len(line)))
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		var d Dashes
