@@ -104,6 +104,11 @@ type crlfView struct {
 	// anyCR: the source holds a CR (after the mbox "From " line); without
 	// one, the canonical form is the source with every LF made CRLF.
 	anyCR bool
+	// lines: where the lines of the canonical form that begin with "--"
+	// start, learnt while the source was indexed (DashLines), when it has
+	// no CR and no more than crlf.MaxDashes of them.
+	lines     []int64
+	haveLines bool
 
 	mu      sync.Mutex
 	cursors [4]viewPos
@@ -148,32 +153,40 @@ func newCRLFView(src io.ReaderAt, size, maxSize int64) (*crlfView, error) {
 	}
 	var err error
 	if mid < 0 {
-		v.marks, v.size, v.anyCR, err = indexRange(src, base, size)
+		var r indexed
+		r, err = indexRange(src, base, size)
+		v.marks, v.size, v.anyCR = r.marks, r.size, r.anyCR
+		v.lines, v.haveLines = r.dashes.Lines()
 	} else {
-		type half struct {
-			marks []viewPos
-			size  int64
-			anyCR bool
-			err   error
-		}
-		second := make(chan half, 1)
+		second := make(chan indexed, 1)
 		go func() {
-			var h half
-			h.marks, h.size, h.anyCR, h.err = indexRange(src, mid, size)
-			second <- h
+			r, err := indexRange(src, mid, size)
+			r.err = err
+			second <- r
 		}()
-		var first int64
-		v.marks, first, v.anyCR, err = indexRange(src, base, mid)
+		var r indexed
+		r, err = indexRange(src, base, mid)
 		h := <-second
 		if err == nil {
 			err = h.err
 		}
-		v.anyCR = v.anyCR || h.anyCR
+		v.marks, v.anyCR = r.marks, r.anyCR || h.anyCR
+		first := r.size
 		for _, m := range h.marks {
 			m.canon += first
 			v.marks = append(v.marks, m)
 		}
 		v.size = first + h.size
+		// The second half's line starts are in its own canonical offsets.
+		for i := range h.dashes.at {
+			h.dashes.at[i] += first
+		}
+		v.lines, v.haveLines = joinLines(&r.dashes, &h.dashes)
+	}
+	if v.anyCR {
+		// A bare CR ends a canonical line where the source has no LF:
+		// line starts found in the source are not all of them.
+		v.lines, v.haveLines = nil, false
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mime: reading message: %v: %w", err, core.ErrInput)
@@ -184,30 +197,97 @@ func newCRLFView(src io.ReaderAt, size, maxSize int64) (*crlfView, error) {
 	return v, nil
 }
 
+// indexed is what indexRange learns of a range of the source.
+type indexed struct {
+	marks  []viewPos
+	size   int64 // of the range's canonical form
+	anyCR  bool
+	dashes canonDashes
+	err    error
+}
+
+// canonDashes records the line starts that begin with "--" of a range of
+// a source without CR, in canonical offsets counted from the range's
+// start: a crlf.Dashes over the source bytes, each offset it records then
+// moved by the number of LFs before it (each becomes CRLF). It is only
+// meaningful while the range has no CR.
+type canonDashes struct {
+	d  crlf.Dashes
+	at []int64
+}
+
+// write records the line starts in block, which starts at source offset
+// srcOff and canonical offset canon (counted from the range's start).
+func (c *canonDashes) write(block []byte, srcOff, canon int64) {
+	before, _ := c.d.Lines()
+	n := len(before)
+	c.d.Write(block)
+	lines, ok := c.d.Lines()
+	if !ok {
+		c.at = nil
+		return
+	}
+	lfs, counted := 0, 0 // LFs in block[:counted]
+	for _, s := range lines[n:] {
+		rel := int(s - srcOff)
+		if rel < 0 {
+			// The first '-' ended the block before: the byte before
+			// this block's first canonical byte.
+			c.at = append(c.at, canon+int64(rel))
+			continue
+		}
+		lfs += bytes.Count(block[counted:rel], []byte{'\n'})
+		counted = rel
+		c.at = append(c.at, canon+int64(rel+lfs))
+	}
+}
+
+// Lines is as crlf.Dashes' Lines, in canonical offsets.
+func (c *canonDashes) Lines() ([]int64, bool) {
+	if _, ok := c.d.Lines(); !ok {
+		return nil, false
+	}
+	return c.at, true
+}
+
+// joinLines is crlf.JoinDashes for two ranges' canonDashes, a then b (b's
+// offsets already moved to follow a's).
+func joinLines(a, b *canonDashes) ([]int64, bool) {
+	la, oka := a.Lines()
+	lb, okb := b.Lines()
+	if !oka || !okb || len(la)+len(lb) > crlf.MaxDashes {
+		return nil, false
+	}
+	return append(la[:len(la):len(la)], lb...), true
+}
+
 // indexRange reads src[from:end), which starts a line (or the message),
 // and returns a mark at every viewMark source bytes (canonical offsets
-// counted from from), the canonical size of the range and whether it holds
-// a CR.
-func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, bool, error) {
+// counted from from), the canonical size of the range, whether it holds
+// a CR, and (while it holds none) the line starts that begin with "--".
+func indexRange(src io.ReaderAt, from, end int64) (indexed, error) {
 	buf := make([]byte, min(scanBuffer(end-from), end-from+1))
 	var scratch []byte
-	marks := make([]viewPos, 0, (end-from)/viewMark+1)
+	r := indexed{marks: make([]viewPos, 0, (end-from)/viewMark+1)}
+	r.dashes.d = crlf.DashesFrom(from)
 	var st crlfState
 	var canon int64
-	anyCR := false
 	for off := from; off < end; {
 		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
 		if n == 0 && err != nil {
-			return nil, 0, false, err
+			return indexed{}, err
 		}
 		for b := buf[:n]; len(b) > 0; {
 			k := min(len(b), viewMark)
-			marks = append(marks, viewPos{src: off, canon: canon, st: st})
+			r.marks = append(r.marks, viewPos{src: off, canon: canon, st: st})
 			block := b[:k]
 			if !st.afterCR && bytes.IndexByte(block, '\r') < 0 {
+				if !r.anyCR {
+					r.dashes.write(block, off, canon)
+				}
 				canon += int64(k + bytes.Count(block, []byte{'\n'}))
 			} else {
-				anyCR = true
+				r.anyCR = true
 				if scratch == nil {
 					scratch = make([]byte, 2*viewMark)
 				}
@@ -217,11 +297,18 @@ func indexRange(src io.ReaderAt, from, end int64) ([]viewPos, int64, bool, error
 			b, off = b[k:], off+int64(k)
 		}
 	}
-	return marks, canon, anyCR, nil
+	r.size = canon
+	return r, nil
 }
 
 // Size is the size of the canonical form.
 func (v *crlfView) Size() int64 { return v.size }
+
+// DashLines returns, in order, the canonical offsets of the lines that
+// begin with "--", learnt while the source was indexed, so that the parser
+// reads only those lines to find a multipart's delimiters; false when the
+// source holds a CR or more such lines than crlf.MaxDashes.
+func (v *crlfView) DashLines() ([]int64, bool) { return v.lines, v.haveLines }
 
 // start is the position to convert from to reach canonical offset off:
 // the latest cursor or mark at or before it.

@@ -1095,8 +1095,9 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		}
 	}
 	var done bool
-	if p.haveLines && !viewed {
-		done, err = splitAtLines(src, from, to, dash, p.lines, cleared, delimiter)
+	if p.haveLines {
+		// The lines are in p.src's (canonical) offsets, a view's too.
+		done, err = splitAtLines(p.src, e.bodyStart, e.end, dash, p.lines, cleared, delimiter)
 	} else {
 		done, err = searchDelimiters(src, from, to, e.bodyStart, marks, dash, eol, cleared, delimiter)
 	}

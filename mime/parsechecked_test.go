@@ -3,6 +3,7 @@ package mime
 import (
 	"bytes"
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 
@@ -156,5 +157,99 @@ func TestParseCheckedNoLineAtTheMiddle(t *testing.T) {
 	defer m.Close()
 	if got, want := treeOf(m.Root), searchedTree(t, src); got != want || len(m.Root.Children) != 3 {
 		t.Fatalf("entities\n%s\nwant (searched, 3 parts)\n%s", got, want)
+	}
+}
+
+// The same messages with LF line endings are read through a crlfView,
+// whose index learns the dash lines (in canonical offsets) the same way:
+// the same entities as the view's search, the lines those of the
+// canonical form, and the file read about once.
+func TestCRLFViewLearnsDashLines(t *testing.T) {
+	for _, tc := range []struct {
+		shift, dashLines int
+		learnt           bool
+	}{{0, 3, true}, {1, 3, true}, {-3, 3, true}, {40, 0, true}, {0, crlf.MaxDashes, false}} {
+		canonical := bigMultipart(t, tc.shift, tc.dashLines)
+		src := bytes.ReplaceAll(canonical, []byte("\r\n"), []byte("\n"))
+		if tc.shift == 1 {
+			src = append([]byte("From alice@example.org Mon Dec  7 10:00:00 2026\n"), src...)
+		}
+		size := int64(len(src))
+		v, err := newCRLFView(bytes.NewReader(src), size, 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, haveLines := v.DashLines()
+		if haveLines != tc.learnt || (tc.learnt && fmt.Sprint(lines) != fmt.Sprint(dashReference(canonical))) {
+			t.Fatalf("shift %d: lines %v (%v), want %v (%v)", tc.shift, len(lines), haveLines, len(dashReference(canonical)), tc.learnt)
+		}
+		// The reference: the view's own search.
+		p := newParser(v, v.Size(), Limits{}.withDefaults(), nil)
+		p.haveLines = false
+		ref, err := p.parseEntity("", 0, v.Size(), 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &countingReaderAt{r: bytes.NewReader(src)}
+		m, err := ParseAt(c, size, Limits{}, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := treeOf(m.Root), treeOf(ref); got != want || len(m.Root.Children) != 3 {
+			t.Fatalf("shift %d, %d dash lines: entities\n%s\nwant (searched, 3 parts)\n%s", tc.shift, tc.dashLines, got, want)
+		}
+		if read := c.bytes.Load(); tc.learnt && read > size+size/8 {
+			t.Errorf("shift %d: %d bytes read for a message of %d: searched again", tc.shift, read, size)
+		}
+		m.Close()
+	}
+	// A CR anywhere: the source's line starts are not all the canonical
+	// form's (a bare CR ends a line), so nothing is learnt.
+	src := bytes.ReplaceAll(bigMultipart(t, 0, 3), []byte("\r\n"), []byte("\n"))
+	src = append(src, "x\r--b--\n"...)
+	v, err := newCRLFView(bytes.NewReader(src), int64(len(src)), 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.DashLines(); ok {
+		t.Fatal("lines learnt from a source with a CR")
+	}
+}
+
+// The view's learnt line starts against the canonical form's, for random
+// LF text dense in "--" (so that line starts fall on the index's 16 KiB
+// block edges and on the edges of its reads), in one range and in two.
+func TestCRLFViewDashLinesRandom(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	pieces := []string{"--", "-", "\n", "a", "--b\n", "\n--", strings.Repeat("QUJD", 40)}
+	checked := 0
+	for i := 0; i < 40; i++ {
+		size := 70<<10 + rng.Intn(300<<10)
+		if i%10 == 0 {
+			size = 2*canonicalSplit + rng.Intn(1<<20)
+		}
+		var b []byte
+		for len(b) < size {
+			b = append(b, pieces[rng.Intn(len(pieces))]...)
+		}
+		v, err := newCRLFView(bytes.NewReader(b), int64(len(b)), 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, ok := v.DashLines()
+		want := dashReference(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")))
+		if len(want) > crlf.MaxDashes {
+			if ok {
+				t.Fatalf("%d line starts learnt, more than MaxDashes", len(lines))
+			}
+			continue
+		}
+		if !ok || fmt.Sprint(lines) != fmt.Sprint(want) {
+			t.Fatalf("%d bytes: %d lines (%v), want %d", len(b), len(lines), ok, len(want))
+		}
+		checked++
+	}
+	if checked < 30 {
+		t.Fatalf("only %d of 40 contents had few enough dash lines to check", checked)
 	}
 }
