@@ -1024,13 +1024,16 @@ type span struct{ start, end int64 }
 // With hashes, the first part is hashed from the moment its start is
 // known, on a goroutine beside the search (see HashSignedPart).
 //
-// The search reads the body as its source holds it: the canonical bytes,
-// or, for a message read through a crlfView whose source has LF line
-// endings and no CR, the source's own bytes, in which a line ends in LF
-// alone; searchDelimiters converts the offsets it reports by counting the
-// LFs in the bytes it reads anyway, so nothing is read twice. At
-// 100 MiB that saves converting the whole body, about a tenth of the time
-// of decrypting a PGP/MIME message with LF line endings. Both read the
+// Where the source knows the lines that begin with "--" (a spool, a
+// large file checked in place, a crlfView's index: DashLines) and they
+// are sparse in the body, only those lines are read (splitAtLines).
+// Otherwise the search reads the body as its source holds it: the
+// canonical bytes, or, for a message read through a crlfView whose source
+// has LF line endings and no CR, the source's own bytes, in which a line
+// ends in LF alone; searchDelimiters converts the offsets it reports by
+// counting the LFs in the bytes it reads anyway, so nothing is read twice.
+// At 100 MiB that saves converting the whole body, about a tenth of the
+// time of decrypting a PGP/MIME message with LF line endings. All read the
 // same lines: checkSplitPartsThroughView, in every splitParts test and
 // FuzzSplitParts, compares them.
 func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (spans []span, hashed *partHasher, err error) {
@@ -1039,7 +1042,8 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 	eol := []byte("\r\n")
 	viewed := false
 	var marks []viewPos
-	if v, f, t, ok := sourceRange(p.src, e.bodyStart, e.end, true); ok {
+	useLines := p.haveLines && sparseLines(p.lines, e.bodyStart, e.end)
+	if v, f, t, ok := sourceRange(p.src, e.bodyStart, e.end, true); ok && !useLines {
 		viewed = true
 		src, from, to, eol, marks = v.src, f, t, []byte("\n"), v.marks
 	}
@@ -1095,7 +1099,7 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 		}
 	}
 	var done bool
-	if p.haveLines {
+	if useLines {
 		// The lines are in p.src's (canonical) offsets, a view's too.
 		done, err = splitAtLines(p.src, e.bodyStart, e.end, dash, p.lines, cleared, delimiter)
 	} else {
@@ -1243,8 +1247,21 @@ func searchDelimiters(src io.ReaderAt, from, to, canonFrom int64, marks []viewPo
 	}
 }
 
+// sparseLines reports whether the known line starts in [from, to) are few
+// enough to read one by one (a read or two each) rather than search the
+// range: at most one per 4 KiB. Each nesting level reads the lines in its
+// body again, so a hostile body of many dash lines under many levels
+// would otherwise cost millions of small reads; dense lines are searched,
+// as they were before lines were known.
+func sparseLines(lines []int64, from, to int64) bool {
+	i := sort.Search(len(lines), func(i int) bool { return lines[i] >= from })
+	j := sort.Search(len(lines), func(i int) bool { return lines[i] >= to })
+	return int64(j-i)*4096 <= to-from
+}
+
 // splitAtLines is searchDelimiters for canonical content whose lines that
-// begin with "--" are known (lines, from the spool it was written to):
+// begin with "--" are known (lines, from the source: a spool, a file
+// checked in place, a crlfView's index):
 // only those lines, and the one at from, are read, so the body is not read
 // again to find its delimiters. It finds what searchDelimiters finds
 // (checkSplitParts, in every splitParts test and FuzzSplitParts, compares

@@ -808,9 +808,12 @@ func checkSplitPartsThroughView(t *testing.T, body []byte, boundary string) {
 				preambleEnd, epilogueFrom int64
 				sum                       []byte
 			}
-			split := func(ra io.ReaderAt) result {
+			split := func(ra io.ReaderAt, withLines bool) result {
 				e := &Entity{bodyStart: off, end: end}
 				p := &parser{src: ra, lim: lim}
+				if d, ok := ra.(interface{ DashLines() ([]int64, bool) }); ok && withLines {
+					p.lines, p.haveLines = d.DashLines() // what the view learnt while indexing
+				}
 				defer p.stopHashers()
 				got, hashed, err := p.splitParts(e, boundary, []crypto.Hash{crypto.SHA256})
 				r := result{spans: fmt.Sprint(got), err: err, preambleEnd: e.preambleEnd, epilogueFrom: e.epilogueStart}
@@ -822,9 +825,12 @@ func checkSplitPartsThroughView(t *testing.T, body []byte, boundary string) {
 				}
 				return r
 			}
-			viewed, direct := split(v), split(bytes.NewReader(canonical))
+			viewed, direct := split(v, false), split(bytes.NewReader(canonical), false)
 			if fmt.Sprint(viewed) != fmt.Sprint(direct) {
 				t.Fatalf("body of %d bytes at %d, trailer %q: through the view %+v, canonical %+v", len(lf), off, trailer, viewed, direct)
+			}
+			if lines := split(v, true); fmt.Sprint(lines) != fmt.Sprint(direct) {
+				t.Fatalf("body of %d bytes at %d, trailer %q: through the view at its learnt lines %+v, canonical %+v", len(lf), off, trailer, lines, direct)
 			}
 		}
 	}
