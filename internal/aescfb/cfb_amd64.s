@@ -42,74 +42,58 @@ TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
 	MOVUPS 224(AX), X15
 	JMP    enc14
 
+// One block of CFB encryption, up to the last rounds: the register
+// (the ciphertext block before) XOR round key 0, then rounds 1-9.
+#define CFB_FIRST_ROUNDS \
+	PXOR   X1, X0  \
+	AESENC X2, X0  \
+	AESENC X3, X0  \
+	AESENC X4, X0  \
+	AESENC X5, X0  \
+	AESENC X6, X0  \
+	AESENC X7, X0  \
+	AESENC X8, X0  \
+	AESENC X9, X0  \
+	AESENC X10, X0
+
+// The key stream in X0 XOR the plaintext block is the ciphertext block,
+// stored, and the register for the next block; on to the next block.
+#define CFB_STORE_NEXT \
+	VPXOR  (SI), X0, X0 \
+	MOVUPS X0, (DI)     \
+	ADDQ   $16, SI      \
+	ADDQ   $16, DI      \
+	DECQ   BX
+
 enc10:
-	TESTQ      BX, BX
-	JE         encdone
-	PXOR       X1, X0
-	AESENC     X2, X0
-	AESENC     X3, X0
-	AESENC     X4, X0
-	AESENC     X5, X0
-	AESENC     X6, X0
-	AESENC     X7, X0
-	AESENC     X8, X0
-	AESENC     X9, X0
-	AESENC     X10, X0
+	TESTQ BX, BX
+	JE    encdone
+	CFB_FIRST_ROUNDS
 	AESENCLAST X11, X0
-	VPXOR      (SI), X0, X0
-	MOVUPS     X0, (DI)
-	ADDQ       $16, SI
-	ADDQ       $16, DI
-	DECQ       BX
-	JMP        enc10
+	CFB_STORE_NEXT
+	JMP   enc10
 
 enc12:
-	TESTQ      BX, BX
-	JE         encdone
-	PXOR       X1, X0
-	AESENC     X2, X0
-	AESENC     X3, X0
-	AESENC     X4, X0
-	AESENC     X5, X0
-	AESENC     X6, X0
-	AESENC     X7, X0
-	AESENC     X8, X0
-	AESENC     X9, X0
-	AESENC     X10, X0
+	TESTQ BX, BX
+	JE    encdone
+	CFB_FIRST_ROUNDS
 	AESENC     X11, X0
 	AESENC     X12, X0
 	AESENCLAST X13, X0
-	VPXOR      (SI), X0, X0
-	MOVUPS     X0, (DI)
-	ADDQ       $16, SI
-	ADDQ       $16, DI
-	DECQ       BX
-	JMP        enc12
+	CFB_STORE_NEXT
+	JMP   enc12
 
 enc14:
-	TESTQ      BX, BX
-	JE         encdone
-	PXOR       X1, X0
-	AESENC     X2, X0
-	AESENC     X3, X0
-	AESENC     X4, X0
-	AESENC     X5, X0
-	AESENC     X6, X0
-	AESENC     X7, X0
-	AESENC     X8, X0
-	AESENC     X9, X0
-	AESENC     X10, X0
+	TESTQ BX, BX
+	JE    encdone
+	CFB_FIRST_ROUNDS
 	AESENC     X11, X0
 	AESENC     X12, X0
 	AESENC     X13, X0
 	AESENC     X14, X0
 	AESENCLAST X15, X0
-	VPXOR      (SI), X0, X0
-	MOVUPS     X0, (DI)
-	ADDQ       $16, SI
-	ADDQ       $16, DI
-	DECQ       BX
-	JMP        enc14
+	CFB_STORE_NEXT
+	JMP   enc14
 
 encdone:
 	MOVUPS X0, (DX)
