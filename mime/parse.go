@@ -390,9 +390,9 @@ func knownCRLF(src io.ReaderAt, size int64) (known, ok bool) {
 
 // whole is the source whose size bytes src reads all of: src itself, or
 // the source under a section of all of it; nil when src reads less than
-// all of a source of a known size. What a source learnt while it was
-// written (a spool's line endings, its DashLines) is about all of it, so
-// it counts only for a parse of all of it.
+// all of a source of a known size. What a source learnt of its content
+// (a spool's line endings, a spool's or a crlfView's DashLines) is about
+// all of it, so it counts only for a parse of all of it.
 func whole(src io.ReaderAt, size int64) io.ReaderAt {
 	if sr, isSR := src.(*io.SectionReader); isSR {
 		outer, off, n := sr.Outer()
@@ -425,9 +425,9 @@ func scanBuffer(size int64) int64 {
 // where the lines that begin with "--" start (crlf.Dashes), so that the
 // parse then finds the delimiters of a multipart without searching its
 // body (as for a spool, which learns them while it is written). Searching
-// was a third pass over the message beside the check's two: for a 100 MiB
-// PGP/MIME message, 0.97 of the time of decrypt+verify and 0.92 of an
-// S/MIME sign+encrypt's went with it (BENCHMARKS.md, the eighth session).
+// was a third pass over the message beside the check's two: without it, a
+// 100 MiB v4 decrypt+verify took 0.96 of the time and an S/MIME
+// sign+encrypt 0.93 (docs/benchmark-notes.md, the eighth session).
 func parseChecked(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts []ParseOption) (*Message, error) {
 	canonical, lines, haveLines, err := scanLines(src, size, true)
 	if err != nil {
@@ -507,7 +507,8 @@ func scanLines(src io.ReaderAt, size int64, dashes bool) (canonical bool, lines 
 	return canonical, lines, haveLines, err
 }
 
-// canonicalSplit is the size from which isCanonical checks two halves.
+// canonicalSplit is half the size from which isCanonical (and the
+// crlfView's index) takes two halves side by side: 8 MiB.
 const canonicalSplit = 4 << 20
 
 // checkRange checks the line endings of src[from:end), and gives what it
@@ -664,8 +665,10 @@ type parser struct {
 	signedHashes func(params map[string]string) []crypto.Hash
 	hashers      []*partHasher
 	minHashed    int64 // the smallest part hashed during the parse
-	// lines: where the lines of src that begin with "--" start, when its
-	// source learnt them while it was written (spool.DashLines).
+	// lines: where the lines of src that begin with "--" start, when they
+	// are known: learnt by a spool while it was written (DashLines), by a
+	// crlfView while it indexed its source (DashLines), or by parseChecked
+	// while it checked a large message's line endings.
 	lines     []int64
 	haveLines bool
 	// tap, when set, hashed the signed part while src was written; size
@@ -1265,7 +1268,8 @@ func sparseLines(lines []int64, from, to int64) bool {
 // only those lines, and the one at from, are read, so the body is not read
 // again to find its delimiters. It finds what searchDelimiters finds
 // (checkSplitParts, in every splitParts test and FuzzSplitParts, compares
-// them). What it buys: a piped message (BenchmarkSpoolPipe, 32 MiB) 0.87
+// them). What it bought when spools first learnt their lines (the third
+// session): a piped message (BenchmarkSpoolPipe, 32 MiB) 0.87
 // of the time for CRLF and 0.74 for LF, BenchmarkParse10MiB 0.82; whole
 // processes at 100 MiB, OpenPGP decrypt+verify from a file 0.92, from a
 // pipe 0.89, sign+encrypt from a pipe 0.96 (docs/benchmark-notes.md).

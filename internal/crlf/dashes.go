@@ -9,10 +9,11 @@ const MaxDashes = 1 << 15
 // Dashes records, from content written to it in order, the offsets of the
 // lines that begin with "--": the only places a MIME multipart delimiter
 // can be. A line starts the content or follows a LF. The spool keeps one
-// for what is written to it, and the MIME parser's line-ending check of a
-// message read where it lies keeps them too, so that the parser finds the
-// delimiters of a multipart without searching its body. The zero value is
-// ready for content that starts at offset 0.
+// for what is written to it, the MIME parser's line-ending check of a
+// large message read where it lies keeps one, and so does the index of a
+// message read through the LF view (in its canonical offsets), so that the
+// parser finds the delimiters of a multipart without searching its body.
+// The zero value is ready for content that starts at offset 0.
 type Dashes struct {
 	at       []int64
 	overflow bool
@@ -53,8 +54,8 @@ func (d *Dashes) Write(p []byte) (int, error) {
 		d.add(off)
 	}
 	// Line starts after a LF inside p: found by their first '-', which
-	// the bodies that make most of a large message (base64, armor) never
-	// hold, so that the search runs at memchr's speed rather than
+	// the bodies that make most of a large message (base64 lines, armor's
+	// radix-64 lines) never hold, so that the search runs at memchr's speed rather than
 	// stopping at every LF (BenchmarkDashes: about 60 GB/s on base64
 	// lines, against 7 for a search of "\n--"). Content where '-' is
 	// common but seldom starts a line (rules of dashes, an attacker's
