@@ -255,10 +255,7 @@ func (c *canonDashes) Lines() ([]int64, bool) {
 func joinLines(a, b *canonDashes) ([]int64, bool) {
 	la, oka := a.Lines()
 	lb, okb := b.Lines()
-	if !oka || !okb || len(la)+len(lb) > crlf.MaxDashes {
-		return nil, false
-	}
-	return append(la[:len(la):len(la)], lb...), true
+	return crlf.JoinLines(la, oka, lb, okb)
 }
 
 // indexRange reads src[from:end), which starts a line (or the message),

@@ -1046,9 +1046,11 @@ func (p *parser) splitParts(e *Entity, boundary string, hashes []crypto.Hash) (s
 	viewed := false
 	var marks []viewPos
 	useLines := p.haveLines && sparseLines(p.lines, e.bodyStart, e.end)
-	if v, f, t, ok := sourceRange(p.src, e.bodyStart, e.end, true); ok && !useLines {
-		viewed = true
-		src, from, to, eol, marks = v.src, f, t, []byte("\n"), v.marks
+	if !useLines {
+		if v, f, t, ok := sourceRange(p.src, e.bodyStart, e.end, true); ok {
+			viewed = true
+			src, from, to, eol, marks = v.src, f, t, []byte("\n"), v.marks
+		}
 	}
 	readErr := func(err error) error {
 		return fmt.Errorf("mime: reading the body of %s: %v: %w", e.name(), err, core.ErrInput)

@@ -78,6 +78,13 @@ func bigMultipart(t *testing.T, shift int, dashLines int) []byte {
 	return b.Bytes()
 }
 
+// bigMultipartCases: where the delimiter lies against the split (shift),
+// how many dash lines the message has, and whether they can be kept.
+var bigMultipartCases = []struct {
+	shift, dashLines int
+	learnt           bool
+}{{0, 3, true}, {1, 3, true}, {-3, 3, true}, {40, 0, true}, {0, crlf.MaxDashes, false}}
+
 // A large message in place is checked in two halves that also learn where
 // the lines that begin with "--" start, and its parse then finds the
 // delimiters with them: the same entities as searching, whether a
@@ -85,10 +92,7 @@ func bigMultipart(t *testing.T, shift int, dashLines int) []byte {
 // lines to keep (then it searches), and the message read about once, not
 // once for the check and again for the search.
 func TestParseCheckedLearnsDashLines(t *testing.T) {
-	for _, tc := range []struct {
-		shift, dashLines int
-		learnt           bool
-	}{{0, 3, true}, {1, 3, true}, {-3, 3, true}, {40, 0, true}, {0, crlf.MaxDashes, false}} {
+	for _, tc := range bigMultipartCases {
 		src := bigMultipart(t, tc.shift, tc.dashLines)
 		size := int64(len(src))
 		if size < 2*canonicalSplit {
@@ -165,10 +169,7 @@ func TestParseCheckedNoLineAtTheMiddle(t *testing.T) {
 // the same entities as the view's search, the lines those of the
 // canonical form, and the file read about once.
 func TestCRLFViewLearnsDashLines(t *testing.T) {
-	for _, tc := range []struct {
-		shift, dashLines int
-		learnt           bool
-	}{{0, 3, true}, {1, 3, true}, {-3, 3, true}, {40, 0, true}, {0, crlf.MaxDashes, false}} {
+	for _, tc := range bigMultipartCases {
 		canonical := bigMultipart(t, tc.shift, tc.dashLines)
 		src := bytes.ReplaceAll(canonical, []byte("\r\n"), []byte("\n"))
 		if tc.shift == 1 {

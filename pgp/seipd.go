@@ -72,13 +72,13 @@ func newSEIPDV1ReaderSize(in io.Reader, c packet.CipherFunction, key []byte, chu
 	if len(key) != c.KeySize() {
 		return nil, true, pgperrors.InvalidArgumentError("SEIPD: wrong session key length")
 	}
-	c2, err := aescfb.New(key)
+	cfb, err := aescfb.New(key)
 	if err != nil {
 		return nil, true, err
 	}
 	return &seipdV1Reader{
 		in:         in,
-		c:          c2,
+		c:          cfb,
 		buf:        make([]byte, chunk+2*aes.BlockSize+mdcPacketSize),
 		keyStream:  make([]byte, chunk+2*aes.BlockSize+mdcPacketSize),
 		prefixLeft: aes.BlockSize + 2,

@@ -55,9 +55,9 @@ func (d *Dashes) Write(p []byte) (int, error) {
 	}
 	// Line starts after a LF inside p: found by their first '-', which
 	// the bodies that make most of a large message (base64 lines, armor's
-	// radix-64 lines) never hold, so that the search runs at memchr's speed rather than
-	// stopping at every LF (BenchmarkDashes: about 60 GB/s on base64
-	// lines, against 7 for a search of "\n--"). Content where '-' is
+	// radix-64 lines) never hold, so that the search runs at memchr's
+	// speed rather than stopping at every LF (BenchmarkDashes: about 60
+	// GB/s on base64 lines, against 7 for a search of "\n--"). Content where '-' is
 	// common but seldom starts a line (rules of dashes, an attacker's
 	// "-a-a-a") would cost a call per '-': past a few such misses, the
 	// rest of p is searched for "\n--" instead (BenchmarkDashesDense).
@@ -117,6 +117,13 @@ func (d *Dashes) Lines() ([]int64, bool) {
 func JoinDashes(a, b *Dashes) ([]int64, bool) {
 	la, oka := a.Lines()
 	lb, okb := b.Lines()
+	return JoinLines(la, oka, lb, okb)
+}
+
+// JoinLines is JoinDashes for what two Lines calls gave (or line starts
+// kept in other offsets, as the LF view keeps them): la then lb, or false
+// when either was not known or they are more than MaxDashes together.
+func JoinLines(la []int64, oka bool, lb []int64, okb bool) ([]int64, bool) {
 	if !oka || !okb || len(la)+len(lb) > MaxDashes {
 		return nil, false
 	}
