@@ -18,7 +18,8 @@ import (
 
 // Encrypt returns a writer for the plaintext; what is written is encrypted
 // to every recipient in to (and signed by signer unless it is nil) and
-// written ASCII-armored ("PGP MESSAGE") to ciphertext as it goes. Close
+// written ASCII-armored ("PGP MESSAGE", in CRLF lines: the body of a
+// PGP/MIME part) to ciphertext as it goes. Close
 // finishes the message. Every recipient must pass CheckRecipient; otherwise
 // nothing is written and the error names each bad recipient and wraps
 // core.ErrNoKey. SEIPDv2 (AEAD) is used when every recipient's key
@@ -28,7 +29,7 @@ func (e *Engine) Encrypt(ciphertext io.Writer, to []*openpgp.Entity, signer *ope
 	if signer != nil {
 		signers = []*openpgp.Entity{signer}
 	}
-	return e.EncryptData(ciphertext, to, signers, nil, DataOptions{Armor: true})
+	return e.EncryptData(ciphertext, to, signers, nil, DataOptions{Armor: true, CRLF: true})
 }
 
 // EncryptData is Encrypt for byte-level users: several signers, messages
@@ -56,7 +57,10 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 	// The armor carries a CRC-24 line although RFC 9580 deprecates it:
 	// GnuPG 2.2 misreads armor without one.
 	var aw io.WriteCloser = nopCloser{ciphertext}
-	if opts.Armor {
+	switch {
+	case opts.Armor && opts.CRLF:
+		aw = armor.NewCRLFWriter(ciphertext, armorMessage)
+	case opts.Armor:
 		aw = armor.NewWriter(ciphertext, armorMessage)
 	}
 	// Three goroutines share the work of a large message: the caller's

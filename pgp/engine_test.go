@@ -227,8 +227,12 @@ func TestEncryptDecrypt(t *testing.T) {
 			kr := Keyring{Certs: openpgp.EntityList{publicOf(t, sender)}, Secrets: openpgp.EntityList{rcpt}}
 
 			ct := encrypt(t, e, data, nil, publicOf(t, rcpt))
-			if !bytes.HasPrefix(ct, []byte("-----BEGIN PGP MESSAGE-----")) {
-				t.Fatalf("not armored")
+			if !bytes.HasPrefix(ct, []byte("-----BEGIN PGP MESSAGE-----\r\n")) {
+				t.Fatalf("not armored in CRLF lines")
+			}
+			// Every line ends in CRLF, as the MIME part that carries it.
+			if n := bytes.Count(ct, []byte("\n")); n != bytes.Count(ct, []byte("\r\n")) || n < 5 {
+				t.Fatalf("a bare LF in the armor")
 			}
 			d, body := decryptAll(t, e, ct, kr)
 			if !bytes.Equal(body, data) || !d.Encrypted || d.Integrity != o.integrity || len(d.Signers) != 0 {

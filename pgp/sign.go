@@ -24,6 +24,7 @@ const (
 // opposed to PGP/MIME, which is always armored binary-mode data.
 type DataOptions struct {
 	Armor bool // ASCII armor
+	CRLF  bool // armor lines ended by CRLF, as a MIME body carries them (EncryptData)
 	Text  bool // text mode: signatures of type 0x01 over CRLF-canonical text, a UTF-8 literal packet
 }
 

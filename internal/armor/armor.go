@@ -47,10 +47,11 @@ import (
 // Writer is a streaming ASCII-armor encoder: the header line, a blank line,
 // base64 in 64-character lines (b64lines), the CRC-24
 // checksum line (which RFC 9580 deprecates but GnuPG 2.2 needs), and the
-// footer line, ended by a line feed.
+// footer line, ended by a line feed (NewWriter) or by CRLF (NewCRLFWriter).
 type Writer struct {
 	w         io.Writer
 	blockType string
+	eol       string
 	crc       uint32
 	body      *b64lines.Writer
 	started   bool
@@ -62,7 +63,18 @@ type Writer struct {
 // so a failure before that leaves w untouched. Close ends the block; it does
 // not close w.
 func NewWriter(w io.Writer, blockType string) *Writer {
-	return &Writer{w: w, blockType: blockType, crc: crc24Init, body: b64lines.NewWriter(w, 64, "\n")}
+	return newWriter(w, blockType, "\n")
+}
+
+// NewCRLFWriter is NewWriter with every line ended by CRLF, as the body of
+// a MIME part carries it: the armor goes into a message as it is, without
+// a pass that makes its line endings canonical.
+func NewCRLFWriter(w io.Writer, blockType string) *Writer {
+	return newWriter(w, blockType, "\r\n")
+}
+
+func newWriter(w io.Writer, blockType, eol string) *Writer {
+	return &Writer{w: w, blockType: blockType, eol: eol, crc: crc24Init, body: b64lines.NewWriter(w, 64, eol)}
 }
 
 func (a *Writer) writeHeader() error {
@@ -70,7 +82,7 @@ func (a *Writer) writeHeader() error {
 		return nil
 	}
 	a.started = true
-	_, err := io.WriteString(a.w, "-----BEGIN "+a.blockType+"-----\n\n")
+	_, err := io.WriteString(a.w, "-----BEGIN "+a.blockType+"-----"+a.eol+a.eol)
 	return err
 }
 
@@ -97,7 +109,7 @@ func (a *Writer) Close() error {
 		return err
 	}
 	sum := []byte{byte(a.crc >> 16), byte(a.crc >> 8), byte(a.crc)}
-	tail := "=" + base64.StdEncoding.EncodeToString(sum) + "\n-----END " + a.blockType + "-----\n"
+	tail := "=" + base64.StdEncoding.EncodeToString(sum) + a.eol + "-----END " + a.blockType + "-----" + a.eol
 	_, err := io.WriteString(a.w, tail)
 	return err
 }

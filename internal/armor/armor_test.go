@@ -53,6 +53,44 @@ func TestArmorWriterMatchesReference(t *testing.T) {
 	}
 }
 
+// NewCRLFWriter writes NewWriter's lines with CRLF, all of them, whatever
+// the write pattern, and the Reader reads them back.
+func TestCRLFWriter(t *testing.T) {
+	for _, size := range []int{0, 1, 47, 48, 49, 3072, 100000} {
+		data := make([]byte, size)
+		rand.Read(data)
+		var lf bytes.Buffer
+		w := NewWriter(&lf, message)
+		w.Write(data)
+		w.Close()
+		want := bytes.ReplaceAll(lf.Bytes(), []byte("\n"), []byte("\r\n"))
+		for _, step := range []int{1, 7, 48, 1 << 20} {
+			var got bytes.Buffer
+			w := NewCRLFWriter(&got, message)
+			for p := data; len(p) > 0; {
+				k := min(step, len(p))
+				w.Write(p[:k])
+				p = p[k:]
+			}
+			w.Close()
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("size %d step %d:\n%q\nwant\n%q", size, step, got.Bytes(), want)
+			}
+			if bytes.Count(got.Bytes(), []byte("\n")) != bytes.Count(got.Bytes(), []byte("\r\n")) {
+				t.Fatalf("size %d step %d: a bare LF", size, step)
+			}
+			r, err := NewReader(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(back, data) || r.ChecksumMismatch() {
+				t.Fatalf("size %d step %d: round trip: %v", size, step, err)
+			}
+		}
+	}
+}
+
 func BenchmarkArmor(b *testing.B) {
 	data := make([]byte, 10<<20)
 	b.Run("fast", func(b *testing.B) {
