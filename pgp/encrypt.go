@@ -246,13 +246,88 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 	}
 	// The encrypted data on a goroutine of its own, beside the signing hash.
 	staged := stage.NewWriter(data)
-	literal, err := packet.SerializeLiteral(nopCloser{staged}, true, "", 0)
+	literal, err := newLiteralWriter(staged)
 	if err != nil {
 		staged.Close()
 		data.abort()
 		return nil, false, err
 	}
 	return &signedLiteral{literal: literal, data: data, staged: staged, sigs: sigs, cfg: cfg}, true, nil
+}
+
+// literalWriter writes a literal data packet (RFC 9580 5.9) of binary data
+// with no file name and a zero date, as packet.SerializeLiteral(w, true,
+// "", 0) does, in partial-length chunks of seipdV1Chunk. SerializeLiteral
+// copies every byte into a buffer of its own; here the whole chunks of a
+// large write go out as they are (a stage.Writer copies them anyway), and
+// only the pieces around them are gathered. The last chunk is kept until
+// Close, so that the packet never ends with an empty one.
+type literalWriter struct {
+	out   io.Writer
+	chunk []byte
+}
+
+func newLiteralWriter(out io.Writer) (*literalWriter, error) {
+	if _, err := out.Write([]byte{0xC0 | 11}); err != nil { // new-format header, tag 11
+		return nil, err
+	}
+	w := &literalWriter{out: out, chunk: make([]byte, 0, 1024)}
+	w.chunk = append(w.chunk, 'b', 0, 0, 0, 0, 0) // binary, no file name, no date
+	return w, nil
+}
+
+func (w *literalWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(w.chunk) == seipdV1Chunk {
+			if err := writePartialChunk(w.out, w.chunk); err != nil {
+				return 0, err
+			}
+			w.chunk = w.chunk[:0]
+		}
+		if len(w.chunk) == 0 && len(p) > seipdV1Chunk {
+			if err := writePartialChunk(w.out, p[:seipdV1Chunk]); err != nil {
+				return 0, err
+			}
+			p = p[seipdV1Chunk:]
+			continue
+		}
+		k := min(len(p), seipdV1Chunk-len(w.chunk))
+		w.chunk = append(w.chunk, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// Close writes the last chunk; it does not close out.
+func (w *literalWriter) Close() error { return writeLastChunk(w.out, w.chunk) }
+
+// writePartialChunk writes chunk, seipdV1Chunk bytes, with its partial body
+// length (RFC 9580 4.2.1.4).
+func writePartialChunk(out io.Writer, chunk []byte) error {
+	if _, err := out.Write([]byte{0xE0 | 16}); err != nil {
+		return err
+	}
+	_, err := out.Write(chunk)
+	return err
+}
+
+// writeLastChunk writes the last chunk of a packet with its length.
+func writeLastChunk(out io.Writer, chunk []byte) error {
+	var hdr []byte
+	switch n := len(chunk); {
+	case n < 192:
+		hdr = []byte{byte(n)}
+	case n < 8384:
+		hdr = []byte{byte((n-192)>>8) + 192, byte(n - 192)}
+	default:
+		hdr = []byte{0xFF, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	if _, err := out.Write(hdr); err != nil {
+		return err
+	}
+	_, err := out.Write(chunk)
+	return err
 }
 
 // signedLiteral is the plaintext end of encryptSEIPDV1: what is written is

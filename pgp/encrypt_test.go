@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
@@ -108,15 +109,20 @@ func TestEncryptSEIPDV1ToGPG(t *testing.T) {
 	them := genKey(t, "Peer", "peer@example.org", keyOpts{rsa: true})
 	h.Import(armoredPublic(t, me))
 	h.Import(armoredSecret(t, them))
-	data := make([]byte, 5*seipdV1Chunk+3)
-	rand.Read(data)
-	ct := encrypt(t, e, data, me, publicOf(t, them))
-	res := h.Decrypt(ct)
-	if res.Err != nil || !bytes.Equal(res.Stdout, data) || !res.HasStatus("GOODSIG") || !res.HasStatus("DECRYPTION_OKAY") {
-		t.Fatalf("gpg --decrypt: %v, plaintext equal %v\n%s", res.Err, bytes.Equal(res.Stdout, data), res.Status)
-	}
-	if v := res.StatusLines("VALIDSIG"); len(v) != 1 || !strings.Contains(v[0], Fingerprint(me.PrimaryKey)) {
-		t.Fatalf("VALIDSIG %q", v)
+	// The literal data packet: a short last chunk, and (5 chunks less its
+	// 6 header bytes) a last chunk of exactly seipdV1Chunk.
+	var ct []byte
+	for _, size := range []int{5*seipdV1Chunk - 6, 5*seipdV1Chunk + 3} {
+		data := make([]byte, size)
+		rand.Read(data)
+		ct = encrypt(t, e, data, me, publicOf(t, them))
+		res := h.Decrypt(ct)
+		if res.Err != nil || !bytes.Equal(res.Stdout, data) || !res.HasStatus("GOODSIG") || !res.HasStatus("DECRYPTION_OKAY") {
+			t.Fatalf("%d bytes: gpg --decrypt: %v, plaintext equal %v\n%s", size, res.Err, bytes.Equal(res.Stdout, data), res.Status)
+		}
+		if v := res.StatusLines("VALIDSIG"); len(v) != 1 || !strings.Contains(v[0], Fingerprint(me.PrimaryKey)) {
+			t.Fatalf("VALIDSIG %q", v)
+		}
 	}
 	bin := dearmor(t, ct)
 	bin[len(bin)/2] ^= 0x10
@@ -126,4 +132,104 @@ func TestEncryptSEIPDV1ToGPG(t *testing.T) {
 	// And mailseal refuses it too.
 	_, err := e.Decrypt(bytes.NewReader(bin), Keyring{Secrets: openpgp.EntityList{them}})
 	wantErr(t, err, core.ErrIntegrity)
+}
+
+// literalWriter writes the literal data packet SerializeLiteral does (the
+// same packet to go-crypto's reader), for every size around the chunk
+// boundaries and any write pattern, in chunks of seipdV1Chunk and a last
+// chunk that is never empty.
+func TestLiteralWriterMatchesSerializeLiteral(t *testing.T) {
+	c := seipdV1Chunk
+	for _, size := range []int{0, 1, 505, 506, 507, c - 7, c - 6, c - 5, c, 2*c - 6, 2*c - 5, 3*c + 1000} {
+		data := make([]byte, size)
+		rand.Read(data)
+		for _, step := range []int{1, 1000, c - 1, c, c + 1, 2*c + 3, 1 << 30} {
+			if step == 1 && size > 3*c {
+				continue
+			}
+			var got bytes.Buffer
+			w, err := newLiteralWriter(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p := data; len(p) > 0; {
+				k := min(step, len(p))
+				if n, err := w.Write(p[:k]); n != k || err != nil {
+					t.Fatalf("Write: %d, %v", n, err)
+				}
+				p = p[k:]
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The packet's framing: partial chunks of seipdV1Chunk, then a
+			// last, non-empty chunk.
+			b := got.Bytes()
+			if b[0] != 0xC0|11 {
+				t.Fatalf("header %#x", b[0])
+			}
+			body := b[1:]
+			for len(body) > 0 && body[0] == 0xE0|16 {
+				body = body[1+c:]
+			}
+			var last int
+			switch {
+			case body[0] < 192:
+				last, body = int(body[0]), body[1:]
+			case body[0] < 224:
+				last, body = (int(body[0])-192)<<8+int(body[1])+192, body[2:]
+			case body[0] == 0xFF:
+				last, body = int(body[1])<<24|int(body[2])<<16|int(body[3])<<8|int(body[4]), body[5:]
+			default:
+				t.Fatalf("size %d step %d: length byte %#x", size, step, body[0])
+			}
+			if last != len(body) || last == 0 {
+				t.Fatalf("size %d step %d: last chunk %d bytes, %d left", size, step, last, len(body))
+			}
+			var want bytes.Buffer
+			ref, _ := packet.SerializeLiteral(nopCloser{&want}, true, "", 0)
+			ref.Write(data)
+			ref.Close()
+			lits := make([]*packet.LiteralData, 2)
+			bodies := make([][]byte, 2)
+			for i, enc := range [][]byte{got.Bytes(), want.Bytes()} {
+				p, err := packet.Read(bytes.NewReader(enc))
+				if err != nil {
+					t.Fatalf("size %d step %d: %v", size, step, err)
+				}
+				lits[i] = p.(*packet.LiteralData)
+				if bodies[i], err = io.ReadAll(lits[i].Body); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(bodies[0], data) || !bytes.Equal(bodies[1], data) || lits[0].IsBinary != lits[1].IsBinary ||
+				lits[0].FileName != lits[1].FileName || lits[0].Time != lits[1].Time {
+				t.Fatalf("size %d step %d: got %+v, SerializeLiteral %+v", size, step, lits[0], lits[1])
+			}
+		}
+	}
+}
+
+func BenchmarkLiteralWriter(b *testing.B) {
+	data := make([]byte, 1<<20)
+	for _, c := range []struct {
+		name string
+		new  func(io.Writer) (io.WriteCloser, error)
+	}{
+		{"literalWriter", func(w io.Writer) (io.WriteCloser, error) { return newLiteralWriter(w) }},
+		{"SerializeLiteral", func(w io.Writer) (io.WriteCloser, error) {
+			return packet.SerializeLiteral(nopCloser{w}, true, "", 0)
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)) * 32)
+			for i := 0; i < b.N; i++ {
+				w, _ := c.new(io.Discard)
+				for j := 0; j < 32; j++ {
+					w.Write(data)
+				}
+				w.Close()
+			}
+		})
+	}
 }

@@ -238,10 +238,7 @@ func (w *seipdV1Writer) encrypt(p []byte) error {
 		w.cfb.XORKeyStream(w.chunk[start:], w.chunk[start:])
 		p = p[k:]
 		if len(w.chunk) == seipdV1Chunk {
-			if _, err := w.out.Write([]byte{0xE0 | 16}); err != nil {
-				return err
-			}
-			if _, err := w.out.Write(w.chunk); err != nil {
+			if err := writePartialChunk(w.out, w.chunk); err != nil {
 				return err
 			}
 			w.chunk = w.chunk[:0]
@@ -272,18 +269,5 @@ func (w *seipdV1Writer) Close() error {
 	if err := w.encrypt(w.h.Sum(mdc)); err != nil {
 		return err
 	}
-	var hdr []byte
-	switch n := len(w.chunk); {
-	case n < 192:
-		hdr = []byte{byte(n)}
-	case n < 8384:
-		hdr = []byte{byte((n-192)>>8) + 192, byte(n - 192)}
-	default:
-		hdr = []byte{0xFF, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
-	}
-	if _, err := w.out.Write(hdr); err != nil {
-		return err
-	}
-	_, err := w.out.Write(w.chunk)
-	return err
+	return writeLastChunk(w.out, w.chunk)
 }
