@@ -1,9 +1,13 @@
 // Package spool holds data that must not be released yet: withheld
 // plaintext waiting for its integrity check, or a whole input message that
 // is read more than once. Small data stays in memory; beyond a threshold it
-// spills to a temporary file encrypted with a random key (AES-256-CTR), so
+// spills to a temporary file encrypted with a random key (AES-128-CTR), so
 // spooled plaintext never sits readable on disk, and the file is removed on
-// Close. Random access (ReadAt) works on both.
+// Close. Random access (ReadAt) works on both. The key lives only in the
+// process and only as long as the spool, and guards data read back by the
+// same process; AES-128 does that with ten rounds where AES-256 takes
+// fourteen (crypto/aes's CTR: about 7.9 GB/s against 5.9 here, and a large
+// message passes through the spool twice).
 //
 // While it is written, a spool learns what its readers would otherwise
 // read it all again for: whether every line ends in CRLF (CRLF), and where
@@ -164,7 +168,7 @@ func (s *Spool) appendMem(p []byte) {
 }
 
 func (s *Spool) spill() error {
-	key := make([]byte, 32)
+	key := make([]byte, 16) // AES-128: see the package doc
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
