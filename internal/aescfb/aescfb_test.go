@@ -13,8 +13,13 @@ import (
 // generic is c without the assembly: what runs elsewhere.
 func generic(c *Cipher) *Cipher { return &Cipher{block: c.block} }
 
+// noVAES is c with 128-bit AES-NI alone: what runs on processors without
+// 256-bit VAES.
+func noVAES(c *Cipher) *Cipher { return &Cipher{block: c.block, rounds: c.rounds, xk: c.xk} }
+
 // ciphers returns the cipher of key as New makes it and, where that runs
-// the assembly, its generic twin.
+// the assembly, its generic twin, and where it runs 256-bit VAES, its
+// twin without.
 func ciphers(t testing.TB, key []byte) map[string]*Cipher {
 	c, err := New(key)
 	if err != nil {
@@ -23,6 +28,9 @@ func ciphers(t testing.TB, key []byte) map[string]*Cipher {
 	cs := map[string]*Cipher{"generic": generic(c)}
 	if c.rounds != 0 {
 		cs["assembly"] = c
+	}
+	if c.xk2 != nil {
+		cs["assembly without VAES"] = noVAES(c)
 	}
 	return cs
 }
@@ -271,6 +279,21 @@ func BenchmarkEncrypter(b *testing.B)        { benchEncrypter(b, false) }
 func BenchmarkEncrypterGeneric(b *testing.B) { benchEncrypter(b, true) }
 func BenchmarkKeyStream(b *testing.B)        { benchKeyStream(b, false) }
 func BenchmarkKeyStreamGeneric(b *testing.B) { benchKeyStream(b, true) }
+
+// BenchmarkKeyStreamNoVAES: KeyStream on processors without 256-bit VAES.
+func BenchmarkKeyStreamNoVAES(b *testing.B) {
+	c, _ := New(make([]byte, 32))
+	if c.xk2 == nil {
+		b.Skip("no 256-bit VAES here")
+	}
+	ct := make([]byte, 64<<10)
+	ks := make([]byte, len(ct))
+	var prev [BlockSize]byte
+	b.SetBytes(int64(len(ct)))
+	for b.Loop() {
+		noVAES(c).KeyStream(ks, ct, &prev)
+	}
+}
 
 func benchEncrypter(b *testing.B, plain bool) {
 	c, _ := New(make([]byte, 32))

@@ -27,14 +27,15 @@ func guarded(t *testing.T, n int) []byte {
 }
 
 // TestBounds runs the assembly on buffers that end at a guard page, for
-// every key size and every length up to 20 blocks, with ks, ct, src and
-// dst each ending at the page.
+// every key size and every length up to 40 blocks (the 256-bit key
+// stream's 16 blocks, the 128-bit one's 8 and single blocks after them),
+// with ks, ct, src and dst each ending at the page.
 func TestBounds(t *testing.T) {
 	for _, kl := range []int{16, 24, 32} {
 		key := bytes.Repeat([]byte{byte(kl)}, kl)
 		block, _ := aes.NewCipher(key)
 		for name, c := range ciphers(t, key) {
-			for n := 0; n <= 20*BlockSize+1; n++ {
+			for n := 0; n <= 40*BlockSize+1; n++ {
 				src := guarded(t, n)
 				for i := range src {
 					src[i] = byte(i)

@@ -216,3 +216,119 @@ TEXT ·subWordAESNI(SB), NOSPLIT, $0-12
 	MOVL       X0, AX
 	MOVL       AX, ret+8(FP)
 	RET
+
+// func cpuid7ecx() uint32
+//
+// ECX of CPUID leaf 7, subleaf 0 (bit 9: VAES), which golang.org/x/sys/cpu
+// reports only on processors with AVX-512.
+TEXT ·cpuid7ecx(SB), NOSPLIT, $0-4
+	MOVL $7, AX
+	MOVL $0, CX
+	CPUID
+	MOVL CX, ret+0(FP)
+	RET
+
+// One AES round of the sixteen blocks in Y0-Y7 (two to a register) with
+// the round key, doubled, at off(AX).
+#define ROUND16(off) \
+	VAESENC off(AX), Y0, Y0 \
+	VAESENC off(AX), Y1, Y1 \
+	VAESENC off(AX), Y2, Y2 \
+	VAESENC off(AX), Y3, Y3 \
+	VAESENC off(AX), Y4, Y4 \
+	VAESENC off(AX), Y5, Y5 \
+	VAESENC off(AX), Y6, Y6 \
+	VAESENC off(AX), Y7, Y7
+
+#define LAST16(off) \
+	VAESENCLAST off(AX), Y0, Y0 \
+	VAESENCLAST off(AX), Y1, Y1 \
+	VAESENCLAST off(AX), Y2, Y2 \
+	VAESENCLAST off(AX), Y3, Y3 \
+	VAESENCLAST off(AX), Y4, Y4 \
+	VAESENCLAST off(AX), Y5, Y5 \
+	VAESENCLAST off(AX), Y6, Y6 \
+	VAESENCLAST off(AX), Y7, Y7
+
+// func keyStream16VAES(rounds int, xk2 *uint32, prev, ct, ks *byte, groups int)
+//
+// keyStream8AESNI with 256-bit VAES: sixteen blocks a group, two to a
+// register. xk2 holds each round key twice in a row (32 bytes a round).
+TEXT ·keyStream16VAES(SB), NOSPLIT, $0-48
+	VZEROUPPER
+	MOVQ   rounds+0(FP), CX
+	MOVQ   xk2+8(FP), AX
+	MOVQ   prev+16(FP), DX
+	MOVQ   ct+24(FP), SI
+	MOVQ   ks+32(FP), DI
+	MOVQ   groups+40(FP), BX
+	VMOVDQU (AX), Y8
+	// The first group's first register: prev, then ct's first block.
+	VMOVDQU (DX), X0
+	VINSERTI128 $1, (SI), Y0, Y0
+	JMP     ks16first
+
+ks16loop:
+	TESTQ  BX, BX
+	JE     ks16done
+	VMOVDQU -16(SI), Y0
+
+ks16first:
+	VMOVDQU 16(SI), Y1
+	VMOVDQU 48(SI), Y2
+	VMOVDQU 80(SI), Y3
+	VMOVDQU 112(SI), Y4
+	VMOVDQU 144(SI), Y5
+	VMOVDQU 176(SI), Y6
+	VMOVDQU 208(SI), Y7
+	VPXOR  Y8, Y0, Y0
+	VPXOR  Y8, Y1, Y1
+	VPXOR  Y8, Y2, Y2
+	VPXOR  Y8, Y3, Y3
+	VPXOR  Y8, Y4, Y4
+	VPXOR  Y8, Y5, Y5
+	VPXOR  Y8, Y6, Y6
+	VPXOR  Y8, Y7, Y7
+	ROUND16(32)
+	ROUND16(64)
+	ROUND16(96)
+	ROUND16(128)
+	ROUND16(160)
+	ROUND16(192)
+	ROUND16(224)
+	ROUND16(256)
+	ROUND16(288)
+	CMPQ   CX, $12
+	JB     ks16last10
+	ROUND16(320)
+	ROUND16(352)
+	JE     ks16last12
+	ROUND16(384)
+	ROUND16(416)
+	LAST16(448)
+	JMP    ks16store
+
+ks16last10:
+	LAST16(320)
+	JMP ks16store
+
+ks16last12:
+	LAST16(384)
+
+ks16store:
+	VMOVDQU Y0, 0(DI)
+	VMOVDQU Y1, 32(DI)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU Y3, 96(DI)
+	VMOVDQU Y4, 128(DI)
+	VMOVDQU Y5, 160(DI)
+	VMOVDQU Y6, 192(DI)
+	VMOVDQU Y7, 224(DI)
+	ADDQ   $256, SI
+	ADDQ   $256, DI
+	DECQ   BX
+	JMP    ks16loop
+
+ks16done:
+	VZEROUPPER
+	RET

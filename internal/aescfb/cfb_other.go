@@ -15,3 +15,9 @@ func keyStream8AESNI(rounds int, xk *uint32, prev, ct, ks *byte, groups int) {
 func subWordAESNI(w uint32) uint32 {
 	panic("aescfb: no assembly")
 }
+
+func haveVAES() bool { return false }
+
+func keyStream16VAES(rounds int, xk2 *uint32, prev, ct, ks *byte, groups int) {
+	panic("aescfb: no assembly")
+}
