@@ -29,7 +29,7 @@ func guarded(t *testing.T, n int) []byte {
 // TestBounds runs the assembly on buffers that end at a guard page, for
 // every key size and every length up to 40 blocks (the 256-bit key
 // stream's 16 blocks, the 128-bit one's 8 and single blocks after them),
-// with ks, ct, src and dst each ending at the page.
+// with ks, ct, src and dst each ending at the page; CFB and CTR.
 func TestBounds(t *testing.T) {
 	for _, kl := range []int{16, 24, 32} {
 		key := bytes.Repeat([]byte{byte(kl)}, kl)
@@ -55,6 +55,17 @@ func TestBounds(t *testing.T) {
 				c.KeyStream(ks, ct, &prev)
 				if !bytes.Equal(xor(ct, ks), src) {
 					t.Fatalf("%s AES-%d n=%d: decryption differs", name, kl*8, n)
+				}
+				// CTR, from a block edge and from inside a block.
+				for _, off := range []uint64{0, 5} {
+					var ctr [BlockSize]byte
+					ref := cipher.NewCTR(block, ctr[:])
+					ref.XORKeyStream(make([]byte, off), make([]byte, off))
+					ref.XORKeyStream(want, src)
+					c.XORKeyStreamAt(dst, src, &ctr, off)
+					if !bytes.Equal(dst, want) {
+						t.Fatalf("%s AES-%d n=%d off=%d: CTR differs", name, kl*8, n, off)
+					}
 				}
 			}
 		}

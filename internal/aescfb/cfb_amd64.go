@@ -32,3 +32,6 @@ func cpuid7ecx() uint32
 var haveVAES = sync.OnceValue(func() bool {
 	return haveAESNI && cpu.X86.HasAVX2 && cpuid7ecx()&(1<<9) != 0
 })
+
+//go:noescape
+func ctr16VAES(rounds int, xk2 *uint32, lo, hi uint64, dst, src *byte, groups int)

@@ -332,3 +332,118 @@ ks16store:
 ks16done:
 	VZEROUPPER
 	RET
+
+// The byte order of a counter block, twice: VPSHUFB with it turns the two
+// 64-bit halves of a counter kept as numbers (low, then high) into the
+// big-endian block, in each 128-bit lane.
+DATA ctrSwap<>+0x00(SB)/8, $0x08090a0b0c0d0e0f
+DATA ctrSwap<>+0x08(SB)/8, $0x0001020304050607
+DATA ctrSwap<>+0x10(SB)/8, $0x08090a0b0c0d0e0f
+DATA ctrSwap<>+0x18(SB)/8, $0x0001020304050607
+GLOBL ctrSwap<>(SB), RODATA|NOPTR, $32
+
+// Counter block pairs of the next group into Y0-Y7 from Y9 (the counters
+// as numbers, two blocks apart per call), stepping Y9 by Y10.
+#define CTR_NEXT(Y) \
+	VPSHUFB Y11, Y9, Y \
+	VPADDQ  Y10, Y9, Y9
+
+// func ctr16VAES(rounds int, xk2 *uint32, lo, hi uint64, dst, src *byte, groups int)
+//
+// CTR mode over groups*16 whole blocks: block i of src is XORed with the
+// AES encryption of the big-endian counter block hi:lo+i into dst (which
+// may be src). The caller makes sure lo+i does not wrap. xk2 holds each
+// round key twice in a row, as for keyStream16VAES.
+TEXT ·ctr16VAES(SB), NOSPLIT, $0-56
+	VZEROUPPER
+	MOVQ    rounds+0(FP), CX
+	MOVQ    xk2+8(FP), AX
+	MOVQ    lo+16(FP), R8
+	MOVQ    hi+24(FP), R9
+	MOVQ    dst+32(FP), DI
+	MOVQ    src+40(FP), SI
+	MOVQ    groups+48(FP), BX
+	VMOVDQU (AX), Y8
+	VMOVDQU ctrSwap<>(SB), Y11
+	// Y9: (lo, hi) in the low lane, (lo+1, hi) in the high one.
+	VMOVQ   R8, X9
+	VPINSRQ $1, R9, X9, X9
+	INCQ    R8
+	VMOVQ   R8, X12
+	VPINSRQ $1, R9, X12, X12
+	VINSERTI128 $1, X12, Y9, Y9
+	// Y10: 2 in the low half of each lane.
+	MOVQ    $2, R10
+	VMOVQ   R10, X10
+	VINSERTI128 $1, X10, Y10, Y10
+
+ctr16loop:
+	TESTQ   BX, BX
+	JE      ctr16done
+	CTR_NEXT(Y0)
+	CTR_NEXT(Y1)
+	CTR_NEXT(Y2)
+	CTR_NEXT(Y3)
+	CTR_NEXT(Y4)
+	CTR_NEXT(Y5)
+	CTR_NEXT(Y6)
+	CTR_NEXT(Y7)
+	VPXOR   Y8, Y0, Y0
+	VPXOR   Y8, Y1, Y1
+	VPXOR   Y8, Y2, Y2
+	VPXOR   Y8, Y3, Y3
+	VPXOR   Y8, Y4, Y4
+	VPXOR   Y8, Y5, Y5
+	VPXOR   Y8, Y6, Y6
+	VPXOR   Y8, Y7, Y7
+	ROUND16(32)
+	ROUND16(64)
+	ROUND16(96)
+	ROUND16(128)
+	ROUND16(160)
+	ROUND16(192)
+	ROUND16(224)
+	ROUND16(256)
+	ROUND16(288)
+	CMPQ    CX, $12
+	JB      ctr16last10
+	ROUND16(320)
+	ROUND16(352)
+	JE      ctr16last12
+	ROUND16(384)
+	ROUND16(416)
+	LAST16(448)
+	JMP     ctr16xor
+
+ctr16last10:
+	LAST16(320)
+	JMP ctr16xor
+
+ctr16last12:
+	LAST16(384)
+
+ctr16xor:
+	VPXOR   0(SI), Y0, Y0
+	VPXOR   32(SI), Y1, Y1
+	VPXOR   64(SI), Y2, Y2
+	VPXOR   96(SI), Y3, Y3
+	VPXOR   128(SI), Y4, Y4
+	VPXOR   160(SI), Y5, Y5
+	VPXOR   192(SI), Y6, Y6
+	VPXOR   224(SI), Y7, Y7
+	VMOVDQU Y0, 0(DI)
+	VMOVDQU Y1, 32(DI)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU Y3, 96(DI)
+	VMOVDQU Y4, 128(DI)
+	VMOVDQU Y5, 160(DI)
+	VMOVDQU Y6, 192(DI)
+	VMOVDQU Y7, 224(DI)
+	ADDQ    $256, SI
+	ADDQ    $256, DI
+	DECQ    BX
+	JMP     ctr16loop
+
+ctr16done:
+	VZEROUPPER
+	RET

@@ -7,7 +7,10 @@
 // process and only as long as the spool, and guards data read back by the
 // same process; AES-128 does that with ten rounds where AES-256 takes
 // fourteen (crypto/aes's CTR: about 7.9 GB/s against 5.9 here, and a large
-// message passes through the spool twice).
+// message passes through the spool twice). The key stream is aescfb's
+// XORKeyStreamAt, sixteen blocks side by side where the processor has
+// 256-bit VAES (about 16 GB/s, BenchmarkCTR there), crypto/cipher's CTR
+// elsewhere.
 //
 // While it is written, a spool learns what its readers would otherwise
 // read it all again for: whether every line ends in CRLF (CRLF), and where
@@ -16,10 +19,7 @@
 package spool
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +27,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/mailseal/mailseal/internal/aescfb"
 	"github.com/mailseal/mailseal/internal/crlf"
 )
 
@@ -39,13 +40,12 @@ type Spool struct {
 	// copies what was written or touches twice the memory it holds.
 	mem    [][]byte
 	file   *os.File
-	block  cipher.Block
+	aes    *aescfb.Cipher
 	size   int64
 	closed bool
 	werr   error // a write that failed: every later one fails with it
-	// Writes to the file are encrypted with one running CTR stream and
-	// batched: pending holds ciphertext for the bytes from flushed to size.
-	stream  cipher.Stream
+	// Writes to the file are batched: pending holds ciphertext for the
+	// bytes from flushed to size.
 	pending []byte
 	flushed int64
 	// Small reads of the file are served from a decrypted read-ahead
@@ -117,7 +117,7 @@ func (s *Spool) store(p []byte) error {
 		k := min(len(p), writeBatch-len(s.pending)) // pending is flushed at writeBatch
 		start := len(s.pending)
 		s.pending = slices.Grow(s.pending, k)[:start+k]
-		s.stream.XORKeyStream(s.pending[start:], p[:k])
+		s.xor(s.pending[start:], p[:k], s.size)
 		s.size += int64(k)
 		p = p[k:]
 		if len(s.pending) >= writeBatch {
@@ -172,7 +172,7 @@ func (s *Spool) spill() error {
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	block, err := aes.NewCipher(key)
+	c, err := aescfb.New(key)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -183,14 +183,12 @@ func (s *Spool) spill() error {
 	// Unlink at once where the OS allows it, so nothing is left behind even
 	// if the process dies; the open descriptor keeps the data.
 	os.Remove(f.Name())
-	s.file, s.block = f, block
-	var iv [aes.BlockSize]byte
-	s.stream = cipher.NewCTR(block, iv[:])
+	s.file, s.aes = f, c
 	s.pending = make([]byte, 0, writeBatch+memChunk)
 	for _, chunk := range s.mem {
 		start := len(s.pending)
 		s.pending = append(s.pending, chunk...)
-		s.stream.XORKeyStream(s.pending[start:], chunk)
+		s.xor(s.pending[start:], chunk, s.flushed+int64(start))
 		clear(chunk)
 		if len(s.pending) >= writeBatch {
 			if err := s.flush(); err != nil {
@@ -202,16 +200,11 @@ func (s *Spool) spill() error {
 	return s.flush()
 }
 
-// xor applies the AES-CTR key stream at byte offset off.
+// xor applies the AES-CTR key stream at byte offset off: the counter
+// block is the block number, from zero.
 func (s *Spool) xor(dst, src []byte, off int64) {
-	var iv [aes.BlockSize]byte
-	binary.BigEndian.PutUint64(iv[8:], uint64(off/aes.BlockSize))
-	stream := cipher.NewCTR(s.block, iv[:])
-	if skip := int(off % aes.BlockSize); skip > 0 {
-		var junk [aes.BlockSize]byte
-		stream.XORKeyStream(junk[:skip], junk[:skip])
-	}
-	stream.XORKeyStream(dst, src)
+	var iv [aescfb.BlockSize]byte
+	s.aes.XORKeyStreamAt(dst, src, &iv, uint64(off))
 }
 
 // Size is the number of bytes written.
