@@ -70,3 +70,7 @@ func (c *Cipher) generic(dst, src []byte, hi, lo uint64) {
 	binary.BigEndian.PutUint64(ctr[8:], lo)
 	cipher.NewCTR(c.block, ctr[:]).XORKeyStream(dst, src)
 }
+
+// Block is the key as a cipher.Block (crypto/aes's), for what this
+// package does not do.
+func (c *Cipher) Block() cipher.Block { return c.block }

@@ -102,16 +102,19 @@ type contentDecrypter interface {
 }
 
 func newContentDecrypter(alg contentAlgorithm, key []byte) (contentDecrypter, error) {
-	block, err := alg.newBlock(key)
-	if err != nil {
-		return nil, err
-	}
 	if alg.gcm {
-		g, err := newStreamingGCM(block, alg.iv)
+		if len(key) != alg.keyLen {
+			return nil, errors.New("content-encryption key has the wrong length")
+		}
+		g, err := newStreamingGCM(key, alg.iv)
 		if err != nil {
 			return nil, err
 		}
 		return &gcmDecrypter{gcm: g, icvLen: alg.icvLen}, nil
+	}
+	block, err := alg.newBlock(key)
+	if err != nil {
+		return nil, err
 	}
 	return &cbcDecrypter{mode: cipher.NewCBCDecrypter(block, alg.iv), blockSize: block.BlockSize()}, nil
 }
@@ -223,10 +226,6 @@ func newContentEncryption(c Cipher) (contentEncrypter, []byte, []byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, nil, nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	var b cryptobyte.Builder
 	var enc contentEncrypter
 	if c.authenticated() {
@@ -234,7 +233,7 @@ func newContentEncryption(c Cipher) (contentEncrypter, []byte, []byte, error) {
 		if _, err := rand.Read(nonce); err != nil {
 			return nil, nil, nil, err
 		}
-		g, err := newStreamingGCM(block, nonce)
+		g, err := newStreamingGCM(key, nonce)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -249,6 +248,10 @@ func newContentEncryption(c Cipher) (contentEncrypter, []byte, []byte, error) {
 	} else {
 		iv := make([]byte, 16)
 		if _, err := rand.Read(iv); err != nil {
+			return nil, nil, nil, err
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
 			return nil, nil, nil, err
 		}
 		enc = &cbcEncrypter{mode: cipher.NewCBCEncrypter(block, iv)}

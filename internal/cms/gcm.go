@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+
+	"github.com/mailseal/mailseal/internal/aescfb"
 )
 
 // gcmMaxBytes is GCM's limit on one message: 2^39-256 bits.
@@ -30,10 +32,14 @@ type streamingGCM struct {
 	nonce96 bool
 }
 
-func newStreamingGCM(block cipher.Block, nonce []byte) (*streamingGCM, error) {
-	if block.BlockSize() != 16 {
-		return nil, errors.New("GCM needs a 128-bit block cipher")
+// newStreamingGCM starts a GCM operation with an AES key (16, 24 or 32
+// bytes).
+func newStreamingGCM(key, nonce []byte) (*streamingGCM, error) {
+	c, err := aescfb.New(key)
+	if err != nil {
+		return nil, err
 	}
+	block := c.Block()
 	if len(nonce) == 0 {
 		return nil, errors.New("GCM nonce is empty")
 	}
@@ -57,7 +63,7 @@ func newStreamingGCM(block cipher.Block, nonce []byte) (*streamingGCM, error) {
 	}
 	first := g.j0
 	binary.BigEndian.PutUint32(first[12:], binary.BigEndian.Uint32(first[12:])+1)
-	g.ctr = newGCMCounter(block, first)
+	g.ctr = newGCMCounter(c, first)
 	return g, nil
 }
 
@@ -139,22 +145,23 @@ func (g *streamingGCM) checkTag(aad, received []byte) bool {
 }
 
 // gcmCounter is GCM's counter mode: only the low 32 bits of the counter
-// block are incremented (inc32). crypto/cipher's CTR increments all 128
-// bits, which is the same until the low word wraps; that can only happen
-// for nonces that are not 96 bits long (J0 derived by GHASH), and then the
-// stream is restarted with the low word at zero.
+// block are incremented (inc32). AES-CTR as aescfb does it increments all
+// 128 bits, which is the same until the low word wraps; that can only
+// happen for nonces that are not 96 bits long (J0 derived by GHASH), and
+// then the stream is restarted with the low word at zero. aescfb runs
+// sixteen blocks side by side where the processor has 256-bit VAES (about
+// twice crypto/cipher's CTR with AES-256), crypto/cipher's CTR elsewhere.
 type gcmCounter struct {
-	block     cipher.Block
-	stream    cipher.Stream
+	aes       *aescfb.Cipher
 	counter   [16]byte // counter block the current stream started at
+	pos       uint64   // bytes of the current stream used
 	untilWrap uint64   // bytes the current stream may still produce
 }
 
-func newGCMCounter(block cipher.Block, first [16]byte) gcmCounter {
+func newGCMCounter(c *aescfb.Cipher, first [16]byte) gcmCounter {
 	low := uint64(binary.BigEndian.Uint32(first[12:]))
 	return gcmCounter{
-		block:     block,
-		stream:    cipher.NewCTR(block, first[:]),
+		aes:       c,
 		counter:   first,
 		untilWrap: (1<<32 - low) * 16,
 	}
@@ -164,14 +171,15 @@ func (c *gcmCounter) XORKeyStream(dst, src []byte) {
 	for len(src) > 0 {
 		if c.untilWrap == 0 {
 			binary.BigEndian.PutUint32(c.counter[12:], 0)
-			c.stream = cipher.NewCTR(c.block, c.counter[:])
+			c.pos = 0
 			c.untilWrap = 1 << 32 * 16
 		}
 		n := len(src)
 		if uint64(n) > c.untilWrap {
 			n = int(c.untilWrap)
 		}
-		c.stream.XORKeyStream(dst[:n], src[:n])
+		c.aes.XORKeyStreamAt(dst[:n], src[:n], &c.counter, c.pos)
+		c.pos += uint64(n)
 		c.untilWrap -= uint64(n)
 		dst, src = dst[n:], src[n:]
 	}

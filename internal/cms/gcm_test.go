@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"testing"
+
+	"github.com/mailseal/mailseal/internal/aescfb"
 )
 
 func gcmReference(t testing.TB, key, nonce, aad, plaintext []byte) []byte {
@@ -32,8 +34,7 @@ func gcmReference(t testing.TB, key, nonce, aad, plaintext []byte) []byte {
 // sizes (cycled), returning ciphertext || tag.
 func streamSeal(t testing.TB, key, nonce, aad, plaintext []byte, pieces []int) []byte {
 	t.Helper()
-	block, _ := aes.NewCipher(key)
-	g, err := newStreamingGCM(block, nonce)
+	g, err := newStreamingGCM(key, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +78,7 @@ func TestStreamingGCMMatchesCryptoCipher(t *testing.T) {
 							t.Fatalf("key %d nonce %d aad %d size %d pieces %v: output differs from crypto/cipher GCM", keyLen, nonceLen, aadLen, size, pieces)
 						}
 						// and decryption gives back the plaintext with a good tag
-						block, _ := aes.NewCipher(key)
-						g, _ := newStreamingGCM(block, nonce)
+						g, _ := newStreamingGCM(key, nonce)
 						pt := make([]byte, size)
 						if err := g.open(pt, got[:size]); err != nil {
 							t.Fatal(err)
@@ -105,12 +105,12 @@ func TestSealWhole(t *testing.T) {
 			checkSealWhole(t, keyLen, size)
 		}
 	}
-	block, _ := aes.NewCipher(randomBytes(32))
-	g, _ := newStreamingGCM(block, randomBytes(16))
+	key := randomBytes(32)
+	g, _ := newStreamingGCM(key, randomBytes(16))
 	if _, _, ok := g.sealWhole(nil, []byte("x")); ok {
 		t.Fatal("sealWhole with a 128-bit nonce")
 	}
-	g, _ = newStreamingGCM(block, randomBytes(12))
+	g, _ = newStreamingGCM(key, randomBytes(12))
 	g.seal(make([]byte, 1), []byte("x"))
 	if _, _, ok := g.sealWhole(nil, []byte("y")); ok {
 		t.Fatal("sealWhole after seal")
@@ -121,8 +121,7 @@ func checkSealWhole(t *testing.T, keyLen, size int) {
 	t.Helper()
 	key, nonce, plaintext := randomBytes(keyLen), randomBytes(12), randomBytes(size)
 	want := gcmReference(t, key, nonce, nil, plaintext)
-	block, _ := aes.NewCipher(key)
-	g, _ := newStreamingGCM(block, nonce)
+	g, _ := newStreamingGCM(key, nonce)
 	out, tag, ok := g.sealWhole([]byte("head"), plaintext)
 	if !ok {
 		t.Fatalf("key %d size %d: sealWhole declined", keyLen, size)
@@ -138,8 +137,7 @@ func TestStreamingGCMTagFailsOnTamper(t *testing.T) {
 	for _, pos := range []int{0, 500, 999, 1000, 1015} {
 		bad := bytes.Clone(sealed)
 		bad[pos] ^= 0x20
-		block, _ := aes.NewCipher(key)
-		g, _ := newStreamingGCM(block, nonce)
+		g, _ := newStreamingGCM(key, nonce)
 		pt := make([]byte, 1000)
 		g.open(pt, bad[:1000])
 		if g.checkTag(nil, bad[1000:]) {
@@ -147,8 +145,7 @@ func TestStreamingGCMTagFailsOnTamper(t *testing.T) {
 		}
 	}
 	// truncated tags: 12..16 bytes accepted as prefixes, others refused
-	block, _ := aes.NewCipher(key)
-	g, _ := newStreamingGCM(block, nonce)
+	g, _ := newStreamingGCM(key, nonce)
 	g.open(make([]byte, 1000), sealed[:1000])
 	if !g.checkTag(nil, sealed[1000:1012]) {
 		t.Fatal("12-byte tag prefix refused")
@@ -160,26 +157,42 @@ func TestStreamingGCMTagFailsOnTamper(t *testing.T) {
 
 // The low 32 bits of the counter wrap only with non-96-bit nonces; force a
 // counter just below the wrap and compare with a plain block-by-block
-// inc32 implementation.
+// inc32 implementation, in pieces that take the 16-block path (where the
+// processor has VAES) before, across and after the wrap.
 func TestGCMCounterWrapsLow32Bits(t *testing.T) {
-	block, _ := aes.NewCipher(randomBytes(16))
-	var first [16]byte
-	copy(first[:], randomBytes(16))
-	binary.BigEndian.PutUint32(first[12:], 0xfffffffe)
-	c := newGCMCounter(block, first)
-	got := make([]byte, 5*16+3)
-	c.XORKeyStream(got[:20], got[:20])
-	c.XORKeyStream(got[20:], got[20:])
-	want := make([]byte, 0, 6*16)
-	ctr := first
-	for len(want) < len(got) {
-		var ks [16]byte
-		block.Encrypt(ks[:], ctr[:])
-		want = append(want, ks[:]...)
-		binary.BigEndian.PutUint32(ctr[12:], binary.BigEndian.Uint32(ctr[12:])+1)
-	}
-	if !bytes.Equal(got, want[:len(got)]) {
-		t.Fatal("counter does not wrap within the low 32 bits")
+	for _, keyLen := range []int{16, 32} {
+		c0, err := aescfb.New(randomBytes(keyLen))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block := c0.Block()
+		for _, below := range []uint32{1, 2, 17, 40} {
+			var first [16]byte
+			copy(first[:], randomBytes(16))
+			binary.BigEndian.PutUint32(first[12:], 0xffffffff-below+1)
+			for _, pieces := range [][]int{{20, 1 << 20}, {1 << 20}, {16 * 16, 5, 3 * 16 * 16}} {
+				c := newGCMCounter(c0, first)
+				got := make([]byte, 100*16+3)
+				for p := got; len(p) > 0; {
+					for _, n := range pieces {
+						n = min(n, len(p))
+						c.XORKeyStream(p[:n], p[:n])
+						p = p[n:]
+					}
+				}
+				want := make([]byte, 0, len(got)+16)
+				ctr := first
+				for len(want) < len(got) {
+					var ks [16]byte
+					block.Encrypt(ks[:], ctr[:])
+					want = append(want, ks[:]...)
+					binary.BigEndian.PutUint32(ctr[12:], binary.BigEndian.Uint32(ctr[12:])+1)
+				}
+				if !bytes.Equal(got, want[:len(got)]) {
+					t.Fatalf("AES-%d, %d blocks below the wrap, pieces %v: the counter does not wrap within the low 32 bits", keyLen*8, below, pieces)
+				}
+			}
+		}
 	}
 }
 
@@ -235,11 +248,11 @@ func BenchmarkGHASH(b *testing.B) {
 }
 
 func BenchmarkStreamingGCMSeal(b *testing.B) {
-	block, _ := aes.NewCipher(randomBytes(32))
+	key := randomBytes(32)
 	buf := make([]byte, 64<<10)
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
-		g, _ := newStreamingGCM(block, randomBytes(12))
+		g, _ := newStreamingGCM(key, randomBytes(12))
 		g.seal(buf, buf)
 		g.tag(nil)
 	}
