@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"github.com/mailseal/mailseal/internal/b64lines"
 	"html"
 	"io"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 	"golang.org/x/text/encoding/ianaindex"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/b64lines"
+	"github.com/mailseal/mailseal/internal/stage"
 )
 
 // The Legacy Display Element of RFC 9788 (section 4.5): the user-facing
@@ -699,9 +700,9 @@ func WithoutLegacyDisplay(e *Entity) (body io.Reader, stripped bool, err error) 
 		return nil, false, err
 	}
 	if ed, ok := edits[e]; ok {
-		return io.MultiReader(ed.body...), true, nil
+		return stage.Concat(ed.body...), true, nil
 	}
-	return io.MultiReader(bodyReaders(e, planEdits(e, nil, edits), edits)...), false, nil
+	return stage.Concat(bodyReaders(e, planEdits(e, nil, edits), edits)...), false, nil
 }
 
 // removeLegacyDisplay takes the element off part e.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/stage"
 	"github.com/mailseal/mailseal/mime"
 )
 
@@ -123,5 +124,5 @@ func protectedOutput(outer mime.Header, e *mime.Entity) (mime.Header, io.Reader,
 		}
 	}
 	head.WriteString("\r\n")
-	return trace, io.MultiReader(&head, body), nil
+	return trace, stage.Concat(bytes.NewReader(head.Bytes()), body), nil
 }

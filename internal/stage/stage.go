@@ -4,6 +4,9 @@
 // turns on one. Data moves in a few fixed buffers that are reused, so memory
 // does not grow with the message.
 //
+// A Reader of a large *io.SectionReader reads it with ReadAt on two
+// goroutines, alternate chunks, handed over in order (ParallelSize).
+//
 // What it buys, measured by BenchmarkPipeline (two steps that each cost
 // CPU, base64 decoding then SHA-256 over 32 MiB, on 2 cores, best of six
 // runs on a machine other work shared): with a Writer between them the two
@@ -19,6 +22,7 @@ package stage
 import (
 	"errors"
 	"io"
+	"sort"
 	"sync"
 )
 
@@ -252,13 +256,17 @@ type Reader struct {
 	direct  int // bytes read directly, before the start
 	started bool
 	full    chan chunk
-	free    chan []byte
-	stop    chan struct{}
-	exited  chan struct{} // closed when the goroutine returns
-	cur     chunk
-	off     int
-	once    sync.Once
-	done    bool
+	// at: the chunks of a large section read by two goroutines (runAt),
+	// chunk i from at[i%2]; seq counts the chunks taken.
+	at     [2]chan chunk
+	seq    int
+	free   chan []byte
+	stop   chan struct{}
+	exited chan struct{} // closed when the goroutine returns
+	cur    chunk
+	off    int
+	once   sync.Once
+	done   bool
 }
 
 type chunk struct {
@@ -288,11 +296,95 @@ func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
 		return n, true, err
 	}
 	sr.started = true
+	sr.exited = make(chan struct{})
+	if sec, ok := sr.r.(*io.SectionReader); ok {
+		if pos, err := sec.Seek(0, io.SeekCurrent); err == nil && sec.Size()-pos >= ParallelSize {
+			sr.free = make(chan []byte, 2*atBuffers)
+			sr.at = [2]chan chunk{make(chan chunk, atBuffers-1), make(chan chunk, atBuffers-1)}
+			var wg sync.WaitGroup
+			for w := range 2 {
+				wg.Go(func() { sr.runAt(sec, pos, w) })
+			}
+			go func() {
+				wg.Wait()
+				close(sr.exited)
+			}()
+			return 0, false, nil
+		}
+	}
 	sr.full = make(chan chunk, buffers)
 	sr.free = make(chan []byte, buffers)
-	sr.exited = make(chan struct{})
 	go sr.run(sr.r)
 	return 0, false, nil
+}
+
+// ParallelSize is the size from which the rest of an *io.SectionReader is
+// read by two goroutines instead of one (Concat makes one of several
+// parts). Reading back a spool is a pread and a key stream per chunk, and
+// decrypted output waited on it: the output of a 100 MiB S/MIME
+// decrypt+verify took 25-30 ms with one reader busy all the time (an
+// execution trace), 20-25 with two; whole processes took 0.95 of the
+// time, and 0.93 for OpenPGP v4 (12 interleaved pairs each). Below that
+// size the second goroutine is not worth starting.
+const ParallelSize = 4 << 20
+
+// atBuffers is how many buffers each of runAt's goroutines has: one being
+// read and atBuffers-1 waiting in its channel at most. With that many,
+// the goroutine of the chunk the reader waits for always finds a buffer:
+// the other holds at most atBuffers, the reader none.
+const atBuffers = 3
+
+// runAt reads chunks w, w+2, w+4 ... of BufferSize bytes of sec from pos,
+// with ReadAt (which io.ReaderAt allows in parallel), into sr.at[w].
+func (sr *Reader) runAt(sec *io.SectionReader, pos int64, w int) {
+	out := sr.at[w]
+	defer close(out)
+	made := 0
+	for k := int64(w); ; k += 2 {
+		var b []byte
+		select {
+		case b = <-sr.free:
+		case <-sr.stop:
+			return
+		default:
+			if made < atBuffers {
+				made++
+				b = make([]byte, BufferSize)
+			} else {
+				select {
+				case b = <-sr.free:
+				case <-sr.stop:
+					return
+				}
+			}
+		}
+		n, err := sec.ReadAt(b[:BufferSize], pos+k*BufferSize)
+		if n == BufferSize {
+			err = nil // a full chunk: the end, if it is one, shows in the next
+		} else if err == nil {
+			err = io.ErrUnexpectedEOF // ReadAt broke its contract
+		}
+		select {
+		case out <- chunk{b[:n], err}:
+		case <-sr.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// next returns the next chunk read ahead; ok is false when the goroutine
+// stopped without one.
+func (sr *Reader) next() (chunk, bool) {
+	if sr.at[0] != nil {
+		c, ok := <-sr.at[sr.seq%2]
+		sr.seq++
+		return c, ok
+	}
+	c, ok := <-sr.full
+	return c, ok
 }
 
 func (sr *Reader) run(r io.Reader) {
@@ -354,7 +446,7 @@ func (sr *Reader) Read(p []byte) (int, error) {
 		if sr.cur.b != nil {
 			sr.free <- sr.cur.b[:0]
 		}
-		c, ok := <-sr.full
+		c, ok := sr.next()
 		if !ok {
 			sr.done = true
 			return 0, io.ErrClosedPipe
@@ -412,7 +504,7 @@ func (sr *Reader) WriteTo(w io.Writer) (int64, error) {
 		if sr.cur.b != nil {
 			sr.free <- sr.cur.b[:0]
 		}
-		c, ok := <-sr.full
+		c, ok := sr.next()
 		if !ok {
 			sr.done = true
 			return total, io.ErrClosedPipe
@@ -430,4 +522,63 @@ func (sr *Reader) Close() error {
 		}
 	})
 	return nil
+}
+
+// sizedReaderAt is what Concat joins: *io.SectionReader and *bytes.Reader
+// have it.
+type sizedReaderAt interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Concat is io.MultiReader(parts...), as an *io.SectionReader when every
+// part is a reader at offsets with a size (*io.SectionReader,
+// *bytes.Reader), so that a Reader of it reads a large one on two
+// goroutines; the parts must not have been read from yet. Decrypted
+// output with its protected header fields put back is such a
+// concatenation: the rewritten header, then sections of the spool.
+func Concat(parts ...io.Reader) io.Reader {
+	c := &concatAt{ends: make([]int64, len(parts))}
+	var total int64
+	for i, p := range parts {
+		s, ok := p.(sizedReaderAt)
+		if !ok {
+			return io.MultiReader(parts...)
+		}
+		c.parts = append(c.parts, s)
+		total += s.Size()
+		c.ends[i] = total
+	}
+	return io.NewSectionReader(c, 0, total)
+}
+
+// concatAt reads its parts one after another; ends[i] is where part i
+// ends.
+type concatAt struct {
+	parts []sizedReaderAt
+	ends  []int64
+}
+
+func (c *concatAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("stage: negative offset")
+	}
+	i := sort.Search(len(c.ends), func(i int) bool { return c.ends[i] > off })
+	n := 0
+	for ; n < len(p) && i < len(c.parts); i++ {
+		start := c.ends[i] - c.parts[i].Size()
+		want := p[n:min(int64(len(p)), c.ends[i]-off)]
+		k, err := c.parts[i].ReadAt(want, off+int64(n)-start)
+		n += k
+		if k < len(want) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // a part shorter than its size
+			}
+			return n, err
+		}
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }

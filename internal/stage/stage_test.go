@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -339,5 +340,167 @@ func BenchmarkPipeline(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// countingAt is a ReaderAt over data that counts the ReadAt calls in
+// progress at once, and fails with err at failAt and beyond when err is
+// set.
+type countingAt struct {
+	data         []byte
+	err          error
+	failAt       int64
+	active, most atomic.Int32
+	delay        time.Duration
+}
+
+func (c *countingAt) ReadAt(p []byte, off int64) (int, error) {
+	n := c.active.Add(1)
+	defer c.active.Add(-1)
+	for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
+	}
+	time.Sleep(c.delay)
+	if c.err != nil && off+int64(len(p)) > c.failAt {
+		k := max(0, int(c.failAt-off))
+		return copy(p[:k], c.data[off:]), c.err
+	}
+	return bytes.NewReader(c.data).ReadAt(p, off)
+}
+
+// A large *io.SectionReader is read by two goroutines, alternate chunks,
+// and comes out whole and in order: any size around the chunk edges,
+// from a section that does not start at zero, after a first Read.
+func TestReaderSectionInParallel(t *testing.T) {
+	// The first StartSize bytes are read directly, the rest of the
+	// section from where that left it.
+	p := ParallelSize + 2*StartSize
+	for _, n := range []int{p, p + 1, p + BufferSize - 1, p + BufferSize, 3*ParallelSize + 5} {
+		in := data(n + 1000)
+		src := &countingAt{data: in, delay: 100 * time.Microsecond}
+		sec := io.NewSectionReader(src, 1000, int64(n))
+		r := NewReader(sec)
+		var out bytes.Buffer
+		buf := make([]byte, 10)
+		k, _ := r.Read(buf)
+		out.Write(buf[:k])
+		if _, err := io.Copy(&out, r); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if !bytes.Equal(out.Bytes(), in[1000:]) {
+			t.Fatalf("%d bytes: output differs", n)
+		}
+		if src.most.Load() < 2 {
+			t.Fatalf("%d bytes: ReadAt never ran twice at once", n)
+		}
+		// Read (not WriteTo), in odd sizes.
+		r = NewReader(io.NewSectionReader(src, 1000, int64(n)))
+		got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(r, 100)))
+		if err != nil || !bytes.Equal(got, in[1000:1100]) {
+			t.Fatalf("%d bytes: Read: %v", n, err)
+		}
+		got, err = io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, in[1100:]) {
+			t.Fatalf("%d bytes: Read: %v", n, err)
+		}
+	}
+	// Smaller sections take one goroutine.
+	src := &countingAt{data: data(ParallelSize + StartSize - 1), delay: 100 * time.Microsecond}
+	r := NewReader(io.NewSectionReader(src, 0, int64(len(src.data))))
+	out, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(out, src.data) || src.most.Load() != 1 {
+		t.Fatalf("small section: %v, equal %v, %d reads at once", err, bytes.Equal(out, src.data), src.most.Load())
+	}
+}
+
+// An error of the section's ReadAt comes out after the data before it,
+// and no chunk after it.
+func TestReaderSectionError(t *testing.T) {
+	boom := errors.New("spool: read error")
+	in := data(2 * ParallelSize)
+	for _, at := range []int64{StartSize + 5, ParallelSize + BufferSize, ParallelSize + 3*BufferSize + 17} {
+		r := NewReader(io.NewSectionReader(&countingAt{data: in, err: boom, failAt: at}, 0, int64(len(in))))
+		out, err := io.ReadAll(r)
+		r.Close()
+		// The data before the failing chunk arrives; the failing chunk's
+		// own first bytes may or may not.
+		chunkStart := StartSize + (at-StartSize)/BufferSize*BufferSize
+		if !errors.Is(err, boom) || int64(len(out)) < chunkStart || int64(len(out)) > at || !bytes.Equal(out, in[:len(out)]) {
+			t.Fatalf("fail at %d: %d bytes, %v", at, len(out), err)
+		}
+	}
+}
+
+// Closing a parallel reader early stops both its goroutines.
+func TestReaderSectionCloseEarly(t *testing.T) {
+	before := runtime.NumGoroutine()
+	in := data(4 * ParallelSize)
+	for i := 0; i < 30; i++ {
+		r := NewReader(io.NewSectionReader(bytes.NewReader(in), 0, int64(len(in))))
+		io.ReadFull(r, make([]byte, StartSize+BufferSize+1))
+		r.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Concat reads what io.MultiReader reads, at any offset, and is a
+// section (for the parallel reading) only when every part is a reader at
+// offsets with a size.
+func TestConcat(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for i := 0; i < 300; i++ {
+		var parts, again []io.Reader
+		var all []byte
+		for range rng.Intn(6) {
+			p := data(rng.Intn(3) * rng.Intn(2000))
+			all = append(all, p...)
+			if rng.Intn(2) == 0 {
+				parts = append(parts, bytes.NewReader(p))
+			} else {
+				pad := data(50)
+				whole := append(append(bytes.Clone(pad[:20]), p...), pad[20:]...)
+				parts = append(parts, io.NewSectionReader(bytes.NewReader(whole), 20, int64(len(p))))
+			}
+			again = append(again, bytes.NewReader(p))
+		}
+		c := Concat(parts...)
+		sec, ok := c.(*io.SectionReader)
+		if !ok {
+			t.Fatalf("Concat of readers at offsets is a %T", c)
+		}
+		for j := 0; j < 20; j++ {
+			off := rng.Int63n(int64(len(all)) + 3)
+			buf := make([]byte, rng.Intn(len(all)+5))
+			n, err := sec.ReadAt(buf, off)
+			want := all[min(off, int64(len(all))):]
+			want = want[:min(len(want), len(buf))]
+			wantEOF := n < len(buf) || off >= int64(len(all)) // as io.SectionReader does
+			if n != len(want) || !bytes.Equal(buf[:n], want) || wantEOF != (err == io.EOF) || (err != nil && err != io.EOF) {
+				t.Fatalf("ReadAt(%d bytes, %d) of %d: %d, %v", len(buf), off, len(all), n, err)
+			}
+		}
+		got, err := io.ReadAll(c)
+		if err != nil || !bytes.Equal(got, all) {
+			t.Fatalf("Read: %v", err)
+		}
+		if got, _ := io.ReadAll(Concat(append(again, iotest.HalfReader(bytes.NewReader([]byte("tail"))))...)); !bytes.Equal(got, append(all, "tail"...)) {
+			t.Fatal("Concat with a plain reader differs")
+		}
+	}
+	if _, ok := Concat(bytes.NewReader(nil), iotest.HalfReader(strings.NewReader("x"))).(*io.SectionReader); ok {
+		t.Fatal("Concat of a reader without a size is a section")
+	}
+	// A part that is shorter than its size.
+	short := io.NewSectionReader(bytes.NewReader([]byte("abc")), 0, 10)
+	if _, err := io.ReadAll(Concat(bytes.NewReader([]byte("x")), short)); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short part: %v", err)
 	}
 }
