@@ -11,7 +11,7 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
-	"github.com/mailseal/mailseal/internal/aescfb"
+	"github.com/mailseal/mailseal/internal/aesmode"
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
@@ -39,7 +39,7 @@ const seipdV1ChunkSize = 64 << 10
 // the end before releasing any of it.
 type seipdV1Reader struct {
 	in io.Reader
-	c  *aescfb.Cipher
+	c  *aesmode.Cipher
 	iv [aes.BlockSize]byte // the previous ciphertext block
 	// buf[start:dec] is decrypted plaintext not yet returned (the last
 	// mdcPacketSize bytes of it withheld), buf[dec:n] ciphertext not yet
@@ -72,7 +72,7 @@ func newSEIPDV1ReaderSize(in io.Reader, c packet.CipherFunction, key []byte, chu
 	if len(key) != c.KeySize() {
 		return nil, true, pgperrors.InvalidArgumentError("SEIPD: wrong session key length")
 	}
-	cfb, err := aescfb.New(key)
+	cfb, err := aesmode.New(key)
 	if err != nil {
 		return nil, true, err
 	}
@@ -175,7 +175,7 @@ func (r *seipdV1Reader) Close() error {
 
 // seipdV1Writer writes a version 1 SEIPD packet (RFC 9580 5.13.1) with AES:
 // what is written is hashed for the MDC and encrypted in CFB mode
-// (internal/aescfb: whole blocks in a loop of AES-NI instructions, where
+// (internal/aesmode: whole blocks in a loop of AES-NI instructions, where
 // go-crypto's OCFB encrypter handles one byte per iteration), in
 // partial-length chunks of 64 KiB. Close adds the MDC packet and the last
 // chunk. CFB encryption is serial (each block encrypts the one before), so
@@ -185,7 +185,7 @@ type seipdV1Writer struct {
 	out    io.Writer
 	h      hash.Hash
 	hs     *stage.Writer // to h, on a goroutine of its own beside the encryption
-	cfb    *aescfb.Encrypter
+	cfb    *aesmode.Encrypter
 	chunk  []byte // body bytes of the current chunk, already encrypted
 	closed bool
 }
@@ -194,7 +194,7 @@ type seipdV1Writer struct {
 const seipdV1Chunk = 1 << 16
 
 func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writer, error) {
-	c, err := aescfb.New(key)
+	c, err := aesmode.New(key)
 	if err != nil {
 		return nil, err
 	}

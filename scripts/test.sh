@@ -43,7 +43,7 @@ fi
 
 go test -count=1 -timeout 30m ./...
 # The base64, CRC-24 and AES-CFB code without its assembly, as other processors run it.
-go test -count=1 -tags purego ./internal/b64lines ./internal/armor ./internal/aescfb
+go test -count=1 -tags purego ./internal/b64lines ./internal/armor ./internal/aesmode
 # The goroutine pipelines and their users, under the race detector.
 go test -race -count=1 -timeout 10m ./internal/stage ./internal/spool ./internal/flow ./internal/batch
 # The keystore's look-ups from many goroutines (a batch's, and the stats

@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 
-	"github.com/mailseal/mailseal/internal/aescfb"
+	"github.com/mailseal/mailseal/internal/aesmode"
 )
 
 // gcmMaxBytes is GCM's limit on one message: 2^39-256 bits.
@@ -35,7 +35,7 @@ type streamingGCM struct {
 // newStreamingGCM starts a GCM operation with an AES key (16, 24 or 32
 // bytes).
 func newStreamingGCM(key, nonce []byte) (*streamingGCM, error) {
-	c, err := aescfb.New(key)
+	c, err := aesmode.New(key)
 	if err != nil {
 		return nil, err
 	}
@@ -145,20 +145,20 @@ func (g *streamingGCM) checkTag(aad, received []byte) bool {
 }
 
 // gcmCounter is GCM's counter mode: only the low 32 bits of the counter
-// block are incremented (inc32). AES-CTR as aescfb does it increments all
+// block are incremented (inc32). AES-CTR as aesmode does it increments all
 // 128 bits, which is the same until the low word wraps; that can only
 // happen for nonces that are not 96 bits long (J0 derived by GHASH), and
-// then the stream is restarted with the low word at zero. aescfb runs
+// then the stream is restarted with the low word at zero. aesmode runs
 // sixteen blocks side by side where the processor has 256-bit VAES (about
 // twice crypto/cipher's CTR with AES-256), crypto/cipher's CTR elsewhere.
 type gcmCounter struct {
-	aes       *aescfb.Cipher
+	aes       *aesmode.Cipher
 	counter   [16]byte // counter block the current stream started at
 	pos       uint64   // bytes of the current stream used
 	untilWrap uint64   // bytes the current stream may still produce
 }
 
-func newGCMCounter(c *aescfb.Cipher, first [16]byte) gcmCounter {
+func newGCMCounter(c *aesmode.Cipher, first [16]byte) gcmCounter {
 	low := uint64(binary.BigEndian.Uint32(first[12:]))
 	return gcmCounter{
 		aes:       c,

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/mailseal/mailseal/internal/aescfb"
+	"github.com/mailseal/mailseal/internal/aesmode"
 )
 
 func gcmReference(t testing.TB, key, nonce, aad, plaintext []byte) []byte {
@@ -161,7 +161,7 @@ func TestStreamingGCMTagFailsOnTamper(t *testing.T) {
 // processor has VAES) before, across and after the wrap.
 func TestGCMCounterWrapsLow32Bits(t *testing.T) {
 	for _, keyLen := range []int{16, 32} {
-		c0, err := aescfb.New(randomBytes(keyLen))
+		c0, err := aesmode.New(randomBytes(keyLen))
 		if err != nil {
 			t.Fatal(err)
 		}

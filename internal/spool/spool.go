@@ -7,7 +7,7 @@
 // process and only as long as the spool, and guards data read back by the
 // same process; AES-128 does that with ten rounds where AES-256 takes
 // fourteen (crypto/aes's CTR: about 7.9 GB/s against 5.9 here, and a large
-// message passes through the spool twice). The key stream is aescfb's
+// message passes through the spool twice). The key stream is aesmode's
 // XORKeyStreamAt, sixteen blocks side by side where the processor has
 // 256-bit VAES (about 16 GB/s, BenchmarkCTR there), crypto/cipher's CTR
 // elsewhere.
@@ -27,7 +27,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/mailseal/mailseal/internal/aescfb"
+	"github.com/mailseal/mailseal/internal/aesmode"
 	"github.com/mailseal/mailseal/internal/crlf"
 )
 
@@ -40,7 +40,7 @@ type Spool struct {
 	// copies what was written or touches twice the memory it holds.
 	mem    [][]byte
 	file   *os.File
-	aes    *aescfb.Cipher
+	aes    *aesmode.Cipher
 	size   int64
 	closed bool
 	werr   error // a write that failed: every later one fails with it
@@ -172,7 +172,7 @@ func (s *Spool) spill() error {
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	c, err := aescfb.New(key)
+	c, err := aesmode.New(key)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Spool) spill() error {
 // xor applies the AES-CTR key stream at byte offset off: the counter
 // block is the block number, from zero.
 func (s *Spool) xor(dst, src []byte, off int64) {
-	var iv [aescfb.BlockSize]byte
+	var iv [aesmode.BlockSize]byte
 	s.aes.XORKeyStreamAt(dst, src, &iv, uint64(off))
 }
 

@@ -1,4 +1,4 @@
-package aescfb
+package aesmode
 
 import (
 	"bytes"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package aescfb
+package aesmode
 
 import (
 	"bytes"

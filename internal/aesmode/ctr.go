@@ -1,4 +1,4 @@
-package aescfb
+package aesmode
 
 import (
 	"crypto/cipher"
@@ -18,10 +18,10 @@ import (
 // crypto/aes's own assembly on processors with AES-NI) does all of it.
 func (c *Cipher) XORKeyStreamAt(dst, src []byte, iv *[BlockSize]byte, off uint64) {
 	if len(dst) < len(src) {
-		panic("aescfb: output smaller than input")
+		panic("aesmode: output smaller than input")
 	}
 	if inexactOverlap(dst[:len(src)], src) {
-		panic("aescfb: invalid buffer overlap")
+		panic("aesmode: invalid buffer overlap")
 	}
 	dst = dst[:len(src)]
 	hi, lo := binary.BigEndian.Uint64(iv[:8]), binary.BigEndian.Uint64(iv[8:])

@@ -1,6 +1,6 @@
 //go:build !purego
 
-package aescfb
+package aesmode
 
 import (
 	"sync"
