@@ -1,6 +1,10 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
 
 // The CLI library works a flag's names out of its Name and Aliases with a
 // regular expression at every call of Names, and after parsing a command
@@ -65,13 +69,29 @@ func flagNamesOnce(flags []cli.Flag) {
 	for i, f := range flags {
 		switch f := f.(type) {
 		case *cli.BoolFlag:
-			flags[i] = &boolFlag{f, f.Names()}
+			flags[i] = &boolFlag{f, flagNames(f.Name, f.Aliases)}
 		case *cli.StringFlag:
-			flags[i] = &stringFlag{f, f.Names()}
+			flags[i] = &stringFlag{f, flagNames(f.Name, f.Aliases)}
 		case *cli.IntFlag:
-			flags[i] = &intFlag{f, f.Names()}
+			flags[i] = &intFlag{f, flagNames(f.Name, f.Aliases)}
 		case *cli.StringSliceFlag:
-			flags[i] = &stringSliceFlag{f, f.Names()}
+			flags[i] = &stringSliceFlag{f, flagNames(f.Name, f.Aliases)}
 		}
 	}
+}
+
+// flagNames is what cli.FlagNames gives, without its regular expression
+// (which every start of the program ran for each of its flags, some 300):
+// the name and each alias up to the first comma or space, which the
+// library strips in case a name is written the v1 way ("input, i").
+// TestNamesOnce compares the two for every flag.
+func flagNames(name string, aliases []string) []string {
+	names := make([]string, 0, 1+len(aliases))
+	for _, s := range append([]string{name}, aliases...) {
+		if i := strings.IndexAny(s, ", "); i >= 0 {
+			s = s[:i]
+		}
+		names = append(names, s)
+	}
+	return names
 }

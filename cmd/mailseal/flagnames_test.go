@@ -103,6 +103,21 @@ func TestNamesOnce(t *testing.T) {
 	walkFlags("mailseal", app.Commands)
 }
 
+// flagNames gives what the library's FlagNames gives, for names written
+// the v1 way too.
+func TestFlagNames(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		aliases []string
+	}{
+		{"input", []string{"i"}}, {"input, i", nil}, {"a b", []string{"c,d", " e", ","}}, {"", nil}, {"x,,  y", []string{"z  "}},
+	} {
+		if got, want := flagNames(c.name, c.aliases), cli.FlagNames(c.name, c.aliases); !slices.Equal(got, want) {
+			t.Errorf("%q %q: %q, the library's %q", c.name, c.aliases, got, want)
+		}
+	}
+}
+
 func errString(err error) string {
 	if err == nil {
 		return "<nil>"
@@ -143,5 +158,14 @@ func BenchmarkRunSmallEncrypt(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkNewApp: building the command tree, which every run does
+// (flagNames without the library's regular expression: 54-64 µs against
+// 124-129).
+func BenchmarkNewApp(b *testing.B) {
+	for b.Loop() {
+		newApp(nil, io.Discard, io.Discard)
 	}
 }
