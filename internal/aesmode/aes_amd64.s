@@ -262,6 +262,8 @@ TEXT ·keyStream16VAES(SB), NOSPLIT, $0-48
 	MOVQ   ct+24(FP), SI
 	MOVQ   ks+32(FP), DI
 	MOVQ   groups+40(FP), BX
+	TESTQ   BX, BX
+	JE      ks16done
 	VMOVDQU (AX), Y8
 	// The first group's first register: prev, then ct's first block.
 	VMOVDQU (DX), X0

@@ -60,7 +60,7 @@ import (
 // BlockSize is AES's block size.
 const BlockSize = aes.BlockSize
 
-// Cipher is an AES key ready for CFB mode.
+// Cipher is an AES key ready for CFB and CTR mode.
 type Cipher struct {
 	block  cipher.Block
 	rounds int      // 10, 12 or 14, or 0 where the assembly does not run
@@ -99,6 +99,17 @@ type Encrypter struct {
 
 // maxRun is the most the assembly handles in one call.
 const maxRun = 64 << 10
+
+// asmCalled, when a test sets it, is told the bytes of each assembly call
+// (TestAssemblyRuns checks them against maxRun); nil otherwise.
+var asmCalled func(bytes int)
+
+// called reports an assembly call of n bytes to asmCalled.
+func called(n int) {
+	if asmCalled != nil {
+		asmCalled(n)
+	}
+}
 
 // NewEncrypter returns an encrypter starting from iv (BlockSize bytes).
 func (c *Cipher) NewEncrypter(iv []byte) *Encrypter {
@@ -142,6 +153,7 @@ func (e *Encrypter) XORKeyStream(dst, src []byte) {
 func (c *Cipher) encryptBlocks(reg *[BlockSize]byte, dst, src []byte) int {
 	n := min(len(src), maxRun) / BlockSize * BlockSize
 	if c.rounds != 0 {
+		called(n)
 		encryptBlocksAESNI(c.rounds, &c.xk[0], &reg[0], &dst[0], &src[0], n/BlockSize)
 		return n
 	}
@@ -174,6 +186,7 @@ func (c *Cipher) KeyStream(ks, ct []byte, prev *[BlockSize]byte) {
 		if done > 0 {
 			from = (*[BlockSize]byte)(ct[done-BlockSize : done])
 		}
+		called(groups * 16 * BlockSize)
 		keyStream16VAES(c.rounds, &c.xk2[0], &from[0], &ct[done], &ks[done], groups)
 		done += groups * 16 * BlockSize
 	}
@@ -183,6 +196,7 @@ func (c *Cipher) KeyStream(ks, ct []byte, prev *[BlockSize]byte) {
 		if done > 0 {
 			from = (*[BlockSize]byte)(ct[done-BlockSize : done])
 		}
+		called(groups * 8 * BlockSize)
 		keyStream8AESNI(c.rounds, &c.xk[0], &from[0], &ct[done], &ks[done], groups)
 		done += groups * 8 * BlockSize
 	}

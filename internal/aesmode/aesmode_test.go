@@ -360,3 +360,32 @@ func TestMisusePanics(t *testing.T) {
 		}()
 	}
 }
+
+// No assembly call takes more than maxRun bytes (a goroutine in one is
+// out of the scheduler's reach), however long the input; and the long
+// inputs do go to the assembly.
+func TestAssemblyRuns(t *testing.T) {
+	c, err := New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.rounds == 0 {
+		t.Skip("no assembly here")
+	}
+	var calls, most int
+	asmCalled = func(n int) {
+		calls++
+		most = max(most, n)
+	}
+	defer func() { asmCalled = nil }()
+	buf := make([]byte, 5*maxRun+100)
+	ks := make([]byte, len(buf))
+	var iv [BlockSize]byte
+	c.NewEncrypter(iv[:]).XORKeyStream(buf, buf)
+	c.KeyStream(ks, buf, &iv)
+	noVAES(c).KeyStream(ks, buf, &iv)
+	c.XORKeyStreamAt(buf, buf, &iv, 7)
+	if most > maxRun || calls < 4*5 {
+		t.Fatalf("%d assembly calls, the largest %d bytes (maxRun %d)", calls, most, maxRun)
+	}
+}

@@ -41,6 +41,7 @@ type Spool struct {
 	mem    [][]byte
 	file   *os.File
 	aes    *aesmode.Cipher
+	iv     [aesmode.BlockSize]byte // the counter block of offset 0: random, then a block number from zero
 	size   int64
 	closed bool
 	werr   error // a write that failed: every later one fails with it
@@ -168,8 +169,15 @@ func (s *Spool) appendMem(p []byte) {
 }
 
 func (s *Spool) spill() error {
-	key := make([]byte, 16) // AES-128: see the package doc
+	// AES-128 (see the package doc), and a random first half of the
+	// counter block, so that the key stream of no two spools starts from
+	// the same block: finding the key of one of many spools of known
+	// content is then no easier than finding that of one.
+	key := make([]byte, 16)
 	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if _, err := rand.Read(s.iv[:8]); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	c, err := aesmode.New(key)
@@ -201,10 +209,9 @@ func (s *Spool) spill() error {
 }
 
 // xor applies the AES-CTR key stream at byte offset off: the counter
-// block is the block number, from zero.
+// block is the random half of iv and the block number.
 func (s *Spool) xor(dst, src []byte, off int64) {
-	var iv [aesmode.BlockSize]byte
-	s.aes.XORKeyStreamAt(dst, src, &iv, uint64(off))
+	s.aes.XORKeyStreamAt(dst, src, &s.iv, uint64(off))
 }
 
 // Size is the number of bytes written.

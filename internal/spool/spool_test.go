@@ -2,7 +2,10 @@ package spool
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"crypto/subtle"
 	"fmt"
 	"io"
 	mrand "math/rand"
@@ -66,6 +69,71 @@ func TestSpoolFileIsEncrypted(t *testing.T) {
 		t.Fatalf("spool file is visible in %s: %v", dir, entries)
 	}
 	s.Close()
+}
+
+// rawFile spools data past the memory limit and returns the file's bytes
+// and the spool.
+func rawFile(t *testing.T, data []byte) ([]byte, *Spool) {
+	t.Helper()
+	s := New(0)
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, len(data))
+	if _, err := s.file.ReadAt(raw, 0); err != nil {
+		t.Fatal(err)
+	}
+	return raw, s
+}
+
+// Each spool has a key (and counter start) of its own: two spools of the
+// same content differ everywhere, the key stream of one never repeats,
+// and it is not that of an all-zero key and counter.
+func TestSpoolKeyPerSpool(t *testing.T) {
+	data := bytes.Repeat([]byte("attack at dawn "), 70000) // several batches
+	a, sa := rawFile(t, data)
+	b, sb := rawFile(t, data)
+	if sa.iv == sb.iv {
+		t.Fatal("two spools start from the same counter block")
+	}
+	for off := 0; off+64 <= len(a); off += len(a) / 8 {
+		if bytes.Equal(a[off:off+64], b[off:off+64]) {
+			t.Fatalf("two spools share a key stream at %d", off)
+		}
+	}
+	ks := make([]byte, len(a))
+	subtle.XORBytes(ks, a, data)
+	if bytes.Contains(ks[16:], ks[:32]) {
+		t.Fatal("the key stream repeats within a spool")
+	}
+	block, _ := aes.NewCipher(make([]byte, 16))
+	zero := make([]byte, 64)
+	cipher.NewCTR(block, sa.iv[:]).XORKeyStream(zero, data[:64])
+	if bytes.Equal(zero, a[:64]) {
+		t.Fatal("an all-zero key")
+	}
+}
+
+// A memory limit above writeBatch: the spill writes the content it held in
+// several batches, each at its own offset in the key stream.
+func TestSpoolSpillLargerThanBatch(t *testing.T) {
+	data := make([]byte, 3<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	s := New(1 << 20)
+	defer s.Close()
+	for off := 0; off < len(data); off += 100003 {
+		s.Write(data[off:min(off+100003, len(data))])
+	}
+	got := make([]byte, len(data))
+	if _, err := s.ReadAt(got, 0); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("content differs (%v)", err)
+	}
 }
 
 func TestSpoolBatchedWritesReadBack(t *testing.T) {
