@@ -265,6 +265,7 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 type literalWriter struct {
 	out   io.Writer
 	chunk []byte
+	err   error // the first write error: every later call fails with it
 }
 
 func newLiteralWriter(out io.Writer) (*literalWriter, error) {
@@ -276,31 +277,39 @@ func newLiteralWriter(out io.Writer) (*literalWriter, error) {
 	return w, nil
 }
 
+// Write returns how much of p it took (gathered, or gone out in a whole
+// chunk) with the first error.
 func (w *literalWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
+	n := 0
+	for w.err == nil && n < len(p) {
 		if len(w.chunk) == seipdV1Chunk {
-			if err := writePartialChunk(w.out, w.chunk); err != nil {
-				return 0, err
+			if w.err = writePartialChunk(w.out, w.chunk); w.err != nil {
+				break
 			}
 			w.chunk = w.chunk[:0]
 		}
-		if len(w.chunk) == 0 && len(p) > seipdV1Chunk {
-			if err := writePartialChunk(w.out, p[:seipdV1Chunk]); err != nil {
-				return 0, err
+		if rest := p[n:]; len(w.chunk) == 0 && len(rest) > seipdV1Chunk {
+			if w.err = writePartialChunk(w.out, rest[:seipdV1Chunk]); w.err == nil {
+				n += seipdV1Chunk
 			}
-			p = p[seipdV1Chunk:]
 			continue
 		}
-		k := min(len(p), seipdV1Chunk-len(w.chunk))
-		w.chunk = append(w.chunk, p[:k]...)
-		p = p[k:]
+		k := min(len(p)-n, seipdV1Chunk-len(w.chunk))
+		w.chunk = append(w.chunk, p[n:n+k]...)
+		n += k
 	}
-	return n, nil
+	return n, w.err
 }
 
-// Close writes the last chunk; it does not close out.
-func (w *literalWriter) Close() error { return writeLastChunk(w.out, w.chunk) }
+// Close writes the last chunk; it does not close out. After a write
+// error it writes nothing and returns that error.
+func (w *literalWriter) Close() error {
+	if w.err != nil {
+		return w.err
+	}
+	w.err = writeLastChunk(w.out, w.chunk)
+	return w.err
+}
 
 // writePartialChunk writes chunk, seipdV1Chunk bytes, with its partial body
 // length (RFC 9580 4.2.1.4).

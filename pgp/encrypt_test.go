@@ -233,3 +233,74 @@ func BenchmarkLiteralWriter(b *testing.B) {
 		})
 	}
 }
+
+// The last chunk's length at the edges of its encodings (191/192,
+// 8383/8384, and 65535/65536 bytes), alone and after two whole chunks:
+// its header bytes, the packet as go-crypto reads it, and gpg decrypting
+// and verifying the message.
+func TestLiteralLastChunkEdges(t *testing.T) {
+	e := testEngine()
+	h := gpgtest.New(t)
+	me := genKey(t, "Me", "me@example.org", keyOpts{})
+	them := genKey(t, "Peer", "peer@example.org", keyOpts{rsa: true})
+	h.Import(armoredPublic(t, me))
+	h.Import(armoredSecret(t, them))
+	for _, last := range []int{6, 191, 192, 193, 8383, 8384, 8385, 65535, 65536} {
+		for _, chunks := range []int{0, 2} {
+			data := make([]byte, chunks*seipdV1Chunk+last-6) // the literal header is 6 bytes
+			rand.Read(data)
+			var got bytes.Buffer
+			w, _ := newLiteralWriter(&got)
+			w.Write(data)
+			w.Close()
+			b := got.Bytes()[1+chunks*(1+seipdV1Chunk):]
+			var hdr []byte
+			switch {
+			case last < 192:
+				hdr = []byte{byte(last)}
+			case last < 8384:
+				hdr = []byte{byte((last-192)>>8 + 192), byte(last - 192)}
+			default:
+				hdr = []byte{0xff, byte(last >> 24), byte(last >> 16), byte(last >> 8), byte(last)}
+			}
+			if !bytes.HasPrefix(b, hdr) || len(b) != len(hdr)+last {
+				t.Fatalf("last chunk %d bytes after %d: header % x", last, chunks, b[:min(5, len(b))])
+			}
+			p, err := packet.Read(bytes.NewReader(got.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err := io.ReadAll(p.(*packet.LiteralData).Body); err != nil || !bytes.Equal(body, data) {
+				t.Fatalf("last chunk %d bytes after %d: go-crypto: %v", last, chunks, err)
+			}
+			ct := encrypt(t, e, data, me, publicOf(t, them))
+			if res := h.Decrypt(ct); res.Err != nil || !bytes.Equal(res.Stdout, data) || !res.HasStatus("GOODSIG") {
+				t.Fatalf("last chunk %d bytes after %d: gpg: %v\n%s", last, chunks, res.Err, res.Status)
+			}
+		}
+	}
+}
+
+// A write error: Write says how much it took, and every later call fails
+// with the same error.
+func TestLiteralWriterError(t *testing.T) {
+	// The header byte and the first chunk's length byte go out; the first
+	// chunk's bytes fail (failAfter: seipd_test.go).
+	w, _ := newLiteralWriter(&failAfter{n: 2})
+	data := make([]byte, 3*seipdV1Chunk)
+	n, err := w.Write(data)
+	if err == nil || n != seipdV1Chunk-6 {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if n, err2 := w.Write(data); err2 != err || n != 0 {
+		t.Fatalf("second Write: %d, %v", n, err2)
+	}
+	if err2 := w.Close(); err2 != err {
+		t.Fatalf("Close: %v", err2)
+	}
+	// A whole chunk passed through goes out before the failure.
+	w, _ = newLiteralWriter(&failAfter{n: 2*seipdV1Chunk + 3})
+	if n, err := w.Write(data); err == nil || n != 2*seipdV1Chunk-6 {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+}

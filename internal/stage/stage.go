@@ -259,6 +259,7 @@ type Reader struct {
 	// at: the chunks of a large section read by two goroutines (runAt),
 	// chunk i from at[i%2]; seq counts the chunks taken.
 	at     [2]chan chunk
+	atFree [2]chan []byte // the buffers of each of runAt's goroutines
 	seq    int
 	free   chan []byte
 	stop   chan struct{}
@@ -299,7 +300,7 @@ func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
 	sr.exited = make(chan struct{})
 	if sec, ok := sr.r.(*io.SectionReader); ok {
 		if pos, err := sec.Seek(0, io.SeekCurrent); err == nil && sec.Size()-pos >= ParallelSize {
-			sr.free = make(chan []byte, 2*atBuffers)
+			sr.atFree = [2]chan []byte{make(chan []byte, atBuffers), make(chan []byte, atBuffers)}
 			sr.at = [2]chan chunk{make(chan chunk, atBuffers-1), make(chan chunk, atBuffers-1)}
 			var wg sync.WaitGroup
 			for w := range 2 {
@@ -328,22 +329,32 @@ func (sr *Reader) begin(p []byte) (n int, direct bool, err error) {
 // size the second goroutine is not worth starting.
 const ParallelSize = 4 << 20
 
-// atBuffers is how many buffers each of runAt's goroutines has: one being
-// read and atBuffers-1 waiting in its channel at most. With that many,
-// the goroutine of the chunk the reader waits for always finds a buffer:
-// the other holds at most atBuffers, the reader none.
+// atBuffers is how many buffers each of runAt's goroutines has, its own:
+// one being read and atBuffers-1 waiting in its channel at most. The
+// reader hands each buffer back to the goroutine that read it (release):
+// with one pool for both, one goroutine could come to hold every buffer
+// while the reader waited for the other's next chunk (a review staged it:
+// TestReaderSectionBuffersOwn).
 const atBuffers = 3
+
+// testHookRunAt, when a test sets it, runs in runAt's goroutine w when it
+// starts (k -1) and after it handed over chunk k: points where the
+// scheduler may stop a goroutine for any time. nil otherwise.
+var testHookRunAt func(w int, k int64)
 
 // runAt reads chunks w, w+2, w+4 ... of BufferSize bytes of sec from pos,
 // with ReadAt (which io.ReaderAt allows in parallel), into sr.at[w].
 func (sr *Reader) runAt(sec *io.SectionReader, pos int64, w int) {
-	out := sr.at[w]
+	out, free := sr.at[w], sr.atFree[w]
 	defer close(out)
+	if testHookRunAt != nil {
+		testHookRunAt(w, -1)
+	}
 	made := 0
 	for k := int64(w); ; k += 2 {
 		var b []byte
 		select {
-		case b = <-sr.free:
+		case b = <-free:
 		case <-sr.stop:
 			return
 		default:
@@ -352,16 +363,17 @@ func (sr *Reader) runAt(sec *io.SectionReader, pos int64, w int) {
 				b = make([]byte, BufferSize)
 			} else {
 				select {
-				case b = <-sr.free:
+				case b = <-free:
 				case <-sr.stop:
 					return
 				}
 			}
 		}
 		n, err := sec.ReadAt(b[:BufferSize], pos+k*BufferSize)
-		if n == BufferSize {
-			err = nil // a full chunk: the end, if it is one, shows in the next
-		} else if err == nil {
+		switch {
+		case n == BufferSize && err == io.EOF:
+			err = nil // a full chunk at the end: the end shows in the next
+		case n < BufferSize && err == nil:
 			err = io.ErrUnexpectedEOF // ReadAt broke its contract
 		}
 		select {
@@ -372,7 +384,20 @@ func (sr *Reader) runAt(sec *io.SectionReader, pos int64, w int) {
 		if err != nil {
 			return
 		}
+		if testHookRunAt != nil {
+			testHookRunAt(w, k)
+		}
 	}
+}
+
+// release hands the buffer of the chunk taken last back to the goroutine
+// that read it.
+func (sr *Reader) release(b []byte) {
+	if sr.at[0] != nil {
+		sr.atFree[(sr.seq-1)%2] <- b
+		return
+	}
+	sr.free <- b
 }
 
 // next returns the next chunk read ahead; ok is false when the goroutine
@@ -414,11 +439,8 @@ func (sr *Reader) run(r io.Reader) {
 		if cap(b) < size {
 			b = make([]byte, size) // the small one is left to the collector
 		}
-		n, err := io.ReadFull(r, b[:cap(b)])
+		n, err := fill(r, b[:cap(b)])
 		passed += int64(n)
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
-		}
 		select {
 		case sr.full <- chunk{b[:n], err}:
 		case <-sr.stop:
@@ -428,6 +450,27 @@ func (sr *Reader) run(r io.Reader) {
 			return
 		}
 	}
+}
+
+// fill reads into b until it is full or r fails: io.ReadFull, except
+// that an io.EOF after some bytes stays io.EOF, and an
+// io.ErrUnexpectedEOF of r's own (a part shorter than it said, a file
+// that changed) stays that.
+func fill(r io.Reader, b []byte) (int, error) {
+	n, empty := 0, 0
+	for n < len(b) {
+		k, err := r.Read(b[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		if k > 0 {
+			empty = 0
+		} else if empty++; empty == 100 { // as bufio gives up on a reader
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
 }
 
 // Read returns the data read ahead, and the underlying reader's error
@@ -444,7 +487,7 @@ func (sr *Reader) Read(p []byte) (int, error) {
 			return 0, io.ErrClosedPipe
 		}
 		if sr.cur.b != nil {
-			sr.free <- sr.cur.b[:0]
+			sr.release(sr.cur.b[:0])
 		}
 		c, ok := sr.next()
 		if !ok {
@@ -502,7 +545,7 @@ func (sr *Reader) WriteTo(w io.Writer) (int64, error) {
 			return total, io.ErrClosedPipe
 		}
 		if sr.cur.b != nil {
-			sr.free <- sr.cur.b[:0]
+			sr.release(sr.cur.b[:0])
 		}
 		c, ok := sr.next()
 		if !ok {
@@ -524,8 +567,8 @@ func (sr *Reader) Close() error {
 	return nil
 }
 
-// sizedReaderAt is what Concat joins: *io.SectionReader and *bytes.Reader
-// have it.
+// sizedReaderAt is what Concat joins: *io.SectionReader, *bytes.Reader and
+// *strings.Reader have it.
 type sizedReaderAt interface {
 	io.ReaderAt
 	Size() int64
@@ -533,42 +576,54 @@ type sizedReaderAt interface {
 
 // Concat is io.MultiReader(parts...), as an *io.SectionReader when every
 // part is a reader at offsets with a size (*io.SectionReader,
-// *bytes.Reader), so that a Reader of it reads a large one on two
-// goroutines; the parts must not have been read from yet. Decrypted
-// output with its protected header fields put back is such a
-// concatenation: the rewritten header, then sections of the spool.
+// *bytes.Reader, *strings.Reader) that was not read from yet, so that a
+// Reader of it reads a large one on two goroutines. Decrypted output with
+// its protected header fields put back is such a concatenation: the
+// rewritten header, then sections of the spool. The parts' sizes are
+// taken once, here.
 func Concat(parts ...io.Reader) io.Reader {
-	c := &concatAt{ends: make([]int64, len(parts))}
-	var total int64
+	c := &concatAt{starts: make([]int64, len(parts)+1)}
 	for i, p := range parts {
 		s, ok := p.(sizedReaderAt)
-		if !ok {
+		if !ok || !atStart(p) {
 			return io.MultiReader(parts...)
 		}
 		c.parts = append(c.parts, s)
-		total += s.Size()
-		c.ends[i] = total
+		c.starts[i+1] = c.starts[i] + s.Size()
 	}
-	return io.NewSectionReader(c, 0, total)
+	return io.NewSectionReader(c, 0, c.starts[len(parts)])
 }
 
-// concatAt reads its parts one after another; ends[i] is where part i
-// ends.
+// atStart reports whether r has not been read from (a reader that cannot
+// tell is taken as read).
+func atStart(r io.Reader) bool {
+	switch r := r.(type) {
+	case interface{ Len() int }: // *bytes.Reader, *strings.Reader
+		s, ok := r.(sizedReaderAt)
+		return ok && int64(r.Len()) == s.Size()
+	case io.Seeker: // *io.SectionReader
+		pos, err := r.Seek(0, io.SeekCurrent)
+		return err == nil && pos == 0
+	}
+	return false
+}
+
+// concatAt reads its parts one after another; part i is at
+// [starts[i], starts[i+1]).
 type concatAt struct {
-	parts []sizedReaderAt
-	ends  []int64
+	parts  []sizedReaderAt
+	starts []int64
 }
 
 func (c *concatAt) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("stage: negative offset")
 	}
-	i := sort.Search(len(c.ends), func(i int) bool { return c.ends[i] > off })
+	i := sort.Search(len(c.parts), func(i int) bool { return c.starts[i+1] > off })
 	n := 0
 	for ; n < len(p) && i < len(c.parts); i++ {
-		start := c.ends[i] - c.parts[i].Size()
-		want := p[n:min(int64(len(p)), c.ends[i]-off)]
-		k, err := c.parts[i].ReadAt(want, off+int64(n)-start)
+		want := p[n:min(int64(len(p)), c.starts[i+1]-off)]
+		k, err := c.parts[i].ReadAt(want, off+int64(n)-c.starts[i])
 		n += k
 		if k < len(want) {
 			if err == nil || err == io.EOF {

@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -502,5 +503,168 @@ func TestConcat(t *testing.T) {
 	short := io.NewSectionReader(bytes.NewReader([]byte("abc")), 0, 10)
 	if _, err := io.ReadAll(Concat(bytes.NewReader([]byte("x")), short)); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short part: %v", err)
+	}
+}
+
+// Each of the two goroutines reads into buffers of its own. A review
+// staged this schedule with testHookRunAt, where one pool for both
+// deadlocked: goroutine 1 starts late and takes every buffer goroutine 0
+// made, making none, while the reader waits for goroutine 0's next chunk.
+func TestReaderSectionBuffersOwn(t *testing.T) {
+	var mu sync.Mutex
+	gates := map[[2]int64][2]chan struct{}{} // (goroutine, chunk): arrived, go on
+	gate := func(w int, k int64) [2]chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		key := [2]int64{int64(w), k}
+		if _, ok := gates[key]; !ok {
+			gates[key] = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+		}
+		return gates[key]
+	}
+	held := map[[2]int64]bool{{1, -1}: true, {0, 4}: true, {1, 1}: true, {1, 5}: true, {1, 7}: true, {1, 9}: true}
+	testHookRunAt = func(w int, k int64) {
+		if held[[2]int64{int64(w), k}] {
+			g := gate(w, k)
+			close(g[0])
+			<-g[1]
+		}
+	}
+	defer func() { testHookRunAt = nil }()
+	arrived := func(w int, k int64) { <-gate(w, k)[0] }
+	release := func(w int, k int64) { close(gate(w, k)[1]) }
+
+	in := data(StartSize + 20*BufferSize)
+	r := NewReader(io.NewSectionReader(bytes.NewReader(in), 0, int64(len(in))))
+	defer r.Close()
+	io.ReadFull(r, make([]byte, StartSize)) // read directly
+	chunk := func(i int) chan bool {        // the reader takes chunk i
+		done := make(chan bool, 1)
+		go func() {
+			b := make([]byte, BufferSize)
+			_, err := io.ReadFull(r, b)
+			done <- err == nil && bytes.Equal(b, in[StartSize+i*BufferSize:][:BufferSize])
+		}()
+		return done
+	}
+	must := func(i int, d chan bool) {
+		select {
+		case ok := <-d:
+			if !ok {
+				t.Fatalf("chunk %d differs", i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("deadlock: the reader waits for chunk %d", i)
+		}
+	}
+	settle := func() { time.Sleep(50 * time.Millisecond) }
+
+	must(0, chunk(0)) // goroutine 0 made A, B, C: chunks 0, 2, 4; held after 4
+	arrived(0, 4)
+	d := chunk(1) // frees A, waits for 1
+	settle()
+	release(1, -1) // goroutine 1 starts: reads 1
+	must(1, d)
+	arrived(1, 1)
+	must(2, chunk(2))
+	d = chunk(3)
+	settle()
+	release(1, 1)
+	must(3, d)
+	arrived(1, 5)
+	must(4, chunk(4))
+	release(1, 5)
+	arrived(1, 7)
+	must(5, chunk(5))
+	release(1, 7)
+	arrived(1, 9)
+	d = chunk(6) // waits for 6, from goroutine 0
+	settle()
+	release(1, 9)
+	settle()
+	release(0, 4)
+	must(6, d)
+}
+
+// shortAt is a ReaderAt over data that breaks io.ReaderAt's contract
+// (less than asked and no error) or fails after a full read, at failAt.
+type shortAt struct {
+	data   []byte
+	failAt int64
+	err    error // nil: a short read without an error
+}
+
+func (s *shortAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.failAt {
+		if s.err == nil {
+			return copy(p[:max(0, s.failAt-off)], s.data[off:]), nil
+		}
+		return copy(p, s.data[off:]), s.err // all of it, and an error
+	}
+	return copy(p, s.data[off:]), nil
+}
+
+// The end of a section read in parallel: a short read without an error is
+// io.ErrUnexpectedEOF, a full chunk with an error other than io.EOF passes
+// the error on after its data, and the goroutines end by themselves.
+func TestReaderSectionReadAtErrors(t *testing.T) {
+	boom := errors.New("disk error")
+	in := data(StartSize + 20*BufferSize)
+	at := int64(StartSize + 9*BufferSize)
+	before := runtime.NumGoroutine()
+	for _, c := range []struct {
+		src  *shortAt
+		want error
+	}{
+		{&shortAt{data: in, failAt: at + 10}, io.ErrUnexpectedEOF},
+		{&shortAt{data: in, failAt: at + 10, err: boom}, boom},
+	} {
+		r := NewReader(io.NewSectionReader(c.src, 0, int64(len(in))))
+		out, err := io.ReadAll(r)
+		if !errors.Is(err, c.want) || int64(len(out)) < at || !bytes.Equal(out, in[:len(out)]) {
+			t.Fatalf("%v: %d bytes, %v", c.want, len(out), err)
+		}
+	}
+	r := NewReader(io.NewSectionReader(bytes.NewReader(in), 0, int64(len(in))))
+	if out, err := io.ReadAll(r); err != nil || !bytes.Equal(out, in) {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 { // no Close: they ended at the end
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A part shorter than its size is io.ErrUnexpectedEOF through a Reader,
+// read by one goroutine or two, not a quiet end.
+func TestReaderShortPart(t *testing.T) {
+	for _, size := range []int{StartSize + 3*BufferSize, StartSize + ParallelSize + BufferSize} {
+		whole := data(size)
+		short := io.NewSectionReader(bytes.NewReader(whole[:size-10]), 0, int64(size))
+		r := NewReader(Concat(bytes.NewReader([]byte("head")), short))
+		out, err := io.ReadAll(r)
+		r.Close()
+		if !errors.Is(err, io.ErrUnexpectedEOF) || len(out) > size-10+4 {
+			t.Fatalf("%d bytes: %d bytes out, %v", size, len(out), err)
+		}
+	}
+}
+
+// Concat of parts that were read from already reads what io.MultiReader
+// reads: the rest of each.
+func TestConcatPartsReadBefore(t *testing.T) {
+	mk := func() []io.Reader {
+		a, b := bytes.NewReader([]byte("HEADER|")), io.NewSectionReader(strings.NewReader("..body"), 0, 6)
+		a.Read(make([]byte, 3))
+		b.Read(make([]byte, 2))
+		return []io.Reader{a, b}
+	}
+	want, _ := io.ReadAll(io.MultiReader(mk()...))
+	got, err := io.ReadAll(Concat(mk()...))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Concat %q, io.MultiReader %q (%v)", got, want, err)
 	}
 }
