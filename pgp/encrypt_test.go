@@ -104,11 +104,7 @@ func TestEncryptSEIPDV1ReadByGoCrypto(t *testing.T) {
 // encryptSEIPDV1, and refuses it with one bit changed.
 func TestEncryptSEIPDV1ToGPG(t *testing.T) {
 	e := testEngine()
-	h := gpgtest.New(t)
-	me := genKey(t, "Me", "me@example.org", keyOpts{})
-	them := genKey(t, "Peer", "peer@example.org", keyOpts{rsa: true})
-	h.Import(armoredPublic(t, me))
-	h.Import(armoredSecret(t, them))
+	h, me, them := gpgPeer(t)
 	// The literal data packet: a short last chunk, and (5 chunks less its
 	// 6 header bytes) a last chunk of exactly seipdV1Chunk.
 	var ct []byte
@@ -240,11 +236,7 @@ func BenchmarkLiteralWriter(b *testing.B) {
 // and verifying the message.
 func TestLiteralLastChunkEdges(t *testing.T) {
 	e := testEngine()
-	h := gpgtest.New(t)
-	me := genKey(t, "Me", "me@example.org", keyOpts{})
-	them := genKey(t, "Peer", "peer@example.org", keyOpts{rsa: true})
-	h.Import(armoredPublic(t, me))
-	h.Import(armoredSecret(t, them))
+	h, me, them := gpgPeer(t)
 	for _, last := range []int{6, 191, 192, 193, 8383, 8384, 8385, 65535, 65536} {
 		for _, chunks := range []int{0, 2} {
 			data := make([]byte, chunks*seipdV1Chunk+last-6) // the literal header is 6 bytes
@@ -303,4 +295,15 @@ func TestLiteralWriterError(t *testing.T) {
 	if n, err := w.Write(data); err == nil || n != 2*seipdV1Chunk-6 {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
+}
+
+// gpgPeer is a gpg home that holds a peer's secret key (them, RSA) and
+// the public key of me, a signer of ours.
+func gpgPeer(t *testing.T) (h *gpgtest.Home, me, them *openpgp.Entity) {
+	h = gpgtest.New(t)
+	me = genKey(t, "Me", "me@example.org", keyOpts{})
+	them = genKey(t, "Peer", "peer@example.org", keyOpts{rsa: true})
+	h.Import(armoredPublic(t, me))
+	h.Import(armoredSecret(t, them))
+	return h, me, them
 }

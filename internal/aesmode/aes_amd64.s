@@ -100,26 +100,22 @@ encdone:
 	VZEROUPPER
 	RET
 
-// One AES round of the eight blocks in X0-X7 with the round key at off(AX).
-#define ROUND8(off) \
-	VAESENC off(AX), X0, X0 \
-	VAESENC off(AX), X1, X1 \
-	VAESENC off(AX), X2, X2 \
-	VAESENC off(AX), X3, X3 \
-	VAESENC off(AX), X4, X4 \
-	VAESENC off(AX), X5, X5 \
-	VAESENC off(AX), X6, X6 \
-	VAESENC off(AX), X7, X7
+// op (VAESENC or VAESENCLAST) with the round key at off(AX) on each of
+// eight registers.
+#define ON8(op, off, r0, r1, r2, r3, r4, r5, r6, r7) \
+	op off(AX), r0, r0 \
+	op off(AX), r1, r1 \
+	op off(AX), r2, r2 \
+	op off(AX), r3, r3 \
+	op off(AX), r4, r4 \
+	op off(AX), r5, r5 \
+	op off(AX), r6, r6 \
+	op off(AX), r7, r7
 
-#define LAST8(off) \
-	VAESENCLAST off(AX), X0, X0 \
-	VAESENCLAST off(AX), X1, X1 \
-	VAESENCLAST off(AX), X2, X2 \
-	VAESENCLAST off(AX), X3, X3 \
-	VAESENCLAST off(AX), X4, X4 \
-	VAESENCLAST off(AX), X5, X5 \
-	VAESENCLAST off(AX), X6, X6 \
-	VAESENCLAST off(AX), X7, X7
+// One AES round (the last) of the eight blocks in X0-X7 with the round key
+// at off(AX).
+#define ROUND8(off) ON8(VAESENC, off, X0, X1, X2, X3, X4, X5, X6, X7)
+#define LAST8(off) ON8(VAESENCLAST, off, X0, X1, X2, X3, X4, X5, X6, X7)
 
 // func keyStream8AESNI(rounds int, xk *uint32, prev, ct, ks *byte, groups int)
 //
@@ -228,27 +224,62 @@ TEXT ·cpuid7ecx(SB), NOSPLIT, $0-4
 	MOVL CX, ret+0(FP)
 	RET
 
-// One AES round of the sixteen blocks in Y0-Y7 (two to a register) with
-// the round key, doubled, at off(AX).
-#define ROUND16(off) \
-	VAESENC off(AX), Y0, Y0 \
-	VAESENC off(AX), Y1, Y1 \
-	VAESENC off(AX), Y2, Y2 \
-	VAESENC off(AX), Y3, Y3 \
-	VAESENC off(AX), Y4, Y4 \
-	VAESENC off(AX), Y5, Y5 \
-	VAESENC off(AX), Y6, Y6 \
-	VAESENC off(AX), Y7, Y7
+// One AES round (the last) of the sixteen blocks in Y0-Y7 (two to a
+// register) with the round key, doubled, at off(AX).
+#define ROUND16(off) ON8(VAESENC, off, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+#define LAST16(off) ON8(VAESENCLAST, off, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
-#define LAST16(off) \
-	VAESENCLAST off(AX), Y0, Y0 \
-	VAESENCLAST off(AX), Y1, Y1 \
-	VAESENCLAST off(AX), Y2, Y2 \
-	VAESENCLAST off(AX), Y3, Y3 \
-	VAESENCLAST off(AX), Y4, Y4 \
-	VAESENCLAST off(AX), Y5, Y5 \
-	VAESENCLAST off(AX), Y6, Y6 \
-	VAESENCLAST off(AX), Y7, Y7
+// Y0-Y7 to the group at DI, then on to the next group at loop.
+#define STORE16_NEXT(loop) \
+	VMOVDQU Y0, 0(DI) \
+	VMOVDQU Y1, 32(DI) \
+	VMOVDQU Y2, 64(DI) \
+	VMOVDQU Y3, 96(DI) \
+	VMOVDQU Y4, 128(DI) \
+	VMOVDQU Y5, 160(DI) \
+	VMOVDQU Y6, 192(DI) \
+	VMOVDQU Y7, 224(DI) \
+	ADDQ    $256, SI \
+	ADDQ    $256, DI \
+	DECQ    BX \
+	JMP     loop
+
+// AES of the sixteen blocks in Y0-Y7: the first round key (doubled) in Y8,
+// the rest at 32(AX) on, by the count in CX (10, 12 or 14). The results
+// are in Y0-Y7 at the label out, which follows the macro; l10 and l12 are
+// labels of the caller's for the macro's own use.
+#define ENCRYPT16(l10, l12, out) \
+	VPXOR  Y8, Y0, Y0 \
+	VPXOR  Y8, Y1, Y1 \
+	VPXOR  Y8, Y2, Y2 \
+	VPXOR  Y8, Y3, Y3 \
+	VPXOR  Y8, Y4, Y4 \
+	VPXOR  Y8, Y5, Y5 \
+	VPXOR  Y8, Y6, Y6 \
+	VPXOR  Y8, Y7, Y7 \
+	ROUND16(32) \
+	ROUND16(64) \
+	ROUND16(96) \
+	ROUND16(128) \
+	ROUND16(160) \
+	ROUND16(192) \
+	ROUND16(224) \
+	ROUND16(256) \
+	ROUND16(288) \
+	CMPQ   CX, $12 \
+	JB     l10 \
+	ROUND16(320) \
+	ROUND16(352) \
+	JE     l12 \
+	ROUND16(384) \
+	ROUND16(416) \
+	LAST16(448) \
+	JMP    out \
+l10: \
+	LAST16(320) \
+	JMP    out \
+l12: \
+	LAST16(384)
 
 // func keyStream16VAES(rounds int, xk2 *uint32, prev, ct, ks *byte, groups int)
 //
@@ -283,53 +314,10 @@ ks16first:
 	VMOVDQU 144(SI), Y5
 	VMOVDQU 176(SI), Y6
 	VMOVDQU 208(SI), Y7
-	VPXOR  Y8, Y0, Y0
-	VPXOR  Y8, Y1, Y1
-	VPXOR  Y8, Y2, Y2
-	VPXOR  Y8, Y3, Y3
-	VPXOR  Y8, Y4, Y4
-	VPXOR  Y8, Y5, Y5
-	VPXOR  Y8, Y6, Y6
-	VPXOR  Y8, Y7, Y7
-	ROUND16(32)
-	ROUND16(64)
-	ROUND16(96)
-	ROUND16(128)
-	ROUND16(160)
-	ROUND16(192)
-	ROUND16(224)
-	ROUND16(256)
-	ROUND16(288)
-	CMPQ   CX, $12
-	JB     ks16last10
-	ROUND16(320)
-	ROUND16(352)
-	JE     ks16last12
-	ROUND16(384)
-	ROUND16(416)
-	LAST16(448)
-	JMP    ks16store
-
-ks16last10:
-	LAST16(320)
-	JMP ks16store
-
-ks16last12:
-	LAST16(384)
+	ENCRYPT16(ks16last10, ks16last12, ks16store)
 
 ks16store:
-	VMOVDQU Y0, 0(DI)
-	VMOVDQU Y1, 32(DI)
-	VMOVDQU Y2, 64(DI)
-	VMOVDQU Y3, 96(DI)
-	VMOVDQU Y4, 128(DI)
-	VMOVDQU Y5, 160(DI)
-	VMOVDQU Y6, 192(DI)
-	VMOVDQU Y7, 224(DI)
-	ADDQ   $256, SI
-	ADDQ   $256, DI
-	DECQ   BX
-	JMP    ks16loop
+	STORE16_NEXT(ks16loop)
 
 ks16done:
 	VZEROUPPER
@@ -390,39 +378,7 @@ ctr16loop:
 	CTR_NEXT(Y5)
 	CTR_NEXT(Y6)
 	CTR_NEXT(Y7)
-	VPXOR   Y8, Y0, Y0
-	VPXOR   Y8, Y1, Y1
-	VPXOR   Y8, Y2, Y2
-	VPXOR   Y8, Y3, Y3
-	VPXOR   Y8, Y4, Y4
-	VPXOR   Y8, Y5, Y5
-	VPXOR   Y8, Y6, Y6
-	VPXOR   Y8, Y7, Y7
-	ROUND16(32)
-	ROUND16(64)
-	ROUND16(96)
-	ROUND16(128)
-	ROUND16(160)
-	ROUND16(192)
-	ROUND16(224)
-	ROUND16(256)
-	ROUND16(288)
-	CMPQ    CX, $12
-	JB      ctr16last10
-	ROUND16(320)
-	ROUND16(352)
-	JE      ctr16last12
-	ROUND16(384)
-	ROUND16(416)
-	LAST16(448)
-	JMP     ctr16xor
-
-ctr16last10:
-	LAST16(320)
-	JMP ctr16xor
-
-ctr16last12:
-	LAST16(384)
+	ENCRYPT16(ctr16last10, ctr16last12, ctr16xor)
 
 ctr16xor:
 	VPXOR   0(SI), Y0, Y0
@@ -433,18 +389,7 @@ ctr16xor:
 	VPXOR   160(SI), Y5, Y5
 	VPXOR   192(SI), Y6, Y6
 	VPXOR   224(SI), Y7, Y7
-	VMOVDQU Y0, 0(DI)
-	VMOVDQU Y1, 32(DI)
-	VMOVDQU Y2, 64(DI)
-	VMOVDQU Y3, 96(DI)
-	VMOVDQU Y4, 128(DI)
-	VMOVDQU Y5, 160(DI)
-	VMOVDQU Y6, 192(DI)
-	VMOVDQU Y7, 224(DI)
-	ADDQ    $256, SI
-	ADDQ    $256, DI
-	DECQ    BX
-	JMP     ctr16loop
+	STORE16_NEXT(ctr16loop)
 
 ctr16done:
 	VZEROUPPER

@@ -180,25 +180,27 @@ func (c *Cipher) KeyStream(ks, ct []byte, prev *[BlockSize]byte) {
 		panic("aesmode: key stream buffer overlaps the ciphertext")
 	}
 	done := 0
-	for c.xk2 != nil && len(ct)-done >= 16*BlockSize {
-		groups := min(len(ct)-done, maxRun) / (16 * BlockSize)
-		from := prev
-		if done > 0 {
-			from = (*[BlockSize]byte)(ct[done-BlockSize : done])
+	// Groups of 16 blocks with VAES, then of 8 with AES-NI, then one by one.
+	for _, g := range [...]struct {
+		blocks int
+		run    func(from, ct, ks *byte, groups int)
+	}{
+		{16, func(from, ct, ks *byte, groups int) { keyStream16VAES(c.rounds, &c.xk2[0], from, ct, ks, groups) }},
+		{8, func(from, ct, ks *byte, groups int) { keyStream8AESNI(c.rounds, &c.xk[0], from, ct, ks, groups) }},
+	} {
+		if g.blocks == 16 && c.xk2 == nil || c.rounds == 0 {
+			continue
 		}
-		called(groups * 16 * BlockSize)
-		keyStream16VAES(c.rounds, &c.xk2[0], &from[0], &ct[done], &ks[done], groups)
-		done += groups * 16 * BlockSize
-	}
-	for c.rounds != 0 && len(ct)-done >= 8*BlockSize {
-		groups := min(len(ct)-done, maxRun) / (8 * BlockSize)
-		from := prev
-		if done > 0 {
-			from = (*[BlockSize]byte)(ct[done-BlockSize : done])
+		for len(ct)-done >= g.blocks*BlockSize {
+			groups := min(len(ct)-done, maxRun) / (g.blocks * BlockSize)
+			from := prev
+			if done > 0 {
+				from = (*[BlockSize]byte)(ct[done-BlockSize : done])
+			}
+			called(groups * g.blocks * BlockSize)
+			g.run(&from[0], &ct[done], &ks[done], groups)
+			done += groups * g.blocks * BlockSize
 		}
-		called(groups * 8 * BlockSize)
-		keyStream8AESNI(c.rounds, &c.xk[0], &from[0], &ct[done], &ks[done], groups)
-		done += groups * 8 * BlockSize
 	}
 	for off := done; off < len(ct); off += BlockSize {
 		from := prev[:]

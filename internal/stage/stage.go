@@ -352,22 +352,9 @@ func (sr *Reader) runAt(sec *io.SectionReader, pos int64, w int) {
 	}
 	made := 0
 	for k := int64(w); ; k += 2 {
-		var b []byte
-		select {
-		case b = <-free:
-		case <-sr.stop:
+		b, ok := sr.buffer(free, &made, atBuffers, BufferSize)
+		if !ok {
 			return
-		default:
-			if made < atBuffers {
-				made++
-				b = make([]byte, BufferSize)
-			} else {
-				select {
-				case b = <-free:
-				case <-sr.stop:
-					return
-				}
-			}
 		}
 		n, err := sec.ReadAt(b[:BufferSize], pos+k*BufferSize)
 		switch {
@@ -387,6 +374,29 @@ func (sr *Reader) runAt(sec *io.SectionReader, pos int64, w int) {
 		if testHookRunAt != nil {
 			testHookRunAt(w, k)
 		}
+	}
+}
+
+// buffer is a buffer for a reading goroutine: one handed back on free,
+// else a new one of size while it has made fewer than most, else the next
+// one handed back; ok is false when the reader was closed meanwhile.
+func (sr *Reader) buffer(free chan []byte, made *int, most, size int) (b []byte, ok bool) {
+	select {
+	case b = <-free:
+		return b, true
+	case <-sr.stop:
+		return nil, false
+	default:
+	}
+	if *made < most {
+		*made++
+		return make([]byte, size), true
+	}
+	select {
+	case b = <-free:
+		return b, true
+	case <-sr.stop:
+		return nil, false
 	}
 }
 
@@ -419,22 +429,9 @@ func (sr *Reader) run(r io.Reader) {
 	var passed int64
 	for {
 		size := bufferSize(passed)
-		var b []byte
-		select {
-		case b = <-sr.free:
-		case <-sr.stop:
+		b, ok := sr.buffer(sr.free, &made, buffers, size)
+		if !ok {
 			return
-		default:
-			if made < buffers {
-				made++
-				b = make([]byte, size)
-			} else {
-				select {
-				case b = <-sr.free:
-				case <-sr.stop:
-					return
-				}
-			}
 		}
 		if cap(b) < size {
 			b = make([]byte, size) // the small one is left to the collector

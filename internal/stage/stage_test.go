@@ -184,13 +184,7 @@ func TestReaderCloseEarly(t *testing.T) {
 		io.ReadFull(r, make([]byte, BufferSize+1)) // past the direct part: the goroutine runs
 		r.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGoroutines(t, before)
 }
 
 func TestReadBufferSize(t *testing.T) {
@@ -443,13 +437,7 @@ func TestReaderSectionCloseEarly(t *testing.T) {
 		io.ReadFull(r, make([]byte, StartSize+BufferSize+1))
 		r.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGoroutines(t, before)
 }
 
 // Concat reads what io.MultiReader reads, at any offset, and is a
@@ -629,13 +617,7 @@ func TestReaderSectionReadAtErrors(t *testing.T) {
 	if out, err := io.ReadAll(r); err != nil || !bytes.Equal(out, in) {
 		t.Fatalf("ReadAll: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+2 { // no Close: they ended at the end
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGoroutines(t, before) // no Close: they ended at the end
 }
 
 // A part shorter than its size is io.ErrUnexpectedEOF through a Reader,
@@ -666,5 +648,18 @@ func TestConcatPartsReadBefore(t *testing.T) {
 	got, err := io.ReadAll(Concat(mk()...))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("Concat %q, io.MultiReader %q (%v)", got, want, err)
+	}
+}
+
+// waitGoroutines fails unless the goroutines left over from before (the
+// count then) end within five seconds.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
