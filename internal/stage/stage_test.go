@@ -2,8 +2,11 @@ package stage
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -661,5 +664,53 @@ func waitGoroutines(t *testing.T, before int) {
 			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ctrAt is a ReaderAt that costs what reading back a spool costs: a copy
+// and an AES-CTR key stream per read.
+type ctrAt struct {
+	data  []byte
+	block cipher.Block
+}
+
+func (c *ctrAt) ReadAt(p []byte, off int64) (int, error) {
+	n := copy(p, c.data[min(off, int64(len(c.data))):])
+	var iv [16]byte
+	binary.BigEndian.PutUint64(iv[8:], uint64(off/16))
+	s := cipher.NewCTR(c.block, iv[:])
+	s.XORKeyStream(make([]byte, off%16), make([]byte, off%16))
+	s.XORKeyStream(p[:n], p[:n])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// BenchmarkReaderSection: 64 MiB read back through a Reader and written on
+// (to io.Discard), from a section (read by two goroutines) and from the
+// same bytes as a plain reader (one goroutine).
+func BenchmarkReaderSection(b *testing.B) {
+	block, _ := aes.NewCipher(make([]byte, 16))
+	src := &ctrAt{data: data(64 << 20), block: block}
+	for _, c := range []struct {
+		name string
+		r    func() io.Reader
+	}{
+		{"two-goroutines", func() io.Reader { return io.NewSectionReader(src, 0, int64(len(src.data))) }},
+		{"one-goroutine", func() io.Reader {
+			return struct{ io.Reader }{io.NewSectionReader(src, 0, int64(len(src.data)))}
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(src.data)))
+			for b.Loop() {
+				r := NewReader(c.r())
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+			}
+		})
 	}
 }
