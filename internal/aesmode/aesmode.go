@@ -40,13 +40,16 @@
 // crypto/cipher's for every key size, written in pieces of many sizes, in
 // place and not; TestCTRMatchesStdlib, TestCTRLongRuns and FuzzCTR
 // compare CTR with crypto/cipher's from any offset, with counters about to
-// wrap; TestBounds puts every buffer against an unmapped page;
-// TestSP80038A and TestSP80038ACTR check NIST's CFB128 and CTR vectors,
-// TestKeyExpansion FIPS 197's expanded keys and S-box, and
-// TestRoundKeysAgainstCryptoAES the round keys' use against crypto/aes for
-// random keys. Each runs every path this processor has: generic, AES-NI
-// and VAES; scripts/test.sh also runs the package with purego, and
-// internal/cms's Wycheproof and NIST GCM vectors run through its CTR.
+// wrap; TestBounds puts every buffer against an unmapped page, before and
+// after it. These run every path this processor has (generic, AES-NI, and
+// VAES; CTR has no AES-NI path of its own), and are what checks the
+// assembly's 8- and 16-block groups against crypto/cipher. NIST's vectors
+// (TestSP80038A, TestSP80038ACTR: four blocks) check the single-block
+// paths and the API; TestKeyExpansion checks FIPS 197's expanded keys and
+// S-box, and TestRoundKeysAgainstCryptoAES the round keys' use against
+// crypto/aes for random keys. scripts/test.sh also runs the package with
+// purego, and internal/cms's GCM tests (Wycheproof and NIST vectors, and
+// crypto/cipher's GCM on messages up to 1 MiB) run through its CTR.
 package aesmode
 
 import (

@@ -2,11 +2,12 @@
 // plaintext waiting for its integrity check, or a whole input message that
 // is read more than once. Small data stays in memory; beyond a threshold it
 // spills to a temporary file encrypted with a random key (AES-128-CTR), so
-// spooled plaintext never sits readable on disk, and the file is removed on
-// Close. Random access (ReadAt) works on both. The key lives only in the
+// spooled plaintext never sits readable on disk; the file is unlinked as
+// soon as it is created (where the OS allows; else on Close), so that
+// nothing is left behind. Random access (ReadAt) works on both. The key lives only in the
 // process and only as long as the spool, and guards data read back by the
 // same process; AES-128 does that with ten rounds where AES-256 takes
-// fourteen (crypto/aes's CTR: about 7.9 GB/s against 5.9 here, and a large
+// fourteen (crypto/cipher's CTR: about 7.8 GB/s against 5.9 here, and a large
 // message passes through the spool twice). The key stream is aesmode's
 // XORKeyStreamAt, sixteen blocks side by side where the processor has
 // 256-bit VAES (about 16 GB/s, BenchmarkCTR there), crypto/cipher's CTR
