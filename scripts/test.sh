@@ -42,8 +42,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go test -count=1 -timeout 30m ./...
-# The base64, CRC-24 and AES (CFB, CTR) code without its assembly, as other processors run it.
-go test -count=1 -tags purego ./internal/b64lines ./internal/armor ./internal/aesmode
+# The base64, CRC-24, AES (CFB, CTR) and CR/LF-counting code without its assembly, as other
+# processors run it.
+go test -count=1 -tags purego ./internal/b64lines ./internal/armor ./internal/aesmode ./internal/crlf
 # The goroutine pipelines and their users, under the race detector.
 go test -race -count=1 -timeout 10m ./internal/stage ./internal/spool ./internal/flow ./internal/batch
 # The keystore's look-ups from many goroutines (a batch's, and the stats

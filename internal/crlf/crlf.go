@@ -5,6 +5,18 @@
 // need not be read again just to check its line endings. Dashes, beside
 // it, records where the lines that begin with "--" start, the only places
 // a multipart delimiter can be.
+//
+// A check of regular lines counts the CR and LF bytes of what it is given;
+// on amd64 with AVX2 one pass of assembly counts both (count_amd64.s: each
+// 32-byte block compared with CR and with LF, the matches summed in byte
+// lanes), where bytes.Count read the bytes twice: BenchmarkCountCRLF 69
+// GB/s against 26, and whole processes of 100 MiB took 0.97-0.99 of the
+// time (S/MIME decrypt+verify 0.971 over 20 pairs, OpenPGP sign+encrypt
+// 0.980 over 16; the check runs over the input, the decrypted content
+// and the output). TestCountCRLF and FuzzCountCRLF compare it with
+// bytes.Count for every length, alignment and density, TestCountCRLFBounds
+// puts the data against unmapped pages; with the purego build tag, and
+// elsewhere, bytes.Count does it.
 package crlf
 
 import "bytes"
@@ -108,5 +120,15 @@ func evenLines(data []byte) (ok, endsCR bool) {
 	if endsCR {
 		crs++
 	}
-	return bytes.Count(data, []byte{'\n'}) == lines && bytes.Count(data, []byte{'\r'}) == crs, endsCR
+	cr, lf := countCRLF(data)
+	return lf == lines && cr == crs, endsCR
+}
+
+// countRun is the most countCRLF hands its assembly in one call (a
+// goroutine in it is out of the scheduler's reach).
+const countRun = 1 << 20
+
+// countCRLFGeneric is countCRLF with bytes.Count, once for each byte.
+func countCRLFGeneric(data []byte) (cr, lf int) {
+	return bytes.Count(data, []byte{'\r'}), bytes.Count(data, []byte{'\n'})
 }

@@ -1,0 +1,6 @@
+//go:build purego || !amd64
+
+package crlf
+
+// countCRLF returns the number of CR and of LF bytes in data.
+func countCRLF(data []byte) (cr, lf int) { return countCRLFGeneric(data) }
