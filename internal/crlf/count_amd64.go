@@ -4,13 +4,17 @@ package crlf
 
 import "golang.org/x/sys/cpu"
 
+// haveCountAsm says whether countCRLF runs the assembly (AVX2, with the
+// operating system saving the YMM registers).
+var haveCountAsm = cpu.X86.HasAVX2
+
 //go:noescape
 func countCRLFAVX2(p *byte, blocks int) (cr, lf int)
 
 // countCRLF returns the number of CR and of LF bytes in data: in one pass
 // with AVX2, where bytes.Count twice read it twice.
 func countCRLF(data []byte) (cr, lf int) {
-	if !cpu.X86.HasAVX2 {
+	if !haveCountAsm {
 		return countCRLFGeneric(data)
 	}
 	for len(data) >= 32 {

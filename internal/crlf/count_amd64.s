@@ -56,13 +56,13 @@ done:
 	VPADDQ       X3, X5, X5
 	VPSHUFD      $0x4e, X5, X3
 	VPADDQ       X3, X5, X5
-	MOVQ         X5, AX
 	VEXTRACTI128 $1, Y6, X4
 	VPADDQ       X4, X6, X6
 	VPSHUFD      $0x4e, X6, X4
 	VPADDQ       X4, X6, X6
+	VZEROUPPER   // before the legacy-SSE MOVQs below; the low halves stay
+	MOVQ         X5, AX
 	MOVQ         X6, BX
-	VZEROUPPER
 	MOVQ         AX, cr+16(FP)
 	MOVQ         BX, lf+24(FP)
 	RET

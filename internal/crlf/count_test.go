@@ -10,6 +10,9 @@ import (
 // blocks, at every alignment, with CR and LF dense, sparse or absent, and
 // past the largest run it hands the assembly at once.
 func TestCountCRLF(t *testing.T) {
+	if !haveCountAsm {
+		t.Log("no assembly here: countCRLF is bytes.Count")
+	}
 	rng := rand.New(rand.NewSource(1))
 	alphabet := []byte("\r\n\r\nab-")
 	for n := 0; n <= 300; n++ {
