@@ -2,16 +2,17 @@
 // plaintext waiting for its integrity check, or a whole input message that
 // is read more than once. Small data stays in memory; beyond a threshold it
 // spills to a temporary file encrypted with a random key (AES-128-CTR), so
-// spooled plaintext never sits readable on disk; the file is unlinked as
-// soon as it is created (where the OS allows; else on Close), so that
-// nothing is left behind. Random access (ReadAt) works on both. The key lives only in the
-// process and only as long as the spool, and guards data read back by the
-// same process; AES-128 does that with ten rounds where AES-256 takes
-// fourteen (crypto/cipher's CTR: about 7.8 GB/s against 5.9 here, and a large
-// message passes through the spool twice). The key stream is aesmode's
-// XORKeyStreamAt, sixteen blocks side by side where the processor has
-// 256-bit VAES (about 16 GB/s, BenchmarkCTR there), crypto/cipher's CTR
-// elsewhere.
+// spooled plaintext never sits readable on disk. The file is unlinked as
+// soon as it is created, so that nothing is left behind even if the
+// process dies; where the OS refuses that for an open file (Windows), it
+// is removed on Close. Random access (ReadAt) works on both. The key lives
+// only in the process and only as long as the spool, and guards data read
+// back by the same process; AES-128 does that with ten rounds where
+// AES-256 takes fourteen (crypto/cipher's CTR: about 7.8 GB/s against 5.9
+// here, and a large message passes through the spool twice). The key
+// stream is aesmode's XORKeyStreamAt, sixteen blocks side by side where
+// the processor has 256-bit VAES (about 16 GB/s, BenchmarkCTR there),
+// crypto/cipher's CTR elsewhere.
 //
 // While it is written, a spool learns what its readers would otherwise
 // read it all again for: whether every line ends in CRLF (CRLF), and where
@@ -39,13 +40,15 @@ type Spool struct {
 	// mem holds the content while it is in memory, in chunks of memChunk
 	// bytes (every chunk full but the last), so that growing it never
 	// copies what was written or touches twice the memory it holds.
-	mem    [][]byte
-	file   *os.File
-	aes    *aesmode.Cipher
-	iv     [aesmode.BlockSize]byte // the counter block of offset 0: random, then a block number from zero
-	size   int64
-	closed bool
-	werr   error // a write that failed: every later one fails with it
+	mem  [][]byte
+	file *os.File
+	// unlinked: the file was removed as soon as it was created
+	unlinked bool
+	aes      *aesmode.Cipher
+	iv       [aesmode.BlockSize]byte // the counter block of offset 0: random, then a block number from zero
+	size     int64
+	closed   bool
+	werr     error // a write that failed: every later one fails with it
 	// Writes to the file are batched: pending holds ciphertext for the
 	// bytes from flushed to size.
 	pending []byte
@@ -190,8 +193,9 @@ func (s *Spool) spill() error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	// Unlink at once where the OS allows it, so nothing is left behind even
-	// if the process dies; the open descriptor keeps the data.
-	os.Remove(f.Name())
+	// if the process dies; the open descriptor keeps the data. Where it
+	// does not, Close removes the file.
+	s.unlinked = os.Remove(f.Name()) == nil
 	s.file, s.aes = f, c
 	s.pending = make([]byte, 0, writeBatch+memChunk)
 	for _, chunk := range s.mem {
@@ -312,7 +316,13 @@ func (s *Spool) Close() error {
 	clear(s.ahead[:cap(s.ahead)])
 	s.ahead = nil
 	if s.file != nil {
-		return s.file.Close()
+		err := s.file.Close()
+		if !s.unlinked {
+			if rerr := os.Remove(s.file.Name()); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = fmt.Errorf("spool: %w", rerr)
+			}
+		}
+		return err
 	}
 	return nil
 }

@@ -320,3 +320,25 @@ func TestSpoolWriteFailureSticks(t *testing.T) {
 		t.Errorf("the next write: %d, %v", n, err)
 	}
 }
+
+// Where the OS kept the file's name while it was open (Windows refuses to
+// remove an open file), Close removes it.
+func TestSpoolCloseRemovesFileLeftBehind(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	s := New(0)
+	if _, err := s.Write([]byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	name := s.file.Name()
+	// As on Windows: the name is still there.
+	if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.unlinked = false
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Fatalf("%s left behind: %v", name, err)
+	}
+}
