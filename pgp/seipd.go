@@ -151,8 +151,8 @@ func (r *seipdV1Reader) fill() {
 	}
 	ct := r.buf[r.dec:end]
 	ks := r.keyStream[:len(ct)]
-	// Key stream first (independent block encryptions, eight side by
-	// side), then one XOR over the chunk.
+	// Key stream first (independent block encryptions, side by side in
+	// aesmode's assembly), then one XOR over the chunk.
 	r.c.KeyStream(ks, ct, &r.iv)
 	if len(ct) >= aes.BlockSize {
 		copy(r.iv[:], ct[(len(ct)/aes.BlockSize-1)*aes.BlockSize:])

@@ -27,8 +27,8 @@ type contentAlgorithm struct {
 }
 
 func (a contentAlgorithm) newBlock(key []byte) (cipher.Block, error) {
-	if len(key) != a.keyLen {
-		return nil, errors.New("content-encryption key has the wrong length")
+	if err := a.checkKey(key); err != nil {
+		return nil, err
 	}
 	if a.des3 {
 		return des.NewTripleDESCipher(key)
@@ -101,10 +101,19 @@ type contentDecrypter interface {
 	finish(out io.Writer, mac, aad []byte) (bool, error)
 }
 
+// checkKey refuses a content-encryption key of the wrong length for a (a
+// key transport can deliver any length).
+func (a contentAlgorithm) checkKey(key []byte) error {
+	if len(key) != a.keyLen {
+		return errors.New("content-encryption key has the wrong length")
+	}
+	return nil
+}
+
 func newContentDecrypter(alg contentAlgorithm, key []byte) (contentDecrypter, error) {
 	if alg.gcm {
-		if len(key) != alg.keyLen {
-			return nil, errors.New("content-encryption key has the wrong length")
+		if err := alg.checkKey(key); err != nil {
+			return nil, err
 		}
 		g, err := newStreamingGCM(key, alg.iv)
 		if err != nil {
