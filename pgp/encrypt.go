@@ -12,7 +12,6 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
-	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/stage"
 )
 
@@ -57,11 +56,8 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 	// The armor carries a CRC-24 line although RFC 9580 deprecates it:
 	// GnuPG 2.2 misreads armor without one.
 	var aw io.WriteCloser = nopCloser{ciphertext}
-	switch {
-	case opts.Armor && opts.CRLF:
-		aw = armor.NewCRLFWriter(ciphertext, armorMessage)
-	case opts.Armor:
-		aw = armor.NewWriter(ciphertext, armorMessage)
+	if opts.Armor {
+		aw = opts.armorWriter(ciphertext, armorMessage)
 	}
 	// Three goroutines share the work of a large message: the caller's
 	// (producing plaintext), go-crypto's (hashing, encrypting) and the

@@ -83,8 +83,12 @@ func TestSignVerify(t *testing.T) {
 			}
 			data := []byte("Content-Type: text/plain\r\n\r\nHello\r\n")
 			sig := sign(t, e, key, data)
-			if !bytes.HasPrefix(sig, []byte("-----BEGIN PGP SIGNATURE-----")) {
-				t.Fatalf("not armored: %s", sig)
+			if !bytes.HasPrefix(sig, []byte("-----BEGIN PGP SIGNATURE-----\r\n")) {
+				t.Fatalf("not armored in CRLF lines: %s", sig)
+			}
+			// Every line ends in CRLF, as the MIME part that carries it.
+			if n := bytes.Count(sig, []byte("\n")); n != bytes.Count(sig, []byte("\r\n")) || n < 4 {
+				t.Fatalf("a bare LF in the signature's armor")
 			}
 			signers, _, err := e.VerifyDetached(bytes.NewReader(data), bytes.NewReader(sig), openpgp.EntityList{cert})
 			if err != nil {

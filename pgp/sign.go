@@ -24,17 +24,27 @@ const (
 // opposed to PGP/MIME, which is always armored binary-mode data.
 type DataOptions struct {
 	Armor bool // ASCII armor
-	CRLF  bool // armor lines ended by CRLF, as a MIME body carries them (EncryptData)
+	CRLF  bool // armor lines ended by CRLF, as a MIME body carries them
 	Text  bool // text mode: signatures of type 0x01 over CRLF-canonical text, a UTF-8 literal packet
+}
+
+// armorWriter is the armor encoder opts ask for (Armor set): lines ended by
+// CRLF or by LF.
+func (opts DataOptions) armorWriter(w io.Writer, blockType string) *armor.Writer {
+	if opts.CRLF {
+		return armor.NewCRLFWriter(w, blockType)
+	}
+	return armor.NewWriter(w, blockType)
 }
 
 // SignDetached returns a writer that receives the exact bytes to sign. Close
 // computes a binary-document signature (type 0x00) by signer's signing key,
-// using the hash Micalg reports, and writes it ASCII-armored to sig. Memory
+// using the hash Micalg reports, and writes it ASCII-armored (in CRLF lines:
+// the body of a PGP/MIME part) to sig. Memory
 // use does not depend on the amount written. The signer must be unlocked and
 // valid now; otherwise the error wraps core.ErrNoKey or core.ErrLocked.
 func (e *Engine) SignDetached(sig io.Writer, signer *openpgp.Entity) (io.WriteCloser, error) {
-	return e.SignData(sig, []*openpgp.Entity{signer}, DataOptions{Armor: true})
+	return e.SignData(sig, []*openpgp.Entity{signer}, DataOptions{Armor: true, CRLF: true})
 }
 
 // SignData is SignDetached for several signers (one signature packet each,
@@ -43,7 +53,7 @@ func (e *Engine) SignData(sig io.Writer, signers []*openpgp.Entity, opts DataOpt
 	if len(signers) == 0 {
 		return nil, fmt.Errorf("pgp: sign: no signer: %w", core.ErrNoKey)
 	}
-	d := &detachedSigner{out: sig, cfg: e.Config(), armor: opts.Armor}
+	d := &detachedSigner{out: sig, cfg: e.Config(), opts: opts}
 	sigType := packet.SigTypeBinary
 	if opts.Text {
 		sigType = packet.SigTypeText
@@ -104,7 +114,7 @@ type detachedSigner struct {
 	out    io.Writer
 	sigs   []pendingSig
 	cfg    *packet.Config
-	armor  bool
+	opts   DataOptions // Armor and CRLF
 	closed bool
 }
 
@@ -125,8 +135,8 @@ func (d *detachedSigner) Close() error {
 	d.closed = true
 	out := d.out
 	var aw io.WriteCloser
-	if d.armor {
-		aw = armor.NewWriter(d.out, armorSignature)
+	if d.opts.Armor {
+		aw = d.opts.armorWriter(d.out, armorSignature)
 		out = aw
 	}
 	for _, s := range d.sigs {
