@@ -240,15 +240,13 @@ func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cf
 			return nil, false, err
 		}
 	}
-	// The encrypted data on a goroutine of its own, beside the signing hash.
-	staged := stage.NewWriter(data)
-	literal, err := newLiteralWriter(staged)
+	// data encrypts on a goroutine of its own, beside the signing hash.
+	literal, err := newLiteralWriter(data)
 	if err != nil {
-		staged.Close()
 		data.abort()
 		return nil, false, err
 	}
-	return &signedLiteral{literal: literal, data: data, staged: staged, sigs: sigs, cfg: cfg}, true, nil
+	return &signedLiteral{literal: literal, data: data, sigs: sigs, cfg: cfg}, true, nil
 }
 
 // literalWriter writes a literal data packet (RFC 9580 5.9) of binary data
@@ -341,7 +339,6 @@ func writeLastChunk(out io.Writer, chunk []byte) error {
 type signedLiteral struct {
 	literal io.WriteCloser
 	data    *seipdV1Writer
-	staged  *stage.Writer
 	sigs    []pendingSig
 	cfg     *packet.Config
 }
@@ -358,11 +355,8 @@ func (s *signedLiteral) Close() error {
 	for i := len(s.sigs) - 1; i >= 0 && err == nil; i-- {
 		ps := s.sigs[i]
 		if err = ps.sig.Sign(ps.h, ps.key, s.cfg); err == nil {
-			err = ps.sig.Serialize(s.staged)
+			err = ps.sig.Serialize(s.data)
 		}
-	}
-	if cerr := s.staged.Close(); err == nil {
-		err = cerr
 	}
 	if err == nil {
 		err = s.data.Close()

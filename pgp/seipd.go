@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"slices"
 
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -179,15 +180,26 @@ func (r *seipdV1Reader) Close() error {
 // go-crypto's OCFB encrypter handles one byte per iteration), in
 // partial-length chunks of 64 KiB. Close adds the MDC packet and the last
 // chunk. CFB encryption is serial (each block encrypts the one before), so
-// the MDC's SHA-1 runs on a goroutine of its own (a stage, once the
-// message is long enough) rather than on the encryption's.
+// it runs on a goroutine of its own (a stage, once the message is long
+// enough) and the MDC's SHA-1 on the writer's: the plaintext is copied
+// once, into the stage, where hashing it on a third goroutine copied it
+// twice. BenchmarkSEIPDV1's sign+encrypt/engine, where the writer's
+// goroutine hashes for the signature too: 99.7 ms against 103.4 for 64 MiB
+// (medians of six runs); a whole 100 MiB sign+encrypt 0.955 of the time
+// (16 pairs), encrypt alone unchanged.
 type seipdV1Writer struct {
-	out    io.Writer
-	h      hash.Hash
-	hs     *stage.Writer // to h, on a goroutine of its own beside the encryption
-	cfb    *aesmode.Encrypter
-	chunk  []byte // body bytes of the current chunk, already encrypted
+	h      hash.Hash     // the MDC's, on the writer's goroutine
+	enc    *stage.Writer // to body, on a goroutine of its own
+	body   *cfbChunks
 	closed bool
+}
+
+// cfbChunks encrypts what is written to it and writes it to out in
+// partial-length chunks of seipdV1Chunk; Close writes the last chunk.
+type cfbChunks struct {
+	out   io.Writer
+	cfb   *aesmode.Encrypter
+	chunk []byte // body bytes of the current chunk, already encrypted
 }
 
 // seipdV1Chunk is the size of each partial body length chunk (2^16).
@@ -198,21 +210,23 @@ func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writ
 	if err != nil {
 		return nil, err
 	}
-	// The chunk grows (append) to seipdV1Chunk only for a message that
-	// long: a small message does not allocate 64 KiB.
-	w := &seipdV1Writer{out: out, h: sha1.New(), chunk: make([]byte, 0, 1024)}
-	w.hs = stage.NewWriter(w.h)
-	w.cfb = c.NewEncrypter(make([]byte, aes.BlockSize))     // OpenPGP's CFB starts from a zero IV
+	// The chunk grows to seipdV1Chunk only for a message that long: a
+	// small message does not allocate 64 KiB.
+	body := &cfbChunks{out: out, chunk: make([]byte, 0, 1024)}
+	body.cfb = c.NewEncrypter(make([]byte, aes.BlockSize))  // OpenPGP's CFB starts from a zero IV
 	if _, err := out.Write([]byte{0xC0 | 18}); err != nil { // new-format header, tag 18
 		return nil, err
 	}
-	w.chunk = append(w.chunk, 1) // version
+	body.chunk = append(body.chunk, 1) // version
+	w := &seipdV1Writer{h: sha1.New(), enc: stage.NewWriter(body), body: body}
 	var prefix [aes.BlockSize + 2]byte
 	if _, err := io.ReadFull(random, prefix[:aes.BlockSize]); err != nil {
+		w.enc.Close()
 		return nil, err
 	}
 	copy(prefix[aes.BlockSize:], prefix[aes.BlockSize-2:aes.BlockSize])
 	if _, err := w.Write(prefix[:]); err != nil {
+		w.enc.Close()
 		return nil, err
 	}
 	return w, nil
@@ -222,37 +236,36 @@ func (w *seipdV1Writer) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("seipd: write after close")
 	}
-	w.hs.Write(p) // a hash does not fail
-	if err := w.encrypt(p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	w.h.Write(p) // a hash does not fail
+	return w.enc.Write(p)
 }
 
-// encrypt adds p to the body, encrypted, writing each full chunk.
-func (w *seipdV1Writer) encrypt(p []byte) error {
+// Write encrypts p from where it is into the current chunk, writing each
+// full chunk.
+func (c *cfbChunks) Write(p []byte) (int, error) {
+	n := len(p)
 	for len(p) > 0 {
-		k := min(len(p), seipdV1Chunk-len(w.chunk))
-		start := len(w.chunk)
-		w.chunk = append(w.chunk, p[:k]...)
-		w.cfb.XORKeyStream(w.chunk[start:], w.chunk[start:])
+		start := len(c.chunk)
+		k := min(len(p), seipdV1Chunk-start)
+		c.chunk = slices.Grow(c.chunk, k)[:start+k]
+		c.cfb.XORKeyStream(c.chunk[start:], p[:k])
 		p = p[k:]
-		if len(w.chunk) == seipdV1Chunk {
-			if err := writePartialChunk(w.out, w.chunk); err != nil {
-				return err
+		if len(c.chunk) == seipdV1Chunk {
+			if err := writePartialChunk(c.out, c.chunk); err != nil {
+				return 0, err
 			}
-			w.chunk = w.chunk[:0]
+			c.chunk = c.chunk[:0]
 		}
 	}
-	return nil
+	return n, nil
 }
 
-// abort stops the hashing's goroutine when the packet will not be
+// abort stops the encryption's goroutine when the packet will not be
 // finished (the message failed before Close).
 func (w *seipdV1Writer) abort() {
 	if !w.closed {
 		w.closed = true
-		w.hs.Close()
+		w.enc.Close()
 	}
 }
 
@@ -264,10 +277,13 @@ func (w *seipdV1Writer) Close() error {
 	}
 	w.closed = true
 	mdc := []byte{0xD3, sha1.Size}
-	w.hs.Write(mdc)
-	w.hs.Close()
-	if err := w.encrypt(w.h.Sum(mdc)); err != nil {
+	w.h.Write(mdc)
+	_, err := w.enc.Write(w.h.Sum(mdc))
+	if cerr := w.enc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	return writeLastChunk(w.out, w.chunk)
+	return writeLastChunk(w.body.out, w.body.chunk)
 }

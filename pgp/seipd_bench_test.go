@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkSEIPDV1 measures what the SEIPDv1 fast path (seipdV1Reader,
-// seipdV1Writer with the signing hash on a goroutine of its own) buys: 64
+// seipdV1Writer with the encryption on a goroutine of its own) buys: 64
 // MiB encrypted to, and decrypted by, a v4 key (AES-256, SEIPDv1), signed
 // or not, by go-crypto alone and by the engine (which also armors). The engine's
 // decryption also withholds the plaintext in a spool until the MDC is
