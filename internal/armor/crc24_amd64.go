@@ -13,11 +13,16 @@ import (
 var haveCLMUL = cpu.X86.HasPCLMULQDQ && cpu.X86.HasSSSE3 && cpu.X86.HasSSE41
 
 //go:noescape
-func crc24FoldCLMUL(first *[16]byte, p *byte, blocks int, k *[2]uint64) (hi, lo uint64)
+func crc24FoldCLMUL(first *[16]byte, p *byte, blocks int, k *[8]uint64) (hi, lo uint64)
 
-// crc24FoldKeys are x^128 and x^192 modulo the CRC-24 polynomial.
-var crc24FoldKeys = sync.OnceValue(func() *[2]uint64 {
-	return &[2]uint64{xPowMod(128), xPowMod(192)}
+// crc24FoldKeys are x^n modulo the CRC-24 polynomial for n = 128, 192,
+// ..., 576 (crc24FoldCLMUL's k).
+var crc24FoldKeys = sync.OnceValue(func() *[8]uint64 {
+	var k [8]uint64
+	for i := range k {
+		k[i] = xPowMod(128 + 64*i)
+	}
+	return &k
 })
 
 // crc24Blocks folds the leading whole 16-byte blocks of p into crc with
