@@ -55,3 +55,32 @@ func TestCheckMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheck: 256 KiB of base64 lines (the bulk of a message), and of
+// text lines of uneven widths, with the assembly and without.
+func BenchmarkCheck(b *testing.B) {
+	line := []byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n")
+	rng := rand.New(rand.NewSource(1))
+	var text []byte
+	for len(text) < 256<<10 {
+		text = append(append(text, bytes.Repeat([]byte("w"), rng.Intn(100))...), '\r', '\n')
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"base64", bytes.Repeat(line, 256<<10/len(line))}, {"text", text}} {
+		for _, f := range []struct {
+			name string
+			f    func([]byte, bool) (bool, bool)
+		}{{"", checkLines}, {"/generic", checkLinesGeneric}} {
+			b.Run(c.name+f.name, func(b *testing.B) {
+				b.SetBytes(int64(len(c.data)))
+				for b.Loop() {
+					if ok, _ := f.f(c.data, false); !ok {
+						b.Fatal("not canonical")
+					}
+				}
+			})
+		}
+	}
+}

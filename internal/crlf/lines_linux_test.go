@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// countCRLF reads nothing past the end of data, nor before its start:
+// checkLines reads nothing past the end of data, nor before its start:
 // every length up to a few blocks, against an unmapped page on each side.
-func TestCountCRLFBounds(t *testing.T) {
+func TestCheckLinesBounds(t *testing.T) {
 	ps := syscall.Getpagesize()
 	mem, err := syscall.Mmap(-1, 0, 3*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
@@ -24,13 +24,15 @@ func TestCountCRLFBounds(t *testing.T) {
 	}
 	page := mem[ps : 2*ps]
 	for i := range page {
-		page[i] = "\r\nx"[i%3]
+		page[i] = "ab\r\n"[i%4]
 	}
 	for n := 0; n <= 200; n++ {
 		for _, data := range [][]byte{page[:n], page[len(page)-n:]} {
-			cr, lf := countCRLF(data)
-			if wcr, wlf := countCRLFGeneric(data); cr != wcr || lf != wlf {
-				t.Fatalf("n=%d: %d CR %d LF, want %d %d", n, cr, lf, wcr, wlf)
+			for _, prevCR := range []bool{false, true} {
+				wok, wcr := linesReference(data, prevCR)
+				if ok, cr := checkLines(data, prevCR); ok != wok || ok && cr != wcr {
+					t.Fatalf("n=%d: %v %v, want %v %v", n, ok, cr, wok, wcr)
+				}
 			}
 		}
 	}
