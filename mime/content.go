@@ -186,7 +186,7 @@ func planSevenBit(root *Entity) (map[*Entity]string, error) {
 			}
 			return nil
 		}
-		clean, err := sevenBitClean(e.RawBody())
+		clean, err := sevenBitClean(e.lfBody())
 		if err != nil {
 			return fmt.Errorf("mime: reading %s: %v: %w", e.name(), err, core.ErrInput)
 		}
@@ -212,25 +212,8 @@ func sevenBitClean(r io.Reader) (bool, error) {
 	for {
 		n, err := r.Read(buf)
 		data := buf[:n]
-		if has8BitOrNUL(data) {
+		if has8BitOrNUL(data) || !shortLines(data, &lineLen) {
 			return false, nil
-		}
-		// A search for each line end; a line's CRs are counted only when
-		// it would otherwise be too long.
-		for len(data) > 0 {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				lineLen += len(data) - bytes.Count(data, []byte{'\r'})
-				if lineLen > maxLineLength {
-					return false, nil
-				}
-				break
-			}
-			if lineLen+i > maxLineLength && lineLen+i-bytes.Count(data[:i], []byte{'\r'}) > maxLineLength {
-				return false, nil
-			}
-			lineLen = 0
-			data = data[i+1:]
 		}
 		if err == io.EOF {
 			return true, nil
@@ -239,6 +222,36 @@ func sevenBitClean(r io.Reader) (bool, error) {
 			return false, err
 		}
 	}
+}
+
+// shortLines reports whether the lines of data, the first of them
+// lineLen octets long already, are no longer than maxLineLength (CR not
+// counted), and leaves in lineLen the length of the last, unfinished
+// one. It searches data a window of maxLineLength bytes at a time, not a
+// line at a time: the lines that start and end in one window are shorter
+// than it, so only the line that reaches into a window and the one that
+// leaves it are measured (text of short lines took one search per line).
+func shortLines(data []byte, lineLen *int) bool {
+	cr := []byte{'\r'}
+	for len(data) > 0 {
+		w := data[:min(len(data), maxLineLength)]
+		data = data[len(w):]
+		first := bytes.IndexByte(w, '\n')
+		if first < 0 {
+			*lineLen += len(w) - bytes.Count(w, cr)
+			if *lineLen > maxLineLength {
+				return false
+			}
+			continue
+		}
+		// A line's CRs are counted only when it would otherwise be too long.
+		if *lineLen+first > maxLineLength && *lineLen+first-bytes.Count(w[:first], cr) > maxLineLength {
+			return false
+		}
+		tail := w[bytes.LastIndexByte(w, '\n')+1:]
+		*lineLen = len(tail) - bytes.Count(tail, cr)
+	}
+	return true
 }
 
 // has8BitOrNUL reports whether b holds a NUL or a byte >= 128: NUL by a

@@ -339,7 +339,7 @@ func TestSevenBitCleanMatchesReference(t *testing.T) {
 	for n := 0; n < 3000; n++ {
 		var in []byte
 		for len(in) < rng.Intn(20000) {
-			width := []int{0, 76, 997, 998, 999, 1000, 2500}[rng.Intn(7)]
+			width := []int{0, 3, 40, 76, 997, 998, 999, 1000, 2500}[rng.Intn(9)]
 			line := bytes.Repeat([]byte("a"), width)
 			if width > 0 && rng.Intn(4) == 0 {
 				line[rng.Intn(width)] = '\r'
@@ -356,6 +356,46 @@ func TestSevenBitCleanMatchesReference(t *testing.T) {
 		if want := referenceSevenBitClean(in); err != nil || got != want {
 			t.Fatalf("input of %d bytes: %v %v, reference %v", len(in), got, err, want)
 		}
+	}
+}
+
+// For a message read through an index of its LF line endings, the 7-bit
+// check reads the source bytes (lfBody), and answers as the reference does
+// on the canonical body; with a CR in the source it reads the canonical
+// body.
+func TestSevenBitCleanLFSource(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(4))
+	for n := 0; n < 40; n++ {
+		var body []byte
+		for len(body) < 100<<10 {
+			width := []int{0, 5, 60, 997, 998, 999}[rng.Intn(6)]
+			body = append(append(body, bytes.Repeat([]byte("a"), width)...), '\n')
+		}
+		if n%4 == 1 {
+			body[rng.Intn(len(body))] = 0x80
+		}
+		withCR := n%4 == 2
+		if withCR {
+			body[rng.Intn(len(body))] = '\r'
+		}
+		msg := append([]byte("From: a@example.org\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n"), body...)
+		m, err := ParseAt(bytes.NewReader(msg), int64(len(msg)), Limits{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.Root.src.(*crlfView); !ok {
+			t.Fatal("test set-up: not read through a crlfView")
+		}
+		canonical, _ := io.ReadAll(m.Root.RawBody())
+		lf, _ := io.ReadAll(m.Root.lfBody())
+		if withCR != bytes.Equal(lf, canonical) || !withCR && !bytes.Equal(lf, bytes.ReplaceAll(canonical, []byte("\r\n"), []byte("\n"))) {
+			t.Fatalf("CR in the source %v: lfBody is not what it should be", withCR)
+		}
+		got, err := sevenBitClean(m.Root.lfBody())
+		if want := referenceSevenBitClean(canonical); err != nil || got != want {
+			t.Fatalf("message %d: %v %v, reference %v", n, got, err, want)
+		}
+		m.Close()
 	}
 }
 

@@ -136,6 +136,17 @@ func (e *Entity) encodedBody() io.Reader {
 	return e.RawBody()
 }
 
+// lfBody is RawBody for a reader to which the CR of each CRLF means
+// nothing (sevenBitClean): for an entity read through a crlfView whose
+// source has no CR, the source's own bytes, which differ from the
+// canonical ones by those CRs alone, so that they are not converted.
+func (e *Entity) lfBody() io.Reader {
+	if v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, true); ok {
+		return io.NewSectionReader(v.src, from, to-from)
+	}
+	return e.RawBody()
+}
+
 // sourceBody is, for an entity read through a crlfView, the source bytes
 // that its canonical body converts from; nil for other entities.
 func (e *Entity) sourceBody() io.Reader {
