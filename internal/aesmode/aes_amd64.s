@@ -12,7 +12,12 @@
 // is the key stream XOR its plaintext, and that becomes reg. rounds is 10,
 // 12 or 14 and xk holds rounds+1 round keys in memory order; reg is
 // updated. dst and src may be the same. Each block waits for the one
-// before: this is latency-bound, so the round keys are kept in registers.
+// before: this is latency-bound, so the round keys are kept in registers
+// and the chain holds nothing but the rounds. X0 holds the next block's
+// input already XORed with round key 0 (K0); the last round's key is
+// taken as Klast XOR K0 XOR the plaintext block (worked out beside the
+// rounds), so that AESENCLAST gives the ciphertext block XOR K0, the next
+// input, at once, and the ciphertext is that XOR K0, off the chain.
 TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
 	VZEROUPPER // no dirty upper halves while legacy SSE and VEX instructions mix
 	MOVQ rounds+0(FP), CX
@@ -22,8 +27,9 @@ TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
 	MOVQ src+32(FP), SI
 	MOVQ blocks+40(FP), BX
 	MOVUPS (DX), X0
-	MOVUPS 0(AX), X1
-	MOVUPS 16(AX), X2
+	MOVUPS 0(AX), X1  // K0
+	PXOR   X1, X0
+	// K1 is read from memory, to leave X2 for the plaintext block.
 	MOVUPS 32(AX), X3
 	MOVUPS 48(AX), X4
 	MOVUPS 64(AX), X5
@@ -32,70 +38,84 @@ TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
 	MOVUPS 112(AX), X8
 	MOVUPS 128(AX), X9
 	MOVUPS 144(AX), X10
-	MOVUPS 160(AX), X11
 	CMPQ   CX, $12
-	JB     enc10
+	JB     key10
+	MOVUPS 160(AX), X11
 	MOVUPS 176(AX), X12
+	JE     key12
 	MOVUPS 192(AX), X13
-	JE     enc12
 	MOVUPS 208(AX), X14
 	MOVUPS 224(AX), X15
-	JMP    enc14
+	JMP    keylast
 
-// One block of CFB encryption, up to the last rounds: the register
-// (the ciphertext block before) XOR round key 0, then rounds 1-9.
+key10:
+	MOVUPS 160(AX), X15
+	JMP    keylast
+
+key12:
+	MOVUPS 192(AX), X15
+
+keylast:
+	PXOR X1, X15 // Klast XOR K0
+	CMPQ CX, $12
+	JB   enc10
+	JE   enc12
+	JMP  enc14
+
+// The plaintext block XOR Klast XOR K0 into X2, then rounds 1-9 of X0.
 #define CFB_FIRST_ROUNDS \
-	PXOR   X1, X0  \
-	AESENC X2, X0  \
-	AESENC X3, X0  \
-	AESENC X4, X0  \
-	AESENC X5, X0  \
-	AESENC X6, X0  \
-	AESENC X7, X0  \
-	AESENC X8, X0  \
-	AESENC X9, X0  \
+	MOVUPS (SI), X2     \
+	PXOR   X15, X2      \
+	AESENC 16(AX), X0   \
+	AESENC X3, X0       \
+	AESENC X4, X0       \
+	AESENC X5, X0       \
+	AESENC X6, X0       \
+	AESENC X7, X0       \
+	AESENC X8, X0       \
+	AESENC X9, X0       \
 	AESENC X10, X0
 
-// The key stream in X0 XOR the plaintext block is the ciphertext block,
-// stored, and the register for the next block; on to the next block.
-#define CFB_STORE_NEXT \
-	VPXOR  (SI), X0, X0 \
-	MOVUPS X0, (DI)     \
-	ADDQ   $16, SI      \
-	ADDQ   $16, DI      \
+// The last round gives the ciphertext block XOR K0 (the next input); the
+// ciphertext block is stored; on to the next block.
+#define CFB_LAST_STORE_NEXT \
+	AESENCLAST X2, X0 \
+	MOVO   X0, X2     \
+	PXOR   X1, X2     \
+	MOVUPS X2, (DI)   \
+	ADDQ   $16, SI    \
+	ADDQ   $16, DI    \
 	DECQ   BX
 
 enc10:
 	TESTQ BX, BX
 	JE    encdone
 	CFB_FIRST_ROUNDS
-	AESENCLAST X11, X0
-	CFB_STORE_NEXT
+	CFB_LAST_STORE_NEXT
 	JMP   enc10
 
 enc12:
 	TESTQ BX, BX
 	JE    encdone
 	CFB_FIRST_ROUNDS
-	AESENC     X11, X0
-	AESENC     X12, X0
-	AESENCLAST X13, X0
-	CFB_STORE_NEXT
+	AESENC X11, X0
+	AESENC X12, X0
+	CFB_LAST_STORE_NEXT
 	JMP   enc12
 
 enc14:
 	TESTQ BX, BX
 	JE    encdone
 	CFB_FIRST_ROUNDS
-	AESENC     X11, X0
-	AESENC     X12, X0
-	AESENC     X13, X0
-	AESENC     X14, X0
-	AESENCLAST X15, X0
-	CFB_STORE_NEXT
+	AESENC X11, X0
+	AESENC X12, X0
+	AESENC X13, X0
+	AESENC X14, X0
+	CFB_LAST_STORE_NEXT
 	JMP   enc14
 
 encdone:
+	PXOR   X1, X0 // the last ciphertext block
 	MOVUPS X0, (DX)
 	VZEROUPPER
 	RET
