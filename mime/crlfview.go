@@ -45,25 +45,10 @@ func (c *crlfState) fill(dst, src []byte) (nd, ns int) {
 			}
 		}
 		if noCR {
-			// Whole lines while they fit, each with its CR and LF: a
-			// line is one search and one copy (about a sixth of an LF
-			// message's sign+encrypt went to this conversion).
-			for {
-				rest := src[ns:]
-				fits := len(dst) - nd - 1 // a line of fits-1 bytes, its CR and LF
-				if fits <= 0 {
-					break
-				}
-				i := bytes.IndexByte(rest[:min(len(rest), fits)], '\n')
-				if i < 0 {
-					break
-				}
-				copy(dst[nd:], rest[:i])
-				dst[nd+i] = '\r'
-				dst[nd+i+1] = '\n'
-				nd += i + 2
-				ns += i + 1
-			}
+			// As far as it goes, every LF made CRLF in one pass
+			// (crlf.ExpandLF), not one search and one copy a line.
+			d, s := crlf.ExpandLF(dst[nd:], src[ns:])
+			nd, ns = nd+d, ns+s
 			if ns == len(src) || nd == len(dst) {
 				return nd, ns
 			}

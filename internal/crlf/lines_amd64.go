@@ -33,3 +33,18 @@ func checkLines(data []byte, prevCR bool) (ok, endsCR bool) {
 	}
 	return checkLinesGeneric(data[done:], data[done-1] == '\r')
 }
+
+//go:noescape
+func expandLFAVX2(dst *byte, dstLen int, src *byte, srcLen int) (nd, ns int)
+
+// ExpandLF copies the start of src, which holds no CR, to dst with every
+// LF made CRLF, and returns how much it wrote and read: it stops where
+// dst or src runs short, perhaps inside a line, never between a CR and
+// its LF. It may write over dst beyond nd.
+func ExpandLF(dst, src []byte) (nd, ns int) {
+	if haveLinesAsm && len(src) >= 64 && len(dst) >= 96 {
+		nd, ns = expandLFAVX2(&dst[0], len(dst), &src[0], len(src))
+	}
+	d, s := expandLines(dst[nd:], src[ns:])
+	return nd + d, ns + s
+}

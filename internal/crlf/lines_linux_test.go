@@ -37,3 +37,33 @@ func TestCheckLinesBounds(t *testing.T) {
 		}
 	}
 }
+
+// ExpandLF reads nothing past the end of src, nor before its start, and
+// writes nothing past the end of dst: both against unmapped pages.
+func TestExpandLFBounds(t *testing.T) {
+	ps := syscall.Getpagesize()
+	mem, err := syscall.Mmap(-1, 0, 5*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(mem)
+	for _, p := range []int{0, 2, 4} {
+		if err := syscall.Mprotect(mem[p*ps:(p+1)*ps], syscall.PROT_NONE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srcPage, dstPage := mem[ps:2*ps], mem[3*ps:4*ps]
+	for i := range srcPage {
+		srcPage[i] = "ab\ncd\n\n"[i%7]
+	}
+	for n := 0; n <= 300; n++ {
+		for _, src := range [][]byte{srcPage[:n], srcPage[len(srcPage)-n:]} {
+			for _, room := range []int{n, 2*n + 96, 2*n + 200} {
+				room = min(room, len(dstPage))
+				for _, dst := range [][]byte{dstPage[:room], dstPage[len(dstPage)-room:]} {
+					checkExpand(t, dst, src)
+				}
+			}
+		}
+	}
+}

@@ -11,3 +11,9 @@ const haveLinesAsm = false
 func checkLines(data []byte, prevCR bool) (ok, endsCR bool) {
 	return checkLinesGeneric(data, prevCR)
 }
+
+// ExpandLF copies the start of src, which holds no CR, to dst with every
+// LF made CRLF, and returns how much it wrote and read: it stops where
+// dst or src runs short, perhaps inside a line, never between a CR and
+// its LF. It may write over dst beyond nd.
+func ExpandLF(dst, src []byte) (nd, ns int) { return expandLines(dst, src) }
