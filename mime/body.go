@@ -35,25 +35,6 @@ func (e *Entity) Body() io.Reader {
 	}
 }
 
-// BodyLF is Body for a reader to which the CR of each CRLF means nothing,
-// such as the OpenPGP armor reader: for a message with LF line endings
-// and no CR, read where it lies, the body's own bytes (every line of the
-// canonical body ending in LF alone), which are not converted; Body for
-// other messages and for bodies that are decoded (base64,
-// quoted-printable). For a large PGP/MIME message with LF line endings,
-// converting the armor's lines was about a tenth of decrypt+verify's CPU
-// time.
-func (e *Entity) BodyLF() io.Reader {
-	if len(e.Children) > 0 {
-		return e.Body()
-	}
-	switch e.transferEncoding() {
-	case "base64", "quoted-printable":
-		return e.Body()
-	}
-	return e.lfBody()
-}
-
 // base64Decoder decodes base64 leniently and streaming: bytes outside the
 // alphabet are skipped, '=' ends a group (so concatenated encodings decode),
 // and a trailing incomplete group yields the bytes it holds.

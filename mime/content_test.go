@@ -423,28 +423,3 @@ func TestContentSizeHint(t *testing.T) {
 		}
 	}
 }
-
-// BodyLF is the body with LF line endings where the message read through
-// the LF view has no CR, and Body otherwise: for a message with a CR, for
-// a CRLF message, and for a body it decodes.
-func TestBodyLF(t *testing.T) {
-	text := strings.Repeat("line of text\n", 8000) // over 64 KiB: read through the view
-	for _, c := range []struct {
-		name, msg, want string
-	}{
-		{"LF", "Subject: a\nContent-Type: application/octet-stream\n\n" + text, text},
-		{"LF with a CR", "Subject: a\nContent-Type: application/octet-stream\n\nx\ry\n" + text, "x\r\ny\r\n" + strings.ReplaceAll(text, "\n", "\r\n")},
-		{"CRLF", "Subject: a\r\n\r\n" + strings.ReplaceAll(text, "\n", "\r\n"), strings.ReplaceAll(text, "\n", "\r\n")},
-		{"base64", "Subject: a\nContent-Transfer-Encoding: base64\n\n" + strings.Repeat("QUJD\n", 20000), strings.Repeat("ABC", 20000)},
-	} {
-		m, err := ParseAt(strings.NewReader(c.msg), int64(len(c.msg)), Limits{}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(m.Root.BodyLF())
-		if err != nil || string(got) != c.want {
-			t.Errorf("%s: %v, %d bytes, want %d", c.name, err, len(got), len(c.want))
-		}
-		m.Close()
-	}
-}

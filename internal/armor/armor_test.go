@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand"
 	"regexp"
 	"slices"
 	"strings"
@@ -580,76 +579,5 @@ func BenchmarkCRC24Tables(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		crc24Table(crc24Init, data)
-	}
-}
-
-// The reader gives the same result for text whose lines end in CRLF as
-// for the same text with LF alone (the data, the error, the flags), so
-// that a message with LF line endings can be handed to it unconverted
-// (mime's BodyLF): valid armor of many shapes, and random edits of it.
-func TestReaderLineEndingsAlike(t *testing.T) {
-	var inputs [][]byte
-	for _, n := range []int{0, 1, 47, 1000, 100_000} {
-		_, ours := randomArmored(n)
-		inputs = append(inputs, ours.Bytes())
-	}
-	for _, in := range linearInputs(64 << 10) {
-		inputs = append(inputs, []byte(in))
-	}
-	rng := mrand.New(mrand.NewSource(5))
-	_, base := randomArmored(3000)
-	for i := 0; i < 2000; i++ {
-		in := bytes.Clone(base.Bytes())
-		for k := rng.Intn(4); k >= 0; k-- {
-			at := rng.Intn(len(in))
-			switch c := "\n=- \tQ\xa0x"[rng.Intn(8)]; rng.Intn(3) {
-			case 0:
-				in[at] = c
-			case 1:
-				in = append(in[:at], append([]byte{c}, in[at:]...)...)
-			default:
-				in = append(in[:at], in[at+1:]...)
-			}
-		}
-		inputs = append(inputs, in)
-	}
-	for _, lf := range inputs {
-		checkLineEndingsAlike(t, lf)
-	}
-}
-
-func FuzzReaderLineEndingsAlike(f *testing.F) {
-	_, ours := randomArmored(100)
-	f.Add(ours.Bytes())
-	f.Add([]byte("-----BEGIN PGP MESSAGE-----\n\nQUJD\n=AAAA\n-----END PGP MESSAGE-----\n"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		checkLineEndingsAlike(t, bytes.ReplaceAll(in, []byte("\r"), nil))
-	})
-}
-
-// checkLineEndingsAlike decodes lf (which holds no CR) and its CRLF form.
-func checkLineEndingsAlike(t *testing.T, lf []byte) {
-	t.Helper()
-	type result struct {
-		out                      []byte
-		typ                      string
-		invalid, other           bool
-		mismatch, repaired, read bool
-	}
-	decode := func(in []byte) (r result) {
-		ar, err := NewReader(bytes.NewReader(in))
-		if err == nil {
-			r.read = true
-			r.out, err = io.ReadAll(ar)
-			r.typ, r.mismatch, r.repaired = ar.Type, ar.ChecksumMismatch(), ar.Repaired()
-		}
-		r.invalid = errors.Is(err, ErrInvalid)
-		r.other = err != nil && !r.invalid
-		return r
-	}
-	a, b := decode(lf), decode(bytes.ReplaceAll(lf, []byte("\n"), []byte("\r\n")))
-	if !bytes.Equal(a.out, b.out) || a.typ != b.typ || a.invalid != b.invalid || a.other != b.other ||
-		a.mismatch != b.mismatch || a.repaired != b.repaired || a.read != b.read {
-		t.Fatalf("%q:\nLF   %+v\nCRLF %+v", lf, a, b)
 	}
 }

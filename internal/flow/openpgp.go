@@ -166,10 +166,9 @@ func (o *OpenPGP) open(f Found) (*Opened, error) {
 		default:
 			ciphertext = e.Children[1]
 		}
-		// The armor reader reads lines ended by CRLF and by LF alike
-		// (armor's TestReaderLineEndingsAlike), so an LF message's own
-		// bytes need no conversion.
-		d, err := o.Engine.Decrypt(ciphertext.BodyLF(), o.Keyring)
+		// The canonical body, whatever the message's line endings: the
+		// armor reader's result must not depend on them.
+		d, err := o.Engine.Decrypt(ciphertext.Body(), o.Keyring)
 		if err != nil {
 			return nil, err
 		}
