@@ -29,7 +29,8 @@ TEXT ·encryptBlocksAESNI(SB), NOSPLIT, $0-48
 	MOVUPS (DX), X0
 	MOVUPS 0(AX), X1  // K0
 	PXOR   X1, X0
-	// K1 is read from memory, to leave X2 for the plaintext block.
+	// K1 is read from memory (VEX-encoded: no alignment needed), to leave
+	// X2 for the plaintext block.
 	MOVUPS 32(AX), X3
 	MOVUPS 48(AX), X4
 	MOVUPS 64(AX), X5
@@ -66,7 +67,7 @@ keylast:
 #define CFB_FIRST_ROUNDS \
 	MOVUPS (SI), X2     \
 	PXOR   X15, X2      \
-	AESENC 16(AX), X0   \
+	VAESENC 16(AX), X0, X0 \
 	AESENC X3, X0       \
 	AESENC X4, X0       \
 	AESENC X5, X0       \
