@@ -150,9 +150,21 @@ var crc24Tables = sync.OnceValue(func() *[8][256]uint32 {
 // blocks with carry-less multiplication where the processor has it
 // (crc24Blocks), the rest with the tables.
 func crc24Update(crc uint32, p []byte) uint32 {
-	crc, n := crc24Blocks(crc, p)
-	return crc24Table(crc, p[n:])
+	for len(p) >= 64 {
+		var n int
+		crc, n = crc24Blocks(crc, p[:min(len(p), crcRun)])
+		if n == 0 {
+			break
+		}
+		p = p[n:]
+	}
+	return crc24Table(crc, p)
 }
+
+// crcRun is the most crc24Blocks is given at a time: a goroutine in the
+// assembly is out of the scheduler's reach, and crc24Blocks's entry (it
+// is not inlined) is where it can be stopped.
+const crcRun = 1 << 20
 
 // xPowMod is x^n modulo the CRC-24 polynomial.
 func xPowMod(n int) uint64 {

@@ -26,7 +26,7 @@ func checkLines(data []byte, prevCR bool) (ok, endsCR bool) {
 	done := 1
 	for len(data)-done >= 32 {
 		n := min(len(data)-done, checkRun) / 32
-		if linesAVX2(&data[done], n) {
+		if linesRun(data[done:], n) {
 			return false, false
 		}
 		done += n * 32
@@ -42,9 +42,39 @@ func expandLFAVX2(dst *byte, dstLen int, src *byte, srcLen int) (nd, ns int)
 // dst or src runs short, perhaps inside a line, never between a CR and
 // its LF. It may write over dst beyond nd.
 func ExpandLF(dst, src []byte) (nd, ns int) {
-	if haveLinesAsm && len(src) >= 64 && len(dst) >= 96 {
-		nd, ns = expandLFAVX2(&dst[0], len(dst), &src[0], len(src))
+	for haveLinesAsm && len(src)-ns >= 64 && len(dst)-nd >= 96 {
+		d, s := expandRun(dst[nd:], src[ns:])
+		nd, ns = nd+d, ns+s
 	}
 	d, s := expandLines(dst[nd:], src[ns:])
 	return nd + d, ns + s
+}
+
+// The assembly is called through these Go functions, at most checkRun
+// bytes of input at a time: a goroutine inside the assembly is out of the
+// scheduler's reach, and the entry of a function that is not inlined is
+// where it can be stopped (the loops around them have no such point).
+
+//go:noinline
+func linesRun(p []byte, blocks int) bool {
+	called(blocks * 32)
+	return linesAVX2(&p[0], blocks)
+}
+
+//go:noinline
+func expandRun(dst, src []byte) (nd, ns int) {
+	src = src[:min(len(src), checkRun)]
+	dst = dst[:min(len(dst), 3*checkRun)]
+	called(len(src))
+	return expandLFAVX2(&dst[0], len(dst), &src[0], len(src))
+}
+
+// asmCalled, when a test sets it, is told the input bytes of each
+// assembly call (TestAssemblyRuns); nil otherwise.
+var asmCalled func(bytes int)
+
+func called(n int) {
+	if asmCalled != nil {
+		asmCalled(n)
+	}
 }

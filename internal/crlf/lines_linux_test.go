@@ -3,6 +3,7 @@
 package crlf
 
 import (
+	"math/rand"
 	"syscall"
 	"testing"
 )
@@ -61,6 +62,65 @@ func TestExpandLFBounds(t *testing.T) {
 			for _, room := range []int{n, 2*n + 96, 2*n + 200} {
 				room = min(room, len(dstPage))
 				for _, dst := range [][]byte{dstPage[:room], dstPage[len(dstPage)-room:]} {
+					checkExpand(t, dst, src)
+				}
+			}
+		}
+	}
+}
+
+// As TestExpandLFBounds, with the contents that reach the assembly's
+// extremes (a review found the pattern above never did): a block whose last byte is
+// a LF (the rest of the block is then loaded from 32 bytes further, the
+// read that reaches src+64), a block of LFs only (the 96-byte write), and
+// random densities; src against a guard page after it, dst against one
+// after it, every length and every room near the limits.
+func TestExpandLFBoundsExtremes(t *testing.T) {
+	ps := syscall.Getpagesize()
+	mem, err := syscall.Mmap(-1, 0, 5*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(mem)
+	for _, p := range []int{0, 2, 4} {
+		if err := syscall.Mprotect(mem[p*ps:(p+1)*ps], syscall.PROT_NONE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srcPage, dstPage := mem[ps:2*ps], mem[3*ps:4*ps]
+	rng := rand.New(rand.NewSource(9))
+	fillers := []func(b []byte){
+		func(b []byte) { // all LF
+			for i := range b {
+				b[i] = '\n'
+			}
+		},
+		func(b []byte) { // LF every 32nd byte, at each phase
+			ph := rng.Intn(32)
+			for i := range b {
+				b[i] = 'a'
+				if i%32 == ph {
+					b[i] = '\n'
+				}
+			}
+		},
+		func(b []byte) { // random density
+			d := rng.Intn(101)
+			for i := range b {
+				b[i] = 'a'
+				if rng.Intn(100) < d {
+					b[i] = '\n'
+				}
+			}
+		},
+	}
+	for n := 64; n <= 200; n++ {
+		for _, fill := range fillers {
+			for rep := 0; rep < 4; rep++ {
+				src := srcPage[len(srcPage)-n:]
+				fill(src)
+				for room := 96; room <= 2*n+100; room++ {
+					dst := dstPage[len(dstPage)-room:]
 					checkExpand(t, dst, src)
 				}
 			}
