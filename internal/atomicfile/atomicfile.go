@@ -30,6 +30,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/mailseal/mailseal/internal/reserve"
 )
 
 // Write creates or replaces path with what write produces, with mode perm
@@ -102,11 +104,15 @@ func fill(tmp *os.File, durable bool, write func(io.Writer) error) error {
 		}
 		return tmp.Sync()
 	}
-	bw := bufio.NewWriterSize(tmp, outputBuffer)
+	rw := reserve.NewWriter(tmp)
+	bw := bufio.NewWriterSize(rw, outputBuffer)
 	if err := write(bw); err != nil {
 		return err
 	}
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return rw.Finish()
 }
 
 // CreateTemp creates a new file in dir named prefix and a random number,

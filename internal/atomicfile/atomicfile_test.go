@@ -107,3 +107,27 @@ func TestWriteOutput(t *testing.T) {
 		t.Fatalf("left behind: %v", entries)
 	}
 }
+
+// WriteOutput leaves no blocks allocated past the output's end (on ext4
+// they are allocated ahead of the writes, internal/reserve).
+func TestWriteOutputBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 20<<16+777) // 20 MiB and some
+	if err := WriteOutput(path, 0o600, func(w io.Writer) error {
+		for p := data; len(p) > 0; p = p[min(len(p), 65536):] { // as the encoders write
+			if _, err := w.Write(p[:min(len(p), 65536)]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("content differs (%v)", err)
+	}
+	if blocks, ok := allocatedBytes(path); ok && blocks > int64(len(data))+1<<20 {
+		t.Fatalf("%d bytes allocated for %d written", blocks, len(data))
+	}
+}

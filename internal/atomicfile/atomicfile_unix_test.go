@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,4 +128,13 @@ func TestUmask(t *testing.T) {
 			t.Errorf("perm %v under umask 027: %v, want %v", perm, st.Mode().Perm(), want)
 		}
 	}
+}
+
+// allocatedBytes is the space the file at path takes on its disk.
+func allocatedBytes(path string) (int64, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, false
+	}
+	return st.Blocks * 512, true
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/mailseal/mailseal/internal/reserve"
 )
 
 // Where the spool's file is on ext4, its blocks are allocated ahead of
@@ -22,7 +24,7 @@ func TestSpoolReserveOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer probe.Close()
-	ext4 := reserver(probe) != nil
+	ext4 := reserve.For(probe) != nil
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(s.file.Fd()), &st); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/mailseal/mailseal/internal/aesmode"
 	"github.com/mailseal/mailseal/internal/crlf"
+	"github.com/mailseal/mailseal/internal/reserve"
 )
 
 // Spool is written once, then read any number of times. It is not safe for
@@ -53,10 +54,9 @@ type Spool struct {
 	// bytes from flushed to size.
 	pending []byte
 	flushed int64
-	// reserve allocates the file's blocks ahead of the writes (nil where
-	// that does not pay or failed); they are allocated up to reserved.
-	reserve  func(off, n int64) error
-	reserved int64
+	// blocks allocates the file's blocks ahead of the writes (nil where
+	// that does not pay).
+	blocks *reserve.Ahead
 	// Small reads of the file are served from a decrypted read-ahead
 	// window, so that sequential readers with small buffers cost one
 	// system call and one key-stream call per window, not per read.
@@ -80,18 +80,6 @@ const (
 
 // writeBatch is how much ciphertext is collected before one write to the file.
 const writeBatch = 256 << 10
-
-// reserveStep is how far ahead of the writes the file's blocks are
-// allocated once written reaches the end of what was: a quarter of what
-// was written, at least 4 MiB and at most 64 MiB, so that no more than a
-// quarter of the content (or 4 MiB) is ever allocated and unused. On ext4
-// a file's blocks allocated ahead (fallocate, keeping its size) take the
-// kernel's writes of 143 MiB from about 35 ms to 24; on tmpfs they cost
-// more than they save, and elsewhere they were not measured, so they are
-// allocated on ext4 only (reserver).
-func reserveStep(written int64) int64 {
-	return min(max(written/4, 4<<20), 64<<20)
-}
 
 // memChunk is the size of the chunks of content kept in memory; the first
 // one grows to it from what a small message needs.
@@ -155,14 +143,7 @@ func (s *Spool) flush() error {
 	if len(s.pending) == 0 {
 		return nil
 	}
-	if end := s.flushed + int64(len(s.pending)); s.reserve != nil && end > s.reserved {
-		step := max(reserveStep(s.flushed), end-s.reserved)
-		if s.reserve(s.reserved, step) == nil {
-			s.reserved += step
-		} else {
-			s.reserve = nil // the writes do without
-		}
-	}
+	s.blocks.Before(s.flushed, int64(len(s.pending)))
 	n, err := s.file.WriteAt(s.pending, s.flushed)
 	s.flushed += int64(n)
 	s.pending = s.pending[:0]
@@ -220,7 +201,7 @@ func (s *Spool) spill() error {
 	// if the process dies; the open descriptor keeps the data. Where it
 	// does not, Close removes the file.
 	s.unlinked = os.Remove(f.Name()) == nil
-	s.reserve = reserver(f)
+	s.blocks = reserve.For(f)
 	s.file, s.aes = f, c
 	s.pending = make([]byte, 0, writeBatch+memChunk)
 	for _, chunk := range s.mem {

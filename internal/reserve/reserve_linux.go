@@ -1,4 +1,4 @@
-package spool
+package reserve
 
 import (
 	"os"
@@ -6,10 +6,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reserver returns what allocates n bytes of f's blocks from off without
-// changing its size, where that was measured to pay (ext4, reserveStep),
+// allocator returns what allocates n bytes of f's blocks from off without
+// changing its size, where that was measured to pay (ext4, Step),
 // and nil elsewhere.
-func reserver(f *os.File) func(off, n int64) error {
+func allocator(f *os.File) func(off, n int64) error {
 	var st unix.Statfs_t
 	if unix.Fstatfs(int(f.Fd()), &st) != nil || st.Type != unix.EXT4_SUPER_MAGIC {
 		return nil
