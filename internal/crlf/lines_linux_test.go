@@ -8,22 +8,31 @@ import (
 	"testing"
 )
 
-// checkLines reads nothing past the end of data, nor before its start:
-// every length up to a few blocks, against an unmapped page on each side.
-func TestCheckLinesBounds(t *testing.T) {
+// guardedPages returns n pages of memory, each with an unmapped page
+// before and after it, unmapped when the test ends.
+func guardedPages(t *testing.T, n int) [][]byte {
+	t.Helper()
 	ps := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 3*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	mem, err := syscall.Mmap(-1, 0, (2*n+1)*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Munmap(mem)
-	if err := syscall.Mprotect(mem[:ps], syscall.PROT_NONE); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { syscall.Munmap(mem) })
+	var pages [][]byte
+	for p := 0; p <= 2*n; p++ {
+		if p%2 == 1 {
+			pages = append(pages, mem[p*ps:(p+1)*ps])
+		} else if err := syscall.Mprotect(mem[p*ps:(p+1)*ps], syscall.PROT_NONE); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := syscall.Mprotect(mem[2*ps:], syscall.PROT_NONE); err != nil {
-		t.Fatal(err)
-	}
-	page := mem[ps : 2*ps]
+	return pages
+}
+
+// checkLines reads nothing past the end of data, nor before its start:
+// every length up to a few blocks, against an unmapped page on each side.
+func TestCheckLinesBounds(t *testing.T) {
+	page := guardedPages(t, 1)[0]
 	for i := range page {
 		page[i] = "ab\r\n"[i%4]
 	}
@@ -42,18 +51,8 @@ func TestCheckLinesBounds(t *testing.T) {
 // ExpandLF reads nothing past the end of src, nor before its start, and
 // writes nothing past the end of dst: both against unmapped pages.
 func TestExpandLFBounds(t *testing.T) {
-	ps := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 5*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Munmap(mem)
-	for _, p := range []int{0, 2, 4} {
-		if err := syscall.Mprotect(mem[p*ps:(p+1)*ps], syscall.PROT_NONE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srcPage, dstPage := mem[ps:2*ps], mem[3*ps:4*ps]
+	pages := guardedPages(t, 2)
+	srcPage, dstPage := pages[0], pages[1]
 	for i := range srcPage {
 		srcPage[i] = "ab\ncd\n\n"[i%7]
 	}
@@ -70,24 +69,15 @@ func TestExpandLFBounds(t *testing.T) {
 }
 
 // As TestExpandLFBounds, with the contents that reach the assembly's
-// extremes (a review found the pattern above never did): a block whose last byte is
-// a LF (the rest of the block is then loaded from 32 bytes further, the
-// read that reaches src+64), a block of LFs only (the 96-byte write), and
-// random densities; src against a guard page after it, dst against one
-// after it, every length and every room near the limits.
+// extremes (a review found the pattern above never did): a block whose
+// last byte is a LF (the rest of the block is then loaded from 32 bytes
+// further, the read that reaches src+64), a block of LFs only (the
+// 96-byte write), and random densities; src against a guard page after
+// it, dst against one after it, every length and every room near the
+// limits.
 func TestExpandLFBoundsExtremes(t *testing.T) {
-	ps := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 5*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Munmap(mem)
-	for _, p := range []int{0, 2, 4} {
-		if err := syscall.Mprotect(mem[p*ps:(p+1)*ps], syscall.PROT_NONE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srcPage, dstPage := mem[ps:2*ps], mem[3*ps:4*ps]
+	pages := guardedPages(t, 2)
+	srcPage, dstPage := pages[0], pages[1]
 	rng := rand.New(rand.NewSource(9))
 	fillers := []func(b []byte){
 		func(b []byte) { // all LF
