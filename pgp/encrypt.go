@@ -59,9 +59,11 @@ func (e *Engine) EncryptData(ciphertext io.Writer, to, signers []*openpgp.Entity
 	if opts.Armor {
 		aw = opts.armorWriter(ciphertext, armorMessage)
 	}
-	// Three goroutines share the work of a large message: the caller's
-	// (producing plaintext), go-crypto's (hashing, encrypting) and the
-	// armor's (base64, CRC-24, output).
+	// The work of a large message is shared by goroutines: the caller's
+	// (producing plaintext), the engine's behind the in stage (go-crypto's
+	// hashing and encrypting; for SEIPDv1 our signatures' and the MDC's
+	// hashes, with the CFB encryption on a stage of its own in
+	// seipdV1Writer) and the armor's (base64, CRC-24, output).
 	out := stage.NewWriter(aw)
 	if len(passwords) == 0 && !opts.Text {
 		pw, ok, err := e.encryptSEIPDV1(out, to, signers, cfg)
@@ -158,8 +160,8 @@ func (nopCloser) Close() error { return nil }
 // cipher choice, key packets written by go-crypto itself, one-pass
 // signatures, a binary literal packet, signatures with the Intended
 // Recipient Fingerprint), but with seipdV1Writer for the encrypted data:
-// several times faster, and with the signing hash on a goroutine of its
-// own. ok is false when the message is not of that kind (or go-crypto
+// several times faster, and with the CFB encryption on a goroutine of its
+// own beside the hashing. ok is false when the message is not of that kind (or go-crypto
 // disagrees about it): then go-crypto writes it.
 func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cfg *packet.Config) (w io.WriteCloser, ok bool, err error) {
 	now := cfg.Now()

@@ -13,7 +13,7 @@
 // it: 100 ms beside the rounds' 150 in a profile of a 100 MiB message).
 // The chain holds nothing but the rounds: round key 0 and the plaintext
 // are folded into the last round's key (see encryptBlocksAESNI), which
-// took BenchmarkEncrypter from about 876 MB/s to 901 with AES-256 on the
+// took BenchmarkEncrypter from about 876 MB/s to 901-910 with AES-256 on the
 // 2-core machine of BENCHMARKS.md; BenchmarkEncrypterGeneric (the same through
 // cipher.Block) at about 650, and pgp's encrypter before this package at
 // 590. CFB decryption is parallel by block (each key stream block is the
