@@ -342,23 +342,14 @@ func TestMisusePanics(t *testing.T) {
 	}
 	buf := make([]byte, 256)
 	var prev [BlockSize]byte
-	for name, f := range map[string]func(){
+	mustPanic(t, map[string]func(){
 		"short dst":              func() { c.NewEncrypter(make([]byte, 16)).XORKeyStream(buf[:0:100], buf[100:110]) },
 		"overlapping dst":        func() { c.NewEncrypter(make([]byte, 16)).XORKeyStream(buf[1:65], buf[:64]) },
 		"short key stream":       func() { c.KeyStream(buf[:10], buf[100:200], &prev) },
 		"key stream in place":    func() { c.KeyStream(buf[:128], buf[:128], &prev) },
 		"overlapping key stream": func() { c.KeyStream(buf[64:192], buf[:128], &prev) },
 		"short IV":               func() { c.NewEncrypter(make([]byte, 8)) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
-	}
+	})
 }
 
 // No assembly call takes more than maxRun bytes (a goroutine in one is
@@ -387,5 +378,20 @@ func TestAssemblyRuns(t *testing.T) {
 	c.XORKeyStreamAt(buf, buf, &iv, 7)
 	if most > maxRun || calls < 4*5 {
 		t.Fatalf("%d assembly calls, the largest %d bytes (maxRun %d)", calls, most, maxRun)
+	}
+}
+
+// mustPanic runs each case and fails those that do not panic.
+func mustPanic(t *testing.T, cases map[string]func()) {
+	t.Helper()
+	for name, f := range cases {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
 	}
 }

@@ -57,12 +57,7 @@ func TestArmorWriterMatchesReference(t *testing.T) {
 // the write pattern, and the Reader reads them back.
 func TestCRLFWriter(t *testing.T) {
 	for _, size := range []int{0, 1, 47, 48, 49, 3072, 100000} {
-		data := make([]byte, size)
-		rand.Read(data)
-		var lf bytes.Buffer
-		w := NewWriter(&lf, message)
-		w.Write(data)
-		w.Close()
+		data, lf := randomArmored(size)
 		want := bytes.ReplaceAll(lf.Bytes(), []byte("\n"), []byte("\r\n"))
 		for _, step := range []int{1, 7, 48, 1 << 20} {
 			var got bytes.Buffer
