@@ -34,33 +34,34 @@ func For(f *os.File) *Ahead {
 	return &Ahead{alloc: alloc}
 }
 
-// Step is how far ahead the blocks are allocated once the writes reach
+// step is how far ahead the blocks are allocated once the writes reach
 // the end of what was: a quarter of what was written, at least 4 MiB and
 // at most 64 MiB.
-func Step(written int64) int64 {
+func step(written int64) int64 {
 	return min(max(written/4, 4<<20), 64<<20)
 }
 
 // Before is called before n bytes are written at off (writes in order):
-// where they reach past what is allocated, it allocates Step(off) more,
-// and at least to their end. After a failure it allocates nothing more:
-// the writes do without.
+// where they reach past what is allocated, it allocates step(off) more,
+// and at least to their end. After a failure it allocates nothing more
+// (the writes do without), and counts the range it asked for as
+// allocated: ext4 keeps what a fallocate allocated before it ran out of
+// room, which Writer.Finish must give back too.
 func (a *Ahead) Before(off, n int64) {
 	if a == nil || a.alloc == nil {
 		return
 	}
 	if end := off + n; end > a.reserved {
-		step := max(Step(off), end-a.reserved)
-		if a.alloc(a.reserved, step) != nil {
+		more := max(step(off), end-a.reserved)
+		if a.alloc(a.reserved, more) != nil {
 			a.alloc = nil
-			return
 		}
-		a.reserved += step
+		a.reserved += more
 	}
 }
 
-// Reserved is how much of the file is allocated ahead: from 0 up to it.
-func (a *Ahead) Reserved() int64 {
+// reservedBytes is how much of the file is allocated ahead: from 0 up to it.
+func (a *Ahead) reservedBytes() int64 {
 	if a == nil {
 		return 0
 	}
@@ -90,7 +91,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Finish frees the blocks allocated past what was written (truncating
 // the file to its size does that); it does not close the file.
 func (w *Writer) Finish() error {
-	if w.ahead.Reserved() > w.off {
+	if w.ahead.reservedBytes() > w.off {
 		return w.f.Truncate(w.off)
 	}
 	return nil

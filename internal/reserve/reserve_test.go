@@ -25,7 +25,7 @@ func TestAheadSteps(t *testing.T) {
 		for i := 0; off < 300<<20; i++ {
 			n := int64(1 + (i*333331)%(3<<20))
 			a.Before(off, n)
-			if a.alloc != nil && (a.reserved < off+n || a.reserved > off+n+Step(off)) {
+			if a.alloc != nil && (a.reserved < off+n || a.reserved > off+n+step(off)) {
 				t.Fatalf("writing %d at %d: allocated to %d", n, off, a.reserved)
 			}
 			off += n
@@ -46,7 +46,7 @@ func TestAheadSteps(t *testing.T) {
 	}
 	var none *Ahead
 	none.Before(0, 1<<30) // nothing, no panic
-	if none.Reserved() != 0 {
+	if none.reservedBytes() != 0 {
 		t.Fatal("nil Ahead reserved something")
 	}
 }
@@ -68,8 +68,8 @@ func TestWriterFinish(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if w.ahead.Reserved() <= int64(len(data)) {
-		t.Fatalf("test set-up: reserved %d for %d", w.ahead.Reserved(), len(data))
+	if w.ahead.reservedBytes() <= int64(len(data)) {
+		t.Fatalf("test set-up: reserved %d for %d", w.ahead.reservedBytes(), len(data))
 	}
 	if err := w.Finish(); err != nil {
 		t.Fatal(err)
@@ -77,5 +77,30 @@ func TestWriterFinish(t *testing.T) {
 	got, err := os.ReadFile(f.Name())
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("content differs (%v)", err)
+	}
+}
+
+// An allocation that fails may have allocated part of its range (ext4
+// keeps it): Finish gives that back too, truncating to what was written.
+func TestFinishAfterFailedAlloc(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	calls := 0
+	w := NewWriter(f)
+	w.ahead = &Ahead{alloc: func(off, n int64) error {
+		if calls++; calls == 2 {
+			return errors.New("no space left on device")
+		}
+		return nil
+	}}
+	buf := make([]byte, 1<<20)
+	for i := 0; i < 5; i++ { // past the first step of 4 MiB
+		w.Write(buf)
+	}
+	if w.ahead.alloc != nil || w.ahead.reservedBytes() <= w.off {
+		t.Fatalf("after a failed allocation: allocating %v, counted %d for %d written", w.ahead.alloc != nil, w.ahead.reservedBytes(), w.off)
 	}
 }
