@@ -129,32 +129,22 @@ func (e *Entity) RawBody() io.Reader {
 // (base64): for an entity read through a crlfView, the source's own bytes,
 // which it need not convert (at 100 MiB, the conversion was a seventh of
 // the CPU time of decrypting an S/MIME message with LF line endings).
-func (e *Entity) encodedBody() io.Reader {
-	if r := e.sourceBody(); r != nil {
-		return r
-	}
-	return e.RawBody()
-}
+func (e *Entity) encodedBody() io.Reader { return e.sourceBody(false) }
 
 // lfBody is RawBody for a reader to which the CR of each CRLF means
 // nothing (sevenBitClean): for an entity read through a crlfView whose
 // source has no CR, the source's own bytes, which differ from the
 // canonical ones by those CRs alone, so that they are not converted.
-func (e *Entity) lfBody() io.Reader {
-	if v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, true); ok {
+func (e *Entity) lfBody() io.Reader { return e.sourceBody(true) }
+
+// sourceBody is, for an entity read through a crlfView (with pureLF, one
+// whose source has no CR), the source bytes that its canonical body
+// converts from; RawBody for other entities.
+func (e *Entity) sourceBody(pureLF bool) io.Reader {
+	if v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, pureLF); ok {
 		return io.NewSectionReader(v.src, from, to-from)
 	}
 	return e.RawBody()
-}
-
-// sourceBody is, for an entity read through a crlfView, the source bytes
-// that its canonical body converts from; nil for other entities.
-func (e *Entity) sourceBody() io.Reader {
-	v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, false)
-	if !ok {
-		return nil
-	}
-	return io.NewSectionReader(v.src, from, to-from)
 }
 
 // sourceRange is, for src a crlfView, the view and the range of its source

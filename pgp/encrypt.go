@@ -310,7 +310,7 @@ func (w *literalWriter) Close() error {
 // writePartialChunk writes chunk, seipdV1Chunk bytes, with its partial body
 // length (RFC 9580 4.2.1.4).
 func writePartialChunk(out io.Writer, chunk []byte) error {
-	if _, err := out.Write([]byte{0xE0 | 16}); err != nil {
+	if _, err := out.Write([]byte{0xE0 | seipdV1ChunkBits}); err != nil {
 		return err
 	}
 	_, err := out.Write(chunk)

@@ -202,8 +202,12 @@ type cfbChunks struct {
 	chunk []byte // body bytes of the current chunk, already encrypted
 }
 
-// seipdV1Chunk is the size of each partial body length chunk (2^16).
-const seipdV1Chunk = 1 << 16
+// seipdV1Chunk is the size of each partial body length chunk, 2 to the
+// power seipdV1ChunkBits (which is how its length is written).
+const (
+	seipdV1ChunkBits = 16
+	seipdV1Chunk     = 1 << seipdV1ChunkBits
+)
 
 func newSEIPDV1Writer(out io.Writer, key []byte, random io.Reader) (*seipdV1Writer, error) {
 	c, err := aesmode.New(key)
@@ -285,5 +289,11 @@ func (w *seipdV1Writer) Close() error {
 	if err != nil {
 		return err
 	}
-	return writeLastChunk(w.body.out, w.body.chunk)
+	return w.body.Close()
+}
+
+// Close writes the last chunk (after the stage writing to c has ended);
+// it does not close out.
+func (c *cfbChunks) Close() error {
+	return writeLastChunk(c.out, c.chunk)
 }

@@ -42,7 +42,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go test -count=1 -timeout 30m ./...
-# The base64, CRC-24, AES (CFB, CTR) and CR/LF-counting code without its assembly, as other
+# The base64, CRC-24, AES (CFB, CTR) and line-ending (check, LF to CRLF) code without its assembly, as other
 # processors run it.
 go test -count=1 -tags purego ./internal/b64lines ./internal/armor ./internal/aesmode ./internal/crlf
 # The goroutine pipelines and their users, under the race detector.

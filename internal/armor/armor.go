@@ -67,8 +67,8 @@ func NewWriter(w io.Writer, blockType string) *Writer {
 }
 
 // NewCRLFWriter is NewWriter with every line ended by CRLF, as the body of
-// a MIME part carries it: the armor goes into a message as it is, without
-// a pass that makes its line endings canonical.
+// a MIME part carries it: the armor goes into a message as it is (its
+// line endings are checked there, not converted).
 func NewCRLFWriter(w io.Writer, blockType string) *Writer {
 	return newWriter(w, blockType, "\r\n")
 }

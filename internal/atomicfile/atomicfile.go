@@ -95,8 +95,9 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 	return replace(tmp.Name(), path, durable)
 }
 
-// fill writes the content of a temporary file: synced when durable, in
-// pieces of outputBuffer bytes when not.
+// fill writes the content of a temporary file: synced when durable; when
+// not, in pieces of outputBuffer bytes with its blocks allocated ahead
+// (internal/reserve), those not written given back at the end.
 func fill(tmp *os.File, durable bool, write func(io.Writer) error) error {
 	if durable {
 		if err := write(tmp); err != nil {

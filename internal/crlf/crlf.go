@@ -140,13 +140,12 @@ func evenLines(data []byte) (ok, endsCR bool) {
 	if endsCR {
 		crs++
 	}
-	cr, lf := bytes.Count(data, []byte{'\r'}), bytes.Count(data, []byte{'\n'})
-	return lf == lines && cr == crs, endsCR
+	return bytes.Count(data, []byte{'\n'}) == lines && bytes.Count(data, []byte{'\r'}) == crs, endsCR
 }
 
-// checkRun is the most checkLines hands its assembly in one call (a
-// goroutine in it is out of the scheduler's reach).
-const checkRun = 1 << 20
+// asmRun is the most input the assembly (where there is one) is given in
+// one call: a goroutine inside it is out of the scheduler's reach.
+const asmRun = 1 << 20
 
 // expandLines is ExpandLF without assembly: whole lines while they fit,
 // each one search and one copy.

@@ -25,7 +25,7 @@ func checkLines(data []byte, prevCR bool) (ok, endsCR bool) {
 	}
 	done := 1
 	for len(data)-done >= 32 {
-		n := min(len(data)-done, checkRun) / 32
+		n := min(len(data)-done, asmRun) / 32
 		if linesRun(data[done:], n) {
 			return false, false
 		}
@@ -50,7 +50,7 @@ func ExpandLF(dst, src []byte) (nd, ns int) {
 	return nd + d, ns + s
 }
 
-// The assembly is called through these Go functions, at most checkRun
+// The assembly is called through these Go functions, at most asmRun
 // bytes of input at a time: a goroutine inside the assembly is out of the
 // scheduler's reach, and the entry of a function that is not inlined is
 // where it can be stopped (the loops around them have no such point).
@@ -63,8 +63,8 @@ func linesRun(p []byte, blocks int) bool {
 
 //go:noinline
 func expandRun(dst, src []byte) (nd, ns int) {
-	src = src[:min(len(src), checkRun)]
-	dst = dst[:min(len(dst), 3*checkRun)]
+	src = src[:min(len(src), asmRun)]
+	dst = dst[:min(len(dst), 3*asmRun)]
 	called(len(src))
 	return expandLFAVX2(&dst[0], len(dst), &src[0], len(src))
 }

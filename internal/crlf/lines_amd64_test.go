@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// No assembly call takes more than checkRun bytes of input (a goroutine in
+// No assembly call takes more than asmRun bytes of input (a goroutine in
 // one is out of the scheduler's reach), and long inputs take several,
 // with the same results.
 func TestAssemblyRuns(t *testing.T) {
@@ -17,11 +17,11 @@ func TestAssemblyRuns(t *testing.T) {
 	calls, most := 0, 0
 	asmCalled = func(n int) { calls, most = calls+1, max(most, n) }
 	defer func() { asmCalled = nil }()
-	text := bytes.Repeat([]byte("a line of text, of a length that is not a power of two\r\n"), 4*checkRun/56+7)
+	text := bytes.Repeat([]byte("a line of text, of a length that is not a power of two\r\n"), 4*asmRun/56+7)
 	if ok, _ := checkLines(text, false); !ok {
 		t.Fatal("checkLines: not canonical")
 	}
-	if calls < 4 || most > checkRun {
+	if calls < 4 || most > asmRun {
 		t.Fatalf("checkLines: %d calls, the largest %d bytes", calls, most)
 	}
 	calls, most = 0, 0
@@ -31,7 +31,7 @@ func TestAssemblyRuns(t *testing.T) {
 	if ns != len(lf) || !bytes.Equal(dst[:nd], text) {
 		t.Fatalf("ExpandLF: read %d of %d, output equal %v", ns, len(lf), bytes.Equal(dst[:nd], text))
 	}
-	if calls < 4 || most > checkRun {
+	if calls < 4 || most > asmRun {
 		t.Fatalf("ExpandLF: %d calls, the largest %d bytes", calls, most)
 	}
 }

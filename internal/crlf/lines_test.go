@@ -63,9 +63,9 @@ func TestCheckLines(t *testing.T) {
 		}
 	}
 	// Long runs, with one fault placed at each side of a run's edge.
-	long := bytes.Repeat([]byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n"), 3*checkRun/74+1)
+	long := bytes.Repeat([]byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n"), 3*asmRun/74+1)
 	check(t, long, false, "long")
-	for _, at := range []int{checkRun - 1, checkRun, checkRun + 1, 2*checkRun + 31, len(long) - 1} {
+	for _, at := range []int{asmRun - 1, asmRun, asmRun + 1, 2*asmRun + 31, len(long) - 1} {
 		for _, b := range []byte{'\r', '\n', 'x'} {
 			bad := bytes.Clone(long)
 			bad[at] = b
