@@ -3,6 +3,7 @@ package mime
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	mrand "math/rand"
 	"os"
@@ -421,5 +422,35 @@ func TestContentSizeHint(t *testing.T) {
 		if got := h.SizeHint(); got < m.Size() || got > n+m.Size() {
 			t.Errorf("%s: SizeHint %d for %d bytes of a %d-byte message", name, got, n, m.Size())
 		}
+	}
+}
+
+// Planning the 7-bit form of an LF message of many small parts reads
+// about the message, not a search of the source per part (finding each
+// small body's range in the source read up to 16 KiB before each end: 2.5
+// times the time of signing 9,999 such parts).
+func TestSevenBitPlanSmallPartsLF(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Subject: parts\nContent-Type: multipart/mixed; boundary=B\n\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "--B\nContent-Type: text/plain\n\npart %d\n", i)
+	}
+	b.WriteString("--B--\n")
+	msg := b.String()
+	src := &countingReaderAt{r: strings.NewReader(msg)}
+	m, err := ParseAt(src, int64(len(msg)), Limits{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, ok := m.Root.src.(*crlfView); !ok {
+		t.Fatal("test set-up: not read through a crlfView")
+	}
+	before := src.bytes.Load()
+	if _, err := io.Copy(io.Discard, m.Content(true)); err != nil {
+		t.Fatal(err)
+	}
+	if read := src.bytes.Load() - before; read > 8*int64(len(msg)) {
+		t.Fatalf("%d bytes read for a message of %d", read, len(msg))
 	}
 }

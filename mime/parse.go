@@ -139,13 +139,23 @@ func (e *Entity) lfBody() io.Reader { return e.sourceBody(true) }
 
 // sourceBody is, for an entity read through a crlfView (with pureLF, one
 // whose source has no CR), the source bytes that its canonical body
-// converts from; RawBody for other entities.
+// converts from; RawBody for other entities, and for bodies under
+// sourceBodyMin bytes: finding a range in the source converts up to
+// viewMark bytes before each end, more than converting a small body costs
+// (9,999 small parts of an LF message took 2.5 times as long to sign).
 func (e *Entity) sourceBody(pureLF bool) io.Reader {
+	if e.end-e.bodyStart < sourceBodyMin {
+		return e.RawBody()
+	}
 	if v, from, to, ok := sourceRange(e.src, e.bodyStart, e.end, pureLF); ok {
 		return io.NewSectionReader(v.src, from, to-from)
 	}
 	return e.RawBody()
 }
+
+// sourceBodyMin is the size from which sourceBody reads a body in the
+// source (4 times viewMark).
+const sourceBodyMin = 4 * viewMark
 
 // sourceRange is, for src a crlfView, the view and the range of its source
 // that the canonical range [start, end) converts from; false for other
