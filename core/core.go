@@ -177,6 +177,7 @@ type Report struct {
 	// OuterDiffers names outer header fields that differ from what the
 	// protected header says should be outside (added or changed in transit,
 	// e.g. an injected Reply-To); the protected values are the ones that count.
+	// A changed Subject, To, Cc or Date is a warning too.
 	OuterDiffers []string `json:"outer_differs,omitempty"`
 	// Warnings name what could mislead a reader while the verdict stands:
 	// a display name that shows another address or changed in transit, a

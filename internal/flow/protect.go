@@ -2,7 +2,9 @@ package flow
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/mailseal/mailseal/core"
@@ -51,6 +53,10 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 		if !containsField(expected, normalizeField(f.Key+": "+f.Value)) {
 			seen[name] = true
 			rep.OuterDiffers = append(rep.OuterDiffers, f.Key)
+			if shownOutside[name] {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("the outer %s is not what the sender wrote (the protected header has %s): a client that shows the outer header shows text the sender did not write",
+					f.Key, protectedValue(protected, f.Key)))
+			}
 		}
 	}
 	s, err := Senders(protected)
@@ -58,6 +64,20 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 		return nil, err
 	}
 	return &s, nil
+}
+
+// shownOutside are the outer fields, besides From, Sender and Reply-To
+// (judged on their own: sender mismatch, headerWarnings), that a mail
+// client shows a reader, so that one changed in transit is a warning and
+// not only a name in Report.OuterDiffers.
+var shownOutside = map[string]bool{"subject": true, "to": true, "cc": true, "date": true}
+
+// protectedValue is the quoted value of the protected field key, or "none".
+func protectedValue(h mime.Header, key string) string {
+	if v := h.Values(key); len(v) > 0 {
+		return strconv.Quote(strings.Join(v, ", "))
+	}
+	return "none"
 }
 
 func normalizeField(v string) string {

@@ -167,3 +167,40 @@ func TestEncryptKeepSubject(t *testing.T) {
 		}
 	}
 }
+
+// An outer Subject, To, Cc or Date changed in transit is a warning, not
+// only a name in OuterDiffers: a client that shows the outer header shows
+// it beside a good signature. Signed (hp="clear") and encrypted
+// (hp="cipher", where the outer Subject the sender left is "[...]").
+func TestOuterFieldChangedWarns(t *testing.T) {
+	f := newFixture(t)
+	var signed, encrypted bytes.Buffer
+	if err := f.op.Sign(&signed, parse(t, []byte(plainMsg)), f.alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.op.Encrypt(&encrypted, parse(t, []byte(plainMsg)), []*openpgp.Entity{f.bob}, f.alice); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, msg, outer, changed string
+		decrypt                   bool
+	}{
+		{"signed", signed.String(), "Subject: hi\r\n", "Subject: URGENT wire money\r\n", false},
+		{"signed, To", signed.String(), "To: Bob <bob@example.org>\r\n", "To: Bob <bob@example.org>, eve@example.net\r\n", false},
+		{"encrypted", encrypted.String(), "Subject: [...]\r\n", "Subject: URGENT wire money\r\n", true},
+	} {
+		if !strings.Contains(c.msg, c.outer) {
+			t.Fatalf("%s: test set-up: no %q outside", c.name, c.outer)
+		}
+		res := open(t, f, []byte(c.msg), Options{Decrypt: c.decrypt})
+		if res.Report.Status != core.StatusGood || len(res.Report.Warnings) != 0 || len(res.Report.OuterDiffers) != 0 {
+			t.Fatalf("%s as sent: %+v", c.name, res.Report)
+		}
+		key, _, _ := strings.Cut(c.changed, ":")
+		res = open(t, f, []byte(strings.Replace(c.msg, c.outer, c.changed, 1)), Options{Decrypt: c.decrypt})
+		w := strings.Join(res.Report.Warnings, "\n")
+		if res.Report.Status != core.StatusGood || !strings.Contains(w, "the outer "+key+" is not what the sender wrote") {
+			t.Fatalf("%s changed: status %s, warnings %q", c.name, res.Report.Status, res.Report.Warnings)
+		}
+	}
+}
