@@ -168,6 +168,55 @@ func TestRunMaildir(t *testing.T) {
 	}
 }
 
+// The reader finds the next messages while every worker is busy: with
+// one worker still on the first message, the third is already open (a
+// Maildir file is opened when it is handed out). The reader used to wait
+// for a free worker at each message, and a worker that finished a small
+// message then waited for the reader (BenchmarkRunSmall).
+func TestRunReadsAheadOfBusyWorkers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("looks for the open file in /proc/self/fd")
+	}
+	md := filepath.Join(t.TempDir(), "in")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	for name, n := range map[string]int{"a": 0, "b": 1, "c": 3} {
+		os.WriteFile(filepath.Join(md, "cur", name), []byte(message(n)), 0o600)
+	}
+	third := filepath.Join(md, "cur", "c")
+	isOpen := func() bool {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == third {
+				return true
+			}
+		}
+		return false
+	}
+	var sawThird atomic.Bool
+	got, n, err := run(t, Options{Input: md, Workers: 1, MemLimit: 1 << 20}, func() Work {
+		return func(m *mime.Message, _ func(func(io.Writer) error) error) Result {
+			subject := m.Root.Header.Get("Subject")
+			if subject == "message 0" {
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+					if isOpen() {
+						sawThird.Store(true)
+						break
+					}
+				}
+			}
+			return Result{Report: core.Report{Error: subject}, Reported: true}
+		}
+	})
+	if err != nil || n != 3 || got[0].what != "message 0" || got[2].what != "message 3" {
+		t.Fatalf("%d messages, %v: %+v", n, err, got)
+	}
+	if !sawThird.Load() {
+		t.Fatal("the third message was not read while the only worker was busy with the first")
+	}
+}
+
 // --to-format: an mbox into a Maildir (new names in cur/, sorting in the
 // mbox's order, no flags), and a Maildir into an mbox; an unknown format
 // is a usage error.
@@ -326,6 +375,26 @@ func BenchmarkRun(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRunSmall is a batch of small messages whose work costs about
+// what the reader's share of each message does (a SHA-256 of 16 KiB, on
+// one worker per core): there the reader must keep ahead of the workers
+// (TestRunReadsAheadOfBusyWorkers).
+func BenchmarkRunSmall(b *testing.B) {
+	in := writeMbox(b, b.TempDir(), 2000)
+	work := func() (Work, error) {
+		buf := make([]byte, 16<<10)
+		return func(m *mime.Message, _ func(func(io.Writer) error) error) Result {
+			sum := sha256.Sum256(buf)
+			return Result{Code: int(sum[0] & 1), Reported: true}
+		}, nil
+	}
+	for b.Loop() {
+		if _, err := Run(Options{Input: in, MemLimit: 1 << 20}, work, func(string, Result) {}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -139,9 +139,14 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 	}
 
 	// The reader hands out the messages in order; order holds them for
-	// the writer, so that at most ahead are in flight.
+	// the writer, so that at most ahead are in flight. jobs holds as many,
+	// so that the reader finds the next messages while every worker is
+	// busy rather than waiting for one to be free: with one waiting each
+	// time, a worker that finished a small message waited in turn for the
+	// reader to be scheduled and find the next (encrypt --batch --sign of
+	// 2,000 small messages took 0.88-0.89 of the time with it buffered).
 	order := make(chan *job, ahead)
-	jobs := make(chan *job)
+	jobs := make(chan *job, ahead)
 	var stop atomic.Bool // the writer failed: read no further
 	var readErr error
 	go func() {
