@@ -10,6 +10,13 @@ import (
 	"syscall"
 )
 
+// openNoWait opens path for reading; O_NONBLOCK: a named pipe is opened
+// instead of waiting for a writer (reads from a regular file are not
+// affected).
+func openNoWait(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
 // ownFile returns a duplicate of this process's descriptor that target
 // names (/proc/self/fd/N, /dev/fd/N, /proc/<pid>/fd/N), or nil when it
 // names none. The duplicate shares the descriptor's offset and flags

@@ -3,10 +3,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -137,4 +139,59 @@ func allocatedBytes(path string) (int64, bool) {
 		return 0, false
 	}
 	return st.Blocks * 512, true
+}
+
+// OpenRegular opens a regular file, through a link too, and refuses a
+// named pipe at once (no writer is waiting: a plain open would wait for
+// ever), a device and a directory, naming what each is.
+func TestOpenRegular(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{file, link} {
+		f, err := OpenRegular(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || string(data) != "content" {
+			t.Fatalf("%s: %q, %v", path, data, err)
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	devLink := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", devLink); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{fifo: "a named pipe", "/dev/null": "a device", devLink: "a device", dir: "a directory"} {
+		opened := make(chan error, 1)
+		go func() {
+			f, err := OpenRegular(path)
+			if err == nil {
+				f.Close()
+			}
+			opened <- err
+		}()
+		select {
+		case err := <-opened:
+			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), kind+", not a regular file") {
+				t.Fatalf("%s: %v", path, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still opening after 10 s", path)
+		}
+	}
+	if _, err := OpenRegular(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
 }

@@ -11,6 +11,31 @@ import (
 // bound.
 var ErrTooLarge = errors.New("file too large")
 
+// ErrNotRegular is wrapped by OpenRegular's error for a path that names
+// something other than a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegular opens path for reading if it is a regular file (links are
+// followed). A named pipe is refused without waiting for a writer (it is
+// opened without blocking, then looked at), and a device, a socket or a
+// directory is refused too, so that a file put where a program reads
+// files cannot make it wait or read for ever.
+func OpenRegular(path string) (*os.File, error) {
+	f, err := openNoWait(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("%s, %w", kindOf(st.Mode()), ErrNotRegular)}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // ReadFile reads a small state file written by Write, at most max bytes:
 // a larger one is an error wrapping ErrTooLarge, never read in full, so a
 // damaged or planted file cannot make a reader allocate without bound.
@@ -29,4 +54,19 @@ func ReadFile(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: %w", path, max, ErrTooLarge)
 	}
 	return data, nil
+}
+
+// kindOf names what a file that is not a regular file is.
+func kindOf(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
 }

@@ -175,7 +175,18 @@ func openMailbox(path, label string) (*mailbox, error) {
 		}
 		return mb, nil
 	}
-	f, err := os.Open(path)
+	// An mbox is read where it lies (each message again after the scan
+	// found it): a pipe cannot be, nor is a device waited on.
+	f, err := atomicfile.OpenRegular(path)
+	if errors.Is(err, atomicfile.ErrNotRegular) {
+		return nil, fmt.Errorf("%s: %w: give an mbox file or a Maildir (save piped mail to a file first): %w", label, err, core.ErrInput)
+	}
+	if err == nil {
+		st, err = f.Stat()
+		if err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", label, err, core.ErrInput)
 	}
@@ -236,7 +247,9 @@ func (mb *mailbox) each(yield func(mailboxMessage) bool) error {
 				id = "new/" + name
 			}
 			msg := mailboxMessage{id: id}
-			f, err := os.Open(filepath.Join(mb.dir, id))
+			// A named pipe or a device among the messages is that
+			// message's error, not a wait or an endless read.
+			f, err := atomicfile.OpenRegular(filepath.Join(mb.dir, id))
 			if err == nil {
 				var st os.FileInfo
 				if st, err = f.Stat(); err == nil {

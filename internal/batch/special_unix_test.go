@@ -1,0 +1,89 @@
+//go:build unix
+
+package batch
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mailseal/mailseal/core"
+)
+
+// within runs f, failing the test if it has not returned after 20 s.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still running after 20 s", what)
+	}
+}
+
+// A named pipe or a device among a Maildir's messages is that message's
+// error, and the others are worked on: opening the pipe waited for a
+// writer for ever, and a link to /dev/zero would have been read until
+// the size limit.
+func TestRunMaildirSpecialFiles(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "in")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	os.WriteFile(filepath.Join(md, "cur", "a"), []byte(message(0)), 0o600)
+	if err := unix.Mkfifo(filepath.Join(md, "cur", "b"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(md, "cur", "c")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(md, "cur", "d"), []byte(message(1)), 0o600)
+	var got []doneRecord
+	var n int
+	var err error
+	within(t, "a Maildir with a named pipe", func() {
+		got, n, err = run(t, Options{Input: md, Workers: 2, MemLimit: 1 << 20}, func() Work { return subjectWork(false) })
+	})
+	if err != nil || n != 4 {
+		t.Fatalf("%d messages: %v", n, err)
+	}
+	want := []struct{ id, what string }{
+		{"cur/a", "message 0"},
+		{"cur/b", "error: open " + filepath.Join(md, "cur", "b") + ": a named pipe, not a regular file"},
+		{"cur/c", "error: open " + filepath.Join(md, "cur", "c") + ": a device, not a regular file"},
+		{"cur/d", "message 1"},
+	}
+	for i, w := range want {
+		if got[i].id != w.id || !strings.HasPrefix(got[i].what, w.what) {
+			t.Fatalf("message %d: %+v, want %+v", i, got[i], w)
+		}
+	}
+}
+
+// An mbox is read where it lies: a named pipe (a shell's <(...)) or a
+// device is refused at once with what to do, where the pipe was read to
+// its end and each message then failed ("illegal seek").
+func TestRunMboxNotAFile(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "mbox")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{fifo, "/dev/null"} {
+		var err error
+		within(t, in, func() {
+			_, _, err = run(t, Options{Input: in, Workers: 1, MemLimit: 1 << 20}, func() Work { return subjectWork(false) })
+		})
+		if !errors.Is(err, core.ErrInput) || !strings.Contains(err.Error(), "not a regular file: give an mbox file or a Maildir") {
+			t.Fatalf("%s: %v", in, err)
+		}
+	}
+}
