@@ -29,6 +29,7 @@ import (
 	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
 	"github.com/mailseal/mailseal/internal/x509path"
+	"github.com/mailseal/mailseal/smime"
 )
 
 // The X.509 side of the store (see the package doc for the layout).
@@ -80,10 +81,7 @@ type CertInfo struct {
 
 // CertFingerprint is the name of a certificate in the store: the SHA-256
 // of its DER encoding, upper-case hex.
-func CertFingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
+func CertFingerprint(c *x509.Certificate) string { return smime.Fingerprint(c) }
 
 // keyID names a private key file: the SHA-256 of the public key's
 // SubjectPublicKeyInfo, upper-case hex. All certificates for one key share

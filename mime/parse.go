@@ -755,15 +755,21 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 
 // readHeader reads the header block of e, which starts at e.start, and
 // returns its fields and the offset of the body.
+// headerTooLong is readHeader's error for a header over MaxHeaderBytes
+// (made only then: every header took the time to format it).
+func (p *parser) headerTooLong(e *Entity) error {
+	return fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxHeaderBytes", Value: int64(p.lim.MaxHeaderBytes),
+		What: fmt.Sprintf("the header of %s is longer than %d bytes (the MaxHeaderBytes limit)", e.name(), p.lim.MaxHeaderBytes)})
+}
+
 func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 	sr := io.NewSectionReader(p.src, e.start, e.end-e.start)
 	br := bufio.NewReaderSize(sr, stage.ReadBufferSize(sr, 16<<10))
 	var (
-		hdr     Header
-		cur     []byte // raw bytes of the field being read
-		off     = e.start
-		line    []byte
-		tooLong = fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxHeaderBytes", Value: int64(p.lim.MaxHeaderBytes), What: fmt.Sprintf("the header of %s is longer than %d bytes (the MaxHeaderBytes limit)", e.name(), p.lim.MaxHeaderBytes)})
+		hdr  Header
+		cur  []byte // raw bytes of the field being read
+		off  = e.start
+		line []byte
 	)
 	flush := func() {
 		if cur != nil {
@@ -779,7 +785,7 @@ func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 			chunk, err = br.ReadSlice('\n')
 			line = append(line, chunk...)
 			if off-e.start+int64(len(line)) > int64(p.lim.MaxHeaderBytes)+2 {
-				return nil, 0, tooLong
+				return nil, 0, p.headerTooLong(e)
 			}
 			if err != bufio.ErrBufferFull {
 				break
@@ -806,7 +812,7 @@ func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 		}
 		off += int64(len(line))
 		if off-e.start > int64(p.lim.MaxHeaderBytes) {
-			return nil, 0, tooLong
+			return nil, 0, p.headerTooLong(e)
 		}
 		if err == io.EOF {
 			flush()

@@ -8,12 +8,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	mathrand "math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -638,6 +641,23 @@ func TestOneEngineTwoTrusts(t *testing.T) {
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("call %d (trusting the root: %v): %v", i, i%2 == 0, err)
+		}
+	}
+}
+
+// Fingerprint is the upper-case hex of the SHA-256 of the certificate's
+// DER: the FIPS 180-2 vector for "abc", and random encodings against
+// encoding/hex.
+func TestFingerprint(t *testing.T) {
+	if got := Fingerprint(&x509.Certificate{Raw: []byte("abc")}); got != "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD" {
+		t.Fatalf("abc: %s", got)
+	}
+	for range 100 {
+		raw := make([]byte, mathrand.IntN(2000))
+		rand.Read(raw)
+		sum := sha256.Sum256(raw)
+		if got, want := Fingerprint(&x509.Certificate{Raw: raw}), strings.ToUpper(hex.EncodeToString(sum[:])); got != want {
+			t.Fatalf("%x: %s, want %s", raw, got, want)
 		}
 	}
 }
