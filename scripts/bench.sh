@@ -100,6 +100,13 @@ MSE keys trust "Bench EC CA" >/dev/null 2>&1
 for who in alice bob; do
   MSE keys generate --smime --email "$who@example.org" --issuer "Bench EC CA" --no-passphrase >/dev/null
 done
+# And with an Ed25519 signing certificate (RFC 8419) for Alice; Bob's is
+# P-256, since an Ed25519 key cannot be encrypted to.
+MSD() { MAILSEAL_HOME="$W/msd" "$MS" "$@"; }
+MSD keys generate --ca --name "Bench EC CA" --no-passphrase >/dev/null
+MSD keys trust "Bench EC CA" >/dev/null 2>&1
+MSD keys generate --smime --algo ed25519 --email alice@example.org --issuer "Bench EC CA" --no-passphrase >/dev/null
+MSD keys generate --smime --email bob@example.org --issuer "Bench EC CA" --no-passphrase >/dev/null
 
 # Messages: text and an attachment of the given size (base64), Alice to Bob.
 mkmsg() { # mkmsg BYTES OUT
@@ -399,8 +406,8 @@ read -r mssk_small mss1_small < <(smallrate "MAILSEAL_HOME='$W/msk' exec '$MS' e
   "exec '$MS' encrypt --smime --no-self --sign < '$small'")
 
 # Batch mode: one process over an mbox of small messages, encrypt+sign and
-# decrypt+verify, for each protocol (S/MIME with RSA-2048 and with ECDSA
-# P-256 certificates); 3 runs each, the median.
+# decrypt+verify, for each protocol (S/MIME with RSA-2048, with ECDSA
+# P-256 certificates, and with an Ed25519 signer); 3 runs each, the median.
 nb=2000; [ $quick -eq 1 ] && nb=200
 for ((i = 0; i < nb; i++)); do printf 'From alice@example.org Sun Nov 22 10:00:00 2026\n'; tr -d '\r' < "$small"; echo; done > "$W/batch-plain.mbox"
 batch_row() { # batch_row LABEL HOME ARGS... : "| LABEL | msgs/s (min-max) | RSS |"
@@ -417,7 +424,8 @@ batch_row() { # batch_row LABEL HOME ARGS... : "| LABEL | msgs/s (min-max) | RSS
     printf "| %s | %.0f (%.0f-%.0f) | %.1f |\n", l, n / t, n / b, n / a, r / 1024 }'
 }
 batch_rows=""
-for spec in "openpgp|$W/ms|--pgp" "smime RSA-2048|$W/ms|--smime" "smime ECDSA P-256|$W/mse|--smime"; do
+for spec in "openpgp|$W/ms|--pgp" "smime RSA-2048|$W/ms|--smime" "smime ECDSA P-256|$W/mse|--smime" \
+  "smime Ed25519 signer, P-256 recipient|$W/msd|--smime"; do
   IFS='|' read -r label home flag <<< "$spec"
   rm -f "$W/batch-enc.mbox"
   MAILSEAL_HOME="$home" "$MS" encrypt "$flag" --sign --no-self --batch "$W/batch-plain.mbox" -o "$W/batch-enc.mbox" --quiet
