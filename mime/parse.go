@@ -753,8 +753,6 @@ func (p *parser) parseEntity(path string, start, end int64, depth int, parentTyp
 	return e, nil
 }
 
-// readHeader reads the header block of e, which starts at e.start, and
-// returns its fields and the offset of the body.
 // headerTooLong is readHeader's error for a header over MaxHeaderBytes
 // (made only then: every header took the time to format it).
 func (p *parser) headerTooLong(e *Entity) error {
@@ -762,6 +760,8 @@ func (p *parser) headerTooLong(e *Entity) error {
 		What: fmt.Sprintf("the header of %s is longer than %d bytes (the MaxHeaderBytes limit)", e.name(), p.lim.MaxHeaderBytes)})
 }
 
+// readHeader reads the header block of e, which starts at e.start, and
+// returns its fields and the offset of the body.
 func (p *parser) readHeader(e *Entity) (Header, int64, error) {
 	sr := io.NewSectionReader(p.src, e.start, e.end-e.start)
 	br := bufio.NewReaderSize(sr, stage.ReadBufferSize(sr, 16<<10))

@@ -12,9 +12,16 @@ import (
 
 // openNoWait opens path for reading; O_NONBLOCK: a named pipe is opened
 // instead of waiting for a writer (reads from a regular file are not
-// affected).
+// affected); O_NOCTTY: a terminal opened does not become the process's
+// controlling terminal.
 func openNoWait(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}
+
+// openDirNoWait opens a directory; O_DIRECTORY: anything else fails
+// (ENOTDIR) before it is opened, so a named pipe is not waited on.
+func openDirNoWait(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 }
 
 // ownFile returns a duplicate of this process's descriptor that target

@@ -5,6 +5,7 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -143,7 +144,7 @@ func allocatedBytes(path string) (int64, bool) {
 
 // OpenRegular opens a regular file, through a link too, and refuses a
 // named pipe at once (no writer is waiting: a plain open would wait for
-// ever), a device and a directory, naming what each is.
+// ever), a device, a directory and a socket, naming what each is.
 func TestOpenRegular(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
@@ -173,7 +174,13 @@ func TestOpenRegular(t *testing.T) {
 	if err := os.Symlink("/dev/zero", devLink); err != nil {
 		t.Fatal(err)
 	}
-	for path, kind := range map[string]string{fifo: "a named pipe", "/dev/null": "a device", devLink: "a device", dir: "a directory"} {
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for path, kind := range map[string]string{fifo: "a named pipe", "/dev/null": "a device", devLink: "a device", dir: "a directory", sock: "a socket"} {
 		opened := make(chan error, 1)
 		go func() {
 			f, err := OpenRegular(path)
@@ -193,5 +200,61 @@ func TestOpenRegular(t *testing.T) {
 	}
 	if _, err := OpenRegular(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
+	}
+	// ReadFile, for state files, opens them so: a named pipe planted at a
+	// state file's path is an error, not a wait.
+	read := make(chan error, 1)
+	go func() {
+		_, err := ReadFile(fifo, 100)
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Fatalf("ReadFile of a named pipe: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadFile of a named pipe: still reading after 10 s")
+	}
+}
+
+// OpenDir opens a directory, through a link too, and refuses a named
+// pipe at once (a plain open waits for a writer) and a regular file.
+func TestOpenDir(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, link} {
+		d, err := OpenDir(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	for _, path := range []string{fifo, file} {
+		opened := make(chan error, 1)
+		go func() {
+			d, err := OpenDir(path)
+			if err == nil {
+				d.Close()
+			}
+			opened <- err
+		}()
+		select {
+		case err := <-opened:
+			if !errors.Is(err, syscall.ENOTDIR) {
+				t.Fatalf("%s: %v", path, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still opening after 10 s", path)
+		}
 	}
 }

@@ -10,6 +10,9 @@ import (
 // Windows.
 func openNoWait(path string) (*os.File, error) { return os.Open(path) }
 
+// openDirNoWait opens a directory: opening does not wait on Windows.
+func openDirNoWait(path string) (*os.File, error) { return os.Open(path) }
+
 // ownFile finds nothing: Windows has no file names for a process's open
 // descriptors (no /dev/stdout or /dev/fd). Its console and NUL are
 // devices, which Write writes to as they are.

@@ -16,18 +16,25 @@ var ErrTooLarge = errors.New("file too large")
 var ErrNotRegular = errors.New("not a regular file")
 
 // OpenRegular opens path for reading if it is a regular file (links are
-// followed). A named pipe is refused without waiting for a writer (it is
-// opened without blocking, then looked at), and a device, a socket or a
-// directory is refused too, so that a file put where a program reads
-// files cannot make it wait or read for ever.
+// followed). Anything else is refused without being opened (a named pipe
+// would wait for a writer, a device would be read for ever or do
+// something on open), and what was opened is looked at again, so that a
+// file swapped in meanwhile is refused too: a file put where a program
+// reads files cannot make it wait or read for ever.
 func OpenRegular(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(path, st.Mode())
+	}
 	f, err := openNoWait(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("%s, %w", kindOf(st.Mode()), ErrNotRegular)}
+	if st, err = f.Stat(); err == nil && !st.Mode().IsRegular() {
+		err = notRegular(path, st.Mode())
 	}
 	if err != nil {
 		f.Close()
@@ -36,12 +43,23 @@ func OpenRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
+// OpenDir opens the directory path for reading its entries; anything else
+// is an error (wrapping syscall.ENOTDIR on Unix) without being opened, so
+// that a named pipe in a directory's place does not make it wait.
+func OpenDir(path string) (*os.File, error) { return openDirNoWait(path) }
+
+func notRegular(path string, m os.FileMode) error {
+	return &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("%s, %w", kindOf(m), ErrNotRegular)}
+}
+
 // ReadFile reads a small state file written by Write, at most max bytes:
 // a larger one is an error wrapping ErrTooLarge, never read in full, so a
-// damaged or planted file cannot make a reader allocate without bound.
-// Errors from opening it (fs.ErrNotExist) are returned as they are.
+// damaged or planted file cannot make a reader allocate without bound;
+// it is opened by OpenRegular, so a named pipe or a device planted there
+// is an error, not a wait. Errors from opening it (fs.ErrNotExist) are
+// returned as they are.
 func ReadFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -169,10 +169,11 @@ func TestRunMaildir(t *testing.T) {
 }
 
 // The reader finds the next messages while every worker is busy: with
-// one worker still on the first message, the third is already open (a
-// Maildir file is opened when it is handed out). The reader used to wait
-// for a free worker at each message, and a worker that finished a small
-// message then waited for the reader (BenchmarkRunSmall).
+// the only worker still on the first message, the reader has handed out
+// Ahead more and opened the one after them (a Maildir file is opened when
+// it is read). The reader used to wait for a free worker at each message,
+// and a worker that finished a small message then waited for the reader
+// (BenchmarkRunSmall).
 func TestRunReadsAheadOfBusyWorkers(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("looks for the open file in /proc/self/fd")
@@ -181,27 +182,32 @@ func TestRunReadsAheadOfBusyWorkers(t *testing.T) {
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		os.MkdirAll(filepath.Join(md, sub), 0o700)
 	}
-	for name, n := range map[string]int{"a": 0, "b": 1, "c": 3} {
-		os.WriteFile(filepath.Join(md, "cur", name), []byte(message(n)), 0o600)
+	names := "abcdefg"
+	for i, n := range []int{0, 1, 3, 4, 6, 7, 9} {
+		os.WriteFile(filepath.Join(md, "cur", names[i:i+1]), []byte(message(n)), 0o600)
 	}
-	third := filepath.Join(md, "cur", "c")
+	// The worker is on a; b to e wait for it (Ahead of them), f is read.
+	sixth, err := os.Stat(filepath.Join(md, "cur", "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	isOpen := func() bool {
 		fds, _ := os.ReadDir("/proc/self/fd")
 		for _, fd := range fds {
-			if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == third {
+			if st, err := os.Stat(filepath.Join("/proc/self/fd", fd.Name())); err == nil && os.SameFile(st, sixth) {
 				return true
 			}
 		}
 		return false
 	}
-	var sawThird atomic.Bool
+	var sawSixth atomic.Bool
 	got, n, err := run(t, Options{Input: md, Workers: 1, MemLimit: 1 << 20}, func() Work {
 		return func(m *mime.Message, _ func(func(io.Writer) error) error) Result {
 			subject := m.Root.Header.Get("Subject")
 			if subject == "message 0" {
 				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 					if isOpen() {
-						sawThird.Store(true)
+						sawSixth.Store(true)
 						break
 					}
 				}
@@ -209,11 +215,82 @@ func TestRunReadsAheadOfBusyWorkers(t *testing.T) {
 			return Result{Report: core.Report{Error: subject}, Reported: true}
 		}
 	})
-	if err != nil || n != 3 || got[0].what != "message 0" || got[2].what != "message 3" {
+	if err != nil || n != 7 || got[0].what != "message 0" || got[6].what != "message 9" {
 		t.Fatalf("%d messages, %v: %+v", n, err, got)
 	}
-	if !sawThird.Load() {
-		t.Fatal("the third message was not read while the only worker was busy with the first")
+	if !sawSixth.Load() {
+		t.Fatal("the sixth message was not read while the only worker was busy with the first")
+	}
+}
+
+// When an output cannot be written, the messages read but not yet
+// started are not worked on: only those already started finish. Here the
+// output Maildir's cur/ goes after the first message, so the second
+// cannot be renamed into it.
+func TestRunStopsWorkAfterWriteError(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 20)
+	out := filepath.Join(dir, "out")
+	var worked atomic.Int64
+	_, err := Run(Options{Input: in, Output: out, OutputFormat: FormatMaildir, Workers: 1, MemLimit: 1 << 20}, func() (Work, error) {
+		return func(m *mime.Message, output func(func(io.Writer) error) error) Result {
+			worked.Add(1)
+			switch m.Root.Header.Get("Subject") {
+			case "message 0":
+			case "message 1": // until the first message's output is in and cur/ is gone
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+					if _, err := os.Stat(filepath.Join(out, "cur")); errors.Is(err, os.ErrNotExist) {
+						break
+					}
+				}
+			default: // time for the writer to see the error
+				time.Sleep(20 * time.Millisecond)
+			}
+			err := output(func(w io.Writer) error {
+				_, err := io.WriteString(w, "Subject: done\r\n\r\nbody\r\n")
+				return err
+			})
+			return Result{Err: err}
+		}, nil
+	}, func(id string, r Result) {
+		if id == "#1" {
+			os.RemoveAll(filepath.Join(out, "cur"))
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "writing #2") {
+		t.Fatalf("Run: %v", err)
+	}
+	// The first two messages, and at most the third, which the worker may
+	// start before the writer has seen the error; the reader had read as
+	// far as the sixth by then.
+	if w := worked.Load(); w > 3 {
+		t.Fatalf("%d messages worked on after the output failed", w)
+	}
+}
+
+// A Maildir is not written into itself: each output would be renamed
+// over its input (decrypt --batch md -o md replaced the encrypted
+// messages with their plaintext), so it is a usage error, through a link
+// too, and nothing is touched.
+func TestRunMaildirIntoItself(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "in")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	os.WriteFile(filepath.Join(md, "cur", "a"), []byte(message(0)), 0o600)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(md, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{md, link} {
+		_, _, err := run(t, Options{Input: md, Output: out, Workers: 1, MemLimit: 1 << 20}, func() Work { return subjectWork(true) })
+		if !errors.Is(err, core.ErrUsage) || !strings.Contains(err.Error(), "is the Maildir input reads") {
+			t.Fatalf("-o %s: %v", out, err)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(md, "cur", "a")); err != nil || string(data) != message(0) {
+		t.Fatalf("the input was changed: %q, %v", data, err)
 	}
 }
 

@@ -26,9 +26,10 @@
 //
 // # Memory
 //
-// Memory does not grow with the mailbox: messages are read as they are
-// worked on (a Maildir file is parsed where it lies, an mbox message is
-// read again from the file), each output waits for its turn in a spool
+// Memory does not grow with the mailbox: messages are read a few at a
+// time ahead of the workers (a Maildir file is opened and parsed where it
+// lies, an mbox message is found and read again from the file), each
+// output waits for its turn in a spool
 // (in memory up to a share of 8 MiB, then in an encrypted temporary file)
 // or, for a Maildir, in its own file in tmp/, and the workers run at most
 // Ahead messages each in front of the writer. A message's working memory
@@ -86,8 +87,10 @@ import (
 )
 
 const (
-	// Ahead is how many messages per worker may be worked on or
-	// done and waiting for the writer.
+	// Ahead is how many messages per worker may be read and waiting for
+	// a worker, worked on, or done and waiting for the writer. A Maildir
+	// message is open from when it is read: up to Ahead files per worker,
+	// and two more, are open at once.
 	Ahead = 4
 	// outputMemory is how much of the outputs waiting for the writer is
 	// kept in memory, shared out among the messages in flight (the rest
@@ -204,7 +207,7 @@ func openMailbox(path, label string) (*mailbox, error) {
 // listMaildir appends to names the message files of a Maildir's cur/ or
 // new/ (none if it does not exist), sorted.
 func listMaildir(dir string, names []string) ([]string, error) {
-	d, err := os.Open(dir)
+	d, err := atomicfile.OpenDir(dir) // a named pipe there is an error, not a wait
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return names, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,15 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 		default:
 			return 0, fmt.Errorf("unknown output format %q (mbox or maildir): %w", opts.OutputFormat, core.ErrUsage)
 		}
+		if toMaildir && mb.dir != "" {
+			// Renaming each output over its input would replace the
+			// mailbox read (its encrypted messages, say) as it goes.
+			if in, err := os.Stat(mb.dir); err == nil {
+				if o, err := os.Stat(opts.Output); err == nil && os.SameFile(in, o) {
+					return 0, fmt.Errorf("%s: %s is the Maildir %s reads, whose messages would be replaced: write to another directory: %w", outLabel, opts.Output, inLabel, core.ErrUsage)
+				}
+			}
+		}
 		outLimit := min(opts.MemLimit, max(outputMemory/int64(ahead), 16<<10))
 		if out, err = newMailboxWriter(opts.Output, outLabel, toMaildir, opts.Private, outLimit); err != nil {
 			return 0, err
@@ -139,7 +149,9 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 	}
 
 	// The reader hands out the messages in order; order holds them for
-	// the writer, so that at most ahead are in flight. jobs holds as many,
+	// the writer, so that workers start at most ahead messages in front of
+	// the one it waits for (ahead+2 exist at once: those, the writer's and
+	// the one the reader holds). jobs holds as many,
 	// so that the reader finds the next messages while every worker is
 	// busy rather than waiting for one to be free: with one waiting each
 	// time, a worker that finished a small message waited in turn for the
@@ -170,6 +182,11 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if stop.Load() { // the writer failed: the messages waiting are not worked on
+					j.msg.close()
+					close(j.done)
+					continue
+				}
 				cost := processingCost(j.msg.size, opts.MemLimit)
 				budget.take(cost)
 				j.result, j.output = one(mb, j.msg, work, out, opts)

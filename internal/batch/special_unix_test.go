@@ -87,3 +87,21 @@ func TestRunMboxNotAFile(t *testing.T) {
 		}
 	}
 }
+
+// A named pipe in the place of a Maildir's cur/ (or new/) is an error at
+// once: listing it waited for a writer for ever.
+func TestRunMaildirPipeForSubdirectory(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "in")
+	os.MkdirAll(filepath.Join(md, "new"), 0o700)
+	os.WriteFile(filepath.Join(md, "new", "a"), []byte(message(0)), 0o600)
+	if err := unix.Mkfifo(filepath.Join(md, "cur"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	within(t, "a Maildir whose cur/ is a named pipe", func() {
+		_, _, err = run(t, Options{Input: md, Workers: 1, MemLimit: 1 << 20}, func() Work { return subjectWork(false) })
+	})
+	if !errors.Is(err, core.ErrInput) || !errors.Is(err, unix.ENOTDIR) {
+		t.Fatalf("%v", err)
+	}
+}
