@@ -28,6 +28,7 @@ import (
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
+	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/internal/x509path"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -93,7 +94,7 @@ func keyID(pub crypto.PublicKey) string {
 		return ""
 	}
 	sum := sha256.Sum256(der)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
+	return upperhex.Encode(sum[:])
 }
 
 // CertEmails returns the addresses of a certificate: its rfc822Name SANs

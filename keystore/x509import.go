@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
+	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/internal/x509path"
 )
 
@@ -592,7 +592,7 @@ func (s *Store) storeKey(key crypto.PrivateKey, cert *x509.Certificate, protect 
 // stores it as crls/<SHA-256 of the DER>.crl.
 func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate) (ImportResult, error) {
 	sum := sha256.Sum256(l.der)
-	id := strings.ToUpper(hex.EncodeToString(sum[:]))
+	id := upperhex.Encode(sum[:])
 	res := ImportResult{Fingerprint: id, UserIDs: []string{"CRL of " + dn.String(l.crl.Issuer)}}
 	verdict, issuers := "issuer unknown", 0
 	for _, c := range candidates {

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/internal/x509path"
 	"github.com/mailseal/mailseal/smime"
 )
@@ -339,6 +340,6 @@ func SMIMEARecordLine(addr string, der []byte) (string, error) {
 		return "", err
 	}
 	rr := &dns.SMIMEA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSMIMEA, Class: dns.ClassINET, Ttl: 3600},
-		Usage: 3, Selector: 0, MatchingType: 0, Certificate: strings.ToUpper(hex.EncodeToString(der))}
+		Usage: 3, Selector: 0, MatchingType: 0, Certificate: upperhex.Encode(der)}
 	return rr.String(), nil
 }

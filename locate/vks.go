@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
+	"github.com/mailseal/mailseal/internal/upperhex"
 )
 
 func (l *Locator) vksBase() string {
@@ -100,7 +101,7 @@ func onlyKey(bin []byte, fpr, addr string) ([]byte, []string, error) {
 			primary = true
 			p, err := op.Parse()
 			pk, ok := p.(*packet.PublicKey)
-			if err != nil || !ok || strings.ToUpper(hex.EncodeToString(pk.Fingerprint)) != fpr {
+			if err != nil || !ok || upperhex.Encode(pk.Fingerprint) != fpr {
 				return nil, nil, fmt.Errorf("the answer is not the key %s; refused", fpr)
 			}
 		case 5, 7: // secret key, secret subkey

@@ -3,7 +3,6 @@ package pgp
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -22,6 +21,7 @@ import (
 	"github.com/mailseal/mailseal/internal/armor"
 	"github.com/mailseal/mailseal/internal/spool"
 	"github.com/mailseal/mailseal/internal/stage"
+	"github.com/mailseal/mailseal/internal/upperhex"
 )
 
 // Keyring is what Decrypt may use.
@@ -129,7 +129,7 @@ func prescan(prefix []byte) outer {
 			var id uint64
 			switch {
 			case len(p.KeyFingerprint) > 0:
-				o.recipients = append(o.recipients, strings.ToUpper(hex.EncodeToString(p.KeyFingerprint)))
+				o.recipients = append(o.recipients, upperhex.Encode(p.KeyFingerprint))
 			case p.KeyId == 0:
 				o.recipients = append(o.recipients, "an anonymous recipient")
 			default:

@@ -61,15 +61,14 @@ package pgp
 
 import (
 	"crypto"
-	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/internal/upperhex"
 )
 
 // Engine is the OpenPGP engine for one policy. It holds no mutable state and
@@ -211,7 +210,7 @@ func Fingerprint(pk *packet.PublicKey) string {
 	if pk == nil {
 		return ""
 	}
-	return strings.ToUpper(hex.EncodeToString(pk.Fingerprint))
+	return upperhex.Encode(pk.Fingerprint)
 }
 
 // keyName names an entity in error messages: fingerprint and the first

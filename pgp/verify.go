@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"crypto"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 	"time"
 
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
+	"github.com/mailseal/mailseal/internal/upperhex"
 )
 
 // tagSignature is the OpenPGP packet tag of a signature packet.
@@ -134,7 +133,7 @@ func withSource(s core.Signature, certs CertFinder) core.Signature {
 func setIssuer(s *core.Signature, keyID *uint64, fingerprint []byte) string {
 	switch {
 	case len(fingerprint) > 0:
-		s.SigningKey = strings.ToUpper(hex.EncodeToString(fingerprint))
+		s.SigningKey = upperhex.Encode(fingerprint)
 		return s.SigningKey
 	case keyID != nil && *keyID != 0:
 		s.KeyID = fmt.Sprintf("%016X", *keyID)

@@ -62,6 +62,7 @@ import (
 	"github.com/mailseal/mailseal/internal/cms"
 	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/sigalg"
+	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/internal/x509path"
 	"github.com/mailseal/mailseal/mime"
 )
@@ -132,14 +133,7 @@ type Identity struct {
 // DER encoding, upper-case hex.
 func Fingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
-	// Upper-case hex in one allocation (a batch names its signer and
-	// recipients by it for every message).
-	const digits = "0123456789ABCDEF"
-	var text [2 * sha256.Size]byte
-	for i, b := range sum {
-		text[2*i], text[2*i+1] = digits[b>>4], digits[b&15]
-	}
-	return string(text[:])
+	return upperhex.Encode(sum[:])
 }
 
 // pathOptions are the x509path options for this engine, trust and purpose.

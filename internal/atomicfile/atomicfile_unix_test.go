@@ -181,21 +181,8 @@ func TestOpenRegular(t *testing.T) {
 	}
 	defer l.Close()
 	for path, kind := range map[string]string{fifo: "a named pipe", "/dev/null": "a device", devLink: "a device", dir: "a directory", sock: "a socket"} {
-		opened := make(chan error, 1)
-		go func() {
-			f, err := OpenRegular(path)
-			if err == nil {
-				f.Close()
-			}
-			opened <- err
-		}()
-		select {
-		case err := <-opened:
-			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), kind+", not a regular file") {
-				t.Fatalf("%s: %v", path, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: still opening after 10 s", path)
+		if err := promptly(t, path, func() error { return opened(OpenRegular(path)) }); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), kind+", not a regular file") {
+			t.Fatalf("%s: %v", path, err)
 		}
 	}
 	if _, err := OpenRegular(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
@@ -203,19 +190,32 @@ func TestOpenRegular(t *testing.T) {
 	}
 	// ReadFile, for state files, opens them so: a named pipe planted at a
 	// state file's path is an error, not a wait.
-	read := make(chan error, 1)
-	go func() {
-		_, err := ReadFile(fifo, 100)
-		read <- err
-	}()
-	select {
-	case err := <-read:
-		if !errors.Is(err, ErrNotRegular) {
-			t.Fatalf("ReadFile of a named pipe: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ReadFile of a named pipe: still reading after 10 s")
+	if err := promptly(t, "ReadFile of a named pipe", func() error { _, err := ReadFile(fifo, 100); return err }); !errors.Is(err, ErrNotRegular) {
+		t.Fatalf("ReadFile of a named pipe: %v", err)
 	}
+}
+
+// promptly returns what f returns, failing the test if f has not
+// returned after 10 s (a wait for a named pipe's writer).
+func promptly(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still opening after 10 s", what)
+		return nil
+	}
+}
+
+// opened closes what an open returned and gives its error.
+func opened(f *os.File, err error) error {
+	if err == nil {
+		f.Close()
+	}
+	return err
 }
 
 // OpenDir opens a directory, through a link too, and refuses a named
@@ -227,11 +227,9 @@ func TestOpenDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{dir, link} {
-		d, err := OpenDir(path)
-		if err != nil {
+		if err := opened(OpenDir(path)); err != nil {
 			t.Fatal(err)
 		}
-		d.Close()
 	}
 	fifo := filepath.Join(dir, "fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
@@ -240,21 +238,8 @@ func TestOpenDir(t *testing.T) {
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o600)
 	for _, path := range []string{fifo, file} {
-		opened := make(chan error, 1)
-		go func() {
-			d, err := OpenDir(path)
-			if err == nil {
-				d.Close()
-			}
-			opened <- err
-		}()
-		select {
-		case err := <-opened:
-			if !errors.Is(err, syscall.ENOTDIR) {
-				t.Fatalf("%s: %v", path, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: still opening after 10 s", path)
+		if err := promptly(t, path, func() error { return opened(OpenDir(path)) }); !errors.Is(err, syscall.ENOTDIR) {
+			t.Fatalf("%s: %v", path, err)
 		}
 	}
 }

@@ -45,6 +45,16 @@ func writeMbox(t testing.TB, dir string, n int) string {
 	return path
 }
 
+// makeMaildir makes an empty Maildir at dir (its cur/, new/ and tmp/).
+func makeMaildir(t testing.TB, dir string) {
+	t.Helper()
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // subjectWork reports each message's Subject in Report.Error (its code is
 // the message number mod 2) and, when out is set, writes the message back
 // with a header field added; its delay makes later messages overtake
@@ -138,9 +148,7 @@ func TestRunMatchesOneWorker(t *testing.T) {
 func TestRunMaildir(t *testing.T) {
 	dir := t.TempDir()
 	md := filepath.Join(dir, "in")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		os.MkdirAll(filepath.Join(md, sub), 0o700)
-	}
+	makeMaildir(t, md)
 	os.WriteFile(filepath.Join(md, "new", "a"), []byte(message(0)), 0o600)
 	os.WriteFile(filepath.Join(md, "cur", "b:2,S"), []byte(message(1)), 0o600)
 	os.WriteFile(filepath.Join(md, "cur", "a"), []byte(message(3)), 0o600)
@@ -179,9 +187,7 @@ func TestRunReadsAheadOfBusyWorkers(t *testing.T) {
 		t.Skip("looks for the open file in /proc/self/fd")
 	}
 	md := filepath.Join(t.TempDir(), "in")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		os.MkdirAll(filepath.Join(md, sub), 0o700)
-	}
+	makeMaildir(t, md)
 	names := "abcdefg"
 	for i, n := range []int{0, 1, 3, 4, 6, 7, 9} {
 		os.WriteFile(filepath.Join(md, "cur", names[i:i+1]), []byte(message(n)), 0o600)
@@ -275,9 +281,7 @@ func TestRunStopsWorkAfterWriteError(t *testing.T) {
 func TestRunMaildirIntoItself(t *testing.T) {
 	dir := t.TempDir()
 	md := filepath.Join(dir, "in")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		os.MkdirAll(filepath.Join(md, sub), 0o700)
-	}
+	makeMaildir(t, md)
 	os.WriteFile(filepath.Join(md, "cur", "a"), []byte(message(0)), 0o600)
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(md, link); err != nil {

@@ -200,11 +200,7 @@ func writeLargeMbox(t *testing.T, path string, n int) int64 {
 // suffix.
 func writeMaildir(t *testing.T, dir string, n int) {
 	t.Helper()
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	makeMaildir(t, dir)
 	for i := 0; i < n; i++ {
 		name := filepath.Join(dir, "cur", fmt.Sprintf("1700000000.M%dP1.host:2,S", i))
 		body := fmt.Sprintf("From: a%d@example.org\r\nSubject: message %d\r\n\r\nbody %d\r\n", i, i, i)

@@ -36,9 +36,7 @@ func within(t *testing.T, what string, f func()) {
 // the size limit.
 func TestRunMaildirSpecialFiles(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "in")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		os.MkdirAll(filepath.Join(md, sub), 0o700)
-	}
+	makeMaildir(t, md)
 	os.WriteFile(filepath.Join(md, "cur", "a"), []byte(message(0)), 0o600)
 	if err := unix.Mkfifo(filepath.Join(md, "cur", "b"), 0o600); err != nil {
 		t.Fatal(err)
