@@ -43,9 +43,11 @@ func OpenRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
-// OpenDir opens the directory path for reading its entries; anything else
-// is an error (wrapping syscall.ENOTDIR on Unix) without being opened, so
-// that a named pipe in a directory's place does not make it wait.
+// OpenDir opens the directory path for reading its entries. On Unix
+// anything else is an error (wrapping syscall.ENOTDIR) without being
+// opened, so that a named pipe in a directory's place does not make it
+// wait; on Windows, where opening does not wait, a file opens and
+// reading its entries fails.
 func OpenDir(path string) (*os.File, error) { return openDirNoWait(path) }
 
 func notRegular(path string, m os.FileMode) error {

@@ -179,7 +179,8 @@ func openMailbox(path, label string) (*mailbox, error) {
 		return mb, nil
 	}
 	// An mbox is read where it lies (each message again after the scan
-	// found it): a pipe cannot be, nor is a device waited on.
+	// found it): a pipe cannot be read twice, and a device is not waited
+	// on or read.
 	f, err := atomicfile.OpenRegular(path)
 	if errors.Is(err, atomicfile.ErrNotRegular) {
 		return nil, fmt.Errorf("%s: %w: give an mbox file or a Maildir (save piped mail to a file first): %w", label, err, core.ErrInput)

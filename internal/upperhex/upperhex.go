@@ -3,13 +3,18 @@
 // use.
 package upperhex
 
-// Encode is b in upper-case hex, in one allocation (a batch names each
-// message's signer and recipients by it).
+// Encode is b in upper-case hex. A fingerprint (up to 64 bytes) costs one
+// allocation, the string: a batch names each message's signer and
+// recipients by it.
 func Encode(b []byte) string {
 	const digits = "0123456789ABCDEF"
-	text := make([]byte, 2*len(b))
-	for i, v := range b {
-		text[2*i], text[2*i+1] = digits[v>>4], digits[v&15]
+	var buf [128]byte
+	text := buf[:0]
+	if 2*len(b) > len(buf) {
+		text = make([]byte, 0, 2*len(b))
+	}
+	for _, v := range b {
+		text = append(text, digits[v>>4], digits[v&15])
 	}
 	return string(text)
 }

@@ -21,3 +21,11 @@ func TestEncode(t *testing.T) {
 		}
 	}
 }
+
+// A SHA-256 fingerprint costs one allocation, the string.
+func TestEncodeAllocations(t *testing.T) {
+	sum := make([]byte, 32)
+	if n := testing.AllocsPerRun(100, func() { Encode(sum) }); n > 1 {
+		t.Fatalf("%v allocations", n)
+	}
+}
