@@ -296,6 +296,13 @@ func ParseFile(f *os.File, lim Limits, memLimit int64, opts ...ParseOption) (*Me
 func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts ...ParseOption) (*Message, error) {
 	lim = lim.withDefaults()
 	if size > lim.MaxSize {
+		// Only a leading mbox "From " line, which the parse drops, can
+		// make the message shorter than its source: without one that
+		// makes up the difference, the limit is exceeded and nothing is
+		// read (Parse would spool up to the limit first: 4 GiB by default).
+		if from, known := mboxFromLineLen(src, size); known && size-from > lim.MaxSize {
+			return nil, sizeLimitError(lim.MaxSize)
+		}
 		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
 	}
 	if !mayBeCanonical(src, size) {
@@ -598,9 +605,14 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 	l.n += int64(len(p))
 	if l.n > l.max {
 		l.exceeded = true
-		return 0, fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: l.max, What: "message exceeds the size limit of " + core.SizeName(l.max)})
+		return 0, sizeLimitError(l.max)
 	}
 	return l.w.Write(p)
+}
+
+// sizeLimitError is the error for a message over the MaxSize limit.
+func sizeLimitError(max int64) error {
+	return fmt.Errorf("mime: %w", &core.LimitError{Limit: "MaxSize", Value: max, What: "message exceeds the size limit of " + core.SizeName(max)})
 }
 
 // eofReader ends for good at its reader's first end: a terminal ends the
@@ -626,11 +638,7 @@ func (e *eofReader) Read(p []byte) (int, error) {
 // unless it is an (obsolete-syntax) header field "From :".
 func skipMboxFromLine(br *bufio.Reader) error {
 	head, _ := br.Peek(1024)
-	if !bytes.HasPrefix(head, []byte("From ")) {
-		return nil
-	}
-	rest := bytes.TrimLeft(head[4:], " \t")
-	if len(rest) > 0 && rest[0] == ':' {
+	if !isMboxFromLine(head) {
 		return nil
 	}
 	for {
@@ -651,6 +659,43 @@ func skipMboxFromLine(br *bufio.Reader) error {
 			return nil
 		}
 	}
+}
+
+// isMboxFromLine reports whether head, the start of a message, begins
+// with an mbox "From " line (not a "From:" header field written with
+// space before its colon).
+func isMboxFromLine(head []byte) bool {
+	if !bytes.HasPrefix(head, []byte("From ")) {
+		return false
+	}
+	rest := bytes.TrimLeft(head[4:], " \t")
+	return len(rest) == 0 || rest[0] != ':'
+}
+
+// mboxFromLineLen is the length of the mbox "From " line that src
+// begins with, its line ending included (0 when there is none), as
+// skipMboxFromLine reads it; known is false for a line longer than
+// 64 KiB, which is not looked for to its end.
+func mboxFromLineLen(src io.ReaderAt, size int64) (n int64, known bool) {
+	head := make([]byte, min(size, 64<<10))
+	m, err := src.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return 0, false
+	}
+	head = head[:m]
+	if !isMboxFromLine(head) {
+		return 0, int64(m) == int64(len(head))
+	}
+	end := bytes.IndexAny(head, "\r\n")
+	switch {
+	case end < 0:
+		return int64(m), int64(m) == size // the whole source is the line
+	case head[end] == '\r' && end+1 < len(head) && head[end+1] == '\n':
+		return int64(end + 2), true
+	case head[end] == '\r' && end+1 == len(head) && int64(m) < size:
+		return 0, false // an LF may follow past what was read
+	}
+	return int64(end + 1), true
 }
 
 // crlfConverter turns bare CR and bare LF into CRLF, across calls.

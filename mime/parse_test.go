@@ -1220,3 +1220,73 @@ func TestSplitPartsDelimiterAfterLFsAtBufferEdge(t *testing.T) {
 		checkSplitParts(t, []byte(strings.ReplaceAll(lf, "\n", "\r\n")), "b")
 	}
 }
+
+// endlessReaderAt is size bytes of header lines.
+type endlessReaderAt struct{ size int64 }
+
+func (e endlessReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= e.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), e.size-off))
+	for i := range n {
+		p[i] = "X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"[(off+int64(i))%39]
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func isSizeLimit(err error) bool {
+	var le *core.LimitError
+	return errors.As(err, &le) && le.Limit == "MaxSize"
+}
+
+// A source larger than MaxSize, with no mbox "From " line that the parse
+// would drop to bring it under, is refused before it is read: it was
+// spooled up to the limit first (4 GiB by default).
+func TestParseAtOverLimitReadsNothing(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxSize = 1 << 20
+	for _, size := range []int64{lim.MaxSize + 1, 64 << 20, 1 << 40} {
+		src := &countingReaderAt{r: endlessReaderAt{size}}
+		m, err := ParseAt(src, size, lim, 1<<20)
+		if err == nil {
+			m.Close()
+		}
+		if !isSizeLimit(err) || src.bytes.Load() > 64<<10 {
+			t.Fatalf("%d bytes: %v after reading %d bytes", size, err, src.bytes.Load())
+		}
+	}
+}
+
+// Whether ParseAt refuses a source over MaxSize at once is what Parse
+// decides reading it: the same for sources around the limit with and
+// without an mbox "From " line (which the parse drops), in every line
+// ending.
+func TestParseAtOverLimitSameAsParse(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxSize = 300
+	for _, from := range []string{"", "From a@example.org Thu Jan  1 00:00:00 2026", "From: a@example.org", "From  :x", strings.Repeat("From x", 2000)} {
+		for _, eol := range []string{"\r\n", "\n", "\r"} {
+			for pad := 200; pad < 340; pad++ {
+				msg := "Subject: x" + eol + eol + strings.Repeat("b", pad) + eol
+				if from != "" {
+					msg = from + eol + msg
+				}
+				m1, err1 := ParseAt(strings.NewReader(msg), int64(len(msg)), lim, 1<<20)
+				if err1 == nil {
+					m1.Close()
+				}
+				m2, err2 := Parse(strings.NewReader(msg), lim, 1<<20)
+				if err2 == nil {
+					m2.Close()
+				}
+				if isSizeLimit(err1) != isSizeLimit(err2) {
+					t.Fatalf("from %.20q, eol %q, %d bytes: ParseAt %v, Parse %v", from, eol, len(msg), err1, err2)
+				}
+			}
+		}
+	}
+}
