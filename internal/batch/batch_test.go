@@ -298,6 +298,35 @@ func TestRunMaildirIntoItself(t *testing.T) {
 	}
 }
 
+// An output mbox appears under its name only when whole: while the batch
+// runs it is a temporary file beside it, so a run that is stopped leaves
+// nothing under the name and can be run again (the mbox was written in
+// place, and the second run refused the part left by the first).
+func TestRunMboxOutputWhenWhole(t *testing.T) {
+	dir := t.TempDir()
+	in := writeMbox(t, filepath.Join(dir), 6)
+	out := filepath.Join(dir, "out.mbox")
+	var during []string
+	_, err := Run(Options{Input: in, Output: out, Workers: 2, MemLimit: 1 << 20}, func() (Work, error) { return subjectWork(true), nil }, func(string, Result) {
+		_, err := os.Lstat(out)
+		parts, _ := filepath.Glob(filepath.Join(dir, ".out.mbox.part-*"))
+		during = append(during, fmt.Sprintf("%v/%d", errors.Is(err, os.ErrNotExist), len(parts)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(during, " "); got != "true/1 true/1 true/1 true/1 true/1 true/1" {
+		t.Fatalf("while running (no mbox yet/temporary files): %s", got)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil || bytes.Count(data, []byte("X-Worked: yes")) != 6 {
+		t.Fatalf("%q, %v", data, err)
+	}
+	if parts, _ := filepath.Glob(filepath.Join(dir, ".out.mbox.part-*")); len(parts) != 0 {
+		t.Fatalf("left behind: %v", parts)
+	}
+}
+
 // --to-format: an mbox into a Maildir (new names in cur/, sorting in the
 // mbox's order, no flags), and a Maildir into an mbox; an unknown format
 // is a usage error.

@@ -49,7 +49,8 @@
 // their errors). Run returns an error only when the mailbox cannot be
 // read, a worker cannot be made or the output cannot be written; it then
 // stops reading, and removes an unfinished output mbox (outputs already
-// renamed into a Maildir are whole and stay).
+// renamed into a Maildir are whole and stay). An output mbox is written
+// to a temporary file beside it and linked under its name when whole.
 //
 // # What the workers buy
 //
@@ -71,6 +72,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -306,7 +308,8 @@ type mailboxWriter struct {
 	maildir  string
 	unique   string // Maildir: the middle of the names made for messages from an mbox
 	mbox     *mbox.Writer
-	file     *os.File
+	file     *os.File    // the mbox being written, a temporary file until close
+	path     string      // where close links it
 	perm     os.FileMode // a Maildir message file's mode, less the umask
 	memLimit int64       // of each output's spool
 }
@@ -330,11 +333,18 @@ func newMailboxWriter(path, label string, maildir, private bool, memLimit int64)
 		now := time.Now()
 		return &mailboxWriter{maildir: path, perm: filePerm, unique: fmt.Sprintf("%d.M%06dP%d", now.Unix(), now.Nanosecond()/1000, os.Getpid()) + "Q%09d." + host}, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (an existing mbox is never overwritten): %w", label, err, core.ErrUsage)
+	// The mbox is written to a temporary file beside it and linked into
+	// place when whole, so that a run that is stopped (Ctrl-C, kill)
+	// leaves no part of an mbox under its name, and the same command can
+	// be run again.
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%s: %s exists (an existing mbox is never overwritten): %w", label, path, core.ErrUsage)
 	}
-	return &mailboxWriter{file: f, mbox: mbox.NewWriter(f), memLimit: memLimit}, nil
+	f, err := atomicfile.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-", filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", label, err, core.ErrUsage)
+	}
+	return &mailboxWriter{file: f, path: path, mbox: mbox.NewWriter(f), memLimit: memLimit}, nil
 }
 
 // output is one message's output, made by a worker, waiting for the
@@ -410,15 +420,38 @@ func (o *output) discard() {
 	}
 }
 
+// close finishes the mbox and links it into place under its name, which
+// must still be free (the temporary file is removed either way by abort
+// or here).
 func (w *mailboxWriter) close() error {
 	if w.file == nil {
 		return nil
 	}
 	if err := w.mbox.Flush(); err != nil {
-		w.file.Close()
 		return err
 	}
-	return w.file.Close()
+	if err := w.file.Close(); err != nil {
+		return err
+	}
+	tmp := w.file.Name()
+	w.file = nil
+	err := os.Link(tmp, w.path)
+	if errors.Is(err, fs.ErrExist) {
+		os.Remove(tmp)
+		return fmt.Errorf("%w (made meanwhile; an existing mbox is never overwritten)", err)
+	}
+	if err != nil {
+		// A file system without hard links: rename, the name being free.
+		if _, serr := os.Lstat(w.path); !errors.Is(serr, fs.ErrNotExist) {
+			os.Remove(tmp)
+			return fmt.Errorf("%s: made meanwhile (an existing mbox is never overwritten)", w.path)
+		}
+		if err := os.Rename(tmp, w.path); err != nil {
+			return fmt.Errorf("%w (the whole mbox is in %s)", err, tmp)
+		}
+		return nil
+	}
+	return os.Remove(tmp)
 }
 
 // abort removes an mbox that was not finished (the messages already in a
