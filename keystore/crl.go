@@ -303,7 +303,7 @@ func (s *Store) dropOlderCRLs(ca *x509.Certificate, keep []byte) error {
 			continue
 		}
 		path := filepath.Join(s.crlDir(), f.Name())
-		data, err := os.ReadFile(path)
+		data, err := readStored(path)
 		if err != nil || bytes.Equal(data, keep) {
 			continue
 		}

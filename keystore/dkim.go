@@ -81,7 +81,7 @@ func (s *Store) DKIMKey(domain, selector string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readStored(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no DKIM key for selector %s at %s (make one with mailseal dkim keygen): %w", selector, domain, core.ErrNoKey)
 	}

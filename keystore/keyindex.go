@@ -573,10 +573,16 @@ func readKeyIndex(path string) map[string]indexDir {
 	return dirs
 }
 
+// readStored reads a file the keystore stores (a certificate, a key, a
+// CRL, a revocation, a DKIM key): one that is not a regular file, such as
+// a named pipe or a device put among them, is an error rather than a
+// wait or an endless read, and none may be larger than an import.
+func readStored(path string) ([]byte, error) { return atomicfile.ReadFile(path, maxImport) }
+
 // readKeyFile reads a certificate or secret key file, counting what it
 // reads (see Store.keyBytesRead).
 func (s *Store) readKeyFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := readStored(path)
 	s.keyBytesRead.Add(int64(len(data)))
 	return data, err
 }

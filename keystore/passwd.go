@@ -126,7 +126,7 @@ func (s *Store) ChangePassphrase(opts PassphraseOptions) ([]PassphraseChange, er
 	contents := make([][]byte, len(targets))
 	var locked []string
 	for i, t := range targets {
-		data, err := os.ReadFile(t.path)
+		data, err := readStored(t.path)
 		if err != nil {
 			return nil, fmt.Errorf("keystore: passwd: %w", err)
 		}

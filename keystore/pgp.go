@@ -594,7 +594,7 @@ func (s *Store) scanCerts(match func(*openpgp.Entity) bool) ([]*openpgp.Entity, 
 func (s *Store) readCerts(fprs []string, match func(*openpgp.Entity) bool) ([]*openpgp.Entity, error) {
 	var out []*openpgp.Entity
 	for _, fpr := range fprs {
-		data, err := os.ReadFile(s.certPath(fpr))
+		data, err := readStored(s.certPath(fpr))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the directory was listed
 		}
@@ -692,7 +692,7 @@ func (s *Store) exportPGP(w io.Writer, fprs []string, secret bool) error {
 		if secret {
 			path = s.secretPath(fpr)
 		}
-		data, err := os.ReadFile(path)
+		data, err := readStored(path)
 		if errors.Is(err, fs.ErrNotExist) && secret {
 			return fmt.Errorf("keystore: no secret key for %s: %w", upper(fpr), core.ErrNoKey)
 		}

@@ -144,7 +144,7 @@ func (s *Store) storeRevocationCertificate(fpr string, p rawPacket) error {
 // fpr, checked against the stored certificate c.
 func (s *Store) readRevocationCertificate(c *cert) (rawPacket, error) {
 	fpr := c.fingerprint()
-	data, err := os.ReadFile(s.revocPath(fpr))
+	data, err := readStored(s.revocPath(fpr))
 	if errors.Is(err, fs.ErrNotExist) {
 		return rawPacket{}, fmt.Errorf("keystore: no stored revocation certificate for %s (keys generate makes one, "+
 			"and keys export --revocation with the secret key and its passphrase; without one, revoking needs them): %w", upper(fpr), core.ErrNoKey)

@@ -148,7 +148,7 @@ type parsedCert struct {
 }
 
 func readCertFile(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := readStored(path)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: x509: %w", err)
 	}
@@ -235,7 +235,7 @@ func (s *Store) CRLs() ([]*x509.RevocationList, error) {
 		if f.IsDir() || !strings.HasSuffix(f.Name(), ".crl") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(s.crlDir(), f.Name()))
+		data, err := readStored(filepath.Join(s.crlDir(), f.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("keystore: x509: %w", err)
 		}
@@ -474,7 +474,7 @@ func (s *Store) x509Identity(fingerprint string, pass PassphraseFunc, stored cer
 func (s *Store) privateKey(c *x509.Certificate, pass PassphraseFunc) (crypto.PrivateKey, error) {
 	fpr := CertFingerprint(c)
 	id := keyID(c.PublicKey)
-	data, err := os.ReadFile(s.x509KeyPath(id))
+	data, err := readStored(s.x509KeyPath(id))
 	if id == "" || errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("keystore: x509: no private key for %s: %w", fpr, core.ErrNoKey)
 	}
@@ -616,7 +616,7 @@ func (s *Store) certInfo(c *x509.Certificate, now time.Time) CertInfo {
 		info.Serial = strings.ToUpper(c.SerialNumber.Text(16))
 	}
 	if id := keyID(c.PublicKey); id != "" {
-		if data, err := os.ReadFile(s.x509KeyPath(id)); err == nil {
+		if data, err := readStored(s.x509KeyPath(id)); err == nil {
 			info.HasSecret = true
 			info.Protected = keyProtected(data)
 		}
