@@ -682,9 +682,14 @@ func mboxFromLineLen(src io.ReaderAt, size int64) (n int64, known bool) {
 	if err != nil && err != io.EOF {
 		return 0, false
 	}
+	if int64(m) < min(size, 64<<10) {
+		return 0, false // shorter than said: Parse reads what there is
+	}
 	head = head[:m]
-	if !isMboxFromLine(head) {
-		return 0, int64(m) == int64(len(head))
+	// skipMboxFromLine decides on the first 1024 bytes ("From " and a
+	// run of blanks longer than that is a From line to it).
+	if !isMboxFromLine(head[:min(m, 1024)]) {
+		return 0, true
 	}
 	end := bytes.IndexAny(head, "\r\n")
 	switch {

@@ -1266,27 +1266,46 @@ func TestParseAtOverLimitReadsNothing(t *testing.T) {
 // without an mbox "From " line (which the parse drops), in every line
 // ending.
 func TestParseAtOverLimitSameAsParse(t *testing.T) {
-	lim := DefaultLimits()
-	lim.MaxSize = 300
-	for _, from := range []string{"", "From a@example.org Thu Jan  1 00:00:00 2026", "From: a@example.org", "From  :x", strings.Repeat("From x", 2000)} {
-		for _, eol := range []string{"\r\n", "\n", "\r"} {
-			for pad := 200; pad < 340; pad++ {
-				msg := "Subject: x" + eol + eol + strings.Repeat("b", pad) + eol
-				if from != "" {
-					msg = from + eol + msg
-				}
-				m1, err1 := ParseAt(strings.NewReader(msg), int64(len(msg)), lim, 1<<20)
-				if err1 == nil {
-					m1.Close()
-				}
-				m2, err2 := Parse(strings.NewReader(msg), lim, 1<<20)
-				if err2 == nil {
-					m2.Close()
-				}
-				if isSizeLimit(err1) != isSizeLimit(err2) {
-					t.Fatalf("from %.20q, eol %q, %d bytes: ParseAt %v, Parse %v", from, eol, len(msg), err1, err2)
+	for _, from := range []string{"", "From a@example.org Thu Jan  1 00:00:00 2026", "From: a@example.org", "From  :x", strings.Repeat("From x", 2000),
+		"From " + strings.Repeat(" ", 1019) + ":x", "From " + strings.Repeat(" ", 1018) + ":x"} {
+		// The limit near the message's size with the From line, and
+		// without it.
+		for _, max := range []int64{300, 300 + int64(len(from))} {
+			lim := DefaultLimits()
+			lim.MaxSize = max
+			for _, eol := range []string{"\r\n", "\n", "\r"} {
+				for pad := 200; pad < 340; pad++ {
+					msg := "Subject: x" + eol + eol + strings.Repeat("b", pad) + eol
+					if from != "" {
+						msg = from + eol + msg
+					}
+					m1, err1 := ParseAt(strings.NewReader(msg), int64(len(msg)), lim, 1<<20)
+					if err1 == nil {
+						m1.Close()
+					}
+					m2, err2 := Parse(strings.NewReader(msg), lim, 1<<20)
+					if err2 == nil {
+						m2.Close()
+					}
+					if isSizeLimit(err1) != isSizeLimit(err2) {
+						t.Fatalf("from %.20q (%d bytes), eol %q, %d bytes, limit %d: ParseAt %v, Parse %v", from, len(from), eol, len(msg), max, err1, err2)
+					}
 				}
 			}
 		}
 	}
+}
+
+// A source shorter than the size it is said to have (a file cut short
+// after its size was read) is parsed as it is, as Parse would, not
+// refused by the size it was said to have.
+func TestParseAtShortSource(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxSize = 1000
+	msg := "Subject: x\r\n\r\nbody\r\n"
+	m, err := ParseAt(strings.NewReader(msg), 1001, lim, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
 }

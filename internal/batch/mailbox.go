@@ -49,8 +49,8 @@
 // their errors). Run returns an error only when the mailbox cannot be
 // read, a worker cannot be made or the output cannot be written; it then
 // stops reading, and removes an unfinished output mbox (outputs already
-// renamed into a Maildir are whole and stay). An output mbox is written
-// to a temporary file beside it and linked under its name when whole.
+// renamed into a Maildir are whole and stay). On Linux an output mbox has
+// no name until it is whole (O_TMPFILE), so a stopped run leaves nothing.
 //
 // # What the workers buy
 //
@@ -308,8 +308,9 @@ type mailboxWriter struct {
 	maildir  string
 	unique   string // Maildir: the middle of the names made for messages from an mbox
 	mbox     *mbox.Writer
-	file     *os.File    // the mbox being written, a temporary file until close
-	path     string      // where close links it
+	file     *os.File    // the mbox being written
+	path     string      // its name
+	unnamed  bool        // file has no name until close links it to path
 	perm     os.FileMode // a Maildir message file's mode, less the umask
 	memLimit int64       // of each output's spool
 }
@@ -333,16 +334,19 @@ func newMailboxWriter(path, label string, maildir, private bool, memLimit int64)
 		now := time.Now()
 		return &mailboxWriter{maildir: path, perm: filePerm, unique: fmt.Sprintf("%d.M%06dP%d", now.Unix(), now.Nanosecond()/1000, os.Getpid()) + "Q%09d." + host}, nil
 	}
-	// The mbox is written to a temporary file beside it and linked into
-	// place when whole, so that a run that is stopped (Ctrl-C, kill)
-	// leaves no part of an mbox under its name, and the same command can
-	// be run again.
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("%s: %s exists (an existing mbox is never overwritten): %w", label, path, core.ErrUsage)
 	}
-	f, err := atomicfile.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-", filePerm)
+	// Where the system can (Linux), the mbox is a file without a name
+	// until it is whole, so that a run that is stopped (Ctrl-C, kill)
+	// leaves nothing, and the same command can be run again; elsewhere it
+	// is written under its name, and a stopped run leaves that part.
+	if f, err := atomicfile.CreateUnnamed(filepath.Dir(path), filePerm); err == nil {
+		return &mailboxWriter{file: f, path: path, unnamed: true, mbox: mbox.NewWriter(f), memLimit: memLimit}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", label, err, core.ErrUsage)
+		return nil, fmt.Errorf("%s: %w (an existing mbox is never overwritten): %w", label, err, core.ErrUsage)
 	}
 	return &mailboxWriter{file: f, path: path, mbox: mbox.NewWriter(f), memLimit: memLimit}, nil
 }
@@ -420,9 +424,8 @@ func (o *output) discard() {
 	}
 }
 
-// close finishes the mbox and links it into place under its name, which
-// must still be free (the temporary file is removed either way by abort
-// or here).
+// close finishes the mbox, giving it its name if it has none yet (which
+// must still be free: nothing is replaced).
 func (w *mailboxWriter) close() error {
 	if w.file == nil {
 		return nil
@@ -430,36 +433,31 @@ func (w *mailboxWriter) close() error {
 	if err := w.mbox.Flush(); err != nil {
 		return err
 	}
-	if err := w.file.Close(); err != nil {
-		return err
+	if w.unnamed {
+		if err := atomicfile.LinkUnnamed(w.file, w.path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s was made meanwhile (an existing mbox is never overwritten): %w", w.path, err)
+			}
+			return err
+		}
+		w.unnamed = false
 	}
-	tmp := w.file.Name()
+	err := w.file.Close()
 	w.file = nil
-	err := os.Link(tmp, w.path)
-	if errors.Is(err, fs.ErrExist) {
-		os.Remove(tmp)
-		return fmt.Errorf("%w (made meanwhile; an existing mbox is never overwritten)", err)
-	}
 	if err != nil {
-		// A file system without hard links: rename, the name being free.
-		if _, serr := os.Lstat(w.path); !errors.Is(serr, fs.ErrNotExist) {
-			os.Remove(tmp)
-			return fmt.Errorf("%s: made meanwhile (an existing mbox is never overwritten)", w.path)
-		}
-		if err := os.Rename(tmp, w.path); err != nil {
-			return fmt.Errorf("%w (the whole mbox is in %s)", err, tmp)
-		}
-		return nil
+		os.Remove(w.path)
 	}
-	return os.Remove(tmp)
+	return err
 }
 
 // abort removes an mbox that was not finished (the messages already in a
-// Maildir are whole, and stay).
+// Maildir are whole, and stay); one without a name is gone once closed.
 func (w *mailboxWriter) abort() {
 	if w.file != nil {
 		w.file.Close()
-		os.Remove(w.file.Name())
+		if !w.unnamed {
+			os.Remove(w.path)
+		}
 	}
 }
 

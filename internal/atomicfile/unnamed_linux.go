@@ -1,0 +1,52 @@
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// CreateUnnamed creates a file in dir that has no name until
+// LinkUnnamed gives it one (O_TMPFILE), so that a process stopped
+// before then leaves nothing behind. It fails where the file system
+// cannot make one (the caller then writes under the name itself).
+func CreateUnnamed(dir string, perm os.FileMode) (*os.File, error) {
+	return os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE, perm)
+}
+
+// LinkUnnamed gives f, made by CreateUnnamed, the name path, which must
+// not exist (fs.ErrExist if it does: nothing is replaced). Where the
+// file cannot be linked (no /proc), its content is copied to a new file
+// of that name.
+func LinkUnnamed(f *os.File, path string) error {
+	fd := int(f.Fd())
+	err := unix.Linkat(fd, "", unix.AT_FDCWD, path, unix.AT_EMPTY_PATH)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	}
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		if err != nil {
+			return &os.LinkError{Op: "link", Old: f.Name(), New: path, Err: err}
+		}
+		return nil
+	}
+	st, serr := f.Stat()
+	if serr != nil {
+		return serr
+	}
+	out, oerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm())
+	if oerr != nil {
+		return oerr
+	}
+	if _, cerr := io.Copy(out, io.NewSectionReader(f, 0, st.Size())); cerr != nil {
+		out.Close()
+		os.Remove(path)
+		return fmt.Errorf("copying to %s: %w", path, cerr)
+	}
+	return out.Close()
+}
