@@ -300,7 +300,7 @@ func ParseAt(src io.ReaderAt, size int64, lim Limits, memLimit int64, opts ...Pa
 		// make the message shorter than its source: without one that
 		// makes up the difference, the limit is exceeded and nothing is
 		// read (Parse would spool up to the limit first: 4 GiB by default).
-		if from, known := mboxFromLineLen(src, size); known && size-from > lim.MaxSize {
+		if from, known := mboxFromLineLen(src, size); known && size-from > lim.MaxSize && hasByteAt(src, size-1) {
 			return nil, sizeLimitError(lim.MaxSize)
 		}
 		return Parse(io.NewSectionReader(src, 0, size), lim, memLimit, opts...)
@@ -659,6 +659,14 @@ func skipMboxFromLine(br *bufio.Reader) error {
 			return nil
 		}
 	}
+}
+
+// hasByteAt reports whether src has a byte at off: a source shorter than
+// its stated size is left to Parse, which reads what there is.
+func hasByteAt(src io.ReaderAt, off int64) bool {
+	var b [1]byte
+	n, _ := src.ReadAt(b[:], off)
+	return n == 1
 }
 
 // isMboxFromLine reports whether head, the start of a message, begins

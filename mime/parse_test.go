@@ -1255,7 +1255,7 @@ func TestParseAtOverLimitReadsNothing(t *testing.T) {
 		if err == nil {
 			m.Close()
 		}
-		if !isSizeLimit(err) || src.bytes.Load() > 64<<10 {
+		if !isSizeLimit(err) || src.bytes.Load() > 64<<10+1 {
 			t.Fatalf("%d bytes: %v after reading %d bytes", size, err, src.bytes.Load())
 		}
 	}
@@ -1302,10 +1302,12 @@ func TestParseAtOverLimitSameAsParse(t *testing.T) {
 func TestParseAtShortSource(t *testing.T) {
 	lim := DefaultLimits()
 	lim.MaxSize = 1000
-	msg := "Subject: x\r\n\r\nbody\r\n"
-	m, err := ParseAt(strings.NewReader(msg), 1001, lim, 1<<20)
-	if err != nil {
-		t.Fatal(err)
+	for _, msg := range []string{"Subject: x\r\n\r\nbody\r\n", "Subject: x\r\n\r\n" + strings.Repeat("b", 80<<10) + "\r\n"} {
+		lim.MaxSize = int64(len(msg)) + 10
+		m, err := ParseAt(strings.NewReader(msg), 2*int64(len(msg))+100<<10, lim, 1<<20)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", len(msg), err)
+		}
+		m.Close()
 	}
-	m.Close()
 }

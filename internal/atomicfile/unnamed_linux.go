@@ -31,7 +31,7 @@ func LinkUnnamed(f *os.File, path string) error {
 	}
 	if err == nil || errors.Is(err, fs.ErrExist) {
 		if err != nil {
-			return &os.LinkError{Op: "link", Old: f.Name(), New: path, Err: err}
+			return &os.PathError{Op: "link", Path: path, Err: err}
 		}
 		return nil
 	}
@@ -48,5 +48,9 @@ func LinkUnnamed(f *os.File, path string) error {
 		os.Remove(path)
 		return fmt.Errorf("copying to %s: %w", path, cerr)
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
 }

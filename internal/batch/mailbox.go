@@ -436,7 +436,7 @@ func (w *mailboxWriter) close() error {
 	if w.unnamed {
 		if err := atomicfile.LinkUnnamed(w.file, w.path); err != nil {
 			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s was made meanwhile (an existing mbox is never overwritten): %w", w.path, err)
+				return fmt.Errorf("%s was made while the batch ran, and an existing mbox is never overwritten: the output was discarded; run again with another -o: %w", w.path, err)
 			}
 			return err
 		}
