@@ -2,7 +2,11 @@
 // temporary file in the same directory, which is renamed over the target
 // once it is complete and removed if anything fails. Readers see the old
 // file or the new one, never a partial one, and a failed write (an error,
-// or the process killed) leaves nothing behind at the target.
+// or the process killed) leaves nothing behind at the target. On Linux
+// the temporary file has no name until it is whole (O_TMPFILE, where the
+// file system has it: ext4, xfs, btrfs, tmpfs), so a process killed while
+// it writes leaves no temporary file behind either; elsewhere a killed
+// process leaves its hidden ".NAME.tmpN" file.
 //
 // Write also makes the replacement survive a crash of the system (power
 // loss, a kernel panic): it syncs the temporary file before the rename and
@@ -25,7 +29,9 @@ package atomicfile
 
 import (
 	"bufio"
+	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -80,7 +86,28 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 		}
 		return f.Close()
 	}
-	tmp, err := CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp", perm)
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".tmp"
+	// Where the file system can, the content goes to a file without a
+	// name, named (for the rename) only when whole, so that a process
+	// stopped while writing leaves nothing behind; elsewhere to a named
+	// temporary file.
+	if f, err := CreateUnnamed(dir, perm); err == nil {
+		if err := fill(f, durable, write); err != nil {
+			f.Close()
+			return err
+		}
+		name, err := linkTemp(f, dir, prefix)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			os.Remove(name)
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		defer os.Remove(name)
+		return replace(name, path, durable)
+	}
+	tmp, err := CreateTemp(dir, prefix, perm)
 	if err != nil {
 		return err
 	}
@@ -93,6 +120,19 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 		return err
 	}
 	return replace(tmp.Name(), path, durable)
+}
+
+// linkTemp gives f, made by CreateUnnamed, a new name in dir made of
+// prefix and a random number, as CreateTemp names files.
+func linkTemp(f *os.File, dir, prefix string) (string, error) {
+	var err error
+	for range 10000 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		if err = LinkUnnamed(f, name); !errors.Is(err, fs.ErrExist) {
+			return name, err
+		}
+	}
+	return "", err
 }
 
 // fill writes the content of a temporary file: synced when durable; when

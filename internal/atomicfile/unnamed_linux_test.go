@@ -81,3 +81,38 @@ func TestUnnamedCopied(t *testing.T) {
 		t.Fatalf("mode %v", sst.Mode())
 	}
 }
+
+// While Write and WriteOutput write, the directory holds nothing new:
+// the content is in a file without a name until it is whole, so that a
+// process stopped meanwhile (a decrypt -o FILE killed while it writes the
+// plaintext) leaves nothing; then the file replaces the old one.
+func TestWriteUnnamedWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	if f, err := CreateUnnamed(dir, 0o600); err != nil {
+		t.Skipf("no O_TMPFILE here: %v", err)
+	} else {
+		f.Close()
+	}
+	path := filepath.Join(dir, "out")
+	os.WriteFile(path, []byte("old"), 0o600)
+	for name, write := range map[string]func(string, os.FileMode, func(io.Writer) error) error{"Write": Write, "WriteOutput": WriteOutput} {
+		var during []string
+		err := write(path, 0o600, func(w io.Writer) error {
+			names, _ := os.ReadDir(dir)
+			for _, n := range names {
+				during = append(during, n.Name())
+			}
+			_, err := io.WriteString(w, "new from "+name)
+			return err
+		})
+		if err != nil || len(during) != 1 || during[0] != "out" {
+			t.Fatalf("%s: %v; the directory while writing: %v", name, err, during)
+		}
+		if data, _ := os.ReadFile(path); string(data) != "new from "+name {
+			t.Fatalf("%s: %q", name, data)
+		}
+		if names, _ := os.ReadDir(dir); len(names) != 1 {
+			t.Fatalf("%s: left behind: %v", name, names)
+		}
+	}
+}
