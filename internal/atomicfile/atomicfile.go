@@ -91,7 +91,7 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 	// name, named (for the rename) only when whole, so that a process
 	// stopped while writing leaves nothing behind; elsewhere to a named
 	// temporary file.
-	if f, err := CreateUnnamed(dir, perm); err == nil {
+	if f, err := CreateUnnamed(path, perm); err == nil {
 		if err := fill(f, durable, write); err != nil {
 			f.Close()
 			return err

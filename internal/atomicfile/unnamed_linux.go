@@ -6,23 +6,30 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// CreateUnnamed creates a file in dir that has no name until
-// LinkUnnamed gives it one (O_TMPFILE), so that a process stopped
-// before then leaves nothing behind. It fails where the file system
-// cannot make one (the caller then writes under the name itself).
-func CreateUnnamed(dir string, perm os.FileMode) (*os.File, error) {
-	return os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE, perm)
+// CreateUnnamed creates a file in the directory of path that has no
+// name until LinkUnnamed gives it one (O_TMPFILE), so that a process
+// stopped before then leaves nothing behind; errors writing it name
+// path, the file it is to become. It fails where the file system cannot
+// make one (the caller then writes to a named file itself).
+func CreateUnnamed(path string, perm os.FileMode) (*os.File, error) {
+	dir := filepath.Dir(path)
+	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // LinkUnnamed gives f, made by CreateUnnamed, the name path, which must
 // not exist (fs.ErrExist if it does: nothing is replaced). Where the
 // file cannot be linked (no /proc), its content is copied to a new file
-// of that name.
+// of that name, and the copy synced.
 func LinkUnnamed(f *os.File, path string) error {
 	fd := int(f.Fd())
 	err := unix.Linkat(fd, "", unix.AT_FDCWD, path, unix.AT_EMPTY_PATH)
@@ -43,7 +50,13 @@ func LinkUnnamed(f *os.File, path string) error {
 	if oerr != nil {
 		return oerr
 	}
-	if _, cerr := io.Copy(out, io.NewSectionReader(f, 0, st.Size())); cerr != nil {
+	// Synced, as the file it copies may have been for Write: the copy is
+	// rare (no /proc), its cost does not matter.
+	_, cerr := io.Copy(out, io.NewSectionReader(f, 0, st.Size()))
+	if cerr == nil {
+		cerr = out.Sync()
+	}
+	if cerr != nil {
 		out.Close()
 		os.Remove(path)
 		return fmt.Errorf("copying to %s: %w", path, cerr)

@@ -15,7 +15,7 @@ import (
 // replaced.
 func TestUnnamed(t *testing.T) {
 	dir := t.TempDir()
-	f, err := CreateUnnamed(dir, 0o600)
+	f, err := CreateUnnamed(filepath.Join(dir, "new"), 0o600)
 	if err != nil {
 		t.Skipf("no O_TMPFILE here: %v", err)
 	}
@@ -25,6 +25,9 @@ func TestUnnamed(t *testing.T) {
 	}
 	if names, _ := os.ReadDir(dir); len(names) != 0 {
 		t.Fatalf("named already: %v", names)
+	}
+	if f.Name() != filepath.Join(dir, "new") {
+		t.Fatalf("errors writing it would name %s", f.Name())
 	}
 	taken := filepath.Join(dir, "taken")
 	os.WriteFile(taken, []byte("mine"), 0o600)
@@ -51,7 +54,7 @@ func TestUnnamed(t *testing.T) {
 // its linkable flag), which makes the copy run here.
 func TestUnnamedCopied(t *testing.T) {
 	dir := t.TempDir()
-	f, err := CreateUnnamed(dir, 0o640)
+	f, err := CreateUnnamed(filepath.Join(dir, "new"), 0o640)
 	if err != nil {
 		t.Skipf("no O_TMPFILE here: %v", err)
 	}
@@ -88,7 +91,7 @@ func TestUnnamedCopied(t *testing.T) {
 // plaintext) leaves nothing; then the file replaces the old one.
 func TestWriteUnnamedWhileWriting(t *testing.T) {
 	dir := t.TempDir()
-	if f, err := CreateUnnamed(dir, 0o600); err != nil {
+	if f, err := CreateUnnamed(filepath.Join(dir, "probe"), 0o600); err != nil {
 		t.Skipf("no O_TMPFILE here: %v", err)
 	} else {
 		f.Close()

@@ -9,8 +9,8 @@ import (
 
 // CreateUnnamed fails: only Linux makes a file without a name
 // (O_TMPFILE); the caller then writes under the name itself.
-func CreateUnnamed(dir string, perm os.FileMode) (*os.File, error) {
-	return nil, &os.PathError{Op: "open", Path: dir, Err: errors.ErrUnsupported}
+func CreateUnnamed(path string, perm os.FileMode) (*os.File, error) {
+	return nil, &os.PathError{Op: "open", Path: path, Err: errors.ErrUnsupported}
 }
 
 // LinkUnnamed is never called where CreateUnnamed fails.

@@ -306,7 +306,7 @@ func TestRunMaildirIntoItself(t *testing.T) {
 // private output is the owner's alone.
 func TestRunMboxOutputWhenWhole(t *testing.T) {
 	dir := t.TempDir()
-	if f, err := atomicfile.CreateUnnamed(dir, 0o600); err != nil {
+	if f, err := atomicfile.CreateUnnamed(filepath.Join(dir, "probe"), 0o600); err != nil {
 		t.Skipf("no unnamed file (O_TMPFILE) here: %v", err)
 	} else {
 		f.Close()

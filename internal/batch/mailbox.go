@@ -341,7 +341,7 @@ func newMailboxWriter(path, label string, maildir, private bool, memLimit int64)
 	// until it is whole, so that a run that is stopped (Ctrl-C, kill)
 	// leaves nothing, and the same command can be run again; elsewhere it
 	// is written under its name, and a stopped run leaves that part.
-	if f, err := atomicfile.CreateUnnamed(filepath.Dir(path), filePerm); err == nil {
+	if f, err := atomicfile.CreateUnnamed(path, filePerm); err == nil {
 		return &mailboxWriter{file: f, path: path, unnamed: true, mbox: mbox.NewWriter(f), memLimit: memLimit}, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
