@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailseal/mailseal/internal/dnstest"
 )
 
 // TestDANEWithUnbound is the DNSSEC proof with real components: a zone
@@ -154,11 +156,7 @@ func serveZone(t *testing.T, zone string) *zoneServer {
 	if err := zp.Err(); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	pc, ln, err := dnstest.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,22 +30,9 @@ type Server struct {
 // Start listens on a free loopback port (UDP and TCP) and serves.
 func Start() (*Server, error) {
 	s := &Server{records: map[string][]dns.RR{}, servfail: map[string]bool{}, silent: map[string]bool{}, counts: map[string]int{}}
-	var pc net.PacketConn
-	var ln net.Listener
-	var err error
-	for try := 0; try < 20; try++ {
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			break
-		}
-		pc.Close()
-	}
+	pc, ln, err := Listen()
 	if err != nil {
-		return nil, fmt.Errorf("dnstest: no port free for both UDP and TCP: %w", err)
+		return nil, err
 	}
 	s.Addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(s.serve)
@@ -179,4 +166,24 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		m.Truncate(size)
 	}
 	w.WriteMsg(m)
+}
+
+// Listen listens on UDP and TCP at one port of 127.0.0.1, for a DNS
+// server: a free UDP port, and TCP at its number, which another socket
+// may hold already (a test run's connections take ephemeral TCP ports),
+// so another port is tried then.
+func Listen() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 100 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+	}
+	return nil, nil, fmt.Errorf("dnstest: no port free for both UDP and TCP: %w", err)
 }

@@ -28,6 +28,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/miekg/dns"
+
+	"github.com/mailseal/mailseal/internal/dnstest"
 )
 
 // Net is the loopback Internet of one test.
@@ -90,11 +92,7 @@ func New(tb TB, hosts ...string) *Net {
 	n.HTTPS.StartTLS()
 	tb.Cleanup(n.HTTPS.Close)
 
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	pc, ln, err := dnstest.Listen() // a run failed once on a TCP port already taken
 	if err != nil {
 		tb.Fatal(err)
 	}
