@@ -96,7 +96,7 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 			f.Close()
 			return err
 		}
-		name, err := linkTemp(f, dir, prefix)
+		name, err := LinkTemp(f, dir, prefix)
 		if cerr := f.Close(); err == nil && cerr != nil {
 			os.Remove(name)
 			err = cerr
@@ -122,9 +122,9 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 	return replace(tmp.Name(), path, durable)
 }
 
-// linkTemp gives f, made by CreateUnnamed, a new name in dir made of
-// prefix and a random number, as CreateTemp names files.
-func linkTemp(f *os.File, dir, prefix string) (string, error) {
+// LinkTemp gives f, made by CreateUnnamed, a new name in dir made of
+// prefix and a random number, as CreateTemp names files, and returns it.
+func LinkTemp(f *os.File, dir, prefix string) (string, error) {
 	var err error
 	for range 10000 {
 		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))

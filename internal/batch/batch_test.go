@@ -337,6 +337,34 @@ func TestRunMboxOutputWhenWhole(t *testing.T) {
 	}
 }
 
+// On Linux a Maildir output waits for its turn in a file without a name,
+// not in tmp/: while the batch runs tmp/ stays empty, so a run that is
+// stopped leaves no decrypted message there.
+func TestRunMaildirOutputUnnamed(t *testing.T) {
+	dir := t.TempDir()
+	if f, err := atomicfile.CreateUnnamed(filepath.Join(dir, "probe"), 0o600); err != nil {
+		t.Skipf("no unnamed file (O_TMPFILE) here: %v", err)
+	} else {
+		f.Close()
+	}
+	in := writeMbox(t, dir, 9)
+	out := filepath.Join(dir, "out")
+	var during []int
+	n, err := Run(Options{Input: in, Output: out, OutputFormat: FormatMaildir, Workers: 2, MemLimit: 1 << 20}, func() (Work, error) { return subjectWork(true), nil }, func(string, Result) {
+		names, _ := os.ReadDir(filepath.Join(out, "tmp"))
+		during = append(during, len(names))
+	})
+	if err != nil || n != 9 {
+		t.Fatalf("%d messages: %v", n, err)
+	}
+	if got := fmt.Sprint(during); got != "[0 0 0 0 0 0 0 0 0]" {
+		t.Fatalf("files in tmp/ while running: %s", got)
+	}
+	if names, _ := os.ReadDir(filepath.Join(out, "cur")); len(names) != 9 {
+		t.Fatalf("%d messages delivered", len(names))
+	}
+}
+
 // --to-format: an mbox into a Maildir (new names in cur/, sorting in the
 // mbox's order, no flags), and a Maildir into an mbox; an unknown format
 // is a usage error.

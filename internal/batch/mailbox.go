@@ -356,6 +356,7 @@ func newMailboxWriter(path, label string, maildir, private bool, memLimit int64)
 type output struct {
 	spool *spool.Spool // for the mbox
 	tmp   string       // a file in the Maildir's tmp/
+	file  *os.File     // or, for the Maildir, a file without a name yet
 }
 
 // prepare makes a message's output with write: in a spool for an mbox, in a
@@ -369,7 +370,18 @@ func (w *mailboxWriter) prepare(write func(io.Writer) error) (*output, error) {
 		}
 		return &output{spool: sp}, nil
 	}
-	f, err := atomicfile.CreateTemp(filepath.Join(w.maildir, "tmp"), "mailseal-", w.perm)
+	// Where the system can (Linux), the output has no name until its
+	// turn comes (commit), so that a run that is stopped leaves nothing
+	// in tmp/; elsewhere a named file in tmp/, as Maildir deliveries are.
+	tmp := filepath.Join(w.maildir, "tmp")
+	if f, err := atomicfile.CreateUnnamed(filepath.Join(tmp, "mailseal-new"), w.perm); err == nil {
+		if err := write(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &output{file: f}, nil
+	}
+	f, err := atomicfile.CreateTemp(tmp, "mailseal-", w.perm)
 	if err != nil {
 		return nil, err
 	}
@@ -387,6 +399,17 @@ func (w *mailboxWriter) prepare(write func(io.Writer) error) (*output, error) {
 // commit writes the output of the seq-th message (from 1), in input order.
 func (w *mailboxWriter) commit(id string, seq int, o *output) error {
 	if w.maildir != "" {
+		if o.file != nil { // named in tmp/ now, renamed into place below
+			name, err := atomicfile.LinkTemp(o.file, filepath.Join(w.maildir, "tmp"), "mailseal-")
+			if cerr := o.file.Close(); err == nil && cerr != nil {
+				os.Remove(name)
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			o.tmp = name
+		}
 		if err := os.Rename(o.tmp, filepath.Join(w.maildir, w.maildirName(id, seq))); err != nil {
 			os.Remove(o.tmp)
 			return err
@@ -419,6 +442,8 @@ func (o *output) discard() {
 	case o == nil:
 	case o.spool != nil:
 		o.spool.Close()
+	case o.file != nil:
+		o.file.Close()
 	default:
 		os.Remove(o.tmp)
 	}
