@@ -231,12 +231,15 @@ func (z *zoneServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 func startUnbound(t *testing.T, dir, auth, anchor string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(auth)
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A port free for UDP and TCP both (unbound listens on both), let go
+	// of just before unbound takes it.
+	pc, ln, err := dnstest.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.LocalAddr().String()
-	l.Close()
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	ln.Close()
 	_, ubPort, _ := net.SplitHostPort(addr)
 	conf := fmt.Sprintf(`server:
 	interface: 127.0.0.1

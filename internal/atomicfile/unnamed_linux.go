@@ -20,6 +20,9 @@ import (
 func CreateUnnamed(path string, perm os.FileMode) (*os.File, error) {
 	dir := filepath.Dir(path)
 	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
+	for err == unix.EINTR {
+		fd, err = unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
+	}
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}

@@ -91,8 +91,9 @@ import (
 const (
 	// Ahead is how many messages per worker may be read and waiting for
 	// a worker, worked on, or done and waiting for the writer. A Maildir
-	// message is open from when it is read: up to Ahead files per worker,
-	// and two more, are open at once.
+	// message is open from when it is read, and on Linux a Maildir
+	// output from when it is made until its turn: up to Ahead files per
+	// worker and two more of each are open at once.
 	Ahead = 4
 	// outputMemory is how much of the outputs waiting for the writer is
 	// kept in memory, shared out among the messages in flight (the rest
@@ -359,8 +360,8 @@ type output struct {
 	file  *os.File     // or, for the Maildir, a file without a name yet
 }
 
-// prepare makes a message's output with write: in a spool for an mbox, in a
-// new file in tmp/ for a Maildir.
+// prepare makes a message's output with write: in a spool for an mbox; for
+// a Maildir in a file without a name (Linux) or a new file in tmp/.
 func (w *mailboxWriter) prepare(write func(io.Writer) error) (*output, error) {
 	if w.maildir == "" {
 		sp := spool.New(w.memLimit)
@@ -374,7 +375,7 @@ func (w *mailboxWriter) prepare(write func(io.Writer) error) (*output, error) {
 	// turn comes (commit), so that a run that is stopped leaves nothing
 	// in tmp/; elsewhere a named file in tmp/, as Maildir deliveries are.
 	tmp := filepath.Join(w.maildir, "tmp")
-	if f, err := atomicfile.CreateUnnamed(filepath.Join(tmp, "mailseal-new"), w.perm); err == nil {
+	if f, err := atomicfile.CreateUnnamed(filepath.Join(tmp, "mailseal-unnamed"), w.perm); err == nil {
 		if err := write(f); err != nil {
 			f.Close()
 			return nil, err
