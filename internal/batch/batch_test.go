@@ -46,6 +46,17 @@ func writeMbox(t testing.TB, dir string, n int) string {
 	return path
 }
 
+// needUnnamed skips a test of unnamed files (O_TMPFILE) where dir's file
+// system has none (and the batch writes under names, as elsewhere).
+func needUnnamed(t *testing.T, dir string) {
+	t.Helper()
+	f, err := atomicfile.CreateUnnamed(filepath.Join(dir, "probe"), 0o600)
+	if err != nil {
+		t.Skipf("no unnamed file (O_TMPFILE) here: %v", err)
+	}
+	f.Close()
+}
+
 // makeMaildir makes an empty Maildir at dir (its cur/, new/ and tmp/).
 func makeMaildir(t testing.TB, dir string) {
 	t.Helper()
@@ -306,11 +317,7 @@ func TestRunMaildirIntoItself(t *testing.T) {
 // private output is the owner's alone.
 func TestRunMboxOutputWhenWhole(t *testing.T) {
 	dir := t.TempDir()
-	if f, err := atomicfile.CreateUnnamed(filepath.Join(dir, "probe"), 0o600); err != nil {
-		t.Skipf("no unnamed file (O_TMPFILE) here: %v", err)
-	} else {
-		f.Close()
-	}
+	needUnnamed(t, dir)
 	in := writeMbox(t, dir, 6)
 	out := filepath.Join(dir, "out.mbox")
 	var during []string
@@ -342,11 +349,7 @@ func TestRunMboxOutputWhenWhole(t *testing.T) {
 // stopped leaves no decrypted message there.
 func TestRunMaildirOutputUnnamed(t *testing.T) {
 	dir := t.TempDir()
-	if f, err := atomicfile.CreateUnnamed(filepath.Join(dir, "probe"), 0o600); err != nil {
-		t.Skipf("no unnamed file (O_TMPFILE) here: %v", err)
-	} else {
-		f.Close()
-	}
+	needUnnamed(t, dir)
 	in := writeMbox(t, dir, 9)
 	out := filepath.Join(dir, "out")
 	var during []int
