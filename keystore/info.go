@@ -10,6 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -114,7 +115,7 @@ func (s *Store) info(e *openpgp.Entity, now time.Time) KeyInfo {
 	for i := range e.Subkeys {
 		sk := &e.Subkeys[i]
 		si := SubkeyInfo{
-			Fingerprint: upper(hex.EncodeToString(sk.PublicKey.Fingerprint)),
+			Fingerprint: upperhex.Encode(sk.PublicKey.Fingerprint),
 			Algorithm:   algorithmName(sk.PublicKey),
 			Created:     sk.PublicKey.CreationTime,
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/dn"
 	"github.com/mailseal/mailseal/internal/pkcs12"
+	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -282,7 +283,7 @@ func decryptAll(keys []*packet.PrivateKey, old PassphraseFunc, newPass newPassph
 	if len(encrypted) == 0 {
 		return nil
 	}
-	name := upper(hex.EncodeToString(keys[0].Fingerprint))
+	name := upperhex.Encode(keys[0].Fingerprint)
 	// decrypt opens what p opens (Decrypt leaves a key it cannot open as
 	// it was) and says how many keys stay locked.
 	decrypt := func(p []byte) int {

@@ -161,8 +161,8 @@ func (nopCloser) Close() error { return nil }
 // signatures, a binary literal packet, signatures with the Intended
 // Recipient Fingerprint), but with seipdV1Writer for the encrypted data:
 // several times faster, and with the CFB encryption on a goroutine of its
-// own beside the hashing. ok is false when the message is not of that kind (or go-crypto
-// disagrees about it): then go-crypto writes it.
+// own beside the hashing. ok is false when the message is not of that
+// kind (or go-crypto disagrees about it): then go-crypto writes it.
 func (e *Engine) encryptSEIPDV1(out io.Writer, to, signers []*openpgp.Entity, cfg *packet.Config) (w io.WriteCloser, ok bool, err error) {
 	now := cfg.Now()
 	ciphers := []uint8{uint8(packet.CipherAES256), uint8(packet.CipherAES128)}

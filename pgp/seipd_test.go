@@ -468,7 +468,8 @@ func (f *failAfter) Write(p []byte) (int, error) {
 }
 
 // An encryption whose output fails reports it and leaves no goroutine
-// behind (the MDC's hashing, the armor's, the signature's), signed or not.
+// behind (the CFB encryption's stage, the armor's, the signature's),
+// signed or not.
 func TestEncryptOutputFailureStopsEveryGoroutine(t *testing.T) {
 	e := testEngine()
 	rcpt := genKey(t, "R", "r@example.org", keyOpts{})
@@ -495,5 +496,36 @@ func TestEncryptOutputFailureStopsEveryGoroutine(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines left, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// An output that fails on the last writes (the last chunk of the
+// encrypted data, the MDC packet in it, the signature) is reported by
+// Close, as one failing mid-stream is by Write.
+func TestEncryptOutputFailureAtTheEnd(t *testing.T) {
+	e := testEngine()
+	rcpt := genKey(t, "R", "r@example.org", keyOpts{})
+	signer := genKey(t, "S", "s@example.org", keyOpts{})
+	data := make([]byte, 200<<10)
+	for _, s := range []*openpgp.Entity{nil, signer} {
+		var full bytes.Buffer
+		w, err := e.Encrypt(&full, []*openpgp.Entity{publicOf(t, rcpt)}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, short := range []int{1, 22, 100} {
+			w, err := e.Encrypt(&failAfter{n: full.Len() - short}, []*openpgp.Entity{publicOf(t, rcpt)}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, werr := w.Write(data)
+			if cerr := w.Close(); werr == nil && cerr == nil {
+				t.Fatalf("signed %v, failing %d bytes before the end: not reported", s != nil, short)
+			}
+		}
 	}
 }

@@ -59,6 +59,15 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 			}
 		}
 	}
+	// A field the sender left outside and that is gone is as misleading
+	// as one changed (a removed Cc hides who else got the message).
+	for _, name := range []string{"Subject", "To", "Cc", "Date"} {
+		if len(outer.Values(name)) == 0 && expectsField(expected, name) {
+			rep.OuterDiffers = append(rep.OuterDiffers, name)
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the outer %s was removed in transit (the protected header has %s): a client that shows the outer header does not show what the sender wrote",
+				name, protectedValue(protected, name)))
+		}
+	}
 	s, err := Senders(protected)
 	if err != nil {
 		return nil, err
@@ -71,6 +80,18 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 // client shows a reader, so that one changed in transit is a warning and
 // not only a name in Report.OuterDiffers.
 var shownOutside = map[string]bool{"subject": true, "to": true, "cc": true, "date": true}
+
+// expectsField reports whether expected ("name:value" entries, as
+// normalizeField writes them) holds a field named name.
+func expectsField(expected []string, name string) bool {
+	prefix := strings.ToLower(name) + ":"
+	for _, e := range expected {
+		if strings.HasPrefix(e, prefix) {
+			return true
+		}
+	}
+	return false
+}
 
 // protectedValue is the quoted value of the protected field key, or "none".
 func protectedValue(h mime.Header, key string) string {

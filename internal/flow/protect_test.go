@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 
@@ -201,6 +202,13 @@ func TestOuterFieldChangedWarns(t *testing.T) {
 		w := strings.Join(res.Report.Warnings, "\n")
 		if res.Report.Status != core.StatusGood || !strings.Contains(w, "the outer "+key+" is not what the sender wrote") {
 			t.Fatalf("%s changed: status %s, warnings %q", c.name, res.Report.Status, res.Report.Warnings)
+		}
+		// The field taken out altogether (a review: a removed To or
+		// Subject was neither a warning nor in outer_differs).
+		res = open(t, f, []byte(strings.Replace(c.msg, c.outer, "", 1)), Options{Decrypt: c.decrypt})
+		w = strings.Join(res.Report.Warnings, "\n")
+		if res.Report.Status != core.StatusGood || !strings.Contains(w, "the outer "+key+" was removed in transit") || !slices.Contains(res.Report.OuterDiffers, key) {
+			t.Fatalf("%s removed: status %s, warnings %q, outer_differs %q", c.name, res.Report.Status, res.Report.Warnings, res.Report.OuterDiffers)
 		}
 	}
 }
