@@ -60,9 +60,12 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 		}
 	}
 	// A field the sender left outside and that is gone is as misleading
-	// as one changed (a removed Cc hides who else got the message).
+	// as one changed (a removed Cc hides who else got the message). The
+	// outside of a signed message (hp=clear) is the sender's only when
+	// nobody wrapped it since: the envelope of an encryption around it is
+	// the encryptor's, which need not repeat the fields.
 	for _, name := range []string{"Subject", "To", "Cc", "Date"} {
-		if len(outer.Values(name)) == 0 && expectsField(expected, name) {
+		if (hp == mime.HPCipher || !rep.Encrypted) && len(outer.Values(name)) == 0 && expectsField(expected, name) {
 			rep.OuterDiffers = append(rep.OuterDiffers, name)
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the outer %s was removed in transit (the protected header has %s): a client that shows the outer header does not show what the sender wrote",
 				name, protectedValue(protected, name)))
