@@ -177,7 +177,10 @@ type Report struct {
 	// OuterDiffers names outer header fields that differ from what the
 	// protected header says should be outside (added or changed in transit,
 	// e.g. an injected Reply-To); the protected values are the ones that count.
-	// A changed Subject, To, Cc or Date is a warning too.
+	// A changed or removed Subject, To, Cc or Date is a warning too. Fields
+	// are compared as a reader sees them (addresses by mailbox, Subject
+	// decoded, Date by its instant), so one written again in another form
+	// is not named.
 	OuterDiffers []string `json:"outer_differs,omitempty"`
 	// Warnings name what could mislead a reader while the verdict stands:
 	// a display name that shows another address or changed in transit, a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/mail"
 	"strconv"
 	"strings"
 
@@ -34,14 +35,22 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 	}
 	rep.HeaderProtection = hp
 	protected := e.Header.NonContentFields()
-	var expected []string // "name: value" of what should be outside
+	// expected: what should be outside, as fieldKey compares it, and the
+	// names of those fields. Sets, so that comparing costs one look-up a
+	// field (a header of a megabyte holds some 150,000 fields).
+	expected, expectedNames := map[string]bool{}, map[string]bool{}
+	expect := func(name, value string) {
+		expected[fieldKey(name, value)] = true
+		expectedNames[strings.ToLower(strings.TrimSpace(name))] = true
+	}
 	if hp == mime.HPCipher {
 		for _, v := range protected.Values("HP-Outer") {
-			expected = append(expected, normalizeField(v))
+			name, value, _ := strings.Cut(v, ":")
+			expect(name, value)
 		}
 	} else {
 		for _, f := range protected {
-			expected = append(expected, normalizeField(f.Key+": "+f.Value))
+			expect(f.Key, f.Value)
 		}
 	}
 	seen := map[string]bool{}
@@ -50,7 +59,7 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 		if traceFields[name] || strings.HasPrefix(name, "content-") || seen[name] || hp == mime.HPClear && name == "bcc" {
 			continue // the protected copy of a signed message leaves Bcc out on purpose
 		}
-		if !containsField(expected, normalizeField(f.Key+": "+f.Value)) {
+		if !expected[fieldKey(f.Key, f.Value)] {
 			seen[name] = true
 			rep.OuterDiffers = append(rep.OuterDiffers, f.Key)
 			if shownOutside[name] {
@@ -65,7 +74,7 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 	// nobody wrapped it since: the envelope of an encryption around it is
 	// the encryptor's, which need not repeat the fields.
 	for _, name := range []string{"Subject", "To", "Cc", "Date"} {
-		if (hp == mime.HPCipher || !rep.Encrypted) && len(outer.Values(name)) == 0 && expectsField(expected, name) {
+		if (hp == mime.HPCipher || !rep.Encrypted) && len(outer.Values(name)) == 0 && expectedNames[strings.ToLower(name)] {
 			rep.OuterDiffers = append(rep.OuterDiffers, name)
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the outer %s was removed in transit (the protected header has %s): a client that shows the outer header does not show what the sender wrote",
 				name, protectedValue(protected, name)))
@@ -84,39 +93,60 @@ func headerProtection(rep *core.Report, outer mime.Header, e *mime.Entity) (*cor
 // not only a name in Report.OuterDiffers.
 var shownOutside = map[string]bool{"subject": true, "to": true, "cc": true, "date": true}
 
-// expectsField reports whether expected ("name:value" entries, as
-// normalizeField writes them) holds a field named name.
-func expectsField(expected []string, name string) bool {
-	prefix := strings.ToLower(name) + ":"
-	for _, e := range expected {
-		if strings.HasPrefix(e, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // protectedValue is the quoted value of the protected field key, or "none".
 func protectedValue(h mime.Header, key string) string {
 	if v := h.Values(key); len(v) > 0 {
-		return strconv.Quote(strings.Join(v, ", "))
+		return strconv.Quote(mime.DecodeWords(strings.Join(v, ", ")))
 	}
 	return "none"
 }
 
-func normalizeField(v string) string {
-	name, value, _ := strings.Cut(v, ":")
-	return strings.ToLower(strings.TrimSpace(name)) + ":" + strings.Join(strings.Fields(value), " ")
-}
-
-func containsField(list []string, f string) bool {
-	for _, l := range list {
-		if l == f {
-			return true
+// fieldKey is how a header field compares between the outer header and
+// what the sender left outside, so that a change a relay or a list may
+// make without changing what a reader sees is not reported: the name in
+// lower case, then
+//   - for a field of addresses (From, Sender, Reply-To, To, Cc, Bcc), its
+//     mailboxes in order, each as its address (core.AddressKey: the domain's
+//     case does not count) and its display name decoded, with white space
+//     collapsed ("Bob<bob@example.org>", "\"Bob\" <bob@Example.org>" and
+//     "=?utf-8?q?Bob?= <bob@example.org>" are one);
+//   - for Subject, its text with encoded words decoded;
+//   - for Date, the instant it names, where it can be read;
+//   - otherwise its value;
+//
+// every text with runs of white space made one space.
+func fieldKey(name, value string) string {
+	name = strings.ToLower(strings.TrimSpace(name))
+	value = strings.TrimSpace(value)
+	switch name {
+	case "from", "sender", "reply-to", "to", "cc", "bcc":
+		var b strings.Builder
+		for i, m := range (mime.Header{{Key: name, Value: value}}).Mailboxes(name) {
+			if m.Address == "" {
+				b.Reset() // a mailbox without an address: compared as written
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(collapseSpace(m.Name) + " <" + core.AddressKey(m.Address) + ">")
+		}
+		if b.Len() > 0 {
+			return name + ":" + b.String()
+		}
+	case "subject":
+		return name + ":" + collapseSpace(mime.DecodeWords(value))
+	case "date":
+		if t, err := mail.ParseDate(value); err == nil {
+			return name + ":" + strconv.FormatInt(t.UnixNano(), 10)
 		}
 	}
-	return false
+	return name + ":" + collapseSpace(value)
 }
+
+// collapseSpace is s with runs of white space made one space and none at
+// either end.
+func collapseSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // sameFrom reports whether the outer From and Sender name the same
 // addresses as the protected ones.
