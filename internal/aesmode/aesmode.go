@@ -60,6 +60,8 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/mailseal/mailseal/internal/asmrun"
 )
 
 // BlockSize is AES's block size.
@@ -105,16 +107,9 @@ type Encrypter struct {
 // maxRun is the most the assembly handles in one call.
 const maxRun = 64 << 10
 
-// asmCalled, when a test sets it, is told the bytes of each assembly call
-// (TestAssemblyRuns checks them against maxRun); nil otherwise.
-var asmCalled func(bytes int)
-
-// called reports an assembly call of n bytes to asmCalled.
-func called(n int) {
-	if asmCalled != nil {
-		asmCalled(n)
-	}
-}
+// asmCalls is told the bytes of each assembly call (TestAssemblyRuns
+// checks them against maxRun).
+var asmCalls asmrun.Hook
 
 // NewEncrypter returns an encrypter starting from iv (BlockSize bytes).
 func (c *Cipher) NewEncrypter(iv []byte) *Encrypter {
@@ -158,7 +153,7 @@ func (e *Encrypter) XORKeyStream(dst, src []byte) {
 func (c *Cipher) encryptBlocks(reg *[BlockSize]byte, dst, src []byte) int {
 	n := min(len(src), maxRun) / BlockSize * BlockSize
 	if c.rounds != 0 {
-		called(n)
+		asmCalls.Called(n)
 		encryptBlocksAESNI(c.rounds, &c.xk[0], &reg[0], &dst[0], &src[0], n/BlockSize)
 		return n
 	}
@@ -202,7 +197,7 @@ func (c *Cipher) KeyStream(ks, ct []byte, prev *[BlockSize]byte) {
 			if done > 0 {
 				from = (*[BlockSize]byte)(ct[done-BlockSize : done])
 			}
-			called(groups * g.blocks * BlockSize)
+			asmCalls.Called(groups * g.blocks * BlockSize)
 			g.run(&from[0], &ct[done], &ks[done], groups)
 			done += groups * g.blocks * BlockSize
 		}

@@ -363,12 +363,7 @@ func TestAssemblyRuns(t *testing.T) {
 	if c.rounds == 0 {
 		t.Skip("no assembly here")
 	}
-	var calls, most int
-	asmCalled = func(n int) {
-		calls++
-		most = max(most, n)
-	}
-	defer func() { asmCalled = nil }()
+	asmCalls.Record(t)
 	buf := make([]byte, 5*maxRun+100)
 	ks := make([]byte, len(buf))
 	var iv [BlockSize]byte
@@ -376,7 +371,7 @@ func TestAssemblyRuns(t *testing.T) {
 	c.KeyStream(ks, buf, &iv)
 	noVAES(c).KeyStream(ks, buf, &iv)
 	c.XORKeyStreamAt(buf, buf, &iv, 7)
-	if most > maxRun || calls < 4*5 {
+	if calls, most := asmCalls.Calls(); most > maxRun || calls < 4*5 {
 		t.Fatalf("%d assembly calls, the largest %d bytes (maxRun %d)", calls, most, maxRun)
 	}
 }

@@ -53,7 +53,7 @@ func (c *Cipher) XORKeyStreamAt(dst, src []byte, iv *[BlockSize]byte, off uint64
 				break
 			}
 		}
-		called(int(groups) * 16 * BlockSize)
+		asmCalls.Called(int(groups) * 16 * BlockSize)
 		ctr16VAES(c.rounds, &c.xk2[0], lo, hi, &dst[0], &src[0], int(groups))
 		n := int(groups) * 16 * BlockSize
 		dst, src = dst[n:], src[n:]

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/mailseal/mailseal/internal/asmrun"
 )
 
 // haveCLMUL says whether this processor runs crc24FoldCLMUL.
@@ -37,9 +39,7 @@ func crc24Blocks(crc uint32, p []byte) (uint32, int) {
 	if !haveCLMUL || len(p) < 64 {
 		return crc, 0
 	}
-	if asmCalled != nil {
-		asmCalled(len(p))
-	}
+	asmCalls.Called(len(p))
 	n := len(p) &^ 15
 	var first [16]byte
 	copy(first[:], p)
@@ -53,6 +53,6 @@ func crc24Blocks(crc uint32, p []byte) (uint32, int) {
 	return crc24Table(0, r[:]), n
 }
 
-// asmCalled, when a test sets it, is told the bytes of each call of the
-// assembly (TestCRC24Runs); nil otherwise.
-var asmCalled func(bytes int)
+// asmCalls is told the bytes of each call of the assembly
+// (TestCRC24Runs).
+var asmCalls asmrun.Hook

@@ -14,15 +14,13 @@ func TestCRC24Runs(t *testing.T) {
 	if !haveCLMUL {
 		t.Skip("no carry-less multiplication here")
 	}
-	calls, most := 0, 0
-	asmCalled = func(n int) { calls, most = calls+1, max(most, n) }
-	defer func() { asmCalled = nil }()
+	asmCalls.Record(t)
 	data := make([]byte, 3*crcRun+77)
 	rand.Read(data)
 	if got, want := crc24Update(crc24Init, data), crc24Table(crc24Init, data); got != want {
 		t.Fatalf("%06x, tables %06x", got, want)
 	}
-	if calls < 4 || most > crcRun {
+	if calls, most := asmCalls.Calls(); calls < 4 || most > crcRun {
 		t.Fatalf("%d calls, the largest %d bytes", calls, most)
 	}
 }

@@ -2,7 +2,11 @@
 
 package crlf
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/mailseal/mailseal/internal/asmrun"
+)
 
 // haveLinesAsm says whether checkLines runs the assembly (AVX2, with the
 // operating system saving the YMM registers).
@@ -57,7 +61,7 @@ func ExpandLF(dst, src []byte) (nd, ns int) {
 
 //go:noinline
 func linesRun(p []byte, blocks int) bool {
-	called(blocks * 32)
+	asmCalls.Called(blocks * 32)
 	return linesAVX2(&p[0], blocks)
 }
 
@@ -65,16 +69,10 @@ func linesRun(p []byte, blocks int) bool {
 func expandRun(dst, src []byte) (nd, ns int) {
 	src = src[:min(len(src), asmRun)]
 	dst = dst[:min(len(dst), 3*asmRun)]
-	called(len(src))
+	asmCalls.Called(len(src))
 	return expandLFAVX2(&dst[0], len(dst), &src[0], len(src))
 }
 
-// asmCalled, when a test sets it, is told the input bytes of each
-// assembly call (TestAssemblyRuns); nil otherwise.
-var asmCalled func(bytes int)
-
-func called(n int) {
-	if asmCalled != nil {
-		asmCalled(n)
-	}
-}
+// asmCalls is told the input bytes of each assembly call
+// (TestAssemblyRuns).
+var asmCalls asmrun.Hook

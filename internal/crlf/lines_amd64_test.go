@@ -14,24 +14,22 @@ func TestAssemblyRuns(t *testing.T) {
 	if !haveLinesAsm {
 		t.Skip("no assembly here")
 	}
-	calls, most := 0, 0
-	asmCalled = func(n int) { calls, most = calls+1, max(most, n) }
-	defer func() { asmCalled = nil }()
+	asmCalls.Record(t)
 	text := bytes.Repeat([]byte("a line of text, of a length that is not a power of two\r\n"), 4*asmRun/56+7)
 	if ok, _ := checkLines(text, false); !ok {
 		t.Fatal("checkLines: not canonical")
 	}
-	if calls < 4 || most > asmRun {
+	if calls, most := asmCalls.Calls(); calls < 4 || most > asmRun {
 		t.Fatalf("checkLines: %d calls, the largest %d bytes", calls, most)
 	}
-	calls, most = 0, 0
+	asmCalls.Record(t)
 	lf := bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))
 	dst := make([]byte, 2*len(lf)+96)
 	nd, ns := ExpandLF(dst, lf)
 	if ns != len(lf) || !bytes.Equal(dst[:nd], text) {
 		t.Fatalf("ExpandLF: read %d of %d, output equal %v", ns, len(lf), bytes.Equal(dst[:nd], text))
 	}
-	if calls < 4 || most > asmRun {
+	if calls, most := asmCalls.Calls(); calls < 4 || most > asmRun {
 		t.Fatalf("ExpandLF: %d calls, the largest %d bytes", calls, most)
 	}
 }
