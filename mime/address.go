@@ -69,7 +69,13 @@ type addrParser struct {
 	toks  []addrToken
 	out   []Mailbox
 	group string // the display name of the group being read, "" outside
-	work  int
+	// groupName is group decoded (DecodeWords), once for all the
+	// mailboxes that take it, which share it: decoding it for each made
+	// a name of half a megabyte over 100,000 mailboxes minutes of work
+	// and gigabytes of copies. "" outside a group and for one without a
+	// name.
+	groupName string
+	work      int
 }
 
 // tokenize splits v into tokens: atoms, quoted strings, comments, domain
@@ -178,7 +184,7 @@ func (p *addrParser) list() {
 			start = i
 		case ';':
 			p.bare(p.toks[start:i])
-			p.group = ""
+			p.group, p.groupName = "", ""
 			i++
 			start = i
 		case ':':
@@ -189,6 +195,9 @@ func (p *addrParser) list() {
 			p.group = render(p.toks[start:i])
 			if p.group == "" {
 				p.group = " " // a group without a name is a group all the same
+			} else {
+				p.work += len(p.group)
+				p.groupName = DecodeWords(p.group)
 			}
 			i++
 			start = i
@@ -213,13 +222,16 @@ func (p *addrParser) list() {
 // add appends a mailbox, giving it the group's name if it has none;
 // nothing if it has neither a name nor an address ("<>").
 func (p *addrParser) add(name, addr string) {
-	if name == "" && addr == "" {
+	switch {
+	case name == "" && addr == "":
 		return
+	case name == "":
+		name = p.groupName
+	default:
+		p.work += len(name)
+		name = DecodeWords(name)
 	}
-	if name == "" && p.group != " " {
-		name = p.group
-	}
-	p.out = append(p.out, Mailbox{Name: DecodeWords(name), Address: addr})
+	p.out = append(p.out, Mailbox{Name: name, Address: addr})
 }
 
 // name is the display name of the phrase before an angle address: its

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	stdmime "mime"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/charset"
@@ -168,6 +167,10 @@ type Mailbox struct {
 	// inside quotes (as clients decode them); a comment after a bare
 	// address ("alice@example.org (Alice)") counts as one, and a mailbox
 	// in a group without a name of its own has the group's. "" if none.
+	// The mailboxes of a group share the group's name: a reader of many
+	// that works on each name compares it with the one before (== between
+	// strings that share their bytes costs nothing) rather than working
+	// on a long group name once for each of its mailboxes.
 	Name string
 	// Address is the addr-spec, local@domain; "" for a display name that
 	// stands without an address ("The Manager").
@@ -285,7 +288,36 @@ func readCharset(name string, input io.Reader) (io.Reader, error) {
 		// then keeps the word as written.
 		return errReader{fmt.Errorf("mime: unknown charset %q", name)}, nil
 	}
-	return r, nil
+	return smallCopy{r}, nil
+}
+
+// smallCopy is a converted encoded word or parameter for the standard
+// library's decoder, which copies it out with io.Copy: through WriteTo, in
+// pieces of a small buffer, where io.Copy would allocate 32 KiB for each
+// word (2.6 GB for a header of a megabyte of short words).
+type smallCopy struct{ r io.Reader }
+
+func (s smallCopy) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+func (s smallCopy) WriteTo(w io.Writer) (int64, error) {
+	var buf [512]byte
+	var n int64
+	for {
+		k, err := s.r.Read(buf[:])
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // UnknownCharsets returns the charsets (in lower case, each once) of the
@@ -293,10 +325,14 @@ func readCharset(name string, input io.Reader) (io.Reader, error) {
 // does not know them: a client that does may show other text there.
 func UnknownCharsets(v string) []string {
 	var out []string
+	seen := map[string]bool{} // each name once: a field may name thousands
 	for start, end := nextEncodedWord(v, 0); start >= 0; start, end = nextEncodedWord(v, end) {
 		name := strings.ToLower(v[start+2 : tokenEnd(v, start+2)])
-		r, _ := readCharset(name, strings.NewReader(""))
-		if _, unknown := r.(errReader); unknown && !slices.Contains(out, name) {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if r, _ := readCharset(name, strings.NewReader("")); isErrReader(r) {
 			out = append(out, name)
 		}
 	}
@@ -305,4 +341,12 @@ func UnknownCharsets(v string) []string {
 
 type errReader struct{ err error }
 
+func isErrReader(r io.Reader) bool {
+	_, ok := r.(errReader)
+	return ok
+}
+
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// WriteTo fails at once, so that io.Copy allocates no buffer for it.
+func (r errReader) WriteTo(io.Writer) (int64, error) { return 0, r.err }

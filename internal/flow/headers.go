@@ -99,11 +99,13 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 	}
 	mine := foldSet(own)
 	var shown, warns, unknown []string
+	seenUnknown := map[string]bool{}
 	reorders := false
 	for _, v := range h.Values(key) {
 		text := mime.DecodeWords(v)
 		for _, cs := range mime.UnknownCharsets(v) {
-			if !slices.Contains(unknown, cs) {
+			if !seenUnknown[cs] {
+				seenUnknown[cs] = true
 				unknown = append(unknown, cs)
 			}
 		}
@@ -152,9 +154,19 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 		return nil
 	}
 	var warns []string
+	var on, pn string
+	differ, warned := false, false
 	for i := range outer {
-		on, pn := strings.Join(strings.Fields(outer[i].Name), " "), strings.Join(strings.Fields(protected[i].Name), " ")
-		if strings.EqualFold(outer[i].Address, protected[i].Address) && on != pn {
+		// The mailboxes of a group share its name: the names are compared
+		// (and a warning made) once for each run of mailboxes with the same
+		// names, not for each, which for a long group name would be work
+		// for each mailbox as long as the name.
+		if i == 0 || outer[i].Name != outer[i-1].Name || protected[i].Name != protected[i-1].Name {
+			on, pn = collapseSpace(outer[i].Name), collapseSpace(protected[i].Name)
+			differ, warned = on != pn, false
+		}
+		if differ && !warned && strings.EqualFold(outer[i].Address, protected[i].Address) {
+			warned = true
 			warns = append(warns, fmt.Sprintf("%s display name differs: %q outside, %q in the protected header (a client may show either)",
 				key, strings.ToValidUTF8(on, "\uFFFD"), strings.ToValidUTF8(pn, "\uFFFD")))
 		}
@@ -170,8 +182,13 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 func shownAddressesIn(text string) []string {
 	shown := shownText(text)
 	out := addressesIn(shown)
+	seen := make(map[string]bool, len(out)) // a name may show thousands
+	for _, a := range out {
+		seen[a] = true
+	}
 	for _, a := range addressesIn(compacted(shown)) {
-		if !slices.Contains(out, a) {
+		if !seen[a] {
+			seen[a] = true
 			out = append(out, a)
 		}
 	}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -399,6 +401,59 @@ func BenchmarkHeaderWarnings(b *testing.B) {
 					headerWarnings(h, h)
 				}
 			})
+		}
+	}
+}
+
+// The warnings about a header take time in proportion to it, whatever a
+// sender puts in From (an attacker's read found each of these quadratic:
+// 1 MiB of them took 18 s, 33 s and minutes). Each shape is read at n
+// and 8n; eight times as much may take at most 24 times as long (a
+// comparison of each with each takes 64 times).
+func TestHeaderWarningsLinear(t *testing.T) {
+	shapes := []struct {
+		name string
+		from func(n int) string
+	}{
+		{"a display name showing many addresses", func(n int) string {
+			var b strings.Builder
+			b.WriteString(`"`)
+			for i := range n {
+				b.WriteString(strconv.Itoa(i) + "@b.example ")
+			}
+			return b.String() + `" <x@y.example>`
+		}},
+		{"encoded words in many unknown charsets", func(n int) string {
+			var b strings.Builder
+			for i := range n / 4 {
+				b.WriteString("=?x" + strconv.Itoa(i) + "?q?a?=")
+			}
+			return b.String() + " <x@y.example>"
+		}},
+		{"a group whose long name many mailboxes take", func(n int) string {
+			return strings.Repeat("=?utf-8?q?Gr=C3=BC=C3=9Fe?= ", n/4) + ":" + strings.Repeat("a@b.example, ", n/4) + ";"
+		}},
+	}
+	for _, shape := range shapes {
+		took := func(n int) time.Duration {
+			from := shape.from(n)
+			m := parse(t, []byte("From: "+from+"\r\nContent-Type: text/plain; hp=\"clear\"\r\n\r\nbody\r\n"))
+			h := m.Root.Header.NonContentFields()
+			best := time.Duration(1 << 62)
+			for range 2 {
+				start := time.Now()
+				headerWarnings(h, h)
+				var rep core.Report
+				if _, err := headerProtection(&rep, h, m.Root); err != nil {
+					t.Fatal(err)
+				}
+				best = min(best, time.Since(start))
+			}
+			return best
+		}
+		small, large := took(4000), took(32000)
+		if large > 24*small {
+			t.Errorf("%s: n=4,000 in %v, 32,000 in %v", shape.name, small, large)
 		}
 	}
 }

@@ -121,7 +121,8 @@ func fieldKey(name, value string) string {
 	switch name {
 	case "from", "sender", "reply-to", "to", "cc", "bcc":
 		var b strings.Builder
-		for i, m := range (mime.Header{{Key: name, Value: value}}).Mailboxes(name) {
+		list := (mime.Header{{Key: name, Value: value}}).Mailboxes(name)
+		for i, m := range list {
 			if m.Address == "" {
 				b.Reset() // a mailbox without an address: compared as written
 				break
@@ -129,7 +130,13 @@ func fieldKey(name, value string) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(collapseSpace(m.Name) + " <" + core.AddressKey(m.Address) + ">")
+			// A name is written where it changes ("name" <a>, <b>): the
+			// mailboxes of a group share its name, which written for each
+			// would make the key as long as the name times the mailboxes.
+			if i == 0 || m.Name != list[i-1].Name {
+				b.WriteString(strconv.Quote(collapseSpace(m.Name)) + " ")
+			}
+			b.WriteString("<" + core.AddressKey(m.Address) + ">")
 		}
 		if b.Len() > 0 {
 			return name + ":" + b.String()
