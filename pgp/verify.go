@@ -387,15 +387,64 @@ func (e *Engine) VerifyDetached(content, sig io.Reader, certs CertFinder) ([]cor
 	return signers, warnings, err
 }
 
+// maxSignatures bounds the signature packets of one signature (detached
+// or inline), as internal/cms bounds a SignedData's signers: a message
+// has a few. maxSigHashes bounds the hashes the signed data goes
+// through: the signatures that hash it alike (the same algorithm and
+// signature type, and for version 6 the same salt; every version 4
+// signature of one algorithm) share one, and a signature that would need
+// another beyond them is not checked. Before, each signature had its own:
+// 4,000 copies of one signature packet made the data be hashed 4,000
+// times (an attacker's read: a 4 MiB message took ten seconds).
+const (
+	maxSignatures = 64
+	maxSigHashes  = 8
+)
+
+// sigHash is the hash that signatures with the same sigHashKey share.
+type sigHash struct {
+	in, final hash.Hash
+	users     int // signatures left to hand final to
+	err       error
+}
+
+type sigHashKey struct {
+	h    crypto.Hash
+	t    packet.SignatureType
+	salt string
+}
+
+// take returns the final hash for one of h's signatures: a copy while
+// others are left to take it, the hash itself for the last.
+func (h *sigHash) take() (hash.Hash, error) {
+	h.users--
+	if h.users == 0 {
+		return h.final, nil
+	}
+	c, ok := h.final.(hash.Cloner)
+	if !ok {
+		return nil, errors.New("the hash cannot be copied")
+	}
+	cp, err := c.Clone()
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
 func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsupported []error, certs CertFinder) ([]core.Signature, []string, error) {
+	if n := len(sigs) + len(unsupported); n > maxSignatures {
+		return nil, nil, fmt.Errorf("pgp: verify: the signature has %d signature packets, more than %d: %w", n, maxSignatures, core.ErrInput)
+	}
 	type item struct {
-		sig       *packet.Signature
-		ent       *openpgp.Entity
-		pub       *packet.PublicKey
-		in, final hash.Hash
-		err       error
+		sig *packet.Signature
+		ent *openpgp.Entity
+		pub *packet.PublicKey
+		h   *sigHash
+		err error
 	}
 	items := make([]item, len(sigs))
+	hashes := map[sigHashKey]*sigHash{}
 	var writers []io.Writer
 	for i, sig := range sigs {
 		it := item{sig: sig}
@@ -408,11 +457,24 @@ func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsuppor
 					it.err = errors.New("v6 signature without salt")
 				}
 			}
-			if it.err == nil {
-				it.in, it.final, it.err = newSigHash(sig.Hash, sig.SigType, salt)
+			key := sigHashKey{sig.Hash, sig.SigType, string(salt)}
+			switch h, shared := hashes[key]; {
+			case it.err != nil:
+			case shared:
+				it.h = h
+			case len(hashes) == maxSigHashes:
+				it.err = fmt.Errorf("not checked: the signatures hash the signed data in more than %d ways", maxSigHashes)
+			default:
+				h = &sigHash{}
+				h.in, h.final, h.err = newSigHash(sig.Hash, sig.SigType, salt)
+				hashes[key] = h
+				if h.in != nil {
+					writers = append(writers, h.in)
+				}
+				it.h = h
 			}
-			if it.in != nil {
-				writers = append(writers, it.in)
+			if it.h != nil {
+				it.h.users++
 			}
 		}
 		items[i] = it
@@ -420,10 +482,19 @@ func (e *Engine) verifySigs(signed io.Reader, sigs []*packet.Signature, unsuppor
 	if _, err := io.Copy(io.MultiWriter(writers...), signed); err != nil {
 		return nil, nil, fmt.Errorf("pgp: verify: reading the signed data: %v: %w", err, core.ErrInput)
 	}
+	finals := make([]hash.Hash, len(items))
+	for i, it := range items {
+		if it.h == nil {
+			continue
+		}
+		if items[i].err = it.h.err; it.h.err == nil {
+			finals[i], items[i].err = it.h.take()
+		}
+	}
 	signers := make([]core.Signature, 0, len(items)+len(unsupported))
 	var warnings []string
-	for _, it := range items {
-		sg := withSource(e.evaluate(it.sig, it.final, it.err, it.ent, it.pub), certs)
+	for i, it := range items {
+		sg := withSource(e.evaluate(it.sig, finals[i], it.err, it.ent, it.pub), certs)
 		signers = append(signers, sg)
 		if w := e.expiredSince(sg, it.ent); w != "" {
 			warnings = append(warnings, w)
