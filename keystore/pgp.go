@@ -279,15 +279,37 @@ func anySecretPacket(data []byte, match func(rawPacket) bool) bool {
 
 // applyRevocations applies standalone revocation signatures to the stored
 // keys they verify against.
+//
+// Each is checked against the certificates its issuer names (the key
+// index finds them by key ID), and only one that names none against every
+// stored certificate: checking each against every one (as it did) made an
+// import of many revocations cost their number times the keystore's size.
 func (s *Store) applyRevocations(sigs []rawPacket) ([]ImportResult, error) {
 	var results []ImportResult
+	var ids map[uint64][]string
+	var all []string // every stored certificate, listed once, if needed
 	for _, p := range sigs {
 		sig := parseSig(p)
 		if sig == nil || sig.SigType != packet.SigTypeKeyRevocation {
 			return results, fmt.Errorf("keystore: import: a signature without its key that is not a key revocation: %w", core.ErrInput)
 		}
+		var candidates []string
+		switch {
+		case len(sig.IssuerFingerprint) > 0:
+			candidates = []string{hex.EncodeToString(sig.IssuerFingerprint)}
+		case sig.IssuerKeyId != nil:
+			if ids == nil {
+				ids = s.keyIDs()
+			}
+			candidates = ids[*sig.IssuerKeyId]
+		default:
+			if all == nil {
+				all = s.certFingerprints()
+			}
+			candidates = all
+		}
 		applied := false
-		for _, fpr := range s.certFingerprints() {
+		for _, fpr := range candidates {
 			c, err := s.readCert(fpr)
 			if err != nil {
 				continue

@@ -2,7 +2,9 @@ package keystore
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/gpgtest"
@@ -317,5 +320,50 @@ func TestRevocationCertificateOnDemand(t *testing.T) {
 	}
 	if got, _ := s.ListPGP(aliceFpr); !got[0].Revoked || !bytes.Equal(readKeyData(t, path), stored) {
 		t.Fatal("not revoked with the kept certificate")
+	}
+}
+
+// Loose revocations in an import are each checked against the
+// certificates their issuer names, not against every stored one (as they
+// were: an import of many revocations read and checked the whole
+// keystore for each). The revoked key here sorts after almost all the
+// others, which each revocation read before it found its key.
+func TestImportRevocationsByIssuer(t *testing.T) {
+	s := newStore(t)
+	importBytes(t, s, otherKeys(t, 0, 60))
+	var target *openpgp.Entity
+	for target == nil || target.PrimaryKey.Fingerprint[0] < 0xf0 {
+		e, err := openpgp.NewEntity("Target", "", "target@example.org", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		target = e
+	}
+	var pub bytes.Buffer
+	if err := target.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	importBytes(t, s, pub.Bytes())
+	const n = 10
+	var revs bytes.Buffer
+	for i := range n {
+		if err := target.Revoke(packet.KeyRetired, fmt.Sprintf("retired, %d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := target.Revocations[len(target.Revocations)-1].Packet.Serialize(&revs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.keyBytesRead.Load()
+	res := importBytes(t, s, revs.Bytes())
+	read := s.keyBytesRead.Load() - before
+	if len(res) != n || res[0].Changes[0] != "revoked" {
+		t.Fatalf("%+v", res)
+	}
+	if got, _ := s.ListPGP(hex.EncodeToString(target.PrimaryKey.Fingerprint)); len(got) != 1 || !got[0].Revoked {
+		t.Fatalf("not revoked: %+v", got)
+	}
+	if read > n*8<<10 {
+		t.Errorf("%d revocations read %d bytes of keys", n, read)
 	}
 }
