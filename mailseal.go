@@ -40,7 +40,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -410,12 +409,14 @@ func contrast(r *Report, protectedFrom []string) []string {
 		// Every protected From mailbox counts, as for the signer binding
 		// and DMARC (one with no address, or several, never a match).
 		var others []string
+		seen := map[string]bool{} // each once, by a set: a From may name thousands
 		for _, f := range protectedFrom {
 			d, err := auth.AddressDomain(f)
 			if err != nil || !strings.Contains(f, "@") { // no valid domain name: another one all the same
 				d = fmt.Sprintf("%q, which is no valid domain", f)
 			}
-			if d != a.Domain && !slices.Contains(others, d) {
+			if d != a.Domain && !seen[d] {
+				seen[d] = true
 				others = append(others, d)
 			}
 		}
