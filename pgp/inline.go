@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/stage"
@@ -550,26 +549,39 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) (*Cleartext, er
 		return nil, err
 	}
 	if hashes := b.Headers.Values("Hash"); len(hashes) > 0 {
+		// The names, read once for all the signatures, and quoted in an
+		// error at most maxHashHeaderQuote bytes of them: the header is the
+		// sender's, and each of up to 64 signatures would repeat it.
+		listed := map[string]bool{}
+		for _, v := range hashes {
+			for n := range strings.SplitSeq(v, ",") { // RFC 9580 section 6.2.2.3: a list
+				listed[hashNameKey(n)] = true
+			}
+		}
+		named := strings.Join(hashes, ", ")
+		if len(named) > maxHashHeaderQuote {
+			named = strings.ToValidUTF8(named[:maxHashHeaderQuote], "") + "..."
+		}
 		for i, sig := range sigs {
 			if i >= len(signers) || signers[i].Status == core.SignerUnknown {
 				continue
 			}
-			if !hashListed(hashes, sig) {
+			if !listed[hashNameKey(core.HashName(sig.Hash))] {
 				signers[i].Status = core.SignerBad
 				signers[i].Valid = false
-				signers[i].Error = fmt.Sprintf("the signature's hash %s is not the one named in the Hash header (%s)", core.HashName(sig.Hash), strings.Join(hashes, ", "))
+				signers[i].Error = fmt.Sprintf("the signature's hash %s is not the one named in the Hash header (%q)", core.HashName(sig.Hash), named)
 			}
 		}
 	}
 	return &Cleartext{Text: append([]byte(nil), b.Bytes...), Signers: signers, Warnings: warnings}, nil
 }
 
-func hashListed(names []string, sig *packet.Signature) bool {
-	want := strings.ReplaceAll(strings.ToUpper(core.HashName(sig.Hash)), "-", "")
-	for _, n := range names {
-		if strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(n)), "-", "") == want {
-			return true
-		}
-	}
-	return false
+// maxHashHeaderQuote bounds what an error quotes of a cleartext
+// signature's Hash header.
+const maxHashHeaderQuote = 200
+
+// hashNameKey is a hash's name as a Hash header and core.HashName are
+// compared: upper case, without dashes or surrounding space.
+func hashNameKey(name string) string {
+	return strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(name)), "-", "")
 }

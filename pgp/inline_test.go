@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -269,11 +270,31 @@ func TestVerifyCleartext(t *testing.T) {
 		_, _, err := verifyCleartext(e, in, certs)
 		wantErr(t, err, core.ErrInput)
 	}
-	// A Hash header that does not match the signature makes it bad.
-	wrong := bytes.Replace(cs, []byte("Hash: SHA512"), []byte("Hash: SHA256"), 1)
-	if !bytes.Equal(wrong, cs) {
-		_, signers, _ = verifyCleartext(e, wrong, certs)
-		oneSigner(t, signers, core.SignerBad)
+	// A Hash header that does not match the signature makes it bad (the
+	// header is found as written: a replacement of a header that is not
+	// there would test nothing).
+	m := regexp.MustCompile(`(?m)^Hash: (\S+)\r?$`).FindSubmatchIndex(cs)
+	if m == nil {
+		t.Fatalf("no Hash header:\n%s", cs)
+	}
+	name := string(cs[m[2]:m[3]])
+	other := "SHA256"
+	if name == other {
+		other = "SHA512"
+	}
+	withHash := func(v string) []byte {
+		return slices.Concat(cs[:m[2]], []byte(v), cs[m[3]:])
+	}
+	_, signers, _ = verifyCleartext(e, withHash(other), certs)
+	oneSigner(t, signers, core.SignerBad)
+	// The header is a list: the signature's hash among others is named.
+	_, signers, _ = verifyCleartext(e, withHash(other+", "+name), certs)
+	oneSigner(t, signers, core.SignerGood)
+	// An error quotes at most the first 200 bytes of the header.
+	_, signers, _ = verifyCleartext(e, withHash(strings.Repeat(other+",", 10000)+other), certs)
+	oneSigner(t, signers, core.SignerBad)
+	if len(signers[0].Error) > 400 || !strings.Contains(signers[0].Error, other+", "+other) {
+		t.Errorf("%d bytes: %.300q", len(signers[0].Error), signers[0].Error)
 	}
 }
 
