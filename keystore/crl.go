@@ -280,7 +280,8 @@ func (s *Store) IssueCRL(opts CRLOptions) ([]byte, *x509.RevocationList, error) 
 	if err := s.writeCAState(caFpr, st); err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.storeCRL(parsedCRL{der: der, crl: crl}, []*x509.Certificate{ca}); err != nil {
+	checks := maxCRLChecks
+	if _, err := s.storeCRL(parsedCRL{der: der, crl: crl}, []*x509.Certificate{ca}, &checks); err != nil {
 		return nil, nil, err
 	}
 	if err := s.dropOlderCRLs(ca, der); err != nil {

@@ -562,8 +562,9 @@ func (s *Store) storeX509Locked(in *x509Input, protect []byte) ([]ImportResult, 
 			bySubject[string(c.RawSubject)] = append(bySubject[string(c.RawSubject)], c)
 		}
 	}
+	checks := maxCRLChecks
 	for _, l := range in.crls {
-		res, err := s.storeCRL(l, bySubject[string(l.crl.RawIssuer)])
+		res, err := s.storeCRL(l, bySubject[string(l.crl.RawIssuer)], &checks)
 		if err != nil {
 			return results, err
 		}
@@ -614,32 +615,41 @@ func (s *Store) storeKey(key crypto.PrivateKey, cert *x509.Certificate, protect 
 	return note, nil
 }
 
-// maxCRLIssuers bounds the certificates with a CRL's issuer name that
-// its signature is checked against: a CA has a few (a new key under the
-// old name); an import of many CRLs and many certificates of one name is
-// not each against every one.
-const maxCRLIssuers = 16
+// maxCRLChecks bounds the signature checks of the CRLs of one import: a
+// CRL is checked against every certificate with its issuer's name (a CA
+// has a few; a cap on those would let certificates planted under a CA's
+// name keep its CRLs out), the ones whose key identifier its authority
+// key identifier names first, so that an import of many CRLs and many
+// certificates of one name is not each against every one without end.
+var maxCRLChecks = 10000 // a variable for the tests
 
-// storeCRL checks a CRL's signature against the candidate issuers (at
-// most maxCRLIssuers of those with its issuer's name) and stores it as
-// crls/<SHA-256 of the DER>.crl.
-func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate) (ImportResult, error) {
+// storeCRL checks a CRL's signature against the candidate issuers,
+// counting the checks down in checks, and stores it as crls/<SHA-256 of
+// the DER>.crl.
+func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate, checks *int) (ImportResult, error) {
 	sum := sha256.Sum256(l.der)
 	id := upperhex.Encode(sum[:])
 	res := ImportResult{Fingerprint: id, UserIDs: []string{"CRL of " + dn.String(l.crl.Issuer)}}
 	verdict, issuers := "issuer unknown", 0
-	for _, c := range candidates {
-		if !bytes.Equal(c.RawSubject, l.crl.RawIssuer) {
-			continue
-		}
-		if issuers == maxCRLIssuers {
-			break // the CRL's signature is checked against so many, no more
-		}
-		issuers++
-		if l.crl.CheckSignatureFrom(c) == nil {
-			verdict = "signature verified with " + CertFingerprint(c)
-			issuers = 0
-			break
+	named := func(c *x509.Certificate) bool {
+		return len(l.crl.AuthorityKeyId) > 0 && bytes.Equal(c.SubjectKeyId, l.crl.AuthorityKeyId)
+	}
+check:
+	for _, first := range []bool{true, false} { // named by its key identifier, then the others
+		for _, c := range candidates {
+			if !bytes.Equal(c.RawSubject, l.crl.RawIssuer) || named(c) != first {
+				continue
+			}
+			if *checks == 0 {
+				return res, core.WithKind(fmt.Errorf("keystore: x509: the CRLs of this import need more than %d signature checks against the certificates of their issuers' names; import them in smaller parts", maxCRLChecks), core.ErrInput)
+			}
+			*checks--
+			issuers++
+			if l.crl.CheckSignatureFrom(c) == nil {
+				verdict = "signature verified with " + CertFingerprint(c)
+				issuers = 0
+				break check
+			}
 		}
 	}
 	if issuers > 0 {

@@ -106,3 +106,63 @@ func TestImportPairsKeysByPublicKey(t *testing.T) {
 		t.Errorf("a key without its certificate: %v", err)
 	}
 }
+
+// A CRL is checked against every certificate with its issuer's name:
+// certificates planted under a CA's name (with its key identifier, even)
+// do not keep its CRLs out, as a cap of 16 did (a review); the checks of
+// one import are bounded all the same.
+func TestCRLIssuerAmongNamesakes(t *testing.T) {
+	name := pkix.Name{CommonName: "Namesake CA"}
+	skid := []byte{1, 2, 3, 4}
+	newCA := func(serial int64) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: name, SubjectKeyId: skid,
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return key, c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	// The real CA after the namesakes in the keystore's order (by
+	// fingerprint), where a cap on the candidates left it out.
+	key, ca, caPEM := newCA(1)
+	for CertFingerprint(ca) < "8" {
+		key, ca, caPEM = newCA(1)
+	}
+	var decoys [][]byte
+	for i := 0; len(decoys) < 20; i++ {
+		if _, c, p := newCA(int64(100 + i)); CertFingerprint(c) < CertFingerprint(ca) {
+			decoys = append(decoys, p)
+		}
+	}
+	crlDER, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)}, ca, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlPEM := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crlDER})
+
+	s := newTestStore(t)
+	if _, err := s.ImportX509(bytes.Join(append(decoys, caPEM), nil), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.ImportX509(crlPEM, nil, nil)
+	if err != nil || len(res) != 1 || !strings.Contains(strings.Join(res[0].Changes, " "), "signature verified with "+CertFingerprint(ca)) {
+		t.Fatalf("%v %+v", err, res)
+	}
+
+	// More checks than an import may make: refused, saying what to do.
+	defer func(n int) { maxCRLChecks = n }(maxCRLChecks)
+	maxCRLChecks = 5
+	s = newTestStore(t)
+	if _, err := s.ImportX509(bytes.Join(append(decoys, caPEM), nil), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportX509(crlPEM, nil, nil); err == nil || !strings.Contains(err.Error(), "import them in smaller parts") {
+		t.Fatalf("past the checks: %v", err)
+	}
+}
