@@ -167,10 +167,10 @@ type Mailbox struct {
 	// inside quotes (as clients decode them); a comment after a bare
 	// address ("alice@example.org (Alice)") counts as one, and a mailbox
 	// in a group without a name of its own has the group's. "" if none.
-	// The mailboxes of a group share the group's name: a reader of many
-	// that works on each name compares it with the one before (== between
-	// strings that share their bytes costs nothing) rather than working
-	// on a long group name once for each of its mailboxes.
+	// The mailboxes of a group share the group's name: a reader that
+	// works on the name of each of many mailboxes bounds that work (by
+	// the field's length, or by how many it reads), since a long group
+	// name taken by many mailboxes multiplies it.
 	Name string
 	// Address is the addr-spec, local@domain; "" for a display name that
 	// stands without an address ("The Manager").

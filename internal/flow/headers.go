@@ -148,25 +148,23 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 
 // nameChanges warns about display names of the key field that differ
 // between the outer and the protected mailboxes, for those whose
-// addresses agree (different addresses are a sender mismatch).
+// addresses agree (different addresses are a sender mismatch), among the
+// first maxNameChanges.
+// maxNameChanges bounds the mailboxes nameChanges compares: a From or
+// Sender of more than one is a sender mismatch whatever the names, and
+// each comparison costs the names' length, which for a group is its name
+// for every mailbox of it (a review: alternating a group's long name with
+// other names made that work the name's length times the mailboxes).
+const maxNameChanges = 16
+
 func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 	if len(outer) != len(protected) {
 		return nil
 	}
 	var warns []string
-	var on, pn string
-	differ, warned := false, false
-	for i := range outer {
-		// The mailboxes of a group share its name: the names are compared
-		// (and a warning made) once for each run of mailboxes with the same
-		// names, not for each, which for a long group name would be work
-		// for each mailbox as long as the name.
-		if i == 0 || outer[i].Name != outer[i-1].Name || protected[i].Name != protected[i-1].Name {
-			on, pn = collapseSpace(outer[i].Name), collapseSpace(protected[i].Name)
-			differ, warned = on != pn, false
-		}
-		if differ && !warned && strings.EqualFold(outer[i].Address, protected[i].Address) {
-			warned = true
+	for i := range min(len(outer), maxNameChanges) {
+		on, pn := collapseSpace(outer[i].Name), collapseSpace(protected[i].Name)
+		if strings.EqualFold(outer[i].Address, protected[i].Address) && on != pn {
 			warns = append(warns, fmt.Sprintf("%s display name differs: %q outside, %q in the protected header (a client may show either)",
 				key, strings.ToValidUTF8(on, "\uFFFD"), strings.ToValidUTF8(pn, "\uFFFD")))
 		}

@@ -433,6 +433,9 @@ func TestHeaderWarningsLinear(t *testing.T) {
 		{"a group whose long name many mailboxes take", func(n int) string {
 			return strings.Repeat("=?utf-8?q?Gr=C3=BC=C3=9Fe?= ", n/4) + ":" + strings.Repeat("a@b.example, ", n/4) + ";"
 		}},
+		{"a group's long name alternating with names of their own", func(n int) string {
+			return strings.Repeat("G", 4*n) + ":" + strings.Repeat("a@b.example, N <c@d.example>, ", n/8) + ";"
+		}},
 	}
 	for _, shape := range shapes {
 		took := func(n int) time.Duration {

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net/mail"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/stage"
@@ -122,21 +122,23 @@ func fieldKey(name, value string) string {
 	case "from", "sender", "reply-to", "to", "cc", "bcc":
 		var b strings.Builder
 		list := (mime.Header{{Key: name, Value: value}}).Mailboxes(name)
+		// The mailboxes of a group share its name: a long one taken by
+		// many would make the key as long as the name times the
+		// mailboxes (a review: alternating them defeated writing a name
+		// only where it changed). Such a field is compared as written.
+		names := 0
+		for _, m := range list {
+			names += len(m.Name)
+		}
 		for i, m := range list {
-			if m.Address == "" {
+			if m.Address == "" || names > 2*len(value)+1024 {
 				b.Reset() // a mailbox without an address: compared as written
 				break
 			}
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			// A name is written where it changes ("name" <a>, <b>): the
-			// mailboxes of a group share its name, which written for each
-			// would make the key as long as the name times the mailboxes.
-			if i == 0 || m.Name != list[i-1].Name {
-				b.WriteString(strconv.Quote(collapseSpace(m.Name)) + " ")
-			}
-			b.WriteString("<" + core.AddressKey(m.Address) + ">")
+			b.WriteString(strconv.Quote(collapseSpace(m.Name)) + " <" + core.AddressKey(m.Address) + ">")
 		}
 		if b.Len() > 0 {
 			return name + ":" + b.String()
@@ -144,11 +146,46 @@ func fieldKey(name, value string) string {
 	case "subject":
 		return name + ":" + collapseSpace(mime.DecodeWords(value))
 	case "date":
-		if t, err := mail.ParseDate(value); err == nil {
+		if t, ok := dateInstant(value); ok {
 			return name + ":" + strconv.FormatInt(t.UnixNano(), 10)
 		}
 	}
 	return name + ":" + collapseSpace(value)
+}
+
+// dateInstant reads a Date as RFC 5322 writes it, strictly: an optional
+// day of the week that agrees with the date, day, month, four-digit year,
+// hours and minutes with optional seconds, and a numeric zone (or GMT or
+// UT), then at most one comment ("(CET)"). Anything else is not read (and
+// compared as written): net/mail's lenient reading gave a zone name it
+// did not know (PST, EDT, XYZT) no offset, took text after the zone for
+// nothing and did not check the day of the week, so that an outer Date a
+// client shows hours or days away compared equal to the protected one (a
+// review).
+func dateInstant(v string) (time.Time, bool) {
+	v = collapseSpace(v)
+	if strings.HasSuffix(v, ")") {
+		if i := strings.LastIndexByte(v, '('); i > 0 && !strings.ContainsAny(v[i+1:len(v)-1], "()") {
+			v = strings.TrimSpace(v[:i])
+		}
+	}
+	for _, zone := range []string{" GMT", " UT"} {
+		if rest, ok := strings.CutSuffix(v, zone); ok {
+			v = rest + " +0000"
+		}
+	}
+	for _, layout := range []string{"Mon, 2 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04 -0700", "2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04 -0700"} {
+		t, err := time.Parse(layout, v)
+		if err != nil {
+			continue
+		}
+		// time.Parse reads the day of the week and does not check it.
+		if strings.HasPrefix(layout, "Mon") && !strings.EqualFold(v[:3], t.Weekday().String()[:3]) {
+			return time.Time{}, false
+		}
+		return t, true
+	}
+	return time.Time{}, false
 }
 
 // collapseSpace is s with runs of white space made one space and none at

@@ -250,6 +250,15 @@ func TestOuterFieldRewrittenSameShown(t *testing.T) {
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: [list] Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", false},
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n", false},
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: soon\r\n", false},
+		// A zone name a client reads as another offset, text after the
+		// zone, a day of the week that is not the date's (a review:
+		// net/mail's lenient reading took each for the protected instant).
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 09:00:00 PST\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 09:00:00 XYZT\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +0100 and a week later\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +01001200\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Fri, 07 Dec 2026 10:00:00 +0100\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 09:00 GMT\r\n", true},
 	} {
 		if !strings.Contains(signed.String(), c.outer) {
 			t.Fatalf("test set-up: no %q outside", c.outer)
