@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,15 @@ func fieldKey(name, value string) string {
 			b.WriteString(strconv.Quote(collapseSpace(m.Name)) + " <" + core.AddressKey(m.Address) + ">")
 		}
 		if b.Len() > 0 {
-			return name + ":" + b.String()
+			// And every address its text shows, comments included: a
+			// comment a client may show ("Bob <bob@example.org> (cc:
+			// eve@example.net)") is not in the mailboxes (a review).
+			shown := shownAddressesIn(mime.DecodeWords(value))
+			for i, a := range shown {
+				shown[i] = core.AddressKey(a)
+			}
+			slices.Sort(shown)
+			return name + ":" + b.String() + "; shown " + strings.Join(slices.Compact(shown), " ")
 		}
 	case "subject":
 		return name + ":" + collapseSpace(mime.DecodeWords(value))
