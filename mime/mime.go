@@ -301,23 +301,7 @@ func (s smallCopy) Read(p []byte) (int, error) { return s.r.Read(p) }
 
 func (s smallCopy) WriteTo(w io.Writer) (int64, error) {
 	var buf [512]byte
-	var n int64
-	for {
-		k, err := s.r.Read(buf[:])
-		if k > 0 {
-			m, werr := w.Write(buf[:k])
-			n += int64(m)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+	return io.CopyBuffer(w, struct{ io.Reader }{s.r}, buf[:])
 }
 
 // UnknownCharsets returns the charsets (in lower case, each once) of the
