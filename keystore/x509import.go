@@ -641,7 +641,8 @@ check:
 				continue
 			}
 			if *checks == 0 {
-				return res, core.WithKind(fmt.Errorf("keystore: x509: the CRLs of this import need more than %d signature checks against the certificates of their issuers' names; import them in smaller parts", maxCRLChecks), core.ErrInput)
+				return res, core.WithKind(fmt.Errorf("keystore: x509: the CRL of %s was not checked: with the other CRLs of this import it needs more than %d signature checks against the %d certificates of its issuer's name (check those with mailseal keys list --smime %q, delete the ones that are not the CA's with mailseal keys delete --smime FINGERPRINT, and import the CRLs again, a few at a time)",
+					l.crl.Issuer, maxCRLChecks, len(candidates), l.crl.Issuer.CommonName), core.ErrInput)
 			}
 			*checks--
 			issuers++
