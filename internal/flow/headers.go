@@ -61,11 +61,11 @@ func headerWarnings(outer, protected mime.Header) []string {
 	case protected != nil:
 		if protRT, _, _ := replyTo(protected); outerRT != protRT {
 			add(fmt.Sprintf("Reply-To %s is not the protected one (%s): replies would go to an address the sender did not write",
-				outerRT, cmp.Or(protRT, "none")))
+				core.Clip(outerRT, maxQuote), core.Clip(cmp.Or(protRT, "none"), maxQuote)))
 		}
 	default:
 		if !ok || !foldSet(from).hasAll(list) {
-			add(fmt.Sprintf("Reply-To %s is not the sender and not covered by the signature: replies would go there", outerRT))
+			add(fmt.Sprintf("Reply-To %s is not the sender and not covered by the signature: replies would go there", core.Clip(outerRT, maxQuote)))
 		}
 	}
 	return warns
@@ -87,6 +87,11 @@ func replyTo(h mime.Header) (text string, list []mime.Mailbox, ok bool) {
 	}
 	return strings.Join(slices.Sorted(maps.Keys(foldSet(list))), ", "), list, true
 }
+
+// maxQuote bounds what a warning quotes of a sender's text (core.Clip):
+// a header of a megabyte is the sender's to write, and several warnings
+// may quote it.
+const maxQuote = 200
 
 // shownAddresses warns about addresses in the text of h's key field
 // (display names, comments, decoded encoded words) that are not among its
@@ -124,7 +129,7 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 	}
 	if len(unknown) > 0 {
 		warns = append(warns, fmt.Sprintf("%s has encoded words in a charset mailseal cannot decode (%s), checked as written: a client that decodes them may show an address there",
-			key, strings.Join(unknown, ", ")))
+			key, core.Clip(strings.Join(unknown, ", "), maxQuote)))
 	}
 	if len(shown) == 0 {
 		return warns
@@ -143,7 +148,7 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 		addrs = []string{"none"}
 	}
 	return append(warns, fmt.Sprintf("%s display name shows an address (%s) that is not the %s (%s)",
-		key, strings.Join(shown, ", "), role, strings.Join(addrs, ", ")))
+		key, core.Clip(strings.Join(shown, ", "), maxQuote), role, core.Clip(strings.Join(addrs, ", "), maxQuote)))
 }
 
 // nameChanges warns about display names of the key field that differ
@@ -163,7 +168,7 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 	}
 	var warns []string
 	for i := range min(len(outer), maxNameChanges) {
-		on, pn := collapseSpace(outer[i].Name), collapseSpace(protected[i].Name)
+		on, pn := core.Clip(collapseSpace(outer[i].Name), maxQuote), core.Clip(collapseSpace(protected[i].Name), maxQuote)
 		if strings.EqualFold(outer[i].Address, protected[i].Address) && on != pn {
 			warns = append(warns, fmt.Sprintf("%s display name differs: %q outside, %q in the protected header (a client may show either)",
 				key, strings.ToValidUTF8(on, "\uFFFD"), strings.ToValidUTF8(pn, "\uFFFD")))
@@ -363,15 +368,22 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 				given = "it gives " + strings.Join(names, ", ")
 			}
 			warns = append(warns, fmt.Sprintf("From display name %q is not a name on the signer's key or certificate (%s): the signature binds %s, not the name",
-				name, given, from[0].Address))
+				core.Clip(name, maxQuote), core.Clip(given, maxQuote), from[0].Address))
 		}
 	}
 	if protected != nil {
 		_, fromDomain, _ := strings.Cut(from[0].Address, "@")
+		var elsewhere []string // one warning for them all: a Reply-To may name thousands
+		seen := map[string]bool{}
 		for _, mb := range protected.Mailboxes("Reply-To") {
-			if _, d, _ := strings.Cut(mb.Address, "@"); mb.Address != "" && !strings.EqualFold(d, fromDomain) {
-				warns = append(warns, fmt.Sprintf("Reply-To %s is in another domain than the signer %s: replies would go there", mb.Address, from[0].Address))
+			if _, d, _ := strings.Cut(mb.Address, "@"); mb.Address != "" && !strings.EqualFold(d, fromDomain) && !seen[mb.Address] {
+				seen[mb.Address] = true
+				elsewhere = append(elsewhere, mb.Address)
 			}
+		}
+		if len(elsewhere) > 0 {
+			warns = append(warns, fmt.Sprintf("Reply-To %s is in another domain than the signer %s: replies would go there",
+				core.Clip(strings.Join(elsewhere, ", "), maxQuote), from[0].Address))
 		}
 	}
 	return warns

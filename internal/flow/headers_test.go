@@ -460,3 +460,37 @@ func TestHeaderWarningsLinear(t *testing.T) {
 		}
 	}
 }
+
+// A warning quotes at most maxQuote bytes of each piece of a sender's
+// text: the header is the sender's to write (a review: display names of
+// 900 KB of control bytes, which %q makes four times as long, in sixteen
+// warnings made 57.6 MB of them).
+func TestWarningsQuoteAtMost(t *testing.T) {
+	long := strings.Repeat("\x01", 900<<10)
+	var pf, rt []string
+	for i := range 16 {
+		pf = append(pf, "P"+strconv.Itoa(i)+" <a@b.example>")
+		rt = append(rt, "r"+strconv.Itoa(i)+"@elsewhere"+strconv.Itoa(i)+".example")
+	}
+	outer := mime.Header{
+		{Key: "From", Value: long + ":" + strings.Repeat("a@b.example, ", 16) + ";"},
+		{Key: "Reply-To", Value: strings.Repeat("x", 500<<10) + " <eve@example.net>"},
+	}
+	protected := mime.Header{{Key: "From", Value: strings.Join(pf, ", ")}, {Key: "Reply-To", Value: strings.Join(rt, ", ")}}
+	warns := headerWarnings(outer, protected)
+	total := 0
+	for _, w := range warns {
+		total += len(w)
+	}
+	if len(warns) == 0 || total > 64<<10 {
+		t.Errorf("%d warnings, %d bytes", len(warns), total)
+	}
+	// The warnings about the protected header's Reply-To: one for all.
+	var rep core.Report
+	rep.Status = core.StatusGood
+	rep.Signers = []core.Signature{{Status: core.SignerGood, Names: []string{"P0"}}}
+	sw := signerWarnings(&rep, outer, mime.Header{{Key: "From", Value: "P0 <a@b.example>"}, {Key: "Reply-To", Value: strings.Join(rt, ", ")}})
+	if len(sw) != 1 || len(sw[0]) > 1024 {
+		t.Errorf("%d warnings: %q", len(sw), sw)
+	}
+}

@@ -97,7 +97,7 @@ var shownOutside = map[string]bool{"subject": true, "to": true, "cc": true, "dat
 // protectedValue is the quoted value of the protected field key, or "none".
 func protectedValue(h mime.Header, key string) string {
 	if v := h.Values(key); len(v) > 0 {
-		return strconv.Quote(mime.DecodeWords(strings.Join(v, ", ")))
+		return strconv.Quote(core.Clip(mime.DecodeWords(strings.Join(v, ", ")), maxQuote))
 	}
 	return "none"
 }
@@ -115,7 +115,10 @@ func protectedValue(h mime.Header, key string) string {
 //   - for Date, the instant it names, where it can be read;
 //   - otherwise its value;
 //
-// every text with runs of white space made one space.
+// every text with runs of white space made one space. The name and the
+// kind of key come first, each ended by a colon, which no field name
+// holds: a key read one way never equals one read another (a Date of
+// digits written out is not the instant they count).
 func fieldKey(name, value string) string {
 	name = strings.ToLower(strings.TrimSpace(name))
 	value = strings.TrimSpace(value)
@@ -150,51 +153,103 @@ func fieldKey(name, value string) string {
 				shown[i] = core.AddressKey(a)
 			}
 			slices.Sort(shown)
-			return name + ":" + b.String() + "; shown " + strings.Join(slices.Compact(shown), " ")
+			return name + ":mailboxes:" + b.String() + "; shown " + strings.Join(slices.Compact(shown), " ") + "; comments " + commentsIn(value)
 		}
 	case "subject":
-		return name + ":" + collapseSpace(mime.DecodeWords(value))
+		return name + ":text:" + collapseSpace(mime.DecodeWords(value))
 	case "date":
 		if t, ok := dateInstant(value); ok {
-			return name + ":" + strconv.FormatInt(t.UnixNano(), 10)
+			return name + ":at:" + strconv.FormatInt(t.UnixNano(), 10)
 		}
 	}
-	return name + ":" + collapseSpace(value)
+	return name + ":written:" + collapseSpace(value)
 }
 
-// dateInstant reads a Date as RFC 5322 writes it, strictly: an optional
-// day of the week that agrees with the date, day, month, four-digit year,
-// hours and minutes with optional seconds, and a numeric zone (or GMT or
-// UT), then at most one comment ("(CET)"). Anything else is not read (and
-// compared as written): net/mail's lenient reading gave a zone name it
-// did not know (PST, EDT, XYZT) no offset, took text after the zone for
-// nothing and did not check the day of the week, so that an outer Date a
-// client shows hours or days away compared equal to the protected one (a
-// review).
+// dateInstant reads a Date as RFC 5322 writes it, strictly: it must be
+// exactly what Go writes back from the instant it reads (an optional day
+// of the week that agrees with the date, the day with or without a zero,
+// month, four-digit year, hours, minutes and optional seconds, no
+// fraction), with a numeric zone within 14 hours, or GMT, UT or UTC, and
+// after it at most one comment of a zone's name ("(CET)"). Anything else is
+// not read, and is compared as written: net/mail's lenient reading gave a
+// zone name it did not know (PST, XYZT) no offset and took text after the
+// zone or a wrong day of the week for nothing, so an outer Date a client
+// shows hours or days away compared equal to the protected one (reviews).
 func dateInstant(v string) (time.Time, bool) {
 	v = collapseSpace(v)
-	if strings.HasSuffix(v, ")") {
-		if i := strings.LastIndexByte(v, '('); i > 0 && !strings.ContainsAny(v[i+1:len(v)-1], "()") {
-			v = strings.TrimSpace(v[:i])
+	if rest, ok := strings.CutSuffix(v, ")"); ok {
+		i := strings.LastIndexByte(rest, '(')
+		if i < 1 || !isZoneName(rest[i+1:]) {
+			return time.Time{}, false
 		}
+		v = strings.TrimSpace(rest[:i])
 	}
-	for _, zone := range []string{" GMT", " UT"} {
+	for _, zone := range []string{" GMT", " UTC", " UT"} {
 		if rest, ok := strings.CutSuffix(v, zone); ok {
 			v = rest + " +0000"
+			break
 		}
 	}
-	for _, layout := range []string{"Mon, 2 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04 -0700", "2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04 -0700"} {
+	for _, layout := range []string{
+		"Mon, 2 Jan 2006 15:04:05 -0700", "Mon, 02 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04 -0700", "Mon, 02 Jan 2006 15:04 -0700",
+		"2 Jan 2006 15:04:05 -0700", "02 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04 -0700", "02 Jan 2006 15:04 -0700",
+	} {
 		t, err := time.Parse(layout, v)
-		if err != nil {
+		if err != nil || t.Format(layout) != v {
 			continue
 		}
-		// time.Parse reads the day of the week and does not check it.
-		if strings.HasPrefix(layout, "Mon") && !strings.EqualFold(v[:3], t.Weekday().String()[:3]) {
+		if _, off := t.Zone(); off > 14*3600 || off < -14*3600 {
 			return time.Time{}, false
 		}
 		return t, true
 	}
 	return time.Time{}, false
+}
+
+// commentsIn returns the comments of an address field's value (outside
+// quoted strings), in order, encoded words decoded and white space
+// collapsed: what a client may show beside the addresses ("Bob (fired)
+// <bob@example.org>"), which the mailboxes leave out. One pass.
+func commentsIn(v string) string {
+	var b strings.Builder
+	depth, start, quoted := 0, 0, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\':
+			i++ // the next byte is quoted
+		case quoted:
+			quoted = c != '"'
+		case c == '"' && depth == 0:
+			quoted = true
+		case c == '(':
+			if depth == 0 {
+				start = i
+			}
+			depth++
+		case c == ')' && depth > 0:
+			if depth--; depth == 0 {
+				b.WriteString(v[start:i+1] + " ")
+			}
+		}
+	}
+	if depth > 0 {
+		b.WriteString(v[start:]) // unclosed: as far as it goes
+	}
+	return collapseSpace(mime.DecodeWords(b.String()))
+}
+
+// isZoneName reports whether a Date's comment is a time zone's name
+// ("CET", "Central European Time"): letters and spaces, short.
+func isZoneName(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || r == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // collapseSpace is s with runs of white space made one space and none at

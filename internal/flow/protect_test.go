@@ -249,6 +249,9 @@ func TestOuterFieldRewrittenSameShown(t *testing.T) {
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org> (cc: eve@example.net), carol@example.org\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob (eve@example.net) <bob@example.org>, carol@example.org\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org>, carol@example.org (Carol)\r\n", false},
+		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob (fired) <bob@example.org>, carol@example.org\r\n", false},
+		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org> (carol@example.org), carol@example.org\r\n", false},
+		{"Cc: \"Dave D.\" <dave@example.org>\r\n", "Cc: \"Dave (D.)\" <dave@example.org>\r\n", false},
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Paris\r\n", false},
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: [list] Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", false},
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n", false},
@@ -262,6 +265,11 @@ func TestOuterFieldRewrittenSameShown(t *testing.T) {
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +01001200\r\n", false},
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Fri, 07 Dec 2026 10:00:00 +0100\r\n", false},
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 09:00 GMT\r\n", true},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 7 Dec 2026 09:00:00 UTC\r\n", true},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: 1796634000000000000\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +0100 (resent Fri, 11 Dec 2026 10:00 +0100)\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Tue, 08 Dec 2026 09:00:00 +2400\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00.000 +0100\r\n", false},
 	} {
 		if !strings.Contains(signed.String(), c.outer) {
 			t.Fatalf("test set-up: no %q outside", c.outer)

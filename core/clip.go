@@ -1,0 +1,18 @@
+package core
+
+import "unicode/utf8"
+
+// Clip is s cut to at most n bytes, at the start of a character, with
+// "..." after it where it was cut: for quoting a sender's text in a
+// warning or an error, whose length the sender chooses (a header of a
+// megabyte quoted in each of many warnings).
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
