@@ -17,6 +17,8 @@ func TestClip(t *testing.T) {
 		{"grüße", 3, "gr..."}, // not inside the ü
 		{"grüße", 4, "grü..."},
 		{strings.Repeat("é", 100), 7, "ééé..."},
+		{"abc", 0, "..."},
+		{"abc", -1, "..."},
 	} {
 		if got := Clip(c.s, c.n); got != c.want {
 			t.Errorf("Clip(%q, %d) = %q, want %q", c.s, c.n, got, c.want)

@@ -232,3 +232,15 @@ func TestDecodeWordsAllocation(t *testing.T) {
 		}
 	}
 }
+
+// An error quotes at most maxQuote bytes of a sender's text.
+func TestErrorsQuoteAtMost(t *testing.T) {
+	_, err := Header{{Key: "Sender", Value: strings.Repeat("x", 1<<20)}}.Addresses("Sender")
+	if err == nil || len(err.Error()) > 1024 {
+		t.Errorf("a name without an address of 1 MiB: %d bytes of error", len(fmt.Sprint(err)))
+	}
+	long := strings.Repeat("b", 512<<10)
+	if w := paramAmbiguity("multipart/mixed; boundary=" + long + "; boundary=" + long + "c"); w == "" || len(w) > 1024 {
+		t.Errorf("a boundary of 512 KiB given twice: %d bytes", len(w))
+	}
+}

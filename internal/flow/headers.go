@@ -168,10 +168,12 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 	}
 	var warns []string
 	for i := range min(len(outer), maxNameChanges) {
-		on, pn := core.Clip(collapseSpace(outer[i].Name), maxQuote), core.Clip(collapseSpace(protected[i].Name), maxQuote)
+		on, pn := collapseSpace(outer[i].Name), collapseSpace(protected[i].Name)
 		if strings.EqualFold(outer[i].Address, protected[i].Address) && on != pn {
+			// Compared whole, quoted clipped (a review: clipped first, names
+			// alike in their first 200 bytes compared equal).
 			warns = append(warns, fmt.Sprintf("%s display name differs: %q outside, %q in the protected header (a client may show either)",
-				key, strings.ToValidUTF8(on, "\uFFFD"), strings.ToValidUTF8(pn, "\uFFFD")))
+				key, strings.ToValidUTF8(core.Clip(on, maxQuote), "\uFFFD"), strings.ToValidUTF8(core.Clip(pn, maxQuote), "\uFFFD")))
 		}
 	}
 	return warns
@@ -368,7 +370,7 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 				given = "it gives " + strings.Join(names, ", ")
 			}
 			warns = append(warns, fmt.Sprintf("From display name %q is not a name on the signer's key or certificate (%s): the signature binds %s, not the name",
-				core.Clip(name, maxQuote), core.Clip(given, maxQuote), from[0].Address))
+				core.Clip(name, maxQuote), core.Clip(given, maxQuote), core.Clip(from[0].Address, maxQuote)))
 		}
 	}
 	if protected != nil {
@@ -383,7 +385,7 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 		}
 		if len(elsewhere) > 0 {
 			warns = append(warns, fmt.Sprintf("Reply-To %s is in another domain than the signer %s: replies would go there",
-				core.Clip(strings.Join(elsewhere, ", "), maxQuote), from[0].Address))
+				core.Clip(strings.Join(elsewhere, ", "), maxQuote), core.Clip(from[0].Address, maxQuote)))
 		}
 	}
 	return warns

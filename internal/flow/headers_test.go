@@ -485,6 +485,14 @@ func TestWarningsQuoteAtMost(t *testing.T) {
 	if len(warns) == 0 || total > 64<<10 {
 		t.Errorf("%d warnings, %d bytes", len(warns), total)
 	}
+	// Names compared whole, clipped only where quoted: alike in their
+	// first 200 bytes (a review: zero-width spaces drawn as nothing) is
+	// not the same name.
+	pad := strings.Repeat("\u200b", 67)
+	if w := headerWarnings(mime.Header{{Key: "From", Value: pad + "Bank Security <a@b.example>"}},
+		mime.Header{{Key: "From", Value: pad + "Mallory <a@b.example>"}}); len(w) != 1 || !strings.Contains(w[0], "display name differs") || len(w[0]) > 1024 {
+		t.Errorf("names alike in their first 200 bytes: %q", w)
+	}
 	// The warnings about the protected header's Reply-To: one for all.
 	var rep core.Report
 	rep.Status = core.StatusGood

@@ -112,7 +112,7 @@ func protectedValue(h mime.Header, key string) string {
 //     collapsed ("Bob<bob@example.org>", "\"Bob\" <bob@Example.org>" and
 //     "=?utf-8?q?Bob?= <bob@example.org>" are one);
 //   - for Subject, its text with encoded words decoded;
-//   - for Date, the instant it names, where it can be read;
+//   - for Date, the instant it names and its comment, where it can be read;
 //   - otherwise its value;
 //
 // every text with runs of white space made one space. The name and the
@@ -158,8 +158,8 @@ func fieldKey(name, value string) string {
 	case "subject":
 		return name + ":text:" + collapseSpace(mime.DecodeWords(value))
 	case "date":
-		if t, ok := dateInstant(value); ok {
-			return name + ":at:" + strconv.FormatInt(t.UnixNano(), 10)
+		if t, comment, ok := dateInstant(value); ok {
+			return name + ":at:" + strconv.FormatInt(t.UnixNano(), 10) + " (" + mime.DecodeWords(comment) + ")"
 		}
 	}
 	return name + ":written:" + collapseSpace(value)
@@ -170,19 +170,20 @@ func fieldKey(name, value string) string {
 // of the week that agrees with the date, the day with or without a zero,
 // month, four-digit year, hours, minutes and optional seconds, no
 // fraction), with a numeric zone within 14 hours, or GMT, UT or UTC, and
-// after it at most one comment of a zone's name ("(CET)"). Anything else is
-// not read, and is compared as written: net/mail's lenient reading gave a
+// after it at most one comment ("(CET)"), which it returns: the key keeps
+// it, as a client that shows the Date as written shows it. Anything else
+// is not read, and is compared as written: net/mail's lenient reading gave a
 // zone name it did not know (PST, XYZT) no offset and took text after the
 // zone or a wrong day of the week for nothing, so an outer Date a client
 // shows hours or days away compared equal to the protected one (reviews).
-func dateInstant(v string) (time.Time, bool) {
+func dateInstant(v string) (t time.Time, comment string, ok bool) {
 	v = collapseSpace(v)
 	if rest, ok := strings.CutSuffix(v, ")"); ok {
 		i := strings.LastIndexByte(rest, '(')
-		if i < 1 || !isZoneName(rest[i+1:]) {
-			return time.Time{}, false
+		if i < 1 || strings.ContainsAny(rest[i+1:], "()\\") {
+			return time.Time{}, "", false
 		}
-		v = strings.TrimSpace(rest[:i])
+		v, comment = strings.TrimSpace(rest[:i]), rest[i+1:]
 	}
 	for _, zone := range []string{" GMT", " UTC", " UT"} {
 		if rest, ok := strings.CutSuffix(v, zone); ok {
@@ -199,23 +200,28 @@ func dateInstant(v string) (time.Time, bool) {
 			continue
 		}
 		if _, off := t.Zone(); off > 14*3600 || off < -14*3600 {
-			return time.Time{}, false
+			return time.Time{}, "", false
 		}
-		return t, true
+		return t, comment, true
 	}
-	return time.Time{}, false
+	return time.Time{}, "", false
 }
 
 // commentsIn returns the comments of an address field's value (outside
-// quoted strings), in order, encoded words decoded and white space
+// quoted strings), in order, each after the number of the mailbox it
+// stands in (the top-level commas before it) and whether it stands after
+// that mailbox's angle address, encoded words decoded and white space
 // collapsed: what a client may show beside the addresses ("Bob (fired)
-// <bob@example.org>"), which the mailboxes leave out. One pass.
+// <bob@example.org>"), which the mailboxes leave out, and where. A
+// backslash quotes the next byte only in a quoted string or a comment, as
+// the address parser reads it. One pass.
 func commentsIn(v string) string {
 	var b strings.Builder
 	depth, start, quoted := 0, 0, false
+	mailbox, afterAngle := 0, false
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
-		case c == '\\':
+		case c == '\\' && (quoted || depth > 0):
 			i++ // the next byte is quoted
 		case quoted:
 			quoted = c != '"'
@@ -228,28 +234,23 @@ func commentsIn(v string) string {
 			depth++
 		case c == ')' && depth > 0:
 			if depth--; depth == 0 {
-				b.WriteString(v[start:i+1] + " ")
+				where := "<"
+				if afterAngle {
+					where = ">"
+				}
+				b.WriteString(strconv.Itoa(mailbox) + where + v[start:i+1] + " ")
 			}
+		case depth > 0:
+		case c == ',':
+			mailbox, afterAngle = mailbox+1, false
+		case c == '>':
+			afterAngle = true
 		}
 	}
 	if depth > 0 {
-		b.WriteString(v[start:]) // unclosed: as far as it goes
+		b.WriteString(strconv.Itoa(mailbox) + "(" + v[start:]) // unclosed: as far as it goes
 	}
 	return collapseSpace(mime.DecodeWords(b.String()))
-}
-
-// isZoneName reports whether a Date's comment is a time zone's name
-// ("CET", "Central European Time"): letters and spaces, short.
-func isZoneName(s string) bool {
-	if s == "" || len(s) > 40 {
-		return false
-	}
-	for _, r := range s {
-		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || r == ' ') {
-			return false
-		}
-	}
-	return true
 }
 
 // collapseSpace is s with runs of white space made one space and none at

@@ -240,7 +240,11 @@ func TestOuterFieldRewrittenSameShown(t *testing.T) {
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Berlin\r\n", true},
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: =?utf-8?b?R3LDvMOfZSBhdXMgQmVybGlu?=\r\n", true},
 		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 7 Dec 2026 09:00:00 +0000\r\n", true},
-		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: 7 Dec 2026 10:00:00 +0100 (CET)\r\n", true},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: 7 Dec 2026 10:00:00 +0100\r\n", true},
+		// A comment added is text a client that shows the Date as written
+		// shows (a review: "(resent Friday the eleventh)" compared equal).
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: 7 Dec 2026 10:00:00 +0100 (CET)\r\n", false},
+		{"Date: Mon, 07 Dec 2026 10:00:00 +0100\r\n", "Date: Mon, 07 Dec 2026 10:00:00 +0100 (resent Friday the eleventh)\r\n", false},
 		// What a reader sees changed.
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org>\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: carol@example.org, Bob <bob@example.org>\r\n", false},
@@ -250,6 +254,7 @@ func TestOuterFieldRewrittenSameShown(t *testing.T) {
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob (eve@example.net) <bob@example.org>, carol@example.org\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org>, carol@example.org (Carol)\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob (fired) <bob@example.org>, carol@example.org\r\n", false},
+		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob\\(fired) <bob@example.org>, carol@example.org\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org> (carol@example.org), carol@example.org\r\n", false},
 		{"Cc: \"Dave D.\" <dave@example.org>\r\n", "Cc: \"Dave (D.)\" <dave@example.org>\r\n", false},
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Paris\r\n", false},
