@@ -255,6 +255,7 @@ func TestOuterFieldRewrittenSameShown(t *testing.T) {
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org>, carol@example.org (Carol)\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob (fired) <bob@example.org>, carol@example.org\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob\\(fired) <bob@example.org>, carol@example.org\r\n", false},
+		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: \"Bob (IT)\" <bob@example.org>, carol@example.org\r\n", false},
 		{"To: Bob <bob@example.org>, carol@example.org\r\n", "To: Bob <bob@example.org> (carol@example.org), carol@example.org\r\n", false},
 		{"Cc: \"Dave D.\" <dave@example.org>\r\n", "Cc: \"Dave (D.)\" <dave@example.org>\r\n", false},
 		{"Subject: Gr\xc3\xbc\xc3\x9fe aus Berlin\r\n", "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Paris\r\n", false},
@@ -323,5 +324,25 @@ func TestHeaderProtectionManyFields(t *testing.T) {
 	small, large := took(10000), took(80000)
 	if large > 32*small {
 		t.Errorf("10,000 fields compared in %v, 80,000 in %v", small, large)
+	}
+}
+
+// The comments of an address field count where they stand: moved to
+// another mailbox, or from before an angle address to after it, they are
+// another field (a review: they compared equal).
+func TestFieldKeyCommentsWhere(t *testing.T) {
+	for _, c := range [][2]string{
+		{"Carol <carol@example.org> (fired), Bob <bob@example.org>", "Carol <carol@example.org>, Bob <bob@example.org> (fired)"},
+		{"Alice <alice@example.org> (CEO), Bob (intern) <bob@example.org>", "Alice <alice@example.org>, Bob (CEO) <bob@example.org> (intern)"},
+		{"Bob (x) <bob@example.org>", "Bob <bob@example.org> (x)"},
+		{`Bob\(hired) <bob@example.org>`, `Bob\(fired as of today) <bob@example.org>`},
+	} {
+		if a, b := fieldKey("To", c[0]), fieldKey("To", c[1]); a == b {
+			t.Errorf("%q and %q: one key %q", c[0], c[1], a)
+		}
+	}
+	// Where nothing moved, re-rendering keeps the key.
+	if a, b := fieldKey("To", "Bob (x) <bob@example.org>,carol@example.org"), fieldKey("To", "Bob  (x)  <bob@Example.ORG>, carol@example.org"); a != b {
+		t.Errorf("re-rendered: %q, %q", a, b)
 	}
 }
