@@ -134,8 +134,15 @@ func fieldKey(name, value string) string {
 		for _, m := range list {
 			names += len(m.Name)
 		}
+		// A field with a comment is compared as written too: a client may
+		// show the comment where it stands ("Bob (fired) <bob@...>"),
+		// which the mailboxes leave out, and where a comment stands is the
+		// parser's to say, not a second reading's (reviews: keying the
+		// comments by position read some fields otherwise than the
+		// parser). Comments are rare in To and Cc; a relay that rewrites
+		// a field holding one is reported.
 		for i, m := range list {
-			if m.Address == "" || names > 2*len(value)+1024 {
+			if m.Address == "" || names > 2*len(value)+1024 || strings.ContainsAny(value, "()") {
 				b.Reset() // a mailbox without an address: compared as written
 				break
 			}
@@ -153,13 +160,13 @@ func fieldKey(name, value string) string {
 				shown[i] = core.AddressKey(a)
 			}
 			slices.Sort(shown)
-			return name + ":mailboxes:" + b.String() + "; shown " + strings.Join(slices.Compact(shown), " ") + "; comments " + commentsIn(value)
+			return name + ":mailboxes:" + b.String() + "; shown " + strings.Join(slices.Compact(shown), " ")
 		}
 	case "subject":
 		return name + ":text:" + collapseSpace(mime.DecodeWords(value))
 	case "date":
 		if t, comment, ok := dateInstant(value); ok {
-			return name + ":at:" + strconv.FormatInt(t.UnixNano(), 10) + " (" + mime.DecodeWords(comment) + ")"
+			return name + ":at:" + strconv.FormatInt(t.UnixNano(), 10) + comment
 		}
 	}
 	return name + ":written:" + collapseSpace(value)
@@ -170,8 +177,9 @@ func fieldKey(name, value string) string {
 // of the week that agrees with the date, the day with or without a zero,
 // month, four-digit year, hours, minutes and optional seconds, no
 // fraction), with a numeric zone within 14 hours, or GMT, UT or UTC, and
-// after it at most one comment ("(CET)"), which it returns: the key keeps
-// it, as a client that shows the Date as written shows it. Anything else
+// after it at most one comment ("(CET)"), which it returns with a space
+// before it ("" if there is none): the key keeps it, as a client that
+// shows the Date as written shows it. Anything else
 // is not read, and is compared as written: net/mail's lenient reading gave a
 // zone name it did not know (PST, XYZT) no offset and took text after the
 // zone or a wrong day of the week for nothing, so an outer Date a client
@@ -183,7 +191,7 @@ func dateInstant(v string) (t time.Time, comment string, ok bool) {
 		if i < 1 || strings.ContainsAny(rest[i+1:], "()\\") {
 			return time.Time{}, "", false
 		}
-		v, comment = strings.TrimSpace(rest[:i]), rest[i+1:]
+		v, comment = strings.TrimSpace(rest[:i]), " "+rest[i:]+")"
 	}
 	for _, zone := range []string{" GMT", " UTC", " UT"} {
 		if rest, ok := strings.CutSuffix(v, zone); ok {
@@ -205,52 +213,6 @@ func dateInstant(v string) (t time.Time, comment string, ok bool) {
 		return t, comment, true
 	}
 	return time.Time{}, "", false
-}
-
-// commentsIn returns the comments of an address field's value (outside
-// quoted strings), in order, each after the number of the mailbox it
-// stands in (the top-level commas before it) and whether it stands after
-// that mailbox's angle address, encoded words decoded and white space
-// collapsed: what a client may show beside the addresses ("Bob (fired)
-// <bob@example.org>"), which the mailboxes leave out, and where. A
-// backslash quotes the next byte only in a quoted string or a comment, as
-// the address parser reads it. One pass.
-func commentsIn(v string) string {
-	var b strings.Builder
-	depth, start, quoted := 0, 0, false
-	mailbox, afterAngle := 0, false
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '\\' && (quoted || depth > 0):
-			i++ // the next byte is quoted
-		case quoted:
-			quoted = c != '"'
-		case c == '"' && depth == 0:
-			quoted = true
-		case c == '(':
-			if depth == 0 {
-				start = i
-			}
-			depth++
-		case c == ')' && depth > 0:
-			if depth--; depth == 0 {
-				where := "<"
-				if afterAngle {
-					where = ">"
-				}
-				b.WriteString(strconv.Itoa(mailbox) + where + v[start:i+1] + " ")
-			}
-		case depth > 0:
-		case c == ',':
-			mailbox, afterAngle = mailbox+1, false
-		case c == '>':
-			afterAngle = true
-		}
-	}
-	if depth > 0 {
-		b.WriteString(strconv.Itoa(mailbox) + "(" + v[start:]) // unclosed: as far as it goes
-	}
-	return collapseSpace(mime.DecodeWords(b.String()))
 }
 
 // collapseSpace is s with runs of white space made one space and none at

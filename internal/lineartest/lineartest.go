@@ -1,7 +1,8 @@
 // Package lineartest makes the inputs of the tests that prove a parser of
 // addresses linear (core's user IDs, mime's address lists): a unit
-// repeated many times, alone and in each place of a mailbox. It is for
-// tests only.
+// repeated many times, alone and in each place of a mailbox; and measures
+// the processor time of the tests that compare a size with eight times it
+// (CPU). It is for tests only.
 package lineartest
 
 import "strings"
