@@ -134,15 +134,13 @@ func fieldKey(name, value string) string {
 		for _, m := range list {
 			names += len(m.Name)
 		}
-		// A field with a comment is compared as written too: a client may
-		// show the comment where it stands ("Bob (fired) <bob@...>"),
-		// which the mailboxes leave out, and where a comment stands is the
+		// A field holding a comment, a group or a route is compared as
+		// written too (writtenAddresses): where a comment stands is the
 		// parser's to say, not a second reading's (reviews: keying the
 		// comments by position read some fields otherwise than the
-		// parser). Comments are rare in To and Cc; a relay that rewrites
-		// a field holding one is reported.
+		// parser), and a group's name is in no mailbox.
 		for i, m := range list {
-			if m.Address == "" || names > 2*len(value)+1024 || strings.ContainsAny(value, "()") {
+			if m.Address == "" || names > 2*len(value)+1024 || writtenAddresses(value) {
 				b.Reset() // a mailbox without an address: compared as written
 				break
 			}
@@ -215,9 +213,24 @@ func dateInstant(v string) (t time.Time, comment string, ok bool) {
 	return time.Time{}, "", false
 }
 
+// writtenAddresses reports whether an address field is compared as
+// written rather than by mailbox: when it holds what the mailboxes leave
+// out and a client may show: a comment ("Bob (fired) <bob@...>"), a group's
+// name or an empty group ("Payment approved: Bob <bob@...>;", "Board:;"),
+// a route ("<@evil.example:bob@...>"), or angle brackets that do not pair
+// (reviews). None of these is in an ordinary To or Cc; a relay that
+// rewrites a field holding one is reported.
+func writtenAddresses(v string) bool {
+	return strings.ContainsAny(v, "():;") || strings.Count(v, "<") != strings.Count(v, ">")
+}
+
 // collapseSpace is s with runs of white space made one space and none at
-// either end.
-func collapseSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+// either end. Only ASCII white space (what folding and relays write):
+// other spaces (NBSP, U+1680, U+2028, U+3000) are drawn otherwise by
+// clients, and count (a review).
+func collapseSpace(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }), " ")
+}
 
 // sameFrom reports whether the outer From and Sender name the same
 // addresses as the protected ones.

@@ -344,6 +344,16 @@ func TestFieldKeyComments(t *testing.T) {
 		{"<a@x> (c); <b@y>", "<a@x>; <b@y> (c)"},
 		{"Al <@x,@y:a@b> (c), Bo <d@e>", "Al <@x:a@b>, Bo <d@e> (c)"},
 		{`a@[1"2], Bob (fired) <bob@e.org>`, `a@[1"2], Bob <bob@e.org>`},
+		// Groups, routes and brackets that do not pair: text no mailbox
+		// holds (a sixth review).
+		{"Bob <bob@example.org>", `"Payment of $5,000 approved; reply to confirm": Bob <bob@example.org>;`},
+		{"Bob <bob@example.org>", "Bob <bob@example.org>, Board and all auditors:;"},
+		{"Bob <bob@example.org>", "Bob: bob@example.org;"},
+		{"Bob <bob@example.org>", "Bob <@evil.example:bob@example.org>"},
+		{"Bob <bob@example.org>", "Bob <bob@example.org>>"},
+		// Spaces other than ASCII's are drawn otherwise.
+		{"Bob Smith <bob@example.org>", "Bob\u1680Smith <bob@example.org>"},
+		{"Bob Smith <bob@example.org>", "Bob\u2028Smith <bob@example.org>"},
 	} {
 		if a, b := fieldKey("To", c[0]), fieldKey("To", c[1]); a == b {
 			t.Errorf("%q and %q: one key %q", c[0], c[1], a)
