@@ -5,12 +5,10 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/mailseal/mailseal/core"
@@ -25,15 +23,7 @@ func binarySig(t testing.TB, e *Engine, signer *openpgp.Entity, data []byte) []b
 	if !bytes.HasPrefix(sig, []byte("-----")) {
 		return sig
 	}
-	block, err := armor.Decode(bytes.NewReader(sig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(block.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return dearmor(t, sig)
 }
 
 // Signatures that hash the signed data alike share one hash: each is
