@@ -22,35 +22,26 @@ import (
 
 // An import keeps each certificate once, by a set: comparing each with
 // every one (as it did) made 32,000 certificates that differ only in
-// their last bytes take 38 s. 16,000 may take at most 32 times as long as
-// 2,000 (each against each: 64 times).
+// their last bytes take 38 s (lineartest.Linear: 2,000 and 16,000).
 func TestAddCertLinear(t *testing.T) {
-	took := func(n int) time.Duration {
+	lineartest.Linear(t, "certificates", 2000, func(n int) func() {
 		certs := make([]*x509.Certificate, n)
 		for i := range certs {
 			raw := make([]byte, 1024)
 			binary.BigEndian.PutUint32(raw[1020:], uint32(i))
 			certs[i] = &x509.Certificate{Raw: raw}
 		}
-		best := time.Duration(1 << 62)
-		for range 3 {
+		return func() {
 			var in x509Input
-			best = min(best, lineartest.CPU(func() {
-				for _, c := range certs {
-					in.addCert(c)
-				}
-				in.addCert(certs[n/2]) // again: kept once
-			}))
+			for _, c := range certs {
+				in.addCert(c)
+			}
+			in.addCert(certs[n/2]) // again: kept once
 			if len(in.certs) != n {
 				t.Fatalf("%d certificates kept of %d", len(in.certs), n)
 			}
 		}
-		return best
-	}
-	small, large := took(2000), took(16000)
-	if large > 32*small {
-		t.Errorf("2,000 certificates in %v, 16,000 in %v", small, large)
-	}
+	})
 }
 
 // Each private key of an import is paired with its own certificate,

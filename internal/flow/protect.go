@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +109,8 @@ func protectedValue(h mime.Header, key string) string {
 //     mailboxes in order, each as its address (core.AddressKey: the domain's
 //     case does not count) and its display name decoded, with white space
 //     collapsed ("Bob<bob@example.org>", "\"Bob\" <bob@Example.org>" and
-//     "=?utf-8?q?Bob?= <bob@example.org>" are one);
+//     "=?utf-8?q?Bob?= <bob@example.org>" are one), or its value as written
+//     if it holds a comment, a group or a route (writtenAddresses);
 //   - for Subject, its text with encoded words decoded;
 //   - for Date, the instant it names and its comment, where it can be read;
 //   - otherwise its value;
@@ -124,24 +124,20 @@ func fieldKey(name, value string) string {
 	value = strings.TrimSpace(value)
 	switch name {
 	case "from", "sender", "reply-to", "to", "cc", "bcc":
-		var b strings.Builder
-		list := (mime.Header{{Key: name, Value: value}}).Mailboxes(name)
-		// The mailboxes of a group share its name: a long one taken by
-		// many would make the key as long as the name times the
-		// mailboxes (a review: alternating them defeated writing a name
-		// only where it changed). Such a field is compared as written.
-		names := 0
-		for _, m := range list {
-			names += len(m.Name)
-		}
 		// A field holding a comment, a group or a route is compared as
-		// written too (writtenAddresses): where a comment stands is the
+		// written (writtenAddresses): where a comment stands is the
 		// parser's to say, not a second reading's (reviews: keying the
 		// comments by position read some fields otherwise than the
-		// parser), and a group's name is in no mailbox.
+		// parser), and a group's name, which its mailboxes share, is in
+		// none of them. So is one with a mailbox that has no address.
+		if writtenAddresses(value) {
+			break
+		}
+		list := (mime.Header{{Key: name, Value: value}}).Mailboxes(name)
+		var b strings.Builder
 		for i, m := range list {
-			if m.Address == "" || names > 2*len(value)+1024 || writtenAddresses(value) {
-				b.Reset() // a mailbox without an address: compared as written
+			if m.Address == "" {
+				b.Reset()
 				break
 			}
 			if i > 0 {
@@ -150,15 +146,7 @@ func fieldKey(name, value string) string {
 			b.WriteString(strconv.Quote(collapseSpace(m.Name)) + " <" + core.AddressKey(m.Address) + ">")
 		}
 		if b.Len() > 0 {
-			// And every address its text shows, comments included: a
-			// comment a client may show ("Bob <bob@example.org> (cc:
-			// eve@example.net)") is not in the mailboxes (a review).
-			shown := shownAddressesIn(mime.DecodeWords(value))
-			for i, a := range shown {
-				shown[i] = core.AddressKey(a)
-			}
-			slices.Sort(shown)
-			return name + ":mailboxes:" + b.String() + "; shown " + strings.Join(slices.Compact(shown), " ")
+			return name + ":mailboxes:" + b.String()
 		}
 	case "subject":
 		return name + ":text:" + collapseSpace(mime.DecodeWords(value))
