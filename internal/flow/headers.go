@@ -82,7 +82,7 @@ func replyTo(h mime.Header) (text string, list []mime.Mailbox, ok bool) {
 	list = h.Mailboxes("Reply-To")
 	for _, b := range list {
 		if b.Address == "" {
-			return strconv.Quote(strings.Join(strings.Fields(raw), " ")), nil, false
+			return strconv.Quote(collapseSpace(raw)), nil, false
 		}
 	}
 	return strings.Join(slices.Sorted(maps.Keys(foldSet(list))), ", "), list, true
@@ -355,13 +355,13 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 	var warns []string
 	// A display name that shows an address is warned about already
 	// (shownAddresses).
-	if name := strings.Join(strings.Fields(from[0].Name), " "); name != "" && len(shownAddressesIn(name)) == 0 {
+	if name := collapseSpace(from[0].Name); name != "" && len(shownAddressesIn(name)) == 0 {
 		var names []string
 		known := false
 		for _, s := range rep.Signers {
 			for _, n := range s.Names {
 				names = append(names, n)
-				known = known || strings.EqualFold(strings.Join(strings.Fields(n), " "), name)
+				known = known || strings.EqualFold(collapseSpace(n), name)
 			}
 		}
 		if !known {

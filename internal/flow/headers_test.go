@@ -496,3 +496,16 @@ func TestWarningsQuoteAtMost(t *testing.T) {
 		t.Errorf("%d warnings: %q", len(sw), sw)
 	}
 }
+
+// White space in names counts only where it is ASCII's, as in the outer
+// field's key: a From name with a no-break space or an Ogham space mark,
+// drawn otherwise, is not the key's name.
+func TestSignerNameSpaces(t *testing.T) {
+	rep := core.Report{Status: core.StatusGood, Signers: []core.Signature{{Status: core.SignerGood, Names: []string{"Bob Smith"}}}}
+	for _, name := range []string{"Bob Smith", "Bob  Smith", "Bob\u00a0Smith", "Bob\u1680Smith"} {
+		w := signerWarnings(&rep, mime.Header{{Key: "From", Value: name + " <bob@example.org>"}}, nil)
+		if want := !strings.HasPrefix(strings.ReplaceAll(name, "  ", " "), "Bob Smith"); (len(w) > 0) != want {
+			t.Errorf("%q: warnings %q", name, w)
+		}
+	}
+}
