@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mailseal/mailseal/core"
 )
 
 // maxTags bounds the tags of one tag list (a DKIM-Signature has about a
@@ -68,10 +70,6 @@ func stripFWS(s string) string {
 	}, s)
 }
 
-// shorten keeps error messages about hostile input short.
-func shorten(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
-}
+// shorten keeps error messages about hostile input short (40 bytes,
+// cut at a character: core.Clip).
+func shorten(s string) string { return core.Clip(s, 40) }

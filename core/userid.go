@@ -80,15 +80,10 @@ func (e *UserIDError) Error() string {
 
 // quoteUID quotes a user ID for a message, shortened if very long.
 func quoteUID(uid string) string {
-	const max = 200
-	if len(uid) <= max {
+	if len(uid) <= MaxQuote {
 		return fmt.Sprintf("%q", uid)
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(uid[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%q… (%d bytes)", uid[:cut], len(uid))
+	return fmt.Sprintf("%q (%d bytes)", Clip(uid, MaxQuote), len(uid))
 }
 
 const (

@@ -233,7 +233,7 @@ func TestDecodeWordsAllocation(t *testing.T) {
 	}
 }
 
-// An error quotes at most maxQuote bytes of a sender's text.
+// An error quotes at most core.MaxQuote bytes of a sender's text.
 func TestErrorsQuoteAtMost(t *testing.T) {
 	_, err := Header{{Key: "Sender", Value: strings.Repeat("x", 1<<20)}}.Addresses("Sender")
 	if err == nil || len(err.Error()) > 1024 {

@@ -194,9 +194,6 @@ func (h Header) Mailboxes(key string) []Mailbox {
 	return out
 }
 
-// maxQuote bounds what an error quotes of a sender's text (core.Clip).
-const maxQuote = 200
-
 // Addresses returns the addresses (local@domain) of Mailboxes(key), or an
 // error wrapping core.ErrInput naming a mailbox of the field that has no
 // address.
@@ -204,7 +201,7 @@ func (h Header) Addresses(key string) ([]string, error) {
 	var out []string
 	for _, b := range h.Mailboxes(key) {
 		if b.Address == "" {
-			return nil, fmt.Errorf("mime: %s field has %q without an address (write it as \"Name <local@domain>\"): %w", key, core.Clip(b.Name, maxQuote), core.ErrInput)
+			return nil, fmt.Errorf("mime: %s field has %q without an address (write it as \"Name <local@domain>\"): %w", key, core.Clip(b.Name, core.MaxQuote), core.ErrInput)
 		}
 		out = append(out, b.Address)
 	}

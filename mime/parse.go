@@ -963,7 +963,7 @@ func paramAmbiguity(v string) string {
 		}
 		key, val = strings.ToLower(strings.TrimSpace(key)), unquote(strings.TrimSpace(val))
 		if old, dup := values[key]; dup && old != val {
-			return fmt.Sprintf("gives the parameter %s twice (%q and %q)", core.Clip(key, maxQuote), core.Clip(old, maxQuote), core.Clip(val, maxQuote))
+			return fmt.Sprintf("gives the parameter %s twice (%q and %q)", core.Clip(key, core.MaxQuote), core.Clip(old, core.MaxQuote), core.Clip(val, core.MaxQuote))
 		}
 		values[key] = val
 		name, rest, extended := strings.Cut(key, "*")

@@ -550,7 +550,7 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) (*Cleartext, er
 	}
 	if hashes := b.Headers.Values("Hash"); len(hashes) > 0 {
 		// The names, read once for all the signatures, and quoted in an
-		// error at most maxQuote bytes of them: the header is the
+		// error at most core.MaxQuote bytes of them: the header is the
 		// sender's, and each of up to 64 signatures would repeat it.
 		listed := map[string]bool{}
 		for _, v := range hashes {
@@ -558,7 +558,7 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) (*Cleartext, er
 				listed[hashNameKey(n)] = true
 			}
 		}
-		named := core.Clip(strings.Join(hashes, ", "), maxQuote)
+		named := core.Clip(strings.Join(hashes, ", "), core.MaxQuote)
 		for i, sig := range sigs {
 			if i >= len(signers) || signers[i].Status == core.SignerUnknown {
 				continue
@@ -572,10 +572,6 @@ func (e *Engine) VerifyCleartext(block []byte, certs CertFinder) (*Cleartext, er
 	}
 	return &Cleartext{Text: append([]byte(nil), b.Bytes...), Signers: signers, Warnings: warnings}, nil
 }
-
-// maxQuote bounds what an error quotes of a cleartext signature's Hash
-// header (core.Clip).
-const maxQuote = 200
 
 // hashNameKey is a hash's name as a Hash header and core.HashName are
 // compared: upper case, without dashes or surrounding space.

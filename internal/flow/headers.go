@@ -61,11 +61,11 @@ func headerWarnings(outer, protected mime.Header) []string {
 	case protected != nil:
 		if protRT, _, _ := replyTo(protected); outerRT != protRT {
 			add(fmt.Sprintf("Reply-To %s is not the protected one (%s): replies would go to an address the sender did not write",
-				core.Clip(outerRT, maxQuote), core.Clip(cmp.Or(protRT, "none"), maxQuote)))
+				core.Clip(outerRT, core.MaxQuote), core.Clip(cmp.Or(protRT, "none"), core.MaxQuote)))
 		}
 	default:
 		if !ok || !foldSet(from).hasAll(list) {
-			add(fmt.Sprintf("Reply-To %s is not the sender and not covered by the signature: replies would go there", core.Clip(outerRT, maxQuote)))
+			add(fmt.Sprintf("Reply-To %s is not the sender and not covered by the signature: replies would go there", core.Clip(outerRT, core.MaxQuote)))
 		}
 	}
 	return warns
@@ -87,11 +87,6 @@ func replyTo(h mime.Header) (text string, list []mime.Mailbox, ok bool) {
 	}
 	return strings.Join(slices.Sorted(maps.Keys(foldSet(list))), ", "), list, true
 }
-
-// maxQuote bounds what a warning quotes of a sender's text (core.Clip):
-// a header of a megabyte is the sender's to write, and several warnings
-// may quote it.
-const maxQuote = 200
 
 // shownAddresses warns about addresses in the text of h's key field
 // (display names, comments, decoded encoded words) that are not among its
@@ -129,7 +124,7 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 	}
 	if len(unknown) > 0 {
 		warns = append(warns, fmt.Sprintf("%s has encoded words in a charset mailseal cannot decode (%s), checked as written: a client that decodes them may show an address there",
-			key, core.Clip(strings.Join(unknown, ", "), maxQuote)))
+			key, core.Clip(strings.Join(unknown, ", "), core.MaxQuote)))
 	}
 	if len(shown) == 0 {
 		return warns
@@ -148,7 +143,7 @@ func shownAddresses(h mime.Header, key string, own []mime.Mailbox) []string {
 		addrs = []string{"none"}
 	}
 	return append(warns, fmt.Sprintf("%s display name shows an address (%s) that is not the %s (%s)",
-		key, core.Clip(strings.Join(shown, ", "), maxQuote), role, core.Clip(strings.Join(addrs, ", "), maxQuote)))
+		key, core.Clip(strings.Join(shown, ", "), core.MaxQuote), role, core.Clip(strings.Join(addrs, ", "), core.MaxQuote)))
 }
 
 // nameChanges warns about display names of the key field that differ
@@ -173,7 +168,7 @@ func nameChanges(key string, outer, protected []mime.Mailbox) []string {
 			// Compared whole, quoted clipped (a review: clipped first, names
 			// alike in their first 200 bytes compared equal).
 			warns = append(warns, fmt.Sprintf("%s display name differs: %q outside, %q in the protected header (a client may show either)",
-				key, strings.ToValidUTF8(core.Clip(on, maxQuote), "\uFFFD"), strings.ToValidUTF8(core.Clip(pn, maxQuote), "\uFFFD")))
+				key, strings.ToValidUTF8(core.Clip(on, core.MaxQuote), "\uFFFD"), strings.ToValidUTF8(core.Clip(pn, core.MaxQuote), "\uFFFD")))
 		}
 	}
 	return warns
@@ -370,7 +365,7 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 				given = "it gives " + strings.Join(names, ", ")
 			}
 			warns = append(warns, fmt.Sprintf("From display name %q is not a name on the signer's key or certificate (%s): the signature binds %s, not the name",
-				core.Clip(name, maxQuote), core.Clip(given, maxQuote), core.Clip(from[0].Address, maxQuote)))
+				core.Clip(name, core.MaxQuote), core.Clip(given, core.MaxQuote), core.Clip(from[0].Address, core.MaxQuote)))
 		}
 	}
 	if protected != nil {
@@ -385,7 +380,7 @@ func signerWarnings(rep *core.Report, outer, protected mime.Header) []string {
 		}
 		if len(elsewhere) > 0 {
 			warns = append(warns, fmt.Sprintf("Reply-To %s is in another domain than the signer %s: replies would go there",
-				core.Clip(strings.Join(elsewhere, ", "), maxQuote), core.Clip(from[0].Address, maxQuote)))
+				core.Clip(strings.Join(elsewhere, ", "), core.MaxQuote), core.Clip(from[0].Address, core.MaxQuote)))
 		}
 	}
 	return warns

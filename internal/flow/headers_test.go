@@ -455,7 +455,7 @@ func TestHeaderWarningsLinear(t *testing.T) {
 	}
 }
 
-// A warning quotes at most maxQuote bytes of each piece of a sender's
+// A warning quotes at most core.MaxQuote bytes of each piece of a sender's
 // text: the header is the sender's to write (a review: display names of
 // 900 KB of control bytes, which %q makes four times as long, in sixteen
 // warnings made 57.6 MB of them).

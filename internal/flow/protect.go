@@ -96,7 +96,7 @@ var shownOutside = map[string]bool{"subject": true, "to": true, "cc": true, "dat
 // protectedValue is the quoted value of the protected field key, or "none".
 func protectedValue(h mime.Header, key string) string {
 	if v := h.Values(key); len(v) > 0 {
-		return strconv.Quote(core.Clip(mime.DecodeWords(strings.Join(v, ", ")), maxQuote))
+		return strconv.Quote(core.Clip(mime.DecodeWords(strings.Join(v, ", ")), core.MaxQuote))
 	}
 	return "none"
 }

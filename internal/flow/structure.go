@@ -116,7 +116,7 @@ func textOf(r io.Reader, limit int) (text string, more bool, err error) {
 func partsAfterSignature(e *mime.Entity) []string {
 	var out []string
 	for _, c := range e.Children[min(2, len(e.Children)):] {
-		out = append(out, fmt.Sprintf("part %s (%s) after the signature", c.Path, core.Clip(c.MediaType, maxQuote)))
+		out = append(out, fmt.Sprintf("part %s (%s) after the signature", c.Path, core.Clip(c.MediaType, core.MaxQuote)))
 	}
 	return out
 }
