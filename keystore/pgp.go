@@ -19,7 +19,6 @@ import (
 
 	"github.com/mailseal/mailseal/core"
 	"github.com/mailseal/mailseal/internal/armor"
-	"github.com/mailseal/mailseal/internal/upperhex"
 	"github.com/mailseal/mailseal/pgp"
 )
 
@@ -510,7 +509,7 @@ func Unlock(e *openpgp.Entity, pass PassphraseFunc) error {
 	if !pgp.Locked(e) {
 		return nil
 	}
-	name := upperhex.Encode(e.PrimaryKey.Fingerprint)
+	name := pgp.Fingerprint(e.PrimaryKey)
 	if pass == nil {
 		return fmt.Errorf("keystore: the secret key %s is locked and there is no passphrase to unlock it (SessionOptions.Passphrase): %w", name, core.ErrLocked)
 	}
@@ -644,7 +643,7 @@ func (s *Store) FindOnePGP(query string) (*openpgp.Entity, error) {
 	if len(found) > 1 {
 		var names []string
 		for _, e := range found {
-			names = append(names, upperhex.Encode(e.PrimaryKey.Fingerprint)+" "+primaryUID(e))
+			names = append(names, pgp.Fingerprint(e.PrimaryKey)+" "+primaryUID(e))
 		}
 		return nil, fmt.Errorf("keystore: %q matches %d keys: %s; give a fingerprint: %w",
 			query, len(found), strings.Join(names, "; "), core.ErrUsage)

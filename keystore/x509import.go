@@ -618,8 +618,7 @@ func (s *Store) storeKey(key crypto.PrivateKey, cert *x509.Certificate, protect 
 // maxCRLChecks bounds the signature checks of the CRLs of one import: a
 // CRL is checked against every certificate with its issuer's name (a CA
 // has a few; a cap on those would let certificates planted under a CA's
-// name keep its CRLs out), the ones whose key identifier its authority
-// key identifier names first, so that an import of many CRLs and many
+// name keep its CRLs out), so that an import of many CRLs and many
 // certificates of one name is not each against every one without end.
 var maxCRLChecks = 10000 // a variable for the tests
 
@@ -631,26 +630,20 @@ func (s *Store) storeCRL(l parsedCRL, candidates []*x509.Certificate, checks *in
 	id := upperhex.Encode(sum[:])
 	res := ImportResult{Fingerprint: id, UserIDs: []string{"CRL of " + dn.String(l.crl.Issuer)}}
 	verdict, issuers := "issuer unknown", 0
-	named := func(c *x509.Certificate) bool {
-		return len(l.crl.AuthorityKeyId) > 0 && bytes.Equal(c.SubjectKeyId, l.crl.AuthorityKeyId)
-	}
-check:
-	for _, first := range []bool{true, false} { // named by its key identifier, then the others
-		for _, c := range candidates {
-			if !bytes.Equal(c.RawSubject, l.crl.RawIssuer) || named(c) != first {
-				continue
-			}
-			if *checks == 0 {
-				return res, core.WithKind(fmt.Errorf("keystore: x509: the CRL of %s was not checked: with the other CRLs of this import it needs more than %d signature checks against the %d certificates of its issuer's name (check those with mailseal keys list --smime %q, delete the ones that are not the CA's with mailseal keys delete --smime FINGERPRINT, and import the CRLs again, a few at a time)",
-					l.crl.Issuer, maxCRLChecks, len(candidates), l.crl.Issuer.CommonName), core.ErrInput)
-			}
-			*checks--
-			issuers++
-			if l.crl.CheckSignatureFrom(c) == nil {
-				verdict = "signature verified with " + CertFingerprint(c)
-				issuers = 0
-				break check
-			}
+	for _, c := range candidates {
+		if !bytes.Equal(c.RawSubject, l.crl.RawIssuer) {
+			continue
+		}
+		if *checks == 0 {
+			return res, core.WithKind(fmt.Errorf("keystore: x509: the CRL of %s was not checked: with the other CRLs of this import it needs more than %d signature checks against the %d certificates of its issuer's name (check those with mailseal keys list --smime %q, delete the ones that are not the CA's with mailseal keys delete --smime FINGERPRINT, and import the CRLs again, a few at a time)",
+				l.crl.Issuer, maxCRLChecks, len(candidates), l.crl.Issuer.CommonName), core.ErrInput)
+		}
+		*checks--
+		issuers++
+		if l.crl.CheckSignatureFrom(c) == nil {
+			verdict = "signature verified with " + CertFingerprint(c)
+			issuers = 0
+			break
 		}
 	}
 	if issuers > 0 {
