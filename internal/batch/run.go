@@ -120,7 +120,7 @@ func Run(opts Options, newWorker func() (Work, error), done func(id string, r Re
 		return 0, err
 	}
 	defer mb.close()
-	ahead := workers * Ahead
+	ahead := inFlight(workers)
 	var out *mailboxWriter
 	if opts.Output != "" {
 		toMaildir := mb.dir != ""
@@ -263,3 +263,28 @@ func one(mb *mailbox, msg mailboxMessage, work Work, out *mailboxWriter, opts Op
 	}
 	return r, made
 }
+
+// inFlight is how many messages may wait ahead of the writer: Ahead per
+// worker, and fewer where the limit on open files would not hold them.
+// A message waiting may hold two files, its input (a Maildir's file) and
+// its output (a Maildir output waits in an unnamed file, a large one in a
+// spool's); besides them a run keeps some for itself and each worker some
+// for its message and the keystore (a review: eight workers under a limit
+// of 40 open files failed a quarter of a batch with "too many open
+// files", reported as missing keys).
+func inFlight(workers int) int {
+	n := workers * Ahead
+	if limit, ok := openFileLimit(); ok {
+		n = min(n, max((limit-filesReserved-filesPerWorker*workers)/2, 1))
+	}
+	return n
+}
+
+// filesReserved and filesPerWorker are the open files inFlight leaves to
+// the run (standard streams, mailboxes, the keystore's locks and index,
+// the Go runtime) and to each worker (its message, spools, the keys it
+// reads).
+const (
+	filesReserved  = 32
+	filesPerWorker = 4
+)

@@ -4,6 +4,7 @@ package batch
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mailseal/mailseal/core"
+	"github.com/mailseal/mailseal/mime"
 )
 
 // within runs f, failing the test if it has not returned after 20 s.
@@ -101,5 +103,46 @@ func TestRunMaildirPipeForSubdirectory(t *testing.T) {
 	})
 	if !errors.Is(err, core.ErrInput) || !errors.Is(err, unix.ENOTDIR) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// Under a low limit on open files a batch into a Maildir holds fewer
+// messages ahead of the writer (inFlight), so that each is worked on: a
+// review found eight workers under a limit of 40 failing a quarter of the
+// messages with "too many open files" (each waiting message may hold its
+// input and its unnamed output).
+func TestRunUnderLowFileLimit(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = 36
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Skipf("cannot lower the limit on open files: %v", err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	dir := t.TempDir()
+	in := writeMbox(t, dir, 400)
+	var failed []string
+	n, err := Run(Options{Input: in, Output: filepath.Join(dir, "out"), OutputFormat: FormatMaildir, Workers: 8, MemLimit: 1 << 20},
+		func() (Work, error) {
+			w := subjectWork(true)
+			return func(m *mime.Message, output func(func(io.Writer) error) error) Result {
+				// The first message slow, so that the others wait for the
+				// writer with their outputs done.
+				if m.Root.Header.Get("Subject") == "message 0" {
+					time.Sleep(300 * time.Millisecond)
+				}
+				return w(m, output)
+			}, nil
+		},
+		func(id string, r Result) {
+			if r.Err != nil {
+				failed = append(failed, id+": "+r.Err.Error())
+			}
+		})
+	if err != nil || n != 400 || len(failed) > 0 {
+		t.Fatalf("%d messages, %v; %d failed: %.300q", n, err, len(failed), failed)
 	}
 }
