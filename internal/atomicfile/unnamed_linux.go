@@ -29,6 +29,19 @@ func CreateUnnamed(path string, perm os.FileMode) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// UnnamedSupported reports whether the file system of dir makes files
+// without a name (O_TMPFILE), asking the kernel itself: the tests of
+// CreateUnnamed and of what uses it skip only where it does not, and fail
+// where CreateUnnamed does when the kernel would not.
+func UnnamedSupported(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
 // LinkUnnamed gives f, made by CreateUnnamed, the name path, which must
 // not exist (fs.ErrExist if it does: nothing is replaced). Where the
 // file cannot be linked (no /proc), its content is copied to a new file
