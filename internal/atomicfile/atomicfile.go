@@ -97,10 +97,6 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 			return err
 		}
 		name, err := LinkTemp(f, dir, prefix)
-		if cerr := f.Close(); err == nil && cerr != nil {
-			os.Remove(name)
-			err = cerr
-		}
 		if err != nil {
 			return err
 		}
@@ -123,8 +119,21 @@ func writeFile(path string, perm os.FileMode, durable bool, write func(io.Writer
 }
 
 // LinkTemp gives f, made by CreateUnnamed, a new name in dir made of
-// prefix and a random number, as CreateTemp names files, and returns it.
+// prefix and a random number, as CreateTemp names files, closes f and
+// returns the name. On an error nothing is left under a name.
 func LinkTemp(f *os.File, dir, prefix string) (string, error) {
+	name, err := linkTemp(f, dir, prefix)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		os.Remove(name)
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func linkTemp(f *os.File, dir, prefix string) (string, error) {
 	var err error
 	for range 10000 {
 		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))

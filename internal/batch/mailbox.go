@@ -402,10 +402,7 @@ func (w *mailboxWriter) commit(id string, seq int, o *output) error {
 	if w.maildir != "" {
 		if o.file != nil { // named in tmp/ now, renamed into place below
 			name, err := atomicfile.LinkTemp(o.file, filepath.Join(w.maildir, "tmp"), "mailseal-")
-			if cerr := o.file.Close(); err == nil && cerr != nil {
-				os.Remove(name)
-				err = cerr
-			}
+			o.file = nil // closed by LinkTemp
 			if err != nil {
 				return err
 			}
